@@ -1,0 +1,357 @@
+"""The public, headless API: ``Lab``, ``Function`` and ``InvocationResult``.
+
+A ``Lab`` owns one engine (a control plane on its own loop thread) and a working folder; its
+methods are plain synchronous calls that hand work to the loop and wait. Nothing here imports
+IPython, ipywidgets or plotly; pandas is imported only by the methods that return tables.
+
+Examples
+--------
+>>> with Lab() as lab:                                              # doctest: +SKIP
+...     fn = lab.create_function("hello", source="def handler(event, context):\\n    return event")
+...     fn.invoke({"x": 1}).payload
+{'x': 1}
+"""
+
+from __future__ import annotations
+
+import atexit
+import concurrent.futures
+import dataclasses
+import json
+import os
+import shutil
+import tempfile
+import weakref
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from lambdalab.config import FunctionConfig
+from lambdalab.core.records import InvocationRecord, format_report
+from lambdalab.engine.code import write_task_root
+from lambdalab.engine.control_plane import ControlPlane, EngineResult, LabSettings
+from lambdalab.engine.loop_thread import LoopThread
+from lambdalab.errors import ConfigError, FunctionError, LabClosedError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+_SLACK_S = 30.0  # a hang guard on top of init + timeout; the engine answers long before
+
+
+@dataclasses.dataclass(frozen=True)
+class InvocationResult:
+    """The outcome of one invocation, with what the REPORT line says about it."""
+
+    payload: Any
+    error: dict[str, Any] | None
+    raw: bytes
+    record: InvocationRecord
+    _stream: Any = dataclasses.field(repr=False)
+    _log_span: tuple[int, int] = dataclasses.field(repr=False)
+
+    request_id = property(lambda self: self.record.request_id)
+    environment_id = property(lambda self: self.record.environment_id)
+    cold = property(lambda self: self.record.cold)
+    duration_ms = property(lambda self: self.record.duration_ms)
+    billed_duration_ms = property(lambda self: self.record.billed_duration_ms)
+    init_duration_ms = property(lambda self: self.record.init_duration_ms)
+    max_memory_used_mb = property(lambda self: self.record.max_memory_used_mb)
+    memory_size_mb = property(lambda self: self.record.memory_size_mb)
+    version = property(lambda self: self.record.version)
+    status = property(lambda self: self.record.status.value)
+
+    @property
+    def function_error(self) -> str | None:
+        """``"Unhandled"`` when the invocation ended in error (``X-Amz-Function-Error``)."""
+        return "Unhandled" if self.error is not None else None
+
+    @property
+    def log(self) -> str:
+        """This invocation's log, START to REPORT, as Lambda writes it."""
+        return self._stream.text(*self._log_span)
+
+    @property
+    def report(self) -> str:
+        return format_report(self.record)
+
+    def raise_for_error(self) -> InvocationResult:
+        """Raise ``FunctionError`` if the invocation ended in error; return self otherwise."""
+        if self.error is not None:
+            raise FunctionError(str(self.error.get("errorType", "Unknown")), str(self.error.get("errorMessage", "")),
+                                self.error.get("stackTrace"))
+        return self
+
+    def __repr__(self) -> str:
+        kind = "cold" if self.cold else "warm"
+        what = f"error={self.error.get('errorType')!r}" if self.error else f"payload={self.payload!r:.60}"
+        return (f"<InvocationResult {kind} {what} duration={self.duration_ms:.2f}ms "
+                f"environment={self.environment_id[:8]}>")
+
+    @classmethod
+    def _from_engine(cls, result: EngineResult) -> InvocationResult:
+        body = result.body
+        try:
+            payload: Any = json.loads(body) if body else None
+        except ValueError:
+            payload = body
+        error = payload if result.is_error and isinstance(payload, dict) else None
+        if result.is_error and error is None:
+            error = {"errorType": result.record.error_type or "Runtime.Unknown", "errorMessage": str(payload)}
+        return cls(payload, error, body, result.record, result.stream, (result.log_start, result.log_end))
+
+
+@dataclasses.dataclass(frozen=True)
+class EnvironmentInfo:
+    """One live environment of a function, as ``Function.environments()`` lists it."""
+
+    environment_id: str
+    state: str
+    frozen: bool
+    invocations: int
+
+
+class Function:
+    """A function registered in a ``Lab``; invoke it, update its code, look at its environments."""
+
+    def __init__(self, lab: Lab, config: FunctionConfig) -> None:
+        self._lab = lab
+        self.config = config
+
+    @property
+    def name(self) -> str:
+        return self.config.name
+
+    def __repr__(self) -> str:
+        c = self.config
+        return f"<Function {c.name} runtime={c.runtime} memory={c.memory_mb}MB timeout={c.timeout_s}s>"
+
+    def invoke(self, event: Any = None, *, client_context: Mapping[str, Any] | None = None) -> InvocationResult:
+        """Invoke synchronously (``RequestResponse``) and wait for the outcome.
+
+        ``event`` is any JSON-serialisable value (``None`` sends ``{}``, as an empty Invoke body
+        does), or ``bytes``/``str`` holding JSON. Handler errors, timeouts and crashes come back
+        as a result with ``error`` set; only API-level errors raise
+        (``RequestTooLargeException``, ``UnknownFunctionError``).
+        """
+        payload = _encode_event(event)
+        options = {"client_context": json.dumps(client_context)} if client_context else None
+        return self._lab._invoke(self.name, payload, options, self.config.timeout_s)
+
+    def update(self, *, source: str | None = None, path: str | Path | None = None, **changes: Any) -> Function:
+        """Deploy new code and/or configuration: existing environments retire, the next invoke is cold."""
+        config = dataclasses.replace(self.config, **changes) if changes else self.config
+        if source is None and path is None:
+            source_dir = self._lab._code_dirs[self.name]
+            self.config = self._lab._deploy(config, path=source_dir).config
+        else:
+            self.config = self._lab._deploy(config, source=source, path=path).config
+        return self
+
+    def environments(self) -> list[EnvironmentInfo]:
+        """The function's environments that are not gone yet."""
+        rows = self._lab._call(lambda plane: plane.live_environments(self.name))
+        return [EnvironmentInfo(*row) for row in rows]
+
+    def statistics(self) -> Any:
+        return self._lab._call(lambda plane: plane.statistics(self.name))
+
+    def logs(self, environment_id: str | None = None) -> str:
+        return self._lab.logs(self.name, environment_id)
+
+
+class Lab:
+    """A local Lambda: functions, their environments, and the records of what happened.
+
+    Use it as a context manager, or call ``close()``; environments also end when the owning
+    process exits or is killed.
+    """
+
+    def __init__(self, *, region: str = "us-east-1", account_id: str = "123456789012",
+                 init_timeout_s: float = 10.0, pass_env: tuple[str, ...] = (), use_cgroups: bool = True) -> None:
+        self._workdir = Path(tempfile.mkdtemp(prefix=f"lambdalab-{os.getpid()}-"))
+        self._settings = LabSettings(region, account_id, init_timeout_s, tuple(pass_env), use_cgroups)
+        self._thread = LoopThread()
+        self._closed = False
+        self._functions: dict[str, Function] = {}
+        self._code_dirs: dict[str, Path] = {}
+
+        async def _make() -> ControlPlane:
+            return ControlPlane(self._workdir, self._settings, self._workdir.name.rsplit("-", 1)[-1])
+
+        self._plane = self._thread.run(_make(), timeout=30)
+        self._finalizer = weakref.finalize(self, _close_quietly, self._thread, self._plane, self._workdir)
+        atexit.register(self._finalizer)
+
+    # -- context manager ------------------------------------------------------------------------
+    def __enter__(self) -> Lab:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Shut down every environment and remove the Lab's files. Idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        self._finalizer()
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    @property
+    def cgroups(self) -> str:
+        """How limits are enforced here: ``cgroup-v1`` or the ``rlimit`` fallback."""
+        return self._plane.limits.kind
+
+    # -- functions ------------------------------------------------------------------------------
+    def create_function(self, name: str, source: str | None = None, *, path: str | Path | None = None,
+                        handler: str = "handler", memory_mb: int = 128, timeout_s: float = 3,
+                        env_vars: Mapping[str, str] | None = None, runtime: str = "python",
+                        freeze: bool = True) -> Function:
+        """Register a function from handler source code or a file/folder; nothing starts yet.
+
+        ``handler`` is ``"function"`` (in module ``lambda_function``, or the file's module for
+        ``path=`` a file) or ``"module.function"``.
+        """
+        self._check_open()
+        if path is not None and "." not in handler and Path(path).is_file():
+            handler = f"{Path(path).stem}.{handler}"
+        config = FunctionConfig(name=name, handler=handler, runtime=runtime, memory_mb=memory_mb,
+                                timeout_s=timeout_s, env_vars=dict(env_vars or {}), freeze=freeze)
+        if name in self._functions:
+            raise ConfigError(f"invalid name: {name!r} is already registered; use update() to change it")
+        return self._deploy(config, source=source, path=path)
+
+    def function(self, name: str) -> Function:
+        self._plane.function(name)  # raises UnknownFunctionError
+        return self._functions[name]
+
+    def functions(self) -> list[str]:
+        return list(self._functions)
+
+    def _deploy(self, config: FunctionConfig, *, source: str | None = None, path: str | Path | None = None) -> Function:
+        self._check_open()
+        module, _ = config.module_and_function
+        code_dir, sha = write_task_root(self._workdir / "code", config.name, module, source=source, path=path)
+        self._call(lambda plane: plane.deploy(config, code_dir, sha))
+        self._code_dirs[config.name] = code_dir
+        fn = self._functions.get(config.name)
+        if fn is None:
+            fn = self._functions[config.name] = Function(self, config)
+        fn.config = config
+        return fn
+
+    # -- invoking -------------------------------------------------------------------------------
+    def _invoke(self, name: str, payload: bytes, options: dict[str, str] | None, timeout_s: float) -> InvocationResult:
+        self._check_open()
+        answer: concurrent.futures.Future[EngineResult] = concurrent.futures.Future()
+        plane = self._plane
+
+        def start() -> None:
+            try:
+                future = plane.start_invoke(name, payload, options)
+            except Exception as exc:  # noqa: BLE001 - handed to the caller's thread
+                answer.set_exception(exc)
+                return
+            future.add_done_callback(lambda f: _transfer(f, answer))
+
+        self._thread.call_soon(start)
+        limit = timeout_s + self._settings.init_timeout_s + _SLACK_S
+        return InvocationResult._from_engine(answer.result(limit))
+
+    def invoke(self, name: str, event: Any = None) -> InvocationResult:
+        return self.function(name).invoke(event)
+
+    # -- records --------------------------------------------------------------------------------
+    def invocations(self) -> pd.DataFrame:
+        """One row per finished invocation (the REPORT numbers, times in epoch seconds)."""
+        import pandas as pd
+
+        records = list(self._plane.records)
+        columns = [f.name for f in dataclasses.fields(InvocationRecord)]
+        frame = pd.DataFrame([dataclasses.astuple(r) for r in records], columns=columns)
+        frame["status"] = frame["status"].map(lambda s: s.value)
+        frame["latency_ms"] = (frame["end"] - frame["submitted"]) * 1000.0
+        return frame
+
+    def spans(self, *, include_open: bool = True) -> pd.DataFrame:
+        """One row per phase span: init, invoke, frozen, idle, shutdown (open ones end now)."""
+        import pandas as pd
+
+        from lambdalab.core.records import PhaseSpan
+
+        spans = list(self._plane.spans)
+        if include_open and not self._closed:
+            spans += self._call(lambda plane: plane.open_spans())
+        columns = [f.name for f in dataclasses.fields(PhaseSpan)]
+        frame = pd.DataFrame([dataclasses.astuple(s) for s in spans], columns=columns)
+        frame["duration_ms"] = (frame["end"] - frame["start"]) * 1000.0
+        return frame.sort_values(["start", "environment_id"], kind="stable").reset_index(drop=True)
+
+    def logs(self, name: str, environment_id: str | None = None) -> str:
+        """The log streams of function ``name`` (or one environment's), as Lambda's lines."""
+        self._plane.function(name)
+        streams = [e.stream for e in list(self._plane.environments.values())
+                   if e.pool.spec.function == name and (environment_id is None or e.id == environment_id)]
+        return "".join(s.text() for s in streams)
+
+    def log_streams(self, name: str) -> list[str]:
+        return [e.stream.name for e in list(self._plane.environments.values()) if e.pool.spec.function == name]
+
+    # -- plumbing -------------------------------------------------------------------------------
+    def _call(self, fn: Any) -> Any:
+        self._check_open()
+
+        async def _run() -> Any:
+            return fn(self._plane)
+
+        return self._thread.run(_run(), timeout=30)
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise LabClosedError("this Lab is closed; create a new one")
+
+
+def _transfer(source: Any, target: concurrent.futures.Future[Any]) -> None:
+    if target.done():
+        return
+    if source.cancelled():
+        target.cancel()
+    elif source.exception() is not None:
+        target.set_exception(source.exception())
+    else:
+        target.set_result(source.result())
+
+
+def _encode_event(event: Any) -> bytes:
+    if event is None:
+        return b"{}"
+    if isinstance(event, (bytes, bytearray)):
+        data = bytes(event)
+    elif isinstance(event, str):
+        data = event.encode()
+    else:
+        try:
+            return json.dumps(event).encode()
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"invalid event: not JSON-serialisable ({exc})") from exc
+    try:
+        json.loads(data or b"{}")
+    except ValueError as exc:
+        raise ConfigError(f"invalid event: bytes and str events must hold JSON ({exc})") from exc
+    return data or b"{}"
+
+
+def _close_quietly(thread: LoopThread, plane: ControlPlane, workdir: Path) -> None:
+    try:
+        if thread.is_running:
+            thread.run(plane.close(), timeout=15)
+    except Exception:  # noqa: BLE001 - closing must not raise at exit
+        pass
+    finally:
+        plane.reaper.close()
+        thread.stop()
+        shutil.rmtree(workdir, ignore_errors=True)

@@ -1,0 +1,102 @@
+"""What an invocation can end as: Lambda's error types, their caller payloads, and billing.
+
+Pure functions and constants. The exact strings come from LAMBDA-SPEC §5 and §8.2.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import math
+import signal
+from typing import Final
+
+
+class ErrorType(str, enum.Enum):
+    """Error types lambdalab produces itself (handler exceptions keep their own class names)."""
+
+    EXIT = "Runtime.ExitError"
+    OUT_OF_MEMORY = "Runtime.OutOfMemory"
+    TIMEOUT = "Sandbox.Timedout"
+    SANDBOX_FAILURE = "Sandbox.Failure"
+    MARSHAL = "Runtime.MarshalError"
+    UNMARSHAL = "Runtime.UnmarshalError"
+    IMPORT_MODULE = "Runtime.ImportModuleError"
+    SYNTAX = "Runtime.UserCodeSyntaxError"
+    HANDLER_NOT_FOUND = "Runtime.HandlerNotFound"
+    MALFORMED_HANDLER = "Runtime.MalformedHandlerName"
+    RESPONSE_TOO_LARGE = "Function.ResponseSizeTooLarge"
+
+
+class Status(str, enum.Enum):
+    """The ``Status`` of a REPORT line."""
+
+    SUCCESS = "success"
+    ERROR = "error"
+    TIMEOUT = "timeout"
+
+
+# Go's names for signals, which the Runtime API prints ("signal: killed").
+_SIGNAL_WORDS: Final = {
+    signal.SIGKILL: "killed",
+    signal.SIGSEGV: "segmentation fault",
+    signal.SIGABRT: "aborted",
+    signal.SIGTERM: "terminated",
+    signal.SIGBUS: "bus error",
+    signal.SIGFPE: "floating point exception",
+    signal.SIGILL: "illegal instruction",
+    signal.SIGINT: "interrupt",
+    signal.SIGHUP: "hangup",
+    signal.SIGPIPE: "broken pipe",
+}
+
+
+def exit_reason(returncode: int) -> str:
+    """Describe a process exit as the Runtime API does: ``exit status 1``, ``signal: killed``."""
+    if returncode < 0:
+        number = -returncode
+        try:
+            word = _SIGNAL_WORDS.get(signal.Signals(number), f"signal {number}")
+        except ValueError:
+            word = f"signal {number}"
+        return f"signal: {word}"
+    return f"exit status {returncode}"
+
+
+def _platform_error(error_type: str, request_id: str, message: str) -> bytes:
+    body = {"errorType": error_type, "errorMessage": f"RequestId: {request_id} Error: {message}"}
+    return json.dumps(body, separators=(",", ":")).encode()
+
+
+def exit_error(request_id: str, returncode: int) -> bytes:
+    """Caller payload when the runtime process exits (crash, ``sys.exit``, OOM kill)."""
+    if returncode == 0:
+        return _platform_error(ErrorType.EXIT.value, request_id, "Runtime exited without providing a reason")
+    return _platform_error(ErrorType.EXIT.value, request_id,
+                           f"Runtime exited with error: {exit_reason(returncode)}")
+
+
+def timeout_error(request_id: str, timeout_s: float) -> bytes:
+    """Caller payload of a timeout: ``Task timed out after 3.00 seconds``."""
+    return _platform_error(ErrorType.TIMEOUT.value, request_id, f"Task timed out after {timeout_s:.2f} seconds")
+
+
+def sandbox_failure(request_id: str, why: str) -> bytes:
+    """Caller payload when lambdalab itself ended the environment (e.g. the Lab was closed)."""
+    return _platform_error(ErrorType.SANDBOX_FAILURE.value, request_id, why)
+
+
+RESPONSE_TOO_LARGE: Final = (
+    b'{"errorMessage":"Response payload size exceeded maximum allowed payload size (6291556 bytes).",'
+    b'"errorType":"Function.ResponseSizeTooLarge"}'
+)
+
+
+def billed_duration_ms(duration_ms: float, init_duration_ms: float | None = None) -> int:
+    """Billed milliseconds: ``ceil(Duration + Init Duration)``, at least 1 (LAMBDA-SPEC §8.2).
+
+    Durations are rounded to the microsecond first so that float noise (26.000000001) does not
+    bill an extra millisecond.
+    """
+    total = duration_ms + (init_duration_ms or 0.0)
+    return max(1, math.ceil(round(total, 3)))

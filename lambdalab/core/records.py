@@ -1,0 +1,157 @@
+"""Records of what happened (phase spans, invocation records, log entries) and Lambda's log lines.
+
+Records are frozen data made by the lifecycle; formatting them into Lambda's platform lines is a
+pure function here (LAMBDA-SPEC §4.2: TAB-separated fields, a trailing TAB on a successful REPORT).
+Times are driver-clock seconds; milliseconds appear only in the formatted lines.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import sys
+from typing import Final
+
+from lambdalab.core.outcomes import Status
+
+_PY = f"{sys.version_info.major}.{sys.version_info.minor}"
+RUNTIME_VERSIONS: Final = {
+    "python": f"python:{_PY}.v1",
+    "python-ric": f"python:{_PY}.v1",
+}
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class PhaseSpan:
+    """One phase of one environment: ``init``, ``invoke``, ``frozen``, ``idle`` or ``shutdown``."""
+
+    environment_id: str
+    function: str
+    version: str
+    phase: str
+    start: float
+    end: float
+    request_id: str | None = None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class InvocationRecord:
+    """Everything the REPORT line and the invocations table say about one invocation."""
+
+    request_id: str
+    function: str
+    version: str
+    environment_id: str
+    cold: bool
+    init_duration_ms: float | None
+    init_suppressed: bool
+    duration_ms: float
+    billed_duration_ms: int
+    memory_size_mb: int
+    max_memory_used_mb: int
+    status: Status
+    error_type: str | None
+    start: float
+    end: float
+    submitted: float
+    reset: bool = False  # the invocation ended its environment's process (timeout, crash, init error)
+
+    @property
+    def latency_ms(self) -> float:
+        """From submission to completion, as the caller waited for it."""
+        return (self.end - self.submitted) * 1000.0
+
+
+# Log entries kept in an environment's log stream; formatted only when read.
+@dataclasses.dataclass(frozen=True, slots=True)
+class InitStart:
+    runtime: str
+    at: float
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class InitReport:
+    duration_ms: float
+    phase: str
+    status: Status
+    error_type: str | None
+    at: float
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Start:
+    request_id: str
+    version: str
+    at: float
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class End:
+    request_id: str
+    at: float
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Report:
+    record: InvocationRecord
+    at: float
+
+
+LogEntry = InitStart | InitReport | Start | End | Report
+
+
+def format_init_start(entry: InitStart) -> str:
+    version = RUNTIME_VERSIONS.get(entry.runtime, f"{entry.runtime}.v1")
+    digest = hashlib.sha256(f"lambdalab:{version}:{entry.runtime}".encode()).hexdigest()
+    return f"INIT_START Runtime Version: {version}\tRuntime Version ARN: arn:aws:lambda:us-east-1::runtime:{digest}"
+
+
+def format_init_report(entry: InitReport) -> str:
+    line = f"INIT_REPORT Init Duration: {entry.duration_ms:.2f} ms\tPhase: {entry.phase}\tStatus: {entry.status.value}"
+    return line + (f"\tError Type: {entry.error_type}" if entry.error_type else "")
+
+
+def format_start(entry: Start) -> str:
+    return f"START RequestId: {entry.request_id} Version: {entry.version}"
+
+
+def format_end(entry: End) -> str:
+    return f"END RequestId: {entry.request_id}"
+
+
+def format_report(record: InvocationRecord) -> str:
+    """The REPORT line, byte for byte as Lambda prints it (LAMBDA-SPEC §4.2)."""
+    parts = [
+        f"REPORT RequestId: {record.request_id}",
+        f"Duration: {record.duration_ms:.2f} ms",
+        f"Billed Duration: {record.billed_duration_ms} ms",
+        f"Memory Size: {record.memory_size_mb} MB",
+        f"Max Memory Used: {record.max_memory_used_mb} MB",
+    ]
+    if record.init_duration_ms is not None and not record.init_suppressed:
+        parts.append(f"Init Duration: {record.init_duration_ms:.2f} ms")
+    if record.status is Status.SUCCESS or not record.reset:  # a handler's own error is no platform failure
+        return "\t".join(parts) + "\t"
+    parts.append(f"Status: {record.status.value}")
+    if record.error_type and record.status is Status.ERROR:
+        parts.append(f"Error Type: {record.error_type}")
+    return "\t".join(parts)
+
+
+_FORMATTERS: Final = {
+    InitStart: format_init_start,
+    InitReport: format_init_report,
+    Start: format_start,
+    End: format_end,
+    Report: lambda entry: format_report(entry.record),
+}
+
+
+def format_entry(entry: LogEntry) -> str:
+    """One platform line for a log entry."""
+    return _FORMATTERS[type(entry)](entry)  # type: ignore[no-any-return,operator]
+
+
+def log_stream_name(date: str, version: str, environment_id: str) -> str:
+    """``YYYY/MM/DD/[$LATEST]<32 hex>`` (LAMBDA-SPEC §4.1); the driver supplies the date."""
+    return f"{date}/[{version}]{environment_id}"

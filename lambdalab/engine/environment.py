@@ -1,0 +1,208 @@
+"""The engine's side of one execution environment, and its Runtime API endpoint.
+
+``EngineEnvironment`` holds what the core does not: the sandboxes (one per incarnation), the
+listening socket of each incarnation, the parked ``GET /next`` connection, the deadline timer,
+the log stream and the private /tmp. ``RuntimeEndpoint`` validates each Runtime API call against
+the core's state *before* it becomes an event (a rejected call gets a 4xx and never reaches the
+state machine).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from lambdalab.core import runtime_api as api
+from lambdalab.core.events import ErrorPosted, InitErrorPosted, NextRequested, ResponsePosted
+from lambdalab.core.lifecycle import State
+from lambdalab.core.logstream import LogStream
+from lambdalab.core.outcomes import RESPONSE_TOO_LARGE, ErrorType
+from lambdalab.core.pool import Pool
+from lambdalab.engine import http_server
+from lambdalab.engine.sandbox import Sandbox
+
+if TYPE_CHECKING:
+    from lambdalab.engine.control_plane import ControlPlane
+
+
+class EngineEnvironment:
+    """Processes, sockets, timer, logs and /tmp of one environment."""
+
+    def __init__(self, environment_id: str, pool: Pool, code_dir: Path, stream: LogStream, tmp: Path,
+                 plane: ControlPlane) -> None:
+        self.id = environment_id
+        self.pool = pool
+        self.code_dir = code_dir
+        self.stream = stream
+        self.tmp = tmp
+        self._plane = plane
+        self.cgroups: list[Path] = []
+        self.oom_kills = 0
+        self.sandboxes: dict[int, Sandbox] = {}
+        self.servers: dict[int, tuple[socket.socket, asyncio.Task[asyncio.Server]]] = {}
+        self.parked: http_server.Connection | None = None
+        self.deadline: asyncio.TimerHandle | None = None
+        self.retired = False
+        self._current: Sandbox | None = None
+
+    @property
+    def core(self) -> object:
+        return self.pool.environments.get(self.id)
+
+    # -- processes ------------------------------------------------------------------------------
+    def open_server(self, incarnation: int, endpoint: RuntimeEndpoint) -> int:
+        sock = http_server.listen()
+        task = asyncio.get_running_loop().create_task(http_server.serve(sock, endpoint))
+        self.servers[incarnation] = (sock, task)
+        return int(sock.getsockname()[1])
+
+    def close_server(self, incarnation: int) -> None:
+        entry = self.servers.pop(incarnation, None)
+        if entry is None:
+            return
+        sock, task = entry
+
+        def _close(done: asyncio.Task[asyncio.Server]) -> None:
+            if not done.cancelled() and done.exception() is None:
+                done.result().close()
+            with contextlib.suppress(OSError):
+                sock.close()
+
+        if task.done():
+            _close(task)
+        else:
+            task.add_done_callback(_close)
+        if self.parked is not None and self.parked_incarnation == incarnation:
+            self.parked.close()
+            self.parked = None
+
+    def spawn(self, argv: Sequence[str], cwd: Path, env_vars: Mapping[str, str], incarnation: int) -> Sandbox:
+        plane = self._plane
+        sandbox = Sandbox(argv, cwd=cwd, env_vars=env_vars, on_output=self.stream.write,
+                          on_exit=lambda code: plane.on_exit(self, incarnation, code))
+        self.sandboxes[incarnation] = sandbox
+        self._current = sandbox
+        return sandbox
+
+    def freeze(self) -> None:
+        if self._current is not None:
+            self._current.freeze()
+
+    def thaw(self) -> None:
+        if self._current is not None:
+            self._current.thaw()
+
+    def kill(self, incarnation: int) -> None:
+        sandbox = self.sandboxes.get(incarnation)
+        if sandbox is not None:
+            sandbox.kill()
+        self.close_server(incarnation)
+
+    def cancel_deadline(self) -> None:
+        if self.deadline is not None:
+            self.deadline.cancel()
+            self.deadline = None
+
+    def max_memory_mb(self, incarnation: int) -> int:
+        sandbox = self.sandboxes.get(incarnation)
+        return sandbox.max_memory_mb() if sandbox is not None else 0
+
+    def drain_output(self) -> None:
+        if self._current is not None and self._current.returncode is None:
+            self._current.drain()
+
+    def close_all(self) -> None:
+        self.cancel_deadline()
+        for incarnation in list(self.servers):
+            self.close_server(incarnation)
+        for sandbox in self.sandboxes.values():
+            sandbox.kill()
+
+    parked_incarnation = 0
+
+
+class RuntimeEndpoint:
+    """The Runtime API as one runtime process (one incarnation) sees it."""
+
+    def __init__(self, plane: ControlPlane, environment: EngineEnvironment, incarnation: int) -> None:
+        self._plane = plane
+        self._environment = environment
+        self._incarnation = incarnation
+
+    def _state(self) -> State | None:
+        core = self._environment.pool.environments.get(self._environment.id)
+        if core is None or core.incarnation != self._incarnation:
+            return None
+        return core.state
+
+    def _event_args(self) -> tuple[str, int, float]:
+        return self._environment.id, self._incarnation, self._plane.now()
+
+    def on_next(self, connection: http_server.Connection) -> None:
+        state = self._state()
+        environment = self._environment
+        if state not in (State.INITIALIZING, State.FINISHING) or environment.parked is not None:
+            connection.send(403, api.invalid_state_body(state.value if state else "gone", "next", "not allowed"))
+            return
+        environment.parked = connection
+        environment.parked_incarnation = self._incarnation
+        self._plane.dispatch(environment, NextRequested(*self._event_args()))
+
+    def _check_request(self, request_id: str, action: str) -> tuple[int, bytes] | None:
+        state = self._state()
+        core = self._environment.pool.environments.get(self._environment.id)
+        if state is not State.INVOKING or core is None:
+            return 403, api.invalid_state_body(state.value if state else "gone", action, "no invocation in progress")
+        if not core.accepts(request_id):
+            return 400, api.INVALID_REQUEST_ID_BODY
+        return None
+
+    def on_response(self, request_id: str, body: bytes, too_large: bool) -> tuple[int, bytes]:
+        rejected = self._check_request(request_id, "response")
+        if rejected:
+            return rejected
+        memory = self._environment.max_memory_mb(self._incarnation)
+        if too_large:
+            event: object = ErrorPosted(*self._event_args(), request_id, RESPONSE_TOO_LARGE,
+                                        ErrorType.RESPONSE_TOO_LARGE.value, memory)
+            self._plane.dispatch(self._environment, event)  # type: ignore[arg-type]
+            return 413, api.PAYLOAD_TOO_LARGE_BODY
+        self._plane.dispatch(self._environment, ResponsePosted(*self._event_args(), request_id, body, memory))
+        return 202, api.ACCEPTED_BODY
+
+    def on_error(self, request_id: str, body: bytes, error_type: str | None) -> tuple[int, bytes]:
+        rejected = self._check_request(request_id, "error")
+        if rejected:
+            return rejected
+        memory = self._environment.max_memory_mb(self._incarnation)
+        kind = _error_type(body, error_type)
+        self._plane.dispatch(self._environment, ErrorPosted(*self._event_args(), request_id, body, kind, memory))
+        return 202, api.ACCEPTED_BODY
+
+    def on_init_error(self, body: bytes, error_type: str | None) -> tuple[int, bytes]:
+        state = self._state()
+        if state is not State.INITIALIZING:
+            return 403, api.invalid_state_body(state.value if state else "gone", "init error", "not initializing")
+        self._plane.dispatch(self._environment, InitErrorPosted(*self._event_args(), body, _error_type(body, error_type)))
+        return 202, api.ACCEPTED_BODY
+
+    def on_disconnect(self, connection: http_server.Connection) -> None:
+        if self._environment.parked is connection:
+            self._environment.parked = None
+
+
+def _error_type(body: bytes, header: str | None) -> str:
+    """The REPORT's error type: the header, else the body's ``errorType`` (awslambdaric sends no header)."""
+    if header:
+        return api.normalise_error_type(header)
+    import json
+
+    try:
+        value = json.loads(body).get("errorType")
+    except (ValueError, AttributeError):
+        value = None
+    return value if isinstance(value, str) and value else "Runtime.Unknown"

@@ -1,0 +1,153 @@
+"""The Runtime API's HTTP/1.1 server: one listening socket per runtime process, on 127.0.0.1.
+
+A lean asyncio ``Protocol`` with the httptools parser (benchmarks/bench_http.py compares it with
+the floor). Each process gets its own port, so a process can only reach its own environment's
+requests, and a killed process's late calls land on a closed socket. The server only parses and
+frames; every decision is the ``Endpoint``'s (the control plane), which answers with a status and
+a body, or parks a ``GET /next`` until it has an invocation to deliver.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import Callable
+from typing import Protocol
+
+import httptools
+
+from lambdalab.core import runtime_api as api
+
+_REASONS = {200: b"OK", 202: b"Accepted", 400: b"Bad Request", 403: b"Forbidden", 404: b"Not Found",
+            405: b"Method Not Allowed", 413: b"Request Entity Too Large", 500: b"Internal Server Error"}
+_NOT_FOUND = b'{"errorType":"NotFound","errorMessage":"no such Runtime API route"}'
+
+
+class Endpoint(Protocol):
+    """What the server calls; implemented by the control plane for one runtime process."""
+
+    def on_next(self, connection: Connection) -> None: ...
+    def on_response(self, request_id: str, body: bytes, too_large: bool) -> tuple[int, bytes]: ...
+    def on_error(self, request_id: str, body: bytes, error_type: str | None) -> tuple[int, bytes]: ...
+    def on_init_error(self, body: bytes, error_type: str | None) -> tuple[int, bytes]: ...
+    def on_disconnect(self, connection: Connection) -> None: ...
+
+
+def listen() -> socket.socket:
+    """A listening socket on a free loopback port (bind port 0)."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(16)
+    sock.setblocking(False)
+    return sock
+
+
+async def serve(sock: socket.socket, endpoint: Endpoint) -> asyncio.Server:
+    loop = asyncio.get_running_loop()
+    return await loop.create_server(lambda: Connection(endpoint), sock=sock)
+
+
+class Connection(asyncio.Protocol):
+    """One keep-alive connection from a runtime process."""
+
+    def __init__(self, endpoint: Endpoint) -> None:
+        self._endpoint = endpoint
+        self._parser = httptools.HttpRequestParser(self)
+        self.transport: asyncio.Transport | None = None
+        self._url = b""
+        self._error_type: str | None = None
+        self._header_name = b""
+        self._body: list[bytes] = []
+        self._body_size = 0
+
+    # -- asyncio.Protocol ---------------------------------------------------------------------
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def data_received(self, data: bytes) -> None:
+        try:
+            self._parser.feed_data(data)
+        except httptools.HttpParserError:
+            self.send(400, b'{"errorType":"BadRequest","errorMessage":"malformed HTTP request"}', close=True)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.transport = None
+        self._endpoint.on_disconnect(self)
+
+    # -- httptools callbacks ------------------------------------------------------------------
+    def on_message_begin(self) -> None:
+        self._url = b""
+        self._error_type = None
+        self._body = []
+        self._body_size = 0
+
+    def on_url(self, url: bytes) -> None:
+        self._url += url
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        if name.lower() == b"lambda-runtime-function-error-type":
+            self._error_type = value.decode("latin-1")
+
+    def on_body(self, body: bytes) -> None:
+        self._body_size += len(body)
+        if self._body_size <= api.MAX_RESPONSE_BYTES:
+            self._body.append(body)
+
+    def on_message_complete(self) -> None:
+        method = self._parser.get_method()
+        url = self._url.decode("latin-1")
+        body = b"".join(self._body)
+        too_large = self._body_size > api.MAX_RESPONSE_BYTES
+        endpoint = self._endpoint
+        if url == api.NEXT_PATH and method == b"GET":
+            endpoint.on_next(self)
+            return
+        if method != b"POST":
+            self.send(405 if url.startswith(api.PREFIX) else 404, _NOT_FOUND)
+            return
+        if url.startswith(api.INVOCATION_PREFIX):
+            request_id, _, action = url[len(api.INVOCATION_PREFIX):].partition("/")
+            route: Callable[[], tuple[int, bytes]] | None = {
+                "response": lambda: endpoint.on_response(request_id, body, too_large),
+                "error": lambda: endpoint.on_error(request_id, body, self._error_type),
+            }.get(action)
+        elif url == api.INIT_ERROR_PATH:
+            route = lambda: endpoint.on_init_error(body, self._error_type)  # noqa: E731
+        else:
+            route = None
+        if route is None:
+            self.send(404, _NOT_FOUND)
+            return
+        status, answer = route()
+        self.send(status, answer)
+
+    # -- writing ------------------------------------------------------------------------------
+    def send(self, status: int, body: bytes, headers: bytes = b"", *, close: bool = False) -> None:
+        """Write one response; ``headers`` are preformatted ``Name: value\\r\\n`` lines."""
+        transport = self.transport
+        if transport is None or transport.is_closing():
+            return
+        head = b"HTTP/1.1 %d %s\r\nContent-Type: application/json\r\n%sContent-Length: %d\r\n\r\n" % (
+            status, _REASONS.get(status, b"Unknown"), headers, len(body))
+        transport.write(head + body if len(body) < 65536 else head)
+        if len(body) >= 65536:
+            transport.write(body)
+        if close:
+            transport.close()
+
+    def send_invocation(self, headers: bytes, body: bytes) -> bool:
+        """Answer a parked ``GET /next``; False if the connection is gone."""
+        transport = self.transport
+        if transport is None or transport.is_closing():
+            return False
+        head = b"HTTP/1.1 200 OK\r\n%sContent-Length: %d\r\n\r\n" % (headers, len(body))
+        transport.write(head + body)
+        return True
+
+    def close(self) -> None:
+        if self.transport is not None:
+            self.transport.close()

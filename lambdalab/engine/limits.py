@@ -1,0 +1,99 @@
+"""Resource limits for environments: a cgroup per environment where the machine allows it.
+
+With a writable cgroup v1 hierarchy (``/sys/fs/cgroup/memory`` and ``/sys/fs/cgroup/pids``), each
+environment gets ``lambdalab-<lab>/<environment>`` groups: the memory limit is ``memory_mb`` (the
+kernel OOM-kills the environment past it, as Lambda does) and ``pids.max`` contains fork storms.
+Without one, the fallback is ``RLIMIT_DATA`` set on the runtime process (over-allocation then
+raises ``MemoryError`` inside the handler instead of a kill), and no process limit; see
+docs/FIDELITY.md. ``probe()`` decides once per Lab.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import resource
+import signal
+from pathlib import Path
+
+CGROUP_ROOT = Path("/sys/fs/cgroup")
+PIDS_MAX = 1024  # Lambda's limit on processes + threads (LAMBDA-SPEC §8.1)
+
+
+def _writable_v1(controller: str) -> Path | None:
+    base = CGROUP_ROOT / controller
+    probe = base / f"lambdalab-probe-{os.getpid()}"
+    try:
+        probe.mkdir()
+        probe.rmdir()
+    except OSError:
+        return None
+    return base
+
+
+class Limits:
+    """Creates, fills, reads and removes the per-environment groups of one Lab."""
+
+    def __init__(self, lab_id: str, enabled: bool = True) -> None:
+        self.memory_base = _writable_v1("memory") if enabled else None
+        self.pids_base = _writable_v1("pids") if enabled else None
+        self._lab = f"lambdalab-{lab_id}"
+        self.kind = "cgroup-v1" if self.memory_base else "rlimit"
+
+    def create(self, environment_id: str, memory_mb: int) -> list[Path]:
+        """Make the environment's groups (idempotent); returns their directories."""
+        dirs = []
+        if self.memory_base is not None:
+            d = self.memory_base / self._lab / environment_id
+            d.mkdir(parents=True, exist_ok=True)
+            limit = str(memory_mb * 1024 * 1024)
+            (d / "memory.limit_in_bytes").write_text(limit)
+            with contextlib.suppress(OSError):
+                (d / "memory.memsw.limit_in_bytes").write_text(limit)
+            dirs.append(d)
+        if self.pids_base is not None:
+            d = self.pids_base / self._lab / environment_id
+            d.mkdir(parents=True, exist_ok=True)
+            (d / "pids.max").write_text(str(PIDS_MAX))
+            dirs.append(d)
+        return dirs
+
+    def enter(self, dirs: list[Path], pid: int, memory_mb: int) -> None:
+        """Put a freshly started runtime process under the environment's limits."""
+        for d in dirs:
+            with contextlib.suppress(ProcessLookupError, OSError):
+                (d / "cgroup.procs").write_text(str(pid))
+        if self.memory_base is None:
+            # Fallback: the runtime's data segment, with room for the interpreter itself.
+            limit = (memory_mb + 64) * 1024 * 1024
+            with contextlib.suppress(OSError, ValueError):
+                resource.prlimit(pid, resource.RLIMIT_DATA, (limit, limit))
+
+    def oom_kills(self, dirs: list[Path]) -> int:
+        """How many times the kernel OOM-killed inside the environment's memory group."""
+        for d in dirs:
+            if d.parent.parent == self.memory_base:
+                with contextlib.suppress(OSError):
+                    for line in (d / "memory.oom_control").read_text().splitlines():
+                        if line.startswith("oom_kill "):
+                            return int(line.split()[1])
+        return 0
+
+    def kill_all(self, dirs: list[Path]) -> None:
+        """SIGKILL every process in the groups (catches children that left the process group)."""
+        for d in dirs:
+            with contextlib.suppress(OSError):
+                for pid in (d / "cgroup.procs").read_text().split():
+                    with contextlib.suppress(ProcessLookupError, PermissionError):
+                        os.kill(int(pid), signal.SIGKILL)
+
+    def remove(self, dirs: list[Path]) -> None:
+        for d in dirs:
+            with contextlib.suppress(OSError):
+                d.rmdir()
+
+    def remove_lab(self) -> None:
+        for base in (self.memory_base, self.pids_base):
+            if base is not None:
+                with contextlib.suppress(OSError):
+                    (base / self._lab).rmdir()

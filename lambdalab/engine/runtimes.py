@@ -1,0 +1,88 @@
+"""Runtimes: the command that speaks the Runtime API, and the environment it starts with.
+
+A runtime is any command that reads ``AWS_LAMBDA_RUNTIME_API`` and loops on ``/next``. Two ship:
+``python`` (lambdalab's stdlib runtime, ``lambdalab/runtimes/python_bootstrap.py``, fast to
+start) and ``python-ric`` (AWS's own ``awslambdaric``, unchanged). The environment is built from
+scratch (Lambda's reserved variables plus the function's own), never copied from the owner, so
+no credentials or tokens leak from the user's shell; ``pass_env`` opts chosen names in.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from lambdalab.config import FunctionConfig
+from lambdalab.core import runtime_api as api
+from lambdalab.core.events import Invocation
+
+if TYPE_CHECKING:
+    from lambdalab.engine.environment import EngineEnvironment
+
+RUNTIME_DIR = Path(__file__).resolve().parent.parent / "runtimes"
+BOOTSTRAP = RUNTIME_DIR / "python_bootstrap.py"
+_PY = f"python{sys.version_info.major}.{sys.version_info.minor}"
+
+
+def command(config: FunctionConfig) -> list[str]:
+    """The argv that starts ``config``'s runtime in the task root."""
+    if config.runtime == "python-ric":
+        return [sys.executable, "-s", "-u", "-m", "awslambdaric", config.full_handler]
+    return [sys.executable, "-I", "-u", str(BOOTSTRAP)]
+
+
+def environment_variables(config: FunctionConfig, *, environment: EngineEnvironment, port: int, init_type: str,
+                          region: str, pass_env: Iterable[str], log_group: str) -> dict[str, str]:
+    """Lambda's reserved variables (LAMBDA-SPEC §2.1) plus the function's own."""
+    task_root = str(environment.code_dir)
+    values = {
+        "PATH": os.pathsep.join([str(Path(sys.executable).parent), "/usr/local/bin", "/usr/bin", "/bin"]),
+        "LANG": "C.UTF-8", "LC_CTYPE": "C.UTF-8", "TZ": ":UTC",
+        "_HANDLER": config.full_handler,
+        "AWS_REGION": region, "AWS_DEFAULT_REGION": region,
+        "AWS_EXECUTION_ENV": f"AWS_Lambda_{_PY}",
+        "AWS_LAMBDA_FUNCTION_NAME": config.name,
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(config.memory_mb),
+        "AWS_LAMBDA_FUNCTION_VERSION": environment.pool.spec.version,
+        "AWS_LAMBDA_INITIALIZATION_TYPE": init_type,
+        "AWS_LAMBDA_LOG_GROUP_NAME": log_group,
+        "AWS_LAMBDA_LOG_STREAM_NAME": environment.stream.name,
+        "AWS_LAMBDA_RUNTIME_API": f"127.0.0.1:{port}",
+        "AWS_XRAY_CONTEXT_MISSING": "LOG_ERROR",
+        "LAMBDA_TASK_ROOT": task_root, "LAMBDA_RUNTIME_DIR": str(RUNTIME_DIR),
+        "PWD": task_root, "SHLVL": "0",
+        "TMPDIR": str(environment.tmp),
+    }
+    if config.runtime == "python-ric":
+        values["PYTHONPATH"] = task_root
+    for name in pass_env:
+        if name in os.environ and name not in values:
+            values[name] = os.environ[name]
+    values.update(config.env_vars)
+    return values
+
+
+def next_headers(invocation: Invocation, deadline_at: float) -> bytes:
+    """The ``GET /next`` answer's headers for one invocation (LAMBDA-SPEC §1.3), preformatted."""
+    options = invocation.options if isinstance(invocation.options, dict) else {}
+    lines = [
+        f"{api.H_REQUEST_ID}: {invocation.request_id}",
+        f"{api.H_DEADLINE_MS}: {int(deadline_at * 1000)}",
+        f"{api.H_FUNCTION_ARN}: {invocation.invoked_arn}",
+        f"{api.H_TRACE_ID}: {options.get('trace_id') or _trace_id(invocation)}",
+        "Content-Type: application/json",
+    ]
+    for key, header in (("client_context", api.H_CLIENT_CONTEXT), ("cognito_identity", api.H_COGNITO_IDENTITY),
+                        ("tenant_id", api.H_TENANT_ID)):
+        if options.get(key):
+            lines.append(f"{header}: {options[key]}")
+    return ("\r\n".join(lines) + "\r\n").encode()
+
+
+def _trace_id(invocation: Invocation) -> str:
+    """An X-Ray trace header derived from the request: ``Root=1-<epoch hex>-<24 hex>;...``."""
+    rid = invocation.request_id.replace("-", "")
+    return f"Root=1-{int(invocation.submitted):08x}-{rid[:24]};Parent={rid[-16:]};Sampled=0;Lineage=1:{rid[:8]}:0"

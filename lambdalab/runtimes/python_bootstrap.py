@@ -1,0 +1,432 @@
+"""Python runtime process for lambdalab: our stand-in for awslambdaric.
+
+The engine starts it as ``python -I -u python_bootstrap.py`` with cwd = the task root. It owns:
+  * the Runtime API client (2018-06-01): one keep-alive HTTP/1.1 connection to $AWS_LAMBDA_RUNTIME_API;
+  * Init: resolving and importing $_HANDLER, and reporting failures to /runtime/init/error;
+  * the invoke loop: event unmarshalling, the ``context`` object, result marshalling, error reports;
+  * Lambda-style logs on stdout: the root ``logging`` handler and the one-line ``[ERROR]`` records.
+
+Rules:
+  * stdlib only; never imports ``lambdalab`` (this file runs as a plain script inside the sandbox).
+  * Cold start is measured, so start-up imports only json, os, socket, sys and time. Anything else
+    (importlib, traceback, logging) is imported on the path that needs it.
+  * Faithful to awslambdaric 4.x: same error types, messages and JSON shapes (LAMBDA-SPEC sections 1, 2.2, 4.3, 5).
+  * If the platform goes away (EOF or socket error) the process exits 0 without a word.
+"""
+import json
+import os
+import socket
+import sys
+import time
+
+RUNTIME_PATH = "/2018-06-01/runtime"
+LOG_FORMAT = "[%(levelname)s]\t%(asctime)s.%(msecs)03dZ\t%(aws_request_id)s\t%(message)s\n"
+LOG_DATEFMT = "%Y-%m-%dT%H:%M:%S"
+LOG_LEVEL_ALIASES = {"TRACE": "DEBUG", "WARN": "WARNING", "FATAL": "CRITICAL"}
+INIT_ERROR_WARNING = (
+    "LAMBDA_WARNING: Unhandled exception. The most likely cause is an issue in the function code. However, in "
+    "rare cases, a Lambda runtime update can cause unexpected function behavior. For functions using managed "
+    "runtimes, runtime updates can be triggered by a function change, or can be applied automatically. To "
+    "determine if the runtime has been updated, check the runtime version in the INIT_START log entry. If this "
+    "error correlates with a change in the runtime version, you may be able to mitigate this error by "
+    "temporarily rolling back to the previous runtime version. For more information, see "
+    "https://docs.aws.amazon.com/lambda/latest/dg/runtimes-update.html\r"
+)
+
+_request_id = ""  # the current invoke's id, stamped on every log record as aws_request_id
+
+
+def _platform_gone():
+    """The Runtime API closed or broke: the platform is gone, so leave quietly (no atexit hooks, like a SIGKILL)."""
+    _flush_std()
+    os._exit(0)
+
+
+def _flush_std():
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except Exception:  # user code may have closed or replaced the stream
+            pass
+
+
+# ---------------------------------------------------------------------------------------------- HTTP client
+class RuntimeAPI:
+    """A minimal HTTP/1.1 client on one persistent connection. Responses always carry Content-Length."""
+
+    def __init__(self, address):
+        self.address = address
+        host, _, port = address.rpartition(":")
+        self.host, self.port = host.strip("[]"), int(port)
+        self.buf = bytearray()
+        self.sock = None
+
+    def connect(self):
+        # A bytes host keeps getaddrinfo from importing the idna codec (about 2 ms).
+        self.sock = socket.create_connection((self.host.encode(), self.port))
+        self.sock.settimeout(None)  # never time out on /next, whatever socket.setdefaulttimeout() says
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def request(self, method, path, body=b"", headers=""):
+        """Send one request; return (status, headers with lower-case names, body). Exits if the platform is gone."""
+        head = f"{method} {RUNTIME_PATH}{path} HTTP/1.1\r\nHost: {self.address}\r\nContent-Length: {len(body)}\r\n"
+        head = (head + headers + "\r\n").encode()
+        try:
+            if self.sock is None:
+                self.connect()
+            if len(body) < 65536:
+                self.sock.sendall(head + body)
+            else:  # avoid copying a multi-megabyte body
+                self.sock.sendall(head)
+                self.sock.sendall(body)
+            status, response_headers = self._read_head()
+            response_body = self._read_body(int(response_headers.get("content-length", "0")))
+            if response_headers.get("connection", "").lower() == "close":
+                self.sock.close()
+                self.sock = None
+            return status, response_headers, response_body
+        except OSError:
+            _platform_gone()
+
+    def _recv(self):
+        data = self.sock.recv(65536)
+        if not data:
+            _platform_gone()
+        self.buf += data
+
+    def _read_head(self):
+        buf, start = self.buf, 0
+        while (end := buf.find(b"\r\n\r\n", start)) < 0:
+            start = max(0, len(buf) - 3)
+            self._recv()
+        lines = buf[:end].decode("latin-1").split("\r\n")
+        del buf[:end + 4]
+        headers = {}
+        for line in lines[1:]:
+            name, _, value = line.partition(":")
+            headers[name.strip().lower()] = value.strip()
+        return int(lines[0].split(None, 2)[1]), headers
+
+    def _read_body(self, length):
+        buf = self.buf
+        if len(buf) >= length:
+            body = bytes(buf[:length])
+            del buf[:length]
+            return body
+        body = bytearray(length)  # large body: receive straight into place
+        got = len(buf)
+        body[:got] = buf
+        buf.clear()
+        with memoryview(body) as view:
+            while got < length:
+                n = self.sock.recv_into(view[got:])
+                if not n:
+                    _platform_gone()
+                got += n
+        return body
+
+
+# ------------------------------------------------------------------------------------------------ logging
+class _LoggingHook:
+    """sys.meta_path finder: whoever imports ``logging`` first gets it with our root handler already installed.
+
+    This keeps ``logging`` (about 9 ms measured here) out of the cold start while guaranteeing that the handler exists before
+    user code can log or call basicConfig (which is then a no-op, as on Lambda).
+    """
+
+    @classmethod
+    def find_spec(cls, name, path=None, target=None):
+        if name != "logging":
+            return None
+        sys.meta_path.remove(cls)
+        for finder in sys.meta_path:
+            spec = finder.find_spec(name, path, target) if hasattr(finder, "find_spec") else None
+            if spec is not None:
+                if spec.loader is not None:
+                    spec.loader = _LoggingLoader(spec.loader)
+                return spec
+        return None
+
+
+class _LoggingLoader:
+    def __init__(self, loader):
+        self.loader = loader
+
+    def create_module(self, spec):
+        return self.loader.create_module(spec)
+
+    def exec_module(self, module):
+        module.__spec__.loader = module.__loader__ = self.loader  # hide the wrapper from now on
+        self.loader.exec_module(module)
+        _install_logging(module)
+
+
+def _install_logging(logging):
+    class RequestIdFilter(logging.Filter):
+        def filter(self, record):
+            record.aws_request_id = _request_id
+            return True
+
+    class StdoutHandler(logging.Handler):
+        def emit(self, record):  # looks sys.stdout up on every record, like awslambdaric's log sink
+            try:
+                sys.stdout.write(self.format(record))
+            except Exception:
+                self.handleError(record)
+
+    logging.Formatter.converter = time.gmtime  # awslambdaric makes every formatter UTC, not just ours
+    handler = StdoutHandler()
+    handler.setFormatter(logging.Formatter(LOG_FORMAT, LOG_DATEFMT))
+    handler.addFilter(RequestIdFilter())
+    root = logging.getLogger()
+    root.addHandler(handler)
+    level = os.environ.get("AWS_LAMBDA_LOG_LEVEL", "").upper()
+    level = logging.getLevelName(LOG_LEVEL_ALIASES.get(level, level)) if level else None
+    if isinstance(level, int):
+        root.setLevel(level)
+
+
+def _log_error(error):
+    """Write an error record the way the runtime does on stdout: one line, \\r between lines, NBSP indents."""
+    description = "[ERROR]"
+    if error["errorType"]:
+        description += " " + error["errorType"] + (":" if error["errorMessage"] else "")
+    if error["errorMessage"]:
+        description += " " + error["errorMessage"]
+    lines = [description, "Traceback (most recent call last):"]  # printed even with an empty stack, like Lambda
+    for element in error["stackTrace"]:
+        for line in element.splitlines() or [""]:
+            stripped = line.lstrip(" ")
+            lines.append("\u00a0" * (len(line) - len(stripped)) + stripped)
+    sys.stdout.write("\r".join(lines) + "\n")
+    _flush_std()
+
+
+# ------------------------------------------------------------------------------------------ errors and JSON
+class _Fault(Exception):
+    """A runtime-detected failure with a Lambda error type (Runtime.*)."""
+
+    def __init__(self, error_type, message, stack_trace=()):
+        super().__init__(message)
+        self.error_type, self.message, self.stack_trace = error_type, message, list(stack_trace)
+
+
+def _error(error_type, message, stack_trace, request_id):
+    return {"errorMessage": message or "", "errorType": error_type or "", "requestId": request_id,
+            "stackTrace": stack_trace or []}
+
+
+def _exception_error(exc, tb, request_id):
+    """The error body for an exception; tb is the first traceback entry to report (user code only)."""
+    import traceback
+    frames = [(f.filename, f.lineno, f.name, f.line) for f in traceback.extract_tb(tb)]  # tuples: no carets
+    try:
+        message = str(exc)
+    except Exception:
+        message = "<exception str() failed>"
+    return _error(type(exc).__name__, message, traceback.format_list(frames), request_id)
+
+
+def _json_default(obj):
+    decimal = sys.modules.get("decimal")  # an object can only be a Decimal if somebody imported decimal
+    if decimal is not None and isinstance(obj, decimal.Decimal):
+        if obj.is_finite() and obj.as_tuple().exponent >= 0:
+            return int(obj)
+        return float(obj)  # also NaN and Infinity, which we allow, like simplejson
+    raise TypeError(f"Object of type {type(obj).__name__} is not JSON serializable")
+
+
+def _make_encoder():
+    # awslambdaric emits raw UTF-8 (ensure_ascii=False) on python3.12+; without AWS_EXECUTION_ENV, go by ourselves.
+    prefix, env = "AWS_Lambda_python3.", os.environ.get("AWS_EXECUTION_ENV", "")
+    if env.startswith(prefix) and env[len(prefix):].isdigit():
+        modern = int(env[len(prefix):]) >= 12
+    else:
+        modern = sys.version_info >= (3, 12)
+    return json.JSONEncoder(ensure_ascii=not modern, allow_nan=True, default=_json_default)
+
+
+# ------------------------------------------------------------------------------------------------- context
+class _Record:
+    """A plain object built from a dict: one attribute per slot, None when the key is absent."""
+    __slots__ = ()
+
+    def __init__(self, fields):
+        for name in self.__slots__:
+            setattr(self, name, fields.get(name))
+
+    def __repr__(self):
+        fields = ",".join(f"{n}={getattr(self, n)}" for n in self.__slots__ if not n.startswith("_"))
+        return f"{type(self).__name__}([{fields}])"
+
+
+class CognitoIdentity(_Record):
+    __slots__ = ("cognito_identity_id", "cognito_identity_pool_id")
+
+
+class Client(_Record):
+    __slots__ = ("installation_id", "app_title", "app_version_name", "app_version_code", "app_package_name")
+
+
+class ClientContext(_Record):
+    __slots__ = ("custom", "env", "client")
+
+
+class LambdaContext(_Record):
+    __slots__ = ("aws_request_id", "log_group_name", "log_stream_name", "function_name", "memory_limit_in_mb",
+                 "function_version", "invoked_function_arn", "client_context", "identity", "tenant_id",
+                 "_deadline_ms")
+
+    def __init__(self, request_id, headers):
+        env = os.environ
+        super().__init__({
+            "aws_request_id": request_id,
+            "log_group_name": env.get("AWS_LAMBDA_LOG_GROUP_NAME"),
+            "log_stream_name": env.get("AWS_LAMBDA_LOG_STREAM_NAME"),
+            "function_name": env.get("AWS_LAMBDA_FUNCTION_NAME"),
+            "memory_limit_in_mb": env.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE"),  # a string, as on Lambda
+            "function_version": env.get("AWS_LAMBDA_FUNCTION_VERSION"),
+            "invoked_function_arn": headers.get("lambda-runtime-invoked-function-arn"),
+            "tenant_id": headers.get("lambda-runtime-aws-tenant-id"),
+            "_deadline_ms": int(headers.get("lambda-runtime-deadline-ms") or 0),
+        })
+        identity = _json_header(headers, "lambda-runtime-cognito-identity", "Cognito Identity") or {}
+        self.identity = CognitoIdentity({"cognito_identity_id": identity.get("cognitoIdentityId"),
+                                         "cognito_identity_pool_id": identity.get("cognitoIdentityPoolId")})
+        client_context = _json_header(headers, "lambda-runtime-client-context", "Client Context")
+        if client_context is not None:
+            client_context = ClientContext(client_context)
+            if isinstance(client_context.client, dict):
+                client_context.client = Client(client_context.client)
+        self.client_context = client_context
+
+    def get_remaining_time_in_millis(self):
+        return max(0, self._deadline_ms - int(time.time() * 1000))
+
+    def log(self, msg):
+        sys.stdout.write(str(msg))
+        sys.stdout.flush()
+
+
+def _json_header(headers, name, label):
+    value = headers.get(name)
+    if not value:
+        return None
+    try:
+        value = json.loads(value)
+    except ValueError as exc:
+        raise _Fault("Runtime.LambdaContextUnmarshalError", f"Unable to parse {label} JSON: {exc}") from None
+    if not isinstance(value, dict):
+        raise _Fault("Runtime.LambdaContextUnmarshalError", f"Unable to parse {label} JSON: not an object")
+    return value
+
+
+# -------------------------------------------------------------------------------------------------- init
+def _load_handler(spec):
+    """Import the handler module and return the function, or raise _Fault with Lambda's exact message."""
+    try:
+        modname, fname = spec.rsplit(".", 1)
+    except ValueError as exc:
+        raise _Fault("Runtime.MalformedHandlerName", f"Bad handler '{spec}': {exc}") from None
+    if modname.split(".")[0] in sys.builtin_module_names:
+        raise _Fault("Runtime.BuiltInModuleConflict", f"Cannot use built-in module {modname} as a handler module")
+    import importlib
+    try:
+        module = importlib.import_module(modname.replace("/", "."))
+    except ImportError as exc:
+        raise _Fault("Runtime.ImportModuleError", f"Unable to import module '{modname}': {exc}") from None
+    except SyntaxError as exc:
+        trace = f'  File "{exc.filename}" Line {exc.lineno}\n    {(exc.text or "").strip()}\n'
+        raise _Fault("Runtime.UserCodeSyntaxError", f"Syntax error in module '{modname}': {exc}", [trace]) from None
+    except Exception as exc:  # user module-level code failed: report it under its own class name
+        error = _exception_error(exc, exc.__traceback__.tb_next, "")
+        raise _Fault(error["errorType"], error["errorMessage"], error["stackTrace"]) from None
+    function = getattr(module, fname, None)
+    # Our choice: a non-callable attribute is reported at Init as missing. awslambdaric would accept it and
+    # fail every invoke with "TypeError: '...' object is not callable".
+    if not callable(function):
+        raise _Fault("Runtime.HandlerNotFound", f"Handler '{fname}' missing on module '{modname}'")
+    return function
+
+
+def _fail_init(api, encoder, fault):
+    import logging  # installs our handler through _LoggingHook if user code has not imported logging yet
+    logging.warning(INIT_ERROR_WARNING)
+    error = _error(fault.error_type, fault.message, fault.stack_trace, "")
+    _log_error(error)
+    api.request("POST", "/init/error", encoder.encode(error).encode(errors="replace"),
+                f"Content-Type: application/json\r\nLambda-Runtime-Function-Error-Type: {fault.error_type}\r\n")
+    sys.exit(1)
+
+
+# ------------------------------------------------------------------------------------------------ invoke
+def _invoke(handler, encoder, request_id, headers, body):
+    """Run one invoke. Return (content_type, payload) on success, or an error dict."""
+    try:
+        context = LambdaContext(request_id, headers)
+        if (headers.get("content-type") or "application/json").split(";")[0].strip() == "application/json":
+            try:
+                event = json.loads(body)
+            except ValueError as exc:
+                raise _Fault("Runtime.UnmarshalError", f"Unable to unmarshal input: {exc}") from None
+        else:
+            event = bytes(body)
+    except _Fault as fault:
+        return _error(fault.error_type, fault.message, fault.stack_trace, request_id)
+    try:
+        result = handler(event, context)
+    except Exception as exc:  # SystemExit and KeyboardInterrupt end the process, as on Lambda
+        return _exception_error(exc, exc.__traceback__.tb_next, request_id)
+    if isinstance(result, (bytes, bytearray)):
+        return "application/unknown", bytes(result)
+    try:
+        return "application/json", encoder.encode(result).encode()
+    except Exception as exc:
+        return _error("Runtime.MarshalError", f"Unable to marshal response: {exc}", [], request_id)
+
+
+def _serve(api, handler, encoder):
+    global _request_id
+    while True:
+        status, headers, body = api.request("GET", "/invocation/next")
+        if status != 200:  # 403/500: "Non-recoverable state. Runtime should exit promptly."
+            _platform_gone()
+        request_id = _request_id = headers.get("lambda-runtime-aws-request-id", "")
+        trace_id = headers.get("lambda-runtime-trace-id")
+        if trace_id:
+            os.environ["_X_AMZN_TRACE_ID"] = trace_id
+        else:
+            os.environ.pop("_X_AMZN_TRACE_ID", None)
+        outcome = _invoke(handler, encoder, request_id, headers, body)
+        _flush_std()  # the handler's prints reach the pipe before the platform sees the result
+        if isinstance(outcome, dict):
+            _log_error(outcome)
+            payload, path, content_type = encoder.encode(outcome).encode(errors="replace"), "error", "application/json"
+        else:
+            (content_type, payload), path = outcome, "response"
+        # 202, or 413 when the response is too large (the platform reports that to the caller): carry on.
+        api.request("POST", f"/invocation/{request_id}/{path}", payload, f"Content-Type: {content_type}\r\n")
+
+
+def main():
+    api = RuntimeAPI(os.environ["AWS_LAMBDA_RUNTIME_API"])
+    try:
+        api.connect()  # before user code runs, so monkey-patching of socket cannot affect our connection
+    except OSError:
+        _platform_gone()
+    encoder = _make_encoder()
+    sys.path.insert(0, os.environ.get("LAMBDA_TASK_ROOT") or os.getcwd())
+    try:
+        handler = _load_handler(os.environ.get("_HANDLER", ""))
+    except _Fault as fault:
+        _fail_init(api, encoder, fault)
+    _serve(api, handler, encoder)
+
+
+if "logging" in sys.modules:
+    _install_logging(sys.modules["logging"])
+else:
+    sys.meta_path.insert(0, _LoggingHook)
+
+if __name__ == "__main__":
+    main()
