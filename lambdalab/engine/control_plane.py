@@ -153,9 +153,16 @@ class ControlPlane:
         self.perform(environment.pool.handle(event))
 
     def perform(self, effects: list[Effect]) -> None:
+        """Perform effects in order; callers are answered last, once the batch has settled."""
         table = self._perform_table
+        answers = []
         for effect in effects:
-            table[type(effect)](effect)
+            if type(effect) is CompleteInvocation:
+                answers.append(effect)
+            else:
+                table[type(effect)](effect)
+        for effect in answers:
+            self._complete(effect)
 
     def on_exit(self, environment: EngineEnvironment, incarnation: int, returncode: int) -> None:
         sandbox = environment.sandboxes.pop(incarnation, None)

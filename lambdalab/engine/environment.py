@@ -150,6 +150,8 @@ class RuntimeEndpoint:
             return
         environment.parked = connection
         environment.parked_incarnation = self._incarnation
+        if state is State.INITIALIZING:
+            environment.max_memory_mb(self._incarnation)  # the peak so far, in case the process dies later
         self._plane.dispatch(environment, NextRequested(*self._event_args()))
 
     def _check_request(self, request_id: str, action: str) -> tuple[int, bytes] | None:
@@ -187,6 +189,7 @@ class RuntimeEndpoint:
         state = self._state()
         if state is not State.INITIALIZING:
             return 403, api.invalid_state_body(state.value if state else "gone", "init error", "not initializing")
+        self._environment.max_memory_mb(self._incarnation)  # measured while the process still lives
         self._plane.dispatch(self._environment, InitErrorPosted(*self._event_args(), body, _error_type(body, error_type)))
         return 202, api.ACCEPTED_BODY
 

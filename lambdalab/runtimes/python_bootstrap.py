@@ -341,12 +341,10 @@ def _load_handler(spec):
     except Exception as exc:  # user module-level code failed: report it under its own class name
         error = _exception_error(exc, exc.__traceback__.tb_next, "")
         raise _Fault(error["errorType"], error["errorMessage"], error["stackTrace"]) from None
-    function = getattr(module, fname, None)
-    # Our choice: a non-callable attribute is reported at Init as missing. awslambdaric would accept it and
-    # fail every invoke with "TypeError: '...' object is not callable".
-    if not callable(function):
+    if not hasattr(module, fname):
         raise _Fault("Runtime.HandlerNotFound", f"Handler '{fname}' missing on module '{modname}'")
-    return function
+    # As awslambdaric: a handler that exists but is not callable fails each invoke with a TypeError.
+    return getattr(module, fname)
 
 
 def _fail_init(api, encoder, fault):
