@@ -88,6 +88,8 @@ class ControlPlane:
         self.limits = Limits(lab_id, enabled=settings.use_cgroups)
         self.reaper = Reaper()
         self.reaper.watch_dir(workdir)
+        for path in self.limits.lab_dirs():  # listed first, so removed last
+            self.reaper.watch_cgroup(path)
         self.closed = False
         self._perform_table: dict[type[Effect], Callable[[Effect], None]] = {
             SpawnRuntime: self._spawn, DeliverInvocation: self._deliver, Freeze: self._freeze,

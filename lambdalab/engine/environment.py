@@ -22,7 +22,7 @@ from lambdalab.core.lifecycle import State
 from lambdalab.core.logstream import LogStream
 from lambdalab.core.outcomes import RESPONSE_TOO_LARGE, ErrorType
 from lambdalab.core.pool import Pool
-from lambdalab.engine import http_server
+from lambdalab.engine import http_server, peer
 from lambdalab.engine.sandbox import Sandbox
 
 if TYPE_CHECKING:
@@ -192,6 +192,14 @@ class RuntimeEndpoint:
         self._environment.max_memory_mb(self._incarnation)  # measured while the process still lives
         self._plane.dispatch(self._environment, InitErrorPosted(*self._event_args(), body, _error_type(body, error_type)))
         return 202, api.ACCEPTED_BODY
+
+    def on_connect(self, client: tuple[str, int], server: tuple[str, int]) -> bool:
+        """Accept only this incarnation's own processes (the runtime and its children)."""
+        sandbox = self._environment.sandboxes.get(self._incarnation)
+        if sandbox is None:
+            return False
+        pids = [sandbox.pid, *self._plane.limits.members(self._environment.cgroups)]
+        return peer.owned_by(client, server, pids) is not False
 
     def on_disconnect(self, connection: http_server.Connection) -> None:
         if self._environment.parked is connection:

@@ -31,6 +31,7 @@ class Endpoint(Protocol):
     def on_error(self, request_id: str, body: bytes, error_type: str | None) -> tuple[int, bytes]: ...
     def on_init_error(self, body: bytes, error_type: str | None) -> tuple[int, bytes]: ...
     def on_disconnect(self, connection: Connection) -> None: ...
+    def on_connect(self, client: tuple[str, int], server: tuple[str, int]) -> bool: ...
 
 
 def listen() -> socket.socket:
@@ -67,6 +68,9 @@ class Connection(asyncio.Protocol):
         sock = transport.get_extra_info("socket")
         if sock is not None:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        client, server = transport.get_extra_info("peername"), transport.get_extra_info("sockname")
+        if not self._endpoint.on_connect(client, server):
+            transport.abort()
 
     def data_received(self, data: bytes) -> None:
         try:
@@ -75,8 +79,9 @@ class Connection(asyncio.Protocol):
             self.send(400, b'{"errorType":"BadRequest","errorMessage":"malformed HTTP request"}', close=True)
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self.transport = None
-        self._endpoint.on_disconnect(self)
+        if self.transport is not None:
+            self.transport = None
+            self._endpoint.on_disconnect(self)
 
     # -- httptools callbacks ------------------------------------------------------------------
     def on_message_begin(self) -> None:

@@ -40,6 +40,10 @@ class Limits:
         self._lab = f"lambdalab-{lab_id}"
         self.kind = "cgroup-v1" if self.memory_base else "rlimit"
 
+    def lab_dirs(self) -> list[Path]:
+        """The Lab's parent groups (created with its first environment)."""
+        return [base / self._lab for base in (self.memory_base, self.pids_base) if base is not None]
+
     def create(self, environment_id: str, memory_mb: int) -> list[Path]:
         """Make the environment's groups (idempotent); returns their directories."""
         dirs = []
@@ -78,6 +82,14 @@ class Limits:
                         if line.startswith("oom_kill "):
                             return int(line.split()[1])
         return 0
+
+    def members(self, dirs: list[Path]) -> list[int]:
+        """Every process in the environment's groups."""
+        pids: set[int] = set()
+        for d in dirs:
+            with contextlib.suppress(OSError, ValueError):
+                pids.update(int(p) for p in (d / "cgroup.procs").read_text().split())
+        return sorted(pids)
 
     def kill_all(self, dirs: list[Path]) -> None:
         """SIGKILL every process in the groups (catches children that left the process group)."""
