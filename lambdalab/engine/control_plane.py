@@ -9,6 +9,7 @@ decision (placement, state changes, records, log lines) is the core's; this modu
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import dataclasses
 import os
 import shutil
@@ -86,6 +87,7 @@ class ControlPlane:
         self._waiters: dict[str, asyncio.Future[EngineResult]] = {}
         self._log_starts: dict[str, int] = {}
         self.limits = Limits(lab_id, enabled=settings.use_cgroups)
+        self._executor = concurrent.futures.ThreadPoolExecutor(2, thread_name_prefix="lambdalab-limits")
         self.reaper = Reaper()
         self.reaper.watch_dir(workdir)
         for path in self.limits.lab_dirs():  # listed first, so removed last
@@ -174,6 +176,7 @@ class ControlPlane:
         else:
             memory = 0
         environment.close_server(incarnation)
+        environment.limits_ready.pop(incarnation, None)
         oom = self.limits.oom_kills(environment.cgroups) > environment.oom_kills
         environment.oom_kills = self.limits.oom_kills(environment.cgroups)
         self.dispatch(environment, ProcessExited(environment.id, incarnation, self.now(), returncode, oom, memory))
@@ -195,7 +198,8 @@ class ControlPlane:
             self.loop.call_soon(self.on_exit, environment, incarnation, 127)
             return
         self.reaper.watch_group(sandbox.pid)
-        self.limits.enter(environment.cgroups, sandbox.pid, environment.pool.spec.memory_mb)
+        environment.limits_ready[incarnation] = self.loop.run_in_executor(
+            self._executor, self.limits.enter, environment.cgroups, sandbox.pid, environment.pool.spec.memory_mb)
         self.loop.call_soon(self.dispatch, environment,
                             ProcessStarted(environment.id, incarnation, self.now()))
 
@@ -329,5 +333,6 @@ class ControlPlane:
                 future.set_exception(LabClosedError(f"the Lab closed before {request_id} ended"))
         self._waiters.clear()
         self.limits.remove_lab()
+        self._executor.shutdown(wait=False)
         await asyncio.sleep(0)
 

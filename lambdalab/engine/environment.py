@@ -46,6 +46,7 @@ class EngineEnvironment:
         self.servers: dict[int, tuple[socket.socket, asyncio.Task[asyncio.Server]]] = {}
         self.parked: http_server.Connection | None = None
         self.deadline: asyncio.TimerHandle | None = None
+        self.limits_ready: dict[int, asyncio.Future[None]] = {}  # per incarnation: placed under its limits
         self.retired = False
         self._current: Sandbox | None = None
 
@@ -97,6 +98,7 @@ class EngineEnvironment:
             self._current.thaw()
 
     def kill(self, incarnation: int) -> None:
+        self.limits_ready.pop(incarnation, None)
         sandbox = self.sandboxes.get(incarnation)
         if sandbox is not None:
             sandbox.kill()
@@ -152,7 +154,15 @@ class RuntimeEndpoint:
         environment.parked_incarnation = self._incarnation
         if state is State.INITIALIZING:
             environment.max_memory_mb(self._incarnation)  # the peak so far, in case the process dies later
+            ready = environment.limits_ready.pop(self._incarnation, None)
+            if ready is not None and not ready.done():  # init ends once the limits are in place
+                ready.add_done_callback(lambda _: self._init_done())
+                return
         self._plane.dispatch(environment, NextRequested(*self._event_args()))
+
+    def _init_done(self) -> None:
+        if self._state() is State.INITIALIZING and self._environment.parked is not None:
+            self._plane.dispatch(self._environment, NextRequested(*self._event_args()))
 
     def _check_request(self, request_id: str, action: str) -> tuple[int, bytes] | None:
         state = self._state()

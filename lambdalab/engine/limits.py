@@ -1,8 +1,11 @@
 """Resource limits for environments: a cgroup per environment where the machine allows it.
 
-With a writable cgroup v1 hierarchy (``/sys/fs/cgroup/memory`` and ``/sys/fs/cgroup/pids``), each
-environment gets ``lambdalab-<lab>/<environment>`` groups: the memory limit is ``memory_mb`` (the
-kernel OOM-kills the environment past it, as Lambda does) and ``pids.max`` contains fork storms.
+With a writable cgroup v1 memory hierarchy (``/sys/fs/cgroup/memory``), each environment gets a
+``lambdalab-<lab>/<environment>`` group whose limit is ``memory_mb``: the kernel OOM-kills the
+environment past it, as Lambda does. Moving a process into a v1 group costs 5-20 ms in the kernel,
+so the control plane does it on a worker thread while the runtime boots (``enter``), and holds the
+end of init until it is done. A pids group (fork storms) is off by default for the same cost
+(``pids=True`` turns it on).
 Without one, the fallback is ``RLIMIT_DATA`` set on the runtime process (over-allocation then
 raises ``MemoryError`` inside the handler instead of a kill), and no process limit; see
 docs/FIDELITY.md. ``probe()`` decides once per Lab.
@@ -34,9 +37,9 @@ def _writable_v1(controller: str) -> Path | None:
 class Limits:
     """Creates, fills, reads and removes the per-environment groups of one Lab."""
 
-    def __init__(self, lab_id: str, enabled: bool = True) -> None:
+    def __init__(self, lab_id: str, enabled: bool = True, pids: bool = False) -> None:
         self.memory_base = _writable_v1("memory") if enabled else None
-        self.pids_base = _writable_v1("pids") if enabled else None
+        self.pids_base = _writable_v1("pids") if enabled and pids else None
         self._lab = f"lambdalab-{lab_id}"
         self.kind = "cgroup-v1" if self.memory_base else "rlimit"
 

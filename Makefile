@@ -1,0 +1,33 @@
+# The two commands of the README: `make lab` and `make test`. Each sets everything up first.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
+
+.PHONY: setup lab test test-lib test-notebooks bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[notebook,test]'
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+lab: setup            ## JupyterLab on the tutorials
+	$(BIN)/jupyter lab $(ROOT_FLAG) --notebook-dir=notebooks notebooks/00_start_here.ipynb
+
+test: setup test-lib test-notebooks   ## every test: library, engine, notebooks
+
+test-lib: setup
+	$(BIN)/python -m pytest -q -p no:cacheprovider tests
+
+test-notebooks: setup
+	$(BIN)/python -m pytest -q -p no:cacheprovider --nbval-lax --nbval-cell-timeout=120 notebooks
+
+bench: setup          ## benchmarks; rewrites benchmarks/RESULTS.md
+	$(BIN)/python benchmarks/run_all.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache

@@ -1,0 +1,329 @@
+"""Shared helpers for the benchmarks: statistics, result lines, leftover checks, and the floors.
+
+Floors are measured in the same run with the same interpreter (``sys.executable``) as the
+benchmark itself, because the machine is shared and noisy (see /work/shared/PERF-FLOORS.md).
+
+The main floor is ``LeanHttpPlatform``: the cheapest known way to do what lambdalab's warm path
+does, i.e. the PERF-FLOORS row "HTTP, lean asyncio server + raw-socket client". A lean asyncio
+``Protocol`` (hand-parsed HTTP/1.1, TCP_NODELAY, no framework) runs on an event loop in a thread
+of the benchmark process; each "runtime" is a child process (``python -I``) with a raw-socket
+keep-alive client looping ``GET /next`` -> ``json.loads`` the event -> ``json.dumps`` a reply ->
+``POST /response``. An invoke is: hand the payload to a parked ``/next``, wait for its
+``/response``. There is no state machine, no records, no logs, no freezing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+PY = sys.executable
+
+
+# ---------------------------------------------------------------------------------------------- stats
+def pct(values: Sequence[float], q: float) -> float:
+    """The q-quantile (0..1) by nearest rank on a sorted copy."""
+    data = sorted(values)
+    if not data:
+        return float("nan")
+    k = min(len(data) - 1, max(0, round(q * (len(data) - 1))))
+    return data[k]
+
+
+def median(values: Sequence[float]) -> float:
+    return statistics.median(values)
+
+
+def us(seconds: float) -> str:
+    return f"{seconds * 1e6:,.0f} µs"
+
+
+def ms(seconds: float) -> str:
+    return f"{seconds * 1e3:,.1f} ms"
+
+
+# ---------------------------------------------------------------------------------------------- output
+def emit(benchmark: str, method: str, rows: list[dict[str, Any]], context: list[str] | None = None,
+         leftover: int | None = None) -> None:
+    """Print the machine-readable line ``run_all.py`` collects (after the human-readable lines).
+
+    Each row: name, figure, floor, ratio, target, met (True/False/None).
+    """
+    line = {"benchmark": benchmark, "method": method, "rows": rows, "context": context or [],
+            "leftover_children": leftover}
+    print("RESULT " + json.dumps(line, ensure_ascii=False), flush=True)
+
+
+def leftover_children(grace_s: float = 3.0) -> int:
+    """Children of this process still alive after a grace period (should be 0 once Labs are closed)."""
+    import psutil
+
+    me = psutil.Process()
+    deadline = time.monotonic() + grace_s
+    while True:
+        alive = [c for c in me.children(recursive=True) if c.is_running() and c.status() != psutil.STATUS_ZOMBIE]
+        if not alive or time.monotonic() > deadline:
+            for c in alive:
+                print(f"  leftover child: pid={c.pid} {' '.join(c.cmdline())[:120]}", flush=True)
+            return len(alive)
+        time.sleep(0.05)
+
+
+class LoopInThread:
+    """An asyncio loop on a daemon thread (like lambdalab's LoopThread), for the floors."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+
+    def run(self, coro: Any, timeout: float | None = 60) -> Any:
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+
+    def close(self) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(5)
+        self.loop.close()
+
+
+# ---------------------------------------------------------------------------------------------- HTTP floor
+_CLIENT = r"""
+import json, socket, sys
+s = socket.create_connection((b"127.0.0.1", int(sys.argv[1])))
+s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+buf = bytearray()
+def response():
+    while (end := buf.find(b"\r\n\r\n")) < 0:
+        data = s.recv(65536)
+        if not data: sys.exit(0)
+        buf.extend(data)
+    head = bytes(buf[:end]).lower(); del buf[:end + 4]
+    i = head.find(b"content-length:"); n = int(head[i + 15:head.find(b"\r\n", i) if head.find(b"\r\n", i) > 0 else None])
+    j = head.find(b"lambda-runtime-aws-request-id:")
+    rid = head[j + 30:head.find(b"\r\n", j)].strip() if j >= 0 else b""
+    while len(buf) < n:
+        data = s.recv(65536)
+        if not data: sys.exit(0)
+        buf.extend(data)
+    body = bytes(buf[:n]); del buf[:n]
+    return rid, body
+while True:
+    s.sendall(b"GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\nHost: x\r\n\r\n")
+    rid, body = response()
+    out = json.dumps(json.loads(body)).encode()
+    s.sendall(b"POST /2018-06-01/runtime/invocation/%s/response HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n%s"
+              % (rid, len(out), out))
+    response()
+"""
+
+
+class _LeanConn(asyncio.Protocol):
+    def __init__(self, platform: LeanHttpPlatform) -> None:
+        self.platform = platform
+        self.buf = bytearray()
+        self.transport: asyncio.Transport | None = None
+        self.future: asyncio.Future[bytes] | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+        transport.get_extra_info("socket").setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def data_received(self, data: bytes) -> None:
+        buf = self.buf
+        buf += data
+        while (end := buf.find(b"\r\n\r\n")) >= 0:
+            head = bytes(buf[:end])
+            i = head.find(b"Content-Length:")
+            n = int(head[i + 15:head.find(b"\r\n", i) if head.find(b"\r\n", i) > 0 else None]) if i >= 0 else 0
+            if len(buf) < end + 4 + n:
+                return
+            body = bytes(buf[end + 4:end + 4 + n])
+            del buf[:end + 4 + n]
+            if head.startswith(b"GET"):
+                self.platform.parked(self)
+            else:
+                self.transport.write(b"HTTP/1.1 202 Accepted\r\nContent-Length: 16\r\n\r\n{\"status\":\"OK\"}\n")
+                future, self.future = self.future, None
+                if future is not None and not future.done():
+                    future.set_result(body)
+
+    def deliver(self, rid: bytes, payload: bytes, future: asyncio.Future[bytes]) -> None:
+        self.future = future
+        self.transport.write(b"HTTP/1.1 200 OK\r\nLambda-Runtime-Aws-Request-Id: %s\r\n"
+                             b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n%s"
+                             % (rid, len(payload), payload))
+
+
+class LeanHttpPlatform:
+    """The floor platform: a lean asyncio HTTP server plus ``n`` raw-socket runtime processes."""
+
+    def __init__(self, runtimes: int = 1) -> None:
+        self.lt = LoopInThread()
+        self._idle: collections.deque[_LeanConn] = collections.deque()
+        self._queue: collections.deque[tuple[bytes, asyncio.Future[bytes]]] = collections.deque()
+        self._count = 0
+        self.server = self.lt.run(self._listen())
+        port = self.server.sockets[0].getsockname()[1]
+        self.procs = [subprocess.Popen([PY, "-I", "-c", _CLIENT, str(port)]) for _ in range(runtimes)]
+        self.lt.run(self._wait_parked(runtimes))
+
+    async def _listen(self) -> asyncio.base_events.Server:
+        return await asyncio.get_running_loop().create_server(lambda: _LeanConn(self), "127.0.0.1", 0)
+
+    async def _wait_parked(self, n: int) -> None:
+        while len(self._idle) < n:
+            await asyncio.sleep(0.01)
+
+    # -- on the loop -----------------------------------------------------------------------------
+    def parked(self, conn: _LeanConn) -> None:
+        if self._queue:
+            payload, future = self._queue.popleft()
+            self._count += 1
+            conn.deliver(b"%d" % self._count, payload, future)
+        else:
+            self._idle.append(conn)
+
+    def start_invoke(self, payload: bytes) -> asyncio.Future[bytes]:
+        future: asyncio.Future[bytes] = self.lt.loop.create_future()
+        if self._idle:
+            self._count += 1
+            self._idle.popleft().deliver(b"%d" % self._count, payload, future)
+        else:
+            self._queue.append((payload, future))
+        return future
+
+    # -- measurements ------------------------------------------------------------------------------
+    def latencies_in_loop(self, n: int, payload: bytes = b"{}") -> list[float]:
+        """Round trips measured on the loop itself (no thread hop): the PERF-FLOORS row."""
+        async def drive() -> list[float]:
+            out = []
+            clock = time.perf_counter
+            for _ in range(n):
+                t0 = clock()
+                await self.start_invoke(payload)
+                out.append(clock() - t0)
+            return out
+
+        return self.lt.run(drive(), timeout=120)
+
+    def latencies_from_thread(self, n: int, payload: bytes = b"{}") -> list[float]:
+        """Round trips from the calling thread, handed to the loop as ``Lab._invoke`` does."""
+        import concurrent.futures
+
+        loop = self.lt.loop
+        out = []
+        clock = time.perf_counter
+        for _ in range(n):
+            t0 = clock()
+            answer: concurrent.futures.Future[bytes] = concurrent.futures.Future()
+
+            def start(answer: concurrent.futures.Future[bytes] = answer) -> None:
+                self.start_invoke(payload).add_done_callback(lambda f: answer.set_result(f.result()))
+
+            loop.call_soon_threadsafe(start)
+            answer.result(10)
+            out.append(clock() - t0)
+        return out
+
+    def closed_loop_rate(self, in_flight: int, seconds: float, payload: bytes = b"{}") -> tuple[float, int]:
+        """Invokes/s with ``in_flight`` outstanding at all times, driven on the loop."""
+        return self.lt.run(closed_loop(lambda: self.start_invoke(payload), in_flight, seconds), timeout=seconds + 30)[:2]
+
+    def close(self) -> None:
+        for p in self.procs:
+            p.kill()
+        for p in self.procs:
+            p.wait()
+        self.lt.loop.call_soon_threadsafe(self.server.close)
+        self.lt.close()
+
+
+async def closed_loop(start: Callable[[], asyncio.Future[Any]], in_flight: int, seconds: float
+                      ) -> tuple[float, int, list[Any]]:
+    """Keep ``in_flight`` invocations outstanding for ``seconds``; returns (rate, completed, results)."""
+    loop = asyncio.get_running_loop()
+    done_all = loop.create_future()
+    results: list[Any] = []
+    state = {"completed": 0, "outstanding": 0, "stop": False}
+    t0 = time.perf_counter()
+    stop_at = t0 + seconds
+
+    def on_done(future: asyncio.Future[Any]) -> None:
+        state["outstanding"] -= 1
+        state["completed"] += 1
+        results.append(future.result())
+        if time.perf_counter() < stop_at:
+            submit()
+        elif state["outstanding"] == 0 and not done_all.done():
+            done_all.set_result(None)
+
+    def submit() -> None:
+        state["outstanding"] += 1
+        start().add_done_callback(on_done)
+
+    for _ in range(in_flight):
+        submit()
+    await done_all
+    elapsed = time.perf_counter() - t0
+    return state["completed"] / elapsed, state["completed"], results
+
+
+# ---------------------------------------------------------------------------------------------- pipe floor
+_PIPE_ECHO = r"""
+import os, sys
+r, w = 0, 1
+def read(n):
+    b = b""
+    while len(b) < n:
+        d = os.read(r, n - len(b))
+        if not d: sys.exit(0)
+        b += d
+    return b
+while True:
+    n = int.from_bytes(read(4), "little")
+    msg = read(n)
+    os.write(w, len(msg).to_bytes(4, "little") + msg)
+"""
+
+
+def pipe_round_trips(n: int, payload: bytes = b"{}") -> list[float]:
+    """Synchronous length-prefixed round trips over a pipe pair to a child echo process."""
+    proc = subprocess.Popen([PY, "-I", "-S", "-c", _PIPE_ECHO], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    w, r = proc.stdin.fileno(), proc.stdout.fileno()
+    frame = len(payload).to_bytes(4, "little") + payload
+    out = []
+    clock = time.perf_counter
+    try:
+        for i in range(n + 200):
+            t0 = clock()
+            os.write(w, frame)
+            got = b""
+            while len(got) < len(frame):
+                got += os.read(r, 65536)
+            if i >= 200:
+                out.append(clock() - t0)
+    finally:
+        proc.kill()
+        proc.wait()
+        proc.stdin.close()
+        proc.stdout.close()
+    return out
+
+
+def spawn_exit_times(argv: Sequence[str], n: int) -> list[float]:
+    out = []
+    for _ in range(n):
+        t0 = time.perf_counter()
+        subprocess.run(list(argv), check=True)
+        out.append(time.perf_counter() - t0)
+    return out

@@ -1,0 +1,58 @@
+"""Command line: run a handler headless and print what Lambda would log.
+
+    lambdalab invoke app.py --handler handler --event '{"x": 1}' --count 3
+
+Each invocation prints its log (START … REPORT) and its payload or error. The other front-end
+(the notebook layer) calls the same ``Lab`` methods.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from lambdalab.api import Lab
+from lambdalab.errors import CallerError, InvokeError
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="lambdalab", description="See how AWS Lambda runs your code.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    invoke = commands.add_parser("invoke", help="run a handler file or folder and print its logs")
+    invoke.add_argument("path", help="a .py file or a folder holding the handler module")
+    invoke.add_argument("--handler", default="handler", help="'function' or 'module.function' (default: handler)")
+    invoke.add_argument("--event", default="{}", help="the event as JSON (default: {})")
+    invoke.add_argument("--count", type=int, default=1, help="how many sequential invokes (default: 1)")
+    invoke.add_argument("--memory", type=int, default=128, help="memory in MB (default: 128)")
+    invoke.add_argument("--timeout", type=float, default=3.0, help="timeout in seconds (default: 3)")
+    invoke.add_argument("--runtime", default="python", choices=["python", "python-ric"])
+    invoke.add_argument("--no-freeze", action="store_true", help="do not freeze environments between invokes")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        event = json.loads(args.event)
+    except ValueError as exc:
+        print(f"lambdalab: --event is not JSON: {exc}", file=sys.stderr)  # noqa: T201
+        return 2
+    try:
+        with Lab() as lab:
+            fn = lab.create_function("cli", path=args.path, handler=args.handler, memory_mb=args.memory,
+                                     timeout_s=args.timeout, runtime=args.runtime, freeze=not args.no_freeze)
+            failed = False
+            for _ in range(args.count):
+                result = fn.invoke(event)
+                sys.stdout.write(result.log)
+                print(json.dumps(result.error if result.error else result.payload))  # noqa: T201
+                failed = failed or result.error is not None
+    except (CallerError, InvokeError) as exc:
+        print(f"lambdalab: {exc}", file=sys.stderr)  # noqa: T201
+        return 2
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
