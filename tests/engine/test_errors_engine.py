@@ -135,3 +135,18 @@ def test_bytes_result_is_passed_through(lab):
     fn = lab.create_function("raw", "def handler(e, c):\n    return b'\\x00\\x01binary'\n")
     result = fn.invoke()
     assert result.raw == b"\x00\x01binary" and result.error is None
+
+
+def test_init_over_its_limit_times_out_then_retries_inside_the_invoke(runtime):
+    slow_init = "import time\ntime.sleep(float(__import__('os').environ['INIT_SLEEP']))\ndef handler(e, c):\n    return 'ready'\n"
+    with lambdalab.Lab(init_timeout_s=1.0) as lab:
+        fn = lab.create_function("slowinit", slow_init, runtime=runtime, timeout_s=1.5, env_vars={"INIT_SLEEP": "5"})
+        result = fn.invoke()
+        assert result.error["errorType"] == "Sandbox.Timedout"
+        log = lab.logs("slowinit")
+        assert "\tPhase: init\tStatus: timeout" in log
+        assert result.report.endswith("\tStatus: timeout")
+        assert 1400 <= result.duration_ms < 2500  # the retry is bounded by the function timeout
+        quick = lab.create_function("quickinit", slow_init, runtime=runtime, env_vars={"INIT_SLEEP": "0.2"})
+        ok = quick.invoke()
+        assert ok.payload == "ready" and 200 <= ok.init_duration_ms < 1000
