@@ -138,6 +138,17 @@ class Function:
         options = {"client_context": json.dumps(client_context)} if client_context else None
         return self._lab._invoke(self.name, payload, options, self.config.timeout_s)
 
+    def submit(self, event: Any = None, *, client_context: Mapping[str, Any] | None = None
+               ) -> concurrent.futures.Future[InvocationResult]:
+        """Start a synchronous-type invocation without waiting; the future resolves with its result.
+
+        Many submits in flight run concurrently, each in its own environment, as simultaneous
+        requests do on Lambda. Errors that ``invoke`` raises are set on the future instead.
+        """
+        payload = _encode_event(event)
+        options = {"client_context": json.dumps(client_context)} if client_context else None
+        return self._lab._submit(self.name, payload, options)
+
     def update(self, *, source: str | None = None, path: str | Path | None = None, **changes: Any) -> Function:
         """Deploy new code and/or configuration: existing environments retire, the next invoke is cold."""
         config = dataclasses.replace(self.config, **changes) if changes else self.config
@@ -246,9 +257,20 @@ class Lab:
 
     # -- invoking -------------------------------------------------------------------------------
     def _invoke(self, name: str, payload: bytes, options: dict[str, str] | None, timeout_s: float) -> InvocationResult:
+        limit = timeout_s + self._settings.init_timeout_s + _SLACK_S
+        return self._submit(name, payload, options).result(limit)
+
+    def _submit(self, name: str, payload: bytes, options: dict[str, str] | None
+                ) -> concurrent.futures.Future[InvocationResult]:
         self._check_open()
-        answer: concurrent.futures.Future[EngineResult] = concurrent.futures.Future()
+        answer: concurrent.futures.Future[InvocationResult] = concurrent.futures.Future()
         plane = self._plane
+
+        def done(future: Any) -> None:
+            if future.cancelled() or future.exception() is not None:
+                _transfer(future, answer)
+            else:
+                answer.set_result(InvocationResult._from_engine(future.result()))
 
         def start() -> None:
             try:
@@ -256,11 +278,10 @@ class Lab:
             except Exception as exc:  # noqa: BLE001 - handed to the caller's thread
                 answer.set_exception(exc)
                 return
-            future.add_done_callback(lambda f: _transfer(f, answer))
+            future.add_done_callback(done)
 
         self._thread.call_soon(start)
-        limit = timeout_s + self._settings.init_timeout_s + _SLACK_S
-        return InvocationResult._from_engine(answer.result(limit))
+        return answer
 
     def invoke(self, name: str, event: Any = None) -> InvocationResult:
         return self.function(name).invoke(event)
