@@ -28,16 +28,18 @@ NOOP = "def handler(event, context):\n    return None\n"
 BLOCK = 500
 
 
-def engine_in_loop(lab: lambdalab.Lab, name: str, n: int) -> list[float]:
+def engine_in_loop(lab: lambdalab.Lab, name: str, n: int, cpu: list[float]) -> list[float]:
     plane = lab._plane
 
     async def drive() -> list[float]:
         out = []
         clock = time.perf_counter
+        c0 = time.thread_time()
         for _ in range(n):
             t0 = clock()
             await plane.start_invoke(name, b"{}")
             out.append(clock() - t0)
+        cpu[0] += time.thread_time() - c0
         return out
 
     return lab._thread.run(drive(), timeout=120)
@@ -62,6 +64,7 @@ def main() -> None:
             floor_thread: list[float] = []
             engine_loop: list[float] = []
             cpu_lab = cpu_floor = 0.0
+            engine_cpu = [0.0]  # loop-thread CPU while the engine is driven on its own loop
             profiler = None
             if args.profile:
                 import cProfile
@@ -78,7 +81,7 @@ def main() -> None:
                 floor_loop += floor.latencies_in_loop(k)
                 c2 = time.process_time()
                 floor_thread += floor.latencies_from_thread(k)
-                engine_loop += engine_in_loop(lab, "noop", k)
+                engine_loop += engine_in_loop(lab, "noop", k, engine_cpu)
                 cpu_lab += c1 - c0
                 cpu_floor += c2 - c1
             if profiler is not None:
@@ -102,6 +105,8 @@ def main() -> None:
           f"  CPU/invoke {us(cpu_floor / n)}")
     print(f"floor + thread hop (call_soon_threadsafe from main thread): p50 {us(t50)}  p99 {us(pct(floor_thread, .99))}")
     print(f"engine timed on its loop (plane.start_invoke): p50 {us(e50)}  p99 {us(pct(engine_loop, .99))}")
+    print(f"loop-thread CPU per invoke when driven on the loop: engine {us(engine_cpu[0] / n)}, "
+          f"floor {us(floor.loop_cpu / (n + 300))}")
     print(f"pipe round trip (sync, length-prefixed): p50 {us(pct(pipe, .5))}  p99 {us(pct(pipe, .99))}")
     print(f"ratio p50/floor {p50 / f50:.2f}  (vs floor+hop {p50 / t50:.2f}; engine-on-loop/floor {e50 / f50:.2f})")
     rows = [
@@ -114,6 +119,8 @@ def main() -> None:
         f"floor with the thread hop: p50 {us(t50)} (fn.invoke p50 / that = {p50 / t50:.2f})",
         f"engine timed on its own loop (no hop): p50 {us(e50)} = {e50 / f50:.2f}× floor",
         f"benchmark-process CPU per invoke: fn.invoke {us(cpu_lab / n)}, floor {us(cpu_floor / n)}",
+        f"loop-thread CPU per invoke, driven on the loop: engine {us(engine_cpu[0] / n)}, "
+        f"floor {us(floor.loop_cpu / (n + 300))}",
         f"pipe round trip (sync): p50 {us(pct(pipe, .5))}",
     ]
     emit("bench_warm_invoke", __doc__.split("\n\n")[1].replace("\n", " "), rows, context, leftover)

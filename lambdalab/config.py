@@ -46,6 +46,11 @@ class FunctionConfig:
     timeout_s: float = 3.0
     env_vars: Mapping[str, str] = dataclasses.field(default_factory=dict)
     freeze: bool = True
+    reserved_concurrency: int | None = None
+    provisioned_concurrency: int = 0
+    keep_alive_s: float | None = None  # None: the Lab's default
+    max_event_age_s: int = 21_600
+    max_retry_attempts: int = 2
 
     def __post_init__(self) -> None:
         _check(_NAME.match(self.name) is not None, "name", self.name,
@@ -60,7 +65,23 @@ class FunctionConfig:
         _check(isinstance(self.handler, str) and bool(self.handler.strip()), "handler", self.handler,
                "'module.function' or 'function'")
         self._check_env_vars()
+        self._check_scaling()
         object.__setattr__(self, "env_vars", _frozen_map(self.env_vars))
+
+    def _check_scaling(self) -> None:
+        _check(self.reserved_concurrency is None or (_is_int(self.reserved_concurrency) and self.reserved_concurrency >= 0),
+               "reserved_concurrency", self.reserved_concurrency, "None or a whole number >= 0")
+        _check(_is_int(self.provisioned_concurrency) and self.provisioned_concurrency >= 0,
+               "provisioned_concurrency", self.provisioned_concurrency, "a whole number >= 0")
+        if self.reserved_concurrency is not None:
+            _check(self.provisioned_concurrency <= self.reserved_concurrency, "provisioned_concurrency",
+                   self.provisioned_concurrency, f"at most the reserved concurrency ({self.reserved_concurrency})")
+        _check(self.keep_alive_s is None or (_is_number(self.keep_alive_s) and self.keep_alive_s >= 0),
+               "keep_alive_s", self.keep_alive_s, "None (the Lab's default) or seconds >= 0")
+        _check(_is_int(self.max_event_age_s) and 60 <= self.max_event_age_s <= 21_600,
+               "max_event_age_s", self.max_event_age_s, "a whole number of seconds from 60 to 21600")
+        _check(_is_int(self.max_retry_attempts) and 0 <= self.max_retry_attempts <= 2,
+               "max_retry_attempts", self.max_retry_attempts, "0, 1 or 2")
 
     def _check_env_vars(self) -> None:
         for key, value in self.env_vars.items():
@@ -81,6 +102,14 @@ class FunctionConfig:
     def full_handler(self) -> str:
         module, function = self.module_and_function
         return f"{module}.{function}"
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def _check(ok: bool, field: str, value: object, allowed: str) -> None:

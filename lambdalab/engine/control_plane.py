@@ -29,12 +29,15 @@ from lambdalab.core.ids import IdFactory
 from lambdalab.core.lifecycle import EnvironmentSpec, State
 from lambdalab.core.logstream import LogStream
 from lambdalab.core.pool import Pool, PoolStatistics
-from lambdalab.core.records import InvocationRecord, PhaseSpan, Start, log_stream_name
+from lambdalab.core.records import End, InitReport, InitStart, InvocationRecord, PhaseSpan, Start, log_stream_name
 from lambdalab.engine import runtimes
 from lambdalab.engine.environment import EngineEnvironment, RuntimeEndpoint
 from lambdalab.engine.limits import Limits
 from lambdalab.engine.reaper import Reaper
 from lambdalab.errors import LabClosedError, RequestTooLargeException, UnknownFunctionError
+
+
+_DRAIN_BEFORE = (End, InitReport, InitStart)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -275,8 +278,10 @@ class ControlPlane:
 
     def _log(self, effect: Log) -> None:  # type: ignore[override]
         environment = self.environments.get(effect.environment_id) or self._new_environment(effect.environment_id)
-        environment.drain_output()
-        index = environment.stream.add(effect.entry)
+        entry = effect.entry
+        if type(entry) in _DRAIN_BEFORE:  # what the runtime wrote so far belongs before this line
+            environment.drain_output()
+        index = environment.stream.add(entry)
         if isinstance(effect.entry, Start):
             self._log_starts[effect.entry.request_id] = index
 

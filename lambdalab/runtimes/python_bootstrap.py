@@ -413,6 +413,9 @@ def main():
     except OSError:
         _platform_gone()
     encoder = _make_encoder()
+    # started with -S (no site module: faster), the engine names the library folders handlers may import from
+    extra = os.environ.pop("_LAMBDALAB_PATH", "")
+    sys.path.extend(p for p in extra.split(os.pathsep) if p and p not in sys.path)
     sys.path.insert(0, os.environ.get("LAMBDA_TASK_ROOT") or os.getcwd())
     try:
         handler = _load_handler(os.environ.get("_HANDLER", ""))
