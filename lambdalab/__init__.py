@@ -5,7 +5,7 @@
 """
 
 from lambdalab._version import __version__
-from lambdalab.api import EnvironmentInfo, Function, InvocationResult, Lab
+from lambdalab.api import AsyncInvocation, EnvironmentInfo, Function, InvocationResult, Lab
 from lambdalab.config import FunctionConfig
 from lambdalab.errors import (
     CallerError, ConfigError, FunctionError, LabClosedError, LambdaLabError, RequestTooLargeException,
@@ -13,7 +13,35 @@ from lambdalab.errors import (
 )
 
 __all__ = [
-    "CallerError", "ConfigError", "EnvironmentInfo", "Function", "FunctionConfig", "FunctionError",
+    "AsyncInvocation", "CallerError", "ConfigError", "EnvironmentInfo", "Function", "FunctionConfig", "FunctionError",
     "InvocationResult", "Lab", "LabClosedError", "LambdaLabError", "RequestTooLargeException",
     "TooManyRequestsException", "UnknownFunctionError", "__version__",
+    "default_lab", "load_ipython_extension", "panel",
 ]
+
+
+def load_ipython_extension(ipython):  # type: ignore[no-untyped-def]
+    """``%load_ext lambdalab``: the magics, result cards and panel (imports IPython only now)."""
+    from lambdalab.jupyter import load_ipython_extension as load
+
+    load(ipython)
+
+
+def unload_ipython_extension(ipython):  # type: ignore[no-untyped-def]
+    from lambdalab.jupyter import unload_ipython_extension as unload
+
+    unload(ipython)
+
+
+def default_lab() -> Lab:
+    """The one Lab of this kernel (or process), created on first use, closed at exit."""
+    from lambdalab.jupyter.session import default_lab as get
+
+    return get()
+
+
+def panel(fn: Function, **kwargs):  # type: ignore[no-untyped-def]
+    """A load panel for ``fn`` with live charts (needs ipywidgets and plotly)."""
+    from lambdalab.jupyter import panel as make
+
+    return make(fn, **kwargs)

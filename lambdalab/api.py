@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lambdalab.config import FunctionConfig
+from lambdalab.core.limits import AccountLimits
 from lambdalab.core.records import InvocationRecord, format_report
 from lambdalab.engine.code import write_task_root
 from lambdalab.engine.control_plane import ControlPlane, EngineResult, LabSettings
@@ -106,9 +107,37 @@ class EnvironmentInfo:
     """One live environment of a function, as ``Function.environments()`` lists it."""
 
     environment_id: str
+    version: str
     state: str
     frozen: bool
+    provisioned: bool
     invocations: int
+
+
+@dataclasses.dataclass(frozen=True)
+class AsyncInvocation:
+    """The answer to an ``Event`` invocation: accepted (202) and queued; the outcome goes to a destination."""
+
+    request_id: str
+    status_code: int = 202
+
+
+class Destinations:
+    """A function's asynchronous destinations: lists of Lambda-shaped records, oldest first."""
+
+    def __init__(self, lab: Lab, name: str) -> None:
+        self._lab, self._name = lab, name
+
+    @property
+    def on_success(self) -> list[dict[str, Any]]:
+        return list(self._lab._plane.destinations.get(self._name, {}).get("on_success", []))
+
+    @property
+    def on_failure(self) -> list[dict[str, Any]]:
+        return list(self._lab._plane.destinations.get(self._name, {}).get("on_failure", []))
+
+    def __repr__(self) -> str:
+        return f"<Destinations {self._name}: {len(self.on_success)} on_success, {len(self.on_failure)} on_failure>"
 
 
 class Function:
@@ -126,20 +155,55 @@ class Function:
         c = self.config
         return f"<Function {c.name} runtime={c.runtime} memory={c.memory_mb}MB timeout={c.timeout_s}s>"
 
-    def invoke(self, event: Any = None, *, client_context: Mapping[str, Any] | None = None) -> InvocationResult:
-        """Invoke synchronously (``RequestResponse``) and wait for the outcome.
+    @property
+    def destinations(self) -> Destinations:
+        """Where asynchronous invocations end: ``.on_success`` and ``.on_failure`` records."""
+        return Destinations(self._lab, self.name)
 
-        ``event`` is any JSON-serialisable value (``None`` sends ``{}``, as an empty Invoke body
-        does), or ``bytes``/``str`` holding JSON. Handler errors, timeouts and crashes come back
-        as a result with ``error`` set; only API-level errors raise
-        (``RequestTooLargeException``, ``UnknownFunctionError``).
+    def invoke(self, event: Any = None, *, invocation_type: str = "RequestResponse", qualifier: str | None = None,
+               client_context: Mapping[str, Any] | None = None) -> Any:
+        """Invoke the function, as Lambda's Invoke API does.
+
+        ``RequestResponse`` (the default) waits and returns an ``InvocationResult``; ``Event``
+        queues the event and returns an ``AsyncInvocation`` at once (retries and destinations
+        follow Lambda's rules); ``DryRun`` only validates and returns None. ``event`` is any
+        JSON-serialisable value (``None`` sends ``{}``), or ``bytes``/``str`` holding JSON.
+        ``qualifier`` is ``$LATEST``, a published version or an alias.
+
+        Handler errors, timeouts and crashes come back as a result with ``error`` set; API-level
+        errors raise: ``TooManyRequestsException`` (throttled, with ``.reason``),
+        ``RequestTooLargeException``, ``UnknownFunctionError``.
         """
         payload = _encode_event(event)
+        if invocation_type == "Event":
+            return AsyncInvocation(self._lab._call(lambda plane: plane.enqueue(self.name, payload, qualifier)))
+        if invocation_type == "DryRun":
+            self._lab._call(lambda plane: plane._resolve(self.name, qualifier))
+            return None
+        if invocation_type != "RequestResponse":
+            raise ConfigError(f"invalid invocation_type: {invocation_type!r}; expected RequestResponse, Event or DryRun")
         options = {"client_context": json.dumps(client_context)} if client_context else None
-        return self._lab._invoke(self.name, payload, options, self.config.timeout_s)
+        limit = self.config.timeout_s + self._lab._settings.init_timeout_s + _SLACK_S
+        return self._lab._submit(self.name, payload, options, qualifier).result(limit)
 
-    def submit(self, event: Any = None, *, client_context: Mapping[str, Any] | None = None
-               ) -> concurrent.futures.Future[InvocationResult]:
+    def invoke_async(self, event: Any = None, *, qualifier: str | None = None) -> AsyncInvocation:
+        """Same as ``invoke(event, invocation_type="Event")``."""
+        return self.invoke(event, invocation_type="Event", qualifier=qualifier)  # type: ignore[no-any-return]
+
+    def publish(self) -> str:
+        """Publish ``$LATEST`` as an immutable numbered version ("1", "2", ...); returns its number."""
+        return self._lab._call(lambda plane: plane.publish(self.name))  # type: ignore[no-any-return]
+
+    def create_alias(self, name: str, version: str, weights: Mapping[str, float] | None = None) -> None:
+        """Point alias ``name`` at ``version``; ``weights`` sends shares of traffic to other versions."""
+        self._lab._call(lambda plane: plane.create_alias(self.name, name, version, dict(weights or {})))
+
+    def kill(self) -> None:
+        """Shut down every environment of this function now (in-flight invocations end with an error)."""
+        self._lab._call(lambda plane: plane.kill(self.name))
+
+    def submit(self, event: Any = None, *, qualifier: str | None = None,
+               client_context: Mapping[str, Any] | None = None) -> concurrent.futures.Future[InvocationResult]:
         """Start a synchronous-type invocation without waiting; the future resolves with its result.
 
         Many submits in flight run concurrently, each in its own environment, as simultaneous
@@ -147,7 +211,7 @@ class Function:
         """
         payload = _encode_event(event)
         options = {"client_context": json.dumps(client_context)} if client_context else None
-        return self._lab._submit(self.name, payload, options)
+        return self._lab._submit(self.name, payload, options, qualifier)
 
     def update(self, *, source: str | None = None, path: str | Path | None = None, **changes: Any) -> Function:
         """Deploy new code and/or configuration: existing environments retire, the next invoke is cold."""
@@ -164,8 +228,9 @@ class Function:
         rows = self._lab._call(lambda plane: plane.live_environments(self.name))
         return [EnvironmentInfo(*row) for row in rows]
 
-    def statistics(self) -> Any:
-        return self._lab._call(lambda plane: plane.statistics(self.name))
+    def statistics(self) -> dict[str, Any]:
+        """Environments by state, concurrency in use, throttles and queued events; cheap to poll."""
+        return self._lab._call(lambda plane: plane.statistics(self.name))  # type: ignore[no-any-return]
 
     def logs(self, environment_id: str | None = None) -> str:
         return self._lab.logs(self.name, environment_id)
@@ -178,10 +243,19 @@ class Lab:
     process exits or is killed.
     """
 
-    def __init__(self, *, region: str = "us-east-1", account_id: str = "123456789012",
-                 init_timeout_s: float = 10.0, pass_env: tuple[str, ...] = (), use_cgroups: bool = True) -> None:
+    def __init__(self, *, account_concurrency: int = 1000, unreserved_floor: int | None = None,
+                 scale_limit: int = 1000, scale_period_s: float = 10.0, keep_alive_s: float = 600.0,
+                 keep_alive_policy: str = "fixed", retry_delay_scale: float = 1.0, region: str = "us-east-1",
+                 account_id: str = "123456789012", init_timeout_s: float = 10.0, pass_env: tuple[str, ...] = (),
+                 use_cgroups: bool = True) -> None:
+        limits = _account_limits(account_concurrency, unreserved_floor, scale_limit, scale_period_s)
+        if keep_alive_policy not in ("fixed", "hybrid"):
+            raise ConfigError(f"invalid keep_alive_policy: {keep_alive_policy!r}; expected 'fixed' or 'hybrid'")
+        if not keep_alive_s >= 0 or not retry_delay_scale > 0:
+            raise ConfigError("invalid keep_alive_s or retry_delay_scale: expected keep_alive_s >= 0 and a scale > 0")
         self._workdir = Path(tempfile.mkdtemp(prefix=f"lambdalab-{os.getpid()}-"))
-        self._settings = LabSettings(region, account_id, init_timeout_s, tuple(pass_env), use_cgroups)
+        self._settings = LabSettings(region, account_id, init_timeout_s, tuple(pass_env), use_cgroups, limits,
+                                     float(keep_alive_s), keep_alive_policy, float(retry_delay_scale))
         self._thread = LoopThread()
         self._closed = False
         self._functions: dict[str, Function] = {}
@@ -221,7 +295,9 @@ class Lab:
     def create_function(self, name: str, source: str | None = None, *, path: str | Path | None = None,
                         handler: str = "handler", memory_mb: int = 128, timeout_s: float = 3,
                         env_vars: Mapping[str, str] | None = None, runtime: str = "python",
-                        freeze: bool = True) -> Function:
+                        freeze: bool = True, reserved_concurrency: int | None = None,
+                        provisioned_concurrency: int = 0, keep_alive_s: float | None = None,
+                        max_event_age_s: int = 21_600, max_retry_attempts: int = 2) -> Function:
         """Register a function from handler source code or a file/folder; nothing starts yet.
 
         ``handler`` is ``"function"`` (in module ``lambda_function``, or the file's module for
@@ -231,7 +307,10 @@ class Lab:
         if path is not None and "." not in handler and Path(path).is_file():
             handler = f"{Path(path).stem}.{handler}"
         config = FunctionConfig(name=name, handler=handler, runtime=runtime, memory_mb=memory_mb,
-                                timeout_s=timeout_s, env_vars=dict(env_vars or {}), freeze=freeze)
+                                timeout_s=timeout_s, env_vars=dict(env_vars or {}), freeze=freeze,
+                                reserved_concurrency=reserved_concurrency,
+                                provisioned_concurrency=provisioned_concurrency, keep_alive_s=keep_alive_s,
+                                max_event_age_s=max_event_age_s, max_retry_attempts=max_retry_attempts)
         if name in self._functions:
             raise ConfigError(f"invalid name: {name!r} is already registered; use update() to change it")
         return self._deploy(config, source=source, path=path)
@@ -256,11 +335,7 @@ class Lab:
         return fn
 
     # -- invoking -------------------------------------------------------------------------------
-    def _invoke(self, name: str, payload: bytes, options: dict[str, str] | None, timeout_s: float) -> InvocationResult:
-        limit = timeout_s + self._settings.init_timeout_s + _SLACK_S
-        return self._submit(name, payload, options).result(limit)
-
-    def _submit(self, name: str, payload: bytes, options: dict[str, str] | None
+    def _submit(self, name: str, payload: bytes, options: dict[str, str] | None, qualifier: str | None = None
                 ) -> concurrent.futures.Future[InvocationResult]:
         self._check_open()
         answer: concurrent.futures.Future[InvocationResult] = concurrent.futures.Future()
@@ -274,7 +349,7 @@ class Lab:
 
         def start() -> None:
             try:
-                future = plane.start_invoke(name, payload, options)
+                future = plane.start_invoke(name, payload, options, qualifier)
             except Exception as exc:  # noqa: BLE001 - handed to the caller's thread
                 answer.set_exception(exc)
                 return
@@ -283,8 +358,16 @@ class Lab:
         self._thread.call_soon(start)
         return answer
 
-    def invoke(self, name: str, event: Any = None) -> InvocationResult:
-        return self.function(name).invoke(event)
+    def invoke(self, name: str, event: Any = None, **options: Any) -> Any:
+        return self.function(name).invoke(event, **options)
+
+    def statistics(self) -> dict[str, Any]:
+        """The whole Lab: environments by state, concurrency, throttles, queued events."""
+        return self._call(lambda plane: plane.lab_statistics())  # type: ignore[no-any-return]
+
+    @property
+    def settings(self) -> LabSettings:
+        return self._settings
 
     # -- records --------------------------------------------------------------------------------
     def invocations(self) -> pd.DataFrame:
@@ -334,6 +417,18 @@ class Lab:
     def _check_open(self) -> None:
         if self._closed:
             raise LabClosedError("this Lab is closed; create a new one")
+
+
+def _account_limits(concurrency: int, floor: int | None, scale_limit: int, scale_period_s: float) -> AccountLimits:
+    """Account limits; the unreserved floor defaults to 100, or a tenth of a smaller account."""
+    if not (isinstance(concurrency, int) and concurrency >= 1):
+        raise ConfigError(f"invalid account_concurrency: {concurrency!r}; expected a whole number >= 1")
+    floor = min(100, concurrency // 10) if floor is None else floor
+    if not (isinstance(floor, int) and 0 <= floor <= concurrency):
+        raise ConfigError(f"invalid unreserved_floor: {floor!r}; expected 0 to account_concurrency")
+    if not (isinstance(scale_limit, int) and scale_limit >= 1 and scale_period_s > 0):
+        raise ConfigError("invalid scaling rate: scale_limit >= 1 environments per scale_period_s > 0 seconds")
+    return AccountLimits(concurrency, floor, scale_limit, float(scale_period_s))
 
 
 def _transfer(source: Any, target: concurrent.futures.Future[Any]) -> None:

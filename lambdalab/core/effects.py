@@ -85,3 +85,10 @@ class Log(Effect):
 @dataclasses.dataclass(frozen=True, slots=True)
 class Retire(Effect):
     """The environment is gone for good: release its resources (task dirs, /tmp, limits)."""
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ScheduleWakeup(Effect):
+    """Send ``WakeupDue`` with this key (``environment_id``) at ``at``; replaces any earlier one for the key."""
+
+    at: float

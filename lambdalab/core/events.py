@@ -88,3 +88,8 @@ class StartRequested(Event):
 @dataclasses.dataclass(frozen=True, slots=True)
 class InvocationAssigned(Event):
     invocation: Invocation
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class WakeupDue(Event):
+    """A ``ScheduleWakeup`` came due; ``environment_id`` holds its key, ``incarnation`` is unused."""

@@ -77,6 +77,7 @@ class EnvironmentSpec:
     freeze: bool = True
     init_timeout_s: float = 10.0
     init_type: str = "on-demand"
+    code: str = ""  # which code (a content hash); the driver maps it to files
 
 
 class Environment:
@@ -91,6 +92,9 @@ class Environment:
         self.current: Invocation | None = None
         self.reserved: Invocation | None = None  # waits for this environment's init to finish
         self.retiring = False
+        self.provisioned = False
+        self.init_type = spec.init_type
+        self.expires_at: float | None = None  # idle until then, then shut down (keep-alive)
         self.invocations = 0
         self.max_memory_mb = 0
         self._ran_init = False
@@ -136,6 +140,13 @@ class Environment:
             self.is_frozen = True
             return [Freeze(self.id)]
         return []
+
+    def initialised_ahead(self, at: float) -> list[Effect]:
+        """Init finished with nobody waiting (provisioned, pre-warmed): its first invoke will be warm."""
+        cold, self._cold = self._cold, None
+        if cold is None:
+            return []
+        return [Log(self.id, InitReport(cold[0], "init", Status.SUCCESS, None, at))]
 
     def accepts(self, request_id: str) -> bool:
         """May the runtime post a result for ``request_id`` now? (checked before any event)."""
@@ -219,7 +230,7 @@ def _start(environment: Environment, event: StartRequested, _: State) -> list[Ef
     if not e._ran_init:
         e._ran_init = True
         out.append(Log(e.id, InitStart(spec.runtime, event.at)))
-    out.append(SpawnRuntime(e.id, e.incarnation, spec.init_type, event.phase))
+    out.append(SpawnRuntime(e.id, e.incarnation, e.init_type, event.phase))
     if event.phase == "invoke":  # a suppressed init is bounded by the function timeout
         e._deadline_at = event.at + spec.timeout_s
     else:

@@ -34,6 +34,7 @@ class Status(str, enum.Enum):
     SUCCESS = "success"
     ERROR = "error"
     TIMEOUT = "timeout"
+    THROTTLED = "throttled"  # never on a REPORT line: a throttled invocation does not run
 
 
 # Go's names for signals, which the Runtime API prints ("signal: killed").

@@ -1,27 +1,45 @@
-"""Placement: where one invocation runs.
+"""Placement: where one invocation runs, or why it cannot run now.
 
-The rule, kept here and only here: reuse the most recently used idle environment of the same
-function version (a warm start); otherwise re-initialise an environment that was reset by a
-timeout or crash (Lambda reuses it, with a "suppressed" init); otherwise start a new one (a cold
-start). Most-recently-used first keeps a small set of environments hot and lets the rest age
-out, as warm pools usually do. Pure: takes counts, returns a decision.
+The rule, kept here and only here:
+1. an idle provisioned environment of that version (provisioned capacity is used first);
+2. a provisioned environment that was reset (it re-initialises inside the invoke);
+3. otherwise the invocation needs on-demand concurrency: throttled if a limit says no;
+4. the most recently used idle on-demand environment (a warm start). MRU keeps a small set of
+   environments hot and lets the rest age out, as warm pools usually do;
+5. an on-demand environment that was reset (Lambda reuses it, with a "suppressed" init);
+6. a new environment (a cold start), if the function's scaling bucket has a token; else throttled.
+Pure: takes counts and verdicts, returns a decision.
 """
 
 from __future__ import annotations
 
 import enum
 
+from lambdalab.core.limits import SCALING_REASON
+
 
 class Placement(enum.Enum):
-    WARM = "warm"          # pop the newest idle environment
-    RESTART = "restart"    # re-init a reset environment inside this invoke
-    COLD = "cold"          # a new environment
+    WARM_PROVISIONED = "warm_provisioned"
+    RESTART_PROVISIONED = "restart_provisioned"
+    WARM = "warm"
+    RESTART = "restart"
+    COLD = "cold"
+    THROTTLE = "throttle"
 
 
-def choose(idle_count: int, reset_count: int) -> Placement:
-    """Decide where the next invocation of a version goes."""
-    if idle_count:
-        return Placement.WARM
-    if reset_count:
-        return Placement.RESTART
-    return Placement.COLD
+def choose(*, idle_provisioned: int = 0, reset_provisioned: int = 0, idle: int = 0, reset: int = 0,
+           over_limit: str | None = None, can_scale: bool = True) -> tuple[Placement, str | None]:
+    """Decide where the next invocation of a version goes; the reason is set when throttled."""
+    if idle_provisioned:
+        return Placement.WARM_PROVISIONED, None
+    if reset_provisioned:
+        return Placement.RESTART_PROVISIONED, None
+    if over_limit is not None:
+        return Placement.THROTTLE, over_limit
+    if idle:
+        return Placement.WARM, None
+    if reset:
+        return Placement.RESTART, None
+    if can_scale:
+        return Placement.COLD, None
+    return Placement.THROTTLE, SCALING_REASON

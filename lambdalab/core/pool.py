@@ -1,9 +1,10 @@
 """Pool: the environments of one function version and the routing of its invocations.
 
 Owns which environment serves an invocation (through ``placement.choose``), what an environment
-does when it becomes idle (serve the invocation reserved for it, retire, or rest frozen), and
-retrying a failed init inside the invoke. Drops events from processes that are no longer
-current. Pure: events and invocations in, effects out.
+does when it becomes idle (serve the invocation reserved for it, retire, or rest frozen until its
+keep-alive ends), provisioned environments, and retrying a failed init inside the invoke. Drops
+events from processes that are no longer current. Limits are the scheduler's call: the pool is
+told whether the invocation is over a limit and whether it may scale. Pure: events in, effects out.
 """
 
 from __future__ import annotations
@@ -11,17 +12,18 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 
-from lambdalab.core.effects import Effect
+from lambdalab.core.effects import CompleteInvocation, Effect, ScheduleWakeup
 from lambdalab.core.events import (
-    Event, Invocation, InvocationAssigned, ProcessExited, ShutdownRequested, StartRequested,
+    Event, Invocation, InvocationAssigned, ProcessExited, ShutdownRequested, StartRequested, WakeupDue,
 )
+from lambdalab.core.keepalive import FixedKeepAlive, KeepAlivePolicy
 from lambdalab.core.lifecycle import Environment, EnvironmentSpec, State
 from lambdalab.core.placement import Placement, choose
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class PoolStatistics:
-    """A snapshot of one version's environments, cheap enough to poll often."""
+    """A snapshot of environments, cheap enough to poll ten times a second."""
 
     environments: int
     busy: int
@@ -29,50 +31,119 @@ class PoolStatistics:
     frozen: int
     initializing: int
     reset: int
+    provisioned: int
     invocations: int
 
 
 class Pool:
     """Routes invocations of one function version to its environments."""
 
-    def __init__(self, spec: EnvironmentSpec, new_id: Callable[[], str]) -> None:
+    def __init__(self, spec: EnvironmentSpec, new_id: Callable[[], str],
+                 keep_alive: KeepAlivePolicy | None = None, registry: dict[str, Pool] | None = None) -> None:
         self.spec = spec
         self._new_id = new_id
+        self.keep_alive: KeepAlivePolicy = keep_alive or FixedKeepAlive()
+        self.registry = registry if registry is not None else {}
         self.environments: dict[str, Environment] = {}
-        self._idle: list[Environment] = []   # most recently used last
-        self._reset: list[Environment] = []
+        # insertion-ordered dicts: the most recently used is last (popitem), removal is O(1)
+        self._idle: dict[str, Environment] = {}
+        self._idle_provisioned: dict[str, Environment] = {}
+        self._reset: dict[str, Environment] = {}
+        self._reset_provisioned: dict[str, Environment] = {}
         self.retiring = False
+        self.in_flight = 0
+        self.provisioned_target = 0
+        self._last_end: float | None = None
+        self.prewarm_key = f"prewarm:{spec.function}:{spec.version}:{id(self):x}"
 
-    def submit(self, invocation: Invocation, at: float) -> list[Effect]:
-        """Place ``invocation``: a warm start, a re-init of a reset environment, or a cold start."""
-        decision = choose(len(self._idle), len(self._reset))
-        if decision is Placement.WARM:
-            environment = self._idle.pop()
+    # -- invocations ----------------------------------------------------------------------------
+    def decide(self, over_limit: str | None, can_scale: bool) -> tuple[Placement, str | None]:
+        """Where the next invocation would go (see ``placement``), without placing it."""
+        return choose(idle_provisioned=len(self._idle_provisioned), reset_provisioned=len(self._reset_provisioned),
+                      idle=len(self._idle), reset=len(self._reset), over_limit=over_limit, can_scale=can_scale)
+
+    def place(self, decision: Placement, invocation: Invocation, at: float) -> list[Effect]:
+        """Start ``invocation`` where ``decide`` said (not THROTTLE)."""
+        if self.in_flight == 0 and self._last_end is not None:
+            self.keep_alive.observe_idle(at - self._last_end)
+        self.in_flight += 1
+        if decision in (Placement.WARM_PROVISIONED, Placement.WARM):
+            _, environment = (self._idle_provisioned if decision is Placement.WARM_PROVISIONED else self._idle).popitem()
+            environment.expires_at = None
             return environment.handle(InvocationAssigned(environment.id, environment.incarnation, at, invocation))
-        if decision is Placement.RESTART:
-            environment = self._reset.pop()
-            phase = "invoke"
+        if decision is Placement.RESTART_PROVISIONED:
+            _, environment = self._reset_provisioned.popitem()
+        elif decision is Placement.RESTART:
+            _, environment = self._reset.popitem()
+        elif decision is Placement.COLD:
+            environment = self._create(provisioned=False)
         else:
-            environment = Environment(self._new_id(), self.spec)
-            self.environments[environment.id] = environment
-            phase = "init"
+            raise ValueError(f"cannot place an invocation on decision {decision}")
         environment.reserved = invocation
+        phase = "init" if decision is Placement.COLD else "invoke"
         return environment.handle(StartRequested(environment.id, environment.incarnation, at, phase))
 
+    def submit(self, invocation: Invocation, at: float) -> list[Effect]:
+        """Place with no limits (tests and simple drivers)."""
+        decision, _ = self.decide(None, True)
+        return self.place(decision, invocation, at)
+
+    # -- provisioned concurrency ----------------------------------------------------------------
+    def provision(self, count: int, at: float) -> list[Effect]:
+        """Keep ``count`` environments initialised ahead of traffic (started now, at configuration)."""
+        self.provisioned_target = count
+        current = [e for e in self.environments.values() if e.provisioned and not e.retiring]
+        out: list[Effect] = []
+        for _ in range(count - len(current)):
+            environment = self._create(provisioned=True)
+            out += environment.handle(StartRequested(environment.id, environment.incarnation, at, "init"))
+        for environment in sorted(current, key=lambda e: e.state is not State.IDLE)[:max(0, len(current) - count)]:
+            environment.retiring = True
+            if environment.state in (State.IDLE, State.RESET):
+                out += self.handle(ShutdownRequested(environment.id, environment.incarnation, at))
+        return out
+
+    def _create(self, *, provisioned: bool) -> Environment:
+        environment = Environment(self._new_id(), self.spec)
+        if provisioned:
+            environment.provisioned = True
+            environment.init_type = "provisioned-concurrency"
+        self.environments[environment.id] = environment
+        self.registry[environment.id] = self
+        return environment
+
+    # -- events -----------------------------------------------------------------------------------
     def handle(self, event: Event) -> list[Effect]:
         """Apply a driver event; stale events from replaced processes are dropped."""
+        if type(event) is WakeupDue:
+            return self._wake(event)
         environment = self.environments.get(event.environment_id)
         if environment is None or event.incarnation != environment.incarnation:
             return []
         if environment.state is State.RESET and isinstance(event, ProcessExited):
             return []  # the process we killed has now gone
-        if environment.state is State.IDLE and environment in self._idle:
-            self._idle.remove(environment)
-        if environment.state is State.RESET and environment in self._reset:
-            self._reset.remove(environment)
+        self._unlist(environment)
         out = environment.handle(event)
         self._settle(environment, event.at, out)
         return out
+
+    def _unlist(self, environment: Environment) -> None:
+        key = environment.id
+        for bucket in (self._idle, self._idle_provisioned, self._reset, self._reset_provisioned):
+            bucket.pop(key, None)
+
+    def _wake(self, event: WakeupDue) -> list[Effect]:
+        at = event.at
+        if event.environment_id == self.prewarm_key:  # the pre-warm window of the hybrid policy ended
+            if self.retiring or self._idle or self.in_flight:
+                return []
+            environment = self._create(provisioned=False)
+            return environment.handle(StartRequested(environment.id, environment.incarnation, at, "init"))
+        environment = self.environments.get(event.environment_id)
+        if (environment is None or environment.state is not State.IDLE or environment.expires_at is None
+                or environment.expires_at > at + 1e-9):
+            return []
+        return self.handle(ShutdownRequested(environment.id, environment.incarnation, at))
 
     def retire(self, at: float) -> list[Effect]:
         """New code was deployed: idle environments go now, busy ones after their invocation."""
@@ -84,32 +155,41 @@ class Pool:
                 out += self.handle(ShutdownRequested(environment.id, environment.incarnation, at))
         return out
 
-    def shutdown(self, at: float) -> list[Effect]:
-        """End every environment now; waiting invocations end with ``Sandbox.Failure``."""
+    def shutdown(self, at: float, *, idle_only: bool = False) -> list[Effect]:
+        """End environments now (all, or only the idle ones); waiting invocations end with ``Sandbox.Failure``."""
         out: list[Effect] = []
         for environment in list(self.environments.values()):
-            environment.retiring = True
+            if idle_only and environment.state not in (State.IDLE, State.RESET):
+                continue
+            if not idle_only:
+                environment.retiring = True
             if environment.state not in (State.SHUTTING_DOWN, State.TERMINATED):
                 out += self.handle(ShutdownRequested(environment.id, environment.incarnation, at))
         return out
 
     def statistics(self) -> PoolStatistics:
         counts = dict.fromkeys(State, 0)
-        frozen = invocations = 0
+        frozen = invocations = provisioned = 0
         for environment in self.environments.values():
             counts[environment.state] += 1
             frozen += environment.is_frozen
             invocations += environment.invocations
+            provisioned += environment.provisioned
         return PoolStatistics(
             environments=len(self.environments) - counts[State.TERMINATED],
             busy=counts[State.INVOKING] + counts[State.FINISHING],
             idle=counts[State.IDLE], frozen=frozen,
             initializing=counts[State.STARTING] + counts[State.INITIALIZING],
-            reset=counts[State.RESET], invocations=invocations,
+            reset=counts[State.RESET], provisioned=provisioned, invocations=invocations,
         )
 
+    # -- after an event -----------------------------------------------------------------------
     def _settle(self, environment: Environment, at: float, out: list[Effect]) -> None:
-        """After an event: decide what a newly idle, reset or terminated environment does."""
+        """Decide what a newly idle, reset or terminated environment does."""
+        for effect in out:
+            if type(effect) is CompleteInvocation:
+                self.in_flight -= 1
+                self._last_end = at
         state = environment.state
         if state is State.IDLE:
             self._after_idle(environment, at, out)
@@ -119,9 +199,10 @@ class Pool:
             elif environment.retiring:
                 out += self.handle(ShutdownRequested(environment.id, environment.incarnation, at))
             else:
-                self._reset.append(environment)
+                (self._reset_provisioned if environment.provisioned else self._reset)[environment.id] = environment
         elif state is State.TERMINATED:
             del self.environments[environment.id]
+            self.registry.pop(environment.id, None)
 
     def _after_idle(self, environment: Environment, at: float, out: list[Effect]) -> None:
         invocation = environment.reserved
@@ -129,8 +210,22 @@ class Pool:
             environment.reserved = None
             out += environment.handle(InvocationAssigned(environment.id, environment.incarnation, at, invocation))
             return
+        out += environment.initialised_ahead(at)
         if environment.retiring:
             out += self.handle(ShutdownRequested(environment.id, environment.incarnation, at))
             return
+        if environment.provisioned:
+            out += environment.park(at)
+            self._idle_provisioned[environment.id] = environment
+            return
+        windows = self.keep_alive.windows()
+        unload = windows.prewarm_s > 0 and environment.invocations > 0  # a pre-warmed one waits its window
+        if windows.keep_alive_s <= 0 or unload:
+            out += self.handle(ShutdownRequested(environment.id, environment.incarnation, at))
+            if unload and not self._idle:
+                out.append(ScheduleWakeup(self.prewarm_key, at + windows.prewarm_s))
+            return
         out += environment.park(at)
-        self._idle.append(environment)
+        environment.expires_at = at + windows.keep_alive_s
+        out.append(ScheduleWakeup(environment.id, environment.expires_at))
+        self._idle[environment.id] = environment

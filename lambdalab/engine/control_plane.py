@@ -1,9 +1,10 @@
 """The control plane: turns real I/O into core events and performs the core's effects.
 
-Runs on the engine's loop thread only. It owns the functions, their pools (``core.pool``), and
-for each environment its sandbox (``engine.sandbox``), its Runtime API socket
-(``engine.http_server``), its deadline timer, its log stream and its private /tmp. Every
-decision (placement, state changes, records, log lines) is the core's; this module only performs.
+Runs on the engine's loop thread only. It owns, for each environment, its sandbox
+(``engine.sandbox``), its Runtime API socket (``engine.http_server``), its timers, its log stream
+and its private /tmp; the records; and the destinations of asynchronous events. Every decision
+(routing, limits, placement, state changes, retries, records, log lines) is the core's
+(``core.scheduler``, ``core.async_queue``); this module only performs.
 """
 
 from __future__ import annotations
@@ -12,32 +13,41 @@ import asyncio
 import concurrent.futures
 import dataclasses
 import os
+import random
 import shutil
 import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from lambdalab.config import FunctionConfig
 from lambdalab.core import runtime_api as api
+from lambdalab.core.async_queue import DeliverRecord, DispatchEvent, EventQueue, QueuedEvent
 from lambdalab.core.effects import (
     ArmDeadline, CompleteInvocation, DeliverInvocation, DisarmDeadline, Effect, Freeze, Kill, Log,
-    RecordSpan, Retire, SpawnRuntime, Thaw,
+    RecordSpan, Retire, ScheduleWakeup, SpawnRuntime, Thaw,
 )
-from lambdalab.core.events import DeadlineExceeded, Event, Invocation, ProcessExited, ProcessStarted
+from lambdalab.core.events import DeadlineExceeded, Event, Invocation, ProcessExited, ProcessStarted, WakeupDue
 from lambdalab.core.ids import IdFactory
+from lambdalab.core.keepalive import FixedKeepAlive, HybridHistogramKeepAlive, KeepAlivePolicy
 from lambdalab.core.lifecycle import EnvironmentSpec, State
+from lambdalab.core.limits import THROTTLE_MESSAGE, AccountLimits
 from lambdalab.core.logstream import LogStream
-from lambdalab.core.pool import Pool, PoolStatistics
+from lambdalab.core.outcomes import Status
+from lambdalab.core.pool import PoolStatistics
 from lambdalab.core.records import End, InitReport, InitStart, InvocationRecord, PhaseSpan, Start, log_stream_name
+from lambdalab.core.scheduler import LATEST, Alias, Scheduler, Throttled
 from lambdalab.engine import runtimes
 from lambdalab.engine.environment import EngineEnvironment, RuntimeEndpoint
 from lambdalab.engine.limits import Limits
 from lambdalab.engine.reaper import Reaper
-from lambdalab.errors import LabClosedError, RequestTooLargeException, UnknownFunctionError
-
+from lambdalab.errors import (
+    ConfigError, LabClosedError, RequestTooLargeException, TooManyRequestsException, UnknownFunctionError,
+)
 
 _DRAIN_BEFORE = (End, InitReport, InitStart)
+MAX_ASYNC_REQUEST_BYTES = 1024 * 1024
 
 
 @dataclasses.dataclass(frozen=True)
@@ -49,6 +59,10 @@ class LabSettings:
     init_timeout_s: float = 10.0
     pass_env: tuple[str, ...] = ()
     use_cgroups: bool = True
+    limits: AccountLimits = AccountLimits()
+    keep_alive_s: float = 600.0
+    keep_alive_policy: str = "fixed"
+    retry_delay_scale: float = 1.0
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -58,20 +72,9 @@ class EngineResult:
     record: InvocationRecord
     body: bytes
     is_error: bool
-    stream: LogStream
+    stream: LogStream | None
     log_start: int
     log_end: int
-
-
-class FunctionState:
-    """The engine's view of one function: its config, code and pools."""
-
-    def __init__(self, config: FunctionConfig, code_dir: Path, code_sha: str, pool: Pool) -> None:
-        self.config = config
-        self.code_dir = code_dir
-        self.code_sha = code_sha
-        self.pool = pool
-        self.pools: list[Pool] = [pool]  # retiring pools stay until their environments are gone
 
 
 class ControlPlane:
@@ -83,12 +86,17 @@ class ControlPlane:
         self.workdir = workdir
         self._offset = time.time() - self.loop.time()
         self._ids = IdFactory(os.urandom(16).hex())
-        self.functions: dict[str, FunctionState] = {}
+        self.scheduler = Scheduler(settings.limits, self._ids.next_environment_id)
+        self.queue = EventQueue(settings.retry_delay_scale, lambda fn, q: self.arn(fn))
+        self.configs: dict[str, FunctionConfig] = {}                   # function -> $LATEST config
+        self.code: dict[tuple[str, str], tuple[FunctionConfig, Path]] = {}  # (function, code hash)
+        self.destinations: dict[str, dict[str, list[dict[str, Any]]]] = {}
         self.environments: dict[str, EngineEnvironment] = {}
         self.records: list[InvocationRecord] = []
         self.spans: list[PhaseSpan] = []
         self._waiters: dict[str, asyncio.Future[EngineResult]] = {}
         self._log_starts: dict[str, int] = {}
+        self._wakeups: dict[str, asyncio.TimerHandle] = {}
         self.limits = Limits(lab_id, enabled=settings.use_cgroups)
         self._executor = concurrent.futures.ThreadPoolExecutor(2, thread_name_prefix="lambdalab-limits")
         self.reaper = Reaper()
@@ -96,11 +104,12 @@ class ControlPlane:
         for path in self.limits.lab_dirs():  # listed first, so removed last
             self.reaper.watch_cgroup(path)
         self.closed = False
-        self._perform_table: dict[type[Effect], Callable[[Effect], None]] = {
+        self._perform_table: dict[type[Effect], Callable[[Any], None]] = {
             SpawnRuntime: self._spawn, DeliverInvocation: self._deliver, Freeze: self._freeze,
             Thaw: self._thaw, ArmDeadline: self._arm, DisarmDeadline: self._disarm, Kill: self._kill,
-            CompleteInvocation: self._complete, RecordSpan: self._record_span, Log: self._log,
-            Retire: self._retire,
+            RecordSpan: self._record_span, Log: self._log, Retire: self._retire,
+            ScheduleWakeup: self._schedule_wakeup, DispatchEvent: self._dispatch_event,
+            DeliverRecord: self._deliver_record,
         }
 
     def now(self) -> float:
@@ -108,56 +117,119 @@ class ControlPlane:
         return self.loop.time() + self._offset
 
     # -- functions ------------------------------------------------------------------------------
-    def deploy(self, config: FunctionConfig, code_dir: Path, code_sha: str) -> FunctionState:
+    def deploy(self, config: FunctionConfig, code_dir: Path, code_sha: str) -> None:
         """Register a function, or replace its code/config: old environments retire."""
         self._check_open()
-        spec = EnvironmentSpec(config.name, "$LATEST", config.runtime, config.memory_mb, config.timeout_s,
-                               config.freeze, self.settings.init_timeout_s)
-        pool = Pool(spec, self._ids.next_environment_id)
-        old = self.functions.get(config.name)
-        state = FunctionState(config, code_dir, code_sha, pool)
-        if old is not None:
-            state.pools = [p for p in old.pools if p.environments] + [pool]
-            self.perform(old.pool.retire(self.now()))
-        self.functions[config.name] = state
-        return state
-
-    def function(self, name: str) -> FunctionState:
         try:
-            return self.functions[name]
+            self.scheduler.check_reservation(config.name, config.reserved_concurrency)
+        except ValueError as exc:
+            raise ConfigError(f"invalid reserved_concurrency: {exc}") from None
+        self.code[(config.name, code_sha)] = (config, code_dir)
+        self.configs[config.name] = config
+        self.destinations.setdefault(config.name, {"on_success": [], "on_failure": []})
+        now = self.now()
+        self.perform(self.scheduler.deploy(self._spec(config, LATEST, code_sha), self._keep_alive(config), now))
+        self.scheduler.reserve(config.name, config.reserved_concurrency)
+        self.perform(self.scheduler.provision(config.name, LATEST, config.provisioned_concurrency, now))
+
+    def _spec(self, config: FunctionConfig, version: str, code_sha: str) -> EnvironmentSpec:
+        return EnvironmentSpec(config.name, version, config.runtime, config.memory_mb, config.timeout_s,
+                               config.freeze, self.settings.init_timeout_s, code=code_sha)
+
+    def _keep_alive(self, config: FunctionConfig) -> KeepAlivePolicy:
+        seconds = self.settings.keep_alive_s if config.keep_alive_s is None else config.keep_alive_s
+        if self.settings.keep_alive_policy == "hybrid":
+            return HybridHistogramKeepAlive(fallback_s=seconds)
+        return FixedKeepAlive(seconds)
+
+    def publish(self, name: str) -> str:
+        self.function(name)
+        config = self.configs[name]
+        sha = self.scheduler.pool(name, LATEST).spec.code
+        return self.scheduler.publish(name, lambda v: self._spec(config, v, sha), self._keep_alive(config))
+
+    def create_alias(self, name: str, alias: str, version: str, weights: dict[str, float] | None) -> None:
+        self.function(name)
+        try:
+            self.scheduler.create_alias(name, Alias(alias, version, dict(weights or {})))
+        except (KeyError, ValueError) as exc:
+            raise ConfigError(f"invalid alias {alias!r}: {exc}") from None
+
+    def provision(self, name: str, count: int, qualifier: str | None = None) -> None:
+        version = self._resolve(name, qualifier)
+        self.perform(self.scheduler.provision(name, version, count, self.now()))
+
+    def kill(self, name: str, idle_only: bool = False) -> None:
+        self.function(name)
+        self.perform(self.scheduler.shutdown(self.now(), name, idle_only=idle_only))
+
+    def function(self, name: str) -> FunctionConfig:
+        try:
+            return self.configs[name]
         except KeyError:
             raise UnknownFunctionError(f"Function not found: {self.arn(name)}") from None
 
-    def arn(self, name: str) -> str:
-        return f"arn:aws:lambda:{self.settings.region}:{self.settings.account_id}:function:{name}"
+    def arn(self, name: str, qualifier: str | None = None) -> str:
+        base = f"arn:aws:lambda:{self.settings.region}:{self.settings.account_id}:function:{name}"
+        return f"{base}:{qualifier}" if qualifier else base
 
-    def statistics(self, name: str) -> PoolStatistics:
-        stats = [p.statistics() for p in self.function(name).pools]
-        return PoolStatistics(*(sum(getattr(s, f.name) for s in stats) for f in dataclasses.fields(PoolStatistics)))
+    def _resolve(self, name: str, qualifier: str | None) -> str:
+        self.function(name)
+        try:
+            return self.scheduler.resolve(name, qualifier, random.random())
+        except KeyError:
+            raise UnknownFunctionError(f"Function not found: {self.arn(name, qualifier)}") from None
 
     # -- invoking -------------------------------------------------------------------------------
-    def start_invoke(self, name: str, payload: bytes, options: dict[str, str] | None = None
-                     ) -> asyncio.Future[EngineResult]:
-        """Submit one invocation; the future resolves with its one outcome."""
+    def start_invoke(self, name: str, payload: bytes, options: dict[str, str] | None = None,
+                     qualifier: str | None = None, request_id: str | None = None) -> asyncio.Future[EngineResult]:
+        """Submit one synchronous invocation; the future resolves with its one outcome.
+
+        Raises ``TooManyRequestsException`` (recorded as a throttle) when a limit says no.
+        """
         self._check_open()
-        fn = self.function(name)
+        version = self._resolve(name, qualifier)
         if len(payload) > api.MAX_REQUEST_BYTES:
             raise RequestTooLargeException(
                 f"Request must be smaller than {api.MAX_REQUEST_BYTES} bytes for the InvokeFunction operation")
-        request_id = str(uuid.uuid4())
+        request_id = request_id or str(uuid.uuid4())
+        now = self.now()
+        invocation = Invocation(request_id, now, payload, self.arn(name, qualifier), options)
+        effects, throttled = self.scheduler.submit(name, version, invocation, now)
+        if throttled is not None:
+            self._record_throttle(invocation, throttled, now)
+            raise TooManyRequestsException(THROTTLE_MESSAGE, throttled.reason)
         future: asyncio.Future[EngineResult] = self.loop.create_future()
         self._waiters[request_id] = future
-        now = self.now()
-        invocation = Invocation(request_id, now, payload, self.arn(name), options)
-        self.perform(fn.pool.submit(invocation, now))
+        self.perform(effects)
         return future
 
-    async def invoke(self, name: str, payload: bytes, options: dict[str, str] | None = None) -> EngineResult:
-        return await self.start_invoke(name, payload, options)
+    async def invoke(self, name: str, payload: bytes, options: dict[str, str] | None = None,
+                     qualifier: str | None = None) -> EngineResult:
+        return await self.start_invoke(name, payload, options, qualifier)
+
+    def enqueue(self, name: str, payload: bytes, qualifier: str | None = None) -> str:
+        """Accept an asynchronous (``Event``) invocation: queued at once, run and retried by the queue."""
+        self._check_open()
+        self._resolve(name, qualifier)
+        if len(payload) > MAX_ASYNC_REQUEST_BYTES:
+            raise RequestTooLargeException(
+                f"Request must be smaller than {MAX_ASYNC_REQUEST_BYTES} bytes for the InvokeFunction operation")
+        config = self.configs[name]
+        event = QueuedEvent(str(uuid.uuid4()), name, qualifier, payload, self.now(),
+                            config.max_event_age_s, config.max_retry_attempts)
+        self.perform(self.queue.accept(event, self.now()))
+        return event.request_id
+
+    def _record_throttle(self, invocation: Invocation, throttled: Throttled, at: float) -> None:
+        config = self.configs[throttled.function]
+        self.records.append(InvocationRecord(
+            invocation.request_id, throttled.function, throttled.version, "", False, None, False, 0.0, 0,
+            config.memory_mb, 0, Status.THROTTLED, throttled.reason, at, at, invocation.submitted))
 
     # -- events from the world ------------------------------------------------------------------
     def dispatch(self, environment: EngineEnvironment, event: Event) -> None:
-        self.perform(environment.pool.handle(event))
+        self.perform(self.scheduler.handle(event))
 
     def perform(self, effects: list[Effect]) -> None:
         """Perform effects in order; callers are answered last, once the batch has settled."""
@@ -173,77 +245,64 @@ class ControlPlane:
 
     def on_exit(self, environment: EngineEnvironment, incarnation: int, returncode: int) -> None:
         sandbox = environment.sandboxes.pop(incarnation, None)
+        memory = 0
         if sandbox is not None:
             self.reaper.forget_group(sandbox.pid)
             memory = sandbox.peak_memory_mb
-        else:
-            memory = 0
         environment.close_server(incarnation)
         environment.limits_ready.pop(incarnation, None)
-        oom = self.limits.oom_kills(environment.cgroups) > environment.oom_kills
-        environment.oom_kills = self.limits.oom_kills(environment.cgroups)
+        kills = self.limits.oom_kills(environment.cgroups)
+        oom, environment.oom_kills = kills > environment.oom_kills, kills
         self.dispatch(environment, ProcessExited(environment.id, incarnation, self.now(), returncode, oom, memory))
 
     # -- effects --------------------------------------------------------------------------------
-    def _spawn(self, effect: SpawnRuntime) -> None:  # type: ignore[override]
+    def _spawn(self, effect: SpawnRuntime) -> None:
         environment = self.environments.get(effect.environment_id) or self._new_environment(effect.environment_id)
         incarnation = effect.incarnation
-        endpoint = RuntimeEndpoint(self, environment, incarnation)
-        port = environment.open_server(incarnation, endpoint)
-        fn = self.functions[environment.pool.spec.function]
+        port = environment.open_server(incarnation, RuntimeEndpoint(self, environment, incarnation))
+        config = environment.config
         env_vars = runtimes.environment_variables(
-            fn.config, environment=environment, port=port, init_type=effect.init_type,
-            region=self.settings.region, pass_env=self.settings.pass_env,
-            log_group=f"/aws/lambda/{fn.config.name}")
+            config, environment=environment, port=port, init_type=effect.init_type,
+            region=self.settings.region, pass_env=self.settings.pass_env, log_group=f"/aws/lambda/{config.name}")
         try:
-            sandbox = environment.spawn(runtimes.command(fn.config), environment.code_dir, env_vars, incarnation)
+            sandbox = environment.spawn(runtimes.command(config), environment.code_dir, env_vars, incarnation)
         except Exception:  # the process never ran: the core sees it exit at once
             self.loop.call_soon(self.on_exit, environment, incarnation, 127)
             return
         self.reaper.watch_group(sandbox.pid)
         environment.limits_ready[incarnation] = self.loop.run_in_executor(
             self._executor, self.limits.enter, environment.cgroups, sandbox.pid, environment.pool.spec.memory_mb)
-        self.loop.call_soon(self.dispatch, environment,
-                            ProcessStarted(environment.id, incarnation, self.now()))
+        self.loop.call_soon(self.dispatch, environment, ProcessStarted(environment.id, incarnation, self.now()))
 
     def _new_environment(self, environment_id: str) -> EngineEnvironment:
-        pool = self._pool_of(environment_id)
-        fn = self.functions[pool.spec.function]
+        pool = self.scheduler.registry[environment_id]
+        config, code_dir = self.code[(pool.spec.function, pool.spec.code)]
         date = time.strftime("%Y/%m/%d", time.gmtime())
         stream = LogStream(log_stream_name(date, pool.spec.version, environment_id))
         tmp = self.workdir / "environments" / environment_id / "tmp"
         tmp.mkdir(parents=True, mode=0o700)
-        environment = EngineEnvironment(environment_id, pool, fn.code_dir, stream, tmp, self)
+        environment = EngineEnvironment(environment_id, pool, code_dir, stream, tmp, self)
+        environment.config = config
         environment.cgroups = self.limits.create(environment_id, pool.spec.memory_mb)
         for path in environment.cgroups:
             self.reaper.watch_cgroup(path)
         self.environments[environment_id] = environment
         return environment
 
-    def _pool_of(self, environment_id: str) -> Pool:
-        for fn in self.functions.values():
-            for pool in fn.pools:
-                if environment_id in pool.environments:
-                    return pool
-        raise KeyError(environment_id)
-
-    def _deliver(self, effect: DeliverInvocation) -> None:  # type: ignore[override]
+    def _deliver(self, effect: DeliverInvocation) -> None:
         environment = self.environments[effect.environment_id]
         invocation = effect.invocation
-        headers = runtimes.next_headers(invocation, effect.deadline_at)
-        connection = environment.parked
-        environment.parked = None
-        if connection is None or not connection.send_invocation(headers, invocation.payload):  # type: ignore[arg-type]
-            # the runtime vanished between /next and now; its exit event will fail the invocation
-            pass
+        connection, environment.parked = environment.parked, None
+        if connection is not None:  # else the runtime vanished; its exit event fails the invocation
+            connection.send_invocation(runtimes.next_headers(invocation, effect.deadline_at), invocation.payload)  # type: ignore[arg-type]
 
-    def _freeze(self, effect: Freeze) -> None:  # type: ignore[override]
+    def _freeze(self, effect: Freeze) -> None:
         self.environments[effect.environment_id].freeze()
 
-    def _thaw(self, effect: Thaw) -> None:  # type: ignore[override]
+    def _thaw(self, effect: Thaw) -> None:
         self.environments[effect.environment_id].thaw()
 
-    def _arm(self, effect: ArmDeadline) -> None:  # type: ignore[override]
+    def _arm(self, effect: ArmDeadline) -> None:
         environment = self.environments[effect.environment_id]
         environment.cancel_deadline()
         environment.deadline = self.loop.call_at(effect.at - self._offset, self._on_deadline,
@@ -254,15 +313,15 @@ class ControlPlane:
         memory = environment.max_memory_mb(incarnation)
         self.dispatch(environment, DeadlineExceeded(environment.id, incarnation, self.now(), memory))
 
-    def _disarm(self, effect: DisarmDeadline) -> None:  # type: ignore[override]
+    def _disarm(self, effect: DisarmDeadline) -> None:
         self.environments[effect.environment_id].cancel_deadline()
 
-    def _kill(self, effect: Kill) -> None:  # type: ignore[override]
+    def _kill(self, effect: Kill) -> None:
         environment = self.environments[effect.environment_id]
         environment.kill(effect.incarnation)
         self.limits.kill_all(environment.cgroups)
 
-    def _complete(self, effect: CompleteInvocation) -> None:  # type: ignore[override]
+    def _complete(self, effect: CompleteInvocation) -> None:
         record = effect.record
         self.records.append(record)
         environment = self.environments[effect.environment_id]
@@ -273,27 +332,65 @@ class ControlPlane:
             future.set_result(EngineResult(record, body, effect.is_error, environment.stream, start,
                                            len(environment.stream.entries)))
 
-    def _record_span(self, effect: RecordSpan) -> None:  # type: ignore[override]
+    def _record_span(self, effect: RecordSpan) -> None:
         self.spans.append(effect.span)
 
-    def _log(self, effect: Log) -> None:  # type: ignore[override]
+    def _log(self, effect: Log) -> None:
         environment = self.environments.get(effect.environment_id) or self._new_environment(effect.environment_id)
         entry = effect.entry
         if type(entry) in _DRAIN_BEFORE:  # what the runtime wrote so far belongs before this line
             environment.drain_output()
         index = environment.stream.add(entry)
-        if isinstance(effect.entry, Start):
-            self._log_starts[effect.entry.request_id] = index
+        if isinstance(entry, Start):
+            self._log_starts[entry.request_id] = index
 
-    def _retire(self, effect: Retire) -> None:  # type: ignore[override]
+    def _retire(self, effect: Retire) -> None:
         environment = self.environments.get(effect.environment_id)
         if environment is None:
             return
         environment.retired = True
         self.limits.remove(environment.cgroups)
         shutil.rmtree(environment.tmp.parent, ignore_errors=True)
-        for fn in self.functions.values():
-            fn.pools = [p for p in fn.pools if p is fn.pool or p.environments]
+
+    def _schedule_wakeup(self, effect: ScheduleWakeup) -> None:
+        key = effect.environment_id
+        old = self._wakeups.pop(key, None)
+        if old is not None:
+            old.cancel()
+        self._wakeups[key] = self.loop.call_at(effect.at - self._offset, self._on_wakeup, key)
+
+    def _on_wakeup(self, key: str) -> None:
+        self._wakeups.pop(key, None)
+        if self.closed:
+            return
+        if key.startswith("async:"):
+            self.perform(self.queue.wake(key[len("async:"):], self.now()))
+        else:
+            self.perform(self.scheduler.handle(WakeupDue(key, 0, self.now())))
+
+    def _dispatch_event(self, effect: DispatchEvent) -> None:
+        event = effect.event
+        try:
+            future = self.start_invoke(event.function, event.payload, None, event.qualifier, event.request_id)
+        except TooManyRequestsException:
+            zero = self.scheduler.entry(event.function).reserved == 0
+            self.perform(self.queue.throttled(event.request_id, self.now(), zero))
+            return
+        except (UnknownFunctionError, LabClosedError):
+            return
+
+        def finished(done: asyncio.Future[EngineResult]) -> None:
+            if done.cancelled() or done.exception() is not None or self.closed:
+                return
+            result = done.result()
+            self.perform(self.queue.finished(event.request_id, self.now(), result.record.version, result.body,
+                                             result.is_error))
+
+        future.add_done_callback(finished)
+
+    def _deliver_record(self, effect: DeliverRecord) -> None:
+        self.destinations.setdefault(effect.function, {"on_success": [], "on_failure": []})[
+            effect.destination].append(effect.record)
 
     # -- queries --------------------------------------------------------------------------------
     def open_spans(self) -> list[PhaseSpan]:
@@ -306,13 +403,29 @@ class ControlPlane:
                 spans.append(span)
         return spans
 
-    def live_environments(self, name: str) -> list[tuple[str, str, bool, int]]:
+    def live_environments(self, name: str) -> list[tuple[str, str, str, bool, bool, int]]:
+        self.function(name)
         out = []
-        for pool in self.function(name).pools:
+        for pool in self.scheduler.entry(name).all_pools():
             for core in pool.environments.values():
                 if core.state is not State.TERMINATED:
-                    out.append((core.id, core.state.value, core.is_frozen, core.invocations))
+                    out.append((core.id, pool.spec.version, core.state.value, core.is_frozen, core.provisioned,
+                                core.invocations))
         return out
+
+    def statistics(self, name: str) -> dict[str, Any]:
+        self.function(name)
+        entry = self.scheduler.entry(name)
+        stats = dataclasses.asdict(self.scheduler.statistics(name))
+        queued = sum(1 for e in self.queue.pending.values() if e.function == name)
+        return {**stats, "concurrency": entry.usage, "reserved": entry.reserved, "throttles": entry.throttles,
+                "queued_events": queued}
+
+    def lab_statistics(self) -> dict[str, Any]:
+        per = {name: self.statistics(name) for name in self.configs}
+        keys = [f.name for f in dataclasses.fields(PoolStatistics)] + ["concurrency", "throttles", "queued_events"]
+        total = {k: sum(s[k] for s in per.values()) for k in keys}
+        return {**total, "account_concurrency": self.settings.limits.concurrency, "functions": len(per)}
 
     # -- closing --------------------------------------------------------------------------------
     def _check_open(self) -> None:
@@ -323,11 +436,11 @@ class ControlPlane:
         """Shut every environment down; every waiting invocation gets its one outcome."""
         if self.closed:
             return
+        self.perform(self.scheduler.shutdown(self.now()))
         self.closed = True
-        now = self.now()
-        for fn in self.functions.values():
-            for pool in fn.pools:
-                self.perform(pool.shutdown(now))
+        for handle in self._wakeups.values():
+            handle.cancel()
+        self._wakeups.clear()
         deadline = self.loop.time() + timeout_s
         while any(e.sandboxes for e in self.environments.values()) and self.loop.time() < deadline:
             await asyncio.sleep(0.01)
@@ -340,4 +453,3 @@ class ControlPlane:
         self.limits.remove_lab()
         self._executor.shutdown(wait=False)
         await asyncio.sleep(0)
-

@@ -16,6 +16,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from lambdalab.config import FunctionConfig
 from lambdalab.core import runtime_api as api
 from lambdalab.core.events import ErrorPosted, InitErrorPosted, NextRequested, ResponsePosted
 from lambdalab.core.lifecycle import State
@@ -48,6 +49,7 @@ class EngineEnvironment:
         self.deadline: asyncio.TimerHandle | None = None
         self.limits_ready: dict[int, asyncio.Future[None]] = {}  # per incarnation: placed under its limits
         self.retired = False
+        self.config: FunctionConfig = None  # type: ignore[assignment]  # set by the control plane
         self._current: Sandbox | None = None
 
     @property
