@@ -20,7 +20,8 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BENCHMARKS = ["bench_warm_invoke", "bench_throughput", "bench_cold_start", "bench_freeze", "bench_idle_memory"]
+BENCHMARKS = ["bench_warm_invoke", "bench_throughput", "bench_cold_start", "bench_freeze", "bench_idle_memory",
+              "bench_scaling"]
 TIMEOUT_S = 180
 
 
