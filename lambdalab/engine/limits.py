@@ -4,8 +4,8 @@ With a writable cgroup v1 memory hierarchy (``/sys/fs/cgroup/memory``), each env
 ``lambdalab-<lab>/<environment>`` group whose limit is ``memory_mb``: the kernel OOM-kills the
 environment past it, as Lambda does. Moving a process into a v1 group costs 5-20 ms in the kernel,
 so the control plane does it on a worker thread while the runtime boots (``enter``), and holds the
-end of init until it is done. A pids group (fork storms) is off by default for the same cost
-(``pids=True`` turns it on).
+end of init until it is done. A pids group (``pids.max`` = 1,024, Lambda's limit on processes and
+threads) contains fork storms the same way.
 Without one, the fallback is ``RLIMIT_DATA`` set on the runtime process (over-allocation then
 raises ``MemoryError`` inside the handler instead of a kill), and no process limit; see
 docs/FIDELITY.md. ``probe()`` decides once per Lab.
@@ -37,7 +37,7 @@ def _writable_v1(controller: str) -> Path | None:
 class Limits:
     """Creates, fills, reads and removes the per-environment groups of one Lab."""
 
-    def __init__(self, lab_id: str, enabled: bool = True, pids: bool = False) -> None:
+    def __init__(self, lab_id: str, enabled: bool = True, pids: bool = True) -> None:
         self.memory_base = _writable_v1("memory") if enabled else None
         self.pids_base = _writable_v1("pids") if enabled and pids else None
         self._lab = f"lambdalab-{lab_id}"
