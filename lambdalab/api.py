@@ -235,6 +235,12 @@ class Function:
     def logs(self, environment_id: str | None = None) -> str:
         return self._lab.logs(self.name, environment_id)
 
+    def url(self, qualifier: str | None = None) -> str:
+        """This function's URL (a loopback port of its own), created on first use; starts ``lab.serve()`` if needed."""
+        from lambdalab.endpoint import function_url
+
+        return function_url(self._lab, self.name, qualifier)
+
 
 class Lab:
     """A local Lambda: functions, their environments, and the records of what happened.
@@ -247,7 +253,7 @@ class Lab:
                  scale_limit: int = 1000, scale_period_s: float = 10.0, keep_alive_s: float = 600.0,
                  keep_alive_policy: str = "fixed", retry_delay_scale: float = 1.0, region: str = "us-east-1",
                  account_id: str = "123456789012", init_timeout_s: float = 10.0, pass_env: tuple[str, ...] = (),
-                 use_cgroups: bool = True) -> None:
+                 use_cgroups: bool = True, max_records: int = 100_000) -> None:
         limits = _account_limits(account_concurrency, unreserved_floor, scale_limit, scale_period_s)
         if keep_alive_policy not in ("fixed", "hybrid"):
             raise ConfigError(f"invalid keep_alive_policy: {keep_alive_policy!r}; expected 'fixed' or 'hybrid'")
@@ -255,11 +261,13 @@ class Lab:
             raise ConfigError("invalid keep_alive_s or retry_delay_scale: expected keep_alive_s >= 0 and a scale > 0")
         self._workdir = Path(tempfile.mkdtemp(prefix=f"lambdalab-{os.getpid()}-"))
         self._settings = LabSettings(region, account_id, init_timeout_s, tuple(pass_env), use_cgroups, limits,
-                                     float(keep_alive_s), keep_alive_policy, float(retry_delay_scale))
+                                     float(keep_alive_s), keep_alive_policy, float(retry_delay_scale),
+                                     int(max_records))
         self._thread = LoopThread()
         self._closed = False
         self._functions: dict[str, Function] = {}
         self._code_dirs: dict[str, Path] = {}
+        self._attached: list[Any] = []  # endpoint and SQS triggers (lambdalab.endpoint, .sqs); closed first
 
         async def _make() -> ControlPlane:
             return ControlPlane(self._workdir, self._settings, self._workdir.name.rsplit("-", 1)[-1])
@@ -279,6 +287,9 @@ class Lab:
         """Shut down every environment and remove the Lab's files. Idempotent."""
         if self._closed:
             return
+        for item in reversed(self._attached):  # stop serving and delivering before the engine goes
+            item.close()
+        self._attached.clear()
         self._closed = True
         self._finalizer()
 
@@ -360,6 +371,25 @@ class Lab:
 
     def invoke(self, name: str, event: Any = None, **options: Any) -> Any:
         return self.function(name).invoke(event, **options)
+
+    def serve(self, port: int = 0, host: str = "127.0.0.1", allow_remote: bool = False) -> str:
+        """Serve this Lab's functions over Lambda's HTTP API (boto3, the AWS CLI); returns the endpoint URL.
+
+        Binds loopback only unless ``allow_remote=True``; any request signature is accepted. See
+        ``lambdalab.endpoint`` and docs/ENDPOINT.md.
+        """
+        from lambdalab.endpoint import serve
+
+        return serve(self, port=port, host=host, allow_remote=allow_remote)
+
+    def sqs_queue(self, name: str, function: str | Function, **options: Any) -> Any:
+        """A local SQS queue delivering to ``function`` in batches (``lambdalab.sqs.SqsQueue`` takes the options)."""
+        from lambdalab.sqs import SqsQueue
+
+        self._check_open()
+        queue = SqsQueue(self, name, function.name if isinstance(function, Function) else function, **options)
+        self._attached.append(queue)
+        return queue
 
     def statistics(self) -> dict[str, Any]:
         """The whole Lab: environments by state, concurrency, throttles, queued events."""

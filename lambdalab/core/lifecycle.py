@@ -126,6 +126,9 @@ class Environment:
         if new_state is None:
             legal = tuple(s.value for (s, e) in TRANSITIONS if e is type(event))
             raise LifecycleError(self.id, self.state.value, type(event).__name__, legal)
+        if isinstance(event, (ResponsePosted, ErrorPosted)) and not self.accepts(event.request_id):
+            raise LifecycleError(self.id, self.state.value, f"{type(event).__name__} for another request "
+                                 f"({event.request_id})", (State.INVOKING.value,))
         old_state = self.state
         self.state = new_state
         return _HANDLERS[type(event)](self, event, old_state)

@@ -14,7 +14,8 @@ from collections.abc import Callable
 
 from lambdalab.core.effects import CompleteInvocation, Effect, ScheduleWakeup
 from lambdalab.core.events import (
-    Event, Invocation, InvocationAssigned, ProcessExited, ShutdownRequested, StartRequested, WakeupDue,
+    Event, Invocation, InvocationAssigned, ProcessExited, ProcessStarted, ShutdownRequested, StartRequested,
+    WakeupDue,
 )
 from lambdalab.core.keepalive import FixedKeepAlive, KeepAlivePolicy
 from lambdalab.core.lifecycle import Environment, EnvironmentSpec, State
@@ -122,8 +123,10 @@ class Pool:
             return []
         if environment.state is State.RESET and isinstance(event, ProcessExited):
             return []  # the process we killed has now gone
+        if type(event) is ProcessStarted and environment.state is not State.STARTING:
+            return []  # it was shut down while starting; its exit follows
+        out = environment.handle(event)  # raises on an illegal event, before any routing changes
         self._unlist(environment)
-        out = environment.handle(event)
         self._settle(environment, event.at, out)
         return out
 

@@ -5,6 +5,7 @@ Pure constants shared by the engine's HTTP server and the tests. No I/O.
 
 from __future__ import annotations
 
+import re
 from typing import Final
 
 PREFIX: Final = "/2018-06-01"
@@ -39,14 +40,11 @@ def invalid_state_body(from_state: str, to_state: str, reason: str) -> bytes:
     return ('{"errorType":"InvalidStateTransition","errorMessage":"%s"}' % message).encode()
 
 
-_ERROR_TYPE_PREFIXES: Final = ("Runtime.", "Function.")
+_ERROR_TYPE: Final = re.compile(r"(Runtime|Function)\.[A-Z][a-zA-Z]+", re.ASCII)
 
 
 def normalise_error_type(header: str | None) -> str:
     """Normalise ``Lambda-Runtime-Function-Error-Type`` as the Runtime API does (LAMBDA-SPEC §1.5)."""
-    if not header:
-        return "Runtime.Unknown"
-    prefix, dot, reason = header.partition(".")
-    if dot and prefix in ("Runtime", "Function") and reason[:1].isupper() and reason.isalpha():
+    if header and _ERROR_TYPE.fullmatch(header):
         return header
-    return "Function.Unknown" if header.startswith("Function.") else "Runtime.Unknown"
+    return "Function.Unknown" if header and header.startswith("Function.") else "Runtime.Unknown"

@@ -10,6 +10,7 @@ and its private /tmp; the records; and the destinations of asynchronous events. 
 from __future__ import annotations
 
 import asyncio
+import collections
 import concurrent.futures
 import dataclasses
 import os
@@ -63,6 +64,11 @@ class LabSettings:
     keep_alive_s: float = 600.0
     keep_alive_policy: str = "fixed"
     retry_delay_scale: float = 1.0
+    max_records: int = 100_000
+
+
+def _new_destinations() -> dict[str, collections.deque[dict[str, Any]]]:
+    return {"on_success": collections.deque(maxlen=10_000), "on_failure": collections.deque(maxlen=10_000)}
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -90,10 +96,10 @@ class ControlPlane:
         self.queue = EventQueue(settings.retry_delay_scale, lambda fn, q: self.arn(fn))
         self.configs: dict[str, FunctionConfig] = {}                   # function -> $LATEST config
         self.code: dict[tuple[str, str], tuple[FunctionConfig, Path]] = {}  # (function, code hash)
-        self.destinations: dict[str, dict[str, list[dict[str, Any]]]] = {}
+        self.destinations: dict[str, dict[str, collections.deque[dict[str, Any]]]] = {}
         self.environments: dict[str, EngineEnvironment] = {}
-        self.records: list[InvocationRecord] = []
-        self.spans: list[PhaseSpan] = []
+        self.records: collections.deque[InvocationRecord] = collections.deque(maxlen=settings.max_records)
+        self.spans: collections.deque[PhaseSpan] = collections.deque(maxlen=3 * settings.max_records)
         self._waiters: dict[str, asyncio.Future[EngineResult]] = {}
         self._log_starts: dict[str, int] = {}
         self._wakeups: dict[str, asyncio.TimerHandle] = {}
@@ -126,7 +132,7 @@ class ControlPlane:
             raise ConfigError(f"invalid reserved_concurrency: {exc}") from None
         self.code[(config.name, code_sha)] = (config, code_dir)
         self.configs[config.name] = config
-        self.destinations.setdefault(config.name, {"on_success": [], "on_failure": []})
+        self.destinations.setdefault(config.name, _new_destinations())
         now = self.now()
         self.perform(self.scheduler.deploy(self._spec(config, LATEST, code_sha), self._keep_alive(config), now))
         self.scheduler.reserve(config.name, config.reserved_concurrency)
@@ -325,12 +331,12 @@ class ControlPlane:
         record = effect.record
         self.records.append(record)
         environment = self.environments[effect.environment_id]
-        start = self._log_starts.pop(record.request_id, len(environment.stream.entries))
+        start = self._log_starts.pop(record.request_id, environment.stream.end)
         future = self._waiters.pop(record.request_id, None)
         if future is not None and not future.done():
             body = effect.body if isinstance(effect.body, bytes) else b""
             future.set_result(EngineResult(record, body, effect.is_error, environment.stream, start,
-                                           len(environment.stream.entries)))
+                                           environment.stream.end))
 
     def _record_span(self, effect: RecordSpan) -> None:
         self.spans.append(effect.span)
@@ -389,7 +395,7 @@ class ControlPlane:
         future.add_done_callback(finished)
 
     def _deliver_record(self, effect: DeliverRecord) -> None:
-        self.destinations.setdefault(effect.function, {"on_success": [], "on_failure": []})[
+        self.destinations.setdefault(effect.function, _new_destinations())[
             effect.destination].append(effect.record)
 
     # -- queries --------------------------------------------------------------------------------
