@@ -10,17 +10,20 @@ import pytest
 import lambdalab
 
 
-def _descendants() -> set[int]:
-    return {p.pid for p in psutil.Process(os.getpid()).children(recursive=True)}
-
-
 def _environment_processes() -> list[psutil.Process]:
-    """Processes that look like lambdalab runtimes (any owner), except zombies."""
+    """This test run's processes that look like lambdalab runtimes, except zombies.
+
+    Only descendants of this process count, so that runtimes of other programs on the machine
+    (another test run, a notebook) never fail a test here.
+    """
     found = []
-    for proc in psutil.process_iter(["cmdline", "status"]):
-        cmd = " ".join(proc.info["cmdline"] or [])
-        if ("python_bootstrap.py" in cmd or "-m awslambdaric" in cmd) and proc.info["status"] != "zombie":
-            found.append(proc)
+    for proc in psutil.Process(os.getpid()).children(recursive=True):
+        try:
+            cmd = " ".join(proc.cmdline())
+            if ("python_bootstrap.py" in cmd or "-m awslambdaric" in cmd) and proc.status() != psutil.STATUS_ZOMBIE:
+                found.append(proc)
+        except psutil.NoSuchProcess:
+            continue
     return found
 
 
