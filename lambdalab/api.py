@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 from lambdalab.config import FunctionConfig
 from lambdalab.core.limits import AccountLimits
 from lambdalab.core.records import InvocationRecord
+from lambdalab.engine import observe
 from lambdalab.engine.code import write_task_root
 from lambdalab.engine.control_plane import ControlPlane, LabSettings
 from lambdalab.engine.loop_thread import LoopThread
@@ -126,12 +127,12 @@ class Function:
 
     def environments(self) -> list[EnvironmentInfo]:
         """The function's environments that are not gone yet."""
-        rows = self._lab._call(lambda plane: plane.live_environments(self.name))
+        rows = self._lab._call(lambda plane: observe.live_environments(plane, self.name))
         return [EnvironmentInfo(*row) for row in rows]
 
     def statistics(self) -> dict[str, Any]:
         """Environments by state, concurrency in use, throttles and queued events; cheap to poll."""
-        return self._lab._call(lambda plane: plane.statistics(self.name))  # type: ignore[no-any-return]
+        return self._lab._call(lambda plane: observe.statistics(plane, self.name))  # type: ignore[no-any-return]
 
     def logs(self, environment_id: str | None = None) -> str:
         return self._lab.logs(self.name, environment_id)
@@ -294,7 +295,7 @@ class Lab:
 
     def statistics(self) -> dict[str, Any]:
         """The whole Lab: environments by state, concurrency, throttles, queued events."""
-        return self._call(lambda plane: plane.lab_statistics())  # type: ignore[no-any-return]
+        return self._call(lambda plane: observe.lab_statistics(plane))  # type: ignore[no-any-return]
 
     @property
     def settings(self) -> LabSettings:
@@ -320,7 +321,7 @@ class Lab:
 
         spans = list(self._plane.spans)
         if include_open and not self._closed:
-            spans += self._call(lambda plane: plane.open_spans())
+            spans += self._call(lambda plane: observe.open_spans(plane))
         columns = [f.name for f in dataclasses.fields(PhaseSpan)]
         frame = pd.DataFrame([dataclasses.astuple(s) for s in spans], columns=columns)
         frame["duration_ms"] = (frame["end"] - frame["start"]) * 1000.0

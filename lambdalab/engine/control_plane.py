@@ -32,11 +32,10 @@ from lambdalab.core.effects import (
 from lambdalab.core.events import DeadlineExceeded, Event, Invocation, ProcessExited, ProcessStarted, WakeupDue
 from lambdalab.core.ids import IdFactory
 from lambdalab.core.keepalive import FixedKeepAlive, HybridHistogramKeepAlive, KeepAlivePolicy
-from lambdalab.core.lifecycle import EnvironmentSpec, State
+from lambdalab.core.lifecycle import EnvironmentSpec
 from lambdalab.core.limits import THROTTLE_MESSAGE, AccountLimits
 from lambdalab.core.logstream import LogStream
 from lambdalab.core.outcomes import Status
-from lambdalab.core.pool import PoolStatistics
 from lambdalab.core.records import End, InitReport, InitStart, InvocationRecord, PhaseSpan, Start, log_stream_name
 from lambdalab.core.scheduler import LATEST, Alias, Scheduler, Throttled
 from lambdalab.engine import runtimes
@@ -397,41 +396,6 @@ class ControlPlane:
     def _deliver_record(self, effect: DeliverRecord) -> None:
         self.destinations.setdefault(effect.function, _new_destinations())[
             effect.destination].append(effect.record)
-
-    # -- queries --------------------------------------------------------------------------------
-    def open_spans(self) -> list[PhaseSpan]:
-        now = self.now()
-        spans = []
-        for environment in self.environments.values():
-            core = environment.pool.environments.get(environment.id)
-            span = core.open_span(now) if core is not None else None
-            if span is not None:
-                spans.append(span)
-        return spans
-
-    def live_environments(self, name: str) -> list[tuple[str, str, str, bool, bool, int]]:
-        self.function(name)
-        out = []
-        for pool in self.scheduler.entry(name).all_pools():
-            for core in pool.environments.values():
-                if core.state is not State.TERMINATED:
-                    out.append((core.id, pool.spec.version, core.state.value, core.is_frozen, core.provisioned,
-                                core.invocations))
-        return out
-
-    def statistics(self, name: str) -> dict[str, Any]:
-        self.function(name)
-        entry = self.scheduler.entry(name)
-        stats = dataclasses.asdict(self.scheduler.statistics(name))
-        queued = sum(1 for e in self.queue.pending.values() if e.function == name)
-        return {**stats, "concurrency": entry.usage, "reserved": entry.reserved, "throttles": entry.throttles,
-                "queued_events": queued}
-
-    def lab_statistics(self) -> dict[str, Any]:
-        per = {name: self.statistics(name) for name in self.configs}
-        keys = [f.name for f in dataclasses.fields(PoolStatistics)] + ["concurrency", "throttles", "queued_events"]
-        total = {k: sum(s[k] for s in per.values()) for k in keys}
-        return {**total, "account_concurrency": self.settings.limits.concurrency, "functions": len(per)}
 
     # -- closing --------------------------------------------------------------------------------
     def _check_open(self) -> None:
