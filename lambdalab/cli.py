@@ -1,6 +1,8 @@
-"""Command line: run a handler headless and print what Lambda would log.
+"""Command line: run a handler headless and print what Lambda would log; serve functions; make events.
 
     lambdalab invoke app.py --handler handler --event '{"x": 1}' --count 3
+    lambdalab serve [FOLDER | --template template.yaml] --port 3001
+    lambdalab event s3_put --bucket photos --key cats/tom.jpg
 
 Each invocation prints its log (START … REPORT) and its payload or error. The other front-end
 (the notebook layer) calls the same ``Lab`` methods.
@@ -28,11 +30,19 @@ def _parser() -> argparse.ArgumentParser:
     invoke.add_argument("--timeout", type=float, default=3.0, help="timeout in seconds (default: 3)")
     invoke.add_argument("--runtime", default="python", choices=["python", "python-ric"])
     invoke.add_argument("--no-freeze", action="store_true", help="do not freeze environments between invokes")
+    from lambdalab.endpoint.command import add_event_parser, add_serve_parser
+
+    add_serve_parser(commands)
+    add_event_parser(commands)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command in ("serve", "event"):
+        from lambdalab.endpoint.command import run_event, run_serve
+
+        return run_serve(args) if args.command == "serve" else run_event(args)
     try:
         event = json.loads(args.event)
     except ValueError as exc:

@@ -1,0 +1,125 @@
+"""The command line's ``serve`` and ``event`` subcommands (``lambdalab/cli.py`` only wires them in).
+
+    lambdalab serve [FOLDER | --template template.yaml] [--port N] [--host H --allow-remote]
+    lambdalab event KIND [--option value ...]      # KIND: s3_put, sqs, apigw_http... (see --help)
+
+``serve`` registers the functions, serves them until Ctrl-C (or SIGTERM) and prints the endpoint
+and each function's URL. ``event`` prints the builder's event as JSON; its options come from the
+builder's parameters (``--bucket``, ``--key``...), JSON for mappings, repeatable for lists.
+"""
+
+from __future__ import annotations
+
+import argparse
+import inspect
+import json
+import signal
+import sys
+import threading
+from typing import Any
+
+from lambdalab import events
+from lambdalab.errors import CallerError, InvokeError
+
+
+# -- serve ---------------------------------------------------------------------------------------
+def add_serve_parser(commands: Any) -> None:
+    serve = commands.add_parser("serve", help="serve functions over Lambda's API (boto3, aws CLI, function URLs)")
+    serve.add_argument("folder", nargs="?", default=".",
+                       help="a folder of handler files (or holding template.yaml), or one .py file (default: .)")
+    serve.add_argument("--template", help="a SAM template (AWS::Serverless::Function resources)")
+    serve.add_argument("--port", type=int, default=3001, help="the Invoke API's port (default: 3001; 0: any free)")
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
+    serve.add_argument("--allow-remote", action="store_true",
+                       help="allow a non-loopback --host (anyone who can reach it can run your functions)")
+    serve.add_argument("--handler", default="handler", help="handler function name in folder mode (default: handler)")
+    serve.add_argument("--no-urls", action="store_true", help="do not give each function a function URL")
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    from lambdalab.api import Lab
+    from lambdalab.endpoint.server import is_loopback
+    from lambdalab.endpoint.templates import load_folder, load_template
+
+    if not is_loopback(args.host) and not args.allow_remote:
+        print(f"lambdalab: refusing to serve on {args.host}: not a loopback address, and the endpoint accepts any "
+              "signature. Add --allow-remote if you mean it.", file=sys.stderr)
+        return 2
+    if not is_loopback(args.host):
+        print(f"lambdalab: WARNING: serving on {args.host}; any host that can reach it can invoke these functions",
+              file=sys.stderr)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        with Lab() as lab:
+            names, notes = load_template(lab, args.template) if args.template else load_folder(lab, args.folder,
+                                                                                               args.handler)
+            for note in notes:
+                print(f"lambdalab: {note}", file=sys.stderr)
+            if not names:
+                print("lambdalab: no functions to serve", file=sys.stderr)
+                return 2
+            url = lab.serve(port=args.port, host=args.host, allow_remote=args.allow_remote)
+            print(f"Lambda API at {url}  (boto3: endpoint_url='{url}'; aws CLI: --endpoint-url {url})")
+            for name in names:
+                line = f"  {name}"
+                if not args.no_urls:
+                    line += f"  function URL {lab.function(name).url()}"
+                print(line)
+            print("Ctrl-C to stop.", flush=True)
+            try:
+                while not stop.wait(0.5):
+                    pass
+            except KeyboardInterrupt:
+                pass
+    except (CallerError, InvokeError) as exc:
+        print(f"lambdalab: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+# -- event ---------------------------------------------------------------------------------------
+def add_event_parser(commands: Any) -> None:
+    event = commands.add_parser("event", help="print a sample event of a trigger (like sam local generate-event)",
+                                add_help=False)
+    event.add_argument("kind", nargs="?", help=f"one of: {', '.join(events.KINDS)}")
+    event.add_argument("options", nargs=argparse.REMAINDER, help="the builder's options; KIND --help lists them")
+
+
+def run_event(args: argparse.Namespace) -> int:
+    kind = (args.kind or "").replace("-", "_")
+    if kind not in events.KINDS:
+        print(f"usage: lambdalab event KIND [options]; KIND is one of: {', '.join(events.KINDS)}", file=sys.stderr)
+        return 0 if args.kind in (None, "-h", "--help") else 2
+    builder = events.KINDS[kind]
+    options = vars(builder_parser(kind, builder).parse_args(args.options))
+    try:
+        event = builder(**{k: v for k, v in options.items() if v is not None})
+    except (TypeError, ValueError) as exc:
+        print(f"lambdalab: {exc}", file=sys.stderr)
+        return 2
+    print(json.dumps(event, indent=2))
+    return 0
+
+
+def builder_parser(kind: str, builder: Any) -> argparse.ArgumentParser:
+    """Options from the builder's signature: ``--name value``; JSON for mappings; repeatable lists."""
+    parser = argparse.ArgumentParser(prog=f"lambdalab event {kind}", description=inspect.getdoc(builder))
+    for name, param in inspect.signature(builder).parameters.items():
+        flag = "--" + name.replace("_", "-")
+        annotation = str(param.annotation)
+        default = param.default
+        if isinstance(default, bool):
+            parser.add_argument(flag, dest=name, action=argparse.BooleanOptionalAction, default=None)
+        elif "Mapping" in annotation:
+            parser.add_argument(flag, dest=name, type=json.loads, metavar="JSON")
+        elif annotation.startswith("Iterable"):
+            parser.add_argument(flag, dest=name, action="append", metavar="VALUE",
+                                help=f"repeat for several (default: {list(default)!r})")
+        elif isinstance(default, int):
+            parser.add_argument(flag, dest=name, type=int, help=f"default: {default}")
+        elif "float" in annotation:
+            parser.add_argument(flag, dest=name, type=float)
+        else:
+            parser.add_argument(flag, dest=name, help=f"default: {default!r}" if default is not None else None)
+    return parser

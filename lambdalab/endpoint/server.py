@@ -1,0 +1,210 @@
+"""The endpoint: an aiohttp server on the Lab's own loop that speaks Lambda's API.
+
+One ``Endpoint`` per Lab (``lab.serve()``), bound to loopback unless the caller insists. It routes
+the Invoke API (``invoke.py``), the management calls (``management.py``) and owns the function
+URL listeners (``function_urls.py``). Any SigV4 signature is accepted: nothing is checked.
+
+Rules: every handler runs on the Lab's loop thread; a handler that needs a blocking ``Lab`` method
+(deploying code) runs it on this endpoint's one worker thread, never on the loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import ipaddress
+import socket
+import warnings
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+
+from lambdalab.endpoint import invoke, management, wire
+from lambdalab.endpoint.function_urls import UrlListener
+from lambdalab.endpoint.shapes import Meta, default_meta
+from lambdalab.errors import ConfigError
+
+if TYPE_CHECKING:
+    from lambdalab.api import Lab
+
+MAX_BODY = 32 * 1024 * 1024      # above Lambda's 6 MB so that Lambda's own 413 answers, not aiohttp's
+Handler = Callable[["Endpoint", web.Request], Awaitable[web.StreamResponse]]
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_host(host: str, allow_remote: bool) -> None:
+    """Loopback only, unless ``allow_remote``: the endpoint accepts any signature, so anyone who can
+    reach it can run the functions."""
+    if is_loopback(host):
+        return
+    if not allow_remote:
+        raise ConfigError(f"invalid host: {host!r} is not a loopback address; the endpoint accepts any signature, so "
+                          "anyone who can reach it could run your functions. Pass allow_remote=True "
+                          "(CLI: --allow-remote) if you mean it")
+    warnings.warn(f"lambdalab endpoint listening on {host}: any host that can reach it can invoke your functions "
+                  "(signatures are not checked)", RuntimeWarning, stacklevel=3)
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """A listening TCP socket with TCP_NODELAY, which accepted connections inherit (aiohttp never sets it, and
+    without it a response written in two parts can wait ~40 ms for a delayed ACK)."""
+    family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    sock = socket.socket(family, kind, proto)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sock.bind(address)
+        sock.listen(1024)
+    except OSError:
+        sock.close()
+        raise
+    sock.setblocking(False)
+    return sock
+
+
+def http_url(host: str, port: int) -> str:
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+class Endpoint:
+    """Lambda's HTTP API for one Lab."""
+
+    def __init__(self, lab: Lab, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.lab, self.host, self.port = lab, host, port
+        self.metas: dict[str, Meta] = {}
+        self.urls: dict[tuple[str, str | None], UrlListener] = {}
+        self._runner: web.AppRunner | None = None
+        self._worker = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="lambdalab-endpoint")
+
+    @property
+    def url(self) -> str:
+        return http_url(self.host, self.port)
+
+    # -- lifecycle (on the loop) -----------------------------------------------------------------
+    async def start(self) -> str:
+        app = web.Application(client_max_size=MAX_BODY, middlewares=[self._answer_errors])
+        for method, path, handler in ROUTES:
+            app.router.add_route(method, path, self._bind(handler))
+        app.router.add_route("*", "/{tail:.*}", self._bind(_unknown))
+        runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=2.0)
+        await runner.setup()
+        try:
+            sock = listen(self.host, self.port)
+        except OSError as exc:
+            await runner.cleanup()
+            raise ConfigError(f"invalid port: cannot listen on {self.host}:{self.port} ({exc.strerror})") from None
+        await web.SockSite(runner, sock).start()
+        self._runner = runner
+        self.port = sock.getsockname()[1]
+        return self.url
+
+    async def stop(self) -> None:
+        for listener in list(self.urls.values()):
+            await listener.stop()
+        self.urls.clear()
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+        self._worker.shutdown(wait=False, cancel_futures=True)
+
+    def close(self) -> None:
+        """Stop serving (from the caller's thread); never raises."""
+        try:
+            if self.lab._thread.is_running:
+                self.lab._thread.run(self.stop(), timeout=10)
+        except Exception:  # noqa: BLE001 - closing must not raise
+            pass
+
+    # -- function URLs ---------------------------------------------------------------------------
+    async def ensure_url(self, name: str, qualifier: str | None, auth_type: str = "NONE") -> UrlListener:
+        key = (name, qualifier)
+        if key not in self.urls:
+            listener = UrlListener(self, name, qualifier, auth_type)
+            await listener.start(self.host)
+            self.urls[key] = listener
+        return self.urls[key]
+
+    # -- helpers for handlers --------------------------------------------------------------------
+    def function_name(self, request: web.Request, *, allow_qualifier: bool = True) -> tuple[str, str | None]:
+        settings = self.lab.settings
+        name, qualifier = wire.parse_name(request.match_info["name"], request.query.get("Qualifier"),
+                                          region=settings.region, account_id=settings.account_id)
+        if qualifier is not None and not allow_qualifier:
+            raise wire.invalid("This operation does not take a qualifier; give the unqualified function name.")
+        return name, qualifier
+
+    async def read_body(self, request: web.Request, too_large: Callable[[], Exception]) -> bytes:
+        try:
+            return await request.read()
+        except web.HTTPRequestEntityTooLarge:
+            raise wire.from_lab(too_large()) from None
+
+    def meta(self, name: str) -> Meta:
+        if name not in self.metas:
+            self.metas[name] = default_meta(self.lab)
+        return self.metas[name]
+
+    async def blocking(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """Run a blocking ``Lab`` call off the loop (it hands its own work back to the loop)."""
+        return await asyncio.get_running_loop().run_in_executor(self._worker, lambda: fn(*args, **kwargs))
+
+    def _bind(self, handler: Handler) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+        async def bound(request: web.Request) -> web.StreamResponse:
+            return await handler(self, request)
+        return bound
+
+    @web.middleware
+    async def _answer_errors(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        try:
+            return await handler(request)  # type: ignore[no-any-return]
+        except wire.ApiError as exc:
+            error = exc
+        except web.HTTPException as exc:
+            error = wire.not_implemented(f"lambdalab's endpoint does not implement {request.method} {request.path}"
+                                         f" ({exc.status} {exc.reason})")
+        except Exception as exc:  # noqa: BLE001 - a bug here must still answer in Lambda's format
+            error = wire.from_lab(exc)
+        return web.Response(status=error.status, body=error.body(), headers=error.headers(wire.new_request_id()))
+
+
+async def _unknown(endpoint: Endpoint, request: web.Request) -> web.Response:
+    raise wire.not_implemented(f"lambdalab's endpoint does not implement {request.method} {request.path}; "
+                               "see docs/ENDPOINT.md for the supported calls")
+
+
+F = "/2015-03-31/functions"
+ROUTES: list[tuple[str, str, Handler]] = [
+    ("POST", F + "/{name}/invocations", invoke.invoke),
+    ("GET", F, management.list_functions),
+    ("GET", F + "/", management.list_functions),
+    ("POST", F, management.create_function),
+    ("GET", F + "/{name}", management.get_function),
+    ("DELETE", F + "/{name}", management.delete_function),
+    ("GET", F + "/{name}/configuration", management.get_function_configuration),
+    ("PUT", F + "/{name}/configuration", management.update_function_configuration),
+    ("PUT", F + "/{name}/code", management.update_function_code),
+    ("POST", F + "/{name}/versions", management.publish_version),
+    ("GET", F + "/{name}/versions", management.list_versions),
+    ("POST", F + "/{name}/aliases", management.create_alias),
+    ("GET", F + "/{name}/aliases", management.list_aliases),
+    ("GET", F + "/{name}/aliases/{alias}", management.get_alias),
+    ("PUT", "/2017-10-31/functions/{name}/concurrency", management.put_function_concurrency),
+    ("DELETE", "/2017-10-31/functions/{name}/concurrency", management.delete_function_concurrency),
+    ("GET", "/2019-09-30/functions/{name}/concurrency", management.get_function_concurrency),
+    ("PUT", "/2019-09-30/functions/{name}/provisioned-concurrency", management.put_provisioned_concurrency),
+    ("GET", "/2019-09-30/functions/{name}/provisioned-concurrency", management.get_provisioned_concurrency),
+    ("GET", "/2016-08-19/account-settings", management.get_account_settings),
+    ("GET", "/2016-08-19/account-settings/", management.get_account_settings),
+    ("POST", "/2021-10-31/functions/{name}/url", management.create_function_url),
+    ("GET", "/2021-10-31/functions/{name}/url", management.get_function_url),
+    ("DELETE", "/2021-10-31/functions/{name}/url", management.delete_function_url),
+]

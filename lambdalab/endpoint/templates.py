@@ -1,0 +1,210 @@
+"""Functions from a folder of handler files or from a SAM template, registered in a Lab.
+
+Folder: every top-level ``*.py`` file that defines the handler function (``handler`` unless told
+otherwise; found by parsing, nothing is imported) becomes a function named after the file, with
+the whole folder as its code. A folder holding ``template.yaml`` / ``template.yml`` is read as a
+SAM template instead.
+
+SAM template: each ``AWS::Serverless::Function`` resource, with ``Globals.Function`` defaults:
+``FunctionName`` (else the logical id), ``CodeUri`` (relative to the template) or ``InlineCode``,
+``Handler``, ``Runtime`` (python3.x only), ``MemorySize``, ``Timeout``, ``Environment.Variables``
+and ``ReservedConcurrentExecutions``. CloudFormation short tags (``!Ref``, ``!GetAtt``, ``!Sub``...)
+load as their long forms; ``Ref``s to parameters with a default, ``AWS::Region`` and
+``AWS::AccountId`` resolve, anything else is skipped with a note.
+
+Rules: returns notes instead of printing; raises ``ConfigError`` for a file it cannot read.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import re
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from lambdalab.errors import ConfigError
+
+if TYPE_CHECKING:
+    from lambdalab.api import Lab
+
+_UNRESOLVED = object()
+_TEMPLATE_NAMES = ("template.yaml", "template.yml", "template.json")
+
+
+# -- folders ---------------------------------------------------------------------------------------
+def load_folder(lab: Lab, path: str | Path, handler: str = "handler") -> tuple[list[str], list[str]]:
+    """Register the handlers found under ``path`` (a folder or one file); returns (names, notes)."""
+    root = Path(path)
+    if root.is_dir():
+        for candidate in _TEMPLATE_NAMES:
+            if (root / candidate).is_file():
+                return load_template(lab, root / candidate)
+        files = sorted(p for p in root.glob("*.py") if not p.name.startswith(("_", "test_")))
+    elif root.is_file():
+        files = [root]
+    else:
+        raise ConfigError(f"invalid path: {str(root)!r} is neither a file nor a folder")
+    names, notes = [], []
+    for file in files:
+        if not _defines(file, handler):
+            notes.append(f"{file.name}: no top-level function {handler!r}; not served")
+            continue
+        name = re.sub(r"[^A-Za-z0-9_-]", "-", file.stem)[:64]
+        code = root if root.is_dir() else file
+        lab.create_function(name, path=code, handler=f"{file.stem}.{handler}")
+        names.append(name)
+    return names, notes
+
+
+def _defines(file: Path, function: str) -> bool:
+    try:
+        tree = ast.parse(file.read_text(), filename=str(file))
+    except (SyntaxError, UnicodeDecodeError, OSError):
+        return False
+    return any(isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name == function
+               for node in tree.body)
+
+
+# -- SAM templates -------------------------------------------------------------------------------
+def read_template(path: str | Path) -> dict[str, Any]:
+    """A template as data (YAML with CloudFormation's short tags, or JSON)."""
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise ConfigError(f"invalid template: cannot read {str(path)!r} ({exc.strerror})") from None
+    if path.suffix == ".json":
+        data = json.loads(text)
+    else:
+        try:
+            import yaml
+        except ImportError:
+            raise ConfigError("reading a YAML template needs PyYAML: pip install pyyaml") from None
+        try:
+            data = yaml.load(text, Loader=_loader(yaml))  # noqa: S506 - a SafeLoader subclass
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"invalid template: {path} is not valid YAML ({exc})") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"invalid template: {path} does not hold a mapping")
+    return data
+
+
+def _loader(yaml: Any) -> Any:
+    """A SafeLoader that reads ``!Ref x`` as ``{"Ref": "x"}``, ``!GetAtt a.b`` as ``{"Fn::GetAtt": ["a", "b"]}``..."""
+
+    class CloudFormationLoader(yaml.SafeLoader):  # type: ignore[misc,name-defined]
+        pass
+
+    def construct(loader: Any, suffix: str, node: Any) -> Any:
+        if isinstance(node, yaml.ScalarNode):
+            value: Any = loader.construct_scalar(node)
+        elif isinstance(node, yaml.SequenceNode):
+            value = loader.construct_sequence(node, deep=True)
+        else:
+            value = loader.construct_mapping(node, deep=True)
+        if suffix == "Ref":
+            return {"Ref": value}
+        if suffix == "GetAtt" and isinstance(value, str):
+            value = value.split(".", 1)
+        return {f"Fn::{suffix}": value}
+
+    CloudFormationLoader.add_multi_constructor("!", construct)
+    return CloudFormationLoader
+
+
+def load_template(lab: Lab, path: str | Path) -> tuple[list[str], list[str]]:
+    """Register the template's ``AWS::Serverless::Function`` resources; returns (names, notes)."""
+    path = Path(path)
+    template = read_template(path)
+    params = {k: v.get("Default") for k, v in (template.get("Parameters") or {}).items() if isinstance(v, dict)}
+    context = {**params, "AWS::Region": lab.settings.region, "AWS::AccountId": lab.settings.account_id}
+    defaults = ((template.get("Globals") or {}).get("Function")) or {}
+    names, notes = [], []
+    for logical_id, resource in (template.get("Resources") or {}).items():
+        if not isinstance(resource, dict) or resource.get("Type") != "AWS::Serverless::Function":
+            continue
+        props = _merge(defaults, resource.get("Properties") or {})
+        try:
+            names.append(_register(lab, path.parent, logical_id, props, context, notes))
+        except _Skip as skip:
+            notes.append(f"{logical_id}: {skip}; not served")
+    return names, notes
+
+
+class _Skip(Exception):
+    pass
+
+
+def _merge(defaults: dict[str, Any], props: dict[str, Any]) -> dict[str, Any]:
+    out = {**defaults, **props}
+    env_default = ((defaults.get("Environment") or {}).get("Variables")) or {}
+    env_own = ((props.get("Environment") or {}).get("Variables")) or {}
+    if env_default or env_own:
+        out["Environment"] = {"Variables": {**env_default, **env_own}}
+    return out
+
+
+def _register(lab: Lab, base: Path, logical_id: str, props: dict[str, Any], context: dict[str, Any],
+              notes: list[str]) -> str:
+    def value(key: str, default: Any = None) -> Any:
+        resolved = _resolve(props.get(key, default), context)
+        if resolved is _UNRESOLVED:
+            notes.append(f"{logical_id}: {key} uses an intrinsic function lambdalab cannot resolve; ignored")
+            return default
+        return resolved
+
+    if value("PackageType", "Zip") != "Zip":
+        raise _Skip("PackageType Image is not supported")
+    runtime = value("Runtime")
+    if runtime is not None and not str(runtime).startswith("python3"):
+        raise _Skip(f"Runtime {runtime} is not Python 3")
+    handler = value("Handler")
+    if not handler:
+        raise _Skip("no Handler")
+    name = str(value("FunctionName") or logical_id)
+    env = {}
+    for key, raw in (((props.get("Environment") or {}).get("Variables")) or {}).items():
+        resolved = _resolve(raw, context)
+        if resolved is _UNRESOLVED or resolved is None:
+            notes.append(f"{logical_id}: environment variable {key} cannot be resolved; left out")
+        else:
+            env[key] = str(resolved).lower() if isinstance(resolved, bool) else str(resolved)
+    options = {"handler": str(handler), "env_vars": env, "memory_mb": int(value("MemorySize", 128)),
+               "timeout_s": float(value("Timeout", 3)), "reserved_concurrency": value("ReservedConcurrentExecutions")}
+    inline = value("InlineCode")
+    if inline is not None:
+        lab.create_function(name, str(inline), **options)
+        return name
+    code_uri = value("CodeUri", ".")
+    if not isinstance(code_uri, str):
+        raise _Skip("CodeUri must be a local folder (S3 locations are not supported)")
+    folder = (base / code_uri).resolve()
+    if not folder.exists():
+        raise _Skip(f"CodeUri {code_uri!r} does not exist")
+    lab.create_function(name, path=folder, **options)
+    return name
+
+
+def _resolve(value: Any, context: dict[str, Any]) -> Any:
+    """Plain values as they are; ``Ref`` and simple ``Fn::Sub`` from ``context``; else unresolved."""
+    if not isinstance(value, dict):
+        return value
+    if set(value) == {"Ref"}:
+        found = context.get(value["Ref"])
+        return _UNRESOLVED if found is None else found
+    if set(value) == {"Fn::Sub"} and isinstance(value["Fn::Sub"], str):
+        missing = []
+
+        def substitute(match: re.Match[str]) -> str:
+            found = context.get(match.group(1))
+            if found is None:
+                missing.append(match.group(1))
+                return match.group(0)
+            return str(found)
+
+        text = re.sub(r"\$\{([^}!]+)\}", substitute, value["Fn::Sub"])
+        return _UNRESOLVED if missing else text
+    if any(key.startswith("Fn::") or key == "Ref" for key in value):
+        return _UNRESOLVED
+    return value

@@ -1,0 +1,317 @@
+"""A local SQS queue with a Lambda event source mapping: messages delivered to a function in batches.
+
+    queue = lab.sqs_queue("orders", fn, batch_size=10, visibility_timeout_s=30, max_receive_count=3,
+                          report_batch_item_failures=True)
+    queue.send("hello"); queue.wait_until_empty(timeout_s=30); queue.dead_letters
+
+What it follows (LAMBDA-SPEC §7.5, the SQS event source mapping guide):
+- A batch is up to ``batch_size`` visible messages; with ``batching_window_s`` > 0 a smaller batch
+  waits until the window since its first message closes (a batch over 10 needs a window ≥ 1 s).
+  A batch also stops short of Lambda's 6 MB payload limit.
+- Each delivery is a synchronous invoke with ``{"Records": [...]}`` in Lambda's SQS record shape;
+  receiving a message makes it invisible for ``visibility_timeout_s`` and counts a receive.
+- Success deletes the batch. A function error, a timeout or a throttle leaves the whole batch to
+  reappear after the visibility timeout. With ``report_batch_item_failures`` the function may
+  return ``{"batchItemFailures": [{"itemIdentifier": id}, ...]}``: only those reappear; an entry
+  that is malformed or names a message not in the batch fails the whole batch.
+- A message whose visibility expires after ``max_receive_count`` receives moves to the dead-letter
+  queue (``dead_letters``) instead of reappearing.
+- At most ``max_concurrency`` batches are in flight (Lambda's ``ScalingConfig.MaximumConcurrency``,
+  2-1,000; Lambda starts at 5 and scales up by up to 300 a minute, which is not modelled).
+
+Differences from SQS: visibility is per batch delivery, in float seconds; a message whose
+visibility expired while its first delivery still runs can be delivered again (as SQS does), and
+then only the newest delivery's outcome deletes it. Messages are delivered in arrival order.
+
+Rules: all state lives on the Lab's loop thread; the public methods hop onto it and wait.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import collections
+import dataclasses
+import json
+import os
+import time
+import uuid
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from lambdalab import events
+from lambdalab.core import runtime_api
+from lambdalab.errors import ConfigError, LambdaLabError
+
+if TYPE_CHECKING:
+    from lambdalab.api import Lab
+    from lambdalab.engine.control_plane import EngineResult
+
+_RECORD_OVERHEAD = 1024  # bytes of metadata per record, counted against the 6 MB payload limit
+
+
+@dataclasses.dataclass
+class _Message:
+    id: str
+    body: str
+    attributes: dict[str, Any]
+    sent_at: float
+    receives: int = 0
+    first_received_at: float | None = None
+    receipt: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
+class Delivery:
+    """One message in one delivered batch, and what became of it."""
+
+    message_id: str
+    receive_count: int
+    request_id: str
+    outcome: str  # "deleted", "failed" (reappears), "throttled", "superseded" (redelivered meanwhile)
+
+
+class SqsQueue:
+    """A queue in a Lab, polled by an event source mapping that invokes ``function``."""
+
+    def __init__(self, lab: Lab, name: str, function: str, *, qualifier: str | None = None, batch_size: int = 10,
+                 batching_window_s: float = 0.0, visibility_timeout_s: float = 30.0,
+                 max_receive_count: int | None = None, report_batch_item_failures: bool = False,
+                 max_concurrency: int = 5) -> None:
+        timeout = lab.function(function).config.timeout_s
+        _validate(name, batch_size, batching_window_s, visibility_timeout_s, max_receive_count, max_concurrency, timeout)
+        self._lab, self._plane, self._loop = lab, lab._plane, lab._thread.loop
+        self.name, self.function, self.qualifier = name, function, qualifier
+        self.batch_size, self.batching_window_s = batch_size, float(batching_window_s)
+        self.visibility_timeout_s, self.max_receive_count = float(visibility_timeout_s), max_receive_count
+        self.report_batch_item_failures, self.max_concurrency = report_batch_item_failures, max_concurrency
+        self.arn = f"arn:aws:sqs:{lab.settings.region}:{lab.settings.account_id}:{name}"
+        self._visible: collections.deque[_Message] = collections.deque()
+        self._in_flight: dict[str, _Message] = {}
+        self._running = 0
+        self._window: asyncio.TimerHandle | None = None
+        self._window_due = False
+        self._timers: set[asyncio.TimerHandle] = set()
+        self._dead: list[dict[str, Any]] = []
+        self._deliveries: list[Delivery] = []
+        self._counts = collections.Counter[str]()
+        self.closed = False
+
+    def __repr__(self) -> str:
+        return f"<SqsQueue {self.name} → {self.function} batch={self.batch_size}>"
+
+    # -- the caller's side ---------------------------------------------------------------------
+    def send(self, body: Any, *, message_attributes: Mapping[str, Any] | None = None) -> str:
+        """Send one message (str, or JSON for other values); returns its message id."""
+        return self.send_batch([body], message_attributes=message_attributes)[0]
+
+    def send_batch(self, bodies: Iterable[Any], *, message_attributes: Mapping[str, Any] | None = None) -> list[str]:
+        now = time.time()
+        messages = [_Message(str(uuid.uuid4()), b if isinstance(b, str) else json.dumps(b),
+                             dict(message_attributes or {}), now) for b in bodies]
+        self._on_loop(self._accept, messages)
+        return [m.id for m in messages]
+
+    @property
+    def dead_letters(self) -> list[dict[str, Any]]:
+        """Messages moved to the dead-letter queue, oldest first (body, attributes, receive count)."""
+        return self._on_loop(lambda: list(self._dead))  # type: ignore[no-any-return]
+
+    @property
+    def deliveries(self) -> list[Delivery]:
+        """Every message of every delivered batch, in order, with its outcome."""
+        return self._on_loop(lambda: list(self._deliveries))  # type: ignore[no-any-return]
+
+    def statistics(self) -> dict[str, int]:
+        """Visible and in-flight messages, batches running, and counters since the queue was made."""
+        return self._on_loop(self._statistics)  # type: ignore[no-any-return]
+
+    def wait_until_empty(self, timeout_s: float = 60.0) -> None:
+        """Block until no message is visible or in flight (deleted or dead-lettered); TimeoutError after ``timeout_s``."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            stats = self.statistics()
+            if stats["visible"] == 0 and stats["in_flight"] == 0 and stats["batches_running"] == 0:
+                return
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"queue {self.name} not empty after {timeout_s} s: {stats}")
+            time.sleep(0.02)
+
+    def close(self) -> None:
+        """Stop delivering (messages stay where they are). Idempotent; never raises."""
+        try:
+            if not self.closed and self._lab._thread.is_running:
+                self._on_loop(self._stop)
+        except Exception:  # noqa: BLE001 - closing must not raise
+            pass
+        self.closed = True
+
+    def _on_loop(self, fn: Any, *args: Any) -> Any:
+        async def run() -> Any:
+            return fn(*args)
+
+        return self._lab._thread.run(run(), timeout=30)
+
+    # -- the loop's side -------------------------------------------------------------------------
+    def _statistics(self) -> dict[str, int]:
+        return {"visible": len(self._visible), "in_flight": len(self._in_flight), "batches_running": self._running,
+                "dead_lettered": len(self._dead), **{k: self._counts[k] for k in ("sent", "deleted", "batches",
+                                                                                  "receives", "throttled")}}
+
+    def _stop(self) -> None:
+        self.closed = True
+        for handle in (*self._timers, self._window):
+            if handle is not None:
+                handle.cancel()
+        self._timers.clear()
+
+    def _accept(self, messages: list[_Message]) -> None:
+        if self.closed:
+            raise ConfigError(f"queue {self.name} is closed")
+        self._visible.extend(messages)
+        self._counts["sent"] += len(messages)
+        self._pump()
+
+    def _pump(self) -> None:
+        """Start batches while messages are visible, the window allows and concurrency is left."""
+        while self._visible and self._running < self.max_concurrency and not self.closed:
+            if len(self._visible) < self.batch_size and self.batching_window_s > 0 and not self._window_due:
+                if self._window is None:
+                    self._window = self._loop.call_later(self.batching_window_s, self._window_closed)
+                return
+            if not self._deliver(self._take()):
+                break  # throttled: retry when a batch ends or a visibility timeout expires
+        if not self._visible:
+            self._window_due = False
+            if self._window is not None:
+                self._window.cancel()
+                self._window = None
+
+    def _window_closed(self) -> None:
+        self._window, self._window_due = None, True
+        self._pump()
+
+    def _take(self) -> list[_Message]:
+        batch: list[_Message] = []
+        size = 0
+        while self._visible and len(batch) < self.batch_size:
+            cost = len(self._visible[0].body.encode()) + _RECORD_OVERHEAD
+            if batch and size + cost > runtime_api.MAX_REQUEST_BYTES:
+                break
+            size += cost
+            batch.append(self._visible.popleft())
+        return batch
+
+    def _deliver(self, batch: list[_Message]) -> bool:
+        """Invoke the function with ``batch``; False if the invoke was refused (throttled)."""
+        now = time.time()
+        region, account = self._lab.settings.region, self._lab.settings.account_id
+        records = []
+        for m in batch:
+            m.receives += 1
+            m.first_received_at = m.first_received_at or now
+            m.receipt = base64.b64encode(os.urandom(48)).decode()
+            self._in_flight[m.id] = m
+            records.append(events.sqs_record(
+                m.body, message_id=m.id, receipt_handle=m.receipt, receive_count=m.receives, sent_at=m.sent_at,
+                first_received_at=m.first_received_at, message_attributes=m.attributes, queue=self.name,
+                sender_id=account, account_id=account, region=region))
+        receipts = [(m, m.receipt) for m in batch]
+        handle = self._loop.call_later(self.visibility_timeout_s, self._visibility_expired, receipts)
+        self._timers.add(handle)
+        self._counts["batches"] += 1
+        self._counts["receives"] += len(batch)
+        request_id = str(uuid.uuid4())
+        payload = json.dumps({"Records": records}).encode()
+        try:
+            future = self._plane.start_invoke(self.function, payload, None, self.qualifier, request_id)
+        except LambdaLabError:  # throttled (or the Lab closed): the batch waits out its visibility timeout
+            self._counts["throttled"] += 1
+            self._deliveries += [Delivery(m.id, m.receives, request_id, "throttled") for m in batch]
+            return False
+        self._running += 1
+        future.add_done_callback(lambda f: self._finished(receipts, request_id, handle, f))
+        return True
+
+    def _finished(self, receipts: list[tuple[_Message, str]], request_id: str, handle: asyncio.TimerHandle,
+                  future: asyncio.Future[EngineResult]) -> None:
+        self._running -= 1
+        ok = not future.cancelled() and future.exception() is None
+        failed = _failed_ids(future.result(), [m.id for m, _ in receipts],
+                             self.report_batch_item_failures) if ok else None
+        current = 0
+        for message, receipt in receipts:
+            if message.receipt != receipt or message.id not in self._in_flight:
+                outcome = "superseded"
+            elif failed is None or message.id in failed:
+                outcome = "failed"
+                current += 1
+            else:
+                outcome = "deleted"
+                del self._in_flight[message.id]
+                self._counts["deleted"] += 1
+            self._deliveries.append(Delivery(message.id, message.receives, request_id, outcome))
+        if current == 0:
+            handle.cancel()
+            self._timers.discard(handle)
+        self._pump()
+
+    def _visibility_expired(self, receipts: list[tuple[_Message, str]]) -> None:
+        for message, receipt in receipts:
+            if message.receipt != receipt or self._in_flight.get(message.id) is not message:
+                continue
+            del self._in_flight[message.id]
+            if self.max_receive_count is not None and message.receives >= self.max_receive_count:
+                self._dead.append({"messageId": message.id, "body": message.body,
+                                   "messageAttributes": dict(message.attributes),
+                                   "attributes": {"ApproximateReceiveCount": str(message.receives)}})
+            else:
+                self._visible.append(message)
+        self._timers = {t for t in self._timers if not t.cancelled() and t.when() > self._loop.time()}
+        self._pump()
+
+
+def _failed_ids(result: EngineResult, batch: list[str], partial: bool) -> set[str] | None:
+    """The ids to retry; None means the whole batch failed."""
+    if result.is_error:
+        return None
+    if not partial:
+        return set()
+    try:
+        answer = json.loads(result.body) if result.body else None
+    except ValueError:
+        return None
+    if not isinstance(answer, dict):
+        return set()  # not a partial batch response: success
+    failures = answer.get("batchItemFailures")
+    if failures is None:
+        return set()
+    if not isinstance(failures, list):
+        return None
+    ids = set()
+    for entry in failures:
+        identifier = entry.get("itemIdentifier") if isinstance(entry, dict) else None
+        if not identifier or identifier not in batch:
+            return None  # malformed or unknown: the whole batch fails
+        ids.add(identifier)
+    return ids
+
+
+def _validate(name: str, batch_size: int, window: float, visibility: float, max_receive: int | None,
+              concurrency: int, function_timeout: float) -> None:
+    def check(ok: bool, field: str, value: object, allowed: str) -> None:
+        if not ok:
+            raise ConfigError(f"invalid {field}: {value!r}; expected {allowed}")
+
+    check(isinstance(name, str) and 0 < len(name) <= 80 and all(c.isalnum() or c in "-_" for c in name),
+          "name", name, "1-80 letters, digits, '-' or '_'")
+    check(isinstance(batch_size, int) and 1 <= batch_size <= 10_000, "batch_size", batch_size, "1 to 10000")
+    check(0 <= window <= 300, "batching_window_s", window, "0 to 300 seconds")
+    check(batch_size <= 10 or window >= 1, "batching_window_s", window,
+          "at least 1 second when batch_size is over 10 (as Lambda requires)")
+    check(visibility > 0, "visibility_timeout_s", visibility, "seconds > 0")
+    check(visibility >= function_timeout, "visibility_timeout_s", visibility,
+          f"at least the function's timeout ({function_timeout} s), as Lambda requires")
+    check(max_receive is None or (isinstance(max_receive, int) and max_receive >= 1), "max_receive_count",
+          max_receive, "None (no dead-letter queue) or a whole number >= 1")
+    check(isinstance(concurrency, int) and 2 <= concurrency <= 1000, "max_concurrency", concurrency, "2 to 1000")
