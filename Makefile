@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-.PHONY: setup lab test test-lib test-notebooks bench clean
+.PHONY: setup lab test test-lib test-notebooks test-browser browser bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,10 +18,16 @@ setup: $(STAMP)
 lab: setup            ## JupyterLab on the tutorials
 	$(BIN)/jupyter lab $(ROOT_FLAG) --notebook-dir=notebooks notebooks/00_start_here.ipynb
 
-test: setup test-lib test-notebooks   ## every test: library, engine, notebooks
+test: setup test-lib test-notebooks test-browser   ## every test: library, engine, notebooks, a real browser
 
 test-lib: setup
-	$(BIN)/python -m pytest -q -p no:cacheprovider tests
+	$(BIN)/python -m pytest -q -p no:cacheprovider tests --ignore=tests/browser
+
+browser:              ## Debian's chromium for the browser test (never `playwright install`)
+	command -v chromium || (apt-get update && apt-get install -y chromium fonts-dejavu-core)
+
+test-browser: setup browser   ## JupyterLab + headless Chromium run notebooks/demo_panel.ipynb
+	$(BIN)/python -m pytest -q -p no:cacheprovider tests/browser
 
 test-notebooks: setup
 	$(BIN)/python -m pytest -q -p no:cacheprovider --nbval-lax --nbval-cell-timeout=120 notebooks

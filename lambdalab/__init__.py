@@ -4,6 +4,8 @@
 ``%load_ext lambdalab``.
 """
 
+from typing import Any
+
 from lambdalab._version import __version__
 from lambdalab.api import AsyncInvocation, EnvironmentInfo, Function, InvocationResult, Lab
 from lambdalab.config import FunctionConfig
@@ -20,14 +22,14 @@ __all__ = [
 ]
 
 
-def load_ipython_extension(ipython):  # type: ignore[no-untyped-def]
+def load_ipython_extension(ipython: Any) -> None:
     """``%load_ext lambdalab``: the magics, result cards and panel (imports IPython only now)."""
     from lambdalab.jupyter import load_ipython_extension as load
 
     load(ipython)
 
 
-def unload_ipython_extension(ipython):  # type: ignore[no-untyped-def]
+def unload_ipython_extension(ipython: Any) -> None:
     from lambdalab.jupyter import unload_ipython_extension as unload
 
     unload(ipython)
@@ -40,7 +42,7 @@ def default_lab() -> Lab:
     return get()
 
 
-def panel(fn: Function, **kwargs):  # type: ignore[no-untyped-def]
+def panel(fn: Function, **kwargs: Any) -> Any:
     """A load panel for ``fn`` with live charts (needs ipywidgets and plotly)."""
     from lambdalab.jupyter import panel as make
 

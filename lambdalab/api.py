@@ -53,6 +53,16 @@ class Function:
     def name(self) -> str:
         return self.config.name
 
+    @property
+    def lab(self) -> Lab:
+        """The Lab this function lives in."""
+        return self._lab
+
+    @property
+    def code_sha(self) -> str:
+        """The sha256 of the deployed ``$LATEST`` code (the task root's content)."""
+        return self._lab._call(lambda plane: plane.scheduler.pool(self.name, "$LATEST").spec.code)  # type: ignore[no-any-return]
+
     def __repr__(self) -> str:
         c = self.config
         return f"<Function {c.name} runtime={c.runtime} memory={c.memory_mb}MB timeout={c.timeout_s}s>"

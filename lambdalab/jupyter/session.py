@@ -10,7 +10,7 @@ from __future__ import annotations
 import atexit
 import threading
 
-from lambdalab.api import Lab
+from lambdalab import Lab
 
 _lock = threading.Lock()
 _lab: Lab | None = None

@@ -1,0 +1,254 @@
+"""The subcommands of the ``%lambda`` line magic; each is one call into the headless API.
+
+A subcommand takes the magics object (for the namespace and the Lab) and the rest of the line,
+and returns what should be displayed. Its docstring is its help and ends with its Python
+equivalent; ``line_help()`` joins them into ``%lambda?``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import inspect
+from collections.abc import Callable
+from typing import Any
+
+from IPython.core.error import UsageError
+
+from lambdalab import Function
+from lambdalab.jupyter._args import (
+    check_scaling_supported, env_pairs, event_value, new_parser, parse, scaling_changes,
+)
+
+
+def _function(magics: Any, name: str) -> Function:
+    if not name:
+        raise UsageError("a function name is required")
+    return magics.lab.function(name)  # UnknownFunctionError -> UsageError at the boundary
+
+
+def add_config_options(parser: argparse.ArgumentParser, *, for_update: bool) -> None:
+    """The configuration options (shared by ``%lambda config`` and the panel's defaults)."""
+    parser.add_argument("--memory", "-m", type=int, help="memory in MB, 128-10240")
+    parser.add_argument("--timeout", "-t", type=float, help="timeout in seconds, 1-900")
+    parser.add_argument("--handler", help="'function' or 'module.function'")
+    parser.add_argument("--runtime", help="'python' or 'python-ric'")
+    parser.add_argument("--env", "-e", action="append", metavar="KEY=VALUE",
+                        help="environment variable (repeatable; replaces all of them)")
+    parser.add_argument("--reserved", type=int, help="reserved concurrency")
+    parser.add_argument("--provisioned", type=int, help="provisioned concurrency")
+    parser.add_argument("--keep-alive", dest="keep_alive", type=float, help="seconds an idle environment is kept")
+    if for_update:
+        parser.add_argument("--freeze", dest="freeze", action="store_true", default=None, help="freeze idle environments")
+        parser.add_argument("--no-freeze", dest="freeze", action="store_false", help="do not freeze idle environments")
+
+
+def invoke(magics: Any, rest: str) -> Any:
+    """``%lambda invoke NAME [JSON | $variable]``: invoke synchronously and show the result card.
+
+    The event is the rest of the line as JSON (no quoting needed), or ``$variable`` for a value
+    in the namespace; none sends ``{}``.
+
+    Python equivalent: ``lab.function(NAME).invoke(event)``
+    """
+    name, _, raw = rest.partition(" ")
+    if not name or name.startswith("-"):
+        raise UsageError("usage: %lambda invoke NAME [JSON | $variable]")
+    event = event_value(raw, magics.shell.user_ns)
+    return _function(magics, name).invoke(event)
+
+
+def list_(magics: Any, rest: str) -> Any:
+    """``%lambda list``: the registered functions, one row each.
+
+    Python equivalent: ``[lab.function(n).config for n in lab.functions()]``
+    """
+    import pandas as pd
+
+    from lambdalab.jupyter.display import code_hash
+
+    if rest:
+        raise UsageError("%lambda list takes no arguments")
+    lab = magics.lab
+    rows = []
+    for name in lab.functions():
+        fn = lab.function(name)
+        rows.append({"name": name, "runtime": fn.config.runtime, "memory_mb": fn.config.memory_mb,
+                     "timeout_s": fn.config.timeout_s, "handler": fn.config.full_handler,
+                     "environments": len(fn.environments()), "code": code_hash(fn)[:12]})
+    columns = ["name", "runtime", "memory_mb", "timeout_s", "handler", "environments", "code"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+_ENVS = new_parser("lambda envs")
+_ENVS.add_argument("name")
+
+
+def envs(magics: Any, rest: str) -> Any:
+    """``%lambda envs NAME``: the function's live environments (id, state, frozen, invocations).
+
+    Python equivalent: ``lab.function(NAME).environments()``
+    """
+    import pandas as pd
+
+    args = parse(_ENVS, rest)
+    rows = [dataclasses.asdict(e) for e in _function(magics, args.name).environments()]
+    return pd.DataFrame(rows, columns=["environment_id", "state", "frozen", "invocations"])
+
+
+_LOGS = new_parser("lambda logs")
+_LOGS.add_argument("name")
+_LOGS.add_argument("--env", dest="environment", metavar="ID", help="one environment (an id or its unique prefix)")
+_LOGS.add_argument("--tail", type=int, metavar="N", help="only the last N lines")
+
+
+def logs(magics: Any, rest: str) -> None:
+    """``%lambda logs NAME [--env ID] [--tail N]``: print the log streams (Lambda's lines).
+
+    Python equivalent: ``lab.function(NAME).logs(environment_id)``
+    """
+    args = parse(_LOGS, rest)
+    fn = _function(magics, args.name)
+    environment = args.environment
+    if environment:
+        matches = [e.environment_id for e in fn.environments() if e.environment_id.startswith(environment)]
+        environment = matches[0] if len(matches) == 1 else environment
+    text = fn.logs(environment)
+    if args.tail is not None:
+        if args.tail < 0:
+            raise UsageError("--tail must be 0 or more")
+        text = "\n".join(text.splitlines()[-args.tail:] if args.tail else [])
+    print(text.rstrip("\n"))
+
+
+_KILL = new_parser("lambda kill")
+_KILL.add_argument("name")
+
+
+def kill(magics: Any, rest: str) -> None:
+    """``%lambda kill NAME``: end the function's environments; the next invoke is cold.
+
+    Uses ``Function.kill()`` when the API has it; otherwise redeploys the unchanged code with
+    ``fn.update()``, which retires every environment (in-flight invocations still finish).
+
+    Python equivalent: ``lab.function(NAME).kill()`` (or ``lab.function(NAME).update()``)
+    """
+    args = parse(_KILL, rest)
+    fn = _function(magics, args.name)
+    before = len(fn.environments())
+    killer: Callable[[], Any] = getattr(fn, "kill", None) or fn.update
+    killer()
+    print(f"{fn.name}: {before} environment(s) retired; the next invoke starts a new one")
+
+
+_CONFIG = new_parser("lambda config")
+_CONFIG.add_argument("name")
+add_config_options(_CONFIG, for_update=True)
+_CONFIG_FIELDS = {"memory": "memory_mb", "timeout": "timeout_s", "handler": "handler", "runtime": "runtime",
+                  "freeze": "freeze"}
+
+
+def config(magics: Any, rest: str) -> Function:
+    """``%lambda config NAME [--memory MB] [--timeout S] [...]``: show, or change, the configuration.
+
+    With options, deploys the changed configuration (the code is unchanged; environments
+    retire). ``--env`` replaces all environment variables.
+
+    Python equivalent: ``lab.function(NAME).config`` / ``lab.function(NAME).update(memory_mb=...)``
+    """
+    args = parse(_CONFIG, rest)
+    fn = _function(magics, args.name)
+    changes = {field: getattr(args, option) for option, field in _CONFIG_FIELDS.items()
+               if getattr(args, option) is not None}
+    if args.env is not None:
+        changes["env_vars"] = env_pairs(args.env)
+    scaling = scaling_changes(args)
+    check_scaling_supported(scaling, magics.lab)
+    if changes or scaling:
+        fn.update(**changes, **scaling)
+    return fn
+
+
+def _add_load_options(parser: argparse.ArgumentParser, *, for_panel: bool = False) -> None:
+    from lambdalab.jupyter.patterns import PATTERNS
+
+    parser.add_argument("--pattern", "-p", default="constant", choices=list(PATTERNS), metavar="P",
+                        help=f"arrival pattern: {', '.join(PATTERNS)} (default constant)")
+    parser.add_argument("--rate", "-r", type=float, default=10.0, help="requests per second (peak for ramp/sine)")
+    parser.add_argument("--duration", "-d", type=float, default=None, help="seconds to run")
+    parser.add_argument("--count", "-n", type=int, default=None, help="number of requests")
+    parser.add_argument("--clients", "-c", type=int, default=4, help="concurrency for --pattern closed")
+    parser.add_argument("--seed", type=int, default=None, help="random seed (poisson)")
+    parser.add_argument("--event", default=None, help="the event of every request: JSON or $variable")
+    if not for_panel:
+        parser.add_argument("--async", dest="is_async", action="store_true", help="invocation type Event")
+
+
+_LOAD = new_parser("lambda load")
+_LOAD.add_argument("name")
+_add_load_options(_LOAD)
+_LOAD.add_argument("--background", action="store_true", help="return a handle at once instead of waiting")
+
+
+def load(magics: Any, rest: str) -> Any:
+    """``%lambda load NAME [--pattern P] [--rate R] [--duration S | --count N] [...]``: generate load.
+
+    Waits for the run and returns its report (``.invocations``, ``.summary``); with
+    ``--background`` returns the running handle (``.stop()``, ``.result()``) at once.
+
+    Python equivalent: ``lambdalab.load.run(fn, lambdalab.load.Constant(R), duration_s=S)``
+    (``lambdalab.load.start(...)`` for ``--background``)
+    """
+    from lambdalab.jupyter.patterns import load_module, make_pattern
+
+    args = parse(_LOAD, rest)
+    fn = _function(magics, args.name)
+    if args.duration is None and args.count is None:
+        args.duration = 5.0
+    pattern = make_pattern(args.pattern, rate=args.rate, clients=args.clients, seed=args.seed,
+                           duration_s=args.duration)
+    event = event_value(args.event, magics.shell.user_ns)
+    run = load_module().start if args.background else load_module().run
+    return run(fn, pattern, duration_s=args.duration, count=args.count, event=event,
+               invocation_type="Event" if args.is_async else "RequestResponse")
+
+
+_PANEL = new_parser("lambda panel")
+_PANEL.add_argument("name")
+_add_load_options(_PANEL, for_panel=True)
+
+
+def panel(magics: Any, rest: str) -> Any:
+    """``%lambda panel NAME [--pattern P] [--rate R] [--duration S]``: the load panel with live charts.
+
+    Python equivalent: ``lambdalab.panel(lab.function(NAME), pattern=P, rate=R, duration_s=S)``
+    """
+    from lambdalab.jupyter.load_panel import Panel
+
+    args = parse(_PANEL, rest)
+    fn = _function(magics, args.name)
+    return Panel(fn, pattern=args.pattern, rate=args.rate, duration_s=args.duration or 10.0,
+                 concurrency=args.clients, count=args.count, seed=args.seed,
+                 event=event_value(args.event, magics.shell.user_ns))
+
+
+SUBCOMMANDS: dict[str, Callable[[Any, str], Any]] = {
+    "invoke": invoke, "list": list_, "envs": envs, "logs": logs, "kill": kill, "config": config,
+    "load": load, "panel": panel,
+}
+
+
+def line_help() -> str:
+    """``%lambda?``: every subcommand with its help and its Python equivalent."""
+    parts = ["%lambda SUBCOMMAND [ARGS]: one call into the headless API per subcommand.\n"]
+    usage = {"load": _LOAD, "panel": _PANEL, "config": _CONFIG, "logs": _LOGS}
+    for name, command in SUBCOMMANDS.items():
+        doc = inspect.cleandoc(command.__doc__ or "")
+        title, _, body = doc.partition("\n")
+        parts.append(title)
+        if name in usage:  # the options, then the text that ends with the Python equivalent
+            options = usage[name].format_help().split("options:", 1)[-1].strip("\n")
+            parts.append("  options:\n" + options)
+        parts.append(body.rstrip() + "\n")
+    return "\n".join(parts)
+

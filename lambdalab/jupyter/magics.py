@@ -1,0 +1,111 @@
+"""``%%lambda`` (register a cell as a function) and ``%lambda`` (invoke, list, envs, logs, ...).
+
+Each magic parses its line, makes one call into the headless API and returns what it got for
+display. Caller mistakes (``CallerError``: ``ConfigError``, ``UnknownFunctionError``, ...) become
+``UsageError`` here, so the notebook shows one line and no traceback; nothing else is converted.
+The cell body of ``%%lambda`` is the handler module: it is written to the function's task root
+and never executed in the kernel.
+"""
+
+from __future__ import annotations
+
+import keyword
+from typing import Any
+
+from IPython.core.error import UsageError
+from IPython.core.magic import Magics, cell_magic, line_magic, magics_class, no_var_expand
+from IPython.core.magic_arguments import argument, magic_arguments
+from IPython.display import display
+from traitlets import Float, Integer
+
+from lambdalab import Function, Lab
+from lambdalab.errors import ConfigError
+from lambdalab.jupyter import session
+from lambdalab.jupyter._args import caller_errors, check_scaling_supported, env_pairs, event_value, parse, scaling_changes
+from lambdalab.jupyter.commands import SUBCOMMANDS, line_help
+
+
+@magics_class
+class LambdaMagics(Magics):
+    """The lambdalab magics. Defaults are configurable: ``%config LambdaMagics.default_memory_mb = 256``."""
+
+    default_memory_mb = Integer(128, help="--memory when a %%lambda cell gives none").tag(config=True)
+    default_timeout_s = Float(3.0, help="--timeout when a %%lambda cell gives none").tag(config=True)
+
+    @property
+    def lab(self) -> Lab:
+        return session.default_lab()
+
+    @magic_arguments("%lambda")  # the help formatter adds one more %: "%%lambda"
+    @argument("name", help="the function's name (1-64 letters, digits, '-' or '_'); also bound in the namespace")
+    @argument("--memory", "-m", type=int, default=None, help="memory in MB, 128-10240 (default 128)")
+    @argument("--timeout", "-t", type=float, default=None, help="timeout in seconds, 1-900 (default 3)")
+    @argument("--handler", default="handler",
+              help="'function' in module lambda_function (default 'handler'), or 'module.function'")
+    @argument("--runtime", default="python", help="'python' (lambdalab's runtime) or 'python-ric' (awslambdaric)")
+    @argument("--env", "-e", action="append", metavar="KEY=VALUE", help="an environment variable (repeatable)")
+    @argument("--reserved", type=int, default=None, help="reserved concurrency (only passed when given)")
+    @argument("--provisioned", type=int, default=None, help="provisioned concurrency (only passed when given)")
+    @argument("--keep-alive", dest="keep_alive", type=float, default=None,
+              help="seconds an idle environment is kept before it shuts down (only passed when given)")
+    @argument("--no-freeze", action="store_true", help="do not freeze (SIGSTOP) idle environments")
+    @argument("--invoke", metavar="JSON", default=None,
+              help="invoke right after registering, with this event (JSON or $variable)")
+    @no_var_expand
+    @cell_magic("lambda")
+    def lambda_cell(self, line: str, cell: str) -> Any:
+        """Register the cell as function NAME; the cell body is the handler module (not run here).
+
+        Binds NAME in the namespace to the ``Function`` and shows its card. Running the cell
+        again deploys the cell's code and the line's configuration as a new version: the old
+        environments retire and the next invoke is cold. Options left out take their defaults,
+        except --reserved/--provisioned/--keep-alive, which are only passed when given. A bad
+        option or value is a UsageError and registers nothing.
+
+        Python equivalent: ``fn = lab.create_function(NAME, source=cell, memory_mb=..., ...)``,
+        or ``fn.update(source=cell, memory_mb=..., ...)`` when NAME exists.
+        """
+        args = parse(self.lambda_cell.parser, line)
+        event = event_value(args.invoke, self.shell.user_ns) if args.invoke is not None else None
+        options = {"handler": args.handler, "runtime": args.runtime, "env_vars": env_pairs(args.env),
+                   "memory_mb": args.memory if args.memory is not None else self.default_memory_mb,
+                   "timeout_s": args.timeout if args.timeout is not None else self.default_timeout_s,
+                   "freeze": not args.no_freeze}
+        scaling = scaling_changes(args)
+        lab = self.lab
+        check_scaling_supported(scaling, lab)
+        with caller_errors():
+            fn = self._register(lab, args.name, cell, {**options, **scaling})
+        if args.name.isidentifier() and not keyword.iskeyword(args.name):
+            self.shell.user_ns[args.name] = fn
+        if args.invoke is None:
+            return fn
+        display(fn)
+        with caller_errors():
+            return fn.invoke(event)
+
+    @staticmethod
+    def _register(lab: Lab, name: str, source: str, options: dict[str, Any]) -> Function:
+        try:
+            if name in lab.functions():
+                return lab.function(name).update(source=source, **options)
+            return lab.create_function(name, source, **options)
+        except TypeError as exc:  # a Lab that does not take an option yet
+            raise ConfigError(f"this Lab does not accept these options: {exc}") from None
+
+    @no_var_expand
+    @line_magic("lambda")
+    def lambda_line(self, line: str) -> Any:
+        """(help is built from the subcommands; see commands.py)"""
+        sub, _, rest = line.strip().partition(" ")
+        command = SUBCOMMANDS.get(sub)
+        if command is None:
+            if sub in ("", "help", "-h", "--help"):
+                print(line_help())
+                return None
+            raise UsageError(f"unknown subcommand {sub!r}; expected one of {', '.join(SUBCOMMANDS)} "
+                             f"(see %lambda?)")
+        with caller_errors():
+            return command(self, rest.strip())
+
+    lambda_line.__doc__ = line_help()
