@@ -1,0 +1,184 @@
+"""What a load run returns: one row per request, and a summary computed from those rows only.
+
+``summarize(invocations, duration_s)`` is the single place the summary numbers come from, so
+each of them can be recomputed from ``report.invocations`` (the tests do exactly that).
+
+Definitions (rows are requests):
+- *invoked*: the request reached an environment, i.e. the row has a ``request_id`` (a record).
+- *throttles*: rows with ``throttled`` (``TooManyRequestsException``); they have no record.
+- *errors*: rows with an ``error_type`` that are not throttles: handler errors, timeouts,
+  crashes (from the record) and other Invoke API errors (the exception's class name).
+- latency percentiles: over invoked rows, ``latency_ms`` = record ``end - submitted``
+  (what ``lab.invocations()`` reports), split by ``cold``.
+- *environments created*: distinct environments with a cold start in this run (a re-init of an
+  environment that existed before the run counts too); *used*: distinct environments.
+- GB-s: Σ ``memory_size_mb``/1024 × ``billed_duration_ms``/1000 over invoked rows; cost at the
+  list prices of LAMBDA-SPEC §8.2 (us-east-1, x86, first tier, no free tier), throttles are free.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import TYPE_CHECKING, Any, Final
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["PRICES", "LoadReport", "LoadSummary", "summarize"]
+
+# LAMBDA-SPEC §8.2: us-east-1 list prices, first tier. Secondary sources; labelled as such wherever shown.
+PRICES: Final = {
+    "x86_64": {"gb_s": 0.0000166667, "per_request": 0.20 / 1_000_000},
+    "arm64": {"gb_s": 0.0000133334, "per_request": 0.20 / 1_000_000},
+}
+PRICE_LABEL: Final = ("estimated at list prices (us-east-1, x86_64: $0.0000166667 per GB-s + $0.20 per 1M "
+                      "requests; no free tier; LAMBDA-SPEC §8.2)")
+QUANTILES: Final = (0.5, 0.9, 0.99)
+
+
+@dataclasses.dataclass(frozen=True)
+class LoadSummary:
+    """The headline numbers of a load run; see the module docstring for their definitions."""
+
+    requests: int
+    invoked: int
+    succeeded: int
+    errors: int
+    throttles: int
+    cold_starts: int
+    cold_start_pct: float
+    latency_p50_ms: float
+    latency_p90_ms: float
+    latency_p99_ms: float
+    cold_latency_p50_ms: float
+    cold_latency_p90_ms: float
+    cold_latency_p99_ms: float
+    warm_latency_p50_ms: float
+    warm_latency_p90_ms: float
+    warm_latency_p99_ms: float
+    environments_created: int
+    environments_used: int
+    duration_s: float
+    throughput_per_s: float
+    gb_s: float
+    duration_cost_usd: float
+    request_cost_usd: float
+    cost_usd: float
+    price_label: str = PRICE_LABEL
+
+    def as_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per number: ``metric``, ``value``, ``unit`` (the label goes in ``df.attrs``)."""
+        import pandas as pd
+
+        rows = [(name, value, _unit(name)) for name, value in self.as_dict().items() if name != "price_label"]
+        frame = pd.DataFrame(rows, columns=["metric", "value", "unit"])
+        frame.attrs["price_label"] = self.price_label
+        return frame
+
+    def __str__(self) -> str:
+        def ms(v: float) -> str:
+            return "—" if math.isnan(v) else f"{v:,.1f}"
+
+        pct = "—" if math.isnan(self.cold_start_pct) else f"{self.cold_start_pct:.1f}%"
+        lines = [
+            (f"requests {self.requests:,} in {self.duration_s:.2f} s ({self.throughput_per_s:,.1f}/s): "
+            f"{self.succeeded:,} ok, {self.errors:,} errors, {self.throttles:,} throttles"),
+            (f"cold starts {self.cold_starts:,} ({pct}); environments created {self.environments_created:,}, "
+            f"used {self.environments_used:,}"),
+            "latency ms      p50       p90       p99",
+        ]
+        for label, prefix in (("all", "latency"), ("cold", "cold_latency"), ("warm", "warm_latency")):
+            values = [getattr(self, f"{prefix}_p{q}_ms") for q in (50, 90, 99)]
+            lines.append(f"  {label:<6}" + "".join(f"{ms(v):>10}" for v in values))
+        lines.append(f"{self.gb_s:,.4f} GB-s; cost ${self.cost_usd:.8f} (duration ${self.duration_cost_usd:.8f} "
+                     f"+ requests ${self.request_cost_usd:.8f}), {self.price_label}")
+        return "\n".join(lines)
+
+
+def _unit(name: str) -> str:
+    if name.endswith("_ms"):
+        return "ms"
+    if name.endswith("_usd"):
+        return "USD (list price)"
+    return {"cold_start_pct": "%", "duration_s": "s", "throughput_per_s": "requests/s", "gb_s": "GB-s"}.get(
+        name, "count")
+
+
+def _quantile(series: pd.Series, q: float) -> float:
+    values = series.dropna()
+    return float(values.quantile(q)) if len(values) else math.nan
+
+
+def summarize(invocations: pd.DataFrame, duration_s: float, *, architecture: str = "x86_64") -> LoadSummary:
+    """The summary of a load run's rows (``report.invocations``); ``duration_s`` is the run's wall time."""
+    df = invocations
+    throttled = df["throttled"].fillna(False).astype(bool)
+    invoked = df["request_id"].notna()
+    cold = df["cold"].fillna(False).astype(bool) & invoked
+    warm = invoked & ~cold
+    latency = df["latency_ms"].astype(float)
+    quant: dict[str, float] = {}
+    for prefix, mask in (("latency", invoked), ("cold_latency", cold), ("warm_latency", warm)):
+        for q in QUANTILES:
+            quant[f"{prefix}_p{round(q * 100)}_ms"] = _quantile(latency[mask], q)
+    n_invoked = int(invoked.sum())
+    gb_s = float((df["memory_size_mb"][invoked].astype(float) / 1024.0
+                  * df["billed_duration_ms"][invoked].astype(float) / 1000.0).sum())
+    prices = PRICES[architecture]
+    duration_cost = gb_s * prices["gb_s"]
+    request_cost = n_invoked * prices["per_request"]
+    label = PRICE_LABEL if architecture == "x86_64" else PRICE_LABEL.replace(
+        "x86_64: $0.0000166667", f"{architecture}: ${prices['gb_s']}")
+    return LoadSummary(
+        requests=len(df),
+        invoked=n_invoked,
+        succeeded=int((df["status"] == "success").sum()),
+        errors=int((df["error_type"].notna() & ~throttled).sum()),
+        throttles=int(throttled.sum()),
+        cold_starts=int(cold.sum()),
+        cold_start_pct=100.0 * int(cold.sum()) / n_invoked if n_invoked else math.nan,
+        **quant,
+        environments_created=int(df["environment_id"][cold].nunique()),
+        environments_used=int(df["environment_id"][invoked].nunique()),
+        duration_s=float(duration_s),
+        throughput_per_s=len(df) / duration_s if duration_s > 0 else math.nan,
+        gb_s=gb_s,
+        duration_cost_usd=duration_cost,
+        request_cost_usd=request_cost,
+        cost_usd=duration_cost + request_cost,
+        price_label=label,
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class LoadReport:
+    """The outcome of a load run (or a snapshot of one in progress).
+
+    ``invocations``: one row per finished request, in the order they were sent. ``summary``:
+    ``summarize(invocations, duration_s)``. The other fields describe the run itself.
+    """
+
+    invocations: pd.DataFrame
+    summary: LoadSummary
+    pattern: Any
+    duration_s: float
+    sent: int               # requests sent so far (finished + in flight)
+    in_flight: int          # sent but not finished when the report was made (0 at the end)
+    max_in_flight: int      # most requests this run had in flight at once
+    stopped: bool           # ended early by stop(), the stop event or Ctrl-C
+    finished: bool          # False for a snapshot of a run still going
+
+    def __str__(self) -> str:
+        state = "finished" if self.finished else "in progress"
+        if self.stopped:
+            state += ", stopped early"
+        return f"load run ({self.pattern!r}, {state})\n{self.summary}"
+
+    def __repr__(self) -> str:
+        s = self.summary
+        return (f"<LoadReport {s.requests} requests, {s.errors} errors, {s.throttles} throttles, "
+                f"{s.cold_starts} cold, p50 {s.latency_p50_ms:.1f} ms{'' if self.finished else ', in progress'}>")
