@@ -17,6 +17,7 @@ import datetime
 import json
 from typing import Any, Final
 
+from lambdalab.core._value import value
 from lambdalab.core.effects import Effect, ScheduleWakeup
 
 RETRY_DELAYS_S: Final = (60.0, 120.0)
@@ -36,14 +37,14 @@ class QueuedEvent:
     throttles: int = 0
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@value
 class DispatchEvent(Effect):
     """Run this queued event now (``environment_id`` holds its queue key)."""
 
     event: QueuedEvent
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@value
 class DeliverRecord(Effect):
     """Put a destination record (Lambda's shape) on a function's on-success or on-failure queue."""
 

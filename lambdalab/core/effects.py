@@ -6,25 +6,24 @@ their completion; tests by collecting them in a list.
 
 from __future__ import annotations
 
-import dataclasses
-
+from lambdalab.core._value import value
 from lambdalab.core.events import Invocation
 from lambdalab.core.records import InvocationRecord, LogEntry, PhaseSpan
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@value
 class Effect:
     environment_id: str
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@value
 class SpawnRuntime(Effect):
     incarnation: int
     init_type: str
     phase: str
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@value
 class DeliverInvocation(Effect):
     """Answer the parked ``GET /next`` with this invocation."""
 
@@ -32,17 +31,17 @@ class DeliverInvocation(Effect):
     deadline_at: float
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@value
 class Freeze(Effect):
     pass
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@value
 class Thaw(Effect):
     pass
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@value
 class ArmDeadline(Effect):
     """Send ``DeadlineExceeded`` for this incarnation at ``at`` unless disarmed first."""
 
@@ -50,19 +49,19 @@ class ArmDeadline(Effect):
     at: float
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@value
 class DisarmDeadline(Effect):
     pass
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@value
 class Kill(Effect):
     """End every process of this incarnation (SIGKILL, as Lambda does with no extensions)."""
 
     incarnation: int
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@value
 class CompleteInvocation(Effect):
     """The caller's answer: exactly one per accepted invocation."""
 
@@ -72,22 +71,22 @@ class CompleteInvocation(Effect):
     is_error: bool
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@value
 class RecordSpan(Effect):
     span: PhaseSpan
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@value
 class Log(Effect):
     entry: LogEntry
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@value
 class Retire(Effect):
     """The environment is gone for good: release its resources (task dirs, /tmp, limits)."""
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@value
 class ScheduleWakeup(Effect):
     """Send ``WakeupDue`` with this key (``environment_id``) at ``at``; replaces any earlier one for the key."""
 

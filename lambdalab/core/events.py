@@ -7,10 +7,10 @@ an incarnation that is no longer current, so a killed process can never touch it
 
 from __future__ import annotations
 
-import dataclasses
+from lambdalab.core._value import value
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@value
 class Invocation:
     """One request to run. ``payload`` is opaque to the core (bytes in the engine)."""
 
@@ -21,31 +21,31 @@ class Invocation:
     options: object = None
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@value
 class Event:
     environment_id: str
     incarnation: int
     at: float
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@value
 class ProcessStarted(Event):
     pass
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@value
 class NextRequested(Event):
     """The runtime called ``GET /next``: init is done, or the previous invoke is."""
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@value
 class ResponsePosted(Event):
     request_id: str
     body: object
     max_memory_mb: int
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@value
 class ErrorPosted(Event):
     request_id: str
     body: object
@@ -53,43 +53,43 @@ class ErrorPosted(Event):
     max_memory_mb: int
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@value
 class InitErrorPosted(Event):
     body: object
     error_type: str
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@value
 class DeadlineExceeded(Event):
     """The armed deadline passed (init limit or function timeout)."""
 
     max_memory_mb: int = 0
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@value
 class ProcessExited(Event):
     returncode: int
     out_of_memory: bool = False
     max_memory_mb: int = 0
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@value
 class ShutdownRequested(Event):
     """Retire this environment (idle expiry, new code, Lab closing)."""
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@value
 class StartRequested(Event):
     """Start (or restart after a reset) the environment's runtime process."""
 
     phase: str = "init"
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@value
 class InvocationAssigned(Event):
     invocation: Invocation
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@value
 class WakeupDue(Event):
     """A ``ScheduleWakeup`` came due; ``environment_id`` holds its key, ``incarnation`` is unused."""

@@ -44,6 +44,8 @@ class State(enum.Enum):
     SHUTTING_DOWN = "shutting_down"  # killed; waiting for the process to be gone
     TERMINATED = "terminated"
 
+    __hash__ = object.__hash__  # members are singletons: hash by identity, in C (Enum's __hash__ is Python)
+
 
 S = State
 _LIVE: Final = (S.STARTING, S.INITIALIZING, S.IDLE, S.INVOKING, S.FINISHING)
@@ -78,6 +80,7 @@ class EnvironmentSpec:
     init_timeout_s: float = 10.0
     init_type: str = "on-demand"
     code: str = ""  # which code (a content hash); the driver maps it to files
+    logs: bool = True  # emit START/END/REPORT Log effects; a driver that keeps no log streams says False
 
 
 class Environment:
@@ -202,6 +205,8 @@ class Environment:
         self.invocations += 1
         self.last_used = at
         is_error = status is not Status.SUCCESS
+        if not spec.logs:
+            return [CompleteInvocation(self.id, inv, record, body, is_error)]
         return [Log(self.id, End(inv.request_id, at)), Log(self.id, Report(record, at)),
                 CompleteInvocation(self.id, inv, record, body, is_error)]
 
@@ -276,7 +281,8 @@ def _assigned(environment: Environment, event: InvocationAssigned, _: State) -> 
     else:
         e._duration_from = at
         e._deadline_at = at + e.spec.timeout_s
-    out.append(Log(e.id, Start(inv.request_id, e.spec.version, at)))
+    if e.spec.logs:
+        out.append(Log(e.id, Start(inv.request_id, e.spec.version, at)))
     out.append(DeliverInvocation(e.id, inv, e._deadline_at))
     out.append(ArmDeadline(e.id, e.incarnation, e._deadline_at))
     return out

@@ -140,8 +140,8 @@ class Pool:
         if event.environment_id == self.prewarm_key:  # the pre-warm window of the hybrid policy ended
             if self.retiring or self._idle or self.in_flight:
                 return []
-            environment = self._create(provisioned=False)
-            return environment.handle(StartRequested(environment.id, environment.incarnation, at, "init"))
+            new = self._create(provisioned=False)
+            return new.handle(StartRequested(new.id, new.incarnation, at, "init"))
         environment = self.environments.get(event.environment_id)
         if (environment is None or environment.state is not State.IDLE or environment.expires_at is None
                 or environment.expires_at > at + 1e-9):

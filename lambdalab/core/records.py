@@ -7,11 +7,11 @@ Times are driver-clock seconds; milliseconds appear only in the formatted lines.
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import sys
 from typing import Final
 
+from lambdalab.core._value import value
 from lambdalab.core.outcomes import Status
 
 _PY = f"{sys.version_info.major}.{sys.version_info.minor}"
@@ -21,7 +21,7 @@ RUNTIME_VERSIONS: Final = {
 }
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@value
 class PhaseSpan:
     """One phase of one environment: ``init``, ``invoke``, ``frozen``, ``idle`` or ``shutdown``."""
 
@@ -34,7 +34,7 @@ class PhaseSpan:
     request_id: str | None = None
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@value
 class InvocationRecord:
     """Everything the REPORT line and the invocations table say about one invocation."""
 
@@ -63,13 +63,13 @@ class InvocationRecord:
 
 
 # Log entries kept in an environment's log stream; formatted only when read.
-@dataclasses.dataclass(frozen=True, slots=True)
+@value
 class InitStart:
     runtime: str
     at: float
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@value
 class InitReport:
     duration_ms: float
     phase: str
@@ -78,20 +78,20 @@ class InitReport:
     at: float
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@value
 class Start:
     request_id: str
     version: str
     at: float
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@value
 class End:
     request_id: str
     at: float
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@value
 class Report:
     record: InvocationRecord
     at: float

@@ -51,12 +51,13 @@ class FunctionEntry:
         self.reserved: int | None = None
         self.bucket = ScalingBucket(limits.scale_limit, limits.scale_period_s, at)
         self.in_flight = 0                      # on-demand invocations running now
+        self.provisioned = 0                    # sum of the pools' provisioned targets (see refresh)
         self.throttles = 0
         self.published = 0
 
-    @property
-    def provisioned(self) -> int:
-        return sum(p.provisioned_target for p in self.pools.values())
+    def refresh(self) -> None:
+        """Recount ``provisioned`` after a pool's target changed (deploy, provision, publish)."""
+        self.provisioned = sum(p.provisioned_target for p in self.pools.values())
 
     @property
     def usage(self) -> int:
@@ -100,6 +101,7 @@ class Scheduler:
         entry.pools[LATEST] = Pool(spec, self._new_id, keep_alive, self.registry)
         if provisioned:
             out += entry.pools[LATEST].provision(provisioned, at)
+        entry.refresh()
         return out
 
     def check_reservation(self, function: str, reserved: int | None) -> None:
@@ -118,7 +120,9 @@ class Scheduler:
         self.entry(function).reserved = reserved
 
     def provision(self, function: str, version: str, count: int, at: float) -> list[Effect]:
-        return self.pool(function, version).provision(count, at)
+        out = self.pool(function, version).provision(count, at)
+        self.functions[function].refresh()
+        return out
 
     def publish(self, function: str, spec_for: Callable[[str], EnvironmentSpec], keep_alive: KeepAlivePolicy) -> str:
         """Freeze $LATEST as the next numbered version (its own pool; $LATEST is not disturbed)."""

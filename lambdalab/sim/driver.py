@@ -1,0 +1,264 @@
+"""The simulator's driver: performs the core's effects by scheduling what a real runtime would do next.
+
+It mirrors ``engine/control_plane.py`` effect for effect, with a virtual clock instead of processes:
+``SpawnRuntime`` → ``ProcessStarted`` now and ``NextRequested`` after a drawn init time;
+``DeliverInvocation`` → ``ResponsePosted`` (or ``ErrorPosted``) after a drawn service time, then
+``NextRequested`` at once; ``ArmDeadline`` → a cancellable ``DeadlineExceeded``; ``Kill`` →
+``ProcessExited`` shortly after; ``ScheduleWakeup`` → ``WakeupDue``; the rest is bookkeeping.
+
+Rules:
+1. Every decision (placement, limits, lifecycle, keep-alive, retries) is the core's; this module
+   only decides *when* the next fact happens, from the latency models and the seeded generator.
+2. At most one pending runtime action and one live deadline per environment, and one heap entry
+   per wakeup key: a deadline that the pending response will beat is never put on the heap (it
+   would be disarmed first), and a replaced wakeup is moved, not duplicated. This keeps the heap
+   small at millions of invocations without changing what the core sees.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+from collections.abc import Callable
+from typing import Any, Final
+
+from lambdalab.core.async_queue import DeliverRecord, DispatchEvent, EventQueue, QueuedEvent
+from lambdalab.core.effects import (
+    ArmDeadline, CompleteInvocation, DeliverInvocation, DisarmDeadline, Effect, Freeze, Kill, Log, RecordSpan, Retire,
+    ScheduleWakeup, SpawnRuntime, Thaw,
+)
+from lambdalab.core.events import (
+    DeadlineExceeded, ErrorPosted, Invocation, NextRequested, ProcessExited, ProcessStarted, ResponsePosted, WakeupDue,
+)
+from lambdalab.core.scheduler import LATEST, Scheduler
+from lambdalab.sim.kernel import DEADLINE, PROCESS, WAKEUP, Kernel
+from lambdalab.sim.latency import Sampler
+from lambdalab.sim.tally import Tally
+
+KILL_S: Final = 0.001          # SIGKILL until the process is seen gone
+SIGKILL_RETURNCODE: Final = -9
+ERROR_TYPE: Final = "Exception"  # what a handler that raises a plain Exception reports
+_OK_BODY: Final = b"null"
+_ERROR_BODY: Final = b'{"errorMessage":"simulated error","errorType":"Exception"}'
+_ASYNC: Final = "async:"
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Timing:
+    """The simulated function's behaviour, bound to the run's generator."""
+
+    warm: Sampler                  # one invoke's duration
+    init: Sampler                  # one init's duration
+    cold: Sampler | None           # a whole cold request (init + its invoke), SimFaaS style
+    error_probability: float       # share of invokes whose handler raises
+    max_memory_mb: int             # what each invoke reports as its peak memory
+    rng: random.Random
+
+
+class Driver:
+    """Performs the effects of one function's scheduler (and async queue) in virtual time."""
+
+    def __init__(self, kernel: Kernel, scheduler: Scheduler, timing: Timing, tally: Tally,
+                 queue: EventQueue | None = None) -> None:
+        self.kernel = kernel
+        self.scheduler = scheduler
+        self.timing = timing
+        self.tally = tally
+        self.queue = queue
+        self.function = tally.function
+        self.on_finished: Callable[[bool], None] | None = None  # a request ended: answered (True) or throttled
+        self._incarnation: dict[str, int] = {}
+        self._pending: dict[str, tuple[Any, ...]] = {}   # environment -> its next runtime action
+        self._armed: dict[str, tuple[str, int, float]] = {}
+        self._first: dict[str, float] = {}               # environment -> rest of a cold request (cold model)
+        self._wake_due: dict[str, float] = {}            # key -> when it should fire
+        self._wake_queued: dict[str, float] = {}         # key -> when its one heap entry fires
+        self._async: set[str] = set()
+        self._table: dict[type, Callable[[Any], None]] = {
+            SpawnRuntime: self._spawn, DeliverInvocation: self._deliver, ArmDeadline: self._arm,
+            DisarmDeadline: self._disarm, Kill: self._kill, ScheduleWakeup: self._schedule_wakeup,
+            CompleteInvocation: self._complete, RecordSpan: tally.span, Freeze: self._freeze,
+            Thaw: _nothing, Log: _nothing, Retire: self._retire, DispatchEvent: self._dispatch_event,
+            DeliverRecord: self._destination,
+        }
+
+    # -- the one way effects are performed ----------------------------------------------------
+    def perform(self, effects: list[Effect]) -> None:
+        table = self._table
+        for effect in effects:
+            table[type(effect)](effect)
+
+    def submit(self, request_id: str) -> bool:
+        """A synchronous request arrives now: placed (True) or throttled (False)."""
+        now = self.kernel.now
+        invocation = Invocation(request_id, now)
+        effects, throttled = self.scheduler.submit(self.function, LATEST, invocation, now)
+        if throttled is not None:
+            self.tally.throttled(invocation, throttled.reason, now)
+            return False
+        self.tally.started(now)
+        self.perform(effects)
+        return True
+
+    # -- environments ---------------------------------------------------------------------------
+    def _spawn(self, effect: SpawnRuntime) -> None:
+        kernel, env, incarnation = self.kernel, effect.environment_id, effect.incarnation
+        now = kernel.now
+        self._incarnation[env] = incarnation
+        if incarnation == 1:
+            self.tally.created(env, effect.init_type != "on-demand")
+        kernel.schedule(now, PROCESS, self._started, (env, incarnation))
+        timing = self.timing
+        init_s = timing.init()
+        if timing.cold is not None:  # the cold request's whole length is drawn; init takes its share
+            whole = timing.cold()
+            init_s = min(init_s, whole)
+            self._first[env] = whole - init_s
+        action = (now + init_s, env, incarnation)
+        self._pending[env] = action
+        kernel.schedule(now + init_s, PROCESS, self._init_done, action)
+
+    def _started(self, action: tuple[str, int]) -> None:
+        env, incarnation = action
+        self.perform(self.scheduler.handle(ProcessStarted(env, incarnation, self.kernel.now)))
+
+    def _init_done(self, action: tuple[float, str, int]) -> None:
+        env = action[1]
+        if self._pending.get(env) != action:
+            return  # killed meanwhile
+        del self._pending[env]
+        self.perform(self.scheduler.handle(NextRequested(env, action[2], self.kernel.now)))
+
+    def _deliver(self, effect: DeliverInvocation) -> None:
+        env, timing = effect.environment_id, self.timing
+        service = self._first.pop(env, None)
+        if service is None:
+            service = timing.warm()
+        end = self.kernel.now + service
+        if end > effect.deadline_at:
+            return  # the deadline fires first (ArmDeadline, next, puts it on the heap)
+        failed = timing.error_probability > 0.0 and timing.rng.random() < timing.error_probability
+        action = (end, env, self._incarnation[env], effect.invocation.request_id, failed)
+        self._pending[env] = action
+        self.kernel.schedule(end, PROCESS, self._respond, action)
+
+    def _respond(self, action: tuple[float, str, int, str, bool]) -> None:
+        _, env, incarnation, request_id, failed = action
+        pending = self._pending
+        if pending.get(env) != action:
+            return
+        del pending[env]
+        now, handle, memory = self.kernel.now, self.scheduler.handle, self.timing.max_memory_mb
+        if failed:
+            out = handle(ErrorPosted(env, incarnation, now, request_id, _ERROR_BODY, ERROR_TYPE, memory))
+        else:
+            out = handle(ResponsePosted(env, incarnation, now, request_id, _OK_BODY, memory))
+        if out:
+            self.perform(out)
+        self.perform(handle(NextRequested(env, incarnation, now)))
+
+    def _arm(self, effect: ArmDeadline) -> None:
+        env = effect.environment_id
+        pending = self._pending.get(env)
+        if pending is not None and pending[0] < effect.at:
+            self._armed.pop(env, None)
+            return  # the runtime acts first, and its /next disarms this deadline
+        armed = (env, effect.incarnation, effect.at)
+        self._armed[env] = armed
+        self.kernel.schedule(effect.at, DEADLINE, self._deadline, armed)
+
+    def _disarm(self, effect: DisarmDeadline) -> None:
+        self._armed.pop(effect.environment_id, None)
+
+    def _deadline(self, armed: tuple[str, int, float]) -> None:
+        env = armed[0]
+        if self._armed.get(env) != armed:
+            return
+        del self._armed[env]
+        event = DeadlineExceeded(env, armed[1], self.kernel.now, self.timing.max_memory_mb)
+        self.perform(self.scheduler.handle(event))
+
+    def _freeze(self, effect: Freeze) -> None:
+        self._first.pop(effect.environment_id, None)  # initialised ahead: its first invoke is warm
+
+    def _kill(self, effect: Kill) -> None:
+        env = effect.environment_id
+        self._pending.pop(env, None)  # a killed runtime posts nothing more
+        self._first.pop(env, None)
+        self.kernel.schedule(self.kernel.now + KILL_S, PROCESS, self._exited, (env, effect.incarnation))
+
+    def _exited(self, action: tuple[str, int]) -> None:
+        env, incarnation = action
+        event = ProcessExited(env, incarnation, self.kernel.now, SIGKILL_RETURNCODE, False, self.timing.max_memory_mb)
+        self.perform(self.scheduler.handle(event))
+
+    def _retire(self, effect: Retire) -> None:
+        env = effect.environment_id
+        self._incarnation.pop(env, None)
+        self._wake_due.pop(env, None)
+        self._wake_queued.pop(env, None)  # its heap entry, if any, is now stale
+        self.tally.retired(env)
+
+    # -- wakeups (keep-alive expiry, pre-warm, async retries) -------------------------------------
+    def _schedule_wakeup(self, effect: ScheduleWakeup) -> None:
+        key, at = effect.environment_id, effect.at
+        self._wake_due[key] = at
+        queued = self._wake_queued.get(key)
+        if queued is None or at < queued:
+            self._wake_queued[key] = at
+            self.kernel.schedule(at, WAKEUP, self._wake, key)
+
+    def _wake(self, key: str) -> None:
+        now = self.kernel.now
+        if self._wake_queued.get(key) != now:
+            return  # replaced by an earlier entry, or its environment is gone
+        due = self._wake_due[key]
+        if due > now:  # replaced by a later wakeup: move the one entry there
+            self._wake_queued[key] = due
+            self.kernel.schedule(due, WAKEUP, self._wake, key)
+            return
+        del self._wake_queued[key], self._wake_due[key]
+        if key.startswith(_ASYNC):
+            assert self.queue is not None
+            self.perform(self.queue.wake(key[len(_ASYNC):], now))
+        else:
+            self.perform(self.scheduler.handle(WakeupDue(key, 0, now)))
+
+    # -- answers --------------------------------------------------------------------------------
+    def _complete(self, effect: CompleteInvocation) -> None:
+        self.tally.complete(effect)
+        if self._async and effect.invocation.request_id in self._async:
+            self.kernel.schedule(self.kernel.now, PROCESS, self._async_finished, effect)
+        elif self.on_finished is not None:
+            self.on_finished(True)
+
+    # -- asynchronous invocations (mirrors ControlPlane._dispatch_event) ---------------------------
+    def enqueue(self, event: QueuedEvent) -> None:
+        assert self.queue is not None
+        self.perform(self.queue.accept(event, self.kernel.now))
+
+    def _dispatch_event(self, effect: DispatchEvent) -> None:
+        assert self.queue is not None
+        request_id = effect.event.request_id
+        self._async.add(request_id)
+        if not self.submit(request_id):
+            self._async.discard(request_id)
+            zero = self.scheduler.entry(self.function).reserved == 0
+            self.perform(self.queue.throttled(request_id, self.kernel.now, zero))
+
+    def _destination(self, effect: DeliverRecord) -> None:
+        self.tally.destination(effect)
+        if self.on_finished is not None:
+            self.on_finished(True)
+
+    def _async_finished(self, effect: CompleteInvocation) -> None:
+        assert self.queue is not None
+        self._async.discard(effect.invocation.request_id)
+        body = effect.body if isinstance(effect.body, bytes) else b""
+        self.perform(self.queue.finished(effect.invocation.request_id, self.kernel.now, effect.record.version,
+                                         body, effect.is_error))
+
+
+def _nothing(effect: Effect) -> None:
+    """Freeze/Thaw/Log cost nothing in virtual time; the tally reads what it needs elsewhere."""
+
