@@ -21,7 +21,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 BENCHMARKS = ["bench_warm_invoke", "bench_throughput", "bench_cold_start", "bench_freeze", "bench_idle_memory",
-              "bench_scaling", "bench_endpoint"]
+              "bench_scaling", "bench_endpoint", "bench_sim", "bench_charts"]
 TIMEOUT_S = 180
 
 
