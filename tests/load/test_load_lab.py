@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from test_load_runner import assert_summary_matches
 
 import lambdalab
 from lambdalab import load, viz
+from tests.load.test_load_runner import assert_summary_matches
 
 SLEEPY = "import time\ndef handler(event, context):\n    time.sleep(0.05)\n    return event\n"
 FLAKY = ("def handler(event, context):\n"

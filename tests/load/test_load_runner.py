@@ -9,10 +9,10 @@ import time
 
 import pandas as pd
 import pytest
-from load_fakes import EventFunction, FakeFunction
 
 import lambdalab
 from lambdalab import load
+from tests.load.load_fakes import EventFunction, FakeFunction
 
 PRICE_GB_S = 0.0000166667
 PRICE_REQUEST = 0.20 / 1_000_000
