@@ -15,7 +15,7 @@ import itertools
 from lambdalab.core.records import LogEntry, format_entry
 
 MAX_OUTPUT_BYTES = 16 * 1024 * 1024
-MAX_ENTRIES = 60_000
+MAX_ENTRIES = 10_000
 _TRUNCATED = b"[lambdalab] log output over the stream's limit was dropped\n"
 
 

@@ -48,6 +48,7 @@ from lambdalab.errors import (
 
 _DRAIN_BEFORE = (End, InitReport, InitStart)
 MAX_ASYNC_REQUEST_BYTES = 1024 * 1024
+MAX_RETIRED_ENVIRONMENTS = 1000  # gone environments whose log streams stay readable
 
 
 @dataclasses.dataclass(frozen=True)
@@ -102,6 +103,7 @@ class ControlPlane:
         self._waiters: dict[str, asyncio.Future[EngineResult]] = {}
         self._log_starts: dict[str, int] = {}
         self._wakeups: dict[str, asyncio.TimerHandle] = {}
+        self._retired: collections.deque[str] = collections.deque()
         self.limits = Limits(lab_id, enabled=settings.use_cgroups)
         self._executor = concurrent.futures.ThreadPoolExecutor(2, thread_name_prefix="lambdalab-limits")
         self.reaper = Reaper()
@@ -356,6 +358,9 @@ class ControlPlane:
         environment.retired = True
         self.limits.remove(environment.cgroups)
         shutil.rmtree(environment.tmp.parent, ignore_errors=True)
+        self._retired.append(environment.id)  # its log stream stays readable, up to a bound
+        if len(self._retired) > MAX_RETIRED_ENVIRONMENTS:
+            self.environments.pop(self._retired.popleft(), None)
 
     def _schedule_wakeup(self, effect: ScheduleWakeup) -> None:
         key = effect.environment_id
