@@ -115,7 +115,7 @@ def builder_parser(kind: str, builder: Any) -> argparse.ArgumentParser:
             parser.add_argument(flag, dest=name, type=json.loads, metavar="JSON")
         elif annotation.startswith("Iterable"):
             parser.add_argument(flag, dest=name, action="append", metavar="VALUE",
-                                help=f"repeat for several (default: {list(default)!r})")
+                                help=f"repeat for several (default: {list(default or ())!r})")
         elif isinstance(default, int):
             parser.add_argument(flag, dest=name, type=int, help=f"default: {default}")
         elif "float" in annotation:

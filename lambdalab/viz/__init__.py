@@ -12,13 +12,13 @@ The inputs are ``lab.spans()``, ``lab.invocations()`` or ``lambdalab.load.run(..
 Colours come from ``PHASE_COLOURS`` and ``COLD_WARM_COLOURS`` only. plotly is imported inside
 the functions; nothing here imports IPython or ipywidgets, so the CLI can write figures to HTML
 (``write_html``). Layer L2: imports only ``lambdalab.errors`` besides plotly, numpy and pandas.
+
+Where things are: ``timeline.py``, ``latency.py`` (over time, histogram, init durations) and
+``usage.py`` (concurrency, reuse) make each chart's traces; ``figures.py`` lists the kinds and
+builds, updates and writes figures; ``_frames.py`` holds what the charts share; ``colours.py``.
 """
 
 from __future__ import annotations
-
-from collections.abc import Iterable
-from pathlib import Path
-from typing import Any
 
 from lambdalab.viz.colours import (
     COLD_COLOUR,
@@ -29,34 +29,13 @@ from lambdalab.viz.colours import (
     THROTTLE_COLOUR,
     WARM_COLOUR,
 )
-from lambdalab.viz.figures import (
-    KINDS,
-    concurrency,
-    figure,
-    init_durations,
-    latency_histogram,
-    latency_over_time,
-    reuse,
-    timeline,
-    update,
-)
+from lambdalab.viz.figures import KINDS, figure, update, write_html
+from lambdalab.viz.latency import init_durations, latency_histogram, latency_over_time
+from lambdalab.viz.timeline import timeline
+from lambdalab.viz.usage import concurrency, reuse
 
 __all__ = [
     "COLD_COLOUR", "COLD_WARM_COLOURS", "ERROR_COLOUR", "KINDS", "PHASE_COLOURS", "PHASE_ORDER", "THROTTLE_COLOUR",
     "WARM_COLOUR", "concurrency", "figure", "init_durations", "latency_histogram", "latency_over_time", "reuse",
     "timeline", "update", "write_html",
 ]
-
-
-def write_html(figures: Any | Iterable[Any], path: str | Path, *, title: str = "lambdalab",
-               include_plotlyjs: bool | str = True) -> Path:
-    """Write one or more figures to one standalone HTML page (plotly.js inlined by default)."""
-    figs = [figures] if hasattr(figures, "to_html") else list(figures)
-    parts = []
-    for i, fig in enumerate(figs):
-        parts.append(fig.to_html(full_html=False, include_plotlyjs=include_plotlyjs if i == 0 else False))
-    html = (f"<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{title}</title></head>\n<body>\n"
-            + "\n".join(parts) + "\n</body></html>\n")
-    target = Path(path)
-    target.write_text(html, encoding="utf-8")
-    return target

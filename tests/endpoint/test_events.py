@@ -214,3 +214,12 @@ def test_every_kind_is_a_json_dict_and_the_cli_prints_it() -> None:
     out = subprocess.run([sys.executable, "-m", "lambdalab", "event", "sqs", "--messages", "a", "--messages", "b"],
                          capture_output=True, text=True, timeout=60, check=True).stdout
     assert [r.body for r in SQSEvent(json.loads(out)).records] == ["a", "b"]
+
+
+@pytest.mark.parametrize("kind", ["apigw_rest", "apigw_http", "function_url", "alb", "s3_put", "s3_delete", "sqs",
+                                  "sns", "eventbridge", "dynamodb_stream", "kinesis", "schedule", "cloudwatch_logs"])
+def test_the_command_line_makes_every_kind_of_event(kind, capsys):
+    from lambdalab.cli import main
+
+    assert main(["event", kind]) == 0
+    assert isinstance(json.loads(capsys.readouterr().out), dict)

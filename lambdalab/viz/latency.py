@@ -1,0 +1,189 @@
+"""Latency charts: each request's latency over time, the latency distribution, init durations.
+
+All three read the invocations DataFrame only, and split it cold vs warm (``COLD_WARM_COLOURS``).
+The histogram is binned here (log-spaced by default, with 1-2-5 ticks), so only the bins travel;
+the point charts are WebGL (``scattergl``).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any
+
+from lambdalab.viz._frames import (
+    Parts,
+    _base_layout,
+    _bool_column,
+    _column,
+    _empty,
+    _figure,
+    _invocation_times,
+    _invoked,
+    _np,
+    _time_axis,
+)
+from lambdalab.viz.colours import (
+    COLD_WARM_COLOURS,
+    ERROR_COLOUR,
+    PHASE_COLOURS,
+    THROTTLE_COLOUR,
+)
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["init_durations", "latency_histogram", "latency_over_time"]
+
+
+# -------------------------------------------------------------------------------- latency over time
+def _parts_latency_over_time(spans: pd.DataFrame | None, invocations: pd.DataFrame | None, *,
+                             origin: float | None = None, log_y: bool = True,
+                             title: str = "Latency over time, cold vs warm") -> Parts:
+    np = _np()
+    traces: list[dict[str, Any]] = []
+    if _empty(invocations):
+        x = latency = np.empty(0)
+        cold = throttled = invoked = np.zeros(0, dtype=bool)
+    else:
+        base = origin if origin is not None else 0.0
+        x = _invocation_times(invocations) - base
+        latency = _column(invocations, "latency_ms")
+        invoked = _invoked(invocations)
+        cold = _bool_column(invocations, "cold") & invoked
+        throttled = _bool_column(invocations, "throttled")
+    for name, mask, colour, symbol in (("cold", cold, COLD_WARM_COLOURS["cold"], "circle"),
+                                       ("warm", invoked & ~cold, COLD_WARM_COLOURS["warm"], "circle"),
+                                       ("throttled", throttled, THROTTLE_COLOUR, "x")):
+        traces.append({
+            "type": "scattergl", "mode": "markers", "name": name, "x": x[mask], "y": latency[mask],
+            "marker": {"color": colour, "size": 5, "symbol": symbol, "opacity": 0.8},
+            "hovertemplate": f"{name} %{{y:.2f}} ms<br>t=%{{x:.3f}} s<extra></extra>",
+        })
+    yaxis = {"title": {"text": "latency (ms)"}, "type": "log" if log_y else "linear"}
+    layout = _base_layout(title, "latency_over_time", origin, xaxis=_time_axis(origin), yaxis=yaxis,
+                          hovermode="closest", height=380)
+    return traces, layout
+
+
+def latency_over_time(invocations_df: pd.DataFrame, *, origin: float | None = None, log_y: bool = True,
+                      window_s: float | None = None, title: str = "Latency over time, cold vs warm") -> Any:
+    """Each request's latency (``latency_ms``) at the time it was made; cold, warm and throttled traces."""
+    return _figure("latency_over_time", invocations=invocations_df, origin=origin, log_y=log_y, window_s=window_s,
+                   title=title)
+
+
+# ----------------------------------------------------------------------------- latency distribution
+def _nice_ticks(lo: float, hi: float) -> list[float]:
+    """1-2-5 ticks (ms) between lo and hi, for an axis drawn in log10 space."""
+    for mantissas in ((1, 2, 5), (1, 2, 3, 4, 5, 6, 7, 8, 9)):
+        ticks = []
+        for decade in range(math.floor(math.log10(lo)) - 1, math.ceil(math.log10(hi)) + 1):
+            for m in mantissas:
+                v = m * 10.0 ** decade
+                if lo <= v <= hi:
+                    ticks.append(v)
+        if len(ticks) >= 3:
+            break
+    return ticks
+
+
+def _ms_text(v: float) -> str:
+    if v >= 1000:
+        return f"{v / 1000:g} s"
+    return f"{v:g} ms"
+
+
+def _parts_latency_histogram(spans: pd.DataFrame | None, invocations: pd.DataFrame | None, *, bins: int = 60,
+                             log_x: bool = True, title: str = "Latency distribution, cold vs warm") -> Parts:
+    np = _np()
+    if _empty(invocations):
+        latency = np.empty(0)
+        cold = warm = np.zeros(0, dtype=bool)
+    else:
+        latency = _column(invocations, "latency_ms")
+        invoked = _invoked(invocations) & np.isfinite(latency)
+        cold = _bool_column(invocations, "cold") & invoked
+        warm = invoked & ~cold
+    values = latency[cold | warm]
+    if log_x:
+        values = values[values > 0]
+    traces: list[dict[str, Any]] = []
+    xaxis: dict[str, Any] = {"title": {"text": "latency (ms)"}}
+    if len(values):
+        lo, hi = float(values.min()), float(values.max())
+        if log_x:
+            lo_l, hi_l = math.log10(lo), math.log10(hi)
+            if hi_l - lo_l < 1e-9:
+                lo_l, hi_l = lo_l - 0.05, hi_l + 0.05
+            edges_l = np.linspace(lo_l, hi_l, bins + 1)
+            edges = 10.0 ** edges_l
+            ticks = _nice_ticks(10 ** lo_l, 10 ** hi_l) or [lo, hi]
+            xaxis.update(tickmode="array", tickvals=[math.log10(t) for t in ticks], ticktext=[_ms_text(t) for t in ticks])
+        else:
+            if hi - lo < 1e-9:
+                lo, hi = lo - 0.5, hi + 0.5
+            edges = np.linspace(lo, hi, bins + 1)
+            edges_l = edges
+            xaxis.update(tickmode="auto", tickvals=None, ticktext=None)
+        edges[0], edges[-1] = min(edges[0], lo), max(edges[-1], hi)  # no value lost to rounding at the ends
+        centres = (edges_l[:-1] + edges_l[1:]) / 2
+        widths = np.diff(edges_l)
+        custom = np.column_stack([edges[:-1], edges[1:]])
+    else:
+        edges = centres = widths = np.empty(0)
+        custom = np.empty((0, 2))
+        xaxis.update(tickmode="auto", tickvals=None, ticktext=None)
+    for name, mask in (("cold", cold), ("warm", warm)):
+        data = latency[mask]
+        counts = np.histogram(data[data > 0] if log_x else data, bins=edges)[0] if len(edges) else np.empty(0)
+        traces.append({
+            "type": "bar", "name": f"{name} ({int(mask.sum()):,})", "x": centres, "y": counts, "width": widths,
+            "customdata": custom, "marker": {"color": COLD_WARM_COLOURS[name], "line": {"width": 0}},
+            "opacity": 0.75,
+            "hovertemplate": f"{name}: %{{y}} requests<br>%{{customdata[0]:.2f}}–%{{customdata[1]:.2f}} ms<extra></extra>",
+        })
+    layout = _base_layout(title, "latency_histogram", None, xaxis=xaxis, yaxis={"title": {"text": "requests"}},
+                          barmode="overlay", bargap=0, height=360)
+    return traces, layout
+
+
+def latency_histogram(invocations_df: pd.DataFrame, *, bins: int = 60, log_x: bool = True,
+                      title: str = "Latency distribution, cold vs warm") -> Any:
+    """Histograms of ``latency_ms`` for cold and warm requests, on shared (log-spaced) bins."""
+    return _figure("latency_histogram", invocations=invocations_df, bins=bins, log_x=log_x, title=title)
+
+
+# ----------------------------------------------------------------------------------- init durations
+def _parts_init_durations(spans: pd.DataFrame | None, invocations: pd.DataFrame | None, *,
+                          origin: float | None = None, title: str = "Init duration per cold start") -> Parts:
+    np = _np()
+    if _empty(invocations):
+        x = init = np.empty(0)
+        normal = suppressed = np.zeros(0, dtype=bool)
+    else:
+        base = origin if origin is not None else 0.0
+        x = _invocation_times(invocations) - base
+        init = _column(invocations, "init_duration_ms")
+        cold = _bool_column(invocations, "cold") & _invoked(invocations) & np.isfinite(init)
+        suppressed = cold & _bool_column(invocations, "init_suppressed")
+        normal = cold & ~suppressed
+    traces = []
+    for name, mask, symbol in (("init", normal, "circle"), ("init (suppressed, retried in invoke)", suppressed,
+                                                            "circle-open")):
+        traces.append({
+            "type": "scattergl", "mode": "markers", "name": name, "x": x[mask], "y": init[mask],
+            "marker": {"color": PHASE_COLOURS["init"], "size": 7, "symbol": symbol,
+                       "line": {"color": ERROR_COLOUR if symbol == "circle-open" else PHASE_COLOURS["init"],
+                                "width": 1}},
+            "hovertemplate": "init %{y:.1f} ms<br>t=%{x:.3f} s<extra></extra>",
+        })
+    layout = _base_layout(title, "init_durations", origin, xaxis=_time_axis(origin),
+                          yaxis={"title": {"text": "init duration (ms)"}, "rangemode": "tozero"},
+                          hovermode="closest", height=340, showlegend=True)
+    return traces, layout
+
+
+def init_durations(invocations_df: pd.DataFrame, *, origin: float | None = None,
+                   title: str = "Init duration per cold start") -> Any:
+    """``init_duration_ms`` of every cold start, at the time of its request."""
+    return _figure("init_durations", invocations=invocations_df, origin=origin, title=title)
