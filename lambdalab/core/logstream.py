@@ -39,10 +39,13 @@ class LogStream:
     def add(self, entry: LogEntry) -> int:
         """Append a platform entry; returns its absolute index."""
         self.entries.append(entry)
-        if len(self.entries) > self._max_entries:
+        self._trim()
+        return self.end - 1
+
+    def _trim(self) -> None:
+        while len(self.entries) > self._max_entries:
             self.entries.popleft()
             self.base += 1
-        return self.end - 1
 
     def write(self, data: bytes) -> None:
         """Append runtime output (stdout and stderr)."""
@@ -61,6 +64,7 @@ class LogStream:
             last += data
         else:
             self.entries.append(bytearray(data))
+            self._trim()
 
     def text(self, start: int = 0, end: int | None = None) -> str:
         """The stream's lines from absolute entry ``start`` to ``end`` (exclusive), newline-terminated."""

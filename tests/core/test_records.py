@@ -355,3 +355,13 @@ def test_output_past_a_limit_that_was_hit_exactly_still_leaves_one_notice() -> N
 
     assert stream.dropped_bytes == 2
     assert stream.text() == "0123456789\n[lambdalab] log output over the stream's limit was dropped\n"
+
+
+def test_a_stream_never_holds_more_than_its_entry_bound_whatever_mixes_it() -> None:
+    stream = LogStream("s", max_entries=10)
+    for i in range(100):
+        stream.add(Start(f"r{i}", "$LATEST", float(i)))
+        stream.write(b"out\n")
+        stream.add(End(f"r{i}", float(i)))
+    assert len(stream.entries) == 10 and stream.end == 300
+    assert stream.text(290).count("END RequestId") == 4
