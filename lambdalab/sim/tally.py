@@ -98,7 +98,9 @@ class Tally:
         self.provisioned.discard(environment_id)
 
     def span(self, effect: RecordSpan) -> None:
-        span = effect.span
+        self._add_span(effect.span)
+
+    def _add_span(self, span: PhaseSpan) -> None:
         if span.phase in _REST:
             self.idle_s += span.end - span.start
         if len(self.spans) < self.max_records:
@@ -118,11 +120,5 @@ class Tally:
         self.busy_s += self.in_flight * horizon
         for environment in environments:
             span = environment.open_span(horizon)
-            if span is None:
-                continue
-            if span.phase in _REST:
-                self.idle_s += span.end - span.start
-            if len(self.spans) < self.max_records:
-                self.spans.append(span)
-            else:
-                self.spans_dropped += 1
+            if span is not None:
+                self._add_span(span)
