@@ -1,15 +1,18 @@
-"""A real browser: JupyterLab runs notebooks/demo_panel.ipynb in headless Chromium.
+"""A real browser: JupyterLab runs the tutorials in headless Chromium.
 
-Starts ``jupyter lab`` on 127.0.0.1 (isolated JUPYTER_* folders, a token, ``--allow-root`` only
-as root), drives Debian's /usr/bin/chromium with Playwright's Python API (never a downloaded
-browser), runs all cells, and checks the result card, the panel and its live plotly charts, which
-must change while the load runs. Saves docs/images/timeline.png. Sessions are deleted through the
-REST API, so the kernel shuts down gracefully and closes its Lab; only the server we started is
-stopped. Skipped when Chromium or Playwright is missing, unless CI is set: then it fails.
+Starts one ``jupyter lab`` for the module on 127.0.0.1 (isolated JUPYTER_* folders, a token,
+``--allow-root`` only as root) and drives Debian's /usr/bin/chromium with Playwright's Python API
+(never a downloaded browser). ``05_scaling.ipynb``: every cell runs without an error and the
+environment timeline renders, one row per environment; its screenshot is docs/images/timeline.png
+(the README shows it). ``demo_panel.ipynb``: the result card, the panel and its live plotly
+charts, which must change while the load runs. Sessions are deleted through the REST API, so
+kernels shut down gracefully and close their Labs; only the server we started is stopped.
+Skipped when Chromium or Playwright is missing, unless CI is set: then it fails.
 """
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import os
@@ -31,6 +34,8 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(420)]
 
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOK = ROOT / "notebooks" / "demo_panel.ipynb"
+SCALING = ROOT / "notebooks" / "05_scaling.ipynb"
+TIMELINE_TITLE = "work: 6 requests at once"  # the timeline's title in 05_scaling.ipynb
 SCREENSHOT = ROOT / "docs" / "images" / "timeline.png"
 CHROMIUM = "/usr/bin/chromium"
 TOKEN = "lambdalab-browser-test"
@@ -52,6 +57,32 @@ SAMPLER_JS = f"""() => {{
 }}"""
 KERNEL_IDLE_JS = """() => [...document.querySelectorAll('.jp-StatusBar-TextItem')]
     .some(e => /^(?!No Kernel).+ \\| Idle$/.test(e.textContent.trim()))"""
+# The open notebook's code cells, read from JupyterLab's model (needs --LabApp.expose_app_in_browser).
+_CODE_CELLS_JS = """(() => {
+    const model = window.jupyterapp.shell.currentWidget.content.model;
+    const cells = [];
+    for (let i = 0; i < model.cells.length; i++) {
+        const cell = model.cells.get(i);
+        if (cell.type !== 'code') continue;
+        const errors = [];
+        for (let j = 0; j < cell.outputs.length; j++) {
+            const out = cell.outputs.get(j).toJSON();
+            if (out.output_type === 'error') errors.push(`cell ${i}: ${out.ename}: ${out.evalue}`);
+        }
+        cells.push({count: cell.executionCount, errors});
+    }
+    return cells;
+})()"""
+CELLS_DONE_JS = f"""() => {{ const cells = {_CODE_CELLS_JS};
+    return cells.some(c => c.errors.length) || cells.every(c => c.count !== null); }}"""
+CELL_ERRORS_JS = f"() => {_CODE_CELLS_JS}.flatMap(c => c.errors)"
+# What the timeline figure drew: its rows (environments), phases with segments, the WebGL canvases.
+TIMELINE_JS = """gd => ({
+    rows: gd.querySelectorAll('.ytick').length,
+    phases_with_points: gd._fullData.filter(t => (t._length || 0) > 0).map(t => t.name),
+    canvases: gd.querySelectorAll('canvas').length,
+    width: gd.getBoundingClientRect().width, height: gd.getBoundingClientRect().height,
+})"""
 
 
 def _missing(what: str) -> None:
@@ -78,7 +109,7 @@ def _delete_sessions(base: str) -> None:
         _api(base, f"/api/sessions/{session['id']}", method="DELETE")
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def playwright_api() -> Any:
     """Playwright's sync API, once we know Debian's Chromium is there (checked before any server starts)."""
     if not Path(CHROMIUM).exists():
@@ -90,12 +121,14 @@ def playwright_api() -> Any:
     return sync_playwright
 
 
-@pytest.fixture
-def lab_server(tmp_path: Path, playwright_api: Any) -> Iterator[str]:
+@pytest.fixture(scope="module")
+def lab_server(tmp_path_factory: pytest.TempPathFactory, playwright_api: Any) -> Iterator[str]:
     """A JupyterLab server on a free port, with its own config, data, runtime and settings folders."""
+    tmp_path = tmp_path_factory.mktemp("lab")
     root = tmp_path / "root"
     (root / "notebooks").mkdir(parents=True)
-    shutil.copy(NOTEBOOK, root / "notebooks" / NOTEBOOK.name)  # a fresh copy: the original is never touched
+    for notebook in (NOTEBOOK, SCALING):  # fresh copies: the originals are never touched
+        shutil.copy(notebook, root / "notebooks" / notebook.name)
     settings = tmp_path / "settings"
     tracker = settings / "@jupyterlab" / "notebook-extension"
     tracker.mkdir(parents=True)
@@ -160,9 +193,11 @@ def _stop(server: subprocess.Popen[bytes]) -> None:
             server.wait(timeout=10)
 
 
-def test_demo_panel_in_jupyterlab(playwright_api: Any, lab_server: str) -> None:
-    timings: dict[str, float] = {}
-    t0 = time.monotonic()
+@contextlib.contextmanager
+def _page(playwright_api: Any, base: str) -> Iterator[tuple[Any, list[str]]]:
+    """A fresh browser page (and the page errors it collects); no kernel left from an earlier test."""
+    _delete_sessions(base)
+    _wait_for_no_kernels(base, timeout_s=30)
     errors: list[str] = []
     with playwright_api() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True, timeout=60_000)
@@ -170,18 +205,56 @@ def test_demo_panel_in_jupyterlab(playwright_api: Any, lab_server: str) -> None:
             page = browser.new_page(viewport={"width": 1280, "height": 1800})
             page.set_default_timeout(60_000)
             page.on("pageerror", lambda exc: errors.append(str(exc)))
-            _run_demo(page, lab_server, timings, t0)
+            yield page, errors
         finally:
             browser.close()
-    print("browser timings (s):", {k: round(v, 1) for k, v in timings.items()}, "page errors:", errors)
+            _delete_sessions(base)  # graceful kernel shutdown: the kernel's Lab closes its environments
+            _wait_for_no_kernels(base, timeout_s=30)
 
 
-def _run_demo(page: Any, base: str, timings: dict[str, float], t0: float) -> None:
-    page.goto(f"{base}/lab/tree/notebooks/{NOTEBOOK.name}?token={TOKEN}&reset", timeout=90_000)
+def _open_and_run_all(page: Any, base: str, notebook: str, timings: dict[str, float], t0: float) -> None:
+    page.goto(f"{base}/lab/tree/notebooks/{notebook}?token={TOKEN}&reset", timeout=90_000)
     page.wait_for_selector(".jp-NotebookPanel .jp-Cell", timeout=90_000)
     page.wait_for_function(KERNEL_IDLE_JS, timeout=90_000)
     timings["kernel idle"] = time.monotonic() - t0
     page.evaluate("() => { window.jupyterapp.commands.execute('notebook:run-all-cells'); return true; }")
+
+
+def test_scaling_notebook_runs_and_draws_the_timeline_in_jupyterlab(playwright_api: Any, lab_server: str) -> None:
+    timings: dict[str, float] = {}
+    t0 = time.monotonic()
+    with _page(playwright_api, lab_server) as (page, errors):
+        _open_and_run_all(page, lab_server, SCALING.name, timings, t0)
+        page.wait_for_function(CELLS_DONE_JS, timeout=240_000)  # every code cell ran, or one failed
+        timings["cells done"] = time.monotonic() - t0
+        failures = page.evaluate(CELL_ERRORS_JS)
+        assert failures == [], failures
+
+        # a static go.Figure drawn by JupyterLab's plotly mime renderer (not a widget)
+        plot = page.locator(".jp-OutputArea .jp-RenderedPlotly.js-plotly-plot", has_text=TIMELINE_TITLE)
+        plot.wait_for(timeout=60_000)
+        plot.locator(".main-svg").first.wait_for(timeout=30_000)
+        drawn = plot.evaluate(TIMELINE_JS)
+        timings["timeline drawn"] = time.monotonic() - t0
+        print("timeline in the browser:", drawn)
+        # one row per environment (6), every phase a trace, and segments actually on the page
+        assert drawn["rows"] == 6, drawn
+        assert {"init", "invoke", "frozen"} <= set(drawn["phases_with_points"]), drawn
+        assert drawn["canvases"] >= 1 and drawn["width"] > 300 and drawn["height"] > 200, drawn
+        _screenshot(page, plot)
+    print("browser timings (s):", {k: round(v, 1) for k, v in timings.items()}, "page errors:", errors)
+
+
+def test_demo_panel_in_jupyterlab(playwright_api: Any, lab_server: str) -> None:
+    timings: dict[str, float] = {}
+    t0 = time.monotonic()
+    with _page(playwright_api, lab_server) as (page, errors):
+        _run_demo(page, lab_server, timings, t0)
+    print("browser timings (s):", {k: round(v, 1) for k, v in timings.items()}, "page errors:", errors)
+
+
+def _run_demo(page: Any, base: str, timings: dict[str, float], t0: float) -> None:
+    _open_and_run_all(page, base, NOTEBOOK.name, timings, t0)
 
     card = page.wait_for_selector(".jp-OutputArea .lambdalab-result", timeout=120_000)
     assert "warm" in card.inner_text() or "cold" in card.inner_text()
@@ -202,7 +275,6 @@ def _run_demo(page: Any, base: str, timings: dict[str, float], t0: float) -> Non
     # with the charts already drawn: they must change while the status says "running".
     page.wait_for_function(f"() => ({STATUS_JS})().includes('done ·')", timeout=180_000)
     timings["notebook load done"] = time.monotonic() - t0
-    _screenshot(page)  # the notebook's run: cold starts (init) and warm reuse on the timeline
     duration = panel.locator(".widget-text input").nth(1)  # rate, duration (the numeric inputs in order)
     duration.fill("4")
     duration.press("Enter")
@@ -220,21 +292,16 @@ def _run_demo(page: Any, base: str, timings: dict[str, float], t0: float) -> Non
     assert 40 <= requests <= 75, requests  # 15/s for the 4 s typed into the panel
 
 
-def _screenshot(page: Any) -> None:
-    """The panel as a PNG under 300 KB, clipped from the viewport (element screenshots that reach past
-    the viewport redraw WebGL charts blank); the timeline alone if the whole panel is larger."""
+def _screenshot(page: Any, plot: Any) -> None:
+    """The timeline as a PNG under 300 KB, clipped from the viewport (element screenshots that reach
+    past the viewport redraw WebGL charts blank)."""
     SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
-    panel = page.locator(".lambdalab-panel")
-    panel.evaluate("e => e.scrollIntoView({block: 'start'})")
-    page.wait_for_function("document.querySelectorAll('.lambdalab-panel .js-plotly-plot .gtitle').length >= 3",
-                           timeout=30_000)
+    plot.evaluate("e => e.scrollIntoView({block: 'center'})")
     page.wait_for_timeout(1500)  # let plotly finish the last redraw (WebGL traces draw asynchronously)
-    box = panel.bounding_box(timeout=10_000)
+    box = plot.bounding_box(timeout=10_000)
     viewport = page.viewport_size
     clip = {"x": max(box["x"], 0), "y": max(box["y"], 0), "width": min(box["width"], viewport["width"]),
             "height": min(box["height"], viewport["height"] - max(box["y"], 0))}
     page.screenshot(path=str(SCREENSHOT), clip=clip, timeout=30_000)
-    if SCREENSHOT.stat().st_size > MAX_PNG_BYTES:
-        page.locator(".lambdalab-panel .js-plotly-plot").first.screenshot(path=str(SCREENSHOT), timeout=30_000)
     size = SCREENSHOT.stat().st_size
     assert 5_000 < size < MAX_PNG_BYTES, size
