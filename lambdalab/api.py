@@ -21,6 +21,7 @@ import json
 import os
 import shutil
 import tempfile
+import time
 import weakref
 from collections.abc import Mapping
 from pathlib import Path
@@ -109,6 +110,15 @@ class Function:
     def create_alias(self, name: str, version: str, weights: Mapping[str, float] | None = None) -> None:
         """Point alias ``name`` at ``version``; ``weights`` sends shares of traffic to other versions."""
         self._lab._call(lambda plane: plane.create_alias(self.name, name, version, dict(weights or {})))
+
+    def wait_provisioned(self, timeout_s: float = 60.0) -> None:
+        """Wait until every provisioned environment has finished its init (they start at configuration)."""
+        deadline = time.monotonic() + timeout_s
+        want = self.config.provisioned_concurrency
+        while sum(e.provisioned and e.state == "idle" for e in self.environments()) < want:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{self.name}: {want} provisioned environments not ready after {timeout_s} s")
+            time.sleep(0.01)
 
     def kill(self) -> None:
         """Shut down every environment of this function now (in-flight invocations end with an error)."""

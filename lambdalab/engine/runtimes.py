@@ -39,9 +39,11 @@ def library_path() -> list[str]:
 
 def command(config: FunctionConfig) -> list[str]:
     """The argv that starts ``config``'s runtime in the task root."""
+    # -B: no bytecode is written into the task root, which is read-only on Lambda, so every cold start
+    # compiles the handler's own modules as it would there
     if config.runtime == "python-ric":
-        return [sys.executable, "-S", "-u", "-m", "awslambdaric", config.full_handler]
-    return [sys.executable, "-I", "-S", "-u", str(BOOTSTRAP)]
+        return [sys.executable, "-B", "-S", "-u", "-m", "awslambdaric", config.full_handler]
+    return [sys.executable, "-B", "-I", "-S", "-u", str(BOOTSTRAP)]
 
 
 def environment_variables(config: FunctionConfig, *, environment: EngineEnvironment, port: int, init_type: str,

@@ -103,10 +103,8 @@ def test_keep_alive_one_second_is_warm_at_half_and_cold_at_one_and_a_half(lab):
 
 def test_provisioned_environments_are_initialised_ahead_and_used_first(lab):
     fn = lab.create_function("pc", SLEEPER, provisioned_concurrency=3)
-    deadline = time.monotonic() + 10
-    while fn.statistics()["idle"] < 3:
-        assert time.monotonic() < deadline, fn.statistics()
-        time.sleep(0.02)
+    fn.wait_provisioned(timeout_s=10)
+    assert fn.statistics()["idle"] == 3
     started = time.time()
     results, _ = _concurrently(fn, [{"sleep": 0.2}] * 4)
     provisioned = {e.environment_id for e in fn.environments() if e.provisioned}
