@@ -175,7 +175,7 @@ class Lab:
                  scale_limit: int = 1000, scale_period_s: float = 10.0, keep_alive_s: float = 600.0,
                  keep_alive_policy: str = "fixed", retry_delay_scale: float = 1.0, region: str = "us-east-1",
                  account_id: str = "123456789012", init_timeout_s: float = 10.0, pass_env: tuple[str, ...] = (),
-                 use_cgroups: bool = True, max_records: int = 100_000) -> None:
+                 use_cgroups: bool = True, max_records: int = 100_000, max_log_entries: int = 10_000) -> None:
         limits = _account_limits(account_concurrency, unreserved_floor, scale_limit, scale_period_s)
         if keep_alive_policy not in ("fixed", "hybrid"):
             raise ConfigError(f"invalid keep_alive_policy: {keep_alive_policy!r}; expected 'fixed' or 'hybrid'")
@@ -184,7 +184,7 @@ class Lab:
         self._workdir = Path(tempfile.mkdtemp(prefix=f"lambdalab-{os.getpid()}-"))
         self._settings = LabSettings(region, account_id, init_timeout_s, tuple(pass_env), use_cgroups, limits,
                                      float(keep_alive_s), keep_alive_policy, float(retry_delay_scale),
-                                     int(max_records))
+                                     int(max_records), int(max_log_entries))
         self._thread = LoopThread()
         self._closed = False
         self._functions: dict[str, Function] = {}

@@ -65,10 +65,11 @@ class LabSettings:
     keep_alive_policy: str = "fixed"
     retry_delay_scale: float = 1.0
     max_records: int = 100_000
+    max_log_entries: int = 10_000
 
 
-def _new_destinations() -> dict[str, collections.deque[dict[str, Any]]]:
-    return {"on_success": collections.deque(maxlen=10_000), "on_failure": collections.deque(maxlen=10_000)}
+def _new_destinations(bound: int) -> dict[str, collections.deque[dict[str, Any]]]:
+    return {"on_success": collections.deque(maxlen=bound), "on_failure": collections.deque(maxlen=bound)}
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -133,7 +134,7 @@ class ControlPlane:
             raise ConfigError(f"invalid reserved_concurrency: {exc}") from None
         self.code[(config.name, code_sha)] = (config, code_dir)
         self.configs[config.name] = config
-        self.destinations.setdefault(config.name, _new_destinations())
+        self.destinations.setdefault(config.name, _new_destinations(min(10_000, self.settings.max_records)))
         now = self.now()
         self.perform(self.scheduler.deploy(self._spec(config, LATEST, code_sha), self._keep_alive(config), now))
         self.scheduler.reserve(config.name, config.reserved_concurrency)
@@ -285,7 +286,8 @@ class ControlPlane:
         pool = self.scheduler.registry[environment_id]
         config, code_dir = self.code[(pool.spec.function, pool.spec.code)]
         date = time.strftime("%Y/%m/%d", time.gmtime())
-        stream = LogStream(log_stream_name(date, pool.spec.version, environment_id))
+        stream = LogStream(log_stream_name(date, pool.spec.version, environment_id),
+                           max_entries=self.settings.max_log_entries)
         tmp = self.workdir / "environments" / environment_id / "tmp"
         tmp.mkdir(parents=True, mode=0o700)
         environment = EngineEnvironment(environment_id, pool, code_dir, stream, tmp, self)
@@ -399,7 +401,7 @@ class ControlPlane:
         future.add_done_callback(finished)
 
     def _deliver_record(self, effect: DeliverRecord) -> None:
-        self.destinations.setdefault(effect.function, _new_destinations())[
+        self.destinations.setdefault(effect.function, _new_destinations(min(10_000, self.settings.max_records)))[
             effect.destination].append(effect.record)
 
     # -- closing --------------------------------------------------------------------------------
