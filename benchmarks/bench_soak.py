@@ -33,6 +33,7 @@ WINDOW_S = 20.0
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--minutes", type=float, default=10.0)
+    parser.add_argument("--write", action="store_true", help="put the figures in benchmarks/RESULTS.md (## Soak)")
     args = parser.parse_args()
     me = psutil.Process()
     windows: list[tuple[float, float, int]] = []  # (rss MiB, p50 s, calls)
@@ -87,7 +88,34 @@ def main() -> None:
          "floor": f"{first[1]*1e6:.0f} µs (baseline)", "ratio": round(drift, 2), "target": "≤ 1.2×",
          "met": drift <= 1.2},
     ]
-    emit("bench_soak", " ".join(__doc__.split("\n\n")[1].split()), rows, leftover=leftover_children())
+    leftover = leftover_children()
+    emit("bench_soak", " ".join(__doc__.split("\n\n")[1].split()), rows, leftover=leftover)
+    if args.write:
+        _write(rows, windows, args, leftover)
+
+
+def _write(rows: list[dict], windows: list[tuple[float, float, int]], args: argparse.Namespace, leftover: int) -> None:
+    """Replace the "## Soak" section of RESULTS.md, leaving the rest alone."""
+    import datetime
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parent / "RESULTS.md"
+    stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    section = ["## Soak", "", f"From `python benchmarks/bench_soak.py --minutes {args.minutes:g} --write` ({stamp}, "
+               f"nproc={os.cpu_count()}). " + " ".join(__doc__.split("\n\n")[1].split()), "",
+               "| figure | value | baseline | ratio | target | met? |", "|---|---|---|---|---|---|"]
+    section += [f"| {r['name']} | {r['figure']} | {r['floor']} | {r['ratio']} | {r['target']} | "
+                f"{'yes' if r['met'] else '**no**'} |" for r in rows]
+    section += ["", "Windows (RSS MiB, no-op p50 µs, no-op calls): " + "; ".join(
+        f"{rss:.0f}, {p50 * 1e6:.0f}, {n}" for rss, p50, n in windows) + f". Children left: {leftover}."]
+    lines = path.read_text().splitlines() if path.exists() else ["# lambdalab benchmarks"]
+    if "## Soak" in lines:
+        begin = lines.index("## Soak")
+        end = next((i for i in range(begin + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
+        lines[begin:end] = section
+    else:
+        lines += [""] + section
+    path.write_text("\n".join(lines).rstrip("\n") + "\n")
 
 
 if __name__ == "__main__":

@@ -21,7 +21,10 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 BENCHMARKS = ["bench_warm_invoke", "bench_throughput", "bench_cold_start", "bench_freeze", "bench_idle_memory",
-              "bench_scaling", "bench_endpoint", "bench_sim", "bench_charts"]
+              "bench_scaling", "bench_endpoint", "bench_sim"]
+# Benchmarks that keep their own section of RESULTS.md (run them on their own, with --write):
+# bench_charts ("## Charts"), bench_soak ("## Soak", ten minutes). run_all keeps those sections.
+OWN_SECTIONS = ("## Charts", "## Soak")
 TIMEOUT_S = 180
 
 
@@ -47,6 +50,21 @@ def run(name: str) -> tuple[dict | None, float, str]:
         return None, elapsed, f"exit {code}: {err.strip().splitlines()[-1] if err.strip() else 'no RESULT line'}"
     print(f"  ({elapsed:.1f} s)", flush=True)
     return result, elapsed, ""
+
+
+def kept_sections(path: Path) -> list[str]:
+    """The sections other benchmarks write themselves, taken over from the current file."""
+    if not path.exists():
+        return []
+    lines, kept, keep = path.read_text().splitlines(), [], False
+    for line in lines:
+        if line.startswith("## "):
+            keep = line.strip() in OWN_SECTIONS
+            if keep:
+                kept.append("")
+        if keep:
+            kept.append(line)
+    return kept
 
 
 def met_text(met: bool | None) -> str:
@@ -98,6 +116,7 @@ def main() -> None:
             lines.append(f"- {name}: {item}")
         left = result.get("leftover_children")
         lines.append(f"- {name}: child processes left after the Lab closed: {left}")
+    lines += kept_sections(HERE / "RESULTS.md")
     (HERE / "RESULTS.md").write_text("\n".join(lines) + "\n")
     print(f"wrote {HERE / 'RESULTS.md'}")
 
