@@ -3,7 +3,7 @@
 Mixed load: 8 client threads invoke, in a loop, a no-op function (half the calls), a 5 ms function,
 a function that raises, and an async (Event) function whose events fail and are retried
 (``retry_delay_scale=0.001``); every 20 s the owning process's RSS and the p50 latency of the no-op
-calls in that window are sampled. The Lab keeps ``max_records=20_000`` invocations (and their
+calls in that window are sampled. The Lab keeps ``max_records=5_000`` invocations (and their
 spans, and as many destination records) and each log stream its 2,000 latest entries, so memory
 grows until those bounds fill (a minute or two here) and must then stay flat. Figures: RSS growth from the window at a quarter of
 the run (the baseline, once the bounds are full) to the last window (target within 10%), and the
@@ -37,7 +37,7 @@ def main() -> None:
     args = parser.parse_args()
     me = psutil.Process()
     windows: list[tuple[float, float, int]] = []  # (rss MiB, p50 s, calls)
-    with lambdalab.Lab(retry_delay_scale=0.001, max_records=20_000, max_log_entries=2_000) as lab:
+    with lambdalab.Lab(retry_delay_scale=0.001, max_records=5_000, max_log_entries=2_000) as lab:
         noop = lab.create_function("noop", "def handler(e, c):\n    return 1\n")
         slow = lab.create_function("slow", "import time\ndef handler(e, c):\n    time.sleep(0.005)\n    return 2\n")
         boom = lab.create_function("boom", "def handler(e, c):\n    raise ValueError('soak')\n")
