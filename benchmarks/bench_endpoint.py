@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import inspect
 import json
 import os
 import socket
@@ -33,8 +34,20 @@ from lambdalab.endpoint.server import listen  # noqa: E402
 NOOP = "def handler(event, context):\n    return {}\n"
 PATH = "/2015-03-31/functions/noop/invocations"
 
+def message_end(buf: bytearray) -> tuple[bytes, int] | None:
+    """The (lower-cased head, total size) of the first complete HTTP/1.1 message in ``buf``, if any."""
+    end = buf.find(b"\r\n\r\n")
+    if end < 0:
+        return None
+    head = bytes(buf[:end]).lower()
+    i = head.find(b"content-length:")
+    n = int(head[i + 15:head.find(b"\r\n", i) if head.find(b"\r\n", i) > 0 else None]) if i >= 0 else 0
+    return (head, end + 4 + n) if len(buf) >= end + 4 + n else None
+
+
 _RAW_CLIENT = r"""
 import asyncio, json, socket, sys, time
+""" + inspect.getsource(message_end).replace("bytearray", "object").replace(" -> tuple[bytes, int] | None", "") + r"""
 host, port, conns, seconds, path = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4]), sys.argv[5]
 REQUEST = (f"POST {path} HTTP/1.1\r\nHost: {host}:{port}\r\nContent-Length: 2\r\n\r\n{{}}").encode()
 
@@ -50,15 +63,11 @@ class Conn(asyncio.Protocol):
     def data_received(self, data):
         buf = self.buf
         buf += data
-        while (end := buf.find(b"\r\n\r\n")) >= 0:
-            head = bytes(buf[:end]).lower()
-            i = head.find(b"content-length:")
-            n = int(head[i + 15:head.find(b"\r\n", i) if head.find(b"\r\n", i) > 0 else None]) if i >= 0 else 0
-            if len(buf) < end + 4 + n:
-                return
+        while (framed := message_end(buf)) is not None:
+            head, size = framed
             if not head.startswith(b"http/1.1 20"):
-                raise SystemExit(f"bad response: {bytes(buf[:end + 4 + n])!r}")
-            del buf[:end + 4 + n]
+                raise SystemExit(f"bad response: {bytes(buf[:size])!r}")
+            del buf[:size]
             self.n += 1
             self.lat.append(time.perf_counter() - self.t0)
             if time.perf_counter() < self.stop_at:
@@ -134,13 +143,9 @@ class _Fixed(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         buf = self.buf
         buf += data
-        while (end := buf.find(b"\r\n\r\n")) >= 0:
-            head = bytes(buf[:end]).lower()
-            i = head.find(b"content-length:")
-            n = int(head[i + 15:head.find(b"\r\n", i) if head.find(b"\r\n", i) > 0 else None]) if i >= 0 else 0
-            if len(buf) < end + 4 + n:
-                return
-            del buf[:end + 4 + n]
+        while (framed := message_end(buf)) is not None:
+            head, size = framed
+            del buf[:size]
             self.transport.write(self.ANSWER)  # type: ignore[attr-defined]
 
 
