@@ -10,14 +10,20 @@ of the benchmark process; each "runtime" is a child process (``python -I``) with
 keep-alive client looping ``GET /next`` -> ``json.loads`` the event -> ``json.dumps`` a reply ->
 ``POST /response``. An invoke is: hand the payload to a parked ``/next``, wait for its
 ``/response``. There is no state machine, no records, no logs, no freezing.
+
+``LeanHttpPlatform(n, freeze=True)`` adds exactly what the engine does around each invoke and
+nothing more: each runtime runs in its own session / process group, which is SIGSTOPped when it
+parks on ``GET /next`` with nothing queued and SIGCONTed right before an event is written to it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import json
 import os
+import signal
 import socket
 import statistics
 import subprocess
@@ -25,7 +31,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, Self, cast
 
 PY = sys.executable
 
@@ -128,6 +134,8 @@ while True:
 
 
 class _LeanConn(asyncio.Protocol):
+    pgid = 0  # the runtime's process group; set only by _FreezingConn (freeze=True)
+
     def __init__(self, platform: LeanHttpPlatform) -> None:
         self.platform = platform
         self.buf = bytearray()
@@ -164,10 +172,33 @@ class _LeanConn(asyncio.Protocol):
                              % (rid, len(payload), payload))
 
 
-class LeanHttpPlatform:
-    """The floor platform: a lean asyncio HTTP server plus ``n`` raw-socket runtime processes."""
+class _FreezingConn(_LeanConn):
+    """A connection that knows its runtime's process group (``freeze=True`` only)."""
 
-    def __init__(self, runtimes: int = 1) -> None:
+    platform: _FreezingLeanHttpPlatform
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)
+        with self.platform._spawning:  # released once the runtime being spawned has its pid recorded
+            self.pgid = self.platform._spawning_pgid
+
+
+class LeanHttpPlatform:
+    """The floor platform: a lean asyncio HTTP server plus ``n`` raw-socket runtime processes.
+
+    ``freeze=True`` returns a ``_FreezingLeanHttpPlatform`` (SIGSTOP/SIGCONT around each invoke, as
+    the engine does); the default path has no freeze code in it at all.
+    """
+
+    _conn_class: type[_LeanConn] = _LeanConn
+
+    def __new__(cls, runtimes: int = 1, freeze: bool = False) -> Self:
+        if freeze and cls is LeanHttpPlatform:
+            return cast(Self, super().__new__(_FreezingLeanHttpPlatform))
+        return super().__new__(cls)
+
+    def __init__(self, runtimes: int = 1, freeze: bool = False) -> None:
+        self.freeze = freeze
         self.lt = LoopInThread()
         self._idle: collections.deque[_LeanConn] = collections.deque()
         self._queue: collections.deque[tuple[bytes, asyncio.Future[bytes]]] = collections.deque()
@@ -175,11 +206,16 @@ class LeanHttpPlatform:
         self.loop_cpu = 0.0  # CPU time of the loop thread during latencies_in_loop (seconds)
         self.server = self.lt.run(self._listen())
         port = self.server.sockets[0].getsockname()[1]
+        self.procs: list[subprocess.Popen[bytes]] = []
+        self._spawn(port, runtimes)
+
+    def _spawn(self, port: int, runtimes: int) -> None:
         self.procs = [subprocess.Popen([PY, "-I", "-c", _CLIENT, str(port)]) for _ in range(runtimes)]
         self.lt.run(self._wait_parked(runtimes))
 
     async def _listen(self) -> asyncio.base_events.Server:
-        return await asyncio.get_running_loop().create_server(lambda: _LeanConn(self), "127.0.0.1", 0)
+        conn_class = self._conn_class
+        return await asyncio.get_running_loop().create_server(lambda: conn_class(self), "127.0.0.1", 0)
 
     async def _wait_parked(self, n: int) -> None:
         while len(self._idle) < n:
@@ -249,6 +285,54 @@ class LeanHttpPlatform:
             p.wait()
         self.lt.loop.call_soon_threadsafe(self.server.close)
         self.lt.close()
+
+
+class _FreezingLeanHttpPlatform(LeanHttpPlatform):
+    """``LeanHttpPlatform(freeze=True)``: the lean floor plus the engine's freeze/thaw, nothing else.
+
+    Each runtime is started in its own session (``start_new_session=True``, so pgid == pid); its
+    process group is SIGSTOPped when it parks on ``GET /next`` with nothing queued and SIGCONTed
+    right before an event is written to it. Runtimes are spawned one at a time so that each
+    connection can be tied to its process group.
+    """
+
+    _conn_class = _FreezingConn
+
+    def _spawn(self, port: int, runtimes: int) -> None:
+        self._spawning = threading.Lock()
+        self._spawning_pgid = 0
+        for i in range(runtimes):
+            with self._spawning:  # the new connection's connection_made waits for the pid
+                proc = subprocess.Popen([PY, "-I", "-c", _CLIENT, str(port)], start_new_session=True)
+                self.procs.append(proc)
+                self._spawning_pgid = proc.pid
+            self.lt.run(self._wait_parked(i + 1))
+
+    def parked(self, conn: _LeanConn) -> None:
+        if self._queue:
+            payload, future = self._queue.popleft()
+            self._count += 1
+            conn.deliver(b"%d" % self._count, payload, future)
+        else:
+            self._idle.append(conn)
+            os.killpg(conn.pgid, signal.SIGSTOP)
+
+    def start_invoke(self, payload: bytes) -> asyncio.Future[bytes]:
+        future: asyncio.Future[bytes] = self.lt.loop.create_future()
+        if self._idle:
+            self._count += 1
+            conn = self._idle.popleft()
+            os.killpg(conn.pgid, signal.SIGCONT)
+            conn.deliver(b"%d" % self._count, payload, future)
+        else:
+            self._queue.append((payload, future))
+        return future
+
+    def close(self) -> None:
+        for p in self.procs:  # SIGKILL ends stopped processes too; the whole group, in case
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(p.pid, signal.SIGKILL)
+        super().close()  # kill() is then a no-op on the dead ones; wait() reaps them
 
 
 async def closed_loop(start: Callable[[], asyncio.Future[Any]], in_flight: int, seconds: float
