@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lambdalab.config import FunctionConfig
+from lambdalab.core._value import astuple
 from lambdalab.core.limits import AccountLimits
 from lambdalab.core.records import InvocationRecord
 from lambdalab.engine import observe
@@ -327,8 +328,8 @@ class Lab:
         import pandas as pd
 
         records = list(self._plane.records)
-        columns = [f.name for f in dataclasses.fields(InvocationRecord)]
-        frame = pd.DataFrame([dataclasses.astuple(r) for r in records], columns=columns)
+        columns = list(InvocationRecord._fields)
+        frame = pd.DataFrame([astuple(r) for r in records], columns=columns)
         frame["status"] = frame["status"].map(lambda s: s.value)
         frame["latency_ms"] = (frame["end"] - frame["submitted"]) * 1000.0
         return frame
@@ -342,8 +343,8 @@ class Lab:
         spans = list(self._plane.spans)
         if include_open and not self._closed:
             spans += self._call(lambda plane: observe.open_spans(plane))
-        columns = [f.name for f in dataclasses.fields(PhaseSpan)]
-        frame = pd.DataFrame([dataclasses.astuple(s) for s in spans], columns=columns)
+        columns = list(PhaseSpan._fields)
+        frame = pd.DataFrame([astuple(s) for s in spans], columns=columns)
         frame["duration_ms"] = (frame["end"] - frame["start"]) * 1000.0
         return frame.sort_values(["start", "environment_id"], kind="stable").reset_index(drop=True)
 

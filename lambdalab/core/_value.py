@@ -1,19 +1,46 @@
-"""``value``: the decorator of the core's small immutable records (events, effects, records).
+"""``Value``: the base of the core's small immutable records (events, effects, records).
 
-Frozen for the type checker (``dataclass_transform(frozen_default=True)``: mypy rejects
-assignments), a plain slotted dataclass at run time. ``frozen=True`` makes every construction
-call ``object.__setattr__`` once per field, about three times the cost, and a simulated
-invocation builds about twenty of these. Instances hash and compare by value, as before.
+Each subclass spells out its fields three times, on purpose: as annotations, in ``__slots__``
+(its own fields) and in ``_fields`` (all of them, in ``__init__``'s order), and it assigns them in
+an explicit ``__init__``. That is what makes construction cheap both in CPython (a plain slotted
+class) and when mypyc compiles the core (a native class: a generated dataclass ``__init__`` would
+run as slow Python there, and a simulated invocation builds about twenty of these). Treat
+instances as immutable; ``Value`` gives them equality, hashing and ``repr`` by ``_fields``, and
+``fields``/``astuple`` stand in for their ``dataclasses`` namesakes. ``tests/core/test_values.py``
+checks that the three spellings agree.
 """
 
 from __future__ import annotations
 
-import dataclasses
-from typing import TypeVar, dataclass_transform
-
-T = TypeVar("T")
+from typing import Any, ClassVar
 
 
-@dataclass_transform(frozen_default=True)
-def value(cls: type[T]) -> type[T]:
-    return dataclasses.dataclass(slots=True, unsafe_hash=True)(cls)
+class Value:
+    __slots__ = ()
+    _fields: ClassVar[tuple[str, ...]] = ()
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not type(self):
+            return NotImplemented
+        return astuple(self) == astuple(other)  # type: ignore[arg-type]
+
+    def __ne__(self, other: object) -> bool:
+        equal = self.__eq__(other)
+        return equal if equal is NotImplemented else not equal
+
+    def __hash__(self) -> int:
+        return hash(astuple(self))
+
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{name}={getattr(self, name)!r}" for name in self._fields)
+        return f"{type(self).__name__}({shown})"
+
+
+def fields(cls: type[Value] | Value) -> tuple[str, ...]:
+    """The field names, in ``__init__``'s order."""
+    return cls._fields
+
+
+def astuple(value: Value) -> tuple[Any, ...]:
+    """The field values, in ``__init__``'s order (not recursive, unlike ``dataclasses.astuple``)."""
+    return tuple([getattr(value, name) for name in value._fields])

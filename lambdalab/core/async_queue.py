@@ -15,9 +15,9 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import json
-from typing import Any, Final
+from typing import Any, ClassVar, Final
 
-from lambdalab.core._value import value
+from lambdalab.core._value import Value
 from lambdalab.core.effects import Effect, ScheduleWakeup
 
 RETRY_DELAYS_S: Final = (60.0, 120.0)
@@ -37,20 +37,32 @@ class QueuedEvent:
     throttles: int = 0
 
 
-@value
 class DispatchEvent(Effect):
     """Run this queued event now (``environment_id`` holds its queue key)."""
 
     event: QueuedEvent
+    __slots__ = ("event",)
+    _fields: ClassVar[tuple[str, ...]] = ("environment_id", "event")
+
+    def __init__(self, environment_id: str, event: QueuedEvent) -> None:
+        self.environment_id = environment_id
+        self.event = event
 
 
-@value
 class DeliverRecord(Effect):
     """Put a destination record (Lambda's shape) on a function's on-success or on-failure queue."""
 
     function: str
     destination: str   # "on_success" | "on_failure"
     record: dict[str, Any]
+    __slots__ = ("function", "destination", "record")
+    _fields: ClassVar[tuple[str, ...]] = ("environment_id", "function", "destination", "record")
+
+    def __init__(self, environment_id: str, function: str, destination: str, record: dict[str, Any]) -> None:
+        self.environment_id = environment_id
+        self.function = function
+        self.destination = destination
+        self.record = record
 
 
 def _iso(at: float) -> str:

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import sys
-from typing import Final
+from typing import ClassVar, Final
 
-from lambdalab.core._value import value
+from lambdalab.core._value import Value
 from lambdalab.core.outcomes import Status
 
 _PY = f"{sys.version_info.major}.{sys.version_info.minor}"
@@ -21,8 +21,7 @@ RUNTIME_VERSIONS: Final = {
 }
 
 
-@value
-class PhaseSpan:
+class PhaseSpan(Value):
     """One phase of one environment: ``init``, ``invoke``, ``frozen``, ``idle`` or ``shutdown``."""
 
     environment_id: str
@@ -31,11 +30,22 @@ class PhaseSpan:
     phase: str
     start: float
     end: float
-    request_id: str | None = None
+    request_id: str | None
+    __slots__ = ("environment_id", "function", "version", "phase", "start", "end", "request_id")
+    _fields: ClassVar[tuple[str, ...]] = ("environment_id", "function", "version", "phase", "start", "end", "request_id")
+
+    def __init__(self, environment_id: str, function: str, version: str, phase: str, start: float, end: float,
+                 request_id: str | None = None) -> None:
+        self.environment_id = environment_id
+        self.function = function
+        self.version = version
+        self.phase = phase
+        self.start = start
+        self.end = end
+        self.request_id = request_id
 
 
-@value
-class InvocationRecord:
+class InvocationRecord(Value):
     """Everything the REPORT line and the invocations table say about one invocation."""
 
     request_id: str
@@ -54,7 +64,31 @@ class InvocationRecord:
     start: float
     end: float
     submitted: float
-    reset: bool = False  # the invocation ended its environment's process (timeout, crash, init error)
+    reset: bool  # the invocation ended its environment's process (timeout, crash, init error)
+    __slots__ = ("request_id", "function", "version", "environment_id", "cold", "init_duration_ms", "init_suppressed", "duration_ms", "billed_duration_ms", "memory_size_mb", "max_memory_used_mb", "status", "error_type", "start", "end", "submitted", "reset")
+    _fields: ClassVar[tuple[str, ...]] = ("request_id", "function", "version", "environment_id", "cold", "init_duration_ms", "init_suppressed", "duration_ms", "billed_duration_ms", "memory_size_mb", "max_memory_used_mb", "status", "error_type", "start", "end", "submitted", "reset")
+
+    def __init__(self, request_id: str, function: str, version: str, environment_id: str, cold: bool,
+                 init_duration_ms: float | None, init_suppressed: bool, duration_ms: float, billed_duration_ms: int,
+                 memory_size_mb: int, max_memory_used_mb: int, status: Status, error_type: str | None, start: float,
+                 end: float, submitted: float, reset: bool = False) -> None:
+        self.request_id = request_id
+        self.function = function
+        self.version = version
+        self.environment_id = environment_id
+        self.cold = cold
+        self.init_duration_ms = init_duration_ms
+        self.init_suppressed = init_suppressed
+        self.duration_ms = duration_ms
+        self.billed_duration_ms = billed_duration_ms
+        self.memory_size_mb = memory_size_mb
+        self.max_memory_used_mb = max_memory_used_mb
+        self.status = status
+        self.error_type = error_type
+        self.start = start
+        self.end = end
+        self.submitted = submitted
+        self.reset = reset
 
     @property
     def latency_ms(self) -> float:
@@ -63,38 +97,67 @@ class InvocationRecord:
 
 
 # Log entries kept in an environment's log stream; formatted only when read.
-@value
-class InitStart:
+class InitStart(Value):
     runtime: str
     at: float
+    __slots__ = ("runtime", "at")
+    _fields: ClassVar[tuple[str, ...]] = ("runtime", "at")
+
+    def __init__(self, runtime: str, at: float) -> None:
+        self.runtime = runtime
+        self.at = at
 
 
-@value
-class InitReport:
+class InitReport(Value):
     duration_ms: float
     phase: str
     status: Status
     error_type: str | None
     at: float
+    __slots__ = ("duration_ms", "phase", "status", "error_type", "at")
+    _fields: ClassVar[tuple[str, ...]] = ("duration_ms", "phase", "status", "error_type", "at")
+
+    def __init__(self, duration_ms: float, phase: str, status: Status, error_type: str | None, at: float) -> None:
+        self.duration_ms = duration_ms
+        self.phase = phase
+        self.status = status
+        self.error_type = error_type
+        self.at = at
 
 
-@value
-class Start:
+class Start(Value):
     request_id: str
     version: str
     at: float
+    __slots__ = ("request_id", "version", "at")
+    _fields: ClassVar[tuple[str, ...]] = ("request_id", "version", "at")
+
+    def __init__(self, request_id: str, version: str, at: float) -> None:
+        self.request_id = request_id
+        self.version = version
+        self.at = at
 
 
-@value
-class End:
+class End(Value):
     request_id: str
     at: float
+    __slots__ = ("request_id", "at")
+    _fields: ClassVar[tuple[str, ...]] = ("request_id", "at")
+
+    def __init__(self, request_id: str, at: float) -> None:
+        self.request_id = request_id
+        self.at = at
 
 
-@value
-class Report:
+class Report(Value):
     record: InvocationRecord
     at: float
+    __slots__ = ("record", "at")
+    _fields: ClassVar[tuple[str, ...]] = ("record", "at")
+
+    def __init__(self, record: InvocationRecord, at: float) -> None:
+        self.record = record
+        self.at = at
 
 
 LogEntry = InitStart | InitReport | Start | End | Report

@@ -39,7 +39,7 @@ if TYPE_CHECKING:
 __all__ = ["LoadRun", "Target", "run", "start"]
 
 INVOCATION_TYPES = ("RequestResponse", "Event")
-RECORD_FIELDS = tuple(f.name for f in dataclasses.fields(InvocationRecord))
+RECORD_FIELDS = InvocationRecord._fields
 COLUMNS = ("seq", "client", "scheduled_at", "sent_at", *RECORD_FIELDS, "latency_ms", "client_latency_ms",
            "lag_ms", "throttled")
 _BOOL_COLUMNS = ("cold", "init_suppressed", "reset")

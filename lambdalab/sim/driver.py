@@ -20,7 +20,7 @@ from __future__ import annotations
 import dataclasses
 import random
 from collections.abc import Callable
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 from lambdalab.core.async_queue import DeliverRecord, DispatchEvent, EventQueue, QueuedEvent
 from lambdalab.core.effects import (
@@ -28,9 +28,12 @@ from lambdalab.core.effects import (
     ScheduleWakeup, SpawnRuntime, Thaw,
 )
 from lambdalab.core.events import (
-    DeadlineExceeded, ErrorPosted, Invocation, NextRequested, ProcessExited, ProcessStarted, ResponsePosted, WakeupDue,
+    DeadlineExceeded, ErrorPosted, Event, Invocation, NextRequested, ProcessExited, ProcessStarted, ResponsePosted,
+    WakeupDue,
 )
-from lambdalab.core.scheduler import LATEST, Scheduler
+from lambdalab.core.keepalive import KeepAlivePolicy
+from lambdalab.core.lifecycle import EnvironmentSpec
+from lambdalab.core.scheduler import LATEST, FunctionEntry, Throttled
 from lambdalab.sim.kernel import DEADLINE, PROCESS, WAKEUP, Kernel
 from lambdalab.sim.latency import Sampler
 from lambdalab.sim.tally import Tally
@@ -41,6 +44,22 @@ ERROR_TYPE: Final = "Exception"  # what a handler that raises a plain Exception 
 _OK_BODY: Final = b"null"
 _ERROR_BODY: Final = b'{"errorMessage":"simulated error","errorType":"Exception"}'
 _ASYNC: Final = "async:"
+
+
+class SchedulerLike(Protocol):
+    """What the simulator uses of ``core.scheduler.Scheduler``: a test may pass a wrapper of one.
+
+    (Typed as a protocol, not the class: the compiled simulator would reject anything but a
+    ``Scheduler`` itself.)
+    """
+
+    def deploy(self, spec: EnvironmentSpec, keep_alive: KeepAlivePolicy, at: float) -> list[Effect]: ...
+    def reserve(self, function: str, reserved: int | None) -> None: ...
+    def provision(self, function: str, version: str, count: int, at: float) -> list[Effect]: ...
+    def entry(self, function: str) -> FunctionEntry: ...
+    def submit(self, function: str, version: str, invocation: Invocation, at: float
+               ) -> tuple[list[Effect], Throttled | None]: ...
+    def handle(self, event: Event) -> list[Effect]: ...
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -58,7 +77,7 @@ class Timing:
 class Driver:
     """Performs the effects of one function's scheduler (and async queue) in virtual time."""
 
-    def __init__(self, kernel: Kernel, scheduler: Scheduler, timing: Timing, tally: Tally,
+    def __init__(self, kernel: Kernel, scheduler: SchedulerLike, timing: Timing, tally: Tally,
                  queue: EventQueue | None = None) -> None:
         self.kernel = kernel
         self.scheduler = scheduler

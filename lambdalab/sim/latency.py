@@ -70,7 +70,18 @@ class Exponential:
         object.__setattr__(self, "mean_s", mean)
 
     def sampler(self, rng: random.Random) -> Sampler:
-        return functools.partial(rng.expovariate, 1.0 / self.mean_s)
+        return _ExponentialSampler(rng, 1.0 / self.mean_s)
+
+
+class _ExponentialSampler:
+    """``rng.expovariate(lambd)``, the same draws in the same order, without a Python-level call per draw."""
+
+    def __init__(self, rng: random.Random, lambd: float) -> None:
+        self._random = rng.random
+        self._lambd = lambd
+
+    def __call__(self) -> float:
+        return -math.log(1.0 - self._random()) / self._lambd
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -114,7 +114,7 @@ class SimulationResult:
         if self._invocations is None:
             import pandas as pd
 
-            columns = [f.name for f in dataclasses.fields(InvocationRecord)]
+            columns = list(InvocationRecord._fields)
             frame = pd.DataFrame(map(operator.attrgetter(*columns), self.records), columns=columns)
             frame["status"] = frame["status"].map(lambda s: s.value)
             frame["latency_ms"] = (frame["end"] - frame["submitted"]) * 1000.0
@@ -127,7 +127,7 @@ class SimulationResult:
         if self._spans is None:
             import pandas as pd
 
-            columns = [f.name for f in dataclasses.fields(PhaseSpan)]
+            columns = list(PhaseSpan._fields)
             frame = pd.DataFrame(map(operator.attrgetter(*columns), self.span_records), columns=columns)
             frame["duration_ms"] = (frame["end"] - frame["start"]) * 1000.0
             self._spans = frame.sort_values(["start", "environment_id"], kind="stable").reset_index(drop=True)

@@ -22,14 +22,14 @@ from lambdalab.core.lifecycle import EnvironmentSpec
 from lambdalab.core.limits import AccountLimits
 from lambdalab.core.scheduler import LATEST, Scheduler
 from lambdalab.errors import ConfigError
-from lambdalab.sim.driver import Driver, Timing
+from lambdalab.sim.driver import Driver, SchedulerLike, Timing
 from lambdalab.sim.kernel import ARRIVAL, Kernel
 from lambdalab.sim.latency import Constant, LatencyModel, as_model
 from lambdalab.sim.result import SimulationResult, summarize
 from lambdalab.sim.scenario import Scenario
 from lambdalab.sim.tally import Tally
 
-SchedulerFactory = Callable[[AccountLimits, Callable[[], str]], Scheduler]
+SchedulerFactory = Callable[[AccountLimits, Callable[[], str]], SchedulerLike]
 THROTTLE_RETRY_S: Final = 0.1  # a closed-loop client with no think time retries a throttle after this
 _PAYLOAD: Final = b"{}"
 
@@ -148,10 +148,11 @@ class _Run:
         self.limit = count if count is not None else math.inf
         self.end = math.inf if duration_s is None else duration_s  # no request is sent from here on
         self.watch_end = duration_s is None  # then stop when the last request has finished
-        self.think_s: float | None = None
+        self.think_s: float | None = None  # a closed loop's think time (set by _start)
         self._offsets: Iterator[float] = iter(())
-        self._start(simulation.pattern, duration_s)
-        if self.watch_end or self.think_s is not None:
+        # _start's result, not the attribute: mypy (so mypyc) would still take it to be None here
+        self.think_s = think_s = self._start(simulation.pattern, duration_s)
+        if self.watch_end or think_s is not None:
             driver.on_finished = self._finished
 
     def _deploy(self, scenario: Scenario) -> None:
@@ -172,15 +173,16 @@ class _Run:
         return FixedKeepAlive(scenario.keep_alive_s)
 
     # -- arrivals ---------------------------------------------------------------------------------
-    def _start(self, pattern: Any, duration_s: float | None) -> None:
+    def _start(self, pattern: Any, duration_s: float | None) -> float | None:
+        """Schedule the first arrivals; a closed loop's think time, or None for an open-loop pattern."""
         if hasattr(pattern, "clients") and not hasattr(pattern, "offsets"):  # ClosedLoop
-            self.think_s = float(pattern.think_s)
             for _ in range(min(int(pattern.clients), int(min(self.limit, 2**62)))):
                 self.kernel.schedule(0.0, ARRIVAL, self._arrive_closed)
-            return
+            return float(pattern.think_s)
         offsets = pattern.offsets(duration_s) if callable(getattr(pattern, "offsets", None)) else iter(pattern)
         self._offsets = _bounded(offsets, duration_s)
         self._next_arrival()
+        return None
 
     def _next_arrival(self) -> None:
         if self.sent >= self.limit:

@@ -547,7 +547,8 @@ def test_hybrid_keep_alive_is_at_least_one_bin() -> None:
     policy = HybridHistogramKeepAlive()
     for _ in range(20):
         policy.observe_idle(3.0)           # all in the first bin: pre-warm 0, tail 60 × 1.1
-    assert policy.windows() == Windows(0.0, pytest.approx(66.0))
+    windows = policy.windows()
+    assert (windows.prewarm_s, windows.keep_alive_s) == (0.0, pytest.approx(66.0))
 
 
 def test_hybrid_pool_unloads_after_an_invocation_and_prewarms() -> None:
@@ -875,4 +876,4 @@ def test_driver_replies_in_order() -> None:
     assert kinds(out) == ["Log", "SpawnRuntime", "ArmDeadline", "DisarmDeadline", "RecordSpan", "Log",
                           "DeliverInvocation", "ArmDeadline", "DisarmDeadline", "RecordSpan", "Log", "Log",
                           "CompleteInvocation", "Freeze", "ScheduleWakeup"]
-    assert dataclasses.asdict(d.completions(out)[0].record)["cold"] is True
+    assert d.completions(out)[0].record.cold is True

@@ -1,0 +1,55 @@
+"""Build lambdalab. The shared core and the simulator are compiled with mypyc when it can be done.
+
+``pyproject.toml`` holds the metadata; this file only adds the compiled modules. The pure-Python
+modules are always installed too and stay the reference: set ``LAMBDALAB_PURE_PYTHON=1`` to
+install without compiling (``pip install -e .`` then runs the ``.py`` files). When mypyc or a C
+compiler is missing, or compiling fails, the build warns and installs the pure-Python package.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from setuptools import setup
+from setuptools.command.build_ext import build_ext
+
+HERE = Path(__file__).resolve().parent
+COMPILED = sorted(str(p.relative_to(HERE)) for p in (HERE / "lambdalab" / "core").glob("*.py") if p.name != "__init__.py") + [
+    f"lambdalab/sim/{name}.py" for name in ("kernel", "latency", "tally", "driver", "simulation")
+]
+
+
+def _compiled_modules() -> list:
+    if os.environ.get("LAMBDALAB_PURE_PYTHON", "") not in ("", "0"):
+        return []
+    try:
+        from mypyc.build import mypycify
+    except ImportError:
+        print("lambdalab: mypyc is not available; installing the pure-Python core", file=sys.stderr)
+        return []
+    # ignore_missing_imports/follow_imports: the compiled modules import pandas-free code only, but
+    # mypy must not type-check (or fail on) the rest of the package while building.
+    return mypycify(["--ignore-missing-imports", "--follow-imports=silent", *COMPILED], opt_level="3")
+
+
+class OptionalBuildExt(build_ext):
+    """Compile if we can; otherwise leave the pure-Python modules in charge (never a broken mix)."""
+
+    def run(self) -> None:
+        try:
+            super().run()
+        except Exception as exc:  # noqa: BLE001 - any compiler failure means "pure Python"
+            self._give_up(exc)
+
+    def _give_up(self, exc: BaseException) -> None:
+        print(f"lambdalab: compiling the core failed ({exc}); installing the pure-Python core", file=sys.stderr)
+        for ext in self.extensions:  # remove whatever part was built, so no half-compiled package is imported
+            for base in (Path(self.build_lib), HERE):
+                built = base / self.get_ext_filename(ext.name)
+                if built.exists():
+                    built.unlink()
+
+
+setup(ext_modules=_compiled_modules(), cmdclass={"build_ext": OptionalBuildExt})
