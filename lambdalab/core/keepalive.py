@@ -18,17 +18,23 @@ Two policies, both pure:
 
 from __future__ import annotations
 
-import dataclasses
 import math
-from typing import Protocol
+from typing import ClassVar, Protocol
+
+from lambdalab.core._value import Value
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class Windows:
+class Windows(Value):
     """What to do with an environment that just became idle."""
 
     prewarm_s: float   # 0: keep it loaded now; > 0: unload now, load a new one after this long
     keep_alive_s: float
+    __slots__ = ("prewarm_s", "keep_alive_s")
+    _fields: ClassVar[tuple[str, ...]] = ("prewarm_s", "keep_alive_s")
+
+    def __init__(self, prewarm_s: float, keep_alive_s: float) -> None:
+        self.prewarm_s = prewarm_s
+        self.keep_alive_s = keep_alive_s
 
 
 class KeepAlivePolicy(Protocol):
@@ -41,12 +47,13 @@ class FixedKeepAlive:
 
     def __init__(self, keep_alive_s: float = 600.0) -> None:
         self.keep_alive_s = keep_alive_s
+        self._windows = Windows(0.0, keep_alive_s)  # the same every time: asked once per idle environment
 
     def observe_idle(self, idle_s: float) -> None:
         pass
 
     def windows(self) -> Windows:
-        return Windows(0.0, self.keep_alive_s)
+        return self._windows
 
     def __repr__(self) -> str:
         return f"FixedKeepAlive({self.keep_alive_s:g})"

@@ -70,12 +70,9 @@ class OpenLoop:
 
     def _bounded(self, offsets: Iterable[float], duration_s: float | None) -> Iterator[float]:
         if duration_s is None:
-            yield from offsets
-            return
-        for t in offsets:
-            if t >= duration_s:
-                return
-            yield t
+            return iter(offsets)
+        end = duration_s
+        return itertools.takewhile(lambda t: t < end, offsets)
 
 
 class _RatePattern(OpenLoop):
@@ -198,9 +195,20 @@ class Poisson(_RatePattern):
         return self.rate_per_s * t
 
     def offsets(self, duration_s: float | None = None) -> Iterator[float]:
-        rng = random.Random(self.seed)
-        rate = self.rate_per_s
-        return self._bounded(itertools.accumulate(rng.expovariate(rate) for _ in itertools.count()), duration_s)
+        gaps = itertools.chain.from_iterable(_exponential_gaps(random.Random(self.seed), self.rate_per_s))
+        return self._bounded(itertools.accumulate(gaps), duration_s)
+
+
+
+def _exponential_gaps(rng: random.Random, rate: float) -> Iterator[list[float]]:
+    """``rng.expovariate(rate)`` forever, the same draws in the same order, a list at a time.
+
+    (A simulated million arrivals would otherwise pay a Python generator step and a Python
+    ``expovariate`` call each; chained lists leave one Python step per 1,024 gaps.)
+    """
+    random_, log = rng.random, math.log
+    while True:
+        yield [-log(1.0 - random_()) / rate for _ in range(1024)]
 
 
 @dataclasses.dataclass(frozen=True)

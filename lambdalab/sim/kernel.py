@@ -9,7 +9,6 @@ moves forward, and only here.
 from __future__ import annotations
 
 import heapq
-import itertools
 from collections.abc import Callable
 from typing import Any, Final
 
@@ -30,7 +29,7 @@ class Kernel:
     def __init__(self) -> None:
         self.now = 0.0
         self._heap: list[tuple[float, int, int, Action, Any]] = []
-        self._sequence = itertools.count()
+        self._sequence = 0
         self.steps = 0
         self._stopped = False
 
@@ -41,7 +40,8 @@ class Kernel:
         """Run ``action(arg)`` at ``at`` (never earlier than now)."""
         if at < self.now:
             raise ValueError(f"cannot schedule at {at!r}, before now ({self.now!r})")
-        heapq.heappush(self._heap, (at, priority, next(self._sequence), action, arg))
+        self._sequence = sequence = self._sequence + 1
+        heapq.heappush(self._heap, (at, priority, sequence, action, arg))
 
     def peek(self) -> float:
         """The time of the next action (infinity when there is none)."""
