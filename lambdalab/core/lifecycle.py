@@ -17,8 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
-from collections.abc import Callable
-from typing import Final
+from typing import Final, cast
 
 from lambdalab.core import outcomes
 from lambdalab.core.effects import (
@@ -65,6 +64,11 @@ TRANSITIONS: Final[dict[tuple[State, type[Event]], State]] = {
     (S.RESET, ShutdownRequested): S.TERMINATED,
     (S.SHUTTING_DOWN, ProcessExited): S.TERMINATED,
 }
+
+# TRANSITIONS by state, so a lookup builds no (state, event) key: the same table, indexed twice.
+_ROWS: Final[dict[State, dict[type[Event], State]]] = {state: {} for state in State}
+for (_state, _event), _new in TRANSITIONS.items():
+    _ROWS[_state][_event] = _new
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -124,17 +128,19 @@ class Environment:
     # -- the one entry point ------------------------------------------------------------------
     def handle(self, event: Event) -> list[Effect]:
         """Apply ``event`` and return what the driver must do, in order."""
-        key = (self.state, type(event))
-        new_state = TRANSITIONS.get(key)
+        kind = type(event)
+        new_state = _ROWS[self.state].get(kind)
         if new_state is None:
-            legal = tuple(s.value for (s, e) in TRANSITIONS if e is type(event))
-            raise LifecycleError(self.id, self.state.value, type(event).__name__, legal)
-        if isinstance(event, (ResponsePosted, ErrorPosted)) and not self.accepts(event.request_id):
-            raise LifecycleError(self.id, self.state.value, f"{type(event).__name__} for another request "
-                                 f"({event.request_id})", (State.INVOKING.value,))
+            legal = tuple(s.value for (s, e) in TRANSITIONS if e is kind)
+            raise LifecycleError(self.id, self.state.value, kind.__name__, legal)
+        if kind is ResponsePosted or kind is ErrorPosted:
+            request_id = cast(ResponsePosted | ErrorPosted, event).request_id
+            if not self.accepts(request_id):
+                raise LifecycleError(self.id, self.state.value, f"{kind.__name__} for another request ({request_id})",
+                                     (State.INVOKING.value,))
         old_state = self.state
         self.state = new_state
-        return _HANDLERS[type(event)](self, event, old_state)
+        return _dispatch(self, event, old_state)
 
     # -- decisions made by the pool between events ------------------------------------------
     def park(self, at: float) -> list[Effect]:
@@ -396,18 +402,30 @@ def _shutdown(environment: Environment, event: ShutdownRequested, before: State)
     return out
 
 
-_HANDLERS: Final[dict[type[Event], Callable[..., list[Effect]]]] = {
-    StartRequested: _start,
-    ProcessStarted: _process_started,
-    InitErrorPosted: _init_error_posted,
-    NextRequested: _next_requested,
-    InvocationAssigned: _assigned,
-    ResponsePosted: _response_posted,
-    ErrorPosted: _error_posted,
-    DeadlineExceeded: _deadline,
-    ProcessExited: _exited,
-    ShutdownRequested: _shutdown,
-}
+def _dispatch(e: Environment, event: Event, before: State) -> list[Effect]:
+    """The handler of ``type(event)``: exact type tests, most frequent first (compiled, direct calls)."""
+    kind = type(event)
+    if kind is NextRequested:
+        return _next_requested(e, cast(NextRequested, event), before)
+    if kind is InvocationAssigned:
+        return _assigned(e, cast(InvocationAssigned, event), before)
+    if kind is ResponsePosted:
+        return _response_posted(e, cast(ResponsePosted, event), before)
+    if kind is ErrorPosted:
+        return _error_posted(e, cast(ErrorPosted, event), before)
+    if kind is StartRequested:
+        return _start(e, cast(StartRequested, event), before)
+    if kind is ProcessStarted:
+        return _process_started(e, cast(ProcessStarted, event), before)
+    if kind is DeadlineExceeded:
+        return _deadline(e, cast(DeadlineExceeded, event), before)
+    if kind is ProcessExited:
+        return _exited(e, cast(ProcessExited, event), before)
+    if kind is ShutdownRequested:
+        return _shutdown(e, cast(ShutdownRequested, event), before)
+    if kind is InitErrorPosted:
+        return _init_error_posted(e, cast(InitErrorPosted, event), before)
+    raise TypeError(f"no handler for {kind.__name__}")  # TRANSITIONS has a row the handlers lack
 
 _OPEN_PHASE: Final = {
     State.STARTING: "init", State.INITIALIZING: "init", State.INVOKING: "invoke",

@@ -125,8 +125,10 @@ class Pool:
             return []  # the process we killed has now gone
         if type(event) is ProcessStarted and environment.state is not State.STARTING:
             return []  # it was shut down while starting; its exit follows
+        listed = environment.state is State.IDLE or environment.state is State.RESET  # only those are listed
         out = environment.handle(event)  # raises on an illegal event, before any routing changes
-        self._unlist(environment)
+        if listed:
+            self._unlist(environment)
         self._settle(environment, event.at, out)
         return out
 

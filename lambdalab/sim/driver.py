@@ -33,7 +33,7 @@ from lambdalab.core.events import (
 )
 from lambdalab.core.keepalive import KeepAlivePolicy
 from lambdalab.core.lifecycle import EnvironmentSpec
-from lambdalab.core.scheduler import LATEST, FunctionEntry, Throttled
+from lambdalab.core.scheduler import LATEST, FunctionEntry, Scheduler, Throttled
 from lambdalab.sim.kernel import DEADLINE, PROCESS, WAKEUP, Kernel
 from lambdalab.sim.latency import Sampler
 from lambdalab.sim.tally import Tally
@@ -81,6 +81,8 @@ class Driver:
                  queue: EventQueue | None = None) -> None:
         self.kernel = kernel
         self.scheduler = scheduler
+        # the core's own class, called directly when compiled (a protocol-typed call is a generic one)
+        self._core: Scheduler | None = scheduler if type(scheduler) is Scheduler else None
         self.timing = timing
         self.tally = tally
         self.queue = queue
@@ -129,11 +131,18 @@ class Driver:
             else:
                 raise TypeError(f"the simulator cannot perform {effect!r}")
 
+    def handle(self, event: Event) -> list[Effect]:
+        """The scheduler's ``handle``."""
+        core = self._core
+        return core.handle(event) if core is not None else self.scheduler.handle(event)
+
     def submit(self, request_id: str) -> bool:
         """A synchronous request arrives now: placed (True) or throttled (False)."""
         now = self.kernel.now
         invocation = Invocation(request_id, now)
-        effects, throttled = self.scheduler.submit(self.function, LATEST, invocation, now)
+        core = self._core
+        effects, throttled = (core.submit(self.function, LATEST, invocation, now) if core is not None
+                              else self.scheduler.submit(self.function, LATEST, invocation, now))
         if throttled is not None:
             self.tally.throttled(invocation, throttled.reason, now)
             return False
@@ -161,14 +170,14 @@ class Driver:
 
     def _started(self, action: tuple[str, int]) -> None:
         env, incarnation = action
-        self.perform(self.scheduler.handle(ProcessStarted(env, incarnation, self.kernel.now)))
+        self.perform(self.handle(ProcessStarted(env, incarnation, self.kernel.now)))
 
     def _init_done(self, action: tuple[float, str, int]) -> None:
         env = action[1]
         if self._pending.get(env) != action:
             return  # killed meanwhile
         del self._pending[env]
-        self.perform(self.scheduler.handle(NextRequested(env, action[2], self.kernel.now)))
+        self.perform(self.handle(NextRequested(env, action[2], self.kernel.now)))
 
     def _deliver(self, effect: DeliverInvocation) -> None:
         env, timing = effect.environment_id, self.timing
@@ -189,7 +198,7 @@ class Driver:
         if pending.get(env) != action:
             return
         del pending[env]
-        now, handle, memory = self.kernel.now, self.scheduler.handle, self.timing.max_memory_mb
+        now, handle, memory = self.kernel.now, self.handle, self.timing.max_memory_mb
         if failed:
             out = handle(ErrorPosted(env, incarnation, now, request_id, _ERROR_BODY, ERROR_TYPE, memory))
         else:
@@ -214,7 +223,7 @@ class Driver:
             return
         del self._armed[env]
         event = DeadlineExceeded(env, armed[1], self.kernel.now, self.timing.max_memory_mb)
-        self.perform(self.scheduler.handle(event))
+        self.perform(self.handle(event))
 
     def _kill(self, effect: Kill) -> None:
         env = effect.environment_id
@@ -225,7 +234,7 @@ class Driver:
     def _exited(self, action: tuple[str, int]) -> None:
         env, incarnation = action
         event = ProcessExited(env, incarnation, self.kernel.now, SIGKILL_RETURNCODE, False, self.timing.max_memory_mb)
-        self.perform(self.scheduler.handle(event))
+        self.perform(self.handle(event))
 
     def _retire(self, effect: Retire) -> None:
         env = effect.environment_id
@@ -257,7 +266,7 @@ class Driver:
             assert self.queue is not None
             self.perform(self.queue.wake(key[len(_ASYNC):], now))
         else:
-            self.perform(self.scheduler.handle(WakeupDue(key, 0, now)))
+            self.perform(self.handle(WakeupDue(key, 0, now)))
 
     # -- answers --------------------------------------------------------------------------------
     def _complete(self, effect: CompleteInvocation) -> None:
