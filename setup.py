@@ -29,9 +29,14 @@ def _compiled_modules() -> list:
     except ImportError:
         print("lambdalab: mypyc is not available; installing the pure-Python core", file=sys.stderr)
         return []
-    # ignore_missing_imports/follow_imports: the compiled modules import pandas-free code only, but
-    # mypy must not type-check (or fail on) the rest of the package while building.
-    return mypycify(["--ignore-missing-imports", "--follow-imports=silent", *COMPILED], opt_level="3")
+    # ignore_missing_imports/follow_imports: mypy must not type-check (or fail on) the rest of the
+    # package, or third-party packages, while building.
+    try:
+        return mypycify(["--ignore-missing-imports", "--follow-imports=silent", *COMPILED], opt_level="3")
+    except BaseException as exc:  # noqa: BLE001 - mypyc exits on a type error: fall back, loudly
+        print(f"lambdalab: mypyc could not compile the core ({exc!r}); installing the pure-Python core",
+              file=sys.stderr)
+        return []
 
 
 class OptionalBuildExt(build_ext):

@@ -9,8 +9,10 @@ run of ``--count`` (default one million) requests for the headline time, CPU and
 Targets: one million invocations in at most 10 s, and at least 3× SimFaaS's rate.
 
 A plain heapq model of the same system (no lifecycle, no records, no limits: the floor of any
-event-heap simulator in Python) is timed too, and a cProfile of a 50,000-request run splits
-lambdalab's time between the core, the simulator and the rest.
+event-heap simulator in Python) is timed too. The installed core and simulator are compiled with
+mypyc (setup.py); the pure-Python path they are built from is timed as well, in a child process
+on a copy of the package without compiled modules, and a cProfile of 50,000 requests there splits
+its time between the core, the simulator and the rest.
 
     /work/main/.venv/bin/python benchmarks/bench_sim.py [--count 1000000] [--rounds 3]
 
@@ -22,18 +24,24 @@ from __future__ import annotations
 import argparse
 import cProfile
 import heapq
+import importlib.machinery
 import itertools
+import json
 import os
 import pstats
 import random
+import shutil
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 from typing import Any
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-sys.path.insert(0, os.path.dirname(HERE))
+# the package to time: this checkout, or (for the pure-Python round, see pure_python) a .py-only copy
+sys.path.insert(0, os.environ.get("BENCH_SIM_PACKAGE_ROOT", os.path.dirname(HERE)))
 
 from _common import emit
 
@@ -119,6 +127,31 @@ def where_time_goes(count: int = 50_000) -> dict[str, float]:
     return {k: v / total for k, v in shares.items()}
 
 
+def compiled() -> bool:
+    import lambdalab.core.lifecycle
+    import lambdalab.sim.driver
+
+    return all(m.__file__ and m.__file__.endswith(tuple(importlib.machinery.EXTENSION_SUFFIXES))
+               for m in (lambdalab.core.lifecycle, lambdalab.sim.driver))
+
+
+def pure_python(rounds: int) -> dict[str, Any]:
+    """The pure-Python path: this file's rounds and profile, in a child on a .py-only copy of lambdalab."""
+    import lambdalab
+
+    with tempfile.TemporaryDirectory() as tmp:
+        shutil.copytree(os.path.dirname(lambdalab.__file__), os.path.join(tmp, "lambdalab"),
+                        ignore=shutil.ignore_patterns("*.so", "__pycache__"))
+        code = ("import json, sys; sys.path.insert(0, sys.argv[1]); import bench_sim as b; "
+                "rates = [(lambda r: r['requests'] / r['cpu'])(b.run_lambdalab(b.ROUND_COUNT)) for _ in range(%d)]; "
+                "print(json.dumps({'rates': rates, 'shares': b.where_time_goes(), 'compiled': b.compiled()}))" % rounds)
+        env = {**os.environ, "BENCH_SIM_PACKAGE_ROOT": tmp}
+        proc = subprocess.run([sys.executable, "-c", code, HERE], capture_output=True, text=True, timeout=600, env=env)
+    if proc.returncode != 0:
+        raise RuntimeError(proc.stderr[-2000:])
+    return json.loads(proc.stdout.splitlines()[-1])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--count", type=int, default=1_000_000)
@@ -145,8 +178,13 @@ def main() -> None:
     if ref:
         print(f"SimFaaS, {ref['requests']:,} requests: cold-start probability {ref['cold']:.5f}, "
               f"instances {ref['instances']:.3f}")
-    shares = where_time_goes()
-    print("cProfile of 50,000 requests, share of time: " + ", ".join(f"{k} {v:.0%}" for k, v in shares.items()))
+    is_compiled = compiled()
+    pure = pure_python(args.rounds)
+    assert not pure["compiled"], "the pure-Python child imported compiled modules"
+    pure_rate, shares = statistics.median(pure["rates"]), pure["shares"]
+    print(f"installed core and simulator compiled with mypyc: {'yes' if is_compiled else 'NO (pure Python)'}")
+    print("pure-Python path: " + ", ".join(f"{v:,.0f}/s" for v in pure["rates"]) + " (CPU); cProfile of 50,000 "
+          "requests, share of time: " + ", ".join(f"{k} {v:.0%}" for k, v in shares.items()))
 
     per_million = big["cpu"] * 1_000_000 / big["requests"]
     rows = [
@@ -169,7 +207,9 @@ def main() -> None:
     context = [
         (f"wall time of the {big['requests']:,}-request run: {big['wall']:.1f} s "
          f"(load average {os.getloadavg()[0]:.1f}, nproc {os.cpu_count()})"),
-        "time in lambdalab (cProfile tottime share): " + ", ".join(f"{k} {v:.0%}" for k, v in shares.items()),
+        (f"the installed core and simulator are compiled with mypyc: {'yes' if is_compiled else 'NO'}; the pure-Python "
+         f"path (same .py files, not compiled): {pure_rate:,.0f}/s = {pure_rate / ref_rate:.2f}× SimFaaS"),
+        "time on the pure-Python path (cProfile tottime share): " + ", ".join(f"{k} {v:.0%}" for k, v in shares.items()),
         f"plain heapq model: {floor_rate:,.0f}/s (MRU, fixed expiration, nothing recorded)",
     ]
     for line in context:

@@ -47,6 +47,7 @@ class State(enum.Enum):
 
 
 S = State
+_OUT_OF_MEMORY: Final = ErrorType.OUT_OF_MEMORY.value  # read once: an enum's .value is a Python-level property
 _LIVE: Final = (S.STARTING, S.INITIALIZING, S.IDLE, S.INVOKING, S.FINISHING)
 
 TRANSITIONS: Final[dict[tuple[State, type[Event]], State]] = {
@@ -202,7 +203,7 @@ class Environment:
         init_ms, suppressed = cold if cold else (None, False)
         duration_ms = (at - self._duration_from) * 1000.0
         billed_init = None if suppressed else init_ms
-        memory = spec.memory_mb if error_type == ErrorType.OUT_OF_MEMORY.value else self.max_memory_mb
+        memory = spec.memory_mb if error_type == _OUT_OF_MEMORY else self.max_memory_mb
         record = InvocationRecord(
             inv.request_id, spec.function, spec.version, self.id, cold is not None, init_ms, suppressed,
             duration_ms, outcomes.billed_duration_ms(duration_ms, billed_init), spec.memory_mb,

@@ -118,5 +118,5 @@ def billed_duration_ms(duration_ms: float, init_duration_ms: float | None = None
     bill an extra millisecond. (In whole microseconds: ``round(x, 3)`` formats the float as a
     string, which costs more than the rest of a simulated invocation's bookkeeping.)
     """
-    micros = round((duration_ms + (init_duration_ms or 0.0)) * 1000.0)
+    micros = int((duration_ms + (init_duration_ms or 0.0)) * 1000.0 + 0.5)  # durations are >= 0
     return max(1, -(-micros // 1000))

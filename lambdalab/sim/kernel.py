@@ -8,7 +8,6 @@ moves forward, and only here.
 
 from __future__ import annotations
 
-import heapq
 from collections.abc import Callable
 from typing import Any, Final
 
@@ -19,16 +18,38 @@ ARRIVAL: Final = 2   # a new request (it sees every environment that finished at
 WAKEUP: Final = 3    # keep-alive expiry, pre-warm, async retries (an arrival at that instant wins)
 
 Action = Callable[[Any], None]
+_ORDER: Final = 1 << 56  # order = priority * _ORDER + sequence: one int compares both
+
+
+class _Entry:
+    """One scheduled action. Ordered by ``(at, order)``; compared field by field, not as a tuple."""
+
+    __slots__ = ("at", "order", "action", "arg")
+
+    def __init__(self, at: float, order: int, action: Action, arg: Any) -> None:
+        self.at = at
+        self.order = order
+        self.action = action
+        self.arg = arg
+
+
+def _before(a: _Entry, b: _Entry) -> bool:
+    return a.at < b.at or (a.at == b.at and a.order < b.order)
 
 
 class Kernel:
-    """Run ``action(arg)`` at virtual times, in (time, priority, sequence) order."""
+    """Run ``action(arg)`` at virtual times, in (time, priority, sequence) order.
+
+    The heap is a binary min-heap of ``_Entry`` kept here (``heapq``'s algorithm): compiled with
+    the rest of the simulator, its comparisons are two float/int tests instead of tuple
+    comparisons through the interpreter, which the heap does a few times per simulated event.
+    """
 
     __slots__ = ("_heap", "_sequence", "_stopped", "now", "steps")
 
     def __init__(self) -> None:
         self.now = 0.0
-        self._heap: list[tuple[float, int, int, Action, Any]] = []
+        self._heap: list[_Entry] = []
         self._sequence = 0
         self.steps = 0
         self._stopped = False
@@ -41,20 +62,53 @@ class Kernel:
         if at < self.now:
             raise ValueError(f"cannot schedule at {at!r}, before now ({self.now!r})")
         self._sequence = sequence = self._sequence + 1
-        heapq.heappush(self._heap, (at, priority, sequence, action, arg))
+        heap = self._heap
+        entry = _Entry(at, priority * _ORDER + sequence, action, arg)
+        heap.append(entry)
+        i = len(heap) - 1  # sift up
+        while i > 0:
+            parent = (i - 1) >> 1
+            above = heap[parent]
+            if not _before(entry, above):
+                break
+            heap[i] = above
+            i = parent
+        heap[i] = entry
+
+    def _pop(self) -> _Entry:
+        heap = self._heap
+        last = heap.pop()
+        if not heap:
+            return last
+        top = heap[0]
+        n = len(heap)
+        i = 0  # sift ``last`` down from the root
+        while True:
+            child = 2 * i + 1
+            if child >= n:
+                break
+            right = child + 1
+            if right < n and _before(heap[right], heap[child]):
+                child = right
+            if not _before(heap[child], last):
+                break
+            heap[i] = heap[child]
+            i = child
+        heap[i] = last
+        return top
 
     def peek(self) -> float:
         """The time of the next action (infinity when there is none)."""
-        return self._heap[0][0] if self._heap else float("inf")
+        return self._heap[0].at if self._heap else float("inf")
 
     def run(self, until: float = float("inf")) -> None:
         """Run actions up to and including time ``until``, or until ``stop()``; the clock stays at the last one run."""
-        heap, pop = self._heap, heapq.heappop
+        heap = self._heap
         steps = 0
-        while heap and heap[0][0] <= until and not self._stopped:
-            at, _, _, action, arg = pop(heap)
-            self.now = at
-            action(arg)
+        while heap and heap[0].at <= until and not self._stopped:
+            entry = self._pop()
+            self.now = entry.at
+            entry.action(entry.arg)
             steps += 1
         self.steps += steps
 
