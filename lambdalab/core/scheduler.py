@@ -206,10 +206,18 @@ class Scheduler:
         return effects
 
     def _unreserved_usage(self) -> int:
-        return sum(e.usage for e in self.functions.values() if e.reserved is None)
+        total = 0
+        for entry in self.functions.values():  # a loop, not sum(generator): this runs on every submit
+            if entry.reserved is None:
+                total += entry.usage
+        return total
 
     def _total_reserved(self) -> int:
-        return sum(e.reserved for e in self.functions.values() if e.reserved is not None)
+        total = 0
+        for entry in self.functions.values():
+            if entry.reserved is not None:
+                total += entry.reserved
+        return total
 
     # -- shutting down --------------------------------------------------------------------------
     def shutdown(self, at: float, function: str | None = None, *, idle_only: bool = False) -> list[Effect]:

@@ -46,6 +46,23 @@ _ERROR_BODY: Final = b'{"errorMessage":"simulated error","errorType":"Exception"
 _ASYNC: Final = "async:"
 
 
+class _Step:
+    """Something a runtime (or a deadline timer) will do at ``at``, as put on the kernel.
+
+    The driver keeps the current one per environment and compares by identity: a step that was
+    replaced or cancelled meanwhile finds another (or none) there and does nothing.
+    """
+
+    __slots__ = ("at", "env", "incarnation", "request_id", "failed")
+
+    def __init__(self, at: float, env: str, incarnation: int, request_id: str = "", failed: bool = False) -> None:
+        self.at = at
+        self.env = env
+        self.incarnation = incarnation
+        self.request_id = request_id
+        self.failed = failed
+
+
 class SchedulerLike(Protocol):
     """What the simulator uses of ``core.scheduler.Scheduler``: a test may pass a wrapper of one.
 
@@ -89,8 +106,8 @@ class Driver:
         self.function = tally.function
         self.on_finished: Callable[[bool], None] | None = None  # a request ended: answered (True) or throttled
         self._incarnation: dict[str, int] = {}
-        self._pending: dict[str, tuple[Any, ...]] = {}   # environment -> its next runtime action
-        self._armed: dict[str, tuple[str, int, float]] = {}
+        self._pending: dict[str, _Step] = {}   # environment -> its next runtime action
+        self._armed: dict[str, _Step] = {}     # environment -> its live deadline
         self._first: dict[str, float] = {}               # environment -> rest of a cold request (cold model)
         self._wake_due: dict[str, float] = {}            # key -> when it should fire
         self._wake_queued: dict[str, float] = {}         # key -> when its one heap entry fires
@@ -109,11 +126,13 @@ class Driver:
             elif kind is ArmDeadline:
                 self._arm(cast(ArmDeadline, effect))
             elif kind is DisarmDeadline:
-                self._armed.pop(effect.environment_id, None)
+                if self._armed:  # almost always empty: responses beat their deadlines
+                    self._armed.pop(effect.environment_id, None)
             elif kind is CompleteInvocation:
                 self._complete(cast(CompleteInvocation, effect))
             elif kind is Freeze:
-                self._first.pop(effect.environment_id, None)  # initialised ahead: its first invoke is warm
+                if self._first:  # initialised ahead: its first invoke is warm
+                    self._first.pop(effect.environment_id, None)
             elif kind is ScheduleWakeup:
                 self._schedule_wakeup(cast(ScheduleWakeup, effect))
             elif kind is Thaw or kind is Log:
@@ -164,42 +183,42 @@ class Driver:
             whole = timing.cold()
             init_s = min(init_s, whole)
             self._first[env] = whole - init_s
-        action = (now + init_s, env, incarnation)
-        self._pending[env] = action
-        kernel.schedule(now + init_s, PROCESS, self._init_done, action)
+        step = _Step(now + init_s, env, incarnation)
+        self._pending[env] = step
+        kernel.schedule(step.at, PROCESS, self._init_done, step)
 
     def _started(self, action: tuple[str, int]) -> None:
         env, incarnation = action
         self.perform(self.handle(ProcessStarted(env, incarnation, self.kernel.now)))
 
-    def _init_done(self, action: tuple[float, str, int]) -> None:
-        env = action[1]
-        if self._pending.get(env) != action:
+    def _init_done(self, step: _Step) -> None:
+        env = step.env
+        if self._pending.get(env) is not step:
             return  # killed meanwhile
         del self._pending[env]
-        self.perform(self.handle(NextRequested(env, action[2], self.kernel.now)))
+        self.perform(self.handle(NextRequested(env, step.incarnation, self.kernel.now)))
 
     def _deliver(self, effect: DeliverInvocation) -> None:
         env, timing = effect.environment_id, self.timing
-        service = self._first.pop(env, None)
+        service = self._first.pop(env, None) if self._first else None
         if service is None:
             service = timing.warm()
         end = self.kernel.now + service
         if end > effect.deadline_at:
             return  # the deadline fires first (ArmDeadline, next, puts it on the heap)
         failed = timing.error_probability > 0.0 and timing.rng.random() < timing.error_probability
-        action = (end, env, self._incarnation[env], effect.invocation.request_id, failed)
-        self._pending[env] = action
-        self.kernel.schedule(end, PROCESS, self._respond, action)
+        step = _Step(end, env, self._incarnation[env], effect.invocation.request_id, failed)
+        self._pending[env] = step
+        self.kernel.schedule(end, PROCESS, self._respond, step)
 
-    def _respond(self, action: tuple[float, str, int, str, bool]) -> None:
-        _, env, incarnation, request_id, failed = action
+    def _respond(self, step: _Step) -> None:
+        env, incarnation, request_id = step.env, step.incarnation, step.request_id
         pending = self._pending
-        if pending.get(env) != action:
+        if pending.get(env) is not step:
             return
         del pending[env]
         now, handle, memory = self.kernel.now, self.handle, self.timing.max_memory_mb
-        if failed:
+        if step.failed:
             out = handle(ErrorPosted(env, incarnation, now, request_id, _ERROR_BODY, ERROR_TYPE, memory))
         else:
             out = handle(ResponsePosted(env, incarnation, now, request_id, _OK_BODY, memory))
@@ -210,19 +229,20 @@ class Driver:
     def _arm(self, effect: ArmDeadline) -> None:
         env = effect.environment_id
         pending = self._pending.get(env)
-        if pending is not None and pending[0] < effect.at:
-            self._armed.pop(env, None)
+        if pending is not None and pending.at < effect.at:
+            if self._armed:
+                self._armed.pop(env, None)
             return  # the runtime acts first, and its /next disarms this deadline
-        armed = (env, effect.incarnation, effect.at)
+        armed = _Step(effect.at, env, effect.incarnation)
         self._armed[env] = armed
         self.kernel.schedule(effect.at, DEADLINE, self._deadline, armed)
 
-    def _deadline(self, armed: tuple[str, int, float]) -> None:
-        env = armed[0]
-        if self._armed.get(env) != armed:
+    def _deadline(self, armed: _Step) -> None:
+        env = armed.env
+        if self._armed.get(env) is not armed:
             return
         del self._armed[env]
-        event = DeadlineExceeded(env, armed[1], self.kernel.now, self.timing.max_memory_mb)
+        event = DeadlineExceeded(env, armed.incarnation, self.kernel.now, self.timing.max_memory_mb)
         self.perform(self.handle(event))
 
     def _kill(self, effect: Kill) -> None:
