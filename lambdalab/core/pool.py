@@ -68,7 +68,7 @@ class Pool:
         if self.in_flight == 0 and self._last_end is not None:
             self.keep_alive.observe_idle(at - self._last_end)
         self.in_flight += 1
-        if decision in (Placement.WARM_PROVISIONED, Placement.WARM):
+        if decision is Placement.WARM or decision is Placement.WARM_PROVISIONED:
             _, environment = (self._idle_provisioned if decision is Placement.WARM_PROVISIONED else self._idle).popitem()
             environment.expires_at = None
             return environment.handle(InvocationAssigned(environment.id, environment.incarnation, at, invocation))

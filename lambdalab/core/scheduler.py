@@ -172,7 +172,7 @@ class Scheduler:
             return [], Throttled(reason or "", function, version)
         if decision is Placement.COLD:
             entry.bucket.take(at)
-        if decision not in (Placement.WARM_PROVISIONED, Placement.RESTART_PROVISIONED):
+        if decision is not Placement.WARM_PROVISIONED and decision is not Placement.RESTART_PROVISIONED:
             entry.in_flight += 1
             self._on_demand[invocation.request_id] = entry
         return self._count(pool.place(decision, invocation, at)), None
