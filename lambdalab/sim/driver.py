@@ -20,7 +20,7 @@ from __future__ import annotations
 import dataclasses
 import random
 from collections.abc import Callable
-from typing import Any, Final, Protocol, cast
+from typing import Final, Protocol, cast
 
 from lambdalab.core.async_queue import DeliverRecord, DispatchEvent, EventQueue, QueuedEvent
 from lambdalab.core.effects import (

@@ -9,7 +9,6 @@ would send back (``SpawnRuntime`` → ``ProcessStarted`` + ``NextRequested``, ``
 
 from __future__ import annotations
 
-import dataclasses
 import heapq
 import itertools
 import math
