@@ -154,6 +154,11 @@ class Environment:
             return [Freeze(self.id)]
         return []
 
+    @property
+    def init_unreported(self) -> bool:
+        """Init finished and nothing has reported it yet (see ``initialised_ahead``)."""
+        return self._cold is not None
+
     def initialised_ahead(self, at: float) -> list[Effect]:
         """Init finished with nobody waiting (provisioned, pre-warmed): its first invoke will be warm."""
         cold, self._cold = self._cold, None
@@ -272,7 +277,8 @@ def _next_requested(environment: Environment, event: NextRequested, before: Stat
     # the invoke phase ends when the runtime asks for more: report it and answer the caller now
     out: list[Effect] = [DisarmDeadline(e.id),
                          RecordSpan(e.id, e._span("invoke", e._invoke_started, at, e.last_request))]
-    return out + e._finish_answer(at)
+    out += e._finish_answer(at)
+    return out
 
 
 def _assigned(environment: Environment, event: InvocationAssigned, _: State) -> list[Effect]:
