@@ -86,6 +86,7 @@ class EnvironmentSpec:
     init_type: str = "on-demand"
     code: str = ""  # which code (a content hash); the driver maps it to files
     logs: bool = True  # emit START/END/REPORT Log effects; a driver that keeps no log streams says False
+    warm_choice: str = "mru"  # which idle environment a warm invocation takes: see core/placement.py
 
 
 class Environment:

@@ -9,13 +9,21 @@ The rule, kept here and only here:
 5. an on-demand environment that was reset (Lambda reuses it, with a "suppressed" init);
 6. a new environment (a cold start), if the function's scaling bucket has a token; else throttled.
 Pure: takes counts and verdicts, returns a decision.
+
+Which idle environment a warm start takes is rule 4's "most recently used" (``WARM_CHOICES[0]``). A
+version may ask for ``"newest"`` instead, the most recently *created* idle environment: SimFaaS's
+rule, so that the simulator can be compared with it on its own terms (``tests/sim/test_agree_simfaas.py``).
 """
 
 from __future__ import annotations
 
 import enum
+from typing import Final
 
 from lambdalab.core.limits import SCALING_REASON
+
+
+WARM_CHOICES: Final = ("mru", "newest")
 
 
 class Placement(enum.Enum):

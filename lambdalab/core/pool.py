@@ -19,7 +19,7 @@ from lambdalab.core.events import (
 )
 from lambdalab.core.keepalive import FixedKeepAlive, KeepAlivePolicy
 from lambdalab.core.lifecycle import Environment, EnvironmentSpec, State
-from lambdalab.core.placement import Placement, choose
+from lambdalab.core.placement import WARM_CHOICES, Placement, choose
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -54,6 +54,11 @@ class Pool:
         self.retiring = False
         self.in_flight = 0
         self.provisioned_target = 0
+        if spec.warm_choice not in WARM_CHOICES:
+            raise ValueError(f"unknown warm_choice {spec.warm_choice!r}; expected one of {WARM_CHOICES}")
+        self._newest_first = spec.warm_choice == "newest"
+        self._born: dict[str, int] = {}  # environment -> creation order (for warm_choice "newest")
+        self._births = 0
         self._last_end: float | None = None
         self.prewarm_key = f"prewarm:{spec.function}:{spec.version}:{id(self):x}"
 
@@ -69,7 +74,11 @@ class Pool:
             self.keep_alive.observe_idle(at - self._last_end)
         self.in_flight += 1
         if decision is Placement.WARM or decision is Placement.WARM_PROVISIONED:
-            _, environment = (self._idle_provisioned if decision is Placement.WARM_PROVISIONED else self._idle).popitem()
+            idle = self._idle_provisioned if decision is Placement.WARM_PROVISIONED else self._idle
+            if self._newest_first:
+                environment = idle.pop(max(idle, key=self._born.__getitem__))
+            else:
+                _, environment = idle.popitem()  # the most recently used
             environment.expires_at = None
             return environment.handle(InvocationAssigned(environment.id, environment.incarnation, at, invocation))
         if decision is Placement.RESTART_PROVISIONED:
@@ -111,6 +120,9 @@ class Pool:
             environment.init_type = "provisioned-concurrency"
         self.environments[environment.id] = environment
         self.registry[environment.id] = self
+        if self._newest_first:
+            self._births += 1
+            self._born[environment.id] = self._births
         return environment
 
     # -- events -----------------------------------------------------------------------------------
@@ -208,6 +220,7 @@ class Pool:
         elif state is State.TERMINATED:
             del self.environments[environment.id]
             self.registry.pop(environment.id, None)
+            self._born.pop(environment.id, None)
 
     def _after_idle(self, environment: Environment, at: float, out: list[Effect]) -> None:
         invocation = environment.reserved

@@ -13,6 +13,7 @@ import dataclasses
 import math
 
 from lambdalab.config import MEMORY_MB_RANGE
+from lambdalab.core.placement import WARM_CHOICES
 from lambdalab.errors import ConfigError
 from lambdalab.sim.latency import LatencyModel
 
@@ -29,6 +30,7 @@ class Scenario:
     init: LatencyModel
     keep_alive_s: float = 600.0
     keep_alive_policy: str = "fixed"
+    warm_choice: str = "mru"
     concurrency: int = 1000
     reserved: int | None = None
     provisioned: int = 0
@@ -49,6 +51,7 @@ class Scenario:
         _check(_seconds(self.keep_alive_s), "keep_alive_s", self.keep_alive_s, "seconds >= 0")
         _check(self.keep_alive_policy in KEEP_ALIVE_POLICIES, "keep_alive_policy", self.keep_alive_policy,
                "'fixed' or 'hybrid'")
+        _check(self.warm_choice in WARM_CHOICES, "warm_choice", self.warm_choice, "'mru' or 'newest'")
         _check(_whole(self.concurrency, 1), "concurrency", self.concurrency, "a whole number >= 1")
         _check(self.reserved is None or _whole(self.reserved, 0), "reserved", self.reserved,
                "None or a whole number >= 0")

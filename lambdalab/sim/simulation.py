@@ -49,6 +49,9 @@ class Simulation:
     keep_alive_s, concurrency, provisioned, reserved
         Idle environments live ``keep_alive_s`` (``keep_alive_policy="hybrid"`` for the histogram
         policy); ``concurrency`` is the account limit, ``reserved`` the function's reservation.
+    warm_choice
+        Which idle environment a warm request takes: ``"mru"`` (the most recently used, the core's
+        rule everywhere) or ``"newest"`` (the most recently created: SimFaaS's rule, to compare with it).
     seed
         Fixes every draw; ``None`` draws one now (see ``.seed``).
 
@@ -63,7 +66,8 @@ class Simulation:
     # Keyword-only settings are the fields of ``Scenario``, spelled out so that IDEs show them.
     def __init__(self, pattern: Any, *, service: LatencyModel | float, cold_service: LatencyModel | float | None = None,
                  init: LatencyModel | float | None = None, keep_alive_s: float = 600.0,
-                 keep_alive_policy: str = "fixed", concurrency: int = 1000, reserved: int | None = None,
+                 keep_alive_policy: str = "fixed", warm_choice: str = "mru", concurrency: int = 1000,
+                 reserved: int | None = None,
                  provisioned: int = 0, memory_mb: int = 128, timeout_s: float = 900.0,
                  init_timeout_s: float = 10.0, error_probability: float = 0.0,
                  invocation_type: str = "RequestResponse", max_retry_attempts: int = 2,
@@ -75,12 +79,12 @@ class Simulation:
             service=as_model("service", service),
             cold_service=None if cold_service is None else as_model("cold_service", cold_service),
             init=Constant(0.0) if init is None else as_model("init", init),
-            keep_alive_s=keep_alive_s, keep_alive_policy=keep_alive_policy, concurrency=concurrency,
-            reserved=reserved, provisioned=provisioned, memory_mb=memory_mb, timeout_s=timeout_s,
-            init_timeout_s=init_timeout_s, error_probability=error_probability, invocation_type=invocation_type,
-            max_retry_attempts=max_retry_attempts, max_event_age_s=max_event_age_s, scale_limit=scale_limit,
-            scale_period_s=scale_period_s, max_memory_used_mb=max_memory_used_mb, max_records=max_records,
-            function=function)
+            keep_alive_s=keep_alive_s, keep_alive_policy=keep_alive_policy, warm_choice=warm_choice,
+            concurrency=concurrency, reserved=reserved, provisioned=provisioned, memory_mb=memory_mb,
+            timeout_s=timeout_s, init_timeout_s=init_timeout_s, error_probability=error_probability,
+            invocation_type=invocation_type, max_retry_attempts=max_retry_attempts, max_event_age_s=max_event_age_s,
+            scale_limit=scale_limit, scale_period_s=scale_period_s, max_memory_used_mb=max_memory_used_mb,
+            max_records=max_records, function=function)
         self.seed = random.SystemRandom().randrange(2**63) if seed is None else int(seed)
         self.scheduler_factory: SchedulerFactory = scheduler_factory or Scheduler
 
@@ -158,7 +162,7 @@ class _Run:
     def _deploy(self, scenario: Scenario) -> None:
         scheduler, perform, name = self.scheduler, self.driver.perform, scenario.function
         spec = EnvironmentSpec(name, LATEST, "python", scenario.memory_mb, scenario.timeout_s, True,
-                               scenario.init_timeout_s, logs=False)
+                               scenario.init_timeout_s, logs=False, warm_choice=scenario.warm_choice)
         perform(scheduler.deploy(spec, self._keep_alive(scenario), 0.0))
         try:
             scheduler.reserve(name, scenario.reserved)

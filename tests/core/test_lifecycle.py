@@ -318,6 +318,27 @@ def test_warm_start_picks_the_most_recently_used_idle_environment(last_done: str
     assert only(out, DeliverInvocation).environment_id == second
 
 
+@pytest.mark.parametrize("last_done", ["a", "b"])
+def test_warm_choice_newest_picks_the_most_recently_created_idle_environment(last_done: str) -> None:
+    """SimFaaS's rule, for comparing with it: whichever finished last, the newer environment is taken."""
+    d = Driver(dataclasses.replace(SPEC, warm_choice="newest"))
+    a = cold_start(d, "ra", at=0.0)
+    b = cold_start(d, "rb", at=0.5, ready=0.6)  # created after a
+    first, second = (b, a) if last_done == "a" else (a, b)
+    park_after(d, first, "ra" if first == a else "rb", 1.0)
+    park_after(d, second, "ra" if second == a else "rb", 2.0)
+
+    out = d.submit("rc", 3.0)
+
+    assert only(out, DeliverInvocation).environment_id == b
+    assert d.pool.statistics().idle == 1 and a in d.pool.environments
+
+
+def test_an_unknown_warm_choice_is_refused() -> None:
+    with pytest.raises(ValueError, match="warm_choice"):
+        Driver(dataclasses.replace(SPEC, warm_choice="random"))
+
+
 def test_parked_environment_is_frozen_when_freeze_is_on() -> None:
     d = Driver()
     eid = cold_start(d)

@@ -10,9 +10,12 @@ SimFaaS reports no confidence interval, so one is computed from its trace by bat
 batches in time, Student's t at 95%). lambdalab's cold-start probability, rejection probability
 and average instance count must lie inside it, or within 2% (relative) of SimFaaS's figure.
 
-One behaviour differs and is configured on SimFaaS's side: which idle instance a warm request
-goes to (see ``MostRecentlyUsed``). With a long keep-alive it does not matter, and stock SimFaaS
-agrees; with a short one it does, and stock SimFaaS is an expected failure (``PLACEMENT``).
+One behaviour differs: which idle instance a warm request goes to. Stock SimFaaS picks the newest
+(most recently created) one; lambdalab's core the most recently used. lambdalab is configured the
+SimFaaS way for the comparison with stock SimFaaS (``warm_choice="newest"``), and, the other way
+round, SimFaaS is given lambdalab's rule (``MostRecentlyUsed``) for the comparison with lambdalab's
+default. With a long keep-alive the rule hardly matters; with a short one it changes which
+instances expire (about +10% to +25% cold starts for the most-recently-used rule).
 """
 
 from __future__ import annotations
@@ -35,10 +38,6 @@ pytestmark = pytest.mark.slow
 BATCHES = 10
 T_975 = 2.262  # Student's t, 9 degrees of freedom
 RELATIVE = 0.02
-PLACEMENT = ("stock SimFaaS sends a warm request to the newest idle instance, lambdalab's core to the most "
-             "recently used one; with a short keep-alive that changes which instances expire (about +10% to "
-             "+25% cold starts for lambdalab's rule, which a plain reference simulator confirms)")
-
 
 @dataclasses.dataclass(frozen=True)
 class Case:
@@ -114,18 +113,18 @@ def run_simfaas(case: Case, seed: int, simulator: type = simfaas.ServerlessSimul
 
 
 @functools.cache
-def run_lambdalab(case: Case, seed: int) -> dict[str, float]:
+def run_lambdalab(case: Case, seed: int, warm_choice: str = "mru") -> dict[str, float]:
     sim = Simulation(Poisson(case.rate, seed=seed), service=Exponential(case.warm_s),
                      cold_service=Exponential(case.cold_s), keep_alive_s=case.expiration_s,
-                     concurrency=case.concurrency, max_records=0, seed=seed)
+                     concurrency=case.concurrency, warm_choice=warm_choice, max_records=0, seed=seed)
     summary = sim.run(duration_s=case.horizon_s).summary
     return {name: getattr(summary, name) for name in ("cold_start_probability", "throttle_probability",
                                                       "mean_environments")}
 
 
-def _compare(name: str, simulator: type) -> tuple[bool, dict[str, str]]:
+def _compare(name: str, simulator: type, warm_choice: str) -> tuple[bool, dict[str, str]]:
     case = CASES[name]
-    reference, ours = run_simfaas(case, 1, simulator), run_lambdalab(case, seed=1)
+    reference, ours = run_simfaas(case, 1, simulator), run_lambdalab(case, 1, warm_choice)
     report = {k: f"lambdalab {ours[k]:.5g} vs SimFaaS {reference[k]}" for k in reference}
     print(name, simulator.__name__, report)
     return all(reference[k].holds(ours[k]) for k in reference), report
@@ -133,15 +132,18 @@ def _compare(name: str, simulator: type) -> tuple[bool, dict[str, str]]:
 
 @pytest.mark.parametrize("name", list(CASES))
 def test_lambdalab_agrees_with_simfaas_routing_like_lambdalab(name: str) -> None:
-    agree, report = _compare(name, MostRecentlyUsed)
+    agree, report = _compare(name, MostRecentlyUsed, "mru")
     assert agree, report
 
 
-@pytest.mark.parametrize("name", [
-    "readme",
-    pytest.param("short-keep-alive", marks=pytest.mark.xfail(strict=True, reason=PLACEMENT)),
-    pytest.param("near-saturation", marks=pytest.mark.xfail(strict=True, reason=PLACEMENT)),
-])
-def test_lambdalab_agrees_with_stock_simfaas(name: str) -> None:
-    agree, report = _compare(name, simfaas.ServerlessSimulator)
+@pytest.mark.parametrize("name", list(CASES))
+def test_lambdalab_configured_like_simfaas_agrees_with_stock_simfaas(name: str) -> None:
+    agree, report = _compare(name, simfaas.ServerlessSimulator, "newest")
     assert agree, report
+
+
+def test_the_warm_choice_matters_with_a_short_keep_alive() -> None:
+    """The two rules really differ where the docstring says: the comparisons above are not vacuous."""
+    case = CASES["short-keep-alive"]
+    mru, newest = run_lambdalab(case, 1, "mru"), run_lambdalab(case, 1, "newest")
+    assert mru["cold_start_probability"] > 1.05 * newest["cold_start_probability"]
