@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
+from typing import cast
 
 from lambdalab.core.effects import CompleteInvocation, Effect, ScheduleWakeup
 from lambdalab.core.events import (
@@ -237,7 +238,11 @@ class Pool:
             out += environment.park(at)
             self._idle_provisioned[environment.id] = environment
             return
-        windows = self.keep_alive.windows()
+        keep_alive = self.keep_alive
+        if type(keep_alive) is FixedKeepAlive:  # a direct call when compiled (the protocol's is a generic one)
+            windows = cast(FixedKeepAlive, keep_alive).windows()
+        else:
+            windows = keep_alive.windows()
         unload = windows.prewarm_s > 0 and environment.invocations > 0  # a pre-warmed one waits its window
         if windows.keep_alive_s <= 0 or unload:
             out += self.handle(ShutdownRequested(environment.id, environment.incarnation, at))

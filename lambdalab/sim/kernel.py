@@ -18,23 +18,27 @@ ARRIVAL: Final = 2   # a new request (it sees every environment that finished at
 WAKEUP: Final = 3    # keep-alive expiry, pre-warm, async retries (an arrival at that instant wins)
 
 Action = Callable[[Any], None]
-_ORDER: Final = 1 << 56  # order = priority * _ORDER + sequence: one int compares both
 
 
 class _Entry:
-    """One scheduled action. Ordered by ``(at, order)``; compared field by field, not as a tuple."""
+    """One scheduled action. Ordered by ``(at, priority, sequence)``, compared field by field, not as a tuple."""
 
-    __slots__ = ("at", "order", "action", "arg")
+    __slots__ = ("at", "priority", "sequence", "action", "arg")
 
-    def __init__(self, at: float, order: int, action: Action, arg: Any) -> None:
+    def __init__(self, at: float, priority: int, sequence: int, action: Action, arg: Any) -> None:
         self.at = at
-        self.order = order
+        self.priority = priority
+        self.sequence = sequence
         self.action = action
         self.arg = arg
 
 
 def _before(a: _Entry, b: _Entry) -> bool:
-    return a.at < b.at or (a.at == b.at and a.order < b.order)
+    if a.at != b.at:
+        return a.at < b.at
+    if a.priority != b.priority:
+        return a.priority < b.priority
+    return a.sequence < b.sequence
 
 
 class Kernel:
@@ -63,7 +67,7 @@ class Kernel:
             raise ValueError(f"cannot schedule at {at!r}, before now ({self.now!r})")
         self._sequence = sequence = self._sequence + 1
         heap = self._heap
-        entry = _Entry(at, priority * _ORDER + sequence, action, arg)
+        entry = _Entry(at, priority, sequence, action, arg)
         heap.append(entry)
         i = len(heap) - 1  # sift up
         while i > 0:
