@@ -46,8 +46,11 @@ class FixedKeepAlive:
     """Keep an idle environment for a fixed time."""
 
     def __init__(self, keep_alive_s: float = 600.0) -> None:
-        self.keep_alive_s = keep_alive_s
         self._windows = Windows(0.0, keep_alive_s)  # the same every time: asked once per idle environment
+
+    @property
+    def keep_alive_s(self) -> float:
+        return self._windows.keep_alive_s
 
     def observe_idle(self, idle_s: float) -> None:
         pass

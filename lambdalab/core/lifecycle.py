@@ -155,11 +155,6 @@ class Environment:
             return [Freeze(self.id)]
         return []
 
-    @property
-    def init_unreported(self) -> bool:
-        """Init finished and nothing has reported it yet (see ``initialised_ahead``)."""
-        return self._cold is not None
-
     def initialised_ahead(self, at: float) -> list[Effect]:
         """Init finished with nobody waiting (provisioned, pre-warmed): its first invoke will be warm."""
         cold, self._cold = self._cold, None

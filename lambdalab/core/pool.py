@@ -229,8 +229,7 @@ class Pool:
             environment.reserved = None
             out += environment.handle(InvocationAssigned(environment.id, environment.incarnation, at, invocation))
             return
-        if environment.init_unreported:
-            out += environment.initialised_ahead(at)
+        out += environment.initialised_ahead(at)
         if environment.retiring:
             out += self.handle(ShutdownRequested(environment.id, environment.incarnation, at))
             return
