@@ -24,7 +24,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from _common import LeanHttpPlatform, emit, leftover_children, pct, pipe_round_trips, us
+from _common import LeanHttpPlatform, emit, leftover_children, pct, pipe_round_trips, timed_on_loop, us
 
 import lambdalab
 
@@ -36,14 +36,8 @@ def engine_in_loop(lab: lambdalab.Lab, name: str, n: int, cpu: list[float]) -> l
     plane = lab._plane
 
     async def drive() -> list[float]:
-        out = []
-        clock = time.perf_counter
-        c0 = time.thread_time()
-        for _ in range(n):
-            t0 = clock()
-            await plane.start_invoke(name, b"{}")
-            out.append(clock() - t0)
-        cpu[0] += time.thread_time() - c0
+        out, used = await timed_on_loop(lambda: plane.start_invoke(name, b"{}"), n)
+        cpu[0] += used
         return out
 
     return lab._thread.run(drive(), timeout=120)
