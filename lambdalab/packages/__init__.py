@@ -1,0 +1,10 @@
+"""What a function ships besides its code: dependencies built like ``pip install -t``, layers, vendored folders.
+
+- ``deps``: ``build_dependencies(requirements, cache_dir=...)`` → a cached, importable folder.
+- ``layers``: ``LayerStore`` (publish, get, list, delete, resolve), ``merge`` into an ``/opt`` view,
+  Lambda's layer limits and messages, ``load_layer_map``.
+- ``vendored``: what a task root puts on the import path, and the AWS docs' ``package/`` layout.
+
+Rules: no engine, no api, no front-end imports here; errors are ``ConfigError`` subclasses that carry
+Lambda's error code and message.
+"""
