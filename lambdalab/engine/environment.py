@@ -206,12 +206,15 @@ class RuntimeEndpoint:
         return 202, api.ACCEPTED_BODY
 
     def on_connect(self, client: tuple[str, int], server: tuple[str, int]) -> bool:
-        """Accept only this incarnation's own processes (the runtime and its children)."""
+        """Accept only this incarnation's own processes (the runtime and its children), over either family.
+
+        A connection whose owner cannot be established (``peer.owned_by`` answers None) is refused.
+        """
         sandbox = self._environment.sandboxes.get(self._incarnation)
         if sandbox is None:
             return False
         pids = [sandbox.pid, *self._plane.limits.members(self._environment.cgroups)]
-        return peer.owned_by(client, server, pids) is not False
+        return peer.owned_by(client, server, pids) is True
 
     def on_disconnect(self, connection: http_server.Connection) -> None:
         if self._environment.parked is connection:
