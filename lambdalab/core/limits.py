@@ -17,6 +17,9 @@ from typing import Final
 RESERVED_REASON: Final = "ReservedFunctionConcurrentInvocationLimitExceeded"
 ACCOUNT_REASON: Final = "ConcurrentInvocationLimitExceeded"
 SCALING_REASON: Final = "FunctionInvocationRateLimitExceeded"
+# lambdalab's own: the machine cannot hold one more environment process (its file descriptors are
+# spent). Lambda has no such reason; see docs/FIDELITY.md.
+CAPACITY_REASON: Final = "EnvironmentCapacityExceeded"
 THROTTLE_MESSAGE: Final = "Rate Exceeded."
 
 

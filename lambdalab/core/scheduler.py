@@ -15,7 +15,7 @@ from lambdalab.core.effects import CompleteInvocation, Effect
 from lambdalab.core.events import Event, Invocation
 from lambdalab.core.keepalive import KeepAlivePolicy
 from lambdalab.core.lifecycle import EnvironmentSpec
-from lambdalab.core.limits import AccountLimits, ScalingBucket, concurrency_throttle
+from lambdalab.core.limits import CAPACITY_REASON, AccountLimits, ScalingBucket, concurrency_throttle
 from lambdalab.core.placement import Placement
 from lambdalab.core.pool import Pool, PoolStatistics
 
@@ -85,6 +85,10 @@ class Scheduler:
         self.functions: dict[str, FunctionEntry] = {}
         self.registry: dict[str, Pool] = {}     # environment id -> pool
         self._on_demand: dict[str, FunctionEntry] = {}  # request id -> function counted as in flight
+        # How many more environment processes the machine can start now; -1: no limit. The engine
+        # sets it from its file-descriptor budget; an invocation that would start one when it is 0
+        # is throttled (CAPACITY_REASON), never half-placed.
+        self.spawn_slots = -1
 
     # -- configuration ------------------------------------------------------------------------
     def deploy(self, spec: EnvironmentSpec, keep_alive: KeepAlivePolicy, at: float) -> list[Effect]:
@@ -167,6 +171,9 @@ class Scheduler:
         over = concurrency_throttle(self.limits, entry.reserved, entry.usage, self._unreserved_usage(),
                                     self._total_reserved())
         decision, reason = pool.decide(over, entry.bucket.tokens(at) >= 1.0)
+        if self.spawn_slots == 0 and (decision is Placement.COLD or decision is Placement.RESTART
+                                      or decision is Placement.RESTART_PROVISIONED):
+            decision, reason = Placement.THROTTLE, CAPACITY_REASON
         if decision is Placement.THROTTLE:
             entry.throttles += 1
             return [], Throttled(reason or "", function, version)
