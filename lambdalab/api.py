@@ -18,16 +18,18 @@ import atexit
 import concurrent.futures
 import dataclasses
 import json
+import math
 import os
 import shutil
 import tempfile
+import threading
 import time
 import weakref
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from lambdalab.config import FunctionConfig
+from lambdalab.config import FunctionConfig, check_alias_name, check_handler, check_lab_options
 from lambdalab.core._value import astuple
 from lambdalab.core.limits import AccountLimits
 from lambdalab.core.records import InvocationRecord
@@ -35,8 +37,9 @@ from lambdalab.engine import observe
 from lambdalab.engine.code import write_task_root
 from lambdalab.engine.control_plane import ControlPlane, LabSettings
 from lambdalab.engine.loop_thread import LoopThread
-from lambdalab.errors import ConfigError, LabClosedError
-from lambdalab.results import AsyncInvocation, Destinations, EnvironmentInfo, InvocationResult
+from lambdalab.errors import ConfigError, InvalidRequestContentException, LabClosedError
+from lambdalab.results import (AsyncInvocation, CallbackThread, Destinations, EnvironmentInfo, InvocationFuture,
+                               InvocationResult)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -86,7 +89,8 @@ class Function:
 
         Handler errors, timeouts and crashes come back as a result with ``error`` set; API-level
         errors raise: ``TooManyRequestsException`` (throttled, with ``.reason``),
-        ``RequestTooLargeException``, ``UnknownFunctionError``.
+        ``RequestTooLargeException``, ``InvalidRequestContentException`` (not JSON, or ``NaN``/``Infinity``,
+        before anything starts; it is also a ``ConfigError``), ``UnknownFunctionError``.
         """
         payload = _encode_event(event)
         if invocation_type == "Event":
@@ -110,6 +114,7 @@ class Function:
 
     def create_alias(self, name: str, version: str, weights: Mapping[str, float] | None = None) -> None:
         """Point alias ``name`` at ``version``; ``weights`` sends shares of traffic to other versions."""
+        check_alias_name(name)
         self._lab._call(lambda plane: plane.create_alias(self.name, name, version, dict(weights or {})))
 
     def wait_provisioned(self, timeout_s: float = 60.0) -> None:
@@ -130,20 +135,23 @@ class Function:
         """Start a synchronous-type invocation without waiting; the future resolves with its result.
 
         Many submits in flight run concurrently, each in its own environment, as simultaneous
-        requests do on Lambda. Errors that ``invoke`` raises are set on the future instead.
+        requests do on Lambda. Errors that ``invoke`` raises are set on the future instead, except
+        an invalid event, raised at once. Done-callbacks run on the Lab's callback thread (never on
+        the engine's), so a callback may call ``invoke``; they run one at a time, in order.
         """
         payload = _encode_event(event)
         options = {"client_context": json.dumps(client_context)} if client_context else None
         return self._lab._submit(self.name, payload, options, qualifier)
 
-    def update(self, *, source: str | None = None, path: str | Path | None = None, **changes: Any) -> Function:
+    def update(self, *, source: str | None = None, path: str | Path | None = None, zip_file: bytes | None = None,
+               **changes: Any) -> Function:
         """Deploy new code and/or configuration: existing environments retire, the next invoke is cold."""
         config = dataclasses.replace(self.config, **changes) if changes else self.config
-        if source is None and path is None:
+        if source is None and path is None and zip_file is None:
             source_dir = self._lab._code_dirs[self.name]
             self.config = self._lab._deploy(config, path=source_dir).config
         else:
-            self.config = self._lab._deploy(config, source=source, path=path).config
+            self.config = self._lab._deploy(config, source=source, path=path, archive=zip_file).config
         return self
 
     def environments(self) -> list[EnvironmentInfo]:
@@ -177,13 +185,16 @@ class Lab:
                  keep_alive_policy: str = "fixed", retry_delay_scale: float = 1.0, region: str = "us-east-1",
                  account_id: str = "123456789012", init_timeout_s: float = 10.0, pass_env: tuple[str, ...] = (),
                  use_cgroups: bool = True, max_records: int = 100_000, max_log_entries: int = 10_000) -> None:
+        # every argument is checked before a thread, a process or a folder exists
+        check_lab_options({
+            "account_concurrency": account_concurrency, "unreserved_floor": unreserved_floor,
+            "scale_limit": scale_limit, "scale_period_s": scale_period_s, "keep_alive_s": keep_alive_s,
+            "keep_alive_policy": keep_alive_policy, "retry_delay_scale": retry_delay_scale, "region": region,
+            "account_id": account_id, "init_timeout_s": init_timeout_s, "pass_env": pass_env,
+            "use_cgroups": use_cgroups, "max_records": max_records, "max_log_entries": max_log_entries})
         limits = _account_limits(account_concurrency, unreserved_floor, scale_limit, scale_period_s)
-        if keep_alive_policy not in ("fixed", "hybrid"):
-            raise ConfigError(f"invalid keep_alive_policy: {keep_alive_policy!r}; expected 'fixed' or 'hybrid'")
-        if not keep_alive_s >= 0 or not retry_delay_scale > 0:
-            raise ConfigError("invalid keep_alive_s or retry_delay_scale: expected keep_alive_s >= 0 and a scale > 0")
         self._workdir = Path(tempfile.mkdtemp(prefix=f"lambdalab-{os.getpid()}-"))
-        self._settings = LabSettings(region, account_id, init_timeout_s, tuple(pass_env), use_cgroups, limits,
+        self._settings = LabSettings(region, account_id, float(init_timeout_s), tuple(pass_env), use_cgroups, limits,
                                      float(keep_alive_s), keep_alive_policy, float(retry_delay_scale),
                                      int(max_records), int(max_log_entries))
         self._thread = LoopThread()
@@ -192,11 +203,15 @@ class Lab:
         self._code_dirs: dict[str, Path] = {}
         self._attached: list[Any] = []  # endpoint and SQS triggers (lambdalab.endpoint, .sqs); closed first
 
+        self._callbacks: CallbackThread | None = None
+
         async def _make() -> ControlPlane:
+            self._callbacks = CallbackThread(threading.get_ident())
             return ControlPlane(self._workdir, self._settings, self._workdir.name.rsplit("-", 1)[-1])
 
         self._plane = self._thread.run(_make(), timeout=30)
-        self._finalizer = weakref.finalize(self, _close_quietly, self._thread, self._plane, self._workdir)
+        self._finalizer = weakref.finalize(self, _close_quietly, self._thread, self._plane, self._workdir,
+                                           self._callbacks)
         atexit.register(self._finalizer)
 
     # -- context manager ------------------------------------------------------------------------
@@ -227,7 +242,7 @@ class Lab:
 
     # -- functions ------------------------------------------------------------------------------
     def create_function(self, name: str, source: str | None = None, *, path: str | Path | None = None,
-                        handler: str = "handler", memory_mb: int = 128, timeout_s: float = 3,
+                        zip_file: bytes | None = None, handler: str = "handler", memory_mb: int = 128, timeout_s: float = 3,
                         env_vars: Mapping[str, str] | None = None, runtime: str = "python",
                         freeze: bool = True, reserved_concurrency: int | None = None,
                         provisioned_concurrency: int = 0, keep_alive_s: float | None = None,
@@ -235,11 +250,18 @@ class Lab:
         """Register a function from handler source code or a file/folder; nothing starts yet.
 
         ``handler`` is ``"function"`` (in module ``lambda_function``, or the file's module for
-        ``path=`` a file) or ``"module.function"``.
+        ``path=`` a .py file) or ``"module.function"``, the module's parts joined by ``.`` or ``/``.
+        ``path=`` is a .py file, a folder or a .zip file; ``zip_file=`` a .zip's bytes (as
+        CreateFunction's ``ZipFile``). Packages keep Lambda's limits: 50 MB zipped, 250 MB unzipped.
+
+        Raises ``ConfigError`` for any invalid argument before anything is written or started.
         """
         self._check_open()
-        if path is not None and "." not in handler and Path(path).is_file():
+        check_handler(handler)
+        if isinstance(path, (str, Path)) and "." not in handler and Path(path).suffix != ".zip" and Path(path).is_file():
             handler = f"{Path(path).stem}.{handler}"
+        if env_vars is not None and not isinstance(env_vars, Mapping):
+            raise ConfigError(f"invalid env_vars: {env_vars!r}; expected a mapping of names to strings")
         config = FunctionConfig(name=name, handler=handler, runtime=runtime, memory_mb=memory_mb,
                                 timeout_s=timeout_s, env_vars=dict(env_vars or {}), freeze=freeze,
                                 reserved_concurrency=reserved_concurrency,
@@ -247,7 +269,7 @@ class Lab:
                                 max_event_age_s=max_event_age_s, max_retry_attempts=max_retry_attempts)
         if name in self._functions:
             raise ConfigError(f"invalid name: {name!r} is already registered; use update() to change it")
-        return self._deploy(config, source=source, path=path)
+        return self._deploy(config, source=source, path=path, archive=zip_file)
 
     def function(self, name: str) -> Function:
         self._plane.function(name)  # raises UnknownFunctionError
@@ -256,10 +278,12 @@ class Lab:
     def functions(self) -> list[str]:
         return list(self._functions)
 
-    def _deploy(self, config: FunctionConfig, *, source: str | None = None, path: str | Path | None = None) -> Function:
+    def _deploy(self, config: FunctionConfig, *, source: str | None = None, path: str | Path | None = None,
+                archive: bytes | None = None) -> Function:
         self._check_open()
         module, _ = config.module_and_function
-        code_dir, sha = write_task_root(self._workdir / "code", config.name, module, source=source, path=path)
+        code_dir, sha = write_task_root(self._workdir / "code", config.name, module, source=source, path=path,
+                                        archive=archive)
         self._call(lambda plane: plane.deploy(config, code_dir, sha))
         self._code_dirs[config.name] = code_dir
         fn = self._functions.get(config.name)
@@ -272,7 +296,8 @@ class Lab:
     def _submit(self, name: str, payload: bytes, options: dict[str, str] | None, qualifier: str | None = None
                 ) -> concurrent.futures.Future[InvocationResult]:
         self._check_open()
-        answer: concurrent.futures.Future[InvocationResult] = concurrent.futures.Future()
+        assert self._callbacks is not None
+        answer: concurrent.futures.Future[InvocationResult] = InvocationFuture(self._callbacks)
         plane = self._plane
 
         def done(future: Any) -> None:
@@ -295,15 +320,15 @@ class Lab:
     def invoke(self, name: str, event: Any = None, **options: Any) -> Any:
         return self.function(name).invoke(event, **options)
 
-    def serve(self, port: int = 0, host: str = "127.0.0.1", allow_remote: bool = False) -> str:
+    def serve(self, port: int = 0, host: str = "127.0.0.1", allow_remote: bool = False, **options: Any) -> str:
         """Serve this Lab's functions over Lambda's HTTP API (boto3, the AWS CLI); returns the endpoint URL.
 
-        Binds loopback only unless ``allow_remote=True``; any request signature is accepted. See
-        ``lambdalab.endpoint`` and docs/ENDPOINT.md.
+        Binds loopback only unless ``allow_remote=True``. Other keyword ``options`` go to
+        ``lambdalab.endpoint.serve``. See ``lambdalab.endpoint`` and docs/ENDPOINT.md.
         """
         from lambdalab.endpoint import serve
 
-        return serve(self, port=port, host=host, allow_remote=allow_remote)
+        return serve(self, port=port, host=host, allow_remote=allow_remote, **options)
 
     def sqs_queue(self, name: str, function: str | Function, **options: Any) -> Any:
         """A local SQS queue delivering to ``function`` in batches (``lambdalab.sqs.SqsQueue`` takes the options)."""
@@ -395,26 +420,55 @@ def _transfer(source: Any, target: concurrent.futures.Future[Any]) -> None:
         target.set_result(source.result())
 
 
+_UNPARSABLE = "Could not parse request body into json: Could not parse payload into json: "
+
+
+def _not_json(detail: str) -> InvalidRequestContentException:
+    """Lambda's 400 for an event it cannot parse (also a ``ConfigError``: an invalid event)."""
+    return InvalidRequestContentException(_UNPARSABLE + detail)
+
+
+def _reject_constant(name: str) -> Any:
+    raise _not_json(f"Non-standard token '{name}': not a JSON number (invalid event)")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise _not_json(f"Number {text} is out of range for a JSON number (invalid event)")
+    return value
+
+
 def _encode_event(event: Any) -> bytes:
+    """The event as JSON bytes, refused as Lambda refuses it: not JSON, ``NaN``, ``Infinity``, ``1e999``."""
     if event is None:
         return b"{}"
     if isinstance(event, (bytes, bytearray)):
         data = bytes(event)
     elif isinstance(event, str):
-        data = event.encode()
+        try:
+            data = event.encode()
+        except UnicodeEncodeError as exc:
+            raise _not_json(f"{exc} (invalid event: not UTF-8)") from None
     else:
         try:
-            return json.dumps(event).encode()
-        except (TypeError, ValueError) as exc:
-            raise ConfigError(f"invalid event: not JSON-serialisable ({exc})") from exc
+            return json.dumps(event, allow_nan=False).encode()
+        except ValueError as exc:  # NaN or ±Infinity: JSON has no such numbers
+            raise _not_json(f"{exc} (invalid event: NaN and Infinity are not JSON)") from None
+        except (TypeError, RecursionError) as exc:
+            raise ConfigError(f"invalid event: not JSON-serialisable ({exc})") from None
     try:
-        json.loads(data or b"{}")
+        json.loads(data or b"{}", parse_constant=_reject_constant, parse_float=_finite_float)
+    except InvalidRequestContentException:
+        raise
+    except RecursionError:
+        pass  # valid as far as Lambda's front door goes; the runtime answers Runtime.UnmarshalError if it cannot parse
     except ValueError as exc:
-        raise ConfigError(f"invalid event: bytes and str events must hold JSON ({exc})") from exc
+        raise _not_json(f"{exc} (invalid event: bytes and str events must hold JSON)") from None
     return data or b"{}"
 
 
-def _close_quietly(thread: LoopThread, plane: ControlPlane, workdir: Path) -> None:
+def _close_quietly(thread: LoopThread, plane: ControlPlane, workdir: Path, callbacks: CallbackThread | None) -> None:
     try:
         if thread.is_running:
             thread.run(plane.close(), timeout=15)
@@ -423,4 +477,6 @@ def _close_quietly(thread: LoopThread, plane: ControlPlane, workdir: Path) -> No
     finally:
         plane.reaper.close()
         thread.stop()
+        if callbacks is not None:
+            callbacks.stop()
         shutil.rmtree(workdir, ignore_errors=True)

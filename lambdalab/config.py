@@ -2,23 +2,33 @@
 
 Validation happens here, before anything starts; a bad value raises ``ConfigError`` naming the
 field, the value and the allowed range. Nothing mutates a config after construction: use
-``dataclasses.replace``.
+``dataclasses.replace``. Names follow Lambda's patterns (function, alias, layer, environment
+variable, handler), anchored with ``\\Z`` so that a trailing newline never passes; ``Lab(...)``
+keywords are checked here too (``check_lab_options``), before a Lab creates a thread or a folder.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
 from collections.abc import Mapping
 from types import MappingProxyType
+from typing import Any
 
 from lambdalab.errors import ConfigError
 
 MEMORY_MB_RANGE = (128, 10_240)
 TIMEOUT_S_RANGE = (1.0, 900.0)
 ENV_VARS_MAX_BYTES = 4 * 1024
-_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-_ENV_KEY = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+HANDLER_MAX_CHARS = 128
+KEEP_ALIVE_MAX_S = 86_400.0       # a day: Lambda recycles environments within hours anyway
+# Lambda's patterns (botocore's service-2.json), anchored with \Z so that a trailing newline fails
+_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}\Z")
+_ENV_KEY = re.compile(r"^[a-zA-Z]([a-zA-Z0-9_])+\Z")
+_ALIAS = re.compile(r"^(?![0-9]+\Z)[a-zA-Z0-9_-]{1,128}\Z")
+_LAYER = re.compile(r"^[a-zA-Z0-9_-]{1,140}\Z")
+_MODULE_SEP = re.compile(r"[./]")
 RESERVED_ENV_VARS = frozenset(
     {
         "_HANDLER", "_X_AMZN_TRACE_ID", "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_EXECUTION_ENV",
@@ -53,8 +63,7 @@ class FunctionConfig:
     max_retry_attempts: int = 2
 
     def __post_init__(self) -> None:
-        _check(_NAME.match(self.name) is not None, "name", self.name,
-               "1-64 letters, digits, '-' or '_'")
+        check_function_name(self.name)
         _check(self.runtime in RUNTIMES, "runtime", self.runtime, f"one of {', '.join(RUNTIMES)}")
         _check(isinstance(self.memory_mb, int) and not isinstance(self.memory_mb, bool)
                and MEMORY_MB_RANGE[0] <= self.memory_mb <= MEMORY_MB_RANGE[1],
@@ -62,8 +71,8 @@ class FunctionConfig:
         _check(isinstance(self.timeout_s, (int, float)) and not isinstance(self.timeout_s, bool)
                and TIMEOUT_S_RANGE[0] <= self.timeout_s <= TIMEOUT_S_RANGE[1],
                "timeout_s", self.timeout_s, "a number of seconds from 1 to 900")
-        _check(isinstance(self.handler, str) and bool(self.handler.strip()), "handler", self.handler,
-               "'module.function' or 'function'")
+        check_handler(self.handler)
+        _check(isinstance(self.freeze, bool), "freeze", self.freeze, "True or False")
         self._check_env_vars()
         self._check_scaling()
         object.__setattr__(self, "env_vars", _frozen_map(self.env_vars))
@@ -76,19 +85,19 @@ class FunctionConfig:
         if self.reserved_concurrency is not None:
             _check(self.provisioned_concurrency <= self.reserved_concurrency, "provisioned_concurrency",
                    self.provisioned_concurrency, f"at most the reserved concurrency ({self.reserved_concurrency})")
-        _check(self.keep_alive_s is None or (_is_number(self.keep_alive_s) and self.keep_alive_s >= 0),
-               "keep_alive_s", self.keep_alive_s, "None (the Lab's default) or seconds >= 0")
+        _check(self.keep_alive_s is None or _in_range(self.keep_alive_s, 0, KEEP_ALIVE_MAX_S),
+               "keep_alive_s", self.keep_alive_s, f"None (the Lab's default) or seconds from 0 to {KEEP_ALIVE_MAX_S:.0f}")
         _check(_is_int(self.max_event_age_s) and 60 <= self.max_event_age_s <= 21_600,
                "max_event_age_s", self.max_event_age_s, "a whole number of seconds from 60 to 21600")
         _check(_is_int(self.max_retry_attempts) and 0 <= self.max_retry_attempts <= 2,
                "max_retry_attempts", self.max_retry_attempts, "0, 1 or 2")
 
     def _check_env_vars(self) -> None:
+        _check(isinstance(self.env_vars, Mapping), "env_vars", self.env_vars, "a mapping of names to strings")
         for key, value in self.env_vars.items():
-            _check(isinstance(key, str) and _ENV_KEY.match(key) is not None, "env_vars", key,
-                   "names of letters, digits and '_', starting with a letter")
-            _check(key not in RESERVED_ENV_VARS, "env_vars", key, "a name Lambda does not reserve")
+            check_env_key(key)
             _check(isinstance(value, str), "env_vars", f"{key}={value!r}", "string values")
+            _check("\0" not in value, "env_vars", f"{key}={value!r}", "values without a NUL character")
         size = sum(len(k) + len(v) for k, v in self.env_vars.items())
         _check(size <= ENV_VARS_MAX_BYTES, "env_vars", f"{size} bytes", "at most 4 KB in total")
 
@@ -104,6 +113,51 @@ class FunctionConfig:
         return f"{module}.{function}"
 
 
+def check_handler(handler: object) -> None:
+    """``module.function`` (or a bare ``function``): the module path is identifiers joined by ``.`` or ``/``.
+
+    This is the rule Lambda's Python runtime imports by; anything else (``..``, an absolute path,
+    spaces) could never load there and would name a file outside the task root here.
+    """
+    _check(isinstance(handler, str), "handler", handler, "'module.function' or 'function' as a string")
+    assert isinstance(handler, str)
+    module, _, function = handler.rpartition(".")
+    parts = _MODULE_SEP.split(module) if module else []
+    ok = (0 < len(handler) <= HANDLER_MAX_CHARS and function.isidentifier()
+          and all(part.isidentifier() for part in parts))
+    _check(ok, "handler", handler, "'module.function' or 'function': Python identifiers, the module's parts joined "
+           f"by '.' or '/', at most {HANDLER_MAX_CHARS} characters")
+
+
+def check_function_name(name: object) -> None:
+    """Lambda's function name: 1-64 letters, digits, ``-`` or ``_``."""
+    _check(isinstance(name, str) and _NAME.match(name) is not None, "name", name,
+           "1-64 letters, digits, '-' or '_'")
+
+
+def check_alias_name(name: object) -> None:
+    """Lambda's alias name: 1-128 letters, digits, ``-`` or ``_``, not all digits (that is a version)."""
+    _check(isinstance(name, str) and _ALIAS.match(name) is not None, "alias", name,
+           "1-128 letters, digits, '-' or '_', not only digits")
+
+
+def check_layer_name(name: object) -> None:
+    """Lambda's layer name: 1-140 letters, digits, ``-`` or ``_``."""
+    _check(isinstance(name, str) and _LAYER.match(name) is not None, "layer name", name,
+           "1-140 letters, digits, '-' or '_'")
+
+
+def check_env_key(key: object) -> None:
+    """Lambda's environment variable name: a letter then at least one letter, digit or ``_``; not reserved."""
+    _check(isinstance(key, str) and _ENV_KEY.match(key) is not None, "env_vars", key,
+           "names of at least two letters, digits and '_', starting with a letter")
+    _check(key not in RESERVED_ENV_VARS, "env_vars", key, "a name Lambda does not reserve")
+
+
+def _in_range(value: object, low: float, high: float) -> bool:
+    return _is_number(value) and math.isfinite(value) and low <= value <= high  # type: ignore[arg-type,operator]
+
+
 def _is_int(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
@@ -115,3 +169,43 @@ def _is_number(value: object) -> bool:
 def _check(ok: bool, field: str, value: object, allowed: str) -> None:
     if not ok:
         raise ConfigError(f"invalid {field}: {value!r}; expected {allowed}")
+
+
+# -- a Lab's own settings --------------------------------------------------------------------------
+INIT_TIMEOUT_MAX_S = 900.0        # Lambda's on-demand init limit is 10 s; provisioned inits run up to 15 min
+RETRY_DELAY_SCALE_MAX = 100.0
+_REGION = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d\Z")
+_ACCOUNT = re.compile(r"^\d{12}\Z")
+_PASS_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*\Z")
+
+
+def _names(value: object) -> bool:
+    return (isinstance(value, (tuple, list, frozenset, set))
+            and all(isinstance(n, str) and _PASS_NAME.match(n) is not None for n in value))
+
+
+_LAB_CHECKS: dict[str, tuple[Any, str]] = {
+    "account_concurrency": (lambda v: _is_int(v) and v >= 1, "a whole number >= 1"),
+    "unreserved_floor": (lambda v: v is None or (_is_int(v) and v >= 0), "None or a whole number >= 0"),
+    "scale_limit": (lambda v: _is_int(v) and v >= 1, "a whole number of environments >= 1"),
+    "scale_period_s": (lambda v: _in_range(v, 1e-3, 86_400.0), "seconds from 0.001 to 86400"),
+    "keep_alive_s": (lambda v: _in_range(v, 0.0, KEEP_ALIVE_MAX_S), f"seconds from 0 to {KEEP_ALIVE_MAX_S:.0f}"),
+    "keep_alive_policy": (lambda v: v in ("fixed", "hybrid"), "'fixed' or 'hybrid'"),
+    "retry_delay_scale": (lambda v: _in_range(v, 1e-6, RETRY_DELAY_SCALE_MAX),
+                          f"a factor > 0 and at most {RETRY_DELAY_SCALE_MAX:.0f}"),
+    "region": (lambda v: isinstance(v, str) and _REGION.match(v) is not None, "a region name such as 'us-east-1'"),
+    "account_id": (lambda v: isinstance(v, str) and _ACCOUNT.match(v) is not None, "12 digits, as a string"),
+    "init_timeout_s": (lambda v: _in_range(v, 0.01, INIT_TIMEOUT_MAX_S),
+                       f"seconds > 0 and at most {INIT_TIMEOUT_MAX_S:.0f} (Lambda's on-demand limit is 10)"),
+    "pass_env": (_names, "a tuple of environment variable names"),
+    "use_cgroups": (lambda v: isinstance(v, bool), "True or False"),
+    "max_records": (lambda v: _is_int(v) and v >= 1, "a whole number >= 1"),
+    "max_log_entries": (lambda v: _is_int(v) and v >= 1, "a whole number >= 1"),
+}
+
+
+def check_lab_options(options: Mapping[str, object]) -> None:
+    """Validate ``Lab(...)`` keywords; raises ``ConfigError`` before the Lab creates anything."""
+    for field, value in options.items():
+        ok, allowed = _LAB_CHECKS[field]
+        _check(bool(ok(value)), field, value, allowed)

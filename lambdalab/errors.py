@@ -6,7 +6,8 @@
     │   ├── UnknownFunctionError      no function registered under that name
     │   └── LabClosedError            the Lab was closed
     ├── InvokeError                   Lambda's API-level errors (what boto3 raises as ClientError)
-    │   ├── RequestTooLargeException  the event is over the 6 MiB synchronous limit
+    │   ├── RequestTooLargeException  the event (or a code upload) is over Lambda's size limit
+    │   ├── InvalidRequestContentException  the event is not JSON (NaN, Infinity, bad syntax); also a ConfigError
     │   └── TooManyRequestsException  throttled; carries ``.reason``
     ├── LifecycleError                lambdalab asked the core for an illegal transition (our bug)
     ├── RuntimeProtocolError          a runtime process broke the Runtime API contract (its fault)
@@ -65,6 +66,16 @@ class RequestTooLargeException(InvokeError):
 
     code = "RequestEntityTooLargeException"
     status = 413
+
+
+class InvalidRequestContentException(InvokeError, ConfigError):
+    """The event is not JSON as Lambda parses it (``NaN``, ``Infinity``, ``1e999``, bad syntax): 400.
+
+    Also a ``ConfigError``, so code that catches an invalid event as a caller's mistake still does.
+    """
+
+    code = "InvalidRequestContentException"
+    status = 400
 
 
 class TooManyRequestsException(InvokeError):

@@ -1,14 +1,23 @@
-"""What an invocation gives back: ``InvocationResult`` (sync), ``AsyncInvocation`` (Event), and
-the read-only views ``EnvironmentInfo`` and ``Destinations``.
+"""What an invocation gives back: ``InvocationResult`` (sync), ``AsyncInvocation`` (Event), the
+``InvocationFuture`` that ``Function.submit`` returns, and the read-only views ``EnvironmentInfo``
+and ``Destinations``.
 
-Results are plain values: decoding the payload happens here, on the caller's thread, never on the
-engine's loop. ``log`` is rendered from the environment's log stream only when read.
+Results are plain values. ``log`` is rendered from the environment's log stream only when read.
+A future's done-callbacks never run on the engine's loop thread: one that would (the future
+completed there) is handed to the Lab's ``CallbackThread``, so a callback may block or call
+``fn.invoke`` without stopping the engine.
 """
 
 from __future__ import annotations
 
+import concurrent.futures
 import dataclasses
+import functools
 import json
+import logging
+import queue
+import threading
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from lambdalab.core.records import InvocationRecord, format_report
@@ -117,3 +126,62 @@ class Destinations:
 
     def __repr__(self) -> str:
         return f"<Destinations {self._name}: {len(self.on_success)} on_success, {len(self.on_failure)} on_failure>"
+
+
+class CallbackThread:
+    """One daemon thread per Lab that runs futures' done-callbacks in the order they came; started on first use."""
+
+    def __init__(self, loop_ident: int) -> None:
+        self.loop_ident = loop_ident  # the engine's loop thread: callbacks never run there
+        self._queue: queue.SimpleQueue[tuple[Callable[[Any], object], Any] | None] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._stopped = False
+
+    def call(self, fn: Callable[[Any], object], future: Any) -> None:
+        with self._lock:
+            if self._stopped:  # the Lab is closed and its loop gone: nothing left to block
+                _run_callback(fn, future)
+                return
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="lambdalab-callbacks", daemon=True)
+                self._thread.start()
+            self._queue.put((fn, future))
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Run what is queued, then end the thread (waits up to ``timeout`` for it)."""
+        with self._lock:
+            self._stopped = True
+            thread = self._thread
+            if thread is not None:
+                self._queue.put(None)
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout)
+
+    def _run(self) -> None:
+        while (item := self._queue.get()) is not None:
+            _run_callback(*item)
+
+
+def _run_callback(fn: Callable[[Any], object], future: Any) -> None:
+    try:
+        fn(future)
+    except Exception:  # as concurrent.futures does: a failing callback is logged, never raised into the engine
+        logging.getLogger("concurrent.futures").exception("exception calling callback for %r", future)
+
+
+class InvocationFuture(concurrent.futures.Future):  # type: ignore[type-arg]
+    """A ``concurrent.futures.Future`` whose done-callbacks never run on the engine's loop thread."""
+
+    def __init__(self, callbacks: CallbackThread) -> None:
+        super().__init__()
+        self._callbacks = callbacks
+
+    def add_done_callback(self, fn: Callable[[Any], object]) -> None:
+        super().add_done_callback(functools.partial(self._dispatch, fn))
+
+    def _dispatch(self, fn: Callable[[Any], object], future: Any) -> None:
+        if threading.get_ident() == self._callbacks.loop_ident:
+            self._callbacks.call(fn, future)
+        else:
+            fn(future)

@@ -6,6 +6,12 @@ for CreateFunction, UpdateFunctionCode, UpdateFunctionConfiguration and the rese
 concurrency calls, and the control plane for PublishVersion, CreateAlias and provisioned
 concurrency. What the Lab cannot do (DeleteFunction) answers 501 with a plain explanation.
 
+Code uploads (``Code.ZipFile``, base64 in the JSON body) are read with Lambda's request cap (413 past
+69,905,067 bytes), then decoded and unpacked on the endpoint's worker thread with Lambda's package
+limits (``engine/package.py``), so a big or hostile .zip never stalls the loop that answers invokes.
+Names are checked against Lambda's patterns first (function, alias: ``ValidationException``;
+environment variable names: ``ValidationException``; reserved ones: ``InvalidParameterValueException``).
+
 Rules: handlers run on the loop; they raise ``wire.ApiError`` for every refusal.
 """
 
@@ -13,18 +19,16 @@ from __future__ import annotations
 
 import base64
 import binascii
-import io
 import json
-import shutil
-import tempfile
-import zipfile
-from pathlib import Path
+import re
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
+from lambdalab import config
 from lambdalab.endpoint import shapes, wire
-from lambdalab.errors import LambdaLabError
+from lambdalab.engine import package
+from lambdalab.errors import ConfigError, LambdaLabError
 
 if TYPE_CHECKING:
     from lambdalab.endpoint.server import Endpoint
@@ -38,15 +42,32 @@ def reply(data: Any, status: int = 200) -> web.Response:
                                                            "x-amzn-RequestId": wire.new_request_id()})
 
 
-async def _json(request: web.Request) -> dict[str, Any]:
-    raw = await request.read()
+def _parse(raw: bytes) -> dict[str, Any]:
     try:
         data = json.loads(raw or b"{}")
-    except ValueError:
+    except (ValueError, RecursionError):
         raise wire.ApiError(400, "InvalidRequestContentException", "Could not parse request body into json") from None
     if not isinstance(data, dict):
         raise wire.ApiError(400, "InvalidRequestContentException", "The request body must be a JSON object")
     return data
+
+
+async def _json(request: web.Request) -> dict[str, Any]:
+    return _parse(await request.read())
+
+
+async def _code_request(endpoint: Endpoint, request: web.Request, operation: str) -> dict[str, Any]:
+    """A request that carries a .zip: read up to Lambda's cap, parsed on the worker thread (it may be ~70 MB)."""
+    too_large = wire.from_lab(package.request_too_large(operation))
+    if (request.content_length or 0) > package.REQUEST_MAX_BYTES:
+        raise too_large
+    chunks, size = [], 0
+    async for chunk in request.content.iter_chunked(1 << 16):
+        size += len(chunk)
+        if size > package.REQUEST_MAX_BYTES:
+            raise too_large
+        chunks.append(chunk)
+    return await endpoint.blocking(_parse, b"".join(chunks))  # type: ignore[no-any-return]
 
 
 def _existing(endpoint: Endpoint, name: str) -> None:
@@ -127,19 +148,52 @@ async def get_account_settings(endpoint: Endpoint, request: web.Request) -> web.
 
 
 # -- code and configuration ----------------------------------------------------------------------
-def _unzip(code: dict[str, Any]) -> Path:
-    """``Code.ZipFile`` (base64 in the JSON body) into a temporary folder."""
+def _zip_bytes(code: dict[str, Any], operation: str) -> bytes:
+    """``Code.ZipFile`` (base64 in the JSON body) as bytes; on the worker thread."""
     if "ZipFile" not in code:
         raise wire.invalid("lambdalab takes code as Code.ZipFile only (S3Bucket/S3Key and ImageUri are not supported)")
     try:
         data = base64.b64decode(code["ZipFile"], validate=True)
-        archive = zipfile.ZipFile(io.BytesIO(data))
-    except (binascii.Error, zipfile.BadZipFile, TypeError, ValueError):
-        raise wire.invalid("Could not unzip uploaded file. Please check your file, then try to upload again.") from None
-    folder = Path(tempfile.mkdtemp(prefix="lambdalab-zip-"))
-    with archive:
-        archive.extractall(folder)
-    return folder
+    except (binascii.Error, TypeError, ValueError):
+        raise wire.invalid(package.CANNOT_UNZIP) from None
+    if len(data) > package.ZIPPED_MAX_BYTES:
+        raise wire.from_lab(package.request_too_large(operation))
+    return data
+
+
+def _check_names(body: dict[str, Any]) -> None:
+    """What Lambda's API validates by pattern before anything else (botocore's service-2.json)."""
+    handler = body.get("Handler")
+    if handler is not None and (not isinstance(handler, str) or len(handler) > config.HANDLER_MAX_CHARS
+                                or re.fullmatch(r"[^\s]+", handler) is None):
+        raise wire.validation(str(handler), "handler", r"Member must satisfy regular expression pattern: [^\s]+")
+    variables = ((body.get("Environment") or {}).get("Variables")) or {}
+    if not isinstance(variables, dict):
+        raise wire.invalid("Environment.Variables must be a map of names to strings")
+    for key, value in variables.items():
+        try:
+            config.check_env_key(key)
+        except ConfigError:
+            if key in config.RESERVED_ENV_VARS and re.fullmatch(r"[a-zA-Z]([a-zA-Z0-9_])+", key):
+                raise wire.invalid("Lambda was unable to configure your environment variables because the "
+                                   "environment variables you have provided contains reserved keys that are "
+                                   f"currently not supported for modification. Reserved keys used in this request: "
+                                   f"{key}") from None
+            raise wire.ApiError(400, "ValidationException", "1 validation error detected: Value at "
+                                "'environment.variables' failed to satisfy constraint: Map keys must satisfy "
+                                "constraint: [Member must satisfy regular expression pattern: "
+                                "[a-zA-Z]([a-zA-Z0-9_])+]", user=False) from None
+        if not isinstance(value, str):
+            raise wire.invalid(f"Environment variable {key} must be a string")
+
+
+def _check_function_name(name: str) -> None:
+    try:
+        config.check_function_name(name)
+    except ConfigError:
+        raise wire.validation(name, "functionName", "Member must satisfy regular expression pattern: "
+                              r"(arn:(aws[a-zA-Z-]*)?:lambda:)?((eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1}:)?"
+                              r"(\d{12}:)?(function:)?([a-zA-Z0-9-_]+)(:(\$LATEST|[a-zA-Z0-9-_]+))?") from None
 
 
 def _check_runtime(runtime: Any) -> None:
@@ -161,11 +215,21 @@ def _settings(body: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _create(endpoint: Endpoint, name: str, code: dict[str, Any], settings: dict[str, Any]) -> None:
+    """On the worker thread: decode, unpack (Lambda's limits) and register."""
+    endpoint.lab.create_function(name, zip_file=_zip_bytes(code, "CreateFunction"), **settings)
+
+
+def _update_code(endpoint: Endpoint, name: str, body: dict[str, Any]) -> None:
+    endpoint.lab.function(name).update(zip_file=_zip_bytes(body, "UpdateFunctionCode"))
+
+
 async def create_function(endpoint: Endpoint, request: web.Request) -> web.Response:
-    body = await _json(request)
+    body = await _code_request(endpoint, request, "CreateFunction")
     name = str(body.get("FunctionName", ""))
     settings = endpoint.lab.settings
     name, _ = wire.parse_name(name, None, region=settings.region, account_id=settings.account_id)
+    _check_function_name(name)
     if name in endpoint.lab._plane.configs:
         raise wire.conflict(f"Function already exist: {name}")
     if body.get("PackageType", "Zip") != "Zip":
@@ -173,11 +237,8 @@ async def create_function(endpoint: Endpoint, request: web.Request) -> web.Respo
     _check_runtime(body.get("Runtime"))
     if not body.get("Handler"):
         raise wire.invalid("Handler is required for .zip functions ('module.function')")
-    folder = _unzip(body.get("Code") or {})
-    try:
-        await _call(endpoint, endpoint.lab.create_function, name, path=folder, **_settings(body))
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
+    _check_names(body)
+    await _call(endpoint, _create, endpoint, name, body.get("Code") or {}, _settings(body))
     meta = endpoint.meta(name)
     meta.role, meta.description, meta.pending = str(body.get("Role", meta.role)), str(body.get("Description", "")), True
     version = endpoint.lab._plane.publish(name) if body.get("Publish") else LATEST
@@ -190,12 +251,8 @@ async def create_function(endpoint: Endpoint, request: web.Request) -> web.Respo
 async def update_function_code(endpoint: Endpoint, request: web.Request) -> web.Response:
     name, _ = endpoint.function_name(request, allow_qualifier=False)
     _existing(endpoint, name)
-    body = await _json(request)
-    folder = _unzip(body)
-    try:
-        await _call(endpoint, endpoint.lab.function(name).update, path=folder)
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
+    body = await _code_request(endpoint, request, "UpdateFunctionCode")
+    await _call(endpoint, _update_code, endpoint, name, body)
     endpoint.meta(name).touch()
     version = endpoint.lab._plane.publish(name) if body.get("Publish") else LATEST
     return reply(_configuration(endpoint, name, version))
@@ -207,6 +264,7 @@ async def update_function_configuration(endpoint: Endpoint, request: web.Request
     body = await _json(request)
     if "Runtime" in body:
         _check_runtime(body["Runtime"])
+    _check_names(body)
     changes = _settings(body)
     if changes:
         await _call(endpoint, endpoint.lab.function(name).update, **changes)
@@ -238,6 +296,11 @@ async def create_alias(endpoint: Endpoint, request: web.Request) -> web.Response
     _existing(endpoint, name)
     body = await _json(request)
     alias, version = str(body.get("Name", "")), str(body.get("FunctionVersion", ""))
+    try:
+        config.check_alias_name(alias)
+    except ConfigError:
+        raise wire.validation(alias, "name", "Member must satisfy regular expression pattern: "
+                              "(?!^[0-9]+$)([a-zA-Z0-9-_]+)") from None
     entry = endpoint.lab._plane.scheduler.entry(name)
     if alias in entry.aliases:
         raise wire.conflict(f"Alias already exists: {endpoint.lab._plane.arn(name, alias)}")

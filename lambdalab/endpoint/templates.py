@@ -6,11 +6,15 @@ the whole folder as its code. A folder holding ``template.yaml`` / ``template.ym
 SAM template instead.
 
 SAM template: each ``AWS::Serverless::Function`` resource, with ``Globals.Function`` defaults:
-``FunctionName`` (else the logical id), ``CodeUri`` (relative to the template) or ``InlineCode``,
+``FunctionName`` (else the logical id), ``CodeUri`` (a folder or a .zip, relative to the template) or ``InlineCode``,
 ``Handler``, ``Runtime`` (python3.x only), ``MemorySize``, ``Timeout``, ``Environment.Variables``
 and ``ReservedConcurrentExecutions``. CloudFormation short tags (``!Ref``, ``!GetAtt``, ``!Sub``...)
 load as their long forms; ``Ref``s to parameters with a default, ``AWS::Region`` and
 ``AWS::AccountId`` resolve, anything else is skipped with a note.
+
+Names, handlers and packages go through ``Lab.create_function``'s checks (a ``Handler`` that is not
+``module.function`` with identifiers, an invalid ``FunctionName``, a ``CodeUri`` .zip over Lambda's
+limits): such a resource is skipped with a note naming why, and the rest of the template still loads.
 
 Rules: returns notes instead of printing; raises ``ConfigError`` for a file it cannot read.
 """
@@ -127,7 +131,7 @@ def load_template(lab: Lab, path: str | Path) -> tuple[list[str], list[str]]:
         props = _merge(defaults, resource.get("Properties") or {})
         try:
             names.append(_register(lab, path.parent, logical_id, props, context, notes))
-        except _Skip as skip:
+        except (_Skip, ConfigError) as skip:  # one bad resource never stops the others
             notes.append(f"{logical_id}: {skip}; not served")
     return names, notes
 
@@ -170,20 +174,28 @@ def _register(lab: Lab, base: Path, logical_id: str, props: dict[str, Any], cont
             notes.append(f"{logical_id}: environment variable {key} cannot be resolved; left out")
         else:
             env[key] = str(resolved).lower() if isinstance(resolved, bool) else str(resolved)
-    options = {"handler": str(handler), "env_vars": env, "memory_mb": int(value("MemorySize", 128)),
-               "timeout_s": float(value("Timeout", 3)), "reserved_concurrency": value("ReservedConcurrentExecutions")}
+    options = {"handler": str(handler), "env_vars": env, "memory_mb": _number(int, "MemorySize", value("MemorySize", 128)),
+               "timeout_s": _number(float, "Timeout", value("Timeout", 3)),
+               "reserved_concurrency": value("ReservedConcurrentExecutions")}
     inline = value("InlineCode")
     if inline is not None:
         lab.create_function(name, str(inline), **options)
         return name
     code_uri = value("CodeUri", ".")
     if not isinstance(code_uri, str):
-        raise _Skip("CodeUri must be a local folder (S3 locations are not supported)")
+        raise _Skip("CodeUri must be a local folder or .zip (S3 locations are not supported)")
     folder = (base / code_uri).resolve()
     if not folder.exists():
         raise _Skip(f"CodeUri {code_uri!r} does not exist")
     lab.create_function(name, path=folder, **options)
     return name
+
+
+def _number(kind: type, key: str, raw: Any) -> Any:
+    try:
+        return kind(raw)
+    except (TypeError, ValueError, OverflowError):
+        raise _Skip(f"{key} {raw!r} is not a number") from None
 
 
 def _resolve(value: Any, context: dict[str, Any]) -> Any:

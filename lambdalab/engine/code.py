@@ -1,8 +1,12 @@
 """Task roots: each deployed code version as an importable folder, named by its content hash.
 
-``source=`` (a cell's text) becomes ``<module>.py``; ``path=`` copies a file or a folder. The
-folder is written once and never changed, so a version's code is immutable while environments
-run it, as on Lambda.
+``source=`` (a cell's text) becomes ``<module>.py``; ``path=`` copies a file or a folder, and unpacks
+a ``.zip`` file; ``archive=`` unpacks a .zip given as bytes (``engine/package.py`` keeps Lambda's
+limits). The folder is written once and never changed, so a version's code is immutable while
+environments run it, as on Lambda.
+
+Rules: every path written is resolved and must stay inside the task root (a ``ConfigError``
+otherwise, with nothing left behind); a failed write removes its staging folder.
 """
 
 from __future__ import annotations
@@ -11,38 +15,48 @@ import hashlib
 import shutil
 from pathlib import Path
 
+from lambdalab.config import check_function_name
+from lambdalab.engine import package
 from lambdalab.errors import ConfigError
 
 
 def _digest_tree(path: Path) -> str:
     digest = hashlib.sha256()
     for item in sorted(p for p in path.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
-        digest.update(str(item.relative_to(path)).encode() + b"\0" + item.read_bytes() + b"\0")
+        digest.update(str(item.relative_to(path)).encode() + b"\0")
+        with open(item, "rb") as f:
+            while chunk := f.read(1 << 20):
+                digest.update(chunk)
+        digest.update(b"\0")
     return digest.hexdigest()
 
 
-def write_task_root(root: Path, name: str, module: str, *, source: str | None, path: str | Path | None) -> tuple[Path, str]:
+def _check_inputs(name: str, source: str | None, path: str | Path | None, archive: bytes | None) -> None:
+    check_function_name(name)  # it names folders below
+    if sum(x is not None for x in (source, path, archive)) != 1:
+        raise ConfigError("give exactly one of source= (handler code), path= (a .py file, a folder or a .zip) "
+                          "or zip_file= (a .zip's bytes)")
+    if source is not None and not isinstance(source, str):
+        raise ConfigError(f"invalid source: expected the handler's code as a string, got {type(source).__name__}")
+    if path is not None and not isinstance(path, (str, Path)):
+        raise ConfigError(f"invalid path: expected a str or Path, got {type(path).__name__}")
+    if archive is not None and not isinstance(archive, (bytes, bytearray)):
+        raise ConfigError(f"invalid zip_file: expected the .zip's bytes, got {type(archive).__name__}")
+
+
+def write_task_root(root: Path, name: str, module: str, *, source: str | None, path: str | Path | None,
+                    archive: bytes | None = None) -> tuple[Path, str]:
     """Materialise the code under ``root``; returns (task root, sha256 of the code)."""
-    if (source is None) == (path is None):
-        raise ConfigError("give exactly one of source= (handler code) or path= (a .py file or a folder)")
+    _check_inputs(name, source, path, archive)
     staging = root / f".staging-{name}"
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
-    if source is not None:
-        if not isinstance(source, str):
-            raise ConfigError(f"invalid source: expected the handler's code as a string, got {type(source).__name__}")
-        target = staging / (module.replace(".", "/") + ".py")
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(source)
-    else:
-        src = Path(path)  # type: ignore[arg-type]
-        if src.is_dir():
-            shutil.copytree(src, staging, dirs_exist_ok=True, ignore=shutil.ignore_patterns("__pycache__"))
-        elif src.is_file():
-            shutil.copy2(src, staging / src.name)
-        else:
-            raise ConfigError(f"invalid path: {str(src)!r} is neither a file nor a folder")
-    sha = _digest_tree(staging)
+    try:
+        _fill(staging.resolve(), module, source, path, archive)
+        sha = _digest_tree(staging)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
     final = root / name / sha[:16]
     if final.exists():
         shutil.rmtree(staging)
@@ -50,3 +64,24 @@ def write_task_root(root: Path, name: str, module: str, *, source: str | None, p
         final.parent.mkdir(parents=True, exist_ok=True)
         staging.rename(final)
     return final, sha
+
+
+def _fill(staging: Path, module: str, source: str | None, path: str | Path | None, archive: bytes | None) -> None:
+    if source is not None:
+        target = package.inside(staging, module.replace(".", "/") + ".py")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(source)
+    elif archive is not None:
+        package.unpack(archive, staging)
+    else:
+        src = Path(path)  # type: ignore[arg-type]
+        if src.is_dir():
+            package.copy_folder(src, staging)
+        elif src.is_file() and src.suffix == ".zip":
+            package.unpack(src, staging)
+        elif src.is_file():
+            if src.stat().st_size > package.UNZIPPED_MAX_BYTES:
+                raise package.unzipped_too_large()
+            shutil.copy2(src, package.inside(staging, src.name))
+        else:
+            raise ConfigError(f"invalid path: {str(src)!r} is neither a file nor a folder")

@@ -64,14 +64,14 @@ def test_create_function_from_a_zip_then_invoke_update_and_configure(served: tup
 
 def test_get_function_list_functions_and_configuration(served: tuple[lambdalab.Lab, str]) -> None:
     lab, url = served
-    lab.create_function("second", "def handler(e, c):\n    return 2\n", memory_mb=512, env_vars={"K": "v"})
+    lab.create_function("second", "def handler(e, c):\n    return 2\n", memory_mb=512, env_vars={"KEY": "v"})
     c = client(url)
     got = c.get_function(FunctionName="second")
     config = got["Configuration"]
     assert config["FunctionArn"] == "arn:aws:lambda:us-east-1:123456789012:function:second"
     assert (config["MemorySize"], config["Timeout"], config["Version"], config["State"]) == (512, 3, "$LATEST", "Active")
     assert config["Runtime"].startswith("python3.") and config["Handler"] == "lambda_function.handler"
-    assert config["Environment"] == {"Variables": {"K": "v"}} and config["PackageType"] == "Zip"
+    assert config["Environment"] == {"Variables": {"KEY": "v"}} and config["PackageType"] == "Zip"
     assert got["Code"]["Location"].startswith("file://") and "Concurrency" not in got
     alone = c.get_function_configuration(FunctionName="second")
     assert {k: v for k, v in alone.items() if k != "ResponseMetadata"} == config
