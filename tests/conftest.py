@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import uuid
 
 import psutil
 import pytest
@@ -10,18 +11,39 @@ import pytest
 import lambdalab
 
 
-def _environment_processes() -> list[psutil.Process]:
-    """This test run's processes that look like lambdalab runtimes, except zombies.
+# One tag per test session: every Lab created here (and in owner subprocesses, which inherit it) marks
+# its runtimes ``LAMBDALAB_MARKER=<tag>/...``, so the leak check finds them anywhere on the machine,
+# never another session's (other test runs may share this machine).
+SESSION_TAG = f"pytest-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+os.environ["LAMBDALAB_TAG"] = SESSION_TAG
 
-    Only descendants of this process count, so that runtimes of other programs on the machine
-    (another test run, a notebook) never fail a test here.
-    """
+
+def marked_processes(prefix: str = SESSION_TAG + "/") -> list[int]:
+    """Live (not zombie) processes anywhere on the machine whose environment carries the marker ``prefix``."""
+    needle = f"\0LAMBDALAB_MARKER={prefix}".encode()
     found = []
-    for proc in psutil.Process(os.getpid()).children(recursive=True):
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
         try:
-            cmd = " ".join(proc.cmdline())
-            if ("python_bootstrap.py" in cmd or "-m awslambdaric" in cmd) and proc.status() != psutil.STATUS_ZOMBIE:
-                found.append(proc)
+            with open(f"/proc/{name}/environ", "rb") as f:
+                if needle not in b"\0" + f.read():
+                    continue
+            with open(f"/proc/{name}/stat", "rb") as f:
+                if f.read().rpartition(b")")[2].split()[0] in (b"Z", b"X"):
+                    continue
+        except OSError:
+            continue
+        found.append(int(name))
+    return found
+
+
+def _environment_processes() -> list[psutil.Process]:
+    """This session's runtime processes and everything they started, anywhere on the machine."""
+    found = []
+    for pid in marked_processes():
+        try:
+            found.append(psutil.Process(pid))
         except psutil.NoSuchProcess:
             continue
     return found
@@ -40,7 +62,7 @@ def runtime(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture(autouse=True)
 def no_leftover_environments():
-    """Every test must leave no runtime process behind."""
+    """Every test must leave no runtime process (or process a runtime started) behind, anywhere."""
     before = {p.pid for p in _environment_processes()}
     yield
     left = []

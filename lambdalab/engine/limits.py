@@ -16,8 +16,9 @@ from __future__ import annotations
 import contextlib
 import os
 import resource
-import signal
 from pathlib import Path
+
+from lambdalab.engine import reaper
 
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 PIDS_MAX = 1024  # Lambda's limit on processes + threads (LAMBDA-SPEC §8.1)
@@ -95,12 +96,13 @@ class Limits:
         return sorted(pids)
 
     def kill_all(self, dirs: list[Path]) -> None:
-        """SIGKILL every process in the groups (catches children that left the process group)."""
-        for d in dirs:
-            with contextlib.suppress(OSError):
-                for pid in (d / "cgroup.procs").read_text().split():
-                    with contextlib.suppress(ProcessLookupError, PermissionError):
-                        os.kill(int(pid), signal.SIGKILL)
+        """SIGKILL every process in the groups (catches children that left the process group).
+
+        Members are stopped, then killed, each through a pidfd opened before checking it is still
+        a member (``reaper.stop_then_kill``): a pid reused by another process is never signalled.
+        """
+        for d in dirs[:1]:  # every group of an environment holds the same processes
+            reaper.stop_then_kill(lambda d=d: reaper.cgroup_members(str(d)))
 
     def remove(self, dirs: list[Path]) -> None:
         for d in dirs:

@@ -1,87 +1,364 @@
 """The reaper: a tiny watchdog process that ends a Lab's environments when its owner dies.
 
-The owner (the Python process holding the ``Lab``: a script, pytest, a Jupyter kernel) tells the
-reaper, over a pipe, each process group, cgroup and directory it creates. When the pipe reaches
-EOF (``Lab.close()``, a normal exit, or the owner being SIGKILLed) the reaper SIGKILLs every group
-and cgroup member, removes the cgroups and directories, and exits. It runs in its own session, so
-killing the owner's process group does not kill it, and it imports almost nothing.
+What must not outlive the owner (the process holding the ``Lab``: a script, pytest, a Jupyter
+kernel) is registered here: each runtime's process group *with a pidfd of its leader*, each
+cgroup, the Lab's marker (the ``LAMBDALAB_MARKER`` value prefix every runtime and its children
+carry in their environment) and each directory. Several independent paths end them:
+
+* **The reaper process** (this file run as a script, stdlib only, ``-I -S``: ~10 ms to start) gets
+  the registrations over a ``SOCK_SEQPACKET`` unix socket, pidfds attached (``SCM_RIGHTS``). It
+  sweeps when the socket reaches EOF, when it reads ``q`` (``Lab.close()``), or when the owner's
+  pidfd (opened at start, checked against ``getppid()``) says the owner exited - so a child the
+  owner forked, which inherits the socket, does not keep environments alive. It runs in its own
+  session, so killing the owner's process group does not kill it.
+* **The owner watches the reaper**: a pidfd on the Lab's loop; if the reaper dies the owner
+  respawns it at once and registers everything still live again. ``close()`` never raises: if the
+  reaper is gone it sweeps in-process with the same functions.
+* **The kernel**: runtimes start with ``PR_SET_PDEATHSIG=SIGKILL`` (``engine/sandbox.py``), so an
+  owner killed while its reaper is also dead still takes its runtime processes with it.
+
+Nothing is killed by a bare id that may have been reused. A process group is signalled only while
+its leader's pidfd shows it alive (a live or unreaped leader pins the group id). Any other process
+(a cgroup member, a marked process, an escaped descendant) is signalled through a pidfd opened
+*first* and checked *after* (its cgroup, its marker, its parent): if the id was reused, the check
+fails or the signal goes to the dead process the pidfd names. Sweeps stop every such process
+(SIGSTOP, repeated until no new one appears, so nothing forks away) and only then SIGKILL them.
 """
 
 from __future__ import annotations
 
-import subprocess
+import os
+import select
+import signal
+import socket
 import sys
-from pathlib import Path
+import threading
+import time
 
-_PROGRAM = r"""
-import os, signal, sys, shutil, time
-groups, cgroups, dirs = set(), [], []
-for line in sys.stdin:
-    kind, _, arg = line.rstrip("\n").partition(" ")
-    if kind == "g": groups.add(int(arg))
-    elif kind == "u": groups.discard(int(arg))
-    elif kind == "c": cgroups.append(arg)
-    elif kind == "d": dirs.append(arg)
-def sweep():
-    for g in groups:
-        try: os.killpg(g, signal.SIGKILL)
-        except OSError: pass
-    for c in cgroups:
+MARKER_VAR = "LAMBDALAB_MARKER"
+
+
+# -- signalling without bare ids (shared by the reaper process, the sandbox and the limits) ------
+def exited(pidfd: int) -> bool:
+    """True once the process a pidfd names has exited (zombie or reaped)."""
+    return bool(select.select([pidfd], [], [], 0)[0])
+
+
+def send(pidfd: int, signum: int) -> bool:
+    try:
+        signal.pidfd_send_signal(pidfd, signum)
+        return True
+    except OSError:
+        return False
+
+
+def killpg_if_alive(pgid: int, leader_pidfd: int, signum: int) -> None:
+    """Signal a process group only while its leader (pinning the group id) has not exited."""
+    if not exited(leader_pidfd):
         try:
-            for pid in open(os.path.join(c, "cgroup.procs")).read().split():
-                try: os.kill(int(pid), signal.SIGKILL)
-                except OSError: pass
-        except OSError: pass
-sweep()
-for _ in range(50):
-    left = []
-    for c in reversed(cgroups):
-        try: os.rmdir(c)
-        except FileNotFoundError: pass
-        except OSError: left.append(c)
-    if not left: break
-    time.sleep(0.02); sweep()
-for d in dirs: shutil.rmtree(d, ignore_errors=True)
-"""
+            os.killpg(pgid, signum)
+        except OSError:
+            pass
 
 
-class Reaper:
-    """Owner-side handle: register what must not outlive the owner."""
+def _read(path: str) -> bytes:
+    try:
+        with open(path, "rb") as f:
+            return f.read()
+    except OSError:
+        return b""
 
-    def __init__(self) -> None:
-        self._proc = subprocess.Popen(
-            [sys.executable, "-I", "-S", "-c", _PROGRAM], stdin=subprocess.PIPE,
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-            close_fds=True, text=True, bufsize=1,
-        )
-        self.pid = self._proc.pid
 
-    def _say(self, line: str) -> None:
-        stdin = self._proc.stdin
-        if stdin is not None and not stdin.closed:
+def cgroup_line(cgroup: str) -> bytes:
+    """What ``/proc/<pid>/cgroup`` says for a member of ``cgroup`` (a v1 group directory)."""
+    base, _, rel = cgroup.partition("/sys/fs/cgroup/")
+    controller, _, rest = rel.partition("/")
+    return f":{controller}:/{rest}\n".encode()
+
+
+def cgroup_members(cgroup: str, skip: int = 0) -> list[tuple[int, int]]:
+    """(pid, pidfd) of every process now in ``cgroup`` but ``skip``, each checked after its pidfd was opened."""
+    line = cgroup_line(cgroup)
+    found = []
+    for word in _read(os.path.join(cgroup, "cgroup.procs")).split():
+        pid = int(word)
+        if pid == skip:
+            continue
+        try:
+            fd = os.pidfd_open(pid)
+        except OSError:
+            continue
+        if line in _read(f"/proc/{pid}/cgroup"):
+            found.append((pid, fd))
+        else:
+            os.close(fd)
+    return found
+
+
+def marked(prefix: bytes) -> list[tuple[int, int]]:
+    """(pid, pidfd) of every process on the machine whose environment holds the marker ``prefix``."""
+    needle = b"\0" + MARKER_VAR.encode() + b"=" + prefix
+    me = os.getpid()
+    found = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit() or int(name) == me:
+            continue
+        pid = int(name)
+        try:
+            fd = os.pidfd_open(pid)
+        except OSError:
+            continue
+        if needle in b"\0" + _read(f"/proc/{pid}/environ"):
+            found.append((pid, fd))
+        else:
+            os.close(fd)
+    return found
+
+
+def stop_then_kill(find, rounds: int = 50) -> int:
+    """SIGSTOP whatever ``find()`` returns until nothing new appears, then SIGKILL it all."""
+    held: dict[int, int] = {}
+    try:
+        for _ in range(rounds):
+            new = 0
+            for pid, fd in find():
+                old = held.get(pid)
+                if old is not None and not exited(old):
+                    os.close(fd)
+                    continue
+                if old is not None:
+                    os.close(old)
+                held[pid] = fd
+                new += send(fd, signal.SIGSTOP)
+            if not new:
+                break
+        for fd in held.values():
+            send(fd, signal.SIGKILL)
+    finally:
+        for fd in held.values():
+            os.close(fd)
+    return len(held)
+
+
+def sweep(groups: dict[int, int], cgroups: list[str], markers: list[str], dirs: list[str]) -> None:
+    """End everything registered: groups, cgroup members, marked processes; remove cgroups and dirs."""
+    for pgid, fd in list(groups.items()):
+        killpg_if_alive(pgid, fd, signal.SIGKILL)
+        send(fd, signal.SIGKILL)
+    for c in cgroups:
+        stop_then_kill(lambda c=c: cgroup_members(c))
+    for m in markers:
+        stop_then_kill(lambda m=m: marked(m.encode()))
+    for _ in range(100):  # killed members take a moment to leave their groups
+        left = []
+        for c in reversed(cgroups):
             try:
-                stdin.write(line + "\n")
-            except (BrokenPipeError, ValueError):
+                os.rmdir(c)
+            except FileNotFoundError:
+                pass
+            except OSError:
+                left.append(c)
+        if not left:
+            break
+        time.sleep(0.01)
+        for c in left:
+            stop_then_kill(lambda c=c: cgroup_members(c))
+    if dirs:
+        import shutil
+        for d in dirs:
+            shutil.rmtree(d, ignore_errors=True)
+
+
+# -- the reaper process -------------------------------------------------------------------------
+def _main(owner: int, fd: int) -> None:
+    try:
+        import resource
+        _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # one pidfd per live environment
+    except (ImportError, OSError, ValueError):
+        pass
+    sock = socket.socket(fileno=fd)
+    groups: dict[int, int] = {}
+    cgroups: list[str] = []
+    markers: list[str] = []
+    dirs: list[str] = []
+    try:
+        owner_fd: int | None = os.pidfd_open(owner)
+    except OSError:
+        owner_fd = None
+    owner_gone = owner_fd is None or os.getppid() != owner
+    poller = select.poll()
+    poller.register(sock, select.POLLIN)
+    if owner_fd is not None:
+        poller.register(owner_fd, select.POLLIN)
+    while True:
+        events = dict(poller.poll(0 if owner_gone else None))
+        if owner_fd is not None and events.get(owner_fd):
+            owner_gone = True
+        if not events.get(sock.fileno()):
+            if owner_gone:
+                break
+            continue
+        try:
+            data, fds, _, _ = socket.recv_fds(sock, 4096, 4)
+        except OSError:
+            break
+        if not data:
+            break
+        kind, _, arg = data.decode().partition(" ")
+        if kind == "g" and fds:
+            old = groups.pop(int(arg), None)
+            if old is not None:
+                os.close(old)
+            groups[int(arg)] = fds.pop()
+        elif kind == "u":
+            old = groups.pop(int(arg), None)
+            if old is not None:
+                os.close(old)
+        elif kind == "c":
+            cgroups.append(arg)
+        elif kind == "m":
+            markers.append(arg)
+        elif kind == "d":
+            dirs.append(arg)
+        elif kind == "s":
+            stop_then_kill(lambda: marked(arg.encode()))
+        elif kind == "q":
+            break
+        for extra in fds:
+            os.close(extra)
+    sweep(groups, cgroups, markers, dirs)
+
+
+# -- owner side ---------------------------------------------------------------------------------
+class Reaper:
+    """Owner-side handle: registers what must not outlive the owner; respawns a dead reaper."""
+
+    def __init__(self, loop=None) -> None:  # noqa: ANN001 - an asyncio loop, imported lazily
+        self._loop = loop
+        self._lock = threading.Lock()
+        self._groups: dict[int, int] = {}       # pgid -> leader pidfd (owned by the sandbox)
+        self._entries: list[tuple[str, str]] = []  # ("c" | "m" | "d", value), in order
+        self._closing = False
+        self.respawns = 0
+        self._start()
+
+    def _start(self) -> None:
+        import subprocess
+        mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        try:
+            self._proc = subprocess.Popen(
+                [sys.executable, "-I", "-S", __file__, str(os.getpid()), str(theirs.fileno())],
+                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                start_new_session=True, close_fds=True, pass_fds=(theirs.fileno(),),
+            )
+        finally:
+            theirs.close()
+        mine.settimeout(1.0)  # a stopped reaper must not hang the engine's loop for ever
+        self._sock = mine
+        self.pid = self._proc.pid
+        self._pidfd = os.pidfd_open(self.pid)
+        if self._loop is not None:
+            self._loop.add_reader(self._pidfd, self._on_reaper_exit)
+
+    def _on_reaper_exit(self) -> None:
+        """The reaper died (killed from outside, or it finished after ``close``)."""
+        try:
+            self._loop.remove_reader(self._pidfd)
+        except (ValueError, OSError):
+            pass
+        if self._closing:
+            return
+        self._proc.poll()  # reap the dead reaper
+        os.close(self._pidfd)
+        self._sock.close()
+        self._start()
+        self.respawns += 1
+        for kind, value in list(self._entries):
+            self._say(f"{kind} {value}")
+        for pgid, fd in list(self._groups.items()):
+            self._say(f"g {pgid}", fd)
+
+    def _say(self, line: str, fd: int | None = None) -> None:
+        with self._lock:
+            try:
+                if fd is None:
+                    self._sock.send(line.encode())
+                else:
+                    socket.send_fds(self._sock, [line.encode()], [fd])
+            except OSError:  # a dead reaper is respawned and told everything again
                 pass
 
-    def watch_group(self, pgid: int) -> None:
-        self._say(f"g {pgid}")
+    def watch_group(self, pgid: int, leader_pidfd: int) -> None:
+        self._groups[pgid] = leader_pidfd
+        self._say(f"g {pgid}", leader_pidfd)
 
     def forget_group(self, pgid: int) -> None:
-        self._say(f"u {pgid}")
+        if self._groups.pop(pgid, None) is not None:
+            self._say(f"u {pgid}")
 
-    def watch_cgroup(self, path: Path) -> None:
-        self._say(f"c {path}")
+    def _add(self, kind: str, value: str) -> None:
+        self._entries.append((kind, value))
+        self._say(f"{kind} {value}")
 
-    def watch_dir(self, path: Path) -> None:
-        self._say(f"d {path}")
+    def watch_cgroup(self, path) -> None:  # noqa: ANN001 - str or Path
+        self._add("c", str(path))
+
+    def watch_marker(self, prefix: str) -> None:
+        self._add("m", prefix)
+
+    def watch_dir(self, path) -> None:  # noqa: ANN001 - str or Path
+        self._add("d", str(path))
+
+    def sweep_marked(self, prefix: str) -> None:
+        """Ask the reaper to end, off the engine's loop, every process carrying ``prefix`` now."""
+        self._say(f"s {prefix}")
 
     def close(self, timeout: float = 5.0) -> None:
-        """Let the reaper sweep everything it was told about, and wait for it."""
-        if self._proc.stdin is not None and not self._proc.stdin.closed:
-            self._proc.stdin.close()
+        """Let the reaper sweep everything it was told about, and wait for it. Never raises."""
+        self._closing = True
+        clean = False
         try:
-            self._proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self._proc.kill()
-            self._proc.wait()
+            self._say("q")
+            try:
+                clean = self._proc.wait(timeout) == 0
+            except Exception:  # noqa: BLE001 - a hung reaper is killed; we sweep ourselves
+                self._proc.kill()
+                self._proc.wait()
+        except Exception:  # noqa: BLE001
+            pass
+        try:
+            if not clean:  # the reaper was killed: do its work here
+                entries = self._entries
+                sweep(dict(self._groups), [v for k, v in entries if k == "c"],
+                      [v for k, v in entries if k == "m"], [v for k, v in entries if k == "d"])
+        except Exception:  # noqa: BLE001 - closing must not raise
+            pass
+        try:
+            self._sock.close()
+        except OSError:
+            pass
+        try:  # the loop may still watch the pidfd: let the loop drop it, else drop it here
+            if self._loop is None or self._loop.is_closed():
+                raise RuntimeError
+            self._loop.call_soon_threadsafe(self._drop_pidfd)
+        except RuntimeError:
+            self._drop_pidfd()
+
+    def _drop_pidfd(self) -> None:
+        if self._pidfd < 0:
+            return
+        if self._loop is not None and not self._loop.is_closed():
+            try:
+                self._loop.remove_reader(self._pidfd)
+            except (ValueError, OSError, RuntimeError):
+                pass
+        try:
+            os.close(self._pidfd)
+        except OSError:
+            pass
+        self._pidfd = -1
+
+
+if __name__ == "__main__":
+    _main(int(sys.argv[1]), int(sys.argv[2]))
