@@ -6,13 +6,16 @@
 
 Modules: ``server`` (the aiohttp app, loopback binding), ``invoke`` (the Invoke API),
 ``management`` (GetFunction, CreateFunction...), ``function_urls``, ``shapes`` (response JSON),
-``wire`` (errors, names), ``templates`` (SAM templates and folders), ``command`` (the CLI's
+``wire`` (errors, names), ``guard`` (Host, Origin, content types, connection limits), ``cors``
+(function URL CORS), ``templates`` (SAM templates and folders), ``command`` (the CLI's
 ``serve`` and ``event``). docs/ENDPOINT.md lists what is supported.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import re
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
 
 from lambdalab.errors import ConfigError
 
@@ -22,6 +25,8 @@ if TYPE_CHECKING:
 
 __all__ = ["endpoint_of", "function_url", "serve"]
 
+_ORIGIN = re.compile(r"[a-zA-Z][a-zA-Z0-9+.-]*://[^/\s?#]+/?\Z|null\Z")
+
 
 def endpoint_of(lab: Lab) -> Endpoint | None:
     from lambdalab.endpoint.server import Endpoint
@@ -29,27 +34,68 @@ def endpoint_of(lab: Lab) -> Endpoint | None:
     return next((item for item in lab._attached if isinstance(item, Endpoint)), None)
 
 
-def serve(lab: Lab, port: int = 0, host: str = "127.0.0.1", allow_remote: bool = False) -> str:
-    """Serve ``lab``'s functions on ``host:port`` (0: a free port); returns the endpoint URL."""
+def serve(lab: Lab, port: int = 0, host: str = "127.0.0.1", allow_remote: bool = False, *,
+          allow_origins: Iterable[str] = (), max_connections: int | None = None,
+          idle_timeout_s: float | None = None) -> str:
+    """Serve ``lab``'s functions on ``host:port`` (0: a free port); returns the endpoint URL.
+
+    ``allow_origins``: web origins (``"http://localhost:8888"``; ``"*"`` for any) whose pages may call
+    the API; none by default. ``max_connections`` (default 256, function URLs included) and
+    ``idle_timeout_s`` (default 15 s: an idle connection, or one slow to send a request head, is
+    closed) bound what one caller can hold open. docs/ENDPOINT.md says what is accepted from whom.
+    """
+    from lambdalab.endpoint.guard import IDLE_TIMEOUT_S, MAX_CONNECTIONS
     from lambdalab.endpoint.server import Endpoint, check_host
 
     lab._check_open()
     if not (isinstance(port, int) and 0 <= port <= 65535):
         raise ConfigError(f"invalid port: {port!r}; expected 0 (any free port) to 65535")
+    origins = _origins(allow_origins)
+    max_connections = MAX_CONNECTIONS if max_connections is None else max_connections
+    if isinstance(max_connections, bool) or not isinstance(max_connections, int) or not 1 <= max_connections <= 65536:
+        raise ConfigError(f"invalid max_connections: {max_connections!r}; expected an integer from 1 to 65536")
+    idle_timeout_s = IDLE_TIMEOUT_S if idle_timeout_s is None else idle_timeout_s
+    if (isinstance(idle_timeout_s, bool) or not isinstance(idle_timeout_s, (int, float))
+            or not 0 < idle_timeout_s <= 86400):
+        raise ConfigError(f"invalid idle_timeout_s: {idle_timeout_s!r}; expected seconds, more than 0 and at most 86400")
     check_host(host, allow_remote)
     existing = endpoint_of(lab)
     if existing is not None:
         if host == existing.host and port in (0, existing.port):
             return existing.url
         raise ConfigError(f"invalid port: this Lab already serves at {existing.url}; use that, or close the Lab first")
-    endpoint = Endpoint(lab, host, port)
+    endpoint = Endpoint(lab, host, port, allow_remote=allow_remote, allow_origins=origins,
+                        max_connections=max_connections, idle_timeout_s=float(idle_timeout_s))
     lab._thread.run(endpoint.start(), timeout=30)
     lab._attached.append(endpoint)
     return endpoint.url
 
 
-def function_url(lab: Lab, name: str, qualifier: str | None = None) -> str:
-    """The URL of function ``name`` (at ``qualifier``), created on first use; starts the endpoint if needed."""
+def _origins(allow_origins: Iterable[str]) -> tuple[str, ...]:
+    if isinstance(allow_origins, str):
+        allow_origins = (allow_origins,)
+    origins = tuple(allow_origins)
+    for origin in origins:
+        if not isinstance(origin, str) or not (origin == "*" or _ORIGIN.match(origin)):
+            raise ConfigError(f"invalid allow_origins entry: {origin!r}; expected an origin such as "
+                              "'http://localhost:8888' (scheme://host[:port]) or '*'")
+    return origins
+
+
+def function_url(lab: Lab, name: str, qualifier: str | None = None, cors: Mapping[str, Any] | None = None) -> str:
+    """The URL of function ``name`` (at ``qualifier``), created on first use; starts the endpoint if needed.
+
+    ``cors``: the URL's CORS configuration as Lambda's ``Cors`` (``{"AllowOrigins": [...],
+    "AllowMethods": [...], "AllowHeaders", "ExposeHeaders", "MaxAge", "AllowCredentials"}``, or the
+    same keys in snake_case); given for an existing URL, it replaces that URL's. None: no CORS.
+    """
+    from lambdalab.endpoint import wire
+    from lambdalab.endpoint.cors import Cors
+
+    try:
+        config = Cors.parse(cors)
+    except wire.ApiError as exc:
+        raise ConfigError(f"invalid cors: {exc.message}") from None
     lab.function(name)
     if qualifier is not None:
         lab._call(lambda plane: plane._resolve(name, qualifier))
@@ -57,4 +103,11 @@ def function_url(lab: Lab, name: str, qualifier: str | None = None) -> str:
         serve(lab)
     endpoint = endpoint_of(lab)
     assert endpoint is not None
-    return lab._thread.run(endpoint.ensure_url(name, qualifier), timeout=30).url
+
+    async def ensure() -> str:
+        listener = await endpoint.ensure_url(name, qualifier, cors=config)
+        if cors is not None:
+            listener.cors = config
+        return listener.url
+
+    return lab._thread.run(ensure(), timeout=30)  # type: ignore[no-any-return]

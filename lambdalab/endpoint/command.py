@@ -1,6 +1,6 @@
 """The command line's ``serve`` and ``event`` subcommands (``lambdalab/cli.py`` only wires them in).
 
-    lambdalab serve [FOLDER | --template template.yaml] [--port N] [--host H --allow-remote]
+    lambdalab serve [FOLDER | --template template.yaml] [--port N] [--host H --allow-remote] [--allow-origin O ...]
     lambdalab event KIND [--option value ...]      # KIND: s3_put, sqs, apigw_http... (see --help)
 
 ``serve`` registers the functions, serves them until Ctrl-C (or SIGTERM) and prints the endpoint
@@ -32,12 +32,16 @@ def add_serve_parser(commands: Any) -> None:
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
     serve.add_argument("--allow-remote", action="store_true",
                        help="allow a non-loopback --host (anyone who can reach it can run your functions)")
+    serve.add_argument("--allow-origin", action="append", default=[], metavar="ORIGIN",
+                       help="a web origin (e.g. http://localhost:8888) whose pages may call the API; repeatable. "
+                            "Default: none, every request carrying an Origin header is refused")
     serve.add_argument("--handler", default="handler", help="handler function name in folder mode (default: handler)")
     serve.add_argument("--no-urls", action="store_true", help="do not give each function a function URL")
 
 
 def run_serve(args: argparse.Namespace) -> int:
     from lambdalab.api import Lab
+    from lambdalab.endpoint import serve
     from lambdalab.endpoint.server import is_loopback
     from lambdalab.endpoint.templates import load_folder, load_template
 
@@ -59,7 +63,8 @@ def run_serve(args: argparse.Namespace) -> int:
             if not names:
                 print("lambdalab: no functions to serve", file=sys.stderr)
                 return 2
-            url = lab.serve(port=args.port, host=args.host, allow_remote=args.allow_remote)
+            url = serve(lab, port=args.port, host=args.host, allow_remote=args.allow_remote,
+                        allow_origins=args.allow_origin)
             print(f"Lambda API at {url}  (boto3: endpoint_url='{url}'; aws CLI: --endpoint-url {url})")
             for name in names:
                 line = f"  {name}"

@@ -5,7 +5,10 @@ A request becomes a function URL event (API Gateway payload format 2.0, built by
 (the "Request and response payloads" section of the function URL guide): a result with a
 ``statusCode`` gives that status, ``headers``, ``cookies`` (one ``Set-Cookie`` each) and ``body``
 (base64-decoded when ``isBase64Encoded``); any other JSON result is sent as is with status 200
-and ``content-type: application/json``. A function error answers 502, a throttle 429.
+and ``content-type: application/json``. A function error answers 502, a throttle 429; so does an
+answer no HTTP response can carry (a header or cookie with CR, LF or NUL, a header name that is not
+an HTTP token, a ``statusCode`` that is not an integer from 200 to 599). A URL's ``Cors``
+(``cors.py``) adds CORS headers and answers preflights; the endpoint's ``Guard`` checks ``Host``.
 
 Rules: runs on the Lab's loop; invokes through the control plane like the Invoke API.
 """
@@ -15,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import re
 import secrets
 import string
 import uuid
@@ -25,7 +29,9 @@ from multidict import CIMultiDict
 
 from lambdalab import events
 from lambdalab.core import runtime_api
-from lambdalab.endpoint import shapes
+from lambdalab.endpoint import shapes, wire
+from lambdalab.endpoint.cors import Cors
+from lambdalab.endpoint.guard import BODY_TIMEOUT_S
 from lambdalab.errors import LambdaLabError, TooManyRequestsException
 
 if TYPE_CHECKING:
@@ -34,6 +40,12 @@ if TYPE_CHECKING:
 
 _TEXT_TYPES = ("text/", "json", "xml", "javascript", "x-www-form-urlencoded", "graphql", "yaml")
 _SLACK_S = 30.0
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+\Z")      # an HTTP header name (RFC 9110 token)
+_FRAMING = frozenset({"content-length", "transfer-encoding", "connection"})  # aiohttp frames the answer itself
+
+
+class _BadAnswer(Exception):
+    """A function URL answer no HTTP response can carry."""
 
 
 def _plain(status: int, message: str, request_id: str, code: str | None = None) -> web.Response:
@@ -46,12 +58,14 @@ def _plain(status: int, message: str, request_id: str, code: str | None = None) 
 class UrlListener:
     """One function URL: its own loopback port, forwarding every request to one function (and qualifier)."""
 
-    def __init__(self, endpoint: Endpoint, name: str, qualifier: str | None, auth_type: str = "NONE") -> None:
-        self.endpoint, self.name, self.qualifier, self.auth_type = endpoint, name, qualifier, auth_type
+    def __init__(self, endpoint: Endpoint, name: str, qualifier: str | None, auth_type: str = "NONE",
+                 cors: Cors | None = None) -> None:
+        self.endpoint, self.name, self.qualifier, self.auth_type, self.cors = endpoint, name, qualifier, auth_type, cors
         self.url_id = "".join(secrets.choice(string.ascii_lowercase + string.digits) for _ in range(32))
-        self.created = shapes.timestamp()
+        self.created = self.modified = shapes.timestamp()
         self.port = 0
         self._runner: web.AppRunner | None = None
+        self._server: asyncio.AbstractServer | None = None
 
     @property
     def url(self) -> str:
@@ -62,15 +76,18 @@ class UrlListener:
     async def start(self, host: str) -> None:
         app = web.Application(client_max_size=runtime_api.MAX_REQUEST_BYTES)
         app.router.add_route("*", "/{tail:.*}", self.handle)
-        self._runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=2.0)
+        self._runner = self.endpoint.app_runner(app)
         await self._runner.setup()
-        from lambdalab.endpoint.server import listen
+        from lambdalab.endpoint.server import listen, open_server
 
         sock = listen(host, 0)
-        await web.SockSite(self._runner, sock).start()
+        self._server = await open_server(self._runner, sock, self.endpoint.gate)
         self.port = sock.getsockname()[1]
 
     async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            self._server = None
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -78,15 +95,36 @@ class UrlListener:
     def configuration(self) -> dict[str, Any]:
         """``FunctionUrlConfig`` as the management API returns it."""
         plane = self.endpoint.lab._plane
-        return {"FunctionUrl": self.url, "FunctionArn": plane.arn(self.name, self.qualifier), "AuthType": self.auth_type,
-                "CreationTime": self.created, "LastModifiedTime": self.created, "InvokeMode": "BUFFERED"}
+        config = {"FunctionUrl": self.url, "FunctionArn": plane.arn(self.name, self.qualifier),
+                  "AuthType": self.auth_type, "CreationTime": self.created, "LastModifiedTime": self.modified,
+                  "InvokeMode": "BUFFERED"}
+        if self.cors is not None:
+            config["Cors"] = self.cors.shape()
+        return config
 
     async def handle(self, request: web.Request) -> web.Response:
         request_id = str(uuid.uuid4())
+        why = self.endpoint.guard.refusal(request.headers, json_api=False, check_origin=False)
+        if why is not None:
+            return _plain(403, f"Forbidden: {why}", request_id, "AccessDeniedException")
+        origin = request.headers.get("Origin")
+        cors = self.cors if origin is not None else None
+        if cors is not None and request.method == "OPTIONS" and "Access-Control-Request-Method" in request.headers:
+            return web.Response(status=200, headers={**cors.preflight(origin), "x-amzn-RequestId": request_id})  # type: ignore[arg-type]
+        response = await self._invoke(request, request_id)
+        if cors is not None:
+            for key, value in cors.response(origin).items():  # type: ignore[arg-type]
+                response.headers.add(key, value)
+        return response
+
+    async def _invoke(self, request: web.Request, request_id: str) -> web.Response:
         try:
-            body = await request.read()
+            async with asyncio.timeout(BODY_TIMEOUT_S):
+                body = await request.read()
         except web.HTTPRequestEntityTooLarge:
             return _plain(413, "Request Entity Too Large", request_id)
+        except TimeoutError:
+            return _plain(408, "Request Timeout", request_id)
         event = request_event(request, body, self.url_id, self.endpoint.lab.settings.region, request_id)
         plane = self.endpoint.lab._plane
         try:
@@ -143,20 +181,101 @@ def http_response(result: EngineResult, request_id: str) -> web.Response:
         headers["x-amzn-RequestId"] = request_id
         return web.Response(status=200, body=result.body, headers=headers)
     try:
-        status = int(answer["statusCode"])
+        status = _status(answer["statusCode"])
         for key, value in (answer.get("headers") or {}).items():
-            headers[str(key)] = str(value)
+            if _TOKEN.match(key) is None:
+                raise _BadAnswer(f"header name {key!r}")
+            if key.lower() not in _FRAMING:
+                headers[key] = _text(value)
         for cookie in answer.get("cookies") or []:
-            headers.add("Set-Cookie", str(cookie))
+            headers.add("Set-Cookie", _text(cookie))
         raw = answer.get("body")
         if raw is None:
             body = b""
         elif answer.get("isBase64Encoded"):
-            body = base64.b64decode(raw)
+            body = base64.b64decode(raw, validate=True)
         else:
             body = (raw if isinstance(raw, str) else json.dumps(raw)).encode()
-    except (TypeError, ValueError, AttributeError):
+    except (_BadAnswer, TypeError, ValueError, AttributeError):
         return _plain(502, "Internal Server Error", request_id)
     headers.setdefault("Content-Type", "application/json")
     headers["x-amzn-RequestId"] = request_id
     return web.Response(status=status, body=body, headers=headers)
+
+
+def _status(value: Any) -> int:
+    """An HTTP status from ``statusCode``: an integer (or an integral number) from 200 to 599."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or (isinstance(value, float)
+                                                                          and not value.is_integer()):
+        raise _BadAnswer(f"statusCode {value!r}")
+    status = int(value)
+    if not 200 <= status <= 599:  # 1xx are interim in HTTP/1.1: they cannot end a request
+        raise _BadAnswer(f"statusCode {value!r}")
+    return status
+
+
+def _text(value: Any) -> str:
+    """A header value: a string, number or boolean (as JSON writes it), without CR, LF or NUL."""
+    if isinstance(value, bool):
+        text = "true" if value else "false"
+    elif isinstance(value, (str, int, float)):
+        text = str(value)
+    else:
+        raise _BadAnswer(f"header value {value!r}")
+    if "\r" in text or "\n" in text or "\0" in text:
+        raise _BadAnswer(f"header value {value!r}")
+    return text
+
+
+# -- FunctionUrlConfig: the Cors part (management.py creates, reads and deletes the URL itself) ---
+async def create_config(endpoint: Endpoint, request: web.Request) -> web.Response:
+    """CreateFunctionUrlConfig: management.py's, plus the ``Cors`` of the body (checked before anything is made)."""
+    from lambdalab.endpoint import management
+
+    cors = Cors.parse(_object(await request.read()).get("Cors"))
+    response = await management.create_function_url(endpoint, request)
+    if cors is None:
+        return response
+    listener = endpoint.urls[endpoint.function_name(request)]
+    listener.cors = cors
+    return _reply(listener.configuration(), 201)
+
+
+async def update_config(endpoint: Endpoint, request: web.Request) -> web.Response:
+    """UpdateFunctionUrlConfig: ``AuthType`` and ``Cors`` (``InvokeMode`` only as ``BUFFERED``)."""
+    name, qualifier = endpoint.function_name(request)
+    raw = await request.read()
+    try:
+        body = json.loads(raw or b"{}")
+    except ValueError:
+        raise wire.ApiError(400, "InvalidRequestContentException", "Could not parse request body into json") from None
+    if not isinstance(body, dict):
+        raise wire.ApiError(400, "InvalidRequestContentException", "The request body must be a JSON object")
+    listener = endpoint.urls.get((name, qualifier))
+    if listener is None:
+        if name not in endpoint.lab._plane.configs:
+            raise wire.not_found(endpoint.lab._plane.arn(name))
+        raise wire.ApiError(404, "ResourceNotFoundException", "The resource you requested does not exist.",
+                            key="Message")
+    auth = body.get("AuthType", listener.auth_type)
+    if auth not in ("NONE", "AWS_IAM"):
+        raise wire.validation(str(auth), "authType", "Member must satisfy enum value set: [AWS_IAM, NONE]")
+    if body.get("InvokeMode", "BUFFERED") != "BUFFERED":
+        raise wire.not_implemented("lambdalab's function URLs support InvokeMode BUFFERED only")
+    cors = Cors.parse(body["Cors"]) if "Cors" in body else listener.cors
+    listener.auth_type, listener.cors, listener.modified = auth, cors, shapes.timestamp()
+    return _reply(listener.configuration(), 200)
+
+
+def _object(raw: bytes) -> dict[str, Any]:
+    """The request body as a JSON object, or {} (the management handler then answers what is wrong)."""
+    try:
+        data = json.loads(raw or b"{}")
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _reply(data: dict[str, Any], status: int) -> web.Response:
+    return web.Response(status=status, body=json.dumps(data).encode(),
+                        headers={"Content-Type": "application/json", "x-amzn-RequestId": wire.new_request_id()})

@@ -96,17 +96,26 @@ def _too_large() -> LambdaLabError:
 
 
 def _check_json(payload: bytes) -> bytes:
-    """Lambda accepts JSON or nothing (an empty body is ``{}``)."""
+    """Lambda accepts JSON or nothing (an empty body is ``{}``); ``NaN`` and ``Infinity`` are not JSON.
+
+    JSON nested deeper than this parser goes is passed on as it is: it is JSON, and the runtime,
+    which parses it again, answers as Lambda's does (``Runtime.UnmarshalError``)."""
     if not payload:
         return b"{}"
     if len(payload) > runtime_api.MAX_REQUEST_BYTES:
         return payload  # the engine answers 413 with Lambda's message
     try:
-        json.loads(payload)
+        json.loads(payload, parse_constant=_non_standard)
+    except RecursionError:
+        return payload
     except ValueError as exc:
         raise wire.ApiError(400, "InvalidRequestContentException",
                             f"Could not parse request body into json: Could not parse payload into json: {exc}") from None
     return payload
+
+
+def _non_standard(token: str) -> None:
+    raise ValueError(f"Non-standard token '{token}': enable `JsonReadFeature.ALLOW_NON_NUMERIC_NUMBERS` to allow")
 
 
 def _client_context(header: str | None) -> dict[str, str] | None:

@@ -2,7 +2,8 @@
 
 One ``Endpoint`` per Lab (``lab.serve()``), bound to loopback unless the caller insists. It routes
 the Invoke API (``invoke.py``), the management calls (``management.py``) and owns the function
-URL listeners (``function_urls.py``). Any SigV4 signature is accepted: nothing is checked.
+URL listeners (``function_urls.py``). Any SigV4 signature is accepted: nothing is checked. What
+it accepts from whom (``Host``, ``Origin``, content types, connection limits) is ``guard.py``.
 
 Rules: every handler runs on the Lab's loop thread; a handler that needs a blocking ``Lab`` method
 (deploying code) runs it on this endpoint's one worker thread, never on the loop.
@@ -20,8 +21,10 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from lambdalab.endpoint import invoke, management, wire
+from lambdalab.endpoint import function_urls, invoke, management, wire
+from lambdalab.endpoint.cors import Cors
 from lambdalab.endpoint.function_urls import UrlListener
+from lambdalab.endpoint.guard import BODY_TIMEOUT_S, IDLE_TIMEOUT_S, MAX_CONNECTIONS, Gate, Guard
 from lambdalab.endpoint.shapes import Meta, default_meta
 from lambdalab.errors import ConfigError
 
@@ -71,6 +74,12 @@ def listen(host: str, port: int) -> socket.socket:
     return sock
 
 
+async def open_server(runner: web.AppRunner, sock: socket.socket, gate: Gate) -> asyncio.AbstractServer:
+    """Serve ``runner``'s app on ``sock`` through ``gate`` (the connection cap); close it before the runner's cleanup."""
+    assert runner.server is not None
+    return await asyncio.get_running_loop().create_server(gate.factory(runner.server), sock=sock)
+
+
 def http_url(host: str, port: int) -> str:
     return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
@@ -78,11 +87,17 @@ def http_url(host: str, port: int) -> str:
 class Endpoint:
     """Lambda's HTTP API for one Lab."""
 
-    def __init__(self, lab: Lab, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(self, lab: Lab, host: str = "127.0.0.1", port: int = 0, *, allow_remote: bool = False,
+                 allow_origins: tuple[str, ...] = (), max_connections: int = MAX_CONNECTIONS,
+                 idle_timeout_s: float = IDLE_TIMEOUT_S) -> None:
         self.lab, self.host, self.port = lab, host, port
+        self.guard = Guard(host, allow_remote=allow_remote, allow_origins=allow_origins)
+        self.gate = Gate(max_connections)       # shared with the function URLs
+        self.idle_timeout_s = idle_timeout_s
         self.metas: dict[str, Meta] = {}
         self.urls: dict[tuple[str, str | None], UrlListener] = {}
         self._runner: web.AppRunner | None = None
+        self._server: asyncio.AbstractServer | None = None
         self._worker = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="lambdalab-endpoint")
 
     @property
@@ -95,14 +110,14 @@ class Endpoint:
         for method, path, handler in ROUTES:
             app.router.add_route(method, path, self._bind(handler))
         app.router.add_route("*", "/{tail:.*}", self._bind(_unknown))
-        runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=2.0)
+        runner = self.app_runner(app)
         await runner.setup()
         try:
             sock = listen(self.host, self.port)
         except OSError as exc:
             await runner.cleanup()
             raise ConfigError(f"invalid port: cannot listen on {self.host}:{self.port} ({exc.strerror})") from None
-        await web.SockSite(runner, sock).start()
+        self._server = await open_server(runner, sock, self.gate)
         self._runner = runner
         self.port = sock.getsockname()[1]
         return self.url
@@ -111,6 +126,9 @@ class Endpoint:
         for listener in list(self.urls.values()):
             await listener.stop()
         self.urls.clear()
+        if self._server is not None:
+            self._server.close()
+            self._server = None
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -124,11 +142,17 @@ class Endpoint:
         except Exception:  # noqa: BLE001 - closing must not raise
             pass
 
+    def app_runner(self, app: web.Application) -> web.AppRunner:
+        """A runner whose connections close when idle (or slow to send a request head) for ``idle_timeout_s``."""
+        return web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=2.0,
+                             keepalive_timeout=self.idle_timeout_s)
+
     # -- function URLs ---------------------------------------------------------------------------
-    async def ensure_url(self, name: str, qualifier: str | None, auth_type: str = "NONE") -> UrlListener:
+    async def ensure_url(self, name: str, qualifier: str | None, auth_type: str = "NONE",
+                         cors: Cors | None = None) -> UrlListener:
         key = (name, qualifier)
         if key not in self.urls:
-            listener = UrlListener(self, name, qualifier, auth_type)
+            listener = UrlListener(self, name, qualifier, auth_type, cors)
             await listener.start(self.host)
             self.urls[key] = listener
         return self.urls[key]
@@ -144,9 +168,13 @@ class Endpoint:
 
     async def read_body(self, request: web.Request, too_large: Callable[[], Exception]) -> bytes:
         try:
-            return await request.read()
+            async with asyncio.timeout(BODY_TIMEOUT_S):
+                return await request.read()
         except web.HTTPRequestEntityTooLarge:
             raise wire.from_lab(too_large()) from None
+        except TimeoutError:
+            raise wire.ApiError(408, "RequestTimeoutException", f"lambdalab: the request body did not arrive within "
+                                f"{BODY_TIMEOUT_S:g} s", key="Message", user=False) from None
 
     def meta(self, name: str) -> Meta:
         if name not in self.metas:
@@ -158,7 +186,12 @@ class Endpoint:
         return await asyncio.get_running_loop().run_in_executor(self._worker, lambda: fn(*args, **kwargs))
 
     def _bind(self, handler: Handler) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+        refusal, json_api = self.guard.refusal, handler is not invoke.invoke  # Invoke's body is the caller's bytes
+
         async def bound(request: web.Request) -> web.StreamResponse:
+            why = refusal(request.headers, json_api=json_api)
+            if why is not None:
+                raise wire.forbidden(why)
             return await handler(self, request)
         return bound
 
@@ -204,7 +237,8 @@ ROUTES: list[tuple[str, str, Handler]] = [
     ("GET", "/2019-09-30/functions/{name}/provisioned-concurrency", management.get_provisioned_concurrency),
     ("GET", "/2016-08-19/account-settings", management.get_account_settings),
     ("GET", "/2016-08-19/account-settings/", management.get_account_settings),
-    ("POST", "/2021-10-31/functions/{name}/url", management.create_function_url),
+    ("POST", "/2021-10-31/functions/{name}/url", function_urls.create_config),
+    ("PUT", "/2021-10-31/functions/{name}/url", function_urls.update_config),
     ("GET", "/2021-10-31/functions/{name}/url", management.get_function_url),
     ("DELETE", "/2021-10-31/functions/{name}/url", management.delete_function_url),
 ]

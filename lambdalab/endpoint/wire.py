@@ -53,6 +53,11 @@ def invalid(message: str) -> ApiError:
     return ApiError(400, "InvalidParameterValueException", message)
 
 
+def forbidden(message: str) -> ApiError:
+    """A request the endpoint will not take from this caller (``guard.py``)."""
+    return ApiError(403, "AccessDeniedException", message, key="Message")
+
+
 def conflict(message: str) -> ApiError:
     return ApiError(409, "ResourceConflictException", message)
 
