@@ -71,9 +71,11 @@ def _read(path: str) -> bytes:
 
 def cgroup_line(cgroup: str) -> bytes:
     """What ``/proc/<pid>/cgroup`` says for a member of ``cgroup`` (a v1 group directory)."""
-    base, _, rel = cgroup.partition("/sys/fs/cgroup/")
+    base, found, rel = cgroup.partition("/sys/fs/cgroup/")
     controller, _, rest = rel.partition("/")
-    return f":{controller}:/{rest}\n".encode()
+    if base or not found or not controller or not rest:
+        return b"\0"  # not a group directory: nothing is a member
+    return f":{controller}:/{rest.rstrip('/')}\n".encode()
 
 
 def cgroup_members(cgroup: str, skip: int = 0) -> list[tuple[int, int]]:
