@@ -122,7 +122,7 @@ def check_handler(handler: object) -> None:
     _check(isinstance(handler, str), "handler", handler, "'module.function' or 'function' as a string")
     assert isinstance(handler, str)
     module, _, function = handler.rpartition(".")
-    parts = _MODULE_SEP.split(module) if module else []
+    parts = _MODULE_SEP.split(module) if "." in handler else []
     ok = (0 < len(handler) <= HANDLER_MAX_CHARS and function.isidentifier()
           and all(part.isidentifier() for part in parts))
     _check(ok, "handler", handler, "'module.function' or 'function': Python identifiers, the module's parts joined "
