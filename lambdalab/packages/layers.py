@@ -1,0 +1,581 @@
+"""Lambda layers: a versioned store, references from functions, and the merged ``/opt`` a runtime sees.
+
+    store = LayerStore(root, region="us-east-1", account_id="123456789012")
+    v1 = store.publish("deps", Path("layer/"))       # or the .zip's bytes → arn:aws:lambda:…:layer:deps:1
+    layers = store.resolve_all([v1.arn, "./other-layer"], layer_map=load_layer_map("layers.yaml"))
+    check_total_size(code_bytes, layers)               # Lambda's 250 MB rule, with its message
+    opt = store.view(layers)                           # merged once, cached: opt.python_paths, bin_dir, lib_dir
+
+Layout under ``root``: ``content/<sha256 of the .zip>/`` holds each distinct archive unpacked once
+and never changed (two versions with the same bytes share it); ``views/<digest>/`` each merged
+``/opt`` (one per ordered list of contents); ``index.json`` the published versions. Version numbers
+count up per name and are never reused, as on Lambda; deleting a version keeps its files, because
+functions already using it keep working on Lambda.
+
+A folder is published as the .zip ``sam`` would upload (entries sorted, deflated), so ``CodeSize``
+and ``CodeSha256`` (base64 of the sha256, as Lambda reports it) describe that archive. A path given
+on a function (``layers=["./dir"]``) becomes an unpublished layer of version 0 named after the
+folder; a layer-map file maps ARNs (a SAM template's, another account's) to local folders.
+
+The merge follows Lambda: layers are extracted into ``/opt`` in order, so a later layer's file
+replaces an earlier one's at the same path. Files are hard links into ``content/`` (a symlink
+across file systems), so a view costs one ``link`` per file and no copying. A view is shared and
+must stay read-only: a handler writing to a file under it writes into the store (on Lambda ``/opt``
+is read-only; a private read-only mount gives the same guarantee).
+
+Rules: no engine, no api; errors are ``LayerError`` (a ``ConfigError``) carrying Lambda's ``code``,
+``status`` and exact ``message``, plus a lambdalab ``hint`` where one helps.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import fcntl
+import hashlib
+import io
+import json
+import os
+import re
+import shutil
+import sys
+import tempfile
+import zipfile
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from lambdalab.engine.package import UNZIPPED_MAX_BYTES, copy_folder, unpack
+from lambdalab.errors import ConfigError
+from lambdalab.packages.deps import tree_digest
+
+MAX_LAYERS = 5
+# botocore's LayerName (a name or a layer ARN), matched whole (fullmatch: no "$" loophole before a newline).
+NAME_PATTERN = (r"(arn:(aws[a-zA-Z-]*)?:lambda:(eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1}:\d{12}:layer:"
+                r"[a-zA-Z0-9-_]+)|[a-zA-Z0-9-_]+")
+_NAME = re.compile(NAME_PATTERN)
+_ARN = re.compile(r"arn:(aws[a-zA-Z-]*)?:lambda:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):layer:"
+                  r"(?P<name>[a-zA-Z0-9-_]+)(:(?P<version>[0-9]+))?")
+_MARKER = ".lambdalab-opt.json"
+
+
+# -------------------------------------------------------------------------------------------- errors
+class LayerError(ConfigError):
+    """A layer request Lambda would refuse; ``code``/``status``/``message`` are what Lambda sends."""
+
+    code = "InvalidParameterValueException"
+    status = 400
+
+    def __init__(self, message: str, hint: str = "") -> None:
+        super().__init__(f"{message} ({hint})" if hint else message)
+        self.message = message
+        self.hint = hint
+
+
+class LayerValidationError(LayerError):
+    """A malformed layer name or ARN (Lambda's ``ValidationException``)."""
+
+    code = "ValidationException"
+
+
+class UnknownLayerError(LayerError):
+    """A function references a layer version that does not exist here (no published layer, no mapping)."""
+
+
+class LayerVersionNotFoundError(LayerError):
+    """GetLayerVersion of a version that does not exist (``ResourceNotFoundException``)."""
+
+    code = "ResourceNotFoundException"
+    status = 404
+
+
+# -------------------------------------------------------------------------------------------- records
+@dataclass(frozen=True)
+class LayerVersion:
+    """One layer version: its ARN, its unpacked files (``content``) and what Lambda reports about it."""
+
+    name: str
+    version: int
+    arn: str
+    content: Path
+    code_sha256: str
+    code_size: int
+    unzipped_size: int
+    description: str = ""
+    compatible_runtimes: tuple[str, ...] = ()
+    compatible_architectures: tuple[str, ...] = ()
+    license_info: str | None = None
+    created_date: str = ""
+    source: str = "published"  # "published", "local" (a path on a function) or "layer-map"
+
+    @property
+    def layer_arn(self) -> str:
+        return self.arn.rsplit(":", 1)[0]
+
+    def describe(self) -> dict[str, Any]:
+        """PublishLayerVersion's / GetLayerVersion's response (without ``Content.Location``)."""
+        out: dict[str, Any] = {"Content": {"CodeSha256": self.code_sha256, "CodeSize": self.code_size},
+                               "LayerArn": self.layer_arn, "LayerVersionArn": self.arn,
+                               "Description": self.description, "CreatedDate": self.created_date,
+                               "Version": self.version}
+        return out | self._compatibility()
+
+    def list_item(self) -> dict[str, Any]:
+        """A ``LayerVersionsListItem`` (ListLayerVersions, ListLayers' ``LatestMatchingVersion``)."""
+        return {"LayerVersionArn": self.arn, "Version": self.version, "Description": self.description,
+                "CreatedDate": self.created_date} | self._compatibility()
+
+    def function_layer(self) -> dict[str, Any]:
+        """The entry of a function's ``Layers`` (GetFunction, CreateFunction's answer)."""
+        return {"Arn": self.arn, "CodeSize": self.code_size}
+
+    def _compatibility(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        if self.compatible_runtimes:
+            out["CompatibleRuntimes"] = list(self.compatible_runtimes)
+        if self.compatible_architectures:
+            out["CompatibleArchitectures"] = list(self.compatible_architectures)
+        if self.license_info is not None:
+            out["LicenseInfo"] = self.license_info
+        return out
+
+
+@dataclass(frozen=True)
+class OptView:
+    """A merged ``/opt``: the folder, and the paths a runtime adds (Python's in Lambda's order)."""
+
+    root: Path
+    python_paths: tuple[Path, ...]
+    bin_dir: Path
+    lib_dir: Path
+    extensions_dir: Path
+    layers: tuple[str, ...]
+    files: int
+
+
+# -------------------------------------------------------------------------------------------- limits
+def check_layer_refs(refs: Sequence[str | Path]) -> None:
+    """Lambda's checks on a function's ``Layers`` list before any is looked up: at most 5, one version each."""
+    if len(refs) > MAX_LAYERS:
+        raise LayerError(f"Cannot reference more than {MAX_LAYERS} layers.")
+    seen: dict[str, str] = {}
+    for ref in refs:
+        match = _ARN.fullmatch(str(ref))
+        if match is None or match.group("version") is None:
+            continue
+        layer = str(ref).rsplit(":", 1)[0]
+        if layer in seen:
+            raise LayerError("Two different versions of the same layer are not allowed to be referenced in the "
+                             f"same function. {seen[layer]} and {ref} are versions of the same layer.")
+        seen[layer] = str(ref)
+
+
+def check_total_size(code_bytes: int, layers: Iterable[LayerVersion]) -> int:
+    """The unzipped size of the code plus its layers; Lambda's error past 262,144,000 bytes."""
+    total = code_bytes + sum(layer.unzipped_size for layer in layers)
+    if total > UNZIPPED_MAX_BYTES:
+        raise LayerError(f"Function code combined with layers exceeds the maximum allowed size of "
+                         f"{UNZIPPED_MAX_BYTES} bytes. The actual size is {total} bytes.")
+    return total
+
+
+def validate_name(name: str, field: str = "layerName") -> None:
+    """Lambda's check of a layer name (or layer ARN): 1 to 140 characters of its pattern."""
+    if len(name) > 140:
+        raise LayerValidationError(f"1 validation error detected: Value '{name}' at '{field}' failed to satisfy "
+                                   "constraint: Member must have length less than or equal to 140")
+    if not name or _NAME.fullmatch(name) is None:
+        raise LayerValidationError(f"1 validation error detected: Value '{name}' at '{field}' failed to satisfy "
+                                   f"constraint: Member must satisfy regular expression pattern: {NAME_PATTERN}")
+
+
+def load_layer_map(path: Path) -> dict[str, Path]:
+    """ARNs → local folders (or .zip files) from a JSON or YAML mapping; relative paths are from the file.
+
+    A key is a layer version ARN (``…:layer:name:3``) or a layer ARN without a version (every version).
+    """
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise ConfigError(f"invalid layer map: cannot read {str(path)!r} ({exc.strerror})") from None
+    data = _parse_mapping(text, path)
+    out: dict[str, Path] = {}
+    for arn, target in data.items():
+        if not isinstance(arn, str) or _ARN.fullmatch(arn) is None or not isinstance(target, str):
+            raise ConfigError(f"invalid layer map {path}: {arn!r}: {target!r} is not 'layer ARN: local path'")
+        local = (path.parent / os.path.expanduser(target)).resolve()
+        if not local.exists():
+            raise ConfigError(f"invalid layer map {path}: {arn} maps to {str(local)!r}, which does not exist")
+        out[arn] = local
+    return out
+
+
+def _parse_mapping(text: str, path: Path) -> dict[Any, Any]:
+    try:
+        data = json.loads(text) if path.suffix == ".json" else _yaml(text)
+    except ValueError as exc:
+        raise ConfigError(f"invalid layer map: {path} is not valid {'JSON' if path.suffix == '.json' else 'YAML'} "
+                          f"({exc})") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"invalid layer map: {path} does not hold a mapping of layer ARNs to folders")
+    return data
+
+
+def _yaml(text: str) -> Any:
+    import yaml  # a dependency of lambdalab (templates); imported only for a YAML map
+
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ValueError(str(exc)) from None
+
+
+# -------------------------------------------------------------------------------------------- merge
+def merge(layers: Sequence[LayerVersion], into: Path, *, python_version: str | None = None) -> OptView:
+    """Merge the layers' files into ``into`` in order (later wins), as Lambda fills ``/opt``; reused if done."""
+    into = Path(into)
+    marker = {"layers": [layer.arn for layer in layers], "contents": [str(layer.content) for layer in layers]}
+    python_version = python_version or f"{sys.version_info.major}.{sys.version_info.minor}"
+    if _read_json(into / _MARKER) != marker:
+        files = _plan(layers)
+        staging = Path(tempfile.mkdtemp(prefix=f".{into.name}-", dir=_parent(into)))
+        try:
+            _materialise(files, staging)
+            (staging / _MARKER).write_text(json.dumps(marker))
+            if into.exists():
+                shutil.rmtree(into)
+            staging.rename(into)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+    count = sum(1 for _ in _walk_files(into)) - 1
+    return OptView(into, (into / "python" / "lib" / f"python{python_version}" / "site-packages", into / "python"),
+                   into / "bin", into / "lib", into / "extensions", tuple(marker["layers"]), count)
+
+
+def _plan(layers: Sequence[LayerVersion]) -> dict[str, Path | None]:
+    """Relative path → source file (``None`` for a folder), after every layer in order."""
+    plan: dict[str, Path | None] = {}
+    for layer in layers:
+        for rel, source in _entries(layer.content):
+            earlier = plan.get(rel, ...)
+            if earlier is not ... and (earlier is None) != (source is None):  # a file over a folder, or back
+                for other in [p for p in plan if p.startswith(rel + "/")]:
+                    del plan[other]
+            plan[rel] = source
+    return plan
+
+
+def _entries(root: Path) -> Iterator[tuple[str, Path | None]]:
+    for dirpath, dirnames, filenames in os.walk(root):
+        rel_dir = os.path.relpath(dirpath, root)
+        for name in sorted(dirnames):
+            yield (name if rel_dir == "." else f"{rel_dir}/{name}"), None
+        for name in filenames:
+            yield (name if rel_dir == "." else f"{rel_dir}/{name}"), Path(dirpath, name)
+
+
+def _materialise(plan: dict[str, Path | None], dest: Path) -> None:
+    for rel, source in plan.items():  # insertion order: a folder always comes before what it holds
+        target = os.path.join(dest, rel)
+        if source is None:
+            os.mkdir(target)
+            continue
+        try:
+            os.link(source, target)
+        except OSError:  # another file system
+            os.symlink(source, target)
+
+
+def _walk_files(root: Path) -> Iterator[str]:
+    for dirpath, _dirs, files in os.walk(root):
+        for name in files:
+            yield os.path.join(dirpath, name)
+
+
+def _parent(path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path.parent
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_bytes())
+    except (OSError, ValueError):
+        return None
+
+
+# -------------------------------------------------------------------------------------------- archives
+def folder_zip(folder: Path) -> bytes:
+    """The .zip of a folder as a deploy tool uploads it: entries sorted, deflated, modes kept, fixed times."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for dirpath, dirnames, filenames in os.walk(folder):
+            dirnames[:] = sorted(d for d in dirnames if d != "__pycache__")
+            for name in sorted(filenames):
+                path = Path(dirpath, name)
+                info = zipfile.ZipInfo(path.relative_to(folder).as_posix(), date_time=(1980, 1, 1, 0, 0, 0))
+                info.external_attr = (os.stat(path).st_mode & 0o777 | 0o100000) << 16
+                info.compress_type = zipfile.ZIP_DEFLATED
+                archive.writestr(info, path.read_bytes())
+    return buffer.getvalue()
+
+
+def code_sha256(data: bytes) -> str:
+    """Lambda's ``CodeSha256``: the base64 of the archive's sha256."""
+    return base64.b64encode(hashlib.sha256(data).digest()).decode()
+
+
+def now_iso() -> str:
+    """Lambda's ``CreatedDate`` format: ``2018-11-27T15:10:45.123+0000``."""
+    stamp = datetime.now(timezone.utc)
+    return stamp.strftime("%Y-%m-%dT%H:%M:%S.") + f"{stamp.microsecond // 1000:03d}+0000"
+
+
+# -------------------------------------------------------------------------------------------- store
+class LayerStore:
+    """The published layer versions of one account and region, their unpacked files and merged views."""
+
+    def __init__(self, root: Path, region: str = "us-east-1", account_id: str = "123456789012") -> None:
+        self.root = Path(root)
+        self.region, self.account_id = region, account_id
+        (self.root / "content").mkdir(parents=True, exist_ok=True)
+        self._local: dict[str, LayerVersion] = {}  # unpublished layers (paths, layer-map entries) by ARN
+
+    def arn(self, name: str, version: int | None = None) -> str:
+        base = f"arn:aws:lambda:{self.region}:{self.account_id}:layer:{name}"
+        return base if version is None else f"{base}:{version}"
+
+    # -- the API's operations -------------------------------------------------------------------
+    def publish(self, name: str, content: bytes | Path, *, description: str = "",
+                compatible_runtimes: Sequence[str] = (), compatible_architectures: Sequence[str] = (),
+                license_info: str | None = None) -> LayerVersion:
+        """PublishLayerVersion: ``content`` is the .zip's bytes, a .zip file or a folder; numbers count 1, 2, …"""
+        name = self._own_name(name)
+        if len(description) > 256:
+            raise LayerValidationError(f"1 validation error detected: Value '{description}' at 'description' failed "
+                                       "to satisfy constraint: Member must have length less than or equal to 256")
+        sha, size, unzipped, folder = self._ingest(content)
+        with self._index() as index:
+            entry = index.setdefault(name, {"next": 1, "versions": {}})
+            version = entry["next"]
+            entry["next"] = version + 1
+            record = LayerVersion(name, version, self.arn(name, version), folder, sha, size, unzipped, description,
+                                  tuple(compatible_runtimes), tuple(compatible_architectures), license_info,
+                                  now_iso())
+            entry["versions"][str(version)] = _to_json(record)
+        return record
+
+    def get(self, name_or_arn: str, version: int | None = None) -> LayerVersion:
+        """GetLayerVersion (a name or layer ARN plus ``version``) or GetLayerVersionByArn (a version ARN)."""
+        arn = self._version_arn(name_or_arn, version)
+        found = self._published(arn) or self._local.get(arn)
+        if found is None:
+            raise LayerVersionNotFoundError("The resource you requested does not exist.", hint=f"no layer {arn}")
+        return found
+
+    def list_layers(self, compatible_runtime: str | None = None) -> list[LayerVersion]:
+        """ListLayers: the newest (matching) version of each layer, by name."""
+        out = []
+        for name in sorted(self._load()):
+            versions = self.list_versions(name, compatible_runtime)
+            if versions:
+                out.append(versions[0])
+        return out
+
+    def list_versions(self, name_or_arn: str, compatible_runtime: str | None = None) -> list[LayerVersion]:
+        """ListLayerVersions: newest first; an unknown name has none."""
+        entry = self._load().get(self._own_name(name_or_arn), {"versions": {}})
+        versions = [_from_json(record) for record in entry["versions"].values()]
+        if compatible_runtime is not None:
+            versions = [v for v in versions if compatible_runtime in v.compatible_runtimes]
+        return sorted(versions, key=lambda v: v.version, reverse=True)
+
+    def delete(self, name_or_arn: str, version: int) -> None:
+        """DeleteLayerVersion: idempotent; the files stay, for functions that already use the version."""
+        name = self._own_name(name_or_arn)
+        with self._index() as index:
+            index.get(name, {"versions": {}})["versions"].pop(str(version), None)
+
+    # -- functions' references ------------------------------------------------------------------
+    def resolve_all(self, refs: Sequence[str | Path], *, layer_map: dict[str, Path] | None = None
+                    ) -> tuple[LayerVersion, ...]:
+        """A function's ``Layers``, checked as Lambda checks them, each resolved (see ``resolve``)."""
+        check_layer_refs(refs)
+        return tuple(self.resolve(ref, layer_map=layer_map) for ref in refs)
+
+    def resolve(self, ref: str | Path, *, layer_map: dict[str, Path] | None = None) -> LayerVersion:
+        """A version ARN (published here, seen before, or in ``layer_map``), or a local folder or .zip."""
+        text = str(ref)
+        if isinstance(ref, str) and text.startswith("arn:"):
+            match = _ARN.fullmatch(text)
+            if match is None or match.group("version") is None:
+                raise LayerValidationError(
+                    f"1 validation error detected: Value '[{text}]' at 'layers' failed to satisfy constraint: Member "
+                    "must satisfy constraint: [Member must satisfy regular expression pattern: "
+                    f"{_ARN.pattern}]")
+            found = self._published(text) or self._local.get(text)
+            if found is not None:
+                return found
+            mapped = (layer_map or {}).get(text) or (layer_map or {}).get(text.rsplit(":", 1)[0])
+            if mapped is None:
+                raise UnknownLayerError(f"Layer version {text} does not exist.",
+                                        hint="lambdalab has no layer with that ARN: publish one with "
+                                             "publish_layer_version, or map the ARN to a local folder in a layer map")
+            return self._unpublished(mapped, arn=text, source="layer-map")
+        path = Path(ref)
+        if not path.exists():
+            raise ConfigError(f"invalid layer: {text!r} is neither a layer version ARN nor an existing folder or .zip")
+        return self._unpublished(path, arn=None, source="local")
+
+    def view(self, layers: Sequence[LayerVersion], *, python_version: str | None = None) -> OptView:
+        """The merged ``/opt`` of these layers in this order, built once under ``root/views`` and reused."""
+        python_version = python_version or f"{sys.version_info.major}.{sys.version_info.minor}"
+        digest = hashlib.sha256("\n".join(f"{v.arn}\0{v.content}" for v in layers).encode()).hexdigest()[:32]
+        views = self.root / "views"
+        views.mkdir(exist_ok=True)
+        with _flock(views / f"{digest}.lock"):
+            return merge(layers, views / digest, python_version=python_version)
+
+    # -- internals ------------------------------------------------------------------------------
+    def _own_name(self, name_or_arn: str) -> str:
+        validate_name(name_or_arn)
+        match = _ARN.fullmatch(name_or_arn)
+        if match is None:
+            return name_or_arn
+        if (match.group("region"), match.group("account")) != (self.region, self.account_id):
+            raise LayerError(f"Layer {name_or_arn} is not in this account and region.",
+                             hint=f"lambdalab's store is {self.account_id} in {self.region}")
+        return match.group("name")
+
+    def _version_arn(self, name_or_arn: str, version: int | None) -> str:
+        if version is None:
+            match = _ARN.fullmatch(name_or_arn)
+            if match is None or match.group("version") is None:
+                raise LayerValidationError(f"1 validation error detected: Value '{name_or_arn}' at 'arn' failed to "
+                                           f"satisfy constraint: Member must satisfy regular expression pattern: "
+                                           f"{_ARN.pattern}")
+            return name_or_arn
+        return self.arn(self._own_name(name_or_arn), int(version))
+
+    def _published(self, arn: str) -> LayerVersion | None:
+        match = _ARN.fullmatch(arn)
+        if match is None or (match.group("region"), match.group("account")) != (self.region, self.account_id):
+            return None
+        record = self._load().get(match.group("name"), {"versions": {}})["versions"].get(match.group("version"))
+        return None if record is None else _from_json(record)
+
+    def _unpublished(self, path: Path, *, arn: str | None, source: str) -> LayerVersion:
+        sha, size, unzipped, folder = self._ingest(path)
+        if arn is None:
+            stem = re.sub(r"[^a-zA-Z0-9_-]", "-", path.stem)[:60] or "layer"
+            arn = self.arn(f"{stem}-{folder.name[:8]}", 0)
+        known = self._local.get(arn)
+        if known is not None and known.content == folder:
+            return known
+        match = _ARN.fullmatch(arn)
+        assert match is not None
+        layer = LayerVersion(match.group("name"), int(match.group("version")), arn, folder, sha, size, unzipped,
+                             f"lambdalab: {source} layer from {path}", created_date=now_iso(), source=source)
+        self._local[arn] = layer
+        return layer
+
+    def _ingest(self, content: bytes | Path) -> tuple[str, int, int, Path]:
+        """(CodeSha256, CodeSize, unzipped bytes, content folder) of a .zip's bytes, a .zip file or a folder."""
+        if isinstance(content, (bytes, bytearray)):
+            data = bytes(content)
+        elif isinstance(content, os.PathLike) and Path(content).is_dir():
+            return self._ingest_folder(Path(content))
+        elif isinstance(content, os.PathLike) and Path(content).is_file():
+            data = Path(content).read_bytes()
+        else:
+            raise ConfigError(f"invalid layer content: expected the .zip's bytes, a .zip file or a folder, "
+                              f"got {content!r}")
+        hexsha = hashlib.sha256(data).hexdigest()
+        folder = self._content(hexsha, lambda dest: unpack(data, dest, operation="PublishLayerVersion"))
+        return code_sha256(data), len(data), self._unzipped(hexsha), folder
+
+    def _ingest_folder(self, src: Path) -> tuple[str, int, int, Path]:
+        memo = self.root / "content" / "folders" / f"{_folder_digest(src)}.json"
+        known = _read_json(memo)
+        if known is not None and (self.root / "content" / known["hexsha"]).is_dir():
+            return known["sha"], known["size"], self._unzipped(known["hexsha"]), self.root / "content" / known["hexsha"]
+        data = folder_zip(src)
+        hexsha = hashlib.sha256(data).hexdigest()
+        folder = self._content(hexsha, lambda dest: copy_folder(src, dest))
+        memo.parent.mkdir(exist_ok=True)
+        _write_json(memo, {"hexsha": hexsha, "sha": code_sha256(data), "size": len(data)})
+        return code_sha256(data), len(data), self._unzipped(hexsha), folder
+
+    def _content(self, hexsha: str, fill: Any) -> Path:
+        """``content/<hexsha>``, filled once by ``fill(staging) -> bytes`` and renamed into place."""
+        final = self.root / "content" / hexsha
+        if final.is_dir():
+            return final
+        staging = Path(tempfile.mkdtemp(prefix=f".{hexsha[:16]}-", dir=self.root / "content"))
+        try:
+            written = fill(staging)
+            _write_json(self.root / "content" / f"{hexsha}.json", {"unzipped_size": written})
+            with contextlib.suppress(OSError):  # another publish of the same bytes got there first
+                staging.rename(final)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+        return final
+
+    def _unzipped(self, hexsha: str) -> int:
+        return int(_read_json(self.root / "content" / f"{hexsha}.json")["unzipped_size"])
+
+    def _load(self) -> dict[str, Any]:
+        return _read_json(self.root / "index.json") or {}
+
+    @contextlib.contextmanager
+    def _index(self) -> Iterator[dict[str, Any]]:
+        with _flock(self.root / ".index.lock"):
+            index = self._load()
+            yield index
+            _write_json(self.root / "index.json", index)
+
+
+def _folder_digest(root: Path) -> str:
+    """sha256 over what ``folder_zip`` reads: relative paths, modes and contents."""
+    digest = hashlib.sha256()
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if d != "__pycache__")
+        for name in sorted(filenames):
+            path = Path(dirpath, name)
+            digest.update(f"{path.relative_to(root).as_posix()}\0{os.stat(path).st_mode & 0o777}\0".encode())
+            digest.update(hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()
+
+
+def _to_json(layer: LayerVersion) -> dict[str, Any]:
+    return asdict(layer) | {"content": str(layer.content)}
+
+
+def _from_json(record: dict[str, Any]) -> LayerVersion:
+    return LayerVersion(**(record | {"content": Path(record["content"]),
+                                     "compatible_runtimes": tuple(record["compatible_runtimes"]),
+                                     "compatible_architectures": tuple(record["compatible_architectures"])}))
+
+
+def _write_json(path: Path, data: Any) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(data))
+    os.replace(tmp, path)
+
+
+@contextlib.contextmanager
+def _flock(path: Path) -> Iterator[None]:
+    with open(path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+__all__ = ["MAX_LAYERS", "LayerError", "LayerStore", "LayerValidationError", "LayerVersion",
+           "LayerVersionNotFoundError", "OptView", "UnknownLayerError", "check_layer_refs", "check_total_size",
+           "code_sha256", "folder_zip", "load_layer_map", "merge", "validate_name"]
