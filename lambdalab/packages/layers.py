@@ -17,11 +17,9 @@ and ``CodeSha256`` (base64 of the sha256, as Lambda reports it) describe that ar
 on a function (``layers=["./dir"]``) becomes an unpublished layer of version 0 named after the
 folder; a layer-map file maps ARNs (a SAM template's, another account's) to local folders.
 
-The merge follows Lambda: layers are extracted into ``/opt`` in order, so a later layer's file
-replaces an earlier one's at the same path. Files are hard links into ``content/`` (a symlink
-across file systems), so a view costs one ``link`` per file and no copying. A view is shared and
-must stay read-only: a handler writing to a file under it writes into the store (on Lambda ``/opt``
-is read-only; a private read-only mount gives the same guarantee).
+The merged ``/opt`` (later layer wins, hard links, read-only) is ``opt.merge``; ``view`` caches one per
+ordered list of layers. This module is Lambda's layer API in one place (records, errors, limits, the
+store), which is why it runs past 400 lines.
 
 Rules: no engine, no api; errors are ``LayerError`` (a ``ConfigError``) carrying Lambda's ``code``,
 ``status`` and exact ``message``, plus a lambdalab ``hint`` where one helps.
@@ -49,7 +47,7 @@ from typing import Any
 
 from lambdalab.engine.package import UNZIPPED_MAX_BYTES, copy_folder, unpack
 from lambdalab.errors import ConfigError
-from lambdalab.packages.deps import tree_digest
+from lambdalab.packages.opt import OptView, merge
 
 MAX_LAYERS = 5
 # botocore's LayerName (a name or a layer ARN), matched whole (fullmatch: no "$" loophole before a newline).
@@ -58,7 +56,6 @@ NAME_PATTERN = (r"(arn:(aws[a-zA-Z-]*)?:lambda:(eusc-)?[a-z]{2}((-gov)|(-iso([a-
 _NAME = re.compile(NAME_PATTERN)
 _ARN = re.compile(r"arn:(aws[a-zA-Z-]*)?:lambda:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):layer:"
                   r"(?P<name>[a-zA-Z0-9-_]+)(:(?P<version>[0-9]+))?")
-_MARKER = ".lambdalab-opt.json"
 
 
 # -------------------------------------------------------------------------------------------- errors
@@ -142,19 +139,6 @@ class LayerVersion:
         return out
 
 
-@dataclass(frozen=True)
-class OptView:
-    """A merged ``/opt``: the folder, and the paths a runtime adds (Python's in Lambda's order)."""
-
-    root: Path
-    python_paths: tuple[Path, ...]
-    bin_dir: Path
-    lib_dir: Path
-    extensions_dir: Path
-    layers: tuple[str, ...]
-    files: int
-
-
 # -------------------------------------------------------------------------------------------- limits
 def check_layer_refs(refs: Sequence[str | Path]) -> None:
     """Lambda's checks on a function's ``Layers`` list before any is looked up: at most 5, one version each."""
@@ -231,73 +215,6 @@ def _yaml(text: str) -> Any:
         return yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise ValueError(str(exc)) from None
-
-
-# -------------------------------------------------------------------------------------------- merge
-def merge(layers: Sequence[LayerVersion], into: Path, *, python_version: str | None = None) -> OptView:
-    """Merge the layers' files into ``into`` in order (later wins), as Lambda fills ``/opt``; reused if done."""
-    into = Path(into)
-    marker = {"layers": [layer.arn for layer in layers], "contents": [str(layer.content) for layer in layers]}
-    python_version = python_version or f"{sys.version_info.major}.{sys.version_info.minor}"
-    if _read_json(into / _MARKER) != marker:
-        files = _plan(layers)
-        staging = Path(tempfile.mkdtemp(prefix=f".{into.name}-", dir=_parent(into)))
-        try:
-            _materialise(files, staging)
-            (staging / _MARKER).write_text(json.dumps(marker))
-            if into.exists():
-                shutil.rmtree(into)
-            staging.rename(into)
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
-    count = sum(1 for _ in _walk_files(into)) - 1
-    return OptView(into, (into / "python" / "lib" / f"python{python_version}" / "site-packages", into / "python"),
-                   into / "bin", into / "lib", into / "extensions", tuple(marker["layers"]), count)
-
-
-def _plan(layers: Sequence[LayerVersion]) -> dict[str, Path | None]:
-    """Relative path → source file (``None`` for a folder), after every layer in order."""
-    plan: dict[str, Path | None] = {}
-    for layer in layers:
-        for rel, source in _entries(layer.content):
-            earlier = plan.get(rel, ...)
-            if earlier is not ... and (earlier is None) != (source is None):  # a file over a folder, or back
-                for other in [p for p in plan if p.startswith(rel + "/")]:
-                    del plan[other]
-            plan[rel] = source
-    return plan
-
-
-def _entries(root: Path) -> Iterator[tuple[str, Path | None]]:
-    for dirpath, dirnames, filenames in os.walk(root):
-        rel_dir = os.path.relpath(dirpath, root)
-        for name in sorted(dirnames):
-            yield (name if rel_dir == "." else f"{rel_dir}/{name}"), None
-        for name in filenames:
-            yield (name if rel_dir == "." else f"{rel_dir}/{name}"), Path(dirpath, name)
-
-
-def _materialise(plan: dict[str, Path | None], dest: Path) -> None:
-    for rel, source in plan.items():  # insertion order: a folder always comes before what it holds
-        target = os.path.join(dest, rel)
-        if source is None:
-            os.mkdir(target)
-            continue
-        try:
-            os.link(source, target)
-        except OSError:  # another file system
-            os.symlink(source, target)
-
-
-def _walk_files(root: Path) -> Iterator[str]:
-    for dirpath, _dirs, files in os.walk(root):
-        for name in files:
-            yield os.path.join(dirpath, name)
-
-
-def _parent(path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return path.parent
 
 
 def _read_json(path: Path) -> Any:
