@@ -233,8 +233,73 @@ def _main(owner: int, fd: int) -> None:
 
 
 # -- owner side ---------------------------------------------------------------------------------
+class _Watcher:
+    """One reaper process, as the owner sees it."""
+
+    def __init__(self, reaper: Reaper) -> None:
+        import subprocess
+        mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        try:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-I", "-S", __file__, str(os.getpid()), str(theirs.fileno())],
+                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                start_new_session=True, close_fds=True, pass_fds=(theirs.fileno(),),
+            )
+        finally:
+            theirs.close()
+        mine.settimeout(1.0)  # a stopped reaper must not hang the engine's loop for ever
+        self.sock = mine
+        self.pid = self.proc.pid
+        self.pidfd = os.pidfd_open(self.pid)
+        self._loop = reaper._loop
+        if self._loop is not None:
+            self._loop.add_reader(self.pidfd, reaper._on_reaper_exit, self)
+
+    def say(self, data: bytes, fd: int | None) -> None:
+        try:
+            if fd is None:
+                self.sock.send(data)
+            else:
+                socket.send_fds(self.sock, [data], [fd])
+        except OSError:  # a dead reaper is respawned and told everything again
+            pass
+
+    def drop(self) -> None:
+        """Close our ends (on the loop, if a loop watches the pidfd)."""
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+        try:
+            if self._loop is None or self._loop.is_closed():
+                raise RuntimeError
+            self._loop.call_soon_threadsafe(self._drop_pidfd)
+        except RuntimeError:
+            self._drop_pidfd()
+
+    def _drop_pidfd(self) -> None:
+        if self.pidfd < 0:
+            return
+        if self._loop is not None and not self._loop.is_closed():
+            try:
+                self._loop.remove_reader(self.pidfd)
+            except (ValueError, OSError, RuntimeError):
+                pass
+        try:
+            os.close(self.pidfd)
+        except OSError:
+            pass
+        self.pidfd = -1
+
+
 class Reaper:
-    """Owner-side handle: registers what must not outlive the owner; respawns a dead reaper."""
+    """Owner-side handle: registers what must not outlive the owner with two reaper processes.
+
+    Two, each told everything: killing one (and then the owner, before it respawned the first)
+    still leaves one to sweep. A dead one is respawned by the owner's loop and told again.
+    """
+
+    COPIES = 2
 
     def __init__(self, loop=None) -> None:  # noqa: ANN001 - an asyncio loop, imported lazily
         self._loop = loop
@@ -243,53 +308,40 @@ class Reaper:
         self._entries: list[tuple[str, str]] = []  # ("c" | "m" | "d", value), in order
         self._closing = False
         self.respawns = 0
-        self._start()
+        self._watchers = [_Watcher(self) for _ in range(self.COPIES)]
 
-    def _start(self) -> None:
-        import subprocess
-        mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        try:
-            self._proc = subprocess.Popen(
-                [sys.executable, "-I", "-S", __file__, str(os.getpid()), str(theirs.fileno())],
-                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                start_new_session=True, close_fds=True, pass_fds=(theirs.fileno(),),
-            )
-        finally:
-            theirs.close()
-        mine.settimeout(1.0)  # a stopped reaper must not hang the engine's loop for ever
-        self._sock = mine
-        self.pid = self._proc.pid
-        self._pidfd = os.pidfd_open(self.pid)
-        if self._loop is not None:
-            self._loop.add_reader(self._pidfd, self._on_reaper_exit)
+    @property
+    def pid(self) -> int:
+        return self._watchers[0].pid
 
-    def _on_reaper_exit(self) -> None:
-        """The reaper died (killed from outside, or it finished after ``close``)."""
+    @property
+    def pids(self) -> list[int]:
+        return [w.pid for w in self._watchers]
+
+    def _on_reaper_exit(self, watcher: _Watcher) -> None:
+        """A reaper died (killed from outside, or it finished after ``close``)."""
         try:
-            self._loop.remove_reader(self._pidfd)
+            self._loop.remove_reader(watcher.pidfd)
         except (ValueError, OSError):
             pass
-        if self._closing:
+        if self._closing or watcher not in self._watchers:
             return
-        self._proc.poll()  # reap the dead reaper
-        os.close(self._pidfd)
-        self._sock.close()
-        self._start()
-        self.respawns += 1
-        for kind, value in list(self._entries):
-            self._say(f"{kind} {value}")
-        for pgid, fd in list(self._groups.items()):
-            self._say(f"g {pgid}", fd)
-
-    def _say(self, line: str, fd: int | None = None) -> None:
+        watcher.proc.poll()  # reap it
+        watcher.drop()
+        fresh = _Watcher(self)
         with self._lock:
-            try:
-                if fd is None:
-                    self._sock.send(line.encode())
-                else:
-                    socket.send_fds(self._sock, [line.encode()], [fd])
-            except OSError:  # a dead reaper is respawned and told everything again
-                pass
+            self._watchers[self._watchers.index(watcher)] = fresh
+            self.respawns += 1
+            for kind, value in list(self._entries):
+                fresh.say(f"{kind} {value}".encode(), None)
+            for pgid, fd in list(self._groups.items()):
+                fresh.say(f"g {pgid}".encode(), fd)
+
+    def _say(self, line: str, fd: int | None = None, everyone: bool = True) -> None:
+        data = line.encode()
+        with self._lock:
+            for watcher in self._watchers if everyone else self._watchers[:1]:
+                watcher.say(data, fd)
 
     def watch_group(self, pgid: int, leader_pidfd: int) -> None:
         self._groups[pgid] = leader_pidfd
@@ -313,53 +365,33 @@ class Reaper:
         self._add("d", str(path))
 
     def sweep_marked(self, prefix: str) -> None:
-        """Ask the reaper to end, off the engine's loop, every process carrying ``prefix`` now."""
-        self._say(f"s {prefix}")
+        """Ask a reaper to end, off the engine's loop, every process carrying ``prefix`` now."""
+        self._say(f"s {prefix}", everyone=False)
 
     def close(self, timeout: float = 5.0) -> None:
-        """Let the reaper sweep everything it was told about, and wait for it. Never raises."""
+        """Let the reapers sweep everything they were told about, and wait. Never raises."""
         self._closing = True
         clean = False
         try:
             self._say("q")
-            try:
-                clean = self._proc.wait(timeout) == 0
-            except Exception:  # noqa: BLE001 - a hung reaper is killed; we sweep ourselves
-                self._proc.kill()
-                self._proc.wait()
+            deadline = time.monotonic() + timeout
+            for watcher in self._watchers:
+                try:
+                    clean |= watcher.proc.wait(max(0.0, deadline - time.monotonic())) == 0
+                except Exception:  # noqa: BLE001 - a hung reaper is killed; we sweep ourselves
+                    watcher.proc.kill()
+                    watcher.proc.wait()
         except Exception:  # noqa: BLE001
             pass
         try:
-            if not clean:  # the reaper was killed: do its work here
+            if not clean:  # every reaper was killed: do their work here
                 entries = self._entries
                 sweep(dict(self._groups), [v for k, v in entries if k == "c"],
                       [v for k, v in entries if k == "m"], [v for k, v in entries if k == "d"])
         except Exception:  # noqa: BLE001 - closing must not raise
             pass
-        try:
-            self._sock.close()
-        except OSError:
-            pass
-        try:  # the loop may still watch the pidfd: let the loop drop it, else drop it here
-            if self._loop is None or self._loop.is_closed():
-                raise RuntimeError
-            self._loop.call_soon_threadsafe(self._drop_pidfd)
-        except RuntimeError:
-            self._drop_pidfd()
-
-    def _drop_pidfd(self) -> None:
-        if self._pidfd < 0:
-            return
-        if self._loop is not None and not self._loop.is_closed():
-            try:
-                self._loop.remove_reader(self._pidfd)
-            except (ValueError, OSError, RuntimeError):
-                pass
-        try:
-            os.close(self._pidfd)
-        except OSError:
-            pass
-        self._pidfd = -1
+        for watcher in self._watchers:
+            watcher.drop()
 
 
 if __name__ == "__main__":

@@ -6,12 +6,17 @@ longer than the timeout plus a small slack, the platform still serves, and no pr
 
 from __future__ import annotations
 
+import json
 import os
 import random
+import select
 import signal
+import subprocess
+import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 
@@ -84,3 +89,74 @@ def test_every_invocation_ends_exactly_once_under_kills_and_stops():
         records = lab.invocations()
         assert len(records) == TOTAL and records["request_id"].is_unique
         assert fn.invoke({"i": -1}).payload["i"] == -1  # still serves
+
+
+# -- the reaper killed mid-run, then the owner -----------------------------------------------------
+CHAOS_OWNER = """
+import json, os, threading, time, lambdalab
+lab = lambdalab.Lab()
+busy = lab.create_function("busy", "import time\\ndef handler(e, c):\\n    time.sleep(e.get('s', 0))\\n    return 1\\n",
+                           timeout_s=60)
+fns = [lab.create_function(f"f{i}", "def handler(e, c):\\n    return 1\\n") for i in range(3)]
+for fn in fns:
+    fn.invoke()  # idle environments, frozen
+def load():
+    while True:
+        try:
+            busy.invoke({"s": 0.01})
+        except Exception:
+            return
+for _ in range(4):
+    threading.Thread(target=load, daemon=True).start()
+for _ in range(2):
+    threading.Thread(target=busy.invoke, args=({"s": 60},), daemon=True).start()
+time.sleep(0.5)
+print(json.dumps({"workdir": str(lab._workdir), "marker": lab._plane.marker, "reaper": lab._plane.reaper.pid}),
+      flush=True)
+time.sleep(600)
+"""
+
+
+def _left(marker: str, workdir: str) -> tuple[list[int], bool, list[str]]:
+    from tests.conftest import marked_processes
+    lab_id = marker.split("/")[1]
+    cgroups = [str(p) for p in Path("/sys/fs/cgroup").glob(f"*/lambdalab-{lab_id}")]
+    return marked_processes(marker), Path(workdir).exists(), cgroups
+
+
+def test_reaper_then_owner_killed_mid_run_leave_nothing_within_three_seconds():
+    owner = subprocess.Popen([sys.executable, "-c", CHAOS_OWNER], stdout=subprocess.PIPE, text=True)
+    try:
+        ready, _, _ = select.select([owner.stdout], [], [], 60)
+        assert ready
+        info = json.loads(owner.stdout.readline())
+        assert len(_left(info["marker"], info["workdir"])[0]) >= 5  # idle + busy runtimes, all marked
+        os.kill(info["reaper"], signal.SIGKILL)
+        os.kill(owner.pid, signal.SIGKILL)  # right after: maybe before the owner even noticed
+        owner.wait(5)
+        deadline = time.monotonic() + 3.0
+        left = _left(info["marker"], info["workdir"])
+        while any(left) and time.monotonic() < deadline:
+            time.sleep(0.05)
+            left = _left(info["marker"], info["workdir"])
+        assert left == ([], False, []), left
+    finally:
+        if owner.poll() is None:
+            owner.kill()
+            owner.wait()
+
+
+def test_close_after_the_reaper_was_killed_raises_nothing_and_leaves_nothing():
+    lab = lambdalab.Lab()
+    fns = [lab.create_function(f"f{i}", "import os\ndef handler(e, c):\n    return os.getpid()\n") for i in range(3)]
+    pids = [fn.invoke().payload for fn in fns]
+    marker, workdir = lab._plane.marker, str(lab._workdir)
+    os.kill(lab._plane.reaper.pid, signal.SIGKILL)
+    lab.close()  # no BrokenPipeError, whether or not the reaper was respawned yet
+    deadline = time.monotonic() + 3.0
+    left = _left(marker, workdir)
+    while any(left) and time.monotonic() < deadline:
+        time.sleep(0.05)
+        left = _left(marker, workdir)
+    assert left == ([], False, []), left
+    assert not any(os.path.exists(f"/proc/{p}") and open(f"/proc/{p}/stat").read().split()[2] != "Z" for p in pids)
