@@ -2,9 +2,13 @@
 
 A runtime is any command that reads ``AWS_LAMBDA_RUNTIME_API`` and loops on ``/next``. Two ship:
 ``python`` (lambdalab's stdlib runtime, ``lambdalab/runtimes/python_bootstrap.py``, fast to
-start) and ``python-ric`` (AWS's own ``awslambdaric``, unchanged). The environment is built from
-scratch (Lambda's reserved variables plus the function's own), never copied from the owner, so
-no credentials or tokens leak from the user's shell; ``pass_env`` opts chosen names in.
+start) and ``python-ric`` (AWS's own ``awslambdaric``, unchanged, started by
+``lambdalab/runtimes/ric_bootstrap.py`` so that its modules load before the task root is on the
+path). The environment is built from scratch (Lambda's reserved variables plus the function's own),
+never copied from the owner, so no credentials or tokens leak from the user's shell; ``pass_env``
+opts chosen names in. ``HOME`` is a private folder of the environment and the AWS SDK's shared
+files point at nothing, so an SDK inside a handler cannot find the owner's ``~/.aws`` through the
+password database; the execution role's credentials arrive only when given (``credentials=``).
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ from __future__ import annotations
 import os
 import site
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -25,6 +29,11 @@ if TYPE_CHECKING:
 
 RUNTIME_DIR = Path(__file__).resolve().parent.parent / "runtimes"
 BOOTSTRAP = RUNTIME_DIR / "python_bootstrap.py"
+RIC_BOOTSTRAP = RUNTIME_DIR / "ric_bootstrap.py"
+# the variables Lambda sets from the execution role's credentials, by the names STS answers with
+_CREDENTIALS = {"AccessKeyId": ("AWS_ACCESS_KEY_ID", "AWS_ACCESS_KEY"), "SecretAccessKey": ("AWS_SECRET_ACCESS_KEY",),
+                "SessionToken": ("AWS_SESSION_TOKEN",)}
+_ISOLATION = ("HOME", "AWS_SHARED_CREDENTIALS_FILE", "AWS_CONFIG_FILE")  # defaults pass_env may replace
 _PY = f"python{sys.version_info.major}.{sys.version_info.minor}"
 
 
@@ -41,15 +50,23 @@ def command(config: FunctionConfig) -> list[str]:
     """The argv that starts ``config``'s runtime in the task root."""
     # -B: no bytecode is written into the task root, which is read-only on Lambda, so every cold start
     # compiles the handler's own modules as it would there
-    if config.runtime == "python-ric":
-        return [sys.executable, "-B", "-S", "-u", "-m", "awslambdaric", config.full_handler]
+    if config.runtime == "python-ric":  # -P: the launcher's folder is not on sys.path
+        return [sys.executable, "-B", "-P", "-S", "-u", str(RIC_BOOTSTRAP), config.full_handler]
     return [sys.executable, "-B", "-I", "-S", "-u", str(BOOTSTRAP)]
 
 
 def environment_variables(config: FunctionConfig, *, environment: EngineEnvironment, port: int, init_type: str,
-                          region: str, pass_env: Iterable[str], log_group: str) -> dict[str, str]:
-    """Lambda's reserved variables (LAMBDA-SPEC §2.1) plus the function's own."""
+                          region: str, pass_env: Iterable[str], log_group: str,
+                          credentials: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Lambda's reserved variables (LAMBDA-SPEC §2.1) plus the function's own.
+
+    ``credentials`` are the execution role's (``AccessKeyId``, ``SecretAccessKey``, ``SessionToken``, as
+    STS returns them): set as ``AWS_ACCESS_KEY_ID`` (and ``AWS_ACCESS_KEY``), ``AWS_SECRET_ACCESS_KEY`` and
+    ``AWS_SESSION_TOKEN``, as Lambda does. Without them a handler has no AWS credentials at all.
+    """
     task_root = str(environment.code_dir)
+    home = environment.tmp.parent / "home"
+    home.mkdir(mode=0o700, exist_ok=True)
     values = {
         "PATH": os.pathsep.join([str(Path(sys.executable).parent), "/usr/local/bin", "/usr/bin", "/bin"]),
         "LANG": "C.UTF-8", "LC_CTYPE": "C.UTF-8", "TZ": ":UTC",
@@ -67,13 +84,21 @@ def environment_variables(config: FunctionConfig, *, environment: EngineEnvironm
         "LAMBDA_TASK_ROOT": task_root, "LAMBDA_RUNTIME_DIR": str(RUNTIME_DIR),
         "PWD": task_root, "SHLVL": "0",
         "TMPDIR": str(environment.tmp),
+        "HOME": str(home),
+        # the SDK's shared files point at nothing: no profile or key of the owner's is found, even if HOME changes
+        "AWS_SHARED_CREDENTIALS_FILE": os.devnull, "AWS_CONFIG_FILE": os.devnull,
     }
-    if config.runtime == "python-ric":
-        values["PYTHONPATH"] = os.pathsep.join([task_root, *library_path()])
+    if config.runtime == "python-ric":  # the task root goes first once awslambdaric is loaded (ric_bootstrap)
+        values["PYTHONPATH"] = os.pathsep.join(library_path())
     else:
         values["_LAMBDALAB_PATH"] = os.pathsep.join(library_path())
-    for name in pass_env:
-        if name in os.environ and name not in values:
+    for key, value in (credentials or {}).items():
+        if key not in _CREDENTIALS:
+            raise ValueError(f"unknown credential {key!r}: expected AccessKeyId, SecretAccessKey, SessionToken")
+        for name in _CREDENTIALS[key]:
+            values[name] = str(value)
+    for name in pass_env:  # chosen on purpose: may also replace the isolation defaults (HOME, the SDK's files)
+        if name in os.environ and (name not in values or name in _ISOLATION):
             values[name] = os.environ[name]
     values.update(config.env_vars)
     return values

@@ -9,7 +9,8 @@ The engine starts it as ``python -I -u python_bootstrap.py`` with cwd = the task
 Rules:
   * stdlib only; never imports ``lambdalab`` (this file runs as a plain script inside the sandbox).
   * Cold start is measured, so start-up imports only json, os, socket, sys and time. Anything else
-    (importlib, traceback, logging) is imported on the path that needs it.
+    (importlib, traceback, logging) is imported on the path that needs it, always from the standard
+    library: the task root comes first on sys.path, and a ``logging.py`` there must not replace ours.
   * Faithful to awslambdaric 4.x: same error types, messages and JSON shapes (LAMBDA-SPEC sections 1, 2.2, 4.3, 5).
   * If the platform goes away (EOF or socket error) the process exits 0 without a word.
 """
@@ -126,6 +127,49 @@ class RuntimeAPI:
         return body
 
 
+# ------------------------------------------------------------------------------------------ own modules
+class _RuntimeModules:
+    """sys.meta_path finder: the runtime's own modules come from the standard library, whatever sys.path says.
+
+    On Lambda the runtime imports its modules (logging, traceback, decimal, ...) before the handler, so a
+    ``traceback.py`` in the task root never replaces them, while the handler's other imports follow sys.path
+    (task root first). This runtime imports most of them lazily, after the task root is on sys.path: for
+    those names, and for whatever the runtime imports itself (``depth`` > 0, any name), only the standard
+    library's directories are searched. A name the standard library lacks falls through to sys.path.
+    """
+
+    STDLIB = list(sys.path)  # started with -I -S: exactly the standard library (zip, directory, lib-dynload)
+    NAMES = frozenset((
+        # imported lazily by this runtime (traceback, logging, importlib), with what they import
+        "traceback", "linecache", "tokenize", "token", "logging", "string", "threading", "warnings", "weakref",
+        "_weakrefset", "contextlib", "importlib", "textwrap",
+        # what else awslambdaric has imported before it loads the handler
+        "decimal", "_decimal", "_pydecimal", "numbers", "__future__",
+    ))
+    depth = 0
+
+    @classmethod
+    def find_spec(cls, name, path=None, target=None):
+        if path is not None or not (cls.depth or name in cls.NAMES):
+            return None
+        return _PATH_FINDER.find_spec(name, cls.STDLIB, target)
+
+
+def _own_import(name):
+    """Import one of the runtime's own modules (and what it imports) from the standard library."""
+    module = sys.modules.get(name)
+    if module is None:
+        _RuntimeModules.depth += 1
+        try:
+            module = __import__(name)
+        finally:
+            _RuntimeModules.depth -= 1
+    return module
+
+
+_PATH_FINDER = next(f for f in sys.meta_path if getattr(f, "__name__", "") == "PathFinder")
+
+
 # ------------------------------------------------------------------------------------------------ logging
 class _LoggingHook:
     """sys.meta_path finder: whoever imports ``logging`` first gets it with our root handler already installed.
@@ -157,7 +201,11 @@ class _LoggingLoader:
 
     def exec_module(self, module):
         module.__spec__.loader = module.__loader__ = self.loader  # hide the wrapper from now on
-        self.loader.exec_module(module)
+        _RuntimeModules.depth += 1  # what logging imports is the runtime's too
+        try:
+            self.loader.exec_module(module)
+        finally:
+            _RuntimeModules.depth -= 1
         _install_logging(module)
 
 
@@ -218,7 +266,7 @@ def _error(error_type, message, stack_trace, request_id):
 
 def _exception_error(exc, tb, request_id):
     """The error body for an exception; tb is the first traceback entry to report (user code only)."""
-    import traceback
+    traceback = _own_import("traceback")
     frames = [(f.filename, f.lineno, f.name, f.line) for f in traceback.extract_tb(tb)]  # tuples: no carets
     try:
         message = str(exc)
@@ -330,7 +378,7 @@ def _load_handler(spec):
         raise _Fault("Runtime.MalformedHandlerName", f"Bad handler '{spec}': {exc}") from None
     if modname.split(".")[0] in sys.builtin_module_names:
         raise _Fault("Runtime.BuiltInModuleConflict", f"Cannot use built-in module {modname} as a handler module")
-    import importlib
+    importlib = _own_import("importlib")
     try:
         module = importlib.import_module(modname.replace("/", "."))
     except ImportError as exc:
@@ -348,7 +396,7 @@ def _load_handler(spec):
 
 
 def _fail_init(api, encoder, fault):
-    import logging  # installs our handler through _LoggingHook if user code has not imported logging yet
+    logging = _own_import("logging")  # installs our handler through _LoggingHook if user code has not yet
     logging.warning(INIT_ERROR_WARNING)
     error = _error(fault.error_type, fault.message, fault.stack_trace, "")
     _log_error(error)
@@ -365,8 +413,10 @@ def _invoke(handler, encoder, request_id, headers, body):
         if (headers.get("content-type") or "application/json").split(";")[0].strip() == "application/json":
             try:
                 event = json.loads(body)
-            except ValueError as exc:
-                raise _Fault("Runtime.UnmarshalError", f"Unable to unmarshal input: {exc}") from None
+            except Exception as exc:  # as awslambdaric: also a RecursionError from an event nested too deep
+                # awslambdaric parses with simplejson, whose recursion message says "a string"
+                message = str(exc).replace(" from a unicode string", " from a string")
+                raise _Fault("Runtime.UnmarshalError", f"Unable to unmarshal input: {message}") from None
         else:
             event = bytes(body)
     except _Fault as fault:
@@ -424,6 +474,7 @@ def main():
     _serve(api, handler, encoder)
 
 
+sys.meta_path.insert(0, _RuntimeModules)
 if "logging" in sys.modules:
     _install_logging(sys.modules["logging"])
 else:
