@@ -57,7 +57,8 @@ def serve(lab: Lab, port: int = 0, host: str = "127.0.0.1", allow_remote: bool =
     idle_timeout_s = IDLE_TIMEOUT_S if idle_timeout_s is None else idle_timeout_s
     if (isinstance(idle_timeout_s, bool) or not isinstance(idle_timeout_s, (int, float))
             or not 0 < idle_timeout_s <= 86400):
-        raise ConfigError(f"invalid idle_timeout_s: {idle_timeout_s!r}; expected seconds, more than 0 and at most 86400")
+        raise ConfigError(f"invalid idle_timeout_s: {idle_timeout_s!r}; expected seconds, more than 0 and at "
+                          "most 86400")
     check_host(host, allow_remote)
     existing = endpoint_of(lab)
     if existing is not None:

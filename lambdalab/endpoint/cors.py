@@ -43,7 +43,7 @@ class Cors:
 
     @classmethod
     def parse(cls, value: Any) -> Cors | None:
-        """From the API's ``Cors`` object (``AllowOrigins``...; Python's ``allow_origins`` also taken); raises ``wire.ApiError``."""
+        """From the API's ``Cors`` object (``AllowOrigins``..., or ``allow_origins``...); raises ``wire.ApiError``."""
         if value is None:
             return None
         if not isinstance(value, Mapping):
@@ -58,7 +58,7 @@ class Cors:
             fields[field] = item
         for field, (api, count, length) in _LISTS.items():
             items = fields.get(field, ())
-            if isinstance(items, str) or not isinstance(items, (list, tuple)) or not all(isinstance(i, str) for i in items):
+            if not isinstance(items, (list, tuple)) or not all(isinstance(i, str) for i in items):
                 raise wire.invalid(f"Cors.{api} must be a list of strings; got {items!r}")
             name = "cors." + api[0].lower() + api[1:]
             if len(items) > count:

@@ -107,20 +107,23 @@ class UrlListener:
         why = self.endpoint.guard.refusal(request.headers, json_api=False, check_origin=False)
         if why is not None:
             return _plain(403, f"Forbidden: {why}", request_id, "AccessDeniedException")
-        origin = request.headers.get("Origin")
-        cors = self.cors if origin is not None else None
-        if cors is not None and request.method == "OPTIONS" and "Access-Control-Request-Method" in request.headers:
-            return web.Response(status=200, headers={**cors.preflight(origin), "x-amzn-RequestId": request_id})  # type: ignore[arg-type]
+        origin, cors = request.headers.get("Origin"), self.cors
+        if origin is None or cors is None:
+            return await self._invoke(request, request_id)
+        if request.method == "OPTIONS" and "Access-Control-Request-Method" in request.headers:
+            return web.Response(status=200, headers={**cors.preflight(origin), "x-amzn-RequestId": request_id})
         response = await self._invoke(request, request_id)
-        if cors is not None:
-            for key, value in cors.response(origin).items():  # type: ignore[arg-type]
-                response.headers.add(key, value)
+        for key, value in cors.response(origin).items():
+            response.headers.add(key, value)
         return response
 
     async def _invoke(self, request: web.Request, request_id: str) -> web.Response:
         try:
-            async with asyncio.timeout(BODY_TIMEOUT_S):
+            if request.content.is_eof():
                 body = await request.read()
+            else:
+                async with asyncio.timeout(BODY_TIMEOUT_S):
+                    body = await request.read()
         except web.HTTPRequestEntityTooLarge:
             return _plain(413, "Request Entity Too Large", request_id)
         except TimeoutError:

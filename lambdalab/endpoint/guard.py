@@ -110,8 +110,8 @@ class Guard:
         if check_origin:
             origin = get("Origin")
             if origin is not None and not self.origin_allowed(origin):
-                return (f"Origin {origin!r} is not allowed: lambdalab's endpoint refuses requests from web pages unless "
-                        "their origin is listed (serve(allow_origins=[...]), lambdalab serve --allow-origin)")
+                return (f"Origin {origin!r} is not allowed: lambdalab's endpoint refuses requests from web pages "
+                        "unless their origin is listed (serve(allow_origins=[...]), lambdalab serve --allow-origin)")
         if json_api:
             kind = get("Content-Type")
             if kind is not None and kind.split(";", 1)[0].strip().lower() in SIMPLE_TYPES:

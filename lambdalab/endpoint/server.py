@@ -168,6 +168,8 @@ class Endpoint:
 
     async def read_body(self, request: web.Request, too_large: Callable[[], Exception]) -> bytes:
         try:
+            if request.content.is_eof():             # all of it has arrived (the usual case): no timer needed
+                return await request.read()
             async with asyncio.timeout(BODY_TIMEOUT_S):
                 return await request.read()
         except web.HTTPRequestEntityTooLarge:

@@ -423,3 +423,22 @@ def test_cli_allow_origin_option_reaches_the_endpoint(tmp_path: Path):
         process.wait(timeout=30)
     assert process.returncode == 0
 
+
+
+def test_a_body_that_never_arrives_is_cut_off(monkeypatch):
+    from lambdalab.endpoint import guard
+
+    monkeypatch.setattr(guard, "BODY_TIMEOUT_S", 1.0)
+    import lambdalab.endpoint.server as server
+
+    monkeypatch.setattr(server, "BODY_TIMEOUT_S", 1.0)
+    with lambdalab.Lab() as lab:
+        lab.create_function("echo", ECHO)
+        url = lab.serve()
+        with socket.create_connection(("127.0.0.1", port_of(url)), timeout=10) as sock:
+            sock.sendall(b"POST /2015-03-31/functions/echo/invocations HTTP/1.1\r\nHost: localhost\r\n"
+                         b"Content-Length: 1000\r\n\r\n{")
+            started = time.monotonic()
+            data = sock.recv(400)
+            assert data.startswith(b"HTTP/1.1 408 ") and time.monotonic() - started < 5, data
+        assert_healthy(url)
