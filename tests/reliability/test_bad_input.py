@@ -5,13 +5,18 @@ Every case is listed, with its expected outcome, in docs/RELIABILITY.md.
 
 from __future__ import annotations
 
+import glob
+import logging
 import os
+import tempfile
+import threading
 import time
 
 import psutil
 import pytest
 
 import lambdalab
+from lambdalab.errors import InvalidRequestContentException
 from tests.reliability.behaviours import SOURCE
 
 pytestmark = pytest.mark.slow
@@ -178,9 +183,41 @@ def test_event_over_6_mb_is_rejected_before_anything_runs(lab):
 @pytest.mark.parametrize("event", [b"{not json", "also not json", b"\xff\xfe"])
 def test_non_json_event_is_a_clear_caller_error(lab, event):
     fn = lab.create_function("nj", "def handler(e, c):\n    return 1\n")
-    with pytest.raises(lambdalab.ConfigError, match="invalid event"):
+    with pytest.raises(lambdalab.ConfigError, match="invalid event") as caught:
         fn.invoke(event)
+    assert isinstance(caught.value, InvalidRequestContentException)
     assert fn.environments() == []
+    assert fn.invoke({}).payload == 1
+
+
+NOT_JSON_NUMBERS = [float("nan"), {"x": float("inf")}, [1, float("-inf")], "NaN", b'{"x": NaN}', "[Infinity]",
+                    b"-Infinity", b'{"x": 1e999}', "[-1e400]"]
+
+
+@pytest.mark.parametrize("event", NOT_JSON_NUMBERS, ids=repr)
+def test_nan_and_infinity_events_are_refused_as_lambda_refuses_them(lab, event):
+    fn = lab.create_function("nan", "def handler(e, c):\n    return 1\n")
+    with pytest.raises(InvalidRequestContentException, match="^Could not parse request body into json: ") as caught:
+        fn.invoke(event)
+    assert (caught.value.code, caught.value.status) == ("InvalidRequestContentException", 400)
+    with pytest.raises(InvalidRequestContentException):
+        fn.submit(event)
+    with pytest.raises(InvalidRequestContentException):
+        fn.invoke(event, invocation_type="Event")
+    assert fn.environments() == []
+    assert fn.invoke({"big": 1e308, "int": 10 ** 30}).payload == 1
+
+
+def test_deeply_nested_events_never_raise_a_raw_recursion_error(lab):
+    fn = lab.create_function("deep", "def handler(e, c):\n    return 1\n")
+    result = fn.invoke(b"[" * 100_000 + b"]" * 100_000)  # JSON; the runtime decides what it makes of it
+    assert isinstance(result, lambdalab.InvocationResult)
+    nested: list = []
+    for _ in range(100_000):
+        nested = [nested]
+    with pytest.raises(lambdalab.ConfigError, match="invalid event: not JSON-serialisable"):
+        fn.invoke(nested)
+    assert fn.invoke({}).payload == 1
 
 
 @pytest.mark.parametrize(("options", "field"), [
@@ -189,14 +226,121 @@ def test_non_json_event_is_a_clear_caller_error(lab, event):
     ({"env_vars": {"AWS_LAMBDA_RUNTIME_API": "x"}}, "env_vars"), ({"env_vars": {"1BAD": "x"}}, "env_vars"),
     ({"reserved_concurrency": -1}, "reserved_concurrency"), ({"max_retry_attempts": 3}, "max_retry_attempts"),
     ({"max_event_age_s": 59}, "max_event_age_s"), ({"keep_alive_s": -1}, "keep_alive_s"),
+    ({"keep_alive_s": float("nan")}, "keep_alive_s"), ({"keep_alive_s": float("inf")}, "keep_alive_s"),
+    ({"timeout_s": float("nan")}, "timeout_s"), ({"memory_mb": True}, "memory_mb"),
+    ({"env_vars": {"KEY": "a\0b"}}, "env_vars"), ({"env_vars": {"FOO\n": "x"}}, "env_vars"),
+    ({"env_vars": {"A": "x"}}, "env_vars"), ({"handler": "../../../tmp/x/sitecustomize.handler"}, "handler"),
+    ({"freeze": "no"}, "freeze"), ({"provisioned_concurrency": 1.5}, "provisioned_concurrency"),
+    ({"source": 42}, "source"), ({"path": 42, "source": None}, "path"), ({"zip_file": "PK", "source": None}, "zip_file"),
 ])
 def test_invalid_configuration_is_refused_before_anything_starts(lab, options, field):
+    options = {"source": "def handler(e, c):\n    return 1\n", **options}
     with pytest.raises(lambdalab.ConfigError, match=f"invalid {field}"):
-        lab.create_function("cfg", "def handler(e, c):\n    return 1\n", **options)
-    assert lab.functions() == [] and not os.listdir(lab._workdir / "environments") if (lab._workdir / "environments").exists() else True
+        lab.create_function("cfg", options.pop("source"), **options)
+    assert lab.functions() == []
+    assert not (lab._workdir / "code").exists() or os.listdir(lab._workdir / "code") == []
+    assert lab.create_function("cfg", "def handler(e, c):\n    return 1\n").invoke({}).payload == 1
 
 
-@pytest.mark.parametrize("name", ["", "has space", "x" * 65, "semi;colon"])
+@pytest.mark.parametrize("name", ["", "has space", "x" * 65, "semi;colon", "abc\n", "../up", None, 7])
 def test_invalid_function_names_are_refused(lab, name):
     with pytest.raises(lambdalab.ConfigError, match="invalid name"):
         lab.create_function(name, "def handler(e, c):\n    return 1\n")
+    assert lab.create_function("fine", "def handler(e, c):\n    return 1\n").invoke({}).payload == 1
+
+
+LAB_CASES = [
+    ({"max_records": -1}, "max_records"), ({"max_records": 0}, "max_records"), ({"max_records": 1.5}, "max_records"),
+    ({"max_log_entries": 0}, "max_log_entries"), ({"init_timeout_s": float("nan")}, "init_timeout_s"),
+    ({"init_timeout_s": 1e12}, "init_timeout_s"), ({"init_timeout_s": 0}, "init_timeout_s"),
+    ({"init_timeout_s": "10"}, "init_timeout_s"), ({"keep_alive_s": float("nan")}, "keep_alive_s"),
+    ({"keep_alive_s": float("inf")}, "keep_alive_s"), ({"keep_alive_s": -1}, "keep_alive_s"),
+    ({"keep_alive_policy": "lru"}, "keep_alive_policy"), ({"retry_delay_scale": float("nan")}, "retry_delay_scale"),
+    ({"retry_delay_scale": 0}, "retry_delay_scale"), ({"account_concurrency": "1000"}, "account_concurrency"),
+    ({"account_concurrency": 0}, "account_concurrency"), ({"account_concurrency": True}, "account_concurrency"),
+    ({"unreserved_floor": -1}, "unreserved_floor"), ({"unreserved_floor": 2000}, "unreserved_floor"),
+    ({"scale_limit": 0}, "scale_limit"), ({"scale_period_s": float("inf")}, "scale_period_s"),
+    ({"region": "us-east-1\n"}, "region"), ({"region": "../x"}, "region"), ({"account_id": 123456789012}, "account_id"),
+    ({"account_id": "12345"}, "account_id"), ({"pass_env": "HOME"}, "pass_env"), ({"pass_env": ("A=B",)}, "pass_env"),
+    ({"use_cgroups": "yes"}, "use_cgroups"),
+]
+
+
+def _lab_leftovers() -> tuple[int, set[str]]:
+    return threading.active_count(), set(glob.glob(os.path.join(tempfile.gettempdir(), f"lambdalab-{os.getpid()}-*")))
+
+
+@pytest.mark.parametrize(("options", "field"), LAB_CASES, ids=lambda v: repr(v)[:40])
+def test_invalid_lab_settings_are_refused_before_any_thread_or_folder(options, field):
+    before = _lab_leftovers()
+    with pytest.raises(lambdalab.ConfigError, match=f"invalid {field}"):
+        lambdalab.Lab(**options)
+    assert _lab_leftovers() == before
+    with lambdalab.Lab() as lab:
+        assert lab.create_function("good", "def handler(e, c):\n    return 1\n").invoke({}).payload == 1
+
+
+def test_init_timeout_is_bounded_and_used(lab):
+    with lambdalab.Lab(init_timeout_s=900, keep_alive_s=86_400, retry_delay_scale=0.01) as other:
+        assert other.create_function("ok", "def handler(e, c):\n    return 1\n").invoke({}).payload == 1
+
+
+# -- callbacks ---------------------------------------------------------------------------------------
+CALLBACK_FN = "import time\ndef handler(e, c):\n    time.sleep(e.get('sleep', 0))\n    return e.get('n')\n"
+
+
+def test_a_done_callback_may_invoke_without_freezing_the_lab(lab):
+    fn = lab.create_function("cb", CALLBACK_FN, timeout_s=5)
+    fn.invoke({})
+    seen: list[tuple[str, object]] = []
+    done = threading.Event()
+
+    def callback(future):
+        seen.append((threading.current_thread().name, future.result().payload))
+        seen.append((threading.current_thread().name, fn.invoke({"n": 2}).payload))  # froze the Lab for 41 s before
+        done.set()
+
+    started = time.monotonic()
+    fn.submit({"n": 1}).add_done_callback(callback)
+    assert done.wait(10)
+    assert time.monotonic() - started < 5
+    assert seen == [("lambdalab-callbacks", 1), ("lambdalab-callbacks", 2)]
+    future = fn.submit({"n": 3})
+    future.result(10)
+    later = []
+    future.add_done_callback(lambda f: later.append(threading.current_thread().name))
+    assert later == [threading.current_thread().name]  # already done: runs at once, on the caller's thread
+
+
+def test_a_slow_callback_does_not_hold_the_engine(lab):
+    fn = lab.create_function("cb", CALLBACK_FN, timeout_s=5)
+    fn.invoke({})
+    release = threading.Event()
+    fn.submit({"n": 1}).add_done_callback(lambda f: release.wait(10))
+    started = time.monotonic()
+    assert fn.invoke({"n": 2}).payload == 2  # the engine answers while the callback blocks
+    assert time.monotonic() - started < 2
+    release.set()
+
+
+def test_a_failing_callback_is_logged_and_the_lab_goes_on(lab, caplog):
+    fn = lab.create_function("cb", CALLBACK_FN, timeout_s=5)
+    done = threading.Event()
+
+    def boom(future):
+        raise RuntimeError("callback failed")
+
+    future = fn.submit({"n": 1})
+    future.add_done_callback(boom)
+    future.add_done_callback(lambda f: done.set())
+    with caplog.at_level(logging.ERROR, logger="concurrent.futures"):
+        assert done.wait(10)
+    assert "exception calling callback" in caplog.text and "callback failed" in caplog.text
+    assert fn.invoke({"n": 4}).payload == 4
+
+
+def test_serve_forwards_options_to_the_endpoint(lab):
+    url = lab.serve(allow_origins=["http://localhost:8888"])
+    assert url.startswith("http://127.0.0.1:")
+    with pytest.raises(TypeError):
+        lambdalab.Lab.serve(lab, no_such_option=1)
