@@ -61,6 +61,7 @@ MARKER = ".lambdalab-deps.json"
 _TAIL_LINES = 25
 _COMMENT = re.compile(r"(^|\s+)#.*$")
 _INCLUDE = re.compile(r"^(-r|--requirement|-c|--constraint)(\s+|=)(?P<file>.+)$")
+_ARCHIVES = (".whl", ".zip", ".tar.gz", ".tgz", ".tar.bz2", ".tar")
 _SKIP_DIRS = {"__pycache__", ".git", "build", "dist", ".tox", ".venv"}
 
 
@@ -184,13 +185,18 @@ def _local_content(line: str, base: Path, seen: set[Path]) -> Iterator[bytes]:
         return
     token = line.split(" @ ", 1)[1] if " @ " in line else line.split(";")[0].split()[0]
     token = token.strip().removeprefix("file://")
-    if not token or "://" in token:
+    if "://" in token or not _looks_like_path(token):
         return
     path = (base / os.path.expanduser(token)).resolve()
     if path.is_file():
         yield hashlib.sha256(path.read_bytes()).digest()
     elif path.is_dir():
         yield tree_digest(path).encode()
+
+
+def _looks_like_path(token: str) -> bool:
+    """What pip reads as a local file or folder rather than a project name (a separator, a leading dot, an archive)."""
+    return "/" in token or token.startswith((".", "~")) or token.endswith(_ARCHIVES)
 
 
 def tree_digest(root: Path) -> str:
@@ -221,18 +227,18 @@ print(json.dumps([sys.implementation.name, sys.version.split()[0], sys.implement
 
 
 def _interpreter_tag(python: str) -> str:
-    resolved = shutil.which(python) or python
+    resolved = python if os.sep in python else (shutil.which(python) or python)
     try:
         st = os.stat(resolved)
     except OSError:
         raise ConfigError(f"invalid python: {python!r} is not an interpreter on this machine") from None
-    return _fingerprint(os.path.realpath(resolved), st.st_mtime_ns, st.st_size)
+    return _fingerprint(resolved, st.st_dev, st.st_ino, st.st_mtime_ns, st.st_size)
 
 
 @lru_cache(maxsize=16)
-def _fingerprint(python: str, mtime_ns: int, size: int) -> str:
+def _fingerprint(python: str, dev: int, inode: int, mtime_ns: int, size: int) -> str:
     """Version, implementation, ABI, platform and pip version of ``python`` (memoised per binary)."""
-    if python == os.path.realpath(sys.executable):
+    if os.path.realpath(python) == os.path.realpath(sys.executable):
         namespace: dict[str, object] = {}
         with contextlib.redirect_stdout(_Capture()) as out:
             exec(compile(_FINGERPRINT, "<fingerprint>", "exec"), namespace)  # noqa: S102 - our own constant

@@ -47,22 +47,23 @@ class OptView:
 def merge(layers: Sequence[LayerVersion], into: Path, *, python_version: str | None = None) -> OptView:
     """Merge the layers' files into ``into`` in order (later wins), as Lambda fills ``/opt``; reused if done."""
     into = Path(into)
-    marker = {"layers": [layer.arn for layer in layers], "contents": [str(layer.content) for layer in layers]}
+    wanted = {"layers": [layer.arn for layer in layers], "contents": [str(layer.content) for layer in layers]}
     python_version = python_version or f"{sys.version_info.major}.{sys.version_info.minor}"
-    if _read_json(into / _MARKER) != marker:
-        files = _plan(layers)
+    marker = _read_json(into / _MARKER)
+    if marker is None or {k: marker.get(k) for k in wanted} != wanted:
+        plan = _plan(layers)
+        marker = wanted | {"files": sum(1 for source in plan.values() if source is not None)}
         staging = Path(tempfile.mkdtemp(prefix=f".{into.name}-", dir=_parent(into)))
         try:
-            _materialise(files, staging)
+            _materialise(plan, staging)
             (staging / _MARKER).write_text(json.dumps(marker))
             if into.exists():
                 shutil.rmtree(into)
             staging.rename(into)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
-    count = sum(1 for _ in _walk_files(into)) - 1
     return OptView(into, (into / "python" / "lib" / f"python{python_version}" / "site-packages", into / "python"),
-                   into / "bin", into / "lib", into / "extensions", tuple(marker["layers"]), count)
+                   into / "bin", into / "lib", into / "extensions", tuple(wanted["layers"]), int(marker["files"]))
 
 
 def _plan(layers: Sequence[LayerVersion]) -> dict[str, Path | None]:
@@ -97,12 +98,6 @@ def _materialise(plan: dict[str, Path | None], dest: Path) -> None:
             os.link(source, target)
         except OSError:  # another file system
             os.symlink(source, target)
-
-
-def _walk_files(root: Path) -> Iterator[str]:
-    for dirpath, _dirs, files in os.walk(root):
-        for name in files:
-            yield os.path.join(dirpath, name)
 
 
 def _parent(path: Path) -> Path:
