@@ -38,6 +38,7 @@ import re
 import shutil
 import sys
 import tempfile
+import threading
 import zipfile
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
@@ -266,7 +267,7 @@ class LayerStore:
         return base if version is None else f"{base}:{version}"
 
     # -- the API's operations -------------------------------------------------------------------
-    def publish(self, name: str, content: bytes | Path, *, description: str = "",
+    def publish(self, name: str, content: bytes | str | Path, *, description: str = "",
                 compatible_runtimes: Sequence[str] = (), compatible_architectures: Sequence[str] = (),
                 license_info: str | None = None) -> LayerVersion:
         """PublishLayerVersion: ``content`` is the .zip's bytes, a .zip file or a folder; numbers count 1, 2, …"""
@@ -399,8 +400,10 @@ class LayerStore:
         self._local[arn] = layer
         return layer
 
-    def _ingest(self, content: bytes | Path) -> tuple[str, int, int, Path]:
+    def _ingest(self, content: bytes | str | Path) -> tuple[str, int, int, Path]:
         """(CodeSha256, CodeSize, unzipped bytes, content folder) of a .zip's bytes, a .zip file or a folder."""
+        if isinstance(content, str):
+            content = Path(content)
         if isinstance(content, (bytes, bytearray)):
             data = bytes(content)
         elif isinstance(content, os.PathLike) and Path(content).is_dir():
@@ -478,7 +481,7 @@ def _from_json(record: dict[str, Any]) -> LayerVersion:
 
 
 def _write_json(path: Path, data: Any) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     tmp.write_text(json.dumps(data))
     os.replace(tmp, path)
 

@@ -81,6 +81,9 @@ def test_publish_numbers_versions_and_reports_the_archive_as_lambda_does(tmp_pat
     assert v2.code_sha256 == base64.b64encode(hashlib.sha256(data).digest()).decode()
     v3 = store.publish(f"arn:aws:lambda:{REGION}:{ACCOUNT}:layer:deps", folder)  # the layer ARN works as a name
     assert v3.version == 3 and v3.content == v1.content  # same bytes, unpacked once
+    (tmp_path / "layer.zip").write_bytes(data)
+    v4 = store.publish("deps", str(tmp_path / "layer.zip"))  # a .zip file, named by a str
+    assert v4.version == 4 and v4.content == v2.content and v4.code_sha256 == v2.code_sha256
 
 
 def test_get_list_and_delete_behave_as_lambdas_api(tmp_path: Path, store: LayerStore) -> None:
