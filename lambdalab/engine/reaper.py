@@ -63,10 +63,20 @@ def killpg_if_alive(pgid: int, leader_pidfd: int, signum: int) -> None:
 
 def _read(path: str) -> bytes:
     try:
-        with open(path, "rb") as f:
-            return f.read()
+        fd = os.open(path, os.O_RDONLY)
     except OSError:
         return b""
+    try:
+        chunks = []
+        while True:
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                return b"".join(chunks)
+            chunks.append(chunk)
+    except OSError:
+        return b""
+    finally:
+        os.close(fd)
 
 
 def cgroup_line(cgroup: str) -> bytes:

@@ -107,6 +107,8 @@ class Sandbox:
         self.marker: str | None = None
         self._reaper: _reaper.Reaper | None = None
         self._stopped: dict[int, int] = {}     # pid -> pidfd of processes outside the group we stopped
+        self._frozen = False
+        self._scan_pending = False
 
     def guard(self, reaper: _reaper.Reaper | None, cgroups: list[Path], marker: str | None) -> None:
         """Register with the reaper and say where the environment's other processes are found."""
@@ -175,9 +177,18 @@ class Sandbox:
     def freeze(self) -> None:
         if self.returncode is None:
             self._signal(signal.SIGSTOP)
+            self._frozen = True
+            if not self._scan_pending:  # looked for right after the batch, once callers are answered
+                self._scan_pending = True
+                self._loop.call_soon(self._stop_outside_if_frozen)
+
+    def _stop_outside_if_frozen(self) -> None:
+        self._scan_pending = False
+        if self._frozen and self.returncode is None:
             self._stop_outside()
 
     def thaw(self) -> None:
+        self._frozen = False
         self._signal(signal.SIGCONT)
         if self._stopped:
             self._release_outside(signal.SIGCONT)

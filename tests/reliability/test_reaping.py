@@ -38,13 +38,14 @@ ESCAPE = textwrap.dedent("""
             os.setsid()
             if event.get("double") and os.fork() != 0:
                 os._exit(0)
-            os.write(w, str(os.getpid()).encode())
             n = 0
             while True:
                 n += 1
                 with open(event["path"] + ".tmp", "w") as f:
                     f.write(str(n))
                 os.replace(event["path"] + ".tmp", event["path"])
+                if n == 1:  # counting has begun
+                    os.write(w, str(os.getpid()).encode())
                 time.sleep(0.005)
         if event.get("double"):
             os.waitpid(child, 0)
