@@ -100,7 +100,7 @@ class Function:
             return None
         if invocation_type != "RequestResponse":
             raise ConfigError(f"invalid invocation_type: {invocation_type!r}; expected RequestResponse, Event or DryRun")
-        options = {"client_context": json.dumps(client_context)} if client_context else None
+        options = _client_context(client_context)
         limit = self.config.timeout_s + self._lab._settings.init_timeout_s + _SLACK_S
         return self._lab._submit(self.name, payload, options, qualifier).result(limit)
 
@@ -115,6 +115,10 @@ class Function:
     def create_alias(self, name: str, version: str, weights: Mapping[str, float] | None = None) -> None:
         """Point alias ``name`` at ``version``; ``weights`` sends shares of traffic to other versions."""
         check_alias_name(name)
+        if not (weights is None or (isinstance(weights, Mapping) and all(
+                isinstance(v, str) and isinstance(w, (int, float)) and math.isfinite(w) and 0 <= w <= 1
+                for v, w in weights.items()))):
+            raise ConfigError(f"invalid weights: {weights!r}; expected {{version: share from 0 to 1}}")
         self._lab._call(lambda plane: plane.create_alias(self.name, name, version, dict(weights or {})))
 
     def wait_provisioned(self, timeout_s: float = 60.0) -> None:
@@ -140,13 +144,15 @@ class Function:
         the engine's), so a callback may call ``invoke``; they run one at a time, in order.
         """
         payload = _encode_event(event)
-        options = {"client_context": json.dumps(client_context)} if client_context else None
-        return self._lab._submit(self.name, payload, options, qualifier)
+        return self._lab._submit(self.name, payload, _client_context(client_context), qualifier)
 
     def update(self, *, source: str | None = None, path: str | Path | None = None, zip_file: bytes | None = None,
                **changes: Any) -> Function:
         """Deploy new code and/or configuration: existing environments retire, the next invoke is cold."""
-        config = dataclasses.replace(self.config, **changes) if changes else self.config
+        try:
+            config = dataclasses.replace(self.config, **changes) if changes else self.config
+        except TypeError as exc:  # an unknown keyword
+            raise ConfigError(f"invalid setting: {exc}") from None
         if source is None and path is None and zip_file is None:
             source_dir = self._lab._code_dirs[self.name]
             self.config = self._lab._deploy(config, path=source_dir).config
@@ -418,6 +424,15 @@ def _transfer(source: Any, target: concurrent.futures.Future[Any]) -> None:
         target.set_exception(source.exception())
     else:
         target.set_result(source.result())
+
+
+def _client_context(context: Mapping[str, Any] | None) -> dict[str, str] | None:
+    if not context:
+        return None
+    try:
+        return {"client_context": json.dumps(context, allow_nan=False)}
+    except (TypeError, ValueError, RecursionError) as exc:
+        raise ConfigError(f"invalid client_context: not JSON-serialisable ({exc})") from None
 
 
 _UNPARSABLE = "Could not parse request body into json: Could not parse payload into json: "

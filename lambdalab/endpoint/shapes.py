@@ -19,13 +19,15 @@ import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from lambdalab.engine import package
+
 if TYPE_CHECKING:
     from lambdalab.api import Lab
 
 RUNTIME = f"python{sys.version_info.major}.{sys.version_info.minor}"
 ARCHITECTURE = "arm64" if platform.machine() in ("aarch64", "arm64") else "x86_64"
-CODE_SIZE_ZIPPED = 50 * 1024 * 1024        # Lambda's quotas [S9]
-CODE_SIZE_UNZIPPED = 250 * 1024 * 1024
+CODE_SIZE_ZIPPED = package.ZIPPED_MAX_BYTES          # Lambda's quotas [S9], enforced by engine/package.py
+CODE_SIZE_UNZIPPED = package.UNZIPPED_MAX_BYTES
 TOTAL_CODE_SIZE = 75 * 1024 * 1024 * 1024
 
 

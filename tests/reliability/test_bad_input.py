@@ -344,3 +344,17 @@ def test_serve_forwards_options_to_the_endpoint(lab):
     assert url.startswith("http://127.0.0.1:")
     with pytest.raises(TypeError):
         lambdalab.Lab.serve(lab, no_such_option=1)
+
+
+def test_bad_alias_weights_client_context_and_settings_are_caller_errors(lab):
+    fn = lab.create_function("more", "def handler(e, c):\n    return 1\n")
+    version = fn.publish()
+    for weights in ({version: float("nan")}, {version: 2}, ["x"]):
+        with pytest.raises(lambdalab.ConfigError, match="invalid weights"):
+            fn.create_alias("live", version, weights)
+    with pytest.raises(lambdalab.ConfigError, match="invalid client_context"):
+        fn.invoke({}, client_context={"custom": {"x": float("nan")}})
+    with pytest.raises(lambdalab.ConfigError, match="invalid setting"):
+        fn.update(no_such_setting=1)
+    fn.create_alias("live", version)
+    assert fn.invoke({}, qualifier="live").payload == 1
