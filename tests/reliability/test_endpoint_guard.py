@@ -149,7 +149,7 @@ def test_foreign_origin_cannot_invoke_or_update(served):
 def test_allowed_origin_works_and_others_do_not():
     with lambdalab.Lab() as lab:
         lab.create_function("echo", ECHO)
-        url = serve(lab, allow_origins=["http://localhost:8888"])
+        url = lab.serve(allow_origins=["http://localhost:8888"])       # Lab.serve forwards it
         path = "/2015-03-31/functions/echo/invocations"
         status, _, body = request(url, "POST", path, b'{"a": 1}', {"Origin": "http://localhost:8888"})
         assert (status, json.loads(body)) == (200, {"echo": {"a": 1}})
