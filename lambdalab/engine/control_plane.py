@@ -42,6 +42,7 @@ from lambdalab.engine import runtimes
 from lambdalab.engine.environment import EngineEnvironment, RuntimeEndpoint
 from lambdalab.engine.limits import Limits
 from lambdalab.engine.reaper import Reaper
+from lambdalab.engine.sandbox import lab_marker, marked_environment
 from lambdalab.errors import (
     ConfigError, LabClosedError, RequestTooLargeException, TooManyRequestsException, UnknownFunctionError,
 )
@@ -107,7 +108,9 @@ class ControlPlane:
         self._retired: collections.deque[str] = collections.deque()
         self.limits = Limits(lab_id, enabled=settings.use_cgroups)
         self._executor = concurrent.futures.ThreadPoolExecutor(2, thread_name_prefix="lambdalab-limits")
-        self.reaper = Reaper()
+        self.reaper = Reaper(self.loop)  # respawned by the loop if it dies
+        self.marker = lab_marker(lab_id)
+        self.reaper.watch_marker(self.marker)
         self.reaper.watch_dir(workdir)
         for path in self.limits.lab_dirs():  # listed first, so removed last
             self.reaper.watch_cgroup(path)
@@ -272,12 +275,13 @@ class ControlPlane:
         env_vars = runtimes.environment_variables(
             config, environment=environment, port=port, init_type=effect.init_type,
             region=self.settings.region, pass_env=self.settings.pass_env, log_group=f"/aws/lambda/{config.name}")
+        env_vars = marked_environment(env_vars, self.marker + environment.id)
         try:
             sandbox = environment.spawn(runtimes.command(config), environment.code_dir, env_vars, incarnation)
         except Exception:  # the process never ran: the core sees it exit at once
             self.loop.call_soon(self.on_exit, environment, incarnation, 127)
             return
-        self.reaper.watch_group(sandbox.pid)
+        sandbox.guard(self.reaper, environment.cgroups, self.marker + environment.id)
         environment.limits_ready[incarnation] = self.loop.run_in_executor(
             self._executor, self.limits.enter, environment.cgroups, sandbox.pid, environment.pool.spec.memory_mb)
         self.loop.call_soon(self.dispatch, environment, ProcessStarted(environment.id, incarnation, self.now()))
