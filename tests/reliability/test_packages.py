@@ -8,7 +8,6 @@ another function's invoke is answered on time meanwhile. Each case ends with a g
 
 from __future__ import annotations
 
-import base64
 import io
 import os
 import shutil
