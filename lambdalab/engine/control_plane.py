@@ -33,12 +33,12 @@ from lambdalab.core.events import DeadlineExceeded, Event, Invocation, ProcessEx
 from lambdalab.core.ids import IdFactory
 from lambdalab.core.keepalive import FixedKeepAlive, HybridHistogramKeepAlive, KeepAlivePolicy
 from lambdalab.core.lifecycle import EnvironmentSpec
-from lambdalab.core.limits import THROTTLE_MESSAGE, AccountLimits
+from lambdalab.core.limits import CAPACITY_REASON, THROTTLE_MESSAGE, AccountLimits
 from lambdalab.core.logstream import LogStream
 from lambdalab.core.outcomes import Status
 from lambdalab.core.records import End, InitReport, InitStart, InvocationRecord, PhaseSpan, Start, log_stream_name
 from lambdalab.core.scheduler import LATEST, Alias, Scheduler, Throttled
-from lambdalab.engine import runtimes
+from lambdalab.engine import fd_budget, runtimes
 from lambdalab.engine.environment import EngineEnvironment, RuntimeEndpoint
 from lambdalab.engine.limits import Limits
 from lambdalab.engine.reaper import Reaper
@@ -107,6 +107,7 @@ class ControlPlane:
         self._wakeups: dict[str, asyncio.TimerHandle] = {}
         self._retired: collections.deque[str] = collections.deque()
         self.limits = Limits(lab_id, enabled=settings.use_cgroups)
+        self.fd_budget = fd_budget.process_budget()
         self._executor = concurrent.futures.ThreadPoolExecutor(2, thread_name_prefix="lambdalab-limits")
         self.reaper = Reaper(self.loop)  # respawned by the loop if it dies
         self.marker = lab_marker(lab_id)
@@ -206,8 +207,11 @@ class ControlPlane:
         request_id = request_id or str(uuid.uuid4())
         now = self.now()
         invocation = Invocation(request_id, now, payload, self.arn(name, qualifier), options)
+        self.scheduler.spawn_slots = self.fd_budget.free()
         effects, throttled = self.scheduler.submit(name, version, invocation, now)
         if throttled is not None:
+            if throttled.reason == CAPACITY_REASON:
+                self.fd_budget.warn_full()
             self._record_throttle(invocation, throttled, now)
             raise TooManyRequestsException(THROTTLE_MESSAGE, throttled.reason)
         future: asyncio.Future[EngineResult] = self.loop.create_future()
@@ -260,6 +264,9 @@ class ControlPlane:
         if sandbox is not None:
             self.reaper.forget_group(sandbox.pid)
             memory = sandbox.peak_memory_mb
+        if incarnation in environment.slots:
+            environment.slots.discard(incarnation)
+            self.fd_budget.release()
         environment.close_server(incarnation)
         environment.limits_ready.pop(incarnation, None)
         kills = self.limits.oom_kills(environment.cgroups)
@@ -270,15 +277,23 @@ class ControlPlane:
     def _spawn(self, effect: SpawnRuntime) -> None:
         environment = self.environments.get(effect.environment_id) or self._new_environment(effect.environment_id)
         incarnation = effect.incarnation
-        port = environment.open_server(incarnation, RuntimeEndpoint(self, environment, incarnation))
+        if not self.fd_budget.acquire():  # another Lab of this process took the last slot: it exits at once
+            self.fd_budget.warn_full()
+            self.loop.call_soon(self.on_exit, environment, incarnation, 127)
+            return
+        environment.slots.add(incarnation)
         config = environment.config
-        env_vars = runtimes.environment_variables(
-            config, environment=environment, port=port, init_type=effect.init_type,
-            region=self.settings.region, pass_env=self.settings.pass_env, log_group=f"/aws/lambda/{config.name}")
-        env_vars = marked_environment(env_vars, self.marker + environment.id)
         try:
+            port = environment.open_server(incarnation, RuntimeEndpoint(self, environment, incarnation))
+            env_vars = runtimes.environment_variables(
+                config, environment=environment, port=port, init_type=effect.init_type,
+                region=self.settings.region, pass_env=self.settings.pass_env, log_group=f"/aws/lambda/{config.name}")
+            env_vars = marked_environment(env_vars, self.marker + environment.id)
             sandbox = environment.spawn(runtimes.command(config), environment.code_dir, env_vars, incarnation)
-        except Exception:  # the process never ran: the core sees it exit at once
+        except Exception as exc:  # noqa: BLE001 - the process never ran: the core sees it exit at once
+            if isinstance(exc, OSError):
+                self.fd_budget.warn_full()
+            environment.close_server(incarnation)
             self.loop.call_soon(self.on_exit, environment, incarnation, 127)
             return
         sandbox.guard(self.reaper, environment.cgroups, self.marker + environment.id)

@@ -48,6 +48,7 @@ class EngineEnvironment:
         self.parked: http_server.Connection | None = None
         self.deadline: asyncio.TimerHandle | None = None
         self.limits_ready: dict[int, asyncio.Future[None]] = {}  # per incarnation: placed under its limits
+        self.slots: set[int] = set()  # incarnations holding a slot of the descriptor budget (engine.fd_budget)
         self.retired = False
         self.config: FunctionConfig = None  # type: ignore[assignment]  # set by the control plane
         self._current: Sandbox | None = None
