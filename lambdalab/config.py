@@ -29,6 +29,7 @@ _ENV_KEY = re.compile(r"^[a-zA-Z]([a-zA-Z0-9_])+\Z")
 _ALIAS = re.compile(r"^(?![0-9]+\Z)[a-zA-Z0-9_-]{1,128}\Z")
 _LAYER = re.compile(r"^[a-zA-Z0-9_-]{1,140}\Z")
 _MODULE_SEP = re.compile(r"[./]")
+_MODULE_PART = re.compile(r"^[\w-]+\Z")  # a file or folder name: letters, digits, '_', '-'; never '', '.' or '..'
 RESERVED_ENV_VARS = frozenset(
     {
         "_HANDLER", "_X_AMZN_TRACE_ID", "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_EXECUTION_ENV",
@@ -114,19 +115,21 @@ class FunctionConfig:
 
 
 def check_handler(handler: object) -> None:
-    """``module.function`` (or a bare ``function``): the module path is identifiers joined by ``.`` or ``/``.
+    """``module.function`` (or a bare ``function``): the module's parts are names joined by ``.`` or ``/``.
 
-    This is the rule Lambda's Python runtime imports by; anything else (``..``, an absolute path,
-    spaces) could never load there and would name a file outside the task root here.
+    Lambda's Python runtime imports ``module`` with ``/`` read as ``.`` (``importlib.import_module``),
+    so a part is a file or folder name (letters, digits, ``_``, ``-``) and never empty: ``..``, an
+    absolute path or spaces could never load there, and would name a file outside the task root
+    here. The function is a Python identifier (Lambda would accept another string and fail at init).
     """
     _check(isinstance(handler, str), "handler", handler, "'module.function' or 'function' as a string")
     assert isinstance(handler, str)
     module, _, function = handler.rpartition(".")
     parts = _MODULE_SEP.split(module) if "." in handler else []
     ok = (0 < len(handler) <= HANDLER_MAX_CHARS and function.isidentifier()
-          and all(part.isidentifier() for part in parts))
-    _check(ok, "handler", handler, "'module.function' or 'function': Python identifiers, the module's parts joined "
-           f"by '.' or '/', at most {HANDLER_MAX_CHARS} characters")
+          and all(_MODULE_PART.match(part) for part in parts))
+    _check(ok, "handler", handler, "'module.function' or 'function': the module's parts are names of letters, digits, "
+           f"'_' or '-' joined by '.' or '/', the function a Python identifier, at most {HANDLER_MAX_CHARS} characters")
 
 
 def check_function_name(name: object) -> None:

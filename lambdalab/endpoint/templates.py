@@ -56,7 +56,11 @@ def load_folder(lab: Lab, path: str | Path, handler: str = "handler") -> tuple[l
             continue
         name = re.sub(r"[^A-Za-z0-9_-]", "-", file.stem)[:64]
         code = root if root.is_dir() else file
-        lab.create_function(name, path=code, handler=f"{file.stem}.{handler}")
+        try:
+            lab.create_function(name, path=code, handler=f"{file.stem}.{handler}")
+        except ConfigError as exc:  # one file's bad name never stops the others
+            notes.append(f"{file.name}: {exc}; not served")
+            continue
         names.append(name)
     return names, notes
 

@@ -60,7 +60,8 @@ def test_a_handler_that_climbs_out_is_refused_and_writes_nothing(lab):
 
 
 BAD_HANDLERS = ["/tmp/x/mod.handler", "../mod.handler", "a..b.handler", "mod.handler\n", "mod.", ".handler",
-                "a b.handler", "mod.han-dler", "1mod.handler", "mod.handler()", "a//b.handler", "x" * 126 + ".h.f", ""]
+                "a b.handler", "mod.han-dler", "mod.handler()", "a//b.handler", "x" * 126 + ".h.f", "", "a\\b.handler",
+                "mod\0.handler", "mod:x.handler", "a/./b.handler"]
 
 
 @pytest.mark.parametrize("handler", BAD_HANDLERS)
@@ -71,7 +72,8 @@ def test_handlers_that_are_not_module_dot_function_are_refused(lab, handler):
     _good(lab)
 
 
-@pytest.mark.parametrize("handler", ["pkg/sub/mod.handler", "pkg.sub.mod.handler", "handler", "mod.handler"])
+@pytest.mark.parametrize("handler", ["pkg/sub/mod.handler", "pkg.sub.mod.handler", "handler", "mod.handler",
+                                     "my-app.handler", "v1/my-app.handler", "1mod.handler"])
 def test_handlers_with_identifier_paths_work(lab, handler):
     fn = lab.create_function("nested", GOOD, handler=handler)
     assert fn.invoke({}).payload == {"ok": True}
