@@ -33,7 +33,8 @@ RIC_BOOTSTRAP = RUNTIME_DIR / "ric_bootstrap.py"
 # the variables Lambda sets from the execution role's credentials, by the names STS answers with
 _CREDENTIALS = {"AccessKeyId": ("AWS_ACCESS_KEY_ID", "AWS_ACCESS_KEY"), "SecretAccessKey": ("AWS_SECRET_ACCESS_KEY",),
                 "SessionToken": ("AWS_SESSION_TOKEN",)}
-_ISOLATION = ("HOME", "AWS_SHARED_CREDENTIALS_FILE", "AWS_CONFIG_FILE")  # defaults pass_env may replace
+# isolation defaults that a name in pass_env replaces (the user asked for it)
+_ISOLATION = ("HOME", "AWS_SHARED_CREDENTIALS_FILE", "AWS_CONFIG_FILE", "AWS_EC2_METADATA_DISABLED")
 _PY = f"python{sys.version_info.major}.{sys.version_info.minor}"
 
 
@@ -85,8 +86,9 @@ def environment_variables(config: FunctionConfig, *, environment: EngineEnvironm
         "PWD": task_root, "SHLVL": "0",
         "TMPDIR": str(environment.tmp),
         "HOME": str(home),
-        # the SDK's shared files point at nothing: no profile or key of the owner's is found, even if HOME changes
-        "AWS_SHARED_CREDENTIALS_FILE": os.devnull, "AWS_CONFIG_FILE": os.devnull,
+        # the SDK's shared files point at nothing: no profile or key of the owner's is found, even if HOME changes;
+        # nor the owner's machine role (on EC2, the instance metadata service would hand it to any local process)
+        "AWS_SHARED_CREDENTIALS_FILE": os.devnull, "AWS_CONFIG_FILE": os.devnull, "AWS_EC2_METADATA_DISABLED": "true",
     }
     if config.runtime == "python-ric":  # the task root goes first once awslambdaric is loaded (ric_bootstrap)
         values["PYTHONPATH"] = os.pathsep.join(library_path())

@@ -436,15 +436,14 @@ def _invoke(handler, encoder, request_id, headers, body):
 def _serve(api, handler, encoder):
     global _request_id
     while True:
+        held = _hold_sigcont()
         status, headers, body = api.request("GET", "/invocation/next")
+        if held is not None:
+            _release_sigcont(held)
         if status != 200:  # 403/500: "Non-recoverable state. Runtime should exit promptly."
             _platform_gone()
         request_id = _request_id = headers.get("lambda-runtime-aws-request-id", "")
-        trace_id = headers.get("lambda-runtime-trace-id")
-        if trace_id:
-            os.environ["_X_AMZN_TRACE_ID"] = trace_id
-        else:
-            os.environ.pop("_X_AMZN_TRACE_ID", None)
+        _set_trace_id(headers.get("lambda-runtime-trace-id"))
         outcome = _invoke(handler, encoder, request_id, headers, body)
         _flush_std()  # the handler's prints reach the pipe before the platform sees the result
         if isinstance(outcome, dict):
@@ -454,6 +453,59 @@ def _serve(api, handler, encoder):
             (content_type, payload), path = outcome, "response"
         # 202, or 413 when the response is too large (the platform reports that to the caller): carry on.
         api.request("POST", f"/invocation/{request_id}/{path}", payload, f"Content-Type: {content_type}\r\n")
+
+
+def _hold_sigcont():
+    """Keep the thaw's SIGCONT from a SIGCONT handler of user code: block it while waiting on ``/next``.
+
+    lambdalab may freeze an environment with SIGSTOP and thaw it with SIGCONT; Lambda's freezer sends no
+    signal, so a handler there never sees one. Blocking does not stop the thaw itself (the kernel continues
+    a process whatever its mask). Only when user code has installed a handler (it imported ``signal``);
+    otherwise the cost is one dictionary lookup. Returns the signal module when it blocked.
+    """
+    signal = sys.modules.get("signal")
+    if signal is None:
+        return None
+    try:
+        if signal.getsignal(signal.SIGCONT) in (signal.SIG_DFL, signal.SIG_IGN, None):
+            return None
+        signal.pthread_sigmask(signal.SIG_BLOCK, (signal.SIGCONT,))
+    except Exception:  # a replaced or partial signal module: leave signals alone
+        return None
+    return signal
+
+
+def _release_sigcont(signal):
+    """Discard the SIGCONT of the thaw (if one came) and unblock it again, before the handler runs."""
+    try:
+        while signal.sigtimedwait((signal.SIGCONT,), 0) is not None:
+            pass
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, (signal.SIGCONT,))
+    except Exception:
+        pass
+
+
+def _set_trace_id(trace_id):
+    """``os.environ["_X_AMZN_TRACE_ID"]`` for this invoke, without growing the process on every invoke.
+
+    Assigning ``os.environ`` calls the C library's ``setenv``, which keeps every value it was ever given
+    (about 155 bytes per invoke, for ever). The trace id changes on every invoke, so it goes into the
+    mapping only (``os.environ`` and ``os.getenv`` see it; a child started with ``env=os.environ`` gets it),
+    not into the C-level environment that a child started without ``env=`` inherits.
+    """
+    environ = os.environ
+    data = getattr(environ, "_data", None)
+    if data is None or not hasattr(environ, "encodekey"):  # os.environ replaced by user code: plain mapping
+        if trace_id:
+            environ["_X_AMZN_TRACE_ID"] = trace_id
+        else:
+            environ.pop("_X_AMZN_TRACE_ID", None)
+        return
+    key = environ.encodekey("_X_AMZN_TRACE_ID")
+    if trace_id:
+        data[key] = environ.encodevalue(trace_id)
+    else:
+        data.pop(key, None)
 
 
 def main():
