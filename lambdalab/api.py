@@ -215,7 +215,12 @@ class Lab:
             self._callbacks = CallbackThread(threading.get_ident())
             return ControlPlane(self._workdir, self._settings, self._workdir.name.rsplit("-", 1)[-1])
 
-        self._plane = self._thread.run(_make(), timeout=30)
+        try:
+            self._plane = self._thread.run(_make(), timeout=30)
+        except BaseException:  # the engine could not start: leave no thread or folder behind
+            self._thread.stop()
+            shutil.rmtree(self._workdir, ignore_errors=True)
+            raise
         self._finalizer = weakref.finalize(self, _close_quietly, self._thread, self._plane, self._workdir,
                                            self._callbacks)
         atexit.register(self._finalizer)
