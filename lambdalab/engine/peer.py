@@ -120,22 +120,20 @@ def _proc_inode(client: tuple, server: tuple) -> int | None:  # type: ignore[typ
     for table, local, remote in zip(_TABLES, client_forms, server_forms):
         if local is None or remote is None:
             continue
+        needle = f" {local} {remote} "
         try:
-            with open(table) as f:
-                text = f.read()
+            with open(table) as f:  # line by line: the kernel formats the table as it is read, so stop early
+                for line in f:
+                    at = line.find(needle)
+                    if at >= 0:
+                        # "sl local_address rem_address st tx_queue:rx_queue tr:tm->when retrnsmt uid timeout inode"
+                        fields = line[at:].split()
+                        try:
+                            return int(fields[8]) or None  # 0: an orphan (no process holds it)
+                        except (IndexError, ValueError):
+                            return None
         except OSError:
             continue
-        # "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode"
-        at = text.find(f" {local} {remote} ")
-        if at < 0:
-            continue
-        end = text.find("\n", at)
-        fields = text[at:end if end >= 0 else len(text)].split()
-        try:
-            inode = int(fields[8])
-        except (IndexError, ValueError):
-            return None
-        return inode or None
     return None
 
 
