@@ -10,13 +10,13 @@ from lambdalab._version import __version__
 from lambdalab.api import AsyncInvocation, EnvironmentInfo, Function, InvocationResult, Lab
 from lambdalab.config import FunctionConfig
 from lambdalab.errors import (
-    CallerError, ConfigError, FunctionError, LabClosedError, LambdaLabError, RequestTooLargeException,
-    TooManyRequestsException, UnknownFunctionError,
+    CallerError, ConfigError, FunctionError, InvalidRequestContentException, LabClosedError, LambdaLabError,
+    RequestTooLargeException, TooManyRequestsException, UnknownFunctionError,
 )
 
 __all__ = [
     "AsyncInvocation", "CallerError", "ConfigError", "EnvironmentInfo", "Function", "FunctionConfig", "FunctionError",
-    "InvocationResult", "Lab", "LabClosedError", "LambdaLabError", "RequestTooLargeException",
+    "InvalidRequestContentException", "InvocationResult", "Lab", "LabClosedError", "LambdaLabError", "RequestTooLargeException",
     "TooManyRequestsException", "UnknownFunctionError", "__version__",
     "default_lab", "load_ipython_extension", "panel",
 ]
