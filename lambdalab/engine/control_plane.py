@@ -98,6 +98,7 @@ class ControlPlane:
         self.queue = EventQueue(settings.retry_delay_scale, lambda fn, q: self.arn(fn))
         self.configs: dict[str, FunctionConfig] = {}                   # function -> $LATEST config
         self.code: dict[tuple[str, str], tuple[FunctionConfig, Path]] = {}  # (function, code hash)
+        self.paths: dict[tuple[str, str], runtimes.RuntimePaths] = {}     # what that code imports besides itself
         self.destinations: dict[str, dict[str, collections.deque[dict[str, Any]]]] = {}
         self.environments: dict[str, EngineEnvironment] = {}
         self.records: collections.deque[InvocationRecord] = collections.deque(maxlen=settings.max_records)
@@ -129,7 +130,8 @@ class ControlPlane:
         return self.loop.time() + self._offset
 
     # -- functions ------------------------------------------------------------------------------
-    def deploy(self, config: FunctionConfig, code_dir: Path, code_sha: str) -> None:
+    def deploy(self, config: FunctionConfig, code_dir: Path, code_sha: str,
+               paths: runtimes.RuntimePaths | None = None) -> None:
         """Register a function, or replace its code/config: old environments retire."""
         self._check_open()
         try:
@@ -137,6 +139,8 @@ class ControlPlane:
         except ValueError as exc:
             raise ConfigError(f"invalid reserved_concurrency: {exc}") from None
         self.code[(config.name, code_sha)] = (config, code_dir)
+        if paths is not None:
+            self.paths[(config.name, code_sha)] = paths
         self.configs[config.name] = config
         self.destinations.setdefault(config.name, _new_destinations(min(10_000, self.settings.max_records)))
         now = self.now()
@@ -287,8 +291,9 @@ class ControlPlane:
             port = environment.open_server(incarnation, RuntimeEndpoint(self, environment, incarnation))
             env_vars = runtimes.environment_variables(
                 config, environment=environment, port=port, init_type=effect.init_type,
-                region=self.settings.region, pass_env=self.settings.pass_env, log_group=f"/aws/lambda/{config.name}")
-            env_vars = marked_environment(env_vars, self.marker + environment.id)
+                region=self.settings.region, pass_env=self.settings.pass_env, log_group=f"/aws/lambda/{config.name}",
+                paths=self.paths.get((environment.pool.spec.function, environment.pool.spec.code)))
+            env_vars = marked_environment(env_vars, f"{self.marker}{environment.id}/{incarnation}/")
             sandbox = environment.spawn(runtimes.command(config), environment.code_dir, env_vars, incarnation)
         except Exception as exc:  # noqa: BLE001 - the process never ran: the core sees it exit at once
             if isinstance(exc, OSError):
@@ -296,7 +301,7 @@ class ControlPlane:
             environment.close_server(incarnation)
             self.loop.call_soon(self.on_exit, environment, incarnation, 127)
             return
-        sandbox.guard(self.reaper, environment.cgroups, self.marker + environment.id)
+        sandbox.guard(self.reaper, environment.cgroups, f"{self.marker}{environment.id}/{incarnation}/")
         environment.limits_ready[incarnation] = self.loop.run_in_executor(
             self._executor, self.limits.enter, environment.cgroups, sandbox.pid, environment.pool.spec.memory_mb)
         self.loop.call_soon(self.dispatch, environment, ProcessStarted(environment.id, incarnation, self.now()))

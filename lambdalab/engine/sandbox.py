@@ -57,6 +57,22 @@ def lab_marker(lab_id: str) -> str:
     return f"{tag}/{lab_id}/"
 
 
+def _marker_of(pid: int) -> str | None:
+    """The ``LAMBDALAB_MARKER`` a process started with, or None (none, or unreadable)."""
+    needle = b"\0" + _reaper.MARKER_VAR.encode() + b"="
+    try:
+        with open(f"/proc/{pid}/environ", "rb") as f:
+            data = b"\0" + f.read()
+    except OSError:
+        return None
+    start = data.find(needle)
+    if start < 0:
+        return None
+    start += len(needle)
+    end = data.find(b"\0", start)
+    return data[start:end if end >= 0 else None].decode(errors="replace")
+
+
 def _ppid_pgid(pid: int) -> tuple[int, int]:
     try:
         with open(f"/proc/{pid}/stat", "rb") as f:
@@ -122,7 +138,9 @@ class Sandbox:
         found = []
         if self.cgroups:
             for pid, fd in _reaper.cgroup_members(str(self.cgroups[0]), skip=self.pid):
-                if _ppid_pgid(pid)[1] != self.pid:
+                # the group is the environment's, shared by its incarnations: a process of the next
+                # incarnation (another marker) is not this one's to stop or kill
+                if _ppid_pgid(pid)[1] != self.pid and _marker_of(pid) in (None, self.marker):
                     found.append((pid, fd))
                 else:
                     os.close(fd)
