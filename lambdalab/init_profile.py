@@ -10,13 +10,16 @@ import it finishes, children before their parent, indented two spaces per level 
 
 The header is written once per process, so a log holding several cold starts holds several
 blocks. ``parse_importtime`` reads one block into ``ImportRow``s, ignoring every other line (START,
-REPORT, a handler's prints). ``collect_modules_snippet`` is Python the runtime runs after init to
-write, behind ``MODULES_MARKER``, the file of every loaded module; ``parse_modules_line`` reads it
-back. ``classify`` says where a module was loaded from, given the folders of each origin (the task
-root, the dependency build, the layers, the runtime's own directory) as the environment sees them:
-the most specific folder wins, the interpreter's own library is ``"stdlib"``, and a module with no
-file takes its package's origin or, failing that, is ``"stdlib"`` when the standard library names it.
-``profile_table`` puts it all in a DataFrame (pandas imported on call: ``import lambdalab`` stays light).
+REPORT, a handler's prints). ``collect_modules_snippet`` is Python the runtime runs right after
+init to write, behind ``MODULES_MARKER``, the file of every loaded module; ``parse_modules_line``
+reads it back, and ``until=MODULES_MARKER`` keeps the imports of the init apart from those a
+handler makes later. ``classify`` says where a module was loaded from, given the folders of each
+origin (the task root, the dependency build, the layers, the runtime's own directory) as the
+environment sees them: the most specific folder wins, the interpreter's own library is
+``"stdlib"``, a module missing from the list is an import that failed (``"not found"``), and a
+module with no file takes its package's origin or is ``"stdlib"`` when the standard library
+names it. ``profile_table`` puts it all in a DataFrame (pandas is imported on call, so
+``import lambdalab`` stays light).
 
 Pure functions over text and mappings: nothing here runs a process or reads a clock.
 """
@@ -44,7 +47,7 @@ __all__ = [
 IMPORTTIME_FLAG: Final = ("-X", "importtime")
 MODULES_MARKER: Final = "[lambdalab:init-modules] "
 # where a module can come from, in the order a chart's legend lists them
-ORIGINS: Final = ("package", "dependencies", "layer", "runtime", "stdlib", "other", "unknown")
+ORIGINS: Final = ("package", "dependencies", "layer", "runtime", "stdlib", "other", "not found", "unknown")
 COLUMNS: Final = ("module", "parent", "depth", "self_ms", "cumulative_ms", "origin", "file", "index", "parent_index")
 
 _HEADER = "import time: self [us] | cumulative | imported package"
@@ -71,20 +74,26 @@ class ImportRow:
 
 
 # ------------------------------------------------------------------------------------------- parsing
-def import_blocks(text: str) -> list[list[ImportRow]]:
+def import_blocks(text: str, *, until: str | None = None) -> list[list[ImportRow]]:
     """Every import profile in ``text``, one per process (a new block at each header line).
 
-    Rows before the first header (a log whose start was dropped) form a block of their own.
+    Rows before the first header (a log whose start was dropped) form a block of their own. With
+    ``until``, a line containing it ends the block: pass ``MODULES_MARKER`` to keep the imports of
+    the init only, not those a handler makes lazily while it runs.
     """
     raw: list[list[tuple[str, int, int, int]]] = []
     current: list[tuple[str, int, int, int]] | None = None
+    ended = False  # the current block met ``until``: its later rows are not the init's
     for line in text.splitlines():
         if _HEADER in line:
-            current = []
+            current, ended = [], False
             raw.append(current)
             continue
+        if until is not None and until in line:
+            current, ended = None, True
+            continue
         match = _ROW.search(line)
-        if match is None:
+        if match is None or ended:
             continue
         if current is None:
             current = []
@@ -94,13 +103,13 @@ def import_blocks(text: str) -> list[list[ImportRow]]:
     return [_link(block) for block in raw if block]
 
 
-def parse_importtime(text: str, *, block: int = 0) -> list[ImportRow]:
+def parse_importtime(text: str, *, block: int = 0, until: str | None = None) -> list[ImportRow]:
     """The rows of one import profile in ``text`` (the first by default; ``-1`` is the last).
 
     Returns ``[]`` when the text holds none; raises ``IndexError`` naming how many it holds when
-    ``block`` asks for one that is not there.
+    ``block`` asks for one that is not there. ``until`` ends each block early (``import_blocks``).
     """
-    blocks = import_blocks(text)
+    blocks = import_blocks(text, until=until)
     if not blocks and block in (0, -1):
         return []
     try:
@@ -125,27 +134,30 @@ def _link(block: list[tuple[str, int, int, int]]) -> list[ImportRow]:
 
 # ---------------------------------------------------------------------------------- module files
 def collect_modules_snippet(marker: str = MODULES_MARKER) -> str:
-    """Python source (stdlib only) that writes one line, ``marker`` + JSON ``{module: file or None}``, to fd 2.
+    """Python source that writes one line, ``marker`` + JSON ``{module: file or None}``, to fd 2.
 
-    Run it in the environment after init. It reads ``sys.modules`` before importing anything itself,
-    takes a namespace package's first folder when it has no file, and writes with ``os.write`` so a
+    Run it in the environment right after init. It imports nothing (it writes its JSON by hand, through
+    the always-loaded ``posix`` module), so it adds no line to the import profile and no module to the
+    list; a namespace package is given its first folder; and it writes to the file descriptor, so a
     handler that replaced ``sys.stderr`` cannot swallow the line.
     """
     return f"""\
 def _lambdalab_init_modules():
     import sys
-    modules = list(sys.modules.items())
-    files = {{}}
-    for name, module in modules:
+    escape = {{i: "\\\\u%04x" % i for i in range(32)}}
+    escape.update({{34: '\\\\"', 92: "\\\\\\\\"}})
+    items = []
+    for name, module in list(sys.modules.items()):
         try:
             where = getattr(module, "__file__", None) or next(iter(getattr(module, "__path__", None) or ()), None)
         except Exception:
             where = None
-        files[name] = where if isinstance(where, str) else None
-    import json, os
-    data = ({marker!r} + json.dumps(files, separators=(",", ":")) + "\\n").encode("utf-8", "replace")
+        value = '"%s"' % where.translate(escape) if isinstance(where, str) else "null"
+        items.append('"%s":%s' % (str(name).translate(escape), value))
+    data = ({marker!r} + "{{" + ",".join(items) + "}}\\n").encode("utf-8", "replace")
+    write = sys.modules["posix"].write
     while data:
-        data = data[os.write(2, data):]
+        data = data[write(2, data):]
 _lambdalab_init_modules()
 del _lambdalab_init_modules
 """
@@ -176,12 +188,17 @@ def parse_modules_line(text: str, *, block: int = 0, marker: str = MODULES_MARKE
 # -------------------------------------------------------------------------------------- attribution
 def classify(module: str, files: Mapping[str, str | None], roots: Mapping[str, Iterable[str]]) -> str:
     """Where ``module`` was loaded from: a key of ``roots`` (e.g. ``"package"``, ``"layer"``), ``"stdlib"``,
-    ``"other"`` (a file outside every root) or ``"unknown"`` (no file, not a standard library name).
+    ``"other"`` (a file outside every root), ``"not found"`` (absent from ``files``: an import that
+    failed, such as an optional dependency probed in a ``try``) or ``"unknown"`` (no file, not a
+    standard library name).
 
-    ``files`` maps module names to their files (``parse_modules_line``); ``roots`` maps each origin to
-    its folders, as the environment sees them. The longest folder containing the file wins, so a
+    ``files`` maps module names to their files (``parse_modules_line``), taken after the init; empty,
+    it tells nothing and the standard library's names decide. ``roots`` maps each origin to its
+    folders, as the environment sees them. The longest folder containing the file wins, so a
     ``package/`` folder inside the task root can be told apart from the task root.
     """
+    if files and module not in files:
+        return "not found"
     path = files.get(module)
     if path:
         return _origin_of_path(path, roots)

@@ -37,10 +37,15 @@ def cold_start(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path]:
         print("INIT_START Runtime Version: python:3.11")  # a handler's print in the middle of the profile
         import mymod_helper
         import colorsys
+        try:
+            import lambdalab_missing_optional  # an optional dependency probed, as many packages do
+        except ImportError:
+            pass
         time.sleep(0.05)
     """))
     (root / "mymod_helper.py").write_text("VALUE = 1\n")
-    code = f"import json, email.parser; import mymod\n{collect_modules_snippet()}"
+    # wave: imported after the init, as a handler importing lazily in its first invoke would
+    code = f"import json, email.parser; import mymod\n{collect_modules_snippet()}\nimport wave"
     out = subprocess.run([sys.executable, *IMPORTTIME_FLAG, "-S", "-c", code], cwd=root, stdout=subprocess.PIPE,
                          stderr=subprocess.STDOUT, text=True, timeout=60, check=False)
     assert out.returncode == 0, out.stdout
@@ -59,6 +64,7 @@ def test_a_slow_import_is_found_with_its_time_and_nesting(cold_start: tuple[str,
     assert (mymod.depth, mymod.parent, mymod.parent_index) == (0, None, None)
     assert (rows["mymod_helper"].parent, rows["mymod_helper"].depth) == ("mymod", 1)
     assert (rows["colorsys"].parent, rows["colorsys"].depth) == ("mymod", 1)
+    assert rows["lambdalab_missing_optional"].parent == "mymod"  # a failed import is timed too
     assert rows["json.decoder"].parent == "json" and rows["json"].depth == 0
     assert rows["email.feedparser"].parent == "email.parser"
 
@@ -82,22 +88,38 @@ def test_modules_are_attributed_to_the_package_and_the_standard_library(cold_sta
     origin = dict(zip(table["module"], table["origin"]))
     assert origin["mymod"] == origin["mymod_helper"] == "package"
     assert {origin[m] for m in ("json", "json.decoder", "email.parser", "email.feedparser", "colorsys")} == {"stdlib"}
+    assert origin["lambdalab_missing_optional"] == "not found" and origin["wave"] == "not found"  # not loaded at init
     assert table["cumulative_ms"].is_monotonic_decreasing
     mymod = table[table["module"] == "mymod"].iloc[0]
     assert mymod["cumulative_ms"] >= 50.0 and mymod["depth"] == 0
     assert table[table["module"] == "mymod_helper"].iloc[0]["parent"] == "mymod"
-    totals = origin_totals(parse_importtime(text), files, roots)
-    assert totals["package"] >= 50.0 and set(totals) == {"package", "stdlib"}
+    totals = origin_totals(parse_importtime(text, until=MODULES_MARKER), files, roots)
+    assert totals["package"] >= 50.0 and set(totals) == {"package", "stdlib", "not found"}
+    assert list(totals.values()) == sorted(totals.values(), reverse=True)
+
+
+def test_until_the_module_list_keeps_the_inits_imports_only(cold_start: tuple[str, Path]) -> None:
+    text, _ = cold_start
+    init = parse_importtime(text, until=MODULES_MARKER)
+    assert "wave" in by_module(parse_importtime(text)) and "wave" not in by_module(init)
+    assert len(init) == len(parse_importtime(text)) - 1
+    # the list adds nothing to the profile: every import of the init is in it but the one that failed
+    assert {row.module for row in init} - set(parse_modules_line(text)) == {"lambdalab_missing_optional"}
 
 
 def test_the_module_list_survives_a_handler_that_replaced_stderr(tmp_path: Path) -> None:
-    code = f"import io, sys, colorsys\nsys.stderr = io.StringIO()\n{collect_modules_snippet()}"
-    out = subprocess.run([sys.executable, "-S", "-c", code], cwd=tmp_path, capture_output=True, text=True,
-                         timeout=60, check=False)
+    (tmp_path / 'odd "name"\\x').mkdir()
+    (tmp_path / 'odd "name"\\x' / "oddmod.py").write_text("")
+    code = ("import io, sys, colorsys\nsys.path.insert(0, sys.argv[1])\nimport oddmod\nsys.stderr = io.StringIO()\n"
+            + collect_modules_snippet())
+    out = subprocess.run([sys.executable, *IMPORTTIME_FLAG, "-I", "-S", "-c", code, str(tmp_path / 'odd "name"\\x')],
+                         cwd=tmp_path, capture_output=True, text=True, timeout=60, check=False)
     assert out.returncode == 0, out.stderr
     files = parse_modules_line(out.stderr)
     assert files["colorsys"] == str(Path(STDLIB) / "colorsys.py") and files["sys"] is None
+    assert files["oddmod"] == str(tmp_path / 'odd "name"\\x' / "oddmod.py")  # quotes and backslashes escaped
     assert "_lambdalab_init_modules" not in files and out.stdout == ""
+    assert not out.stderr.split(MODULES_MARKER)[1].count("import time:")  # nothing imported to write the list
 
 
 # ------------------------------------------------------------------------------------- parsing text
@@ -137,6 +159,14 @@ def test_each_cold_start_is_a_block_of_its_own() -> None:
 def test_a_log_without_a_profile_gives_no_rows() -> None:
     assert parse_importtime("START RequestId: 1\nEND RequestId: 1\n") == []
     assert parse_importtime("") == []
+
+
+def test_until_ends_each_block_at_its_marker() -> None:
+    text = NOISY.replace("import time:        10 |         10 | e\n", "import time:        10 |         10 | e\nSTOP\n"
+                         "import time:        99 |         99 | lazy\n")
+    assert [r.module for r in parse_importtime(text)][-1] == "lazy"
+    assert [r.module for r in parse_importtime(text, until="STOP")] == ["c", "b", "d", "a", "e"]
+    assert [r.module for r in parse_importtime(text, block=1, until="STOP")] == ["slow"]  # a new header, a new block
 
 
 def test_rows_before_the_first_header_are_a_block() -> None:
@@ -187,10 +217,13 @@ ROOTS = {
     ("_frozen_importlib", None, "stdlib"),
     ("six.moves.urllib", None, "dependencies"),  # no file: its package's origin
     ("mystery", None, "unknown"),
+    ("simplejson", "<absent>", "not found"),  # not in the list taken after init: the import failed
     ("absent", "", "unknown"),
 ])
 def test_classify_by_the_most_specific_folder(module: str, file: str | None, origin: str) -> None:
     files = {module: file, "six": "/var/task/package/six.py"}
+    if file == "<absent>":
+        del files[module]
     assert classify(module, files, ROOTS) == origin
     assert classify(module, files, dict(reversed(ROOTS.items()))) == origin  # whatever order the roots come in
 

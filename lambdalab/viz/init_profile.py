@@ -29,6 +29,7 @@ ORIGIN_COLOURS: Final[dict[str, str]] = {
     "runtime": "#f59e0b",       # amber, like the init phase: the runtime and its SDK
     "stdlib": "#9ca3af",        # grey: the standard library
     "other": "#78716c",         # stone: a file outside every known folder (e.g. inherited packages)
+    "not found": "#fca5a5",     # light red: an import that failed (an optional dependency probed)
     "unknown": "#d6d3d1",       # light stone: no file known
 }
 _ROOT_ID = "<init>"

@@ -20,7 +20,8 @@ import time:       500 |       1500 | json
 import time:      2000 |       2000 |     jinja2.utils
 import time:      9000 |      11000 |   jinja2
 import time:      4000 |       4000 |   shared
-import time:     80000 |      95000 | app
+import time:       300 |        300 |   simplejson
+import time:     80000 |      95300 | app
 import time:      1200 |       1200 | boto3
 """
 FILES = {"_json": None, "json.decoder": "/py/lib/json/decoder.py", "json": "/py/lib/json/__init__.py",
@@ -39,11 +40,12 @@ def test_the_icicle_is_the_import_tree_under_one_root(table: pd.DataFrame) -> No
     (trace,) = init_profile(table).to_dict()["data"]
     assert trace["type"] == "icicle" and trace["branchvalues"] == "remainder"
     labels, ids, parents = list(trace["labels"]), list(trace["ids"]), list(trace["parents"])
-    assert len(set(ids)) == len(ids) == 9 and parents.count("") == 1
+    assert len(set(ids)) == len(ids) == 10 and parents.count("") == 1
     assert "app" in labels  # the slowest module
     label_of = dict(zip(ids, labels))
     parent_of = {labels[i]: label_of.get(parents[i]) for i in range(len(ids))}
-    assert parent_of["jinja2.utils"] == "jinja2" and parent_of["jinja2"] == "app" and parent_of["_json"] == "json.decoder"
+    assert parent_of["jinja2.utils"] == "jinja2" and parent_of["jinja2"] == "app"
+    assert parent_of["_json"] == "json.decoder"
     assert parent_of["app"] == parent_of["json"] == parent_of["boto3"] == "all imports"
     sizes = dict(zip(labels, trace["values"]))
     assert sizes["app"] == pytest.approx(80.0) and sizes["_json"] == pytest.approx(0.3)
@@ -56,9 +58,10 @@ def test_the_icicle_colours_each_module_by_its_origin(table: pd.DataFrame) -> No
     assert colour["app"] == ORIGIN_COLOURS["package"] and colour["jinja2"] == ORIGIN_COLOURS["dependencies"]
     assert colour["shared"] == ORIGIN_COLOURS["layer"] and colour["boto3"] == ORIGIN_COLOURS["runtime"]
     assert colour["json"] == colour["_json"] == ORIGIN_COLOURS["stdlib"]
+    assert colour["simplejson"] == ORIGIN_COLOURS["not found"]
     legend = fig["layout"]["annotations"][0]["text"]
     assert all(origin in legend for origin in ("package", "dependencies", "layer", "runtime", "stdlib"))
-    assert "97.7 ms" in fig["layout"]["title"]["text"]
+    assert "98.0 ms in 9 imports" in fig["layout"]["title"]["text"]
 
 
 def test_the_bars_show_the_slowest_modules_on_top_one_trace_per_origin(table: pd.DataFrame) -> None:
