@@ -21,30 +21,46 @@ import json
 import math
 import os
 import shutil
+import sys
 import tempfile
 import threading
 import time
 import weakref
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from lambdalab.config import FunctionConfig, check_alias_name, check_handler, check_lab_options
+from lambdalab.config import INTERPRETER, FunctionConfig, check_alias_name, check_handler, check_lab_options
 from lambdalab.core._value import astuple
 from lambdalab.core.limits import AccountLimits
 from lambdalab.core.records import InvocationRecord
-from lambdalab.engine import observe
-from lambdalab.engine.code import write_task_root
+from lambdalab.engine import mounts, observe, runtime_sdk
+from lambdalab.engine.code import tree_size, write_task_root
 from lambdalab.engine.control_plane import ControlPlane, LabSettings
 from lambdalab.engine.loop_thread import LoopThread
+from lambdalab.engine.runtimes import RuntimePaths
 from lambdalab.errors import ConfigError, InvalidRequestContentException, LabClosedError
+from lambdalab.packages.layers import LayerStore, LayerVersion, check_total_size, load_layer_map
 from lambdalab.results import (AsyncInvocation, CallbackThread, Destinations, EnvironmentInfo, InvocationFuture,
                                InvocationResult)
 
 if TYPE_CHECKING:
     import pandas as pd
 
+    from lambdalab.packages.deps import DependencyBuild
+
 _SLACK_S = 30.0  # a hang guard on top of init + timeout; the engine answers long before
+Progress = Callable[[str], None]
+
+
+@dataclasses.dataclass(frozen=True)
+class _Package:
+    """What one deployed ``$LATEST`` ships besides its code: built dependencies, resolved layers, sizes."""
+
+    dependencies: DependencyBuild | None
+    layers: tuple[LayerVersion, ...]
+    code_size: int
+    pip_args: tuple[str, ...]
 
 
 class Function:
@@ -67,6 +83,15 @@ class Function:
     def code_sha(self) -> str:
         """The sha256 of the deployed ``$LATEST`` code (the task root's content)."""
         return self._lab._call(lambda plane: plane.scheduler.pool(self.name, "$LATEST").spec.code)  # type: ignore[no-any-return]
+
+    @property
+    def code_size(self) -> int:
+        """Bytes of the deployed package unzipped: the task root plus its built dependencies (not the layers)."""
+        return self._lab._packages[self.name].code_size
+
+    def layer_versions(self) -> list[LayerVersion]:
+        """The function's layers, resolved (published, layer-map or local), in the order they merge."""
+        return list(self._lab._packages[self.name].layers)
 
     def __repr__(self) -> str:
         c = self.config
@@ -147,17 +172,26 @@ class Function:
         return self._lab._submit(self.name, payload, _client_context(client_context), qualifier)
 
     def update(self, *, source: str | None = None, path: str | Path | None = None, zip_file: bytes | None = None,
-               **changes: Any) -> Function:
-        """Deploy new code and/or configuration: existing environments retire, the next invoke is cold."""
+               progress: Progress | None = None, pip_args: Sequence[str] | None = None, **changes: Any) -> Function:
+        """Deploy new code and/or configuration: existing environments retire, the next invoke is cold.
+
+        ``layers=``, ``requirements=`` and ``inherit_packages=`` change what the function ships, as on
+        ``create_function``; ``pip_args`` (kept from the last deploy when not given) and ``progress`` too.
+        """
+        if isinstance(changes.get("requirements"), str):
+            changes["requirements"] = tuple(changes["requirements"].split())
         try:
             config = dataclasses.replace(self.config, **changes) if changes else self.config
         except TypeError as exc:  # an unknown keyword
             raise ConfigError(f"invalid setting: {exc}") from None
+        if pip_args is None:
+            pip_args = self._lab._packages[self.name].pip_args
         if source is None and path is None and zip_file is None:
             source_dir = self._lab._code_dirs[self.name]
-            self.config = self._lab._deploy(config, path=source_dir).config
+            self.config = self._lab._deploy(config, path=source_dir, progress=progress, pip_args=pip_args).config
         else:
-            self.config = self._lab._deploy(config, source=source, path=path, archive=zip_file).config
+            self.config = self._lab._deploy(config, source=source, path=path, archive=zip_file, progress=progress,
+                                            pip_args=pip_args).config
         return self
 
     def environments(self) -> list[EnvironmentInfo]:
@@ -207,6 +241,10 @@ class Lab:
         self._closed = False
         self._functions: dict[str, Function] = {}
         self._code_dirs: dict[str, Path] = {}
+        self._packages: dict[str, _Package] = {}
+        self._layer_store = LayerStore(self._workdir / "layers", region, account_id)
+        self._layer_map: dict[str, Path] = {}
+        self._runtime_dirs: dict[str, Path] = {}
         self._attached: list[Any] = []  # endpoint and SQS triggers (lambdalab.endpoint, .sqs); closed first
 
         self._callbacks: CallbackThread | None = None
@@ -251,14 +289,67 @@ class Lab:
         """How limits are enforced here: ``cgroup-v1`` or the ``rlimit`` fallback."""
         return self._plane.limits.kind
 
+    @property
+    def isolation(self) -> str:
+        """How ``/tmp`` and ``/opt`` could be private here: ``namespace`` (a mount namespace) or ``tmpdir``."""
+        return mounts.isolation()
+
+    def runtimes(self) -> list[dict[str, Any]]:
+        """The runtimes functions can use here: Lambda's identifier, lambdalab's names, the interpreter, the SDK."""
+        interpreter = ".".join(map(str, sys.version_info[:3]))
+        sdk = runtime_sdk.versions(runtime_sdk.SDK)
+        client = runtime_sdk.versions(runtime_sdk.RUNTIME_CLIENT)
+        return [{"identifier": INTERPRETER, "runtime": name, "aliases": [INTERPRETER, name] if name == "python" else [name],
+                 "interpreter": interpreter, "executable": sys.executable, "boto3": sdk.get("boto3"), "sdk": sdk,
+                 "runtime_client": client if name == "python-ric" else {}} for name in ("python", "python-ric")]
+
+    # -- layers ---------------------------------------------------------------------------------
+    @property
+    def layers(self) -> LayerStore:
+        """This Lab's published layer versions (``get``, ``list_layers``, ``list_versions``, ``delete``)."""
+        return self._layer_store
+
+    def publish_layer_version(self, name: str, content: str | Path | bytes, *, description: str = "",
+                              compatible_runtimes: Sequence[str] = (), license_info: str | None = None
+                              ) -> LayerVersion:
+        """PublishLayerVersion: ``content`` is a folder, a .zip file or a .zip's bytes; versions count 1, 2, ..."""
+        self._check_open()
+        return self._layer_store.publish(name, content, description=description,
+                                         compatible_runtimes=tuple(compatible_runtimes), license_info=license_info)
+
+    def map_layers(self, mapping: Mapping[str, str | Path] | str | Path) -> dict[str, Path]:
+        """Layer ARNs → local folders or .zip files (a dict, or a JSON/YAML file), for ARNs not published here."""
+        if isinstance(mapping, Mapping):
+            found = {}
+            for arn, target in mapping.items():
+                if not isinstance(arn, str) or not Path(target).exists():
+                    raise ConfigError(f"invalid layer map: {arn!r}: {str(target)!r} is not 'layer ARN: existing path'")
+                found[arn] = Path(target).resolve()
+        elif isinstance(mapping, (str, Path)):
+            found = load_layer_map(Path(mapping))
+        else:
+            raise ConfigError(f"invalid layer map: {mapping!r}; expected a mapping or a JSON/YAML file")
+        self._layer_map.update(found)
+        return dict(self._layer_map)
+
     # -- functions ------------------------------------------------------------------------------
     def create_function(self, name: str, source: str | None = None, *, path: str | Path | None = None,
                         zip_file: bytes | None = None, handler: str = "handler", memory_mb: int = 128, timeout_s: float = 3,
                         env_vars: Mapping[str, str] | None = None, runtime: str = "python",
                         freeze: bool = True, reserved_concurrency: int | None = None,
                         provisioned_concurrency: int = 0, keep_alive_s: float | None = None,
-                        max_event_age_s: int = 21_600, max_retry_attempts: int = 2) -> Function:
+                        max_event_age_s: int = 21_600, max_retry_attempts: int = 2,
+                        layers: Sequence[str | Path] = (), requirements: Sequence[str] | str | None = None,
+                        inherit_packages: bool = False, progress: Progress | None = None,
+                        pip_args: Sequence[str] = ()) -> Function:
         """Register a function from handler source code or a file/folder; nothing starts yet.
+
+        The handler imports what it would on Lambda: its package, ``requirements`` (a list of requirement
+        lines, or a ``requirements.txt`` in a ``path=`` folder) built like ``pip install -t`` into a shared
+        cache (``pip_args`` adds index options; ``progress`` gets pip's lines), up to 5 ``layers`` (layer
+        version ARNs, or local folders/.zip files; later wins), and the runtime (the standard library
+        and the AWS SDK). ``inherit_packages=True`` also puts the owner's site-packages on the path
+        (quick experiments; not as on Lambda).
 
         ``handler`` is ``"function"`` (in module ``lambda_function``, or the file's module for
         ``path=`` a .py file) or ``"module.function"``, the module's parts joined by ``.`` or ``/``.
@@ -277,10 +368,14 @@ class Lab:
                                 timeout_s=timeout_s, env_vars=dict(env_vars or {}), freeze=freeze,
                                 reserved_concurrency=reserved_concurrency,
                                 provisioned_concurrency=provisioned_concurrency, keep_alive_s=keep_alive_s,
-                                max_event_age_s=max_event_age_s, max_retry_attempts=max_retry_attempts)
+                                max_event_age_s=max_event_age_s, max_retry_attempts=max_retry_attempts,
+                                layers=tuple(layers) if isinstance(layers, (list, tuple)) else layers,
+                                requirements=tuple(requirements.split()) if isinstance(requirements, str)
+                                else tuple(requirements or ()), inherit_packages=inherit_packages)
         if name in self._functions:
             raise ConfigError(f"invalid name: {name!r} is already registered; use update() to change it")
-        return self._deploy(config, source=source, path=path, archive=zip_file)
+        return self._deploy(config, source=source, path=path, archive=zip_file, progress=progress,
+                            pip_args=pip_args)
 
     def function(self, name: str) -> Function:
         self._plane.function(name)  # raises UnknownFunctionError
@@ -290,18 +385,41 @@ class Lab:
         return list(self._functions)
 
     def _deploy(self, config: FunctionConfig, *, source: str | None = None, path: str | Path | None = None,
-                archive: bytes | None = None) -> Function:
+                archive: bytes | None = None, progress: Progress | None = None,
+                pip_args: Sequence[str] = ()) -> Function:
+        """Resolve the layers, build the dependencies (here, on the caller's thread), write the code, deploy."""
         self._check_open()
+        if isinstance(pip_args, str) or not all(isinstance(a, str) for a in pip_args):
+            raise ConfigError(f"invalid pip_args: {pip_args!r}; expected a list of pip options")
+        layers = self._layer_store.resolve_all(config.layers, layer_map=self._layer_map)
+        dependencies = _build_dependencies(config, path, progress, tuple(pip_args))
         module, _ = config.module_and_function
         code_dir, sha = write_task_root(self._workdir / "code", config.name, module, source=source, path=path,
                                         archive=archive)
-        self._call(lambda plane: plane.deploy(config, code_dir, sha))
+        code_size = tree_size(code_dir) + (dependencies.size_bytes if dependencies is not None else 0)
+        check_total_size(code_size, layers)
+        opt = self._layer_store.view(layers) if layers else None
+        paths = RuntimePaths.build(
+            dependencies=dependencies.path if dependencies is not None else None,
+            layer_python=opt.python_paths if opt is not None else (), layer_bin=(opt.bin_dir,) if opt else (),
+            layer_lib=(opt.lib_dir,) if opt else (), runtime_dir=self._runtime_dir(config.runtime),
+            inherit_packages=config.inherit_packages)
+        self._call(lambda plane: plane.deploy(config, code_dir, sha, paths))
+        self._packages[config.name] = _Package(dependencies, layers, code_size, tuple(pip_args))
         self._code_dirs[config.name] = code_dir
         fn = self._functions.get(config.name)
         if fn is None:
             fn = self._functions[config.name] = Function(self, config)
         fn.config = config
         return fn
+
+    def _runtime_dir(self, runtime: str) -> Path:
+        """The runtime's own directory (the AWS SDK; awslambdaric for python-ric), made once per Lab and kind."""
+        kind = "python-ric" if runtime == "python-ric" else "python"
+        if kind not in self._runtime_dirs:
+            self._runtime_dirs[kind] = runtime_sdk.build(self._workdir / "runtime" / kind,
+                                                         runtime_client=kind == "python-ric")
+        return self._runtime_dirs[kind]
 
     # -- invoking -------------------------------------------------------------------------------
     def _submit(self, name: str, payload: bytes, options: dict[str, str] | None, qualifier: str | None = None
@@ -406,6 +524,19 @@ class Lab:
     def _check_open(self) -> None:
         if self._closed:
             raise LabClosedError("this Lab is closed; create a new one")
+
+
+def _build_dependencies(config: FunctionConfig, path: str | Path | None, progress: Progress | None,
+                        pip_args: tuple[str, ...]) -> DependencyBuild | None:
+    """``requirements=``, else a ``requirements.txt`` at the top of a ``path=`` folder, built (or found cached)."""
+    from lambdalab.packages.deps import build_dependencies, default_cache_dir
+
+    requirements: Sequence[str] | Path | None = config.requirements or None
+    if requirements is None and isinstance(path, (str, Path)) and (Path(path) / "requirements.txt").is_file():
+        requirements = Path(path) / "requirements.txt"
+    if requirements is None:
+        return None
+    return build_dependencies(requirements, cache_dir=default_cache_dir(), progress=progress, pip_args=pip_args)
 
 
 def _account_limits(concurrency: int, floor: int | None, scale_limit: int, scale_period_s: float) -> AccountLimits:

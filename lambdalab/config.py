@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import re
+import sys
 from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any
@@ -40,6 +41,9 @@ RESERVED_ENV_VARS = frozenset(
     }
 )
 RUNTIMES = ("python", "python-ric")
+# the interpreter that runs every function here: Lambda's identifier for it is accepted as the ``python`` runtime
+INTERPRETER = f"python{sys.version_info.major}.{sys.version_info.minor}"
+_PYTHON_X_Y = re.compile(r"^python\d+\.\d+\Z")
 
 
 def _frozen_map(values: Mapping[str, str]) -> Mapping[str, str]:
@@ -62,10 +66,13 @@ class FunctionConfig:
     keep_alive_s: float | None = None  # None: the Lab's default
     max_event_age_s: int = 21_600
     max_retry_attempts: int = 2
+    layers: tuple[str, ...] = ()          # as given: layer version ARNs or local folders/.zip files, in order
+    requirements: tuple[str, ...] = ()    # requirement lines, built like pip install -t beside the code
+    inherit_packages: bool = False        # the owner's site-packages on the path too (not as on Lambda)
 
     def __post_init__(self) -> None:
         check_function_name(self.name)
-        _check(self.runtime in RUNTIMES, "runtime", self.runtime, f"one of {', '.join(RUNTIMES)}")
+        check_runtime(self.runtime)
         _check(isinstance(self.memory_mb, int) and not isinstance(self.memory_mb, bool)
                and MEMORY_MB_RANGE[0] <= self.memory_mb <= MEMORY_MB_RANGE[1],
                "memory_mb", self.memory_mb, "an integer from 128 to 10240 (MB)")
@@ -76,7 +83,26 @@ class FunctionConfig:
         _check(isinstance(self.freeze, bool), "freeze", self.freeze, "True or False")
         self._check_env_vars()
         self._check_scaling()
+        self._check_packages()
         object.__setattr__(self, "env_vars", _frozen_map(self.env_vars))
+
+    def _check_packages(self) -> None:
+        from pathlib import PurePath
+
+        from lambdalab.packages.layers import check_layer_refs  # here: it imports the engine's package limits
+
+        layers, requirements = self.layers, self.requirements
+        _check(isinstance(layers, (tuple, list)) and all(isinstance(r, (str, PurePath)) and str(r) for r in layers),
+               "layers", layers, "a list of layer version ARNs or local folders/.zip files")
+        layers = tuple(str(r) for r in layers)
+        check_layer_refs(layers)  # at most 5, one version of a layer: Lambda's own words (a LayerError)
+        if isinstance(requirements, str):
+            requirements = tuple(requirements.split())
+        _check(isinstance(requirements, (tuple, list)) and all(isinstance(r, str) for r in requirements),
+               "requirements", requirements, "a list of requirement lines such as 'requests==2.32.3'")
+        _check(isinstance(self.inherit_packages, bool), "inherit_packages", self.inherit_packages, "True or False")
+        object.__setattr__(self, "layers", layers)
+        object.__setattr__(self, "requirements", tuple(r.strip() for r in requirements if r.strip()))
 
     def _check_scaling(self) -> None:
         _check(self.reserved_concurrency is None or (_is_int(self.reserved_concurrency) and self.reserved_concurrency >= 0),
@@ -112,6 +138,18 @@ class FunctionConfig:
     def full_handler(self) -> str:
         module, function = self.module_and_function
         return f"{module}.{function}"
+
+
+def check_runtime(runtime: object) -> None:
+    """``python``, ``python-ric``, or the identifier of the interpreter that runs here (``python3.11``).
+
+    Every function runs on this machine's interpreter: another version is refused, never relabelled.
+    """
+    if isinstance(runtime, str) and _PYTHON_X_Y.match(runtime) and runtime != INTERPRETER:
+        raise ConfigError(f"invalid runtime: {runtime} is not installed here: this machine runs {INTERPRETER}; "
+                          f"use runtime={INTERPRETER!r} (or 'python', 'python-ric'), or run lambdalab with {runtime}")
+    _check(runtime in RUNTIMES or runtime == INTERPRETER, "runtime", runtime,
+           f"one of {', '.join(RUNTIMES)}, {INTERPRETER}")
 
 
 def check_handler(handler: object) -> None:

@@ -31,6 +31,15 @@ def _digest_tree(path: Path) -> str:
     return digest.hexdigest()
 
 
+def tree_size(path: Path) -> int:
+    """Bytes of the regular files under ``path`` (a package's unzipped size, as Lambda counts it)."""
+    total = 0
+    for item in Path(path).rglob("*"):
+        if item.is_file() and not item.is_symlink():
+            total += item.stat().st_size
+    return total
+
+
 def _check_inputs(name: str, source: str | None, path: str | Path | None, archive: bytes | None) -> None:
     check_function_name(name)  # it names folders below
     if sum(x is not None for x in (source, path, archive)) != 1:

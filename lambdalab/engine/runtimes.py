@@ -9,6 +9,12 @@ never copied from the owner, so no credentials or tokens leak from the user's sh
 opts chosen names in. ``HOME`` is a private folder of the environment and the AWS SDK's shared
 files point at nothing, so an SDK inside a handler cannot find the owner's ``~/.aws`` through the
 password database; the execution role's credentials arrive only when given (``credentials=``).
+
+What a handler can import is what it would see on Lambda (``RuntimePaths``, resolved by the API at
+deploy time): the task root, its dependencies (``requirements=``), its layers' ``python`` folders in
+Lambda's order, the runtime's own directory (the AWS SDK, ``engine/runtime_sdk.py``), then the standard
+library; never the owner's site-packages unless the function inherits them (``inherit_packages=True``).
+Layers' ``bin/`` go first on ``PATH`` and their ``lib/`` last on ``LD_LIBRARY_PATH``, as ``/opt`` does there.
 """
 
 from __future__ import annotations
@@ -16,7 +22,8 @@ from __future__ import annotations
 import os
 import site
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -47,6 +54,26 @@ def library_path() -> list[str]:
     return [p for p in site.getsitepackages() if os.path.isdir(p)]
 
 
+@dataclass(frozen=True)
+class RuntimePaths:
+    """Where a function's runtime looks besides its task root: imports, programs, shared libraries."""
+
+    python: tuple[str, ...] = ()  # after the task root, in order; the standard library comes after them
+    bin: tuple[str, ...] = ()     # before the system's PATH
+    lib: tuple[str, ...] = ()     # after the task root's on LD_LIBRARY_PATH
+
+    @classmethod
+    def build(cls, *, dependencies: Path | None = None, layer_python: Sequence[Path] = (),
+              layer_bin: Sequence[Path] = (), layer_lib: Sequence[Path] = (), runtime_dir: Path | None = None,
+              inherit_packages: bool = False) -> RuntimePaths:
+        """Lambda's order: dependencies, layers, (the owner's site-packages if inherited), the runtime directory."""
+        python = [dependencies] if dependencies is not None else []
+        python += list(layer_python)
+        python += [Path(p) for p in library_path()] if inherit_packages else []
+        python += [runtime_dir] if runtime_dir is not None else []
+        return cls(tuple(str(p) for p in python), tuple(str(p) for p in layer_bin), tuple(str(p) for p in layer_lib))
+
+
 def command(config: FunctionConfig) -> list[str]:
     """The argv that starts ``config``'s runtime in the task root."""
     # -B: no bytecode is written into the task root, which is read-only on Lambda, so every cold start
@@ -58,18 +85,24 @@ def command(config: FunctionConfig) -> list[str]:
 
 def environment_variables(config: FunctionConfig, *, environment: EngineEnvironment, port: int, init_type: str,
                           region: str, pass_env: Iterable[str], log_group: str,
-                          credentials: Mapping[str, str] | None = None) -> dict[str, str]:
+                          credentials: Mapping[str, str] | None = None,
+                          paths: RuntimePaths | None = None) -> dict[str, str]:
     """Lambda's reserved variables (LAMBDA-SPEC §2.1) plus the function's own.
+
+    ``paths`` is what the function may import and run besides its task root (None: the owner's
+    site-packages, for callers that resolve no package).
 
     ``credentials`` are the execution role's (``AccessKeyId``, ``SecretAccessKey``, ``SessionToken``, as
     STS returns them): set as ``AWS_ACCESS_KEY_ID`` (and ``AWS_ACCESS_KEY``), ``AWS_SECRET_ACCESS_KEY`` and
     ``AWS_SESSION_TOKEN``, as Lambda does. Without them a handler has no AWS credentials at all.
     """
     task_root = str(environment.code_dir)
+    paths = paths if paths is not None else RuntimePaths(tuple(library_path()))
     home = environment.tmp.parent / "home"
     home.mkdir(mode=0o700, exist_ok=True)
     values = {
-        "PATH": os.pathsep.join([str(Path(sys.executable).parent), "/usr/local/bin", "/usr/bin", "/bin"]),
+        "PATH": os.pathsep.join([*paths.bin, str(Path(sys.executable).parent), "/usr/local/bin", "/usr/bin", "/bin"]),
+        "LD_LIBRARY_PATH": os.pathsep.join([task_root, os.path.join(task_root, "lib"), *paths.lib]),
         "LANG": "C.UTF-8", "LC_CTYPE": "C.UTF-8", "TZ": ":UTC",
         "_HANDLER": config.full_handler,
         "AWS_REGION": region, "AWS_DEFAULT_REGION": region,
@@ -91,9 +124,9 @@ def environment_variables(config: FunctionConfig, *, environment: EngineEnvironm
         "AWS_SHARED_CREDENTIALS_FILE": os.devnull, "AWS_CONFIG_FILE": os.devnull, "AWS_EC2_METADATA_DISABLED": "true",
     }
     if config.runtime == "python-ric":  # the task root goes first once awslambdaric is loaded (ric_bootstrap)
-        values["PYTHONPATH"] = os.pathsep.join(library_path())
+        values["PYTHONPATH"] = os.pathsep.join(paths.python)
     else:
-        values["_LAMBDALAB_PATH"] = os.pathsep.join(library_path())
+        values["_LAMBDALAB_PATH"] = os.pathsep.join(paths.python)
     for key, value in (credentials or {}).items():
         if key not in _CREDENTIALS:
             raise ValueError(f"unknown credential {key!r}: expected AccessKeyId, SecretAccessKey, SessionToken")

@@ -515,10 +515,10 @@ def main():
     except OSError:
         _platform_gone()
     encoder = _make_encoder()
-    # started with -S (no site module: faster), the engine names the library folders handlers may import from
+    # started with -S (no site module: faster), the engine names the folders handlers may import from, in
+    # Lambda's order (dependencies, layers, the runtime's own directory): after the task root, before the stdlib
     extra = os.environ.pop("_LAMBDALAB_PATH", "")
-    sys.path.extend(p for p in extra.split(os.pathsep) if p and p not in sys.path)
-    sys.path.insert(0, os.environ.get("LAMBDA_TASK_ROOT") or os.getcwd())
+    sys.path[0:0] = [os.environ.get("LAMBDA_TASK_ROOT") or os.getcwd()] + [p for p in extra.split(os.pathsep) if p]
     try:
         handler = _load_handler(os.environ.get("_HANDLER", ""))
     except _Fault as fault:
