@@ -29,11 +29,15 @@ from lambdalab import config
 from lambdalab.endpoint import shapes, wire
 from lambdalab.engine import package
 from lambdalab.errors import ConfigError, LambdaLabError
+from lambdalab.packages.layers import LayerError
 
 if TYPE_CHECKING:
     from lambdalab.endpoint.server import Endpoint
 
 LATEST = "$LATEST"
+# botocore's LayerVersionArn
+_LAYER_VERSION_ARN = re.compile(r"(arn:(aws[a-zA-Z-]*)?:lambda:(eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1}:"
+                                r"\d{12}:layer:[a-zA-Z0-9-_]+:[0-9]+)|(arn:[a-zA-Z0-9-]+:lambda:::awslayer:[a-zA-Z0-9-_]+)")
 
 
 def reply(data: Any, status: int = 200) -> web.Response:
@@ -56,7 +60,7 @@ async def _json(request: web.Request) -> dict[str, Any]:
     return _parse(await request.read())
 
 
-async def _code_request(endpoint: Endpoint, request: web.Request, operation: str) -> dict[str, Any]:
+async def code_request(endpoint: Endpoint, request: web.Request, operation: str) -> dict[str, Any]:
     """A request that carries a .zip: read up to Lambda's cap, parsed on the worker thread (it may be ~70 MB)."""
     too_large = wire.from_lab(package.request_too_large(operation))
     if (request.content_length or 0) > package.REQUEST_MAX_BYTES:
@@ -92,9 +96,20 @@ def _configuration(endpoint: Endpoint, name: str, version: str = LATEST) -> dict
     return shapes.function_configuration(endpoint.lab, name, version, endpoint.meta(name))
 
 
-async def _call(endpoint: Endpoint, fn: Any, *args: Any, **kwargs: Any) -> Any:
+def layer_error(exc: LayerError) -> wire.ApiError:
+    """A layer refusal as Lambda sends it: its code, status and exact message (lambdalab's hint stays local)."""
+    if exc.code == "ValidationException":
+        return wire.ApiError(exc.status, exc.code, exc.message, user=False)
+    return wire.ApiError(exc.status, exc.code, exc.message,
+                         key="Message" if exc.code == "ResourceNotFoundException" else "message")
+
+
+async def call(endpoint: Endpoint, fn: Any, *args: Any, **kwargs: Any) -> Any:
+    """``fn`` on the endpoint's worker thread; lambdalab's errors as Lambda's."""
     try:
         return await endpoint.blocking(fn, *args, **kwargs)
+    except LayerError as exc:
+        raise layer_error(exc) from None
     except LambdaLabError as exc:
         raise wire.from_lab(exc) from None
 
@@ -124,12 +139,15 @@ async def list_functions(endpoint: Endpoint, request: web.Request) -> web.Respon
     for name in sorted(plane.configs):
         versions = list(plane.scheduler.entry(name).pools) if request.query.get("FunctionVersion") == "ALL" else [LATEST]
         rows += [_configuration(endpoint, name, v) for v in versions]
-    return reply(_page(request, rows, "Functions"))
+    return reply(page(request, rows, "Functions"))
 
 
-def _page(request: web.Request, rows: list[Any], key: str) -> dict[str, Any]:
-    start = int(request.query.get("Marker") or 0)
-    size = int(request.query.get("MaxItems") or 50)
+def page(request: web.Request, rows: list[Any], key: str) -> dict[str, Any]:
+    try:
+        start = int(request.query.get("Marker") or 0)
+        size = int(request.query.get("MaxItems") or 50)
+    except ValueError:
+        raise wire.invalid("Marker and MaxItems must be whole numbers") from None
     out: dict[str, Any] = {key: rows[start:start + size]}
     if start + size < len(rows):
         out["NextMarker"] = str(start + size)
@@ -140,7 +158,7 @@ async def list_versions(endpoint: Endpoint, request: web.Request) -> web.Respons
     name, _ = endpoint.function_name(request, allow_qualifier=False)
     _existing(endpoint, name)
     versions = list(endpoint.lab._plane.scheduler.entry(name).pools)
-    return reply(_page(request, [_configuration(endpoint, name, v) for v in versions], "Versions"))
+    return reply(page(request, [_configuration(endpoint, name, v) for v in versions], "Versions"))
 
 
 async def get_account_settings(endpoint: Endpoint, request: web.Request) -> web.Response:
@@ -212,7 +230,20 @@ def _settings(body: dict[str, Any]) -> dict[str, Any]:
         out["env_vars"] = dict((body["Environment"] or {}).get("Variables") or {})
     if "Handler" in body:
         out["handler"] = body["Handler"]
+    if "Layers" in body:
+        out["layers"] = _layer_arns(body["Layers"])
     return out
+
+
+def _layer_arns(layers: Any) -> tuple[str, ...]:
+    """A function's ``Layers``: layer version ARNs only (a caller never names a folder on this machine)."""
+    if not isinstance(layers, list):
+        raise wire.invalid("Layers must be a list of layer version ARNs")
+    for arn in layers:
+        if not isinstance(arn, str) or _LAYER_VERSION_ARN.fullmatch(arn) is None:
+            raise wire.validation(f"[{', '.join(map(str, layers))}]", "layers", "Member must satisfy constraint: "
+                                  f"[Member must satisfy regular expression pattern: {_LAYER_VERSION_ARN.pattern}]")
+    return tuple(layers)
 
 
 def _create(endpoint: Endpoint, name: str, code: dict[str, Any], settings: dict[str, Any]) -> None:
@@ -225,7 +256,7 @@ def _update_code(endpoint: Endpoint, name: str, body: dict[str, Any]) -> None:
 
 
 async def create_function(endpoint: Endpoint, request: web.Request) -> web.Response:
-    body = await _code_request(endpoint, request, "CreateFunction")
+    body = await code_request(endpoint, request, "CreateFunction")
     name = str(body.get("FunctionName", ""))
     settings = endpoint.lab.settings
     name, _ = wire.parse_name(name, None, region=settings.region, account_id=settings.account_id)
@@ -238,7 +269,7 @@ async def create_function(endpoint: Endpoint, request: web.Request) -> web.Respo
     if not body.get("Handler"):
         raise wire.invalid("Handler is required for .zip functions ('module.function')")
     _check_names(body)
-    await _call(endpoint, _create, endpoint, name, body.get("Code") or {}, _settings(body))
+    await call(endpoint, _create, endpoint, name, body.get("Code") or {}, _settings(body))
     meta = endpoint.meta(name)
     meta.role, meta.description, meta.pending = str(body.get("Role", meta.role)), str(body.get("Description", "")), True
     version = endpoint.lab._plane.publish(name) if body.get("Publish") else LATEST
@@ -251,8 +282,8 @@ async def create_function(endpoint: Endpoint, request: web.Request) -> web.Respo
 async def update_function_code(endpoint: Endpoint, request: web.Request) -> web.Response:
     name, _ = endpoint.function_name(request, allow_qualifier=False)
     _existing(endpoint, name)
-    body = await _code_request(endpoint, request, "UpdateFunctionCode")
-    await _call(endpoint, _update_code, endpoint, name, body)
+    body = await code_request(endpoint, request, "UpdateFunctionCode")
+    await call(endpoint, _update_code, endpoint, name, body)
     endpoint.meta(name).touch()
     version = endpoint.lab._plane.publish(name) if body.get("Publish") else LATEST
     return reply(_configuration(endpoint, name, version))
@@ -267,7 +298,7 @@ async def update_function_configuration(endpoint: Endpoint, request: web.Request
     _check_names(body)
     changes = _settings(body)
     if changes:
-        await _call(endpoint, endpoint.lab.function(name).update, **changes)
+        await call(endpoint, endpoint.lab.function(name).update, **changes)
     meta = endpoint.meta(name)
     meta.role = str(body.get("Role", meta.role))
     meta.description = str(body.get("Description", meta.description))
@@ -328,7 +359,7 @@ async def list_aliases(endpoint: Endpoint, request: web.Request) -> web.Response
     name, _ = endpoint.function_name(request, allow_qualifier=False)
     _existing(endpoint, name)
     aliases = endpoint.lab._plane.scheduler.entry(name).aliases
-    return reply(_page(request, [shapes.alias_configuration(endpoint.lab, name, a) for a in aliases], "Aliases"))
+    return reply(page(request, [shapes.alias_configuration(endpoint.lab, name, a) for a in aliases], "Aliases"))
 
 
 # -- concurrency ---------------------------------------------------------------------------------
@@ -338,14 +369,14 @@ async def put_function_concurrency(endpoint: Endpoint, request: web.Request) -> 
     count = (await _json(request)).get("ReservedConcurrentExecutions")
     if not isinstance(count, int) or isinstance(count, bool) or count < 0:
         raise wire.invalid(f"ReservedConcurrentExecutions must be a whole number >= 0; got {count!r}")
-    await _call(endpoint, endpoint.lab.function(name).update, reserved_concurrency=count)
+    await call(endpoint, endpoint.lab.function(name).update, reserved_concurrency=count)
     return reply({"ReservedConcurrentExecutions": count})
 
 
 async def delete_function_concurrency(endpoint: Endpoint, request: web.Request) -> web.Response:
     name, _ = endpoint.function_name(request, allow_qualifier=False)
     _existing(endpoint, name)
-    await _call(endpoint, endpoint.lab.function(name).update, reserved_concurrency=None)
+    await call(endpoint, endpoint.lab.function(name).update, reserved_concurrency=None)
     return web.Response(status=204, headers={"x-amzn-RequestId": wire.new_request_id()})
 
 

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from lambdalab.endpoint import function_urls, invoke, management, wire
+from lambdalab.endpoint import function_urls, invoke, layers, management, wire
 from lambdalab.endpoint.cors import Cors
 from lambdalab.endpoint.function_urls import UrlListener
 from lambdalab.endpoint.guard import BODY_TIMEOUT_S, IDLE_TIMEOUT_S, MAX_CONNECTIONS, Gate, Guard
@@ -243,4 +243,5 @@ ROUTES: list[tuple[str, str, Handler]] = [
     ("PUT", "/2021-10-31/functions/{name}/url", function_urls.update_config),
     ("GET", "/2021-10-31/functions/{name}/url", management.get_function_url),
     ("DELETE", "/2021-10-31/functions/{name}/url", management.delete_function_url),
+    *layers.ROUTES,
 ]

@@ -13,18 +13,18 @@ import base64
 import dataclasses
 import math
 import platform
-import sys
 import time
 import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from lambdalab.config import INTERPRETER
 from lambdalab.engine import package
 
 if TYPE_CHECKING:
     from lambdalab.api import Lab
 
-RUNTIME = f"python{sys.version_info.major}.{sys.version_info.minor}"
+RUNTIME = INTERPRETER  # the interpreter that really runs every function here (Lab.runtimes()), never relabelled
 ARCHITECTURE = "arm64" if platform.machine() in ("aarch64", "arm64") else "x86_64"
 CODE_SIZE_ZIPPED = package.ZIPPED_MAX_BYTES          # Lambda's quotas [S9], enforced by engine/package.py
 CODE_SIZE_UNZIPPED = package.UNZIPPED_MAX_BYTES
@@ -70,7 +70,8 @@ def function_configuration(lab: Lab, name: str, version: str, meta: Meta) -> dic
     arn = plane.arn(name, None if version == "$LATEST" else version)
     out: dict[str, Any] = {
         "FunctionName": name, "FunctionArn": arn, "Runtime": RUNTIME, "Role": meta.role,
-        "Handler": config.full_handler, "CodeSize": code_size(code_dir), "Description": meta.description,
+        "Handler": config.full_handler, "CodeSize": _code_size(lab, name, pool.spec.code, code_dir),
+        "Description": meta.description,
         "Timeout": math.ceil(pool.spec.timeout_s), "MemorySize": pool.spec.memory_mb,
         "LastModified": meta.last_modified,
         "CodeSha256": base64.b64encode(bytes.fromhex(pool.spec.code)).decode(),
@@ -81,8 +82,33 @@ def function_configuration(lab: Lab, name: str, version: str, meta: Meta) -> dic
     }
     if config.env_vars:
         out["Environment"] = {"Variables": dict(config.env_vars)}
+    layers = function_layers(lab, name, config.layers)
+    if layers:
+        out["Layers"] = layers
     if state == "Pending":
         out.update(StateReason="The function is being created.", StateReasonCode="Creating")
+    return out
+
+
+def _code_size(lab: Lab, name: str, code: str, code_dir: Path) -> int:
+    """The package's unzipped bytes (with its built dependencies for the deployed ``$LATEST``)."""
+    if lab._plane.scheduler.entry(name).pools["$LATEST"].spec.code == code:
+        return lab.function(name).code_size
+    return code_size(code_dir)
+
+
+def function_layers(lab: Lab, name: str, refs: tuple[str, ...]) -> list[dict[str, Any]]:
+    """A function's ``Layers`` ([{Arn, CodeSize}]): those resolved at deploy time, or for an older version's
+    references, the store's record of each (an ARN alone when the version was deleted since)."""
+    fn = lab.function(name)
+    if tuple(refs) == tuple(fn.config.layers):
+        return [layer.function_layer() for layer in fn.layer_versions()]
+    out = []
+    for ref in refs:
+        try:
+            out.append(lab.layers.get(ref).function_layer())
+        except ValueError:  # a LayerError: no longer published here
+            out.append({"Arn": ref})
     return out
 
 
