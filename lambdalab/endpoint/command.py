@@ -1,6 +1,7 @@
 """The command line's ``serve`` and ``event`` subcommands (``lambdalab/cli.py`` only wires them in).
 
-    lambdalab serve [FOLDER | --template template.yaml] [--port N] [--host H --allow-remote] [--allow-origin O ...]
+    lambdalab serve [FOLDER | --template template.yaml] [--layer-map FILE] [--port N] [--host H --allow-remote]
+                    [--allow-origin O ...]
     lambdalab event KIND [--option value ...]      # KIND: s3_put, sqs, apigw_http... (see --help)
 
 ``serve`` registers the functions, serves them until Ctrl-C (or SIGTERM) and prints the endpoint
@@ -28,6 +29,9 @@ def add_serve_parser(commands: Any) -> None:
     serve.add_argument("folder", nargs="?", default=".",
                        help="a folder of handler files (or holding template.yaml), or one .py file (default: .)")
     serve.add_argument("--template", help="a SAM template (AWS::Serverless::Function resources)")
+    serve.add_argument("--layer-map", metavar="FILE",
+                       help="a JSON or YAML file mapping layer version ARNs (a template's Layers) to local folders "
+                            "or .zip files: 'arn:aws:lambda:...:layer:name:3: ./layers/name'")
     serve.add_argument("--port", type=int, default=3001, help="the Invoke API's port (default: 3001; 0: any free)")
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
     serve.add_argument("--allow-remote", action="store_true",
@@ -56,6 +60,8 @@ def run_serve(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
         with Lab() as lab:
+            if args.layer_map:
+                lab.map_layers(args.layer_map)
             names, notes = load_template(lab, args.template) if args.template else load_folder(lab, args.folder,
                                                                                                args.handler)
             for note in notes:

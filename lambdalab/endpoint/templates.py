@@ -12,6 +12,15 @@ and ``ReservedConcurrentExecutions``. CloudFormation short tags (``!Ref``, ``!Ge
 load as their long forms; ``Ref``s to parameters with a default, ``AWS::Region`` and
 ``AWS::AccountId`` resolve, anything else is skipped with a note.
 
+Layers: each ``AWS::Serverless::LayerVersion`` (``ContentUri``: a local folder or .zip) and
+``AWS::Lambda::LayerVersion`` whose ``Content`` is a local path is published first, named by its
+``LayerName`` (else the logical id); an S3 location is skipped with a note. A function's ``Layers``
+(``Globals.Function.Layers`` first, then its own, as SAM merges lists) take ``!Ref LogicalId`` of such a
+layer and layer version ARNs, which must be published in the Lab or mapped to a local folder
+(``Lab.map_layers``, ``lambdalab serve --layer-map FILE``): a function with an ARN lambdalab cannot
+find is skipped with a note naming the ARN, never served without it. A ``Runtime`` other than the
+interpreter that runs here (``python3.12`` on 3.11) is served on that interpreter, with a note saying so.
+
 Names, handlers and packages go through ``Lab.create_function``'s checks (a ``Handler`` that is not
 ``module.function`` with identifiers, an invalid ``FunctionName``, a ``CodeUri`` .zip over Lambda's
 limits): such a resource is skipped with a note naming why, and the rest of the template still loads.
@@ -24,14 +33,17 @@ from __future__ import annotations
 import ast
 import json
 import re
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lambdalab.errors import ConfigError
+from lambdalab.packages.layers import UnknownLayerError
 
 if TYPE_CHECKING:
     from lambdalab.api import Lab
 
+INTERPRETER = f"python{sys.version_info.major}.{sys.version_info.minor}"  # what runs every function here
 _UNRESOLVED = object()
 _TEMPLATE_NAMES = ("template.yaml", "template.yml", "template.json")
 
@@ -122,22 +134,60 @@ def _loader(yaml: Any) -> Any:
 
 
 def load_template(lab: Lab, path: str | Path) -> tuple[list[str], list[str]]:
-    """Register the template's ``AWS::Serverless::Function`` resources; returns (names, notes)."""
+    """Publish the template's layers, then register its ``AWS::Serverless::Function`` resources; (names, notes)."""
     path = Path(path)
     template = read_template(path)
     params = {k: v.get("Default") for k, v in (template.get("Parameters") or {}).items() if isinstance(v, dict)}
     context = {**params, "AWS::Region": lab.settings.region, "AWS::AccountId": lab.settings.account_id}
     defaults = ((template.get("Globals") or {}).get("Function")) or {}
-    names, notes = [], []
-    for logical_id, resource in (template.get("Resources") or {}).items():
+    resources = template.get("Resources") or {}
+    names: list[str] = []
+    notes: list[str] = []
+    for logical_id, resource in resources.items():
+        if isinstance(resource, dict) and resource.get("Type") in _LAYER_TYPES:
+            try:  # a !Ref to the layer resolves to its version ARN, as in CloudFormation
+                context[logical_id] = _publish_layer(lab, path.parent, logical_id, resource, context)
+            except (_Skip, ConfigError) as skip:
+                notes.append(f"{logical_id}: {skip}; not published")
+    for logical_id, resource in resources.items():
         if not isinstance(resource, dict) or resource.get("Type") != "AWS::Serverless::Function":
             continue
         props = _merge(defaults, resource.get("Properties") or {})
         try:
             names.append(_register(lab, path.parent, logical_id, props, context, notes))
+        except UnknownLayerError as exc:
+            arn = str(exc.message).removeprefix("Layer version ").removesuffix(" does not exist.")
+            notes.append(f"{logical_id}: layer {arn} is neither in the template nor mapped to a local folder (map it "
+                         "with lambdalab serve --layer-map FILE, a file of 'ARN: ./folder' lines); not served")
         except (_Skip, ConfigError) as skip:  # one bad resource never stops the others
             notes.append(f"{logical_id}: {skip}; not served")
     return names, notes
+
+
+_LAYER_TYPES = ("AWS::Serverless::LayerVersion", "AWS::Lambda::LayerVersion")
+
+
+def _publish_layer(lab: Lab, base: Path, logical_id: str, resource: dict[str, Any], context: dict[str, Any]) -> str:
+    """Publish one layer resource from its local content; returns its version ARN."""
+    props = resource.get("Properties") or {}
+    key = "ContentUri" if resource.get("Type") == "AWS::Serverless::LayerVersion" else "Content"
+    content = _resolve(props.get(key), context)
+    if not isinstance(content, str):
+        raise _Skip(f"{key} must be a local folder or .zip (S3 locations are not reachable from lambdalab)")
+    local = (base / content).resolve()
+    if not local.exists():
+        raise _Skip(f"{key} {content!r} does not exist")
+    name = _resolve(props.get("LayerName", logical_id), context)
+    if not isinstance(name, str):
+        raise _Skip("LayerName uses an intrinsic function lambdalab cannot resolve")
+    runtimes = _resolve(props.get("CompatibleRuntimes") or [], context)
+    license_info = _resolve(props.get("LicenseInfo"), context)
+    description = _resolve(props.get("Description", ""), context)
+    layer = lab.publish_layer_version(
+        name, local, description=description if isinstance(description, str) else "",
+        compatible_runtimes=tuple(r for r in runtimes if isinstance(r, str)) if isinstance(runtimes, list) else (),
+        license_info=license_info if isinstance(license_info, str) else None)
+    return str(layer.arn)
 
 
 class _Skip(Exception):
@@ -146,6 +196,8 @@ class _Skip(Exception):
 
 def _merge(defaults: dict[str, Any], props: dict[str, Any]) -> dict[str, Any]:
     out = {**defaults, **props}
+    if isinstance(defaults.get("Layers"), list) and isinstance(props.get("Layers"), list):
+        out["Layers"] = [*defaults["Layers"], *props["Layers"]]  # SAM appends a resource's list to the global one
     env_default = ((defaults.get("Environment") or {}).get("Variables")) or {}
     env_own = ((props.get("Environment") or {}).get("Variables")) or {}
     if env_default or env_own:
@@ -167,6 +219,9 @@ def _register(lab: Lab, base: Path, logical_id: str, props: dict[str, Any], cont
     runtime = value("Runtime")
     if runtime is not None and not str(runtime).startswith("python3"):
         raise _Skip(f"Runtime {runtime} is not Python 3")
+    if runtime is not None and str(runtime) != INTERPRETER:
+        notes.append(f"{logical_id}: Runtime {runtime} is not installed here; served on {INTERPRETER} "
+                     f"(its Runtime reads {INTERPRETER})")
     handler = value("Handler")
     if not handler:
         raise _Skip("no Handler")
@@ -181,6 +236,9 @@ def _register(lab: Lab, base: Path, logical_id: str, props: dict[str, Any], cont
     options = {"handler": str(handler), "env_vars": env, "memory_mb": _number(int, "MemorySize", value("MemorySize", 128)),
                "timeout_s": _number(float, "Timeout", value("Timeout", 3)),
                "reserved_concurrency": value("ReservedConcurrentExecutions")}
+    layers = _layers(logical_id, props.get("Layers"), context)
+    if layers:
+        options["layers"] = layers
     inline = value("InlineCode")
     if inline is not None:
         lab.create_function(name, str(inline), **options)
@@ -193,6 +251,24 @@ def _register(lab: Lab, base: Path, logical_id: str, props: dict[str, Any], cont
         raise _Skip(f"CodeUri {code_uri!r} does not exist")
     lab.create_function(name, path=folder, **options)
     return name
+
+
+def _layers(logical_id: str, raw: Any, context: dict[str, Any]) -> tuple[str, ...]:
+    """A function's ``Layers``: ``!Ref`` to a template layer (its ARN), a parameter, or an ARN."""
+    if raw is None:
+        return ()
+    if not isinstance(raw, list):
+        raise _Skip("Layers must be a list of layer version ARNs or !Ref to layers")
+    out = []
+    for item in raw:
+        resolved = _resolve(item, context)
+        if resolved is _UNRESOLVED or not isinstance(resolved, str):
+            raise _Skip(f"layer {json.dumps(item)} cannot be resolved (a !Ref to a layer that was not published, or "
+                        "an intrinsic function lambdalab cannot resolve)")
+        if not resolved.startswith("arn:"):
+            raise _Skip(f"layer {resolved!r} is not a layer version ARN")
+        out.append(resolved)
+    return tuple(out)
 
 
 def _number(kind: type, key: str, raw: Any) -> Any:
