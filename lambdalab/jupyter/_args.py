@@ -51,6 +51,45 @@ def env_pairs(items: list[str] | None) -> dict[str, str]:
     return out
 
 
+def add_package_options(parser: argparse.ArgumentParser, *, for_update: bool = False) -> None:
+    """What a function ships besides its code: dependencies, layers, the kernel's packages (opt-in)."""
+    parser.add_argument("--requirements", metavar="'REQ ...'", default=None,
+                        help="requirements built like pip install -t, e.g. \"requests==2.32.3 attrs\" (cached)")
+    parser.add_argument("--layer", action="append", metavar="PATH|ARN", default=None,
+                        help="a layer: a local folder or .zip, or a layer version ARN (repeatable, up to 5; later wins)")
+    parser.add_argument("--inherit-packages", dest="inherit_packages", action="store_true",
+                        default=None if for_update else False,
+                        help="also import from the kernel's packages (quick experiments; not as on Lambda)")
+    if for_update:
+        parser.add_argument("--no-inherit-packages", dest="inherit_packages", action="store_false",
+                            help="import only the package, its layers and the runtime")
+    parser.add_argument("--pip-args", dest="pip_args", metavar="'ARGS'", default=None,
+                        help="extra pip options for --requirements, e.g. \"--no-index --find-links ./wheels\"")
+
+
+def package_options(args: argparse.Namespace, *, given_only: bool = False) -> dict[str, Any]:
+    """``requirements``, ``layers``, ``inherit_packages``, ``pip_args`` (and ``progress``) for the API."""
+    out: dict[str, Any] = {}
+    if args.requirements is not None or not given_only:
+        out["requirements"] = tuple(split_words(args.requirements or "", "--requirements"))
+    if args.layer is not None or not given_only:
+        out["layers"] = tuple(args.layer or ())
+    if args.inherit_packages is not None:
+        out["inherit_packages"] = args.inherit_packages
+    if args.pip_args is not None:
+        out["pip_args"] = tuple(split_words(args.pip_args, "--pip-args"))
+    if out.get("requirements"):
+        out["progress"] = print
+    return out
+
+
+def split_words(text: str, option: str) -> list[str]:
+    try:
+        return shlex.split(text)
+    except ValueError as exc:
+        raise UsageError(f"invalid {option} {text!r}: {exc}") from None
+
+
 def scaling_changes(args: argparse.Namespace) -> dict[str, Any]:
     """The scaling options that were given, as ``FunctionConfig`` field names."""
     return {field: getattr(args, option) for option, field in SCALING_OPTIONS.items()

@@ -17,7 +17,8 @@ from IPython.core.error import UsageError
 
 from lambdalab import Function
 from lambdalab.jupyter._args import (
-    check_scaling_supported, env_pairs, event_value, new_parser, parse, scaling_changes,
+    add_package_options, check_scaling_supported, env_pairs, event_value, new_parser, package_options, parse,
+    scaling_changes,
 )
 
 
@@ -144,6 +145,7 @@ def kill(magics: Any, rest: str) -> None:
 _CONFIG = new_parser("lambda config")
 _CONFIG.add_argument("name")
 add_config_options(_CONFIG, for_update=True)
+add_package_options(_CONFIG, for_update=True)
 _CONFIG_FIELDS = {"memory": "memory_mb", "timeout": "timeout_s", "handler": "handler", "runtime": "runtime",
                   "freeze": "freeze"}
 
@@ -152,7 +154,8 @@ def config(magics: Any, rest: str) -> Function:
     """``%lambda config NAME [--memory MB] [--timeout S] [...]``: show, or change, the configuration.
 
     With options, deploys the changed configuration (the code is unchanged; environments
-    retire). ``--env`` replaces all environment variables.
+    retire). ``--env`` replaces all environment variables, ``--layer`` all layers, ``--requirements``
+    the requirements.
 
     Python equivalent: ``lab.function(NAME).config`` / ``lab.function(NAME).update(memory_mb=...)``
     """
@@ -162,9 +165,10 @@ def config(magics: Any, rest: str) -> Function:
                if getattr(args, option) is not None}
     if args.env is not None:
         changes["env_vars"] = env_pairs(args.env)
+    changes.update(package_options(args, given_only=True))
     scaling = scaling_changes(args)
     check_scaling_supported(scaling, magics.lab)
-    if changes or scaling:
+    if set(changes) - {"progress", "pip_args"} or scaling:
         fn.update(**changes, **scaling)
     return fn
 

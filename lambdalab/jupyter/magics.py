@@ -21,7 +21,8 @@ from traitlets import Float, Integer
 from lambdalab import Function, Lab
 from lambdalab.errors import ConfigError
 from lambdalab.jupyter import session
-from lambdalab.jupyter._args import caller_errors, check_scaling_supported, env_pairs, event_value, parse, scaling_changes
+from lambdalab.jupyter._args import (caller_errors, check_scaling_supported, env_pairs, event_value, package_options,
+                                     parse, scaling_changes)
 from lambdalab.jupyter.commands import SUBCOMMANDS, line_help
 
 
@@ -42,13 +43,22 @@ class LambdaMagics(Magics):
     @argument("--timeout", "-t", type=float, default=None, help="timeout in seconds, 1-900 (default 3)")
     @argument("--handler", default="handler",
               help="'function' in module lambda_function (default 'handler'), or 'module.function'")
-    @argument("--runtime", default="python", help="'python' (lambdalab's runtime) or 'python-ric' (awslambdaric)")
+    @argument("--runtime", default="python",
+              help="'python' (lambdalab's runtime; also 'python3.11', the interpreter here) or 'python-ric' (awslambdaric)")
     @argument("--env", "-e", action="append", metavar="KEY=VALUE", help="an environment variable (repeatable)")
     @argument("--reserved", type=int, default=None, help="reserved concurrency (only passed when given)")
     @argument("--provisioned", type=int, default=None, help="provisioned concurrency (only passed when given)")
     @argument("--keep-alive", dest="keep_alive", type=float, default=None,
               help="seconds an idle environment is kept before it shuts down (only passed when given)")
     @argument("--no-freeze", action="store_true", help="do not freeze (SIGSTOP) idle environments")
+    @argument("--requirements", metavar="'REQ ...'", default=None,
+              help="requirements built like pip install -t, e.g. \"requests==2.32.3 attrs\" (cached)")
+    @argument("--layer", action="append", metavar="PATH|ARN", default=None,
+              help="a layer: a local folder or .zip, or a layer version ARN (repeatable, up to 5; later wins)")
+    @argument("--inherit-packages", dest="inherit_packages", action="store_true", default=False,
+              help="also import from the kernel's packages (quick experiments; not as on Lambda)")
+    @argument("--pip-args", dest="pip_args", metavar="'ARGS'", default=None,
+              help="extra pip options for --requirements, e.g. \"--no-index --find-links ./wheels\"")
     @argument("--invoke", metavar="JSON", default=None,
               help="invoke right after registering, with this event (JSON or $variable)")
     @no_var_expand
@@ -62,6 +72,10 @@ class LambdaMagics(Magics):
         except --reserved/--provisioned/--keep-alive, which are only passed when given. A bad
         option or value is a UsageError and registers nothing.
 
+        The handler imports only its cell, its ``--requirements`` (built with pip, progress printed),
+        its ``--layer``s and the runtime (the standard library and boto3), as on Lambda;
+        ``--inherit-packages`` opts into the kernel's packages.
+
         Python equivalent: ``fn = lab.create_function(NAME, source=cell, memory_mb=..., ...)``,
         or ``fn.update(source=cell, memory_mb=..., ...)`` when NAME exists.
         """
@@ -70,7 +84,7 @@ class LambdaMagics(Magics):
         options = {"handler": args.handler, "runtime": args.runtime, "env_vars": env_pairs(args.env),
                    "memory_mb": args.memory if args.memory is not None else self.default_memory_mb,
                    "timeout_s": args.timeout if args.timeout is not None else self.default_timeout_s,
-                   "freeze": not args.no_freeze}
+                   "freeze": not args.no_freeze, **package_options(args)}
         scaling = scaling_changes(args)
         lab = self.lab
         check_scaling_supported(scaling, lab)

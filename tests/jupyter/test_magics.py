@@ -49,12 +49,12 @@ def test_default_lab_is_one_per_process_and_renewed_after_close() -> None:
 
 
 def test_cell_registers_binds_name_and_is_not_executed(ip: Any, html: Any) -> None:
-    fn = register(ip, "hello --memory 256 --timeout 5 --env GREETING=hi --env B=2")
+    fn = register(ip, "hello --memory 256 --timeout 5 --env GREETING=hi --env BB=2")
     assert isinstance(fn, lambdalab.Function)
     assert ip.user_ns["hello"] is fn
     assert "EXECUTED_IN_KERNEL" not in ip.user_ns and "count" not in ip.user_ns
     c = fn.config
-    assert (c.memory_mb, c.timeout_s, dict(c.env_vars), c.freeze) == (256, 5.0, {"GREETING": "hi", "B": "2"}, True)
+    assert (c.memory_mb, c.timeout_s, dict(c.env_vars), c.freeze) == (256, 5.0, {"GREETING": "hi", "BB": "2"}, True)
     card = html(fn)
     assert "lambdalab-function" in card
     for text in ("python", "256 MB", "5 s", "$LATEST", "environments", "0 (0 frozen)"):
@@ -147,9 +147,9 @@ def test_kill_retires_environments(ip: Any, capsys: pytest.CaptureFixture[str]) 
 def test_config_shows_and_changes(ip: Any) -> None:
     fn = register(ip)
     assert ip.run_line_magic("lambda", "config hello") is fn and fn.config.memory_mb == 128
-    ip.run_line_magic("lambda", "config hello --memory 640 --timeout 9 --env A=1 --no-freeze")
+    ip.run_line_magic("lambda", "config hello --memory 640 --timeout 9 --env AA=1 --no-freeze")
     c = fn.config
-    assert (c.memory_mb, c.timeout_s, dict(c.env_vars), c.freeze) == (640, 9.0, {"A": "1"}, False)
+    assert (c.memory_mb, c.timeout_s, dict(c.env_vars), c.freeze) == (640, 9.0, {"AA": "1"}, False)
     assert ip.run_line_magic("lambda", "invoke hello").payload["count"] == 1
     with pytest.raises(UsageError, match="memory_mb"):
         ip.run_line_magic("lambda", "config hello --memory 5")
@@ -165,6 +165,32 @@ def test_scaling_options_pass_through_only_when_given(ip: Any) -> None:
     assert fn.config.provisioned_concurrency == fields["provisioned_concurrency"]
     ip.run_line_magic("lambda", "config scaled --reserved 5")
     assert fn.config.reserved_concurrency == 5 and fn.config.keep_alive_s == 30.0
+
+
+def test_package_options_requirements_layers_and_inherit(ip: Any, tmp_path: Any, monkeypatch: pytest.MonkeyPatch,
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    from tests.packages import make_wheel
+
+    monkeypatch.setenv("LAMBDALAB_CACHE_DIR", str(tmp_path / "cache"))
+    make_wheel(tmp_path / "wheels", "tinydep", "1.0")
+    for name, text in (("one", "NAME = 'one'"), ("two", "NAME = 'two'")):
+        (tmp_path / name / "python").mkdir(parents=True)
+        (tmp_path / name / "python" / "which.py").write_text(text + "\n")
+    cell = "import tinydep, which\n\ndef handler(e, c):\n    return [tinydep.VERSION, which.NAME]\n"
+    line = (f"pkg --requirements 'tinydep==1.0' --pip-args '--no-index --find-links {tmp_path / 'wheels'}' "
+            f"--layer {tmp_path / 'one'} --layer {tmp_path / 'two'}")
+    fn = register(ip, line, cell)
+    assert fn.config.requirements == ("tinydep==1.0",) and len(fn.config.layers) == 2
+    assert "tinydep" in capsys.readouterr().out  # pip's progress, printed
+    assert ip.run_line_magic("lambda", "invoke pkg").payload == ["1.0", "two"]
+    ip.run_line_magic("lambda", f"config pkg --layer {tmp_path / 'one'}")
+    assert fn.config.requirements == ("tinydep==1.0",) and ip.run_line_magic("lambda", "invoke pkg").payload == ["1.0", "one"]
+    yaml_cell = "import yaml\n\ndef handler(e, c):\n    return yaml.__name__\n"
+    assert register(ip, "venv", yaml_cell).invoke().error["errorType"] == "Runtime.ImportModuleError"
+    fn = register(ip, "venv --inherit-packages", yaml_cell)
+    assert fn.config.inherit_packages and fn.invoke().payload == "yaml"
+    ip.run_line_magic("lambda", "config venv --no-inherit-packages")
+    assert not fn.config.inherit_packages and fn.invoke().error is not None
 
 
 def test_scaling_options_on_a_lab_without_them_are_a_usage_error(ip: Any, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -185,6 +211,8 @@ BAD_LINES = [
     ("bad --memory 64", "memory_mb"),
     ("bad --timeout 0", "timeout_s"),
     ("bad --runtime cobol", "runtime"),
+    ("bad --runtime python3.12", "python3.12 is not installed here"),
+    ("bad --layer /no/such/layer", "/no/such/layer"),
     ("bad --env NOEQUALS", "KEY=VALUE"),
     ("bad --env AWS_REGION=x", "env_vars"),
     ("bad --invoke {oops", "invalid event"),
@@ -228,7 +256,8 @@ def test_help_lists_every_option_and_subcommand(ip: Any, capsys: pytest.CaptureF
     cell_doc = ip.find_cell_magic("lambda").__doc__
     assert "%%lambda [" in cell_doc
     for option in ("--memory", "--timeout", "--handler", "--runtime", "--env", "--reserved", "--provisioned",
-                   "--keep-alive", "--no-freeze", "--invoke", "Python equivalent"):
+                   "--keep-alive", "--no-freeze", "--invoke", "--requirements", "--layer", "--inherit-packages",
+                   "Python equivalent"):
         assert option in cell_doc, option
     line_doc = ip.find_line_magic("lambda").__doc__
     for sub in ("invoke", "list", "envs", "logs", "kill", "config", "load", "panel"):
