@@ -152,6 +152,6 @@ def test_function_url_configs_and_what_is_not_implemented(served: tuple[lambdala
     assert caught.value.response["Error"]["Code"] == "NotImplemented"
     assert caught.value.response["ResponseMetadata"]["HTTPStatusCode"] == 501
     with pytest.raises(c.exceptions.ClientError) as caught:
-        c.list_layers()
+        c.get_policy(FunctionName="echo")
     assert caught.value.response["Error"]["Code"] == "NotImplemented"
-    assert "GET /2018-10-31/layers" in caught.value.response["Error"]["Message"]
+    assert "GET /2015-03-31/functions/echo/policy" in caught.value.response["Error"]["Message"]
