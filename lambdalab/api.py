@@ -34,7 +34,7 @@ from lambdalab.config import INTERPRETER, FunctionConfig, check_alias_name, chec
 from lambdalab.core._value import astuple
 from lambdalab.core.limits import AccountLimits
 from lambdalab.core.records import InvocationRecord
-from lambdalab.engine import mounts, observe, runtime_sdk
+from lambdalab.engine import mounts, observe
 from lambdalab.engine.code import tree_size, write_task_root
 from lambdalab.engine.control_plane import ControlPlane, LabSettings
 from lambdalab.engine.loop_thread import LoopThread
@@ -296,6 +296,8 @@ class Lab:
 
     def runtimes(self) -> list[dict[str, Any]]:
         """The runtimes functions can use here: Lambda's identifier, lambdalab's names, the interpreter, the SDK."""
+        from lambdalab.engine import runtime_sdk  # importlib.metadata: only when asked
+
         interpreter = ".".join(map(str, sys.version_info[:3]))
         sdk = runtime_sdk.versions(runtime_sdk.SDK)
         client = runtime_sdk.versions(runtime_sdk.RUNTIME_CLIENT)
@@ -415,6 +417,8 @@ class Lab:
 
     def _runtime_dir(self, runtime: str) -> Path:
         """The runtime's own directory (the AWS SDK; awslambdaric for python-ric), made once per Lab and kind."""
+        from lambdalab.engine import runtime_sdk
+
         kind = "python-ric" if runtime == "python-ric" else "python"
         if kind not in self._runtime_dirs:
             self._runtime_dirs[kind] = runtime_sdk.build(self._workdir / "runtime" / kind,
