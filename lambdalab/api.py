@@ -224,19 +224,22 @@ class Lab:
                  scale_limit: int = 1000, scale_period_s: float = 10.0, keep_alive_s: float = 600.0,
                  keep_alive_policy: str = "fixed", retry_delay_scale: float = 1.0, region: str = "us-east-1",
                  account_id: str = "123456789012", init_timeout_s: float = 10.0, pass_env: tuple[str, ...] = (),
-                 use_cgroups: bool = True, max_records: int = 100_000, max_log_entries: int = 10_000) -> None:
+                 use_cgroups: bool = True, max_records: int = 100_000, max_log_entries: int = 10_000,
+                 role_credentials: Mapping[str, str] | None = None) -> None:
         # every argument is checked before a thread, a process or a folder exists
         check_lab_options({
             "account_concurrency": account_concurrency, "unreserved_floor": unreserved_floor,
             "scale_limit": scale_limit, "scale_period_s": scale_period_s, "keep_alive_s": keep_alive_s,
             "keep_alive_policy": keep_alive_policy, "retry_delay_scale": retry_delay_scale, "region": region,
             "account_id": account_id, "init_timeout_s": init_timeout_s, "pass_env": pass_env,
-            "use_cgroups": use_cgroups, "max_records": max_records, "max_log_entries": max_log_entries})
+            "use_cgroups": use_cgroups, "max_records": max_records, "max_log_entries": max_log_entries,
+            "role_credentials": role_credentials})
         limits = _account_limits(account_concurrency, unreserved_floor, scale_limit, scale_period_s)
         self._workdir = Path(tempfile.mkdtemp(prefix=f"lambdalab-{os.getpid()}-"))
         self._settings = LabSettings(region, account_id, float(init_timeout_s), tuple(pass_env), use_cgroups, limits,
                                      float(keep_alive_s), keep_alive_policy, float(retry_delay_scale),
-                                     int(max_records), int(max_log_entries))
+                                     int(max_records), int(max_log_entries),
+                                     tuple(sorted((role_credentials or {}).items())))
         self._thread = LoopThread()
         self._closed = False
         self._functions: dict[str, Function] = {}

@@ -239,6 +239,9 @@ _LAB_CHECKS: dict[str, tuple[Any, str]] = {
     "init_timeout_s": (lambda v: _in_range(v, 0.01, INIT_TIMEOUT_MAX_S),
                        f"seconds > 0 and at most {INIT_TIMEOUT_MAX_S:.0f} (Lambda's on-demand limit is 10)"),
     "pass_env": (_names, "a tuple of environment variable names"),
+    "role_credentials": (lambda v: v is None or (isinstance(v, Mapping) and bool(v) and all(
+        k in ("AccessKeyId", "SecretAccessKey", "SessionToken") and isinstance(x, str) and x and "\0" not in x
+        for k, x in v.items())), "None or a mapping of AccessKeyId, SecretAccessKey and SessionToken to strings"),
     "use_cgroups": (lambda v: isinstance(v, bool), "True or False"),
     "max_records": (lambda v: _is_int(v) and v >= 1, "a whole number >= 1"),
     "max_log_entries": (lambda v: _is_int(v) and v >= 1, "a whole number >= 1"),

@@ -67,6 +67,7 @@ class LabSettings:
     retry_delay_scale: float = 1.0
     max_records: int = 100_000
     max_log_entries: int = 10_000
+    role_credentials: tuple[tuple[str, str], ...] = ()  # the execution role's, given on purpose
 
 
 def _new_destinations(bound: int) -> dict[str, collections.deque[dict[str, Any]]]:
@@ -292,6 +293,7 @@ class ControlPlane:
             env_vars = runtimes.environment_variables(
                 config, environment=environment, port=port, init_type=effect.init_type,
                 region=self.settings.region, pass_env=self.settings.pass_env, log_group=f"/aws/lambda/{config.name}",
+                credentials=dict(self.settings.role_credentials) or None,
                 paths=self.paths.get((environment.pool.spec.function, environment.pool.spec.code)))
             env_vars = marked_environment(env_vars, f"{self.marker}{environment.id}/{incarnation}/")
             sandbox = environment.spawn(runtimes.command(config), environment.code_dir, env_vars, incarnation)

@@ -18,6 +18,7 @@ from types import SimpleNamespace
 import psutil
 import pytest
 
+import lambdalab
 from lambdalab.engine import runtimes
 
 pytestmark = pytest.mark.slow
@@ -318,3 +319,15 @@ def test_password_database_home_is_not_the_handlers(lab, runtime):
     seen = lab.create_function("pwhome", "import os\ndef handler(e, c):\n    return os.path.expanduser('~')\n",
                                runtime=runtime).invoke({}).payload
     assert seen != pwd.getpwuid(os.getuid()).pw_dir
+
+
+def test_role_credentials_reach_the_handler_only_when_given_on_purpose():
+    src = ("import os\ndef handler(event, context):\n"
+           "    return [os.environ.get(k) for k in ('AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN')]\n")
+    given = {"AccessKeyId": "AKIDEXAMPLE", "SecretAccessKey": "secret", "SessionToken": "token"}
+    with lambdalab.Lab(role_credentials=given) as lab:
+        assert lab.create_function("creds", src).invoke({}).payload == ["AKIDEXAMPLE", "secret", "token"]
+    with lambdalab.Lab() as lab:
+        assert lab.create_function("creds", src).invoke({}).payload == [None, None, None]
+    with pytest.raises(lambdalab.ConfigError, match="role_credentials"):
+        lambdalab.Lab(role_credentials={"aws_access_key_id": "x"})
