@@ -21,7 +21,7 @@ lab: setup            ## JupyterLab on the tutorials
 test: setup test-lib test-notebooks test-browser   ## every test: library, engine, notebooks, a real browser
 
 test-lib: setup
-	$(BIN)/python -m pytest -q -p no:cacheprovider tests --ignore=tests/browser
+	$(BIN)/python -m pytest -q -p no:cacheprovider --durations=15 tests --ignore=tests/browser
 
 browser:              ## Debian's chromium for the browser test (never `playwright install`)
 	command -v chromium || (apt-get update && apt-get install -y chromium fonts-dejavu-core)
