@@ -4,7 +4,7 @@ Starts one ``jupyter lab`` for the module on 127.0.0.1 (isolated JUPYTER_* folde
 ``--allow-root`` only as root) and drives Debian's /usr/bin/chromium with Playwright's Python API
 (never a downloaded browser). ``05_scaling.ipynb``: every cell runs without an error and the
 environment timeline renders, one row per environment; its screenshot is docs/images/timeline.png
-(the README shows it). ``demo_panel.ipynb``: the result card, the panel and its live plotly
+(the README shows it; written there only with LAMBDALAB_WRITE_SCREENSHOT=1). ``demo_panel.ipynb``: the result card, the panel and its live plotly
 charts, which must change while the load runs. Sessions are deleted through the REST API, so
 kernels shut down gracefully and close their Labs; only the server we started is stopped.
 Skipped when Chromium or Playwright is missing, unless CI is set: then it fails.
@@ -21,6 +21,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import sys
 import time
 import urllib.request
@@ -36,7 +37,9 @@ ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOK = ROOT / "notebooks" / "demo_panel.ipynb"
 SCALING = ROOT / "notebooks" / "05_scaling.ipynb"
 TIMELINE_TITLE = "work: 6 requests at once"  # the timeline's title in 05_scaling.ipynb
-SCREENSHOT = ROOT / "docs" / "images" / "timeline.png"
+# the README's picture is rewritten only on request (LAMBDALAB_WRITE_SCREENSHOT=1): a test run changes no tracked file
+SCREENSHOT = (ROOT / "docs" / "images" / "timeline.png" if os.environ.get("LAMBDALAB_WRITE_SCREENSHOT") == "1"
+              else Path(tempfile.gettempdir()) / f"lambdalab-timeline-{os.getpid()}.png")
 CHROMIUM = "/usr/bin/chromium"
 TOKEN = "lambdalab-browser-test"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
