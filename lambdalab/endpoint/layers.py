@@ -14,15 +14,12 @@ Rules: handlers run on the loop; they raise ``wire.ApiError`` for every refusal.
 
 from __future__ import annotations
 
-import base64
-import binascii
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
 from lambdalab.endpoint import wire
-from lambdalab.endpoint.management import call, code_request, layer_error, page, reply
-from lambdalab.engine import package
+from lambdalab.endpoint.management import call, code_request, layer_error, page, reply, zip_bytes
 from lambdalab.packages.layers import LayerError, LayerVersion, validate_name
 
 if TYPE_CHECKING:
@@ -65,27 +62,12 @@ def _strings(body: dict[str, Any], key: str, limit: int) -> tuple[str, ...]:
     return tuple(values)
 
 
-def _zip_content(content: Any) -> bytes:
-    """``Content.ZipFile`` as bytes (on the worker thread); S3 locations are not reachable from here."""
-    if not isinstance(content, dict) or "ZipFile" not in content:
-        raise wire.invalid("lambdalab takes layer content as Content.ZipFile only (S3Bucket/S3Key are not supported)")
-    try:
-        data = base64.b64decode(content["ZipFile"], validate=True)
-    except (binascii.Error, TypeError, ValueError):
-        raise wire.invalid(package.CANNOT_UNZIP) from None
-    if len(data) > package.ZIPPED_MAX_BYTES:
-        raise wire.from_lab(package.request_too_large("PublishLayerVersion"))
-    return data
-
-
-def _publish(endpoint: Endpoint, name: str, body: dict[str, Any]) -> dict[str, Any]:
+def _publish(endpoint: Endpoint, name: str, body: dict[str, Any], runtimes: tuple[str, ...]) -> dict[str, Any]:
     """On the worker thread: decode, unpack (Lambda's limits) and publish."""
-    data = _zip_content(body.get("Content"))
-    license_info = body.get("LicenseInfo")
-    layer = endpoint.lab.publish_layer_version(
-        name, data, description=str(body.get("Description") or ""),
-        compatible_runtimes=_strings(body, "CompatibleRuntimes", COMPATIBLE_RUNTIMES_MAX),
-        license_info=None if license_info is None else str(license_info))
+    data = zip_bytes(body.get("Content"), "PublishLayerVersion", "lambdalab takes layer content as Content.ZipFile "
+                     "only (S3Bucket/S3Key are not supported)")
+    layer = endpoint.lab.publish_layer_version(name, data, description=str(body.get("Description") or ""),
+                                               compatible_runtimes=runtimes, license_info=body.get("LicenseInfo"))
     return _with_location(layer)
 
 
@@ -97,8 +79,8 @@ async def publish_layer_version(endpoint: Endpoint, request: web.Request) -> web
     if license_info is not None and (not isinstance(license_info, str) or len(license_info) > LICENSE_MAX_CHARS):
         raise wire.validation(str(license_info)[:64], "licenseInfo",
                               f"Member must have length less than or equal to {LICENSE_MAX_CHARS}")
-    _strings(body, "CompatibleRuntimes", COMPATIBLE_RUNTIMES_MAX)
-    return reply(await call(endpoint, _publish, endpoint, name, body), 201)
+    runtimes = _strings(body, "CompatibleRuntimes", COMPATIBLE_RUNTIMES_MAX)
+    return reply(await call(endpoint, _publish, endpoint, name, body, runtimes), 201)
 
 
 async def get_layer_version(endpoint: Endpoint, request: web.Request) -> web.Response:

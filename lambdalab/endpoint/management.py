@@ -166,17 +166,26 @@ async def get_account_settings(endpoint: Endpoint, request: web.Request) -> web.
 
 
 # -- code and configuration ----------------------------------------------------------------------
-def _zip_bytes(code: dict[str, Any], operation: str) -> bytes:
-    """``Code.ZipFile`` (base64 in the JSON body) as bytes; on the worker thread."""
-    if "ZipFile" not in code:
-        raise wire.invalid("lambdalab takes code as Code.ZipFile only (S3Bucket/S3Key and ImageUri are not supported)")
+def zip_bytes(container: Any, operation: str, missing: str) -> bytes:
+    """``container["ZipFile"]`` (base64 in the JSON body) as bytes, with Lambda's zipped cap; on the worker thread.
+
+    ``missing`` is the refusal when there is no ``ZipFile`` (an S3 location is not reachable from here).
+    """
+    if not isinstance(container, dict) or "ZipFile" not in container:
+        raise wire.invalid(missing)
     try:
-        data = base64.b64decode(code["ZipFile"], validate=True)
+        data = base64.b64decode(container["ZipFile"], validate=True)
     except (binascii.Error, TypeError, ValueError):
         raise wire.invalid(package.CANNOT_UNZIP) from None
     if len(data) > package.ZIPPED_MAX_BYTES:
         raise wire.from_lab(package.request_too_large(operation))
     return data
+
+
+def _zip_code(code: Any, operation: str) -> bytes:
+    """``Code.ZipFile`` as bytes (CreateFunction, UpdateFunctionCode)."""
+    return zip_bytes(code, operation,
+                     "lambdalab takes code as Code.ZipFile only (S3Bucket/S3Key and ImageUri are not supported)")
 
 
 def _check_names(body: dict[str, Any]) -> None:
@@ -248,11 +257,11 @@ def _layer_arns(layers: Any) -> tuple[str, ...]:
 
 def _create(endpoint: Endpoint, name: str, code: dict[str, Any], settings: dict[str, Any]) -> None:
     """On the worker thread: decode, unpack (Lambda's limits) and register."""
-    endpoint.lab.create_function(name, zip_file=_zip_bytes(code, "CreateFunction"), **settings)
+    endpoint.lab.create_function(name, zip_file=_zip_code(code, "CreateFunction"), **settings)
 
 
 def _update_code(endpoint: Endpoint, name: str, body: dict[str, Any]) -> None:
-    endpoint.lab.function(name).update(zip_file=_zip_bytes(body, "UpdateFunctionCode"))
+    endpoint.lab.function(name).update(zip_file=_zip_code(body, "UpdateFunctionCode"))
 
 
 async def create_function(endpoint: Endpoint, request: web.Request) -> web.Response:
