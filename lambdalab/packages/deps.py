@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import collections
 import contextlib
-import fcntl
 import hashlib
 import json
 import os
@@ -54,6 +53,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from lambdalab.errors import ConfigError
+from lambdalab.packages._fs import locked, read_json
 
 RECIPE = ("install", "--no-compile", "--prefer-binary", "--progress-bar", "off", "--no-input",
           "--disable-pip-version-check")
@@ -108,7 +108,7 @@ def build_dependencies(requirements: Sequence[str] | Path, *, cache_dir: Path | 
     if found is not None:
         return found
     cache.mkdir(parents=True, exist_ok=True)
-    with _locked(cache / f"{key}.lock"):
+    with locked(cache / f"{key}.lock"):
         found = _cached(final, key, t0)  # built by another thread or process while we waited
         if found is not None:
             return found
@@ -266,22 +266,11 @@ class _Capture:
 
 # -------------------------------------------------------------------------------------------- cache
 def _cached(final: Path, key: str, t0: float) -> DependencyBuild | None:
-    try:
-        meta = json.loads((final / MARKER).read_bytes())
-    except (OSError, ValueError):
+    meta = read_json(final / MARKER)
+    if meta is None:
         return None
     return DependencyBuild(final, key, True, time.perf_counter() - t0, int(meta["size_bytes"]),
                            tuple(meta["requirements"]))
-
-
-@contextlib.contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    with open(path, "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _tree_size(root: Path) -> int:

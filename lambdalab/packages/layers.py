@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import fcntl
 import hashlib
 import io
 import json
@@ -38,7 +37,6 @@ import re
 import shutil
 import sys
 import tempfile
-import threading
 import zipfile
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
@@ -48,6 +46,7 @@ from typing import Any
 
 from lambdalab.engine.package import UNZIPPED_MAX_BYTES, copy_folder, unpack
 from lambdalab.errors import ConfigError
+from lambdalab.packages._fs import locked, read_json, write_json
 from lambdalab.packages.opt import OptView, merge
 
 MAX_LAYERS = 5
@@ -218,13 +217,6 @@ def _yaml(text: str) -> Any:
         raise ValueError(str(exc)) from None
 
 
-def _read_json(path: Path) -> Any:
-    try:
-        return json.loads(path.read_bytes())
-    except (OSError, ValueError):
-        return None
-
-
 # -------------------------------------------------------------------------------------------- archives
 def folder_zip(folder: Path) -> bytes:
     """The .zip of a folder as a deploy tool uploads it: entries sorted, deflated, modes kept, fixed times."""
@@ -354,7 +346,7 @@ class LayerStore:
         digest = hashlib.sha256("\n".join(f"{v.arn}\0{v.content}" for v in layers).encode()).hexdigest()[:32]
         views = self.root / "views"
         views.mkdir(exist_ok=True)
-        with _flock(views / f"{digest}.lock"):
+        with locked(views / f"{digest}.lock"):
             return merge(layers, views / digest, python_version=python_version)
 
     # -- internals ------------------------------------------------------------------------------
@@ -419,14 +411,14 @@ class LayerStore:
 
     def _ingest_folder(self, src: Path) -> tuple[str, int, int, Path]:
         memo = self.root / "content" / "folders" / f"{_folder_digest(src)}.json"
-        known = _read_json(memo)
+        known = read_json(memo)
         if known is not None and (self.root / "content" / known["hexsha"]).is_dir():
             return known["sha"], known["size"], self._unzipped(known["hexsha"]), self.root / "content" / known["hexsha"]
         data = folder_zip(src)
         hexsha = hashlib.sha256(data).hexdigest()
         folder = self._content(hexsha, lambda dest: copy_folder(src, dest))
         memo.parent.mkdir(exist_ok=True)
-        _write_json(memo, {"hexsha": hexsha, "sha": code_sha256(data), "size": len(data)})
+        write_json(memo, {"hexsha": hexsha, "sha": code_sha256(data), "size": len(data)})
         return code_sha256(data), len(data), self._unzipped(hexsha), folder
 
     def _content(self, hexsha: str, fill: Any) -> Path:
@@ -437,7 +429,7 @@ class LayerStore:
         staging = Path(tempfile.mkdtemp(prefix=f".{hexsha[:16]}-", dir=self.root / "content"))
         try:
             written = fill(staging)
-            _write_json(self.root / "content" / f"{hexsha}.json", {"unzipped_size": written})
+            write_json(self.root / "content" / f"{hexsha}.json", {"unzipped_size": written})
             with contextlib.suppress(OSError):  # another publish of the same bytes got there first
                 staging.rename(final)
         finally:
@@ -445,17 +437,17 @@ class LayerStore:
         return final
 
     def _unzipped(self, hexsha: str) -> int:
-        return int(_read_json(self.root / "content" / f"{hexsha}.json")["unzipped_size"])
+        return int(read_json(self.root / "content" / f"{hexsha}.json")["unzipped_size"])
 
     def _load(self) -> dict[str, Any]:
-        return _read_json(self.root / "index.json") or {}
+        return read_json(self.root / "index.json") or {}
 
     @contextlib.contextmanager
     def _index(self) -> Iterator[dict[str, Any]]:
-        with _flock(self.root / ".index.lock"):
+        with locked(self.root / ".index.lock"):
             index = self._load()
             yield index
-            _write_json(self.root / "index.json", index)
+            write_json(self.root / "index.json", index)
 
 
 def _folder_digest(root: Path) -> str:
@@ -478,22 +470,6 @@ def _from_json(record: dict[str, Any]) -> LayerVersion:
     return LayerVersion(**(record | {"content": Path(record["content"]),
                                      "compatible_runtimes": tuple(record["compatible_runtimes"]),
                                      "compatible_architectures": tuple(record["compatible_architectures"])}))
-
-
-def _write_json(path: Path, data: Any) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    tmp.write_text(json.dumps(data))
-    os.replace(tmp, path)
-
-
-@contextlib.contextmanager
-def _flock(path: Path) -> Iterator[None]:
-    with open(path, "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 __all__ = ["MAX_LAYERS", "LayerError", "LayerStore", "LayerValidationError", "LayerVersion",

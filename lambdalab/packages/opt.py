@@ -23,7 +23,9 @@ import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from lambdalab.packages._fs import read_json
 
 if TYPE_CHECKING:
     from lambdalab.packages.layers import LayerVersion
@@ -49,11 +51,12 @@ def merge(layers: Sequence[LayerVersion], into: Path, *, python_version: str | N
     into = Path(into)
     wanted = {"layers": [layer.arn for layer in layers], "contents": [str(layer.content) for layer in layers]}
     python_version = python_version or f"{sys.version_info.major}.{sys.version_info.minor}"
-    marker = _read_json(into / _MARKER)
+    marker = read_json(into / _MARKER)
     if marker is None or {k: marker.get(k) for k in wanted} != wanted:
         plan = _plan(layers)
         marker = wanted | {"files": sum(1 for source in plan.values() if source is not None)}
-        staging = Path(tempfile.mkdtemp(prefix=f".{into.name}-", dir=_parent(into)))
+        into.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{into.name}-", dir=into.parent))
         try:
             _materialise(plan, staging)
             (staging / _MARKER).write_text(json.dumps(marker))
@@ -98,15 +101,3 @@ def _materialise(plan: dict[str, Path | None], dest: Path) -> None:
             os.link(source, target)
         except OSError:  # another file system
             os.symlink(source, target)
-
-
-def _parent(path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return path.parent
-
-
-def _read_json(path: Path) -> Any:
-    try:
-        return json.loads(path.read_bytes())
-    except (OSError, ValueError):
-        return None
