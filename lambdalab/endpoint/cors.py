@@ -97,28 +97,21 @@ class Cors:
 
     def preflight(self, origin: str) -> dict[str, str]:
         """The headers of the platform's answer to a preflight from ``origin`` (none when not allowed)."""
-        allowed = self._allowed(origin)
-        if allowed is None:
-            return {}
-        headers = {"Access-Control-Allow-Origin": allowed, "Vary": "Origin"}
-        if self.allow_methods:
-            headers["Access-Control-Allow-Methods"] = ", ".join(self.allow_methods)
-        if self.allow_headers:
-            headers["Access-Control-Allow-Headers"] = ", ".join(self.allow_headers)
-        if self.allow_credentials:
-            headers["Access-Control-Allow-Credentials"] = "true"
-        if self.max_age:
-            headers["Access-Control-Max-Age"] = str(self.max_age)
-        return headers
+        return self._headers(origin, {"Access-Control-Allow-Methods": self.allow_methods,
+                                      "Access-Control-Allow-Headers": self.allow_headers,
+                                      "Access-Control-Max-Age": (str(self.max_age),) if self.max_age else ()})
 
     def response(self, origin: str) -> dict[str, str]:
         """The headers added to a function's answer to a request from ``origin`` (none when not allowed)."""
+        return self._headers(origin, {"Access-Control-Expose-Headers": self.expose_headers})
+
+    def _headers(self, origin: str, lists: dict[str, tuple[str, ...]]) -> dict[str, str]:
+        """Allow-Origin, Vary and Allow-Credentials, then each non-empty list joined with ``", "``."""
         allowed = self._allowed(origin)
         if allowed is None:
             return {}
         headers = {"Access-Control-Allow-Origin": allowed, "Vary": "Origin"}
         if self.allow_credentials:
             headers["Access-Control-Allow-Credentials"] = "true"
-        if self.expose_headers:
-            headers["Access-Control-Expose-Headers"] = ", ".join(self.expose_headers)
+        headers.update((name, ", ".join(values)) for name, values in lists.items() if values)
         return headers
