@@ -6,6 +6,7 @@
 - ``opt``: ``merge`` of a function's layers into one ``/opt`` view (later wins, hard links).
 - ``vendored``: what a task root puts on the import path, and the AWS docs' ``package/`` layout.
 
-Rules: no engine, no api, no front-end imports here; errors are ``ConfigError`` subclasses that carry
+Rules: no api, no front-end imports here, and of the engine only its package helpers (``engine.package``'s
+limits and unpacking, ``engine.code.tree_size``); errors are ``ConfigError`` subclasses that carry
 Lambda's error code and message.
 """

@@ -28,8 +28,8 @@ function's own files win over a dependency of the same name, as in a zip where t
 after the dependencies. The runtime must not write ``__pycache__`` into the cache (run it with
 ``-B`` or ``PYTHONDONTWRITEBYTECODE=1``): the folder is shared by every function with the same key.
 
-Rules: no engine, no api; pip's output goes only to ``progress``; a failure raises
-``DependencyBuildError`` with pip's own ``ERROR:`` lines.
+Rules: no api, and of the engine only ``engine.code.tree_size``; pip's output goes only to
+``progress``; a failure raises ``DependencyBuildError`` with pip's own ``ERROR:`` lines.
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ from __future__ import annotations
 import collections
 import contextlib
 import hashlib
+import io
 import json
 import os
 import re
@@ -52,6 +53,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+from lambdalab.engine.code import tree_size
 from lambdalab.errors import ConfigError
 from lambdalab.packages._fs import locked, read_json
 
@@ -117,7 +119,7 @@ def build_dependencies(requirements: Sequence[str] | Path, *, cache_dir: Path | 
             if lines:
                 _run_pip(requirements, lines, staging, python=python, pip_args=pip_args, progress=progress,
                          timeout=timeout, cwd=base)
-            size = _tree_size(staging)
+            size = tree_size(staging)  # counted as the function's code is, for the 250 MB rule
             if final.exists():  # a folder without its marker: not ours to trust
                 shutil.rmtree(final)
             (staging / MARKER).write_text(json.dumps({"key": key, "size_bytes": size, "requirements": lines}))
@@ -240,9 +242,9 @@ def _fingerprint(python: str, dev: int, inode: int, mtime_ns: int, size: int) ->
     """Version, implementation, ABI, platform and pip version of ``python`` (memoised per binary)."""
     if os.path.realpath(python) == os.path.realpath(sys.executable):
         namespace: dict[str, object] = {}
-        with contextlib.redirect_stdout(_Capture()) as out:
+        with contextlib.redirect_stdout(io.StringIO()) as out:
             exec(compile(_FINGERPRINT, "<fingerprint>", "exec"), namespace)  # noqa: S102 - our own constant
-        return out.text.strip()
+        return out.getvalue().strip()
     try:
         done = subprocess.run([python, "-I", "-c", _FINGERPRINT], capture_output=True, text=True, timeout=60)
     except (OSError, subprocess.TimeoutExpired) as exc:
@@ -252,18 +254,6 @@ def _fingerprint(python: str, dev: int, inode: int, mtime_ns: int, size: int) ->
     return done.stdout.strip()
 
 
-class _Capture:
-    def __init__(self) -> None:
-        self.text = ""
-
-    def write(self, text: str) -> int:
-        self.text += text
-        return len(text)
-
-    def flush(self) -> None:
-        pass
-
-
 # -------------------------------------------------------------------------------------------- cache
 def _cached(final: Path, key: str, t0: float) -> DependencyBuild | None:
     meta = read_json(final / MARKER)
@@ -271,15 +261,6 @@ def _cached(final: Path, key: str, t0: float) -> DependencyBuild | None:
         return None
     return DependencyBuild(final, key, True, time.perf_counter() - t0, int(meta["size_bytes"]),
                            tuple(meta["requirements"]))
-
-
-def _tree_size(root: Path) -> int:
-    total = 0
-    for dirpath, _dirs, files in os.walk(root):
-        for name in files:
-            with contextlib.suppress(OSError):
-                total += os.lstat(os.path.join(dirpath, name)).st_size
-    return total
 
 
 # -------------------------------------------------------------------------------------------- pip
