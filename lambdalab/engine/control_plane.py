@@ -265,10 +265,7 @@ class ControlPlane:
 
     def on_exit(self, environment: EngineEnvironment, incarnation: int, returncode: int) -> None:
         sandbox = environment.sandboxes.pop(incarnation, None)
-        memory = 0
-        if sandbox is not None:
-            self.reaper.forget_group(sandbox.pid)
-            memory = sandbox.peak_memory_mb
+        memory = sandbox.peak_memory_mb if sandbox is not None else 0  # its group is forgotten (Sandbox._reap)
         if incarnation in environment.slots:
             environment.slots.discard(incarnation)
             self.fd_budget.release()
@@ -288,6 +285,7 @@ class ControlPlane:
             return
         environment.slots.add(incarnation)
         config = environment.config
+        marker = f"{self.marker}{environment.id}/{incarnation}/"
         try:
             port = environment.open_server(incarnation, RuntimeEndpoint(self, environment, incarnation))
             env_vars = runtimes.environment_variables(
@@ -295,7 +293,7 @@ class ControlPlane:
                 region=self.settings.region, pass_env=self.settings.pass_env, log_group=f"/aws/lambda/{config.name}",
                 credentials=dict(self.settings.role_credentials) or None,
                 paths=self.paths.get((environment.pool.spec.function, environment.pool.spec.code)))
-            env_vars = marked_environment(env_vars, f"{self.marker}{environment.id}/{incarnation}/")
+            env_vars = marked_environment(env_vars, marker)
             sandbox = environment.spawn(runtimes.command(config), environment.code_dir, env_vars, incarnation)
         except Exception as exc:  # noqa: BLE001 - the process never ran: the core sees it exit at once
             if isinstance(exc, OSError):
@@ -303,7 +301,7 @@ class ControlPlane:
             environment.close_server(incarnation)
             self.loop.call_soon(self.on_exit, environment, incarnation, 127)
             return
-        sandbox.guard(self.reaper, environment.cgroups, f"{self.marker}{environment.id}/{incarnation}/")
+        sandbox.guard(self.reaper, environment.cgroups, marker)
         environment.limits_ready[incarnation] = self.loop.run_in_executor(
             self._executor, self.limits.enter, environment.cgroups, sandbox.pid, environment.pool.spec.memory_mb)
         self.loop.call_soon(self.dispatch, environment, ProcessStarted(environment.id, incarnation, self.now()))
