@@ -101,8 +101,8 @@ class Limits:
         Members are stopped, then killed, each through a pidfd opened before checking it is still
         a member (``reaper.stop_then_kill``): a pid reused by another process is never signalled.
         """
-        for d in dirs[:1]:  # every group of an environment holds the same processes
-            reaper.stop_then_kill(lambda d=d: reaper.cgroup_members(str(d)))
+        if dirs:  # every group of an environment holds the same processes
+            reaper.stop_then_kill(lambda: reaper.cgroup_members(str(dirs[0])))
 
     def remove(self, dirs: list[Path]) -> None:
         for d in dirs:

@@ -127,23 +127,31 @@ def marked(prefix: bytes) -> list[tuple[int, int]]:
     return found
 
 
+def stop_all(find, held: dict[int, int], rounds: int = 50) -> None:
+    """SIGSTOP whatever ``find()`` returns until nothing new appears (a stopped process cannot fork).
+
+    ``held`` (pid -> pidfd) keeps every process stopped, for the caller to continue or kill and close.
+    """
+    for _ in range(rounds):
+        new = 0
+        for pid, fd in find():
+            old = held.get(pid)
+            if old is not None and not exited(old):
+                os.close(fd)
+                continue
+            if old is not None:
+                os.close(old)
+            held[pid] = fd
+            new += send(fd, signal.SIGSTOP)
+        if not new:
+            return
+
+
 def stop_then_kill(find, rounds: int = 50) -> int:
     """SIGSTOP whatever ``find()`` returns until nothing new appears, then SIGKILL it all."""
     held: dict[int, int] = {}
     try:
-        for _ in range(rounds):
-            new = 0
-            for pid, fd in find():
-                old = held.get(pid)
-                if old is not None and not exited(old):
-                    os.close(fd)
-                    continue
-                if old is not None:
-                    os.close(old)
-                held[pid] = fd
-                new += send(fd, signal.SIGSTOP)
-            if not new:
-                break
+        stop_all(find, held, rounds)
         for fd in held.values():
             send(fd, signal.SIGKILL)
     finally:

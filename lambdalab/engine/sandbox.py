@@ -123,8 +123,7 @@ class Sandbox:
         self.marker: str | None = None
         self._reaper: _reaper.Reaper | None = None
         self._stopped: dict[int, int] = {}     # pid -> pidfd of processes outside the group we stopped
-        self._frozen = False
-        self._scan_pending = False
+        self._scan: asyncio.Handle | None = None  # the look for them after a freeze, until it runs or a thaw
 
     def guard(self, reaper: _reaper.Reaper | None, cgroups: list[Path], marker: str | None) -> None:
         """Register with the reaper and say where the environment's other processes are found."""
@@ -165,19 +164,7 @@ class Sandbox:
         return found
 
     def _stop_outside(self) -> None:
-        for _ in range(50):  # until no new process appears (a stopped process cannot fork)
-            new = 0
-            for pid, fd in self._outside():
-                old = self._stopped.get(pid)
-                if old is not None and not _reaper.exited(old):
-                    os.close(fd)
-                    continue
-                if old is not None:
-                    os.close(old)
-                self._stopped[pid] = fd
-                new += _reaper.send(fd, signal.SIGSTOP)
-            if not new:
-                return
+        _reaper.stop_all(self._outside, self._stopped)
 
     def _release_outside(self, signum: int) -> None:
         stopped, self._stopped = self._stopped, {}
@@ -195,18 +182,18 @@ class Sandbox:
     def freeze(self) -> None:
         if self.returncode is None:
             self._signal(signal.SIGSTOP)
-            self._frozen = True
-            if not self._scan_pending:  # looked for right after the batch, once callers are answered
-                self._scan_pending = True
-                self._loop.call_soon(self._stop_outside_if_frozen)
+            if self._scan is None:  # looked for right after the batch, once callers are answered
+                self._scan = self._loop.call_soon(self._stop_outside_after_freeze)
 
-    def _stop_outside_if_frozen(self) -> None:
-        self._scan_pending = False
-        if self._frozen and self.returncode is None:
+    def _stop_outside_after_freeze(self) -> None:
+        self._scan = None
+        if self.returncode is None:
             self._stop_outside()
 
     def thaw(self) -> None:
-        self._frozen = False
+        if self._scan is not None:  # thawed before it ran: nothing to stop
+            self._scan.cancel()
+            self._scan = None
         self._signal(signal.SIGCONT)
         if self._stopped:
             self._release_outside(signal.SIGCONT)
@@ -263,8 +250,8 @@ class Sandbox:
                 return
             status = None
         self._loop.remove_reader(self.pidfd)
-        if info is not None:
-            self._kill_leftovers()
+        if info is not None:  # children left in the group or the environment end with their runtime
+            self.kill()  # returncode is still None: the unreaped leader keeps the group id ours
             with contextlib.suppress(ChildProcessError):
                 _, status = os.waitpid(self.pid, 0)
         self.returncode = os.waitstatus_to_exitcode(status) if status else 0
@@ -276,15 +263,6 @@ class Sandbox:
         self.drain()
         self._close_fds()
         self._on_exit(self.returncode)
-
-    def _kill_leftovers(self) -> None:
-        # children left in the group or the environment (a handler's subprocess) end with their runtime
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(self.pid, signal.SIGSTOP)
-        self._stop_outside()
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(self.pid, signal.SIGKILL)
-        self._release_outside(signal.SIGKILL)
 
     def _close_fds(self) -> None:
         with contextlib.suppress(ValueError, OSError):
