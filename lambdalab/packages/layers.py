@@ -18,10 +18,10 @@ on a function (``layers=["./dir"]``) becomes an unpublished layer of version 0 n
 folder; a layer-map file maps ARNs (a SAM template's, another account's) to local folders.
 
 The merged ``/opt`` (later layer wins, hard links, read-only) is ``opt.merge``; ``view`` caches one per
-ordered list of layers. This module is Lambda's layer API in one place (records, errors, limits, the
-store), which is why it runs past 400 lines.
+ordered list of layers. The errors, the ``LayerVersion`` record and Lambda's limits are in
+``layer_rules`` and re-exported here, so this is the one module to import.
 
-Rules: no engine, no api; errors are ``LayerError`` (a ``ConfigError``) carrying Lambda's ``code``,
+Rules: no api; of the engine only ``engine.package`` (limits, unpacking, copying); errors are ``LayerError`` (a ``ConfigError``) carrying Lambda's ``code``,
 ``status`` and exact ``message``, plus a lambdalab ``hint`` where one helps.
 """
 
@@ -38,143 +38,31 @@ import shutil
 import sys
 import tempfile
 import zipfile
-from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import asdict, dataclass
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from lambdalab.engine.package import UNZIPPED_MAX_BYTES, copy_folder, unpack
+from lambdalab.engine.package import copy_folder, unpack
 from lambdalab.errors import ConfigError
 from lambdalab.packages._fs import locked, read_json, write_json
+from lambdalab.packages.layer_rules import (
+    LAYER_ARN,
+    MAX_LAYERS,
+    LayerError,
+    LayerValidationError,
+    LayerVersion,
+    LayerVersionNotFoundError,
+    UnknownLayerError,
+    check_layer_refs,
+    check_total_size,
+    validate_name,
+)
 from lambdalab.packages.opt import OptView, merge
 
-MAX_LAYERS = 5
-# botocore's LayerName (a name or a layer ARN), matched whole (fullmatch: no "$" loophole before a newline).
-NAME_PATTERN = (r"(arn:(aws[a-zA-Z-]*)?:lambda:(eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1}:\d{12}:layer:"
-                r"[a-zA-Z0-9-_]+)|[a-zA-Z0-9-_]+")
-_NAME = re.compile(NAME_PATTERN)
-_ARN = re.compile(r"arn:(aws[a-zA-Z-]*)?:lambda:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):layer:"
-                  r"(?P<name>[a-zA-Z0-9-_]+)(:(?P<version>[0-9]+))?")
 
-
-# -------------------------------------------------------------------------------------------- errors
-class LayerError(ConfigError):
-    """A layer request Lambda would refuse; ``code``/``status``/``message`` are what Lambda sends."""
-
-    code = "InvalidParameterValueException"
-    status = 400
-
-    def __init__(self, message: str, hint: str = "") -> None:
-        super().__init__(f"{message} ({hint})" if hint else message)
-        self.message = message
-        self.hint = hint
-
-
-class LayerValidationError(LayerError):
-    """A malformed layer name or ARN (Lambda's ``ValidationException``)."""
-
-    code = "ValidationException"
-
-
-class UnknownLayerError(LayerError):
-    """A function references a layer version that does not exist here (no published layer, no mapping)."""
-
-
-class LayerVersionNotFoundError(LayerError):
-    """GetLayerVersion of a version that does not exist (``ResourceNotFoundException``)."""
-
-    code = "ResourceNotFoundException"
-    status = 404
-
-
-# -------------------------------------------------------------------------------------------- records
-@dataclass(frozen=True)
-class LayerVersion:
-    """One layer version: its ARN, its unpacked files (``content``) and what Lambda reports about it."""
-
-    name: str
-    version: int
-    arn: str
-    content: Path
-    code_sha256: str
-    code_size: int
-    unzipped_size: int
-    description: str = ""
-    compatible_runtimes: tuple[str, ...] = ()
-    compatible_architectures: tuple[str, ...] = ()
-    license_info: str | None = None
-    created_date: str = ""
-    source: str = "published"  # "published", "local" (a path on a function) or "layer-map"
-
-    @property
-    def layer_arn(self) -> str:
-        return self.arn.rsplit(":", 1)[0]
-
-    def describe(self) -> dict[str, Any]:
-        """PublishLayerVersion's / GetLayerVersion's response (without ``Content.Location``)."""
-        out: dict[str, Any] = {"Content": {"CodeSha256": self.code_sha256, "CodeSize": self.code_size},
-                               "LayerArn": self.layer_arn, "LayerVersionArn": self.arn,
-                               "Description": self.description, "CreatedDate": self.created_date,
-                               "Version": self.version}
-        return out | self._compatibility()
-
-    def list_item(self) -> dict[str, Any]:
-        """A ``LayerVersionsListItem`` (ListLayerVersions, ListLayers' ``LatestMatchingVersion``)."""
-        return {"LayerVersionArn": self.arn, "Version": self.version, "Description": self.description,
-                "CreatedDate": self.created_date} | self._compatibility()
-
-    def function_layer(self) -> dict[str, Any]:
-        """The entry of a function's ``Layers`` (GetFunction, CreateFunction's answer)."""
-        return {"Arn": self.arn, "CodeSize": self.code_size}
-
-    def _compatibility(self) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        if self.compatible_runtimes:
-            out["CompatibleRuntimes"] = list(self.compatible_runtimes)
-        if self.compatible_architectures:
-            out["CompatibleArchitectures"] = list(self.compatible_architectures)
-        if self.license_info is not None:
-            out["LicenseInfo"] = self.license_info
-        return out
-
-
-# -------------------------------------------------------------------------------------------- limits
-def check_layer_refs(refs: Sequence[str | Path]) -> None:
-    """Lambda's checks on a function's ``Layers`` list before any is looked up: at most 5, one version each."""
-    if len(refs) > MAX_LAYERS:
-        raise LayerError(f"Cannot reference more than {MAX_LAYERS} layers.")
-    seen: dict[str, str] = {}
-    for ref in refs:
-        match = _ARN.fullmatch(str(ref))
-        if match is None or match.group("version") is None:
-            continue
-        layer = str(ref).rsplit(":", 1)[0]
-        if layer in seen:
-            raise LayerError("Two different versions of the same layer are not allowed to be referenced in the "
-                             f"same function. {seen[layer]} and {ref} are versions of the same layer.")
-        seen[layer] = str(ref)
-
-
-def check_total_size(code_bytes: int, layers: Iterable[LayerVersion]) -> int:
-    """The unzipped size of the code plus its layers; Lambda's error past 262,144,000 bytes."""
-    total = code_bytes + sum(layer.unzipped_size for layer in layers)
-    if total > UNZIPPED_MAX_BYTES:
-        raise LayerError(f"Function code combined with layers exceeds the maximum allowed size of "
-                         f"{UNZIPPED_MAX_BYTES} bytes. The actual size is {total} bytes.")
-    return total
-
-
-def validate_name(name: str, field: str = "layerName") -> None:
-    """Lambda's check of a layer name (or layer ARN): 1 to 140 characters of its pattern."""
-    if len(name) > 140:
-        raise LayerValidationError(f"1 validation error detected: Value '{name}' at '{field}' failed to satisfy "
-                                   "constraint: Member must have length less than or equal to 140")
-    if not name or _NAME.fullmatch(name) is None:
-        raise LayerValidationError(f"1 validation error detected: Value '{name}' at '{field}' failed to satisfy "
-                                   f"constraint: Member must satisfy regular expression pattern: {NAME_PATTERN}")
-
-
+# -------------------------------------------------------------------------------------------- layer maps
 def load_layer_map(path: Path) -> dict[str, Path]:
     """ARNs → local folders (or .zip files) from a JSON or YAML mapping; relative paths are from the file.
 
@@ -188,7 +76,7 @@ def load_layer_map(path: Path) -> dict[str, Path]:
     data = _parse_mapping(text, path)
     out: dict[str, Path] = {}
     for arn, target in data.items():
-        if not isinstance(arn, str) or _ARN.fullmatch(arn) is None or not isinstance(target, str):
+        if not isinstance(arn, str) or LAYER_ARN.fullmatch(arn) is None or not isinstance(target, str):
             raise ConfigError(f"invalid layer map {path}: {arn!r}: {target!r} is not 'layer ARN: local path'")
         local = (path.parent / os.path.expanduser(target)).resolve()
         if not local.exists():
@@ -320,12 +208,12 @@ class LayerStore:
         """A version ARN (published here, seen before, or in ``layer_map``), or a local folder or .zip."""
         text = str(ref)
         if isinstance(ref, str) and text.startswith("arn:"):
-            match = _ARN.fullmatch(text)
+            match = LAYER_ARN.fullmatch(text)
             if match is None or match.group("version") is None:
                 raise LayerValidationError(
                     f"1 validation error detected: Value '[{text}]' at 'layers' failed to satisfy constraint: Member "
                     "must satisfy constraint: [Member must satisfy regular expression pattern: "
-                    f"{_ARN.pattern}]")
+                    f"{LAYER_ARN.pattern}]")
             found = self._published(text) or self._local.get(text)
             if found is not None:
                 return found
@@ -352,7 +240,7 @@ class LayerStore:
     # -- internals ------------------------------------------------------------------------------
     def _own_name(self, name_or_arn: str) -> str:
         validate_name(name_or_arn)
-        match = _ARN.fullmatch(name_or_arn)
+        match = LAYER_ARN.fullmatch(name_or_arn)
         if match is None:
             return name_or_arn
         if (match.group("region"), match.group("account")) != (self.region, self.account_id):
@@ -362,16 +250,16 @@ class LayerStore:
 
     def _version_arn(self, name_or_arn: str, version: int | None) -> str:
         if version is None:
-            match = _ARN.fullmatch(name_or_arn)
+            match = LAYER_ARN.fullmatch(name_or_arn)
             if match is None or match.group("version") is None:
                 raise LayerValidationError(f"1 validation error detected: Value '{name_or_arn}' at 'arn' failed to "
                                            f"satisfy constraint: Member must satisfy regular expression pattern: "
-                                           f"{_ARN.pattern}")
+                                           f"{LAYER_ARN.pattern}")
             return name_or_arn
         return self.arn(self._own_name(name_or_arn), int(version))
 
     def _published(self, arn: str) -> LayerVersion | None:
-        match = _ARN.fullmatch(arn)
+        match = LAYER_ARN.fullmatch(arn)
         if match is None or (match.group("region"), match.group("account")) != (self.region, self.account_id):
             return None
         record = self._load().get(match.group("name"), {"versions": {}})["versions"].get(match.group("version"))
@@ -385,7 +273,7 @@ class LayerStore:
         known = self._local.get(arn)
         if known is not None and known.content == folder:
             return known
-        match = _ARN.fullmatch(arn)
+        match = LAYER_ARN.fullmatch(arn)
         assert match is not None
         layer = LayerVersion(match.group("name"), int(match.group("version")), arn, folder, sha, size, unzipped,
                              f"lambdalab: {source} layer from {path}", created_date=now_iso(), source=source)
