@@ -1,8 +1,8 @@
 """What a function ships besides its code: dependencies built like ``pip install -t``, layers, vendored folders.
 
 - ``deps``: ``build_dependencies(requirements, cache_dir=...)`` → a cached, importable folder.
-- ``layers``: ``LayerStore`` (publish, get, list, delete, resolve, view), Lambda's layer limits and
-  messages, ``load_layer_map``.
+- ``layers``: ``LayerStore`` (publish, get, list, delete, resolve, view), ``load_layer_map``, and
+  (re-exported from ``layer_rules``) Lambda's layer errors, record, limits and messages.
 - ``opt``: ``merge`` of a function's layers into one ``/opt`` view (later wins, hard links).
 - ``vendored``: what a task root puts on the import path, and the AWS docs' ``package/`` layout.
 
