@@ -46,14 +46,8 @@ def _hex6(packed: bytes) -> str:
 
 def _forms(address: tuple) -> tuple[str | None, str]:  # type: ignore[type-arg]
     """``(tcp form or None, tcp6 form)`` of one socket address (``host, port[, flow, scope]``)."""
-    host, port = address[0].split("%", 1)[0], int(address[1])
-    suffix = f":{port:04X}"
-    try:
-        v4: bytes | None = socket.inet_pton(socket.AF_INET, host)
-        v6 = _MAPPED + v4
-    except OSError:
-        v6 = socket.inet_pton(socket.AF_INET6, host)
-        v4 = v6[12:] if v6[:12] == _MAPPED else None
+    v6, suffix = _packed(address[0]), f":{int(address[1]):04X}"
+    v4 = v6[12:] if v6[:12] == _MAPPED else None
     return (_hex4(v4) + suffix if v4 is not None else None), _hex6(v6) + suffix
 
 
