@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -214,8 +214,12 @@ class RuntimeEndpoint:
         sandbox = self._environment.sandboxes.get(self._incarnation)
         if sandbox is None:
             return False
-        pids = [sandbox.pid, *self._plane.limits.members(self._environment.cgroups)]
-        return peer.owned_by(client, server, pids) is True
+        return peer.owned_by(client, server, self._pids(sandbox.pid)) is True
+
+    def _pids(self, runtime: int) -> Iterator[int]:
+        """The runtime first: its group's members are read only if it does not hold the connection."""
+        yield runtime
+        yield from self._plane.limits.members(self._environment.cgroups)
 
     def on_disconnect(self, connection: http_server.Connection) -> None:
         if self._environment.parked is connection:
