@@ -18,12 +18,14 @@ from typing import Any
 
 from lambdalab.errors import InvokeError, LabClosedError, TooManyRequestsException, UnknownFunctionError
 
-# botocore's FunctionName pattern for Invoke (service-2.json), anchored.
+# botocore's FunctionName pattern for Invoke (service-2.json); every pattern here is used with fullmatch, so a
+# trailing newline never passes. It admits '.' in the name (an unknown name is then 404, as on Lambda); CreateFunction
+# also applies the function-name rule of lambdalab.config.
 _NAME = re.compile(
-    r"^(arn:(aws[a-zA-Z-]*)?:lambda:)?([a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1}:)?(\d{12}:)?(function:)?"
-    r"([a-zA-Z0-9-_\.]+)(:(\$LATEST(\.PUBLISHED)?|[a-zA-Z0-9-_]+))?$")
-_ARN = re.compile(r"^arn:[^:]*:lambda:(?P<region>[^:]*):(?P<account>\d{12}):function:(?P<rest>.+)$")
-_PARTIAL = re.compile(r"^(?P<account>\d{12}):function:(?P<rest>.+)$")
+    r"(arn:(aws[a-zA-Z-]*)?:lambda:)?([a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1}:)?(\d{12}:)?(function:)?"
+    r"([a-zA-Z0-9-_\.]+)(:(\$LATEST(\.PUBLISHED)?|[a-zA-Z0-9-_]+))?")
+_ARN = re.compile(r"arn:[^:]*:lambda:(?P<region>[^:]*):(?P<account>\d{12}):function:(?P<rest>.+)")
+_PARTIAL = re.compile(r"(?P<account>\d{12}):function:(?P<rest>.+)")
 
 
 class ApiError(Exception):
@@ -97,10 +99,10 @@ def parse_name(raw: str, qualifier: str | None, *, region: str, account_id: str)
     limit = 256 if raw.startswith("arn:") else 140
     if len(raw) > limit:
         raise validation(raw, "functionName", f"Member must have length less than or equal to {limit}")
-    if _NAME.match(raw) is None:
-        raise validation(raw, "functionName", f"Member must satisfy regular expression pattern: {_NAME.pattern[1:-1]}")
+    if _NAME.fullmatch(raw) is None:
+        raise validation(raw, "functionName", f"Member must satisfy regular expression pattern: {_NAME.pattern}")
     rest = raw
-    match = _ARN.match(raw) or _PARTIAL.match(raw)
+    match = _ARN.fullmatch(raw) or _PARTIAL.fullmatch(raw)
     if match is not None:
         rest = match.group("rest")
         got_region = match.groupdict().get("region") or region

@@ -171,6 +171,19 @@ def test_create_function_refuses_names_as_lambda_does(served, field, value, code
     _good(lab)
 
 
+@pytest.mark.parametrize("name", ["good\n", "arn:aws:lambda:us-east-1:123456789012:function:good\n",
+                                  "123456789012:function:good\n", "good:$LATEST\n"])
+def test_a_name_with_a_trailing_newline_never_reaches_the_function(served, name):
+    lab, c = served
+    with pytest.raises(c.exceptions.ClientError) as caught:
+        c.invoke(FunctionName=name, Payload=b"{}")
+    error = caught.value.response
+    assert (error["ResponseMetadata"]["HTTPStatusCode"], error["Error"]["Code"]) == (400, "ValidationException")
+    assert "at 'functionName' failed to satisfy constraint" in error["Error"]["Message"]
+    assert lab.invocations().empty
+    _good(lab)
+
+
 @pytest.mark.parametrize("alias", ["live\n", "123", "has space", "x" * 129])
 def test_create_alias_refuses_names_as_lambda_does(served, alias):
     lab, c = served
