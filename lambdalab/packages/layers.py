@@ -21,8 +21,9 @@ The merged ``/opt`` (later layer wins, hard links, read-only) is ``opt.merge``; 
 ordered list of layers. The errors, the ``LayerVersion`` record and Lambda's limits are in
 ``layer_rules`` and re-exported here, so this is the one module to import.
 
-Rules: no api; of the engine only ``engine.package`` (limits, unpacking, copying); errors are ``LayerError`` (a ``ConfigError``) carrying Lambda's ``code``,
-``status`` and exact ``message``, plus a lambdalab ``hint`` where one helps.
+Rules: no api; of the engine only ``engine.package`` (unpacking, copying); errors are ``LayerError``
+(a ``ConfigError``) carrying Lambda's ``code``, ``status`` and exact ``message``, plus a lambdalab
+``hint`` where one helps.
 """
 
 from __future__ import annotations
