@@ -1,9 +1,14 @@
-"""Tests of lambdalab.packages; ``make_wheel`` builds tiny wheels so pip runs need no network."""
+"""Tests of lambdalab.packages, and their helpers.
+
+``make_wheel`` builds tiny wheels and ``offline`` points pip at them, so pip runs need no network;
+``make_tree`` writes a folder of files (a layer, a task root) and ``zip_bytes`` a .zip of them.
+"""
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import io
 import zipfile
 from pathlib import Path
 
@@ -34,3 +39,28 @@ def make_wheel(where: Path, name: str, version: str, *, files: dict[str, str] | 
         for path, text in entries.items():
             zf.writestr(path, text)
     return wheel
+
+
+def offline(wheels: Path) -> list[str]:
+    """pip arguments that install only from the wheels in ``wheels`` (no index, no network)."""
+    return ["--no-index", "--find-links", str(wheels)]
+
+
+def make_tree(root: Path, files: dict[str, str], *, executable: tuple[str, ...] = ()) -> Path:
+    """Write ``files`` (relative path -> text) under ``root``, ``executable`` ones mode 755; returns ``root``."""
+    for rel, text in files.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+        if rel in executable:
+            path.chmod(0o755)
+    return root
+
+
+def zip_bytes(files: dict[str, str]) -> bytes:
+    """A deflated .zip holding ``files`` (path inside the archive -> text)."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for rel, text in files.items():
+            archive.writestr(rel, text)
+    return buffer.getvalue()

@@ -20,7 +20,7 @@ from lambdalab.packages.deps import (
     normalise,
     requirements_key,
 )
-from tests.packages import make_wheel
+from tests.packages import make_wheel, offline
 
 pytestmark = pytest.mark.slow
 
@@ -32,10 +32,6 @@ def wheels(tmp_path: Path) -> Path:
     make_wheel(where, "alpha", "2.0")
     make_wheel(where, "beta", "1.5")
     return where
-
-
-def offline(wheels: Path) -> list[str]:
-    return ["--no-index", "--find-links", str(wheels)]
 
 
 def test_first_build_runs_pip_and_second_is_a_cache_hit_without_pip(tmp_path: Path, wheels: Path) -> None:

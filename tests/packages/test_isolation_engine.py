@@ -15,18 +15,9 @@ import pytest
 
 import lambdalab
 from lambdalab.errors import ConfigError
-from tests.packages import make_wheel
+from tests.packages import make_tree, make_wheel, offline
 
 IMPORT_YAML = "import yaml\n\ndef handler(event, context):\n    return yaml.__name__\n"
-
-
-def _layer(root: Path, name: str, files: dict[str, str]) -> Path:
-    folder = root / name
-    for rel, text in files.items():
-        target = folder / rel
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(text)
-    return folder
 
 
 def test_a_package_only_in_the_venv_is_not_importable_by_default(lab: lambdalab.Lab, runtime: str) -> None:
@@ -56,9 +47,10 @@ def test_boto3_comes_with_the_runtime(lab: lambdalab.Lab, runtime: str) -> None:
 
 
 def test_a_vendored_package_wins_over_a_layer_and_the_venv(lab: lambdalab.Lab, tmp_path: Path, runtime: str) -> None:
-    code = _layer(tmp_path, "code", {"yaml/__init__.py": "WHO = 'vendored'\n",
-                                     "lambda_function.py": "import yaml\n\ndef handler(e, c):\n    return yaml.WHO\n"})
-    layer = _layer(tmp_path, "layer", {"python/yaml/__init__.py": "WHO = 'layer'\n"})
+    code = make_tree(tmp_path / "code", {
+        "yaml/__init__.py": "WHO = 'vendored'\n",
+        "lambda_function.py": "import yaml\n\ndef handler(e, c):\n    return yaml.WHO\n"})
+    layer = make_tree(tmp_path / "layer", {"python/yaml/__init__.py": "WHO = 'layer'\n"})
     fn = lab.create_function("vendored", path=code, layers=[str(layer)], runtime=runtime, inherit_packages=True)
     assert fn.invoke({}).payload == "vendored"
     (code / "yaml" / "__init__.py").unlink()
@@ -68,8 +60,9 @@ def test_a_vendored_package_wins_over_a_layer_and_the_venv(lab: lambdalab.Lab, t
 
 
 def test_a_layers_module_binary_and_library_folder_are_found(lab: lambdalab.Lab, tmp_path: Path, runtime: str) -> None:
-    layer = _layer(tmp_path, "tools", {"python/layermod.py": "VALUE = 41\n", "bin/hello-tool": "#!/bin/sh\necho hi-$1\n",
-                                      "lib/libfake.so.1": "not really\n"})
+    layer = make_tree(tmp_path / "tools", {"python/layermod.py": "VALUE = 41\n",
+                                           "bin/hello-tool": "#!/bin/sh\necho hi-$1\n",
+                                           "lib/libfake.so.1": "not really\n"})
     (layer / "bin" / "hello-tool").chmod(0o755 | stat.S_IXUSR)
     source = ("import os, subprocess, layermod\n\ndef handler(e, c):\n"
               "    out = subprocess.run(['hello-tool', 'x'], capture_output=True, text=True, timeout=5).stdout.strip()\n"
@@ -86,8 +79,8 @@ def test_a_layers_module_binary_and_library_folder_are_found(lab: lambdalab.Lab,
 
 
 def test_a_later_layer_wins(lab: lambdalab.Lab, tmp_path: Path) -> None:
-    one = _layer(tmp_path, "one", {"python/which.py": "NAME = 'one'\n", "python/only_one.py": "X = 1\n"})
-    two = _layer(tmp_path, "two", {"python/which.py": "NAME = 'two'\n"})
+    one = make_tree(tmp_path / "one", {"python/which.py": "NAME = 'one'\n", "python/only_one.py": "X = 1\n"})
+    two = make_tree(tmp_path / "two", {"python/which.py": "NAME = 'two'\n"})
     source = "import which, only_one\n\ndef handler(e, c):\n    return [which.NAME, only_one.X]\n"
     fn = lab.create_function("ordered", source, layers=[str(one), str(two)])
     assert fn.invoke({}).payload == ["two", 1]
@@ -96,7 +89,7 @@ def test_a_later_layer_wins(lab: lambdalab.Lab, tmp_path: Path) -> None:
 
 
 def test_six_layers_and_an_unknown_arn_are_refused(lab: lambdalab.Lab, tmp_path: Path) -> None:
-    folder = _layer(tmp_path, "l", {"python/m.py": ""})
+    folder = make_tree(tmp_path / "l", {"python/m.py": ""})
     with pytest.raises(ConfigError, match=r"^Cannot reference more than 5 layers\.$"):
         lab.create_function("many", "def handler(e, c):\n    return 1\n", layers=[str(folder)] * 6)
     arn = "arn:aws:lambda:us-east-1:123456789012:layer:nowhere:3"
@@ -112,7 +105,7 @@ def test_requirements_are_built_and_a_second_build_is_a_cache_hit(lab: lambdalab
     monkeypatch.setenv("LAMBDALAB_CACHE_DIR", str(tmp_path / "cache"))
     wheels = tmp_path / "wheels"
     make_wheel(wheels, "tinydep", "1.2")
-    pip_args = ["--no-index", "--find-links", str(wheels)]
+    pip_args = offline(wheels)
     source = "import tinydep\n\ndef handler(e, c):\n    return tinydep.VERSION\n"
     lines: list[str] = []
     fn = lab.create_function("deps", source, requirements=["tinydep==1.2"], pip_args=pip_args, progress=lines.append,
@@ -134,7 +127,7 @@ def test_a_failed_build_deploys_nothing(lab: lambdalab.Lab, tmp_path: Path, monk
     (tmp_path / "wheels").mkdir()
     with pytest.raises(DependencyBuildError, match="tinydep"):
         lab.create_function("broken", "def handler(e, c):\n    return 1\n", requirements=["tinydep==9"],
-                            pip_args=["--no-index", "--find-links", str(tmp_path / "wheels")])
+                            pip_args=offline(tmp_path / "wheels"))
     assert lab.functions() == []
 
 
@@ -142,10 +135,10 @@ def test_a_requirements_txt_in_the_folder_is_built(lab: lambdalab.Lab, tmp_path:
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LAMBDALAB_CACHE_DIR", str(tmp_path / "cache"))
     make_wheel(tmp_path / "wheels", "tinydep", "1.3")
-    code = _layer(tmp_path, "app", {"requirements.txt": "tinydep==1.3\n",
-                                    "app.py": "import tinydep\n\ndef handler(e, c):\n    return tinydep.VERSION\n"})
+    code = make_tree(tmp_path / "app", {"requirements.txt": "tinydep==1.3\n",
+                                        "app.py": "import tinydep\n\ndef handler(e, c):\n    return tinydep.VERSION\n"})
     fn = lab.create_function("fromfile", path=code, handler="app.handler",
-                             pip_args=["--no-index", "--find-links", str(tmp_path / "wheels")])
+                             pip_args=offline(tmp_path / "wheels"))
     assert fn.invoke({}).payload == "1.3"
 
 

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import io
 import json
 import os
 import subprocess
 import sys
 import threading
 import time
-import zipfile
 from pathlib import Path
 
 import pytest
@@ -31,27 +29,10 @@ from lambdalab.packages.layers import (
     merge,
 )
 from lambdalab.packages.vendored import inspect_task_root, lambda_zip_view
+from tests.packages import make_tree, zip_bytes
 
 REGION, ACCOUNT = "us-east-1", "123456789012"
 PY = f"python{sys.version_info.major}.{sys.version_info.minor}"
-
-
-def make_tree(root: Path, files: dict[str, str], *, executable: tuple[str, ...] = ()) -> Path:
-    for rel, text in files.items():
-        path = root / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
-        if rel in executable:
-            path.chmod(0o755)
-    return root
-
-
-def zip_bytes(files: dict[str, str]) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for rel, text in files.items():
-            archive.writestr(rel, text)
-    return buffer.getvalue()
 
 
 @pytest.fixture
