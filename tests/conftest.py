@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
+import select
+import subprocess
+import sys
+import textwrap
+import time
 import uuid
 
 import psutil
@@ -36,6 +42,60 @@ def marked_processes(prefix: str = SESSION_TAG + "/") -> list[int]:
             continue
         found.append(int(name))
     return found
+
+
+def gone(pids: list[int], timeout: float) -> list[int]:
+    """Wait up to ``timeout`` s for ``pids`` to exit (a zombie counts as gone); returns those still running."""
+    deadline = time.monotonic() + timeout
+    alive = list(pids)
+    while alive and time.monotonic() < deadline:
+        time.sleep(0.02)
+        alive = [p for p in alive if _running(p)]
+    return [p for p in alive if _running(p)]
+
+
+def _running(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+# An owner process for tests of what happens when it dies or forks: ``python -c OWNER MODE COUNT`` makes
+# a Lab, COUNT warm functions (answering their pid) and one busy invoke, prints what it made as one JSON
+# line, then waits (MODE "wait"), or forks a child ("fork") or starts one sharing its descriptors
+# ("inherit") and ends at once without closing the Lab.
+OWNER = textwrap.dedent("""
+    import json, os, sys, threading, time, lambdalab
+    mode, count = sys.argv[1], int(sys.argv[2])
+    lab = lambdalab.Lab()
+    pids = [lab.create_function(f"f{i}", "import os\\ndef handler(e, c):\\n    return os.getpid()\\n").invoke().payload
+            for i in range(count)]
+    slow = lab.create_function("slow", "import time\\ndef handler(e, c):\\n    time.sleep(60)\\n", timeout_s=120)
+    threading.Thread(target=slow.invoke, daemon=True).start()
+    time.sleep(0.5)
+    forked = None
+    if mode == "fork":
+        forked = os.fork()
+        if forked == 0:
+            time.sleep(30)
+            os._exit(0)
+    elif mode == "inherit":
+        forked = __import__("subprocess").Popen(["sleep", "30"], close_fds=False).pid
+    print(json.dumps({"pids": pids, "workdir": str(lab._workdir), "reaper": lab._plane.reaper.pid,
+                      "marker": lab._plane.marker, "forked": forked}), flush=True)
+    if mode in ("fork", "inherit"):
+        os._exit(0)  # the owner ends without closing; its child lives on
+    time.sleep(600)
+""")
+
+
+def start_owner(mode: str, count: int = 2) -> tuple[subprocess.Popen, dict]:
+    """Start an ``OWNER`` process and read what it made (waits up to 60 s for it)."""
+    owner = subprocess.Popen([sys.executable, "-c", OWNER, mode, str(count)], stdout=subprocess.PIPE, text=True)
+    ready, _, _ = select.select([owner.stdout], [], [], 60)
+    assert ready, "the owner did not start"
+    return owner, json.loads(owner.stdout.readline())
 
 
 def _environment_processes() -> list[psutil.Process]:

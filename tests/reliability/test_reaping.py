@@ -6,9 +6,7 @@ for this session's marker, so an escaped process fails the test that left it.
 
 from __future__ import annotations
 
-import json
 import os
-import select
 import signal
 import subprocess
 import sys
@@ -21,7 +19,7 @@ import pytest
 
 import lambdalab
 from lambdalab.engine import reaper as reaper_mod
-from tests.conftest import marked_processes
+from tests.conftest import gone, marked_processes, start_owner
 
 pytestmark = pytest.mark.slow
 
@@ -60,15 +58,6 @@ SETPGID = textwrap.dedent("""
 """)
 
 
-def _gone(pids: list[int], timeout: float) -> list[int]:
-    deadline = time.monotonic() + timeout
-    alive = list(pids)
-    while alive and time.monotonic() < deadline:
-        alive = [p for p in alive if psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE]
-        time.sleep(0.02)
-    return alive
-
-
 def _count(path: Path) -> int:
     for _ in range(50):
         try:
@@ -98,7 +87,7 @@ def test_escaped_children_die_at_close(use_cgroups, double, tmp_path):
         runtime = {s.pid for e in lab._plane.environments.values() for s in e.sandboxes.values()}
         assert os.getsid(escaped) not in runtime  # it really left the session
         assert escaped in marked_processes(lab._plane.marker)  # the machine-wide scan sees it
-    assert _gone([escaped], 2.0) == []
+    assert gone([escaped], 2.0) == []
 
 
 @pytest.mark.parametrize("use_cgroups", MODES)
@@ -107,7 +96,7 @@ def test_a_setpgid_child_dies_at_close(use_cgroups):
     with lab:
         child = lab.create_function("pg", SETPGID).invoke().payload
         assert os.getpgid(child) == child
-    assert _gone([child], 2.0) == []
+    assert gone([child], 2.0) == []
 
 
 @pytest.mark.parametrize("use_cgroups", MODES)
@@ -116,7 +105,7 @@ def test_escaped_children_die_when_their_runtime_is_killed(use_cgroups, tmp_path
         fn = lab.create_function("escape", ESCAPE, timeout_s=5)
         escaped = fn.invoke({"path": str(tmp_path / "n"), "double": True}).payload
         fn.kill()  # the environment's shutdown, not the Lab's
-        assert _gone([escaped], 2.0) == []
+        assert gone([escaped], 2.0) == []
 
 
 # -- 6. freeze stops the whole environment ---------------------------------------------------------
@@ -193,7 +182,7 @@ def test_leftovers_in_the_group_die_before_the_runtime_is_reaped(lab):
     result = fn.invoke()
     assert result.error["errorType"] == "Runtime.ExitError"
     child = int(next(line.split()[1] for line in result.log.splitlines() if line.startswith("child ")))
-    assert _gone([child], 2.0) == []
+    assert gone([child], 2.0) == []
 
 
 # -- 1. the reaper's death is detected; the owner's death is enough --------------------------------
@@ -221,40 +210,8 @@ def test_a_killed_reaper_is_respawned_and_told_everything(lab):
     assert fn.invoke().payload == pid  # the platform carries on
 
 
-OWNER = textwrap.dedent("""
-    import json, os, sys, threading, time, lambdalab
-    lab = lambdalab.Lab()
-    pids = [lab.create_function(f"f{i}", "import os\\ndef handler(e, c):\\n    return os.getpid()\\n").invoke().payload
-            for i in range(2)]
-    slow = lab.create_function("slow", "import time\\ndef handler(e, c):\\n    time.sleep(60)\\n", timeout_s=120)
-    threading.Thread(target=slow.invoke, daemon=True).start()
-    time.sleep(0.5)
-    mode = sys.argv[1]
-    forked = None
-    if mode == "fork":
-        forked = os.fork()
-        if forked == 0:
-            time.sleep(30)
-            os._exit(0)
-    elif mode == "inherit":
-        forked = __import__("subprocess").Popen(["sleep", "30"], close_fds=False).pid
-    print(json.dumps({"pids": pids, "workdir": str(lab._workdir), "reaper": lab._plane.reaper.pid,
-                      "marker": lab._plane.marker, "forked": forked}), flush=True)
-    if mode in ("fork", "inherit"):
-        os._exit(0)  # the owner ends without closing; its child lives on
-    time.sleep(600)
-""")
-
-
-def _owner(mode: str) -> tuple[subprocess.Popen, dict]:
-    owner = subprocess.Popen([sys.executable, "-c", OWNER, mode], stdout=subprocess.PIPE, text=True)
-    ready, _, _ = select.select([owner.stdout], [], [], 60)
-    assert ready, "the owner did not start"
-    return owner, json.loads(owner.stdout.readline())
-
-
 def _nothing_left(info: dict, timeout: float) -> None:
-    assert _gone(info["pids"], timeout) == []
+    assert gone(info["pids"], timeout) == []
     deadline = time.monotonic() + timeout
     while marked_processes(info["marker"]) and time.monotonic() < deadline:
         time.sleep(0.02)
@@ -269,7 +226,7 @@ def _nothing_left(info: dict, timeout: float) -> None:
 
 def test_a_killed_owner_takes_its_runtimes_along_even_with_its_reaper_stopped():
     """PR_SET_PDEATHSIG: the kernel kills the runtimes (busy and frozen) when the owner dies."""
-    owner, info = _owner("wait")
+    owner, info = start_owner("wait")
     reaper = info["reaper"]
     try:
         os.kill(reaper, signal.SIGSTOP)  # the reaper cannot act
@@ -277,7 +234,7 @@ def test_a_killed_owner_takes_its_runtimes_along_even_with_its_reaper_stopped():
         assert busy
         os.kill(owner.pid, signal.SIGKILL)
         owner.wait(5)
-        assert _gone(info["pids"] + busy, 2.0) == []
+        assert gone(info["pids"] + busy, 2.0) == []
     finally:
         with_reaper = psutil.pid_exists(reaper)
         if with_reaper:
@@ -290,7 +247,7 @@ def test_a_killed_owner_takes_its_runtimes_along_even_with_its_reaper_stopped():
 
 @pytest.mark.parametrize("mode", ["fork", "inherit"])
 def test_a_child_of_the_owner_does_not_keep_environments_alive(mode):
-    owner, info = _owner(mode)
+    owner, info = start_owner(mode)
     try:
         owner.wait(10)
         assert psutil.pid_exists(info["forked"])  # the owner's child outlives it
