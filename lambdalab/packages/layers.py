@@ -36,7 +36,6 @@ import json
 import os
 import re
 import shutil
-import sys
 import tempfile
 import zipfile
 from collections.abc import Iterator, Sequence
@@ -231,7 +230,6 @@ class LayerStore:
 
     def view(self, layers: Sequence[LayerVersion], *, python_version: str | None = None) -> OptView:
         """The merged ``/opt`` of these layers in this order, built once under ``root/views`` and reused."""
-        python_version = python_version or f"{sys.version_info.major}.{sys.version_info.minor}"
         digest = hashlib.sha256("\n".join(f"{v.arn}\0{v.content}" for v in layers).encode()).hexdigest()[:32]
         views = self.root / "views"
         views.mkdir(exist_ok=True)
