@@ -38,6 +38,6 @@ from lambdalab.viz.usage import concurrency, reuse
 
 __all__ = [
     "COLD_COLOUR", "COLD_WARM_COLOURS", "ERROR_COLOUR", "KINDS", "PHASE_COLOURS", "PHASE_ORDER", "THROTTLE_COLOUR",
-    "ORIGIN_COLOURS", "WARM_COLOUR", "concurrency", "figure", "init_durations", "init_profile", "latency_histogram", "latency_over_time", "reuse",
-    "timeline", "update", "write_html",
+    "ORIGIN_COLOURS", "WARM_COLOUR", "concurrency", "figure", "init_durations", "init_profile", "latency_histogram",
+    "latency_over_time", "reuse", "timeline", "update", "write_html",
 ]
