@@ -1,8 +1,20 @@
-"""Fixtures for the endpoint tests: a served Lab and boto3 clients with dummy credentials."""
+"""Fixtures for the endpoint tests: a served Lab, boto3 clients with dummy credentials, .zip packages,
+and ``lambdalab serve`` run as a subprocess."""
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
+import io
 import os
+import queue
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+import zipfile
 from collections.abc import Iterator
 from typing import Any
 
@@ -47,3 +59,59 @@ def cli_env(tmp_path: Any) -> dict[str, str]:
     env["AWS_CONFIG_FILE"] = str(tmp_path / "aws-config")
     env["AWS_SHARED_CREDENTIALS_FILE"] = str(tmp_path / "aws-credentials")
     return env
+
+
+def zipped(files: dict[str, str]) -> bytes:
+    """A .zip (deflated) holding ``files`` (archive name -> text)."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, text in files.items():
+            archive.writestr(name, text)
+    return buffer.getvalue()
+
+
+@dataclasses.dataclass
+class ServeRun:
+    """A ``lambdalab serve`` subprocess: its endpoint URL and output up to "Ctrl-C..."; ``stderr`` once it ended."""
+
+    url: str
+    output: str
+    stderr: str = ""
+
+
+@contextlib.contextmanager
+def serve_cli(args: list[str], env: dict[str, str]) -> Iterator[ServeRun]:
+    """``python -m lambdalab serve ARGS`` until its banner (60 s at most); then SIGTERM, which must exit it with 0."""
+    proc = subprocess.Popen([sys.executable, "-m", "lambdalab", "serve", *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=env, start_new_session=True)
+    lines: queue.Queue[str] = queue.Queue()
+    reader = threading.Thread(target=lambda: [lines.put(line) for line in proc.stdout], daemon=True)  # type: ignore[union-attr]
+    reader.start()
+    run = None
+    try:
+        seen: list[str] = []
+        deadline = time.monotonic() + 60
+        while not (seen and seen[-1].startswith("Ctrl-C")) and time.monotonic() < deadline:
+            try:
+                seen.append(lines.get(timeout=max(0.0, deadline - time.monotonic())))
+            except queue.Empty:
+                break
+        output = "".join(seen)
+        match = re.search(r"Lambda API at (http://127\.0\.0\.1:\d+)", output)
+        assert match, f"no endpoint URL in the output within 60 s: {output!r}"
+        run = ServeRun(match.group(1), output)
+        yield run
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            assert proc.wait(timeout=30) == 0
+        finally:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(10)
+            reader.join(10)
+            stderr = proc.stderr.read()  # type: ignore[union-attr]
+            if run is not None:
+                run.stderr = stderr
+            proc.stdout.close()  # type: ignore[union-attr]
+            proc.stderr.close()  # type: ignore[union-attr]

@@ -4,28 +4,18 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import io
 import json
 import sys
-import zipfile
 from typing import Any
 
 import pytest
 
 import lambdalab
 
-from .conftest import client
+from .conftest import client, zipped
 
 RUNTIME = f"python{sys.version_info.major}.{sys.version_info.minor}"
 ACCOUNT_LAYER = "arn:aws:lambda:us-east-1:123456789012:layer"
-
-
-def zipped(files: dict[str, str]) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for name, text in files.items():
-            archive.writestr(name, text)
-    return buffer.getvalue()
 
 
 LAYER_V1 = zipped({"python/shared_mod.py": "VALUE = 'from-layer-1'\n"})

@@ -2,26 +2,16 @@
 
 from __future__ import annotations
 
-import io
 import json
 import time
-import zipfile
 
 import pytest
 
 import lambdalab
 
-from .conftest import client
+from .conftest import client, zipped
 
 pytestmark = pytest.mark.slow
-
-
-def _zip(files: dict[str, str]) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        for name, text in files.items():
-            archive.writestr(name, text)
-    return buffer.getvalue()
 
 
 APP_V1 = "import helper\ndef main(event, context):\n    return {'v': 1, 'greeting': helper.GREETING}\n"
@@ -32,7 +22,7 @@ def test_create_function_from_a_zip_then_invoke_update_and_configure(served: tup
     lab, url = served
     c = client(url)
     created = c.create_function(FunctionName="zipped", Runtime="python3.12", Role="arn:aws:iam::123456789012:role/r",
-                                Handler="app.main", Code={"ZipFile": _zip({"app.py": APP_V1, "helper.py": "GREETING = 'hi'\n"})},
+                                Handler="app.main", Code={"ZipFile": zipped({"app.py": APP_V1, "helper.py": "GREETING = 'hi'\n"})},
                                 MemorySize=256, Timeout=5, Environment={"Variables": {"MODE": "one"}},
                                 Description="made by boto3")
     assert created["ResponseMetadata"]["HTTPStatusCode"] == 201
@@ -42,7 +32,7 @@ def test_create_function_from_a_zip_then_invoke_update_and_configure(served: tup
     assert "zipped" in lab.functions() and lab.function("zipped").config.memory_mb == 256
     assert json.loads(c.invoke(FunctionName="zipped")["Payload"].read()) == {"v": 1, "greeting": "hi"}
 
-    updated = c.update_function_code(FunctionName="zipped", ZipFile=_zip({"app.py": APP_V2}))
+    updated = c.update_function_code(FunctionName="zipped", ZipFile=zipped({"app.py": APP_V2}))
     assert updated["CodeSha256"] != created["CodeSha256"]
     assert json.loads(c.invoke(FunctionName="zipped")["Payload"].read()) == {"v": 2, "mode": "one"}
 
@@ -53,10 +43,10 @@ def test_create_function_from_a_zip_then_invoke_update_and_configure(served: tup
 
     with pytest.raises(c.exceptions.ResourceConflictException):
         c.create_function(FunctionName="zipped", Runtime="python3.12", Role="r", Handler="app.main",
-                          Code={"ZipFile": _zip({"app.py": APP_V1})})
+                          Code={"ZipFile": zipped({"app.py": APP_V1})})
     with pytest.raises(c.exceptions.InvalidParameterValueException, match="Python 3"):
         c.create_function(FunctionName="nodejs", Runtime="nodejs20.x", Role="r", Handler="index.handler",
-                          Code={"ZipFile": _zip({"index.js": ""})})
+                          Code={"ZipFile": zipped({"index.js": ""})})
     with pytest.raises(c.exceptions.InvalidParameterValueException, match="unzip"):
         c.create_function(FunctionName="broken", Runtime="python3.12", Role="r", Handler="a.b",
                           Code={"ZipFile": b"not a zip"})

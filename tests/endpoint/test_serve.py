@@ -4,13 +4,8 @@ from __future__ import annotations
 
 import json
 import os
-import queue
-import re
-import signal
 import subprocess
 import sys
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,7 +14,7 @@ import pytest
 import lambdalab
 from lambdalab.endpoint.templates import load_folder, load_template, read_template
 
-from .conftest import cli_env, client
+from .conftest import cli_env, client, serve_cli
 
 TEMPLATE = """\
 AWSTemplateFormatVersion: '2010-09-09'
@@ -147,35 +142,8 @@ def test_serve_with_allow_remote_warns(tmp_path: Path) -> None:
 @pytest.fixture
 def serving(sam_folder: Path, tmp_path: Path) -> Iterator[tuple[str, str]]:
     """``lambdalab serve --template ... --port 0`` in a subprocess; yields (endpoint URL, its output)."""
-    proc = subprocess.Popen([sys.executable, "-m", "lambdalab", "serve", "--template",
-                             str(sam_folder / "template.yaml"), "--port", "0"], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=cli_env(tmp_path), start_new_session=True)
-    lines: queue.Queue[str] = queue.Queue()
-    reader = threading.Thread(target=lambda: [lines.put(line) for line in proc.stdout], daemon=True)  # type: ignore[union-attr]
-    reader.start()
-    try:
-        seen = []
-        deadline = time.monotonic() + 60
-        while not (seen and seen[-1].startswith("Ctrl-C")) and time.monotonic() < deadline:
-            try:
-                seen.append(lines.get(timeout=max(0.0, deadline - time.monotonic())))
-            except queue.Empty:
-                break
-        output = "".join(seen)
-        match = re.search(r"Lambda API at (http://127\.0\.0\.1:\d+)", output)
-        assert match, f"no endpoint URL in the output within 60 s: {output!r}"
-        yield match.group(1), output
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            assert proc.wait(timeout=30) == 0
-        finally:
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(10)
-            reader.join(10)
-            proc.stdout.close()  # type: ignore[union-attr]
-            proc.stderr.close()  # type: ignore[union-attr]
+    with serve_cli(["--template", str(sam_folder / "template.yaml"), "--port", "0"], cli_env(tmp_path)) as run:
+        yield run.url, run.output
 
 
 @pytest.mark.slow

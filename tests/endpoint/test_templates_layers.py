@@ -3,14 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import queue
-import re
-import signal
-import subprocess
-import sys
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,7 +11,7 @@ import pytest
 import lambdalab
 from lambdalab.endpoint.templates import load_template
 
-from .conftest import cli_env, client
+from .conftest import cli_env, client, serve_cli
 
 EXTERNAL = "arn:aws:lambda:us-east-1:999999999999:layer:powertools:7"
 UNMAPPED = "arn:aws:lambda:us-east-1:999999999999:layer:nowhere:3"
@@ -118,39 +110,12 @@ def test_template_without_the_map_skips_the_function_naming_the_arn(project: Pat
 
 @pytest.fixture
 def serving(project: Path, tmp_path: Path) -> Iterator[tuple[str, str]]:
-    """``lambdalab serve --template ... --layer-map ... --port 0``; yields (endpoint URL, stdout and stderr)."""
-    proc = subprocess.Popen([sys.executable, "-m", "lambdalab", "serve", "--template", str(project / "template.yaml"),
-                             "--layer-map", str(project / "layers.yaml"), "--port", "0", "--no-urls"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=cli_env(tmp_path),
-                            start_new_session=True)
-    lines: queue.Queue[str] = queue.Queue()
-    reader = threading.Thread(target=lambda: [lines.put(line) for line in proc.stdout], daemon=True)  # type: ignore[union-attr]
-    reader.start()
-    try:
-        seen: list[str] = []
-        deadline = time.monotonic() + 60
-        while not (seen and seen[-1].startswith("Ctrl-C")) and time.monotonic() < deadline:
-            try:
-                seen.append(lines.get(timeout=max(0.0, deadline - time.monotonic())))
-            except queue.Empty:
-                break
-        output = "".join(seen)
-        match = re.search(r"Lambda API at (http://127\.0\.0\.1:\d+)", output)
-        assert match, f"no endpoint URL in the output within 60 s: {output!r}"
-        yield match.group(1), output
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            assert proc.wait(timeout=30) == 0
-        finally:
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(10)
-            reader.join(10)
-            stderr = proc.stderr.read()  # type: ignore[union-attr]
-            proc.stdout.close()  # type: ignore[union-attr]
-            proc.stderr.close()  # type: ignore[union-attr]
-            assert UNMAPPED in stderr and "UsesUnmapped" in stderr and "not served" in stderr
+    """``lambdalab serve --template ... --layer-map ... --port 0``; yields (endpoint URL, its output); its stderr
+    names the unmapped ARN."""
+    with serve_cli(["--template", str(project / "template.yaml"), "--layer-map", str(project / "layers.yaml"),
+                    "--port", "0", "--no-urls"], cli_env(tmp_path)) as run:
+        yield run.url, run.output
+    assert UNMAPPED in run.stderr and "UsesUnmapped" in run.stderr and "not served" in run.stderr
 
 
 @pytest.mark.slow

@@ -7,9 +7,7 @@ A handler string once wrote its module anywhere (``../../../tmp/x/sitecustomize.
 
 from __future__ import annotations
 
-import io
 import uuid
-import zipfile
 from pathlib import Path
 
 import pytest
@@ -18,7 +16,7 @@ import lambdalab
 from lambdalab import config
 from lambdalab.endpoint.templates import load_template
 from lambdalab.engine.code import write_task_root
-from tests.endpoint.conftest import client
+from tests.endpoint.conftest import client, zipped
 
 pytestmark = pytest.mark.slow
 
@@ -38,14 +36,6 @@ def _files(root: Path) -> set[str]:
 def _good(lab: lambdalab.Lab) -> None:
     fn = lab.function("good") if "good" in lab.functions() else lab.create_function("good", GOOD)
     assert fn.invoke({}).payload == {"ok": True}
-
-
-def _zip(files: dict[str, str]) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        for name, text in files.items():
-            archive.writestr(name, text)
-    return buffer.getvalue()
 
 
 # -- handlers --------------------------------------------------------------------------------------
@@ -136,7 +126,7 @@ def served():
 
 def _create(c, name="made", handler="app.handler", **extra):
     return c.create_function(FunctionName=name, Runtime="python3.12", Role="arn:aws:iam::123456789012:role/r",
-                             Handler=handler, Code={"ZipFile": _zip({"app.py": GOOD})}, **extra)
+                             Handler=handler, Code={"ZipFile": zipped({"app.py": GOOD})}, **extra)
 
 
 def test_create_function_with_a_handler_that_climbs_out_is_a_400(served):
@@ -163,7 +153,7 @@ def test_create_function_refuses_names_as_lambda_does(served, field, value, code
     lab, c = served
     fields = {"FunctionName": "made", "Handler": "app.handler", field: value}
     with pytest.raises(c.exceptions.ClientError) as caught:
-        c.create_function(Runtime="python3.12", Role="r", Code={"ZipFile": _zip({"app.py": GOOD})}, **fields)
+        c.create_function(Runtime="python3.12", Role="r", Code={"ZipFile": zipped({"app.py": GOOD})}, **fields)
     error = caught.value.response
     assert (error["ResponseMetadata"]["HTTPStatusCode"], error["Error"]["Code"]) == (400, code)
     assert message in error["Error"]["Message"]
