@@ -30,7 +30,8 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from lambdalab.config import INTERPRETER, FunctionConfig, check_alias_name, check_handler, check_lab_options
+from lambdalab.config import (INTERPRETER, FunctionConfig, check_alias_name, check_alias_weights, check_handler,
+                              check_lab_options)
 from lambdalab.core._value import astuple
 from lambdalab.core.limits import AccountLimits
 from lambdalab.core.records import InvocationRecord
@@ -140,10 +141,7 @@ class Function:
     def create_alias(self, name: str, version: str, weights: Mapping[str, float] | None = None) -> None:
         """Point alias ``name`` at ``version``; ``weights`` sends shares of traffic to other versions."""
         check_alias_name(name)
-        if not (weights is None or (isinstance(weights, Mapping) and all(
-                isinstance(v, str) and isinstance(w, (int, float)) and math.isfinite(w) and 0 <= w <= 1
-                for v, w in weights.items()))):
-            raise ConfigError(f"invalid weights: {weights!r}; expected {{version: share from 0 to 1}}")
+        check_alias_weights(weights)
         self._lab._call(lambda plane: plane.create_alias(self.name, name, version, dict(weights or {})))
 
     def wait_provisioned(self, timeout_s: float = 60.0) -> None:
@@ -547,14 +545,11 @@ def _build_dependencies(config: FunctionConfig, path: str | Path | None, progres
 
 
 def _account_limits(concurrency: int, floor: int | None, scale_limit: int, scale_period_s: float) -> AccountLimits:
-    """Account limits; the unreserved floor defaults to 100, or a tenth of a smaller account."""
-    if not (isinstance(concurrency, int) and concurrency >= 1):
-        raise ConfigError(f"invalid account_concurrency: {concurrency!r}; expected a whole number >= 1")
+    """Account limits (each value checked by ``check_lab_options``); the unreserved floor defaults to 100, or a
+    tenth of a smaller account, and never exceeds the account's concurrency."""
     floor = min(100, concurrency // 10) if floor is None else floor
-    if not (isinstance(floor, int) and 0 <= floor <= concurrency):
+    if floor > concurrency:
         raise ConfigError(f"invalid unreserved_floor: {floor!r}; expected 0 to account_concurrency")
-    if not (isinstance(scale_limit, int) and scale_limit >= 1 and scale_period_s > 0):
-        raise ConfigError("invalid scaling rate: scale_limit >= 1 environments per scale_period_s > 0 seconds")
     return AccountLimits(concurrency, floor, scale_limit, float(scale_period_s))
 
 

@@ -182,6 +182,13 @@ def check_alias_name(name: object) -> None:
            "1-128 letters, digits, '-' or '_', not only digits")
 
 
+def check_alias_weights(weights: object) -> None:
+    """An alias's additional version weights: None, or ``{version: share}`` with finite shares from 0 to 1."""
+    _check(weights is None or (isinstance(weights, Mapping) and all(
+        isinstance(v, str) and _in_range(w, 0.0, 1.0) for v, w in weights.items())),
+        "weights", weights, "{version: share from 0 to 1}")
+
+
 def check_layer_name(name: object) -> None:
     """Lambda's layer name: 1-140 letters, digits, ``-`` or ``_``."""
     _check(isinstance(name, str) and _LAYER.match(name) is not None, "layer name", name,

@@ -345,11 +345,12 @@ async def create_alias(endpoint: Endpoint, request: web.Request) -> web.Response
     if alias in entry.aliases:
         raise wire.conflict(f"Alias already exists: {endpoint.lab._plane.arn(name, alias)}")
     weights = ((body.get("RoutingConfig") or {}).get("AdditionalVersionWeights")) or {}
-    for v in (version, *weights):
-        if v not in entry.pools:
-            raise wire.not_found(endpoint.lab._plane.arn(name, v))
     try:
-        endpoint.lab._plane.create_alias(name, alias, version, {str(k): float(w) for k, w in weights.items()})
+        config.check_alias_weights(weights)
+        for v in (version, *weights):
+            if v not in entry.pools:
+                raise wire.not_found(endpoint.lab._plane.arn(name, v))
+        endpoint.lab._plane.create_alias(name, alias, version, dict(weights))
     except LambdaLabError as exc:
         raise wire.from_lab(exc) from None
     return reply(shapes.alias_configuration(endpoint.lab, name, alias, str(body.get("Description", ""))), 201)

@@ -145,3 +145,23 @@ def test_function_url_configs_and_what_is_not_implemented(served: tuple[lambdala
         c.get_policy(FunctionName="echo")
     assert caught.value.response["Error"]["Code"] == "NotImplemented"
     assert "GET /2015-03-31/functions/echo/policy" in caught.value.response["Error"]["Message"]
+
+
+@pytest.mark.parametrize("weight", ["NaN", '"x"', "2", "-0.5"])
+def test_create_alias_refuses_weights_the_api_refuses(served: tuple[lambdalab.Lab, str], weight: str) -> None:
+    """The same check as ``Function.create_alias``: a share from 0 to 1; NaN (which Python's JSON reads) too."""
+    import urllib.error
+    import urllib.request
+
+    lab, url = served
+    version = lab.function("echo").publish()
+    body = f'{{"Name": "live", "FunctionVersion": "{version}", "RoutingConfig": {{"AdditionalVersionWeights": '
+    body += f'{{"{version}": {weight}}}}}}}'
+    request = urllib.request.Request(f"{url}/2015-03-31/functions/echo/aliases", data=body.encode(), method="POST",
+                                     headers={"Content-Type": "application/json"})
+    with pytest.raises(urllib.error.HTTPError) as caught:
+        urllib.request.urlopen(request, timeout=30)
+    assert caught.value.code == 400
+    assert caught.value.headers["x-amzn-ErrorType"] == "InvalidParameterValueException"
+    assert "invalid weights" in json.loads(caught.value.read())["message"]
+    assert client(url).list_aliases(FunctionName="echo")["Aliases"] == []
