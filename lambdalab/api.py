@@ -26,42 +26,28 @@ import tempfile
 import threading
 import time
 import weakref
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from lambdalab import deploy
 from lambdalab.config import (INTERPRETER, FunctionConfig, check_alias_name, check_alias_weights, check_handler,
                               check_lab_options)
 from lambdalab.core._value import astuple
 from lambdalab.core.limits import AccountLimits
 from lambdalab.core.records import InvocationRecord
 from lambdalab.engine import mounts, observe
-from lambdalab.engine.code import tree_size, write_task_root
 from lambdalab.engine.control_plane import ControlPlane, LabSettings
 from lambdalab.engine.loop_thread import LoopThread
-from lambdalab.engine.runtimes import RuntimePaths
 from lambdalab.errors import ConfigError, InvalidRequestContentException, LabClosedError
-from lambdalab.packages.layers import LayerStore, LayerVersion, check_total_size, load_layer_map
+from lambdalab.packages.layers import LayerStore, LayerVersion, load_layer_map
 from lambdalab.results import (AsyncInvocation, CallbackThread, Destinations, EnvironmentInfo, InvocationFuture,
                                InvocationResult)
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from lambdalab.packages.deps import DependencyBuild
-
 _SLACK_S = 30.0  # a hang guard on top of init + timeout; the engine answers long before
-Progress = Callable[[str], None]
-
-
-@dataclasses.dataclass(frozen=True)
-class _Package:
-    """What one deployed ``$LATEST`` ships besides its code: built dependencies, resolved layers, sizes."""
-
-    dependencies: DependencyBuild | None
-    layers: tuple[LayerVersion, ...]
-    code_size: int
-    pip_args: tuple[str, ...]
 
 
 class Function:
@@ -170,7 +156,8 @@ class Function:
         return self._lab._submit(self.name, payload, _client_context(client_context), qualifier)
 
     def update(self, *, source: str | None = None, path: str | Path | None = None, zip_file: bytes | None = None,
-               progress: Progress | None = None, pip_args: Sequence[str] | None = None, **changes: Any) -> Function:
+               progress: deploy.Progress | None = None, pip_args: Sequence[str] | None = None,
+               **changes: Any) -> Function:
         """Deploy new code and/or configuration: existing environments retire, the next invoke is cold.
 
         ``layers=``, ``requirements=`` and ``inherit_packages=`` change what the function ships, as on
@@ -242,7 +229,7 @@ class Lab:
         self._closed = False
         self._functions: dict[str, Function] = {}
         self._code_dirs: dict[str, Path] = {}
-        self._packages: dict[str, _Package] = {}
+        self._packages: dict[str, deploy.Package] = {}
         self._layer_store = LayerStore(self._workdir / "layers", region, account_id)
         self._layer_map: dict[str, Path] = {}
         self._runtime_dirs: dict[str, Path] = {}
@@ -343,7 +330,7 @@ class Lab:
                         provisioned_concurrency: int = 0, keep_alive_s: float | None = None,
                         max_event_age_s: int = 21_600, max_retry_attempts: int = 2,
                         layers: Sequence[str | Path] = (), requirements: Sequence[str] | str | None = None,
-                        inherit_packages: bool = False, progress: Progress | None = None,
+                        inherit_packages: bool = False, progress: deploy.Progress | None = None,
                         pip_args: Sequence[str] = ()) -> Function:
         """Register a function from handler source code or a file/folder; nothing starts yet.
 
@@ -388,28 +375,16 @@ class Lab:
         return list(self._functions)
 
     def _deploy(self, config: FunctionConfig, *, source: str | None = None, path: str | Path | None = None,
-                archive: bytes | None = None, progress: Progress | None = None,
+                archive: bytes | None = None, progress: deploy.Progress | None = None,
                 pip_args: Sequence[str] = ()) -> Function:
         """Resolve the layers, build the dependencies (here, on the caller's thread), write the code, deploy."""
         self._check_open()
-        if isinstance(pip_args, str) or not all(isinstance(a, str) for a in pip_args):
-            raise ConfigError(f"invalid pip_args: {pip_args!r}; expected a list of pip options")
-        layers = self._layer_store.resolve_all(config.layers, layer_map=self._layer_map)
-        dependencies = _build_dependencies(config, path, progress, tuple(pip_args))
-        module, _ = config.module_and_function
-        code_dir, sha = write_task_root(self._workdir / "code", config.name, module, source=source, path=path,
-                                        archive=archive)
-        code_size = tree_size(code_dir) + (dependencies.size_bytes if dependencies is not None else 0)
-        check_total_size(code_size, layers)
-        opt = self._layer_store.view(layers) if layers else None
-        paths = RuntimePaths.build(
-            dependencies=dependencies.path if dependencies is not None else None,
-            layer_python=opt.python_paths if opt is not None else (), layer_bin=(opt.bin_dir,) if opt else (),
-            layer_lib=(opt.lib_dir,) if opt else (), runtime_dir=self._runtime_dir(config.runtime),
-            inherit_packages=config.inherit_packages)
-        self._call(lambda plane: plane.deploy(config, code_dir, sha, paths))
-        self._packages[config.name] = _Package(dependencies, layers, code_size, tuple(pip_args))
-        self._code_dirs[config.name] = code_dir
+        built = deploy.prepare(config, code_root=self._workdir / "code", layer_store=self._layer_store,
+                               layer_map=self._layer_map, runtime_dir=self._runtime_dir, source=source, path=path,
+                               archive=archive, progress=progress, pip_args=pip_args)
+        self._call(lambda plane: plane.deploy(config, built.code_dir, built.sha, built.paths))
+        self._packages[config.name] = built.package
+        self._code_dirs[config.name] = built.code_dir
         fn = self._functions.get(config.name)
         if fn is None:
             fn = self._functions[config.name] = Function(self, config)
@@ -529,19 +504,6 @@ class Lab:
     def _check_open(self) -> None:
         if self._closed:
             raise LabClosedError("this Lab is closed; create a new one")
-
-
-def _build_dependencies(config: FunctionConfig, path: str | Path | None, progress: Progress | None,
-                        pip_args: tuple[str, ...]) -> DependencyBuild | None:
-    """``requirements=``, else a ``requirements.txt`` at the top of a ``path=`` folder, built (or found cached)."""
-    from lambdalab.packages.deps import build_dependencies, default_cache_dir
-
-    requirements: Sequence[str] | Path | None = config.requirements or None
-    if requirements is None and isinstance(path, (str, Path)) and (Path(path) / "requirements.txt").is_file():
-        requirements = Path(path) / "requirements.txt"
-    if requirements is None:
-        return None
-    return build_dependencies(requirements, cache_dir=default_cache_dir(), progress=progress, pip_args=pip_args)
 
 
 def _account_limits(concurrency: int, floor: int | None, scale_limit: int, scale_period_s: float) -> AccountLimits:
