@@ -17,8 +17,6 @@ from __future__ import annotations
 import atexit
 import concurrent.futures
 import dataclasses
-import json
-import math
 import os
 import shutil
 import sys
@@ -39,8 +37,9 @@ from lambdalab.core.records import InvocationRecord
 from lambdalab.engine import mounts, observe
 from lambdalab.engine.control_plane import ControlPlane, LabSettings
 from lambdalab.engine.loop_thread import LoopThread
-from lambdalab.errors import ConfigError, InvalidRequestContentException, LabClosedError
+from lambdalab.errors import ConfigError, LabClosedError
 from lambdalab.packages.layers import LayerStore, LayerVersion, load_layer_map
+from lambdalab.payload import encode_client_context, encode_event
 from lambdalab.results import (AsyncInvocation, CallbackThread, Destinations, EnvironmentInfo, InvocationFuture,
                                InvocationResult)
 
@@ -104,7 +103,7 @@ class Function:
         ``RequestTooLargeException``, ``InvalidRequestContentException`` (not JSON, or ``NaN``/``Infinity``,
         before anything starts; it is also a ``ConfigError``), ``UnknownFunctionError``.
         """
-        payload = _encode_event(event)
+        payload = encode_event(event)
         if invocation_type == "Event":
             return AsyncInvocation(self._lab._call(lambda plane: plane.enqueue(self.name, payload, qualifier)))
         if invocation_type == "DryRun":
@@ -112,7 +111,7 @@ class Function:
             return None
         if invocation_type != "RequestResponse":
             raise ConfigError(f"invalid invocation_type: {invocation_type!r}; expected RequestResponse, Event or DryRun")
-        options = _client_context(client_context)
+        options = encode_client_context(client_context)
         limit = self.config.timeout_s + self._lab._settings.init_timeout_s + _SLACK_S
         return self._lab._submit(self.name, payload, options, qualifier).result(limit)
 
@@ -152,8 +151,8 @@ class Function:
         an invalid event, raised at once. Done-callbacks run on the Lab's callback thread (never on
         the engine's), so a callback may call ``invoke``; they run one at a time, in order.
         """
-        payload = _encode_event(event)
-        return self._lab._submit(self.name, payload, _client_context(client_context), qualifier)
+        payload = encode_event(event)
+        return self._lab._submit(self.name, payload, encode_client_context(client_context), qualifier)
 
     def update(self, *, source: str | None = None, path: str | Path | None = None, zip_file: bytes | None = None,
                progress: deploy.Progress | None = None, pip_args: Sequence[str] | None = None,
@@ -524,63 +523,6 @@ def _transfer(source: Any, target: concurrent.futures.Future[Any]) -> None:
         target.set_exception(source.exception())
     else:
         target.set_result(source.result())
-
-
-def _client_context(context: Mapping[str, Any] | None) -> dict[str, str] | None:
-    if not context:
-        return None
-    try:
-        return {"client_context": json.dumps(context, allow_nan=False)}
-    except (TypeError, ValueError, RecursionError) as exc:
-        raise ConfigError(f"invalid client_context: not JSON-serialisable ({exc})") from None
-
-
-_UNPARSABLE = "Could not parse request body into json: Could not parse payload into json: "
-
-
-def _not_json(detail: str) -> InvalidRequestContentException:
-    """Lambda's 400 for an event it cannot parse (also a ``ConfigError``: an invalid event)."""
-    return InvalidRequestContentException(_UNPARSABLE + detail)
-
-
-def _reject_constant(name: str) -> Any:
-    raise _not_json(f"Non-standard token '{name}': not a JSON number (invalid event)")
-
-
-def _finite_float(text: str) -> float:
-    value = float(text)
-    if not math.isfinite(value):
-        raise _not_json(f"Number {text} is out of range for a JSON number (invalid event)")
-    return value
-
-
-def _encode_event(event: Any) -> bytes:
-    """The event as JSON bytes, refused as Lambda refuses it: not JSON, ``NaN``, ``Infinity``, ``1e999``."""
-    if event is None:
-        return b"{}"
-    if isinstance(event, (bytes, bytearray)):
-        data = bytes(event)
-    elif isinstance(event, str):
-        try:
-            data = event.encode()
-        except UnicodeEncodeError as exc:
-            raise _not_json(f"{exc} (invalid event: not UTF-8)") from None
-    else:
-        try:
-            return json.dumps(event, allow_nan=False).encode()
-        except ValueError as exc:  # NaN or ±Infinity: JSON has no such numbers
-            raise _not_json(f"{exc} (invalid event: NaN and Infinity are not JSON)") from None
-        except (TypeError, RecursionError) as exc:
-            raise ConfigError(f"invalid event: not JSON-serialisable ({exc})") from None
-    try:
-        json.loads(data or b"{}", parse_constant=_reject_constant, parse_float=_finite_float)
-    except InvalidRequestContentException:
-        raise
-    except RecursionError:
-        pass  # valid as far as Lambda's front door goes; the runtime answers Runtime.UnmarshalError if it cannot parse
-    except ValueError as exc:
-        raise _not_json(f"{exc} (invalid event: bytes and str events must hold JSON)") from None
-    return data or b"{}"
 
 
 def _close_quietly(thread: LoopThread, plane: ControlPlane, workdir: Path, callbacks: CallbackThread | None) -> None:
