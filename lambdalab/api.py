@@ -162,8 +162,6 @@ class Function:
         ``layers=``, ``requirements=`` and ``inherit_packages=`` change what the function ships, as on
         ``create_function``; ``pip_args`` (kept from the last deploy when not given) and ``progress`` too.
         """
-        if isinstance(changes.get("requirements"), str):
-            changes["requirements"] = tuple(changes["requirements"].split())
         try:
             config = dataclasses.replace(self.config, **changes) if changes else self.config
         except TypeError as exc:  # an unknown keyword
@@ -358,7 +356,7 @@ class Lab:
                                 reserved_concurrency=reserved_concurrency,
                                 provisioned_concurrency=provisioned_concurrency, keep_alive_s=keep_alive_s,
                                 max_event_age_s=max_event_age_s, max_retry_attempts=max_retry_attempts,
-                                layers=tuple(layers) if isinstance(layers, (list, tuple)) else layers,
+                                layers=layers,
                                 requirements=tuple(requirements.split()) if isinstance(requirements, str)
                                 else tuple(requirements or ()), inherit_packages=inherit_packages)
         if name in self._functions:
