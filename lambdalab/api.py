@@ -188,6 +188,52 @@ class Function:
     def logs(self, environment_id: str | None = None) -> str:
         return self._lab.logs(self.name, environment_id)
 
+    def profile_init(self, qualifier: str | None = None) -> pd.DataFrame:
+        """Why an init is slow: one cold start with import timing on, as a table (slowest first).
+
+        One row per import of the init: ``module``, ``parent``, ``depth``, ``self_ms``,
+        ``cumulative_ms``, ``origin`` (``package``, ``dependencies``, ``layer``, ``runtime``, ``stdlib``,
+        ``other`` such as inherited packages, ``not found`` for a failed import), ``file``; draw it with
+        ``lambdalab.viz.init_profile``. The cold start runs the same code, configuration and packages
+        in a throwaway Lab of its own, invoked once with ``{}``: this function's environments, records
+        and logs are untouched, and its next invoke is as cold or warm as before. ``.attrs`` holds
+        the profiling run's ``init_duration_ms``, ``error`` (its init or invoke error, or None) and ``log``.
+        Needs the ``python`` runtime (``python-ric`` loads the handler inside awslambdaric).
+        """
+        from lambdalab.engine.runtimes import RUNTIME_DIR, ProfiledConfig
+        from lambdalab.init_profile import MODULES_MARKER, parse_importtime, parse_modules_line, profile_table
+
+        if self.config.runtime == "python-ric":
+            raise ConfigError(f"profile_init needs runtime 'python': {self.name} runs 'python-ric', whose handler "
+                              "is imported inside awslambdaric; profile a copy with runtime='python'")
+        lab = self._lab
+
+        def where(plane: ControlPlane) -> tuple[FunctionConfig, Path, str, Any]:
+            sha = plane.scheduler.pool(self.name, plane._resolve(self.name, qualifier)).spec.code
+            config, code_dir = plane.code[(self.name, sha)]
+            return config, code_dir, sha, plane.paths.get((self.name, sha))
+
+        config, code_dir, sha, paths = lab._call(where)
+        fields = {f.name: getattr(config, f.name) for f in dataclasses.fields(config)}
+        profiled = ProfiledConfig(**(fields | {"provisioned_concurrency": 0, "reserved_concurrency": None}))
+        s = lab._settings
+        with Lab(region=s.region, account_id=s.account_id, init_timeout_s=s.init_timeout_s, pass_env=s.pass_env,
+                 use_cgroups=s.use_cgroups, role_credentials=dict(s.role_credentials) or None,
+                 max_log_entries=1_000_000) as scratch:
+            scratch._call(lambda plane: plane.deploy(profiled, code_dir, sha, paths))
+            limit = config.timeout_s + s.init_timeout_s + _SLACK_S
+            result = scratch._submit(self.name, b"{}", None).result(limit)
+            log = scratch.logs(self.name)
+        rows = parse_importtime(log, until=MODULES_MARKER)
+        roots: dict[str, list[str]] = {origin: list(folders) for origin, folders in (paths.roots if paths else ())}
+        roots["package"] = [str(code_dir), "/var/task"]
+        if roots.get("layer"):  # where the runtime sees its layers at /opt (a mount namespace)
+            roots["layer"] += ["/opt/python", f"/opt/python/lib/{INTERPRETER}/site-packages"]
+        roots["runtime"] = [*roots.get("runtime", []), str(RUNTIME_DIR)]
+        table = profile_table(rows, parse_modules_line(log), roots)
+        table.attrs.update(init_duration_ms=result.init_duration_ms, error=result.error, log=log)
+        return table
+
     def url(self, qualifier: str | None = None) -> str:
         """This function's URL (a loopback port of its own), created on first use; starts ``lab.serve()`` if needed."""
         from lambdalab.endpoint import function_url

@@ -61,6 +61,8 @@ class RuntimePaths:
     python: tuple[str, ...] = ()  # after the task root, in order; the standard library comes after them
     bin: tuple[str, ...] = ()     # before the system's PATH
     lib: tuple[str, ...] = ()     # after the task root's on LD_LIBRARY_PATH
+    # which of ``python`` came from where ("dependencies", "layer", "runtime"): an import profile's origins
+    roots: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
     @classmethod
     def build(cls, *, dependencies: Path | None = None, layer_python: Sequence[Path] = (),
@@ -71,7 +73,19 @@ class RuntimePaths:
         python += list(layer_python)
         python += [Path(p) for p in library_path()] if inherit_packages else []
         python += [runtime_dir] if runtime_dir is not None else []
-        return cls(tuple(str(p) for p in python), tuple(str(p) for p in layer_bin), tuple(str(p) for p in layer_lib))
+        roots = (("dependencies", (dependencies,) if dependencies is not None else ()),
+                 ("layer", tuple(layer_python)), ("runtime", (runtime_dir,) if runtime_dir is not None else ()))
+        return cls(tuple(str(p) for p in python), tuple(str(p) for p in layer_bin), tuple(str(p) for p in layer_lib),
+                   tuple((origin, tuple(str(p) for p in folders)) for origin, folders in roots if folders))
+
+
+class ProfiledConfig(FunctionConfig):
+    """A function's configuration, started with import timing on (``Function.profile_init``).
+
+    The runtime runs with ``-X importtime`` and writes the file of every loaded module after its
+    init (``lambdalab.init_profile``). Only a throwaway environment of ``profile_init`` uses it: no
+    field of ``FunctionConfig`` says so, so nothing of it shows in a function's configuration.
+    """
 
 
 def command(config: FunctionConfig) -> list[str]:
@@ -80,6 +94,10 @@ def command(config: FunctionConfig) -> list[str]:
     # compiles the handler's own modules as it would there
     if config.runtime == "python-ric":  # -P: the launcher's folder is not on sys.path
         return [sys.executable, "-B", "-P", "-S", "-u", str(RIC_BOOTSTRAP), config.full_handler]
+    if isinstance(config, ProfiledConfig):
+        from lambdalab.init_profile import IMPORTTIME_FLAG
+
+        return [sys.executable, "-B", "-I", "-S", "-u", *IMPORTTIME_FLAG, str(BOOTSTRAP)]
     return [sys.executable, "-B", "-I", "-S", "-u", str(BOOTSTRAP)]
 
 
@@ -127,6 +145,10 @@ def environment_variables(config: FunctionConfig, *, environment: EngineEnvironm
         values["PYTHONPATH"] = os.pathsep.join(paths.python)
     else:
         values["_LAMBDALAB_PATH"] = os.pathsep.join(paths.python)
+    if isinstance(config, ProfiledConfig):  # run by the runtime after the init, then gone from its environment
+        from lambdalab.init_profile import collect_modules_snippet
+
+        values["_LAMBDALAB_INIT_MODULES"] = collect_modules_snippet()
     for key, value in (credentials or {}).items():
         if key not in _CREDENTIALS:
             raise ValueError(f"unknown credential {key!r}: expected AccessKeyId, SecretAccessKey, SessionToken")

@@ -370,8 +370,13 @@ def _json_header(headers, name, label):
 
 
 # -------------------------------------------------------------------------------------------------- init
-def _load_handler(spec):
-    """Import the handler module and return the function, or raise _Fault with Lambda's exact message."""
+def _load_handler(spec, profiled=False):
+    """Import the handler module and return the function, or raise _Fault with Lambda's exact message.
+
+    ``profiled``: import it with ``__import__``, which ``-X importtime`` times (``import_module`` is
+    not timed, only what the module imports); the errors are the same, the stack trace of an error
+    at module level lacks the import machinery's frames.
+    """
     try:
         modname, fname = spec.rsplit(".", 1)
     except ValueError as exc:
@@ -380,7 +385,9 @@ def _load_handler(spec):
         raise _Fault("Runtime.BuiltInModuleConflict", f"Cannot use built-in module {modname} as a handler module")
     importlib = _own_import("importlib")
     try:
-        module = importlib.import_module(modname.replace("/", "."))
+        if profiled:
+            __import__(modname.replace("/", "."))
+        module = importlib.import_module(modname.replace("/", "."))  # when profiled: from sys.modules
     except ImportError as exc:
         raise _Fault("Runtime.ImportModuleError", f"Unable to import module '{modname}': {exc}") from None
     except SyntaxError as exc:
@@ -519,11 +526,21 @@ def main():
     # Lambda's order (dependencies, layers, the runtime's own directory): after the task root, before the stdlib
     extra = os.environ.pop("_LAMBDALAB_PATH", "")
     sys.path[0:0] = [os.environ.get("LAMBDA_TASK_ROOT") or os.getcwd()] + [p for p in extra.split(os.pathsep) if p]
+    # an import profile (Function.profile_init): Python that lists the loaded modules once the init is over
+    init_modules = os.environ.pop("_LAMBDALAB_INIT_MODULES", None)
     try:
-        handler = _load_handler(os.environ.get("_HANDLER", ""))
+        handler = _load_handler(os.environ.get("_HANDLER", ""), profiled=init_modules is not None)
     except _Fault as fault:
+        _list_modules(init_modules)
         _fail_init(api, encoder, fault)
+    _list_modules(init_modules)
     _serve(api, handler, encoder)
+
+
+def _list_modules(source):
+    if source is not None:
+        _flush_std()
+        exec(source, {"__builtins__": __builtins__, "__name__": "_lambdalab_init_modules"})
 
 
 sys.meta_path.insert(0, _RuntimeModules)
