@@ -18,7 +18,6 @@ import atexit
 import concurrent.futures
 import dataclasses
 import os
-import shutil
 import sys
 import tempfile
 import threading
@@ -35,6 +34,7 @@ from lambdalab.core._value import astuple
 from lambdalab.core.limits import AccountLimits
 from lambdalab.core.records import InvocationRecord
 from lambdalab.engine import mounts, observe
+from lambdalab.engine.reaper import remove_tree
 from lambdalab.engine.control_plane import ControlPlane, LabSettings
 from lambdalab.engine.loop_thread import LoopThread
 from lambdalab.errors import ConfigError, LabClosedError
@@ -263,7 +263,9 @@ class Lab:
             "use_cgroups": use_cgroups, "max_records": max_records, "max_log_entries": max_log_entries,
             "role_credentials": role_credentials})
         limits = _account_limits(account_concurrency, unreserved_floor, scale_limit, scale_period_s)
-        self._workdir = Path(tempfile.mkdtemp(prefix=f"lambdalab-{os.getpid()}-"))
+        # outside the machine's /tmp where runtimes get their own /tmp (engine/mounts.py), else tempfile's default
+        self._workdir = Path(tempfile.mkdtemp(prefix=f"lambdalab-{os.getpid()}-", dir=mounts.work_base()))
+        mounts.share(self._workdir)  # so an environment's /tmp unmounted here is gone from every runtime's view
         self._settings = LabSettings(region, account_id, float(init_timeout_s), tuple(pass_env), use_cgroups, limits,
                                      float(keep_alive_s), keep_alive_policy, float(retry_delay_scale),
                                      int(max_records), int(max_log_entries),
@@ -288,7 +290,7 @@ class Lab:
             self._plane = self._thread.run(_make(), timeout=30)
         except BaseException:  # the engine could not start: leave no thread or folder behind
             self._thread.stop()
-            shutil.rmtree(self._workdir, ignore_errors=True)
+            remove_tree(self._workdir)
             raise
         self._finalizer = weakref.finalize(self, _close_quietly, self._thread, self._plane, self._workdir,
                                            self._callbacks)
@@ -374,7 +376,7 @@ class Lab:
                         max_event_age_s: int = 21_600, max_retry_attempts: int = 2,
                         layers: Sequence[str | Path] = (), requirements: Sequence[str] | str | None = None,
                         inherit_packages: bool = False, progress: deploy.Progress | None = None,
-                        pip_args: Sequence[str] = ()) -> Function:
+                        pip_args: Sequence[str] = (), ephemeral_storage_mb: int = 512) -> Function:
         """Register a function from handler source code or a file/folder; nothing starts yet.
 
         The handler imports what it would on Lambda: its package, ``requirements`` (a list of requirement
@@ -382,7 +384,8 @@ class Lab:
         cache (``pip_args`` adds index options; ``progress`` gets pip's lines), up to 5 ``layers`` (layer
         version ARNs, or local folders/.zip files; later wins), and the runtime (the standard library
         and the AWS SDK). ``inherit_packages=True`` also puts the owner's site-packages on the path
-        (quick experiments; not as on Lambda).
+        (quick experiments; not as on Lambda). ``ephemeral_storage_mb`` (512 to 10,240) is the size of
+        ``/tmp``: a handler writing past it gets ``ENOSPC`` where ``lab.isolation`` is ``"namespace"``.
 
         ``handler`` is ``"function"`` (in module ``lambda_function``, or the file's module for
         ``path=`` a .py file) or ``"module.function"``, the module's parts joined by ``.`` or ``/``.
@@ -404,7 +407,8 @@ class Lab:
                                 max_event_age_s=max_event_age_s, max_retry_attempts=max_retry_attempts,
                                 layers=layers,
                                 requirements=tuple(requirements.split()) if isinstance(requirements, str)
-                                else tuple(requirements or ()), inherit_packages=inherit_packages)
+                                else tuple(requirements or ()), inherit_packages=inherit_packages,
+                                ephemeral_storage_mb=ephemeral_storage_mb)
         if name in self._functions:
             raise ConfigError(f"invalid name: {name!r} is already registered; use update() to change it")
         return self._deploy(config, source=source, path=path, archive=zip_file, progress=progress,
@@ -580,4 +584,4 @@ def _close_quietly(thread: LoopThread, plane: ControlPlane, workdir: Path, callb
         thread.stop()
         if callbacks is not None:
             callbacks.stop()
-        shutil.rmtree(workdir, ignore_errors=True)
+        remove_tree(workdir)  # what is mounted in it first (environments' /tmp), if the reaper could not

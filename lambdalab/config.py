@@ -20,6 +20,7 @@ from typing import Any
 from lambdalab.errors import ConfigError
 
 MEMORY_MB_RANGE = (128, 10_240)
+EPHEMERAL_STORAGE_MB_RANGE = (512, 10_240)  # /tmp's size (EphemeralStorage.Size)
 TIMEOUT_S_RANGE = (1.0, 900.0)
 ENV_VARS_MAX_BYTES = 4 * 1024
 HANDLER_MAX_CHARS = 128
@@ -69,6 +70,7 @@ class FunctionConfig:
     layers: tuple[str, ...] = ()          # as given: layer version ARNs or local folders/.zip files, in order
     requirements: tuple[str, ...] = ()    # requirement lines, built like pip install -t beside the code
     inherit_packages: bool = False        # the owner's site-packages on the path too (not as on Lambda)
+    ephemeral_storage_mb: int = 512       # the size of /tmp (enforced where engine/mounts.py can mount a tmpfs)
 
     def __post_init__(self) -> None:
         check_function_name(self.name)
@@ -79,6 +81,9 @@ class FunctionConfig:
         _check(isinstance(self.timeout_s, (int, float)) and not isinstance(self.timeout_s, bool)
                and TIMEOUT_S_RANGE[0] <= self.timeout_s <= TIMEOUT_S_RANGE[1],
                "timeout_s", self.timeout_s, "a number of seconds from 1 to 900")
+        _check(isinstance(self.ephemeral_storage_mb, int) and not isinstance(self.ephemeral_storage_mb, bool)
+               and EPHEMERAL_STORAGE_MB_RANGE[0] <= self.ephemeral_storage_mb <= EPHEMERAL_STORAGE_MB_RANGE[1],
+               "ephemeral_storage_mb", self.ephemeral_storage_mb, "an integer from 512 to 10240 (MB)")
         check_handler(self.handler)
         _check(isinstance(self.freeze, bool), "freeze", self.freeze, "True or False")
         self._check_env_vars()

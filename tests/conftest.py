@@ -24,6 +24,20 @@ SESSION_TAG = f"pytest-{os.getpid()}-{uuid.uuid4().hex[:8]}"
 os.environ["LAMBDALAB_TAG"] = SESSION_TAG
 
 
+def _temp_root() -> None:
+    """Where runtimes get their own /tmp (engine/mounts.py), a folder under the machine's /tmp is not what a
+    handler sees at that path: pytest's ``tmp_path`` then lives where Labs keep their files (outside /tmp),
+    so a test can still hand a handler a folder to write into and read it back."""
+    from lambdalab.engine import mounts
+
+    base = mounts.work_base()
+    if base is not None and "PYTEST_DEBUG_TEMPROOT" not in os.environ:
+        os.environ["PYTEST_DEBUG_TEMPROOT"] = base  # read by pytest's TempPathFactory (numbered dirs, kept 3 runs)
+
+
+_temp_root()
+
+
 def marked_processes(prefix: str = SESSION_TAG + "/") -> list[int]:
     """Live (not zombie) processes anywhere on the machine whose environment carries the marker ``prefix``."""
     needle = f"\0LAMBDALAB_MARKER={prefix}".encode()

@@ -15,7 +15,6 @@ import concurrent.futures
 import dataclasses
 import os
 import random
-import shutil
 import time
 import uuid
 from collections.abc import Callable
@@ -38,10 +37,10 @@ from lambdalab.core.logstream import LogStream
 from lambdalab.core.outcomes import Status
 from lambdalab.core.records import End, InitReport, InitStart, InvocationRecord, PhaseSpan, Start, log_stream_name
 from lambdalab.core.scheduler import LATEST, Alias, Scheduler, Throttled
-from lambdalab.engine import fd_budget, runtimes
+from lambdalab.engine import fd_budget, mounts, runtimes
 from lambdalab.engine.environment import EngineEnvironment, RuntimeEndpoint
 from lambdalab.engine.limits import Limits
-from lambdalab.engine.reaper import Reaper
+from lambdalab.engine.reaper import Reaper, remove_tree
 from lambdalab.engine.sandbox import lab_marker, marked_environment
 from lambdalab.errors import (
     ConfigError, LabClosedError, RequestTooLargeException, TooManyRequestsException, UnknownFunctionError,
@@ -115,6 +114,8 @@ class ControlPlane:
         self.marker = lab_marker(lab_id)
         self.reaper.watch_marker(self.marker)
         self.reaper.watch_dir(workdir)
+        self.empty_opt = workdir / "opt"  # /opt of a function without layers, where runtimes get a namespace
+        self.empty_opt.mkdir(mode=0o755, exist_ok=True)
         for path in self.limits.lab_dirs():  # listed first, so removed last
             self.reaper.watch_cgroup(path)
         self.closed = False
@@ -294,7 +295,10 @@ class ControlPlane:
                 credentials=dict(self.settings.role_credentials) or None,
                 paths=self.paths.get((environment.pool.spec.function, environment.pool.spec.code)))
             env_vars = marked_environment(env_vars, marker)
-            sandbox = environment.spawn(runtimes.command(config), environment.code_dir, env_vars, incarnation)
+            paths = self.paths.get((environment.pool.spec.function, environment.pool.spec.code))
+            opt = (paths.opt if paths is not None else None) or str(self.empty_opt)
+            sandbox = environment.spawn(runtimes.command(config), environment.code_dir, env_vars, incarnation,
+                                        mounts=(str(environment.tmp), opt))
         except Exception as exc:  # noqa: BLE001 - the process never ran: the core sees it exit at once
             if isinstance(exc, OSError):
                 self.fd_budget.warn_full()
@@ -314,6 +318,7 @@ class ControlPlane:
                            max_entries=self.settings.max_log_entries)
         tmp = self.workdir / "environments" / environment_id / "tmp"
         tmp.mkdir(parents=True, mode=0o700)
+        mounts.mount_tmpfs(tmp, config.ephemeral_storage_mb)  # where allowed: its size is ephemeral_storage_mb
         environment = EngineEnvironment(environment_id, pool, code_dir, stream, tmp, self)
         environment.config = config
         environment.cgroups = self.limits.create(environment_id, pool.spec.memory_mb)
@@ -383,7 +388,7 @@ class ControlPlane:
             return
         environment.retired = True
         self.limits.remove(environment.cgroups)
-        shutil.rmtree(environment.tmp.parent, ignore_errors=True)
+        remove_tree(environment.tmp.parent)  # its /tmp's tmpfs unmounted first
         self._retired.append(environment.id)  # its log stream stays readable, up to a bound
         if len(self._retired) > MAX_RETIRED_ENVIRONMENTS:
             self.environments.pop(self._retired.popleft(), None)

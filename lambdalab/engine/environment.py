@@ -84,10 +84,11 @@ class EngineEnvironment:
             self.parked.close()
             self.parked = None
 
-    def spawn(self, argv: Sequence[str], cwd: Path, env_vars: Mapping[str, str], incarnation: int) -> Sandbox:
+    def spawn(self, argv: Sequence[str], cwd: Path, env_vars: Mapping[str, str], incarnation: int,
+              mounts: tuple[str, str] | None = None) -> Sandbox:
         plane = self._plane
         sandbox = Sandbox(argv, cwd=cwd, env_vars=env_vars, on_output=self.stream.write,
-                          on_exit=lambda code: plane.on_exit(self, incarnation, code))
+                          on_exit=lambda code: plane.on_exit(self, incarnation, code), mounts=mounts)
         self.sandboxes[incarnation] = sandbox
         self._current = sandbox
         return sandbox

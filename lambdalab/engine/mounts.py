@@ -26,6 +26,8 @@ from collections.abc import Callable
 
 CLONE_NEWNS = 0x00020000
 MS_BIND, MS_REC, MS_PRIVATE, MS_RDONLY, MS_REMOUNT = 0x1000, 0x4000, 0x40000, 0x1, 0x20
+MS_NOSUID, MS_NODEV, MS_SLAVE, MS_SHARED = 0x2, 0x4, 0x80000, 0x100000
+PR_SET_PDEATHSIG, MNT_DETACH = 1, 2
 
 NAMESPACE = "namespace"    # private /tmp and /opt through a mount namespace
 FALLBACK = "tmpdir"        # TMPDIR and the import path only
@@ -39,12 +41,20 @@ def _libc() -> ctypes.CDLL | None:
         return None
 
 
-def _enter(libc: ctypes.CDLL, tmp: bytes, opt: bytes | None) -> None:
-    """In the child, before exec: a private mount namespace with /tmp (and /opt) bound to our folders."""
+def _enter(libc: ctypes.CDLL, tmp: bytes, opt: bytes | None, pdeathsig: int = 0) -> None:
+    """In the child, before exec: a private mount namespace with /tmp (and /opt) bound to our folders.
+
+    The namespace's mounts are the machine's made *slaves*: nothing mounted here is seen outside,
+    and an unmount outside (an environment's ``/tmp`` tmpfs, when it retires) reaches in, so no
+    runtime keeps another environment's storage alive. ``pdeathsig`` (a signal number) is set first:
+    the child dies with the thread that forked it, as ``setpriv --pdeathsig`` does.
+    """
+    if pdeathsig and libc.prctl(PR_SET_PDEATHSIG, pdeathsig, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG)")
     if libc.unshare(CLONE_NEWNS) != 0:
         raise OSError(ctypes.get_errno(), "unshare(CLONE_NEWNS)")
-    if libc.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None) != 0:
-        raise OSError(ctypes.get_errno(), "mount --make-rprivate /")
+    if libc.mount(b"none", b"/", None, MS_REC | MS_SLAVE, None) != 0:
+        raise OSError(ctypes.get_errno(), "mount --make-rslave /")
     if opt is not None:  # before /tmp: both folders usually live under the machine's /tmp
         if libc.mount(opt, b"/opt", None, MS_BIND, None) != 0:
             raise OSError(ctypes.get_errno(), "mount --bind /opt")
@@ -53,13 +63,41 @@ def _enter(libc: ctypes.CDLL, tmp: bytes, opt: bytes | None) -> None:
         raise OSError(ctypes.get_errno(), "mount --bind /tmp")
 
 
-def preexec(tmp: str, opt: str | None) -> Callable[[], None] | None:
+def preexec(tmp: str, opt: str | None, pdeathsig: int = 0) -> Callable[[], None] | None:
     """A ``preexec_fn`` that gives the child its private /tmp (and /opt); None where that cannot be done."""
     libc = _libc()
-    if libc is None or not available():
+    if libc is None or not used():
         return None
     tmp_b, opt_b = os.fsencode(tmp), (os.fsencode(opt) if opt is not None else None)
-    return lambda: _enter(libc, tmp_b, opt_b)
+    return lambda: _enter(libc, tmp_b, opt_b, pdeathsig)
+
+
+# -- the host side: a shared work dir, a size-limited /tmp per environment, unmounting -------------
+def share(path: str | os.PathLike[str]) -> bool:
+    """Make ``path`` a shared mount (a bind onto itself), so unmounts under it reach runtimes' namespaces.
+
+    Only where namespaces are used; undone by ``unmount_under`` (``reaper.remove_tree``).
+    """
+    libc = _libc()
+    if libc is None or not used():
+        return False
+    p = os.fsencode(path)
+    if libc.mount(p, p, None, MS_BIND, None) != 0:
+        return False
+    if libc.mount(b"none", p, None, MS_SHARED, None) != 0:
+        libc.umount2(p, MNT_DETACH)
+        return False
+    return True
+
+
+def mount_tmpfs(path: str | os.PathLike[str], size_mb: int) -> bool:
+    """A tmpfs of ``size_mb`` on ``path`` (an environment's /tmp: writing past it gives ENOSPC); False if refused."""
+    libc = _libc()
+    if libc is None or not used():
+        return False
+    options = f"size={int(size_mb)}m,mode=0700".encode()
+    return libc.mount(b"lambdalab-tmp", os.fsencode(path), b"tmpfs", MS_NOSUID | MS_NODEV, options) == 0
+
 
 
 _PROBE = "import os, sys\nopen('/tmp/.lambdalab-probe', 'w').close()\nsys.exit(0 if os.path.isdir('/opt') else 3)"
@@ -83,6 +121,39 @@ def available() -> bool:
         return done.returncode == 0 and os.path.exists(os.path.join(probe, ".lambdalab-probe"))
 
 
+def _under_tmp(path: str) -> bool:
+    real = os.path.realpath(path)
+    return real == "/tmp" or real.startswith("/tmp/")
+
+
+@functools.cache
+def _placement() -> tuple[bool, str | None]:
+    """(namespaces used, the base folder of Lab work dirs or None for tempfile's default)."""
+    import tempfile
+
+    if not available():
+        return False, None
+    if not _under_tmp(tempfile.gettempdir()):
+        return True, None
+    for base in (os.environ.get("LAMBDALAB_WORKDIR"), "/var/tmp", os.environ.get("XDG_RUNTIME_DIR")):
+        if base and os.path.isdir(base) and os.access(base, os.W_OK | os.X_OK) and not _under_tmp(base):
+            return True, base
+    return False, None  # nowhere outside /tmp to keep the task roots: the fallback
+
+
+def used() -> bool:
+    """Whether runtimes get their own /tmp and /opt: namespaces are available and the Lab's files live outside /tmp."""
+    return _placement()[0]
+
+
+def work_base() -> str | None:
+    """Where a Lab makes its work dir: tempfile's default (None) unless that is under the machine's /tmp
+    and runtimes get a namespace, in which a private folder covers /tmp (the task roots would vanish
+    there); then the first writable of ``$LAMBDALAB_WORKDIR``, ``/var/tmp``, ``$XDG_RUNTIME_DIR``.
+    """
+    return _placement()[1]
+
+
 def isolation() -> str:
     """``"namespace"`` where environments get private /tmp and /opt, else ``"tmpdir"``."""
-    return NAMESPACE if available() else FALLBACK
+    return NAMESPACE if used() else FALLBACK

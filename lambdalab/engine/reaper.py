@@ -183,10 +183,40 @@ def sweep(groups: dict[int, int], cgroups: list[str], markers: list[str], dirs: 
         time.sleep(0.01)
         for c in left:
             stop_then_kill(lambda c=c: cgroup_members(c))
-    if dirs:
-        import shutil
-        for d in dirs:
-            shutil.rmtree(d, ignore_errors=True)
+    for d in dirs:
+        remove_tree(d)
+
+
+def _mount_points_under(path: str) -> list[str]:
+    """Mount points at or under ``path`` in this process's namespace, deepest first."""
+    found = []
+    prefix = path.rstrip("/") + "/"
+    for line in _read("/proc/self/mountinfo").decode(errors="replace").splitlines():
+        fields = line.split(" ")
+        if len(fields) > 4:  # the mount point, with space, tab, newline and backslash escaped as octal
+            point = fields[4].replace("\\040", " ").replace("\\011", "\t").replace("\\012", "\n")
+            point = point.replace("\\134", "\\")
+            if point == path or point.startswith(prefix):
+                found.append(point)
+    return sorted(found, key=len, reverse=True)
+
+
+def remove_tree(path: str | os.PathLike[str]) -> None:
+    """Remove a folder of the Lab: first detach what is mounted in it (environments' tmpfs), then the files."""
+    import shutil
+    path = os.path.abspath(path)
+    points = _mount_points_under(path)
+    if points:
+        import ctypes
+        import ctypes.util
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        for _ in range(4):  # stacked mounts (a tmpfs under a shared bind) show again once the top one goes
+            for point in points:
+                libc.umount2(os.fsencode(point), 2)  # MNT_DETACH: even if a process still has a file open there
+            points = _mount_points_under(path)
+            if not points:
+                break
+    shutil.rmtree(path, ignore_errors=True)
 
 
 # -- the reaper process -------------------------------------------------------------------------

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING
 from lambdalab.config import FunctionConfig
 from lambdalab.core import runtime_api as api
 from lambdalab.core.events import Invocation
+from lambdalab.engine import mounts
 
 if TYPE_CHECKING:
     from lambdalab.engine.environment import EngineEnvironment
@@ -63,6 +64,14 @@ class RuntimePaths:
     lib: tuple[str, ...] = ()     # after the task root's on LD_LIBRARY_PATH
     # which of ``python`` came from where ("dependencies", "layer", "runtime"): an import profile's origins
     roots: tuple[tuple[str, tuple[str, ...]], ...] = ()
+
+    @property
+    def opt(self) -> str | None:
+        """The merged layers' folder (``bin`` holds only its ``bin``, see ``deploy.prepare``), or None without layers.
+
+        Where runtimes get a mount namespace (``engine/mounts.py``) it is what they see at ``/opt``.
+        """
+        return os.path.dirname(self.bin[0]) if self.bin else None
 
     @classmethod
     def build(cls, *, dependencies: Path | None = None, layer_python: Sequence[Path] = (),
@@ -135,7 +144,7 @@ def environment_variables(config: FunctionConfig, *, environment: EngineEnvironm
         "AWS_XRAY_CONTEXT_MISSING": "LOG_ERROR",
         "LAMBDA_TASK_ROOT": task_root, "LAMBDA_RUNTIME_DIR": str(RUNTIME_DIR),
         "PWD": task_root, "SHLVL": "0",
-        "TMPDIR": str(environment.tmp),
+        "TMPDIR": "/tmp" if mounts.used() else str(environment.tmp),  # the environment's own /tmp either way
         "HOME": str(home),
         # the SDK's shared files point at nothing: no profile or key of the owner's is found, even if HOME changes;
         # nor the owner's machine role (on EC2, the instance metadata service would hand it to any local process)

@@ -54,7 +54,8 @@ def handler(event, context):
     found = open(path).read() if os.path.exists(path) else None
     if event.get("write"):
         open(path, "w").write(event["write"])
-    return {"found": found, "tmp": tempfile.gettempdir()}
+    st = os.stat(tempfile.gettempdir())
+    return {"found": found, "tmp": tempfile.gettempdir(), "mode": st.st_mode & 0o7777, "id": [st.st_dev, st.st_ino]}
 """
 
 
@@ -65,9 +66,14 @@ def test_tmp_survives_warm_invokes_and_is_private_to_its_environment(lab, runtim
     second = fn.invoke({})
     assert second.payload["found"] == "hello" and second.environment_id == first.environment_id
     tmp = first.payload["tmp"]
-    assert stat.S_IMODE(os.stat(tmp).st_mode) == 0o700
+    assert first.payload["mode"] == 0o700  # the environment's own folder, wherever the handler sees it
+    if lab.isolation == "namespace":  # the literal /tmp is the environment's
+        assert tmp == "/tmp" and stat.S_IMODE(os.stat("/tmp").st_mode) != 0o700
+    else:
+        assert stat.S_IMODE(os.stat(tmp).st_mode) == 0o700
     other = lab.create_function("tmp2", TMP, runtime=runtime).invoke({})
-    assert other.payload["found"] is None and other.payload["tmp"] != tmp
+    assert other.payload["found"] is None and other.payload["id"] != first.payload["id"]
+    assert other.payload["tmp"] == tmp if lab.isolation == "namespace" else other.payload["tmp"] != tmp
 
 
 def test_tmp_survives_a_timeout_reset(lab):

@@ -267,7 +267,10 @@ LAB_CASES = [
 
 
 def _lab_leftovers() -> tuple[int, set[str]]:
-    return threading.active_count(), set(glob.glob(os.path.join(tempfile.gettempdir(), f"lambdalab-{os.getpid()}-*")))
+    from lambdalab.engine import mounts  # where Labs make their work dirs (outside /tmp where runtimes own /tmp)
+
+    base = mounts.work_base() or tempfile.gettempdir()
+    return threading.active_count(), set(glob.glob(os.path.join(base, f"lambdalab-{os.getpid()}-*")))
 
 
 @pytest.mark.parametrize(("options", "field"), LAB_CASES, ids=lambda v: repr(v)[:40])
