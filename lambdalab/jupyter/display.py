@@ -70,7 +70,17 @@ def result_html(result: InvocationResult) -> str:
             f"environment {_e(record.environment_id[:8])}</span>")
     return (f"<div class='lambdalab-card lambdalab-result' style='{_STYLE}'>"
             f"<div>{head}</div>{_body(result)}{_report_table(result)}"
-            f"<div style='margin-top:4px'>{timeline_svg(result)}</div></div>")
+            f"<div style='margin-top:4px'>{timeline_svg(result)}</div>{_init_hint(result)}</div>")
+
+
+def _init_hint(result: InvocationResult) -> str:
+    """After a cold start: the call that shows which imports the init spent its time on."""
+    if not result.cold or result.init_duration_ms is None:
+        return ""
+    name = result.record.function
+    call = f"{name}.profile_init()" if name.isidentifier() else f"lab.function({name!r}).profile_init()"
+    return (f"<div class='lambdalab-init-hint' style='font-size:11px;color:#6b7785;margin-top:2px'>"
+            f"why is this init slow? <code>{_e(call)}</code></div>")
 
 
 def _body(result: InvocationResult) -> str:
@@ -167,9 +177,23 @@ def function_html(fn: Function) -> str:
         cells.append(("freeze", "off"))
     row = "".join(f"<td style='padding:1px 10px 1px 0;white-space:nowrap'><span style='color:#6b7785'>{_e(k)}</span> "
                   f"<b>{_e(v)}</b></td>" for k, v in cells)
+    packages = " · ".join(f"<span style='color:#6b7785'>{_e(k)}</span> <b>{_e(v)}</b>" for k, v in _package_cells(config))
+    packages = f"<div class='lambdalab-packages' style='margin-top:2px'>{packages}</div>" if packages else ""
     return (f"<div class='lambdalab-card lambdalab-function' style='{_STYLE}'>"
             f"<div>λ <b>{_e(fn.name)}</b> <span style='color:#6b7785'>function</span></div>"
-            f"<table style='border-collapse:collapse;margin-top:2px'><tr>{row}</tr></table></div>")
+            f"<table style='border-collapse:collapse;margin-top:2px'><tr>{row}</tr></table>{packages}</div>")
+
+
+def _package_cells(config: Any) -> list[tuple[str, str]]:
+    """What the function ships besides its code, and whether it sees the kernel's packages (not as on Lambda)."""
+    cells = []
+    if config.layers:
+        cells.append(("layers", str(len(config.layers))))
+    if config.requirements:
+        cells.append(("requirements", str(len(config.requirements))))
+    if config.inherit_packages:
+        cells.append(("packages", "inherited from this kernel (differs from Lambda)"))
+    return cells
 
 
 def code_hash(fn: Function) -> str:

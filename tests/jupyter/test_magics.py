@@ -60,6 +60,21 @@ def test_cell_registers_binds_name_and_is_not_executed(ip: Any, html: Any) -> No
     for text in ("python", "256 MB", "5 s", "$LATEST", "environments", "0 (0 frozen)"):
         assert text in card
     assert re.search(r"<b>[0-9a-f]{12}</b>", card), "code hash shown"
+    assert "lambdalab-packages" not in card and "inherited" not in card  # isolated, nothing shipped: no line
+
+
+def test_function_card_shows_what_the_package_ships_and_inherited_packages(ip: Any, html: Any, tmp_path: Any) -> None:
+    layer = tmp_path / "layer" / "python"
+    layer.mkdir(parents=True)
+    (layer / "helper.py").write_text("VALUE = 1\n")
+    fn = register(ip, f"shipped --inherit-packages --layer {tmp_path / 'layer'}")
+    card = html(fn)
+    assert "lambdalab-packages" in card
+    assert "inherited from this kernel (differs from Lambda)" in card
+    assert re.search(r">layers</span> <b>1</b>", card)
+    assert "requirements" not in card
+    isolated = html(register(ip, f"isolated --layer {tmp_path / 'layer'}"))
+    assert re.search(r">layers</span> <b>1</b>", isolated) and "inherited" not in isolated
 
 
 def test_invoke_json_variable_and_empty(ip: Any, html: Any) -> None:
@@ -75,8 +90,10 @@ def test_invoke_json_variable_and_empty(ip: Any, html: Any) -> None:
     for label in ("Duration", "Billed", "Memory", "Max used", "Init"):
         assert label in card
     assert "<svg" in card and "phase-init" in card and "phase-invoke" in card and "phase-frozen" in card
+    assert "why is this init slow? <code>hello.profile_init()</code>" in card  # a cold start links the profile
     warm_card = html(warm)
     assert ">warm<" in warm_card and "phase-init" not in warm_card and "phase-invoke" in warm_card
+    assert "profile_init" not in warm_card
     assert ip.display_formatter.formatters["text/plain"](cold) == repr(cold)  # text/plain stays the repr
 
 
