@@ -241,7 +241,22 @@ def _settings(body: dict[str, Any]) -> dict[str, Any]:
         out["handler"] = body["Handler"]
     if "Layers" in body:
         out["layers"] = _layer_arns(body["Layers"])
+    if "EphemeralStorage" in body:
+        out["ephemeral_storage_mb"] = _ephemeral_size(body["EphemeralStorage"])
     return out
+
+
+def _ephemeral_size(storage: Any) -> int:
+    """``EphemeralStorage.Size`` (MB of /tmp), checked with Lambda's words."""
+    size = storage.get("Size") if isinstance(storage, dict) else None
+    if not isinstance(size, int) or isinstance(size, bool):
+        raise wire.invalid("EphemeralStorage must be {\"Size\": <MB from 512 to 10240>}")
+    low, high = config.EPHEMERAL_STORAGE_MB_RANGE
+    if size < low:
+        raise wire.validation(str(size), "ephemeralStorage.size", f"Member must have value greater than or equal to {low}")
+    if size > high:
+        raise wire.validation(str(size), "ephemeralStorage.size", f"Member must have value less than or equal to {high}")
+    return size
 
 
 def _layer_arns(layers: Any) -> tuple[str, ...]:

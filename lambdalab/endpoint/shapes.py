@@ -77,7 +77,7 @@ def function_configuration(lab: Lab, name: str, version: str, meta: Meta) -> dic
         "CodeSha256": base64.b64encode(bytes.fromhex(pool.spec.code)).decode(),
         "Version": version, "TracingConfig": {"Mode": "PassThrough"}, "RevisionId": meta.revision,
         "State": state, "LastUpdateStatus": "Successful", "PackageType": "Zip", "Architectures": [ARCHITECTURE],
-        "EphemeralStorage": {"Size": 512}, "SnapStart": {"ApplyOn": "None", "OptimizationStatus": "Off"},
+        "EphemeralStorage": {"Size": config.ephemeral_storage_mb}, "SnapStart": {"ApplyOn": "None", "OptimizationStatus": "Off"},
         "LoggingConfig": {"LogFormat": "Text", "LogGroup": f"/aws/lambda/{name}"},
     }
     if config.env_vars:

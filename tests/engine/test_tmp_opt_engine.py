@@ -127,3 +127,22 @@ def test_writing_past_ephemeral_storage_gives_enospc_and_nothing_stays_mounted()
             fn.update(ephemeral_storage_mb=10_241)
     assert _mounted(workdir) == [] and not workdir.exists()
     assert os.path.realpath(workdir).startswith("/tmp/") is False
+
+
+def test_ephemeral_storage_over_the_endpoint_sizes_tmp(lab):
+    import boto3
+    from botocore.config import Config
+
+    url = lab.serve()
+    session = boto3.session.Session(aws_access_key_id="AKIDLAMBDALAB", aws_secret_access_key="secret",
+                                    region_name="us-east-1")
+    c = session.client("lambda", endpoint_url=url, config=Config(retries={"max_attempts": 1}))
+    lab.create_function("sized", "import os\ndef handler(e, c):\n    s = os.statvfs('/tmp')\n"
+                        "    return s.f_blocks * s.f_frsize // 2**20\n")
+    assert c.get_function(FunctionName="sized")["Configuration"]["EphemeralStorage"] == {"Size": 512}
+    assert c.invoke(FunctionName="sized")["Payload"].read() == b"512"
+    updated = c.update_function_configuration(FunctionName="sized", EphemeralStorage={"Size": 1024})
+    assert updated["EphemeralStorage"] == {"Size": 1024} and lab.function("sized").config.ephemeral_storage_mb == 1024
+    assert c.invoke(FunctionName="sized")["Payload"].read() == b"1024"  # a new environment, with a bigger /tmp
+    with pytest.raises(c.exceptions.ClientError, match="less than or equal to 10240"):
+        c.update_function_configuration(FunctionName="sized", EphemeralStorage={"Size": 10241})
