@@ -2,16 +2,24 @@
 
 On Lambda every environment has its own ``/tmp`` and sees its layers at ``/opt``; code that writes
 the literal path ``/tmp/x`` or reads ``/opt/python`` depends on it (the SeBS benchmarks track cold
-starts through ``/tmp/cold_run``). Where the machine allows a private mount namespace (as root, or
-with unprivileged user namespaces: not done yet), the runtime process starts in a namespace of its
+starts through ``/tmp/cold_run``). Where the machine allows a private mount namespace (as root; with
+unprivileged user namespaces: not done yet), the runtime process starts in a namespace of its
 own in which the environment's private folder is bind-mounted on ``/tmp`` and its merged layers on
 ``/opt``; the mounts are invisible to the rest of the machine and vanish with the process (the
 folders themselves persist across the environment's incarnations, as ``/tmp`` does on Lambda, and
 are removed when it retires). Elsewhere the documented fallback holds: ``TMPDIR`` points at the
 private folder and layers are reached through the import path (``Lab.isolation`` says which).
 
-The namespace is made between fork and exec (``preexec_fn``), with the C library's ``unshare`` and
-``mount`` loaded once in the owner, so the child runs no import.
+The namespace is made between fork and exec (``preexec_fn``, which also sets the parent-death
+signal), with the C library's ``unshare``, ``mount`` and ``prctl`` loaded once in the owner, so the
+child runs no import. Around it, on the machine's side (``used()`` only):
+
+* the Lab's work dir lives outside ``/tmp`` (``work_base``), or the task roots, dependencies and
+  runtime directory would vanish under the environment's ``/tmp``;
+* each environment's folder is a tmpfs of ``ephemeral_storage_mb`` (``mount_tmpfs``), mounted once
+  when the environment is made, so it outlives the incarnations as ``/tmp`` does on Lambda;
+* the work dir is a shared mount (``share``) and the namespaces are its slaves: when an environment
+  retires, its tmpfs is detached here (``reaper.remove_tree``) and so from every runtime's namespace.
 """
 
 from __future__ import annotations
