@@ -106,7 +106,8 @@ def main() -> None:
                      "target": "—", "met": None})
     iso, inh = median(walls["isolated"]), median(walls["inherit_packages"])
     print(f"isolated / inherit_packages: {iso / inh:.2f}")
-    context = [f"tree {size / 1e6:.1f} MB ({', '.join(TREE)}), copied offline from the venv; bytecode shipped: {bytecode}",
+    context = [f"tree {size / 1e6:.1f} MB ({', '.join(TREE)}), copied offline from the venv; "
+               f"bytecode shipped: {bytecode}",
                "init_duration_ms median: " + ", ".join(f"{w} {median(inits[w]):.1f} ms" for w in WAYS),
                f"isolated / inherit_packages wall: {iso / inh:.2f}"]
     emit("bench_package_cold_start", __doc__.split("\n\n")[1].replace("\n", " "), rows, context, leftover)

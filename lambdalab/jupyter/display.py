@@ -177,7 +177,8 @@ def function_html(fn: Function) -> str:
         cells.append(("freeze", "off"))
     row = "".join(f"<td style='padding:1px 10px 1px 0;white-space:nowrap'><span style='color:#6b7785'>{_e(k)}</span> "
                   f"<b>{_e(v)}</b></td>" for k, v in cells)
-    packages = " · ".join(f"<span style='color:#6b7785'>{_e(k)}</span> <b>{_e(v)}</b>" for k, v in _package_cells(config))
+    packages = " · ".join(f"<span style='color:#6b7785'>{_e(k)}</span> <b>{_e(v)}</b>"
+                          for k, v in _package_cells(config))
     packages = f"<div class='lambdalab-packages' style='margin-top:2px'>{packages}</div>" if packages else ""
     return (f"<div class='lambdalab-card lambdalab-function' style='{_STYLE}'>"
             f"<div>λ <b>{_e(fn.name)}</b> <span style='color:#6b7785'>function</span></div>"
