@@ -67,7 +67,7 @@ def prepare(config: FunctionConfig, *, code_root: Path, layer_store: LayerStore,
         dependencies=dependencies.path if dependencies is not None else None,
         layer_python=opt.python_paths if opt is not None else (), layer_bin=(opt.bin_dir,) if opt else (),
         layer_lib=(opt.lib_dir,) if opt else (), runtime_dir=runtime_dir(config.runtime),
-        inherit_packages=config.inherit_packages)
+        inherit_packages=config.inherit_packages, opt=opt.root if opt is not None else None)
     return Deployment(code_dir, sha, paths, Package(dependencies, layers, code_size, tuple(pip_args)))
 
 

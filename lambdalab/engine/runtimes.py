@@ -64,19 +64,14 @@ class RuntimePaths:
     lib: tuple[str, ...] = ()     # after the task root's on LD_LIBRARY_PATH
     # which of ``python`` came from where ("dependencies", "layer", "runtime"): an import profile's origins
     roots: tuple[tuple[str, tuple[str, ...]], ...] = ()
-
-    @property
-    def opt(self) -> str | None:
-        """The merged layers' folder (``bin`` holds only its ``bin``, see ``deploy.prepare``), or None without layers.
-
-        Where runtimes get a mount namespace (``engine/mounts.py``) it is what they see at ``/opt``.
-        """
-        return os.path.dirname(self.bin[0]) if self.bin else None
+    # the merged layers' folder, or None without layers: what runtimes see at /opt where they get a mount
+    # namespace (engine/mounts.py)
+    opt: str | None = None
 
     @classmethod
     def build(cls, *, dependencies: Path | None = None, layer_python: Sequence[Path] = (),
               layer_bin: Sequence[Path] = (), layer_lib: Sequence[Path] = (), runtime_dir: Path | None = None,
-              inherit_packages: bool = False) -> RuntimePaths:
+              inherit_packages: bool = False, opt: Path | None = None) -> RuntimePaths:
         """Lambda's order: dependencies, layers, (the owner's site-packages if inherited), the runtime directory."""
         python = [dependencies] if dependencies is not None else []
         python += list(layer_python)
@@ -85,7 +80,8 @@ class RuntimePaths:
         roots = (("dependencies", (dependencies,) if dependencies is not None else ()),
                  ("layer", tuple(layer_python)), ("runtime", (runtime_dir,) if runtime_dir is not None else ()))
         return cls(tuple(str(p) for p in python), tuple(str(p) for p in layer_bin), tuple(str(p) for p in layer_lib),
-                   tuple((origin, tuple(str(p) for p in folders)) for origin, folders in roots if folders))
+                   tuple((origin, tuple(str(p) for p in folders)) for origin, folders in roots if folders),
+                   str(opt) if opt is not None else None)
 
 
 class ProfiledConfig(FunctionConfig):
