@@ -1,9 +1,10 @@
-"""Package cold start: a function importing a 25 MB dependency tree (boto3, botocore and what they import).
+"""Package cold start: a function shipping a 30 MB dependency tree (boto3, botocore and what they
+import, and pygments, shipped but not imported, as dependency trees carry such packages).
 
 Figure: median over 10 samples per way of the wall time of a cold ``fn.invoke({})`` (after
 ``fn.kill()``) of a handler doing ``import boto3`` at module level, and the median
 ``init_duration_ms``; the ways alternate in one run, 1 discarded warm-up each. Isolated: the tree
-(boto3, botocore, certifi, dateutil, jmespath, s3transfer, six, urllib3 copied from this venv, offline) ships in the
+(boto3, botocore, certifi, dateutil, jmespath, s3transfer, six, urllib3, pygments copied from this venv, offline) ships in the
 task root (``path=`` a folder; lambdalab drops ``__pycache__``, so the modules compile at every cold
 start, as a package shipped without bytecode does on Lambda). ``inherit_packages=True``: the same
 import from the venv (with its bytecode). Floors: ``python -I -S -B -c`` importing the same package
@@ -28,7 +29,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import lambdalab  # noqa: E402
 from _common import PY, emit, leftover_children, median, ms, spawn_exit_times  # noqa: E402
 
-TREE = ("boto3", "botocore", "certifi", "dateutil", "jmespath", "s3transfer", "six.py", "urllib3")
+TREE = ("boto3", "botocore", "certifi", "dateutil", "jmespath", "s3transfer", "six.py", "urllib3", "pygments")
 IMPORT = "import boto3"
 HANDLER = (f"{IMPORT}\n\ndef handler(event, context):\n"
            "    return [boto3.__file__, boto3.session.botocore.__file__]\n")

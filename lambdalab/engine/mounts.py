@@ -129,9 +129,13 @@ def available() -> bool:
         return done.returncode == 0 and os.path.exists(os.path.join(probe, ".lambdalab-probe"))
 
 
+# what a runtime process needs from the machine by path: the interpreter (as started) and lambdalab's runtimes
+_RUNTIME_FILES = (sys.executable, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
 def _under_tmp(path: str) -> bool:
-    real = os.path.realpath(path)
-    return real == "/tmp" or real.startswith("/tmp/")
+    """Whether ``path``, as written or resolved, is under the machine's /tmp (exec uses it as written)."""
+    return any(p == "/tmp" or p.startswith("/tmp/") for p in (os.path.abspath(path), os.path.realpath(path)))
 
 
 @functools.cache
@@ -139,8 +143,8 @@ def _placement() -> tuple[bool, str | None]:
     """(namespaces used, the base folder of Lab work dirs or None for tempfile's default)."""
     import tempfile
 
-    if not available():
-        return False, None
+    if not available() or any(_under_tmp(p) for p in _RUNTIME_FILES):
+        return False, None  # the interpreter or lambdalab itself would vanish under a private /tmp
     if not _under_tmp(tempfile.gettempdir()):
         return True, None
     for base in (os.environ.get("LAMBDALAB_WORKDIR"), "/var/tmp", os.environ.get("XDG_RUNTIME_DIR")):
