@@ -5,7 +5,11 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-.PHONY: setup lab test test-lib test-notebooks test-browser browser bench clean
+NODE_RIC := $(VENV)/share/lambdalab/node-ric
+NODE_RIC_VERSION := 3.3.0
+SUDO_APT := $(if $(filter 0,$(shell id -u)),apt-get,sudo -n apt-get)
+
+.PHONY: setup lab test test-lib test-notebooks test-browser browser runtimes node-ric bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,7 +22,23 @@ setup: $(STAMP)
 lab: setup            ## JupyterLab on the tutorials
 	$(BIN)/jupyter lab $(ROOT_FLAG) --notebook-dir=notebooks notebooks/00_start_here.ipynb
 
-test: setup test-lib test-notebooks test-browser   ## every test: library, engine, notebooks, a real browser
+test: setup runtimes test-lib test-notebooks test-browser   ## every test: library, engine, notebooks, a real browser
+
+runtimes:             ## Node.js and Go from Debian where missing, and AWS's aws-lambda-ric built by npm (nodejs-ric)
+	@missing=""; command -v node >/dev/null || missing="$$missing nodejs npm"; \
+	command -v npm >/dev/null || missing="$$missing npm"; command -v go >/dev/null || missing="$$missing golang-go"; \
+	command -v autoreconf >/dev/null || missing="$$missing autoconf automake libtool"; \
+	command -v cmake >/dev/null || missing="$$missing cmake"; command -v g++ >/dev/null || missing="$$missing g++ make"; \
+	if [ -n "$$missing" ]; then ($(SUDO_APT) update -qq && $(SUDO_APT) install -y -qq $$missing) \
+	  || echo "runtimes: could not install$$missing; the tests of those runtimes skip and say so"; fi
+	-$(MAKE) --no-print-directory node-ric
+
+node-ric: $(NODE_RIC)/.built-$(NODE_RIC_VERSION)
+
+$(NODE_RIC)/.built-$(NODE_RIC_VERSION):
+	mkdir -p $(NODE_RIC)
+	cd $(NODE_RIC) && npm install --no-audit --no-fund --loglevel=error aws-lambda-ric@$(NODE_RIC_VERSION)
+	touch $@
 
 test-lib: setup
 	$(BIN)/python -m pytest -q -p no:cacheprovider --durations=15 tests --ignore=tests/browser

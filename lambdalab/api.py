@@ -18,7 +18,6 @@ import atexit
 import concurrent.futures
 import dataclasses
 import os
-import sys
 import tempfile
 import threading
 import time
@@ -27,7 +26,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from lambdalab import deploy
+from lambdalab import deploy, runtime_ids
 from lambdalab.config import (INTERPRETER, FunctionConfig, check_alias_name, check_alias_weights, check_handler,
                               check_lab_options)
 from lambdalab.core._value import astuple
@@ -203,9 +202,10 @@ class Function:
         from lambdalab.engine.runtimes import RUNTIME_DIR, ProfiledConfig
         from lambdalab.init_profile import MODULES_MARKER, parse_importtime, parse_modules_line, profile_table
 
-        if self.config.runtime == "python-ric":
-            raise ConfigError(f"profile_init needs runtime 'python': {self.name} runs 'python-ric', whose handler "
-                              "is imported inside awslambdaric; profile a copy with runtime='python'")
+        if self.config.runtime != "python" and self.config.runtime != INTERPRETER:
+            raise ConfigError(f"profile_init needs runtime 'python': {self.name} runs {self.config.runtime!r}; it "
+                              "reads Python's import timing (a python-ric handler is imported inside awslambdaric: "
+                              "profile a copy with runtime='python')")
         lab = self._lab
 
         def where(plane: ControlPlane) -> tuple[FunctionConfig, Path, str, Any]:
@@ -328,15 +328,27 @@ class Lab:
         return mounts.isolation()
 
     def runtimes(self) -> list[dict[str, Any]]:
-        """The runtimes functions can use here: Lambda's identifier, lambdalab's names, the interpreter, the SDK."""
-        from lambdalab.engine import runtime_sdk  # importlib.metadata: only when asked
+        """The runtimes functions can use here: Lambda's identifier, lambdalab's name, the program and its version.
 
-        interpreter = ".".join(map(str, sys.version_info[:3]))
+        Only what this machine can run now is listed (``lambdalab.engine.runtime_catalog.missing()``
+        says what is not, and what to install).
+        """
+        from lambdalab.engine import runtime_catalog, runtime_sdk  # importlib.metadata: only when asked
+
         sdk = runtime_sdk.versions(runtime_sdk.SDK)
-        client = runtime_sdk.versions(runtime_sdk.RUNTIME_CLIENT)
-        return [{"identifier": INTERPRETER, "runtime": name, "aliases": [INTERPRETER, name] if name == "python" else [name],
-                 "interpreter": interpreter, "executable": sys.executable, "boto3": sdk.get("boto3"), "sdk": sdk,
-                 "runtime_client": client if name == "python-ric" else {}} for name in ("python", "python-ric")]
+        rows = []
+        for found in runtime_catalog.available():
+            python = found.kind in ("python", "python-ric")
+            client = (runtime_sdk.versions(runtime_sdk.RUNTIME_CLIENT) if found.kind == "python-ric"
+                      else {"aws-lambda-ric": found.client} if found.client else {})
+            aliases = [found.identifier, found.kind] if found.kind in ("python", "nodejs") else [found.kind]
+            if found.kind == "provided":
+                aliases = [*runtime_ids.PROVIDED_IDS[:2], "provided"]
+            rows.append({"identifier": found.identifier, "runtime": found.kind, "aliases": aliases,
+                         "interpreter": found.version, "executable": found.executable,
+                         "boto3": sdk.get("boto3") if python else None, "sdk": sdk if python else {},
+                         "runtime_client": client})
+        return rows
 
     # -- layers ---------------------------------------------------------------------------------
     @property
@@ -395,8 +407,9 @@ class Lab:
         Raises ``ConfigError`` for any invalid argument before anything is written or started.
         """
         self._check_open()
-        check_handler(handler)
-        if isinstance(path, (str, Path)) and "." not in handler and Path(path).suffix != ".zip" and Path(path).is_file():
+        check_handler(handler, runtime if isinstance(runtime, str) else "python")
+        if (isinstance(path, (str, Path)) and "." not in handler and Path(path).suffix != ".zip"
+                and Path(path).is_file() and runtime_ids.language(str(runtime)) != "provided"):
             handler = f"{Path(path).stem}.{handler}"
         if env_vars is not None and not isinstance(env_vars, Mapping):
             raise ConfigError(f"invalid env_vars: {env_vars!r}; expected a mapping of names to strings")

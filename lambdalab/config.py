@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any
 
+from lambdalab import runtime_ids
 from lambdalab.errors import ConfigError
 
 MEMORY_MB_RANGE = (128, 10_240)
@@ -41,10 +42,11 @@ RESERVED_ENV_VARS = frozenset(
         "AWS_LAMBDA_RUNTIME_API", "LAMBDA_TASK_ROOT", "LAMBDA_RUNTIME_DIR",
     }
 )
-RUNTIMES = ("python", "python-ric")
+RUNTIMES = runtime_ids.KINDS
 # the interpreter that runs every function here: Lambda's identifier for it is accepted as the ``python`` runtime
-INTERPRETER = f"python{sys.version_info.major}.{sys.version_info.minor}"
+INTERPRETER = runtime_ids.INTERPRETER
 _PYTHON_X_Y = re.compile(r"^python\d+\.\d+\Z")
+_JS_NAME = re.compile(r"^[A-Za-z_$][\w$]*\Z")
 
 
 def _frozen_map(values: Mapping[str, str]) -> Mapping[str, str]:
@@ -84,7 +86,7 @@ class FunctionConfig:
         _check(isinstance(self.ephemeral_storage_mb, int) and not isinstance(self.ephemeral_storage_mb, bool)
                and EPHEMERAL_STORAGE_MB_RANGE[0] <= self.ephemeral_storage_mb <= EPHEMERAL_STORAGE_MB_RANGE[1],
                "ephemeral_storage_mb", self.ephemeral_storage_mb, "an integer from 512 to 10240 (MB)")
-        check_handler(self.handler)
+        check_handler(self.handler, self.runtime)
         _check(isinstance(self.freeze, bool), "freeze", self.freeze, "True or False")
         self._check_env_vars()
         self._check_scaling()
@@ -135,30 +137,52 @@ class FunctionConfig:
 
     @property
     def module_and_function(self) -> tuple[str, str]:
-        """The handler split as Lambda does; a bare name means module ``lambda_function``."""
+        """The handler split as Lambda does; a bare name means module ``lambda_function`` (Node.js: ``index``).
+
+        Python's module is dotted (``pkg.mod``); Node.js keeps its path (``src/app``) and its function
+        may be a path too (``index.api.get``: module ``index``, function ``api.get``); a custom
+        runtime's handler is whatever its bootstrap makes of it, kept whole.
+        """
+        language = runtime_ids.language(self.runtime)
+        if language == "provided":
+            return ("", self.handler)
+        if language == "nodejs":
+            head, slash, tail = self.handler.rpartition("/")
+            module, dot, function = tail.partition(".")
+            if not dot:
+                return (head + slash + runtime_ids.default_module(self.runtime), tail)
+            return (head + slash + module, function)
         module, _, function = self.handler.rpartition(".")
         return (module.replace("/", ".") or "lambda_function", function)
 
     @property
     def full_handler(self) -> str:
+        """``_HANDLER`` as the runtime gets it."""
         module, function = self.module_and_function
-        return f"{module}.{function}"
+        return f"{module}.{function}" if module else function
 
 
 def check_runtime(runtime: object) -> None:
-    """``python``, ``python-ric``, or the identifier of the interpreter that runs here (``python3.11``).
+    """A name of ``runtime_ids``: lambdalab's short names or Lambda's identifiers.
 
-    Every function runs on this machine's interpreter: another version is refused, never relabelled.
+    Every Python function runs on this machine's interpreter: another version is refused, never
+    relabelled. Whether Node.js (of the version asked) is installed is checked at deploy time
+    (``engine/runtime_catalog.py``), where the answer names what to install.
     """
     if isinstance(runtime, str) and _PYTHON_X_Y.match(runtime) and runtime != INTERPRETER:
         raise ConfigError(f"invalid runtime: {runtime} is not installed here: this machine runs {INTERPRETER}; "
                           f"use runtime={INTERPRETER!r} (or 'python', 'python-ric'), or run lambdalab with {runtime}")
-    _check(runtime in RUNTIMES or runtime == INTERPRETER, "runtime", runtime,
-           f"one of {', '.join(RUNTIMES)}, {INTERPRETER}")
+    _check(isinstance(runtime, str) and runtime_ids.kind(runtime) is not None, "runtime", runtime,
+           runtime_ids.describe())
 
 
-def check_handler(handler: object) -> None:
-    """``module.function`` (or a bare ``function``): the module's parts are names joined by ``.`` or ``/``.
+def check_handler(handler: object, runtime: str = "python") -> None:
+    """A handler as the runtime's client resolves it.
+
+    Node.js: ``path/module.function`` (the function may be ``a.b``: a property path of JavaScript
+    names). A custom runtime: any string without whitespace up to 128 characters (Lambda's pattern),
+    for the bootstrap to read from ``_HANDLER``. Python:
+    ``module.function`` (or a bare ``function``): the module's parts are names joined by ``.`` or ``/``.
 
     Lambda's Python runtime imports ``module`` with ``/`` read as ``.`` (``importlib.import_module``),
     so a part is a file or folder name (letters, digits, ``_``, ``-``) and never empty: ``..``, an
@@ -167,6 +191,21 @@ def check_handler(handler: object) -> None:
     """
     _check(isinstance(handler, str), "handler", handler, "'module.function' or 'function' as a string")
     assert isinstance(handler, str)
+    language = runtime_ids.language(runtime) if isinstance(runtime, str) else "python"
+    if language == "provided":
+        _check(0 < len(handler) <= HANDLER_MAX_CHARS and not any(c.isspace() for c in handler), "handler", handler,
+               f"1 to {HANDLER_MAX_CHARS} characters without whitespace (the bootstrap reads it from _HANDLER)")
+        return
+    if language == "nodejs":
+        head, _, tail = handler.rpartition("/")
+        module, dot, function = tail.partition(".")
+        ok = (0 < len(handler) <= HANDLER_MAX_CHARS and all(_MODULE_PART.match(p) for p in head.split("/") if head)
+              and (not head or all(head.split("/"))) and (not dot or _MODULE_PART.match(module) is not None)
+              and all(_JS_NAME.match(part) for part in (function if dot else tail).split(".")))
+        _check(ok, "handler", handler, "'module.function' or 'path/module.function': the module a file name in the "
+               "task root (letters, digits, '_', '-'), the function a JavaScript name (or names joined by '.'), "
+               f"at most {HANDLER_MAX_CHARS} characters")
+        return
     module, _, function = handler.rpartition(".")
     parts = _MODULE_SEP.split(module) if "." in handler else []
     ok = (0 < len(handler) <= HANDLER_MAX_CHARS and function.isidentifier()

@@ -18,7 +18,21 @@ _PY = f"{sys.version_info.major}.{sys.version_info.minor}"
 RUNTIME_VERSIONS: Final = {
     "python": f"python:{_PY}.v1",
     "python-ric": f"python:{_PY}.v1",
+    "provided": "provided:al2023.v1",
 }
+
+
+def runtime_version(runtime: str) -> str:
+    """``INIT_START``'s ``Runtime Version`` for Lambda's identifier: ``python:3.11.v1``, ``nodejs:20.v1``, ``provided:al2023.v1``."""
+    if runtime in RUNTIME_VERSIONS:
+        return RUNTIME_VERSIONS[runtime]
+    if runtime.startswith("python3."):
+        return f"python:{runtime[6:]}.v1"
+    if runtime.startswith("nodejs") and runtime.endswith(".x"):
+        return f"nodejs:{runtime[6:-2]}.v1"
+    if runtime.startswith("provided."):
+        return f"provided:{runtime[9:]}.v1"
+    return f"{runtime}.v1"
 
 
 class PhaseSpan(Value):
@@ -164,7 +178,7 @@ LogEntry = InitStart | InitReport | Start | End | Report
 
 
 def format_init_start(entry: InitStart) -> str:
-    version = RUNTIME_VERSIONS.get(entry.runtime, f"{entry.runtime}.v1")
+    version = runtime_version(entry.runtime)
     digest = hashlib.sha256(f"lambdalab:{version}:{entry.runtime}".encode()).hexdigest()
     return f"INIT_START Runtime Version: {version}\tRuntime Version ARN: arn:aws:lambda:us-east-1::runtime:{digest}"
 

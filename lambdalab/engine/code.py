@@ -15,6 +15,7 @@ import hashlib
 import shutil
 from pathlib import Path
 
+from lambdalab import runtime_ids
 from lambdalab.config import check_function_name
 from lambdalab.engine import package
 from lambdalab.errors import ConfigError
@@ -54,14 +55,18 @@ def _check_inputs(name: str, source: str | None, path: str | Path | None, archiv
 
 
 def write_task_root(root: Path, name: str, module: str, *, source: str | None, path: str | Path | None,
-                    archive: bytes | None = None) -> tuple[Path, str]:
-    """Materialise the code under ``root``; returns (task root, sha256 of the code)."""
+                    archive: bytes | None = None, runtime: str = "python") -> tuple[Path, str]:
+    """Materialise the code under ``root``; returns (task root, sha256 of the code).
+
+    ``runtime`` names the file a cell's source becomes (``runtime_ids.source_filename``); a custom
+    runtime's single file (``path=`` a script or a binary) is copied as ``bootstrap``, executable.
+    """
     _check_inputs(name, source, path, archive)
     staging = root / f".staging-{name}"
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
     try:
-        _fill(staging.resolve(), module, source, path, archive)
+        _fill(staging.resolve(), module, source, path, archive, runtime)
         sha = _digest_tree(staging)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
@@ -75,11 +80,14 @@ def write_task_root(root: Path, name: str, module: str, *, source: str | None, p
     return final, sha
 
 
-def _fill(staging: Path, module: str, source: str | None, path: str | Path | None, archive: bytes | None) -> None:
+def _fill(staging: Path, module: str, source: str | None, path: str | Path | None, archive: bytes | None,
+          runtime: str) -> None:
     if source is not None:
-        target = package.inside(staging, module.replace(".", "/") + ".py")
+        filename, mode = runtime_ids.source_filename(runtime, module, source)
+        target = package.inside(staging, filename)
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(source)
+        target.chmod(mode)
     elif archive is not None:
         package.unpack(archive, staging)
     else:
@@ -91,6 +99,9 @@ def _fill(staging: Path, module: str, source: str | None, path: str | Path | Non
         elif src.is_file():
             if src.stat().st_size > package.UNZIPPED_MAX_BYTES:
                 raise package.unzipped_too_large()
-            shutil.copy2(src, package.inside(staging, src.name))
+            single = "bootstrap" if runtime_ids.language(runtime) == "provided" else src.name
+            shutil.copy2(src, package.inside(staging, single))
+            if single == "bootstrap":
+                (staging / single).chmod(0o755)
         else:
             raise ConfigError(f"invalid path: {str(src)!r} is neither a file nor a folder")

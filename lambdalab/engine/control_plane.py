@@ -37,7 +37,8 @@ from lambdalab.core.logstream import LogStream
 from lambdalab.core.outcomes import Status
 from lambdalab.core.records import End, InitReport, InitStart, InvocationRecord, PhaseSpan, Start, log_stream_name
 from lambdalab.core.scheduler import LATEST, Alias, Scheduler, Throttled
-from lambdalab.engine import fd_budget, mounts, runtimes
+from lambdalab import runtime_ids
+from lambdalab.engine import fd_budget, mounts, runtime_catalog, runtimes
 from lambdalab.engine.environment import EngineEnvironment, RuntimeEndpoint
 from lambdalab.engine.limits import Limits
 from lambdalab.engine.reaper import Reaper, remove_tree
@@ -151,7 +152,10 @@ class ControlPlane:
         self.perform(self.scheduler.provision(config.name, LATEST, config.provisioned_concurrency, now))
 
     def _spec(self, config: FunctionConfig, version: str, code_sha: str) -> EnvironmentSpec:
-        return EnvironmentSpec(config.name, version, config.runtime, config.memory_mb, config.timeout_s,
+        # Lambda's identifier where the short name does not say the version (INIT_START names it)
+        runtime = config.runtime if runtime_ids.language(config.runtime) == "python" else \
+            runtime_catalog.resolve(config.runtime).identifier
+        return EnvironmentSpec(config.name, version, runtime, config.memory_mb, config.timeout_s,
                                config.freeze, self.settings.init_timeout_s, code=code_sha)
 
     def _keep_alive(self, config: FunctionConfig) -> KeepAlivePolicy:
@@ -297,7 +301,7 @@ class ControlPlane:
             env_vars = marked_environment(env_vars, marker)
             paths = self.paths.get((environment.pool.spec.function, environment.pool.spec.code))
             opt = (paths.opt if paths is not None else None) or str(self.empty_opt)
-            sandbox = environment.spawn(runtimes.command(config), environment.code_dir, env_vars, incarnation,
+            sandbox = environment.spawn(runtimes.command(config, environment.code_dir, opt), environment.code_dir, env_vars, incarnation,
                                         mounts=(str(environment.tmp), opt))
         except Exception as exc:  # noqa: BLE001 - the process never ran: the core sees it exit at once
             if isinstance(exc, OSError):

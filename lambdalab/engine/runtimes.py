@@ -1,10 +1,14 @@
 """Runtimes: the command that speaks the Runtime API, and the environment it starts with.
 
-A runtime is any command that reads ``AWS_LAMBDA_RUNTIME_API`` and loops on ``/next``. Two ship:
-``python`` (lambdalab's stdlib runtime, ``lambdalab/runtimes/python_bootstrap.py``, fast to
-start) and ``python-ric`` (AWS's own ``awslambdaric``, unchanged, started by
-``lambdalab/runtimes/ric_bootstrap.py`` so that its modules load before the task root is on the
-path). The environment is built from scratch (Lambda's reserved variables plus the function's own),
+A runtime is any command that reads ``AWS_LAMBDA_RUNTIME_API`` and loops on ``/next``
+(``lambdalab/runtime_ids.py`` names them). ``python`` is lambdalab's stdlib runtime
+(``lambdalab/runtimes/python_bootstrap.py``, fast to start); ``python-ric`` is AWS's own
+``awslambdaric``, unchanged, started by ``lambdalab/runtimes/ric_bootstrap.py`` so that its modules
+load before the task root is on the path. ``nodejs`` is lambdalab's dependency-free Node.js client
+(``lambdalab/runtimes/node_bootstrap.cjs``), ``nodejs-ric`` AWS's ``aws-lambda-ric`` from npm, and
+``provided`` execs the package's (or a layer's) ``bootstrap`` itself; without one, a stand-in
+reports Lambda's ``Runtime.InvalidEntrypoint`` (``lambdalab/runtimes/invalid_entrypoint.py``).
+The environment is built from scratch (Lambda's reserved variables plus the function's own),
 never copied from the owner, so no credentials or tokens leak from the user's shell; ``pass_env``
 opts chosen names in. ``HOME`` is a private folder of the environment and the AWS SDK's shared
 files point at nothing, so an SDK inside a handler cannot find the owner's ``~/.aws`` through the
@@ -27,10 +31,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from lambdalab import runtime_ids
 from lambdalab.config import FunctionConfig
 from lambdalab.core import runtime_api as api
 from lambdalab.core.events import Invocation
-from lambdalab.engine import mounts
+from lambdalab.engine import mounts, runtime_catalog
 
 if TYPE_CHECKING:
     from lambdalab.engine.environment import EngineEnvironment
@@ -38,6 +43,8 @@ if TYPE_CHECKING:
 RUNTIME_DIR = Path(__file__).resolve().parent.parent / "runtimes"
 BOOTSTRAP = RUNTIME_DIR / "python_bootstrap.py"
 RIC_BOOTSTRAP = RUNTIME_DIR / "ric_bootstrap.py"
+NODE_BOOTSTRAP = RUNTIME_DIR / "node_bootstrap.cjs"
+INVALID_ENTRYPOINT = RUNTIME_DIR / "invalid_entrypoint.py"
 # the variables Lambda sets from the execution role's credentials, by the names STS answers with
 _CREDENTIALS = {"AccessKeyId": ("AWS_ACCESS_KEY_ID", "AWS_ACCESS_KEY"), "SecretAccessKey": ("AWS_SECRET_ACCESS_KEY",),
                 "SessionToken": ("AWS_SESSION_TOKEN",)}
@@ -93,8 +100,49 @@ class ProfiledConfig(FunctionConfig):
     """
 
 
-def command(config: FunctionConfig) -> list[str]:
-    """The argv that starts ``config``'s runtime in the task root."""
+def bootstraps(task_root: Path, opt: str | None) -> list[Path]:
+    """Where a custom runtime's ``bootstrap`` is looked for, in Lambda's order: the task root, then ``/opt``."""
+    return [Path(task_root) / "bootstrap"] + ([Path(opt) / "bootstrap"] if opt else [])
+
+
+def _runnable(path: Path) -> bool:
+    """An executable file that the kernel can start: a ``#!`` script or an ELF binary."""
+    try:
+        with open(path, "rb") as f:
+            magic = f.read(4)
+    except OSError:
+        return False
+    return os.access(path, os.X_OK) and (magic[:2] == b"#!" or magic == b"\x7fELF")
+
+
+def node_memory_flags(memory_mb: int) -> list[str]:
+    """V8's heap sized from the function's memory: a tenth for the young generation, the rest for the old.
+
+    So a handler that fills its heap gets V8's own out-of-memory error near the function's limit, as
+    a Node.js function on Lambda does, rather than a heap sized for the whole machine.
+    """
+    young = max(memory_mb // 10, 1)
+    return [f"--max-semi-space-size={max(young // 2, 1)}", f"--max-old-space-size={memory_mb - young}"]
+
+
+def command(config: FunctionConfig, task_root: Path | None = None, opt: str | None = None) -> list[str]:
+    """The argv that starts ``config``'s runtime in ``task_root`` (``opt``: the merged layers, for ``bootstrap``)."""
+    kind = runtime_ids.kind(config.runtime)
+    if kind in ("nodejs", "nodejs-ric"):
+        installed = runtime_catalog.resolve(config.runtime)
+        assert installed.executable is not None
+        flags = node_memory_flags(config.memory_mb)
+        if kind == "nodejs-ric":
+            assert installed.client is not None
+            ric = Path(installed.client) / "node_modules" / runtime_catalog.NODE_RIC_PACKAGE / "bin" / "index.mjs"
+            return [installed.executable, *flags, str(ric), config.full_handler]
+        return [installed.executable, *flags, str(NODE_BOOTSTRAP)]
+    if kind == "provided":
+        for candidate in bootstraps(task_root or Path.cwd(), opt):
+            if _runnable(candidate):
+                return [str(candidate)]
+        return [sys.executable, "-I", "-S", str(INVALID_ENTRYPOINT),
+                " ".join(str(p) for p in bootstraps(task_root or Path.cwd(), opt or "/opt"))]
     # -B: no bytecode is written into the task root, which is read-only on Lambda, so every cold start
     # compiles the handler's own modules as it would there
     if config.runtime == "python-ric":  # -P: the launcher's folder is not on sys.path
@@ -121,6 +169,7 @@ def environment_variables(config: FunctionConfig, *, environment: EngineEnvironm
     """
     task_root = str(environment.code_dir)
     paths = paths if paths is not None else RuntimePaths(tuple(library_path()))
+    language = runtime_ids.language(config.runtime)
     home = environment.tmp.parent / "home"
     home.mkdir(mode=0o700, exist_ok=True)
     values = {
@@ -129,7 +178,7 @@ def environment_variables(config: FunctionConfig, *, environment: EngineEnvironm
         "LANG": "C.UTF-8", "LC_CTYPE": "C.UTF-8", "TZ": ":UTC",
         "_HANDLER": config.full_handler,
         "AWS_REGION": region, "AWS_DEFAULT_REGION": region,
-        "AWS_EXECUTION_ENV": f"AWS_Lambda_{_PY}",
+        "AWS_EXECUTION_ENV": f"AWS_Lambda_{_execution_env(config.runtime)}",
         "AWS_LAMBDA_FUNCTION_NAME": config.name,
         "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(config.memory_mb),
         "AWS_LAMBDA_FUNCTION_VERSION": environment.pool.spec.version,
@@ -146,7 +195,11 @@ def environment_variables(config: FunctionConfig, *, environment: EngineEnvironm
         # nor the owner's machine role (on EC2, the instance metadata service would hand it to any local process)
         "AWS_SHARED_CREDENTIALS_FILE": os.devnull, "AWS_CONFIG_FILE": os.devnull, "AWS_EC2_METADATA_DISABLED": "true",
     }
-    if config.runtime == "python-ric":  # the task root goes first once awslambdaric is loaded (ric_bootstrap)
+    if language == "provided":  # Lambda sets no execution environment for an OS-only runtime
+        del values["AWS_EXECUTION_ENV"]
+    elif language == "nodejs":
+        values["NODE_PATH"] = os.pathsep.join(_node_path(config.runtime, paths.opt, task_root))
+    elif config.runtime == "python-ric":  # the task root goes first once awslambdaric is loaded (ric_bootstrap)
         values["PYTHONPATH"] = os.pathsep.join(paths.python)
     else:
         values["_LAMBDALAB_PATH"] = os.pathsep.join(paths.python)
@@ -164,6 +217,20 @@ def environment_variables(config: FunctionConfig, *, environment: EngineEnvironm
             values[name] = os.environ[name]
     values.update(config.env_vars)
     return values
+
+
+def _execution_env(runtime: str) -> str:
+    """``AWS_EXECUTION_ENV``'s tail: Lambda's identifier of the runtime (``python3.11``, ``nodejs20.x``)."""
+    if runtime_ids.language(runtime) == "python":
+        return _PY
+    return runtime_catalog.resolve(runtime).identifier
+
+
+def _node_path(runtime: str, opt: str | None, task_root: str) -> list[str]:
+    """``NODE_PATH`` as Lambda's Node.js runtimes set it: the layers' ``nodejs`` folders, then the task root."""
+    major = runtime_catalog.resolve(runtime).identifier.removeprefix("nodejs").removesuffix(".x")
+    layers = [f"{opt}/nodejs/node{major}/node_modules", f"{opt}/nodejs/node_modules"] if opt else []
+    return [*layers, task_root]  # Lambda's /var/runtime (the SDK for JavaScript) has no counterpart here
 
 
 def next_headers(invocation: Invocation, deadline_at: float) -> bytes:
