@@ -1,0 +1,186 @@
+"""Custom runtimes (``provided.al2023``) ready to run: AWS's bash tutorial runtime and a compiled Go one.
+
+Two examples ship in ``lambdalab/runtimes/examples`` (sources credited in its README):
+
+* ``bash/bootstrap``: the bash runtime of AWS's custom-runtime tutorial (a ``curl`` loop), which sources
+  ``$LAMBDA_TASK_ROOT/<file>.sh`` and calls the function named by the handler's second part. A function
+  is that bootstrap plus a ``function.sh`` defining ``handler () { ... }``, with ``handler="function.handler"``::
+
+      folder = custom_runtimes.bash_function('echo "{\\"hello\\": \\"bash\\"}"')
+      lab.create_function("b", path=folder, handler="function.handler", runtime="provided.al2023")
+
+* ``go/main.go``: a runtime written against the Runtime API with Go's standard library, compiled here
+  (Debian's ``golang-go``) and cached; the binary is the function's whole code::
+
+      lab.create_function("go", path=custom_runtimes.go_bootstrap(), runtime="provided.al2023")
+
+Both also answer lambdalab's scenario events (``{"action": "count"}``...): the Go binary itself, and for
+bash ``scenario_folder("bash")``, a bootstrap that speaks the same protocol with ``curl`` and coreutils.
+
+Builds need no network: ``GOPROXY=off``, ``GOTOOLCHAIN=local``, the Go caches under
+``~/.cache/lambdalab/go`` (``$LAMBDALAB_CACHE_DIR/go`` when set), binaries keyed by the sources' sha256
+and ``go version``, so only the first call compiles (about 20 s cold, then milliseconds).
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import os
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+from lambdalab.errors import ConfigError
+
+EXAMPLES = Path(__file__).resolve().parent / "runtimes" / "examples"
+BASH_DIR = EXAMPLES / "bash"
+GO_DIR = EXAMPLES / "go"
+BASH_HANDLER = "function.handler"  # the tutorial's handler: function.sh, shell function `handler`
+GO_INSTALL = "Go (apt-get install golang-go)"
+_GO_SOURCES = ("go.mod", "main.go")
+
+
+def cache_dir() -> Path:
+    """``$LAMBDALAB_CACHE_DIR/go``, else ``$XDG_CACHE_HOME/lambdalab/go``, else ``~/.cache/lambdalab/go``."""
+    if os.environ.get("LAMBDALAB_CACHE_DIR"):
+        return Path(os.environ["LAMBDALAB_CACHE_DIR"]).expanduser() / "go"
+    base = Path(os.environ["XDG_CACHE_HOME"]).expanduser() if os.environ.get("XDG_CACHE_HOME") else Path.home() / ".cache"
+    return base / "lambdalab" / "go"
+
+
+# ---------------------------------------------------------------------------------------------- bash
+def bash_bootstrap() -> str:
+    """The text of AWS's tutorial bootstrap (``examples/bash/bootstrap``)."""
+    return (BASH_DIR / "bootstrap").read_text()
+
+
+def bash_function_sh(handler_body: str | None = None) -> str:
+    """A ``function.sh``: ``handler () { <handler_body> }``; None gives the tutorial's own (it echoes the event).
+
+    The body gets the event as ``$1``; what it prints to stdout is the response, stderr goes to the logs.
+    """
+    if handler_body is None:
+        return (BASH_DIR / "function.sh").read_text()
+    return "function handler () {\n" + handler_body.rstrip("\n") + "\n}\n"
+
+
+def bash_function(handler_body: str | None = None, dest: str | Path | None = None) -> Path:
+    """A function's folder: the tutorial's ``bootstrap`` plus ``function.sh`` (see ``bash_function_sh``).
+
+    Written to ``dest`` (created if missing), else to a fresh temporary folder; returns the folder, for
+    ``create_function(path=folder, handler=BASH_HANDLER, runtime="provided.al2023")``.
+    """
+    folder = _folder(dest, "lambdalab-bash-")
+    _write(folder / "bootstrap", bash_bootstrap(), 0o755)
+    _write(folder / "function.sh", bash_function_sh(handler_body), 0o644)
+    return folder
+
+
+def scenario_bash_bootstrap() -> str:
+    """A bash bootstrap answering the scenario events (``examples/bash/scenario/bootstrap``)."""
+    return (BASH_DIR / "scenario" / "bootstrap").read_text()
+
+
+def scenario_folder(kind: str, dest: str | Path | None = None) -> Path:
+    """A folder holding a scenario runtime's ``bootstrap``: ``kind`` is ``"bash"`` or ``"go"`` (built)."""
+    if kind not in ("bash", "go"):
+        raise ConfigError(f"invalid kind: {kind!r}; expected 'bash' or 'go'")
+    folder = _folder(dest, f"lambdalab-{kind}-")
+    if kind == "bash":
+        _write(folder / "bootstrap", scenario_bash_bootstrap(), 0o755)
+    else:
+        go_bootstrap(folder / "bootstrap")
+    return folder
+
+
+# ------------------------------------------------------------------------------------------------ Go
+def go_available() -> bool:
+    """Whether a Go toolchain is on ``PATH`` (``go_bootstrap`` can build)."""
+    return _go() is not None
+
+
+def go_bootstrap(dest: str | Path | None = None) -> Path:
+    """Build ``examples/go`` (once per source and Go version, cached) and return the binary's path.
+
+    ``dest``: also copy the binary there (a folder gets ``<dest>/bootstrap``) and return that path.
+    Raises ``ConfigError`` naming what to install when Go is missing, or with the compiler's output.
+    """
+    go = _go()
+    if go is None:
+        raise ConfigError(f"the Go example runtime needs {GO_INSTALL}, which is not installed here")
+    binary = cache_dir() / "bin" / _go_key(go) / "bootstrap"
+    if not binary.is_file():
+        _build(go, binary)
+    if dest is None:
+        return binary
+    target = Path(dest)
+    if target.is_dir():
+        target = target / "bootstrap"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(binary, target)
+    target.chmod(0o755)
+    return target
+
+
+def go_env() -> dict[str, str]:
+    """The environment ``go build`` runs with: offline, local toolchain, static binary, caches in ``cache_dir()``."""
+    root = cache_dir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GO")}
+    env.update(GOPATH=str(root / "path"), GOCACHE=str(root / "build"), GOTOOLCHAIN="local", CGO_ENABLED="0",
+               GOPROXY="off", GO111MODULE="on")
+    return env
+
+
+@functools.lru_cache(maxsize=None)
+def _go() -> str | None:
+    return shutil.which("go")
+
+
+@functools.lru_cache(maxsize=None)
+def _go_version(go: str) -> str:
+    try:
+        return subprocess.run([go, "version"], capture_output=True, text=True, timeout=30, check=True,
+                              env=go_env()).stdout.strip()
+    except (OSError, subprocess.SubprocessError) as exc:
+        raise ConfigError(f"the Go example runtime needs {GO_INSTALL}; `go version` failed: {exc}") from exc
+
+
+def _go_key(go: str) -> str:
+    digest = hashlib.sha256(_go_version(go).encode())
+    for name in _GO_SOURCES:
+        digest.update(b"\0" + name.encode() + b"\0" + (GO_DIR / name).read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def _build(go: str, binary: Path) -> None:
+    """``go build`` into a temporary file beside ``binary``, then an atomic rename (concurrent builds are safe)."""
+    binary.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".bootstrap-", dir=binary.parent)
+    os.close(fd)
+    try:
+        done = subprocess.run([go, "build", "-trimpath", "-ldflags=-s -w", "-o", tmp, "."], cwd=GO_DIR,
+                              env=go_env(), capture_output=True, text=True, timeout=600)
+        if done.returncode != 0:
+            raise ConfigError(f"building the Go example runtime failed:\n{done.stderr.strip()}")
+        os.chmod(tmp, 0o755)
+        os.replace(tmp, binary)
+    except subprocess.TimeoutExpired as exc:
+        raise ConfigError("building the Go example runtime took over 600 s") from exc
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def _folder(dest: str | Path | None, prefix: str) -> Path:
+    if dest is None:
+        return Path(tempfile.mkdtemp(prefix=prefix))
+    folder = Path(dest)
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def _write(path: Path, text: str, mode: int) -> None:
+    path.write_text(text)
+    path.chmod(mode)

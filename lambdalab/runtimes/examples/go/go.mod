@@ -1,0 +1,3 @@
+module lambdalab.example/goruntime
+
+go 1.19
