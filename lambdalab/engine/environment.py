@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import socket
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
@@ -218,13 +219,29 @@ class RuntimeEndpoint:
         return peer.owned_by(client, server, self._pids(sandbox.pid)) is True
 
     def _pids(self, runtime: int) -> Iterator[int]:
-        """The runtime first: its group's members are read only if it does not hold the connection."""
+        """The runtime first: its group's members are read only if it does not hold the connection; then its
+        descendants (a child forked before the runtime joined its groups, as a bash bootstrap's first curl, is
+        in none of them)."""
         yield runtime
         yield from self._plane.limits.members(self._environment.cgroups)
+        yield from _descendants(runtime)
 
     def on_disconnect(self, connection: http_server.Connection) -> None:
         if self._environment.parked is connection:
             self._environment.parked = None
+
+
+def _descendants(pid: int) -> Iterator[int]:
+    """``pid``'s children, their children... (``/proc/<pid>/task/*/children``)."""
+    todo = [pid]
+    while todo:
+        parent = todo.pop()
+        with contextlib.suppress(OSError):
+            for tid in os.listdir(f"/proc/{parent}/task"):
+                with contextlib.suppress(OSError), open(f"/proc/{parent}/task/{tid}/children", "rb") as f:
+                    for child in map(int, f.read().split()):
+                        yield child
+                        todo.append(child)
 
 
 def _error_type(body: bytes, header: str | None) -> str:
