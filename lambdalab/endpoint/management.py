@@ -25,9 +25,9 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from lambdalab import config
+from lambdalab import config, runtime_ids
 from lambdalab.endpoint import shapes, wire
-from lambdalab.engine import package
+from lambdalab.engine import package, runtime_catalog
 from lambdalab.errors import ConfigError, LambdaLabError
 from lambdalab.packages.layers import LayerError
 
@@ -223,9 +223,32 @@ def _check_function_name(name: str) -> None:
                               r"(\d{12}:)?(function:)?([a-zA-Z0-9-_]+)(:(\$LATEST|[a-zA-Z0-9-_]+))?") from None
 
 
-def _check_runtime(runtime: Any) -> None:
-    if not (isinstance(runtime, str) and runtime.startswith("python3")):
-        raise wire.invalid(f"lambdalab runs Python 3 functions only (Runtime python3.x); got {runtime!r}")
+def _lab_runtime(runtime: Any, current: str | None = None) -> str:
+    """A request's ``Runtime`` (Lambda's identifier) as the Lab's ``runtime=``, or Lambda's refusal.
+
+    ``python3.x`` runs on this interpreter, as it always has here (its ``Runtime`` reads the interpreter's
+    identifier); ``nodejsNN.x`` needs that Node.js major installed; ``provided.al2023``, ``provided.al2``
+    and ``provided`` run the package's ``bootstrap``. lambdalab's own short names (``python-ric``,
+    ``nodejs``...) are the Lab's, not Lambda's: refused here. A function that already runs a client of the
+    same language and version (``python-ric``, ``nodejs-ric``) keeps it (``current``).
+    """
+    kind = runtime_ids.kind(runtime) if isinstance(runtime, str) else None
+    if kind is None or (runtime in runtime_ids.KINDS and runtime != "provided"):
+        raise wire.invalid(f"The runtime parameter of {runtime} is not supported by lambdalab: expected python3.x, "
+                           "nodejsNN.x (the Node.js installed here), provided.al2023, provided.al2 or provided")
+    if kind == "python":
+        return current if current is not None and runtime_ids.language(current) == "python" else "python"
+    try:
+        found = runtime_catalog.resolve(runtime)
+    except ConfigError as exc:
+        raise wire.invalid(str(exc)) from None
+    if current is not None and runtime_ids.kind(current) == f"{kind}-ric":
+        try:
+            if runtime_catalog.resolve(current).identifier == found.identifier:
+                return current
+        except ConfigError:
+            pass
+    return str(runtime)
 
 
 def _settings(body: dict[str, Any]) -> dict[str, Any]:
@@ -289,12 +312,14 @@ async def create_function(endpoint: Endpoint, request: web.Request) -> web.Respo
         raise wire.conflict(f"Function already exist: {name}")
     if body.get("PackageType", "Zip") != "Zip":
         raise wire.invalid("lambdalab runs .zip functions only (PackageType Image is not supported)")
-    _check_runtime(body.get("Runtime"))
-    if not body.get("Handler"):
+    runtime = await endpoint.blocking(_lab_runtime, body.get("Runtime"))  # may probe node once (~40 ms)
+    custom = runtime_ids.language(runtime) == "provided"
+    if not body.get("Handler") and not custom:  # a custom runtime's bootstrap may do without one, as on Lambda
         raise wire.invalid("Handler is required for .zip functions ('module.function')")
     _check_names(body)
-    await call(endpoint, _create, endpoint, name, body.get("Code") or {}, _settings(body))
+    await call(endpoint, _create, endpoint, name, body.get("Code") or {}, {**_settings(body), "runtime": runtime})
     meta = endpoint.meta(name)
+    meta.handler = bool(body.get("Handler"))
     meta.role, meta.description, meta.pending = str(body.get("Role", meta.role)), str(body.get("Description", "")), True
     version = endpoint.lab._plane.publish(name) if body.get("Publish") else LATEST
     try:
@@ -317,15 +342,20 @@ async def update_function_configuration(endpoint: Endpoint, request: web.Request
     name, _ = endpoint.function_name(request, allow_qualifier=False)
     _existing(endpoint, name)
     body = await _json(request)
-    if "Runtime" in body:
-        _check_runtime(body["Runtime"])
+    current = endpoint.lab.function(name).config.runtime
+    runtime = await endpoint.blocking(_lab_runtime, body["Runtime"], current) if "Runtime" in body else current
     _check_names(body)
     changes = _settings(body)
+    if runtime != current:
+        changes["runtime"] = runtime
+    if runtime_ids.language(runtime) != "provided" and not body.get("Handler") and not endpoint.meta(name).handler:
+        raise wire.invalid("Handler is required for .zip functions ('module.function')")  # was a custom runtime's
     if changes:
         await call(endpoint, endpoint.lab.function(name).update, **changes)
     meta = endpoint.meta(name)
     meta.role = str(body.get("Role", meta.role))
     meta.description = str(body.get("Description", meta.description))
+    meta.handler = bool(body["Handler"]) if "Handler" in body else meta.handler
     meta.touch()
     return reply(_configuration(endpoint, name))
 

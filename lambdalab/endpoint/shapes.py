@@ -18,13 +18,15 @@ import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from lambdalab import runtime_ids
 from lambdalab.config import INTERPRETER
-from lambdalab.engine import package
+from lambdalab.engine import package, runtime_catalog
+from lambdalab.errors import ConfigError
 
 if TYPE_CHECKING:
     from lambdalab.api import Lab
 
-RUNTIME = INTERPRETER  # the interpreter that really runs every function here (Lab.runtimes()), never relabelled
+RUNTIME = INTERPRETER  # the interpreter that really runs every Python function here (Lab.runtimes()), never relabelled
 ARCHITECTURE = "arm64" if platform.machine() in ("aarch64", "arm64") else "x86_64"
 CODE_SIZE_ZIPPED = package.ZIPPED_MAX_BYTES          # Lambda's quotas [S9], enforced by engine/package.py
 CODE_SIZE_UNZIPPED = package.UNZIPPED_MAX_BYTES
@@ -46,6 +48,7 @@ class Meta:
     last_modified: str = dataclasses.field(default_factory=timestamp)
     revision: str = dataclasses.field(default_factory=lambda: str(uuid.uuid4()))
     pending: bool = False           # the next read says State "Pending" once, then "Active"
+    handler: bool = True            # False: a custom runtime created without a Handler (Lambda then shows none)
 
     def touch(self) -> None:
         self.last_modified, self.revision = timestamp(), str(uuid.uuid4())
@@ -53,6 +56,16 @@ class Meta:
 
 def default_meta(lab: Lab) -> Meta:
     return Meta(role=f"arn:aws:iam::{lab.settings.account_id}:role/lambdalab-execution-role")
+
+
+def runtime_identifier(runtime: str) -> str:
+    """``Runtime`` as Lambda names what really runs: the interpreter here, the installed Node.js major, provided.*."""
+    if runtime_ids.language(runtime) == "python":
+        return RUNTIME
+    try:
+        return runtime_catalog.resolve(runtime).identifier  # resolved at deploy time: answered from memory
+    except ConfigError:
+        return runtime_ids.identifier(runtime)
 
 
 def code_size(path: Path) -> int:
@@ -69,7 +82,7 @@ def function_configuration(lab: Lab, name: str, version: str, meta: Meta) -> dic
     state = "Pending" if meta.pending else "Active"
     arn = plane.arn(name, None if version == "$LATEST" else version)
     out: dict[str, Any] = {
-        "FunctionName": name, "FunctionArn": arn, "Runtime": RUNTIME, "Role": meta.role,
+        "FunctionName": name, "FunctionArn": arn, "Runtime": runtime_identifier(config.runtime), "Role": meta.role,
         "Handler": config.full_handler, "CodeSize": _code_size(lab, name, pool.spec.code, code_dir),
         "Description": meta.description,
         "Timeout": math.ceil(pool.spec.timeout_s), "MemorySize": pool.spec.memory_mb,
@@ -80,6 +93,8 @@ def function_configuration(lab: Lab, name: str, version: str, meta: Meta) -> dic
         "EphemeralStorage": {"Size": config.ephemeral_storage_mb}, "SnapStart": {"ApplyOn": "None", "OptimizationStatus": "Off"},
         "LoggingConfig": {"LogFormat": "Text", "LogGroup": f"/aws/lambda/{name}"},
     }
+    if not meta.handler and runtime_ids.language(config.runtime) == "provided":
+        del out["Handler"]
     if config.env_vars:
         out["Environment"] = {"Variables": dict(config.env_vars)}
     layers = function_layers(lab, name, config.layers)

@@ -7,7 +7,7 @@ SAM template instead.
 
 SAM template: each ``AWS::Serverless::Function`` resource, with ``Globals.Function`` defaults:
 ``FunctionName`` (else the logical id), ``CodeUri`` (a folder or a .zip, relative to the template) or ``InlineCode``,
-``Handler``, ``Runtime`` (python3.x only), ``MemorySize``, ``Timeout``, ``Environment.Variables``
+``Handler``, ``Runtime``, ``MemorySize``, ``Timeout``, ``Environment.Variables``
 and ``ReservedConcurrentExecutions``. CloudFormation short tags (``!Ref``, ``!GetAtt``, ``!Sub``...)
 load as their long forms; ``Ref``s to parameters with a default, ``AWS::Region`` and
 ``AWS::AccountId`` resolve, anything else is skipped with a note.
@@ -18,8 +18,15 @@ Layers: each ``AWS::Serverless::LayerVersion`` (``ContentUri``: a local folder o
 (``Globals.Function.Layers`` first, then its own, as SAM merges lists) take ``!Ref LogicalId`` of such a
 layer and layer version ARNs, which must be published in the Lab or mapped to a local folder
 (``Lab.map_layers``, ``lambdalab serve --layer-map FILE``): a function with an ARN lambdalab cannot
-find is skipped with a note naming the ARN, never served without it. A ``Runtime`` other than the
-interpreter that runs here (``python3.12`` on 3.11) is served on that interpreter, with a note saying so.
+find is skipped with a note naming the ARN, never served without it.
+
+Runtimes: ``python3.x``, ``nodejsNN.x`` and ``provided.al2023`` / ``provided.al2`` / ``provided``
+(``Globals.Function.Runtime`` too). A version not installed here (``python3.12`` on 3.11, ``nodejs22.x``
+where Node.js 20 is installed) is served on the one that is, with a note saying so. A Node.js function's
+``CodeUri`` holds its ``index.mjs`` / ``index.js``; a custom runtime's holds its ``bootstrap`` (``Handler``
+optional), or, with the resource's ``Metadata: BuildMethod: go1.x``, a Go main package built here with
+``go build`` (offline, as ``lambdalab.custom_runtimes`` builds; the binary becomes ``bootstrap``). A
+custom runtime with neither, and no layer that could bring a bootstrap, is skipped with a note.
 
 Names, handlers and packages go through ``Lab.create_function``'s checks (a ``Handler`` that is not
 ``module.function`` with identifiers, an invalid ``FunctionName``, a ``CodeUri`` .zip over Lambda's
@@ -33,10 +40,15 @@ from __future__ import annotations
 import ast
 import json
 import re
+import shutil
+import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from lambdalab import runtime_ids
+from lambdalab.engine import runtime_catalog
 from lambdalab.errors import ConfigError
 from lambdalab.packages.layers import UnknownLayerError
 
@@ -153,8 +165,10 @@ def load_template(lab: Lab, path: str | Path) -> tuple[list[str], list[str]]:
         if not isinstance(resource, dict) or resource.get("Type") != "AWS::Serverless::Function":
             continue
         props = _merge(defaults, resource.get("Properties") or {})
+        metadata = resource.get("Metadata")
+        build_method = metadata.get("BuildMethod") if isinstance(metadata, dict) else None
         try:
-            names.append(_register(lab, path.parent, logical_id, props, context, notes))
+            names.append(_register(lab, path.parent, logical_id, props, context, notes, build_method))
         except UnknownLayerError as exc:
             arn = str(exc.message).removeprefix("Layer version ").removesuffix(" does not exist.")
             notes.append(f"{logical_id}: layer {arn} is neither in the template nor mapped to a local folder (map it "
@@ -206,7 +220,7 @@ def _merge(defaults: dict[str, Any], props: dict[str, Any]) -> dict[str, Any]:
 
 
 def _register(lab: Lab, base: Path, logical_id: str, props: dict[str, Any], context: dict[str, Any],
-              notes: list[str]) -> str:
+              notes: list[str], build_method: Any = None) -> str:
     def value(key: str, default: Any = None) -> Any:
         resolved = _resolve(props.get(key, default), context)
         if resolved is _UNRESOLVED:
@@ -216,14 +230,9 @@ def _register(lab: Lab, base: Path, logical_id: str, props: dict[str, Any], cont
 
     if value("PackageType", "Zip") != "Zip":
         raise _Skip("PackageType Image is not supported")
-    runtime = value("Runtime")
-    if runtime is not None and not str(runtime).startswith("python3"):
-        raise _Skip(f"Runtime {runtime} is not Python 3")
-    if runtime is not None and str(runtime) != INTERPRETER:
-        notes.append(f"{logical_id}: Runtime {runtime} is not installed here; served on {INTERPRETER} "
-                     f"(its Runtime reads {INTERPRETER})")
+    runtime = _runtime(logical_id, value("Runtime"), notes)
     handler = value("Handler")
-    if not handler:
+    if not handler and runtime_ids.language(runtime) != "provided":  # a custom runtime's bootstrap may need none
         raise _Skip("no Handler")
     name = str(value("FunctionName") or logical_id)
     env = {}
@@ -233,9 +242,11 @@ def _register(lab: Lab, base: Path, logical_id: str, props: dict[str, Any], cont
             notes.append(f"{logical_id}: environment variable {key} cannot be resolved; left out")
         else:
             env[key] = str(resolved).lower() if isinstance(resolved, bool) else str(resolved)
-    options = {"handler": str(handler), "env_vars": env, "memory_mb": _number(int, "MemorySize", value("MemorySize", 128)),
+    options = {"runtime": runtime, "env_vars": env, "memory_mb": _number(int, "MemorySize", value("MemorySize", 128)),
                "timeout_s": _number(float, "Timeout", value("Timeout", 3)),
                "reserved_concurrency": value("ReservedConcurrentExecutions")}
+    if handler:
+        options["handler"] = str(handler)
     layers = _layers(logical_id, props.get("Layers"), context)
     if layers:
         options["layers"] = layers
@@ -249,8 +260,63 @@ def _register(lab: Lab, base: Path, logical_id: str, props: dict[str, Any], cont
     folder = (base / code_uri).resolve()
     if not folder.exists():
         raise _Skip(f"CodeUri {code_uri!r} does not exist")
+    if runtime_ids.language(runtime) == "provided" and folder.is_dir() and not (folder / "bootstrap").exists():
+        if build_method != "go1.x":
+            if not layers:  # a layer may bring the bootstrap, as on Lambda
+                raise _Skip(f"CodeUri {code_uri!r} holds no bootstrap (build it first, e.g. with sam build, or set "
+                            "Metadata: BuildMethod: go1.x for a Go main package)")
+        else:
+            with tempfile.TemporaryDirectory(prefix="lambdalab-sam-go-") as built:
+                lab.create_function(name, path=_go_build(folder, Path(built), code_uri), **options)
+            notes.append(f"{logical_id}: built with go build (Metadata BuildMethod go1.x)")
+            return name
     lab.create_function(name, path=folder, **options)
     return name
+
+
+def _runtime(logical_id: str, runtime: Any, notes: list[str]) -> str:
+    """A template's ``Runtime`` as the ``runtime=`` that serves it here (a version not installed: the one that is)."""
+    if runtime is None:
+        return "python"
+    kind = runtime_ids.kind(str(runtime)) if isinstance(runtime, str) else None
+    if kind is None or runtime in runtime_ids.KINDS and runtime != "provided":
+        raise _Skip(f"Runtime {runtime} is not one lambdalab runs (python3.x, nodejsNN.x, provided.al2023, "
+                    "provided.al2)")
+    if kind == "python":
+        if runtime != INTERPRETER:
+            notes.append(f"{logical_id}: Runtime {runtime} is not installed here; served on {INTERPRETER} "
+                         f"(its Runtime reads {INTERPRETER})")
+        return "python"
+    try:
+        return runtime_catalog.resolve(runtime).identifier if kind == "nodejs" else str(runtime)
+    except ConfigError:
+        try:
+            here = runtime_catalog.resolve("nodejs").identifier
+        except ConfigError as exc:  # no Node.js at all: nothing to serve it on
+            raise _Skip(str(exc)) from None
+    notes.append(f"{logical_id}: Runtime {runtime} is not installed here; served on {here} (its Runtime reads {here})")
+    return here
+
+
+def _go_build(folder: Path, out: Path, code_uri: str) -> Path:
+    """``go build`` of a CodeUri folder into ``out/bootstrap`` (as sam build's go1.x does), offline."""
+    try:
+        from lambdalab import custom_runtimes
+    except ImportError:
+        raise _Skip("Metadata BuildMethod go1.x needs lambdalab.custom_runtimes, which this version lacks; build "
+                    f"the bootstrap into {code_uri!r} yourself") from None
+    go = shutil.which("go")
+    if go is None:
+        raise _Skip(f"Metadata BuildMethod go1.x needs Go: {custom_runtimes.GO_INSTALL}; or build the bootstrap "
+                    f"into {code_uri!r} yourself")
+    try:
+        done = subprocess.run([go, "build", "-trimpath", "-o", str(out / "bootstrap"), "."], cwd=folder,
+                              env=custom_runtimes.go_env(), capture_output=True, text=True, timeout=600)
+    except subprocess.TimeoutExpired:
+        raise _Skip("go build took over 600 s") from None
+    if done.returncode != 0:
+        raise _Skip(f"go build failed (offline: GOPROXY=off): {done.stderr.strip()[-400:]}")
+    return out
 
 
 def _layers(logical_id: str, raw: Any, context: dict[str, Any]) -> tuple[str, ...]:
