@@ -130,7 +130,15 @@ def test_init_start_is_deterministic_per_runtime() -> None:
 
 
 def test_init_start_of_an_unlisted_runtime_appends_v1() -> None:
-    assert format_init_start(InitStart("nodejs22.x", 0.0)).startswith("INIT_START Runtime Version: nodejs22.x.v1\t")
+    assert format_init_start(InitStart("ruby3.3", 0.0)).startswith("INIT_START Runtime Version: ruby3.3.v1\t")
+
+
+@pytest.mark.parametrize(("runtime", "version"), [("nodejs22.x", "nodejs:22.v1"), ("nodejs20.x", "nodejs:20.v1"),
+                                                  ("provided.al2023", "provided:al2023.v1"),
+                                                  ("provided.al2", "provided:al2.v1"), ("python3.12", "python:3.12.v1")])
+def test_init_start_names_lambdas_runtime_version(runtime: str, version: str) -> None:
+    """As Lambda's INIT_START: ``Runtime Version: nodejs:22.v48``, ``provided:al2023.v97`` (LAMBDA-SPEC §3)."""
+    assert format_init_start(InitStart(runtime, 0.0)).startswith(f"INIT_START Runtime Version: {version}\t")
 
 
 @pytest.mark.parametrize(("entry", "line"), [
