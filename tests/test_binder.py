@@ -30,6 +30,8 @@ from packaging.utils import canonicalize_name
 ROOT = Path(__file__).resolve().parents[1]
 ENV_FILES = [ROOT / "environment.yml", ROOT / "binder" / "environment.yml"]
 EXTRAS = ("notebook", "ric")  # what a learner needs besides the runtime dependencies
+# conda packages that are not Python's: the programs the Node.js and custom runtimes need (Makefile `runtimes`)
+RUNTIME_TOOLS = {"nodejs": "20", "go": "1.19"}
 NOTEBOOKS = ROOT / "notebooks"
 TUTORIALS = sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
 MAX_CELLS = 25
@@ -80,7 +82,7 @@ def _env(path: Path) -> tuple[str, dict[str, str], list[str]]:
 @pytest.mark.parametrize("path", ENV_FILES, ids=lambda p: str(p.relative_to(ROOT)))
 def test_environment_file_has_pyprojects_dependencies_and_lower_bounds(path: Path) -> None:
     _, found, _ = _env(path)
-    expected = _expected()
+    expected = _expected() | RUNTIME_TOOLS
     bounds = sorted((name, found[name], bound) for name, bound in expected.items() if found.get(name, bound) != bound)
     assert found == expected, (f"{path.relative_to(ROOT)} and pyproject.toml disagree: "
                                f"missing {sorted(expected.keys() - found.keys())}, "
