@@ -44,8 +44,8 @@ def test_create_function_from_a_zip_then_invoke_update_and_configure(served: tup
     with pytest.raises(c.exceptions.ResourceConflictException):
         c.create_function(FunctionName="zipped", Runtime="python3.12", Role="r", Handler="app.main",
                           Code={"ZipFile": zipped({"app.py": APP_V1})})
-    with pytest.raises(c.exceptions.InvalidParameterValueException, match="Python 3"):
-        c.create_function(FunctionName="nodejs", Runtime="nodejs20.x", Role="r", Handler="index.handler",
+    with pytest.raises(c.exceptions.InvalidParameterValueException, match="runtime parameter of java21"):
+        c.create_function(FunctionName="java", Runtime="java21", Role="r", Handler="example.Hello::handleRequest",
                           Code={"ZipFile": zipped({"index.js": ""})})
     with pytest.raises(c.exceptions.InvalidParameterValueException, match="unzip"):
         c.create_function(FunctionName="broken", Runtime="python3.12", Role="r", Handler="a.b",

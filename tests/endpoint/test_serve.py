@@ -101,7 +101,7 @@ def test_template_functions_are_registered_with_globals_and_parameters(sam_folde
     with lambdalab.Lab() as lab:
         names, notes = load_template(lab, sam_folder / "template.yaml")
         assert names == ["HelloFunction", "inline-fn"]
-        assert any("NodeFunction" in n and "not Python 3" in n for n in notes)
+        assert any(n.startswith("NodeFunction: ") and n.endswith("; not served") for n in notes)  # no node/ folder
         assert any("TABLE" in n for n in notes)  # !GetAtt cannot be resolved locally
         hello = lab.function("HelloFunction")
         assert (hello.config.memory_mb, hello.config.timeout_s, hello.config.handler) == (256, 5.0, "app.lambda_handler")
