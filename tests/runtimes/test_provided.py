@@ -145,6 +145,21 @@ def test_init_error_reaches_the_caller_and_is_retried_in_each_invoke(lab, kind, 
     assert again.error == result.error and again.environment_id == result.environment_id
 
 
+@pytest.mark.parametrize("kind", ["go", "bash"])
+def test_response_over_6_mb_is_rejected_and_the_runtime_stays_warm(lab, kind, request):
+    folder = custom_runtimes.scenario_folder(kind) if kind == "bash" else request.getfixturevalue("go_bootstrap")
+    if kind == "bash":
+        request.getfixturevalue("curl")
+    fn = lab.create_function("big", path=folder, runtime=PROVIDED)
+    big = fn.invoke({"action": "big", "bytes": 7 * 1024 * 1024})
+    assert big.error == {"errorMessage": "Response payload size exceeded maximum allowed payload size (6291556 bytes).",
+                         "errorType": "Function.ResponseSizeTooLarge"}
+    fits = fn.invoke({"action": "big", "bytes": 6 * 1024 * 1024 - 2})  # quotes included: 6 MiB exactly
+    assert fits.error is None and len(fits.raw) == 6 * 1024 * 1024
+    assert fits.duration_ms < 900  # curl does not wait its 1 s for a "100 Continue"
+    assert not fits.cold and fits.environment_id == big.environment_id
+
+
 # -- Runtime.InvalidEntrypoint --------------------------------------------------------------------------
 def _invalid_entrypoint(lab, name: str, folder: Path):
     fn = lab.create_function(name, path=folder, runtime=PROVIDED)
