@@ -5,7 +5,8 @@ tutorial runtime, and provided with the compiled Go example (where Go is install
 whose handler answers ``{"hello": event, "runtime": NAME}``. Cold start: median over 10 samples of
 the wall time of ``fn.invoke({})`` after ``fn.kill()`` (a new environment each time), and of its
 ``init_duration_ms``; runtimes alternate within each round, 1 discarded warm-up round. Floors, spawned
-to exit with ``subprocess.run`` in the same rounds: ``python -I -c 'import json, socket'`` (python,
+to exit with ``subprocess.run`` in the same rounds, with a minimal environment (``PATH`` only) as runtimes
+get theirs (an owner's ``NODE_EXTRA_CA_CERTS`` alone triples Node's start): ``python -I -c 'import json, socket'`` (python,
 python-ric), ``node -e ''`` (nodejs, nodejs-ric), a Go binary linking the example's packages
 (``net/http``, ``encoding/json``) whose ``main`` returns at once (Go), and ``bash -c 'curl --version'``
 for the bash runtime (context only: its loop forks curl, grep, tr and cut for every event, so no
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -31,7 +33,7 @@ from pathlib import Path
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import lambdalab  # noqa: E402
-from _common import PY, emit, leftover_children, median, ms, pct, spawn_exit_times, us  # noqa: E402
+from _common import PY, emit, leftover_children, median, ms, pct, us  # noqa: E402
 from lambdalab import custom_runtimes  # noqa: E402
 from lambdalab.engine import runtime_catalog  # noqa: E402
 from lambdalab.engine.runtimes import NODE_BOOTSTRAP  # noqa: E402
@@ -42,6 +44,17 @@ JS_HANDLER = "exports.handler = async (event) => ({ hello: event, runtime: 'node
 BASH_HANDLER = 'echo "{\\"hello\\": $1, \\"runtime\\": \\"bash\\"}"'
 GO_FLOOR = 'package main\n\nimport (\n\t_ "encoding/json"\n\t_ "net/http"\n)\n\nfunc main() {}\n'
 BLOCK = 100
+CLEAN_ENV = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
+
+
+def spawn_exit_times(argv: list[str], n: int) -> list[float]:
+    """Wall time of ``argv`` started to exit, with the minimal environment a runtime gets (not the owner's)."""
+    out = []
+    for _ in range(n):
+        t0 = time.perf_counter()
+        subprocess.run(argv, check=True, env=CLEAN_ENV, stdout=subprocess.DEVNULL)
+        out.append(time.perf_counter() - t0)
+    return out
 
 
 def go_floor_binary(folder: Path) -> Path:
@@ -164,9 +177,8 @@ def main() -> None:
             rows.append({"name": f"warm invoke p50, {name}", "figure": us(p50), "floor": f"{us(py_warm)} (python)",
                          "ratio": f"{p50 / py_warm:.2f}", "target": "≤ 1.2× python",
                          "met": p50 <= 1.2 * py_warm})
-    floor_text = {name: " ".join(Path(a).name if i == 0 else a for i, a in enumerate(argv))
-                  for name, argv in floor_argv.items()}
-    print("floors: " + "; ".join(f"{name}: {floor_text[name]!r}" for name in names))
+    floor_text = {name: shlex.join([Path(argv[0]).name, *argv[1:]]) for name, argv in floor_argv.items()}
+    print("floors: " + "; ".join(f"{name}: {floor_text[name]}" for name in names))
     for note in skipped:
         print(f"skipped {note}")
     if failures:
