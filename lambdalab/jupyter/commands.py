@@ -15,7 +15,7 @@ from typing import Any
 
 from IPython.core.error import UsageError
 
-from lambdalab import Function
+from lambdalab import Function, runtime_ids
 from lambdalab.jupyter._args import (
     add_package_options, check_scaling_supported, env_pairs, event_value, new_parser, package_options, parse,
     scaling_changes,
@@ -33,7 +33,8 @@ def add_config_options(parser: argparse.ArgumentParser, *, for_update: bool) -> 
     parser.add_argument("--memory", "-m", type=int, help="memory in MB, 128-10240")
     parser.add_argument("--timeout", "-t", type=float, help="timeout in seconds, 1-900")
     parser.add_argument("--handler", help="'function' or 'module.function'")
-    parser.add_argument("--runtime", help="'python' or 'python-ric'")
+    parser.add_argument("--runtime", help="'python', 'python-ric', 'nodejs', 'nodejs-ric', 'provided', or Lambda's "
+                        f"identifier ({runtime_ids.INTERPRETER}, nodejs20.x, provided.al2023...) of one installed here")
     parser.add_argument("--env", "-e", action="append", metavar="KEY=VALUE",
                         help="environment variable (repeatable; replaces all of them)")
     parser.add_argument("--reserved", type=int, help="reserved concurrency")

@@ -18,12 +18,17 @@ from IPython.core.magic_arguments import argument, magic_arguments
 from IPython.display import display
 from traitlets import Float, Integer
 
-from lambdalab import Function, Lab
+from lambdalab import Function, Lab, runtime_ids
 from lambdalab.errors import ConfigError
 from lambdalab.jupyter import session
 from lambdalab.jupyter._args import (caller_errors, check_scaling_supported, env_pairs, event_value, package_options,
                                      parse, scaling_changes)
 from lambdalab.jupyter.commands import SUBCOMMANDS, line_help
+
+
+RUNTIME_HELP = (f"'python' (lambdalab's client; default), 'python-ric' (AWS's awslambdaric), 'nodejs' (JavaScript), "
+                "'nodejs-ric' (AWS's aws-lambda-ric), 'provided' (a custom runtime: the cell is the bootstrap), or "
+                f"Lambda's identifier ({runtime_ids.INTERPRETER}, nodejs20.x, provided.al2023...) of one installed here")
 
 
 @magics_class
@@ -42,9 +47,12 @@ class LambdaMagics(Magics):
     @argument("--memory", "-m", type=int, default=None, help="memory in MB, 128-10240 (default 128)")
     @argument("--timeout", "-t", type=float, default=None, help="timeout in seconds, 1-900 (default 3)")
     @argument("--handler", default="handler",
-              help="'function' in module lambda_function (default 'handler'), or 'module.function'")
-    @argument("--runtime", default="python",
-              help="'python' (lambdalab's runtime; also 'python3.11', the interpreter here) or 'python-ric' (awslambdaric)")
+              help="'function' (default 'handler': in module lambda_function for Python, index for Node.js) or "
+                   "'module.function'; a custom runtime's bootstrap reads it from _HANDLER")
+    @argument("--runtime", default="python", help=RUNTIME_HELP)
+    @argument("--path", default=None, metavar="PATH",
+              help="the code from a folder, a .zip or a file instead of the cell (for --runtime provided a script or "
+                   "a compiled binary, which becomes the bootstrap); the cell then holds only comments")
     @argument("--env", "-e", action="append", metavar="KEY=VALUE", help="an environment variable (repeatable)")
     @argument("--reserved", type=int, default=None, help="reserved concurrency (only passed when given)")
     @argument("--provisioned", type=int, default=None, help="provisioned concurrency (only passed when given)")
@@ -66,6 +74,12 @@ class LambdaMagics(Magics):
     def lambda_cell(self, line: str, cell: str) -> Any:
         """Register the cell as function NAME; the cell body is the handler module (not run here).
 
+        The cell is Python (``--runtime python``, the default), JavaScript (``--runtime nodejs``: an ES
+        module when it uses ``export``/``import``, else CommonJS; ``index.handler`` by default) or, for
+        ``--runtime provided``, the ``bootstrap`` itself, a script starting with a ``#!`` line that speaks
+        the Runtime API (``$AWS_LAMBDA_RUNTIME_API``). ``--path`` takes the code from a folder, a .zip or
+        a file instead (a compiled ``bootstrap`` binary for ``provided``); the cell then holds only comments.
+
         Binds NAME in the namespace to the ``Function`` and shows its card. Running the cell
         again deploys the cell's code and the line's configuration as a new version: the old
         environments retire and the next invoke is cold. Options left out take their defaults,
@@ -77,9 +91,14 @@ class LambdaMagics(Magics):
         ``--inherit-packages`` opts into the kernel's packages.
 
         Python equivalent: ``fn = lab.create_function(NAME, source=cell, memory_mb=..., ...)``,
-        or ``fn.update(source=cell, memory_mb=..., ...)`` when NAME exists.
+        or ``fn.update(source=cell, memory_mb=..., ...)`` when NAME exists (``path=PATH`` for ``--path``).
         """
         args = parse(self.lambda_cell.parser, line)
+        if args.path is not None and any(not line.lstrip().startswith(("#", "//")) for line in cell.splitlines()
+                                         if line.strip()):
+            raise UsageError("--path takes the code from PATH: the cell may hold only comments ('# code in PATH'); "
+                             "drop --path to deploy the cell")
+        code = {"path": args.path} if args.path is not None else {"source": cell}
         event = event_value(args.invoke, self.shell.user_ns) if args.invoke is not None else None
         options = {"handler": args.handler, "runtime": args.runtime, "env_vars": env_pairs(args.env),
                    "memory_mb": args.memory if args.memory is not None else self.default_memory_mb,
@@ -89,7 +108,7 @@ class LambdaMagics(Magics):
         lab = self.lab
         check_scaling_supported(scaling, lab)
         with caller_errors():
-            fn = self._register(lab, args.name, cell, {**options, **scaling})
+            fn = self._register(lab, args.name, code, {**options, **scaling})
         if args.name.isidentifier() and not keyword.iskeyword(args.name):
             self.shell.user_ns[args.name] = fn
         if args.invoke is None:
@@ -99,11 +118,11 @@ class LambdaMagics(Magics):
             return fn.invoke(event)
 
     @staticmethod
-    def _register(lab: Lab, name: str, source: str, options: dict[str, Any]) -> Function:
+    def _register(lab: Lab, name: str, code: dict[str, Any], options: dict[str, Any]) -> Function:
         try:
             if name in lab.functions():
-                return lab.function(name).update(source=source, **options)
-            return lab.create_function(name, source, **options)
+                return lab.function(name).update(**code, **options)
+            return lab.create_function(name, **code, **options)
         except TypeError as exc:  # a Lab that does not take an option yet
             raise ConfigError(f"this Lab does not accept these options: {exc}") from None
 

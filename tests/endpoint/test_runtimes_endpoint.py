@@ -247,3 +247,25 @@ def test_serve_a_template_with_node_and_provided_functions_over_the_cli(tmp_path
         config = c.get_function(FunctionName="HelloBash")["Configuration"]
         assert (config["Runtime"], config["Handler"], config["MemorySize"]) == ("provided.al2023", "function.handler", 256)
     assert "HelloNode" in run.output and "HelloBash" in run.output
+
+
+def test_cli_invoke_takes_node_and_custom_runtimes(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    identifier = node_identifier()
+    (tmp_path / "app.mjs").write_text("export const handler = async (event) => ({ node: event.n });\n")
+    (tmp_path / "runtime.sh").write_text(BOOTSTRAP)
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "lambdalab", "invoke", *args], capture_output=True, text=True,
+                              timeout=60, check=False, env=cli_env(tmp_path))
+
+    node = cli(str(tmp_path / "app.mjs"), "--runtime", identifier, "--event", '{"n": 7}', "--count", "2")
+    assert node.returncode == 0, node.stderr
+    assert node.stdout.count('{"node": 7}') == 2 and node.stdout.count("REPORT RequestId") == 2
+    bash = cli(str(tmp_path / "runtime.sh"), "--runtime", "provided.al2023", "--event", "[1]")
+    assert bash.returncode == 0, bash.stderr
+    assert '{"echo": [1], "handler": "handler"}' in bash.stdout and "bash got [1]" in bash.stdout
+    unknown = cli(str(tmp_path / "app.mjs"), "--runtime", "cobol")
+    assert unknown.returncode == 2 and "invalid runtime 'cobol'" in unknown.stderr and "nodejs-ric" in unknown.stderr
