@@ -232,6 +232,9 @@ def _lab_runtime(runtime: Any, current: str | None = None) -> str:
     ``nodejs``...) are the Lab's, not Lambda's: refused here. A function that already runs a client of the
     same language and version (``python-ric``, ``nodejs-ric``) keeps it (``current``).
     """
+    if runtime is None:
+        raise wire.invalid("Runtime and Handler are mandatory parameters for functions created with deployment "
+                           "packages.")
     kind = runtime_ids.kind(runtime) if isinstance(runtime, str) else None
     if kind is None or (runtime in runtime_ids.KINDS and runtime != "provided"):
         raise wire.invalid(f"The runtime parameter of {runtime} is not supported by lambdalab: expected python3.x, "

@@ -269,3 +269,24 @@ def test_cli_invoke_takes_node_and_custom_runtimes(tmp_path: Path) -> None:
     assert '{"echo": [1], "handler": "handler"}' in bash.stdout and "bash got [1]" in bash.stdout
     unknown = cli(str(tmp_path / "app.mjs"), "--runtime", "cobol")
     assert unknown.returncode == 2 and "invalid runtime 'cobol'" in unknown.stderr and "nodejs-ric" in unknown.stderr
+
+
+def test_boto3_update_function_configuration_changes_the_runtime(served: tuple[lambdalab.Lab, str]) -> None:
+    lab, url = served
+    c = client(url)
+    c.create_function(FunctionName="custom", Runtime="provided.al2023", Role=ROLE,
+                      Code={"ZipFile": executable_zip({"bootstrap": BOOTSTRAP})})
+    first = c.invoke(FunctionName="custom", Payload=b"1")
+    assert payload(first) == {"echo": 1, "handler": "handler"}
+    updated = c.update_function_configuration(FunctionName="custom", Runtime="provided.al2")
+    assert updated["Runtime"] == "provided.al2" and lab.function("custom").config.runtime == "provided.al2"
+    assert payload(c.invoke(FunctionName="custom", Payload=b"2")) == {"echo": 2, "handler": "handler"}
+    with pytest.raises(c.exceptions.InvalidParameterValueException, match="Handler is required"):
+        c.update_function_configuration(FunctionName="custom", Runtime="python3.11")  # it had no Handler
+    assert lab.function("custom").config.runtime == "provided.al2"
+    # a Python function stays on its client (python-ric here) for any python3.x
+    lab.create_function("ric", "def handler(e, c):\n    return 'ric'\n", runtime="python-ric")
+    again = c.update_function_configuration(FunctionName="ric", Runtime="python3.12", Timeout=4)
+    assert again["Runtime"].startswith("python3.") and lab.function("ric").config.runtime == "python-ric"
+    with pytest.raises(c.exceptions.InvalidParameterValueException, match="Runtime and Handler are mandatory"):
+        c.create_function(FunctionName="noruntime", Role=ROLE, Handler="a.b", Code={"ZipFile": zipped({"a.py": ""})})
