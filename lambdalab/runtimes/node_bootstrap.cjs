@@ -137,7 +137,8 @@ function platformGone() {
   (process.reallyExit || process.exit)(0);  // no 'exit' listeners of user code: as if the platform killed us
 }
 
-/** A minimal HTTP/1.1 client on one persistent connection; one request at a time. Responses carry Content-Length. */
+/** A minimal HTTP/1.1 client on one persistent connection. Requests may be pipelined: responses come back in
+ * order, each with a Content-Length (the Runtime API's always have one). */
 class RuntimeAPI {
   constructor(address) {
     const colon = address.lastIndexOf(':');
@@ -145,7 +146,7 @@ class RuntimeAPI {
     this.port = Number(address.slice(colon + 1));
     this.hostHeader = `Host: ${address}\r\n`;
     this.socket = null;
-    this.pending = null;
+    this.pending = [];  // one resolver per request sent, oldest first
   }
 
   connect() {
@@ -163,24 +164,28 @@ class RuntimeAPI {
   /** Send one request; resolves to {status, headers (lower-case names), body: Buffer}. */
   request(method, urlPath, body = '', headers = '') {
     if (this.socket === null) this.connect();
-    const payload = typeof body === 'string' ? Buffer.from(body) : body;
     this.socket.ref();  // a request in flight keeps the process alive
-    this.socket.write(`${method} ${RUNTIME_PATH}${urlPath} HTTP/1.1\r\n${this.hostHeader}` +
-      `Content-Length: ${payload.length}\r\n${headers}\r\n`);
-    if (payload.length) this.socket.write(payload);
-    return new Promise((resolve) => { this.pending = resolve; });
+    const head = `${method} ${RUNTIME_PATH}${urlPath} HTTP/1.1\r\n${this.hostHeader}` +
+      `Content-Length: ${Buffer.byteLength(body)}\r\n${headers}\r\n`;
+    this.socket.write(body.length < 65536 ? head + body : head);  // one segment for a small body
+    if (body.length >= 65536) this.socket.write(body);
+    return new Promise((resolve) => this.pending.push(resolve));
   }
 
   onData(chunk) {
     this.chunks.push(chunk);
     this.length += chunk.length;
+    while (this.parse());
+  }
+
+  /** Take one whole response off the buffer and hand it to its request; false when there is none yet. */
+  parse() {
+    if (this.length === 0) return false;
+    let data = this.chunks.length === 1 ? this.chunks[0] : Buffer.concat(this.chunks, this.length);
+    this.chunks = [data];
     if (this.head === null) {
-      const data = this.chunks.length === 1 ? chunk : Buffer.concat(this.chunks, this.length);
       const end = data.indexOf('\r\n\r\n');
-      if (end < 0) {
-        this.chunks = [data];
-        return;
-      }
+      if (end < 0) return false;
       const lines = data.toString('latin1', 0, end).split('\r\n');
       const headers = {};
       for (let i = 1; i < lines.length; i++) {
@@ -188,26 +193,26 @@ class RuntimeAPI {
         headers[lines[i].slice(0, colon).trim().toLowerCase()] = lines[i].slice(colon + 1).trim();
       }
       this.head = { status: Number(lines[0].split(' ')[1]), headers, need: Number(headers['content-length'] || 0) };
-      const rest = data.subarray(end + 4);
-      this.chunks = [rest];
-      this.length = rest.length;
+      data = data.subarray(end + 4);
+      this.chunks = [data];
+      this.length = data.length;
     }
-    if (this.length < this.head.need) return;
+    if (this.length < this.head.need) return false;
     const { status, headers, need } = this.head;
-    const body = (this.chunks.length === 1 ? this.chunks[0] : Buffer.concat(this.chunks, this.length)).subarray(0, need);
-    this.chunks = [];
-    this.length = 0;
+    const rest = data.subarray(need);
+    this.chunks = rest.length ? [rest] : [];
+    this.length = rest.length;
     this.head = null;
+    const resolve = this.pending.shift();
     if ((headers.connection || '').toLowerCase() === 'close') {
       const old = this.socket;
       this.socket = null;
       old.destroy();
-    } else {
+    } else if (this.pending.length === 0) {
       this.socket.unref();  // idle: the handler's own work decides when the event loop is empty
     }
-    const resolve = this.pending;
-    this.pending = null;
-    resolve({ status, headers, body });
+    resolve({ status, headers, body: data.subarray(0, need) });
+    return this.socket !== null;
   }
 }
 
@@ -297,13 +302,19 @@ class Runtime {
 
   postResponse(id, result, then) {
     const body = serialize(result);  // throws synchronously, as Node's runtime does
-    this.api.request('POST', `/invocation/${encodeURIComponent(id)}/response`, body,
-      'Content-Type: application/json\r\n').then(then);
+    this.post(`/invocation/${encodeURIComponent(id)}/response`, body, then);
   }
 
   postError(id, err, then) {  // no error-type header: Node's runtime sends none on /invocation/{id}/error
-    this.api.request('POST', `/invocation/${encodeURIComponent(id)}/error`, serialize(toRapidResponse(err)),
-      'Content-Type: application/json\r\n').then(then);
+    this.post(`/invocation/${encodeURIComponent(id)}/error`, serialize(toRapidResponse(err)), then);
+  }
+
+  post(urlPath, body, then) {
+    const answered = this.api.request('POST', urlPath, body, 'Content-Type: application/json\r\n');
+    // The next /next goes out behind the post without waiting for its 202 (the platform answers in order), but
+    // only once this turn of the event loop is over, as Node's runtime schedules it.
+    if (then === this.scheduleNext) this.scheduleNext();
+    else answered.then(then);
   }
 
   invoke({ status, headers, body }) {
