@@ -274,19 +274,24 @@ INIT_ERRORS = [
     ("exports.handler = async () => 1;\n", "missing.handler", "Runtime.ImportModuleError",
      "Error: Cannot find module 'missing'\nRequire stack:\n- "),
     ("throw new Error('init failed');\n", "index.handler", "Error", "init failed"),
+    ("import x from 'not-a-package-anywhere';\nexport const handler = async () => x;\n", "index.handler", "Error",
+     "Cannot find package 'not-a-package-anywhere' imported from "),
+    ("export const handler = async () => { return 1 ;;; }}}\n", "index.handler", "Runtime.UserCodeSyntaxError",
+     "SyntaxError: Unexpected token '}'"),
 ]
 
 
 @pytest.mark.parametrize(("source", "handler", "error_type", "message"), INIT_ERRORS,
                          ids=["not-exported", "not-a-function", "syntax", "missing-dependency", "missing-module",
-                              "throws"])
+                              "throws", "esm-missing-package", "esm-syntax"])
 def test_init_errors_as_node_reports_them(lab, node, tmp_path, source, handler, error_type, message):
-    (tmp_path / "index.js").write_text(source)
+    (tmp_path / ("index.mjs" if "export " in source else "index.js")).write_text(source)
     fn = lab.create_function("bad", path=tmp_path, runtime=node, handler=handler)
     result = fn.invoke({})
     assert result.error["errorType"] == error_type
     assert result.error["errorMessage"].startswith(message)
-    assert result.error["trace"][0] == f"{error_type}: {result.error['errorMessage'].splitlines()[0]}"
+    first = result.error["trace"][0]  # "<name>: <message>" (Node puts an error's code after the name)
+    assert first.startswith(error_type) and first.endswith(f": {result.error['errorMessage'].splitlines()[0]}")
     shown = error_type if error_type.startswith("Runtime.") else "Runtime.Unknown"
     log = lab.logs("bad")
     assert f"\tPhase: init\tStatus: error\tError Type: {shown}" in log
