@@ -278,7 +278,7 @@ def _runtime(logical_id: str, runtime: Any, notes: list[str]) -> str:
     """A template's ``Runtime`` as the ``runtime=`` that serves it here (a version not installed: the one that is)."""
     if runtime is None:
         return "python"
-    kind = runtime_ids.kind(str(runtime)) if isinstance(runtime, str) else None
+    kind = runtime_ids.kind(runtime) if isinstance(runtime, str) else None
     if kind is None or runtime in runtime_ids.KINDS and runtime != "provided":
         raise _Skip(f"Runtime {runtime} is not one lambdalab runs (python3.x, nodejsNN.x, provided.al2023, "
                     "provided.al2)")
