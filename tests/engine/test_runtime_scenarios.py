@@ -11,6 +11,7 @@ A runtime that this machine does not have is skipped, saying what to install.
 from __future__ import annotations
 
 import re
+import shutil
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -87,6 +88,8 @@ def scenario(request: pytest.FixtureRequest) -> Scenario:
         code: dict[str, Any] = {"path": request.getfixturevalue("go_binary")}
         runtime, language = "provided.al2023", "provided"
     elif runtime_id == "provided-bash":
+        if shutil.which("bash") is None or shutil.which("curl") is None:
+            pytest.skip("provided-bash needs bash and curl (apt-get install curl)")
         code = {"source": (SCENARIOS / "bootstrap.sh").read_text()}
         runtime, language = "provided", "provided"
     elif runtime_id.startswith("nodejs"):

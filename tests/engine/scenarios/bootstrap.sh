@@ -12,7 +12,7 @@ if [ "${SCENARIO_INIT_FAIL:-}" = "1" ]; then
 fi
 
 count=0                                   # invokes seen by this environment since its init
-blocks=()                                 # what the hog action holds
+blocks=() held=0                          # what the hog action holds, and its size in MB
 ticker=""                                 # the background ticker's pid, once started
 TICKS="${TMPDIR:-/tmp}/scenario-ticks.$$" # its timestamps, one a line
 HEADERS="${TMPDIR:-/tmp}/scenario-headers.$$"
@@ -62,10 +62,10 @@ while true; do
       fi
       respond "{\"ticks\":[$list]}" ;;
     hog)
-      want=$(( $(raw mb) * 1024 * 1024 )) block=x size=1
-      while (( size < want )); do block+=$block; size=$(( size * 2 )); done  # doubled: every page is written
-      blocks+=("$block"); block=""
-      respond "{\"hogged\":${#blocks[@]}}" ;;
+      mb=$(raw mb) block=x size=1
+      while (( size < mb * 1024 * 1024 )); do block+=$block; size=$(( size * 2 )); done  # every page written
+      blocks+=("$block") held=$(( held + mb )) block=""
+      respond "{\"hogged\":$held}" ;;
     crash) exit "$(raw code)" ;;
     big)
       printf -v body '"%*s"' "$(raw bytes)" ''
