@@ -46,7 +46,8 @@ def cache_dir() -> Path:
     """``$LAMBDALAB_CACHE_DIR/go``, else ``$XDG_CACHE_HOME/lambdalab/go``, else ``~/.cache/lambdalab/go``."""
     if os.environ.get("LAMBDALAB_CACHE_DIR"):
         return Path(os.environ["LAMBDALAB_CACHE_DIR"]).expanduser() / "go"
-    base = Path(os.environ["XDG_CACHE_HOME"]).expanduser() if os.environ.get("XDG_CACHE_HOME") else Path.home() / ".cache"
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    base = Path(xdg).expanduser() if xdg else Path.home() / ".cache"
     return base / "lambdalab" / "go"
 
 
@@ -69,13 +70,12 @@ def bash_function_sh(handler_body: str | None = None) -> str:
 def bash_function(handler_body: str | None = None, dest: str | Path | None = None) -> Path:
     """A function's folder: the tutorial's ``bootstrap`` plus ``function.sh`` (see ``bash_function_sh``).
 
-    Written to ``dest`` (created if missing), else to a fresh temporary folder; returns the folder, for
+    Written to ``dest`` (created if missing), else to a folder of the cache named by its contents (made
+    once, shared); returns the folder, for
     ``create_function(path=folder, handler=BASH_HANDLER, runtime="provided.al2023")``.
     """
-    folder = _folder(dest, "lambdalab-bash-")
-    _write(folder / "bootstrap", bash_bootstrap(), 0o755)
-    _write(folder / "function.sh", bash_function_sh(handler_body), 0o644)
-    return folder
+    return _folder(dest, "bash", {"bootstrap": (bash_bootstrap(), 0o755),
+                                  "function.sh": (bash_function_sh(handler_body), 0o644)})
 
 
 def scenario_bash_bootstrap() -> str:
@@ -84,15 +84,15 @@ def scenario_bash_bootstrap() -> str:
 
 
 def scenario_folder(kind: str, dest: str | Path | None = None) -> Path:
-    """A folder holding a scenario runtime's ``bootstrap``: ``kind`` is ``"bash"`` or ``"go"`` (built)."""
-    if kind not in ("bash", "go"):
-        raise ConfigError(f"invalid kind: {kind!r}; expected 'bash' or 'go'")
-    folder = _folder(dest, f"lambdalab-{kind}-")
+    """A folder holding a scenario runtime's ``bootstrap``: ``kind`` is ``"bash"`` or ``"go"`` (built).
+
+    Written to ``dest`` (created if missing), else to a folder of the cache named by its contents.
+    """
     if kind == "bash":
-        _write(folder / "bootstrap", scenario_bash_bootstrap(), 0o755)
-    else:
-        go_bootstrap(folder / "bootstrap")
-    return folder
+        return _folder(dest, "bash-scenario", {"bootstrap": (scenario_bash_bootstrap(), 0o755)})
+    if kind == "go":  # the cached binary's folder holds it alone
+        return go_bootstrap().parent if dest is None else go_bootstrap(Path(dest) / "bootstrap").parent
+    raise ConfigError(f"invalid kind: {kind!r}; expected 'bash' or 'go'")
 
 
 # ------------------------------------------------------------------------------------------------ Go
@@ -155,9 +155,12 @@ def _go_key(go: str) -> str:
 
 
 def _build(go: str, binary: Path) -> None:
-    """``go build`` into a temporary file beside ``binary``, then an atomic rename (concurrent builds are safe)."""
+    """``go build`` into a temporary file, then an atomic rename (concurrent builds are safe).
+
+    The temporary file is not in the binary's folder, which holds the binary alone (``scenario_folder``).
+    """
     binary.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".bootstrap-", dir=binary.parent)
+    fd, tmp = tempfile.mkstemp(prefix=".bootstrap-", dir=binary.parent.parent)
     os.close(fd)
     try:
         done = subprocess.run([go, "build", "-trimpath", "-ldflags=-s -w", "-o", tmp, "."], cwd=GO_DIR,
@@ -173,14 +176,30 @@ def _build(go: str, binary: Path) -> None:
             os.unlink(tmp)
 
 
-def _folder(dest: str | Path | None, prefix: str) -> Path:
-    if dest is None:
-        return Path(tempfile.mkdtemp(prefix=prefix))
-    folder = Path(dest)
-    folder.mkdir(parents=True, exist_ok=True)
+def _folder(dest: str | Path | None, name: str, files: dict[str, tuple[str, int]]) -> Path:
+    """``files`` (name: (text, mode)) written into ``dest``, or once into ``<cache>/runtimes/<name>-<sha>``."""
+    if dest is not None:
+        folder = Path(dest)
+        folder.mkdir(parents=True, exist_ok=True)
+        _write_files(folder, files)
+        return folder
+    digest = hashlib.sha256()
+    for filename, (text, mode) in sorted(files.items()):
+        digest.update(f"{filename}\0{mode:o}\0".encode() + text.encode() + b"\0")
+    folder = cache_dir().parent / "runtimes" / f"{name}-{digest.hexdigest()[:16]}"
+    if not folder.is_dir():
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=folder.parent))
+        _write_files(staging, files)
+        staging.chmod(0o755)
+        try:
+            staging.rename(folder)
+        except OSError:  # made meanwhile by another process: theirs has the same contents
+            shutil.rmtree(staging, ignore_errors=True)
     return folder
 
 
-def _write(path: Path, text: str, mode: int) -> None:
-    path.write_text(text)
-    path.chmod(mode)
+def _write_files(folder: Path, files: dict[str, tuple[str, int]]) -> None:
+    for filename, (text, mode) in files.items():
+        (folder / filename).write_text(text)
+        (folder / filename).chmod(mode)

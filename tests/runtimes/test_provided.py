@@ -72,8 +72,8 @@ def test_bootstrap_from_a_layer_runs_the_functions_script(lab, curl, tmp_path):
     assert ran.read_text() == custom_runtimes.bash_bootstrap()
 
 
-def test_scenario_bash_runtime_keeps_state_and_reports_errors(lab, curl):
-    fn = lab.create_function("bash-scenario", path=custom_runtimes.scenario_folder("bash"), runtime=PROVIDED)
+def test_scenario_bash_runtime_keeps_state_and_reports_errors(lab, curl, tmp_path):
+    fn = lab.create_function("bash-scenario", path=custom_runtimes.scenario_folder("bash", tmp_path), runtime=PROVIDED)
     assert [fn.invoke({"action": "count"}).payload for _ in range(3)] == [{"count": 1}, {"count": 2}, {"count": 3}]
     assert fn.invoke({"action": "echo", "value": {"a": [1, "b"]}}).payload == {"echo": {"a": [1, "b"]}}
     logged = fn.invoke({"action": "log", "text": "a line"})
@@ -118,8 +118,9 @@ def test_go_runtime_errors_keep_or_reset_the_environment(lab, go_bootstrap):
     assert failed.function_error == "Unhandled" and not failed.cold
     assert fn.invoke({"action": "count"}).payload == {"count": 2}  # still warm
     crashed = fn.invoke({"action": "crash", "code": 3})
+    reason = "Runtime exited with error: exit status 3"
     assert crashed.error == {"errorType": "Runtime.ExitError",
-                             "errorMessage": f"RequestId: {crashed.request_id} Error: Runtime exited with error: exit status 3"}
+                             "errorMessage": f"RequestId: {crashed.request_id} Error: {reason}"}
     assert crashed.report.endswith("\tStatus: error\tError Type: Runtime.ExitError")
     again = fn.invoke({"action": "count"})
     assert again.payload == {"count": 1} and again.cold and again.environment_id == crashed.environment_id
@@ -237,8 +238,9 @@ def test_go_memory_hog_gets_lambdas_error_and_only_its_environment_dies(lab, go_
     assert neighbour.invoke({"action": "count"}).payload == {"count": 1}
     hog = _go(lab, go_bootstrap, "hog", memory_mb=128)
     result = hog.invoke({"action": "hog", "mb": 400})
+    reason = "Runtime exited with error: signal: killed"
     assert result.error == {"errorType": "Runtime.ExitError",
-                            "errorMessage": f"RequestId: {result.request_id} Error: Runtime exited with error: signal: killed"}
+                            "errorMessage": f"RequestId: {result.request_id} Error: {reason}"}
     assert result.record.error_type == "Runtime.OutOfMemory"
     assert "\tMax Memory Used: 128 MB\t" in result.report
     assert result.report.endswith("\tStatus: error\tError Type: Runtime.OutOfMemory")
@@ -261,3 +263,16 @@ def test_go_bootstrap_names_what_to_install_without_go(monkeypatch):
     assert not custom_runtimes.go_available()
     with pytest.raises(custom_runtimes.ConfigError, match=r"apt-get install golang-go"):
         custom_runtimes.go_bootstrap()
+
+
+def test_folders_without_dest_are_made_once_in_the_cache(tmp_path, monkeypatch, go_bootstrap):
+    monkeypatch.setenv("LAMBDALAB_CACHE_DIR", str(tmp_path / "cache"))
+    first = custom_runtimes.bash_function('echo "{}"')
+    assert first == custom_runtimes.bash_function('echo "{}"') and first.is_relative_to(tmp_path / "cache")
+    assert first != custom_runtimes.bash_function('echo "[]"')
+    assert (first / "bootstrap").stat().st_mode & 0o777 == 0o755
+    assert (first / "function.sh").read_text() == 'function handler () {\necho "{}"\n}\n'
+    monkeypatch.delenv("LAMBDALAB_CACHE_DIR")
+    assert [p.name for p in custom_runtimes.scenario_folder("go").iterdir()] == ["bootstrap"]
+    with pytest.raises(custom_runtimes.ConfigError, match="expected 'bash' or 'go'"):
+        custom_runtimes.scenario_folder("rust")
