@@ -122,7 +122,7 @@ def test_callback_handler_waits_for_the_event_loop_by_default(lab, node):
     assert at_once.duration_ms < 250  # posted at once; the timer is left pending (frozen with the process)
 
 
-def test_sync_handler_without_callback_returns_null_and_async_errors_are_reported(lab, node):
+def test_sync_handler_without_callback_returns_null(lab, node):
     fn = lab.create_function("sync", "exports.handler = (event) => 42;\n", runtime=node, handler="index.handler")
     result = fn.invoke({})
     assert result.error is None and result.payload is None  # Node's runtime ignores a plain return value
@@ -246,7 +246,9 @@ def test_unserialisable_result_and_unhandled_rejection(lab, node):
     source = """
 exports.handler = async (event) => {
   if (event.kind === 'circular') { const a = {}; a.a = a; return a; }
-  Promise.reject(new Error('late'));
+  if (event.kind === 'function') return () => 1;
+  if (event.kind === 'uncaught') setTimeout(() => { throw new RangeError('tick'); }, 0);
+  else Promise.reject(new Error('late'));
   await new Promise((r) => setTimeout(r, 50));
   return 'unreached';
 };
@@ -255,6 +257,13 @@ exports.handler = async (event) => {
     circular = fn.invoke({"kind": "circular"})
     assert circular.error["errorType"] == "Error"
     assert circular.error["errorMessage"] == "Unable to stringify response body"
+    function = fn.invoke({"kind": "function"})  # JSON.stringify gives undefined: the client refuses it
+    assert (function.error["errorType"], function.error["errorMessage"]) == ("TypeError", "Wrong arguments")
+    assert not function.cold
+    uncaught = fn.invoke({"kind": "uncaught"})
+    assert (uncaught.error["errorType"], uncaught.error["errorMessage"]) == ("RangeError", "tick")
+    assert "Uncaught Exception \t{" in uncaught.log
+    assert fn.invoke({"kind": "circular"}).cold  # the runtime exited after reporting it
     rejected = fn.invoke({"kind": "reject"})
     assert rejected.error["errorType"] == "Runtime.UnhandledPromiseRejection"
     assert rejected.error["errorMessage"] == "Error: late"
