@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import socket
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
@@ -25,6 +24,7 @@ from lambdalab.core.logstream import LogStream
 from lambdalab.core.outcomes import RESPONSE_TOO_LARGE, ErrorType
 from lambdalab.core.pool import Pool
 from lambdalab.engine import http_server, peer
+from lambdalab.engine.limits import descendants
 from lambdalab.engine.sandbox import Sandbox
 
 if TYPE_CHECKING:
@@ -224,24 +224,11 @@ class RuntimeEndpoint:
         in none of them)."""
         yield runtime
         yield from self._plane.limits.members(self._environment.cgroups)
-        yield from _descendants(runtime)
+        yield from descendants(runtime)
 
     def on_disconnect(self, connection: http_server.Connection) -> None:
         if self._environment.parked is connection:
             self._environment.parked = None
-
-
-def _descendants(pid: int) -> Iterator[int]:
-    """``pid``'s children, their children... (``/proc/<pid>/task/*/children``)."""
-    todo = [pid]
-    while todo:
-        parent = todo.pop()
-        with contextlib.suppress(OSError):
-            for tid in os.listdir(f"/proc/{parent}/task"):
-                with contextlib.suppress(OSError), open(f"/proc/{parent}/task/{tid}/children", "rb") as f:
-                    for child in map(int, f.read().split()):
-                        yield child
-                        todo.append(child)
 
 
 def _error_type(body: bytes, header: str | None) -> str:

@@ -16,12 +16,26 @@ from __future__ import annotations
 import contextlib
 import os
 import resource
+from collections.abc import Iterator
 from pathlib import Path
 
 from lambdalab.engine import reaper
 
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 PIDS_MAX = 1024  # Lambda's limit on processes + threads (LAMBDA-SPEC §8.1)
+
+
+def descendants(pid: int) -> Iterator[int]:
+    """``pid``'s children, their children... (``/proc/<pid>/task/*/children``)."""
+    todo = [pid]
+    while todo:
+        parent = todo.pop()
+        with contextlib.suppress(OSError):
+            for tid in os.listdir(f"/proc/{parent}/task"):
+                with contextlib.suppress(OSError), open(f"/proc/{parent}/task/{tid}/children", "rb") as f:
+                    for child in map(int, f.read().split()):
+                        yield child
+                        todo.append(child)
 
 
 def _writable_v1(controller: str) -> Path | None:
@@ -67,10 +81,15 @@ class Limits:
         return dirs
 
     def enter(self, dirs: list[Path], pid: int, memory_mb: int) -> None:
-        """Put a freshly started runtime process under the environment's limits."""
+        """Put a freshly started runtime process under the environment's limits.
+
+        Its descendants too: a child it forked before it joined (a bash bootstrap's first ``curl``)
+        would otherwise stay outside them; children forked after the move are born inside.
+        """
         for d in dirs:
-            with contextlib.suppress(ProcessLookupError, OSError):
-                (d / "cgroup.procs").write_text(str(pid))
+            for member in (pid, *descendants(pid)):
+                with contextlib.suppress(ProcessLookupError, OSError):
+                    (d / "cgroup.procs").write_text(str(member))
         if self.memory_base is None:
             # Fallback: the runtime's data segment, with room for the interpreter itself.
             limit = (memory_mb + 64) * 1024 * 1024
