@@ -41,12 +41,51 @@ function writeOut(text) {
   }
 }
 
-function logLine(level, message, ...params) {
+function textLine(level, message, ...params) {
   const text = util.format(message, ...params).replace(/\n/g, '\r');  // one line = one log event, as on Lambda
   writeOut(`${new Date().toISOString()}\t${global[REQUEST_ID]}\t${level}\t${text}\n`);
 }
 
+function errorFields(err) {
+  return { errorType: err?.constructor?.name ?? 'UnknownError', errorMessage: err.message };
+}
+
+function jsonErrors(_key, value) {
+  if (!(value instanceof Error)) return value;
+  const stack = typeof value.stack === 'string' ? value.stack.split('\n') : value.stack;
+  return Object.assign({ ...errorFields(value), stackTrace: stack }, value);
+}
+
+/** AWS_LAMBDA_LOG_FORMAT=JSON: {timestamp, level, requestId, [tenantId], message, [errorType...]} per line. */
+function jsonLine(level, ...params) {
+  const record = { timestamp: new Date().toISOString(), level, requestId: global[REQUEST_ID] };
+  if (global[TENANT_ID] != null) record.tenantId = global[TENANT_ID];
+  let text;
+  if (params.length === 1) {
+    record.message = params[0];
+    try {
+      text = JSON.stringify(record, jsonErrors);
+    } catch (_) {
+      record.message = util.format(record.message);
+      text = JSON.stringify(record);
+    }
+  } else {
+    record.message = util.format(...params);
+    const err = params.find((p) => p instanceof Error);
+    if (err) {
+      Object.assign(record, errorFields(err), { stackTrace: typeof err.stack === 'string' ? err.stack.split('\n') : [] });
+    }
+    text = JSON.stringify(record);
+  }
+  writeOut(text.replace(/\n/g, '\r') + '\n');
+}
+
+let logLine = textLine;
+let json = false;
+
 function patchConsole() {
+  json = (process.env.AWS_LAMBDA_LOG_FORMAT || '').toUpperCase() === 'JSON';
+  logLine = json ? jsonLine : textLine;
   const threshold = LEVELS[(process.env.AWS_LAMBDA_LOG_LEVEL || '').toUpperCase()] || LEVELS.TRACE;
   const make = (level) => (LEVELS[level] >= threshold ? (msg, ...params) => logLine(level, msg, ...params) : () => {});
   console.trace = make('TRACE');
@@ -111,6 +150,7 @@ function withEnumerableProperties(_key, value) {  // an Error logged as {errorTy
 /** Log an error as Node's runtime does: `ERROR\t<what> \t{"errorType":...,"stack":[...]}` via console.error. */
 function logError(what, err) {
   const error = err instanceof Error ? err : new Error(err);
+  if (json) return console.error(error);  // the error alone, as a JSON record
   let text;
   try {
     text = '\t' + JSON.stringify(error, withEnumerableProperties);

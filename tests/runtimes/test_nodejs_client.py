@@ -397,3 +397,32 @@ def test_big_event_and_response(lab, node):
     text = "x" * 3_000_000
     result = fn.invoke({"s": text})
     assert result.payload["n"] == 3_000_000 and result.payload["s"] == text
+
+
+JSON_LOGS = """
+exports.handler = async (event) => {
+  console.log('plain %d', 5);
+  console.warn({k: 1});
+  console.error('with', new RangeError('inner'));
+  throw new TypeError('outer');
+};
+"""
+
+
+def test_json_log_format(lab, node):
+    fn = lab.create_function("jsonlogs", JSON_LOGS, runtime=node, handler="index.handler",
+                             env_vars={"AWS_LAMBDA_LOG_FORMAT": "JSON"})
+    result = fn.invoke({})
+    records = [json.loads(line) for line in result.log.split("\n") if line.startswith("{")]
+    for record in records:
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", record.pop("timestamp"))
+        assert record.pop("requestId") == result.request_id
+    plain, warn, error, invoke_error = records
+    assert plain == {"level": "INFO", "message": "plain 5"}
+    assert warn == {"level": "WARN", "message": {"k": 1}}
+    assert error["level"] == "ERROR" and error["message"].startswith("with RangeError: inner")
+    assert (error["errorType"], error["errorMessage"], error["stackTrace"][0]) == ("RangeError", "inner",
+                                                                                  "RangeError: inner")
+    assert invoke_error["level"] == "ERROR"
+    assert (invoke_error["message"]["errorType"], invoke_error["message"]["errorMessage"]) == ("TypeError", "outer")
+    assert result.error["errorType"] == "TypeError"
