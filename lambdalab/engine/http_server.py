@@ -94,8 +94,12 @@ class Connection(asyncio.Protocol):
         self._url += url
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        if name.lower() == b"lambda-runtime-function-error-type":
+        name = name.lower()
+        if name == b"lambda-runtime-function-error-type":
             self._error_type = value.decode("latin-1")
+        elif name == b"expect" and value.lower() == b"100-continue" and self.transport is not None:
+            # as Lambda's Runtime API (Go's net/http) answers: curl waits a second for this on bodies over 1 MB
+            self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
 
     def on_body(self, body: bytes) -> None:
         self._body_size += len(body)

@@ -289,3 +289,23 @@ def test_logs_are_attributed_to_their_request(scenario):
             else:
                 assert text in lines, lines
             assert not [line for line in lines if other in line]
+
+
+@pytest.mark.skipif(shutil.which("curl") is None or shutil.which("bash") is None, reason="needs bash and curl")
+def test_a_large_response_from_curl_gets_100_continue_at_once(lab):
+    """curl asks ``Expect: 100-continue`` for a body over 1 MB and waits a second for the answer; Lambda's
+    Runtime API (Go's net/http) sends it at once, so AWS's tutorial runtime returns 2 MB without that wait."""
+    bootstrap = "\n".join([
+        "#!/bin/bash", "while true; do", '  H="$(mktemp)"',
+        '  curl -sS -D "$H" "http://${AWS_LAMBDA_RUNTIME_API}/2018-06-01/runtime/invocation/next" -o /dev/null',
+        "  R=$(grep -Fi Lambda-Runtime-Aws-Request-Id \"$H\" | tr -d '[:space:]' | cut -d: -f2)",
+        "  printf '\"%2000000s\"' '' > \"$H\"",
+        '  curl -sS "http://${AWS_LAMBDA_RUNTIME_API}/2018-06-01/runtime/invocation/$R/response" '
+        '--data-binary @"$H" -o /dev/null', "done", ""])
+    fn = lab.create_function("continue", bootstrap, runtime="provided")
+    fn.invoke({})
+    started = time.perf_counter()
+    result = fn.invoke({})
+    elapsed = time.perf_counter() - started
+    assert result.error is None and result.payload == " " * 2_000_000
+    assert elapsed < 0.8, f"{elapsed:.2f} s: curl waited for 100 Continue"
