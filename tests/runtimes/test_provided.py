@@ -40,6 +40,8 @@ def test_aws_bash_tutorial_runtime_runs_cold_then_warm(lab, curl, tmp_path):
     assert cold.log.startswith(f"START RequestId: {cold.request_id}")
     assert '{"text": "Hello"}\n' in cold.log and '"again"' not in cold.log
     assert '{"text": "again"}\n' in warm.log
+    # the tutorial's POST is a bare curl: its progress meter and the Runtime API's answer land in the logs too
+    assert "% Total" in warm.log and '{"status":"OK"}\n' in warm.log
     assert warm.report.startswith(f"REPORT RequestId: {warm.request_id}\tDuration: ")
     log = lab.logs("bash-runtime")
     assert "INIT_START Runtime Version: provided:al2023.v1" in log
