@@ -10,6 +10,7 @@ import http.server
 import json
 import os
 import re
+import socket
 import subprocess
 import threading
 import time
@@ -426,3 +427,19 @@ def test_json_log_format(lab, node):
     assert invoke_error["level"] == "ERROR"
     assert (invoke_error["message"]["errorType"], invoke_error["message"]["errorMessage"]) == ("TypeError", "outer")
     assert result.error["errorType"] == "TypeError"
+
+
+def test_platform_gone_exits_quietly(ours, tmp_path):
+    """The Runtime API closes the connection: the client exits 0 and says nothing."""
+    (tmp_path / "index.js").write_text("exports.handler = async () => 1;\n")
+    listener = socket.create_server(("127.0.0.1", 0))
+    closer = threading.Thread(target=lambda: listener.accept()[0].close(), daemon=True)
+    closer.start()
+    try:
+        env = {"PATH": os.environ.get("PATH", ""), "_HANDLER": "index.handler", "LAMBDA_TASK_ROOT": str(tmp_path),
+               "AWS_LAMBDA_RUNTIME_API": f"127.0.0.1:{listener.getsockname()[1]}"}
+        done = subprocess.run([runtime_catalog.resolve(ours).executable, str(runtimes.NODE_BOOTSTRAP)], cwd=tmp_path,
+                              env=env, capture_output=True, text=True, timeout=30)
+    finally:
+        listener.close()
+    assert (done.returncode, done.stdout, done.stderr) == (0, "", "")
