@@ -201,15 +201,21 @@ class RuntimeAPI {
     this.head = null;
   }
 
-  /** Send one request; resolves to {status, headers (lower-case names), body: Buffer}. */
+  /** Send one request; resolves to {status, headers (lower-case names), body: Buffer}. A null body: the
+   * caller streams it (chunked, through `write`). */
   request(method, urlPath, body = '', headers = '') {
     if (this.socket === null) this.connect();
     this.socket.ref();  // a request in flight keeps the process alive
-    const head = `${method} ${RUNTIME_PATH}${urlPath} HTTP/1.1\r\n${this.hostHeader}` +
-      `Content-Length: ${Buffer.byteLength(body)}\r\n${headers}\r\n`;
+    const length = body === null ? 'Transfer-Encoding: chunked' : `Content-Length: ${Buffer.byteLength(body)}`;
+    const head = `${method} ${RUNTIME_PATH}${urlPath} HTTP/1.1\r\n${this.hostHeader}${length}\r\n${headers}\r\n`;
+    body = body === null ? '' : body;
     this.socket.write(body.length < 65536 ? head + body : head);  // one segment for a small body
     if (body.length >= 65536) this.socket.write(body);
     return new Promise((resolve) => this.pending.push(resolve));
+  }
+
+  write(data) {
+    this.socket.write(data);
   }
 
   onData(chunk) {
@@ -295,6 +301,34 @@ async function loadModule(appRoot, moduleRoot, name) {
   return require(require.resolve(name, { paths: [appRoot, moduleRoot] }));  // node_modules, NODE_PATH
 }
 
+const HANDLER_STREAMING = Symbol.for('aws.lambda.runtime.handler.streaming');
+const HANDLER_HIGHWATERMARK = Symbol.for('aws.lambda.runtime.handler.streaming.highWaterMark');
+
+class HttpResponseStream {  // a function URL's status and headers, ahead of a streamed body
+  static from(underlyingStream, prelude) {
+    underlyingStream.setContentType('application/vnd.awslambda.http-integration-response');
+    const metadata = JSON.stringify(prelude);
+    underlyingStream._onBeforeFirstWrite = (write) => {
+      write(metadata);
+      write(new Uint8Array(8));
+    };
+    return underlyingStream;
+  }
+}
+
+function installGlobal() {  // `awslambda`, as Node's runtime defines it for handlers that stream their response
+  const off = process.env.AWS_LAMBDA_NODEJS_NO_GLOBAL_AWSLAMBDA;
+  if (off === '1' || off === 'true') return;
+  globalThis.awslambda = {
+    streamifyResponse: (handler, options) => {
+      handler[HANDLER_STREAMING] = 'response';
+      if (typeof options?.highWaterMark === 'number') handler[HANDLER_HIGHWATERMARK] = parseInt(options.highWaterMark);
+      return handler;
+    },
+    HttpResponseStream,
+  };
+}
+
 /** The handler function for `_HANDLER`, or a Runtime.* error as Node's runtime throws it. */
 async function loadHandler(appRoot, fullHandler) {
   if (fullHandler.includes('..')) {
@@ -306,6 +340,7 @@ async function loadHandler(appRoot, fullHandler) {
   const match = moduleAndHandler.match(/^([^.]*)\.(.*)$/);
   if (!match) throw new MalformedHandlerName('Bad handler');
   let app;
+  installGlobal();
   try {
     app = await loadModule(appRoot, moduleRoot, match[1]);
   } catch (e) {
@@ -364,6 +399,7 @@ class Runtime {
     global[TENANT_ID] = headers['lambda-runtime-aws-tenant-id'];
     this.errorCallbacks.uncaughtException = (err) => this.postError(id, err, () => process.exit(129));
     this.errorCallbacks.unhandledRejection = (err) => this.postError(id, err, () => process.exit(128));
+    if (this.streaming) return this.streaming.invoke(this, id, headers, body);
     const [callback, context, markCompleted] = this.callbacks(id);
     beforeExit = () => {  // neither a callback nor a promise: null once the event loop is empty
       markCompleted();
@@ -474,7 +510,15 @@ async function main() {
     errorCallbacks.uncaughtException(err);
     return;
   }
-  new Runtime(api, handler, errorCallbacks).scheduleNext();
+  const runtime = new Runtime(api, handler, errorCallbacks);
+  if (handler[HANDLER_STREAMING] === 'response') {  // loaded only for such a handler: not on the start path
+    const highWaterMark = parseInt(handler[HANDLER_HIGHWATERMARK]);
+    runtime.streaming = require('./node_streaming.cjs')({
+      logError, toRapidResponse, runtimeError, setBeforeExit: (fn) => { beforeExit = fn; },
+      highWaterMark: Number.isNaN(highWaterMark) ? undefined : highWaterMark,
+    });
+  }
+  runtime.scheduleNext();
 }
 
 function postInitError(api, err, code) {

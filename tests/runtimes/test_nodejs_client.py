@@ -443,3 +443,35 @@ def test_platform_gone_exits_quietly(ours, tmp_path):
     finally:
         listener.close()
     assert (done.returncode, done.stdout, done.stderr) == (0, "", "")
+
+
+STREAMING = {
+    "writes": ("responseStream.setContentType('text/plain'); responseStream.write('hello '); "
+               "await new Promise((r) => setTimeout(r, 20)); responseStream.write({n: 1}); responseStream.end();",
+               b'hello {"n":1}', None),
+    "pipeline": ("await require('stream/promises').pipeline(require('stream').Readable.from(['a', 'b', 'c']), "
+                 "responseStream);", b"abc", None),
+    "http-prelude": ("const s = awslambda.HttpResponseStream.from(responseStream, {statusCode: 201}); "
+                     "s.write('body'); s.end();", b'{"statusCode":201}' + b"\0" * 8 + b"body", None),
+    "throws-mid-stream": ("responseStream.write('partial'); throw new TypeError('mid-stream');", b"partial",
+                          "Invoke Error \t{\"errorType\":\"TypeError\",\"errorMessage\":\"mid-stream\""),
+    "content-type-too-late": ("responseStream.write('a'); responseStream.setContentType('text/plain'); "
+                              "responseStream.end();", b"a",
+                              "Invoke Error \t{\"errorType\":\"Runtime.InvalidStreamingOperation\","
+                              "\"errorMessage\":\"Cannot set content-type, too late.\""),
+}
+
+
+@pytest.mark.parametrize("case", list(STREAMING))
+def test_streamed_response(lab, node, case):
+    """``awslambda.streamifyResponse``: the chunks reach the platform as one response (an Invoke buffers them)."""
+    body, expected, logged = STREAMING[case]
+    source = f"exports.handler = awslambda.streamifyResponse(async (event, responseStream, context) => {{ {body} }});\n"
+    fn = lab.create_function("stream", source, runtime=node, handler="index.handler")
+    first, second = fn.invoke({}), fn.invoke({})
+    assert (first.raw, first.error) == (expected, None)
+    assert (second.raw, second.cold) == (expected, False)
+    if logged:
+        assert logged in first.log
+    else:
+        assert app_lines(first.log) == []
