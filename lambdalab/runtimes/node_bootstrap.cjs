@@ -232,7 +232,7 @@ class RuntimeAPI {
     if (this.head === null) {
       const end = data.indexOf('\r\n\r\n');
       if (end < 0) return false;
-      const lines = data.toString('latin1', 0, end).split('\r\n');
+      const lines = data.toString('utf8', 0, end).split('\r\n');
       const headers = {};
       for (let i = 1; i < lines.length; i++) {
         const colon = lines[i].indexOf(':');

@@ -143,7 +143,7 @@ exports.handler = async (event, context) => {
 
 def test_context_fields_and_remaining_time(lab, node):
     fn = lab.create_function("ctx", CONTEXT, runtime=node, handler="index.handler", memory_mb=256, timeout_s=5)
-    result = fn.invoke({}, client_context={"custom": {"k": "v"}})
+    result = fn.invoke({}, client_context={"custom": {"k": "v", "name": "Zoë 雪"}})
     out = result.payload
     assert result.error is None, result.error
     assert 4000 < out["first"] <= 5000 and out["first"] - out["second"] >= 100
@@ -155,7 +155,7 @@ def test_context_fields_and_remaining_time(lab, node):
     assert ctx["logGroupName"] == "/aws/lambda/ctx" and ctx["logStreamName"]
     assert ctx["callbackWaitsForEmptyEventLoop"] is True
     assert list(ctx)[:2] == ["callbackWaitsForEmptyEventLoop", "functionVersion"]  # the runtime's key order
-    assert out["clientContext"]["custom"] == {"k": "v"}
+    assert out["clientContext"]["custom"] == {"k": "v", "name": "Zoë 雪"}  # header values are UTF-8
     assert (out["hasSucceed"], out["hasDone"], out["hasFail"]) == ("function", "function", "function")
     assert out["trace"].startswith("Root=1-")
 
