@@ -32,7 +32,7 @@ from lambdalab.config import (INTERPRETER, FunctionConfig, check_alias_name, che
 from lambdalab.core._value import astuple
 from lambdalab.core.limits import AccountLimits
 from lambdalab.core.records import InvocationRecord
-from lambdalab.engine import mounts, observe
+from lambdalab.engine import launcher, mounts, observe
 from lambdalab.engine.reaper import remove_tree
 from lambdalab.engine.control_plane import ControlPlane, LabSettings
 from lambdalab.engine.loop_thread import LoopThread
@@ -281,6 +281,7 @@ class Lab:
         self._attached: list[Any] = []  # endpoint and SQS triggers (lambdalab.endpoint, .sqs); closed first
 
         self._callbacks: CallbackThread | None = None
+        launcher.path()  # built here on first use (a compile), never on the engine's loop
 
         async def _make() -> ControlPlane:
             self._callbacks = CallbackThread(threading.get_ident())

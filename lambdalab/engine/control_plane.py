@@ -310,8 +310,9 @@ class ControlPlane:
             self.loop.call_soon(self.on_exit, environment, incarnation, 127)
             return
         sandbox.guard(self.reaper, environment.cgroups, marker)
-        environment.limits_ready[incarnation] = self.loop.run_in_executor(
-            self._executor, self.limits.enter, environment.cgroups, sandbox.pid, environment.pool.spec.memory_mb)
+        if not sandbox.joined or self.limits.memory_base is None:  # else it was born inside its groups
+            environment.limits_ready[incarnation] = self.loop.run_in_executor(
+                self._executor, self.limits.enter, environment.cgroups, sandbox.pid, environment.pool.spec.memory_mb)
         self.loop.call_soon(self.dispatch, environment, ProcessStarted(environment.id, incarnation, self.now()))
 
     def _new_environment(self, environment_id: str) -> EngineEnvironment:

@@ -89,7 +89,8 @@ class EngineEnvironment:
               mounts: tuple[str, str] | None = None) -> Sandbox:
         plane = self._plane
         sandbox = Sandbox(argv, cwd=cwd, env_vars=env_vars, on_output=self.stream.write,
-                          on_exit=lambda code: plane.on_exit(self, incarnation, code), mounts=mounts)
+                          on_exit=lambda code: plane.on_exit(self, incarnation, code), mounts=mounts,
+                          cgroups=self.cgroups)
         self.sandboxes[incarnation] = sandbox
         self._current = sandbox
         return sandbox

@@ -2,9 +2,11 @@
 
 With a writable cgroup v1 memory hierarchy (``/sys/fs/cgroup/memory``), each environment gets a
 ``lambdalab-<lab>/<environment>`` group whose limit is ``memory_mb``: the kernel OOM-kills the
-environment past it, as Lambda does. Moving a process into a v1 group costs 5-20 ms in the kernel,
-so the control plane does it on a worker thread while the runtime boots (``enter``), and holds the
-end of init until it is done. A pids group (``pids.max`` = 1,024, Lambda's limit on processes and
+environment past it, as Lambda does. The runtime joins its groups itself, before its exec
+(the launcher, ``engine/launcher.py``), so it is born inside them. Where the launcher could not be
+built, moving a running process into a v1 group costs 5-20 ms in the kernel, so the control plane
+does it on a worker thread while the runtime boots (``enter``), and holds the end of init until it
+is done. A pids group (``pids.max`` = 1,024, Lambda's limit on processes and
 threads) contains fork storms the same way.
 Without one, the fallback is ``RLIMIT_DATA`` set on the runtime process (over-allocation then
 raises ``MemoryError`` inside the handler instead of a kill), and no process limit; see

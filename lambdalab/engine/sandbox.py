@@ -45,6 +45,7 @@ import subprocess
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
+from lambdalab.engine import launcher as _launcher
 from lambdalab.engine import mounts as _mounts
 from lambdalab.engine import reaper as _reaper
 from lambdalab.errors import SandboxError
@@ -100,15 +101,30 @@ class Sandbox:
 
     def __init__(self, argv: Sequence[str], *, cwd: Path, env_vars: Mapping[str, str],
                  on_output: Callable[[bytes], None], on_exit: Callable[[int], None],
-                 mounts: tuple[str, str] | None = None) -> None:
-        """``mounts`` is (tmp, opt): where namespaces are available the process sees them at /tmp and /opt."""
+                 mounts: tuple[str, str] | None = None, cgroups: Sequence[Path] = ()) -> None:
+        """``mounts`` is (tmp, opt): where namespaces are available the process sees them at /tmp and /opt.
+
+        ``cgroups``: the environment's groups, which the runtime joins before its exec where the launcher
+        (``engine/launcher.py``) is built (``joined`` says so); else the owner moves it afterwards.
+        """
         self._on_output = on_output
         self._on_exit = on_exit
-        enter = _mounts.preexec(*mounts, pdeathsig=signal.SIGKILL) if mounts is not None else None
-        self.namespace = enter is not None
+        launch = _launcher.path()
+        enter = None
+        if launch is not None:
+            self.namespace = mounts is not None and _mounts.used()
+            tmp, opt = mounts if mounts is not None and self.namespace else (None, None)
+            self.joined = bool(cgroups)
+            command = _launcher.argv(list(argv), pdeathsig=signal.SIGKILL, parent=os.getpid(), tmp=tmp, opt=opt,
+                                     cgroup_procs=[str(Path(d) / "cgroup.procs") for d in cgroups])
+        else:
+            enter = _mounts.preexec(*mounts, pdeathsig=signal.SIGKILL) if mounts is not None else None
+            self.namespace = enter is not None
+            self.joined = False
+            command = list(argv) if enter is not None else [*GUARD, *argv]
         try:
             self._proc = subprocess.Popen(
-                list(argv) if enter is not None else [*GUARD, *argv], cwd=cwd, env=dict(env_vars),
+                command, cwd=cwd, env=dict(env_vars),
                 stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
                 close_fds=True, preexec_fn=enter,
             )

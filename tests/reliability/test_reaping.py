@@ -201,13 +201,25 @@ def test_a_killed_reaper_is_respawned_and_told_everything(lab):
     deadline = time.monotonic() + 2
     held: list[int] = []
     while not held and time.monotonic() < deadline:
-        held = [int(Path(f"/proc/{new}/fdinfo/{fd}").read_text().split("Pid:")[1].split()[0])
-                for fd in os.listdir(f"/proc/{new}/fd")
-                if os.readlink(f"/proc/{new}/fd/{fd}") == "anon_inode:[pidfd]"
-                and "Pid:" in Path(f"/proc/{new}/fdinfo/{fd}").read_text()]
+        held = _pidfds_held(new)
         time.sleep(0.02)
     assert pid in held
     assert fn.invoke().payload == pid  # the platform carries on
+
+
+def _pidfds_held(pid: int) -> list[int]:
+    """The pids whose pidfds ``pid`` holds (an fd closed while we look is skipped)."""
+    held = []
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            if os.readlink(f"/proc/{pid}/fd/{fd}") != "anon_inode:[pidfd]":
+                continue
+            info = Path(f"/proc/{pid}/fdinfo/{fd}").read_text()
+        except FileNotFoundError:
+            continue
+        if "Pid:" in info:
+            held.append(int(info.split("Pid:")[1].split()[0]))
+    return held
 
 
 def _nothing_left(info: dict, timeout: float) -> None:
