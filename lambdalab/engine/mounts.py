@@ -133,6 +133,11 @@ def available() -> bool:
 _RUNTIME_FILES = (sys.executable, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
+def hidden_by_tmp(path: str) -> bool:
+    """Whether a runtime cannot see ``path``: it lies under the machine's /tmp and runtimes get their own."""
+    return used() and _under_tmp(path)
+
+
 def _under_tmp(path: str) -> bool:
     """Whether ``path``, as written or resolved, is under the machine's /tmp (exec uses it as written)."""
     return any(p == "/tmp" or p.startswith("/tmp/") for p in (os.path.abspath(path), os.path.realpath(path)))

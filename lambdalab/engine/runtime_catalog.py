@@ -73,6 +73,7 @@ def resolve(runtime: str) -> Installed:
             raise ConfigError(f"invalid runtime: {runtime} needs Node.js, which is not installed here; install it "
                               "(apt-get install nodejs) or point LAMBDALAB_NODE at a node executable")
         path, version = found
+        _visible(path, "node (LAMBDALAB_NODE)")
         wanted = runtime_ids.node_major(runtime)
         if wanted is not None and str(wanted) != version.split(".")[0]:
             here = runtime_ids.identifier("nodejs", version)
@@ -87,8 +88,18 @@ def resolve(runtime: str) -> Installed:
                                   "`make node-ric` (npm install aws-lambda-ric into <venv>/share/lambdalab/node-ric) "
                                   "or point LAMBDALAB_NODE_RIC at a folder holding node_modules/aws-lambda-ric")
             client = str(ric)
+            _visible(client, "aws-lambda-ric (LAMBDALAB_NODE_RIC)")
         return Installed(runtime_ids.identifier(runtime, version), kind, path, version, client)
     raise ConfigError(f"invalid runtime: {runtime!r}; expected {runtime_ids.describe()}")
+
+
+def _visible(path: str, what: str) -> None:
+    """Refuse a program a runtime could not reach: under the machine's /tmp, where each environment has its own."""
+    from lambdalab.engine import mounts
+
+    if mounts.hidden_by_tmp(path):
+        raise ConfigError(f"invalid runtime: {what} is at {path}, under /tmp, which each environment has of its own "
+                          "here, so a runtime cannot reach it; install it elsewhere (e.g. /var/tmp or /opt)")
 
 
 def available() -> list[Installed]:

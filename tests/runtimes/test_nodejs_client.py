@@ -475,3 +475,27 @@ def test_streamed_response(lab, node, case):
         assert logged in first.log
     else:
         assert app_lines(first.log) == []
+
+
+def test_a_runtime_client_under_the_machines_tmp_is_refused_where_environments_have_their_own(monkeypatch):
+    """Each environment has its own /tmp here: aws-lambda-ric (or node) under the machine's /tmp is out of its
+    reach, so the deploy says so instead of every invoke failing with Runtime.ExitError."""
+    from lambdalab.engine import mounts
+
+    if not mounts.used():
+        pytest.skip("runtimes share the machine's /tmp here")
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    tmp_path = Path(tempfile.mkdtemp(dir="/tmp"))
+    package = tmp_path / "node_modules" / runtime_catalog.NODE_RIC_PACKAGE
+    package.mkdir(parents=True)
+    (package / "package.json").write_text("{}")
+    (package / "rapid-client.node").write_bytes(b"")
+    monkeypatch.setenv("LAMBDALAB_NODE_RIC", str(tmp_path))
+    try:
+        with pytest.raises(ConfigError, match="under /tmp, which each environment has of its own"):
+            runtime_catalog.resolve("nodejs-ric")
+    finally:
+        shutil.rmtree(tmp_path)
