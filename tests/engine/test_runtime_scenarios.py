@@ -90,7 +90,7 @@ def scenario(request: pytest.FixtureRequest) -> Scenario:
     elif runtime_id == "provided-bash":
         if shutil.which("bash") is None or shutil.which("curl") is None:
             pytest.skip("provided-bash needs bash and curl (apt-get install curl)")
-        code = {"source": (SCENARIOS / "bootstrap.sh").read_text()}
+        code = {"source": custom_runtimes.scenario_bash_bootstrap()}
         runtime, language = "provided", "provided"
     elif runtime_id.startswith("nodejs"):
         _installed(runtime_id)

