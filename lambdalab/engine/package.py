@@ -14,6 +14,7 @@ InvalidParameterValueException on the wire) or ``RequestTooLargeException`` (413
 
 from __future__ import annotations
 
+import errno
 import io
 import os
 import shutil
@@ -60,8 +61,14 @@ def unpack(archive: bytes | Path, dest: Path, *, budget: int = UNZIPPED_MAX_BYTE
 
 
 def copy_folder(src: Path, dest: Path, *, budget: int = UNZIPPED_MAX_BYTES) -> int:
-    """Copy a folder (``path=``) into ``dest``, refused past the unzipped budget; returns bytes copied."""
+    """Copy a folder (``path=``) into ``dest``, refused past the unzipped budget; returns bytes copied.
+
+    Symbolic links are followed (their targets are copied as files and folders); one that cannot be
+    followed (dangling, a loop, or a folder link back to a folder it is in) is a ``ConfigError``
+    naming it, found before anything is copied through it.
+    """
     copied = 0
+    src = Path(src)
 
     def copy(source: str, target: str) -> None:
         nonlocal copied
@@ -70,8 +77,48 @@ def copy_folder(src: Path, dest: Path, *, budget: int = UNZIPPED_MAX_BYTES) -> i
             raise unzipped_too_large(budget)
         shutil.copy2(source, target)
 
-    shutil.copytree(src, dest, dirs_exist_ok=True, ignore=shutil.ignore_patterns("__pycache__"), copy_function=copy)
+    def ignore(folder: str, names: list[str]) -> set[str]:
+        _check_links(src, Path(folder), names)
+        return {"__pycache__"} & set(names)
+
+    try:
+        shutil.copytree(src, dest, dirs_exist_ok=True, ignore=ignore, copy_function=copy)
+    except shutil.Error as exc:  # anything else copytree collected: an unreadable file...
+        source, _, why = exc.args[0][0]
+        raise ConfigError(f"invalid path: cannot copy {_relative(src, Path(source))!r} from {str(src)!r} "
+                          f"({why})") from None
     return copied
+
+
+def _check_links(src: Path, folder: Path, names: list[str]) -> None:
+    """Refuse a symbolic link in ``folder`` (a folder of the copy of ``src``) that the copy could not follow."""
+    walked = None
+    for name in names:
+        entry = folder / name
+        if not entry.is_symlink():
+            continue
+        try:
+            os.stat(entry)
+        except OSError as exc:
+            if exc.errno == errno.ENOENT:
+                raise ConfigError(f"invalid path: {_relative(src, entry)!r} is a symbolic link to "
+                                  f"{os.path.realpath(entry)}, which does not exist") from None
+            raise ConfigError(f"invalid path: {_relative(src, entry)!r} is a symbolic link loop "
+                              f"({exc.strerror})") from None
+        if entry.is_dir():
+            if walked is None:  # the real folders on the way from src down to ``folder``
+                parts = folder.relative_to(src).parts
+                walked = {os.path.realpath(src.joinpath(*parts[:i])) for i in range(len(parts) + 1)}
+            if os.path.realpath(entry) in walked:
+                raise ConfigError(f"invalid path: {_relative(src, entry)!r} is a symbolic link loop (it leads back "
+                                  f"to {os.path.realpath(entry)}, a folder it is in)")
+
+
+def _relative(src: Path, entry: Path) -> str:
+    try:
+        return entry.relative_to(src).as_posix()
+    except ValueError:
+        return str(entry)
 
 
 def inside(root: Path, relative: str) -> Path:
