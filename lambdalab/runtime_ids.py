@@ -78,20 +78,145 @@ def default_module(runtime: str) -> str:
     return "index" if language(runtime) == "nodejs" else "lambda_function"
 
 
+def lambda_kind(runtime: object) -> str | None:
+    """The kind a name selects when it is one of Lambda's identifiers (``python3.11``, ``nodejs20.x``,
+    ``provided.al2023``, ``provided``); None for lambdalab's short names (``python``, ``nodejs-ric``...), which
+    Lambda's API does not take, and for names Lambda does not know."""
+    if not isinstance(runtime, str) or (runtime in KINDS and runtime != "provided"):
+        return None
+    return kind(runtime)
+
+
 def source_filename(runtime: str, module: str, source: str) -> tuple[str, int]:
     """Where a cell's source goes in the task root, and its mode.
 
-    Python: ``<module>.py``. Node.js: ``<module>.mjs`` when the code uses ES module syntax (an
-    ``import``/``export`` statement), else ``<module>.js`` (CommonJS), as Lambda resolves
-    ``index.handler`` to either. A custom runtime's source is its ``bootstrap`` (executable).
+    Python: ``<module>.py``. Node.js: ``<module>.js`` (CommonJS) unless the code is an ES module,
+    as Lambda resolves ``index.handler`` to either: ``.mjs`` when an ``import``/``export`` statement
+    appears in the code itself (not in a comment, a string or a regular expression) and neither
+    ``module.exports`` nor ``exports.`` does (a ``require(`` alone keeps ``.js``; in an ES module it
+    comes from ``createRequire``). A custom runtime's source is its ``bootstrap`` (executable).
     """
     lang = language(runtime)
     if lang == "nodejs":
-        esm = re.search(r"^\s*(export\s|import\s+[\w{*'\"])", source, re.MULTILINE) is not None
-        return module.replace(".", "/") + (".mjs" if esm else ".js"), 0o644
+        return module.replace(".", "/") + (".mjs" if _is_es_module(source) else ".js"), 0o644
     if lang == "provided":
         return "bootstrap", 0o755
     return module.replace(".", "/") + ".py", 0o644
+
+
+_COMMONJS = re.compile(r"(?<![\w$.])(?:module\s*\.\s*exports(?![\w$])|exports\s*[.\[])")
+_ES_STATEMENT = re.compile(r"(?<![\w$.])(?:import\s*(?:[{*]|\.\s*meta(?![\w$])|\"\")|import\s+[\w$]"
+                           r"|export\s*[{*]|export\s+[\w$])")
+
+
+def _is_es_module(source: str) -> bool:
+    code = _js_code(source)
+    return _COMMONJS.search(code) is None and _ES_STATEMENT.search(code) is not None
+
+
+_REGEX_AFTER = frozenset("(,=:[!&|?{};+-*%<>~^")
+_REGEX_AFTER_WORDS = frozenset({"return", "typeof", "case", "do", "else", "in", "of", "new", "delete", "void",
+                                "throw", "yield", "await", "instanceof"})
+
+
+def _js_code(source: str) -> str:
+    """``source`` with its comments, strings, template text and regular expressions blanked out.
+
+    Strings become ``""``, regular expressions ``0``, comments a space; the code inside a template's
+    ``${...}`` stays. A scanner, not a parser: enough to tell where JavaScript's own words are.
+    """
+    out: list[str] = []
+    templates: list[bool] = []  # one per open '{': True when it is a template's '${'
+    last = ""  # the last token of code: a punctuation character or a word
+    i, n = 0, len(source)
+    while i < n:
+        c = source[i]
+        if source.startswith("//", i):
+            end = source.find("\n", i)
+            i = n if end < 0 else end
+            out.append(" ")
+        elif source.startswith("/*", i):
+            end = source.find("*/", i + 2)
+            i = n if end < 0 else end + 2
+            out.append(" ")
+        elif c in "'\"":
+            i = _skip_string(source, i + 1, c)
+            out.append('""')
+            last = '"'
+        elif c == "`" or (c == "}" and templates and templates[-1]):
+            if c == "}":
+                templates.pop()
+            i, opened = _skip_template(source, i + 1)
+            if opened:
+                templates.append(True)
+                out.append('"" + (')
+                last = "("
+            else:
+                out.append('""' if c == "`" else ')')
+                last = '"'
+        elif c == "/" and (last in _REGEX_AFTER or last in _REGEX_AFTER_WORDS or not last):
+            i = _skip_regex(source, i + 1)
+            out.append("0")
+            last = "0"
+        elif c.isalnum() or c in "_$":
+            j = i + 1
+            while j < n and (source[j].isalnum() or source[j] in "_$"):
+                j += 1
+            last = source[i:j]
+            out.append(last)
+            i = j
+        else:
+            if c == "{":
+                templates.append(False)
+            elif c == "}" and templates:
+                templates.pop()
+            if not c.isspace():
+                last = c
+            out.append(c)
+            i += 1
+    return "".join(out)
+
+
+def _skip_string(source: str, i: int, quote: str) -> int:
+    """The index after a '...' or "..." string whose text starts at ``i`` (an unterminated one ends at the line)."""
+    n = len(source)
+    while i < n and source[i] != quote and source[i] != "\n":
+        i += 2 if source[i] == "\\" else 1
+    return i + 1 if i < n and source[i] == quote else i
+
+
+def _skip_template(source: str, i: int) -> tuple[int, bool]:
+    """The index after a template's text from ``i``, and whether it stopped at a ``${`` (else at the closing `)."""
+    n = len(source)
+    while i < n:
+        if source[i] == "\\":
+            i += 2
+        elif source[i] == "`":
+            return i + 1, False
+        elif source.startswith("${", i):
+            return i + 2, True
+        else:
+            i += 1
+    return n, False
+
+
+def _skip_regex(source: str, i: int) -> int:
+    """The index after a regular expression literal whose body starts at ``i`` (and its flags)."""
+    n, in_class = len(source), False
+    while i < n and source[i] != "\n":
+        if source[i] == "\\":
+            i += 1
+        elif source[i] == "[":
+            in_class = True
+        elif source[i] == "]":
+            in_class = False
+        elif source[i] == "/" and not in_class:
+            i += 1
+            break
+        i += 1
+    while i < n and (source[i].isalnum() or source[i] in "_$"):
+        i += 1
+    return i
 
 
 def describe() -> str:
