@@ -40,14 +40,12 @@ from __future__ import annotations
 import ast
 import json
 import re
-import shutil
 import subprocess
-import sys
 import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from lambdalab import runtime_ids
+from lambdalab import custom_runtimes, runtime_ids
 from lambdalab.engine import runtime_catalog
 from lambdalab.errors import ConfigError
 from lambdalab.packages.layers import UnknownLayerError
@@ -55,7 +53,7 @@ from lambdalab.packages.layers import UnknownLayerError
 if TYPE_CHECKING:
     from lambdalab.api import Lab
 
-INTERPRETER = f"python{sys.version_info.major}.{sys.version_info.minor}"  # what runs every function here
+INTERPRETER = runtime_ids.INTERPRETER  # what runs every function here
 _UNRESOLVED = object()
 _TEMPLATE_NAMES = ("template.yaml", "template.yml", "template.json")
 
@@ -278,8 +276,8 @@ def _runtime(logical_id: str, runtime: Any, notes: list[str]) -> str:
     """A template's ``Runtime`` as the ``runtime=`` that serves it here (a version not installed: the one that is)."""
     if runtime is None:
         return "python"
-    kind = runtime_ids.kind(runtime) if isinstance(runtime, str) else None
-    if kind is None or runtime in runtime_ids.KINDS and runtime != "provided":
+    kind = runtime_ids.lambda_kind(runtime)
+    if kind is None:
         raise _Skip(f"Runtime {runtime} is not one lambdalab runs (python3.x, nodejsNN.x, provided.al2023, "
                     "provided.al2)")
     if kind == "python":
@@ -299,21 +297,20 @@ def _runtime(logical_id: str, runtime: Any, notes: list[str]) -> str:
 
 
 def _go_build(folder: Path, out: Path, code_uri: str) -> Path:
-    """``go build`` of a CodeUri folder into ``out/bootstrap`` (as sam build's go1.x does), offline."""
-    try:
-        from lambdalab import custom_runtimes
-    except ImportError:
-        raise _Skip("Metadata BuildMethod go1.x needs lambdalab.custom_runtimes, which this version lacks; build "
-                    f"the bootstrap into {code_uri!r} yourself") from None
-    go = shutil.which("go")
-    if go is None:
-        raise _Skip(f"Metadata BuildMethod go1.x needs Go: {custom_runtimes.GO_INSTALL}; or build the bootstrap "
+    """``go build`` of a CodeUri folder into ``out/bootstrap`` (as sam build's go1.x does), offline.
+
+    With ``custom_runtimes``' toolchain and environment (``go_env``: GOPROXY=off, its caches).
+    """
+    if not custom_runtimes.go_available():
+        raise _Skip(f"Metadata BuildMethod go1.x needs {custom_runtimes.GO_INSTALL}; or build the bootstrap "
                     f"into {code_uri!r} yourself")
-    try:
-        done = subprocess.run([go, "build", "-trimpath", "-o", str(out / "bootstrap"), "."], cwd=folder,
+    try:  # "go" as found on go_env()'s PATH, the one go_available() found
+        done = subprocess.run(["go", "build", "-trimpath", "-o", str(out / "bootstrap"), "."], cwd=folder,
                               env=custom_runtimes.go_env(), capture_output=True, text=True, timeout=600)
     except subprocess.TimeoutExpired:
         raise _Skip("go build took over 600 s") from None
+    except OSError as exc:
+        raise _Skip(f"go build could not start ({exc.strerror})") from None
     if done.returncode != 0:
         raise _Skip(f"go build failed (offline: GOPROXY=off): {done.stderr.strip()[-400:]}")
     return out

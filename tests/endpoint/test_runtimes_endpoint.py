@@ -290,3 +290,61 @@ def test_boto3_update_function_configuration_changes_the_runtime(served: tuple[l
     assert again["Runtime"].startswith("python3.") and lab.function("ric").config.runtime == "python-ric"
     with pytest.raises(c.exceptions.InvalidParameterValueException, match="Runtime and Handler are mandatory"):
         c.create_function(FunctionName="noruntime", Role=ROLE, Handler="a.b", Code={"ZipFile": zipped({"a.py": ""})})
+
+
+GO_TEMPLATE = """Resources:
+  BuiltGo:
+    Type: AWS::Serverless::Function
+    Metadata:
+      BuildMethod: go1.x
+    Properties:
+      CodeUri: hello/
+      Handler: bootstrap
+      Runtime: provided.al2023
+"""
+
+
+def _go_app(tmp_path: Path, main_go: str) -> Path:
+    (tmp_path / "hello").mkdir()
+    (tmp_path / "hello" / "go.mod").write_text("module hello\n\ngo 1.19\n")
+    (tmp_path / "hello" / "main.go").write_text(main_go)
+    (tmp_path / "template.yaml").write_text(GO_TEMPLATE)
+    return tmp_path / "template.yaml"
+
+
+def test_template_go_build_asks_custom_runtimes_for_go(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from lambdalab import custom_runtimes
+
+    monkeypatch.setattr(custom_runtimes, "go_available", lambda: False)
+    with lambdalab.Lab() as lab:
+        names, notes = load_template(lab, _go_app(tmp_path, "package main\nfunc main() {}\n"))
+    assert names == []
+    assert notes == [f"BuiltGo: Metadata BuildMethod go1.x needs {custom_runtimes.GO_INSTALL}; or build the bootstrap "
+                     "into 'hello/' yourself; not served"]
+
+
+def test_template_go_build_failure_is_a_note_with_the_compiler_output(tmp_path: Path) -> None:
+    if shutil.which("go") is None:
+        pytest.skip("Go is not installed here (apt-get install golang-go)")
+    with lambdalab.Lab() as lab:
+        names, notes = load_template(lab, _go_app(tmp_path, "package main\nfunc main() { undefinedCall() }\n"))
+    assert names == [] and len(notes) == 1
+    assert notes[0].startswith("BuiltGo: go build failed (offline: GOPROXY=off): ") and "undefinedCall" in notes[0]
+
+
+@pytest.mark.parametrize("runtime", ["nodejs", "nodejs-ric", "python-ric", "python"])
+def test_template_refuses_lambdalab_short_names(tmp_path: Path, runtime: str) -> None:
+    (tmp_path / "code").mkdir()
+    (tmp_path / "code" / "index.js").write_text(NODE_CJS)
+    (tmp_path / "template.yaml").write_text(f"""Resources:
+  Short:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: code/
+      Handler: index.handler
+      Runtime: {runtime}
+""")
+    with lambdalab.Lab() as lab:
+        names, notes = load_template(lab, tmp_path / "template.yaml")
+    assert names == [] and len(notes) == 1
+    assert notes[0].startswith(f"Short: Runtime {runtime} is not one lambdalab runs (python3.x, nodejsNN.x")
