@@ -9,25 +9,24 @@ concurrency. What the Lab cannot do (DeleteFunction) answers 501 with a plain ex
 Code uploads (``Code.ZipFile``, base64 in the JSON body) are read with Lambda's request cap (413 past
 69,905,067 bytes), then decoded and unpacked on the endpoint's worker thread with Lambda's package
 limits (``engine/package.py``), so a big or hostile .zip never stalls the loop that answers invokes.
-Names are checked against Lambda's patterns first (function, alias: ``ValidationException``;
-environment variable names: ``ValidationException``; reserved ones: ``InvalidParameterValueException``).
+A function's fields (name, ``Runtime``, ``Handler``, environment, layers...) are checked and turned into
+the Lab's keywords by ``function_fields.py``, with Lambda's errors; alias names here.
 
 Rules: handlers run on the loop; they raise ``wire.ApiError`` for every refusal.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
-import re
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from lambdalab import config, runtime_ids
+from lambdalab import config
+from lambdalab.endpoint import function_fields as fields
 from lambdalab.endpoint import shapes, wire
-from lambdalab.engine import package, runtime_catalog
+from lambdalab.endpoint.function_fields import zip_bytes  # noqa: F401  (layers.py's, from here)
+from lambdalab.engine import package
 from lambdalab.errors import ConfigError, LambdaLabError
 from lambdalab.packages.layers import LayerError
 
@@ -35,9 +34,6 @@ if TYPE_CHECKING:
     from lambdalab.endpoint.server import Endpoint
 
 LATEST = "$LATEST"
-# botocore's LayerVersionArn
-_LAYER_VERSION_ARN = re.compile(r"(arn:(aws[a-zA-Z-]*)?:lambda:(eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1}:"
-                                r"\d{12}:layer:[a-zA-Z0-9-_]+:[0-9]+)|(arn:[a-zA-Z0-9-]+:lambda:::awslayer:[a-zA-Z0-9-_]+)")
 
 
 def reply(data: Any, status: int = 200) -> web.Response:
@@ -166,143 +162,13 @@ async def get_account_settings(endpoint: Endpoint, request: web.Request) -> web.
 
 
 # -- code and configuration ----------------------------------------------------------------------
-def zip_bytes(container: Any, operation: str, missing: str) -> bytes:
-    """``container["ZipFile"]`` (base64 in the JSON body) as bytes, with Lambda's zipped cap; on the worker thread.
-
-    ``missing`` is the refusal when there is no ``ZipFile`` (an S3 location is not reachable from here).
-    """
-    if not isinstance(container, dict) or "ZipFile" not in container:
-        raise wire.invalid(missing)
-    try:
-        data = base64.b64decode(container["ZipFile"], validate=True)
-    except (binascii.Error, TypeError, ValueError):
-        raise wire.invalid(package.CANNOT_UNZIP) from None
-    if len(data) > package.ZIPPED_MAX_BYTES:
-        raise wire.from_lab(package.request_too_large(operation))
-    return data
-
-
-def _zip_code(code: Any, operation: str) -> bytes:
-    """``Code.ZipFile`` as bytes (CreateFunction, UpdateFunctionCode)."""
-    return zip_bytes(code, operation,
-                     "lambdalab takes code as Code.ZipFile only (S3Bucket/S3Key and ImageUri are not supported)")
-
-
-def _check_names(body: dict[str, Any]) -> None:
-    """What Lambda's API validates by pattern before anything else (botocore's service-2.json)."""
-    handler = body.get("Handler")
-    if handler is not None and (not isinstance(handler, str) or len(handler) > config.HANDLER_MAX_CHARS
-                                or re.fullmatch(r"[^\s]+", handler) is None):
-        raise wire.validation(str(handler), "handler", r"Member must satisfy regular expression pattern: [^\s]+")
-    variables = ((body.get("Environment") or {}).get("Variables")) or {}
-    if not isinstance(variables, dict):
-        raise wire.invalid("Environment.Variables must be a map of names to strings")
-    for key, value in variables.items():
-        try:
-            config.check_env_key(key)
-        except ConfigError:
-            if key in config.RESERVED_ENV_VARS and re.fullmatch(r"[a-zA-Z]([a-zA-Z0-9_])+", key):
-                raise wire.invalid("Lambda was unable to configure your environment variables because the "
-                                   "environment variables you have provided contains reserved keys that are "
-                                   f"currently not supported for modification. Reserved keys used in this request: "
-                                   f"{key}") from None
-            raise wire.ApiError(400, "ValidationException", "1 validation error detected: Value at "
-                                "'environment.variables' failed to satisfy constraint: Map keys must satisfy "
-                                "constraint: [Member must satisfy regular expression pattern: "
-                                "[a-zA-Z]([a-zA-Z0-9_])+]", user=False) from None
-        if not isinstance(value, str):
-            raise wire.invalid(f"Environment variable {key} must be a string")
-
-
-def _check_function_name(name: str) -> None:
-    try:
-        config.check_function_name(name)
-    except ConfigError:
-        raise wire.validation(name, "functionName", "Member must satisfy regular expression pattern: "
-                              r"(arn:(aws[a-zA-Z-]*)?:lambda:)?((eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1}:)?"
-                              r"(\d{12}:)?(function:)?([a-zA-Z0-9-_]+)(:(\$LATEST|[a-zA-Z0-9-_]+))?") from None
-
-
-def _lab_runtime(runtime: Any, current: str | None = None) -> str:
-    """A request's ``Runtime`` (Lambda's identifier) as the Lab's ``runtime=``, or Lambda's refusal.
-
-    ``python3.x`` runs on this interpreter, as it always has here (its ``Runtime`` reads the interpreter's
-    identifier); ``nodejsNN.x`` needs that Node.js major installed; ``provided.al2023``, ``provided.al2``
-    and ``provided`` run the package's ``bootstrap``. lambdalab's own short names (``python-ric``,
-    ``nodejs``...) are the Lab's, not Lambda's: refused here. A function that already runs a client of the
-    same language and version (``python-ric``, ``nodejs-ric``) keeps it (``current``).
-    """
-    if runtime is None:
-        raise wire.invalid("Runtime and Handler are mandatory parameters for functions created with deployment "
-                           "packages.")
-    kind = runtime_ids.kind(runtime) if isinstance(runtime, str) else None
-    if kind is None or (runtime in runtime_ids.KINDS and runtime != "provided"):
-        raise wire.invalid(f"The runtime parameter of {runtime} is not supported by lambdalab: expected python3.x, "
-                           "nodejsNN.x (the Node.js installed here), provided.al2023, provided.al2 or provided")
-    if kind == "python":
-        return current if current is not None and runtime_ids.language(current) == "python" else "python"
-    try:
-        found = runtime_catalog.resolve(runtime)
-    except ConfigError as exc:
-        raise wire.invalid(str(exc)) from None
-    if current is not None and runtime_ids.kind(current) == f"{kind}-ric":
-        try:
-            if runtime_catalog.resolve(current).identifier == found.identifier:
-                return current
-        except ConfigError:
-            pass
-    return str(runtime)
-
-
-def _settings(body: dict[str, Any]) -> dict[str, Any]:
-    """Function configuration fields → ``Lab.create_function`` / ``Function.update`` keywords."""
-    out: dict[str, Any] = {}
-    if "MemorySize" in body:
-        out["memory_mb"] = body["MemorySize"]
-    if "Timeout" in body:
-        out["timeout_s"] = body["Timeout"]
-    if "Environment" in body:
-        out["env_vars"] = dict((body["Environment"] or {}).get("Variables") or {})
-    if "Handler" in body:
-        out["handler"] = body["Handler"]
-    if "Layers" in body:
-        out["layers"] = _layer_arns(body["Layers"])
-    if "EphemeralStorage" in body:
-        out["ephemeral_storage_mb"] = _ephemeral_size(body["EphemeralStorage"])
-    return out
-
-
-def _ephemeral_size(storage: Any) -> int:
-    """``EphemeralStorage.Size`` (MB of /tmp), checked with Lambda's words."""
-    size = storage.get("Size") if isinstance(storage, dict) else None
-    if not isinstance(size, int) or isinstance(size, bool):
-        raise wire.invalid("EphemeralStorage must be {\"Size\": <MB from 512 to 10240>}")
-    low, high = config.EPHEMERAL_STORAGE_MB_RANGE
-    if size < low:
-        raise wire.validation(str(size), "ephemeralStorage.size", f"Member must have value greater than or equal to {low}")
-    if size > high:
-        raise wire.validation(str(size), "ephemeralStorage.size", f"Member must have value less than or equal to {high}")
-    return size
-
-
-def _layer_arns(layers: Any) -> tuple[str, ...]:
-    """A function's ``Layers``: layer version ARNs only (a caller never names a folder on this machine)."""
-    if not isinstance(layers, list):
-        raise wire.invalid("Layers must be a list of layer version ARNs")
-    for arn in layers:
-        if not isinstance(arn, str) or _LAYER_VERSION_ARN.fullmatch(arn) is None:
-            raise wire.validation(f"[{', '.join(map(str, layers))}]", "layers", "Member must satisfy constraint: "
-                                  f"[Member must satisfy regular expression pattern: {_LAYER_VERSION_ARN.pattern}]")
-    return tuple(layers)
-
-
 def _create(endpoint: Endpoint, name: str, code: dict[str, Any], settings: dict[str, Any]) -> None:
     """On the worker thread: decode, unpack (Lambda's limits) and register."""
-    endpoint.lab.create_function(name, zip_file=_zip_code(code, "CreateFunction"), **settings)
+    endpoint.lab.create_function(name, zip_file=fields.zip_code(code, "CreateFunction"), **settings)
 
 
 def _update_code(endpoint: Endpoint, name: str, body: dict[str, Any]) -> None:
-    endpoint.lab.function(name).update(zip_file=_zip_code(body, "UpdateFunctionCode"))
+    endpoint.lab.function(name).update(zip_file=fields.zip_code(body, "UpdateFunctionCode"))
 
 
 async def create_function(endpoint: Endpoint, request: web.Request) -> web.Response:
@@ -310,19 +176,16 @@ async def create_function(endpoint: Endpoint, request: web.Request) -> web.Respo
     name = str(body.get("FunctionName", ""))
     settings = endpoint.lab.settings
     name, _ = wire.parse_name(name, None, region=settings.region, account_id=settings.account_id)
-    _check_function_name(name)
+    fields.check_function_name(name)
     if name in endpoint.lab._plane.configs:
         raise wire.conflict(f"Function already exist: {name}")
     if body.get("PackageType", "Zip") != "Zip":
         raise wire.invalid("lambdalab runs .zip functions only (PackageType Image is not supported)")
-    runtime = await endpoint.blocking(_lab_runtime, body.get("Runtime"))  # may probe node once (~40 ms)
-    custom = runtime_ids.language(runtime) == "provided"
-    if not body.get("Handler") and not custom:  # a custom runtime's bootstrap may do without one, as on Lambda
-        raise wire.invalid("Handler is required for .zip functions ('module.function')")
-    _check_names(body)
-    await call(endpoint, _create, endpoint, name, body.get("Code") or {}, {**_settings(body), "runtime": runtime})
+    fields.check_names(body)
+    fields.check_mandatory(body)  # a custom runtime's Handler too: its bootstrap reads it from _HANDLER
+    runtime = await endpoint.blocking(fields.lab_runtime, body["Runtime"])  # may probe node once (~40 ms)
+    await call(endpoint, _create, endpoint, name, body.get("Code") or {}, {**fields.settings(body), "runtime": runtime})
     meta = endpoint.meta(name)
-    meta.handler = bool(body.get("Handler"))
     meta.role, meta.description, meta.pending = str(body.get("Role", meta.role)), str(body.get("Description", "")), True
     version = endpoint.lab._plane.publish(name) if body.get("Publish") else LATEST
     try:
@@ -345,20 +208,17 @@ async def update_function_configuration(endpoint: Endpoint, request: web.Request
     name, _ = endpoint.function_name(request, allow_qualifier=False)
     _existing(endpoint, name)
     body = await _json(request)
+    fields.check_names(body)
     current = endpoint.lab.function(name).config.runtime
-    runtime = await endpoint.blocking(_lab_runtime, body["Runtime"], current) if "Runtime" in body else current
-    _check_names(body)
-    changes = _settings(body)
+    runtime = await endpoint.blocking(fields.lab_runtime, body["Runtime"], current) if "Runtime" in body else current
+    changes = fields.settings(body)
     if runtime != current:
         changes["runtime"] = runtime
-    if runtime_ids.language(runtime) != "provided" and not body.get("Handler") and not endpoint.meta(name).handler:
-        raise wire.invalid("Handler is required for .zip functions ('module.function')")  # was a custom runtime's
     if changes:
         await call(endpoint, endpoint.lab.function(name).update, **changes)
     meta = endpoint.meta(name)
     meta.role = str(body.get("Role", meta.role))
     meta.description = str(body.get("Description", meta.description))
-    meta.handler = bool(body["Handler"]) if "Handler" in body else meta.handler
     meta.touch()
     return reply(_configuration(endpoint, name))
 

@@ -126,7 +126,7 @@ def test_boto3_refuses_a_node_version_not_installed_and_names_the_one_here(serve
     with pytest.raises(c.exceptions.InvalidParameterValueException, match=f"{other} is not installed here.*{identifier}"):
         c.create_function(FunctionName="newer", Runtime=other, Role=ROLE, Handler="index.handler",
                           Code={"ZipFile": zipped({"index.js": NODE_CJS})})
-    with pytest.raises(c.exceptions.InvalidParameterValueException, match="Handler is required"):
+    with pytest.raises(c.exceptions.InvalidParameterValueException, match="Runtime and Handler are mandatory"):
         c.create_function(FunctionName="nohandler", Runtime=identifier, Role=ROLE,
                           Code={"ZipFile": zipped({"index.js": NODE_CJS})})
 
@@ -146,9 +146,9 @@ def test_boto3_refuses_runtimes_lambdalab_does_not_run(served: tuple[lambdalab.L
 def test_boto3_provided_zip_with_a_bash_bootstrap(served: tuple[lambdalab.Lab, str]) -> None:
     lab, url = served
     c = client(url)
-    created = c.create_function(FunctionName="bash", Runtime="provided.al2023", Role=ROLE,
+    created = c.create_function(FunctionName="bash", Runtime="provided.al2023", Role=ROLE, Handler="handler",
                                 Code={"ZipFile": executable_zip({"bootstrap": BOOTSTRAP})})
-    assert created["Runtime"] == "provided.al2023" and "Handler" not in created  # optional for a custom runtime
+    assert created["Runtime"] == "provided.al2023" and created["Handler"] == "handler"
     answer = c.invoke(FunctionName="bash", Payload=b'{"x": 1}', LogType="Tail")
     assert "FunctionError" not in answer and payload(answer) == {"echo": {"x": 1}, "handler": "handler"}
     assert payload(c.invoke(FunctionName="bash", Payload=b'{"x": 2}'))["echo"] == {"x": 2}  # type: ignore[index]
@@ -160,7 +160,7 @@ def test_boto3_provided_zip_with_a_bash_bootstrap(served: tuple[lambdalab.Lab, s
     assert "bash got {\"fail\": 1}" in lab.function("bash").logs()
 
     config = c.get_function(FunctionName="bash")["Configuration"]
-    assert config["Runtime"] == "provided.al2023" and "Handler" not in config
+    assert config["Runtime"] == "provided.al2023" and config["Handler"] == "handler"
     c.create_function(FunctionName="al2", Runtime="provided.al2", Role=ROLE, Handler="my.handler",
                       Code={"ZipFile": executable_zip({"bootstrap": BOOTSTRAP})})
     assert c.get_function_configuration(FunctionName="al2")["Handler"] == "my.handler"
@@ -180,7 +180,7 @@ def test_boto3_provided_zip_without_a_bootstrap_fails_with_invalid_entrypoint(se
     assert error["errorType"] == "Runtime.InvalidEntrypoint"  # type: ignore[index]
     assert "bootstrap" in error["errorMessage"]  # type: ignore[index]
     # a bootstrap that is not executable (mode 644 in the .zip) is no entry point either
-    c.create_function(FunctionName="noexec", Runtime="provided", Role=ROLE,
+    c.create_function(FunctionName="noexec", Runtime="provided", Role=ROLE, Handler="x",
                       Code={"ZipFile": executable_zip({"bootstrap": BOOTSTRAP}, executable=())})
     assert payload(c.invoke(FunctionName="noexec"))["errorType"] == "Runtime.InvalidEntrypoint"  # type: ignore[index]
 
@@ -274,15 +274,13 @@ def test_cli_invoke_takes_node_and_custom_runtimes(tmp_path: Path) -> None:
 def test_boto3_update_function_configuration_changes_the_runtime(served: tuple[lambdalab.Lab, str]) -> None:
     lab, url = served
     c = client(url)
-    c.create_function(FunctionName="custom", Runtime="provided.al2023", Role=ROLE,
+    c.create_function(FunctionName="custom", Runtime="provided.al2023", Role=ROLE, Handler="handler",
                       Code={"ZipFile": executable_zip({"bootstrap": BOOTSTRAP})})
     first = c.invoke(FunctionName="custom", Payload=b"1")
     assert payload(first) == {"echo": 1, "handler": "handler"}
     updated = c.update_function_configuration(FunctionName="custom", Runtime="provided.al2")
     assert updated["Runtime"] == "provided.al2" and lab.function("custom").config.runtime == "provided.al2"
     assert payload(c.invoke(FunctionName="custom", Payload=b"2")) == {"echo": 2, "handler": "handler"}
-    with pytest.raises(c.exceptions.InvalidParameterValueException, match="Handler is required"):
-        c.update_function_configuration(FunctionName="custom", Runtime="python3.11")  # it had no Handler
     assert lab.function("custom").config.runtime == "provided.al2"
     # a Python function stays on its client (python-ric here) for any python3.x
     lab.create_function("ric", "def handler(e, c):\n    return 'ric'\n", runtime="python-ric")
@@ -348,3 +346,61 @@ def test_template_refuses_lambdalab_short_names(tmp_path: Path, runtime: str) ->
         names, notes = load_template(lab, tmp_path / "template.yaml")
     assert names == [] and len(notes) == 1
     assert notes[0].startswith(f"Short: Runtime {runtime} is not one lambdalab runs (python3.x, nodejsNN.x")
+
+
+MANDATORY = "Runtime and Handler are mandatory parameters for functions created with deployment packages."
+
+
+@pytest.mark.parametrize("runtime", ["provided.al2023", "provided.al2", "provided", "python3.11", "nodejs"])
+def test_boto3_create_function_needs_a_handler_for_every_zip_runtime(served: tuple[lambdalab.Lab, str],
+                                                                     runtime: str) -> None:
+    lab, url = served
+    runtime = node_identifier() if runtime == "nodejs" else runtime
+    c = client(url)
+    code = {"ZipFile": executable_zip({"bootstrap": BOOTSTRAP, "index.js": NODE_CJS})}
+    with pytest.raises(c.exceptions.InvalidParameterValueException) as refused:
+        c.create_function(FunctionName="nohandler", Runtime=runtime, Role=ROLE, Code=code)
+    assert refused.value.response["Error"]["Message"] == MANDATORY
+    assert refused.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+    for bad in ("", "two words", "x" * 129):
+        with pytest.raises(c.exceptions.ClientError) as invalid:
+            c.create_function(FunctionName="badhandler", Runtime=runtime, Role=ROLE, Handler=bad, Code=code)
+        assert invalid.value.response["Error"]["Code"] == "ValidationException"
+        assert "Member must satisfy regular expression pattern: [^\\s]+" in invalid.value.response["Error"]["Message"]
+    assert "nohandler" not in lab.functions() and "badhandler" not in lab.functions()
+
+
+# Node.js handlers as Lambda takes them: any [^\s]+ at create time; the runtime reports what it cannot resolve
+LITERAL_HANDLER = pytest.mark.xfail(
+    strict=True, reason="needs FunctionConfig to hand an endpoint's Handler to the runtime as given (config.py, "
+    "api.py: reported to the lead); until then a bare name becomes index.handler and a non-identifier is a 400")
+
+
+@LITERAL_HANDLER
+@pytest.mark.parametrize("handler", ["handler", "index"])
+def test_boto3_node_handler_without_a_dot_is_malformed_at_init(served: tuple[lambdalab.Lab, str], handler: str) -> None:
+    identifier = node_identifier()
+    _, url = served
+    c = client(url)
+    created = c.create_function(FunctionName="bare", Runtime=identifier, Role=ROLE, Handler=handler,
+                                Code={"ZipFile": zipped({"index.js": NODE_CJS})})
+    assert created["Handler"] == handler
+    answer = c.invoke(FunctionName="bare", Payload=b"{}")
+    assert answer["FunctionError"] == "Unhandled"
+    error = payload(answer)
+    assert (error["errorType"], error["errorMessage"]) == ("Runtime.MalformedHandlerName", "Bad handler")  # type: ignore[index]
+
+
+@LITERAL_HANDLER
+def test_boto3_node_handler_that_is_no_javascript_name_fails_at_init(served: tuple[lambdalab.Lab, str]) -> None:
+    identifier = node_identifier()
+    _, url = served
+    c = client(url)
+    created = c.create_function(FunctionName="dashed", Runtime=identifier, Role=ROLE, Handler="index.handler-x",
+                                Code={"ZipFile": zipped({"index.js": NODE_CJS})})
+    assert created["Handler"] == "index.handler-x"
+    answer = c.invoke(FunctionName="dashed", Payload=b"{}")
+    assert answer["FunctionError"] == "Unhandled"
+    error = payload(answer)
+    assert error["errorType"] == "Runtime.HandlerNotFound"  # type: ignore[index]
+    assert error["errorMessage"] == "index.handler-x is undefined or not exported"  # type: ignore[index]

@@ -1,0 +1,168 @@
+"""The fields of CreateFunction and UpdateFunction* requests, checked as Lambda's API checks them.
+
+First what botocore's service-2.json holds (``ValidationException``: the function name's and the
+``Handler``'s patterns, environment variable names, ``Layers`` ARNs, ``EphemeralStorage.Size``), then
+Lambda's own rules (``InvalidParameterValueException``: ``Runtime`` and ``Handler`` are mandatory for a
+.zip function, custom runtimes included; reserved variable names; runtimes lambdalab does not run).
+A ``Handler`` is checked against Lambda's pattern only (``[^\\s]+``, at most 128 characters): whether
+the runtime can resolve it is the runtime's question, answered at init with its own error.
+
+Then the request becomes ``Lab.create_function`` / ``Function.update`` keywords (``settings``,
+``lab_runtime``). ``Code.ZipFile`` is base64 in the JSON body (``zip_bytes``, on the endpoint's worker
+thread). Pure functions of the request: each raises ``wire.ApiError`` for a refusal.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from typing import Any
+
+from lambdalab import config, runtime_ids
+from lambdalab.endpoint import wire
+from lambdalab.engine import package, runtime_catalog
+from lambdalab.errors import ConfigError
+
+# Lambda's answer to a CreateFunction of a .zip without one of them (a custom runtime too)
+MANDATORY = "Runtime and Handler are mandatory parameters for functions created with deployment packages."
+# botocore's LayerVersionArn
+LAYER_VERSION_ARN = re.compile(r"(arn:(aws[a-zA-Z-]*)?:lambda:(eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1}:"
+                               r"\d{12}:layer:[a-zA-Z0-9-_]+:[0-9]+)|(arn:[a-zA-Z0-9-]+:lambda:::awslayer:[a-zA-Z0-9-_]+)")
+_HANDLER = re.compile(r"[^\s]+")
+
+
+def zip_bytes(container: Any, operation: str, missing: str) -> bytes:
+    """``container["ZipFile"]`` (base64 in the JSON body) as bytes, with Lambda's zipped cap; on the worker thread.
+
+    ``missing`` is the refusal when there is no ``ZipFile`` (an S3 location is not reachable from here).
+    """
+    if not isinstance(container, dict) or "ZipFile" not in container:
+        raise wire.invalid(missing)
+    try:
+        data = base64.b64decode(container["ZipFile"], validate=True)
+    except (binascii.Error, TypeError, ValueError):
+        raise wire.invalid(package.CANNOT_UNZIP) from None
+    if len(data) > package.ZIPPED_MAX_BYTES:
+        raise wire.from_lab(package.request_too_large(operation))
+    return data
+
+
+def zip_code(code: Any, operation: str) -> bytes:
+    """``Code.ZipFile`` as bytes (CreateFunction, UpdateFunctionCode)."""
+    return zip_bytes(code, operation,
+                     "lambdalab takes code as Code.ZipFile only (S3Bucket/S3Key and ImageUri are not supported)")
+
+
+def check_function_name(name: str) -> None:
+    try:
+        config.check_function_name(name)
+    except ConfigError:
+        raise wire.validation(name, "functionName", "Member must satisfy regular expression pattern: "
+                              r"(arn:(aws[a-zA-Z-]*)?:lambda:)?((eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1}:)?"
+                              r"(\d{12}:)?(function:)?([a-zA-Z0-9-_]+)(:(\$LATEST|[a-zA-Z0-9-_]+))?") from None
+
+
+def check_names(body: dict[str, Any]) -> None:
+    """What Lambda's API validates by pattern before anything else (botocore's service-2.json)."""
+    handler = body.get("Handler")
+    if handler is not None and (not isinstance(handler, str) or len(handler) > config.HANDLER_MAX_CHARS
+                                or _HANDLER.fullmatch(handler) is None):
+        raise wire.validation(str(handler), "handler", r"Member must satisfy regular expression pattern: [^\s]+")
+    variables = ((body.get("Environment") or {}).get("Variables")) or {}
+    if not isinstance(variables, dict):
+        raise wire.invalid("Environment.Variables must be a map of names to strings")
+    for key, value in variables.items():
+        try:
+            config.check_env_key(key)
+        except ConfigError:
+            if key in config.RESERVED_ENV_VARS and re.fullmatch(r"[a-zA-Z]([a-zA-Z0-9_])+", key):
+                raise wire.invalid("Lambda was unable to configure your environment variables because the "
+                                   "environment variables you have provided contains reserved keys that are "
+                                   f"currently not supported for modification. Reserved keys used in this request: "
+                                   f"{key}") from None
+            raise wire.ApiError(400, "ValidationException", "1 validation error detected: Value at "
+                                "'environment.variables' failed to satisfy constraint: Map keys must satisfy "
+                                "constraint: [Member must satisfy regular expression pattern: "
+                                "[a-zA-Z]([a-zA-Z0-9_])+]", user=False) from None
+        if not isinstance(value, str):
+            raise wire.invalid(f"Environment variable {key} must be a string")
+
+
+def check_mandatory(body: dict[str, Any]) -> None:
+    """CreateFunction of a .zip: ``Runtime`` and ``Handler`` both given, whatever the runtime (as on Lambda)."""
+    if body.get("Runtime") is None or body.get("Handler") is None:
+        raise wire.invalid(MANDATORY)
+
+
+def lab_runtime(runtime: Any, current: str | None = None) -> str:
+    """A request's ``Runtime`` (Lambda's identifier) as the Lab's ``runtime=``, or Lambda's refusal.
+
+    ``python3.x`` runs on this interpreter, as it always has here (its ``Runtime`` reads the interpreter's
+    identifier); ``nodejsNN.x`` needs that Node.js major installed; ``provided.al2023``, ``provided.al2``
+    and ``provided`` run the package's ``bootstrap``. lambdalab's own short names (``python-ric``,
+    ``nodejs``...) are the Lab's, not Lambda's: refused here (``runtime_ids.lambda_kind``). A function
+    that already runs a client of the same language and version (``python-ric``, ``nodejs-ric``) keeps
+    it (``current``). May probe ``node`` once (~40 ms): call it on the worker thread.
+    """
+    if runtime is None:
+        raise wire.invalid(MANDATORY)
+    kind = runtime_ids.lambda_kind(runtime)
+    if kind is None:
+        raise wire.invalid(f"The runtime parameter of {runtime} is not supported by lambdalab: expected python3.x, "
+                           "nodejsNN.x (the Node.js installed here), provided.al2023, provided.al2 or provided")
+    if kind == "python":
+        return current if current is not None and runtime_ids.language(current) == "python" else "python"
+    try:
+        found = runtime_catalog.resolve(runtime)
+    except ConfigError as exc:
+        raise wire.invalid(str(exc)) from None
+    if current is not None and runtime_ids.kind(current) == f"{kind}-ric":
+        try:
+            if runtime_catalog.resolve(current).identifier == found.identifier:
+                return current
+        except ConfigError:
+            pass
+    return str(runtime)
+
+
+def settings(body: dict[str, Any]) -> dict[str, Any]:
+    """Function configuration fields → ``Lab.create_function`` / ``Function.update`` keywords."""
+    out: dict[str, Any] = {}
+    if "MemorySize" in body:
+        out["memory_mb"] = body["MemorySize"]
+    if "Timeout" in body:
+        out["timeout_s"] = body["Timeout"]
+    if "Environment" in body:
+        out["env_vars"] = dict((body["Environment"] or {}).get("Variables") or {})
+    if "Handler" in body:
+        out["handler"] = body["Handler"]
+    if "Layers" in body:
+        out["layers"] = layer_arns(body["Layers"])
+    if "EphemeralStorage" in body:
+        out["ephemeral_storage_mb"] = ephemeral_size(body["EphemeralStorage"])
+    return out
+
+
+def ephemeral_size(storage: Any) -> int:
+    """``EphemeralStorage.Size`` (MB of /tmp), checked with Lambda's words."""
+    size = storage.get("Size") if isinstance(storage, dict) else None
+    if not isinstance(size, int) or isinstance(size, bool):
+        raise wire.invalid("EphemeralStorage must be {\"Size\": <MB from 512 to 10240>}")
+    low, high = config.EPHEMERAL_STORAGE_MB_RANGE
+    if size < low:
+        raise wire.validation(str(size), "ephemeralStorage.size", f"Member must have value greater than or equal to {low}")
+    if size > high:
+        raise wire.validation(str(size), "ephemeralStorage.size", f"Member must have value less than or equal to {high}")
+    return size
+
+
+def layer_arns(layers: Any) -> tuple[str, ...]:
+    """A function's ``Layers``: layer version ARNs only (a caller never names a folder on this machine)."""
+    if not isinstance(layers, list):
+        raise wire.invalid("Layers must be a list of layer version ARNs")
+    for arn in layers:
+        if not isinstance(arn, str) or LAYER_VERSION_ARN.fullmatch(arn) is None:
+            raise wire.validation(f"[{', '.join(map(str, layers))}]", "layers", "Member must satisfy constraint: "
+                                  f"[Member must satisfy regular expression pattern: {LAYER_VERSION_ARN.pattern}]")
+    return tuple(layers)
