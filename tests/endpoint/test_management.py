@@ -165,3 +165,24 @@ def test_create_alias_refuses_weights_the_api_refuses(served: tuple[lambdalab.La
     assert caught.value.headers["x-amzn-ErrorType"] == "InvalidParameterValueException"
     assert "invalid weights" in json.loads(caught.value.read())["message"]
     assert client(url).list_aliases(FunctionName="echo")["Aliases"] == []
+
+
+def test_update_function_configuration_checks_the_handler_then_hands_it_over(served: tuple[lambdalab.Lab, str]) -> None:
+    lab, url = served
+    c = client(url)
+    c.create_function(FunctionName="two", Runtime="python3.11", Role="r", Handler="app.main",
+                      Code={"ZipFile": zipped({"app.py": APP_V2 + "def other(event, context):\n    return 'other'\n"})})
+    for bad in ("", "a b", "h" * 129):
+        with pytest.raises(c.exceptions.ClientError) as refused:
+            c.update_function_configuration(FunctionName="two", Handler=bad)
+        assert refused.value.response["Error"]["Code"] == "ValidationException"
+        assert "failed to satisfy constraint: Member must satisfy regular expression pattern: [^\\s]+" in \
+            refused.value.response["Error"]["Message"]
+    assert lab.function("two").config.handler == "app.main"
+    changed = c.update_function_configuration(FunctionName="two", Handler="app.other")
+    assert changed["Handler"] == "app.other"
+    assert json.loads(c.invoke(FunctionName="two")["Payload"].read()) == "other"
+    with pytest.raises(c.exceptions.InvalidParameterValueException) as missing:
+        c.create_function(FunctionName="three", Runtime="python3.11", Role="r", Code={"ZipFile": zipped({"a.py": ""})})
+    assert missing.value.response["Error"]["Message"] == ("Runtime and Handler are mandatory parameters for functions "
+                                                          "created with deployment packages.")
