@@ -32,6 +32,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+from lambdalab.cache import cache_root
 from lambdalab.errors import ConfigError
 
 EXAMPLES = Path(__file__).resolve().parent / "runtimes" / "examples"
@@ -44,11 +45,7 @@ _GO_SOURCES = ("go.mod", "main.go")
 
 def cache_dir() -> Path:
     """``$LAMBDALAB_CACHE_DIR/go``, else ``$XDG_CACHE_HOME/lambdalab/go``, else ``~/.cache/lambdalab/go``."""
-    if os.environ.get("LAMBDALAB_CACHE_DIR"):
-        return Path(os.environ["LAMBDALAB_CACHE_DIR"]).expanduser() / "go"
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    base = Path(xdg).expanduser() if xdg else Path.home() / ".cache"
-    return base / "lambdalab" / "go"
+    return cache_root() / "go"
 
 
 # ---------------------------------------------------------------------------------------------- bash

@@ -38,11 +38,13 @@ from lambdalab.core.outcomes import Status
 from lambdalab.core.records import End, InitReport, InitStart, InvocationRecord, PhaseSpan, Start, log_stream_name
 from lambdalab.core.scheduler import LATEST, Alias, Scheduler, Throttled
 from lambdalab import runtime_ids
+from lambdalab.cache import cache_root
 from lambdalab.engine import fd_budget, mounts, runtime_catalog, runtimes
 from lambdalab.engine.environment import EngineEnvironment, RuntimeEndpoint
 from lambdalab.engine.limits import Limits
 from lambdalab.engine.reaper import Reaper, remove_tree
-from lambdalab.engine.sandbox import lab_marker, marked_environment
+from lambdalab.engine.sandbox import Sandbox, lab_marker, marked_environment
+from lambdalab.engine.spare import ENVIRONMENTS, Spares
 from lambdalab.errors import (
     ConfigError, LabClosedError, RequestTooLargeException, TooManyRequestsException, UnknownFunctionError,
 )
@@ -119,6 +121,11 @@ class ControlPlane:
         self.empty_opt.mkdir(mode=0o755, exist_ok=True)
         for path in self.limits.lab_dirs():  # listed first, so removed last
             self.reaper.watch_cgroup(path)
+        # what every environment uses (task roots, layers, runtime folders, the cache): read-only for runtimes
+        self.shared_folders = (str(workdir), str(cache_root()))
+        self.environments_dir = workdir / ENVIRONMENTS  # of which each runtime sees only its own folder
+        self.spares = Spares(workdir=workdir, limits=self.limits, reaper=self.reaper, budget=self.fd_budget,
+                             marker=self.marker, shared=self.shared_folders)
         self.closed = False
         self._perform_table: dict[type[Effect], Callable[[Any], None]] = {
             SpawnRuntime: self._spawn, DeliverInvocation: self._deliver, Freeze: self._freeze,
@@ -283,12 +290,13 @@ class ControlPlane:
     # -- effects --------------------------------------------------------------------------------
     def _spawn(self, effect: SpawnRuntime) -> None:
         environment = self.environments.get(effect.environment_id) or self._new_environment(effect.environment_id)
+        spare, environment.spare = environment.spare, None  # its first incarnation runs in the spare's launcher
         incarnation = effect.incarnation
-        if not self.fd_budget.acquire():  # another Lab of this process took the last slot: it exits at once
+        if spare is None and not self.fd_budget.acquire():  # another Lab took the last slot: it exits at once
             self.fd_budget.warn_full()
             self.loop.call_soon(self.on_exit, environment, incarnation, 127)
             return
-        environment.slots.add(incarnation)
+        environment.slots.add(incarnation)  # a spare's slot passes to the environment
         config = environment.config
         marker = f"{self.marker}{environment.id}/{incarnation}/"
         try:
@@ -301,8 +309,14 @@ class ControlPlane:
             env_vars = marked_environment(env_vars, marker)
             paths = self.paths.get((environment.pool.spec.function, environment.pool.spec.code))
             opt = (paths.opt if paths is not None else None) or str(self.empty_opt)
-            sandbox = environment.spawn(runtimes.command(config, environment.code_dir, opt), environment.code_dir, env_vars, incarnation,
-                                        mounts=(str(environment.tmp), opt))
+            argv = runtimes.command(config, environment.code_dir, opt)
+            if spare is not None and Sandbox.command_fits(argv, env_vars):
+                sandbox = environment.adopt(spare.sandbox, argv, env_vars, incarnation, opt, marker)
+            else:
+                if spare is not None:
+                    spare.sandbox.kill()  # its groups are the environment's now; it ends there
+                sandbox = environment.spawn(argv, environment.code_dir, env_vars, incarnation,
+                                            mounts=(str(environment.tmp), opt))
         except Exception as exc:  # noqa: BLE001 - the process never ran: the core sees it exit at once
             if isinstance(exc, OSError):
                 self.fd_budget.warn_full()
@@ -316,19 +330,33 @@ class ControlPlane:
         self.loop.call_soon(self.dispatch, environment, ProcessStarted(environment.id, incarnation, self.now()))
 
     def _new_environment(self, environment_id: str) -> EngineEnvironment:
+        """An environment's folder, /tmp and groups: the spare's where one serves (``engine/spare.py``), else made now.
+
+        A spare for the next new environment is made right after, while this one boots.
+        """
         pool = self.scheduler.registry[environment_id]
         config, code_dir = self.code[(pool.spec.function, pool.spec.code)]
+        spare = None if isinstance(config, runtimes.ProfiledConfig) else \
+            self.spares.take(pool.spec.memory_mb, config.ephemeral_storage_mb)
+        self.spares.refill()
         date = time.strftime("%Y/%m/%d", time.gmtime())
         stream = LogStream(log_stream_name(date, pool.spec.version, environment_id),
                            max_entries=self.settings.max_log_entries)
-        tmp = self.workdir / "environments" / environment_id / "tmp"
-        tmp.mkdir(parents=True, mode=0o700)
-        mounts.mount_tmpfs(tmp, config.ephemeral_storage_mb)  # where allowed: its size is ephemeral_storage_mb
+        if spare is not None:
+            tmp = spare.tmp
+        else:
+            tmp = self.environments_dir / environment_id / "tmp"
+            tmp.mkdir(parents=True, mode=0o700)
+            mounts.mount_tmpfs(tmp, config.ephemeral_storage_mb)  # where allowed: its size is ephemeral_storage_mb
         environment = EngineEnvironment(environment_id, pool, code_dir, stream, tmp, self)
         environment.config = config
-        environment.cgroups = self.limits.create(environment_id, pool.spec.memory_mb)
-        for path in environment.cgroups:
-            self.reaper.watch_cgroup(path)
+        if spare is not None:
+            environment.cgroups = spare.cgroups  # already watched by the reaper
+            environment.spare = spare
+        else:
+            environment.cgroups = self.limits.create(environment_id, pool.spec.memory_mb)
+            for path in environment.cgroups:
+                self.reaper.watch_cgroup(path)
         self.environments[environment_id] = environment
         return environment
 
@@ -449,11 +477,13 @@ class ControlPlane:
             return
         self.perform(self.scheduler.shutdown(self.now()))
         self.closed = True
+        self.spares.close()
         for handle in self._wakeups.values():
             handle.cancel()
         self._wakeups.clear()
         deadline = self.loop.time() + timeout_s
-        while any(e.sandboxes for e in self.environments.values()) and self.loop.time() < deadline:
+        while (any(e.sandboxes for e in self.environments.values()) or self.spares.alive) \
+                and self.loop.time() < deadline:
             await asyncio.sleep(0.01)
         for environment in self.environments.values():
             environment.close_all()

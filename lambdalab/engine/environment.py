@@ -28,6 +28,7 @@ from lambdalab.engine.limits import descendants
 from lambdalab.engine.sandbox import Sandbox
 
 if TYPE_CHECKING:
+    from lambdalab.engine.spare import Spare
     from lambdalab.engine.control_plane import ControlPlane
 
 
@@ -43,6 +44,7 @@ class EngineEnvironment:
         self.tmp = tmp
         self._plane = plane
         self.cgroups: list[Path] = []
+        self.spare: Spare | None = None  # a spare's launcher, until the first incarnation runs in it
         self.oom_kills = 0
         self.sandboxes: dict[int, Sandbox] = {}
         self.servers: dict[int, tuple[socket.socket, asyncio.Task[asyncio.Server]]] = {}
@@ -90,7 +92,17 @@ class EngineEnvironment:
         plane = self._plane
         sandbox = Sandbox(argv, cwd=cwd, env_vars=env_vars, on_output=self.stream.write,
                           on_exit=lambda code: plane.on_exit(self, incarnation, code), mounts=mounts,
-                          cgroups=self.cgroups)
+                          cgroups=self.cgroups, shared=plane.shared_folders, hide=str(plane.environments_dir))
+        self.sandboxes[incarnation] = sandbox
+        self._current = sandbox
+        return sandbox
+
+    def adopt(self, sandbox: Sandbox, argv: Sequence[str], env_vars: Mapping[str, str], incarnation: int,
+              opt: str, marker: str) -> Sandbox:
+        """A spare's waiting launcher (``engine/spare.py``) becomes this incarnation's runtime."""
+        plane = self._plane
+        sandbox.start(argv, cwd=self.code_dir, env_vars=env_vars, opt=opt, on_output=self.stream.write,
+                      on_exit=lambda code: plane.on_exit(self, incarnation, code), marker=marker)
         self.sandboxes[incarnation] = sandbox
         self._current = sandbox
         return sandbox

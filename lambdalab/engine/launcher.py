@@ -6,8 +6,8 @@ its cgroups afterwards stalls its first threads while the kernel migrates it, an
 allocated before the move uncharged. The launcher does all of it between its own exec and the
 runtime's, so the owner spawns with vfork and the runtime is born inside its limits.
 
-``path()`` builds it with the machine's C compiler into ``$LAMBDALAB_CACHE`` (default
-``~/.cache/lambdalab``)``/launch/<sha256 of the source>/launch``, atomically, and answers None where
+``path()`` builds it with the machine's C compiler into lambdalab's cache (``lambdalab/cache.py``)
+``launch/<sha256 of the source>/launch``, atomically, and answers None where
 there is no compiler or the build fails: the engine then keeps the ``preexec_fn`` path
 (``engine/mounts.py``, ``sandbox.GUARD``). ``LAMBDALAB_LAUNCHER=0`` turns it off.
 """
@@ -22,12 +22,9 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+from lambdalab.cache import cache_root
+
 SOURCE = Path(__file__).resolve().parent.parent / "runtimes" / "launch.c"
-
-
-def cache_dir() -> Path:
-    """Where built helpers live: ``$LAMBDALAB_CACHE`` or ``~/.cache/lambdalab``."""
-    return Path(os.environ.get("LAMBDALAB_CACHE") or Path.home() / ".cache" / "lambdalab")
 
 
 @functools.cache
@@ -39,7 +36,7 @@ def path() -> str | None:
         source = SOURCE.read_bytes()
     except OSError:
         return None
-    target = cache_dir() / "launch" / hashlib.sha256(source).hexdigest()[:16] / "launch"
+    target = cache_root() / "launch" / hashlib.sha256(source).hexdigest()[:16] / "launch"
     if target.is_file() and os.access(target, os.X_OK):
         return str(target)
     compiler = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc") or shutil.which("clang")
@@ -62,8 +59,16 @@ def path() -> str | None:
 
 
 def argv(program: list[str], *, pdeathsig: int, parent: int, tmp: str | None, opt: str | None,
-         cgroup_procs: list[str]) -> list[str]:
-    """The launcher's command line for ``program`` (``path()`` must not be None)."""
+         cgroup_procs: list[str], read_only: list[str] = (), hide: str | None = None) -> list[str]:  # type: ignore[assignment]
+    """The launcher's command line for ``program`` (``path()`` must not be None).
+
+    ``read_only``: folders every environment shares (task roots, layers, caches), bound read-only in the
+    namespace; ``hide``: the Lab's folder of environments, of which the runtime sees only its own.
+    """
     launcher = path()
     assert launcher is not None
-    return [launcher, str(pdeathsig), str(parent), tmp or "-", opt or "-", *cgroup_procs, "--", *program]
+    shared = ":".join(read_only) if read_only else "-"
+    if ":" in "".join(read_only):
+        raise ValueError(f"a read-only folder has ':' in its name: {read_only}")
+    return [launcher, str(pdeathsig), str(parent), tmp or "-", opt or "-", shared, hide or "-", *cgroup_procs, "--",
+            *program]

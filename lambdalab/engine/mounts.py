@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import errno
 import functools
 import os
 import subprocess
@@ -49,13 +50,16 @@ def _libc() -> ctypes.CDLL | None:
         return None
 
 
-def _enter(libc: ctypes.CDLL, tmp: bytes, opt: bytes | None, pdeathsig: int = 0) -> None:
+def _enter(libc: ctypes.CDLL, tmp: bytes, opt: bytes | None, pdeathsig: int = 0,
+           shared: tuple[bytes, ...] = (), hide: bytes | None = None) -> None:
     """In the child, before exec: a private mount namespace with /tmp (and /opt) bound to our folders.
 
     The namespace's mounts are the machine's made *slaves*: nothing mounted here is seen outside,
     and an unmount outside (an environment's ``/tmp`` tmpfs, when it retires) reaches in, so no
     runtime keeps another environment's storage alive. ``pdeathsig`` (a signal number) is set first:
-    the child dies with the thread that forked it, as ``setpriv --pdeathsig`` does.
+    the child dies with the thread that forked it, as ``setpriv --pdeathsig`` does. ``shared`` folders are
+    bound read-only and ``hide`` is covered but for the environment's own folder, as the launcher does
+    (``runtimes/launch.c``, which this is the fallback of).
     """
     if pdeathsig and libc.prctl(PR_SET_PDEATHSIG, pdeathsig, 0, 0, 0) != 0:
         raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG)")
@@ -67,17 +71,38 @@ def _enter(libc: ctypes.CDLL, tmp: bytes, opt: bytes | None, pdeathsig: int = 0)
         if libc.mount(opt, b"/opt", None, MS_BIND, None) != 0:
             raise OSError(ctypes.get_errno(), "mount --bind /opt")
         libc.mount(b"none", b"/opt", None, MS_BIND | MS_REMOUNT | MS_RDONLY, None)  # /opt is read-only on Lambda
+    own = os.open(os.path.dirname(tmp), os.O_PATH | os.O_DIRECTORY) if hide is not None else -1
     if libc.mount(tmp, b"/tmp", None, MS_BIND, None) != 0:
         raise OSError(ctypes.get_errno(), "mount --bind /tmp")
+    for folder in shared:
+        if libc.mount(folder, folder, None, MS_BIND | MS_REC, None) != 0:
+            if ctypes.get_errno() == errno.ENOENT:
+                continue
+            raise OSError(ctypes.get_errno(), "mount --rbind (read-only)")
+        if libc.mount(b"none", folder, None, MS_BIND | MS_REMOUNT | MS_RDONLY, None) != 0:
+            raise OSError(ctypes.get_errno(), "remount read-only")
+    if hide is not None:
+        if libc.mount(b"lambdalab-hidden", hide, b"tmpfs", MS_NOSUID | MS_NODEV, b"size=64k,mode=0755") != 0:
+            raise OSError(ctypes.get_errno(), "cover")
+        inside = os.path.join(hide, os.path.basename(os.path.dirname(tmp)))
+        os.mkdir(inside, 0o700)
+        if libc.mount(f"/proc/self/fd/{own}".encode(), inside, None, MS_BIND | MS_REC, None) != 0:
+            raise OSError(ctypes.get_errno(), "bind the environment's folder")
+        os.close(own)
+        if libc.mount(b"none", hide, None, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV, None) != 0:
+            raise OSError(ctypes.get_errno(), "cover read-only")
 
 
-def preexec(tmp: str, opt: str | None, pdeathsig: int = 0) -> Callable[[], None] | None:
+def preexec(tmp: str, opt: str | None, pdeathsig: int = 0, shared: tuple[str, ...] = (),
+            hide: str | None = None) -> Callable[[], None] | None:
     """A ``preexec_fn`` that gives the child its private /tmp (and /opt); None where that cannot be done."""
     libc = _libc()
     if libc is None or not used():
         return None
     tmp_b, opt_b = os.fsencode(tmp), (os.fsencode(opt) if opt is not None else None)
-    return lambda: _enter(libc, tmp_b, opt_b, pdeathsig)
+    shared_b = tuple(os.fsencode(f) for f in shared)
+    hide_b = os.fsencode(hide) if hide is not None else None
+    return lambda: _enter(libc, tmp_b, opt_b, pdeathsig, shared_b, hide_b)
 
 
 # -- the host side: a shared work dir, a size-limited /tmp per environment, unmounting -------------

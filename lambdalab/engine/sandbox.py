@@ -11,13 +11,15 @@ Containment (nothing a handler starts outlives or outruns its environment):
   environment (``marked_environment``); children inherit it, so a process that left the session
   and the process group is still found by a scan of ``/proc/*/environ`` (the reaper's, and the
   test suite's machine-wide leak check). ``<tag>`` is the owner's ``LAMBDALAB_TAG`` if set.
-* **Owner death.** Runtimes are started through ``setpriv --pdeathsig KILL`` (util-linux; one
-  extra ``exec``, about 0.6 ms, measured against 1.4 ms for a ``preexec_fn``, which also forces
-  ``fork`` instead of ``vfork``: 34 ms from a 1 GB owner). ``PR_SET_PDEATHSIG`` fires when the thread
-  that forked exits: that is the Lab's loop thread, which lives as long as the Lab. Where the
-  runtime gets a mount namespace (private ``/tmp`` and ``/opt``, ``engine/mounts.py``) a
-  ``preexec_fn`` is needed anyway: it sets ``PR_SET_PDEATHSIG`` itself (``prctl`` through the
-  preloaded C library) and ``setpriv`` is not used.
+* **Owner death.** Runtimes are started through the launcher (``runtimes/launch.c``, built by
+  ``engine/launcher.py``) with ``vfork``: it sets ``PR_SET_PDEATHSIG`` (SIGKILL), joins the
+  environment's cgroups and its mount namespace, then execs the runtime. ``PR_SET_PDEATHSIG`` fires
+  when the thread that forked exits: that is the Lab's loop thread, which lives as long as the Lab.
+  Without a C compiler the fallback is ``setpriv --pdeathsig KILL`` (util-linux; one extra ``exec``),
+  or, where the runtime gets a mount namespace, a ``preexec_fn`` (``engine/mounts.py``) that sets it
+  itself; a ``preexec_fn`` forces ``fork`` instead of ``vfork`` (3-4 ms from a Jupyter kernel, 34 ms
+  from a 1 GB owner). A spare (``engine/spare.py``) is a launcher that waits for its runtime's
+  command on stdin (``waiting=True``, then ``start``).
 * **Escaped descendants.** With cgroups, an environment's processes are its cgroup's members,
   whatever their session. Without cgroups they are the runtime's descendants (a ``setsid`` or
   ``setpgid`` child is still its child), found through ``/proc/<pid>/task/*/children``; a double
@@ -101,11 +103,16 @@ class Sandbox:
 
     def __init__(self, argv: Sequence[str], *, cwd: Path, env_vars: Mapping[str, str],
                  on_output: Callable[[bytes], None], on_exit: Callable[[int], None],
-                 mounts: tuple[str, str] | None = None, cgroups: Sequence[Path] = ()) -> None:
+                 mounts: tuple[str, str | None] | None = None, cgroups: Sequence[Path] = (),
+                 waiting: bool = False, shared: Sequence[str] = (), hide: str | None = None) -> None:
         """``mounts`` is (tmp, opt): where namespaces are available the process sees them at /tmp and /opt.
 
         ``cgroups``: the environment's groups, which the runtime joins before its exec where the launcher
         (``engine/launcher.py``) is built (``joined`` says so); else the owner moves it afterwards.
+        ``waiting``: a spare (``engine/spare.py``): the launcher joins its groups and namespace and waits
+        for ``start`` to name the runtime (``argv`` is ignored; needs the launcher).
+        ``shared`` (folders every environment uses: read-only for the runtime) and ``hide`` (the Lab's folder
+        of environments: the runtime sees only its own) apply in the launcher's namespace.
         """
         self._on_output = on_output
         self._on_exit = on_exit
@@ -115,17 +122,22 @@ class Sandbox:
             self.namespace = mounts is not None and _mounts.used()
             tmp, opt = mounts if mounts is not None and self.namespace else (None, None)
             self.joined = bool(cgroups)
-            command = _launcher.argv(list(argv), pdeathsig=signal.SIGKILL, parent=os.getpid(), tmp=tmp, opt=opt,
-                                     cgroup_procs=[str(Path(d) / "cgroup.procs") for d in cgroups])
+            command = _launcher.argv(["@stdin"] if waiting else list(argv), pdeathsig=signal.SIGKILL,
+                                     parent=os.getpid(), tmp=tmp, opt=None if waiting else opt,
+                                     cgroup_procs=[str(Path(d) / "cgroup.procs") for d in cgroups],
+                                     read_only=list(shared) if tmp else [], hide=hide if tmp else None)
+        elif waiting:
+            raise SandboxError("a spare environment needs the launcher (engine/launcher.py)")
         else:
-            enter = _mounts.preexec(*mounts, pdeathsig=signal.SIGKILL) if mounts is not None else None
+            enter = _mounts.preexec(mounts[0], mounts[1], pdeathsig=signal.SIGKILL, shared=tuple(shared),
+                                    hide=hide) if mounts is not None else None
             self.namespace = enter is not None
             self.joined = False
             command = list(argv) if enter is not None else [*GUARD, *argv]
         try:
             self._proc = subprocess.Popen(
                 command, cwd=cwd, env=dict(env_vars),
-                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
+                stdin=subprocess.PIPE if waiting else subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
                 close_fds=True, preexec_fn=enter,
             )
         except subprocess.SubprocessError as exc:  # the namespace could not be made (preexec_fn failed)
@@ -152,10 +164,32 @@ class Sandbox:
         self._stopped: dict[int, int] = {}     # pid -> pidfd of processes outside the group we stopped
         self._scan: asyncio.Handle | None = None  # the look for them after a freeze, until it runs or a thaw
 
+    def start(self, argv: Sequence[str], *, cwd: Path, env_vars: Mapping[str, str], opt: str | None,
+              on_output: Callable[[bytes], None], on_exit: Callable[[int], None], marker: str | None) -> None:
+        """A waiting sandbox (a spare) becomes this runtime: the launcher binds ``opt`` and execs ``argv``."""
+        stdin = self._proc.stdin
+        assert stdin is not None, "start() is for a waiting sandbox"
+        self._on_output, self._on_exit, self.marker = on_output, on_exit, marker
+        fields = [opt or "-", str(cwd), str(len(argv)), *argv, *(f"{k}={v}" for k, v in env_vars.items())]
+        command = b"\0".join(os.fsencode(f) for f in fields) + b"\0"
+        try:
+            stdin.write(command)  # far below a pipe's buffer: Lambda's variables are at most 4 KB
+            stdin.close()
+        except OSError:  # the spare died meanwhile: its exit is reported as this runtime's
+            with contextlib.suppress(OSError):
+                stdin.close()
+
+    @staticmethod
+    def command_fits(argv: Sequence[str], env_vars: Mapping[str, str]) -> bool:
+        """Whether ``start`` can hand this runtime over without blocking (a pipe holds 64 KB)."""
+        size = sum(len(a) + 1 for a in argv) + sum(len(k) + len(v) + 2 for k, v in env_vars.items())
+        return size < 48 * 1024
+
     def guard(self, reaper: _reaper.Reaper | None, cgroups: list[Path], marker: str | None) -> None:
         """Register with the reaper and say where the environment's other processes are found."""
+        known = self._reaper is reaper  # a spare's launcher, registered when it was made
         self.cgroups, self.marker, self._reaper = list(cgroups), marker, reaper
-        if reaper is not None:
+        if reaper is not None and not known:
             reaper.watch_group(self.pid, self.pidfd)
 
     # -- finding the environment's processes outside its process group ---------------------------
@@ -296,6 +330,9 @@ class Sandbox:
             self._loop.remove_reader(self._out_fd)
         if self._proc.stdout is not None:
             self._proc.stdout.close()
+        if self._proc.stdin is not None and not self._proc.stdin.closed:  # a spare that never started
+            with contextlib.suppress(OSError):
+                self._proc.stdin.close()
         if self._status_fd is not None:
             os.close(self._status_fd)
             self._status_fd = None

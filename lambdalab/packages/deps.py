@@ -53,6 +53,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+from lambdalab.cache import cache_root
 from lambdalab.engine.code import tree_size
 from lambdalab.errors import ConfigError
 from lambdalab.packages._fs import locked, read_json
@@ -90,11 +91,7 @@ class DependencyBuild:
 
 def default_cache_dir(environ: Mapping[str, str] | None = None) -> Path:
     """``$LAMBDALAB_CACHE_DIR/deps``, else ``$XDG_CACHE_HOME/lambdalab/deps``, else ``~/.cache/lambdalab/deps``."""
-    env = os.environ if environ is None else environ
-    if env.get("LAMBDALAB_CACHE_DIR"):
-        return Path(env["LAMBDALAB_CACHE_DIR"]).expanduser() / "deps"
-    base = Path(env["XDG_CACHE_HOME"]).expanduser() if env.get("XDG_CACHE_HOME") else Path.home() / ".cache"
-    return base / "lambdalab" / "deps"
+    return cache_root(environ) / "deps"
 
 
 def build_dependencies(requirements: Sequence[str] | Path, *, cache_dir: Path | None = None,

@@ -70,8 +70,12 @@ def test_launcher_is_built_once_and_refuses_a_bad_command_line():
     done = subprocess.run([path, "9", str(os.getpid()), "-", "-", "--"], capture_output=True, text=True, timeout=10,
                           check=False)
     assert done.returncode == 127 and "usage" in done.stderr
-    done = subprocess.run([path, "0", "0", "-", "-", "--", "/nonexistent/runtime"], capture_output=True, text=True,
-                          timeout=10, check=False)
+    done = subprocess.run([path, "0", "0", "-", "-", "-", "-", "--", "/nonexistent/runtime"], capture_output=True,
+                          text=True, timeout=10, check=False)
     assert done.returncode == 127 and "/nonexistent/runtime" in done.stderr
-    done = subprocess.run([path, "0", str(os.getpid()), "-", "-", "--", "true"], timeout=10, check=False)
+    done = subprocess.run([path, "0", str(os.getpid()), "-", "-", "-", "-", "--", "true"], timeout=10, check=False)
     assert done.returncode == 0
+    # a group it cannot join: it fails closed (never a runtime outside its limits)
+    done = subprocess.run([path, "0", "0", "-", "-", "-", "-", "/nonexistent/cgroup.procs", "--", "true"],
+                          capture_output=True, text=True, timeout=10, check=False)
+    assert done.returncode == 127 and "/nonexistent/cgroup.procs" in done.stderr
