@@ -389,7 +389,8 @@ class Lab:
                         max_event_age_s: int = 21_600, max_retry_attempts: int = 2,
                         layers: Sequence[str | Path] = (), requirements: Sequence[str] | str | None = None,
                         inherit_packages: bool = False, progress: deploy.Progress | None = None,
-                        pip_args: Sequence[str] = (), ephemeral_storage_mb: int = 512) -> Function:
+                        pip_args: Sequence[str] = (), ephemeral_storage_mb: int = 512,
+                        handler_as_given: bool = False) -> Function:
         """Register a function from handler source code or a file/folder; nothing starts yet.
 
         The handler imports what it would on Lambda: its package, ``requirements`` (a list of requirement
@@ -404,12 +405,14 @@ class Lab:
         ``path=`` a .py file) or ``"module.function"``, the module's parts joined by ``.`` or ``/``.
         ``path=`` is a .py file, a folder or a .zip file; ``zip_file=`` a .zip's bytes (as
         CreateFunction's ``ZipFile``). Packages keep Lambda's limits: 50 MB zipped, 250 MB unzipped.
+        ``handler_as_given=True`` hands ``handler`` to the runtime verbatim, as the Lambda API does (the
+        endpoint's Handler): a bare name is then the runtime's ``Runtime.MalformedHandlerName``.
 
         Raises ``ConfigError`` for any invalid argument before anything is written or started.
         """
         self._check_open()
-        check_handler(handler, runtime if isinstance(runtime, str) else "python")
-        if (isinstance(path, (str, Path)) and "." not in handler and Path(path).suffix != ".zip"
+        check_handler(handler, runtime if isinstance(runtime, str) else "python", as_given=handler_as_given is True)
+        if (not handler_as_given and isinstance(path, (str, Path)) and "." not in handler and Path(path).suffix != ".zip"
                 and Path(path).is_file() and runtime_ids.language(str(runtime)) != "provided"):
             handler = f"{Path(path).stem}.{handler}"
         if env_vars is not None and not isinstance(env_vars, Mapping):
@@ -422,7 +425,7 @@ class Lab:
                                 layers=layers,
                                 requirements=tuple(requirements.split()) if isinstance(requirements, str)
                                 else tuple(requirements or ()), inherit_packages=inherit_packages,
-                                ephemeral_storage_mb=ephemeral_storage_mb)
+                                ephemeral_storage_mb=ephemeral_storage_mb, handler_as_given=handler_as_given)
         if name in self._functions:
             raise ConfigError(f"invalid name: {name!r} is already registered; use update() to change it")
         return self._deploy(config, source=source, path=path, archive=zip_file, progress=progress,

@@ -73,6 +73,7 @@ class FunctionConfig:
     requirements: tuple[str, ...] = ()    # requirement lines, built like pip install -t beside the code
     inherit_packages: bool = False        # the owner's site-packages on the path too (not as on Lambda)
     ephemeral_storage_mb: int = 512       # the size of /tmp (enforced where engine/mounts.py can mount a tmpfs)
+    handler_as_given: bool = False        # _HANDLER is ``handler`` verbatim (the endpoint's Handler): the runtime judges it
 
     def __post_init__(self) -> None:
         check_function_name(self.name)
@@ -86,7 +87,8 @@ class FunctionConfig:
         _check(isinstance(self.ephemeral_storage_mb, int) and not isinstance(self.ephemeral_storage_mb, bool)
                and EPHEMERAL_STORAGE_MB_RANGE[0] <= self.ephemeral_storage_mb <= EPHEMERAL_STORAGE_MB_RANGE[1],
                "ephemeral_storage_mb", self.ephemeral_storage_mb, "an integer from 512 to 10240 (MB)")
-        check_handler(self.handler, self.runtime)
+        _check(isinstance(self.handler_as_given, bool), "handler_as_given", self.handler_as_given, "True or False")
+        check_handler(self.handler, self.runtime, as_given=self.handler_as_given)
         _check(isinstance(self.freeze, bool), "freeze", self.freeze, "True or False")
         self._check_env_vars()
         self._check_scaling()
@@ -158,6 +160,8 @@ class FunctionConfig:
     @property
     def full_handler(self) -> str:
         """``_HANDLER`` as the runtime gets it."""
+        if self.handler_as_given:
+            return self.handler
         module, function = self.module_and_function
         return f"{module}.{function}" if module else function
 
@@ -176,8 +180,12 @@ def check_runtime(runtime: object) -> None:
            runtime_ids.describe())
 
 
-def check_handler(handler: object, runtime: str = "python") -> None:
+def check_handler(handler: object, runtime: str = "python", *, as_given: bool = False) -> None:
     """A handler as the runtime's client resolves it.
+
+    ``as_given`` (a Handler of the Lambda API, handed to the runtime verbatim): only Lambda's own
+    pattern (1 to 128 characters, no whitespace), and no path that leaves the task root; the runtime
+    reports anything else at init, as Lambda's does (``Runtime.MalformedHandlerName``, ...).
 
     Node.js: ``path/module.function`` (the function may be ``a.b``: a property path of JavaScript
     names). A custom runtime: any string without whitespace up to 128 characters (Lambda's pattern),
@@ -192,6 +200,12 @@ def check_handler(handler: object, runtime: str = "python") -> None:
     _check(isinstance(handler, str), "handler", handler, "'module.function' or 'function' as a string")
     assert isinstance(handler, str)
     language = runtime_ids.language(runtime) if isinstance(runtime, str) else "python"
+    if as_given and language != "provided":
+        parts = handler.replace(".", "/").split("/")
+        _check(0 < len(handler) <= HANDLER_MAX_CHARS and not any(c.isspace() for c in handler)
+               and not handler.startswith("/") and ".." not in handler.split("/") and "" not in parts[:-1],
+               "handler", handler, f"1 to {HANDLER_MAX_CHARS} characters without whitespace, inside the task root")
+        return
     if language == "provided":
         _check(0 < len(handler) <= HANDLER_MAX_CHARS and not any(c.isspace() for c in handler), "handler", handler,
                f"1 to {HANDLER_MAX_CHARS} characters without whitespace (the bootstrap reads it from _HANDLER)")

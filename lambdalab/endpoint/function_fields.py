@@ -136,7 +136,7 @@ def settings(body: dict[str, Any]) -> dict[str, Any]:
     if "Environment" in body:
         out["env_vars"] = dict((body["Environment"] or {}).get("Variables") or {})
     if "Handler" in body:
-        out["handler"] = body["Handler"]
+        out["handler"], out["handler_as_given"] = body["Handler"], True  # the runtime judges it, as on Lambda
     if "Layers" in body:
         out["layers"] = layer_arns(body["Layers"])
     if "EphemeralStorage" in body:

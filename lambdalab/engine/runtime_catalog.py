@@ -73,7 +73,7 @@ def resolve(runtime: str) -> Installed:
             raise ConfigError(f"invalid runtime: {runtime} needs Node.js, which is not installed here; install it "
                               "(apt-get install nodejs) or point LAMBDALAB_NODE at a node executable")
         path, version = found
-        _visible(path, "node (LAMBDALAB_NODE)")
+        _visible(path, "node (LAMBDALAB_NODE)" if os.environ.get("LAMBDALAB_NODE") else "node")
         wanted = runtime_ids.node_major(runtime)
         if wanted is not None and str(wanted) != version.split(".")[0]:
             here = runtime_ids.identifier("nodejs", version)

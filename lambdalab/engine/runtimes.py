@@ -105,14 +105,23 @@ def bootstraps(task_root: Path, opt: str | None) -> list[Path]:
     return [Path(task_root) / "bootstrap"] + ([Path(opt) / "bootstrap"] if opt else [])
 
 
-def _runnable(path: Path) -> bool:
-    """An executable file that the kernel can start: a ``#!`` script or an ELF binary."""
+def entrypoint_problem(path: Path) -> str | None:
+    """Why the kernel would refuse to exec ``path``, in Go's words as Lambda reports them; None if it can run."""
     try:
         with open(path, "rb") as f:
-            magic = f.read(4)
+            head = f.read(256)
     except OSError:
-        return False
-    return os.access(path, os.X_OK) and (magic[:2] == b"#!" or magic == b"\x7fELF")
+        return "no such file or directory"
+    if not os.access(path, os.X_OK):
+        return "permission denied"
+    if head[:4] == b"\x7fELF":
+        return None
+    if head[:2] != b"#!":
+        return "exec format error"
+    interpreter = head[2:].split(b"\n", 1)[0].strip(b" \t").split(b" ", 1)[0]
+    if not interpreter or not os.access(os.fsdecode(interpreter), os.X_OK):  # a CRLF line names "/bin/sh\r"
+        return "no such file or directory"
+    return None
 
 
 def node_memory_flags(memory_mb: int) -> list[str]:
@@ -138,11 +147,16 @@ def command(config: FunctionConfig, task_root: Path | None = None, opt: str | No
             return [installed.executable, *flags, str(ric), config.full_handler]
         return [installed.executable, *flags, str(NODE_BOOTSTRAP)]
     if kind == "provided":
-        for candidate in bootstraps(task_root or Path.cwd(), opt):
-            if _runnable(candidate):
-                return [str(candidate)]
-        return [sys.executable, "-I", "-S", str(INVALID_ENTRYPOINT),
-                " ".join(str(p) for p in bootstraps(task_root or Path.cwd(), opt or "/opt"))]
+        assert task_root is not None, "a custom runtime's bootstrap is looked for in its task root"
+        places = bootstraps(task_root, opt)
+        found = next((p for p in places if p.is_file()), None)  # the first that exists is the one, as on Lambda
+        if found is None:
+            message = f"Couldn't find valid bootstrap(s): [{' '.join(map(str, bootstraps(task_root, opt or '/opt')))}]"
+        elif (problem := entrypoint_problem(found)) is not None:
+            message = f"fork/exec {found}: {problem}"
+        else:
+            return [str(found)]
+        return [sys.executable, "-I", "-S", str(INVALID_ENTRYPOINT), message]
     # -B: no bytecode is written into the task root, which is read-only on Lambda, so every cold start
     # compiles the handler's own modules as it would there
     if config.runtime == "python-ric":  # -P: the launcher's folder is not on sys.path
@@ -173,7 +187,9 @@ def environment_variables(config: FunctionConfig, *, environment: EngineEnvironm
     home = environment.tmp.parent / "home"
     home.mkdir(mode=0o700, exist_ok=True)
     values = {
-        "PATH": os.pathsep.join([*paths.bin, str(Path(sys.executable).parent), "/usr/local/bin", "/usr/bin", "/bin"]),
+        # the interpreter's folder only for Python (its runtime's own programs); Lambda's PATH otherwise
+        "PATH": os.pathsep.join([*paths.bin, *([str(Path(sys.executable).parent)] if language == "python" else []),
+                                 "/usr/local/bin", "/usr/bin", "/bin"]),
         "LD_LIBRARY_PATH": os.pathsep.join([task_root, os.path.join(task_root, "lib"), *paths.lib]),
         "LANG": "C.UTF-8", "LC_CTYPE": "C.UTF-8", "TZ": ":UTC",
         "_HANDLER": config.full_handler,

@@ -371,12 +371,7 @@ def test_boto3_create_function_needs_a_handler_for_every_zip_runtime(served: tup
 
 
 # Node.js handlers as Lambda takes them: any [^\s]+ at create time; the runtime reports what it cannot resolve
-LITERAL_HANDLER = pytest.mark.xfail(
-    strict=True, reason="needs FunctionConfig to hand an endpoint's Handler to the runtime as given (config.py, "
-    "api.py: reported to the lead); until then a bare name becomes index.handler and a non-identifier is a 400")
 
-
-@LITERAL_HANDLER
 @pytest.mark.parametrize("handler", ["handler", "index"])
 def test_boto3_node_handler_without_a_dot_is_malformed_at_init(served: tuple[lambdalab.Lab, str], handler: str) -> None:
     identifier = node_identifier()
@@ -391,7 +386,6 @@ def test_boto3_node_handler_without_a_dot_is_malformed_at_init(served: tuple[lam
     assert (error["errorType"], error["errorMessage"]) == ("Runtime.MalformedHandlerName", "Bad handler")  # type: ignore[index]
 
 
-@LITERAL_HANDLER
 def test_boto3_node_handler_that_is_no_javascript_name_fails_at_init(served: tuple[lambdalab.Lab, str]) -> None:
     identifier = node_identifier()
     _, url = served

@@ -165,14 +165,16 @@ def test_response_over_6_mb_is_rejected_and_the_runtime_stays_warm(lab, kind, re
 
 
 # -- Runtime.InvalidEntrypoint --------------------------------------------------------------------------
-def _invalid_entrypoint(lab, name: str, folder: Path):
+MISSING = r"Couldn't find valid bootstrap\(s\): \[\S+/bootstrap \S*/opt/bootstrap\]"
+
+
+def _invalid_entrypoint(lab, name: str, folder: Path, message: str = MISSING):
     fn = lab.create_function(name, path=folder, runtime=PROVIDED)
     result = fn.invoke({})
     assert result.error["errorType"] == "Runtime.InvalidEntrypoint"
-    # Lambda: "Couldn't find valid bootstrap(s): [/var/task/bootstrap /opt/bootstrap]"; here the folders'
-    # real paths: the task root, then the function's /opt
-    assert re.fullmatch(r"Couldn't find valid bootstrap\(s\): \[\S+/bootstrap \S*/opt/bootstrap\]",
-                        result.error["errorMessage"]), result.error
+    # Lambda: "Couldn't find valid bootstrap(s): [/var/task/bootstrap /opt/bootstrap]", or for one it cannot
+    # start "fork/exec /var/task/bootstrap: permission denied"; here the folders' real paths
+    assert re.fullmatch(message, result.error["errorMessage"]), result.error
     assert result.function_error == "Unhandled"
     assert result.report.endswith("\tStatus: error\tError Type: Runtime.InvalidEntrypoint")
     log = lab.logs(name)
@@ -192,13 +194,20 @@ def test_missing_bootstrap_is_an_invalid_entrypoint(lab, tmp_path):
 def test_non_executable_bootstrap_is_an_invalid_entrypoint(lab, tmp_path):
     (tmp_path / "bootstrap").write_text(custom_runtimes.bash_bootstrap())
     (tmp_path / "bootstrap").chmod(0o644)
-    _invalid_entrypoint(lab, "notexec", tmp_path)
+    _invalid_entrypoint(lab, "notexec", tmp_path, r"fork/exec \S+/bootstrap: permission denied")
+
+
+def test_bootstrap_whose_interpreter_line_ends_in_a_carriage_return_is_an_invalid_entrypoint(lab, tmp_path):
+    """Saved with Windows line endings, ``#!/bin/bash\\r`` names no program: Lambda's exec fails with ENOENT."""
+    (tmp_path / "bootstrap").write_bytes(custom_runtimes.bash_bootstrap().replace("\n", "\r\n").encode())
+    (tmp_path / "bootstrap").chmod(0o755)
+    _invalid_entrypoint(lab, "crlf", tmp_path, r"fork/exec \S+/bootstrap: no such file or directory")
 
 
 def test_executable_bootstrap_that_is_neither_script_nor_binary_is_an_invalid_entrypoint(lab, tmp_path):
     (tmp_path / "bootstrap").write_text("echo no interpreter line\n")
     (tmp_path / "bootstrap").chmod(0o755)
-    _invalid_entrypoint(lab, "noshebang", tmp_path)
+    _invalid_entrypoint(lab, "noshebang", tmp_path, r"fork/exec \S+/bootstrap: exec format error")
 
 
 # -- freeze, timeout, memory ----------------------------------------------------------------------------
