@@ -119,12 +119,9 @@ class LambdaMagics(Magics):
 
     @staticmethod
     def _register(lab: Lab, name: str, code: dict[str, Any], options: dict[str, Any]) -> Function:
-        try:
-            if name in lab.functions():
-                return lab.function(name).update(**code, **options)
-            return lab.create_function(name, **code, **options)
-        except TypeError as exc:  # a Lab that does not take an option yet
-            raise ConfigError(f"this Lab does not accept these options: {exc}") from None
+        if name in lab.functions():
+            return lab.function(name).update(**code, **options)
+        return lab.create_function(name, **code, **options)
 
     @no_var_expand
     @line_magic("lambda")
