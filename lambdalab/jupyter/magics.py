@@ -19,7 +19,6 @@ from IPython.display import display
 from traitlets import Float, Integer
 
 from lambdalab import Function, Lab, runtime_ids
-from lambdalab.errors import ConfigError
 from lambdalab.jupyter import session
 from lambdalab.jupyter._args import (caller_errors, check_scaling_supported, env_pairs, event_value, package_options,
                                      parse, scaling_changes)
