@@ -4,6 +4,11 @@ RequestResponse → 200 with the function's answer (``X-Amz-Function-Error: Unha
 failed, ``X-Amz-Executed-Version``, ``X-Amz-Log-Result`` for ``LogType=Tail``); Event → 202 (the
 Lab's async queue takes it); DryRun → 204. API errors go out as ``wire.ApiError``s.
 
+Transport-neutral steps, shared by the aiohttp route (``invoke`` below) and the endpoint's front door
+(``front.py``): ``begin`` checks what the request head names and asks for (before the body is read),
+``start`` takes the body and answers at once (a ``Reply``) or hands back a ``Pending`` engine future,
+and ``finish`` turns the engine's result into the ``Reply``.
+
 Rules: runs on the Lab's loop and calls the control plane directly (no thread hop); never blocks.
 """
 
@@ -13,6 +18,7 @@ import asyncio
 import base64
 import binascii
 import json
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from aiohttp import web
@@ -31,47 +37,95 @@ CLIENT_CONTEXT_BYTES = 3583
 _SLACK_S = 30.0
 
 
+class Call:
+    """One Invoke request whose head passed ``begin``: the function, qualifier, invocation type and headers."""
+
+    __slots__ = ("name", "qualifier", "kind", "headers")
+
+    def __init__(self, name: str, qualifier: str | None, kind: str, headers: Mapping[str, str]) -> None:
+        self.name, self.qualifier, self.kind, self.headers = name, qualifier, kind, headers
+
+
+class Reply:
+    """One answer: status, body and headers (the server adds framing: Content-Length, Date)."""
+
+    __slots__ = ("status", "body", "headers")
+
+    def __init__(self, status: int, body: bytes, headers: dict[str, str]) -> None:
+        self.status, self.body, self.headers = status, body, headers
+
+
+class Pending:
+    """A synchronous invocation under way: the engine's future and how long to wait for it at most."""
+
+    __slots__ = ("future", "limit")
+
+    def __init__(self, future: asyncio.Future[EngineResult], limit: float) -> None:
+        self.future, self.limit = future, limit
+
+
 async def invoke(endpoint: Endpoint, request: web.Request) -> web.Response:
-    name, qualifier = endpoint.function_name(request)
-    kind = request.headers.get("X-Amz-Invocation-Type", "RequestResponse")
+    """The aiohttp route."""
+    call = begin(endpoint, request.match_info["name"], request.query.get("Qualifier"), request.headers)
+    step = start(endpoint, call, await endpoint.read_body(request, _too_large))
+    if isinstance(step, Pending):
+        try:
+            result = await asyncio.wait_for(asyncio.shield(step.future), step.limit)
+        except LambdaLabError as exc:
+            raise wire.from_lab(exc) from None
+        except TimeoutError:
+            raise no_answer() from None
+        step = finish(call, result)
+    return web.Response(status=step.status, body=None if step.status in (202, 204) else step.body,
+                        headers=step.headers)
+
+
+def begin(endpoint: Endpoint, raw_name: str, qualifier: str | None, headers: Mapping[str, str]) -> Call:
+    """Check the head: ``raw_name`` is the percent-decoded path segment, ``qualifier`` the query's; raises ApiError."""
+    settings = endpoint.lab.settings
+    name, qualifier = wire.parse_name(raw_name, qualifier, region=settings.region, account_id=settings.account_id)
+    kind = headers.get("X-Amz-Invocation-Type", "RequestResponse")
     if kind not in INVOCATION_TYPES:
         raise wire.validation(kind, "invocationType", "Member must satisfy enum value set: [Event, RequestResponse, DryRun]")
+    return Call(name, qualifier, kind, headers)
+
+
+def start(endpoint: Endpoint, call: Call, payload: bytes) -> Reply | Pending:
+    """Take the body: DryRun and Event answer at once, RequestResponse is submitted; raises ApiError."""
     plane = endpoint.lab._plane
-    payload = await endpoint.read_body(request, _too_large)
+    name, qualifier, kind = call.name, call.qualifier, call.kind
     _resolve(endpoint, name, qualifier)  # an unknown function or qualifier is a 404 before anything else
     if kind == "DryRun":
-        return web.Response(status=204, headers={"x-amzn-RequestId": wire.new_request_id()})
+        return Reply(204, b"", {"x-amzn-RequestId": wire.new_request_id()})
     payload = _check_json(payload)
     if kind == "Event":
         try:
             request_id = plane.enqueue(name, payload, qualifier)
         except LambdaLabError as exc:
             raise wire.from_lab(exc) from None
-        return web.Response(status=202, headers={"x-amzn-RequestId": request_id})
-    options = _client_context(request.headers.get("X-Amz-Client-Context"))
+        return Reply(202, b"", {"x-amzn-RequestId": request_id})
+    options = _client_context(call.headers.get("X-Amz-Client-Context"))
     try:
         future = plane.start_invoke(name, payload, options, qualifier)
     except LambdaLabError as exc:
         raise wire.from_lab(exc) from None
-    config = plane.configs[name]
-    limit = config.timeout_s + plane.settings.init_timeout_s + _SLACK_S
-    try:
-        result = await asyncio.wait_for(asyncio.shield(future), limit)
-    except LambdaLabError as exc:
-        raise wire.from_lab(exc) from None
-    except TimeoutError:
-        raise wire.ApiError(500, "ServiceException", "lambdalab: no answer from the engine in time", user=False) from None
-    return web.Response(status=200, body=result.body, headers=_headers(result, request))
+    return Pending(future, plane.configs[name].timeout_s + plane.settings.init_timeout_s + _SLACK_S)
 
 
-def _headers(result: EngineResult, request: web.Request) -> dict[str, str]:
+def finish(call: Call, result: EngineResult) -> Reply:
+    """The 200 for an invocation that ended (its answer, or its function error)."""
     headers = {"Content-Type": "application/json", "X-Amz-Executed-Version": result.record.version,
                "x-amzn-RequestId": result.record.request_id}
     if result.is_error:
         headers["X-Amz-Function-Error"] = "Unhandled"
-    if request.headers.get("X-Amz-Log-Type") == "Tail":
+    if call.headers.get("X-Amz-Log-Type") == "Tail":
         headers["X-Amz-Log-Result"] = base64.b64encode(log_tail(result)).decode()
-    return headers
+    return Reply(200, result.body, headers)
+
+
+def no_answer() -> wire.ApiError:
+    """The engine did not end the invocation within its timeout, init timeout and slack."""
+    return wire.ApiError(500, "ServiceException", "lambdalab: no answer from the engine in time", user=False)
 
 
 def log_tail(result: EngineResult) -> bytes:

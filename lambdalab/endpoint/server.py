@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import ipaddress
+import os
 import socket
 import warnings
 from collections.abc import Awaitable, Callable
@@ -22,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from lambdalab.endpoint import function_urls, invoke, layers, management, wire
+from lambdalab.endpoint.front import Front
 from lambdalab.endpoint.cors import Cors
 from lambdalab.endpoint.function_urls import UrlListener
 from lambdalab.endpoint.guard import BODY_TIMEOUT_S, IDLE_TIMEOUT_S, MAX_CONNECTIONS, Gate, Guard
@@ -32,6 +34,7 @@ if TYPE_CHECKING:
     from lambdalab.api import Lab
 
 MAX_BODY = 32 * 1024 * 1024      # above Lambda's 6 MB so that Lambda's own 413 answers, not aiohttp's
+FAST_FRONT_ENV = "LAMBDALAB_FAST_FRONT"   # "0": every request through aiohttp (the front door off)
 Handler = Callable[["Endpoint", web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -98,6 +101,7 @@ class Endpoint:
         self.urls: dict[tuple[str, str | None], UrlListener] = {}
         self._runner: web.AppRunner | None = None
         self._server: asyncio.AbstractServer | None = None
+        self.front: Front | None = None
         self._worker = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="lambdalab-endpoint")
 
     @property
@@ -117,7 +121,12 @@ class Endpoint:
         except OSError as exc:
             await runner.cleanup()
             raise ConfigError(f"invalid port: cannot listen on {self.host}:{self.port} ({exc.strerror})") from None
-        self._server = await open_server(runner, sock, self.gate)
+        if os.environ.get(FAST_FRONT_ENV, "1") != "0":  # Invoke answered by front.py, the rest handed to aiohttp
+            assert runner.server is not None
+            self.front = Front(self, runner.server, MAX_BODY)
+            self._server = await asyncio.get_running_loop().create_server(self.gate.factory(self.front), sock=sock)
+        else:
+            self._server = await open_server(runner, sock, self.gate)
         self._runner = runner
         self.port = sock.getsockname()[1]
         return self.url
@@ -129,6 +138,9 @@ class Endpoint:
         if self._server is not None:
             self._server.close()
             self._server = None
+        if self.front is not None:
+            self.front.close()
+            self.front = None
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
