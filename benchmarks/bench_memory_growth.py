@@ -6,15 +6,16 @@ must land in the same one), 1,000 warm-up invokes, then ``--invokes`` (100,000) 
 (``psutil memory_full_info().uss``) of the runtime process is read after the warm-up (start) and
 after the last invoke (end), plus ten samples in between for the trend. The runtime's pid comes
 from the handler itself (its return value, through the public API; checked to be a child of this
-process). Target: end - start < 1 MiB. The same for runtime "nodejs" (handler returns
-``process.pid``; ``--node-invokes``, 20,000) when Node.js is installed. Floor: the runtime process
-of ``LeanHttpPlatform(1)`` (benchmarks/_common.py: raw-socket ``/next`` -> ``/response`` loop, no
-handler, no bookkeeping) over the same number of invokes, same sampling. Also "troughs": the lowest of the last four samples minus
-the lowest of the first four, which is what the target applies to for "nodejs" (V8's heap saws up
-and down by several MiB between collections, so two single samples mostly measure where in that
-cycle they fell).
+process). Target: end - start < 1 MiB. The same for runtime "nodejs" when Node.js is installed
+(handler returns ``process.pid``; ``--node-warmup`` 10,000 invokes, as V8 grows its heap to its
+working size over the first few thousand, then ``--node-invokes`` 15,000). Also "troughs": the
+lowest of the last four samples minus the lowest of the first four, which is what the target
+applies to for "nodejs" (V8's heap saws up and down by several MiB between collections, so two
+single samples mostly measure where in that cycle they fell). Floor: the runtime process of
+``LeanHttpPlatform(1)`` (benchmarks/_common.py: raw-socket ``/next`` -> ``/response`` loop, no
+handler, no bookkeeping) over 100,000 invokes, same sampling.
 
-    python benchmarks/bench_memory_growth.py [--invokes 100000] [--node-invokes 20000]
+    python benchmarks/bench_memory_growth.py [--invokes 100000] [--node-warmup 10000] [--node-invokes 15000]
 """
 
 from __future__ import annotations
