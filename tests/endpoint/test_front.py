@@ -1,0 +1,209 @@
+"""The endpoint's front door (endpoint/front.py): the Invoke API answered on the lean path, byte for byte what the
+aiohttp route answers, and every other request handed to aiohttp on the same connection."""
+
+from __future__ import annotations
+
+import base64
+import json
+import socket
+import time
+from collections.abc import Iterator
+
+import pytest
+
+import lambdalab
+from lambdalab.endpoint import endpoint_of
+from lambdalab.endpoint.front import fast_target
+
+from .conftest import ECHO, client
+
+pytestmark = pytest.mark.slow
+
+INVOKE = "/2015-03-31/functions/echo/invocations"
+ARN = "arn:aws:lambda:us-east-1:123456789012:function:echo"
+
+
+def request(path: str, body: bytes = b"{}", headers: dict[str, str] | None = None, method: str = "POST") -> bytes:
+    fields = {"Host": "localhost", **(headers or {}), "Content-Length": str(len(body))}
+    head = f"{method} {path} HTTP/1.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in fields.items()) + "\r\n"
+    return head.encode() + body
+
+
+def read_responses(sock: socket.socket, count: int, timeout: float = 20) -> list[tuple[int, dict[str, str], bytes]]:
+    """``count`` responses framed by Content-Length: (status, headers with lower-case names, body)."""
+    buf, out = b"", []
+    deadline = time.monotonic() + timeout
+    while len(out) < count:
+        end = buf.find(b"\r\n\r\n")
+        if end >= 0:
+            lines = buf[:end].decode("latin-1").split("\r\n")
+            headers = {k.lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:])}
+            size = end + 4 + int(headers.get("content-length", "0"))
+            if len(buf) >= size:
+                out.append((int(lines[0].split()[1]), headers, buf[end + 4:size]))
+                buf = buf[size:]
+                continue
+        sock.settimeout(max(0.01, deadline - time.monotonic()))
+        data = sock.recv(65536)
+        assert data, f"connection closed after {len(out)} of {count} responses"
+        buf += data
+    return out
+
+
+@pytest.fixture
+def front(served: tuple[lambdalab.Lab, str]) -> Iterator[tuple[lambdalab.Lab, str, socket.socket]]:
+    lab, url = served
+    assert endpoint_of(lab).front is not None, "the front door is on by default"
+    with socket.create_connection(("127.0.0.1", int(url.rsplit(":", 1)[1])), timeout=20) as sock:
+        yield lab, url, sock
+
+
+def test_fast_target_takes_only_what_it_decodes_exactly() -> None:
+    line = b"POST /2015-03-31/functions/%s/invocations%s HTTP/1.1"
+    assert fast_target(line % (b"echo", b"")) == ("echo", None)
+    assert fast_target(line % (b"arn%3Aaws%3Alambda%3Aus-east-1%3A123456789012%3Afunction%3Aecho", b"?Qualifier=%24LATEST")) \
+        == (ARN, "$LATEST")
+    assert fast_target(line % (b"echo", b"?a=1&Qualifier=prod&Qualifier=x")) == ("echo", "prod")
+    assert fast_target(line % (b"echo", b"?Qualifier=")) == ("echo", "")
+    for name, query in [(b"a%2Fb", b""), (b"a%252F", b""), (b"caf%C3%A9", b""), (b"", b""), (b"a/b", b""),
+                        (b"echo", b"?Qualifie%72=x"), (b"echo", b"?Qualifier=a;b=c"), (b"echo", b"#x")]:
+        assert fast_target(line % (name, query)) is None, (name, query)
+    assert fast_target(b"POST /2015-03-31/functions/echo/invocations HTTP/1.0") is None
+    assert fast_target(b"GET /2015-03-31/functions/echo/invocations HTTP/1.1") is None
+    assert fast_target(b"POST /2015-03-31/functions/echo/invocations/ HTTP/1.1") is None
+
+
+def test_invoke_then_management_then_invoke_on_one_connection(front) -> None:
+    lab, _, sock = front
+    endpoint = endpoint_of(lab)
+    sock.sendall(request(INVOKE, b'{"n": 1}'))
+    [(status, headers, body)] = read_responses(sock, 1)
+    assert status == 200 and json.loads(body)["event"] == {"n": 1}
+    assert "server" not in headers and headers["x-amz-executed-version"] == "$LATEST"   # answered by the front
+    assert endpoint.front.handed_off == 0
+    sock.sendall(request("/2015-03-31/functions/echo", b"", method="GET"))
+    [(status, headers, body)] = read_responses(sock, 1)
+    assert status == 200 and json.loads(body)["Configuration"]["FunctionName"] == "echo"
+    assert endpoint.front.handed_off == 1
+    sock.sendall(request(INVOKE, b'{"n": 2}'))        # the connection stays aiohttp's, and works
+    [(status, headers, body)] = read_responses(sock, 1)
+    assert status == 200 and json.loads(body)["event"] == {"n": 2} and "server" in headers
+    assert endpoint.front.handed_off == 1
+
+
+def test_pipelined_requests_are_answered_in_order(front) -> None:
+    lab, _, sock = front
+    sock.sendall(request(INVOKE, b'{"n": 1}') + request(INVOKE, b"", {"X-Amz-Invocation-Type": "DryRun"})
+                 + request(INVOKE, b'{"n": 3}') + request("/2016-08-19/account-settings", b"", method="GET")
+                 + request(INVOKE, b'{"n": 5}'))
+    answers = read_responses(sock, 5)
+    assert [a[0] for a in answers] == [200, 204, 200, 200, 200]
+    assert json.loads(answers[0][2])["event"] == {"n": 1} and json.loads(answers[2][2])["event"] == {"n": 3}
+    assert "AccountLimit" in json.loads(answers[3][2]) and json.loads(answers[4][2])["event"] == {"n": 5}
+
+
+def test_a_request_sent_byte_by_byte(front) -> None:
+    _, _, sock = front
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    for byte in request(INVOKE + "?Qualifier=%24LATEST", b'{"slow": true}', {"X-Amz-Log-Type": "Tail"}):
+        sock.sendall(bytes([byte]))
+    [(status, headers, body)] = read_responses(sock, 1)
+    assert status == 200 and json.loads(body)["event"] == {"slow": True}
+    assert "event {'slow': True}" in base64.b64decode(headers["x-amz-log-result"]).decode()
+
+
+def test_an_early_error_discards_the_body_and_keeps_the_connection(front) -> None:
+    _, _, sock = front
+    sock.sendall(request("/2015-03-31/functions/bad!name/invocations", b'{"x": 1}' * 1000)[:-10])
+    [(status, headers, body)] = read_responses(sock, 1)    # answered before the body is complete
+    assert status == 400 and headers["x-amzn-errortype"] == "ValidationException"
+    sock.sendall((b'{"x": 1}' * 1000)[-10:] + request(INVOKE, b'{"after": 1}'))
+    [(status, _, body)] = read_responses(sock, 1)
+    assert status == 200 and json.loads(body)["event"] == {"after": 1}
+
+
+def test_connection_close_is_honoured(front) -> None:
+    _, _, sock = front
+    sock.sendall(request(INVOKE, b"{}", {"Connection": "close"}))
+    [(status, headers, _)] = read_responses(sock, 1)
+    assert status == 200 and headers["connection"] == "close"
+    sock.settimeout(5)
+    assert sock.recv(100) == b""
+
+
+@pytest.mark.parametrize("headers", [{"Transfer-Encoding": "chunked"}, {"Expect": "100-continue"}])
+def test_framing_it_leaves_to_aiohttp_still_works(front, headers) -> None:
+    lab, _, sock = front
+    body = b'{"framed": 1}'
+    if "Transfer-Encoding" in headers:
+        head = f"POST {INVOKE} HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n".encode()
+        sock.sendall(head + b"%x\r\n%s\r\n0\r\n\r\n" % (len(body), body))
+    else:
+        sock.sendall(request(INVOKE, body, headers))
+    answers = read_responses(sock, 2 if "Expect" in headers else 1)
+    status, _, got = answers[-1]
+    assert status == 200 and json.loads(got)["event"] == {"framed": 1}
+    assert endpoint_of(lab).front.handed_off == 1
+
+
+# every header and body the aiohttp route gives, the front gives (Date and Server aside, ids masked)
+CASES = {
+    "ok": request(INVOKE, b'{"a": 1}'), "empty": request(INVOKE, b""), "fail": request(INVOKE, b'{"fail": true}'),
+    "tail": request(INVOKE, b"{}", {"X-Amz-Log-Type": "Tail"}),
+    "event": request(INVOKE, b"{}", {"X-Amz-Invocation-Type": "Event"}),
+    "dry": request(INVOKE, b"{}", {"X-Amz-Invocation-Type": "DryRun"}),
+    "kind": request(INVOKE, b"{}", {"X-Amz-Invocation-Type": "Sometimes"}),
+    "missing": request("/2015-03-31/functions/nope/invocations"),
+    "arn": request(f"/2015-03-31/functions/{ARN.replace(':', '%3A')}/invocations?Qualifier=%24LATEST"),
+    "other-account": request("/2015-03-31/functions/arn%3Aaws%3Alambda%3Aus-east-1%3A999999999999%3Afunction"
+                             "%3Aecho/invocations"),
+    "qualifier": request(INVOKE + "?Qualifier=staging"), "mismatch": request("/2015-03-31/functions/echo:a/invocations"
+                                                                             "?Qualifier=b"),
+    "name": request("/2015-03-31/functions/bad%20name/invocations"), "json": request(INVOKE, b"{nope"),
+    "nan": request(INVOKE, b'{"a": NaN}'), "host": request(INVOKE, b"{}", {"Host": "evil.example"}),
+    "origin": request(INVOKE, b"{}", {"Origin": "https://evil.example"}),
+    "form": request(INVOKE, b'{"f": 1}', {"Content-Type": "application/x-www-form-urlencoded"}),
+    "context": request(INVOKE, b"{}", {"X-Amz-Client-Context": base64.b64encode(b'{"custom": {"k": "v"}}').decode()}),
+    "bad-context": request(INVOKE, b"{}", {"X-Amz-Client-Context": "!!!"}),
+    "big-context": request(INVOKE, b"{}", {"X-Amz-Client-Context": "e30=" * 1000}),
+    "too-large": request(INVOKE, b'"' + b"x" * (6 * 1024 * 1024) + b'"'),
+}
+
+
+def _answers(monkeypatch: pytest.MonkeyPatch, fast: str) -> dict[str, tuple[int, list[str], object]]:
+    monkeypatch.setenv("LAMBDALAB_FAST_FRONT", fast)
+    out = {}
+    with lambdalab.Lab() as lab:
+        lab.create_function("echo", ECHO)
+        url = lab.serve()
+        assert (endpoint_of(lab).front is not None) == (fast == "1")
+        lab.function("echo").invoke({})                   # warm: the same environment serves every case
+        for name, raw in CASES.items():
+            with socket.create_connection(("127.0.0.1", int(url.rsplit(":", 1)[1])), timeout=20) as sock:
+                sock.sendall(raw)
+                [(status, headers, body)] = read_responses(sock, 1)
+            data = json.loads(body) if body else None
+            if isinstance(data, dict):
+                data = {k: ("<id>" if k in ("requestId", "stackTrace") else v) for k, v in data.items()}
+            if "x-amz-log-result" in headers:
+                headers["x-amz-log-result"] = base64.b64decode(headers["x-amz-log-result"]).decode().split("\n")[1]
+            out[name] = (status, sorted(f"{k}: {v}" if k not in ("x-amzn-requestid", "date", "content-length") else k
+                                        for k, v in headers.items() if k != "server"), data)
+    return out
+
+
+def test_the_front_answers_exactly_as_the_aiohttp_route(monkeypatch) -> None:
+    slow, fast = _answers(monkeypatch, "0"), _answers(monkeypatch, "1")
+    for name in CASES:
+        assert fast[name] == slow[name], name
+    assert fast["ok"][0] == 200 and fast["too-large"][0] == 413 and fast["host"][0] == 403
+
+
+def test_boto3_through_the_front(served) -> None:
+    lab, url = served
+    boto = client(url)
+    for i in range(3):
+        answer = boto.invoke(FunctionName="echo", Payload=json.dumps({"i": i}), LogType="Tail")
+        assert json.loads(answer["Payload"].read())["event"] == {"i": i} and "LogResult" in answer
+    assert boto.get_function(FunctionName="echo")["Configuration"]["FunctionName"] == "echo"
+    assert endpoint_of(lab).front.handed_off >= 1
