@@ -76,18 +76,18 @@ def lab_run(lab: lambdalab.Lab, name: str, runtime: str, source: str, n: int, wa
     for _ in range(warmup):
         envs.add(fn.invoke({}).environment_id)
     pid = runtime_pid(int(first.payload))
-    seen = {"errors": 0, "envs": envs}
+    errors: list[str] = []
 
     def invoke(k: int) -> None:
         for _ in range(k):
             r = fn.invoke({})
             if r.error is not None:
-                seen["errors"] += 1
-            seen["envs"].add(r.environment_id)
+                errors.append(r.request_id)
+            envs.add(r.environment_id)
 
     start, end, samples, seconds = grow(invoke, pid, n)
     return {"start": start, "end": end, "samples": samples, "seconds": seconds, "n": n,
-            "environments": len(seen["envs"]), "errors": seen["errors"], "pid": pid}
+            "environments": len(envs), "errors": len(errors), "pid": pid}
 
 
 def floor_run(n: int) -> dict:
