@@ -9,7 +9,7 @@ NODE_RIC := $(VENV)/share/lambdalab/node-ric
 NODE_RIC_VERSION := 3.3.0
 SUDO_APT := $(if $(filter 0,$(shell id -u)),apt-get,sudo -n apt-get)
 
-.PHONY: setup lab test test-lib test-notebooks test-browser browser runtimes node-ric bench clean
+.PHONY: setup lab test test-lib test-notebooks test-browser browser runtimes node-ric bench bench-peers clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -54,6 +54,10 @@ test-notebooks: setup
 
 bench: setup          ## benchmarks; rewrites benchmarks/RESULTS.md
 	$(BIN)/python benchmarks/run_all.py
+
+bench-peers: setup    ## serverless-offline + python-lambda-local into benchmarks/.peers, then the side-by-side benchmark
+	bash benchmarks/install_peers.sh
+	$(BIN)/python benchmarks/bench_peers.py --write
 
 clean:
 	rm -rf $(VENV) .pytest_cache
