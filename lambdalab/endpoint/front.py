@@ -1,11 +1,12 @@
-"""The endpoint's front door: a lean HTTP/1.1 protocol (httptools) that owns the endpoint's listening socket.
+"""The endpoint's front door: a lean HTTP/1.1 protocol (httptools) that owns a listening socket.
 
-It answers the Invoke API (``POST /2015-03-31/functions/{name}/invocations``) itself, through the same
-transport-neutral steps as the aiohttp route (``invoke.begin`` / ``start`` / ``finish``) and the same
-``Guard``; the aiohttp app is 2-3 times the CPU per request of this path. Every other request, and any
-request this path does not fully handle (not HTTP/1.1, a chunked or ``Expect`` or ``Upgrade`` request, a
-name or query that needs more decoding than plain percent-escapes, a head over 16 KiB, a body over the
-app's ``client_max_size``, a head httptools refuses) hands its connection to aiohttp unchanged: aiohttp's
+A ``Route`` says which requests it answers and how, in transport-neutral steps that the aiohttp app's
+handlers take too (``begin`` / ``start`` / ``finish``): the endpoint's is ``invoke.InvokeRoute`` (the
+Invoke API, ``POST /2015-03-31/functions/{name}/invocations``, with the same ``Guard``), each function
+URL's is ``function_urls.UrlRoute``. The aiohttp app costs about twice the CPU per request of this path.
+Every other request, and any request this path does not fully handle (not HTTP/1.1, a chunked or
+``Expect`` or ``Upgrade`` request, a target the route leaves to aiohttp, a head over 16 KiB, a body over
+the route's ``max_body``, a head httptools refuses) hands its connection to aiohttp unchanged: aiohttp's
 request handler gets the transport and the bytes not yet answered, and keeps that connection to the end.
 
 Framing is decided here before the parser sees a byte: a request head ends at the first blank line and
@@ -13,39 +14,37 @@ its body is ``Content-Length`` bytes, so the buffer always starts at a request's
 hand-off (or a pipelined request after a fast one) loses nothing. Each connection has one lazily re-armed
 timer for its one deadline: the idle / slow-head limit (``idle_timeout_s`` from the connection's start or
 its last response until a complete head), the body limit (``guard.BODY_TIMEOUT_S``: 408, closed), or the
-engine limit (the invocation's timeout, init timeout and slack: ``invoke.no_answer``).
+engine limit (the invocation's timeout, init timeout and slack).
 
-Rules: runs on the Lab's loop; never blocks; no engine names here (``invoke.py`` speaks to the engine).
+Rules: runs on the Lab's loop; never blocks; no engine and no Lambda shapes here (the routes have them).
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from collections.abc import Callable
 from email.utils import formatdate
-from typing import TYPE_CHECKING, Any
-from urllib.parse import unquote, unquote_plus
+from http import HTTPStatus
+from typing import Any, Protocol
 
 import httptools
 from multidict import CIMultiDict
 
-from lambdalab.endpoint import guard, invoke, wire
-from lambdalab.errors import LambdaLabError
+from lambdalab.endpoint import guard, invoke
 
-if TYPE_CHECKING:
-    from lambdalab.endpoint.server import Endpoint
-
+ENV = "LAMBDALAB_FAST_FRONT"    # "0": every request through aiohttp (the front door off)
 MAX_HEAD = 16384                 # a longer head goes to aiohttp, which answers it as it does today
-_PREFIX = b"POST /2015-03-31/functions/"
-_SUFFIX = b"/invocations"
-_VERSION = b" HTTP/1.1"
 _ODD = frozenset({b"transfer-encoding", b"expect", b"upgrade"})   # framing this path leaves to aiohttp
-_REASONS = {200: "OK", 202: "Accepted", 204: "No Content", 400: "Bad Request", 403: "Forbidden", 404: "Not Found",
-            408: "Request Timeout", 409: "Conflict", 413: "Request Entity Too Large", 429: "Too Many Requests",
-            500: "Internal Server Error", 501: "Not Implemented", 502: "Bad Gateway", 503: "Service Unavailable"}
+_REASONS = {status.value: status.phrase for status in HTTPStatus}   # as aiohttp words them ("" when unknown)
+_NO_BODY = (204, 304)
 _PAUSE_AT = 1 << 20              # pipelined bytes buffered while an invocation runs before reading pauses
 _date: list[Any] = [0, ""]
+
+
+def enabled() -> bool:
+    return os.environ.get(ENV, "1") != "0"
 
 
 def http_date() -> str:
@@ -55,43 +54,25 @@ def http_date() -> str:
     return _date[1]  # type: ignore[no-any-return]
 
 
-def fast_target(line: bytes) -> tuple[str, str | None] | None:
-    """(percent-decoded name segment, Qualifier) of an Invoke request line this path handles, or None."""
-    if not (line.startswith(_PREFIX) and line.endswith(_VERSION)):
-        return None
-    path, _, query = line[len(_PREFIX):-len(_VERSION)].partition(b"?")
-    if not path.endswith(_SUFFIX) or b"#" in query:
-        return None
-    try:
-        name, text = path[:-len(_SUFFIX)].decode("ascii"), query.decode("ascii")
-    except UnicodeDecodeError:
-        return None
-    if not name or "/" in name or " " in name:
-        return None
-    if "%" in name:
-        name = unquote(name)
-        if "%" in name or "/" in name or not name.isascii():
-            return None                                    # double escapes, slashes, UTF-8: aiohttp decides
-    qualifier = None
-    if text:
-        if ";" in text:
-            return None
-        for part in text.split("&"):
-            key, _, value = part.partition("=")
-            if "%" in key or "+" in key:
-                return None
-            if key == "Qualifier" and qualifier is None:
-                qualifier = unquote_plus(value) if ("%" in value or "+" in value) else value
-                if not qualifier.isascii():
-                    return None
-    return name, qualifier
+class Route(Protocol):
+    """What a front door answers, and how. ``begin`` may answer at once (a ``Reply``: the body is then discarded)."""
+
+    max_body: int
+
+    def target(self, line: bytes) -> Any | None: ...          # None: the connection goes to aiohttp
+    def begin(self, target: Any, headers: CIMultiDict[str], connection: Any) -> Any: ...   # .peer, .port
+    def start(self, call: Any, body: bytes) -> invoke.Reply | invoke.Pending: ...
+    def finish(self, call: Any, result: Any) -> invoke.Reply: ...
+    def failed(self, call: Any, exc: BaseException) -> invoke.Reply: ...   # begin, start or the engine raised
+    def late(self, call: Any) -> invoke.Reply: ...           # the engine's limit passed
+    def slow_body(self, call: Any) -> invoke.Reply: ...      # the body did not arrive in time (then closed)
 
 
 class Front:
-    """The front door of one endpoint: a protocol factory for its socket, and its live fast connections."""
+    """One front door: a protocol factory for a listening socket, and its live fast connections."""
 
-    def __init__(self, endpoint: Endpoint, make_aiohttp: Callable[[], asyncio.Protocol], max_body: int) -> None:
-        self.endpoint, self.make_aiohttp, self.max_body = endpoint, make_aiohttp, max_body
+    def __init__(self, route: Route, make_aiohttp: Callable[[], asyncio.Protocol], idle_timeout_s: float) -> None:
+        self.route, self.make_aiohttp, self.idle_timeout_s = route, make_aiohttp, idle_timeout_s
         self.connections: set[Connection] = set()
         self.handed_off = 0
 
@@ -107,15 +88,17 @@ class Connection(asyncio.Protocol):
     """One client connection: Invoke requests answered here until one is not, then aiohttp's."""
 
     def __init__(self, front: Front) -> None:
-        self.front, self.endpoint = front, front.endpoint
+        self.front, self.route, self.idle_timeout_s = front, front.route, front.idle_timeout_s
         self.loop = asyncio.get_running_loop()
         self.transport: asyncio.Transport | None = None
         self._aio: asyncio.Protocol | None = None           # aiohttp's handler once handed off
         self._buf = bytearray()
         self._need = 0                                      # body bytes of the current request still to come
         self._body: bytearray | None = None                 # collected body (None: discarding after an early answer)
-        self._call: invoke.Call | None = None
+        self._call: Any = None
+        self._head_only = False                             # a HEAD request: its answer has no body
         self._waiting: asyncio.Future[Any] | None = None    # the engine's future of the current request
+        self._waiting_call: Any = None
         self._keep_alive = True
         self._paused = False
         self._deadline: float | None = None
@@ -129,8 +112,11 @@ class Connection(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
         self.transport = transport
+        peer, local = transport.get_extra_info("peername"), transport.get_extra_info("sockname")
+        self.peer = peer[0] if peer else "127.0.0.1"                  # what a route may read of the connection
+        self.port = str(local[1]) if local else "80"
         self.front.connections.add(self)
-        self._set_deadline(self.loop.time() + self.endpoint.idle_timeout_s)
+        self._set_deadline(self.loop.time() + self.idle_timeout_s)
 
     def data_received(self, data: bytes) -> None:
         if self._aio is not None:
@@ -191,7 +177,7 @@ class Connection(asyncio.Protocol):
                 if self._body is not None:
                     self._run()
                 else:
-                    self._set_deadline(self.loop.time() + self.endpoint.idle_timeout_s)
+                    self._set_deadline(self.loop.time() + self.idle_timeout_s)
                 continue
             end = buf.find(b"\r\n\r\n")
             if end < 0:
@@ -201,8 +187,9 @@ class Connection(asyncio.Protocol):
             self._head(end + 4)
 
     def _head(self, size: int) -> None:
-        buf = self._buf
-        target = fast_target(bytes(buf[:buf.find(b"\r\n")]))
+        buf, route = self._buf, self.route
+        line = bytes(buf[:buf.find(b"\r\n")])
+        target = route.target(line)
         if target is None or size > MAX_HEAD:
             self._hand_off()
             return
@@ -215,24 +202,20 @@ class Connection(asyncio.Protocol):
             self._hand_off()
             return
         length = self._length
-        if self._odd or length > self.front.max_body:
+        if self._odd or length > route.max_body:
             self._hand_off()
             return
         del buf[:size]
-        self._keep_alive = keep_alive
-        self._need = length
-        headers = CIMultiDict(self._headers)
-        endpoint = self.endpoint
-        why = endpoint.guard.refusal(headers, json_api=False)
+        self._keep_alive, self._head_only, self._need = keep_alive, line.startswith(b"HEAD "), length
         try:
-            if why is not None:
-                raise wire.forbidden(why)
-            self._call = invoke.begin(endpoint, target[0], target[1], headers)
-        except Exception as exc:  # noqa: BLE001 - answered in Lambda's format, the body discarded
+            call = route.begin(target, CIMultiDict(self._headers), self)
+        except Exception as exc:  # noqa: BLE001 - answered in the route's format, the body discarded
+            call = route.failed(None, exc)
+        if isinstance(call, invoke.Reply):
             self._body = None
-            self._error(exc)
+            self._send(call)
             return
-        self._body = bytearray()
+        self._call, self._body = call, bytearray()
         if length == 0:
             self._run()
         elif len(buf) < length:
@@ -244,63 +227,65 @@ class Connection(asyncio.Protocol):
         """The body is complete: start the call."""
         call, payload = self._call, bytes(self._body or b"")
         self._call, self._body = None, None
-        assert call is not None
         try:
-            step = invoke.start(self.endpoint, call, payload)
+            step = self.route.start(call, payload)
         except Exception as exc:  # noqa: BLE001
-            self._error(exc)
-            return
+            step = self.route.failed(call, exc)
         if isinstance(step, invoke.Reply):
             self._send(step)
             return
         future = step.future
-        self._waiting = future
+        self._waiting, self._waiting_call = future, call
         self._set_deadline(self.loop.time() + step.limit)
         future.add_done_callback(lambda done: self._done(done, call))
 
-    def _done(self, future: asyncio.Future[Any], call: invoke.Call) -> None:
+    def _done(self, future: asyncio.Future[Any], call: Any) -> None:
         if future is not self._waiting:        # the connection closed, or the engine limit answered already
             return
         self._waiting = None
         if future.cancelled():
-            self._error(wire.ApiError(500, "ServiceException", "lambdalab: the invocation was cancelled", user=False))
+            self._send(self.route.failed(call, asyncio.CancelledError()))
         elif (exc := future.exception()) is not None:
-            self._error(exc)
+            self._send(self.route.failed(call, exc))
         else:
-            self._send(invoke.finish(call, future.result()))
+            self._send(self.route.finish(call, future.result()))
         if self._paused and self.transport is not None:
             self._paused = False
             self.transport.resume_reading()
         self._advance()
 
     # -- answers -----------------------------------------------------------------------------------
-    def _error(self, exc: BaseException) -> None:
-        error = exc if isinstance(exc, wire.ApiError) else wire.from_lab(exc if isinstance(exc, Exception) else
-                                                                         LambdaLabError(repr(exc)))
-        self._send(_reply(error))
-
     def _send(self, reply: invoke.Reply, *, close: bool = False) -> None:
+        """Write one answer: the route's headers, then Content-Length and Date as aiohttp adds them."""
         transport = self.transport
         if transport is None or transport.is_closing():
             return
-        status, body = reply.status, reply.body
-        lines = [f"HTTP/1.1 {status} {_REASONS.get(status, 'Unknown')}\r\n"]
-        lines += [f"{key}: {value}\r\n" for key, value in reply.headers.items()]
-        if status != 204:
+        status, body, headers = reply.status, reply.body, reply.headers
+        lines = [f"HTTP/1.1 {status} {_REASONS.get(status, '')}\r\n"]
+        lines += [f"{key}: {value}\r\n" for key, value in headers.items()]
+        if status in _NO_BODY:
+            body = b""
+        else:
             lines.append(f"Content-Length: {len(body)}\r\n")
+        if "Date" not in headers:
+            lines.append(f"Date: {http_date()}\r\n")
         close = close or not self._keep_alive
-        lines.append(f"Date: {http_date()}\r\nConnection: close\r\n\r\n" if close else f"Date: {http_date()}\r\n\r\n")
+        lines.append("Connection: close\r\n\r\n" if close else "\r\n")
         head = "".join(lines).encode("utf-8", "surrogateescape")
+        if self._head_only:
+            body = b""
         if len(body) < 65536:
             transport.write(head + body)
         else:
             transport.write(head)
             transport.write(body)
         if close:
+            self._buf.clear()                        # nothing after this request is read or run
+            self._need = 0
             transport.close()
             return
         if not self._need:
-            self._set_deadline(self.loop.time() + self.endpoint.idle_timeout_s)
+            self._set_deadline(self.loop.time() + self.idle_timeout_s)
 
     # -- the one deadline --------------------------------------------------------------------------
     def _set_deadline(self, when: float) -> None:
@@ -321,12 +306,10 @@ class Connection(asyncio.Protocol):
         self._deadline = None
         if self._waiting is not None:               # the engine did not answer within the invocation's limit
             self._waiting = None
-            self._error(invoke.no_answer())
+            self._send(self.route.late(self._waiting_call))
             self._advance()
         elif self._body is not None and self._need:  # the body did not arrive in time
-            self._send(_reply(wire.ApiError(408, "RequestTimeoutException", "lambdalab: the request body did not "
-                                            f"arrive within {guard.BODY_TIMEOUT_S:g} s", key="Message",
-                                            user=False)), close=True)
+            self._send(self.route.slow_body(self._call), close=True)
         else:                                        # idle, or a head too slow to arrive
             self.transport.close()
 
@@ -351,7 +334,3 @@ class Connection(asyncio.Protocol):
     def close(self) -> None:
         if self.transport is not None:
             self.transport.close()
-
-
-def _reply(error: wire.ApiError) -> invoke.Reply:
-    return invoke.Reply(error.status, error.body(), error.headers(wire.new_request_id()))

@@ -22,6 +22,8 @@ import re
 import secrets
 import string
 import uuid
+from collections.abc import Mapping
+from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
@@ -32,9 +34,11 @@ from lambdalab.core import runtime_api
 from lambdalab.endpoint import shapes, wire
 from lambdalab.endpoint.cors import Cors
 from lambdalab.endpoint.guard import BODY_TIMEOUT_S
+from lambdalab.endpoint.invoke import Pending, Reply
 from lambdalab.errors import LambdaLabError, TooManyRequestsException
 
 if TYPE_CHECKING:
+    from lambdalab.endpoint.front import Front
     from lambdalab.endpoint.server import Endpoint
     from lambdalab.engine.control_plane import EngineResult
 
@@ -48,15 +52,29 @@ class _BadAnswer(Exception):
     """A function URL answer no HTTP response can carry."""
 
 
-def _plain(status: int, message: str, request_id: str, code: str | None = None) -> web.Response:
+def _plain(status: int, message: str, request_id: str, code: str | None = None) -> Reply:
     headers = {"Content-Type": "application/json", "x-amzn-RequestId": request_id}
     if code:
         headers["x-amzn-ErrorType"] = code
-    return web.Response(status=status, body=json.dumps({"Message": message}).encode(), headers=headers)
+    return Reply(status, json.dumps({"Message": message}).encode(), headers)
+
+
+class UrlCall:
+    """One request to a function URL once its head passed: what the event is built from, and the CORS to add."""
+
+    __slots__ = ("request_id", "method", "path", "query", "headers", "source_ip", "port", "origin", "cors")
+
+    def __init__(self, request_id: str, method: str, path: str, query: str, headers: Mapping[str, str],
+                 source_ip: str, port: str, origin: str | None, cors: Cors | None) -> None:
+        self.request_id, self.method, self.path, self.query, self.headers = request_id, method, path, query, headers
+        self.source_ip, self.port, self.origin, self.cors = source_ip, port, origin, cors
 
 
 class UrlListener:
-    """One function URL: its own loopback port, forwarding every request to one function (and qualifier)."""
+    """One function URL: its own loopback port, forwarding every request to one function (and qualifier).
+
+    Its ``UrlRoute`` serves the front door of its port (every request with plain framing) and its aiohttp
+    handler (the rest) alike: both go through ``begin`` / ``start`` / ``finish``."""
 
     def __init__(self, endpoint: Endpoint, name: str, qualifier: str | None, auth_type: str = "NONE",
                  cors: Cors | None = None) -> None:
@@ -64,6 +82,8 @@ class UrlListener:
         self.url_id = "".join(secrets.choice(string.ascii_lowercase + string.digits) for _ in range(32))
         self.created = self.modified = shapes.timestamp()
         self.port = 0
+        self.route = UrlRoute(self)
+        self.front: Front | None = None
         self._runner: web.AppRunner | None = None
         self._server: asyncio.AbstractServer | None = None
 
@@ -81,13 +101,17 @@ class UrlListener:
         from lambdalab.endpoint.server import listen, open_server
 
         sock = listen(host, 0)
-        self._server = await open_server(self._runner, sock, self.endpoint.gate)
+        self.front, self._server = await open_server(self._runner, sock, self.endpoint.gate, self.route,
+                                                     self.endpoint.idle_timeout_s)
         self.port = sock.getsockname()[1]
 
     async def stop(self) -> None:
         if self._server is not None:
             self._server.close()
             self._server = None
+        if self.front is not None:
+            self.front.close()
+            self.front = None
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -102,22 +126,14 @@ class UrlListener:
             config["Cors"] = self.cors.shape()
         return config
 
+    # -- the aiohttp handler -----------------------------------------------------------------------
     async def handle(self, request: web.Request) -> web.Response:
-        request_id = str(uuid.uuid4())
-        why = self.endpoint.guard.refusal(request.headers, json_api=False, check_origin=False)
-        if why is not None:
-            return _plain(403, f"Forbidden: {why}", request_id, "AccessDeniedException")
-        origin, cors = request.headers.get("Origin"), self.cors
-        if origin is None or cors is None:
-            return await self._invoke(request, request_id)
-        if request.method == "OPTIONS" and "Access-Control-Request-Method" in request.headers:
-            return web.Response(status=200, headers={**cors.preflight(origin), "x-amzn-RequestId": request_id})
-        response = await self._invoke(request, request_id)
-        for key, value in cors.response(origin).items():
-            response.headers.add(key, value)
-        return response
-
-    async def _invoke(self, request: web.Request, request_id: str) -> web.Response:
+        route = self.route
+        port = str(request.transport.get_extra_info("sockname")[1]) if request.transport else "80"
+        call = route.begin((request.method, request.raw_path.split("?", 1)[0], request.rel_url.raw_query_string),
+                          request.headers, SimpleNamespace(peer=request.remote or "127.0.0.1", port=port))
+        if isinstance(call, Reply):
+            return _response(call)
         try:
             if request.content.is_eof():
                 body = await request.read()
@@ -125,35 +141,111 @@ class UrlListener:
                 async with asyncio.timeout(BODY_TIMEOUT_S):
                     body = await request.read()
         except web.HTTPRequestEntityTooLarge:
-            return _plain(413, "Request Entity Too Large", request_id)
+            return _response(route.cors(call, _plain(413, "Request Entity Too Large", call.request_id)))
         except TimeoutError:
-            return _plain(408, "Request Timeout", request_id)
-        event = request_event(request, body, self.url_id, self.endpoint.lab.settings.region, request_id)
-        plane = self.endpoint.lab._plane
+            return _response(route.slow_body(call))
+        step = route.start(call, body)
+        if isinstance(step, Pending):
+            try:
+                result = await asyncio.wait_for(asyncio.shield(step.future), step.limit)
+            except (LambdaLabError, TimeoutError) as exc:
+                return _response(route.failed(call, exc))
+            step = route.finish(call, result)
+        return _response(step)
+
+
+
+class UrlRoute:
+    """A function URL's requests as ``front.Route`` steps (the aiohttp handler takes the same steps)."""
+
+    max_body = runtime_api.MAX_REQUEST_BYTES
+
+    def __init__(self, listener: UrlListener) -> None:
+        self.listener = listener
+
+    def target(self, line: bytes) -> tuple[str, str, str] | None:
+        """(method, raw path, raw query) of a request line with an origin-form ASCII target, or None."""
+        parts = line.split(b" ")
+        if len(parts) != 3 or parts[2] != b"HTTP/1.1" or not parts[0].isalpha() or not parts[0].isupper():
+            return None
         try:
-            future = plane.start_invoke(self.name, json.dumps(event).encode(), None, self.qualifier, request_id)
-            limit = plane.configs[self.name].timeout_s + plane.settings.init_timeout_s + _SLACK_S
-            result = await asyncio.wait_for(asyncio.shield(future), limit)
+            raw = parts[1].decode("ascii")
+        except UnicodeDecodeError:
+            return None
+        if not raw.startswith("/") or "#" in raw:
+            return None
+        path, _, query = raw.partition("?")
+        return parts[0].decode(), path, query
+
+    def begin(self, target: tuple[str, str, str], headers: Mapping[str, str], connection: Any) -> UrlCall | Reply:
+        """The head: refused (403), a preflight answered by the platform (CORS), or a call to run."""
+        request_id, listener = str(uuid.uuid4()), self.listener
+        why = listener.endpoint.guard.refusal(headers, json_api=False, check_origin=False)
+        if why is not None:
+            return _plain(403, f"Forbidden: {why}", request_id, "AccessDeniedException")
+        method, path, query = target
+        origin, cors = headers.get("Origin"), listener.cors
+        if origin is not None and cors is not None and method == "OPTIONS" \
+                and "Access-Control-Request-Method" in headers:
+            return Reply(200, b"", {**cors.preflight(origin), "x-amzn-RequestId": request_id})
+        return UrlCall(request_id, method, path, query, headers, connection.peer, connection.port, origin, cors)
+
+    def start(self, call: UrlCall, body: bytes) -> Reply | Pending:
+        listener = self.listener
+        event = request_event(call, body, listener.url_id, listener.endpoint.lab.settings.region)
+        plane = listener.endpoint.lab._plane
+        try:
+            future = plane.start_invoke(listener.name, json.dumps(event).encode(), None, listener.qualifier,
+                                        call.request_id)
+            limit = plane.configs[listener.name].timeout_s + plane.settings.init_timeout_s + _SLACK_S
         except TooManyRequestsException:
-            return _plain(429, "Rate Exceeded.", request_id, "TooManyRequestsException")
-        except (LambdaLabError, TimeoutError):
-            return _plain(502, "Internal Server Error", request_id)
-        return http_response(result, request_id)
+            return self.cors(call, _plain(429, "Rate Exceeded.", call.request_id, "TooManyRequestsException"))
+        except LambdaLabError:
+            return self.failed(call, None)
+        return Pending(future, limit)
+
+    def finish(self, call: UrlCall, result: EngineResult) -> Reply:
+        return self.cors(call, http_response(result, call.request_id))
+
+    def failed(self, call: UrlCall | None, exc: BaseException | None) -> Reply:
+        if call is None:                          # begin raised: a bug, answered as the platform's fault
+            return _plain(502, "Internal Server Error", str(uuid.uuid4()))
+        return self.cors(call, _plain(502, "Internal Server Error", call.request_id))
+
+    def late(self, call: UrlCall) -> Reply:
+        return self.failed(call, None)
+
+    def slow_body(self, call: UrlCall) -> Reply:
+        return self.cors(call, _plain(408, "Request Timeout", call.request_id))
+
+    @staticmethod
+    def cors(call: UrlCall, reply: Reply) -> Reply:
+        """Any answer but a preflight gets the URL's CORS headers for an allowed ``Origin``."""
+        if call.origin is not None and call.cors is not None:
+            extra = call.cors.response(call.origin)
+            if extra:
+                headers = CIMultiDict(reply.headers)
+                for key, value in extra.items():
+                    headers.add(key, value)
+                reply.headers = headers  # type: ignore[assignment]
+        return reply
 
 
-def request_event(request: web.Request, body: bytes, url_id: str, region: str, request_id: str) -> dict[str, Any]:
+def _response(reply: Reply) -> web.Response:
+    return web.Response(status=reply.status, body=reply.body or None, headers=reply.headers)
+
+
+def request_event(call: UrlCall, body: bytes, url_id: str, region: str) -> dict[str, Any]:
     """The function URL event for a real HTTP request."""
     headers: dict[str, list[str]] = {}
-    for key, value in request.headers.items():
+    for key, value in call.headers.items():
         headers.setdefault(key.lower(), []).append(value)
     cookies = [c.strip() for header in headers.pop("cookie", []) for c in header.split(";") if c.strip()]
-    source_ip = request.remote or "127.0.0.1"
     forwarded = headers.get("x-forwarded-for", [])
-    headers["x-forwarded-for"] = [",".join([*forwarded, source_ip])]
-    headers.setdefault("x-forwarded-proto", [request.scheme])
-    headers.setdefault("x-forwarded-port", [str(request.transport.get_extra_info("sockname")[1])
-                                            if request.transport else "80"])
-    content_type = request.headers.get("Content-Type", "")
+    headers["x-forwarded-for"] = [",".join([*forwarded, call.source_ip])]
+    headers.setdefault("x-forwarded-proto", ["http"])
+    headers.setdefault("x-forwarded-port", [call.port])
+    content_type = call.headers.get("Content-Type", "")
     text: Any = None
     if body:
         text = body
@@ -162,15 +254,13 @@ def request_event(request: web.Request, body: bytes, url_id: str, region: str, r
                 text = body.decode()
             except UnicodeDecodeError:
                 text = body
-    raw_path = request.raw_path.split("?", 1)[0]
-    version = f"HTTP/{request.version.major}.{request.version.minor}"
-    return events.function_url(request.method, raw_path, body=text, headers=headers,
-                               query=request.rel_url.raw_query_string, cookies=cookies or None, source_ip=source_ip,
-                               user_agent=request.headers.get("User-Agent", ""), url_id=url_id, region=region,
-                               protocol=version, request_id=request_id)
+    return events.function_url(call.method, call.path, body=text, headers=headers, query=call.query,
+                               cookies=cookies or None, source_ip=call.source_ip,
+                               user_agent=call.headers.get("User-Agent", ""), url_id=url_id, region=region,
+                               protocol="HTTP/1.1", request_id=call.request_id)
 
 
-def http_response(result: EngineResult, request_id: str) -> web.Response:
+def http_response(result: EngineResult, request_id: str) -> Reply:
     """The function's answer as the HTTP response a function URL sends."""
     if result.is_error:
         return _plain(502, "Internal Server Error", request_id)
@@ -182,7 +272,7 @@ def http_response(result: EngineResult, request_id: str) -> web.Response:
     if not (isinstance(answer, dict) and "statusCode" in answer):
         headers["Content-Type"] = "application/json"
         headers["x-amzn-RequestId"] = request_id
-        return web.Response(status=200, body=result.body, headers=headers)
+        return Reply(200, result.body, headers)  # type: ignore[arg-type]
     try:
         status = _status(answer["statusCode"])
         for key, value in (answer.get("headers") or {}).items():
@@ -203,7 +293,7 @@ def http_response(result: EngineResult, request_id: str) -> web.Response:
         return _plain(502, "Internal Server Error", request_id)
     headers.setdefault("Content-Type", "application/json")
     headers["x-amzn-RequestId"] = request_id
-    return web.Response(status=status, body=body, headers=headers)
+    return Reply(status, body, headers)  # type: ignore[arg-type]
 
 
 def _status(value: Any) -> int:

@@ -5,9 +5,9 @@ failed, ``X-Amz-Executed-Version``, ``X-Amz-Log-Result`` for ``LogType=Tail``); 
 Lab's async queue takes it); DryRun → 204. API errors go out as ``wire.ApiError``s.
 
 Transport-neutral steps, shared by the aiohttp route (``invoke`` below) and the endpoint's front door
-(``front.py``): ``begin`` checks what the request head names and asks for (before the body is read),
-``start`` takes the body and answers at once (a ``Reply``) or hands back a ``Pending`` engine future,
-and ``finish`` turns the engine's result into the ``Reply``.
+(``front.py``, through ``InvokeRoute``): ``begin`` checks what the request head names and asks for
+(before the body is read), ``start`` takes the body and answers at once (a ``Reply``) or hands back a
+``Pending`` engine future, and ``finish`` turns the engine's result into the ``Reply``.
 
 Rules: runs on the Lab's loop and calls the control plane directly (no thread hop); never blocks.
 """
@@ -19,12 +19,14 @@ import base64
 import binascii
 import json
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote, unquote_plus
 
 from aiohttp import web
 
 from lambdalab.core import runtime_api
 from lambdalab.endpoint import wire
+from lambdalab.endpoint import guard
 from lambdalab.errors import LambdaLabError
 
 if TYPE_CHECKING:
@@ -32,6 +34,9 @@ if TYPE_CHECKING:
     from lambdalab.engine.control_plane import EngineResult
 
 INVOCATION_TYPES = ("RequestResponse", "Event", "DryRun")
+_PREFIX = b"POST /2015-03-31/functions/"
+_SUFFIX = b"/invocations"
+_VERSION = b" HTTP/1.1"
 LOG_TAIL_BYTES = 4096
 CLIENT_CONTEXT_BYTES = 3583
 _SLACK_S = 30.0
@@ -126,6 +131,76 @@ def finish(call: Call, result: EngineResult) -> Reply:
 def no_answer() -> wire.ApiError:
     """The engine did not end the invocation within its timeout, init timeout and slack."""
     return wire.ApiError(500, "ServiceException", "lambdalab: no answer from the engine in time", user=False)
+
+
+def fast_target(line: bytes) -> tuple[str, str | None] | None:
+    """(percent-decoded name segment, Qualifier) of an Invoke request line this path handles, or None."""
+    if not (line.startswith(_PREFIX) and line.endswith(_VERSION)):
+        return None
+    path, _, query = line[len(_PREFIX):-len(_VERSION)].partition(b"?")
+    if not path.endswith(_SUFFIX) or b"#" in query:
+        return None
+    try:
+        name, text = path[:-len(_SUFFIX)].decode("ascii"), query.decode("ascii")
+    except UnicodeDecodeError:
+        return None
+    if not name or "/" in name or " " in name:
+        return None
+    if "%" in name:
+        name = unquote(name)
+        if "%" in name or "/" in name or not name.isascii():
+            return None                                    # double escapes, slashes, UTF-8: aiohttp decides
+    qualifier = None
+    if text:
+        if ";" in text:
+            return None
+        for part in text.split("&"):
+            key, _, value = part.partition("=")
+            if "%" in key or "+" in key:
+                return None
+            if key == "Qualifier" and qualifier is None:
+                qualifier = unquote_plus(value) if ("%" in value or "+" in value) else value
+                if not qualifier.isascii():
+                    return None
+    return name, qualifier
+
+
+class InvokeRoute:
+    """The Invoke API as the front door's ``Route`` (``front.py``)."""
+
+    def __init__(self, endpoint: Endpoint, max_body: int) -> None:
+        self.endpoint, self.max_body = endpoint, max_body
+
+    def target(self, line: bytes) -> tuple[str, str | None] | None:
+        return fast_target(line)
+
+    def begin(self, target: tuple[str, str | None], headers: Mapping[str, str], connection: Any) -> Call:
+        why = self.endpoint.guard.refusal(headers, json_api=False)
+        if why is not None:
+            raise wire.forbidden(why)
+        return begin(self.endpoint, target[0], target[1], headers)
+
+    def start(self, call: Call, body: bytes) -> Reply | Pending:
+        return start(self.endpoint, call, body)
+
+    def finish(self, call: Call, result: Any) -> Reply:
+        return finish(call, result)
+
+    def failed(self, call: Call | None, exc: BaseException) -> Reply:
+        if not isinstance(exc, Exception):       # a cancelled engine future
+            exc = LambdaLabError(f"the invocation ended without an answer ({type(exc).__name__})")
+        return _reply(exc if isinstance(exc, wire.ApiError) else wire.from_lab(exc))
+
+    def late(self, call: Call) -> Reply:
+        return _reply(no_answer())
+
+    def slow_body(self, call: Call) -> Reply:
+        return _reply(wire.ApiError(408, "RequestTimeoutException", "lambdalab: the request body did not arrive "
+                                    f"within {guard.BODY_TIMEOUT_S:g} s", key="Message", user=False))
+
+
+def _reply(error: wire.ApiError) -> Reply:
+    return Reply(error.status, error.body(), error.headers(wire.new_request_id()))
 
 
 def log_tail(result: EngineResult) -> bytes:

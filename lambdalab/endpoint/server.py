@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import ipaddress
-import os
 import socket
 import warnings
 from collections.abc import Awaitable, Callable
@@ -23,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from lambdalab.endpoint import function_urls, invoke, layers, management, wire
-from lambdalab.endpoint.front import Front
+from lambdalab.endpoint import front
 from lambdalab.endpoint.cors import Cors
 from lambdalab.endpoint.function_urls import UrlListener
 from lambdalab.endpoint.guard import BODY_TIMEOUT_S, IDLE_TIMEOUT_S, MAX_CONNECTIONS, Gate, Guard
@@ -34,7 +33,6 @@ if TYPE_CHECKING:
     from lambdalab.api import Lab
 
 MAX_BODY = 32 * 1024 * 1024      # above Lambda's 6 MB so that Lambda's own 413 answers, not aiohttp's
-FAST_FRONT_ENV = "LAMBDALAB_FAST_FRONT"   # "0": every request through aiohttp (the front door off)
 Handler = Callable[["Endpoint", web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -77,10 +75,14 @@ def listen(host: str, port: int) -> socket.socket:
     return sock
 
 
-async def open_server(runner: web.AppRunner, sock: socket.socket, gate: Gate) -> asyncio.AbstractServer:
-    """Serve ``runner``'s app on ``sock`` through ``gate`` (the connection cap); close it before the runner's cleanup."""
+async def open_server(runner: web.AppRunner, sock: socket.socket, gate: Gate, route: front.Route,
+                      idle_timeout_s: float) -> tuple[front.Front | None, asyncio.AbstractServer]:
+    """Serve on ``sock`` through ``gate`` (the connection cap): ``route``'s requests by the front door, the rest by
+    ``runner``'s app (everything by the app when the front door is off); close it before the runner's cleanup."""
     assert runner.server is not None
-    return await asyncio.get_running_loop().create_server(gate.factory(runner.server), sock=sock)
+    door = front.Front(route, runner.server, idle_timeout_s) if front.enabled() else None
+    server = await asyncio.get_running_loop().create_server(gate.factory(door or runner.server), sock=sock)
+    return door, server
 
 
 def http_url(host: str, port: int) -> str:
@@ -101,7 +103,7 @@ class Endpoint:
         self.urls: dict[tuple[str, str | None], UrlListener] = {}
         self._runner: web.AppRunner | None = None
         self._server: asyncio.AbstractServer | None = None
-        self.front: Front | None = None
+        self.front: front.Front | None = None
         self._worker = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="lambdalab-endpoint")
 
     @property
@@ -121,12 +123,8 @@ class Endpoint:
         except OSError as exc:
             await runner.cleanup()
             raise ConfigError(f"invalid port: cannot listen on {self.host}:{self.port} ({exc.strerror})") from None
-        if os.environ.get(FAST_FRONT_ENV, "1") != "0":  # Invoke answered by front.py, the rest handed to aiohttp
-            assert runner.server is not None
-            self.front = Front(self, runner.server, MAX_BODY)
-            self._server = await asyncio.get_running_loop().create_server(self.gate.factory(self.front), sock=sock)
-        else:
-            self._server = await open_server(runner, sock, self.gate)
+        self.front, self._server = await open_server(runner, sock, self.gate, invoke.InvokeRoute(self, MAX_BODY),
+                                                     self.idle_timeout_s)
         self._runner = runner
         self.port = sock.getsockname()[1]
         return self.url

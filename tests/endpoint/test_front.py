@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import socket
 import time
 from collections.abc import Iterator
@@ -13,7 +14,7 @@ import pytest
 
 import lambdalab
 from lambdalab.endpoint import endpoint_of
-from lambdalab.endpoint.front import fast_target
+from lambdalab.endpoint.invoke import fast_target
 
 from .conftest import ECHO, client
 
@@ -207,3 +208,92 @@ def test_boto3_through_the_front(served) -> None:
         assert json.loads(answer["Payload"].read())["event"] == {"i": i} and "LogResult" in answer
     assert boto.get_function(FunctionName="echo")["Configuration"]["FunctionName"] == "echo"
     assert endpoint_of(lab).front.handed_off >= 1
+
+
+# -- function URLs: the same front door on each URL's port ------------------------------------------
+PAGE = r'''
+import base64, json
+def handler(event, context):
+    p = event["rawPath"]
+    if p == "/fail":
+        raise RuntimeError("no")
+    if p == "/string":
+        return "hi"
+    if p == "/plain":
+        return {"statusCode": 200, "headers": {"Content-Type": "text/plain", "Date": "x", "Server": "mine"}, "body": "ok"}
+    if p == "/nobody":
+        return {"statusCode": 204}
+    if p == "/odd":
+        return {"statusCode": 299, "body": "odd"}
+    if p == "/cookies":
+        return {"statusCode": 201, "headers": {"x-a": "1", "access-control-allow-origin": "me"},
+                "cookies": ["a=1", "b=2"], "body": {"j": 1}}
+    if p == "/bin":
+        return {"statusCode": 200, "isBase64Encoded": True, "body": base64.b64encode(b"\x00\xff").decode()}
+    if p == "/bad":
+        return {"statusCode": 1000}
+    e = dict(event)
+    e["requestContext"] = {k: v for k, v in e["requestContext"].items()
+                           if k not in ("requestId", "time", "timeEpoch", "domainPrefix", "domainName", "apiId")}
+    e["headers"] = {k: v for k, v in e["headers"].items() if k not in ("x-forwarded-port", "x-amzn-trace-id")}
+    return {"statusCode": 200, "body": json.dumps(e, sort_keys=True)}
+'''
+URL_CASES = {
+    "event": request("/a/b%20c?x=1&y=%20&x=2", b"hello", {"Cookie": "k=v; k2=v2", "Content-Type": "text/plain",
+                                                           "User-Agent": "probe", "X-Forwarded-For": "10.0.0.1"}),
+    "binary-body": request("/e", b"\x00\xff\xfe", {"Content-Type": "application/octet-stream"}, method="PUT"),
+    "fail": request("/fail", b"", method="GET"), "string": request("/string", b"", method="GET"),
+    "plain": request("/plain", b"", method="GET"), "nobody": request("/nobody", b"", method="GET"),
+    "odd": request("/odd", b"", method="DELETE"), "cookies": request("/cookies", b"", method="GET"),
+    "bin": request("/bin", b"", method="GET"), "bad": request("/bad", b"", method="GET"),
+    "head": request("/plain", b"", method="HEAD"), "host": request("/", b"", {"Host": "evil.example"}, method="GET"),
+    "origin": request("/cookies", b"", {"Origin": "https://a.example"}, method="GET"),
+    "preflight": request("/", b"", {"Origin": "https://a.example", "Access-Control-Request-Method": "POST"},
+                         method="OPTIONS"),
+    "preflight-other": request("/", b"", {"Origin": "https://b.example", "Access-Control-Request-Method": "POST"},
+                               method="OPTIONS"),
+    "fail-origin": request("/fail", b"", {"Origin": "https://a.example"}, method="GET"),
+    "too-large": request("/", b"x" * (6 * 1024 * 1024 + 1)),
+}
+
+
+def _url_answers(monkeypatch: pytest.MonkeyPatch, fast: str) -> dict[str, tuple[int, list[str], bytes]]:
+    from lambdalab.endpoint import function_url
+
+    monkeypatch.setenv("LAMBDALAB_FAST_FRONT", fast)
+    out = {}
+    with lambdalab.Lab() as lab:
+        lab.create_function("page", PAGE)
+        lab.serve()
+        url = function_url(lab, "page", cors={"AllowOrigins": ["https://a.example"], "AllowMethods": ["GET", "POST"],
+                                              "ExposeHeaders": ["x-a"], "MaxAge": 5})
+        listener = next(iter(endpoint_of(lab).urls.values()))
+        assert (listener.front is not None) == (fast == "1")
+        for name, raw in URL_CASES.items():
+            with socket.create_connection(("127.0.0.1", int(url.rstrip("/").rsplit(":", 1)[1])), timeout=20) as sock:
+                sock.sendall(raw)
+                sock.settimeout(20)
+                data = b""
+                while b"\r\n\r\n" not in data or (name != "head" and len(data) < data.index(b"\r\n\r\n") + 4 + int(
+                        re.search(rb"(?i)content-length: (\d+)", data).group(1) if re.search(
+                            rb"(?i)content-length: (\d+)", data) else 0)):
+                    chunk = sock.recv(65536)
+                    if not chunk:
+                        break
+                    data += chunk
+            head, _, body = data.partition(b"\r\n\r\n")
+            lines = head.decode("latin-1").split("\r\n")
+            kept = [line for line in lines[1:] if line == "Date: x" or not line.lower().startswith((
+                "server: python", "x-amzn-requestid", "content-length", "date: "))]
+            out[name] = (lines[0], kept, body)
+    return out
+
+
+def test_function_urls_answer_exactly_as_the_aiohttp_handler(monkeypatch) -> None:
+    slow, fast = _url_answers(monkeypatch, "0"), _url_answers(monkeypatch, "1")
+    for name in URL_CASES:
+        assert fast[name] == slow[name], name
+    assert fast["event"][0] == "HTTP/1.1 200 OK" and b'"rawQueryString": "x=1&y=%20&x=2"' in fast["event"][2]
+    assert fast["odd"][0] == "HTTP/1.1 299 " and fast["nobody"][0] == "HTTP/1.1 204 No Content"
+    assert "Date: x" in fast["plain"][1] and "Server: mine" in fast["plain"][1] and fast["head"][2] == b""
+    assert fast["cookies"][1].count("Set-Cookie: a=1") == 1 and fast["too-large"][0].startswith("HTTP/1.1 413")
