@@ -297,3 +297,26 @@ def test_function_urls_answer_exactly_as_the_aiohttp_handler(monkeypatch) -> Non
     assert fast["odd"][0] == "HTTP/1.1 299 " and fast["nobody"][0] == "HTTP/1.1 204 No Content"
     assert "Date: x" in fast["plain"][1] and "Server: mine" in fast["plain"][1] and fast["head"][2] == b""
     assert fast["cookies"][1].count("Set-Cookie: a=1") == 1 and fast["too-large"][0].startswith("HTTP/1.1 413")
+
+
+@pytest.mark.parametrize("fast", ["0", "1"])
+def test_an_engine_that_does_not_answer_in_time_is_a_500_and_the_connection_goes_on(monkeypatch, fast) -> None:
+    from lambdalab.endpoint import invoke
+
+    monkeypatch.setenv("LAMBDALAB_FAST_FRONT", fast)
+    monkeypatch.setattr(invoke, "_SLACK_S", -12.0)          # the limit: 5 s timeout + 8 s init - 12 = 1 s
+    with lambdalab.Lab(init_timeout_s=8.0) as lab:
+        lab.create_function("slow", "import time\ndef handler(e, c):\n    time.sleep(e.get('s', 0))\n    return 1\n",
+                            timeout_s=5)
+        lab.function("slow").invoke({})
+        url = lab.serve()
+        with socket.create_connection(("127.0.0.1", int(url.rsplit(":", 1)[1])), timeout=20) as sock:
+            started = time.monotonic()
+            sock.sendall(request("/2015-03-31/functions/slow/invocations", b'{"s": 3}'))
+            [(status, headers, body)] = read_responses(sock, 1)
+            assert 0.9 < time.monotonic() - started < 2.8
+            assert (status, headers["x-amzn-errortype"], json.loads(body)) == (
+                500, "ServiceException", {"message": "lambdalab: no answer from the engine in time"})
+            sock.sendall(request("/2015-03-31/functions/slow/invocations", b"{}"))
+            [(status, _, body)] = read_responses(sock, 1)
+            assert (status, body) == (200, b"1")
