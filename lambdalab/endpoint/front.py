@@ -85,7 +85,7 @@ class Front:
 
 
 class Connection(asyncio.Protocol):
-    """One client connection: Invoke requests answered here until one is not, then aiohttp's."""
+    """One client connection: the route's requests answered here until one is not, then aiohttp's."""
 
     def __init__(self, front: Front) -> None:
         self.front, self.route, self.idle_timeout_s = front, front.route, front.idle_timeout_s
@@ -100,7 +100,8 @@ class Connection(asyncio.Protocol):
         self._waiting: asyncio.Future[Any] | None = None    # the engine's future of the current request
         self._waiting_call: Any = None
         self._keep_alive = True
-        self._paused = False
+        self._paused = False                                # reading paused: pipelined bytes while the engine works
+        self._write_paused = False                          # reading paused: the client does not read its answers
         self._deadline: float | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at = 0.0
@@ -147,10 +148,17 @@ class Connection(asyncio.Protocol):
     def pause_writing(self) -> None:
         if self._aio is not None:
             self._aio.pause_writing()
+        elif self.transport is not None:
+            self._write_paused = True
+            self.transport.pause_reading()
 
     def resume_writing(self) -> None:
         if self._aio is not None:
             self._aio.resume_writing()
+        elif self.transport is not None:
+            self._write_paused = False
+            if not self._paused:
+                self.transport.resume_reading()
 
     # -- httptools callbacks (the head only) -------------------------------------------------------
     def on_header(self, name: bytes, value: bytes) -> None:
@@ -214,6 +222,8 @@ class Connection(asyncio.Protocol):
         if isinstance(call, invoke.Reply):
             self._body = None
             self._send(call)
+            if self._need:                           # the body still to come is read and dropped, in bounded time
+                self._set_deadline(self.loop.time() + guard.BODY_TIMEOUT_S)
             return
         self._call, self._body = call, bytearray()
         if length == 0:
@@ -242,7 +252,7 @@ class Connection(asyncio.Protocol):
     def _done(self, future: asyncio.Future[Any], call: Any) -> None:
         if future is not self._waiting:        # the connection closed, or the engine limit answered already
             return
-        self._waiting = None
+        self._waiting = self._waiting_call = None
         if future.cancelled():
             self._send(self.route.failed(call, asyncio.CancelledError()))
         elif (exc := future.exception()) is not None:
@@ -251,7 +261,8 @@ class Connection(asyncio.Protocol):
             self._send(self.route.finish(call, future.result()))
         if self._paused and self.transport is not None:
             self._paused = False
-            self.transport.resume_reading()
+            if not self._write_paused:
+                self.transport.resume_reading()
         self._advance()
 
     # -- answers -----------------------------------------------------------------------------------
@@ -305,12 +316,12 @@ class Connection(asyncio.Protocol):
             return
         self._deadline = None
         if self._waiting is not None:               # the engine did not answer within the invocation's limit
-            self._waiting = None
-            self._send(self.route.late(self._waiting_call))
+            call, self._waiting, self._waiting_call = self._waiting_call, None, None
+            self._send(self.route.late(call))
             self._advance()
         elif self._body is not None and self._need:  # the body did not arrive in time
             self._send(self.route.slow_body(self._call), close=True)
-        else:                                        # idle, or a head too slow to arrive
+        else:                                        # idle, a head too slow to arrive, or a dropped body
             self.transport.close()
 
     # -- to aiohttp --------------------------------------------------------------------------------

@@ -32,7 +32,7 @@ def request(path: str, body: bytes = b"{}", headers: dict[str, str] | None = Non
 
 def read_responses(sock: socket.socket, count: int, timeout: float = 20) -> list[tuple[int, dict[str, str], bytes]]:
     """``count`` responses framed by Content-Length: (status, headers with lower-case names, body)."""
-    buf, out = b"", []
+    buf, out = bytearray(), []
     deadline = time.monotonic() + timeout
     while len(out) < count:
         end = buf.find(b"\r\n\r\n")
@@ -41,11 +41,11 @@ def read_responses(sock: socket.socket, count: int, timeout: float = 20) -> list
             headers = {k.lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:])}
             size = end + 4 + int(headers.get("content-length", "0"))
             if len(buf) >= size:
-                out.append((int(lines[0].split()[1]), headers, buf[end + 4:size]))
-                buf = buf[size:]
+                out.append((int(lines[0].split()[1]), headers, bytes(buf[end + 4:size])))
+                del buf[:size]
                 continue
         sock.settimeout(max(0.01, deadline - time.monotonic()))
-        data = sock.recv(65536)
+        data = sock.recv(1 << 20)
         assert data, f"connection closed after {len(out)} of {count} responses"
         buf += data
     return out
@@ -320,3 +320,35 @@ def test_an_engine_that_does_not_answer_in_time_is_a_500_and_the_connection_goes
             sock.sendall(request("/2015-03-31/functions/slow/invocations", b"{}"))
             [(status, _, body)] = read_responses(sock, 1)
             assert (status, body) == (200, b"1")
+
+
+def test_a_client_that_pipelines_without_reading_is_paused_not_buffered(served, monkeypatch) -> None:
+    import threading
+
+    from lambdalab.endpoint import front
+
+    lab, url = served
+    paused = []
+    monkeypatch.setattr(front.Connection, "pause_writing",
+                        lambda self, original=front.Connection.pause_writing: (paused.append(1), original(self)))
+    count = 150000                                         # 20 MB of requests, 24 MB of answers
+    flood = request(INVOKE, b"", {"X-Amz-Invocation-Type": "DryRun"}) * count
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)    # the answers pile up in the endpoint
+        sock.connect(("127.0.0.1", int(url.rsplit(":", 1)[1])))
+        writer = threading.Thread(target=sock.sendall, args=(flood,))
+        writer.start()
+        time.sleep(2.0)
+
+        async def buffered() -> int:
+            [connection] = endpoint_of(lab).front.connections
+            return connection.transport.get_write_buffer_size()
+        assert writer.is_alive() and lab._thread.run(buffered(), timeout=10) < 2 * 1024 * 1024
+        answers = read_responses(sock, count, timeout=120)
+        writer.join(30)
+        assert not writer.is_alive() and all(a[0] == 204 for a in answers) and len(answers) == count
+        assert paused, "the endpoint's writes were never paused: the flood was too small to show anything"
+        assert lab.function("echo").environments() == []
+        sock.sendall(request(INVOKE, b'{"after": 1}'))
+        [(status, _, body)] = read_responses(sock, 1)
+        assert status == 200 and json.loads(body)["event"] == {"after": 1}
