@@ -486,8 +486,33 @@ class Runtime {
   }
 }
 
+// ------------------------------------------------------------------------------------------- trace id
+/* `process.env._X_AMZN_TRACE_ID` for each invoke without growing the process on every invoke. Assigning
+   process.env calls the C library's setenv, which keeps every value it was ever given (about 450 bytes a
+   set, for ever; AWS's client does that). So process.env is a view of the real one in which the trace id
+   lives in JavaScript: handlers read, enumerate and copy it as before, and a child started with the
+   default environment gets it (Node passes process.env's own keys), as lambdalab's Python runtime does. */
+const TRACE = '_X_AMZN_TRACE_ID';
+function traceIdInJavaScript() {
+  const real = process.env;
+  let trace;
+  process.env = new Proxy(real, {
+    get: (t, k) => (k === TRACE ? trace : Reflect.get(t, k)),
+    set: (t, k, v) => (k === TRACE ? ((trace = String(v)), true) : Reflect.set(t, k, v)),
+    has: (t, k) => (k === TRACE ? trace !== undefined : Reflect.has(t, k)),
+    deleteProperty: (t, k) => (k === TRACE ? ((trace = undefined), true) : Reflect.deleteProperty(t, k)),
+    ownKeys: (t) => {
+      const keys = Reflect.ownKeys(t).filter((k) => k !== TRACE);
+      return trace === undefined ? keys : [...keys, TRACE];
+    },
+    getOwnPropertyDescriptor: (t, k) => (k !== TRACE ? Reflect.getOwnPropertyDescriptor(t, k)
+      : trace === undefined ? undefined : { value: trace, writable: true, enumerable: true, configurable: true }),
+  });
+}
+
 // ------------------------------------------------------------------------------------------------- main
 async function main() {
+  traceIdInJavaScript();
   patchConsole();
   const api = new RuntimeAPI(process.env.AWS_LAMBDA_RUNTIME_API);
   api.connect();  // before user code runs, so nothing it does to `net` can touch our connection
