@@ -10,6 +10,10 @@ answer no HTTP response can carry (a header or cookie with CR, LF or NUL, a head
 an HTTP token, a ``statusCode`` that is not an integer from 200 to 599). A URL's ``Cors``
 (``cors.py``) adds CORS headers and answers preflights; the endpoint's ``Guard`` checks ``Host``.
 
+Each URL's port is served by the endpoint's front door (``front.py``) with ``UrlRoute``; a request with
+framing the front door leaves alone (chunked, ``Expect``, HTTP/1.0, a body over 6 MB) goes to the URL's
+aiohttp app, whose handler takes the same ``UrlRoute`` steps.
+
 Rules: runs on the Lab's loop; invokes through the control plane like the Invoke API.
 """
 
@@ -152,7 +156,6 @@ class UrlListener:
                 return _response(route.failed(call, exc))
             step = route.finish(call, result)
         return _response(step)
-
 
 
 class UrlRoute:
