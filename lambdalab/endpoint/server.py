@@ -210,15 +210,21 @@ class Endpoint:
     @web.middleware
     async def _answer_errors(self, request: web.Request, handler: Any) -> web.StreamResponse:
         try:
-            return await handler(request)  # type: ignore[no-any-return]
+            response: web.StreamResponse = await handler(request)
         except wire.ApiError as exc:
-            error = exc
+            response = _error_response(exc)
         except web.HTTPException as exc:
-            error = wire.not_implemented(f"lambdalab's endpoint does not implement {request.method} {request.path}"
-                                         f" ({exc.status} {exc.reason})")
+            response = _error_response(wire.not_implemented(
+                f"lambdalab's endpoint does not implement {request.method} {request.path} ({exc.status} {exc.reason})"))
         except Exception as exc:  # noqa: BLE001 - a bug here must still answer in Lambda's format
-            error = wire.from_lab(exc)
-        return web.Response(status=error.status, body=error.body(), headers=error.headers(wire.new_request_id()))
+            response = _error_response(wire.from_lab(exc))
+        if self.front is not None:  # a connection the front door handed over: closed after this answer, so that
+            response.force_close()  # the client's next connection (its next Invoke) starts on the front door
+        return response
+
+
+def _error_response(error: wire.ApiError) -> web.Response:
+    return web.Response(status=error.status, body=error.body(), headers=error.headers(wire.new_request_id()))
 
 
 async def _unknown(endpoint: Endpoint, request: web.Request) -> web.Response:

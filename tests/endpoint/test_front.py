@@ -74,8 +74,8 @@ def test_fast_target_takes_only_what_it_decodes_exactly() -> None:
     assert fast_target(b"POST /2015-03-31/functions/echo/invocations/ HTTP/1.1") is None
 
 
-def test_invoke_then_management_then_invoke_on_one_connection(front) -> None:
-    lab, _, sock = front
+def test_invoke_then_management_then_invoke_again_on_the_front(front) -> None:
+    lab, url, sock = front
     endpoint = endpoint_of(lab)
     sock.sendall(request(INVOKE, b'{"n": 1}'))
     [(status, headers, body)] = read_responses(sock, 1)
@@ -84,11 +84,14 @@ def test_invoke_then_management_then_invoke_on_one_connection(front) -> None:
     assert endpoint.front.handed_off == 0
     sock.sendall(request("/2015-03-31/functions/echo", b"", method="GET"))
     [(status, headers, body)] = read_responses(sock, 1)
-    assert status == 200 and json.loads(body)["Configuration"]["FunctionName"] == "echo"
-    assert endpoint.front.handed_off == 1
-    sock.sendall(request(INVOKE, b'{"n": 2}'))        # the connection stays aiohttp's, and works
-    [(status, headers, body)] = read_responses(sock, 1)
-    assert status == 200 and json.loads(body)["event"] == {"n": 2} and "server" in headers
+    assert status == 200 and json.loads(body)["Configuration"]["FunctionName"] == "echo" and "server" in headers
+    assert endpoint.front.handed_off == 1 and headers["connection"] == "close"
+    sock.settimeout(5)
+    assert sock.recv(100) == b""                     # closed after aiohttp's answer: the next connection is fast
+    with socket.create_connection(("127.0.0.1", int(url.rsplit(":", 1)[1])), timeout=20) as again:
+        again.sendall(request(INVOKE, b'{"n": 2}'))
+        [(status, headers, body)] = read_responses(again, 1)
+    assert status == 200 and json.loads(body)["event"] == {"n": 2} and "server" not in headers
     assert endpoint.front.handed_off == 1
 
 
@@ -97,10 +100,13 @@ def test_pipelined_requests_are_answered_in_order(front) -> None:
     sock.sendall(request(INVOKE, b'{"n": 1}') + request(INVOKE, b"", {"X-Amz-Invocation-Type": "DryRun"})
                  + request(INVOKE, b'{"n": 3}') + request("/2016-08-19/account-settings", b"", method="GET")
                  + request(INVOKE, b'{"n": 5}'))
-    answers = read_responses(sock, 5)
-    assert [a[0] for a in answers] == [200, 204, 200, 200, 200]
+    answers = read_responses(sock, 4)
+    assert [a[0] for a in answers] == [200, 204, 200, 200]
     assert json.loads(answers[0][2])["event"] == {"n": 1} and json.loads(answers[2][2])["event"] == {"n": 3}
-    assert "AccountLimit" in json.loads(answers[3][2]) and json.loads(answers[4][2])["event"] == {"n": 5}
+    assert "AccountLimit" in json.loads(answers[3][2]) and answers[3][1]["connection"] == "close"
+    sock.settimeout(5)
+    assert sock.recv(100) == b""          # the request after a Connection: close answer is not run (HTTP/1.1)
+    assert lab.logs("echo").count("START RequestId") == 2
 
 
 def test_a_request_sent_byte_by_byte(front) -> None:
@@ -203,11 +209,12 @@ def test_the_front_answers_exactly_as_the_aiohttp_route(monkeypatch) -> None:
 def test_boto3_through_the_front(served) -> None:
     lab, url = served
     boto = client(url)
-    for i in range(3):
+    assert boto.get_function(FunctionName="echo")["Configuration"]["FunctionName"] == "echo"   # handed to aiohttp
+    for i in range(3):                                # then every invoke on the front door (no aiohttp Server header)
         answer = boto.invoke(FunctionName="echo", Payload=json.dumps({"i": i}), LogType="Tail")
         assert json.loads(answer["Payload"].read())["event"] == {"i": i} and "LogResult" in answer
-    assert boto.get_function(FunctionName="echo")["Configuration"]["FunctionName"] == "echo"
-    assert endpoint_of(lab).front.handed_off >= 1
+        assert "server" not in answer["ResponseMetadata"]["HTTPHeaders"]
+    assert endpoint_of(lab).front.handed_off == 1
 
 
 # -- function URLs: the same front door on each URL's port ------------------------------------------
