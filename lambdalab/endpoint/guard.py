@@ -10,9 +10,9 @@ the one kind of cross-site POST a browser sends without asking first. Function U
 
 A ``Gate`` counts the open connections of an endpoint and its function URLs together; over the cap
 a new connection gets ``503`` and is closed at once, so no caller can exhaust the owner's file
-descriptors. Idle connections and slow request heads are bounded by aiohttp's keep-alive timer
-(``IDLE_TIMEOUT_S``), which runs from a connection's start or last response until a complete
-request head has arrived.
+descriptors. Idle connections and slow request heads are bounded by ``IDLE_TIMEOUT_S``: the front
+door's timer (``front.py``) and, on a connection handed to aiohttp, aiohttp's keep-alive timer, which
+run from a connection's start or last response until a complete request head has arrived.
 
 Rules: no engine here; checks are cheap (a set lookup for a Host already seen).
 """
