@@ -131,6 +131,11 @@ def raw(port: int, conns: int, seconds: float, path: str = PATH) -> dict:
     return _child(_RAW_CLIENT, "127.0.0.1", port, conns, seconds, path, timeout=seconds + 60)
 
 
+def boto3_client(url: str, seconds: float) -> dict:
+    """Sequential boto3 ``invoke`` of ``noop`` at ``url`` for ``seconds`` in a child process: rate, p50, p99."""
+    return _child(_BOTO3_CLIENT, url, seconds, timeout=seconds + 120)
+
+
 class _Fixed(asyncio.Protocol):
     """The floor server: parse just enough HTTP/1.1 to answer each request with a fixed 200."""
 
@@ -191,7 +196,7 @@ def main() -> None:
         lab.create_function("noop", NOOP)
         url = lab.serve()
         port = int(url.rsplit(":", 1)[1])
-        boto = _child(_BOTO3_CLIENT, url, s, timeout=s + 120)
+        boto = boto3_client(url, s)
         raw1 = raw(port, 1, s)
         raw8 = raw(port, 8, s)
         plane = lab._plane

@@ -56,7 +56,7 @@ sys.path.insert(0, str(HERE))
 import psutil  # noqa: E402
 
 from _common import PY, emit, leftover_children  # noqa: E402
-from bench_endpoint import raw  # noqa: E402
+from bench_endpoint import boto3_client, raw  # noqa: E402
 
 MiB = 1024 * 1024
 NAMES = ("noop", "slow", "probe")
@@ -277,34 +277,6 @@ class Server:
 
 
 # ----------------------------------------------------------------------------------------------- clients
-_BOTO3 = r"""
-import json, sys, time
-import boto3
-from botocore.config import Config
-url, seconds = sys.argv[1], float(sys.argv[2])
-c = boto3.client("lambda", endpoint_url=url, region_name="us-east-1", aws_access_key_id="bench",
-                 aws_secret_access_key="bench", config=Config(retries={"total_max_attempts": 1}))
-first = time.perf_counter()
-c.invoke(FunctionName="noop", Payload=b"{}")["Payload"].read()
-first = time.perf_counter() - first
-for _ in range(50):
-    c.invoke(FunctionName="noop", Payload=b"{}")["Payload"].read()
-lat, t0 = [], time.perf_counter()
-while time.perf_counter() - t0 < seconds:
-    t1 = time.perf_counter()
-    c.invoke(FunctionName="noop", Payload=b"{}")["Payload"].read()
-    lat.append(time.perf_counter() - t1)
-lat.sort()
-print(json.dumps({"p50": lat[len(lat) // 2], "p99": lat[int(len(lat) * 0.99)], "n": len(lat), "first": first}))
-"""
-
-
-def boto3_run(port: int, seconds: float) -> dict:
-    out = subprocess.run([PY, "-c", _BOTO3, f"http://127.0.0.1:{port}", str(seconds)], capture_output=True,
-                         text=True, timeout=seconds + 120, check=False)
-    if out.returncode != 0:
-        raise SystemExit(f"boto3 client failed: {out.stderr[-2000:]}")
-    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def pll(folder: Path, peers: Path, mode: str, *args: object) -> dict:
@@ -349,7 +321,7 @@ def fidelity(server: Server) -> dict:
 
 def block(server: Server, seconds: dict) -> dict:
     raw1 = raw(server.invoke_port, 1, seconds["latency"])
-    boto = boto3_run(server.invoke_port, seconds["latency"])
+    boto = boto3_client(f"http://127.0.0.1:{server.invoke_port}", seconds["latency"])
     raw8 = raw(server.invoke_port, 8, seconds["rate"])
     route8 = raw(server.route_port, 8, seconds["rate"], server.route_path)
     return {"raw_p50": raw1["p50"], "raw_p99": raw1["p99"], "boto_p50": boto["p50"], "boto_p99": boto["p99"],

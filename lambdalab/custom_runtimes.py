@@ -109,7 +109,7 @@ def go_bootstrap(dest: str | Path | None = None) -> Path:
         raise ConfigError(f"the Go example runtime needs {GO_INSTALL}, which is not installed here")
     binary = cache_dir() / "bin" / _go_key(go) / "bootstrap"
     if not binary.is_file():
-        _build(go, binary)
+        go_build(GO_DIR, binary, flags=("-ldflags=-s -w",))
     if dest is None:
         return binary
     target = Path(dest)
@@ -151,26 +151,39 @@ def _go_key(go: str) -> str:
     return digest.hexdigest()[:16]
 
 
-def _build(go: str, binary: Path) -> None:
-    """``go build`` into a temporary file, then an atomic rename (concurrent builds are safe).
+class GoBuildError(ConfigError):
+    """``go build`` failed (``output``: the compiler's, empty for a timeout) or took too long."""
 
-    The temporary file is not in the binary's folder, which holds the binary alone (``scenario_folder``).
+    def __init__(self, message: str, output: str = "") -> None:
+        super().__init__(message)
+        self.output = output
+
+
+def go_build(folder: str | Path, binary: str | Path, *, flags: tuple[str, ...] = (), timeout_s: float = 600) -> Path:
+    """``go build`` of ``folder``'s main package into ``binary``, offline (``go_env``), executable, atomically.
+
+    The build writes a temporary file beside ``binary``'s folder (so that folder holds the binary alone,
+    ``scenario_folder``), renamed into place: concurrent builds are safe. Raises ``GoBuildError``.
     """
+    binary = Path(binary)
     binary.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".bootstrap-", dir=binary.parent.parent)
     os.close(fd)
     try:
-        done = subprocess.run([go, "build", "-trimpath", "-ldflags=-s -w", "-o", tmp, "."], cwd=GO_DIR,
-                              env=go_env(), capture_output=True, text=True, timeout=600)
+        done = subprocess.run([_go() or "go", "build", "-trimpath", *flags, "-o", tmp, "."], cwd=folder,
+                              env=go_env(), capture_output=True, text=True, timeout=timeout_s)
         if done.returncode != 0:
-            raise ConfigError(f"building the Go example runtime failed:\n{done.stderr.strip()}")
+            raise GoBuildError(f"go build failed:\n{done.stderr.strip()}", done.stderr)
         os.chmod(tmp, 0o755)
         os.replace(tmp, binary)
     except subprocess.TimeoutExpired as exc:
-        raise ConfigError("building the Go example runtime took over 600 s") from exc
+        raise GoBuildError(f"go build took over {timeout_s:.0f} s") from exc
+    except OSError as exc:
+        raise GoBuildError(f"go build could not start ({exc.strerror})") from exc
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+    return binary
 
 
 def _folder(dest: str | Path | None, name: str, files: dict[str, tuple[str, int]]) -> Path:

@@ -110,15 +110,10 @@ class UrlListener:
         self.port = sock.getsockname()[1]
 
     async def stop(self) -> None:
-        if self._server is not None:
-            self._server.close()
-            self._server = None
-        if self.front is not None:
-            self.front.close()
-            self.front = None
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
+        from lambdalab.endpoint.server import close_listener
+
+        await close_listener(self._server, self.front, self._runner)
+        self._server, self.front, self._runner = None, None, None
 
     def configuration(self) -> dict[str, Any]:
         """``FunctionUrlConfig`` as the management API returns it."""

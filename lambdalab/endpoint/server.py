@@ -85,6 +85,17 @@ async def open_server(runner: web.AppRunner, sock: socket.socket, gate: Gate, ro
     return door, server
 
 
+async def close_listener(server: asyncio.AbstractServer | None, door: front.Front | None,
+                         runner: web.AppRunner | None) -> None:
+    """Stop one listening socket's server, its front door and its aiohttp runner (each may be None)."""
+    if server is not None:
+        server.close()
+    if door is not None:
+        door.close()
+    if runner is not None:
+        await runner.cleanup()
+
+
 def http_url(host: str, port: int) -> str:
     return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
@@ -133,15 +144,8 @@ class Endpoint:
         for listener in list(self.urls.values()):
             await listener.stop()
         self.urls.clear()
-        if self._server is not None:
-            self._server.close()
-            self._server = None
-        if self.front is not None:
-            self.front.close()
-            self.front = None
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
+        await close_listener(self._server, self.front, self._runner)
+        self._server, self.front, self._runner = None, None, None
         self._worker.shutdown(wait=False, cancel_futures=True)
 
     def close(self) -> None:

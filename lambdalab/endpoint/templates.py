@@ -40,7 +40,6 @@ from __future__ import annotations
 import ast
 import json
 import re
-import subprocess
 import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -304,15 +303,12 @@ def _go_build(folder: Path, out: Path, code_uri: str) -> Path:
     if not custom_runtimes.go_available():
         raise _Skip(f"Metadata BuildMethod go1.x needs {custom_runtimes.GO_INSTALL}; or build the bootstrap "
                     f"into {code_uri!r} yourself")
-    try:  # "go" as found on go_env()'s PATH, the one go_available() found
-        done = subprocess.run(["go", "build", "-trimpath", "-o", str(out / "bootstrap"), "."], cwd=folder,
-                              env=custom_runtimes.go_env(), capture_output=True, text=True, timeout=600)
-    except subprocess.TimeoutExpired:
-        raise _Skip("go build took over 600 s") from None
-    except OSError as exc:
-        raise _Skip(f"go build could not start ({exc.strerror})") from None
-    if done.returncode != 0:
-        raise _Skip(f"go build failed (offline: GOPROXY=off): {done.stderr.strip()[-400:]}")
+    try:
+        custom_runtimes.go_build(folder, out / "bootstrap")
+    except custom_runtimes.GoBuildError as exc:
+        if exc.output:
+            raise _Skip(f"go build failed (offline: GOPROXY=off): {exc.output.strip()[-400:]}") from None
+        raise _Skip(str(exc)) from None
     return out
 
 

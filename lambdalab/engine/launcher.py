@@ -20,6 +20,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 
 from lambdalab.cache import cache_root
@@ -59,7 +60,7 @@ def path() -> str | None:
 
 
 def argv(program: list[str], *, pdeathsig: int, parent: int, tmp: str | None, opt: str | None,
-         cgroup_procs: list[str], read_only: list[str] = (), hide: str | None = None) -> list[str]:  # type: ignore[assignment]
+         cgroup_procs: list[str], read_only: Sequence[str] = (), hide: str | None = None) -> list[str]:
     """The launcher's command line for ``program`` (``path()`` must not be None).
 
     ``read_only``: folders every environment shares (task roots, layers, caches), bound read-only in the

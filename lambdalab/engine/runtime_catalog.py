@@ -50,12 +50,16 @@ def node() -> tuple[str, str] | None:
     return path, out.strip().lstrip("v")
 
 
+_BUILT: set[str] = set()  # folders found to hold a built aws-lambda-ric (a build is not undone under a Lab)
+
+
 def node_ric_dir() -> Path | None:
-    """The folder whose ``node_modules`` holds a built ``aws-lambda-ric``, or None."""
+    """The folder whose ``node_modules`` holds a built ``aws-lambda-ric``, or None (looked at once per folder)."""
     candidates = [os.environ.get("LAMBDALAB_NODE_RIC"), str(Path(sys.prefix) / "share" / "lambdalab" / "node-ric")]
     for folder in filter(None, candidates):
         package = Path(folder) / "node_modules" / NODE_RIC_PACKAGE
-        if (package / "package.json").is_file() and any(package.glob("**/*.node")):
+        if folder in _BUILT or ((package / "package.json").is_file() and any(package.glob("**/*.node"))):
+            _BUILT.add(folder)
             return Path(folder)
     return None
 

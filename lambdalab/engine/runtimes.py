@@ -184,6 +184,8 @@ def environment_variables(config: FunctionConfig, *, environment: EngineEnvironm
     task_root = str(environment.code_dir)
     paths = paths if paths is not None else RuntimePaths(tuple(library_path()))
     language = runtime_ids.language(config.runtime)
+    # Lambda's identifier of what runs (python3.11, nodejs20.x): the Node.js here names its own major
+    identifier = _PY if language == "python" else runtime_catalog.resolve(config.runtime).identifier
     home = environment.tmp.parent / "home"
     home.mkdir(mode=0o700, exist_ok=True)
     values = {
@@ -194,7 +196,7 @@ def environment_variables(config: FunctionConfig, *, environment: EngineEnvironm
         "LANG": "C.UTF-8", "LC_CTYPE": "C.UTF-8", "TZ": ":UTC",
         "_HANDLER": config.full_handler,
         "AWS_REGION": region, "AWS_DEFAULT_REGION": region,
-        "AWS_EXECUTION_ENV": f"AWS_Lambda_{_execution_env(config.runtime)}",
+        "AWS_EXECUTION_ENV": f"AWS_Lambda_{identifier}",
         "AWS_LAMBDA_FUNCTION_NAME": config.name,
         "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(config.memory_mb),
         "AWS_LAMBDA_FUNCTION_VERSION": environment.pool.spec.version,
@@ -214,7 +216,7 @@ def environment_variables(config: FunctionConfig, *, environment: EngineEnvironm
     if language == "provided":  # Lambda sets no execution environment for an OS-only runtime
         del values["AWS_EXECUTION_ENV"]
     elif language == "nodejs":
-        values["NODE_PATH"] = os.pathsep.join(_node_path(config.runtime, paths.opt, task_root))
+        values["NODE_PATH"] = os.pathsep.join(_node_path(identifier, paths.opt, task_root))
     elif config.runtime == "python-ric":  # the task root goes first once awslambdaric is loaded (ric_bootstrap)
         values["PYTHONPATH"] = os.pathsep.join(paths.python)
     else:
@@ -235,16 +237,9 @@ def environment_variables(config: FunctionConfig, *, environment: EngineEnvironm
     return values
 
 
-def _execution_env(runtime: str) -> str:
-    """``AWS_EXECUTION_ENV``'s tail: Lambda's identifier of the runtime (``python3.11``, ``nodejs20.x``)."""
-    if runtime_ids.language(runtime) == "python":
-        return _PY
-    return runtime_catalog.resolve(runtime).identifier
-
-
-def _node_path(runtime: str, opt: str | None, task_root: str) -> list[str]:
+def _node_path(identifier: str, opt: str | None, task_root: str) -> list[str]:
     """``NODE_PATH`` as Lambda's Node.js runtimes set it: the layers' ``nodejs`` folders, then the task root."""
-    major = runtime_catalog.resolve(runtime).identifier.removeprefix("nodejs").removesuffix(".x")
+    major = identifier.removeprefix("nodejs").removesuffix(".x")
     layers = [f"{opt}/nodejs/node{major}/node_modules", f"{opt}/nodejs/node_modules"] if opt else []
     return [*layers, task_root]  # Lambda's /var/runtime (the SDK for JavaScript) has no counterpart here
 

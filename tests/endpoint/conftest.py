@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import io
 import os
 import queue
 import re
@@ -14,13 +13,13 @@ import subprocess
 import sys
 import threading
 import time
-import zipfile
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 import lambdalab
+from tests.packages import zip_bytes
 
 ECHO = """
 def handler(event, context):
@@ -61,13 +60,7 @@ def cli_env(tmp_path: Any) -> dict[str, str]:
     return env
 
 
-def zipped(files: dict[str, str]) -> bytes:
-    """A .zip (deflated) holding ``files`` (archive name -> text)."""
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for name, text in files.items():
-            archive.writestr(name, text)
-    return buffer.getvalue()
+zipped = zip_bytes  # a deflated .zip holding ``files`` (archive name -> text): the packages tests' builder
 
 
 @dataclasses.dataclass

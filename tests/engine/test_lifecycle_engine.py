@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import re
 import time
 
 import psutil
 import pytest
+
+from tests.engine import assert_report_lines
 
 pytestmark = pytest.mark.slow
 
@@ -19,10 +20,6 @@ def handler(event, context):
     return {"count": count, "pid": os.getpid()}
 """
 
-REPORT = re.compile(
-    r"^REPORT RequestId: (?P<id>[0-9a-f-]{36})\tDuration: \d+\.\d\d ms\tBilled Duration: \d+ ms\t"
-    r"Memory Size: 128 MB\tMax Memory Used: \d+ MB\t(Init Duration: \d+\.\d\d ms\t)?$"
-)
 
 
 def test_first_invoke_is_cold_second_is_warm_in_the_same_environment(lab, runtime):
@@ -40,17 +37,7 @@ def test_first_invoke_is_cold_second_is_warm_in_the_same_environment(lab, runtim
 def test_report_line_matches_lambda_format_exactly(lab, runtime):
     fn = lab.create_function("fmt", COUNTER, runtime=runtime)
     cold, warm = fn.invoke(), fn.invoke()
-    for result in (cold, warm):
-        lines = result.log.splitlines()
-        assert lines[0] == f"START RequestId: {result.request_id} Version: $LATEST"
-        assert lines[-2] == f"END RequestId: {result.request_id}"
-        match = REPORT.match(lines[-1])
-        assert match and match["id"] == result.request_id, repr(lines[-1])
-        assert lines[-1] == result.report
-    assert "Init Duration" in cold.report and "Init Duration" not in warm.report
-    assert f"Duration: {warm.duration_ms:.2f} ms\t" in warm.report
-    assert f"Max Memory Used: {warm.max_memory_used_mb} MB" in warm.report
-    assert 5 <= warm.max_memory_used_mb < 128  # measured peak RSS, never the configured size
+    assert_report_lines(cold, warm)  # measured peak RSS, never the configured size
 
 
 def test_update_retires_environments_and_next_invoke_is_cold(lab, runtime):

@@ -24,16 +24,13 @@ import lambdalab
 from lambdalab import custom_runtimes
 from lambdalab.engine import runtime_catalog
 from lambdalab.errors import ConfigError
+from tests.engine import assert_report_lines
 
 pytestmark = pytest.mark.slow
 
 SCENARIOS = Path(__file__).resolve().parent / "scenarios"
 RUNTIMES = ["python", "python-ric", "nodejs", "nodejs-ric", "provided-bash", "provided-go"]
 
-REPORT = re.compile(
-    r"^REPORT RequestId: (?P<id>[0-9a-f-]{36})\tDuration: \d+\.\d\d ms\tBilled Duration: \d+ ms\t"
-    r"Memory Size: 128 MB\tMax Memory Used: \d+ MB\t(Init Duration: \d+\.\d\d ms\t)?$"
-)
 
 
 def node_line(request_id: str, level: str) -> str:
@@ -121,18 +118,8 @@ def test_cold_then_warm_in_the_same_environment_keeps_module_state(scenario):
 def test_report_line_matches_lambda_format_exactly(scenario):
     fn = scenario.create("fmt")
     cold, warm = _count(fn), _count(fn)
-    for result in (cold, warm):
-        lines = result.log.splitlines()
-        assert lines[0] == f"START RequestId: {result.request_id} Version: $LATEST"
-        assert lines[-2] == f"END RequestId: {result.request_id}"
-        match = REPORT.match(lines[-1])
-        assert match and match["id"] == result.request_id, repr(lines[-1])
-        assert lines[-1] == result.report
-    assert "Init Duration" in cold.report and "Init Duration" not in warm.report
-    assert f"Duration: {warm.duration_ms:.2f} ms\t" in warm.report
-    assert f"Max Memory Used: {warm.max_memory_used_mb} MB" in warm.report
     # measured peak RSS, never the configured size (a bash runtime needs only a few MB)
-    assert (5 if scenario.language != "provided" else 1) <= warm.max_memory_used_mb < 128
+    assert_report_lines(cold, warm, min_memory_mb=5 if scenario.language != "provided" else 1)
 
 
 @pytest.mark.parametrize("freeze", [True, False])
