@@ -106,7 +106,7 @@ class Function:
         if invocation_type == "Event":
             return AsyncInvocation(self._lab._call(lambda plane: plane.enqueue(self.name, payload, qualifier)))
         if invocation_type == "DryRun":
-            self._lab._call(lambda plane: plane._resolve(self.name, qualifier))
+            self._lab._call(lambda plane: plane.resolve(self.name, qualifier))
             return None
         if invocation_type != "RequestResponse":
             raise ConfigError(f"invalid invocation_type: {invocation_type!r}; expected RequestResponse, Event or DryRun")
@@ -209,7 +209,7 @@ class Function:
         lab = self._lab
 
         def where(plane: ControlPlane) -> tuple[FunctionConfig, Path, str, Any]:
-            sha = plane.scheduler.pool(self.name, plane._resolve(self.name, qualifier)).spec.code
+            sha = plane.scheduler.pool(self.name, plane.resolve(self.name, qualifier)).spec.code
             config, code_dir = plane.code[(self.name, sha)]
             return config, code_dir, sha, plane.paths.get((self.name, sha))
 

@@ -72,6 +72,11 @@ for (_state, _event), _new in TRANSITIONS.items():
     _ROWS[_state][_event] = _new
 
 
+def allows(state: State, event: type[Event]) -> bool:
+    """Does ``TRANSITIONS`` have a row for ``event`` in ``state``? (a driver asks before it makes the event)."""
+    return event in _ROWS[state]
+
+
 @dataclasses.dataclass(frozen=True, slots=True)
 class EnvironmentSpec:
     """What an environment runs: one version of one function."""

@@ -99,7 +99,7 @@ def function_url(lab: Lab, name: str, qualifier: str | None = None, cors: Mappin
         raise ConfigError(f"invalid cors: {exc.message}") from None
     lab.function(name)
     if qualifier is not None:
-        lab._call(lambda plane: plane._resolve(name, qualifier))
+        lab._call(lambda plane: plane.resolve(name, qualifier))
     if endpoint_of(lab) is None:
         serve(lab)
     endpoint = endpoint_of(lab)

@@ -212,7 +212,7 @@ def log_tail(result: EngineResult) -> bytes:
 
 def _resolve(endpoint: Endpoint, name: str, qualifier: str | None) -> str:
     try:
-        return endpoint.lab._plane._resolve(name, qualifier)
+        return endpoint.lab._plane.resolve(name, qualifier)
     except LambdaLabError as exc:
         raise wire.from_lab(exc) from None
 

@@ -185,7 +185,7 @@ class ControlPlane:
             raise ConfigError(f"invalid alias {alias!r}: {exc}") from None
 
     def provision(self, name: str, count: int, qualifier: str | None = None) -> None:
-        version = self._resolve(name, qualifier)
+        version = self.resolve(name, qualifier)
         self.perform(self.scheduler.provision(name, version, count, self.now()))
 
     def kill(self, name: str, idle_only: bool = False) -> None:
@@ -202,7 +202,7 @@ class ControlPlane:
         base = f"arn:aws:lambda:{self.settings.region}:{self.settings.account_id}:function:{name}"
         return f"{base}:{qualifier}" if qualifier else base
 
-    def _resolve(self, name: str, qualifier: str | None) -> str:
+    def resolve(self, name: str, qualifier: str | None) -> str:
         self.function(name)
         try:
             return self.scheduler.resolve(name, qualifier, random.random())
@@ -217,7 +217,7 @@ class ControlPlane:
         Raises ``TooManyRequestsException`` (recorded as a throttle) when a limit says no.
         """
         self._check_open()
-        version = self._resolve(name, qualifier)
+        version = self.resolve(name, qualifier)
         if len(payload) > api.MAX_REQUEST_BYTES:
             raise RequestTooLargeException(
                 f"Request must be smaller than {api.MAX_REQUEST_BYTES} bytes for the InvokeFunction operation")
@@ -243,7 +243,7 @@ class ControlPlane:
     def enqueue(self, name: str, payload: bytes, qualifier: str | None = None) -> str:
         """Accept an asynchronous (``Event``) invocation: queued at once, run and retried by the queue."""
         self._check_open()
-        self._resolve(name, qualifier)
+        self.resolve(name, qualifier)
         if len(payload) > MAX_ASYNC_REQUEST_BYTES:
             raise RequestTooLargeException(
                 f"Request must be smaller than {MAX_ASYNC_REQUEST_BYTES} bytes for the InvokeFunction operation")
