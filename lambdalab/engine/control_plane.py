@@ -256,8 +256,10 @@ class ControlPlane:
     def _record_throttle(self, invocation: Invocation, throttled: Throttled, at: float) -> None:
         config = self.configs[throttled.function]
         self.records.append(InvocationRecord(
-            invocation.request_id, throttled.function, throttled.version, "", False, None, False, 0.0, 0,
-            config.memory_mb, 0, Status.THROTTLED, throttled.reason, at, at, invocation.submitted))
+            request_id=invocation.request_id, function=throttled.function, version=throttled.version,
+            environment_id="", cold=False, init_duration_ms=None, init_suppressed=False, duration_ms=0.0,
+            billed_duration_ms=0, memory_size_mb=config.memory_mb, max_memory_used_mb=0, status=Status.THROTTLED,
+            error_type=throttled.reason, start=at, end=at, submitted=invocation.submitted))
 
     # -- events from the world ------------------------------------------------------------------
     def dispatch(self, environment: EngineEnvironment, event: Event) -> None:
