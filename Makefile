@@ -9,7 +9,7 @@ NODE_RIC := $(VENV)/share/lambdalab/node-ric
 NODE_RIC_VERSION := 3.3.0
 SUDO_APT := $(if $(filter 0,$(shell id -u)),apt-get,sudo -n apt-get)
 
-.PHONY: setup lab test test-lib test-notebooks test-browser browser runtimes node-ric bench bench-peers clean
+.PHONY: setup lab test lint test-lib test-notebooks test-browser browser runtimes node-ric bench bench-peers clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,7 +22,7 @@ setup: $(STAMP)
 lab: setup            ## JupyterLab on the tutorials
 	$(BIN)/jupyter lab $(ROOT_FLAG) --notebook-dir=notebooks notebooks/00_start_here.ipynb
 
-test: setup runtimes test-lib test-notebooks test-browser   ## every test: library, engine, notebooks, a real browser
+test: setup runtimes lint test-lib test-notebooks test-browser   ## every test: the gate, library, engine, notebooks, a real browser
 
 runtimes:             ## Node.js and Go from Debian where missing, and AWS's aws-lambda-ric built by npm (nodejs-ric)
 	@missing=""; command -v node >/dev/null || missing="$$missing nodejs npm"; \
@@ -39,6 +39,12 @@ $(NODE_RIC)/.built-$(NODE_RIC_VERSION):
 	mkdir -p $(NODE_RIC)
 	cd $(NODE_RIC) && npm install --no-audit --no-fund --loglevel=error aws-lambda-ric@$(NODE_RIC_VERSION)
 	touch $@
+
+lint: setup          ## the gate: ruff (lint + format), mypy, import-linter's layer contracts
+	$(BIN)/ruff check lambdalab tools
+	$(BIN)/ruff format --check lambdalab tools
+	$(BIN)/mypy lambdalab
+	$(BIN)/lint-imports
 
 test-lib: setup
 	$(BIN)/python -m pytest -q -p no:cacheprovider --durations=15 tests --ignore=tests/browser
