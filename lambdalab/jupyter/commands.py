@@ -16,10 +16,15 @@ from typing import Any
 from IPython.core.error import UsageError
 
 from lambdalab import Function, runtime_ids
+from lambdalab.errors import ConfigError
 from lambdalab.jupyter._args import (
     add_package_options, check_scaling_supported, env_pairs, event_value, new_parser, package_options, parse,
     scaling_changes,
 )
+from lambdalab.jupyter.patterns import KNOB_PATTERNS, check_pattern, make_pattern
+from lambdalab.load.runner import run as run_load
+from lambdalab.load.runner import start as start_load
+from lambdalab.load.spec import PATTERNS
 
 
 def _function(magics: Any, name: str) -> Function:
@@ -130,16 +135,12 @@ _KILL.add_argument("name")
 def kill(magics: Any, rest: str) -> None:
     """``%lambda kill NAME``: end the function's environments; the next invoke is cold.
 
-    Uses ``Function.kill()`` when the API has it; otherwise redeploys the unchanged code with
-    ``fn.update()``, which retires every environment (in-flight invocations still finish).
-
-    Python equivalent: ``lab.function(NAME).kill()`` (or ``lab.function(NAME).update()``)
+    Python equivalent: ``lab.function(NAME).kill()``
     """
     args = parse(_KILL, rest)
     fn = _function(magics, args.name)
     before = len(fn.environments())
-    killer: Callable[[], Any] = getattr(fn, "kill", None) or fn.update
-    killer()
+    fn.kill()
     print(f"{fn.name}: {before} environment(s) retired; the next invoke starts a new one")
 
 
@@ -174,11 +175,21 @@ def config(magics: Any, rest: str) -> Function:
     return fn
 
 
-def _add_load_options(parser: argparse.ArgumentParser, *, for_panel: bool = False) -> None:
-    from lambdalab.jupyter.patterns import PATTERNS
+def _pattern_option(text: str) -> str:
+    try:
+        return check_pattern(text)
+    except ConfigError:
+        raise argparse.ArgumentTypeError(f"invalid choice: {text!r} (choose from {', '.join(PATTERNS)})") from None
 
-    parser.add_argument("--pattern", "-p", default="constant", choices=list(PATTERNS), metavar="P",
-                        help=f"arrival pattern: {', '.join(PATTERNS)} (default constant)")
+
+def _add_load_options(parser: argparse.ArgumentParser, *, for_panel: bool = False) -> None:
+    if for_panel:  # the panel's dropdown: the patterns its knobs build
+        parser.add_argument("--pattern", "-p", default="constant", choices=KNOB_PATTERNS, metavar="P",
+                            help=f"arrival pattern: {', '.join(KNOB_PATTERNS)} (default constant)")
+    else:
+        parser.add_argument("--pattern", "-p", default="constant", type=_pattern_option, metavar="P",
+                            help=f"arrival pattern: {', '.join(PATTERNS)} (default constant), or NAME:ARGS "
+                            "for every parameter, e.g. step:5/20/5,step_s=2 or replay:0/0.1/0.5")
     parser.add_argument("--rate", "-r", type=float, default=10.0, help="requests per second (peak for ramp/sine)")
     parser.add_argument("--duration", "-d", type=float, default=None, help="seconds to run")
     parser.add_argument("--count", "-n", type=int, default=None, help="number of requests")
@@ -204,8 +215,6 @@ def load(magics: Any, rest: str) -> Any:
     Python equivalent: ``lambdalab.load.run(fn, lambdalab.load.Constant(R), duration_s=S)``
     (``lambdalab.load.start(...)`` for ``--background``)
     """
-    from lambdalab.jupyter.patterns import load_module, make_pattern
-
     args = parse(_LOAD, rest)
     fn = _function(magics, args.name)
     if args.duration is None and args.count is None:
@@ -213,7 +222,7 @@ def load(magics: Any, rest: str) -> Any:
     pattern = make_pattern(args.pattern, rate=args.rate, clients=args.clients, seed=args.seed,
                            duration_s=args.duration)
     event = event_value(args.event, magics.shell.user_ns)
-    run = load_module().start if args.background else load_module().run
+    run = start_load if args.background else run_load
     return run(fn, pattern, duration_s=args.duration, count=args.count, event=event,
                invocation_type="Event" if args.is_async else "RequestResponse")
 

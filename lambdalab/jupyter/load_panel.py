@@ -22,7 +22,8 @@ import pandas  # noqa: F401 - imported here, on the main thread, before a worker
 from lambdalab import Function, FunctionConfig
 from lambdalab.errors import CallerError
 from lambdalab.jupyter import loop as kernel_loop
-from lambdalab.jupyter.patterns import PATTERNS, load_module, make_pattern
+from lambdalab import load
+from lambdalab.jupyter.patterns import KNOB_PATTERNS, make_pattern
 
 CHARTS = ("timeline", "latency_over_time", "concurrency")
 _SCALING = (("reserved", "reserved_concurrency", int), ("provisioned", "provisioned_concurrency", int),
@@ -38,8 +39,8 @@ class Panel:
     def __init__(self, fn: Function, *, pattern: str = "constant", rate: float = 10.0, duration_s: float = 10.0,
                  concurrency: int = 4, count: int | None = None, seed: int | None = None, event: Any = None,
                  charts: tuple[str, ...] = CHARTS, refresh_s: float = 0.25) -> None:
-        if pattern not in PATTERNS:
-            raise CallerError(f"invalid pattern: {pattern!r}; expected one of {', '.join(PATTERNS)}")
+        if pattern not in KNOB_PATTERNS:
+            raise CallerError(f"invalid pattern: {pattern!r}; expected one of {', '.join(KNOB_PATTERNS)}")
         self.fn, self.count, self.seed, self.event, self.refresh_s = fn, count, seed, event, refresh_s
         self.handle: Any = None
         self.refreshes = 0
@@ -69,7 +70,7 @@ class Panel:
         config = self.fn.config
         fields = {f.name for f in dataclasses.fields(FunctionConfig)}
         controls: dict[str, w.Widget] = {
-            "pattern": w.Dropdown(options=list(PATTERNS), value=pattern, description="pattern"),
+            "pattern": w.Dropdown(options=list(KNOB_PATTERNS), value=pattern, description="pattern"),
             "rate": w.BoundedFloatText(value=rate, min=0.1, max=10_000, description="rate /s"),
             "duration": w.BoundedFloatText(value=duration_s, min=0.1, max=3600, description="duration s"),
             "concurrency": w.BoundedIntText(value=concurrency, min=1, max=1000, description="clients"),
@@ -110,7 +111,7 @@ class Panel:
         pattern = make_pattern(c["pattern"].value, rate=float(c["rate"].value), clients=int(c["concurrency"].value),
                                seed=self.seed, duration_s=duration)
         self._started_at = time.time()
-        self.handle = load_module().start(self.fn, pattern, duration_s=duration, count=self.count, event=self.event)
+        self.handle = load.start(self.fn, pattern, duration_s=duration, count=self.count, event=self.event)
         self.start_button.disabled, self.stop_button.disabled = True, False
         self.status.value = f"<b>{self.fn.name}</b>: running {c['pattern'].value} load"
         self._start_ticking()

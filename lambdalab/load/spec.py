@@ -22,6 +22,7 @@ from lambdalab.load.patterns import (
     Burst,
     ClosedLoop,
     Constant,
+    OpenLoop,
     Poisson,
     Ramp,
     Replay,
@@ -29,11 +30,29 @@ from lambdalab.load.patterns import (
     Step,
 )
 
-_NAMES: dict[str, Any] = {
-    "constant": Constant, "poisson": Poisson, "ramp": Ramp, "step": Step, "burst": Burst, "sine": Sine,
-    "replay": Replay, "closed": ClosedLoop, "closedloop": ClosedLoop,
+# The one table of pattern names: the CLI, the magics and the panel read it.
+PATTERNS: dict[str, type[OpenLoop] | type[ClosedLoop]] = {
+    "constant": Constant,
+    "poisson": Poisson,
+    "ramp": Ramp,
+    "step": Step,
+    "burst": Burst,
+    "sine": Sine,
+    "replay": Replay,
+    "closed": ClosedLoop,
 }
+ALIASES = {"closedloop": "closed"}
 _INTS = {"seed", "size", "clients"}
+
+
+def pattern_class(name: str, spec: str | None = None) -> type[OpenLoop] | type[ClosedLoop]:
+    """The pattern class ``name`` stands for (an alias too); a ``ConfigError`` naming the allowed names."""
+    key = name.strip().lower()
+    cls = PATTERNS.get(ALIASES.get(key, key))
+    if cls is None:
+        shown = spec if spec is not None else name
+        raise ConfigError(f"invalid pattern {shown!r}: unknown name {name!r}; allowed: {', '.join(PATTERNS)}")
+    return cls
 
 
 def _value(key: str | None, text: str) -> Any:
@@ -53,9 +72,7 @@ def _value(key: str | None, text: str) -> Any:
 def parse_pattern(spec: str) -> Any:
     """Build a pattern from ``spec`` (see the module docstring); raises ``ConfigError`` when it is wrong."""
     name, _, rest = spec.strip().partition(":")
-    cls = _NAMES.get(name.strip().lower())
-    if cls is None:
-        raise ConfigError(f"invalid pattern {spec!r}: unknown name {name!r}; allowed: {', '.join(sorted(_NAMES))}")
+    cls = pattern_class(name, spec)
     args: list[Any] = []
     kwargs: dict[str, Any] = {}
     try:

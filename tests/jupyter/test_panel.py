@@ -102,15 +102,42 @@ def _wait_idle(panel: Panel) -> None:
         time.sleep(0.05)
 
 
-@pytest.mark.parametrize("kind", ["constant", "poisson", "ramp", "burst", "sine", "closed"])
+@pytest.mark.parametrize("kind", ["constant", "poisson", "ramp", "step", "burst", "sine", "closed"])
 def test_every_pattern_name_builds_a_load_pattern(kind: str) -> None:
-    from lambdalab import load
-    from lambdalab.jupyter.patterns import PATTERNS, make_pattern
+    from lambdalab.jupyter.patterns import KNOB_PATTERNS, make_pattern
+    from lambdalab.load.spec import PATTERNS
 
     pattern = make_pattern(kind, rate=10, clients=2, seed=1, duration_s=4)
-    assert type(pattern) is getattr(load, PATTERNS[kind])
+    assert type(pattern) is PATTERNS[kind] and kind in KNOB_PATTERNS
     with pytest.raises(lambdalab.ConfigError, match="invalid pattern"):
         make_pattern("zigzag")
+
+
+def test_replay_needs_times_which_no_knob_gives() -> None:
+    from lambdalab.jupyter.patterns import KNOB_PATTERNS, make_pattern
+
+    assert "replay" not in KNOB_PATTERNS
+    with pytest.raises(lambdalab.ConfigError, match="needs timestamps"):
+        make_pattern("replay")
+    assert make_pattern("replay:0/0.5/0.6,speed=2").times == (0.0, 0.25, 0.3)
+
+
+# every name in the one table, each as the magics write it: a bare name, or NAME:ARGS where the knobs give too little
+MAGIC_PATTERNS = {"constant": "constant", "poisson": "poisson", "ramp": "ramp", "step": "step",
+                  "burst": "burst", "sine": "sine", "replay": "replay:0/0.01/0.02", "closed": "closed"}
+
+
+def test_the_load_magic_reaches_every_pattern(ip: Any, fn: Any) -> None:
+    from lambdalab.load.spec import PATTERNS
+
+    assert set(MAGIC_PATTERNS) == set(PATTERNS)
+    for name, text in MAGIC_PATTERNS.items():
+        report = ip.run_line_magic("lambda", f"load work --pattern {text} --count 3 --rate 100 --clients 3 "
+                                             "--duration 2")
+        assert type(report.pattern) is PATTERNS[name], name
+        assert report.summary.requests == 3 and report.summary.errors == 0, name
+    report = ip.run_line_magic("lambda", "load work --pattern step:50/100,step_s=0.5 --count 2")
+    assert report.pattern.rates == (50.0, 100.0) and report.summary.requests == 2
 
 
 def test_waiting_before_any_start_is_a_caller_error(fn: Any) -> None:
