@@ -22,7 +22,7 @@ class Value:
     def __eq__(self, other: object) -> bool:
         if type(other) is not type(self):
             return NotImplemented
-        return astuple(self) == astuple(other)  # type: ignore[arg-type]
+        return astuple(self) == astuple(other)
 
     def __ne__(self, other: object) -> bool:
         equal = self.__eq__(other)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
-from typing import cast
 
 from lambdalab.core.effects import CompleteInvocation, Effect, ScheduleWakeup
 from lambdalab.core.events import (
@@ -239,7 +238,7 @@ class Pool:
             return
         keep_alive = self.keep_alive
         if type(keep_alive) is FixedKeepAlive:  # a direct call when compiled (the protocol's is a generic one)
-            windows = cast(FixedKeepAlive, keep_alive).windows()
+            windows = keep_alive.windows()
         else:
             windows = keep_alive.windows()
         unload = windows.prewarm_s > 0 and environment.invocations > 0  # a pre-warmed one waits its window

@@ -113,7 +113,7 @@ class Scheduler:
         if reserved is None:
             return
         others = {name: e.reserved for name, e in self.functions.items() if e.reserved is not None}
-        most = self.limits.reservable(others, function)  # type: ignore[arg-type]
+        most = self.limits.reservable(others, function)
         if reserved > most:
             raise ValueError(f"{reserved} is over the {most} the account can still reserve (account concurrency "
                              f"{self.limits.concurrency}, unreserved floor {self.limits.unreserved_floor})")
