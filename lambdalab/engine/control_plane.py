@@ -40,7 +40,7 @@ from lambdalab.core.scheduler import LATEST, Alias, Scheduler, Throttled
 from lambdalab import runtime_ids
 from lambdalab.cache import cache_root
 from lambdalab.engine import fd_budget, mounts, runtime_catalog, runtimes
-from lambdalab.engine.environment import EngineEnvironment, RuntimeEndpoint
+from lambdalab.engine.environment import EngineEnvironment, PlaneHooks, RuntimeEndpoint
 from lambdalab.engine.limits import Limits
 from lambdalab.engine.reaper import Reaper, remove_tree
 from lambdalab.engine.sandbox import Sandbox, lab_marker, marked_environment
@@ -126,6 +126,10 @@ class ControlPlane:
         self.environments_dir = workdir / ENVIRONMENTS  # of which each runtime sees only its own folder
         self.spares = Spares(workdir=workdir, limits=self.limits, reaper=self.reaper, budget=self.fd_budget,
                              marker=self.marker, shared=self.shared_folders)
+        # all an environment and its Runtime API endpoints may use of this plane
+        self.hooks = PlaneHooks(now=self.now, dispatch=self.dispatch, on_exit=self.on_exit,
+                                members=self.limits.members, shared=self.shared_folders,
+                                hide=str(self.environments_dir))
         self.closed = False
         self._perform_table: dict[type[Effect], Callable[[Any], None]] = {
             SpawnRuntime: self._spawn, DeliverInvocation: self._deliver, Freeze: self._freeze,
@@ -262,7 +266,8 @@ class ControlPlane:
             error_type=throttled.reason, start=at, end=at, submitted=invocation.submitted))
 
     # -- events from the world ------------------------------------------------------------------
-    def dispatch(self, environment: EngineEnvironment, event: Event) -> None:
+    def dispatch(self, event: Event) -> None:
+        """A fact from the world (a process, a timer, a Runtime API call) to the core; its answer performed."""
         self.perform(self.scheduler.handle(event))
 
     def perform(self, effects: list[Effect]) -> None:
@@ -287,7 +292,7 @@ class ControlPlane:
         environment.limits_ready.pop(incarnation, None)
         kills = self.limits.oom_kills(environment.cgroups)
         oom, environment.oom_kills = kills > environment.oom_kills, kills
-        self.dispatch(environment, ProcessExited(environment.id, incarnation, self.now(), returncode, oom, memory))
+        self.dispatch(ProcessExited(environment.id, incarnation, self.now(), returncode, oom, memory))
 
     # -- effects --------------------------------------------------------------------------------
     def _spawn(self, effect: SpawnRuntime) -> None:
@@ -302,7 +307,7 @@ class ControlPlane:
         config = environment.config
         marker = f"{self.marker}{environment.id}/{incarnation}/"
         try:
-            port = environment.open_server(incarnation, RuntimeEndpoint(self, environment, incarnation))
+            port = environment.open_server(incarnation, RuntimeEndpoint(environment, incarnation))
             env_vars = runtimes.environment_variables(
                 config, environment=environment, port=port, init_type=effect.init_type,
                 region=self.settings.region, pass_env=self.settings.pass_env, log_group=f"/aws/lambda/{config.name}",
@@ -329,7 +334,7 @@ class ControlPlane:
         if not sandbox.joined or self.limits.memory_base is None:  # else it was born inside its groups
             environment.limits_ready[incarnation] = self.loop.run_in_executor(
                 self._executor, self.limits.enter, environment.cgroups, sandbox.pid, environment.pool.spec.memory_mb)
-        self.loop.call_soon(self.dispatch, environment, ProcessStarted(environment.id, incarnation, self.now()))
+        self.loop.call_soon(self.dispatch, ProcessStarted(environment.id, incarnation, self.now()))
 
     def _new_environment(self, environment_id: str) -> EngineEnvironment:
         """An environment's folder, /tmp and groups: the spare's where one serves (``engine/spare.py``), else made now.
@@ -350,7 +355,7 @@ class ControlPlane:
             tmp = self.environments_dir / environment_id / "tmp"
             tmp.mkdir(parents=True, mode=0o700)
             mounts.mount_tmpfs(tmp, config.ephemeral_storage_mb)  # where allowed: its size is ephemeral_storage_mb
-        environment = EngineEnvironment(environment_id, pool, code_dir, stream, tmp, self)
+        environment = EngineEnvironment(environment_id, pool, code_dir, stream, tmp, self.hooks)
         environment.config = config
         if spare is not None:
             environment.cgroups = spare.cgroups  # already watched by the reaper
@@ -384,7 +389,7 @@ class ControlPlane:
     def _on_deadline(self, environment: EngineEnvironment, incarnation: int) -> None:
         environment.deadline = None
         memory = environment.max_memory_mb(incarnation)
-        self.dispatch(environment, DeadlineExceeded(environment.id, incarnation, self.now(), memory))
+        self.dispatch(DeadlineExceeded(environment.id, incarnation, self.now(), memory))
 
     def _disarm(self, effect: DisarmDeadline) -> None:
         self.environments[effect.environment_id].cancel_deadline()

@@ -4,21 +4,25 @@
 listening socket of each incarnation, the parked ``GET /next`` connection, the deadline timer,
 the log stream and the private /tmp. ``RuntimeEndpoint`` validates each Runtime API call against
 the core's state *before* it becomes an event (a rejected call gets a 4xx and never reaches the
-state machine).
+state machine); which call is legal in which state is the core's table's answer
+(``core.lifecycle.allows``). Both reach the control plane only through ``PlaneHooks``: the few
+callables and values they need of it, and nothing else.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
+import json
 import socket
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from lambdalab.config import FunctionConfig
 from lambdalab.core import runtime_api as api
-from lambdalab.core.events import ErrorPosted, InitErrorPosted, NextRequested, ResponsePosted
+from lambdalab.core.events import ErrorPosted, Event, InitErrorPosted, NextRequested, ResponsePosted
 from lambdalab.core.lifecycle import State
 from lambdalab.core.logstream import LogStream
 from lambdalab.core.outcomes import RESPONSE_TOO_LARGE, ErrorType
@@ -29,20 +33,31 @@ from lambdalab.engine.sandbox import Sandbox
 
 if TYPE_CHECKING:
     from lambdalab.engine.spare import Spare
-    from lambdalab.engine.control_plane import ControlPlane
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class PlaneHooks:
+    """What an environment and its Runtime API endpoints need of the control plane: one bundle per Lab."""
+
+    now: Callable[[], float]  # the engine clock (epoch seconds, never backwards)
+    dispatch: Callable[[Event], None]  # hand an event to the core and perform what it answers
+    on_exit: Callable[[EngineEnvironment, int, int], None]  # a process ended: environment, incarnation, code
+    members: Callable[[list[Path]], Iterable[int]]  # the processes in an environment's cgroups
+    shared: tuple[str, ...]  # folders every runtime may read (task roots, layers, the cache)
+    hide: str  # the environments' folder, of which each runtime sees only its own
 
 
 class EngineEnvironment:
     """Processes, sockets, timer, logs and /tmp of one environment."""
 
     def __init__(self, environment_id: str, pool: Pool, code_dir: Path, stream: LogStream, tmp: Path,
-                 plane: ControlPlane) -> None:
+                 hooks: PlaneHooks) -> None:
         self.id = environment_id
         self.pool = pool
         self.code_dir = code_dir
         self.stream = stream
         self.tmp = tmp
-        self._plane = plane
+        self.hooks = hooks
         self.cgroups: list[Path] = []
         self.spare: Spare | None = None  # a spare's launcher, until the first incarnation runs in it
         self.oom_kills = 0
@@ -89,10 +104,10 @@ class EngineEnvironment:
 
     def spawn(self, argv: Sequence[str], cwd: Path, env_vars: Mapping[str, str], incarnation: int,
               mounts: tuple[str, str] | None = None) -> Sandbox:
-        plane = self._plane
+        hooks = self.hooks
         sandbox = Sandbox(argv, cwd=cwd, env_vars=env_vars, on_output=self.stream.write,
-                          on_exit=lambda code: plane.on_exit(self, incarnation, code), mounts=mounts,
-                          cgroups=self.cgroups, shared=plane.shared_folders, hide=str(plane.environments_dir))
+                          on_exit=lambda code: hooks.on_exit(self, incarnation, code), mounts=mounts,
+                          cgroups=self.cgroups, shared=hooks.shared, hide=hooks.hide)
         self.sandboxes[incarnation] = sandbox
         self._current = sandbox
         return sandbox
@@ -100,9 +115,9 @@ class EngineEnvironment:
     def adopt(self, sandbox: Sandbox, argv: Sequence[str], env_vars: Mapping[str, str], incarnation: int,
               opt: str, marker: str) -> Sandbox:
         """A spare's waiting launcher (``engine/spare.py``) becomes this incarnation's runtime."""
-        plane = self._plane
+        on_exit = self.hooks.on_exit
         sandbox.start(argv, cwd=self.code_dir, env_vars=env_vars, opt=opt, on_output=self.stream.write,
-                      on_exit=lambda code: plane.on_exit(self, incarnation, code), marker=marker)
+                      on_exit=lambda code: on_exit(self, incarnation, code), marker=marker)
         self.sandboxes[incarnation] = sandbox
         self._current = sandbox
         return sandbox
@@ -148,10 +163,11 @@ class EngineEnvironment:
 class RuntimeEndpoint:
     """The Runtime API as one runtime process (one incarnation) sees it."""
 
-    def __init__(self, plane: ControlPlane, environment: EngineEnvironment, incarnation: int) -> None:
-        self._plane = plane
+    def __init__(self, environment: EngineEnvironment, incarnation: int) -> None:
         self._environment = environment
         self._incarnation = incarnation
+        self._now = environment.hooks.now
+        self._dispatch = environment.hooks.dispatch
 
     def _state(self) -> State | None:
         core = self._environment.pool.environments.get(self._environment.id)
@@ -160,7 +176,7 @@ class RuntimeEndpoint:
         return core.state
 
     def _event_args(self) -> tuple[str, int, float]:
-        return self._environment.id, self._incarnation, self._plane.now()
+        return self._environment.id, self._incarnation, self._now()
 
     def on_next(self, connection: http_server.Connection) -> None:
         state = self._state()
@@ -176,13 +192,13 @@ class RuntimeEndpoint:
             if ready is not None and not ready.done():  # init ends once the limits are in place
                 ready.add_done_callback(lambda _: self._init_done())
                 return
-        self._plane.dispatch(environment, NextRequested(*self._event_args()))
+        self._dispatch(NextRequested(*self._event_args()))
 
     def _init_done(self) -> None:
         if self._state() is State.INITIALIZING and self._environment.parked is not None:
-            self._plane.dispatch(self._environment, NextRequested(*self._event_args()))
+            self._dispatch(NextRequested(*self._event_args()))
 
-    def _check_request(self, request_id: str, action: str) -> tuple[int, bytes] | None:
+    def _check_request(self, request_id: str, action: str, event: type[Event]) -> tuple[int, bytes] | None:
         state = self._state()
         core = self._environment.pool.environments.get(self._environment.id)
         if state is not State.INVOKING or core is None:
@@ -192,25 +208,24 @@ class RuntimeEndpoint:
         return None
 
     def on_response(self, request_id: str, body: bytes, too_large: bool) -> tuple[int, bytes]:
-        rejected = self._check_request(request_id, "response")
+        rejected = self._check_request(request_id, "response", ResponsePosted)
         if rejected:
             return rejected
         memory = self._environment.max_memory_mb(self._incarnation)
         if too_large:
-            event: object = ErrorPosted(*self._event_args(), request_id, RESPONSE_TOO_LARGE,
-                                        ErrorType.RESPONSE_TOO_LARGE.value, memory)
-            self._plane.dispatch(self._environment, event)  # type: ignore[arg-type]
+            self._dispatch(ErrorPosted(*self._event_args(), request_id, RESPONSE_TOO_LARGE,
+                                       ErrorType.RESPONSE_TOO_LARGE.value, memory))
             return 413, api.PAYLOAD_TOO_LARGE_BODY
-        self._plane.dispatch(self._environment, ResponsePosted(*self._event_args(), request_id, body, memory))
+        self._dispatch(ResponsePosted(*self._event_args(), request_id, body, memory))
         return 202, api.ACCEPTED_BODY
 
     def on_error(self, request_id: str, body: bytes, error_type: str | None) -> tuple[int, bytes]:
-        rejected = self._check_request(request_id, "error")
+        rejected = self._check_request(request_id, "error", ErrorPosted)
         if rejected:
             return rejected
         memory = self._environment.max_memory_mb(self._incarnation)
         kind = _error_type(body, error_type)
-        self._plane.dispatch(self._environment, ErrorPosted(*self._event_args(), request_id, body, kind, memory))
+        self._dispatch(ErrorPosted(*self._event_args(), request_id, body, kind, memory))
         return 202, api.ACCEPTED_BODY
 
     def on_init_error(self, body: bytes, error_type: str | None) -> tuple[int, bytes]:
@@ -218,7 +233,7 @@ class RuntimeEndpoint:
         if state is not State.INITIALIZING:
             return 403, api.invalid_state_body(state.value if state else "gone", "init error", "not initializing")
         self._environment.max_memory_mb(self._incarnation)  # measured while the process still lives
-        self._plane.dispatch(self._environment, InitErrorPosted(*self._event_args(), body, _error_type(body, error_type)))
+        self._dispatch(InitErrorPosted(*self._event_args(), body, _error_type(body, error_type)))
         return 202, api.ACCEPTED_BODY
 
     def on_connect(self, client: tuple[str, int], server: tuple[str, int]) -> bool:
@@ -236,7 +251,7 @@ class RuntimeEndpoint:
         descendants (a child forked before the runtime joined its groups, as a bash bootstrap's first curl, is
         in none of them)."""
         yield runtime
-        yield from self._plane.limits.members(self._environment.cgroups)
+        yield from self._environment.hooks.members(self._environment.cgroups)
         yield from descendants(runtime)
 
     def on_disconnect(self, connection: http_server.Connection) -> None:
@@ -248,8 +263,6 @@ def _error_type(body: bytes, header: str | None) -> str:
     """The REPORT's error type: the header, else the body's ``errorType`` (awslambdaric sends no header)."""
     if header:
         return api.normalise_error_type(header)
-    import json
-
     try:
         value = json.loads(body).get("errorType")
     except (ValueError, AttributeError):
