@@ -10,7 +10,6 @@
     │   ├── InvalidRequestContentException  the event is not JSON (NaN, Infinity, bad syntax); also a ConfigError
     │   └── TooManyRequestsException  throttled; carries ``.reason``
     ├── LifecycleError                lambdalab asked the core for an illegal transition (our bug)
-    ├── RuntimeProtocolError          a runtime process broke the Runtime API contract (its fault)
     ├── SandboxError                  the OS refused us: spawn failed, signal failed
     └── FunctionError                 only from ``InvocationResult.raise_for_error()``
 
@@ -101,10 +100,6 @@ class LifecycleError(LambdaLabError):
         super().__init__(
             f"environment {environment_id}: {event} is not legal in state {state} (legal in: {where})"
         )
-
-
-class RuntimeProtocolError(LambdaLabError):
-    """A runtime process sent something the Runtime API does not allow."""
 
 
 class SandboxError(LambdaLabError):

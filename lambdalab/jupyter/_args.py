@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import dataclasses
-import inspect
 import json
 import shlex
 from collections.abc import Iterator
@@ -14,10 +12,9 @@ from typing import Any
 from IPython.core.error import UsageError
 from IPython.core.magic_arguments import MagicArgumentParser
 
-from lambdalab import FunctionConfig, Lab
 from lambdalab.errors import CallerError
 
-# option -> FunctionConfig field, for the scaling fields that may not exist in this version yet
+# option -> FunctionConfig field, for the scaling options
 SCALING_OPTIONS = {"reserved": "reserved_concurrency", "provisioned": "provisioned_concurrency",
                    "keep_alive": "keep_alive_s"}
 
@@ -93,17 +90,7 @@ def split_words(text: str, option: str) -> list[str]:
 def scaling_changes(args: argparse.Namespace) -> dict[str, Any]:
     """The scaling options that were given, as ``FunctionConfig`` field names."""
     return {field: getattr(args, option) for option, field in SCALING_OPTIONS.items()
-            if getattr(args, option, None) is not None}
-
-
-def check_scaling_supported(changes: dict[str, Any], lab: Lab) -> None:
-    """A ``UsageError`` naming the option when this Lab does not know a scaling field yet."""
-    fields = {f.name for f in dataclasses.fields(FunctionConfig)}
-    accepted = set(inspect.signature(lab.create_function).parameters)
-    for option, field in SCALING_OPTIONS.items():
-        if field in changes and (field not in fields or field not in accepted):
-            raise UsageError(f"--{option.replace('_', '-')} is not supported by this version of lambdalab "
-                             f"(FunctionConfig has no {field!r} yet)")
+            if getattr(args, option) is not None}
 
 
 def event_value(text: str | None, user_ns: dict[str, Any]) -> Any:
@@ -122,4 +109,4 @@ def event_value(text: str | None, user_ns: dict[str, Any]) -> Any:
 
 
 def new_parser(prog: str) -> MagicArgumentParser:
-    return MagicArgumentParser(prog=prog)
+    return MagicArgumentParser(prog=prog)  # type: ignore[no-untyped-call]  # IPython types no __init__ here

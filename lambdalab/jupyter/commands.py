@@ -11,14 +11,14 @@ import argparse
 import dataclasses
 import inspect
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 from IPython.core.error import UsageError
 
-from lambdalab import Function, runtime_ids
+from lambdalab import Function, Lab, runtime_ids
 from lambdalab.errors import ConfigError
 from lambdalab.jupyter._args import (
-    add_package_options, check_scaling_supported, env_pairs, event_value, new_parser, package_options, parse,
+    add_package_options, env_pairs, event_value, new_parser, package_options, parse,
     scaling_changes,
 )
 from lambdalab.jupyter.patterns import KNOB_PATTERNS, check_pattern, make_pattern
@@ -27,7 +27,17 @@ from lambdalab.load.runner import start as start_load
 from lambdalab.load.spec import PATTERNS
 
 
-def _function(magics: Any, name: str) -> Function:
+class MagicsContext(Protocol):
+    """What a subcommand uses of the magics object (``LambdaMagics``)."""
+
+    @property
+    def lab(self) -> Lab: ...
+
+    @property
+    def user_ns(self) -> dict[str, Any]: ...
+
+
+def _function(magics: MagicsContext, name: str) -> Function:
     if not name:
         raise UsageError("a function name is required")
     return magics.lab.function(name)  # UnknownFunctionError -> UsageError at the boundary
@@ -50,7 +60,7 @@ def add_config_options(parser: argparse.ArgumentParser, *, for_update: bool) -> 
         parser.add_argument("--no-freeze", dest="freeze", action="store_false", help="do not freeze idle environments")
 
 
-def invoke(magics: Any, rest: str) -> Any:
+def invoke(magics: MagicsContext, rest: str) -> Any:
     """``%lambda invoke NAME [JSON | $variable]``: invoke synchronously and show the result card.
 
     The event is the rest of the line as JSON (no quoting needed), or ``$variable`` for a value
@@ -61,11 +71,11 @@ def invoke(magics: Any, rest: str) -> Any:
     name, _, raw = rest.partition(" ")
     if not name or name.startswith("-"):
         raise UsageError("usage: %lambda invoke NAME [JSON | $variable]")
-    event = event_value(raw, magics.shell.user_ns)
+    event = event_value(raw, magics.user_ns)
     return _function(magics, name).invoke(event)
 
 
-def list_(magics: Any, rest: str) -> Any:
+def list_(magics: MagicsContext, rest: str) -> Any:
     """``%lambda list``: the registered functions, one row each.
 
     Python equivalent: ``[lab.function(n).config for n in lab.functions()]``
@@ -91,7 +101,7 @@ _ENVS = new_parser("lambda envs")
 _ENVS.add_argument("name")
 
 
-def envs(magics: Any, rest: str) -> Any:
+def envs(magics: MagicsContext, rest: str) -> Any:
     """``%lambda envs NAME``: the function's live environments (id, state, frozen, invocations).
 
     Python equivalent: ``lab.function(NAME).environments()``
@@ -109,7 +119,7 @@ _LOGS.add_argument("--env", dest="environment", metavar="ID", help="one environm
 _LOGS.add_argument("--tail", type=int, metavar="N", help="only the last N lines")
 
 
-def logs(magics: Any, rest: str) -> None:
+def logs(magics: MagicsContext, rest: str) -> None:
     """``%lambda logs NAME [--env ID] [--tail N]``: print the log streams (Lambda's lines).
 
     Python equivalent: ``lab.function(NAME).logs(environment_id)``
@@ -132,7 +142,7 @@ _KILL = new_parser("lambda kill")
 _KILL.add_argument("name")
 
 
-def kill(magics: Any, rest: str) -> None:
+def kill(magics: MagicsContext, rest: str) -> None:
     """``%lambda kill NAME``: end the function's environments; the next invoke is cold.
 
     Python equivalent: ``lab.function(NAME).kill()``
@@ -152,7 +162,7 @@ _CONFIG_FIELDS = {"memory": "memory_mb", "timeout": "timeout_s", "handler": "han
                   "freeze": "freeze"}
 
 
-def config(magics: Any, rest: str) -> Function:
+def config(magics: MagicsContext, rest: str) -> Function:
     """``%lambda config NAME [--memory MB] [--timeout S] [...]``: show, or change, the configuration.
 
     With options, deploys the changed configuration (the code is unchanged; environments
@@ -169,7 +179,6 @@ def config(magics: Any, rest: str) -> Function:
         changes["env_vars"] = env_pairs(args.env)
     changes.update(package_options(args, given_only=True))
     scaling = scaling_changes(args)
-    check_scaling_supported(scaling, magics.lab)
     if set(changes) - {"progress", "pip_args"} or scaling:
         fn.update(**changes, **scaling)
     return fn
@@ -206,7 +215,7 @@ _add_load_options(_LOAD)
 _LOAD.add_argument("--background", action="store_true", help="return a handle at once instead of waiting")
 
 
-def load(magics: Any, rest: str) -> Any:
+def load(magics: MagicsContext, rest: str) -> Any:
     """``%lambda load NAME [--pattern P] [--rate R] [--duration S | --count N] [...]``: generate load.
 
     Waits for the run and returns its report (``.invocations``, ``.summary``); with
@@ -221,7 +230,7 @@ def load(magics: Any, rest: str) -> Any:
         args.duration = 5.0
     pattern = make_pattern(args.pattern, rate=args.rate, clients=args.clients, seed=args.seed,
                            duration_s=args.duration)
-    event = event_value(args.event, magics.shell.user_ns)
+    event = event_value(args.event, magics.user_ns)
     run = start_load if args.background else run_load
     return run(fn, pattern, duration_s=args.duration, count=args.count, event=event,
                invocation_type="Event" if args.is_async else "RequestResponse")
@@ -232,7 +241,7 @@ _PANEL.add_argument("name")
 _add_load_options(_PANEL, for_panel=True)
 
 
-def panel(magics: Any, rest: str) -> Any:
+def panel(magics: MagicsContext, rest: str) -> Any:
     """``%lambda panel NAME [--pattern P] [--rate R] [--duration S]``: the load panel with live charts.
 
     Python equivalent: ``lambdalab.panel(lab.function(NAME), pattern=P, rate=R, duration_s=S)``
@@ -243,10 +252,10 @@ def panel(magics: Any, rest: str) -> Any:
     fn = _function(magics, args.name)
     return Panel(fn, pattern=args.pattern, rate=args.rate, duration_s=args.duration or 10.0,
                  concurrency=args.clients, count=args.count, seed=args.seed,
-                 event=event_value(args.event, magics.shell.user_ns))
+                 event=event_value(args.event, magics.user_ns))
 
 
-SUBCOMMANDS: dict[str, Callable[[Any, str], Any]] = {
+SUBCOMMANDS: dict[str, Callable[[MagicsContext, str], Any]] = {
     "invoke": invoke, "list": list_, "envs": envs, "logs": logs, "kill": kill, "config": config,
     "load": load, "panel": panel,
 }

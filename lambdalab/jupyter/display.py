@@ -14,11 +14,11 @@ import json
 import sys
 from typing import Any
 
+from lambdalab.viz.colours import PHASE_COLOURS
 from lambdalab import Function, InvocationResult
 
-# Fallback phase colours; lambdalab.viz.PHASE_COLOURS wins when it exists, so charts and cards agree.
-_COLOURS = {"wait": "#d0d4da", "init": "#f2a33a", "invoke": "#3b82c4", "frozen": "#9bb7d4",
-            "idle": "#b9c3cc", "reset": "#d9534f", "shutdown": "#7d7d7d"}
+# The cards' phases the charts do not draw; the others take the charts' colours, so charts and cards agree.
+_CARD_ONLY_COLOURS = {"wait": "#d0d4da", "reset": "#d9534f"}
 _SCALING_FIELDS = ("reserved_concurrency", "provisioned_concurrency", "keep_alive_s")
 _STYLE = ("font-family:system-ui,sans-serif;font-size:13px;border:1px solid #d5d9de;border-radius:6px;"
           "padding:8px 10px;margin:2px 0;max-width:640px;background:#fbfcfd;color:#1f2328")
@@ -26,14 +26,8 @@ _PAYLOAD_CHARS = 2000
 
 
 def phase_colours() -> dict[str, str]:
-    """The phase colours of the charts (``lambdalab.viz.PHASE_COLOURS``) over the card's defaults."""
-    colours = dict(_COLOURS)
-    try:
-        from lambdalab.viz import PHASE_COLOURS
-    except ImportError:
-        return colours
-    colours.update({str(k).lower(): str(v) for k, v in dict(PHASE_COLOURS).items()})
-    return colours
+    """The phase colours of the charts (``lambdalab.viz.PHASE_COLOURS``) and the cards' own phases."""
+    return {**_CARD_ONLY_COLOURS, **PHASE_COLOURS}
 
 
 def register(ipython: Any) -> None:
@@ -170,7 +164,7 @@ def function_html(fn: Function) -> str:
              ("environments", envs)]
     defaults = {f.name: f.default for f in dataclasses.fields(config)}
     cells += [(name.replace("_", " "), str(getattr(config, name))) for name in _SCALING_FIELDS
-              if getattr(config, name, None) not in (None, defaults.get(name))]
+              if getattr(config, name) not in (None, defaults[name])]
     if config.env_vars:
         cells.append(("env vars", ", ".join(sorted(config.env_vars))))
     if not config.freeze:
@@ -200,14 +194,6 @@ def _package_cells(config: Any) -> list[tuple[str, str]]:
 def code_hash(fn: Function) -> str:
     """The sha256 of the function's current code (the name of its content-addressed folder)."""
     return fn.code_sha
-
-
-def config_dict(fn: Function) -> dict[str, Any]:
-    """The function's configuration as plain values (for ``%lambda config``)."""
-    values = {f.name: getattr(fn.config, f.name) for f in dataclasses.fields(fn.config)}
-    values["env_vars"] = dict(fn.config.env_vars)
-    values["code_sha256"] = code_hash(fn)
-    return values
 
 
 # -- helpers ----------------------------------------------------------------------------------------

@@ -11,7 +11,6 @@ times a second, so the kernel keeps answering cells while the load runs. The pan
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import threading
 import time
 from typing import Any
@@ -19,7 +18,7 @@ from typing import Any
 import ipywidgets as w
 import pandas  # noqa: F401 - imported here, on the main thread, before a worker thread can half-import it
 
-from lambdalab import Function, FunctionConfig
+from lambdalab import Function
 from lambdalab.errors import CallerError
 from lambdalab.jupyter import loop as kernel_loop
 from lambdalab import load
@@ -68,7 +67,6 @@ class Panel:
 
     def _make_controls(self, pattern: str, rate: float, duration_s: float, concurrency: int) -> dict[str, w.Widget]:
         config = self.fn.config
-        fields = {f.name for f in dataclasses.fields(FunctionConfig)}
         controls: dict[str, w.Widget] = {
             "pattern": w.Dropdown(options=list(KNOB_PATTERNS), value=pattern, description="pattern"),
             "rate": w.BoundedFloatText(value=rate, min=0.1, max=10_000, description="rate /s"),
@@ -77,10 +75,9 @@ class Panel:
             "memory": w.BoundedIntText(value=config.memory_mb, min=128, max=10_240, step=64, description="memory MB"),
         }
         for key, field, _ in _SCALING:
-            value = getattr(config, field, None)
+            value = getattr(config, field)
             controls[key] = w.Text(value="" if value is None else str(value), placeholder="default",
-                                   description=key.replace("_", "-"), disabled=field not in fields,
-                                   tooltip=None if field in fields else f"this lambdalab has no {field} yet")
+                                   description=key.replace("_", "-"))
         for control in controls.values():
             control.style.description_width = "80px"
             control.layout.width = "200px"
@@ -160,14 +157,12 @@ class Panel:
         if int(c["memory"].value) != config.memory_mb:
             changes["memory_mb"] = int(c["memory"].value)
         for key, field, kind in _SCALING:
-            if c[key].disabled:
-                continue
             text = c[key].value.strip()
             try:
                 value = kind(text) if text else None
             except ValueError:
                 raise CallerError(f"invalid {key.replace('_', '-')}: {text!r} is not a number") from None
-            if value != getattr(config, field, None):
+            if value != getattr(config, field):
                 changes[field] = value
         if changes:
             self.fn.update(**changes)

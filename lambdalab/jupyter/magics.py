@@ -9,20 +9,41 @@ and never executed in the kernel.
 
 from __future__ import annotations
 
+import argparse
 import keyword
-from typing import Any
+from collections.abc import Callable
+from typing import Any, Protocol, TypeVar, cast
 
+from IPython.core import magic, magic_arguments
 from IPython.core.error import UsageError
-from IPython.core.magic import Magics, cell_magic, line_magic, magics_class, no_var_expand
-from IPython.core.magic_arguments import argument, magic_arguments
-from IPython.display import display
+from IPython.core.magic import Magics, magics_class, no_var_expand
+from IPython.display import display as ipython_display
 from traitlets import Float, Integer
 
 from lambdalab import Function, Lab, runtime_ids
 from lambdalab.jupyter import session
-from lambdalab.jupyter._args import (caller_errors, check_scaling_supported, env_pairs, event_value, package_options,
+from lambdalab.jupyter._args import (caller_errors, env_pairs, event_value, package_options,
                                      parse, scaling_changes)
 from lambdalab.jupyter.commands import SUBCOMMANDS, line_help
+
+
+_Method = TypeVar("_Method", bound=Callable[..., Any])
+
+
+class _Decorator(Protocol):
+    """What IPython's magic decorators do to a method: record it, and return it unchanged."""
+
+    def __call__(self, method: _Method, /) -> _Method: ...
+
+
+# IPython's decorators as they are used here: magic_arguments' are untyped, and the magic markers are
+# typed as returning "a decorator or the function", a union mypy cannot resolve; given a name or
+# options, each returns a _Decorator. ``display`` is untyped too.
+cell_magic = cast(Callable[[str], _Decorator], magic.cell_magic)
+line_magic = cast(Callable[[str], _Decorator], magic.line_magic)
+with_arguments = cast(Callable[[str], _Decorator], magic_arguments.magic_arguments)
+argument = cast(Callable[..., _Decorator], magic_arguments.argument)
+display = cast(Callable[[object], None], ipython_display)
 
 
 RUNTIME_HELP = (f"'python' (lambdalab's client; default), 'python-ric' (AWS's awslambdaric), 'nodejs' (JavaScript), "
@@ -41,7 +62,15 @@ class LambdaMagics(Magics):
     def lab(self) -> Lab:
         return session.default_lab()
 
-    @magic_arguments("%lambda")  # the help formatter adds one more %: "%%lambda"
+    @property
+    def user_ns(self) -> dict[str, Any]:
+        """The namespace of the shell these magics are registered in."""
+        if self.shell is None:
+            raise UsageError("the lambdalab magics are not registered in an IPython shell")
+        namespace: dict[str, Any] = self.shell.user_ns
+        return namespace
+
+    @with_arguments("%lambda")  # the help formatter adds one more %: "%%lambda"
     @argument("name", help="the function's name (1-64 letters, digits, '-' or '_'); also bound in the namespace")
     @argument("--memory", "-m", type=int, default=None, help="memory in MB, 128-10240 (default 128)")
     @argument("--timeout", "-t", type=float, default=None, help="timeout in seconds, 1-900 (default 3)")
@@ -92,24 +121,23 @@ class LambdaMagics(Magics):
         Python equivalent: ``fn = lab.create_function(NAME, source=cell, memory_mb=..., ...)``,
         or ``fn.update(source=cell, memory_mb=..., ...)`` when NAME exists (``path=PATH`` for ``--path``).
         """
-        args = parse(self.lambda_cell.parser, line)
+        args = parse(_CELL_PARSER, line)
         if args.path is not None and any(not line.lstrip().startswith(("#", "//")) for line in cell.splitlines()
                                          if line.strip()):
             raise UsageError("--path takes the code from PATH: the cell may hold only comments ('# code in PATH'); "
                              "drop --path to deploy the cell")
         code = {"path": args.path} if args.path is not None else {"source": cell}
-        event = event_value(args.invoke, self.shell.user_ns) if args.invoke is not None else None
+        event = event_value(args.invoke, self.user_ns) if args.invoke is not None else None
         options = {"handler": args.handler, "runtime": args.runtime, "env_vars": env_pairs(args.env),
                    "memory_mb": args.memory if args.memory is not None else self.default_memory_mb,
                    "timeout_s": args.timeout if args.timeout is not None else self.default_timeout_s,
                    "freeze": not args.no_freeze, **package_options(args)}
         scaling = scaling_changes(args)
         lab = self.lab
-        check_scaling_supported(scaling, lab)
         with caller_errors():
             fn = self._register(lab, args.name, code, {**options, **scaling})
         if args.name.isidentifier() and not keyword.iskeyword(args.name):
-            self.shell.user_ns[args.name] = fn
+            self.user_ns[args.name] = fn
         if args.invoke is None:
             return fn
         display(fn)
@@ -138,3 +166,7 @@ class LambdaMagics(Magics):
             return command(self, rest.strip())
 
     lambda_line.__doc__ = line_help()
+
+
+# the parser magic_arguments built from the options above (it also wrote them into the cell magic's help)
+_CELL_PARSER: argparse.ArgumentParser = vars(LambdaMagics.lambda_cell)["parser"]

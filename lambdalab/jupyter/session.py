@@ -40,7 +40,3 @@ def close_default_lab() -> None:
     if lab is not None:
         lab.close()
 
-
-def has_default_lab() -> bool:
-    """Whether a Lab is open for this kernel (without creating one)."""
-    return _lab is not None and not _lab.closed

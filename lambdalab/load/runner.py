@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import dataclasses
+import functools
 import heapq
 import inspect
 import math
@@ -30,7 +31,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TextIO
 
 from lambdalab.core.records import InvocationRecord
 from lambdalab.errors import CallerError, ConfigError, TooManyRequestsException
-from lambdalab.load.patterns import ClosedLoop, OpenLoop
+from lambdalab.load.patterns import ClosedLoop, OpenLoop, check_run
 from lambdalab.load.report import LoadReport, summarize
 
 if TYPE_CHECKING:
@@ -74,13 +75,7 @@ class _Run:
         if not isinstance(pattern, (OpenLoop, ClosedLoop)):
             raise ConfigError(f"invalid pattern: {pattern!r}; use Constant, Poisson, Ramp, Step, Burst, Sine, "
                               "Replay or ClosedLoop from lambdalab.load")
-        if duration_s is not None and (not isinstance(duration_s, (int, float)) or isinstance(duration_s, bool)
-                                       or not math.isfinite(duration_s) or duration_s <= 0):
-            raise ConfigError(f"invalid duration_s: {duration_s!r}; it must be a number > 0 or None")
-        if count is not None and (isinstance(count, bool) or not isinstance(count, int) or count < 1):
-            raise ConfigError(f"invalid count: {count!r}; it must be an int ≥ 1 or None")
-        if duration_s is None and count is None and not pattern.finite:
-            raise ConfigError(f"invalid run: {pattern!r} never ends by itself; give duration_s or count")
+        duration_s, count = check_run(pattern, duration_s, count)
         if invocation_type not in INVOCATION_TYPES:
             raise ConfigError(f"invalid invocation_type: {invocation_type!r}; allowed: {', '.join(INVOCATION_TYPES)}")
         if invocation_type == "Event" and not _accepts_invocation_type(target):
@@ -89,15 +84,15 @@ class _Run:
         if invocation_type == "RequestResponse" and not callable(getattr(target, "submit", None)):
             raise ConfigError(f"invalid target: {target!r} has no submit(event); pass a lambdalab Function")
         self.target = target
-        self.pattern = pattern
-        self.duration_s = float(duration_s) if duration_s is not None else None
+        self.pattern: OpenLoop | ClosedLoop = pattern
+        self.duration_s = duration_s
         self.count = count
         self.event = event
         self.invocation_type = invocation_type
         self.on_progress = on_progress
         self.stop_event = stop if stop is not None else threading.Event()
         self.drain_timeout_s = drain_timeout_s
-        self.out: TextIO | None = (sys.stderr if progress is True else progress) if progress else None  # type: ignore[assignment]
+        self.out = _progress_stream(progress)
         self.function_name = getattr(target, "name", None)
         self.total = self._total()
 
@@ -129,9 +124,9 @@ class _Run:
         try:
             try:
                 if isinstance(self.pattern, ClosedLoop):
-                    self._dispatch_closed()
+                    self._dispatch_closed(self.pattern)
                 else:
-                    self._dispatch_open()
+                    self._dispatch_open(self.pattern)
             except KeyboardInterrupt:
                 interrupted = True
             finally:
@@ -147,8 +142,8 @@ class _Run:
                 self.out.flush()
         return self.report()
 
-    def _dispatch_open(self) -> None:
-        for offset in self.pattern.offsets(self.duration_s):
+    def _dispatch_open(self, pattern: OpenLoop) -> None:
+        for offset in pattern.offsets(self.duration_s):
             if self.count is not None and len(self._sent) >= self.count:
                 return
             due = self._t0 + offset
@@ -163,8 +158,7 @@ class _Run:
             self._send(due, client=-1)
         # ran out of arrivals: a finite pattern, or the duration's last one
 
-    def _dispatch_closed(self) -> None:
-        pattern: ClosedLoop = self.pattern
+    def _dispatch_closed(self, pattern: ClosedLoop) -> None:
         deadline = self._t0 + self.duration_s if self.duration_s is not None else math.inf
         with self._cond:
             self._ready = [(self._t0, client) for client in range(pattern.clients)]
@@ -212,7 +206,7 @@ class _Run:
         except Exception as exc:  # noqa: BLE001 - an Invoke API error: one failed request, not the run
             future = concurrent.futures.Future()
             future.set_exception(exc)
-        future.add_done_callback(lambda f, seq=seq: self._finished_one(seq, f))
+        future.add_done_callback(functools.partial(self._finished_one, seq))
         self._tick(sent)
 
     def _finished_one(self, seq: int, future: concurrent.futures.Future[Any]) -> None:
@@ -348,6 +342,13 @@ class _Run:
             frame[name] = frame[name].astype("float64")
         frame["throttled"] = frame["throttled"].astype(bool)
         return frame
+
+
+def _progress_stream(progress: bool | TextIO) -> TextIO | None:
+    """``progress=True``: stderr; ``False``: none; otherwise the stream given."""
+    if isinstance(progress, bool):
+        return sys.stderr if progress else None
+    return progress
 
 
 def _accepts_invocation_type(target: Any) -> bool:

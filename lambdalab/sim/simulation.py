@@ -2,7 +2,8 @@
 
 Owns a run's set-up (scheduler, limits, keep-alive policy, provisioned environments, async queue)
 and its arrivals: an open-loop pattern's ``offsets``, a ``ClosedLoop``'s clients, or any iterable
-of offsets in seconds. Patterns are duck-typed (this layer may not import ``lambdalab.load``).
+of offsets in seconds. A run's length is checked by ``lambdalab.load.patterns.check_run``, as the
+wall-clock runner checks it.
 Everything random comes from one ``random.Random(seed)`` owned here, so a seed fixes the result.
 """
 
@@ -22,6 +23,7 @@ from lambdalab.core.lifecycle import EnvironmentSpec
 from lambdalab.core.limits import AccountLimits
 from lambdalab.core.scheduler import LATEST, Scheduler
 from lambdalab.errors import ConfigError
+from lambdalab.load.patterns import ClosedLoop, OpenLoop, check_run
 from lambdalab.sim.driver import Driver, SchedulerLike, Timing
 from lambdalab.sim.kernel import ARRIVAL, Kernel
 from lambdalab.sim.latency import Constant, LatencyModel, as_model
@@ -112,7 +114,7 @@ class Simulation:
         With ``duration_s`` the horizon is exactly that long (what is still running is cut there);
         otherwise the run ends when the last request has finished.
         """
-        duration_s, count = _check_run(duration_s, count, self.pattern)
+        duration_s, count = check_run(self.pattern, duration_s, count)
         started = time.perf_counter()
         run = _Run(self, duration_s, count)
         run.kernel.run(math.inf if duration_s is None else duration_s)
@@ -179,11 +181,11 @@ class _Run:
     # -- arrivals ---------------------------------------------------------------------------------
     def _start(self, pattern: Any, duration_s: float | None) -> float | None:
         """Schedule the first arrivals; a closed loop's think time, or None for an open-loop pattern."""
-        if hasattr(pattern, "clients") and not hasattr(pattern, "offsets"):  # ClosedLoop
-            for _ in range(min(int(pattern.clients), int(min(self.limit, 2**62)))):
+        if isinstance(pattern, ClosedLoop):
+            for _ in range(min(pattern.clients, int(min(self.limit, 2**62)))):
                 self.kernel.schedule(0.0, ARRIVAL, self._arrive_closed)
             return float(pattern.think_s)
-        offsets = pattern.offsets(duration_s) if callable(getattr(pattern, "offsets", None)) else iter(pattern)
+        offsets = pattern.offsets(duration_s) if isinstance(pattern, OpenLoop) else iter(pattern)
         self._offsets = _bounded(offsets, duration_s)
         self._next_arrival()
         return None
@@ -248,14 +250,3 @@ def _bounded(offsets: Iterable[float], duration_s: float | None) -> Iterator[flo
     end = duration_s
     return itertools.takewhile(lambda t: t < end, iter(offsets))
 
-
-def _check_run(duration_s: float | None, count: int | None, pattern: Any) -> tuple[float | None, int | None]:
-    if duration_s is not None and not (isinstance(duration_s, (int, float)) and duration_s > 0
-                                       and math.isfinite(duration_s)):
-        raise ConfigError(f"invalid duration_s: {duration_s!r}; expected seconds > 0")
-    if count is not None and (isinstance(count, bool) or not isinstance(count, int) or count < 1):
-        raise ConfigError(f"invalid count: {count!r}; expected a whole number >= 1")
-    endless = getattr(pattern, "finite", None) is False or hasattr(pattern, "clients")
-    if duration_s is None and count is None and endless:
-        raise ConfigError(f"invalid run: {pattern!r} never ends by itself; give duration_s or count")
-    return (None if duration_s is None else float(duration_s)), count

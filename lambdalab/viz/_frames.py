@@ -1,8 +1,8 @@
 """What every chart shares: reading columns of the records as numpy arrays, and the layout.
 
 The column readers tolerate missing columns and empty frames (a live figure starts with no
-data); ``_segments`` lays out start→end segments as one NaN-separated line trace, the form the
-timeline and the many-environment reuse chart draw in. ``_base_layout`` stamps the figure's
+data); ``segment_lines`` lays out start→end segments as one NaN-separated line trace, the form the
+timeline and the many-environment reuse chart draw in. ``base_layout`` stamps the figure's
 kind and time origin into ``layout.meta``, where ``update`` finds them again. numpy is imported
 inside the functions, like plotly everywhere in ``lambdalab.viz``.
 """
@@ -10,7 +10,7 @@ inside the functions, like plotly everywhere in ``lambdalab.viz``.
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeGuard
 
 if TYPE_CHECKING:
     import numpy as np
@@ -18,53 +18,51 @@ if TYPE_CHECKING:
 
 Parts = tuple[list[dict[str, Any]], dict[str, Any]]
 _UIREVISION = "lambdalab"  # kept constant, so a live figure keeps the user's zoom across updates
-_META_KEY = "lambdalab"
+META_KEY = "lambdalab"
 
 
-def _np() -> Any:
-    import numpy
-
-    return numpy
-
-
-def _empty(frame: pd.DataFrame | None) -> bool:
-    return frame is None or len(frame) == 0
+def has_rows(frame: pd.DataFrame | None) -> TypeGuard[pd.DataFrame]:
+    """Whether ``frame`` is a table with at least one row (a live figure starts with none)."""
+    return frame is not None and len(frame) > 0
 
 
-def _column(frame: pd.DataFrame, name: str, default: float = math.nan) -> np.ndarray:
-    np = _np()
+def float_column(frame: pd.DataFrame, name: str, default: float = math.nan) -> np.ndarray:
+    import numpy as np
     if name not in frame.columns:
         return np.full(len(frame), default, dtype=float)
-    return frame[name].to_numpy(dtype=float, na_value=math.nan)
+    values: np.ndarray = frame[name].to_numpy(dtype=float, na_value=math.nan)  # pandas is untyped here
+    return values
 
 
-def _bool_column(frame: pd.DataFrame, name: str) -> np.ndarray:
-    np = _np()
+def bool_column(frame: pd.DataFrame, name: str) -> np.ndarray:
+    import numpy as np
     if name not in frame.columns:
         return np.zeros(len(frame), dtype=bool)
-    return frame[name].fillna(False).to_numpy(dtype=bool)
+    values: np.ndarray = frame[name].fillna(False).to_numpy(dtype=bool)
+    return values
 
 
-def _invocation_times(frame: pd.DataFrame) -> np.ndarray:
+def invocation_times(frame: pd.DataFrame) -> np.ndarray:
     """When each request was made: ``submitted``, or ``scheduled_at`` for rows without a record."""
-    np = _np()
-    times = _column(frame, "submitted")
+    import numpy as np
+    times = float_column(frame, "submitted")
     if "scheduled_at" in frame.columns:
-        times = np.where(np.isnan(times), _column(frame, "scheduled_at"), times)
+        times = np.where(np.isnan(times), float_column(frame, "scheduled_at"), times)
     return times
 
 
-def _invoked(frame: pd.DataFrame) -> np.ndarray:
-    np = _np()
+def invoked_mask(frame: pd.DataFrame) -> np.ndarray:
+    import numpy as np
     if "request_id" not in frame.columns:
         return np.ones(len(frame), dtype=bool)
-    return frame["request_id"].notna().to_numpy(dtype=bool)
+    values: np.ndarray = frame["request_id"].notna().to_numpy(dtype=bool)
+    return values
 
 
-def _segments(start: np.ndarray, end: np.ndarray, row: np.ndarray, duration: np.ndarray
+def segment_lines(start: np.ndarray, end: np.ndarray, row: np.ndarray, duration: np.ndarray
               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """x, y, customdata for line segments start→end on ``row``, separated by NaN gaps."""
-    np = _np()
+    import numpy as np
     n = len(start)
     x = np.empty(3 * n)                    # float64: times keep their precision
     y = np.empty(3 * n, dtype=np.float32)  # row numbers and durations: float32 halves the payload
@@ -75,16 +73,16 @@ def _segments(start: np.ndarray, end: np.ndarray, row: np.ndarray, duration: np.
     return x, y, c
 
 
-def _short(environment_id: Any) -> str:
+def short_id(environment_id: Any) -> str:
     return str(environment_id)[:8]
 
 
-def _base_layout(title: str, kind: str, origin: float | None, **extra: Any) -> dict[str, Any]:
+def base_layout(title: str, kind: str, origin: float | None, **extra: Any) -> dict[str, Any]:
     layout: dict[str, Any] = {
         "title": {"text": title},
         "template": "plotly_white",
         "uirevision": _UIREVISION,
-        "meta": {_META_KEY: kind, "origin": origin},
+        "meta": {META_KEY: kind, "origin": origin},
         "legend": {"orientation": "h", "yanchor": "bottom", "y": 1.02, "xanchor": "left", "x": 0},
         "margin": {"l": 70, "r": 20, "t": 70, "b": 50},
     }
@@ -92,11 +90,11 @@ def _base_layout(title: str, kind: str, origin: float | None, **extra: Any) -> d
     return layout
 
 
-def _time_axis(origin: float | None) -> dict[str, Any]:
+def time_axis(origin: float | None) -> dict[str, Any]:
     return {"title": {"text": "seconds since start"}, "zeroline": False}
 
 
-def _figure(kind: str, **kwargs: Any) -> Any:
+def build_figure(kind: str, **kwargs: Any) -> Any:
     """``figures.figure(kind, ...)`` for the chart functions.
 
     Imported when called: ``figures`` imports the chart modules to list them in ``KINDS``.

@@ -1,6 +1,6 @@
 """Figures from records: every chart kind (``KINDS``), and building, updating and saving figures.
 
-Each chart is split in two: ``_parts_<kind>(spans, invocations, options) -> (traces, layout)``
+Each chart is split in two: ``parts_<kind>(spans, invocations, options) -> (traces, layout)``
 (in ``timeline.py``, ``latency.py`` and ``usage.py``) computes the trace properties with numpy
 (the only work that grows with the data), and ``figure``/``update`` here turn them into a new
 ``go.Figure`` or write them into an existing figure or ``FigureWidget`` in place. Every kind
@@ -29,23 +29,22 @@ from typing import TYPE_CHECKING, Any
 
 from lambdalab.errors import ConfigError
 from lambdalab.viz._frames import (
-    _META_KEY,
+    META_KEY,
     Parts,
-    _column,
-    _empty,
-    _invocation_times,
-    _np,
+    float_column,
+    has_rows,
+    invocation_times,
 )
 from lambdalab.viz.latency import (
-    _parts_init_durations,
-    _parts_latency_histogram,
-    _parts_latency_over_time,
+    parts_init_durations,
+    parts_latency_histogram,
+    parts_latency_over_time,
     init_durations,
     latency_histogram,
     latency_over_time,
 )
-from lambdalab.viz.timeline import _parts_timeline, timeline
-from lambdalab.viz.usage import _parts_concurrency, _parts_reuse, concurrency, reuse
+from lambdalab.viz.timeline import parts_timeline, timeline
+from lambdalab.viz.usage import parts_concurrency, parts_reuse, concurrency, reuse
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -55,22 +54,22 @@ __all__ = ["KINDS", "concurrency", "figure", "init_durations", "latency_histogra
 
 
 KINDS: dict[str, tuple[Callable[..., Parts], bool]] = {  # kind -> (parts, uses an origin)
-    "timeline": (_parts_timeline, True),
-    "latency_over_time": (_parts_latency_over_time, True),
-    "latency_histogram": (_parts_latency_histogram, False),
-    "concurrency": (_parts_concurrency, True),
-    "reuse": (_parts_reuse, False),
-    "init_durations": (_parts_init_durations, True),
+    "timeline": (parts_timeline, True),
+    "latency_over_time": (parts_latency_over_time, True),
+    "latency_histogram": (parts_latency_histogram, False),
+    "concurrency": (parts_concurrency, True),
+    "reuse": (parts_reuse, False),
+    "init_durations": (parts_init_durations, True),
 }
 
 
 def _default_origin(spans: pd.DataFrame | None, invocations: pd.DataFrame | None) -> float | None:
-    np = _np()
+    import numpy as np
     candidates = []
-    if not _empty(spans):
-        candidates.append(np.nanmin(_column(spans, "start")))
-    if not _empty(invocations):
-        times = _invocation_times(invocations)
+    if has_rows(spans):
+        candidates.append(np.nanmin(float_column(spans, "start")))
+    if has_rows(invocations):
+        times = invocation_times(invocations)
         if np.isfinite(times).any():
             candidates.append(np.nanmin(times))
     candidates = [c for c in candidates if math.isfinite(c)]
@@ -80,21 +79,21 @@ def _default_origin(spans: pd.DataFrame | None, invocations: pd.DataFrame | None
 def _window(spans: pd.DataFrame | None, invocations: pd.DataFrame | None, window_s: float
             ) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
     """Only what overlaps the last ``window_s`` seconds of the data."""
-    np = _np()
+    import numpy as np
     ends = []
-    if not _empty(spans):
-        ends.append(np.nanmax(_column(spans, "end")))
-    if not _empty(invocations):
-        times = np.fmax(_invocation_times(invocations), _column(invocations, "end"))
+    if has_rows(spans):
+        ends.append(np.nanmax(float_column(spans, "end")))
+    if has_rows(invocations):
+        times = np.fmax(invocation_times(invocations), float_column(invocations, "end"))
         if np.isfinite(times).any():
             ends.append(np.nanmax(times))
     if not ends:
         return spans, invocations
     since = max(ends) - window_s
-    if not _empty(spans):
-        spans = spans[_column(spans, "end") >= since]
-    if not _empty(invocations):
-        invocations = invocations[_invocation_times(invocations) >= since]
+    if has_rows(spans):
+        spans = spans[float_column(spans, "end") >= since]
+    if has_rows(invocations):
+        invocations = invocations[invocation_times(invocations) >= since]
     return spans, invocations
 
 
@@ -134,7 +133,7 @@ def update(fig: Any, kind: str | None = None, *, spans: pd.DataFrame | None = No
     keeps the user's zoom (``uirevision``).
     """
     meta = fig.layout.meta if isinstance(fig.layout.meta, dict) else {}
-    made_as = meta.get(_META_KEY)
+    made_as = meta.get(META_KEY)
     kind = kind or made_as
     if kind is None:
         raise ConfigError("invalid figure: it was not made by lambdalab.viz; pass kind=")

@@ -12,15 +12,14 @@ from typing import TYPE_CHECKING, Any
 
 from lambdalab.viz._frames import (
     Parts,
-    _base_layout,
-    _bool_column,
-    _column,
-    _empty,
-    _figure,
-    _invocation_times,
-    _invoked,
-    _np,
-    _time_axis,
+    base_layout,
+    bool_column,
+    float_column,
+    has_rows,
+    build_figure,
+    invocation_times,
+    invoked_mask,
+    time_axis,
 )
 from lambdalab.viz.colours import (
     COLD_WARM_COLOURS,
@@ -36,21 +35,21 @@ __all__ = ["init_durations", "latency_histogram", "latency_over_time"]
 
 
 # -------------------------------------------------------------------------------- latency over time
-def _parts_latency_over_time(spans: pd.DataFrame | None, invocations: pd.DataFrame | None, *,
+def parts_latency_over_time(spans: pd.DataFrame | None, invocations: pd.DataFrame | None, *,
                              origin: float | None = None, log_y: bool = True,
                              title: str = "Latency over time, cold vs warm") -> Parts:
-    np = _np()
+    import numpy as np
     traces: list[dict[str, Any]] = []
-    if _empty(invocations):
+    if not has_rows(invocations):
         x = latency = np.empty(0)
         cold = throttled = invoked = np.zeros(0, dtype=bool)
     else:
         base = origin if origin is not None else 0.0
-        x = _invocation_times(invocations) - base
-        latency = _column(invocations, "latency_ms")
-        invoked = _invoked(invocations)
-        cold = _bool_column(invocations, "cold") & invoked
-        throttled = _bool_column(invocations, "throttled")
+        x = invocation_times(invocations) - base
+        latency = float_column(invocations, "latency_ms")
+        invoked = invoked_mask(invocations)
+        cold = bool_column(invocations, "cold") & invoked
+        throttled = bool_column(invocations, "throttled")
     for name, mask, colour, symbol in (("cold", cold, COLD_WARM_COLOURS["cold"], "circle"),
                                        ("warm", invoked & ~cold, COLD_WARM_COLOURS["warm"], "circle"),
                                        ("throttled", throttled, THROTTLE_COLOUR, "x")):
@@ -60,7 +59,7 @@ def _parts_latency_over_time(spans: pd.DataFrame | None, invocations: pd.DataFra
             "hovertemplate": f"{name} %{{y:.2f}} ms<br>t=%{{x:.3f}} s<extra></extra>",
         })
     yaxis = {"title": {"text": "latency (ms)"}, "type": "log" if log_y else "linear"}
-    layout = _base_layout(title, "latency_over_time", origin, xaxis=_time_axis(origin), yaxis=yaxis,
+    layout = base_layout(title, "latency_over_time", origin, xaxis=time_axis(origin), yaxis=yaxis,
                           hovermode="closest", height=380)
     return traces, layout
 
@@ -68,7 +67,7 @@ def _parts_latency_over_time(spans: pd.DataFrame | None, invocations: pd.DataFra
 def latency_over_time(invocations_df: pd.DataFrame, *, origin: float | None = None, log_y: bool = True,
                       window_s: float | None = None, title: str = "Latency over time, cold vs warm") -> Any:
     """Each request's latency (``latency_ms``) at the time it was made; cold, warm and throttled traces."""
-    return _figure("latency_over_time", invocations=invocations_df, origin=origin, log_y=log_y, window_s=window_s,
+    return build_figure("latency_over_time", invocations=invocations_df, origin=origin, log_y=log_y, window_s=window_s,
                    title=title)
 
 
@@ -93,16 +92,16 @@ def _ms_text(v: float) -> str:
     return f"{v:g} ms"
 
 
-def _parts_latency_histogram(spans: pd.DataFrame | None, invocations: pd.DataFrame | None, *, bins: int = 60,
+def parts_latency_histogram(spans: pd.DataFrame | None, invocations: pd.DataFrame | None, *, bins: int = 60,
                              log_x: bool = True, title: str = "Latency distribution, cold vs warm") -> Parts:
-    np = _np()
-    if _empty(invocations):
+    import numpy as np
+    if not has_rows(invocations):
         latency = np.empty(0)
         cold = warm = np.zeros(0, dtype=bool)
     else:
-        latency = _column(invocations, "latency_ms")
-        invoked = _invoked(invocations) & np.isfinite(latency)
-        cold = _bool_column(invocations, "cold") & invoked
+        latency = float_column(invocations, "latency_ms")
+        invoked = invoked_mask(invocations) & np.isfinite(latency)
+        cold = bool_column(invocations, "cold") & invoked
         warm = invoked & ~cold
     values = latency[cold | warm]
     if log_x:
@@ -142,7 +141,7 @@ def _parts_latency_histogram(spans: pd.DataFrame | None, invocations: pd.DataFra
             "opacity": 0.75,
             "hovertemplate": f"{name}: %{{y}} requests<br>%{{customdata[0]:.2f}}–%{{customdata[1]:.2f}} ms<extra></extra>",
         })
-    layout = _base_layout(title, "latency_histogram", None, xaxis=xaxis, yaxis={"title": {"text": "requests"}},
+    layout = base_layout(title, "latency_histogram", None, xaxis=xaxis, yaxis={"title": {"text": "requests"}},
                           barmode="overlay", bargap=0, height=360)
     return traces, layout
 
@@ -150,22 +149,22 @@ def _parts_latency_histogram(spans: pd.DataFrame | None, invocations: pd.DataFra
 def latency_histogram(invocations_df: pd.DataFrame, *, bins: int = 60, log_x: bool = True,
                       title: str = "Latency distribution, cold vs warm") -> Any:
     """Histograms of ``latency_ms`` for cold and warm requests, on shared (log-spaced) bins."""
-    return _figure("latency_histogram", invocations=invocations_df, bins=bins, log_x=log_x, title=title)
+    return build_figure("latency_histogram", invocations=invocations_df, bins=bins, log_x=log_x, title=title)
 
 
 # ----------------------------------------------------------------------------------- init durations
-def _parts_init_durations(spans: pd.DataFrame | None, invocations: pd.DataFrame | None, *,
+def parts_init_durations(spans: pd.DataFrame | None, invocations: pd.DataFrame | None, *,
                           origin: float | None = None, title: str = "Init duration per cold start") -> Parts:
-    np = _np()
-    if _empty(invocations):
+    import numpy as np
+    if not has_rows(invocations):
         x = init = np.empty(0)
         normal = suppressed = np.zeros(0, dtype=bool)
     else:
         base = origin if origin is not None else 0.0
-        x = _invocation_times(invocations) - base
-        init = _column(invocations, "init_duration_ms")
-        cold = _bool_column(invocations, "cold") & _invoked(invocations) & np.isfinite(init)
-        suppressed = cold & _bool_column(invocations, "init_suppressed")
+        x = invocation_times(invocations) - base
+        init = float_column(invocations, "init_duration_ms")
+        cold = bool_column(invocations, "cold") & invoked_mask(invocations) & np.isfinite(init)
+        suppressed = cold & bool_column(invocations, "init_suppressed")
         normal = cold & ~suppressed
     traces = []
     for name, mask, symbol in (("init", normal, "circle"), ("init (suppressed, retried in invoke)", suppressed,
@@ -177,7 +176,7 @@ def _parts_init_durations(spans: pd.DataFrame | None, invocations: pd.DataFrame 
                                 "width": 1}},
             "hovertemplate": "init %{y:.1f} ms<br>t=%{x:.3f} s<extra></extra>",
         })
-    layout = _base_layout(title, "init_durations", origin, xaxis=_time_axis(origin),
+    layout = base_layout(title, "init_durations", origin, xaxis=time_axis(origin),
                           yaxis={"title": {"text": "init duration (ms)"}, "rangemode": "tozero"},
                           hovermode="closest", height=340, showlegend=True)
     return traces, layout
@@ -186,4 +185,4 @@ def _parts_init_durations(spans: pd.DataFrame | None, invocations: pd.DataFrame 
 def init_durations(invocations_df: pd.DataFrame, *, origin: float | None = None,
                    title: str = "Init duration per cold start") -> Any:
     """``init_duration_ms`` of every cold start, at the time of its request."""
-    return _figure("init_durations", invocations=invocations_df, origin=origin, title=title)
+    return build_figure("init_durations", invocations=invocations_df, origin=origin, title=title)

@@ -12,14 +12,13 @@ from typing import TYPE_CHECKING, Any
 
 from lambdalab.viz._frames import (
     Parts,
-    _base_layout,
-    _column,
-    _empty,
-    _figure,
-    _np,
-    _segments,
-    _short,
-    _time_axis,
+    base_layout,
+    float_column,
+    has_rows,
+    build_figure,
+    segment_lines,
+    short_id,
+    time_axis,
 )
 from lambdalab.viz.colours import PHASE_COLOURS, PHASE_ORDER
 
@@ -37,7 +36,7 @@ def _merge_close(start: np.ndarray, end: np.ndarray, row: np.ndarray, duration: 
     The durations of joined segments add up. Used for very large timelines, where plotly.js
     redraws several WebGL traces of 100,000s of segments slowly.
     """
-    np = _np()
+    import numpy as np
     if len(start) < 2:
         return start, end, row, duration
     order = np.lexsort((start, row))
@@ -48,21 +47,21 @@ def _merge_close(start: np.ndarray, end: np.ndarray, row: np.ndarray, duration: 
     return (start[firsts], np.maximum.reduceat(end, firsts), row[firsts], np.add.reduceat(duration, firsts))
 
 
-def _parts_timeline(spans: pd.DataFrame | None, invocations: pd.DataFrame | None, *, origin: float | None = None,
+def parts_timeline(spans: pd.DataFrame | None, invocations: pd.DataFrame | None, *, origin: float | None = None,
                     max_labels: int = 60, hover_limit: int = 50_000, merge_above: int = 60_000,
                     resolution: int = 4000, title: str = "Execution environments over time") -> Parts:
-    np = _np()
+    import numpy as np
     traces: list[dict[str, Any]] = []
     rows = 0
     tickvals: list[int] = []
     ticktext: list[str] = []
-    if _empty(spans):
+    if not has_rows(spans):
         per_phase = {phase: (np.empty(0), np.empty(0), np.empty(0)) for phase in PHASE_ORDER}
     else:
         import pandas as pd
 
-        start = _column(spans, "start")
-        end = _column(spans, "end")
+        start = float_column(spans, "start")
+        end = float_column(spans, "end")
         order = np.argsort(start, kind="stable")
         codes, uniques = pd.factorize(spans["environment_id"].to_numpy()[order])  # rows by first start
         row = np.empty(len(spans), dtype=float)
@@ -78,16 +77,16 @@ def _parts_timeline(spans: pd.DataFrame | None, invocations: pd.DataFrame | None
             s0, s1, r, d = start[mask] - base, end[mask] - base, row[mask], duration[mask]
             if merge_gap is not None:
                 s0, s1, r, d = _merge_close(s0, s1, r, d, merge_gap)
-            per_phase[phase] = _segments(s0, s1, r, d)
+            per_phase[phase] = segment_lines(s0, s1, r, d)
         if rows <= max_labels:
             functions = spans["function"].to_numpy()[order] if "function" in spans.columns else None
             first_function = {} if functions is None else dict(zip(codes[::-1], functions[::-1]))
             many = functions is not None and len(set(first_function.values())) > 1
             tickvals = list(range(rows))
-            ticktext = [(f"{first_function[i]}·" if many else "") + _short(env) for i, env in enumerate(uniques)]
+            ticktext = [(f"{first_function[i]}·" if many else "") + short_id(env) for i, env in enumerate(uniques)]
     height = int(min(900, max(260, 110 + 24 * max(rows, 1))))
     width = float(max(1.0, min(16.0, 0.7 * (height - 110) / max(rows, 1))))
-    detail = _empty(spans) or len(spans) <= hover_limit  # above it, hover shows no duration: a third less to send
+    detail = not has_rows(spans) or len(spans) <= hover_limit  # above it, hover shows no duration: a third less to send
     for phase in PHASE_ORDER:
         x, y, custom = per_phase[phase]
         what = f"{phase} %{{customdata:.1f}} ms" if detail else phase
@@ -103,7 +102,7 @@ def _parts_timeline(spans: pd.DataFrame | None, invocations: pd.DataFrame | None
         yaxis.update(tickmode="array", tickvals=tickvals, ticktext=ticktext)
     else:
         yaxis.update(tickmode="auto", tickvals=None, ticktext=None)
-    layout = _base_layout(title, "timeline", origin, xaxis=_time_axis(origin), yaxis=yaxis, height=height,
+    layout = base_layout(title, "timeline", origin, xaxis=time_axis(origin), yaxis=yaxis, height=height,
                           hovermode="closest")
     return traces, layout
 
@@ -122,5 +121,5 @@ def timeline(spans_df: pd.DataFrame, *, origin: float | None = None, max_labels:
     one segment per visible stretch rather than one per span. ``window_s`` keeps only the last
     seconds (a live view: in-place updates of 100,000s of segments are slow in the browser).
     """
-    return _figure("timeline", spans=spans_df, origin=origin, max_labels=max_labels, hover_limit=hover_limit,
+    return build_figure("timeline", spans=spans_df, origin=origin, max_labels=max_labels, hover_limit=hover_limit,
                    merge_above=merge_above, resolution=resolution, window_s=window_s, title=title)

@@ -12,17 +12,16 @@ from typing import TYPE_CHECKING, Any
 
 from lambdalab.viz._frames import (
     Parts,
-    _base_layout,
-    _bool_column,
-    _column,
-    _empty,
-    _figure,
-    _invocation_times,
-    _invoked,
-    _np,
-    _segments,
-    _short,
-    _time_axis,
+    base_layout,
+    bool_column,
+    float_column,
+    has_rows,
+    build_figure,
+    invocation_times,
+    invoked_mask,
+    segment_lines,
+    short_id,
+    time_axis,
 )
 from lambdalab.viz.colours import COLD_WARM_COLOURS, PHASE_COLOURS, THROTTLE_COLOUR
 
@@ -36,7 +35,7 @@ __all__ = ["concurrency", "reuse"]
 # -------------------------------------------------------------------------------------- concurrency
 def _step(start: np.ndarray, end: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The number of open intervals, as a step function: (times, level from that time on)."""
-    np = _np()
+    import numpy as np
     times = np.concatenate([start, end])
     deltas = np.concatenate([np.ones(len(start)), -np.ones(len(end))])
     order = np.lexsort((deltas, times))  # at equal times, ends (-1) before starts
@@ -49,7 +48,7 @@ def _step(start: np.ndarray, end: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def _binned_max(times: np.ndarray, level: np.ndarray, edges: np.ndarray) -> np.ndarray:
     """Per bin, the highest level the step function reaches inside it (its envelope)."""
-    np = _np()
+    import numpy as np
     nb = len(edges) - 1
     if not len(times):
         return np.zeros(nb)
@@ -62,28 +61,28 @@ def _binned_max(times: np.ndarray, level: np.ndarray, edges: np.ndarray) -> np.n
     return out
 
 
-def _parts_concurrency(spans: pd.DataFrame | None, invocations: pd.DataFrame | None, *,
+def parts_concurrency(spans: pd.DataFrame | None, invocations: pd.DataFrame | None, *,
                        origin: float | None = None, max_points: int = 2000, bin_s: float | None = None,
                        title: str = "Concurrency over time") -> Parts:
-    np = _np()
+    import numpy as np
     base = origin if origin is not None else 0.0
     series: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     lines = (("busy (init + invoke)", ("init", "invoke"), PHASE_COLOURS["invoke"]),
              ("frozen", ("frozen",), PHASE_COLOURS["frozen"]),
              ("idle", ("idle",), PHASE_COLOURS["idle"]))
     t_max = 0.0
-    phases = spans["phase"].to_numpy() if not _empty(spans) else np.empty(0, dtype=object)
-    start = _column(spans, "start") - base if not _empty(spans) else np.empty(0)
-    end = _column(spans, "end") - base if not _empty(spans) else np.empty(0)
+    phases = spans["phase"].to_numpy() if has_rows(spans) else np.empty(0, dtype=object)
+    start = float_column(spans, "start") - base if has_rows(spans) else np.empty(0)
+    end = float_column(spans, "end") - base if has_rows(spans) else np.empty(0)
     for name, which, _ in lines:
         mask = np.isin(phases, which)
         series[name] = _step(start[mask], end[mask])
         if len(series[name][0]):
             t_max = max(t_max, float(series[name][0][-1]))
     throttle_times = np.empty(0)
-    if not _empty(invocations) and "throttled" in invocations.columns:
-        mask = _bool_column(invocations, "throttled")
-        throttle_times = _invocation_times(invocations)[mask] - base
+    if has_rows(invocations) and "throttled" in invocations.columns:
+        mask = bool_column(invocations, "throttled")
+        throttle_times = invocation_times(invocations)[mask] - base
         if len(throttle_times):
             t_max = max(t_max, float(np.nanmax(throttle_times)))
     t_min = min([0.0] + [float(s[0][0]) for s in series.values() if len(s[0])])
@@ -118,7 +117,7 @@ def _parts_concurrency(spans: pd.DataFrame | None, invocations: pd.DataFrame | N
         "width": (tx[1] - tx[0]) if len(tx) > 1 else 1.0, "marker": {"color": THROTTLE_COLOUR}, "opacity": 0.6,
         "hovertemplate": "throttled: %{y:.1f}/s<br>t=%{x:.3f} s<extra></extra>",
     })
-    layout = _base_layout(title, "concurrency", origin, xaxis=_time_axis(origin),
+    layout = base_layout(title, "concurrency", origin, xaxis=time_axis(origin),
                           yaxis={"title": {"text": "environments"}, "rangemode": "tozero"},
                           yaxis2={"title": {"text": "throttled / s"}, "overlaying": "y", "side": "right",
                                   "rangemode": "tozero", "showgrid": False, "visible": bool(len(tx))},
@@ -134,33 +133,33 @@ def concurrency(spans_df: pd.DataFrame, invocations_df: pd.DataFrame | None = No
     Exact step lines while each has at most ``max_points`` changes; beyond that (or with
     ``bin_s``), each bin shows the highest level reached in it.
     """
-    return _figure("concurrency", spans=spans_df, invocations=invocations_df, origin=origin,
+    return build_figure("concurrency", spans=spans_df, invocations=invocations_df, origin=origin,
                    max_points=max_points, bin_s=bin_s, window_s=window_s, title=title)
 
 
 # -------------------------------------------------------------------------------------------- reuse
-def _parts_reuse(spans: pd.DataFrame | None, invocations: pd.DataFrame | None, *, max_labels: int = 60,
+def parts_reuse(spans: pd.DataFrame | None, invocations: pd.DataFrame | None, *, max_labels: int = 60,
                  bar_limit: int = 300, title: str = "Invocations per environment (reuse)") -> Parts:
-    np = _np()
+    import numpy as np
     traces: list[dict[str, Any]] = []
     xaxis: dict[str, Any] = {"title": {"text": "environment (by first use)"}}
-    if _empty(invocations):
-        x = np.empty(0)
-        counts = {"cold": np.empty(0), "warm": np.empty(0)}
+    if not has_rows(invocations):
+        x: np.ndarray = np.empty(0)
+        counts: dict[str, np.ndarray] = {"cold": np.empty(0), "warm": np.empty(0)}
         labels: list[str] = []
     else:
         import pandas as pd
 
-        invoked = _invoked(invocations)
+        invoked = invoked_mask(invocations)
         frame = invocations[invoked]
-        times = _invocation_times(frame)
+        times = invocation_times(frame)
         order = np.argsort(times, kind="stable")
         codes, uniques = pd.factorize(frame["environment_id"].to_numpy()[order])
-        cold = _bool_column(frame, "cold")[order]
+        cold = bool_column(frame, "cold")[order]
         n = len(uniques)
         counts = {"cold": np.bincount(codes[cold], minlength=n), "warm": np.bincount(codes[~cold], minlength=n)}
         x = np.arange(1, n + 1)
-        labels = [_short(u) for u in uniques]
+        labels = [short_id(u) for u in uniques]
     if 0 < len(labels) <= max_labels:
         xaxis.update(tickmode="array", tickvals=list(x), ticktext=labels)
     else:
@@ -176,13 +175,13 @@ def _parts_reuse(spans: pd.DataFrame | None, invocations: pd.DataFrame | None, *
         bottom = {"cold": np.zeros(len(x)), "warm": counts["cold"].astype(float)}
         for name in ("cold", "warm"):
             top = bottom[name] + counts[name]
-            sx, sy, sc = _segments(bottom[name], top, x.astype(float), counts[name].astype(float))
+            sx, sy, sc = segment_lines(bottom[name], top, x.astype(float), counts[name].astype(float))
             traces.append({
                 "type": "scattergl", "mode": "lines", "name": name, "x": sy, "y": sx, "customdata": sc,
                 "line": {"color": COLD_WARM_COLOURS[name], "width": width}, "connectgaps": False,
                 "hovertemplate": f"environment #%{{x}}: %{{customdata}} {name}<extra></extra>",
             })
-    layout = _base_layout(title, "reuse", None, xaxis=xaxis, yaxis={"title": {"text": "invocations"},
+    layout = base_layout(title, "reuse", None, xaxis=xaxis, yaxis={"title": {"text": "invocations"},
                                                                     "rangemode": "tozero"},
                           barmode="stack", height=340)
     layout["legend"]["traceorder"] = "normal"
@@ -195,4 +194,4 @@ def reuse(invocations_df: pd.DataFrame, *, max_labels: int = 60, bar_limit: int 
 
     Above ``bar_limit`` environments the bars are drawn as WebGL line segments (same picture).
     """
-    return _figure("reuse", invocations=invocations_df, max_labels=max_labels, bar_limit=bar_limit, title=title)
+    return build_figure("reuse", invocations=invocations_df, max_labels=max_labels, bar_limit=bar_limit, title=title)

@@ -210,19 +210,6 @@ def test_package_options_requirements_layers_and_inherit(ip: Any, tmp_path: Any,
     assert not fn.config.inherit_packages and fn.invoke().error is not None
 
 
-def test_scaling_options_on_a_lab_without_them_are_a_usage_error(ip: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    @dataclasses.dataclass(frozen=True)
-    class OldConfig:
-        name: str
-        memory_mb: int = 128
-
-    monkeypatch.setattr("lambdalab.jupyter._args.FunctionConfig", OldConfig)
-    for option in ("--reserved 2", "--provisioned 1", "--keep-alive 10"):
-        with pytest.raises(UsageError, match="not supported by this version"):
-            register(ip, f"old {option}")
-    assert lambdalab.default_lab().functions() == [] and "old" not in ip.user_ns
-
-
 BAD_LINES = [
     ("bad --memory lots", "invalid int value"),
     ("bad --memory 64", "memory_mb"),
