@@ -14,6 +14,7 @@ Examples
 
 from __future__ import annotations
 
+import asyncio
 import atexit
 import concurrent.futures
 import dataclasses
@@ -22,9 +23,9 @@ import tempfile
 import threading
 import time
 import weakref
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar, cast, overload
 
 from lambdalab import deploy, runtime_ids
 from lambdalab.config import (INTERPRETER, FunctionConfig, check_alias_name, check_alias_weights, check_handler,
@@ -32,24 +33,71 @@ from lambdalab.config import (INTERPRETER, FunctionConfig, check_alias_name, che
 from lambdalab.core._value import astuple
 from lambdalab.core.limits import AccountLimits
 from lambdalab.core.records import InvocationRecord
+from lambdalab.core.scheduler import Alias
 from lambdalab.engine import launcher, mounts, observe
 from lambdalab.engine.reaper import remove_tree
-from lambdalab.engine.control_plane import ControlPlane, LabSettings
+from lambdalab.engine.control_plane import ControlPlane, EngineResult, LabSettings
 from lambdalab.engine.loop_thread import LoopThread
-from lambdalab.errors import ConfigError, LabClosedError
+from lambdalab.errors import ConfigError, LabClosedError, UnknownFunctionError
 from lambdalab.packages.layers import LayerStore, LayerVersion, load_layer_map
 from lambdalab.payload import encode_client_context, encode_event
 from lambdalab.results import (AsyncInvocation, CallbackThread, Destinations, EnvironmentInfo, InvocationFuture,
-                               InvocationResult)
+                               InvocationResult, VersionInfo)
 
 if TYPE_CHECKING:
     import pandas as pd
 
 _SLACK_S = 30.0  # a hang guard on top of init + timeout; the engine answers long before
+LATEST = "$LATEST"
+T = TypeVar("T")
+InvocationType = Literal["RequestResponse", "Event", "DryRun"]
+
+
+class Closeable(Protocol):
+    """Anything a front-end ties to a Lab with ``Lab.attach``: closed (idempotently, never raising) before the engine."""
+
+    def close(self) -> None: ...
+
+
+@dataclasses.dataclass
+class FrontEnds:
+    """What the front-ends add to the facade: ``Lab.serve``, ``Function.url`` and ``Lab.sqs_queue``.
+
+    This module imports no front-end (they import it): ``lambdalab/__init__.py``, which runs before anything
+    of the package, plugs them in with ``plug_in``. ``serve(lab, port=, host=, allow_remote=, **options)`` and
+    ``function_url(lab, name, qualifier)`` return URLs; ``sqs_queue(lab, name, function, **options)`` makes a
+    queue, which the Lab then attaches (closes first).
+    """
+
+    serve: Callable[..., str] | None = None
+    function_url: Callable[..., str] | None = None
+    sqs_queue: Callable[..., Closeable] | None = None
+
+    def get(self, name: str) -> Callable[..., Any]:
+        hook = getattr(self, name)
+        if hook is None:
+            raise ConfigError(f"{name} is not available: import lambdalab (the package plugs its front-ends in)")
+        return cast("Callable[..., Any]", hook)
+
+
+front_ends = FrontEnds()
+
+
+def plug_in(*, serve: Callable[..., str] | None = None, function_url: Callable[..., str] | None = None,
+            sqs_queue: Callable[..., Closeable] | None = None) -> None:
+    """For the package: provide the front-ends behind ``Lab.serve``, ``Function.url`` and ``Lab.sqs_queue``."""
+    for name, hook in (("serve", serve), ("function_url", function_url), ("sqs_queue", sqs_queue)):
+        if hook is not None:
+            setattr(front_ends, name, hook)
 
 
 class Function:
-    """A function registered in a ``Lab``; invoke it, update its code, look at its environments."""
+    """A function registered in a ``Lab``; invoke it, update its code, look at its environments.
+
+    Every method may also be called on the engine's loop thread (a front-end's handler), where the Lab's
+    tables are read in place; the ones that wait for an invocation or build code (``invoke``, ``update``,
+    ``wait_provisioned``, ``profile_init``) would block that loop: front-ends call them from a worker thread.
+    """
 
     def __init__(self, lab: Lab, config: FunctionConfig) -> None:
         self._lab = lab
@@ -67,7 +115,7 @@ class Function:
     @property
     def code_sha(self) -> str:
         """The sha256 of the deployed ``$LATEST`` code (the task root's content)."""
-        return self._lab._call(lambda plane: plane.scheduler.pool(self.name, "$LATEST").spec.code)  # type: ignore[no-any-return]
+        return self.version_info(LATEST).code_sha
 
     @property
     def code_size(self) -> int:
@@ -85,10 +133,78 @@ class Function:
     @property
     def destinations(self) -> Destinations:
         """Where asynchronous invocations end: ``.on_success`` and ``.on_failure`` records."""
-        return Destinations(self._lab, self.name)
+        return Destinations(self.name, self._lab._destination_records)
+
+    # -- versions and aliases ------------------------------------------------------------------
+    def arn(self, qualifier: str | None = None) -> str:
+        """The function's ARN, qualified with a version or alias when given (as Lambda's ``FunctionArn``)."""
+        return self._lab.arn(self.name, qualifier)
+
+    def resolve(self, qualifier: str | None = None) -> str:
+        """The version an invocation with ``qualifier`` runs now (``$LATEST``, a number, or an alias's draw
+        between its versions); ``UnknownFunctionError`` for a qualifier that names nothing."""
+        return self._lab.resolve(self.name, qualifier)
+
+    def versions(self) -> list[str]:
+        """``$LATEST`` and the published versions, oldest first."""
+        return self._lab._call(lambda plane: list(plane.scheduler.entry(self.name).pools))
+
+    def aliases(self) -> dict[str, Alias]:
+        """The function's aliases by name: each names its ``version`` and the ``weights`` of other versions."""
+        return self._lab._call(lambda plane: dict(plane.scheduler.entry(self.name).aliases))
+
+    def version_info(self, version: str = LATEST) -> VersionInfo:
+        """What ``version`` (``$LATEST`` or a published number, not an alias) runs: its settings, code and
+        provisioned concurrency; ``UnknownFunctionError`` if there is no such version."""
+        name = self.name
+
+        def read(plane: ControlPlane) -> VersionInfo:
+            pools = plane.scheduler.entry(name).pools
+            if version not in pools:
+                raise UnknownFunctionError(f"Function not found: {plane.arn(name, version)}")
+            pool = pools[version]
+            config, code_dir = plane.code[(name, pool.spec.code)]
+            if version == LATEST:
+                config = plane.configs[name]
+            return VersionInfo(version, config, pool.spec.code, code_dir, pool.spec.memory_mb, pool.spec.timeout_s,
+                               pool.provisioned_target)
+
+        return self._lab._call(read)
+
+    def publish(self) -> str:
+        """Publish ``$LATEST`` as an immutable numbered version ("1", "2", ...); returns its number."""
+        return self._lab._call(lambda plane: plane.publish(self.name))
+
+    def create_alias(self, name: str, version: str, weights: Mapping[str, float] | None = None) -> None:
+        """Point alias ``name`` at ``version``; ``weights`` sends shares of traffic to other versions."""
+        check_alias_name(name)
+        check_alias_weights(weights)
+        self._lab._call(lambda plane: plane.create_alias(self.name, name, version, dict(weights or {})))
+
+    def provision(self, count: int, qualifier: str | None = None) -> None:
+        """Keep ``count`` environments of the version ``qualifier`` names initialised (0: none), as Lambda's
+        provisioned concurrency; they start now, and ``wait_provisioned`` waits for them."""
+        self._lab._call(lambda plane: plane.provision(self.name, count, qualifier))
+
+    # -- invoking --------------------------------------------------------------------------------
+    @overload
+    def invoke(self, event: Any = None, *, invocation_type: Literal["RequestResponse"] = "RequestResponse",
+               qualifier: str | None = None, client_context: Mapping[str, Any] | None = None) -> InvocationResult: ...
+
+    @overload
+    def invoke(self, event: Any = None, *, invocation_type: Literal["Event"], qualifier: str | None = None,
+               client_context: Mapping[str, Any] | None = None) -> AsyncInvocation: ...
+
+    @overload
+    def invoke(self, event: Any = None, *, invocation_type: Literal["DryRun"], qualifier: str | None = None,
+               client_context: Mapping[str, Any] | None = None) -> None: ...
+
+    @overload
+    def invoke(self, event: Any = None, *, invocation_type: str, qualifier: str | None = None,
+               client_context: Mapping[str, Any] | None = None) -> InvocationResult | AsyncInvocation | None: ...
 
     def invoke(self, event: Any = None, *, invocation_type: str = "RequestResponse", qualifier: str | None = None,
-               client_context: Mapping[str, Any] | None = None) -> Any:
+               client_context: Mapping[str, Any] | None = None) -> InvocationResult | AsyncInvocation | None:
         """Invoke the function, as Lambda's Invoke API does.
 
         ``RequestResponse`` (the default) waits and returns an ``InvocationResult``; ``Event``
@@ -104,29 +220,19 @@ class Function:
         """
         payload = encode_event(event)
         if invocation_type == "Event":
-            return AsyncInvocation(self._lab._call(lambda plane: plane.enqueue(self.name, payload, qualifier)))
+            return AsyncInvocation(self._lab.enqueue(self.name, payload, qualifier))
         if invocation_type == "DryRun":
-            self._lab._call(lambda plane: plane.resolve(self.name, qualifier))
+            self.resolve(qualifier)
             return None
         if invocation_type != "RequestResponse":
             raise ConfigError(f"invalid invocation_type: {invocation_type!r}; expected RequestResponse, Event or DryRun")
         options = encode_client_context(client_context)
-        limit = self.config.timeout_s + self._lab._settings.init_timeout_s + _SLACK_S
+        limit = self.config.timeout_s + self._lab.settings.init_timeout_s + _SLACK_S
         return self._lab._submit(self.name, payload, options, qualifier).result(limit)
 
     def invoke_async(self, event: Any = None, *, qualifier: str | None = None) -> AsyncInvocation:
         """Same as ``invoke(event, invocation_type="Event")``."""
-        return self.invoke(event, invocation_type="Event", qualifier=qualifier)  # type: ignore[no-any-return]
-
-    def publish(self) -> str:
-        """Publish ``$LATEST`` as an immutable numbered version ("1", "2", ...); returns its number."""
-        return self._lab._call(lambda plane: plane.publish(self.name))  # type: ignore[no-any-return]
-
-    def create_alias(self, name: str, version: str, weights: Mapping[str, float] | None = None) -> None:
-        """Point alias ``name`` at ``version``; ``weights`` sends shares of traffic to other versions."""
-        check_alias_name(name)
-        check_alias_weights(weights)
-        self._lab._call(lambda plane: plane.create_alias(self.name, name, version, dict(weights or {})))
+        return self.invoke(event, invocation_type="Event", qualifier=qualifier)
 
     def wait_provisioned(self, timeout_s: float = 60.0) -> None:
         """Wait until every provisioned environment has finished its init (they start at configuration)."""
@@ -182,7 +288,7 @@ class Function:
 
     def statistics(self) -> dict[str, Any]:
         """Environments by state, concurrency in use, throttles and queued events; cheap to poll."""
-        return self._lab._call(lambda plane: observe.statistics(plane, self.name))  # type: ignore[no-any-return]
+        return self._lab._call(lambda plane: observe.statistics(plane, self.name))
 
     def logs(self, environment_id: str | None = None) -> str:
         return self._lab.logs(self.name, environment_id)
@@ -236,9 +342,7 @@ class Function:
 
     def url(self, qualifier: str | None = None) -> str:
         """This function's URL (a loopback port of its own), created on first use; starts ``lab.serve()`` if needed."""
-        from lambdalab.endpoint import function_url
-
-        return function_url(self._lab, self.name, qualifier)
+        return cast(str, front_ends.get("function_url")(self._lab, self.name, qualifier))
 
 
 class Lab:
@@ -278,7 +382,7 @@ class Lab:
         self._layer_store = LayerStore(self._workdir / "layers", region, account_id)
         self._layer_map: dict[str, Path] = {}
         self._runtime_dirs: dict[str, Path] = {}
-        self._attached: list[Any] = []  # endpoint and SQS triggers (lambdalab.endpoint, .sqs); closed first
+        self._attached: list[Closeable] = []  # endpoint and SQS triggers (lambdalab.endpoint, .sqs); closed first
 
         self._callbacks: CallbackThread | None = None
         launcher.path()  # built here on first use (a compile), never on the engine's loop
@@ -361,7 +465,7 @@ class Lab:
                               compatible_runtimes: Sequence[str] = (), license_info: str | None = None
                               ) -> LayerVersion:
         """PublishLayerVersion: ``content`` is a folder, a .zip file or a .zip's bytes; versions count 1, 2, ..."""
-        self._check_open()
+        self.check_open()
         return self._layer_store.publish(name, content, description=description,
                                          compatible_runtimes=tuple(compatible_runtimes), license_info=license_info)
 
@@ -410,7 +514,7 @@ class Lab:
 
         Raises ``ConfigError`` for any invalid argument before anything is written or started.
         """
-        self._check_open()
+        self.check_open()
         check_handler(handler, runtime if isinstance(runtime, str) else "python", as_given=handler_as_given is True)
         if (not handler_as_given and isinstance(path, (str, Path)) and "." not in handler and Path(path).suffix != ".zip"
                 and Path(path).is_file() and runtime_ids.language(str(runtime)) != "provided"):
@@ -422,7 +526,7 @@ class Lab:
                                 reserved_concurrency=reserved_concurrency,
                                 provisioned_concurrency=provisioned_concurrency, keep_alive_s=keep_alive_s,
                                 max_event_age_s=max_event_age_s, max_retry_attempts=max_retry_attempts,
-                                layers=layers,
+                                layers=_layer_refs(layers),
                                 requirements=tuple(requirements.split()) if isinstance(requirements, str)
                                 else tuple(requirements or ()), inherit_packages=inherit_packages,
                                 ephemeral_storage_mb=ephemeral_storage_mb, handler_as_given=handler_as_given)
@@ -442,7 +546,7 @@ class Lab:
                 archive: bytes | None = None, progress: deploy.Progress | None = None,
                 pip_args: Sequence[str] = ()) -> Function:
         """Resolve the layers, build the dependencies (here, on the caller's thread), write the code, deploy."""
-        self._check_open()
+        self.check_open()
         built = deploy.prepare(config, code_root=self._workdir / "code", layer_store=self._layer_store,
                                layer_map=self._layer_map, runtime_dir=self._runtime_dir, source=source, path=path,
                                archive=archive, progress=progress, pip_args=pip_args)
@@ -468,7 +572,7 @@ class Lab:
     # -- invoking -------------------------------------------------------------------------------
     def _submit(self, name: str, payload: bytes, options: dict[str, str] | None, qualifier: str | None = None
                 ) -> concurrent.futures.Future[InvocationResult]:
-        self._check_open()
+        self.check_open()
         assert self._callbacks is not None
         answer: concurrent.futures.Future[InvocationResult] = InvocationFuture(self._callbacks)
         plane = self._plane
@@ -477,7 +581,7 @@ class Lab:
             if future.cancelled() or future.exception() is not None:
                 _transfer(future, answer)
             else:
-                answer.set_result(InvocationResult._from_engine(future.result()))
+                answer.set_result(InvocationResult.from_engine(future.result()))
 
         def start() -> None:
             try:
@@ -499,22 +603,20 @@ class Lab:
         Binds loopback only unless ``allow_remote=True``. Other keyword ``options`` go to
         ``lambdalab.endpoint.serve``. See ``lambdalab.endpoint`` and docs/ENDPOINT.md.
         """
-        from lambdalab.endpoint import serve
-
-        return serve(self, port=port, host=host, allow_remote=allow_remote, **options)
+        serve = front_ends.get("serve")
+        return cast(str, serve(self, port=port, host=host, allow_remote=allow_remote, **options))
 
     def sqs_queue(self, name: str, function: str | Function, **options: Any) -> Any:
         """A local SQS queue delivering to ``function`` in batches (``lambdalab.sqs.SqsQueue`` takes the options)."""
-        from lambdalab.sqs import SqsQueue
-
-        self._check_open()
-        queue = SqsQueue(self, name, function.name if isinstance(function, Function) else function, **options)
-        self._attached.append(queue)
+        self.check_open()
+        make = front_ends.get("sqs_queue")
+        queue = make(self, name, function.name if isinstance(function, Function) else function, **options)
+        self.attach(queue)
         return queue
 
     def statistics(self) -> dict[str, Any]:
         """The whole Lab: environments by state, concurrency, throttles, queued events."""
-        return self._call(lambda plane: observe.lab_statistics(plane))  # type: ignore[no-any-return]
+        return self._call(lambda plane: observe.lab_statistics(plane))
 
     @property
     def settings(self) -> LabSettings:
@@ -556,18 +658,86 @@ class Lab:
     def log_streams(self, name: str) -> list[str]:
         return [e.stream.name for e in list(self._plane.environments.values()) if e.pool.spec.function == name]
 
-    # -- plumbing -------------------------------------------------------------------------------
-    def _call(self, fn: Any) -> Any:
-        self._check_open()
+    # -- for front-ends (the endpoint, triggers) and other backends -----------------------------
+    # A front-end that lives on the engine's loop (an HTTP server, a queue's poller) uses these and the
+    # public methods above, never this module's private names. On the loop thread, every ``Lab`` and
+    # ``Function`` method reads and changes the tables in place (no hop); ``start_invoke`` runs only there.
+    def check_open(self) -> None:
+        """Raise ``LabClosedError`` if this Lab is closed."""
+        if self._closed:
+            raise LabClosedError("this Lab is closed; create a new one")
 
-        async def _run() -> Any:
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop:
+        """The engine's event loop, on a thread of its own: front-ends schedule their callbacks and timers here
+        from that thread, and reach it from others with ``run_on_loop``."""
+        return self._thread.loop
+
+    def run_on_loop(self, coro: Coroutine[Any, Any, T], timeout: float | None = 30.0) -> T:
+        """Run ``coro`` on the engine's loop and wait for its result (from any thread but the loop's own).
+
+        Raises ``LabClosedError`` (the coroutine closed, unrun) once the loop has stopped."""
+        if not self._thread.is_running:
+            coro.close()
+            raise LabClosedError("this Lab is closed; create a new one")
+        return self._thread.run(coro, timeout=timeout)
+
+    def attach(self, item: Closeable) -> None:
+        """Tie ``item`` (a server, a trigger) to this Lab: ``close()`` closes it, newest first, before the engine."""
+        self.check_open()
+        self._attached.append(item)
+
+    @property
+    def attached(self) -> tuple[Closeable, ...]:
+        """What front-ends attached (``attach``), oldest first."""
+        return tuple(self._attached)
+
+    def arn(self, name: str, qualifier: str | None = None) -> str:
+        """The ARN Lambda gives function ``name`` (qualified when given) in this Lab's region and account."""
+        return self._plane.arn(name, qualifier)
+
+    def resolve(self, name: str, qualifier: str | None = None) -> str:
+        """The version an invocation of ``name`` with ``qualifier`` runs now (an alias draws between its
+        versions); ``UnknownFunctionError`` for a function or qualifier that does not exist."""
+        return self._call(lambda plane: plane.resolve(name, qualifier))
+
+    def start_invoke(self, name: str, payload: bytes, *, qualifier: str | None = None,
+                     client_context: str | None = None, request_id: str | None = None
+                     ) -> asyncio.Future[EngineResult]:
+        """On the engine's loop only: submit one synchronous invocation of ``payload`` (JSON bytes, already
+        checked) and return the loop's future of its outcome at once. ``client_context`` is the decoded JSON
+        text of ``X-Amz-Client-Context``; ``request_id`` defaults to a new UUID.
+
+        Raises what ``Function.invoke`` raises before anything runs (``TooManyRequestsException``,
+        ``RequestTooLargeException``, ``UnknownFunctionError``, ``LabClosedError``)."""
+        options = None if client_context is None else {"client_context": client_context}
+        return self._plane.start_invoke(name, payload, options, qualifier, request_id)
+
+    def enqueue(self, name: str, payload: bytes, qualifier: str | None = None) -> str:
+        """Accept an asynchronous (``Event``) invocation of ``payload`` (JSON bytes); returns its request id."""
+        return self._call(lambda plane: plane.enqueue(name, payload, qualifier))
+
+    # -- plumbing -------------------------------------------------------------------------------
+    def _call(self, fn: Callable[[ControlPlane], T]) -> T:
+        """``fn(plane)`` on the engine's loop: in place when called there, else handed over and waited for."""
+        self.check_open()
+        if self._on_loop():
+            return fn(self._plane)
+
+        async def _run() -> T:
             return fn(self._plane)
 
         return self._thread.run(_run(), timeout=30)
 
-    def _check_open(self) -> None:
-        if self._closed:
-            raise LabClosedError("this Lab is closed; create a new one")
+    def _on_loop(self) -> bool:
+        try:
+            return asyncio.get_running_loop() is self._thread.loop
+        except RuntimeError:  # no loop running on this thread
+            return False
+
+    def _destination_records(self, name: str, kind: str) -> list[dict[str, Any]]:
+        """Function ``name``'s ``on_success`` or ``on_failure`` destination records, oldest first."""
+        return list(self._plane.destinations.get(name, {}).get(kind, []))
 
 
 def _account_limits(concurrency: int, floor: int | None, scale_limit: int, scale_period_s: float) -> AccountLimits:
@@ -577,6 +747,14 @@ def _account_limits(concurrency: int, floor: int | None, scale_limit: int, scale
     if floor > concurrency:
         raise ConfigError(f"invalid unreserved_floor: {floor!r}; expected 0 to account_concurrency")
     return AccountLimits(concurrency, floor, scale_limit, float(scale_period_s))
+
+
+def _layer_refs(layers: Sequence[str | Path]) -> tuple[str, ...]:
+    """``layers`` as ``FunctionConfig`` takes them: paths as strings; anything but a list or tuple goes through as it
+    is, for ``FunctionConfig`` to refuse in its own words."""
+    if not isinstance(layers, (list, tuple)):
+        return cast("tuple[str, ...]", layers)
+    return tuple(str(ref) if isinstance(ref, Path) else ref for ref in layers)
 
 
 def _transfer(source: Any, target: concurrent.futures.Future[Any]) -> None:

@@ -63,7 +63,7 @@ def prepare(config: FunctionConfig, *, code_root: Path, layer_store: LayerStore,
     if config.requirements and not python:
         raise ConfigError(f"invalid requirements: they are built with pip for Python functions; a {config.runtime} "
                           "function ships its dependencies in its package (node_modules) or in a layer")
-    layers = layer_store.resolve_all(config.layers, layer_map=layer_map)
+    layers = layer_store.resolve_all(config.layers, layer_map=dict(layer_map))
     if runtime_ids.language(config.runtime) == "provided" and source is not None and not source.startswith("#!"):
         raise ConfigError("invalid source: a custom runtime's source is its bootstrap, a script that starts with a "
                           "'#!' line (#!/bin/bash); give path= for a folder or a compiled bootstrap")

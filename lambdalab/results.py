@@ -1,6 +1,6 @@
 """What an invocation gives back: ``InvocationResult`` (sync), ``AsyncInvocation`` (Event), the
-``InvocationFuture`` that ``Function.submit`` returns, and the read-only views ``EnvironmentInfo``
-and ``Destinations``.
+``InvocationFuture`` that ``Function.submit`` returns, and the read-only views ``EnvironmentInfo``,
+``VersionInfo`` and ``Destinations``.
 
 Results are plain values. ``log`` is rendered from the environment's log stream only when read.
 A future's done-callbacks never run on the engine's loop thread: one that would (the future
@@ -18,6 +18,7 @@ import logging
 import queue
 import threading
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lambdalab.core.records import InvocationRecord, format_report
@@ -25,7 +26,8 @@ from lambdalab.engine.control_plane import EngineResult
 from lambdalab.errors import FunctionError
 
 if TYPE_CHECKING:
-    from lambdalab.api import Lab
+    from lambdalab.config import FunctionConfig
+    from lambdalab.core.logstream import LogStream
 
 
 @dataclasses.dataclass(frozen=True)
@@ -36,7 +38,7 @@ class InvocationResult:
     error: dict[str, Any] | None
     raw: bytes
     record: InvocationRecord
-    _stream: Any = dataclasses.field(repr=False)
+    _stream: LogStream | None = dataclasses.field(repr=False)
     _log_span: tuple[int, int] = dataclasses.field(repr=False)
 
     request_id = property(lambda self: self.record.request_id)
@@ -58,7 +60,7 @@ class InvocationResult:
     @property
     def log(self) -> str:
         """This invocation's log, START to REPORT, as Lambda writes it."""
-        return self._stream.text(*self._log_span)
+        return "" if self._stream is None else self._stream.text(*self._log_span)
 
     @property
     def report(self) -> str:
@@ -78,7 +80,8 @@ class InvocationResult:
                 f"environment={self.environment_id[:8]}>")
 
     @classmethod
-    def _from_engine(cls, result: EngineResult) -> InvocationResult:
+    def from_engine(cls, result: EngineResult) -> InvocationResult:
+        """The result of what the engine answered (the API builds it; front-ends may too)."""
         body = result.body
         try:
             payload: Any = json.loads(body) if body else None
@@ -110,19 +113,39 @@ class AsyncInvocation:
     status_code: int = 202
 
 
-class Destinations:
-    """A function's asynchronous destinations: lists of Lambda-shaped records, oldest first."""
+@dataclasses.dataclass(frozen=True)
+class VersionInfo:
+    """One version of a function as it runs now (``Function.version_info``).
 
-    def __init__(self, lab: Lab, name: str) -> None:
-        self._lab, self._name = lab, name
+    ``config`` holds the settings deployed with this version's code (for ``$LATEST``, the function's current
+    ones); ``memory_mb`` and ``timeout_s`` are the version's own, fixed when it was published.
+    """
+
+    version: str
+    config: FunctionConfig
+    code_sha: str                 # sha256 of the task root, hex
+    code_folder: Path             # the task root this version runs
+    memory_mb: int
+    timeout_s: float
+    provisioned_concurrency: int  # environments kept initialised for this version (0: none)
+
+
+class Destinations:
+    """A function's asynchronous destinations: lists of Lambda-shaped records, oldest first.
+
+    ``read(name, kind)`` returns function ``name``'s records of ``kind`` (``on_success`` or ``on_failure``).
+    """
+
+    def __init__(self, name: str, read: Callable[[str, str], list[dict[str, Any]]]) -> None:
+        self._name, self._read = name, read
 
     @property
     def on_success(self) -> list[dict[str, Any]]:
-        return list(self._lab._plane.destinations.get(self._name, {}).get("on_success", []))
+        return self._read(self._name, "on_success")
 
     @property
     def on_failure(self) -> list[dict[str, Any]]:
-        return list(self._lab._plane.destinations.get(self._name, {}).get("on_failure", []))
+        return self._read(self._name, "on_failure")
 
     def __repr__(self) -> str:
         return f"<Destinations {self._name}: {len(self.on_success)} on_success, {len(self.on_failure)} on_failure>"

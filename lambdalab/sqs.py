@@ -36,8 +36,8 @@ import json
 import os
 import time
 import uuid
-from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from lambdalab import events
 from lambdalab.core import runtime_api
@@ -47,6 +47,7 @@ if TYPE_CHECKING:
     from lambdalab.api import Lab
     from lambdalab.engine.control_plane import EngineResult
 
+T = TypeVar("T")
 _RECORD_OVERHEAD = 1024  # bytes of metadata per record, counted against the 6 MB payload limit
 
 
@@ -80,7 +81,7 @@ class SqsQueue:
                  max_concurrency: int = 5) -> None:
         timeout = lab.function(function).config.timeout_s
         _validate(name, batch_size, batching_window_s, visibility_timeout_s, max_receive_count, max_concurrency, timeout)
-        self._lab, self._plane, self._loop = lab, lab._plane, lab._thread.loop
+        self._lab, self._loop = lab, lab.loop
         self.name, self.function, self.qualifier = name, function, qualifier
         self.batch_size, self.batching_window_s = batch_size, float(batching_window_s)
         self.visibility_timeout_s, self.max_receive_count = float(visibility_timeout_s), max_receive_count
@@ -115,16 +116,16 @@ class SqsQueue:
     @property
     def dead_letters(self) -> list[dict[str, Any]]:
         """Messages moved to the dead-letter queue, oldest first (body, attributes, receive count)."""
-        return self._on_loop(lambda: list(self._dead))  # type: ignore[no-any-return]
+        return self._on_loop(lambda: list(self._dead))
 
     @property
     def deliveries(self) -> list[Delivery]:
         """Every message of every delivered batch, in order, with its outcome."""
-        return self._on_loop(lambda: list(self._deliveries))  # type: ignore[no-any-return]
+        return self._on_loop(lambda: list(self._deliveries))
 
     def statistics(self) -> dict[str, int]:
         """Visible and in-flight messages, batches running, and counters since the queue was made."""
-        return self._on_loop(self._statistics)  # type: ignore[no-any-return]
+        return self._on_loop(self._statistics)
 
     def wait_until_empty(self, timeout_s: float = 60.0) -> None:
         """Block until no message is visible or in flight (deleted or dead-lettered); TimeoutError after ``timeout_s``."""
@@ -140,17 +141,17 @@ class SqsQueue:
     def close(self) -> None:
         """Stop delivering (messages stay where they are). Idempotent; never raises."""
         try:
-            if not self.closed and self._lab._thread.is_running:
+            if not self.closed:
                 self._on_loop(self._stop)
-        except Exception:  # noqa: BLE001 - closing must not raise
+        except Exception:  # noqa: BLE001 - closing must not raise (a stopped loop: nothing left to stop)
             pass
         self.closed = True
 
-    def _on_loop(self, fn: Any, *args: Any) -> Any:
-        async def run() -> Any:
+    def _on_loop(self, fn: Callable[..., T], *args: Any) -> T:
+        async def run() -> T:
             return fn(*args)
 
-        return self._lab._thread.run(run(), timeout=30)
+        return self._lab.run_on_loop(run(), timeout=30)
 
     # -- the loop's side -------------------------------------------------------------------------
     def _statistics(self) -> dict[str, int]:
@@ -224,7 +225,7 @@ class SqsQueue:
         request_id = str(uuid.uuid4())
         payload = json.dumps({"Records": records}).encode()
         try:
-            future = self._plane.start_invoke(self.function, payload, None, self.qualifier, request_id)
+            future = self._lab.start_invoke(self.function, payload, qualifier=self.qualifier, request_id=request_id)
         except LambdaLabError:  # throttled (or the Lab closed): the batch waits out its visibility timeout
             self._counts["throttled"] += 1
             self._deliveries += [Delivery(m.id, m.receives, request_id, "throttled") for m in batch]

@@ -31,7 +31,7 @@ _ORIGIN = re.compile(r"[a-zA-Z][a-zA-Z0-9+.-]*://[^/\s?#]+/?\Z|null\Z")
 def endpoint_of(lab: Lab) -> Endpoint | None:
     from lambdalab.endpoint.server import Endpoint
 
-    return next((item for item in lab._attached if isinstance(item, Endpoint)), None)
+    return next((item for item in lab.attached if isinstance(item, Endpoint)), None)
 
 
 def serve(lab: Lab, port: int = 0, host: str = "127.0.0.1", allow_remote: bool = False, *,
@@ -47,7 +47,7 @@ def serve(lab: Lab, port: int = 0, host: str = "127.0.0.1", allow_remote: bool =
     from lambdalab.endpoint.guard import IDLE_TIMEOUT_S, MAX_CONNECTIONS
     from lambdalab.endpoint.server import Endpoint, check_host
 
-    lab._check_open()
+    lab.check_open()
     if not (isinstance(port, int) and 0 <= port <= 65535):
         raise ConfigError(f"invalid port: {port!r}; expected 0 (any free port) to 65535")
     origins = _origins(allow_origins)
@@ -67,8 +67,8 @@ def serve(lab: Lab, port: int = 0, host: str = "127.0.0.1", allow_remote: bool =
         raise ConfigError(f"invalid port: this Lab already serves at {existing.url}; use that, or close the Lab first")
     endpoint = Endpoint(lab, host, port, allow_remote=allow_remote, allow_origins=origins,
                         max_connections=max_connections, idle_timeout_s=float(idle_timeout_s))
-    lab._thread.run(endpoint.start(), timeout=30)
-    lab._attached.append(endpoint)
+    lab.run_on_loop(endpoint.start(), timeout=30)
+    lab.attach(endpoint)
     return endpoint.url
 
 
@@ -99,7 +99,7 @@ def function_url(lab: Lab, name: str, qualifier: str | None = None, cors: Mappin
         raise ConfigError(f"invalid cors: {exc.message}") from None
     lab.function(name)
     if qualifier is not None:
-        lab._call(lambda plane: plane.resolve(name, qualifier))
+        lab.resolve(name, qualifier)
     if endpoint_of(lab) is None:
         serve(lab)
     endpoint = endpoint_of(lab)
@@ -111,4 +111,4 @@ def function_url(lab: Lab, name: str, qualifier: str | None = None, cors: Mappin
             listener.cors = config
         return listener.url
 
-    return lab._thread.run(ensure(), timeout=30)  # type: ignore[no-any-return]
+    return lab.run_on_loop(ensure(), timeout=30)

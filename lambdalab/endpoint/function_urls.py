@@ -14,7 +14,7 @@ Each URL's port is served by the endpoint's front door (``front.py``) with ``Url
 framing the front door leaves alone (chunked, ``Expect``, HTTP/1.0, a body over 6 MB) goes to the URL's
 aiohttp app, whose handler takes the same ``UrlRoute`` steps.
 
-Rules: runs on the Lab's loop; invokes through the control plane like the Invoke API.
+Rules: runs on the Lab's loop; invokes through ``Lab.start_invoke`` like the Invoke API.
 """
 
 from __future__ import annotations
@@ -39,6 +39,7 @@ from lambdalab.endpoint import shapes, wire
 from lambdalab.endpoint.cors import Cors
 from lambdalab.endpoint.guard import BODY_TIMEOUT_S
 from lambdalab.endpoint.invoke import Pending, Reply
+from lambdalab.endpoint.listening import close_listener, http_url, listen, open_server
 from lambdalab.errors import LambdaLabError, TooManyRequestsException
 
 if TYPE_CHECKING:
@@ -93,8 +94,6 @@ class UrlListener:
 
     @property
     def url(self) -> str:
-        from lambdalab.endpoint.server import http_url
-
         return http_url(self.endpoint.host, self.port) + "/"
 
     async def start(self, host: str) -> None:
@@ -102,23 +101,18 @@ class UrlListener:
         app.router.add_route("*", "/{tail:.*}", self.handle)
         self._runner = self.endpoint.app_runner(app)
         await self._runner.setup()
-        from lambdalab.endpoint.server import listen, open_server
-
         sock = listen(host, 0)
         self.front, self._server = await open_server(self._runner, sock, self.endpoint.gate, self.route,
                                                      self.endpoint.idle_timeout_s)
         self.port = sock.getsockname()[1]
 
     async def stop(self) -> None:
-        from lambdalab.endpoint.server import close_listener
-
         await close_listener(self._server, self.front, self._runner)
         self._server, self.front, self._runner = None, None, None
 
     def configuration(self) -> dict[str, Any]:
         """``FunctionUrlConfig`` as the management API returns it."""
-        plane = self.endpoint.lab._plane
-        config = {"FunctionUrl": self.url, "FunctionArn": plane.arn(self.name, self.qualifier),
+        config: dict[str, Any] = {"FunctionUrl": self.url, "FunctionArn": self.endpoint.lab.arn(self.name, self.qualifier),
                   "AuthType": self.auth_type, "CreationTime": self.created, "LastModifiedTime": self.modified,
                   "InvokeMode": "BUFFERED"}
         if self.cors is not None:
@@ -191,11 +185,11 @@ class UrlRoute:
     def start(self, call: UrlCall, body: bytes) -> Reply | Pending:
         listener = self.listener
         event = request_event(call, body, listener.url_id, listener.endpoint.lab.settings.region)
-        plane = listener.endpoint.lab._plane
+        lab = listener.endpoint.lab
         try:
-            future = plane.start_invoke(listener.name, json.dumps(event).encode(), None, listener.qualifier,
-                                        call.request_id)
-            limit = plane.configs[listener.name].timeout_s + plane.settings.init_timeout_s + _SLACK_S
+            future = lab.start_invoke(listener.name, json.dumps(event).encode(), qualifier=listener.qualifier,
+                                      request_id=call.request_id)
+            limit = lab.function(listener.name).config.timeout_s + lab.settings.init_timeout_s + _SLACK_S
         except TooManyRequestsException:
             return self.cors(call, _plain(429, "Rate Exceeded.", call.request_id, "TooManyRequestsException"))
         except LambdaLabError:
@@ -344,8 +338,8 @@ async def update_config(endpoint: Endpoint, request: web.Request) -> web.Respons
         raise wire.ApiError(400, "InvalidRequestContentException", "The request body must be a JSON object")
     listener = endpoint.urls.get((name, qualifier))
     if listener is None:
-        if name not in endpoint.lab._plane.configs:
-            raise wire.not_found(endpoint.lab._plane.arn(name))
+        if name not in endpoint.lab.functions():
+            raise wire.not_found(endpoint.lab.arn(name))
         raise wire.ApiError(404, "ResourceNotFoundException", "The resource you requested does not exist.",
                             key="Message")
     auth = body.get("AuthType", listener.auth_type)

@@ -9,7 +9,8 @@ Transport-neutral steps, shared by the aiohttp route (``invoke`` below) and the 
 (before the body is read), ``start`` takes the body and answers at once (a ``Reply``) or hands back a
 ``Pending`` engine future, and ``finish`` turns the engine's result into the ``Reply``.
 
-Rules: runs on the Lab's loop and calls the control plane directly (no thread hop); never blocks.
+Rules: runs on the Lab's loop and invokes through ``Lab.start_invoke`` / ``Lab.enqueue`` there (no thread hop);
+never blocks.
 """
 
 from __future__ import annotations
@@ -97,7 +98,7 @@ def begin(endpoint: Endpoint, raw_name: str, qualifier: str | None, headers: Map
 
 def start(endpoint: Endpoint, call: Call, payload: bytes) -> Reply | Pending:
     """Take the body: DryRun and Event answer at once, RequestResponse is submitted; raises ApiError."""
-    plane = endpoint.lab._plane
+    lab = endpoint.lab
     name, qualifier, kind = call.name, call.qualifier, call.kind
     _resolve(endpoint, name, qualifier)  # an unknown function or qualifier is a 404 before anything else
     if kind == "DryRun":
@@ -105,16 +106,17 @@ def start(endpoint: Endpoint, call: Call, payload: bytes) -> Reply | Pending:
     payload = _check_json(payload)
     if kind == "Event":
         try:
-            request_id = plane.enqueue(name, payload, qualifier)
+            request_id = lab.enqueue(name, payload, qualifier)
         except LambdaLabError as exc:
             raise wire.from_lab(exc) from None
         return Reply(202, b"", {"x-amzn-RequestId": request_id})
-    options = _client_context(call.headers.get("X-Amz-Client-Context"))
+    client_context = _client_context(call.headers.get("X-Amz-Client-Context"))
     try:
-        future = plane.start_invoke(name, payload, options, qualifier)
+        future = lab.start_invoke(name, payload, qualifier=qualifier, client_context=client_context)
+        limit = lab.function(name).config.timeout_s + lab.settings.init_timeout_s + _SLACK_S
     except LambdaLabError as exc:
         raise wire.from_lab(exc) from None
-    return Pending(future, plane.configs[name].timeout_s + plane.settings.init_timeout_s + _SLACK_S)
+    return Pending(future, limit)
 
 
 def finish(call: Call, result: EngineResult) -> Reply:
@@ -212,7 +214,7 @@ def log_tail(result: EngineResult) -> bytes:
 
 def _resolve(endpoint: Endpoint, name: str, qualifier: str | None) -> str:
     try:
-        return endpoint.lab._plane.resolve(name, qualifier)
+        return endpoint.lab.resolve(name, qualifier)
     except LambdaLabError as exc:
         raise wire.from_lab(exc) from None
 
@@ -247,7 +249,7 @@ def _non_standard(token: str) -> None:
     raise ValueError(f"Non-standard token '{token}': enable `JsonReadFeature.ALLOW_NON_NUMERIC_NUMBERS` to allow")
 
 
-def _client_context(header: str | None) -> dict[str, str] | None:
+def _client_context(header: str | None) -> str | None:
     if not header:
         return None
     if len(header) > CLIENT_CONTEXT_BYTES:
@@ -257,4 +259,4 @@ def _client_context(header: str | None) -> dict[str, str] | None:
         json.loads(text)
     except (binascii.Error, UnicodeDecodeError, ValueError):
         raise wire.invalid("Client context must be a valid Base64-encoded JSON object.") from None
-    return {"client_context": text}
+    return text

@@ -19,7 +19,8 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from lambdalab.endpoint import wire
-from lambdalab.endpoint.management import call, code_request, layer_error, page, reply, zip_bytes
+from lambdalab.endpoint.function_fields import zip_bytes
+from lambdalab.endpoint.management import call, code_request, layer_error, page, reply
 from lambdalab.packages.layers import LayerError, LayerVersion, validate_name
 
 if TYPE_CHECKING:

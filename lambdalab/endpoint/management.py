@@ -25,12 +25,12 @@ from aiohttp import web
 from lambdalab import config
 from lambdalab.endpoint import function_fields as fields
 from lambdalab.endpoint import shapes, wire
-from lambdalab.endpoint.function_fields import zip_bytes  # noqa: F401  (layers.py's, from here)
 from lambdalab.engine import package
 from lambdalab.errors import ConfigError, LambdaLabError
 from lambdalab.packages.layers import LayerError
 
 if TYPE_CHECKING:
+    from lambdalab.api import Function
     from lambdalab.endpoint.server import Endpoint
 
 LATEST = "$LATEST"
@@ -70,22 +70,23 @@ async def code_request(endpoint: Endpoint, request: web.Request, operation: str)
     return await endpoint.blocking(_parse, b"".join(chunks))  # type: ignore[no-any-return]
 
 
-def _existing(endpoint: Endpoint, name: str) -> None:
-    if name not in endpoint.lab._plane.configs:
-        raise wire.not_found(endpoint.lab._plane.arn(name))
+def _existing(endpoint: Endpoint, name: str) -> Function:
+    if name not in endpoint.lab.functions():
+        raise wire.not_found(endpoint.lab.arn(name))
+    return endpoint.lab.function(name)
 
 
 def _version(endpoint: Endpoint, name: str, qualifier: str | None) -> str:
     """The version a qualifier names ($LATEST, a number, or an alias's primary version)."""
-    _existing(endpoint, name)
-    entry = endpoint.lab._plane.scheduler.entry(name)
+    fn = _existing(endpoint, name)
     if qualifier is None or qualifier == LATEST:
         return LATEST
-    if qualifier in entry.aliases:
-        return entry.aliases[qualifier].version
-    if qualifier in entry.pools:
+    aliases = fn.aliases()
+    if qualifier in aliases:
+        return aliases[qualifier].version
+    if qualifier in fn.versions():
         return qualifier
-    raise wire.not_found(endpoint.lab._plane.arn(name, qualifier))
+    raise wire.not_found(endpoint.lab.arn(name, qualifier))
 
 
 def _configuration(endpoint: Endpoint, name: str, version: str = LATEST) -> dict[str, Any]:
@@ -115,10 +116,11 @@ async def get_function(endpoint: Endpoint, request: web.Request) -> web.Response
     name, qualifier = endpoint.function_name(request)
     version = _version(endpoint, name, qualifier)
     config = _configuration(endpoint, name, version)
-    code_dir = endpoint.lab._plane.code[(name, endpoint.lab._plane.scheduler.entry(name).pools[version].spec.code)][1]
+    fn = endpoint.lab.function(name)
+    code_dir = fn.version_info(version).code_folder
     out: dict[str, Any] = {"Configuration": config, "Code": {"RepositoryType": "S3", "Location": code_dir.as_uri()},
                            "Tags": {}}
-    reserved = endpoint.lab._plane.scheduler.entry(name).reserved
+    reserved = fn.config.reserved_concurrency
     if reserved is not None:
         out["Concurrency"] = {"ReservedConcurrentExecutions": reserved}
     return reply(out)
@@ -130,10 +132,10 @@ async def get_function_configuration(endpoint: Endpoint, request: web.Request) -
 
 
 async def list_functions(endpoint: Endpoint, request: web.Request) -> web.Response:
-    plane = endpoint.lab._plane
+    lab = endpoint.lab
     rows = []
-    for name in sorted(plane.configs):
-        versions = list(plane.scheduler.entry(name).pools) if request.query.get("FunctionVersion") == "ALL" else [LATEST]
+    for name in sorted(lab.functions()):
+        versions = lab.function(name).versions() if request.query.get("FunctionVersion") == "ALL" else [LATEST]
         rows += [_configuration(endpoint, name, v) for v in versions]
     return reply(page(request, rows, "Functions"))
 
@@ -152,8 +154,7 @@ def page(request: web.Request, rows: list[Any], key: str) -> dict[str, Any]:
 
 async def list_versions(endpoint: Endpoint, request: web.Request) -> web.Response:
     name, _ = endpoint.function_name(request, allow_qualifier=False)
-    _existing(endpoint, name)
-    versions = list(endpoint.lab._plane.scheduler.entry(name).pools)
+    versions = _existing(endpoint, name).versions()
     return reply(page(request, [_configuration(endpoint, name, v) for v in versions], "Versions"))
 
 
@@ -177,7 +178,7 @@ async def create_function(endpoint: Endpoint, request: web.Request) -> web.Respo
     settings = endpoint.lab.settings
     name, _ = wire.parse_name(name, None, region=settings.region, account_id=settings.account_id)
     fields.check_function_name(name)
-    if name in endpoint.lab._plane.configs:
+    if name in endpoint.lab.functions():
         raise wire.conflict(f"Function already exist: {name}")
     if body.get("PackageType", "Zip") != "Zip":
         raise wire.invalid("lambdalab runs .zip functions only (PackageType Image is not supported)")
@@ -187,7 +188,7 @@ async def create_function(endpoint: Endpoint, request: web.Request) -> web.Respo
     await call(endpoint, _create, endpoint, name, body.get("Code") or {}, {**fields.settings(body), "runtime": runtime})
     meta = endpoint.meta(name)
     meta.role, meta.description, meta.pending = str(body.get("Role", meta.role)), str(body.get("Description", "")), True
-    version = endpoint.lab._plane.publish(name) if body.get("Publish") else LATEST
+    version = endpoint.lab.function(name).publish() if body.get("Publish") else LATEST
     try:
         return reply(_configuration(endpoint, name, version), 201)
     finally:
@@ -200,7 +201,7 @@ async def update_function_code(endpoint: Endpoint, request: web.Request) -> web.
     body = await code_request(endpoint, request, "UpdateFunctionCode")
     await call(endpoint, _update_code, endpoint, name, body)
     endpoint.meta(name).touch()
-    version = endpoint.lab._plane.publish(name) if body.get("Publish") else LATEST
+    version = endpoint.lab.function(name).publish() if body.get("Publish") else LATEST
     return reply(_configuration(endpoint, name, version))
 
 
@@ -233,15 +234,15 @@ async def delete_function(endpoint: Endpoint, request: web.Request) -> web.Respo
 # -- versions and aliases ------------------------------------------------------------------------
 async def publish_version(endpoint: Endpoint, request: web.Request) -> web.Response:
     name, _ = endpoint.function_name(request, allow_qualifier=False)
-    _existing(endpoint, name)
+    fn = _existing(endpoint, name)
     await request.read()
-    version = endpoint.lab._plane.publish(name)
+    version = fn.publish()
     return reply(_configuration(endpoint, name, version), 201)
 
 
 async def create_alias(endpoint: Endpoint, request: web.Request) -> web.Response:
     name, _ = endpoint.function_name(request, allow_qualifier=False)
-    _existing(endpoint, name)
+    fn = _existing(endpoint, name)
     body = await _json(request)
     alias, version = str(body.get("Name", "")), str(body.get("FunctionVersion", ""))
     try:
@@ -249,16 +250,16 @@ async def create_alias(endpoint: Endpoint, request: web.Request) -> web.Response
     except ConfigError:
         raise wire.validation(alias, "name", "Member must satisfy regular expression pattern: "
                               "(?!^[0-9]+$)([a-zA-Z0-9-_]+)") from None
-    entry = endpoint.lab._plane.scheduler.entry(name)
-    if alias in entry.aliases:
-        raise wire.conflict(f"Alias already exists: {endpoint.lab._plane.arn(name, alias)}")
+    if alias in fn.aliases():
+        raise wire.conflict(f"Alias already exists: {fn.arn(alias)}")
     weights = ((body.get("RoutingConfig") or {}).get("AdditionalVersionWeights")) or {}
     try:
         config.check_alias_weights(weights)
+        versions = fn.versions()
         for v in (version, *weights):
-            if v not in entry.pools:
-                raise wire.not_found(endpoint.lab._plane.arn(name, v))
-        endpoint.lab._plane.create_alias(name, alias, version, dict(weights))
+            if v not in versions:
+                raise wire.not_found(fn.arn(v))
+        fn.create_alias(alias, version, dict(weights))
     except LambdaLabError as exc:
         raise wire.from_lab(exc) from None
     return reply(shapes.alias_configuration(endpoint.lab, name, alias, str(body.get("Description", ""))), 201)
@@ -266,17 +267,16 @@ async def create_alias(endpoint: Endpoint, request: web.Request) -> web.Response
 
 async def get_alias(endpoint: Endpoint, request: web.Request) -> web.Response:
     name, _ = endpoint.function_name(request, allow_qualifier=False)
-    _existing(endpoint, name)
+    fn = _existing(endpoint, name)
     alias = request.match_info["alias"]
-    if alias not in endpoint.lab._plane.scheduler.entry(name).aliases:
-        raise wire.not_found(endpoint.lab._plane.arn(name, alias))
+    if alias not in fn.aliases():
+        raise wire.not_found(fn.arn(alias))
     return reply(shapes.alias_configuration(endpoint.lab, name, alias))
 
 
 async def list_aliases(endpoint: Endpoint, request: web.Request) -> web.Response:
     name, _ = endpoint.function_name(request, allow_qualifier=False)
-    _existing(endpoint, name)
-    aliases = endpoint.lab._plane.scheduler.entry(name).aliases
+    aliases = _existing(endpoint, name).aliases()
     return reply(page(request, [shapes.alias_configuration(endpoint.lab, name, a) for a in aliases], "Aliases"))
 
 
@@ -300,8 +300,7 @@ async def delete_function_concurrency(endpoint: Endpoint, request: web.Request) 
 
 async def get_function_concurrency(endpoint: Endpoint, request: web.Request) -> web.Response:
     name, _ = endpoint.function_name(request, allow_qualifier=False)
-    _existing(endpoint, name)
-    reserved = endpoint.lab._plane.scheduler.entry(name).reserved
+    reserved = _existing(endpoint, name).config.reserved_concurrency
     return reply({} if reserved is None else {"ReservedConcurrentExecutions": reserved})
 
 
@@ -319,12 +318,13 @@ async def put_provisioned_concurrency(endpoint: Endpoint, request: web.Request) 
     count = (await _json(request)).get("ProvisionedConcurrentExecutions")
     if not isinstance(count, int) or isinstance(count, bool) or count < 1:
         raise wire.invalid(f"ProvisionedConcurrentExecutions must be a whole number >= 1; got {count!r}")
-    reserved = endpoint.lab._plane.scheduler.entry(name).reserved
+    fn = endpoint.lab.function(name)
+    reserved = fn.config.reserved_concurrency
     if reserved is not None and count > reserved:
         raise wire.invalid(f"Requested Provisioned Concurrency ({count}) exceeds the function's reserved "
                            f"concurrency ({reserved}).")
     try:
-        endpoint.lab._plane.provision(name, count, version)
+        fn.provision(count, version)
     except LambdaLabError as exc:
         raise wire.from_lab(exc) from None
     status = shapes.provisioned_status(endpoint.lab, name, version)
@@ -334,7 +334,7 @@ async def put_provisioned_concurrency(endpoint: Endpoint, request: web.Request) 
 
 async def get_provisioned_concurrency(endpoint: Endpoint, request: web.Request) -> web.Response:
     name, version = _provisioned_version(endpoint, request)
-    if endpoint.lab._plane.scheduler.entry(name).pools[version].provisioned_target == 0:
+    if endpoint.lab.function(name).version_info(version).provisioned_concurrency == 0:
         raise wire.ApiError(404, "ProvisionedConcurrencyConfigNotFoundException",
                             "No Provisioned Concurrency Config found for this function")
     return reply(shapes.provisioned_status(endpoint.lab, name, version))
@@ -347,7 +347,7 @@ async def create_function_url(endpoint: Endpoint, request: web.Request) -> web.R
     body = await _json(request)
     if (name, qualifier) in endpoint.urls:
         raise wire.conflict(f"Failed to create function url config for [functionArn = "
-                            f"{endpoint.lab._plane.arn(name, qualifier)}]. Error message:  FunctionUrlConfig exists "
+                            f"{endpoint.lab.arn(name, qualifier)}]. Error message:  FunctionUrlConfig exists "
                             "for this Lambda function")
     auth = str(body.get("AuthType", "NONE"))
     if auth not in ("NONE", "AWS_IAM"):

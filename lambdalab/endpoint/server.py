@@ -26,6 +26,7 @@ from lambdalab.endpoint import front
 from lambdalab.endpoint.cors import Cors
 from lambdalab.endpoint.function_urls import UrlListener
 from lambdalab.endpoint.guard import BODY_TIMEOUT_S, IDLE_TIMEOUT_S, MAX_CONNECTIONS, Gate, Guard
+from lambdalab.endpoint.listening import close_listener, http_url, listen, open_server
 from lambdalab.endpoint.shapes import Meta, default_meta
 from lambdalab.errors import ConfigError
 
@@ -56,48 +57,6 @@ def check_host(host: str, allow_remote: bool) -> None:
                           "(CLI: --allow-remote) if you mean it")
     warnings.warn(f"lambdalab endpoint listening on {host}: any host that can reach it can invoke your functions "
                   "(signatures are not checked)", RuntimeWarning, stacklevel=3)
-
-
-def listen(host: str, port: int) -> socket.socket:
-    """A listening TCP socket with TCP_NODELAY, which accepted connections inherit (aiohttp never sets it, and
-    without it a response written in two parts can wait ~40 ms for a delayed ACK)."""
-    family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
-    sock = socket.socket(family, kind, proto)
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        sock.bind(address)
-        sock.listen(1024)
-    except OSError:
-        sock.close()
-        raise
-    sock.setblocking(False)
-    return sock
-
-
-async def open_server(runner: web.AppRunner, sock: socket.socket, gate: Gate, route: front.Route,
-                      idle_timeout_s: float) -> tuple[front.Front | None, asyncio.AbstractServer]:
-    """Serve on ``sock`` through ``gate`` (the connection cap): ``route``'s requests by the front door, the rest by
-    ``runner``'s app (everything by the app when the front door is off); close it before the runner's cleanup."""
-    assert runner.server is not None
-    door = front.Front(route, runner.server, idle_timeout_s) if front.enabled() else None
-    server = await asyncio.get_running_loop().create_server(gate.factory(door or runner.server), sock=sock)
-    return door, server
-
-
-async def close_listener(server: asyncio.AbstractServer | None, door: front.Front | None,
-                         runner: web.AppRunner | None) -> None:
-    """Stop one listening socket's server, its front door and its aiohttp runner (each may be None)."""
-    if server is not None:
-        server.close()
-    if door is not None:
-        door.close()
-    if runner is not None:
-        await runner.cleanup()
-
-
-def http_url(host: str, port: int) -> str:
-    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
 class Endpoint:
@@ -151,9 +110,8 @@ class Endpoint:
     def close(self) -> None:
         """Stop serving (from the caller's thread); never raises."""
         try:
-            if self.lab._thread.is_running:
-                self.lab._thread.run(self.stop(), timeout=10)
-        except Exception:  # noqa: BLE001 - closing must not raise
+            self.lab.run_on_loop(self.stop(), timeout=10)
+        except Exception:  # noqa: BLE001 - closing must not raise (a stopped loop: nothing left to stop)
             pass
 
     def app_runner(self, app: web.Application) -> web.AppRunner:

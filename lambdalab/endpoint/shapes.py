@@ -4,7 +4,7 @@
 CreateFunction, PublishVersion... return. What lambdalab does not have (a role, a description, a
 revision id) comes from ``Meta``, kept by the endpoint for functions created or changed through it.
 
-Rules: read-only; runs on the Lab's loop thread (it reads the control plane's tables directly).
+Rules: read-only; runs on the Lab's loop thread, where ``Lab`` and ``Function`` read their tables in place.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from lambdalab.engine import package, runtime_catalog
 from lambdalab.errors import ConfigError
 
 if TYPE_CHECKING:
-    from lambdalab.api import Lab
+    from lambdalab.api import Function, Lab
 
 RUNTIME = INTERPRETER  # the interpreter that really runs every Python function here (Lab.runtimes()), never relabelled
 ARCHITECTURE = "arm64" if platform.machine() in ("aarch64", "arm64") else "x86_64"
@@ -74,20 +74,18 @@ def code_size(path: Path) -> int:
 
 def function_configuration(lab: Lab, name: str, version: str, meta: Meta) -> dict[str, Any]:
     """``FunctionConfiguration`` of ``name`` at ``version`` ($LATEST or a number)."""
-    plane = lab._plane
-    pool = plane.scheduler.entry(name).pools[version]
-    config, code_dir = plane.code[(name, pool.spec.code)]
-    if version == "$LATEST":
-        config = plane.configs[name]
+    fn = lab.function(name)
+    info = fn.version_info(version)
+    config = info.config
     state = "Pending" if meta.pending else "Active"
-    arn = plane.arn(name, None if version == "$LATEST" else version)
+    arn = fn.arn(None if version == "$LATEST" else version)
     out: dict[str, Any] = {
         "FunctionName": name, "FunctionArn": arn, "Runtime": runtime_identifier(config.runtime), "Role": meta.role,
-        "Handler": config.full_handler, "CodeSize": _code_size(lab, name, pool.spec.code, code_dir),
+        "Handler": config.full_handler, "CodeSize": _code_size(fn, info.code_sha, info.code_folder),
         "Description": meta.description,
-        "Timeout": math.ceil(pool.spec.timeout_s), "MemorySize": pool.spec.memory_mb,
+        "Timeout": math.ceil(info.timeout_s), "MemorySize": info.memory_mb,
         "LastModified": meta.last_modified,
-        "CodeSha256": base64.b64encode(bytes.fromhex(pool.spec.code)).decode(),
+        "CodeSha256": base64.b64encode(bytes.fromhex(info.code_sha)).decode(),
         "Version": version, "TracingConfig": {"Mode": "PassThrough"}, "RevisionId": meta.revision,
         "State": state, "LastUpdateStatus": "Successful", "PackageType": "Zip", "Architectures": [ARCHITECTURE],
         "EphemeralStorage": {"Size": config.ephemeral_storage_mb}, "SnapStart": {"ApplyOn": "None", "OptimizationStatus": "Off"},
@@ -105,10 +103,10 @@ def function_configuration(lab: Lab, name: str, version: str, meta: Meta) -> dic
     return out
 
 
-def _code_size(lab: Lab, name: str, code: str, code_dir: Path) -> int:
+def _code_size(fn: Function, code: str, code_dir: Path) -> int:
     """The package's unzipped bytes (with its built dependencies for the deployed ``$LATEST``)."""
-    if lab._plane.scheduler.entry(name).pools["$LATEST"].spec.code == code:
-        return lab.function(name).code_size
+    if fn.code_sha == code:
+        return fn.code_size
     return code_size(code_dir)
 
 
@@ -128,8 +126,8 @@ def function_layers(lab: Lab, name: str, refs: tuple[str, ...]) -> list[dict[str
 
 
 def alias_configuration(lab: Lab, name: str, alias: str, description: str = "") -> dict[str, Any]:
-    entry = lab._plane.scheduler.entry(name).aliases[alias]
-    out: dict[str, Any] = {"AliasArn": lab._plane.arn(name, alias), "Name": alias,
+    entry = lab.function(name).aliases()[alias]
+    out: dict[str, Any] = {"AliasArn": lab.arn(name, alias), "Name": alias,
                            "FunctionVersion": entry.version, "Description": description,
                            "RevisionId": str(uuid.uuid5(uuid.NAMESPACE_URL, f"{name}:{alias}:{entry.version}"))}
     if entry.weights:
@@ -138,27 +136,25 @@ def alias_configuration(lab: Lab, name: str, alias: str, description: str = "") 
 
 
 def account_settings(lab: Lab) -> dict[str, Any]:
-    plane = lab._plane
-    limits = plane.settings.limits
-    reserved = sum(e.reserved or 0 for e in plane.scheduler.functions.values())
-    total = sum(code_size(path) for path in lab._code_dirs.values())
+    limits = lab.settings.limits
+    functions = [lab.function(name) for name in lab.functions()]
+    reserved = sum(fn.config.reserved_concurrency or 0 for fn in functions)
+    total = sum(code_size(fn.version_info().code_folder) for fn in functions)
     return {
         "AccountLimit": {"TotalCodeSize": TOTAL_CODE_SIZE, "CodeSizeUnzipped": CODE_SIZE_UNZIPPED,
                          "CodeSizeZipped": CODE_SIZE_ZIPPED, "ConcurrentExecutions": limits.concurrency,
                          "UnreservedConcurrentExecutions": limits.concurrency - reserved},
-        "AccountUsage": {"TotalCodeSize": total, "FunctionCount": len(plane.configs)},
+        "AccountUsage": {"TotalCodeSize": total, "FunctionCount": len(functions)},
     }
 
 
 def provisioned_status(lab: Lab, name: str, version: str) -> dict[str, Any]:
     """``GetProvisionedConcurrencyConfig``: requested, initialised (allocated) and idle (available)."""
-    from lambdalab.core.lifecycle import State
-
-    pool = lab._plane.scheduler.entry(name).pools[version]
-    ready = [e for e in pool.environments.values()
-             if e.provisioned and e.state in (State.IDLE, State.INVOKING, State.FINISHING)]
-    idle = sum(1 for e in ready if e.state is State.IDLE)
-    requested = pool.provisioned_target
+    fn = lab.function(name)
+    ready = [e for e in fn.environments()
+             if e.version == version and e.provisioned and e.state in ("idle", "invoking", "finishing")]
+    idle = sum(1 for e in ready if e.state == "idle")
+    requested = fn.version_info(version).provisioned_concurrency
     return {"RequestedProvisionedConcurrentExecutions": requested,
             "AvailableProvisionedConcurrentExecutions": idle,
             "AllocatedProvisionedConcurrentExecutions": len(ready),

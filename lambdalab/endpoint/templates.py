@@ -122,7 +122,7 @@ def read_template(path: str | Path) -> dict[str, Any]:
 def _loader(yaml: Any) -> Any:
     """A SafeLoader that reads ``!Ref x`` as ``{"Ref": "x"}``, ``!GetAtt a.b`` as ``{"Fn::GetAtt": ["a", "b"]}``..."""
 
-    class CloudFormationLoader(yaml.SafeLoader):  # type: ignore[misc,name-defined]
+    class CloudFormationLoader(yaml.SafeLoader):  # type: ignore[misc]
         pass
 
     def construct(loader: Any, suffix: str, node: Any) -> Any:
