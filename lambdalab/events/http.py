@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlencode
 
-from lambdalab.events._common import ACCOUNT_ID, REGION, _clock, _utc
+from lambdalab.events._common import ACCOUNT_ID, REGION, time_or_now, utc_datetime
 
 Headers = Mapping[str, "str | list[str]"]
 
@@ -24,7 +24,7 @@ __all__ = ["alb", "apigw_http", "apigw_rest", "function_url"]
 # -- request parts -----------------------------------------------------------------------------
 def _clf(at: float) -> str:
     """``31/Jan/2024:12:00:00 +0000`` (API Gateway's request time, English month names)."""
-    t = _utc(at)
+    t = utc_datetime(at)
     month = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"][t.month - 1]
     return f"{t.day:02d}/{month}/{t.year}:{t:%H:%M:%S} +0000"
 
@@ -82,7 +82,7 @@ def apigw_rest(method: str = "GET", path: str = "/", *, body: Any = None, header
     last value, as API Gateway does. ``body``: str as is, bytes base64 (``isBase64Encoded``), other
     values as JSON. ``resource`` defaults to ``path``.
     """
-    at = _clock(time)
+    at = time_or_now(time)
     multi_headers = _multi({"User-Agent": user_agent, **(headers or {})})
     multi_query = _grouped(_query_pairs(query))
     text, encoded = _body(body)
@@ -160,7 +160,7 @@ def apigw_http(method: str = "GET", path: str = "/", *, body: Any = None, header
     event = _v2(method, path, body=body, headers=headers, query=query, cookies=cookies, route_key=route_key,
                 stage=stage, domain=f"{api_id}.execute-api.{region}.amazonaws.com", api_id=api_id,
                 account_id=account_id, source_ip=source_ip, user_agent=user_agent, protocol="HTTP/1.1",
-                request_id=request_id, at=_clock(time))
+                request_id=request_id, at=time_or_now(time))
     if path_parameters:
         event["pathParameters"] = dict(path_parameters)
     if stage_variables:
@@ -182,7 +182,7 @@ def function_url(method: str = "GET", path: str = "/", *, body: Any = None, head
     return _v2(method, path, body=body, headers=headers, query=query, cookies=cookies, route_key="$default",
                stage="$default", domain=f"{url_id}.lambda-url.{region}.on.aws", api_id=url_id, account_id=account_id,
                source_ip=source_ip, user_agent=user_agent, protocol=protocol, request_id=request_id,
-               at=_clock(time))
+               at=time_or_now(time))
 
 
 def alb(method: str = "GET", path: str = "/", *, body: Any = None, headers: Headers | None = None, query: Any = None,

@@ -15,7 +15,7 @@ import uuid
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from lambdalab.events._common import ACCOUNT_ID, REGION, _clock, _iso_ms, _iso_s, _utc
+from lambdalab.events._common import ACCOUNT_ID, REGION, time_or_now, iso_ms, iso_s, utc_datetime
 
 __all__ = ["cloudwatch_logs", "eventbridge", "kinesis", "schedule", "sns", "sqs", "sqs_record"]
 
@@ -54,7 +54,7 @@ def sqs_record(body: str, *, message_id: str | None = None, receipt_handle: str 
                sender_id: str = "AIDAIENQZJOLO23YVJ4VO", account_id: str = ACCOUNT_ID, region: str = REGION
                ) -> dict[str, Any]:
     """One SQS record as Lambda's event source mapping delivers it (``Records[i]``)."""
-    sent = _clock(sent_at)
+    sent = time_or_now(sent_at)
     first = sent if first_received_at is None else first_received_at
     attributes = {name: _sqs_attribute(v) for name, v in (message_attributes or {}).items()}
     record: dict[str, Any] = {
@@ -78,7 +78,7 @@ def sqs(messages: Iterable[Any] = ("Hello from SQS!",), *, queue: str = "example
         account_id: str = ACCOUNT_ID, region: str = REGION, time: float | None = None) -> dict[str, Any]:
     """A batch of SQS messages. Each message is a body (str; other values become JSON) or a dict
     with ``body`` and optionally ``message_attributes`` / ``message_id`` / ``receive_count``."""
-    at = _clock(time)
+    at = time_or_now(time)
     records = []
     for message in messages:
         spec = dict(message) if isinstance(message, Mapping) and "body" in message else {"body": message}
@@ -101,7 +101,7 @@ def sns(message: Any = "Hello from SNS!", *, subject: str | None = None, topic: 
                       "Value": base64.b64encode(v).decode() if isinstance(v, bytes) else str(v)}
                   for k, v in (message_attributes or {}).items()}
     body = {
-        "SignatureVersion": "1", "Timestamp": _iso_ms(_clock(time)),
+        "SignatureVersion": "1", "Timestamp": iso_ms(time_or_now(time)),
         "Signature": base64.b64encode(hashlib.sha256(str(message).encode()).digest()).decode(),
         "SigningCertUrl": f"https://sns.{region}.amazonaws.com/SimpleNotificationService-lambdalab.pem",
         "MessageId": message_id or str(uuid.uuid4()),
@@ -119,7 +119,7 @@ def eventbridge(detail: Mapping[str, Any] | None = None, *, detail_type: str = "
                 region: str = REGION, event_id: str | None = None, time: float | None = None) -> dict[str, Any]:
     """An EventBridge event (``detail-type``, ``source``, ``detail``...)."""
     return {"version": "0", "id": event_id or str(uuid.uuid4()), "detail-type": detail_type, "source": source,
-            "account": account_id, "time": _iso_s(_clock(time)), "region": region, "resources": list(resources),
+            "account": account_id, "time": iso_s(time_or_now(time)), "region": region, "resources": list(resources),
             "detail": dict(detail or {})}
 
 
@@ -136,7 +136,7 @@ def kinesis(data: Iterable[Any] = ("Hello from Kinesis!",), *, stream: str = "ex
             partition_key: str = "partition-1", shard_id: str = "shardId-000000000000",
             account_id: str = ACCOUNT_ID, region: str = REGION, time: float | None = None) -> dict[str, Any]:
     """Kinesis Data Streams records (``data`` base64-encoded; str, bytes, or JSON for other values)."""
-    at = _clock(time)
+    at = time_or_now(time)
     base = int(at * 1e6) * 10**38
     records = []
     for i, item in enumerate(data):
@@ -157,9 +157,9 @@ def cloudwatch_logs(messages: Iterable[str] = ("Example log line",), *, log_grou
                     log_stream: str | None = None, filter_name: str = "example-filter", owner: str = ACCOUNT_ID,
                     time: float | None = None) -> dict[str, Any]:
     """A CloudWatch Logs subscription delivery: ``awslogs.data`` is base64 of the gzipped JSON document."""
-    at = _clock(time)
+    at = time_or_now(time)
     stamp = int(at * 1000)
-    stream = log_stream or _utc(at).strftime("%Y/%m/%d/[$LATEST]") + uuid.uuid4().hex
+    stream = log_stream or utc_datetime(at).strftime("%Y/%m/%d/[$LATEST]") + uuid.uuid4().hex
     document = {
         "messageType": "DATA_MESSAGE", "owner": owner, "logGroup": log_group, "logStream": stream,
         "subscriptionFilters": [filter_name],

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote_plus
 
-from lambdalab.events._common import ACCOUNT_ID, REGION, _clock, _iso_ms, _utc
+from lambdalab.events._common import ACCOUNT_ID, REGION, time_or_now, iso_ms, utc_datetime
 
 __all__ = ["dynamodb_stream", "s3_delete", "s3_put"]
 
@@ -23,7 +23,7 @@ __all__ = ["dynamodb_stream", "s3_delete", "s3_put"]
 def _s3(event_name: str, bucket: str, key: str, obj: dict[str, Any], region: str, at: float, source_ip: str,
         principal_id: str) -> dict[str, Any]:
     record = {
-        "eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": region, "eventTime": _iso_ms(at),
+        "eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": region, "eventTime": iso_ms(at),
         "eventName": event_name, "userIdentity": {"principalId": principal_id},
         "requestParameters": {"sourceIPAddress": source_ip},
         "responseElements": {"x-amz-request-id": uuid.uuid4().hex[:16].upper(),
@@ -41,7 +41,7 @@ def s3_put(bucket: str = "example-bucket", key: str = "example/key.txt", *, size
            source_ip: str = "127.0.0.1", principal_id: str = "AWS:AIDAEXAMPLE", time: float | None = None
            ) -> dict[str, Any]:
     """An S3 ``ObjectCreated:Put`` notification (the key is URL-encoded, as S3 sends it)."""
-    at = _clock(time)
+    at = time_or_now(time)
     obj: dict[str, Any] = {"size": size, "eTag": etag or hashlib.md5(f"{key}:{size}".encode()).hexdigest()}
     if version_id:
         obj["versionId"] = version_id
@@ -53,7 +53,7 @@ def s3_delete(bucket: str = "example-bucket", key: str = "example/key.txt", *, v
               delete_marker: bool = False, region: str = REGION, source_ip: str = "127.0.0.1",
               principal_id: str = "AWS:AIDAEXAMPLE", time: float | None = None) -> dict[str, Any]:
     """An S3 ``ObjectRemoved:Delete`` (or ``ObjectRemoved:DeleteMarkerCreated``) notification."""
-    at = _clock(time)
+    at = time_or_now(time)
     obj: dict[str, Any] = {"versionId": version_id} if version_id else {}
     obj["sequencer"] = f"{int(at * 1e9):018X}"
     name = "ObjectRemoved:DeleteMarkerCreated" if delete_marker else "ObjectRemoved:Delete"
@@ -101,7 +101,7 @@ def dynamodb_stream(event_name: str = "INSERT", *, keys: Mapping[str, Any] | Non
         raise ValueError(f"invalid event_name: {event_name!r}; expected INSERT, MODIFY or REMOVE")
     if view_type not in _DDB_IMAGES:
         raise ValueError(f"invalid view_type: {view_type!r}; expected one of {', '.join(_DDB_IMAGES)}")
-    at = _clock(time)
+    at = time_or_now(time)
     keys = dict(keys or {"Id": 101})
     images = {"NewImage": new_image or {**keys, "Message": "New item!"} if event_name != "REMOVE" else None,
               "OldImage": old_image or {**keys, "Message": "Old item"} if event_name != "INSERT" else None}
@@ -112,7 +112,7 @@ def dynamodb_stream(event_name: str = "INSERT", *, keys: Mapping[str, Any] | Non
     record["SequenceNumber"] = sequence_number or str(int(at * 1e6))
     record["SizeBytes"] = len(json.dumps({k: v for k, v in record.items() if k in ("Keys", "NewImage", "OldImage")}))
     record["StreamViewType"] = view_type
-    label = _utc(at).strftime("%Y-%m-%dT%H:%M:%S.") + f"{int(at * 1000) % 1000:03d}"
+    label = utc_datetime(at).strftime("%Y-%m-%dT%H:%M:%S.") + f"{int(at * 1000) % 1000:03d}"
     return {"Records": [{
         "eventID": uuid.uuid4().hex, "eventName": event_name, "eventVersion": "1.1", "eventSource": "aws:dynamodb",
         "awsRegion": region, "dynamodb": record,
