@@ -372,7 +372,7 @@ class ControlPlane:
         invocation = effect.invocation
         connection, environment.parked = environment.parked, None
         if connection is not None:  # else the runtime vanished; its exit event fails the invocation
-            connection.send_invocation(runtimes.next_headers(invocation, effect.deadline_at), invocation.payload)  # type: ignore[arg-type]
+            connection.send_invocation(runtimes.next_headers(invocation, effect.deadline_at), invocation.payload)
 
     def _freeze(self, effect: Freeze) -> None:
         self.environments[effect.environment_id].freeze()

@@ -21,6 +21,7 @@ from lambdalab.core import runtime_api as api
 _REASONS = {200: b"OK", 202: b"Accepted", 400: b"Bad Request", 403: b"Forbidden", 404: b"Not Found",
             405: b"Method Not Allowed", 413: b"Request Entity Too Large", 500: b"Internal Server Error"}
 _NOT_FOUND = b'{"errorType":"NotFound","errorMessage":"no such Runtime API route"}'
+_ERROR_TYPE_HEADER = api.H_ERROR_TYPE.lower().encode("latin-1")  # httptools hands names as sent: compared lowered
 
 
 class Endpoint(Protocol):
@@ -57,7 +58,6 @@ class Connection(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self._url = b""
         self._error_type: str | None = None
-        self._header_name = b""
         self._body: list[bytes] = []
         self._body_size = 0
 
@@ -95,7 +95,7 @@ class Connection(asyncio.Protocol):
 
     def on_header(self, name: bytes, value: bytes) -> None:
         name = name.lower()
-        if name == b"lambda-runtime-function-error-type":
+        if name == _ERROR_TYPE_HEADER:
             self._error_type = value.decode("latin-1")
         elif name == b"expect" and value.lower() == b"100-continue" and self.transport is not None:
             # as Lambda's Runtime API (Go's net/http) answers: curl waits a second for this on bodies over 1 MB

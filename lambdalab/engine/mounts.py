@@ -129,7 +129,7 @@ def mount_tmpfs(path: str | os.PathLike[str], size_mb: int) -> bool:
     if libc is None or not used():
         return False
     options = f"size={int(size_mb)}m,mode=0700".encode()
-    return libc.mount(b"lambdalab-tmp", os.fsencode(path), b"tmpfs", MS_NOSUID | MS_NODEV, options) == 0
+    return bool(libc.mount(b"lambdalab-tmp", os.fsencode(path), b"tmpfs", MS_NOSUID | MS_NODEV, options) == 0)
 
 
 

@@ -27,6 +27,7 @@ fails or the signal goes to the dead process the pidfd names. Sweeps stop every 
 
 from __future__ import annotations
 
+import functools
 import os
 import select
 import signal
@@ -34,6 +35,13 @@ import socket
 import sys
 import threading
 import time
+
+TYPE_CHECKING = False  # typing is not imported: the reaper process starts on the standard library's bare minimum
+if TYPE_CHECKING:
+    import asyncio
+    from collections.abc import Callable
+
+    Finder = Callable[[], list[tuple[int, int]]]  # (pid, pidfd) of the processes to stop
 
 MARKER_VAR = "LAMBDALAB_MARKER"
 
@@ -67,7 +75,7 @@ def _read(path: str) -> bytes:
     except OSError:
         return b""
     try:
-        chunks = []
+        chunks: list[bytes] = []
         while True:
             chunk = os.read(fd, 65536)
             if not chunk:
@@ -127,7 +135,7 @@ def marked(prefix: bytes) -> list[tuple[int, int]]:
     return found
 
 
-def stop_all(find, held: dict[int, int], rounds: int = 50) -> None:
+def stop_all(find: Finder, held: dict[int, int], rounds: int = 50) -> None:
     """SIGSTOP whatever ``find()`` returns until nothing new appears (a stopped process cannot fork).
 
     ``held`` (pid -> pidfd) keeps every process stopped, for the caller to continue or kill and close.
@@ -147,7 +155,7 @@ def stop_all(find, held: dict[int, int], rounds: int = 50) -> None:
             return
 
 
-def stop_then_kill(find, rounds: int = 50) -> int:
+def stop_then_kill(find: Finder, rounds: int = 50) -> int:
     """SIGSTOP whatever ``find()`` returns until nothing new appears, then SIGKILL it all."""
     held: dict[int, int] = {}
     try:
@@ -166,9 +174,9 @@ def sweep(groups: dict[int, int], cgroups: list[str], markers: list[str], dirs: 
         killpg_if_alive(pgid, fd, signal.SIGKILL)
         send(fd, signal.SIGKILL)
     for c in cgroups:
-        stop_then_kill(lambda c=c: cgroup_members(c))
+        stop_then_kill(functools.partial(cgroup_members, c))
     for m in markers:
-        stop_then_kill(lambda m=m: marked(m.encode()))
+        stop_then_kill(functools.partial(marked, m.encode()))
     for _ in range(100):  # killed members take a moment to leave their groups
         left = []
         for c in reversed(cgroups):
@@ -182,7 +190,7 @@ def sweep(groups: dict[int, int], cgroups: list[str], markers: list[str], dirs: 
             break
         time.sleep(0.01)
         for c in left:
-            stop_then_kill(lambda c=c: cgroup_members(c))
+            stop_then_kill(functools.partial(cgroup_members, c))
     for d in dirs:
         remove_tree(d)
 
@@ -349,7 +357,7 @@ class Reaper:
 
     COPIES = 2
 
-    def __init__(self, loop=None) -> None:  # noqa: ANN001 - an asyncio loop, imported lazily
+    def __init__(self, loop: asyncio.AbstractEventLoop | None = None) -> None:
         self._loop = loop
         self._lock = threading.Lock()
         self._groups: dict[int, int] = {}       # pgid -> leader pidfd (owned by the sandbox)
@@ -369,7 +377,8 @@ class Reaper:
     def _on_reaper_exit(self, watcher: _Watcher) -> None:
         """A reaper died (killed from outside, or it finished after ``close``)."""
         try:
-            self._loop.remove_reader(watcher.pidfd)
+            if self._loop is not None:  # it is called only from the loop that watches the reaper
+                self._loop.remove_reader(watcher.pidfd)
         except (ValueError, OSError):
             pass
         if self._closing or watcher not in self._watchers:
@@ -403,13 +412,13 @@ class Reaper:
         self._entries.append((kind, value))
         self._say(f"{kind} {value}")
 
-    def watch_cgroup(self, path) -> None:  # noqa: ANN001 - str or Path
+    def watch_cgroup(self, path: str | os.PathLike[str]) -> None:
         self._add("c", str(path))
 
     def watch_marker(self, prefix: str) -> None:
         self._add("m", prefix)
 
-    def watch_dir(self, path) -> None:  # noqa: ANN001 - str or Path
+    def watch_dir(self, path: str | os.PathLike[str]) -> None:
         self._add("d", str(path))
 
     def sweep_marked(self, prefix: str) -> None:
