@@ -16,26 +16,40 @@ from setuptools import setup
 from setuptools.command.build_ext import build_ext
 
 HERE = Path(__file__).resolve().parent
-COMPILED = sorted(str(p.relative_to(HERE)) for p in (HERE / "lambdalab" / "core").glob("*.py") if p.name != "__init__.py") + [
-    f"lambdalab/sim/{name}.py" for name in ("kernel", "latency", "tally", "driver", "simulation")
-]
+COMPILED = sorted(
+    str(p.relative_to(HERE)) for p in (HERE / "lambdalab" / "core").glob("*.py") if p.name != "__init__.py"
+) + [f"lambdalab/sim/{name}.py" for name in ("kernel", "latency", "tally", "driver", "simulation")]
+
+
+def _remove_stale_builds() -> None:
+    """Compiled modules left in the source tree by an earlier in-place or editable build shadow their ``.py``
+    files: when this build compiles nothing, remove them, so the ``.py`` being installed is what runs."""
+    for source in COMPILED:
+        for built in (HERE / source).parent.glob(Path(source).stem + ".cpython-*.so"):
+            built.unlink()
+    for group in HERE.glob("*__mypyc.cpython-*.so"):
+        group.unlink()
 
 
 def _compiled_modules() -> list:
     if os.environ.get("LAMBDALAB_PURE_PYTHON", "") not in ("", "0"):
+        _remove_stale_builds()
         return []
     try:
         from mypyc.build import mypycify
     except ImportError:
         print("lambdalab: mypyc is not available; installing the pure-Python core", file=sys.stderr)
+        _remove_stale_builds()
         return []
     # ignore_missing_imports/follow_imports: mypy must not type-check (or fail on) the rest of the
     # package, or third-party packages, while building.
     try:
         return mypycify(["--ignore-missing-imports", "--follow-imports=silent", *COMPILED], opt_level="3")
     except BaseException as exc:  # noqa: BLE001 - mypyc exits on a type error: fall back, loudly
-        print(f"lambdalab: mypyc could not compile the core ({exc!r}); installing the pure-Python core",
-              file=sys.stderr)
+        print(
+            f"lambdalab: mypyc could not compile the core ({exc!r}); installing the pure-Python core", file=sys.stderr
+        )
+        _remove_stale_builds()
         return []
 
 
