@@ -38,8 +38,11 @@ def edges() -> list[str]:
     order = {state: index for index, state in enumerate(State)}
     rows = sorted(TRANSITIONS.items(), key=lambda row: (order[row[0][0]], row[0][1].__name__))
     initial = _initial_state()
-    lines = [f"[*] --> {target.name}: {event.__name__}"
-             for (source, event), target in rows if source is initial and event is StartRequested]
+    lines = [
+        f"[*] --> {target.name}: {event.__name__}"
+        for (source, event), target in rows
+        if source is initial and event is StartRequested
+    ]
     lines += [f"{source.name} --> {target.name}: {event.__name__}" for (source, event), target in rows]
     sources = {source for source, _ in TRANSITIONS}
     lines += [f"{state.name} --> [*]" for state in State if state not in sources]

@@ -21,25 +21,55 @@ from typing import Final, cast
 
 from lambdalab.core import outcomes
 from lambdalab.core.effects import (
-    ArmDeadline, CompleteInvocation, DeliverInvocation, DisarmDeadline, Effect, Freeze, Kill, Log,
-    RecordSpan, Retire, SpawnRuntime, Thaw,
+    ArmDeadline,
+    CompleteInvocation,
+    DeliverInvocation,
+    DisarmDeadline,
+    Effect,
+    Freeze,
+    Kill,
+    Log,
+    RecordSpan,
+    Retire,
+    SpawnRuntime,
+    Thaw,
 )
 from lambdalab.core.events import (
-    DeadlineExceeded, ErrorPosted, Event, InitErrorPosted, Invocation, InvocationAssigned,
-    NextRequested, ProcessExited, ProcessStarted, ResponsePosted, ShutdownRequested, StartRequested,
+    DeadlineExceeded,
+    ErrorPosted,
+    Event,
+    InitErrorPosted,
+    Invocation,
+    InvocationAssigned,
+    NextRequested,
+    ProcessExited,
+    ProcessStarted,
+    ResponsePosted,
+    ShutdownRequested,
+    StartRequested,
 )
 from lambdalab.core.outcomes import ErrorType, Status
-from lambdalab.core.records import End, InitReport, InitStart, InvocationRecord, PhaseSpan, Report, Start
+from lambdalab.core.records import (
+    End,
+    InitPhase,
+    InitReport,
+    InitStart,
+    InvocationRecord,
+    Phase,
+    PhaseSpan,
+    Report,
+    Start,
+)
 from lambdalab.errors import LifecycleError
 
 
 class State(enum.Enum):
-    STARTING = "starting"            # process requested; not running yet
-    INITIALIZING = "initializing"    # INIT phase: runtime and handler module loading
-    IDLE = "idle"                    # parked on GET /next; frozen unless freeze is off
-    INVOKING = "invoking"            # INVOKE phase: event delivered, no result yet
-    FINISHING = "finishing"          # result posted; waiting for the next GET /next
-    RESET = "reset"                  # no process after a timeout, crash or init failure
+    STARTING = "starting"  # process requested; not running yet
+    INITIALIZING = "initializing"  # INIT phase: runtime and handler module loading
+    IDLE = "idle"  # parked on GET /next; frozen unless freeze is off
+    INVOKING = "invoking"  # INVOKE phase: event delivered, no result yet
+    FINISHING = "finishing"  # result posted; waiting for the next GET /next
+    RESET = "reset"  # no process after a timeout, crash or init failure
     SHUTTING_DOWN = "shutting_down"  # killed; waiting for the process to be gone
     TERMINATED = "terminated"
 
@@ -47,7 +77,10 @@ class State(enum.Enum):
 
 
 S = State
-_OUT_OF_MEMORY: Final = ErrorType.OUT_OF_MEMORY.value  # read once: an enum's .value is a Python-level property
+# read once: an enum's .value is a Python-level property
+_OUT_OF_MEMORY: Final = ErrorType.OUT_OF_MEMORY.value
+_EXIT: Final = ErrorType.EXIT.value
+_SANDBOX_FAILURE: Final = ErrorType.SANDBOX_FAILURE.value
 _LIVE: Final = (S.STARTING, S.INITIALIZING, S.IDLE, S.INVOKING, S.FINISHING)
 
 TRANSITIONS: Final[dict[tuple[State, type[Event]], State]] = {
@@ -95,7 +128,13 @@ class EnvironmentSpec:
 
 
 class Environment:
-    """One execution environment's state machine. Drive it with ``handle(event)``."""
+    """One execution environment's state machine. Drive it with ``handle(event)``.
+
+    Every field is written by this class's own methods: the event handlers (``_on_*``, which
+    ``handle`` calls after the table has moved ``state``) and the pool's decisions between events
+    (``park``, ``initialised_ahead``). Drivers read the public fields; the private ones are the
+    story of the phase in progress.
+    """
 
     def __init__(self, environment_id: str, spec: EnvironmentSpec) -> None:
         self.id = environment_id
@@ -111,10 +150,12 @@ class Environment:
         self.expires_at: float | None = None  # idle until then, then shut down (keep-alive)
         self.invocations = 0
         self.max_memory_mb = 0
+        self.last_used = 0.0
+        self.last_request: str | None = None
         self._ran_init = False
-        self._init_phase = "init"
+        self._init_phase: InitPhase = "init"
         self._init_started = 0.0
-        self._init_error: tuple[object, str] | None = None
+        self._init_error: tuple[object, str] | None = None  # (body, error type) the runtime posted
         self._cold: tuple[float, bool] | None = None  # (init ms, suppressed) for the next invoke
         self._invoke_started = 0.0
         self._duration_from = 0.0
@@ -122,15 +163,9 @@ class Environment:
         self._rest_since: float | None = None  # start of the current frozen/idle span
         self._shutdown_started = 0.0
         self._answer: tuple[Invocation, object, Status, str | None] | None = None  # posted, not yet reported
-        self.last_used = 0.0
-        self.last_request: str | None = None
 
     def __repr__(self) -> str:
         return f"<Environment {self.id[:8]} {self.state.value}{' frozen' if self.is_frozen else ''}>"
-
-    @property
-    def init_phase(self) -> str:
-        return self._init_phase
 
     # -- the one entry point ------------------------------------------------------------------
     def handle(self, event: Event) -> list[Effect]:
@@ -143,11 +178,42 @@ class Environment:
         if kind is ResponsePosted or kind is ErrorPosted:
             request_id = cast(ResponsePosted | ErrorPosted, event).request_id
             if not self.accepts(request_id):
-                raise LifecycleError(self.id, self.state.value, f"{kind.__name__} for another request ({request_id})",
-                                     (State.INVOKING.value,))
-        old_state = self.state
+                raise LifecycleError(
+                    self.id,
+                    self.state.value,
+                    f"{kind.__name__} for another request ({request_id})",
+                    (State.INVOKING.value,),
+                )
+        before = self.state
         self.state = new_state
-        return _dispatch(self, event, old_state)
+        # the handler of the event's type: exact type tests, most frequent first (direct calls when compiled)
+        if kind is NextRequested:
+            return self._on_next(cast(NextRequested, event), before)
+        if kind is InvocationAssigned:
+            return self._on_assigned(cast(InvocationAssigned, event))
+        if kind is ResponsePosted:
+            posted = cast(ResponsePosted, event)
+            return self._on_answer(posted.body, Status.SUCCESS, None, posted.max_memory_mb)
+        if kind is ErrorPosted:
+            error = cast(ErrorPosted, event)
+            return self._on_answer(error.body, Status.ERROR, error.error_type, error.max_memory_mb)
+        if kind is StartRequested:
+            return self._on_start(cast(StartRequested, event))
+        if kind is ProcessStarted:
+            return []
+        if kind is DeadlineExceeded:
+            deadline = cast(DeadlineExceeded, event)
+            self._note_memory(deadline.max_memory_mb)
+            return self._on_stop(deadline.at, before, Status.TIMEOUT, None, None)
+        if kind is ProcessExited:
+            return self._on_exited(cast(ProcessExited, event), before)
+        if kind is ShutdownRequested:
+            return self._on_shutdown(event.at, before)
+        if kind is InitErrorPosted:
+            init_error = cast(InitErrorPosted, event)
+            self._init_error = (init_error.body, init_error.error_type)
+            return []
+        raise TypeError(f"no handler for {kind.__name__}")  # TRANSITIONS has a row the handlers lack
 
     # -- decisions made by the pool between events ------------------------------------------
     def park(self, at: float) -> list[Effect]:
@@ -165,7 +231,9 @@ class Environment:
         cold, self._cold = self._cold, None
         if cold is None:
             return []
-        return [Log(self.id, InitReport(cold[0], "init", Status.SUCCESS, None, at))]
+        return [
+            Log(self.id, InitReport(duration_ms=cold[0], phase="init", status=Status.SUCCESS, error_type=None, at=at))
+        ]
 
     def accepts(self, request_id: str) -> bool:
         """May the runtime post a result for ``request_id`` now? (checked before any event)."""
@@ -173,57 +241,110 @@ class Environment:
 
     def open_span(self, now: float) -> PhaseSpan | None:
         """The phase in progress, ending ``now`` (for live charts)."""
-        phase = _OPEN_PHASE.get(self.state)
-        if phase is None:
-            return None
-        start = {
-            "init": self._init_started, "invoke": self._invoke_started,
-            "shutdown": self._shutdown_started,
-        }.get(phase, self._rest_since)
-        if start is None:
-            return None
-        if phase == "rest":
-            phase = "frozen" if self.is_frozen else "idle"
-        request = self.current.request_id if self.current else None
-        return self._span(phase, start, now, request)
+        state = self.state
+        if state is State.STARTING or state is State.INITIALIZING:
+            return self._span("init", self._init_started, now)
+        if state is State.INVOKING or state is State.FINISHING:
+            return self._span("invoke", self._invoke_started, now, self.current.request_id if self.current else None)
+        if state is State.SHUTTING_DOWN:
+            return self._span("shutdown", self._shutdown_started, now)
+        if state is State.IDLE and self._rest_since is not None:
+            return self._span("frozen" if self.is_frozen else "idle", self._rest_since, now)
+        return None
 
-    # -- helpers --------------------------------------------------------------------------------
-    def _span(self, phase: str, start: float, end: float, request_id: str | None = None) -> PhaseSpan:
-        spec = self.spec
-        return PhaseSpan(self.id, spec.function, spec.version, phase, start, end, request_id)
+    # -- init ---------------------------------------------------------------------------------
+    def _on_start(self, event: StartRequested) -> list[Effect]:
+        spec, at = self.spec, event.at
+        self.incarnation += 1
+        self._init_phase = event.phase
+        self._init_started = at
+        self._init_error = None
+        out: list[Effect] = []
+        if not self._ran_init:
+            self._ran_init = True
+            out.append(Log(self.id, InitStart(spec.runtime, at)))
+        out.append(SpawnRuntime(self.id, self.incarnation, self.init_type, event.phase))
+        # a suppressed init (inside an invoke, after a reset) is bounded by the function timeout
+        self._deadline_at = at + (spec.timeout_s if event.phase == "invoke" else spec.init_timeout_s)
+        out.append(ArmDeadline(self.id, self.incarnation, self._deadline_at))
+        return out
 
-    def _end_rest(self, at: float, out: list[Effect], *, thaw: bool = True) -> None:
-        if self._rest_since is None:
-            return
-        if self.is_frozen and thaw:
-            out.append(Thaw(self.id))
-        out.append(RecordSpan(self.id, self._span("frozen" if self.is_frozen else "idle", self._rest_since, at)))
-        self.is_frozen = False
-        self._rest_since = None
+    def _on_next(self, event: NextRequested, before: State) -> list[Effect]:
+        at = event.at
+        if before is State.INITIALIZING:  # init is done
+            self._cold = ((at - self._init_started) * 1000.0, self._init_phase == "invoke")
+            return [DisarmDeadline(self.id), RecordSpan(self.id, self._span("init", self._init_started, at))]
+        # the invoke phase ends when the runtime asks for more: report it and answer the caller now
+        out: list[Effect] = [DisarmDeadline(self.id), self._invoke_span(at)]
+        out += self._finish_answer(at, reset=False)
+        return out
 
-    def _complete(self, inv: Invocation, at: float, body: object, status: Status,
-                  error_type: str | None, reset: bool = False) -> list[Effect]:
-        spec = self.spec
-        cold = self._cold
-        self._cold = None
-        init_ms, suppressed = cold if cold else (None, False)
-        duration_ms = (at - self._duration_from) * 1000.0
-        billed_init = None if suppressed else init_ms
-        memory = spec.memory_mb if error_type == _OUT_OF_MEMORY else self.max_memory_mb
-        record = InvocationRecord(
-            inv.request_id, spec.function, spec.version, self.id, cold is not None, init_ms, suppressed,
-            duration_ms, outcomes.billed_duration_ms(duration_ms, billed_init), spec.memory_mb,
-            min(memory, spec.memory_mb), status, error_type, self._duration_from, at, inv.submitted, reset,
+    def _init_failed(self, at: float, status: Status, exit_type: str | None, returncode: int | None) -> list[Effect]:
+        """Init ended without ``/next``: report it; fail the waiting invocation if this was the retry."""
+        posted = self._init_error if exit_type != _OUT_OF_MEMORY else None  # running out of memory trumps it
+        error_type = posted[1] if posted is not None else exit_type
+        init_ms = (at - self._init_started) * 1000.0
+        report = InitReport(
+            duration_ms=init_ms,
+            phase=self._init_phase,
+            status=status,
+            error_type=error_type if status is Status.ERROR else None,
+            at=at,
         )
-        self.invocations += 1
-        self.last_used = at
-        is_error = status is not Status.SUCCESS
-        if not spec.logs:
-            return [CompleteInvocation(self.id, inv, record, body, is_error)]
-        return [Log(self.id, End(inv.request_id, at)), Log(self.id, Report(record, at)),
-                CompleteInvocation(self.id, inv, record, body, is_error)]
+        out: list[Effect] = [RecordSpan(self.id, self._span("init", self._init_started, at)), Log(self.id, report)]
+        inv = self.reserved
+        if inv is None or self._init_phase == "init":
+            return out  # the pool retries the init inside the invoke, as Lambda does
+        self.reserved = None
+        self._invoke_started = self._duration_from = self._init_started
+        self._cold = (init_ms, True)
+        if posted is not None and status is not Status.TIMEOUT:
+            body = posted[0]
+        else:
+            body = self._failure_body(inv, status, error_type, returncode)
+        out.append(Log(self.id, Start(inv.request_id, self.spec.version, self._init_started)))
+        out += self._complete(inv, at, body, status, error_type, reset=True)
+        return out
 
-    def _finish_answer(self, at: float, *, reset: bool = False) -> list[Effect]:
+    # -- invoke -------------------------------------------------------------------------------
+    def _on_assigned(self, event: InvocationAssigned) -> list[Effect]:
+        inv, at, spec = event.invocation, event.at, self.spec
+        out = self._end_rest(at, thaw=True)
+        self.current = inv
+        self.last_request = inv.request_id
+        self._invoke_started = at
+        if self._cold is not None and self._cold[1]:  # a suppressed init already counts against the timeout
+            self._duration_from = self._init_started
+        else:
+            self._duration_from = at
+            self._deadline_at = at + spec.timeout_s
+        if spec.logs:
+            out.append(Log(self.id, Start(inv.request_id, spec.version, at)))
+        out.append(DeliverInvocation(self.id, inv, self._deadline_at))
+        out.append(ArmDeadline(self.id, self.incarnation, self._deadline_at))
+        return out
+
+    def _on_answer(self, body: object, status: Status, error_type: str | None, max_memory_mb: int) -> list[Effect]:
+        """``/response`` or ``/error``: kept until the runtime asks for more (or the invoke phase ends)."""
+        self._note_memory(max_memory_mb)
+        inv, self.current = self.current, None
+        assert inv is not None
+        self._answer = (inv, body, status, error_type)
+        return []
+
+    def _end_invoke(self, at: float, status: Status, error_type: str | None, returncode: int | None) -> list[Effect]:
+        """The invoke phase ends early: its span, then the posted answer, or else the failure, to the caller."""
+        out: list[Effect] = [self._invoke_span(at)]
+        if self._answer is not None:  # FINISHING: the answer was posted, but the runtime never asked for more
+            out += self._finish_answer(at, reset=True)
+        inv = self.current
+        if inv is not None:
+            out += self._complete(
+                inv, at, self._failure_body(inv, status, error_type, returncode), status, error_type, reset=True
+            )
+        return out
+
+    def _finish_answer(self, at: float, *, reset: bool) -> list[Effect]:
         """Report the answer the runtime posted (END, REPORT) and hand it to the caller."""
         answer, self._answer = self._answer, None
         if answer is None:
@@ -231,211 +352,117 @@ class Environment:
         inv, body, status, error_type = answer
         return self._complete(inv, at, body, status, error_type, reset=reset)
 
-    def _reset(self, at: float, out: list[Effect]) -> list[Effect]:
-        """Process gone (or being killed): keep the environment, re-init on next use."""
-        self._end_rest(at, out, thaw=False)  # SIGKILL ends a stopped process too
+    def _complete(
+        self, inv: Invocation, at: float, body: object, status: Status, error_type: str | None, reset: bool
+    ) -> list[Effect]:
+        spec = self.spec
+        cold, self._cold = self._cold, None
+        init_ms, suppressed = cold if cold is not None else (None, False)
+        duration_ms = (at - self._duration_from) * 1000.0
+        memory = spec.memory_mb if error_type == _OUT_OF_MEMORY else self.max_memory_mb
+        record = InvocationRecord(
+            request_id=inv.request_id,
+            function=spec.function,
+            version=spec.version,
+            environment_id=self.id,
+            cold=cold is not None,
+            init_duration_ms=init_ms,
+            init_suppressed=suppressed,
+            duration_ms=duration_ms,
+            billed_duration_ms=outcomes.billed_duration_ms(duration_ms, None if suppressed else init_ms),
+            memory_size_mb=spec.memory_mb,
+            max_memory_used_mb=min(memory, spec.memory_mb),
+            status=status,
+            error_type=error_type,
+            start=self._duration_from,
+            end=at,
+            submitted=inv.submitted,
+            reset=reset,
+        )
+        self.invocations += 1
+        self.last_used = at
+        complete = CompleteInvocation(self.id, inv, record, body, status is not Status.SUCCESS)
+        if not spec.logs:
+            return [complete]
+        return [Log(self.id, End(inv.request_id, at)), Log(self.id, Report(record, at)), complete]
+
+    # -- the process ends: a timeout, an exit, a shutdown ------------------------------------
+    def _on_exited(self, event: ProcessExited, before: State) -> list[Effect]:
+        if before is State.SHUTTING_DOWN:
+            return [RecordSpan(self.id, self._span("shutdown", self._shutdown_started, event.at)), Retire(self.id)]
+        self._note_memory(event.max_memory_mb)
+        error_type = _OUT_OF_MEMORY if event.out_of_memory else _EXIT
+        return self._on_stop(event.at, before, Status.ERROR, error_type, event.returncode)
+
+    def _on_stop(
+        self, at: float, before: State, status: Status, error_type: str | None, returncode: int | None
+    ) -> list[Effect]:
+        """A deadline passed or the process exited: end the phase in progress; the environment is reset."""
+        out = self._end_rest(at, thaw=False)  # SIGKILL ends a stopped process too
+        if before is State.STARTING or before is State.INITIALIZING:
+            out += self._init_failed(at, status, error_type, returncode)
+        elif before is State.INVOKING or before is State.FINISHING:
+            out += self._end_invoke(at, status, error_type, returncode)
         self.current = None
-        out.append(DisarmDeadline(self.id))
-        out.append(Kill(self.id, self.incarnation))
+        out += [DisarmDeadline(self.id), Kill(self.id, self.incarnation)]
         return out
 
-
-# -- event handlers: (environment, event, state before) -> effects ----------------------------
-def _start(environment: Environment, event: StartRequested, _: State) -> list[Effect]:
-    e, spec = environment, environment.spec
-    e.incarnation += 1
-    e._init_phase = event.phase
-    e._init_started = event.at
-    e._init_error = None
-    out: list[Effect] = []
-    if not e._ran_init:
-        e._ran_init = True
-        out.append(Log(e.id, InitStart(spec.runtime, event.at)))
-    out.append(SpawnRuntime(e.id, e.incarnation, e.init_type, event.phase))
-    if event.phase == "invoke":  # a suppressed init is bounded by the function timeout
-        e._deadline_at = event.at + spec.timeout_s
-    else:
-        e._deadline_at = event.at + spec.init_timeout_s
-    out.append(ArmDeadline(e.id, e.incarnation, e._deadline_at))
-    return out
-
-
-def _process_started(environment: Environment, event: ProcessStarted, _: State) -> list[Effect]:
-    return []
-
-
-def _init_error_posted(environment: Environment, event: InitErrorPosted, _: State) -> list[Effect]:
-    environment._init_error = (event.body, event.error_type)
-    return []
-
-
-def _next_requested(environment: Environment, event: NextRequested, before: State) -> list[Effect]:
-    e, at = environment, event.at
-    if before is State.INITIALIZING:
-        init_ms = (at - e._init_started) * 1000.0
-        e._cold = (init_ms, e._init_phase == "invoke")
-        return [DisarmDeadline(e.id), RecordSpan(e.id, e._span("init", e._init_started, at))]
-    # the invoke phase ends when the runtime asks for more: report it and answer the caller now
-    out: list[Effect] = [DisarmDeadline(e.id),
-                         RecordSpan(e.id, e._span("invoke", e._invoke_started, at, e.last_request))]
-    out += e._finish_answer(at)
-    return out
-
-
-def _assigned(environment: Environment, event: InvocationAssigned, _: State) -> list[Effect]:
-    e, inv, at = environment, event.invocation, event.at
-    out: list[Effect] = []
-    e._end_rest(at, out)
-    e.current = inv
-    e.last_request = inv.request_id
-    e._invoke_started = at
-    suppressed = e._cold is not None and e._cold[1]
-    if suppressed:  # the re-init already counts against this invocation's timeout
-        e._duration_from = e._init_started
-    else:
-        e._duration_from = at
-        e._deadline_at = at + e.spec.timeout_s
-    if e.spec.logs:
-        out.append(Log(e.id, Start(inv.request_id, e.spec.version, at)))
-    out.append(DeliverInvocation(e.id, inv, e._deadline_at))
-    out.append(ArmDeadline(e.id, e.incarnation, e._deadline_at))
-    return out
-
-
-def _response_posted(environment: Environment, event: ResponsePosted, _: State) -> list[Effect]:
-    e = environment
-    e.max_memory_mb = max(e.max_memory_mb, event.max_memory_mb)
-    inv, e.current = e.current, None
-    assert inv is not None
-    e._answer = (inv, event.body, Status.SUCCESS, None)
-    return []
-
-
-def _error_posted(environment: Environment, event: ErrorPosted, _: State) -> list[Effect]:
-    e = environment
-    e.max_memory_mb = max(e.max_memory_mb, event.max_memory_mb)
-    inv, e.current = e.current, None
-    assert inv is not None
-    e._answer = (inv, event.body, Status.ERROR, event.error_type)
-    return []
-
-
-def _deadline(environment: Environment, event: DeadlineExceeded, before: State) -> list[Effect]:
-    e, at = environment, event.at
-    e.max_memory_mb = max(e.max_memory_mb, event.max_memory_mb)
-    out: list[Effect] = []
-    if before in (State.STARTING, State.INITIALIZING):
-        out += _init_failed(e, at, Status.TIMEOUT, None, None)
-    elif before is State.INVOKING:
-        inv = e.current
-        assert inv is not None
-        out.append(RecordSpan(e.id, e._span("invoke", e._invoke_started, at, inv.request_id)))
-        body = outcomes.timeout_error(inv.request_id, e.spec.timeout_s)
-        out += e._complete(inv, at, body, Status.TIMEOUT, None, reset=True)
-    else:  # FINISHING: the answer was posted, but the runtime never asked for more
-        out.append(RecordSpan(e.id, e._span("invoke", e._invoke_started, at, e.last_request)))
-        out += e._finish_answer(at, reset=True)
-    return e._reset(at, out)
-
-
-def _exited(environment: Environment, event: ProcessExited, before: State) -> list[Effect]:
-    e, at = environment, event.at
-    if before is State.SHUTTING_DOWN:
-        return [RecordSpan(e.id, e._span("shutdown", e._shutdown_started, at)), Retire(e.id)]
-    e.max_memory_mb = max(e.max_memory_mb, event.max_memory_mb)
-    error_type = ErrorType.OUT_OF_MEMORY.value if event.out_of_memory else ErrorType.EXIT.value
-    out: list[Effect] = []
-    if before in (State.STARTING, State.INITIALIZING):
-        out += _init_failed(e, at, Status.ERROR, error_type, event.returncode)
-    elif before is State.INVOKING:
-        inv = e.current
-        assert inv is not None
-        out.append(RecordSpan(e.id, e._span("invoke", e._invoke_started, at, inv.request_id)))
-        body = outcomes.exit_error(inv.request_id, event.returncode)
-        out += e._complete(inv, at, body, Status.ERROR, error_type, reset=True)
-    elif before is State.FINISHING:
-        out.append(RecordSpan(e.id, e._span("invoke", e._invoke_started, at, e.last_request)))
-        out += e._finish_answer(at, reset=True)
-    return e._reset(at, out)
-
-
-def _init_failed(e: Environment, at: float, status: Status, exit_type: str | None,
-                 returncode: int | None) -> list[Effect]:
-    """Init ended without ``/next``: report it; fail the waiting invocation if this was the retry."""
-    posted = e._init_error
-    error_type = posted[1] if posted and exit_type != ErrorType.OUT_OF_MEMORY.value else exit_type
-    out: list[Effect] = [
-        RecordSpan(e.id, e._span("init", e._init_started, at)),
-        Log(e.id, InitReport((at - e._init_started) * 1000.0, e._init_phase, status,
-                             error_type if status is Status.ERROR else None, at)),
-    ]
-    inv = e.reserved
-    if inv is None or e._init_phase == "init":
-        return out  # the pool retries the init inside the invoke, as Lambda does
-    e.reserved = None
-    e._invoke_started = e._init_started
-    e._duration_from = e._init_started
-    e._cold = ((at - e._init_started) * 1000.0, True)
-    if status is Status.TIMEOUT:
-        body: object = outcomes.timeout_error(inv.request_id, e.spec.timeout_s)
-    elif posted is not None and exit_type != ErrorType.OUT_OF_MEMORY.value:
-        body = posted[0]
-    else:
-        body = outcomes.exit_error(inv.request_id, returncode if returncode is not None else -9)
-    out.append(Log(e.id, Start(inv.request_id, e.spec.version, e._init_started)))
-    out += e._complete(inv, at, body, status, error_type, reset=True)
-    return out
-
-
-def _shutdown(environment: Environment, event: ShutdownRequested, before: State) -> list[Effect]:
-    e, at = environment, event.at
-    out: list[Effect] = []
-    if before is State.RESET:
-        return [Retire(e.id)]
-    e._end_rest(at, out, thaw=False)  # SIGKILL ends a stopped process too
-    if before in (State.INVOKING, State.FINISHING):
-        out.append(RecordSpan(e.id, e._span("invoke", e._invoke_started, at, e.last_request)))
-        out += e._finish_answer(at, reset=True)
-    elif before in (State.STARTING, State.INITIALIZING):
-        out.append(RecordSpan(e.id, e._span("init", e._init_started, at)))
-    for inv in (e.current, e.reserved):
+    def _on_shutdown(self, at: float, before: State) -> list[Effect]:
+        """Retire: whatever runs or waits fails with a sandbox failure, and the process is killed."""
+        if before is State.RESET:
+            return [Retire(self.id)]
+        error_type = _SANDBOX_FAILURE
+        out = self._end_rest(at, thaw=False)  # SIGKILL ends a stopped process too
+        if before is State.INVOKING or before is State.FINISHING:
+            out += self._end_invoke(at, Status.ERROR, error_type, None)
+        elif before is State.STARTING or before is State.INITIALIZING:
+            out.append(RecordSpan(self.id, self._span("init", self._init_started, at)))
+        inv = self.reserved
         if inv is not None:
-            body = outcomes.sandbox_failure(inv.request_id, "the environment was shut down")
-            if inv is e.reserved:
-                e._duration_from = e._init_started
-            out += e._complete(inv, at, body, Status.ERROR, ErrorType.SANDBOX_FAILURE.value, reset=True)
-    e.current = e.reserved = None
-    e._shutdown_started = at
-    out += [DisarmDeadline(e.id), Kill(e.id, e.incarnation)]
-    return out
+            self._duration_from = self._init_started
+            out += self._complete(
+                inv, at, self._failure_body(inv, Status.ERROR, error_type, None), Status.ERROR, error_type, reset=True
+            )
+        self.current = self.reserved = None
+        self._shutdown_started = at
+        out += [DisarmDeadline(self.id), Kill(self.id, self.incarnation)]
+        return out
 
+    def _failure_body(self, inv: Invocation, status: Status, error_type: str | None, returncode: int | None) -> object:
+        """What the caller of ``inv`` gets when its environment times out, exits or is shut down."""
+        if status is Status.TIMEOUT:
+            return outcomes.timeout_error(inv.request_id, self.spec.timeout_s)
+        if error_type == _SANDBOX_FAILURE:
+            return outcomes.sandbox_failure(inv.request_id, "the environment was shut down")
+        return outcomes.exit_error(inv.request_id, returncode if returncode is not None else -9)
 
-def _dispatch(e: Environment, event: Event, before: State) -> list[Effect]:
-    """The handler of ``type(event)``: exact type tests, most frequent first (compiled, direct calls)."""
-    kind = type(event)
-    if kind is NextRequested:
-        return _next_requested(e, cast(NextRequested, event), before)
-    if kind is InvocationAssigned:
-        return _assigned(e, cast(InvocationAssigned, event), before)
-    if kind is ResponsePosted:
-        return _response_posted(e, cast(ResponsePosted, event), before)
-    if kind is ErrorPosted:
-        return _error_posted(e, cast(ErrorPosted, event), before)
-    if kind is StartRequested:
-        return _start(e, cast(StartRequested, event), before)
-    if kind is ProcessStarted:
-        return _process_started(e, cast(ProcessStarted, event), before)
-    if kind is DeadlineExceeded:
-        return _deadline(e, cast(DeadlineExceeded, event), before)
-    if kind is ProcessExited:
-        return _exited(e, cast(ProcessExited, event), before)
-    if kind is ShutdownRequested:
-        return _shutdown(e, cast(ShutdownRequested, event), before)
-    if kind is InitErrorPosted:
-        return _init_error_posted(e, cast(InitErrorPosted, event), before)
-    raise TypeError(f"no handler for {kind.__name__}")  # TRANSITIONS has a row the handlers lack
+    # -- helpers --------------------------------------------------------------------------------
+    def _note_memory(self, max_memory_mb: int) -> None:
+        self.max_memory_mb = max(self.max_memory_mb, max_memory_mb)
 
-_OPEN_PHASE: Final = {
-    State.STARTING: "init", State.INITIALIZING: "init", State.INVOKING: "invoke",
-    State.FINISHING: "invoke", State.IDLE: "rest", State.SHUTTING_DOWN: "shutdown",
-}
+    def _span(self, phase: Phase, start: float, end: float, request_id: str | None = None) -> PhaseSpan:
+        spec = self.spec
+        return PhaseSpan(
+            environment_id=self.id,
+            function=spec.function,
+            version=spec.version,
+            phase=phase,
+            start=start,
+            end=end,
+            request_id=request_id,
+        )
+
+    def _invoke_span(self, at: float) -> RecordSpan:
+        return RecordSpan(self.id, self._span("invoke", self._invoke_started, at, self.last_request))
+
+    def _end_rest(self, at: float, *, thaw: bool) -> list[Effect]:
+        """End the frozen or idle span, if one is open (thawing the process first, if asked)."""
+        out: list[Effect] = []
+        if self._rest_since is None:
+            return out
+        if self.is_frozen and thaw:
+            out.append(Thaw(self.id))
+        out.append(RecordSpan(self.id, self._span("frozen" if self.is_frozen else "idle", self._rest_since, at)))
+        self.is_frozen = False
+        self._rest_since = None
+        return out

@@ -29,8 +29,8 @@ class AccountLimits:
 
     concurrency: int = 1000
     unreserved_floor: int = 100
-    scale_limit: int = 1000        # new environments a function may start in a burst
-    scale_period_s: float = 10.0   # ...refilled at scale_limit / scale_period_s per second
+    scale_limit: int = 1000  # new environments a function may start in a burst
+    scale_period_s: float = 10.0  # ...refilled at scale_limit / scale_period_s per second
 
     def reservable(self, reservations: Mapping[str, int], function: str) -> int:
         """The most ``function`` may reserve, given the others' reservations."""
@@ -38,8 +38,9 @@ class AccountLimits:
         return max(0, self.concurrency - self.unreserved_floor - others)
 
 
-def concurrency_throttle(limits: AccountLimits, reserved: int | None, function_usage: int,
-                         unreserved_usage: int, total_reserved: int) -> str | None:
+def concurrency_throttle(
+    limits: AccountLimits, reserved: int | None, function_usage: int, unreserved_usage: int, total_reserved: int
+) -> str | None:
     """The throttle reason if one more in-flight invocation would exceed a limit, else None."""
     if reserved is not None:
         return RESERVED_REASON if function_usage + 1 > reserved else None

@@ -91,8 +91,7 @@ def exit_error(request_id: str, returncode: int) -> bytes:
     """Caller payload when the runtime process exits (crash, ``sys.exit``, OOM kill)."""
     if returncode == 0:
         return _platform_error(ErrorType.EXIT.value, request_id, "Runtime exited without providing a reason")
-    return _platform_error(ErrorType.EXIT.value, request_id,
-                           f"Runtime exited with error: {exit_reason(returncode)}")
+    return _platform_error(ErrorType.EXIT.value, request_id, f"Runtime exited with error: {exit_reason(returncode)}")
 
 
 def timeout_error(request_id: str, timeout_s: float) -> bytes:

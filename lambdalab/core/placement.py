@@ -22,7 +22,6 @@ from typing import Final
 
 from lambdalab.core.limits import SCALING_REASON
 
-
 WARM_CHOICES: Final = ("mru", "newest")
 
 
@@ -35,8 +34,15 @@ class Placement(enum.Enum):
     THROTTLE = "throttle"
 
 
-def choose(*, idle_provisioned: int = 0, reset_provisioned: int = 0, idle: int = 0, reset: int = 0,
-           over_limit: str | None = None, can_scale: bool = True) -> tuple[Placement, str | None]:
+def choose(
+    *,
+    idle_provisioned: int = 0,
+    reset_provisioned: int = 0,
+    idle: int = 0,
+    reset: int = 0,
+    over_limit: str | None = None,
+    can_scale: bool = True,
+) -> tuple[Placement, str | None]:
     """Decide where the next invocation of a version goes; the reason is set when throttled."""
     if idle_provisioned:
         return Placement.WARM_PROVISIONED, None

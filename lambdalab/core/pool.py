@@ -14,12 +14,19 @@ from collections.abc import Callable
 
 from lambdalab.core.effects import CompleteInvocation, Effect, ScheduleWakeup
 from lambdalab.core.events import (
-    Event, Invocation, InvocationAssigned, ProcessExited, ProcessStarted, ShutdownRequested, StartRequested,
+    Event,
+    Invocation,
+    InvocationAssigned,
+    ProcessExited,
+    ProcessStarted,
+    ShutdownRequested,
+    StartRequested,
     WakeupDue,
 )
 from lambdalab.core.keepalive import FixedKeepAlive, KeepAlivePolicy
 from lambdalab.core.lifecycle import Environment, EnvironmentSpec, State
 from lambdalab.core.placement import WARM_CHOICES, Placement, choose
+from lambdalab.core.records import InitPhase
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -39,8 +46,13 @@ class PoolStatistics:
 class Pool:
     """Routes invocations of one function version to its environments."""
 
-    def __init__(self, spec: EnvironmentSpec, new_id: Callable[[], str],
-                 keep_alive: KeepAlivePolicy | None = None, registry: dict[str, Pool] | None = None) -> None:
+    def __init__(
+        self,
+        spec: EnvironmentSpec,
+        new_id: Callable[[], str],
+        keep_alive: KeepAlivePolicy | None = None,
+        registry: dict[str, Pool] | None = None,
+    ) -> None:
         self.spec = spec
         self._new_id = new_id
         self.keep_alive: KeepAlivePolicy = keep_alive or FixedKeepAlive()
@@ -65,8 +77,14 @@ class Pool:
     # -- invocations ----------------------------------------------------------------------------
     def decide(self, over_limit: str | None, can_scale: bool) -> tuple[Placement, str | None]:
         """Where the next invocation would go (see ``placement``), without placing it."""
-        return choose(idle_provisioned=len(self._idle_provisioned), reset_provisioned=len(self._reset_provisioned),
-                      idle=len(self._idle), reset=len(self._reset), over_limit=over_limit, can_scale=can_scale)
+        return choose(
+            idle_provisioned=len(self._idle_provisioned),
+            reset_provisioned=len(self._reset_provisioned),
+            idle=len(self._idle),
+            reset=len(self._reset),
+            over_limit=over_limit,
+            can_scale=can_scale,
+        )
 
     def place(self, decision: Placement, invocation: Invocation, at: float) -> list[Effect]:
         """Start ``invocation`` where ``decide`` said (not THROTTLE)."""
@@ -90,7 +108,7 @@ class Pool:
         else:
             raise ValueError(f"cannot place an invocation on decision {decision}")
         environment.reserved = invocation
-        phase = "init" if decision is Placement.COLD else "invoke"
+        phase: InitPhase = "init" if decision is Placement.COLD else "invoke"
         return environment.handle(StartRequested(environment.id, environment.incarnation, at, phase))
 
     def submit(self, invocation: Invocation, at: float) -> list[Effect]:
@@ -107,7 +125,7 @@ class Pool:
         for _ in range(count - len(current)):
             environment = self._create(provisioned=True)
             out += environment.handle(StartRequested(environment.id, environment.incarnation, at, "init"))
-        for environment in sorted(current, key=lambda e: e.state is not State.IDLE)[:max(0, len(current) - count)]:
+        for environment in sorted(current, key=lambda e: e.state is not State.IDLE)[: max(0, len(current) - count)]:
             environment.retiring = True
             if environment.state in (State.IDLE, State.RESET):
                 out += self.handle(ShutdownRequested(environment.id, environment.incarnation, at))
@@ -157,8 +175,12 @@ class Pool:
             new = self._create(provisioned=False)
             return new.handle(StartRequested(new.id, new.incarnation, at, "init"))
         environment = self.environments.get(event.environment_id)
-        if (environment is None or environment.state is not State.IDLE or environment.expires_at is None
-                or environment.expires_at > at + 1e-9):
+        if (
+            environment is None
+            or environment.state is not State.IDLE
+            or environment.expires_at is None
+            or environment.expires_at > at + 1e-9
+        ):
             return []
         return self.handle(ShutdownRequested(environment.id, environment.incarnation, at))
 
@@ -195,9 +217,12 @@ class Pool:
         return PoolStatistics(
             environments=len(self.environments) - counts[State.TERMINATED],
             busy=counts[State.INVOKING] + counts[State.FINISHING],
-            idle=counts[State.IDLE], frozen=frozen,
+            idle=counts[State.IDLE],
+            frozen=frozen,
             initializing=counts[State.STARTING] + counts[State.INITIALIZING],
-            reset=counts[State.RESET], provisioned=provisioned, invocations=invocations,
+            reset=counts[State.RESET],
+            provisioned=provisioned,
+            invocations=invocations,
         )
 
     # -- after an event -----------------------------------------------------------------------

@@ -29,15 +29,14 @@ H_ERROR_TYPE: Final = "Lambda-Runtime-Function-Error-Type"
 ACCEPTED_BODY: Final = b'{"status":"OK"}'
 INVALID_REQUEST_ID_BODY: Final = b'{"errorMessage":"Invalid request ID","errorType":"InvalidRequestID"}'
 PAYLOAD_TOO_LARGE_BODY: Final = (
-    b'{"errorMessage":"Exceeded maximum allowed payload size (6291556 bytes).",'
-    b'"errorType":"RequestEntityTooLarge"}'
+    b'{"errorMessage":"Exceeded maximum allowed payload size (6291556 bytes).","errorType":"RequestEntityTooLarge"}'
 )
 
 
 def invalid_state_body(from_state: str, to_state: str, reason: str) -> bytes:
     """403 body naming both states, as the Runtime API does for calls in the wrong state."""
     message = f"State transition from {from_state} to {to_state} failed for runtime. Error: {reason}"
-    return ('{"errorType":"InvalidStateTransition","errorMessage":"%s"}' % message).encode()
+    return f'{{"errorType":"InvalidStateTransition","errorMessage":"{message}"}}'.encode()
 
 
 _ERROR_TYPE: Final = re.compile(r"(Runtime|Function)\.[A-Z][a-zA-Z]+", re.ASCII)

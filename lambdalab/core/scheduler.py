@@ -45,13 +45,13 @@ class FunctionEntry:
 
     def __init__(self, name: str, limits: AccountLimits, at: float) -> None:
         self.name = name
-        self.pools: dict[str, Pool] = {}        # version -> current pool
-        self.retired: list[Pool] = []           # old $LATEST pools still draining
+        self.pools: dict[str, Pool] = {}  # version -> current pool
+        self.retired: list[Pool] = []  # old $LATEST pools still draining
         self.aliases: dict[str, Alias] = {}
         self.reserved: int | None = None
         self.bucket = ScalingBucket(limits.scale_limit, limits.scale_period_s, at)
-        self.in_flight = 0                      # on-demand invocations running now
-        self.provisioned = 0                    # sum of the pools' provisioned targets (see refresh)
+        self.in_flight = 0  # on-demand invocations running now
+        self.provisioned = 0  # sum of the pools' provisioned targets (see refresh)
         self.throttles = 0
         self.published = 0
 
@@ -83,7 +83,7 @@ class Scheduler:
         self.limits = limits
         self._new_id = new_id
         self.functions: dict[str, FunctionEntry] = {}
-        self.registry: dict[str, Pool] = {}     # environment id -> pool
+        self.registry: dict[str, Pool] = {}  # environment id -> pool
         self._on_demand: dict[str, FunctionEntry] = {}  # request id -> function counted as in flight
         # How many more environment processes the machine can start now; -1: no limit. The engine
         # sets it from its file-descriptor budget; an invocation that would start one when it is 0
@@ -115,8 +115,10 @@ class Scheduler:
         others = {name: e.reserved for name, e in self.functions.items() if e.reserved is not None}
         most = self.limits.reservable(others, function)
         if reserved > most:
-            raise ValueError(f"{reserved} is over the {most} the account can still reserve (account concurrency "
-                             f"{self.limits.concurrency}, unreserved floor {self.limits.unreserved_floor})")
+            raise ValueError(
+                f"{reserved} is over the {most} the account can still reserve (account concurrency "
+                f"{self.limits.concurrency}, unreserved floor {self.limits.unreserved_floor})"
+            )
 
     def reserve(self, function: str, reserved: int | None) -> None:
         """Set (or clear, with None) a function's reserved concurrency, within what the account allows."""
@@ -163,16 +165,19 @@ class Scheduler:
         raise KeyError(qualifier)
 
     # -- invocations ----------------------------------------------------------------------------
-    def submit(self, function: str, version: str, invocation: Invocation, at: float
-               ) -> tuple[list[Effect], Throttled | None]:
+    def submit(
+        self, function: str, version: str, invocation: Invocation, at: float
+    ) -> tuple[list[Effect], Throttled | None]:
         """Place an invocation of ``function:version``, or say why it is throttled."""
         entry = self.functions[function]
         pool = entry.pools[version]
-        over = concurrency_throttle(self.limits, entry.reserved, entry.usage, self._unreserved_usage(),
-                                    self._total_reserved())
+        over = concurrency_throttle(
+            self.limits, entry.reserved, entry.usage, self._unreserved_usage(), self._total_reserved()
+        )
         decision, reason = pool.decide(over, entry.bucket.tokens(at) >= 1.0)
-        if self.spawn_slots == 0 and (decision is Placement.COLD or decision is Placement.RESTART
-                                      or decision is Placement.RESTART_PROVISIONED):
+        if self.spawn_slots == 0 and (
+            decision is Placement.COLD or decision is Placement.RESTART or decision is Placement.RESTART_PROVISIONED
+        ):
             decision, reason = Placement.THROTTLE, CAPACITY_REASON
         if decision is Placement.THROTTLE:
             entry.throttles += 1

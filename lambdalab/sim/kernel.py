@@ -12,10 +12,10 @@ from collections.abc import Callable
 from typing import Any, Final
 
 # Priorities for simultaneous actions (lower runs first).
-PROCESS: Final = 0   # what a runtime process does: started, posted, asked for /next, exited
+PROCESS: Final = 0  # what a runtime process does: started, posted, asked for /next, exited
 DEADLINE: Final = 1  # a timer: a function timeout or init limit (a response at the same instant wins)
-ARRIVAL: Final = 2   # a new request (it sees every environment that finished at the same instant)
-WAKEUP: Final = 3    # keep-alive expiry, pre-warm, async retries (an arrival at that instant wins)
+ARRIVAL: Final = 2  # a new request (it sees every environment that finished at the same instant)
+WAKEUP: Final = 3  # keep-alive expiry, pre-warm, async retries (an arrival at that instant wins)
 
 Action = Callable[[Any], None]
 

@@ -55,9 +55,26 @@ class Tally:
     def throttled(self, invocation: Invocation, reason: str, now: float) -> None:
         self.throttles += 1
         if len(self.records) < self.max_records:
-            self.records.append(InvocationRecord(
-                invocation.request_id, self.function, "$LATEST", "", False, None, False, 0.0, 0, self.memory_mb, 0,
-                Status.THROTTLED, reason, now, now, invocation.submitted))
+            self.records.append(
+                InvocationRecord(
+                    request_id=invocation.request_id,
+                    function=self.function,
+                    version="$LATEST",
+                    environment_id="",
+                    cold=False,
+                    init_duration_ms=None,
+                    init_suppressed=False,
+                    duration_ms=0.0,
+                    billed_duration_ms=0,
+                    memory_size_mb=self.memory_mb,
+                    max_memory_used_mb=0,
+                    status=Status.THROTTLED,
+                    error_type=reason,
+                    start=now,
+                    end=now,
+                    submitted=invocation.submitted,
+                )
+            )
         else:
             self.records_dropped += 1
 

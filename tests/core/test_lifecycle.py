@@ -17,12 +17,32 @@ import pytest
 
 from lambdalab.core import events as events_module
 from lambdalab.core.effects import (
-    ArmDeadline, CompleteInvocation, DeliverInvocation, DisarmDeadline, Effect, Freeze, Kill, Log,
-    RecordSpan, Retire, SpawnRuntime, Thaw,
+    ArmDeadline,
+    CompleteInvocation,
+    DeliverInvocation,
+    DisarmDeadline,
+    Effect,
+    Freeze,
+    Kill,
+    Log,
+    RecordSpan,
+    Retire,
+    SpawnRuntime,
+    Thaw,
 )
 from lambdalab.core.events import (
-    DeadlineExceeded, ErrorPosted, Event, InitErrorPosted, Invocation, InvocationAssigned, NextRequested,
-    ProcessExited, ProcessStarted, ResponsePosted, ShutdownRequested, StartRequested,
+    DeadlineExceeded,
+    ErrorPosted,
+    Event,
+    InitErrorPosted,
+    Invocation,
+    InvocationAssigned,
+    NextRequested,
+    ProcessExited,
+    ProcessStarted,
+    ResponsePosted,
+    ShutdownRequested,
+    StartRequested,
 )
 from lambdalab.core.ids import IdFactory
 from lambdalab.core.lifecycle import TRANSITIONS, Environment, EnvironmentSpec, State
@@ -32,15 +52,24 @@ from lambdalab.core.records import InitStart, Report, format_entry
 from lambdalab.errors import LifecycleError
 
 SPEC = EnvironmentSpec("hello", "$LATEST", "python", 128, 3.0)
-IMPORT_ERROR = (b'{"errorMessage": "Unable to import module \'lambda_function\': No module named \'x\'", '
-                b'"errorType": "Runtime.ImportModuleError", "requestId": "", "stackTrace": []}')
+IMPORT_ERROR = (
+    b"{\"errorMessage\": \"Unable to import module 'lambda_function': No module named 'x'\", "
+    b'"errorType": "Runtime.ImportModuleError", "requestId": "", "stackTrace": []}'
+)
 KEY_ERROR = b'{"errorMessage": "\'action\'", "errorType": "KeyError", "requestId": "r1", "stackTrace": []}'
 
 # Every event the core defines, lifecycle or not: each must either have rows in TRANSITIONS or be
 # refused by an Environment (pool-level events such as a keep-alive wakeup have no rows).
-EVENT_TYPES: tuple[type[Event], ...] = tuple(sorted(
-    (cls for _, cls in inspect.getmembers(events_module, inspect.isclass) if issubclass(cls, Event) and cls is not Event),
-    key=lambda cls: cls.__name__))
+EVENT_TYPES: tuple[type[Event], ...] = tuple(
+    sorted(
+        (
+            cls
+            for _, cls in inspect.getmembers(events_module, inspect.isclass)
+            if issubclass(cls, Event) and cls is not Event
+        ),
+        key=lambda cls: cls.__name__,
+    )
+)
 
 
 # -- a driver that is a list ------------------------------------------------------------------------
@@ -135,8 +164,18 @@ def park_after(d: Driver, eid: str, request_id: str, at: float) -> list[Effect]:
 def test_every_lifecycle_event_is_in_the_table_test() -> None:
     in_table = {event for _, event in TRANSITIONS}
     assert in_table <= set(EVENT_TYPES)
-    assert {StartRequested, ProcessStarted, InitErrorPosted, NextRequested, InvocationAssigned, ResponsePosted,
-            ErrorPosted, DeadlineExceeded, ProcessExited, ShutdownRequested} <= in_table
+    assert {
+        StartRequested,
+        ProcessStarted,
+        InitErrorPosted,
+        NextRequested,
+        InvocationAssigned,
+        ResponsePosted,
+        ErrorPosted,
+        DeadlineExceeded,
+        ProcessExited,
+        ShutdownRequested,
+    } <= in_table
 
 
 def environment_in(state: State) -> Environment:
@@ -166,9 +205,15 @@ def environment_in(state: State) -> Environment:
 def event_for(kind: type[Event], e: Environment, at: float = 1.0) -> Event:
     """An instance of ``kind`` for ``e``'s current incarnation; required fields filled by name."""
     values = {
-        "environment_id": e.id, "incarnation": e.incarnation, "at": at,
+        "environment_id": e.id,
+        "incarnation": e.incarnation,
+        "at": at,
         "request_id": e.current.request_id if e.current is not None else "r1",
-        "body": b"ok", "max_memory_mb": 10, "error_type": "KeyError", "returncode": 1, "phase": "init",
+        "body": b"ok",
+        "max_memory_mb": 10,
+        "error_type": "KeyError",
+        "returncode": 1,
+        "phase": "init",
         "invocation": Invocation("r2", at),
     }
     known = {name: values[name] for name in kind._fields if name in values}
@@ -388,10 +433,13 @@ def test_timeout_during_invoke_completes_with_sandbox_timedout_kills_and_resets(
     out = d.deadline(eid, 4.0)
 
     done = completion(out)
-    assert done.body == (b'{"errorType":"Sandbox.Timedout","errorMessage":"RequestId: r2 Error: '
-                         b'Task timed out after 3.00 seconds"}')
-    assert json.loads(done.body) == {"errorType": "Sandbox.Timedout",
-                                     "errorMessage": "RequestId: r2 Error: Task timed out after 3.00 seconds"}
+    assert done.body == (
+        b'{"errorType":"Sandbox.Timedout","errorMessage":"RequestId: r2 Error: Task timed out after 3.00 seconds"}'
+    )
+    assert json.loads(done.body) == {
+        "errorType": "Sandbox.Timedout",
+        "errorMessage": "RequestId: r2 Error: Task timed out after 3.00 seconds",
+    }
     assert done.is_error and done.record.status is Status.TIMEOUT and done.record.reset
     assert report_line(out).endswith("\tMax Memory Used: 40 MB\tStatus: timeout")
     assert out[-2:] == [DisarmDeadline(eid), Kill(eid, 1)]
@@ -458,8 +506,7 @@ def test_timeout_during_a_suppressed_init_fails_the_invocation() -> None:
 
 
 # -- crashes -----------------------------------------------------------------------------------------
-@pytest.mark.parametrize(("returncode", "reason"), [(1, "exit status 1"), (-9, "signal: killed"),
-                                                    (0, None)])
+@pytest.mark.parametrize(("returncode", "reason"), [(1, "exit status 1"), (-9, "signal: killed"), (0, None)])
 def test_crash_during_invoke_reports_runtime_exit_error(returncode: int, reason: str | None) -> None:
     d = Driver()
     eid = cold_start(d)
@@ -469,9 +516,11 @@ def test_crash_during_invoke_reports_runtime_exit_error(returncode: int, reason:
     out = d.exited(eid, 1.5, returncode)
 
     done = completion(out)
-    message = (f"Runtime exited with error: {reason}" if reason else "Runtime exited without providing a reason")
-    assert json.loads(done.body) == {"errorType": "Runtime.ExitError",
-                                     "errorMessage": f"RequestId: r2 Error: {message}"}
+    message = f"Runtime exited with error: {reason}" if reason else "Runtime exited without providing a reason"
+    assert json.loads(done.body) == {
+        "errorType": "Runtime.ExitError",
+        "errorMessage": f"RequestId: r2 Error: {message}",
+    }
     assert report_line(out).endswith("\tStatus: error\tError Type: Runtime.ExitError")
     assert out[-2:] == [DisarmDeadline(eid), Kill(eid, 1)]
     assert d.env(eid).state is State.RESET
@@ -589,8 +638,10 @@ def test_init_crash_without_a_posted_error_is_a_runtime_exit_error() -> None:
 
     assert "Phase: init\tStatus: error\tError Type: Runtime.ExitError" in log_lines(first)[0]
     done = completion(second)
-    assert json.loads(done.body) == {"errorType": "Runtime.ExitError",
-                                     "errorMessage": "RequestId: r1 Error: Runtime exited with error: exit status 2"}
+    assert json.loads(done.body) == {
+        "errorType": "Runtime.ExitError",
+        "errorMessage": "RequestId: r1 Error: Runtime exited with error: exit status 2",
+    }
 
 
 # -- function errors -----------------------------------------------------------------------------------
@@ -625,10 +676,15 @@ def test_events_from_a_replaced_process_are_dropped() -> None:
 
     old = d.env(eid)
     stale: list[Event] = [
-        NextRequested(eid, 1, 6.0), ResponsePosted(eid, 1, 6.0, "r2", b"x", 1),
-        ErrorPosted(eid, 1, 6.0, "r2", b"x", "KeyError", 1), InitErrorPosted(eid, 1, 6.0, b"x", "Runtime.Unknown"),
-        DeadlineExceeded(eid, 1, 6.0), ProcessExited(eid, 1, 6.0, -9), ProcessStarted(eid, 1, 6.0),
-        ShutdownRequested(eid, 1, 6.0), ProcessExited(eid, 3, 6.0, 1),
+        NextRequested(eid, 1, 6.0),
+        ResponsePosted(eid, 1, 6.0, "r2", b"x", 1),
+        ErrorPosted(eid, 1, 6.0, "r2", b"x", "KeyError", 1),
+        InitErrorPosted(eid, 1, 6.0, b"x", "Runtime.Unknown"),
+        DeadlineExceeded(eid, 1, 6.0),
+        ProcessExited(eid, 1, 6.0, -9),
+        ProcessStarted(eid, 1, 6.0),
+        ShutdownRequested(eid, 1, 6.0),
+        ProcessExited(eid, 3, 6.0, 1),
     ]
     for event in stale:
         assert d.send(event) == [], event
@@ -794,8 +850,11 @@ def test_a_result_for_another_request_id_is_rejected(kind: type[Event]) -> None:
     d = Driver()
     eid = cold_start(d)
     assert not d.env(eid).accepts("someone-else")
-    event = (ResponsePosted(eid, 1, 0.5, "someone-else", b"x", 1) if kind is ResponsePosted
-             else ErrorPosted(eid, 1, 0.5, "someone-else", b"x", "KeyError", 1))
+    event = (
+        ResponsePosted(eid, 1, 0.5, "someone-else", b"x", 1)
+        if kind is ResponsePosted
+        else ErrorPosted(eid, 1, 0.5, "someone-else", b"x", "KeyError", 1)
+    )
 
     with pytest.raises(LifecycleError) as caught:
         d.send(event)

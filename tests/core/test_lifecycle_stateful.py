@@ -42,12 +42,32 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
 from lambdalab.core.effects import (
-    ArmDeadline, CompleteInvocation, DeliverInvocation, DisarmDeadline, Effect, Freeze, Kill, Log,
-    RecordSpan, Retire, ScheduleWakeup, SpawnRuntime, Thaw,
+    ArmDeadline,
+    CompleteInvocation,
+    DeliverInvocation,
+    DisarmDeadline,
+    Effect,
+    Freeze,
+    Kill,
+    Log,
+    RecordSpan,
+    Retire,
+    ScheduleWakeup,
+    SpawnRuntime,
+    Thaw,
 )
 from lambdalab.core.events import (
-    DeadlineExceeded, ErrorPosted, Event, InitErrorPosted, Invocation, NextRequested, ProcessExited,
-    ProcessStarted, ResponsePosted, ShutdownRequested, WakeupDue,
+    DeadlineExceeded,
+    ErrorPosted,
+    Event,
+    InitErrorPosted,
+    Invocation,
+    NextRequested,
+    ProcessExited,
+    ProcessStarted,
+    ResponsePosted,
+    ShutdownRequested,
+    WakeupDue,
 )
 from lambdalab.core.ids import IdFactory
 from lambdalab.core.keepalive import FixedKeepAlive
@@ -76,9 +96,9 @@ class Process:
     incarnation: int
     started: bool = False  # ProcessStarted dispatched
     alive: bool = True
-    parked: bool = False   # holds GET /next open
+    parked: bool = False  # holds GET /next open
     frozen: bool = False
-    killed: bool = False   # got SIGKILL; its exit is still to come
+    killed: bool = False  # got SIGKILL; its exit is still to come
 
     @property
     def can_call(self) -> bool:
@@ -93,10 +113,10 @@ class EngineLikeDriver:
         self.pool = pool
         self.now = 0.0
         self.processes: dict[tuple[str, int], Process] = {}
-        self.deadlines: dict[str, tuple[int, float]] = {}   # the one timer per environment
-        self.wakeups: dict[str, float] = {}                  # ScheduleWakeup key -> when
-        self.delivered: dict[str, str] = {}                 # environment -> request delivered, not completed
-        self.posted: dict[str, str] = {}                    # environment -> request whose answer was posted
+        self.deadlines: dict[str, tuple[int, float]] = {}  # the one timer per environment
+        self.wakeups: dict[str, float] = {}  # ScheduleWakeup key -> when
+        self.delivered: dict[str, str] = {}  # environment -> request delivered, not completed
+        self.posted: dict[str, str] = {}  # environment -> request whose answer was posted
         self.frozen_tail: dict[str, list[type[Effect]]] = {}  # effects seen since Freeze, until Thaw/Kill
         self.submitted: list[str] = []
         self.completed: collections.Counter[str] = collections.Counter()
@@ -143,8 +163,9 @@ class EngineLikeDriver:
         if tail is None or isinstance(effect, TIMERS_ONLY):
             return
         tail.append(type(effect))
-        assert any(tuple(tail) == allowed[:len(tail)] for allowed in AFTER_FREEZE), (
-            f"after Freeze of {effect.environment_id}: {[k.__name__ for k in tail]}")
+        assert any(tuple(tail) == allowed[: len(tail)] for allowed in AFTER_FREEZE), (
+            f"after Freeze of {effect.environment_id}: {[k.__name__ for k in tail]}"
+        )
         if isinstance(effect, RecordSpan):
             assert effect.span.phase == "frozen", effect
 
@@ -156,7 +177,9 @@ class EngineLikeDriver:
 
     def _DeliverInvocation(self, effect: DeliverInvocation) -> None:
         eid = effect.environment_id
-        assert eid not in self.delivered, f"{eid} got {effect.invocation.request_id} while serving {self.delivered[eid]}"
+        assert eid not in self.delivered, (
+            f"{eid} got {effect.invocation.request_id} while serving {self.delivered[eid]}"
+        )
         environment = self.pool.environments[eid]
         process = self.current_process(environment)
         assert process is not None and process.alive and process.parked and not process.frozen, process
@@ -235,8 +258,9 @@ class PoolMachine(RuleBasedStateMachine):
         assert self.driver is not None
         return self.driver
 
-    @initialize(freeze=st.booleans(), timeout=st.sampled_from([1.0, 3.0]),
-                keep_alive=st.sampled_from([600.0, 600.0, 5.0, 0.0]))
+    @initialize(
+        freeze=st.booleans(), timeout=st.sampled_from([1.0, 3.0]), keep_alive=st.sampled_from([600.0, 600.0, 5.0, 0.0])
+    )
     def make_pool(self, freeze: bool, timeout: float, keep_alive: float) -> None:
         spec = EnvironmentSpec("fn", "$LATEST", "python", 128, timeout, freeze=freeze, init_timeout_s=2.0)
         pool = Pool(spec, IdFactory("stateful").next_environment_id, keep_alive=FixedKeepAlive(keep_alive))
@@ -262,8 +286,10 @@ class PoolMachine(RuleBasedStateMachine):
         pool = self.d.pool
 
         def snapshot() -> dict[str, tuple[object, ...]]:
-            return {eid: (e.state, e.incarnation, e.is_frozen, e.current, e.reserved, e.retiring)
-                    for eid, e in pool.environments.items()}
+            return {
+                eid: (e.state, e.incarnation, e.is_frozen, e.current, e.reserved, e.retiring)
+                for eid, e in pool.environments.items()
+            }
 
         before = snapshot()
         try:
@@ -283,8 +309,9 @@ class PoolMachine(RuleBasedStateMachine):
         self.requests += 1
         self.d.submit(f"req-{self.requests}")
 
-    @precondition(lambda self: self.driver is not None and not (self.retired or self.shut)
-                  and self.d.pool.statistics().idle > 0)
+    @precondition(
+        lambda self: self.driver is not None and not (self.retired or self.shut) and self.d.pool.statistics().idle > 0
+    )
     @rule()
     def submit_while_an_environment_is_idle(self) -> None:
         """The same as ``submit``, offered more often when a warm start (and a thaw) is possible."""
@@ -294,8 +321,9 @@ class PoolMachine(RuleBasedStateMachine):
     def time_passes(self, dt: float) -> None:
         self.d.now += dt
 
-    @precondition(lambda self: self.driver is not None and not (self.retired or self.shut)
-                  and self.d.fed >= LAB_CLOSES_AFTER)
+    @precondition(
+        lambda self: self.driver is not None and not (self.retired or self.shut) and self.d.fed >= LAB_CLOSES_AFTER
+    )
     @rule()
     def retire(self) -> None:
         """New code deployed: the control plane stops submitting to this pool."""
@@ -369,9 +397,18 @@ class PoolMachine(RuleBasedStateMachine):
     def runtimes_follow_the_protocol(self, picks: list[int], error: bool) -> None:
         """A well-behaved runtime's next move: start, ask for work, answer it, ask again."""
         for pick in picks:
-            process = self._pick(self._processes(
-                lambda p: p.alive and not p.killed and not p.frozen and not p.parked
-                and self.d.state_for(p) in ARMED_STATES), pick)
+            process = self._pick(
+                self._processes(
+                    lambda p: (
+                        p.alive
+                        and not p.killed
+                        and not p.frozen
+                        and not p.parked
+                        and self.d.state_for(p) in ARMED_STATES
+                    )
+                ),
+                pick,
+            )
             if process is None:
                 return
             state = self.d.state_for(process)
@@ -395,8 +432,9 @@ class PoolMachine(RuleBasedStateMachine):
         self.d.feed(event)
 
     @rule(pick=PICK, right_id=st.booleans(), error=st.booleans())
-    def runtime_posts_a_result(self, pick: int, right_id: bool, error: bool,
-                               candidates: list[Process] | None = None) -> None:
+    def runtime_posts_a_result(
+        self, pick: int, right_id: bool, error: bool, candidates: list[Process] | None = None
+    ) -> None:
         process = self._pick(candidates or self._processes(lambda p: p.can_call), pick)
         if process is None:
             return
@@ -405,8 +443,11 @@ class PoolMachine(RuleBasedStateMachine):
         current = environment.current if environment is not None else None
         request_id = current.request_id if (right_id and current is not None) else f"stale-{self.requests}"
         base = (eid, process.incarnation, self.d.now)
-        event: Event = (ErrorPosted(*base, request_id, b'{"errorType":"KeyError"}', "KeyError", 30) if error
-                        else ResponsePosted(*base, request_id, b'"ok"', 30))
+        event: Event = (
+            ErrorPosted(*base, request_id, b'{"errorType":"KeyError"}', "KeyError", 30)
+            if error
+            else ResponsePosted(*base, request_id, b'"ok"', 30)
+        )
         state = self.d.state_for(process)
         if state is not State.INVOKING:
             self._assert_rejected(event)  # 403: no invocation in progress
@@ -424,8 +465,13 @@ class PoolMachine(RuleBasedStateMachine):
         process = self._pick(self._processes(lambda p: p.can_call), pick)
         if process is None:
             return
-        event = InitErrorPosted(process.environment_id, process.incarnation, self.d.now,
-                                b'{"errorType":"Runtime.ImportModuleError"}', "Runtime.ImportModuleError")
+        event = InitErrorPosted(
+            process.environment_id,
+            process.incarnation,
+            self.d.now,
+            b'{"errorType":"Runtime.ImportModuleError"}',
+            "Runtime.ImportModuleError",
+        )
         if self.d.state_for(process) is not State.INITIALIZING:
             self._assert_rejected(event)  # 403: not initializing
             return
@@ -464,15 +510,20 @@ class PoolMachine(RuleBasedStateMachine):
             eid, incarnation = "0" * 32, 1
         base = (eid, incarnation, self.d.now)
         event = {
-            "next": NextRequested(*base), "response": ResponsePosted(*base, "req-1", b"x", 1),
-            "exit": ProcessExited(*base, -9), "deadline": DeadlineExceeded(*base),
-            "started": ProcessStarted(*base), "shutdown": ShutdownRequested(*base),
+            "next": NextRequested(*base),
+            "response": ResponsePosted(*base, "req-1", b"x", 1),
+            "exit": ProcessExited(*base, -9),
+            "deadline": DeadlineExceeded(*base),
+            "started": ProcessStarted(*base),
+            "shutdown": ShutdownRequested(*base),
         }[kind]
-        before = {k: (v.state, v.incarnation, v.is_frozen, v.current, v.reserved)
-                  for k, v in self.d.pool.environments.items()}
+        before = {
+            k: (v.state, v.incarnation, v.is_frozen, v.current, v.reserved) for k, v in self.d.pool.environments.items()
+        }
         assert self.d.pool.handle(event) == []
-        after = {k: (v.state, v.incarnation, v.is_frozen, v.current, v.reserved)
-                 for k, v in self.d.pool.environments.items()}
+        after = {
+            k: (v.state, v.incarnation, v.is_frozen, v.current, v.reserved) for k, v in self.d.pool.environments.items()
+        }
         assert after == before
 
     # -- invariants ---------------------------------------------------------------------------------------

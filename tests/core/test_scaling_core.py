@@ -18,27 +18,51 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from lambdalab.core.async_queue import (
-    RETRY_DELAYS_S, THROTTLE_BACKOFF_S, DeliverRecord, DispatchEvent, EventQueue, QueuedEvent,
+    RETRY_DELAYS_S,
+    THROTTLE_BACKOFF_S,
+    DeliverRecord,
+    DispatchEvent,
+    EventQueue,
+    QueuedEvent,
 )
 from lambdalab.core.effects import (
-    CompleteInvocation, DeliverInvocation, Effect, Freeze, Kill, Log, RecordSpan, Retire, ScheduleWakeup,
+    CompleteInvocation,
+    DeliverInvocation,
+    Effect,
+    Freeze,
+    Kill,
+    Log,
+    RecordSpan,
+    Retire,
+    ScheduleWakeup,
     SpawnRuntime,
 )
 from lambdalab.core.events import (
-    Event, Invocation, NextRequested, ProcessExited, ProcessStarted, ResponsePosted, WakeupDue,
+    Event,
+    Invocation,
+    NextRequested,
+    ProcessExited,
+    ProcessStarted,
+    ResponsePosted,
+    WakeupDue,
 )
 from lambdalab.core.ids import IdFactory
 from lambdalab.core.keepalive import FixedKeepAlive, HybridHistogramKeepAlive, KeepAlivePolicy, Windows
 from lambdalab.core.lifecycle import EnvironmentSpec, State
 from lambdalab.core.limits import (
-    ACCOUNT_REASON, RESERVED_REASON, SCALING_REASON, AccountLimits, ScalingBucket, concurrency_throttle,
+    ACCOUNT_REASON,
+    RESERVED_REASON,
+    SCALING_REASON,
+    AccountLimits,
+    ScalingBucket,
+    concurrency_throttle,
 )
 from lambdalab.core.placement import Placement, choose
 from lambdalab.core.records import InitReport, format_entry
 from lambdalab.core.scheduler import LATEST, Alias, Scheduler, Throttled
 
-INIT_S = 0.25   # how long the fake runtime's init takes
-RUN_S = 0.05    # how long the fake handler runs when answered automatically
+INIT_S = 0.25  # how long the fake runtime's init takes
+RUN_S = 0.05  # how long the fake handler runs when answered automatically
 
 
 def spec(function: str = "f", version: str = LATEST) -> EnvironmentSpec:
@@ -52,10 +76,10 @@ class Driver:
     def __init__(self, limits: AccountLimits | None = None) -> None:
         self.scheduler = Scheduler(limits or AccountLimits(), IdFactory("test-scaling").next_environment_id)
         self.effects: list[Effect] = []
-        self.wakeups: dict[str, float] = {}        # key -> when (the latest ScheduleWakeup wins)
-        self.running: dict[str, str] = {}          # request id -> environment id, delivered, not answered
+        self.wakeups: dict[str, float] = {}  # key -> when (the latest ScheduleWakeup wins)
+        self.running: dict[str, str] = {}  # request id -> environment id, delivered, not answered
         self.throttled: list[Throttled] = []
-        self.answer = True                         # answer deliveries at once (else hold them)
+        self.answer = True  # answer deliveries at once (else hold them)
 
     # configuration
     def deploy(self, function: str = "f", keep_alive: KeepAlivePolicy | None = None, at: float = 0.0) -> None:
@@ -65,8 +89,9 @@ class Driver:
         return self.scheduler.publish(function, lambda v: spec(function, v), keep_alive or FixedKeepAlive(600.0))
 
     # the caller's side
-    def submit(self, request_id: str, at: float, function: str = "f", version: str = LATEST,
-               *, answer: bool | None = None) -> list[Effect]:
+    def submit(
+        self, request_id: str, at: float, function: str = "f", version: str = LATEST, *, answer: bool | None = None
+    ) -> list[Effect]:
         effects, throttled = self.scheduler.submit(function, version, Invocation(request_id, at), at)
         if throttled is not None:
             self.throttled.append(throttled)
@@ -102,7 +127,7 @@ class Driver:
         answer = self.answer if answer is None else answer
         done: list[Effect] = []
         queue = [(effect, at) for effect in effects]
-        replies: list[tuple[float, int, Event]] = []   # a heap: (when, order, event)
+        replies: list[tuple[float, int, Event]] = []  # a heap: (when, order, event)
         order = itertools.count()
         while queue or replies:
             if not queue:
@@ -117,14 +142,18 @@ class Driver:
             if isinstance(effect, ScheduleWakeup):
                 self.wakeups[eid] = effect.at
             elif isinstance(effect, SpawnRuntime):
-                later = [(now, ProcessStarted(eid, effect.incarnation, now)),
-                         (now + INIT_S, NextRequested(eid, effect.incarnation, now + INIT_S))]
+                later = [
+                    (now, ProcessStarted(eid, effect.incarnation, now)),
+                    (now + INIT_S, NextRequested(eid, effect.incarnation, now + INIT_S)),
+                ]
             elif isinstance(effect, DeliverInvocation):
                 rid = effect.invocation.request_id
                 if answer:
                     inc, end = self.incarnation(eid), now + RUN_S
-                    later = [(end, ResponsePosted(eid, inc, end, rid, b'"ok"', 40)),
-                             (end, NextRequested(eid, inc, end))]
+                    later = [
+                        (end, ResponsePosted(eid, inc, end, rid, b'"ok"', 40)),
+                        (end, NextRequested(eid, inc, end)),
+                    ]
                 else:
                     self.running[rid] = eid
             elif isinstance(effect, Kill) and self.state(eid) is State.SHUTTING_DOWN:
@@ -150,20 +179,23 @@ def log_lines(effects: list[Effect]) -> list[str]:
 
 
 # -- placement.choose ---------------------------------------------------------------------------------
-@pytest.mark.parametrize(("counts", "expected"), [
-    (dict(idle_provisioned=1, reset_provisioned=1, idle=1, reset=1), (Placement.WARM_PROVISIONED, None)),
-    (dict(idle_provisioned=1, over_limit=RESERVED_REASON, can_scale=False), (Placement.WARM_PROVISIONED, None)),
-    (dict(reset_provisioned=1, idle=1, reset=1), (Placement.RESTART_PROVISIONED, None)),
-    (dict(reset_provisioned=1, over_limit=ACCOUNT_REASON, can_scale=False), (Placement.RESTART_PROVISIONED, None)),
-    (dict(idle=1, reset=1, over_limit=RESERVED_REASON), (Placement.THROTTLE, RESERVED_REASON)),
-    (dict(over_limit=ACCOUNT_REASON), (Placement.THROTTLE, ACCOUNT_REASON)),
-    (dict(idle=2, reset=1), (Placement.WARM, None)),
-    (dict(idle=1, can_scale=False), (Placement.WARM, None)),
-    (dict(reset=1), (Placement.RESTART, None)),
-    (dict(reset=1, can_scale=False), (Placement.RESTART, None)),
-    (dict(), (Placement.COLD, None)),
-    (dict(can_scale=False), (Placement.THROTTLE, SCALING_REASON)),
-])
+@pytest.mark.parametrize(
+    ("counts", "expected"),
+    [
+        (dict(idle_provisioned=1, reset_provisioned=1, idle=1, reset=1), (Placement.WARM_PROVISIONED, None)),
+        (dict(idle_provisioned=1, over_limit=RESERVED_REASON, can_scale=False), (Placement.WARM_PROVISIONED, None)),
+        (dict(reset_provisioned=1, idle=1, reset=1), (Placement.RESTART_PROVISIONED, None)),
+        (dict(reset_provisioned=1, over_limit=ACCOUNT_REASON, can_scale=False), (Placement.RESTART_PROVISIONED, None)),
+        (dict(idle=1, reset=1, over_limit=RESERVED_REASON), (Placement.THROTTLE, RESERVED_REASON)),
+        (dict(over_limit=ACCOUNT_REASON), (Placement.THROTTLE, ACCOUNT_REASON)),
+        (dict(idle=2, reset=1), (Placement.WARM, None)),
+        (dict(idle=1, can_scale=False), (Placement.WARM, None)),
+        (dict(reset=1), (Placement.RESTART, None)),
+        (dict(reset=1, can_scale=False), (Placement.RESTART, None)),
+        (dict(), (Placement.COLD, None)),
+        (dict(can_scale=False), (Placement.THROTTLE, SCALING_REASON)),
+    ],
+)
 def test_choose_follows_the_placement_order(counts: dict, expected: tuple) -> None:
     assert choose(**counts) == expected
 
@@ -201,9 +233,9 @@ def test_concurrency_throttle_unreserved_share_the_rest_of_the_account() -> None
 def test_reservable_leaves_the_unreserved_floor() -> None:
     limits = AccountLimits(concurrency=1000, unreserved_floor=100)
     assert limits.reservable({}, "a") == 900
-    assert limits.reservable({"a": 500}, "a") == 900          # its own reservation does not count
+    assert limits.reservable({"a": 500}, "a") == 900  # its own reservation does not count
     assert limits.reservable({"a": 500, "b": 100}, "a") == 800
-    assert limits.reservable({"b": 950}, "a") == 0             # never negative
+    assert limits.reservable({"b": 950}, "a") == 0  # never negative
 
 
 def test_check_reservation_refuses_over_reservation() -> None:
@@ -217,8 +249,8 @@ def test_check_reservation_refuses_over_reservation() -> None:
         d.scheduler.check_reservation("b", 401)
     with pytest.raises(ValueError):
         d.scheduler.reserve("b", 401)
-    assert d.scheduler.entry("b").reserved is None     # refused: nothing changed
-    d.scheduler.reserve("a", 900)                       # raising its own reservation counts only the others
+    assert d.scheduler.entry("b").reserved is None  # refused: nothing changed
+    d.scheduler.reserve("a", 900)  # raising its own reservation counts only the others
     with pytest.raises(ValueError):
         d.scheduler.reserve("a", 901)
     d.scheduler.reserve("a", None)
@@ -269,7 +301,7 @@ def test_reserved_two_throttles_three_of_five_concurrent() -> None:
     assert d.throttled[0] == Throttled(RESERVED_REASON, "f", LATEST)
     assert sorted(d.running) == ["r0", "r1"]
     entry = d.scheduler.entry("f")
-    assert entry.in_flight == entry.usage == 2       # throttled invocations are not in flight
+    assert entry.in_flight == entry.usage == 2  # throttled invocations are not in flight
     assert entry.throttles == 3
     assert d.scheduler.statistics("f").busy == 2
 
@@ -281,7 +313,7 @@ def test_reserved_two_throttles_three_of_five_concurrent() -> None:
 
     d.submit("r5", 2.0)
     d.submit("r6", 2.0)
-    assert len(d.throttled) == 3                     # capacity is back: two more run
+    assert len(d.throttled) == 3  # capacity is back: two more run
     assert d.scheduler.statistics("f").busy == 2
 
 
@@ -298,7 +330,7 @@ def test_account_limit_throttles_unreserved_functions_with_the_account_reason() 
     d = Driver(AccountLimits(concurrency=5, unreserved_floor=1))
     for name in ("a", "b", "r"):
         d.deploy(name)
-    d.scheduler.reserve("r", 2)                 # 3 left for a and b together
+    d.scheduler.reserve("r", 2)  # 3 left for a and b together
     d.answer = False
     d.submit("a0", 0.0, "a")
     d.submit("a1", 0.0, "a")
@@ -307,21 +339,21 @@ def test_account_limit_throttles_unreserved_functions_with_the_account_reason() 
     d.submit("b1", 0.0, "b")
     d.submit("a2", 0.0, "a")
     assert d.throttled == [Throttled(ACCOUNT_REASON, "b", LATEST), Throttled(ACCOUNT_REASON, "a", LATEST)]
-    d.submit("r0", 0.0, "r")                    # the reservation is guaranteed
+    d.submit("r0", 0.0, "r")  # the reservation is guaranteed
     d.submit("r1", 0.0, "r")
     assert len(d.throttled) == 2
     d.submit("r2", 0.0, "r")
     assert d.throttled[-1] == Throttled(RESERVED_REASON, "r", LATEST)
     assert d.scheduler.entry("a").in_flight == 2 and d.scheduler.entry("b").in_flight == 1
 
-    d.finish("a0", 1.0)                         # usage goes back down: b fits again
+    d.finish("a0", 1.0)  # usage goes back down: b fits again
     assert d.scheduler.entry("a").in_flight == 1
     d.submit("b2", 1.0, "b")
     assert len(d.throttled) == 3
 
 
 def test_scaling_rate_throttles_new_environments_only() -> None:
-    d = Driver(AccountLimits(scale_limit=2, scale_period_s=10.0))   # 2 new environments, +0.2/s
+    d = Driver(AccountLimits(scale_limit=2, scale_period_s=10.0))  # 2 new environments, +0.2/s
     d.deploy()
     d.answer = False
     d.submit("r0", 0.0)
@@ -330,11 +362,11 @@ def test_scaling_rate_throttles_new_environments_only() -> None:
     assert d.throttled == [Throttled(SCALING_REASON, "f", LATEST)]
     assert d.scheduler.entry("f").in_flight == 2
     d.finish("r0", 1.0)
-    d.submit("r3", 1.0)                         # a warm start needs no token
+    d.submit("r3", 1.0)  # a warm start needs no token
     assert len(d.throttled) == 1
-    d.submit("r4", 4.0)                         # 0.8 token: still no new environment
+    d.submit("r4", 4.0)  # 0.8 token: still no new environment
     assert d.throttled[-1].reason == SCALING_REASON
-    spawned = of(d.submit("r5", 5.0), SpawnRuntime)   # 1 token at 5 s
+    spawned = of(d.submit("r5", 5.0), SpawnRuntime)  # 1 token at 5 s
     assert len(spawned) == 1 and len(d.throttled) == 2
 
 
@@ -345,7 +377,7 @@ def test_warm_start_takes_the_most_recently_used_idle_environment() -> None:
     first = of(d.submit("r0", 0.0), SpawnRuntime)[0].environment_id
     second = of(d.submit("r1", 0.0), SpawnRuntime)[0].environment_id
     d.finish("r1", 1.0)
-    d.finish("r0", 2.0)                          # first became idle last
+    d.finish("r0", 2.0)  # first became idle last
     out = d.submit("r2", 3.0)
     assert of(out, SpawnRuntime) == []
     assert of(out, DeliverInvocation)[0].environment_id == first
@@ -367,13 +399,13 @@ def test_provision_starts_environments_before_any_invocation() -> None:
     reports = [e.entry for e in of(out, Log) if isinstance(e.entry, InitReport)]
     assert len(reports) == 2
     assert all(line.endswith("Phase: init\tStatus: success") for line in log_lines(out) if "INIT_REPORT" in line)
-    assert [r.at for r in reports] == [10.0 + INIT_S] * 2      # logged when init ends
+    assert [r.at for r in reports] == [10.0 + INIT_S] * 2  # logged when init ends
     assert len(of(out, Freeze)) == 2
     assert of(out, CompleteInvocation) == []
-    assert of(out, ScheduleWakeup) == []                      # provisioned environments do not expire
+    assert of(out, ScheduleWakeup) == []  # provisioned environments do not expire
     stats = d.scheduler.statistics("f")
     assert (stats.provisioned, stats.idle, stats.invocations) == (2, 2, 0)
-    assert d.scheduler.entry("f").usage == 2                  # allocated, busy or not
+    assert d.scheduler.entry("f").usage == 2  # allocated, busy or not
 
 
 def test_provisioned_first_invocations_are_warm_and_spill_over_to_on_demand() -> None:
@@ -387,10 +419,10 @@ def test_provisioned_first_invocations_are_warm_and_spill_over_to_on_demand() ->
     for out in warm:
         assert of(out, SpawnRuntime) == []
         assert of(out, DeliverInvocation)[0].environment_id in provisioned
-    spill = d.submit("p2", 60.0, version=version)              # both busy: on-demand, cold
+    spill = d.submit("p2", 60.0, version=version)  # both busy: on-demand, cold
     spawn = of(spill, SpawnRuntime)[0]
     assert (spawn.init_type, spawn.environment_id in provisioned) == ("on-demand", False)
-    assert d.scheduler.entry("f").in_flight == 1                  # only the spill-over is on-demand
+    assert d.scheduler.entry("f").in_flight == 1  # only the spill-over is on-demand
     assert d.scheduler.entry("f").usage == 3
 
     done = d.finish("p0", 61.0) + d.finish("p1", 61.0) + d.finish("p2", 61.0)
@@ -410,14 +442,14 @@ def test_provisioned_concurrency_counts_against_reserved() -> None:
     d.scheduler.reserve("f", 3)
     d.run(d.scheduler.provision("f", version, 2, 0.0), 0.0)
     d.answer = False
-    d.submit("x0", 1.0)                       # $LATEST on-demand: 2 provisioned + 1 = 3 reserved
+    d.submit("x0", 1.0)  # $LATEST on-demand: 2 provisioned + 1 = 3 reserved
     assert d.throttled == []
     d.submit("x1", 1.0)
     assert d.throttled == [Throttled(RESERVED_REASON, "f", LATEST)]
-    d.submit("p0", 1.0, version=version)      # provisioned capacity is already counted: not throttled
+    d.submit("p0", 1.0, version=version)  # provisioned capacity is already counted: not throttled
     d.submit("p1", 1.0, version=version)
     assert len(d.throttled) == 1
-    d.submit("p2", 1.0, version=version)      # spill-over needs on-demand room: none left
+    d.submit("p2", 1.0, version=version)  # spill-over needs on-demand room: none left
     assert d.throttled[-1] == Throttled(RESERVED_REASON, "f", version)
 
 
@@ -443,7 +475,7 @@ def test_fixed_keep_alive_schedules_expiry_and_shuts_down_when_due() -> None:
     shutdown = [e.span for e in of(out, RecordSpan) if e.span.phase == "shutdown"]
     assert len(shutdown) == 1 and shutdown[0].start == shutdown[0].end == end + 600.0
     assert of(out, Retire) == [Retire(eid)]
-    assert d.state(eid) is None                                  # gone from the pool
+    assert d.state(eid) is None  # gone from the pool
     assert d.scheduler.statistics("f").environments == 0
 
 
@@ -462,7 +494,7 @@ def test_an_invocation_before_expiry_cancels_it() -> None:
     out = d.submit("r1", 500.0)
     assert of(out, SpawnRuntime) == []
     assert of(out, ScheduleWakeup) == [ScheduleWakeup(eid, 500.0 + RUN_S + 600.0)]
-    assert d.wake(eid, first) == []                # the old expiry is ignored
+    assert d.wake(eid, first) == []  # the old expiry is ignored
     assert d.state(eid) is State.IDLE
     assert of(d.wake(eid, 1100.0 + RUN_S), Kill)
 
@@ -487,7 +519,7 @@ def test_keep_alive_zero_shuts_down_at_once() -> None:
     assert of(out, ScheduleWakeup) == []
     assert of(out, Retire)
     assert d.scheduler.statistics("f").environments == 0
-    assert of(d.submit("r1", 1.0), SpawnRuntime)     # every invoke is cold
+    assert of(d.submit("r1", 1.0), SpawnRuntime)  # every invoke is cold
 
 
 # -- keep-alive: hybrid histogram ------------------------------------------------------------------
@@ -503,7 +535,7 @@ def _percentile(values: list[float], p: float) -> float:
 def test_hybrid_falls_back_to_the_fixed_window_until_representative() -> None:
     policy = HybridHistogramKeepAlive(fallback_s=600.0)
     assert policy.windows() == Windows(0.0, 600.0)
-    for idle in IDLE_30_MIN[:9]:                      # fewer than min_samples
+    for idle in IDLE_30_MIN[:9]:  # fewer than min_samples
         policy.observe_idle(idle)
     assert not policy.is_representative()
     assert policy.windows() == Windows(0.0, 600.0)
@@ -516,7 +548,7 @@ def test_hybrid_falls_back_to_the_fixed_window_until_representative() -> None:
     assert not flat.is_representative()
     assert flat.windows() == Windows(0.0, 600.0)
 
-    far = HybridHistogramKeepAlive(fallback_s=600.0)    # mostly beyond the 4-hour range
+    far = HybridHistogramKeepAlive(fallback_s=600.0)  # mostly beyond the 4-hour range
     for idle in IDLE_30_MIN[:10]:
         far.observe_idle(idle)
     for _ in range(11):
@@ -531,7 +563,7 @@ def test_hybrid_windows_from_the_head_and_tail_percentiles() -> None:
     windows = policy.windows()
     # implementation: pre-warm = lower edge of the 5th-percentile bin × 0.9; keep-alive = upper edge
     # of the 99th-percentile bin × 1.1 - pre-warm (Shahrad et al.: head shortened and tail lengthened by 10%)
-    assert windows.prewarm_s == pytest.approx(1740.0 * 0.9)              # 1566 s
+    assert windows.prewarm_s == pytest.approx(1740.0 * 0.9)  # 1566 s
     assert windows.keep_alive_s == pytest.approx(1860.0 * 1.1 - 1740.0 * 0.9)  # 480 s
     # ...which is the paper's rule to within one 1-minute bin, always erring on the side of warmth
     p5, p99 = _percentile(IDLE_30_MIN, 5), _percentile(IDLE_30_MIN, 99)
@@ -545,7 +577,7 @@ def test_hybrid_windows_from_the_head_and_tail_percentiles() -> None:
 def test_hybrid_keep_alive_is_at_least_one_bin() -> None:
     policy = HybridHistogramKeepAlive()
     for _ in range(20):
-        policy.observe_idle(3.0)           # all in the first bin: pre-warm 0, tail 60 × 1.1
+        policy.observe_idle(3.0)  # all in the first bin: pre-warm 0, tail 60 × 1.1
     windows = policy.windows()
     assert (windows.prewarm_s, windows.keep_alive_s) == (0.0, pytest.approx(66.0))
 
@@ -562,12 +594,12 @@ def test_hybrid_pool_unloads_after_an_invocation_and_prewarms() -> None:
     out = d.submit("r0", 0.0)
     end = d.completions(out)[0].record.end
     eid = d.completions(out)[0].environment_id
-    assert of(out, Kill) and of(out, Retire)                     # unloaded right after the answer
+    assert of(out, Kill) and of(out, Retire)  # unloaded right after the answer
     assert of(out, ScheduleWakeup) == [ScheduleWakeup(pool.prewarm_key, end + windows.prewarm_s)]
     assert d.scheduler.statistics("f").environments == 0
 
     due = d.wakeups[pool.prewarm_key]
-    out = d.wake(pool.prewarm_key, due)                         # nobody is waiting: a pre-warm
+    out = d.wake(pool.prewarm_key, due)  # nobody is waiting: a pre-warm
     spawn = of(out, SpawnRuntime)[0]
     assert spawn.environment_id != eid
     assert (spawn.init_type, spawn.phase) == ("on-demand", "init")
@@ -578,7 +610,7 @@ def test_hybrid_pool_unloads_after_an_invocation_and_prewarms() -> None:
     assert of(out, ScheduleWakeup) == [ScheduleWakeup(spawn.environment_id, ready + windows.keep_alive_s)]
     assert d.scheduler.statistics("f").idle == 1
 
-    out = d.submit("r1", due + 30.0)                              # the next invocation is warm
+    out = d.submit("r1", due + 30.0)  # the next invocation is warm
     assert of(out, SpawnRuntime) == []
     assert d.completions(out)[0].record.cold is False
     assert d.completions(out)[0].record.init_duration_ms is None
@@ -593,7 +625,7 @@ def test_hybrid_pool_observes_idle_times_between_invocations() -> None:
         out = d.submit(f"r{i}", at)
         at = d.completions(out)[0].record.end + 1830.0
     assert policy.samples == 11
-    assert policy.bins[30] == 11          # 1830 s idle each time: the bin [1800, 1860)
+    assert policy.bins[30] == 11  # 1830 s idle each time: the bin [1800, 1860)
     assert policy.windows().prewarm_s == pytest.approx(1800.0 * 0.9)
 
 
@@ -643,7 +675,7 @@ def test_resolve_qualifiers() -> None:
     assert d.scheduler.resolve("f", "2") == "2"
     assert d.scheduler.resolve("f", "live", 0.05) == "2"
     assert d.scheduler.resolve("f", "live", 0.1) == "1"
-    assert d.scheduler.resolve("f", "live") == "2"      # the default draw is 0.0
+    assert d.scheduler.resolve("f", "live") == "2"  # the default draw is 0.0
     for unknown in ("3", "prod"):
         with pytest.raises(KeyError):
             d.scheduler.resolve("f", unknown)
@@ -652,13 +684,19 @@ def test_resolve_qualifiers() -> None:
 
 
 # -- the asynchronous queue ---------------------------------------------------------------------------
-T0 = 1573755365.568   # 2019-11-14T18:16:05.568Z
+T0 = 1573755365.568  # 2019-11-14T18:16:05.568Z
 ARN = "arn:aws:lambda:us-east-1:123456789012:function:my-function"
 ERROR_BODY = b'{"errorMessage":"RequestId: e4b46cbf Process exited before completing request"}'
 
 
-def queued(request_id: str = "e4b46cbf", *, at: float = T0, retries: int = 2, max_age: float = 21_600.0,
-           payload: bytes = b'{"k": 1}') -> QueuedEvent:
+def queued(
+    request_id: str = "e4b46cbf",
+    *,
+    at: float = T0,
+    retries: int = 2,
+    max_age: float = 21_600.0,
+    payload: bytes = b'{"k": 1}',
+) -> QueuedEvent:
     return QueuedEvent(request_id, "my-function", None, payload, at, max_age, retries)
 
 
@@ -708,14 +746,24 @@ def test_retries_exhausted_record_has_lambdas_exact_shape() -> None:
     assert record == {
         "version": "1.0",
         "timestamp": "2019-11-14T18:16:05.568Z",
-        "requestContext": {"requestId": "e4b46cbf", "functionArn": f"{ARN}:$LATEST",
-                           "condition": "RetriesExhausted", "approximateInvokeCount": 3},
+        "requestContext": {
+            "requestId": "e4b46cbf",
+            "functionArn": f"{ARN}:$LATEST",
+            "condition": "RetriesExhausted",
+            "approximateInvokeCount": 3,
+        },
         "requestPayload": {"k": 1},
         "responseContext": {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"},
         "responsePayload": {"errorMessage": "RequestId: e4b46cbf Process exited before completing request"},
     }
-    assert list(record) == ["version", "timestamp", "requestContext", "requestPayload", "responseContext",
-                            "responsePayload"]
+    assert list(record) == [
+        "version",
+        "timestamp",
+        "requestContext",
+        "requestPayload",
+        "responseContext",
+        "responsePayload",
+    ]
     assert list(record["requestContext"]) == ["requestId", "functionArn", "condition", "approximateInvokeCount"]
 
 
@@ -727,14 +775,18 @@ def test_success_goes_to_on_success() -> None:
     assert delivered.record == {
         "version": "1.0",
         "timestamp": "2019-11-14T18:16:05.568Z",
-        "requestContext": {"requestId": "e4b46cbf", "functionArn": f"{ARN}:3",
-                           "condition": "Success", "approximateInvokeCount": 1},
+        "requestContext": {
+            "requestId": "e4b46cbf",
+            "functionArn": f"{ARN}:3",
+            "condition": "Success",
+            "approximateInvokeCount": 1,
+        },
         "requestPayload": {"k": 1},
         "responseContext": {"statusCode": 200, "executedVersion": "3"},
         "responsePayload": {"answer": 42},
     }
     assert q.pending == {}
-    assert q.finished("e4b46cbf", T0, "3", b"{}", False) == []     # ended: never delivered twice
+    assert q.finished("e4b46cbf", T0, "3", b"{}", False) == []  # ended: never delivered twice
 
 
 def test_no_retries_means_one_run() -> None:
@@ -759,7 +811,7 @@ def test_throttles_back_off_exponentially_up_to_five_minutes(scale: float) -> No
         at = wakeup.at
         assert kinds(q.wake("e4b46cbf", at)) == ["DispatchEvent"]
     assert delays == [1, 2, 4, 8, 16, 32, 64, 128, 256, 300, 300, 300]
-    assert q.pending["e4b46cbf"].attempts == 0      # throttled runs are not runs
+    assert q.pending["e4b46cbf"].attempts == 0  # throttled runs are not runs
 
 
 def test_throttled_until_too_old_ends_with_event_age_exceeded() -> None:
@@ -792,18 +844,18 @@ def test_a_retry_due_after_the_maximum_age_is_not_scheduled() -> None:
     q = EventQueue()
     q.accept(queued(max_age=100.0), T0)
     out = q.finished("e4b46cbf", T0 + 10.0, "$LATEST", ERROR_BODY, True)
-    assert out == [ScheduleWakeup("async:e4b46cbf", T0 + 70.0)]      # due at 70 s <= 100 s
+    assert out == [ScheduleWakeup("async:e4b46cbf", T0 + 70.0)]  # due at 70 s <= 100 s
     q.wake("e4b46cbf", T0 + 70.0)
     delivered = only_record(q.finished("e4b46cbf", T0 + 75.0, "$LATEST", ERROR_BODY, True))
     assert delivered.destination == "on_failure"
-    assert delivered.record["requestContext"]["condition"] == "EventAgeExceeded"   # 195 s > 100 s
+    assert delivered.record["requestContext"]["condition"] == "EventAgeExceeded"  # 195 s > 100 s
     assert delivered.record["requestContext"]["approximateInvokeCount"] == 2
     assert q.pending == {}
 
 
 def test_max_age_scales_with_the_delays() -> None:
     q = EventQueue(delay_scale=0.01)
-    q.accept(queued(max_age=100.0, at=0.0), 0.0)      # 1 s of scaled time
+    q.accept(queued(max_age=100.0, at=0.0), 0.0)  # 1 s of scaled time
     assert q.finished("e4b46cbf", 0.1, "$LATEST", ERROR_BODY, True) == [ScheduleWakeup("async:e4b46cbf", 0.7)]
     q.wake("e4b46cbf", 0.7)
     record = only_record(q.finished("e4b46cbf", 0.8, "$LATEST", ERROR_BODY, True)).record
@@ -824,11 +876,16 @@ OUTCOMES = st.sampled_from(["success", "error", "throttle"])
 
 
 @settings(max_examples=200, deadline=None)
-@given(outcomes=st.lists(OUTCOMES, max_size=40), retries=st.integers(0, 2),
-       max_age=st.sampled_from([60.0, 200.0, 3600.0, 21_600.0]), scale=st.sampled_from([1.0, 0.01]),
-       zero_reserved=st.booleans())
-def test_every_accepted_event_ends_in_exactly_one_destination(outcomes: list[str], retries: int, max_age: float,
-                                                              scale: float, zero_reserved: bool) -> None:
+@given(
+    outcomes=st.lists(OUTCOMES, max_size=40),
+    retries=st.integers(0, 2),
+    max_age=st.sampled_from([60.0, 200.0, 3600.0, 21_600.0]),
+    scale=st.sampled_from([1.0, 0.01]),
+    zero_reserved=st.booleans(),
+)
+def test_every_accepted_event_ends_in_exactly_one_destination(
+    outcomes: list[str], retries: int, max_age: float, scale: float, zero_reserved: bool
+) -> None:
     q = EventQueue(delay_scale=scale)
     event = queued(retries=retries, max_age=max_age, at=0.0)
     pending = q.accept(event, 0.0)
@@ -872,7 +929,21 @@ def test_driver_replies_in_order() -> None:
     d = Driver()
     d.deploy()
     out = d.submit("r0", 0.0)
-    assert kinds(out) == ["Log", "SpawnRuntime", "ArmDeadline", "DisarmDeadline", "RecordSpan", "Log",
-                          "DeliverInvocation", "ArmDeadline", "DisarmDeadline", "RecordSpan", "Log", "Log",
-                          "CompleteInvocation", "Freeze", "ScheduleWakeup"]
+    assert kinds(out) == [
+        "Log",
+        "SpawnRuntime",
+        "ArmDeadline",
+        "DisarmDeadline",
+        "RecordSpan",
+        "Log",
+        "DeliverInvocation",
+        "ArmDeadline",
+        "DisarmDeadline",
+        "RecordSpan",
+        "Log",
+        "Log",
+        "CompleteInvocation",
+        "Freeze",
+        "ScheduleWakeup",
+    ]
     assert d.completions(out)[0].record.cold is True

@@ -28,8 +28,15 @@ class FakeFunction:
 
     name = "fake"
 
-    def __init__(self, *, delay_s: float = 0.0, throttle_every: int = 0, error_every: int = 0,
-                 memory_mb: int = 256, bad_event: bool = False) -> None:
+    def __init__(
+        self,
+        *,
+        delay_s: float = 0.0,
+        throttle_every: int = 0,
+        error_every: int = 0,
+        memory_mb: int = 256,
+        bad_event: bool = False,
+    ) -> None:
         self.delay_s = delay_s
         self.throttle_every = throttle_every
         self.error_every = error_every
@@ -63,10 +70,23 @@ class FakeFunction:
             start = submitted + (0.05 if cold else 0.0)
             duration = 2.0 + n % 7
             record = InvocationRecord(
-                f"req-{n}", "fake", "$LATEST", env, cold, 50.0 if cold else None, False, duration,
-                int(duration + (50 if cold else 0)) + 1, self.memory_mb, 40,
-                Status.ERROR if error else Status.SUCCESS, "ValueError" if error else None,
-                start, start + duration / 1000, submitted)
+                request_id=f"req-{n}",
+                function="fake",
+                version="$LATEST",
+                environment_id=env,
+                cold=cold,
+                init_duration_ms=50.0 if cold else None,
+                init_suppressed=False,
+                duration_ms=duration,
+                billed_duration_ms=int(duration + (50 if cold else 0)) + 1,
+                memory_size_mb=self.memory_mb,
+                max_memory_used_mb=40,
+                status=Status.ERROR if error else Status.SUCCESS,
+                error_type="ValueError" if error else None,
+                start=start,
+                end=start + duration / 1000,
+                submitted=submitted,
+            )
             with self._lock:
                 self.in_flight -= 1
                 self._idle.append(env)

@@ -46,8 +46,9 @@ def _run(path: Path | None) -> dict:
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     if path is not None:
         env["PYTHONPATH"] = str(path)
-    proc = subprocess.run([sys.executable, "-c", RUN], capture_output=True, text=True, env=env, timeout=240,
-                          cwd=path or Path.cwd())
+    proc = subprocess.run(
+        [sys.executable, "-c", RUN], capture_output=True, text=True, env=env, timeout=240, cwd=path or Path.cwd()
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     return json.loads(proc.stdout)
 
@@ -68,9 +69,11 @@ def test_the_pure_python_package_simulates_exactly_what_the_installed_one_does(t
     assert reference["summaries"][1]["throttles"] > 0 and reference["summaries"][1]["errors"] > 0  # a busy run
 
 
-@pytest.mark.skipif(os.environ.get("LAMBDALAB_PURE_PYTHON", "") not in ("", "0"),
-                    reason="installed with LAMBDALAB_PURE_PYTHON=1")
+@pytest.mark.skipif(
+    os.environ.get("LAMBDALAB_PURE_PYTHON", "") not in ("", "0"), reason="installed with LAMBDALAB_PURE_PYTHON=1"
+)
 def test_the_installed_core_and_simulator_are_compiled() -> None:
     assert _is_compiled(lambdalab.core.lifecycle) and _is_compiled(lambdalab.sim.driver), (
         "the core runs as pure Python: the build could not compile it (see the pip log for 'lambdalab:'), "
-        "or install with LAMBDALAB_PURE_PYTHON=1 on purpose")
+        "or install with LAMBDALAB_PURE_PYTHON=1 on purpose"
+    )
