@@ -1,13 +1,15 @@
 """``Value``: the base of the core's small immutable records (events, effects, records).
 
-Each subclass spells out its fields three times, on purpose: as annotations, in ``__slots__``
-(its own fields) and in ``_fields`` (all of them, in ``__init__``'s order), and it assigns them in
-an explicit ``__init__``. That is what makes construction cheap both in CPython (a plain slotted
-class) and when mypyc compiles the core (a native class: a generated dataclass ``__init__`` would
-run as slow Python there, and a simulated invocation builds about twenty of these). Treat
-instances as immutable; ``Value`` gives them equality, hashing and ``repr`` by ``_fields``, and
-``fields``/``astuple`` stand in for their ``dataclasses`` namesakes. ``tests/core/test_values.py``
-checks that the three spellings agree.
+A record declares its fields once, as class annotations (a default as a ``# default ...``
+comment), and ``tools/gen_records.py`` writes the rest below them: ``__slots__`` (its own
+fields), ``_fields`` (all of them, in ``__init__``'s order) and an explicit ``__init__`` that
+assigns them. That is what makes construction cheap both in CPython (a plain slotted class) and
+when mypyc compiles the core (a native class, about 35 ns for an ``InvocationRecord``: a
+``dataclass``'s generated ``__init__`` stays interpreted Python there, about 900 ns, and a
+simulated invocation builds about twenty records). Treat instances as immutable; ``Value`` gives
+them equality, hashing and ``repr`` by ``_fields``, and ``fields``/``astuple`` stand in for their
+``dataclasses`` namesakes. ``tests/core/test_values.py`` checks that the generated code is current
+and that every record's annotations, slots, ``_fields`` and ``__init__`` agree.
 """
 
 from __future__ import annotations
