@@ -17,7 +17,7 @@ import sys
 ERROR_TYPE = "Runtime.InvalidEntrypoint"
 
 
-def main():
+def main() -> None:
     message = sys.argv[1] if len(sys.argv) > 1 else "Couldn't find valid bootstrap(s): [/var/task/bootstrap /opt/bootstrap]"
     body = json.dumps({"errorType": ERROR_TYPE, "errorMessage": message})
     print(f"Error: {message}\n{ERROR_TYPE}", flush=True)

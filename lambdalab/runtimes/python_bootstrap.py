@@ -20,6 +20,25 @@ import socket
 import sys
 import time
 
+# Types for mypy only: nothing more is imported at start-up, and annotations that name these are strings.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import types
+    from collections.abc import Iterable, Sequence
+    from importlib.abc import Loader as _LoaderBase
+    from importlib.machinery import ModuleSpec
+    from typing import Any, NoReturn, TypedDict
+
+    class ErrorBody(TypedDict):
+        """The JSON body of /init/error and /invocation/{id}/error, and of the ``[ERROR]`` log line."""
+
+        errorMessage: str
+        errorType: str
+        requestId: str
+        stackTrace: list[str]
+else:
+    _LoaderBase = object
+
 RUNTIME_PATH = "/2018-06-01/runtime"
 LOG_FORMAT = "[%(levelname)s]\t%(asctime)s.%(msecs)03dZ\t%(aws_request_id)s\t%(message)s\n"
 LOG_DATEFMT = "%Y-%m-%dT%H:%M:%S"
@@ -37,13 +56,13 @@ INIT_ERROR_WARNING = (
 _request_id = ""  # the current invoke's id, stamped on every log record as aws_request_id
 
 
-def _platform_gone():
+def _platform_gone() -> "NoReturn":
     """The Runtime API closed or broke: the platform is gone, so leave quietly (no atexit hooks, like a SIGKILL)."""
     _flush_std()
     os._exit(0)
 
 
-def _flush_std():
+def _flush_std() -> None:
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()
@@ -55,51 +74,52 @@ def _flush_std():
 class RuntimeAPI:
     """A minimal HTTP/1.1 client on one persistent connection. Responses always carry Content-Length."""
 
-    def __init__(self, address):
+    def __init__(self, address: str) -> None:
         self.address = address
         host, _, port = address.rpartition(":")
         self.host, self.port = host.strip("[]"), int(port)
         self.buf = bytearray()
-        self.sock = None
+        self.sock: "socket.socket | None" = None
 
-    def connect(self):
+    def connect(self) -> "socket.socket":
         # A bytes host keeps getaddrinfo from importing the idna codec (about 2 ms).
-        self.sock = socket.create_connection((self.host.encode(), self.port))
-        self.sock.settimeout(None)  # never time out on /next, whatever socket.setdefaulttimeout() says
-        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        # (typeshed allows only a str host; a bytes one is what the C function wants anyway)
+        sock = self.sock = socket.create_connection((self.host.encode(), self.port))  # type: ignore[arg-type]
+        sock.settimeout(None)  # never time out on /next, whatever socket.setdefaulttimeout() says
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return sock
 
-    def request(self, method, path, body=b"", headers=""):
+    def request(self, method: str, path: str, body: bytes = b"", headers: str = "") -> "tuple[int, dict[str, str], bytes | bytearray]":
         """Send one request; return (status, headers with lower-case names, body). Exits if the platform is gone."""
         head = f"{method} {RUNTIME_PATH}{path} HTTP/1.1\r\nHost: {self.address}\r\nContent-Length: {len(body)}\r\n"
-        head = (head + headers + "\r\n").encode()
+        encoded = (head + headers + "\r\n").encode()
         try:
-            if self.sock is None:
-                self.connect()
+            sock = self.sock if self.sock is not None else self.connect()
             if len(body) < 65536:
-                self.sock.sendall(head + body)
+                sock.sendall(encoded + body)
             else:  # avoid copying a multi-megabyte body
-                self.sock.sendall(head)
-                self.sock.sendall(body)
-            status, response_headers = self._read_head()
-            response_body = self._read_body(int(response_headers.get("content-length", "0")))
+                sock.sendall(encoded)
+                sock.sendall(body)
+            status, response_headers = self._read_head(sock)
+            response_body = self._read_body(sock, int(response_headers.get("content-length", "0")))
             if response_headers.get("connection", "").lower() == "close":
-                self.sock.close()
+                sock.close()
                 self.sock = None
             return status, response_headers, response_body
         except OSError:
             _platform_gone()
 
-    def _recv(self):
-        data = self.sock.recv(65536)
+    def _recv(self, sock: "socket.socket") -> None:
+        data = sock.recv(65536)
         if not data:
             _platform_gone()
         self.buf += data
 
-    def _read_head(self):
+    def _read_head(self, sock: "socket.socket") -> "tuple[int, dict[str, str]]":
         buf, start = self.buf, 0
         while (end := buf.find(b"\r\n\r\n", start)) < 0:
             start = max(0, len(buf) - 3)
-            self._recv()
+            self._recv(sock)
         lines = buf[:end].decode("latin-1").split("\r\n")
         del buf[:end + 4]
         headers = {}
@@ -108,23 +128,24 @@ class RuntimeAPI:
             headers[name.strip().lower()] = value.strip()
         return int(lines[0].split(None, 2)[1]), headers
 
-    def _read_body(self, length):
+    def _read_body(self, sock: "socket.socket", length: int) -> "bytes | bytearray":
+        """The next ``length`` bytes (a large body as a bytearray, received in place)."""
         buf = self.buf
         if len(buf) >= length:
             body = bytes(buf[:length])
             del buf[:length]
             return body
-        body = bytearray(length)  # large body: receive straight into place
+        whole = bytearray(length)  # large body: receive straight into place
         got = len(buf)
-        body[:got] = buf
+        whole[:got] = buf
         buf.clear()
-        with memoryview(body) as view:
+        with memoryview(whole) as view:
             while got < length:
-                n = self.sock.recv_into(view[got:])
+                n = sock.recv_into(view[got:])
                 if not n:
                     _platform_gone()
                 got += n
-        return body
+        return whole
 
 
 # ------------------------------------------------------------------------------------------ own modules
@@ -138,7 +159,7 @@ class _RuntimeModules:
     library's directories are searched. A name the standard library lacks falls through to sys.path.
     """
 
-    STDLIB = list(sys.path)  # started with -I -S: exactly the standard library (zip, directory, lib-dynload)
+    STDLIB: "list[str]" = list(sys.path)  # started with -I -S: exactly the standard library (zip, directory, lib-dynload)
     NAMES = frozenset((
         # imported lazily by this runtime (traceback, logging, importlib), with what they import
         "traceback", "linecache", "tokenize", "token", "logging", "string", "threading", "warnings", "weakref",
@@ -149,13 +170,14 @@ class _RuntimeModules:
     depth = 0
 
     @classmethod
-    def find_spec(cls, name, path=None, target=None):
+    def find_spec(cls, name: str, path: "Sequence[str] | None" = None,
+                  target: "types.ModuleType | None" = None) -> "ModuleSpec | None":
         if path is not None or not (cls.depth or name in cls.NAMES):
             return None
         return _PATH_FINDER.find_spec(name, cls.STDLIB, target)
 
 
-def _own_import(name):
+def _own_import(name: str) -> "types.ModuleType":
     """Import one of the runtime's own modules (and what it imports) from the standard library."""
     module = sys.modules.get(name)
     if module is None:
@@ -179,7 +201,8 @@ class _LoggingHook:
     """
 
     @classmethod
-    def find_spec(cls, name, path=None, target=None):
+    def find_spec(cls, name: str, path: "Sequence[str] | None" = None,
+                  target: "types.ModuleType | None" = None) -> "ModuleSpec | None":
         if name != "logging":
             return None
         sys.meta_path.remove(cls)
@@ -192,31 +215,38 @@ class _LoggingHook:
         return None
 
 
-class _LoggingLoader:
-    def __init__(self, loader):
+class _LoggingLoader(_LoaderBase):
+    """Runs ``logging``'s own loader, then installs the root handler (a Loader; the base is only named for mypy)."""
+
+    def __init__(self, loader: "_LoaderBase") -> None:
         self.loader = loader
 
-    def create_module(self, spec):
+    def create_module(self, spec: "ModuleSpec") -> "types.ModuleType | None":
         return self.loader.create_module(spec)
 
-    def exec_module(self, module):
-        module.__spec__.loader = module.__loader__ = self.loader  # hide the wrapper from now on
+    def exec_module(self, module: "types.ModuleType") -> None:
+        module.__loader__ = self.loader  # hide the wrapper from now on
+        if module.__spec__ is not None:
+            module.__spec__.loader = self.loader
         _RuntimeModules.depth += 1  # what logging imports is the runtime's too
         try:
             self.loader.exec_module(module)
         finally:
             _RuntimeModules.depth -= 1
-        _install_logging(module)
+        _install_logging()
 
 
-def _install_logging(logging):
+def _install_logging() -> None:
+    """Our root handler on ``logging`` (already in sys.modules: being loaded, or imported before us)."""
+    import logging
+
     class RequestIdFilter(logging.Filter):
-        def filter(self, record):
+        def filter(self, record: "logging.LogRecord") -> bool:
             record.aws_request_id = _request_id
             return True
 
     class StdoutHandler(logging.Handler):
-        def emit(self, record):  # looks sys.stdout up on every record, like awslambdaric's log sink
+        def emit(self, record: "logging.LogRecord") -> None:  # looks sys.stdout up on every record, like awslambdaric's
             try:
                 sys.stdout.write(self.format(record))
             except Exception:
@@ -228,13 +258,13 @@ def _install_logging(logging):
     handler.addFilter(RequestIdFilter())
     root = logging.getLogger()
     root.addHandler(handler)
-    level = os.environ.get("AWS_LAMBDA_LOG_LEVEL", "").upper()
-    level = logging.getLevelName(LOG_LEVEL_ALIASES.get(level, level)) if level else None
+    name = os.environ.get("AWS_LAMBDA_LOG_LEVEL", "").upper()
+    level = logging.getLevelName(LOG_LEVEL_ALIASES.get(name, name)) if name else None
     if isinstance(level, int):
         root.setLevel(level)
 
 
-def _log_error(error):
+def _log_error(error: "ErrorBody") -> None:
     """Write an error record the way the runtime does on stdout: one line, \\r between lines, NBSP indents."""
     description = "[ERROR]"
     if error["errorType"]:
@@ -254,18 +284,19 @@ def _log_error(error):
 class _Fault(Exception):
     """A runtime-detected failure with a Lambda error type (Runtime.*)."""
 
-    def __init__(self, error_type, message, stack_trace=()):
+    def __init__(self, error_type: str, message: str, stack_trace: "Iterable[str]" = ()) -> None:
         super().__init__(message)
         self.error_type, self.message, self.stack_trace = error_type, message, list(stack_trace)
 
 
-def _error(error_type, message, stack_trace, request_id):
+def _error(error_type: str, message: str, stack_trace: "list[str] | None", request_id: str) -> "ErrorBody":
     return {"errorMessage": message or "", "errorType": error_type or "", "requestId": request_id,
             "stackTrace": stack_trace or []}
 
 
-def _exception_error(exc, tb, request_id):
-    """The error body for an exception; tb is the first traceback entry to report (user code only)."""
+def _exception_error(exc: "BaseException", request_id: str) -> "ErrorBody":
+    """The error body for an exception raised in user code (its frames only: the first is ours)."""
+    tb = exc.__traceback__.tb_next if exc.__traceback__ is not None else None
     traceback = _own_import("traceback")
     frames = [(f.filename, f.lineno, f.name, f.line) for f in traceback.extract_tb(tb)]  # tuples: no carets
     try:
@@ -275,7 +306,7 @@ def _exception_error(exc, tb, request_id):
     return _error(type(exc).__name__, message, traceback.format_list(frames), request_id)
 
 
-def _json_default(obj):
+def _json_default(obj: object) -> "int | float":
     decimal = sys.modules.get("decimal")  # an object can only be a Decimal if somebody imported decimal
     if decimal is not None and isinstance(obj, decimal.Decimal):
         if obj.is_finite() and obj.as_tuple().exponent >= 0:
@@ -284,7 +315,7 @@ def _json_default(obj):
     raise TypeError(f"Object of type {type(obj).__name__} is not JSON serializable")
 
 
-def _make_encoder():
+def _make_encoder() -> "json.JSONEncoder":
     # awslambdaric emits raw UTF-8 (ensure_ascii=False) on python3.12+; without AWS_EXECUTION_ENV, go by ourselves.
     prefix, env = "AWS_Lambda_python3.", os.environ.get("AWS_EXECUTION_ENV", "")
     if env.startswith(prefix) and env[len(prefix):].isdigit():
@@ -297,19 +328,21 @@ def _make_encoder():
 # ------------------------------------------------------------------------------------------------- context
 class _Record:
     """A plain object built from a dict: one attribute per slot, None when the key is absent."""
-    __slots__ = ()
+    __slots__: "tuple[str, ...]" = ()
 
-    def __init__(self, fields):
+    def __init__(self, fields: "dict[str, Any]") -> None:
         for name in self.__slots__:
             setattr(self, name, fields.get(name))
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         fields = ",".join(f"{n}={getattr(self, n)}" for n in self.__slots__ if not n.startswith("_"))
         return f"{type(self).__name__}([{fields}])"
 
 
 class CognitoIdentity(_Record):
     __slots__ = ("cognito_identity_id", "cognito_identity_pool_id")
+    cognito_identity_id: "str | None"
+    cognito_identity_pool_id: "str | None"
 
 
 class Client(_Record):
@@ -318,14 +351,22 @@ class Client(_Record):
 
 class ClientContext(_Record):
     __slots__ = ("custom", "env", "client")
+    custom: "Any"
+    env: "Any"
+    client: "Client | Any"
 
 
 class LambdaContext(_Record):
     __slots__ = ("aws_request_id", "log_group_name", "log_stream_name", "function_name", "memory_limit_in_mb",
                  "function_version", "invoked_function_arn", "client_context", "identity", "tenant_id",
                  "_deadline_ms")
+    aws_request_id: str
+    invoked_function_arn: "str | None"
+    client_context: "ClientContext | None"
+    identity: "CognitoIdentity"
+    _deadline_ms: int
 
-    def __init__(self, request_id, headers):
+    def __init__(self, request_id: str, headers: "dict[str, str]") -> None:
         env = os.environ
         super().__init__({
             "aws_request_id": request_id,
@@ -341,27 +382,26 @@ class LambdaContext(_Record):
         identity = _json_header(headers, "lambda-runtime-cognito-identity", "Cognito Identity") or {}
         self.identity = CognitoIdentity({"cognito_identity_id": identity.get("cognitoIdentityId"),
                                          "cognito_identity_pool_id": identity.get("cognitoIdentityPoolId")})
-        client_context = _json_header(headers, "lambda-runtime-client-context", "Client Context")
-        if client_context is not None:
-            client_context = ClientContext(client_context)
-            if isinstance(client_context.client, dict):
-                client_context.client = Client(client_context.client)
+        fields = _json_header(headers, "lambda-runtime-client-context", "Client Context")
+        client_context = None if fields is None else ClientContext(fields)
+        if client_context is not None and isinstance(client_context.client, dict):
+            client_context.client = Client(client_context.client)
         self.client_context = client_context
 
-    def get_remaining_time_in_millis(self):
+    def get_remaining_time_in_millis(self) -> int:
         return max(0, self._deadline_ms - int(time.time() * 1000))
 
-    def log(self, msg):
+    def log(self, msg: object) -> None:
         sys.stdout.write(str(msg))
         sys.stdout.flush()
 
 
-def _json_header(headers, name, label):
-    value = headers.get(name)
-    if not value:
+def _json_header(headers: "dict[str, str]", name: str, label: str) -> "dict[str, Any] | None":
+    text = headers.get(name)
+    if not text:
         return None
     try:
-        value = json.loads(value)
+        value = json.loads(text)
     except ValueError as exc:
         raise _Fault("Runtime.LambdaContextUnmarshalError", f"Unable to parse {label} JSON: {exc}") from None
     if not isinstance(value, dict):
@@ -370,7 +410,7 @@ def _json_header(headers, name, label):
 
 
 # -------------------------------------------------------------------------------------------------- init
-def _load_handler(spec, profiled=False):
+def _load_handler(spec: str, profiled: bool = False) -> "Any":
     """Import the handler module and return the function, or raise _Fault with Lambda's exact message.
 
     ``profiled``: import it with ``__import__``, which ``-X importtime`` times (``import_module`` is
@@ -394,7 +434,7 @@ def _load_handler(spec, profiled=False):
         trace = f'  File "{exc.filename}" Line {exc.lineno}\n    {(exc.text or "").strip()}\n'
         raise _Fault("Runtime.UserCodeSyntaxError", f"Syntax error in module '{modname}': {exc}", [trace]) from None
     except Exception as exc:  # user module-level code failed: report it under its own class name
-        error = _exception_error(exc, exc.__traceback__.tb_next, "")
+        error = _exception_error(exc, "")
         raise _Fault(error["errorType"], error["errorMessage"], error["stackTrace"]) from None
     if not hasattr(module, fname):
         raise _Fault("Runtime.HandlerNotFound", f"Handler '{fname}' missing on module '{modname}'")
@@ -402,7 +442,7 @@ def _load_handler(spec, profiled=False):
     return getattr(module, fname)
 
 
-def _fail_init(api, encoder, fault):
+def _fail_init(api: "RuntimeAPI", encoder: "json.JSONEncoder", fault: "_Fault") -> "NoReturn":
     logging = _own_import("logging")  # installs our handler through _LoggingHook if user code has not yet
     logging.warning(INIT_ERROR_WARNING)
     error = _error(fault.error_type, fault.message, fault.stack_trace, "")
@@ -413,7 +453,8 @@ def _fail_init(api, encoder, fault):
 
 
 # ------------------------------------------------------------------------------------------------ invoke
-def _invoke(handler, encoder, request_id, headers, body):
+def _invoke(handler: "Any", encoder: "json.JSONEncoder", request_id: str, headers: "dict[str, str]",
+            body: "bytes | bytearray") -> "ErrorBody | tuple[str, bytes]":
     """Run one invoke. Return (content_type, payload) on success, or an error dict."""
     try:
         context = LambdaContext(request_id, headers)
@@ -431,7 +472,7 @@ def _invoke(handler, encoder, request_id, headers, body):
     try:
         result = handler(event, context)
     except Exception as exc:  # SystemExit and KeyboardInterrupt end the process, as on Lambda
-        return _exception_error(exc, exc.__traceback__.tb_next, request_id)
+        return _exception_error(exc, request_id)
     if isinstance(result, (bytes, bytearray)):
         return "application/unknown", bytes(result)
     try:
@@ -440,7 +481,7 @@ def _invoke(handler, encoder, request_id, headers, body):
         return _error("Runtime.MarshalError", f"Unable to marshal response: {exc}", [], request_id)
 
 
-def _serve(api, handler, encoder):
+def _serve(api: "RuntimeAPI", handler: "Any", encoder: "json.JSONEncoder") -> "NoReturn":
     global _request_id
     while True:
         held = _hold_sigcont()
@@ -462,7 +503,7 @@ def _serve(api, handler, encoder):
         api.request("POST", f"/invocation/{request_id}/{path}", payload, f"Content-Type: {content_type}\r\n")
 
 
-def _hold_sigcont():
+def _hold_sigcont() -> "types.ModuleType | None":
     """Keep the thaw's SIGCONT from a SIGCONT handler of user code: block it while waiting on ``/next``.
 
     lambdalab may freeze an environment with SIGSTOP and thaw it with SIGCONT; Lambda's freezer sends no
@@ -482,7 +523,7 @@ def _hold_sigcont():
     return signal
 
 
-def _release_sigcont(signal):
+def _release_sigcont(signal: "types.ModuleType") -> None:
     """Discard the SIGCONT of the thaw (if one came) and unblock it again, before the handler runs."""
     try:
         while signal.sigtimedwait((signal.SIGCONT,), 0) is not None:
@@ -492,7 +533,7 @@ def _release_sigcont(signal):
         pass
 
 
-def _set_trace_id(trace_id):
+def _set_trace_id(trace_id: "str | None") -> None:
     """``os.environ["_X_AMZN_TRACE_ID"]`` for this invoke, without growing the process on every invoke.
 
     Assigning ``os.environ`` calls the C library's ``setenv``, which keeps every value it was ever given
@@ -515,7 +556,7 @@ def _set_trace_id(trace_id):
         data.pop(key, None)
 
 
-def main():
+def main() -> None:
     api = RuntimeAPI(os.environ["AWS_LAMBDA_RUNTIME_API"])
     try:
         api.connect()  # before user code runs, so monkey-patching of socket cannot affect our connection
@@ -537,7 +578,7 @@ def main():
     _serve(api, handler, encoder)
 
 
-def _list_modules(source):
+def _list_modules(source: "str | None") -> None:
     if source is not None:
         _flush_std()
         exec(source, {"__builtins__": __builtins__, "__name__": "_lambdalab_init_modules"})
@@ -545,7 +586,7 @@ def _list_modules(source):
 
 sys.meta_path.insert(0, _RuntimeModules)
 if "logging" in sys.modules:
-    _install_logging(sys.modules["logging"])
+    _install_logging()
 else:
     sys.meta_path.insert(0, _LoggingHook)
 
