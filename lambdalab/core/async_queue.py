@@ -8,6 +8,10 @@ on-success destination, or in the on-failure destination with a ``condition`` of
 ``RetriesExhausted``, ``EventAgeExceeded`` or ``ZeroReservedConcurrency``. All delays are
 multiplied by ``delay_scale`` so a notebook can watch retries in seconds. lambdalab never
 delivers an event twice (Lambda may; docs/FIDELITY.md). Pure: the driver passes the time.
+
+The queue answers with its own effects: ``DispatchEvent`` (run it now), ``ScheduleRetry`` (call
+``wake`` then) and ``DeliverRecord``. A driver tells them from the pool's ``ScheduleWakeup`` by
+their type; each carries ``key(request_id)`` as its ``environment_id``, a label no driver reads.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ import json
 from typing import Any, ClassVar, Final
 
 from lambdalab.core._value import Value
-from lambdalab.core.effects import Effect, ScheduleWakeup
+from lambdalab.core.effects import Effect
 
 RETRY_DELAYS_S: Final = (60.0, 120.0)
 THROTTLE_BACKOFF_S: Final = (1.0, 300.0)
@@ -47,6 +51,24 @@ class DispatchEvent(Effect):
     def __init__(self, environment_id: str, event: QueuedEvent) -> None:
         self.environment_id = environment_id
         self.event = event
+
+
+class ScheduleRetry(Effect):
+    """Call ``EventQueue.wake(request_id, at)`` at ``at``: a retry, or a throttled run's back-off, came due.
+
+    Not a ``ScheduleWakeup``: those are a pool's (an environment's keep-alive expiry, a pre-warm
+    window) and go back to the scheduler as ``WakeupDue``; this one goes to the queue.
+    """
+
+    request_id: str
+    at: float
+    __slots__ = ("request_id", "at")
+    _fields: ClassVar[tuple[str, ...]] = ("environment_id", "request_id", "at")
+
+    def __init__(self, environment_id: str, request_id: str, at: float) -> None:
+        self.environment_id = environment_id
+        self.request_id = request_id
+        self.at = at
 
 
 class DeliverRecord(Effect):
@@ -80,7 +102,8 @@ class EventQueue:
 
     @staticmethod
     def key(request_id: str) -> str:
-        return f"async:{request_id}"
+        """The label the queue's effects carry as their ``environment_id`` (no environment is meant)."""
+        return "async:" + request_id
 
     def accept(self, event: QueuedEvent, at: float) -> list[Effect]:
         """Queue a new event; it is dispatched at once."""
@@ -125,7 +148,8 @@ class EventQueue:
     def _later(self, event: QueuedEvent, at: float, delay: float) -> list[Effect]:
         if at + delay - event.accepted_at > event.max_event_age_s * self.delay_scale:
             return self._fail(event, at, "EventAgeExceeded", None, None)
-        return [ScheduleWakeup(self.key(event.request_id), at + delay)]
+        request_id = event.request_id
+        return [ScheduleRetry(self.key(request_id), request_id, at + delay)]
 
     def _fail(self, event: QueuedEvent, at: float, condition: str, version: str | None,
               body: bytes | None) -> list[Effect]:

@@ -23,7 +23,7 @@ from typing import Any
 
 from lambdalab.config import FunctionConfig
 from lambdalab.core import runtime_api as api
-from lambdalab.core.async_queue import DeliverRecord, DispatchEvent, EventQueue, QueuedEvent
+from lambdalab.core.async_queue import DeliverRecord, DispatchEvent, EventQueue, QueuedEvent, ScheduleRetry
 from lambdalab.core.effects import (
     ArmDeadline, CompleteInvocation, DeliverInvocation, DisarmDeadline, Effect, Freeze, Kill, Log,
     RecordSpan, Retire, ScheduleWakeup, SpawnRuntime, Thaw,
@@ -108,7 +108,8 @@ class ControlPlane:
         self.spans: collections.deque[PhaseSpan] = collections.deque(maxlen=3 * settings.max_records)
         self._waiters: dict[str, asyncio.Future[EngineResult]] = {}
         self._log_starts: dict[str, int] = {}
-        self._wakeups: dict[str, asyncio.TimerHandle] = {}
+        self._wakeups: dict[str, asyncio.TimerHandle] = {}  # a pool's wake-up key -> its timer
+        self._retries: dict[str, asyncio.TimerHandle] = {}  # an async event's request id -> its retry's timer
         self._retired: collections.deque[str] = collections.deque()
         self.limits = Limits(lab_id, enabled=settings.use_cgroups)
         self.fd_budget = fd_budget.process_budget()
@@ -135,7 +136,8 @@ class ControlPlane:
             SpawnRuntime: self._spawn, DeliverInvocation: self._deliver, Freeze: self._freeze,
             Thaw: self._thaw, ArmDeadline: self._arm, DisarmDeadline: self._disarm, Kill: self._kill,
             RecordSpan: self._record_span, Log: self._log, Retire: self._retire,
-            ScheduleWakeup: self._schedule_wakeup, DispatchEvent: self._dispatch_event,
+            ScheduleWakeup: self._schedule_wakeup, ScheduleRetry: self._schedule_retry,
+            DispatchEvent: self._dispatch_event,
             DeliverRecord: self._deliver_record,
         }
 
@@ -442,12 +444,20 @@ class ControlPlane:
 
     def _on_wakeup(self, key: str) -> None:
         self._wakeups.pop(key, None)
-        if self.closed:
-            return
-        if key.startswith("async:"):
-            self.perform(self.queue.wake(key[len("async:"):], self.now()))
-        else:
+        if not self.closed:
             self.perform(self.scheduler.handle(WakeupDue(key, 0, self.now())))
+
+    def _schedule_retry(self, effect: ScheduleRetry) -> None:
+        request_id = effect.request_id
+        old = self._retries.pop(request_id, None)
+        if old is not None:
+            old.cancel()
+        self._retries[request_id] = self.loop.call_at(effect.at - self._offset, self._on_retry, request_id)
+
+    def _on_retry(self, request_id: str) -> None:
+        self._retries.pop(request_id, None)
+        if not self.closed:
+            self.perform(self.queue.wake(request_id, self.now()))
 
     def _dispatch_event(self, effect: DispatchEvent) -> None:
         event = effect.event
@@ -485,9 +495,10 @@ class ControlPlane:
         self.perform(self.scheduler.shutdown(self.now()))
         self.closed = True
         self.spares.close()
-        for handle in self._wakeups.values():
-            handle.cancel()
-        self._wakeups.clear()
+        for timers in (self._wakeups, self._retries):
+            for handle in timers.values():
+                handle.cancel()
+            timers.clear()
         deadline = self.loop.time() + timeout_s
         while (any(e.sandboxes for e in self.environments.values()) or self.spares.alive) \
                 and self.loop.time() < deadline:

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 from lambdalab.config import FunctionConfig
 from lambdalab.core import runtime_api as api
 from lambdalab.core.events import ErrorPosted, Event, InitErrorPosted, NextRequested, ResponsePosted
-from lambdalab.core.lifecycle import State
+from lambdalab.core.lifecycle import State, allows
 from lambdalab.core.logstream import LogStream
 from lambdalab.core.outcomes import RESPONSE_TOO_LARGE, ErrorType
 from lambdalab.core.pool import Pool
@@ -181,7 +181,7 @@ class RuntimeEndpoint:
     def on_next(self, connection: http_server.Connection) -> None:
         state = self._state()
         environment = self._environment
-        if state not in (State.INITIALIZING, State.FINISHING) or environment.parked is not None:
+        if state is None or not allows(state, NextRequested) or environment.parked is not None:
             connection.send(403, api.invalid_state_body(state.value if state else "gone", "next", "not allowed"))
             return
         environment.parked = connection
@@ -201,7 +201,7 @@ class RuntimeEndpoint:
     def _check_request(self, request_id: str, action: str, event: type[Event]) -> tuple[int, bytes] | None:
         state = self._state()
         core = self._environment.pool.environments.get(self._environment.id)
-        if state is not State.INVOKING or core is None:
+        if state is None or not allows(state, event) or core is None:
             return 403, api.invalid_state_body(state.value if state else "gone", action, "no invocation in progress")
         if not core.accepts(request_id):
             return 400, api.INVALID_REQUEST_ID_BODY
@@ -230,7 +230,7 @@ class RuntimeEndpoint:
 
     def on_init_error(self, body: bytes, error_type: str | None) -> tuple[int, bytes]:
         state = self._state()
-        if state is not State.INITIALIZING:
+        if state is None or not allows(state, InitErrorPosted):
             return 403, api.invalid_state_body(state.value if state else "gone", "init error", "not initializing")
         self._environment.max_memory_mb(self._incarnation)  # measured while the process still lives
         self._dispatch(InitErrorPosted(*self._event_args(), body, _error_type(body, error_type)))

@@ -4,7 +4,8 @@ It mirrors ``engine/control_plane.py`` effect for effect, with a virtual clock i
 ``SpawnRuntime`` → ``ProcessStarted`` now and ``NextRequested`` after a drawn init time;
 ``DeliverInvocation`` → ``ResponsePosted`` (or ``ErrorPosted``) after a drawn service time, then
 ``NextRequested`` at once; ``ArmDeadline`` → a cancellable ``DeadlineExceeded``; ``Kill`` →
-``ProcessExited`` shortly after; ``ScheduleWakeup`` → ``WakeupDue``; the rest is bookkeeping.
+``ProcessExited`` shortly after; ``ScheduleWakeup`` → ``WakeupDue``; ``ScheduleRetry`` → the async
+queue's ``wake``; the rest is bookkeeping.
 
 Rules:
 1. Every decision (placement, limits, lifecycle, keep-alive, retries) is the core's; this module
@@ -22,7 +23,7 @@ import random
 from collections.abc import Callable
 from typing import Final, Protocol, cast
 
-from lambdalab.core.async_queue import DeliverRecord, DispatchEvent, EventQueue, QueuedEvent
+from lambdalab.core.async_queue import DeliverRecord, DispatchEvent, EventQueue, QueuedEvent, ScheduleRetry
 from lambdalab.core.effects import (
     ArmDeadline, CompleteInvocation, DeliverInvocation, DisarmDeadline, Effect, Freeze, Kill, Log, RecordSpan, Retire,
     ScheduleWakeup, SpawnRuntime, Thaw,
@@ -43,7 +44,6 @@ SIGKILL_RETURNCODE: Final = -9
 ERROR_TYPE: Final = "Exception"  # what a handler that raises a plain Exception reports
 _OK_BODY: Final = b"null"
 _ERROR_BODY: Final = b'{"errorMessage":"simulated error","errorType":"Exception"}'
-_ASYNC: Final = "async:"
 
 
 class _Step:
@@ -145,6 +145,8 @@ class Driver:
                 self._retire(cast(Retire, effect))
             elif kind is DispatchEvent:
                 self._dispatch_event(cast(DispatchEvent, effect))
+            elif kind is ScheduleRetry:
+                self._schedule_retry(cast(ScheduleRetry, effect))
             elif kind is DeliverRecord:
                 self._destination(cast(DeliverRecord, effect))
             else:
@@ -263,7 +265,7 @@ class Driver:
         self._wake_queued.pop(env, None)  # its heap entry, if any, is now stale
         self.tally.retired(env)
 
-    # -- wakeups (keep-alive expiry, pre-warm, async retries) -------------------------------------
+    # -- wakeups (keep-alive expiry, pre-warm) ------------------------------------------------------
     def _schedule_wakeup(self, effect: ScheduleWakeup) -> None:
         key, at = effect.environment_id, effect.at
         self._wake_due[key] = at
@@ -282,11 +284,7 @@ class Driver:
             self.kernel.schedule(due, WAKEUP, self._wake, key)
             return
         del self._wake_queued[key], self._wake_due[key]
-        if key.startswith(_ASYNC):
-            assert self.queue is not None
-            self.perform(self.queue.wake(key[len(_ASYNC):], now))
-        else:
-            self.perform(self.handle(WakeupDue(key, 0, now)))
+        self.perform(self.handle(WakeupDue(key, 0, now)))
 
     # -- answers --------------------------------------------------------------------------------
     def _complete(self, effect: CompleteInvocation) -> None:
@@ -300,6 +298,14 @@ class Driver:
     def enqueue(self, event: QueuedEvent) -> None:
         assert self.queue is not None
         self.perform(self.queue.accept(event, self.kernel.now))
+
+    def _schedule_retry(self, effect: ScheduleRetry) -> None:
+        """One heap entry per retry: the queue schedules an event's next run only after its last one ended."""
+        self.kernel.schedule(effect.at, WAKEUP, self._retry, effect.request_id)
+
+    def _retry(self, request_id: str) -> None:
+        assert self.queue is not None
+        self.perform(self.queue.wake(request_id, self.kernel.now))
 
     def _dispatch_event(self, effect: DispatchEvent) -> None:
         assert self.queue is not None

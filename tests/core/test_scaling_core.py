@@ -24,6 +24,7 @@ from lambdalab.core.async_queue import (
     DispatchEvent,
     EventQueue,
     QueuedEvent,
+    ScheduleRetry,
 )
 from lambdalab.core.effects import (
     CompleteInvocation,
@@ -722,12 +723,12 @@ def test_function_errors_retry_after_one_then_two_minutes_then_fail(scale: float
     assert RETRY_DELAYS_S == (60.0, 120.0)
     at = T0 + 1.0
     out = q.finished("e4b46cbf", at, "$LATEST", ERROR_BODY, True)
-    assert out == [ScheduleWakeup("async:e4b46cbf", at + 60.0 * scale)]
+    assert out == [ScheduleRetry("async:e4b46cbf", "e4b46cbf", at + 60.0 * scale)]
     at += 60.0 * scale
     assert q.wake("e4b46cbf", at) == [DispatchEvent("async:e4b46cbf", q.pending["e4b46cbf"])]
     at += 1.0
     out = q.finished("e4b46cbf", at, "$LATEST", ERROR_BODY, True)
-    assert out == [ScheduleWakeup("async:e4b46cbf", at + 120.0 * scale)]
+    assert out == [ScheduleRetry("async:e4b46cbf", "e4b46cbf", at + 120.0 * scale)]
     at += 120.0 * scale
     assert kinds(q.wake("e4b46cbf", at)) == ["DispatchEvent"]
     delivered = only_record(q.finished("e4b46cbf", at + 1.0, "$LATEST", ERROR_BODY, True))
@@ -806,7 +807,7 @@ def test_throttles_back_off_exponentially_up_to_five_minutes(scale: float) -> No
     at, delays = T0, []
     for _ in range(12):
         (wakeup,) = q.throttled("e4b46cbf", at, zero_reserved=False)
-        assert isinstance(wakeup, ScheduleWakeup) and wakeup.environment_id == "async:e4b46cbf"
+        assert isinstance(wakeup, ScheduleRetry) and wakeup.request_id == "e4b46cbf"
         delays.append(round((wakeup.at - at) / scale, 6))
         at = wakeup.at
         assert kinds(q.wake("e4b46cbf", at)) == ["DispatchEvent"]
@@ -844,7 +845,7 @@ def test_a_retry_due_after_the_maximum_age_is_not_scheduled() -> None:
     q = EventQueue()
     q.accept(queued(max_age=100.0), T0)
     out = q.finished("e4b46cbf", T0 + 10.0, "$LATEST", ERROR_BODY, True)
-    assert out == [ScheduleWakeup("async:e4b46cbf", T0 + 70.0)]  # due at 70 s <= 100 s
+    assert out == [ScheduleRetry("async:e4b46cbf", "e4b46cbf", T0 + 70.0)]  # due at 70 s <= 100 s
     q.wake("e4b46cbf", T0 + 70.0)
     delivered = only_record(q.finished("e4b46cbf", T0 + 75.0, "$LATEST", ERROR_BODY, True))
     assert delivered.destination == "on_failure"
@@ -856,7 +857,8 @@ def test_a_retry_due_after_the_maximum_age_is_not_scheduled() -> None:
 def test_max_age_scales_with_the_delays() -> None:
     q = EventQueue(delay_scale=0.01)
     q.accept(queued(max_age=100.0, at=0.0), 0.0)  # 1 s of scaled time
-    assert q.finished("e4b46cbf", 0.1, "$LATEST", ERROR_BODY, True) == [ScheduleWakeup("async:e4b46cbf", 0.7)]
+    out = q.finished("e4b46cbf", 0.1, "$LATEST", ERROR_BODY, True)
+    assert out == [ScheduleRetry("async:e4b46cbf", "e4b46cbf", 0.7)]
     q.wake("e4b46cbf", 0.7)
     record = only_record(q.finished("e4b46cbf", 0.8, "$LATEST", ERROR_BODY, True)).record
     assert record["requestContext"]["condition"] == "EventAgeExceeded"
@@ -897,7 +899,7 @@ def test_every_accepted_event_ends_in_exactly_one_destination(
         effect = pending.pop(0)
         if isinstance(effect, DeliverRecord):
             records.append(effect)
-        elif isinstance(effect, ScheduleWakeup):
+        elif isinstance(effect, ScheduleRetry):
             assert effect.at >= now
             now = effect.at
             pending += q.wake(event.request_id, now)
