@@ -12,7 +12,6 @@ from __future__ import annotations
 import dataclasses
 import math
 import re
-import sys
 from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any
@@ -25,7 +24,7 @@ EPHEMERAL_STORAGE_MB_RANGE = (512, 10_240)  # /tmp's size (EphemeralStorage.Size
 TIMEOUT_S_RANGE = (1.0, 900.0)
 ENV_VARS_MAX_BYTES = 4 * 1024
 HANDLER_MAX_CHARS = 128
-KEEP_ALIVE_MAX_S = 86_400.0       # a day: Lambda recycles environments within hours anyway
+KEEP_ALIVE_MAX_S = 86_400.0  # a day: Lambda recycles environments within hours anyway
 # Lambda's patterns (botocore's service-2.json), anchored with \Z so that a trailing newline fails
 _NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}\Z")
 _ENV_KEY = re.compile(r"^[a-zA-Z]([a-zA-Z0-9_])+\Z")
@@ -35,11 +34,24 @@ _MODULE_SEP = re.compile(r"[./]")
 _MODULE_PART = re.compile(r"^[\w-]+\Z")  # a file or folder name: letters, digits, '_', '-'; never '', '.' or '..'
 RESERVED_ENV_VARS = frozenset(
     {
-        "_HANDLER", "_X_AMZN_TRACE_ID", "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_EXECUTION_ENV",
-        "AWS_LAMBDA_FUNCTION_NAME", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "AWS_LAMBDA_FUNCTION_VERSION",
-        "AWS_LAMBDA_INITIALIZATION_TYPE", "AWS_LAMBDA_LOG_GROUP_NAME", "AWS_LAMBDA_LOG_STREAM_NAME",
-        "AWS_ACCESS_KEY", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
-        "AWS_LAMBDA_RUNTIME_API", "LAMBDA_TASK_ROOT", "LAMBDA_RUNTIME_DIR",
+        "_HANDLER",
+        "_X_AMZN_TRACE_ID",
+        "AWS_REGION",
+        "AWS_DEFAULT_REGION",
+        "AWS_EXECUTION_ENV",
+        "AWS_LAMBDA_FUNCTION_NAME",
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+        "AWS_LAMBDA_FUNCTION_VERSION",
+        "AWS_LAMBDA_INITIALIZATION_TYPE",
+        "AWS_LAMBDA_LOG_GROUP_NAME",
+        "AWS_LAMBDA_LOG_STREAM_NAME",
+        "AWS_ACCESS_KEY",
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "AWS_LAMBDA_RUNTIME_API",
+        "LAMBDA_TASK_ROOT",
+        "LAMBDA_RUNTIME_DIR",
     }
 )
 RUNTIMES = runtime_ids.KINDS
@@ -69,24 +81,39 @@ class FunctionConfig:
     keep_alive_s: float | None = None  # None: the Lab's default
     max_event_age_s: int = 21_600
     max_retry_attempts: int = 2
-    layers: tuple[str, ...] = ()          # as given: layer version ARNs or local folders/.zip files, in order
-    requirements: tuple[str, ...] = ()    # requirement lines, built like pip install -t beside the code
-    inherit_packages: bool = False        # the owner's site-packages on the path too (not as on Lambda)
-    ephemeral_storage_mb: int = 512       # the size of /tmp (enforced where engine/mounts.py can mount a tmpfs)
-    handler_as_given: bool = False        # _HANDLER is ``handler`` verbatim (the endpoint's Handler): the runtime judges it
+    layers: tuple[str, ...] = ()  # as given: layer version ARNs or local folders/.zip files, in order
+    requirements: tuple[str, ...] = ()  # requirement lines, built like pip install -t beside the code
+    inherit_packages: bool = False  # the owner's site-packages on the path too (not as on Lambda)
+    ephemeral_storage_mb: int = 512  # the size of /tmp (enforced where engine/mounts.py can mount a tmpfs)
+    handler_as_given: bool = False  # _HANDLER is ``handler`` verbatim (the endpoint's Handler): the runtime judges it
 
     def __post_init__(self) -> None:
         check_function_name(self.name)
         check_runtime(self.runtime)
-        _check(isinstance(self.memory_mb, int) and not isinstance(self.memory_mb, bool)
-               and MEMORY_MB_RANGE[0] <= self.memory_mb <= MEMORY_MB_RANGE[1],
-               "memory_mb", self.memory_mb, "an integer from 128 to 10240 (MB)")
-        _check(isinstance(self.timeout_s, (int, float)) and not isinstance(self.timeout_s, bool)
-               and TIMEOUT_S_RANGE[0] <= self.timeout_s <= TIMEOUT_S_RANGE[1],
-               "timeout_s", self.timeout_s, "a number of seconds from 1 to 900")
-        _check(isinstance(self.ephemeral_storage_mb, int) and not isinstance(self.ephemeral_storage_mb, bool)
-               and EPHEMERAL_STORAGE_MB_RANGE[0] <= self.ephemeral_storage_mb <= EPHEMERAL_STORAGE_MB_RANGE[1],
-               "ephemeral_storage_mb", self.ephemeral_storage_mb, "an integer from 512 to 10240 (MB)")
+        _check(
+            isinstance(self.memory_mb, int)
+            and not isinstance(self.memory_mb, bool)
+            and MEMORY_MB_RANGE[0] <= self.memory_mb <= MEMORY_MB_RANGE[1],
+            "memory_mb",
+            self.memory_mb,
+            "an integer from 128 to 10240 (MB)",
+        )
+        _check(
+            isinstance(self.timeout_s, (int, float))
+            and not isinstance(self.timeout_s, bool)
+            and TIMEOUT_S_RANGE[0] <= self.timeout_s <= TIMEOUT_S_RANGE[1],
+            "timeout_s",
+            self.timeout_s,
+            "a number of seconds from 1 to 900",
+        )
+        _check(
+            isinstance(self.ephemeral_storage_mb, int)
+            and not isinstance(self.ephemeral_storage_mb, bool)
+            and EPHEMERAL_STORAGE_MB_RANGE[0] <= self.ephemeral_storage_mb <= EPHEMERAL_STORAGE_MB_RANGE[1],
+            "ephemeral_storage_mb",
+            self.ephemeral_storage_mb,
+            "an integer from 512 to 10240 (MB)",
+        )
         _check(isinstance(self.handler_as_given, bool), "handler_as_given", self.handler_as_given, "True or False")
         check_handler(self.handler, self.runtime, as_given=self.handler_as_given)
         _check(isinstance(self.freeze, bool), "freeze", self.freeze, "True or False")
@@ -101,32 +128,65 @@ class FunctionConfig:
         from lambdalab.packages.layers import check_layer_refs  # here: it imports the engine's package limits
 
         layers, requirements = self.layers, self.requirements
-        _check(isinstance(layers, (tuple, list)) and all(isinstance(r, (str, PurePath)) and str(r) for r in layers),
-               "layers", layers, "a list of layer version ARNs or local folders/.zip files")
+        _check(
+            isinstance(layers, (tuple, list)) and all(isinstance(r, (str, PurePath)) and str(r) for r in layers),
+            "layers",
+            layers,
+            "a list of layer version ARNs or local folders/.zip files",
+        )
         layers = tuple(str(r) for r in layers)
         check_layer_refs(layers)  # at most 5, one version of a layer: Lambda's own words (a LayerError)
         if isinstance(requirements, str):
             requirements = tuple(requirements.split())
-        _check(isinstance(requirements, (tuple, list)) and all(isinstance(r, str) for r in requirements),
-               "requirements", requirements, "a list of requirement lines such as 'requests==2.32.3'")
+        _check(
+            isinstance(requirements, (tuple, list)) and all(isinstance(r, str) for r in requirements),
+            "requirements",
+            requirements,
+            "a list of requirement lines such as 'requests==2.32.3'",
+        )
         _check(isinstance(self.inherit_packages, bool), "inherit_packages", self.inherit_packages, "True or False")
         object.__setattr__(self, "layers", layers)
         object.__setattr__(self, "requirements", tuple(r.strip() for r in requirements if r.strip()))
 
     def _check_scaling(self) -> None:
-        _check(self.reserved_concurrency is None or (_is_int(self.reserved_concurrency) and self.reserved_concurrency >= 0),
-               "reserved_concurrency", self.reserved_concurrency, "None or a whole number >= 0")
-        _check(_is_int(self.provisioned_concurrency) and self.provisioned_concurrency >= 0,
-               "provisioned_concurrency", self.provisioned_concurrency, "a whole number >= 0")
+        _check(
+            self.reserved_concurrency is None
+            or (_is_int(self.reserved_concurrency) and self.reserved_concurrency >= 0),
+            "reserved_concurrency",
+            self.reserved_concurrency,
+            "None or a whole number >= 0",
+        )
+        _check(
+            _is_int(self.provisioned_concurrency) and self.provisioned_concurrency >= 0,
+            "provisioned_concurrency",
+            self.provisioned_concurrency,
+            "a whole number >= 0",
+        )
         if self.reserved_concurrency is not None:
-            _check(self.provisioned_concurrency <= self.reserved_concurrency, "provisioned_concurrency",
-                   self.provisioned_concurrency, f"at most the reserved concurrency ({self.reserved_concurrency})")
-        _check(self.keep_alive_s is None or _in_range(self.keep_alive_s, 0, KEEP_ALIVE_MAX_S),
-               "keep_alive_s", self.keep_alive_s, f"None (the Lab's default) or seconds from 0 to {KEEP_ALIVE_MAX_S:.0f}")
-        _check(_is_int(self.max_event_age_s) and 60 <= self.max_event_age_s <= 21_600,
-               "max_event_age_s", self.max_event_age_s, "a whole number of seconds from 60 to 21600")
-        _check(_is_int(self.max_retry_attempts) and 0 <= self.max_retry_attempts <= 2,
-               "max_retry_attempts", self.max_retry_attempts, "0, 1 or 2")
+            _check(
+                self.provisioned_concurrency <= self.reserved_concurrency,
+                "provisioned_concurrency",
+                self.provisioned_concurrency,
+                f"at most the reserved concurrency ({self.reserved_concurrency})",
+            )
+        _check(
+            self.keep_alive_s is None or _in_range(self.keep_alive_s, 0, KEEP_ALIVE_MAX_S),
+            "keep_alive_s",
+            self.keep_alive_s,
+            f"None (the Lab's default) or seconds from 0 to {KEEP_ALIVE_MAX_S:.0f}",
+        )
+        _check(
+            _is_int(self.max_event_age_s) and 60 <= self.max_event_age_s <= 21_600,
+            "max_event_age_s",
+            self.max_event_age_s,
+            "a whole number of seconds from 60 to 21600",
+        )
+        _check(
+            _is_int(self.max_retry_attempts) and 0 <= self.max_retry_attempts <= 2,
+            "max_retry_attempts",
+            self.max_retry_attempts,
+            "0, 1 or 2",
+        )
 
     def _check_env_vars(self) -> None:
         _check(isinstance(self.env_vars, Mapping), "env_vars", self.env_vars, "a mapping of names to strings")
@@ -174,10 +234,13 @@ def check_runtime(runtime: object) -> None:
     (``engine/runtime_catalog.py``), where the answer names what to install.
     """
     if isinstance(runtime, str) and _PYTHON_X_Y.match(runtime) and runtime != INTERPRETER:
-        raise ConfigError(f"invalid runtime: {runtime} is not installed here: this machine runs {INTERPRETER}; "
-                          f"use runtime={INTERPRETER!r} (or 'python', 'python-ric'), or run lambdalab with {runtime}")
-    _check(isinstance(runtime, str) and runtime_ids.kind(runtime) is not None, "runtime", runtime,
-           runtime_ids.describe())
+        raise ConfigError(
+            f"invalid runtime: {runtime} is not installed here: this machine runs {INTERPRETER}; "
+            f"use runtime={INTERPRETER!r} (or 'python', 'python-ric'), or run lambdalab with {runtime}"
+        )
+    _check(
+        isinstance(runtime, str) and runtime_ids.kind(runtime) is not None, "runtime", runtime, runtime_ids.describe()
+    )
 
 
 def check_handler(handler: object, runtime: str = "python", *, as_given: bool = False) -> None:
@@ -202,61 +265,107 @@ def check_handler(handler: object, runtime: str = "python", *, as_given: bool = 
     language = runtime_ids.language(runtime) if isinstance(runtime, str) else "python"
     if as_given and language != "provided":
         parts = handler.replace(".", "/").split("/")
-        _check(0 < len(handler) <= HANDLER_MAX_CHARS and not any(c.isspace() for c in handler)
-               and not handler.startswith("/") and ".." not in handler.split("/") and "" not in parts[:-1],
-               "handler", handler, f"1 to {HANDLER_MAX_CHARS} characters without whitespace, inside the task root")
+        _check(
+            0 < len(handler) <= HANDLER_MAX_CHARS
+            and not any(c.isspace() for c in handler)
+            and not handler.startswith("/")
+            and ".." not in handler.split("/")
+            and "" not in parts[:-1],
+            "handler",
+            handler,
+            f"1 to {HANDLER_MAX_CHARS} characters without whitespace, inside the task root",
+        )
         return
     if language == "provided":
-        _check(0 < len(handler) <= HANDLER_MAX_CHARS and not any(c.isspace() for c in handler), "handler", handler,
-               f"1 to {HANDLER_MAX_CHARS} characters without whitespace (the bootstrap reads it from _HANDLER)")
+        _check(
+            0 < len(handler) <= HANDLER_MAX_CHARS and not any(c.isspace() for c in handler),
+            "handler",
+            handler,
+            f"1 to {HANDLER_MAX_CHARS} characters without whitespace (the bootstrap reads it from _HANDLER)",
+        )
         return
     if language == "nodejs":
         head, _, tail = handler.rpartition("/")
         module, dot, function = tail.partition(".")
-        ok = (0 < len(handler) <= HANDLER_MAX_CHARS and all(_MODULE_PART.match(p) for p in head.split("/") if head)
-              and (not head or all(head.split("/"))) and (not dot or _MODULE_PART.match(module) is not None)
-              and all(_JS_NAME.match(part) for part in (function if dot else tail).split(".")))
-        _check(ok, "handler", handler, "'module.function' or 'path/module.function': the module a file name in the "
-               "task root (letters, digits, '_', '-'), the function a JavaScript name (or names joined by '.'), "
-               f"at most {HANDLER_MAX_CHARS} characters")
+        ok = (
+            0 < len(handler) <= HANDLER_MAX_CHARS
+            and all(_MODULE_PART.match(p) for p in head.split("/") if head)
+            and (not head or all(head.split("/")))
+            and (not dot or _MODULE_PART.match(module) is not None)
+            and all(_JS_NAME.match(part) for part in (function if dot else tail).split("."))
+        )
+        _check(
+            ok,
+            "handler",
+            handler,
+            "'module.function' or 'path/module.function': the module a file name in the "
+            "task root (letters, digits, '_', '-'), the function a JavaScript name (or names joined by '.'), "
+            f"at most {HANDLER_MAX_CHARS} characters",
+        )
         return
     module, _, function = handler.rpartition(".")
     parts = _MODULE_SEP.split(module) if "." in handler else []
-    ok = (0 < len(handler) <= HANDLER_MAX_CHARS and function.isidentifier()
-          and all(_MODULE_PART.match(part) for part in parts))
-    _check(ok, "handler", handler, "'module.function' or 'function': the module's parts are names of letters, digits, "
-           f"'_' or '-' joined by '.' or '/', the function a Python identifier, at most {HANDLER_MAX_CHARS} characters")
+    ok = (
+        0 < len(handler) <= HANDLER_MAX_CHARS
+        and function.isidentifier()
+        and all(_MODULE_PART.match(part) for part in parts)
+    )
+    _check(
+        ok,
+        "handler",
+        handler,
+        "'module.function' or 'function': the module's parts are names of letters, digits, "
+        f"'_' or '-' joined by '.' or '/', the function a Python identifier, at most {HANDLER_MAX_CHARS} characters",
+    )
 
 
 def check_function_name(name: object) -> None:
     """Lambda's function name: 1-64 letters, digits, ``-`` or ``_``."""
-    _check(isinstance(name, str) and _NAME.match(name) is not None, "name", name,
-           "1-64 letters, digits, '-' or '_'")
+    _check(isinstance(name, str) and _NAME.match(name) is not None, "name", name, "1-64 letters, digits, '-' or '_'")
 
 
 def check_alias_name(name: object) -> None:
     """Lambda's alias name: 1-128 letters, digits, ``-`` or ``_``, not all digits (that is a version)."""
-    _check(isinstance(name, str) and _ALIAS.match(name) is not None, "alias", name,
-           "1-128 letters, digits, '-' or '_', not only digits")
+    _check(
+        isinstance(name, str) and _ALIAS.match(name) is not None,
+        "alias",
+        name,
+        "1-128 letters, digits, '-' or '_', not only digits",
+    )
 
 
 def check_alias_weights(weights: object) -> None:
     """An alias's additional version weights: None, or ``{version: share}`` with finite shares from 0 to 1."""
-    _check(weights is None or (isinstance(weights, Mapping) and all(
-        isinstance(v, str) and _in_range(w, 0.0, 1.0) for v, w in weights.items())),
-        "weights", weights, "{version: share from 0 to 1}")
+    _check(
+        weights is None
+        or (
+            isinstance(weights, Mapping)
+            and all(isinstance(v, str) and _in_range(w, 0.0, 1.0) for v, w in weights.items())
+        ),
+        "weights",
+        weights,
+        "{version: share from 0 to 1}",
+    )
 
 
 def check_layer_name(name: object) -> None:
     """Lambda's layer name: 1-140 letters, digits, ``-`` or ``_``."""
-    _check(isinstance(name, str) and _LAYER.match(name) is not None, "layer name", name,
-           "1-140 letters, digits, '-' or '_'")
+    _check(
+        isinstance(name, str) and _LAYER.match(name) is not None,
+        "layer name",
+        name,
+        "1-140 letters, digits, '-' or '_'",
+    )
 
 
 def check_env_key(key: object) -> None:
     """Lambda's environment variable name: a letter then at least one letter, digit or ``_``; not reserved."""
-    _check(isinstance(key, str) and _ENV_KEY.match(key) is not None, "env_vars", key,
-           "names of at least two letters, digits and '_', starting with a letter")
+    _check(
+        isinstance(key, str) and _ENV_KEY.match(key) is not None,
+        "env_vars",
+        key,
+        "names of at least two letters, digits and '_', starting with a letter",
+    )
     _check(key not in RESERVED_ENV_VARS, "env_vars", key, "a name Lambda does not reserve")
 
 
@@ -278,7 +387,7 @@ def _check(ok: bool, field: str, value: object, allowed: str) -> None:
 
 
 # -- a Lab's own settings --------------------------------------------------------------------------
-INIT_TIMEOUT_MAX_S = 900.0        # Lambda's on-demand init limit is 10 s; provisioned inits run up to 15 min
+INIT_TIMEOUT_MAX_S = 900.0  # Lambda's on-demand init limit is 10 s; provisioned inits run up to 15 min
 RETRY_DELAY_SCALE_MAX = 100.0
 _REGION = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d\Z")
 _ACCOUNT = re.compile(r"^\d{12}\Z")
@@ -286,8 +395,9 @@ _PASS_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*\Z")
 
 
 def _names(value: object) -> bool:
-    return (isinstance(value, (tuple, list, frozenset, set))
-            and all(isinstance(n, str) and _PASS_NAME.match(n) is not None for n in value))
+    return isinstance(value, (tuple, list, frozenset, set)) and all(
+        isinstance(n, str) and _PASS_NAME.match(n) is not None for n in value
+    )
 
 
 _LAB_CHECKS: dict[str, tuple[Any, str]] = {
@@ -297,16 +407,34 @@ _LAB_CHECKS: dict[str, tuple[Any, str]] = {
     "scale_period_s": (lambda v: _in_range(v, 1e-3, 86_400.0), "seconds from 0.001 to 86400"),
     "keep_alive_s": (lambda v: _in_range(v, 0.0, KEEP_ALIVE_MAX_S), f"seconds from 0 to {KEEP_ALIVE_MAX_S:.0f}"),
     "keep_alive_policy": (lambda v: v in ("fixed", "hybrid"), "'fixed' or 'hybrid'"),
-    "retry_delay_scale": (lambda v: _in_range(v, 1e-6, RETRY_DELAY_SCALE_MAX),
-                          f"a factor > 0 and at most {RETRY_DELAY_SCALE_MAX:.0f}"),
+    "retry_delay_scale": (
+        lambda v: _in_range(v, 1e-6, RETRY_DELAY_SCALE_MAX),
+        f"a factor > 0 and at most {RETRY_DELAY_SCALE_MAX:.0f}",
+    ),
     "region": (lambda v: isinstance(v, str) and _REGION.match(v) is not None, "a region name such as 'us-east-1'"),
     "account_id": (lambda v: isinstance(v, str) and _ACCOUNT.match(v) is not None, "12 digits, as a string"),
-    "init_timeout_s": (lambda v: _in_range(v, 0.01, INIT_TIMEOUT_MAX_S),
-                       f"seconds > 0 and at most {INIT_TIMEOUT_MAX_S:.0f} (Lambda's on-demand limit is 10)"),
+    "init_timeout_s": (
+        lambda v: _in_range(v, 0.01, INIT_TIMEOUT_MAX_S),
+        f"seconds > 0 and at most {INIT_TIMEOUT_MAX_S:.0f} (Lambda's on-demand limit is 10)",
+    ),
     "pass_env": (_names, "a tuple of environment variable names"),
-    "role_credentials": (lambda v: v is None or (isinstance(v, Mapping) and bool(v) and all(
-        k in ("AccessKeyId", "SecretAccessKey", "SessionToken") and isinstance(x, str) and x and "\0" not in x
-        for k, x in v.items())), "None or a mapping of AccessKeyId, SecretAccessKey and SessionToken to strings"),
+    "role_credentials": (
+        lambda v: (
+            v is None
+            or (
+                isinstance(v, Mapping)
+                and bool(v)
+                and all(
+                    k in ("AccessKeyId", "SecretAccessKey", "SessionToken")
+                    and isinstance(x, str)
+                    and x
+                    and "\0" not in x
+                    for k, x in v.items()
+                )
+            )
+        ),
+        "None or a mapping of AccessKeyId, SecretAccessKey and SessionToken to strings",
+    ),
     "use_cgroups": (lambda v: isinstance(v, bool), "True or False"),
     "max_records": (lambda v: _is_int(v) and v >= 1, "a whole number >= 1"),
     "max_log_entries": (lambda v: _is_int(v) and v >= 1, "a whole number >= 1"),

@@ -71,8 +71,9 @@ def bash_function(handler_body: str | None = None, dest: str | Path | None = Non
     once, shared); returns the folder, for
     ``create_function(path=folder, handler=BASH_HANDLER, runtime="provided.al2023")``.
     """
-    return _folder(dest, "bash", {"bootstrap": (bash_bootstrap(), 0o755),
-                                  "function.sh": (bash_function_sh(handler_body), 0o644)})
+    return _folder(
+        dest, "bash", {"bootstrap": (bash_bootstrap(), 0o755), "function.sh": (bash_function_sh(handler_body), 0o644)}
+    )
 
 
 def scenario_bash_bootstrap() -> str:
@@ -125,21 +126,28 @@ def go_env() -> dict[str, str]:
     """The environment ``go build`` runs with: offline, local toolchain, static binary, caches in ``cache_dir()``."""
     root = cache_dir()
     env = {k: v for k, v in os.environ.items() if not k.startswith("GO")}
-    env.update(GOPATH=str(root / "path"), GOCACHE=str(root / "build"), GOTOOLCHAIN="local", CGO_ENABLED="0",
-               GOPROXY="off", GO111MODULE="on")
+    env.update(
+        GOPATH=str(root / "path"),
+        GOCACHE=str(root / "build"),
+        GOTOOLCHAIN="local",
+        CGO_ENABLED="0",
+        GOPROXY="off",
+        GO111MODULE="on",
+    )
     return env
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _go() -> str | None:
     return shutil.which("go")
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _go_version(go: str) -> str:
     try:
-        return subprocess.run([go, "version"], capture_output=True, text=True, timeout=30, check=True,
-                              env=go_env()).stdout.strip()
+        return subprocess.run(
+            [go, "version"], capture_output=True, text=True, timeout=30, check=True, env=go_env()
+        ).stdout.strip()
     except (OSError, subprocess.SubprocessError) as exc:
         raise ConfigError(f"the Go example runtime needs {GO_INSTALL}; `go version` failed: {exc}") from exc
 
@@ -170,8 +178,14 @@ def go_build(folder: str | Path, binary: str | Path, *, flags: tuple[str, ...] =
     fd, tmp = tempfile.mkstemp(prefix=".bootstrap-", dir=binary.parent.parent)
     os.close(fd)
     try:
-        done = subprocess.run([_go() or "go", "build", "-trimpath", *flags, "-o", tmp, "."], cwd=folder,
-                              env=go_env(), capture_output=True, text=True, timeout=timeout_s)
+        done = subprocess.run(
+            [_go() or "go", "build", "-trimpath", *flags, "-o", tmp, "."],
+            cwd=folder,
+            env=go_env(),
+            capture_output=True,
+            text=True,
+            timeout=timeout_s,
+        )
         if done.returncode != 0:
             raise GoBuildError(f"go build failed:\n{done.stderr.strip()}", done.stderr)
         os.chmod(tmp, 0o755)

@@ -97,9 +97,7 @@ class LifecycleError(LambdaLabError):
         self.event = event
         self.legal_in = legal_in
         where = ", ".join(legal_in) or "no state"
-        super().__init__(
-            f"environment {environment_id}: {event} is not legal in state {state} (legal in: {where})"
-        )
+        super().__init__(f"environment {environment_id}: {event} is not legal in state {state} (legal in: {where})")
 
 
 class SandboxError(LambdaLabError):

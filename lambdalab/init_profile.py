@@ -40,8 +40,17 @@ if TYPE_CHECKING:
     import pandas as pd
 
 __all__ = [
-    "IMPORTTIME_FLAG", "MODULES_MARKER", "ORIGINS", "ImportRow", "classify", "collect_modules_snippet",
-    "import_blocks", "origin_totals", "parse_importtime", "parse_modules_line", "profile_table",
+    "IMPORTTIME_FLAG",
+    "MODULES_MARKER",
+    "ORIGINS",
+    "ImportRow",
+    "classify",
+    "collect_modules_snippet",
+    "import_blocks",
+    "origin_totals",
+    "parse_importtime",
+    "parse_modules_line",
+    "profile_table",
 ]
 
 IMPORTTIME_FLAG: Final = ("-X", "importtime")
@@ -128,8 +137,10 @@ def _link(block: list[tuple[str, int, int, int]]) -> list[ImportRow]:
         open_at[depth] = index
         for deeper in [d for d in open_at if d > depth]:
             del open_at[deeper]
-    return [ImportRow(module, self_us, cumulative_us, depth, None if p is None else block[p][0], index, p)
-            for index, ((module, self_us, cumulative_us, depth), p) in enumerate(zip(block, parents))]
+    return [
+        ImportRow(module, self_us, cumulative_us, depth, None if p is None else block[p][0], index, p)
+        for index, ((module, self_us, cumulative_us, depth), p) in enumerate(zip(block, parents, strict=True))
+    ]
 
 
 # ---------------------------------------------------------------------------------- module files
@@ -169,7 +180,7 @@ def parse_modules_line(text: str, *, block: int = 0, marker: str = MODULES_MARKE
     Returns ``{}`` when the text holds none; raises ``IndexError`` when ``block`` asks for a line
     that is not there, and ``ValueError`` when the line is not whole JSON (cut or interleaved).
     """
-    lines = [line[line.index(marker) + len(marker):] for line in text.splitlines() if marker in line]
+    lines = [line[line.index(marker) + len(marker) :] for line in text.splitlines() if marker in line]
     if not lines and block in (0, -1):
         return {}
     try:
@@ -227,7 +238,7 @@ def _in_stdlib(path: str) -> bool:
     """Under the interpreter's own library folders, and not in a site-packages folder inside them."""
     for folder in _stdlib_folders():
         if path.startswith(folder + os.sep):
-            return not _SITE_DIRS & set(path[len(folder) + 1:].split(os.sep))
+            return not _SITE_DIRS & set(path[len(folder) + 1 :].split(os.sep))
     return False
 
 
@@ -238,24 +249,38 @@ def _stdlib_folders() -> tuple[str, ...]:
 
 
 # ------------------------------------------------------------------------------------------- tables
-def profile_table(rows: Sequence[ImportRow], files: Mapping[str, str | None],
-                  roots: Mapping[str, Iterable[str]]) -> pd.DataFrame:
+def profile_table(
+    rows: Sequence[ImportRow], files: Mapping[str, str | None], roots: Mapping[str, Iterable[str]]
+) -> pd.DataFrame:
     """One row per import, slowest first (cumulative): module, parent, depth, self_ms, cumulative_ms,
     origin, file, index, parent_index (``index``/``parent_index`` identify rows in the tree)."""
     import pandas as pd
 
     frozen_roots = {origin: tuple(folders) for origin, folders in roots.items()}
-    records = [(row.module, row.parent, row.depth, row.self_us / 1000.0, row.cumulative_us / 1000.0,
-                classify(row.module, files, frozen_roots), files.get(row.module), row.index, row.parent_index)
-               for row in rows]
+    records = [
+        (
+            row.module,
+            row.parent,
+            row.depth,
+            row.self_us / 1000.0,
+            row.cumulative_us / 1000.0,
+            classify(row.module, files, frozen_roots),
+            files.get(row.module),
+            row.index,
+            row.parent_index,
+        )
+        for row in rows
+    ]
     table = pd.DataFrame.from_records(records, columns=list(COLUMNS))
-    table = table.astype({"depth": "int64", "self_ms": "float64", "cumulative_ms": "float64", "index": "int64",
-                          "parent_index": "Int64"})
+    table = table.astype(
+        {"depth": "int64", "self_ms": "float64", "cumulative_ms": "float64", "index": "int64", "parent_index": "Int64"}
+    )
     return table.sort_values(["cumulative_ms", "index"], ascending=[False, True], kind="stable").reset_index(drop=True)
 
 
-def origin_totals(rows: Sequence[ImportRow], files: Mapping[str, str | None],
-                  roots: Mapping[str, Iterable[str]]) -> dict[str, float]:
+def origin_totals(
+    rows: Sequence[ImportRow], files: Mapping[str, str | None], roots: Mapping[str, Iterable[str]]
+) -> dict[str, float]:
     """Milliseconds of import time (self) spent in each origin, largest first: where the init went."""
     totals: dict[str, float] = {}
     for row in rows:

@@ -105,8 +105,10 @@ def source_filename(runtime: str, module: str, source: str) -> tuple[str, int]:
 
 
 _COMMONJS = re.compile(r"(?<![\w$.])(?:module\s*\.\s*exports(?![\w$])|exports\s*[.\[])")
-_ES_STATEMENT = re.compile(r"(?<![\w$.])(?:import\s*(?:[{*]|\.\s*meta(?![\w$])|\"\")|import\s+[\w$]"
-                           r"|export\s*[{*]|export\s+[\w$])")
+_ES_STATEMENT = re.compile(
+    r"(?<![\w$.])(?:import\s*(?:[{*]|\.\s*meta(?![\w$])|\"\")|import\s+[\w$]"
+    r"|export\s*[{*]|export\s+[\w$])"
+)
 
 
 def _is_es_module(source: str) -> bool:
@@ -115,8 +117,24 @@ def _is_es_module(source: str) -> bool:
 
 
 _REGEX_AFTER = frozenset("(,=:[!&|?{};+-*%<>~^")
-_REGEX_AFTER_WORDS = frozenset({"return", "typeof", "case", "do", "else", "in", "of", "new", "delete", "void",
-                                "throw", "yield", "await", "instanceof"})
+_REGEX_AFTER_WORDS = frozenset(
+    {
+        "return",
+        "typeof",
+        "case",
+        "do",
+        "else",
+        "in",
+        "of",
+        "new",
+        "delete",
+        "void",
+        "throw",
+        "yield",
+        "await",
+        "instanceof",
+    }
+)
 
 
 def _js_code(source: str) -> str:
@@ -152,7 +170,7 @@ def _js_code(source: str) -> str:
                 out.append('"" + (')
                 last = "("
             else:
-                out.append('""' if c == "`" else ')')
+                out.append('""' if c == "`" else ")")
                 last = '"'
         elif c == "/" and (last in _REGEX_AFTER or last in _REGEX_AFTER_WORDS or not last):
             i = _skip_regex(source, i + 1)
@@ -221,5 +239,7 @@ def _skip_regex(source: str, i: int) -> int:
 
 def describe() -> str:
     """The names accepted, for error messages."""
-    return (f"one of {', '.join(KINDS)}, or Lambda's identifier ({INTERPRETER}, "
-            f"nodejs{KNOWN_NODE_MAJORS[2]}.x, provided.al2023, ...)")
+    return (
+        f"one of {', '.join(KINDS)}, or Lambda's identifier ({INTERPRETER}, "
+        f"nodejs{KNOWN_NODE_MAJORS[2]}.x, provided.al2023, ...)"
+    )

@@ -32,7 +32,8 @@ STDLIB = sysconfig.get_path("stdlib")
 def cold_start(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path]:
     """The merged stdout+stderr of one interpreter that imports like an init: stdlib, then the package."""
     root = tmp_path_factory.mktemp("task")
-    (root / "mymod.py").write_text(textwrap.dedent("""\
+    (root / "mymod.py").write_text(
+        textwrap.dedent("""\
         import time
         print("INIT_START Runtime Version: python:3.11")  # a handler's print in the middle of the profile
         import mymod_helper
@@ -42,12 +43,20 @@ def cold_start(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path]:
         except ImportError:
             pass
         time.sleep(0.05)
-    """))
+    """)
+    )
     (root / "mymod_helper.py").write_text("VALUE = 1\n")
     # wave: imported after the init, as a handler importing lazily in its first invoke would
     code = f"import json, email.parser; import mymod\n{collect_modules_snippet()}\nimport wave"
-    out = subprocess.run([sys.executable, *IMPORTTIME_FLAG, "-S", "-c", code], cwd=root, stdout=subprocess.PIPE,
-                         stderr=subprocess.STDOUT, text=True, timeout=60, check=False)
+    out = subprocess.run(
+        [sys.executable, *IMPORTTIME_FLAG, "-S", "-c", code],
+        cwd=root,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert out.returncode == 0, out.stdout
     return out.stdout, root
 
@@ -85,7 +94,7 @@ def test_modules_are_attributed_to_the_package_and_the_standard_library(cold_sta
     roots = {"package": [str(root)]}
     table = profile_table(parse_importtime(text), files, roots)
     assert list(table.columns) == list(COLUMNS)
-    origin = dict(zip(table["module"], table["origin"]))
+    origin = dict(zip(table["module"], table["origin"], strict=True))
     assert origin["mymod"] == origin["mymod_helper"] == "package"
     assert {origin[m] for m in ("json", "json.decoder", "email.parser", "email.feedparser", "colorsys")} == {"stdlib"}
     assert origin["lambdalab_missing_optional"] == "not found" and origin["wave"] == "not found"  # not loaded at init
@@ -110,10 +119,18 @@ def test_until_the_module_list_keeps_the_inits_imports_only(cold_start: tuple[st
 def test_the_module_list_survives_a_handler_that_replaced_stderr(tmp_path: Path) -> None:
     (tmp_path / 'odd "name"\\x').mkdir()
     (tmp_path / 'odd "name"\\x' / "oddmod.py").write_text("")
-    code = ("import io, sys, colorsys\nsys.path.insert(0, sys.argv[1])\nimport oddmod\nsys.stderr = io.StringIO()\n"
-            + collect_modules_snippet())
-    out = subprocess.run([sys.executable, *IMPORTTIME_FLAG, "-I", "-S", "-c", code, str(tmp_path / 'odd "name"\\x')],
-                         cwd=tmp_path, capture_output=True, text=True, timeout=60, check=False)
+    code = (
+        "import io, sys, colorsys\nsys.path.insert(0, sys.argv[1])\nimport oddmod\nsys.stderr = io.StringIO()\n"
+        + collect_modules_snippet()
+    )
+    out = subprocess.run(
+        [sys.executable, *IMPORTTIME_FLAG, "-I", "-S", "-c", code, str(tmp_path / 'odd "name"\\x')],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert out.returncode == 0, out.stderr
     files = parse_modules_line(out.stderr)
     assert files["colorsys"] == str(Path(STDLIB) / "colorsys.py") and files["sys"] is None
@@ -143,8 +160,12 @@ import time:      7000 |       7000 | slow
 def test_importtime_lines_are_read_among_other_log_lines() -> None:
     rows = parse_importtime(NOISY)
     assert [(r.module, r.self_us, r.cumulative_us, r.depth, r.parent) for r in rows] == [
-        ("c", 100, 100, 2, "b"), ("b", 200, 300, 1, "a"), ("d", 50, 50, 1, "a"), ("a", 400, 750, 0, None),
-        ("e", 10, 10, 0, None)]
+        ("c", 100, 100, 2, "b"),
+        ("b", 200, 300, 1, "a"),
+        ("d", 50, 50, 1, "a"),
+        ("a", 400, 750, 0, None),
+        ("e", 10, 10, 0, None),
+    ]
     assert [r.parent_index for r in rows] == [1, 3, 3, None, None]
 
 
@@ -162,8 +183,10 @@ def test_a_log_without_a_profile_gives_no_rows() -> None:
 
 
 def test_until_ends_each_block_at_its_marker() -> None:
-    text = NOISY.replace("import time:        10 |         10 | e\n", "import time:        10 |         10 | e\nSTOP\n"
-                         "import time:        99 |         99 | lazy\n")
+    text = NOISY.replace(
+        "import time:        10 |         10 | e\n",
+        "import time:        10 |         10 | e\nSTOP\nimport time:        99 |         99 | lazy\n",
+    )
     assert [r.module for r in parse_importtime(text)][-1] == "lazy"
     assert [r.module for r in parse_importtime(text, until="STOP")] == ["c", "b", "d", "a", "e"]
     assert [r.module for r in parse_importtime(text, block=1, until="STOP")] == ["slow"]  # a new header, a new block
@@ -176,15 +199,19 @@ def test_rows_before_the_first_header_are_a_block() -> None:
 
 
 def test_a_module_imported_twice_keeps_two_rows() -> None:
-    text = ("import time:        5 |          5 |   missing\nimport time:        5 |          5 |   missing\n"
-            "import time:       20 |         30 | app\n")
+    text = (
+        "import time:        5 |          5 |   missing\nimport time:        5 |          5 |   missing\n"
+        "import time:       20 |         30 | app\n"
+    )
     rows = parse_importtime(text)
     assert [(r.index, r.parent_index) for r in rows] == [(0, 2), (1, 2), (2, None)]
 
 
 def test_the_module_list_line_is_found_among_other_lines() -> None:
-    text = ("START\n" + MODULES_MARKER + '{"a": "/var/task/a.py", "sys": null}\n'
-            "noise\n" + MODULES_MARKER + '{"b": "/x/b.py"}\n')
+    text = (
+        "START\n" + MODULES_MARKER + '{"a": "/var/task/a.py", "sys": null}\n'
+        "noise\n" + MODULES_MARKER + '{"b": "/x/b.py"}\n'
+    )
     assert parse_modules_line(text) == {"a": "/var/task/a.py", "sys": None}
     assert parse_modules_line(text, block=-1) == {"b": "/x/b.py"}
     assert parse_modules_line("nothing here\n") == {}
@@ -203,23 +230,26 @@ ROOTS = {
 }
 
 
-@pytest.mark.parametrize(("module", "file", "origin"), [
-    ("app", "/var/task/app.py", "package"),
-    ("requests", "/var/task/package/requests/__init__.py", "dependencies"),  # the longer folder wins
-    ("jinja2", "/cache/deps/abc/jinja2/__init__.py", "dependencies"),
-    ("shared", "/opt/python/shared.py", "layer"),
-    ("numpy", "/opt/python/lib/python3.11/site-packages/numpy/__init__.py", "layer"),
-    ("boto3", "/var/runtime/boto3/__init__.py", "runtime"),
-    ("json", f"{STDLIB}/json/__init__.py", "stdlib"),
-    ("thing", "/var/task2/thing.py", "other"),  # a prefix of the name is not the folder
-    ("pandas", f"{STDLIB}/site-packages/pandas/__init__.py", "other"),  # under the stdlib folder, not stdlib
-    ("sys", None, "stdlib"),  # built in: no file, a standard library name
-    ("_frozen_importlib", None, "stdlib"),
-    ("six.moves.urllib", None, "dependencies"),  # no file: its package's origin
-    ("mystery", None, "unknown"),
-    ("simplejson", "<absent>", "not found"),  # not in the list taken after init: the import failed
-    ("absent", "", "unknown"),
-])
+@pytest.mark.parametrize(
+    ("module", "file", "origin"),
+    [
+        ("app", "/var/task/app.py", "package"),
+        ("requests", "/var/task/package/requests/__init__.py", "dependencies"),  # the longer folder wins
+        ("jinja2", "/cache/deps/abc/jinja2/__init__.py", "dependencies"),
+        ("shared", "/opt/python/shared.py", "layer"),
+        ("numpy", "/opt/python/lib/python3.11/site-packages/numpy/__init__.py", "layer"),
+        ("boto3", "/var/runtime/boto3/__init__.py", "runtime"),
+        ("json", f"{STDLIB}/json/__init__.py", "stdlib"),
+        ("thing", "/var/task2/thing.py", "other"),  # a prefix of the name is not the folder
+        ("pandas", f"{STDLIB}/site-packages/pandas/__init__.py", "other"),  # under the stdlib folder, not stdlib
+        ("sys", None, "stdlib"),  # built in: no file, a standard library name
+        ("_frozen_importlib", None, "stdlib"),
+        ("six.moves.urllib", None, "dependencies"),  # no file: its package's origin
+        ("mystery", None, "unknown"),
+        ("simplejson", "<absent>", "not found"),  # not in the list taken after init: the import failed
+        ("absent", "", "unknown"),
+    ],
+)
 def test_classify_by_the_most_specific_folder(module: str, file: str | None, origin: str) -> None:
     files = {module: file, "six": "/var/task/package/six.py"}
     if file == "<absent>":

@@ -59,7 +59,17 @@ __all__ = [
 
 
 KINDS: dict[str, Callable[..., dict[str, Any]]] = {
-    "apigw_rest": apigw_rest, "apigw_http": apigw_http, "function_url": function_url, "alb": alb,
-    "s3_put": s3_put, "s3_delete": s3_delete, "sqs": sqs, "sns": sns, "eventbridge": eventbridge,
-    "dynamodb_stream": dynamodb_stream, "kinesis": kinesis, "schedule": schedule, "cloudwatch_logs": cloudwatch_logs,
+    "apigw_rest": apigw_rest,
+    "apigw_http": apigw_http,
+    "function_url": function_url,
+    "alb": alb,
+    "s3_put": s3_put,
+    "s3_delete": s3_delete,
+    "sqs": sqs,
+    "sns": sns,
+    "eventbridge": eventbridge,
+    "dynamodb_stream": dynamodb_stream,
+    "kinesis": kinesis,
+    "schedule": schedule,
+    "cloudwatch_logs": cloudwatch_logs,
 }

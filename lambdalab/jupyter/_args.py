@@ -15,8 +15,11 @@ from IPython.core.magic_arguments import MagicArgumentParser
 from lambdalab.errors import CallerError
 
 # option -> FunctionConfig field, for the scaling options
-SCALING_OPTIONS = {"reserved": "reserved_concurrency", "provisioned": "provisioned_concurrency",
-                   "keep_alive": "keep_alive_s"}
+SCALING_OPTIONS = {
+    "reserved": "reserved_concurrency",
+    "provisioned": "provisioned_concurrency",
+    "keep_alive": "keep_alive_s",
+}
 
 
 @contextlib.contextmanager
@@ -50,18 +53,40 @@ def env_pairs(items: list[str] | None) -> dict[str, str]:
 
 def add_package_options(parser: argparse.ArgumentParser, *, for_update: bool = False) -> None:
     """What a function ships besides its code: dependencies, layers, the kernel's packages (opt-in)."""
-    parser.add_argument("--requirements", metavar="'REQ ...'", default=None,
-                        help="requirements built like pip install -t, e.g. \"requests==2.32.3 attrs\" (cached)")
-    parser.add_argument("--layer", action="append", metavar="PATH|ARN", default=None,
-                        help="a layer: a local folder or .zip, or a layer version ARN (repeatable, up to 5; later wins)")
-    parser.add_argument("--inherit-packages", dest="inherit_packages", action="store_true",
-                        default=None if for_update else False,
-                        help="also import from the kernel's packages (quick experiments; not as on Lambda)")
+    parser.add_argument(
+        "--requirements",
+        metavar="'REQ ...'",
+        default=None,
+        help='requirements built like pip install -t, e.g. "requests==2.32.3 attrs" (cached)',
+    )
+    parser.add_argument(
+        "--layer",
+        action="append",
+        metavar="PATH|ARN",
+        default=None,
+        help="a layer: a local folder or .zip, or a layer version ARN (repeatable, up to 5; later wins)",
+    )
+    parser.add_argument(
+        "--inherit-packages",
+        dest="inherit_packages",
+        action="store_true",
+        default=None if for_update else False,
+        help="also import from the kernel's packages (quick experiments; not as on Lambda)",
+    )
     if for_update:
-        parser.add_argument("--no-inherit-packages", dest="inherit_packages", action="store_false",
-                            help="import only the package, its layers and the runtime")
-    parser.add_argument("--pip-args", dest="pip_args", metavar="'ARGS'", default=None,
-                        help="extra pip options for --requirements, e.g. \"--no-index --find-links ./wheels\"")
+        parser.add_argument(
+            "--no-inherit-packages",
+            dest="inherit_packages",
+            action="store_false",
+            help="import only the package, its layers and the runtime",
+        )
+    parser.add_argument(
+        "--pip-args",
+        dest="pip_args",
+        metavar="'ARGS'",
+        default=None,
+        help='extra pip options for --requirements, e.g. "--no-index --find-links ./wheels"',
+    )
 
 
 def package_options(args: argparse.Namespace, *, given_only: bool = False) -> dict[str, Any]:
@@ -89,8 +114,9 @@ def split_words(text: str, option: str) -> list[str]:
 
 def scaling_changes(args: argparse.Namespace) -> dict[str, Any]:
     """The scaling options that were given, as ``FunctionConfig`` field names."""
-    return {field: getattr(args, option) for option, field in SCALING_OPTIONS.items()
-            if getattr(args, option) is not None}
+    return {
+        field: getattr(args, option) for option, field in SCALING_OPTIONS.items() if getattr(args, option) is not None
+    }
 
 
 def event_value(text: str | None, user_ns: dict[str, Any]) -> Any:

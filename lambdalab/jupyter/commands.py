@@ -18,7 +18,12 @@ from IPython.core.error import UsageError
 from lambdalab import Function, Lab, runtime_ids
 from lambdalab.errors import ConfigError
 from lambdalab.jupyter._args import (
-    add_package_options, env_pairs, event_value, new_parser, package_options, parse,
+    add_package_options,
+    env_pairs,
+    event_value,
+    new_parser,
+    package_options,
+    parse,
     scaling_changes,
 )
 from lambdalab.jupyter.patterns import KNOB_PATTERNS, check_pattern, make_pattern
@@ -48,15 +53,25 @@ def add_config_options(parser: argparse.ArgumentParser, *, for_update: bool) -> 
     parser.add_argument("--memory", "-m", type=int, help="memory in MB, 128-10240")
     parser.add_argument("--timeout", "-t", type=float, help="timeout in seconds, 1-900")
     parser.add_argument("--handler", help="'function' or 'module.function'")
-    parser.add_argument("--runtime", help="'python', 'python-ric', 'nodejs', 'nodejs-ric', 'provided', or Lambda's "
-                        f"identifier ({runtime_ids.INTERPRETER}, nodejs20.x, provided.al2023...) of one installed here")
-    parser.add_argument("--env", "-e", action="append", metavar="KEY=VALUE",
-                        help="environment variable (repeatable; replaces all of them)")
+    parser.add_argument(
+        "--runtime",
+        help="'python', 'python-ric', 'nodejs', 'nodejs-ric', 'provided', or Lambda's "
+        f"identifier ({runtime_ids.INTERPRETER}, nodejs20.x, provided.al2023...) of one installed here",
+    )
+    parser.add_argument(
+        "--env",
+        "-e",
+        action="append",
+        metavar="KEY=VALUE",
+        help="environment variable (repeatable; replaces all of them)",
+    )
     parser.add_argument("--reserved", type=int, help="reserved concurrency")
     parser.add_argument("--provisioned", type=int, help="provisioned concurrency")
     parser.add_argument("--keep-alive", dest="keep_alive", type=float, help="seconds an idle environment is kept")
     if for_update:
-        parser.add_argument("--freeze", dest="freeze", action="store_true", default=None, help="freeze idle environments")
+        parser.add_argument(
+            "--freeze", dest="freeze", action="store_true", default=None, help="freeze idle environments"
+        )
         parser.add_argument("--no-freeze", dest="freeze", action="store_false", help="do not freeze idle environments")
 
 
@@ -90,9 +105,17 @@ def list_(magics: MagicsContext, rest: str) -> Any:
     rows = []
     for name in lab.functions():
         fn = lab.function(name)
-        rows.append({"name": name, "runtime": fn.config.runtime, "memory_mb": fn.config.memory_mb,
-                     "timeout_s": fn.config.timeout_s, "handler": fn.config.full_handler,
-                     "environments": len(fn.environments()), "code": code_hash(fn)[:12]})
+        rows.append(
+            {
+                "name": name,
+                "runtime": fn.config.runtime,
+                "memory_mb": fn.config.memory_mb,
+                "timeout_s": fn.config.timeout_s,
+                "handler": fn.config.full_handler,
+                "environments": len(fn.environments()),
+                "code": code_hash(fn)[:12],
+            }
+        )
     columns = ["name", "runtime", "memory_mb", "timeout_s", "handler", "environments", "code"]
     return pd.DataFrame(rows, columns=columns)
 
@@ -134,7 +157,7 @@ def logs(magics: MagicsContext, rest: str) -> None:
     if args.tail is not None:
         if args.tail < 0:
             raise UsageError("--tail must be 0 or more")
-        text = "\n".join(text.splitlines()[-args.tail:] if args.tail else [])
+        text = "\n".join(text.splitlines()[-args.tail :] if args.tail else [])
     print(text.rstrip("\n"))
 
 
@@ -158,8 +181,13 @@ _CONFIG = new_parser("lambda config")
 _CONFIG.add_argument("name")
 add_config_options(_CONFIG, for_update=True)
 add_package_options(_CONFIG, for_update=True)
-_CONFIG_FIELDS = {"memory": "memory_mb", "timeout": "timeout_s", "handler": "handler", "runtime": "runtime",
-                  "freeze": "freeze"}
+_CONFIG_FIELDS = {
+    "memory": "memory_mb",
+    "timeout": "timeout_s",
+    "handler": "handler",
+    "runtime": "runtime",
+    "freeze": "freeze",
+}
 
 
 def config(magics: MagicsContext, rest: str) -> Function:
@@ -173,8 +201,9 @@ def config(magics: MagicsContext, rest: str) -> Function:
     """
     args = parse(_CONFIG, rest)
     fn = _function(magics, args.name)
-    changes = {field: getattr(args, option) for option, field in _CONFIG_FIELDS.items()
-               if getattr(args, option) is not None}
+    changes = {
+        field: getattr(args, option) for option, field in _CONFIG_FIELDS.items() if getattr(args, option) is not None
+    }
     if args.env is not None:
         changes["env_vars"] = env_pairs(args.env)
     changes.update(package_options(args, given_only=True))
@@ -193,12 +222,24 @@ def _pattern_option(text: str) -> str:
 
 def _add_load_options(parser: argparse.ArgumentParser, *, for_panel: bool = False) -> None:
     if for_panel:  # the panel's dropdown: the patterns its knobs build
-        parser.add_argument("--pattern", "-p", default="constant", choices=KNOB_PATTERNS, metavar="P",
-                            help=f"arrival pattern: {', '.join(KNOB_PATTERNS)} (default constant)")
+        parser.add_argument(
+            "--pattern",
+            "-p",
+            default="constant",
+            choices=KNOB_PATTERNS,
+            metavar="P",
+            help=f"arrival pattern: {', '.join(KNOB_PATTERNS)} (default constant)",
+        )
     else:
-        parser.add_argument("--pattern", "-p", default="constant", type=_pattern_option, metavar="P",
-                            help=f"arrival pattern: {', '.join(PATTERNS)} (default constant), or NAME:ARGS "
-                            "for every parameter, e.g. step:5/20/5,step_s=2 or replay:0/0.1/0.5")
+        parser.add_argument(
+            "--pattern",
+            "-p",
+            default="constant",
+            type=_pattern_option,
+            metavar="P",
+            help=f"arrival pattern: {', '.join(PATTERNS)} (default constant), or NAME:ARGS "
+            "for every parameter, e.g. step:5/20/5,step_s=2 or replay:0/0.1/0.5",
+        )
     parser.add_argument("--rate", "-r", type=float, default=10.0, help="requests per second (peak for ramp/sine)")
     parser.add_argument("--duration", "-d", type=float, default=None, help="seconds to run")
     parser.add_argument("--count", "-n", type=int, default=None, help="number of requests")
@@ -228,12 +269,17 @@ def load(magics: MagicsContext, rest: str) -> Any:
     fn = _function(magics, args.name)
     if args.duration is None and args.count is None:
         args.duration = 5.0
-    pattern = make_pattern(args.pattern, rate=args.rate, clients=args.clients, seed=args.seed,
-                           duration_s=args.duration)
+    pattern = make_pattern(args.pattern, rate=args.rate, clients=args.clients, seed=args.seed, duration_s=args.duration)
     event = event_value(args.event, magics.user_ns)
     run = start_load if args.background else run_load
-    return run(fn, pattern, duration_s=args.duration, count=args.count, event=event,
-               invocation_type="Event" if args.is_async else "RequestResponse")
+    return run(
+        fn,
+        pattern,
+        duration_s=args.duration,
+        count=args.count,
+        event=event,
+        invocation_type="Event" if args.is_async else "RequestResponse",
+    )
 
 
 _PANEL = new_parser("lambda panel")
@@ -250,14 +296,27 @@ def panel(magics: MagicsContext, rest: str) -> Any:
 
     args = parse(_PANEL, rest)
     fn = _function(magics, args.name)
-    return Panel(fn, pattern=args.pattern, rate=args.rate, duration_s=args.duration or 10.0,
-                 concurrency=args.clients, count=args.count, seed=args.seed,
-                 event=event_value(args.event, magics.user_ns))
+    return Panel(
+        fn,
+        pattern=args.pattern,
+        rate=args.rate,
+        duration_s=args.duration or 10.0,
+        concurrency=args.clients,
+        count=args.count,
+        seed=args.seed,
+        event=event_value(args.event, magics.user_ns),
+    )
 
 
 SUBCOMMANDS: dict[str, Callable[[MagicsContext, str], Any]] = {
-    "invoke": invoke, "list": list_, "envs": envs, "logs": logs, "kill": kill, "config": config,
-    "load": load, "panel": panel,
+    "invoke": invoke,
+    "list": list_,
+    "envs": envs,
+    "logs": logs,
+    "kill": kill,
+    "config": config,
+    "load": load,
+    "panel": panel,
 }
 
 
@@ -274,4 +333,3 @@ def line_help() -> str:
             parts.append("  options:\n" + options)
         parts.append(body.rstrip() + "\n")
     return "\n".join(parts)
-

@@ -14,14 +14,16 @@ import json
 import sys
 from typing import Any
 
-from lambdalab.viz.colours import PHASE_COLOURS
 from lambdalab import Function, InvocationResult
+from lambdalab.viz.colours import PHASE_COLOURS
 
 # The cards' phases the charts do not draw; the others take the charts' colours, so charts and cards agree.
 _CARD_ONLY_COLOURS = {"wait": "#d0d4da", "reset": "#d9534f"}
 _SCALING_FIELDS = ("reserved_concurrency", "provisioned_concurrency", "keep_alive_s")
-_STYLE = ("font-family:system-ui,sans-serif;font-size:13px;border:1px solid #d5d9de;border-radius:6px;"
-          "padding:8px 10px;margin:2px 0;max-width:640px;background:#fbfcfd;color:#1f2328")
+_STYLE = (
+    "font-family:system-ui,sans-serif;font-size:13px;border:1px solid #d5d9de;border-radius:6px;"
+    "padding:8px 10px;margin:2px 0;max-width:640px;background:#fbfcfd;color:#1f2328"
+)
 _PAYLOAD_CHARS = 2000
 
 
@@ -40,7 +42,9 @@ def register(ipython: Any) -> None:
 
 def report_html(report: Any) -> str:
     """A load report: its summary as Lambda-style text (``print(report)`` shows the same)."""
-    return f"<div class='lambdalab-card lambdalab-report' style='{_STYLE}'>{_pre(str(report), '#f3f6f9', 'summary')}</div>"
+    return (
+        f"<div class='lambdalab-card lambdalab-report' style='{_STYLE}'>{_pre(str(report), '#f3f6f9', 'summary')}</div>"
+    )
 
 
 def unregister(ipython: Any) -> None:
@@ -59,12 +63,16 @@ def result_html(result: InvocationResult) -> str:
     record = result.record
     badge = _badge("cold", "#f2a33a") if result.cold else _badge("warm", "#3b9c5a")
     status = _badge(result.error.get("errorType", "error"), "#d9534f") if result.error else _badge("ok", "#6b7785")
-    head = (f"<b>{_e(record.function)}</b> {badge} {status} "
-            f"<span style='color:#6b7785'>request {_e(record.request_id[:8])} · "
-            f"environment {_e(record.environment_id[:8])}</span>")
-    return (f"<div class='lambdalab-card lambdalab-result' style='{_STYLE}'>"
-            f"<div>{head}</div>{_body(result)}{_report_table(result)}"
-            f"<div style='margin-top:4px'>{timeline_svg(result)}</div>{_init_hint(result)}</div>")
+    head = (
+        f"<b>{_e(record.function)}</b> {badge} {status} "
+        f"<span style='color:#6b7785'>request {_e(record.request_id[:8])} · "
+        f"environment {_e(record.environment_id[:8])}</span>"
+    )
+    return (
+        f"<div class='lambdalab-card lambdalab-result' style='{_STYLE}'>"
+        f"<div>{head}</div>{_body(result)}{_report_table(result)}"
+        f"<div style='margin-top:4px'>{timeline_svg(result)}</div>{_init_hint(result)}</div>"
+    )
 
 
 def _init_hint(result: InvocationResult) -> str:
@@ -73,8 +81,10 @@ def _init_hint(result: InvocationResult) -> str:
         return ""
     name = result.record.function
     call = f"{name}.profile_init()" if name.isidentifier() else f"lab.function({name!r}).profile_init()"
-    return (f"<div class='lambdalab-init-hint' style='font-size:11px;color:#6b7785;margin-top:2px'>"
-            f"why is this init slow? <code>{_e(call)}</code></div>")
+    return (
+        f"<div class='lambdalab-init-hint' style='font-size:11px;color:#6b7785;margin-top:2px'>"
+        f"why is this init slow? <code>{_e(call)}</code></div>"
+    )
 
 
 def _body(result: InvocationResult) -> str:
@@ -93,13 +103,20 @@ def _body(result: InvocationResult) -> str:
 
 
 def _report_table(result: InvocationResult) -> str:
-    cells = [("Duration", f"{result.duration_ms:.2f} ms"), ("Billed", f"{result.billed_duration_ms} ms"),
-             ("Memory", f"{result.memory_size_mb} MB"), ("Max used", f"{result.max_memory_used_mb} MB")]
+    cells = [
+        ("Duration", f"{result.duration_ms:.2f} ms"),
+        ("Billed", f"{result.billed_duration_ms} ms"),
+        ("Memory", f"{result.memory_size_mb} MB"),
+        ("Max used", f"{result.max_memory_used_mb} MB"),
+    ]
     if result.init_duration_ms is not None:
         cells.append(("Init", f"{result.init_duration_ms:.2f} ms"))
     cells.append(("Latency", f"{result.record.latency_ms:.2f} ms"))
-    row = "".join(f"<td style='padding:1px 10px 1px 0;white-space:nowrap'><span style='color:#6b7785'>{k}</span> "
-                  f"<b>{_e(v)}</b></td>" for k, v in cells)
+    row = "".join(
+        f"<td style='padding:1px 10px 1px 0;white-space:nowrap'><span style='color:#6b7785'>{k}</span> "
+        f"<b>{_e(v)}</b></td>"
+        for k, v in cells
+    )
     return f"<table class='lambdalab-report' style='border-collapse:collapse;margin:4px 0'><tr>{row}</tr></table>"
 
 
@@ -139,11 +156,15 @@ def timeline_svg(result: InvocationResult, *, width: int = 420) -> str:
         x, w = 2 + (a - start) * scale, max((b - a) * scale, 1.5)
         dash = " stroke='#ffffff' stroke-dasharray='3 2'" if phase == after else ""
         ms = "…" if phase == after else f"{(b - a) * 1000:.1f} ms"
-        parts.append(f"<rect class='phase-{phase}' x='{x:.1f}' y='2' width='{w:.1f}' height='14' "
-                     f"fill='{colours.get(phase, '#999')}'{dash}><title>{phase} {ms}</title></rect>")
+        parts.append(
+            f"<rect class='phase-{phase}' x='{x:.1f}' y='2' width='{w:.1f}' height='14' "
+            f"fill='{colours.get(phase, '#999')}'{dash}><title>{phase} {ms}</title></rect>"
+        )
         labels.append(f"<span style='color:{colours.get(phase, '#999')}'>■</span> {phase} {ms}")
-    svg = (f"<svg class='lambdalab-timeline' width='{width}' height='18' viewBox='0 0 {width} 18' "
-           f"xmlns='http://www.w3.org/2000/svg' role='img' aria-label='phases'>{''.join(parts)}</svg>")
+    svg = (
+        f"<svg class='lambdalab-timeline' width='{width}' height='18' viewBox='0 0 {width} 18' "
+        f"xmlns='http://www.w3.org/2000/svg' role='img' aria-label='phases'>{''.join(parts)}</svg>"
+    )
     legend = f"<div style='font-size:11px;color:#4b5561'>{' · '.join(labels)}</div>"
     return svg + legend
 
@@ -158,25 +179,39 @@ def function_html(fn: Function) -> str:
         envs = f"{len(environments)} ({frozen} frozen)"
     except Exception:  # noqa: BLE001 - a closed Lab still renders its function's card
         envs = "n/a (Lab closed)"
-    cells = [("runtime", config.runtime), ("memory", f"{config.memory_mb} MB"),
-             ("timeout", f"{config.timeout_s:g} s"), ("version", "$LATEST"),
-             ("code", code_hash(fn)[:12] or "?"), ("handler", config.full_handler),
-             ("environments", envs)]
+    cells = [
+        ("runtime", config.runtime),
+        ("memory", f"{config.memory_mb} MB"),
+        ("timeout", f"{config.timeout_s:g} s"),
+        ("version", "$LATEST"),
+        ("code", code_hash(fn)[:12] or "?"),
+        ("handler", config.full_handler),
+        ("environments", envs),
+    ]
     defaults = {f.name: f.default for f in dataclasses.fields(config)}
-    cells += [(name.replace("_", " "), str(getattr(config, name))) for name in _SCALING_FIELDS
-              if getattr(config, name) not in (None, defaults[name])]
+    cells += [
+        (name.replace("_", " "), str(getattr(config, name)))
+        for name in _SCALING_FIELDS
+        if getattr(config, name) not in (None, defaults[name])
+    ]
     if config.env_vars:
         cells.append(("env vars", ", ".join(sorted(config.env_vars))))
     if not config.freeze:
         cells.append(("freeze", "off"))
-    row = "".join(f"<td style='padding:1px 10px 1px 0;white-space:nowrap'><span style='color:#6b7785'>{_e(k)}</span> "
-                  f"<b>{_e(v)}</b></td>" for k, v in cells)
-    packages = " · ".join(f"<span style='color:#6b7785'>{_e(k)}</span> <b>{_e(v)}</b>"
-                          for k, v in _package_cells(config))
+    row = "".join(
+        f"<td style='padding:1px 10px 1px 0;white-space:nowrap'><span style='color:#6b7785'>{_e(k)}</span> "
+        f"<b>{_e(v)}</b></td>"
+        for k, v in cells
+    )
+    packages = " · ".join(
+        f"<span style='color:#6b7785'>{_e(k)}</span> <b>{_e(v)}</b>" for k, v in _package_cells(config)
+    )
     packages = f"<div class='lambdalab-packages' style='margin-top:2px'>{packages}</div>" if packages else ""
-    return (f"<div class='lambdalab-card lambdalab-function' style='{_STYLE}'>"
-            f"<div>λ <b>{_e(fn.name)}</b> <span style='color:#6b7785'>function</span></div>"
-            f"<table style='border-collapse:collapse;margin-top:2px'><tr>{row}</tr></table>{packages}</div>")
+    return (
+        f"<div class='lambdalab-card lambdalab-function' style='{_STYLE}'>"
+        f"<div>λ <b>{_e(fn.name)}</b> <span style='color:#6b7785'>function</span></div>"
+        f"<table style='border-collapse:collapse;margin-top:2px'><tr>{row}</tr></table>{packages}</div>"
+    )
 
 
 def _package_cells(config: Any) -> list[tuple[str, str]]:
@@ -198,13 +233,17 @@ def code_hash(fn: Function) -> str:
 
 # -- helpers ----------------------------------------------------------------------------------------
 def _badge(text: str, colour: str) -> str:
-    return (f"<span class='lambdalab-badge' style='background:{colour};color:#fff;border-radius:9px;"
-            f"padding:0 7px;font-size:11px'>{_e(text)}</span>")
+    return (
+        f"<span class='lambdalab-badge' style='background:{colour};color:#fff;border-radius:9px;"
+        f"padding:0 7px;font-size:11px'>{_e(text)}</span>"
+    )
 
 
 def _pre(text: str, background: str, cls: str) -> str:
-    return (f"<pre class='{cls}' style='background:{background};margin:4px 0;padding:4px 6px;"
-            f"max-height:14em;overflow:auto;white-space:pre-wrap'>{_e(text)}</pre>")
+    return (
+        f"<pre class='{cls}' style='background:{background};margin:4px 0;padding:4px 6px;"
+        f"max-height:14em;overflow:auto;white-space:pre-wrap'>{_e(text)}</pre>"
+    )
 
 
 def _e(value: object) -> str:

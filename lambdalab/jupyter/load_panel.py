@@ -18,15 +18,17 @@ from typing import Any
 import ipywidgets as w
 import pandas  # noqa: F401 - imported here, on the main thread, before a worker thread can half-import it
 
-from lambdalab import Function
+from lambdalab import Function, load
 from lambdalab.errors import CallerError
 from lambdalab.jupyter import loop as kernel_loop
-from lambdalab import load
 from lambdalab.jupyter.patterns import KNOB_PATTERNS, make_pattern
 
 CHARTS = ("timeline", "latency_over_time", "concurrency")
-_SCALING = (("reserved", "reserved_concurrency", int), ("provisioned", "provisioned_concurrency", int),
-            ("keep_alive", "keep_alive_s", float))
+_SCALING = (
+    ("reserved", "reserved_concurrency", int),
+    ("provisioned", "provisioned_concurrency", int),
+    ("keep_alive", "keep_alive_s", float),
+)
 
 
 class Panel:
@@ -35,15 +37,26 @@ class Panel:
     Python equivalent of the start button: ``lambdalab.load.start(fn, pattern, duration_s=...)``.
     """
 
-    def __init__(self, fn: Function, *, pattern: str = "constant", rate: float = 10.0, duration_s: float = 10.0,
-                 concurrency: int = 4, count: int | None = None, seed: int | None = None, event: Any = None,
-                 charts: tuple[str, ...] = CHARTS, refresh_s: float = 0.25) -> None:
+    def __init__(
+        self,
+        fn: Function,
+        *,
+        pattern: str = "constant",
+        rate: float = 10.0,
+        duration_s: float = 10.0,
+        concurrency: int = 4,
+        count: int | None = None,
+        seed: int | None = None,
+        event: Any = None,
+        charts: tuple[str, ...] = CHARTS,
+        refresh_s: float = 0.25,
+    ) -> None:
         if pattern not in KNOB_PATTERNS:
             raise CallerError(f"invalid pattern: {pattern!r}; expected one of {', '.join(KNOB_PATTERNS)}")
         self.fn, self.count, self.seed, self.event, self.refresh_s = fn, count, seed, event, refresh_s
         self.handle: Any = None
         self.refreshes = 0
-        self.refresh_times: list[float] = []      # monotonic clock, when each refresh ended
+        self.refresh_times: list[float] = []  # monotonic clock, when each refresh ended
         self.refresh_durations: list[float] = []  # seconds each refresh took on the kernel's thread
         self._started_at = 0.0
         self._lock = threading.Lock()
@@ -76,8 +89,9 @@ class Panel:
         }
         for key, field, _ in _SCALING:
             value = getattr(config, field)
-            controls[key] = w.Text(value="" if value is None else str(value), placeholder="default",
-                                   description=key.replace("_", "-"))
+            controls[key] = w.Text(
+                value="" if value is None else str(value), placeholder="default", description=key.replace("_", "-")
+            )
         for control in controls.values():
             control.style.description_width = "80px"
             control.layout.width = "200px"
@@ -85,10 +99,13 @@ class Panel:
 
     def _layout(self) -> w.VBox:
         c = self.controls
-        rows = [w.HBox([c["pattern"], c["rate"], c["duration"], c["concurrency"]]),
-                w.HBox([c["memory"], c["reserved"], c["provisioned"], c["keep_alive"]]),
-                w.HBox([self.start_button, self.stop_button, self.progress]), self.status,
-                *self.figures.values()]
+        rows = [
+            w.HBox([c["pattern"], c["rate"], c["duration"], c["concurrency"]]),
+            w.HBox([c["memory"], c["reserved"], c["provisioned"], c["keep_alive"]]),
+            w.HBox([self.start_button, self.stop_button, self.progress]),
+            self.status,
+            *self.figures.values(),
+        ]
         box = w.VBox(rows)
         box.add_class("lambdalab-panel")
         return box
@@ -105,8 +122,13 @@ class Panel:
         self._apply_settings()
         c = self.controls
         duration = float(c["duration"].value)
-        pattern = make_pattern(c["pattern"].value, rate=float(c["rate"].value), clients=int(c["concurrency"].value),
-                               seed=self.seed, duration_s=duration)
+        pattern = make_pattern(
+            c["pattern"].value,
+            rate=float(c["rate"].value),
+            clients=int(c["concurrency"].value),
+            seed=self.seed,
+            duration_s=duration,
+        )
         self._started_at = time.time()
         self.handle = load.start(self.fn, pattern, duration_s=duration, count=self.count, event=self.event)
         self.start_button.disabled, self.stop_button.disabled = True, False
@@ -234,9 +256,11 @@ class Panel:
         s = snapshot.summary
         p50 = "-" if s.latency_p50_ms != s.latency_p50_ms else f"{s.latency_p50_ms:.1f} ms"  # NaN: none yet
         state = "running" if running else ("stopped" if snapshot.stopped else "done")
-        self.status.value = (f"<b>{self.fn.name}</b>: {state} · {s.requests} requests · {snapshot.in_flight} in "
-                             f"flight · {s.cold_starts} cold · {s.errors} errors · {s.throttles} throttled · "
-                             f"p50 {p50} · {elapsed:.1f} s")
+        self.status.value = (
+            f"<b>{self.fn.name}</b>: {state} · {s.requests} requests · {snapshot.in_flight} in "
+            f"flight · {s.cold_starts} cold · {s.errors} errors · {s.throttles} throttled · "
+            f"p50 {p50} · {elapsed:.1f} s"
+        )
 
 
 def _is_done(handle: Any) -> bool:
@@ -251,4 +275,3 @@ def _new_figure(kind: str) -> Any:
     fig = viz.figure(kind, widget=True)
     fig.layout.height = 300
     return fig
-

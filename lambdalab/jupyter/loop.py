@@ -37,8 +37,9 @@ def run_on_main(coroutine_function: Callable[[], Coroutine[Any, Any, Any]]) -> s
     try:
         asyncio.get_running_loop()
     except RuntimeError:
-        thread = threading.Thread(target=asyncio.run, args=(coroutine_function(),), daemon=True,
-                                  name="lambdalab-refresh")
+        thread = threading.Thread(
+            target=asyncio.run, args=(coroutine_function(),), daemon=True, name="lambdalab-refresh"
+        )
         thread.start()
         return "thread"
     _spawn(coroutine_function)

@@ -22,10 +22,8 @@ from traitlets import Float, Integer
 
 from lambdalab import Function, Lab, runtime_ids
 from lambdalab.jupyter import session
-from lambdalab.jupyter._args import (caller_errors, env_pairs, event_value, package_options,
-                                     parse, scaling_changes)
+from lambdalab.jupyter._args import caller_errors, env_pairs, event_value, package_options, parse, scaling_changes
 from lambdalab.jupyter.commands import SUBCOMMANDS, line_help
-
 
 _Method = TypeVar("_Method", bound=Callable[..., Any])
 
@@ -46,9 +44,11 @@ argument = cast(Callable[..., _Decorator], magic_arguments.argument)
 display = cast(Callable[[object], None], ipython_display)
 
 
-RUNTIME_HELP = (f"'python' (lambdalab's client; default), 'python-ric' (AWS's awslambdaric), 'nodejs' (JavaScript), "
-                "'nodejs-ric' (AWS's aws-lambda-ric), 'provided' (a custom runtime: the cell is the bootstrap), or "
-                f"Lambda's identifier ({runtime_ids.INTERPRETER}, nodejs20.x, provided.al2023...) of one installed here")
+RUNTIME_HELP = (
+    f"'python' (lambdalab's client; default), 'python-ric' (AWS's awslambdaric), 'nodejs' (JavaScript), "
+    "'nodejs-ric' (AWS's aws-lambda-ric), 'provided' (a custom runtime: the cell is the bootstrap), or "
+    f"Lambda's identifier ({runtime_ids.INTERPRETER}, nodejs20.x, provided.al2023...) of one installed here"
+)
 
 
 @magics_class
@@ -74,29 +74,64 @@ class LambdaMagics(Magics):
     @argument("name", help="the function's name (1-64 letters, digits, '-' or '_'); also bound in the namespace")
     @argument("--memory", "-m", type=int, default=None, help="memory in MB, 128-10240 (default 128)")
     @argument("--timeout", "-t", type=float, default=None, help="timeout in seconds, 1-900 (default 3)")
-    @argument("--handler", default="handler",
-              help="'function' (default 'handler': in module lambda_function for Python, index for Node.js) or "
-                   "'module.function'; a custom runtime's bootstrap reads it from _HANDLER")
+    @argument(
+        "--handler",
+        default="handler",
+        help="'function' (default 'handler': in module lambda_function for Python, index for Node.js) or "
+        "'module.function'; a custom runtime's bootstrap reads it from _HANDLER",
+    )
     @argument("--runtime", default="python", help=RUNTIME_HELP)
-    @argument("--path", default=None, metavar="PATH",
-              help="the code from a folder, a .zip or a file instead of the cell (for --runtime provided a script or "
-                   "a compiled binary, which becomes the bootstrap); the cell then holds only comments")
+    @argument(
+        "--path",
+        default=None,
+        metavar="PATH",
+        help="the code from a folder, a .zip or a file instead of the cell (for --runtime provided a script or "
+        "a compiled binary, which becomes the bootstrap); the cell then holds only comments",
+    )
     @argument("--env", "-e", action="append", metavar="KEY=VALUE", help="an environment variable (repeatable)")
     @argument("--reserved", type=int, default=None, help="reserved concurrency (only passed when given)")
     @argument("--provisioned", type=int, default=None, help="provisioned concurrency (only passed when given)")
-    @argument("--keep-alive", dest="keep_alive", type=float, default=None,
-              help="seconds an idle environment is kept before it shuts down (only passed when given)")
+    @argument(
+        "--keep-alive",
+        dest="keep_alive",
+        type=float,
+        default=None,
+        help="seconds an idle environment is kept before it shuts down (only passed when given)",
+    )
     @argument("--no-freeze", action="store_true", help="do not freeze (SIGSTOP) idle environments")
-    @argument("--requirements", metavar="'REQ ...'", default=None,
-              help="requirements built like pip install -t, e.g. \"requests==2.32.3 attrs\" (cached)")
-    @argument("--layer", action="append", metavar="PATH|ARN", default=None,
-              help="a layer: a local folder or .zip, or a layer version ARN (repeatable, up to 5; later wins)")
-    @argument("--inherit-packages", dest="inherit_packages", action="store_true", default=False,
-              help="also import from the kernel's packages (quick experiments; not as on Lambda)")
-    @argument("--pip-args", dest="pip_args", metavar="'ARGS'", default=None,
-              help="extra pip options for --requirements, e.g. \"--no-index --find-links ./wheels\"")
-    @argument("--invoke", metavar="JSON", default=None,
-              help="invoke right after registering, with this event (JSON or $variable)")
+    @argument(
+        "--requirements",
+        metavar="'REQ ...'",
+        default=None,
+        help='requirements built like pip install -t, e.g. "requests==2.32.3 attrs" (cached)',
+    )
+    @argument(
+        "--layer",
+        action="append",
+        metavar="PATH|ARN",
+        default=None,
+        help="a layer: a local folder or .zip, or a layer version ARN (repeatable, up to 5; later wins)",
+    )
+    @argument(
+        "--inherit-packages",
+        dest="inherit_packages",
+        action="store_true",
+        default=False,
+        help="also import from the kernel's packages (quick experiments; not as on Lambda)",
+    )
+    @argument(
+        "--pip-args",
+        dest="pip_args",
+        metavar="'ARGS'",
+        default=None,
+        help='extra pip options for --requirements, e.g. "--no-index --find-links ./wheels"',
+    )
+    @argument(
+        "--invoke",
+        metavar="JSON",
+        default=None,
+        help="invoke right after registering, with this event (JSON or $variable)",
+    )
     @no_var_expand
     @cell_magic("lambda")
     def lambda_cell(self, line: str, cell: str) -> Any:
@@ -122,16 +157,24 @@ class LambdaMagics(Magics):
         or ``fn.update(source=cell, memory_mb=..., ...)`` when NAME exists (``path=PATH`` for ``--path``).
         """
         args = parse(_CELL_PARSER, line)
-        if args.path is not None and any(not line.lstrip().startswith(("#", "//")) for line in cell.splitlines()
-                                         if line.strip()):
-            raise UsageError("--path takes the code from PATH: the cell may hold only comments ('# code in PATH'); "
-                             "drop --path to deploy the cell")
+        if args.path is not None and any(
+            not line.lstrip().startswith(("#", "//")) for line in cell.splitlines() if line.strip()
+        ):
+            raise UsageError(
+                "--path takes the code from PATH: the cell may hold only comments ('# code in PATH'); "
+                "drop --path to deploy the cell"
+            )
         code = {"path": args.path} if args.path is not None else {"source": cell}
         event = event_value(args.invoke, self.user_ns) if args.invoke is not None else None
-        options = {"handler": args.handler, "runtime": args.runtime, "env_vars": env_pairs(args.env),
-                   "memory_mb": args.memory if args.memory is not None else self.default_memory_mb,
-                   "timeout_s": args.timeout if args.timeout is not None else self.default_timeout_s,
-                   "freeze": not args.no_freeze, **package_options(args)}
+        options = {
+            "handler": args.handler,
+            "runtime": args.runtime,
+            "env_vars": env_pairs(args.env),
+            "memory_mb": args.memory if args.memory is not None else self.default_memory_mb,
+            "timeout_s": args.timeout if args.timeout is not None else self.default_timeout_s,
+            "freeze": not args.no_freeze,
+            **package_options(args),
+        }
         scaling = scaling_changes(args)
         lab = self.lab
         with caller_errors():
@@ -160,8 +203,7 @@ class LambdaMagics(Magics):
             if sub in ("", "help", "-h", "--help"):
                 print(line_help())
                 return None
-            raise UsageError(f"unknown subcommand {sub!r}; expected one of {', '.join(SUBCOMMANDS)} "
-                             f"(see %lambda?)")
+            raise UsageError(f"unknown subcommand {sub!r}; expected one of {', '.join(SUBCOMMANDS)} (see %lambda?)")
         with caller_errors():
             return command(self, rest.strip())
 

@@ -39,4 +39,3 @@ def close_default_lab() -> None:
         lab, _lab = _lab, None
     if lab is not None:
         lab.close()
-

@@ -29,6 +29,23 @@ from lambdalab.load.runner import LoadRun, Target, run, start
 from lambdalab.load.spec import parse_pattern
 
 __all__ = [
-    "PRICES", "Burst", "ClosedLoop", "Constant", "LoadReport", "LoadRun", "LoadSummary", "OpenLoop", "Pattern",
-    "Poisson", "Ramp", "Replay", "Sine", "Step", "Target", "parse_pattern", "run", "start", "summarize",
+    "PRICES",
+    "Burst",
+    "ClosedLoop",
+    "Constant",
+    "LoadReport",
+    "LoadRun",
+    "LoadSummary",
+    "OpenLoop",
+    "Pattern",
+    "Poisson",
+    "Ramp",
+    "Replay",
+    "Sine",
+    "Step",
+    "Target",
+    "parse_pattern",
+    "run",
+    "start",
+    "summarize",
 ]

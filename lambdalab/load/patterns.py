@@ -39,7 +39,17 @@ from typing import Any
 from lambdalab.errors import ConfigError
 
 __all__ = [
-    "Burst", "ClosedLoop", "Constant", "OpenLoop", "Pattern", "Poisson", "Ramp", "Replay", "Sine", "Step", "check_run",
+    "Burst",
+    "ClosedLoop",
+    "Constant",
+    "OpenLoop",
+    "Pattern",
+    "Poisson",
+    "Ramp",
+    "Replay",
+    "Sine",
+    "Step",
+    "check_run",
 ]
 
 
@@ -201,7 +211,6 @@ class Poisson(_RatePattern):
         return self._bounded(itertools.accumulate(gaps), duration_s)
 
 
-
 def _exponential_gaps(rng: random.Random, rate: float) -> Iterator[list[float]]:
     """``rng.expovariate(rate)`` forever, the same draws in the same order, a list at a time.
 
@@ -223,8 +232,9 @@ class Ramp(_RatePattern):
     poisson: bool = False
     seed: int | None = None
 
-    def __init__(self, start: float, end: float, over_s: float | None = None, *, poisson: bool = False,
-                 seed: int | None = None) -> None:
+    def __init__(
+        self, start: float, end: float, over_s: float | None = None, *, poisson: bool = False, seed: int | None = None
+    ) -> None:
         object.__setattr__(self, "start", _positive("start", start))
         object.__setattr__(self, "end", _positive("end", end))
         if self.start == 0 and self.end == 0:
@@ -262,8 +272,9 @@ class Step(_RatePattern):
     poisson: bool = False
     seed: int | None = None
 
-    def __init__(self, rates: Sequence[float], step_s: float | None = None, *, poisson: bool = False,
-                 seed: int | None = None) -> None:
+    def __init__(
+        self, rates: Sequence[float], step_s: float | None = None, *, poisson: bool = False, seed: int | None = None
+    ) -> None:
         values = tuple(_positive("rate", r) for r in rates)
         if not values or not any(values):
             raise ConfigError("invalid Step: rates must hold at least one rate > 0")
@@ -305,13 +316,22 @@ class Sine(_RatePattern):
     poisson: bool = False
     seed: int | None = None
 
-    def __init__(self, mean: float, amplitude: float, period_s: float, phase: float = 0.0, *,
-                 poisson: bool = False, seed: int | None = None) -> None:
+    def __init__(
+        self,
+        mean: float,
+        amplitude: float,
+        period_s: float,
+        phase: float = 0.0,
+        *,
+        poisson: bool = False,
+        seed: int | None = None,
+    ) -> None:
         object.__setattr__(self, "mean", _positive("mean", mean, allow_zero=False))
         object.__setattr__(self, "amplitude", _positive("amplitude", amplitude))
         if self.amplitude > self.mean:
-            raise ConfigError(f"invalid Sine: amplitude {amplitude!r} is above mean {mean!r}; "
-                              "the rate would go below 0")
+            raise ConfigError(
+                f"invalid Sine: amplitude {amplitude!r} is above mean {mean!r}; the rate would go below 0"
+            )
         object.__setattr__(self, "period_s", _positive("period_s", period_s, allow_zero=False))
         object.__setattr__(self, "phase", float(phase))
         object.__setattr__(self, "poisson", bool(poisson))
@@ -339,13 +359,21 @@ class Burst(OpenLoop):
     spread_s: float = 0.0
     base_rate: float = 0.0
 
-    def __init__(self, size: int, every_s: float | None = None, *, at_s: float = 0.0, spread_s: float = 0.0,
-                 base_rate: float = 0.0) -> None:
+    def __init__(
+        self,
+        size: int,
+        every_s: float | None = None,
+        *,
+        at_s: float = 0.0,
+        spread_s: float = 0.0,
+        base_rate: float = 0.0,
+    ) -> None:
         if isinstance(size, bool) or not isinstance(size, int) or size < 1:
             raise ConfigError(f"invalid Burst size: {size!r}; it must be an int ≥ 1")
         object.__setattr__(self, "size", size)
-        object.__setattr__(self, "every_s", None if every_s is None else _positive("every_s", every_s,
-                                                                                    allow_zero=False))
+        object.__setattr__(
+            self, "every_s", None if every_s is None else _positive("every_s", every_s, allow_zero=False)
+        )
         object.__setattr__(self, "at_s", _positive("at_s", at_s))
         object.__setattr__(self, "spread_s", _positive("spread_s", spread_s))
         object.__setattr__(self, "base_rate", _positive("base_rate", base_rate))
@@ -357,8 +385,11 @@ class Burst(OpenLoop):
         return self.every_s is None and self.base_rate == 0
 
     def expected_count(self, duration_s: float) -> float:
-        bursts = 0 if duration_s <= self.at_s else (
-            1 if self.every_s is None else math.ceil((duration_s - self.at_s) / self.every_s))
+        bursts = (
+            0
+            if duration_s <= self.at_s
+            else (1 if self.every_s is None else math.ceil((duration_s - self.at_s) / self.every_s))
+        )
         per = sum(1 for i in range(self.size) if self._within(i) < duration_s - self.at_s) if bursts else 0
         return (bursts - 1) * self.size + per + self.base_rate * duration_s if bursts else self.base_rate * duration_s
 

@@ -32,8 +32,10 @@ PRICES: Final = {
     "x86_64": {"gb_s": 0.0000166667, "per_request": 0.20 / 1_000_000},
     "arm64": {"gb_s": 0.0000133334, "per_request": 0.20 / 1_000_000},
 }
-PRICE_LABEL: Final = ("estimated at list prices (us-east-1, x86_64: $0.0000166667 per GB-s + $0.20 per 1M "
-                      "requests; no free tier; LAMBDA-SPEC §8.2)")
+PRICE_LABEL: Final = (
+    "estimated at list prices (us-east-1, x86_64: $0.0000166667 per GB-s + $0.20 per 1M "
+    "requests; no free tier; LAMBDA-SPEC §8.2)"
+)
 QUANTILES: Final = (0.5, 0.9, 0.99)
 
 
@@ -85,17 +87,23 @@ class LoadSummary:
 
         pct = "—" if math.isnan(self.cold_start_pct) else f"{self.cold_start_pct:.1f}%"
         lines = [
-            (f"requests {self.requests:,} in {self.duration_s:.2f} s ({self.throughput_per_s:,.1f}/s): "
-            f"{self.succeeded:,} ok, {self.errors:,} errors, {self.throttles:,} throttles"),
-            (f"cold starts {self.cold_starts:,} ({pct}); environments created {self.environments_created:,}, "
-            f"used {self.environments_used:,}"),
+            (
+                f"requests {self.requests:,} in {self.duration_s:.2f} s ({self.throughput_per_s:,.1f}/s): "
+                f"{self.succeeded:,} ok, {self.errors:,} errors, {self.throttles:,} throttles"
+            ),
+            (
+                f"cold starts {self.cold_starts:,} ({pct}); environments created {self.environments_created:,}, "
+                f"used {self.environments_used:,}"
+            ),
             "latency ms      p50       p90       p99",
         ]
         for label, prefix in (("all", "latency"), ("cold", "cold_latency"), ("warm", "warm_latency")):
             values = [getattr(self, f"{prefix}_p{q}_ms") for q in (50, 90, 99)]
             lines.append(f"  {label:<6}" + "".join(f"{ms(v):>10}" for v in values))
-        lines.append(f"{self.gb_s:,.4f} GB-s; cost ${self.cost_usd:.8f} (duration ${self.duration_cost_usd:.8f} "
-                     f"+ requests ${self.request_cost_usd:.8f}), {self.price_label}")
+        lines.append(
+            f"{self.gb_s:,.4f} GB-s; cost ${self.cost_usd:.8f} (duration ${self.duration_cost_usd:.8f} "
+            f"+ requests ${self.request_cost_usd:.8f}), {self.price_label}"
+        )
         return "\n".join(lines)
 
 
@@ -105,7 +113,8 @@ def _unit(name: str) -> str:
     if name.endswith("_usd"):
         return "USD (list price)"
     return {"cold_start_pct": "%", "duration_s": "s", "throughput_per_s": "requests/s", "gb_s": "GB-s"}.get(
-        name, "count")
+        name, "count"
+    )
 
 
 def _quantile(series: pd.Series, q: float) -> float:
@@ -126,13 +135,22 @@ def summarize(invocations: pd.DataFrame, duration_s: float, *, architecture: str
         for q in QUANTILES:
             quant[f"{prefix}_p{round(q * 100)}_ms"] = _quantile(latency[mask], q)
     n_invoked = int(invoked.sum())
-    gb_s = float((df["memory_size_mb"][invoked].astype(float) / 1024.0
-                  * df["billed_duration_ms"][invoked].astype(float) / 1000.0).sum())
+    gb_s = float(
+        (
+            df["memory_size_mb"][invoked].astype(float)
+            / 1024.0
+            * df["billed_duration_ms"][invoked].astype(float)
+            / 1000.0
+        ).sum()
+    )
     prices = PRICES[architecture]
     duration_cost = gb_s * prices["gb_s"]
     request_cost = n_invoked * prices["per_request"]
-    label = PRICE_LABEL if architecture == "x86_64" else PRICE_LABEL.replace(
-        "x86_64: $0.0000166667", f"{architecture}: ${prices['gb_s']}")
+    label = (
+        PRICE_LABEL
+        if architecture == "x86_64"
+        else PRICE_LABEL.replace("x86_64: $0.0000166667", f"{architecture}: ${prices['gb_s']}")
+    )
     return LoadSummary(
         requests=len(df),
         invoked=n_invoked,
@@ -166,11 +184,11 @@ class LoadReport:
     summary: LoadSummary
     pattern: Any
     duration_s: float
-    sent: int               # requests sent so far (finished + in flight)
-    in_flight: int          # sent but not finished when the report was made (0 at the end)
-    max_in_flight: int      # most requests this run had in flight at once
-    stopped: bool           # ended early by stop(), the stop event or Ctrl-C
-    finished: bool          # False for a snapshot of a run still going
+    sent: int  # requests sent so far (finished + in flight)
+    in_flight: int  # sent but not finished when the report was made (0 at the end)
+    max_in_flight: int  # most requests this run had in flight at once
+    stopped: bool  # ended early by stop(), the stop event or Ctrl-C
+    finished: bool  # False for a snapshot of a run still going
 
     def __str__(self) -> str:
         state = "finished" if self.finished else "in progress"
@@ -180,5 +198,7 @@ class LoadReport:
 
     def __repr__(self) -> str:
         s = self.summary
-        return (f"<LoadReport {s.requests} requests, {s.errors} errors, {s.throttles} throttles, "
-                f"{s.cold_starts} cold, p50 {s.latency_p50_ms:.1f} ms{'' if self.finished else ', in progress'}>")
+        return (
+            f"<LoadReport {s.requests} requests, {s.errors} errors, {s.throttles} throttles, "
+            f"{s.cold_starts} cold, p50 {s.latency_p50_ms:.1f} ms{'' if self.finished else ', in progress'}>"
+        )

@@ -41,8 +41,17 @@ __all__ = ["LoadRun", "Target", "run", "start"]
 
 INVOCATION_TYPES = ("RequestResponse", "Event")
 RECORD_FIELDS = InvocationRecord._fields
-COLUMNS = ("seq", "client", "scheduled_at", "sent_at", *RECORD_FIELDS, "latency_ms", "client_latency_ms",
-           "lag_ms", "throttled")
+COLUMNS = (
+    "seq",
+    "client",
+    "scheduled_at",
+    "sent_at",
+    *RECORD_FIELDS,
+    "latency_ms",
+    "client_latency_ms",
+    "lag_ms",
+    "throttled",
+)
 _BOOL_COLUMNS = ("cold", "init_suppressed", "reset")
 _INT_COLUMNS = ("billed_duration_ms", "memory_size_mb", "max_memory_used_mb")
 _TICK_S = 0.2  # progress bar / on_progress cadence
@@ -61,26 +70,40 @@ ProgressCallback = Callable[[int, "int | None"], None]
 @dataclasses.dataclass
 class _Outcome:
     seq: int
-    result: Any           # the InvocationResult (or whatever the target answered), or None
+    result: Any  # the InvocationResult (or whatever the target answered), or None
     error: BaseException | None
-    done: float           # monotonic
+    done: float  # monotonic
 
 
 class _Run:
     """One load run's state; ``execute`` runs it on the calling thread."""
 
-    def __init__(self, target: Any, pattern: Any, duration_s: float | None, count: int | None, event: Any,
-                 invocation_type: str, progress: bool | TextIO, on_progress: ProgressCallback | None,
-                 stop: threading.Event | None, drain_timeout_s: float | None) -> None:
+    def __init__(
+        self,
+        target: Any,
+        pattern: Any,
+        duration_s: float | None,
+        count: int | None,
+        event: Any,
+        invocation_type: str,
+        progress: bool | TextIO,
+        on_progress: ProgressCallback | None,
+        stop: threading.Event | None,
+        drain_timeout_s: float | None,
+    ) -> None:
         if not isinstance(pattern, (OpenLoop, ClosedLoop)):
-            raise ConfigError(f"invalid pattern: {pattern!r}; use Constant, Poisson, Ramp, Step, Burst, Sine, "
-                              "Replay or ClosedLoop from lambdalab.load")
+            raise ConfigError(
+                f"invalid pattern: {pattern!r}; use Constant, Poisson, Ramp, Step, Burst, Sine, "
+                "Replay or ClosedLoop from lambdalab.load"
+            )
         duration_s, count = check_run(pattern, duration_s, count)
         if invocation_type not in INVOCATION_TYPES:
             raise ConfigError(f"invalid invocation_type: {invocation_type!r}; allowed: {', '.join(INVOCATION_TYPES)}")
         if invocation_type == "Event" and not _accepts_invocation_type(target):
-            raise ConfigError(f"invalid invocation_type: 'Event' is not supported by {target!r} "
-                              "(its invoke() takes no invocation_type)")
+            raise ConfigError(
+                f"invalid invocation_type: 'Event' is not supported by {target!r} "
+                "(its invoke() takes no invocation_type)"
+            )
         if invocation_type == "RequestResponse" and not callable(getattr(target, "submit", None)):
             raise ConfigError(f"invalid target: {target!r} has no submit(event); pass a lambdalab Function")
         self.target = target
@@ -97,7 +120,7 @@ class _Run:
         self.total = self._total()
 
         self._cond = threading.Condition()
-        self._scheduled: list[float] = []   # monotonic, by seq
+        self._scheduled: list[float] = []  # monotonic, by seq
         self._sent: list[float] = []
         self._clients: list[int] = []
         self._outcomes: list[_Outcome] = []
@@ -166,8 +189,11 @@ class _Run:
         while True:
             with self._cond:
                 now = time.monotonic()
-                if self.stop_event.is_set() or now >= deadline or (
-                        self.count is not None and len(self._sent) >= self.count):
+                if (
+                    self.stop_event.is_set()
+                    or now >= deadline
+                    or (self.count is not None and len(self._sent) >= self.count)
+                ):
                     return
                 if self._ready and self._ready[0][0] <= now:
                     due, client = heapq.heappop(self._ready)
@@ -219,8 +245,11 @@ class _Run:
         else:
             outcome = _Outcome(seq, future.result(), None, done)
         throttled = isinstance(outcome.error, TooManyRequestsException)
-        failed = outcome.error is not None and not throttled or (
-            getattr(getattr(outcome.result, "record", None), "error_type", None) is not None)
+        failed = (
+            outcome.error is not None
+            and not throttled
+            or (getattr(getattr(outcome.result, "record", None), "error_type", None) is not None)
+        )
         with self._cond:
             self._outcomes.append(outcome)
             self._in_flight -= 1
@@ -265,7 +294,7 @@ class _Run:
             self._draw(now, done, in_flight, errors, throttles)
 
     def _draw(self, now: float, done: int, in_flight: int, errors: int, throttles: int) -> None:
-        elapsed = ((self._t_end or now) - self._t0)
+        elapsed = (self._t_end or now) - self._t0
         if self.total:
             fraction = done / self.total
             count = f"{done:,}/{self.total:,}"
@@ -292,7 +321,7 @@ class _Run:
         """The report so far (thread-safe): finished requests only, in the order they were sent."""
         with self._rows_lock:  # each outcome becomes a row once; snapshots only convert what is new
             with self._cond:
-                fresh = self._outcomes[len(self._rows):]
+                fresh = self._outcomes[len(self._rows) :]
                 scheduled, sent, clients = self._scheduled[:], self._sent[:], self._clients[:]
                 in_flight, max_in_flight = self._in_flight, self._max_in_flight
                 finished, stopped = self._finished, self._stopped or self.stop_event.is_set()
@@ -301,8 +330,17 @@ class _Run:
             rows = sorted(self._rows, key=lambda row: row[0])
         frame = self._frame(rows)
         duration = end - self._t0
-        return LoadReport(frame, summarize(frame, duration), self.pattern, duration, len(sent), in_flight,
-                          max_in_flight, stopped, finished)
+        return LoadReport(
+            frame,
+            summarize(frame, duration),
+            self.pattern,
+            duration,
+            len(sent),
+            in_flight,
+            max_in_flight,
+            stopped,
+            finished,
+        )
 
     def _epoch(self, mono: float) -> float:
         return self._wall0 + (mono - self._t0)
@@ -322,23 +360,45 @@ class _Run:
                 fields[_ERROR_TYPE] = type(o.error).__name__
             latency = client_ms
             throttled = isinstance(o.error, TooManyRequestsException)
-        return (o.seq, clients[o.seq], self._epoch(scheduled[o.seq]), self._epoch(sent[o.seq]), *fields,
-                latency, client_ms, (sent[o.seq] - scheduled[o.seq]) * 1000.0, throttled)
+        return (
+            o.seq,
+            clients[o.seq],
+            self._epoch(scheduled[o.seq]),
+            self._epoch(sent[o.seq]),
+            *fields,
+            latency,
+            client_ms,
+            (sent[o.seq] - scheduled[o.seq]) * 1000.0,
+            throttled,
+        )
 
     @staticmethod
     def _frame(rows: list[tuple[Any, ...]]) -> pd.DataFrame:
         import pandas as pd
 
-        frame = pd.DataFrame.from_records(rows, columns=list(COLUMNS)) if rows else pd.DataFrame(
-            {name: pd.Series([], dtype=object) for name in COLUMNS})
+        frame = (
+            pd.DataFrame.from_records(rows, columns=list(COLUMNS))
+            if rows
+            else pd.DataFrame({name: pd.Series([], dtype=object) for name in COLUMNS})
+        )
         for name in _BOOL_COLUMNS:
             frame[name] = frame[name].astype("boolean")
         for name in _INT_COLUMNS:
             frame[name] = frame[name].astype("Int64")
         for name in ("seq", "client"):
             frame[name] = frame[name].astype("int64")
-        for name in ("scheduled_at", "sent_at", "init_duration_ms", "duration_ms", "start", "end", "submitted",
-                     "latency_ms", "client_latency_ms", "lag_ms"):
+        for name in (
+            "scheduled_at",
+            "sent_at",
+            "init_duration_ms",
+            "duration_ms",
+            "start",
+            "end",
+            "submitted",
+            "latency_ms",
+            "client_latency_ms",
+            "lag_ms",
+        ):
             frame[name] = frame[name].astype("float64")
         frame["throttled"] = frame["throttled"].astype(bool)
         return frame
@@ -362,10 +422,19 @@ def _accepts_invocation_type(target: Any) -> bool:
     return any(p.name == "invocation_type" or p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters)
 
 
-def run(target: Any, pattern: Any, duration_s: float | None = None, count: int | None = None, event: Any = None,
-        invocation_type: str = "RequestResponse", *, progress: bool | TextIO = True,
-        on_progress: ProgressCallback | None = None, stop: threading.Event | None = None,
-        drain_timeout_s: float | None = None) -> LoadReport:
+def run(
+    target: Any,
+    pattern: Any,
+    duration_s: float | None = None,
+    count: int | None = None,
+    event: Any = None,
+    invocation_type: str = "RequestResponse",
+    *,
+    progress: bool | TextIO = True,
+    on_progress: ProgressCallback | None = None,
+    stop: threading.Event | None = None,
+    drain_timeout_s: float | None = None,
+) -> LoadReport:
     """Drive ``target`` with ``pattern`` on the wall clock and return a ``LoadReport``.
 
     Arrivals stop after ``duration_s`` seconds or ``count`` requests, whichever comes first
@@ -381,8 +450,9 @@ def run(target: Any, pattern: Any, duration_s: float | None = None, count: int |
     then covers what was sent. Throttles (``TooManyRequestsException``) and other Invoke errors
     become rows, not exceptions; a ``CallerError`` (a bad event, a closed Lab) ends the run.
     """
-    return _Run(target, pattern, duration_s, count, event, invocation_type, progress, on_progress, stop,
-                drain_timeout_s).execute()
+    return _Run(
+        target, pattern, duration_s, count, event, invocation_type, progress, on_progress, stop, drain_timeout_s
+    ).execute()
 
 
 class LoadRun:
@@ -425,14 +495,24 @@ class LoadRun:
         return f"<LoadRun {self._state.pattern!r} {state}, {len(self._state._sent)} sent>"
 
 
-def start(target: Any, pattern: Any, duration_s: float | None = None, count: int | None = None, event: Any = None,
-          invocation_type: str = "RequestResponse", *, progress: bool | TextIO = False,
-          on_progress: ProgressCallback | None = None, stop: threading.Event | None = None,
-          drain_timeout_s: float | None = None) -> LoadRun:
+def start(
+    target: Any,
+    pattern: Any,
+    duration_s: float | None = None,
+    count: int | None = None,
+    event: Any = None,
+    invocation_type: str = "RequestResponse",
+    *,
+    progress: bool | TextIO = False,
+    on_progress: ProgressCallback | None = None,
+    stop: threading.Event | None = None,
+    drain_timeout_s: float | None = None,
+) -> LoadRun:
     """Like ``run`` but on a background thread; returns a ``LoadRun`` handle at once.
 
     The progress bar is off by default here (a live panel shows ``snapshot()`` instead).
     """
-    state = _Run(target, pattern, duration_s, count, event, invocation_type, progress, on_progress, stop,
-                 drain_timeout_s)
+    state = _Run(
+        target, pattern, duration_s, count, event, invocation_type, progress, on_progress, stop, drain_timeout_s
+    )
     return LoadRun(state)

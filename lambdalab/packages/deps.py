@@ -58,8 +58,15 @@ from lambdalab.engine.code import tree_size
 from lambdalab.errors import ConfigError
 from lambdalab.packages._fs import locked, read_json
 
-RECIPE = ("install", "--no-compile", "--prefer-binary", "--progress-bar", "off", "--no-input",
-          "--disable-pip-version-check")
+RECIPE = (
+    "install",
+    "--no-compile",
+    "--prefer-binary",
+    "--progress-bar",
+    "off",
+    "--no-input",
+    "--disable-pip-version-check",
+)
 MARKER = ".lambdalab-deps.json"
 _TAIL_LINES = 25
 _COMMENT = re.compile(r"(^|\s+)#.*$")
@@ -94,9 +101,15 @@ def default_cache_dir(environ: Mapping[str, str] | None = None) -> Path:
     return cache_root(environ) / "deps"
 
 
-def build_dependencies(requirements: Sequence[str] | Path, *, cache_dir: Path | None = None,
-                       python: str = sys.executable, progress: Callable[[str], None] | None = None,
-                       pip_args: Sequence[str] = (), timeout: float = 900.0) -> DependencyBuild:
+def build_dependencies(
+    requirements: Sequence[str] | Path,
+    *,
+    cache_dir: Path | None = None,
+    python: str = sys.executable,
+    progress: Callable[[str], None] | None = None,
+    pip_args: Sequence[str] = (),
+    timeout: float = 900.0,
+) -> DependencyBuild:
     """Install ``requirements`` (a list of requirement lines, or a requirements.txt) for ``python``, cached."""
     t0 = time.perf_counter()
     lines, base = _requirement_lines(requirements)
@@ -114,8 +127,16 @@ def build_dependencies(requirements: Sequence[str] | Path, *, cache_dir: Path | 
         staging = Path(tempfile.mkdtemp(prefix=f".staging-{key[:16]}-", dir=cache))
         try:
             if lines:
-                _run_pip(requirements, lines, staging, python=python, pip_args=pip_args, progress=progress,
-                         timeout=timeout, cwd=base)
+                _run_pip(
+                    requirements,
+                    lines,
+                    staging,
+                    python=python,
+                    pip_args=pip_args,
+                    progress=progress,
+                    timeout=timeout,
+                    cwd=base,
+                )
             size = tree_size(staging)  # counted as the function's code is, for the 250 MB rule
             if final.exists():  # a folder without its marker: not ours to trust
                 shutil.rmtree(final)
@@ -126,8 +147,9 @@ def build_dependencies(requirements: Sequence[str] | Path, *, cache_dir: Path | 
     return DependencyBuild(final, key, False, time.perf_counter() - t0, size, tuple(lines))
 
 
-def requirements_key(lines: Sequence[str], *, base: Path, python: str = sys.executable,
-                     pip_args: Sequence[str] = ()) -> str:
+def requirements_key(
+    lines: Sequence[str], *, base: Path, python: str = sys.executable, pip_args: Sequence[str] = ()
+) -> str:
     """The cache key of these normalised requirement lines for this interpreter (hex sha256)."""
     digest = hashlib.sha256()
     for part in ("recipe", *RECIPE, "interpreter", _interpreter_tag(python), "pip_args", *pip_args, "requirements"):
@@ -142,8 +164,10 @@ def requirements_key(lines: Sequence[str], *, base: Path, python: str = sys.exec
 # -------------------------------------------------------------------------------------------- requirements
 def _requirement_lines(requirements: Sequence[str] | Path) -> tuple[list[str], Path]:
     if isinstance(requirements, str):
-        raise ConfigError(f"invalid requirements: {requirements!r} is a string; give a list of requirement lines "
-                          "(['requests==2.32.3']) or a Path to a requirements.txt")
+        raise ConfigError(
+            f"invalid requirements: {requirements!r} is a string; give a list of requirement lines "
+            "(['requests==2.32.3']) or a Path to a requirements.txt"
+        )
     if isinstance(requirements, os.PathLike):
         path = Path(requirements)
         try:
@@ -256,13 +280,23 @@ def _cached(final: Path, key: str, t0: float) -> DependencyBuild | None:
     meta = read_json(final / MARKER)
     if meta is None:
         return None
-    return DependencyBuild(final, key, True, time.perf_counter() - t0, int(meta["size_bytes"]),
-                           tuple(meta["requirements"]))
+    return DependencyBuild(
+        final, key, True, time.perf_counter() - t0, int(meta["size_bytes"]), tuple(meta["requirements"])
+    )
 
 
 # -------------------------------------------------------------------------------------------- pip
-def _run_pip(requirements: Sequence[str] | Path, lines: list[str], target: Path, *, python: str,
-             pip_args: Sequence[str], progress: Callable[[str], None] | None, timeout: float, cwd: Path) -> None:
+def _run_pip(
+    requirements: Sequence[str] | Path,
+    lines: list[str],
+    target: Path,
+    *,
+    python: str,
+    pip_args: Sequence[str],
+    progress: Callable[[str], None] | None,
+    timeout: float,
+    cwd: Path,
+) -> None:
     with tempfile.TemporaryDirectory(prefix="lambdalab-req-") as scratch:
         if isinstance(requirements, os.PathLike):
             req_file = Path(requirements).resolve()
@@ -273,18 +307,31 @@ def _run_pip(requirements: Sequence[str] | Path, lines: list[str], target: Path,
         env = dict(os.environ, PYTHONUNBUFFERED="1", PIP_NO_INPUT="1", PIP_DISABLE_PIP_VERSION_CHECK="1")
         returncode, tail, timed_out = _stream(argv, env=env, cwd=cwd, progress=progress, timeout=timeout)
     if timed_out:
-        raise DependencyBuildError(f"pip did not finish within {timeout:g} s; stopped it. Its last lines:\n"
-                                   + "\n".join(tail), returncode=returncode, output=tail)
+        raise DependencyBuildError(
+            f"pip did not finish within {timeout:g} s; stopped it. Its last lines:\n" + "\n".join(tail),
+            returncode=returncode,
+            output=tail,
+        )
     if returncode != 0:
         raise DependencyBuildError(_failure_message(returncode, tail), returncode=returncode, output=tail)
 
 
-def _stream(argv: list[str], *, env: dict[str, str], cwd: Path, progress: Callable[[str], None] | None,
-            timeout: float) -> tuple[int, list[str], bool]:
+def _stream(
+    argv: list[str], *, env: dict[str, str], cwd: Path, progress: Callable[[str], None] | None, timeout: float
+) -> tuple[int, list[str], bool]:
     """Run pip in its own session, hand each output line to ``progress``; (exit status, last lines, timed out)."""
     tail: collections.deque[str] = collections.deque(maxlen=200)
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                            env=env, cwd=cwd, text=True, errors="replace", start_new_session=True)
+    proc = subprocess.Popen(
+        argv,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        env=env,
+        cwd=cwd,
+        text=True,
+        errors="replace",
+        start_new_session=True,
+    )
     expired = threading.Event()
 
     def stop() -> None:

@@ -21,12 +21,16 @@ from lambdalab.errors import ConfigError
 
 MAX_LAYERS = 5
 # botocore's LayerName (a name or a layer ARN), matched whole (fullmatch: no "$" loophole before a newline).
-NAME_PATTERN = (r"(arn:(aws[a-zA-Z-]*)?:lambda:(eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1}:\d{12}:layer:"
-                r"[a-zA-Z0-9-_]+)|[a-zA-Z0-9-_]+")
+NAME_PATTERN = (
+    r"(arn:(aws[a-zA-Z-]*)?:lambda:(eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1}:\d{12}:layer:"
+    r"[a-zA-Z0-9-_]+)|[a-zA-Z0-9-_]+"
+)
 _NAME = re.compile(NAME_PATTERN)
 # a layer ARN, with or without its version
-LAYER_ARN = re.compile(r"arn:(aws[a-zA-Z-]*)?:lambda:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):layer:"
-                       r"(?P<name>[a-zA-Z0-9-_]+)(:(?P<version>[0-9]+))?")
+LAYER_ARN = re.compile(
+    r"arn:(aws[a-zA-Z-]*)?:lambda:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):layer:"
+    r"(?P<name>[a-zA-Z0-9-_]+)(:(?P<version>[0-9]+))?"
+)
 
 
 # -------------------------------------------------------------------------------------------- errors
@@ -84,16 +88,24 @@ class LayerVersion:
 
     def describe(self) -> dict[str, Any]:
         """PublishLayerVersion's / GetLayerVersion's response (without ``Content.Location``)."""
-        out: dict[str, Any] = {"Content": {"CodeSha256": self.code_sha256, "CodeSize": self.code_size},
-                               "LayerArn": self.layer_arn, "LayerVersionArn": self.arn,
-                               "Description": self.description, "CreatedDate": self.created_date,
-                               "Version": self.version}
+        out: dict[str, Any] = {
+            "Content": {"CodeSha256": self.code_sha256, "CodeSize": self.code_size},
+            "LayerArn": self.layer_arn,
+            "LayerVersionArn": self.arn,
+            "Description": self.description,
+            "CreatedDate": self.created_date,
+            "Version": self.version,
+        }
         return out | self._compatibility()
 
     def list_item(self) -> dict[str, Any]:
         """A ``LayerVersionsListItem`` (ListLayerVersions, ListLayers' ``LatestMatchingVersion``)."""
-        return {"LayerVersionArn": self.arn, "Version": self.version, "Description": self.description,
-                "CreatedDate": self.created_date} | self._compatibility()
+        return {
+            "LayerVersionArn": self.arn,
+            "Version": self.version,
+            "Description": self.description,
+            "CreatedDate": self.created_date,
+        } | self._compatibility()
 
     def function_layer(self) -> dict[str, Any]:
         """The entry of a function's ``Layers`` (GetFunction, CreateFunction's answer)."""
@@ -122,8 +134,10 @@ def check_layer_refs(refs: Sequence[str | Path]) -> None:
             continue
         layer = str(ref).rsplit(":", 1)[0]
         if layer in seen:
-            raise LayerError("Two different versions of the same layer are not allowed to be referenced in the "
-                             f"same function. {seen[layer]} and {ref} are versions of the same layer.")
+            raise LayerError(
+                "Two different versions of the same layer are not allowed to be referenced in the "
+                f"same function. {seen[layer]} and {ref} are versions of the same layer."
+            )
         seen[layer] = str(ref)
 
 
@@ -131,16 +145,22 @@ def check_total_size(code_bytes: int, layers: Iterable[LayerVersion]) -> int:
     """The unzipped size of the code plus its layers; Lambda's error past 262,144,000 bytes."""
     total = code_bytes + sum(layer.unzipped_size for layer in layers)
     if total > UNZIPPED_MAX_BYTES:
-        raise LayerError(f"Function code combined with layers exceeds the maximum allowed size of "
-                         f"{UNZIPPED_MAX_BYTES} bytes. The actual size is {total} bytes.")
+        raise LayerError(
+            f"Function code combined with layers exceeds the maximum allowed size of "
+            f"{UNZIPPED_MAX_BYTES} bytes. The actual size is {total} bytes."
+        )
     return total
 
 
 def validate_name(name: str, field: str = "layerName") -> None:
     """Lambda's check of a layer name (or layer ARN): 1 to 140 characters of its pattern."""
     if len(name) > 140:
-        raise LayerValidationError(f"1 validation error detected: Value '{name}' at '{field}' failed to satisfy "
-                                   "constraint: Member must have length less than or equal to 140")
+        raise LayerValidationError(
+            f"1 validation error detected: Value '{name}' at '{field}' failed to satisfy "
+            "constraint: Member must have length less than or equal to 140"
+        )
     if not name or _NAME.fullmatch(name) is None:
-        raise LayerValidationError(f"1 validation error detected: Value '{name}' at '{field}' failed to satisfy "
-                                   f"constraint: Member must satisfy regular expression pattern: {NAME_PATTERN}")
+        raise LayerValidationError(
+            f"1 validation error detected: Value '{name}' at '{field}' failed to satisfy "
+            f"constraint: Member must satisfy regular expression pattern: {NAME_PATTERN}"
+        )

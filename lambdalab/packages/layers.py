@@ -40,7 +40,7 @@ import tempfile
 import zipfile
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -89,8 +89,9 @@ def _parse_mapping(text: str, path: Path) -> dict[Any, Any]:
     try:
         data = json.loads(text) if path.suffix == ".json" else _yaml(text)
     except ValueError as exc:
-        raise ConfigError(f"invalid layer map: {path} is not valid {'JSON' if path.suffix == '.json' else 'YAML'} "
-                          f"({exc})") from None
+        raise ConfigError(
+            f"invalid layer map: {path} is not valid {'JSON' if path.suffix == '.json' else 'YAML'} ({exc})"
+        ) from None
     if not isinstance(data, dict):
         raise ConfigError(f"invalid layer map: {path} does not hold a mapping of layer ARNs to folders")
     return data
@@ -128,7 +129,7 @@ def code_sha256(data: bytes) -> str:
 
 def now_iso() -> str:
     """Lambda's ``CreatedDate`` format: ``2018-11-27T15:10:45.123+0000``."""
-    stamp = datetime.now(timezone.utc)
+    stamp = datetime.now(UTC)
     return stamp.strftime("%Y-%m-%dT%H:%M:%S.") + f"{stamp.microsecond // 1000:03d}+0000"
 
 
@@ -147,22 +148,42 @@ class LayerStore:
         return base if version is None else f"{base}:{version}"
 
     # -- the API's operations -------------------------------------------------------------------
-    def publish(self, name: str, content: bytes | str | Path, *, description: str = "",
-                compatible_runtimes: Sequence[str] = (), compatible_architectures: Sequence[str] = (),
-                license_info: str | None = None) -> LayerVersion:
+    def publish(
+        self,
+        name: str,
+        content: bytes | str | Path,
+        *,
+        description: str = "",
+        compatible_runtimes: Sequence[str] = (),
+        compatible_architectures: Sequence[str] = (),
+        license_info: str | None = None,
+    ) -> LayerVersion:
         """PublishLayerVersion: ``content`` is the .zip's bytes, a .zip file or a folder; numbers count 1, 2, …"""
         name = self._own_name(name)
         if len(description) > 256:
-            raise LayerValidationError(f"1 validation error detected: Value '{description}' at 'description' failed "
-                                       "to satisfy constraint: Member must have length less than or equal to 256")
+            raise LayerValidationError(
+                f"1 validation error detected: Value '{description}' at 'description' failed "
+                "to satisfy constraint: Member must have length less than or equal to 256"
+            )
         sha, size, unzipped, folder = self._ingest(content)
         with self._index() as index:
             entry = index.setdefault(name, {"next": 1, "versions": {}})
             version = entry["next"]
             entry["next"] = version + 1
-            record = LayerVersion(name, version, self.arn(name, version), folder, sha, size, unzipped, description,
-                                  tuple(compatible_runtimes), tuple(compatible_architectures), license_info,
-                                  now_iso())
+            record = LayerVersion(
+                name,
+                version,
+                self.arn(name, version),
+                folder,
+                sha,
+                size,
+                unzipped,
+                description,
+                tuple(compatible_runtimes),
+                tuple(compatible_architectures),
+                license_info,
+                now_iso(),
+            )
             entry["versions"][str(version)] = _to_json(record)
         return record
 
@@ -198,8 +219,9 @@ class LayerStore:
             index.get(name, {"versions": {}})["versions"].pop(str(version), None)
 
     # -- functions' references ------------------------------------------------------------------
-    def resolve_all(self, refs: Sequence[str | Path], *, layer_map: dict[str, Path] | None = None
-                    ) -> tuple[LayerVersion, ...]:
+    def resolve_all(
+        self, refs: Sequence[str | Path], *, layer_map: dict[str, Path] | None = None
+    ) -> tuple[LayerVersion, ...]:
         """A function's ``Layers``, checked as Lambda checks them, each resolved (see ``resolve``)."""
         check_layer_refs(refs)
         return tuple(self.resolve(ref, layer_map=layer_map) for ref in refs)
@@ -213,15 +235,18 @@ class LayerStore:
                 raise LayerValidationError(
                     f"1 validation error detected: Value '[{text}]' at 'layers' failed to satisfy constraint: Member "
                     "must satisfy constraint: [Member must satisfy regular expression pattern: "
-                    f"{LAYER_ARN.pattern}]")
+                    f"{LAYER_ARN.pattern}]"
+                )
             found = self._published(text) or self._local.get(text)
             if found is not None:
                 return found
             mapped = (layer_map or {}).get(text) or (layer_map or {}).get(text.rsplit(":", 1)[0])
             if mapped is None:
-                raise UnknownLayerError(f"Layer version {text} does not exist.",
-                                        hint="lambdalab has no layer with that ARN: publish one with "
-                                             "publish_layer_version, or map the ARN to a local folder in a layer map")
+                raise UnknownLayerError(
+                    f"Layer version {text} does not exist.",
+                    hint="lambdalab has no layer with that ARN: publish one with "
+                    "publish_layer_version, or map the ARN to a local folder in a layer map",
+                )
             return self._unpublished(mapped, arn=text, source="layer-map")
         path = Path(ref)
         if not path.exists():
@@ -243,17 +268,21 @@ class LayerStore:
         if match is None:
             return name_or_arn
         if (match.group("region"), match.group("account")) != (self.region, self.account_id):
-            raise LayerError(f"Layer {name_or_arn} is not in this account and region.",
-                             hint=f"lambdalab's store is {self.account_id} in {self.region}")
+            raise LayerError(
+                f"Layer {name_or_arn} is not in this account and region.",
+                hint=f"lambdalab's store is {self.account_id} in {self.region}",
+            )
         return match.group("name")
 
     def _version_arn(self, name_or_arn: str, version: int | None) -> str:
         if version is None:
             match = LAYER_ARN.fullmatch(name_or_arn)
             if match is None or match.group("version") is None:
-                raise LayerValidationError(f"1 validation error detected: Value '{name_or_arn}' at 'arn' failed to "
-                                           f"satisfy constraint: Member must satisfy regular expression pattern: "
-                                           f"{LAYER_ARN.pattern}")
+                raise LayerValidationError(
+                    f"1 validation error detected: Value '{name_or_arn}' at 'arn' failed to "
+                    f"satisfy constraint: Member must satisfy regular expression pattern: "
+                    f"{LAYER_ARN.pattern}"
+                )
             return name_or_arn
         return self.arn(self._own_name(name_or_arn), int(version))
 
@@ -274,8 +303,18 @@ class LayerStore:
             return known
         match = LAYER_ARN.fullmatch(arn)
         assert match is not None
-        layer = LayerVersion(match.group("name"), int(match.group("version")), arn, folder, sha, size, unzipped,
-                             f"lambdalab: {source} layer from {path}", created_date=now_iso(), source=source)
+        layer = LayerVersion(
+            match.group("name"),
+            int(match.group("version")),
+            arn,
+            folder,
+            sha,
+            size,
+            unzipped,
+            f"lambdalab: {source} layer from {path}",
+            created_date=now_iso(),
+            source=source,
+        )
         self._local[arn] = layer
         return layer
 
@@ -290,8 +329,9 @@ class LayerStore:
         elif isinstance(content, os.PathLike) and Path(content).is_file():
             data = Path(content).read_bytes()
         else:
-            raise ConfigError(f"invalid layer content: expected the .zip's bytes, a .zip file or a folder, "
-                              f"got {content!r}")
+            raise ConfigError(
+                f"invalid layer content: expected the .zip's bytes, a .zip file or a folder, got {content!r}"
+            )
         hexsha = hashlib.sha256(data).hexdigest()
         folder = self._content(hexsha, lambda dest: unpack(data, dest, operation="PublishLayerVersion"))
         return code_sha256(data), len(data), self._unzipped(hexsha), folder
@@ -354,11 +394,32 @@ def _to_json(layer: LayerVersion) -> dict[str, Any]:
 
 
 def _from_json(record: dict[str, Any]) -> LayerVersion:
-    return LayerVersion(**(record | {"content": Path(record["content"]),
-                                     "compatible_runtimes": tuple(record["compatible_runtimes"]),
-                                     "compatible_architectures": tuple(record["compatible_architectures"])}))
+    return LayerVersion(
+        **(
+            record
+            | {
+                "content": Path(record["content"]),
+                "compatible_runtimes": tuple(record["compatible_runtimes"]),
+                "compatible_architectures": tuple(record["compatible_architectures"]),
+            }
+        )
+    )
 
 
-__all__ = ["MAX_LAYERS", "LayerError", "LayerStore", "LayerValidationError", "LayerVersion",
-           "LayerVersionNotFoundError", "OptView", "UnknownLayerError", "check_layer_refs", "check_total_size",
-           "code_sha256", "folder_zip", "load_layer_map", "merge", "validate_name"]
+__all__ = [
+    "MAX_LAYERS",
+    "LayerError",
+    "LayerStore",
+    "LayerValidationError",
+    "LayerVersion",
+    "LayerVersionNotFoundError",
+    "OptView",
+    "UnknownLayerError",
+    "check_layer_refs",
+    "check_total_size",
+    "code_sha256",
+    "folder_zip",
+    "load_layer_map",
+    "merge",
+    "validate_name",
+]

@@ -65,8 +65,15 @@ def merge(layers: Sequence[LayerVersion], into: Path, *, python_version: str | N
             staging.rename(into)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
-    return OptView(into, (into / "python" / "lib" / f"python{python_version}" / "site-packages", into / "python"),
-                   into / "bin", into / "lib", into / "extensions", tuple(wanted["layers"]), int(marker["files"]))
+    return OptView(
+        into,
+        (into / "python" / "lib" / f"python{python_version}" / "site-packages", into / "python"),
+        into / "bin",
+        into / "lib",
+        into / "extensions",
+        tuple(wanted["layers"]),
+        int(marker["files"]),
+    )
 
 
 def _plan(layers: Sequence[LayerVersion]) -> dict[str, Path | None]:

@@ -50,22 +50,29 @@ def inspect_task_root(root: Path) -> TaskRootLayout:
     package_dir = package if is_pip_target(package) else None
     ignored, notes = [], []
     if package_dir is not None:
-        notes.append(f"package/ holds packages installed with pip --target ({', '.join(distributions(package))}): "
-                     "Lambda imports them only when the contents of package/ are zipped at the root of the .zip, "
-                     "as the AWS docs do (lambda_zip_view builds that layout)")
+        notes.append(
+            f"package/ holds packages installed with pip --target ({', '.join(distributions(package))}): "
+            "Lambda imports them only when the contents of package/ are zipped at the root of the .zip, "
+            "as the AWS docs do (lambda_zip_view builds that layout)"
+        )
     azure = root / AZURE_SITE_PACKAGES
     if azure.is_dir():
         ignored.append(azure)
-        notes.append(f"{AZURE_SITE_PACKAGES}/ is Azure Functions' layout: Lambda does not put it on the import path, "
-                     "so its packages are not importable there; install them at the root (pip install --target .), "
-                     "use requirements=, or a layer")
+        notes.append(
+            f"{AZURE_SITE_PACKAGES}/ is Azure Functions' layout: Lambda does not put it on the import path, "
+            "so its packages are not importable there; install them at the root (pip install --target .), "
+            "use requirements=, or a layer"
+        )
     for child in sorted(p for p in _subdirs(root) if p != package and p.name != ".python_packages"):
         if distributions(child):
             ignored.append(child)
-            notes.append(f"{child.name}/ holds installed packages ({', '.join(distributions(child))}), but Lambda "
-                         f"only imports from the root of the package: {child.name}/ is not on the path")
-    return TaskRootLayout(root, (root,), (root, root / "lib"), tuple(distributions(root)), package_dir,
-                          tuple(ignored), tuple(notes))
+            notes.append(
+                f"{child.name}/ holds installed packages ({', '.join(distributions(child))}), but Lambda "
+                f"only imports from the root of the package: {child.name}/ is not on the path"
+            )
+    return TaskRootLayout(
+        root, (root,), (root, root / "lib"), tuple(distributions(root)), package_dir, tuple(ignored), tuple(notes)
+    )
 
 
 def is_pip_target(folder: Path) -> bool:

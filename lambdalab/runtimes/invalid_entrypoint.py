@@ -9,6 +9,7 @@ INIT_REPORT, the suppressed init inside the first invoke, the caller's payload.
 
 Rules: stdlib only, never imports ``lambdalab``; exits 1 after posting, as a runtime does.
 """
+
 import http.client
 import json
 import os
@@ -18,13 +19,19 @@ ERROR_TYPE = "Runtime.InvalidEntrypoint"
 
 
 def main() -> None:
-    message = sys.argv[1] if len(sys.argv) > 1 else "Couldn't find valid bootstrap(s): [/var/task/bootstrap /opt/bootstrap]"
+    message = (
+        sys.argv[1] if len(sys.argv) > 1 else "Couldn't find valid bootstrap(s): [/var/task/bootstrap /opt/bootstrap]"
+    )
     body = json.dumps({"errorType": ERROR_TYPE, "errorMessage": message})
     print(f"Error: {message}\n{ERROR_TYPE}", flush=True)
     try:
         connection = http.client.HTTPConnection(os.environ["AWS_LAMBDA_RUNTIME_API"], timeout=10)
-        connection.request("POST", "/2018-06-01/runtime/init/error", body,
-                           {"Content-Type": "application/json", "Lambda-Runtime-Function-Error-Type": ERROR_TYPE})
+        connection.request(
+            "POST",
+            "/2018-06-01/runtime/init/error",
+            body,
+            {"Content-Type": "application/json", "Lambda-Runtime-Function-Error-Type": ERROR_TYPE},
+        )
         connection.getresponse().read()
     except (OSError, KeyError, http.client.HTTPException):
         pass

@@ -14,6 +14,7 @@ Rules:
   * Faithful to awslambdaric 4.x: same error types, messages and JSON shapes (LAMBDA-SPEC sections 1, 2.2, 4.3, 5).
   * If the platform goes away (EOF or socket error) the process exits 0 without a word.
 """
+
 import json
 import os
 import socket
@@ -79,7 +80,7 @@ class RuntimeAPI:
         host, _, port = address.rpartition(":")
         self.host, self.port = host.strip("[]"), int(port)
         self.buf = bytearray()
-        self.sock: "socket.socket | None" = None
+        self.sock: socket.socket | None = None
 
     def connect(self) -> "socket.socket":
         # A bytes host keeps getaddrinfo from importing the idna codec (about 2 ms).
@@ -89,7 +90,9 @@ class RuntimeAPI:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         return sock
 
-    def request(self, method: str, path: str, body: bytes = b"", headers: str = "") -> "tuple[int, dict[str, str], bytes | bytearray]":
+    def request(
+        self, method: str, path: str, body: bytes = b"", headers: str = ""
+    ) -> "tuple[int, dict[str, str], bytes | bytearray]":
         """Send one request; return (status, headers with lower-case names, body). Exits if the platform is gone."""
         head = f"{method} {RUNTIME_PATH}{path} HTTP/1.1\r\nHost: {self.address}\r\nContent-Length: {len(body)}\r\n"
         encoded = (head + headers + "\r\n").encode()
@@ -121,7 +124,7 @@ class RuntimeAPI:
             start = max(0, len(buf) - 3)
             self._recv(sock)
         lines = buf[:end].decode("latin-1").split("\r\n")
-        del buf[:end + 4]
+        del buf[: end + 4]
         headers = {}
         for line in lines[1:]:
             name, _, value = line.partition(":")
@@ -159,19 +162,39 @@ class _RuntimeModules:
     library's directories are searched. A name the standard library lacks falls through to sys.path.
     """
 
-    STDLIB: "list[str]" = list(sys.path)  # started with -I -S: exactly the standard library (zip, directory, lib-dynload)
-    NAMES = frozenset((
-        # imported lazily by this runtime (traceback, logging, importlib), with what they import
-        "traceback", "linecache", "tokenize", "token", "logging", "string", "threading", "warnings", "weakref",
-        "_weakrefset", "contextlib", "importlib", "textwrap",
-        # what else awslambdaric has imported before it loads the handler
-        "decimal", "_decimal", "_pydecimal", "numbers", "__future__",
-    ))
+    STDLIB: "list[str]" = list(
+        sys.path
+    )  # started with -I -S: exactly the standard library (zip, directory, lib-dynload)
+    NAMES = frozenset(
+        (
+            # imported lazily by this runtime (traceback, logging, importlib), with what they import
+            "traceback",
+            "linecache",
+            "tokenize",
+            "token",
+            "logging",
+            "string",
+            "threading",
+            "warnings",
+            "weakref",
+            "_weakrefset",
+            "contextlib",
+            "importlib",
+            "textwrap",
+            # what else awslambdaric has imported before it loads the handler
+            "decimal",
+            "_decimal",
+            "_pydecimal",
+            "numbers",
+            "__future__",
+        )
+    )
     depth = 0
 
     @classmethod
-    def find_spec(cls, name: str, path: "Sequence[str] | None" = None,
-                  target: "types.ModuleType | None" = None) -> "ModuleSpec | None":
+    def find_spec(
+        cls, name: str, path: "Sequence[str] | None" = None, target: "types.ModuleType | None" = None
+    ) -> "ModuleSpec | None":
         if path is not None or not (cls.depth or name in cls.NAMES):
             return None
         return _PATH_FINDER.find_spec(name, cls.STDLIB, target)
@@ -196,13 +219,14 @@ _PATH_FINDER = next(f for f in sys.meta_path if getattr(f, "__name__", "") == "P
 class _LoggingHook:
     """sys.meta_path finder: whoever imports ``logging`` first gets it with our root handler already installed.
 
-    This keeps ``logging`` (about 9 ms measured here) out of the cold start while guaranteeing that the handler exists before
-    user code can log or call basicConfig (which is then a no-op, as on Lambda).
+    This keeps ``logging`` (about 9 ms measured here) out of the cold start while guaranteeing that the handler
+    exists before user code can log or call basicConfig (which is then a no-op, as on Lambda).
     """
 
     @classmethod
-    def find_spec(cls, name: str, path: "Sequence[str] | None" = None,
-                  target: "types.ModuleType | None" = None) -> "ModuleSpec | None":
+    def find_spec(
+        cls, name: str, path: "Sequence[str] | None" = None, target: "types.ModuleType | None" = None
+    ) -> "ModuleSpec | None":
         if name != "logging":
             return None
         sys.meta_path.remove(cls)
@@ -290,8 +314,12 @@ class _Fault(Exception):
 
 
 def _error(error_type: str, message: str, stack_trace: "list[str] | None", request_id: str) -> "ErrorBody":
-    return {"errorMessage": message or "", "errorType": error_type or "", "requestId": request_id,
-            "stackTrace": stack_trace or []}
+    return {
+        "errorMessage": message or "",
+        "errorType": error_type or "",
+        "requestId": request_id,
+        "stackTrace": stack_trace or [],
+    }
 
 
 def _exception_error(exc: "BaseException", request_id: str) -> "ErrorBody":
@@ -318,8 +346,8 @@ def _json_default(obj: object) -> "int | float":
 def _make_encoder() -> "json.JSONEncoder":
     # awslambdaric emits raw UTF-8 (ensure_ascii=False) on python3.12+; without AWS_EXECUTION_ENV, go by ourselves.
     prefix, env = "AWS_Lambda_python3.", os.environ.get("AWS_EXECUTION_ENV", "")
-    if env.startswith(prefix) and env[len(prefix):].isdigit():
-        modern = int(env[len(prefix):]) >= 12
+    if env.startswith(prefix) and env[len(prefix) :].isdigit():
+        modern = int(env[len(prefix) :]) >= 12
     else:
         modern = sys.version_info >= (3, 12)
     return json.JSONEncoder(ensure_ascii=not modern, allow_nan=True, default=_json_default)
@@ -328,6 +356,7 @@ def _make_encoder() -> "json.JSONEncoder":
 # ------------------------------------------------------------------------------------------------- context
 class _Record:
     """A plain object built from a dict: one attribute per slot, None when the key is absent."""
+
     __slots__: "tuple[str, ...]" = ()
 
     def __init__(self, fields: "dict[str, Any]") -> None:
@@ -357,9 +386,19 @@ class ClientContext(_Record):
 
 
 class LambdaContext(_Record):
-    __slots__ = ("aws_request_id", "log_group_name", "log_stream_name", "function_name", "memory_limit_in_mb",
-                 "function_version", "invoked_function_arn", "client_context", "identity", "tenant_id",
-                 "_deadline_ms")
+    __slots__ = (
+        "aws_request_id",
+        "log_group_name",
+        "log_stream_name",
+        "function_name",
+        "memory_limit_in_mb",
+        "function_version",
+        "invoked_function_arn",
+        "client_context",
+        "identity",
+        "tenant_id",
+        "_deadline_ms",
+    )
     aws_request_id: str
     invoked_function_arn: "str | None"
     client_context: "ClientContext | None"
@@ -368,20 +407,26 @@ class LambdaContext(_Record):
 
     def __init__(self, request_id: str, headers: "dict[str, str]") -> None:
         env = os.environ
-        super().__init__({
-            "aws_request_id": request_id,
-            "log_group_name": env.get("AWS_LAMBDA_LOG_GROUP_NAME"),
-            "log_stream_name": env.get("AWS_LAMBDA_LOG_STREAM_NAME"),
-            "function_name": env.get("AWS_LAMBDA_FUNCTION_NAME"),
-            "memory_limit_in_mb": env.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE"),  # a string, as on Lambda
-            "function_version": env.get("AWS_LAMBDA_FUNCTION_VERSION"),
-            "invoked_function_arn": headers.get("lambda-runtime-invoked-function-arn"),
-            "tenant_id": headers.get("lambda-runtime-aws-tenant-id"),
-            "_deadline_ms": int(headers.get("lambda-runtime-deadline-ms") or 0),
-        })
+        super().__init__(
+            {
+                "aws_request_id": request_id,
+                "log_group_name": env.get("AWS_LAMBDA_LOG_GROUP_NAME"),
+                "log_stream_name": env.get("AWS_LAMBDA_LOG_STREAM_NAME"),
+                "function_name": env.get("AWS_LAMBDA_FUNCTION_NAME"),
+                "memory_limit_in_mb": env.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE"),  # a string, as on Lambda
+                "function_version": env.get("AWS_LAMBDA_FUNCTION_VERSION"),
+                "invoked_function_arn": headers.get("lambda-runtime-invoked-function-arn"),
+                "tenant_id": headers.get("lambda-runtime-aws-tenant-id"),
+                "_deadline_ms": int(headers.get("lambda-runtime-deadline-ms") or 0),
+            }
+        )
         identity = _json_header(headers, "lambda-runtime-cognito-identity", "Cognito Identity") or {}
-        self.identity = CognitoIdentity({"cognito_identity_id": identity.get("cognitoIdentityId"),
-                                         "cognito_identity_pool_id": identity.get("cognitoIdentityPoolId")})
+        self.identity = CognitoIdentity(
+            {
+                "cognito_identity_id": identity.get("cognitoIdentityId"),
+                "cognito_identity_pool_id": identity.get("cognitoIdentityPoolId"),
+            }
+        )
         fields = _json_header(headers, "lambda-runtime-client-context", "Client Context")
         client_context = None if fields is None else ClientContext(fields)
         if client_context is not None and isinstance(client_context.client, dict):
@@ -447,14 +492,19 @@ def _fail_init(api: "RuntimeAPI", encoder: "json.JSONEncoder", fault: "_Fault") 
     logging.warning(INIT_ERROR_WARNING)
     error = _error(fault.error_type, fault.message, fault.stack_trace, "")
     _log_error(error)
-    api.request("POST", "/init/error", encoder.encode(error).encode(errors="replace"),
-                f"Content-Type: application/json\r\nLambda-Runtime-Function-Error-Type: {fault.error_type}\r\n")
+    api.request(
+        "POST",
+        "/init/error",
+        encoder.encode(error).encode(errors="replace"),
+        f"Content-Type: application/json\r\nLambda-Runtime-Function-Error-Type: {fault.error_type}\r\n",
+    )
     sys.exit(1)
 
 
 # ------------------------------------------------------------------------------------------------ invoke
-def _invoke(handler: "Any", encoder: "json.JSONEncoder", request_id: str, headers: "dict[str, str]",
-            body: "bytes | bytearray") -> "ErrorBody | tuple[str, bytes]":
+def _invoke(
+    handler: "Any", encoder: "json.JSONEncoder", request_id: str, headers: "dict[str, str]", body: "bytes | bytearray"
+) -> "ErrorBody | tuple[str, bytes]":
     """Run one invoke. Return (content_type, payload) on success, or an error dict."""
     try:
         context = LambdaContext(request_id, headers)

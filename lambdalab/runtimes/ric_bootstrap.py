@@ -6,6 +6,7 @@ replaces them; the handler's own imports then follow sys.path, task root first. 
 ``python -B -P -S -u ric_bootstrap.py HANDLER`` with ``PYTHONPATH`` naming only where awslambdaric is
 installed: -P keeps this folder off sys.path, the task root goes first only once the client is loaded.
 """
+
 import os
 import sys
 

@@ -17,6 +17,15 @@ from lambdalab.sim.scenario import Scenario
 from lambdalab.sim.simulation import Simulation
 
 __all__ = [
-    "PRICES", "Constant", "Empirical", "Exponential", "Kernel", "LatencyModel", "LogNormal", "Scenario",
-    "Simulation", "SimulationResult", "SimulationSummary",
+    "PRICES",
+    "Constant",
+    "Empirical",
+    "Exponential",
+    "Kernel",
+    "LatencyModel",
+    "LogNormal",
+    "Scenario",
+    "Simulation",
+    "SimulationResult",
+    "SimulationSummary",
 ]

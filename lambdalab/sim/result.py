@@ -21,9 +21,9 @@ if TYPE_CHECKING:
     import pandas as pd
 
 PRICES: Final = {
-    "gb_s": 0.0000166667,                     # on-demand duration, including init (since Aug 2025)
+    "gb_s": 0.0000166667,  # on-demand duration, including init (since Aug 2025)
     "per_request": 0.20 / 1_000_000,
-    "provisioned_gb_s": 0.0000041667,         # provisioned concurrency, for the time it is allocated
+    "provisioned_gb_s": 0.0000041667,  # provisioned concurrency, for the time it is allocated
     "provisioned_duration_gb_s": 0.0000097222,  # duration of invokes served by provisioned environments
 }
 PRICE_LABEL: Final = "estimated at us-east-1 x86_64 list prices, no free tier (LAMBDA-SPEC §8.2)"
@@ -74,14 +74,25 @@ def summarize(tally: Tally, horizon: float, provisioned: int) -> SimulationSumma
     }
     per_s = 1.0 / horizon if horizon > 0 else math.nan
     return SimulationSummary(
-        horizon_s=horizon, requests=tally.requests, invoked=tally.invoked, completed=tally.completed,
-        throttles=tally.throttles, cold_starts=tally.cold, errors=tally.errors, timeouts=tally.timeouts,
+        horizon_s=horizon,
+        requests=tally.requests,
+        invoked=tally.invoked,
+        completed=tally.completed,
+        throttles=tally.throttles,
+        cold_starts=tally.cold,
+        errors=tally.errors,
+        timeouts=tally.timeouts,
         cold_start_probability=tally.cold / attempts if attempts else math.nan,
         throttle_probability=tally.throttles / attempts if attempts else math.nan,
-        mean_environments=tally.env_s * per_s, mean_busy=tally.busy_s * per_s, mean_idle=tally.idle_s * per_s,
+        mean_environments=tally.env_s * per_s,
+        mean_busy=tally.busy_s * per_s,
+        mean_idle=tally.idle_s * per_s,
         utilization=tally.busy_s / tally.env_s if tally.env_s > 0 else math.nan,
-        peak_environments=tally.peak, environments_created=tally.created_total,
-        idle_gb_s=tally.idle_s * gb, cost_usd=math.fsum(costs.values()), cost_breakdown_usd=costs,
+        peak_environments=tally.peak,
+        environments_created=tally.created_total,
+        idle_gb_s=tally.idle_s * gb,
+        cost_usd=math.fsum(costs.values()),
+        cost_breakdown_usd=costs,
         destinations=dict(tally.destinations),
     )
 
@@ -97,16 +108,18 @@ class SimulationResult:
         # True when the DataFrames hold only the first max_records rows (the summary counts everything)
         self.truncated = tally.records_dropped > 0 or tally.spans_dropped > 0
         self.seed = seed
-        self.wall_s = wall_s        # real seconds the run took (the only thing a seed does not fix)
-        self.steps = steps          # kernel actions run
+        self.wall_s = wall_s  # real seconds the run took (the only thing a seed does not fix)
+        self.steps = steps  # kernel actions run
         self._invocations: pd.DataFrame | None = None
         self._spans: pd.DataFrame | None = None
 
     def __repr__(self) -> str:
         s = self.summary
-        return (f"<SimulationResult {s.requests:,} requests over {s.horizon_s:,.0f} s: "
-                f"{s.cold_start_probability:.2%} cold, {s.throttle_probability:.2%} throttled, "
-                f"{s.mean_environments:.2f} environments, ${s.cost_usd:,.4f}>")
+        return (
+            f"<SimulationResult {s.requests:,} requests over {s.horizon_s:,.0f} s: "
+            f"{s.cold_start_probability:.2%} cold, {s.throttle_probability:.2%} throttled, "
+            f"{s.mean_environments:.2f} environments, ${s.cost_usd:,.4f}>"
+        )
 
     @property
     def invocations(self) -> pd.DataFrame:

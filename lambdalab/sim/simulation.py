@@ -66,34 +66,67 @@ class Simulation:
     """
 
     # Keyword-only settings are the fields of ``Scenario``, spelled out so that IDEs show them.
-    def __init__(self, pattern: Any, *, service: LatencyModel | float, cold_service: LatencyModel | float | None = None,
-                 init: LatencyModel | float | None = None, keep_alive_s: float = 600.0,
-                 keep_alive_policy: str = "fixed", warm_choice: str = "mru", concurrency: int = 1000,
-                 reserved: int | None = None,
-                 provisioned: int = 0, memory_mb: int = 128, timeout_s: float = 900.0,
-                 init_timeout_s: float = 10.0, error_probability: float = 0.0,
-                 invocation_type: str = "RequestResponse", max_retry_attempts: int = 2,
-                 max_event_age_s: float = 21_600.0, scale_limit: int = 1000, scale_period_s: float = 10.0,
-                 max_memory_used_mb: int = 0, max_records: int = 100_000, function: str = "function",
-                 seed: int | None = None, scheduler_factory: SchedulerFactory | None = None) -> None:
+    def __init__(
+        self,
+        pattern: Any,
+        *,
+        service: LatencyModel | float,
+        cold_service: LatencyModel | float | None = None,
+        init: LatencyModel | float | None = None,
+        keep_alive_s: float = 600.0,
+        keep_alive_policy: str = "fixed",
+        warm_choice: str = "mru",
+        concurrency: int = 1000,
+        reserved: int | None = None,
+        provisioned: int = 0,
+        memory_mb: int = 128,
+        timeout_s: float = 900.0,
+        init_timeout_s: float = 10.0,
+        error_probability: float = 0.0,
+        invocation_type: str = "RequestResponse",
+        max_retry_attempts: int = 2,
+        max_event_age_s: float = 21_600.0,
+        scale_limit: int = 1000,
+        scale_period_s: float = 10.0,
+        max_memory_used_mb: int = 0,
+        max_records: int = 100_000,
+        function: str = "function",
+        seed: int | None = None,
+        scheduler_factory: SchedulerFactory | None = None,
+    ) -> None:
         self.pattern = pattern
         self.scenario = Scenario(
             service=as_model("service", service),
             cold_service=None if cold_service is None else as_model("cold_service", cold_service),
             init=Constant(0.0) if init is None else as_model("init", init),
-            keep_alive_s=keep_alive_s, keep_alive_policy=keep_alive_policy, warm_choice=warm_choice,
-            concurrency=concurrency, reserved=reserved, provisioned=provisioned, memory_mb=memory_mb,
-            timeout_s=timeout_s, init_timeout_s=init_timeout_s, error_probability=error_probability,
-            invocation_type=invocation_type, max_retry_attempts=max_retry_attempts, max_event_age_s=max_event_age_s,
-            scale_limit=scale_limit, scale_period_s=scale_period_s, max_memory_used_mb=max_memory_used_mb,
-            max_records=max_records, function=function)
+            keep_alive_s=keep_alive_s,
+            keep_alive_policy=keep_alive_policy,
+            warm_choice=warm_choice,
+            concurrency=concurrency,
+            reserved=reserved,
+            provisioned=provisioned,
+            memory_mb=memory_mb,
+            timeout_s=timeout_s,
+            init_timeout_s=init_timeout_s,
+            error_probability=error_probability,
+            invocation_type=invocation_type,
+            max_retry_attempts=max_retry_attempts,
+            max_event_age_s=max_event_age_s,
+            scale_limit=scale_limit,
+            scale_period_s=scale_period_s,
+            max_memory_used_mb=max_memory_used_mb,
+            max_records=max_records,
+            function=function,
+        )
         self.seed = random.SystemRandom().randrange(2**63) if seed is None else int(seed)
         self.scheduler_factory: SchedulerFactory = scheduler_factory or Scheduler
 
     def __repr__(self) -> str:
         s = self.scenario
-        return (f"Simulation({self.pattern!r}, service={s.service!r}, keep_alive_s={s.keep_alive_s:g}, "
-                f"concurrency={s.concurrency}, provisioned={s.provisioned}, seed={self.seed})")
+        return (
+            f"Simulation({self.pattern!r}, service={s.service!r}, keep_alive_s={s.keep_alive_s:g}, "
+            f"concurrency={s.concurrency}, provisioned={s.provisioned}, seed={self.seed})"
+        )
 
     @classmethod
     def from_records(cls, df: Any, pattern: Any, **settings: Any) -> Simulation:
@@ -124,8 +157,9 @@ class Simulation:
         pools = run.scheduler.entry(scenario.function).all_pools()
         tally.close(horizon, [env for pool in pools for env in pool.environments.values()])
         summary = summarize(tally, horizon, scenario.provisioned)
-        return SimulationResult(summary, tally, seed=self.seed, wall_s=time.perf_counter() - started,
-                                steps=run.kernel.steps)
+        return SimulationResult(
+            summary, tally, seed=self.seed, wall_s=time.perf_counter() - started, steps=run.kernel.steps
+        )
 
 
 class _Run:
@@ -138,14 +172,22 @@ class _Run:
         # seed=1) would then draw the very same uniforms, correlating arrivals with service times.
         rng = random.Random(f"lambdalab.sim:{seed}")
         self.kernel = kernel = Kernel()
-        limits = AccountLimits(concurrency=scenario.concurrency, unreserved_floor=0,
-                               scale_limit=scenario.scale_limit, scale_period_s=scenario.scale_period_s)
+        limits = AccountLimits(
+            concurrency=scenario.concurrency,
+            unreserved_floor=0,
+            scale_limit=scenario.scale_limit,
+            scale_period_s=scenario.scale_period_s,
+        )
         self.scheduler = scheduler = simulation.scheduler_factory(limits, IdFactory(f"sim:{seed}").next_environment_id)
         self.tally = Tally(kernel, scenario.function, scenario.memory_mb, scenario.max_records)
         timing = Timing(
-            warm=scenario.service.sampler(rng), init=scenario.init.sampler(rng),
+            warm=scenario.service.sampler(rng),
+            init=scenario.init.sampler(rng),
             cold=None if scenario.cold_service is None else scenario.cold_service.sampler(rng),
-            error_probability=scenario.error_probability, max_memory_mb=scenario.max_memory_used_mb, rng=rng)
+            error_probability=scenario.error_probability,
+            max_memory_mb=scenario.max_memory_used_mb,
+            rng=rng,
+        )
         self.asynchronous = scenario.invocation_type == "Event"
         queue = EventQueue(1.0) if self.asynchronous else None
         self.driver = driver = Driver(kernel, scheduler, timing, self.tally, queue)
@@ -163,8 +205,17 @@ class _Run:
 
     def _deploy(self, scenario: Scenario) -> None:
         scheduler, perform, name = self.scheduler, self.driver.perform, scenario.function
-        spec = EnvironmentSpec(name, LATEST, "python", scenario.memory_mb, scenario.timeout_s, True,
-                               scenario.init_timeout_s, logs=False, warm_choice=scenario.warm_choice)
+        spec = EnvironmentSpec(
+            name,
+            LATEST,
+            "python",
+            scenario.memory_mb,
+            scenario.timeout_s,
+            True,
+            scenario.init_timeout_s,
+            logs=False,
+            warm_choice=scenario.warm_choice,
+        )
         perform(scheduler.deploy(spec, self._keep_alive(scenario), 0.0))
         try:
             scheduler.reserve(name, scenario.reserved)
@@ -218,8 +269,17 @@ class _Run:
         request_id = str(n).zfill(12)  # (formatting with a spec, "%012x" or f"{n:012x}", costs twice as much)
         if self.asynchronous:
             scenario = self.scenario
-            driver.enqueue(QueuedEvent(request_id, scenario.function, None, _PAYLOAD, self.kernel.now,
-                                       scenario.max_event_age_s, scenario.max_retry_attempts))
+            driver.enqueue(
+                QueuedEvent(
+                    request_id,
+                    scenario.function,
+                    None,
+                    _PAYLOAD,
+                    self.kernel.now,
+                    scenario.max_event_age_s,
+                    scenario.max_retry_attempts,
+                )
+            )
             return True
         if driver.submit(request_id):
             return True
@@ -249,4 +309,3 @@ def _bounded(offsets: Iterable[float], duration_s: float | None) -> Iterator[flo
         return iter(offsets)
     end = duration_s
     return itertools.takewhile(lambda t: t < end, iter(offsets))
-

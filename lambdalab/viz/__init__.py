@@ -6,7 +6,7 @@
     concurrency(spans_df, invocations_df=None)  environments busy / frozen / idle over time, throttles per second
     reuse(invocations_df)                       invocations per environment (cold + warm)
     init_durations(invocations_df)              init duration of each cold start
-    init_profile(table, kind="icicle"|"bar")    import profile of one cold start, coloured by where each module came from
+    init_profile(table, kind="icicle"|"bar")    import profile of one cold start, coloured by each module's origin
     update(fig, kind, spans=..., invocations=...)  redraw a Figure/FigureWidget in place (one batch_update)
 
 The inputs are ``lab.spans()``, ``lab.invocations()`` or ``lambdalab.load.run(...).invocations``.
@@ -37,7 +37,23 @@ from lambdalab.viz.timeline import timeline
 from lambdalab.viz.usage import concurrency, reuse
 
 __all__ = [
-    "COLD_COLOUR", "COLD_WARM_COLOURS", "ERROR_COLOUR", "KINDS", "PHASE_COLOURS", "PHASE_ORDER", "THROTTLE_COLOUR",
-    "ORIGIN_COLOURS", "WARM_COLOUR", "concurrency", "figure", "init_durations", "init_profile", "latency_histogram",
-    "latency_over_time", "reuse", "timeline", "update", "write_html",
+    "COLD_COLOUR",
+    "COLD_WARM_COLOURS",
+    "ERROR_COLOUR",
+    "KINDS",
+    "PHASE_COLOURS",
+    "PHASE_ORDER",
+    "THROTTLE_COLOUR",
+    "ORIGIN_COLOURS",
+    "WARM_COLOUR",
+    "concurrency",
+    "figure",
+    "init_durations",
+    "init_profile",
+    "latency_histogram",
+    "latency_over_time",
+    "reuse",
+    "timeline",
+    "update",
+    "write_html",
 ]

@@ -28,6 +28,7 @@ def has_rows(frame: pd.DataFrame | None) -> TypeGuard[pd.DataFrame]:
 
 def float_column(frame: pd.DataFrame, name: str, default: float = math.nan) -> np.ndarray:
     import numpy as np
+
     if name not in frame.columns:
         return np.full(len(frame), default, dtype=float)
     values: np.ndarray = frame[name].to_numpy(dtype=float, na_value=math.nan)  # pandas is untyped here
@@ -36,6 +37,7 @@ def float_column(frame: pd.DataFrame, name: str, default: float = math.nan) -> n
 
 def bool_column(frame: pd.DataFrame, name: str) -> np.ndarray:
     import numpy as np
+
     if name not in frame.columns:
         return np.zeros(len(frame), dtype=bool)
     values: np.ndarray = frame[name].fillna(False).to_numpy(dtype=bool)
@@ -45,6 +47,7 @@ def bool_column(frame: pd.DataFrame, name: str) -> np.ndarray:
 def invocation_times(frame: pd.DataFrame) -> np.ndarray:
     """When each request was made: ``submitted``, or ``scheduled_at`` for rows without a record."""
     import numpy as np
+
     times = float_column(frame, "submitted")
     if "scheduled_at" in frame.columns:
         times = np.where(np.isnan(times), float_column(frame, "scheduled_at"), times)
@@ -53,18 +56,21 @@ def invocation_times(frame: pd.DataFrame) -> np.ndarray:
 
 def invoked_mask(frame: pd.DataFrame) -> np.ndarray:
     import numpy as np
+
     if "request_id" not in frame.columns:
         return np.ones(len(frame), dtype=bool)
     values: np.ndarray = frame["request_id"].notna().to_numpy(dtype=bool)
     return values
 
 
-def segment_lines(start: np.ndarray, end: np.ndarray, row: np.ndarray, duration: np.ndarray
-              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def segment_lines(
+    start: np.ndarray, end: np.ndarray, row: np.ndarray, duration: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """x, y, customdata for line segments start→end on ``row``, separated by NaN gaps."""
     import numpy as np
+
     n = len(start)
-    x = np.empty(3 * n)                    # float64: times keep their precision
+    x = np.empty(3 * n)  # float64: times keep their precision
     y = np.empty(3 * n, dtype=np.float32)  # row numbers and durations: float32 halves the payload
     c = np.empty(3 * n, dtype=np.float32)
     x[0::3], x[1::3], x[2::3] = start, end, np.nan

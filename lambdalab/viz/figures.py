@@ -36,21 +36,31 @@ from lambdalab.viz._frames import (
     invocation_times,
 )
 from lambdalab.viz.latency import (
-    parts_init_durations,
-    parts_latency_histogram,
-    parts_latency_over_time,
     init_durations,
     latency_histogram,
     latency_over_time,
+    parts_init_durations,
+    parts_latency_histogram,
+    parts_latency_over_time,
 )
 from lambdalab.viz.timeline import parts_timeline, timeline
-from lambdalab.viz.usage import parts_concurrency, parts_reuse, concurrency, reuse
+from lambdalab.viz.usage import concurrency, parts_concurrency, parts_reuse, reuse
 
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["KINDS", "concurrency", "figure", "init_durations", "latency_histogram", "latency_over_time", "reuse",
-           "timeline", "update", "write_html"]
+__all__ = [
+    "KINDS",
+    "concurrency",
+    "figure",
+    "init_durations",
+    "latency_histogram",
+    "latency_over_time",
+    "reuse",
+    "timeline",
+    "update",
+    "write_html",
+]
 
 
 KINDS: dict[str, tuple[Callable[..., Parts], bool]] = {  # kind -> (parts, uses an origin)
@@ -65,6 +75,7 @@ KINDS: dict[str, tuple[Callable[..., Parts], bool]] = {  # kind -> (parts, uses 
 
 def _default_origin(spans: pd.DataFrame | None, invocations: pd.DataFrame | None) -> float | None:
     import numpy as np
+
     candidates = []
     if has_rows(spans):
         candidates.append(np.nanmin(float_column(spans, "start")))
@@ -76,10 +87,12 @@ def _default_origin(spans: pd.DataFrame | None, invocations: pd.DataFrame | None
     return float(min(candidates)) if candidates else None
 
 
-def _window(spans: pd.DataFrame | None, invocations: pd.DataFrame | None, window_s: float
-            ) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
+def _window(
+    spans: pd.DataFrame | None, invocations: pd.DataFrame | None, window_s: float
+) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
     """Only what overlaps the last ``window_s`` seconds of the data."""
     import numpy as np
+
     ends = []
     if has_rows(spans):
         ends.append(np.nanmax(float_column(spans, "end")))
@@ -97,8 +110,7 @@ def _window(spans: pd.DataFrame | None, invocations: pd.DataFrame | None, window
     return spans, invocations
 
 
-def _parts(kind: str, spans: pd.DataFrame | None, invocations: pd.DataFrame | None, options: dict[str, Any]
-           ) -> Parts:
+def _parts(kind: str, spans: pd.DataFrame | None, invocations: pd.DataFrame | None, options: dict[str, Any]) -> Parts:
     try:
         make, timed = KINDS[kind]
     except KeyError:
@@ -113,8 +125,14 @@ def _parts(kind: str, spans: pd.DataFrame | None, invocations: pd.DataFrame | No
     return make(spans, invocations, **options)
 
 
-def figure(kind: str, *, spans: pd.DataFrame | None = None, invocations: pd.DataFrame | None = None,
-           widget: bool = False, **options: Any) -> Any:
+def figure(
+    kind: str,
+    *,
+    spans: pd.DataFrame | None = None,
+    invocations: pd.DataFrame | None = None,
+    widget: bool = False,
+    **options: Any,
+) -> Any:
     """A new ``go.Figure`` (``widget=True``: ``go.FigureWidget``, which needs anywidget) of ``kind``."""
     import plotly.graph_objects as go
 
@@ -123,8 +141,14 @@ def figure(kind: str, *, spans: pd.DataFrame | None = None, invocations: pd.Data
     return cls({"data": traces, "layout": layout})
 
 
-def update(fig: Any, kind: str | None = None, *, spans: pd.DataFrame | None = None,
-           invocations: pd.DataFrame | None = None, **options: Any) -> Any:
+def update(
+    fig: Any,
+    kind: str | None = None,
+    *,
+    spans: pd.DataFrame | None = None,
+    invocations: pd.DataFrame | None = None,
+    **options: Any,
+) -> Any:
     """Redraw ``fig`` (a Figure or FigureWidget made here) in place from new DataFrames; returns it.
 
     ``kind`` defaults to the one the figure was made as. The time origin stays the figure's
@@ -143,7 +167,7 @@ def update(fig: Any, kind: str | None = None, *, spans: pd.DataFrame | None = No
         options["origin"] = meta.get("origin")
     traces, layout = _parts(kind, spans, invocations, options)
     layout = {k: v for k, v in layout.items() if k not in ("template", "margin", "legend")}
-    if len(fig.data) != len(traces) or any(t.type != new["type"] for t, new in zip(fig.data, traces)):
+    if len(fig.data) != len(traces) or any(t.type != new["type"] for t, new in zip(fig.data, traces, strict=True)):
         fig.data = ()
         fig.add_traces([dict(t) for t in traces])
         fig.update_layout(layout)
@@ -151,7 +175,7 @@ def update(fig: Any, kind: str | None = None, *, spans: pd.DataFrame | None = No
     batch = getattr(fig, "batch_update", None)
     context = batch() if callable(batch) else _nullcontext()
     with context:
-        for trace, new in zip(fig.data, traces):
+        for trace, new in zip(fig.data, traces, strict=True):
             trace.update({k: v for k, v in new.items() if k != "type"})
         fig.update_layout(layout)
     return fig
@@ -165,15 +189,19 @@ class _nullcontext:
         return None
 
 
-def write_html(figures: Any | Iterable[Any], path: str | Path, *, title: str = "lambdalab",
-               include_plotlyjs: bool | str = True) -> Path:
+def write_html(
+    figures: Any | Iterable[Any], path: str | Path, *, title: str = "lambdalab", include_plotlyjs: bool | str = True
+) -> Path:
     """Write one or more figures to one standalone HTML page (plotly.js inlined by default)."""
     figs = [figures] if hasattr(figures, "to_html") else list(figures)
     parts = []
     for i, fig in enumerate(figs):
         parts.append(fig.to_html(full_html=False, include_plotlyjs=include_plotlyjs if i == 0 else False))
-    html = (f"<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{title}</title></head>\n<body>\n"
-            + "\n".join(parts) + "\n</body></html>\n")
+    html = (
+        f'<!DOCTYPE html>\n<html><head><meta charset="utf-8"><title>{title}</title></head>\n<body>\n'
+        + "\n".join(parts)
+        + "\n</body></html>\n"
+    )
     target = Path(path)
     target.write_text(html, encoding="utf-8")
     return target

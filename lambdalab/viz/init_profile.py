@@ -23,14 +23,14 @@ __all__ = ["ORIGIN_COLOURS", "init_profile"]
 # One colour per origin (lambdalab.init_profile.ORIGINS): the user's own code stands out, what every
 # function pays (the standard library) recedes.
 ORIGIN_COLOURS: Final[dict[str, str]] = {
-    "package": "#1d4ed8",       # deep blue: the function's own code (the task root)
+    "package": "#1d4ed8",  # deep blue: the function's own code (the task root)
     "dependencies": "#7c3aed",  # violet: what requirements= built
-    "layer": "#0d9488",         # teal: /opt
-    "runtime": "#f59e0b",       # amber, like the init phase: the runtime and its SDK
-    "stdlib": "#9ca3af",        # grey: the standard library
-    "other": "#78716c",         # stone: a file outside every known folder (e.g. inherited packages)
-    "not found": "#fca5a5",     # light red: an import that failed (an optional dependency probed)
-    "unknown": "#d6d3d1",       # light stone: no file known
+    "layer": "#0d9488",  # teal: /opt
+    "runtime": "#f59e0b",  # amber, like the init phase: the runtime and its SDK
+    "stdlib": "#9ca3af",  # grey: the standard library
+    "other": "#78716c",  # stone: a file outside every known folder (e.g. inherited packages)
+    "not found": "#fca5a5",  # light red: an import that failed (an optional dependency probed)
+    "unknown": "#d6d3d1",  # light stone: no file known
 }
 _ROOT_ID = "<init>"
 _ROOT_COLOUR = "#f3f4f6"
@@ -38,8 +38,15 @@ _KINDS = ("icicle", "bar")
 _BY = ("self_ms", "cumulative_ms")
 
 
-def init_profile(table: pd.DataFrame, kind: str = "icicle", *, top: int = 30, by: str = "self_ms",
-                 maxdepth: int | None = None, title: str | None = None) -> Any:
+def init_profile(
+    table: pd.DataFrame,
+    kind: str = "icicle",
+    *,
+    top: int = 30,
+    by: str = "self_ms",
+    maxdepth: int | None = None,
+    title: str | None = None,
+) -> Any:
     """A plotly Figure of an import profile.
 
     ``kind="icicle"``: every import as a box under what imported it, as wide as its cumulative time
@@ -82,13 +89,18 @@ def _rows(table: pd.DataFrame) -> list[dict[str, Any]]:
             parent_id = f"#{int(parent_index)}" if present(parent_index) else ""
         else:
             key, parent_id = number, parent
-        rows.append({
-            "module": str(record["module"]), "parent": parent,
-            "origin": origin if isinstance(origin, str) else "unknown",
-            "self_ms": float(record["self_ms"]) if present(record.get("self_ms")) else 0.0,
-            "cumulative_ms": float(record["cumulative_ms"]) if present(record.get("cumulative_ms")) else 0.0,
-            "id": f"#{key}" if has_index else str(record["module"]), "parent_id": parent_id, "order": key,
-        })
+        rows.append(
+            {
+                "module": str(record["module"]),
+                "parent": parent,
+                "origin": origin if isinstance(origin, str) else "unknown",
+                "self_ms": float(record["self_ms"]) if present(record.get("self_ms")) else 0.0,
+                "cumulative_ms": float(record["cumulative_ms"]) if present(record.get("cumulative_ms")) else 0.0,
+                "id": f"#{key}" if has_index else str(record["module"]),
+                "parent_id": parent_id,
+                "order": key,
+            }
+        )
     return rows
 
 
@@ -100,8 +112,10 @@ def _hover(row: dict[str, Any]) -> list[Any]:
     return [row["origin"], row["self_ms"], row["cumulative_ms"], row["parent"] or "(top level)"]
 
 
-_HOVER = ("<b>%{label}</b><br>from %{customdata[0]}<br>self %{customdata[1]:.2f} ms"
-          "<br>cumulative %{customdata[2]:.2f} ms<br>imported by %{customdata[3]}<extra></extra>")
+_HOVER = (
+    "<b>%{label}</b><br>from %{customdata[0]}<br>self %{customdata[1]:.2f} ms"
+    "<br>cumulative %{customdata[2]:.2f} ms<br>imported by %{customdata[3]}<extra></extra>"
+)
 
 
 def _icicle(rows: list[dict[str, Any]], maxdepth: int | None, total_ms: float) -> tuple[list[Any], dict[str, Any]]:
@@ -110,28 +124,47 @@ def _icicle(rows: list[dict[str, Any]], maxdepth: int | None, total_ms: float) -
     # in import order: the tree reads left to right as the init ran
     ordered = sorted(rows, key=lambda r: r["order"])
     trace = {
-        "type": "icicle", "branchvalues": "remainder", "sort": False,
+        "type": "icicle",
+        "branchvalues": "remainder",
+        "sort": False,
         "ids": [_ROOT_ID] + [r["id"] for r in ordered],
         "labels": ["all imports"] + [r["module"] for r in ordered],
         "parents": [""] + [r["parent_id"] if r["parent_id"] in ids else _ROOT_ID for r in ordered],
         "values": [0.0] + [r["self_ms"] for r in ordered],
         "customdata": [["", 0.0, total_ms, ""]] + [_hover(r) for r in ordered],
         "marker": {"colors": [_ROOT_COLOUR] + [_colour(r["origin"]) for r in ordered]},
-        "hovertemplate": _HOVER, "maxdepth": maxdepth if maxdepth is not None else -1,
-        "tiling": {"orientation": "h"}, "name": "imports",
+        "hovertemplate": _HOVER,
+        "maxdepth": maxdepth if maxdepth is not None else -1,
+        "tiling": {"orientation": "h"},
+        "name": "imports",
     }
-    layout = {"margin": {"l": 10, "r": 10, "t": 90, "b": 10}, "height": 520,
-              "annotations": [_legend(r["origin"] for r in rows)]}
+    layout = {
+        "margin": {"l": 10, "r": 10, "t": 90, "b": 10},
+        "height": 520,
+        "annotations": [_legend(r["origin"] for r in rows)],
+    }
     return [trace], layout
 
 
 def _legend(origins: Any) -> dict[str, Any]:
     """An icicle has no legend: a line of coloured origin names above it instead."""
     present = set(origins)
-    text = "   ".join(f"<span style='color:{colour}'>■</span> {origin}"
-                       for origin, colour in ORIGIN_COLOURS.items() if origin in present)
-    return {"text": text, "showarrow": False, "xref": "paper", "yref": "paper", "x": 0, "y": 1.0,
-            "xanchor": "left", "yanchor": "bottom", "align": "left"}
+    text = "   ".join(
+        f"<span style='color:{colour}'>■</span> {origin}"
+        for origin, colour in ORIGIN_COLOURS.items()
+        if origin in present
+    )
+    return {
+        "text": text,
+        "showarrow": False,
+        "xref": "paper",
+        "yref": "paper",
+        "x": 0,
+        "y": 1.0,
+        "xanchor": "left",
+        "yanchor": "bottom",
+        "align": "left",
+    }
 
 
 def _bars(rows: list[dict[str, Any]], top: int, by: str) -> tuple[list[Any], dict[str, Any]]:
@@ -140,16 +173,24 @@ def _bars(rows: list[dict[str, Any]], top: int, by: str) -> tuple[list[Any], dic
     labels = _labels(chosen)
     traces = []
     for origin, colour in {**ORIGIN_COLOURS, **{r["origin"]: _colour(r["origin"]) for r in chosen}}.items():
-        mine = [(label, r) for label, r in zip(labels, chosen) if r["origin"] == origin]
+        mine = [(label, r) for label, r in zip(labels, chosen, strict=True) if r["origin"] == origin]
         if mine:
-            traces.append({
-                "type": "bar", "orientation": "h", "name": origin, "marker": {"color": colour},
-                "y": [label for label, _ in mine], "x": [r[by] for _, r in mine],
-                "customdata": [_hover(r) for _, r in mine], "hovertemplate": _HOVER.replace("%{label}", "%{y}"),
-            })
+            traces.append(
+                {
+                    "type": "bar",
+                    "orientation": "h",
+                    "name": origin,
+                    "marker": {"color": colour},
+                    "y": [label for label, _ in mine],
+                    "x": [r[by] for _, r in mine],
+                    "customdata": [_hover(r) for _, r in mine],
+                    "hovertemplate": _HOVER.replace("%{label}", "%{y}"),
+                }
+            )
     axis_title = "own import time (ms)" if by == "self_ms" else "cumulative import time (ms)"
     layout = {
-        "barmode": "stack", "height": max(320, 22 * len(chosen) + 140),
+        "barmode": "stack",
+        "height": max(320, 22 * len(chosen) + 140),
         "xaxis": {"title": {"text": axis_title}},
         "yaxis": {"categoryorder": "array", "categoryarray": labels[::-1], "automargin": True},
         "legend": {"orientation": "h", "yanchor": "bottom", "y": 1.02, "xanchor": "left", "x": 0},

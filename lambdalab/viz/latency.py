@@ -14,9 +14,9 @@ from lambdalab.viz._frames import (
     Parts,
     base_layout,
     bool_column,
+    build_figure,
     float_column,
     has_rows,
-    build_figure,
     invocation_times,
     invoked_mask,
     time_axis,
@@ -35,10 +35,16 @@ __all__ = ["init_durations", "latency_histogram", "latency_over_time"]
 
 
 # -------------------------------------------------------------------------------- latency over time
-def parts_latency_over_time(spans: pd.DataFrame | None, invocations: pd.DataFrame | None, *,
-                             origin: float | None = None, log_y: bool = True,
-                             title: str = "Latency over time, cold vs warm") -> Parts:
+def parts_latency_over_time(
+    spans: pd.DataFrame | None,
+    invocations: pd.DataFrame | None,
+    *,
+    origin: float | None = None,
+    log_y: bool = True,
+    title: str = "Latency over time, cold vs warm",
+) -> Parts:
     import numpy as np
+
     traces: list[dict[str, Any]] = []
     if not has_rows(invocations):
         x = latency = np.empty(0)
@@ -50,25 +56,41 @@ def parts_latency_over_time(spans: pd.DataFrame | None, invocations: pd.DataFram
         invoked = invoked_mask(invocations)
         cold = bool_column(invocations, "cold") & invoked
         throttled = bool_column(invocations, "throttled")
-    for name, mask, colour, symbol in (("cold", cold, COLD_WARM_COLOURS["cold"], "circle"),
-                                       ("warm", invoked & ~cold, COLD_WARM_COLOURS["warm"], "circle"),
-                                       ("throttled", throttled, THROTTLE_COLOUR, "x")):
-        traces.append({
-            "type": "scattergl", "mode": "markers", "name": name, "x": x[mask], "y": latency[mask],
-            "marker": {"color": colour, "size": 5, "symbol": symbol, "opacity": 0.8},
-            "hovertemplate": f"{name} %{{y:.2f}} ms<br>t=%{{x:.3f}} s<extra></extra>",
-        })
+    for name, mask, colour, symbol in (
+        ("cold", cold, COLD_WARM_COLOURS["cold"], "circle"),
+        ("warm", invoked & ~cold, COLD_WARM_COLOURS["warm"], "circle"),
+        ("throttled", throttled, THROTTLE_COLOUR, "x"),
+    ):
+        traces.append(
+            {
+                "type": "scattergl",
+                "mode": "markers",
+                "name": name,
+                "x": x[mask],
+                "y": latency[mask],
+                "marker": {"color": colour, "size": 5, "symbol": symbol, "opacity": 0.8},
+                "hovertemplate": f"{name} %{{y:.2f}} ms<br>t=%{{x:.3f}} s<extra></extra>",
+            }
+        )
     yaxis = {"title": {"text": "latency (ms)"}, "type": "log" if log_y else "linear"}
-    layout = base_layout(title, "latency_over_time", origin, xaxis=time_axis(origin), yaxis=yaxis,
-                          hovermode="closest", height=380)
+    layout = base_layout(
+        title, "latency_over_time", origin, xaxis=time_axis(origin), yaxis=yaxis, hovermode="closest", height=380
+    )
     return traces, layout
 
 
-def latency_over_time(invocations_df: pd.DataFrame, *, origin: float | None = None, log_y: bool = True,
-                      window_s: float | None = None, title: str = "Latency over time, cold vs warm") -> Any:
+def latency_over_time(
+    invocations_df: pd.DataFrame,
+    *,
+    origin: float | None = None,
+    log_y: bool = True,
+    window_s: float | None = None,
+    title: str = "Latency over time, cold vs warm",
+) -> Any:
     """Each request's latency (``latency_ms``) at the time it was made; cold, warm and throttled traces."""
-    return build_figure("latency_over_time", invocations=invocations_df, origin=origin, log_y=log_y, window_s=window_s,
-                   title=title)
+    return build_figure(
+        "latency_over_time", invocations=invocations_df, origin=origin, log_y=log_y, window_s=window_s, title=title
+    )
 
 
 # ----------------------------------------------------------------------------- latency distribution
@@ -78,7 +100,7 @@ def _nice_ticks(lo: float, hi: float) -> list[float]:
         ticks = []
         for decade in range(math.floor(math.log10(lo)) - 1, math.ceil(math.log10(hi)) + 1):
             for m in mantissas:
-                v = m * 10.0 ** decade
+                v = m * 10.0**decade
                 if lo <= v <= hi:
                     ticks.append(v)
         if len(ticks) >= 3:
@@ -92,9 +114,16 @@ def _ms_text(v: float) -> str:
     return f"{v:g} ms"
 
 
-def parts_latency_histogram(spans: pd.DataFrame | None, invocations: pd.DataFrame | None, *, bins: int = 60,
-                             log_x: bool = True, title: str = "Latency distribution, cold vs warm") -> Parts:
+def parts_latency_histogram(
+    spans: pd.DataFrame | None,
+    invocations: pd.DataFrame | None,
+    *,
+    bins: int = 60,
+    log_x: bool = True,
+    title: str = "Latency distribution, cold vs warm",
+) -> Parts:
     import numpy as np
+
     if not has_rows(invocations):
         latency = np.empty(0)
         cold = warm = np.zeros(0, dtype=bool)
@@ -115,9 +144,11 @@ def parts_latency_histogram(spans: pd.DataFrame | None, invocations: pd.DataFram
             if hi_l - lo_l < 1e-9:
                 lo_l, hi_l = lo_l - 0.05, hi_l + 0.05
             edges_l = np.linspace(lo_l, hi_l, bins + 1)
-            edges = 10.0 ** edges_l
-            ticks = _nice_ticks(10 ** lo_l, 10 ** hi_l) or [lo, hi]
-            xaxis.update(tickmode="array", tickvals=[math.log10(t) for t in ticks], ticktext=[_ms_text(t) for t in ticks])
+            edges = 10.0**edges_l
+            ticks = _nice_ticks(10**lo_l, 10**hi_l) or [lo, hi]
+            xaxis.update(
+                tickmode="array", tickvals=[math.log10(t) for t in ticks], ticktext=[_ms_text(t) for t in ticks]
+            )
         else:
             if hi - lo < 1e-9:
                 lo, hi = lo - 0.5, hi + 0.5
@@ -135,27 +166,54 @@ def parts_latency_histogram(spans: pd.DataFrame | None, invocations: pd.DataFram
     for name, mask in (("cold", cold), ("warm", warm)):
         data = latency[mask]
         counts = np.histogram(data[data > 0] if log_x else data, bins=edges)[0] if len(edges) else np.empty(0)
-        traces.append({
-            "type": "bar", "name": f"{name} ({int(mask.sum()):,})", "x": centres, "y": counts, "width": widths,
-            "customdata": custom, "marker": {"color": COLD_WARM_COLOURS[name], "line": {"width": 0}},
-            "opacity": 0.75,
-            "hovertemplate": f"{name}: %{{y}} requests<br>%{{customdata[0]:.2f}}–%{{customdata[1]:.2f}} ms<extra></extra>",
-        })
-    layout = base_layout(title, "latency_histogram", None, xaxis=xaxis, yaxis={"title": {"text": "requests"}},
-                          barmode="overlay", bargap=0, height=360)
+        traces.append(
+            {
+                "type": "bar",
+                "name": f"{name} ({int(mask.sum()):,})",
+                "x": centres,
+                "y": counts,
+                "width": widths,
+                "customdata": custom,
+                "marker": {"color": COLD_WARM_COLOURS[name], "line": {"width": 0}},
+                "opacity": 0.75,
+                "hovertemplate": f"{name}: %{{y}} requests<br>"
+                "%{customdata[0]:.2f}–%{customdata[1]:.2f} ms<extra></extra>",
+            }
+        )
+    layout = base_layout(
+        title,
+        "latency_histogram",
+        None,
+        xaxis=xaxis,
+        yaxis={"title": {"text": "requests"}},
+        barmode="overlay",
+        bargap=0,
+        height=360,
+    )
     return traces, layout
 
 
-def latency_histogram(invocations_df: pd.DataFrame, *, bins: int = 60, log_x: bool = True,
-                      title: str = "Latency distribution, cold vs warm") -> Any:
+def latency_histogram(
+    invocations_df: pd.DataFrame,
+    *,
+    bins: int = 60,
+    log_x: bool = True,
+    title: str = "Latency distribution, cold vs warm",
+) -> Any:
     """Histograms of ``latency_ms`` for cold and warm requests, on shared (log-spaced) bins."""
     return build_figure("latency_histogram", invocations=invocations_df, bins=bins, log_x=log_x, title=title)
 
 
 # ----------------------------------------------------------------------------------- init durations
-def parts_init_durations(spans: pd.DataFrame | None, invocations: pd.DataFrame | None, *,
-                          origin: float | None = None, title: str = "Init duration per cold start") -> Parts:
+def parts_init_durations(
+    spans: pd.DataFrame | None,
+    invocations: pd.DataFrame | None,
+    *,
+    origin: float | None = None,
+    title: str = "Init duration per cold start",
+) -> Parts:
     import numpy as np
+
     if not has_rows(invocations):
         x = init = np.empty(0)
         normal = suppressed = np.zeros(0, dtype=bool)
@@ -167,22 +225,41 @@ def parts_init_durations(spans: pd.DataFrame | None, invocations: pd.DataFrame |
         suppressed = cold & bool_column(invocations, "init_suppressed")
         normal = cold & ~suppressed
     traces = []
-    for name, mask, symbol in (("init", normal, "circle"), ("init (suppressed, retried in invoke)", suppressed,
-                                                            "circle-open")):
-        traces.append({
-            "type": "scattergl", "mode": "markers", "name": name, "x": x[mask], "y": init[mask],
-            "marker": {"color": PHASE_COLOURS["init"], "size": 7, "symbol": symbol,
-                       "line": {"color": ERROR_COLOUR if symbol == "circle-open" else PHASE_COLOURS["init"],
-                                "width": 1}},
-            "hovertemplate": "init %{y:.1f} ms<br>t=%{x:.3f} s<extra></extra>",
-        })
-    layout = base_layout(title, "init_durations", origin, xaxis=time_axis(origin),
-                          yaxis={"title": {"text": "init duration (ms)"}, "rangemode": "tozero"},
-                          hovermode="closest", height=340, showlegend=True)
+    for name, mask, symbol in (
+        ("init", normal, "circle"),
+        ("init (suppressed, retried in invoke)", suppressed, "circle-open"),
+    ):
+        traces.append(
+            {
+                "type": "scattergl",
+                "mode": "markers",
+                "name": name,
+                "x": x[mask],
+                "y": init[mask],
+                "marker": {
+                    "color": PHASE_COLOURS["init"],
+                    "size": 7,
+                    "symbol": symbol,
+                    "line": {"color": ERROR_COLOUR if symbol == "circle-open" else PHASE_COLOURS["init"], "width": 1},
+                },
+                "hovertemplate": "init %{y:.1f} ms<br>t=%{x:.3f} s<extra></extra>",
+            }
+        )
+    layout = base_layout(
+        title,
+        "init_durations",
+        origin,
+        xaxis=time_axis(origin),
+        yaxis={"title": {"text": "init duration (ms)"}, "rangemode": "tozero"},
+        hovermode="closest",
+        height=340,
+        showlegend=True,
+    )
     return traces, layout
 
 
-def init_durations(invocations_df: pd.DataFrame, *, origin: float | None = None,
-                   title: str = "Init duration per cold start") -> Any:
+def init_durations(
+    invocations_df: pd.DataFrame, *, origin: float | None = None, title: str = "Init duration per cold start"
+) -> Any:
     """``init_duration_ms`` of every cold start, at the time of its request."""
     return build_figure("init_durations", invocations=invocations_df, origin=origin, title=title)

@@ -13,9 +13,9 @@ from typing import TYPE_CHECKING, Any
 from lambdalab.viz._frames import (
     Parts,
     base_layout,
+    build_figure,
     float_column,
     has_rows,
-    build_figure,
     segment_lines,
     short_id,
     time_axis,
@@ -29,14 +29,16 @@ if TYPE_CHECKING:
 __all__ = ["timeline"]
 
 
-def _merge_close(start: np.ndarray, end: np.ndarray, row: np.ndarray, duration: np.ndarray, gap: float
-                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def _merge_close(
+    start: np.ndarray, end: np.ndarray, row: np.ndarray, duration: np.ndarray, gap: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Join a row's segments that are less than ``gap`` apart (under a pixel): one segment each run.
 
     The durations of joined segments add up. Used for very large timelines, where plotly.js
     redraws several WebGL traces of 100,000s of segments slowly.
     """
     import numpy as np
+
     if len(start) < 2:
         return start, end, row, duration
     order = np.lexsort((start, row))
@@ -47,10 +49,19 @@ def _merge_close(start: np.ndarray, end: np.ndarray, row: np.ndarray, duration: 
     return (start[firsts], np.maximum.reduceat(end, firsts), row[firsts], np.add.reduceat(duration, firsts))
 
 
-def parts_timeline(spans: pd.DataFrame | None, invocations: pd.DataFrame | None, *, origin: float | None = None,
-                    max_labels: int = 60, hover_limit: int = 50_000, merge_above: int = 60_000,
-                    resolution: int = 4000, title: str = "Execution environments over time") -> Parts:
+def parts_timeline(
+    spans: pd.DataFrame | None,
+    invocations: pd.DataFrame | None,
+    *,
+    origin: float | None = None,
+    max_labels: int = 60,
+    hover_limit: int = 50_000,
+    merge_above: int = 60_000,
+    resolution: int = 4000,
+    title: str = "Execution environments over time",
+) -> Parts:
     import numpy as np
+
     traces: list[dict[str, Any]] = []
     rows = 0
     tickvals: list[int] = []
@@ -80,7 +91,7 @@ def parts_timeline(spans: pd.DataFrame | None, invocations: pd.DataFrame | None,
             per_phase[phase] = segment_lines(s0, s1, r, d)
         if rows <= max_labels:
             functions = spans["function"].to_numpy()[order] if "function" in spans.columns else None
-            first_function = {} if functions is None else dict(zip(codes[::-1], functions[::-1]))
+            first_function = {} if functions is None else dict(zip(codes[::-1], functions[::-1], strict=True))
             many = functions is not None and len(set(first_function.values())) > 1
             tickvals = list(range(rows))
             ticktext = [(f"{first_function[i]}·" if many else "") + short_id(env) for i, env in enumerate(uniques)]
@@ -90,26 +101,46 @@ def parts_timeline(spans: pd.DataFrame | None, invocations: pd.DataFrame | None,
     for phase in PHASE_ORDER:
         x, y, custom = per_phase[phase]
         what = f"{phase} %{{customdata:.1f}} ms" if detail else phase
-        traces.append({
-            "type": "scattergl", "mode": "lines", "name": phase, "x": x, "y": y,
-            "customdata": custom if detail else None,
-            "line": {"color": PHASE_COLOURS[phase], "width": width}, "connectgaps": False,
-            "hovertemplate": f"{what}<br>t=%{{x:.3f}} s<extra>environment #%{{y}}</extra>",
-        })
-    yaxis: dict[str, Any] = {"autorange": "reversed", "zeroline": False, "showgrid": False,
-                             "title": {"text": "environment (by first start)"}}
+        traces.append(
+            {
+                "type": "scattergl",
+                "mode": "lines",
+                "name": phase,
+                "x": x,
+                "y": y,
+                "customdata": custom if detail else None,
+                "line": {"color": PHASE_COLOURS[phase], "width": width},
+                "connectgaps": False,
+                "hovertemplate": f"{what}<br>t=%{{x:.3f}} s<extra>environment #%{{y}}</extra>",
+            }
+        )
+    yaxis: dict[str, Any] = {
+        "autorange": "reversed",
+        "zeroline": False,
+        "showgrid": False,
+        "title": {"text": "environment (by first start)"},
+    }
     if tickvals:
         yaxis.update(tickmode="array", tickvals=tickvals, ticktext=ticktext)
     else:
         yaxis.update(tickmode="auto", tickvals=None, ticktext=None)
-    layout = base_layout(title, "timeline", origin, xaxis=time_axis(origin), yaxis=yaxis, height=height,
-                          hovermode="closest")
+    layout = base_layout(
+        title, "timeline", origin, xaxis=time_axis(origin), yaxis=yaxis, height=height, hovermode="closest"
+    )
     return traces, layout
 
 
-def timeline(spans_df: pd.DataFrame, *, origin: float | None = None, max_labels: int = 60,
-             hover_limit: int = 50_000, merge_above: int = 60_000, resolution: int = 4000,
-             window_s: float | None = None, title: str = "Execution environments over time") -> Any:
+def timeline(
+    spans_df: pd.DataFrame,
+    *,
+    origin: float | None = None,
+    max_labels: int = 60,
+    hover_limit: int = 50_000,
+    merge_above: int = 60_000,
+    resolution: int = 4000,
+    window_s: float | None = None,
+    title: str = "Execution environments over time",
+) -> Any:
     """One row per environment, a coloured segment per phase span (``PHASE_COLOURS``).
 
     Reuse shows as one row with many green invoke segments between frozen ones; scale-out as
@@ -121,5 +152,14 @@ def timeline(spans_df: pd.DataFrame, *, origin: float | None = None, max_labels:
     one segment per visible stretch rather than one per span. ``window_s`` keeps only the last
     seconds (a live view: in-place updates of 100,000s of segments are slow in the browser).
     """
-    return build_figure("timeline", spans=spans_df, origin=origin, max_labels=max_labels, hover_limit=hover_limit,
-                   merge_above=merge_above, resolution=resolution, window_s=window_s, title=title)
+    return build_figure(
+        "timeline",
+        spans=spans_df,
+        origin=origin,
+        max_labels=max_labels,
+        hover_limit=hover_limit,
+        merge_above=merge_above,
+        resolution=resolution,
+        window_s=window_s,
+        title=title,
+    )

@@ -14,9 +14,9 @@ from lambdalab.viz._frames import (
     Parts,
     base_layout,
     bool_column,
+    build_figure,
     float_column,
     has_rows,
-    build_figure,
     invocation_times,
     invoked_mask,
     segment_lines,
@@ -36,6 +36,7 @@ __all__ = ["concurrency", "reuse"]
 def _step(start: np.ndarray, end: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The number of open intervals, as a step function: (times, level from that time on)."""
     import numpy as np
+
     times = np.concatenate([start, end])
     deltas = np.concatenate([np.ones(len(start)), -np.ones(len(end))])
     order = np.lexsort((deltas, times))  # at equal times, ends (-1) before starts
@@ -49,6 +50,7 @@ def _step(start: np.ndarray, end: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def _binned_max(times: np.ndarray, level: np.ndarray, edges: np.ndarray) -> np.ndarray:
     """Per bin, the highest level the step function reaches inside it (its envelope)."""
     import numpy as np
+
     nb = len(edges) - 1
     if not len(times):
         return np.zeros(nb)
@@ -61,15 +63,24 @@ def _binned_max(times: np.ndarray, level: np.ndarray, edges: np.ndarray) -> np.n
     return out
 
 
-def parts_concurrency(spans: pd.DataFrame | None, invocations: pd.DataFrame | None, *,
-                       origin: float | None = None, max_points: int = 2000, bin_s: float | None = None,
-                       title: str = "Concurrency over time") -> Parts:
+def parts_concurrency(
+    spans: pd.DataFrame | None,
+    invocations: pd.DataFrame | None,
+    *,
+    origin: float | None = None,
+    max_points: int = 2000,
+    bin_s: float | None = None,
+    title: str = "Concurrency over time",
+) -> Parts:
     import numpy as np
+
     base = origin if origin is not None else 0.0
     series: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-    lines = (("busy (init + invoke)", ("init", "invoke"), PHASE_COLOURS["invoke"]),
-             ("frozen", ("frozen",), PHASE_COLOURS["frozen"]),
-             ("idle", ("idle",), PHASE_COLOURS["idle"]))
+    lines = (
+        ("busy (init + invoke)", ("init", "invoke"), PHASE_COLOURS["invoke"]),
+        ("frozen", ("frozen",), PHASE_COLOURS["frozen"]),
+        ("idle", ("idle",), PHASE_COLOURS["idle"]),
+    )
     t_max = 0.0
     phases = spans["phase"].to_numpy() if has_rows(spans) else np.empty(0, dtype=object)
     start = float_column(spans, "start") - base if has_rows(spans) else np.empty(0)
@@ -98,12 +109,18 @@ def parts_concurrency(spans: pd.DataFrame | None, invocations: pd.DataFrame | No
             y = np.append(level, level[-1]) if len(level) else level
         else:
             x, y = edges[:-1], _binned_max(times, level, edges)
-        traces.append({
-            "type": "scatter", "mode": "lines", "name": name, "x": x, "y": y,
-            "line": {"color": colour, "shape": "hv", "width": 2},
-            "fill": "tozeroy" if name.startswith("busy") else "none",
-            "hovertemplate": f"{name}: %{{y}}<br>t=%{{x:.3f}} s<extra></extra>",
-        })
+        traces.append(
+            {
+                "type": "scatter",
+                "mode": "lines",
+                "name": name,
+                "x": x,
+                "y": y,
+                "line": {"color": colour, "shape": "hv", "width": 2},
+                "fill": "tozeroy" if name.startswith("busy") else "none",
+                "hovertemplate": f"{name}: %{{y}}<br>t=%{{x:.3f}} s<extra></extra>",
+            }
+        )
     if len(throttle_times):
         tw = max(width, 1.0) if exact else width
         tb = max(1, math.ceil((t_max - t_min) / tw) or 1)
@@ -112,35 +129,78 @@ def parts_concurrency(spans: pd.DataFrame | None, invocations: pd.DataFrame | No
         tx, ty = tedges[:-1], counts
     else:
         tx, ty = np.empty(0), np.empty(0)
-    traces.append({
-        "type": "bar", "name": "throttled (requests/s)", "x": tx, "y": ty, "yaxis": "y2", "offset": 0,
-        "width": (tx[1] - tx[0]) if len(tx) > 1 else 1.0, "marker": {"color": THROTTLE_COLOUR}, "opacity": 0.6,
-        "hovertemplate": "throttled: %{y:.1f}/s<br>t=%{x:.3f} s<extra></extra>",
-    })
-    layout = base_layout(title, "concurrency", origin, xaxis=time_axis(origin),
-                          yaxis={"title": {"text": "environments"}, "rangemode": "tozero"},
-                          yaxis2={"title": {"text": "throttled / s"}, "overlaying": "y", "side": "right",
-                                  "rangemode": "tozero", "showgrid": False, "visible": bool(len(tx))},
-                          hovermode="x unified", height=360)
+    traces.append(
+        {
+            "type": "bar",
+            "name": "throttled (requests/s)",
+            "x": tx,
+            "y": ty,
+            "yaxis": "y2",
+            "offset": 0,
+            "width": (tx[1] - tx[0]) if len(tx) > 1 else 1.0,
+            "marker": {"color": THROTTLE_COLOUR},
+            "opacity": 0.6,
+            "hovertemplate": "throttled: %{y:.1f}/s<br>t=%{x:.3f} s<extra></extra>",
+        }
+    )
+    layout = base_layout(
+        title,
+        "concurrency",
+        origin,
+        xaxis=time_axis(origin),
+        yaxis={"title": {"text": "environments"}, "rangemode": "tozero"},
+        yaxis2={
+            "title": {"text": "throttled / s"},
+            "overlaying": "y",
+            "side": "right",
+            "rangemode": "tozero",
+            "showgrid": False,
+            "visible": bool(len(tx)),
+        },
+        hovermode="x unified",
+        height=360,
+    )
     return traces, layout
 
 
-def concurrency(spans_df: pd.DataFrame, invocations_df: pd.DataFrame | None = None, *,
-                origin: float | None = None, max_points: int = 2000, bin_s: float | None = None,
-                window_s: float | None = None, title: str = "Concurrency over time") -> Any:
+def concurrency(
+    spans_df: pd.DataFrame,
+    invocations_df: pd.DataFrame | None = None,
+    *,
+    origin: float | None = None,
+    max_points: int = 2000,
+    bin_s: float | None = None,
+    window_s: float | None = None,
+    title: str = "Concurrency over time",
+) -> Any:
     """Environments busy (init or invoke), frozen and idle over time; throttles per second (right axis).
 
     Exact step lines while each has at most ``max_points`` changes; beyond that (or with
     ``bin_s``), each bin shows the highest level reached in it.
     """
-    return build_figure("concurrency", spans=spans_df, invocations=invocations_df, origin=origin,
-                   max_points=max_points, bin_s=bin_s, window_s=window_s, title=title)
+    return build_figure(
+        "concurrency",
+        spans=spans_df,
+        invocations=invocations_df,
+        origin=origin,
+        max_points=max_points,
+        bin_s=bin_s,
+        window_s=window_s,
+        title=title,
+    )
 
 
 # -------------------------------------------------------------------------------------------- reuse
-def parts_reuse(spans: pd.DataFrame | None, invocations: pd.DataFrame | None, *, max_labels: int = 60,
-                 bar_limit: int = 300, title: str = "Invocations per environment (reuse)") -> Parts:
+def parts_reuse(
+    spans: pd.DataFrame | None,
+    invocations: pd.DataFrame | None,
+    *,
+    max_labels: int = 60,
+    bar_limit: int = 300,
+    title: str = "Invocations per environment (reuse)",
+) -> Parts:
     import numpy as np
+
     traces: list[dict[str, Any]] = []
     xaxis: dict[str, Any] = {"title": {"text": "environment (by first use)"}}
     if not has_rows(invocations):
@@ -166,30 +226,55 @@ def parts_reuse(spans: pd.DataFrame | None, invocations: pd.DataFrame | None, *,
         xaxis.update(tickmode="auto", tickvals=None, ticktext=None)
     if len(x) <= bar_limit:
         for name in ("cold", "warm"):
-            traces.append({
-                "type": "bar", "name": name, "x": x, "y": counts[name], "marker": {"color": COLD_WARM_COLOURS[name]},
-                "hovertemplate": f"environment #%{{x}}: %{{y}} {name}<extra></extra>",
-            })
+            traces.append(
+                {
+                    "type": "bar",
+                    "name": name,
+                    "x": x,
+                    "y": counts[name],
+                    "marker": {"color": COLD_WARM_COLOURS[name]},
+                    "hovertemplate": f"environment #%{{x}}: %{{y}} {name}<extra></extra>",
+                }
+            )
     else:  # thousands of SVG bars redraw slowly: the same bars as WebGL vertical segments
         width = float(max(1.0, min(8.0, 900.0 / len(x))))
         bottom = {"cold": np.zeros(len(x)), "warm": counts["cold"].astype(float)}
         for name in ("cold", "warm"):
             top = bottom[name] + counts[name]
             sx, sy, sc = segment_lines(bottom[name], top, x.astype(float), counts[name].astype(float))
-            traces.append({
-                "type": "scattergl", "mode": "lines", "name": name, "x": sy, "y": sx, "customdata": sc,
-                "line": {"color": COLD_WARM_COLOURS[name], "width": width}, "connectgaps": False,
-                "hovertemplate": f"environment #%{{x}}: %{{customdata}} {name}<extra></extra>",
-            })
-    layout = base_layout(title, "reuse", None, xaxis=xaxis, yaxis={"title": {"text": "invocations"},
-                                                                    "rangemode": "tozero"},
-                          barmode="stack", height=340)
+            traces.append(
+                {
+                    "type": "scattergl",
+                    "mode": "lines",
+                    "name": name,
+                    "x": sy,
+                    "y": sx,
+                    "customdata": sc,
+                    "line": {"color": COLD_WARM_COLOURS[name], "width": width},
+                    "connectgaps": False,
+                    "hovertemplate": f"environment #%{{x}}: %{{customdata}} {name}<extra></extra>",
+                }
+            )
+    layout = base_layout(
+        title,
+        "reuse",
+        None,
+        xaxis=xaxis,
+        yaxis={"title": {"text": "invocations"}, "rangemode": "tozero"},
+        barmode="stack",
+        height=340,
+    )
     layout["legend"]["traceorder"] = "normal"
     return traces, layout
 
 
-def reuse(invocations_df: pd.DataFrame, *, max_labels: int = 60, bar_limit: int = 300,
-          title: str = "Invocations per environment (reuse)") -> Any:
+def reuse(
+    invocations_df: pd.DataFrame,
+    *,
+    max_labels: int = 60,
+    bar_limit: int = 300,
+    title: str = "Invocations per environment (reuse)",
+) -> Any:
     """A bar per environment (by first use): its cold start(s) and the warm invocations it served.
 
     Above ``bar_limit`` environments the bars are drawn as WebGL line segments (same picture).

@@ -16,11 +16,11 @@ from nbclient import NotebookClient
 
 pytestmark = pytest.mark.slow
 
-HELLO = '''count = 0
+HELLO = """count = 0
 def handler(event, context):
     global count
     count += 1
-    return {"count": count, "event": event}'''
+    return {"count": count, "event": event}"""
 
 
 def run_notebook(cells: list[str | tuple[str, list[str]]], timeout: int = 60) -> list[Any]:
@@ -30,8 +30,7 @@ def run_notebook(cells: list[str | tuple[str, list[str]]], timeout: int = 60) ->
         source, tags = (cell, []) if isinstance(cell, str) else cell
         nb.cells.append(nbformat.v4.new_code_cell(source, metadata={"tags": tags}))
     env = {**os.environ, "PLOTLY_RENDERER": "plotly_mimetype"}
-    client = NotebookClient(nb, timeout=timeout, kernel_name="python3", startup_timeout=60,
-                            shutdown_kernel="graceful")
+    client = NotebookClient(nb, timeout=timeout, kernel_name="python3", startup_timeout=60, shutdown_kernel="graceful")
     client.execute(env=env)
     return nb.cells
 
@@ -51,21 +50,24 @@ def result_data(cell: Any) -> dict[str, Any]:
 
 
 def test_magics_in_a_real_kernel() -> None:
-    cells = run_notebook([
-        "%load_ext lambdalab",
-        f"%%lambda hello --memory 256\n{HELLO}",
-        '%lambda invoke hello {"name": "Ada"}',
-        f"%%lambda hello --memory 512\n{HELLO.replace('count += 1', 'count += 10')}",
-        "import json\nr = %lambda invoke hello\nprint(json.dumps([r.cold, r.payload['count'], hello.config.memory_mb]))",
-        "%lambda list",
-        "%lambda envs hello",
-        "%lambda logs hello --tail 1",
-        "%lambda config hello --timeout 7",
-        "%lambda kill hello",
-        ("%%lambda bad --memory lots\ndef handler(e, c):\n    return 1", ["raises-exception"]),
-        "import lambdalab\nprint(lambdalab.default_lab().functions(), 'bad' in dir())",
-        "%%lambda?",
-    ])
+    cells = run_notebook(
+        [
+            "%load_ext lambdalab",
+            f"%%lambda hello --memory 256\n{HELLO}",
+            '%lambda invoke hello {"name": "Ada"}',
+            f"%%lambda hello --memory 512\n{HELLO.replace('count += 1', 'count += 10')}",
+            "import json\nr = %lambda invoke hello\n"
+            "print(json.dumps([r.cold, r.payload['count'], hello.config.memory_mb]))",
+            "%lambda list",
+            "%lambda envs hello",
+            "%lambda logs hello --tail 1",
+            "%lambda config hello --timeout 7",
+            "%lambda kill hello",
+            ("%%lambda bad --memory lots\ndef handler(e, c):\n    return 1", ["raises-exception"]),
+            "import lambdalab\nprint(lambdalab.default_lab().functions(), 'bad' in dir())",
+            "%%lambda?",
+        ]
+    )
     card = result_data(cells[1])
     assert "lambdalab-function" in card["text/html"] and "256 MB" in card["text/html"]
     assert card["text/plain"].startswith("<Function hello")
@@ -92,12 +94,14 @@ PANEL_CELLS = [
     "points = [p.points()]\nawait asyncio.sleep(1.0)\npoints.append(p.points())",
     "print(json.dumps({'at': time.monotonic() - t0, 'running': p.running}))",
     "await asyncio.sleep(1.0)\npoints.append(p.points())",
-    ("report = await p.wait_done(30)\nt_end = time.monotonic()\n"
-    "during = [t for t in p.refresh_times if t0 <= t <= t_end]\n"
-    "print(json.dumps({'points': points + [p.points()], 'requests': report.summary.requests,"
-    " 'refreshes': len(during), 'elapsed': t_end - t0, 'costs': sorted(p.refresh_durations)[-3:],"
-    " 'widget': 'application/vnd.jupyter.widget-view+json'"
-    " in p._repr_mimebundle_()}))"),
+    (
+        "report = await p.wait_done(30)\nt_end = time.monotonic()\n"
+        "during = [t for t in p.refresh_times if t0 <= t <= t_end]\n"
+        "print(json.dumps({'points': points + [p.points()], 'requests': report.summary.requests,"
+        " 'refreshes': len(during), 'elapsed': t_end - t0, 'costs': sorted(p.refresh_durations)[-3:],"
+        " 'widget': 'application/vnd.jupyter.widget-view+json'"
+        " in p._repr_mimebundle_()}))"
+    ),
 ]
 
 

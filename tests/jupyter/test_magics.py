@@ -15,14 +15,14 @@ import lambdalab
 import lambdalab.jupyter
 from lambdalab.jupyter import commands
 
-HANDLER = '''count = 0
+HANDLER = """count = 0
 EXECUTED_IN_KERNEL = True   # must not appear in the kernel's namespace
 
 def handler(event, context):
     global count
     count += 1
     return {"count": count, "event": event}
-'''
+"""
 
 pytestmark = pytest.mark.slow
 
@@ -32,8 +32,10 @@ def register(ip: Any, line: str = "hello", cell: str = HANDLER) -> Any:
 
 
 def test_import_lambdalab_imports_no_notebook_stack() -> None:
-    code = ("import lambdalab, sys; heavy = {'IPython', 'ipywidgets', 'plotly', 'pandas', 'ipykernel'} & "
-            "set(sys.modules); assert not heavy, heavy; assert callable(lambdalab.load_ipython_extension)")
+    code = (
+        "import lambdalab, sys; heavy = {'IPython', 'ipywidgets', 'plotly', 'pandas', 'ipykernel'} & "
+        "set(sys.modules); assert not heavy, heavy; assert callable(lambdalab.load_ipython_extension)"
+    )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
 
 
@@ -184,8 +186,9 @@ def test_scaling_options_pass_through_only_when_given(ip: Any) -> None:
     assert fn.config.reserved_concurrency == 5 and fn.config.keep_alive_s == 30.0
 
 
-def test_package_options_requirements_layers_and_inherit(ip: Any, tmp_path: Any, monkeypatch: pytest.MonkeyPatch,
-                                                        capsys: pytest.CaptureFixture[str]) -> None:
+def test_package_options_requirements_layers_and_inherit(
+    ip: Any, tmp_path: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     from tests.packages import make_wheel
 
     monkeypatch.setenv("LAMBDALAB_CACHE_DIR", str(tmp_path / "cache"))
@@ -194,14 +197,19 @@ def test_package_options_requirements_layers_and_inherit(ip: Any, tmp_path: Any,
         (tmp_path / name / "python").mkdir(parents=True)
         (tmp_path / name / "python" / "which.py").write_text(text + "\n")
     cell = "import tinydep, which\n\ndef handler(e, c):\n    return [tinydep.VERSION, which.NAME]\n"
-    line = (f"pkg --requirements 'tinydep==1.0' --pip-args '--no-index --find-links {tmp_path / 'wheels'}' "
-            f"--layer {tmp_path / 'one'} --layer {tmp_path / 'two'}")
+    line = (
+        f"pkg --requirements 'tinydep==1.0' --pip-args '--no-index --find-links {tmp_path / 'wheels'}' "
+        f"--layer {tmp_path / 'one'} --layer {tmp_path / 'two'}"
+    )
     fn = register(ip, line, cell)
     assert fn.config.requirements == ("tinydep==1.0",) and len(fn.config.layers) == 2
     assert "tinydep" in capsys.readouterr().out  # pip's progress, printed
     assert ip.run_line_magic("lambda", "invoke pkg").payload == ["1.0", "two"]
     ip.run_line_magic("lambda", f"config pkg --layer {tmp_path / 'one'}")
-    assert fn.config.requirements == ("tinydep==1.0",) and ip.run_line_magic("lambda", "invoke pkg").payload == ["1.0", "one"]
+    assert fn.config.requirements == ("tinydep==1.0",) and ip.run_line_magic("lambda", "invoke pkg").payload == [
+        "1.0",
+        "one",
+    ]
     yaml_cell = "import yaml\n\ndef handler(e, c):\n    return yaml.__name__\n"
     assert register(ip, "venv", yaml_cell).invoke().error["errorType"] == "Runtime.ImportModuleError"
     fn = register(ip, "venv --inherit-packages", yaml_cell)
@@ -247,10 +255,18 @@ def test_usage_error_shows_one_line_without_traceback(ip: Any, capsys: pytest.Ca
 
 def test_bad_line_subcommands(ip: Any) -> None:
     register(ip)
-    cases = {"nope": "unknown subcommand", "invoke": "usage", "invoke ghost": "Function not found",
-             "invoke hello {bad": "invalid event", "envs": "required", "logs hello --tail x": "invalid int",
-             "config hello --memory 1": "memory_mb", "kill ghost": "Function not found", "list extra": "no arguments",
-             "load hello --pattern zigzag": "invalid choice"}
+    cases = {
+        "nope": "unknown subcommand",
+        "invoke": "usage",
+        "invoke ghost": "Function not found",
+        "invoke hello {bad": "invalid event",
+        "envs": "required",
+        "logs hello --tail x": "invalid int",
+        "config hello --memory 1": "memory_mb",
+        "kill ghost": "Function not found",
+        "list extra": "no arguments",
+        "load hello --pattern zigzag": "invalid choice",
+    }
     for line, message in cases.items():
         with pytest.raises(UsageError, match=re.escape(message)):
             ip.run_line_magic("lambda", line)
@@ -259,9 +275,22 @@ def test_bad_line_subcommands(ip: Any) -> None:
 def test_help_lists_every_option_and_subcommand(ip: Any, capsys: pytest.CaptureFixture[str]) -> None:
     cell_doc = ip.find_cell_magic("lambda").__doc__
     assert "%%lambda [" in cell_doc
-    for option in ("--memory", "--timeout", "--handler", "--runtime", "--env", "--reserved", "--provisioned",
-                   "--keep-alive", "--no-freeze", "--invoke", "--requirements", "--layer", "--inherit-packages",
-                   "Python equivalent"):
+    for option in (
+        "--memory",
+        "--timeout",
+        "--handler",
+        "--runtime",
+        "--env",
+        "--reserved",
+        "--provisioned",
+        "--keep-alive",
+        "--no-freeze",
+        "--invoke",
+        "--requirements",
+        "--layer",
+        "--inherit-packages",
+        "Python equivalent",
+    ):
         assert option in cell_doc, option
     line_doc = ip.find_line_magic("lambda").__doc__
     for sub in ("invoke", "list", "envs", "logs", "kill", "config", "load", "panel"):

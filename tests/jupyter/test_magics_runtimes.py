@@ -36,7 +36,8 @@ while true; do
   rm -f "$HEADERS"
   COUNT=$((COUNT + 1))
   echo "bootstrap saw $EVENT"
-  curl -sS -o /dev/null -d "{\"count\":$COUNT,\"event\":$EVENT,\"handler\":\"$_HANDLER\"}" "$API/invocation/$ID/response"
+  BODY="{\"count\":$COUNT,\"event\":$EVENT,\"handler\":\"$_HANDLER\"}"
+  curl -sS -o /dev/null -d "$BODY" "$API/invocation/$ID/response"
 done
 """
 
@@ -80,13 +81,19 @@ def test_nodejs_cell_registers_invokes_warm_and_shows_cards_and_logs(ip: Any, ht
 
 def test_nodejs_identifier_commonjs_and_a_named_handler(ip: Any) -> None:
     identifier = node_identifier()
-    fn = ip.run_cell_magic("lambda", f"cjs --runtime {identifier} --handler app.main",
-                           "exports.main = async (event) => ({ cjs: true, event });\n")
+    fn = ip.run_cell_magic(
+        "lambda",
+        f"cjs --runtime {identifier} --handler app.main",
+        "exports.main = async (event) => ({ cjs: true, event });\n",
+    )
     assert (fn.config.runtime, fn.config.full_handler) == (identifier, "app.main")
     assert fn.invoke({"k": 1}).payload == {"cjs": True, "event": {"k": 1}}
     # running the cell again with another body deploys it: the next invoke is cold
-    ip.run_cell_magic("lambda", f"cjs --runtime {identifier} --handler app.main",
-                      "exports.main = (event, context, callback) => callback(null, 'v2');\n")
+    ip.run_cell_magic(
+        "lambda",
+        f"cjs --runtime {identifier} --handler app.main",
+        "exports.main = (event, context, callback) => callback(null, 'v2');\n",
+    )
     again = fn.invoke({})
     assert again.cold and again.payload == "v2"
 
@@ -127,15 +134,18 @@ def test_provided_path_to_a_folder_or_a_single_script(ip: Any, tmp_path: Path) -
     assert missing.invoke({}).error["errorType"] == "Runtime.InvalidEntrypoint"
 
 
-@pytest.mark.parametrize(("line", "cell", "message"), [
-    ("bad --runtime provided", "echo no shebang\n", "'#!' line"),
-    ("bad --runtime provided --path /no/such/bootstrap", "# nothing", "/no/such/bootstrap"),
-    ("bad --runtime nodejs --path /tmp", "// a note\nexports.handler = 1;\n", "only comments"),
-    ("bad --runtime nodejs --requirements left-pad", "exports.handler = async () => 1;\n", "requirements"),
-    ("bad --runtime nodejs --handler 'index.'", "exports.handler = async () => 1;\n", "handler"),
-    ("bad --runtime nodejs99.x", "exports.handler = async () => 1;\n", "nodejs99.x is not installed here"),
-    ("bad --runtime provided.al2099", "#!/bin/sh\n", "runtime"),
-])
+@pytest.mark.parametrize(
+    ("line", "cell", "message"),
+    [
+        ("bad --runtime provided", "echo no shebang\n", "'#!' line"),
+        ("bad --runtime provided --path /no/such/bootstrap", "# nothing", "/no/such/bootstrap"),
+        ("bad --runtime nodejs --path /tmp", "// a note\nexports.handler = 1;\n", "only comments"),
+        ("bad --runtime nodejs --requirements left-pad", "exports.handler = async () => 1;\n", "requirements"),
+        ("bad --runtime nodejs --handler 'index.'", "exports.handler = async () => 1;\n", "handler"),
+        ("bad --runtime nodejs99.x", "exports.handler = async () => 1;\n", "nodejs99.x is not installed here"),
+        ("bad --runtime provided.al2099", "#!/bin/sh\n", "runtime"),
+    ],
+)
 def test_bad_runtime_cells_are_usage_errors(ip: Any, line: str, cell: str, message: str) -> None:
     if "nodejs" in line:
         node_identifier()

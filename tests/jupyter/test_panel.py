@@ -24,8 +24,16 @@ def fn(ip: Any) -> Any:
 def test_panel_has_every_control_and_live_figures(fn: Any) -> None:
     panel = lambdalab.panel(fn, pattern="poisson", rate=30, duration_s=2, concurrency=3)
     assert isinstance(panel, Panel) and isinstance(lambdalab.panel(fn), Panel)  # twice: no name clash
-    assert set(panel.controls) == {"pattern", "rate", "duration", "concurrency", "memory", "reserved",
-                                   "provisioned", "keep_alive"}
+    assert set(panel.controls) == {
+        "pattern",
+        "rate",
+        "duration",
+        "concurrency",
+        "memory",
+        "reserved",
+        "provisioned",
+        "keep_alive",
+    }
     assert panel.controls["pattern"].value == "poisson" and panel.controls["memory"].value == 128
     assert set(panel.figures) == {"timeline", "latency_over_time", "concurrency"}
     assert all(type(f).__name__ == "FigureWidget" for f in panel.figures.values())
@@ -86,8 +94,9 @@ def test_load_magic_waits_or_runs_in_background(ip: Any, fn: Any, html: Any) -> 
     assert report.summary.requests == 6 and report.finished
     assert "requests 6" in html(report)
     ip.user_ns["payload"] = {"n": 1}
-    handle = ip.run_line_magic("lambda", "load work --pattern closed --clients 2 --duration 0.5 --background "
-                                         "--event $payload")
+    handle = ip.run_line_magic(
+        "lambda", "load work --pattern closed --clients 2 --duration 0.5 --background --event $payload"
+    )
     final = handle.result(30)
     assert final.summary.requests >= 2 and final.summary.errors == 0
     panel = ip.run_line_magic("lambda", "panel work --pattern ramp --rate 25 --duration 3")
@@ -121,8 +130,16 @@ def test_replay_needs_times_which_no_knob_gives() -> None:
 
 
 # every name in the one table, each as the magics write it: a bare name, or NAME:ARGS where the knobs give too little
-MAGIC_PATTERNS = {"constant": "constant", "poisson": "poisson", "ramp": "ramp", "step": "step",
-                  "burst": "burst", "sine": "sine", "replay": "replay:0/0.01/0.02", "closed": "closed"}
+MAGIC_PATTERNS = {
+    "constant": "constant",
+    "poisson": "poisson",
+    "ramp": "ramp",
+    "step": "step",
+    "burst": "burst",
+    "sine": "sine",
+    "replay": "replay:0/0.01/0.02",
+    "closed": "closed",
+}
 
 
 def test_the_load_magic_reaches_every_pattern(ip: Any, fn: Any) -> None:
@@ -130,8 +147,9 @@ def test_the_load_magic_reaches_every_pattern(ip: Any, fn: Any) -> None:
 
     assert set(MAGIC_PATTERNS) == set(PATTERNS)
     for name, text in MAGIC_PATTERNS.items():
-        report = ip.run_line_magic("lambda", f"load work --pattern {text} --count 3 --rate 100 --clients 3 "
-                                             "--duration 2")
+        report = ip.run_line_magic(
+            "lambda", f"load work --pattern {text} --count 3 --rate 100 --clients 3 --duration 2"
+        )
         assert type(report.pattern) is PATTERNS[name], name
         assert report.summary.requests == 3 and report.summary.errors == 0, name
     report = ip.run_line_magic("lambda", "load work --pattern step:50/100,step_s=0.5 --count 2")

@@ -9,10 +9,12 @@ from lambdalab import load, viz
 from tests.load.test_load_runner import assert_summary_matches
 
 SLEEPY = "import time\ndef handler(event, context):\n    time.sleep(0.05)\n    return event\n"
-FLAKY = ("def handler(event, context):\n"
-         "    if event.get('fail'):\n"
-         "        raise ValueError('asked to fail')\n"
-         "    return {'ok': event.get('i')}\n")
+FLAKY = (
+    "def handler(event, context):\n"
+    "    if event.get('fail'):\n"
+    "        raise ValueError('asked to fail')\n"
+    "    return {'ok': event.get('i')}\n"
+)
 
 
 def max_overlap(intervals: list[tuple[float, float]]) -> int:
@@ -32,8 +34,8 @@ def test_closed_loop_never_has_more_than_n_in_flight():
         df = report.invocations
         assert report.summary.errors == 0 and len(df) >= 3 * 8
         assert report.max_in_flight == 3
-        assert max_overlap(list(zip(df["submitted"], df["end"]))) <= 3
-        assert max_overlap(list(zip(df["start"], df["end"]))) <= 3
+        assert max_overlap(list(zip(df["submitted"], df["end"], strict=True))) <= 3
+        assert max_overlap(list(zip(df["start"], df["end"], strict=True))) <= 3
         assert report.summary.environments_used == 3
         assert df.groupby("client").size().min() >= 8
 
@@ -42,8 +44,7 @@ def test_closed_loop_never_has_more_than_n_in_flight():
 def test_summary_equals_its_recomputation_on_a_real_run():
     with lambdalab.Lab() as lab:
         fn = lab.create_function("flaky", FLAKY, memory_mb=256)
-        report = load.run(fn, load.Constant(40), count=16, event=lambda i: {"i": i, "fail": i % 4 == 3},
-                          progress=False)
+        report = load.run(fn, load.Constant(40), count=16, event=lambda i: {"i": i, "fail": i % 4 == 3}, progress=False)
         df = report.invocations
         s = report.summary
         assert s.requests == 16 and s.errors == 4 and s.throttles == 0 and s.cold_starts >= 1
@@ -54,6 +55,12 @@ def test_summary_equals_its_recomputation_on_a_real_run():
         lab_rows = lab.invocations().set_index("request_id")
         assert lab_rows.loc[df["request_id"], "billed_duration_ms"].tolist() == df["billed_duration_ms"].tolist()
         # and every chart draws from them
-        for fig in (viz.timeline(lab.spans()), viz.latency_over_time(df), viz.latency_histogram(df),
-                    viz.concurrency(lab.spans(), df), viz.reuse(df), viz.init_durations(df)):
+        for fig in (
+            viz.timeline(lab.spans()),
+            viz.latency_over_time(df),
+            viz.latency_histogram(df),
+            viz.concurrency(lab.spans(), df),
+            viz.reuse(df),
+            viz.init_durations(df),
+        ):
             assert fig.to_dict()["data"]

@@ -115,11 +115,22 @@ def test_replay_is_relative_to_the_first_timestamp_and_speeds_up():
     assert len(Replay([1, 2, 3])) == 3
 
 
-@pytest.mark.parametrize("make", [
-    lambda: Constant(0), lambda: Constant(-1), lambda: Poisson(float("inf")), lambda: Ramp(0, 0),
-    lambda: Sine(5, 6, 10), lambda: Burst(0), lambda: Burst(3, every_s=1, spread_s=2), lambda: Step([]),
-    lambda: ClosedLoop(0), lambda: ClosedLoop(2, think_s=-1), lambda: Replay(["x"]),
-])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: Constant(0),
+        lambda: Constant(-1),
+        lambda: Poisson(float("inf")),
+        lambda: Ramp(0, 0),
+        lambda: Sine(5, 6, 10),
+        lambda: Burst(0),
+        lambda: Burst(3, every_s=1, spread_s=2),
+        lambda: Step([]),
+        lambda: ClosedLoop(0),
+        lambda: ClosedLoop(2, think_s=-1),
+        lambda: Replay(["x"]),
+    ],
+)
 def test_invalid_patterns_raise_config_error(make):
     with pytest.raises(lambdalab.ConfigError):
         make()

@@ -21,8 +21,8 @@ PRICE_REQUEST = 0.20 / 1_000_000
 def recompute(df: pd.DataFrame, duration_s: float) -> dict[str, float]:
     """Every summary number, recomputed by hand from the rows (independently of report.py)."""
     invoked = df[df["request_id"].notna()]
-    cold = invoked[invoked["cold"] == True]
-    warm = invoked[invoked["cold"] == False]
+    cold = invoked[invoked["cold"].eq(True)]
+    warm = invoked[invoked["cold"].eq(False)]
     out: dict[str, float] = {
         "requests": len(df),
         "invoked": len(invoked),
@@ -45,7 +45,10 @@ def recompute(df: pd.DataFrame, duration_s: float) -> dict[str, float]:
             pos = (len(values) - 1) * q / 100  # linear interpolation between closest ranks
             lo, hi = math.floor(pos), math.ceil(pos)
             out[f"{prefix}_p{q}_ms"] = values[lo] + (values[hi] - values[lo]) * (pos - lo)
-    gb_s = sum(int(m) / 1024 * int(b) / 1000 for m, b in zip(invoked["memory_size_mb"], invoked["billed_duration_ms"]))
+    gb_s = sum(
+        int(m) / 1024 * int(b) / 1000
+        for m, b in zip(invoked["memory_size_mb"], invoked["billed_duration_ms"], strict=True)
+    )
     out["gb_s"] = gb_s
     out["duration_cost_usd"] = gb_s * PRICE_GB_S
     out["request_cost_usd"] = len(invoked) * PRICE_REQUEST
@@ -82,8 +85,22 @@ def test_summary_numbers_equal_their_recomputation_from_the_rows():
 def test_rows_carry_the_record_fields_and_the_runner_columns():
     report = load.run(FakeFunction(), load.Constant(1000), count=5, progress=False)
     df = report.invocations
-    for column in ("scheduled_at", "sent_at", "latency_ms", "throttled", "error_type", "request_id", "environment_id",
-                   "cold", "init_duration_ms", "billed_duration_ms", "memory_size_mb", "status", "submitted", "lag_ms"):
+    for column in (
+        "scheduled_at",
+        "sent_at",
+        "latency_ms",
+        "throttled",
+        "error_type",
+        "request_id",
+        "environment_id",
+        "cold",
+        "init_duration_ms",
+        "billed_duration_ms",
+        "memory_size_mb",
+        "status",
+        "submitted",
+        "lag_ms",
+    ):
         assert column in df.columns
     assert (df["sent_at"] >= df["scheduled_at"] - 1e-6).all()
     assert df["scheduled_at"].diff().dropna().round(6).eq(0.001).all()
@@ -159,13 +176,16 @@ def test_event_invocation_type_calls_invoke_or_raises():
     assert report.summary.requests == 3
 
 
-@pytest.mark.parametrize("kwargs", [
-    {"pattern": load.Constant(1)},  # never ends
-    {"pattern": load.Constant(1), "duration_s": 0},
-    {"pattern": load.Constant(1), "count": 0},
-    {"pattern": load.Constant(1), "count": 1, "invocation_type": "DryRun"},
-    {"pattern": "constant:1", "count": 1},
-])
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"pattern": load.Constant(1)},  # never ends
+        {"pattern": load.Constant(1), "duration_s": 0},
+        {"pattern": load.Constant(1), "count": 0},
+        {"pattern": load.Constant(1), "count": 1, "invocation_type": "DryRun"},
+        {"pattern": "constant:1", "count": 1},
+    ],
+)
 def test_invalid_runs_raise_config_error(kwargs):
     with pytest.raises(lambdalab.ConfigError):
         load.run(FakeFunction(), progress=False, **kwargs)

@@ -13,8 +13,9 @@ import zipfile
 from pathlib import Path
 
 
-def make_wheel(where: Path, name: str, version: str, *, files: dict[str, str] | None = None,
-               requires: tuple[str, ...] = ()) -> Path:
+def make_wheel(
+    where: Path, name: str, version: str, *, files: dict[str, str] | None = None, requires: tuple[str, ...] = ()
+) -> Path:
     """Write ``<name>-<version>-py3-none-any.whl`` (pure Python) into ``where`` and return its path.
 
     ``files`` maps paths inside the wheel to their text; the default is ``<name>/__init__.py``
@@ -22,11 +23,15 @@ def make_wheel(where: Path, name: str, version: str, *, files: dict[str, str] | 
     """
     files = files or {f"{name}/__init__.py": f"VERSION = {version!r}\n"}
     dist_info = f"{name}-{version}.dist-info"
-    meta = "".join([f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n",
-                    *(f"Requires-Dist: {r}\n" for r in requires)])
-    entries = {**files, f"{dist_info}/METADATA": meta,
-               f"{dist_info}/WHEEL": "Wheel-Version: 1.0\nGenerator: lambdalab-tests\nRoot-Is-Purelib: true\n"
-                                     "Tag: py3-none-any\n"}
+    meta = "".join(
+        [f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n", *(f"Requires-Dist: {r}\n" for r in requires)]
+    )
+    entries = {
+        **files,
+        f"{dist_info}/METADATA": meta,
+        f"{dist_info}/WHEEL": "Wheel-Version: 1.0\nGenerator: lambdalab-tests\nRoot-Is-Purelib: true\n"
+        "Tag: py3-none-any\n",
+    }
     record = []
     for path, text in entries.items():
         digest = base64.urlsafe_b64encode(hashlib.sha256(text.encode()).digest()).rstrip(b"=").decode()

@@ -43,8 +43,7 @@ def test_first_build_runs_pip_and_second_is_a_cache_hit_without_pip(tmp_path: Pa
     assert (first.path / "beta" / "__init__.py").is_file()  # the dependency of alpha came too
     assert not list(first.path.rglob("*.pyc"))  # --no-compile
     assert any("Successfully installed" in line and "alpha-1.0" in line for line in lines)
-    assert first.size_bytes == sum(p.stat().st_size for p in first.path.rglob("*") if p.is_file()
-                                   and p.name != MARKER)
+    assert first.size_bytes == sum(p.stat().st_size for p in first.path.rglob("*") if p.is_file() and p.name != MARKER)
     assert first.requirements == ("alpha==1.0",)
 
     for wheel in wheels.iterdir():  # with no wheels left, any pip run would fail
@@ -72,7 +71,8 @@ def test_a_changed_requirement_misses_and_builds_its_own_folder(tmp_path: Path, 
 
 
 def test_a_requirements_file_with_comments_and_includes_shares_the_key_of_the_same_lines(
-        tmp_path: Path, wheels: Path) -> None:
+    tmp_path: Path, wheels: Path
+) -> None:
     cache = tmp_path / "cache"
     (tmp_path / "app").mkdir()
     (tmp_path / "app" / "base.txt").write_text("beta==1.5\n")
@@ -120,8 +120,9 @@ def test_concurrent_builds_of_one_key_run_pip_once(tmp_path: Path, wheels: Path)
     pip_lines: list[str] = []
 
     def build() -> None:
-        results.append(build_dependencies(["alpha==1.0"], cache_dir=cache, pip_args=offline(wheels),
-                                          progress=pip_lines.append))
+        results.append(
+            build_dependencies(["alpha==1.0"], cache_dir=cache, pip_args=offline(wheels), progress=pip_lines.append)
+        )
 
     threads = [threading.Thread(target=build) for _ in range(4)]
     for thread in threads:
@@ -143,8 +144,12 @@ def test_concurrent_builds_in_two_processes_agree(tmp_path: Path, wheels: Path) 
         " pip_args=['--no-index', '--find-links', sys.argv[2]])\n"
         "print(json.dumps([b.cache_hit, str(b.path)]))\n"
     )
-    procs = [subprocess.Popen([sys.executable, "-c", script, str(tmp_path / "cache"), str(wheels)],
-                              stdout=subprocess.PIPE, text=True) for _ in range(2)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", script, str(tmp_path / "cache"), str(wheels)], stdout=subprocess.PIPE, text=True
+        )
+        for _ in range(2)
+    ]
     outs = [json.loads(p.communicate(timeout=120)[0]) for p in procs]
     assert sorted(hit for hit, _ in outs) == [False, True]
     assert outs[0][1] == outs[1][1]

@@ -38,7 +38,9 @@ def test_inherit_packages_puts_the_venv_on_the_path(lab: lambdalab.Lab, runtime:
 def test_boto3_comes_with_the_runtime(lab: lambdalab.Lab, runtime: str) -> None:
     import boto3
 
-    source = "import boto3, botocore\n\ndef handler(event, context):\n    return [boto3.__version__, botocore.__file__]\n"
+    source = (
+        "import boto3, botocore\n\ndef handler(event, context):\n    return [boto3.__version__, botocore.__file__]\n"
+    )
     result = lab.create_function("sdk", source, runtime=runtime).invoke({})
     assert result.error is None, result.error
     assert result.payload[0] == boto3.__version__
@@ -47,9 +49,13 @@ def test_boto3_comes_with_the_runtime(lab: lambdalab.Lab, runtime: str) -> None:
 
 
 def test_a_vendored_package_wins_over_a_layer_and_the_venv(lab: lambdalab.Lab, tmp_path: Path, runtime: str) -> None:
-    code = make_tree(tmp_path / "code", {
-        "yaml/__init__.py": "WHO = 'vendored'\n",
-        "lambda_function.py": "import yaml\n\ndef handler(e, c):\n    return yaml.WHO\n"})
+    code = make_tree(
+        tmp_path / "code",
+        {
+            "yaml/__init__.py": "WHO = 'vendored'\n",
+            "lambda_function.py": "import yaml\n\ndef handler(e, c):\n    return yaml.WHO\n",
+        },
+    )
     layer = make_tree(tmp_path / "layer", {"python/yaml/__init__.py": "WHO = 'layer'\n"})
     fn = lab.create_function("vendored", path=code, layers=[str(layer)], runtime=runtime, inherit_packages=True)
     assert fn.invoke({}).payload == "vendored"
@@ -60,14 +66,22 @@ def test_a_vendored_package_wins_over_a_layer_and_the_venv(lab: lambdalab.Lab, t
 
 
 def test_a_layers_module_binary_and_library_folder_are_found(lab: lambdalab.Lab, tmp_path: Path, runtime: str) -> None:
-    layer = make_tree(tmp_path / "tools", {"python/layermod.py": "VALUE = 41\n",
-                                           "bin/hello-tool": "#!/bin/sh\necho hi-$1\n",
-                                           "lib/libfake.so.1": "not really\n"})
+    layer = make_tree(
+        tmp_path / "tools",
+        {
+            "python/layermod.py": "VALUE = 41\n",
+            "bin/hello-tool": "#!/bin/sh\necho hi-$1\n",
+            "lib/libfake.so.1": "not really\n",
+        },
+    )
     (layer / "bin" / "hello-tool").chmod(0o755 | stat.S_IXUSR)
-    source = ("import os, subprocess, layermod\n\ndef handler(e, c):\n"
-              "    out = subprocess.run(['hello-tool', 'x'], capture_output=True, text=True, timeout=5).stdout.strip()\n"
-              "    libs = [d for d in os.environ['LD_LIBRARY_PATH'].split(':') if os.path.exists(os.path.join(d, 'libfake.so.1'))]\n"
-              "    return [layermod.VALUE + 1, out, len(libs)]\n")
+    source = (
+        "import os, subprocess, layermod\n\ndef handler(e, c):\n"
+        "    out = subprocess.run(['hello-tool', 'x'], capture_output=True, text=True, timeout=5).stdout.strip()\n"
+        "    paths = os.environ['LD_LIBRARY_PATH'].split(':')\n"
+        "    libs = [d for d in paths if os.path.exists(os.path.join(d, 'libfake.so.1'))]\n"
+        "    return [layermod.VALUE + 1, out, len(libs)]\n"
+    )
     version = lab.publish_layer_version("tools", layer, description="tools")
     assert version.arn.endswith(":layer:tools:1") and lab.layers.get(version.arn) == version
     fn = lab.create_function("tooled", source, layers=[version.arn], runtime=runtime)
@@ -97,19 +111,24 @@ def test_six_layers_and_an_unknown_arn_are_refused(lab: lambdalab.Lab, tmp_path:
         lab.create_function("unknown", "def handler(e, c):\n    return 1\n", layers=[arn])
     assert lab.functions() == []
     lab.map_layers({arn: folder})
-    assert lab.create_function("mapped", "import m\ndef handler(e, c):\n    return 1\n", layers=[arn]).invoke().payload == 1
+    assert (
+        lab.create_function("mapped", "import m\ndef handler(e, c):\n    return 1\n", layers=[arn]).invoke().payload
+        == 1
+    )
 
 
-def test_requirements_are_built_and_a_second_build_is_a_cache_hit(lab: lambdalab.Lab, tmp_path: Path, runtime: str,
-                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+def test_requirements_are_built_and_a_second_build_is_a_cache_hit(
+    lab: lambdalab.Lab, tmp_path: Path, runtime: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("LAMBDALAB_CACHE_DIR", str(tmp_path / "cache"))
     wheels = tmp_path / "wheels"
     make_wheel(wheels, "tinydep", "1.2")
     pip_args = offline(wheels)
     source = "import tinydep\n\ndef handler(e, c):\n    return tinydep.VERSION\n"
     lines: list[str] = []
-    fn = lab.create_function("deps", source, requirements=["tinydep==1.2"], pip_args=pip_args, progress=lines.append,
-                             runtime=runtime)
+    fn = lab.create_function(
+        "deps", source, requirements=["tinydep==1.2"], pip_args=pip_args, progress=lines.append, runtime=runtime
+    )
     assert lines and lab._packages["deps"].dependencies.cache_hit is False
     assert fn.invoke({}).payload == "1.2"
     assert fn.code_size > len(source)
@@ -126,26 +145,36 @@ def test_a_failed_build_deploys_nothing(lab: lambdalab.Lab, tmp_path: Path, monk
     monkeypatch.setenv("LAMBDALAB_CACHE_DIR", str(tmp_path / "cache"))
     (tmp_path / "wheels").mkdir()
     with pytest.raises(DependencyBuildError, match="tinydep"):
-        lab.create_function("broken", "def handler(e, c):\n    return 1\n", requirements=["tinydep==9"],
-                            pip_args=offline(tmp_path / "wheels"))
+        lab.create_function(
+            "broken",
+            "def handler(e, c):\n    return 1\n",
+            requirements=["tinydep==9"],
+            pip_args=offline(tmp_path / "wheels"),
+        )
     assert lab.functions() == []
 
 
-def test_a_requirements_txt_in_the_folder_is_built(lab: lambdalab.Lab, tmp_path: Path,
-                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_requirements_txt_in_the_folder_is_built(
+    lab: lambdalab.Lab, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("LAMBDALAB_CACHE_DIR", str(tmp_path / "cache"))
     make_wheel(tmp_path / "wheels", "tinydep", "1.3")
-    code = make_tree(tmp_path / "app", {"requirements.txt": "tinydep==1.3\n",
-                                        "app.py": "import tinydep\n\ndef handler(e, c):\n    return tinydep.VERSION\n"})
-    fn = lab.create_function("fromfile", path=code, handler="app.handler",
-                             pip_args=offline(tmp_path / "wheels"))
+    code = make_tree(
+        tmp_path / "app",
+        {
+            "requirements.txt": "tinydep==1.3\n",
+            "app.py": "import tinydep\n\ndef handler(e, c):\n    return tinydep.VERSION\n",
+        },
+    )
+    fn = lab.create_function("fromfile", path=code, handler="app.handler", pip_args=offline(tmp_path / "wheels"))
     assert fn.invoke({}).payload == "1.3"
 
 
 def test_another_python_version_is_refused_and_this_one_accepted(lab: lambdalab.Lab) -> None:
     with pytest.raises(ConfigError, match="python3.12 is not installed here: this machine runs python3.11"):
         lab.create_function("newer", "def handler(e, c):\n    return 1\n", runtime="python3.12")
-    fn = lab.create_function("same", "import sys\ndef handler(e, c):\n    return sys.version_info[:2]\n",
-                             runtime="python3.11")
+    fn = lab.create_function(
+        "same", "import sys\ndef handler(e, c):\n    return sys.version_info[:2]\n", runtime="python3.11"
+    )
     assert fn.config.runtime == "python3.11" and fn.invoke({}).payload == [3, 11]
     assert lab.isolation in ("namespace", "tmpdir")

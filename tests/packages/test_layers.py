@@ -51,9 +51,14 @@ def test_publish_numbers_versions_and_reports_the_archive_as_lambda_does(tmp_pat
     assert (v1.content / "python" / "shared.py").read_text() == "WHO = 'folder'\n"
     assert v1.describe() == {
         "Content": {"CodeSha256": v1.code_sha256, "CodeSize": v1.code_size},
-        "LayerArn": f"arn:aws:lambda:{REGION}:{ACCOUNT}:layer:deps", "LayerVersionArn": v1.arn,
-        "Description": "first", "CreatedDate": v1.created_date, "Version": 1,
-        "CompatibleRuntimes": ["python3.11"], "LicenseInfo": "MIT"}
+        "LayerArn": f"arn:aws:lambda:{REGION}:{ACCOUNT}:layer:deps",
+        "LayerVersionArn": v1.arn,
+        "Description": "first",
+        "CreatedDate": v1.created_date,
+        "Version": 1,
+        "CompatibleRuntimes": ["python3.11"],
+        "LicenseInfo": "MIT",
+    }
     assert time.strptime(v1.created_date[:19], "%Y-%m-%dT%H:%M:%S") and v1.created_date.endswith("+0000")
 
     data = zip_bytes({"python/shared.py": "WHO = 'zip'\n"})
@@ -93,8 +98,10 @@ def test_get_list_and_delete_behave_as_lambdas_api(tmp_path: Path, store: LayerS
 
 def test_concurrent_publishes_get_distinct_versions(tmp_path: Path, store: LayerStore) -> None:
     got: list[LayerVersion] = []
-    threads = [threading.Thread(target=lambda i=i: got.append(store.publish("same", zip_bytes({"f": str(i)}))))
-               for i in range(6)]
+    threads = [
+        threading.Thread(target=lambda i=i: got.append(store.publish("same", zip_bytes({"f": str(i)}))))
+        for i in range(6)
+    ]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -146,19 +153,25 @@ def test_lambdas_limits_on_a_functions_layers() -> None:
         check_layer_refs(arns)
     assert caught.value.message == "Cannot reference more than 5 layers."
     twice = ["arn:aws:lambda:us-east-1:123456789012:layer:x:1", "arn:aws:lambda:us-east-1:123456789012:layer:x:2"]
-    with pytest.raises(LayerError, match="Two different versions of the same layer are not allowed to be referenced "
-                                         "in the same function. .*:x:1 and .*:x:2 are versions of the same layer."):
+    with pytest.raises(
+        LayerError,
+        match="Two different versions of the same layer are not allowed to be referenced "
+        "in the same function. .*:x:1 and .*:x:2 are versions of the same layer.",
+    ):
         check_layer_refs(twice)
 
 
 def test_code_and_layers_together_must_fit_in_250_mb(tmp_path: Path) -> None:
-    layer = LayerVersion("big", 1, "arn:aws:lambda:us-east-1:123456789012:layer:big:1", tmp_path, "", 0,
-                         200 * 1024 * 1024)
+    layer = LayerVersion(
+        "big", 1, "arn:aws:lambda:us-east-1:123456789012:layer:big:1", tmp_path, "", 0, 200 * 1024 * 1024
+    )
     assert check_total_size(1000, [layer]) == 200 * 1024 * 1024 + 1000
     with pytest.raises(LayerError) as caught:
         check_total_size(60 * 1024 * 1024, [layer])
-    assert caught.value.message == ("Function code combined with layers exceeds the maximum allowed size of "
-                                    "262144000 bytes. The actual size is 272629760 bytes.")
+    assert caught.value.message == (
+        "Function code combined with layers exceeds the maximum allowed size of "
+        "262144000 bytes. The actual size is 272629760 bytes."
+    )
 
 
 def test_a_layer_map_reads_json_and_yaml_relative_to_itself(tmp_path: Path) -> None:
@@ -178,16 +191,38 @@ def test_a_layer_map_reads_json_and_yaml_relative_to_itself(tmp_path: Path) -> N
 
 # -------------------------------------------------------------------------------------------- /opt
 def test_merge_puts_layers_in_order_and_later_wins(tmp_path: Path, store: LayerStore) -> None:
-    first = store.publish("first", make_tree(tmp_path / "l1", {
-        "python/shared.py": "WHO = 'first'\n", "python/only_first.py": "", "lib/libx.so.1": "elf",
-        "thing/inside.txt": "a folder in the first layer"}))
-    second = store.publish("second", make_tree(tmp_path / "l2", {
-        f"python/lib/{PY}/site-packages/shared.py": "WHO = 'second-site'\n", "python/shared.py": "WHO = 'second'\n",
-        "bin/tool": "#!/bin/sh\necho tool from the second layer\n", "thing": "now a file"}, executable=("bin/tool",)))
+    first = store.publish(
+        "first",
+        make_tree(
+            tmp_path / "l1",
+            {
+                "python/shared.py": "WHO = 'first'\n",
+                "python/only_first.py": "",
+                "lib/libx.so.1": "elf",
+                "thing/inside.txt": "a folder in the first layer",
+            },
+        ),
+    )
+    second = store.publish(
+        "second",
+        make_tree(
+            tmp_path / "l2",
+            {
+                f"python/lib/{PY}/site-packages/shared.py": "WHO = 'second-site'\n",
+                "python/shared.py": "WHO = 'second'\n",
+                "bin/tool": "#!/bin/sh\necho tool from the second layer\n",
+                "thing": "now a file",
+            },
+            executable=("bin/tool",),
+        ),
+    )
     opt = store.view([first, second])
     assert opt.python_paths == (opt.root / "python" / "lib" / PY / "site-packages", opt.root / "python")
-    assert (opt.bin_dir, opt.lib_dir, opt.extensions_dir) == (opt.root / "bin", opt.root / "lib",
-                                                             opt.root / "extensions")
+    assert (opt.bin_dir, opt.lib_dir, opt.extensions_dir) == (
+        opt.root / "bin",
+        opt.root / "lib",
+        opt.root / "extensions",
+    )
     assert (opt.root / "python" / "shared.py").read_text() == "WHO = 'second'\n"
     assert (opt.root / "python" / "only_first.py").exists() and (opt.lib_dir / "libx.so.1").exists()
     assert (opt.root / "thing").read_text() == "now a file"
@@ -203,10 +238,17 @@ def test_merge_puts_layers_in_order_and_later_wins(tmp_path: Path, store: LayerS
 
     # a real process sees the layers as a Lambda runtime would: site-packages first, then python/, bin/ on PATH
     env = {"PATH": f"{opt.bin_dir}:/usr/bin:/bin", "LD_LIBRARY_PATH": str(opt.lib_dir)}
-    code = ("import sys; sys.path[:0] = sys.argv[1:]; import shared, subprocess; print(shared.WHO); "
-            "print(subprocess.run(['tool'], capture_output=True, text=True).stdout.strip())")
-    done = subprocess.run([sys.executable, "-I", "-c", code, *map(str, opt.python_paths)], env=env,
-                          capture_output=True, text=True, timeout=30)
+    code = (
+        "import sys; sys.path[:0] = sys.argv[1:]; import shared, subprocess; print(shared.WHO); "
+        "print(subprocess.run(['tool'], capture_output=True, text=True).stdout.strip())"
+    )
+    done = subprocess.run(
+        [sys.executable, "-I", "-c", code, *map(str, opt.python_paths)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert done.stdout.split("\n")[:2] == ["second-site", "tool from the second layer"], done.stderr
 
 
@@ -220,11 +262,19 @@ def test_merge_into_a_folder_replaces_an_older_view(tmp_path: Path, store: Layer
 
 # -------------------------------------------------------------------------------------------- vendored folders
 def test_a_task_root_adds_only_itself_and_says_what_lambda_would_not_import(tmp_path: Path) -> None:
-    root = make_tree(tmp_path / "fn", {
-        "app.py": "", "alpha/__init__.py": "", "alpha-1.0.dist-info/METADATA": "",
-        "package/beta/__init__.py": "", "package/beta-2.0.dist-info/METADATA": "",
-        ".python_packages/lib/site-packages/gamma/__init__.py": "",
-        "vendor/delta/__init__.py": "", "vendor/delta-3.dist-info/METADATA": ""})
+    root = make_tree(
+        tmp_path / "fn",
+        {
+            "app.py": "",
+            "alpha/__init__.py": "",
+            "alpha-1.0.dist-info/METADATA": "",
+            "package/beta/__init__.py": "",
+            "package/beta-2.0.dist-info/METADATA": "",
+            ".python_packages/lib/site-packages/gamma/__init__.py": "",
+            "vendor/delta/__init__.py": "",
+            "vendor/delta-3.dist-info/METADATA": "",
+        },
+    )
     layout = inspect_task_root(root)
     assert layout.import_paths == (root,) and layout.library_paths == (root, root / "lib")
     assert layout.vendored == ("alpha",) and layout.package_dir == root / "package"
@@ -237,9 +287,15 @@ def test_a_task_root_adds_only_itself_and_says_what_lambda_would_not_import(tmp_
 
 
 def test_the_aws_docs_zip_layout_makes_package_importable(tmp_path: Path) -> None:
-    folder = make_tree(tmp_path / "fn", {
-        "lambda_function.py": "import beta\nWHO = beta.WHO\n", "package/beta/__init__.py": "WHO = 'vendored'\n",
-        "package/beta-2.0.dist-info/METADATA": "", "package/lambda_function.py": "WHO = 'a dependency'\n"})
+    folder = make_tree(
+        tmp_path / "fn",
+        {
+            "lambda_function.py": "import beta\nWHO = beta.WHO\n",
+            "package/beta/__init__.py": "WHO = 'vendored'\n",
+            "package/beta-2.0.dist-info/METADATA": "",
+            "package/lambda_function.py": "WHO = 'a dependency'\n",
+        },
+    )
     code = "import sys; sys.path[:0] = [sys.argv[1]]; import lambda_function; print(lambda_function.WHO)"
     raw = subprocess.run([sys.executable, "-I", "-c", code, str(folder)], capture_output=True, text=True, timeout=30)
     assert "ModuleNotFoundError: No module named 'beta'" in raw.stderr  # as the folder itself would on Lambda

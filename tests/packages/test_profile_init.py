@@ -17,13 +17,16 @@ from lambdalab.errors import ConfigError
 from lambdalab.init_profile import MODULES_MARKER
 from tests.packages import make_tree
 
-HANDLER = ("import time\nimport json\nimport vendored_helper\nimport layer_helper\n"
-           "time.sleep(0.05)\n\ndef handler(event, context):\n    return vendored_helper.VALUE + layer_helper.VALUE\n")
+HANDLER = (
+    "import time\nimport json\nimport vendored_helper\nimport layer_helper\n"
+    "time.sleep(0.05)\n\ndef handler(event, context):\n    return vendored_helper.VALUE + layer_helper.VALUE\n"
+)
 
 
 def _package(tmp_path: Path) -> tuple[Path, Path]:
-    code = make_tree(tmp_path / "code", {"lambda_function.py": HANDLER,
-                                         "vendored_helper.py": "import decimal\nVALUE = 1\n"})
+    code = make_tree(
+        tmp_path / "code", {"lambda_function.py": HANDLER, "vendored_helper.py": "import decimal\nVALUE = 1\n"}
+    )
     layer = make_tree(tmp_path / "layer", {"python/layer_helper.py": "VALUE = 2\n"})
     return code, layer
 
@@ -35,7 +38,8 @@ def _row(table, module: str):
 
 
 def test_profile_init_times_the_handler_module_and_says_where_each_import_came_from(
-        lab: lambdalab.Lab, tmp_path: Path) -> None:
+    lab: lambdalab.Lab, tmp_path: Path
+) -> None:
     code, layer = _package(tmp_path)
     fn = lab.create_function("profiled", path=code, layers=[layer])
     table = fn.profile_init()
@@ -71,8 +75,10 @@ def test_profile_init_leaves_the_function_as_it_was(lab: lambdalab.Lab, tmp_path
 
 
 def test_the_handler_never_sees_the_profiling_variable(lab: lambdalab.Lab) -> None:
-    source = ("import os\nSEEN = sorted(k for k in os.environ if k.startswith('_LAMBDALAB'))\n"
-              "def handler(event, context):\n    return SEEN\n")
+    source = (
+        "import os\nSEEN = sorted(k for k in os.environ if k.startswith('_LAMBDALAB'))\n"
+        "def handler(event, context):\n    return SEEN\n"
+    )
     fn = lab.create_function("environ", source)
     table = fn.profile_init()
     assert table.attrs["error"] is None

@@ -22,7 +22,9 @@ from lambdalab.errors import ConfigError
 
 pytestmark = pytest.mark.slow
 
-LOG_LINE = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z)\t([^\t]+)\t(TRACE|DEBUG|INFO|WARN|ERROR|FATAL)\t(.*)$")
+LOG_LINE = re.compile(
+    r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z)\t([^\t]+)\t(TRACE|DEBUG|INFO|WARN|ERROR|FATAL)\t(.*)$"
+)
 
 
 def _installed(runtime: str) -> str:
@@ -96,7 +98,8 @@ def test_package_json_type_module_loads_index_js_as_es_module(lab, node, tmp_pat
 def test_commonjs_cjs_file_and_nested_handler_path(lab, node, tmp_path):
     (tmp_path / "src").mkdir()
     (tmp_path / "src" / "app.cjs").write_text(
-        "module.exports = {api: {get: async (event) => ({got: event.id, kind: typeof require})}};\n")
+        "module.exports = {api: {get: async (event) => ({got: event.id, kind: typeof require})}};\n"
+    )
     fn = lab.create_function("nested", path=tmp_path, runtime=node, handler="src/app.api.get")
     assert fn.invoke({"id": 7}).payload == {"got": 7, "kind": "function"}
 
@@ -107,7 +110,9 @@ exports.handler = (event, context, callback) => {
   const started = Date.now();
   globalThis.timerFired = globalThis.timerFired || 0;
   if (event.pendingMs) setTimeout(() => { globalThis.timerFired += 1; }, event.pendingMs);
-  callback(null, {value: event.value, timerFiredBefore: globalThis.timerFired, waits: context.callbackWaitsForEmptyEventLoop});
+  callback(null, {
+    value: event.value, timerFiredBefore: globalThis.timerFired, waits: context.callbackWaitsForEmptyEventLoop,
+  });
 };
 """
 
@@ -161,8 +166,9 @@ def test_context_fields_and_remaining_time(lab, node):
 
 
 def test_trace_id_changes_per_invoke(lab, node):
-    fn = lab.create_function("trace", "exports.handler = async () => process.env._X_AMZN_TRACE_ID;\n",
-                             runtime=node, handler="index.handler")
+    fn = lab.create_function(
+        "trace", "exports.handler = async () => process.env._X_AMZN_TRACE_ID;\n", runtime=node, handler="index.handler"
+    )
     first, second = fn.invoke({}).payload, fn.invoke({}).payload
     assert first.startswith("Root=1-") and second.startswith("Root=1-") and first != second
 
@@ -189,8 +195,10 @@ def test_trace_id_reaches_the_handler_and_its_children_without_setenv(lab, ours)
 
 
 def test_legacy_succeed_and_fail(lab, node):
-    source = ("exports.handler = (event, context) => event.ok ? context.succeed({ok: 1}) "
-              ": context.fail(new RangeError('nope'));\n")
+    source = (
+        "exports.handler = (event, context) => event.ok ? context.succeed({ok: 1}) "
+        ": context.fail(new RangeError('nope'));\n"
+    )
     fn = lab.create_function("legacy", source, runtime=node, handler="index.handler")
     assert fn.invoke({"ok": True}).payload == {"ok": 1}
     failed = fn.invoke({"ok": False})
@@ -217,22 +225,31 @@ def test_log_lines_carry_time_request_id_and_level(lab, node):
     result = fn.invoke({})
     lines = app_lines(result.log)
     rid = result.request_id
-    assert lines == [(rid, "INFO", "hello world { n: 1 }"), (rid, "INFO", "info"), (rid, "WARN", "careful"),
-                     (rid, "ERROR", "bad"), (rid, "DEBUG", "dbg"), (rid, "TRACE", "trc"),
-                     (rid, "INFO", "two\rlines")]  # one event per call: newlines become \r on stdout
+    assert lines == [
+        (rid, "INFO", "hello world { n: 1 }"),
+        (rid, "INFO", "info"),
+        (rid, "WARN", "careful"),
+        (rid, "ERROR", "bad"),
+        (rid, "DEBUG", "dbg"),
+        (rid, "TRACE", "trc"),
+        (rid, "INFO", "two\rlines"),
+    ]  # one event per call: newlines become \r on stdout
     assert "\nraw line\n" in result.log  # process.stdout.write stays raw
     assert result.log.index("START RequestId") < result.log.index("hello world") < result.log.index("END RequestId")
 
 
 def test_log_level_filters_console(lab, node):
-    fn = lab.create_function("lvl", LOGS, runtime=node, handler="index.handler", env_vars={"AWS_LAMBDA_LOG_LEVEL": "WARN"})
+    fn = lab.create_function(
+        "lvl", LOGS, runtime=node, handler="index.handler", env_vars={"AWS_LAMBDA_LOG_LEVEL": "WARN"}
+    )
     levels = [level for _, level, _ in app_lines(fn.invoke({}).log)]
     assert levels == ["WARN", "ERROR"]
 
 
 def test_init_log_lines_say_undefined_request_id(lab, node):
-    fn = lab.create_function("initlog", "console.log('loading');\nexports.handler = async () => 1;\n",
-                             runtime=node, handler="index.handler")
+    fn = lab.create_function(
+        "initlog", "console.log('loading');\nexports.handler = async () => 1;\n", runtime=node, handler="index.handler"
+    )
     fn.invoke({})
     assert ("undefined", "INFO", "loading") in app_lines(lab.logs("initlog"))
 
@@ -295,26 +312,61 @@ exports.handler = async (event) => {
 
 
 INIT_ERRORS = [
-    ("exports.other = async () => 1;\n", "index.handler", "Runtime.HandlerNotFound",
-     "index.handler is undefined or not exported"),
+    (
+        "exports.other = async () => 1;\n",
+        "index.handler",
+        "Runtime.HandlerNotFound",
+        "index.handler is undefined or not exported",
+    ),
     ("exports.handler = 42;\n", "index.handler", "Runtime.HandlerNotFound", "index.handler is not a function"),
-    ("exports.handler = async () => { return 1 ;;; }}}\n", "index.handler", "Runtime.UserCodeSyntaxError",
-     "SyntaxError: Unexpected token '}'"),
-    ("require('not-a-module-anywhere');\nexports.handler = async () => 1;\n", "index.handler",
-     "Runtime.ImportModuleError", "Error: Cannot find module 'not-a-module-anywhere'\nRequire stack:\n- "),
-    ("exports.handler = async () => 1;\n", "missing.handler", "Runtime.ImportModuleError",
-     "Error: Cannot find module 'missing'\nRequire stack:\n- "),
+    (
+        "exports.handler = async () => { return 1 ;;; }}}\n",
+        "index.handler",
+        "Runtime.UserCodeSyntaxError",
+        "SyntaxError: Unexpected token '}'",
+    ),
+    (
+        "require('not-a-module-anywhere');\nexports.handler = async () => 1;\n",
+        "index.handler",
+        "Runtime.ImportModuleError",
+        "Error: Cannot find module 'not-a-module-anywhere'\nRequire stack:\n- ",
+    ),
+    (
+        "exports.handler = async () => 1;\n",
+        "missing.handler",
+        "Runtime.ImportModuleError",
+        "Error: Cannot find module 'missing'\nRequire stack:\n- ",
+    ),
     ("throw new Error('init failed');\n", "index.handler", "Error", "init failed"),
-    ("import x from 'not-a-package-anywhere';\nexport const handler = async () => x;\n", "index.handler", "Error",
-     "Cannot find package 'not-a-package-anywhere' imported from "),
-    ("export const handler = async () => { return 1 ;;; }}}\n", "index.handler", "Runtime.UserCodeSyntaxError",
-     "SyntaxError: Unexpected token '}'"),
+    (
+        "import x from 'not-a-package-anywhere';\nexport const handler = async () => x;\n",
+        "index.handler",
+        "Error",
+        "Cannot find package 'not-a-package-anywhere' imported from ",
+    ),
+    (
+        "export const handler = async () => { return 1 ;;; }}}\n",
+        "index.handler",
+        "Runtime.UserCodeSyntaxError",
+        "SyntaxError: Unexpected token '}'",
+    ),
 ]
 
 
-@pytest.mark.parametrize(("source", "handler", "error_type", "message"), INIT_ERRORS,
-                         ids=["not-exported", "not-a-function", "syntax", "missing-dependency", "missing-module",
-                              "throws", "esm-missing-package", "esm-syntax"])
+@pytest.mark.parametrize(
+    ("source", "handler", "error_type", "message"),
+    INIT_ERRORS,
+    ids=[
+        "not-exported",
+        "not-a-function",
+        "syntax",
+        "missing-dependency",
+        "missing-module",
+        "throws",
+        "esm-missing-package",
+        "esm-syntax",
+    ],
+)
 def test_init_errors_as_node_reports_them(lab, node, tmp_path, source, handler, error_type, message):
     (tmp_path / ("index.mjs" if "export " in source else "index.js")).write_text(source)
     fn = lab.create_function("bad", path=tmp_path, runtime=node, handler=handler)
@@ -351,11 +403,17 @@ class _RuntimeAPI(http.server.BaseHTTPRequestHandler):
         pass
 
 
-@pytest.mark.parametrize(("handler", "message"), [
-    ("index", "Bad handler"),
-    ("../index.handler", "'../index.handler' is not a valid handler name. Use absolute paths when specifying root "
-                         "directories in handler names."),
-])
+@pytest.mark.parametrize(
+    ("handler", "message"),
+    [
+        ("index", "Bad handler"),
+        (
+            "../index.handler",
+            "'../index.handler' is not a valid handler name. Use absolute paths when specifying root "
+            "directories in handler names.",
+        ),
+    ],
+)
 def test_malformed_handler_name_is_posted_to_init_error(ours, tmp_path, handler, message):
     """A name the configuration would refuse, given to the client directly: its own check answers."""
     _RuntimeAPI.seen = []
@@ -363,11 +421,16 @@ def test_malformed_handler_name_is_posted_to_init_error(ours, tmp_path, handler,
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        env = {"PATH": os.environ.get("PATH", ""), "_HANDLER": handler, "LAMBDA_TASK_ROOT": str(tmp_path),
-               "AWS_LAMBDA_RUNTIME_API": f"127.0.0.1:{server.server_address[1]}"}
+        env = {
+            "PATH": os.environ.get("PATH", ""),
+            "_HANDLER": handler,
+            "LAMBDA_TASK_ROOT": str(tmp_path),
+            "AWS_LAMBDA_RUNTIME_API": f"127.0.0.1:{server.server_address[1]}",
+        }
         node_path = runtime_catalog.resolve(ours).executable
-        done = subprocess.run([node_path, str(runtimes.NODE_BOOTSTRAP)], cwd=tmp_path, env=env,
-                              capture_output=True, text=True, timeout=30)
+        done = subprocess.run(
+            [node_path, str(runtimes.NODE_BOOTSTRAP)], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=30
+        )
     finally:
         server.shutdown()
         server.server_close()
@@ -384,8 +447,10 @@ def test_malformed_handler_name_is_posted_to_init_error(ours, tmp_path, handler,
 
 
 def test_timeout_and_crash_reset_the_environment(lab, node):
-    source = ("exports.handler = async (event) => { if (event.crash) process.exit(3); "
-              "await new Promise((r) => setTimeout(r, event.ms || 0)); return process.pid; };\n")
+    source = (
+        "exports.handler = async (event) => { if (event.crash) process.exit(3); "
+        "await new Promise((r) => setTimeout(r, event.ms || 0)); return process.pid; };\n"
+    )
     fn = lab.create_function("tc", source, runtime=node, handler="index.handler", timeout_s=1)
     pid = fn.invoke({}).payload
     timed_out = fn.invoke({"ms": 5000})
@@ -414,8 +479,12 @@ exports.handler = async (event) => {
 
 
 def test_big_event_and_response(lab, node):
-    fn = lab.create_function("big", "exports.handler = async (event) => ({n: event.s.length, s: event.s});\n",
-                             runtime=node, handler="index.handler")
+    fn = lab.create_function(
+        "big",
+        "exports.handler = async (event) => ({n: event.s.length, s: event.s});\n",
+        runtime=node,
+        handler="index.handler",
+    )
     text = "x" * 3_000_000
     result = fn.invoke({"s": text})
     assert result.payload["n"] == 3_000_000 and result.payload["s"] == text
@@ -432,8 +501,9 @@ exports.handler = async (event) => {
 
 
 def test_json_log_format(lab, node):
-    fn = lab.create_function("jsonlogs", JSON_LOGS, runtime=node, handler="index.handler",
-                             env_vars={"AWS_LAMBDA_LOG_FORMAT": "JSON"})
+    fn = lab.create_function(
+        "jsonlogs", JSON_LOGS, runtime=node, handler="index.handler", env_vars={"AWS_LAMBDA_LOG_FORMAT": "JSON"}
+    )
     result = fn.invoke({})
     records = [json.loads(line) for line in result.log.split("\n") if line.startswith("{")]
     for record in records:
@@ -443,8 +513,11 @@ def test_json_log_format(lab, node):
     assert plain == {"level": "INFO", "message": "plain 5"}
     assert warn == {"level": "WARN", "message": {"k": 1}}
     assert error["level"] == "ERROR" and error["message"].startswith("with RangeError: inner")
-    assert (error["errorType"], error["errorMessage"], error["stackTrace"][0]) == ("RangeError", "inner",
-                                                                                  "RangeError: inner")
+    assert (error["errorType"], error["errorMessage"], error["stackTrace"][0]) == (
+        "RangeError",
+        "inner",
+        "RangeError: inner",
+    )
     assert invoke_error["level"] == "ERROR"
     assert (invoke_error["message"]["errorType"], invoke_error["message"]["errorMessage"]) == ("TypeError", "outer")
     assert result.error["errorType"] == "TypeError"
@@ -457,29 +530,53 @@ def test_platform_gone_exits_quietly(ours, tmp_path):
     closer = threading.Thread(target=lambda: listener.accept()[0].close(), daemon=True)
     closer.start()
     try:
-        env = {"PATH": os.environ.get("PATH", ""), "_HANDLER": "index.handler", "LAMBDA_TASK_ROOT": str(tmp_path),
-               "AWS_LAMBDA_RUNTIME_API": f"127.0.0.1:{listener.getsockname()[1]}"}
-        done = subprocess.run([runtime_catalog.resolve(ours).executable, str(runtimes.NODE_BOOTSTRAP)], cwd=tmp_path,
-                              env=env, capture_output=True, text=True, timeout=30)
+        env = {
+            "PATH": os.environ.get("PATH", ""),
+            "_HANDLER": "index.handler",
+            "LAMBDA_TASK_ROOT": str(tmp_path),
+            "AWS_LAMBDA_RUNTIME_API": f"127.0.0.1:{listener.getsockname()[1]}",
+        }
+        done = subprocess.run(
+            [runtime_catalog.resolve(ours).executable, str(runtimes.NODE_BOOTSTRAP)],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
     finally:
         listener.close()
     assert (done.returncode, done.stdout, done.stderr) == (0, "", "")
 
 
 STREAMING = {
-    "writes": ("responseStream.setContentType('text/plain'); responseStream.write('hello '); "
-               "await new Promise((r) => setTimeout(r, 20)); responseStream.write({n: 1}); responseStream.end();",
-               b'hello {"n":1}', None),
-    "pipeline": ("await require('stream/promises').pipeline(require('stream').Readable.from(['a', 'b', 'c']), "
-                 "responseStream);", b"abc", None),
-    "http-prelude": ("const s = awslambda.HttpResponseStream.from(responseStream, {statusCode: 201}); "
-                     "s.write('body'); s.end();", b'{"statusCode":201}' + b"\0" * 8 + b"body", None),
-    "throws-mid-stream": ("responseStream.write('partial'); throw new TypeError('mid-stream');", b"partial",
-                          "Invoke Error \t{\"errorType\":\"TypeError\",\"errorMessage\":\"mid-stream\""),
-    "content-type-too-late": ("responseStream.write('a'); responseStream.setContentType('text/plain'); "
-                              "responseStream.end();", b"a",
-                              "Invoke Error \t{\"errorType\":\"Runtime.InvalidStreamingOperation\","
-                              "\"errorMessage\":\"Cannot set content-type, too late.\""),
+    "writes": (
+        "responseStream.setContentType('text/plain'); responseStream.write('hello '); "
+        "await new Promise((r) => setTimeout(r, 20)); responseStream.write({n: 1}); responseStream.end();",
+        b'hello {"n":1}',
+        None,
+    ),
+    "pipeline": (
+        "await require('stream/promises').pipeline(require('stream').Readable.from(['a', 'b', 'c']), responseStream);",
+        b"abc",
+        None,
+    ),
+    "http-prelude": (
+        "const s = awslambda.HttpResponseStream.from(responseStream, {statusCode: 201}); s.write('body'); s.end();",
+        b'{"statusCode":201}' + b"\0" * 8 + b"body",
+        None,
+    ),
+    "throws-mid-stream": (
+        "responseStream.write('partial'); throw new TypeError('mid-stream');",
+        b"partial",
+        'Invoke Error \t{"errorType":"TypeError","errorMessage":"mid-stream"',
+    ),
+    "content-type-too-late": (
+        "responseStream.write('a'); responseStream.setContentType('text/plain'); responseStream.end();",
+        b"a",
+        'Invoke Error \t{"errorType":"Runtime.InvalidStreamingOperation",'
+        '"errorMessage":"Cannot set content-type, too late."',
+    ),
 }
 
 

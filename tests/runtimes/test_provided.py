@@ -32,8 +32,8 @@ def test_aws_bash_tutorial_runtime_runs_cold_then_warm(lab, curl, tmp_path):
     cold = fn.invoke({"text": "Hello"})
     warm = fn.invoke({"text": "again"})
     # the tutorial's answer is not JSON: Lambda passes the bytes through, as here
-    assert cold.error is None and cold.raw == b"Echoing request: '{\"text\": \"Hello\"}'"
-    assert warm.error is None and warm.raw == b"Echoing request: '{\"text\": \"again\"}'"
+    assert cold.error is None and cold.raw == b'Echoing request: \'{"text": "Hello"}\''
+    assert warm.error is None and warm.raw == b'Echoing request: \'{"text": "again"}\''
     assert cold.cold and cold.init_duration_ms > 0
     assert not warm.cold and warm.environment_id == cold.environment_id and warm.init_duration_ms is None
     # the handler logs the event to stderr, inside its request's START ... REPORT
@@ -62,10 +62,12 @@ def test_bootstrap_from_a_layer_runs_the_functions_script(lab, curl, tmp_path):
     (layer / "bootstrap").chmod(0o755)
     code = tmp_path / "code"
     code.mkdir()
-    (code / "function.sh").write_text(custom_runtimes.bash_function_sh(
-        'echo "{\\"bootstrap\\": \\"$0\\", \\"task_root\\": \\"$LAMBDA_TASK_ROOT\\"}"'))
-    fn = lab.create_function("layered", path=code, handler=custom_runtimes.BASH_HANDLER, runtime=PROVIDED,
-                             layers=[layer])
+    (code / "function.sh").write_text(
+        custom_runtimes.bash_function_sh('echo "{\\"bootstrap\\": \\"$0\\", \\"task_root\\": \\"$LAMBDA_TASK_ROOT\\"}"')
+    )
+    fn = lab.create_function(
+        "layered", path=code, handler=custom_runtimes.BASH_HANDLER, runtime=PROVIDED, layers=[layer]
+    )
     result = fn.invoke({})
     assert result.error is None, result.error
     ran = Path(result.payload["bootstrap"])
@@ -84,7 +86,9 @@ def test_scenario_bash_runtime_keeps_state_and_reports_errors(lab, curl, tmp_pat
     failed = fn.invoke({"action": "fail", "message": "boom"})
     assert failed.error == {"errorType": "HandlerError", "errorMessage": "boom"}
     assert failed.function_error == "Unhandled"
-    assert fn.invoke({"action": "count"}).payload == {"count": 8}  # every invoke counts; a function error keeps the environment
+    assert fn.invoke({"action": "count"}).payload == {
+        "count": 8
+    }  # every invoke counts; a function error keeps the environment
 
 
 # -- the Go runtime -------------------------------------------------------------------------------------
@@ -96,15 +100,21 @@ def test_go_runtime_cold_then_warm_keeps_its_state(lab, go_bootstrap):
     assert first.init_duration_ms > 0 and second.init_duration_ms is None
     assert fn.invoke({"name": "x"}).payload == {"hello": {"name": "x"}, "runtime": "go"}
     # one line per invoke from the runtime, with the request id, inside that request's log
-    assert f"{second.request_id} invoke action=\"count\"" in second.log
+    assert f'{second.request_id} invoke action="count"' in second.log
     assert first.request_id not in second.log
     assert "INIT_START Runtime Version: provided:al2023.v1\t" in lab.logs("go")
 
 
 def test_go_runtime_sees_lambdas_variables_and_no_execution_env(lab, go_bootstrap):
     fn = _go(lab, go_bootstrap, handler="any.thing")
-    names = ["_HANDLER", "LAMBDA_TASK_ROOT", "AWS_LAMBDA_RUNTIME_API", "AWS_EXECUTION_ENV",
-             "AWS_LAMBDA_FUNCTION_NAME", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE"]
+    names = [
+        "_HANDLER",
+        "LAMBDA_TASK_ROOT",
+        "AWS_LAMBDA_RUNTIME_API",
+        "AWS_EXECUTION_ENV",
+        "AWS_LAMBDA_FUNCTION_NAME",
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+    ]
     env = fn.invoke({"action": "env", "names": names}).payload["env"]
     assert env["_HANDLER"] == "any.thing"
     assert (Path(env["LAMBDA_TASK_ROOT"]) / "bootstrap").is_file()
@@ -122,8 +132,10 @@ def test_go_runtime_errors_keep_or_reset_the_environment(lab, go_bootstrap):
     assert fn.invoke({"action": "count"}).payload == {"count": 2}  # still warm
     crashed = fn.invoke({"action": "crash", "code": 3})
     reason = "Runtime exited with error: exit status 3"
-    assert crashed.error == {"errorType": "Runtime.ExitError",
-                             "errorMessage": f"RequestId: {crashed.request_id} Error: {reason}"}
+    assert crashed.error == {
+        "errorType": "Runtime.ExitError",
+        "errorMessage": f"RequestId: {crashed.request_id} Error: {reason}",
+    }
     assert crashed.report.endswith("\tStatus: error\tError Type: Runtime.ExitError")
     again = fn.invoke({"action": "count"})
     assert again.payload == {"count": 1} and again.cold and again.environment_id == crashed.environment_id
@@ -156,8 +168,10 @@ def test_response_over_6_mb_is_rejected_and_the_runtime_stays_warm(lab, kind, re
         request.getfixturevalue("curl")
     fn = lab.create_function("big", path=folder, runtime=PROVIDED)
     big = fn.invoke({"action": "big", "bytes": 7 * 1024 * 1024})
-    assert big.error == {"errorMessage": "Response payload size exceeded maximum allowed payload size (6291556 bytes).",
-                         "errorType": "Function.ResponseSizeTooLarge"}
+    assert big.error == {
+        "errorMessage": "Response payload size exceeded maximum allowed payload size (6291556 bytes).",
+        "errorType": "Function.ResponseSizeTooLarge",
+    }
     fits = fn.invoke({"action": "big", "bytes": 6 * 1024 * 1024 - 2})  # quotes included: 6 MiB exactly
     assert fits.error is None and len(fits.raw) == 6 * 1024 * 1024
     assert fits.duration_ms < 900  # curl does not wait its 1 s for a "100 Continue"
@@ -251,8 +265,10 @@ def test_go_memory_hog_gets_lambdas_error_and_only_its_environment_dies(lab, go_
     hog = _go(lab, go_bootstrap, "hog", memory_mb=128)
     result = hog.invoke({"action": "hog", "mb": 400})
     reason = "Runtime exited with error: signal: killed"
-    assert result.error == {"errorType": "Runtime.ExitError",
-                            "errorMessage": f"RequestId: {result.request_id} Error: {reason}"}
+    assert result.error == {
+        "errorType": "Runtime.ExitError",
+        "errorMessage": f"RequestId: {result.request_id} Error: {reason}",
+    }
     assert result.record.error_type == "Runtime.OutOfMemory"
     assert "\tMax Memory Used: 128 MB\t" in result.report
     assert result.report.endswith("\tStatus: error\tError Type: Runtime.OutOfMemory")

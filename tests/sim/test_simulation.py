@@ -16,13 +16,14 @@ from lambdalab.sim import PRICES, Constant, Exponential, LogNormal, Simulation
 
 def _rows(result):
     inv = result.invocations
-    return list(zip(inv["request_id"], inv["cold"], inv["status"], inv["environment_id"]))
+    return list(zip(inv["request_id"], inv["cold"], inv["status"], inv["environment_id"], strict=True))
 
 
 def test_the_same_seed_gives_the_same_run_and_another_seed_another() -> None:
     def run(seed: int):
-        return Simulation(Poisson(5, seed=7), service=LogNormal(0.3, 0.2), init=Exponential(0.4), keep_alive_s=2,
-                          seed=seed).run(duration_s=200)
+        return Simulation(
+            Poisson(5, seed=7), service=LogNormal(0.3, 0.2), init=Exponential(0.4), keep_alive_s=2, seed=seed
+        ).run(duration_s=200)
 
     first, again, other = run(1), run(1), run(2)
     assert first.summary == again.summary and _rows(first) == _rows(again)
@@ -88,10 +89,13 @@ def test_provisioned_environments_take_the_first_requests_and_the_rest_spill_ove
     assert s.cost_breakdown_usd["provisioned_duration"] > 0
 
 
-@pytest.mark.parametrize(("settings", "reason"), [
-    ({"concurrency": 1}, "ConcurrentInvocationLimitExceeded"),
-    ({"reserved": 1}, "ReservedFunctionConcurrentInvocationLimitExceeded"),
-])
+@pytest.mark.parametrize(
+    ("settings", "reason"),
+    [
+        ({"concurrency": 1}, "ConcurrentInvocationLimitExceeded"),
+        ({"reserved": 1}, "ReservedFunctionConcurrentInvocationLimitExceeded"),
+    ],
+)
 def test_requests_over_a_concurrency_limit_are_throttled_with_lambdas_reason(settings, reason) -> None:
     result = Simulation([0.0, 0.1, 1.5], service=Constant(1.0), seed=1, **settings).run()
     inv = result.invocations
@@ -143,8 +147,14 @@ def test_throttled_closed_loop_clients_retry() -> None:
 
 
 def test_a_cold_service_model_is_the_whole_cold_request_and_init_takes_its_share() -> None:
-    result = Simulation([0.0, 1.0, 100.0], service=Constant(0.1), cold_service=Constant(0.8), init=Constant(0.3),
-                        keep_alive_s=10, seed=1).run()
+    result = Simulation(
+        [0.0, 1.0, 100.0],
+        service=Constant(0.1),
+        cold_service=Constant(0.8),
+        init=Constant(0.3),
+        keep_alive_s=10,
+        seed=1,
+    ).run()
     inv = result.invocations
     assert inv["latency_ms"].round(6).tolist() == [800.0, 100.0, 800.0]
     assert inv["init_duration_ms"].iloc[0] == pytest.approx(300.0)
@@ -157,8 +167,11 @@ def test_load_patterns_and_plain_offsets_drive_the_simulation(pattern) -> None:
 
 
 def test_summary_time_averages_follow_littles_law_and_add_up() -> None:
-    s = Simulation(Poisson(4, seed=2), service=Exponential(0.5), keep_alive_s=5, memory_mb=512,
-                   seed=3).run(duration_s=5000).summary
+    s = (
+        Simulation(Poisson(4, seed=2), service=Exponential(0.5), keep_alive_s=5, memory_mb=512, seed=3)
+        .run(duration_s=5000)
+        .summary
+    )
     assert s.mean_busy == pytest.approx(4 * 0.5, rel=0.05)
     assert s.utilization == pytest.approx(s.mean_busy / s.mean_environments)
     assert s.mean_busy + s.mean_idle <= s.mean_environments + 1e-9
@@ -171,8 +184,9 @@ def test_summary_time_averages_follow_littles_law_and_add_up() -> None:
 def test_a_hybrid_keep_alive_policy_prewarms_periodic_traffic() -> None:
     periodic = [600.0 * k for k in range(60)]
     fixed = Simulation(periodic, service=0.1, init=0.5, keep_alive_s=60, seed=1).run().summary
-    hybrid = Simulation(periodic, service=0.1, init=0.5, keep_alive_s=60, keep_alive_policy="hybrid",
-                        seed=1).run().summary
+    hybrid = (
+        Simulation(periodic, service=0.1, init=0.5, keep_alive_s=60, keep_alive_policy="hybrid", seed=1).run().summary
+    )
     assert fixed.cold_starts == 60
     assert hybrid.cold_starts < 30
 
@@ -185,13 +199,17 @@ def test_dataframes_have_the_engines_columns_and_are_capped() -> None:
 
 
 def test_from_records_calibrates_service_init_and_cold_durations() -> None:
-    df = pd.DataFrame({
-        "cold": [True, False, False, False, False],
-        "duration_ms": [120.0, 10.0, 12.0, 11.0, 500.0],
-        "init_duration_ms": [300.0, None, None, None, None],
-        "status": ["success", "success", "success", "success", "timeout"],
-        "memory_size_mb": [256] * 5, "max_memory_used_mb": [40, 41, 42, 41, 44], "function": ["hello"] * 5,
-    })
+    df = pd.DataFrame(
+        {
+            "cold": [True, False, False, False, False],
+            "duration_ms": [120.0, 10.0, 12.0, 11.0, 500.0],
+            "init_duration_ms": [300.0, None, None, None, None],
+            "status": ["success", "success", "success", "success", "timeout"],
+            "memory_size_mb": [256] * 5,
+            "max_memory_used_mb": [40, 41, 42, 41, 44],
+            "function": ["hello"] * 5,
+        }
+    )
     sim = Simulation.from_records(df, Steady(2), keep_alive_s=1, seed=1)
     s = sim.scenario
     assert s.memory_mb == 256 and s.max_memory_used_mb == 42 and s.function == "hello"
@@ -207,8 +225,17 @@ def test_from_records_needs_the_invocations_columns() -> None:
         Simulation.from_records(pd.DataFrame({"cold": []}), Steady(1))
 
 
-@pytest.mark.parametrize("settings", [{"keep_alive_s": -1}, {"concurrency": 0}, {"provisioned": 5, "reserved": 2},
-                                      {"invocation_type": "DryRun"}, {"error_probability": 2}, {"memory_mb": 64}])
+@pytest.mark.parametrize(
+    "settings",
+    [
+        {"keep_alive_s": -1},
+        {"concurrency": 0},
+        {"provisioned": 5, "reserved": 2},
+        {"invocation_type": "DryRun"},
+        {"error_probability": 2},
+        {"memory_mb": 64},
+    ],
+)
 def test_invalid_settings_are_refused_with_a_config_error(settings) -> None:
     with pytest.raises(ConfigError, match="invalid"):
         Simulation([0.0], service=1.0, **settings)

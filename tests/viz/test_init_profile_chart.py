@@ -24,11 +24,23 @@ import time:       300 |        300 |   simplejson
 import time:     80000 |      95300 | app
 import time:      1200 |       1200 | boto3
 """
-FILES = {"_json": None, "json.decoder": "/py/lib/json/decoder.py", "json": "/py/lib/json/__init__.py",
-         "jinja2.utils": "/deps/jinja2/utils.py", "jinja2": "/deps/jinja2/__init__.py",
-         "shared": "/opt/python/shared.py", "app": "/var/task/app.py", "boto3": "/runtime/boto3/__init__.py"}
-ROOTS = {"package": ["/var/task"], "dependencies": ["/deps"], "layer": ["/opt/python"], "runtime": ["/runtime"],
-         "stdlib": ["/py/lib"]}
+FILES = {
+    "_json": None,
+    "json.decoder": "/py/lib/json/decoder.py",
+    "json": "/py/lib/json/__init__.py",
+    "jinja2.utils": "/deps/jinja2/utils.py",
+    "jinja2": "/deps/jinja2/__init__.py",
+    "shared": "/opt/python/shared.py",
+    "app": "/var/task/app.py",
+    "boto3": "/runtime/boto3/__init__.py",
+}
+ROOTS = {
+    "package": ["/var/task"],
+    "dependencies": ["/deps"],
+    "layer": ["/opt/python"],
+    "runtime": ["/runtime"],
+    "stdlib": ["/py/lib"],
+}
 
 
 @pytest.fixture
@@ -42,19 +54,19 @@ def test_the_icicle_is_the_import_tree_under_one_root(table: pd.DataFrame) -> No
     labels, ids, parents = list(trace["labels"]), list(trace["ids"]), list(trace["parents"])
     assert len(set(ids)) == len(ids) == 10 and parents.count("") == 1
     assert "app" in labels  # the slowest module
-    label_of = dict(zip(ids, labels))
+    label_of = dict(zip(ids, labels, strict=True))
     parent_of = {labels[i]: label_of.get(parents[i]) for i in range(len(ids))}
     assert parent_of["jinja2.utils"] == "jinja2" and parent_of["jinja2"] == "app"
     assert parent_of["_json"] == "json.decoder"
     assert parent_of["app"] == parent_of["json"] == parent_of["boto3"] == "all imports"
-    sizes = dict(zip(labels, trace["values"]))
+    sizes = dict(zip(labels, trace["values"], strict=True))
     assert sizes["app"] == pytest.approx(80.0) and sizes["_json"] == pytest.approx(0.3)
 
 
 def test_the_icicle_colours_each_module_by_its_origin(table: pd.DataFrame) -> None:
     fig = init_profile(table).to_dict()
     trace = fig["data"][0]
-    colour = dict(zip(trace["labels"], trace["marker"]["colors"]))
+    colour = dict(zip(trace["labels"], trace["marker"]["colors"], strict=True))
     assert colour["app"] == ORIGIN_COLOURS["package"] and colour["jinja2"] == ORIGIN_COLOURS["dependencies"]
     assert colour["shared"] == ORIGIN_COLOURS["layer"] and colour["boto3"] == ORIGIN_COLOURS["runtime"]
     assert colour["json"] == colour["_json"] == ORIGIN_COLOURS["stdlib"]
@@ -67,7 +79,7 @@ def test_the_icicle_colours_each_module_by_its_origin(table: pd.DataFrame) -> No
 def test_the_bars_show_the_slowest_modules_on_top_one_trace_per_origin(table: pd.DataFrame) -> None:
     fig = init_profile(table, kind="bar", top=4).to_dict()
     assert {t["type"] for t in fig["data"]} == {"bar"} and {t["orientation"] for t in fig["data"]} == {"h"}
-    bars = {y: (t["name"], x) for t in fig["data"] for y, x in zip(t["y"], t["x"])}
+    bars = {y: (t["name"], x) for t in fig["data"] for y, x in zip(t["y"], t["x"], strict=True)}
     assert set(bars) == {"app", "jinja2", "shared", "jinja2.utils"}
     assert bars["app"] == ("package", pytest.approx(80.0)) and bars["shared"][0] == "layer"
     assert list(fig["layout"]["yaxis"]["categoryarray"])[-1] == "app"  # the last category is drawn at the top
@@ -81,7 +93,7 @@ def test_the_bars_can_rank_by_cumulative_time(table: pd.DataFrame) -> None:
 
 def test_a_table_without_index_columns_still_draws_its_tree(table: pd.DataFrame) -> None:
     (trace,) = init_profile(table[["module", "parent", "self_ms", "cumulative_ms", "origin"]]).to_dict()["data"]
-    parent_of = dict(zip(trace["ids"], trace["parents"]))
+    parent_of = dict(zip(trace["ids"], trace["parents"], strict=True))
     assert parent_of["jinja2.utils"] == "jinja2" and parent_of["app"] == "<init>"
 
 
@@ -98,7 +110,9 @@ def test_bad_options_are_refused(table: pd.DataFrame, options: dict[str, object]
 
 
 def test_importing_the_modules_loads_neither_plotly_nor_pandas() -> None:
-    code = ("import sys, lambdalab.init_profile, lambdalab.viz.init_profile; "
-            "assert not {'plotly', 'pandas'} & set(sys.modules), sorted({'plotly', 'pandas'} & set(sys.modules))")
+    code = (
+        "import sys, lambdalab.init_profile, lambdalab.viz.init_profile; "
+        "assert not {'plotly', 'pandas'} & set(sys.modules), sorted({'plotly', 'pandas'} & set(sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False)
     assert out.returncode == 0, out.stderr

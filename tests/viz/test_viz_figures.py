@@ -32,10 +32,18 @@ def by_name(fig) -> dict[str, dict]:
 def spans_table() -> pd.DataFrame:
     """Three environments: A is reused (frozen between invokes), B scales out, C has freeze=False (idle)."""
     rows = [
-        ("A", "init", 0.00, 0.08, None), ("A", "invoke", 0.08, 0.10, "r1"), ("A", "frozen", 0.10, 0.50, None),
-        ("A", "invoke", 0.50, 0.52, "r3"), ("A", "frozen", 0.52, 1.00, None), ("A", "shutdown", 1.00, 1.01, None),
-        ("B", "init", 0.05, 0.14, None), ("B", "invoke", 0.14, 0.16, "r2"), ("B", "frozen", 0.16, 1.00, None),
-        ("C", "init", 0.60, 0.66, None), ("C", "invoke", 0.66, 0.70, "r4"), ("C", "idle", 0.70, 0.90, None),
+        ("A", "init", 0.00, 0.08, None),
+        ("A", "invoke", 0.08, 0.10, "r1"),
+        ("A", "frozen", 0.10, 0.50, None),
+        ("A", "invoke", 0.50, 0.52, "r3"),
+        ("A", "frozen", 0.52, 1.00, None),
+        ("A", "shutdown", 1.00, 1.01, None),
+        ("B", "init", 0.05, 0.14, None),
+        ("B", "invoke", 0.14, 0.16, "r2"),
+        ("B", "frozen", 0.16, 1.00, None),
+        ("C", "init", 0.60, 0.66, None),
+        ("C", "invoke", 0.66, 0.70, "r4"),
+        ("C", "idle", 0.70, 0.90, None),
         ("C", "invoke", 0.90, 0.91, "r5"),
     ]
     df = pd.DataFrame(rows, columns=["environment_id", "phase", "start", "end", "request_id"])
@@ -56,8 +64,19 @@ def invocations_table() -> pd.DataFrame:
         ("r4", "C", True, 60.0, 0.60, 0.66, 0.70, True),
         ("r5", "C", False, None, 0.90, 0.90, 0.91, False),
     ]
-    df = pd.DataFrame(rows, columns=["request_id", "environment_id", "cold", "init_duration_ms", "submitted", "start",
-                                     "end", "init_suppressed"])
+    df = pd.DataFrame(
+        rows,
+        columns=[
+            "request_id",
+            "environment_id",
+            "cold",
+            "init_duration_ms",
+            "submitted",
+            "start",
+            "end",
+            "init_suppressed",
+        ],
+    )
     df["environment_id"] = df["environment_id"].map(lambda e: e * 32)
     for column in ("submitted", "start", "end"):
         df[column] += T0
@@ -71,9 +90,17 @@ def with_throttles(df: pd.DataFrame) -> pd.DataFrame:
     df = df.copy()
     df["scheduled_at"] = df["submitted"]
     df["throttled"] = False
-    extra = pd.DataFrame({"request_id": [None, None], "environment_id": [None, None], "cold": [None, None],
-                          "scheduled_at": [T0 + 0.3, T0 + 0.31], "throttled": [True, True],
-                          "latency_ms": [0.2, 0.3], "error_type": ["TooManyRequestsException"] * 2})
+    extra = pd.DataFrame(
+        {
+            "request_id": [None, None],
+            "environment_id": [None, None],
+            "cold": [None, None],
+            "scheduled_at": [T0 + 0.3, T0 + 0.31],
+            "throttled": [True, True],
+            "latency_ms": [0.2, 0.3],
+            "error_type": ["TooManyRequestsException"] * 2,
+        }
+    )
     out = pd.concat([df, extra], ignore_index=True)
     out["cold"] = out["cold"].astype("boolean")
     return out
@@ -97,7 +124,7 @@ def test_timeline_has_one_row_per_environment_and_a_coloured_segment_per_span():
         rows |= set(y[0::3].tolist())
     assert rows == {0.0, 1.0, 2.0}
     assert d["layout"]["yaxis"]["ticktext"] == ["A" * 8, "B" * 8, "C" * 8]  # by first start
-    env_of_row = dict(zip(d["layout"]["yaxis"]["tickvals"], d["layout"]["yaxis"]["ticktext"]))
+    env_of_row = dict(zip(d["layout"]["yaxis"]["tickvals"], d["layout"]["yaxis"]["ticktext"], strict=True))
     for phase, trace in traces.items():  # each segment sits on its own environment's row
         mine = spans[spans["phase"] == phase]
         assert [env_of_row[int(r)] for r in arr(trace["y"])[0::3]] == [e[:8] for e in mine["environment_id"]]
@@ -164,7 +191,9 @@ def test_every_chart_draws_empty_tables(kind):
     spans = spans_table().iloc[0:0]
     inv = invocations_table().iloc[0:0]
     fig = viz.figure(kind, spans=spans, invocations=inv)
-    assert len(fig.to_dict()["data"]) == len(viz.figure(kind, spans=spans_table(), invocations=invocations_table()).data)
+    assert len(fig.to_dict()["data"]) == len(
+        viz.figure(kind, spans=spans_table(), invocations=invocations_table()).data
+    )
 
 
 @pytest.mark.parametrize("kind", list(viz.KINDS))
@@ -173,9 +202,9 @@ def test_update_in_place_equals_a_fresh_figure(kind):
     fig = viz.figure(kind, spans=spans.iloc[:4], invocations=inv.iloc[:2], origin=T0)
     traces_before = list(fig.data)
     same = viz.update(fig, kind, spans=spans, invocations=inv)
-    assert same is fig and all(a is b for a, b in zip(fig.data, traces_before))  # updated, not replaced
+    assert same is fig and all(a is b for a, b in zip(fig.data, traces_before, strict=True))  # updated, not replaced
     fresh = viz.figure(kind, spans=spans, invocations=inv, origin=T0)
-    for got, want in zip(fig.to_dict()["data"], fresh.to_dict()["data"]):
+    for got, want in zip(fig.to_dict()["data"], fresh.to_dict()["data"], strict=True):
         for key in ("x", "y"):
             assert arr(got.get(key)) == pytest.approx(arr(want.get(key)), nan_ok=True)
     assert fig.layout.meta["lambdalab"] == kind
@@ -214,8 +243,9 @@ def test_update_a_figure_widget():
 
 
 def test_write_html(tmp_path):
-    path = viz.write_html([viz.timeline(spans_table()), viz.reuse(invocations_table())], tmp_path / "c.html",
-                          include_plotlyjs="cdn")
+    path = viz.write_html(
+        [viz.timeline(spans_table()), viz.reuse(invocations_table())], tmp_path / "c.html", include_plotlyjs="cdn"
+    )
     text = path.read_text()
     assert text.count("Plotly.newPlot") == 2 and "Execution environments" in text
 

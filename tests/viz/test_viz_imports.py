@@ -34,12 +34,16 @@ def test_load_and_viz_do_not_import_the_api_layer_or_each_other():
     from pathlib import Path
 
     root = Path(__file__).resolve().parents[2] / "lambdalab"
-    for package, forbidden in (("load", ("lambdalab.api", "lambdalab.viz", "lambdalab.jupyter", "lambdalab.cli")),
-                               ("viz", ("lambdalab.api", "lambdalab.load", "lambdalab.jupyter", "lambdalab.cli",
-                                        "IPython", "ipywidgets"))):
+    for package, forbidden in (
+        ("load", ("lambdalab.api", "lambdalab.viz", "lambdalab.jupyter", "lambdalab.cli")),
+        ("viz", ("lambdalab.api", "lambdalab.load", "lambdalab.jupyter", "lambdalab.cli", "IPython", "ipywidgets")),
+    ):
         for path in (root / package).glob("*.py"):
             for node in ast.walk(ast.parse(path.read_text())):
-                names = [a.name for a in node.names] if isinstance(node, ast.Import) else (
-                    [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+                names = (
+                    [a.name for a in node.names]
+                    if isinstance(node, ast.Import)
+                    else ([node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+                )
                 for name in names:
                     assert not name.startswith(forbidden), f"{path.name} imports {name}"
