@@ -6,12 +6,19 @@
 
 from typing import Any
 
-from lambdalab import api, endpoint, sqs
+from lambdalab import endpoint, frontends, sqs
 from lambdalab.api import Function, Lab
 from lambdalab.config import FunctionConfig
 from lambdalab.errors import (
-    CallerError, ConfigError, FunctionError, InvalidRequestContentException, LabClosedError, LambdaLabError,
-    RequestTooLargeException, TooManyRequestsException, UnknownFunctionError,
+    CallerError,
+    ConfigError,
+    FunctionError,
+    InvalidRequestContentException,
+    LabClosedError,
+    LambdaLabError,
+    RequestTooLargeException,
+    TooManyRequestsException,
+    UnknownFunctionError,
 )
 from lambdalab.results import AsyncInvocation, EnvironmentInfo, InvocationResult, VersionInfo
 
@@ -19,13 +26,29 @@ from ._version import __version__
 
 # The front-ends import the API, never the reverse: the package plugs them in behind lab.serve(), fn.url() and
 # lab.sqs_queue() (lambdalab.endpoint imports aiohttp only when it first serves).
-api.plug_in(serve=endpoint.serve, function_url=endpoint.function_url, sqs_queue=sqs.SqsQueue)
+frontends.plug_in(serve=endpoint.serve, function_url=endpoint.function_url, sqs_queue=sqs.SqsQueue)
 
 __all__ = [
-    "AsyncInvocation", "CallerError", "ConfigError", "EnvironmentInfo", "Function", "FunctionConfig", "FunctionError",
-    "InvalidRequestContentException", "InvocationResult", "Lab", "LabClosedError", "LambdaLabError", "RequestTooLargeException",
-    "TooManyRequestsException", "UnknownFunctionError", "VersionInfo", "__version__",
-    "default_lab", "load_ipython_extension", "panel",
+    "AsyncInvocation",
+    "CallerError",
+    "ConfigError",
+    "EnvironmentInfo",
+    "Function",
+    "FunctionConfig",
+    "FunctionError",
+    "InvalidRequestContentException",
+    "InvocationResult",
+    "Lab",
+    "LabClosedError",
+    "LambdaLabError",
+    "RequestTooLargeException",
+    "TooManyRequestsException",
+    "UnknownFunctionError",
+    "VersionInfo",
+    "__version__",
+    "default_lab",
+    "load_ipython_extension",
+    "panel",
 ]
 
 

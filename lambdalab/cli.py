@@ -32,16 +32,27 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="lambdalab", description="See how AWS Lambda runs your code.")
     commands = parser.add_subparsers(dest="command", required=True)
     invoke = commands.add_parser("invoke", help="run a handler file or folder and print its logs")
-    invoke.add_argument("path", help="a handler file (.py, .mjs, .js), a folder or a .zip holding the handler module; "
-                        "for --runtime provided a folder holding bootstrap, or the bootstrap itself (script or binary)")
-    invoke.add_argument("--handler", default="handler", help="'function' or 'module.function' (default: handler; "
-                        "a custom runtime's bootstrap reads it from _HANDLER)")
+    invoke.add_argument(
+        "path",
+        help="a handler file (.py, .mjs, .js), a folder or a .zip holding the handler module; "
+        "for --runtime provided a folder holding bootstrap, or the bootstrap itself (script or binary)",
+    )
+    invoke.add_argument(
+        "--handler",
+        default="handler",
+        help="'function' or 'module.function' (default: handler; a custom runtime's bootstrap reads it from _HANDLER)",
+    )
     invoke.add_argument("--event", default="{}", help="the event as JSON (default: {})")
     invoke.add_argument("--count", type=int, default=1, help="how many sequential invokes (default: 1)")
     invoke.add_argument("--memory", type=int, default=128, help="memory in MB (default: 128)")
     invoke.add_argument("--timeout", type=float, default=3.0, help="timeout in seconds (default: 3)")
-    invoke.add_argument("--runtime", default="python", type=_runtime, metavar="RUNTIME",
-                        help=f"{runtime_ids.describe()} (default: python); Lab.runtimes() lists what is installed")
+    invoke.add_argument(
+        "--runtime",
+        default="python",
+        type=_runtime,
+        metavar="RUNTIME",
+        help=f"{runtime_ids.describe()} (default: python); Lab.runtimes() lists what is installed",
+    )
     invoke.add_argument("--no-freeze", action="store_true", help="do not freeze environments between invokes")
     from lambdalab.endpoint.command import add_event_parser, add_serve_parser
 
@@ -63,8 +74,15 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         with Lab() as lab:
-            fn = lab.create_function("cli", path=args.path, handler=args.handler, memory_mb=args.memory,
-                                     timeout_s=args.timeout, runtime=args.runtime, freeze=not args.no_freeze)
+            fn = lab.create_function(
+                "cli",
+                path=args.path,
+                handler=args.handler,
+                memory_mb=args.memory,
+                timeout_s=args.timeout,
+                runtime=args.runtime,
+                freeze=not args.no_freeze,
+            )
             failed = False
             for _ in range(args.count):
                 result = fn.invoke(event)

@@ -69,15 +69,19 @@ class InvocationResult:
     def raise_for_error(self) -> InvocationResult:
         """Raise ``FunctionError`` if the invocation ended in error; return self otherwise."""
         if self.error is not None:
-            raise FunctionError(str(self.error.get("errorType", "Unknown")), str(self.error.get("errorMessage", "")),
-                                self.error.get("stackTrace"))
+            raise FunctionError(
+                str(self.error.get("errorType", "Unknown")),
+                str(self.error.get("errorMessage", "")),
+                self.error.get("stackTrace"),
+            )
         return self
 
     def __repr__(self) -> str:
         kind = "cold" if self.cold else "warm"
         what = f"error={self.error.get('errorType')!r}" if self.error else f"payload={self.payload!r:.60}"
-        return (f"<InvocationResult {kind} {what} duration={self.duration_ms:.2f}ms "
-                f"environment={self.environment_id[:8]}>")
+        return (
+            f"<InvocationResult {kind} {what} duration={self.duration_ms:.2f}ms environment={self.environment_id[:8]}>"
+        )
 
     @classmethod
     def from_engine(cls, result: EngineResult) -> InvocationResult:
@@ -123,8 +127,8 @@ class VersionInfo:
 
     version: str
     config: FunctionConfig
-    code_sha: str                 # sha256 of the task root, hex
-    code_folder: Path             # the task root this version runs
+    code_sha: str  # sha256 of the task root, hex
+    code_folder: Path  # the task root this version runs
     memory_mb: int
     timeout_s: float
     provisioned_concurrency: int  # environments kept initialised for this version (0: none)

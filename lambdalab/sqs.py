@@ -75,12 +75,24 @@ class Delivery:
 class SqsQueue:
     """A queue in a Lab, polled by an event source mapping that invokes ``function``."""
 
-    def __init__(self, lab: Lab, name: str, function: str, *, qualifier: str | None = None, batch_size: int = 10,
-                 batching_window_s: float = 0.0, visibility_timeout_s: float = 30.0,
-                 max_receive_count: int | None = None, report_batch_item_failures: bool = False,
-                 max_concurrency: int = 5) -> None:
+    def __init__(
+        self,
+        lab: Lab,
+        name: str,
+        function: str,
+        *,
+        qualifier: str | None = None,
+        batch_size: int = 10,
+        batching_window_s: float = 0.0,
+        visibility_timeout_s: float = 30.0,
+        max_receive_count: int | None = None,
+        report_batch_item_failures: bool = False,
+        max_concurrency: int = 5,
+    ) -> None:
         timeout = lab.function(function).config.timeout_s
-        _validate(name, batch_size, batching_window_s, visibility_timeout_s, max_receive_count, max_concurrency, timeout)
+        _validate(
+            name, batch_size, batching_window_s, visibility_timeout_s, max_receive_count, max_concurrency, timeout
+        )
         self._lab, self._loop = lab, lab.loop
         self.name, self.function, self.qualifier = name, function, qualifier
         self.batch_size, self.batching_window_s = batch_size, float(batching_window_s)
@@ -108,8 +120,10 @@ class SqsQueue:
 
     def send_batch(self, bodies: Iterable[Any], *, message_attributes: Mapping[str, Any] | None = None) -> list[str]:
         now = time.time()
-        messages = [_Message(str(uuid.uuid4()), b if isinstance(b, str) else json.dumps(b),
-                             dict(message_attributes or {}), now) for b in bodies]
+        messages = [
+            _Message(str(uuid.uuid4()), b if isinstance(b, str) else json.dumps(b), dict(message_attributes or {}), now)
+            for b in bodies
+        ]
         self._on_loop(self._accept, messages)
         return [m.id for m in messages]
 
@@ -128,7 +142,8 @@ class SqsQueue:
         return self._on_loop(self._statistics)
 
     def wait_until_empty(self, timeout_s: float = 60.0) -> None:
-        """Block until no message is visible or in flight (deleted or dead-lettered); TimeoutError after ``timeout_s``."""
+        """Block until no message is visible or in flight (deleted or dead-lettered); TimeoutError after
+        ``timeout_s``."""
         deadline = time.monotonic() + timeout_s
         while True:
             stats = self.statistics()
@@ -155,9 +170,13 @@ class SqsQueue:
 
     # -- the loop's side -------------------------------------------------------------------------
     def _statistics(self) -> dict[str, int]:
-        return {"visible": len(self._visible), "in_flight": len(self._in_flight), "batches_running": self._running,
-                "dead_lettered": len(self._dead), **{k: self._counts[k] for k in ("sent", "deleted", "batches",
-                                                                                  "receives", "throttled")}}
+        return {
+            "visible": len(self._visible),
+            "in_flight": len(self._in_flight),
+            "batches_running": self._running,
+            "dead_lettered": len(self._dead),
+            **{k: self._counts[k] for k in ("sent", "deleted", "batches", "receives", "throttled")},
+        }
 
     def _stop(self) -> None:
         self.closed = True
@@ -213,10 +232,21 @@ class SqsQueue:
             m.first_received_at = m.first_received_at or now
             m.receipt = base64.b64encode(os.urandom(48)).decode()
             self._in_flight[m.id] = m
-            records.append(events.sqs_record(
-                m.body, message_id=m.id, receipt_handle=m.receipt, receive_count=m.receives, sent_at=m.sent_at,
-                first_received_at=m.first_received_at, message_attributes=m.attributes, queue=self.name,
-                sender_id=account, account_id=account, region=region))
+            records.append(
+                events.sqs_record(
+                    m.body,
+                    message_id=m.id,
+                    receipt_handle=m.receipt,
+                    receive_count=m.receives,
+                    sent_at=m.sent_at,
+                    first_received_at=m.first_received_at,
+                    message_attributes=m.attributes,
+                    queue=self.name,
+                    sender_id=account,
+                    account_id=account,
+                    region=region,
+                )
+            )
         receipts = [(m, m.receipt) for m in batch]
         handle = self._loop.call_later(self.visibility_timeout_s, self._visibility_expired, receipts)
         self._timers.add(handle)
@@ -234,12 +264,18 @@ class SqsQueue:
         future.add_done_callback(lambda f: self._finished(receipts, request_id, handle, f))
         return True
 
-    def _finished(self, receipts: list[tuple[_Message, str]], request_id: str, handle: asyncio.TimerHandle,
-                  future: asyncio.Future[EngineResult]) -> None:
+    def _finished(
+        self,
+        receipts: list[tuple[_Message, str]],
+        request_id: str,
+        handle: asyncio.TimerHandle,
+        future: asyncio.Future[EngineResult],
+    ) -> None:
         self._running -= 1
         ok = not future.cancelled() and future.exception() is None
-        failed = _failed_ids(future.result(), [m.id for m, _ in receipts],
-                             self.report_batch_item_failures) if ok else None
+        failed = (
+            _failed_ids(future.result(), [m.id for m, _ in receipts], self.report_batch_item_failures) if ok else None
+        )
         current = 0
         for message, receipt in receipts:
             if message.receipt != receipt or message.id not in self._in_flight:
@@ -263,9 +299,14 @@ class SqsQueue:
                 continue
             del self._in_flight[message.id]
             if self.max_receive_count is not None and message.receives >= self.max_receive_count:
-                self._dead.append({"messageId": message.id, "body": message.body,
-                                   "messageAttributes": dict(message.attributes),
-                                   "attributes": {"ApproximateReceiveCount": str(message.receives)}})
+                self._dead.append(
+                    {
+                        "messageId": message.id,
+                        "body": message.body,
+                        "messageAttributes": dict(message.attributes),
+                        "attributes": {"ApproximateReceiveCount": str(message.receives)},
+                    }
+                )
             else:
                 self._visible.append(message)
         self._timers = {t for t in self._timers if not t.cancelled() and t.when() > self._loop.time()}
@@ -298,21 +339,44 @@ def _failed_ids(result: EngineResult, batch: list[str], partial: bool) -> set[st
     return ids
 
 
-def _validate(name: str, batch_size: int, window: float, visibility: float, max_receive: int | None,
-              concurrency: int, function_timeout: float) -> None:
+def _validate(
+    name: str,
+    batch_size: int,
+    window: float,
+    visibility: float,
+    max_receive: int | None,
+    concurrency: int,
+    function_timeout: float,
+) -> None:
     def check(ok: bool, field: str, value: object, allowed: str) -> None:
         if not ok:
             raise ConfigError(f"invalid {field}: {value!r}; expected {allowed}")
 
-    check(isinstance(name, str) and 0 < len(name) <= 80 and all(c.isalnum() or c in "-_" for c in name),
-          "name", name, "1-80 letters, digits, '-' or '_'")
+    check(
+        isinstance(name, str) and 0 < len(name) <= 80 and all(c.isalnum() or c in "-_" for c in name),
+        "name",
+        name,
+        "1-80 letters, digits, '-' or '_'",
+    )
     check(isinstance(batch_size, int) and 1 <= batch_size <= 10_000, "batch_size", batch_size, "1 to 10000")
     check(0 <= window <= 300, "batching_window_s", window, "0 to 300 seconds")
-    check(batch_size <= 10 or window >= 1, "batching_window_s", window,
-          "at least 1 second when batch_size is over 10 (as Lambda requires)")
+    check(
+        batch_size <= 10 or window >= 1,
+        "batching_window_s",
+        window,
+        "at least 1 second when batch_size is over 10 (as Lambda requires)",
+    )
     check(visibility > 0, "visibility_timeout_s", visibility, "seconds > 0")
-    check(visibility >= function_timeout, "visibility_timeout_s", visibility,
-          f"at least the function's timeout ({function_timeout} s), as Lambda requires")
-    check(max_receive is None or (isinstance(max_receive, int) and max_receive >= 1), "max_receive_count",
-          max_receive, "None (no dead-letter queue) or a whole number >= 1")
+    check(
+        visibility >= function_timeout,
+        "visibility_timeout_s",
+        visibility,
+        f"at least the function's timeout ({function_timeout} s), as Lambda requires",
+    )
+    check(
+        max_receive is None or (isinstance(max_receive, int) and max_receive >= 1),
+        "max_receive_count",
+        max_receive,
+        "None (no dead-letter queue) or a whole number >= 1",
+    )
     check(isinstance(concurrency, int) and 2 <= concurrency <= 1000, "max_concurrency", concurrency, "2 to 1000")

@@ -34,9 +34,16 @@ def endpoint_of(lab: Lab) -> Endpoint | None:
     return next((item for item in lab.attached if isinstance(item, Endpoint)), None)
 
 
-def serve(lab: Lab, port: int = 0, host: str = "127.0.0.1", allow_remote: bool = False, *,
-          allow_origins: Iterable[str] = (), max_connections: int | None = None,
-          idle_timeout_s: float | None = None) -> str:
+def serve(
+    lab: Lab,
+    port: int = 0,
+    host: str = "127.0.0.1",
+    allow_remote: bool = False,
+    *,
+    allow_origins: Iterable[str] = (),
+    max_connections: int | None = None,
+    idle_timeout_s: float | None = None,
+) -> str:
     """Serve ``lab``'s functions on ``host:port`` (0: a free port); returns the endpoint URL.
 
     ``allow_origins``: web origins (``"http://localhost:8888"``; ``"*"`` for any) whose pages may call
@@ -55,18 +62,29 @@ def serve(lab: Lab, port: int = 0, host: str = "127.0.0.1", allow_remote: bool =
     if isinstance(max_connections, bool) or not isinstance(max_connections, int) or not 1 <= max_connections <= 65536:
         raise ConfigError(f"invalid max_connections: {max_connections!r}; expected an integer from 1 to 65536")
     idle_timeout_s = IDLE_TIMEOUT_S if idle_timeout_s is None else idle_timeout_s
-    if (isinstance(idle_timeout_s, bool) or not isinstance(idle_timeout_s, (int, float))
-            or not 0 < idle_timeout_s <= 86400):
-        raise ConfigError(f"invalid idle_timeout_s: {idle_timeout_s!r}; expected seconds, more than 0 and at "
-                          "most 86400")
+    if (
+        isinstance(idle_timeout_s, bool)
+        or not isinstance(idle_timeout_s, (int, float))
+        or not 0 < idle_timeout_s <= 86400
+    ):
+        raise ConfigError(
+            f"invalid idle_timeout_s: {idle_timeout_s!r}; expected seconds, more than 0 and at most 86400"
+        )
     check_host(host, allow_remote)
     existing = endpoint_of(lab)
     if existing is not None:
         if host == existing.host and port in (0, existing.port):
             return existing.url
         raise ConfigError(f"invalid port: this Lab already serves at {existing.url}; use that, or close the Lab first")
-    endpoint = Endpoint(lab, host, port, allow_remote=allow_remote, allow_origins=origins,
-                        max_connections=max_connections, idle_timeout_s=float(idle_timeout_s))
+    endpoint = Endpoint(
+        lab,
+        host,
+        port,
+        allow_remote=allow_remote,
+        allow_origins=origins,
+        max_connections=max_connections,
+        idle_timeout_s=float(idle_timeout_s),
+    )
     lab.run_on_loop(endpoint.start(), timeout=30)
     lab.attach(endpoint)
     return endpoint.url
@@ -78,8 +96,10 @@ def _origins(allow_origins: Iterable[str]) -> tuple[str, ...]:
     origins = tuple(allow_origins)
     for origin in origins:
         if not isinstance(origin, str) or not (origin == "*" or _ORIGIN.match(origin)):
-            raise ConfigError(f"invalid allow_origins entry: {origin!r}; expected an origin such as "
-                              "'http://localhost:8888' (scheme://host[:port]) or '*'")
+            raise ConfigError(
+                f"invalid allow_origins entry: {origin!r}; expected an origin such as "
+                "'http://localhost:8888' (scheme://host[:port]) or '*'"
+            )
     return origins
 
 

@@ -26,19 +26,34 @@ from lambdalab.errors import CallerError, InvokeError
 # -- serve ---------------------------------------------------------------------------------------
 def add_serve_parser(commands: Any) -> None:
     serve = commands.add_parser("serve", help="serve functions over Lambda's API (boto3, aws CLI, function URLs)")
-    serve.add_argument("folder", nargs="?", default=".",
-                       help="a folder of handler files (or holding template.yaml), or one .py file (default: .)")
+    serve.add_argument(
+        "folder",
+        nargs="?",
+        default=".",
+        help="a folder of handler files (or holding template.yaml), or one .py file (default: .)",
+    )
     serve.add_argument("--template", help="a SAM template (AWS::Serverless::Function resources)")
-    serve.add_argument("--layer-map", metavar="FILE",
-                       help="a JSON or YAML file mapping layer version ARNs (a template's Layers) to local folders "
-                            "or .zip files: 'arn:aws:lambda:...:layer:name:3: ./layers/name'")
+    serve.add_argument(
+        "--layer-map",
+        metavar="FILE",
+        help="a JSON or YAML file mapping layer version ARNs (a template's Layers) to local folders "
+        "or .zip files: 'arn:aws:lambda:...:layer:name:3: ./layers/name'",
+    )
     serve.add_argument("--port", type=int, default=3001, help="the Invoke API's port (default: 3001; 0: any free)")
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
-    serve.add_argument("--allow-remote", action="store_true",
-                       help="allow a non-loopback --host (anyone who can reach it can run your functions)")
-    serve.add_argument("--allow-origin", action="append", default=[], metavar="ORIGIN",
-                       help="a web origin (e.g. http://localhost:8888) whose pages may call the API; repeatable. "
-                            "Default: none, every request carrying an Origin header is refused")
+    serve.add_argument(
+        "--allow-remote",
+        action="store_true",
+        help="allow a non-loopback --host (anyone who can reach it can run your functions)",
+    )
+    serve.add_argument(
+        "--allow-origin",
+        action="append",
+        default=[],
+        metavar="ORIGIN",
+        help="a web origin (e.g. http://localhost:8888) whose pages may call the API; repeatable. "
+        "Default: none, every request carrying an Origin header is refused",
+    )
     serve.add_argument("--handler", default="handler", help="handler function name in folder mode (default: handler)")
     serve.add_argument("--no-urls", action="store_true", help="do not give each function a function URL")
 
@@ -50,27 +65,34 @@ def run_serve(args: argparse.Namespace) -> int:
     from lambdalab.endpoint.templates import load_folder, load_template
 
     if not is_loopback(args.host) and not args.allow_remote:
-        print(f"lambdalab: refusing to serve on {args.host}: not a loopback address, and the endpoint accepts any "
-              "signature. Add --allow-remote if you mean it.", file=sys.stderr)
+        print(
+            f"lambdalab: refusing to serve on {args.host}: not a loopback address, and the endpoint accepts any "
+            "signature. Add --allow-remote if you mean it.",
+            file=sys.stderr,
+        )
         return 2
     if not is_loopback(args.host):
-        print(f"lambdalab: WARNING: serving on {args.host}; any host that can reach it can invoke these functions",
-              file=sys.stderr)
+        print(
+            f"lambdalab: WARNING: serving on {args.host}; any host that can reach it can invoke these functions",
+            file=sys.stderr,
+        )
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
         with Lab() as lab:
             if args.layer_map:
                 lab.map_layers(args.layer_map)
-            names, notes = load_template(lab, args.template) if args.template else load_folder(lab, args.folder,
-                                                                                               args.handler)
+            names, notes = (
+                load_template(lab, args.template) if args.template else load_folder(lab, args.folder, args.handler)
+            )
             for note in notes:
                 print(f"lambdalab: {note}", file=sys.stderr)
             if not names:
                 print("lambdalab: no functions to serve", file=sys.stderr)
                 return 2
-            url = serve(lab, port=args.port, host=args.host, allow_remote=args.allow_remote,
-                        allow_origins=args.allow_origin)
+            url = serve(
+                lab, port=args.port, host=args.host, allow_remote=args.allow_remote, allow_origins=args.allow_origin
+            )
             print(f"Lambda API at {url}  (boto3: endpoint_url='{url}'; aws CLI: --endpoint-url {url})")
             for name in names:
                 line = f"  {name}"
@@ -91,8 +113,9 @@ def run_serve(args: argparse.Namespace) -> int:
 
 # -- event ---------------------------------------------------------------------------------------
 def add_event_parser(commands: Any) -> None:
-    event = commands.add_parser("event", help="print a sample event of a trigger (like sam local generate-event)",
-                                add_help=False)
+    event = commands.add_parser(
+        "event", help="print a sample event of a trigger (like sam local generate-event)", add_help=False
+    )
     event.add_argument("kind", nargs="?", help=f"one of: {', '.join(events.KINDS)}")
     event.add_argument("options", nargs=argparse.REMAINDER, help="the builder's options; KIND --help lists them")
 
@@ -125,8 +148,13 @@ def builder_parser(kind: str, builder: Any) -> argparse.ArgumentParser:
         elif "Mapping" in annotation:
             parser.add_argument(flag, dest=name, type=json.loads, metavar="JSON")
         elif annotation.startswith("Iterable"):
-            parser.add_argument(flag, dest=name, action="append", metavar="VALUE",
-                                help=f"repeat for several (default: {list(default or ())!r})")
+            parser.add_argument(
+                flag,
+                dest=name,
+                action="append",
+                metavar="VALUE",
+                help=f"repeat for several (default: {list(default or ())!r})",
+            )
         elif isinstance(default, int):
             parser.add_argument(flag, dest=name, type=int, help=f"default: {default}")
         elif "float" in annotation:

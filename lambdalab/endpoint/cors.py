@@ -20,21 +20,42 @@ from lambdalab.endpoint import wire
 from lambdalab.endpoint.guard import normal_origin
 
 # field → (API name, item count limit, item length limit): botocore's model for Cors
-_LISTS = {"allow_origins": ("AllowOrigins", 100, 253), "allow_methods": ("AllowMethods", 6, 6),
-          "allow_headers": ("AllowHeaders", 100, 1024), "expose_headers": ("ExposeHeaders", 100, 1024)}
-_KEYS = {**{api.lower(): field for field, (api, _, _) in _LISTS.items()}, "maxage": "max_age",
-         "allowcredentials": "allow_credentials"}
+_LISTS = {
+    "allow_origins": ("AllowOrigins", 100, 253),
+    "allow_methods": ("AllowMethods", 6, 6),
+    "allow_headers": ("AllowHeaders", 100, 1024),
+    "expose_headers": ("ExposeHeaders", 100, 1024),
+}
+_KEYS = {
+    **{api.lower(): field for field, (api, _, _) in _LISTS.items()},
+    "maxage": "max_age",
+    "allowcredentials": "allow_credentials",
+}
 
 
 class Cors:
     """``AllowOrigins``, ``AllowMethods``, ``AllowHeaders``, ``ExposeHeaders``, ``MaxAge``, ``AllowCredentials``."""
 
-    __slots__ = ("allow_origins", "allow_methods", "allow_headers", "expose_headers", "max_age", "allow_credentials",
-                 "_origins", "_any_origin")
+    __slots__ = (
+        "allow_origins",
+        "allow_methods",
+        "allow_headers",
+        "expose_headers",
+        "max_age",
+        "allow_credentials",
+        "_origins",
+        "_any_origin",
+    )
 
-    def __init__(self, allow_origins: tuple[str, ...] = (), allow_methods: tuple[str, ...] = (),
-                 allow_headers: tuple[str, ...] = (), expose_headers: tuple[str, ...] = (), max_age: int | None = None,
-                 allow_credentials: bool | None = None) -> None:
+    def __init__(
+        self,
+        allow_origins: tuple[str, ...] = (),
+        allow_methods: tuple[str, ...] = (),
+        allow_headers: tuple[str, ...] = (),
+        expose_headers: tuple[str, ...] = (),
+        max_age: int | None = None,
+        allow_credentials: bool | None = None,
+    ) -> None:
         self.allow_origins, self.allow_methods = allow_origins, allow_methods
         self.allow_headers, self.expose_headers = allow_headers, expose_headers
         self.max_age, self.allow_credentials = max_age, allow_credentials
@@ -47,14 +68,18 @@ class Cors:
         if value is None:
             return None
         if not isinstance(value, Mapping):
-            raise wire.invalid(f"Cors must be an object with AllowOrigins, AllowMethods, AllowHeaders, ExposeHeaders, "
-                               f"MaxAge, AllowCredentials; got {value!r}")
+            raise wire.invalid(
+                f"Cors must be an object with AllowOrigins, AllowMethods, AllowHeaders, ExposeHeaders, "
+                f"MaxAge, AllowCredentials; got {value!r}"
+            )
         fields: dict[str, Any] = {}
         for key, item in value.items():
             field = _KEYS.get(str(key).replace("_", "").lower())
             if field is None:
-                raise wire.invalid(f"Cors has no field {key!r}; expected AllowOrigins, AllowMethods, AllowHeaders, "
-                                   "ExposeHeaders, MaxAge, AllowCredentials")
+                raise wire.invalid(
+                    f"Cors has no field {key!r}; expected AllowOrigins, AllowMethods, AllowHeaders, "
+                    "ExposeHeaders, MaxAge, AllowCredentials"
+                )
             fields[field] = item
         for field, (api, count, length) in _LISTS.items():
             items = fields.get(field, ())
@@ -97,9 +122,14 @@ class Cors:
 
     def preflight(self, origin: str) -> dict[str, str]:
         """The headers of the platform's answer to a preflight from ``origin`` (none when not allowed)."""
-        return self._headers(origin, {"Access-Control-Allow-Methods": self.allow_methods,
-                                      "Access-Control-Allow-Headers": self.allow_headers,
-                                      "Access-Control-Max-Age": (str(self.max_age),) if self.max_age else ()})
+        return self._headers(
+            origin,
+            {
+                "Access-Control-Allow-Methods": self.allow_methods,
+                "Access-Control-Allow-Headers": self.allow_headers,
+                "Access-Control-Max-Age": (str(self.max_age),) if self.max_age else (),
+            },
+        )
 
     def response(self, origin: str) -> dict[str, str]:
         """The headers added to a function's answer to a request from ``origin`` (none when not allowed)."""

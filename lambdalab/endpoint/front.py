@@ -34,12 +34,12 @@ from multidict import CIMultiDict
 
 from lambdalab.endpoint import guard, invoke
 
-ENV = "LAMBDALAB_FAST_FRONT"    # "0": every request through aiohttp (the front door off)
-MAX_HEAD = 16384                 # a longer head goes to aiohttp, which answers it as it does today
-_ODD = frozenset({b"transfer-encoding", b"expect", b"upgrade"})   # framing this path leaves to aiohttp
-_REASONS = {status.value: status.phrase for status in HTTPStatus}   # as aiohttp words them ("" when unknown)
+ENV = "LAMBDALAB_FAST_FRONT"  # "0": every request through aiohttp (the front door off)
+MAX_HEAD = 16384  # a longer head goes to aiohttp, which answers it as it does today
+_ODD = frozenset({b"transfer-encoding", b"expect", b"upgrade"})  # framing this path leaves to aiohttp
+_REASONS = {status.value: status.phrase for status in HTTPStatus}  # as aiohttp words them ("" when unknown)
 _NO_BODY = (204, 304)
-_PAUSE_AT = 1 << 20              # pipelined bytes buffered while an invocation runs before reading pauses
+_PAUSE_AT = 1 << 20  # pipelined bytes buffered while an invocation runs before reading pauses
 _date: list[Any] = [0, ""]
 
 
@@ -59,13 +59,13 @@ class Route(Protocol):
 
     max_body: int
 
-    def target(self, line: bytes) -> Any | None: ...          # None: the connection goes to aiohttp
-    def begin(self, target: Any, headers: CIMultiDict[str], connection: Any) -> Any: ...   # .peer, .port
+    def target(self, line: bytes) -> Any | None: ...  # None: the connection goes to aiohttp
+    def begin(self, target: Any, headers: CIMultiDict[str], connection: Any) -> Any: ...  # .peer, .port
     def start(self, call: Any, body: bytes) -> invoke.Reply | invoke.Pending: ...
     def finish(self, call: Any, result: Any) -> invoke.Reply: ...
-    def failed(self, call: Any, exc: BaseException) -> invoke.Reply: ...   # begin, start or the engine raised
-    def late(self, call: Any) -> invoke.Reply: ...           # the engine's limit passed
-    def slow_body(self, call: Any) -> invoke.Reply: ...      # the body did not arrive in time (then closed)
+    def failed(self, call: Any, exc: BaseException) -> invoke.Reply: ...  # begin, start or the engine raised
+    def late(self, call: Any) -> invoke.Reply: ...  # the engine's limit passed
+    def slow_body(self, call: Any) -> invoke.Reply: ...  # the body did not arrive in time (then closed)
 
 
 class Front:
@@ -91,17 +91,17 @@ class Connection(asyncio.Protocol):
         self.front, self.route, self.idle_timeout_s = front, front.route, front.idle_timeout_s
         self.loop = asyncio.get_running_loop()
         self.transport: asyncio.Transport | None = None
-        self._aio: asyncio.Protocol | None = None           # aiohttp's handler once handed off
+        self._aio: asyncio.Protocol | None = None  # aiohttp's handler once handed off
         self._buf = bytearray()
-        self._need = 0                                      # body bytes of the current request still to come
-        self._body: bytearray | None = None                 # collected body (None: discarding after an early answer)
+        self._need = 0  # body bytes of the current request still to come
+        self._body: bytearray | None = None  # collected body (None: discarding after an early answer)
         self._call: Any = None
-        self._head_only = False                             # a HEAD request: its answer has no body
-        self._waiting: asyncio.Future[Any] | None = None    # the engine's future of the current request
+        self._head_only = False  # a HEAD request: its answer has no body
+        self._waiting: asyncio.Future[Any] | None = None  # the engine's future of the current request
         self._waiting_call: Any = None
         self._keep_alive = True
-        self._paused = False                                # reading paused: pipelined bytes while the engine works
-        self._write_paused = False                          # reading paused: the client does not read its answers
+        self._paused = False  # reading paused: pipelined bytes while the engine works
+        self._write_paused = False  # reading paused: the client does not read its answers
         self._deadline: float | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at = 0.0
@@ -114,7 +114,7 @@ class Connection(asyncio.Protocol):
         assert isinstance(transport, asyncio.Transport)
         self.transport = transport
         peer, local = transport.get_extra_info("peername"), transport.get_extra_info("sockname")
-        self.peer = peer[0] if peer else "127.0.0.1"                  # what a route may read of the connection
+        self.peer = peer[0] if peer else "127.0.0.1"  # what a route may read of the connection
         self.port = str(local[1]) if local else "80"
         self.front.connections.add(self)
         self._set_deadline(self.loop.time() + self.idle_timeout_s)
@@ -164,7 +164,7 @@ class Connection(asyncio.Protocol):
     def on_header(self, name: bytes, value: bytes) -> None:
         lower = name.lower()
         if lower == b"content-length":
-            self._length = int(value)                      # httptools has checked it is digits
+            self._length = int(value)  # httptools has checked it is digits
         elif lower in _ODD or (lower == b"connection" and b"upgrade" in value.lower()):
             self._odd = True
         self._headers.append((name.decode("utf-8", "surrogateescape"), value.decode("utf-8", "surrogateescape")))
@@ -196,7 +196,7 @@ class Connection(asyncio.Protocol):
 
     def _head(self, size: int) -> None:
         buf, route = self._buf, self.route
-        line = bytes(buf[:buf.find(b"\r\n")])
+        line = bytes(buf[: buf.find(b"\r\n")])
         target = route.target(line)
         if target is None or size > MAX_HEAD:
             self._hand_off()
@@ -222,7 +222,7 @@ class Connection(asyncio.Protocol):
         if isinstance(call, invoke.Reply):
             self._body = None
             self._send(call)
-            if self._need:                           # the body still to come is read and dropped, in bounded time
+            if self._need:  # the body still to come is read and dropped, in bounded time
                 self._set_deadline(self.loop.time() + guard.BODY_TIMEOUT_S)
             return
         self._call, self._body = call, bytearray()
@@ -250,7 +250,7 @@ class Connection(asyncio.Protocol):
         future.add_done_callback(lambda done: self._done(done, call))
 
     def _done(self, future: asyncio.Future[Any], call: Any) -> None:
-        if future is not self._waiting:        # the connection closed, or the engine limit answered already
+        if future is not self._waiting:  # the connection closed, or the engine limit answered already
             return
         self._waiting = self._waiting_call = None
         if future.cancelled():
@@ -291,7 +291,7 @@ class Connection(asyncio.Protocol):
             transport.write(head)
             transport.write(body)
         if close:
-            self._buf.clear()                        # nothing after this request is read or run
+            self._buf.clear()  # nothing after this request is read or run
             self._need = 0
             transport.close()
             return
@@ -315,13 +315,13 @@ class Connection(asyncio.Protocol):
             self._timer, self._timer_at = self.loop.call_at(deadline, self._tick), deadline
             return
         self._deadline = None
-        if self._waiting is not None:               # the engine did not answer within the invocation's limit
+        if self._waiting is not None:  # the engine did not answer within the invocation's limit
             call, self._waiting, self._waiting_call = self._waiting_call, None, None
             self._send(self.route.late(call))
             self._advance()
         elif self._body is not None and self._need:  # the body did not arrive in time
             self._send(self.route.slow_body(self._call), close=True)
-        else:                                        # idle, a head too slow to arrive, or a dropped body
+        else:  # idle, a head too slow to arrive, or a dropped body
             self.transport.close()
 
     # -- to aiohttp --------------------------------------------------------------------------------

@@ -27,8 +27,10 @@ from lambdalab.errors import ConfigError
 # Lambda's answer to a CreateFunction of a .zip without one of them (a custom runtime too)
 MANDATORY = "Runtime and Handler are mandatory parameters for functions created with deployment packages."
 # botocore's LayerVersionArn
-LAYER_VERSION_ARN = re.compile(r"(arn:(aws[a-zA-Z-]*)?:lambda:(eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1}:"
-                               r"\d{12}:layer:[a-zA-Z0-9-_]+:[0-9]+)|(arn:[a-zA-Z0-9-]+:lambda:::awslayer:[a-zA-Z0-9-_]+)")
+LAYER_VERSION_ARN = re.compile(
+    r"(arn:(aws[a-zA-Z-]*)?:lambda:(eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1}:"
+    r"\d{12}:layer:[a-zA-Z0-9-_]+:[0-9]+)|(arn:[a-zA-Z0-9-]+:lambda:::awslayer:[a-zA-Z0-9-_]+)"
+)
 _HANDLER = re.compile(r"[^\s]+")
 
 
@@ -50,24 +52,30 @@ def zip_bytes(container: Any, operation: str, missing: str) -> bytes:
 
 def zip_code(code: Any, operation: str) -> bytes:
     """``Code.ZipFile`` as bytes (CreateFunction, UpdateFunctionCode)."""
-    return zip_bytes(code, operation,
-                     "lambdalab takes code as Code.ZipFile only (S3Bucket/S3Key and ImageUri are not supported)")
+    return zip_bytes(
+        code, operation, "lambdalab takes code as Code.ZipFile only (S3Bucket/S3Key and ImageUri are not supported)"
+    )
 
 
 def check_function_name(name: str) -> None:
     try:
         config.check_function_name(name)
     except ConfigError:
-        raise wire.validation(name, "functionName", "Member must satisfy regular expression pattern: "
-                              r"(arn:(aws[a-zA-Z-]*)?:lambda:)?((eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1}:)?"
-                              r"(\d{12}:)?(function:)?([a-zA-Z0-9-_]+)(:(\$LATEST|[a-zA-Z0-9-_]+))?") from None
+        raise wire.validation(
+            name,
+            "functionName",
+            "Member must satisfy regular expression pattern: "
+            r"(arn:(aws[a-zA-Z-]*)?:lambda:)?((eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1}:)?"
+            r"(\d{12}:)?(function:)?([a-zA-Z0-9-_]+)(:(\$LATEST|[a-zA-Z0-9-_]+))?",
+        ) from None
 
 
 def check_names(body: dict[str, Any]) -> None:
     """What Lambda's API validates by pattern before anything else (botocore's service-2.json)."""
     handler = body.get("Handler")
-    if handler is not None and (not isinstance(handler, str) or len(handler) > config.HANDLER_MAX_CHARS
-                                or _HANDLER.fullmatch(handler) is None):
+    if handler is not None and (
+        not isinstance(handler, str) or len(handler) > config.HANDLER_MAX_CHARS or _HANDLER.fullmatch(handler) is None
+    ):
         raise wire.validation(str(handler), "handler", r"Member must satisfy regular expression pattern: [^\s]+")
     variables = ((body.get("Environment") or {}).get("Variables")) or {}
     if not isinstance(variables, dict):
@@ -77,14 +85,21 @@ def check_names(body: dict[str, Any]) -> None:
             config.check_env_key(key)
         except ConfigError:
             if key in config.RESERVED_ENV_VARS and re.fullmatch(r"[a-zA-Z]([a-zA-Z0-9_])+", key):
-                raise wire.invalid("Lambda was unable to configure your environment variables because the "
-                                   "environment variables you have provided contains reserved keys that are "
-                                   f"currently not supported for modification. Reserved keys used in this request: "
-                                   f"{key}") from None
-            raise wire.ApiError(400, "ValidationException", "1 validation error detected: Value at "
-                                "'environment.variables' failed to satisfy constraint: Map keys must satisfy "
-                                "constraint: [Member must satisfy regular expression pattern: "
-                                "[a-zA-Z]([a-zA-Z0-9_])+]", user=False) from None
+                raise wire.invalid(
+                    "Lambda was unable to configure your environment variables because the "
+                    "environment variables you have provided contains reserved keys that are "
+                    f"currently not supported for modification. Reserved keys used in this request: "
+                    f"{key}"
+                ) from None
+            raise wire.ApiError(
+                400,
+                "ValidationException",
+                "1 validation error detected: Value at "
+                "'environment.variables' failed to satisfy constraint: Map keys must satisfy "
+                "constraint: [Member must satisfy regular expression pattern: "
+                "[a-zA-Z]([a-zA-Z0-9_])+]",
+                user=False,
+            ) from None
         if not isinstance(value, str):
             raise wire.invalid(f"Environment variable {key} must be a string")
 
@@ -109,8 +124,10 @@ def lab_runtime(runtime: Any, current: str | None = None) -> str:
         raise wire.invalid(MANDATORY)
     kind = runtime_ids.lambda_kind(runtime)
     if kind is None:
-        raise wire.invalid(f"The runtime parameter of {runtime} is not supported by lambdalab: expected python3.x, "
-                           "nodejsNN.x (the Node.js installed here), provided.al2023, provided.al2 or provided")
+        raise wire.invalid(
+            f"The runtime parameter of {runtime} is not supported by lambdalab: expected python3.x, "
+            "nodejsNN.x (the Node.js installed here), provided.al2023, provided.al2 or provided"
+        )
     if kind == "python":
         return current if current is not None and runtime_ids.language(current) == "python" else "python"
     try:
@@ -148,12 +165,16 @@ def ephemeral_size(storage: Any) -> int:
     """``EphemeralStorage.Size`` (MB of /tmp), checked with Lambda's words."""
     size = storage.get("Size") if isinstance(storage, dict) else None
     if not isinstance(size, int) or isinstance(size, bool):
-        raise wire.invalid("EphemeralStorage must be {\"Size\": <MB from 512 to 10240>}")
+        raise wire.invalid('EphemeralStorage must be {"Size": <MB from 512 to 10240>}')
     low, high = config.EPHEMERAL_STORAGE_MB_RANGE
     if size < low:
-        raise wire.validation(str(size), "ephemeralStorage.size", f"Member must have value greater than or equal to {low}")
+        raise wire.validation(
+            str(size), "ephemeralStorage.size", f"Member must have value greater than or equal to {low}"
+        )
     if size > high:
-        raise wire.validation(str(size), "ephemeralStorage.size", f"Member must have value less than or equal to {high}")
+        raise wire.validation(
+            str(size), "ephemeralStorage.size", f"Member must have value less than or equal to {high}"
+        )
     return size
 
 
@@ -163,6 +184,10 @@ def layer_arns(layers: Any) -> tuple[str, ...]:
         raise wire.invalid("Layers must be a list of layer version ARNs")
     for arn in layers:
         if not isinstance(arn, str) or LAYER_VERSION_ARN.fullmatch(arn) is None:
-            raise wire.validation(f"[{', '.join(map(str, layers))}]", "layers", "Member must satisfy constraint: "
-                                  f"[Member must satisfy regular expression pattern: {LAYER_VERSION_ARN.pattern}]")
+            raise wire.validation(
+                f"[{', '.join(map(str, layers))}]",
+                "layers",
+                "Member must satisfy constraint: "
+                f"[Member must satisfy regular expression pattern: {LAYER_VERSION_ARN.pattern}]",
+            )
     return tuple(layers)

@@ -49,7 +49,7 @@ if TYPE_CHECKING:
 
 _TEXT_TYPES = ("text/", "json", "xml", "javascript", "x-www-form-urlencoded", "graphql", "yaml")
 _SLACK_S = 30.0
-_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+\Z")      # an HTTP header name (RFC 9110 token)
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+\Z")  # an HTTP header name (RFC 9110 token)
 _FRAMING = frozenset({"content-length", "transfer-encoding", "connection"})  # aiohttp frames the answer itself
 
 
@@ -69,8 +69,18 @@ class UrlCall:
 
     __slots__ = ("request_id", "method", "path", "query", "headers", "source_ip", "port", "origin", "cors")
 
-    def __init__(self, request_id: str, method: str, path: str, query: str, headers: Mapping[str, str],
-                 source_ip: str, port: str, origin: str | None, cors: Cors | None) -> None:
+    def __init__(
+        self,
+        request_id: str,
+        method: str,
+        path: str,
+        query: str,
+        headers: Mapping[str, str],
+        source_ip: str,
+        port: str,
+        origin: str | None,
+        cors: Cors | None,
+    ) -> None:
         self.request_id, self.method, self.path, self.query, self.headers = request_id, method, path, query, headers
         self.source_ip, self.port, self.origin, self.cors = source_ip, port, origin, cors
 
@@ -81,8 +91,9 @@ class UrlListener:
     Its ``UrlRoute`` serves the front door of its port (every request with plain framing) and its aiohttp
     handler (the rest) alike: both go through ``begin`` / ``start`` / ``finish``."""
 
-    def __init__(self, endpoint: Endpoint, name: str, qualifier: str | None, auth_type: str = "NONE",
-                 cors: Cors | None = None) -> None:
+    def __init__(
+        self, endpoint: Endpoint, name: str, qualifier: str | None, auth_type: str = "NONE", cors: Cors | None = None
+    ) -> None:
         self.endpoint, self.name, self.qualifier, self.auth_type, self.cors = endpoint, name, qualifier, auth_type, cors
         self.url_id = "".join(secrets.choice(string.ascii_lowercase + string.digits) for _ in range(32))
         self.created = self.modified = shapes.timestamp()
@@ -102,8 +113,9 @@ class UrlListener:
         self._runner = self.endpoint.app_runner(app)
         await self._runner.setup()
         sock = listen(host, 0)
-        self.front, self._server = await open_server(self._runner, sock, self.endpoint.gate, self.route,
-                                                     self.endpoint.idle_timeout_s)
+        self.front, self._server = await open_server(
+            self._runner, sock, self.endpoint.gate, self.route, self.endpoint.idle_timeout_s
+        )
         self.port = sock.getsockname()[1]
 
     async def stop(self) -> None:
@@ -112,9 +124,14 @@ class UrlListener:
 
     def configuration(self) -> dict[str, Any]:
         """``FunctionUrlConfig`` as the management API returns it."""
-        config: dict[str, Any] = {"FunctionUrl": self.url, "FunctionArn": self.endpoint.lab.arn(self.name, self.qualifier),
-                  "AuthType": self.auth_type, "CreationTime": self.created, "LastModifiedTime": self.modified,
-                  "InvokeMode": "BUFFERED"}
+        config: dict[str, Any] = {
+            "FunctionUrl": self.url,
+            "FunctionArn": self.endpoint.lab.arn(self.name, self.qualifier),
+            "AuthType": self.auth_type,
+            "CreationTime": self.created,
+            "LastModifiedTime": self.modified,
+            "InvokeMode": "BUFFERED",
+        }
         if self.cors is not None:
             config["Cors"] = self.cors.shape()
         return config
@@ -123,8 +140,11 @@ class UrlListener:
     async def handle(self, request: web.Request) -> web.Response:
         route = self.route
         port = str(request.transport.get_extra_info("sockname")[1]) if request.transport else "80"
-        call = route.begin((request.method, request.raw_path.split("?", 1)[0], request.rel_url.raw_query_string),
-                          request.headers, SimpleNamespace(peer=request.remote or "127.0.0.1", port=port))
+        call = route.begin(
+            (request.method, request.raw_path.split("?", 1)[0], request.rel_url.raw_query_string),
+            request.headers,
+            SimpleNamespace(peer=request.remote or "127.0.0.1", port=port),
+        )
         if isinstance(call, Reply):
             return _response(call)
         try:
@@ -177,8 +197,12 @@ class UrlRoute:
             return _plain(403, f"Forbidden: {why}", request_id, "AccessDeniedException")
         method, path, query = target
         origin, cors = headers.get("Origin"), listener.cors
-        if origin is not None and cors is not None and method == "OPTIONS" \
-                and "Access-Control-Request-Method" in headers:
+        if (
+            origin is not None
+            and cors is not None
+            and method == "OPTIONS"
+            and "Access-Control-Request-Method" in headers
+        ):
             return Reply(200, b"", {**cors.preflight(origin), "x-amzn-RequestId": request_id})
         return UrlCall(request_id, method, path, query, headers, connection.peer, connection.port, origin, cors)
 
@@ -187,8 +211,9 @@ class UrlRoute:
         event = request_event(call, body, listener.url_id, listener.endpoint.lab.settings.region)
         lab = listener.endpoint.lab
         try:
-            future = lab.start_invoke(listener.name, json.dumps(event).encode(), qualifier=listener.qualifier,
-                                      request_id=call.request_id)
+            future = lab.start_invoke(
+                listener.name, json.dumps(event).encode(), qualifier=listener.qualifier, request_id=call.request_id
+            )
             limit = lab.function(listener.name).config.timeout_s + lab.settings.init_timeout_s + _SLACK_S
         except TooManyRequestsException:
             return self.cors(call, _plain(429, "Rate Exceeded.", call.request_id, "TooManyRequestsException"))
@@ -200,7 +225,7 @@ class UrlRoute:
         return self.cors(call, http_response(result, call.request_id))
 
     def failed(self, call: UrlCall | None, exc: BaseException | None) -> Reply:
-        if call is None:                          # begin raised: a bug, answered as the platform's fault
+        if call is None:  # begin raised: a bug, answered as the platform's fault
             return _plain(502, "Internal Server Error", str(uuid.uuid4()))
         return self.cors(call, _plain(502, "Internal Server Error", call.request_id))
 
@@ -246,10 +271,20 @@ def request_event(call: UrlCall, body: bytes, url_id: str, region: str) -> dict[
                 text = body.decode()
             except UnicodeDecodeError:
                 text = body
-    return events.function_url(call.method, call.path, body=text, headers=headers, query=call.query,
-                               cookies=cookies or None, source_ip=call.source_ip,
-                               user_agent=call.headers.get("User-Agent", ""), url_id=url_id, region=region,
-                               protocol="HTTP/1.1", request_id=call.request_id)
+    return events.function_url(
+        call.method,
+        call.path,
+        body=text,
+        headers=headers,
+        query=call.query,
+        cookies=cookies or None,
+        source_ip=call.source_ip,
+        user_agent=call.headers.get("User-Agent", ""),
+        url_id=url_id,
+        region=region,
+        protocol="HTTP/1.1",
+        request_id=call.request_id,
+    )
 
 
 def http_response(result: EngineResult, request_id: str) -> Reply:
@@ -290,8 +325,11 @@ def http_response(result: EngineResult, request_id: str) -> Reply:
 
 def _status(value: Any) -> int:
     """An HTTP status from ``statusCode``: an integer (or an integral number) from 200 to 599."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or (isinstance(value, float)
-                                                                          and not value.is_integer()):
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or (isinstance(value, float) and not value.is_integer())
+    ):
         raise _BadAnswer(f"statusCode {value!r}")
     status = int(value)
     if not 200 <= status <= 599:  # 1xx are interim in HTTP/1.1: they cannot end a request
@@ -340,8 +378,9 @@ async def update_config(endpoint: Endpoint, request: web.Request) -> web.Respons
     if listener is None:
         if name not in endpoint.lab.functions():
             raise wire.not_found(endpoint.lab.arn(name))
-        raise wire.ApiError(404, "ResourceNotFoundException", "The resource you requested does not exist.",
-                            key="Message")
+        raise wire.ApiError(
+            404, "ResourceNotFoundException", "The resource you requested does not exist.", key="Message"
+        )
     auth = body.get("AuthType", listener.auth_type)
     if auth not in ("NONE", "AWS_IAM"):
         raise wire.validation(str(auth), "authType", "Member must satisfy enum value set: [AWS_IAM, NONE]")
@@ -362,5 +401,8 @@ def _object(raw: bytes) -> dict[str, Any]:
 
 
 def _reply(data: dict[str, Any], status: int) -> web.Response:
-    return web.Response(status=status, body=json.dumps(data).encode(),
-                        headers={"Content-Type": "application/json", "x-amzn-RequestId": wire.new_request_id()})
+    return web.Response(
+        status=status,
+        body=json.dumps(data).encode(),
+        headers={"Content-Type": "application/json", "x-amzn-RequestId": wire.new_request_id()},
+    )

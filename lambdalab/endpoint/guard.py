@@ -24,13 +24,15 @@ import ipaddress
 from collections.abc import Callable, Iterable
 
 MAX_CONNECTIONS = 256
-IDLE_TIMEOUT_S = 15.0            # no complete request head this long after connect or the last response: closed
-BODY_TIMEOUT_S = 60.0            # a request body must arrive within this
+IDLE_TIMEOUT_S = 15.0  # no complete request head this long after connect or the last response: closed
+BODY_TIMEOUT_S = 60.0  # a request body must arrive within this
 SIMPLE_TYPES = frozenset({"text/plain", "application/x-www-form-urlencoded", "multipart/form-data"})
-_KNOWN_HOSTS = 64                # Host values remembered as allowed (a set lookup instead of parsing)
+_KNOWN_HOSTS = 64  # Host values remembered as allowed (a set lookup instead of parsing)
 _BUSY_BODY = b'{"Type":"Service","Message":"lambdalab: too many open connections to this endpoint"}'
-_BUSY = (b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nx-amzn-ErrorType: ServiceException\r\n"
-         b"Connection: close\r\nContent-Length: " + str(len(_BUSY_BODY)).encode() + b"\r\n\r\n" + _BUSY_BODY)
+_BUSY = (
+    b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nx-amzn-ErrorType: ServiceException\r\n"
+    b"Connection: close\r\nContent-Length: " + str(len(_BUSY_BODY)).encode() + b"\r\n\r\n" + _BUSY_BODY
+)
 
 
 def normal_origin(origin: str) -> str:
@@ -45,7 +47,7 @@ def split_host(value: str) -> str | None:
         end = value.find("]")
         if end < 0:
             return None
-        name, rest = value[1:end], value[end + 1:]
+        name, rest = value[1:end], value[end + 1 :]
     else:
         name, sep, port = value.rpartition(":")
         if not sep:
@@ -103,20 +105,26 @@ class Guard:
         host = get("Host")
         if host is not None and host not in self._known:
             if not self.host_allowed(host):
-                return (f"Host {host!r} is not a loopback name or address; lambdalab's endpoint answers only requests "
-                        "addressed to localhost (a foreign name here means DNS rebinding)")
+                return (
+                    f"Host {host!r} is not a loopback name or address; lambdalab's endpoint answers only requests "
+                    "addressed to localhost (a foreign name here means DNS rebinding)"
+                )
             if len(self._known) < _KNOWN_HOSTS:
                 self._known.add(host)
         if check_origin:
             origin = get("Origin")
             if origin is not None and not self.origin_allowed(origin):
-                return (f"Origin {origin!r} is not allowed: lambdalab's endpoint refuses requests from web pages "
-                        "unless their origin is listed (serve(allow_origins=[...]), lambdalab serve --allow-origin)")
+                return (
+                    f"Origin {origin!r} is not allowed: lambdalab's endpoint refuses requests from web pages "
+                    "unless their origin is listed (serve(allow_origins=[...]), lambdalab serve --allow-origin)"
+                )
         if json_api:
             kind = get("Content-Type")
             if kind is not None and kind.split(";", 1)[0].strip().lower() in SIMPLE_TYPES:
-                return (f"Content-Type {kind.split(';', 1)[0]!r} is refused on an API that takes JSON (a browser sends "
-                        "it cross-site without asking); send Content-Type: application/json")
+                return (
+                    f"Content-Type {kind.split(';', 1)[0]!r} is refused on an API that takes JSON (a browser sends "
+                    "it cross-site without asking); send Content-Type: application/json"
+                )
         return None
 
 
@@ -128,12 +136,14 @@ class Gate:
 
     def factory(self, make: Callable[[], asyncio.Protocol]) -> Callable[[], asyncio.Protocol]:
         """A protocol factory for ``loop.create_server``: ``make()`` while under the cap, else a refusal."""
+
         def build() -> asyncio.Protocol:
             if self.open >= self.cap:
                 self.refused += 1
                 return _Busy()
             self.open += 1
             return _Counted(make(), self)
+
         return build
 
 

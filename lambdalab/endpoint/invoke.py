@@ -26,8 +26,7 @@ from urllib.parse import unquote, unquote_plus
 from aiohttp import web
 
 from lambdalab.core import runtime_api
-from lambdalab.endpoint import wire
-from lambdalab.endpoint import guard
+from lambdalab.endpoint import guard, wire
 from lambdalab.errors import LambdaLabError
 
 if TYPE_CHECKING:
@@ -82,8 +81,7 @@ async def invoke(endpoint: Endpoint, request: web.Request) -> web.Response:
         except TimeoutError:
             raise no_answer() from None
         step = finish(call, result)
-    return web.Response(status=step.status, body=None if step.status in (202, 204) else step.body,
-                        headers=step.headers)
+    return web.Response(status=step.status, body=None if step.status in (202, 204) else step.body, headers=step.headers)
 
 
 def begin(endpoint: Endpoint, raw_name: str, qualifier: str | None, headers: Mapping[str, str]) -> Call:
@@ -92,7 +90,9 @@ def begin(endpoint: Endpoint, raw_name: str, qualifier: str | None, headers: Map
     name, qualifier = wire.parse_name(raw_name, qualifier, region=settings.region, account_id=settings.account_id)
     kind = headers.get("X-Amz-Invocation-Type", "RequestResponse")
     if kind not in INVOCATION_TYPES:
-        raise wire.validation(kind, "invocationType", "Member must satisfy enum value set: [Event, RequestResponse, DryRun]")
+        raise wire.validation(
+            kind, "invocationType", "Member must satisfy enum value set: [Event, RequestResponse, DryRun]"
+        )
     return Call(name, qualifier, kind, headers)
 
 
@@ -121,8 +121,11 @@ def start(endpoint: Endpoint, call: Call, payload: bytes) -> Reply | Pending:
 
 def finish(call: Call, result: EngineResult) -> Reply:
     """The 200 for an invocation that ended (its answer, or its function error)."""
-    headers = {"Content-Type": "application/json", "X-Amz-Executed-Version": result.record.version,
-               "x-amzn-RequestId": result.record.request_id}
+    headers = {
+        "Content-Type": "application/json",
+        "X-Amz-Executed-Version": result.record.version,
+        "x-amzn-RequestId": result.record.request_id,
+    }
     if result.is_error:
         headers["X-Amz-Function-Error"] = "Unhandled"
     if call.headers.get("X-Amz-Log-Type") == "Tail":
@@ -139,11 +142,11 @@ def fast_target(line: bytes) -> tuple[str, str | None] | None:
     """(percent-decoded name segment, Qualifier) of an Invoke request line this path handles, or None."""
     if not (line.startswith(_PREFIX) and line.endswith(_VERSION)):
         return None
-    path, _, query = line[len(_PREFIX):-len(_VERSION)].partition(b"?")
+    path, _, query = line[len(_PREFIX) : -len(_VERSION)].partition(b"?")
     if not path.endswith(_SUFFIX) or b"#" in query:
         return None
     try:
-        name, text = path[:-len(_SUFFIX)].decode("ascii"), query.decode("ascii")
+        name, text = path[: -len(_SUFFIX)].decode("ascii"), query.decode("ascii")
     except UnicodeDecodeError:
         return None
     if not name or "/" in name or " " in name:
@@ -151,7 +154,7 @@ def fast_target(line: bytes) -> tuple[str, str | None] | None:
     if "%" in name:
         name = unquote(name)
         if "%" in name or "/" in name or not name.isascii():
-            return None                                    # double escapes, slashes, UTF-8: aiohttp decides
+            return None  # double escapes, slashes, UTF-8: aiohttp decides
     qualifier = None
     if text:
         if ";" in text:
@@ -189,7 +192,7 @@ class InvokeRoute:
         return finish(call, result)
 
     def failed(self, call: Call | None, exc: BaseException) -> Reply:
-        if not isinstance(exc, Exception):       # a cancelled engine future
+        if not isinstance(exc, Exception):  # a cancelled engine future
             exc = LambdaLabError(f"the invocation ended without an answer ({type(exc).__name__})")
         return _reply(exc if isinstance(exc, wire.ApiError) else wire.from_lab(exc))
 
@@ -197,8 +200,15 @@ class InvokeRoute:
         return _reply(no_answer())
 
     def slow_body(self, call: Call) -> Reply:
-        return _reply(wire.ApiError(408, "RequestTimeoutException", "lambdalab: the request body did not arrive "
-                                    f"within {guard.BODY_TIMEOUT_S:g} s", key="Message", user=False))
+        return _reply(
+            wire.ApiError(
+                408,
+                "RequestTimeoutException",
+                f"lambdalab: the request body did not arrive within {guard.BODY_TIMEOUT_S:g} s",
+                key="Message",
+                user=False,
+            )
+        )
 
 
 def _reply(error: wire.ApiError) -> Reply:
@@ -240,8 +250,11 @@ def _check_json(payload: bytes) -> bytes:
     except RecursionError:
         return payload
     except ValueError as exc:
-        raise wire.ApiError(400, "InvalidRequestContentException",
-                            f"Could not parse request body into json: Could not parse payload into json: {exc}") from None
+        raise wire.ApiError(
+            400,
+            "InvalidRequestContentException",
+            f"Could not parse request body into json: Could not parse payload into json: {exc}",
+        ) from None
     return payload
 
 

@@ -58,17 +58,26 @@ def _strings(body: dict[str, Any], key: str, limit: int) -> tuple[str, ...]:
     if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
         raise wire.invalid(f"{key} must be a list of strings")
     if len(values) > limit:
-        raise wire.validation(str(values), key[0].lower() + key[1:], f"Member must have length less than or equal "
-                              f"to {limit}")
+        raise wire.validation(
+            str(values), key[0].lower() + key[1:], f"Member must have length less than or equal to {limit}"
+        )
     return tuple(values)
 
 
 def _publish(endpoint: Endpoint, name: str, body: dict[str, Any], runtimes: tuple[str, ...]) -> dict[str, Any]:
     """On the worker thread: decode, unpack (Lambda's limits) and publish."""
-    data = zip_bytes(body.get("Content"), "PublishLayerVersion", "lambdalab takes layer content as Content.ZipFile "
-                     "only (S3Bucket/S3Key are not supported)")
-    layer = endpoint.lab.publish_layer_version(name, data, description=str(body.get("Description") or ""),
-                                               compatible_runtimes=runtimes, license_info=body.get("LicenseInfo"))
+    data = zip_bytes(
+        body.get("Content"),
+        "PublishLayerVersion",
+        "lambdalab takes layer content as Content.ZipFile only (S3Bucket/S3Key are not supported)",
+    )
+    layer = endpoint.lab.publish_layer_version(
+        name,
+        data,
+        description=str(body.get("Description") or ""),
+        compatible_runtimes=runtimes,
+        license_info=body.get("LicenseInfo"),
+    )
     return _with_location(layer)
 
 
@@ -78,8 +87,9 @@ async def publish_layer_version(endpoint: Endpoint, request: web.Request) -> web
     body = await code_request(endpoint, request, "PublishLayerVersion")
     license_info = body.get("LicenseInfo")
     if license_info is not None and (not isinstance(license_info, str) or len(license_info) > LICENSE_MAX_CHARS):
-        raise wire.validation(str(license_info)[:64], "licenseInfo",
-                              f"Member must have length less than or equal to {LICENSE_MAX_CHARS}")
+        raise wire.validation(
+            str(license_info)[:64], "licenseInfo", f"Member must have length less than or equal to {LICENSE_MAX_CHARS}"
+        )
     runtimes = _strings(body, "CompatibleRuntimes", COMPATIBLE_RUNTIMES_MAX)
     return reply(await call(endpoint, _publish, endpoint, name, body, runtimes), 201)
 

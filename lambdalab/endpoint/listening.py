@@ -32,8 +32,9 @@ def listen(host: str, port: int) -> socket.socket:
     return sock
 
 
-async def open_server(runner: web.AppRunner, sock: socket.socket, gate: Gate, route: front.Route,
-                      idle_timeout_s: float) -> tuple[front.Front | None, asyncio.AbstractServer]:
+async def open_server(
+    runner: web.AppRunner, sock: socket.socket, gate: Gate, route: front.Route, idle_timeout_s: float
+) -> tuple[front.Front | None, asyncio.AbstractServer]:
     """Serve on ``sock`` through ``gate`` (the connection cap): ``route``'s requests by the front door, the rest by
     ``runner``'s app (everything by the app when the front door is off); close it before the runner's cleanup."""
     assert runner.server is not None
@@ -42,8 +43,9 @@ async def open_server(runner: web.AppRunner, sock: socket.socket, gate: Gate, ro
     return door, server
 
 
-async def close_listener(server: asyncio.AbstractServer | None, door: front.Front | None,
-                         runner: web.AppRunner | None) -> None:
+async def close_listener(
+    server: asyncio.AbstractServer | None, door: front.Front | None, runner: web.AppRunner | None
+) -> None:
     """Stop one listening socket's server, its front door and its aiohttp runner (each may be None)."""
     if server is not None:
         server.close()

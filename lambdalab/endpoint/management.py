@@ -38,8 +38,11 @@ LATEST = "$LATEST"
 
 def reply(data: Any, status: int = 200) -> web.Response:
     body = b"" if data is None else json.dumps(data).encode()
-    return web.Response(status=status, body=body, headers={"Content-Type": "application/json",
-                                                           "x-amzn-RequestId": wire.new_request_id()})
+    return web.Response(
+        status=status,
+        body=body,
+        headers={"Content-Type": "application/json", "x-amzn-RequestId": wire.new_request_id()},
+    )
 
 
 def _parse(raw: bytes) -> dict[str, Any]:
@@ -97,8 +100,9 @@ def layer_error(exc: LayerError) -> wire.ApiError:
     """A layer refusal as Lambda sends it: its code, status and exact message (lambdalab's hint stays local)."""
     if exc.code == "ValidationException":
         return wire.ApiError(exc.status, exc.code, exc.message, user=False)
-    return wire.ApiError(exc.status, exc.code, exc.message,
-                         key="Message" if exc.code == "ResourceNotFoundException" else "message")
+    return wire.ApiError(
+        exc.status, exc.code, exc.message, key="Message" if exc.code == "ResourceNotFoundException" else "message"
+    )
 
 
 async def call(endpoint: Endpoint, fn: Any, *args: Any, **kwargs: Any) -> Any:
@@ -118,8 +122,11 @@ async def get_function(endpoint: Endpoint, request: web.Request) -> web.Response
     config = _configuration(endpoint, name, version)
     fn = endpoint.lab.function(name)
     code_dir = fn.version_info(version).code_folder
-    out: dict[str, Any] = {"Configuration": config, "Code": {"RepositoryType": "S3", "Location": code_dir.as_uri()},
-                           "Tags": {}}
+    out: dict[str, Any] = {
+        "Configuration": config,
+        "Code": {"RepositoryType": "S3", "Location": code_dir.as_uri()},
+        "Tags": {},
+    }
     reserved = fn.config.reserved_concurrency
     if reserved is not None:
         out["Concurrency"] = {"ReservedConcurrentExecutions": reserved}
@@ -146,7 +153,7 @@ def page(request: web.Request, rows: list[Any], key: str) -> dict[str, Any]:
         size = int(request.query.get("MaxItems") or 50)
     except ValueError:
         raise wire.invalid("Marker and MaxItems must be whole numbers") from None
-    out: dict[str, Any] = {key: rows[start:start + size]}
+    out: dict[str, Any] = {key: rows[start : start + size]}
     if start + size < len(rows):
         out["NextMarker"] = str(start + size)
     return out
@@ -227,8 +234,10 @@ async def update_function_configuration(endpoint: Endpoint, request: web.Request
 async def delete_function(endpoint: Endpoint, request: web.Request) -> web.Response:
     name, _ = endpoint.function_name(request)
     _existing(endpoint, name)
-    raise wire.not_implemented("lambdalab cannot delete a function: a Lab has no delete yet. Stop its environments "
-                               "with Function.kill(), or start a new Lab")
+    raise wire.not_implemented(
+        "lambdalab cannot delete a function: a Lab has no delete yet. Stop its environments "
+        "with Function.kill(), or start a new Lab"
+    )
 
 
 # -- versions and aliases ------------------------------------------------------------------------
@@ -248,8 +257,9 @@ async def create_alias(endpoint: Endpoint, request: web.Request) -> web.Response
     try:
         config.check_alias_name(alias)
     except ConfigError:
-        raise wire.validation(alias, "name", "Member must satisfy regular expression pattern: "
-                              "(?!^[0-9]+$)([a-zA-Z0-9-_]+)") from None
+        raise wire.validation(
+            alias, "name", "Member must satisfy regular expression pattern: (?!^[0-9]+$)([a-zA-Z0-9-_]+)"
+        ) from None
     if alias in fn.aliases():
         raise wire.conflict(f"Alias already exists: {fn.arn(alias)}")
     weights = ((body.get("RoutingConfig") or {}).get("AdditionalVersionWeights")) or {}
@@ -321,8 +331,9 @@ async def put_provisioned_concurrency(endpoint: Endpoint, request: web.Request) 
     fn = endpoint.lab.function(name)
     reserved = fn.config.reserved_concurrency
     if reserved is not None and count > reserved:
-        raise wire.invalid(f"Requested Provisioned Concurrency ({count}) exceeds the function's reserved "
-                           f"concurrency ({reserved}).")
+        raise wire.invalid(
+            f"Requested Provisioned Concurrency ({count}) exceeds the function's reserved concurrency ({reserved})."
+        )
     try:
         fn.provision(count, version)
     except LambdaLabError as exc:
@@ -335,8 +346,11 @@ async def put_provisioned_concurrency(endpoint: Endpoint, request: web.Request) 
 async def get_provisioned_concurrency(endpoint: Endpoint, request: web.Request) -> web.Response:
     name, version = _provisioned_version(endpoint, request)
     if endpoint.lab.function(name).version_info(version).provisioned_concurrency == 0:
-        raise wire.ApiError(404, "ProvisionedConcurrencyConfigNotFoundException",
-                            "No Provisioned Concurrency Config found for this function")
+        raise wire.ApiError(
+            404,
+            "ProvisionedConcurrencyConfigNotFoundException",
+            "No Provisioned Concurrency Config found for this function",
+        )
     return reply(shapes.provisioned_status(endpoint.lab, name, version))
 
 
@@ -346,9 +360,11 @@ async def create_function_url(endpoint: Endpoint, request: web.Request) -> web.R
     _version(endpoint, name, qualifier)
     body = await _json(request)
     if (name, qualifier) in endpoint.urls:
-        raise wire.conflict(f"Failed to create function url config for [functionArn = "
-                            f"{endpoint.lab.arn(name, qualifier)}]. Error message:  FunctionUrlConfig exists "
-                            "for this Lambda function")
+        raise wire.conflict(
+            f"Failed to create function url config for [functionArn = "
+            f"{endpoint.lab.arn(name, qualifier)}]. Error message:  FunctionUrlConfig exists "
+            "for this Lambda function"
+        )
     auth = str(body.get("AuthType", "NONE"))
     if auth not in ("NONE", "AWS_IAM"):
         raise wire.validation(auth, "authType", "Member must satisfy enum value set: [AWS_IAM, NONE]")
@@ -361,8 +377,9 @@ async def get_function_url(endpoint: Endpoint, request: web.Request) -> web.Resp
     _existing(endpoint, name)
     listener = endpoint.urls.get((name, qualifier))
     if listener is None:
-        raise wire.ApiError(404, "ResourceNotFoundException", "The resource you requested does not exist.",
-                            key="Message")
+        raise wire.ApiError(
+            404, "ResourceNotFoundException", "The resource you requested does not exist.", key="Message"
+        )
     return reply(listener.configuration())
 
 
@@ -371,7 +388,8 @@ async def delete_function_url(endpoint: Endpoint, request: web.Request) -> web.R
     _existing(endpoint, name)
     listener = endpoint.urls.pop((name, qualifier), None)
     if listener is None:
-        raise wire.ApiError(404, "ResourceNotFoundException", "The resource you requested does not exist.",
-                            key="Message")
+        raise wire.ApiError(
+            404, "ResourceNotFoundException", "The resource you requested does not exist.", key="Message"
+        )
     await listener.stop()
     return web.Response(status=204, headers={"x-amzn-RequestId": wire.new_request_id()})

@@ -14,15 +14,13 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import ipaddress
-import socket
 import warnings
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from lambdalab.endpoint import function_urls, invoke, layers, management, wire
-from lambdalab.endpoint import front
+from lambdalab.endpoint import front, function_urls, invoke, layers, management, wire
 from lambdalab.endpoint.cors import Cors
 from lambdalab.endpoint.function_urls import UrlListener
 from lambdalab.endpoint.guard import BODY_TIMEOUT_S, IDLE_TIMEOUT_S, MAX_CONNECTIONS, Gate, Guard
@@ -33,7 +31,7 @@ from lambdalab.errors import ConfigError
 if TYPE_CHECKING:
     from lambdalab.api import Lab
 
-MAX_BODY = 32 * 1024 * 1024      # above Lambda's 6 MB so that Lambda's own 413 answers, not aiohttp's
+MAX_BODY = 32 * 1024 * 1024  # above Lambda's 6 MB so that Lambda's own 413 answers, not aiohttp's
 Handler = Callable[["Endpoint", web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -52,22 +50,36 @@ def check_host(host: str, allow_remote: bool) -> None:
     if is_loopback(host):
         return
     if not allow_remote:
-        raise ConfigError(f"invalid host: {host!r} is not a loopback address; the endpoint accepts any signature, so "
-                          "anyone who can reach it could run your functions. Pass allow_remote=True "
-                          "(CLI: --allow-remote) if you mean it")
-    warnings.warn(f"lambdalab endpoint listening on {host}: any host that can reach it can invoke your functions "
-                  "(signatures are not checked)", RuntimeWarning, stacklevel=3)
+        raise ConfigError(
+            f"invalid host: {host!r} is not a loopback address; the endpoint accepts any signature, so "
+            "anyone who can reach it could run your functions. Pass allow_remote=True "
+            "(CLI: --allow-remote) if you mean it"
+        )
+    warnings.warn(
+        f"lambdalab endpoint listening on {host}: any host that can reach it can invoke your functions "
+        "(signatures are not checked)",
+        RuntimeWarning,
+        stacklevel=3,
+    )
 
 
 class Endpoint:
     """Lambda's HTTP API for one Lab."""
 
-    def __init__(self, lab: Lab, host: str = "127.0.0.1", port: int = 0, *, allow_remote: bool = False,
-                 allow_origins: tuple[str, ...] = (), max_connections: int = MAX_CONNECTIONS,
-                 idle_timeout_s: float = IDLE_TIMEOUT_S) -> None:
+    def __init__(
+        self,
+        lab: Lab,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        allow_remote: bool = False,
+        allow_origins: tuple[str, ...] = (),
+        max_connections: int = MAX_CONNECTIONS,
+        idle_timeout_s: float = IDLE_TIMEOUT_S,
+    ) -> None:
         self.lab, self.host, self.port = lab, host, port
         self.guard = Guard(host, allow_remote=allow_remote, allow_origins=allow_origins)
-        self.gate = Gate(max_connections)       # shared with the function URLs
+        self.gate = Gate(max_connections)  # shared with the function URLs
         self.idle_timeout_s = idle_timeout_s
         self.metas: dict[str, Meta] = {}
         self.urls: dict[tuple[str, str | None], UrlListener] = {}
@@ -93,8 +105,9 @@ class Endpoint:
         except OSError as exc:
             await runner.cleanup()
             raise ConfigError(f"invalid port: cannot listen on {self.host}:{self.port} ({exc.strerror})") from None
-        self.front, self._server = await open_server(runner, sock, self.gate, invoke.InvokeRoute(self, MAX_BODY),
-                                                     self.idle_timeout_s)
+        self.front, self._server = await open_server(
+            runner, sock, self.gate, invoke.InvokeRoute(self, MAX_BODY), self.idle_timeout_s
+        )
         self._runner = runner
         self.port = sock.getsockname()[1]
         return self.url
@@ -116,12 +129,14 @@ class Endpoint:
 
     def app_runner(self, app: web.Application) -> web.AppRunner:
         """A runner whose connections close when idle (or slow to send a request head) for ``idle_timeout_s``."""
-        return web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=2.0,
-                             keepalive_timeout=self.idle_timeout_s)
+        return web.AppRunner(
+            app, access_log=None, handle_signals=False, shutdown_timeout=2.0, keepalive_timeout=self.idle_timeout_s
+        )
 
     # -- function URLs ---------------------------------------------------------------------------
-    async def ensure_url(self, name: str, qualifier: str | None, auth_type: str = "NONE",
-                         cors: Cors | None = None) -> UrlListener:
+    async def ensure_url(
+        self, name: str, qualifier: str | None, auth_type: str = "NONE", cors: Cors | None = None
+    ) -> UrlListener:
         key = (name, qualifier)
         if key not in self.urls:
             listener = UrlListener(self, name, qualifier, auth_type, cors)
@@ -132,23 +147,32 @@ class Endpoint:
     # -- helpers for handlers --------------------------------------------------------------------
     def function_name(self, request: web.Request, *, allow_qualifier: bool = True) -> tuple[str, str | None]:
         settings = self.lab.settings
-        name, qualifier = wire.parse_name(request.match_info["name"], request.query.get("Qualifier"),
-                                          region=settings.region, account_id=settings.account_id)
+        name, qualifier = wire.parse_name(
+            request.match_info["name"],
+            request.query.get("Qualifier"),
+            region=settings.region,
+            account_id=settings.account_id,
+        )
         if qualifier is not None and not allow_qualifier:
             raise wire.invalid("This operation does not take a qualifier; give the unqualified function name.")
         return name, qualifier
 
     async def read_body(self, request: web.Request, too_large: Callable[[], Exception]) -> bytes:
         try:
-            if request.content.is_eof():             # all of it has arrived (the usual case): no timer needed
+            if request.content.is_eof():  # all of it has arrived (the usual case): no timer needed
                 return await request.read()
             async with asyncio.timeout(BODY_TIMEOUT_S):
                 return await request.read()
         except web.HTTPRequestEntityTooLarge:
             raise wire.from_lab(too_large()) from None
         except TimeoutError:
-            raise wire.ApiError(408, "RequestTimeoutException", f"lambdalab: the request body did not arrive within "
-                                f"{BODY_TIMEOUT_S:g} s", key="Message", user=False) from None
+            raise wire.ApiError(
+                408,
+                "RequestTimeoutException",
+                f"lambdalab: the request body did not arrive within {BODY_TIMEOUT_S:g} s",
+                key="Message",
+                user=False,
+            ) from None
 
     def meta(self, name: str) -> Meta:
         if name not in self.metas:
@@ -167,6 +191,7 @@ class Endpoint:
             if why is not None:
                 raise wire.forbidden(why)
             return await handler(self, request)
+
         return bound
 
     @web.middleware
@@ -176,8 +201,12 @@ class Endpoint:
         except wire.ApiError as exc:
             response = _error_response(exc)
         except web.HTTPException as exc:
-            response = _error_response(wire.not_implemented(
-                f"lambdalab's endpoint does not implement {request.method} {request.path} ({exc.status} {exc.reason})"))
+            response = _error_response(
+                wire.not_implemented(
+                    f"lambdalab's endpoint does not implement {request.method} {request.path} "
+                    f"({exc.status} {exc.reason})"
+                )
+            )
         except Exception as exc:  # noqa: BLE001 - a bug here must still answer in Lambda's format
             response = _error_response(wire.from_lab(exc))
         if self.front is not None:  # a connection the front door handed over: closed after this answer, so that
@@ -190,8 +219,10 @@ def _error_response(error: wire.ApiError) -> web.Response:
 
 
 async def _unknown(endpoint: Endpoint, request: web.Request) -> web.Response:
-    raise wire.not_implemented(f"lambdalab's endpoint does not implement {request.method} {request.path}; "
-                               "see docs/ENDPOINT.md for the supported calls")
+    raise wire.not_implemented(
+        f"lambdalab's endpoint does not implement {request.method} {request.path}; "
+        "see docs/ENDPOINT.md for the supported calls"
+    )
 
 
 F = "/2015-03-31/functions"

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 
 RUNTIME = INTERPRETER  # the interpreter that really runs every Python function here (Lab.runtimes()), never relabelled
 ARCHITECTURE = "arm64" if platform.machine() in ("aarch64", "arm64") else "x86_64"
-CODE_SIZE_ZIPPED = package.ZIPPED_MAX_BYTES          # Lambda's quotas [S9], enforced by engine/package.py
+CODE_SIZE_ZIPPED = package.ZIPPED_MAX_BYTES  # Lambda's quotas [S9], enforced by engine/package.py
 CODE_SIZE_UNZIPPED = package.UNZIPPED_MAX_BYTES
 TOTAL_CODE_SIZE = 75 * 1024 * 1024 * 1024
 
@@ -47,8 +47,8 @@ class Meta:
     description: str = ""
     last_modified: str = dataclasses.field(default_factory=timestamp)
     revision: str = dataclasses.field(default_factory=lambda: str(uuid.uuid4()))
-    pending: bool = False           # the next read says State "Pending" once, then "Active"
-    handler: bool = True            # False: a custom runtime created without a Handler (Lambda then shows none)
+    pending: bool = False  # the next read says State "Pending" once, then "Active"
+    handler: bool = True  # False: a custom runtime created without a Handler (Lambda then shows none)
 
     def touch(self) -> None:
         self.last_modified, self.revision = timestamp(), str(uuid.uuid4())
@@ -80,15 +80,26 @@ def function_configuration(lab: Lab, name: str, version: str, meta: Meta) -> dic
     state = "Pending" if meta.pending else "Active"
     arn = fn.arn(None if version == "$LATEST" else version)
     out: dict[str, Any] = {
-        "FunctionName": name, "FunctionArn": arn, "Runtime": runtime_identifier(config.runtime), "Role": meta.role,
-        "Handler": config.full_handler, "CodeSize": _code_size(fn, info.code_sha, info.code_folder),
+        "FunctionName": name,
+        "FunctionArn": arn,
+        "Runtime": runtime_identifier(config.runtime),
+        "Role": meta.role,
+        "Handler": config.full_handler,
+        "CodeSize": _code_size(fn, info.code_sha, info.code_folder),
         "Description": meta.description,
-        "Timeout": math.ceil(info.timeout_s), "MemorySize": info.memory_mb,
+        "Timeout": math.ceil(info.timeout_s),
+        "MemorySize": info.memory_mb,
         "LastModified": meta.last_modified,
         "CodeSha256": base64.b64encode(bytes.fromhex(info.code_sha)).decode(),
-        "Version": version, "TracingConfig": {"Mode": "PassThrough"}, "RevisionId": meta.revision,
-        "State": state, "LastUpdateStatus": "Successful", "PackageType": "Zip", "Architectures": [ARCHITECTURE],
-        "EphemeralStorage": {"Size": config.ephemeral_storage_mb}, "SnapStart": {"ApplyOn": "None", "OptimizationStatus": "Off"},
+        "Version": version,
+        "TracingConfig": {"Mode": "PassThrough"},
+        "RevisionId": meta.revision,
+        "State": state,
+        "LastUpdateStatus": "Successful",
+        "PackageType": "Zip",
+        "Architectures": [ARCHITECTURE],
+        "EphemeralStorage": {"Size": config.ephemeral_storage_mb},
+        "SnapStart": {"ApplyOn": "None", "OptimizationStatus": "Off"},
         "LoggingConfig": {"LogFormat": "Text", "LogGroup": f"/aws/lambda/{name}"},
     }
     if not meta.handler and runtime_ids.language(config.runtime) == "provided":
@@ -127,9 +138,13 @@ def function_layers(lab: Lab, name: str, refs: tuple[str, ...]) -> list[dict[str
 
 def alias_configuration(lab: Lab, name: str, alias: str, description: str = "") -> dict[str, Any]:
     entry = lab.function(name).aliases()[alias]
-    out: dict[str, Any] = {"AliasArn": lab.arn(name, alias), "Name": alias,
-                           "FunctionVersion": entry.version, "Description": description,
-                           "RevisionId": str(uuid.uuid5(uuid.NAMESPACE_URL, f"{name}:{alias}:{entry.version}"))}
+    out: dict[str, Any] = {
+        "AliasArn": lab.arn(name, alias),
+        "Name": alias,
+        "FunctionVersion": entry.version,
+        "Description": description,
+        "RevisionId": str(uuid.uuid5(uuid.NAMESPACE_URL, f"{name}:{alias}:{entry.version}")),
+    }
     if entry.weights:
         out["RoutingConfig"] = {"AdditionalVersionWeights": dict(entry.weights)}
     return out
@@ -141,9 +156,13 @@ def account_settings(lab: Lab) -> dict[str, Any]:
     reserved = sum(fn.config.reserved_concurrency or 0 for fn in functions)
     total = sum(code_size(fn.version_info().code_folder) for fn in functions)
     return {
-        "AccountLimit": {"TotalCodeSize": TOTAL_CODE_SIZE, "CodeSizeUnzipped": CODE_SIZE_UNZIPPED,
-                         "CodeSizeZipped": CODE_SIZE_ZIPPED, "ConcurrentExecutions": limits.concurrency,
-                         "UnreservedConcurrentExecutions": limits.concurrency - reserved},
+        "AccountLimit": {
+            "TotalCodeSize": TOTAL_CODE_SIZE,
+            "CodeSizeUnzipped": CODE_SIZE_UNZIPPED,
+            "CodeSizeZipped": CODE_SIZE_ZIPPED,
+            "ConcurrentExecutions": limits.concurrency,
+            "UnreservedConcurrentExecutions": limits.concurrency - reserved,
+        },
         "AccountUsage": {"TotalCodeSize": total, "FunctionCount": len(functions)},
     }
 
@@ -151,11 +170,17 @@ def account_settings(lab: Lab) -> dict[str, Any]:
 def provisioned_status(lab: Lab, name: str, version: str) -> dict[str, Any]:
     """``GetProvisionedConcurrencyConfig``: requested, initialised (allocated) and idle (available)."""
     fn = lab.function(name)
-    ready = [e for e in fn.environments()
-             if e.version == version and e.provisioned and e.state in ("idle", "invoking", "finishing")]
+    ready = [
+        e
+        for e in fn.environments()
+        if e.version == version and e.provisioned and e.state in ("idle", "invoking", "finishing")
+    ]
     idle = sum(1 for e in ready if e.state == "idle")
     requested = fn.version_info(version).provisioned_concurrency
-    return {"RequestedProvisionedConcurrentExecutions": requested,
-            "AvailableProvisionedConcurrentExecutions": idle,
-            "AllocatedProvisionedConcurrentExecutions": len(ready),
-            "Status": "READY" if len(ready) >= requested else "IN_PROGRESS", "LastModified": timestamp()}
+    return {
+        "RequestedProvisionedConcurrentExecutions": requested,
+        "AvailableProvisionedConcurrentExecutions": idle,
+        "AllocatedProvisionedConcurrentExecutions": len(ready),
+        "Status": "READY" if len(ready) >= requested else "IN_PROGRESS",
+        "LastModified": timestamp(),
+    }

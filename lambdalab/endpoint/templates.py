@@ -91,8 +91,9 @@ def _defines(file: Path, function: str) -> bool:
         tree = ast.parse(file.read_text(), filename=str(file))
     except (SyntaxError, UnicodeDecodeError, OSError):
         return False
-    return any(isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name == function
-               for node in tree.body)
+    return any(
+        isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name == function for node in tree.body
+    )
 
 
 # -- SAM templates -------------------------------------------------------------------------------
@@ -168,8 +169,10 @@ def load_template(lab: Lab, path: str | Path) -> tuple[list[str], list[str]]:
             names.append(_register(lab, path.parent, logical_id, props, context, notes, build_method))
         except UnknownLayerError as exc:
             arn = str(exc.message).removeprefix("Layer version ").removesuffix(" does not exist.")
-            notes.append(f"{logical_id}: layer {arn} is neither in the template nor mapped to a local folder (map it "
-                         "with lambdalab serve --layer-map FILE, a file of 'ARN: ./folder' lines); not served")
+            notes.append(
+                f"{logical_id}: layer {arn} is neither in the template nor mapped to a local folder (map it "
+                "with lambdalab serve --layer-map FILE, a file of 'ARN: ./folder' lines); not served"
+            )
         except (_Skip, ConfigError) as skip:  # one bad resource never stops the others
             notes.append(f"{logical_id}: {skip}; not served")
     return names, notes
@@ -195,9 +198,12 @@ def _publish_layer(lab: Lab, base: Path, logical_id: str, resource: dict[str, An
     license_info = _resolve(props.get("LicenseInfo"), context)
     description = _resolve(props.get("Description", ""), context)
     layer = lab.publish_layer_version(
-        name, local, description=description if isinstance(description, str) else "",
+        name,
+        local,
+        description=description if isinstance(description, str) else "",
         compatible_runtimes=tuple(r for r in runtimes if isinstance(r, str)) if isinstance(runtimes, list) else (),
-        license_info=license_info if isinstance(license_info, str) else None)
+        license_info=license_info if isinstance(license_info, str) else None,
+    )
     return str(layer.arn)
 
 
@@ -216,8 +222,15 @@ def _merge(defaults: dict[str, Any], props: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _register(lab: Lab, base: Path, logical_id: str, props: dict[str, Any], context: dict[str, Any],
-              notes: list[str], build_method: Any = None) -> str:
+def _register(
+    lab: Lab,
+    base: Path,
+    logical_id: str,
+    props: dict[str, Any],
+    context: dict[str, Any],
+    notes: list[str],
+    build_method: Any = None,
+) -> str:
     def value(key: str, default: Any = None) -> Any:
         resolved = _resolve(props.get(key, default), context)
         if resolved is _UNRESOLVED:
@@ -239,9 +252,13 @@ def _register(lab: Lab, base: Path, logical_id: str, props: dict[str, Any], cont
             notes.append(f"{logical_id}: environment variable {key} cannot be resolved; left out")
         else:
             env[key] = str(resolved).lower() if isinstance(resolved, bool) else str(resolved)
-    options = {"runtime": runtime, "env_vars": env, "memory_mb": _number(int, "MemorySize", value("MemorySize", 128)),
-               "timeout_s": _number(float, "Timeout", value("Timeout", 3)),
-               "reserved_concurrency": value("ReservedConcurrentExecutions")}
+    options = {
+        "runtime": runtime,
+        "env_vars": env,
+        "memory_mb": _number(int, "MemorySize", value("MemorySize", 128)),
+        "timeout_s": _number(float, "Timeout", value("Timeout", 3)),
+        "reserved_concurrency": value("ReservedConcurrentExecutions"),
+    }
     if handler:
         options["handler"] = str(handler)
     layers = _layers(logical_id, props.get("Layers"), context)
@@ -260,8 +277,10 @@ def _register(lab: Lab, base: Path, logical_id: str, props: dict[str, Any], cont
     if runtime_ids.language(runtime) == "provided" and folder.is_dir() and not (folder / "bootstrap").exists():
         if build_method != "go1.x":
             if not layers:  # a layer may bring the bootstrap, as on Lambda
-                raise _Skip(f"CodeUri {code_uri!r} holds no bootstrap (build it first, e.g. with sam build, or set "
-                            "Metadata: BuildMethod: go1.x for a Go main package)")
+                raise _Skip(
+                    f"CodeUri {code_uri!r} holds no bootstrap (build it first, e.g. with sam build, or set "
+                    "Metadata: BuildMethod: go1.x for a Go main package)"
+                )
         else:
             with tempfile.TemporaryDirectory(prefix="lambdalab-sam-go-") as built:
                 lab.create_function(name, path=_go_build(folder, Path(built), code_uri), **options)
@@ -277,12 +296,15 @@ def _runtime(logical_id: str, runtime: Any, notes: list[str]) -> str:
         return "python"
     kind = runtime_ids.lambda_kind(runtime)
     if kind is None:
-        raise _Skip(f"Runtime {runtime} is not one lambdalab runs (python3.x, nodejsNN.x, provided.al2023, "
-                    "provided.al2)")
+        raise _Skip(
+            f"Runtime {runtime} is not one lambdalab runs (python3.x, nodejsNN.x, provided.al2023, provided.al2)"
+        )
     if kind == "python":
         if runtime != INTERPRETER:
-            notes.append(f"{logical_id}: Runtime {runtime} is not installed here; served on {INTERPRETER} "
-                         f"(its Runtime reads {INTERPRETER})")
+            notes.append(
+                f"{logical_id}: Runtime {runtime} is not installed here; served on {INTERPRETER} "
+                f"(its Runtime reads {INTERPRETER})"
+            )
         return "python"
     try:
         return runtime_catalog.resolve(runtime).identifier if kind == "nodejs" else str(runtime)
@@ -301,8 +323,10 @@ def _go_build(folder: Path, out: Path, code_uri: str) -> Path:
     With ``custom_runtimes``' toolchain and environment (``go_env``: GOPROXY=off, its caches).
     """
     if not custom_runtimes.go_available():
-        raise _Skip(f"Metadata BuildMethod go1.x needs {custom_runtimes.GO_INSTALL}; or build the bootstrap "
-                    f"into {code_uri!r} yourself")
+        raise _Skip(
+            f"Metadata BuildMethod go1.x needs {custom_runtimes.GO_INSTALL}; or build the bootstrap "
+            f"into {code_uri!r} yourself"
+        )
     try:
         custom_runtimes.go_build(folder, out / "bootstrap")
     except custom_runtimes.GoBuildError as exc:
@@ -322,8 +346,10 @@ def _layers(logical_id: str, raw: Any, context: dict[str, Any]) -> tuple[str, ..
     for item in raw:
         resolved = _resolve(item, context)
         if resolved is _UNRESOLVED or not isinstance(resolved, str):
-            raise _Skip(f"layer {json.dumps(item)} cannot be resolved (a !Ref to a layer that was not published, or "
-                        "an intrinsic function lambdalab cannot resolve)")
+            raise _Skip(
+                f"layer {json.dumps(item)} cannot be resolved (a !Ref to a layer that was not published, or "
+                "an intrinsic function lambdalab cannot resolve)"
+            )
         if not resolved.startswith("arn:"):
             raise _Skip(f"layer {resolved!r} is not a layer version ARN")
         out.append(resolved)

@@ -23,7 +23,8 @@ from lambdalab.errors import InvokeError, LabClosedError, TooManyRequestsExcepti
 # also applies the function-name rule of lambdalab.config.
 _NAME = re.compile(
     r"(arn:(aws[a-zA-Z-]*)?:lambda:)?([a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1}:)?(\d{12}:)?(function:)?"
-    r"([a-zA-Z0-9-_\.]+)(:(\$LATEST(\.PUBLISHED)?|[a-zA-Z0-9-_]+))?")
+    r"([a-zA-Z0-9-_\.]+)(:(\$LATEST(\.PUBLISHED)?|[a-zA-Z0-9-_]+))?"
+)
 _ARN = re.compile(r"arn:[^:]*:lambda:(?P<region>[^:]*):(?P<account>\d{12}):function:(?P<rest>.+)")
 _PARTIAL = re.compile(r"(?P<account>\d{12}):function:(?P<rest>.+)")
 
@@ -31,10 +32,18 @@ _PARTIAL = re.compile(r"(?P<account>\d{12}):function:(?P<rest>.+)")
 class ApiError(Exception):
     """One Lambda API error response."""
 
-    def __init__(self, status: int, code: str, message: str, *, key: str = "message", user: bool = True,
-                 **fields: Any) -> None:
+    def __init__(
+        self, status: int, code: str, message: str, *, key: str = "message", user: bool = True, **fields: Any
+    ) -> None:
         super().__init__(message)
-        self.status, self.code, self.message, self.key, self.user, self.fields = status, code, message, key, user, fields
+        self.status, self.code, self.message, self.key, self.user, self.fields = (
+            status,
+            code,
+            message,
+            key,
+            user,
+            fields,
+        )
 
     def body(self) -> bytes:
         data: dict[str, Any] = dict(self.fields)
@@ -65,8 +74,12 @@ def conflict(message: str) -> ApiError:
 
 
 def validation(value: str, field: str, constraint: str) -> ApiError:
-    return ApiError(400, "ValidationException", f"1 validation error detected: Value '{value}' at '{field}' failed "
-                    f"to satisfy constraint: {constraint}", user=False)
+    return ApiError(
+        400,
+        "ValidationException",
+        f"1 validation error detected: Value '{value}' at '{field}' failed to satisfy constraint: {constraint}",
+        user=False,
+    )
 
 
 def not_implemented(what: str) -> ApiError:

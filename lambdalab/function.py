@@ -1,0 +1,348 @@
+"""``Function``: one function of a ``Lab``, as the facade shows it (invoke, versions, environments, logs).
+
+A ``Function`` reaches its Lab's engine through the ``LabEngine`` the Lab gave it (``lab_engine.py``) and
+the Lab's public methods; everything here may also be called on the engine's loop thread (see the class).
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import dataclasses
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal, cast, overload
+
+from lambdalab import deploy
+from lambdalab.config import INTERPRETER, FunctionConfig, check_alias_name, check_alias_weights
+from lambdalab.core.scheduler import Alias
+from lambdalab.engine import observe
+from lambdalab.engine.control_plane import ControlPlane, LabSettings
+from lambdalab.errors import ConfigError, UnknownFunctionError
+from lambdalab.frontends import front_ends
+from lambdalab.lab_engine import LabEngine
+from lambdalab.packages.layers import LayerVersion
+from lambdalab.payload import encode_client_context, encode_event
+from lambdalab.results import AsyncInvocation, Destinations, EnvironmentInfo, InvocationResult, VersionInfo
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from lambdalab.api import Lab
+
+SLACK_S = 30.0  # a hang guard on top of init + timeout; the engine answers long before
+LATEST = "$LATEST"
+
+
+class Function:
+    """A function registered in a ``Lab``; invoke it, update its code, look at its environments.
+
+    Every method may also be called on the engine's loop thread (a front-end's handler), where the Lab's
+    tables are read in place; the ones that wait for an invocation or build code (``invoke``, ``update``,
+    ``wait_provisioned``, ``profile_init``) would block that loop: front-ends call them from a worker thread.
+    """
+
+    def __init__(self, lab: Lab, engine: LabEngine, config: FunctionConfig) -> None:
+        self._lab, self._engine = lab, engine
+        self.config = config
+
+    @property
+    def name(self) -> str:
+        return self.config.name
+
+    @property
+    def lab(self) -> Lab:
+        """The Lab this function lives in."""
+        return self._lab
+
+    @property
+    def code_sha(self) -> str:
+        """The sha256 of the deployed ``$LATEST`` code (the task root's content)."""
+        return self.version_info(LATEST).code_sha
+
+    @property
+    def code_size(self) -> int:
+        """Bytes of the deployed package unzipped: the task root plus its built dependencies (not the layers)."""
+        return self._engine.packages[self.name].code_size
+
+    def layer_versions(self) -> list[LayerVersion]:
+        """The function's layers, resolved (published, layer-map or local), in the order they merge."""
+        return list(self._engine.packages[self.name].layers)
+
+    def __repr__(self) -> str:
+        c = self.config
+        return f"<Function {c.name} runtime={c.runtime} memory={c.memory_mb}MB timeout={c.timeout_s}s>"
+
+    @property
+    def destinations(self) -> Destinations:
+        """Where asynchronous invocations end: ``.on_success`` and ``.on_failure`` records."""
+        return Destinations(self.name, self._engine.destination_records)
+
+    # -- versions and aliases ------------------------------------------------------------------
+    def arn(self, qualifier: str | None = None) -> str:
+        """The function's ARN, qualified with a version or alias when given (as Lambda's ``FunctionArn``)."""
+        return self._lab.arn(self.name, qualifier)
+
+    def resolve(self, qualifier: str | None = None) -> str:
+        """The version an invocation with ``qualifier`` runs now (``$LATEST``, a number, or an alias's draw
+        between its versions); ``UnknownFunctionError`` for a qualifier that names nothing."""
+        return self._lab.resolve(self.name, qualifier)
+
+    def versions(self) -> list[str]:
+        """``$LATEST`` and the published versions, oldest first."""
+        return self._engine.call(lambda plane: list(plane.scheduler.entry(self.name).pools))
+
+    def aliases(self) -> dict[str, Alias]:
+        """The function's aliases by name: each names its ``version`` and the ``weights`` of other versions."""
+        return self._engine.call(lambda plane: dict(plane.scheduler.entry(self.name).aliases))
+
+    def version_info(self, version: str = LATEST) -> VersionInfo:
+        """What ``version`` (``$LATEST`` or a published number, not an alias) runs: its settings, code and
+        provisioned concurrency; ``UnknownFunctionError`` if there is no such version."""
+        name = self.name
+
+        def read(plane: ControlPlane) -> VersionInfo:
+            pools = plane.scheduler.entry(name).pools
+            if version not in pools:
+                raise UnknownFunctionError(f"Function not found: {plane.arn(name, version)}")
+            pool = pools[version]
+            config, code_dir = plane.code[(name, pool.spec.code)]
+            if version == LATEST:
+                config = plane.configs[name]
+            return VersionInfo(
+                version,
+                config,
+                pool.spec.code,
+                code_dir,
+                pool.spec.memory_mb,
+                pool.spec.timeout_s,
+                pool.provisioned_target,
+            )
+
+        return self._engine.call(read)
+
+    def publish(self) -> str:
+        """Publish ``$LATEST`` as an immutable numbered version ("1", "2", ...); returns its number."""
+        return self._engine.call(lambda plane: plane.publish(self.name))
+
+    def create_alias(self, name: str, version: str, weights: Mapping[str, float] | None = None) -> None:
+        """Point alias ``name`` at ``version``; ``weights`` sends shares of traffic to other versions."""
+        check_alias_name(name)
+        check_alias_weights(weights)
+        self._engine.call(lambda plane: plane.create_alias(self.name, name, version, dict(weights or {})))
+
+    def provision(self, count: int, qualifier: str | None = None) -> None:
+        """Keep ``count`` environments of the version ``qualifier`` names initialised (0: none), as Lambda's
+        provisioned concurrency; they start now, and ``wait_provisioned`` waits for them."""
+        self._engine.call(lambda plane: plane.provision(self.name, count, qualifier))
+
+    # -- invoking --------------------------------------------------------------------------------
+    @overload
+    def invoke(
+        self,
+        event: Any = None,
+        *,
+        invocation_type: Literal["RequestResponse"] = "RequestResponse",
+        qualifier: str | None = None,
+        client_context: Mapping[str, Any] | None = None,
+    ) -> InvocationResult: ...
+
+    @overload
+    def invoke(
+        self,
+        event: Any = None,
+        *,
+        invocation_type: Literal["Event"],
+        qualifier: str | None = None,
+        client_context: Mapping[str, Any] | None = None,
+    ) -> AsyncInvocation: ...
+
+    @overload
+    def invoke(
+        self,
+        event: Any = None,
+        *,
+        invocation_type: Literal["DryRun"],
+        qualifier: str | None = None,
+        client_context: Mapping[str, Any] | None = None,
+    ) -> None: ...
+
+    @overload
+    def invoke(
+        self,
+        event: Any = None,
+        *,
+        invocation_type: str,
+        qualifier: str | None = None,
+        client_context: Mapping[str, Any] | None = None,
+    ) -> InvocationResult | AsyncInvocation | None: ...
+
+    def invoke(
+        self,
+        event: Any = None,
+        *,
+        invocation_type: str = "RequestResponse",
+        qualifier: str | None = None,
+        client_context: Mapping[str, Any] | None = None,
+    ) -> InvocationResult | AsyncInvocation | None:
+        """Invoke the function, as Lambda's Invoke API does.
+
+        ``RequestResponse`` (the default) waits and returns an ``InvocationResult``; ``Event``
+        queues the event and returns an ``AsyncInvocation`` at once (retries and destinations
+        follow Lambda's rules); ``DryRun`` only validates and returns None. ``event`` is any
+        JSON-serialisable value (``None`` sends ``{}``), or ``bytes``/``str`` holding JSON.
+        ``qualifier`` is ``$LATEST``, a published version or an alias.
+
+        Handler errors, timeouts and crashes come back as a result with ``error`` set; API-level
+        errors raise: ``TooManyRequestsException`` (throttled, with ``.reason``),
+        ``RequestTooLargeException``, ``InvalidRequestContentException`` (not JSON, or ``NaN``/``Infinity``,
+        before anything starts; it is also a ``ConfigError``), ``UnknownFunctionError``.
+        """
+        payload = encode_event(event)
+        if invocation_type == "Event":
+            return AsyncInvocation(self._lab.enqueue(self.name, payload, qualifier))
+        if invocation_type == "DryRun":
+            self.resolve(qualifier)
+            return None
+        if invocation_type != "RequestResponse":
+            raise ConfigError(
+                f"invalid invocation_type: {invocation_type!r}; expected RequestResponse, Event or DryRun"
+            )
+        options = encode_client_context(client_context)
+        limit = self.config.timeout_s + self._lab.settings.init_timeout_s + SLACK_S
+        return self._engine.submit(self.name, payload, options, qualifier).result(limit)
+
+    def invoke_async(self, event: Any = None, *, qualifier: str | None = None) -> AsyncInvocation:
+        """Same as ``invoke(event, invocation_type="Event")``."""
+        return self.invoke(event, invocation_type="Event", qualifier=qualifier)
+
+    def wait_provisioned(self, timeout_s: float = 60.0) -> None:
+        """Wait until every provisioned environment has finished its init (they start at configuration)."""
+        deadline = time.monotonic() + timeout_s
+        want = self.config.provisioned_concurrency
+        while sum(e.provisioned and e.state == "idle" for e in self.environments()) < want:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{self.name}: {want} provisioned environments not ready after {timeout_s} s")
+            time.sleep(0.01)
+
+    def kill(self) -> None:
+        """Shut down every environment of this function now (in-flight invocations end with an error)."""
+        self._engine.call(lambda plane: plane.kill(self.name))
+
+    def submit(
+        self, event: Any = None, *, qualifier: str | None = None, client_context: Mapping[str, Any] | None = None
+    ) -> concurrent.futures.Future[InvocationResult]:
+        """Start a synchronous-type invocation without waiting; the future resolves with its result.
+
+        Many submits in flight run concurrently, each in its own environment, as simultaneous
+        requests do on Lambda. Errors that ``invoke`` raises are set on the future instead, except
+        an invalid event, raised at once. Done-callbacks run on the Lab's callback thread (never on
+        the engine's), so a callback may call ``invoke``; they run one at a time, in order.
+        """
+        payload = encode_event(event)
+        return self._engine.submit(self.name, payload, encode_client_context(client_context), qualifier)
+
+    def update(
+        self,
+        *,
+        source: str | None = None,
+        path: str | Path | None = None,
+        zip_file: bytes | None = None,
+        progress: deploy.Progress | None = None,
+        pip_args: Sequence[str] | None = None,
+        **changes: Any,
+    ) -> Function:
+        """Deploy new code and/or configuration: existing environments retire, the next invoke is cold.
+
+        ``layers=``, ``requirements=`` and ``inherit_packages=`` change what the function ships, as on
+        ``create_function``; ``pip_args`` (kept from the last deploy when not given) and ``progress`` too.
+        """
+        try:
+            config = dataclasses.replace(self.config, **changes) if changes else self.config
+        except TypeError as exc:  # an unknown keyword
+            raise ConfigError(f"invalid setting: {exc}") from None
+        if pip_args is None:
+            pip_args = self._engine.packages[self.name].pip_args
+        if source is None and path is None and zip_file is None:  # the same code, redeployed from its task root
+            self._engine.deploy(config, path=self.version_info().code_folder, progress=progress, pip_args=pip_args)
+        else:
+            self._engine.deploy(
+                config, source=source, path=path, archive=zip_file, progress=progress, pip_args=pip_args
+            )
+        self.config = config
+        return self
+
+    def environments(self) -> list[EnvironmentInfo]:
+        """The function's environments that are not gone yet."""
+        rows = self._engine.call(lambda plane: observe.live_environments(plane, self.name))
+        return [EnvironmentInfo(*row) for row in rows]
+
+    def statistics(self) -> dict[str, Any]:
+        """Environments by state, concurrency in use, throttles and queued events; cheap to poll."""
+        return self._engine.call(lambda plane: observe.statistics(plane, self.name))
+
+    def logs(self, environment_id: str | None = None) -> str:
+        return self._lab.logs(self.name, environment_id)
+
+    def profile_init(self, qualifier: str | None = None) -> pd.DataFrame:
+        """Why an init is slow: one cold start with import timing on, as a table (slowest first).
+
+        One row per import of the init: ``module``, ``parent``, ``depth``, ``self_ms``,
+        ``cumulative_ms``, ``origin`` (``package``, ``dependencies``, ``layer``, ``runtime``, ``stdlib``,
+        ``other`` such as inherited packages, ``not found`` for a failed import), ``file``; draw it with
+        ``lambdalab.viz.init_profile``. The cold start runs the same code, configuration and packages
+        in a throwaway Lab of its own, invoked once with ``{}``: this function's environments, records
+        and logs are untouched, and its next invoke is as cold or warm as before. ``.attrs`` holds
+        the profiling run's ``init_duration_ms``, ``error`` (its init or invoke error, or None) and ``log``.
+        Needs the ``python`` runtime (``python-ric`` loads the handler inside awslambdaric).
+        """
+        from lambdalab.engine.runtimes import RUNTIME_DIR, ProfiledConfig
+        from lambdalab.init_profile import MODULES_MARKER, parse_importtime, parse_modules_line, profile_table
+
+        if self.config.runtime != "python" and self.config.runtime != INTERPRETER:
+            raise ConfigError(
+                f"profile_init needs runtime 'python': {self.name} runs {self.config.runtime!r}; it "
+                "reads Python's import timing (a python-ric handler is imported inside awslambdaric: "
+                "profile a copy with runtime='python')"
+            )
+
+        def where(plane: ControlPlane) -> tuple[FunctionConfig, Path, str, Any]:
+            sha = plane.scheduler.pool(self.name, plane.resolve(self.name, qualifier)).spec.code
+            config, code_dir = plane.code[(self.name, sha)]
+            return config, code_dir, sha, plane.paths.get((self.name, sha))
+
+        config, code_dir, sha, paths = self._engine.call(where)
+        fields = {f.name: getattr(config, f.name) for f in dataclasses.fields(config)}
+        profiled = ProfiledConfig(**(fields | {"provisioned_concurrency": 0, "reserved_concurrency": None}))
+        s = self._engine.settings
+        scratch = LabEngine(  # a Lab of its own: this one's region, account, init timeout, variables, cgroups
+            LabSettings(
+                region=s.region,
+                account_id=s.account_id,
+                init_timeout_s=s.init_timeout_s,
+                pass_env=s.pass_env,
+                use_cgroups=s.use_cgroups,
+                role_credentials=s.role_credentials,
+                max_log_entries=1_000_000,
+            )
+        )
+        try:
+            scratch.call(lambda plane: plane.deploy(profiled, code_dir, sha, paths))
+            limit = config.timeout_s + s.init_timeout_s + SLACK_S
+            result = scratch.submit(self.name, b"{}", None).result(limit)
+            log = scratch.logs(self.name)
+        finally:
+            scratch.close()
+        rows = parse_importtime(log, until=MODULES_MARKER)
+        roots: dict[str, list[str]] = {origin: list(folders) for origin, folders in (paths.roots if paths else ())}
+        roots["package"] = [str(code_dir), "/var/task"]
+        if roots.get("layer"):  # where the runtime sees its layers at /opt (a mount namespace)
+            roots["layer"] += ["/opt/python", f"/opt/python/lib/{INTERPRETER}/site-packages"]
+        roots["runtime"] = [*roots.get("runtime", []), str(RUNTIME_DIR)]
+        table = profile_table(rows, parse_modules_line(log), roots)
+        table.attrs.update(init_duration_ms=result.init_duration_ms, error=result.error, log=log)
+        return table
+
+    def url(self, qualifier: str | None = None) -> str:
+        """This function's URL (a loopback port of its own), created on first use; starts ``lab.serve()`` if needed."""
+        return cast(str, front_ends.get("function_url")(self._lab, self.name, qualifier))

@@ -1,0 +1,231 @@
+"""The state behind one ``Lab``: its folder, its engine (a control plane on a loop thread), what is deployed.
+
+``Lab`` (``api.py``) and ``Function`` (``function.py``) are the facade over one ``LabEngine``; nothing else
+holds one, so a front-end reaches the engine only through their public methods. ``call`` runs a function of
+the control plane on the engine's loop (in place when already there), ``submit`` starts an invocation from
+any thread, ``deploy`` makes a function's package ready and registers it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import concurrent.futures
+import os
+import tempfile
+import threading
+import weakref
+from collections.abc import Callable, Coroutine, Mapping, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+from lambdalab import deploy
+from lambdalab.config import FunctionConfig, check_lab_options
+from lambdalab.core.limits import AccountLimits
+from lambdalab.engine import launcher, mounts
+from lambdalab.engine.control_plane import ControlPlane, LabSettings
+from lambdalab.engine.loop_thread import LoopThread
+from lambdalab.engine.reaper import remove_tree
+from lambdalab.errors import ConfigError, LabClosedError
+from lambdalab.packages.layers import LayerStore
+from lambdalab.results import CallbackThread, InvocationFuture, InvocationResult
+
+T = TypeVar("T")
+
+
+def lab_settings(options: Mapping[str, Any]) -> LabSettings:
+    """The settings of a Lab from its keyword arguments (all of ``Lab()``'s), each checked (``ConfigError``)."""
+    check_lab_options(options)
+    concurrency, floor = options["account_concurrency"], options["unreserved_floor"]
+    floor = min(100, concurrency // 10) if floor is None else floor  # 100, or a tenth of a smaller account
+    if floor > concurrency:
+        raise ConfigError(f"invalid unreserved_floor: {floor!r}; expected 0 to account_concurrency")
+    limits = AccountLimits(concurrency, floor, options["scale_limit"], float(options["scale_period_s"]))
+    return LabSettings(
+        options["region"],
+        options["account_id"],
+        float(options["init_timeout_s"]),
+        tuple(options["pass_env"]),
+        options["use_cgroups"],
+        limits,
+        float(options["keep_alive_s"]),
+        options["keep_alive_policy"],
+        float(options["retry_delay_scale"]),
+        int(options["max_records"]),
+        int(options["max_log_entries"]),
+        tuple(sorted((options["role_credentials"] or {}).items())),
+    )
+
+
+class LabEngine:
+    """One Lab's folder, control plane, loop thread and callback thread, and its deployed packages."""
+
+    def __init__(self, settings: LabSettings) -> None:
+        self.settings = settings
+        # outside the machine's /tmp where runtimes get their own /tmp (engine/mounts.py), else tempfile's default
+        self.workdir = Path(tempfile.mkdtemp(prefix=f"lambdalab-{os.getpid()}-", dir=mounts.work_base()))
+        mounts.share(self.workdir)  # so an environment's /tmp unmounted here is gone from every runtime's view
+        self.thread = LoopThread()
+        self.closed = False
+        self.packages: dict[str, deploy.Package] = {}  # function -> what its $LATEST ships
+        self.layer_store = LayerStore(self.workdir / "layers", settings.region, settings.account_id)
+        self.layer_map: dict[str, Path] = {}
+        self.runtime_dirs: dict[str, Path] = {}
+        self.callbacks: CallbackThread | None = None
+        launcher.path()  # built here on first use (a compile), never on the engine's loop
+
+        async def make() -> ControlPlane:
+            self.callbacks = CallbackThread(threading.get_ident())
+            return ControlPlane(self.workdir, settings, self.workdir.name.rsplit("-", 1)[-1])
+
+        try:
+            self.plane = self.thread.run(make(), timeout=30)
+        except BaseException:  # the engine could not start: leave no thread or folder behind
+            self.thread.stop()
+            remove_tree(self.workdir)
+            raise
+        self.finalizer = weakref.finalize(self, close_quietly, self.thread, self.plane, self.workdir, self.callbacks)
+        atexit.register(self.finalizer)
+
+    def close(self) -> None:
+        """Shut down every environment and remove the folder. Idempotent."""
+        self.closed = True
+        self.finalizer()
+
+    def check_open(self) -> None:
+        if self.closed:
+            raise LabClosedError("this Lab is closed; create a new one")
+
+    # -- the loop ---------------------------------------------------------------------------------
+    def on_loop(self) -> bool:
+        """Whether the caller runs on the engine's loop thread."""
+        try:
+            return asyncio.get_running_loop() is self.thread.loop
+        except RuntimeError:  # no loop running on this thread
+            return False
+
+    def call(self, fn: Callable[[ControlPlane], T]) -> T:
+        """``fn(plane)`` on the engine's loop: in place when called there, else handed over and waited for."""
+        self.check_open()
+        plane = self.plane
+        if self.on_loop():
+            return fn(plane)
+
+        async def run() -> T:
+            return fn(plane)
+
+        return self.thread.run(run(), timeout=30)
+
+    def run(self, coro: Coroutine[Any, Any, T], timeout: float | None) -> T:
+        """``coro`` on the engine's loop, waited for; ``LabClosedError`` (``coro`` closed, unrun) once it stopped."""
+        if not self.thread.is_running:
+            coro.close()
+            raise LabClosedError("this Lab is closed; create a new one")
+        return self.thread.run(coro, timeout=timeout)
+
+    def submit(
+        self, name: str, payload: bytes, options: dict[str, str] | None, qualifier: str | None = None
+    ) -> concurrent.futures.Future[InvocationResult]:
+        """Start a synchronous invocation from any thread; the future resolves with its result (or its error)."""
+        self.check_open()
+        assert self.callbacks is not None
+        answer: concurrent.futures.Future[InvocationResult] = InvocationFuture(self.callbacks)
+        plane = self.plane
+
+        def done(future: Any) -> None:
+            if future.cancelled() or future.exception() is not None:
+                transfer(future, answer)
+            else:
+                answer.set_result(InvocationResult.from_engine(future.result()))
+
+        def start() -> None:
+            try:
+                future = plane.start_invoke(name, payload, options, qualifier)
+            except Exception as exc:  # noqa: BLE001 - handed to the caller's thread
+                answer.set_exception(exc)
+                return
+            future.add_done_callback(done)
+
+        self.thread.call_soon(start)
+        return answer
+
+    # -- deploying --------------------------------------------------------------------------------
+    def deploy(
+        self,
+        config: FunctionConfig,
+        *,
+        source: str | None = None,
+        path: str | Path | None = None,
+        archive: bytes | None = None,
+        progress: deploy.Progress | None = None,
+        pip_args: Sequence[str] = (),
+    ) -> deploy.Deployment:
+        """Resolve the layers, build the dependencies (here, on the caller's thread), write the code, deploy."""
+        self.check_open()
+        built = deploy.prepare(
+            config,
+            code_root=self.workdir / "code",
+            layer_store=self.layer_store,
+            layer_map=self.layer_map,
+            runtime_dir=self.runtime_dir,
+            source=source,
+            path=path,
+            archive=archive,
+            progress=progress,
+            pip_args=pip_args,
+        )
+        self.call(lambda plane: plane.deploy(config, built.code_dir, built.sha, built.paths))
+        self.packages[config.name] = built.package
+        return built
+
+    def runtime_dir(self, runtime: str) -> Path:
+        """The runtime's own directory (the AWS SDK; awslambdaric for python-ric), made once per Lab and kind."""
+        from lambdalab.engine import runtime_sdk
+
+        kind = "python-ric" if runtime == "python-ric" else "python"
+        if kind not in self.runtime_dirs:
+            folder = self.workdir / "runtime" / kind
+            self.runtime_dirs[kind] = runtime_sdk.build(folder, runtime_client=kind == "python-ric")
+        return self.runtime_dirs[kind]
+
+    # -- reading ----------------------------------------------------------------------------------
+    def logs(self, name: str, environment_id: str | None = None) -> str:
+        """The log streams of function ``name`` (or one environment's), as Lambda's lines."""
+        self.plane.function(name)
+        streams = [
+            e.stream
+            for e in list(self.plane.environments.values())
+            if e.pool.spec.function == name and (environment_id is None or e.id == environment_id)
+        ]
+        return "".join(s.text() for s in streams)
+
+    def destination_records(self, name: str, kind: str) -> list[dict[str, Any]]:
+        """Function ``name``'s ``on_success`` or ``on_failure`` destination records, oldest first."""
+        return list(self.plane.destinations.get(name, {}).get(kind, []))
+
+
+def transfer(source: Any, target: concurrent.futures.Future[Any]) -> None:
+    """Settle ``target`` as ``source`` settled (cancelled, failed or done), unless it is already settled."""
+    if target.done():
+        return
+    if source.cancelled():
+        target.cancel()
+    elif source.exception() is not None:
+        target.set_exception(source.exception())
+    else:
+        target.set_result(source.result())
+
+
+def close_quietly(thread: LoopThread, plane: ControlPlane, workdir: Path, callbacks: CallbackThread | None) -> None:
+    """Close the control plane, stop the threads and remove the folder; never raises (it runs at exit too)."""
+    try:
+        if thread.is_running:
+            thread.run(plane.close(), timeout=15)
+    except Exception:  # noqa: BLE001 - closing must not raise at exit
+        pass
+    finally:
+        plane.reaper.close()
+        thread.stop()
+        if callbacks is not None:
+            callbacks.stop()
+        remove_tree(workdir)  # what is mounted in it first (environments' /tmp), if the reaper could not
