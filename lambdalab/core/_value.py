@@ -21,14 +21,10 @@ class Value:
     __slots__ = ()
     _fields: ClassVar[tuple[str, ...]] = ()
 
-    def __eq__(self, other: object) -> bool:
+    def __eq__(self, other: object) -> bool:  # != is its negation (mypyc writes that __ne__ as CPython does)
         if type(other) is not type(self):
             return NotImplemented
         return astuple(self) == astuple(other)
-
-    def __ne__(self, other: object) -> bool:
-        equal = self.__eq__(other)
-        return equal if equal is NotImplemented else not equal
 
     def __hash__(self) -> int:
         return hash(astuple(self))
