@@ -152,12 +152,12 @@ def timeline_svg(result: InvocationResult, *, width: int = 420) -> str:
     scale = (width - 4) / (total + tail)
     colours = phase_colours()
     parts, labels = [], []
-    for phase, a, b in [*phases, (after, end, end + tail)]:
-        x, w = 2 + (a - start) * scale, max((b - a) * scale, 1.5)
+    for phase, began, ended in [*phases, (after, end, end + tail)]:
+        x, width_px = 2 + (began - start) * scale, max((ended - began) * scale, 1.5)
         dash = " stroke='#ffffff' stroke-dasharray='3 2'" if phase == after else ""
-        ms = "…" if phase == after else f"{(b - a) * 1000:.1f} ms"
+        ms = "…" if phase == after else f"{(ended - began) * 1000:.1f} ms"
         parts.append(
-            f"<rect class='phase-{phase}' x='{x:.1f}' y='2' width='{w:.1f}' height='14' "
+            f"<rect class='phase-{phase}' x='{x:.1f}' y='2' width='{width_px:.1f}' height='14' "
             f"fill='{colours.get(phase, '#999')}'{dash}><title>{phase} {ms}</title></rect>"
         )
         labels.append(f"<span style='color:{colours.get(phase, '#999')}'>■</span> {phase} {ms}")
@@ -175,7 +175,7 @@ def function_html(fn: Function) -> str:
     config = fn.config
     try:
         environments = fn.environments()
-        frozen = sum(1 for e in environments if e.frozen)
+        frozen = sum(1 for environment in environments if environment.frozen)
         envs = f"{len(environments)} ({frozen} frozen)"
     except Exception:  # noqa: BLE001 - a closed Lab still renders its function's card
         envs = "n/a (Lab closed)"
@@ -188,7 +188,7 @@ def function_html(fn: Function) -> str:
         ("handler", config.full_handler),
         ("environments", envs),
     ]
-    defaults = {f.name: f.default for f in dataclasses.fields(config)}
+    defaults = {field.name: field.default for field in dataclasses.fields(config)}
     cells += [
         (name.replace("_", " "), str(getattr(config, name)))
         for name in _SCALING_FIELDS

@@ -15,7 +15,7 @@ import threading
 import time
 from typing import Any
 
-import ipywidgets as w
+import ipywidgets as widgets
 import pandas  # noqa: F401 - imported here, on the main thread, before a worker thread can half-import it
 
 from lambdalab import Function, load
@@ -62,12 +62,12 @@ class Panel:
         self._lock = threading.Lock()
         self._ticking = False
         self.controls = self._make_controls(pattern, rate, duration_s, concurrency)
-        self.start_button = w.Button(description="Start", button_style="success", icon="play")
-        self.stop_button = w.Button(description="Stop", button_style="danger", icon="stop", disabled=True)
+        self.start_button = widgets.Button(description="Start", button_style="success", icon="play")
+        self.stop_button = widgets.Button(description="Stop", button_style="danger", icon="stop", disabled=True)
         self.start_button.on_click(lambda _: self._guarded(self.start))
         self.stop_button.on_click(lambda _: self._guarded(self.stop))
-        self.progress = w.FloatProgress(value=0.0, min=0.0, max=1.0, description="progress")
-        self.status = w.HTML(value=f"<b>{fn.name}</b>: ready")
+        self.progress = widgets.FloatProgress(value=0.0, min=0.0, max=1.0, description="progress")
+        self.status = widgets.HTML(value=f"<b>{fn.name}</b>: ready")
         self.figures = {kind: _new_figure(kind) for kind in charts}
         self.widget = self._layout()
 
@@ -78,18 +78,22 @@ class Panel:
     def __repr__(self) -> str:
         return f"<Panel {self.fn.name} running={self.running}>"
 
-    def _make_controls(self, pattern: str, rate: float, duration_s: float, concurrency: int) -> dict[str, w.Widget]:
+    def _make_controls(
+        self, pattern: str, rate: float, duration_s: float, concurrency: int
+    ) -> dict[str, widgets.Widget]:
         config = self.fn.config
-        controls: dict[str, w.Widget] = {
-            "pattern": w.Dropdown(options=list(KNOB_PATTERNS), value=pattern, description="pattern"),
-            "rate": w.BoundedFloatText(value=rate, min=0.1, max=10_000, description="rate /s"),
-            "duration": w.BoundedFloatText(value=duration_s, min=0.1, max=3600, description="duration s"),
-            "concurrency": w.BoundedIntText(value=concurrency, min=1, max=1000, description="clients"),
-            "memory": w.BoundedIntText(value=config.memory_mb, min=128, max=10_240, step=64, description="memory MB"),
+        controls: dict[str, widgets.Widget] = {
+            "pattern": widgets.Dropdown(options=list(KNOB_PATTERNS), value=pattern, description="pattern"),
+            "rate": widgets.BoundedFloatText(value=rate, min=0.1, max=10_000, description="rate /s"),
+            "duration": widgets.BoundedFloatText(value=duration_s, min=0.1, max=3600, description="duration s"),
+            "concurrency": widgets.BoundedIntText(value=concurrency, min=1, max=1000, description="clients"),
+            "memory": widgets.BoundedIntText(
+                value=config.memory_mb, min=128, max=10_240, step=64, description="memory MB"
+            ),
         }
         for key, field, _ in _SCALING:
             value = getattr(config, field)
-            controls[key] = w.Text(
+            controls[key] = widgets.Text(
                 value="" if value is None else str(value), placeholder="default", description=key.replace("_", "-")
             )
         for control in controls.values():
@@ -97,16 +101,16 @@ class Panel:
             control.layout.width = "200px"
         return controls
 
-    def _layout(self) -> w.VBox:
-        c = self.controls
+    def _layout(self) -> widgets.VBox:
+        controls = self.controls
         rows = [
-            w.HBox([c["pattern"], c["rate"], c["duration"], c["concurrency"]]),
-            w.HBox([c["memory"], c["reserved"], c["provisioned"], c["keep_alive"]]),
-            w.HBox([self.start_button, self.stop_button, self.progress]),
+            widgets.HBox([controls["pattern"], controls["rate"], controls["duration"], controls["concurrency"]]),
+            widgets.HBox([controls["memory"], controls["reserved"], controls["provisioned"], controls["keep_alive"]]),
+            widgets.HBox([self.start_button, self.stop_button, self.progress]),
             self.status,
             *self.figures.values(),
         ]
-        box = w.VBox(rows)
+        box = widgets.VBox(rows)
         box.add_class("lambdalab-panel")
         return box
 
@@ -120,19 +124,19 @@ class Panel:
         if self.running:
             raise CallerError("a load is already running in this panel; stop it first")
         self._apply_settings()
-        c = self.controls
-        duration = float(c["duration"].value)
+        controls = self.controls
+        duration = float(controls["duration"].value)
         pattern = make_pattern(
-            c["pattern"].value,
-            rate=float(c["rate"].value),
-            clients=int(c["concurrency"].value),
+            controls["pattern"].value,
+            rate=float(controls["rate"].value),
+            clients=int(controls["concurrency"].value),
             seed=self.seed,
             duration_s=duration,
         )
         self._started_at = time.time()
         self.handle = load.start(self.fn, pattern, duration_s=duration, count=self.count, event=self.event)
         self.start_button.disabled, self.stop_button.disabled = True, False
-        self.status.value = f"<b>{self.fn.name}</b>: running {c['pattern'].value} load"
+        self.status.value = f"<b>{self.fn.name}</b>: running {controls['pattern'].value} load"
         self._start_ticking()
         return self.handle
 
@@ -174,12 +178,12 @@ class Panel:
         return total
 
     def _apply_settings(self) -> None:
-        c, config = self.controls, self.fn.config
+        controls, config = self.controls, self.fn.config
         changes: dict[str, Any] = {}
-        if int(c["memory"].value) != config.memory_mb:
-            changes["memory_mb"] = int(c["memory"].value)
+        if int(controls["memory"].value) != config.memory_mb:
+            changes["memory_mb"] = int(controls["memory"].value)
         for key, field, kind in _SCALING:
-            text = c[key].value.strip()
+            text = controls[key].value.strip()
             try:
                 value = kind(text) if text else None
             except ValueError:

@@ -277,8 +277,8 @@ class _Run:
     # -- progress -----------------------------------------------------------------------------
     def _total(self) -> int | None:
         if self.pattern.finite and not isinstance(self.pattern, ClosedLoop):
-            n = sum(1 for _ in self.pattern.offsets(self.duration_s))
-            return n if self.count is None else min(n, self.count)
+            arrivals = sum(1 for _ in self.pattern.offsets(self.duration_s))
+            return arrivals if self.count is None else min(arrivals, self.count)
         return self.count
 
     def _tick(self, now: float | None = None, *, force: bool = False) -> None:
@@ -326,7 +326,7 @@ class _Run:
                 in_flight, max_in_flight = self._in_flight, self._max_in_flight
                 finished, stopped = self._finished, self._stopped or self.stop_event.is_set()
                 end = self._t_end if self._t_end is not None else time.monotonic()
-            self._rows.extend(self._row(o, scheduled, sent, clients) for o in fresh)
+            self._rows.extend(self._row(outcome, scheduled, sent, clients) for outcome in fresh)
             rows = sorted(self._rows, key=lambda row: row[0])
         frame = self._frame(rows)
         duration = end - self._t0
@@ -345,9 +345,9 @@ class _Run:
     def _epoch(self, mono: float) -> float:
         return self._wall0 + (mono - self._t0)
 
-    def _row(self, o: _Outcome, scheduled: list[float], sent: list[float], clients: list[int]) -> tuple[Any, ...]:
-        record = getattr(o.result, "record", None) if o.error is None else None
-        client_ms = (o.done - sent[o.seq]) * 1000.0
+    def _row(self, outcome: _Outcome, scheduled: list[float], sent: list[float], clients: list[int]) -> tuple[Any, ...]:
+        record = getattr(outcome.result, "record", None) if outcome.error is None else None
+        client_ms = (outcome.done - sent[outcome.seq]) * 1000.0
         if isinstance(record, InvocationRecord):
             fields = [getattr(record, name) for name in RECORD_FIELDS]
             fields[_STATUS] = record.status.value
@@ -356,19 +356,19 @@ class _Run:
         else:
             fields = [None] * len(RECORD_FIELDS)
             fields[_FUNCTION] = self.function_name
-            if o.error is not None:
-                fields[_ERROR_TYPE] = type(o.error).__name__
+            if outcome.error is not None:
+                fields[_ERROR_TYPE] = type(outcome.error).__name__
             latency = client_ms
-            throttled = isinstance(o.error, TooManyRequestsException)
+            throttled = isinstance(outcome.error, TooManyRequestsException)
         return (
-            o.seq,
-            clients[o.seq],
-            self._epoch(scheduled[o.seq]),
-            self._epoch(sent[o.seq]),
+            outcome.seq,
+            clients[outcome.seq],
+            self._epoch(scheduled[outcome.seq]),
+            self._epoch(sent[outcome.seq]),
             *fields,
             latency,
             client_ms,
-            (sent[o.seq] - scheduled[o.seq]) * 1000.0,
+            (sent[outcome.seq] - scheduled[outcome.seq]) * 1000.0,
             throttled,
         )
 
@@ -419,7 +419,10 @@ def _accepts_invocation_type(target: Any) -> bool:
         parameters = inspect.signature(invoke).parameters.values()
     except (TypeError, ValueError):
         return False
-    return any(p.name == "invocation_type" or p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters)
+    return any(
+        parameter.name == "invocation_type" or parameter.kind is inspect.Parameter.VAR_KEYWORD
+        for parameter in parameters
+    )
 
 
 def run(

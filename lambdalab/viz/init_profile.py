@@ -62,7 +62,7 @@ def init_profile(
     import plotly.graph_objects as go
 
     rows = _rows(table)
-    total_ms = sum(r["self_ms"] for r in rows)
+    total_ms = sum(row["self_ms"] for row in rows)
     heading = title if title is not None else f"Import time of one cold start: {total_ms:.1f} ms in {len(rows)} imports"
     if kind == "icicle":
         traces, layout = _icicle(rows, maxdepth, total_ms)
@@ -120,19 +120,19 @@ _HOVER = (
 
 def _icicle(rows: list[dict[str, Any]], maxdepth: int | None, total_ms: float) -> tuple[list[Any], dict[str, Any]]:
     """One icicle trace under a synthetic root; sizes are self times (``remainder``), so a box spans its subtree."""
-    ids = {r["id"] for r in rows}
+    ids = {row["id"] for row in rows}
     # in import order: the tree reads left to right as the init ran
-    ordered = sorted(rows, key=lambda r: r["order"])
+    ordered = sorted(rows, key=lambda row: row["order"])
     trace = {
         "type": "icicle",
         "branchvalues": "remainder",
         "sort": False,
-        "ids": [_ROOT_ID] + [r["id"] for r in ordered],
-        "labels": ["all imports"] + [r["module"] for r in ordered],
-        "parents": [""] + [r["parent_id"] if r["parent_id"] in ids else _ROOT_ID for r in ordered],
-        "values": [0.0] + [r["self_ms"] for r in ordered],
-        "customdata": [["", 0.0, total_ms, ""]] + [_hover(r) for r in ordered],
-        "marker": {"colors": [_ROOT_COLOUR] + [_colour(r["origin"]) for r in ordered]},
+        "ids": [_ROOT_ID] + [row["id"] for row in ordered],
+        "labels": ["all imports"] + [row["module"] for row in ordered],
+        "parents": [""] + [row["parent_id"] if row["parent_id"] in ids else _ROOT_ID for row in ordered],
+        "values": [0.0] + [row["self_ms"] for row in ordered],
+        "customdata": [["", 0.0, total_ms, ""]] + [_hover(row) for row in ordered],
+        "marker": {"colors": [_ROOT_COLOUR] + [_colour(row["origin"]) for row in ordered]},
         "hovertemplate": _HOVER,
         "maxdepth": maxdepth if maxdepth is not None else -1,
         "tiling": {"orientation": "h"},
@@ -141,7 +141,7 @@ def _icicle(rows: list[dict[str, Any]], maxdepth: int | None, total_ms: float) -
     layout = {
         "margin": {"l": 10, "r": 10, "t": 90, "b": 10},
         "height": 520,
-        "annotations": [_legend(r["origin"] for r in rows)],
+        "annotations": [_legend(row["origin"] for row in rows)],
     }
     return [trace], layout
 
@@ -169,11 +169,11 @@ def _legend(origins: Any) -> dict[str, Any]:
 
 def _bars(rows: list[dict[str, Any]], top: int, by: str) -> tuple[list[Any], dict[str, Any]]:
     """The ``top`` rows by ``by``, one horizontal bar trace per origin, slowest at the top."""
-    chosen = sorted(rows, key=lambda r: (-r[by], r["order"]))[:top]
+    chosen = sorted(rows, key=lambda row: (-row[by], row["order"]))[:top]
     labels = _labels(chosen)
     traces = []
-    for origin, colour in {**ORIGIN_COLOURS, **{r["origin"]: _colour(r["origin"]) for r in chosen}}.items():
-        mine = [(label, r) for label, r in zip(labels, chosen, strict=True) if r["origin"] == origin]
+    for origin, colour in {**ORIGIN_COLOURS, **{row["origin"]: _colour(row["origin"]) for row in chosen}}.items():
+        mine = [(label, row) for label, row in zip(labels, chosen, strict=True) if row["origin"] == origin]
         if mine:
             traces.append(
                 {
@@ -182,8 +182,8 @@ def _bars(rows: list[dict[str, Any]], top: int, by: str) -> tuple[list[Any], dic
                     "name": origin,
                     "marker": {"color": colour},
                     "y": [label for label, _ in mine],
-                    "x": [r[by] for _, r in mine],
-                    "customdata": [_hover(r) for _, r in mine],
+                    "x": [row[by] for _, row in mine],
+                    "customdata": [_hover(row) for _, row in mine],
                     "hovertemplate": _HOVER.replace("%{label}", "%{y}"),
                 }
             )
