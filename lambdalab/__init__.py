@@ -7,7 +7,7 @@
 from typing import Any
 
 from lambdalab import endpoint, frontends, sqs
-from lambdalab.api import Function, Lab
+from lambdalab.api import Lab
 from lambdalab.config import FunctionConfig
 from lambdalab.errors import (
     CallerError,
@@ -20,6 +20,7 @@ from lambdalab.errors import (
     TooManyRequestsException,
     UnknownFunctionError,
 )
+from lambdalab.function import Function
 from lambdalab.results import AsyncInvocation, EnvironmentInfo, InvocationResult, VersionInfo
 
 from ._version import __version__

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lambdalab.core.records import InvocationRecord, format_report
-from lambdalab.engine.control_plane import EngineResult
+from lambdalab.engine.control_plane import EngineResult as EngineResult  # what Lab.start_invoke resolves with
 from lambdalab.errors import FunctionError
 
 if TYPE_CHECKING:

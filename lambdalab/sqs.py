@@ -45,7 +45,7 @@ from lambdalab.errors import ConfigError, LambdaLabError
 
 if TYPE_CHECKING:
     from lambdalab.api import Lab
-    from lambdalab.engine.control_plane import EngineResult
+    from lambdalab.results import EngineResult
 
 T = TypeVar("T")
 _RECORD_OVERHEAD = 1024  # bytes of metadata per record, counted against the 6 MB payload limit

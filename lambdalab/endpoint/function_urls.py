@@ -45,7 +45,7 @@ from lambdalab.errors import LambdaLabError, TooManyRequestsException
 if TYPE_CHECKING:
     from lambdalab.endpoint.front import Front
     from lambdalab.endpoint.server import Endpoint
-    from lambdalab.engine.control_plane import EngineResult
+    from lambdalab.results import EngineResult
 
 _TEXT_TYPES = ("text/", "json", "xml", "javascript", "x-www-form-urlencoded", "graphql", "yaml")
 _SLACK_S = 30.0

@@ -31,7 +31,7 @@ from lambdalab.errors import LambdaLabError
 
 if TYPE_CHECKING:
     from lambdalab.endpoint.server import Endpoint
-    from lambdalab.engine.control_plane import EngineResult
+    from lambdalab.results import EngineResult
 
 INVOCATION_TYPES = ("RequestResponse", "Event", "DryRun")
 _PREFIX = b"POST /2015-03-31/functions/"

@@ -30,8 +30,8 @@ from lambdalab.errors import ConfigError, LambdaLabError
 from lambdalab.packages.layers import LayerError
 
 if TYPE_CHECKING:
-    from lambdalab.api import Function
     from lambdalab.endpoint.server import Endpoint
+    from lambdalab.function import Function
 
 LATEST = "$LATEST"
 

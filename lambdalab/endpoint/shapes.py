@@ -24,7 +24,8 @@ from lambdalab.engine import package, runtime_catalog
 from lambdalab.errors import ConfigError
 
 if TYPE_CHECKING:
-    from lambdalab.api import Function, Lab
+    from lambdalab.api import Lab
+    from lambdalab.function import Function
 
 RUNTIME = INTERPRETER  # the interpreter that really runs every Python function here (Lab.runtimes()), never relabelled
 ARCHITECTURE = "arm64" if platform.machine() in ("aarch64", "arm64") else "x86_64"
