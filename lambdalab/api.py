@@ -1,8 +1,14 @@
-"""The public, headless API: ``Lab``, ``Function`` and ``InvocationResult``.
+"""The public, headless API: ``Lab`` here, ``Function`` (``function.py``) and the results (``results.py``).
 
-A ``Lab`` owns one engine (a control plane on its own loop thread) and a working folder; its
-methods are plain synchronous calls that hand work to the loop and wait. Nothing here imports
+A ``Lab`` owns one engine (a control plane on its own loop thread) and a working folder (``lab_engine.py``);
+its methods are plain synchronous calls that hand work to the loop and wait. Nothing here imports
 IPython, ipywidgets or plotly; pandas is imported only by the methods that return tables.
+
+This is the one seam of the front-ends (the endpoint, the SQS trigger, the magics, a future backend): they
+use the public methods of ``Lab`` and ``Function``, among them a few for code on the engine's loop
+(``loop``, ``run_on_loop``, ``start_invoke``, ``enqueue``, ``attach``), and never a private name. This module
+imports no front-end: ``lab.serve()``, ``fn.url()`` and ``lab.sqs_queue()`` call what the package plugged
+in (``frontends.py``).
 
 Examples
 --------
