@@ -133,3 +133,25 @@ def test_invoke_returns_by_invocation_type(lab: lambdalab.Lab) -> None:
     queued = fn.invoke({"a": 2}, invocation_type="Event")
     assert isinstance(queued, lambdalab.AsyncInvocation) and queued.status_code == 202
     assert fn.invoke(invocation_type="DryRun") is None
+
+
+FACADE = ("lambdalab.api", "lambdalab.function", "lambdalab.lab_engine", "lambdalab.frontends", "lambdalab.results")
+FRONT_ENDS = ("lambdalab.endpoint", "lambdalab.sqs", "lambdalab.jupyter", "lambdalab.cli")
+
+
+def test_the_facade_imports_no_front_end_and_no_circle_runs_through_them() -> None:
+    """Function-level imports count; imports only for type checking do not."""
+    grimp = pytest.importorskip("grimp")
+    graph = grimp.build_graph("lambdalab", exclude_type_checking_imports=True, cache_dir=None)
+    front_ends = set(FRONT_ENDS)
+    for front in FRONT_ENDS:
+        if graph.find_children(front):
+            front_ends |= graph.find_descendants(front)
+    for facade in FACADE:
+        for module in sorted(front_ends):
+            assert graph.find_shortest_chain(importer=facade, imported=module) is None, (facade, module)
+    mine = set(FACADE) | {"lambdalab.sqs", "lambdalab.endpoint"} | graph.find_descendants("lambdalab.endpoint")
+    for module in sorted(mine):
+        for imported in graph.find_modules_directly_imported_by(module):
+            back = graph.find_shortest_chain(importer=imported, imported=module)
+            assert back is None, f"circle: {module} -> {' -> '.join(back or ())}"
