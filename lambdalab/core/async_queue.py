@@ -21,7 +21,6 @@ import datetime
 import json
 from typing import Any, ClassVar, Final
 
-from lambdalab.core._value import Value
 from lambdalab.core.effects import Effect
 
 RETRY_DELAYS_S: Final = (60.0, 120.0)
@@ -37,7 +36,7 @@ class QueuedEvent:
     accepted_at: float
     max_event_age_s: float
     max_retry_attempts: int
-    attempts: int = 0          # runs of the function so far
+    attempts: int = 0  # runs of the function so far
     throttles: int = 0
 
 
@@ -75,7 +74,7 @@ class DeliverRecord(Effect):
     """Put a destination record (Lambda's shape) on a function's on-success or on-failure queue."""
 
     function: str
-    destination: str   # "on_success" | "on_failure"
+    destination: str  # "on_success" | "on_failure"
     record: dict[str, Any]
     __slots__ = ("function", "destination", "record")
     _fields: ClassVar[tuple[str, ...]] = ("environment_id", "function", "destination", "record")
@@ -88,7 +87,7 @@ class DeliverRecord(Effect):
 
 
 def _iso(at: float) -> str:
-    moment = datetime.datetime.fromtimestamp(at, tz=datetime.timezone.utc)
+    moment = datetime.datetime.fromtimestamp(at, tz=datetime.UTC)
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
@@ -127,7 +126,7 @@ class EventQueue:
         if zero_reserved:
             return self._fail(event, at, "ZeroReservedConcurrency", None, None)
         low, high = THROTTLE_BACKOFF_S
-        delay = min(high, low * 2 ** event.throttles) * self.delay_scale
+        delay = min(high, low * 2**event.throttles) * self.delay_scale
         event.throttles += 1
         return self._later(event, at, delay)
 
@@ -139,8 +138,14 @@ class EventQueue:
         event.attempts += 1
         if not is_error:
             del self.pending[request_id]
-            return [DeliverRecord(self.key(request_id), event.function, "on_success",
-                                  self._record(event, at, "Success", version, body, None))]
+            return [
+                DeliverRecord(
+                    self.key(request_id),
+                    event.function,
+                    "on_success",
+                    self._record(event, at, "Success", version, body, None),
+                )
+            ]
         if event.attempts > event.max_retry_attempts:
             return self._fail(event, at, "RetriesExhausted", version, body)
         return self._later(event, at, RETRY_DELAYS_S[event.attempts - 1] * self.delay_scale)
@@ -151,14 +156,22 @@ class EventQueue:
         request_id = event.request_id
         return [ScheduleRetry(self.key(request_id), request_id, at + delay)]
 
-    def _fail(self, event: QueuedEvent, at: float, condition: str, version: str | None,
-              body: bytes | None) -> list[Effect]:
+    def _fail(
+        self, event: QueuedEvent, at: float, condition: str, version: str | None, body: bytes | None
+    ) -> list[Effect]:
         del self.pending[event.request_id]
         record = self._record(event, at, condition, version, body, "Unhandled" if body is not None else None)
         return [DeliverRecord(self.key(event.request_id), event.function, "on_failure", record)]
 
-    def _record(self, event: QueuedEvent, at: float, condition: str, version: str | None, body: bytes | None,
-                function_error: str | None) -> dict[str, Any]:
+    def _record(
+        self,
+        event: QueuedEvent,
+        at: float,
+        condition: str,
+        version: str | None,
+        body: bytes | None,
+        function_error: str | None,
+    ) -> dict[str, Any]:
         """A destination record as Lambda writes it (LAMBDA-SPEC §7.4)."""
         qualifier = version or event.qualifier or "$LATEST"
         record: dict[str, Any] = {

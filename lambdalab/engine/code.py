@@ -44,8 +44,10 @@ def tree_size(path: Path) -> int:
 def _check_inputs(name: str, source: str | None, path: str | Path | None, archive: bytes | None) -> None:
     check_function_name(name)  # it names folders below
     if sum(x is not None for x in (source, path, archive)) != 1:
-        raise ConfigError("give exactly one of source= (handler code), path= (a .py file, a folder or a .zip) "
-                          "or zip_file= (a .zip's bytes)")
+        raise ConfigError(
+            "give exactly one of source= (handler code), path= (a .py file, a folder or a .zip) "
+            "or zip_file= (a .zip's bytes)"
+        )
     if source is not None and not isinstance(source, str):
         raise ConfigError(f"invalid source: expected the handler's code as a string, got {type(source).__name__}")
     if path is not None and not isinstance(path, (str, Path)):
@@ -54,8 +56,16 @@ def _check_inputs(name: str, source: str | None, path: str | Path | None, archiv
         raise ConfigError(f"invalid zip_file: expected the .zip's bytes, got {type(archive).__name__}")
 
 
-def write_task_root(root: Path, name: str, module: str, *, source: str | None, path: str | Path | None,
-                    archive: bytes | None = None, runtime: str = "python") -> tuple[Path, str]:
+def write_task_root(
+    root: Path,
+    name: str,
+    module: str,
+    *,
+    source: str | None,
+    path: str | Path | None,
+    archive: bytes | None = None,
+    runtime: str = "python",
+) -> tuple[Path, str]:
     """Materialise the code under ``root``; returns (task root, sha256 of the code).
 
     ``runtime`` names the file a cell's source becomes (``runtime_ids.source_filename``); a custom
@@ -80,8 +90,9 @@ def write_task_root(root: Path, name: str, module: str, *, source: str | None, p
     return final, sha
 
 
-def _fill(staging: Path, module: str, source: str | None, path: str | Path | None, archive: bytes | None,
-          runtime: str) -> None:
+def _fill(
+    staging: Path, module: str, source: str | None, path: str | Path | None, archive: bytes | None, runtime: str
+) -> None:
     if source is not None:
         filename, mode = runtime_ids.source_filename(runtime, module, source)
         target = package.inside(staging, filename)

@@ -21,12 +21,25 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from lambdalab import runtime_ids
+from lambdalab.cache import cache_root
 from lambdalab.config import FunctionConfig
 from lambdalab.core import runtime_api as api
 from lambdalab.core.async_queue import DeliverRecord, DispatchEvent, EventQueue, QueuedEvent, ScheduleRetry
 from lambdalab.core.effects import (
-    ArmDeadline, CompleteInvocation, DeliverInvocation, DisarmDeadline, Effect, Freeze, Kill, Log,
-    RecordSpan, Retire, ScheduleWakeup, SpawnRuntime, Thaw,
+    ArmDeadline,
+    CompleteInvocation,
+    DeliverInvocation,
+    DisarmDeadline,
+    Effect,
+    Freeze,
+    Kill,
+    Log,
+    RecordSpan,
+    Retire,
+    ScheduleWakeup,
+    SpawnRuntime,
+    Thaw,
 )
 from lambdalab.core.events import DeadlineExceeded, Event, Invocation, ProcessExited, ProcessStarted, WakeupDue
 from lambdalab.core.ids import IdFactory
@@ -37,8 +50,6 @@ from lambdalab.core.logstream import LogStream
 from lambdalab.core.outcomes import Status
 from lambdalab.core.records import End, InitReport, InitStart, InvocationRecord, PhaseSpan, Start, log_stream_name
 from lambdalab.core.scheduler import LATEST, Alias, Scheduler, Throttled
-from lambdalab import runtime_ids
-from lambdalab.cache import cache_root
 from lambdalab.engine import fd_budget, mounts, runtime_catalog, runtimes
 from lambdalab.engine.environment import EngineEnvironment, PlaneHooks, RuntimeEndpoint
 from lambdalab.engine.limits import Limits
@@ -46,7 +57,11 @@ from lambdalab.engine.reaper import Reaper, remove_tree
 from lambdalab.engine.sandbox import Sandbox, lab_marker, marked_environment
 from lambdalab.engine.spare import ENVIRONMENTS, Spares
 from lambdalab.errors import (
-    ConfigError, LabClosedError, RequestTooLargeException, TooManyRequestsException, UnknownFunctionError,
+    ConfigError,
+    LabClosedError,
+    RequestTooLargeException,
+    TooManyRequestsException,
+    UnknownFunctionError,
 )
 
 _DRAIN_BEFORE = (End, InitReport, InitStart)
@@ -99,9 +114,9 @@ class ControlPlane:
         self._ids = IdFactory(os.urandom(16).hex())
         self.scheduler = Scheduler(settings.limits, self._ids.next_environment_id)
         self.queue = EventQueue(settings.retry_delay_scale, lambda fn, q: self.arn(fn))
-        self.configs: dict[str, FunctionConfig] = {}                   # function -> $LATEST config
+        self.configs: dict[str, FunctionConfig] = {}  # function -> $LATEST config
         self.code: dict[tuple[str, str], tuple[FunctionConfig, Path]] = {}  # (function, code hash)
-        self.paths: dict[tuple[str, str], runtimes.RuntimePaths] = {}     # what that code imports besides itself
+        self.paths: dict[tuple[str, str], runtimes.RuntimePaths] = {}  # what that code imports besides itself
         self.destinations: dict[str, dict[str, collections.deque[dict[str, Any]]]] = {}
         self.environments: dict[str, EngineEnvironment] = {}
         self.records: collections.deque[InvocationRecord] = collections.deque(maxlen=settings.max_records)
@@ -125,18 +140,37 @@ class ControlPlane:
         # what every environment uses (task roots, layers, runtime folders, the cache): read-only for runtimes
         self.shared_folders = (str(workdir), str(cache_root()))
         self.environments_dir = workdir / ENVIRONMENTS  # of which each runtime sees only its own folder
-        self.spares = Spares(workdir=workdir, limits=self.limits, reaper=self.reaper, budget=self.fd_budget,
-                             marker=self.marker, shared=self.shared_folders)
+        self.spares = Spares(
+            workdir=workdir,
+            limits=self.limits,
+            reaper=self.reaper,
+            budget=self.fd_budget,
+            marker=self.marker,
+            shared=self.shared_folders,
+        )
         # all an environment and its Runtime API endpoints may use of this plane
-        self.hooks = PlaneHooks(now=self.now, dispatch=self.dispatch, on_exit=self.on_exit,
-                                members=self.limits.members, shared=self.shared_folders,
-                                hide=str(self.environments_dir))
+        self.hooks = PlaneHooks(
+            now=self.now,
+            dispatch=self.dispatch,
+            on_exit=self.on_exit,
+            members=self.limits.members,
+            shared=self.shared_folders,
+            hide=str(self.environments_dir),
+        )
         self.closed = False
         self._perform_table: dict[type[Effect], Callable[[Any], None]] = {
-            SpawnRuntime: self._spawn, DeliverInvocation: self._deliver, Freeze: self._freeze,
-            Thaw: self._thaw, ArmDeadline: self._arm, DisarmDeadline: self._disarm, Kill: self._kill,
-            RecordSpan: self._record_span, Log: self._log, Retire: self._retire,
-            ScheduleWakeup: self._schedule_wakeup, ScheduleRetry: self._schedule_retry,
+            SpawnRuntime: self._spawn,
+            DeliverInvocation: self._deliver,
+            Freeze: self._freeze,
+            Thaw: self._thaw,
+            ArmDeadline: self._arm,
+            DisarmDeadline: self._disarm,
+            Kill: self._kill,
+            RecordSpan: self._record_span,
+            Log: self._log,
+            Retire: self._retire,
+            ScheduleWakeup: self._schedule_wakeup,
+            ScheduleRetry: self._schedule_retry,
             DispatchEvent: self._dispatch_event,
             DeliverRecord: self._deliver_record,
         }
@@ -146,8 +180,9 @@ class ControlPlane:
         return self.loop.time() + self._offset
 
     # -- functions ------------------------------------------------------------------------------
-    def deploy(self, config: FunctionConfig, code_dir: Path, code_sha: str,
-               paths: runtimes.RuntimePaths | None = None) -> None:
+    def deploy(
+        self, config: FunctionConfig, code_dir: Path, code_sha: str, paths: runtimes.RuntimePaths | None = None
+    ) -> None:
         """Register a function, or replace its code/config: old environments retire."""
         self._check_open()
         try:
@@ -166,10 +201,21 @@ class ControlPlane:
 
     def _spec(self, config: FunctionConfig, version: str, code_sha: str) -> EnvironmentSpec:
         # Lambda's identifier where the short name does not say the version (INIT_START names it)
-        runtime = config.runtime if runtime_ids.language(config.runtime) == "python" else \
-            runtime_catalog.resolve(config.runtime).identifier
-        return EnvironmentSpec(config.name, version, runtime, config.memory_mb, config.timeout_s,
-                               config.freeze, self.settings.init_timeout_s, code=code_sha)
+        runtime = (
+            config.runtime
+            if runtime_ids.language(config.runtime) == "python"
+            else runtime_catalog.resolve(config.runtime).identifier
+        )
+        return EnvironmentSpec(
+            config.name,
+            version,
+            runtime,
+            config.memory_mb,
+            config.timeout_s,
+            config.freeze,
+            self.settings.init_timeout_s,
+            code=code_sha,
+        )
 
     def _keep_alive(self, config: FunctionConfig) -> KeepAlivePolicy:
         seconds = self.settings.keep_alive_s if config.keep_alive_s is None else config.keep_alive_s
@@ -216,8 +262,14 @@ class ControlPlane:
             raise UnknownFunctionError(f"Function not found: {self.arn(name, qualifier)}") from None
 
     # -- invoking -------------------------------------------------------------------------------
-    def start_invoke(self, name: str, payload: bytes, options: dict[str, str] | None = None,
-                     qualifier: str | None = None, request_id: str | None = None) -> asyncio.Future[EngineResult]:
+    def start_invoke(
+        self,
+        name: str,
+        payload: bytes,
+        options: dict[str, str] | None = None,
+        qualifier: str | None = None,
+        request_id: str | None = None,
+    ) -> asyncio.Future[EngineResult]:
         """Submit one synchronous invocation; the future resolves with its one outcome.
 
         Raises ``TooManyRequestsException`` (recorded as a throttle) when a limit says no.
@@ -226,7 +278,8 @@ class ControlPlane:
         version = self.resolve(name, qualifier)
         if len(payload) > api.MAX_REQUEST_BYTES:
             raise RequestTooLargeException(
-                f"Request must be smaller than {api.MAX_REQUEST_BYTES} bytes for the InvokeFunction operation")
+                f"Request must be smaller than {api.MAX_REQUEST_BYTES} bytes for the InvokeFunction operation"
+            )
         request_id = request_id or str(uuid.uuid4())
         now = self.now()
         invocation = Invocation(request_id, now, payload, self.arn(name, qualifier), options)
@@ -242,8 +295,9 @@ class ControlPlane:
         self.perform(effects)
         return future
 
-    async def invoke(self, name: str, payload: bytes, options: dict[str, str] | None = None,
-                     qualifier: str | None = None) -> EngineResult:
+    async def invoke(
+        self, name: str, payload: bytes, options: dict[str, str] | None = None, qualifier: str | None = None
+    ) -> EngineResult:
         return await self.start_invoke(name, payload, options, qualifier)
 
     def enqueue(self, name: str, payload: bytes, qualifier: str | None = None) -> str:
@@ -252,20 +306,37 @@ class ControlPlane:
         self.resolve(name, qualifier)
         if len(payload) > MAX_ASYNC_REQUEST_BYTES:
             raise RequestTooLargeException(
-                f"Request must be smaller than {MAX_ASYNC_REQUEST_BYTES} bytes for the InvokeFunction operation")
+                f"Request must be smaller than {MAX_ASYNC_REQUEST_BYTES} bytes for the InvokeFunction operation"
+            )
         config = self.configs[name]
-        event = QueuedEvent(str(uuid.uuid4()), name, qualifier, payload, self.now(),
-                            config.max_event_age_s, config.max_retry_attempts)
+        event = QueuedEvent(
+            str(uuid.uuid4()), name, qualifier, payload, self.now(), config.max_event_age_s, config.max_retry_attempts
+        )
         self.perform(self.queue.accept(event, self.now()))
         return event.request_id
 
     def _record_throttle(self, invocation: Invocation, throttled: Throttled, at: float) -> None:
         config = self.configs[throttled.function]
-        self.records.append(InvocationRecord(
-            request_id=invocation.request_id, function=throttled.function, version=throttled.version,
-            environment_id="", cold=False, init_duration_ms=None, init_suppressed=False, duration_ms=0.0,
-            billed_duration_ms=0, memory_size_mb=config.memory_mb, max_memory_used_mb=0, status=Status.THROTTLED,
-            error_type=throttled.reason, start=at, end=at, submitted=invocation.submitted))
+        self.records.append(
+            InvocationRecord(
+                request_id=invocation.request_id,
+                function=throttled.function,
+                version=throttled.version,
+                environment_id="",
+                cold=False,
+                init_duration_ms=None,
+                init_suppressed=False,
+                duration_ms=0.0,
+                billed_duration_ms=0,
+                memory_size_mb=config.memory_mb,
+                max_memory_used_mb=0,
+                status=Status.THROTTLED,
+                error_type=throttled.reason,
+                start=at,
+                end=at,
+                submitted=invocation.submitted,
+            )
+        )
 
     # -- events from the world ------------------------------------------------------------------
     def dispatch(self, event: Event) -> None:
@@ -311,10 +382,16 @@ class ControlPlane:
         try:
             port = environment.open_server(incarnation, RuntimeEndpoint(environment, incarnation))
             env_vars = runtimes.environment_variables(
-                config, environment=environment, port=port, init_type=effect.init_type,
-                region=self.settings.region, pass_env=self.settings.pass_env, log_group=f"/aws/lambda/{config.name}",
+                config,
+                environment=environment,
+                port=port,
+                init_type=effect.init_type,
+                region=self.settings.region,
+                pass_env=self.settings.pass_env,
+                log_group=f"/aws/lambda/{config.name}",
                 credentials=dict(self.settings.role_credentials) or None,
-                paths=self.paths.get((environment.pool.spec.function, environment.pool.spec.code)))
+                paths=self.paths.get((environment.pool.spec.function, environment.pool.spec.code)),
+            )
             env_vars = marked_environment(env_vars, marker)
             paths = self.paths.get((environment.pool.spec.function, environment.pool.spec.code))
             opt = (paths.opt if paths is not None else None) or str(self.empty_opt)
@@ -324,8 +401,9 @@ class ControlPlane:
             else:
                 if spare is not None:
                     spare.sandbox.kill()  # its groups are the environment's now; it ends there
-                sandbox = environment.spawn(argv, environment.code_dir, env_vars, incarnation,
-                                            mounts=(str(environment.tmp), opt))
+                sandbox = environment.spawn(
+                    argv, environment.code_dir, env_vars, incarnation, mounts=(str(environment.tmp), opt)
+                )
         except Exception as exc:  # noqa: BLE001 - the process never ran: the core sees it exit at once
             if isinstance(exc, OSError):
                 self.fd_budget.warn_full()
@@ -335,7 +413,8 @@ class ControlPlane:
         sandbox.guard(self.reaper, environment.cgroups, marker)
         if not sandbox.joined or self.limits.memory_base is None:  # else it was born inside its groups
             environment.limits_ready[incarnation] = self.loop.run_in_executor(
-                self._executor, self.limits.enter, environment.cgroups, sandbox.pid, environment.pool.spec.memory_mb)
+                self._executor, self.limits.enter, environment.cgroups, sandbox.pid, environment.pool.spec.memory_mb
+            )
         self.loop.call_soon(self.dispatch, ProcessStarted(environment.id, incarnation, self.now()))
 
     def _new_environment(self, environment_id: str) -> EngineEnvironment:
@@ -345,12 +424,16 @@ class ControlPlane:
         """
         pool = self.scheduler.registry[environment_id]
         config, code_dir = self.code[(pool.spec.function, pool.spec.code)]
-        spare = None if isinstance(config, runtimes.ProfiledConfig) else \
-            self.spares.take(pool.spec.memory_mb, config.ephemeral_storage_mb)
+        spare = (
+            None
+            if isinstance(config, runtimes.ProfiledConfig)
+            else self.spares.take(pool.spec.memory_mb, config.ephemeral_storage_mb)
+        )
         self.spares.refill()
         date = time.strftime("%Y/%m/%d", time.gmtime())
-        stream = LogStream(log_stream_name(date, pool.spec.version, environment_id),
-                           max_entries=self.settings.max_log_entries)
+        stream = LogStream(
+            log_stream_name(date, pool.spec.version, environment_id), max_entries=self.settings.max_log_entries
+        )
         if spare is not None:
             tmp = spare.tmp
         else:
@@ -385,8 +468,9 @@ class ControlPlane:
     def _arm(self, effect: ArmDeadline) -> None:
         environment = self.environments[effect.environment_id]
         environment.cancel_deadline()
-        environment.deadline = self.loop.call_at(effect.at - self._offset, self._on_deadline,
-                                                 environment, effect.incarnation)
+        environment.deadline = self.loop.call_at(
+            effect.at - self._offset, self._on_deadline, environment, effect.incarnation
+        )
 
     def _on_deadline(self, environment: EngineEnvironment, incarnation: int) -> None:
         environment.deadline = None
@@ -409,8 +493,9 @@ class ControlPlane:
         future = self._waiters.pop(record.request_id, None)
         if future is not None and not future.done():
             body = effect.body if isinstance(effect.body, bytes) else b""
-            future.set_result(EngineResult(record, body, effect.is_error, environment.stream, start,
-                                           environment.stream.end))
+            future.set_result(
+                EngineResult(record, body, effect.is_error, environment.stream, start, environment.stream.end)
+            )
 
     def _record_span(self, effect: RecordSpan) -> None:
         self.spans.append(effect.span)
@@ -474,14 +559,16 @@ class ControlPlane:
             if done.cancelled() or done.exception() is not None or self.closed:
                 return
             result = done.result()
-            self.perform(self.queue.finished(event.request_id, self.now(), result.record.version, result.body,
-                                             result.is_error))
+            self.perform(
+                self.queue.finished(event.request_id, self.now(), result.record.version, result.body, result.is_error)
+            )
 
         future.add_done_callback(finished)
 
     def _deliver_record(self, effect: DeliverRecord) -> None:
         self.destinations.setdefault(effect.function, _new_destinations(min(10_000, self.settings.max_records)))[
-            effect.destination].append(effect.record)
+            effect.destination
+        ].append(effect.record)
 
     # -- closing --------------------------------------------------------------------------------
     def _check_open(self) -> None:
@@ -500,8 +587,9 @@ class ControlPlane:
                 handle.cancel()
             timers.clear()
         deadline = self.loop.time() + timeout_s
-        while (any(e.sandboxes for e in self.environments.values()) or self.spares.alive) \
-                and self.loop.time() < deadline:
+        while (
+            any(e.sandboxes for e in self.environments.values()) or self.spares.alive
+        ) and self.loop.time() < deadline:
             await asyncio.sleep(0.01)
         for environment in self.environments.values():
             environment.close_all()

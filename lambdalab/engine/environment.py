@@ -50,8 +50,9 @@ class PlaneHooks:
 class EngineEnvironment:
     """Processes, sockets, timer, logs and /tmp of one environment."""
 
-    def __init__(self, environment_id: str, pool: Pool, code_dir: Path, stream: LogStream, tmp: Path,
-                 hooks: PlaneHooks) -> None:
+    def __init__(
+        self, environment_id: str, pool: Pool, code_dir: Path, stream: LogStream, tmp: Path, hooks: PlaneHooks
+    ) -> None:
         self.id = environment_id
         self.pool = pool
         self.code_dir = code_dir
@@ -102,22 +103,50 @@ class EngineEnvironment:
             self.parked.close()
             self.parked = None
 
-    def spawn(self, argv: Sequence[str], cwd: Path, env_vars: Mapping[str, str], incarnation: int,
-              mounts: tuple[str, str] | None = None) -> Sandbox:
+    def spawn(
+        self,
+        argv: Sequence[str],
+        cwd: Path,
+        env_vars: Mapping[str, str],
+        incarnation: int,
+        mounts: tuple[str, str] | None = None,
+    ) -> Sandbox:
         hooks = self.hooks
-        sandbox = Sandbox(argv, cwd=cwd, env_vars=env_vars, on_output=self.stream.write,
-                          on_exit=lambda code: hooks.on_exit(self, incarnation, code), mounts=mounts,
-                          cgroups=self.cgroups, shared=hooks.shared, hide=hooks.hide)
+        sandbox = Sandbox(
+            argv,
+            cwd=cwd,
+            env_vars=env_vars,
+            on_output=self.stream.write,
+            on_exit=lambda code: hooks.on_exit(self, incarnation, code),
+            mounts=mounts,
+            cgroups=self.cgroups,
+            shared=hooks.shared,
+            hide=hooks.hide,
+        )
         self.sandboxes[incarnation] = sandbox
         self._current = sandbox
         return sandbox
 
-    def adopt(self, sandbox: Sandbox, argv: Sequence[str], env_vars: Mapping[str, str], incarnation: int,
-              opt: str, marker: str) -> Sandbox:
+    def adopt(
+        self,
+        sandbox: Sandbox,
+        argv: Sequence[str],
+        env_vars: Mapping[str, str],
+        incarnation: int,
+        opt: str,
+        marker: str,
+    ) -> Sandbox:
         """A spare's waiting launcher (``engine/spare.py``) becomes this incarnation's runtime."""
         on_exit = self.hooks.on_exit
-        sandbox.start(argv, cwd=self.code_dir, env_vars=env_vars, opt=opt, on_output=self.stream.write,
-                      on_exit=lambda code: on_exit(self, incarnation, code), marker=marker)
+        sandbox.start(
+            argv,
+            cwd=self.code_dir,
+            env_vars=env_vars,
+            opt=opt,
+            on_output=self.stream.write,
+            on_exit=lambda code: on_exit(self, incarnation, code),
+            marker=marker,
+        )
         self.sandboxes[incarnation] = sandbox
         self._current = sandbox
         return sandbox
@@ -213,8 +242,11 @@ class RuntimeEndpoint:
             return rejected
         memory = self._environment.max_memory_mb(self._incarnation)
         if too_large:
-            self._dispatch(ErrorPosted(*self._event_args(), request_id, RESPONSE_TOO_LARGE,
-                                       ErrorType.RESPONSE_TOO_LARGE.value, memory))
+            self._dispatch(
+                ErrorPosted(
+                    *self._event_args(), request_id, RESPONSE_TOO_LARGE, ErrorType.RESPONSE_TOO_LARGE.value, memory
+                )
+            )
             return 413, api.PAYLOAD_TOO_LARGE_BODY
         self._dispatch(ResponsePosted(*self._event_args(), request_id, body, memory))
         return 202, api.ACCEPTED_BODY

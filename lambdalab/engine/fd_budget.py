@@ -80,10 +80,15 @@ class FdBudget:
         """Say once per process that the budget is spent (not once per refused invocation)."""
         if not self._warned:
             self._warned = True
-            _log.warning("lambdalab: %d environments hold this process's file descriptors (open-file limit %d, "
-                         "%d kept for the rest of the process); new environments are throttled with %s until "
-                         "some end. Raise the limit (ulimit -n) to run more at once.",
-                         self.used, self.limit, self.reserve, "EnvironmentCapacityExceeded")
+            _log.warning(
+                "lambdalab: %d environments hold this process's file descriptors (open-file limit %d, "
+                "%d kept for the rest of the process); new environments are throttled with %s until "
+                "some end. Raise the limit (ulimit -n) to run more at once.",
+                self.used,
+                self.limit,
+                self.reserve,
+                "EnvironmentCapacityExceeded",
+            )
 
 
 _BUDGET: FdBudget | None = None

@@ -18,8 +18,16 @@ import httptools
 
 from lambdalab.core import runtime_api as api
 
-_REASONS = {200: b"OK", 202: b"Accepted", 400: b"Bad Request", 403: b"Forbidden", 404: b"Not Found",
-            405: b"Method Not Allowed", 413: b"Request Entity Too Large", 500: b"Internal Server Error"}
+_REASONS = {
+    200: b"OK",
+    202: b"Accepted",
+    400: b"Bad Request",
+    403: b"Forbidden",
+    404: b"Not Found",
+    405: b"Method Not Allowed",
+    413: b"Request Entity Too Large",
+    500: b"Internal Server Error",
+}
 _NOT_FOUND = b'{"errorType":"NotFound","errorMessage":"no such Runtime API route"}'
 _ERROR_TYPE_HEADER = api.H_ERROR_TYPE.lower().encode("latin-1")  # httptools hands names as sent: compared lowered
 
@@ -119,7 +127,7 @@ class Connection(asyncio.Protocol):
             self.send(405 if url.startswith(api.PREFIX) else 404, _NOT_FOUND)
             return
         if url.startswith(api.INVOCATION_PREFIX):
-            request_id, _, action = url[len(api.INVOCATION_PREFIX):].partition("/")
+            request_id, _, action = url[len(api.INVOCATION_PREFIX) :].partition("/")
             route: Callable[[], tuple[int, bytes]] | None = {
                 "response": lambda: endpoint.on_response(request_id, body, too_large),
                 "error": lambda: endpoint.on_error(request_id, body, self._error_type),
@@ -141,7 +149,11 @@ class Connection(asyncio.Protocol):
         if transport is None or transport.is_closing():
             return
         head = b"HTTP/1.1 %d %s\r\nContent-Type: application/json\r\n%sContent-Length: %d\r\n\r\n" % (
-            status, _REASONS.get(status, b"Unknown"), headers, len(body))
+            status,
+            _REASONS.get(status, b"Unknown"),
+            headers,
+            len(body),
+        )
         transport.write(head + body if len(body) < 65536 else head)
         if len(body) >= 65536:
             transport.write(body)

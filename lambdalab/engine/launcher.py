@@ -47,8 +47,9 @@ def path() -> str | None:
         target.parent.mkdir(parents=True, exist_ok=True)
         fd, staging = tempfile.mkstemp(dir=target.parent, prefix=".launch-")
         os.close(fd)
-        done = subprocess.run([compiler, "-O2", "-o", staging, str(SOURCE)], capture_output=True, timeout=60,
-                              check=False)
+        done = subprocess.run(
+            [compiler, "-O2", "-o", staging, str(SOURCE)], capture_output=True, timeout=60, check=False
+        )
         if done.returncode != 0:
             os.unlink(staging)
             return None
@@ -59,8 +60,17 @@ def path() -> str | None:
     return str(target)
 
 
-def argv(program: list[str], *, pdeathsig: int, parent: int, tmp: str | None, opt: str | None,
-         cgroup_procs: list[str], read_only: Sequence[str] = (), hide: str | None = None) -> list[str]:
+def argv(
+    program: list[str],
+    *,
+    pdeathsig: int,
+    parent: int,
+    tmp: str | None,
+    opt: str | None,
+    cgroup_procs: list[str],
+    read_only: Sequence[str] = (),
+    hide: str | None = None,
+) -> list[str]:
     """The launcher's command line for ``program`` (``path()`` must not be None).
 
     ``read_only``: folders every environment shares (task roots, layers, caches), bound read-only in the
@@ -71,5 +81,15 @@ def argv(program: list[str], *, pdeathsig: int, parent: int, tmp: str | None, op
     shared = ":".join(read_only) if read_only else "-"
     if ":" in "".join(read_only):
         raise ValueError(f"a read-only folder has ':' in its name: {read_only}")
-    return [launcher, str(pdeathsig), str(parent), tmp or "-", opt or "-", shared, hide or "-", *cgroup_procs, "--",
-            *program]
+    return [
+        launcher,
+        str(pdeathsig),
+        str(parent),
+        tmp or "-",
+        opt or "-",
+        shared,
+        hide or "-",
+        *cgroup_procs,
+        "--",
+        *program,
+    ]

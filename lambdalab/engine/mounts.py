@@ -38,8 +38,8 @@ MS_BIND, MS_REC, MS_PRIVATE, MS_RDONLY, MS_REMOUNT = 0x1000, 0x4000, 0x40000, 0x
 MS_NOSUID, MS_NODEV, MS_SLAVE, MS_SHARED = 0x2, 0x4, 0x80000, 0x100000
 PR_SET_PDEATHSIG, MNT_DETACH = 1, 2
 
-NAMESPACE = "namespace"    # private /tmp and /opt through a mount namespace
-FALLBACK = "tmpdir"        # TMPDIR and the import path only
+NAMESPACE = "namespace"  # private /tmp and /opt through a mount namespace
+FALLBACK = "tmpdir"  # TMPDIR and the import path only
 
 
 @functools.cache
@@ -50,8 +50,14 @@ def _libc() -> ctypes.CDLL | None:
         return None
 
 
-def _enter(libc: ctypes.CDLL, tmp: bytes, opt: bytes | None, pdeathsig: int = 0,
-           shared: tuple[bytes, ...] = (), hide: bytes | None = None) -> None:
+def _enter(
+    libc: ctypes.CDLL,
+    tmp: bytes,
+    opt: bytes | None,
+    pdeathsig: int = 0,
+    shared: tuple[bytes, ...] = (),
+    hide: bytes | None = None,
+) -> None:
     """In the child, before exec: a private mount namespace with /tmp (and /opt) bound to our folders.
 
     The namespace's mounts are the machine's made *slaves*: nothing mounted here is seen outside,
@@ -93,8 +99,9 @@ def _enter(libc: ctypes.CDLL, tmp: bytes, opt: bytes | None, pdeathsig: int = 0,
             raise OSError(ctypes.get_errno(), "cover read-only")
 
 
-def preexec(tmp: str, opt: str | None, pdeathsig: int = 0, shared: tuple[str, ...] = (),
-            hide: str | None = None) -> Callable[[], None] | None:
+def preexec(
+    tmp: str, opt: str | None, pdeathsig: int = 0, shared: tuple[str, ...] = (), hide: str | None = None
+) -> Callable[[], None] | None:
     """A ``preexec_fn`` that gives the child its private /tmp (and /opt); None where that cannot be done."""
     libc = _libc()
     if libc is None or not used():
@@ -132,7 +139,6 @@ def mount_tmpfs(path: str | os.PathLike[str], size_mb: int) -> bool:
     return bool(libc.mount(b"lambdalab-tmp", os.fsencode(path), b"tmpfs", MS_NOSUID | MS_NODEV, options) == 0)
 
 
-
 _PROBE = "import os, sys\nopen('/tmp/.lambdalab-probe', 'w').close()\nsys.exit(0 if os.path.isdir('/opt') else 3)"
 
 
@@ -147,8 +153,13 @@ def available() -> bool:
     with tempfile.TemporaryDirectory(prefix="lambdalab-mounts-") as probe:
         tmp_b = os.fsencode(probe)
         try:
-            done = subprocess.run([sys.executable, "-I", "-S", "-c", _PROBE], preexec_fn=lambda: _enter(libc, tmp_b, None),
-                                  stdin=subprocess.DEVNULL, capture_output=True, timeout=10)
+            done = subprocess.run(
+                [sys.executable, "-I", "-S", "-c", _PROBE],
+                preexec_fn=lambda: _enter(libc, tmp_b, None),
+                stdin=subprocess.DEVNULL,
+                capture_output=True,
+                timeout=10,
+            )
         except (OSError, subprocess.SubprocessError):
             return False
         return done.returncode == 0 and os.path.exists(os.path.join(probe, ".lambdalab-probe"))

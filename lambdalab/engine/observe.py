@@ -27,23 +27,32 @@ def open_spans(plane: ControlPlane) -> list[PhaseSpan]:
             spans.append(span)
     return spans
 
+
 def live_environments(plane: ControlPlane, name: str) -> list[tuple[str, str, str, bool, bool, int]]:
     plane.function(name)
     out = []
     for pool in plane.scheduler.entry(name).all_pools():
         for core in pool.environments.values():
             if core.state is not State.TERMINATED:
-                out.append((core.id, pool.spec.version, core.state.value, core.is_frozen, core.provisioned,
-                            core.invocations))
+                out.append(
+                    (core.id, pool.spec.version, core.state.value, core.is_frozen, core.provisioned, core.invocations)
+                )
     return out
+
 
 def statistics(plane: ControlPlane, name: str) -> dict[str, Any]:
     plane.function(name)
     entry = plane.scheduler.entry(name)
     stats = dataclasses.asdict(plane.scheduler.statistics(name))
     queued = sum(1 for e in plane.queue.pending.values() if e.function == name)
-    return {**stats, "concurrency": entry.usage, "reserved": entry.reserved, "throttles": entry.throttles,
-            "queued_events": queued}
+    return {
+        **stats,
+        "concurrency": entry.usage,
+        "reserved": entry.reserved,
+        "throttles": entry.throttles,
+        "queued_events": queued,
+    }
+
 
 def lab_statistics(plane: ControlPlane) -> dict[str, Any]:
     per = {name: statistics(plane, name) for name in plane.configs}

@@ -25,17 +25,18 @@ from pathlib import Path
 
 from lambdalab.errors import ConfigError, RequestTooLargeException
 
-ZIPPED_MAX_BYTES = 50 * 1024 * 1024            # 52,428,800: a .zip uploaded directly (not through S3)
-UNZIPPED_MAX_BYTES = 250 * 1024 * 1024         # 262,144,000: the package and all its layers, unzipped
-REQUEST_MAX_BYTES = 69_905_067                 # 50 MB as base64 in a JSON body: Lambda's cap on the request
+ZIPPED_MAX_BYTES = 50 * 1024 * 1024  # 52,428,800: a .zip uploaded directly (not through S3)
+UNZIPPED_MAX_BYTES = 250 * 1024 * 1024  # 262,144,000: the package and all its layers, unzipped
+REQUEST_MAX_BYTES = 69_905_067  # 50 MB as base64 in a JSON body: Lambda's cap on the request
 CANNOT_UNZIP = "Could not unzip uploaded file. Please check your file, then try to upload again."
 _CHUNK = 1 << 20
 
 
 def request_too_large(operation: str = "CreateFunction") -> RequestTooLargeException:
     """Lambda's 413 for a code upload over the direct-upload limit."""
-    return RequestTooLargeException(f"Request must be smaller than {REQUEST_MAX_BYTES} bytes for the {operation} "
-                                    "operation")
+    return RequestTooLargeException(
+        f"Request must be smaller than {REQUEST_MAX_BYTES} bytes for the {operation} operation"
+    )
 
 
 def unzipped_too_large(budget: int = UNZIPPED_MAX_BYTES) -> ConfigError:
@@ -46,8 +47,9 @@ def cannot_unzip(reason: str) -> ConfigError:
     return ConfigError(f"{CANNOT_UNZIP} (lambdalab: {reason})")
 
 
-def unpack(archive: bytes | Path, dest: Path, *, budget: int = UNZIPPED_MAX_BYTES,
-           operation: str = "CreateFunction") -> int:
+def unpack(
+    archive: bytes | Path, dest: Path, *, budget: int = UNZIPPED_MAX_BYTES, operation: str = "CreateFunction"
+) -> int:
     """Unpack ``archive`` (the .zip's bytes, or a .zip file) into the folder ``dest``; returns bytes written."""
     size = len(archive) if isinstance(archive, (bytes, bytearray)) else _file_size(archive)
     if size > ZIPPED_MAX_BYTES:
@@ -85,8 +87,9 @@ def copy_folder(src: Path, dest: Path, *, budget: int = UNZIPPED_MAX_BYTES) -> i
         shutil.copytree(src, dest, dirs_exist_ok=True, ignore=ignore, copy_function=copy)
     except shutil.Error as exc:  # anything else copytree collected: an unreadable file...
         source, _, why = exc.args[0][0]
-        raise ConfigError(f"invalid path: cannot copy {_relative(src, Path(source))!r} from {str(src)!r} "
-                          f"({why})") from None
+        raise ConfigError(
+            f"invalid path: cannot copy {_relative(src, Path(source))!r} from {str(src)!r} ({why})"
+        ) from None
     return copied
 
 
@@ -101,17 +104,22 @@ def _check_links(src: Path, folder: Path, names: list[str]) -> None:
             os.stat(entry)
         except OSError as exc:
             if exc.errno == errno.ENOENT:
-                raise ConfigError(f"invalid path: {_relative(src, entry)!r} is a symbolic link to "
-                                  f"{os.path.realpath(entry)}, which does not exist") from None
-            raise ConfigError(f"invalid path: {_relative(src, entry)!r} is a symbolic link loop "
-                              f"({exc.strerror})") from None
+                raise ConfigError(
+                    f"invalid path: {_relative(src, entry)!r} is a symbolic link to "
+                    f"{os.path.realpath(entry)}, which does not exist"
+                ) from None
+            raise ConfigError(
+                f"invalid path: {_relative(src, entry)!r} is a symbolic link loop ({exc.strerror})"
+            ) from None
         if entry.is_dir():
             if walked is None:  # the real folders on the way from src down to ``folder``
                 parts = folder.relative_to(src).parts
                 walked = {os.path.realpath(src.joinpath(*parts[:i])) for i in range(len(parts) + 1)}
             if os.path.realpath(entry) in walked:
-                raise ConfigError(f"invalid path: {_relative(src, entry)!r} is a symbolic link loop (it leads back "
-                                  f"to {os.path.realpath(entry)}, a folder it is in)")
+                raise ConfigError(
+                    f"invalid path: {_relative(src, entry)!r} is a symbolic link loop (it leads back "
+                    f"to {os.path.realpath(entry)}, a folder it is in)"
+                )
 
 
 def _relative(src: Path, entry: Path) -> str:

@@ -41,7 +41,7 @@ def _hex4(packed: bytes) -> str:
 
 def _hex6(packed: bytes) -> str:
     """An IPv6 address as ``/proc/net/tcp6`` prints it: four 32-bit words, each in host byte order."""
-    return "".join(packed[i:i + 4][::_STEP].hex().upper() for i in range(0, 16, 4))
+    return "".join(packed[i : i + 4][::_STEP].hex().upper() for i in range(0, 16, 4))
 
 
 def _forms(address: tuple) -> tuple[str | None, str]:  # type: ignore[type-arg]
@@ -70,8 +70,13 @@ def _diag_inode(client: tuple, server: tuple) -> int | None:  # type: ignore[typ
     else:
         family = socket.AF_INET6
     sport, dport = int(client[1]), int(server[1])
-    request = (struct.pack("=BBBBI", family, socket.IPPROTO_TCP, 0, 0, 0xFFFFFFFF)
-               + struct.pack(">HH", sport, dport) + src + dst + struct.pack("=III", 0, _NO_COOKIE, _NO_COOKIE))
+    request = (
+        struct.pack("=BBBBI", family, socket.IPPROTO_TCP, 0, 0, 0xFFFFFFFF)
+        + struct.pack(">HH", sport, dport)
+        + src
+        + dst
+        + struct.pack("=III", 0, _NO_COOKIE, _NO_COOKIE)
+    )
     message = struct.pack("=IHHII", 16 + len(request), _SOCK_DIAG_BY_FAMILY, 1, 1, 0) + request  # NLM_F_REQUEST
     with socket.socket(socket.AF_NETLINK, socket.SOCK_DGRAM, _NETLINK_SOCK_DIAG) as diag:
         diag.settimeout(1.0)
@@ -111,7 +116,7 @@ def _proc_inode(client: tuple, server: tuple) -> int | None:  # type: ignore[typ
         client_forms, server_forms = _forms(client), _forms(server)
     except (OSError, ValueError, IndexError, TypeError, AttributeError):
         return None
-    for table, local, remote in zip(_TABLES, client_forms, server_forms):
+    for table, local, remote in zip(_TABLES, client_forms, server_forms, strict=True):
         if local is None or remote is None:
             continue
         needle = f" {local} {remote} "

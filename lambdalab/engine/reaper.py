@@ -212,11 +212,13 @@ def _mount_points_under(path: str) -> list[str]:
 def remove_tree(path: str | os.PathLike[str]) -> None:
     """Remove a folder of the Lab: first detach what is mounted in it (environments' tmpfs), then the files."""
     import shutil
+
     path = os.path.abspath(path)
     points = _mount_points_under(path)
     if points:
         import ctypes
         import ctypes.util
+
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
         for _ in range(4):  # stacked mounts (a tmpfs under a shared bind) show again once the top one goes
             for point in points:
@@ -231,6 +233,7 @@ def remove_tree(path: str | os.PathLike[str]) -> None:
 def _main(owner: int, fd: int) -> None:
     try:
         import resource
+
         _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # one pidfd per live environment
     except (ImportError, OSError, ValueError):
@@ -280,7 +283,7 @@ def _main(owner: int, fd: int) -> None:
         elif kind == "d":
             dirs.append(arg)
         elif kind == "s":
-            stop_then_kill(lambda: marked(arg.encode()))
+            stop_then_kill(functools.partial(marked, arg.encode()))
         elif kind == "q":
             break
         for extra in fds:
@@ -294,12 +297,17 @@ class _Watcher:
 
     def __init__(self, reaper: Reaper) -> None:
         import subprocess
+
         mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         try:
             self.proc = subprocess.Popen(
                 [sys.executable, "-I", "-S", __file__, str(os.getpid()), str(theirs.fileno())],
-                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                start_new_session=True, close_fds=True, pass_fds=(theirs.fileno(),),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                start_new_session=True,
+                close_fds=True,
+                pass_fds=(theirs.fileno(),),
             )
         finally:
             theirs.close()
@@ -360,7 +368,7 @@ class Reaper:
     def __init__(self, loop: asyncio.AbstractEventLoop | None = None) -> None:
         self._loop = loop
         self._lock = threading.Lock()
-        self._groups: dict[int, int] = {}       # pgid -> leader pidfd (owned by the sandbox)
+        self._groups: dict[int, int] = {}  # pgid -> leader pidfd (owned by the sandbox)
         self._entries: list[tuple[str, str]] = []  # ("c" | "m" | "d", value), in order
         self._closing = False
         self.respawns = 0
@@ -443,8 +451,12 @@ class Reaper:
         try:
             if not clean:  # every reaper was killed: do their work here
                 entries = self._entries
-                sweep(dict(self._groups), [v for k, v in entries if k == "c"],
-                      [v for k, v in entries if k == "m"], [v for k, v in entries if k == "d"])
+                sweep(
+                    dict(self._groups),
+                    [v for k, v in entries if k == "c"],
+                    [v for k, v in entries if k == "m"],
+                    [v for k, v in entries if k == "d"],
+                )
         except Exception:  # noqa: BLE001 - closing must not raise
             pass
         for watcher in self._watchers:

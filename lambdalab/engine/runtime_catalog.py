@@ -37,7 +37,7 @@ class Installed:
     client: str | None = None  # the runtime client's folder where it is not lambdalab's (nodejs-ric)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def node() -> tuple[str, str] | None:
     """(path, version without the ``v``) of the Node.js here, or None."""
     path = os.environ.get("LAMBDALAB_NODE") or shutil.which("node") or shutil.which("nodejs")
@@ -74,23 +74,29 @@ def resolve(runtime: str) -> Installed:
     if kind in ("nodejs", "nodejs-ric"):
         found = node()
         if found is None:
-            raise ConfigError(f"invalid runtime: {runtime} needs Node.js, which is not installed here; install it "
-                              "(apt-get install nodejs) or point LAMBDALAB_NODE at a node executable")
+            raise ConfigError(
+                f"invalid runtime: {runtime} needs Node.js, which is not installed here; install it "
+                "(apt-get install nodejs) or point LAMBDALAB_NODE at a node executable"
+            )
         path, version = found
         _visible(path, "node (LAMBDALAB_NODE)" if os.environ.get("LAMBDALAB_NODE") else "node")
         wanted = runtime_ids.node_major(runtime)
         if wanted is not None and str(wanted) != version.split(".")[0]:
             here = runtime_ids.identifier("nodejs", version)
-            raise ConfigError(f"invalid runtime: {runtime} is not installed here: this machine has Node.js {version}; "
-                              f"use runtime={here!r} (or 'nodejs'), or install Node.js {wanted} and point "
-                              "LAMBDALAB_NODE at it")
+            raise ConfigError(
+                f"invalid runtime: {runtime} is not installed here: this machine has Node.js {version}; "
+                f"use runtime={here!r} (or 'nodejs'), or install Node.js {wanted} and point "
+                "LAMBDALAB_NODE at it"
+            )
         client = None
         if kind == "nodejs-ric":
             ric = node_ric_dir()
             if ric is None:
-                raise ConfigError("invalid runtime: nodejs-ric needs AWS's aws-lambda-ric built by npm; run "
-                                  "`make node-ric` (npm install aws-lambda-ric into <venv>/share/lambdalab/node-ric) "
-                                  "or point LAMBDALAB_NODE_RIC at a folder holding node_modules/aws-lambda-ric")
+                raise ConfigError(
+                    "invalid runtime: nodejs-ric needs AWS's aws-lambda-ric built by npm; run "
+                    "`make node-ric` (npm install aws-lambda-ric into <venv>/share/lambdalab/node-ric) "
+                    "or point LAMBDALAB_NODE_RIC at a folder holding node_modules/aws-lambda-ric"
+                )
             client = str(ric)
             _visible(client, "aws-lambda-ric (LAMBDALAB_NODE_RIC)")
         return Installed(runtime_ids.identifier(runtime, version), kind, path, version, client)
@@ -102,8 +108,10 @@ def _visible(path: str, what: str) -> None:
     from lambdalab.engine import mounts
 
     if mounts.hidden_by_tmp(path):
-        raise ConfigError(f"invalid runtime: {what} is at {path}, under /tmp, which each environment has of its own "
-                          "here, so a runtime cannot reach it; install it elsewhere (e.g. /var/tmp or /opt)")
+        raise ConfigError(
+            f"invalid runtime: {what} is at {path}, under /tmp, which each environment has of its own "
+            "here, so a runtime cannot reach it; install it elsewhere (e.g. /var/tmp or /opt)"
+        )
 
 
 def available() -> list[Installed]:

@@ -46,8 +46,11 @@ RIC_BOOTSTRAP = RUNTIME_DIR / "ric_bootstrap.py"
 NODE_BOOTSTRAP = RUNTIME_DIR / "node_bootstrap.cjs"
 INVALID_ENTRYPOINT = RUNTIME_DIR / "invalid_entrypoint.py"
 # the variables Lambda sets from the execution role's credentials, by the names STS answers with
-_CREDENTIALS = {"AccessKeyId": ("AWS_ACCESS_KEY_ID", "AWS_ACCESS_KEY"), "SecretAccessKey": ("AWS_SECRET_ACCESS_KEY",),
-                "SessionToken": ("AWS_SESSION_TOKEN",)}
+_CREDENTIALS = {
+    "AccessKeyId": ("AWS_ACCESS_KEY_ID", "AWS_ACCESS_KEY"),
+    "SecretAccessKey": ("AWS_SECRET_ACCESS_KEY",),
+    "SessionToken": ("AWS_SESSION_TOKEN",),
+}
 # isolation defaults that a name in pass_env replaces (the user asked for it)
 _ISOLATION = ("HOME", "AWS_SHARED_CREDENTIALS_FILE", "AWS_CONFIG_FILE", "AWS_EC2_METADATA_DISABLED")
 _PY = f"python{sys.version_info.major}.{sys.version_info.minor}"
@@ -67,8 +70,8 @@ class RuntimePaths:
     """Where a function's runtime looks besides its task root: imports, programs, shared libraries."""
 
     python: tuple[str, ...] = ()  # after the task root, in order; the standard library comes after them
-    bin: tuple[str, ...] = ()     # before the system's PATH
-    lib: tuple[str, ...] = ()     # after the task root's on LD_LIBRARY_PATH
+    bin: tuple[str, ...] = ()  # before the system's PATH
+    lib: tuple[str, ...] = ()  # after the task root's on LD_LIBRARY_PATH
     # which of ``python`` came from where ("dependencies", "layer", "runtime"): an import profile's origins
     roots: tuple[tuple[str, tuple[str, ...]], ...] = ()
     # the merged layers' folder, or None without layers: what runtimes see at /opt where they get a mount
@@ -76,19 +79,34 @@ class RuntimePaths:
     opt: str | None = None
 
     @classmethod
-    def build(cls, *, dependencies: Path | None = None, layer_python: Sequence[Path] = (),
-              layer_bin: Sequence[Path] = (), layer_lib: Sequence[Path] = (), runtime_dir: Path | None = None,
-              inherit_packages: bool = False, opt: Path | None = None) -> RuntimePaths:
+    def build(
+        cls,
+        *,
+        dependencies: Path | None = None,
+        layer_python: Sequence[Path] = (),
+        layer_bin: Sequence[Path] = (),
+        layer_lib: Sequence[Path] = (),
+        runtime_dir: Path | None = None,
+        inherit_packages: bool = False,
+        opt: Path | None = None,
+    ) -> RuntimePaths:
         """Lambda's order: dependencies, layers, (the owner's site-packages if inherited), the runtime directory."""
         python = [dependencies] if dependencies is not None else []
         python += list(layer_python)
         python += [Path(p) for p in library_path()] if inherit_packages else []
         python += [runtime_dir] if runtime_dir is not None else []
-        roots = (("dependencies", (dependencies,) if dependencies is not None else ()),
-                 ("layer", tuple(layer_python)), ("runtime", (runtime_dir,) if runtime_dir is not None else ()))
-        return cls(tuple(str(p) for p in python), tuple(str(p) for p in layer_bin), tuple(str(p) for p in layer_lib),
-                   tuple((origin, tuple(str(p) for p in folders)) for origin, folders in roots if folders),
-                   str(opt) if opt is not None else None)
+        roots = (
+            ("dependencies", (dependencies,) if dependencies is not None else ()),
+            ("layer", tuple(layer_python)),
+            ("runtime", (runtime_dir,) if runtime_dir is not None else ()),
+        )
+        return cls(
+            tuple(str(p) for p in python),
+            tuple(str(p) for p in layer_bin),
+            tuple(str(p) for p in layer_lib),
+            tuple((origin, tuple(str(p) for p in folders)) for origin, folders in roots if folders),
+            str(opt) if opt is not None else None,
+        )
 
 
 class ProfiledConfig(FunctionConfig):
@@ -168,10 +186,18 @@ def command(config: FunctionConfig, task_root: Path | None = None, opt: str | No
     return [sys.executable, "-B", "-I", "-S", "-u", str(BOOTSTRAP)]
 
 
-def environment_variables(config: FunctionConfig, *, environment: EngineEnvironment, port: int, init_type: str,
-                          region: str, pass_env: Iterable[str], log_group: str,
-                          credentials: Mapping[str, str] | None = None,
-                          paths: RuntimePaths | None = None) -> dict[str, str]:
+def environment_variables(
+    config: FunctionConfig,
+    *,
+    environment: EngineEnvironment,
+    port: int,
+    init_type: str,
+    region: str,
+    pass_env: Iterable[str],
+    log_group: str,
+    credentials: Mapping[str, str] | None = None,
+    paths: RuntimePaths | None = None,
+) -> dict[str, str]:
     """Lambda's reserved variables (LAMBDA-SPEC §2.1) plus the function's own.
 
     ``paths`` is what the function may import and run besides its task root (None: the owner's
@@ -190,12 +216,22 @@ def environment_variables(config: FunctionConfig, *, environment: EngineEnvironm
     home.mkdir(mode=0o700, exist_ok=True)
     values = {
         # the interpreter's folder only for Python (its runtime's own programs); Lambda's PATH otherwise
-        "PATH": os.pathsep.join([*paths.bin, *([str(Path(sys.executable).parent)] if language == "python" else []),
-                                 "/usr/local/bin", "/usr/bin", "/bin"]),
+        "PATH": os.pathsep.join(
+            [
+                *paths.bin,
+                *([str(Path(sys.executable).parent)] if language == "python" else []),
+                "/usr/local/bin",
+                "/usr/bin",
+                "/bin",
+            ]
+        ),
         "LD_LIBRARY_PATH": os.pathsep.join([task_root, os.path.join(task_root, "lib"), *paths.lib]),
-        "LANG": "C.UTF-8", "LC_CTYPE": "C.UTF-8", "TZ": ":UTC",
+        "LANG": "C.UTF-8",
+        "LC_CTYPE": "C.UTF-8",
+        "TZ": ":UTC",
         "_HANDLER": config.full_handler,
-        "AWS_REGION": region, "AWS_DEFAULT_REGION": region,
+        "AWS_REGION": region,
+        "AWS_DEFAULT_REGION": region,
         "AWS_EXECUTION_ENV": f"AWS_Lambda_{identifier}",
         "AWS_LAMBDA_FUNCTION_NAME": config.name,
         "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(config.memory_mb),
@@ -205,13 +241,17 @@ def environment_variables(config: FunctionConfig, *, environment: EngineEnvironm
         "AWS_LAMBDA_LOG_STREAM_NAME": environment.stream.name,
         "AWS_LAMBDA_RUNTIME_API": f"127.0.0.1:{port}",
         "AWS_XRAY_CONTEXT_MISSING": "LOG_ERROR",
-        "LAMBDA_TASK_ROOT": task_root, "LAMBDA_RUNTIME_DIR": str(RUNTIME_DIR),
-        "PWD": task_root, "SHLVL": "0",
+        "LAMBDA_TASK_ROOT": task_root,
+        "LAMBDA_RUNTIME_DIR": str(RUNTIME_DIR),
+        "PWD": task_root,
+        "SHLVL": "0",
         "TMPDIR": "/tmp" if mounts.used() else str(environment.tmp),  # the environment's own /tmp either way
         "HOME": str(home),
         # the SDK's shared files point at nothing: no profile or key of the owner's is found, even if HOME changes;
         # nor the owner's machine role (on EC2, the instance metadata service would hand it to any local process)
-        "AWS_SHARED_CREDENTIALS_FILE": os.devnull, "AWS_CONFIG_FILE": os.devnull, "AWS_EC2_METADATA_DISABLED": "true",
+        "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+        "AWS_CONFIG_FILE": os.devnull,
+        "AWS_EC2_METADATA_DISABLED": "true",
     }
     if language == "provided":  # Lambda sets no execution environment for an OS-only runtime
         del values["AWS_EXECUTION_ENV"]
@@ -254,8 +294,11 @@ def next_headers(invocation: Invocation, deadline_at: float) -> bytes:
         f"{api.H_TRACE_ID}: {options.get('trace_id') or _trace_id(invocation)}",
         "Content-Type: application/json",
     ]
-    for key, header in (("client_context", api.H_CLIENT_CONTEXT), ("cognito_identity", api.H_COGNITO_IDENTITY),
-                        ("tenant_id", api.H_TENANT_ID)):
+    for key, header in (
+        ("client_context", api.H_CLIENT_CONTEXT),
+        ("cognito_identity", api.H_COGNITO_IDENTITY),
+        ("tenant_id", api.H_TENANT_ID),
+    ):
         if options.get(key):
             lines.append(f"{header}: {options[key]}")
     return ("\r\n".join(lines) + "\r\n").encode()

@@ -77,7 +77,7 @@ def _marker_of(pid: int) -> str | None:
         return None
     start += len(needle)
     end = data.find(b"\0", start)
-    return data[start:end if end >= 0 else None].decode(errors="replace")
+    return data[start : end if end >= 0 else None].decode(errors="replace")
 
 
 def _ppid_pgid(pid: int) -> tuple[int, int]:
@@ -101,10 +101,20 @@ def _children(pid: int) -> list[int]:
 class Sandbox:
     """Handle on one runtime process (one incarnation of an environment)."""
 
-    def __init__(self, argv: Sequence[str], *, cwd: Path, env_vars: Mapping[str, str],
-                 on_output: Callable[[bytes], None], on_exit: Callable[[int], None],
-                 mounts: tuple[str, str | None] | None = None, cgroups: Sequence[Path] = (),
-                 waiting: bool = False, shared: Sequence[str] = (), hide: str | None = None) -> None:
+    def __init__(
+        self,
+        argv: Sequence[str],
+        *,
+        cwd: Path,
+        env_vars: Mapping[str, str],
+        on_output: Callable[[bytes], None],
+        on_exit: Callable[[int], None],
+        mounts: tuple[str, str | None] | None = None,
+        cgroups: Sequence[Path] = (),
+        waiting: bool = False,
+        shared: Sequence[str] = (),
+        hide: str | None = None,
+    ) -> None:
         """``mounts`` is (tmp, opt): where namespaces are available the process sees them at /tmp and /opt.
 
         ``cgroups``: the environment's groups, which the runtime joins before its exec where the launcher
@@ -122,23 +132,38 @@ class Sandbox:
             self.namespace = mounts is not None and _mounts.used()
             tmp, opt = mounts if mounts is not None and self.namespace else (None, None)
             self.joined = bool(cgroups)
-            command = _launcher.argv(["@stdin"] if waiting else list(argv), pdeathsig=signal.SIGKILL,
-                                     parent=os.getpid(), tmp=tmp, opt=None if waiting else opt,
-                                     cgroup_procs=[str(Path(d) / "cgroup.procs") for d in cgroups],
-                                     read_only=list(shared) if tmp else [], hide=hide if tmp else None)
+            command = _launcher.argv(
+                ["@stdin"] if waiting else list(argv),
+                pdeathsig=signal.SIGKILL,
+                parent=os.getpid(),
+                tmp=tmp,
+                opt=None if waiting else opt,
+                cgroup_procs=[str(Path(d) / "cgroup.procs") for d in cgroups],
+                read_only=list(shared) if tmp else [],
+                hide=hide if tmp else None,
+            )
         elif waiting:
             raise SandboxError("a spare environment needs the launcher (engine/launcher.py)")
         else:
-            enter = _mounts.preexec(mounts[0], mounts[1], pdeathsig=signal.SIGKILL, shared=tuple(shared),
-                                    hide=hide) if mounts is not None else None
+            enter = (
+                _mounts.preexec(mounts[0], mounts[1], pdeathsig=signal.SIGKILL, shared=tuple(shared), hide=hide)
+                if mounts is not None
+                else None
+            )
             self.namespace = enter is not None
             self.joined = False
             command = list(argv) if enter is not None else [*GUARD, *argv]
         try:
             self._proc = subprocess.Popen(
-                command, cwd=cwd, env=dict(env_vars),
-                stdin=subprocess.PIPE if waiting else subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
-                close_fds=True, preexec_fn=enter,
+                command,
+                cwd=cwd,
+                env=dict(env_vars),
+                stdin=subprocess.PIPE if waiting else subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                close_fds=True,
+                preexec_fn=enter,
             )
         except subprocess.SubprocessError as exc:  # the namespace could not be made (preexec_fn failed)
             raise SandboxError(f"could not start runtime {argv[0]!r}: {exc}") from exc
@@ -158,14 +183,23 @@ class Sandbox:
         self.pidfd = os.pidfd_open(self.pid)
         loop.add_reader(self.pidfd, self._reap)
         self.peak_memory_mb = 0
-        self.cgroups: list[Path] = []          # the environment's groups (set by ``guard``)
+        self.cgroups: list[Path] = []  # the environment's groups (set by ``guard``)
         self.marker: str | None = None
         self._reaper: _reaper.Reaper | None = None
-        self._stopped: dict[int, int] = {}     # pid -> pidfd of processes outside the group we stopped
+        self._stopped: dict[int, int] = {}  # pid -> pidfd of processes outside the group we stopped
         self._scan: asyncio.Handle | None = None  # the look for them after a freeze, until it runs or a thaw
 
-    def start(self, argv: Sequence[str], *, cwd: Path, env_vars: Mapping[str, str], opt: str | None,
-              on_output: Callable[[bytes], None], on_exit: Callable[[int], None], marker: str | None) -> None:
+    def start(
+        self,
+        argv: Sequence[str],
+        *,
+        cwd: Path,
+        env_vars: Mapping[str, str],
+        opt: str | None,
+        on_output: Callable[[bytes], None],
+        on_exit: Callable[[int], None],
+        marker: str | None,
+    ) -> None:
         """A waiting sandbox (a spare) becomes this runtime: the launcher binds ``opt`` and execs ``argv``."""
         stdin = self._proc.stdin
         assert stdin is not None, "start() is for a waiting sandbox"
@@ -277,7 +311,7 @@ class Sandbox:
                 data = b""
             start = data.find(b"VmHWM:")
             if start >= 0:
-                kb = int(data[start + 6:data.index(b"kB", start)])
+                kb = int(data[start + 6 : data.index(b"kB", start)])
                 self.peak_memory_mb = max(self.peak_memory_mb, -(-kb // 1024))
         return self.peak_memory_mb
 

@@ -30,8 +30,8 @@ from lambdalab.engine.reaper import Reaper, remove_tree
 from lambdalab.engine.sandbox import Sandbox, marked_environment
 
 ENVIRONMENTS = "environments"  # the Lab's folder of environment folders
-STORAGE_MB = 512     # the /tmp size a spare is made with: Lambda's default ephemeral storage
-REFILL_DELAY_S = 0.02    # after a cold start: its runtime's start, init and first invoke come first
+STORAGE_MB = 512  # the /tmp size a spare is made with: Lambda's default ephemeral storage
+REFILL_DELAY_S = 0.02  # after a cold start: its runtime's start, init and first invoke come first
 PLACEHOLDER_MB = 10_240  # the spare's memory limit until it is taken (the largest a function may have)
 
 
@@ -49,8 +49,16 @@ class Spare:
 class Spares:
     """The Lab's spare environment: made after a cold start, taken by the next new environment."""
 
-    def __init__(self, *, workdir: Path, limits: Limits, reaper: Reaper, budget: FdBudget, marker: str,
-                 shared: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self,
+        *,
+        workdir: Path,
+        limits: Limits,
+        reaper: Reaper,
+        budget: FdBudget,
+        marker: str,
+        shared: tuple[str, ...] = (),
+    ) -> None:
         self._workdir = workdir
         self._shared = shared
         self._limits = limits
@@ -94,10 +102,18 @@ class Spares:
             for path in cgroups:
                 self._reaper.watch_cgroup(path)
             marker = f"{self._marker}{name}/0/"
-            sandbox = Sandbox([], cwd=self._workdir, env_vars=marked_environment({}, marker),
-                              on_output=_discard, on_exit=self._died(name), mounts=(str(tmp), None),
-                              cgroups=cgroups, waiting=True, shared=self._shared,
-                              hide=str(self._workdir / ENVIRONMENTS))
+            sandbox = Sandbox(
+                [],
+                cwd=self._workdir,
+                env_vars=marked_environment({}, marker),
+                on_output=_discard,
+                on_exit=self._died(name),
+                mounts=(str(tmp), None),
+                cgroups=cgroups,
+                waiting=True,
+                shared=self._shared,
+                hide=str(self._workdir / ENVIRONMENTS),
+            )
         except Exception:  # noqa: BLE001 - no spare this time: cold starts take the ordinary path
             self._budget.release()
             self._limits.remove(cgroups)
@@ -108,6 +124,7 @@ class Spares:
 
     def _died(self, name: str) -> Callable[[int], None]:
         """A spare's exit before it was taken: its folder, groups and budget slot go (once taken, not called)."""
+
         def died(_code: int) -> None:
             spare = self._spare
             if spare is None or spare.name != name:
@@ -116,6 +133,7 @@ class Spares:
             self._budget.release()
             self._limits.remove(spare.cgroups)
             remove_tree(spare.tmp.parent)
+
         return died
 
     @property

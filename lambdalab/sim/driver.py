@@ -25,11 +25,29 @@ from typing import Final, Protocol, cast
 
 from lambdalab.core.async_queue import DeliverRecord, DispatchEvent, EventQueue, QueuedEvent, ScheduleRetry
 from lambdalab.core.effects import (
-    ArmDeadline, CompleteInvocation, DeliverInvocation, DisarmDeadline, Effect, Freeze, Kill, Log, RecordSpan, Retire,
-    ScheduleWakeup, SpawnRuntime, Thaw,
+    ArmDeadline,
+    CompleteInvocation,
+    DeliverInvocation,
+    DisarmDeadline,
+    Effect,
+    Freeze,
+    Kill,
+    Log,
+    RecordSpan,
+    Retire,
+    ScheduleWakeup,
+    SpawnRuntime,
+    Thaw,
 )
 from lambdalab.core.events import (
-    DeadlineExceeded, ErrorPosted, Event, Invocation, NextRequested, ProcessExited, ProcessStarted, ResponsePosted,
+    DeadlineExceeded,
+    ErrorPosted,
+    Event,
+    Invocation,
+    NextRequested,
+    ProcessExited,
+    ProcessStarted,
+    ResponsePosted,
     WakeupDue,
 )
 from lambdalab.core.keepalive import KeepAlivePolicy
@@ -39,7 +57,7 @@ from lambdalab.sim.kernel import DEADLINE, PROCESS, WAKEUP, Kernel
 from lambdalab.sim.latency import Sampler
 from lambdalab.sim.tally import Tally
 
-KILL_S: Final = 0.001          # SIGKILL until the process is seen gone
+KILL_S: Final = 0.001  # SIGKILL until the process is seen gone
 SIGKILL_RETURNCODE: Final = -9
 ERROR_TYPE: Final = "Exception"  # what a handler that raises a plain Exception reports
 _OK_BODY: Final = b"null"
@@ -74,8 +92,9 @@ class SchedulerLike(Protocol):
     def reserve(self, function: str, reserved: int | None) -> None: ...
     def provision(self, function: str, version: str, count: int, at: float) -> list[Effect]: ...
     def entry(self, function: str) -> FunctionEntry: ...
-    def submit(self, function: str, version: str, invocation: Invocation, at: float
-               ) -> tuple[list[Effect], Throttled | None]: ...
+    def submit(
+        self, function: str, version: str, invocation: Invocation, at: float
+    ) -> tuple[list[Effect], Throttled | None]: ...
     def handle(self, event: Event) -> list[Effect]: ...
 
 
@@ -83,19 +102,20 @@ class SchedulerLike(Protocol):
 class Timing:
     """The simulated function's behaviour, bound to the run's generator."""
 
-    warm: Sampler                  # one invoke's duration
-    init: Sampler                  # one init's duration
-    cold: Sampler | None           # a whole cold request (init + its invoke), SimFaaS style
-    error_probability: float       # share of invokes whose handler raises
-    max_memory_mb: int             # what each invoke reports as its peak memory
+    warm: Sampler  # one invoke's duration
+    init: Sampler  # one init's duration
+    cold: Sampler | None  # a whole cold request (init + its invoke), SimFaaS style
+    error_probability: float  # share of invokes whose handler raises
+    max_memory_mb: int  # what each invoke reports as its peak memory
     rng: random.Random
 
 
 class Driver:
     """Performs the effects of one function's scheduler (and async queue) in virtual time."""
 
-    def __init__(self, kernel: Kernel, scheduler: SchedulerLike, timing: Timing, tally: Tally,
-                 queue: EventQueue | None = None) -> None:
+    def __init__(
+        self, kernel: Kernel, scheduler: SchedulerLike, timing: Timing, tally: Tally, queue: EventQueue | None = None
+    ) -> None:
         self.kernel = kernel
         self.scheduler = scheduler
         # the core's own class, called directly when compiled (a protocol-typed call is a generic one)
@@ -106,11 +126,11 @@ class Driver:
         self.function = tally.function
         self.on_finished: Callable[[bool], None] | None = None  # a request ended: answered (True) or throttled
         self._incarnation: dict[str, int] = {}
-        self._pending: dict[str, _Step] = {}   # environment -> its next runtime action
-        self._armed: dict[str, _Step] = {}     # environment -> its live deadline
-        self._first: dict[str, float] = {}               # environment -> rest of a cold request (cold model)
-        self._wake_due: dict[str, float] = {}            # key -> when it should fire
-        self._wake_queued: dict[str, float] = {}         # key -> when its one heap entry fires
+        self._pending: dict[str, _Step] = {}  # environment -> its next runtime action
+        self._armed: dict[str, _Step] = {}  # environment -> its live deadline
+        self._first: dict[str, float] = {}  # environment -> rest of a cold request (cold model)
+        self._wake_due: dict[str, float] = {}  # key -> when it should fire
+        self._wake_queued: dict[str, float] = {}  # key -> when its one heap entry fires
         self._async: set[str] = set()
 
     # -- the one way effects are performed ----------------------------------------------------
@@ -162,8 +182,11 @@ class Driver:
         now = self.kernel.now
         invocation = Invocation(request_id, now)
         core = self._core
-        effects, throttled = (core.submit(self.function, LATEST, invocation, now) if core is not None
-                              else self.scheduler.submit(self.function, LATEST, invocation, now))
+        effects, throttled = (
+            core.submit(self.function, LATEST, invocation, now)
+            if core is not None
+            else self.scheduler.submit(self.function, LATEST, invocation, now)
+        )
         if throttled is not None:
             self.tally.throttled(invocation, throttled.reason, now)
             return False
@@ -325,5 +348,8 @@ class Driver:
         assert self.queue is not None
         self._async.discard(effect.invocation.request_id)
         body = effect.body if isinstance(effect.body, bytes) else b""
-        self.perform(self.queue.finished(effect.invocation.request_id, self.kernel.now, effect.record.version,
-                                         body, effect.is_error))
+        self.perform(
+            self.queue.finished(
+                effect.invocation.request_id, self.kernel.now, effect.record.version, body, effect.is_error
+            )
+        )
