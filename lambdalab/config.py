@@ -125,7 +125,7 @@ class FunctionConfig:
     def _check_packages(self) -> None:
         from pathlib import PurePath
 
-        from lambdalab.packages.layers import check_layer_refs  # here: it imports the engine's package limits
+        from lambdalab.packages.layer_rules import check_layer_refs
 
         layers, requirements = self.layers, self.requirements
         _check(
@@ -367,6 +367,23 @@ def check_env_key(key: object) -> None:
         "names of at least two letters, digits and '_', starting with a letter",
     )
     _check(key not in RESERVED_ENV_VARS, "env_vars", key, "a name Lambda does not reserve")
+
+
+def check_run(pattern: object, duration_s: float | None, count: int | None) -> tuple[float | None, int | None]:
+    """A run's length, checked once for the wall-clock load runner and the simulator: ``(duration_s, count)``.
+
+    ``duration_s`` is None or seconds > 0, ``count`` None or a whole number >= 1 (callers pass what
+    they were given, so both are checked by value). A pattern that says it never ends by itself
+    (``finite`` is False: an endless open-loop pattern, a ``ClosedLoop``) needs one of them; anything
+    else (a list of offsets, ``Replay``, a one-shot ``Burst``) ends with its last arrival.
+    """
+    if duration_s is not None and not (_is_number(duration_s) and math.isfinite(duration_s) and duration_s > 0):
+        raise ConfigError(f"invalid duration_s: {duration_s!r}; expected None or seconds > 0")
+    if count is not None and not (_is_int(count) and count >= 1):
+        raise ConfigError(f"invalid count: {count!r}; expected None or a whole number >= 1")
+    if duration_s is None and count is None and getattr(pattern, "finite", True) is False:
+        raise ConfigError(f"invalid run: {pattern!r} never ends by itself; give duration_s or count")
+    return (None if duration_s is None else float(duration_s)), count
 
 
 def _in_range(value: object, low: float, high: float) -> bool:

@@ -15,7 +15,8 @@ from typing import Any, Protocol
 
 from IPython.core.error import UsageError
 
-from lambdalab import Function, Lab, runtime_ids
+from lambdalab import runtime_ids
+from lambdalab.api import Function, Lab
 from lambdalab.errors import ConfigError
 from lambdalab.jupyter._args import (
     add_package_options,

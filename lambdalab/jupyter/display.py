@@ -14,7 +14,8 @@ import json
 import sys
 from typing import Any
 
-from lambdalab import Function, InvocationResult
+from lambdalab.api import Function
+from lambdalab.results import InvocationResult
 from lambdalab.viz.colours import PHASE_COLOURS
 
 # The cards' phases the charts do not draw; the others take the charts' colours, so charts and cards agree.

@@ -18,7 +18,8 @@ from typing import Any
 import ipywidgets as widgets
 import pandas  # noqa: F401 - imported here, on the main thread, before a worker thread can half-import it
 
-from lambdalab import Function, load
+from lambdalab import load
+from lambdalab.api import Function
 from lambdalab.errors import CallerError
 from lambdalab.jupyter import loop as kernel_loop
 from lambdalab.jupyter.patterns import KNOB_PATTERNS, make_pattern

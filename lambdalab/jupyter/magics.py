@@ -20,7 +20,8 @@ from IPython.core.magic import Magics, magics_class, no_var_expand
 from IPython.display import display as ipython_display
 from traitlets import Float, Integer
 
-from lambdalab import Function, Lab, runtime_ids
+from lambdalab import runtime_ids
+from lambdalab.api import Function, Lab
 from lambdalab.jupyter import session
 from lambdalab.jupyter._args import caller_errors, env_pairs, event_value, package_options, parse, scaling_changes
 from lambdalab.jupyter.commands import SUBCOMMANDS, line_help

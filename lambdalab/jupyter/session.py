@@ -10,7 +10,7 @@ from __future__ import annotations
 import atexit
 import threading
 
-from lambdalab import Lab
+from lambdalab.api import Lab
 
 _lock = threading.Lock()
 _lab: Lab | None = None

@@ -49,7 +49,6 @@ __all__ = [
     "Replay",
     "Sine",
     "Step",
-    "check_run",
 ]
 
 
@@ -468,25 +467,3 @@ class ClosedLoop:
 
 
 Pattern = OpenLoop | ClosedLoop
-
-
-def check_run(pattern: object, duration_s: float | None, count: int | None) -> tuple[float | None, int | None]:
-    """A run's length checked once, for the wall-clock runner and the simulator: ``(duration_s, count)``.
-
-    ``duration_s`` is None or seconds > 0, ``count`` None or a whole number >= 1, and a pattern that
-    never ends by itself (an endless open-loop pattern, a ``ClosedLoop``) needs one of them; any
-    other iterable of offsets (``Simulation([0.0, 1.5])``) ends with its last offset.
-    """
-    if duration_s is not None and (
-        isinstance(duration_s, bool)
-        or not isinstance(duration_s, (int, float))
-        or not math.isfinite(duration_s)
-        or duration_s <= 0
-    ):
-        raise ConfigError(f"invalid duration_s: {duration_s!r}; expected None or seconds > 0")
-    if count is not None and (isinstance(count, bool) or not isinstance(count, int) or count < 1):
-        raise ConfigError(f"invalid count: {count!r}; expected None or a whole number >= 1")
-    endless = isinstance(pattern, ClosedLoop) or (isinstance(pattern, OpenLoop) and not pattern.finite)
-    if duration_s is None and count is None and endless:
-        raise ConfigError(f"invalid run: {pattern!r} never ends by itself; give duration_s or count")
-    return (None if duration_s is None else float(duration_s)), count

@@ -29,9 +29,10 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol, TextIO
 
+from lambdalab.config import check_run
 from lambdalab.core.records import InvocationRecord
 from lambdalab.errors import CallerError, ConfigError, TooManyRequestsException
-from lambdalab.load.patterns import ClosedLoop, OpenLoop, check_run
+from lambdalab.load.patterns import ClosedLoop, OpenLoop
 from lambdalab.load.report import LoadReport, summarize
 
 if TYPE_CHECKING:

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lambdalab.engine.package import UNZIPPED_MAX_BYTES
 from lambdalab.errors import ConfigError
+from lambdalab.packages.limits import UNZIPPED_MAX_BYTES
 
 MAX_LAYERS = 5
 # botocore's LayerName (a name or a layer ARN), matched whole (fullmatch: no "$" loophole before a newline).

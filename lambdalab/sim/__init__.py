@@ -6,8 +6,8 @@
 ...                  keep_alive_s=600, seed=1)
 >>> sim.run(duration_s=86_400).summary.cold_start_probability
 
-Layer L1, beside ``lambdalab.engine`` and independent of it: imports only ``lambdalab.core``, the patterns of
-``lambdalab.load`` (``check_run``), ``lambdalab.config``, ``lambdalab.errors`` and (lazily, for DataFrames) pandas.
+Layer L1, beside ``lambdalab.engine`` and independent of it: imports only ``lambdalab.core``,
+``lambdalab.config``, ``lambdalab.errors`` and (lazily, for DataFrames) pandas.
 """
 
 from lambdalab.sim.kernel import Kernel

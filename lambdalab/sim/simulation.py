@@ -2,8 +2,8 @@
 
 Owns a run's set-up (scheduler, limits, keep-alive policy, provisioned environments, async queue)
 and its arrivals: an open-loop pattern's ``offsets``, a ``ClosedLoop``'s clients, or any iterable
-of offsets in seconds. A run's length is checked by ``lambdalab.load.patterns.check_run``, as the
-wall-clock runner checks it.
+of offsets in seconds. Patterns are duck-typed (this layer may not import ``lambdalab.load``); a
+run's length is checked by ``lambdalab.config.check_run``, as the wall-clock runner checks it.
 Everything random comes from one ``random.Random(seed)`` owned here, so a seed fixes the result.
 """
 
@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, Final
 
+from lambdalab.config import check_run
 from lambdalab.core.async_queue import EventQueue, QueuedEvent
 from lambdalab.core.ids import IdFactory
 from lambdalab.core.keepalive import FixedKeepAlive, HybridHistogramKeepAlive, KeepAlivePolicy
@@ -23,7 +24,6 @@ from lambdalab.core.lifecycle import EnvironmentSpec
 from lambdalab.core.limits import AccountLimits
 from lambdalab.core.scheduler import LATEST, Scheduler
 from lambdalab.errors import ConfigError
-from lambdalab.load.patterns import ClosedLoop, OpenLoop, check_run
 from lambdalab.sim.driver import Driver, SchedulerLike, Timing
 from lambdalab.sim.kernel import ARRIVAL, Kernel
 from lambdalab.sim.latency import Constant, LatencyModel, as_model
@@ -232,11 +232,11 @@ class _Run:
     # -- arrivals ---------------------------------------------------------------------------------
     def _start(self, pattern: Any, duration_s: float | None) -> float | None:
         """Schedule the first arrivals; a closed loop's think time, or None for an open-loop pattern."""
-        if isinstance(pattern, ClosedLoop):
-            for _ in range(min(pattern.clients, int(min(self.limit, 2**62)))):
+        if hasattr(pattern, "clients") and not hasattr(pattern, "offsets"):  # ClosedLoop
+            for _ in range(min(int(pattern.clients), int(min(self.limit, 2**62)))):
                 self.kernel.schedule(0.0, ARRIVAL, self._arrive_closed)
             return float(pattern.think_s)
-        offsets = pattern.offsets(duration_s) if isinstance(pattern, OpenLoop) else iter(pattern)
+        offsets = pattern.offsets(duration_s) if callable(getattr(pattern, "offsets", None)) else iter(pattern)
         self._offsets = _bounded(offsets, duration_s)
         self._next_arrival()
         return None

@@ -15,8 +15,9 @@ the functions; nothing here imports IPython or ipywidgets, so the CLI can write 
 (``write_html``). Layer L2: imports only ``lambdalab.errors`` besides plotly, numpy and pandas.
 
 Where things are: ``timeline.py``, ``latency.py`` (over time, histogram, init durations) and
-``usage.py`` (concurrency, reuse) make each chart's traces; ``figures.py`` lists the kinds and
-builds, updates and writes figures; ``_frames.py`` holds what the charts share; ``colours.py``.
+``usage.py`` (concurrency, reuse) make each chart's traces; ``render.py`` turns a chart's traces
+into a figure (origin, window); ``figures.py`` lists the kinds and builds, updates and writes figures
+by kind; ``_frames.py`` holds what the charts share; ``colours.py``.
 """
 
 from __future__ import annotations

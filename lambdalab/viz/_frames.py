@@ -98,13 +98,3 @@ def base_layout(title: str, kind: str, origin: float | None, **extra: Any) -> di
 
 def time_axis(origin: float | None) -> dict[str, Any]:
     return {"title": {"text": "seconds since start"}, "zeroline": False}
-
-
-def build_figure(kind: str, **kwargs: Any) -> Any:
-    """``figures.figure(kind, ...)`` for the chart functions.
-
-    Imported when called: ``figures`` imports the chart modules to list them in ``KINDS``.
-    """
-    from lambdalab.viz.figures import figure
-
-    return figure(kind, **kwargs)

@@ -22,19 +22,12 @@ plotly is imported inside the functions, and nothing here imports IPython or ipy
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lambdalab.errors import ConfigError
-from lambdalab.viz._frames import (
-    META_KEY,
-    Parts,
-    float_column,
-    has_rows,
-    invocation_times,
-)
+from lambdalab.viz._frames import META_KEY
 from lambdalab.viz.latency import (
     init_durations,
     latency_histogram,
@@ -43,6 +36,7 @@ from lambdalab.viz.latency import (
     parts_latency_histogram,
     parts_latency_over_time,
 )
+from lambdalab.viz.render import PartsFunction, draws_time, prepare, render
 from lambdalab.viz.timeline import parts_timeline, timeline
 from lambdalab.viz.usage import concurrency, parts_concurrency, parts_reuse, reuse
 
@@ -63,66 +57,23 @@ __all__ = [
 ]
 
 
-KINDS: dict[str, tuple[Callable[..., Parts], bool]] = {  # kind -> (parts, uses an origin)
-    "timeline": (parts_timeline, True),
-    "latency_over_time": (parts_latency_over_time, True),
-    "latency_histogram": (parts_latency_histogram, False),
-    "concurrency": (parts_concurrency, True),
-    "reuse": (parts_reuse, False),
-    "init_durations": (parts_init_durations, True),
+_CHARTS: dict[str, PartsFunction] = {
+    "timeline": parts_timeline,
+    "latency_over_time": parts_latency_over_time,
+    "latency_histogram": parts_latency_histogram,
+    "concurrency": parts_concurrency,
+    "reuse": parts_reuse,
+    "init_durations": parts_init_durations,
 }
+# kind -> (its parts, whether it draws time since an origin)
+KINDS: dict[str, tuple[PartsFunction, bool]] = {kind: (make, draws_time(make)) for kind, make in _CHARTS.items()}
 
 
-def _default_origin(spans: pd.DataFrame | None, invocations: pd.DataFrame | None) -> float | None:
-    import numpy as np
-
-    candidates = []
-    if has_rows(spans):
-        candidates.append(np.nanmin(float_column(spans, "start")))
-    if has_rows(invocations):
-        times = invocation_times(invocations)
-        if np.isfinite(times).any():
-            candidates.append(np.nanmin(times))
-    candidates = [c for c in candidates if math.isfinite(c)]
-    return float(min(candidates)) if candidates else None
-
-
-def _window(
-    spans: pd.DataFrame | None, invocations: pd.DataFrame | None, window_s: float
-) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
-    """Only what overlaps the last ``window_s`` seconds of the data."""
-    import numpy as np
-
-    ends = []
-    if has_rows(spans):
-        ends.append(np.nanmax(float_column(spans, "end")))
-    if has_rows(invocations):
-        times = np.fmax(invocation_times(invocations), float_column(invocations, "end"))
-        if np.isfinite(times).any():
-            ends.append(np.nanmax(times))
-    if not ends:
-        return spans, invocations
-    since = max(ends) - window_s
-    if has_rows(spans):
-        spans = spans[float_column(spans, "end") >= since]
-    if has_rows(invocations):
-        invocations = invocations[invocation_times(invocations) >= since]
-    return spans, invocations
-
-
-def _parts(kind: str, spans: pd.DataFrame | None, invocations: pd.DataFrame | None, options: dict[str, Any]) -> Parts:
+def _parts_function(kind: str) -> PartsFunction:
     try:
-        make, timed = KINDS[kind]
+        return KINDS[kind][0]
     except KeyError:
         raise ConfigError(f"invalid chart kind: {kind!r}; allowed: {', '.join(KINDS)}") from None
-    window_s = options.pop("window_s", None)
-    if not timed:
-        options = {k: v for k, v in options.items() if k != "origin"}  # accepted everywhere, used where timed
-    elif options.get("origin") is None:
-        options = {**options, "origin": _default_origin(spans, invocations)}  # of all the data, not the window
-    if window_s is not None:
-        spans, invocations = _window(spans, invocations, float(window_s))
-    return make(spans, invocations, **options)
 
 
 def figure(
@@ -134,11 +85,7 @@ def figure(
     **options: Any,
 ) -> Any:
     """A new ``go.Figure`` (``widget=True``: ``go.FigureWidget``, which needs anywidget) of ``kind``."""
-    import plotly.graph_objects as go
-
-    traces, layout = _parts(kind, spans, invocations, dict(options))
-    cls = go.FigureWidget if widget else go.Figure
-    return cls({"data": traces, "layout": layout})
+    return render(_parts_function(kind), spans=spans, invocations=invocations, widget=widget, **options)
 
 
 def update(
@@ -165,7 +112,7 @@ def update(
         raise ConfigError(f"invalid kind: {kind!r} for a figure made as {made_as!r}")
     if KINDS.get(kind, (None, False))[1] and options.get("origin") is None:
         options["origin"] = meta.get("origin")
-    traces, layout = _parts(kind, spans, invocations, options)
+    traces, layout = prepare(_parts_function(kind), spans, invocations, options)
     layout = {k: v for k, v in layout.items() if k not in ("template", "margin", "legend")}
     if len(fig.data) != len(traces) or any(t.type != new["type"] for t, new in zip(fig.data, traces, strict=True)):
         fig.data = ()

@@ -14,7 +14,6 @@ from lambdalab.viz._frames import (
     Parts,
     base_layout,
     bool_column,
-    build_figure,
     float_column,
     has_rows,
     invocation_times,
@@ -27,6 +26,7 @@ from lambdalab.viz.colours import (
     PHASE_COLOURS,
     THROTTLE_COLOUR,
 )
+from lambdalab.viz.render import render
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -88,8 +88,8 @@ def latency_over_time(
     title: str = "Latency over time, cold vs warm",
 ) -> Any:
     """Each request's latency (``latency_ms``) at the time it was made; cold, warm and throttled traces."""
-    return build_figure(
-        "latency_over_time", invocations=invocations_df, origin=origin, log_y=log_y, window_s=window_s, title=title
+    return render(
+        parts_latency_over_time, invocations=invocations_df, origin=origin, log_y=log_y, window_s=window_s, title=title
     )
 
 
@@ -201,7 +201,7 @@ def latency_histogram(
     title: str = "Latency distribution, cold vs warm",
 ) -> Any:
     """Histograms of ``latency_ms`` for cold and warm requests, on shared (log-spaced) bins."""
-    return build_figure("latency_histogram", invocations=invocations_df, bins=bins, log_x=log_x, title=title)
+    return render(parts_latency_histogram, invocations=invocations_df, bins=bins, log_x=log_x, title=title)
 
 
 # ----------------------------------------------------------------------------------- init durations
@@ -262,4 +262,4 @@ def init_durations(
     invocations_df: pd.DataFrame, *, origin: float | None = None, title: str = "Init duration per cold start"
 ) -> Any:
     """``init_duration_ms`` of every cold start, at the time of its request."""
-    return build_figure("init_durations", invocations=invocations_df, origin=origin, title=title)
+    return render(parts_init_durations, invocations=invocations_df, origin=origin, title=title)

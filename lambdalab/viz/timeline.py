@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING, Any
 from lambdalab.viz._frames import (
     Parts,
     base_layout,
-    build_figure,
     float_column,
     has_rows,
     segment_lines,
@@ -21,6 +20,7 @@ from lambdalab.viz._frames import (
     time_axis,
 )
 from lambdalab.viz.colours import PHASE_COLOURS, PHASE_ORDER
+from lambdalab.viz.render import render
 
 if TYPE_CHECKING:
     import numpy as np
@@ -152,8 +152,8 @@ def timeline(
     one segment per visible stretch rather than one per span. ``window_s`` keeps only the last
     seconds (a live view: in-place updates of 100,000s of segments are slow in the browser).
     """
-    return build_figure(
-        "timeline",
+    return render(
+        parts_timeline,
         spans=spans_df,
         origin=origin,
         max_labels=max_labels,

@@ -14,7 +14,6 @@ from lambdalab.viz._frames import (
     Parts,
     base_layout,
     bool_column,
-    build_figure,
     float_column,
     has_rows,
     invocation_times,
@@ -24,6 +23,7 @@ from lambdalab.viz._frames import (
     time_axis,
 )
 from lambdalab.viz.colours import COLD_WARM_COLOURS, PHASE_COLOURS, THROTTLE_COLOUR
+from lambdalab.viz.render import render
 
 if TYPE_CHECKING:
     import numpy as np
@@ -178,8 +178,8 @@ def concurrency(
     Exact step lines while each has at most ``max_points`` changes; beyond that (or with
     ``bin_s``), each bin shows the highest level reached in it.
     """
-    return build_figure(
-        "concurrency",
+    return render(
+        parts_concurrency,
         spans=spans_df,
         invocations=invocations_df,
         origin=origin,
@@ -279,4 +279,4 @@ def reuse(
 
     Above ``bar_limit`` environments the bars are drawn as WebGL line segments (same picture).
     """
-    return build_figure("reuse", invocations=invocations_df, max_labels=max_labels, bar_limit=bar_limit, title=title)
+    return render(parts_reuse, invocations=invocations_df, max_labels=max_labels, bar_limit=bar_limit, title=title)
