@@ -440,8 +440,7 @@ class ControlPlane:
             tmp = self.environments_dir / environment_id / "tmp"
             tmp.mkdir(parents=True, mode=0o700)
             mounts.mount_tmpfs(tmp, config.ephemeral_storage_mb)  # where allowed: its size is ephemeral_storage_mb
-        environment = EngineEnvironment(environment_id, pool, code_dir, stream, tmp, self.hooks)
-        environment.config = config
+        environment = EngineEnvironment(environment_id, pool, config, code_dir, stream, tmp, self.hooks)
         if spare is not None:
             environment.cgroups = spare.cgroups  # already watched by the reaper
             environment.spare = spare

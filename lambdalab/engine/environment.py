@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 from lambdalab.config import FunctionConfig
 from lambdalab.core import runtime_api as api
 from lambdalab.core.events import ErrorPosted, Event, InitErrorPosted, NextRequested, ResponsePosted
-from lambdalab.core.lifecycle import State, allows
+from lambdalab.core.lifecycle import Environment, State, allows
 from lambdalab.core.logstream import LogStream
 from lambdalab.core.outcomes import RESPONSE_TOO_LARGE, ErrorType
 from lambdalab.core.pool import Pool
@@ -51,10 +51,18 @@ class EngineEnvironment:
     """Processes, sockets, timer, logs and /tmp of one environment."""
 
     def __init__(
-        self, environment_id: str, pool: Pool, code_dir: Path, stream: LogStream, tmp: Path, hooks: PlaneHooks
+        self,
+        environment_id: str,
+        pool: Pool,
+        config: FunctionConfig,
+        code_dir: Path,
+        stream: LogStream,
+        tmp: Path,
+        hooks: PlaneHooks,
     ) -> None:
         self.id = environment_id
         self.pool = pool
+        self.config = config
         self.code_dir = code_dir
         self.stream = stream
         self.tmp = tmp
@@ -69,7 +77,6 @@ class EngineEnvironment:
         self.limits_ready: dict[int, asyncio.Future[None]] = {}  # per incarnation: placed under its limits
         self.slots: set[int] = set()  # incarnations holding a slot of the descriptor budget (engine.fd_budget)
         self.retired = False
-        self.config: FunctionConfig = None  # type: ignore[assignment]  # set by the control plane
         self._current: Sandbox | None = None
 
     @property
@@ -198,11 +205,14 @@ class RuntimeEndpoint:
         self._now = environment.hooks.now
         self._dispatch = environment.hooks.dispatch
 
-    def _state(self) -> State | None:
+    def _core(self) -> Environment | None:
+        """The core's environment while this endpoint's incarnation is its current one, else None."""
         core = self._environment.pool.environments.get(self._environment.id)
-        if core is None or core.incarnation != self._incarnation:
-            return None
-        return core.state
+        return core if core is not None and core.incarnation == self._incarnation else None
+
+    def _state(self) -> State | None:
+        core = self._core()
+        return core.state if core is not None else None
 
     def _event_args(self) -> tuple[str, int, float]:
         return self._environment.id, self._incarnation, self._now()
@@ -228,10 +238,10 @@ class RuntimeEndpoint:
             self._dispatch(NextRequested(*self._event_args()))
 
     def _check_request(self, request_id: str, action: str, event: type[Event]) -> tuple[int, bytes] | None:
-        state = self._state()
-        core = self._environment.pool.environments.get(self._environment.id)
-        if state is None or not allows(state, event) or core is None:
-            return 403, api.invalid_state_body(state.value if state else "gone", action, "no invocation in progress")
+        core = self._core()
+        if core is None or not allows(core.state, event):
+            state = core.state.value if core is not None else "gone"
+            return 403, api.invalid_state_body(state, action, "no invocation in progress")
         if not core.accepts(request_id):
             return 400, api.INVALID_REQUEST_ID_BODY
         return None
