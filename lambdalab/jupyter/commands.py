@@ -133,7 +133,7 @@ def envs(magics: MagicsContext, rest: str) -> Any:
     import pandas as pd
 
     args = parse(_ENVS, rest)
-    rows = [dataclasses.asdict(e) for e in _function(magics, args.name).environments()]
+    rows = [dataclasses.asdict(environment) for environment in _function(magics, args.name).environments()]
     return pd.DataFrame(rows, columns=["environment_id", "state", "frozen", "invocations"])
 
 
@@ -152,7 +152,7 @@ def logs(magics: MagicsContext, rest: str) -> None:
     fn = _function(magics, args.name)
     environment = args.environment
     if environment:
-        matches = [e.environment_id for e in fn.environments() if e.environment_id.startswith(environment)]
+        matches = [env.environment_id for env in fn.environments() if env.environment_id.startswith(environment)]
         environment = matches[0] if len(matches) == 1 else environment
     text = fn.logs(environment)
     if args.tail is not None:
