@@ -7,6 +7,7 @@ import statistics
 import pandas as pd
 import pytest
 
+from lambdalab import load
 from lambdalab.core.records import InvocationRecord, PhaseSpan
 from lambdalab.errors import ConfigError
 from lambdalab.load import Burst, ClosedLoop, Poisson, Replay, Sine
@@ -61,6 +62,24 @@ def test_an_endless_pattern_needs_a_duration_or_a_count() -> None:
         Simulation(Poisson(1, seed=1), service=1.0).run()
     with pytest.raises(ConfigError, match="count"):
         Simulation([0.0], service=1.0).run(count=0)
+
+
+BAD_RUNS = [
+    (ClosedLoop(2), None, None, "invalid run: ClosedLoop(clients=2, think_s=0.0) never ends by itself"),
+    (Poisson(1, seed=1), 0, None, "invalid duration_s: 0; expected None or seconds > 0"),
+    (Poisson(1, seed=1), float("inf"), None, "invalid duration_s: inf; expected None or seconds > 0"),
+    (Poisson(1, seed=1), True, None, "invalid duration_s: True; expected None or seconds > 0"),
+    (Poisson(1, seed=1), None, 0, "invalid count: 0; expected None or a whole number >= 1"),
+]
+
+
+@pytest.mark.parametrize(("pattern", "duration_s", "count", "message"), BAD_RUNS)
+def test_a_run_is_checked_in_the_same_words_as_a_load_run(pattern, duration_s, count, message) -> None:
+    with pytest.raises(ConfigError) as simulated:
+        Simulation(pattern, service=1.0, seed=1).run(duration_s, count)
+    with pytest.raises(ConfigError) as loaded:  # refused before the target is used
+        load.run(object(), pattern, duration_s, count, progress=False)
+    assert str(simulated.value) == str(loaded.value) and str(simulated.value).startswith(message)
 
 
 def test_offsets_that_go_back_in_time_are_refused() -> None:
