@@ -24,9 +24,9 @@ import zlib
 from pathlib import Path
 
 from lambdalab.errors import ConfigError, RequestTooLargeException
+from lambdalab.packages.limits import UNZIPPED_MAX_BYTES as UNZIPPED_MAX_BYTES  # re-exported: stated once there
+from lambdalab.packages.limits import ZIPPED_MAX_BYTES as ZIPPED_MAX_BYTES
 
-ZIPPED_MAX_BYTES = 50 * 1024 * 1024  # 52,428,800: a .zip uploaded directly (not through S3)
-UNZIPPED_MAX_BYTES = 250 * 1024 * 1024  # 262,144,000: the package and all its layers, unzipped
 REQUEST_MAX_BYTES = 69_905_067  # 50 MB as base64 in a JSON body: Lambda's cap on the request
 CANNOT_UNZIP = "Could not unzip uploaded file. Please check your file, then try to upload again."
 _CHUNK = 1 << 20
