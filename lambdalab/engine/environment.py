@@ -79,10 +79,6 @@ class EngineEnvironment:
         self.retired = False
         self._current: Sandbox | None = None
 
-    @property
-    def core(self) -> object:
-        return self.pool.environments.get(self.id)
-
     # -- processes ------------------------------------------------------------------------------
     def open_server(self, incarnation: int, endpoint: RuntimeEndpoint) -> int:
         sock = http_server.listen()
