@@ -87,6 +87,11 @@ class LabSettings:
     role_credentials: tuple[tuple[str, str], ...] = ()  # the execution role's, given on purpose
 
 
+def _too_large(limit: int) -> RequestTooLargeException:
+    """Lambda's answer to an Invoke request over ``limit`` bytes (6 MB synchronous, 1 MB ``Event``)."""
+    return RequestTooLargeException(f"Request must be smaller than {limit} bytes for the InvokeFunction operation")
+
+
 def _new_destinations(bound: int) -> dict[str, collections.deque[dict[str, Any]]]:
     return {"on_success": collections.deque(maxlen=bound), "on_failure": collections.deque(maxlen=bound)}
 
@@ -277,9 +282,7 @@ class ControlPlane:
         self._check_open()
         version = self.resolve(name, qualifier)
         if len(payload) > api.MAX_REQUEST_BYTES:
-            raise RequestTooLargeException(
-                f"Request must be smaller than {api.MAX_REQUEST_BYTES} bytes for the InvokeFunction operation"
-            )
+            raise _too_large(api.MAX_REQUEST_BYTES)
         request_id = request_id or str(uuid.uuid4())
         now = self.now()
         invocation = Invocation(request_id, now, payload, self.arn(name, qualifier), options)
@@ -305,9 +308,7 @@ class ControlPlane:
         self._check_open()
         self.resolve(name, qualifier)
         if len(payload) > MAX_ASYNC_REQUEST_BYTES:
-            raise RequestTooLargeException(
-                f"Request must be smaller than {MAX_ASYNC_REQUEST_BYTES} bytes for the InvokeFunction operation"
-            )
+            raise _too_large(MAX_ASYNC_REQUEST_BYTES)
         config = self.configs[name]
         event = QueuedEvent(
             str(uuid.uuid4()), name, qualifier, payload, self.now(), config.max_event_age_s, config.max_retry_attempts
