@@ -245,7 +245,7 @@ class Environment:
         if state is State.STARTING or state is State.INITIALIZING:
             return self._span("init", self._init_started, now)
         if state is State.INVOKING or state is State.FINISHING:
-            return self._span("invoke", self._invoke_started, now, self.current.request_id if self.current else None)
+            return self._span("invoke", self._invoke_started, now, self.last_request)  # as _invoke_span will
         if state is State.SHUTTING_DOWN:
             return self._span("shutdown", self._shutdown_started, now)
         if state is State.IDLE and self._rest_since is not None:

@@ -12,6 +12,7 @@ import dataclasses
 import inspect
 import json
 import math
+import typing
 
 import pytest
 
@@ -45,10 +46,10 @@ from lambdalab.core.events import (
     StartRequested,
 )
 from lambdalab.core.ids import IdFactory
-from lambdalab.core.lifecycle import TRANSITIONS, Environment, EnvironmentSpec, State
+from lambdalab.core.lifecycle import TRANSITIONS, Environment, EnvironmentSpec, State, allows
 from lambdalab.core.outcomes import Status
 from lambdalab.core.pool import Pool
-from lambdalab.core.records import InitStart, Report, format_entry
+from lambdalab.core.records import InitStart, Phase, Report, format_entry
 from lambdalab.errors import LifecycleError
 
 SPEC = EnvironmentSpec("hello", "$LATEST", "python", 128, 3.0)
@@ -264,6 +265,70 @@ def test_terminated_accepts_nothing() -> None:
 def test_every_state_but_terminated_has_a_way_out() -> None:
     sources = {state for state, _ in TRANSITIONS}
     assert sources == set(State) - {State.TERMINATED}
+
+
+@pytest.mark.parametrize("kind", EVENT_TYPES, ids=lambda k: k.__name__)
+@pytest.mark.parametrize("state", list(State), ids=lambda s: s.name)
+def test_allows_answers_from_the_table(state: State, kind: type[Event]) -> None:
+    assert allows(state, kind) is ((state, kind) in TRANSITIONS)
+
+
+# -- the phase in progress ---------------------------------------------------------------------------
+def open_phase(d: Driver, eid: str, now: float) -> tuple[str, float, float, str | None] | None:
+    span = d.env(eid).open_span(now)
+    return None if span is None else (span.phase, span.start, span.end, span.request_id)
+
+
+def test_open_span_follows_the_environment_through_its_phases() -> None:
+    d = Driver()
+    eid = only(d.submit("r1", 0.0), SpawnRuntime).environment_id
+    assert open_phase(d, eid, 0.05) == ("init", 0.0, 0.05, None)
+    d.started(eid, 0.01)
+    assert open_phase(d, eid, 0.06) == ("init", 0.0, 0.06, None)
+    d.next(eid, 0.1)
+    assert open_phase(d, eid, 0.2) == ("invoke", 0.1, 0.2, "r1")
+    d.respond(eid, "r1", 0.3)
+    assert open_phase(d, eid, 0.35) == ("invoke", 0.1, 0.35, "r1")  # FINISHING: the span ends at /next
+    d.next(eid, 0.4)
+    assert open_phase(d, eid, 1.0) == ("frozen", 0.4, 1.0, None)
+    d.shutdown(2.0)
+    assert open_phase(d, eid, 2.5) == ("shutdown", 2.0, 2.5, None)
+
+
+def test_open_span_is_idle_without_freezing_and_none_after_a_reset() -> None:
+    d = Driver(dataclasses.replace(SPEC, freeze=False))
+    eid = cold_start(d)
+    park_after(d, eid, "r1", 0.5)
+    assert open_phase(d, eid, 0.7) == ("idle", 0.5, 0.7, None)
+    d.exited(eid, 0.8, 1)
+    assert d.env(eid).state is State.RESET
+    assert open_phase(d, eid, 0.9) is None
+
+
+def test_every_span_the_lifecycle_records_is_a_phase() -> None:
+    phases = set()
+    for freeze in (True, False):
+        d = Driver(dataclasses.replace(SPEC, freeze=freeze))
+        eid = cold_start(d)
+        park_after(d, eid, "r1", 0.5)
+        d.submit("r2", 1.0)
+        d.deadline(eid, 4.0)
+        d.submit("r3", 5.0)
+        d.shutdown(6.0)
+        d.exited(eid, 6.1, -9)
+        phases |= {e.span.phase for e in d.effects if isinstance(e, RecordSpan)}
+
+    assert phases == set(typing.get_args(Phase))
+
+
+def test_without_logs_a_completion_is_the_only_effect_of_the_answer() -> None:
+    d = Driver(dataclasses.replace(SPEC, logs=False))
+    eid = cold_start(d)
+
+    out = park_after(d, eid, "r1", 0.5)
+
+    assert kinds(out) == ["DisarmDeadline", "RecordSpan", "CompleteInvocation", "Freeze", "ScheduleWakeup"]
+    assert [type(e.entry).__name__ for e in d.effects if isinstance(e, Log)] == ["InitStart"]  # no START/END/REPORT
 
 
 # -- cold start --------------------------------------------------------------------------------------
