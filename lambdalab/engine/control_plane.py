@@ -51,7 +51,7 @@ from lambdalab.core.outcomes import Status
 from lambdalab.core.records import End, InitReport, InitStart, InvocationRecord, PhaseSpan, Start, log_stream_name
 from lambdalab.core.scheduler import LATEST, Alias, Scheduler, Throttled
 from lambdalab.engine import fd_budget, mounts, runtime_catalog, runtimes
-from lambdalab.engine.environment import EngineEnvironment, PlaneHooks, RuntimeEndpoint
+from lambdalab.engine.environment import EngineEnvironment, PlaneHooks
 from lambdalab.engine.limits import Limits
 from lambdalab.engine.reaper import Reaper, remove_tree
 from lambdalab.engine.sandbox import Sandbox, lab_marker, marked_environment
@@ -381,7 +381,7 @@ class ControlPlane:
         config = environment.config
         marker = f"{self.marker}{environment.id}/{incarnation}/"
         try:
-            port = environment.open_server(incarnation, RuntimeEndpoint(environment, incarnation))
+            port = environment.open_server(incarnation)
             env_vars = runtimes.environment_variables(
                 config,
                 environment=environment,

@@ -80,9 +80,10 @@ class EngineEnvironment:
         self._current: Sandbox | None = None
 
     # -- processes ------------------------------------------------------------------------------
-    def open_server(self, incarnation: int, endpoint: RuntimeEndpoint) -> int:
+    def open_server(self, incarnation: int) -> int:
+        """A Runtime API socket for this incarnation's processes only (``RuntimeEndpoint``); its port."""
         sock = http_server.listen()
-        task = asyncio.get_running_loop().create_task(http_server.serve(sock, endpoint))
+        task = asyncio.get_running_loop().create_task(http_server.serve(sock, RuntimeEndpoint(self, incarnation)))
         self.servers[incarnation] = (sock, task)
         return int(sock.getsockname()[1])
 
