@@ -149,8 +149,12 @@ def test_bootstrap_names_cover_what_its_lazy_imports_load():
     loaded = subprocess.run([sys.executable, "-I", "-S", "-c", code], capture_output=True, text=True, timeout=30,
                             check=True).stdout.split()
     source = runtimes.BOOTSTRAP.read_text()
-    start = source.index("NAMES = frozenset((")
-    names = eval(source[start + len("NAMES = "):source.index("))", start) + 2])  # noqa: S307 - our own literal
+    import ast
+
+    assigned = [node.value for node in ast.walk(ast.parse(source)) if isinstance(node, ast.Assign)
+                and [getattr(t, "id", None) for t in node.targets] == ["NAMES"]]
+    assert len(assigned) == 1 and isinstance(assigned[0], ast.Call), "the bootstrap has one NAMES = frozenset(...)"
+    names = frozenset(ast.literal_eval(assigned[0].args[0]))
     missing = [m for m in loaded if m not in names and m not in sys.builtin_module_names]
     assert not missing, f"add to _RuntimeModules.NAMES: {missing}"
 
