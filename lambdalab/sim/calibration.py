@@ -32,7 +32,9 @@ def from_records(df: Any) -> dict[str, Any]:
     init_ms = [v for v in cold["init_duration_ms"].tolist() if _finite(v)]
     if init_ms:
         settings["init"] = Empirical(v / 1000.0 for v in init_ms)
-        whole = [(i + d) / 1000.0 for i, d in zip(cold["init_duration_ms"], cold["duration_ms"]) if _finite(i)]
+        whole = [
+            (i + d) / 1000.0 for i, d in zip(cold["init_duration_ms"], cold["duration_ms"], strict=True) if _finite(i)
+        ]
         settings["cold_service"] = Empirical(whole)
     service_rows = warm if not warm.empty else cold
     settings["service"] = Empirical(v / 1000.0 for v in service_rows["duration_ms"].tolist())

@@ -49,36 +49,77 @@ class Scenario:
 
     def __post_init__(self) -> None:
         _check(_seconds(self.keep_alive_s), "keep_alive_s", self.keep_alive_s, "seconds >= 0")
-        _check(self.keep_alive_policy in KEEP_ALIVE_POLICIES, "keep_alive_policy", self.keep_alive_policy,
-               "'fixed' or 'hybrid'")
+        _check(
+            self.keep_alive_policy in KEEP_ALIVE_POLICIES,
+            "keep_alive_policy",
+            self.keep_alive_policy,
+            "'fixed' or 'hybrid'",
+        )
         _check(self.warm_choice in WARM_CHOICES, "warm_choice", self.warm_choice, "'mru' or 'newest'")
         _check(_whole(self.concurrency, 1), "concurrency", self.concurrency, "a whole number >= 1")
-        _check(self.reserved is None or _whole(self.reserved, 0), "reserved", self.reserved,
-               "None or a whole number >= 0")
+        _check(
+            self.reserved is None or _whole(self.reserved, 0), "reserved", self.reserved, "None or a whole number >= 0"
+        )
         _check(_whole(self.provisioned, 0), "provisioned", self.provisioned, "a whole number >= 0")
-        _check(_whole(self.memory_mb, MEMORY_MB_RANGE[0]) and self.memory_mb <= MEMORY_MB_RANGE[1], "memory_mb",
-               self.memory_mb, "an integer from 128 to 10240 (MB)")
+        _check(
+            _whole(self.memory_mb, MEMORY_MB_RANGE[0]) and self.memory_mb <= MEMORY_MB_RANGE[1],
+            "memory_mb",
+            self.memory_mb,
+            "an integer from 128 to 10240 (MB)",
+        )
         _check(_seconds(self.timeout_s) and self.timeout_s > 0, "timeout_s", self.timeout_s, "seconds > 0")
-        _check(_seconds(self.init_timeout_s) and self.init_timeout_s > 0, "init_timeout_s", self.init_timeout_s,
-               "seconds > 0")
-        _check(_seconds(self.error_probability) and self.error_probability <= 1, "error_probability",
-               self.error_probability, "a probability from 0 to 1")
-        _check(self.invocation_type in INVOCATION_TYPES, "invocation_type", self.invocation_type,
-               "'RequestResponse' or 'Event'")
-        _check(_whole(self.max_retry_attempts, 0) and self.max_retry_attempts <= 2, "max_retry_attempts",
-               self.max_retry_attempts, "0, 1 or 2")
-        _check(_seconds(self.max_event_age_s) and self.max_event_age_s >= 60, "max_event_age_s",
-               self.max_event_age_s, "seconds from 60")
+        _check(
+            _seconds(self.init_timeout_s) and self.init_timeout_s > 0,
+            "init_timeout_s",
+            self.init_timeout_s,
+            "seconds > 0",
+        )
+        _check(
+            _seconds(self.error_probability) and self.error_probability <= 1,
+            "error_probability",
+            self.error_probability,
+            "a probability from 0 to 1",
+        )
+        _check(
+            self.invocation_type in INVOCATION_TYPES,
+            "invocation_type",
+            self.invocation_type,
+            "'RequestResponse' or 'Event'",
+        )
+        _check(
+            _whole(self.max_retry_attempts, 0) and self.max_retry_attempts <= 2,
+            "max_retry_attempts",
+            self.max_retry_attempts,
+            "0, 1 or 2",
+        )
+        _check(
+            _seconds(self.max_event_age_s) and self.max_event_age_s >= 60,
+            "max_event_age_s",
+            self.max_event_age_s,
+            "seconds from 60",
+        )
         _check(_whole(self.scale_limit, 1), "scale_limit", self.scale_limit, "a whole number >= 1")
         _check(_seconds(self.scale_period_s), "scale_period_s", self.scale_period_s, "seconds >= 0")
-        _check(_whole(self.max_memory_used_mb, 0), "max_memory_used_mb", self.max_memory_used_mb,
-               "a whole number of MB >= 0")
+        _check(
+            _whole(self.max_memory_used_mb, 0),
+            "max_memory_used_mb",
+            self.max_memory_used_mb,
+            "a whole number of MB >= 0",
+        )
         _check(_whole(self.max_records, 0), "max_records", self.max_records, "a whole number >= 0")
         if self.reserved is not None:
-            _check(self.provisioned <= self.reserved, "provisioned", self.provisioned,
-                   f"at most the reserved concurrency ({self.reserved})")
-        _check(self.provisioned <= self.concurrency, "provisioned", self.provisioned,
-               f"at most the account concurrency ({self.concurrency})")
+            _check(
+                self.provisioned <= self.reserved,
+                "provisioned",
+                self.provisioned,
+                f"at most the reserved concurrency ({self.reserved})",
+            )
+        _check(
+            self.provisioned <= self.concurrency,
+            "provisioned",
+            self.provisioned,
+            f"at most the account concurrency ({self.concurrency})",
+        )
 
 
 def _whole(value: object, least: int) -> bool:
