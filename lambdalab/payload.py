@@ -4,7 +4,8 @@
 ``None`` for ``{}``, or ``bytes``/``str`` holding JSON) into the payload's bytes; an event Lambda could
 not parse (not JSON, ``NaN``, ``Infinity``, ``1e999``) is its ``InvalidRequestContentException`` (400,
 also a ``ConfigError``), raised before anything starts. ``encode_client_context`` encodes the mobile SDK's
-client context the same way.
+client context the same way. ``request_too_large`` is Lambda's answer to a payload over the Invoke API's
+limit, for the engine and the endpoint alike.
 
 Rules: plain values only; no engine, no I/O.
 """
@@ -16,7 +17,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from lambdalab.errors import ConfigError, InvalidRequestContentException
+from lambdalab.errors import ConfigError, InvalidRequestContentException, RequestTooLargeException
 
 
 def encode_client_context(context: Mapping[str, Any] | None) -> dict[str, str] | None:
@@ -26,6 +27,11 @@ def encode_client_context(context: Mapping[str, Any] | None) -> dict[str, str] |
         return {"client_context": json.dumps(context, allow_nan=False)}
     except (TypeError, ValueError, RecursionError) as exc:
         raise ConfigError(f"invalid client_context: not JSON-serialisable ({exc})") from None
+
+
+def request_too_large(limit: int) -> RequestTooLargeException:
+    """Lambda's answer to an Invoke request over ``limit`` bytes (6 MB synchronous, 1 MB ``Event``)."""
+    return RequestTooLargeException(f"Request must be smaller than {limit} bytes for the InvokeFunction operation")
 
 
 _UNPARSABLE = "Could not parse request body into json: Could not parse payload into json: "

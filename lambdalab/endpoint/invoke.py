@@ -28,6 +28,7 @@ from aiohttp import web
 from lambdalab.core import runtime_api
 from lambdalab.endpoint import guard, wire
 from lambdalab.errors import LambdaLabError
+from lambdalab.payload import request_too_large
 
 if TYPE_CHECKING:
     from lambdalab.endpoint.server import Endpoint
@@ -230,10 +231,7 @@ def _resolve(endpoint: Endpoint, name: str, qualifier: str | None) -> str:
 
 
 def _too_large() -> LambdaLabError:
-    from lambdalab.errors import RequestTooLargeException
-
-    limit = runtime_api.MAX_REQUEST_BYTES
-    return RequestTooLargeException(f"Request must be smaller than {limit} bytes for the InvokeFunction operation")
+    return request_too_large(runtime_api.MAX_REQUEST_BYTES)
 
 
 def _check_json(payload: bytes) -> bytes:

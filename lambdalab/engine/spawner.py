@@ -1,0 +1,204 @@
+"""Environments from making to removing: the machine side of one Lab's control plane.
+
+On the engine's loop, for the control plane (``engine/control_plane.py``), which performs the core's other
+effects. ``new_environment`` makes an environment's folder, ``/tmp``, cgroups and log stream (the spare's,
+``engine/spare.py``, where one serves); ``spawn`` performs ``SpawnRuntime``: the incarnation's Runtime API
+socket, Lambda's variables, and its runtime process (in the spare's waiting launcher, or a new one);
+``on_exit`` hands a process's end to the core as ``ProcessExited``; ``retire`` performs ``Retire``. It owns
+the resources every environment shares: the Lab's cgroups (``limits``), the reaper, the descriptor budget,
+the spare, and the ``PlaneHooks`` each environment is given. It holds of the control plane only the tables
+and callables it is given.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import concurrent.futures
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from lambdalab.cache import cache_root
+from lambdalab.config import FunctionConfig
+from lambdalab.core.effects import Retire, SpawnRuntime
+from lambdalab.core.events import Event, ProcessExited, ProcessStarted
+from lambdalab.core.logstream import LogStream
+from lambdalab.core.pool import Pool
+from lambdalab.core.records import log_stream_name
+from lambdalab.engine import fd_budget, mounts, runtimes
+from lambdalab.engine.environment import EngineEnvironment, PlaneHooks
+from lambdalab.engine.limits import Limits
+from lambdalab.engine.reaper import Reaper, remove_tree
+from lambdalab.engine.sandbox import Sandbox, lab_marker, marked_environment
+from lambdalab.engine.settings import LabSettings
+from lambdalab.engine.spare import ENVIRONMENTS, Spares
+
+MAX_RETIRED_ENVIRONMENTS = 1000  # gone environments whose log streams stay readable
+
+
+class Spawner:
+    """One Lab's environments (made, spawned, exited, retired) and the resources they share."""
+
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        settings: LabSettings,
+        workdir: Path,
+        lab_id: str,
+        *,
+        now: Callable[[], float],
+        dispatch: Callable[[Event], None],
+        code: dict[tuple[str, str], tuple[FunctionConfig, Path]],
+        paths: dict[tuple[str, str], runtimes.RuntimePaths],
+        registry: dict[str, Pool],
+        environments: dict[str, EngineEnvironment],
+    ) -> None:
+        """``code``, ``paths``, ``registry`` (the scheduler's environment id -> pool) are read; new environments
+        are added to ``environments``."""
+        self.loop = loop
+        self.settings = settings
+        self.now = now
+        self.dispatch = dispatch
+        self.code = code
+        self.paths = paths
+        self.registry = registry
+        self.environments = environments
+        self.retired: collections.deque[str] = collections.deque()
+        self.limits = Limits(lab_id, enabled=settings.use_cgroups)
+        self.fd_budget = fd_budget.process_budget()
+        self.executor = concurrent.futures.ThreadPoolExecutor(2, thread_name_prefix="lambdalab-limits")
+        self.reaper = Reaper(loop)  # respawned by the loop if it dies
+        self.marker = lab_marker(lab_id)
+        self.reaper.watch_marker(self.marker)
+        self.reaper.watch_dir(workdir)
+        self.empty_opt = workdir / "opt"  # /opt of a function without layers, where runtimes get a namespace
+        self.empty_opt.mkdir(mode=0o755, exist_ok=True)
+        for path in self.limits.lab_dirs():  # listed first, so removed last
+            self.reaper.watch_cgroup(path)
+        # what every environment uses (task roots, layers, runtime folders, the cache): read-only for runtimes
+        self.shared_folders = (str(workdir), str(cache_root()))
+        self.environments_dir = workdir / ENVIRONMENTS  # of which each runtime sees only its own folder
+        self.spares = Spares(
+            workdir=workdir,
+            limits=self.limits,
+            reaper=self.reaper,
+            budget=self.fd_budget,
+            marker=self.marker,
+            shared=self.shared_folders,
+        )
+        # all an environment and its Runtime API endpoints may use of the control plane
+        self.hooks = PlaneHooks(
+            now=now,
+            dispatch=dispatch,
+            on_exit=self.on_exit,
+            members=self.limits.members,
+            shared=self.shared_folders,
+            hide=str(self.environments_dir),
+        )
+
+    def spawn(self, effect: SpawnRuntime) -> None:
+        environment = self.environments.get(effect.environment_id) or self.new_environment(effect.environment_id)
+        spare, environment.spare = environment.spare, None  # its first incarnation runs in the spare's launcher
+        incarnation = effect.incarnation
+        if spare is None and not self.fd_budget.acquire():  # another Lab took the last slot: it exits at once
+            self.fd_budget.warn_full()
+            self.loop.call_soon(self.on_exit, environment, incarnation, 127)
+            return
+        environment.slots.add(incarnation)  # a spare's slot passes to the environment
+        config = environment.config
+        marker = f"{self.marker}{environment.id}/{incarnation}/"
+        try:
+            port = environment.open_server(incarnation)
+            env_vars = runtimes.environment_variables(
+                config,
+                environment=environment,
+                port=port,
+                init_type=effect.init_type,
+                region=self.settings.region,
+                pass_env=self.settings.pass_env,
+                log_group=f"/aws/lambda/{config.name}",
+                credentials=dict(self.settings.role_credentials) or None,
+                paths=self.paths.get((environment.pool.spec.function, environment.pool.spec.code)),
+            )
+            env_vars = marked_environment(env_vars, marker)
+            paths = self.paths.get((environment.pool.spec.function, environment.pool.spec.code))
+            opt = (paths.opt if paths is not None else None) or str(self.empty_opt)
+            argv = runtimes.command(config, environment.code_dir, opt)
+            if spare is not None and Sandbox.command_fits(argv, env_vars):
+                sandbox = environment.adopt(spare.sandbox, argv, env_vars, incarnation, opt, marker)
+            else:
+                if spare is not None:
+                    spare.sandbox.kill()  # its groups are the environment's now; it ends there
+                sandbox = environment.spawn(
+                    argv, environment.code_dir, env_vars, incarnation, mounts=(str(environment.tmp), opt)
+                )
+        except Exception as exc:  # noqa: BLE001 - the process never ran: the core sees it exit at once
+            if isinstance(exc, OSError):
+                self.fd_budget.warn_full()
+            environment.close_server(incarnation)
+            self.loop.call_soon(self.on_exit, environment, incarnation, 127)
+            return
+        sandbox.guard(self.reaper, environment.cgroups, marker)
+        if not sandbox.joined or self.limits.memory_base is None:  # else it was born inside its groups
+            environment.limits_ready[incarnation] = self.loop.run_in_executor(
+                self.executor, self.limits.enter, environment.cgroups, sandbox.pid, environment.pool.spec.memory_mb
+            )
+        self.loop.call_soon(self.dispatch, ProcessStarted(environment.id, incarnation, self.now()))
+
+    def new_environment(self, environment_id: str) -> EngineEnvironment:
+        """An environment's folder, /tmp and groups: the spare's where one serves (``engine/spare.py``), else made now.
+
+        A spare for the next new environment is made right after, while this one boots.
+        """
+        pool = self.registry[environment_id]
+        config, code_dir = self.code[(pool.spec.function, pool.spec.code)]
+        spare = (
+            None
+            if isinstance(config, runtimes.ProfiledConfig)
+            else self.spares.take(pool.spec.memory_mb, config.ephemeral_storage_mb)
+        )
+        self.spares.refill()
+        date = time.strftime("%Y/%m/%d", time.gmtime())
+        stream = LogStream(
+            log_stream_name(date, pool.spec.version, environment_id), max_entries=self.settings.max_log_entries
+        )
+        if spare is not None:
+            tmp = spare.tmp
+        else:
+            tmp = self.environments_dir / environment_id / "tmp"
+            tmp.mkdir(parents=True, mode=0o700)
+            mounts.mount_tmpfs(tmp, config.ephemeral_storage_mb)  # where allowed: its size is ephemeral_storage_mb
+        environment = EngineEnvironment(environment_id, pool, config, code_dir, stream, tmp, self.hooks)
+        if spare is not None:
+            environment.cgroups = spare.cgroups  # already watched by the reaper
+            environment.spare = spare
+        else:
+            environment.cgroups = self.limits.create(environment_id, pool.spec.memory_mb)
+            for path in environment.cgroups:
+                self.reaper.watch_cgroup(path)
+        self.environments[environment_id] = environment
+        return environment
+
+    def on_exit(self, environment: EngineEnvironment, incarnation: int, returncode: int) -> None:
+        sandbox = environment.sandboxes.pop(incarnation, None)
+        memory = sandbox.peak_memory_mb if sandbox is not None else 0  # its group is forgotten (Sandbox._reap)
+        if incarnation in environment.slots:
+            environment.slots.discard(incarnation)
+            self.fd_budget.release()
+        environment.close_server(incarnation)
+        environment.limits_ready.pop(incarnation, None)
+        kills = self.limits.oom_kills(environment.cgroups)
+        oom, environment.oom_kills = kills > environment.oom_kills, kills
+        self.dispatch(ProcessExited(environment.id, incarnation, self.now(), returncode, oom, memory))
+
+    def retire(self, effect: Retire) -> None:
+        environment = self.environments.get(effect.environment_id)
+        if environment is None:
+            return
+        environment.retired = True
+        self.limits.remove(environment.cgroups)
+        remove_tree(environment.tmp.parent)  # its /tmp's tmpfs unmounted first
+        self.retired.append(environment.id)  # its log stream stays readable, up to a bound
+        if len(self.retired) > MAX_RETIRED_ENVIRONMENTS:
+            self.environments.pop(self.retired.popleft(), None)
