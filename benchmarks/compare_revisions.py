@@ -5,12 +5,15 @@ mean anything. This checks the earlier revision out into a git worktree, compile
 ``setup.py`` does), then runs each named benchmark alternately from that tree and from this checkout
 (``PYTHONPATH`` puts the tree's package first), ``--rounds`` times, and prints each row's figures.
 
-    python benchmarks/compare_revisions.py REV [--rounds 3] [--tree DIR] bench_warm_invoke bench_sim ...
+    python benchmarks/compare_revisions.py REV [--rounds 3] [--tree DIR] [--write] bench_warm_invoke bench_sim ...
+
+``--write`` puts the tables in ``benchmarks/RESULTS.md``'s "## Before and after" section (``run_all.py`` keeps it).
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
 import os
 import statistics
@@ -21,6 +24,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 CHECKOUT = HERE.parent
 TIMEOUT_S = 300
+SECTION = "## Before and after"
 
 
 def prepare(revision: str, tree: Path) -> None:
@@ -88,8 +92,10 @@ def main() -> None:
     parser.add_argument("benchmarks", nargs="+")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--tree", type=Path, default=Path("/tmp/lambdalab-compare"))
+    parser.add_argument("--write", action="store_true", help="write the tables into benchmarks/RESULTS.md")
     args = parser.parse_args()
     prepare(args.revision, args.tree)
+    lines: list[str] = []
     for name in args.benchmarks:
         before: dict[str, list[str]] = {}
         after: dict[str, list[str]] = {}
@@ -97,20 +103,61 @@ def main() -> None:
             for tree, into in ((args.tree, before), (CHECKOUT, after)):
                 for row, figure in run(tree, name).items():
                     into.setdefault(row, []).append(figure)
-        print(f"## {name} ({args.rounds} rounds, interleaved; median)")
-        print(f"| row | {args.revision[:10]} | this checkout | after / before |")
-        print("|---|---|---|---|")
+        table = [
+            f"### {name} ({args.rounds} rounds, interleaved; after / before of the medians)",
+            "",
+            f"| row | {args.revision[:10]} | this checkout | after / before |",
+            "|---|---|---|---|",
+        ]
         for row in after:
-            was, now = before.get(row, []), after[row]
-            was_n = [n for n in map(number, was) if n is not None]
-            now_n = [n for n in map(number, now) if n is not None]
-            ratio = (
-                f"{statistics.median(now_n) / statistics.median(was_n):.2f}"
-                if was_n and now_n and statistics.median(was_n)
-                else "—"
+            table.append(
+                f"| {row} | {' · '.join(before.get(row, [])) or '—'} | {' · '.join(after[row])} | "
+                f"{ratio(before.get(row, []), after[row])} |"
             )
-            print(f"| {row} | {' · '.join(was) or '—'} | {' · '.join(now)} | {ratio} |")
-        print(flush=True)
+        print("\n".join(table) + "\n", flush=True)
+        lines += [*table, ""]
+    if args.write:
+        write(args.revision, args.rounds, lines)
+
+
+def ratio(before: list[str], after: list[str]) -> str:
+    was = [n for n in map(number, before) if n is not None]
+    now = [n for n in map(number, after) if n is not None]
+    if not was or not now or not statistics.median(was):
+        return "—"
+    return f"{statistics.median(now) / statistics.median(was):.2f}"
+
+
+def write(revision: str, rounds: int, lines: list[str]) -> None:
+    """Replace (or add) the "## Before and after" section of RESULTS.md."""
+    path = HERE / "RESULTS.md"
+    text = path.read_text().splitlines() if path.exists() else []
+    kept, skipping = [], False
+    for line in text:
+        if line.startswith("## "):
+            skipping = line.strip() == SECTION
+        if not skipping:
+            kept.append(line)
+    when = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    head = git("rev-parse", "--short", "HEAD")
+    section = [
+        SECTION,
+        "",
+        f"`benchmarks/compare_revisions.py {revision[:10]} --rounds {rounds}` at {when}: the benchmarks of "
+        f"{revision[:10]} (its own scripts and compiled core, in a worktree) and of this checkout ({head}), "
+        "run alternately in one process tree on this machine; each cell lists every round's figure.",
+        "",
+        *lines,
+    ]
+    while kept and not kept[-1].strip():
+        kept.pop()
+    path.write_text("\n".join([*kept, "", *section]).rstrip() + "\n")
+
+
+def git(*args: str) -> str:
+    return subprocess.run(
+        ["git", *args], cwd=CHECKOUT, capture_output=True, text=True, check=False, timeout=30
+    ).stdout.strip()
 
 
 if __name__ == "__main__":
