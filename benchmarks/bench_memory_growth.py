@@ -31,7 +31,7 @@ import psutil  # noqa: E402
 
 import lambdalab  # noqa: E402
 from _common import LeanHttpPlatform, emit, leftover_children  # noqa: E402
-from lambdalab.engine import runtime_catalog  # noqa: E402
+from lambdalab import runtime_catalog  # noqa: E402
 from lambdalab.errors import ConfigError  # noqa: E402
 
 PY_HANDLER = "import os\n\ndef handler(event, context):\n    return os.getpid()\n"

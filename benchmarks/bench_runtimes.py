@@ -35,7 +35,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import lambdalab  # noqa: E402
 from _common import PY, emit, leftover_children, median, ms, pct, us  # noqa: E402
 from lambdalab import custom_runtimes  # noqa: E402
-from lambdalab.engine import runtime_catalog  # noqa: E402
+from lambdalab import runtime_catalog  # noqa: E402
 from lambdalab.engine.runtimes import NODE_BOOTSTRAP  # noqa: E402
 from lambdalab.errors import ConfigError  # noqa: E402
 

@@ -132,10 +132,11 @@ class Lab:
     def runtimes(self) -> list[dict[str, Any]]:
         """The runtimes functions can use here: Lambda's identifier, lambdalab's name, the program and its version.
 
-        Only what this machine can run now is listed (``lambdalab.engine.runtime_catalog.missing()``
+        Only what this machine can run now is listed (``lambdalab.runtime_catalog.missing()``
         says what is not, and what to install).
         """
-        from lambdalab.engine import runtime_catalog, runtime_sdk  # importlib.metadata: only when asked
+        from lambdalab import runtime_catalog
+        from lambdalab.engine import runtime_sdk  # importlib.metadata: only when asked
 
         sdk = runtime_sdk.versions(runtime_sdk.SDK)
         rows = []

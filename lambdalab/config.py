@@ -231,7 +231,7 @@ def check_runtime(runtime: object) -> None:
 
     Every Python function runs on this machine's interpreter: another version is refused, never
     relabelled. Whether Node.js (of the version asked) is installed is checked at deploy time
-    (``engine/runtime_catalog.py``), where the answer names what to install.
+    (``runtime_catalog.py``), where the answer names what to install.
     """
     if isinstance(runtime, str) and _PYTHON_X_Y.match(runtime) and runtime != INTERPRETER:
         raise ConfigError(

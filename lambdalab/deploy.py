@@ -17,9 +17,8 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from lambdalab import runtime_ids
+from lambdalab import runtime_catalog, runtime_ids
 from lambdalab.config import FunctionConfig
-from lambdalab.engine import runtime_catalog
 from lambdalab.engine.code import tree_size, write_task_root
 from lambdalab.engine.runtimes import RuntimePaths
 from lambdalab.errors import ConfigError

@@ -14,7 +14,7 @@ short name      what runs                                               Lambda's
 =============== ======================================================= ===========================
 
 Pure: nothing here looks at the machine. Whether a runtime is installed (which ``node``, which
-``aws-lambda-ric``) is ``engine/runtime_catalog.py``'s question, asked at deploy time.
+``aws-lambda-ric``) is ``runtime_catalog.py``'s question, asked at deploy time.
 """
 
 from __future__ import annotations

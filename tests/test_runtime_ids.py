@@ -7,7 +7,7 @@ import pytest
 
 import lambdalab
 from lambdalab import runtime_ids
-from lambdalab.engine import runtime_catalog
+from lambdalab import runtime_catalog
 from lambdalab.errors import ConfigError
 
 CJS = [

@@ -19,10 +19,10 @@ import binascii
 import re
 from typing import Any
 
-from lambdalab import config, runtime_ids
+from lambdalab import config, runtime_catalog, runtime_ids
 from lambdalab.endpoint import wire
-from lambdalab.engine import package, runtime_catalog
 from lambdalab.errors import ConfigError
+from lambdalab.packages import zips as package
 
 # Lambda's answer to a CreateFunction of a .zip without one of them (a custom runtime too)
 MANDATORY = "Runtime and Handler are mandatory parameters for functions created with deployment packages."

@@ -4,7 +4,7 @@ PublishLayerVersion (201), GetLayerVersion, GetLayerVersionByArn (``GET /2018-10
 ListLayers, ListLayerVersions and DeleteLayerVersion (204), each mapped onto the Lab's layer store
 (``Lab.publish_layer_version``, ``Lab.layers``). A layer's .zip (``Content.ZipFile``, base64 in the JSON
 body) is read with Lambda's request cap and decoded and unpacked on the endpoint's worker thread with
-Lambda's package limits (``engine/package.py``), as CreateFunction's code is; the store's reads and
+Lambda's package limits (``packages/zips.py``), as CreateFunction's code is; the store's reads and
 writes (a small index file under a lock) run there too, never on the loop.
 
 Errors are the store's ``LayerError``: Lambda's code, status and message (``management.layer_error``).

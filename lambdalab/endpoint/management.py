@@ -8,7 +8,7 @@ concurrency. What the Lab cannot do (DeleteFunction) answers 501 with a plain ex
 
 Code uploads (``Code.ZipFile``, base64 in the JSON body) are read with Lambda's request cap (413 past
 69,905,067 bytes), then decoded and unpacked on the endpoint's worker thread with Lambda's package
-limits (``engine/package.py``), so a big or hostile .zip never stalls the loop that answers invokes.
+limits (``packages/zips.py``), so a big or hostile .zip never stalls the loop that answers invokes.
 A function's fields (name, ``Runtime``, ``Handler``, environment, layers...) are checked and turned into
 the Lab's keywords by ``function_fields.py``, with Lambda's errors; alias names here.
 
@@ -25,8 +25,8 @@ from aiohttp import web
 from lambdalab import config
 from lambdalab.endpoint import function_fields as fields
 from lambdalab.endpoint import shapes, wire
-from lambdalab.engine import package
 from lambdalab.errors import ConfigError, LambdaLabError
+from lambdalab.packages import zips as package
 from lambdalab.packages.layers import LayerError
 
 if TYPE_CHECKING:

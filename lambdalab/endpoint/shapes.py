@@ -18,10 +18,10 @@ import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from lambdalab import runtime_ids
+from lambdalab import runtime_catalog, runtime_ids
 from lambdalab.config import INTERPRETER
-from lambdalab.engine import package, runtime_catalog
 from lambdalab.errors import ConfigError
+from lambdalab.packages import zips as package
 
 if TYPE_CHECKING:
     from lambdalab.api import Lab
@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 
 RUNTIME = INTERPRETER  # the interpreter that really runs every Python function here (Lab.runtimes()), never relabelled
 ARCHITECTURE = "arm64" if platform.machine() in ("aarch64", "arm64") else "x86_64"
-CODE_SIZE_ZIPPED = package.ZIPPED_MAX_BYTES  # Lambda's quotas [S9], enforced by engine/package.py
+CODE_SIZE_ZIPPED = package.ZIPPED_MAX_BYTES  # Lambda's quotas [S9], enforced by packages/zips.py
 CODE_SIZE_UNZIPPED = package.UNZIPPED_MAX_BYTES
 TOTAL_CODE_SIZE = 75 * 1024 * 1024 * 1024
 

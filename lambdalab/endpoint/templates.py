@@ -44,8 +44,7 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from lambdalab import custom_runtimes, runtime_ids
-from lambdalab.engine import runtime_catalog
+from lambdalab import custom_runtimes, runtime_catalog, runtime_ids
 from lambdalab.errors import ConfigError
 from lambdalab.packages.layers import UnknownLayerError
 

@@ -1,7 +1,7 @@
 """Task roots: each deployed code version as an importable folder, named by its content hash.
 
 ``source=`` (a cell's text) becomes ``<module>.py``; ``path=`` copies a file or a folder, and unpacks
-a ``.zip`` file; ``archive=`` unpacks a .zip given as bytes (``engine/package.py`` keeps Lambda's
+a ``.zip`` file; ``archive=`` unpacks a .zip given as bytes (``packages/zips.py`` keeps Lambda's
 limits). The folder is written once and never changed, so a version's code is immutable while
 environments run it, as on Lambda.
 
@@ -17,8 +17,8 @@ from pathlib import Path
 
 from lambdalab import runtime_ids
 from lambdalab.config import check_function_name
-from lambdalab.engine import package
 from lambdalab.errors import ConfigError
+from lambdalab.packages import zips as package
 
 
 def _digest_tree(path: Path) -> str:

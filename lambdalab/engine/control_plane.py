@@ -21,7 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from lambdalab import runtime_ids
+from lambdalab import runtime_catalog, runtime_ids
 from lambdalab.config import FunctionConfig
 from lambdalab.core import runtime_api as api
 from lambdalab.core.async_queue import DeliverRecord, DispatchEvent, ScheduleRetry
@@ -48,7 +48,7 @@ from lambdalab.core.limits import CAPACITY_REASON, THROTTLE_MESSAGE
 from lambdalab.core.outcomes import Status
 from lambdalab.core.records import End, InitReport, InitStart, InvocationRecord, PhaseSpan, Start
 from lambdalab.core.scheduler import LATEST, Alias, Scheduler, Throttled
-from lambdalab.engine import runtime_catalog, runtimes
+from lambdalab.engine import runtimes
 from lambdalab.engine.async_events import AsyncEvents
 from lambdalab.engine.environment import EngineEnvironment
 from lambdalab.engine.result import EngineResult

@@ -31,11 +31,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from lambdalab import runtime_ids
+from lambdalab import runtime_catalog, runtime_ids
 from lambdalab.config import FunctionConfig
 from lambdalab.core import runtime_api as api
 from lambdalab.core.events import Invocation
-from lambdalab.engine import mounts, runtime_catalog
+from lambdalab.engine import mounts
 
 if TYPE_CHECKING:
     from lambdalab.engine.environment import EngineEnvironment

@@ -8,7 +8,7 @@
 
 - ``limits``: Lambda's code size limits (50 MB zipped, 250 MB unzipped), below this package and the engine.
 
-Rules: no api, no front-end imports here, and of the engine only its package helpers (``engine.package``'s
+Rules: no api, no front-end imports here, and of the engine only its package helpers (``packages.zips``'s
 unpacking, ``engine.code.tree_size``), never from ``layer_rules`` or ``limits``, which the configuration
 (and so the simulator) imports; errors are ``ConfigError`` subclasses that carry Lambda's error code and
 message.

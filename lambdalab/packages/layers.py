@@ -21,7 +21,7 @@ The merged ``/opt`` (later layer wins, hard links, read-only) is ``opt.merge``; 
 ordered list of layers. The errors, the ``LayerVersion`` record and Lambda's limits are in
 ``layer_rules`` and re-exported here, so this is the one module to import.
 
-Rules: no api; of the engine only ``engine.package`` (unpacking, copying); errors are ``LayerError``
+Rules: no api; of the engine only ``packages.zips`` (unpacking, copying); errors are ``LayerError``
 (a ``ConfigError``) carrying Lambda's ``code``, ``status`` and exact ``message``, plus a lambdalab
 ``hint`` where one helps.
 """
@@ -44,7 +44,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from lambdalab.engine.package import copy_folder, unpack
 from lambdalab.errors import ConfigError
 from lambdalab.packages._fs import locked, read_json, write_json
 from lambdalab.packages.layer_rules import (
@@ -60,6 +59,7 @@ from lambdalab.packages.layer_rules import (
     validate_name,
 )
 from lambdalab.packages.opt import OptView, merge
+from lambdalab.packages.zips import copy_folder, unpack
 
 
 # -------------------------------------------------------------------------------------------- layer maps

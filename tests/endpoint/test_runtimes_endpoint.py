@@ -12,7 +12,7 @@ import pytest
 
 import lambdalab
 from lambdalab.endpoint.templates import load_template
-from lambdalab.engine import runtime_catalog
+from lambdalab import runtime_catalog
 from lambdalab.errors import ConfigError
 
 from .conftest import cli_env, client, serve_cli, zipped

@@ -22,7 +22,7 @@ import pytest
 
 import lambdalab
 from lambdalab import custom_runtimes
-from lambdalab.engine import runtime_catalog
+from lambdalab import runtime_catalog
 from lambdalab.errors import ConfigError
 from tests.engine import assert_report_lines
 

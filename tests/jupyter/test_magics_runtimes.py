@@ -10,7 +10,7 @@ import pytest
 from IPython.core.error import UsageError
 
 import lambdalab
-from lambdalab.engine import runtime_catalog
+from lambdalab import runtime_catalog
 from lambdalab.errors import ConfigError
 
 pytestmark = pytest.mark.slow

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 import lambdalab
-from lambdalab.engine import package
+from lambdalab.packages import zips as package
 from lambdalab.errors import ConfigError
 
 APP = "def handler(event, context):\n    return {'ok': True}\n"

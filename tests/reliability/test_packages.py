@@ -23,7 +23,7 @@ import pytest
 
 import lambdalab
 from lambdalab.endpoint.templates import load_template
-from lambdalab.engine import package
+from lambdalab.packages import zips as package
 from tests.endpoint.conftest import client
 
 pytestmark = pytest.mark.slow

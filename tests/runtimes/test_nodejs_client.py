@@ -17,7 +17,8 @@ import time
 
 import pytest
 
-from lambdalab.engine import runtime_catalog, runtimes
+from lambdalab import runtime_catalog
+from lambdalab.engine import runtimes
 from lambdalab.errors import ConfigError
 
 pytestmark = pytest.mark.slow
