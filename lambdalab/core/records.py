@@ -128,6 +128,30 @@ class InvocationRecord(Value):
         self.reset = reset
 
 
+def throttled_record(
+    *, request_id: str, function: str, version: str, memory_size_mb: int, reason: str, at: float, submitted: float
+) -> InvocationRecord:
+    """The record of a throttled invocation: no environment, no duration, the throttle's reason as its error."""
+    return InvocationRecord(
+        request_id=request_id,
+        function=function,
+        version=version,
+        environment_id="",
+        cold=False,
+        init_duration_ms=None,
+        init_suppressed=False,
+        duration_ms=0.0,
+        billed_duration_ms=0,
+        memory_size_mb=memory_size_mb,
+        max_memory_used_mb=0,
+        status=Status.THROTTLED,
+        error_type=reason,
+        start=at,
+        end=at,
+        submitted=submitted,
+    )
+
+
 # Log entries kept in an environment's log stream; formatted only when read.
 class InitStart(Value):
     runtime: str

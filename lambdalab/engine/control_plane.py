@@ -45,8 +45,7 @@ from lambdalab.core.ids import IdFactory
 from lambdalab.core.keepalive import FixedKeepAlive, HybridHistogramKeepAlive, KeepAlivePolicy
 from lambdalab.core.lifecycle import EnvironmentSpec
 from lambdalab.core.limits import CAPACITY_REASON, THROTTLE_MESSAGE
-from lambdalab.core.outcomes import Status
-from lambdalab.core.records import End, InitReport, InitStart, InvocationRecord, PhaseSpan, Start
+from lambdalab.core.records import End, InitReport, InitStart, InvocationRecord, PhaseSpan, Start, throttled_record
 from lambdalab.core.scheduler import LATEST, Alias, Scheduler, Throttled
 from lambdalab.engine import runtimes
 from lambdalab.engine.async_events import AsyncEvents
@@ -262,22 +261,13 @@ class ControlPlane:
     def _record_throttle(self, invocation: Invocation, throttled: Throttled, at: float) -> None:
         config = self.configs[throttled.function]
         self.records.append(
-            InvocationRecord(
+            throttled_record(
                 request_id=invocation.request_id,
                 function=throttled.function,
                 version=throttled.version,
-                environment_id="",
-                cold=False,
-                init_duration_ms=None,
-                init_suppressed=False,
-                duration_ms=0.0,
-                billed_duration_ms=0,
                 memory_size_mb=config.memory_mb,
-                max_memory_used_mb=0,
-                status=Status.THROTTLED,
-                error_type=throttled.reason,
-                start=at,
-                end=at,
+                reason=throttled.reason,
+                at=at,
                 submitted=invocation.submitted,
             )
         )

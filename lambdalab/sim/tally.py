@@ -17,7 +17,7 @@ from lambdalab.core.effects import CompleteInvocation, RecordSpan
 from lambdalab.core.events import Invocation
 from lambdalab.core.lifecycle import Environment
 from lambdalab.core.outcomes import Status
-from lambdalab.core.records import InvocationRecord, PhaseSpan
+from lambdalab.core.records import InvocationRecord, PhaseSpan, throttled_record
 from lambdalab.sim.kernel import Kernel
 
 _REST = frozenset({"frozen", "idle"})
@@ -56,22 +56,13 @@ class Tally:
         self.throttles += 1
         if len(self.records) < self.max_records:
             self.records.append(
-                InvocationRecord(
+                throttled_record(
                     request_id=invocation.request_id,
                     function=self.function,
                     version="$LATEST",
-                    environment_id="",
-                    cold=False,
-                    init_duration_ms=None,
-                    init_suppressed=False,
-                    duration_ms=0.0,
-                    billed_duration_ms=0,
                     memory_size_mb=self.memory_mb,
-                    max_memory_used_mb=0,
-                    status=Status.THROTTLED,
-                    error_type=reason,
-                    start=now,
-                    end=now,
+                    reason=reason,
+                    at=now,
                     submitted=invocation.submitted,
                 )
             )
