@@ -31,7 +31,7 @@ from lambdalab.core._value import astuple
 from lambdalab.core.records import InvocationRecord
 from lambdalab.engine import mounts, observe
 from lambdalab.engine.control_plane import EngineResult, LabSettings
-from lambdalab.errors import ConfigError
+from lambdalab.errors import ConfigError, UnknownFunctionError
 from lambdalab.frontends import Closeable, front_ends
 from lambdalab.function import Function
 from lambdalab.lab_engine import LabEngine, lab_settings
@@ -292,7 +292,10 @@ class Lab:
 
     def function(self, name: str) -> Function:
         self._engine.plane.function(name)  # raises UnknownFunctionError
-        return self._functions[name]
+        found = self._functions.get(name)
+        if found is None:  # registered on the engine, not yet here: CreateFunction is still returning
+            raise UnknownFunctionError(f"Function not found: {self.arn(name)}")
+        return found
 
     def functions(self) -> list[str]:
         return list(self._functions)

@@ -374,14 +374,17 @@ def check_run(pattern: object, duration_s: float | None, count: int | None) -> t
 
     ``duration_s`` is None or seconds > 0, ``count`` None or a whole number >= 1 (callers pass what
     they were given, so both are checked by value). A pattern that says it never ends by itself
-    (``finite`` is False: an endless open-loop pattern, a ``ClosedLoop``) needs one of them; anything
+    (``finite`` is False: an endless open-loop pattern, a ``ClosedLoop``; or, where a pattern does not say, one
+    with ``clients``, which the simulator runs as a closed loop) needs one of them; anything
     else (a list of offsets, ``Replay``, a one-shot ``Burst``) ends with its last arrival.
     """
     if duration_s is not None and not (_is_number(duration_s) and math.isfinite(duration_s) and duration_s > 0):
         raise ConfigError(f"invalid duration_s: {duration_s!r}; expected None or seconds > 0")
     if count is not None and not (_is_int(count) and count >= 1):
         raise ConfigError(f"invalid count: {count!r}; expected None or a whole number >= 1")
-    if duration_s is None and count is None and getattr(pattern, "finite", True) is False:
+    # a pattern that does not say: endless if it has clients (a closed loop, duck-typed), else it ends
+    endless = getattr(pattern, "finite", not hasattr(pattern, "clients")) is False
+    if duration_s is None and count is None and endless:
         raise ConfigError(f"invalid run: {pattern!r} never ends by itself; give duration_s or count")
     return (None if duration_s is None else float(duration_s)), count
 

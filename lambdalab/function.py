@@ -208,6 +208,7 @@ class Function:
             raise ConfigError(
                 f"invalid invocation_type: {invocation_type!r}; expected RequestResponse, Event or DryRun"
             )
+        self._engine.refuse_on_loop("invoke")
         options = encode_client_context(client_context)
         limit = self.config.timeout_s + self._lab.settings.init_timeout_s + SLACK_S
         return self._engine.submit(self.name, payload, options, qualifier).result(limit)
@@ -218,6 +219,7 @@ class Function:
 
     def wait_provisioned(self, timeout_s: float = 60.0) -> None:
         """Wait until every provisioned environment has finished its init (they start at configuration)."""
+        self._engine.refuse_on_loop("wait_provisioned")
         deadline = time.monotonic() + timeout_s
         want = self.config.provisioned_concurrency
         while sum(e.provisioned and e.state == "idle" for e in self.environments()) < want:

@@ -104,6 +104,11 @@ class LabEngine:
         except RuntimeError:  # no loop running on this thread
             return False
 
+    def refuse_on_loop(self, what: str) -> None:
+        """A call that waits for the engine cannot run on the engine's own loop: it would block it until its timeout."""
+        if self.on_loop():
+            raise RuntimeError(f"{what} waits for the engine, so it cannot be called on the engine's loop thread")
+
     def call(self, fn: Callable[[ControlPlane], T]) -> T:
         """``fn(plane)`` on the engine's loop: in place when called there, else handed over and waited for."""
         self.check_open()

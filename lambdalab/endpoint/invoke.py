@@ -113,8 +113,8 @@ def start(endpoint: Endpoint, call: Call, payload: bytes) -> Reply | Pending:
         return Reply(202, b"", {"x-amzn-RequestId": request_id})
     client_context = _client_context(call.headers.get("X-Amz-Client-Context"))
     try:
+        limit = lab.function(name).config.timeout_s + lab.settings.init_timeout_s + _SLACK_S  # nothing started yet
         future = lab.start_invoke(name, payload, qualifier=qualifier, client_context=client_context)
-        limit = lab.function(name).config.timeout_s + lab.settings.init_timeout_s + _SLACK_S
     except LambdaLabError as exc:
         raise wire.from_lab(exc) from None
     return Pending(future, limit)

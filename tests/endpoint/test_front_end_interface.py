@@ -80,6 +80,25 @@ def test_the_interface_works_on_the_engines_loop(lab: lambdalab.Lab) -> None:
     assert "front-1" in set(records["request_id"])
 
 
+def test_calls_that_wait_for_the_engine_are_refused_on_its_loop(lab: lambdalab.Lab) -> None:
+    """``invoke`` and ``wait_provisioned`` wait for the engine: on its own loop they would block it until their
+    timeout, so they raise at once (reads, ``start_invoke`` and ``enqueue`` are the loop's way)."""
+    fn = lab.create_function("waits", SOURCE)
+
+    async def handler() -> list[str]:
+        refused = []
+        for call in (lambda: fn.invoke({"n": 1}), lambda: fn.wait_provisioned(timeout_s=5)):
+            started = time.monotonic()
+            with pytest.raises(RuntimeError, match="cannot be called on the engine's loop thread") as caught:
+                call()
+            assert time.monotonic() - started < 1.0
+            refused.append(str(caught.value).split()[0])
+        return refused
+
+    assert lab.run_on_loop(handler(), timeout=30) == ["invoke", "wait_provisioned"]
+    assert fn.invoke({"n": 2}).payload == {"version": "$LATEST", "event": {"n": 2}}  # off the loop it works
+
+
 def test_attached_items_close_first_newest_first_and_the_loop_refuses_after() -> None:
     closed: list[str] = []
 

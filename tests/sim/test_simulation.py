@@ -64,6 +64,14 @@ def test_an_endless_pattern_needs_a_duration_or_a_count() -> None:
         Simulation([0.0], service=1.0).run(count=0)
 
 
+def test_a_duck_typed_closed_loop_that_does_not_say_it_is_endless_is_refused_too() -> None:
+    """The simulator runs any pattern with ``clients`` as a closed loop: without ``finite`` it is endless."""
+    import types
+
+    with pytest.raises(ConfigError, match="never ends by itself"):
+        Simulation(types.SimpleNamespace(clients=1, think_s=0.1), service=0.1).run()
+
+
 BAD_RUNS = [
     (ClosedLoop(2), None, None, "invalid run: ClosedLoop(clients=2, think_s=0.0) never ends by itself"),
     (Poisson(1, seed=1), 0, None, "invalid duration_s: 0; expected None or seconds > 0"),
