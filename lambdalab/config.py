@@ -369,7 +369,7 @@ def check_env_key(key: object) -> None:
     _check(key not in RESERVED_ENV_VARS, "env_vars", key, "a name Lambda does not reserve")
 
 
-def check_run(pattern: object, duration_s: float | None, count: int | None) -> tuple[float | None, int | None]:
+def check_run(pattern: object, duration_s: object, count: object) -> tuple[float | None, int | None]:
     """A run's length, checked once for the wall-clock load runner and the simulator: ``(duration_s, count)``.
 
     ``duration_s`` is None or seconds > 0, ``count`` None or a whole number >= 1 (callers pass what
@@ -378,15 +378,26 @@ def check_run(pattern: object, duration_s: float | None, count: int | None) -> t
     with ``clients``, which the simulator runs as a closed loop) needs one of them; anything
     else (a list of offsets, ``Replay``, a one-shot ``Burst``) ends with its last arrival.
     """
-    if duration_s is not None and not (_is_number(duration_s) and math.isfinite(duration_s) and duration_s > 0):
-        raise ConfigError(f"invalid duration_s: {duration_s!r}; expected None or seconds > 0")
-    if count is not None and not (_is_int(count) and count >= 1):
-        raise ConfigError(f"invalid count: {count!r}; expected None or a whole number >= 1")
+    length: float | None = None
+    if duration_s is not None:
+        if not (
+            isinstance(duration_s, int | float)
+            and not isinstance(duration_s, bool)
+            and math.isfinite(duration_s)
+            and duration_s > 0
+        ):
+            raise ConfigError(f"invalid duration_s: {duration_s!r}; expected None or seconds > 0")
+        length = float(duration_s)
+    limit: int | None = None
+    if count is not None:
+        if not (isinstance(count, int) and not isinstance(count, bool) and count >= 1):
+            raise ConfigError(f"invalid count: {count!r}; expected None or a whole number >= 1")
+        limit = count
     # a pattern that does not say: endless if it has clients (a closed loop, duck-typed), else it ends
     endless = getattr(pattern, "finite", not hasattr(pattern, "clients")) is False
-    if duration_s is None and count is None and endless:
+    if length is None and limit is None and endless:
         raise ConfigError(f"invalid run: {pattern!r} never ends by itself; give duration_s or count")
-    return (None if duration_s is None else float(duration_s)), count
+    return length, limit
 
 
 def _in_range(value: object, low: float, high: float) -> bool:

@@ -141,17 +141,18 @@ class Simulation:
         return cls(pattern, **{**from_records(df), **settings})
 
     # -- running ----------------------------------------------------------------------------------
-    def run(self, duration_s: float | None = None, count: int | None = None) -> SimulationResult:
+    def run(self, duration_s: object = None, count: object = None) -> SimulationResult:
         """Simulate ``duration_s`` seconds and/or the first ``count`` requests; the same seed, the same result.
 
         With ``duration_s`` the horizon is exactly that long (what is still running is cut there);
         otherwise the run ends when the last request has finished.
         """
-        duration_s, count = check_run(self.pattern, duration_s, count)
+        # typed as object: a bad value reaches check_run's ConfigError, not the compiled signature's TypeError
+        length, limit = check_run(self.pattern, duration_s, count)
         started = time.perf_counter()
-        run = _Run(self, duration_s, count)
-        run.kernel.run(math.inf if duration_s is None else duration_s)
-        horizon = run.kernel.now if duration_s is None else duration_s
+        run = _Run(self, length, limit)
+        run.kernel.run(math.inf if length is None else length)
+        horizon = run.kernel.now if length is None else length
         run.kernel.advance(horizon)
         tally, scenario = run.tally, self.scenario
         pools = run.scheduler.entry(scenario.function).all_pools()

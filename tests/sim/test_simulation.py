@@ -78,6 +78,9 @@ BAD_RUNS = [
     (Poisson(1, seed=1), float("inf"), None, "invalid duration_s: inf; expected None or seconds > 0"),
     (Poisson(1, seed=1), True, None, "invalid duration_s: True; expected None or seconds > 0"),
     (Poisson(1, seed=1), None, 0, "invalid count: 0; expected None or a whole number >= 1"),
+    # wrong types get the same ConfigError from the compiled simulator (its signature takes any object)
+    (Poisson(1, seed=1), None, 2.0, "invalid count: 2.0; expected None or a whole number >= 1"),
+    (Poisson(1, seed=1), "5", None, "invalid duration_s: '5'; expected None or seconds > 0"),
 ]
 
 
