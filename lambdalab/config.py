@@ -14,7 +14,7 @@ import math
 import re
 from collections.abc import Mapping
 from types import MappingProxyType
-from typing import Any
+from typing import Any, TypeGuard
 
 from lambdalab import runtime_ids
 from lambdalab.errors import ConfigError
@@ -380,17 +380,12 @@ def check_run(pattern: object, duration_s: object, count: object) -> tuple[float
     """
     length: float | None = None
     if duration_s is not None:
-        if not (
-            isinstance(duration_s, int | float)
-            and not isinstance(duration_s, bool)
-            and math.isfinite(duration_s)
-            and duration_s > 0
-        ):
+        if not (_is_number(duration_s) and math.isfinite(duration_s) and duration_s > 0):
             raise ConfigError(f"invalid duration_s: {duration_s!r}; expected None or seconds > 0")
         length = float(duration_s)
     limit: int | None = None
     if count is not None:
-        if not (isinstance(count, int) and not isinstance(count, bool) and count >= 1):
+        if not (_is_int(count) and count >= 1):
             raise ConfigError(f"invalid count: {count!r}; expected None or a whole number >= 1")
         limit = count
     # a pattern that does not say: endless if it has clients (a closed loop, duck-typed), else it ends
@@ -401,14 +396,14 @@ def check_run(pattern: object, duration_s: object, count: object) -> tuple[float
 
 
 def _in_range(value: object, low: float, high: float) -> bool:
-    return _is_number(value) and math.isfinite(value) and low <= value <= high  # type: ignore[arg-type,operator]
+    return _is_number(value) and math.isfinite(value) and low <= value <= high
 
 
-def _is_int(value: object) -> bool:
+def _is_int(value: object) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _is_number(value: object) -> bool:
+def _is_number(value: object) -> TypeGuard[int | float]:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
