@@ -1,8 +1,7 @@
 """A real browser: JupyterLab runs the tutorials in headless Chromium.
 
-Starts one ``jupyter lab`` for the module on 127.0.0.1 (isolated JUPYTER_* folders, a token,
-``--allow-root`` only as root) and drives Debian's /usr/bin/chromium with Playwright's Python API
-(never a downloaded browser). ``05_scaling.ipynb``: every cell runs without an error and the
+Starts one ``jupyter lab`` for the module and drives Debian's /usr/bin/chromium with Playwright's
+Python API (tests/browser/harness.py). ``05_scaling.ipynb``: every cell runs without an error and the
 environment timeline renders, one row per environment; its screenshot is docs/images/timeline.png
 (the README shows it; written there only with LAMBDALAB_WRITE_SCREENSHOT=1). ``demo_panel.ipynb``: the result card, the panel and its live plotly
 charts, which must change while the load runs. Sessions are deleted through the REST API, so
@@ -14,22 +13,18 @@ from __future__ import annotations
 
 import contextlib
 import itertools
-import json
 import os
 import re
 import shutil
-import signal
-import socket
-import subprocess
 import tempfile
-import sys
 import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.browser import harness
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(420)]
 
@@ -40,11 +35,6 @@ TIMELINE_TITLE = "work: 6 requests at once"  # the timeline's title in 05_scalin
 # the README's picture is rewritten only on request (LAMBDALAB_WRITE_SCREENSHOT=1): a test run changes no tracked file
 SCREENSHOT = (ROOT / "docs" / "images" / "timeline.png" if os.environ.get("LAMBDALAB_WRITE_SCREENSHOT") == "1"
               else Path(tempfile.gettempdir()) / f"lambdalab-timeline-{os.getpid()}.png")
-CHROMIUM = "/usr/bin/chromium"
-TOKEN = "lambdalab-browser-test"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync",
-        "--disable-dev-shm-usage"]
 MAX_PNG_BYTES = 300 * 1024
 # sum of the x values of every trace of every chart in the panel (plotly keeps them on the div)
 POINTS_JS = """() => [...document.querySelectorAll('.lambdalab-panel .js-plotly-plot')]
@@ -58,27 +48,6 @@ SAMPLER_JS = f"""() => {{
         window.__lambdalabSamples.push([performance.now(), status.includes('running ·'), points]);
     }}, 100);
 }}"""
-KERNEL_IDLE_JS = """() => [...document.querySelectorAll('.jp-StatusBar-TextItem')]
-    .some(e => /^(?!No Kernel).+ \\| Idle$/.test(e.textContent.trim()))"""
-# The open notebook's code cells, read from JupyterLab's model (needs --LabApp.expose_app_in_browser).
-_CODE_CELLS_JS = """(() => {
-    const model = window.jupyterapp.shell.currentWidget.content.model;
-    const cells = [];
-    for (let i = 0; i < model.cells.length; i++) {
-        const cell = model.cells.get(i);
-        if (cell.type !== 'code') continue;
-        const errors = [];
-        for (let j = 0; j < cell.outputs.length; j++) {
-            const out = cell.outputs.get(j).toJSON();
-            if (out.output_type === 'error') errors.push(`cell ${i}: ${out.ename}: ${out.evalue}`);
-        }
-        cells.push({count: cell.executionCount, errors});
-    }
-    return cells;
-})()"""
-CELLS_DONE_JS = f"""() => {{ const cells = {_CODE_CELLS_JS};
-    return cells.some(c => c.errors.length) || cells.every(c => c.count !== null); }}"""
-CELL_ERRORS_JS = f"() => {_CODE_CELLS_JS}.flatMap(c => c.errors)"
 # What the timeline figure drew: its rows (environments), phases with segments, the WebGL canvases.
 TIMELINE_JS = """gd => ({
     rows: gd.querySelectorAll('.ytick').length,
@@ -88,149 +57,43 @@ TIMELINE_JS = """gd => ({
 })"""
 
 
-def _missing(what: str) -> None:
-    if os.environ.get("CI"):
-        pytest.fail(f"{what} (CI is set, so the browser test must run; install it with `make test`)")
-    pytest.skip(f"{what}; install Debian's chromium (apt-get install chromium) or set CI to make this a failure")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _api(base: str, path: str, method: str = "GET") -> Any:
-    request = urllib.request.Request(f"{base}{path}", method=method, headers={"Authorization": f"token {TOKEN}"})
-    with urllib.request.urlopen(request, timeout=10) as answer:
-        body = answer.read()
-    return json.loads(body) if body else None
-
-
-def _delete_sessions(base: str) -> None:
-    for session in _api(base, "/api/sessions"):
-        _api(base, f"/api/sessions/{session['id']}", method="DELETE")
-
-
 @pytest.fixture(scope="module")
-def playwright_api() -> Any:
-    """Playwright's sync API, once we know Debian's Chromium is there (checked before any server starts)."""
-    if not Path(CHROMIUM).exists():
-        _missing(f"{CHROMIUM} is not installed")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        _missing("the playwright package is not installed")
-    return sync_playwright
-
-
-@pytest.fixture(scope="module")
-def lab_server(tmp_path_factory: pytest.TempPathFactory, playwright_api: Any) -> Iterator[str]:
-    """A JupyterLab server on a free port, with its own config, data, runtime and settings folders."""
-    tmp_path = tmp_path_factory.mktemp("lab")
-    root = tmp_path / "root"
+def lab_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """One JupyterLab for the module, serving fresh copies of the notebooks (the originals are never touched)."""
+    harness.require_browser()  # before any server starts
+    root = tmp_path_factory.mktemp("lab") / "root"
     (root / "notebooks").mkdir(parents=True)
-    for notebook in (NOTEBOOK, SCALING):  # fresh copies: the originals are never touched
+    for notebook in (NOTEBOOK, SCALING):
         shutil.copy(notebook, root / "notebooks" / notebook.name)
-    settings = tmp_path / "settings"
-    tracker = settings / "@jupyterlab" / "notebook-extension"
-    tracker.mkdir(parents=True)
-    (tracker / "tracker.jupyterlab-settings").write_text(json.dumps({"windowingMode": "none"}))
-    news = settings / "@jupyterlab" / "apputils-extension"
-    news.mkdir(parents=True)
-    (news / "notification.jupyterlab-settings").write_text(json.dumps({"fetchNews": "false"}))
-    env = {**os.environ, "JUPYTER_CONFIG_DIR": str(tmp_path / "config"), "JUPYTER_DATA_DIR": str(tmp_path / "data"),
-           "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime"), "JUPYTERLAB_SETTINGS_DIR": str(settings),
-           "JUPYTERLAB_WORKSPACES_DIR": str(tmp_path / "workspaces"), "IPYTHONDIR": str(tmp_path / "ipython"),
-           "PLOTLY_RENDERER": "plotly_mimetype"}
-    port = _free_port()
-    command = [sys.executable, "-m", "jupyterlab", "--no-browser", "--ip", "127.0.0.1", f"--port={port}",
-               f"--IdentityProvider.token={TOKEN}", f"--ServerApp.root_dir={root}",
-               "--LabApp.expose_app_in_browser=True", "--ServerApp.port_retries=0"]
-    if os.geteuid() == 0:
-        command.append("--allow-root")
-    log = (tmp_path / "server.log").open("wb")
-    server = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=root)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        _wait_for_server(base, server, timeout_s=90)
-        _delete_sessions(base)
-        yield base
-    finally:
-        try:
-            if server.poll() is None:
-                _delete_sessions(base)  # graceful kernel shutdown: the kernel's Lab closes at exit
-                _wait_for_no_kernels(base, timeout_s=30)
-        finally:
-            _stop(server)
-            log.close()
-
-
-def _wait_for_server(base: str, server: subprocess.Popen[bytes], timeout_s: float) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise RuntimeError(f"jupyter lab exited with {server.returncode}")
-        try:
-            _api(base, "/api/status")
-            return
-        except OSError:
-            time.sleep(0.25)
-    raise TimeoutError(f"jupyter lab did not answer within {timeout_s} s")
-
-
-def _wait_for_no_kernels(base: str, timeout_s: float) -> None:
-    deadline = time.monotonic() + timeout_s
-    while _api(base, "/api/kernels") and time.monotonic() < deadline:
-        time.sleep(0.2)
-
-
-def _stop(server: subprocess.Popen[bytes]) -> None:
-    """Stop the one server process this test started (its kernels are already gone)."""
-    if server.poll() is None:
-        server.send_signal(signal.SIGTERM)
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait(timeout=10)
+    with harness.jupyter_lab(root) as base_url:
+        yield base_url
 
 
 @contextlib.contextmanager
-def _page(playwright_api: Any, base: str) -> Iterator[tuple[Any, list[str]]]:
+def _page(base_url: str) -> Iterator[tuple[Any, list[str]]]:
     """A fresh browser page (and the page errors it collects); no kernel left from an earlier test."""
-    _delete_sessions(base)
-    _wait_for_no_kernels(base, timeout_s=30)
-    errors: list[str] = []
-    with playwright_api() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True, timeout=60_000)
-        try:
-            page = browser.new_page(viewport={"width": 1280, "height": 1800})
-            page.set_default_timeout(60_000)
-            page.on("pageerror", lambda exc: errors.append(str(exc)))
-            yield page, errors
-        finally:
-            browser.close()
-            _delete_sessions(base)  # graceful kernel shutdown: the kernel's Lab closes its environments
-            _wait_for_no_kernels(base, timeout_s=30)
+    harness.shutdown_kernels(base_url)
+    try:
+        with harness.chromium(viewport=(1280, 1800)) as page:
+            yield page, page.lambdalab_errors
+    finally:
+        harness.shutdown_kernels(base_url)  # graceful kernel shutdown: the kernel's Lab closes its environments
 
 
 def _open_and_run_all(page: Any, base: str, notebook: str, timings: dict[str, float], t0: float) -> None:
-    page.goto(f"{base}/lab/tree/notebooks/{notebook}?token={TOKEN}&reset", timeout=90_000)
-    page.wait_for_selector(".jp-NotebookPanel .jp-Cell", timeout=90_000)
-    page.wait_for_function(KERNEL_IDLE_JS, timeout=90_000)
+    harness.open_notebook(page, base, f"notebooks/{notebook}")
     timings["kernel idle"] = time.monotonic() - t0
     page.evaluate("() => { window.jupyterapp.commands.execute('notebook:run-all-cells'); return true; }")
 
 
-def test_scaling_notebook_runs_and_draws_the_timeline_in_jupyterlab(playwright_api: Any, lab_server: str) -> None:
+def test_scaling_notebook_runs_and_draws_the_timeline_in_jupyterlab(lab_server: str) -> None:
     timings: dict[str, float] = {}
     t0 = time.monotonic()
-    with _page(playwright_api, lab_server) as (page, errors):
+    with _page(lab_server) as (page, errors):
         _open_and_run_all(page, lab_server, SCALING.name, timings, t0)
-        page.wait_for_function(CELLS_DONE_JS, timeout=240_000)  # every code cell ran, or one failed
+        page.wait_for_function(harness.CELLS_DONE_JS, timeout=240_000)  # every code cell ran, or one failed
         timings["cells done"] = time.monotonic() - t0
-        failures = page.evaluate(CELL_ERRORS_JS)
+        failures = page.evaluate(harness.CELL_ERRORS_JS)
         assert failures == [], failures
 
         # a static go.Figure drawn by JupyterLab's plotly mime renderer (not a widget)
@@ -248,10 +111,10 @@ def test_scaling_notebook_runs_and_draws_the_timeline_in_jupyterlab(playwright_a
     print("browser timings (s):", {k: round(v, 1) for k, v in timings.items()}, "page errors:", errors)
 
 
-def test_demo_panel_in_jupyterlab(playwright_api: Any, lab_server: str) -> None:
+def test_demo_panel_in_jupyterlab(lab_server: str) -> None:
     timings: dict[str, float] = {}
     t0 = time.monotonic()
-    with _page(playwright_api, lab_server) as (page, errors):
+    with _page(lab_server) as (page, errors):
         _run_demo(page, lab_server, timings, t0)
     print("browser timings (s):", {k: round(v, 1) for k, v in timings.items()}, "page errors:", errors)
 
