@@ -1,25 +1,85 @@
-"""The colours every lambdalab chart uses, so a phase looks the same everywhere."""
+"""The one palette of lambdalab: every card, chart, board and doc takes its colours from here.
+
+One colour, one meaning. The phases of an environment (``PHASE_COLOURS``) and the outcomes of a request
+(``OUTCOME_COLOURS``) share colours only where they *are* the same thing: a cold request is one that had
+an init (so it takes init's orange), a warm request went straight to invoke (invoke's green). Nothing else
+repeats. The hues are the Okabe–Ito set (safe for the common colour-vision deficiencies): cold and warm,
+orange and bluish green, differ in hue and lightness for protan, deutan and tritan readers alike (smallest
+CIELAB distance between any two colours that share a chart, under simulated deficiency: 16). Greys are
+phases where no code runs; near-black is an ending process; red is an error.
+
+``UI_COLOURS`` are the cards' chrome (text, borders, backgrounds): they mean nothing. docs/VISUALS.md
+shows the palette to users. Spell a colour here, and only here.
+"""
 
 from __future__ import annotations
 
 from typing import Final
 
-# One colour per environment phase (PhaseSpan.phase): the timeline's segments, the concurrency lines.
+# One colour per phase of an environment (PhaseSpan.phase, and the cards' and the board's extra phases).
 PHASE_COLOURS: Final[dict[str, str]] = {
-    "init": "#f59e0b",  # amber: starting the runtime and importing the handler
-    "invoke": "#16a34a",  # green: running a request
-    "frozen": "#7dd3fc",  # ice blue: SIGSTOPped between requests
-    "idle": "#9ca3af",  # grey: parked on /next, not frozen (freeze=False)
-    "shutdown": "#dc2626",  # red: ending
+    "init": "#e69f00",  # orange: starting the runtime and importing the handler (a cold start's extra)
+    "invoke": "#009e73",  # bluish green: running a request
+    "frozen": "#56b4e9",  # sky blue: paused (SIGSTOP) between requests, no CPU
+    "idle": "#ababab",  # mid grey: parked on /next, not frozen (freeze off; or reset, waiting to re-init)
+    "shutdown": "#3b3b3b",  # near-black: the process is ending (shut down, or reset after a crash/timeout)
+    "restore": "#f0e442",  # yellow: resuming from a snapshot instead of an init (SnapStart)
+    "wait": "#dadada",  # light grey: a request waiting before its environment starts its phases
 }
-PHASE_ORDER: Final = tuple(PHASE_COLOURS)
+# The phases of the records (PhaseSpan.phase), in the order charts list them.
+PHASE_ORDER: Final = ("init", "invoke", "frozen", "idle", "shutdown")
 
-# Cold vs warm invocations (latency charts, reuse, init durations).
-COLD_WARM_COLOURS: Final[dict[str, str]] = {
-    "cold": "#1d4ed8",  # deep blue
-    "warm": "#ea580c",  # orange
+# What a request ended as (latency charts, cards' badges, reuse, load summaries).
+OUTCOME_COLOURS: Final[dict[str, str]] = {
+    "cold": PHASE_COLOURS["init"],  # cold *means* "had an init": the init colour
+    "warm": PHASE_COLOURS["invoke"],  # warm *means* "straight to invoke": the invoke colour
+    "throttled": "#aa3377",  # purple: refused (TooManyRequestsException), never ran
+    "error": "#c0392b",  # red: ran and failed (function error, timeout, crash)
 }
-COLD_COLOUR: Final = COLD_WARM_COLOURS["cold"]
-WARM_COLOUR: Final = COLD_WARM_COLOURS["warm"]
-THROTTLE_COLOUR: Final = "#db2777"  # magenta: TooManyRequestsException
-ERROR_COLOUR: Final = "#111827"
+COLD_WARM_COLOURS: Final[dict[str, str]] = {key: OUTCOME_COLOURS[key] for key in ("cold", "warm")}
+COLD_COLOUR: Final = OUTCOME_COLOURS["cold"]
+WARM_COLOUR: Final = OUTCOME_COLOURS["warm"]
+THROTTLE_COLOUR: Final = OUTCOME_COLOURS["throttled"]
+ERROR_COLOUR: Final = OUTCOME_COLOURS["error"]
+
+# The engine's environment states (EnvironmentInfo.state, core/lifecycle.State values) -> a PHASE_COLOURS key.
+# "idle" is "frozen" when EnvironmentInfo.frozen is true (see ``environment_phase``). A reset environment
+# has no process until its next request re-runs init inside the invoke: it rests, like an idle one.
+STATE_PHASE: Final[dict[str, str]] = {
+    "starting": "init",
+    "initializing": "init",
+    "invoking": "invoke",
+    "finishing": "invoke",
+    "idle": "idle",
+    "reset": "idle",
+    "restoring": "restore",
+    "shutting_down": "shutdown",
+    "terminated": "shutdown",
+}
+
+# The cards' chrome: text, borders, backgrounds. Meaningless on purpose (no fill a phase or outcome uses).
+UI_COLOURS: Final[dict[str, str]] = {
+    "text": "#1f2328",
+    "muted": "#57606a",  # labels, secondary text (4.5:1 or more on the backgrounds)
+    "border": "#d0d7de",
+    "background": "#fbfcfd",
+    "code": "#f3f6f9",  # payloads, summaries
+    "error_background": "#fdf0f0",  # an error's message and trace
+    "on_dark": "#ffffff",  # text on a dark fill
+    "on_light": "#000000",  # text on a light fill
+}
+
+
+def environment_phase(state: str, frozen: bool = False) -> str:
+    """The PHASE_COLOURS key of an environment in ``state`` (``frozen``: EnvironmentInfo.frozen)."""
+    phase = STATE_PHASE.get(state, "idle")
+    return "frozen" if phase == "idle" and frozen else phase
+
+
+def text_on(colour: str) -> str:
+    """Black or white, whichever reads better on ``colour`` (a ``#RRGGBB`` fill)."""
+    channels = [int(colour[i : i + 2], 16) / 255 for i in (1, 3, 5)]
+    linear = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+    luminance = 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+    # contrast with white (1.05 / (L + 0.05)) against contrast with black ((L + 0.05) / 0.05)
+    return UI_COLOURS["on_dark"] if 1.05 / (luminance + 0.05) > (luminance + 0.05) / 0.05 else UI_COLOURS["on_light"]
