@@ -1,10 +1,14 @@
 """lambdalab: see how AWS Lambda runs code, with real processes on your own machine.
 
 ``import lambdalab`` imports no IPython, ipywidgets or plotly; the notebook layer loads with
-``%load_ext lambdalab``.
+``%load_ext lambdalab``. The subpackages ``lambdalab.load`` (load generation), ``lambdalab.viz``
+(charts), ``lambdalab.sim`` (the simulator) and ``lambdalab.events`` (sample trigger events) are
+attributes of the package, imported on first use (PEP 562), so ``import lambdalab`` then
+``lambdalab.load.run(...)`` works and costs nothing until then.
 """
 
-from typing import Any
+import importlib
+from typing import TYPE_CHECKING, Any
 
 from lambdalab import endpoint, frontends, sqs
 from lambdalab.api import Lab
@@ -51,6 +55,29 @@ __all__ = [
     "load_ipython_extension",
     "panel",
 ]
+
+
+if TYPE_CHECKING:  # what __getattr__ returns, for type checkers
+    from lambdalab import events as events
+    from lambdalab import load as load
+    from lambdalab import sim as sim
+    from lambdalab import viz as viz
+
+# imported on first access by __getattr__ (PEP 562); none of them imports IPython, ipywidgets or plotly
+LAZY_SUBPACKAGES = ("events", "load", "sim", "viz")
+
+
+def __getattr__(name: str) -> Any:
+    """``lambdalab.load``, ``.viz``, ``.sim``, ``.events``: the subpackage, imported now."""
+    if name in LAZY_SUBPACKAGES:
+        module = importlib.import_module(f"{__name__}.{name}")  # also binds it in this module's namespace
+        globals()[name] = module
+        return module
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(LAZY_SUBPACKAGES))
 
 
 def load_ipython_extension(ipython: Any) -> None:

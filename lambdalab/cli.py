@@ -6,8 +6,13 @@
     lambdalab serve [FOLDER | --template template.yaml] --port 3001
     lambdalab event s3_put --bucket photos --key cats/tom.jpg
 
-Each invocation prints its log (START … REPORT) and its payload or error. The other front-end
+Each invocation prints its log (START … REPORT; a multi-line record's lines each on their own line,
+see ``lambdalab.logtext``) and its payload or error. The other front-end
 (the notebook layer) calls the same ``Lab`` methods.
+
+Exit codes: 0 done (also ``--help``, ``--version`` and a bare ``lambdalab``, which prints the help);
+1 an invocation ended with a function error; 2 a usage error (an unknown option, kind or runtime,
+an event that is not JSON, a function that cannot be created), as argparse does.
 """
 
 from __future__ import annotations
@@ -17,21 +22,48 @@ import json
 import sys
 
 from lambdalab import runtime_ids
+from lambdalab._version import __version__
 from lambdalab.api import Lab
 from lambdalab.errors import CallerError, InvokeError
+from lambdalab.logtext import readable
+
+EXIT_OK, EXIT_FUNCTION_ERROR, EXIT_USAGE = 0, 1, 2
+
+DESCRIPTION = "See how AWS Lambda runs your code: real execution environments on your own machine."
+EXAMPLES = """\
+examples:
+  lambdalab invoke app.py --event '{"x": 1}' --count 3     run a handler, print its logs and results
+  lambdalab invoke index.mjs --runtime nodejs20.x
+  lambdalab serve ./functions --port 3001                  serve Lambda's API for boto3 and the aws CLI
+  lambdalab event s3_put --bucket photos --key cats/tom.jpg    print a sample S3 event
+  lambdalab event --help                                   list the event kinds
+
+exit codes: 0 done, 1 an invocation ended with a function error, 2 a usage error.
+In a notebook: %load_ext lambdalab, then %%lambda and %lambda? (the same API)."""
 
 
 def _runtime(name: str) -> str:
-    """A name ``runtime_ids`` knows (whether it is installed is checked when the function is created)."""
+    """A name runtime_ids knows (whether it is installed is checked when the function is created)."""
     if runtime_ids.kind(name) is None:
         raise argparse.ArgumentTypeError(f"invalid runtime {name!r}; expected {runtime_ids.describe()}")
     return name
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="lambdalab", description="See how AWS Lambda runs your code.")
-    commands = parser.add_subparsers(dest="command", required=True)
-    invoke = commands.add_parser("invoke", help="run a handler file or folder and print its logs")
+    parser = argparse.ArgumentParser(
+        prog="lambdalab",
+        description=DESCRIPTION,
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"lambdalab {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
+    invoke = commands.add_parser(
+        "invoke",
+        help="run a handler file or folder and print its logs",
+        description="Run a handler in a fresh execution environment and print what Lambda would log "
+        "(INIT_START, START ... REPORT) and each result: the payload, or the error as Lambda returns it.",
+    )
     invoke.add_argument(
         "path",
         help="a handler file (.py, .mjs, .js), a folder or a .zip holding the handler module; "
@@ -62,7 +94,11 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.command is None:  # a bare ``lambdalab``: what it can do
+        parser.print_help()
+        return EXIT_OK
     if args.command in ("serve", "event"):
         from lambdalab.endpoint.command import run_event, run_serve
 
@@ -71,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
         event = json.loads(args.event)
     except ValueError as exc:
         print(f"lambdalab: --event is not JSON: {exc}", file=sys.stderr)  # noqa: T201
-        return 2
+        return EXIT_USAGE
     try:
         with Lab() as lab:
             fn = lab.create_function(
@@ -86,13 +122,13 @@ def main(argv: list[str] | None = None) -> int:
             failed = False
             for _ in range(args.count):
                 result = fn.invoke(event)
-                sys.stdout.write(result.log)
+                sys.stdout.write(readable(result.log))  # a [ERROR] record's \r-separated lines on lines
                 print(json.dumps(result.error if result.error else result.payload))  # noqa: T201
                 failed = failed or result.error is not None
     except (CallerError, InvokeError) as exc:
         print(f"lambdalab: {exc}", file=sys.stderr)  # noqa: T201
-        return 2
-    return 1 if failed else 0
+        return EXIT_USAGE
+    return EXIT_FUNCTION_ERROR if failed else EXIT_OK
 
 
 if __name__ == "__main__":

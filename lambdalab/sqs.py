@@ -4,7 +4,7 @@
                           report_batch_item_failures=True)
     queue.send("hello"); queue.wait_until_empty(timeout_s=30); queue.dead_letters
 
-What it follows (LAMBDA-SPEC §7.5, the SQS event source mapping guide):
+What it follows (AWS docs, "Using Lambda with Amazon SQS", the event source mapping guide):
 - A batch is up to ``batch_size`` visible messages; with ``batching_window_s`` > 0 a smaller batch
   waits until the window since its first message closes (a batch over 10 needs a window ≥ 1 s).
   A batch also stops short of Lambda's 6 MB payload limit.

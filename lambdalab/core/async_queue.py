@@ -1,4 +1,5 @@
-"""Asynchronous invocation: Lambda's internal event queue, its retries and destinations (LAMBDA-SPEC §7.3-7.4).
+"""Asynchronous invocation: Lambda's internal event queue, its retries and destinations
+(AWS docs, "Asynchronous invocation").
 
 An ``Event`` invocation is accepted at once (202) and queued. The queue dispatches it; a function
 error (including timeouts and crashes) is retried up to ``max_retry_attempts`` times, one minute
@@ -172,7 +173,7 @@ class EventQueue:
         body: bytes | None,
         function_error: str | None,
     ) -> dict[str, Any]:
-        """A destination record as Lambda writes it (LAMBDA-SPEC §7.4)."""
+        """A destination record as Lambda writes it (AWS docs, "Retaining records of asynchronous invocations")."""
         qualifier = version or event.qualifier or "$LATEST"
         record: dict[str, Any] = {
             "version": "1.0",

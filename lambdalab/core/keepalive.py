@@ -1,7 +1,7 @@
 """Keep-alive policies: how long an idle environment is kept before it is shut down.
 
 AWS does not document Lambda's idle reclaim time; third-party measurements range from ~10 minutes
-(2019) to 45-60 minutes (2017) (LAMBDA-SPEC §3.2, §9). lambdalab's default is 600 s (the most
+(2019) to 45-60 minutes (2017) (docs/FIDELITY.md). lambdalab's default is 600 s (the most
 recent published measurement), and it is a simulation parameter, settable per Lab and per function.
 
 Two policies, both pure:

@@ -10,7 +10,7 @@ Rules:
 
 RESET is Lambda's reset after a timeout or crash: the process is gone but the environment (its
 id, log stream and /tmp) remains, and its next use re-runs init inside the invoke ("suppressed
-init", LAMBDA-SPEC §3.4).
+init"; AWS docs, "Understanding the Lambda execution environment lifecycle").
 """
 
 from __future__ import annotations

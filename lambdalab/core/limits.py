@@ -1,4 +1,5 @@
-"""Concurrency limits and the scaling rate: whether an invocation may run now (LAMBDA-SPEC §7.1-7.3).
+"""Concurrency limits and the scaling rate: whether an invocation may run now (AWS docs: "Lambda scaling behavior",
+"Configuring reserved concurrency").
 
 Concurrency is the number of in-flight invocations, plus every provisioned environment (allocated
 whether busy or not). A function with reserved concurrency R may use up to R and no more (0

@@ -1,6 +1,7 @@
 """What an invocation can end as: Lambda's error types, their caller payloads, and billing.
 
-Pure functions and constants. The exact strings come from LAMBDA-SPEC §5 and §8.2.
+Pure functions and constants. The exact strings are Lambda's (docs/FIDELITY.md lists them with their
+tests); billing as on https://aws.amazon.com/lambda/pricing/ (init billed since August 2025).
 """
 
 from __future__ import annotations
@@ -111,7 +112,7 @@ RESPONSE_TOO_LARGE: Final = (
 
 
 def billed_duration_ms(duration_ms: float, init_duration_ms: float | None = None) -> int:
-    """Billed milliseconds: ``ceil(Duration + Init Duration)``, at least 1 (LAMBDA-SPEC §8.2).
+    """Billed milliseconds: ``ceil(Duration + Init Duration)``, at least 1 (AWS Lambda pricing: 1 ms increments).
 
     Durations are rounded to the microsecond first so that float noise (26.000000001) does not
     bill an extra millisecond. (In whole microseconds: ``round(x, 3)`` formats the float as a

@@ -1,7 +1,7 @@
 """Records of what happened (phase spans, invocation records, log entries) and Lambda's log lines.
 
 Records are frozen data made by the lifecycle; formatting them into Lambda's platform lines is a
-pure function here (LAMBDA-SPEC §4.2: TAB-separated fields, a trailing TAB on a successful REPORT).
+pure function here (TAB-separated fields, a trailing TAB on a successful REPORT; docs/FIDELITY.md).
 Times are driver-clock seconds; milliseconds appear only in the formatted lines.
 """
 
@@ -255,7 +255,7 @@ def format_end(entry: End) -> str:
 
 
 def format_report(record: InvocationRecord) -> str:
-    """The REPORT line, byte for byte as Lambda prints it (LAMBDA-SPEC §4.2)."""
+    """The REPORT line, byte for byte as Lambda prints it (docs/FIDELITY.md)."""
     parts = [
         f"REPORT RequestId: {record.request_id}",
         f"Duration: {record.duration_ms:.2f} ms",
@@ -288,5 +288,6 @@ def format_entry(entry: LogEntry) -> str:
 
 
 def log_stream_name(date: str, version: str, environment_id: str) -> str:
-    """``YYYY/MM/DD/[$LATEST]<32 hex>`` (LAMBDA-SPEC §4.1); the driver supplies the date."""
+    """``YYYY/MM/DD/[$LATEST]<32 hex>`` (AWS docs, "Viewing CloudWatch logs for Lambda functions"); the driver
+    supplies the date."""
     return f"{date}/[{version}]{environment_id}"

@@ -13,7 +13,7 @@ NEXT_PATH: Final = PREFIX + "/runtime/invocation/next"
 INVOCATION_PREFIX: Final = PREFIX + "/runtime/invocation/"
 INIT_ERROR_PATH: Final = PREFIX + "/runtime/init/error"
 
-# Exact byte limits (LAMBDA-SPEC §0): request 6 MiB, response 6 MiB + 100.
+# Exact byte limits (AWS docs, "Lambda quotas"): request 6 MiB, response 6 MiB + 100.
 MAX_REQUEST_BYTES: Final = 6 * 1024 * 1024
 MAX_RESPONSE_BYTES: Final = 6 * 1024 * 1024 + 100
 
@@ -43,7 +43,8 @@ _ERROR_TYPE: Final = re.compile(r"(Runtime|Function)\.[A-Z][a-zA-Z]+", re.ASCII)
 
 
 def normalise_error_type(header: str | None) -> str:
-    """Normalise ``Lambda-Runtime-Function-Error-Type`` as the Runtime API does (LAMBDA-SPEC §1.5)."""
+    """Normalise ``Lambda-Runtime-Function-Error-Type`` as the Runtime API does
+    (AWS docs, "Using the Lambda runtime API")."""
     if header and _ERROR_TYPE.fullmatch(header):
         return header
     return "Function.Unknown" if header and header.startswith("Function.") else "Runtime.Unknown"

@@ -109,7 +109,7 @@ class Scheduler:
         return out
 
     def check_reservation(self, function: str, reserved: int | None) -> None:
-        """Raise ValueError if ``function`` may not reserve that much (LAMBDA-SPEC §7.1)."""
+        """Raise ValueError if ``function`` may not reserve that much (AWS docs, "Configuring reserved concurrency")."""
         if reserved is None:
             return
         others = {name: e.reserved for name, e in self.functions.items() if e.reserved is not None}

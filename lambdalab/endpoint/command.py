@@ -3,15 +3,18 @@
     lambdalab serve [FOLDER | --template template.yaml] [--layer-map FILE] [--port N] [--host H --allow-remote]
                     [--allow-origin O ...]
     lambdalab event KIND [--option value ...]      # KIND: s3_put, sqs, apigw_http... (see --help)
+    lambdalab event [--help]                       # every kind, with what it is
 
 ``serve`` registers the functions, serves them until Ctrl-C (or SIGTERM) and prints the endpoint
 and each function's URL. ``event`` prints the builder's event as JSON; its options come from the
-builder's parameters (``--bucket``, ``--key``...), JSON for mappings, repeatable for lists.
+builder's parameters (``--bucket``, ``--key``...), JSON for mappings, repeatable for lists; an
+unknown kind is a usage error (exit 2) that lists the kinds.
 """
 
 from __future__ import annotations
 
 import argparse
+import difflib
 import inspect
 import json
 import signal
@@ -21,6 +24,7 @@ from typing import Any
 
 from lambdalab import events
 from lambdalab.errors import CallerError, InvokeError
+from lambdalab.logtext import plain
 
 
 # -- serve ---------------------------------------------------------------------------------------
@@ -112,19 +116,45 @@ def run_serve(args: argparse.Namespace) -> int:
 
 
 # -- event ---------------------------------------------------------------------------------------
+def _summary(builder: Any) -> str:
+    """The first sentence of a builder's docstring, as plain text."""
+    first = plain(inspect.getdoc(builder)).split("\n\n", 1)[0].replace("\n", " ")
+    return first.split(". ", 1)[0].rstrip(".")
+
+
+def kinds_text() -> str:
+    """Every event kind with what it is, one a line (``lambdalab event --help`` shows it)."""
+    width = max(map(len, events.KINDS))
+    lines = [f"  {kind:<{width}}  {_summary(builder)}" for kind, builder in events.KINDS.items()]
+    return "kinds:\n" + "\n".join(lines)
+
+
 def add_event_parser(commands: Any) -> None:
     event = commands.add_parser(
-        "event", help="print a sample event of a trigger (like sam local generate-event)", add_help=False
+        "event",
+        help="print a sample event of a trigger (like sam local generate-event)",
+        description="Print the event a trigger sends to Lambda, as JSON. Options set its fields:\n"
+        "'lambdalab event KIND --help' lists a kind's options.",
+        epilog=kinds_text() + "\n\nexample: lambdalab event s3_put --bucket photos --key cats/tom.jpg",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    event.add_argument("kind", nargs="?", help=f"one of: {', '.join(events.KINDS)}")
-    event.add_argument("options", nargs=argparse.REMAINDER, help="the builder's options; KIND --help lists them")
+    event.add_argument("kind", nargs="?", metavar="KIND", help="the trigger; see kinds below")
+    event.add_argument(
+        "options", nargs=argparse.REMAINDER, metavar="...", help="the kind's options (KIND --help lists them)"
+    )
+    event.set_defaults(event_parser=event)
 
 
 def run_event(args: argparse.Namespace) -> int:
-    kind = (args.kind or "").replace("-", "_")
+    parser: argparse.ArgumentParser = args.event_parser
+    if args.kind is None:  # ``lambdalab event``: what it can make
+        parser.print_help()
+        return 0
+    kind = args.kind.replace("-", "_")
     if kind not in events.KINDS:
-        print(f"usage: lambdalab event KIND [options]; KIND is one of: {', '.join(events.KINDS)}", file=sys.stderr)
-        return 0 if args.kind in (None, "-h", "--help") else 2
+        close = difflib.get_close_matches(kind, events.KINDS, n=1)
+        hint = f" (did you mean {close[0]}?)" if close else ""
+        parser.error(f"unknown event kind {args.kind!r}{hint}; the kinds are {', '.join(events.KINDS)}")  # exit 2
     builder = events.KINDS[kind]
     options = vars(builder_parser(kind, builder).parse_args(args.options))
     try:
@@ -138,7 +168,11 @@ def run_event(args: argparse.Namespace) -> int:
 
 def builder_parser(kind: str, builder: Any) -> argparse.ArgumentParser:
     """Options from the builder's signature: ``--name value``; JSON for mappings; repeatable lists."""
-    parser = argparse.ArgumentParser(prog=f"lambdalab event {kind}", description=inspect.getdoc(builder))
+    parser = argparse.ArgumentParser(
+        prog=f"lambdalab event {kind}",
+        description=plain(inspect.getdoc(builder)),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     for name, param in inspect.signature(builder).parameters.items():
         flag = "--" + name.replace("_", "-")
         annotation = str(param.annotation)

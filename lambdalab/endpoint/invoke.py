@@ -1,4 +1,4 @@
-"""The Invoke API: ``POST /2015-03-31/functions/{FunctionName}/invocations`` (LAMBDA-SPEC §6.1-6.3).
+"""The Invoke API: ``POST /2015-03-31/functions/{FunctionName}/invocations`` (AWS API reference, "Invoke").
 
 RequestResponse → 200 with the function's answer (``X-Amz-Function-Error: Unhandled`` when it
 failed, ``X-Amz-Executed-Version``, ``X-Amz-Log-Result`` for ``LogType=Tail``); Event → 202 (the

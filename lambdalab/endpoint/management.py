@@ -1,4 +1,4 @@
-"""Lambda's management calls that boto3 users need against a local endpoint (LAMBDA-SPEC §6.5).
+"""Lambda's management calls that boto3 users need against a local endpoint (AWS Lambda API reference).
 
 Each handler maps one API operation onto the Lab: reading its tables for Get/List calls,
 ``Lab.create_function`` / ``Function.update`` (on the endpoint's worker thread, since they block)

@@ -1,4 +1,4 @@
-"""Lambda's wire format: error responses, function names and qualifiers (LAMBDA-SPEC §6.1, §6.3).
+"""Lambda's wire format: error responses, function names and qualifiers (AWS API reference, "Invoke": Errors).
 
 An ``ApiError`` is one rest-json error: HTTP status, ``x-amzn-ErrorType`` and a JSON body whose
 keys follow what Lambda sends for that code (``Message`` for some, ``message`` for others, plus

@@ -24,7 +24,7 @@ from pathlib import Path
 from lambdalab.engine import reaper
 
 CGROUP_ROOT = Path("/sys/fs/cgroup")
-PIDS_MAX = 1024  # Lambda's limit on processes + threads (LAMBDA-SPEC §8.1)
+PIDS_MAX = 1024  # Lambda's limit on processes + threads (AWS docs, "Lambda quotas": processes and threads)
 
 
 def descendants(pid: int) -> Iterator[int]:

@@ -198,7 +198,7 @@ def environment_variables(
     credentials: Mapping[str, str] | None = None,
     paths: RuntimePaths | None = None,
 ) -> dict[str, str]:
-    """Lambda's reserved variables (LAMBDA-SPEC §2.1) plus the function's own.
+    """Lambda's reserved variables (AWS docs, "Defined runtime environment variables") plus the function's own.
 
     ``paths`` is what the function may import and run besides its task root (None: the owner's
     site-packages, for callers that resolve no package).
@@ -285,7 +285,7 @@ def _node_path(identifier: str, opt: str | None, task_root: str) -> list[str]:
 
 
 def next_headers(invocation: Invocation, deadline_at: float) -> bytes:
-    """The ``GET /next`` answer's headers for one invocation (LAMBDA-SPEC §1.3), preformatted."""
+    """The ``GET /next`` answer's headers for one invocation (AWS docs, "Using the Lambda runtime API")."""
     options = invocation.options if isinstance(invocation.options, dict) else {}
     lines = [
         f"{api.H_REQUEST_ID}: {invocation.request_id}",

@@ -8,12 +8,16 @@ Definitions (rows are requests):
 - *throttles*: rows with ``throttled`` (``TooManyRequestsException``); they have no record.
 - *errors*: rows with an ``error_type`` that are not throttles: handler errors, timeouts,
   crashes (from the record) and other Invoke API errors (the exception's class name).
+  *error_types*: those rows counted by ``error_type`` (most frequent first), e.g.
+  ``{"Runtime.ExitError": 20, "Unhandled": 9}``; ``str()`` prints them, and says so plainly when
+  every request failed.
 - latency percentiles: over invoked rows, ``latency_ms`` = record ``end - submitted``
   (what ``lab.invocations()`` reports), split by ``cold``.
 - *environments created*: distinct environments with a cold start in this run (a re-init of an
   environment that existed before the run counts too); *used*: distinct environments.
 - GB-s: Σ ``memory_size_mb``/1024 × ``billed_duration_ms``/1000 over invoked rows; cost at the
-  list prices of LAMBDA-SPEC §8.2 (us-east-1, x86, first tier, no free tier), throttles are free.
+  list prices of https://aws.amazon.com/lambda/pricing/ (us-east-1, x86, first tier, no free tier),
+  throttles are free.
 """
 
 from __future__ import annotations
@@ -27,14 +31,14 @@ if TYPE_CHECKING:
 
 __all__ = ["PRICES", "LoadReport", "LoadSummary", "summarize"]
 
-# LAMBDA-SPEC §8.2: us-east-1 list prices, first tier. Secondary sources; labelled as such wherever shown.
+# us-east-1 list prices, first tier (https://aws.amazon.com/lambda/pricing/); labelled as estimates wherever shown.
 PRICES: Final = {
     "x86_64": {"gb_s": 0.0000166667, "per_request": 0.20 / 1_000_000},
     "arm64": {"gb_s": 0.0000133334, "per_request": 0.20 / 1_000_000},
 }
 PRICE_LABEL: Final = (
     "estimated at list prices (us-east-1, x86_64: $0.0000166667 per GB-s + $0.20 per 1M "
-    "requests; no free tier; LAMBDA-SPEC §8.2)"
+    "requests; no free tier; see aws.amazon.com/lambda/pricing)"
 )
 QUANTILES: Final = (0.5, 0.9, 0.99)
 
@@ -68,15 +72,25 @@ class LoadSummary:
     request_cost_usd: float
     cost_usd: float
     price_label: str = PRICE_LABEL
+    error_types: dict[str, int] = dataclasses.field(default_factory=dict)  # error_type -> count, most first
 
     def as_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
     def to_frame(self) -> pd.DataFrame:
-        """One row per number: ``metric``, ``value``, ``unit`` (the label goes in ``df.attrs``)."""
+        """One row per number: ``metric``, ``value``, ``unit`` (the label goes in ``df.attrs``).
+
+        Each error type gets a row of its own after ``errors``: ``errors: Runtime.ExitError``, its count.
+        """
         import pandas as pd
 
-        rows = [(name, value, _unit(name)) for name, value in self.as_dict().items() if name != "price_label"]
+        rows: list[tuple[str, Any, str]] = []
+        for name, value in self.as_dict().items():
+            if name in ("price_label", "error_types"):
+                continue
+            rows.append((name, value, _unit(name)))
+            if name == "errors":
+                rows.extend((f"errors: {kind}", count, "count") for kind, count in self.error_types.items())
         frame = pd.DataFrame(rows, columns=["metric", "value", "unit"])
         frame.attrs["price_label"] = self.price_label
         return frame
@@ -91,6 +105,7 @@ class LoadSummary:
                 f"requests {self.requests:,} in {self.duration_s:.2f} s ({self.throughput_per_s:,.1f}/s): "
                 f"{self.succeeded:,} ok, {self.errors:,} errors, {self.throttles:,} throttles"
             ),
+            *self._error_lines(),
             (
                 f"cold starts {self.cold_starts:,} ({pct}); environments created {self.environments_created:,}, "
                 f"used {self.environments_used:,}"
@@ -105,6 +120,18 @@ class LoadSummary:
             f"+ requests ${self.request_cost_usd:.8f}), {self.price_label}"
         )
         return "\n".join(lines)
+
+    def errors_text(self) -> str:
+        """``"29 (Runtime.ExitError 20, Unhandled 9)"``: the errors and their types with counts."""
+        kinds = ", ".join(f"{kind} {count:,}" for kind, count in self.error_types.items())
+        return f"{self.errors:,} ({kinds})" if kinds else f"{self.errors:,}"
+
+    def _error_lines(self) -> list[str]:
+        if self.requests and self.errors == self.requests:
+            return [f"every request failed: {self.errors_text()}; the function's logs show why (fn.logs())"]
+        if self.requests and self.throttles == self.requests:
+            return ["every request was throttled (TooManyRequestsException: the concurrency limit was reached)"]
+        return [f"errors: {self.errors_text()}"] if self.errors else []
 
 
 def _unit(name: str) -> str:
@@ -169,7 +196,14 @@ def summarize(invocations: pd.DataFrame, duration_s: float, *, architecture: str
         request_cost_usd=request_cost,
         cost_usd=duration_cost + request_cost,
         price_label=label,
+        error_types=_error_types(df["error_type"][df["error_type"].notna() & ~throttled]),
     )
+
+
+def _error_types(types: pd.Series) -> dict[str, int]:
+    """Each error type with its count, most frequent first (ties by name)."""
+    counts = types.astype(str).value_counts()
+    return {str(kind): int(n) for kind, n in sorted(counts.items(), key=lambda item: (-item[1], item[0]))}
 
 
 @dataclasses.dataclass(frozen=True)

@@ -4,7 +4,7 @@ On Lambda the runtime's import path starts with the task root (``/var/task``) an
 from the package: no ``package/``, no ``vendor/``, no ``.python_packages/lib/site-packages``
 (Azure Functions' layout, which Lambda does not know). Packages are "vendored" when they sit at the
 root, where ``pip install --target .`` puts them. ``LD_LIBRARY_PATH`` holds ``/var/task`` and
-``/var/task/lib`` (LAMBDA-SPEC §2.1).
+``/var/task/lib`` (AWS docs, "Defined runtime environment variables" in configuration-envvars).
 
 The AWS docs build a package by ``pip install --target ./package``, zipping the *contents* of
 ``package/`` at the root of the .zip and adding the function's code after it. ``lambda_zip_view``

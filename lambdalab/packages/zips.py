@@ -1,6 +1,7 @@
 """Deployment packages: a .zip (or a folder) turned into files under a task root, within Lambda's limits.
 
-Lambda's quotas (LAMBDA-SPEC §8.1): 50 MB zipped for a direct upload, 250 MB unzipped counting the
+Lambda's quotas (AWS docs, "Lambda quotas", https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html):
+50 MB zipped for a direct upload, 250 MB unzipped counting the
 package *and* its layers (so a caller with layers passes a smaller ``budget``; Lambda's message then
 names that smaller number). The unzipped size is checked twice: the sum of every entry's declared size
 before anything is written, and the bytes actually written while writing, so an archive whose headers

@@ -11,7 +11,8 @@ Rules:
   * Cold start is measured, so start-up imports only json, os, socket, sys and time. Anything else
     (importlib, traceback, logging) is imported on the path that needs it, always from the standard
     library: the task root comes first on sys.path, and a ``logging.py`` there must not replace ours.
-  * Faithful to awslambdaric 4.x: same error types, messages and JSON shapes (LAMBDA-SPEC sections 1, 2.2, 4.3, 5).
+  * Faithful to awslambdaric 4.x: same error types, messages and JSON shapes (AWS docs: the Runtime API,
+    the Python context object, Python logging and Python errors pages).
   * If the platform goes away (EOF or socket error) the process exits 0 without a word.
 """
 

@@ -3,7 +3,7 @@
 ``SimulationResult.invocations`` and ``.spans`` have the columns of ``Lab.invocations()`` and
 ``Lab.spans()``, so every chart in ``lambdalab.viz`` draws a simulation too; they hold the first
 ``max_records`` rows of each (the summary always counts everything). Costs use the us-east-1 list
-prices of LAMBDA-SPEC §8.2 (x86_64, first tier, no free tier; secondary sources, labelled so).
+prices of https://aws.amazon.com/lambda/pricing/ (x86_64, first tier, no free tier; labelled as estimates).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ PRICES: Final = {
     "provisioned_gb_s": 0.0000041667,  # provisioned concurrency, for the time it is allocated
     "provisioned_duration_gb_s": 0.0000097222,  # duration of invokes served by provisioned environments
 }
-PRICE_LABEL: Final = "estimated at us-east-1 x86_64 list prices, no free tier (LAMBDA-SPEC §8.2)"
+PRICE_LABEL: Final = "estimated at us-east-1 x86_64 list prices, no free tier (see aws.amazon.com/lambda/pricing)"
 
 
 @dataclasses.dataclass(frozen=True)

@@ -53,6 +53,11 @@ def recompute(df: pd.DataFrame, duration_s: float) -> dict[str, float]:
     out["duration_cost_usd"] = gb_s * PRICE_GB_S
     out["request_cost_usd"] = len(invoked) * PRICE_REQUEST
     out["cost_usd"] = out["duration_cost_usd"] + out["request_cost_usd"]
+    error_types: dict[str, int] = {}  # the errors (not throttles) by error_type
+    for _, r in df.iterrows():
+        if isinstance(r["error_type"], str) and not r["throttled"]:
+            error_types[r["error_type"]] = error_types.get(r["error_type"], 0) + 1
+    out["error_types"] = error_types  # type: ignore[assignment]
     return out
 
 
