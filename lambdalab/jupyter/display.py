@@ -3,34 +3,45 @@
 ``register(ipython)`` adds ``text/html`` formatters for ``InvocationResult`` and ``Function``;
 the objects themselves stay plain (their ``text/plain`` is still their ``repr``, which is what a
 terminal and nbval see). The cards are self-contained HTML with an inline SVG timeline, so they
-need neither plotly nor a widget frontend.
+need neither plotly nor a widget frontend. Their colours are ``lambdalab.viz.colours``' only.
+
+Every card wraps: its fields (``.lambdalab-field``, a label and a value) flow in rows within
+640 px. A result card's phase bar draws milliseconds at a scale that cards can share, so a cold
+and a warm request compare at a glance: ``result_html(result, scale_ms=...)`` for one card,
+``compare(*results)`` for several at one scale, and ``card_scale(...)`` for the cards the notebook
+shows (by default each is drawn at the scale of the longest of the last ``SESSION_CARDS`` shown,
+so a warm card after a cold one is visibly shorter; the bar's caption says the scale).
 """
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import html
 import json
 import sys
-from typing import Any
+from collections.abc import Iterable
+from typing import Any, NamedTuple
 
 from lambdalab.api import Function
 from lambdalab.results import InvocationResult
-from lambdalab.viz.colours import PHASE_COLOURS
+from lambdalab.viz.colours import OUTCOME_COLOURS, PHASE_COLOURS, UI_COLOURS, text_on
 
-# The cards' phases the charts do not draw; the others take the charts' colours, so charts and cards agree.
-_CARD_ONLY_COLOURS = {"wait": "#d0d4da", "reset": "#d9534f"}
+_UI = UI_COLOURS
 _SCALING_FIELDS = ("reserved_concurrency", "provisioned_concurrency", "keep_alive_s")
 _STYLE = (
-    "font-family:system-ui,sans-serif;font-size:13px;border:1px solid #d5d9de;border-radius:6px;"
-    "padding:8px 10px;margin:2px 0;max-width:640px;background:#fbfcfd;color:#1f2328"
+    f"font-family:system-ui,sans-serif;font-size:13px;border:1px solid {_UI['border']};border-radius:6px;"
+    f"padding:8px 10px;margin:2px 0;max-width:640px;box-sizing:border-box;overflow-wrap:anywhere;"
+    f"background:{_UI['background']};color:{_UI['text']}"
 )
+_FIELDS_STYLE = "display:flex;flex-wrap:wrap;gap:1px 12px;margin:3px 0;min-width:0"
+_SMALL = f"font-size:11px;color:{_UI['muted']}"
 _PAYLOAD_CHARS = 2000
-
-
-def phase_colours() -> dict[str, str]:
-    """The phase colours of the charts (``lambdalab.viz.PHASE_COLOURS``) and the cards' own phases."""
-    return {**_CARD_ONLY_COLOURS, **PHASE_COLOURS}
+BAR_PX = 420  # the phase bar's width
+TAIL_PX = 40  # what comes after the response (frozen or reset), drawn this wide whatever the scale
+MIN_PHASE_PX = 3  # a phase is drawn at least this wide; its <title> keeps the true duration
+GAP_PX = 1  # between two phases, so two of one colour (a failed init, then init again) stay two
+SESSION_CARDS = 20  # "session" scale: the longest of this many last cards shown
 
 
 def register(ipython: Any) -> None:
@@ -39,13 +50,6 @@ def register(ipython: Any) -> None:
     formatter.for_type(InvocationResult, result_html)
     formatter.for_type(Function, function_html)
     formatter.for_type_by_name("lambdalab.load.report", "LoadReport", report_html)  # no import until one shows
-
-
-def report_html(report: Any) -> str:
-    """A load report: its summary as Lambda-style text (``print(report)`` shows the same)."""
-    return (
-        f"<div class='lambdalab-card lambdalab-report' style='{_STYLE}'>{_pre(str(report), '#f3f6f9', 'summary')}</div>"
-    )
 
 
 def unregister(ipython: Any) -> None:
@@ -58,21 +62,81 @@ def unregister(ipython: Any) -> None:
         formatter.type_printers.pop(report_module.LoadReport, None)
 
 
+def report_html(report: Any) -> str:
+    """A load report: its summary as Lambda-style text (``print(report)`` shows the same)."""
+    return _card("report", _pre(str(report), _UI["code"], "summary"))
+
+
+# -- the shared time scale ------------------------------------------------------------------------------
+class _Scale:
+    """Which milliseconds a full phase bar stands for, when a card is not given ``scale_ms``."""
+
+    def __init__(self) -> None:
+        self.mode: str | float = "session"
+        self.recent: collections.deque[float] = collections.deque(maxlen=SESSION_CARDS)
+
+    def for_card(self, own_ms: float) -> float:
+        if self.mode == "own":
+            return own_ms
+        if self.mode == "session":
+            self.recent.append(own_ms)
+            return max(self.recent)
+        return max(float(self.mode), own_ms)
+
+
+_SCALE = _Scale()
+
+
+def card_scale(scale: str | float = "session") -> None:
+    """How the notebook's result cards scale their phase bars.
+
+    ``"session"`` (the default): each card at the scale of the longest request among the last
+    ``SESSION_CARDS`` cards shown (calling this again starts afresh); ``"own"``: each card fills its
+    bar; a number: that many milliseconds fill every bar (a longer request fills its own).
+    """
+    if scale not in ("session", "own") and not (isinstance(scale, int | float) and scale > 0):
+        raise ValueError(f"invalid scale: {scale!r}; allowed: 'session', 'own' or milliseconds > 0")
+    _SCALE.mode = scale
+    _SCALE.recent.clear()
+
+
+@dataclasses.dataclass(frozen=True)
+class Cards:
+    """Several result cards at one time scale (``compare``); displays as HTML in a notebook."""
+
+    results: tuple[InvocationResult, ...]
+    scale_ms: float
+
+    def _repr_html_(self) -> str:
+        return "".join(result_html(result, scale_ms=self.scale_ms) for result in self.results)
+
+
+def compare(*results: InvocationResult | Iterable[InvocationResult], scale_ms: float | None = None) -> Cards:
+    """Result cards drawn at one scale (the longest request's, or ``scale_ms``), to compare cold and warm."""
+    flat: list[InvocationResult] = []
+    for item in results:
+        flat.extend([item] if isinstance(item, InvocationResult) else item)
+    longest = max((_total_ms(_segments(result)) for result in flat), default=1.0)
+    return Cards(tuple(flat), float(scale_ms) if scale_ms is not None else longest)
+
+
 # -- invocation results ---------------------------------------------------------------------------
-def result_html(result: InvocationResult) -> str:
-    """A card: function, cold/warm badge, payload or error, the REPORT numbers, a phase timeline."""
+def result_html(result: InvocationResult, *, scale_ms: float | None = None) -> str:
+    """A card: function, cold/warm and status, payload or error, the REPORT numbers, the phases, a key.
+
+    ``scale_ms``: the milliseconds the full phase bar stands for (a longer request fills it); by
+    default the notebook's shared scale (``card_scale``).
+    """
     record = result.record
-    badge = _badge("cold", "#f2a33a") if result.cold else _badge("warm", "#3b9c5a")
-    status = _badge(result.error.get("errorType", "error"), "#d9534f") if result.error else _badge("ok", "#6b7785")
-    head = (
-        f"<b>{_e(record.function)}</b> {badge} {status} "
-        f"<span style='color:#6b7785'>request {_e(record.request_id[:8])} · "
-        f"environment {_e(record.environment_id[:8])}</span>"
-    )
-    return (
-        f"<div class='lambdalab-card lambdalab-result' style='{_STYLE}'>"
-        f"<div>{head}</div>{_body(result)}{_report_table(result)}"
-        f"<div style='margin-top:4px'>{timeline_svg(result)}</div>{_init_hint(result)}</div>"
+    badge = _badge("cold", OUTCOME_COLOURS["cold"]) if result.cold else _badge("warm", OUTCOME_COLOURS["warm"])
+    status = _badge(result.error.get("errorType", "error"), OUTCOME_COLOURS["error"]) if result.error else _ok()
+    head = f"<div><b>{_e(record.function)}</b> {badge} {status}</div>"
+    ids = _fields([("request", record.request_id[:8]), ("environment", record.environment_id[:8])])
+    return _card(
+        "result",
+        f"{head}{ids}{_body(result)}{_report_fields(result)}"
+        f"<div style='margin-top:4px'>{timeline_svg(result, scale_ms=scale_ms)}</div>"
+        f"{_key(result)}{_init_hint(result)}{_log(result)}",
     )
 
 
@@ -82,10 +146,7 @@ def _init_hint(result: InvocationResult) -> str:
         return ""
     name = result.record.function
     call = f"{name}.profile_init()" if name.isidentifier() else f"lab.function({name!r}).profile_init()"
-    return (
-        f"<div class='lambdalab-init-hint' style='font-size:11px;color:#6b7785;margin-top:2px'>"
-        f"why is this init slow? <code>{_e(call)}</code></div>"
-    )
+    return f"<div class='lambdalab-init-hint' style='{_SMALL}'>why is this init slow? <code>{_e(call)}</code></div>"
 
 
 def _body(result: InvocationResult) -> str:
@@ -93,17 +154,17 @@ def _body(result: InvocationResult) -> str:
         error = result.error
         trace = "".join(str(line) for line in (error.get("stackTrace") or [])[-6:])
         text = f"{error.get('errorType', 'Error')}: {error.get('errorMessage', '')}\n{trace}".rstrip()
-        return _pre(text, "#fdf0f0", "lambdalab-error")
+        return _pre(text, _UI["error_background"], "lambdalab-error")
     try:
         text = json.dumps(result.payload, indent=1, ensure_ascii=False, default=str)
     except (TypeError, ValueError):
         text = repr(result.payload)
     if len(text) > _PAYLOAD_CHARS:
         text = text[:_PAYLOAD_CHARS] + f"\n… ({len(text) - _PAYLOAD_CHARS} more characters)"
-    return _pre(text, "#f3f6f9", "lambdalab-payload")
+    return _pre(text, _UI["code"], "lambdalab-payload")
 
 
-def _report_table(result: InvocationResult) -> str:
+def _report_fields(result: InvocationResult) -> str:
     cells = [
         ("Duration", f"{result.duration_ms:.2f} ms"),
         ("Billed", f"{result.billed_duration_ms} ms"),
@@ -113,12 +174,56 @@ def _report_table(result: InvocationResult) -> str:
     if result.init_duration_ms is not None:
         cells.append(("Init", f"{result.init_duration_ms:.2f} ms"))
     cells.append(("Latency", f"{result.record.latency_ms:.2f} ms"))
-    row = "".join(
-        f"<td style='padding:1px 10px 1px 0;white-space:nowrap'><span style='color:#6b7785'>{k}</span> "
-        f"<b>{_e(v)}</b></td>"
-        for k, v in cells
+    return _fields(cells, "lambdalab-numbers")
+
+
+def _key(result: InvocationResult) -> str:
+    """One line: what the bar's rests mean, and why Billed is at least Duration (hover: the long form)."""
+    record = result.record
+    items = []
+    if any(segment.phase == "wait" for segment in _segments(result)):
+        items.append(("wait", "= no environment ready yet", _WAIT))
+    items.append(
+        ("reset", "= process stopped; the next request re-inits", _RESET)
+        if record.reset
+        else ("frozen", "= paused till the next request", _FROZEN)
     )
-    return f"<table class='lambdalab-report' style='border-collapse:collapse;margin:4px 0'><tr>{row}</tr></table>"
+    if record.cold and record.init_duration_ms is not None and not record.init_suppressed:
+        billed = "= Duration + Init, rounded up (init is billed since Aug 2025)"
+    elif record.cold:
+        billed = "= Duration (the init ran inside it), rounded up"
+    else:
+        billed = "= Duration, rounded up to whole ms"
+    items.append(("Billed", billed, _BILLED))
+    text = " · ".join(f"<span title='{_e(why)}'><b>{_e(name)}</b> {_e(what)}</span>" for name, what, why in items)
+    return f"<div class='lambdalab-key' style='{_SMALL};margin-top:2px'>{text}</div>"
+
+
+def _log(result: InvocationResult) -> str:
+    """The request's log lines, START to REPORT, folded away (multi-line records shown line by line)."""
+    log = result.log
+    if not log:
+        return ""
+    try:
+        from lambdalab.logtext import readable
+    except ImportError:  # pragma: no cover - the text helpers ship with lambdalab
+        text = log
+    else:
+        text = readable(log)
+    return (
+        f"<details class='lambdalab-log' style='{_SMALL};margin-top:2px'><summary>log</summary>"
+        f"{_pre(text.rstrip(), _UI['code'], 'lambdalab-log-text')}</details>"
+    )
+
+
+class Segment(NamedTuple):
+    """One stretch of a result card's phase bar: its PHASE_COLOURS key, engine seconds, label and meaning."""
+
+    phase: str
+    start: float
+    end: float
+    label: str
+    meaning: str
 
 
 def result_phases(result: InvocationResult) -> list[tuple[str, float, float]]:
@@ -126,53 +231,100 @@ def result_phases(result: InvocationResult) -> list[tuple[str, float, float]]:
 
     Built from the invocation record alone (the REPORT numbers), so it needs no Lab.
     """
+    return [(segment.phase, segment.start, segment.end) for segment in _segments(result)]
+
+
+def _segments(result: InvocationResult) -> list[Segment]:
     record = result.record
     invoke_start = record.end - record.duration_ms / 1000.0
-    phases: list[tuple[str, float, float]] = []
+    out: list[Segment] = []
     if record.cold and record.init_duration_ms is not None:
         init_s = record.init_duration_ms / 1000.0
         if record.init_suppressed:  # the init ran inside the invoke phase
             init_start, invoke_start = invoke_start, min(record.end, invoke_start + init_s)
+            out.append(Segment("init", init_start, invoke_start, "init in invoke", _IN_INVOKE))
         else:
-            init_start = invoke_start - init_s
-        phases.append(("init", init_start, invoke_start))
-    first = phases[0][1] if phases else invoke_start
+            out.append(Segment("init", invoke_start - init_s, invoke_start, "init", _INIT))
+    first = out[0].start if out else invoke_start
     if first - record.submitted > 0.0002:
-        phases.insert(0, ("wait", record.submitted, first))
-    phases.append(("invoke", invoke_start, record.end))
-    return phases
+        if record.cold and record.init_suppressed:  # only a failed init phase is retried inside the invoke
+            out.insert(0, Segment("init", record.submitted, first, "init failed", _INIT_FAILED))
+        else:
+            out.insert(0, Segment("wait", record.submitted, first, "wait", _WAIT))
+    if record.end > invoke_start or not out:
+        out.append(Segment("invoke", invoke_start, record.end, "invoke", _INVOKE))
+    return out
 
 
-def timeline_svg(result: InvocationResult, *, width: int = 420) -> str:
-    """Inline SVG: the request's phases left to right, then frozen (or reset) after the response."""
-    phases = result_phases(result)
-    after = "reset" if result.record.reset else "frozen"
-    start, end = phases[0][1], phases[-1][2]
-    total = max(end - start, 1e-6)
-    tail = total * 0.25
-    scale = (width - 4) / (total + tail)
-    colours = phase_colours()
-    parts, labels = [], []
-    for phase, began, ended in [*phases, (after, end, end + tail)]:
-        x, width_px = 2 + (began - start) * scale, max((ended - began) * scale, 1.5)
-        dash = " stroke='#ffffff' stroke-dasharray='3 2'" if phase == after else ""
-        ms = "…" if phase == after else f"{(ended - began) * 1000:.1f} ms"
-        parts.append(
-            f"<rect class='phase-{phase}' x='{x:.1f}' y='2' width='{width_px:.1f}' height='14' "
-            f"fill='{colours.get(phase, '#999')}'{dash}><title>{phase} {ms}</title></rect>"
-        )
-        labels.append(f"<span style='color:{colours.get(phase, '#999')}'>■</span> {phase} {ms}")
+_WAIT = "from the request's arrival until its environment began it (placement, starting a process)"
+_INIT = "starting the runtime and importing the handler: the cold start"
+_INIT_FAILED = "the init phase failed (an error, a crash or its timeout); Lambda ran init again inside the invoke"
+_IN_INVOKE = "init run inside the invoke phase (after a reset), counted in Duration"
+_INVOKE = "the handler running this request"
+_FROZEN = "paused (SIGSTOP) until the next request, using no CPU"
+_RESET = "the process was stopped after the error; the next request starts a new one and runs init again"
+_BILLED = (
+    "Lambda bills Duration plus, on a cold start, the Init (for on-demand functions since 1 Aug 2025), "
+    "rounded up to the next millisecond (at least 1 ms)"
+)
+
+
+def _total_ms(segments: list[Segment]) -> float:
+    return max((segments[-1].end - segments[0].start) * 1000.0, 1e-3) if segments else 1e-3
+
+
+def timeline_svg(result: InvocationResult, *, width: int = BAR_PX, scale_ms: float | None = None) -> str:
+    """Inline SVG: the request's phases left to right, then frozen (or reset) after the response.
+
+    ``scale_ms`` milliseconds fill the bar (a longer request fills it alone); by default the
+    shared ``card_scale``. A phase is at least ``MIN_PHASE_PX`` wide; hover shows its duration.
+    """
+    segments = _segments(result)
+    own = _total_ms(segments)
+    scale = _SCALE.for_card(own) if scale_ms is None else max(float(scale_ms), own)
+    area = width - 4 - TAIL_PX - (MIN_PHASE_PX + GAP_PX) * len(segments)  # room for minimum widths and gaps
+    px_per_ms = max(area, 1) / scale
+    x, parts, labels = 2.0, [], []
+    for segment in segments:
+        ms = (segment.end - segment.start) * 1000.0
+        w = max(ms * px_per_ms, MIN_PHASE_PX)
+        title = f"{segment.label} {_ms(ms)}: {segment.meaning}"
+        parts.append(_rect(segment.phase, x, w, title))
+        labels.append(_label(segment.phase, f"{segment.label} {_ms(ms)}", title))
+        x += w + GAP_PX
+    after, label, meaning = ("shutdown", "reset", _RESET) if result.record.reset else ("frozen", "frozen", _FROZEN)
+    parts.append(_rect(after, x, TAIL_PX, f"{label} …: {meaning}", dashed=True))
+    labels.append(_label(after, f"{label} …", f"{label}: {meaning}"))
     svg = (
         f"<svg class='lambdalab-timeline' width='{width}' height='18' viewBox='0 0 {width} 18' "
-        f"xmlns='http://www.w3.org/2000/svg' role='img' aria-label='phases'>{''.join(parts)}</svg>"
+        f"style='max-width:100%;height:auto' xmlns='http://www.w3.org/2000/svg' role='img' "
+        f"aria-label='phases'>{''.join(parts)}</svg>"
     )
-    legend = f"<div style='font-size:11px;color:#4b5561'>{' · '.join(labels)}</div>"
+    scale_note = f"<span title='the width of the bar before the rest: card_scale()'>bar = {_ms(scale)}</span>"
+    legend = f"<div class='lambdalab-phases' style='{_SMALL}'>{' · '.join([*labels, scale_note])}</div>"
     return svg + legend
+
+
+def _rect(phase: str, x: float, width: float, title: str, *, dashed: bool = False) -> str:
+    dash = f" stroke='{_UI['background']}' stroke-dasharray='3 2'" if dashed else ""
+    return (
+        f"<rect class='phase-{phase}' x='{x:.1f}' y='2' width='{width:.1f}' height='14' "
+        f"fill='{PHASE_COLOURS[phase]}'{dash}><title>{_e(title)}</title></rect>"
+    )
+
+
+def _label(phase: str, text: str, title: str) -> str:
+    return f"<span title='{_e(title)}'><span style='color:{PHASE_COLOURS[phase]}'>■</span> {_e(text)}</span>"
+
+
+def _ms(ms: float) -> str:
+    """Milliseconds with three significant figures or so: 0.47 ms, 4.24 ms, 59.7 ms, 1001 ms."""
+    return f"{ms:.0f} ms" if ms >= 100 else f"{ms:.1f} ms" if ms >= 10 else f"{ms:.2f} ms"
 
 
 # -- functions --------------------------------------------------------------------------------------
 def function_html(fn: Function) -> str:
-    """A card: runtime, memory, timeout, version and code hash, handler, environments."""
+    """A card: runtime, memory, timeout, version and code hash, handler, environments, scaling, packages."""
     config = fn.config
     try:
         environments = fn.environments()
@@ -199,20 +351,10 @@ def function_html(fn: Function) -> str:
         cells.append(("env vars", ", ".join(sorted(config.env_vars))))
     if not config.freeze:
         cells.append(("freeze", "off"))
-    row = "".join(
-        f"<td style='padding:1px 10px 1px 0;white-space:nowrap'><span style='color:#6b7785'>{_e(k)}</span> "
-        f"<b>{_e(v)}</b></td>"
-        for k, v in cells
-    )
-    packages = " · ".join(
-        f"<span style='color:#6b7785'>{_e(k)}</span> <b>{_e(v)}</b>" for k, v in _package_cells(config)
-    )
-    packages = f"<div class='lambdalab-packages' style='margin-top:2px'>{packages}</div>" if packages else ""
-    return (
-        f"<div class='lambdalab-card lambdalab-function' style='{_STYLE}'>"
-        f"<div>λ <b>{_e(fn.name)}</b> <span style='color:#6b7785'>function</span></div>"
-        f"<table style='border-collapse:collapse;margin-top:2px'><tr>{row}</tr></table>{packages}</div>"
-    )
+    package_cells = _package_cells(config)
+    packages = _fields(package_cells, "lambdalab-packages") if package_cells else ""
+    head = f"<div>λ <b>{_e(fn.name)}</b> <span style='color:{_UI['muted']}'>function</span></div>"
+    return _card("function", f"{head}{_fields(cells)}{packages}")
 
 
 def _package_cells(config: Any) -> list[tuple[str, str]]:
@@ -233,17 +375,39 @@ def code_hash(fn: Function) -> str:
 
 
 # -- helpers ----------------------------------------------------------------------------------------
+def _card(kind: str, inner: str) -> str:
+    return f"<div class='lambdalab-card lambdalab-{kind}' style='{_STYLE}'>{inner}</div>"
+
+
+def _fields(cells: list[tuple[str, str]], cls: str = "lambdalab-fields") -> str:
+    """Label-value pairs that wrap: one ``.lambdalab-field`` each."""
+    items = "".join(
+        f"<span class='lambdalab-field' style='min-width:0;max-width:100%'>"
+        f"<span style='color:{_UI['muted']}'>{_e(label)}</span> <b>{_e(value)}</b></span>"
+        for label, value in cells
+    )
+    return f"<div class='{cls}' style='{_FIELDS_STYLE}'>{items}</div>"
+
+
 def _badge(text: str, colour: str) -> str:
     return (
-        f"<span class='lambdalab-badge' style='background:{colour};color:#fff;border-radius:9px;"
+        f"<span class='lambdalab-badge' style='background:{colour};color:{text_on(colour)};border-radius:9px;"
         f"padding:0 7px;font-size:11px'>{_e(text)}</span>"
+    )
+
+
+def _ok() -> str:
+    """The status of a request that did not fail: an outline, no fill (a fill colour would mean something)."""
+    return (
+        f"<span class='lambdalab-badge' style='border:1px solid {_UI['muted']};color:{_UI['muted']};"
+        f"border-radius:9px;padding:0 6px;font-size:11px'>ok</span>"
     )
 
 
 def _pre(text: str, background: str, cls: str) -> str:
     return (
         f"<pre class='{cls}' style='background:{background};margin:4px 0;padding:4px 6px;"
-        f"max-height:14em;overflow:auto;white-space:pre-wrap'>{_e(text)}</pre>"
+        f"max-height:14em;overflow:auto;white-space:pre-wrap;overflow-wrap:anywhere'>{_e(text)}</pre>"
     )
 
 

@@ -4,6 +4,14 @@ Every span of one phase is one ``scattergl`` line trace, segments separated by N
 trace per phase, not one shape per span). Above ``merge_above`` spans a row's segments that are
 closer than a pixel are joined first (``_merge_close``), so plotly.js redraws one segment per
 visible stretch rather than one per span.
+
+What a reader must see: every segment is drawn at least ``MIN_SEGMENT_PX`` wide at the figure's
+initial size (a sub-millisecond invoke is otherwise invisible); the hover keeps its true duration.
+The figure's width is the caller's ``width`` or, unknown until the browser lays it out, assumed to
+be at least ``MIN_PLOT_PX`` of plot area (narrower outputs draw such segments a little thinner). The
+rests (frozen, idle) are drawn first, so a widened invoke lies on top of the frozen span after it;
+``legendrank`` keeps the legend in ``PHASE_ORDER``, and it lists only the phases drawn. Rows are
+``ROW_PX`` apart, bars ``BAR_PX`` thick, up to ``MAX_HEIGHT``.
 """
 
 from __future__ import annotations
@@ -26,7 +34,16 @@ if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
 
-__all__ = ["timeline"]
+__all__ = ["MIN_SEGMENT_PX", "timeline"]
+
+MIN_SEGMENT_PX = 2  # no segment is drawn narrower, at the figure's initial size
+MIN_PLOT_PX = 480  # the plot area assumed when the figure has no width (a 570 px figure; outputs are wider)
+ROW_PX = 26  # one environment's row
+BAR_PX = 18  # a bar's thickness in a full-height row: 8 px between rows
+MAX_HEIGHT = 900
+_WIDEN = 1.05  # a margin over MIN_SEGMENT_PX for rounding in the browser's axis
+# Drawing order: rests first, so a short active phase widened over the rest after it lies on top.
+DRAW_ORDER = ("frozen", "idle", "init", "invoke", "shutdown")
 
 
 def _merge_close(
@@ -58,49 +75,19 @@ def parts_timeline(
     hover_limit: int = 50_000,
     merge_above: int = 60_000,
     resolution: int = 4000,
+    since: float | None = None,
+    width: int | None = None,
     title: str = "Execution environments over time",
 ) -> Parts:
-    import numpy as np
-
-    traces: list[dict[str, Any]] = []
-    rows = 0
-    tickvals: list[int] = []
-    ticktext: list[str] = []
-    if not has_rows(spans):
-        per_phase = {phase: (np.empty(0), np.empty(0), np.empty(0)) for phase in PHASE_ORDER}
-    else:
-        import pandas as pd
-
-        start = float_column(spans, "start")
-        end = float_column(spans, "end")
-        order = np.argsort(start, kind="stable")
-        codes, uniques = pd.factorize(spans["environment_id"].to_numpy()[order])  # rows by first start
-        row = np.empty(len(spans), dtype=float)
-        row[order] = codes
-        rows = len(uniques)
-        base = origin if origin is not None else 0.0
-        phases = spans["phase"].to_numpy()
-        duration = (end - start) * 1000.0
-        per_phase = {}
-        merge_gap = (np.nanmax(end) - np.nanmin(start)) / resolution if len(spans) > merge_above else None
-        for phase in PHASE_ORDER:
-            mask = phases == phase
-            s0, s1, r, d = start[mask] - base, end[mask] - base, row[mask], duration[mask]
-            if merge_gap is not None:
-                s0, s1, r, d = _merge_close(s0, s1, r, d, merge_gap)
-            per_phase[phase] = segment_lines(s0, s1, r, d)
-        if rows <= max_labels:
-            functions = spans["function"].to_numpy()[order] if "function" in spans.columns else None
-            first_function = {} if functions is None else dict(zip(codes[::-1], functions[::-1], strict=True))
-            many = functions is not None and len(set(first_function.values())) > 1
-            tickvals = list(range(rows))
-            ticktext = [(f"{first_function[i]}·" if many else "") + short_id(env) for i, env in enumerate(uniques)]
-    height = int(min(900, max(260, 110 + 24 * max(rows, 1))))
-    width = float(max(1.0, min(16.0, 0.7 * (height - 110) / max(rows, 1))))
+    spans = _inside(spans, since)
+    rows, row, labels = _rows(spans, max_labels)
+    per_phase = _segments(spans, row, origin, merge_above, resolution, _plot_px(width))
+    height, thickness = _row_geometry(rows)
     detail = not has_rows(spans) or len(spans) <= hover_limit  # above it, hover shows no duration: a third less to send
-    for phase in PHASE_ORDER:
+    traces = []
+    for phase in DRAW_ORDER:
         x, y, custom = per_phase[phase]
-        what = f"{phase} %{{customdata:.1f}} ms" if detail else phase
+        what = f"{phase} %{{customdata:.3~r}} ms" if detail else phase
         traces.append(
             {
                 "type": "scattergl",
@@ -109,25 +96,115 @@ def parts_timeline(
                 "x": x,
                 "y": y,
                 "customdata": custom if detail else None,
-                "line": {"color": PHASE_COLOURS[phase], "width": width},
+                "line": {"color": PHASE_COLOURS[phase], "width": thickness},
                 "connectgaps": False,
+                "showlegend": len(x) > 0,  # the legend lists the phases drawn, and only those
+                "legendrank": 1000 + PHASE_ORDER.index(phase),  # in PHASE_ORDER, whatever the drawing order
                 "hovertemplate": f"{what}<br>t=%{{x:.3f}} s<extra>environment #%{{y}}</extra>",
             }
         )
     yaxis: dict[str, Any] = {
-        "autorange": "reversed",
+        "range": [max(rows, 1) - 0.5, -0.5],  # reversed: the first environment on top; no padding rows
+        "autorange": False,
         "zeroline": False,
         "showgrid": False,
         "title": {"text": "environment (by first start)"},
     }
-    if tickvals:
-        yaxis.update(tickmode="array", tickvals=tickvals, ticktext=ticktext)
+    if labels:
+        yaxis.update(tickmode="array", tickvals=list(range(rows)), ticktext=labels)
     else:
         yaxis.update(tickmode="auto", tickvals=None, ticktext=None)
+    extra: dict[str, Any] = {"width": width} if width is not None else {}
     layout = base_layout(
-        title, "timeline", origin, xaxis=time_axis(origin), yaxis=yaxis, height=height, hovermode="closest"
+        title, "timeline", origin, xaxis=time_axis(origin), yaxis=yaxis, height=height, hovermode="closest", **extra
     )
     return traces, layout
+
+
+def _inside(spans: pd.DataFrame | None, since: float | None) -> pd.DataFrame | None:
+    """The spans inside the window that starts at ``since`` (epoch s), cut to start there; all without it."""
+    if since is None or not has_rows(spans):
+        return spans
+    start, end = float_column(spans, "start"), float_column(spans, "end")
+    keep = (end > since) | (start >= since)  # a span that ended at ``since`` or before is outside
+    inside = spans[keep].copy()
+    inside["start"] = inside["start"].clip(lower=since)
+    return inside
+
+
+def _rows(spans: pd.DataFrame | None, max_labels: int) -> tuple[int, np.ndarray, list[str]]:
+    """How many rows, each span's row (environments by first start), the rows' labels (none above ``max_labels``)."""
+    import numpy as np
+
+    if not has_rows(spans):
+        return 0, np.empty(0), []
+    import pandas as pd
+
+    order = np.argsort(float_column(spans, "start"), kind="stable")
+    codes, uniques = pd.factorize(spans["environment_id"].to_numpy()[order])  # rows by first start
+    row = np.empty(len(spans), dtype=float)
+    row[order] = codes
+    rows = len(uniques)
+    if rows > max_labels:
+        return rows, row, []
+    functions = spans["function"].to_numpy()[order] if "function" in spans.columns else None
+    first_function = {} if functions is None else dict(zip(codes[::-1], functions[::-1], strict=True))
+    many = functions is not None and len(set(first_function.values())) > 1
+    labels = [(f"{first_function[i]}·" if many else "") + short_id(env) for i, env in enumerate(uniques)]
+    return rows, row, labels
+
+
+def _plot_px(width: int | None) -> float:
+    """The plot area's width in pixels: of ``width`` if the figure has one, else the narrowest assumed."""
+    if width is None:
+        return float(MIN_PLOT_PX)
+    margin = base_layout("", "", None)["margin"]
+    return float(max(width - margin["l"] - margin["r"], 1))
+
+
+def _segments(
+    spans: pd.DataFrame | None,
+    row: np.ndarray,
+    origin: float | None,
+    merge_above: int,
+    resolution: int,
+    plot_px: float,
+) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Per phase: x, y, customdata of its segments, each drawn at least ``MIN_SEGMENT_PX`` wide.
+
+    The time range and ``plot_px`` give the seconds per pixel; a shorter segment's drawn end moves
+    right (its customdata keeps the true duration in ms). Widening can push the range's right end
+    out by ``MIN_SEGMENT_PX``, so the seconds per pixel are reckoned on the plot less that much.
+    """
+    import numpy as np
+
+    if not has_rows(spans):
+        return {phase: (np.empty(0), np.empty(0), np.empty(0)) for phase in PHASE_ORDER}
+    start, end = float_column(spans, "start"), float_column(spans, "end")
+    first, last = np.nanmin(start), np.nanmax(end)
+    span_s = max(float(last - first), 1e-9) if np.isfinite(first) and np.isfinite(last) else 1.0
+    min_s = _WIDEN * MIN_SEGMENT_PX * span_s / max(plot_px - MIN_SEGMENT_PX, 1.0)
+    base = origin if origin is not None else 0.0
+    phases = spans["phase"].to_numpy()
+    duration = (end - start) * 1000.0
+    merge_gap = span_s / resolution if len(spans) > merge_above else None
+    per_phase = {}
+    for phase in PHASE_ORDER:
+        mask = phases == phase
+        s0, s1, r, d = start[mask] - base, end[mask] - base, row[mask], duration[mask]
+        if merge_gap is not None:
+            s0, s1, r, d = _merge_close(s0, s1, r, d, merge_gap)
+        per_phase[phase] = segment_lines(s0, np.fmax(s1, s0 + min_s), r, d)
+    return per_phase
+
+
+def _row_geometry(rows: int) -> tuple[int, float]:
+    """The figure's height and the bars' thickness (px): rows of ``ROW_PX`` up to ``MAX_HEIGHT``, then thinner."""
+    margin = base_layout("", "", None)["margin"]
+    chrome = margin["t"] + margin["b"]
+    row_px = min(float(ROW_PX), (MAX_HEIGHT - chrome) / max(rows, 1))
+    height = int(chrome + row_px * max(rows, 2))  # one row gets the room of two: a strip, not a sliver
+    return height, float(max(1.0, min(BAR_PX, 0.7 * row_px)))
 
 
 def timeline(
@@ -139,6 +216,8 @@ def timeline(
     merge_above: int = 60_000,
     resolution: int = 4000,
     window_s: float | None = None,
+    since: float | None = None,
+    width: int | None = None,
     title: str = "Execution environments over time",
 ) -> Any:
     """One row per environment, a coloured segment per phase span (``PHASE_COLOURS``).
@@ -150,7 +229,10 @@ def timeline(
     Above ``merge_above`` spans, a row's segments of one phase that are less than
     1/``resolution`` of the time range apart (under a pixel) are joined, so the figure keeps
     one segment per visible stretch rather than one per span. ``window_s`` keeps only the last
-    seconds (a live view: in-place updates of 100,000s of segments are slow in the browser).
+    seconds (a live view: in-place updates of 100,000s of segments are slow in the browser);
+    ``since`` (epoch seconds) cuts the spans to start there and gives rows only to environments
+    with a span after it. ``width`` fixes the figure's width in pixels (and so the minimum
+    segment width exactly); without it the figure fills its output.
     """
     return render(
         parts_timeline,
@@ -161,5 +243,7 @@ def timeline(
         merge_above=merge_above,
         resolution=resolution,
         window_s=window_s,
+        since=since,
+        width=width,
         title=title,
     )

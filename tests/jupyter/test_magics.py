@@ -14,6 +14,7 @@ from IPython.core.error import UsageError
 import lambdalab
 import lambdalab.jupyter
 from lambdalab.jupyter import commands
+from lambdalab.viz.colours import ERROR_COLOUR
 
 HANDLER = """count = 0
 EXECUTED_IN_KERNEL = True   # must not appear in the kernel's namespace
@@ -104,7 +105,7 @@ def test_error_result_card(ip: Any, html: Any) -> None:
     result = ip.run_line_magic("lambda", "invoke boom")
     assert result.error["errorType"] == "ValueError"
     card = html(result)
-    assert "lambdalab-error" in card and "ValueError: nope" in card and "#d9534f" in card
+    assert "lambdalab-error" in card and "ValueError: nope" in card and f"background:{ERROR_COLOUR}" in card
 
 
 def test_timeout_card_shows_the_reset(ip: Any, html: Any) -> None:
@@ -112,7 +113,8 @@ def test_timeout_card_shows_the_reset(ip: Any, html: Any) -> None:
     result = ip.run_line_magic("lambda", "invoke sleepy")
     assert result.error["errorType"] == "Sandbox.Timedout"
     card = html(result)
-    assert "Sandbox.Timedout" in card and "phase-reset" in card and "phase-frozen" not in card
+    assert "Sandbox.Timedout" in card and "phase-shutdown" in card and "phase-frozen" not in card
+    assert "reset …" in card  # the rest after a reset: the process stopped
 
 
 def test_invoke_option_invokes_right_away(ip: Any) -> None:

@@ -10,7 +10,7 @@ import pytest
 
 import lambdalab
 from lambdalab import viz
-from lambdalab.viz import COLD_WARM_COLOURS, PHASE_COLOURS, THROTTLE_COLOUR
+from lambdalab.viz import COLD_WARM_COLOURS, PHASE_COLOURS, PHASE_ORDER, THROTTLE_COLOUR
 
 T0 = 1_800_000_000.0
 
@@ -111,7 +111,7 @@ def test_timeline_has_one_row_per_environment_and_a_coloured_segment_per_span():
     fig = viz.timeline(spans)
     d = fig.to_dict()
     traces = by_name(fig)
-    assert list(traces) == list(PHASE_COLOURS)  # one trace per phase, fixed order
+    assert sorted(traces, key=lambda p: traces[p]["legendrank"]) == list(PHASE_ORDER)  # one per phase, in order
     rows = set()
     for phase, trace in traces.items():
         assert trace["line"]["color"] == PHASE_COLOURS[phase]
@@ -226,7 +226,7 @@ def test_update_uses_batch_update_and_keeps_the_origin(monkeypatch):
     origin = fig.layout.meta["origin"]
     viz.update(fig, "timeline", spans=spans)  # earlier spans arrive: the origin stays put
     assert calls and fig.layout.meta["origin"] == origin  # plotly nests its own batch_update calls inside
-    assert arr(fig.to_dict()["data"][0]["x"])[0] == pytest.approx(T0 - origin)
+    assert arr(by_name(fig)["init"]["x"])[0] == pytest.approx(T0 - origin)
     with pytest.raises(lambdalab.ConfigError):
         viz.update(fig, "reuse", invocations=invocations_table())
     with pytest.raises(lambdalab.ConfigError):
