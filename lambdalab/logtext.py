@@ -8,7 +8,8 @@ newline and an indent; nothing else changes. ``Function.logs()`` stays byte-exac
 shown to a person goes through here.
 
 ``plain(doc)``: a docstring (reStructuredText) as plain text for ``--help`` and ``%lambda?``:
-````code```` loses its backticks.
+````code```` loses its backticks, and a literal block's ``::`` marker goes (a line of its own) or
+becomes ``:`` (at the end of a line).
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ __all__ = ["CONTINUATION_INDENT", "plain", "readable"]
 
 CONTINUATION_INDENT = "    "  # before each line of a record after its first
 _LITERAL = re.compile(r"``(.+?)``", re.DOTALL)
+_BLOCK_LINE = re.compile(r"^[ \t]*::[ \t]*\n(?:[ \t]*\n)?", re.MULTILINE)  # "::" alone, and the blank after
+_BLOCK_END = re.compile(r"(?<=\S)::[ \t]*$", re.MULTILINE)  # "Usage::" ends a line
 _LONE_CR = re.compile(r"\r(?!\n)")  # a separator inside a record; "\r\n" is a line ending and stays
 
 
@@ -31,4 +34,5 @@ def readable(log: str) -> str:
 
 def plain(doc: str | None) -> str:
     """A docstring's text without reStructuredText's literal markup: ````x```` becomes ``x``."""
-    return _LITERAL.sub(r"\1", doc or "")
+    text = _BLOCK_END.sub(":", _BLOCK_LINE.sub("", doc or ""))
+    return _LITERAL.sub(r"\1", text)

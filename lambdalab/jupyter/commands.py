@@ -2,7 +2,7 @@
 
 A subcommand takes the magics object (for the namespace and the Lab) and the rest of the line,
 and returns what should be displayed. Its docstring is its help and ends with its Python
-equivalent; ``line_help()`` joins them into ``%lambda?``.
+equivalent; ``line_help()`` joins them into ``%lambda?``, as plain text (``logtext.plain``).
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ from lambdalab.jupyter.patterns import KNOB_PATTERNS, check_pattern, make_patter
 from lambdalab.load.runner import run as run_load
 from lambdalab.load.runner import start as start_load
 from lambdalab.load.spec import PATTERNS
+from lambdalab.logtext import plain, readable
 
 
 class MagicsContext(Protocol):
@@ -140,13 +141,17 @@ def envs(magics: MagicsContext, rest: str) -> Any:
 _LOGS = new_parser("lambda logs")
 _LOGS.add_argument("name")
 _LOGS.add_argument("--env", dest="environment", metavar="ID", help="one environment (an id or its unique prefix)")
-_LOGS.add_argument("--tail", type=int, metavar="N", help="only the last N lines")
+_LOGS.add_argument("--tail", type=int, metavar="N", help="only the last N lines (a record counts as one)")
 
 
 def logs(magics: MagicsContext, rest: str) -> None:
     """``%lambda logs NAME [--env ID] [--tail N]``: print the log streams (Lambda's lines).
 
-    Python equivalent: ``lab.function(NAME).logs(environment_id)``
+    A record of several lines (an ``[ERROR]`` and its traceback), which Lambda keeps on one line by
+    separating its lines with ``\\r``, is printed one line each, indented; ``--tail`` counts records.
+
+    Python equivalent: ``print(lambdalab.logtext.readable(lab.function(NAME).logs(environment_id)))``
+    (``logs()`` itself returns Lambda's text byte for byte)
     """
     args = parse(_LOGS, rest)
     fn = _function(magics, args.name)
@@ -158,8 +163,9 @@ def logs(magics: MagicsContext, rest: str) -> None:
     if args.tail is not None:
         if args.tail < 0:
             raise UsageError("--tail must be 0 or more")
-        text = "\n".join(text.splitlines()[-args.tail :] if args.tail else [])
-    print(text.rstrip("\n"))
+        lines = text.rstrip("\n").split("\n")  # not splitlines(): a record's "\r" separators stay in it
+        text = "\n".join(lines[-args.tail :] if args.tail else [])
+    print(readable(text.rstrip("\n")))
 
 
 _KILL = new_parser("lambda kill")
@@ -167,7 +173,10 @@ _KILL.add_argument("name")
 
 
 def kill(magics: MagicsContext, rest: str) -> None:
-    """``%lambda kill NAME``: end the function's environments; the next invoke is cold.
+    """``%lambda kill NAME``: shut down every environment of NAME now.
+
+    Invocations still running end with an error; the next invoke starts a new environment (a cold
+    start).
 
     Python equivalent: ``lab.function(NAME).kill()``
     """
@@ -309,6 +318,25 @@ def panel(magics: MagicsContext, rest: str) -> Any:
     )
 
 
+_BOARD = new_parser("lambda board")
+_BOARD.add_argument("name")
+
+
+def board(magics: MagicsContext, rest: str) -> Any:
+    """``%lambda board NAME``: a live board of NAME's environments, one tile each, coloured by its state.
+
+    The tiles change as the environments initialise, invoke, freeze and shut down (a load run in
+    another cell, or ``--background``, shows it happening); hover a tile for its request id and age.
+    ``.stop()`` ends the updates.
+
+    Python equivalent: ``lambdalab.jupyter.board.board(lab.function(NAME))``
+    """
+    from lambdalab.jupyter.board import board as make_board
+
+    args = parse(_BOARD, rest)
+    return make_board(_function(magics, args.name))
+
+
 SUBCOMMANDS: dict[str, Callable[[MagicsContext, str], Any]] = {
     "invoke": invoke,
     "list": list_,
@@ -318,15 +346,16 @@ SUBCOMMANDS: dict[str, Callable[[MagicsContext, str], Any]] = {
     "config": config,
     "load": load,
     "panel": panel,
+    "board": board,
 }
 
 
 def line_help() -> str:
-    """``%lambda?``: every subcommand with its help and its Python equivalent."""
+    """``%lambda?``: every subcommand with its help and its Python equivalent, as plain text."""
     parts = ["%lambda SUBCOMMAND [ARGS]: one call into the headless API per subcommand.\n"]
     usage = {"load": _LOAD, "panel": _PANEL, "config": _CONFIG, "logs": _LOGS}
     for name, command in SUBCOMMANDS.items():
-        doc = inspect.cleandoc(command.__doc__ or "")
+        doc = plain(inspect.cleandoc(command.__doc__ or ""))
         title, _, body = doc.partition("\n")
         parts.append(title)
         if name in usage:  # the options, then the text that ends with the Python equivalent

@@ -25,6 +25,7 @@ from lambdalab.api import Function, Lab
 from lambdalab.jupyter import session
 from lambdalab.jupyter._args import caller_errors, env_pairs, event_value, package_options, parse, scaling_changes
 from lambdalab.jupyter.commands import SUBCOMMANDS, line_help
+from lambdalab.logtext import plain
 
 _Method = TypeVar("_Method", bound=Callable[..., Any])
 
@@ -213,3 +214,6 @@ class LambdaMagics(Magics):
 
 # the parser magic_arguments built from the options above (it also wrote them into the cell magic's help)
 _CELL_PARSER: argparse.ArgumentParser = vars(LambdaMagics.lambda_cell)["parser"]
+# ``%%lambda?`` and ``%lambda?`` show plain text: no reStructuredText markup (``x``, a "::" line) from the docstrings
+_CELL_PARSER.description = plain(_CELL_PARSER.description)
+LambdaMagics.lambda_cell.__doc__ = plain(LambdaMagics.lambda_cell.__doc__)

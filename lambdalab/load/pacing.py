@@ -113,7 +113,7 @@ class Run:
             self._finished = True
             self._tick(force=True)
             if self.bar is not None:
-                self.bar.finish()
+                self.bar.finish(stopped=self._stopped)
         return self.report()
 
     def _dispatch_open(self, pattern: OpenLoop) -> None:
