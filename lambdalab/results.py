@@ -99,7 +99,14 @@ class InvocationResult:
 
 @dataclasses.dataclass(frozen=True)
 class EnvironmentInfo:
-    """One live environment of a function, as ``Function.environments()`` lists it."""
+    """One live environment of a function, as ``Function.environments()`` lists it.
+
+    ``state`` is the lifecycle's state (``starting``, ``initializing``, ``idle``, ``invoking``, ``finishing``,
+    ``reset``, ``shutting_down``); ``phase`` the phase in progress as the timeline draws it (``init``,
+    ``invoke``, ``frozen``, ``idle``, ``shutdown``; a reset environment, which has no process until its next
+    invoke re-inits it, shows as ``idle``). ``request_id`` is the request it runs (or, while it initialises,
+    the one waiting for it); ``since_s`` the seconds spent in the current phase, ``age_s`` since it was made.
+    """
 
     environment_id: str
     version: str
@@ -107,6 +114,10 @@ class EnvironmentInfo:
     frozen: bool
     provisioned: bool
     invocations: int
+    phase: str = "idle"
+    request_id: str | None = None
+    since_s: float = 0.0
+    age_s: float = 0.0
 
 
 @dataclasses.dataclass(frozen=True)

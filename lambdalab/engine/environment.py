@@ -67,6 +67,7 @@ class EngineEnvironment:
         self.stream = stream
         self.tmp = tmp
         self.hooks = hooks
+        self.created_at = hooks.now()  # the engine clock when it was made (its age, in Function.environments)
         self.cgroups: list[Path] = []
         self.spare: Spare | None = None  # a spare's launcher, until the first incarnation runs in it
         self.oom_kills = 0

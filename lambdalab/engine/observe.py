@@ -28,15 +28,55 @@ def open_spans(plane: ControlPlane) -> list[PhaseSpan]:
     return spans
 
 
-def live_environments(plane: ControlPlane, name: str) -> list[tuple[str, str, str, bool, bool, int]]:
+EnvironmentRow = tuple[str, str, str, bool, bool, int, str, str | None, float, float]
+
+
+def live_environments(plane: ControlPlane, name: str) -> list[EnvironmentRow]:
+    """One row per environment of ``name`` not yet terminated, in ``EnvironmentInfo``'s field order.
+
+    ``phase`` is the core's phase in progress (``Environment.open_span``: what the timeline will draw); a
+    reset environment (no process, re-inits on its next invoke) has none and shows as ``idle``.
+    ``request_id``: the request it runs, or the one waiting for its init. ``since_s``: seconds in that
+    phase (a reset one: since its last use); ``age_s``: seconds since the environment was made.
+    """
     plane.function(name)
-    out = []
+    now = plane.now()
+    engine_environments = plane.environments
+    out: list[EnvironmentRow] = []
     for pool in plane.scheduler.entry(name).all_pools():
+        version = pool.spec.version
         for core in pool.environments.values():
-            if core.state is not State.TERMINATED:
-                out.append(
-                    (core.id, pool.spec.version, core.state.value, core.is_frozen, core.provisioned, core.invocations)
+            state = core.state
+            if state is State.TERMINATED:
+                continue
+            span = core.open_span(now)
+            request_id = None
+            if span is not None:
+                phase: str = span.phase
+                since = span.start
+                if phase == "invoke":
+                    request_id = span.request_id
+                elif phase == "init" and core.reserved is not None:
+                    request_id = core.reserved.request_id
+            else:  # RESET (or a new one before its start): no process
+                phase, since = "idle", core.last_used
+            engine_environment = engine_environments.get(core.id)
+            born = engine_environment.created_at if engine_environment is not None else since
+            born = min(born, since) if since else born  # made on its first start, in the same tick
+            out.append(
+                (
+                    core.id,
+                    version,
+                    state.value,
+                    core.is_frozen,
+                    core.provisioned,
+                    core.invocations,
+                    phase,
+                    request_id,
+                    max(0.0, now - since) if since else 0.0,
+                    max(0.0, now - born) if born else 0.0,
                 )
+            )
     return out
 
 
