@@ -2,23 +2,37 @@
 
 ``pyproject.toml`` holds the metadata; this file only adds the compiled modules. The pure-Python
 modules are always installed too and stay the reference: set ``LAMBDALAB_PURE_PYTHON=1`` to
-install without compiling (``pip install -e .`` then runs the ``.py`` files). When mypyc or a C
-compiler is missing, or compiling fails, the build warns and installs the pure-Python package.
+install without compiling (``pip install -e .`` then runs the ``.py`` files; ``make dev`` does that, and
+removes compiled modules an earlier build left beside the sources). When mypyc or a C compiler is missing, or
+compiling fails, the build warns and installs the pure-Python package. ``lambdalab.devcheck`` warns at run
+time when a compiled module is older than its ``.py`` (an edit that would otherwise be silently ignored).
 """
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import sys
 from pathlib import Path
+from types import ModuleType
 
 from setuptools import setup
 from setuptools.command.build_ext import build_ext
 
 HERE = Path(__file__).resolve().parent
-COMPILED = sorted(
-    str(p.relative_to(HERE)) for p in (HERE / "lambdalab" / "core").glob("*.py") if p.name != "__init__.py"
-) + [f"lambdalab/sim/{name}.py" for name in ("kernel", "latency", "tally", "driver", "simulation")]
+
+
+def _devcheck() -> ModuleType:
+    """lambdalab/devcheck.py, loaded by path (the package is not importable while it builds): it names the
+    modules compiled here, and warns at run time when one of them is older than its source."""
+    spec = importlib.util.spec_from_file_location("_lambdalab_devcheck", HERE / "lambdalab" / "devcheck.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+COMPILED = [str(p.relative_to(HERE)) for p in _devcheck().compiled_sources(HERE / "lambdalab")]
 
 
 def _remove_stale_builds() -> None:
