@@ -108,7 +108,7 @@ def parts_timeline(
         "autorange": False,
         "zeroline": False,
         "showgrid": False,
-        "title": {"text": "environment (by first start)"},
+        "title": {"text": "environment"},  # rows by first start; a longer title outgrows a few rows
     }
     if labels:
         yaxis.update(tickmode="array", tickvals=list(range(rows)), ticktext=labels)
