@@ -76,10 +76,12 @@ def _message(stale: list[tuple[Path, Path]], package: Path) -> str:
 
     named = ", ".join(f"{rel(source)} (compiled: {built.name})" for source, built in stale[:SHOWN])
     more = f" and {len(stale) - SHOWN} more" if len(stale) > SHOWN else ""
+    one = len(stale) == 1
     return (
-        f"lambdalab: {named}{more} changed after it was compiled; Python imports the older compiled module, "
-        "so the edit does not take effect. Run `make dev` (an editable, pure-Python install in which every edit "
-        "takes effect) or reinstall (`make setup`, or `pip install -e .`) to compile it again."
+        f"lambdalab: {named}{more} changed after {'it was' if one else 'they were'} compiled; Python imports the "
+        f"older compiled module{'' if one else 's'}, so the edits do not take effect. Run `make dev` (an editable, "
+        "pure-Python install in which every edit takes effect) or reinstall (`make setup`, or `pip install -e .`) "
+        f"to compile {'it' if one else 'them'} again."
     )
 
 
