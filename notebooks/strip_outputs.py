@@ -5,7 +5,8 @@
 
 Run it before committing a notebook you executed. Outputs hold timings, request ids and, for
 widgets, megabytes of state (plotly's FigureWidget bundle); nbval and Binder run the notebooks
-fresh anyway. Cell ids, tags and ``jupyter.source_hidden`` stay; other cell metadata goes.
+fresh anyway. Cell ids, tags and ``jupyter.source_hidden`` stay (a check cell stays tagged ``check`` and
+folded: tests/test_notebook_plumbing.py); other cell metadata goes.
 """
 
 from __future__ import annotations
