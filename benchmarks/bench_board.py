@@ -2,19 +2,23 @@
 
 Standalone (not in run_all.py's registry: it needs Chromium and JupyterLab):
 
-    /work/main/.venv/bin/python benchmarks/bench_board.py [--write] [--seconds 10] [--refresh 0.1] [--no-browser]
+    /work/main/.venv/bin/python benchmarks/bench_board.py [--write] [--seconds 10] [--refresh S]
+        [--no-browser] [--no-load] [--no-listing]
 
-Three measurements:
+Four measurements:
 
 - browser: a real JupyterLab (``tests/browser/harness.py``) runs a notebook whose kernel shows
   ``lambdalab.jupyter.board.Board`` over ``Synthetic`` (below: 200 environments whose states change 2,000
   times a second, with ~1 % of the changes ending an environment and starting a new one), started as
-  ``%lambda board`` starts it (``refresh_s`` 0.1). In headless Debian Chromium (Playwright) it counts, over
-  ``--seconds``, the animation frames in which the board changed tiles (the board's ``data-frames``), every
-  animation frame the page drew (the most the board could get), long tasks, and the bytes of the kernel's
-  websocket frames that carry the board's deltas (what is sent to the front-end). Target: >= 10 frames/s.
+  ``%lambda board`` starts it (the default ``refresh_s``). In headless Debian Chromium (Playwright) it counts,
+  over ``--seconds``, the animation frames in which the board changed tiles (the board's ``data-frames``),
+  every animation frame the page drew (the most the board could get), long tasks, and the bytes of the
+  kernel's websocket frames that carry the board's deltas (what is sent to the front-end). Target: >= 10
+  frames/s.
+- browser, real load: the same in a second notebook whose kernel runs a real Lab under ``lambdalab.load``
+  (200 requests/s of a 200 ms handler: about 40 environments busy at once) with the board on its function.
 - kernel: the same ``Synthetic`` in this process; the median time of one snapshot's diff
-  (``Board.apply``: listing -> delta) and the delta's JSON size, per 100 ms tick.
+  (``Board.apply``: listing -> delta) and the delta's JSON size, per tick.
 - listing: ``Function.environments()`` on a real Lab with 200 environments (200 concurrent cold starts,
   then frozen), median of 200 calls; floor: ``Function.statistics()``, the other cheap poll, which
   makes the same hop to the engine's loop and counts without listing.
@@ -101,7 +105,7 @@ class Synthetic:
 
 
 # ------------------------------------------------------------------------------------------ kernel side
-def kernel_side(seconds: float = 3.0, refresh_s: float = 0.1) -> dict[str, float]:
+def kernel_side(seconds: float = 3.0, refresh_s: float = 0.08) -> dict[str, float]:
     """Board.apply over Synthetic at the live rate, in this process: median ms per tick and delta bytes."""
     from lambdalab.jupyter.board import Board
 
@@ -164,10 +168,18 @@ def listing_cost(n: int = ENVIRONMENTS, calls: int = 200) -> dict[str, float]:
 
 
 # ------------------------------------------------------------------------------------------ browser
-NOTEBOOK_CELLS = [
+SYNTHETIC_CELLS = [
     "import sys\nsys.path.insert(0, {bench!r})\n"
     "from bench_board import Synthetic\nfrom lambdalab.jupyter.board import board",
-    "source = Synthetic()\nb = board(source, refresh_s={refresh})\nb",
+    "source = Synthetic()\nb = board(source{refresh})\nb",
+]
+# a real Lab under load: LOAD_RATE requests/s, each sleeping LOAD_SLEEP_S, so about 40 environments at once
+LOAD_RATE, LOAD_SLEEP_S = 200, 0.2
+LOAD_CELLS = [
+    "import lambdalab, lambdalab.load as load\nfrom lambdalab.jupyter.board import board\nlab = lambdalab.Lab()\n"
+    "fn = lab.create_function('busy', source='import time\\ndef handler(event, context):\\n    time.sleep(event)\\n')",
+    "b = board(fn{refresh})\nb",
+    "run = load.start(fn, load.Constant({rate}), duration_s={duration}, event={sleep})",
 ]
 BOARD_JS = """() => { const b = document.querySelector('.lambdalab-board');
     return b ? [+b.dataset.tiles, +b.dataset.frames] : [0, 0]; }"""
@@ -184,56 +196,54 @@ PAGE_COUNTERS_JS = """() => {
 }"""
 SNAPSHOT_JS = """() => { const b = document.querySelector('.lambdalab-board');
     const tiles = [...document.querySelectorAll('.lambdalab-board .lambdalab-tile')];
+    const colours = new Set(tiles.map(t => getComputedStyle(t).backgroundColor));
     return {t: performance.now(), frames: +b.dataset.frames, tiles: tiles.length,
-            states: [...new Set(tiles.map(t => t.dataset.state))].sort(),
+            states: [...new Set(tiles.map(t => t.dataset.state))].sort(), colours: colours.size,
             all: window.__lambdalab.frames, long: window.__lambdalab.long, longMs: window.__lambdalab.longMs,
             invoking: tiles.filter(t => t.dataset.state === 'invoke' && /request [0-9a-f-]{36}/.test(t.title)
                                         && /age /.test(t.title)).length}; }"""
 
 
-def browser_side(seconds: float, refresh_s: float) -> dict[str, Any]:
+class Wire:
+    """Counts the bytes of the kernel's websocket frames to the page: all, and those carrying board deltas."""
+
+    def __init__(self) -> None:
+        self.bytes = self.frames = self.all_bytes = 0
+
+    def on_frame(self, payload: Any) -> None:
+        data = payload.encode() if isinstance(payload, str) else payload
+        self.all_bytes += len(data)
+        if b'"delta"' in data and b'"seq"' in data:
+            self.bytes += len(data)
+            self.frames += 1
+
+    def read(self) -> tuple[int, int, int]:
+        return self.bytes, self.frames, self.all_bytes
+
+
+def notebook(root: Path, name: str, cells: list[str]) -> None:
     import nbformat
 
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(c) for c in cells]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, root / name)
+
+
+def measure(page: Any, wire: Wire, seconds: float, min_tiles: int) -> dict[str, Any]:
+    """Run the open notebook, wait for ``min_tiles`` tiles, then count over ``seconds`` (after 2 s of warm-up)."""
     sys.path.insert(0, str(HERE.parent / "tests" / "browser"))
     import harness
 
-    root = Path(tempfile.mkdtemp(prefix="lambdalab-bench-board-"))
-    nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_code_cell(c.format(bench=str(HERE), refresh=refresh_s)) for c in NOTEBOOK_CELLS]
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nbformat.write(nb, root / "board.ipynb")
-    received = {"bytes": 0, "frames": 0, "all_bytes": 0}
-
-    def on_frame(payload: Any) -> None:
-        data = payload.encode() if isinstance(payload, str) else payload
-        received["all_bytes"] += len(data)
-        if b'"delta"' in data:
-            received["bytes"] += len(data)
-            received["frames"] += 1
-
-    with harness.jupyter_lab(root) as base_url, harness.chromium((1366, 768)) as page:
-        page.on("websocket", lambda ws: ws.on("framereceived", on_frame))
-        harness.open_notebook(page, base_url, "board.ipynb")
-        errors = harness.run_all_cells(page, timeout_s=120)
-        if errors:
-            raise RuntimeError(f"the notebook failed: {errors}")
-        page.wait_for_function(f"() => ({BOARD_JS})()[0] >= {ENVIRONMENTS * 0.9}", timeout=60_000)
-        page.evaluate(PAGE_COUNTERS_JS)
-        time.sleep(2.0)  # warm up
-        before, bytes0, msgs0, all0 = (
-            page.evaluate(SNAPSHOT_JS),
-            received["bytes"],
-            received["frames"],
-            received["all_bytes"],
-        )
-        time.sleep(seconds)
-        after, bytes1, msgs1, all1 = (
-            page.evaluate(SNAPSHOT_JS),
-            received["bytes"],
-            received["frames"],
-            received["all_bytes"],
-        )
-        page_errors = list(page.lambdalab_errors)
+    errors = harness.run_all_cells(page, timeout_s=120)
+    if errors:
+        raise RuntimeError(f"the notebook failed: {errors}")
+    page.wait_for_function(f"() => ({BOARD_JS})()[0] >= {min_tiles}", timeout=60_000)
+    page.evaluate(PAGE_COUNTERS_JS)
+    time.sleep(2.0)  # warm up
+    before, (bytes0, msgs0, all0) = page.evaluate(SNAPSHOT_JS), wire.read()
+    time.sleep(seconds)
+    after, (bytes1, msgs1, all1) = page.evaluate(SNAPSHOT_JS), wire.read()
     elapsed = (after["t"] - before["t"]) / 1000
     return {
         "fps": (after["frames"] - before["frames"]) / elapsed,
@@ -245,10 +255,37 @@ def browser_side(seconds: float, refresh_s: float) -> dict[str, Any]:
         "all_bytes_per_s": (all1 - all0) / elapsed,
         "tiles": after["tiles"],
         "states": after["states"],
+        "colours": after["colours"],
         "invoking_titled": after["invoking"],
         "seconds": elapsed,
-        "page_errors": page_errors,
+        "page_errors": list(page.lambdalab_errors),
     }
+
+
+def browser_side(seconds: float, refresh_s: float | None, real_load: bool) -> dict[str, dict[str, Any]]:
+    sys.path.insert(0, str(HERE.parent / "tests" / "browser"))
+    import harness
+
+    refresh = "" if refresh_s is None else f", refresh_s={refresh_s}"
+    root = Path(tempfile.mkdtemp(prefix="lambdalab-bench-board-"))
+    notebook(root, "synthetic.ipynb", [c.format(bench=str(HERE), refresh=refresh) for c in SYNTHETIC_CELLS])
+    duration = seconds + 15  # its warm-up, the page's 2 s and the window
+    notebook(
+        root,
+        "load.ipynb",
+        [c.format(refresh=refresh, rate=LOAD_RATE, duration=duration, sleep=LOAD_SLEEP_S) for c in LOAD_CELLS],
+    )
+    out = {}
+    wire = Wire()
+    with harness.jupyter_lab(root) as base_url, harness.chromium((1366, 768)) as page:
+        page.on("websocket", lambda ws: ws.on("framereceived", wire.on_frame))
+        harness.open_notebook(page, base_url, "synthetic.ipynb")
+        out["synthetic"] = measure(page, wire, seconds, int(ENVIRONMENTS * 0.9))
+        if real_load:
+            harness.shutdown_kernels(base_url)
+            harness.open_notebook(page, base_url, "load.ipynb")
+            out["load"] = measure(page, wire, seconds, 10)
+    return out
 
 
 # ------------------------------------------------------------------------------------------ main
@@ -257,51 +294,60 @@ def fmt_bytes(n: float) -> str:
 
 
 def main() -> None:
+    from lambdalab.jupyter.board import REFRESH_S
+
     parser = argparse.ArgumentParser()
     parser.add_argument("--write", action="store_true", help="put the table in benchmarks/RESULTS.md")
     parser.add_argument("--seconds", type=float, default=10.0, help="how long the browser measures")
-    parser.add_argument("--refresh", type=float, default=0.1, help="the board's refresh_s")
+    parser.add_argument("--refresh", type=float, default=None, help=f"the board's refresh_s (default {REFRESH_S})")
     parser.add_argument("--no-browser", action="store_true")
+    parser.add_argument("--no-load", action="store_true", help="skip the board over a real Lab under load")
     parser.add_argument("--no-listing", action="store_true", help="skip the 200 real environments")
     args = parser.parse_args()
+    refresh_s = REFRESH_S if args.refresh is None else args.refresh
 
     rows: list[list[str]] = []
     context: list[str] = []
     if not args.no_browser:
-        b = browser_side(args.seconds, args.refresh)
-        print(json.dumps(b), flush=True)
-        rows.append(
-            [
-                f"frames/s in the browser ({ENVIRONMENTS} environments, {CHANGES_PER_S:,} changes/s, "
-                f"refresh_s {args.refresh})",
-                f"{b['fps']:.1f}",
-                f"{b['page_fps']:.0f} (page frames/s)",
-                f"{b['fps'] / TARGET_FPS:.2f}× target",
-                f"≥ {TARGET_FPS:.0f}",
-                "yes" if b["fps"] >= TARGET_FPS else "**no**",
-            ]
-        )
-        rows.append(
-            [
-                "bytes/s sent to the front-end (the board's comm messages)",
-                f"{fmt_bytes(b['bytes_per_s'])}/s",
-                f"{b['messages_per_s']:.1f} messages/s",
-                "",
-                "",
-                "—",
-            ]
-        )
-        context.append(
-            f"browser: {b['seconds']:.1f} s measured after 2 s of warm-up; {b['tiles']} tiles; states seen "
-            f"{', '.join(b['states'])}; {b['invoking_titled']} invoking tiles with a request id and age in "
-            f"their title; {b['long_tasks']} long tasks ({b['long_ms']:.0f} ms); all kernel websocket "
-            f"frames {fmt_bytes(b['all_bytes_per_s'])}/s; page errors: {len(b['page_errors'])}"
-        )
-    k = kernel_side(refresh_s=args.refresh)
+        measured = browser_side(args.seconds, args.refresh, not args.no_load)
+        print(json.dumps(measured), flush=True)
+        for kind, b in measured.items():
+            what = (
+                f"{ENVIRONMENTS} synthetic environments, {CHANGES_PER_S:,} changes/s"
+                if kind == "synthetic"
+                else f"a real Lab under load, {LOAD_RATE} requests/s of {LOAD_SLEEP_S * 1000:.0f} ms"
+            )
+            rows.append(
+                [
+                    f"frames/s in the browser ({what}; refresh_s {refresh_s})",
+                    f"{b['fps']:.1f}",
+                    f"{b['page_fps']:.0f} (page frames/s)",
+                    f"{b['fps'] / TARGET_FPS:.2f}× target",
+                    f"≥ {TARGET_FPS:.0f}",
+                    "yes" if b["fps"] >= TARGET_FPS else "**no**",
+                ]
+            )
+            rows.append(
+                [
+                    f"bytes/s sent to the front-end ({what})",
+                    f"{fmt_bytes(b['bytes_per_s'])}/s",
+                    f"{b['messages_per_s']:.1f} messages/s",
+                    "",
+                    "",
+                    "—",
+                ]
+            )
+            context.append(
+                f"browser, {what}: {b['seconds']:.1f} s measured after 2 s of warm-up; {b['tiles']} tiles in "
+                f"{b['colours']} colours; states seen {', '.join(b['states'])}; {b['invoking_titled']} invoking tiles "
+                f"with a request id and age in their title; {b['long_tasks']} long tasks ({b['long_ms']:.0f} ms); "
+                f"all kernel websocket frames {fmt_bytes(b['all_bytes_per_s'])}/s; page errors: {len(b['page_errors'])}"
+            )
+    k = kernel_side(refresh_s=refresh_s)
     print(json.dumps(k), flush=True)
     rows.append(
         [
-            "kernel: one snapshot's diff (200 environments, 100 ms of changes)",
+            f"kernel: one snapshot's diff (200 environments, {refresh_s * 1000:.0f} ms of changes)",
             f"{k['diff_ms']:.2f} ms",
             f"{k['synthetic_listing_ms']:.2f} ms (building the listing)",
             f"{k['diff_ms'] / k['synthetic_listing_ms']:.1f}×",

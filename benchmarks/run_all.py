@@ -25,8 +25,9 @@ BENCHMARKS = ["bench_warm_invoke", "bench_throughput", "bench_cold_start", "benc
               "bench_deps", "bench_runtimes", "bench_memory_growth"]
 # Benchmarks that keep their own section of RESULTS.md (run them on their own, with --write):
 # bench_charts ("## Charts"), bench_soak ("## Soak", ten minutes), bench_peers ("## Peers", needs the peers
-# that benchmarks/install_peers.sh installs), compare_revisions ("## Before and after"). run_all keeps those sections.
-OWN_SECTIONS = ("## Charts", "## Soak", "## Peers", "## Before and after")
+# that benchmarks/install_peers.sh installs), compare_revisions ("## Before and after"), bench_board ("## Board",
+# needs JupyterLab and Debian's chromium). run_all keeps those sections.
+OWN_SECTIONS = ("## Charts", "## Soak", "## Peers", "## Before and after", "## Board")
 TIMEOUT_S = 180
 
 

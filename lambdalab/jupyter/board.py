@@ -52,6 +52,7 @@ STATES: tuple[str, ...] = (
 )
 _PHASE_CODE = {name: i for i, name in enumerate(PHASES)}
 _STATE_CODE = {name: i for i, name in enumerate(STATES)}
+REFRESH_S = 0.08  # 12.5 snapshots (so at most 12.5 frames) a second: above the 10 frames/s a live board needs
 LINGER_S = 1.0  # an ended environment shows as "shutdown" this long before its tile goes
 
 
@@ -65,15 +66,15 @@ class Listable(Protocol):
 
 
 def phase_of(info: Any) -> str:
-    """The PHASE_COLOURS key a tile shows for one ``EnvironmentInfo``-like row."""
+    """The PHASE_COLOURS key a tile shows for one ``EnvironmentInfo``-like row.
+
+    ``Function.environments()`` gives it (``phase``: the core's phase in progress, which agrees with
+    ``STATE_PHASE``); a row without one is mapped from its state.
+    """
     phase = getattr(info, "phase", None)
-    if phase in _PHASE_CODE:
+    if phase in palette.PHASE_COLOURS:
         return str(phase)
-    state_phase: dict[str, str] = getattr(palette, "STATE_PHASE", {})
-    mapped = state_phase.get(info.state)
-    if mapped == "idle" and getattr(info, "frozen", False):
-        mapped = "frozen"
-    return mapped or "idle"
+    return palette.environment_phase(info.state, bool(getattr(info, "frozen", False)))
 
 
 def _code(name: str, codes: dict[str, int]) -> int | str:
@@ -168,7 +169,9 @@ class Board(anywidget.AnyWidget):
     error = traitlets.Unicode("").tag(sync=True)  # why the updates stopped, if they stopped on their own
     delta = traitlets.Dict().tag(sync=True)  # the last delta sent (see the module's docstring)
 
-    def __init__(self, fn: Listable, *, refresh_s: float = 0.1, linger_s: float = LINGER_S, **kwargs: Any) -> None:
+    def __init__(
+        self, fn: Listable, *, refresh_s: float = REFRESH_S, linger_s: float = LINGER_S, **kwargs: Any
+    ) -> None:
         super().__init__(
             function=fn.name,
             colours=dict(palette.PHASE_COLOURS),
@@ -222,9 +225,14 @@ class Board(anywidget.AnyWidget):
             while generation == self._generation:
                 try:
                     infos = await loop.run_in_executor(None, self.fn.environments)  # off the main thread
+                except TimeoutError:  # the engine's loop too busy to answer in time: try again
+                    self.error = "the engine did not answer in time; retrying"
+                    continue
                 except Exception as exc:  # noqa: BLE001 - the Lab closed, the function went: say so and stop
                     self.error = f"{type(exc).__name__}: {exc}"
                     break
+                if self.error:
+                    self.error = ""
                 if generation != self._generation:
                     break
                 self.apply(infos)  # widgets change only here, on the kernel's main thread

@@ -74,7 +74,7 @@ def test_unfrozen_idle_and_reset_environments(lab: Any) -> None:
 
 
 def test_every_phase_listed_is_a_colour_key_and_the_fields_keep_their_order(lab: Any) -> None:
-    from lambdalab.viz.colours import PHASE_COLOURS
+    from lambdalab.viz.colours import PHASE_COLOURS, environment_phase
 
     fn = lab.create_function("slow2", SLOW, timeout_s=10)
     futures = [fn.submit(0.2) for _ in range(3)]
@@ -84,6 +84,7 @@ def test_every_phase_listed_is_a_colour_key_and_the_fields_keep_their_order(lab:
         for info in fn.environments():
             seen.add(info.phase)
             assert info.phase in PHASE_COLOURS
+            assert info.phase == environment_phase(info.state, info.frozen)  # the engine and the palette agree
             assert info.since_s >= 0 and info.age_s >= info.since_s
         time.sleep(0.02)
     assert {"init", "invoke"} <= seen

@@ -241,6 +241,21 @@ def test_board_stops_and_says_why_when_the_listing_fails() -> None:
         b.close()
 
 
+def test_board_keeps_going_when_the_engine_is_slow_to_answer() -> None:
+    source = Listing()
+    source.fail = TimeoutError()
+    b = board(source, refresh_s=0.02)
+    try:
+        wait_for(lambda: b.error == "the engine did not answer in time; retrying" and source.calls >= 2)
+        assert b.live is True
+        source.fail = None
+        source.rows = [info("a", "frozen", "idle")]
+        wait_for(lambda: b.delta.get("add") == [[0, "a", "$LATEST", 1.0]])
+        assert b.error == "" and b.live is True
+    finally:
+        b.close()
+
+
 def test_board_over_a_real_lab(lab: Any) -> None:
     source = "import time\ndef handler(event, context):\n    time.sleep(event)\n    return 1\n"
     fn = lab.create_function("b", source=source)

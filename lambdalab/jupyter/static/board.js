@@ -136,7 +136,7 @@ function render({ model, el }) {
     const live = model.get("live");
     const error = model.get("error");
     counts.textContent = `${model.get("function")} · ${tiles.size} environment${tiles.size === 1 ? "" : "s"}` +
-      (error ? ` · stopped: ${error}` : live ? "" : " · paused");
+      (error ? ` · ${live ? "" : "stopped: "}${error}` : live ? "" : " · paused");
     root.dataset.tiles = String(tiles.size);
   }
 
