@@ -130,3 +130,10 @@ def test_labels_are_readable_on_the_cards():
 )
 def test_the_cards_and_the_timeline_spell_no_colour(path):
     assert not HEX.findall((ROOT / path).read_text()), f"{path} spells a colour: take it from lambdalab.viz.colours"
+
+
+def test_docs_visuals_shows_the_palette():
+    """docs/VISUALS.md's tables name every colour as lambdalab.viz.colours has it."""
+    text = (ROOT / "docs" / "VISUALS.md").read_text()
+    documented = dict(re.findall(r"^\| `(\w+)` \| `(#[0-9a-f]{6})`", text, re.M))
+    assert documented == everything()
