@@ -2,7 +2,8 @@
 
 The column readers tolerate missing columns and empty frames (a live figure starts with no
 data); ``segment_lines`` lays out start→end segments as one NaN-separated line trace, the form the
-timeline and the many-environment reuse chart draw in. ``base_layout`` stamps the figure's
+timeline and the many-environment reuse chart draw in; ``min_segment_s`` and ``widen_short`` keep a
+short segment a few pixels wide (its true duration stays in the hover's customdata). ``base_layout`` stamps the figure's
 kind and time origin into ``layout.meta``, where ``update`` finds them again. numpy is imported
 inside the functions, like plotly everywhere in ``lambdalab.viz``.
 """
@@ -77,6 +78,24 @@ def segment_lines(
     y[0::3], y[1::3], y[2::3] = row, row, np.nan
     c[0::3], c[1::3], c[2::3] = duration, duration, np.nan
     return x, y, c
+
+
+def widen_short(start: np.ndarray, end: np.ndarray, min_s: float) -> np.ndarray:
+    """The drawn ends of segments ``start``→``end``: at least ``min_s`` after their starts (NaN stays NaN)."""
+    import numpy as np
+
+    drawn: np.ndarray = np.fmax(end, start + min_s)
+    return drawn
+
+
+def min_segment_s(first: float, last: float, plot_px: float, min_px: float) -> float:
+    """Seconds that ``min_px`` pixels stand for on an x axis from ``first`` to ``last`` over ``plot_px``.
+
+    Widening segments can push the axis's right end out by ``min_px``, so the plot is taken as that
+    much narrower; 5% more covers the browser's rounding. NaN or equal ends count as a 1 s range.
+    """
+    span = last - first if math.isfinite(first) and math.isfinite(last) and last > first else 1.0
+    return 1.05 * min_px * span / max(plot_px - min_px, 1.0)
 
 
 def short_id(environment_id: Any) -> str:

@@ -23,9 +23,11 @@ from lambdalab.viz._frames import (
     base_layout,
     float_column,
     has_rows,
+    min_segment_s,
     segment_lines,
     short_id,
     time_axis,
+    widen_short,
 )
 from lambdalab.viz.colours import PHASE_COLOURS, PHASE_ORDER
 from lambdalab.viz.render import render
@@ -41,7 +43,6 @@ MIN_PLOT_PX = 480  # the plot area assumed when the figure has no width (a 570 p
 ROW_PX = 26  # one environment's row
 BAR_PX = 18  # a bar's thickness in a full-height row: 8 px between rows
 MAX_HEIGHT = 900
-_WIDEN = 1.05  # a margin over MIN_SEGMENT_PX for rounding in the browser's axis
 # Drawing order: rests first, so a short active phase widened over the rest after it lies on top.
 DRAW_ORDER = ("frozen", "idle", "init", "invoke", "shutdown")
 
@@ -172,18 +173,17 @@ def _segments(
 ) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """Per phase: x, y, customdata of its segments, each drawn at least ``MIN_SEGMENT_PX`` wide.
 
-    The time range and ``plot_px`` give the seconds per pixel; a shorter segment's drawn end moves
-    right (its customdata keeps the true duration in ms). Widening can push the range's right end
-    out by ``MIN_SEGMENT_PX``, so the seconds per pixel are reckoned on the plot less that much.
+    The time range and ``plot_px`` give the seconds per pixel (``min_segment_s``); a shorter
+    segment's drawn end moves right (its customdata keeps the true duration in ms).
     """
     import numpy as np
 
     if not has_rows(spans):
         return {phase: (np.empty(0), np.empty(0), np.empty(0)) for phase in PHASE_ORDER}
     start, end = float_column(spans, "start"), float_column(spans, "end")
-    first, last = np.nanmin(start), np.nanmax(end)
-    span_s = max(float(last - first), 1e-9) if np.isfinite(first) and np.isfinite(last) else 1.0
-    min_s = _WIDEN * MIN_SEGMENT_PX * span_s / max(plot_px - MIN_SEGMENT_PX, 1.0)
+    first, last = float(np.nanmin(start)), float(np.nanmax(end))
+    min_s = min_segment_s(first, last, plot_px, MIN_SEGMENT_PX)
+    span_s = last - first if np.isfinite(last - first) and last > first else 1.0
     base = origin if origin is not None else 0.0
     phases = spans["phase"].to_numpy()
     duration = (end - start) * 1000.0
@@ -194,7 +194,7 @@ def _segments(
         s0, s1, r, d = start[mask] - base, end[mask] - base, row[mask], duration[mask]
         if merge_gap is not None:
             s0, s1, r, d = _merge_close(s0, s1, r, d, merge_gap)
-        per_phase[phase] = segment_lines(s0, np.fmax(s1, s0 + min_s), r, d)
+        per_phase[phase] = segment_lines(s0, widen_short(s0, s1, min_s), r, d)
     return per_phase
 
 
