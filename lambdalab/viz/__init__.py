@@ -3,19 +3,21 @@
     timeline(spans_df)                          one row per environment; init/invoke/frozen/idle/shutdown segments
     latency_over_time(invocations_df)           latency of each request over time, cold vs warm (and throttled)
     latency_histogram(invocations_df)           latency distribution, cold vs warm, log-spaced bins
-    concurrency(spans_df, invocations_df=None)  environments busy / frozen / idle over time, throttles per second
-    reuse(invocations_df)                       invocations per environment (cold + warm)
+    concurrency(spans_df, invocations_df=None)  environments busy / frozen / idle per 100 ms, throttles stacked on top
+    cold_starts(invocations_df)                 cold, warm and throttled requests per second over time
+    reuse(invocations_df)                       requests per environment (its cold start + the warm ones)
     init_durations(invocations_df)              init duration of each cold start
     init_profile(table, kind="icicle"|"bar")    import profile of one cold start, coloured by each module's origin
     update(fig, kind, spans=..., invocations=...)  redraw a Figure/FigureWidget in place (one batch_update)
 
 The inputs are ``lab.spans()``, ``lab.invocations()`` or ``lambdalab.load.run(...).invocations``.
-Colours come from ``PHASE_COLOURS`` and ``COLD_WARM_COLOURS`` only. plotly is imported inside
+Colours come from ``lambdalab.viz.colours`` only (``PHASE_COLOURS``, ``OUTCOME_COLOURS``). plotly is imported inside
 the functions; nothing here imports IPython or ipywidgets, so the CLI can write figures to HTML
 (``write_html``). Layer L2: imports only ``lambdalab.errors`` besides plotly, numpy and pandas.
 
 Where things are: ``timeline.py``, ``latency.py`` (over time, histogram, init durations) and
-``usage.py`` (concurrency, reuse) make each chart's traces; ``render.py`` turns a chart's traces
+``usage.py`` (concurrency, reuse) and ``rates.py`` (cold starts over time, cascades) make each chart's
+traces; ``axes.py`` gives them readable log ticks and round bins; ``render.py`` turns a chart's traces
 into a figure (origin, window); ``figures.py`` lists the kinds and builds, updates and writes figures
 by kind; ``_frames.py`` holds what the charts share; ``colours.py``.
 """
@@ -26,6 +28,7 @@ from lambdalab.viz.colours import (
     COLD_COLOUR,
     COLD_WARM_COLOURS,
     ERROR_COLOUR,
+    OUTCOME_COLOURS,
     PHASE_COLOURS,
     PHASE_ORDER,
     THROTTLE_COLOUR,
@@ -34,6 +37,7 @@ from lambdalab.viz.colours import (
 from lambdalab.viz.figures import KINDS, figure, update, write_html
 from lambdalab.viz.init_profile import ORIGIN_COLOURS, init_profile
 from lambdalab.viz.latency import init_durations, latency_histogram, latency_over_time
+from lambdalab.viz.rates import cold_starts
 from lambdalab.viz.timeline import timeline
 from lambdalab.viz.usage import concurrency, reuse
 
@@ -42,11 +46,13 @@ __all__ = [
     "COLD_WARM_COLOURS",
     "ERROR_COLOUR",
     "KINDS",
+    "OUTCOME_COLOURS",
     "PHASE_COLOURS",
     "PHASE_ORDER",
     "THROTTLE_COLOUR",
     "ORIGIN_COLOURS",
     "WARM_COLOUR",
+    "cold_starts",
     "concurrency",
     "figure",
     "init_durations",

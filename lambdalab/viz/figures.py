@@ -1,7 +1,7 @@
 """Figures from records: every chart kind (``KINDS``), and building, updating and saving figures.
 
 Each chart is split in two: ``parts_<kind>(spans, invocations, options) -> (traces, layout)``
-(in ``timeline.py``, ``latency.py`` and ``usage.py``) computes the trace properties with numpy
+(in ``timeline.py``, ``latency.py``, ``usage.py`` and ``rates.py``) computes the trace properties with numpy
 (the only work that grows with the data), and ``figure``/``update`` here turn them into a new
 ``go.Figure`` or write them into an existing figure or ``FigureWidget`` in place. Every kind
 always makes the same traces in the same order (empty ones included), so an update only assigns
@@ -10,8 +10,8 @@ arrays and never adds or removes traces. ``write_html`` puts figures on one stan
 Large data: point traces are WebGL (``scattergl``) and numeric arrays stay numpy (plotly sends
 them base64-encoded); the timeline draws every span of one phase as one ``scattergl`` line
 trace, segments separated by NaN gaps (one trace per phase, not one shape per span); the
-concurrency step lines are reduced to at most ``max_points`` bins (keeping each bin's maximum);
-the histogram is binned here, so only the bins travel. ``benchmarks/bench_charts.py`` measures
+concurrency chart is averaged over 100 ms bins (at most ``max_bins``), the cold-start rate binned
+too, and the histogram is binned here, so only the bins travel. ``benchmarks/bench_charts.py`` measures
 all of it at 1,000 / 10,000 / 100,000 invocations.
 
 The DataFrames are those of ``lab.spans()``, ``lab.invocations()`` and
@@ -36,6 +36,7 @@ from lambdalab.viz.latency import (
     parts_latency_histogram,
     parts_latency_over_time,
 )
+from lambdalab.viz.rates import cold_starts, parts_cold_starts
 from lambdalab.viz.render import PartsFunction, draws_time, prepare, render
 from lambdalab.viz.timeline import parts_timeline, timeline
 from lambdalab.viz.usage import concurrency, parts_concurrency, parts_reuse, reuse
@@ -45,6 +46,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "KINDS",
+    "cold_starts",
     "concurrency",
     "figure",
     "init_durations",
@@ -64,6 +66,7 @@ _CHARTS: dict[str, PartsFunction] = {
     "concurrency": parts_concurrency,
     "reuse": parts_reuse,
     "init_durations": parts_init_durations,
+    "cold_starts": parts_cold_starts,
 }
 # kind -> (its parts, whether it draws time since an origin)
 KINDS: dict[str, tuple[PartsFunction, bool]] = {kind: (make, draws_time(make)) for kind, make in _CHARTS.items()}
@@ -113,7 +116,7 @@ def update(
     if KINDS.get(kind, (None, False))[1] and options.get("origin") is None:
         options["origin"] = meta.get("origin")
     traces, layout = prepare(_parts_function(kind), spans, invocations, options)
-    layout = {k: v for k, v in layout.items() if k not in ("template", "margin", "legend")}
+    layout = {k: v for k, v in layout.items() if k not in _KEPT}
     if len(fig.data) != len(traces) or any(t.type != new["type"] for t, new in zip(fig.data, traces, strict=True)):
         fig.data = ()
         fig.add_traces([dict(t) for t in traces])
@@ -126,6 +129,9 @@ def update(
             trace.update({k: v for k, v in new.items() if k != "type"})
         fig.update_layout(layout)
     return fig
+
+
+_KEPT = ("template", "margin", "legend", "height", "width")  # an update keeps the figure's own (a panel sizes it)
 
 
 class _nullcontext:

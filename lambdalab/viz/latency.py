@@ -1,8 +1,10 @@
 """Latency charts: each request's latency over time, the latency distribution, init durations.
 
-All three read the invocations DataFrame only, and split it cold vs warm (``COLD_WARM_COLOURS``).
-The histogram is binned here (log-spaced by default, with 1-2-5 ticks), so only the bins travel;
-the point charts are WebGL (``scattergl``).
+All three read the invocations DataFrame only, and split it cold vs warm (``COLD_COLOUR``,
+``WARM_COLOUR``). Log axes have 1-2-5 ticks with units (``axes.log_ticks``). Throttled requests
+never ran, so they get no latency: the latency chart marks them on a strip of their own. The
+histogram is binned here (log-spaced by default), so only the bins travel; the point charts are
+WebGL (``scattergl``).
 """
 
 from __future__ import annotations
@@ -20,12 +22,8 @@ from lambdalab.viz._frames import (
     invoked_mask,
     time_axis,
 )
-from lambdalab.viz.colours import (
-    COLD_WARM_COLOURS,
-    ERROR_COLOUR,
-    PHASE_COLOURS,
-    THROTTLE_COLOUR,
-)
+from lambdalab.viz.axes import log_axis_ms, log_ticks, ms_text
+from lambdalab.viz.colours import COLD_COLOUR, ERROR_COLOUR, PHASE_COLOURS, THROTTLE_COLOUR, WARM_COLOUR
 from lambdalab.viz.render import render
 
 if TYPE_CHECKING:
@@ -35,6 +33,9 @@ __all__ = ["init_durations", "latency_histogram", "latency_over_time"]
 
 
 # -------------------------------------------------------------------------------- latency over time
+STRIP = (0.9, 1.0)  # the throttled requests' strip at the top of the latency chart (paper fraction)
+
+
 def parts_latency_over_time(
     spans: pd.DataFrame | None,
     invocations: pd.DataFrame | None,
@@ -56,11 +57,7 @@ def parts_latency_over_time(
         invoked = invoked_mask(invocations)
         cold = bool_column(invocations, "cold") & invoked
         throttled = bool_column(invocations, "throttled")
-    for name, mask, colour, symbol in (
-        ("cold", cold, COLD_WARM_COLOURS["cold"], "circle"),
-        ("warm", invoked & ~cold, COLD_WARM_COLOURS["warm"], "circle"),
-        ("throttled", throttled, THROTTLE_COLOUR, "x"),
-    ):
+    for name, mask, colour in (("cold", cold, COLD_COLOUR), ("warm", invoked & ~cold, WARM_COLOUR)):
         traces.append(
             {
                 "type": "scattergl",
@@ -68,13 +65,46 @@ def parts_latency_over_time(
                 "name": name,
                 "x": x[mask],
                 "y": latency[mask],
-                "marker": {"color": colour, "size": 5, "symbol": symbol, "opacity": 0.8},
+                "marker": {"color": colour, "size": 5, "symbol": "circle", "opacity": 0.8},
                 "hovertemplate": f"{name} %{{y:.2f}} ms<br>t=%{{x:.3f}} s<extra></extra>",
             }
         )
-    yaxis = {"title": {"text": "latency (ms)"}, "type": "log" if log_y else "linear"}
+    # throttled requests never ran: no latency to plot, so a tick each on a strip of their own
+    traces.append(
+        {
+            "type": "scattergl",
+            "mode": "markers",
+            "name": "throttled",
+            "x": x[throttled],
+            "y": np.zeros(int(throttled.sum())),
+            "yaxis": "y2",
+            "marker": {"color": THROTTLE_COLOUR, "size": 10, "symbol": "line-ns-open", "line": {"width": 2}},
+            "hovertemplate": "throttled (refused, never ran)<br>t=%{x:.3f} s<extra></extra>",
+        }
+    )
+    shown = latency[invoked]
+    title_y = {"title": {"text": "latency"}, "domain": [0.0, STRIP[0] - 0.04]}
+    yaxis = log_axis_ms(shown, **title_y) if log_y else {**title_y, "type": "linear", "ticksuffix": " ms"}
+    strip = {
+        "domain": list(STRIP),
+        "range": [-1, 1],
+        "fixedrange": True,
+        "showgrid": False,
+        "zeroline": False,
+        "tickmode": "array",
+        "tickvals": [0],
+        "ticktext": ["throttled"],
+        "tickfont": {"color": THROTTLE_COLOUR},
+    }
     layout = base_layout(
-        title, "latency_over_time", origin, xaxis=time_axis(origin), yaxis=yaxis, hovermode="closest", height=380
+        title,
+        "latency_over_time",
+        origin,
+        xaxis=time_axis(origin),
+        yaxis=yaxis,
+        yaxis2=strip,
+        hovermode="closest",
+        height=380,
     )
     return traces, layout
 
@@ -87,33 +117,14 @@ def latency_over_time(
     window_s: float | None = None,
     title: str = "Latency over time, cold vs warm",
 ) -> Any:
-    """Each request's latency (``latency_ms``) at the time it was made; cold, warm and throttled traces."""
+    """Each request's latency (``latency_ms``) at the time it was made, cold and warm (log axis, 1-2-5
+    ticks in ms); throttled requests, which never ran, as ticks on a strip of their own at the top."""
     return render(
         parts_latency_over_time, invocations=invocations_df, origin=origin, log_y=log_y, window_s=window_s, title=title
     )
 
 
 # ----------------------------------------------------------------------------- latency distribution
-def _nice_ticks(lo: float, hi: float) -> list[float]:
-    """1-2-5 ticks (ms) between lo and hi, for an axis drawn in log10 space."""
-    for mantissas in ((1, 2, 5), (1, 2, 3, 4, 5, 6, 7, 8, 9)):
-        ticks = []
-        for decade in range(math.floor(math.log10(lo)) - 1, math.ceil(math.log10(hi)) + 1):
-            for m in mantissas:
-                v = m * 10.0**decade
-                if lo <= v <= hi:
-                    ticks.append(v)
-        if len(ticks) >= 3:
-            break
-    return ticks
-
-
-def _ms_text(v: float) -> str:
-    if v >= 1000:
-        return f"{v / 1000:g} s"
-    return f"{v:g} ms"
-
-
 def parts_latency_histogram(
     spans: pd.DataFrame | None,
     invocations: pd.DataFrame | None,
@@ -145,9 +156,9 @@ def parts_latency_histogram(
                 lo_l, hi_l = lo_l - 0.05, hi_l + 0.05
             edges_l = np.linspace(lo_l, hi_l, bins + 1)
             edges = 10.0**edges_l
-            ticks = _nice_ticks(10**lo_l, 10**hi_l) or [lo, hi]
+            ticks = log_ticks(10**lo_l, 10**hi_l) or [lo, hi]
             xaxis.update(
-                tickmode="array", tickvals=[math.log10(t) for t in ticks], ticktext=[_ms_text(t) for t in ticks]
+                tickmode="array", tickvals=[math.log10(t) for t in ticks], ticktext=[ms_text(t) for t in ticks]
             )
         else:
             if hi - lo < 1e-9:
@@ -163,7 +174,7 @@ def parts_latency_histogram(
         edges = centres = widths = np.empty(0)
         custom = np.empty((0, 2))
         xaxis.update(tickmode="auto", tickvals=None, ticktext=None)
-    for name, mask in (("cold", cold), ("warm", warm)):
+    for name, mask, colour in (("cold", cold, COLD_COLOUR), ("warm", warm, WARM_COLOUR)):
         data = latency[mask]
         counts = np.histogram(data[data > 0] if log_x else data, bins=edges)[0] if len(edges) else np.empty(0)
         traces.append(
@@ -174,7 +185,7 @@ def parts_latency_histogram(
                 "y": counts,
                 "width": widths,
                 "customdata": custom,
-                "marker": {"color": COLD_WARM_COLOURS[name], "line": {"width": 0}},
+                "marker": {"color": colour, "line": {"width": 0}},
                 "opacity": 0.75,
                 "hovertemplate": f"{name}: %{{y}} requests<br>"
                 "%{customdata[0]:.2f}–%{customdata[1]:.2f} ms<extra></extra>",

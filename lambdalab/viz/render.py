@@ -3,7 +3,8 @@
 A chart is a ``parts_<kind>(spans, invocations, **options) -> (traces, layout)`` function (in
 ``timeline.py``, ``latency.py``, ``usage.py``). ``prepare`` gives it its options the way every chart
 takes them: a chart that draws time (its parts take an ``origin``) measures from the earliest time
-in all the data unless given one, ``window_s`` keeps only the last seconds, and ``origin`` is
+in all the data unless given one, ``window_s`` keeps only the last seconds, ``x_range`` (seconds
+since the origin) fixes the time axis so several charts line up, and ``origin`` and ``x_range`` are
 accepted, and dropped, by the charts that draw no time. ``render`` makes the figure. Neither knows
 the charts by name (``figures.KINDS`` does), so the chart modules use them without a circle.
 """
@@ -71,15 +72,24 @@ def window(
 def prepare(
     make: PartsFunction, spans: pd.DataFrame | None, invocations: pd.DataFrame | None, options: dict[str, Any]
 ) -> Parts:
-    """``make``'s traces and layout, with the origin and window every chart takes."""
+    """``make``'s traces and layout, with the origin, window and time range every chart takes."""
     window_s = options.pop("window_s", None)
-    if not draws_time(make):
+    x_range = options.pop("x_range", None)
+    timed = draws_time(make)
+    if not timed:
         options = {key: value for key, value in options.items() if key != "origin"}
     elif options.get("origin") is None:
         options = {**options, "origin": default_origin(spans, invocations)}  # of all the data, not the window
     if window_s is not None:
         spans, invocations = window(spans, invocations, float(window_s))
-    return make(spans, invocations, **options)
+    traces, layout = make(spans, invocations, **options)
+    if timed and x_range is not None:  # charts that share one time axis (a panel's) get the same range
+        layout["xaxis"] = {
+            **layout.get("xaxis", {}),
+            "range": [float(x_range[0]), float(x_range[1])],
+            "autorange": False,
+        }
+    return traces, layout
 
 
 def render(

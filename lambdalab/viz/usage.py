@@ -1,13 +1,13 @@
 """How the environments are used: concurrency over time (busy / frozen / idle, throttles) and reuse.
 
-Concurrency turns the spans into step functions (``_step``) and, past ``max_points`` changes,
-keeps each bin's maximum (``_binned_max``); reuse counts each environment's cold and warm
-invocations, drawn as WebGL segments when there are too many bars for SVG.
+Concurrency turns each phase's spans into a step function (``_step``) and averages it over time
+bins (``_binned_mean``: 100 ms, wider past ``max_bins``); the phases and the throttled requests
+per bin are stacked areas on one axis. Reuse counts each environment's cold and warm requests,
+drawn as WebGL segments when there are too many bars for SVG.
 """
 
 from __future__ import annotations
 
-import math
 from typing import TYPE_CHECKING, Any
 
 from lambdalab.viz._frames import (
@@ -22,7 +22,8 @@ from lambdalab.viz._frames import (
     short_id,
     time_axis,
 )
-from lambdalab.viz.colours import COLD_WARM_COLOURS, PHASE_COLOURS, THROTTLE_COLOUR
+from lambdalab.viz.axes import bin_text, bins, subtitle
+from lambdalab.viz.colours import COLD_COLOUR, PHASE_COLOURS, THROTTLE_COLOUR, UI_COLOURS, WARM_COLOUR
 from lambdalab.viz.render import render
 
 if TYPE_CHECKING:
@@ -33,6 +34,15 @@ __all__ = ["concurrency", "reuse"]
 
 
 # -------------------------------------------------------------------------------------- concurrency
+STACK = (  # (trace name, phases, colour key): bottom to top
+    ("busy: init", ("init",), "init"),
+    ("busy: invoke", ("invoke",), "invoke"),
+    ("frozen", ("frozen",), "frozen"),
+    ("idle", ("idle",), "idle"),
+)
+THROTTLED = "throttled"
+
+
 def _step(start: np.ndarray, end: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The number of open intervals, as a step function: (times, level from that time on)."""
     import numpy as np
@@ -47,20 +57,18 @@ def _step(start: np.ndarray, end: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return times, level
 
 
-def _binned_max(times: np.ndarray, level: np.ndarray, edges: np.ndarray) -> np.ndarray:
-    """Per bin, the highest level the step function reaches inside it (its envelope)."""
+def _binned_mean(times: np.ndarray, level: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """Per bin, the step function's average level: environment-seconds in the bin over its width."""
     import numpy as np
 
-    nb = len(edges) - 1
     if not len(times):
-        return np.zeros(nb)
-    before = np.searchsorted(times, edges[:-1], side="right") - 1
-    out = np.where(before >= 0, level[np.maximum(before, 0)], 0.0)
-    if len(times):
-        width = edges[1] - edges[0]
-        which = np.clip(((times - edges[0]) / width).astype(np.int64), 0, nb - 1)
-        np.maximum.at(out, which, level)
-    return out
+        return np.zeros(len(edges) - 1)
+    area = np.concatenate([[0.0], np.cumsum(level[:-1] * np.diff(times))])  # integral up to each change
+    at = np.searchsorted(times, edges, side="right") - 1
+    inside = np.maximum(at, 0)
+    integral = np.where(at >= 0, area[inside] + level[inside] * (edges - times[inside]), 0.0)
+    mean: np.ndarray = np.clip(np.diff(integral) / np.diff(edges), 0.0, None)
+    return mean
 
 
 def parts_concurrency(
@@ -68,99 +76,84 @@ def parts_concurrency(
     invocations: pd.DataFrame | None,
     *,
     origin: float | None = None,
-    max_points: int = 2000,
-    bin_s: float | None = None,
+    bin_s: float = 0.1,
+    max_bins: int = 600,
+    limit: int | None = None,
     title: str = "Concurrency over time",
 ) -> Parts:
     import numpy as np
 
     base = origin if origin is not None else 0.0
-    series: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-    lines = (
-        ("busy (init + invoke)", ("init", "invoke"), PHASE_COLOURS["invoke"]),
-        ("frozen", ("frozen",), PHASE_COLOURS["frozen"]),
-        ("idle", ("idle",), PHASE_COLOURS["idle"]),
-    )
-    t_max = 0.0
     phases = spans["phase"].to_numpy() if has_rows(spans) else np.empty(0, dtype=object)
     start = float_column(spans, "start") - base if has_rows(spans) else np.empty(0)
     end = float_column(spans, "end") - base if has_rows(spans) else np.empty(0)
-    for name, which, _ in lines:
-        mask = np.isin(phases, which)
-        series[name] = _step(start[mask], end[mask])
-        if len(series[name][0]):
-            t_max = max(t_max, float(series[name][0][-1]))
     throttle_times = np.empty(0)
     if has_rows(invocations) and "throttled" in invocations.columns:
-        mask = bool_column(invocations, "throttled")
-        throttle_times = invocation_times(invocations)[mask] - base
-        if len(throttle_times):
-            t_max = max(t_max, float(np.nanmax(throttle_times)))
-    t_min = min([0.0] + [float(s[0][0]) for s in series.values() if len(s[0])])
-    width = bin_s if bin_s else max((t_max - t_min) / max_points, 1e-3)
-    nb = max(1, math.ceil((t_max - t_min) / width) if t_max > t_min else 1)
-    edges = t_min + width * np.arange(nb + 1)
+        throttle_times = invocation_times(invocations)[bool_column(invocations, "throttled")] - base
+        throttle_times = throttle_times[np.isfinite(throttle_times)]
+    known = np.concatenate([start[np.isfinite(start)], end[np.isfinite(end)], throttle_times])
+    t_min = min(0.0, float(known.min())) if len(known) else 0.0
+    t_max = float(known.max()) if len(known) else 0.0
+    edges = bins(t_min, t_max, bin_s, max_bins)
+    width = float(edges[1] - edges[0])
+    per = bin_text(width)
+    x = edges  # hv steps: each bin's value holds from its left edge to the next; the last is repeated
     traces: list[dict[str, Any]] = []
-    exact = bin_s is None and all(len(t) <= max_points for t, _ in series.values())
-    for name, _, colour in lines:
-        times, level = series[name]
-        if exact:
-            x = np.append(times, t_max) if len(times) else times
-            y = np.append(level, level[-1]) if len(level) else level
-        else:
-            x, y = edges[:-1], _binned_max(times, level, edges)
-        traces.append(
+    for name, which, key in STACK:
+        mask = np.isin(phases, which)
+        mean = _binned_mean(*_step(start[mask], end[mask]), edges) if mask.any() else np.zeros(len(edges) - 1)
+        traces.append(_stacked(name, x, mean, PHASE_COLOURS[key], f"{name}: %{{y:.1f}} environments (mean over {per})"))
+    counts = np.histogram(throttle_times, bins=edges)[0].astype(float) if len(throttle_times) else np.zeros(len(x) - 1)
+    traces.append(_stacked(THROTTLED, x, counts, THROTTLE_COLOUR, f"throttled: %{{y:.0f}} requests in {per}"))
+    shapes: list[dict[str, Any]] = []
+    annotations: list[dict[str, Any]] = []
+    if limit is not None:
+        line = {"color": THROTTLE_COLOUR, "width": 1.5, "dash": "dash"}
+        shapes.append({"type": "line", "xref": "paper", "x0": 0, "x1": 1, "y0": limit, "y1": limit, "line": line})
+        annotations.append(
             {
-                "type": "scatter",
-                "mode": "lines",
-                "name": name,
-                "x": x,
-                "y": y,
-                "line": {"color": colour, "shape": "hv", "width": 2},
-                "fill": "tozeroy" if name.startswith("busy") else "none",
-                "hovertemplate": f"{name}: %{{y}}<br>t=%{{x:.3f}} s<extra></extra>",
+                "xref": "paper",
+                "x": 1,
+                "y": limit,
+                "xanchor": "right",
+                "bgcolor": UI_COLOURS["background"],
+                "yanchor": "bottom",
+                "showarrow": False,
+                "text": f"reserved concurrency {limit}",
+                "font": {"size": 11, "color": THROTTLE_COLOUR},
             }
         )
-    if len(throttle_times):
-        tw = max(width, 1.0) if exact else width
-        tb = max(1, math.ceil((t_max - t_min) / tw) or 1)
-        tedges = t_min + tw * np.arange(tb + 1)
-        counts = np.histogram(throttle_times, bins=tedges)[0] / tw
-        tx, ty = tedges[:-1], counts
-    else:
-        tx, ty = np.empty(0), np.empty(0)
-    traces.append(
-        {
-            "type": "bar",
-            "name": "throttled (requests/s)",
-            "x": tx,
-            "y": ty,
-            "yaxis": "y2",
-            "offset": 0,
-            "width": (tx[1] - tx[0]) if len(tx) > 1 else 1.0,
-            "marker": {"color": THROTTLE_COLOUR},
-            "opacity": 0.6,
-            "hovertemplate": "throttled: %{y:.1f}/s<br>t=%{x:.3f} s<extra></extra>",
-        }
-    )
     layout = base_layout(
         title,
         "concurrency",
         origin,
         xaxis=time_axis(origin),
-        yaxis={"title": {"text": "environments"}, "rangemode": "tozero"},
-        yaxis2={
-            "title": {"text": "throttled / s"},
-            "overlaying": "y",
-            "side": "right",
-            "rangemode": "tozero",
-            "showgrid": False,
-            "visible": bool(len(tx)),
-        },
+        yaxis={"title": {"text": f"environments (mean per {per})"}, "rangemode": "tozero"},
         hovermode="x unified",
+        shapes=shapes,
+        annotations=annotations,
         height=360,
     )
+    subtitle(
+        layout, f"stacked per {per} bin: busy (init, invoke), frozen and idle environments; throttled requests on top"
+    )
     return traces, layout
+
+
+def _stacked(name: str, x: np.ndarray, y: np.ndarray, colour: str, hover: str) -> dict[str, Any]:
+    import numpy as np
+
+    return {
+        "type": "scatter",
+        "mode": "lines",
+        "name": name,
+        "x": x,
+        "y": np.append(y, y[-1]) if len(y) else y,
+        "stackgroup": "environments",
+        "line": {"color": colour, "shape": "hv", "width": 0.5},
+        "fillcolor": colour,
+        "hovertemplate": hover + "<extra></extra>",
+    }
 
 
 def concurrency(
@@ -168,23 +161,26 @@ def concurrency(
     invocations_df: pd.DataFrame | None = None,
     *,
     origin: float | None = None,
-    max_points: int = 2000,
-    bin_s: float | None = None,
+    bin_s: float = 0.1,
+    max_bins: int = 600,
+    limit: int | None = None,
     window_s: float | None = None,
     title: str = "Concurrency over time",
 ) -> Any:
-    """Environments busy (init or invoke), frozen and idle over time; throttles per second (right axis).
+    """Environments busy (init, invoke), frozen and idle, and throttled requests, stacked per time bin.
 
-    Exact step lines while each has at most ``max_points`` changes; beyond that (or with
-    ``bin_s``), each bin shows the highest level reached in it.
+    Each bin (``bin_s``, 100 ms by default; wider, at a 1-2-5 step, past ``max_bins`` bins) shows the
+    environments' mean level over the bin, so steady load reads as a level, not a barcode; throttled
+    requests are counted per bin on top. ``limit`` draws the reserved concurrency as a dashed line.
     """
     return render(
         parts_concurrency,
         spans=spans_df,
         invocations=invocations_df,
         origin=origin,
-        max_points=max_points,
         bin_s=bin_s,
+        max_bins=max_bins,
+        limit=limit,
         window_s=window_s,
         title=title,
     )
@@ -195,35 +191,29 @@ def parts_reuse(
     spans: pd.DataFrame | None,
     invocations: pd.DataFrame | None,
     *,
-    max_labels: int = 60,
     bar_limit: int = 300,
-    title: str = "Invocations per environment (reuse)",
+    title: str = "Requests per environment",
 ) -> Parts:
     import numpy as np
 
     traces: list[dict[str, Any]] = []
-    xaxis: dict[str, Any] = {"title": {"text": "environment (by first use)"}}
     if not has_rows(invocations):
         x: np.ndarray = np.empty(0)
         counts: dict[str, np.ndarray] = {"cold": np.empty(0), "warm": np.empty(0)}
-        labels: list[str] = []
+        ids: np.ndarray = np.empty(0, dtype=object)
     else:
         import pandas as pd
 
-        invoked = invoked_mask(invocations)
-        frame = invocations[invoked]
-        times = invocation_times(frame)
-        order = np.argsort(times, kind="stable")
+        frame = invocations[invoked_mask(invocations)]
+        order = np.argsort(invocation_times(frame), kind="stable")
         codes, uniques = pd.factorize(frame["environment_id"].to_numpy()[order])
         cold = bool_column(frame, "cold")[order]
         n = len(uniques)
         counts = {"cold": np.bincount(codes[cold], minlength=n), "warm": np.bincount(codes[~cold], minlength=n)}
         x = np.arange(1, n + 1)
-        labels = [short_id(u) for u in uniques]
-    if 0 < len(labels) <= max_labels:
-        xaxis.update(tickmode="array", tickvals=list(x), ticktext=labels)
-    else:
-        xaxis.update(tickmode="auto", tickvals=None, ticktext=None)
+        ids = np.array([short_id(u) for u in uniques], dtype=object)
+    colours = {"cold": COLD_COLOUR, "warm": WARM_COLOUR}
+    words = {"cold": "cold start", "warm": "warm requests"}
     if len(x) <= bar_limit:
         for name in ("cold", "warm"):
             traces.append(
@@ -232,8 +222,9 @@ def parts_reuse(
                     "name": name,
                     "x": x,
                     "y": counts[name],
-                    "marker": {"color": COLD_WARM_COLOURS[name]},
-                    "hovertemplate": f"environment #%{{x}}: %{{y}} {name}<extra></extra>",
+                    "customdata": ids,
+                    "marker": {"color": colours[name], "line": {"width": 0}},
+                    "hovertemplate": f"environment #%{{x}} (%{{customdata}}): %{{y}} {words[name]}<extra></extra>",
                 }
             )
     else:  # thousands of SVG bars redraw slowly: the same bars as WebGL vertical segments
@@ -250,33 +241,51 @@ def parts_reuse(
                     "x": sy,
                     "y": sx,
                     "customdata": sc,
-                    "line": {"color": COLD_WARM_COLOURS[name], "width": width},
+                    "line": {"color": colours[name], "width": width},
                     "connectgaps": False,
-                    "hovertemplate": f"environment #%{{x}}: %{{customdata}} {name}<extra></extra>",
+                    "hovertemplate": f"environment #%{{x}}: %{{customdata}} {words[name]}<extra></extra>",
                 }
             )
     layout = base_layout(
         title,
         "reuse",
         None,
-        xaxis=xaxis,
-        yaxis={"title": {"text": "invocations"}, "rangemode": "tozero"},
+        xaxis={
+            "title": {"text": "environment, numbered in order of first use"},
+            "tickformat": "d",
+            "rangemode": "tozero",
+        },
+        yaxis={"title": {"text": "requests served"}, "rangemode": "tozero", "tickformat": "d"},
         barmode="stack",
+        bargap=0.15,
         height=340,
     )
-    layout["legend"]["traceorder"] = "normal"
+    subtitle(layout, _reuse_summary(counts))
     return traces, layout
+
+
+def _reuse_summary(counts: dict[str, np.ndarray]) -> str:
+    """One sentence: how many environments served how many requests, cold and warm."""
+    environments = len(counts["cold"])
+    if not environments:
+        return "no requests yet"
+    cold, warm = int(counts["cold"].sum()), int(counts["warm"].sum())
+    total = cold + warm
+    plural = "s" if environments != 1 else ""
+    return (
+        f"{environments} environment{plural} served {total:,} requests: {cold:,} cold, {warm:,} warm "
+        f"({total / environments:.1f} per environment; each cold start paid for one init)"
+    )
 
 
 def reuse(
     invocations_df: pd.DataFrame,
     *,
-    max_labels: int = 60,
     bar_limit: int = 300,
-    title: str = "Invocations per environment (reuse)",
+    title: str = "Requests per environment",
 ) -> Any:
-    """A bar per environment (by first use): its cold start(s) and the warm invocations it served.
+    """A bar per environment (numbered by first use): the cold start that made it and the warm requests it served.
 
     Above ``bar_limit`` environments the bars are drawn as WebGL line segments (same picture).
     """
-    return render(parts_reuse, invocations=invocations_df, max_labels=max_labels, bar_limit=bar_limit, title=title)
+    return render(parts_reuse, invocations=invocations_df, bar_limit=bar_limit, title=title)

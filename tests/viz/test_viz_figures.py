@@ -156,21 +156,21 @@ def test_latency_histogram_counts_every_request_once():
 def test_concurrency_steps_and_throttles():
     spans, inv = spans_table(), with_throttles(invocations_table())
     traces = by_name(viz.concurrency(spans, inv))
-    busy = traces["busy (init + invoke)"]
-    assert busy["line"]["color"] == PHASE_COLOURS["invoke"] and busy["line"]["shape"] == "hv"
-    x, y = arr(busy["x"]), arr(busy["y"])
-    assert y.max() == 2  # A and B start together
-    assert y[np.searchsorted(x, 0.2, side="right") - 1] == 0
-    frozen = traces["frozen"]
-    assert arr(frozen["y"]).max() == 2 and frozen["line"]["color"] == PHASE_COLOURS["frozen"]
-    assert arr(traces["idle"]["y"]).max() == 1
-    throttled = traces["throttled (requests/s)"]
-    assert arr(throttled["y"]).sum() * 1.0 == pytest.approx(2.0)  # 2 throttles in one 1-s bin
-    assert throttled["marker"]["color"] == THROTTLE_COLOUR
-    # binned (large data): the envelope keeps the peaks
-    binned = by_name(viz.concurrency(spans, max_points=4))
-    assert arr(binned["busy (init + invoke)"]["y"]).max() == 2
-    assert len(arr(binned["busy (init + invoke)"]["x"])) <= 4
+    assert list(traces) == ["busy: init", "busy: invoke", "frozen", "idle", "throttled"]  # stacked, bottom up
+    assert {t.get("stackgroup") for t in traces.values()} == {"environments"}  # one axis, no y2
+    x = arr(traces["frozen"]["x"])
+    assert x[:3] == pytest.approx([0.0, 0.1, 0.2]) and traces["frozen"]["line"]["shape"] == "hv"  # 100 ms bins
+    init = arr(traces["busy: init"]["y"])
+    assert init[0] == pytest.approx(1.3)  # A's init 80 ms + B's 50 ms of the first 100 ms
+    assert arr(traces["frozen"]["y"]).max() == pytest.approx(2.0)  # A and B frozen through 0.2-0.5 s
+    assert arr(traces["idle"]["y"])[7] == pytest.approx(1.0)  # C idle 0.7-0.9 s
+    throttled = arr(traces["throttled"]["y"])
+    assert throttled[:-1].sum() == 2 and throttled[2:4].sum() == 2  # 2 throttles at 0.30 and 0.31 s
+    assert traces["throttled"]["line"]["color"] == THROTTLE_COLOUR
+    assert traces["busy: invoke"]["line"]["color"] == PHASE_COLOURS["invoke"]
+    # long runs: wider bins (a 1-2-5 step), never more than max_bins
+    binned = by_name(viz.concurrency(spans, max_bins=4))
+    assert len(arr(binned["frozen"]["x"])) <= 5 and arr(binned["frozen"]["x"])[1] == pytest.approx(0.5)
 
 
 def test_reuse_counts_invocations_per_environment():
