@@ -29,7 +29,12 @@ from lambdalab.logtext import plain
 
 # -- serve ---------------------------------------------------------------------------------------
 def add_serve_parser(commands: Any) -> None:
-    serve = commands.add_parser("serve", help="serve functions over Lambda's API (boto3, aws CLI, function URLs)")
+    serve = commands.add_parser(
+        "serve",
+        help="serve functions over Lambda's API (boto3, aws CLI, function URLs)",
+        description="Serve a folder's handlers (or a SAM template's functions) over Lambda's Invoke API until "
+        "Ctrl-C: boto3 (endpoint_url=...), the aws CLI (--endpoint-url ...) and each function's URL reach them.",
+    )
     serve.add_argument(
         "folder",
         nargs="?",
