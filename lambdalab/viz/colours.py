@@ -57,6 +57,19 @@ STATE_PHASE: Final[dict[str, str]] = {
     "terminated": "shutdown",
 }
 
+# Where an imported module came from (lambdalab.init_profile.ORIGINS), in the import-profile chart. Every
+# module there is part of the init; these say whose code it is. None is a phase's or an outcome's colour.
+ORIGIN_COLOURS: Final[dict[str, str]] = {
+    "package": "#0072b2",  # blue: the function's own code (the task root)
+    "dependencies": "#cc79a7",  # pink: what requirements= built
+    "layer": "#332288",  # indigo: /opt
+    "runtime": "#999933",  # olive: the runtime and its SDK
+    "stdlib": "#bbbbbb",  # light grey: the standard library, what every function pays
+    "other": "#6f6f6f",  # dark grey: a file outside every known folder (e.g. inherited packages)
+    "not found": "#ee6677",  # rose: an import that failed (an optional dependency probed)
+    "unknown": "#e4e4e4",  # pale grey: no file known
+}
+
 # The cards' chrome: text, borders, backgrounds. Meaningless on purpose (no fill a phase or outcome uses).
 UI_COLOURS: Final[dict[str, str]] = {
     "text": "#1f2328",
@@ -67,6 +80,7 @@ UI_COLOURS: Final[dict[str, str]] = {
     "error_background": "#fdf0f0",  # an error's message and trace
     "on_dark": "#ffffff",  # text on a dark fill
     "on_light": "#000000",  # text on a light fill
+    "chart_root": "#f3f4f6",  # the root box of a hierarchy chart (the import profile's "<init>")
 }
 
 

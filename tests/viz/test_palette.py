@@ -135,5 +135,15 @@ def test_the_cards_and_the_timeline_spell_no_colour(path):
 def test_docs_visuals_shows_the_palette():
     """docs/VISUALS.md's tables name every colour as lambdalab.viz.colours has it."""
     text = (ROOT / "docs" / "VISUALS.md").read_text()
-    documented = dict(re.findall(r"^\| `(\w+)` \| `(#[0-9a-f]{6})`", text, re.M))
-    assert documented == everything()
+    documented = dict(re.findall(r"^\| `([\w ]+)` \| `(#[0-9a-f]{6})`", text, re.M))
+    assert documented == {**everything(), **colours.ORIGIN_COLOURS}
+
+
+def test_import_origins_have_their_own_colours():
+    from lambdalab.init_profile import ORIGINS
+
+    assert tuple(colours.ORIGIN_COLOURS) == ORIGINS
+    values = list(colours.ORIGIN_COLOURS.values())
+    assert len(set(values)) == len(values)
+    assert not set(values) & set(everything().values())  # no phase's or outcome's colour
+    assert not set(values) & set(colours.UI_COLOURS.values())
