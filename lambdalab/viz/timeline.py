@@ -78,11 +78,12 @@ def parts_timeline(
     resolution: int = 4000,
     since: float | None = None,
     width: int | None = None,
+    x_range: tuple[float, float] | None = None,
     title: str = "Execution environments over time",
 ) -> Parts:
     spans = _inside(spans, since)
     rows, row, labels = _rows(spans, max_labels)
-    per_phase = _segments(spans, row, origin, merge_above, resolution, _plot_px(width))
+    per_phase = _segments(spans, row, origin, merge_above, resolution, _plot_px(width), x_range)
     height, thickness = _row_geometry(rows)
     detail = not has_rows(spans) or len(spans) <= hover_limit  # above it, hover shows no duration: a third less to send
     traces = []
@@ -170,11 +171,13 @@ def _segments(
     merge_above: int,
     resolution: int,
     plot_px: float,
+    x_range: tuple[float, float] | None = None,
 ) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """Per phase: x, y, customdata of its segments, each drawn at least ``MIN_SEGMENT_PX`` wide.
 
-    The time range and ``plot_px`` give the seconds per pixel (``min_segment_s``); a shorter
-    segment's drawn end moves right (its customdata keeps the true duration in ms).
+    The time range (the data's, or ``x_range`` when the axis is fixed) and ``plot_px`` give the
+    seconds per pixel (``min_segment_s``); a shorter segment's drawn end moves right (its
+    customdata keeps the true duration in ms).
     """
     import numpy as np
 
@@ -182,8 +185,10 @@ def _segments(
         return {phase: (np.empty(0), np.empty(0), np.empty(0)) for phase in PHASE_ORDER}
     start, end = float_column(spans, "start"), float_column(spans, "end")
     first, last = float(np.nanmin(start)), float(np.nanmax(end))
+    if x_range is not None:  # a fixed axis (seconds since the origin): it does not grow with the widened ends
+        first, last = float(x_range[0]), float(x_range[1])
     min_s = min_segment_s(first, last, plot_px, MIN_SEGMENT_PX)
-    span_s = last - first if np.isfinite(last - first) and last > first else 1.0
+    span_s = last - first if np.isfinite(last - first) and last > first else 1.0  # the axis: merging joins under 1 px
     base = origin if origin is not None else 0.0
     phases = spans["phase"].to_numpy()
     duration = (end - start) * 1000.0

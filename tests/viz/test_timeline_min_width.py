@@ -174,3 +174,16 @@ def test_a_real_warm_invoke_is_drawn_at_least_two_pixels_wide(lab):
     assert len(drawn["invoke"]) == 5
     assert min(px for px, _ms in drawn["invoke"]) >= timeline_module.MIN_SEGMENT_PX
     assert sorted(ms for _px, ms in drawn["invoke"]) == pytest.approx(sorted(invokes["duration_ms"]), rel=1e-3)
+
+
+def test_a_fixed_x_range_sets_the_minimum_width():
+    """A panel's charts share one axis (x_range, seconds since the origin): the minimum is reckoned on it."""
+    spans = sub_ms()
+    traces_, _layout = timeline_module.parts_timeline(spans, None, origin=T0, width=640, x_range=(0.0, 20.0))
+    invoke = next(t for t in traces_ if t["name"] == "invoke")
+    x = np.asarray(invoke["x"], dtype=float)
+    px = (x[1::3] - x[0::3]) / 20.0 * (640 - MARGIN)
+    assert px.min() >= timeline_module.MIN_SEGMENT_PX
+    fitted, _ = timeline_module.parts_timeline(spans, None, origin=T0, width=640)
+    data_only = next(t for t in fitted if t["name"] == "invoke")
+    assert (x[1] - x[0]) > (data_only["x"][1] - data_only["x"][0]) * 5  # 20 s of axis, not the data's 2 s
