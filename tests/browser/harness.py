@@ -24,6 +24,7 @@ import tempfile
 import time
 import urllib.parse
 import urllib.request
+import weakref
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -64,6 +65,9 @@ CELLS_DONE_JS = f"""() => {{ const cells = {CODE_CELLS_JS};
     return cells.some(c => c.errors.length) || cells.every(c => c.count !== null); }}"""
 CELL_ERRORS_JS = f"() => {CODE_CELLS_JS}.flatMap(c => c.errors)"
 NOT_RUN_JS = f"() => {CODE_CELLS_JS}.filter(c => c.count === null).map(c => c.index)"
+
+
+_PAGE_ERRORS: weakref.WeakKeyDictionary[Any, list[str]] = weakref.WeakKeyDictionary()
 
 
 class BrowserMissing(RuntimeError):
@@ -214,7 +218,7 @@ def _stop(server: subprocess.Popen[bytes]) -> None:
 
 @contextlib.contextmanager
 def chromium(viewport: tuple[int, int] = (1366, 768), *, timeout_s: float = 60) -> Iterator[Any]:
-    """A Playwright page in headless Debian Chromium; ``page.lambdalab_errors`` collects page errors."""
+    """A Playwright page in headless Debian Chromium; ``page_errors(page)`` lists the page's errors so far."""
     require_browser()
     from playwright.sync_api import sync_playwright
 
@@ -223,12 +227,16 @@ def chromium(viewport: tuple[int, int] = (1366, 768), *, timeout_s: float = 60) 
         try:
             page = browser.new_page(viewport={"width": viewport[0], "height": viewport[1]})
             page.set_default_timeout(timeout_s * 1000)
-            errors: list[str] = []
-            page.lambdalab_errors = errors
+            errors = _PAGE_ERRORS.setdefault(page, [])
             page.on("pageerror", lambda exc: errors.append(str(exc)))
             yield page
         finally:
             browser.close()
+
+
+def page_errors(page: Any) -> list[str]:
+    """The uncaught JavaScript errors of a page from ``chromium()`` (the list grows as they happen)."""
+    return _PAGE_ERRORS.setdefault(page, [])
 
 
 def open_notebook(page: Any, base_url: str, name: str, *, timeout_s: float = 90) -> None:
