@@ -79,12 +79,13 @@ def parts_timeline(
     since: float | None = None,
     width: int | None = None,
     x_range: tuple[float, float] | None = None,
+    height: int | None = None,
     title: str = "Execution environments over time",
 ) -> Parts:
     spans = _inside(spans, since)
     rows, row, labels = _rows(spans, max_labels)
     per_phase = _segments(spans, row, origin, merge_above, resolution, _plot_px(width), x_range)
-    height, thickness = _row_geometry(rows)
+    height, thickness = _row_geometry(rows, height)
     detail = not has_rows(spans) or len(spans) <= hover_limit  # above it, hover shows no duration: a third less to send
     traces = []
     for phase in DRAW_ORDER:
@@ -203,12 +204,18 @@ def _segments(
     return per_phase
 
 
-def _row_geometry(rows: int) -> tuple[int, float]:
-    """The figure's height and the bars' thickness (px): rows of ``ROW_PX`` up to ``MAX_HEIGHT``, then thinner."""
+def _row_geometry(rows: int, height: int | None = None) -> tuple[int, float]:
+    """The figure's height and the bars' thickness (px): rows of ``ROW_PX`` up to ``MAX_HEIGHT``, then thinner.
+
+    Given a ``height`` (a panel's fixed one), the rows share it and the bars fit the rows it gives.
+    """
     margin = base_layout("", "", None)["margin"]
     chrome = margin["t"] + margin["b"]
-    row_px = min(float(ROW_PX), (MAX_HEIGHT - chrome) / max(rows, 1))
-    height = int(chrome + row_px * max(rows, 2))  # one row gets the room of two: a strip, not a sliver
+    if height is not None:
+        row_px = max(height - chrome, 1) / max(rows, 2)
+    else:
+        row_px = min(float(ROW_PX), (MAX_HEIGHT - chrome) / max(rows, 1))
+        height = int(chrome + row_px * max(rows, 2))  # one row gets the room of two: a strip, not a sliver
     return height, float(max(1.0, min(BAR_PX, 0.7 * row_px)))
 
 
@@ -223,6 +230,7 @@ def timeline(
     window_s: float | None = None,
     since: float | None = None,
     width: int | None = None,
+    height: int | None = None,
     title: str = "Execution environments over time",
 ) -> Any:
     """One row per environment, a coloured segment per phase span (``PHASE_COLOURS``).
@@ -237,7 +245,8 @@ def timeline(
     seconds (a live view: in-place updates of 100,000s of segments are slow in the browser);
     ``since`` (epoch seconds) cuts the spans to start there and gives rows only to environments
     with a span after it. ``width`` fixes the figure's width in pixels (and so the minimum
-    segment width exactly); without it the figure fills its output.
+    segment width exactly); without it the figure fills its output. ``height`` fixes the height (the
+    rows share it); without it the figure grows ``ROW_PX`` a row, up to ``MAX_HEIGHT``.
     """
     return render(
         parts_timeline,
@@ -250,5 +259,6 @@ def timeline(
         window_s=window_s,
         since=since,
         width=width,
+        height=height,
         title=title,
     )

@@ -187,3 +187,14 @@ def test_a_fixed_x_range_sets_the_minimum_width():
     fitted, _ = timeline_module.parts_timeline(spans, None, origin=T0, width=640)
     data_only = next(t for t in fitted if t["name"] == "invoke")
     assert (x[1] - x[0]) > (data_only["x"][1] - data_only["x"][0]) * 5  # 20 s of axis, not the data's 2 s
+
+
+@pytest.mark.parametrize("rows", [2, 40, 200])
+def test_a_fixed_height_fits_the_bars_to_its_rows(rows):
+    spans = frame([("A", "invoke", i * 0.01, i * 0.01 + 0.5) for i in range(rows)])
+    spans["environment_id"] = [f"{i:032d}" for i in range(rows)]
+    fig = viz.timeline(spans, height=300)
+    pitch = (300 - 70 - 50) / max(rows, 2)
+    thickness = traces(fig)["invoke"]["line"]["width"]
+    assert fig.layout.height == 300
+    assert thickness <= max(0.75 * pitch, 1.0)  # bars do not run into each other (1 px at the least)
