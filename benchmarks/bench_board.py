@@ -16,7 +16,8 @@ Four measurements:
   kernel's websocket frames that carry the board's deltas (what is sent to the front-end). Target: >= 10
   frames/s.
 - browser, real load: the same in a second notebook whose kernel runs a real Lab under ``lambdalab.load``
-  (200 requests/s of a 200 ms handler: about 40 environments busy at once) with the board on its function.
+  (50 requests/s of a 100 ms handler: 5 busy at once when warm, more during the first cold starts) with the
+  board on its function.
 - kernel: the same ``Synthetic`` in this process; the median time of one snapshot's diff
   (``Board.apply``: listing -> delta) and the delta's JSON size, per tick.
 - listing: ``Function.environments()`` on a real Lab with 200 environments (200 concurrent cold starts,
@@ -173,8 +174,8 @@ SYNTHETIC_CELLS = [
     "from bench_board import Synthetic\nfrom lambdalab.jupyter.board import board",
     "source = Synthetic()\nb = board(source{refresh})\nb",
 ]
-# a real Lab under load: LOAD_RATE requests/s, each sleeping LOAD_SLEEP_S, so about 40 environments at once
-LOAD_RATE, LOAD_SLEEP_S = 200, 0.2
+# a real Lab under load: LOAD_RATE requests/s, each sleeping LOAD_SLEEP_S (5 busy at once, more while cold)
+LOAD_RATE, LOAD_SLEEP_S = 50, 0.1
 LOAD_CELLS = [
     "import lambdalab, lambdalab.load as load\nfrom lambdalab.jupyter.board import board\nlab = lambdalab.Lab()\n"
     "fn = lab.create_function('busy', source='import time\\ndef handler(event, context):\\n    time.sleep(event)\\n')",
@@ -258,7 +259,7 @@ def measure(page: Any, wire: Wire, seconds: float, min_tiles: int) -> dict[str, 
         "colours": after["colours"],
         "invoking_titled": after["invoking"],
         "seconds": elapsed,
-        "page_errors": list(page.lambdalab_errors),
+        "page_errors": list(harness.page_errors(page)),
     }
 
 
