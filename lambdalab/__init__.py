@@ -10,7 +10,7 @@ attributes of the package, imported on first use (PEP 562), so ``import lambdala
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from lambdalab import endpoint, frontends, sqs
+from lambdalab import devcheck, endpoint, frontends, sqs
 from lambdalab.api import Lab
 from lambdalab.config import FunctionConfig
 from lambdalab.errors import (
@@ -28,6 +28,9 @@ from lambdalab.function import Function
 from lambdalab.results import AsyncInvocation, EnvironmentInfo, InvocationResult, VersionInfo
 
 from ._version import __version__
+
+# An editable install whose compiled core is older than its source would run the old code: say so (make dev).
+devcheck.warn_if_stale()
 
 # The front-ends import the API, never the reverse: the package plugs them in behind lab.serve(), fn.url() and
 # lab.sqs_queue() (lambdalab.endpoint imports aiohttp only when it first serves).
