@@ -51,6 +51,12 @@ CARDS_JS = f"""width => {{ {_HELPERS}
     }}
 }}"""
 
+# Pink boxes: stream output on stderr (JupyterLab draws it as an error), with its cell.
+STDERR_JS = f"""() => {{ {_HELPERS}
+    return [...document.querySelectorAll('.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]')]
+        .map(e => ({{cell: cellOf(e), text: e.textContent.trim().slice(0, 300)}}));
+}}"""
+
 # The box around every card on the page (and its key), a few px of margin: the cards' screenshot.
 CARDS_BOX_JS = """() => {
     const boxes = [...document.querySelectorAll('.jp-OutputArea .lambdalab-card, .jp-OutputArea .lambdalab-key')]

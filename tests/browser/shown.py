@@ -105,6 +105,7 @@ class Browser:
             shown.measure("cards at 640 px", lambda: page.evaluate(dom.CARDS_JS, 640))
             shown.measure("card bars", lambda: page.evaluate(dom.CARD_BARS_JS))
             shown.measure("figures", lambda: page.evaluate(dom.FIGURES_JS))
+            shown.measure("stderr", lambda: page.evaluate(dom.STDERR_JS))
             if key == "panel":
                 self._panel(shown, t0)
             shown.timings["measured"] = time.monotonic() - t0

@@ -45,7 +45,9 @@ def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Browser]:
     for name in NOTEBOOKS.values():  # fresh copies: the originals are never touched
         shutil.copy(ROOT / "notebooks" / name, root / "notebooks" / name)
     write = os.environ.get("LAMBDALAB_WRITE_SCREENSHOT") == "1"
-    shots = ROOT / "docs" / "images" if write else tmp_path_factory.mktemp("screenshots")
+    # LAMBDALAB_BROWSER_DUMP (a .json path) keeps what the DOM showed and the screenshots beside it, to look at
+    dump = os.environ.get("LAMBDALAB_BROWSER_DUMP")
+    shots = ROOT / "docs" / "images" if write else Path(dump).parent if dump else tmp_path_factory.mktemp("shots")
     t0 = time.monotonic()
     with harness.jupyter_lab(root) as base_url, harness.chromium(viewport=(1366, 768)) as page:
         session = Browser(base_url, page, shots)
@@ -55,9 +57,9 @@ def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Browser]:
         k: (round(s.seconds, 1), {step: round(t, 1) for step, t in s.timings.items()}) for k, s in session.shown.items()
     }
     print(f"\nbrowser: {time.monotonic() - t0:.1f} s in all; per notebook: {times}")
-    if os.environ.get("LAMBDALAB_BROWSER_DUMP"):  # everything the DOM showed, for a closer look
-        dump = {k: dataclasses.asdict(s) for k, s in session.shown.items()}
-        Path(os.environ["LAMBDALAB_BROWSER_DUMP"]).write_text(json.dumps(dump, indent=1, default=str))
+    if dump:
+        shown = {k: dataclasses.asdict(s) for k, s in session.shown.items()}
+        Path(dump).write_text(json.dumps(shown, indent=1, default=str))
 
 
 def _cards(shown: Shown, what: str) -> list[dict[str, Any]]:
@@ -105,6 +107,13 @@ def test_no_cell_ends_in_an_error(browser: Browser, key: str) -> None:
         pytest.fail(f"{shown.name} did not run to the end in JupyterLab: {shown.failure}")
     assert shown.cell_errors == [], f"{shown.name}: {shown.cell_errors}"
     assert shown.not_run == [], f"{shown.name}: cells {shown.not_run} never ran"
+
+
+@pytest.mark.parametrize("key", list(NOTEBOOKS))
+def test_no_output_on_stderr(browser: Browser, key: str) -> None:
+    shown = browser(key)
+    boxes = [f"cell {e['cell']}: {e['text']!r}" for e in shown.get("stderr")]
+    assert not boxes, f"{shown.name} shows stderr (a pink box in JupyterLab): " + "; ".join(boxes)
 
 
 @pytest.mark.parametrize("key", list(NOTEBOOKS))
