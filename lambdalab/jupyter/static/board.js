@@ -70,9 +70,14 @@ function render({ model, el }) {
   }
 
   function title(t, now) {
-    const lines = [`environment ${t.env}`, `${t.state.replace("_", " ")} · ${NAMES[t.phase] || t.phase} for ${seconds(Math.max(0, now - t.since) / 1000)}`];
-    if (t.rid) lines.push(`request ${t.rid}`);
-    lines.push(`age ${seconds(Math.max(0, now - t.born) / 1000)} · ${t.inv} invocation${t.inv === 1 ? "" : "s"} · ${t.version}`);
+    const phase = NAMES[t.phase] || t.phase;
+    const state = t.state.replace("_", " ");
+    let doing = `${phase} for ${seconds(Math.max(0, now - t.since) / 1000)}`;
+    if (state && state !== phase) doing += ` (state: ${state})`;
+    const lines = [`environment ${t.env}`, doing];
+    if (t.rid) lines.push(`${t.phase === "init" ? "initialising for request" : "request"} ${t.rid}`);
+    const runs = `${t.inv} invocation${t.inv === 1 ? "" : "s"}`;
+    lines.push(`age ${seconds(Math.max(0, now - t.born) / 1000)} · ${runs} · version ${t.version}`);
     return lines.join("\n");
   }
 
