@@ -188,7 +188,7 @@ def jupyter_lab(root_dir: Path | str, *, timeout_s: float = 90) -> Iterator[str]
                     shutdown_kernels(base_url)  # graceful: each kernel's Lab closes at exit
             finally:
                 _stop(server)
-    shutil.rmtree(state, ignore_errors=True)
+                shutil.rmtree(state, ignore_errors=True)
 
 
 def _wait_for_server(base_url: str, server: subprocess.Popen[bytes], timeout_s: float, log: Path) -> None:
