@@ -6,26 +6,56 @@ terminal and nbval see). The cards are self-contained HTML with an inline SVG ti
 need neither plotly nor a widget frontend. Their colours are ``lambdalab.viz.colours``' only.
 
 Every card wraps: its fields (``.lambdalab-field``, a label and a value) flow in rows within
-640 px. A result card's phase bar draws milliseconds at a scale that cards can share, so a cold
-and a warm request compare at a glance: ``result_html(result, scale_ms=...)`` for one card,
-``compare(*results)`` for several at one scale, and ``card_scale(...)`` for the cards the notebook
-shows (by default each is drawn at the scale of the longest of the last ``SESSION_CARDS`` shown,
-so a warm card after a cold one is visibly shorter; the bar's caption says the scale).
+640 px. A result card's phase bar (``lambdalab.jupyter.phasebar``) draws milliseconds at a scale
+that cards can share, so a cold and a warm request compare at a glance: ``result_html(result,
+scale_ms=...)`` for one card, ``compare(*results)`` for several at one scale, and
+``card_scale(...)`` for the cards the notebook shows (by default each is drawn at the scale of the
+longest of the last ``SESSION_CARDS`` shown, so a warm card after a cold one is visibly shorter;
+the bar's caption says the scale).
 """
 
 from __future__ import annotations
 
-import collections
 import dataclasses
 import html
 import json
 import sys
 from collections.abc import Iterable
-from typing import Any, NamedTuple
+from typing import Any
 
 from lambdalab.api import Function
+from lambdalab.jupyter.phasebar import (
+    BAR_PX,
+    GAP_PX,
+    MEANINGS,
+    MIN_PHASE_PX,
+    SESSION_CARDS,
+    card_scale,
+    result_phases,
+    segments,
+    timeline_svg,
+    total_ms,
+)
 from lambdalab.results import InvocationResult
-from lambdalab.viz.colours import OUTCOME_COLOURS, PHASE_COLOURS, UI_COLOURS, text_on
+from lambdalab.viz.colours import OUTCOME_COLOURS, UI_COLOURS, text_on
+
+__all__ = [  # the phase bar's names are lambdalab.jupyter.phasebar's, here too
+    "BAR_PX",
+    "GAP_PX",
+    "MIN_PHASE_PX",
+    "SESSION_CARDS",
+    "Cards",
+    "card_scale",
+    "code_hash",
+    "compare",
+    "function_html",
+    "register",
+    "report_html",
+    "result_html",
+    "result_phases",
+    "timeline_svg",
+    "unregister",
+]
 
 _UI = UI_COLOURS
 _SCALING_FIELDS = ("reserved_concurrency", "provisioned_concurrency", "keep_alive_s")
@@ -37,11 +67,6 @@ _STYLE = (
 _FIELDS_STYLE = "display:flex;flex-wrap:wrap;gap:1px 12px;margin:3px 0;min-width:0"
 _SMALL = f"font-size:11px;color:{_UI['muted']}"
 _PAYLOAD_CHARS = 2000
-BAR_PX = 560  # the phase bar's width (it shrinks with a narrower output: max-width 100%)
-TAIL_PX = 40  # what comes after the response (frozen or reset), drawn this wide whatever the scale
-MIN_PHASE_PX = 3  # a phase is drawn at least this wide; its <title> keeps the true duration
-GAP_PX = 1  # between two phases, so two of one colour (a failed init, then init again) stay two
-SESSION_CARDS = 20  # "session" scale: the longest of this many last cards shown
 
 
 def register(ipython: Any) -> None:
@@ -67,39 +92,6 @@ def report_html(report: Any) -> str:
     return _card("report", _pre(str(report), _UI["code"], "summary"))
 
 
-# -- the shared time scale ------------------------------------------------------------------------------
-class _Scale:
-    """Which milliseconds a full phase bar stands for, when a card is not given ``scale_ms``."""
-
-    def __init__(self) -> None:
-        self.mode: str | float = "session"
-        self.recent: collections.deque[float] = collections.deque(maxlen=SESSION_CARDS)
-
-    def for_card(self, own_ms: float) -> float:
-        if self.mode == "own":
-            return own_ms
-        if self.mode == "session":
-            self.recent.append(own_ms)
-            return max(self.recent)
-        return max(float(self.mode), own_ms)
-
-
-_SCALE = _Scale()
-
-
-def card_scale(scale: str | float = "session") -> None:
-    """How the notebook's result cards scale their phase bars.
-
-    ``"session"`` (the default): each card at the scale of the longest request among the last
-    ``SESSION_CARDS`` cards shown (calling this again starts afresh); ``"own"``: each card fills its
-    bar; a number: that many milliseconds fill every bar (a longer request fills its own).
-    """
-    if scale not in ("session", "own") and not (isinstance(scale, int | float) and scale > 0):
-        raise ValueError(f"invalid scale: {scale!r}; allowed: 'session', 'own' or milliseconds > 0")
-    _SCALE.mode = scale
-    _SCALE.recent.clear()
-
-
 @dataclasses.dataclass(frozen=True)
 class Cards:
     """Several result cards at one time scale (``compare``); displays as HTML in a notebook."""
@@ -116,7 +108,7 @@ def compare(*results: InvocationResult | Iterable[InvocationResult], scale_ms: f
     flat: list[InvocationResult] = []
     for item in results:
         flat.extend([item] if isinstance(item, InvocationResult) else item)
-    longest = max((_total_ms(_segments(result)) for result in flat), default=1.0)
+    longest = max((total_ms(segments(result)) for result in flat), default=1.0)
     return Cards(tuple(flat), float(scale_ms) if scale_ms is not None else longest)
 
 
@@ -181,12 +173,12 @@ def _key(result: InvocationResult) -> str:
     """One line: what the bar's rests mean, and why Billed is at least Duration (hover: the long form)."""
     record = result.record
     items = []
-    if any(segment.phase == "wait" for segment in _segments(result)):
-        items.append(("wait", "= no environment ready yet", _WAIT))
+    if any(segment.phase == "wait" for segment in segments(result)):
+        items.append(("wait", "= no environment ready yet", MEANINGS["wait"]))
     items.append(
-        ("reset", "= process stopped; the next request re-inits", _RESET)
+        ("reset", "= process stopped; the next request re-inits", MEANINGS["reset"])
         if record.reset
-        else ("frozen", "= paused till the next request", _FROZEN)
+        else ("frozen", "= paused till the next request", MEANINGS["frozen"])
     )
     if record.cold and record.init_duration_ms is not None and not record.init_suppressed:
         billed = "= Duration + Init, rounded up (init is billed since Aug 2025)"
@@ -197,6 +189,12 @@ def _key(result: InvocationResult) -> str:
     items.append(("Billed", billed, _BILLED))
     text = " · ".join(f"<span title='{_e(why)}'><b>{_e(name)}</b> {_e(what)}</span>" for name, what, why in items)
     return f"<div class='lambdalab-key' style='{_SMALL};margin-top:2px'>{text}</div>"
+
+
+_BILLED = (
+    "Lambda bills Duration plus, on a cold start, the Init (for on-demand functions since 1 Aug 2025), "
+    "rounded up to the next millisecond (at least 1 ms)"
+)
 
 
 def _log(result: InvocationResult) -> str:
@@ -214,112 +212,6 @@ def _log(result: InvocationResult) -> str:
         f"<details class='lambdalab-log' style='{_SMALL};margin-top:2px'><summary>log</summary>"
         f"{_pre(text.rstrip(), _UI['code'], 'lambdalab-log-text')}</details>"
     )
-
-
-class Segment(NamedTuple):
-    """One stretch of a result card's phase bar: its PHASE_COLOURS key, engine seconds, label and meaning."""
-
-    phase: str
-    start: float
-    end: float
-    label: str
-    meaning: str
-
-
-def result_phases(result: InvocationResult) -> list[tuple[str, float, float]]:
-    """This request's phases as (phase, start, end) in engine seconds: wait, init if cold, invoke.
-
-    Built from the invocation record alone (the REPORT numbers), so it needs no Lab.
-    """
-    return [(segment.phase, segment.start, segment.end) for segment in _segments(result)]
-
-
-def _segments(result: InvocationResult) -> list[Segment]:
-    record = result.record
-    invoke_start = record.end - record.duration_ms / 1000.0
-    out: list[Segment] = []
-    if record.cold and record.init_duration_ms is not None:
-        init_s = record.init_duration_ms / 1000.0
-        if record.init_suppressed:  # the init ran inside the invoke phase
-            init_start, invoke_start = invoke_start, min(record.end, invoke_start + init_s)
-            out.append(Segment("init", init_start, invoke_start, "init in invoke", _IN_INVOKE))
-        else:
-            out.append(Segment("init", invoke_start - init_s, invoke_start, "init", _INIT))
-    first = out[0].start if out else invoke_start
-    if first - record.submitted > 0.0002:
-        if record.cold and record.init_suppressed:  # only a failed init phase is retried inside the invoke
-            out.insert(0, Segment("init", record.submitted, first, "init failed", _INIT_FAILED))
-        else:
-            out.insert(0, Segment("wait", record.submitted, first, "wait", _WAIT))
-    if record.end > invoke_start or not out:
-        out.append(Segment("invoke", invoke_start, record.end, "invoke", _INVOKE))
-    return out
-
-
-_WAIT = "from the request's arrival until its environment began it (placement, starting a process)"
-_INIT = "starting the runtime and importing the handler: the cold start"
-_INIT_FAILED = "the init phase failed (an error, a crash or its timeout); Lambda ran init again inside the invoke"
-_IN_INVOKE = "init run inside the invoke phase (after a reset), counted in Duration"
-_INVOKE = "the handler running this request"
-_FROZEN = "paused (SIGSTOP) until the next request, using no CPU"
-_RESET = "the process was stopped after the error; the next request starts a new one and runs init again"
-_BILLED = (
-    "Lambda bills Duration plus, on a cold start, the Init (for on-demand functions since 1 Aug 2025), "
-    "rounded up to the next millisecond (at least 1 ms)"
-)
-
-
-def _total_ms(segments: list[Segment]) -> float:
-    return max((segments[-1].end - segments[0].start) * 1000.0, 1e-3) if segments else 1e-3
-
-
-def timeline_svg(result: InvocationResult, *, width: int = BAR_PX, scale_ms: float | None = None) -> str:
-    """Inline SVG: the request's phases left to right, then frozen (or reset) after the response.
-
-    ``scale_ms`` milliseconds fill the bar (a longer request fills it alone); by default the
-    shared ``card_scale``. A phase is at least ``MIN_PHASE_PX`` wide; hover shows its duration.
-    """
-    segments = _segments(result)
-    own = _total_ms(segments)
-    scale = _SCALE.for_card(own) if scale_ms is None else max(float(scale_ms), own)
-    area = width - 4 - TAIL_PX - (MIN_PHASE_PX + GAP_PX) * len(segments)  # room for minimum widths and gaps
-    px_per_ms = max(area, 1) / scale
-    x, parts, labels = 2.0, [], []
-    for segment in segments:
-        ms = (segment.end - segment.start) * 1000.0
-        w = max(ms * px_per_ms, MIN_PHASE_PX)
-        title = f"{segment.label} {_ms(ms)}: {segment.meaning}"
-        parts.append(_rect(segment.phase, x, w, title))
-        labels.append(_label(segment.phase, f"{segment.label} {_ms(ms)}", title))
-        x += w + GAP_PX
-    after, label, meaning = ("shutdown", "reset", _RESET) if result.record.reset else ("frozen", "frozen", _FROZEN)
-    parts.append(_rect(after, x, TAIL_PX, f"{label} …: {meaning}", dashed=True))
-    labels.append(_label(after, f"{label} …", f"{label}: {meaning}"))
-    svg = (
-        f"<svg class='lambdalab-timeline' width='{width}' height='18' viewBox='0 0 {width} 18' "
-        f"style='max-width:100%;height:auto' xmlns='http://www.w3.org/2000/svg' role='img' "
-        f"aria-label='phases'>{''.join(parts)}</svg>"
-    )
-    scale_note = f"<span title='the width of the bar before the rest: card_scale()'>bar = {_ms(scale)}</span>"
-    legend = f"<div class='lambdalab-phases' style='{_SMALL}'>{' · '.join([*labels, scale_note])}</div>"
-    return svg + legend
-
-
-def _rect(phase: str, x: float, width: float, title: str, *, dashed: bool = False) -> str:
-    dash = f" stroke='{_UI['background']}' stroke-dasharray='3 2'" if dashed else ""
-    return (
-        f"<rect class='phase-{phase}' x='{x:.1f}' y='2' width='{width:.1f}' height='14' "
-        f"fill='{PHASE_COLOURS[phase]}'{dash}><title>{_e(title)}</title></rect>"
-    )
-
-
-def _label(phase: str, text: str, title: str) -> str:
-    return f"<span title='{_e(title)}'><span style='color:{PHASE_COLOURS[phase]}'>■</span> {_e(text)}</span>"
-
-
-def _ms(ms: float) -> str:
-    """Milliseconds with three significant figures or so: 0.47 ms, 4.24 ms, 59.7 ms, 1001 ms."""
-    return f"{ms:.0f} ms" if ms >= 100 else f"{ms:.1f} ms" if ms >= 10 else f"{ms:.2f} ms"
 
 
 # -- functions --------------------------------------------------------------------------------------
