@@ -126,7 +126,13 @@ def test_labels_are_readable_on_the_cards():
 
 
 @pytest.mark.parametrize(
-    "path", ["lambdalab/jupyter/display.py", "lambdalab/viz/timeline.py", "lambdalab/viz/_frames.py"]
+    "path",
+    [
+        "lambdalab/jupyter/display.py",
+        "lambdalab/jupyter/phasebar.py",
+        "lambdalab/viz/timeline.py",
+        "lambdalab/viz/_frames.py",
+    ],
 )
 def test_the_cards_and_the_timeline_spell_no_colour(path):
     assert not HEX.findall((ROOT / path).read_text()), f"{path} spells a colour: take it from lambdalab.viz.colours"
