@@ -1,16 +1,24 @@
-"""``lambdalab.panel(fn)``: a load panel with live charts.
+"""``lambdalab.panel(fn)``: a load panel with live charts, laid out to fit a 1366×768 screen.
 
-Controls for the load (pattern, rate, duration, concurrency) and the function (memory, reserved
-and provisioned concurrency, keep-alive), start/stop buttons, a progress bar, and plotly
-FigureWidgets from ``lambdalab.viz``. The load runs on its own thread (``lambdalab.load.start``);
-the charts are refreshed from the kernel's main thread by a task on the kernel's event loop, a few
-times a second, so the kernel keeps answering cells while the load runs. The panel only reads:
-``Lab.spans()``, the run's snapshot; the buttons call the same API a script would.
+Left column (``LEFT_PX`` wide): controls for the load (pattern, rate, duration, clients) and the
+function (memory, reserved and provisioned concurrency, keep-alive), Start/Stop, a progress bar,
+the status line, a line that explains a cold-start cascade when one happens, and the live
+environment board (``lambdalab.jupyter.board``). Right: the charts in tabs (plotly FigureWidgets
+from ``lambdalab.viz``, ``FIGURE_PX`` wide), every time chart on one x range from the load's start.
+The whole panel stays under ``PANEL_PX`` tall.
+
+The load runs on its own thread (``lambdalab.load.start``); the charts are refreshed from the
+kernel's main thread by a task on the kernel's event loop a few times a second (only the tab in
+view; the others when they are opened, and all of them at the end), so the kernel keeps answering
+cells while the load runs. The panel only reads: ``Lab.spans()``, the run's snapshot; the buttons
+call the same API a script would.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import html
 import threading
 import time
 from typing import Any
@@ -22,9 +30,23 @@ from lambdalab import load
 from lambdalab.api import Function
 from lambdalab.errors import CallerError
 from lambdalab.jupyter import loop as kernel_loop
+from lambdalab.jupyter.panel_text import STYLE, cascade_line, status_text, warm_environments
 from lambdalab.jupyter.patterns import KNOB_PATTERNS, make_pattern
+from lambdalab.viz.colours import ERROR_COLOUR
 
-CHARTS = ("timeline", "latency_over_time", "concurrency")
+CHARTS = ("concurrency", "latency_over_time", "timeline", "cold_starts", "reuse")
+TAB_TITLES = {
+    "concurrency": "Concurrency",
+    "latency_over_time": "Latency",
+    "timeline": "Environments",
+    "cold_starts": "Cold starts",
+    "reuse": "Per environment",
+    "latency_histogram": "Latency histogram",
+    "init_durations": "Init durations",
+}
+PANEL_PX = 600  # the panel's height at most: with JupyterLab's bars it fits a 768 px tall screen
+LEFT_PX = 390  # the controls, status and board
+FIGURE_PX = (720, 470)  # each chart (width, height); the tab bar adds about 35 px
 _SCALING = (
     ("reserved", "reserved_concurrency", int),
     ("provisioned", "provisioned_concurrency", int),
@@ -33,7 +55,7 @@ _SCALING = (
 
 
 class Panel:
-    """The widget tree (``.widget``), its figures (``.figures``) and the running load (``.handle``).
+    """The widget tree (``.widget``), its figures (``.figures``), the board and the running load (``.handle``).
 
     Python equivalent of the start button: ``lambdalab.load.start(fn, pattern, duration_s=...)``.
     """
@@ -51,6 +73,7 @@ class Panel:
         event: Any = None,
         charts: tuple[str, ...] = CHARTS,
         refresh_s: float = 0.25,
+        board: bool = True,
     ) -> None:
         if pattern not in KNOB_PATTERNS:
             raise CallerError(f"invalid pattern: {pattern!r}; expected one of {', '.join(KNOB_PATTERNS)}")
@@ -59,17 +82,36 @@ class Panel:
         self.refreshes = 0
         self.refresh_times: list[float] = []  # monotonic clock, when each refresh ended
         self.refresh_durations: list[float] = []  # seconds each refresh took on the kernel's thread
+        self.cascade_text = ""  # the explanation shown in the cascade line ("" when there is none)
         self._started_at = 0.0
+        self._redeployed_at: list[float] = []  # when this panel's Start redeployed the function (epoch s)
+        self._warm_at_start = 0
+        self._held: float | None = None  # the progress a stopped run keeps
+        self._frames_now: tuple[Any, Any] | None = None
         self._lock = threading.Lock()
+        self._drawing = threading.Lock()  # outside a kernel the refresher has a thread of its own: one draw at a time
         self._ticking = False
         self.controls = self._make_controls(pattern, rate, duration_s, concurrency)
         self.start_button = widgets.Button(description="Start", button_style="success", icon="play")
         self.stop_button = widgets.Button(description="Stop", button_style="danger", icon="stop", disabled=True)
+        for button in (self.start_button, self.stop_button):
+            button.layout.width = "90px"
         self.start_button.on_click(lambda _: self._guarded(self.start))
         self.stop_button.on_click(lambda _: self._guarded(self.stop))
         self.progress = widgets.FloatProgress(value=0.0, min=0.0, max=1.0, description="progress")
+        self.progress.style.description_width = "60px"
+        self.progress.layout.width = f"{LEFT_PX - 200}px"
+        self.progress.add_class("lambdalab-progress")
         self.status = widgets.HTML(value=f"<b>{fn.name}</b>: ready")
+        self.status.add_class("lambdalab-status")
+        self.status.layout.min_height = "40px"
+        self.cascade = widgets.HTML(value=STYLE)  # hidden (but styling) until a cascade happens
+        self.cascade.layout.display = "none"
         self.figures = {kind: _new_figure(kind) for kind in charts}
+        self.board = _new_board(fn) if board else None
+        self.tabs = widgets.Tab(children=list(self.figures.values()))
+        self.tabs.titles = tuple(TAB_TITLES.get(kind, kind) for kind in self.figures)
+        self.tabs.observe(self._on_tab, names="selected_index")
         self.widget = self._layout()
 
     # -- display --------------------------------------------------------------------------------
@@ -98,20 +140,29 @@ class Panel:
                 value="" if value is None else str(value), placeholder="default", description=key.replace("_", "-")
             )
         for control in controls.values():
-            control.style.description_width = "80px"
-            control.layout.width = "200px"
+            control.style.description_width = "72px"
+            control.layout.width = f"{LEFT_PX // 2 - 6}px"
         return controls
 
-    def _layout(self) -> widgets.VBox:
-        controls = self.controls
-        rows = [
-            widgets.HBox([controls["pattern"], controls["rate"], controls["duration"], controls["concurrency"]]),
-            widgets.HBox([controls["memory"], controls["reserved"], controls["provisioned"], controls["keep_alive"]]),
-            widgets.HBox([self.start_button, self.stop_button, self.progress]),
-            self.status,
-            *self.figures.values(),
-        ]
-        box = widgets.VBox(rows)
+    def _layout(self) -> widgets.HBox:
+        c = self.controls
+        pairs = (
+            ("pattern", "rate"),
+            ("duration", "concurrency"),
+            ("memory", "reserved"),
+            ("provisioned", "keep_alive"),
+        )
+        left_children: list[widgets.Widget] = [widgets.HBox([c[a], c[b]]) for a, b in pairs]
+        left_children += [widgets.HBox([self.start_button, self.stop_button, self.progress]), self.status, self.cascade]
+        if self.board is not None:
+            self.board.layout.width = "100%"
+            left_children.append(self.board)
+        left = widgets.VBox(left_children, layout=widgets.Layout(width=f"{LEFT_PX}px", flex="0 0 auto"))
+        self.tabs.layout.width = f"{FIGURE_PX[0] + 12}px"
+        box = widgets.HBox(
+            [left, self.tabs],
+            layout=widgets.Layout(flex_flow="row wrap", align_items="flex-start", max_height=f"{PANEL_PX}px"),
+        )
         box.add_class("lambdalab-panel")
         return box
 
@@ -124,7 +175,10 @@ class Panel:
         """Apply the function settings, start the load on its own thread, refresh the charts live."""
         if self.running:
             raise CallerError("a load is already running in this panel; stop it first")
-        self._apply_settings()
+        redeployed = self._apply_settings()
+        if redeployed:
+            self._redeployed_at.append(time.time())
+        self._warm_at_start = 0 if redeployed else warm_environments(self.fn)
         controls = self.controls
         duration = float(controls["duration"].value)
         pattern = make_pattern(
@@ -135,15 +189,21 @@ class Panel:
             duration_s=duration,
         )
         self._started_at = time.time()
+        self._held, self.cascade_text = None, ""
         self.handle = load.start(self.fn, pattern, duration_s=duration, count=self.count, event=self.event)
         self.start_button.disabled, self.stop_button.disabled = True, False
-        self.status.value = f"<b>{self.fn.name}</b>: running {controls['pattern'].value} load"
+        self.progress.bar_style = ""
+        self.status.value = f"<b>{self.fn.name}</b>: running · {controls['pattern'].value} load starting"
+        if self.board is not None:
+            self.board.start()
         self._start_ticking()
         return self.handle
 
     def stop(self) -> None:
         """Stop the load early (requests in flight finish); the charts keep the final state."""
         if self.handle is not None:
+            if self._held is None and self.running:
+                self._held = self.progress.value = self._fraction(None)  # the bar stays where the run was stopped
             self.handle.stop()
 
     def result(self, timeout: float | None = None) -> Any:
@@ -178,7 +238,8 @@ class Panel:
                 total += len(values) if values is not None else 0
         return total
 
-    def _apply_settings(self) -> None:
+    def _apply_settings(self) -> bool:
+        """Deploy the settings that changed (a redeploy: every environment retires); whether there were any."""
         controls, config = self.controls, self.fn.config
         changes: dict[str, Any] = {}
         if int(controls["memory"].value) != config.memory_mb:
@@ -193,12 +254,13 @@ class Panel:
                 changes[field] = value
         if changes:
             self.fn.update(**changes)
+        return bool(changes)
 
     def _guarded(self, action: Any) -> None:
         try:
             action()
         except CallerError as exc:  # a button shows a caller's mistake in the status line
-            self.status.value = f"<b>{self.fn.name}</b>: <span style='color:#c0392b'>{exc}</span>"
+            self.status.value = f"<b>{self.fn.name}</b>: <span style='color:{ERROR_COLOUR}'>{exc}</span>"
 
     # -- live refresh (kernel main thread) ------------------------------------------------------
     def _start_ticking(self) -> None:
@@ -214,33 +276,62 @@ class Panel:
                 done = not self.running
                 began = time.monotonic()
                 frames = await asyncio.get_running_loop().run_in_executor(None, self._frames)  # off the main thread
-                self._draw(*frames)  # widgets change only here, on the kernel's main thread
+                self._draw(*frames, every=done)  # widgets change only here, on the kernel's main thread
                 if done:
                     break
                 await asyncio.sleep(max(0.02, self.refresh_s - (time.monotonic() - began)))  # a steady rate
         finally:
+            if not self.running and self.board is not None:  # the board rests with the run's last picture
+                _rest(self.board)
             self._ticking = False
             self.start_button.disabled, self.stop_button.disabled = self.running, not self.running
             if self.running:  # a new run started during the last pass: keep following it
                 self._start_ticking()
 
     def refresh(self) -> None:
-        """Redraw the charts, progress and status now, from the Lab's spans and the run's snapshot."""
-        self._draw(*self._frames())
+        """Redraw every chart, the progress and the status now, from the Lab's spans and the run's snapshot."""
+        self._draw(*self._frames(), every=True)
 
-    def _draw(self, spans: Any, snapshot: Any) -> None:
-        from lambdalab import viz
+    def _on_tab(self, change: Any) -> None:
+        """A tab opened: draw its chart from the latest data (the live refresh draws only the tab in view)."""
+        if self._frames_now is not None and change["new"] is not None:
+            with self._drawing:
+                self._draw_chart(list(self.figures)[change["new"]], *self._frames_now)
 
+    def _draw(self, spans: Any, snapshot: Any, *, every: bool = False) -> None:
         began = time.monotonic()
-        invocations = snapshot.invocations if snapshot is not None else None
-        for kind, fig in self.figures.items():
-            timed = viz.KINDS.get(kind, (None, False))[1]
-            options = {"origin": self._started_at} if timed and self._started_at else {}
-            viz.update(fig, kind, spans=spans, invocations=invocations, **options)
-        self._update_status(snapshot)
+        with self._drawing:
+            self._frames_now = (spans, snapshot)
+            index, kinds = self.tabs.selected_index, list(self.figures)
+            for kind in kinds if every or index is None else [kinds[index]]:
+                self._draw_chart(kind, spans, snapshot)
+            self._update_status(snapshot)
         self.refreshes += 1
         self.refresh_times.append(time.monotonic())
         self.refresh_durations.append(self.refresh_times[-1] - began)
+
+    def _draw_chart(self, kind: str, spans: Any, snapshot: Any) -> None:
+        from lambdalab import viz
+
+        invocations = snapshot.invocations if snapshot is not None else None
+        options: dict[str, Any] = {}
+        if viz.KINDS.get(kind, (None, False))[1] and self._started_at:
+            options = {"origin": self._started_at, "x_range": (0.0, self._x_end(spans, snapshot))}
+        if kind == "timeline":
+            options["width"] = FIGURE_PX[0]
+        if kind == "concurrency":
+            options["limit"] = self.fn.config.reserved_concurrency
+        viz.update(self.figures[kind], kind, spans=spans, invocations=invocations, **options)
+
+    def _x_end(self, spans: Any, snapshot: Any) -> float:
+        """Where every time chart's x axis ends: the planned duration while the run goes, then the data's end."""
+        planned = float(self.controls["duration"].value)
+        last = 0.0
+        if spans is not None and len(spans):
+            last = float(spans["end"].max()) - self._started_at
+        if snapshot is not None and snapshot.finished:
+            return max(last, float(snapshot.duration_s), 0.1) * 1.02
+        return max(planned, last, time.time() - self._started_at) * 1.02
 
     def _frames(self) -> tuple[Any, Any]:
         """This function's spans since the run started, and the run's report so far (or None)."""
@@ -251,21 +342,40 @@ class Panel:
         snapshot = self.handle.snapshot() if self.handle is not None else None
         return spans.reset_index(drop=True), snapshot
 
-    def _update_status(self, snapshot: Any) -> None:
-        duration = float(self.controls["duration"].value)
+    def _fraction(self, snapshot: Any) -> float:
+        """How far the run is: by the clock against the duration, or by requests sent against ``count``."""
         elapsed = time.time() - self._started_at if self._started_at else 0.0
-        running = self.running
-        self.progress.value = min(elapsed / max(duration, 1e-6), 1.0) if running else (1.0 if snapshot else 0.0)
+        fraction = elapsed / max(float(self.controls["duration"].value), 1e-6)
+        if self.count and snapshot is not None:
+            fraction = max(fraction, snapshot.sent / self.count)
+        return min(fraction, 1.0)
+
+    def _update_status(self, snapshot: Any) -> None:
         if snapshot is None:
+            self.progress.value = 0.0
             return
-        s = snapshot.summary
-        p50 = "-" if s.latency_p50_ms != s.latency_p50_ms else f"{s.latency_p50_ms:.1f} ms"  # NaN: none yet
-        state = "running" if running else ("stopped" if snapshot.stopped else "done")
-        self.status.value = (
-            f"<b>{self.fn.name}</b>: {state} · {s.requests} requests · {snapshot.in_flight} in "
-            f"flight · {s.cold_starts} cold · {s.errors} errors · {s.throttles} throttled · "
-            f"p50 {p50} · {elapsed:.1f} s"
-        )
+        if snapshot.stopped and self._held is None:  # stopped from elsewhere (handle.stop()): hold where it was
+            self._held = self.progress.value
+        if snapshot.finished and not snapshot.stopped:
+            self.progress.value, self.progress.bar_style = 1.0, "success"
+        elif snapshot.stopped:
+            self.progress.value = self._held if self._held is not None else self.progress.value
+            self.progress.bar_style = "warning"
+        else:
+            self.progress.value = self._fraction(snapshot)
+        self.status.value = f"<b>{self.fn.name}</b>: " + status_text(snapshot, time.time() - self._started_at)
+        self._update_cascade(snapshot)
+
+    def _update_cascade(self, snapshot: Any) -> None:
+        text = cascade_line(snapshot.invocations, self._started_at, self._redeployed_at, self._warm_at_start)
+        if text != self.cascade_text:
+            self.cascade_text = text
+            self.cascade.value = STYLE + html.escape(text)
+            self.cascade.layout.display = "" if text else "none"
+            if text:
+                self.cascade.add_class("lambdalab-cascade")
+            else:
+                self.cascade.remove_class("lambdalab-cascade")
 
 
 def _is_done(handle: Any) -> bool:
@@ -274,9 +384,27 @@ def _is_done(handle: Any) -> bool:
 
 
 def _new_figure(kind: str) -> Any:
-    """An empty live chart of one kind: a plotly FigureWidget made by ``lambdalab.viz``."""
+    """An empty live chart of one kind: a plotly FigureWidget made by ``lambdalab.viz``, sized for a tab."""
     from lambdalab import viz
 
     fig = viz.figure(kind, widget=True)
-    fig.layout.height = 300
+    fig.layout.width, fig.layout.height = FIGURE_PX
     return fig
+
+
+def _rest(board: Any) -> None:
+    """One last picture, then no more polling."""
+    with contextlib.suppress(Exception):  # the Lab may be closing: the board keeps its last tiles
+        board.refresh()
+    board.stop()
+
+
+def _new_board(fn: Function) -> Any:
+    """The live environment board (``lambdalab.jupyter.board``), or None where it cannot be made."""
+    try:
+        from lambdalab.jupyter.board import Board
+    except ImportError:
+        return None
+    board = Board(fn)
+    board.refresh()
+    return board

@@ -75,8 +75,9 @@ def parts_cold_starts(
     edges = bins(t_min, t_max, width, 600)
     width = float(edges[1] - edges[0])
     per = bin_text(width)
+    n = len(edges) - 1 if len(times) else 0  # no data: no bins
     counts = {
-        name: np.histogram(times[mask], bins=edges)[0].astype(float)
+        name: np.histogram(times[mask], bins=edges)[0].astype(float)[:n]
         for name, mask in (("cold", cold), ("warm", warm), ("throttled", throttled))
     }
     total = counts["cold"] + counts["warm"] + counts["throttled"]
@@ -88,7 +89,7 @@ def parts_cold_starts(
             {
                 "type": "bar",
                 "name": name,
-                "x": edges[:-1],
+                "x": edges[:n],
                 "y": counts[name] / width,
                 "offset": 0,
                 "width": width,

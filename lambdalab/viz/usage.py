@@ -97,13 +97,14 @@ def parts_concurrency(
     edges = bins(t_min, t_max, bin_s, max_bins)
     width = float(edges[1] - edges[0])
     per = bin_text(width)
-    x = edges  # hv steps: each bin's value holds from its left edge to the next; the last is repeated
+    n = len(edges) - 1 if len(known) else 0  # no data: no bins
+    x = edges[: n + 1 if n else 0]  # hv steps: each bin's value holds from its left edge to the next
     traces: list[dict[str, Any]] = []
     for name, which, key in STACK:
         mask = np.isin(phases, which)
-        mean = _binned_mean(*_step(start[mask], end[mask]), edges) if mask.any() else np.zeros(len(edges) - 1)
+        mean = _binned_mean(*_step(start[mask], end[mask]), edges)[:n] if mask.any() else np.zeros(n)
         traces.append(_stacked(name, x, mean, PHASE_COLOURS[key], f"{name}: %{{y:.1f}} environments (mean over {per})"))
-    counts = np.histogram(throttle_times, bins=edges)[0].astype(float) if len(throttle_times) else np.zeros(len(x) - 1)
+    counts = np.histogram(throttle_times, bins=edges)[0].astype(float) if len(throttle_times) else np.zeros(n)
     traces.append(_stacked(THROTTLED, x, counts, THROTTLE_COLOUR, f"throttled: %{{y:.0f}} requests in {per}"))
     shapes: list[dict[str, Any]] = []
     annotations: list[dict[str, Any]] = []
@@ -148,7 +149,7 @@ def _stacked(name: str, x: np.ndarray, y: np.ndarray, colour: str, hover: str) -
         "mode": "lines",
         "name": name,
         "x": x,
-        "y": np.append(y, y[-1]) if len(y) else y,
+        "y": np.append(y, y[-1]) if len(y) else y,  # the last bin's value, held to its right edge
         "stackgroup": "environments",
         "line": {"color": colour, "shape": "hv", "width": 0.5},
         "fillcolor": colour,

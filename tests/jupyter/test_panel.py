@@ -21,7 +21,7 @@ def fn(ip: Any) -> Any:
     return ip.run_cell_magic("lambda", "work", SLOW)
 
 
-def test_panel_has_every_control_and_live_figures(fn: Any) -> None:
+def test_panel_has_every_control_and_live_figures(ip: Any, fn: Any) -> None:
     panel = lambdalab.panel(fn, pattern="poisson", rate=30, duration_s=2, concurrency=3)
     assert isinstance(panel, Panel) and isinstance(lambdalab.panel(fn), Panel)  # twice: no name clash
     assert set(panel.controls) == {
@@ -35,11 +35,11 @@ def test_panel_has_every_control_and_live_figures(fn: Any) -> None:
         "keep_alive",
     }
     assert panel.controls["pattern"].value == "poisson" and panel.controls["memory"].value == 128
-    assert set(panel.figures) == {"timeline", "latency_over_time", "concurrency"}
+    assert set(panel.figures) == {"concurrency", "latency_over_time", "timeline", "cold_starts", "reuse"}
     assert all(type(f).__name__ == "FigureWidget" for f in panel.figures.values())
-    bundle = panel._repr_mimebundle_()
+    bundle, _ = ip.display_formatter.format(panel)
     assert "application/vnd.jupyter.widget-view+json" in bundle
-    assert "lambdalab-panel" in panel.widget._dom_classes
+    assert "lambdalab-panel" in panel.widget.get_state("_dom_classes")["_dom_classes"]
     assert not panel.running and panel.points() == 0
 
 
