@@ -48,8 +48,13 @@ MARKER_VAR = "LAMBDALAB_MARKER"
 
 # -- signalling without bare ids (shared by the reaper process, the sandbox and the limits) ------
 def exited(pidfd: int) -> bool:
-    """True once the process a pidfd names has exited (zombie or reaped)."""
-    return bool(select.select([pidfd], [], [], 0)[0])
+    """True once the process a pidfd names has exited (zombie or reaped).
+
+    ``poll``, not ``select``: a Lab under load holds more than 1,024 descriptors, and ``select`` refuses a
+    descriptor numbered above FD_SETSIZE (``ValueError``), which once stopped a timed-out environment's kill."""
+    poller = select.poll()
+    poller.register(pidfd, select.POLLIN)
+    return bool(poller.poll(0))
 
 
 def send(pidfd: int, signum: int) -> bool:
