@@ -147,6 +147,14 @@ STATUS_JS = """() => { const p = document.querySelector('.lambdalab-panel'); if 
     const s = p.querySelector('.lambdalab-status');
     return (s ? s.textContent : [...p.querySelectorAll('.widget-html')].map(e => e.textContent).join(' ')).trim(); }"""
 
+# The panel's progress bar: its fraction (from the bar's style width, not its animated box) and classes.
+PROGRESS_JS = """() => {
+    const bar = document.querySelector('.lambdalab-panel .lambdalab-progress .progress-bar')
+        || document.querySelector('.lambdalab-panel .widget-progress .progress-bar');
+    if (!bar) return null;
+    return {fraction: parseFloat(bar.style.width) / 100, classed: !!bar.closest('.lambdalab-progress')};
+}"""
+
 # Scroll the panel's top to the top of the notebook area, then measure what a 1366x768 screen shows.
 PANEL_FIT_JS = f"""() => {{ {_HELPERS}
     const panel = document.querySelector('.lambdalab-panel');

@@ -111,6 +111,9 @@ class Browser:
             shown.timings["measured"] = time.monotonic() - t0
             if key in SCREENSHOTS:
                 shown.measure("screenshot", lambda: self._screenshot(key))
+            if key == "panel":  # after the picture: the bar of a stopped run is yellow
+                shown.measure("Stop", lambda: self._stop(page))
+                shown.timings["Stop done"] = time.monotonic() - t0
         with contextlib.suppress(Exception):  # its kernel's Lab closes its environments now (graceful shutdown)
             harness.shutdown_kernels(self.base_url)
         shown.page_errors = harness.page_errors(page)[errors_before:]
@@ -137,6 +140,18 @@ class Browser:
         page.wait_for_function(f"() => ({dom.STATUS_JS})().includes('done ·')", timeout=90_000)
         page.wait_for_timeout(500)  # a few samples after the end
         return True
+
+    @staticmethod
+    def _stop(page: Any) -> dict[str, Any]:
+        """A third load, stopped from the Stop button after about 1.5 s of its 6: what the bar and status say."""
+        page.locator(".lambdalab-panel button", has_text=re.compile(r"^\s*Start\s*$")).first.click(timeout=10_000)
+        page.wait_for_function(f"() => ({dom.STATUS_JS})().includes('running ·')", timeout=30_000)
+        page.wait_for_timeout(1500)
+        before = page.evaluate(dom.PROGRESS_JS)
+        page.locator(".lambdalab-panel button", has_text=re.compile(r"^\s*Stop\s*$")).first.click(timeout=10_000)
+        page.wait_for_function(f"() => !({dom.STATUS_JS})().includes('running ·')", timeout=30_000)
+        page.wait_for_timeout(800)  # a few refreshes after the stop
+        return {"before": before, "after": page.evaluate(dom.PROGRESS_JS), "status": page.evaluate(dom.STATUS_JS)}
 
     def _screenshot(self, key: str) -> dict[str, Any]:
         """One PNG clipped from the viewport (element screenshots past it redraw WebGL charts blank)."""

@@ -345,6 +345,18 @@ def test_panel_says_done_only_when_nothing_is_in_flight(browser: Browser) -> Non
     assert not wrong, f"'done' while requests are in flight: {wrong}"
 
 
+def test_panel_stop_keeps_the_progress_where_it_was(browser: Browser) -> None:
+    stop = browser("panel").get("Stop")
+    before, after = stop["before"], stop["after"]
+    assert before is not None and after is not None, f"no progress bar in the panel: {stop}"
+    assert after["classed"], "the progress bar has no class lambdalab-progress"
+    assert 0.0 < after["fraction"] < 0.9, (
+        f"stopped about 1.5 s into a 6 s load, the progress bar shows {after['fraction']:.0%} "
+        f"({before['fraction']:.0%} just before Stop); status {stop['status']!r}"
+    )
+    assert "done ·" in stop["status"] and "running ·" not in stop["status"], stop["status"]
+
+
 @pytest.mark.parametrize("key", list(SCREENSHOTS))
 def test_screenshot_is_under_300_kb(browser: Browser, key: str) -> None:
     shot = browser(key).get("screenshot")
