@@ -231,6 +231,15 @@ def test_timeline_invoke_segments_are_at_least_2_px_wide(browser: Browser, key: 
                     )
     assert count, f"{shown.name}: the timeline drew no invoke segment"
     assert not narrow, f"{shown.name}: {len(narrow)} of {count} invoke segments under 2 px: " + "; ".join(narrow[:8])
+    untold = [
+        seg
+        for fig in timelines
+        for t in fig["traces"]
+        if t["name"] == "invoke"
+        for seg in t["segments"]
+        if seg["ms"] is None
+    ]
+    assert not untold, f"{shown.name}: {len(untold)} invoke segments carry no true duration (customdata, ms) to hover"
 
 
 def test_05_timeline_has_one_row_per_environment_and_no_empty_rows(browser: Browser) -> None:
