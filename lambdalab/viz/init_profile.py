@@ -11,29 +11,20 @@ but ``lambdalab.errors``.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any
 
 from lambdalab.errors import ConfigError
+from lambdalab.viz.colours import ORIGIN_COLOURS, UI_COLOURS
 
 if TYPE_CHECKING:
     import pandas as pd
 
 __all__ = ["ORIGIN_COLOURS", "init_profile"]
 
-# One colour per origin (lambdalab.init_profile.ORIGINS): the user's own code stands out, what every
-# function pays (the standard library) recedes.
-ORIGIN_COLOURS: Final[dict[str, str]] = {
-    "package": "#1d4ed8",  # deep blue: the function's own code (the task root)
-    "dependencies": "#7c3aed",  # violet: what requirements= built
-    "layer": "#0d9488",  # teal: /opt
-    "runtime": "#f59e0b",  # amber, like the init phase: the runtime and its SDK
-    "stdlib": "#9ca3af",  # grey: the standard library
-    "other": "#78716c",  # stone: a file outside every known folder (e.g. inherited packages)
-    "not found": "#fca5a5",  # light red: an import that failed (an optional dependency probed)
-    "unknown": "#d6d3d1",  # light stone: no file known
-}
+# One colour per origin (lambdalab.init_profile.ORIGINS), from the one palette (lambdalab.viz.colours): the user's
+# own code stands out, what every function pays (the standard library) recedes.
 _ROOT_ID = "<init>"
-_ROOT_COLOUR = "#f3f4f6"
+_ROOT_COLOUR = UI_COLOURS["chart_root"]
 _KINDS = ("icicle", "bar")
 _BY = ("self_ms", "cumulative_ms")
 
