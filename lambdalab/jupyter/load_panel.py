@@ -46,6 +46,7 @@ TAB_TITLES = {
 }
 PANEL_PX = 600  # the panel's height at most: with JupyterLab's bars it fits a 768 px tall screen
 LEFT_PX = 390  # the controls, status and board
+TITLE_Y = 0.98
 FIGURE_PX = (720, 470)  # each chart (width, height); the tab bar adds about 35 px
 _SCALING = (
     ("reserved", "reserved_concurrency", int),
@@ -140,7 +141,7 @@ class Panel:
                 value="" if value is None else str(value), placeholder="default", description=key.replace("_", "-")
             )
         for control in controls.values():
-            control.style.description_width = "72px"
+            control.style.description_width = "80px"
             control.layout.width = f"{LEFT_PX // 2 - 6}px"
         return controls
 
@@ -294,9 +295,14 @@ class Panel:
 
     def _on_tab(self, change: Any) -> None:
         """A tab opened: draw its chart from the latest data (the live refresh draws only the tab in view)."""
-        if self._frames_now is not None and change["new"] is not None:
-            with self._drawing:
+        if change["new"] is None:
+            return
+        fig = self.figures[list(self.figures)[change["new"]]]
+        with self._drawing:
+            if self._frames_now is not None:
                 self._draw_chart(list(self.figures)[change["new"]], *self._frames_now)
+            # plotly placed the title while the tab was hidden (no size to measure): place it again, now
+            fig.layout.title.y = TITLE_Y + 1e-4 if fig.layout.title.y == TITLE_Y else TITLE_Y
 
     def _draw(self, spans: Any, snapshot: Any, *, every: bool = False) -> None:
         began = time.monotonic()
@@ -389,6 +395,7 @@ def _new_figure(kind: str) -> Any:
 
     fig = viz.figure(kind, widget=True)
     fig.layout.width, fig.layout.height = FIGURE_PX
+    fig.update_layout(margin_t=100, title_y=TITLE_Y, title_yanchor="top")  # room for a title, a subtitle, a legend
     return fig
 
 

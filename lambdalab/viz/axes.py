@@ -79,17 +79,16 @@ def nice_step(width: float) -> float:
 
 
 def bins(t_min: float, t_max: float, bin_s: float, max_bins: int) -> np.ndarray:
-    """Bin edges from ``t_min`` (a multiple of the width) past ``t_max``: width ``bin_s``, or wider
-    (a 1-2-5 step) so that there are at most ``max_bins``."""
+    """Bin edges from ``t_min`` (a multiple of the width) to ``t_max`` or just past it: width ``bin_s``,
+    or wider (a 1-2-5 step) so that there are at most ``max_bins``. The last bin holds ``t_max``."""
     import numpy as np
 
     span = max(t_max - t_min, 0.0)
     width = bin_s if span / bin_s <= max_bins else nice_step(span / max_bins)
     start = math.floor(t_min / width) * width
     count = max(1, math.ceil((t_max - start) / width - 1e-9))
-    if start + count * width <= t_max:  # the last time falls inside a bin, not on its right edge
-        count += 1
     edges: np.ndarray = start + width * np.arange(count + 1)
+    edges[-1] = max(edges[-1], t_max)  # no time lost to rounding at the end
     return edges
 
 

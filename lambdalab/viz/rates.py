@@ -202,8 +202,7 @@ def explain_cascade(
     span = cascade.end - cascade.start
     head = f"{cascade.count} environments started cold within {_seconds(span)}"
     if math.isfinite(cascade.init_ms):
-        init = round(cascade.init_ms) if cascade.init_ms >= 10 else round(cascade.init_ms, 1)
-        head += f" (about {ms_text(init)} of init each)"
+        head += f" (about {ms_text(float(f'{cascade.init_ms:.2g}'))} of init each)"  # two significant digits
     after_redeploy = any(r - 0.5 <= cascade.start <= r + within_s + 0.5 for r in redeploys)
     if after_redeploy:
         why = "after a redeploy no warm environment exists, so each concurrent request needs its own init"

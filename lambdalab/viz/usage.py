@@ -57,17 +57,22 @@ def _step(start: np.ndarray, end: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return times, level
 
 
-def _binned_mean(times: np.ndarray, level: np.ndarray, edges: np.ndarray) -> np.ndarray:
-    """Per bin, the step function's average level: environment-seconds in the bin over its width."""
+def _binned_mean(times: np.ndarray, level: np.ndarray, edges: np.ndarray, until: float) -> np.ndarray:
+    """Per bin, the step function's average level: environment-seconds in the bin over its width (the part
+    of it before ``until``, the data's end, so the last bin of a live chart does not dip)."""
     import numpy as np
 
     if not len(times):
         return np.zeros(len(edges) - 1)
+    edges = np.minimum(edges, max(until, float(edges[0]) + 1e-9))
     area = np.concatenate([[0.0], np.cumsum(level[:-1] * np.diff(times))])  # integral up to each change
     at = np.searchsorted(times, edges, side="right") - 1
     inside = np.maximum(at, 0)
     integral = np.where(at >= 0, area[inside] + level[inside] * (edges - times[inside]), 0.0)
-    mean: np.ndarray = np.clip(np.diff(integral) / np.diff(edges), 0.0, None)
+    widths = np.diff(edges)
+    mean: np.ndarray = np.clip(
+        np.divide(np.diff(integral), widths, out=np.zeros(len(widths)), where=widths > 0), 0, None
+    )
     return mean
 
 
@@ -102,7 +107,7 @@ def parts_concurrency(
     traces: list[dict[str, Any]] = []
     for name, which, key in STACK:
         mask = np.isin(phases, which)
-        mean = _binned_mean(*_step(start[mask], end[mask]), edges)[:n] if mask.any() else np.zeros(n)
+        mean = _binned_mean(*_step(start[mask], end[mask]), edges, t_max)[:n] if mask.any() else np.zeros(n)
         traces.append(_stacked(name, x, mean, PHASE_COLOURS[key], f"{name}: %{{y:.1f}} environments (mean over {per})"))
     counts = np.histogram(throttle_times, bins=edges)[0].astype(float) if len(throttle_times) else np.zeros(n)
     traces.append(_stacked(THROTTLED, x, counts, THROTTLE_COLOUR, f"throttled: %{{y:.0f}} requests in {per}"))
@@ -151,7 +156,7 @@ def _stacked(name: str, x: np.ndarray, y: np.ndarray, colour: str, hover: str) -
         "x": x,
         "y": np.append(y, y[-1]) if len(y) else y,  # the last bin's value, held to its right edge
         "stackgroup": "environments",
-        "line": {"color": colour, "shape": "hv", "width": 0.5},
+        "line": {"color": colour, "shape": "hv", "width": 0},  # the fills only: no zero line on the stack's top
         "fillcolor": colour,
         "hovertemplate": hover + "<extra></extra>",
     }
