@@ -373,7 +373,8 @@ class Panel:
         self._update_cascade(snapshot)
 
     def _update_cascade(self, snapshot: Any) -> None:
-        text = cascade_line(snapshot.invocations, self._started_at, self._redeployed_at, self._warm_at_start)
+        spans = self._frames_now[0] if self._frames_now is not None else None
+        text = cascade_line(snapshot.invocations, self._started_at, self._redeployed_at, self._warm_at_start, spans)
         if text != self.cascade_text:
             self.cascade_text = text
             self.cascade.value = STYLE + html.escape(text)

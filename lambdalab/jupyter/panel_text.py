@@ -50,14 +50,21 @@ def status_text(snapshot: Any, elapsed_s: float) -> str:
     return " · ".join(parts)
 
 
-def cascade_line(invocations: Any, load_start: float, redeploys: Sequence[float], warm_at_start: int) -> str:
+def cascade_line(
+    invocations: Any, load_start: float, redeploys: Sequence[float], warm_at_start: int, spans: Any = None
+) -> str:
     """The explanation of the run's latest cold-start cascade, or "" when there was none."""
     from lambdalab.viz.rates import explain_cascade, find_cascades
 
     cascades = find_cascades(invocations)
     if not cascades:
         return ""
-    return explain_cascade(cascades[-1], load_start=load_start, redeploys=redeploys, warm_at_start=warm_at_start)
+    shutdowns: list[float] = []
+    if spans is not None and len(spans):
+        shutdowns = spans.loc[spans["phase"] == "shutdown", "start"].tolist()
+    return explain_cascade(
+        cascades[-1], load_start=load_start, redeploys=redeploys, warm_at_start=warm_at_start, shutdowns=shutdowns
+    )
 
 
 def warm_environments(fn: Function) -> int:

@@ -196,9 +196,15 @@ def explain_cascade(
     load_start: float | None = None,
     redeploys: Iterable[float] = (),
     warm_at_start: int = 0,
+    shutdowns: Iterable[float] = (),
     within_s: float = CASCADE_WITHIN_S,
 ) -> str:
-    """One sentence a learner can read: how many environments started cold, how fast, and why."""
+    """One sentence a learner can read: how many environments started cold, how fast, and why.
+
+    ``redeploys``: when the function was redeployed (epoch s); ``shutdowns``: when its environments
+    began to shut down (a redeploy made elsewhere shows as these); ``warm_at_start``: environments that
+    could take a request when the load started.
+    """
     span = cascade.end - cascade.start
     head = f"{cascade.count} environments started cold within {_seconds(span)}"
     if math.isfinite(cascade.init_ms):
@@ -215,6 +221,12 @@ def explain_cascade(
                 f"only {warm_at_start} warm environment{plural} existed when the load started, so each "
                 "further concurrent request needed its own init"
             )
+    elif any(cascade.start - 2 * within_s <= t <= cascade.start for t in shutdowns):
+        head += f", {cascade.start - load_start:.1f} s into the load" if load_start is not None else ""
+        why = (
+            "its warm environments had just shut down (a redeploy or a configuration change retires them all), "
+            "so each concurrent request needed its own init"
+        )
     else:
         into = f", {cascade.start - load_start:.1f} s into the load" if load_start is not None else ""
         head += into

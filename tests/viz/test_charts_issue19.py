@@ -139,5 +139,7 @@ def test_a_cascade_is_explained_by_what_came_before_it():
     assert "when the load started no warm environment existed" in fresh
     few = explain_cascade(cascade, load_start=T0, warm_at_start=2)
     assert "only 2 warm environments existed" in few
+    elsewhere = explain_cascade(Cascade(T0 + 4.0, T0 + 4.3, 9, 80.0), load_start=T0, shutdowns=[T0 + 3.9])
+    assert "4.0 s into the load: its warm environments had just shut down (a redeploy" in elsewhere
     later = explain_cascade(Cascade(T0 + 4.0, T0 + 4.05, 6, math.nan), load_start=T0, warm_at_start=3)
     assert later.startswith("6 environments started cold within 50 ms, 4.0 s into the load: requests arrived faster")
