@@ -28,24 +28,25 @@ def ms_text(value_ms: float) -> str:
 
 
 def log_ticks(lo: float, hi: float, *, most: int = 12) -> list[float]:
-    """Tick values between ``lo`` and ``hi`` (> 0): 1-2-5 per decade, or only the decades when there are too many.
-
-    At least two ticks: the decades around a narrow range are added (plotly hides the ones outside the view).
-    """
+    """Tick values between ``lo`` and ``hi`` (> 0) for a log axis: 1-2-5 per decade; only the decades when
+    that makes more than ``most``; every 1..9 when 1-2-5 gives fewer than three; [] for a range too narrow
+    for any (plotly's own ticks then)."""
     if not (lo > 0 and hi > 0 and math.isfinite(lo) and math.isfinite(hi)):
         return []
     lo, hi = min(lo, hi), max(lo, hi)
-    first, last = math.floor(math.log10(lo)), math.ceil(math.log10(hi))
-    for mantissas in (MANTISSAS, (1,)):
-        ticks = [m * 10.0**d for d in range(first, last + 1) for m in mantissas]
-        inside = [round_sig(t) for t in ticks if lo * 0.999 <= t <= hi * 1.001]
-        if len(inside) <= most:
-            break
-    if len(inside) < 2:  # a narrow range: the 1-2-5 values just around it
-        below = [round_sig(t) for t in ticks if t < lo]
-        above = [round_sig(t) for t in ticks if t > hi]
-        inside = below[-1:] + inside + above[:1]
-    return inside
+    decades = range(math.floor(math.log10(lo)), math.ceil(math.log10(hi)) + 1)
+
+    def within(mantissas: tuple[int, ...]) -> list[float]:
+        values = (m * 10.0**d for d in decades for m in mantissas)
+        return [round_sig(v) for v in values if lo * 0.999 <= v <= hi * 1.001]
+
+    ticks = within(MANTISSAS)
+    if len(ticks) > most:
+        return within((1,))
+    if len(ticks) >= 3:
+        return ticks
+    every = within(tuple(range(1, 10)))
+    return every if len(every) >= 2 else ticks if len(ticks) >= 2 else []
 
 
 def round_sig(value: float) -> float:
@@ -61,9 +62,9 @@ def log_axis_ms(values: np.ndarray, **extra: Any) -> dict[str, Any]:
     shown = values[np.isfinite(values) & (values > 0)] if len(values) else values
     ticks = log_ticks(float(shown.min()), float(shown.max())) if len(shown) else []
     if ticks:
-        axis.update(tickmode="array", tickvals=ticks, ticktext=[ms_text(t) for t in ticks])
-    else:
-        axis.update(tickmode="auto", tickvals=None, ticktext=None)
+        axis.update(tickmode="array", tickvals=ticks, ticktext=[ms_text(t) for t in ticks], ticksuffix=None)
+    else:  # a range too narrow for round ticks: plotly's, with the unit
+        axis.update(tickmode="auto", tickvals=None, ticktext=None, ticksuffix=" ms")
     return axis
 
 
