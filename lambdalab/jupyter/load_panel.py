@@ -30,23 +30,14 @@ from lambdalab import load
 from lambdalab.api import Function
 from lambdalab.errors import CallerError
 from lambdalab.jupyter import loop as kernel_loop
-from lambdalab.jupyter.panel_text import STYLE, cascade_line, status_text, warm_environments
+from lambdalab.jupyter.panel_text import STYLE, TAB_TITLES, cascade_line, status_text, warm_environments
 from lambdalab.jupyter.patterns import KNOB_PATTERNS, make_pattern
 from lambdalab.viz.colours import ERROR_COLOUR
 
 CHARTS = ("concurrency", "latency_over_time", "timeline", "cold_starts", "reuse")
-TAB_TITLES = {
-    "concurrency": "Concurrency",
-    "latency_over_time": "Latency",
-    "timeline": "Environments",
-    "cold_starts": "Cold starts",
-    "reuse": "Per environment",
-    "latency_histogram": "Latency histogram",
-    "init_durations": "Init durations",
-}
 PANEL_PX = 600  # the panel's height at most: with JupyterLab's bars it fits a 768 px tall screen
 LEFT_PX = 390  # the controls, status and board
-TITLE_Y = 0.98
+TITLE_Y = 0.98  # each chart's title at the top, over its subtitle and legend
 FIGURE_PX = (720, 470)  # each chart (width, height); the tab bar adds about 35 px
 _SCALING = (
     ("reserved", "reserved_concurrency", int),

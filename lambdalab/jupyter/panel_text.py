@@ -1,4 +1,5 @@
-"""What the load panel says: its status line, the line that explains a cold-start cascade, its style.
+"""What the load panel says: its tabs' titles, its status line, the line that explains a cold-start cascade,
+its style.
 
 ``status_text`` reads "running · ..." while the run sends or has requests in flight, and "done · ..."
 only once it has ended with none in flight (a snapshot says both at once, so the line never mixes
@@ -16,6 +17,16 @@ from typing import Any
 from lambdalab.api import Function
 from lambdalab.viz.colours import COLD_COLOUR, UI_COLOURS
 
+# each chart kind's tab
+TAB_TITLES = {
+    "concurrency": "Concurrency",
+    "latency_over_time": "Latency",
+    "timeline": "Environments",
+    "cold_starts": "Cold starts",
+    "reuse": "Per environment",
+    "latency_histogram": "Latency histogram",
+    "init_durations": "Init durations",
+}
 BOARD_GRID_PX = 130  # inside the panel, the board's tiles scroll past this height
 # the board's grid kept short and the cascade line's look (a <style> rides in the cascade widget)
 STYLE = (
