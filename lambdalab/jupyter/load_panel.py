@@ -39,6 +39,7 @@ PANEL_PX = 600  # the panel's height at most: with JupyterLab's bars it fits a 7
 LEFT_PX = 390  # the controls, status and board
 TITLE_Y = 0.98  # each chart's title at the top, over its subtitle and legend
 FIGURE_PX = (720, 470)  # each chart (width, height); the tab bar adds about 35 px
+MARGIN_LEFT_PX = 100  # every chart's plot area starts here: its time axis lines up with the other tabs'
 _SCALING = (
     ("reserved", "reserved_concurrency", int),
     ("provisioned", "provisioned_concurrency", int),
@@ -387,7 +388,9 @@ def _new_figure(kind: str) -> Any:
 
     fig = viz.figure(kind, widget=True)
     fig.layout.width, fig.layout.height = FIGURE_PX
-    fig.update_layout(margin_t=100, title_y=TITLE_Y, title_yanchor="top")  # room for a title, a subtitle, a legend
+    # room for a title, a subtitle and a legend; one left margin wide enough for every chart's y labels, so the
+    # plot areas of all the tabs line up (plotly would widen a margin per chart for its own labels)
+    fig.update_layout(margin={"t": 100, "l": MARGIN_LEFT_PX, "r": 20}, title_y=TITLE_Y, title_yanchor="top")
     return fig
 
 

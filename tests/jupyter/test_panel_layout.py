@@ -75,6 +75,8 @@ def test_a_finished_run_is_done_with_a_full_bar_and_aligned_charts(fn: Any) -> N
     timed = [k for k in panel.figures if lambdalab.viz.KINDS[k][1]]
     ranges = {tuple(panel.figures[k].layout.xaxis.range) for k in timed}
     assert len(timed) == 4 and len(ranges) == 1  # one x range for every time chart
+    margins = {(f.layout.margin.l, f.layout.margin.r, f.layout.width) for f in panel.figures.values()}
+    assert margins == {(load_panel.MARGIN_LEFT_PX, 20, load_panel.FIGURE_PX[0])}  # one plot area: the axes line up
     ((lo, hi),) = ranges
     assert lo == 0 and hi >= 1.0
     origins = {panel.figures[k].layout.meta["origin"] for k in timed}
