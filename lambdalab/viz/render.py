@@ -26,6 +26,12 @@ PartsFunction = Callable[..., Parts]
 
 
 @functools.cache
+def takes_x_range(make: PartsFunction) -> bool:
+    """Whether a chart lays itself out for a fixed time range (the timeline widens short segments to it)."""
+    return "x_range" in inspect.signature(make).parameters
+
+
+@functools.cache
 def draws_time(make: PartsFunction) -> bool:
     """Whether a chart draws time since an origin (its parts take ``origin``)."""
     return "origin" in inspect.signature(make).parameters
@@ -82,6 +88,8 @@ def prepare(
         options = {**options, "origin": default_origin(spans, invocations)}  # of all the data, not the window
     if window_s is not None:
         spans, invocations = window(spans, invocations, float(window_s))
+    if x_range is not None and takes_x_range(make):
+        options = {**options, "x_range": (float(x_range[0]), float(x_range[1]))}
     traces, layout = make(spans, invocations, **options)
     if timed and x_range is not None:  # charts that share one time axis (a panel's) get the same range
         layout["xaxis"] = {

@@ -198,3 +198,15 @@ def test_a_fixed_height_fits_the_bars_to_its_rows(rows):
     thickness = traces(fig)["invoke"]["line"]["width"]
     assert fig.layout.height == 300
     assert thickness <= max(0.75 * pitch, 1.0)  # bars do not run into each other (1 px at the least)
+
+
+def test_render_passes_a_panels_x_range_to_the_timeline():
+    """A panel's shared axis (render's x_range, what viz.update gets) reaches the timeline: it widens to that range."""
+    from lambdalab.viz import render
+
+    fig = render.render(timeline_module.parts_timeline, spans=sub_ms(), origin=T0, width=640, x_range=(0.0, 20.0))
+    layout_range = fig.layout.xaxis.range
+    assert list(layout_range) == [0.0, 20.0]
+    x = arr(traces(fig)["invoke"]["x"])
+    px = (x[1::3] - x[0::3]) / 20.0 * (640 - MARGIN)
+    assert px.min() >= timeline_module.MIN_SEGMENT_PX
