@@ -296,6 +296,21 @@ def test_board_tiles_are_coloured_by_their_state(browser: Browser) -> None:
     assert not problems, "\n".join(sorted(problems)[:20])
 
 
+def test_board_tiles_name_the_request_and_age_on_hover(browser: Browser) -> None:
+    shown = browser("panel")
+    problems, invoking = set(), 0
+    for sample in _running_samples(shown):
+        for env, state, _colour, title in sample["tiles"]:
+            if not re.search(r"\bage\b", title):
+                problems.add(f"tile {env[:8]} ({state}): its title gives no age: {title!r}")
+            if state == "invoke":
+                invoking += 1
+                if not re.search(r"[0-9a-f]{8}-[0-9a-f]{4}-", title):
+                    problems.add(f"tile {env[:8]} is invoking but its title names no request id: {title!r}")
+    assert invoking, "no tile was seen in state 'invoke' during the load"
+    assert not problems, "\n".join(sorted(problems)[:10])
+
+
 def test_panel_fits_1366x768_with_start_and_the_board_on_screen(browser: Browser) -> None:
     fit = browser("panel").get("panel fit")
     assert fit, "no .lambdalab-panel on the page"
