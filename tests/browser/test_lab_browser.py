@@ -3,12 +3,15 @@
 One ``jupyter lab`` and one Chromium page (1366x768, left sidebar collapsed) for the module
 (tests/browser/harness.py). Each notebook (00, 04, 05 and the panel, demo_panel) is opened and run
 once, the first time a test asks for it; what its DOM showed is kept, and each acceptance item is its
-own test on it: no cell ends in an error; every card field visible (at the output's width and at
-640 px); legend colours equal trace colours and the palette of lambdalab.viz.colours; every invoke
-bar at least 2 px wide; the board's tiles change colour during a load; the panel fits 1366x768 with
-Start and the board on screen. Screenshots (docs/images/timeline.png from 05, cards.png from 04,
-panel.png from the panel) are written there only with LAMBDALAB_WRITE_SCREENSHOT=1 (`make screenshots`);
-otherwise to a temporary folder, so a test run changes no tracked file.
+own test on it: no cell ends in an error (nor writes to stderr); every card field visible (at the
+output's width and at 640 px); legend colours equal trace colours and the palette of
+lambdalab.viz.colours; every invoke bar at least 2 px wide; the board's tiles change colour during a
+load (coloured by their state, age and request on hover); the panel fits 1366x768 with Start and the
+board on screen; its charts move while a load from Start runs; Stop keeps the progress where it was.
+``-k panel`` runs only the notebooks the chosen tests need. Screenshots (docs/images/timeline.png
+from 05, cards.png from 04, panel.png from the panel) are written there only with
+LAMBDALAB_WRITE_SCREENSHOT=1 (`make screenshots`); otherwise to a temporary folder, so a test run
+changes no tracked file.
 Skipped when Chromium or Playwright is missing, unless CI is set: then it fails.
 """
 
