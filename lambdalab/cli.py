@@ -21,8 +21,7 @@ import argparse
 import json
 import sys
 
-from lambdalab import runtime_ids
-from lambdalab._version import __version__
+from lambdalab import __version__, runtime_ids
 from lambdalab.api import Lab
 from lambdalab.errors import CallerError, InvokeError
 from lambdalab.logtext import readable
