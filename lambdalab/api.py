@@ -232,6 +232,9 @@ class Lab:
         pip_args: Sequence[str] = (),
         ephemeral_storage_mb: int = 512,
         handler_as_given: bool = False,
+        log_format: str = "Text",
+        application_log_level: str | None = None,
+        system_log_level: str | None = None,
     ) -> Function:
         """Register a function from handler source code or a file/folder; nothing starts yet.
 
@@ -249,6 +252,10 @@ class Lab:
         CreateFunction's ``ZipFile``). Packages keep Lambda's limits: 50 MB zipped, 250 MB unzipped.
         ``handler_as_given=True`` hands ``handler`` to the runtime verbatim, as the Lambda API does (the
         endpoint's Handler): a bare name is then the runtime's ``Runtime.MalformedHandlerName``.
+        ``log_format="JSON"`` writes the logs as Lambda's JSON format does (``platform.*`` records, and the
+        Python runtime's ``logging`` records as JSON objects), filtered by ``application_log_level``
+        (TRACE, DEBUG, INFO, WARN, ERROR, FATAL) and ``system_log_level`` (DEBUG, INFO, WARN), INFO by default;
+        as on Lambda, a level with the Text format is refused.
 
         Raises ``ConfigError`` for any invalid argument before anything is written or started.
         """
@@ -283,6 +290,9 @@ class Lab:
             inherit_packages=inherit_packages,
             ephemeral_storage_mb=ephemeral_storage_mb,
             handler_as_given=handler_as_given,
+            log_format=log_format,
+            application_log_level=application_log_level,
+            system_log_level=system_log_level,
         )
         if name in self._functions:
             raise ConfigError(f"invalid name: {name!r} is already registered; use update() to change it")

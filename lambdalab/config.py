@@ -58,6 +58,16 @@ RUNTIMES = runtime_ids.KINDS
 # the interpreter that runs every function here: Lambda's identifier for it is accepted as the ``python`` runtime
 INTERPRETER = runtime_ids.INTERPRETER
 _PYTHON_X_Y = re.compile(r"^python\d+\.\d+\Z")
+# LoggingConfig (botocore's service-2.json enums); levels filter only under JSON, as on Lambda
+LOG_FORMATS = ("JSON", "Text")
+APPLICATION_LOG_LEVELS = ("TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL")
+SYSTEM_LOG_LEVELS = ("DEBUG", "INFO", "WARN")
+DEFAULT_LOG_LEVEL = "INFO"  # both levels under JSON when none is given (GetFunctionConfiguration says INFO)
+# Lambda's refusal of a level with the Text format (CreateFunction / UpdateFunctionConfiguration)
+LOG_LEVEL_NEEDS_JSON = (
+    'LogLevel is not supported when LogFormat is set to "Text". Remove LogLevel from your request or change '
+    'the LogFormat to "Json" and try again.'
+)
 _JS_NAME = re.compile(r"^[A-Za-z_$][\w$]*\Z")
 
 
@@ -86,6 +96,9 @@ class FunctionConfig:
     inherit_packages: bool = False  # the owner's site-packages on the path too (not as on Lambda)
     ephemeral_storage_mb: int = 512  # the size of /tmp (enforced where engine/mounts.py can mount a tmpfs)
     handler_as_given: bool = False  # _HANDLER is ``handler`` verbatim (the endpoint's Handler): the runtime judges it
+    log_format: str = "Text"  # "JSON": platform lines as platform.* records, the runtime's logging records as JSON
+    application_log_level: str | None = None  # JSON only: TRACE..FATAL (None: INFO)
+    system_log_level: str | None = None  # JSON only: DEBUG, INFO or WARN (None: INFO)
 
     def __post_init__(self) -> None:
         check_function_name(self.name)
@@ -120,7 +133,34 @@ class FunctionConfig:
         self._check_env_vars()
         self._check_scaling()
         self._check_packages()
+        self._check_logging()
         object.__setattr__(self, "env_vars", _frozen_map(self.env_vars))
+
+    def _check_logging(self) -> None:
+        """``log_format`` and the two levels: names as Lambda spells them (any case here), levels only with JSON."""
+        given: object = self.log_format
+        fmt = next((f for f in LOG_FORMATS if isinstance(given, str) and given.upper() == f.upper()), None)
+        _check(fmt is not None, "log_format", self.log_format, "'JSON' or 'Text'")
+        object.__setattr__(self, "log_format", fmt)
+        for field, allowed in (
+            ("application_log_level", APPLICATION_LOG_LEVELS),
+            ("system_log_level", SYSTEM_LOG_LEVELS),
+        ):
+            value = getattr(self, field)
+            if value is None:
+                continue
+            level = value.upper() if isinstance(value, str) else None
+            _check(level in allowed, field, value, "one of " + ", ".join(allowed))
+            object.__setattr__(self, field, level)
+        if fmt == "Text" and (self.application_log_level is not None or self.system_log_level is not None):
+            raise ConfigError(LOG_LEVEL_NEEDS_JSON)
+
+    @property
+    def log_levels(self) -> tuple[str, str] | None:
+        """(application, system) levels in force: None with the Text format (nothing is filtered)."""
+        if self.log_format != "JSON":
+            return None
+        return (self.application_log_level or DEFAULT_LOG_LEVEL, self.system_log_level or DEFAULT_LOG_LEVEL)
 
     def _check_packages(self) -> None:
         from pathlib import PurePath

@@ -258,7 +258,12 @@ class Function:
 
         ``layers=``, ``requirements=`` and ``inherit_packages=`` change what the function ships, as on
         ``create_function``; ``pip_args`` (kept from the last deploy when not given) and ``progress`` too.
+        ``log_format="Text"`` drops levels that are not given again.
         """
+        if changes.get("log_format") is not None and str(changes["log_format"]).upper() == "TEXT":
+            # back to Text: levels not given again are dropped (they only ever apply to JSON)
+            changes.setdefault("application_log_level", None)
+            changes.setdefault("system_log_level", None)
         try:
             config = dataclasses.replace(self.config, **changes) if changes else self.config
         except TypeError as exc:  # an unknown keyword

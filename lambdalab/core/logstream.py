@@ -5,12 +5,17 @@ A stream keeps at most ``max_output_bytes`` of runtime output; past that, output
 single truncation notice is kept, so a handler printing without end cannot exhaust the owner's
 memory. It also keeps at most ``max_entries`` entries, dropping the oldest (indices stay absolute,
 so a range read after the drop returns what is left). Both are documented in docs/FIDELITY.md.
+
+How a stream reads is its owner's choice: ``render`` turns a platform entry into its line (Lambda's text
+lines by default; ``""`` leaves the entry out) and ``filter_output``, when given, rewrites runtime output
+as it is read (the JSON log format's level filter, ``lambdalab/jsonlogs.py``).
 """
 
 from __future__ import annotations
 
 import collections
 import itertools
+from collections.abc import Callable
 
 from lambdalab.core.records import LogEntry, format_entry
 
@@ -22,8 +27,17 @@ _TRUNCATED = b"[lambdalab] log output over the stream's limit was dropped\n"
 class LogStream:
     """The log stream ``YYYY/MM/DD/[version]<environment id>`` of one environment."""
 
-    def __init__(self, name: str, max_output_bytes: int = MAX_OUTPUT_BYTES, max_entries: int = MAX_ENTRIES) -> None:
+    def __init__(
+        self,
+        name: str,
+        max_output_bytes: int = MAX_OUTPUT_BYTES,
+        max_entries: int = MAX_ENTRIES,
+        render: Callable[[LogEntry], str] = format_entry,
+        filter_output: Callable[[str], str] | None = None,
+    ) -> None:
         self.name = name
+        self.render = render
+        self.filter_output = filter_output
         self.entries: collections.deque[LogEntry | bytearray] = collections.deque()
         self.base = 0  # absolute index of entries[0]
         self._max_entries = max_entries
@@ -73,9 +87,16 @@ class LogStream:
         last = None if end is None else max(first, end - self.base)
         for entry in itertools.islice(self.entries, first, last):
             if isinstance(entry, bytearray):
-                out.append(entry.decode("utf-8", "replace"))
-                if not out[-1].endswith("\n"):
+                chunk = entry.decode("utf-8", "replace")
+                if self.filter_output is not None:
+                    chunk = self.filter_output(chunk)
+                    if not chunk:
+                        continue
+                out.append(chunk)
+                if not chunk.endswith("\n"):
                     out.append("\n")
             else:
-                out.append(format_entry(entry) + "\n")
+                line = self.render(entry)
+                if line:
+                    out.append(line + "\n")
         return "".join(out)

@@ -158,6 +158,42 @@ def settings(body: dict[str, Any]) -> dict[str, Any]:
         out["layers"] = layer_arns(body["Layers"])
     if "EphemeralStorage" in body:
         out["ephemeral_storage_mb"] = ephemeral_size(body["EphemeralStorage"])
+    if "LoggingConfig" in body:
+        out.update(logging_settings(body["LoggingConfig"], str(body.get("FunctionName", ""))))
+    return out
+
+
+# LoggingConfig's members: botocore's enum for each, and the Lab keyword it sets
+_LOGGING_FIELDS = (
+    ("LogFormat", "logFormat", config.LOG_FORMATS, "log_format"),
+    ("ApplicationLogLevel", "applicationLogLevel", config.APPLICATION_LOG_LEVELS, "application_log_level"),
+    ("SystemLogLevel", "systemLogLevel", config.SYSTEM_LOG_LEVELS, "system_log_level"),
+)
+
+
+def logging_settings(logging: Any, name: str = "") -> dict[str, Any]:
+    """``LoggingConfig`` → the ``log_format`` / ``*_log_level`` keywords it gives (members left out stay as
+    they are). Values outside botocore's enums are its ``ValidationException``; a level with the Text format
+    is Lambda's ``InvalidParameterValueException``, raised by the configuration (``config.LOG_LEVEL_NEEDS_JSON``).
+    ``LogGroup`` may name the function's own group only: lambdalab keeps one group per function."""
+    if not isinstance(logging, dict):
+        raise wire.invalid("LoggingConfig must be an object of LogFormat, ApplicationLogLevel, SystemLogLevel")
+    out: dict[str, Any] = {}
+    for key, field, allowed, keyword in _LOGGING_FIELDS:
+        if key not in logging:
+            continue
+        value = logging[key]
+        if value not in allowed:
+            raise wire.validation(
+                str(value), f"loggingConfig.{field}", f"Member must satisfy enum value set: [{', '.join(allowed)}]"
+            )
+        out[keyword] = value
+    group = logging.get("LogGroup")
+    if group is not None and group != f"/aws/lambda/{name}":
+        raise wire.not_implemented(
+            f"lambdalab keeps each function's logs in its own group /aws/lambda/{name}: LogGroup {group!r} "
+            "cannot be chosen"
+        )
     return out
 
 

@@ -25,6 +25,7 @@ from lambdalab.packages import zips as package
 
 if TYPE_CHECKING:
     from lambdalab.api import Lab
+    from lambdalab.config import FunctionConfig
     from lambdalab.function import Function
 
 RUNTIME = INTERPRETER  # the interpreter that really runs every Python function here (Lab.runtimes()), never relabelled
@@ -101,7 +102,7 @@ def function_configuration(lab: Lab, name: str, version: str, meta: Meta) -> dic
         "Architectures": [ARCHITECTURE],
         "EphemeralStorage": {"Size": config.ephemeral_storage_mb},
         "SnapStart": {"ApplyOn": "None", "OptimizationStatus": "Off"},
-        "LoggingConfig": {"LogFormat": "Text", "LogGroup": f"/aws/lambda/{name}"},
+        "LoggingConfig": logging_config(config, name),
     }
     if not meta.handler and runtime_ids.language(config.runtime) == "provided":
         del out["Handler"]
@@ -112,6 +113,16 @@ def function_configuration(lab: Lab, name: str, version: str, meta: Meta) -> dic
         out["Layers"] = layers
     if state == "Pending":
         out.update(StateReason="The function is being created.", StateReasonCode="Creating")
+    return out
+
+
+def logging_config(config: FunctionConfig, name: str) -> dict[str, Any]:
+    """``LoggingConfig``: the format, both levels under JSON (INFO unless set, as Lambda reports them), the group."""
+    out: dict[str, Any] = {"LogFormat": config.log_format}
+    levels = config.log_levels
+    if levels is not None:
+        out["ApplicationLogLevel"], out["SystemLogLevel"] = levels
+    out["LogGroup"] = f"/aws/lambda/{name}"
     return out
 
 

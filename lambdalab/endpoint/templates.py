@@ -7,9 +7,10 @@ SAM template instead.
 
 SAM template: each ``AWS::Serverless::Function`` resource, with ``Globals.Function`` defaults:
 ``FunctionName`` (else the logical id), ``CodeUri`` (a folder or a .zip, relative to the template) or ``InlineCode``,
-``Handler``, ``Runtime``, ``MemorySize``, ``Timeout``, ``Environment.Variables``
-and ``ReservedConcurrentExecutions``. CloudFormation short tags (``!Ref``, ``!GetAtt``, ``!Sub``...)
-load as their long forms; ``Ref``s to parameters with a default, ``AWS::Region`` and
+``Handler``, ``Runtime``, ``MemorySize``, ``Timeout``, ``Environment.Variables``,
+``ReservedConcurrentExecutions`` and ``LoggingConfig`` (``LogFormat``, ``ApplicationLogLevel``,
+``SystemLogLevel``; a ``LogGroup`` is noted and left out). CloudFormation short tags (``!Ref``, ``!GetAtt``,
+``!Sub``...) load as their long forms; ``Ref``s to parameters with a default, ``AWS::Region`` and
 ``AWS::AccountId`` resolve, anything else is skipped with a note.
 
 Layers: each ``AWS::Serverless::LayerVersion`` (``ContentUri``: a local folder or .zip) and
@@ -218,6 +219,8 @@ def _merge(defaults: dict[str, Any], props: dict[str, Any]) -> dict[str, Any]:
     env_own = ((props.get("Environment") or {}).get("Variables")) or {}
     if env_default or env_own:
         out["Environment"] = {"Variables": {**env_default, **env_own}}
+    if isinstance(defaults.get("LoggingConfig"), dict) and isinstance(props.get("LoggingConfig"), dict):
+        out["LoggingConfig"] = {**defaults["LoggingConfig"], **props["LoggingConfig"]}  # SAM merges maps
     return out
 
 
@@ -260,6 +263,7 @@ def _register(
     }
     if handler:
         options["handler"] = str(handler)
+    options.update(_logging(logical_id, props.get("LoggingConfig"), context, notes))
     layers = _layers(logical_id, props.get("Layers"), context)
     if layers:
         options["layers"] = layers
@@ -353,6 +357,33 @@ def _layers(logical_id: str, raw: Any, context: dict[str, Any]) -> tuple[str, ..
             raise _Skip(f"layer {resolved!r} is not a layer version ARN")
         out.append(resolved)
     return tuple(out)
+
+
+_LOGGING_KEYWORDS = {
+    "LogFormat": "log_format",
+    "ApplicationLogLevel": "application_log_level",
+    "SystemLogLevel": "system_log_level",
+}
+
+
+def _logging(logical_id: str, logging: Any, context: dict[str, Any], notes: list[str]) -> dict[str, Any]:
+    """``LoggingConfig`` as ``create_function`` keywords (a bad value skips the function: ``ConfigError``);
+    ``LogGroup`` is noted and left out (each function logs to its own group here)."""
+    if logging is None:
+        return {}
+    if not isinstance(logging, dict):
+        raise _Skip("LoggingConfig must be a mapping of LogFormat, ApplicationLogLevel, SystemLogLevel")
+    out: dict[str, Any] = {}
+    for key, keyword in _LOGGING_KEYWORDS.items():
+        if key in logging:
+            resolved = _resolve(logging[key], context)
+            if resolved is _UNRESOLVED:
+                notes.append(f"{logical_id}: LoggingConfig.{key} cannot be resolved; ignored")
+            else:
+                out[keyword] = resolved
+    if "LogGroup" in logging:
+        notes.append(f"{logical_id}: LoggingConfig.LogGroup ignored (logs stay in the function's own group)")
+    return out
 
 
 def _number(kind: type, key: str, raw: Any) -> Any:

@@ -274,6 +274,10 @@ def environment_variables(
         if name in os.environ and (name not in values or name in _ISOLATION):
             values[name] = os.environ[name]
     values.update(config.env_vars)
+    levels = config.log_levels
+    if levels is not None:  # advanced logging controls: the runtime formats and filters its own records
+        values["AWS_LAMBDA_LOG_FORMAT"] = "JSON"
+        values["AWS_LAMBDA_LOG_LEVEL"] = levels[0]
     return values
 
 

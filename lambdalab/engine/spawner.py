@@ -28,6 +28,7 @@ from lambdalab.core.pool import Pool
 from lambdalab.core.records import log_stream_name
 from lambdalab.engine import fd_budget, mounts, runtimes
 from lambdalab.engine.environment import EngineEnvironment, PlaneHooks
+from lambdalab.engine.jsonlogs import JsonLogs
 from lambdalab.engine.limits import Limits
 from lambdalab.engine.reaper import Reaper, remove_tree
 from lambdalab.engine.sandbox import Sandbox, lab_marker, marked_environment
@@ -107,6 +108,8 @@ class Spawner:
             return
         environment.slots.add(incarnation)  # a spare's slot passes to the environment
         config = environment.config
+        if isinstance(environment.stream.render, JsonLogs):
+            environment.stream.render.initialization_type = effect.init_type
         marker = f"{self.marker}{environment.id}/{incarnation}/"
         try:
             port = environment.open_server(incarnation)
@@ -160,9 +163,17 @@ class Spawner:
         )
         self.spares.refill()
         date = time.strftime("%Y/%m/%d", time.gmtime())
-        stream = LogStream(
-            log_stream_name(date, pool.spec.version, environment_id), max_entries=self.settings.max_log_entries
-        )
+        name = log_stream_name(date, pool.spec.version, environment_id)
+        if config.log_format == "JSON":  # Lambda's JSON format, rendered when the stream is read
+            json_logs = JsonLogs(config, pool.spec.version, name)
+            stream = LogStream(
+                name,
+                max_entries=self.settings.max_log_entries,
+                render=json_logs,
+                filter_output=json_logs.filter_output,
+            )
+        else:
+            stream = LogStream(name, max_entries=self.settings.max_log_entries)
         if spare is not None:
             tmp = spare.tmp
         else:

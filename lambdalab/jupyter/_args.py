@@ -22,6 +22,59 @@ SCALING_OPTIONS = {
 }
 
 
+# the logging options (%%lambda and %lambda config): flags and argparse keywords, and the field each sets
+LOGGING_ARGUMENTS: tuple[tuple[tuple[str, ...], dict[str, Any]], ...] = (
+    (
+        ("--log-format",),
+        {
+            "dest": "log_format",
+            "type": str.upper,
+            "choices": ("JSON", "TEXT"),
+            "default": None,
+            "help": "JSON: Lambda's JSON log format (platform.* records, logging records as JSON); default Text",
+        },
+    ),
+    (
+        ("--log-level",),
+        {
+            "dest": "application_log_level",
+            "type": str.upper,
+            "choices": ("TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL"),
+            "default": None,
+            "help": "the application log level (JSON only; default INFO)",
+        },
+    ),
+    (
+        ("--system-log-level",),
+        {
+            "dest": "system_log_level",
+            "type": str.upper,
+            "choices": ("DEBUG", "INFO", "WARN"),
+            "default": None,
+            "help": "the level of the platform's records (JSON only; default INFO)",
+        },
+    ),
+)
+
+
+def add_logging_options(parser: argparse.ArgumentParser) -> None:
+    for flags, kwargs in LOGGING_ARGUMENTS:
+        parser.add_argument(*flags, **kwargs)
+
+
+def logging_options(args: argparse.Namespace, *, given_only: bool = False) -> dict[str, Any]:
+    """``log_format`` and the two levels for the API: those given (all of them, Text by default, unless
+    ``given_only``)."""
+    out = {
+        field: getattr(args, field)
+        for field in ("log_format", "application_log_level", "system_log_level")
+        if getattr(args, field) is not None or not given_only
+    }
+    if "log_format" in out:
+        out["log_format"] = out["log_format"] or "Text"
+    return out
+
+
 @contextlib.contextmanager
 def caller_errors() -> Iterator[None]:
     """Show a caller's mistake as a ``UsageError`` (one line, no traceback)."""

@@ -19,9 +19,11 @@ from lambdalab import runtime_ids
 from lambdalab.api import Function, Lab
 from lambdalab.errors import ConfigError
 from lambdalab.jupyter._args import (
+    add_logging_options,
     add_package_options,
     env_pairs,
     event_value,
+    logging_options,
     new_parser,
     package_options,
     parse,
@@ -191,6 +193,7 @@ _CONFIG = new_parser("lambda config")
 _CONFIG.add_argument("name")
 add_config_options(_CONFIG, for_update=True)
 add_package_options(_CONFIG, for_update=True)
+add_logging_options(_CONFIG)
 _CONFIG_FIELDS = {
     "memory": "memory_mb",
     "timeout": "timeout_s",
@@ -217,6 +220,7 @@ def config(magics: MagicsContext, rest: str) -> Function:
     if args.env is not None:
         changes["env_vars"] = env_pairs(args.env)
     changes.update(package_options(args, given_only=True))
+    changes.update(logging_options(args, given_only=True))
     scaling = scaling_changes(args)
     if set(changes) - {"progress", "pip_args"} or scaling:
         fn.update(**changes, **scaling)

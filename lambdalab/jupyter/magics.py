@@ -23,7 +23,16 @@ from traitlets import Float, Integer
 from lambdalab import runtime_ids
 from lambdalab.api import Function, Lab
 from lambdalab.jupyter import session
-from lambdalab.jupyter._args import caller_errors, env_pairs, event_value, package_options, parse, scaling_changes
+from lambdalab.jupyter._args import (
+    LOGGING_ARGUMENTS,
+    caller_errors,
+    env_pairs,
+    event_value,
+    logging_options,
+    package_options,
+    parse,
+    scaling_changes,
+)
 from lambdalab.jupyter.commands import SUBCOMMANDS, line_help
 from lambdalab.logtext import plain
 
@@ -101,6 +110,9 @@ class LambdaMagics(Magics):
         help="seconds an idle environment is kept before it shuts down (only passed when given)",
     )
     @argument("--no-freeze", action="store_true", help="do not freeze (SIGSTOP) idle environments")
+    @argument(*LOGGING_ARGUMENTS[0][0], **LOGGING_ARGUMENTS[0][1])
+    @argument(*LOGGING_ARGUMENTS[1][0], **LOGGING_ARGUMENTS[1][1])
+    @argument(*LOGGING_ARGUMENTS[2][0], **LOGGING_ARGUMENTS[2][1])
     @argument(
         "--requirements",
         metavar="'REQ ...'",
@@ -176,6 +188,7 @@ class LambdaMagics(Magics):
             "timeout_s": args.timeout if args.timeout is not None else self.default_timeout_s,
             "freeze": not args.no_freeze,
             **package_options(args),
+            **logging_options(args),
         }
         scaling = scaling_changes(args)
         lab = self.lab

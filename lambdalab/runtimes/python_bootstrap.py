@@ -56,6 +56,14 @@ INIT_ERROR_WARNING = (
 )
 
 _request_id = ""  # the current invoke's id, stamped on every log record as aws_request_id
+# LoggingConfig.LogFormat=JSON: logging records and error records as Lambda's JSON objects, one a line
+_JSON_LOGS = os.environ.get("AWS_LAMBDA_LOG_FORMAT", "").upper() == "JSON"
+JSON_DATEFMT = "%Y-%m-%dT%H:%M:%SZ"  # second precision, as awslambdaric's JsonFormatter
+# LogRecord attributes that are not ``extra=`` fields (awslambdaric's reserved set, and ours)
+_RECORD_FIELDS = frozenset(
+    "name msg args levelname levelno pathname filename module exc_info exc_text stack_info lineno funcName created "
+    "msecs relativeCreated thread threadName processName process taskName aws_request_id tenant_id _frame_type".split()
+)
 
 
 def _platform_gone() -> "NoReturn":
@@ -279,7 +287,7 @@ def _install_logging() -> None:
 
     logging.Formatter.converter = time.gmtime  # awslambdaric makes every formatter UTC, not just ours
     handler = StdoutHandler()
-    handler.setFormatter(logging.Formatter(LOG_FORMAT, LOG_DATEFMT))
+    handler.setFormatter(_json_formatter(logging) if _JSON_LOGS else logging.Formatter(LOG_FORMAT, LOG_DATEFMT))
     handler.addFilter(RequestIdFilter())
     root = logging.getLogger()
     root.addHandler(handler)
@@ -289,8 +297,47 @@ def _install_logging() -> None:
         root.setLevel(level)
 
 
+def _json_formatter(logging: "types.ModuleType") -> "Any":
+    """Lambda's JSON application record (awslambdaric's fields): one object a line, ``None`` values left out."""
+
+    class JsonFormatter(logging.Formatter):  # type: ignore[name-defined,misc]
+        def format(self, record: "Any") -> str:
+            record.levelno = min(50, max(0, record.levelno)) // 10 * 10  # a custom level reads as its decade's
+            record.levelname = logging.getLevelName(record.levelno)
+            out: dict[str, Any] = {
+                "timestamp": self.formatTime(record, JSON_DATEFMT),
+                "level": record.levelname,
+                "message": record.getMessage(),
+                "logger": record.name,
+                "requestId": getattr(record, "aws_request_id", None),
+            }
+            exc = record.exc_info
+            if exc and exc[0] is not None:
+                traceback = _own_import("traceback")
+                out["stackTrace"] = traceback.format_tb(exc[2])
+                out["errorType"] = exc[0].__name__
+                out["errorMessage"] = str(exc[1])
+                out["location"] = f"{record.pathname}:{record.funcName}:{record.lineno}"
+            if getattr(record, "tenant_id", None) is not None:
+                out["tenantId"] = record.tenant_id
+            for key, value in record.__dict__.items():
+                if key not in _RECORD_FIELDS and key not in out:
+                    out[key] = value
+            return _JSON_LOG_ENCODER.encode({k: v for k, v in out.items() if v is not None}) + "\n"
+
+    return JsonFormatter()
+
+
 def _log_error(error: "ErrorBody") -> None:
-    """Write an error record the way the runtime does on stdout: one line, \\r between lines, NBSP indents."""
+    """Write an error record the way the runtime does on stdout: one line, \\r between lines, NBSP indents.
+
+    Under the JSON format, one object: ``timestamp``, ``level`` ERROR and the error body (awslambdaric 4.2's;
+    its earlier releases spelled the key ``log_level``)."""
+    if _JSON_LOGS:
+        stamp = time.strftime(JSON_DATEFMT, time.gmtime())
+        sys.stdout.write(_JSON_LOG_ENCODER.encode({"timestamp": stamp, "level": "ERROR", **error}) + "\n")
+        _flush_std()
+        return
     description = "[ERROR]"
     if error["errorType"]:
         description += " " + error["errorType"] + (":" if error["errorMessage"] else "")
@@ -342,6 +389,9 @@ def _json_default(obj: object) -> "int | float":
             return int(obj)
         return float(obj)  # also NaN and Infinity, which we allow, like simplejson
     raise TypeError(f"Object of type {type(obj).__name__} is not JSON serializable")
+
+
+_JSON_LOG_ENCODER = json.JSONEncoder(ensure_ascii=False, default=str)  # extra= values that are not JSON: str()
 
 
 def _make_encoder() -> "json.JSONEncoder":
