@@ -323,7 +323,9 @@ class Function:
 
         config, code_dir, sha, paths = self._engine.call(where)
         fields = {f.name: getattr(config, f.name) for f in dataclasses.fields(config)}
-        profiled = ProfiledConfig(**(fields | {"provisioned_concurrency": 0, "reserved_concurrency": None}))
+        # the Text format: a JSON format's level filter would drop the import timing lines it reads
+        text = {"log_format": "Text", "application_log_level": None, "system_log_level": None}
+        profiled = ProfiledConfig(**(fields | text | {"provisioned_concurrency": 0, "reserved_concurrency": None}))
         s = self._engine.settings
         scratch = LabEngine(  # a Lab of its own: this one's region, account, init timeout, variables, cgroups
             LabSettings(

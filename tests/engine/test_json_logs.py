@@ -182,3 +182,33 @@ def test_bad_logging_settings_are_refused() -> None:
         FunctionConfig(name="f", log_format="JSON", system_log_level="ERROR")
     with pytest.raises(ConfigError, match="application_log_level"):
         FunctionConfig(name="f", log_format="JSON", application_log_level="LOUD")
+
+
+def test_profile_init_reads_its_timing_whatever_the_log_level(lab: lambdalab.Lab) -> None:
+    fn = lab.create_function("profiled", "import json\ndef handler(e, c):\n    return 1\n", log_format="JSON",
+                             application_log_level="FATAL")
+    table = fn.profile_init()
+    assert "json" in set(table["module"]) and table.attrs["error"] is None
+    assert fn.config.application_log_level == "FATAL"  # the function itself is untouched
+
+
+def test_log_stream_render_and_filter_hooks() -> None:
+    from lambdalab.core.logstream import LogStream
+    from lambdalab.core.records import End, Start
+
+    plain = LogStream("s")
+    plain.add(Start("r1", "$LATEST", 1.0))
+    plain.write(b"out\n")
+    plain.add(End("r1", 2.0))
+    assert plain.text() == "START RequestId: r1 Version: $LATEST\nout\nEND RequestId: r1\n"
+
+    hooked = LogStream(
+        "s",
+        render=lambda entry: "" if isinstance(entry, End) else "S",
+        filter_output=lambda chunk: chunk.replace("drop\n", ""),
+    )
+    hooked.add(Start("r1", "$LATEST", 1.0))
+    hooked.write(b"keep\ndrop\n")
+    hooked.add(End("r1", 2.0))
+    hooked.write(b"drop\n")  # a run that filters to nothing leaves no line
+    assert hooked.text() == "S\nkeep\n"
