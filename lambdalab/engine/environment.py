@@ -74,7 +74,11 @@ class EngineEnvironment:
         self.sandboxes: dict[int, Sandbox] = {}
         self.servers: dict[int, tuple[socket.socket, asyncio.Task[asyncio.Server]]] = {}
         self.parked: http_server.Connection | None = None
+        # the deadline timer: it may fire before ``deadline_at`` (the loop time of the armed deadline, None
+        # when disarmed), and then re-arms itself; so arming a later deadline allocates no timer
         self.deadline: asyncio.TimerHandle | None = None
+        self.deadline_at: float | None = None
+        self.deadline_incarnation = 0
         self.limits_ready: dict[int, asyncio.Future[None]] = {}  # per incarnation: placed under its limits
         self.slots: set[int] = set()  # incarnations holding a slot of the descriptor budget (engine.fd_budget)
         self.retired = False
@@ -172,6 +176,7 @@ class EngineEnvironment:
         self.close_server(incarnation)
 
     def cancel_deadline(self) -> None:
+        self.deadline_at = None
         if self.deadline is not None:
             self.deadline.cancel()
             self.deadline = None

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from collections.abc import Callable
 from typing import Protocol
 
 import httptools
@@ -128,18 +127,16 @@ class Connection(asyncio.Protocol):
             return
         if url.startswith(api.INVOCATION_PREFIX):
             request_id, _, action = url[len(api.INVOCATION_PREFIX) :].partition("/")
-            route: Callable[[], tuple[int, bytes]] | None = {
-                "response": lambda: endpoint.on_response(request_id, body, too_large),
-                "error": lambda: endpoint.on_error(request_id, body, self._error_type),
-            }.get(action)
+            if action == "response":
+                status, answer = endpoint.on_response(request_id, body, too_large)
+            elif action == "error":
+                status, answer = endpoint.on_error(request_id, body, self._error_type)
+            else:
+                status, answer = 404, _NOT_FOUND
         elif url == api.INIT_ERROR_PATH:
-            route = lambda: endpoint.on_init_error(body, self._error_type)  # noqa: E731
+            status, answer = endpoint.on_init_error(body, self._error_type)
         else:
-            route = None
-        if route is None:
-            self.send(404, _NOT_FOUND)
-            return
-        status, answer = route()
+            status, answer = 404, _NOT_FOUND
         self.send(status, answer)
 
     # -- writing ------------------------------------------------------------------------------

@@ -288,24 +288,32 @@ def _node_path(identifier: str, opt: str | None, task_root: str) -> list[str]:
     return [*layers, task_root]  # Lambda's /var/runtime (the SDK for JavaScript) has no counterpart here
 
 
+_NEXT_HEAD = (
+    f"{api.H_REQUEST_ID}: %s\r\n{api.H_DEADLINE_MS}: %d\r\n{api.H_FUNCTION_ARN}: %s\r\n{api.H_TRACE_ID}: %s\r\n"
+    "Content-Type: application/json\r\n"
+)
+_OPTIONAL = (
+    ("client_context", api.H_CLIENT_CONTEXT),
+    ("cognito_identity", api.H_COGNITO_IDENTITY),
+    ("tenant_id", api.H_TENANT_ID),
+)
+
+
 def next_headers(invocation: Invocation, deadline_at: float) -> bytes:
     """The ``GET /next`` answer's headers for one invocation (AWS docs, "Using the Lambda runtime API")."""
-    options = invocation.options if isinstance(invocation.options, dict) else {}
-    lines = [
-        f"{api.H_REQUEST_ID}: {invocation.request_id}",
-        f"{api.H_DEADLINE_MS}: {int(deadline_at * 1000)}",
-        f"{api.H_FUNCTION_ARN}: {invocation.invoked_arn}",
-        f"{api.H_TRACE_ID}: {options.get('trace_id') or _trace_id(invocation)}",
-        "Content-Type: application/json",
-    ]
-    for key, header in (
-        ("client_context", api.H_CLIENT_CONTEXT),
-        ("cognito_identity", api.H_COGNITO_IDENTITY),
-        ("tenant_id", api.H_TENANT_ID),
-    ):
-        if options.get(key):
-            lines.append(f"{header}: {options[key]}")
-    return ("\r\n".join(lines) + "\r\n").encode()
+    options = invocation.options if isinstance(invocation.options, dict) else None
+    trace = options.get("trace_id") if options else None
+    head = _NEXT_HEAD % (
+        invocation.request_id,
+        int(deadline_at * 1000),
+        invocation.invoked_arn,
+        trace or _trace_id(invocation),
+    )
+    if options:
+        for key, header in _OPTIONAL:
+            if options.get(key):
+                head += f"{header}: {options[key]}\r\n"
+    return head.encode()
 
 
 def _trace_id(invocation: Invocation) -> str:

@@ -278,7 +278,11 @@ class Sandbox:
         if self.returncode is None:
             self._signal(signal.SIGSTOP)
             if self._scan is None:  # looked for right after the batch, once callers are answered
-                self._scan = self._loop.call_soon(self._stop_outside_after_freeze)
+                self._scan = self._loop.call_soon(self._scan_after_answers)
+
+    def _scan_after_answers(self) -> None:
+        # one more turn: the callbacks that answer callers were scheduled after this one, in the same batch
+        self._scan = self._loop.call_soon(self._stop_outside_after_freeze)
 
     def _stop_outside_after_freeze(self) -> None:
         self._scan = None
