@@ -183,12 +183,13 @@ class Panel:
         )
         self._started_at = time.time()
         self._held, self.cascade_text = None, ""
-        self.handle = load.start(self.fn, pattern, duration_s=duration, count=self.count, event=self.event)
+        with self._lock:  # against the refresh task resting the board of the run before (see _tick)
+            self.handle = load.start(self.fn, pattern, duration_s=duration, count=self.count, event=self.event)
+            if self.board is not None:
+                self.board.start()
         self.start_button.disabled, self.stop_button.disabled = True, False
         self.progress.bar_style = ""
         self.status.value = f"<b>{self.fn.name}</b>: running · {controls['pattern'].value} load starting"
-        if self.board is not None:
-            self.board.start()
         self._start_ticking()
         return self.handle
 
@@ -264,6 +265,11 @@ class Panel:
         kernel_loop.run_on_main(self._tick)
 
     async def _tick(self) -> None:
+        """Follow runs until none is left: a run started during the last pass is followed by this same task.
+
+        Deciding to end and ending (the board's rest, ``_ticking`` cleared) happen under the lock that ``start``
+        holds while it starts a run and its board, so a run is never left without a refresh or a live board (a
+        new task spawned from here could land on a loop that is closing, outside a kernel)."""
         try:
             while True:
                 done = not self.running
@@ -271,15 +277,19 @@ class Panel:
                 frames = await asyncio.get_running_loop().run_in_executor(None, self._frames)  # off the main thread
                 self._draw(*frames, every=done)  # widgets change only here, on the kernel's main thread
                 if done:
-                    break
+                    with self._lock:
+                        if not self.running:
+                            if self.board is not None:  # the board rests with the run's last picture
+                                _rest(self.board)
+                            self._ticking = False
+                            break
+                    continue  # a new run started during the last pass: keep following it
                 await asyncio.sleep(max(0.02, self.refresh_s - (time.monotonic() - began)))  # a steady rate
+        except BaseException:
+            self._ticking = False  # a failed refresh: the next start begins a new one
+            raise
         finally:
-            if not self.running and self.board is not None:  # the board rests with the run's last picture
-                _rest(self.board)
-            self._ticking = False
             self.start_button.disabled, self.stop_button.disabled = self.running, not self.running
-            if self.running:  # a new run started during the last pass: keep following it
-                self._start_ticking()
 
     def refresh(self) -> None:
         """Redraw every chart, the progress and the status now, from the Lab's spans and the run's snapshot."""
