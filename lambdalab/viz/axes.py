@@ -49,6 +49,17 @@ def log_ticks(lo: float, hi: float, *, most: int = 12) -> list[float]:
     return every if len(every) >= 2 else ticks if len(ticks) >= 2 else []
 
 
+def round_ticks(lo: float, hi: float, *, count: int = 4) -> list[float]:
+    """About ``count`` round ticks (multiples of a 1-2-5 step) from ``lo`` to ``hi``: for a range too narrow for
+    ``log_ticks`` (100.7-168.8 ms gives 120, 140, 160), never the raw ends."""
+    if not (math.isfinite(lo) and math.isfinite(hi)) or hi <= lo:
+        return [round_sig(lo)] if math.isfinite(lo) else []
+    step = nice_step((hi - lo) / max(count, 1))
+    first = math.ceil(lo / step - 1e-9)
+    ticks = [round_sig(k * step) for k in range(first, math.floor(hi / step + 1e-9) + 1)]
+    return ticks if ticks else [round_sig((lo + hi) / 2)]
+
+
 def round_sig(value: float) -> float:
     """``value`` without float noise (2 * 10**-1 is 0.2, not 0.20000000000000004)."""
     return float(f"{value:.6g}")

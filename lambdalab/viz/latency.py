@@ -22,7 +22,7 @@ from lambdalab.viz._frames import (
     invoked_mask,
     time_axis,
 )
-from lambdalab.viz.axes import log_axis_ms, log_ticks, ms_text
+from lambdalab.viz.axes import log_axis_ms, log_ticks, ms_text, round_ticks
 from lambdalab.viz.colours import COLD_COLOUR, ERROR_COLOUR, PHASE_COLOURS, THROTTLE_COLOUR, WARM_COLOUR
 from lambdalab.viz.render import render
 
@@ -156,7 +156,7 @@ def parts_latency_histogram(
                 lo_l, hi_l = lo_l - 0.05, hi_l + 0.05
             edges_l = np.linspace(lo_l, hi_l, bins + 1)
             edges = 10.0**edges_l
-            ticks = log_ticks(10**lo_l, 10**hi_l) or [lo, hi]
+            ticks = log_ticks(10**lo_l, 10**hi_l) or round_ticks(10**lo_l, 10**hi_l)
             xaxis.update(
                 tickmode="array", tickvals=[math.log10(t) for t in ticks], ticktext=[ms_text(t) for t in ticks]
             )

@@ -145,3 +145,17 @@ def test_a_cascade_is_explained_by_what_came_before_it():
     assert "4.0 s into the load: its warm environments had just shut down (a redeploy" in elsewhere
     later = explain_cascade(Cascade(T0 + 4.0, T0 + 4.05, 6, math.nan), load_start=T0, warm_at_start=3)
     assert later.startswith("6 environments started cold within 50 ms, 4.0 s into the load: requests arrived faster")
+
+
+def test_a_narrow_latency_range_gets_round_ticks_not_its_raw_ends():
+    """100.7-168.8 ms (a 100 ms handler with 160 ms cold starts) is too narrow for 1-2-5 log ticks: round ones."""
+    import numpy as np
+    import pandas as pd
+
+    from lambdalab.viz import latency as latency_module
+
+    invocations = pd.DataFrame(
+        {"latency_ms": np.linspace(100.678, 168.84, 20), "cold": [True] + [False] * 19, "request_id": ["r"] * 20}
+    )
+    _traces, layout = latency_module.parts_latency_histogram(None, invocations, log_x=True)
+    assert list(layout["xaxis"]["ticktext"]) == ["120 ms", "140 ms", "160 ms"]
