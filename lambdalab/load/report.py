@@ -72,7 +72,8 @@ class LoadSummary:
     request_cost_usd: float
     cost_usd: float
     price_label: str = PRICE_LABEL
-    error_types: dict[str, int] = dataclasses.field(default_factory=dict)  # error_type -> count, most first
+    # error_type -> count, most first; compared, not hashed, so a summary stays hashable as before
+    error_types: dict[str, int] = dataclasses.field(default_factory=dict, hash=False)
 
     def as_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

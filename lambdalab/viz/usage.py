@@ -8,8 +8,10 @@ drawn as WebGL segments when there are too many bars for SVG.
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING, Any
 
+from lambdalab.errors import ConfigError
 from lambdalab.viz._frames import (
     Parts,
     base_layout,
@@ -81,12 +83,15 @@ def parts_concurrency(
     invocations: pd.DataFrame | None,
     *,
     origin: float | None = None,
-    bin_s: float = 0.1,
+    bin_s: float | None = 0.1,
     max_bins: int = 600,
     limit: int | None = None,
     title: str = "Concurrency over time",
+    max_points: int | None = None,
 ) -> Parts:
     import numpy as np
+
+    bin_s, max_bins = _bin_options(bin_s, max_bins, max_points)
 
     base = origin if origin is not None else 0.0
     phases = spans["phase"].to_numpy() if has_rows(spans) else np.empty(0, dtype=object)
@@ -162,23 +167,39 @@ def _stacked(name: str, x: np.ndarray, y: np.ndarray, colour: str, hover: str) -
     }
 
 
+def _bin_options(bin_s: float | None, max_bins: int, max_points: int | None) -> tuple[float, int]:
+    """``bin_s`` None is the default 100 ms; ``max_points`` is the older name of ``max_bins`` (still taken)."""
+    if bin_s is None:
+        bin_s = 0.1
+    if not (isinstance(bin_s, int | float) and math.isfinite(bin_s) and bin_s > 0):
+        raise ConfigError(f"invalid bin_s: {bin_s!r}; expected a positive number of seconds")
+    if max_points is not None:
+        max_bins = max_points
+    if not (isinstance(max_bins, int) and max_bins >= 1):
+        raise ConfigError(f"invalid max_bins: {max_bins!r}; expected a positive whole number")
+    return float(bin_s), max_bins
+
+
 def concurrency(
     spans_df: pd.DataFrame,
     invocations_df: pd.DataFrame | None = None,
     *,
     origin: float | None = None,
-    bin_s: float = 0.1,
+    bin_s: float | None = 0.1,
     max_bins: int = 600,
     limit: int | None = None,
     window_s: float | None = None,
     title: str = "Concurrency over time",
+    max_points: int | None = None,
 ) -> Any:
     """Environments busy (init, invoke), frozen and idle, and throttled requests, stacked per time bin.
 
     Each bin (``bin_s``, 100 ms by default; wider, at a 1-2-5 step, past ``max_bins`` bins) shows the
     environments' mean level over the bin, so steady load reads as a level, not a barcode; throttled
     requests are counted per bin on top. ``limit`` draws the reserved concurrency as a dashed line.
+    ``max_points`` is the older name of ``max_bins``.
     """
+    bin_s, max_bins = _bin_options(bin_s, max_bins, max_points)
     return render(
         parts_concurrency,
         spans=spans_df,
@@ -289,9 +310,11 @@ def reuse(
     *,
     bar_limit: int = 300,
     title: str = "Requests per environment",
+    max_labels: int | None = None,
 ) -> Any:
     """A bar per environment (numbered by first use): the cold start that made it and the warm requests it served.
 
-    Above ``bar_limit`` environments the bars are drawn as WebGL line segments (same picture).
+    Above ``bar_limit`` environments the bars are drawn as WebGL line segments (same picture). ``max_labels``
+    is still taken but does nothing: the environments are numbered, and each one's id is in its hover.
     """
     return render(parts_reuse, invocations=invocations_df, bar_limit=bar_limit, title=title)

@@ -61,3 +61,15 @@ def test_every_request_throttled_says_so() -> None:
     summary = load.run(FakeFunction(throttle_every=1), load.Constant(2000), count=6, progress=False).summary
     assert summary.throttles == 6 and summary.errors == 0 and summary.error_types == {}
     assert "every request was throttled (TooManyRequestsException" in str(summary)
+
+
+def test_a_summary_stays_hashable_and_compares_its_error_types() -> None:
+    import dataclasses
+
+    from lambdalab.load.report import LoadSummary
+
+    fields = {f.name: 0 for f in dataclasses.fields(LoadSummary) if f.name not in ("price_label", "error_types")}
+    one = LoadSummary(**fields, error_types={"ValueError": 2})
+    assert hash(one) == hash(LoadSummary(**fields, error_types={"KeyError": 1}))
+    assert one != LoadSummary(**fields, error_types={"KeyError": 1})
+    assert one == LoadSummary(**fields, error_types={"ValueError": 2})

@@ -159,3 +159,25 @@ def test_a_narrow_latency_range_gets_round_ticks_not_its_raw_ends():
     )
     _traces, layout = latency_module.parts_latency_histogram(None, invocations, log_x=True)
     assert list(layout["xaxis"]["ticktext"]) == ["120 ms", "140 ms", "160 ms"]
+
+
+def test_concurrency_and_reuse_still_take_their_older_arguments():
+    """max_points (now max_bins), bin_s=None (the default) and reuse's max_labels keep working; bad bins are
+    a ConfigError, not a TypeError or a division by zero."""
+    import pandas as pd
+
+    from lambdalab import viz
+    from lambdalab.errors import ConfigError
+
+    spans = pd.DataFrame(
+        {"environment_id": ["e" * 32] * 2, "function": ["f"] * 2, "phase": ["init", "invoke"],
+         "start": [0.0, 0.1], "end": [0.1, 0.3], "duration_ms": [100.0, 200.0]}
+    )
+    invocations = pd.DataFrame({"environment_id": ["e" * 32], "cold": [True], "request_id": ["r"],
+                                "start": [0.0], "end": [0.3], "latency_ms": [300.0]})
+    assert viz.concurrency(spans, max_points=100).data
+    assert viz.concurrency(spans, bin_s=None).data
+    assert viz.reuse(invocations, max_labels=10).data
+    for bad in (0, -1.0, float("nan")):
+        with pytest.raises(ConfigError, match="bin_s"):
+            viz.concurrency(spans, bin_s=bad)
