@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+import weakref
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol
@@ -268,6 +269,19 @@ class Board(anywidget.AnyWidget):
             self.sync()
 
 
+_latest: weakref.WeakValueDictionary[tuple[int, str], Board] = weakref.WeakValueDictionary()
+
+
 def board(fn: Listable, **kwargs: Any) -> Board:
-    """A started ``Board`` of ``fn``'s environments (``refresh_s``, ``linger_s``: see ``Board``)."""
-    return Board(fn, **kwargs).start()
+    """A started ``Board`` of ``fn``'s environments (``refresh_s``, ``linger_s``: see ``Board``).
+
+    The board this made before for the same function stops (it keeps its last picture): running a
+    ``%lambda board NAME`` cell again leaves one board polling, not one more each time."""
+    lab = getattr(fn, "lab", None)  # a Function: the same name in the same Lab is the same function
+    key = (id(lab if lab is not None else fn), fn.name)
+    before = _latest.get(key)
+    if before is not None:
+        before.stop()
+    made = Board(fn, **kwargs).start()
+    _latest[key] = made
+    return made

@@ -292,3 +292,23 @@ def test_board_over_a_real_lab(lab: Any) -> None:
 @pytest.mark.parametrize("linger", [LINGER_S])
 def test_default_linger_is_brief(linger: float) -> None:
     assert 0.3 <= linger <= 3.0
+
+
+def test_a_new_board_of_the_same_function_stops_the_one_before() -> None:
+    """Running a ``%lambda board NAME`` cell again leaves one board polling, not one more each time."""
+    source = Listing()
+    first = board(source, refresh_s=0.02)
+    second = None
+    try:
+        assert first.live is True
+        second = board(source, refresh_s=0.02)
+        assert first.live is False and second.live is True
+        other_board = board(Listing(), refresh_s=0.02)  # another function (no Lab: another object) keeps its own
+        try:
+            assert second.live is True and other_board.live is True
+        finally:
+            other_board.close()
+    finally:
+        first.close()
+        if second is not None:
+            second.close()
