@@ -13,6 +13,7 @@ that ran its course ends full.
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable
 from typing import Any, TextIO
@@ -90,11 +91,25 @@ class TextBar:
         self.out.flush()
 
 
+def _zero_width_fix(tqdm: Any) -> dict[str, int]:
+    """80 columns and 24 rows for a terminal bar where the terminal says it is 0 by 0 (a pty nobody sized),
+    where tqdm would print nothing; nothing for a notebook's widget (its ncols would set the widget's width)."""
+    if "notebook" in getattr(tqdm, "__module__", ""):
+        return {}
+    try:
+        size = os.get_terminal_size(sys.stderr.fileno())
+    except (OSError, ValueError, AttributeError):  # not a terminal: tqdm's own defaults
+        return {}
+    fix = {"ncols": 80} if size.columns <= 0 else {}
+    return fix | ({"nrows": 24} if size.lines <= 0 else {})
+
+
 class TqdmBar:
     """The same numbers on a ``tqdm.auto`` bar: a widget in a notebook, a line on stderr in a terminal."""
 
     def __init__(self, tqdm: Any, total: int | None, duration_s: float | None) -> None:
         self.by_time = not total and bool(duration_s)
+        width = _zero_width_fix(tqdm)
         if self.by_time:  # the bar is the clock; the requests go in the text after it
             self.bar = tqdm(
                 total=duration_s,
@@ -102,9 +117,10 @@ class TqdmBar:
                 bar_format="{desc}: {percentage:3.0f}%|{bar}| {n:.1f}/{total:g} s{postfix}",
                 mininterval=0,
                 leave=True,
+                **width,
             )
         else:
-            self.bar = tqdm(total=total or None, desc="load", unit=" requests", mininterval=0, leave=True)
+            self.bar = tqdm(total=total or None, desc="load", unit=" requests", mininterval=0, leave=True, **width)
         self._last: tuple[float, int, int, int, int] | None = None
 
     def draw(self, elapsed: float, done: int, in_flight: int, errors: int, throttles: int) -> None:
