@@ -102,7 +102,8 @@ def run(
     ``event`` is the payload of every request, or a callable ``event(i)`` that makes the i-th
     request's (i = 0, 1, ...). ``invocation_type="Event"`` calls ``target.invoke(event,
     invocation_type="Event")`` when the target supports it, and raises ``ConfigError`` otherwise.
-    ``progress``: a text progress bar on stderr (or the given stream); ``False`` for none.
+    ``progress``: a progress bar (tqdm's: a widget in a notebook, a line on a terminal), or a plain text bar on
+    the given stream; ``False`` for none.
     ``on_progress(done, total_or_None)`` is called about 5 times a second from the runner's
     thread. Setting ``stop`` (a ``threading.Event``) or pressing Ctrl-C stops sending; the report
     then covers what was sent. Throttles (``TooManyRequestsException``) and other Invoke errors
