@@ -126,10 +126,71 @@ class Function:
         return self._engine.call(lambda plane: plane.publish(self.name))
 
     def create_alias(self, name: str, version: str, weights: Mapping[str, float] | None = None) -> None:
-        """Point alias ``name`` at ``version``; ``weights`` sends shares of traffic to other versions."""
+        """Point alias ``name`` at ``version``; ``weights`` sends shares of traffic to other versions.
+
+        As Lambda: at most one other version, never ``version`` itself, and no weights on ``$LATEST``."""
         check_alias_name(name)
         check_alias_weights(weights)
+        _check_routing(version, weights or {})
         self._engine.call(lambda plane: plane.create_alias(self.name, name, version, dict(weights or {})))
+
+    def update_alias(self, name: str, version: str | None = None, weights: Mapping[str, float] | None = None) -> None:
+        """Point an existing alias at ``version`` (None: where it points now) with ``weights`` (None: keep them;
+        ``{}``: none); ``UnknownFunctionError`` for an alias that does not exist."""
+        current = self.aliases().get(name)
+        if current is None:
+            raise UnknownFunctionError(f"Alias not found: {self.arn(name)}")
+        version = current.version if version is None else version
+        self.create_alias(name, version, current.weights if weights is None else weights)
+
+    def delete_alias(self, name: str) -> None:
+        """Remove alias ``name`` (its versions stay); ``UnknownFunctionError`` if there is none."""
+
+        def remove(plane: ControlPlane) -> None:
+            if plane.scheduler.entry(self.name).aliases.pop(name, None) is None:
+                raise UnknownFunctionError(f"Alias not found: {plane.arn(self.name, name)}")
+
+        self._engine.call(remove)
+
+    def delete_version(self, version: str) -> None:
+        """Delete published ``version``: its environments retire, it can no longer be invoked. As Lambda,
+        ``$LATEST`` cannot be deleted this way and neither can a version an alias routes to (``ConfigError``)."""
+        if version == LATEST:
+            raise ConfigError("$LATEST version cannot be deleted without deleting the function.")
+
+        def remove(plane: ControlPlane) -> None:
+            entry = plane.scheduler.entry(self.name)
+            if version not in entry.pools:
+                raise UnknownFunctionError(f"Function not found: {plane.arn(self.name, version)}")
+            users = sorted(a.name for a in entry.aliases.values() if version == a.version or version in a.weights)
+            if users:
+                raise ConfigError(
+                    f"Unable to delete version because the following aliases reference it: [{', '.join(users)}]"
+                )
+            pool = entry.pools.pop(version)
+            effects = pool.retire(plane.now())  # idle environments go now, busy ones after their invocation
+            entry.retired.append(pool)
+            entry.refresh()
+            plane.perform(effects)
+
+        self._engine.call(remove)
+
+    def set_async_options(self, *, max_retry_attempts: int | None = None, max_event_age_s: int | None = None) -> None:
+        """Change how asynchronous invocations are retried (0-2 retries) and how old an event may get
+        (60-21,600 s) without redeploying: environments stay warm; events queued from now on take them.
+        None keeps a setting."""
+        changes: dict[str, Any] = {}
+        if max_retry_attempts is not None:
+            changes["max_retry_attempts"] = max_retry_attempts
+        if max_event_age_s is not None:
+            changes["max_event_age_s"] = max_event_age_s
+        config = dataclasses.replace(self.config, **changes)  # checks the ranges (ConfigError)
+
+        def apply(plane: ControlPlane) -> None:
+            plane.configs[self.name] = dataclasses.replace(plane.configs[self.name], **changes)
+
+        self._engine.call(apply)
+        self.config = config
 
     def provision(self, count: int, qualifier: str | None = None) -> None:
         """Keep ``count`` environments of the version ``qualifier`` names initialised (0: none), as Lambda's
@@ -358,3 +419,16 @@ class Function:
     def url(self, qualifier: str | None = None) -> str:
         """This function's URL (a loopback port of its own), created on first use; starts ``lab.serve()`` if needed."""
         return cast(str, front_ends.get("function_url")(self._lab, self.name, qualifier))
+
+
+def _check_routing(version: str, weights: Mapping[str, float]) -> None:
+    """Lambda's rules for an alias's routing (its messages): one other version at most, never its own."""
+    if len(weights) > 1:
+        raise ConfigError("Number of items in AdditionalVersionWeights cannot be greater than 1")
+    if version in weights:
+        raise ConfigError(
+            f"Invalid function version {version}. Function version {version} is already included in routing "
+            "configuration."
+        )
+    if weights and version == LATEST:
+        raise ConfigError("$LATEST is not supported for an alias pointing to more than 1 version")

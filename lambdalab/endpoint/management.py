@@ -4,28 +4,30 @@ Each handler maps one API operation onto the Lab: reading its tables for Get/Lis
 ``Lab.create_function`` / ``Function.update`` (on the endpoint's worker thread, since they block)
 for CreateFunction, UpdateFunctionCode, UpdateFunctionConfiguration and the reserved
 concurrency calls, and the control plane for PublishVersion, CreateAlias and provisioned
-concurrency. What the Lab cannot do (DeleteFunction) answers 501 with a plain explanation.
+concurrency. PublishVersion returns the last version when nothing changed since it, as Lambda does;
+aliases are ``aliases.py``, DeleteFunction ``deletion.py``.
 
 Code uploads (``Code.ZipFile``, base64 in the JSON body) are read with Lambda's request cap (413 past
 69,905,067 bytes), then decoded and unpacked on the endpoint's worker thread with Lambda's package
 limits (``packages/zips.py``), so a big or hostile .zip never stalls the loop that answers invokes.
 A function's fields (name, ``Runtime``, ``Handler``, environment, layers...) are checked and turned into
-the Lab's keywords by ``function_fields.py``, with Lambda's errors; alias names here.
+the Lab's keywords by ``function_fields.py``, with Lambda's errors.
 
 Rules: handlers run on the loop; they raise ``wire.ApiError`` for every refusal.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from lambdalab import config
 from lambdalab.endpoint import function_fields as fields
 from lambdalab.endpoint import shapes, wire
-from lambdalab.errors import ConfigError, LambdaLabError
+from lambdalab.endpoint.resources import extras
+from lambdalab.errors import LambdaLabError
 from lambdalab.packages import zips as package
 from lambdalab.packages.layers import LayerError
 
@@ -45,7 +47,7 @@ def reply(data: Any, status: int = 200) -> web.Response:
     )
 
 
-def _parse(raw: bytes) -> dict[str, Any]:
+def parse_json(raw: bytes) -> dict[str, Any]:
     try:
         data = json.loads(raw or b"{}")
     except (ValueError, RecursionError):
@@ -56,7 +58,7 @@ def _parse(raw: bytes) -> dict[str, Any]:
 
 
 async def _json(request: web.Request) -> dict[str, Any]:
-    return _parse(await request.read())
+    return parse_json(await request.read())
 
 
 async def code_request(endpoint: Endpoint, request: web.Request, operation: str) -> dict[str, Any]:
@@ -70,10 +72,10 @@ async def code_request(endpoint: Endpoint, request: web.Request, operation: str)
         if size > package.REQUEST_MAX_BYTES:
             raise too_large
         chunks.append(chunk)
-    return await endpoint.blocking(_parse, b"".join(chunks))  # type: ignore[no-any-return]
+    return await endpoint.blocking(parse_json, b"".join(chunks))  # type: ignore[no-any-return]
 
 
-def _existing(endpoint: Endpoint, name: str) -> Function:
+def existing(endpoint: Endpoint, name: str) -> Function:
     if name not in endpoint.lab.functions():
         raise wire.not_found(endpoint.lab.arn(name))
     return endpoint.lab.function(name)
@@ -81,7 +83,7 @@ def _existing(endpoint: Endpoint, name: str) -> Function:
 
 def _version(endpoint: Endpoint, name: str, qualifier: str | None) -> str:
     """The version a qualifier names ($LATEST, a number, or an alias's primary version)."""
-    fn = _existing(endpoint, name)
+    fn = existing(endpoint, name)
     if qualifier is None or qualifier == LATEST:
         return LATEST
     aliases = fn.aliases()
@@ -125,7 +127,7 @@ async def get_function(endpoint: Endpoint, request: web.Request) -> web.Response
     out: dict[str, Any] = {
         "Configuration": config,
         "Code": {"RepositoryType": "S3", "Location": code_dir.as_uri()},
-        "Tags": {},
+        "Tags": dict(extras(endpoint, name).tags),
     }
     reserved = fn.config.reserved_concurrency
     if reserved is not None:
@@ -161,7 +163,7 @@ def page(request: web.Request, rows: list[Any], key: str) -> dict[str, Any]:
 
 async def list_versions(endpoint: Endpoint, request: web.Request) -> web.Response:
     name, _ = endpoint.function_name(request, allow_qualifier=False)
-    versions = _existing(endpoint, name).versions()
+    versions = existing(endpoint, name).versions()
     return reply(page(request, [_configuration(endpoint, name, v) for v in versions], "Versions"))
 
 
@@ -195,7 +197,8 @@ async def create_function(endpoint: Endpoint, request: web.Request) -> web.Respo
     await call(endpoint, _create, endpoint, name, body.get("Code") or {}, {**fields.settings(body), "runtime": runtime})
     meta = endpoint.meta(name)
     meta.role, meta.description, meta.pending = str(body.get("Role", meta.role)), str(body.get("Description", "")), True
-    version = endpoint.lab.function(name).publish() if body.get("Publish") else LATEST
+    extras(endpoint, name).tags.update(body.get("Tags") or {})
+    version = publish(endpoint, endpoint.lab.function(name)) if body.get("Publish") else LATEST
     try:
         return reply(_configuration(endpoint, name, version), 201)
     finally:
@@ -204,17 +207,17 @@ async def create_function(endpoint: Endpoint, request: web.Request) -> web.Respo
 
 async def update_function_code(endpoint: Endpoint, request: web.Request) -> web.Response:
     name, _ = endpoint.function_name(request, allow_qualifier=False)
-    _existing(endpoint, name)
+    existing(endpoint, name)
     body = await code_request(endpoint, request, "UpdateFunctionCode")
     await call(endpoint, _update_code, endpoint, name, body)
     endpoint.meta(name).touch()
-    version = endpoint.lab.function(name).publish() if body.get("Publish") else LATEST
+    version = publish(endpoint, endpoint.lab.function(name)) if body.get("Publish") else LATEST
     return reply(_configuration(endpoint, name, version))
 
 
 async def update_function_configuration(endpoint: Endpoint, request: web.Request) -> web.Response:
     name, _ = endpoint.function_name(request, allow_qualifier=False)
-    _existing(endpoint, name)
+    existing(endpoint, name)
     body = await _json(request)
     fields.check_names(body)
     current = endpoint.lab.function(name).config.runtime
@@ -231,69 +234,50 @@ async def update_function_configuration(endpoint: Endpoint, request: web.Request
     return reply(_configuration(endpoint, name))
 
 
-async def delete_function(endpoint: Endpoint, request: web.Request) -> web.Response:
-    name, _ = endpoint.function_name(request)
-    _existing(endpoint, name)
-    raise wire.not_implemented(
-        "lambdalab cannot delete a function: a Lab has no delete yet. Stop its environments "
-        "with Function.kill(), or start a new Lab"
-    )
-
-
 # -- versions and aliases ------------------------------------------------------------------------
+def _snapshot(endpoint: Endpoint, fn: Function) -> tuple[Any, ...]:
+    """What a version would freeze of ``$LATEST`` now: code, settings, role, description (not the function-wide
+    concurrency and asynchronous settings, which Lambda does not version)."""
+    info, meta = fn.version_info(), endpoint.meta(fn.name)
+    unversioned: dict[str, Any] = {"reserved_concurrency": None, "provisioned_concurrency": 0, "max_retry_attempts": 2}
+    config = dataclasses.replace(info.config, **unversioned, max_event_age_s=21_600)
+    return info.code_sha, info.memory_mb, info.timeout_s, config, meta.role, meta.description
+
+
 async def publish_version(endpoint: Endpoint, request: web.Request) -> web.Response:
+    """A new version, unless code and configuration are unchanged since the last one: that one (as Lambda)."""
     name, _ = endpoint.function_name(request, allow_qualifier=False)
-    fn = _existing(endpoint, name)
-    await request.read()
-    version = fn.publish()
-    return reply(_configuration(endpoint, name, version), 201)
-
-
-async def create_alias(endpoint: Endpoint, request: web.Request) -> web.Response:
-    name, _ = endpoint.function_name(request, allow_qualifier=False)
-    fn = _existing(endpoint, name)
+    fn = existing(endpoint, name)
     body = await _json(request)
-    alias, version = str(body.get("Name", "")), str(body.get("FunctionVersion", ""))
-    try:
-        config.check_alias_name(alias)
-    except ConfigError:
-        raise wire.validation(
-            alias, "name", "Member must satisfy regular expression pattern: (?!^[0-9]+$)([a-zA-Z0-9-_]+)"
-        ) from None
-    if alias in fn.aliases():
-        raise wire.conflict(f"Alias already exists: {fn.arn(alias)}")
-    weights = ((body.get("RoutingConfig") or {}).get("AdditionalVersionWeights")) or {}
-    try:
-        config.check_alias_weights(weights)
-        versions = fn.versions()
-        for v in (version, *weights):
-            if v not in versions:
-                raise wire.not_found(fn.arn(v))
-        fn.create_alias(alias, version, dict(weights))
-    except LambdaLabError as exc:
-        raise wire.from_lab(exc) from None
-    return reply(shapes.alias_configuration(endpoint.lab, name, alias, str(body.get("Description", ""))), 201)
+    meta, sha = endpoint.meta(name), _configuration(endpoint, name)["CodeSha256"]
+    if body.get("RevisionId") not in (None, meta.revision):
+        raise wire.ApiError(
+            412,
+            "PreconditionFailedException",
+            "The Revision Id provided does not match the "
+            "latest Revision Id. Call the GetFunction/GetAlias API to retrieve the latest Revision Id",
+        )
+    if body.get("CodeSha256") not in (None, sha):
+        raise wire.invalid(
+            f"CodeSHA256 ({body['CodeSha256']}) is different from current CodeSHA256 in $LATEST "
+            f"({sha}). Please try again with the CodeSHA256 in $LATEST."
+        )
+    return reply(_configuration(endpoint, name, publish(endpoint, fn)), 201)
 
 
-async def get_alias(endpoint: Endpoint, request: web.Request) -> web.Response:
-    name, _ = endpoint.function_name(request, allow_qualifier=False)
-    fn = _existing(endpoint, name)
-    alias = request.match_info["alias"]
-    if alias not in fn.aliases():
-        raise wire.not_found(fn.arn(alias))
-    return reply(shapes.alias_configuration(endpoint.lab, name, alias))
-
-
-async def list_aliases(endpoint: Endpoint, request: web.Request) -> web.Response:
-    name, _ = endpoint.function_name(request, allow_qualifier=False)
-    aliases = _existing(endpoint, name).aliases()
-    return reply(page(request, [shapes.alias_configuration(endpoint.lab, name, a) for a in aliases], "Aliases"))
+def publish(endpoint: Endpoint, fn: Function) -> str:
+    """Publish ``$LATEST``, or return the last version if nothing changed since it was published here."""
+    kept, snapshot = extras(endpoint, fn.name).published, _snapshot(endpoint, fn)
+    last = max((v for v in fn.versions() if v != LATEST), key=int, default=None)
+    version = last if last is not None and kept.get(last) == snapshot else fn.publish()
+    kept[version] = snapshot
+    return version
 
 
 # -- concurrency ---------------------------------------------------------------------------------
 async def put_function_concurrency(endpoint: Endpoint, request: web.Request) -> web.Response:
     name, _ = endpoint.function_name(request, allow_qualifier=False)
-    _existing(endpoint, name)
+    existing(endpoint, name)
     count = (await _json(request)).get("ReservedConcurrentExecutions")
     if not isinstance(count, int) or isinstance(count, bool) or count < 0:
         raise wire.invalid(f"ReservedConcurrentExecutions must be a whole number >= 0; got {count!r}")
@@ -303,14 +287,14 @@ async def put_function_concurrency(endpoint: Endpoint, request: web.Request) -> 
 
 async def delete_function_concurrency(endpoint: Endpoint, request: web.Request) -> web.Response:
     name, _ = endpoint.function_name(request, allow_qualifier=False)
-    _existing(endpoint, name)
+    existing(endpoint, name)
     await call(endpoint, endpoint.lab.function(name).update, reserved_concurrency=None)
     return web.Response(status=204, headers={"x-amzn-RequestId": wire.new_request_id()})
 
 
 async def get_function_concurrency(endpoint: Endpoint, request: web.Request) -> web.Response:
     name, _ = endpoint.function_name(request, allow_qualifier=False)
-    reserved = _existing(endpoint, name).config.reserved_concurrency
+    reserved = existing(endpoint, name).config.reserved_concurrency
     return reply({} if reserved is None else {"ReservedConcurrentExecutions": reserved})
 
 
@@ -374,7 +358,7 @@ async def create_function_url(endpoint: Endpoint, request: web.Request) -> web.R
 
 async def get_function_url(endpoint: Endpoint, request: web.Request) -> web.Response:
     name, qualifier = endpoint.function_name(request)
-    _existing(endpoint, name)
+    existing(endpoint, name)
     listener = endpoint.urls.get((name, qualifier))
     if listener is None:
         raise wire.ApiError(
@@ -385,7 +369,7 @@ async def get_function_url(endpoint: Endpoint, request: web.Request) -> web.Resp
 
 async def delete_function_url(endpoint: Endpoint, request: web.Request) -> web.Response:
     name, qualifier = endpoint.function_name(request)
-    _existing(endpoint, name)
+    existing(endpoint, name)
     listener = endpoint.urls.pop((name, qualifier), None)
     if listener is None:
         raise wire.ApiError(

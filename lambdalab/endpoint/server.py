@@ -1,7 +1,8 @@
 """The endpoint: an aiohttp server on the Lab's own loop that speaks Lambda's API.
 
 One ``Endpoint`` per Lab (``lab.serve()``), bound to loopback unless the caller insists. It routes
-the Invoke API (``invoke.py``), the management calls (``management.py``) and owns the function
+the Invoke API (``invoke.py``), the management calls (``management.py``, ``aliases.py``, ``deletion.py``,
+``policies.py``, ``tags.py``, ``invoke_config.py``, ``layers.py``) and owns the function
 URL listeners (``function_urls.py``). Any SigV4 signature is accepted: nothing is checked. What
 it accepts from whom (``Host``, ``Origin``, content types, connection limits) is ``guard.py``.
 
@@ -20,11 +21,24 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from lambdalab.endpoint import front, function_urls, invoke, layers, management, wire
+from lambdalab.endpoint import (
+    aliases,
+    deletion,
+    front,
+    function_urls,
+    invoke,
+    invoke_config,
+    layers,
+    management,
+    policies,
+    tags,
+    wire,
+)
 from lambdalab.endpoint.cors import Cors
 from lambdalab.endpoint.function_urls import UrlListener
 from lambdalab.endpoint.guard import BODY_TIMEOUT_S, IDLE_TIMEOUT_S, MAX_CONNECTIONS, Gate, Guard
 from lambdalab.endpoint.listening import close_listener, http_url, listen, open_server
+from lambdalab.endpoint.resources import Extras
 from lambdalab.endpoint.shapes import Meta, default_meta
 from lambdalab.errors import ConfigError
 
@@ -82,6 +96,7 @@ class Endpoint:
         self.gate = Gate(max_connections)  # shared with the function URLs
         self.idle_timeout_s = idle_timeout_s
         self.metas: dict[str, Meta] = {}
+        self.extras: dict[str, Extras] = {}  # tags, policies, event invoke configs (resources.py)
         self.urls: dict[tuple[str, str | None], UrlListener] = {}
         self._runner: web.AppRunner | None = None
         self._server: asyncio.AbstractServer | None = None
@@ -232,15 +247,12 @@ ROUTES: list[tuple[str, str, Handler]] = [
     ("GET", F + "/", management.list_functions),
     ("POST", F, management.create_function),
     ("GET", F + "/{name}", management.get_function),
-    ("DELETE", F + "/{name}", management.delete_function),
+    ("DELETE", F + "/{name}", deletion.delete_function),
     ("GET", F + "/{name}/configuration", management.get_function_configuration),
     ("PUT", F + "/{name}/configuration", management.update_function_configuration),
     ("PUT", F + "/{name}/code", management.update_function_code),
     ("POST", F + "/{name}/versions", management.publish_version),
     ("GET", F + "/{name}/versions", management.list_versions),
-    ("POST", F + "/{name}/aliases", management.create_alias),
-    ("GET", F + "/{name}/aliases", management.list_aliases),
-    ("GET", F + "/{name}/aliases/{alias}", management.get_alias),
     ("PUT", "/2017-10-31/functions/{name}/concurrency", management.put_function_concurrency),
     ("DELETE", "/2017-10-31/functions/{name}/concurrency", management.delete_function_concurrency),
     ("GET", "/2019-09-30/functions/{name}/concurrency", management.get_function_concurrency),
@@ -253,4 +265,8 @@ ROUTES: list[tuple[str, str, Handler]] = [
     ("GET", "/2021-10-31/functions/{name}/url", management.get_function_url),
     ("DELETE", "/2021-10-31/functions/{name}/url", management.delete_function_url),
     *layers.ROUTES,
+    *aliases.ROUTES,
+    *policies.ROUTES,
+    *tags.ROUTES,
+    *invoke_config.ROUTES,
 ]

@@ -121,6 +121,7 @@ def test_publish_version_aliases_and_provisioned_concurrency(served: tuple[lambd
     assert status["AllocatedProvisionedConcurrentExecutions"] == 2
     environments = lab.function("echo").environments()
     assert sum(e.provisioned and e.version == "1" for e in environments) == 2
+    c.update_function_configuration(FunctionName="echo", MemorySize=256)  # unchanged, PublishVersion returns "1"
     version = c.publish_version(FunctionName="echo")["Version"]
     with pytest.raises(c.exceptions.ProvisionedConcurrencyConfigNotFoundException):
         c.get_provisioned_concurrency_config(FunctionName="echo", Qualifier=version)
@@ -138,13 +139,10 @@ def test_function_url_configs_and_what_is_not_implemented(served: tuple[lambdala
     with pytest.raises(c.exceptions.ResourceNotFoundException):
         c.get_function_url_config(FunctionName="echo")
     with pytest.raises(c.exceptions.ClientError) as caught:
-        c.delete_function(FunctionName="echo")
+        c.get_function_code_signing_config(FunctionName="echo")
     assert caught.value.response["Error"]["Code"] == "NotImplemented"
     assert caught.value.response["ResponseMetadata"]["HTTPStatusCode"] == 501
-    with pytest.raises(c.exceptions.ClientError) as caught:
-        c.get_policy(FunctionName="echo")
-    assert caught.value.response["Error"]["Code"] == "NotImplemented"
-    assert "GET /2015-03-31/functions/echo/policy" in caught.value.response["Error"]["Message"]
+    assert "GET /2020-06-30/functions/echo/code-signing-config" in caught.value.response["Error"]["Message"]
 
 
 @pytest.mark.parametrize("weight", ["NaN", '"x"', "2", "-0.5"])
