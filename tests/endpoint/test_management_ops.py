@@ -431,3 +431,46 @@ def test_the_aws_cli_tags_and_reads_a_policy(served: tuple[lambdalab.Lab, str], 
     )
     policy = json.loads(run("get-policy", "--function-name", "echo")["Policy"])
     assert policy["Statement"][0]["Principal"] == {"Service": "sns.amazonaws.com"}
+
+
+def test_deleting_a_function_ends_its_environments_and_invocations() -> None:
+    """Lab.delete_function (DeleteFunction's engine side): nothing of the function outlives it, provisioned
+    environments included; an invocation in flight ends with an error; its records stay."""
+    import psutil
+
+    def environments() -> list[list[str]]:
+        """The Lab's processes but its own helpers (reaper, spare launchers waiting for any function); a process
+        that has exited (a zombie until the engine reaps it) is gone."""
+        out = []
+        for process in psutil.Process().children(recursive=True):
+            try:
+                line = process.cmdline()
+            except psutil.Error:
+                continue
+            if not any("reaper.py" in part or "/spare-" in part for part in line):
+                out.append(line)
+        return out
+
+    source = "import time\ndef handler(event, context):\n    time.sleep(event.get('s', 0))\n    return 1\n"
+    with lambdalab.Lab() as lab:
+        fn = lab.create_function("slow", source, provisioned_concurrency=2, timeout_s=10)
+        fn.wait_provisioned(30)
+        fn.provision(1, fn.publish())
+        deadline = time.monotonic() + 30
+        while len(environments()) < 3:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        running = fn.submit({"s": 5})
+        time.sleep(0.5)
+        lab.delete_function("slow")
+        assert lab.functions() == []
+        assert running.result(15).error["errorType"] == "Sandbox.Failure"
+        deadline = time.monotonic() + 10
+        while environments():
+            assert time.monotonic() < deadline, environments()
+            time.sleep(0.05)
+        with pytest.raises(lambdalab.UnknownFunctionError):
+            lab.function("slow")
+        with pytest.raises(lambdalab.UnknownFunctionError):
+            lab.delete_function("slow")
+        assert list(lab.invocations()["function"]) == ["slow"]
