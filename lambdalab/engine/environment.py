@@ -205,12 +205,14 @@ class RuntimeEndpoint:
     def __init__(self, environment: EngineEnvironment, incarnation: int) -> None:
         self._environment = environment
         self._incarnation = incarnation
+        self._id = environment.id
+        self._cores = environment.pool.environments  # the pool's table, by environment id
         self._now = environment.hooks.now
         self._dispatch = environment.hooks.dispatch
 
     def _core(self) -> Environment | None:
         """The core's environment while this endpoint's incarnation is its current one, else None."""
-        core = self._environment.pool.environments.get(self._environment.id)
+        core = self._cores.get(self._id)
         return core if core is not None and core.incarnation == self._incarnation else None
 
     def _state(self) -> State | None:
@@ -218,7 +220,7 @@ class RuntimeEndpoint:
         return core.state if core is not None else None
 
     def _event_args(self) -> tuple[str, int, float]:
-        return self._environment.id, self._incarnation, self._now()
+        return self._id, self._incarnation, self._now()
 
     def on_next(self, connection: http_server.Connection) -> None:
         state = self._state()
@@ -234,7 +236,7 @@ class RuntimeEndpoint:
             if ready is not None and not ready.done():  # init ends once the limits are in place
                 ready.add_done_callback(lambda _: self._init_done())
                 return
-        self._dispatch(NextRequested(*self._event_args()))
+        self._dispatch(NextRequested(self._id, self._incarnation, self._now()))
 
     def _init_done(self) -> None:
         if self._state() is State.INITIALIZING and self._environment.parked is not None:
@@ -261,7 +263,7 @@ class RuntimeEndpoint:
                 )
             )
             return 413, api.PAYLOAD_TOO_LARGE_BODY
-        self._dispatch(ResponsePosted(*self._event_args(), request_id, body, memory))
+        self._dispatch(ResponsePosted(self._id, self._incarnation, self._now(), request_id, body, memory))
         return 202, api.ACCEPTED_BODY
 
     def on_error(self, request_id: str, body: bytes, error_type: str | None) -> tuple[int, bytes]:

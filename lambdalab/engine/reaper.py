@@ -103,12 +103,13 @@ def cgroup_line(cgroup: str) -> bytes:
 
 def cgroup_members(cgroup: str, skip: int = 0) -> list[tuple[int, int]]:
     """(pid, pidfd) of every process now in ``cgroup`` but ``skip``, each checked after its pidfd was opened."""
-    line = cgroup_line(cgroup)
+    line = b""
     found = []
-    for word in _read(os.path.join(cgroup, "cgroup.procs")).split():
+    for word in _read(cgroup + "/cgroup.procs").split():
         pid = int(word)
         if pid == skip:
             continue
+        line = line or cgroup_line(cgroup)  # made only when there is someone besides ``skip``
         try:
             fd = os.pidfd_open(pid)
         except OSError:

@@ -271,8 +271,10 @@ class Sandbox:
     def _signal(self, signum: int) -> None:
         # the leader is unreaped while returncode is None, so its group id is still ours
         if self.returncode is None:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
+            try:  # not contextlib.suppress: this runs twice per warm invoke
                 os.killpg(self.pid, signum)
+            except (ProcessLookupError, PermissionError):
+                pass
 
     def freeze(self) -> None:
         if self.returncode is None:
