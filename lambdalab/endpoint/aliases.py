@@ -2,13 +2,14 @@
 
 Each maps onto ``Function.create_alias`` / ``update_alias`` / ``delete_alias``, which apply Lambda's rules for
 routing (one other version at most, never the alias's own, none on ``$LATEST``; their messages). The alias's
-``Description`` is kept by the endpoint (``resources.py``), as the Lab has none.
+``Description`` and ``RevisionId`` (new at every change) are kept by the endpoint (``resources.py``).
 
 Rules: handlers run on the loop; they raise ``wire.ApiError`` for every refusal.
 """
 
 from __future__ import annotations
 
+import uuid
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
@@ -27,8 +28,18 @@ NAME_PATTERN = "(?!^[0-9]+$)([a-zA-Z0-9-_]+)"
 
 
 def _configuration(endpoint: Endpoint, name: str, alias: str) -> dict[str, Any]:
-    description = extras(endpoint, name).alias_descriptions.get(alias, "")
-    return shapes.alias_configuration(endpoint.lab, name, alias, description)
+    kept = extras(endpoint, name)
+    out = shapes.alias_configuration(endpoint.lab, name, alias, kept.alias_descriptions.get(alias, ""))
+    out["RevisionId"] = kept.alias_revisions.get(alias, out["RevisionId"])
+    return out
+
+
+def _changed(endpoint: Endpoint, name: str, alias: str, description: Any) -> None:
+    """Record what the Lab does not keep of an alias just written: its description and a new revision id."""
+    kept = extras(endpoint, name)
+    if description is not None:
+        kept.alias_descriptions[alias] = str(description)
+    kept.alias_revisions[alias] = str(uuid.uuid4())
 
 
 def _weights(body: dict[str, Any]) -> dict[str, Any] | None:
@@ -80,7 +91,7 @@ async def create_alias(endpoint: Endpoint, request: web.Request) -> web.Response
         fn.create_alias(alias, version, dict(weights))
     except LambdaLabError as exc:
         raise wire.from_lab(exc) from None
-    extras(endpoint, name).alias_descriptions[alias] = str(body.get("Description", ""))
+    _changed(endpoint, name, alias, body.get("Description", ""))
     return reply(_configuration(endpoint, name, alias), 201)
 
 
@@ -118,8 +129,7 @@ async def update_alias(endpoint: Endpoint, request: web.Request) -> web.Response
         fn.update_alias(alias, version, dict(weights))
     except LambdaLabError as exc:
         raise wire.from_lab(exc) from None
-    if "Description" in body:
-        extras(endpoint, name).alias_descriptions[alias] = str(body["Description"])
+    _changed(endpoint, name, alias, body.get("Description"))
     return reply(_configuration(endpoint, name, alias))
 
 

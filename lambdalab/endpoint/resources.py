@@ -31,6 +31,7 @@ class Extras:
     invoke_configs: dict[str | None, dict[str, Any]] = dataclasses.field(default_factory=dict)  # qualifier -> config
     published: dict[str, Any] = dataclasses.field(default_factory=dict)  # version -> what $LATEST was then
     alias_descriptions: dict[str, str] = dataclasses.field(default_factory=dict)
+    alias_revisions: dict[str, str] = dataclasses.field(default_factory=dict)  # a new one at each change
 
     def forget(self, qualifier: str) -> None:
         """A version or alias is gone: so is what was kept for it."""
@@ -38,6 +39,7 @@ class Extras:
         self.invoke_configs.pop(qualifier, None)
         self.published.pop(qualifier, None)
         self.alias_descriptions.pop(qualifier, None)
+        self.alias_revisions.pop(qualifier, None)
 
 
 def extras(endpoint: Endpoint, name: str) -> Extras:

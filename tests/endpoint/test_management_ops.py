@@ -45,7 +45,9 @@ def test_update_and_delete_alias(served: tuple[lambdalab.Lab, str]) -> None:
     assert updated["Description"] == "first"  # not given: kept
     assert lab.function("echo").aliases()["live"].version == two
     # no RoutingConfig: the weights stay; a Description changes alone
+    revision = c.get_alias(FunctionName="echo", Name="live")["RevisionId"]
     kept = c.update_alias(FunctionName="echo", Name="live", Description="second")
+    assert kept["RevisionId"] != revision  # a new revision at every change
     assert kept["RoutingConfig"] == {"AdditionalVersionWeights": {one: 0.25}} and kept["Description"] == "second"
     cleared = c.update_alias(FunctionName="echo", Name="live", RoutingConfig={"AdditionalVersionWeights": {}})
     assert "RoutingConfig" not in cleared and cleared["FunctionVersion"] == two
