@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Literal, cast, overload
 
 from lambdalab import deploy
 from lambdalab.config import INTERPRETER, FunctionConfig, check_alias_name, check_alias_weights
-from lambdalab.core.scheduler import Alias
+from lambdalab.core.scheduler import Alias, FunctionEntry
 from lambdalab.engine import observe
 from lambdalab.engine.control_plane import ControlPlane, LabSettings
 from lambdalab.errors import ConfigError, UnknownFunctionError
@@ -90,11 +90,11 @@ class Function:
 
     def versions(self) -> list[str]:
         """``$LATEST`` and the published versions, oldest first."""
-        return self._engine.call(lambda plane: list(plane.scheduler.entry(self.name).pools))
+        return self._engine.call(lambda plane: list(_entry(plane, self.name).pools))
 
     def aliases(self) -> dict[str, Alias]:
         """The function's aliases by name: each names its ``version`` and the ``weights`` of other versions."""
-        return self._engine.call(lambda plane: dict(plane.scheduler.entry(self.name).aliases))
+        return self._engine.call(lambda plane: dict(_entry(plane, self.name).aliases))
 
     def version_info(self, version: str = LATEST) -> VersionInfo:
         """What ``version`` (``$LATEST`` or a published number, not an alias) runs: its settings, code and
@@ -147,7 +147,7 @@ class Function:
         """Remove alias ``name`` (its versions stay); ``UnknownFunctionError`` if there is none."""
 
         def remove(plane: ControlPlane) -> None:
-            if plane.scheduler.entry(self.name).aliases.pop(name, None) is None:
+            if _entry(plane, self.name).aliases.pop(name, None) is None:
                 raise UnknownFunctionError(f"Alias not found: {plane.arn(self.name, name)}")
 
         self._engine.call(remove)
@@ -159,7 +159,7 @@ class Function:
             raise ConfigError("$LATEST version cannot be deleted without deleting the function.")
 
         def remove(plane: ControlPlane) -> None:
-            entry = plane.scheduler.entry(self.name)
+            entry = _entry(plane, self.name)
             if version not in entry.pools:
                 raise UnknownFunctionError(f"Function not found: {plane.arn(self.name, version)}")
             users = sorted(a.name for a in entry.aliases.values() if version == a.version or version in a.weights)
@@ -432,3 +432,9 @@ def _check_routing(version: str, weights: Mapping[str, float]) -> None:
         )
     if weights and version == LATEST:
         raise ConfigError("$LATEST is not supported for an alias pointing to more than 1 version")
+
+
+def _entry(plane: ControlPlane, name: str) -> FunctionEntry:
+    """The scheduler's entry of function ``name``; ``UnknownFunctionError`` once it is deleted (not a KeyError)."""
+    plane.function(name)
+    return plane.scheduler.entry(name)

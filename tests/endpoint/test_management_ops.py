@@ -475,4 +475,7 @@ def test_deleting_a_function_ends_its_environments_and_invocations() -> None:
             lab.function("slow")
         with pytest.raises(lambdalab.UnknownFunctionError):
             lab.delete_function("slow")
+        for read in (fn.versions, fn.aliases, fn.environments, fn.statistics):  # a Function kept by a widget
+            with pytest.raises(lambdalab.UnknownFunctionError):
+                read()
         assert list(lab.invocations()["function"]) == ["slow"]
