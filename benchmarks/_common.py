@@ -70,6 +70,23 @@ def emit(benchmark: str, method: str, rows: list[dict[str, Any]], context: list[
     print("RESULT " + json.dumps(line, ensure_ascii=False), flush=True)
 
 
+
+def write_section(path: Any, title: str, section: list[str]) -> None:
+    """Replace the ``## <title>`` section of RESULTS.md at ``path`` (or append it), leaving the rest alone."""
+    heading = f"## {title}"
+    text = path.read_text() if path.exists() else "# lambdalab benchmarks\n"
+    lines = text.splitlines()
+    try:
+        begin = lines.index(heading)
+        end = next((i for i in range(begin + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
+        lines[begin:end] = section
+    except ValueError:
+        if lines and lines[-1].strip():
+            lines.append("")
+        lines += section
+    path.write_text("\n".join(lines).rstrip("\n") + "\n")
+    print(f"wrote the {title} section of {path}")
+
 def leftover_children(grace_s: float = 3.0) -> int:
     """Children of this process still alive after a grace period (should be 0 once Labs are closed)."""
     import psutil

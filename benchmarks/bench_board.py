@@ -42,6 +42,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from _common import write_section  # noqa: E402 - benchmarks/ is this script's folder
+
 HERE = Path(__file__).resolve().parent
 if str(HERE.parent) not in sys.path:
     sys.path.insert(0, str(HERE.parent))
@@ -402,23 +404,7 @@ def main() -> None:
     print("\n".join(section))
     print("RESULT " + json.dumps({"rows": [dict(zip(header, r, strict=True)) for r in rows], "context": context}))
     if args.write:
-        write_section(HERE / "RESULTS.md", section)
-
-
-def write_section(path: Path, section: list[str]) -> None:
-    """Replace the "## Board" section of RESULTS.md (or append it), leaving the rest alone."""
-    text = path.read_text() if path.exists() else "# lambdalab benchmarks\n"
-    lines = text.splitlines()
-    try:
-        begin = lines.index("## Board")
-        end = next((i for i in range(begin + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
-        lines[begin:end] = section
-    except ValueError:
-        if lines and lines[-1].strip():
-            lines.append("")
-        lines += section
-    path.write_text("\n".join(lines).rstrip("\n") + "\n")
-    print(f"wrote the Board section of {path}")
+        write_section(HERE / "RESULTS.md", "Board", section)
 
 
 if __name__ == "__main__":

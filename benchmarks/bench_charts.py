@@ -34,6 +34,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from _common import write_section  # noqa: E402 - benchmarks/ is this script's folder
+
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
@@ -295,23 +297,7 @@ def main() -> None:
     print("\n".join(section))
     print("RESULT " + json.dumps({"rows": [dict(zip(header, r)) for r in rows], "context": context}))
     if args.write:
-        write_section(HERE / "RESULTS.md", section)
-
-
-def write_section(path: Path, section: list[str]) -> None:
-    """Replace the "## Charts" section of RESULTS.md (or append it), leaving the rest alone."""
-    text = path.read_text() if path.exists() else "# lambdalab benchmarks\n"
-    lines = text.splitlines()
-    try:
-        begin = lines.index("## Charts")
-        end = next((i for i in range(begin + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
-        lines[begin:end] = section
-    except ValueError:
-        if lines and lines[-1].strip():
-            lines.append("")
-        lines += section
-    path.write_text("\n".join(lines).rstrip("\n") + "\n")
-    print(f"wrote the Charts section of {path}")
+        write_section(HERE / "RESULTS.md", "Charts", section)
 
 
 if __name__ == "__main__":

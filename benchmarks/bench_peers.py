@@ -55,7 +55,7 @@ sys.path.insert(0, str(HERE))
 
 import psutil  # noqa: E402
 
-from _common import PY, emit, leftover_children  # noqa: E402
+from _common import PY, emit, leftover_children, write_section  # noqa: E402
 from bench_endpoint import boto3_client, raw  # noqa: E402
 
 MiB = 1024 * 1024
@@ -488,23 +488,6 @@ def peer_versions(peers: Path) -> dict[str, str]:
     return versions
 
 
-def write_section(path: Path, section: list[str]) -> None:
-    """Replace (or append) the ``## Peers`` section, keeping everything else as it is."""
-    lines = path.read_text().splitlines() if path.exists() else []
-    out, skip, done = [], False, False
-    for line in lines:
-        if line.startswith("## "):
-            skip = line.strip() == "## Peers"
-            if skip and not done:
-                out += section
-                done = True
-        if not skip:
-            out.append(line)
-    if not done:
-        out += ["", *section]
-    path.write_text("\n".join(out) + "\n")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--blocks", type=int, default=2, help="interleaved warm blocks per server")
@@ -549,7 +532,7 @@ def main() -> None:
     method = __doc__.split("\n\n")[1].replace("\n", " ")
     if args.write:
         command = " ".join(["python benchmarks/bench_peers.py", *sys.argv[1:]])
-        write_section(HERE / "RESULTS.md", [
+        write_section(HERE / "RESULTS.md", "Peers", [
             "## Peers", "", f"From `{command}` ({started:%Y-%m-%d %H:%M} UTC, nproc={os.cpu_count()}, 1-min load "
             f"average at start {load:.2f}). {method}", "", *lines, "", *("- " + n for n in notes),
             f"- Children left: {leftover}.", ""])
