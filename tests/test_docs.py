@@ -94,3 +94,14 @@ def test_tool_prints_the_block_without_flags() -> None:
 
     assert result.returncode == 0, result.stderr
     assert result.stdout == tool.render() + "\n"
+
+
+def test_no_text_a_user_reads_cites_a_document_outside_the_repository() -> None:
+    """The package, the docs, the README, the map and the tutorials name AWS pages or files in the repository,
+    never the project's own reference notes kept outside it."""
+    places = [*(ROOT / "lambdalab").rglob("*.py"), *(ROOT / "docs").glob("*.md"), ROOT / "README.md",
+              ROOT / "ARCHITECTURE.md", *(ROOT / "notebooks").glob("*.ipynb")]
+    hits = [f"{path.relative_to(ROOT)}:{number}" for path in places
+            for number, line in enumerate(path.read_text().splitlines(), 1)
+            if "LAMBDA-SPEC" in line or "PERF-FLOORS" in line or "/shared/" in line]
+    assert not hits, hits

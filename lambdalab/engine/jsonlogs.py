@@ -1,7 +1,8 @@
 """Lambda's JSON log format (``LoggingConfig.LogFormat=JSON``) for one environment's log stream.
 
-Platform entries become Telemetry-API-shaped objects, one a line (LAMBDA-SPEC §4.4, the Telemetry API's
-schema): ``{"time": RFC 3339 ms, "type": "platform.start", "record": {"requestId": ..., "version": ...}}``,
+Platform entries become Telemetry-API-shaped objects, one a line (AWS's "Configuring JSON and plain text log
+formats" and the Telemetry API's schema reference):
+``{"time": RFC 3339 ms, "type": "platform.start", "record": {"requestId": ..., "version": ...}}``,
 ``platform.initStart``, ``platform.initReport`` and ``platform.report``, filtered by the system log level.
 The runtime's output is filtered by the application log level as Lambda filters it: a line that is a JSON
 object has the level of its ``level`` key (``log_level`` for the runtime's unhandled-error record), any other
