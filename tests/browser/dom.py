@@ -140,9 +140,25 @@ PANEL_SAMPLER_JS = """() => {
             .map(gd => (gd.data || []).reduce((n, t) => n + ((t.x && t.x.length) || 0), 0)).reduce((a, b) => a + b, 0);
         window.__lambdalabSamples.push({t: performance.now() - t0, status: text.trim(), tiles, points,
                                         has_status_class: !!status});
+        // every colour a tile takes, as it takes it (samples every 100 ms can miss a short invoke)
+        const grid = panel.querySelector('.lambdalab-board');
+        if (grid && !window.__lambdalabTileObserver) {
+            window.__lambdalabTileChanges = [];
+            window.__lambdalabTileObserver = new MutationObserver(records => {
+                const now = performance.now() - t0, running = (status ? status.textContent : '').includes('running ·');
+                for (const r of records) {
+                    const tile = r.target.closest && r.target.closest('.lambdalab-tile');
+                    if (tile) window.__lambdalabTileChanges.push({t: now, running, env: tile.getAttribute('data-env'),
+                        colour: getComputedStyle(tile).backgroundColor});
+                }
+            });
+            window.__lambdalabTileObserver.observe(grid, {subtree: true, attributes: true,
+                                                          attributeFilter: ['data-state', 'style']});
+        }
     }, 100);
 }"""
 PANEL_SAMPLES_JS = "() => window.__lambdalabSamples || []"
+TILE_CHANGES_JS = "() => window.__lambdalabTileChanges || []"
 STATUS_JS = """() => { const p = document.querySelector('.lambdalab-panel'); if (!p) return '';
     const s = p.querySelector('.lambdalab-status');
     return (s ? s.textContent : [...p.querySelectorAll('.widget-html')].map(e => e.textContent).join(' ')).trim(); }"""

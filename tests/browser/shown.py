@@ -128,6 +128,7 @@ class Browser:
         shown.measure("Start", lambda: self._start(page))
         shown.timings["Start load done"] = time.monotonic() - t0
         shown.measured["samples"] = page.evaluate(dom.PANEL_SAMPLES_JS)
+        shown.measured["tile changes"] = page.evaluate(dom.TILE_CHANGES_JS)
         shown.measured["final status"] = page.evaluate(dom.STATUS_JS)
 
     @staticmethod
