@@ -29,8 +29,8 @@ from lambdalab import deploy, runtime_ids
 from lambdalab.config import FunctionConfig, check_handler
 from lambdalab.core._value import astuple
 from lambdalab.core.records import InvocationRecord
-from lambdalab.engine import mounts, observe
-from lambdalab.engine.control_plane import ControlPlane, EngineResult, LabSettings
+from lambdalab.engine import mounts, observe, removal
+from lambdalab.engine.control_plane import EngineResult, LabSettings
 from lambdalab.errors import ConfigError, UnknownFunctionError
 from lambdalab.frontends import Closeable, front_ends
 from lambdalab.function import Function
@@ -315,14 +315,7 @@ class Lab:
         in flight ends with an error), queued events of it are dropped; its records and logs stay.
         ``UnknownFunctionError`` if there is no such function."""
         self.function(name)
-
-        def remove(plane: ControlPlane) -> None:
-            plane.kill(name)
-            plane.scheduler.functions.pop(name, None)
-            plane.configs.pop(name, None)
-            plane.destinations.pop(name, None)  # its code stays in the tables: a spawn under way may read it
-
-        self._engine.call(remove)
+        self._engine.call(lambda plane: removal.delete_function(plane, name))
         self._engine.packages.pop(name, None)
         self._functions.pop(name, None)
 

@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any, Literal, cast, overload
 
 from lambdalab import deploy
 from lambdalab.config import INTERPRETER, FunctionConfig, check_alias_name, check_alias_weights
-from lambdalab.core.scheduler import Alias, FunctionEntry
-from lambdalab.engine import observe
+from lambdalab.core.scheduler import Alias
+from lambdalab.engine import observe, removal
 from lambdalab.engine.control_plane import ControlPlane, LabSettings
 from lambdalab.errors import ConfigError, UnknownFunctionError
 from lambdalab.frontends import front_ends
@@ -90,11 +90,11 @@ class Function:
 
     def versions(self) -> list[str]:
         """``$LATEST`` and the published versions, oldest first."""
-        return self._engine.call(lambda plane: list(_entry(plane, self.name).pools))
+        return self._engine.call(lambda plane: list(removal.entry(plane, self.name).pools))
 
     def aliases(self) -> dict[str, Alias]:
         """The function's aliases by name: each names its ``version`` and the ``weights`` of other versions."""
-        return self._engine.call(lambda plane: dict(_entry(plane, self.name).aliases))
+        return self._engine.call(lambda plane: dict(removal.entry(plane, self.name).aliases))
 
     def version_info(self, version: str = LATEST) -> VersionInfo:
         """What ``version`` (``$LATEST`` or a published number, not an alias) runs: its settings, code and
@@ -146,11 +146,7 @@ class Function:
     def delete_alias(self, name: str) -> None:
         """Remove alias ``name`` (its versions stay); ``UnknownFunctionError`` if there is none."""
 
-        def remove(plane: ControlPlane) -> None:
-            if _entry(plane, self.name).aliases.pop(name, None) is None:
-                raise UnknownFunctionError(f"Alias not found: {plane.arn(self.name, name)}")
-
-        self._engine.call(remove)
+        self._engine.call(lambda plane: removal.delete_alias(plane, self.name, name))
 
     def delete_version(self, version: str) -> None:
         """Delete published ``version``: its environments retire, it can no longer be invoked. As Lambda,
@@ -158,22 +154,7 @@ class Function:
         if version == LATEST:
             raise ConfigError("$LATEST version cannot be deleted without deleting the function.")
 
-        def remove(plane: ControlPlane) -> None:
-            entry = _entry(plane, self.name)
-            if version not in entry.pools:
-                raise UnknownFunctionError(f"Function not found: {plane.arn(self.name, version)}")
-            users = sorted(a.name for a in entry.aliases.values() if version == a.version or version in a.weights)
-            if users:
-                raise ConfigError(
-                    f"Unable to delete version because the following aliases reference it: [{', '.join(users)}]"
-                )
-            pool = entry.pools.pop(version)
-            effects = pool.retire(plane.now())  # idle environments go now, busy ones after their invocation
-            entry.retired.append(pool)
-            entry.refresh()
-            plane.perform(effects)
-
-        self._engine.call(remove)
+        self._engine.call(lambda plane: removal.delete_version(plane, self.name, version))
 
     def set_async_options(self, *, max_retry_attempts: int | None = None, max_event_age_s: int | None = None) -> None:
         """Change how asynchronous invocations are retried (0-2 retries) and how old an event may get
@@ -186,10 +167,7 @@ class Function:
             changes["max_event_age_s"] = max_event_age_s
         config = dataclasses.replace(self.config, **changes)  # checks the ranges (ConfigError)
 
-        def apply(plane: ControlPlane) -> None:
-            plane.configs[self.name] = dataclasses.replace(plane.configs[self.name], **changes)
-
-        self._engine.call(apply)
+        self._engine.call(lambda plane: removal.set_async_options(plane, self.name, changes))
         self.config = config
 
     def provision(self, count: int, qualifier: str | None = None) -> None:
@@ -432,9 +410,3 @@ def _check_routing(version: str, weights: Mapping[str, float]) -> None:
         )
     if weights and version == LATEST:
         raise ConfigError("$LATEST is not supported for an alias pointing to more than 1 version")
-
-
-def _entry(plane: ControlPlane, name: str) -> FunctionEntry:
-    """The scheduler's entry of function ``name``; ``UnknownFunctionError`` once it is deleted (not a KeyError)."""
-    plane.function(name)
-    return plane.scheduler.entry(name)

@@ -8,7 +8,7 @@ so a range read after the drop returns what is left). Both are documented in doc
 
 How a stream reads is its owner's choice: ``render`` turns a platform entry into its line (Lambda's text
 lines by default; ``""`` leaves the entry out) and ``filter_output``, when given, rewrites runtime output
-as it is read (the JSON log format's level filter, ``lambdalab/jsonlogs.py``).
+as it is read (the JSON log format's level filter, ``lambdalab/engine/jsonlogs.py``).
 """
 
 from __future__ import annotations
