@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import inspect
+import math
 import threading
 from typing import Any, Protocol, TextIO
 
@@ -20,14 +21,16 @@ from lambdalab.config import check_run
 from lambdalab.errors import ConfigError
 from lambdalab.load.pacing import Run
 from lambdalab.load.patterns import ClosedLoop, OpenLoop
-from lambdalab.load.progress import ProgressCallback
+from lambdalab.load.progress import ProgressCallback, planned_total
 from lambdalab.load.report import LoadReport
 from lambdalab.load.rows import COLUMNS as COLUMNS  # re-exported: the invocations table's columns
 from lambdalab.load.rows import RECORD_FIELDS as RECORD_FIELDS
 
-__all__ = ["LoadRun", "Target", "run", "start"]
+__all__ = ["LoadRun", "Target", "planned_requests", "run", "start"]
 
 INVOCATION_TYPES = ("RequestResponse", "Event")
+# a closed loop's shortest round trip to a remote function, for its planned count (one sync invoke over the network)
+ROUND_TRIP_FLOOR_S = 0.02
 
 
 class Target(Protocol):
@@ -47,8 +50,13 @@ def _new_run(
     on_progress: ProgressCallback | None,
     stop: threading.Event | None,
     drain_timeout_s: float | None,
+    confirm: bool = False,
 ) -> Run:
-    """A run of checked arguments, or the ``ConfigError`` that says which is wrong."""
+    """A run of checked arguments, or the ``ConfigError`` that says which is wrong.
+
+    A target that can cost money (a remote function: it has ``confirm_load``) is asked first, with the planned
+    number of requests: its ``CostConfirmationRequired`` (a ``ConfigError``) ends the run before anything is sent.
+    """
     if not isinstance(pattern, (OpenLoop, ClosedLoop)):
         raise ConfigError(
             f"invalid pattern: {pattern!r}; use Constant, Poisson, Ramp, Step, Burst, Sine, "
@@ -63,7 +71,31 @@ def _new_run(
         )
     if invocation_type == "RequestResponse" and not callable(getattr(target, "submit", None)):
         raise ConfigError(f"invalid target: {target!r} has no submit(event); pass a lambdalab Function")
+    confirm_load = getattr(target, "confirm_load", None)
+    if callable(confirm_load):
+        confirm_load(planned_requests(pattern, duration_s, count), duration_s, confirmed=bool(confirm))
     return Run(target, pattern, duration_s, count, event, invocation_type, progress, on_progress, stop, drain_timeout_s)
+
+
+def planned_requests(pattern: OpenLoop | ClosedLoop, duration_s: float | None, count: int | None) -> int:
+    """How many requests a run will send, as far as it can be told before it starts (for a cost estimate).
+
+    ``count``, or the pattern's expected count over ``duration_s`` rounded up (the smaller when both are given), or
+    a finite pattern's exact count. A closed loop's pace depends on the function's answers: without ``count`` it is
+    taken as fast as a round trip can be (``ROUND_TRIP_FLOOR_S`` plus its think time), an upper bound.
+    """
+    if isinstance(pattern, ClosedLoop):
+        if count is not None:
+            return count
+        assert duration_s is not None  # check_run: an endless run has a duration or a count
+        return math.ceil(pattern.clients * duration_s / (pattern.think_s + ROUND_TRIP_FLOOR_S))
+    if pattern.finite:
+        return planned_total(pattern, duration_s, count) or 0
+    expected = math.ceil(pattern.expected_count(duration_s) - 1e-9) if duration_s is not None else None
+    if count is None:
+        assert expected is not None  # check_run
+        return expected
+    return count if expected is None else min(count, expected)
 
 
 def _accepts_invocation_type(target: Any) -> bool:
@@ -92,6 +124,7 @@ def run(
     on_progress: ProgressCallback | None = None,
     stop: threading.Event | None = None,
     drain_timeout_s: float | None = None,
+    confirm: bool = False,
 ) -> LoadReport:
     """Drive ``target`` with ``pattern`` on the wall clock and return a ``LoadReport``.
 
@@ -108,9 +141,23 @@ def run(
     thread. Setting ``stop`` (a ``threading.Event``) or pressing Ctrl-C stops sending; the report
     then covers what was sent. Throttles (``TooManyRequestsException``) and other Invoke errors
     become rows, not exceptions; a ``CallerError`` (a bad event, a closed Lab) ends the run.
+
+    A function on AWS (``lambdalab.aws.Function``) costs money: before sending anything the run asks
+    ``target.confirm_load(requests, duration_s, confirmed=confirm)``, which prints the estimate and, above its
+    Lab's ``confirm_above_usd``, asks (or raises ``CostConfirmationRequired``); ``confirm=True`` skips the question.
     """
     return _new_run(
-        target, pattern, duration_s, count, event, invocation_type, progress, on_progress, stop, drain_timeout_s
+        target,
+        pattern,
+        duration_s,
+        count,
+        event,
+        invocation_type,
+        progress,
+        on_progress,
+        stop,
+        drain_timeout_s,
+        confirm,
     ).execute()
 
 
@@ -164,12 +211,24 @@ def start(
     on_progress: ProgressCallback | None = None,
     stop: threading.Event | None = None,
     drain_timeout_s: float | None = None,
+    confirm: bool = False,
 ) -> LoadRun:
     """Like ``run`` but on a background thread; returns a ``LoadRun`` handle at once.
 
-    The progress bar is off by default here (a live panel shows ``snapshot()`` instead).
+    The progress bar is off by default here (a live panel shows ``snapshot()`` instead). The cost question of a
+    remote target (``confirm``, see ``run``) is asked here, on the caller's thread, before the run's thread starts.
     """
     state = _new_run(
-        target, pattern, duration_s, count, event, invocation_type, progress, on_progress, stop, drain_timeout_s
+        target,
+        pattern,
+        duration_s,
+        count,
+        event,
+        invocation_type,
+        progress,
+        on_progress,
+        stop,
+        drain_timeout_s,
+        confirm,
     )
     return LoadRun(state)
