@@ -8,6 +8,7 @@
     reuse(invocations_df)                       requests per environment (its cold start + the warm ones)
     init_durations(invocations_df)              init duration of each cold start
     init_profile(table, kind="icicle"|"bar")    import profile of one cold start, coloured by each module's origin
+    compare(local, remote, kind="cold_starts")  this machine and AWS Lambda side by side, on the same axes
     update(fig, kind, spans=..., invocations=...)  redraw a Figure/FigureWidget in place (one batch_update)
 
 The inputs are ``lab.spans()``, ``lab.invocations()`` or ``lambdalab.load.run(...).invocations``.
@@ -34,6 +35,7 @@ from lambdalab.viz.colours import (
     THROTTLE_COLOUR,
     WARM_COLOUR,
 )
+from lambdalab.viz.compare import compare
 from lambdalab.viz.figures import KINDS, figure, update, write_html
 from lambdalab.viz.init_profile import ORIGIN_COLOURS, init_profile
 from lambdalab.viz.latency import init_durations, latency_histogram, latency_over_time
@@ -53,6 +55,7 @@ __all__ = [
     "ORIGIN_COLOURS",
     "WARM_COLOUR",
     "cold_starts",
+    "compare",
     "concurrency",
     "figure",
     "init_durations",
