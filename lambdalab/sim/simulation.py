@@ -140,6 +140,25 @@ class Simulation:
 
         return cls(pattern, **{**from_records(df), **settings})
 
+    @classmethod
+    def calibrate(cls, records: Any, pattern: Any = None, **settings: Any) -> Simulation:
+        """A simulation calibrated from a real run, on this machine or on AWS Lambda: ``from_records``.
+
+        ``records`` is an invocations table (``lab.invocations()`` of a ``lambdalab.Lab`` or a
+        ``lambdalab.aws.Lab``), or a Lab or Function whose ``invocations()`` is read. ``pattern`` is the traffic
+        to simulate; None: a steady 1 request a second. Rows a remote run could not complete (an empty
+        ``environment_id``, no init duration on a warm row) calibrate as well as local ones; settings override.
+
+        >>> import lambdalab                                          # doctest: +SKIP
+        >>> from lambdalab.load import Constant
+        >>> sim = Simulation.calibrate(aws_lab.invocations(), Constant(1000), seed=1)
+        >>> sim.run(duration_s=10).summary.cold_starts
+        """
+        from lambdalab.sim.calibration import Steady, from_records, records_of
+
+        chosen = Steady(1.0) if pattern is None else pattern
+        return cls(chosen, **{**from_records(records_of(records)), **settings})
+
     # -- running ----------------------------------------------------------------------------------
     def run(self, duration_s: object = None, count: object = None) -> SimulationResult:
         """Simulate ``duration_s`` seconds and/or the first ``count`` requests; the same seed, the same result.

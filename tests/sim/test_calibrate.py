@@ -1,0 +1,162 @@
+"""``Simulation.calibrate``: a simulation from a real run, on this machine or on AWS Lambda (issue 18 item 4).
+
+A local Lab's ``invocations()`` and a remote one's have the same columns; a remote row may lack what only the logs
+say (``environment_id == ""``), and warm rows have no init duration (None or NaN). Calibrating either gives the
+settings ``from_records`` gives, and a what-if far past one machine (1,000 requests/s) runs on them.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import lambdalab
+from lambdalab.core.records import InvocationRecord
+from lambdalab.errors import ConfigError
+from lambdalab.load import Constant as Steady
+from lambdalab.sim import Simulation
+from lambdalab.sim.calibration import Steady as DefaultPattern
+
+HANDLER = """
+import time
+time.sleep(0.05)                      # Init
+
+def handler(event, context):
+    time.sleep(0.005)
+    return {"ok": True}
+"""
+
+
+@pytest.fixture(scope="module")
+def local_run() -> pd.DataFrame:
+    """Ten real invocations, three of them cold (the environment is killed before them)."""
+    with lambdalab.Lab() as lab:
+        fn = lab.create_function("api", HANDLER, memory_mb=256)
+        for i in range(10):
+            if i in (0, 4, 7):
+                fn.kill()
+            fn.invoke({})
+        return lab.invocations()
+
+
+def remote_shaped(df: pd.DataFrame) -> pd.DataFrame:
+    """``df`` as a remote Lab's invocations() gives it: the first rows' log streams not read yet, warm rows'
+    init duration NaN, object columns where a value may be missing, the frame's attrs."""
+    remote = df.copy()
+    remote["environment_id"] = [""] * 3 + [f"2026/12/07/[$LATEST]{e[-8:]}" for e in remote["environment_id"][3:]]
+    remote["init_duration_ms"] = [v if c else math.nan for v, c in zip(df["init_duration_ms"], df["cold"], strict=True)]
+    remote["function"] = "lambdalab-api"
+    remote.attrs.update(source="aws", unknown_phases=["frozen", "idle", "shutdown"])
+    return remote
+
+
+def test_calibrate_gives_the_settings_from_records_gives(local_run: pd.DataFrame) -> None:
+    assert int(local_run["cold"].sum()) == 3 and (local_run["status"] == "success").all()
+    pattern = Steady(2)
+    calibrated = Simulation.calibrate(local_run, pattern, keep_alive_s=60, seed=3)
+    assert calibrated.scenario == Simulation.from_records(local_run, pattern, keep_alive_s=60, seed=3).scenario
+    assert calibrated.pattern is pattern and calibrated.seed == 3
+    s = calibrated.scenario
+    assert s.memory_mb == 256 and s.function == "api" and s.keep_alive_s == 60
+    inits = local_run.loc[local_run["cold"], "init_duration_ms"]
+    assert s.init.mean_s == pytest.approx(inits.mean() / 1000)
+    assert s.service.mean_s == pytest.approx(local_run.loc[~local_run["cold"], "duration_ms"].mean() / 1000)
+    assert 0.004 < s.service.mean_s < s.init.mean_s  # the 5 ms invoke, shorter than the 50 ms init
+
+
+def test_a_lab_or_function_is_read_through_its_invocations() -> None:
+    class Remote:  # anything with invocations(): a Lab or a Function of either target
+        def __init__(self, frame: pd.DataFrame) -> None:
+            self.frame = frame
+
+        def invocations(self) -> pd.DataFrame:
+            return self.frame
+
+    frame = pd.DataFrame(
+        {"cold": [True, False], "duration_ms": [30.0, 10.0], "init_duration_ms": [200.0, None],
+         "status": ["success", "success"]}
+    )
+    assert Simulation.calibrate(Remote(frame), seed=1).scenario == Simulation.calibrate(frame, seed=1).scenario
+    with pytest.raises(ConfigError, match="invalid records: list"):
+        Simulation.calibrate([1, 2, 3])
+    with pytest.raises(ConfigError, match="missing column"):
+        Simulation.calibrate(pd.DataFrame({"cold": []}))
+
+
+def test_without_a_pattern_it_simulates_one_request_a_second(local_run: pd.DataFrame) -> None:
+    sim = Simulation.calibrate(local_run, seed=1)
+    assert isinstance(sim.pattern, DefaultPattern) and repr(sim.pattern) == "Steady(1/s)"
+    result = sim.run(duration_s=30)
+    assert result.summary.requests == 30
+    assert list(result.invocations["submitted"].head(3)) == [0.0, 1.0, 2.0]
+    assert result.summary.cold_starts == 1  # one environment, kept alive between requests a second apart
+    with pytest.raises(ConfigError, match="never ends by itself"):
+        sim.run()
+    with pytest.raises(ConfigError, match="invalid rate"):
+        DefaultPattern(0)
+
+
+def test_a_remote_runs_frame_calibrates_as_the_local_one(local_run: pd.DataFrame) -> None:
+    remote = remote_shaped(local_run)
+    local_settings = Simulation.calibrate(local_run, seed=1).scenario
+    remote_settings = Simulation.calibrate(remote, seed=1).scenario
+    assert remote_settings.init == local_settings.init and remote_settings.service == local_settings.service
+    assert remote_settings.cold_service == local_settings.cold_service
+    assert remote_settings.function == "lambdalab-api" and remote_settings.memory_mb == 256
+
+
+def test_cells_a_remote_run_could_not_fill_are_skipped_not_read_as_zero() -> None:
+    frame = pd.DataFrame(
+        {
+            "environment_id": ["", "2026/12/07/[$LATEST]ab", "", "2026/12/07/[$LATEST]ab", ""],
+            "cold": [True, False, None, False, np.nan],
+            "duration_ms": [20.0, 10.0, np.nan, 12.0, 11.0],
+            "init_duration_ms": [400.0, None, None, np.nan, np.nan],
+            "status": ["success"] * 5,
+            "memory_size_mb": [np.nan, 512, 512, 512, 512],
+            "max_memory_used_mb": [60, 61, np.nan, 64, None],
+            "function": [None, "f", "f", "f", "f"],
+        }
+    )
+    s = Simulation.calibrate(frame, seed=1).scenario
+    assert s.init.mean_s == pytest.approx(0.4) and s.cold_service.mean_s == pytest.approx(0.42)
+    assert s.service.mean_s == pytest.approx(0.011)  # 10, 12 and 11 ms: the NaN duration is left out
+    assert s.memory_mb == 512 and s.max_memory_used_mb == 64 and s.function == "function"
+
+
+def test_from_records_the_aws_backend_builds() -> None:
+    """The frame lambdalab.aws.records builds from REPORT lines (H2), as a remote Lab's invocations() gives it."""
+    records = pytest.importorskip("lambdalab.aws.records")
+    rows = []
+    for i, (init, duration) in enumerate([(180.5, 25.0), (None, 8.0), (None, 9.0), (170.0, 22.0), (None, 7.0)]):
+        rid = f"6b3c1d2e-0000-4000-8000-00000000000{i}"
+        report = f"REPORT RequestId: {rid}\tDuration: {duration} ms\tBilled Duration: {math.ceil(duration)} ms\t"
+        report += "Memory Size: 128 MB\tMax Memory Used: 40 MB\t"
+        if init is not None:
+            report += f"Init Duration: {init} ms\t"
+        tail = f"START RequestId: {rid} Version: $LATEST\nEND RequestId: {rid}\n{report}\n"
+        rows.append(
+            records.record_from_tail(
+                tail, function="lambdalab-api", version="$LATEST", request_id=rid, submitted=100.0 + i,
+                end=100.5 + i, error_type=None,
+            )
+        )
+    assert all(isinstance(r, InvocationRecord) for r in rows) and rows[0].environment_id == ""
+    frame = records.invocations_frame(rows)
+    s = Simulation.calibrate(frame, seed=1).scenario
+    assert s.init.mean_s == pytest.approx((0.1805 + 0.170) / 2)
+    assert s.service.mean_s == pytest.approx(0.008) and s.memory_mb == 128 and s.max_memory_used_mb == 40
+
+
+def test_a_what_if_at_1000_requests_a_second_reports_cold_starts(local_run: pd.DataFrame) -> None:
+    """Far past one machine: 5,000 requests in 5 s on the remote run's latencies."""
+    summary = Simulation.calibrate(remote_shaped(local_run), Steady(1000), seed=1).run(duration_s=5).summary
+    assert summary.requests == 5000 and summary.throttles == 0
+    # every request that arrives while the first environments initialise needs one of its own
+    assert 5 <= summary.cold_starts == summary.environments_created < 1000
+    assert 0 < summary.cold_start_probability < 0.2 and summary.peak_environments >= summary.cold_starts / 2
+    again = Simulation.calibrate(remote_shaped(local_run), Steady(1000), seed=1).run(duration_s=5).summary
+    assert again == summary  # the same seed, the same what-if
