@@ -3,8 +3,9 @@
 Reads the columns ``cold``, ``duration_ms``, ``init_duration_ms``, ``status`` (and, when present,
 ``memory_size_mb``, ``max_memory_used_mb``, ``function``) and turns them into ``Simulation``
 settings: warm successful durations → ``service``; the cold ones' init durations → ``init``; their
-init + duration → ``cold_service``. Only successful invocations are used: an error or a timeout
-says little about how long the handler takes.
+init + duration → ``cold_service`` (the duration alone where the init ran inside the invoke after a reset,
+``init_suppressed``). Only successful invocations are used: an error or a timeout says little about how long
+the handler takes.
 
 The table may come from this machine (``lambdalab.Lab().invocations()``) or from AWS Lambda
 (``lambdalab.aws.Lab().invocations()``): the same columns, where a remote row may lack what only the logs
@@ -75,15 +76,19 @@ def from_records(df: Any) -> dict[str, Any]:
     ok = df[(df["status"] == "success") & df["duration_ms"].map(_finite)]
     if ok.empty:
         raise ConfigError("invalid records: no successful invocation to learn durations from")
-    is_cold = ok["cold"].map(lambda v: v is True or (_finite(v) and bool(v)))
+    is_cold = ok["cold"].map(_true)
     cold, warm = ok[is_cold], ok[~is_cold]
     settings: dict[str, Any] = {}
+    # an init run inside the invoke after a reset (init_suppressed) is already part of its Duration
+    folded = cold["init_suppressed"].map(_true).tolist() if "init_suppressed" in cold.columns else [False] * len(cold)
     pairs = [
-        (float(i), float(d)) for i, d in zip(cold["init_duration_ms"], cold["duration_ms"], strict=True) if _finite(i)
+        (float(i), float(d) if inside else float(i) + float(d))
+        for i, d, inside in zip(cold["init_duration_ms"], cold["duration_ms"], folded, strict=True)
+        if _finite(i)
     ]
     if pairs:
         settings["init"] = Empirical(i / 1000.0 for i, _ in pairs)
-        settings["cold_service"] = Empirical((i + d) / 1000.0 for i, d in pairs)
+        settings["cold_service"] = Empirical(whole / 1000.0 for _, whole in pairs)
     service_rows = warm if not warm.empty else cold
     settings["service"] = Empirical(float(v) / 1000.0 for v in service_rows["duration_ms"].tolist())
     memory = _finite_values(df, "memory_size_mb")
@@ -103,6 +108,11 @@ def _finite_values(df: Any, column: str) -> list[float]:
     if column not in df.columns:
         return []
     return [float(v) for v in df[column].tolist() if _finite(v)]
+
+
+def _true(value: Any) -> bool:
+    """True, 1 or numpy's True; None, NaN and False are not."""
+    return value is True or (_finite(value) and bool(value))
 
 
 def _finite(value: Any) -> bool:

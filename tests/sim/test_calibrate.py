@@ -127,6 +127,22 @@ def test_cells_a_remote_run_could_not_fill_are_skipped_not_read_as_zero() -> Non
     assert s.memory_mb == 512 and s.max_memory_used_mb == 64 and s.function == "function"
 
 
+def test_an_init_run_inside_the_invoke_is_not_counted_twice() -> None:
+    """After a reset the next invoke re-runs init inside its Duration (``init_suppressed``): that Duration is the
+    whole cold request, not what follows the init."""
+    frame = pd.DataFrame(
+        {
+            "cold": [True, True, False],
+            "duration_ms": [10.0, 310.0, 10.0],
+            "init_duration_ms": [300.0, 300.0, None],
+            "init_suppressed": [False, True, False],
+            "status": ["success"] * 3,
+        }
+    )
+    s = Simulation.calibrate(frame, seed=1).scenario
+    assert s.init.mean_s == pytest.approx(0.3) and s.cold_service.mean_s == pytest.approx(0.31)
+
+
 def test_from_records_the_aws_backend_builds() -> None:
     """The frame lambdalab.aws.records builds from REPORT lines (H2), as a remote Lab's invocations() gives it."""
     records = pytest.importorskip("lambdalab.aws.records")
