@@ -1,0 +1,335 @@
+"""Lambda's log lines read back into lambdalab's records: REPORT lines, log tails and CloudWatch Logs events.
+
+What the AWS backend knows of an invocation comes from Lambda's own words: the ``REPORT`` line of a synchronous
+invoke's log tail (``LogType=Tail``), and the events of the function's log group, one stream per execution
+environment. Both of Lambda's log formats are read: Text (``REPORT RequestId: ...\\tDuration: 1.23 ms\\t...``, as
+``lambdalab.core.records.format_entry`` writes them) and JSON (``{"time": ..., "type": "platform.report",
+"record": {...}}``, as ``lambdalab/engine/jsonlogs.py`` writes them).
+
+Only what the lines say is recorded; what cannot be seen remotely is left unknown, never invented: an
+environment's frozen, idle and shutdown phases (``spans_frame`` marks them in ``frame.attrs``), the init duration
+of an init run inside an invoke after a reset (None), the time a client submitted an asynchronous invocation
+(the invocation's own start, or its environment's ``INIT_START`` when cold, unless ``known`` says).
+
+Rules: pure functions; no boto3, no I/O, no clock. pandas is imported only by the two frame functions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Final
+
+from lambdalab.aws.loglines import parse_report, platform_line, runtime_error_type
+from lambdalab.core.outcomes import Status
+from lambdalab.core.records import InvocationRecord, PhaseSpan
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = [
+    "UNKNOWN_PHASES",
+    "invocations_frame",
+    "parse_report",
+    "platform_line",
+    "record_from_tail",
+    "records_from_events",
+    "spans_frame",
+    "spans_from_events",
+]
+
+UNKNOWN_PHASES: Final = ["frozen", "idle", "shutdown"]  # phases CloudWatch Logs never shows
+
+
+# -- one invocation's record from a synchronous invoke's log tail ----------------------------------------------
+def _status(report: Mapping[str, Any], error_type: str | None) -> tuple[Status, bool]:
+    """(status, reset) of an invocation: a platform failure resets its environment, a handler's error does not."""
+    word = report["status"]
+    if word == "timeout":
+        return Status.TIMEOUT, True
+    if word in ("error", "failure"):
+        named = report["error_type"] or error_type
+        return Status.ERROR, named is None or "." in named  # Runtime.ExitError, Sandbox.Timedout: not ValueError
+    return (Status.ERROR if error_type else Status.SUCCESS), False
+
+
+def record_from_tail(
+    log_tail: str,
+    *,
+    function: str,
+    version: str,
+    request_id: str,
+    submitted: float,
+    end: float,
+    error_type: str | None,
+) -> InvocationRecord:
+    """The record of one synchronous invocation from its decoded log tail (``LogType=Tail``, the last 4 KB).
+
+    ``error_type`` is what the caller learned from ``X-Amz-Function-Error`` and the payload (None: no error).
+    ``environment_id`` is ``""`` (not yet known: the log stream names it); ``start = end - duration``. An init run
+    inside the invoke (after an init error) is read from its ``INIT_REPORT ... Phase: invoke`` line when the tail
+    holds it. Raises ``ValueError`` when the tail has no REPORT line (or a malformed one).
+    """
+    report, init_ms = None, None
+    for line in log_tail.splitlines():
+        parsed = platform_line(line)
+        if parsed is None:
+            continue
+        kind, facts = parsed
+        if kind == "init_report" and facts["phase"] == "invoke":
+            init_ms = facts["duration_ms"]
+        elif kind == "report" and (report is None or facts["request_id"] == request_id):
+            report = parse_report(line)
+    if report is None:
+        raise ValueError(f"no REPORT line in the log tail of request {request_id}: {log_tail[-200:]!r}")
+    status, reset = _status(report, error_type)
+    suppressed = report["init_duration_ms"] is None and init_ms is not None
+    return _record(
+        report,
+        function,
+        version,
+        "",
+        status,
+        error_type or report["error_type"],
+        reset,
+        init_ms if suppressed else report["init_duration_ms"],
+        suppressed,
+        submitted,
+        end,
+    )
+
+
+def _record(
+    report: Mapping[str, Any],
+    function: str,
+    version: str,
+    environment_id: str,
+    status: Status,
+    error_type: str | None,
+    reset: bool,
+    init_ms: float | None,
+    suppressed: bool,
+    submitted: float,
+    end: float,
+) -> InvocationRecord:
+    duration = float(report["duration_ms"])
+    return InvocationRecord(
+        request_id=report["request_id"],
+        function=function,
+        version=version,
+        environment_id=environment_id,
+        cold=suppressed or report["init_duration_ms"] is not None or report["restore_duration_ms"] is not None,
+        init_duration_ms=init_ms,
+        init_suppressed=suppressed,
+        duration_ms=duration,
+        billed_duration_ms=int(report["billed_duration_ms"]),
+        memory_size_mb=int(report["memory_size_mb"]),
+        max_memory_used_mb=int(report["max_memory_used_mb"]),
+        status=status,
+        error_type=None if status is Status.TIMEOUT else error_type,  # as the local records: the status says it
+        start=end - duration / 1000.0,
+        end=end,
+        submitted=submitted,
+        reset=reset,
+    )
+
+
+# -- records and spans from CloudWatch Logs events ------------------------------------------------------------
+
+
+def _stream_version(stream: str) -> str:
+    """The version in a stream name ``YYYY/MM/DD/[version]<id>``; ``$LATEST`` when it has none."""
+    opened, closed = stream.find("["), stream.find("]")
+    return stream[opened + 1 : closed] if 0 <= opened < closed else "$LATEST"
+
+
+def _known(value: Any) -> dict[str, Any]:
+    """What a caller knows of a request: a mapping, or a record (its ``submitted``, ``status``, ``error_type``)."""
+    if isinstance(value, Mapping):
+        return {k: value[k] for k in ("submitted", "status", "error_type") if k in value}
+    return {k: getattr(value, k) for k in ("submitted", "status", "error_type") if hasattr(value, k)}
+
+
+class _Stream:
+    """One log stream walked in order: the records and spans its platform lines show."""
+
+    def __init__(self, name: str, function: str, known: Mapping[str, Any]) -> None:
+        self.name, self.function, self.known = name, function, known
+        self.records: list[InvocationRecord] = []
+        self.spans: list[PhaseSpan] = []
+        self.init_at: float | None = None  # an INIT_START whose init has not ended in a line yet
+        self.cold_since: float | None = None  # the first INIT_START since the last invocation
+        self.suppressed_ms: float | None = None  # INIT_REPORT Phase: invoke: an init inside the next invoke
+        self.after_reset = False
+        self.current: dict[str, Any] | None = None  # the START being run
+
+    def span(self, phase: str, start: float, end: float, version: str, request_id: str | None = None) -> None:
+        self.spans.append(
+            PhaseSpan(
+                environment_id=self.name,
+                function=self.function,
+                version=version,
+                phase=phase,  # type: ignore[arg-type]
+                start=start,
+                end=max(start, end),
+                request_id=request_id,
+            )
+        )
+
+    def line(self, at: float, message: str) -> None:
+        parsed = platform_line(message)
+        if parsed is None:
+            if self.current is not None and self.current["error"] is None:
+                self.current["error"] = runtime_error_type(message, self.current["request_id"])
+            return
+        kind, facts = parsed
+        version = facts["version"] or _stream_version(self.name)
+        if kind == "init_start":
+            self.init_at = at
+            self.cold_since = at if self.cold_since is None else self.cold_since
+        elif kind == "init_report" and facts["phase"] == "invoke":
+            self.suppressed_ms = facts["duration_ms"]
+        elif kind == "init_report" and self.init_at is not None:
+            ms = facts["duration_ms"]
+            self.span("init", self.init_at, at if ms is None else self.init_at + ms / 1000.0, version)
+            self.init_at = None
+        elif kind == "start":
+            self.current = {"request_id": facts["request_id"], "version": version, "at": at, "error": None}
+        elif kind == "report":
+            self.report(at, message)
+
+    def report(self, at: float, message: str) -> None:
+        try:
+            report = parse_report(message)
+        except ValueError:
+            return  # not Lambda's line: nothing is invented from it
+        current = self.current if self.current and self.current["request_id"] == report["request_id"] else None
+        version = current["version"] if current else _stream_version(self.name)
+        seen_error = current["error"] if current else None
+        known = _known(self.known.get(report["request_id"], {}))
+        status, reset = _status(report, seen_error)
+        error_type = report["error_type"] or seen_error
+        if "status" in known:
+            status = Status(getattr(known["status"], "value", known["status"]))
+            error_type = known.get("error_type", error_type)
+        suppressed = report["init_duration_ms"] is None and (self.after_reset or self.suppressed_ms is not None)
+        init_ms = self.suppressed_ms if suppressed else report["init_duration_ms"]
+        start = at - float(report["duration_ms"]) / 1000.0
+        if report["init_duration_ms"] is not None:
+            init_start = self.init_at if self.init_at is not None else start - report["init_duration_ms"] / 1000.0
+            self.span("init", init_start, min(start, init_start + report["init_duration_ms"] / 1000.0), version)
+        if suppressed or report["init_duration_ms"] is not None:
+            since = self.cold_since if self.cold_since is not None else start - (init_ms or 0.0) / 1000.0
+        else:
+            since = start
+        self.span("invoke", start, at, version, report["request_id"])
+        self.records.append(
+            _record(
+                report,
+                self.function,
+                version,
+                self.name,
+                status,
+                error_type,
+                reset,
+                init_ms,
+                suppressed,
+                known.get("submitted", since),
+                at,
+            )
+        )
+        self.init_at = self.cold_since = self.suppressed_ms = self.current = None
+        self.after_reset = reset
+
+
+def _walk(events: Iterable[Mapping[str, Any]], function: str, known: Mapping[str, Any] | None) -> list[_Stream]:
+    by_stream: dict[str, list[tuple[int, int, str]]] = {}
+    seen: set[str] = set()
+    for order, event in enumerate(events):
+        event_id = event.get("eventId")
+        if event_id is not None:
+            if event_id in seen:
+                continue
+            seen.add(event_id)
+        by_stream.setdefault(event["logStreamName"], []).append((int(event["timestamp"]), order, event["message"]))
+    walked = []
+    for name, lines in by_stream.items():
+        stream = _Stream(name, function, known or {})
+        for at_ms, _, message in sorted(lines):
+            stream.line(at_ms / 1000.0, message)
+        walked.append(stream)
+    return walked
+
+
+def records_from_events(
+    events: Iterable[Mapping[str, Any]], *, function: str, known: Mapping[str, Any] | None = None
+) -> list[InvocationRecord]:
+    """Invocation records from CloudWatch Logs events (``logStreamName``, ``timestamp`` in ms, ``message``).
+
+    One record per REPORT line: ``environment_id`` is the stream's name, ``version`` START's ``Version`` (or the
+    stream name's), ``end`` the REPORT's time, ``start = end - duration``. ``known`` maps a request id to what the
+    client knows (a mapping with ``submitted``, ``status``, ``error_type``, or an ``InvocationRecord``): it wins.
+    Otherwise ``submitted`` is the environment's ``INIT_START`` for a cold invocation (``start`` less the init
+    duration without one) and ``start`` for a warm one. Sorted by ``end``.
+    """
+    records = [r for stream in _walk(events, function, known) for r in stream.records]
+    return sorted(records, key=lambda r: (r.end, r.environment_id))
+
+
+def spans_from_events(events: Iterable[Mapping[str, Any]], *, function: str) -> list[PhaseSpan]:
+    """``init`` and ``invoke`` spans from CloudWatch Logs events; nothing else can be seen remotely.
+
+    ``init`` runs from ``INIT_START`` for the REPORT's ``Init Duration`` (or to its ``INIT_REPORT``), ``invoke``
+    from the REPORT's time less its ``Duration`` to the REPORT. An init never reported is left out.
+    """
+    spans = [s for stream in _walk(events, function, None) for s in stream.spans]
+    return sorted(spans, key=lambda s: (s.start, s.environment_id))
+
+
+# -- tables --------------------------------------------------------------------------------------------------
+_STR, _FLOAT, _INT, _BOOL = "str", "float64", "int64", "bool"
+_RECORD_TYPES: Final = {
+    "request_id": _STR, "function": _STR, "version": _STR, "environment_id": _STR, "cold": _BOOL,
+    "init_duration_ms": _FLOAT, "init_suppressed": _BOOL, "duration_ms": _FLOAT, "billed_duration_ms": _INT,
+    "memory_size_mb": _INT, "max_memory_used_mb": _INT, "status": _STR, "error_type": "object", "start": _FLOAT,
+    "end": _FLOAT, "submitted": _FLOAT, "reset": _BOOL, "latency_ms": _FLOAT,
+}  # fmt: skip
+_SPAN_TYPES: Final = {
+    "environment_id": _STR, "function": _STR, "version": _STR, "phase": _STR, "start": _FLOAT, "end": _FLOAT,
+    "request_id": "object", "duration_ms": _FLOAT,
+}  # fmt: skip
+
+
+def _rows(items: Iterable[Any], fields: tuple[str, ...]) -> list[list[Any]]:
+    return [[getattr(item, name) for name in fields] for item in items]
+
+
+def invocations_frame(records: Iterable[InvocationRecord]) -> pd.DataFrame:
+    """The records as the local ``Lab.invocations()`` table: the same columns, dtypes and ``latency_ms``."""
+    import pandas as pd
+
+    columns = list(InvocationRecord._fields)
+    rows = _rows(records, InvocationRecord._fields)
+    if not rows:
+        frame = pd.DataFrame({c: pd.Series([], dtype=t) for c, t in _RECORD_TYPES.items()})
+    else:
+        frame = pd.DataFrame(rows, columns=columns)
+        frame["status"] = frame["status"].map(lambda s: s.value)
+        frame["latency_ms"] = (frame["end"] - frame["submitted"]) * 1000.0
+    frame.attrs["source"] = "aws"
+    return frame
+
+
+def spans_frame(spans: Iterable[PhaseSpan]) -> pd.DataFrame:
+    """The spans as the local ``Lab.spans()`` table; ``attrs["unknown_phases"]`` names what logs cannot show."""
+    import pandas as pd
+
+    rows = _rows(spans, PhaseSpan._fields)
+    if not rows:
+        frame = pd.DataFrame({c: pd.Series([], dtype=t) for c, t in _SPAN_TYPES.items()})
+    else:
+        frame = pd.DataFrame(rows, columns=list(PhaseSpan._fields))
+        frame["duration_ms"] = (frame["end"] - frame["start"]) * 1000.0
+        frame = frame.sort_values(["start", "environment_id"], kind="stable").reset_index(drop=True)
+    frame.attrs["source"] = "aws"
+    frame.attrs["unknown_phases"] = list(UNKNOWN_PHASES)
+    return frame
