@@ -23,7 +23,7 @@ CHROMIUM := /usr/bin/chromium
 $(STAMP): pyproject.toml setup.py
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(if $(wildcard $(DEV_STAMP)),LAMBDALAB_PURE_PYTHON=1 )$(BIN)/python -m pip install --quiet -e '.[notebook,test]'
+	$(if $(wildcard $(DEV_STAMP)),LAMBDALAB_PURE_PYTHON=1 )$(BIN)/python -m pip install --quiet -e '.[notebook,test,aws]'
 	touch $(STAMP)
 
 setup: $(STAMP)
@@ -31,7 +31,7 @@ setup: $(STAMP)
 dev:                  ## developer mode: editable and pure Python, so an edit to any .py (core/ and sim/ too) takes effect
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	LAMBDALAB_PURE_PYTHON=1 $(BIN)/python -m pip install --quiet -e '.[notebook,test]'
+	LAMBDALAB_PURE_PYTHON=1 $(BIN)/python -m pip install --quiet -e '.[notebook,test,aws]'
 	touch $(DEV_STAMP) $(STAMP)
 	@echo "make dev: lambdalab runs from its .py files (pure Python; simulating is 5-7x slower). Back to compiled: make compiled"
 

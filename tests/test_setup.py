@@ -161,7 +161,7 @@ def test_make_test_never_rewrites_the_screenshots_only_make_screenshots_does() -
 
 def test_make_dev_is_an_editable_pure_python_install() -> None:
     dev = _make("-n", "dev").stdout
-    assert "LAMBDALAB_PURE_PYTHON=1 .venv/bin/python -m pip install --quiet -e '.[notebook,test]'" in dev
+    assert "LAMBDALAB_PURE_PYTHON=1 .venv/bin/python -m pip install --quiet -e '.[notebook,test,aws]'" in dev
 
 
 def _no_apt_path(tmp_path: Path) -> str:

@@ -1,0 +1,109 @@
+"""Finding and removing what AWS Labs left: ``cleanup`` (the CLI's ``lambdalab aws cleanup``).
+
+A resource is lambdalab's when its name starts with the prefix and it carries the ``lambdalab:lab`` tag (any Lab's,
+or ``lab_id``'s): functions (ListFunctions + ListTags), execution roles (ListRoles under ``/lambdalab/`` +
+ListRoleTags). Layers have no tags: theirs are the names ``{prefix}{8 hex lab id}-...``. Log groups
+``/aws/lambda/{prefix}...`` go with their function: one found above, or one that no longer exists.
+
+One line per resource, ``function ARN``, ``layer ARN``, ``role ARN``, ``log-group NAME``, in that order;
+deleted unless ``dry_run``. Nothing is deleted that was not listed.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from lambdalab.aws import roles
+from lambdalab.aws.clients import call, paginate, region_of, session_or_default, translate
+from lambdalab.errors import UnknownFunctionError
+
+TAG = "lambdalab:lab"
+_LAB_ID = re.compile(r"[0-9a-f]{8}")
+
+
+def cleanup(
+    session: Any = None,
+    *,
+    prefix: str = "lambdalab-",
+    lab_id: str | None = None,
+    region: str | None = None,
+    dry_run: bool = False,
+) -> list[str]:
+    """List (and unless ``dry_run`` delete) what lambdalab's AWS Labs created under ``prefix`` (``lab_id``'s only,
+    when given); returns one line per resource."""
+    session = session_or_default(session)
+    where = region_of(session, region)
+    lam = session.client("lambda", region_name=where)
+    iam = session.client("iam", region_name=where)
+    logs = session.client("logs", region_name=where)
+
+    all_functions = paginate(lam, "list_functions", "Functions")
+    names = {str(f["FunctionName"]) for f in all_functions}
+    functions = [f for f in all_functions if str(f["FunctionName"]).startswith(prefix) and _ours(lam, f, lab_id)]
+    layers = _layers(lam, prefix, lab_id)
+    found_roles = _roles(iam, prefix, lab_id)
+    ours = {str(f["FunctionName"]) for f in functions}
+    groups = [
+        str(g["logGroupName"])
+        for g in paginate(logs, "describe_log_groups", "logGroups", logGroupNamePrefix=f"/aws/lambda/{prefix}")
+        if (fn := str(g["logGroupName"]).removeprefix("/aws/lambda/")) in ours or fn not in names
+    ]
+    lines = (
+        [f"function {f['FunctionArn']}" for f in functions]
+        + [f"layer {arn}" for arn in layers]
+        + [f"role {r['Arn']}" for r in found_roles]
+        + [f"log-group {g}" for g in groups]
+    )
+    if not dry_run:
+        for f in functions:
+            _gone_ok(lambda f=f: lam.delete_function(FunctionName=f["FunctionName"]))
+        for arn in layers:
+            name, version = arn.rsplit(":", 2)[-2:]
+            _gone_ok(lambda n=name, v=version: lam.delete_layer_version(LayerName=n, VersionNumber=int(v)))
+        for role in found_roles:
+            roles.delete_role(iam, str(role["RoleName"]))
+        for group in groups:
+            _gone_ok(lambda g=group: logs.delete_log_group(logGroupName=g))
+    return lines
+
+
+def _ours(lam: Any, function: dict[str, Any], lab_id: str | None) -> bool:
+    try:
+        tags = call(lam.list_tags, Resource=function["FunctionArn"]).get("Tags") or {}
+    except UnknownFunctionError:  # deleted meanwhile
+        return False
+    return TAG in tags and (lab_id is None or tags[TAG] == lab_id)
+
+
+def _layers(lam: Any, prefix: str, lab_id: str | None) -> list[str]:
+    found = []
+    for layer in paginate(lam, "list_layers", "Layers"):
+        name = str(layer["LayerName"])
+        rest = name[len(prefix) :] if name.startswith(prefix) else ""
+        lab, dash = rest[:8], rest[8:9]
+        if dash != "-" or not _LAB_ID.fullmatch(lab) or (lab_id is not None and lab != lab_id):
+            continue
+        for version in paginate(lam, "list_layer_versions", "LayerVersions", LayerName=name):
+            found.append(str(version["LayerVersionArn"]))
+    return found
+
+
+def _roles(iam: Any, prefix: str, lab_id: str | None) -> list[dict[str, Any]]:
+    found = []
+    for role in paginate(iam, "list_roles", "Roles", PathPrefix=roles.PATH):
+        if not str(role["RoleName"]).startswith(f"{prefix}exec-"):
+            continue
+        tags = {t["Key"]: t["Value"] for t in paginate(iam, "list_role_tags", "Tags", RoleName=role["RoleName"])}
+        if TAG in tags and (lab_id is None or tags[TAG] == lab_id):
+            found.append(role)
+    return found
+
+
+def _gone_ok(delete: Any) -> None:
+    """Run a deletion; a resource already gone is what was wanted."""
+    try:
+        delete()
+    except Exception as exc:
+        if not isinstance(translate(exc), UnknownFunctionError):
+            raise

@@ -1,0 +1,422 @@
+"""``Lab``: functions on real AWS Lambda (or a stand-in), with the local ``lambdalab.Lab``'s surface.
+
+    with lambdalab.aws.Lab() as lab:                     # boto3's usual credentials, region and endpoints
+        fn = lab.create_function("hello", "def handler(event, context):\\n    return event")
+        fn.invoke({"x": 1}).payload                      # cold; then warm
+        lab.invocations()                                # the same columns as a local run
+    # close(delete=True): the functions, layer versions, log groups and role this Lab made are gone
+
+Every resource is named with ``prefix`` (functions ``{prefix}{name}``, layers ``{prefix}{id}-{layer}``, the
+role ``{prefix}exec-{id}`` under ``/lambdalab/``) and the taggable ones carry ``lambdalab:lab`` and
+``lambdalab:prefix``, so ``lambdalab.aws.cleanup`` (``lambdalab aws cleanup``) finds whatever a Lab left.
+Records are read from CloudWatch Logs (``reading.py``); packages are built here (``package.py``).
+Nothing reaches AWS until a method that needs it is called; credentials stay inside boto3.
+"""
+
+from __future__ import annotations
+
+import math
+import secrets
+import shutil
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from lambdalab import config as lab_config
+from lambdalab.aws import package, reading, roles
+from lambdalab.aws.clients import POOL, call, make_clients, region_of, session_or_default, translate
+from lambdalab.aws.function import Function, layer_refs
+from lambdalab.aws.package import Code
+from lambdalab.errors import ConfigError, LabClosedError, LambdaLabError, UnknownFunctionError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from lambdalab.core.records import InvocationRecord
+
+# create_function's keywords beyond the protocol's, and what update() may change
+SETTINGS = (
+    "handler", "memory_mb", "timeout_s", "env_vars", "runtime", "layers", "requirements", "pip_args",
+    "log_format", "application_log_level", "system_log_level", "ephemeral_storage_mb", "reserved_concurrency",
+    "handler_as_given", "description",
+)  # fmt: skip
+_CODE_KEYS = ("requirements", "pip_args")
+READY_TIMEOUT_S = 300.0
+
+
+class Lab:
+    """Functions on AWS Lambda, deployed, invoked and recorded as the local Lab does them."""
+
+    def __init__(
+        self,
+        session: Any = None,
+        role_arn: str | None = None,
+        prefix: str = "lambdalab-",
+        region: str | None = None,
+        *,
+        confirm_above_usd: float = 1.0,
+        logs_wait_s: float = 30.0,
+    ) -> None:
+        if not isinstance(prefix, str) or not prefix or len(prefix) > 30:
+            raise ConfigError(f"invalid prefix: {prefix!r}; expected 1 to 30 characters")
+        self.session = session_or_default(session)
+        self.region = region_of(self.session, region)
+        self.clients = make_clients(self.session, self.region)
+        self.prefix = prefix
+        self.id = secrets.token_hex(4)
+        self.role_arn = role_arn
+        self.confirm_above_usd = float(confirm_above_usd)
+        self.logs_wait_s = float(logs_wait_s)
+        self.workdir = Path(tempfile.mkdtemp(prefix=f"lambdalab-aws-{self.id}-"))
+        self.executor = ThreadPoolExecutor(POOL, thread_name_prefix=f"lambdalab-aws-{self.id}")
+        self.started = time.time()
+        self.log = reading.InvocationLog()
+        self._own_role = False
+        self._functions: dict[str, Function] = {}
+        self._remote_names: list[str] = []  # every function this Lab created, deleted or not (their logs stay)
+        self._created: list[tuple[str, str]] = []  # (kind, ARN or name), in creation order
+        self._lock = threading.Lock()
+        self._closed = False
+
+    @property
+    def tags(self) -> dict[str, str]:
+        return {"lambdalab:lab": self.id, "lambdalab:prefix": self.prefix}
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else f"{len(self._functions)} functions"
+        return f"<lambdalab.aws.Lab {self.id} region={self.region} prefix={self.prefix!r} {state}>"
+
+    # -- lifecycle ------------------------------------------------------------------------------
+    def __enter__(self) -> Lab:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close(delete=True)
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def check_open(self) -> None:
+        if self._closed:
+            raise LabClosedError(f"this AWS Lab ({self.id}) is closed; create a new one")
+
+    def close(self, delete: bool = True) -> None:
+        """Stop; with ``delete`` (the default) remove every function, layer version, log group and role this Lab
+        created. ``delete=False`` leaves them (``lambdalab aws cleanup --lab ID`` removes them later)."""
+        if self._closed:
+            return
+        self._closed = True
+        self.executor.shutdown(wait=True, cancel_futures=True)
+        shutil.rmtree(self.workdir, ignore_errors=True)
+        if not delete:
+            if self._created:
+                print(
+                    f"lambdalab: AWS Lab {self.id} left {len(self._created)} resources in {self.region}; remove "
+                    f"them with: lambdalab aws cleanup --lab {self.id} --prefix {self.prefix}",
+                    file=sys.stderr,
+                )
+            return
+        failures = []
+        for kind, ident in reversed(list(self._created)):
+            try:
+                self._delete(kind, ident)
+            except Exception as exc:
+                failures.append(f"{kind} {ident}: {translate(exc)}")
+                continue
+            self._forget(kind, ident)
+        if failures:
+            raise LambdaLabError(
+                "could not delete: " + "; ".join(failures) + f". Try again: lambdalab aws cleanup --lab {self.id}"
+            )
+
+    def _delete(self, kind: str, ident: str) -> None:
+        lam, logs = self.clients.lambda_, self.clients.logs
+        try:
+            if kind == "function":
+                lam.delete_function(FunctionName=ident)
+            elif kind == "layer":
+                name, version = ident.rsplit(":", 2)[-2:]
+                lam.delete_layer_version(LayerName=name, VersionNumber=int(version))
+            elif kind == "log-group":
+                logs.delete_log_group(logGroupName=ident)
+            elif kind == "role":
+                roles.delete_role(self.clients.iam, ident.rsplit("/", 1)[-1])
+        except Exception as exc:
+            if not isinstance(translate(exc), UnknownFunctionError):  # already gone is what we wanted
+                raise
+
+    def created(self) -> list[str]:
+        """ARNs (a log group: its name) of everything this Lab created and has not deleted, oldest first."""
+        with self._lock:
+            return [ident for _, ident in self._created]
+
+    def _note(self, kind: str, ident: str) -> None:
+        with self._lock:
+            if (kind, ident) not in self._created:
+                self._created.append((kind, ident))
+
+    def _forget(self, kind: str, ident: str) -> None:
+        with self._lock:
+            if (kind, ident) in self._created:
+                self._created.remove((kind, ident))
+
+    def note_log_group(self, remote_name: str) -> None:
+        """The function's log group exists from its first invocation on: the Lab deletes it at close."""
+        self._note("log-group", f"/aws/lambda/{remote_name}")
+
+    def remember(
+        self, request_id: str, name: str, *, submitted: float, sync: bool, record: InvocationRecord | None = None
+    ) -> None:
+        """What the client saw of one invocation, merged into the records read from CloudWatch Logs."""
+        self.log.remember(request_id, name, submitted=submitted, sync=sync, record=record)
+
+    def billed_durations(self, name: str) -> list[int]:
+        return self.log.billed_durations(name)
+
+    # -- functions ------------------------------------------------------------------------------
+    def remote_name(self, name: str) -> str:
+        return f"{self.prefix}{name}"
+
+    def create_function(
+        self,
+        name: str,
+        source: str | None = None,
+        *,
+        path: str | Path | None = None,
+        zip_file: bytes | None = None,
+        handler: str = "handler",
+        memory_mb: int = 128,
+        timeout_s: float = 3,
+        env_vars: Mapping[str, str] | None = None,
+        runtime: str = "python",
+        layers: Sequence[str | Path] = (),
+        requirements: Sequence[str] | str | None = None,
+        **options: Any,
+    ) -> Function:
+        """Build the package here, upload it (CreateFunction, tagged) and wait until the function is Active.
+
+        Takes the local Lab's keywords that mean something on Lambda (``reserved_concurrency``, ``log_format``,
+        ``application_log_level``, ``system_log_level``, ``ephemeral_storage_mb``, ``pip_args``,
+        ``handler_as_given``, ``description``); local-only ones (``freeze``, ``keep_alive_s``...) are refused.
+        ``runtime="python"`` is this interpreter's identifier; Lambda's identifiers are taken as they are.
+        Local layers (folders, .zip files) are published as ``{prefix}{lab id}-{name}``; ARNs pass through.
+        """
+        self.check_open()
+        unknown = sorted(set(options) - set(SETTINGS) - {"progress"})
+        if unknown:
+            raise ConfigError(f"invalid setting: {', '.join(unknown)} cannot be set on AWS Lambda (a local Lab's)")
+        if name in self._functions:
+            raise ConfigError(f"invalid name: {name!r} is already registered; use update() to change it")
+        progress = options.pop("progress", None)
+        settings: dict[str, Any] = {
+            "handler": handler, "memory_mb": memory_mb, "timeout_s": timeout_s, "env_vars": dict(env_vars or {}),
+            "runtime": runtime, "layers": layer_refs(layers), "requirements": _requirements(requirements), **options,
+        }  # fmt: skip
+        code = Code(source, path, zip_file)
+        remote = self.remote_name(name)
+        lab_config.check_function_name(remote)
+        configuration, zipped = self._prepare(name, settings, code, progress)
+        role = self._role()
+        params = {"FunctionName": remote, "Role": role, "Code": {"ZipFile": zipped}, "Tags": self.tags}
+        try:
+            made = roles.retry_new_role(
+                lambda: self.clients.lambda_.create_function(**params, **configuration, Publish=False),
+                wait_s=roles.ROLE_WAIT_S if self._own_role else 0.0,
+            )
+        except Exception as exc:
+            raise translate(exc) from None
+        self._note("function", str(made["FunctionArn"]))
+        self._remote_names.append(remote)
+        fn = Function(self, name, settings, code, self.wait_ready(remote))
+        fn.layer_arns = configuration.get("Layers", [])
+        self._functions[name] = fn
+        if settings.get("reserved_concurrency") is not None:
+            fn.set_reserved_concurrency(settings["reserved_concurrency"])
+        return fn
+
+    def redeploy(self, fn: Function, code: Code | None, changes: dict[str, Any]) -> None:
+        """``Function.update``: new code (UpdateFunctionCode) and/or settings (UpdateFunctionConfiguration)."""
+        self.check_open()
+        progress = changes.pop("progress", None)
+        unknown = sorted(set(changes) - set(SETTINGS))
+        if unknown:
+            raise ConfigError(f"invalid setting: {', '.join(unknown)} cannot be set on AWS Lambda")
+        if "layers" in changes:
+            changes["layers"] = layer_refs(changes["layers"])
+        if "requirements" in changes:
+            changes["requirements"] = _requirements(changes["requirements"])
+        settings = {**fn.settings, **changes}
+        new_code = code or fn.code
+        configuration, zipped = self._prepare(fn.name, settings, new_code, progress, layers="layers" in changes)
+        if "layers" not in changes:
+            configuration["Layers"] = list(getattr(fn, "layer_arns", []))
+        lam, remote = self.clients.lambda_, fn.remote_name
+        code_changed = code is not None or any(k in changes for k in _CODE_KEYS) or "handler" in changes
+        if code_changed or not changes:
+            call(lam.update_function_code, FunctionName=remote, ZipFile=zipped)
+            self.wait_ready(remote)
+        if set(changes) - {"reserved_concurrency", *_CODE_KEYS}:
+            call(lam.update_function_configuration, FunctionName=remote, **configuration)
+            self.wait_ready(remote)
+        if "reserved_concurrency" in changes:
+            fn.set_reserved_concurrency(changes["reserved_concurrency"])
+        fn.settings, fn.code, fn.layer_arns = settings, new_code, configuration["Layers"]
+        fn.refresh()
+
+    def _prepare(
+        self, name: str, settings: dict[str, Any], code: Code, progress: Any, *, layers: bool = True
+    ) -> tuple[dict[str, Any], bytes]:
+        """The function's Lambda configuration and its package's bytes, checked as the local Lab checks them."""
+        runtime = settings["runtime"]
+        checked = package.config_for(
+            name,
+            runtime,
+            memory_mb=settings["memory_mb"],
+            timeout_s=settings["timeout_s"],
+            env_vars=settings["env_vars"],
+            ephemeral_storage_mb=settings.get("ephemeral_storage_mb", 512),
+            log_format=settings.get("log_format", "Text"),
+            application_log_level=settings.get("application_log_level"),
+            system_log_level=settings.get("system_log_level"),
+        )
+        as_given = bool(settings.get("handler_as_given"))
+        lab_config.check_handler(settings["handler"], checked.runtime, as_given=as_given)
+        handler = settings["handler"] if as_given else package.handler_for(settings["handler"], code, runtime)
+        identifier = package.lambda_runtime(runtime)
+        zipped = package.build_zip(
+            self.workdir,
+            handler_module=handler.rpartition(".")[0] or "lambda_function",
+            code=code,
+            runtime=identifier,
+            requirements=settings.get("requirements") or (),
+            pip_args=settings.get("pip_args") or (),
+            for_aws=self.clients.on_aws,
+            progress=progress,
+        )
+        configuration: dict[str, Any] = {
+            "Handler": handler,
+            "Runtime": identifier,
+            "MemorySize": checked.memory_mb,
+            "Timeout": math.ceil(checked.timeout_s),
+            "Environment": {"Variables": dict(checked.env_vars)},
+            "Description": str(settings.get("description") or f"lambdalab {self.id}: {name}"),
+        }
+        if layers:
+            configuration["Layers"] = self._layer_arns(settings["layers"], identifier)
+        if checked.ephemeral_storage_mb != 512:
+            configuration["EphemeralStorage"] = {"Size": checked.ephemeral_storage_mb}
+        if checked.log_format.upper() == "JSON":
+            logging: dict[str, str] = {"LogFormat": "JSON"}
+            if checked.application_log_level:
+                logging["ApplicationLogLevel"] = checked.application_log_level.upper()
+            if checked.system_log_level:
+                logging["SystemLogLevel"] = checked.system_log_level.upper()
+            configuration["LoggingConfig"] = logging
+        return configuration, zipped
+
+    def _layer_arns(self, layers: Sequence[str | Path], runtime: str) -> list[str]:
+        arns = []
+        for ref in layers:
+            if isinstance(ref, str) and package.is_layer_arn(ref):
+                arns.append(ref)
+                continue
+            layer_name, data = package.layer_zip(ref)
+            published = call(
+                self.clients.lambda_.publish_layer_version,
+                LayerName=f"{self.prefix}{self.id}-{layer_name}",
+                Description=f"lambdalab {self.id}: {Path(ref).name}",
+                Content={"ZipFile": data},
+                CompatibleRuntimes=[runtime],
+            )
+            self._note("layer", str(published["LayerVersionArn"]))
+            arns.append(str(published["LayerVersionArn"]))
+        return arns
+
+    def _role(self) -> str:
+        with self._lock:
+            if self.role_arn is None:
+                name = roles.role_name(self.prefix, self.id)
+                try:
+                    self.role_arn = roles.create_role(self.clients.iam, name, self.tags)
+                except Exception as exc:
+                    raise translate(exc) from None
+                self._own_role = True
+                self._created.append(("role", self.role_arn))
+            return self.role_arn
+
+    def wait_ready(
+        self, remote: str, qualifier: str | None = None, timeout_s: float = READY_TIMEOUT_S
+    ) -> dict[str, Any]:
+        """GetFunctionConfiguration until the function is Active and no update is in progress; returns it."""
+        params: dict[str, Any] = {"FunctionName": remote}
+        if qualifier is not None:
+            params["Qualifier"] = qualifier
+        deadline, pause = time.monotonic() + timeout_s, 0.05
+        while True:
+            found: dict[str, Any] = call(self.clients.lambda_.get_function_configuration, **params)
+            found.pop("ResponseMetadata", None)
+            state, update = found.get("State", "Active"), found.get("LastUpdateStatus", "Successful")
+            if state == "Failed" or update == "Failed":
+                reason = found.get("LastUpdateStatusReason") or found.get("StateReason") or "no reason given"
+                raise ConfigError(f"{remote}: Lambda could not make the function ready: {reason}")
+            if state == "Active" and update != "InProgress":
+                return found
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{remote}: not Active after {timeout_s:.0f} s (State {state}, update {update})")
+            time.sleep(pause)
+            pause = min(pause * 2, 1.0)
+
+    def function(self, name: str) -> Function:
+        found = self._functions.get(name)
+        if found is None:
+            raise UnknownFunctionError(f"Function not found: {self.remote_name(name)} (not created by this Lab)")
+        return found
+
+    def functions(self) -> list[str]:
+        return list(self._functions)
+
+    def delete_function(self, name: str) -> None:
+        """DeleteFunction: its versions and aliases go; its log group stays until ``close``."""
+        fn = self.function(name)
+        arn = fn.arn()
+        call(self.clients.lambda_.delete_function, FunctionName=fn.remote_name)
+        self._forget("function", arn)
+        self._functions.pop(name, None)
+
+    def invoke(self, name: str, event: Any = None, **options: Any) -> Any:
+        return self.function(name).invoke(event, **options)
+
+    # -- records (CloudWatch Logs) --------------------------------------------------------------
+    def _targets(self, names: Sequence[str] | None) -> list[tuple[str, str]]:
+        remote = self._remote_names if names is None else [self.remote_name(n) for n in names]
+        return [(r[len(self.prefix) :], r) for r in dict.fromkeys(remote)]
+
+    def invocations(self, *, names: Sequence[str] | None = None, wait_s: float | None = None) -> pd.DataFrame:
+        """One row per finished invocation, read from CloudWatch Logs (the local frame's columns); waits up to
+        ``logs_wait_s`` for the REPORT of every synchronous invoke this Lab saw."""
+        wait = self.logs_wait_s if wait_s is None else wait_s
+        return reading.invocations(self.clients.logs, self._targets(names), self.log, self.started, wait)
+
+    def spans(self, *, names: Sequence[str] | None = None, wait_s: float | None = None) -> pd.DataFrame:
+        """Init and invoke spans from CloudWatch Logs; ``attrs["unknown_phases"]`` names what AWS does not show."""
+        wait = self.logs_wait_s if wait_s is None else wait_s
+        return reading.spans(self.clients.logs, self._targets(names), self.log, self.started, wait)
+
+    def logs(self, name: str, environment_id: str | None = None) -> str:
+        """Function ``name``'s log lines (or one log stream's: an environment's), stream by stream."""
+        return reading.log_text(self.clients.logs, self.remote_name(name), self.started, environment_id)
+
+    def log_streams(self, name: str) -> list[str]:
+        return reading.log_streams(self.clients.logs, self.remote_name(name))
+
+
+def _requirements(requirements: Sequence[str] | str | None) -> list[str]:
+    if isinstance(requirements, str):
+        return requirements.split()
+    return list(requirements or ())
