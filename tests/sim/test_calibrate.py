@@ -7,7 +7,9 @@ settings ``from_records`` gives, and a what-if far past one machine (1,000 reque
 
 from __future__ import annotations
 
+import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -176,3 +178,19 @@ def test_a_what_if_at_1000_requests_a_second_reports_cold_starts(local_run: pd.D
     assert 0 < summary.cold_start_probability < 0.2 and summary.peak_environments >= summary.cold_starts / 2
     again = Simulation.calibrate(remote_shaped(local_run), Steady(1000), seed=1).run(duration_s=5).summary
     assert again == summary  # the same seed, the same what-if
+
+
+# -- runs recorded on real AWS Lambda (tests/fixtures/aws_runs/README.md) ---------------------------------------
+RUNS = sorted(p.parent for p in (Path(__file__).parents[1] / "fixtures" / "aws_runs").glob("*/invocations.jsonl"))
+
+
+@pytest.mark.parametrize("run", RUNS or [pytest.param(None, marks=pytest.mark.skip("no run recorded on AWS yet"))])
+def test_a_run_recorded_on_aws_calibrates_the_what_if(run: Path) -> None:
+    frame = pd.read_json(run / "invocations.jsonl", lines=True, dtype={"environment_id": str, "request_id": str})
+    about = json.loads((run / "run.json").read_text())
+    assert {"date", "region"} <= about.keys() and run.name == f"{about['date']}_{about['region']}"
+    assert list(frame.columns) == [*InvocationRecord._fields, "latency_ms"]
+    ok = frame[frame["status"] == "success"]
+    assert ok["cold"].any() and (~ok["cold"]).any()
+    summary = Simulation.calibrate(frame, Steady(1000), seed=1).run(duration_s=5).summary
+    assert summary.requests == 5000 and summary.cold_starts >= 1
