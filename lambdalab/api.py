@@ -378,6 +378,11 @@ class Lab:
         """The log streams of function ``name`` (or one environment's), as Lambda's lines."""
         return self._engine.logs(name, environment_id)
 
+    def log_events(self, name: str, environment_id: str | None = None) -> list[dict[str, Any]]:
+        """Function ``name``'s log lines (or one environment's) as CloudWatch Logs events, one line each, oldest first:
+        ``logStreamName``, ``timestamp`` (ms), ``message``, ``ingestionTime``, ``eventId`` (``log_events.py``)."""
+        return self._engine.log_events(name, environment_id)
+
     def log_streams(self, name: str) -> list[str]:
         return [e.stream.name for e in list(self._engine.plane.environments.values()) if e.pool.spec.function == name]
 

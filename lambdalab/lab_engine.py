@@ -19,7 +19,7 @@ from collections.abc import Callable, Coroutine, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
-from lambdalab import deploy
+from lambdalab import deploy, log_events
 from lambdalab.config import FunctionConfig, check_lab_options
 from lambdalab.core.limits import AccountLimits
 from lambdalab.engine import launcher, mounts
@@ -203,6 +203,20 @@ class LabEngine:
             if e.pool.spec.function == name and (environment_id is None or e.id == environment_id)
         ]
         return "".join(s.text() for s in streams)
+
+    def log_events(self, name: str, environment_id: str | None = None) -> list[dict[str, Any]]:
+        """Function ``name``'s log streams (or one environment's) as CloudWatch Logs events, oldest first."""
+
+        def collect(plane: ControlPlane) -> list[dict[str, Any]]:
+            plane.function(name)
+            return [
+                event
+                for e in list(plane.environments.values())
+                if e.pool.spec.function == name and (environment_id is None or e.id == environment_id)
+                for event in log_events.stream_events(e.stream)
+            ]
+
+        return sorted(self.call(collect), key=lambda event: event["eventId"])
 
     def destination_records(self, name: str, kind: str) -> list[dict[str, Any]]:
         """Function ``name``'s ``on_success`` or ``on_failure`` destination records, oldest first."""

@@ -2,9 +2,10 @@
 
 One ``Endpoint`` per Lab (``lab.serve()``), bound to loopback unless the caller insists. It routes
 the Invoke API (``invoke.py``), the management calls (``management.py``, ``aliases.py``, ``deletion.py``,
-``policies.py``, ``tags.py``, ``invoke_config.py``, ``layers.py``) and owns the function
-URL listeners (``function_urls.py``). Any SigV4 signature is accepted: nothing is checked. What
-it accepts from whom (``Host``, ``Origin``, content types, connection limits) is ``guard.py``.
+``policies.py``, ``tags.py``, ``invoke_config.py``, ``layers.py``), the CloudWatch Logs subset
+(``logs_api.py``) and owns the function URL listeners (``function_urls.py``). Any SigV4 signature is
+accepted: nothing is checked. What it accepts from whom (``Host``, ``Origin``, content types, connection
+limits) is ``guard.py``.
 
 Rules: every handler runs on the Lab's loop thread; a handler that needs a blocking ``Lab`` method
 (deploying code) runs it on this endpoint's one worker thread, never on the loop.
@@ -29,6 +30,7 @@ from lambdalab.endpoint import (
     invoke,
     invoke_config,
     layers,
+    logs_api,
     management,
     policies,
     tags,
@@ -269,4 +271,5 @@ ROUTES: list[tuple[str, str, Handler]] = [
     *policies.ROUTES,
     *tags.ROUTES,
     *invoke_config.ROUTES,
+    *logs_api.ROUTES,  # POST / with X-Amz-Target: Logs_20140328.*: the CloudWatch Logs subset
 ]
