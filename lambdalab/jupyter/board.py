@@ -17,6 +17,9 @@ A delta (JSON; codes index ``PHASES`` and ``STATES``, an unknown name is sent as
      "set":  [[key, phase, state, request_id or 0, since_s, invocations], ...],   # tiles that changed
      "drop": [key, ...]}                                              # tiles to remove
 
+A function on AWS Lambda (``lambdalab.aws.Function``) has no environments to list: its board says
+"environments are not visible on AWS Lambda" and never polls.
+
 ``full: true`` carries every tile (``add`` and ``set`` for each): a view that opens late asks for one, and
 ``stop`` leaves one as the trait's value, so saved widget state shows the last board.
 """
@@ -35,6 +38,7 @@ import anywidget
 import traitlets
 
 from lambdalab.jupyter import loop as kernel_loop
+from lambdalab.jupyter import targets
 from lambdalab.viz import colours as palette
 
 STATIC = Path(__file__).resolve().parent / "static"
@@ -181,6 +185,10 @@ class Board(anywidget.AnyWidget):
             **kwargs,
         )
         self.fn = fn
+        # a remote function (or anything that cannot list its environments): a board that says so and never polls
+        self.remote = targets.is_remote(fn) or not callable(getattr(fn, "environments", None))
+        if self.remote:
+            self.error = targets.NOT_VISIBLE
         self.refresh_s = refresh_s
         self.tiles = BoardState(linger_s)
         self.refreshes = 0  # snapshots taken
@@ -192,7 +200,9 @@ class Board(anywidget.AnyWidget):
 
     # -- live updates ----------------------------------------------------------------------------------
     def start(self) -> Board:
-        """Follow the function live, from the kernel's event loop; returns the board."""
+        """Follow the function live, from the kernel's event loop; returns the board (a remote one: not followed)."""
+        if self.remote:
+            return self
         with self._lock:
             if self.live:
                 return self
@@ -211,8 +221,9 @@ class Board(anywidget.AnyWidget):
             self._post(self.tiles.full(time.monotonic()))
 
     def refresh(self) -> None:
-        """List the environments now and send what changed."""
-        self.apply(self.fn.environments())
+        """List the environments now and send what changed (a remote function's: nothing to list)."""
+        if not self.remote:
+            self.apply(self.fn.environments())
 
     def close(self) -> None:
         if getattr(self, "fn", None) is not None:  # (ipywidgets closes half-made widgets too)

@@ -16,8 +16,9 @@ from typing import Any, Protocol
 from IPython.core.error import UsageError
 
 from lambdalab import runtime_ids
-from lambdalab.api import Function, Lab
+from lambdalab.api import Lab
 from lambdalab.errors import ConfigError
+from lambdalab.jupyter import session, targets
 from lambdalab.jupyter._args import (
     add_logging_options,
     add_package_options,
@@ -46,9 +47,12 @@ class MagicsContext(Protocol):
     def user_ns(self) -> dict[str, Any]: ...
 
 
-def _function(magics: MagicsContext, name: str) -> Function:
+def _function(magics: MagicsContext, name: str) -> Any:
+    """NAME in the Lab that deployed it last (this machine's, or the kernel's AWS Lab)."""
     if not name:
         raise UsageError("a function name is required")
+    if session.owner(name) == session.AWS:
+        return session.lab_for(name).function(name)
     return magics.lab.function(name)  # UnknownFunctionError -> UsageError at the boundary
 
 
@@ -97,6 +101,9 @@ def invoke(magics: MagicsContext, rest: str) -> Any:
 def list_(magics: MagicsContext, rest: str) -> Any:
     """``%lambda list``: the registered functions, one row each.
 
+    Once a cell deployed to AWS, the AWS Lab's functions are listed too, and a ``target`` column says where each
+    runs (``environments`` is empty for those: AWS does not show them).
+
     Python equivalent: ``[lab.function(n).config for n in lab.functions()]``
     """
     import pandas as pd
@@ -118,10 +125,17 @@ def list_(magics: MagicsContext, rest: str) -> Any:
                 "handler": fn.config.full_handler,
                 "environments": len(fn.environments()),
                 "code": code_hash(fn)[:12],
+                "target": session.LOCAL,
             }
         )
+    remote = session.existing_aws_lab()
+    rows += targets.remote_rows(remote) if remote is not None else []
     columns = ["name", "runtime", "memory_mb", "timeout_s", "handler", "environments", "code"]
-    return pd.DataFrame(rows, columns=columns)
+    if remote is None:
+        return pd.DataFrame(rows, columns=columns)
+    table = pd.DataFrame(rows, columns=[*columns, "target"])
+    table["environments"] = table["environments"].astype("Int64")  # <NA> where AWS does not show them
+    return table
 
 
 _ENVS = new_parser("lambda envs")
@@ -136,7 +150,9 @@ def envs(magics: MagicsContext, rest: str) -> Any:
     import pandas as pd
 
     args = parse(_ENVS, rest)
-    rows = [dataclasses.asdict(environment) for environment in _function(magics, args.name).environments()]
+    fn = _function(magics, args.name)
+    targets.local_only(fn, targets.NOT_VISIBLE, f"%lambda logs {fn.name} shows its log streams, one per environment")
+    rows = [dataclasses.asdict(environment) for environment in fn.environments()]
     return pd.DataFrame(rows, columns=["environment_id", "state", "frozen", "invocations"])
 
 
@@ -151,6 +167,7 @@ def logs(magics: MagicsContext, rest: str) -> None:
 
     A record of several lines (an ``[ERROR]`` and its traceback), which Lambda keeps on one line by
     separating its lines with ``\\r``, is printed one line each, indented; ``--tail`` counts records.
+    On AWS Lambda the lines come from CloudWatch Logs and ``--env`` is a log stream's name (or its prefix).
 
     Python equivalent: ``print(lambdalab.logtext.readable(lab.function(NAME).logs(environment_id)))``
     (``logs()`` itself returns Lambda's text byte for byte)
@@ -159,7 +176,8 @@ def logs(magics: MagicsContext, rest: str) -> None:
     fn = _function(magics, args.name)
     environment = args.environment
     if environment:
-        matches = [env.environment_id for env in fn.environments() if env.environment_id.startswith(environment)]
+        ids = fn.log_streams() if targets.is_remote(fn) else [env.environment_id for env in fn.environments()]
+        matches = [env for env in ids if env.startswith(environment)]
         environment = matches[0] if len(matches) == 1 else environment
     text = fn.logs(environment)
     if args.tail is not None:
@@ -184,6 +202,7 @@ def kill(magics: MagicsContext, rest: str) -> None:
     """
     args = parse(_KILL, rest)
     fn = _function(magics, args.name)
+    targets.local_only(fn, "no call ends its environments", "any %lambda config change makes the next invoke cold")
     before = len(fn.environments())
     fn.kill()
     print(f"{fn.name}: {before} environment(s) retired; the next invoke starts a new one")
@@ -203,7 +222,7 @@ _CONFIG_FIELDS = {
 }
 
 
-def config(magics: MagicsContext, rest: str) -> Function:
+def config(magics: MagicsContext, rest: str) -> Any:
     """``%lambda config NAME [--memory MB] [--timeout S] [...]``: show, or change, the configuration.
 
     With options, deploys the changed configuration (the code is unchanged; environments
@@ -214,6 +233,8 @@ def config(magics: MagicsContext, rest: str) -> Function:
     """
     args = parse(_CONFIG, rest)
     fn = _function(magics, args.name)
+    if targets.is_remote(fn):
+        targets.check_remote(args)
     changes = {
         field: getattr(args, option) for option, field in _CONFIG_FIELDS.items() if getattr(args, option) is not None
     }
@@ -222,6 +243,8 @@ def config(magics: MagicsContext, rest: str) -> Function:
     changes.update(package_options(args, given_only=True))
     changes.update(logging_options(args, given_only=True))
     scaling = scaling_changes(args)
+    if targets.is_remote(fn):
+        changes, scaling = targets.remote_options(changes), targets.remote_options(scaling)
     if set(changes) - {"progress", "pip_args"} or scaling:
         fn.update(**changes, **scaling)
     return fn
@@ -268,16 +291,23 @@ _LOAD = new_parser("lambda load")
 _LOAD.add_argument("name")
 _add_load_options(_LOAD)
 _LOAD.add_argument("--background", action="store_true", help="return a handle at once instead of waiting")
+_LOAD.add_argument(
+    "--confirm",
+    action="store_true",
+    help="on AWS Lambda: run even when the estimated cost is above the Lab's confirm_above_usd (it is still shown)",
+)
 
 
 def load(magics: MagicsContext, rest: str) -> Any:
     """``%lambda load NAME [--pattern P] [--rate R] [--duration S | --count N] [...]``: generate load.
 
     Waits for the run and returns its report (``.invocations``, ``.summary``); with
-    ``--background`` returns the running handle (``.stop()``, ``.result()``) at once.
+    ``--background`` returns the running handle (``.stop()``, ``.result()``) at once. On AWS Lambda the
+    estimated cost is printed first, and above the Lab's ``confirm_above_usd`` the run asks (``--confirm``: it
+    does not).
 
     Python equivalent: ``lambdalab.load.run(fn, lambdalab.load.Constant(R), duration_s=S)``
-    (``lambdalab.load.start(...)`` for ``--background``)
+    (``lambdalab.load.start(...)`` for ``--background``, ``confirm=True`` for ``--confirm``)
     """
     args = parse(_LOAD, rest)
     fn = _function(magics, args.name)
@@ -293,6 +323,7 @@ def load(magics: MagicsContext, rest: str) -> Any:
         count=args.count,
         event=event,
         invocation_type="Event" if args.is_async else "RequestResponse",
+        confirm=args.confirm,
     )
 
 
@@ -341,6 +372,19 @@ def board(magics: MagicsContext, rest: str) -> Any:
     return make_board(_function(magics, args.name))
 
 
+def target(magics: MagicsContext, rest: str) -> None:
+    """``%lambda target [local | aws [--region R] [--prefix P] [--role-arn ARN]]``: where cells deploy.
+
+    ``aws`` sends later ``%%lambda`` cells to AWS Lambda through one ``lambdalab.aws.Lab`` for the kernel,
+    made at the first deploy (credentials from boto3's usual chain); ``local`` back to this machine. With no
+    argument, prints the target ("local", or "aws (REGION, prefix P)"). ``%%lambda NAME --on aws|local``
+    picks one for one cell. Everything the AWS Lab created is deleted when the kernel's Lab closes.
+
+    Python equivalent: ``lab = lambdalab.aws.Lab(region=R, prefix=P, role_arn=ARN)`` and its ``create_function``
+    """
+    targets.target(rest)
+
+
 SUBCOMMANDS: dict[str, Callable[[MagicsContext, str], Any]] = {
     "invoke": invoke,
     "list": list_,
@@ -351,13 +395,14 @@ SUBCOMMANDS: dict[str, Callable[[MagicsContext, str], Any]] = {
     "load": load,
     "panel": panel,
     "board": board,
+    "target": target,
 }
 
 
 def line_help() -> str:
     """``%lambda?``: every subcommand with its help and its Python equivalent, as plain text."""
     parts = ["%lambda SUBCOMMAND [ARGS]: one call into the headless API per subcommand.\n"]
-    usage = {"load": _LOAD, "panel": _PANEL, "config": _CONFIG, "logs": _LOGS}
+    usage = {"load": _LOAD, "panel": _PANEL, "config": _CONFIG, "logs": _LOGS, "target": targets.TARGET}
     for name, command in SUBCOMMANDS.items():
         doc = plain(inspect.cleandoc(command.__doc__ or ""))
         title, _, body = doc.partition("\n")

@@ -11,7 +11,9 @@ The load runs on its own thread (``lambdalab.load.start``); the charts are refre
 kernel's main thread by a task on the kernel's event loop a few times a second (only the tab in
 view; the others when they are opened, and all of them at the end), so the kernel keeps answering
 cells while the load runs. The panel only reads: ``Lab.spans()``, the run's snapshot; the buttons
-call the same API a script would.
+call the same API a script would. A function on AWS Lambda gets a cost line and a "Confirm cost" box, charts
+from the run's own rows and, at the end, from CloudWatch Logs, and a board that says environments cannot be
+seen there (``lambdalab.jupyter.remote_panel``).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from lambdalab import load
 from lambdalab.api import Function
 from lambdalab.errors import CallerError
 from lambdalab.jupyter import loop as kernel_loop
+from lambdalab.jupyter import remote_panel, targets
 from lambdalab.jupyter.panel_text import STYLE, TAB_TITLES, cascade_line, status_text, warm_environments
 from lambdalab.jupyter.patterns import KNOB_PATTERNS, make_pattern
 from lambdalab.viz.colours import ERROR_COLOUR
@@ -71,6 +74,11 @@ class Panel:
         if pattern not in KNOB_PATTERNS:
             raise CallerError(f"invalid pattern: {pattern!r}; expected one of {', '.join(KNOB_PATTERNS)}")
         self.fn, self.count, self.seed, self.event, self.refresh_s = fn, count, seed, event, refresh_s
+        self.remote = targets.is_remote(fn)
+        self.cost = remote_panel.CostGate(fn) if self.remote else None
+        self._final: tuple[Any, Any] | None = None  # a remote run's frames from CloudWatch Logs, read once at its end
+        if self.remote and charts == CHARTS:
+            charts = remote_panel.REMOTE_CHARTS
         self.handle: Any = None
         self.refreshes = 0
         self.refresh_times: list[float] = []  # monotonic clock, when each refresh ended
@@ -105,6 +113,10 @@ class Panel:
         self.tabs = widgets.Tab(children=list(self.figures.values()))
         self.tabs.titles = tuple(TAB_TITLES.get(kind, kind) for kind in self.figures)
         self.tabs.observe(self._on_tab, names="selected_index")
+        if self.cost is not None:
+            for key in ("pattern", "rate", "duration", "concurrency"):
+                self.controls[key].observe(lambda _: self._estimate(), names="value")
+            self._estimate()
         self.widget = self._layout()
 
     # -- display --------------------------------------------------------------------------------
@@ -117,20 +129,22 @@ class Panel:
     def _make_controls(
         self, pattern: str, rate: float, duration_s: float, concurrency: int
     ) -> dict[str, widgets.Widget]:
-        config = self.fn.config
         controls: dict[str, widgets.Widget] = {
             "pattern": widgets.Dropdown(options=list(KNOB_PATTERNS), value=pattern, description="pattern"),
             "rate": widgets.BoundedFloatText(value=rate, min=0.1, max=10_000, description="rate /s"),
             "duration": widgets.BoundedFloatText(value=duration_s, min=0.1, max=3600, description="duration s"),
             "concurrency": widgets.BoundedIntText(value=concurrency, min=1, max=1000, description="clients"),
             "memory": widgets.BoundedIntText(
-                value=config.memory_mb, min=128, max=10_240, step=64, description="memory MB"
+                value=remote_panel.memory_of(self.fn), min=128, max=10_240, step=64, description="memory MB"
             ),
         }
         for key, field, _ in _SCALING:
-            value = getattr(config, field)
+            value = None if self.remote else getattr(self.fn.config, field)
             controls[key] = widgets.Text(
-                value="" if value is None else str(value), placeholder="default", description=key.replace("_", "-")
+                value="" if value is None else str(value),
+                placeholder="this machine only" if self.remote else "default",
+                description=key.replace("_", "-"),
+                disabled=self.remote,
             )
         for control in controls.values():
             control.style.description_width = "80px"
@@ -146,7 +160,10 @@ class Panel:
             ("provisioned", "keep_alive"),
         )
         left_children: list[widgets.Widget] = [widgets.HBox([c[a], c[b]]) for a, b in pairs]
-        left_children += [widgets.HBox([self.start_button, self.stop_button, self.progress]), self.status, self.cascade]
+        left_children.append(widgets.HBox([self.start_button, self.stop_button, self.progress]))
+        if self.cost is not None:
+            left_children.append(self.cost.widget)
+        left_children += [self.status, self.cascade]
         if self.board is not None:
             self.board.layout.width = "100%"
             left_children.append(self.board)
@@ -173,18 +190,15 @@ class Panel:
             self._redeployed_at.append(time.time())
         self._warm_at_start = 0 if redeployed else warm_environments(self.fn)
         controls = self.controls
-        duration = float(controls["duration"].value)
-        pattern = make_pattern(
-            controls["pattern"].value,
-            rate=float(controls["rate"].value),
-            clients=int(controls["concurrency"].value),
-            seed=self.seed,
-            duration_s=duration,
-        )
+        pattern, duration = self._planned()
+        if self.cost is not None:  # the panel asks (its box), so the run does not: confirm=True
+            self.cost.check(pattern, duration, self.count)
         self._started_at = time.time()
-        self._held, self.cascade_text = None, ""
+        self._held, self.cascade_text, self._final = None, "", None
         with self._lock:  # against the refresh task resting the board of the run before (see _tick)
-            self.handle = load.start(self.fn, pattern, duration_s=duration, count=self.count, event=self.event)
+            self.handle = load.start(
+                self.fn, pattern, duration_s=duration, count=self.count, event=self.event, confirm=self.remote
+            )
             if self.board is not None:
                 self.board.start()
         self.start_button.disabled, self.stop_button.disabled = True, False
@@ -192,6 +206,24 @@ class Panel:
         self.status.value = f"<b>{self.fn.name}</b>: running · {controls['pattern'].value} load starting"
         self._start_ticking()
         return self.handle
+
+    def _planned(self) -> tuple[Any, float]:
+        """The pattern and the duration the controls describe now."""
+        duration = float(self.controls["duration"].value)
+        pattern = make_pattern(
+            self.controls["pattern"].value,
+            rate=float(self.controls["rate"].value),
+            clients=int(self.controls["concurrency"].value),
+            seed=self.seed,
+            duration_s=duration,
+        )
+        return pattern, duration
+
+    def _estimate(self) -> None:
+        """A remote panel's cost line, for the run the controls describe now."""
+        if self.cost is not None:
+            with contextlib.suppress(CallerError):  # a value being typed: the line stays as it was
+                self.cost.estimate(*self._planned(), self.count)
 
     def stop(self) -> None:
         """Stop the load early (requests in flight finish); the charts keep the final state."""
@@ -234,17 +266,17 @@ class Panel:
 
     def _apply_settings(self) -> bool:
         """Deploy the settings that changed (a redeploy: every environment retires); whether there were any."""
-        controls, config = self.controls, self.fn.config
+        controls = self.controls
         changes: dict[str, Any] = {}
-        if int(controls["memory"].value) != config.memory_mb:
+        if int(controls["memory"].value) != remote_panel.memory_of(self.fn):
             changes["memory_mb"] = int(controls["memory"].value)
-        for key, field, kind in _SCALING:
+        for key, field, kind in _SCALING if not self.remote else ():
             text = controls[key].value.strip()
             try:
                 value = kind(text) if text else None
             except ValueError:
                 raise CallerError(f"invalid {key.replace('_', '-')}: {text!r} is not a number") from None
-            if value != getattr(config, field):
+            if value != getattr(self.fn.config, field):
                 changes[field] = value
         if changes:
             self.fn.update(**changes)
@@ -328,7 +360,7 @@ class Panel:
         if kind == "timeline":
             options["width"] = FIGURE_PX[0]
         if kind == "concurrency":
-            options["limit"] = self.fn.config.reserved_concurrency
+            options["limit"] = getattr(self.fn.config, "reserved_concurrency", None)
         viz.update(self.figures[kind], kind, spans=spans, invocations=invocations, **options)
 
     def _x_end(self, spans: Any, snapshot: Any) -> float:
@@ -342,7 +374,16 @@ class Panel:
         return max(planned, last, time.time() - self._started_at) * 1.02
 
     def _frames(self) -> tuple[Any, Any]:
-        """This function's spans since the run started, and the run's report so far (or None)."""
+        """This function's spans since the run started, and the run's report so far (or None).
+
+        A remote function's spans are read once, when its run has ended (None until then)."""
+        if self.remote:
+            snapshot = self.handle.snapshot() if self.handle is not None else None
+            if snapshot is None or not snapshot.finished or snapshot.in_flight:
+                return None, snapshot
+            if self._final is None:
+                self._final = remote_panel.final_frames(self.fn, self._started_at, snapshot)
+            return self._final
         spans = self.fn.lab.spans()
         spans = spans[(spans["function"] == self.fn.name) & (spans["end"] >= self._started_at)].copy()
         spans["start"] = spans["start"].clip(lower=self._started_at)  # the run's window only

@@ -21,8 +21,8 @@ from IPython.display import display as ipython_display
 from traitlets import Float, Integer
 
 from lambdalab import runtime_ids
-from lambdalab.api import Function, Lab
-from lambdalab.jupyter import session
+from lambdalab.api import Lab
+from lambdalab.jupyter import session, targets
 from lambdalab.jupyter._args import (
     LOGGING_ARGUMENTS,
     caller_errors,
@@ -146,6 +146,12 @@ class LambdaMagics(Magics):
         default=None,
         help="invoke right after registering, with this event (JSON or $variable)",
     )
+    @argument(
+        "--on",
+        choices=session.TARGETS,
+        default=None,
+        help="deploy this cell on this machine (local) or to AWS Lambda (aws); default: %%lambda target's",
+    )
     @no_var_expand
     @cell_magic("lambda")
     def lambda_cell(self, line: str, cell: str) -> Any:
@@ -167,8 +173,14 @@ class LambdaMagics(Magics):
         its ``--layer``s and the runtime (the standard library and boto3), as on Lambda;
         ``--inherit-packages`` opts into the kernel's packages.
 
+        ``--on aws`` (or ``%lambda target aws`` for every later cell) deploys to AWS Lambda through the kernel's
+        ``lambdalab.aws.Lab``; an option of this machine only (--provisioned, --keep-alive, --no-freeze,
+        --inherit-packages) is then a UsageError. Later ``%lambda`` subcommands find NAME in the
+        Lab that deployed it last.
+
         Python equivalent: ``fn = lab.create_function(NAME, source=cell, memory_mb=..., ...)``,
-        or ``fn.update(source=cell, memory_mb=..., ...)`` when NAME exists (``path=PATH`` for ``--path``).
+        or ``fn.update(source=cell, memory_mb=..., ...)`` when NAME exists (``path=PATH`` for ``--path``;
+        ``lab = lambdalab.aws.Lab()`` for ``--on aws``).
         """
         args = parse(_CELL_PARSER, line)
         if args.path is not None and any(
@@ -190,20 +202,27 @@ class LambdaMagics(Magics):
             **package_options(args),
             **logging_options(args),
         }
-        scaling = scaling_changes(args)
-        lab = self.lab
-        with caller_errors():
-            fn = self._register(lab, args.name, code, {**options, **scaling})
+        where = targets.where_for(args.on)
+        if where == session.AWS:
+            targets.check_remote(args)
+            with caller_errors(), targets.remote_errors():
+                remote = targets.remote_options({**options, **scaling_changes(args)})
+                fn = self._register(session.aws_lab(), args.name, code, remote)
+        else:
+            with caller_errors():
+                fn = self._register(self.lab, args.name, code, {**options, **scaling_changes(args)})
+        session.note_deployed(args.name, where)
         if args.name.isidentifier() and not keyword.iskeyword(args.name):
             self.user_ns[args.name] = fn
         if args.invoke is None:
             return fn
         display(fn)
-        with caller_errors():
+        with caller_errors(), targets.remote_errors():
             return fn.invoke(event)
 
     @staticmethod
-    def _register(lab: Lab, name: str, code: dict[str, Any], options: dict[str, Any]) -> Function:
+    def _register(lab: Any, name: str, code: dict[str, Any], options: dict[str, Any]) -> Any:
+        """Create NAME in ``lab`` (this machine's or AWS's), or update it when it exists there."""
         if name in lab.functions():
             return lab.function(name).update(**code, **options)
         return lab.create_function(name, **code, **options)
@@ -219,7 +238,7 @@ class LambdaMagics(Magics):
                 print(line_help())
                 return None
             raise UsageError(f"unknown subcommand {sub!r}; expected one of {', '.join(SUBCOMMANDS)} (see %lambda?)")
-        with caller_errors():
+        with caller_errors(), targets.remote_errors():
             return command(self, rest.strip())
 
     lambda_line.__doc__ = line_help()
