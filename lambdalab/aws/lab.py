@@ -15,7 +15,6 @@ Nothing reaches AWS until a method that needs it is called; credentials stay ins
 
 from __future__ import annotations
 
-import math
 import secrets
 import shutil
 import sys
@@ -27,11 +26,11 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from lambdalab import config as lab_config
 from lambdalab.aws import package, reading, roles
 from lambdalab.aws.clients import POOL, call, make_clients, region_of, session_or_default, translate
 from lambdalab.aws.function import Function, layer_refs
 from lambdalab.aws.package import Code
+from lambdalab.config import check_function_name
 from lambdalab.errors import ConfigError, LabClosedError, LambdaLabError, UnknownFunctionError
 
 if TYPE_CHECKING:
@@ -220,7 +219,7 @@ class Lab:
         }  # fmt: skip
         code = Code(source, path, zip_file)
         remote = self.remote_name(name)
-        lab_config.check_function_name(remote)
+        check_function_name(remote)
         configuration, zipped = self._prepare(name, settings, code, progress)
         role = self._role()
         params = {"FunctionName": remote, "Role": role, "Code": {"ZipFile": zipped}, "Tags": self.tags}
@@ -247,6 +246,9 @@ class Lab:
         unknown = sorted(set(changes) - set(SETTINGS))
         if unknown:
             raise ConfigError(f"invalid setting: {', '.join(unknown)} cannot be set on AWS Lambda")
+        if str(changes.get("log_format", "")).upper() == "TEXT":  # as locally: levels only ever apply to JSON
+            changes.setdefault("application_log_level", None)
+            changes.setdefault("system_log_level", None)
         if "layers" in changes:
             changes["layers"] = layer_refs(changes["layers"])
         if "requirements" in changes:
@@ -273,25 +275,12 @@ class Lab:
         self, name: str, settings: dict[str, Any], code: Code, progress: Any, *, layers: bool = True
     ) -> tuple[dict[str, Any], bytes]:
         """The function's Lambda configuration and its package's bytes, checked as the local Lab checks them."""
-        runtime = settings["runtime"]
-        checked = package.config_for(
-            name,
-            runtime,
-            memory_mb=settings["memory_mb"],
-            timeout_s=settings["timeout_s"],
-            env_vars=settings["env_vars"],
-            ephemeral_storage_mb=settings.get("ephemeral_storage_mb", 512),
-            log_format=settings.get("log_format", "Text"),
-            application_log_level=settings.get("application_log_level"),
-            system_log_level=settings.get("system_log_level"),
-        )
-        as_given = bool(settings.get("handler_as_given"))
-        lab_config.check_handler(settings["handler"], checked.runtime, as_given=as_given)
-        handler = settings["handler"] if as_given else package.handler_for(settings["handler"], code, runtime)
-        identifier = package.lambda_runtime(runtime)
+        configuration = package.configuration(name, settings, code)
+        configuration.setdefault("Description", f"lambdalab {self.id}: {name}")
+        identifier = configuration["Runtime"]
         zipped = package.build_zip(
             self.workdir,
-            handler_module=handler.rpartition(".")[0] or "lambda_function",
+            handler_module=configuration["Handler"].rpartition(".")[0] or "lambda_function",
             code=code,
             runtime=identifier,
             requirements=settings.get("requirements") or (),
@@ -299,25 +288,8 @@ class Lab:
             for_aws=self.clients.on_aws,
             progress=progress,
         )
-        configuration: dict[str, Any] = {
-            "Handler": handler,
-            "Runtime": identifier,
-            "MemorySize": checked.memory_mb,
-            "Timeout": math.ceil(checked.timeout_s),
-            "Environment": {"Variables": dict(checked.env_vars)},
-            "Description": str(settings.get("description") or f"lambdalab {self.id}: {name}"),
-        }
         if layers:
             configuration["Layers"] = self._layer_arns(settings["layers"], identifier)
-        if checked.ephemeral_storage_mb != 512:
-            configuration["EphemeralStorage"] = {"Size": checked.ephemeral_storage_mb}
-        if checked.log_format.upper() == "JSON":
-            logging: dict[str, str] = {"LogFormat": "JSON"}
-            if checked.application_log_level:
-                logging["ApplicationLogLevel"] = checked.application_log_level.upper()
-            if checked.system_log_level:
-                logging["SystemLogLevel"] = checked.system_log_level.upper()
-            configuration["LoggingConfig"] = logging
         return configuration, zipped
 
     def _layer_arns(self, layers: Sequence[str | Path], runtime: str) -> list[str]:

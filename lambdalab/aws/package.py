@@ -15,15 +15,17 @@ Rules: no boto3 here; writes only under the folder it is given; Lambda's limits 
 
 from __future__ import annotations
 
+import math
 import re
 import shutil
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from lambdalab import runtime_ids
-from lambdalab.config import FunctionConfig
+from lambdalab.config import FunctionConfig, check_handler
 from lambdalab.errors import ConfigError
 from lambdalab.packages import zips
 from lambdalab.packages.layers import folder_zip
@@ -72,6 +74,42 @@ def config_for(name: str, runtime: str, **settings: object) -> FunctionConfig:
     if kind is None:
         raise ConfigError(f"invalid runtime: {runtime!r}; expected {runtime_ids.describe()}")
     return FunctionConfig(name=name, runtime=kind, **settings)  # type: ignore[arg-type]
+
+
+def configuration(name: str, settings: Mapping[str, Any], code: Code) -> dict[str, Any]:
+    """CreateFunction's configuration fields for the local Lab's keywords ``settings``, checked as it checks them
+    (``ConfigError`` with its messages) before anything is built or sent."""
+    runtime = settings["runtime"]
+    checked = config_for(
+        name,
+        runtime,
+        memory_mb=settings["memory_mb"],
+        timeout_s=settings["timeout_s"],
+        env_vars=settings["env_vars"],
+        ephemeral_storage_mb=settings.get("ephemeral_storage_mb", 512),
+        log_format=settings.get("log_format", "Text"),
+        application_log_level=settings.get("application_log_level"),
+        system_log_level=settings.get("system_log_level"),
+    )
+    as_given = bool(settings.get("handler_as_given"))
+    check_handler(settings["handler"], checked.runtime, as_given=as_given)
+    found: dict[str, Any] = {
+        "Handler": settings["handler"] if as_given else handler_for(settings["handler"], code, runtime),
+        "Runtime": lambda_runtime(runtime),
+        "MemorySize": checked.memory_mb,
+        "Timeout": math.ceil(checked.timeout_s),  # whole seconds on Lambda
+        "Environment": {"Variables": dict(checked.env_vars)},
+        "LoggingConfig": {"LogFormat": "JSON" if checked.log_format.upper() == "JSON" else "Text"},
+    }
+    if settings.get("description"):
+        found["Description"] = str(settings["description"])
+    if checked.ephemeral_storage_mb != 512:
+        found["EphemeralStorage"] = {"Size": checked.ephemeral_storage_mb}
+    if checked.application_log_level:
+        found["LoggingConfig"]["ApplicationLogLevel"] = checked.application_log_level.upper()
+    if checked.system_log_level:
+        found["LoggingConfig"]["SystemLogLevel"] = checked.system_log_level.upper()
+    return found
 
 
 def handler_for(handler: str, code: Code, runtime: str) -> str:

@@ -33,8 +33,9 @@ _HIDDEN = (
 class StandIn:
     """A local Lab serving Lambda and CloudWatch Logs, and moto's IAM, wired into boto3 through ``os.environ``."""
 
-    def __init__(self, **lab_options: Any) -> None:
+    def __init__(self, *, set_environ: bool = True, **lab_options: Any) -> None:
         self.local: lambdalab.Lab | None = None
+        self.set_environ = set_environ  # False: the caller applies environment() itself (a test's monkeypatch)
         self.url = ""  # the local Lab's endpoint (Lambda and CloudWatch Logs)
         self.iam_url = ""  # moto's server (IAM)
         self._lab_options = lab_options
@@ -63,7 +64,9 @@ class StandIn:
             self._start_moto()
             self.local = lambdalab.Lab(**self._lab_options)
             self.url = self.local.serve(idle_timeout_s=300.0)
-            self._set_environment()
+            if self.set_environ:
+                for name, value in self.environment().items():
+                    self._set(name, value)
         except BaseException:
             self.close()
             raise
@@ -75,7 +78,6 @@ class StandIn:
         werkzeug = logging.getLogger("werkzeug")
         self._werkzeug_level = werkzeug.level
         werkzeug.setLevel(logging.ERROR)  # no access line per request
-        self._set("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")  # AWSLambdaBasicExecutionRole exists there
         self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
         self._moto.start()
         host, port = self._moto.get_host_and_port()
@@ -89,24 +91,26 @@ class StandIn:
         else:
             os.environ[name] = value
 
-    def _set_environment(self) -> None:
-        for name in _HIDDEN:
-            self._set(name, None)
-        settings = {
-            "AWS_ENDPOINT_URL": self.iam_url,  # any other service goes to moto, never to AWS
-            "AWS_ENDPOINT_URL_LAMBDA": self.url,
-            "AWS_ENDPOINT_URL_CLOUDWATCH_LOGS": self.url,
-            "AWS_ENDPOINT_URL_LOGS": self.url,
-            "AWS_ENDPOINT_URL_IAM": self.iam_url,
-            "AWS_ACCESS_KEY_ID": DUMMY,
-            "AWS_SECRET_ACCESS_KEY": DUMMY,
-            "AWS_DEFAULT_REGION": "us-east-1",
-            "AWS_CONFIG_FILE": os.devnull,
-            "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
-            "AWS_EC2_METADATA_DISABLED": "true",
-        }
-        for name, value in settings.items():
-            self._set(name, value)
+    def environment(self) -> dict[str, str | None]:
+        """The variables the stand-in sets while it runs (None: unset)."""
+        settings: dict[str, str | None] = dict.fromkeys(_HIDDEN)
+        settings.update(
+            {
+                "AWS_ENDPOINT_URL": self.iam_url,  # any other service goes to moto, never to AWS
+                "AWS_ENDPOINT_URL_LAMBDA": self.url,
+                "AWS_ENDPOINT_URL_CLOUDWATCH_LOGS": self.url,
+                "AWS_ENDPOINT_URL_LOGS": self.url,
+                "AWS_ENDPOINT_URL_IAM": self.iam_url,
+                "AWS_ACCESS_KEY_ID": DUMMY,
+                "AWS_SECRET_ACCESS_KEY": DUMMY,
+                "AWS_DEFAULT_REGION": "us-east-1",
+                "AWS_CONFIG_FILE": os.devnull,
+                "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+                "AWS_EC2_METADATA_DISABLED": "true",
+                "MOTO_IAM_LOAD_MANAGED_POLICIES": "true",
+            }
+        )
+        return settings
 
     def close(self) -> None:
         """Restore the environment, stop the local Lab (and its endpoint) and moto's server. Idempotent."""
