@@ -35,6 +35,7 @@ RUNTIME_TOOLS = {"nodejs": "20", "go": "1.19"}
 NOTEBOOKS = ROOT / "notebooks"
 TUTORIALS = sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
 MAX_CELLS = 25
+PLANNED = {15, 16}  # tutorials numbered before 17 (on real Lambda) but not written yet: issue 15's SnapStart, and 16
 
 
 def _pyproject() -> dict[str, Any]:
@@ -141,7 +142,8 @@ def test_repo2docker_accepts_the_repository() -> None:
 
 # -- the notebooks as Binder opens them ------------------------------------------------------------
 def test_every_tutorial_is_there_and_linked_from_the_readme_and_start_here() -> None:
-    assert [p.name[:2] for p in TUTORIALS] == [f"{i:02d}" for i in range(len(TUTORIALS))]  # 00, 01, ... no gaps
+    numbers = [p.name[:2] for p in TUTORIALS]  # 00, 01, ... no gaps but the numbers planned tutorials keep
+    assert numbers == [f"{i:02d}" for i in range(int(numbers[-1]) + 1) if f"{i:02d}" in numbers or i not in PLANNED]
     assert len(TUTORIALS) >= 12
     readme = (ROOT / "README.md").read_text()
     start = "\n".join(c.source for c in nbformat.read(NOTEBOOKS / "00_start_here.ipynb", as_version=4).cells)
