@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from lambdalab.aws.loglines import parse_report, platform_line, runtime_error_type
 from lambdalab.core.outcomes import Status
-from lambdalab.core.records import InvocationRecord, PhaseSpan
+from lambdalab.core.records import InvocationRecord, Phase, PhaseSpan
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -85,21 +85,22 @@ def record_from_tail(
     suppressed = report["init_duration_ms"] is None and init_ms is not None
     return _record(
         report,
-        function,
-        version,
-        "",
-        status,
-        error_type or report["error_type"],
-        reset,
-        init_ms if suppressed else report["init_duration_ms"],
-        suppressed,
-        submitted,
-        end,
+        function=function,
+        version=version,
+        environment_id="",
+        status=status,
+        error_type=error_type or report["error_type"],
+        reset=reset,
+        init_ms=init_ms if suppressed else report["init_duration_ms"],
+        suppressed=suppressed,
+        submitted=submitted,
+        end=end,
     )
 
 
 def _record(
     report: Mapping[str, Any],
+    *,
     function: str,
     version: str,
     environment_id: str,
@@ -162,13 +163,13 @@ class _Stream:
         self.after_reset = False
         self.current: dict[str, Any] | None = None  # the START being run
 
-    def span(self, phase: str, start: float, end: float, version: str, request_id: str | None = None) -> None:
+    def span(self, phase: Phase, start: float, end: float, version: str, request_id: str | None = None) -> None:
         self.spans.append(
             PhaseSpan(
                 environment_id=self.name,
                 function=self.function,
                 version=version,
-                phase=phase,  # type: ignore[arg-type]
+                phase=phase,
                 start=start,
                 end=max(start, end),
                 request_id=request_id,
@@ -205,40 +206,46 @@ class _Stream:
         current = self.current if self.current and self.current["request_id"] == report["request_id"] else None
         version = current["version"] if current else _stream_version(self.name)
         seen_error = current["error"] if current else None
-        known = _known(self.known.get(report["request_id"], {}))
         status, reset = _status(report, seen_error)
         error_type = report["error_type"] or seen_error
+        known = _known(self.known.get(report["request_id"], {}))
         if "status" in known:
             status = Status(getattr(known["status"], "value", known["status"]))
-            error_type = known.get("error_type", error_type)
-        suppressed = report["init_duration_ms"] is None and (self.after_reset or self.suppressed_ms is not None)
-        init_ms = self.suppressed_ms if suppressed else report["init_duration_ms"]
+        error_type = known.get("error_type", error_type)
         start = at - float(report["duration_ms"]) / 1000.0
-        if report["init_duration_ms"] is not None:
-            init_start = self.init_at if self.init_at is not None else start - report["init_duration_ms"] / 1000.0
-            self.span("init", init_start, min(start, init_start + report["init_duration_ms"] / 1000.0), version)
-        if suppressed or report["init_duration_ms"] is not None:
-            since = self.cold_since if self.cold_since is not None else start - (init_ms or 0.0) / 1000.0
-        else:
-            since = start
+        suppressed, init_ms, since = self.cold(report, start, version)
         self.span("invoke", start, at, version, report["request_id"])
         self.records.append(
             _record(
                 report,
-                self.function,
-                version,
-                self.name,
-                status,
-                error_type,
-                reset,
-                init_ms,
-                suppressed,
-                known.get("submitted", since),
-                at,
+                function=self.function,
+                version=version,
+                environment_id=self.name,
+                status=status,
+                error_type=error_type,
+                reset=reset,
+                init_ms=init_ms,
+                suppressed=suppressed,
+                submitted=known.get("submitted", since),
+                end=at,
             )
         )
         self.init_at = self.cold_since = self.suppressed_ms = self.current = None
         self.after_reset = reset
+
+    def cold(self, report: Mapping[str, Any], start: float, version: str) -> tuple[bool, float | None, float]:
+        """(init_suppressed, init_duration_ms, when the caller began waiting) of the invocation ``report`` ends; its
+        init span. An init inside the invoke (after a reset, or an ``INIT_REPORT ... Phase: invoke``) is suppressed:
+        the REPORT has no Init Duration, and its duration is known only from that INIT_REPORT."""
+        init_ms = report["init_duration_ms"]
+        if init_ms is not None:
+            init_start = self.init_at if self.init_at is not None else start - init_ms / 1000.0
+            self.span("init", init_start, min(start, init_start + init_ms / 1000.0), version)
+            return False, init_ms, self.cold_since if self.cold_since is not None else init_start
+        if self.after_reset or self.suppressed_ms is not None:
+            since = start - (self.suppressed_ms or 0.0) / 1000.0
+            return True, self.suppressed_ms, self.cold_since if self.cold_since is not None else since
+        return False, None, start
 
 
 def _walk(events: Iterable[Mapping[str, Any]], function: str, known: Mapping[str, Any] | None) -> list[_Stream]:

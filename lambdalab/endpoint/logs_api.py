@@ -82,8 +82,8 @@ async def handle(endpoint: Endpoint, request: web.Request) -> web.Response:
                 f"lambdalab's CloudWatch Logs subset does not implement {target[len(TARGET) :]}; it serves "
                 f"{', '.join(OPERATIONS)} (docs/ENDPOINT.md)",
             )
-        params = _params(await request.read())
-        return _reply(operation(endpoint.lab, params))
+        raw = await endpoint.read_body(request, lambda: ValueError("the request body is over the endpoint's limit"))
+        return _reply(operation(endpoint.lab, _params(raw)))
     except LogsError as exc:
         return _reply({"__type": exc.code, "message": exc.message}, exc.status)
     except UnknownFunctionError:
@@ -97,6 +97,16 @@ def _params(raw: bytes) -> Params:
         raise LogsError("SerializationException", "The request body is not valid JSON") from None
     if not isinstance(data, dict):
         raise LogsError("SerializationException", "The request body must be a JSON object")
+    for key in ("startTime", "endTime"):
+        value = data.get(key)
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 0):
+            raise invalid(f"{key} must be milliseconds since the epoch, not {value!r}")
+    names = data.get("logStreamNames")
+    if names is not None and (not isinstance(names, list) or not all(isinstance(n, str) for n in names)):
+        raise invalid("logStreamNames must be a list of log stream names")
+    for key in ("logStreamName", "logStreamNamePrefix", "logGroupNamePrefix", "logGroupNamePattern", "filterPattern"):
+        if data.get(key) is not None and not isinstance(data[key], str):
+            raise invalid(f"{key} must be a string")
     return data
 
 

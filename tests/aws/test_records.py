@@ -344,3 +344,15 @@ def test_frames_with_no_rows_have_the_columns_and_types() -> None:
     assert list(spans.columns) == [*PhaseSpan._fields, "duration_ms"] and len(spans) == 0
     assert spans.attrs["unknown_phases"] == ["frozen", "idle", "shutdown"]
     assert pd.api.types.is_float_dtype(spans["duration_ms"])
+
+
+def test_a_known_error_type_alone_and_a_snapstart_restore() -> None:
+    stream = "2026/12/07/[2]00000000000000000000000000000000"
+    lines = [
+        "START RequestId: s Version: 2",
+        "REPORT RequestId: s\tDuration: 5.00 ms\tBilled Duration: 300 ms\tMemory Size: 128 MB\t"
+        "Max Memory Used: 50 MB\tRestore Duration: 250.00 ms\tBilled Restore Duration: 295 ms\t",
+    ]
+    events = [{"logStreamName": stream, "timestamp": 2000 + i, "message": m} for i, m in enumerate(lines)]
+    (got,) = records.records_from_events(events, function="f", known={"s": {"error_type": "Custom"}})
+    assert (got.cold, got.init_duration_ms, got.status, got.error_type) == (True, None, Status.SUCCESS, "Custom")

@@ -246,6 +246,9 @@ def test_errors_have_cloudwatchs_json_shape(logged: tuple[lambdalab.Lab, Any]) -
     status, body = post(url, "Logs_20140328.PutLogEvents", b"{}")
     assert (status, body["__type"]) == (400, "UnknownOperationException") and "FilterLogEvents" in body["message"]
     assert post(url, "Logs_20140328.FilterLogEvents", b"[1]")[1]["__type"] == "SerializationException"
+    bad_time = post(url, "Logs_20140328.FilterLogEvents", b'{"logGroupName": "/aws/lambda/f", "startTime": "x"}')
+    assert bad_time[0] == 400 and bad_time[1]["__type"] == "InvalidParameterException"
+    assert "startTime" in bad_time[1]["message"]
     status, body = post(url, None, b"{}")  # not a Logs call: what the endpoint answered before
     assert status == 501 and "does not implement POST /" in body["Message"]
     assert client(url).list_functions()["Functions"][0]["FunctionName"] == "f"  # the Lambda routes are unchanged
