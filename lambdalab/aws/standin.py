@@ -5,7 +5,7 @@
             ...
 
 For its lifetime it sets, in ``os.environ``, the endpoints boto3 reads (``AWS_ENDPOINT_URL_LAMBDA`` and
-``AWS_ENDPOINT_URL_CLOUDWATCH_LOGS`` (with the alias ``AWS_ENDPOINT_URL_LOGS``) -> the local Lab's endpoint,
+``AWS_ENDPOINT_URL_CLOUDWATCH_LOGS`` (boto3's name; ``AWS_ENDPOINT_URL_LOGS`` too) -> the local Lab's endpoint,
 ``AWS_ENDPOINT_URL_IAM`` and ``AWS_ENDPOINT_URL`` for any other service -> moto's server on loopback), dummy
 credentials (``testing``) and ``us-east-1``; it hides the user's profile, credential and config files and their
 own endpoint settings, so nothing can reach a real account while it runs. ``close()`` restores every variable and
