@@ -5,14 +5,17 @@
     lambdalab invoke ./bootstrap --runtime provided.al2023
     lambdalab serve [FOLDER | --template template.yaml] --port 3001
     lambdalab event s3_put --bucket photos --key cats/tom.jpg
+    lambdalab aws cleanup --dry-run
+
 
 Each invocation prints its log (START … REPORT; a multi-line record's lines each on their own line,
 see ``lambdalab.logtext``) and its payload or error. The other front-end
 (the notebook layer) calls the same ``Lab`` methods.
 
 Exit codes: 0 done (also ``--help``, ``--version`` and a bare ``lambdalab``, which prints the help);
-1 an invocation ended with a function error; 2 a usage error (an unknown option, kind or runtime,
-an event that is not JSON, a function that cannot be created), as argparse does.
+1 an invocation ended with a function error, or AWS refused (``aws cleanup``: no credentials, access
+denied); 2 a usage error (an unknown option, kind or runtime, an event that is not JSON, a function that
+cannot be created), as argparse does.
 """
 
 from __future__ import annotations
@@ -20,10 +23,11 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from typing import Any
 
 from lambdalab import __version__, runtime_ids
 from lambdalab.api import Lab
-from lambdalab.errors import CallerError, InvokeError
+from lambdalab.errors import CallerError, InvokeError, LambdaLabError
 from lambdalab.logtext import readable
 
 EXIT_OK, EXIT_FUNCTION_ERROR, EXIT_USAGE = 0, 1, 2
@@ -36,8 +40,9 @@ examples:
   lambdalab serve ./functions --port 3001                  serve Lambda's API for boto3 and the aws CLI
   lambdalab event s3_put --bucket photos --key cats/tom.jpg    print a sample S3 event
   lambdalab event --help                                   list the event kinds
+  lambdalab aws cleanup --dry-run                          list what lambdalab's AWS Labs left in your account
 
-exit codes: 0 done, 1 an invocation ended with a function error, 2 a usage error.
+exit codes: 0 done, 1 an invocation ended with a function error (or AWS refused), 2 a usage error.
 In a notebook: %load_ext lambdalab, then %%lambda and %lambda? (the same API)."""
 
 
@@ -89,7 +94,51 @@ def _parser() -> argparse.ArgumentParser:
 
     add_serve_parser(commands)
     add_event_parser(commands)
+    _add_aws_parser(commands)
     return parser
+
+
+def _add_aws_parser(commands: Any) -> None:
+    aws = commands.add_parser(
+        "aws",
+        help="what lambdalab.aws Labs created in an AWS account (cleanup)",
+        description="Manage what lambdalab.aws Labs created in your AWS account. Credentials, region and "
+        "endpoints come from boto3's usual chain (AWS_PROFILE, AWS_REGION, AWS_ENDPOINT_URL_*...).",
+    )
+    verbs = aws.add_subparsers(dest="aws_command", metavar="COMMAND", title="commands")
+    cleanup = verbs.add_parser(
+        "cleanup",
+        help="list and delete the functions, layers, roles and log groups lambdalab's AWS Labs left",
+        description="Find what lambdalab's AWS Labs created and left (tagged lambdalab:lab, named with the "
+        "prefix): functions, layer versions, execution roles and log groups; print one line each and delete "
+        "them (--dry-run: only list). A Lab closed with delete=True leaves nothing.",
+    )
+    cleanup.add_argument("--prefix", default="lambdalab-", help="the Labs' name prefix (default: lambdalab-)")
+    cleanup.add_argument("--lab", dest="lab_id", metavar="ID", help="only what the Lab with this id created")
+    cleanup.add_argument("--region", help="the region (default: boto3's, else us-east-1)")
+    cleanup.add_argument("--dry-run", action="store_true", help="list what would be deleted; delete nothing")
+    aws.set_defaults(aws_parser=aws)
+
+
+def run_aws(args: argparse.Namespace) -> int:
+    """``lambdalab aws cleanup``: one line per resource (or "nothing to clean up"); AWS's refusal on one line."""
+    if args.aws_command is None:
+        args.aws_parser.print_help()
+        return EXIT_OK
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from lambdalab.aws.cleanup import cleanup
+
+    try:
+        lines = cleanup(prefix=args.prefix, lab_id=args.lab_id, region=args.region, dry_run=args.dry_run)
+    except (LambdaLabError, BotoCoreError, ClientError) as exc:  # no credentials, access denied, no endpoint
+        print(f"lambdalab aws cleanup: {exc}", file=sys.stderr)  # noqa: T201
+        return EXIT_FUNCTION_ERROR
+    for line in lines:
+        print(line)  # noqa: T201
+    if not lines:
+        print("nothing to clean up")  # noqa: T201
+    return EXIT_OK
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -102,6 +151,8 @@ def main(argv: list[str] | None = None) -> int:
         from lambdalab.endpoint.command import run_event, run_serve
 
         return run_serve(args) if args.command == "serve" else run_event(args)
+    if args.command == "aws":
+        return run_aws(args)
     try:
         event = json.loads(args.event)
     except ValueError as exc:

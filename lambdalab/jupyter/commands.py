@@ -167,7 +167,8 @@ def logs(magics: MagicsContext, rest: str) -> None:
 
     A record of several lines (an ``[ERROR]`` and its traceback), which Lambda keeps on one line by
     separating its lines with ``\\r``, is printed one line each, indented; ``--tail`` counts records.
-    On AWS Lambda the lines come from CloudWatch Logs and ``--env`` is a log stream's name (or its prefix).
+    On AWS Lambda the lines come from CloudWatch Logs and ``--env`` is a log stream's name, or a prefix of the
+    environment's id at its end (after ``]``).
 
     Python equivalent: ``print(lambdalab.logtext.readable(lab.function(NAME).logs(environment_id)))``
     (``logs()`` itself returns Lambda's text byte for byte)
@@ -177,7 +178,8 @@ def logs(magics: MagicsContext, rest: str) -> None:
     environment = args.environment
     if environment:
         ids = fn.log_streams() if targets.is_remote(fn) else [env.environment_id for env in fn.environments()]
-        matches = [env for env in ids if env.startswith(environment)]
+        # a log stream "2026/12/07/[$LATEST]d862cb05...": its whole name or the id after "]"
+        matches = [env for env in ids if env.startswith(environment) or env.partition("]")[2].startswith(environment)]
         environment = matches[0] if len(matches) == 1 else environment
     text = fn.logs(environment)
     if args.tail is not None:

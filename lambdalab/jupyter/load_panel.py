@@ -255,6 +255,11 @@ class Panel:
             raise CallerError("no load has been started in this panel; call start() or press Start")
         return self.handle
 
+    @property
+    def shown(self) -> tuple[Any, Any] | None:
+        """The spans and the run's report the charts show now (None before the first draw)."""
+        return self._frames_now
+
     def points(self) -> int:
         """How many data points the charts show now (a cheap measure of change)."""
         total = 0
