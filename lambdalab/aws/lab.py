@@ -21,6 +21,7 @@ import sys
 import tempfile
 import threading
 import time
+import weakref
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -81,6 +82,8 @@ class Lab:
         self._created: list[tuple[str, str]] = []  # (kind, ARN or name), in creation order
         self._lock = threading.Lock()
         self._closed = False
+        # a Lab never closed says at exit what it left (a network call while the interpreter ends could hang)
+        self._at_exit = weakref.finalize(self, _left_behind, self.id, self.prefix, self.region, self._created)
 
     @property
     def tags(self) -> dict[str, str]:
@@ -111,15 +114,11 @@ class Lab:
         if self._closed:
             return
         self._closed = True
+        self._at_exit.detach()
         self.executor.shutdown(wait=True, cancel_futures=True)
         shutil.rmtree(self.workdir, ignore_errors=True)
         if not delete:
-            if self._created:
-                print(
-                    f"lambdalab: AWS Lab {self.id} left {len(self._created)} resources in {self.region}; remove "
-                    f"them with: lambdalab aws cleanup --lab {self.id} --prefix {self.prefix}",
-                    file=sys.stderr,
-                )
+            _left_behind(self.id, self.prefix, self.region, self._created)
             return
         failures = []
         for kind, ident in reversed(list(self._created)):
@@ -386,6 +385,15 @@ class Lab:
 
     def log_streams(self, name: str) -> list[str]:
         return reading.log_streams(self.clients.logs, self.remote_name(name))
+
+
+def _left_behind(lab_id: str, prefix: str, region: str, created: list[tuple[str, str]]) -> None:
+    if created:
+        print(
+            f"lambdalab: AWS Lab {lab_id} left {len(created)} resources in {region}; remove them with: "
+            f"lambdalab aws cleanup --lab {lab_id} --prefix {prefix} --region {region}",
+            file=sys.stderr,
+        )
 
 
 def _requirements(requirements: Sequence[str] | str | None) -> list[str]:

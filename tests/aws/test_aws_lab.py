@@ -179,3 +179,62 @@ def test_the_json_log_format_is_read_back_the_same(aws_lab: lambdalab.aws.Lab) -
     assert list(frame["cold"]) == [True, False] and frame["environment_id"].nunique() == 1
     fn.update(log_format="Text")
     assert fn.config["LoggingConfig"]["LogFormat"] == "Text" and fn.invoke(3).cold
+
+
+def test_for_aws_itself_dependencies_are_built_for_lambdas_platform(tmp_path, monkeypatch) -> None:
+    import io
+    import zipfile
+
+    from lambdalab.aws import package
+    from lambdalab.aws.clients import Clients
+
+    monkeypatch.setenv("LAMBDALAB_CACHE_DIR", str(tmp_path / "cache"))
+    assert package.pip_platform_args("python3.12") == (
+        "--platform", "manylinux2014_x86_64", "--only-binary=:all:", "--python-version", "3.12", "--implementation",
+        "cp")  # fmt: skip
+    with pytest.raises(ConfigError):
+        package.pip_platform_args("nodejs20.x")
+    make_wheel(tmp_path / "wheels", "tinydep", "2.0")
+    lines: list[str] = []
+    data = package.build_zip(
+        tmp_path, handler_module="lambda_function", code=package.Code(source=CELL), runtime="python3.12",
+        requirements=["tinydep==2.0"], pip_args=["--no-index", "-f", str(tmp_path / "wheels")], for_aws=True,
+        progress=lines.append,
+    )  # fmt: skip
+    names = zipfile.ZipFile(io.BytesIO(data)).namelist()
+    assert "lambda_function.py" in names and "tinydep/__init__.py" in names and package.MARKER not in names
+
+    class Meta:
+        def __init__(self, url: str) -> None:
+            self.meta = type("meta", (), {"endpoint_url": url})()
+
+    def on_aws(url: str) -> bool:
+        return Clients(Meta(url), None, None, None, "us-east-1").on_aws
+
+    assert on_aws("https://lambda.eu-west-1.amazonaws.com") and on_aws("https://lambda.cn-north-1.amazonaws.com.cn")
+    assert not on_aws("http://127.0.0.1:3001") and not on_aws("http://amazonaws.com.example.org")
+
+
+def test_a_new_role_is_retried_while_lambda_cannot_assume_it() -> None:
+    from botocore.exceptions import ClientError
+
+    from lambdalab.aws import roles
+    from lambdalab.aws.clients import translate
+
+    def refusal(message: str) -> ClientError:
+        return ClientError({"Error": {"Code": "InvalidParameterValueException", "Message": message}}, "CreateFunction")
+
+    calls = []
+
+    def create() -> str:
+        calls.append(1)
+        if len(calls) < 3:
+            raise refusal("The role defined for the function cannot be assumed by Lambda.")
+        return "made"
+
+    assert roles.retry_new_role(create, wait_s=5, pause_s=0.01) == "made" and len(calls) == 3
+    with pytest.raises(ClientError):  # any other refusal at once
+        roles.retry_new_role(lambda: (_ for _ in ()).throw(refusal("Unzipped size must be smaller")), pause_s=0.01)
+    assert isinstance(translate(refusal("bad")), ConfigError) and "bad" in str(translate(refusal("bad")))
+    missing = ClientError({"Error": {"Code": "ResourceNotFoundException", "Message": "Function not found: x"}}, "Op")
+    assert isinstance(translate(missing), UnknownFunctionError) and str(translate(missing)) == "Function not found: x"

@@ -109,3 +109,18 @@ def test_a_given_role_is_never_deleted_and_untagged_functions_are_not_listed(aws
     finally:
         lam.delete_function(FunctionName="lambdalab-not-ours")
         iam.delete_role(RoleName="mine")
+
+
+def test_a_lab_dropped_without_close_says_what_it_left(aws_env: StandIn, capsys: pytest.CaptureFixture[str]) -> None:
+    import gc
+
+    lab = lambdalab.aws.Lab()
+    lab.create_function("forgotten", CELL)
+    lab_id = lab.id
+    del lab
+    gc.collect()
+    assert f"left 2 resources in us-east-1; remove them with: lambdalab aws cleanup --lab {lab_id}" in (
+        capsys.readouterr().err
+    )
+    assert len(lambdalab.aws.cleanup(lab_id=lab_id)) == 2
+    assert lambdalab.aws.cleanup(lab_id=lab_id, dry_run=True) == []
