@@ -105,6 +105,20 @@ def test_records_read_back_from_the_events_agree_with_the_lab(logged: tuple[lamb
     assert remote["environment_id"].nunique() == local["environment_id"].nunique() == 2
 
 
+def test_json_format_events_read_back_too() -> None:
+    with lambdalab.Lab() as lab:
+        fn = lab.create_function("j", source=SOURCE, log_format="JSON")
+        results = [fn.invoke({"n": n}) for n in range(3)]
+        events = lab.log_events("j")
+        assert [e["message"] for e in events if e["message"].startswith("hello")] == ["hello 0", "hello 1", "hello 2"]
+        got = records.records_from_events(events, function="j")
+        assert [(r.request_id, r.cold) for r in got] == [(r.request_id, r.cold) for r in results]
+        assert [r.end for r in got] == [int(r.record.end * 1000) / 1000.0 for r in results]
+        spans = records.spans_from_events(events, function="j")
+        assert [s.phase for s in spans] == ["init", "invoke", "invoke", "invoke"]
+        assert spans[0].end <= spans[1].start
+
+
 # -- FilterLogEvents ----------------------------------------------------------------------------------------
 def test_filter_by_term_phrase_and_alternatives(logged: tuple[lambdalab.Lab, Any]) -> None:
     lab, logs = logged
