@@ -8,6 +8,9 @@ so no request can leave this machine.
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
+import textwrap
 from collections.abc import Iterator
 from typing import Any
 
@@ -46,6 +49,29 @@ def aws(ip: Any) -> Iterator[Any]:
 
 def out(capsys: pytest.CaptureFixture[str]) -> str:
     return capsys.readouterr().out
+
+
+def test_cells_on_this_machine_load_no_aws_code() -> None:
+    """Nothing reaches AWS unless the user names the target: a kernel that never does imports neither
+    lambdalab.aws nor boto3 (a separate process: this one has imported them for the other tests)."""
+    code = textwrap.dedent(
+        """
+        import sys
+        from IPython.testing.globalipapp import get_ipython
+        import lambdalab.jupyter
+        ip = get_ipython()
+        ip.run_line_magic("load_ext", "lambdalab")
+        ip.run_cell_magic("lambda", "h", "def handler(e, c):\\n    return 1\\n")
+        ip.run_line_magic("lambda", "invoke h")
+        ip.run_line_magic("lambda", "list")
+        ip.run_line_magic("lambda", "target")
+        lambdalab.jupyter.close_default_lab()
+        print(sorted(m for m in sys.modules if m.startswith(("lambdalab.aws", "boto3", "botocore"))))
+        """
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[-2:] == ["local", "[]"]
 
 
 def test_target_is_local_until_named_and_nothing_is_made_before_a_deploy(
@@ -171,6 +197,10 @@ def test_the_panel_on_aws_gates_the_cost_and_charts_from_the_logs(ip: Any, aws: 
     assert panel.controls["reserved"].disabled and panel.controls["memory"].value == 10240
     board = panel.board
     assert board is not None and board.remote and not board.live and board.error == targets.NOT_VISIBLE
+    alone = ip.run_line_magic("lambda", "board paneled")
+    assert alone.remote and not alone.live and alone.error == targets.NOT_VISIBLE
+    alone.refresh()
+    assert alone.refreshes == 0 and len(alone.tiles) == 0
     panel.start_button.click()  # above $1: refused until the box is ticked
     assert panel.handle is None and "tick Confirm cost" in panel.status.value
     panel.cost.confirm.value = True
