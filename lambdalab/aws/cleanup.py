@@ -56,15 +56,9 @@ def cleanup(
         + [f"log-group {g}" for g in groups]
     )
     if not dry_run:
-        for f in functions:
-            _gone_ok(lambda f=f: lam.delete_function(FunctionName=f["FunctionName"]))
-        for arn in layers:
-            name, version = arn.rsplit(":", 2)[-2:]
-            _gone_ok(lambda n=name, v=version: lam.delete_layer_version(LayerName=n, VersionNumber=int(v)))
-        for role in found_roles:
-            roles.delete_role(iam, str(role["RoleName"]))
-        for group in groups:
-            _gone_ok(lambda g=group: logs.delete_log_group(logGroupName=g))
+        for line in lines:
+            kind, ident = line.split(" ", 1)
+            delete_one(lam, logs, iam, kind, ident if kind != "function" else ident.rsplit(":", 1)[-1])
     return lines
 
 
@@ -100,10 +94,21 @@ def _roles(iam: Any, prefix: str, lab_id: str | None) -> list[dict[str, Any]]:
     return found
 
 
-def _gone_ok(delete: Any) -> None:
-    """Run a deletion; a resource already gone is what was wanted."""
+def delete_one(lam: Any, logs: Any, iam: Any, kind: str, ident: str) -> None:
+    """Delete one resource: a ``function`` (name or ARN), a ``layer`` version (ARN), a ``log-group`` (name) or a
+    ``role`` (ARN; its policies detached first). One already gone is what was wanted."""
     try:
-        delete()
+        if kind == "function":
+            lam.delete_function(FunctionName=ident)
+        elif kind == "layer":
+            name, version = ident.rsplit(":", 2)[-2:]
+            lam.delete_layer_version(LayerName=name, VersionNumber=int(version))
+        elif kind == "log-group":
+            logs.delete_log_group(logGroupName=ident)
+        elif kind == "role":
+            roles.delete_role(iam, ident.rsplit("/", 1)[-1])
+        else:
+            raise ValueError(f"unknown kind of resource: {kind!r}")
     except Exception as exc:
         if not isinstance(translate(exc), UnknownFunctionError):
             raise

@@ -28,7 +28,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lambdalab.aws import package, reading, roles
-from lambdalab.aws.clients import POOL, call, make_clients, region_of, session_or_default, translate
+from lambdalab.aws.cleanup import delete_one
+from lambdalab.aws.clients import (
+    POOL,
+    call,
+    error_code,
+    error_message,
+    make_clients,
+    region_of,
+    session_or_default,
+    translate,
+)
 from lambdalab.aws.function import Function, layer_refs
 from lambdalab.aws.package import Code
 from lambdalab.config import check_function_name
@@ -123,7 +133,7 @@ class Lab:
         failures = []
         for kind, ident in reversed(list(self._created)):
             try:
-                self._delete(kind, ident)
+                delete_one(self.clients.lambda_, self.clients.logs, self.clients.iam, kind, ident)
             except Exception as exc:
                 failures.append(f"{kind} {ident}: {translate(exc)}")
                 continue
@@ -132,22 +142,6 @@ class Lab:
             raise LambdaLabError(
                 "could not delete: " + "; ".join(failures) + f". Try again: lambdalab aws cleanup --lab {self.id}"
             )
-
-    def _delete(self, kind: str, ident: str) -> None:
-        lam, logs = self.clients.lambda_, self.clients.logs
-        try:
-            if kind == "function":
-                lam.delete_function(FunctionName=ident)
-            elif kind == "layer":
-                name, version = ident.rsplit(":", 2)[-2:]
-                lam.delete_layer_version(LayerName=name, VersionNumber=int(version))
-            elif kind == "log-group":
-                logs.delete_log_group(logGroupName=ident)
-            elif kind == "role":
-                roles.delete_role(self.clients.iam, ident.rsplit("/", 1)[-1])
-        except Exception as exc:
-            if not isinstance(translate(exc), UnknownFunctionError):  # already gone is what we wanted
-                raise
 
     def created(self) -> list[str]:
         """ARNs (a log group: its name) of everything this Lab created and has not deleted, oldest first."""
@@ -228,6 +222,11 @@ class Lab:
                 wait_s=roles.ROLE_WAIT_S if self._own_role else 0.0,
             )
         except Exception as exc:
+            if error_code(exc) == "ResourceConflictException":  # left by an earlier Lab, or made by someone else
+                raise ConfigError(
+                    f"invalid name: {remote} already exists in {self.region} ({error_message(exc)}); a Lab left "
+                    f"open? `lambdalab aws cleanup --dry-run` lists what Labs left, or use another prefix"
+                ) from None
             raise translate(exc) from None
         self._note("function", str(made["FunctionArn"]))
         self._remote_names.append(remote)

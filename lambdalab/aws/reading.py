@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from lambdalab.core.records import InvocationRecord
 
 POLL_S = 1.0
+SKEW_S = 5.0  # read from this long before the Lab started: this machine's clock may be ahead of AWS's
 Targets = Sequence[tuple[str, str]]  # (the Lab's name, the remote name) of each function
 
 
@@ -54,7 +55,7 @@ class InvocationLog:
 
 def events(logs: Any, remote: str, since: float, stream: str | None = None) -> list[dict[str, Any]]:
     """Every event of the function's log group from ``since`` (epoch seconds); [] when the group does not exist."""
-    params: dict[str, Any] = {"logGroupName": f"/aws/lambda/{remote}", "startTime": int((since - 1.0) * 1000)}
+    params: dict[str, Any] = {"logGroupName": f"/aws/lambda/{remote}", "startTime": int((since - SKEW_S) * 1000)}
     if stream is not None:
         params["logStreamNames"] = [stream]
     try:
