@@ -20,7 +20,14 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from lambdalab.errors import ConfigError, InvokeError, TooManyRequestsException, UnknownFunctionError
+from lambdalab.errors import (
+    ConfigError,
+    InvalidRequestContentException,
+    InvokeError,
+    RequestTooLargeException,
+    TooManyRequestsException,
+    UnknownFunctionError,
+)
 
 POOL = 64  # threads of a Lab's executor, and connections of each client's pool
 DEFAULT_REGION = "us-east-1"
@@ -98,7 +105,6 @@ _NOT_FOUND = {"ResourceNotFoundException", "NoSuchEntity", "NoSuchEntityExceptio
 _INVALID = {
     "InvalidParameterValueException",
     "ValidationException",
-    "InvalidRequestContentException",
     "CodeStorageExceededException",
     "ResourceConflictException",
     "InvalidParameterException",
@@ -138,6 +144,10 @@ def translate(exc: BaseException) -> BaseException:
         response = getattr(exc, "response", {})
         reason = str(response.get("Reason") or response.get("reason") or "")
         return TooManyRequestsException(message, reason)
+    if code == "RequestEntityTooLargeException":
+        return RequestTooLargeException(message)
+    if code == "InvalidRequestContentException":
+        return InvalidRequestContentException(message)
     if code in _INVALID:
         return ConfigError(f"{code}: {message}")
     error = InvokeError(f"{code}: {message}")

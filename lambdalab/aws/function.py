@@ -21,7 +21,7 @@ from lambdalab.aws.results import RemoteResult, decode_payload
 from lambdalab.config import check_alias_name, check_alias_weights
 from lambdalab.core.scheduler import Alias
 from lambdalab.errors import ConfigError, UnknownFunctionError
-from lambdalab.payload import encode_event
+from lambdalab.payload import encode_client_context, encode_event
 from lambdalab.results import AsyncInvocation
 
 if TYPE_CHECKING:
@@ -73,11 +73,17 @@ class Function:
 
     # -- invoking --------------------------------------------------------------------------------
     def invoke(
-        self, event: Any = None, *, invocation_type: str = "RequestResponse", qualifier: str | None = None
+        self,
+        event: Any = None,
+        *,
+        invocation_type: str = "RequestResponse",
+        qualifier: str | None = None,
+        client_context: Mapping[str, Any] | None = None,
     ) -> Any:
         """Invoke as Lambda's Invoke API does: ``RequestResponse`` -> ``RemoteResult``, ``Event`` ->
         ``AsyncInvocation``, ``DryRun`` -> None. Throttles raise ``TooManyRequestsException``."""
         payload = encode_event(event)
+        context = encode_client_context(client_context)
         if invocation_type not in ("RequestResponse", "Event", "DryRun"):
             raise ConfigError(
                 f"invalid invocation_type: {invocation_type!r}; expected RequestResponse, Event or DryRun"
@@ -86,6 +92,8 @@ class Function:
         params: dict[str, Any] = {"FunctionName": self.remote_name, "Payload": payload}
         if qualifier is not None:
             params["Qualifier"] = qualifier
+        if context is not None:
+            params["ClientContext"] = base64.b64encode(context["client_context"].encode()).decode()
         self._lab.note_log_group(self.remote_name)
         submitted = time.time()
         if invocation_type != "RequestResponse":
@@ -125,11 +133,14 @@ class Function:
         result: AsyncInvocation = self.invoke(event, invocation_type="Event", qualifier=qualifier)
         return result
 
-    def submit(self, event: Any = None, *, qualifier: str | None = None) -> concurrent.futures.Future[Any]:
+    def submit(
+        self, event: Any = None, *, qualifier: str | None = None, client_context: Mapping[str, Any] | None = None
+    ) -> concurrent.futures.Future[Any]:
         """Start a synchronous invocation on the Lab's thread pool (64 threads); the future holds its result."""
         encode_event(event)  # an invalid event is refused at once, as locally
+        encode_client_context(client_context)
         self._lab.check_open()
-        return self._lab.executor.submit(self.invoke, event, qualifier=qualifier)
+        return self._lab.executor.submit(self.invoke, event, qualifier=qualifier, client_context=client_context)
 
     # -- code and configuration -----------------------------------------------------------------
     def update(

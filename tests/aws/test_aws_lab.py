@@ -238,3 +238,13 @@ def test_a_new_role_is_retried_while_lambda_cannot_assume_it() -> None:
     assert isinstance(translate(refusal("bad")), ConfigError) and "bad" in str(translate(refusal("bad")))
     missing = ClientError({"Error": {"Code": "ResourceNotFoundException", "Message": "Function not found: x"}}, "Op")
     assert isinstance(translate(missing), UnknownFunctionError) and str(translate(missing)) == "Function not found: x"
+
+
+def test_client_context_and_large_events_as_locally(aws_lab: lambdalab.aws.Lab) -> None:
+    from lambdalab.errors import RequestTooLargeException
+
+    fn = aws_lab.create_function("ctx", "def handler(event, context):\n    return context.client_context.custom\n")
+    assert fn.invoke(client_context={"custom": {"who": "me"}}).payload == {"who": "me"}
+    assert fn.submit(client_context={"custom": {"n": 1}}).result(timeout=30).payload == {"n": 1}
+    with pytest.raises(RequestTooLargeException):
+        fn.invoke({"blob": "x" * (7 * 1024 * 1024)})
