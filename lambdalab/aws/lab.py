@@ -93,7 +93,9 @@ class Lab:
         self._lock = threading.Lock()
         self._closed = False
         # a Lab never closed says at exit what it left (a network call while the interpreter ends could hang)
-        self._at_exit = weakref.finalize(self, _left_behind, self.id, self.prefix, self.region, self._created)
+        self._at_exit = weakref.finalize(
+            self, _left_behind, self.id, self.prefix, self.region, self._created, self.workdir
+        )
 
     @property
     def tags(self) -> dict[str, str]:
@@ -386,7 +388,12 @@ class Lab:
         return reading.log_streams(self.clients.logs, self.remote_name(name))
 
 
-def _left_behind(lab_id: str, prefix: str, region: str, created: list[tuple[str, str]]) -> None:
+def _left_behind(
+    lab_id: str, prefix: str, region: str, created: list[tuple[str, str]], workdir: Path | None = None
+) -> None:
+    """Say what a Lab left on AWS, and remove its working folder (a Lab dropped without ``close``)."""
+    if workdir is not None:
+        shutil.rmtree(workdir, ignore_errors=True)
     if created:
         print(
             f"lambdalab: AWS Lab {lab_id} left {len(created)} resources in {region}; remove them with: "

@@ -79,6 +79,10 @@ def test_update_makes_the_next_invoke_cold(aws_lab: lambdalab.aws.Lab) -> None:
     assert fn.config["MemorySize"] == 256
     fn.update(timeout_s=5)  # configuration only
     assert fn.invoke().cold and fn.config["Timeout"] == 5
+    fn.update()  # the same package again
+    assert [fn.invoke().cold, fn.invoke().cold] == [True, False]
+    with pytest.raises(ConfigError, match="keep_alive_s"):
+        fn.update(keep_alive_s=60)
 
 
 def test_a_handler_error_is_a_result_with_its_type(aws_lab: lambdalab.aws.Lab) -> None:

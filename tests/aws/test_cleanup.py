@@ -116,11 +116,12 @@ def test_a_lab_dropped_without_close_says_what_it_left(aws_env: StandIn, capsys:
 
     lab = lambdalab.aws.Lab()
     lab.create_function("forgotten", CELL)
-    lab_id = lab.id
+    lab_id, workdir = lab.id, lab.workdir
     del lab
     gc.collect()
     assert f"left 2 resources in us-east-1; remove them with: lambdalab aws cleanup --lab {lab_id}" in (
         capsys.readouterr().err
     )
+    assert not workdir.exists()
     assert len(lambdalab.aws.cleanup(lab_id=lab_id)) == 2
     assert lambdalab.aws.cleanup(lab_id=lab_id, dry_run=True) == []
