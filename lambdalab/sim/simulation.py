@@ -149,10 +149,10 @@ class Simulation:
         to simulate; None: a steady 1 request a second. Rows a remote run could not complete (an empty
         ``environment_id``, no init duration on a warm row) calibrate as well as local ones; settings override.
 
-        >>> import lambdalab                                          # doctest: +SKIP
-        >>> from lambdalab.load import Constant
-        >>> sim = Simulation.calibrate(aws_lab.invocations(), Constant(1000), seed=1)
-        >>> sim.run(duration_s=10).summary.cold_starts
+        For example, a minute at 1,000 requests a second with the latencies of a run on AWS Lambda::
+
+            sim = Simulation.calibrate(aws_lab.invocations(), lambdalab.load.Constant(1000), seed=1)
+            sim.run(duration_s=60).summary.cold_starts
         """
         from lambdalab.sim.calibration import Steady, from_records, records_of
 
