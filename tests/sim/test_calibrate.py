@@ -169,6 +169,26 @@ def test_from_records_the_aws_backend_builds() -> None:
     assert s.service.mean_s == pytest.approx(0.008) and s.memory_mb == 128 and s.max_memory_used_mb == 40
 
 
+def test_a_remote_labs_invocations_calibrate_through_the_stand_in() -> None:
+    """A lambdalab.aws.Lab on the stand-in (a local Lab's endpoint for Lambda and CloudWatch Logs, moto's IAM): its
+    invocations() and the Lab itself calibrate the same simulation, with the remote function's name."""
+    pytest.importorskip("moto")
+    import lambdalab.aws
+    from lambdalab.aws.standin import StandIn
+
+    with StandIn(), lambdalab.aws.Lab(logs_wait_s=5.0) as remote:
+        fn = remote.create_function("api", HANDLER, memory_mb=256)
+        results = [fn.invoke({}) for _ in range(4)]
+        frame = remote.invocations()
+        from_lab = Simulation.calibrate(remote, seed=1).scenario
+    assert [r.cold for r in results] == [True, False, False, False]
+    assert list(frame["environment_id"].str.contains(r"^\d{4}/\d\d/\d\d/\[\$LATEST\][0-9a-f]{32}$")) == [True] * 4
+    s = Simulation.calibrate(frame, seed=1).scenario
+    assert s == from_lab and s.memory_mb == 256
+    assert s.init.mean_s == pytest.approx(results[0].init_duration_ms / 1000)
+    assert s.service.mean_s == pytest.approx(sum(r.duration_ms for r in results[1:]) / 3000, rel=0.01)
+
+
 def test_a_what_if_at_1000_requests_a_second_reports_cold_starts(local_run: pd.DataFrame) -> None:
     """Far past one machine: 5,000 requests in 5 s on the remote run's latencies."""
     summary = Simulation.calibrate(remote_shaped(local_run), Steady(1000), seed=1).run(duration_s=5).summary
