@@ -29,20 +29,25 @@ import ipywidgets as widgets
 import pandas  # noqa: F401 - imported here, on the main thread, before a worker thread can half-import it
 
 from lambdalab import load
-from lambdalab.api import Function
 from lambdalab.errors import CallerError
 from lambdalab.jupyter import loop as kernel_loop
 from lambdalab.jupyter import remote_panel, targets
+from lambdalab.jupyter.panel_parts import (
+    CHARTS,
+    FIGURE_PX,
+    LEFT_PX,
+    PANEL_PX,
+    TITLE_Y,
+    is_done,
+    new_board,
+    new_figure,
+    rest,
+)
+from lambdalab.jupyter.panel_parts import MARGIN_LEFT_PX as MARGIN_LEFT_PX  # re-exported: the panel's sizes
 from lambdalab.jupyter.panel_text import STYLE, TAB_TITLES, cascade_line, status_text, warm_environments
 from lambdalab.jupyter.patterns import KNOB_PATTERNS, make_pattern
 from lambdalab.viz.colours import ERROR_COLOUR
 
-CHARTS = ("concurrency", "latency_over_time", "timeline", "cold_starts", "reuse")
-PANEL_PX = 600  # the panel's height at most: with JupyterLab's bars it fits a 768 px tall screen
-LEFT_PX = 390  # the controls, status and board
-TITLE_Y = 0.98  # each chart's title at the top, over its subtitle and legend
-FIGURE_PX = (720, 470)  # each chart (width, height); the tab bar adds about 35 px
-MARGIN_LEFT_PX = 100  # every chart's plot area starts here: its time axis lines up with the other tabs'
 _SCALING = (
     ("reserved", "reserved_concurrency", int),
     ("provisioned", "provisioned_concurrency", int),
@@ -58,7 +63,7 @@ class Panel:
 
     def __init__(
         self,
-        fn: Function,
+        fn: Any,  # a lambdalab.Function, or a lambdalab.aws.Function
         *,
         pattern: str = "constant",
         rate: float = 10.0,
@@ -108,8 +113,8 @@ class Panel:
         self.status.layout.min_height = "40px"
         self.cascade = widgets.HTML(value=STYLE)  # hidden (but styling) until a cascade happens
         self.cascade.layout.display = "none"
-        self.figures = {kind: _new_figure(kind) for kind in charts}
-        self.board = _new_board(fn) if board else None
+        self.figures = {kind: new_figure(kind) for kind in charts}
+        self.board = new_board(fn) if board else None
         self.tabs = widgets.Tab(children=list(self.figures.values()))
         self.tabs.titles = tuple(TAB_TITLES.get(kind, kind) for kind in self.figures)
         self.tabs.observe(self._on_tab, names="selected_index")
@@ -179,7 +184,7 @@ class Panel:
     # -- actions --------------------------------------------------------------------------------
     @property
     def running(self) -> bool:
-        return self.handle is not None and not _is_done(self.handle)
+        return self.handle is not None and not is_done(self.handle)
 
     def start(self) -> Any:
         """Apply the function settings, start the load on its own thread, refresh the charts live."""
@@ -317,7 +322,7 @@ class Panel:
                     with self._lock:
                         if not self.running:
                             if self.board is not None:  # the board rests with the run's last picture
-                                _rest(self.board)
+                                rest(self.board)
                             self._ticking = False
                             break
                     continue  # a new run started during the last pass: keep following it
@@ -431,38 +436,3 @@ class Panel:
                 self.cascade.add_class("lambdalab-cascade")
             else:
                 self.cascade.remove_class("lambdalab-cascade")
-
-
-def _is_done(handle: Any) -> bool:
-    done = handle.done
-    return bool(done() if callable(done) else done)
-
-
-def _new_figure(kind: str) -> Any:
-    """An empty live chart of one kind: a plotly FigureWidget made by ``lambdalab.viz``, sized for a tab."""
-    from lambdalab import viz
-
-    fig = viz.figure(kind, widget=True)
-    fig.layout.width, fig.layout.height = FIGURE_PX
-    # room for a title, a subtitle and a legend; one left margin wide enough for every chart's y labels, so the
-    # plot areas of all the tabs line up (plotly would widen a margin per chart for its own labels)
-    fig.update_layout(margin={"t": 100, "l": MARGIN_LEFT_PX, "r": 20}, title_y=TITLE_Y, title_yanchor="top")
-    return fig
-
-
-def _rest(board: Any) -> None:
-    """One last picture, then no more polling."""
-    with contextlib.suppress(Exception):  # the Lab may be closing: the board keeps its last tiles
-        board.refresh()
-    board.stop()
-
-
-def _new_board(fn: Function) -> Any:
-    """The live environment board (``lambdalab.jupyter.board``), or None where it cannot be made."""
-    try:
-        from lambdalab.jupyter.board import Board
-    except ImportError:
-        return None
-    board = Board(fn)
-    board.refresh()
-    return board
