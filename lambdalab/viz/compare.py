@@ -186,7 +186,7 @@ def _y_axis(kind: str, layout: dict[str, Any], sides: list[Parts], frames: tuple
         axis = {**log_axis_ms(shown), "title": {"text": "latency"}}
         if shown.size:
             low, high = math.log10(float(shown.min())), math.log10(float(shown.max()))
-            pad = max(high - low, 0.2) * 0.05
+            pad = max(high - low, 0.2) * 0.08  # the markers at the ends stay whole
             axis.update(range=[low - pad, high + pad], autorange=False)
         return axis
     top = 0.0
