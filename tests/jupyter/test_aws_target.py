@@ -164,9 +164,11 @@ def test_target_aws_sends_later_cells_there_and_local_only_options_are_refused(i
     assert not targets.is_remote(second)
     with pytest.raises(UsageError, match="--inherit-packages is not available"):
         ip.run_cell_magic("lambda", "third --inherit-packages", COUNTER)
+    invoked = ip.run_cell_magic("lambda", "invoked --invoke '{\"a\": 1}'", COUNTER)  # the target's: aws
+    assert isinstance(invoked, lambdalab.aws.RemoteResult) and invoked.payload["event"] == {"a": 1}
     ip.run_line_magic("lambda", "target local")
     assert not targets.is_remote(ip.run_cell_magic("lambda", "fourth", COUNTER))
-    with pytest.raises(UsageError, match="already holds first with another prefix"):
+    with pytest.raises(UsageError, match="already holds first, invoked with another prefix"):
         ip.run_line_magic("lambda", "target aws --prefix other-")
     assert ip.run_line_magic("lambda", "invoke first").payload["where"] == "aws"
 
@@ -231,3 +233,21 @@ def test_compare_this_machine_with_the_aws_function(ip: Any, aws: Any) -> None:
     assert fig.layout.title.subtitle.text.startswith("this machine: 2 requests, 1 cold")
     assert "AWS Lambda: 2 requests, 1 cold" in fig.layout.title.subtitle.text
     assert tuple(fig.layout.yaxis.range) == tuple(fig.layout.yaxis2.range)
+
+
+def test_aws_refusals_are_one_line_usage_errors() -> None:
+    from botocore.exceptions import NoCredentialsError
+
+    from lambdalab.errors import InvokeError
+
+    with pytest.raises(UsageError, match="^AWS: Unable to locate credentials$"), targets.remote_errors():
+        raise NoCredentialsError()
+    denied = InvokeError("AccessDeniedException: User is not authorized to perform: lambda:CreateFunction")
+    denied.code = "AccessDeniedException"
+    with pytest.raises(UsageError, match="^AWS Lambda: AccessDeniedException: User is not authorized"):
+        with targets.remote_errors():
+            raise denied
+    other = InvokeError("ServiceException: try again")
+    other.code = "ServiceException"
+    with pytest.raises(InvokeError), targets.remote_errors():  # not the user's to fix: the error as it is
+        raise other
