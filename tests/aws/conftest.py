@@ -1,6 +1,8 @@
-"""The AWS backend's fixtures: one stand-in per session (a local Lab's endpoint for Lambda and CloudWatch Logs,
-moto's IAM on loopback) whose variables are set in ``os.environ`` for each test of this folder only, and an AWS
-Lab per test, closed with ``delete=True`` (its functions, and so their environments, end with the test)."""
+"""The AWS backend's fixtures: one stand-in for this folder's tests (a local Lab's endpoint for Lambda and
+CloudWatch Logs, moto's IAM on loopback) whose variables are set in ``os.environ`` for each test of this folder only, and an AWS
+Lab per test, closed with ``delete=True`` (its functions, and so their environments, end with the test).
+The stand-in is package-scoped: its Lab's reaper and environments are this folder's children, and end with it,
+before tests elsewhere count the owner's children (tests/reliability/test_leaks.py)."""
 
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ import lambdalab.aws
 from lambdalab.aws.standin import StandIn
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def standin() -> Iterator[StandIn]:
     with pytest.MonkeyPatch.context() as patch:
         # no spare environment made ahead in the shared local Lab: each test ends every process it started
