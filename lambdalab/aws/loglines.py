@@ -29,10 +29,11 @@ _ERROR_LINE: Final = re.compile(r"\[ERROR\] ([A-Za-z_][\w.]*): ")  # the Python 
 def _fields(body: str) -> dict[str, str]:
     """``Key: value`` fields of a platform line's body (after its first word)."""
     out: dict[str, str] = {}
-    for part in _FIELD_SPLIT.split(body.strip()):
-        key, sep, value = part.partition(":")
-        if sep:
-            out[key.strip()] = value.strip()
+    for chunk in body.strip().split("\t"):  # Lambda's separator; one field per chunk unless a second ": " says not
+        for part in _FIELD_SPLIT.split(chunk) if chunk.count(": ") > 1 else (chunk,):
+            key, sep, value = part.partition(":")
+            if sep:
+                out[key.strip()] = value.strip()
     return out
 
 

@@ -10,6 +10,8 @@ the record from its tail (``environment_id`` ``""``: not known).
 
 from __future__ import annotations
 
+import contextlib
+import json
 import threading
 import time
 from collections.abc import Sequence
@@ -83,13 +85,16 @@ def _read(logs: Any, targets: Targets, log: InvocationLog, since: float, wait_s:
 
 
 def _missing(found: list[dict[str, Any]], known: dict[str, dict[str, Any]]) -> set[str]:
-    reported = {m.split("RequestId: ", 1)[1].split()[0] for m in _messages(found) if m.startswith("REPORT RequestId: ")}
-    reported |= {rid for rid in known if any(rid in m and "platform.report" in m for m in _messages(found))}
+    """The synchronous request ids of ``known`` whose REPORT (Text or JSON) is not among ``found``: one pass."""
+    reported = set()
+    for event in found:
+        message = str(event.get("message", ""))
+        if message.startswith("REPORT RequestId: "):
+            reported.add(message[18:].split(None, 1)[0])
+        elif "platform.report" in message:
+            with contextlib.suppress(ValueError, TypeError, KeyError, AttributeError):
+                reported.add(json.loads(message)["record"]["requestId"])
     return {rid for rid, entry in known.items() if entry["sync"] and rid not in reported}
-
-
-def _messages(found: list[dict[str, Any]]) -> list[str]:
-    return [str(e.get("message", "")) for e in found]
 
 
 def invocations(logs: Any, targets: Targets, log: InvocationLog, since: float, wait_s: float) -> pd.DataFrame:
