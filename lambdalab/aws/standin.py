@@ -18,7 +18,7 @@ import logging
 import os
 from typing import Any
 
-import lambdalab
+from lambdalab.api import Lab
 
 DUMMY = "testing"
 # variables that would send requests elsewhere or use real credentials: unset while the stand-in runs
@@ -34,7 +34,7 @@ class StandIn:
     """A local Lab serving Lambda and CloudWatch Logs, and moto's IAM, wired into boto3 through ``os.environ``."""
 
     def __init__(self, *, set_environ: bool = True, **lab_options: Any) -> None:
-        self.local: lambdalab.Lab | None = None
+        self.local: Lab | None = None
         self.set_environ = set_environ  # False: the caller applies environment() itself (a test's monkeypatch)
         self.url = ""  # the local Lab's endpoint (Lambda and CloudWatch Logs)
         self.iam_url = ""  # moto's server (IAM)
@@ -62,7 +62,7 @@ class StandIn:
             return self
         try:
             self._start_moto()
-            self.local = lambdalab.Lab(**self._lab_options)
+            self.local = Lab(**self._lab_options)
             self.url = self.local.serve(idle_timeout_s=300.0)
             if self.set_environ:
                 for name, value in self.environment().items():

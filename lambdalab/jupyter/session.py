@@ -129,9 +129,9 @@ def aws_lab() -> Any:
     global _aws
     with _lock:
         if _aws is None or _aws.closed:
-            from lambdalab.aws.lab import Lab as AwsLab  # the module, not the package (whose StandIn imports lambdalab)
+            import lambdalab.aws  # here, not at the top: a kernel that never names the target imports no boto3
 
-            _aws = AwsLab(**_aws_settings)
+            _aws = lambdalab.aws.Lab(**_aws_settings)
         _register_atexit()
         return _aws
 
