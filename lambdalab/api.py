@@ -34,7 +34,7 @@ from lambdalab.engine.control_plane import EngineResult, LabSettings
 from lambdalab.errors import ConfigError, UnknownFunctionError
 from lambdalab.frontends import Closeable, front_ends
 from lambdalab.function import Function
-from lambdalab.lab_engine import LabEngine, lab_settings
+from lambdalab.lab_engine import LabEngine, lab_settings, runtime_rows
 from lambdalab.packages.layers import LayerStore, LayerVersion, load_layer_map
 from lambdalab.results import AsyncInvocation, EnvironmentInfo, InvocationResult, VersionInfo
 
@@ -51,6 +51,11 @@ class Lab:
 
     Use it as a context manager, or call ``close()``; environments also end when the owning
     process exits or is killed.
+
+    ``role_credentials`` (``aws_access_key_id``, ``aws_secret_access_key``, ``aws_session_token``, or STS's
+    ``AccessKeyId``...) reach every environment as Lambda passes the execution role's. ``aws_endpoint_url`` (a URL,
+    or ``{"s3": url, "dynamodb": url}``) points the handlers' AWS SDK at a local stand-in, with obviously fake
+    credentials when no role's are given (``lambdalab/downstream.py``); a function's own overrides it.
     """
 
     def __init__(
@@ -71,6 +76,7 @@ class Lab:
         max_records: int = 100_000,
         max_log_entries: int = 10_000,
         role_credentials: Mapping[str, str] | None = None,
+        aws_endpoint_url: str | Mapping[str, str] | None = None,
     ) -> None:
         # every argument is checked before a thread, a process or a folder exists
         settings = lab_settings(
@@ -90,6 +96,7 @@ class Lab:
                 "max_records": max_records,
                 "max_log_entries": max_log_entries,
                 "role_credentials": role_credentials,
+                "aws_endpoint_url": aws_endpoint_url,
             }
         )
         self._engine = engine = LabEngine(settings)
@@ -135,36 +142,7 @@ class Lab:
         Only what this machine can run now is listed (``lambdalab.runtime_catalog.missing()``
         says what is not, and what to install).
         """
-        from lambdalab import runtime_catalog
-        from lambdalab.engine import runtime_sdk  # importlib.metadata: only when asked
-
-        sdk = runtime_sdk.versions(runtime_sdk.SDK)
-        rows = []
-        for found in runtime_catalog.available():
-            python = found.kind in ("python", "python-ric")
-            client = (
-                runtime_sdk.versions(runtime_sdk.RUNTIME_CLIENT)
-                if found.kind == "python-ric"
-                else {"aws-lambda-ric": found.client}
-                if found.client
-                else {}
-            )
-            aliases = [found.identifier, found.kind] if found.kind in ("python", "nodejs") else [found.kind]
-            if found.kind == "provided":
-                aliases = [*runtime_ids.PROVIDED_IDS[:2], "provided"]
-            rows.append(
-                {
-                    "identifier": found.identifier,
-                    "runtime": found.kind,
-                    "aliases": aliases,
-                    "interpreter": found.version,
-                    "executable": found.executable,
-                    "boto3": sdk.get("boto3") if python else None,
-                    "sdk": sdk if python else {},
-                    "runtime_client": client,
-                }
-            )
-        return rows
+        return runtime_rows()
 
     # -- layers ---------------------------------------------------------------------------------
     @property
@@ -235,6 +213,7 @@ class Lab:
         log_format: str = "Text",
         application_log_level: str | None = None,
         system_log_level: str | None = None,
+        aws_endpoint_url: str | Mapping[str, str] | None = None,
     ) -> Function:
         """Register a function from handler source code or a file/folder; nothing starts yet.
 
@@ -255,7 +234,8 @@ class Lab:
         ``log_format="JSON"`` writes the logs as Lambda's JSON format does (``platform.*`` records, and the
         Python runtime's ``logging`` records as JSON objects), filtered by ``application_log_level``
         (TRACE, DEBUG, INFO, WARN, ERROR, FATAL) and ``system_log_level`` (DEBUG, INFO, WARN), INFO by default;
-        as on Lambda, a level with the Text format is refused.
+        as on Lambda, a level with the Text format is refused. ``aws_endpoint_url`` (None: the Lab's) is where the
+        handler's AWS SDK calls go (``Lab``).
 
         Raises ``ConfigError`` for any invalid argument before anything is written or started.
         """
@@ -293,6 +273,7 @@ class Lab:
             log_format=log_format,
             application_log_level=application_log_level,
             system_log_level=system_log_level,
+            aws_endpoint_url=self.settings.aws_endpoint_url if aws_endpoint_url is None else aws_endpoint_url,
         )
         if name in self._functions:
             raise ConfigError(f"invalid name: {name!r} is already registered; use update() to change it")

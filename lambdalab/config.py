@@ -17,6 +17,7 @@ from types import MappingProxyType
 from typing import Any, TypeGuard
 
 from lambdalab import runtime_ids
+from lambdalab.downstream import check_endpoint_url
 from lambdalab.errors import ConfigError
 
 MEMORY_MB_RANGE = (128, 10_240)
@@ -99,6 +100,8 @@ class FunctionConfig:
     log_format: str = "Text"  # "JSON": platform lines as platform.* records, the runtime's logging records as JSON
     application_log_level: str | None = None  # JSON only: TRACE..FATAL (None: INFO)
     system_log_level: str | None = None  # JSON only: DEBUG, INFO or WARN (None: INFO)
+    # where the handler's AWS SDK calls go: a URL or {service: URL} (lambdalab/downstream.py); None: AWS itself
+    aws_endpoint_url: str | Mapping[str, str] | None = None
 
     def __post_init__(self) -> None:
         check_function_name(self.name)
@@ -135,6 +138,8 @@ class FunctionConfig:
         self._check_packages()
         self._check_logging()
         object.__setattr__(self, "env_vars", _frozen_map(self.env_vars))
+        endpoint = check_endpoint_url(self.aws_endpoint_url)
+        object.__setattr__(self, "aws_endpoint_url", _frozen_map(endpoint) if isinstance(endpoint, dict) else endpoint)
 
     def _check_logging(self) -> None:
         """``log_format`` and the two levels: names as Lambda spells them (any case here), levels only with JSON."""

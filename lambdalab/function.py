@@ -297,8 +297,10 @@ class Function:
 
         ``layers=``, ``requirements=`` and ``inherit_packages=`` change what the function ships, as on
         ``create_function``; ``pip_args`` (kept from the last deploy when not given) and ``progress`` too.
-        ``log_format="Text"`` drops levels that are not given again.
+        ``log_format="Text"`` drops levels that are not given again; ``aws_endpoint_url=None`` goes back to the Lab's.
         """
+        if "aws_endpoint_url" in changes and changes["aws_endpoint_url"] is None:  # back to the Lab's
+            changes["aws_endpoint_url"] = self._lab.settings.aws_endpoint_url
         if changes.get("log_format") is not None and str(changes["log_format"]).upper() == "TEXT":
             # back to Text: levels not given again are dropped (they only ever apply to JSON)
             changes.setdefault("application_log_level", None)
@@ -375,6 +377,7 @@ class Function:
                 use_cgroups=s.use_cgroups,
                 role_credentials=s.role_credentials,
                 max_log_entries=1_000_000,
+                aws_endpoint_url=s.aws_endpoint_url,
             )
         )
         try:

@@ -17,9 +17,10 @@ import threading
 import weakref
 from collections.abc import Callable, Coroutine, Mapping, Sequence
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any, TypeVar
 
-from lambdalab import deploy, log_events
+from lambdalab import deploy, downstream, log_events
 from lambdalab.config import FunctionConfig, check_lab_options
 from lambdalab.core.limits import AccountLimits
 from lambdalab.engine import launcher, mounts
@@ -35,6 +36,9 @@ T = TypeVar("T")
 
 def lab_settings(options: Mapping[str, Any]) -> LabSettings:
     """The settings of a Lab from its keyword arguments (all of ``Lab()``'s), each checked (``ConfigError``)."""
+    options = dict(options)
+    options["role_credentials"] = downstream.normalise_credentials(options.get("role_credentials"))
+    endpoint = downstream.check_endpoint_url(options.pop("aws_endpoint_url", None))
     check_lab_options(options)
     concurrency, floor = options["account_concurrency"], options["unreserved_floor"]
     floor = min(100, concurrency // 10) if floor is None else floor  # 100, or a tenth of a smaller account
@@ -54,6 +58,7 @@ def lab_settings(options: Mapping[str, Any]) -> LabSettings:
         int(options["max_records"]),
         int(options["max_log_entries"]),
         tuple(sorted((options["role_credentials"] or {}).items())),
+        MappingProxyType(endpoint) if isinstance(endpoint, dict) else endpoint,
     )
 
 
@@ -248,3 +253,37 @@ def close_quietly(thread: LoopThread, plane: ControlPlane, workdir: Path, callba
         if callbacks is not None:
             callbacks.stop()
         remove_tree(workdir)  # what is mounted in it first (environments' /tmp), if the reaper could not
+
+
+def runtime_rows() -> list[dict[str, Any]]:
+    """``Lab.runtimes()``: each runtime this machine can run, with its program, version and SDK."""
+    from lambdalab import runtime_catalog, runtime_ids
+    from lambdalab.engine import runtime_sdk  # importlib.metadata: only when asked
+
+    sdk = runtime_sdk.versions(runtime_sdk.SDK)
+    rows = []
+    for found in runtime_catalog.available():
+        python = found.kind in ("python", "python-ric")
+        client = (
+            runtime_sdk.versions(runtime_sdk.RUNTIME_CLIENT)
+            if found.kind == "python-ric"
+            else {"aws-lambda-ric": found.client}
+            if found.client
+            else {}
+        )
+        aliases = [found.identifier, found.kind] if found.kind in ("python", "nodejs") else [found.kind]
+        if found.kind == "provided":
+            aliases = [*runtime_ids.PROVIDED_IDS[:2], "provided"]
+        rows.append(
+            {
+                "identifier": found.identifier,
+                "runtime": found.kind,
+                "aliases": aliases,
+                "interpreter": found.version,
+                "executable": found.executable,
+                "boto3": sdk.get("boto3") if python else None,
+                "sdk": sdk if python else {},
+                "runtime_client": client,
+            }
+        )
+    return rows

@@ -12,7 +12,9 @@ The environment is built from scratch (Lambda's reserved variables plus the func
 never copied from the owner, so no credentials or tokens leak from the user's shell; ``pass_env``
 opts chosen names in. ``HOME`` is a private folder of the environment and the AWS SDK's shared
 files point at nothing, so an SDK inside a handler cannot find the owner's ``~/.aws`` through the
-password database; the execution role's credentials arrive only when given (``credentials=``).
+password database; the execution role's credentials arrive only when given (``credentials=``). A function with an
+``aws_endpoint_url`` gets the SDK's endpoint variables, and lambdalab's fake credentials when no role's were given
+(``lambdalab/downstream.py``), so its SDK calls reach a local stand-in signed with keys of no one's.
 
 What a handler can import is what it would see on Lambda (``RuntimePaths``, resolved by the API at
 deploy time): the task root, its dependencies (``requirements=``), its layers' ``python`` folders in
@@ -31,7 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from lambdalab import runtime_catalog, runtime_ids
+from lambdalab import downstream, runtime_catalog, runtime_ids
 from lambdalab.config import FunctionConfig
 from lambdalab.core import runtime_api as api
 from lambdalab.core.events import Invocation
@@ -273,7 +275,14 @@ def environment_variables(
     for name in pass_env:  # chosen on purpose: may also replace the isolation defaults (HOME, the SDK's files)
         if name in os.environ and (name not in values or name in _ISOLATION):
             values[name] = os.environ[name]
+    values.update(downstream.endpoint_variables(config.aws_endpoint_url))
     values.update(config.env_vars)
+    if any(k.startswith(downstream.GLOBAL_VARIABLE) for k in values) and not any(
+        name in values for names in _CREDENTIALS.values() for name in names
+    ):  # the SDK's calls go to a stand-in: signed with obviously fake keys, as no role's were given
+        for key, value in downstream.FAKE_CREDENTIALS.items():
+            for name in _CREDENTIALS[key]:
+                values[name] = value
     levels = config.log_levels
     if levels is not None:  # advanced logging controls: the runtime formats and filters its own records
         values["AWS_LAMBDA_LOG_FORMAT"] = "JSON"

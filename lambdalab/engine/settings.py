@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 
 from lambdalab.core.limits import AccountLimits
 
@@ -23,3 +24,5 @@ class LabSettings:
     max_records: int = 100_000
     max_log_entries: int = 10_000
     role_credentials: tuple[tuple[str, str], ...] = ()  # the execution role's, given on purpose
+    # the functions' default ``aws_endpoint_url`` (lambdalab/downstream.py): a URL, {service: URL} or None
+    aws_endpoint_url: str | Mapping[str, str] | None = None
