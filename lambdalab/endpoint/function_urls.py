@@ -35,7 +35,7 @@ from multidict import CIMultiDict
 
 from lambdalab import events
 from lambdalab.core import runtime_api
-from lambdalab.endpoint import shapes, wire
+from lambdalab.endpoint import shapes
 from lambdalab.endpoint.cors import Cors
 from lambdalab.endpoint.guard import BODY_TIMEOUT_S
 from lambdalab.endpoint.invoke import Pending, Reply
@@ -107,6 +107,11 @@ class UrlListener:
     def url(self) -> str:
         return http_url(self.endpoint.host, self.port) + "/"
 
+    @property
+    def path_url(self) -> str:
+        """The same URL by path on the endpoint's own port (``url_paths.py``)."""
+        return f"{self.endpoint.url}/_aws/lambda-url/{self.url_id}/"
+
     async def start(self, host: str) -> None:
         app = web.Application(client_max_size=runtime_api.MAX_REQUEST_BYTES)
         app.router.add_route("*", "/{tail:.*}", self.handle)
@@ -138,10 +143,14 @@ class UrlListener:
 
     # -- the aiohttp handler -----------------------------------------------------------------------
     async def handle(self, request: web.Request) -> web.Response:
+        return await self.handle_path(request, request.raw_path.split("?", 1)[0])
+
+    async def handle_path(self, request: web.Request, path: str) -> web.Response:
+        """``request`` as a request for ``path`` (its own port: the whole path; the endpoint's: what follows the id)."""
         route = self.route
         port = str(request.transport.get_extra_info("sockname")[1]) if request.transport else "80"
         call = route.begin(
-            (request.method, request.raw_path.split("?", 1)[0], request.rel_url.raw_query_string),
+            (request.method, path, request.rel_url.raw_query_string),
             request.headers,
             SimpleNamespace(peer=request.remote or "127.0.0.1", port=port),
         )
@@ -154,9 +163,11 @@ class UrlListener:
                 async with asyncio.timeout(BODY_TIMEOUT_S):
                     body = await request.read()
         except web.HTTPRequestEntityTooLarge:
-            return _response(route.cors(call, _plain(413, "Request Entity Too Large", call.request_id)))
+            return _response(route.too_large(call))
         except TimeoutError:
             return _response(route.slow_body(call))
+        if len(body) > route.max_body:  # the endpoint's port reads up to its own, larger, limit
+            return _response(route.too_large(call))
         step = route.start(call, body)
         if isinstance(step, Pending):
             try:
@@ -176,25 +187,14 @@ class UrlRoute:
         self.listener = listener
 
     def target(self, line: bytes) -> tuple[str, str, str] | None:
-        """(method, raw path, raw query) of a request line with an origin-form ASCII target, or None."""
-        parts = line.split(b" ")
-        if len(parts) != 3 or parts[2] != b"HTTP/1.1" or not parts[0].isalpha() or not parts[0].isupper():
-            return None
-        try:
-            raw = parts[1].decode("ascii")
-        except UnicodeDecodeError:
-            return None
-        if not raw.startswith("/") or "#" in raw:
-            return None
-        path, _, query = raw.partition("?")
-        return parts[0].decode(), path, query
+        return parse_target(line)
 
     def begin(self, target: tuple[str, str, str], headers: Mapping[str, str], connection: Any) -> UrlCall | Reply:
         """The head: refused (403), a preflight answered by the platform (CORS), or a call to run."""
         request_id, listener = str(uuid.uuid4()), self.listener
         why = listener.endpoint.guard.refusal(headers, json_api=False, check_origin=False)
         if why is not None:
-            return _plain(403, f"Forbidden: {why}", request_id, "AccessDeniedException")
+            return self.forbidden(why, request_id)
         method, path, query = target
         origin, cors = headers.get("Origin"), listener.cors
         if (
@@ -235,6 +235,14 @@ class UrlRoute:
     def slow_body(self, call: UrlCall) -> Reply:
         return self.cors(call, _plain(408, "Request Timeout", call.request_id))
 
+    def too_large(self, call: UrlCall) -> Reply:
+        return self.cors(call, _plain(413, "Request Entity Too Large", call.request_id))
+
+    @staticmethod
+    def forbidden(why: str, request_id: str | None = None) -> Reply:
+        """The ``Guard``'s refusal of a request to a function URL."""
+        return _plain(403, f"Forbidden: {why}", request_id or str(uuid.uuid4()), "AccessDeniedException")
+
     @staticmethod
     def cors(call: UrlCall, reply: Reply) -> Reply:
         """Any answer but a preflight gets the URL's CORS headers for an allowed ``Origin``."""
@@ -246,6 +254,21 @@ class UrlRoute:
                     headers.add(key, value)
                 reply.headers = headers  # type: ignore[assignment]
         return reply
+
+
+def parse_target(line: bytes) -> tuple[str, str, str] | None:
+    """(method, raw path, raw query) of a request line with an origin-form ASCII target, or None."""
+    parts = line.split(b" ")
+    if len(parts) != 3 or parts[2] != b"HTTP/1.1" or not parts[0].isalpha() or not parts[0].isupper():
+        return None
+    try:
+        raw = parts[1].decode("ascii")
+    except UnicodeDecodeError:
+        return None
+    if not raw.startswith("/") or "#" in raw:
+        return None
+    path, _, query = raw.partition("?")
+    return parts[0].decode(), path, query
 
 
 def _response(reply: Reply) -> web.Response:
@@ -348,61 +371,3 @@ def _text(value: Any) -> str:
     if "\r" in text or "\n" in text or "\0" in text:
         raise _BadAnswer(f"header value {value!r}")
     return text
-
-
-# -- FunctionUrlConfig: the Cors part (management.py creates, reads and deletes the URL itself) ---
-async def create_config(endpoint: Endpoint, request: web.Request) -> web.Response:
-    """CreateFunctionUrlConfig: management.py's, plus the ``Cors`` of the body (checked before anything is made)."""
-    from lambdalab.endpoint import management
-
-    cors = Cors.parse(_object(await request.read()).get("Cors"))
-    response = await management.create_function_url(endpoint, request)
-    if cors is None:
-        return response
-    listener = endpoint.urls[endpoint.function_name(request)]
-    listener.cors = cors
-    return _reply(listener.configuration(), 201)
-
-
-async def update_config(endpoint: Endpoint, request: web.Request) -> web.Response:
-    """UpdateFunctionUrlConfig: ``AuthType`` and ``Cors`` (``InvokeMode`` only as ``BUFFERED``)."""
-    name, qualifier = endpoint.function_name(request)
-    raw = await request.read()
-    try:
-        body = json.loads(raw or b"{}")
-    except ValueError:
-        raise wire.ApiError(400, "InvalidRequestContentException", "Could not parse request body into json") from None
-    if not isinstance(body, dict):
-        raise wire.ApiError(400, "InvalidRequestContentException", "The request body must be a JSON object")
-    listener = endpoint.urls.get((name, qualifier))
-    if listener is None:
-        if name not in endpoint.lab.functions():
-            raise wire.not_found(endpoint.lab.arn(name))
-        raise wire.ApiError(
-            404, "ResourceNotFoundException", "The resource you requested does not exist.", key="Message"
-        )
-    auth = body.get("AuthType", listener.auth_type)
-    if auth not in ("NONE", "AWS_IAM"):
-        raise wire.validation(str(auth), "authType", "Member must satisfy enum value set: [AWS_IAM, NONE]")
-    if body.get("InvokeMode", "BUFFERED") != "BUFFERED":
-        raise wire.not_implemented("lambdalab's function URLs support InvokeMode BUFFERED only")
-    cors = Cors.parse(body["Cors"]) if "Cors" in body else listener.cors
-    listener.auth_type, listener.cors, listener.modified = auth, cors, shapes.timestamp()
-    return _reply(listener.configuration(), 200)
-
-
-def _object(raw: bytes) -> dict[str, Any]:
-    """The request body as a JSON object, or {} (the management handler then answers what is wrong)."""
-    try:
-        data = json.loads(raw or b"{}")
-    except ValueError:
-        return {}
-    return data if isinstance(data, dict) else {}
-
-
-def _reply(data: dict[str, Any], status: int) -> web.Response:
-    return web.Response(
-        status=status,
-        body=json.dumps(data).encode(),
-        headers={"Content-Type": "application/json", "x-amzn-RequestId": wire.new_request_id()},
-    )

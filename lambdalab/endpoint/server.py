@@ -3,7 +3,8 @@
 One ``Endpoint`` per Lab (``lab.serve()``), bound to loopback unless the caller insists. It routes
 the Invoke API (``invoke.py``), the management calls (``management.py``, ``aliases.py``, ``deletion.py``,
 ``policies.py``, ``tags.py``, ``invoke_config.py``, ``layers.py``), the CloudWatch Logs subset
-(``logs_api.py``) and owns the function URL listeners (``function_urls.py``). Any SigV4 signature is
+(``logs_api.py``) and owns the function URL listeners (``function_urls.py``, ``url_config.py``), which also
+answer by path on this port (``/_aws/lambda-url/{url-id}/...``, ``url_paths.py``). Any SigV4 signature is
 accepted: nothing is checked. What it accepts from whom (``Host``, ``Origin``, content types, connection
 limits) is ``guard.py``.
 
@@ -26,7 +27,6 @@ from lambdalab.endpoint import (
     aliases,
     deletion,
     front,
-    function_urls,
     invoke,
     invoke_config,
     layers,
@@ -34,6 +34,8 @@ from lambdalab.endpoint import (
     management,
     policies,
     tags,
+    url_config,
+    url_paths,
     wire,
 )
 from lambdalab.endpoint.cors import Cors
@@ -114,6 +116,8 @@ class Endpoint:
         app = web.Application(client_max_size=MAX_BODY, middlewares=[self._answer_errors])
         for method, path, handler in ROUTES:
             app.router.add_route(method, path, self._bind(handler))
+        for path in (url_paths.PREFIX + "{url_id}", url_paths.PREFIX + "{url_id}/{tail:.*}"):
+            app.router.add_route("*", path, self._by_path)  # a URL's own rules (Host only), not the API's
         app.router.add_route("*", "/{tail:.*}", self._bind(_unknown))
         runner = self.app_runner(app)
         await runner.setup()
@@ -123,7 +127,7 @@ class Endpoint:
             await runner.cleanup()
             raise ConfigError(f"invalid port: cannot listen on {self.host}:{self.port} ({exc.strerror})") from None
         self.front, self._server = await open_server(
-            runner, sock, self.gate, invoke.InvokeRoute(self, MAX_BODY), self.idle_timeout_s
+            runner, sock, self.gate, url_paths.MainRoute(self, invoke.InvokeRoute(self, MAX_BODY)), self.idle_timeout_s
         )
         self._runner = runner
         self.port = sock.getsockname()[1]
@@ -160,6 +164,13 @@ class Endpoint:
             await listener.start(self.host)
             self.urls[key] = listener
         return self.urls[key]
+
+    def url_by_id(self, url_id: str) -> UrlListener | None:
+        """The function URL whose id is ``url_id`` (``/_aws/lambda-url/{url-id}/...``), or None."""
+        return next((listener for listener in self.urls.values() if listener.url_id == url_id), None)
+
+    async def _by_path(self, request: web.Request) -> web.Response:
+        return await url_paths.handle(self, request)
 
     # -- helpers for handlers --------------------------------------------------------------------
     def function_name(self, request: web.Request, *, allow_qualifier: bool = True) -> tuple[str, str | None]:
@@ -262,8 +273,8 @@ ROUTES: list[tuple[str, str, Handler]] = [
     ("GET", "/2019-09-30/functions/{name}/provisioned-concurrency", management.get_provisioned_concurrency),
     ("GET", "/2016-08-19/account-settings", management.get_account_settings),
     ("GET", "/2016-08-19/account-settings/", management.get_account_settings),
-    ("POST", "/2021-10-31/functions/{name}/url", function_urls.create_config),
-    ("PUT", "/2021-10-31/functions/{name}/url", function_urls.update_config),
+    ("POST", "/2021-10-31/functions/{name}/url", url_config.create_config),
+    ("PUT", "/2021-10-31/functions/{name}/url", url_config.update_config),
     ("GET", "/2021-10-31/functions/{name}/url", management.get_function_url),
     ("DELETE", "/2021-10-31/functions/{name}/url", management.delete_function_url),
     *layers.ROUTES,

@@ -1,0 +1,76 @@
+"""FunctionUrlConfig's ``Cors`` part: CreateFunctionUrlConfig (management.py's, plus ``Cors``) and
+UpdateFunctionUrlConfig (``AuthType``, ``Cors``; ``InvokeMode`` only ``BUFFERED``). management.py creates,
+reads and deletes the URL itself; ``function_urls.UrlListener`` serves it.
+
+Rules: runs on the Lab's loop (aiohttp handlers of the endpoint).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+
+from lambdalab.endpoint import shapes, wire
+from lambdalab.endpoint.cors import Cors
+
+if TYPE_CHECKING:
+    from lambdalab.endpoint.server import Endpoint
+
+
+async def create_config(endpoint: Endpoint, request: web.Request) -> web.Response:
+    """CreateFunctionUrlConfig: management.py's, plus the ``Cors`` of the body (checked before anything is made)."""
+    from lambdalab.endpoint import management
+
+    cors = Cors.parse(_object(await request.read()).get("Cors"))
+    response = await management.create_function_url(endpoint, request)
+    if cors is None:
+        return response
+    listener = endpoint.urls[endpoint.function_name(request)]
+    listener.cors = cors
+    return _reply(listener.configuration(), 201)
+
+
+async def update_config(endpoint: Endpoint, request: web.Request) -> web.Response:
+    """UpdateFunctionUrlConfig: ``AuthType`` and ``Cors`` (``InvokeMode`` only as ``BUFFERED``)."""
+    name, qualifier = endpoint.function_name(request)
+    raw = await request.read()
+    try:
+        body = json.loads(raw or b"{}")
+    except ValueError:
+        raise wire.ApiError(400, "InvalidRequestContentException", "Could not parse request body into json") from None
+    if not isinstance(body, dict):
+        raise wire.ApiError(400, "InvalidRequestContentException", "The request body must be a JSON object")
+    listener = endpoint.urls.get((name, qualifier))
+    if listener is None:
+        if name not in endpoint.lab.functions():
+            raise wire.not_found(endpoint.lab.arn(name))
+        raise wire.ApiError(
+            404, "ResourceNotFoundException", "The resource you requested does not exist.", key="Message"
+        )
+    auth = body.get("AuthType", listener.auth_type)
+    if auth not in ("NONE", "AWS_IAM"):
+        raise wire.validation(str(auth), "authType", "Member must satisfy enum value set: [AWS_IAM, NONE]")
+    if body.get("InvokeMode", "BUFFERED") != "BUFFERED":
+        raise wire.not_implemented("lambdalab's function URLs support InvokeMode BUFFERED only")
+    cors = Cors.parse(body["Cors"]) if "Cors" in body else listener.cors
+    listener.auth_type, listener.cors, listener.modified = auth, cors, shapes.timestamp()
+    return _reply(listener.configuration(), 200)
+
+
+def _object(raw: bytes) -> dict[str, Any]:
+    """The request body as a JSON object, or {} (the management handler then answers what is wrong)."""
+    try:
+        data = json.loads(raw or b"{}")
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _reply(data: dict[str, Any], status: int) -> web.Response:
+    return web.Response(
+        status=status,
+        body=json.dumps(data).encode(),
+        headers={"Content-Type": "application/json", "x-amzn-RequestId": wire.new_request_id()},
+    )
