@@ -2,7 +2,9 @@
 
 A subcommand takes the magics object (for the namespace and the Lab) and the rest of the line,
 and returns what should be displayed. Its docstring is its help and ends with its Python
-equivalent; ``line_help()`` joins them into ``%lambda?``, as plain text (``logtext.plain``).
+equivalent; ``line_help()`` joins them into ``%lambda?``, as plain text (``logtext.plain``). The ones that
+generate load (``load``, ``panel``) are ``lambdalab.jupyter.load_commands``'; which Lab holds NAME is
+``targets.function``'s answer.
 """
 
 from __future__ import annotations
@@ -17,7 +19,6 @@ from IPython.core.error import UsageError
 
 from lambdalab import runtime_ids
 from lambdalab.api import Lab
-from lambdalab.errors import ConfigError
 from lambdalab.jupyter import session, targets
 from lambdalab.jupyter._args import (
     add_logging_options,
@@ -30,10 +31,7 @@ from lambdalab.jupyter._args import (
     parse,
     scaling_changes,
 )
-from lambdalab.jupyter.patterns import KNOB_PATTERNS, check_pattern, make_pattern
-from lambdalab.load.runner import run as run_load
-from lambdalab.load.runner import start as start_load
-from lambdalab.load.spec import PATTERNS
+from lambdalab.jupyter.load_commands import LOAD, PANEL, load, panel
 from lambdalab.logtext import plain, readable
 
 
@@ -45,15 +43,6 @@ class MagicsContext(Protocol):
 
     @property
     def user_ns(self) -> dict[str, Any]: ...
-
-
-def _function(magics: MagicsContext, name: str) -> Any:
-    """NAME in the Lab that deployed it last (this machine's, or the kernel's AWS Lab)."""
-    if not name:
-        raise UsageError("a function name is required")
-    if session.owner(name) == session.AWS:
-        return session.lab_for(name).function(name)
-    return magics.lab.function(name)  # UnknownFunctionError -> UsageError at the boundary
 
 
 def add_config_options(parser: argparse.ArgumentParser, *, for_update: bool) -> None:
@@ -95,7 +84,7 @@ def invoke(magics: MagicsContext, rest: str) -> Any:
     if not name or name.startswith("-"):
         raise UsageError("usage: %lambda invoke NAME [JSON | $variable]")
     event = event_value(raw, magics.user_ns)
-    return _function(magics, name).invoke(event)
+    return targets.function(magics.lab, name).invoke(event)
 
 
 def list_(magics: MagicsContext, rest: str) -> Any:
@@ -150,7 +139,7 @@ def envs(magics: MagicsContext, rest: str) -> Any:
     import pandas as pd
 
     args = parse(_ENVS, rest)
-    fn = _function(magics, args.name)
+    fn = targets.function(magics.lab, args.name)
     targets.local_only(fn, targets.NOT_VISIBLE, f"%lambda logs {fn.name} shows its log streams, one per environment")
     rows = [dataclasses.asdict(environment) for environment in fn.environments()]
     return pd.DataFrame(rows, columns=["environment_id", "state", "frozen", "invocations"])
@@ -174,7 +163,7 @@ def logs(magics: MagicsContext, rest: str) -> None:
     (``logs()`` itself returns Lambda's text byte for byte)
     """
     args = parse(_LOGS, rest)
-    fn = _function(magics, args.name)
+    fn = targets.function(magics.lab, args.name)
     environment = args.environment
     if environment:
         ids = fn.log_streams() if targets.is_remote(fn) else [env.environment_id for env in fn.environments()]
@@ -203,7 +192,7 @@ def kill(magics: MagicsContext, rest: str) -> None:
     Python equivalent: ``lab.function(NAME).kill()``
     """
     args = parse(_KILL, rest)
-    fn = _function(magics, args.name)
+    fn = targets.function(magics.lab, args.name)
     targets.local_only(fn, "no call ends its environments", "any %lambda config change makes the next invoke cold")
     before = len(fn.environments())
     fn.kill()
@@ -234,7 +223,7 @@ def config(magics: MagicsContext, rest: str) -> Any:
     Python equivalent: ``lab.function(NAME).config`` / ``lab.function(NAME).update(memory_mb=...)``
     """
     args = parse(_CONFIG, rest)
-    fn = _function(magics, args.name)
+    fn = targets.function(magics.lab, args.name)
     if targets.is_remote(fn):
         targets.check_remote(args)
     changes = {
@@ -250,109 +239,6 @@ def config(magics: MagicsContext, rest: str) -> Any:
     if set(changes) - {"progress", "pip_args"} or scaling:
         fn.update(**changes, **scaling)
     return fn
-
-
-def _pattern_option(text: str) -> str:
-    try:
-        return check_pattern(text)
-    except ConfigError:
-        raise argparse.ArgumentTypeError(f"invalid choice: {text!r} (choose from {', '.join(PATTERNS)})") from None
-
-
-def _add_load_options(parser: argparse.ArgumentParser, *, for_panel: bool = False) -> None:
-    if for_panel:  # the panel's dropdown: the patterns its knobs build
-        parser.add_argument(
-            "--pattern",
-            "-p",
-            default="constant",
-            choices=KNOB_PATTERNS,
-            metavar="P",
-            help=f"arrival pattern: {', '.join(KNOB_PATTERNS)} (default constant)",
-        )
-    else:
-        parser.add_argument(
-            "--pattern",
-            "-p",
-            default="constant",
-            type=_pattern_option,
-            metavar="P",
-            help=f"arrival pattern: {', '.join(PATTERNS)} (default constant), or NAME:ARGS "
-            "for every parameter, e.g. step:5/20/5,step_s=2 or replay:0/0.1/0.5",
-        )
-    parser.add_argument("--rate", "-r", type=float, default=10.0, help="requests per second (peak for ramp/sine)")
-    parser.add_argument("--duration", "-d", type=float, default=None, help="seconds to run")
-    parser.add_argument("--count", "-n", type=int, default=None, help="number of requests")
-    parser.add_argument("--clients", "-c", type=int, default=4, help="concurrency for --pattern closed")
-    parser.add_argument("--seed", type=int, default=None, help="random seed (poisson)")
-    parser.add_argument("--event", default=None, help="the event of every request: JSON or $variable")
-    if not for_panel:
-        parser.add_argument("--async", dest="is_async", action="store_true", help="invocation type Event")
-
-
-_LOAD = new_parser("lambda load")
-_LOAD.add_argument("name")
-_add_load_options(_LOAD)
-_LOAD.add_argument("--background", action="store_true", help="return a handle at once instead of waiting")
-_LOAD.add_argument(
-    "--confirm",
-    action="store_true",
-    help="on AWS Lambda: run even when the estimated cost is above the Lab's confirm_above_usd (it is still shown)",
-)
-
-
-def load(magics: MagicsContext, rest: str) -> Any:
-    """``%lambda load NAME [--pattern P] [--rate R] [--duration S | --count N] [...]``: generate load.
-
-    Waits for the run and returns its report (``.invocations``, ``.summary``); with
-    ``--background`` returns the running handle (``.stop()``, ``.result()``) at once. On AWS Lambda the
-    estimated cost is printed first, and above the Lab's ``confirm_above_usd`` the run asks (``--confirm``: it
-    does not).
-
-    Python equivalent: ``lambdalab.load.run(fn, lambdalab.load.Constant(R), duration_s=S)``
-    (``lambdalab.load.start(...)`` for ``--background``, ``confirm=True`` for ``--confirm``)
-    """
-    args = parse(_LOAD, rest)
-    fn = _function(magics, args.name)
-    if args.duration is None and args.count is None:
-        args.duration = 5.0
-    pattern = make_pattern(args.pattern, rate=args.rate, clients=args.clients, seed=args.seed, duration_s=args.duration)
-    event = event_value(args.event, magics.user_ns)
-    run = start_load if args.background else run_load
-    return run(
-        fn,
-        pattern,
-        duration_s=args.duration,
-        count=args.count,
-        event=event,
-        invocation_type="Event" if args.is_async else "RequestResponse",
-        confirm=args.confirm,
-    )
-
-
-_PANEL = new_parser("lambda panel")
-_PANEL.add_argument("name")
-_add_load_options(_PANEL, for_panel=True)
-
-
-def panel(magics: MagicsContext, rest: str) -> Any:
-    """``%lambda panel NAME [--pattern P] [--rate R] [--duration S]``: the load panel with live charts.
-
-    Python equivalent: ``lambdalab.panel(lab.function(NAME), pattern=P, rate=R, duration_s=S)``
-    """
-    from lambdalab.jupyter.load_panel import Panel
-
-    args = parse(_PANEL, rest)
-    fn = _function(magics, args.name)
-    return Panel(
-        fn,
-        pattern=args.pattern,
-        rate=args.rate,
-        duration_s=args.duration or 10.0,
-        concurrency=args.clients,
-        count=args.count,
-        seed=args.seed,
-        event=event_value(args.event, magics.user_ns),
-    )
 
 
 _BOARD = new_parser("lambda board")
@@ -371,7 +257,7 @@ def board(magics: MagicsContext, rest: str) -> Any:
     from lambdalab.jupyter.board import board as make_board
 
     args = parse(_BOARD, rest)
-    return make_board(_function(magics, args.name))
+    return make_board(targets.function(magics.lab, args.name))
 
 
 def target(magics: MagicsContext, rest: str) -> None:
@@ -404,7 +290,7 @@ SUBCOMMANDS: dict[str, Callable[[MagicsContext, str], Any]] = {
 def line_help() -> str:
     """``%lambda?``: every subcommand with its help and its Python equivalent, as plain text."""
     parts = ["%lambda SUBCOMMAND [ARGS]: one call into the headless API per subcommand.\n"]
-    usage = {"load": _LOAD, "panel": _PANEL, "config": _CONFIG, "logs": _LOGS, "target": targets.TARGET}
+    usage = {"load": LOAD, "panel": PANEL, "config": _CONFIG, "logs": _LOGS, "target": targets.TARGET}
     for name, command in SUBCOMMANDS.items():
         doc = plain(inspect.cleandoc(command.__doc__ or ""))
         title, _, body = doc.partition("\n")

@@ -13,7 +13,9 @@ view; the others when they are opened, and all of them at the end), so the kerne
 cells while the load runs. The panel only reads: ``Lab.spans()``, the run's snapshot; the buttons
 call the same API a script would. A function on AWS Lambda gets a cost line and a "Confirm cost" box, charts
 from the run's own rows and, at the end, from CloudWatch Logs, and a board that says environments cannot be
-seen there (``lambdalab.jupyter.remote_panel``).
+seen there (``lambdalab.jupyter.remote_panel``). The knobs are built, laid out and read back as the
+function's settings by ``lambdalab.jupyter.panel_controls``; the sizes, empty charts and board are
+``panel_parts``'.
 """
 
 from __future__ import annotations
@@ -32,27 +34,13 @@ from lambdalab import load
 from lambdalab.errors import CallerError
 from lambdalab.jupyter import loop as kernel_loop
 from lambdalab.jupyter import remote_panel, targets
-from lambdalab.jupyter.panel_parts import (
-    CHARTS,
-    FIGURE_PX,
-    LEFT_PX,
-    PANEL_PX,
-    TITLE_Y,
-    is_done,
-    new_board,
-    new_figure,
-    rest,
-)
+from lambdalab.jupyter.panel_controls import changed_settings, layout, make_controls
+from lambdalab.jupyter.panel_parts import CHARTS, FIGURE_PX, LEFT_PX, TITLE_Y, is_done, new_board, new_figure, rest
 from lambdalab.jupyter.panel_parts import MARGIN_LEFT_PX as MARGIN_LEFT_PX  # re-exported: the panel's sizes
+from lambdalab.jupyter.panel_parts import PANEL_PX as PANEL_PX
 from lambdalab.jupyter.panel_text import STYLE, TAB_TITLES, cascade_line, status_text, warm_environments
 from lambdalab.jupyter.patterns import KNOB_PATTERNS, make_pattern
 from lambdalab.viz.colours import ERROR_COLOUR
-
-_SCALING = (
-    ("reserved", "reserved_concurrency", int),
-    ("provisioned", "provisioned_concurrency", int),
-    ("keep_alive", "keep_alive_s", float),
-)
 
 
 class Panel:
@@ -97,7 +85,7 @@ class Panel:
         self._lock = threading.Lock()
         self._drawing = threading.Lock()  # outside a kernel the refresher has a thread of its own: one draw at a time
         self._ticking = False
-        self.controls = self._make_controls(pattern, rate, duration_s, concurrency)
+        self.controls = make_controls(fn, self.remote, pattern, rate, duration_s, concurrency)
         self.start_button = widgets.Button(description="Start", button_style="success", icon="play")
         self.stop_button = widgets.Button(description="Stop", button_style="danger", icon="stop", disabled=True)
         for button in (self.start_button, self.stop_button):
@@ -122,7 +110,9 @@ class Panel:
             for key in ("pattern", "rate", "duration", "concurrency"):
                 self.controls[key].observe(lambda _: self._estimate(), names="value")
             self._estimate()
-        self.widget = self._layout()
+        below: list[widgets.Widget] = [widgets.HBox([self.start_button, self.stop_button, self.progress])]
+        below += [self.cost.widget] if self.cost is not None else []
+        self.widget = layout(self.controls, [*below, self.status, self.cascade], self.board, self.tabs)
 
     # -- display --------------------------------------------------------------------------------
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
@@ -130,56 +120,6 @@ class Panel:
 
     def __repr__(self) -> str:
         return f"<Panel {self.fn.name} running={self.running}>"
-
-    def _make_controls(
-        self, pattern: str, rate: float, duration_s: float, concurrency: int
-    ) -> dict[str, widgets.Widget]:
-        controls: dict[str, widgets.Widget] = {
-            "pattern": widgets.Dropdown(options=list(KNOB_PATTERNS), value=pattern, description="pattern"),
-            "rate": widgets.BoundedFloatText(value=rate, min=0.1, max=10_000, description="rate /s"),
-            "duration": widgets.BoundedFloatText(value=duration_s, min=0.1, max=3600, description="duration s"),
-            "concurrency": widgets.BoundedIntText(value=concurrency, min=1, max=1000, description="clients"),
-            "memory": widgets.BoundedIntText(
-                value=remote_panel.memory_of(self.fn), min=128, max=10_240, step=64, description="memory MB"
-            ),
-        }
-        for key, field, _ in _SCALING:
-            value = None if self.remote else getattr(self.fn.config, field)
-            controls[key] = widgets.Text(
-                value="" if value is None else str(value),
-                placeholder="this machine only" if self.remote else "default",
-                description=key.replace("_", "-"),
-                disabled=self.remote,
-            )
-        for control in controls.values():
-            control.style.description_width = "80px"
-            control.layout.width = f"{LEFT_PX // 2 - 6}px"
-        return controls
-
-    def _layout(self) -> widgets.HBox:
-        c = self.controls
-        pairs = (
-            ("pattern", "rate"),
-            ("duration", "concurrency"),
-            ("memory", "reserved"),
-            ("provisioned", "keep_alive"),
-        )
-        left_children: list[widgets.Widget] = [widgets.HBox([c[a], c[b]]) for a, b in pairs]
-        left_children.append(widgets.HBox([self.start_button, self.stop_button, self.progress]))
-        if self.cost is not None:
-            left_children.append(self.cost.widget)
-        left_children += [self.status, self.cascade]
-        if self.board is not None:
-            self.board.layout.width = "100%"
-            left_children.append(self.board)
-        left = widgets.VBox(left_children, layout=widgets.Layout(width=f"{LEFT_PX}px", flex="0 0 auto"))
-        self.tabs.layout.width = f"{FIGURE_PX[0] + 12}px"
-        box = widgets.HBox(
-            [left, self.tabs],
-            layout=widgets.Layout(flex_flow="row wrap", align_items="flex-start", max_height=f"{PANEL_PX}px"),
-        )
-        box.add_class("lambdalab-panel")
-        return box
 
     # -- actions --------------------------------------------------------------------------------
     @property
@@ -276,18 +216,7 @@ class Panel:
 
     def _apply_settings(self) -> bool:
         """Deploy the settings that changed (a redeploy: every environment retires); whether there were any."""
-        controls = self.controls
-        changes: dict[str, Any] = {}
-        if int(controls["memory"].value) != remote_panel.memory_of(self.fn):
-            changes["memory_mb"] = int(controls["memory"].value)
-        for key, field, kind in _SCALING if not self.remote else ():
-            text = controls[key].value.strip()
-            try:
-                value = kind(text) if text else None
-            except ValueError:
-                raise CallerError(f"invalid {key.replace('_', '-')}: {text!r} is not a number") from None
-            if value != getattr(self.fn.config, field):
-                changes[field] = value
+        changes = changed_settings(self.fn, self.controls, self.remote)
         if changes:
             self.fn.update(**changes)
         return bool(changes)

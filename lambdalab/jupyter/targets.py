@@ -127,6 +127,15 @@ def target(rest: str) -> None:
         print("target: local: later %%lambda cells deploy on this machine")  # noqa: T201
 
 
+def function(lab: Any, name: str) -> Any:
+    """NAME in the Lab that deployed it last: the kernel's AWS Lab, or this machine's ``lab``."""
+    if not name:
+        raise UsageError("a function name is required")
+    if session.owner(name) == session.AWS:
+        return session.lab_for(name).function(name)
+    return lab.function(name)  # UnknownFunctionError -> UsageError at the boundary
+
+
 def where_for(on: str | None) -> str:
     """Where one cell deploys: its ``--on``, else the kernel's target."""
     return on if on is not None else session.target()
