@@ -41,6 +41,8 @@ from lambdalab.results import AsyncInvocation, EnvironmentInfo, InvocationResult
 if TYPE_CHECKING:
     import pandas as pd
 
+    from lambdalab.watch import Watcher
+
 __all__ = ["AsyncInvocation", "EnvironmentInfo", "Function", "InvocationResult", "Lab", "VersionInfo"]
 
 T = TypeVar("T")
@@ -279,7 +281,20 @@ class Lab:
             raise ConfigError(f"invalid name: {name!r} is already registered; use update() to change it")
         self._engine.deploy(config, source=source, path=path, archive=zip_file, progress=progress, pip_args=pip_args)
         fn = self._functions[name] = Function(self, self._engine, config)
+        fn.source_path = Path(path).resolve() if isinstance(path, (str, Path)) else None
         return fn
+
+    def watch(self, fn: str | Function, path: str | Path | None = None, *, debounce_ms: int = 200) -> Watcher:
+        """Redeploy ``fn`` whenever ``path`` (a file or folder; default: what it was created from with ``path=``)
+        changes: its environments retire, the next invoke is cold with the new ``code_sha``. Changes within
+        ``debounce_ms`` are one; one that cannot deploy keeps the running code (``Watcher.errors``). The returned
+        ``Watcher`` stops with ``stop()``, a ``with`` block or this Lab's ``close()``; ``reloads`` counts redeploys."""
+        from lambdalab.watch import watch_function
+
+        self.check_open()
+        watcher = watch_function(fn if isinstance(fn, Function) else self.function(fn), path, debounce_ms=debounce_ms)
+        self.attach(watcher)
+        return watcher
 
     def function(self, name: str) -> Function:
         self._engine.plane.function(name)  # raises UnknownFunctionError

@@ -45,6 +45,8 @@ class Function:
     def __init__(self, lab: Lab, engine: LabEngine, config: FunctionConfig) -> None:
         self._lab, self._engine = lab, engine
         self.config = config
+        # the file or folder the code was last deployed from with ``path=`` (what ``Lab.watch`` watches by default)
+        self.source_path: Path | None = None
 
     @property
     def name(self) -> str:
@@ -318,6 +320,8 @@ class Function:
                 config, source=source, path=path, archive=zip_file, progress=progress, pip_args=pip_args
             )
         self.config = config
+        if path is not None or source is not None or zip_file is not None:
+            self.source_path = Path(path).resolve() if path is not None else None
         return self
 
     def environments(self) -> list[EnvironmentInfo]:
