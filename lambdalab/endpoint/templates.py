@@ -46,14 +46,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lambdalab import custom_runtimes, runtime_catalog, runtime_ids
-from lambdalab.errors import ConfigError
+from lambdalab.endpoint import template_sources
+from lambdalab.endpoint.template_values import MAPPINGS, UNRESOLVED, Skip, number, resolve
+from lambdalab.errors import ConfigError, LambdaLabError
 from lambdalab.packages.layers import UnknownLayerError
 
 if TYPE_CHECKING:
     from lambdalab.api import Lab
 
 INTERPRETER = runtime_ids.INTERPRETER  # what runs every function here
-_UNRESOLVED = object()
+_UNRESOLVED, _Skip, _number, _resolve = UNRESOLVED, Skip, number, resolve  # template_values.py's
 _TEMPLATE_NAMES = ("template.yaml", "template.yml", "template.json")
 
 
@@ -144,29 +146,40 @@ def _loader(yaml: Any) -> Any:
 
 
 def load_template(lab: Lab, path: str | Path) -> tuple[list[str], list[str]]:
-    """Publish the template's layers, then register its ``AWS::Serverless::Function`` resources; (names, notes)."""
+    """Publish the template's layers, register its functions, wire its SQS sources; (names, notes).
+
+    One resource lambdalab cannot serve (a bad ``FunctionName``, ``CodeUri`` or ``Runtime``, a malformed
+    property) is left out with a note naming its logical id; the rest of the template still loads."""
     path = Path(path)
     template = read_template(path)
-    params = {k: v.get("Default") for k, v in (template.get("Parameters") or {}).items() if isinstance(v, dict)}
-    context = {**params, "AWS::Region": lab.settings.region, "AWS::AccountId": lab.settings.account_id}
-    defaults = ((template.get("Globals") or {}).get("Function")) or {}
-    resources = template.get("Resources") or {}
-    names: list[str] = []
+    context = _context(lab, template)
     notes: list[str] = []
+    defaults = (template.get("Globals") or {}).get("Function") if isinstance(template.get("Globals"), dict) else None
+    if defaults is not None and not isinstance(defaults, dict):
+        notes.append("Globals.Function is not a mapping; ignored")
+    defaults = defaults if isinstance(defaults, dict) else {}
+    resources = template.get("Resources") or {}
+    if not isinstance(resources, dict):
+        raise ConfigError(f"invalid template: {path} has no Resources mapping")
+    template_sources.add_queues(resources, context, notes)
     for logical_id, resource in resources.items():
         if isinstance(resource, dict) and resource.get("Type") in _LAYER_TYPES:
             try:  # a !Ref to the layer resolves to its version ARN, as in CloudFormation
                 context[logical_id] = _publish_layer(lab, path.parent, logical_id, resource, context)
             except (_Skip, ConfigError) as skip:
                 notes.append(f"{logical_id}: {skip}; not published")
-    for logical_id, resource in resources.items():
-        if not isinstance(resource, dict) or resource.get("Type") != "AWS::Serverless::Function":
-            continue
-        props = _merge(defaults, resource.get("Properties") or {})
-        metadata = resource.get("Metadata")
-        build_method = metadata.get("BuildMethod") if isinstance(metadata, dict) else None
+    functions = {k: r for k, r in resources.items() if isinstance(r, dict) and r.get("Type") in _FUNCTION_TYPES}
+    for logical_id, resource in functions.items():  # !Ref and !GetAtt .Arn of every function, before any is made
+        own = resource.get("Properties")
+        name = _resolve(own.get("FunctionName", logical_id), context) if isinstance(own, dict) else logical_id
+        if isinstance(name, str):
+            context[logical_id], context[f"{logical_id}.Arn"] = name, lab.arn(name)
+    names: list[str] = []
+    served: dict[str, tuple[str, str | None]] = {}
+    for logical_id, resource in functions.items():
         try:
-            names.append(_register(lab, path.parent, logical_id, props, context, notes, build_method))
+            served[logical_id] = _function(lab, path.parent, logical_id, resource, defaults, context, notes)
+            names.append(served[logical_id][0])
         except UnknownLayerError as exc:
             arn = str(exc.message).removeprefix("Layer version ").removesuffix(" does not exist.")
             notes.append(
@@ -175,7 +188,66 @@ def load_template(lab: Lab, path: str | Path) -> tuple[list[str], list[str]]:
             )
         except (_Skip, ConfigError) as skip:  # one bad resource never stops the others
             notes.append(f"{logical_id}: {skip}; not served")
+        except (TypeError, ValueError, AttributeError, KeyError) as exc:  # a malformed property
+            notes.append(f"{logical_id}: malformed ({type(exc).__name__}: {exc}); not served")
+    for logical_id, props, target in template_sources.mappings(resources, served, context):
+        try:
+            notes.append(template_sources.wire(lab, logical_id, props, target, context))
+        except _Skip as skip:
+            notes.append(f"{logical_id}: {skip}; not wired")
     return names, notes
+
+
+_FUNCTION_TYPES = ("AWS::Serverless::Function", "AWS::Lambda::Function")
+
+
+def _context(lab: Lab, template: dict[str, Any]) -> dict[str, Any]:
+    """Parameters (their ``Default``), pseudo parameters and ``Mappings``, for ``template_values.resolve``."""
+    parameters: Any = template.get("Parameters")
+    parameters = parameters if isinstance(parameters, dict) else {}
+    context = {k: v.get("Default") for k, v in parameters.items() if isinstance(v, dict)}
+    context.update(
+        {
+            "AWS::Region": lab.settings.region,
+            "AWS::AccountId": lab.settings.account_id,
+            "AWS::Partition": "aws",
+            "AWS::URLSuffix": "amazonaws.com",
+            "AWS::StackName": "lambdalab",
+            MAPPINGS: template.get("Mappings") if isinstance(template.get("Mappings"), dict) else {},
+        }
+    )
+    return context
+
+
+def _function(
+    lab: Lab,
+    base: Path,
+    logical_id: str,
+    resource: dict[str, Any],
+    defaults: dict[str, Any],
+    context: dict[str, Any],
+    notes: list[str],
+) -> tuple[str, str | None]:
+    """Register one function resource (and its AutoPublishAlias); returns (name, the qualifier its events use)."""
+    props = resource.get("Properties") or {}
+    if not isinstance(props, dict):
+        raise _Skip("Properties must be a mapping")
+    alias = None
+    if resource.get("Type") == "AWS::Lambda::Function":
+        props = template_sources.lambda_function_props(props)
+    else:
+        props = _merge(defaults, props)
+        alias = template_sources.check_alias(logical_id, props, context)
+    metadata = resource.get("Metadata")
+    build_method = metadata.get("BuildMethod") if isinstance(metadata, dict) else None
+    name = _register(lab, base, logical_id, props, context, notes, build_method)
+    if alias is not None:
+        try:
+            template_sources.auto_publish(lab, logical_id, name, alias, props, context, notes)
+        except (LambdaLabError, _Skip) as exc:
+            lab.delete_function(name)
+            raise _Skip(f"AutoPublishAlias {alias}: {exc}") from None
+    return name, alias
 
 
 _LAYER_TYPES = ("AWS::Serverless::LayerVersion", "AWS::Lambda::LayerVersion")
@@ -205,10 +277,6 @@ def _publish_layer(lab: Lab, base: Path, logical_id: str, resource: dict[str, An
         license_info=license_info if isinstance(license_info, str) else None,
     )
     return str(layer.arn)
-
-
-class _Skip(Exception):
-    pass
 
 
 def _merge(defaults: dict[str, Any], props: dict[str, Any]) -> dict[str, Any]:
@@ -384,34 +452,3 @@ def _logging(logical_id: str, logging: Any, context: dict[str, Any], notes: list
     if "LogGroup" in logging:
         notes.append(f"{logical_id}: LoggingConfig.LogGroup ignored (logs stay in the function's own group)")
     return out
-
-
-def _number(kind: type, key: str, raw: Any) -> Any:
-    try:
-        return kind(raw)
-    except (TypeError, ValueError, OverflowError):
-        raise _Skip(f"{key} {raw!r} is not a number") from None
-
-
-def _resolve(value: Any, context: dict[str, Any]) -> Any:
-    """Plain values as they are; ``Ref`` and simple ``Fn::Sub`` from ``context``; else unresolved."""
-    if not isinstance(value, dict):
-        return value
-    if set(value) == {"Ref"}:
-        found = context.get(value["Ref"])
-        return _UNRESOLVED if found is None else found
-    if set(value) == {"Fn::Sub"} and isinstance(value["Fn::Sub"], str):
-        missing = []
-
-        def substitute(match: re.Match[str]) -> str:
-            found = context.get(match.group(1))
-            if found is None:
-                missing.append(match.group(1))
-                return match.group(0)
-            return str(found)
-
-        text = re.sub(r"\$\{([^}!]+)\}", substitute, value["Fn::Sub"])
-        return _UNRESOLVED if missing else text
-    if any(key.startswith("Fn::") or key == "Ref" for key in value):
-        return _UNRESOLVED
-    return value

@@ -1,0 +1,266 @@
+"""Templates read as SAM reads them: one bad resource skipped with a note, AutoPublishAlias, AWS::Lambda::Function,
+SQS queues with their SAM Events and AWS::Lambda::EventSourceMapping wired to local queues, more intrinsics."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+import lambdalab
+from lambdalab.endpoint.template_sources import queues
+from lambdalab.endpoint.template_values import MAPPINGS, UNRESOLVED, resolve
+from lambdalab.endpoint.templates import load_template
+
+from .conftest import client
+
+APP = """
+import json, os
+def handler(event, context):
+    return {"version": context.function_version, "arn": context.invoked_function_arn,
+            "memory": context.memory_limit_in_mb, "env": {k: v for k, v in os.environ.items() if k.startswith("T_")}}
+
+def records(event, context):
+    print("BATCH", json.dumps([r["body"] for r in event["Records"]]))
+    return {"batchItemFailures": []}
+"""
+
+BAD = """\
+Transform: AWS::Serverless-2016-10-31
+Globals:
+  Function:
+    Runtime: python3.11
+    CodeUri: app/
+Resources:
+  Good:
+    Type: AWS::Serverless::Function
+    Properties: {Handler: app.handler}
+  BadName:
+    Type: AWS::Serverless::Function
+    Properties: {Handler: app.handler, FunctionName: "bad name!"}
+  MissingCode:
+    Type: AWS::Serverless::Function
+    Properties: {Handler: app.handler, CodeUri: nowhere/}
+  OldRuntime:
+    Type: AWS::Serverless::Function
+    Properties: {Handler: app.handler, Runtime: cobol9}
+  ListProps:
+    Type: AWS::Serverless::Function
+    Properties: [1, 2]
+  StringEnv:
+    Type: AWS::Serverless::Function
+    Properties: {Handler: app.handler, Environment: just-a-string}
+  BadAlias:
+    Type: AWS::Serverless::Function
+    Properties: {Handler: app.handler, AutoPublishAlias: "bad alias!"}
+  S3Code:
+    Type: AWS::Lambda::Function
+    Properties: {Handler: app.handler, Runtime: python3.11, Code: {S3Bucket: b, S3Key: k}}
+  NoCode:
+    Type: AWS::Lambda::Function
+    Properties: {Handler: app.handler, Runtime: python3.11}
+"""
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    (tmp_path / "app").mkdir()
+    (tmp_path / "app" / "app.py").write_text(APP)
+    return tmp_path
+
+
+def _load(lab: lambdalab.Lab, project: Path, text: str) -> tuple[list[str], list[str]]:
+    (project / "template.yaml").write_text(text)
+    return load_template(lab, project / "template.yaml")
+
+
+@pytest.mark.slow
+def test_each_bad_resource_is_skipped_with_a_note_naming_it(project: Path) -> None:
+    with lambdalab.Lab() as lab:
+        names, notes = _load(lab, project, BAD)
+        assert names == ["Good"] and lab.functions() == ["Good"]
+        skipped = ("BadName", "MissingCode", "OldRuntime", "ListProps", "StringEnv", "BadAlias", "S3Code", "NoCode")
+        for logical_id in skipped:
+            mine = [n for n in notes if n.startswith(f"{logical_id}: ")]
+            assert len(mine) == 1 and mine[0].endswith("; not served"), (logical_id, notes)
+        by_id = {n.split(":", 1)[0]: n for n in notes}
+        assert "'nowhere/' does not exist" in by_id["MissingCode"] and "cobol9" in by_id["OldRuntime"]
+        assert "S3" in by_id["S3Code"] and "bad alias!" in by_id["BadAlias"]
+        assert lab.function("Good").invoke().payload["version"] == "$LATEST"
+
+
+@pytest.mark.slow
+def test_auto_publish_alias_publishes_a_version_and_points_the_alias_at_it(project: Path) -> None:
+    text = """\
+Transform: AWS::Serverless-2016-10-31
+Globals:
+  Function: {Runtime: python3.11, CodeUri: app/, Handler: app.handler, AutoPublishAlias: live}
+Resources:
+  Published:
+    Type: AWS::Serverless::Function
+    Properties:
+      Environment: {Variables: {T_ALIAS: !Ref Published.Alias, T_SELF: !GetAtt Published.Arn}}
+  Other:
+    Type: AWS::Serverless::Function
+    Properties: {AutoPublishAlias: prod}
+"""
+    with lambdalab.Lab() as lab:
+        names, notes = _load(lab, project, text)
+        assert names == ["Published", "Other"], notes
+        fn = lab.function("Published")
+        assert fn.versions() == ["$LATEST", "1"] and fn.aliases()["live"].version == "1"
+        answer = fn.invoke(qualifier="live").payload
+        assert answer["version"] == "1" and answer["arn"] == lab.arn("Published", "live")
+        assert answer["env"] == {"T_SELF": lab.arn("Published")}  # the alias is made after the function
+        assert any(n.startswith("Published: environment variable T_ALIAS") for n in notes)
+        assert set(lab.function("Other").aliases()) == {"prod"}
+        url = lab.serve()
+        out = client(url).invoke(FunctionName="Other", Qualifier="prod", Payload=b"{}")
+        assert out["ExecutedVersion"] == "1" and json.loads(out["Payload"].read())["version"] == "1"
+
+
+@pytest.mark.slow
+def test_aws_lambda_function_resources_are_deployed(project: Path) -> None:
+    text = """\
+Transform: AWS::Serverless-2016-10-31
+Globals:
+  Function: {Timeout: 9}
+Resources:
+  Inline:
+    Type: AWS::Lambda::Function
+    Properties:
+      FunctionName: inline-raw
+      Runtime: python3.11
+      Handler: index.handler
+      MemorySize: 256
+      Timeout: 7
+      Role: arn:aws:iam::123456789012:role/ignored
+      Environment: {Variables: {T_KIND: inline}}
+      Code:
+        ZipFile: |
+          import os
+          def handler(event, context):
+              return ["inline", os.environ["T_KIND"], context.memory_limit_in_mb]
+  Local:
+    Type: AWS::Lambda::Function
+    Properties: {Runtime: python3.11, Handler: app.handler, Code: app/}
+"""
+    with lambdalab.Lab() as lab:
+        names, notes = _load(lab, project, text)
+        assert names == ["inline-raw", "Local"], notes
+        inline = lab.function("inline-raw")
+        assert (inline.config.memory_mb, inline.config.timeout_s) == (256, 7.0)
+        assert inline.invoke().payload == ["inline", "inline", "256"]
+        local = lab.function("Local")
+        assert local.config.timeout_s == 3.0  # SAM's Globals are not for AWS::Lambda::Function
+        assert local.invoke().payload["memory"] == "128"
+
+
+SQS = """\
+Transform: AWS::Serverless-2016-10-31
+Parameters:
+  Stage: {Type: String, Default: dev}
+Globals:
+  Function: {Runtime: python3.11, CodeUri: app/, Timeout: 5}
+Resources:
+  Orders:
+    Type: AWS::SQS::Queue
+    Properties:
+      QueueName: !Sub "orders-${Stage}"
+      VisibilityTimeout: 20
+      RedrivePolicy: {deadLetterTargetArn: !GetAtt OrdersDlq.Arn, maxReceiveCount: 3}
+  OrdersDlq:
+    Type: AWS::SQS::Queue
+  Jobs:
+    Type: AWS::SQS::Queue
+  Worker:
+    Type: AWS::Serverless::Function
+    Properties:
+      Handler: app.records
+      AutoPublishAlias: live
+      Environment: {Variables: {T_URL: !Ref Orders, T_ARN: !GetAtt Orders.Arn}}
+      Events:
+        FromOrders:
+          Type: SQS
+          Properties:
+            Queue: !GetAtt Orders.Arn
+            BatchSize: 2
+            FunctionResponseTypes: [ReportBatchItemFailures]
+            ScalingConfig: {MaximumConcurrency: 2}
+        FromElsewhere:
+          Type: SQS
+          Properties: {Queue: "arn:aws:sqs:us-east-1:123456789012:elsewhere", Enabled: false}
+  Raw:
+    Type: AWS::Lambda::Function
+    Properties: {Runtime: python3.11, Handler: app.records, Code: app/}
+  JobsMapping:
+    Type: AWS::Lambda::EventSourceMapping
+    Properties: {EventSourceArn: !GetAtt Jobs.Arn, FunctionName: !Ref Raw, BatchSize: 1}
+  SecondOnJobs:
+    Type: AWS::Lambda::EventSourceMapping
+    Properties: {EventSourceArn: !GetAtt Jobs.Arn, FunctionName: !GetAtt Worker.Arn}
+  StreamMapping:
+    Type: AWS::Lambda::EventSourceMapping
+    Properties:
+      EventSourceArn: arn:aws:kinesis:us-east-1:123456789012:stream/clicks
+      FunctionName: !Ref Raw
+      StartingPosition: LATEST
+  Outside:
+    Type: AWS::Lambda::EventSourceMapping
+    Properties: {EventSourceArn: "arn:aws:sqs:us-east-1:123456789012:outside", FunctionName: Raw}
+"""
+
+
+@pytest.mark.slow
+def test_sqs_events_and_mappings_are_wired_to_local_queues(project: Path) -> None:
+    with lambdalab.Lab() as lab:
+        names, notes = _load(lab, project, SQS)
+        assert names == ["Worker", "Raw"], notes
+        found = queues(lab)
+        assert set(found) == {"orders-dev", "Jobs", "outside"}, notes
+        orders, jobs = found["orders-dev"], found["Jobs"]
+        assert (orders.function, orders.qualifier, orders.batch_size, orders.report_batch_item_failures) == (
+            "Worker", "live", 2, True)
+        assert (orders.visibility_timeout_s, orders.max_receive_count, orders.max_concurrency) == (20.0, 3, 2)
+        assert orders.arn == "arn:aws:sqs:us-east-1:123456789012:orders-dev"
+        assert (jobs.function, jobs.qualifier, jobs.batch_size, jobs.visibility_timeout_s) == ("Raw", None, 1, 30.0)
+        by_id = {n.split(":", 1)[0]: n for n in notes}
+        assert by_id["WorkerFromOrders"].endswith("local SQS queue orders-dev delivers to Worker:live")
+        assert by_id["WorkerFromElsewhere"].endswith("Enabled is false; not wired")
+        assert "already delivers to Raw" in by_id["SecondOnJobs"] and by_id["SecondOnJobs"].endswith("not wired")
+        assert "kinesis" in by_id["StreamMapping"] and by_id["StreamMapping"].endswith("not wired")
+        assert "stands in" in by_id["Outside"]
+        worker_env = lab.function("Worker").config.env_vars
+        assert worker_env["T_URL"] == "https://sqs.us-east-1.amazonaws.com/123456789012/orders-dev"
+        assert worker_env["T_ARN"] == orders.arn
+
+        orders.send_batch(["a", "b", "c"])
+        jobs.send_batch(["j1", "j2"])
+        orders.wait_until_empty(timeout_s=60)
+        jobs.wait_until_empty(timeout_s=60)
+        assert sorted(d.message_id for d in orders.deliveries if d.outcome == "deleted") == sorted(
+            {d.message_id for d in orders.deliveries})
+        assert len(orders.deliveries) == 3 and len(jobs.deliveries) == 2
+        calls = lab.invocations()
+        worker_calls = calls[calls["function"] == "Worker"]
+        assert set(worker_calls["version"]) == {"1"}  # the mapping goes to the alias, as SAM points it
+        assert len(calls[calls["function"] == "Raw"]) == 2  # BatchSize 1
+        batches = [line for line in lab.logs("Worker").splitlines() if "BATCH " in line]
+        assert sorted(b for line in batches for b in json.loads(line.split("BATCH ", 1)[1])) == ["a", "b", "c"]
+
+
+def test_intrinsics_resolve_from_parameters_mappings_and_resources() -> None:
+    context = {"Stage": "dev", "AWS::Region": "eu-west-1", "Q.Arn": "arn:q",
+               MAPPINGS: {"Sizes": {"dev": {"Mem": 256}}}}
+    assert resolve({"Fn::FindInMap": ["Sizes", {"Ref": "Stage"}, "Mem"]}, context) == 256
+    assert resolve({"Fn::FindInMap": ["Sizes", "prod", "Mem"]}, context) is UNRESOLVED
+    assert resolve({"Fn::Sub": ["${A}-${Stage}-${AWS::Region}", {"A": {"Ref": "Stage"}}]}, context) == "dev-dev-eu-west-1"
+    assert resolve({"Fn::Sub": "${Q.Arn}/${!Literal}"}, context) == "arn:q/${Literal}"
+    assert resolve({"Fn::GetAtt": ["Q", "Arn"]}, context) == resolve({"Fn::GetAtt": "Q.Arn"}, context) == "arn:q"
+    assert resolve({"Fn::Join": ["-", [{"Ref": "Stage"}, "x", 1]]}, context) == "dev-x-1"
+    assert resolve({"Fn::Select": [1, ["a", {"Ref": "Stage"}]]}, context) == "dev"
+    for unresolved in ({"Fn::If": ["C", 1, 2]}, {"Ref": "Nope"}, {"Fn::Sub": "${Nope}"}, {"Fn::GetAtt": ["T", "Arn"]},
+                       {"Fn::ImportValue": "x"}, {"Ref": "Stage", "Other": 1}):
+        assert resolve(unresolved, context) is UNRESOLVED, unresolved
+    assert resolve({"Variables": {"A": 1}}, context) == {"Variables": {"A": 1}}
