@@ -143,3 +143,32 @@ def overrides_for(
         names = set(declared)
         merged = {k: v for k, v in merged.items() if k in names}
     return merged
+
+
+FUNCTION_TYPES = ("AWS::Serverless::Function", "AWS::Lambda::Function")
+
+
+def template_functions(template: Mapping[str, Any]) -> list[tuple[str, str, frozenset[str]]]:
+    """Each function resource of a template read as data: (logical id, its name here, the variables it declares),
+    the name being its ``FunctionName`` when that is a plain string (else the logical id), the variables its own
+    ``Environment.Variables`` and, for a SAM function, ``Globals.Function``'s."""
+    globals_ = template.get("Globals")
+    defaults = globals_.get("Function") if isinstance(globals_, Mapping) else None
+    shared = _declared(defaults) if isinstance(defaults, Mapping) else frozenset()
+    found = []
+    resources = template.get("Resources")
+    for logical_id, resource in resources.items() if isinstance(resources, Mapping) else ():
+        if not isinstance(resource, Mapping) or resource.get("Type") not in FUNCTION_TYPES:
+            continue
+        props = resource.get("Properties")
+        props = props if isinstance(props, Mapping) else {}
+        name = props.get("FunctionName")
+        declared = _declared(props) | (shared if resource.get("Type") == FUNCTION_TYPES[0] else frozenset())
+        found.append((str(logical_id), name if isinstance(name, str) else str(logical_id), declared))
+    return found
+
+
+def _declared(props: Mapping[str, Any]) -> frozenset[str]:
+    environment = props.get("Environment")
+    variables = environment.get("Variables") if isinstance(environment, Mapping) else None
+    return frozenset(str(k) for k in variables) if isinstance(variables, Mapping) else frozenset()

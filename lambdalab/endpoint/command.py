@@ -1,14 +1,16 @@
 """The command line's ``serve`` and ``event`` subcommands (``lambdalab/cli.py`` only wires them in).
 
     lambdalab serve [FOLDER | --template template.yaml] [--layer-map FILE] [--port N] [--host H --allow-remote]
-                    [--allow-origin O ...]
+                    [--allow-origin O ...] [--aws-endpoint-url [SERVICE=]URL ...] [--env-vars env.json]
+                    [--retry-delay-scale X] [--watch]
     lambdalab event KIND [--option value ...]      # KIND: s3_put, sqs, apigw_http... (see --help)
     lambdalab event [--help]                       # every kind, with what it is
 
 ``serve`` registers the functions, serves them until Ctrl-C (or SIGTERM) and prints the endpoint
-and each function's URL. ``event`` prints the builder's event as JSON; its options come from the
-builder's parameters (``--bucket``, ``--key``...), JSON for mappings, repeatable for lists; an
-unknown kind is a usage error (exit 2) that lists the kinds.
+and each function's URL; ``--env-vars`` and ``--watch`` are ``serve_watch.py``'s. ``event`` prints
+the builder's event as JSON; its options come from the builder's parameters (``--bucket``,
+``--key``...), JSON for mappings, repeatable for lists; an unknown kind is a usage error (exit 2)
+that lists the kinds.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ import threading
 from typing import Any
 
 from lambdalab import events
-from lambdalab.errors import CallerError, InvokeError
+from lambdalab.errors import CallerError, ConfigError, InvokeError
 from lambdalab.logtext import plain
 
 
@@ -65,11 +67,39 @@ def add_serve_parser(commands: Any) -> None:
     )
     serve.add_argument("--handler", default="handler", help="handler function name in folder mode (default: handler)")
     serve.add_argument("--no-urls", action="store_true", help="do not give each function a function URL")
+    serve.add_argument(
+        "--aws-endpoint-url",
+        action="append",
+        default=[],
+        metavar="[SERVICE=]URL",
+        help="where the handlers' AWS SDK calls go (a local stand-in such as moto or LocalStack): a URL for every "
+        "service (AWS_ENDPOINT_URL), or SERVICE=URL for one (s3=http://127.0.0.1:5000; repeatable); the "
+        "environments get obviously fake credentials",
+    )
+    serve.add_argument(
+        "--env-vars",
+        metavar="FILE",
+        help='a JSON file of environment variables, as sam local reads it: {"Parameters": {...}} for every '
+        'function, {"LogicalId": {...}} for one (it wins); only the variables the template declares are set',
+    )
+    serve.add_argument(
+        "--retry-delay-scale",
+        type=float,
+        metavar="X",
+        help="multiply the async retry delays (1 and 2 minutes) by X, e.g. 0.01 (default: 1)",
+    )
+    serve.add_argument(
+        "--watch",
+        action="store_true",
+        help="redeploy a function when its code, its requirements or the template change (its next invoke is cold)",
+    )
 
 
 def run_serve(args: argparse.Namespace) -> int:
     from lambdalab.api import Lab
+    from lambdalab.downstream import read_env_vars_file
     from lambdalab.endpoint import serve
+    from lambdalab.endpoint.serve_watch import apply_env_vars, serve_watcher, template_of
     from lambdalab.endpoint.server import is_loopback
     from lambdalab.endpoint.templates import load_folder, load_template
 
@@ -88,12 +118,18 @@ def run_serve(args: argparse.Namespace) -> int:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
-        with Lab() as lab:
+        endpoint = endpoint_option(args.aws_endpoint_url)
+        env_file = read_env_vars_file(args.env_vars) if args.env_vars else None
+        options = {} if args.retry_delay_scale is None else {"retry_delay_scale": args.retry_delay_scale}
+        with Lab(aws_endpoint_url=endpoint, **options) as lab:
             if args.layer_map:
                 lab.map_layers(args.layer_map)
             names, notes = (
                 load_template(lab, args.template) if args.template else load_folder(lab, args.folder, args.handler)
             )
+            template = template_of(args.folder, args.template)
+            if env_file is not None and names:
+                notes += apply_env_vars(lab, names, env_file, template)
             for note in notes:
                 print(f"lambdalab: {note}", file=sys.stderr)
             if not names:
@@ -108,6 +144,9 @@ def run_serve(args: argparse.Namespace) -> int:
                 if not args.no_urls:
                     line += f"  function URL {lab.function(name).url()}"
                 print(line)
+            if args.watch:
+                watcher = serve_watcher(lab, names, template, env_file, lambda line: print(line, flush=True))
+                print(f"Watching {', '.join(map(str, watcher.paths))}", flush=True)
             print("Ctrl-C to stop.", flush=True)
             try:
                 while not stop.wait(0.5):
@@ -118,6 +157,20 @@ def run_serve(args: argparse.Namespace) -> int:
         print(f"lambdalab: {exc}", file=sys.stderr)
         return 2
     return 0
+
+
+def endpoint_option(values: list[str]) -> str | dict[str, str] | None:
+    """``--aws-endpoint-url`` as ``Lab(aws_endpoint_url=...)`` takes it: one URL, or SERVICE=URL entries."""
+    if not values:
+        return None
+    services = dict(v.split("=", 1) for v in values if "=" in v.split("://", 1)[0])
+    if not services and len(values) == 1:
+        return values[0]
+    if len(services) != len(values):
+        raise ConfigError(
+            f"invalid --aws-endpoint-url: {' '.join(values)}; give one URL for every service, or SERVICE=URL ones"
+        )
+    return services
 
 
 # -- event ---------------------------------------------------------------------------------------

@@ -1,0 +1,131 @@
+"""What ``lambdalab serve`` does with ``--env-vars`` and ``--watch`` once a folder or template is loaded.
+
+``apply_env_vars``: SAM's env-vars file (``lambdalab.downstream``) over the loaded functions: ``Parameters`` for every
+function, a function's own entry (by logical id, then name) over them, and, as ``sam local`` does, only the
+variables the template declares for that function; in folder mode, where nothing declares any, all of them.
+
+``serve_watcher``: one ``Watcher`` on the template and every function's code (file or folder, its requirements
+file with it). A code change redeploys the functions it belongs to; a template change reads the template again in a
+throwaway Lab and applies what changed in each function's settings and code (``Function.update``), so the
+endpoint, the function URLs and the queues stay as they are; a function added to or removed from the template
+waits for a restart (said in a line). Each redeploy retires the function's environments: the next invoke is cold.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from lambdalab.config import RESERVED_ENV_VARS
+from lambdalab.downstream import overrides_for, template_functions
+from lambdalab.watch import Watcher
+
+if TYPE_CHECKING:
+    from lambdalab.api import Lab
+
+TEMPLATE_NAMES = ("template.yaml", "template.yml", "template.json")
+Say = Callable[[str], Any]
+
+
+def template_of(folder: str | Path, template: str | Path | None) -> Path | None:
+    """The template ``serve`` reads: ``--template``, else one in the folder (as ``load_folder`` looks for it)."""
+    if template is not None:
+        return Path(template)
+    root = Path(folder)
+    return next((root / n for n in TEMPLATE_NAMES if root.is_dir() and (root / n).is_file()), None)
+
+
+def apply_env_vars(
+    lab: Lab, names: list[str], file: Mapping[str, Mapping[str, str]], template: Path | None
+) -> list[str]:
+    """Set each function's variables from the env-vars ``file``; returns notes (names Lambda reserves, left out)."""
+    from lambdalab.endpoint.templates import read_template
+
+    ids: dict[str, list[str]] = {}
+    declared: dict[str, frozenset[str]] = {}
+    if template is not None:
+        for logical_id, name, variables in template_functions(read_template(template)):
+            ids[name], declared[name] = [logical_id, name], variables
+    notes = []
+    for name in names:
+        fn = lab.function(name)
+        wanted = overrides_for(file, ids.get(name, [name]), declared.get(name, frozenset()) if template else None)
+        reserved = sorted(set(wanted) & RESERVED_ENV_VARS)
+        if reserved:
+            notes.append(f"{name}: env-vars {', '.join(reserved)} reserved by Lambda; left out")
+        wanted = {k: v for k, v in wanted.items() if k not in RESERVED_ENV_VARS}
+        if any(fn.config.env_vars.get(k) != v for k, v in wanted.items()):
+            fn.update(env_vars={**fn.config.env_vars, **wanted})
+    return notes
+
+
+def serve_watcher(
+    lab: Lab,
+    names: list[str],
+    template: Path | None,
+    env_file: Mapping[str, Mapping[str, str]] | None,
+    say: Say,
+    debounce_ms: int = 200,
+) -> Watcher:
+    """Watch ``template`` and the code of ``names``; redeploy on change, telling ``say`` what happened."""
+    functions = [lab.function(n) for n in names]
+    paths = [p for p in [template, *(fn.source_path for fn in functions)] if p is not None]
+    resolved_template = template.resolve() if template is not None else None
+
+    def action(changed: set[Path]) -> None:
+        if resolved_template is not None and resolved_template in changed:
+            _reload_template(lab, names, resolved_template, env_file, say)
+            return
+        for fn in functions:
+            root = fn.source_path
+            if root is not None and any(p == root or p.is_relative_to(root) for p in changed):
+                fn.update(path=root)
+                say(f"lambdalab: reloaded {fn.name} (code {fn.code_sha[:12]}); its next invoke is cold")
+
+    def failed(exc: Exception) -> None:
+        say(f"lambdalab: reload failed, still serving the previous code: {exc}")
+
+    return Watcher(paths, action, debounce_ms=debounce_ms, on_error=failed)
+
+
+def _reload_template(
+    lab: Lab, names: list[str], template: Path, env_file: Mapping[str, Mapping[str, str]] | None, say: Say
+) -> None:
+    """The template read again in a throwaway Lab; each served function updated where its settings or code differ."""
+    from lambdalab.api import Lab
+    from lambdalab.endpoint.templates import load_template
+
+    s = lab.settings
+    with Lab(
+        region=s.region,
+        account_id=s.account_id,
+        init_timeout_s=s.init_timeout_s,
+        use_cgroups=False,
+        aws_endpoint_url=s.aws_endpoint_url,
+    ) as scratch:
+        scratch.map_layers(lab.map_layers({}))
+        new_names, notes = load_template(scratch, template)
+        if env_file is not None:
+            apply_env_vars(scratch, new_names, env_file, template)
+        for note in notes:
+            say(f"lambdalab: {note}")
+        for name in sorted(set(new_names) - set(names)):
+            say(f"lambdalab: {name} is new in {template.name}: restart lambdalab serve to serve it")
+        for name in sorted(set(names) - set(new_names)):
+            say(f"lambdalab: {name} is no longer in {template.name}: still served until a restart")
+        for name in [n for n in names if n in new_names]:
+            old, new = lab.function(name), scratch.function(name)
+            changes = {
+                f.name: getattr(new.config, f.name)
+                for f in dataclasses.fields(new.config)
+                if f.name != "name" and getattr(new.config, f.name) != getattr(old.config, f.name)
+            }
+            # the code as the template now names it: its folder or file, or (inline code) what the scratch Lab wrote
+            source = new.source_path or new.version_info().code_folder
+            old.update(path=source, **changes)
+            if new.source_path is not None:
+                old.source_path = new.source_path
+            what = ", ".join(sorted(changes)) or "code"
+            say(f"lambdalab: reloaded {name} from {template.name} ({what}; code {old.code_sha[:12]})")
