@@ -35,7 +35,7 @@ from lambdalab.errors import ConfigError, UnknownFunctionError
 from lambdalab.frontends import Closeable, front_ends
 from lambdalab.function import Function
 from lambdalab.lab_engine import LabEngine, lab_settings, runtime_rows
-from lambdalab.packages.layers import LayerStore, LayerVersion, load_layer_map
+from lambdalab.packages.layers import LayerStore, LayerVersion
 from lambdalab.results import AsyncInvocation, EnvironmentInfo, InvocationResult, VersionInfo
 
 if TYPE_CHECKING:
@@ -173,18 +173,7 @@ class Lab:
 
     def map_layers(self, mapping: Mapping[str, str | Path] | str | Path) -> dict[str, Path]:
         """Layer ARNs → local folders or .zip files (a dict, or a JSON/YAML file), for ARNs not published here."""
-        if isinstance(mapping, Mapping):
-            found = {}
-            for arn, target in mapping.items():
-                if not isinstance(arn, str) or not Path(target).exists():
-                    raise ConfigError(f"invalid layer map: {arn!r}: {str(target)!r} is not 'layer ARN: existing path'")
-                found[arn] = Path(target).resolve()
-        elif isinstance(mapping, (str, Path)):
-            found = load_layer_map(Path(mapping))
-        else:
-            raise ConfigError(f"invalid layer map: {mapping!r}; expected a mapping or a JSON/YAML file")
-        self._engine.layer_map.update(found)
-        return dict(self._engine.layer_map)
+        return self._engine.map_layers(mapping)
 
     # -- functions ------------------------------------------------------------------------------
     def create_function(

@@ -504,7 +504,8 @@ _LAB_CHECKS: dict[str, tuple[Any, str]] = {
                 )
             )
         ),
-        "None or a mapping of AccessKeyId, SecretAccessKey and SessionToken to strings",
+        "None or a mapping of aws_access_key_id, aws_secret_access_key, aws_session_token (or STS's AccessKeyId, "
+        "SecretAccessKey, SessionToken) to strings",
     ),
     "use_cgroups": (lambda v: isinstance(v, bool), "True or False"),
     "max_records": (lambda v: _is_int(v) and v >= 1, "a whole number >= 1"),

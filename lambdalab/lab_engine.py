@@ -28,7 +28,7 @@ from lambdalab.engine.control_plane import ControlPlane, LabSettings
 from lambdalab.engine.loop_thread import LoopThread
 from lambdalab.engine.reaper import remove_tree
 from lambdalab.errors import ConfigError, LabClosedError
-from lambdalab.packages.layers import LayerStore
+from lambdalab.packages.layers import LayerStore, load_layer_map
 from lambdalab.results import CallbackThread, InvocationFuture, InvocationResult
 
 T = TypeVar("T")
@@ -187,6 +187,21 @@ class LabEngine:
         self.call(lambda plane: plane.deploy(config, built.code_dir, built.sha, built.paths))
         self.packages[config.name] = built.package
         return built
+
+    def map_layers(self, mapping: Mapping[str, str | Path] | str | Path) -> dict[str, Path]:
+        """``Lab.map_layers``: ARNs to local folders or .zip files added to the layer map; the whole map after."""
+        if isinstance(mapping, Mapping):
+            found = {}
+            for arn, target in mapping.items():
+                if not isinstance(arn, str) or not Path(target).exists():
+                    raise ConfigError(f"invalid layer map: {arn!r}: {str(target)!r} is not 'layer ARN: existing path'")
+                found[arn] = Path(target).resolve()
+        elif isinstance(mapping, (str, Path)):
+            found = load_layer_map(Path(mapping))
+        else:
+            raise ConfigError(f"invalid layer map: {mapping!r}; expected a mapping or a JSON/YAML file")
+        self.layer_map.update(found)
+        return dict(self.layer_map)
 
     def runtime_dir(self, runtime: str) -> Path:
         """The runtime's own directory (the AWS SDK; awslambdaric for python-ric), made once per Lab and kind."""
