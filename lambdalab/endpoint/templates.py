@@ -5,13 +5,15 @@ otherwise; found by parsing, nothing is imported) becomes a function named after
 the whole folder as its code. A folder holding ``template.yaml`` / ``template.yml`` is read as a
 SAM template instead.
 
-SAM template: each ``AWS::Serverless::Function`` resource, with ``Globals.Function`` defaults:
-``FunctionName`` (else the logical id), ``CodeUri`` (a folder or a .zip, relative to the template) or ``InlineCode``,
+SAM template: each ``AWS::Serverless::Function`` resource, with ``Globals.Function`` merged in by SAM's rules
+(``template_globals.py``), and each ``AWS::Lambda::Function`` (``template_sources.py``): ``FunctionName`` (else
+the logical id), ``CodeUri`` (a folder or a .zip, relative to the template) or ``InlineCode``,
 ``Handler``, ``Runtime``, ``MemorySize``, ``Timeout``, ``Environment.Variables``,
 ``ReservedConcurrentExecutions`` and ``LoggingConfig`` (``LogFormat``, ``ApplicationLogLevel``,
-``SystemLogLevel``; a ``LogGroup`` is noted and left out). CloudFormation short tags (``!Ref``, ``!GetAtt``,
-``!Sub``...) load as their long forms; ``Ref``s to parameters with a default, ``AWS::Region`` and
-``AWS::AccountId`` resolve, anything else is skipped with a note.
+``SystemLogLevel``; a ``LogGroup`` is noted and left out); ``AutoPublishAlias``; SQS queues and their
+mappings (``template_sources.py``). CloudFormation short tags (``!Ref``, ``!GetAtt``, ``!Sub``...) load as
+their long forms and resolve from parameters' defaults, pseudo parameters, ``Mappings`` and the resources
+lambdalab made (``template_values.py``); anything else is left out with a note.
 
 Layers: each ``AWS::Serverless::LayerVersion`` (``ContentUri``: a local folder or .zip) and
 ``AWS::Lambda::LayerVersion`` whose ``Content`` is a local path is published first, named by its
@@ -30,8 +32,10 @@ optional), or, with the resource's ``Metadata: BuildMethod: go1.x``, a Go main p
 custom runtime with neither, and no layer that could bring a bootstrap, is skipped with a note.
 
 Names, handlers and packages go through ``Lab.create_function``'s checks (a ``Handler`` that is not
-``module.function`` with identifiers, an invalid ``FunctionName``, a ``CodeUri`` .zip over Lambda's
-limits): such a resource is skipped with a note naming why, and the rest of the template still loads.
+``module.function`` with identifiers, an invalid ``FunctionName``, a ``CodeUri`` that does not exist or a .zip
+over Lambda's limits, an unknown ``Runtime``, a malformed property): such a resource is skipped with a note
+naming its logical id and why, and the rest of the template still loads. No ``CodeUri`` is ``.``, as for
+``sam local``.
 
 Rules: returns notes instead of printing; raises ``ConfigError`` for a file it cannot read.
 """
@@ -46,7 +50,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lambdalab import custom_runtimes, runtime_catalog, runtime_ids
-from lambdalab.endpoint import template_sources
+from lambdalab.endpoint import template_globals, template_parts, template_sources
 from lambdalab.endpoint.template_values import MAPPINGS, UNRESOLVED, Skip, number, resolve
 from lambdalab.errors import ConfigError, LambdaLabError
 from lambdalab.packages.layers import UnknownLayerError
@@ -55,7 +59,6 @@ if TYPE_CHECKING:
     from lambdalab.api import Lab
 
 INTERPRETER = runtime_ids.INTERPRETER  # what runs every function here
-_UNRESOLVED, _Skip, _number, _resolve = UNRESOLVED, Skip, number, resolve  # template_values.py's
 _TEMPLATE_NAMES = ("template.yaml", "template.yml", "template.json")
 
 
@@ -154,24 +157,21 @@ def load_template(lab: Lab, path: str | Path) -> tuple[list[str], list[str]]:
     template = read_template(path)
     context = _context(lab, template)
     notes: list[str] = []
-    defaults = (template.get("Globals") or {}).get("Function") if isinstance(template.get("Globals"), dict) else None
-    if defaults is not None and not isinstance(defaults, dict):
-        notes.append("Globals.Function is not a mapping; ignored")
-    defaults = defaults if isinstance(defaults, dict) else {}
+    defaults = template_globals.function_globals(template, notes)
     resources = template.get("Resources") or {}
     if not isinstance(resources, dict):
         raise ConfigError(f"invalid template: {path} has no Resources mapping")
     template_sources.add_queues(resources, context, notes)
     for logical_id, resource in resources.items():
-        if isinstance(resource, dict) and resource.get("Type") in _LAYER_TYPES:
+        if isinstance(resource, dict) and resource.get("Type") in template_parts.LAYER_TYPES:
             try:  # a !Ref to the layer resolves to its version ARN, as in CloudFormation
-                context[logical_id] = _publish_layer(lab, path.parent, logical_id, resource, context)
-            except (_Skip, ConfigError) as skip:
+                context[logical_id] = template_parts.publish_layer(lab, path.parent, logical_id, resource, context)
+            except (Skip, ConfigError) as skip:
                 notes.append(f"{logical_id}: {skip}; not published")
     functions = {k: r for k, r in resources.items() if isinstance(r, dict) and r.get("Type") in _FUNCTION_TYPES}
     for logical_id, resource in functions.items():  # !Ref and !GetAtt .Arn of every function, before any is made
         own = resource.get("Properties")
-        name = _resolve(own.get("FunctionName", logical_id), context) if isinstance(own, dict) else logical_id
+        name = resolve(own.get("FunctionName", logical_id), context) if isinstance(own, dict) else logical_id
         if isinstance(name, str):
             context[logical_id], context[f"{logical_id}.Arn"] = name, lab.arn(name)
     names: list[str] = []
@@ -186,14 +186,14 @@ def load_template(lab: Lab, path: str | Path) -> tuple[list[str], list[str]]:
                 f"{logical_id}: layer {arn} is neither in the template nor mapped to a local folder (map it "
                 "with lambdalab serve --layer-map FILE, a file of 'ARN: ./folder' lines); not served"
             )
-        except (_Skip, ConfigError) as skip:  # one bad resource never stops the others
+        except (Skip, ConfigError) as skip:  # one bad resource never stops the others
             notes.append(f"{logical_id}: {skip}; not served")
         except (TypeError, ValueError, AttributeError, KeyError) as exc:  # a malformed property
             notes.append(f"{logical_id}: malformed ({type(exc).__name__}: {exc}); not served")
     for logical_id, props, target in template_sources.mappings(resources, served, context):
         try:
             notes.append(template_sources.wire(lab, logical_id, props, target, context))
-        except _Skip as skip:
+        except Skip as skip:
             notes.append(f"{logical_id}: {skip}; not wired")
     return names, notes
 
@@ -231,12 +231,12 @@ def _function(
     """Register one function resource (and its AutoPublishAlias); returns (name, the qualifier its events use)."""
     props = resource.get("Properties") or {}
     if not isinstance(props, dict):
-        raise _Skip("Properties must be a mapping")
+        raise Skip("Properties must be a mapping")
     alias = None
     if resource.get("Type") == "AWS::Lambda::Function":
         props = template_sources.lambda_function_props(props)
     else:
-        props = _merge(defaults, props)
+        props = template_globals.merge(logical_id, defaults, props, resource.get("IgnoreGlobals"))
         alias = template_sources.check_alias(logical_id, props, context)
     metadata = resource.get("Metadata")
     build_method = metadata.get("BuildMethod") if isinstance(metadata, dict) else None
@@ -244,52 +244,10 @@ def _function(
     if alias is not None:
         try:
             template_sources.auto_publish(lab, logical_id, name, alias, props, context, notes)
-        except (LambdaLabError, _Skip) as exc:
+        except (LambdaLabError, Skip) as exc:
             lab.delete_function(name)
-            raise _Skip(f"AutoPublishAlias {alias}: {exc}") from None
+            raise Skip(f"AutoPublishAlias {alias}: {exc}") from None
     return name, alias
-
-
-_LAYER_TYPES = ("AWS::Serverless::LayerVersion", "AWS::Lambda::LayerVersion")
-
-
-def _publish_layer(lab: Lab, base: Path, logical_id: str, resource: dict[str, Any], context: dict[str, Any]) -> str:
-    """Publish one layer resource from its local content; returns its version ARN."""
-    props = resource.get("Properties") or {}
-    key = "ContentUri" if resource.get("Type") == "AWS::Serverless::LayerVersion" else "Content"
-    content = _resolve(props.get(key), context)
-    if not isinstance(content, str):
-        raise _Skip(f"{key} must be a local folder or .zip (S3 locations are not reachable from lambdalab)")
-    local = (base / content).resolve()
-    if not local.exists():
-        raise _Skip(f"{key} {content!r} does not exist")
-    name = _resolve(props.get("LayerName", logical_id), context)
-    if not isinstance(name, str):
-        raise _Skip("LayerName uses an intrinsic function lambdalab cannot resolve")
-    runtimes = _resolve(props.get("CompatibleRuntimes") or [], context)
-    license_info = _resolve(props.get("LicenseInfo"), context)
-    description = _resolve(props.get("Description", ""), context)
-    layer = lab.publish_layer_version(
-        name,
-        local,
-        description=description if isinstance(description, str) else "",
-        compatible_runtimes=tuple(r for r in runtimes if isinstance(r, str)) if isinstance(runtimes, list) else (),
-        license_info=license_info if isinstance(license_info, str) else None,
-    )
-    return str(layer.arn)
-
-
-def _merge(defaults: dict[str, Any], props: dict[str, Any]) -> dict[str, Any]:
-    out = {**defaults, **props}
-    if isinstance(defaults.get("Layers"), list) and isinstance(props.get("Layers"), list):
-        out["Layers"] = [*defaults["Layers"], *props["Layers"]]  # SAM appends a resource's list to the global one
-    env_default = ((defaults.get("Environment") or {}).get("Variables")) or {}
-    env_own = ((props.get("Environment") or {}).get("Variables")) or {}
-    if env_default or env_own:
-        out["Environment"] = {"Variables": {**env_default, **env_own}}
-    if isinstance(defaults.get("LoggingConfig"), dict) and isinstance(props.get("LoggingConfig"), dict):
-        out["LoggingConfig"] = {**defaults["LoggingConfig"], **props["LoggingConfig"]}  # SAM merges maps
-    return out
 
 
 def _register(
@@ -302,37 +260,44 @@ def _register(
     build_method: Any = None,
 ) -> str:
     def value(key: str, default: Any = None) -> Any:
-        resolved = _resolve(props.get(key, default), context)
-        if resolved is _UNRESOLVED:
+        resolved = resolve(props.get(key, default), context)
+        if resolved is UNRESOLVED:
             notes.append(f"{logical_id}: {key} uses an intrinsic function lambdalab cannot resolve; ignored")
             return default
         return resolved
 
     if value("PackageType", "Zip") != "Zip":
-        raise _Skip("PackageType Image is not supported")
+        raise Skip("PackageType Image is not supported")
     runtime = _runtime(logical_id, value("Runtime"), notes)
     handler = value("Handler")
     if not handler and runtime_ids.language(runtime) != "provided":  # a custom runtime's bootstrap may need none
-        raise _Skip("no Handler")
+        raise Skip("no Handler")
     name = str(value("FunctionName") or logical_id)
     env = {}
-    for key, raw in (((props.get("Environment") or {}).get("Variables")) or {}).items():
-        resolved = _resolve(raw, context)
-        if resolved is _UNRESOLVED or resolved is None:
+    environment = resolve(props.get("Environment"), context)
+    variables = resolve(environment.get("Variables"), context) if isinstance(environment, dict) else environment
+    if variables is UNRESOLVED:
+        notes.append(f"{logical_id}: Environment uses an intrinsic function lambdalab cannot resolve; left out")
+    variables = {} if variables is None or variables is UNRESOLVED else variables
+    if not isinstance(variables, dict):
+        raise Skip("Environment must be a mapping of Variables")
+    for key, raw in variables.items():
+        resolved = resolve(raw, context)
+        if resolved is UNRESOLVED or resolved is None:
             notes.append(f"{logical_id}: environment variable {key} cannot be resolved; left out")
         else:
             env[key] = str(resolved).lower() if isinstance(resolved, bool) else str(resolved)
     options = {
         "runtime": runtime,
         "env_vars": env,
-        "memory_mb": _number(int, "MemorySize", value("MemorySize", 128)),
-        "timeout_s": _number(float, "Timeout", value("Timeout", 3)),
+        "memory_mb": number(int, "MemorySize", value("MemorySize", 128)),
+        "timeout_s": number(float, "Timeout", value("Timeout", 3)),
         "reserved_concurrency": value("ReservedConcurrentExecutions"),
     }
     if handler:
         options["handler"] = str(handler)
-    options.update(_logging(logical_id, props.get("LoggingConfig"), context, notes))
-    layers = _layers(logical_id, props.get("Layers"), context)
+    options.update(template_parts.logging_options(logical_id, props.get("LoggingConfig"), context, notes))
+    layers = template_parts.function_layers(props.get("Layers"), context)
     if layers:
         options["layers"] = layers
     inline = value("InlineCode")
@@ -341,14 +306,14 @@ def _register(
         return name
     code_uri = value("CodeUri", ".")
     if not isinstance(code_uri, str):
-        raise _Skip("CodeUri must be a local folder or .zip (S3 locations are not supported)")
+        raise Skip("CodeUri must be a local folder or .zip (S3 locations are not supported)")
     folder = (base / code_uri).resolve()
     if not folder.exists():
-        raise _Skip(f"CodeUri {code_uri!r} does not exist")
+        raise Skip(f"CodeUri {code_uri!r} does not exist")
     if runtime_ids.language(runtime) == "provided" and folder.is_dir() and not (folder / "bootstrap").exists():
         if build_method != "go1.x":
             if not layers:  # a layer may bring the bootstrap, as on Lambda
-                raise _Skip(
+                raise Skip(
                     f"CodeUri {code_uri!r} holds no bootstrap (build it first, e.g. with sam build, or set "
                     "Metadata: BuildMethod: go1.x for a Go main package)"
                 )
@@ -367,7 +332,7 @@ def _runtime(logical_id: str, runtime: Any, notes: list[str]) -> str:
         return "python"
     kind = runtime_ids.lambda_kind(runtime)
     if kind is None:
-        raise _Skip(
+        raise Skip(
             f"Runtime {runtime} is not one lambdalab runs (python3.x, nodejsNN.x, provided.al2023, provided.al2)"
         )
     if kind == "python":
@@ -383,7 +348,7 @@ def _runtime(logical_id: str, runtime: Any, notes: list[str]) -> str:
         try:
             here = runtime_catalog.resolve("nodejs").identifier
         except ConfigError as exc:  # no Node.js at all: nothing to serve it on
-            raise _Skip(str(exc)) from None
+            raise Skip(str(exc)) from None
     notes.append(f"{logical_id}: Runtime {runtime} is not installed here; served on {here} (its Runtime reads {here})")
     return here
 
@@ -394,7 +359,7 @@ def _go_build(folder: Path, out: Path, code_uri: str) -> Path:
     With ``custom_runtimes``' toolchain and environment (``go_env``: GOPROXY=off, its caches).
     """
     if not custom_runtimes.go_available():
-        raise _Skip(
+        raise Skip(
             f"Metadata BuildMethod go1.x needs {custom_runtimes.GO_INSTALL}; or build the bootstrap "
             f"into {code_uri!r} yourself"
         )
@@ -402,53 +367,6 @@ def _go_build(folder: Path, out: Path, code_uri: str) -> Path:
         custom_runtimes.go_build(folder, out / "bootstrap")
     except custom_runtimes.GoBuildError as exc:
         if exc.output:
-            raise _Skip(f"go build failed (offline: GOPROXY=off): {exc.output.strip()[-400:]}") from None
-        raise _Skip(str(exc)) from None
-    return out
-
-
-def _layers(logical_id: str, raw: Any, context: dict[str, Any]) -> tuple[str, ...]:
-    """A function's ``Layers``: ``!Ref`` to a template layer (its ARN), a parameter, or an ARN."""
-    if raw is None:
-        return ()
-    if not isinstance(raw, list):
-        raise _Skip("Layers must be a list of layer version ARNs or !Ref to layers")
-    out = []
-    for item in raw:
-        resolved = _resolve(item, context)
-        if resolved is _UNRESOLVED or not isinstance(resolved, str):
-            raise _Skip(
-                f"layer {json.dumps(item)} cannot be resolved (a !Ref to a layer that was not published, or "
-                "an intrinsic function lambdalab cannot resolve)"
-            )
-        if not resolved.startswith("arn:"):
-            raise _Skip(f"layer {resolved!r} is not a layer version ARN")
-        out.append(resolved)
-    return tuple(out)
-
-
-_LOGGING_KEYWORDS = {
-    "LogFormat": "log_format",
-    "ApplicationLogLevel": "application_log_level",
-    "SystemLogLevel": "system_log_level",
-}
-
-
-def _logging(logical_id: str, logging: Any, context: dict[str, Any], notes: list[str]) -> dict[str, Any]:
-    """``LoggingConfig`` as ``create_function`` keywords (a bad value skips the function: ``ConfigError``);
-    ``LogGroup`` is noted and left out (each function logs to its own group here)."""
-    if logging is None:
-        return {}
-    if not isinstance(logging, dict):
-        raise _Skip("LoggingConfig must be a mapping of LogFormat, ApplicationLogLevel, SystemLogLevel")
-    out: dict[str, Any] = {}
-    for key, keyword in _LOGGING_KEYWORDS.items():
-        if key in logging:
-            resolved = _resolve(logging[key], context)
-            if resolved is _UNRESOLVED:
-                notes.append(f"{logical_id}: LoggingConfig.{key} cannot be resolved; ignored")
-            else:
-                out[keyword] = resolved
-    if "LogGroup" in logging:
-        notes.append(f"{logical_id}: LoggingConfig.LogGroup ignored (logs stay in the function's own group)")
+            raise Skip(f"go build failed (offline: GOPROXY=off): {exc.output.strip()[-400:]}") from None
+        raise Skip(str(exc)) from None
     return out

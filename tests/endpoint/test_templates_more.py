@@ -264,3 +264,120 @@ def test_intrinsics_resolve_from_parameters_mappings_and_resources() -> None:
                        {"Fn::ImportValue": "x"}, {"Ref": "Stage", "Other": 1}):
         assert resolve(unresolved, context) is UNRESOLVED, unresolved
     assert resolve({"Variables": {"A": 1}}, context) == {"Variables": {"A": 1}}
+
+
+GLOBALS = """\
+Transform: AWS::Serverless-2016-10-31
+Globals:
+  Function:
+    Runtime: python3.11
+    CodeUri: app/
+    Handler: app.handler
+    Timeout: 9
+    Architectures: [x86_64]
+    Tags: {team: a, cost: x}
+    Environment: {Variables: {T_A: global, T_B: global}}
+    LoggingConfig: {LogFormat: JSON}
+    FunctionName: not-allowed-here
+Resources:
+  Merged:
+    Type: AWS::Serverless::Function
+    Properties:
+      Architectures: [arm64]
+      Tags: {cost: y}
+      Environment: {Variables: {T_B: own, T_C: own}}
+      LoggingConfig: {ApplicationLogLevel: WARN}
+  Alone:
+    Type: AWS::Serverless::Function
+    IgnoreGlobals: [Timeout, Environment]
+    Properties: {}
+  Intrinsic:
+    Type: AWS::Serverless::Function
+    Properties:
+      Environment: !If [Cond, {Variables: {T_X: "1"}}, !Ref AWS::NoValue]
+  NoGlobals:
+    Type: AWS::Serverless::Function
+    IgnoreGlobals: "*"
+    Properties: {Runtime: python3.11, CodeUri: app/, Handler: app.handler}
+  BadIgnore:
+    Type: AWS::Serverless::Function
+    IgnoreGlobals: [MemorySize]
+    Properties: {}
+"""
+
+
+def test_globals_merge_as_sam_merges_them() -> None:
+    from lambdalab.endpoint.template_globals import function_globals, merge
+    from lambdalab.endpoint.template_values import Skip
+    from lambdalab.endpoint.templates import read_template
+
+    notes: list[str] = []
+    template = _read(GLOBALS, read_template)
+    defaults = function_globals(template, notes)
+    assert notes == ["Globals: 'FunctionName' is not a supported property of 'Function'; ignored"]
+    resources = template["Resources"]
+    merged = merge("Merged", defaults, resources["Merged"]["Properties"])
+    assert merged["Architectures"] == ["arm64"] and merged["Tags"] == {"team": "a", "cost": "y"}
+    assert merged["Environment"] == {"Variables": {"T_A": "global", "T_B": "own", "T_C": "own"}}
+    assert merged["LoggingConfig"] == {"LogFormat": "JSON", "ApplicationLogLevel": "WARN"}
+    alone = merge("Alone", defaults, {}, ["Timeout", "Environment"])
+    assert "Timeout" not in alone and "Environment" not in alone and alone["Runtime"] == "python3.11"
+    assert merge("Intrinsic", defaults, resources["Intrinsic"]["Properties"])["Environment"] == {
+        "Fn::If": ["Cond", {"Variables": {"T_X": "1"}}, {"Ref": "AWS::NoValue"}]}
+    assert merge("NoGlobals", defaults, {"Timeout": 1}, "*") == {"Timeout": 1}
+    with pytest.raises(Skip, match="IgnoreGlobals' on item 'MemorySize'"):
+        merge("BadIgnore", defaults, {}, ["MemorySize"])
+
+
+def _read(text: str, read_template: object, name: str = "template.yaml") -> dict:  # type: ignore[type-arg]
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as folder:
+        (Path(folder) / name).write_text(text)
+        return read_template(Path(folder) / name)  # type: ignore[operator, no-any-return]
+
+
+FIXTURES = Path(__file__).parent / "templates" / "runtimes"
+
+
+@pytest.mark.parametrize("source", ["globals", "sqs", "runtimes", "go", "serve", "layers"])
+def test_globals_agree_with_aws_sam_translator(source: str) -> None:
+    """The same merged properties as aws-sam-translator's own Globals plugin (what sam local runs)."""
+    pytest.importorskip("samtranslator")
+    from samtranslator.plugins.globals.globals import Globals
+
+    from lambdalab.endpoint.template_globals import function_globals, merge
+    from lambdalab.endpoint.templates import read_template
+
+    from . import test_serve, test_templates_layers
+
+    texts = {"globals": GLOBALS.replace("    FunctionName: not-allowed-here\n", ""), "sqs": SQS,
+             "runtimes": (FIXTURES / "template.yaml").read_text(), "go": (FIXTURES / "go" / "template.yaml").read_text(),
+             "serve": test_serve.TEMPLATE, "layers": test_templates_layers.TEMPLATE}
+    template = _read(texts[source], read_template)
+    theirs = Globals(template)
+    defaults = function_globals(template, [])
+    checked = 0
+    for logical_id, resource in template["Resources"].items():
+        if resource["Type"] != "AWS::Serverless::Function" or logical_id == "BadIgnore":
+            continue
+        ignore = resource.get("IgnoreGlobals")
+        expected = theirs.merge("AWS::Serverless::Function", resource["Properties"], logical_id, ignore)
+        assert merge(logical_id, defaults, resource["Properties"], ignore) == expected, logical_id
+        checked += 1
+    assert checked >= 1
+
+
+@pytest.mark.slow
+def test_a_template_loads_with_globals_ignored_where_asked(project: Path) -> None:
+    with lambdalab.Lab() as lab:
+        names, notes = _load(lab, project, GLOBALS)
+        assert names == ["Merged", "Alone", "Intrinsic", "NoGlobals"], notes
+        assert any(n.startswith("Globals: 'FunctionName'") for n in notes)
+        assert any(n.startswith("BadIgnore: Resource BadIgnore has invalid") for n in notes)
+        configs = {name: lab.function(name).config for name in names}
+        assert (configs["Merged"].timeout_s, configs["Alone"].timeout_s, configs["NoGlobals"].timeout_s) == (9.0, 3.0, 3.0)
+        assert configs["Merged"].env_vars == {"T_A": "global", "T_B": "own", "T_C": "own"}
+        assert configs["Intrinsic"].env_vars == {} and "Intrinsic: Environment uses an intrinsic function" in "".join(notes)
+        assert configs["Alone"].env_vars == {} and configs["Alone"].log_format == "JSON"
+        assert configs["Merged"].application_log_level == "WARN" and configs["NoGlobals"].log_format == "Text"
