@@ -163,7 +163,11 @@ def template_functions(template: Mapping[str, Any]) -> list[tuple[str, str, froz
         props = resource.get("Properties")
         props = props if isinstance(props, Mapping) else {}
         name = props.get("FunctionName")
-        declared = _declared(props) | (shared if resource.get("Type") == FUNCTION_TYPES[0] else frozenset())
+        ignored = props.get("IgnoreGlobals")  # SAM: "*" or a list of the globals this function does not take
+        takes_globals = resource.get("Type") == FUNCTION_TYPES[0] and not (
+            ignored == "*" or (isinstance(ignored, list) and "Environment" in ignored)
+        )
+        declared = _declared(props) | (shared if takes_globals else frozenset())
         found.append((str(logical_id), name if isinstance(name, str) else str(logical_id), declared))
     return found
 

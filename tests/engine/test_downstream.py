@@ -215,3 +215,20 @@ def test_env_vars_file_as_sam_reads_it(tmp_path: Path) -> None:
     path.write_text(json.dumps({"Fn": "TABLE=x"}))
     with pytest.raises(ConfigError, match="incorrect format"):
         downstream.read_env_vars_file(path)
+
+
+def test_template_functions_declare_their_own_and_global_variables() -> None:
+    template = {
+        "Globals": {"Function": {"Environment": {"Variables": {"STAGE": "dev"}}}},
+        "Resources": {
+            "A": {"Type": "AWS::Serverless::Function", "Properties": {"Environment": {"Variables": {"T": "x"}}}},
+            "B": {"Type": "AWS::Serverless::Function", "Properties": {"FunctionName": "b-fn", "IgnoreGlobals": "*"}},
+            "C": {"Type": "AWS::Lambda::Function", "Properties": {"FunctionName": {"Ref": "Name"}}},
+            "Q": {"Type": "AWS::SQS::Queue"},
+        },
+    }
+    assert downstream.template_functions(template) == [
+        ("A", "A", frozenset({"T", "STAGE"})),
+        ("B", "b-fn", frozenset()),
+        ("C", "C", frozenset()),
+    ]
