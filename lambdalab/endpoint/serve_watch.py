@@ -115,6 +115,7 @@ def _reload_template(
             say(f"lambdalab: {name} is new in {template.name}: restart lambdalab serve to serve it")
         for name in sorted(set(names) - set(new_names)):
             say(f"lambdalab: {name} is no longer in {template.name}: still served until a restart")
+        failed: list[Exception] = []
         for name in [n for n in names if n in new_names]:
             old, new = lab.function(name), scratch.function(name)
             changes = {
@@ -124,8 +125,15 @@ def _reload_template(
             }
             # the code as the template now names it: its folder or file, or (inline code) what the scratch Lab wrote
             source = new.source_path or new.version_info().code_folder
-            old.update(path=source, **changes)
+            try:
+                old.update(path=source, **changes)
+            except Exception as exc:  # noqa: BLE001 - one function's failure leaves the others to reload
+                say(f"lambdalab: {name} not reloaded, still serving its previous code: {exc}")
+                failed.append(exc)
+                continue
             if new.source_path is not None:
                 old.source_path = new.source_path
             what = ", ".join(sorted(changes)) or "code"
             say(f"lambdalab: reloaded {name} from {template.name} ({what}; code {old.code_sha[:12]})")
+        if failed:
+            raise failed[0]  # the watcher keeps it in its errors
