@@ -27,8 +27,6 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from lambdalab import deploy, runtime_ids
 from lambdalab.config import FunctionConfig, check_handler
-from lambdalab.core._value import astuple
-from lambdalab.core.records import InvocationRecord
 from lambdalab.engine import mounts, observe, removal
 from lambdalab.engine.control_plane import EngineResult, LabSettings
 from lambdalab.errors import ConfigError, UnknownFunctionError
@@ -336,28 +334,11 @@ class Lab:
     # -- records --------------------------------------------------------------------------------
     def invocations(self) -> pd.DataFrame:
         """One row per finished invocation (the REPORT numbers, times in epoch seconds)."""
-        import pandas as pd
-
-        records = list(self._engine.plane.records)
-        columns = list(InvocationRecord._fields)
-        frame = pd.DataFrame([astuple(r) for r in records], columns=columns)
-        frame["status"] = frame["status"].map(lambda s: s.value)
-        frame["latency_ms"] = (frame["end"] - frame["submitted"]) * 1000.0
-        return frame
+        return self._engine.invocations()
 
     def spans(self, *, include_open: bool = True) -> pd.DataFrame:
         """One row per phase span: init, invoke, frozen, idle, shutdown (open ones end now)."""
-        import pandas as pd
-
-        from lambdalab.core.records import PhaseSpan
-
-        spans = list(self._engine.plane.spans)
-        if include_open and not self.closed:
-            spans += self._engine.call(lambda plane: observe.open_spans(plane))
-        columns = list(PhaseSpan._fields)
-        frame = pd.DataFrame([astuple(s) for s in spans], columns=columns)
-        frame["duration_ms"] = (frame["end"] - frame["start"]) * 1000.0
-        return frame.sort_values(["start", "environment_id"], kind="stable").reset_index(drop=True)
+        return self._engine.spans(include_open=include_open)
 
     def logs(self, name: str, environment_id: str | None = None) -> str:
         """The log streams of function ``name`` (or one environment's), as Lambda's lines."""

@@ -18,7 +18,7 @@ import weakref
 from collections.abc import Callable, Coroutine, Mapping, Sequence
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from lambdalab import deploy, downstream, log_events
 from lambdalab.config import FunctionConfig, check_lab_options
@@ -30,6 +30,9 @@ from lambdalab.engine.reaper import remove_tree
 from lambdalab.errors import ConfigError, LabClosedError
 from lambdalab.packages.layers import LayerStore, load_layer_map
 from lambdalab.results import CallbackThread, InvocationFuture, InvocationResult
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 T = TypeVar("T")
 
@@ -214,6 +217,34 @@ class LabEngine:
         return self.runtime_dirs[kind]
 
     # -- reading ----------------------------------------------------------------------------------
+    def invocations(self) -> pd.DataFrame:
+        """``Lab.invocations()``: one row per finished invocation, with its status's value and ``latency_ms``."""
+        import pandas as pd
+
+        from lambdalab.core._value import astuple
+        from lambdalab.core.records import InvocationRecord
+
+        columns = list(InvocationRecord._fields)
+        frame = pd.DataFrame([astuple(r) for r in list(self.plane.records)], columns=columns)
+        frame["status"] = frame["status"].map(lambda s: s.value)
+        frame["latency_ms"] = (frame["end"] - frame["submitted"]) * 1000.0
+        return frame
+
+    def spans(self, *, include_open: bool) -> pd.DataFrame:
+        """``Lab.spans()``: one row per phase span (open ones end now, unless not wanted), by start."""
+        import pandas as pd
+
+        from lambdalab.core._value import astuple
+        from lambdalab.core.records import PhaseSpan
+        from lambdalab.engine import observe
+
+        spans = list(self.plane.spans)
+        if include_open and not self.closed:
+            spans += self.call(lambda plane: observe.open_spans(plane))
+        frame = pd.DataFrame([astuple(s) for s in spans], columns=list(PhaseSpan._fields))
+        frame["duration_ms"] = (frame["end"] - frame["start"]) * 1000.0
+        return frame.sort_values(["start", "environment_id"], kind="stable").reset_index(drop=True)
+
     def logs(self, name: str, environment_id: str | None = None) -> str:
         """The log streams of function ``name`` (or one environment's), as Lambda's lines."""
         self.plane.function(name)
