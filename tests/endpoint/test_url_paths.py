@@ -169,3 +169,18 @@ def test_a_body_over_6_mb_is_413_and_an_alias_url_has_its_own_id(served: Any) ->
     assert live != by_path and path_url(lab, "echo", "live") == live
     status, _, body = _http(endpoint, "GET", _prefix(live) + "/v")
     assert status == 201 and json.loads(body)["rawPath"] == "/v"
+
+
+def test_a_urls_cors_applies_by_path_too(served: Any) -> None:
+    lab, endpoint, by_path, _ = served
+    from lambdalab.endpoint import function_url
+
+    function_url(lab, "echo", cors={"AllowOrigins": ["http://localhost:8888"], "AllowMethods": ["POST"]})
+    origin = {"Origin": "http://localhost:8888"}
+    status, headers, body = _http(endpoint, "OPTIONS", _prefix(by_path) + "/x",
+                                  headers={**origin, "Access-Control-Request-Method": "POST"})
+    assert status == 200 and body == b"" and headers["Access-Control-Allow-Origin"] == "http://localhost:8888"
+    assert headers["Access-Control-Allow-Methods"] == "POST"
+    status, headers, _ = _http(endpoint, "POST", _prefix(by_path) + "/x", body=b"{}", headers=origin)
+    assert status == 201 and headers["Access-Control-Allow-Origin"] == "http://localhost:8888"
+    assert len(lab.invocations()) == 1  # the preflight invoked nothing
