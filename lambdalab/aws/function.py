@@ -20,7 +20,7 @@ from lambdalab.aws.package import Code
 from lambdalab.aws.results import RemoteResult, decode_payload
 from lambdalab.config import check_alias_name, check_alias_weights
 from lambdalab.core.scheduler import Alias
-from lambdalab.errors import ConfigError, UnknownFunctionError
+from lambdalab.errors import ConfigError, LambdaLabError, UnknownFunctionError
 from lambdalab.payload import encode_client_context, encode_event
 from lambdalab.results import AsyncInvocation
 
@@ -94,18 +94,31 @@ class Function:
             params["Qualifier"] = qualifier
         if context is not None:
             params["ClientContext"] = base64.b64encode(context["client_context"].encode()).decode()
-        self._lab.note_log_group(self.remote_name)
         submitted = time.time()
-        if invocation_type != "RequestResponse":
-            response = call(self._lab.clients.invoke.invoke, InvocationType=invocation_type, **params)
-            if invocation_type == "DryRun":
-                return None
+        if invocation_type == "DryRun":
+            call(self._lab.clients.invoke.invoke, InvocationType=invocation_type, **params)
+            return None
+        if invocation_type == "Event":
+            response = self._send(InvocationType=invocation_type, **params)
             request_id = str(response["ResponseMetadata"]["RequestId"])
             self._lab.remember(request_id, self._name, submitted=submitted, sync=False)
             return AsyncInvocation(request_id, int(response.get("StatusCode", 202)))
-        response = call(self._lab.clients.invoke.invoke, LogType="Tail", **params)
+        response = self._send(LogType="Tail", **params)
         end = time.time()
         return self._result(response, submitted, end)
+
+    def _send(self, **params: Any) -> Any:
+        """Invoke; the function's log group is the Lab's to delete once Lambda took an invocation (not a refusal:
+        a throttle, an unknown function; but a lost reply, when the function may have run)."""
+        try:
+            response = call(self._lab.clients.invoke.invoke, **params)
+        except LambdaLabError:
+            raise  # Lambda's own answer: it refused the invocation
+        except Exception:
+            self._lab.note_log_group(self.remote_name)
+            raise
+        self._lab.note_log_group(self.remote_name)
+        return response
 
     def _result(self, response: dict[str, Any], submitted: float, end: float) -> RemoteResult:
         raw = response["Payload"].read()
@@ -116,17 +129,20 @@ class Function:
             error_type = str(error.get("errorType") or function_error)
         tail = base64.b64decode(response.get("LogResult") or "").decode("utf-8", "replace")
         request_id = str(response["ResponseMetadata"]["RequestId"])
-        record = records.record_from_tail(
-            tail,
-            function=self._name,
-            version=str(response.get("ExecutedVersion") or LATEST),
-            request_id=request_id,
-            submitted=submitted,
-            end=end,
-            error_type=error_type,
-        )
+        facts: dict[str, Any] = {
+            "function": self._name,
+            "version": str(response.get("ExecutedVersion") or LATEST),
+            "request_id": request_id,
+            "submitted": submitted,
+            "end": end,
+            "error_type": error_type,
+        }
+        try:
+            record = records.record_from_tail(tail, **facts)
+        except ValueError:  # no REPORT: a system log level above INFO (JSON format) leaves it out
+            record = records.record_without_report(memory_size_mb=int(self.config.get("MemorySize", 0)), **facts)
         self._lab.remember(request_id, self._name, submitted=submitted, sync=True, record=record)
-        return RemoteResult(payload, error, raw, record, tail, function_error)
+        return RemoteResult(payload, error, raw, record, tail, function_error, region=self._lab.region)
 
     def invoke_async(self, event: Any = None, *, qualifier: str | None = None) -> AsyncInvocation:
         """Same as ``invoke(event, invocation_type="Event")``."""

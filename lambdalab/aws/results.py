@@ -5,6 +5,8 @@ numbers), so a cell, a card or a load run reads either the same way.
 The record comes from the REPORT line in the log tail Lambda returns with a ``LogType=Tail`` invoke
 (``lambdalab.aws.records.record_from_tail``). The environment is not in that tail: ``environment_id`` is
 ``""`` here, and the Lab's ``invocations()`` fills it from CloudWatch Logs (one stream per environment).
+In a notebook a ``RemoteResult`` shows as a result card (``lambdalab.jupyter.remote_card``) with only what
+AWS reports, and says what it does not.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ class RemoteResult:
     record: InvocationRecord
     log: str = dataclasses.field(repr=False, default="")  # the decoded tail (the last 4 KB of the log)
     function_error: str | None = None  # X-Amz-Function-Error ("Unhandled")
+    region: str = ""  # the Lab's region: where the function ran ("" when not known)
 
     request_id = property(lambda self: self.record.request_id)
     environment_id = property(lambda self: self.record.environment_id)
@@ -42,6 +45,11 @@ class RemoteResult:
     def status(self) -> str:
         status = self.record.status
         return str(getattr(status, "value", status))
+
+    @property
+    def target(self) -> str:
+        """Where it ran: ``"AWS Lambda (us-east-1)"`` (a result card says so)."""
+        return f"AWS Lambda ({self.region})" if self.region else "AWS Lambda"
 
     @property
     def report(self) -> str:

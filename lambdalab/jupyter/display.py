@@ -1,9 +1,10 @@
 """Rich display for lambdalab's plain objects, attached from the outside.
 
-``register(ipython)`` adds ``text/html`` formatters for ``InvocationResult`` and ``Function``;
-the objects themselves stay plain (their ``text/plain`` is still their ``repr``, which is what a
-terminal and nbval see). The cards are self-contained HTML with an inline SVG timeline, so they
-need neither plotly nor a widget frontend. Their colours are ``lambdalab.viz.colours``' only.
+``register(ipython)`` adds ``text/html`` formatters for ``InvocationResult`` and ``Function`` (and, by name, for
+a load report and for ``lambdalab.aws.results.RemoteResult``, imported only when one shows); the objects
+themselves stay plain (their ``text/plain`` is still their ``repr``, which is what a terminal and nbval see). The
+cards are self-contained HTML with an inline SVG timeline, so they need neither plotly nor a widget frontend.
+Their pieces are ``lambdalab.jupyter.card_parts``'; their colours ``lambdalab.viz.colours``' only.
 
 Every card wraps: its fields (``.lambdalab-field``, a label and a value) flow in rows within
 640 px. A result card's phase bar (``lambdalab.jupyter.phasebar``) draws milliseconds at a scale
@@ -11,33 +12,47 @@ that cards can share, so a cold and a warm request compare at a glance: ``result
 scale_ms=...)`` for one card, ``compare(*results)`` for several at one scale, and
 ``card_scale(...)`` for the cards the notebook shows (by default each is drawn at the scale of the
 longest of the last ``SESSION_CARDS`` shown, so a warm card after a cold one is visibly shorter;
-the bar's caption says the scale).
+the bar's caption says the scale). A result card names the code that ran (``code``: the first 8 characters of
+its version's code hash), so a redeploy (an edited cell, a watched file) shows on the next card. A result from
+AWS Lambda gets ``lambdalab.jupyter.remote_card``'s card: only what AWS reports.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import html
-import json
 import sys
 from collections.abc import Iterable
 from typing import Any
 
-from lambdalab.api import Function
+from lambdalab.api import Function, Lab
+from lambdalab.jupyter.card_parts import (
+    SMALL,
+    UI,
+    billed_item,
+    body,
+    card,
+    escape,
+    fields,
+    head,
+    key_line,
+    log_details,
+    pre,
+)
 from lambdalab.jupyter.phasebar import (
     BAR_PX,
     GAP_PX,
     MEANINGS,
     MIN_PHASE_PX,
     SESSION_CARDS,
+    ResultLike,
     card_scale,
     result_phases,
     segments,
     timeline_svg,
     total_ms,
 )
+from lambdalab.jupyter.remote_card import REMOTE_RESULT, is_remote, remote_result_html
 from lambdalab.results import InvocationResult
-from lambdalab.viz.colours import OUTCOME_COLOURS, UI_COLOURS, text_on
 
 __all__ = [  # the phase bar's names are lambdalab.jupyter.phasebar's, here too
     "BAR_PX",
@@ -47,9 +62,11 @@ __all__ = [  # the phase bar's names are lambdalab.jupyter.phasebar's, here too
     "Cards",
     "card_scale",
     "code_hash",
+    "code_of",
     "compare",
     "function_html",
     "register",
+    "remote_result_html",
     "report_html",
     "result_html",
     "result_phases",
@@ -57,16 +74,8 @@ __all__ = [  # the phase bar's names are lambdalab.jupyter.phasebar's, here too
     "unregister",
 ]
 
-_UI = UI_COLOURS
 _SCALING_FIELDS = ("reserved_concurrency", "provisioned_concurrency", "keep_alive_s")
-_STYLE = (
-    f"font-family:system-ui,sans-serif;font-size:13px;border:1px solid {_UI['border']};border-radius:6px;"
-    f"padding:8px 10px;margin:2px 0;max-width:640px;box-sizing:border-box;overflow-wrap:anywhere;"
-    f"background:{_UI['background']};color:{_UI['text']}"
-)
-_FIELDS_STYLE = "display:flex;flex-wrap:wrap;gap:1px 12px;margin:3px 0;min-width:0"
-_SMALL = f"font-size:11px;color:{_UI['muted']}"
-_PAYLOAD_CHARS = 2000
+_DEFERRED = (("lambdalab.load.report", "LoadReport"), REMOTE_RESULT)  # formatters by name: no import until one shows
 
 
 def register(ipython: Any) -> None:
@@ -74,62 +83,123 @@ def register(ipython: Any) -> None:
     formatter = ipython.display_formatter.formatters["text/html"]
     formatter.for_type(InvocationResult, result_html)
     formatter.for_type(Function, function_html)
-    formatter.for_type_by_name("lambdalab.load.report", "LoadReport", report_html)  # no import until one shows
+    formatter.for_type_by_name(*_DEFERRED[0], report_html)
+    formatter.for_type_by_name(*REMOTE_RESULT, remote_result_html)
 
 
 def unregister(ipython: Any) -> None:
     formatter = ipython.display_formatter.formatters["text/html"]
     for cls in (InvocationResult, Function):
         formatter.type_printers.pop(cls, None)
-    formatter.deferred_printers.pop(("lambdalab.load.report", "LoadReport"), None)
-    report_module = sys.modules.get("lambdalab.load.report")
-    if report_module is not None:
-        formatter.type_printers.pop(report_module.LoadReport, None)
+    for module_name, name in _DEFERRED:
+        formatter.deferred_printers.pop((module_name, name), None)
+        module = sys.modules.get(module_name)
+        if module is not None:
+            formatter.type_printers.pop(getattr(module, name), None)
 
 
 def report_html(report: Any) -> str:
     """A load report: its summary as Lambda-style text (``print(report)`` shows the same)."""
-    return _card("report", _pre(str(report), _UI["code"], "summary"))
+    return card("report", pre(str(report), UI["code"], "summary"))
 
 
 @dataclasses.dataclass(frozen=True)
 class Cards:
-    """Several result cards at one time scale (``compare``); displays as HTML in a notebook."""
+    """Several result cards at one time scale (``compare``); displays as HTML in a notebook.
 
-    results: tuple[InvocationResult, ...]
+    Results from AWS Lambda (``RemoteResult``) take their own card, at the same scale."""
+
+    results: tuple[Any, ...]
     scale_ms: float
 
     def _repr_html_(self) -> str:
-        return "".join(result_html(result, scale_ms=self.scale_ms) for result in self.results)
+        return "".join(
+            remote_result_html(result, scale_ms=self.scale_ms)
+            if is_remote(result)
+            else result_html(result, scale_ms=self.scale_ms)
+            for result in self.results
+        )
 
 
-def compare(*results: InvocationResult | Iterable[InvocationResult], scale_ms: float | None = None) -> Cards:
-    """Result cards drawn at one scale (the longest request's, or ``scale_ms``), to compare cold and warm."""
-    flat: list[InvocationResult] = []
+def compare(*results: ResultLike | Iterable[ResultLike], scale_ms: float | None = None) -> Cards:
+    """Result cards drawn at one scale (the longest request's, or ``scale_ms``), to compare cold and warm
+    (or this machine and AWS Lambda)."""
+    flat: list[Any] = []
     for item in results:
-        flat.extend([item] if isinstance(item, InvocationResult) else item)
+        flat.extend([item] if hasattr(item, "record") else item)
     longest = max((total_ms(segments(result)) for result in flat), default=1.0)
     return Cards(tuple(flat), float(scale_ms) if scale_ms is not None else longest)
 
 
 # -- invocation results ---------------------------------------------------------------------------
-def result_html(result: InvocationResult, *, scale_ms: float | None = None) -> str:
-    """A card: function, cold/warm and status, payload or error, the REPORT numbers, the phases, a key.
+def result_html(result: InvocationResult, *, scale_ms: float | None = None, code_sha: str | None = None) -> str:
+    """A card: function, cold/warm and status, ids and code, payload or error, the REPORT numbers, the phases, a key.
 
     ``scale_ms``: the milliseconds the full phase bar stands for (a longer request fills it); by
-    default the notebook's shared scale (``card_scale``).
+    default the notebook's shared scale (``card_scale``). ``code_sha``: the code that ran (its first 8
+    characters are shown); by default ``code_of(result)``, "" to leave it out.
     """
     record = result.record
-    badge = _badge("cold", OUTCOME_COLOURS["cold"]) if result.cold else _badge("warm", OUTCOME_COLOURS["warm"])
-    status = _badge(result.error.get("errorType", "error"), OUTCOME_COLOURS["error"]) if result.error else _ok()
-    head = f"<div><b>{_e(record.function)}</b> {badge} {status}</div>"
-    ids = _fields([("request", record.request_id[:8]), ("environment", record.environment_id[:8])])
-    return _card(
+    code = code_of(result) if code_sha is None else code_sha
+    cells = [("request", record.request_id[:8]), ("environment", record.environment_id[:8])]
+    if code:
+        cells.append(("code", code[:8]))
+    return card(
         "result",
-        f"{head}{ids}{_body(result)}{_report_fields(result)}"
+        f"{head(result)}{fields(cells)}{body(result)}{_report_fields(result)}"
         f"<div style='margin-top:4px'>{timeline_svg(result, scale_ms=scale_ms)}</div>"
-        f"{_key(result)}{_init_hint(result)}{_log(result)}",
+        f"{_key(result)}{_init_hint(result)}{log_details(result.log)}",
     )
+
+
+def code_of(result: InvocationResult, places: Iterable[Any] | None = None) -> str:
+    """The sha256 of the code that ran ``result`` ("" when not found), from a ``Function`` or ``Lab`` in ``places``.
+
+    ``places`` defaults to the values of the notebook's namespace (a ``%%lambda`` cell's function is there under
+    its name). When several hold a function of that name, the one whose environments include the result's
+    wins. The hash is that of the result's version's code as deployed when asked: for ``$LATEST``, right after the
+    invoke, the code that ran.
+    """
+    record = result.record
+    candidates: list[Function] = []
+    for item in _namespace() if places is None else places:
+        fn = _holding(item, record.function)
+        if fn is not None and not any(other.lab is fn.lab for other in candidates):
+            candidates.append(fn)
+    ran = [fn for fn in candidates if _ran_in(fn, record.environment_id)]
+    chosen = ran or candidates
+    if len(chosen) != 1:
+        return ""
+    try:
+        return str(chosen[0].version_info(record.version).code_sha)
+    except Exception:  # noqa: BLE001 - a closed Lab, a deleted version: the card goes without
+        return ""
+
+
+def _namespace() -> list[Any]:
+    from IPython import get_ipython
+
+    shell = get_ipython()
+    return list(shell.user_ns.values()) if shell is not None else []
+
+
+def _holding(item: Any, name: str) -> Function | None:
+    """``item`` itself or its function ``name``, when it is a Function or an open Lab holding one of that name."""
+    if isinstance(item, Function):
+        return item if item.name == name else None
+    if isinstance(item, Lab) and not item.closed:
+        try:
+            return item.function(name) if name in item.functions() else None
+        except Exception:  # noqa: BLE001 - closing meanwhile
+            return None
+    return None
+
+
+def _ran_in(fn: Function, environment_id: str) -> bool:
+    try:
+        return any(environment.environment_id == environment_id for environment in fn.environments())
+    except Exception:  # noqa: BLE001 - a closed Lab
+        return False
 
 
 def _init_hint(result: InvocationResult) -> str:
@@ -138,22 +208,7 @@ def _init_hint(result: InvocationResult) -> str:
         return ""
     name = result.record.function
     call = f"{name}.profile_init()" if name.isidentifier() else f"lab.function({name!r}).profile_init()"
-    return f"<div class='lambdalab-init-hint' style='{_SMALL}'>why is this init slow? <code>{_e(call)}</code></div>"
-
-
-def _body(result: InvocationResult) -> str:
-    if result.error is not None:
-        error = result.error
-        trace = "".join(str(line) for line in (error.get("stackTrace") or [])[-6:])
-        text = f"{error.get('errorType', 'Error')}: {error.get('errorMessage', '')}\n{trace}".rstrip()
-        return _pre(text, _UI["error_background"], "lambdalab-error")
-    try:
-        text = json.dumps(result.payload, indent=1, ensure_ascii=False, default=str)
-    except (TypeError, ValueError):
-        text = repr(result.payload)
-    if len(text) > _PAYLOAD_CHARS:
-        text = text[:_PAYLOAD_CHARS] + f"\n… ({len(text) - _PAYLOAD_CHARS} more characters)"
-    return _pre(text, _UI["code"], "lambdalab-payload")
+    return f"<div class='lambdalab-init-hint' style='{SMALL}'>why is this init slow? <code>{escape(call)}</code></div>"
 
 
 def _report_fields(result: InvocationResult) -> str:
@@ -166,7 +221,7 @@ def _report_fields(result: InvocationResult) -> str:
     if result.init_duration_ms is not None:
         cells.append(("Init", f"{result.init_duration_ms:.2f} ms"))
     cells.append(("Latency", f"{result.record.latency_ms:.2f} ms"))
-    return _fields(cells, "lambdalab-numbers")
+    return fields(cells, "lambdalab-numbers")
 
 
 def _key(result: InvocationResult) -> str:
@@ -180,38 +235,8 @@ def _key(result: InvocationResult) -> str:
         if record.reset
         else ("frozen", "= paused till the next request", MEANINGS["frozen"])
     )
-    if record.cold and record.init_duration_ms is not None and not record.init_suppressed:
-        billed = "= Duration + Init, rounded up (init is billed since Aug 2025)"
-    elif record.cold:
-        billed = "= Duration (the init ran inside it), rounded up"
-    else:
-        billed = "= Duration, rounded up to whole ms"
-    items.append(("Billed", billed, _BILLED))
-    text = " · ".join(f"<span title='{_e(why)}'><b>{_e(name)}</b> {_e(what)}</span>" for name, what, why in items)
-    return f"<div class='lambdalab-key' style='{_SMALL};margin-top:2px'>{text}</div>"
-
-
-_BILLED = (
-    "Lambda bills Duration plus, on a cold start, the Init (for on-demand functions since 1 Aug 2025), "
-    "rounded up to the next millisecond (at least 1 ms)"
-)
-
-
-def _log(result: InvocationResult) -> str:
-    """The request's log lines, START to REPORT, folded away (multi-line records shown line by line)."""
-    log = result.log
-    if not log:
-        return ""
-    try:
-        from lambdalab.logtext import readable
-    except ImportError:  # pragma: no cover - the text helpers ship with lambdalab
-        text = log
-    else:
-        text = readable(log)
-    return (
-        f"<details class='lambdalab-log' style='{_SMALL};margin-top:2px'><summary>log</summary>"
-        f"{_pre(text.rstrip(), _UI['code'], 'lambdalab-log-text')}</details>"
-    )
+    items.append(billed_item(record))
+    return key_line(items)
 
 
 # -- functions --------------------------------------------------------------------------------------
@@ -244,9 +269,9 @@ def function_html(fn: Function) -> str:
     if not config.freeze:
         cells.append(("freeze", "off"))
     package_cells = _package_cells(config)
-    packages = _fields(package_cells, "lambdalab-packages") if package_cells else ""
-    head = f"<div>λ <b>{_e(fn.name)}</b> <span style='color:{_UI['muted']}'>function</span></div>"
-    return _card("function", f"{head}{_fields(cells)}{packages}")
+    packages = fields(package_cells, "lambdalab-packages") if package_cells else ""
+    title = f"<div>λ <b>{escape(fn.name)}</b> <span style='color:{UI['muted']}'>function</span></div>"
+    return card("function", f"{title}{fields(cells)}{packages}")
 
 
 def _package_cells(config: Any) -> list[tuple[str, str]]:
@@ -264,44 +289,3 @@ def _package_cells(config: Any) -> list[tuple[str, str]]:
 def code_hash(fn: Function) -> str:
     """The sha256 of the function's current code (the name of its content-addressed folder)."""
     return fn.code_sha
-
-
-# -- helpers ----------------------------------------------------------------------------------------
-def _card(kind: str, inner: str) -> str:
-    return f"<div class='lambdalab-card lambdalab-{kind}' style='{_STYLE}'>{inner}</div>"
-
-
-def _fields(cells: list[tuple[str, str]], cls: str = "lambdalab-fields") -> str:
-    """Label-value pairs that wrap: one ``.lambdalab-field`` each."""
-    items = "".join(
-        f"<span class='lambdalab-field' style='min-width:0;max-width:100%'>"
-        f"<span style='color:{_UI['muted']}'>{_e(label)}</span> <b>{_e(value)}</b></span>"
-        for label, value in cells
-    )
-    return f"<div class='{cls}' style='{_FIELDS_STYLE}'>{items}</div>"
-
-
-def _badge(text: str, colour: str) -> str:
-    return (
-        f"<span class='lambdalab-badge' style='background:{colour};color:{text_on(colour)};border-radius:9px;"
-        f"padding:0 7px;font-size:11px'>{_e(text)}</span>"
-    )
-
-
-def _ok() -> str:
-    """The status of a request that did not fail: an outline, no fill (a fill colour would mean something)."""
-    return (
-        f"<span class='lambdalab-badge' style='border:1px solid {_UI['muted']};color:{_UI['muted']};"
-        f"border-radius:9px;padding:0 6px;font-size:11px'>ok</span>"
-    )
-
-
-def _pre(text: str, background: str, cls: str) -> str:
-    return (
-        f"<pre class='{cls}' style='background:{background};margin:4px 0;padding:4px 6px;"
-        f"max-height:14em;overflow:auto;white-space:pre-wrap;overflow-wrap:anywhere'>{_e(text)}</pre>"
-    )
-
-
-def _e(value: object) -> str:
-    return html.escape(str(value), quote=True)

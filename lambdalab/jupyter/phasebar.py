@@ -6,14 +6,20 @@ what each stretch was (a failed init retried inside the invoke is named so, not 
 filled with ``PHASE_COLOURS[key]``, at least ``MIN_PHASE_PX`` wide, the true duration in its
 ``<title>``. The milliseconds a full bar stands for are the card's ``scale_ms`` or the notebook's
 shared scale (``card_scale``), so a cold and a warm card compare at a glance.
+
+A result from AWS Lambda (``lambdalab.aws.results.RemoteResult``, any result that is not an
+``InvocationResult``) gets only what its REPORT line says: the init if it was cold, and the invoke. Its
+``submitted`` time is this machine's clock before a round trip over the network, so no wait is drawn, and
+nothing after the response: AWS does not show whether the environment froze.
 """
 
 from __future__ import annotations
 
 import collections
 import html
-from typing import NamedTuple
+from typing import NamedTuple, Protocol
 
+from lambdalab.core.records import InvocationRecord
 from lambdalab.results import InvocationResult
 from lambdalab.viz.colours import PHASE_COLOURS, UI_COLOURS
 
@@ -23,9 +29,11 @@ __all__ = [
     "MEANINGS",
     "MIN_PHASE_PX",
     "SESSION_CARDS",
+    "ResultLike",
     "TAIL_PX",
     "Segment",
     "card_scale",
+    "remote",
     "result_phases",
     "segments",
     "timeline_svg",
@@ -49,6 +57,18 @@ MEANINGS = {
     "frozen": "paused (SIGSTOP) until the next request, using no CPU",
     "reset": "the process was stopped after the error; the next request starts a new one and runs init again",
 }
+
+
+class ResultLike(Protocol):
+    """What a phase bar reads of a result: its record (``InvocationResult`` and AWS's ``RemoteResult`` have one)."""
+
+    @property
+    def record(self) -> InvocationRecord: ...
+
+
+def remote(result: ResultLike) -> bool:
+    """Whether ``result`` came from AWS Lambda (it is not this machine's ``InvocationResult``)."""
+    return not isinstance(result, InvocationResult)
 
 
 class _Scale:
@@ -93,7 +113,7 @@ class Segment(NamedTuple):
     meaning: str
 
 
-def result_phases(result: InvocationResult) -> list[tuple[str, float, float]]:
+def result_phases(result: ResultLike) -> list[tuple[str, float, float]]:
     """This request's phases as (phase, start, end) in engine seconds: wait, init if cold, invoke.
 
     Built from the invocation record alone (the REPORT numbers), so it needs no Lab.
@@ -101,8 +121,9 @@ def result_phases(result: InvocationResult) -> list[tuple[str, float, float]]:
     return [(segment.phase, segment.start, segment.end) for segment in segments(result)]
 
 
-def segments(result: InvocationResult) -> list[Segment]:
-    """The stretches of the request's bar, in order: a wait or failed init, init, invoke."""
+def segments(result: ResultLike) -> list[Segment]:
+    """The stretches of the request's bar, in order: a wait or failed init, init, invoke (init and invoke only
+    for a result from AWS Lambda)."""
     record = result.record
     invoke_start = record.end - record.duration_ms / 1000.0
     out: list[Segment] = []
@@ -114,7 +135,7 @@ def segments(result: InvocationResult) -> list[Segment]:
         else:
             out.append(Segment("init", invoke_start - init_s, invoke_start, "init", MEANINGS["init"]))
     first = out[0].start if out else invoke_start
-    if first - record.submitted > 0.0002:
+    if first - record.submitted > 0.0002 and not remote(result):
         if record.cold and record.init_suppressed:  # only a failed init phase is retried inside the invoke
             out.insert(0, Segment("init", record.submitted, first, "init failed", MEANINGS["init failed"]))
         else:
@@ -129,8 +150,9 @@ def total_ms(stretches: list[Segment]) -> float:
     return max((stretches[-1].end - stretches[0].start) * 1000.0, 1e-3) if stretches else 1e-3
 
 
-def timeline_svg(result: InvocationResult, *, width: int = BAR_PX, scale_ms: float | None = None) -> str:
-    """Inline SVG: the request's phases left to right, then frozen (or reset) after the response.
+def timeline_svg(result: ResultLike, *, width: int = BAR_PX, scale_ms: float | None = None) -> str:
+    """Inline SVG: the request's phases left to right, then frozen (or reset) after the response (on this machine:
+    AWS does not show what follows).
 
     ``scale_ms`` milliseconds fill the bar (a longer request fills it alone); by default the
     shared ``card_scale``. A phase is at least ``MIN_PHASE_PX`` wide; hover shows its duration.
@@ -148,10 +170,11 @@ def timeline_svg(result: InvocationResult, *, width: int = BAR_PX, scale_ms: flo
         parts.append(_rect(segment.phase, x, w, title))
         labels.append(_label(segment.phase, f"{segment.label} {_ms(ms)}", title))
         x += w + GAP_PX
-    after, label = ("shutdown", "reset") if result.record.reset else ("frozen", "frozen")
-    meaning = MEANINGS[label]
-    parts.append(_rect(after, x, TAIL_PX, f"{label} …: {meaning}", dashed=True))
-    labels.append(_label(after, f"{label} …", f"{label}: {meaning}"))
+    if not remote(result):
+        after, label = ("shutdown", "reset") if result.record.reset else ("frozen", "frozen")
+        meaning = MEANINGS[label]
+        parts.append(_rect(after, x, TAIL_PX, f"{label} …: {meaning}", dashed=True))
+        labels.append(_label(after, f"{label} …", f"{label}: {meaning}"))
     svg = (
         f"<svg class='lambdalab-timeline' width='{width}' height='18' viewBox='0 0 {width} 18' "
         f"style='max-width:100%;height:auto' xmlns='http://www.w3.org/2000/svg' role='img' "
