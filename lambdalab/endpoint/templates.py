@@ -46,6 +46,7 @@ import ast
 import json
 import re
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -148,15 +149,18 @@ def _loader(yaml: Any) -> Any:
     return CloudFormationLoader
 
 
-def load_template(lab: Lab, path: str | Path) -> tuple[list[str], list[str]]:
+def load_template(
+    lab: Lab, path: str | Path, parameters: Mapping[str, Any] | None = None
+) -> tuple[list[str], list[str]]:
     """Publish the template's layers, register its functions, wire its SQS sources; (names, notes).
 
     One resource lambdalab cannot serve (a bad ``FunctionName``, ``CodeUri`` or ``Runtime``, a malformed
-    property) is left out with a note naming its logical id; the rest of the template still loads."""
+    property) is left out with a note naming its logical id; the rest of the template still loads.
+    ``parameters`` override the ``Parameters``' defaults, as ``sam local --parameter-overrides`` does."""
     path = Path(path)
     template = read_template(path)
-    context = _context(lab, template)
     notes: list[str] = []
+    context = _context(lab, template, parameters or {}, notes)
     defaults = template_globals.function_globals(template, notes)
     resources = template.get("Resources") or {}
     if not isinstance(resources, dict):
@@ -201,11 +205,16 @@ def load_template(lab: Lab, path: str | Path) -> tuple[list[str], list[str]]:
 _FUNCTION_TYPES = ("AWS::Serverless::Function", "AWS::Lambda::Function")
 
 
-def _context(lab: Lab, template: dict[str, Any]) -> dict[str, Any]:
+def _context(lab: Lab, template: dict[str, Any], overrides: Mapping[str, Any], notes: list[str]) -> dict[str, Any]:
     """Parameters (their ``Default``), pseudo parameters and ``Mappings``, for ``template_values.resolve``."""
     parameters: Any = template.get("Parameters")
     parameters = parameters if isinstance(parameters, dict) else {}
     context = {k: v.get("Default") for k, v in parameters.items() if isinstance(v, dict)}
+    for key, value in overrides.items():
+        if key in context:
+            context[key] = value
+        else:
+            notes.append(f"parameter {key} is not in the template's Parameters; ignored")
     context.update(
         {
             "AWS::Region": lab.settings.region,

@@ -381,3 +381,32 @@ def test_a_template_loads_with_globals_ignored_where_asked(project: Path) -> Non
         assert configs["Intrinsic"].env_vars == {} and "Intrinsic: Environment uses an intrinsic function" in "".join(notes)
         assert configs["Alone"].env_vars == {} and configs["Alone"].log_format == "JSON"
         assert configs["Merged"].application_log_level == "WARN" and configs["NoGlobals"].log_format == "Text"
+
+
+@pytest.mark.slow
+def test_parameter_overrides_and_mappings_reach_the_functions(project: Path) -> None:
+    text = """\
+Transform: AWS::Serverless-2016-10-31
+Parameters:
+  Stage: {Type: String, Default: dev}
+Mappings:
+  Sizes: {dev: {Mem: 256}, prod: {Mem: 1024}}
+Resources:
+  Sized:
+    Type: AWS::Serverless::Function
+    Properties:
+      Runtime: python3.11
+      CodeUri: app/
+      Handler: app.handler
+      MemorySize: !FindInMap [Sizes, !Ref Stage, Mem]
+      Environment: {Variables: {T_STAGE: !Ref Stage, T_NAME: !Join ["-", [!Ref Stage, !Ref AWS::Region]]}}
+"""
+    with lambdalab.Lab() as lab:
+        names, notes = _load(lab, project, text)
+        assert lab.function("Sized").config.memory_mb == 256 and notes == []
+    (project / "template.yaml").write_text(text)
+    with lambdalab.Lab() as lab:
+        names, notes = load_template(lab, project / "template.yaml", parameters={"Stage": "prod", "Nope": "x"})
+        assert names == ["Sized"] and notes == ["parameter Nope is not in the template's Parameters; ignored"]
+        config = lab.function("Sized").config
+        assert config.memory_mb == 1024 and config.env_vars == {"T_STAGE": "prod", "T_NAME": "prod-us-east-1"}
