@@ -410,3 +410,17 @@ Resources:
         assert names == ["Sized"] and notes == ["parameter Nope is not in the template's Parameters; ignored"]
         config = lab.function("Sized").config
         assert config.memory_mb == 1024 and config.env_vars == {"T_STAGE": "prod", "T_NAME": "prod-us-east-1"}
+
+
+@pytest.mark.slow
+def test_serve_a_template_with_an_alias_and_queues_over_the_cli(project: Path, tmp_path: Path) -> None:
+    from .conftest import cli_env, serve_cli
+
+    (project / "template.yaml").write_text(SQS)
+    with serve_cli(["--template", str(project / "template.yaml"), "--port", "0", "--no-urls"], cli_env(tmp_path)) as run:
+        c = client(run.url)
+        out = c.invoke(FunctionName="Worker", Qualifier="live", Payload=json.dumps({"Records": [{"body": "x"}]}))
+        assert out["ExecutedVersion"] == "1" and json.loads(out["Payload"].read()) == {"batchItemFailures": []}
+        assert [a["Name"] for a in c.list_aliases(FunctionName="Worker")["Aliases"]] == ["live"]
+    assert "WorkerFromOrders: local SQS queue orders-dev delivers to Worker:live" in run.stderr
+    assert "StreamMapping: kinesis stream sources" in run.stderr
