@@ -79,6 +79,9 @@ class MainRoute:
         self.max_body = invoke_route.max_body  # a URL's body over its own limit answers 413 in ``start``
 
     def target(self, line: bytes) -> tuple[Any, Any] | None:
+        if line.startswith(b"POST /2015-03-31/"):  # the Invoke API first: the hot path
+            invoke_target = self.invoke.target(line)
+            return None if invoke_target is None else (self.invoke, invoke_target)
         space = line.find(b" ")
         if line[space + 1 : space + 1 + len(_PREFIX_BYTES)] == _PREFIX_BYTES:
             parsed = parse_target(line)
