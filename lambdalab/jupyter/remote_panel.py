@@ -6,13 +6,12 @@
 - Frames: CloudWatch Logs are read once, when the run has ended (``fn.spans()`` and ``fn.invocations()``, which
   wait for the late log lines), not a few times a second: while it runs, the charts come from the run's own rows
   (cold, warm, latency); at the end the spans fill the time charts and each row gets its environment (its log
-  stream) for the per-environment chart.
+  stream) for the per-environment chart and the report's environment counts (``LoadReport.with_environments``).
 - Settings: only memory is applied from the panel; the scaling knobs are this machine's.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import html
 import math
 import warnings
@@ -91,12 +90,6 @@ def final_frames(fn: Any, started_at: float, snapshot: Any) -> tuple[Any, Any]:
         spans = spans[(spans["function"] == fn.name) & (spans["end"] >= started_at)].copy()
         spans["start"] = spans["start"].clip(lower=started_at)
         spans["duration_ms"] = (spans["end"] - spans["start"]) * 1000.0
-    if snapshot is None or not len(snapshot.invocations):
+    if snapshot is None:
         return spans.reset_index(drop=True), snapshot
-    if not len(records):
-        return spans.reset_index(drop=True), snapshot
-    streams = dict(zip(records["request_id"], records["environment_id"], strict=True))
-    rows = snapshot.invocations.copy()
-    known = rows["request_id"].map(streams)
-    rows["environment_id"] = known.where(known.notna() & (known != ""), rows["environment_id"])
-    return spans.reset_index(drop=True), dataclasses.replace(snapshot, invocations=rows)
+    return spans.reset_index(drop=True), snapshot.with_environments(records)  # rows and counts: their log streams

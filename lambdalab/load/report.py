@@ -14,7 +14,10 @@ Definitions (rows are requests):
 - latency percentiles: over invoked rows, ``latency_ms`` = record ``end - submitted``
   (what ``lab.invocations()`` reports), split by ``cold``.
 - *environments created*: distinct environments with a cold start in this run (a re-init of an
-  environment that existed before the run counts too); *used*: distinct environments.
+  environment that existed before the run counts too); *used*: distinct environments. ``None`` (printed
+  "unknown") while a row that counts has no environment id: a run on AWS Lambda, whose Invoke answers do not
+  name the environment (``environment_id`` ``""`` until CloudWatch Logs are read: its log stream).
+  ``report.with_environments(fn.invocations())`` fills the rows' ids from the function's records and counts them.
 - GB-s: Σ ``memory_size_mb``/1024 × ``billed_duration_ms``/1000 over invoked rows; cost at the
   list prices of https://aws.amazon.com/lambda/pricing/ (us-east-1, x86, first tier, no free tier),
   throttles are free.
@@ -63,8 +66,8 @@ class LoadSummary:
     warm_latency_p50_ms: float
     warm_latency_p90_ms: float
     warm_latency_p99_ms: float
-    environments_created: int
-    environments_used: int
+    environments_created: int | None  # None: not known (rows without an environment id, as from AWS Lambda)
+    environments_used: int | None
     duration_s: float
     throughput_per_s: float
     gb_s: float
@@ -107,10 +110,7 @@ class LoadSummary:
                 f"{self.succeeded:,} ok, {self.errors:,} errors, {self.throttles:,} throttles"
             ),
             *self._error_lines(),
-            (
-                f"cold starts {self.cold_starts:,} ({pct}); environments created {self.environments_created:,}, "
-                f"used {self.environments_used:,}"
-            ),
+            f"cold starts {self.cold_starts:,} ({pct}); {self._environments_text()}",
             "latency ms      p50       p90       p99",
         ]
         for label, prefix in (("all", "latency"), ("cold", "cold_latency"), ("warm", "warm_latency")):
@@ -121,6 +121,17 @@ class LoadSummary:
             f"+ requests ${self.request_cost_usd:.8f}), {self.price_label}"
         )
         return "\n".join(lines)
+
+    def _environments_text(self) -> str:
+        created, used = self.environments_created, self.environments_used
+        if created is None and used is None:
+            return (
+                "environments unknown (not named by the invoke's answers: report.with_environments(fn.invocations()))"
+            )
+        return (
+            f"environments created {'unknown' if created is None else f'{created:,}'}, "
+            f"used {'unknown' if used is None else f'{used:,}'}"
+        )
 
     def errors_text(self) -> str:
         """``"29 (Runtime.ExitError 20, Unhandled 9)"``: the errors and their types with counts."""
@@ -163,6 +174,7 @@ def summarize(invocations: pd.DataFrame, duration_s: float, *, architecture: str
         for q in QUANTILES:
             quant[f"{prefix}_p{round(q * 100)}_ms"] = _quantile(latency[mask], q)
     n_invoked = int(invoked.sum())
+    created, used = _environment_counts(df["environment_id"], cold, invoked)
     gb_s = float(
         (
             df["memory_size_mb"][invoked].astype(float)
@@ -188,8 +200,8 @@ def summarize(invocations: pd.DataFrame, duration_s: float, *, architecture: str
         cold_starts=int(cold.sum()),
         cold_start_pct=100.0 * int(cold.sum()) / n_invoked if n_invoked else math.nan,
         **quant,
-        environments_created=int(df["environment_id"][cold].nunique()),
-        environments_used=int(df["environment_id"][invoked].nunique()),
+        environments_created=created,
+        environments_used=used,
         duration_s=float(duration_s),
         throughput_per_s=len(df) / duration_s if duration_s > 0 else math.nan,
         gb_s=gb_s,
@@ -199,6 +211,15 @@ def summarize(invocations: pd.DataFrame, duration_s: float, *, architecture: str
         price_label=label,
         error_types=_error_types(df["error_type"][df["error_type"].notna() & ~throttled]),
     )
+
+
+def _environment_counts(ids: pd.Series, cold: pd.Series, invoked: pd.Series) -> tuple[int | None, int | None]:
+    """Distinct environments among the cold and the invoked rows (created, used); None where a row of them has no
+    id (``""``: not known yet)."""
+    unknown = ids.isna() | (ids.astype(str) == "")
+    created = None if bool((unknown & cold).any()) else int(ids[cold].nunique())
+    used = None if bool((unknown & invoked).any()) else int(ids[invoked].nunique())
+    return created, used
 
 
 def _error_types(types: pd.Series) -> dict[str, int]:
@@ -224,6 +245,29 @@ class LoadReport:
     max_in_flight: int  # most requests this run had in flight at once
     stopped: bool  # ended early by stop(), the stop event or Ctrl-C
     finished: bool  # False for a snapshot of a run still going
+
+    def with_environments(self, records: pd.DataFrame) -> LoadReport:
+        """This report with each row's ``environment_id`` taken from ``records`` where the row has none, and its
+        environments counted again.
+
+        ``records``: a frame with ``request_id`` and ``environment_id`` columns, such as ``fn.invocations()`` of a
+        function on AWS Lambda (read from CloudWatch Logs: one log stream per environment). Rows whose request is
+        not there (its logs not read yet) keep ``""``, and the counts stay unknown.
+        """
+        rows = self.invocations
+        if not len(rows) or not len(records):
+            return self
+        known = records[records["environment_id"].notna() & (records["environment_id"].astype(str) != "")]
+        streams = dict(zip(known["request_id"], known["environment_id"], strict=True))
+        rows = rows.copy()
+        missing = rows["environment_id"].isna() | (rows["environment_id"].astype(str) == "")
+        found = rows["request_id"].map(streams)
+        rows["environment_id"] = rows["environment_id"].where(~missing | found.isna(), found)
+        invoked = rows["request_id"].notna()
+        cold = rows["cold"].fillna(False).astype(bool) & invoked
+        created, used = _environment_counts(rows["environment_id"], cold, invoked)
+        summary = dataclasses.replace(self.summary, environments_created=created, environments_used=used)
+        return dataclasses.replace(self, invocations=rows, summary=summary)
 
     def __str__(self) -> str:
         state = "finished" if self.finished else "in progress"
