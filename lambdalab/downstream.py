@@ -163,7 +163,7 @@ def template_functions(template: Mapping[str, Any]) -> list[tuple[str, str, froz
         props = resource.get("Properties")
         props = props if isinstance(props, Mapping) else {}
         name = props.get("FunctionName")
-        ignored = props.get("IgnoreGlobals")  # SAM: "*" or a list of the globals this function does not take
+        ignored = resource.get("IgnoreGlobals")  # a resource attribute (SAM): "*" or the globals it does not take
         takes_globals = resource.get("Type") == FUNCTION_TYPES[0] and not (
             ignored == "*" or (isinstance(ignored, list) and "Environment" in ignored)
         )

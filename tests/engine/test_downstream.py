@@ -222,7 +222,9 @@ def test_template_functions_declare_their_own_and_global_variables() -> None:
         "Globals": {"Function": {"Environment": {"Variables": {"STAGE": "dev"}}}},
         "Resources": {
             "A": {"Type": "AWS::Serverless::Function", "Properties": {"Environment": {"Variables": {"T": "x"}}}},
-            "B": {"Type": "AWS::Serverless::Function", "Properties": {"FunctionName": "b-fn", "IgnoreGlobals": "*"}},
+            "B": {"Type": "AWS::Serverless::Function", "IgnoreGlobals": "*", "Properties": {"FunctionName": "b-fn"}},
+            # a property of that name is not SAM's attribute: the globals still apply
+            "D": {"Type": "AWS::Serverless::Function", "Properties": {"FunctionName": "d-fn", "IgnoreGlobals": "*"}},
             "C": {"Type": "AWS::Lambda::Function", "Properties": {"FunctionName": {"Ref": "Name"}}},
             "Q": {"Type": "AWS::SQS::Queue"},
         },
@@ -230,5 +232,6 @@ def test_template_functions_declare_their_own_and_global_variables() -> None:
     assert downstream.template_functions(template) == [
         ("A", "A", frozenset({"T", "STAGE"})),
         ("B", "b-fn", frozenset()),
+        ("D", "d-fn", frozenset({"STAGE"})),
         ("C", "C", frozenset()),
     ]
