@@ -102,6 +102,7 @@ def run_serve(args: argparse.Namespace) -> int:
     from lambdalab.endpoint.serve_watch import apply_env_vars, serve_watcher, template_of
     from lambdalab.endpoint.server import is_loopback
     from lambdalab.endpoint.templates import load_folder, load_template
+    from lambdalab.endpoint.url_paths import path_url
 
     if not is_loopback(args.host) and not args.allow_remote:
         print(
@@ -142,7 +143,7 @@ def run_serve(args: argparse.Namespace) -> int:
             for name in names:
                 line = f"  {name}"
                 if not args.no_urls:
-                    line += f"  function URL {lab.function(name).url()}"
+                    line += f"  function URL {lab.function(name).url()}  (by path: {path_url(lab, name)})"
                 print(line)
             if args.watch:
                 watcher = serve_watcher(lab, names, template, env_file, lambda line: print(line, flush=True))

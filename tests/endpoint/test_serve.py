@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -150,6 +152,10 @@ def serving(sam_folder: Path, tmp_path: Path) -> Iterator[tuple[str, str]]:
 def test_serve_a_sam_template_over_the_cli(serving: tuple[str, str]) -> None:
     url, output = serving
     assert "HelloFunction  function URL http://127.0.0.1:" in output
+    by_path = re.search(r"HelloFunction .*\(by path: (http://127\.0\.0\.1:\d+/_aws/lambda-url/\w+/)\)", output)
+    assert by_path and by_path.group(1).startswith(url), output  # on the endpoint's own port
+    with urllib.request.urlopen(by_path.group(1), timeout=10) as reply:
+        assert json.loads(reply.read())["GREETING"] == "hello-dev"
     c = client(url)
     answer = c.invoke(FunctionName="HelloFunction", Payload=b"{}")
     assert json.loads(answer["Payload"].read())["GREETING"] == "hello-dev"
