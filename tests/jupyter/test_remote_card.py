@@ -119,7 +119,7 @@ def test_a_remote_error_card_and_a_comparison_with_this_machine(aws_lab: Any, la
     both = display.compare(here, [there])
     remote_ms = there.init_duration_ms + there.duration_ms  # its bar: the init and the invoke, nothing before
     assert both.scale_ms == pytest.approx(max(here.record.latency_ms, remote_ms), rel=1e-6)
-    local_card, remote_card = (c for c in (card(part) for part in _split(both._repr_html_())))
+    local_card, remote_card = (c for c in (card(part) for part in _split(html(both))))
     assert "lambdalab-remote" not in local_card.classes and "lambdalab-remote" in remote_card.classes
     assert [p for p, _w, _t in bars(local_card)][-1] == "frozen"  # this machine's card keeps its freeze
     assert [p for p, _w, _t in bars(remote_card)] == ["init", "invoke"]
@@ -140,6 +140,12 @@ def test_lambda_invoke_on_the_aws_target_shows_the_remote_card(ip: Any, aws_env:
         c = card(html(result))
         assert "lambdalab-remote" in c.classes and c.find("lambdalab-target")[0].text == "on AWS Lambda (us-east-1)"
         assert [p for p, _w, _t in bars(c)] == ["init", "invoke"]
+        display.unregister(ip)  # the remote card goes with the others
+        try:
+            assert html(result) is None
+        finally:
+            display.register(ip)
+        assert "lambdalab-remote" in card(html(result)).classes
     finally:
         lambdalab.jupyter.close_default_lab()  # the kernel's AWS Lab with delete=True, before the stand-in's env goes
 
