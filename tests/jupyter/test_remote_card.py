@@ -8,7 +8,9 @@ and CloudWatch Logs, moto's IAM on loopback); nothing leaves this machine. The H
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -180,3 +182,29 @@ def test_code_of_finds_the_function_in_the_given_places_and_the_card_can_leave_i
         assert display.code_of(result, [other, lab]) == fn.code_sha
     assert fields(card(display.result_html(result, code_sha=fn.code_sha)))["code"] == fn.code_sha[:8]
     assert "code" not in fields(card(display.result_html(result, code_sha="")))
+
+
+def test_a_watched_reload_shows_on_the_next_card(ip: Any, html: Any, tmp_path: Path) -> None:
+    """Issue 17's watch: after an edit of a watched file, the notebook's next card names the new code."""
+    pytest.importorskip("watchfiles")
+    folder = tmp_path / "app"
+    folder.mkdir()
+    source = folder / "app.py"
+    source.write_text("def handler(event, context):\n    return 'v1'\n")
+    with lambdalab.Lab() as lab:
+        ip.user_ns["lab"] = lab  # as a notebook holds it
+        fn = lab.create_function("watched", path=folder, handler="app.handler")
+        before = card(html(fn.invoke()))
+        assert fields(before)["code"] == fn.code_sha[:8]
+        old = fn.code_sha
+        with lab.watch(fn):
+            source.write_text("def handler(event, context):\n    return 'v2'\n")
+            deadline = time.monotonic() + 5.0
+            result = fn.invoke()
+            while result.payload != "v2":
+                assert time.monotonic() < deadline, "the edit was not redeployed within 5 s"
+                time.sleep(0.02)
+                result = fn.invoke()
+            after = card(html(result))
+        assert fn.code_sha != old and fields(after)["code"] == fn.code_sha[:8] != old[:8]
+        assert [b.text for b in after.find("lambdalab-badge")][0] == "cold"
