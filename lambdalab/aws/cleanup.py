@@ -1,9 +1,12 @@
 """Finding and removing what AWS Labs left: ``cleanup`` (the CLI's ``lambdalab aws cleanup``).
 
 A resource is lambdalab's when its name starts with the prefix and it carries the ``lambdalab:lab`` tag (any Lab's,
-or ``lab_id``'s): functions (ListFunctions + ListTags), execution roles (ListRoles under ``/lambdalab/`` +
-ListRoleTags). Layers have no tags: theirs are the names ``{prefix}{8 hex lab id}-...``. Log groups
-``/aws/lambda/{prefix}...`` go with their function: one found above, or one that no longer exists.
+or ``lab_id``'s) and the ``lambdalab:prefix`` tag equal to the prefix (another prefix that starts the same, like
+``lambdalab-team-``, is another set of Labs'): functions (ListFunctions + ListTags), execution roles (ListRoles
+under ``/lambdalab/`` + ListRoleTags). Layers have no tags: theirs are the names ``{prefix}{8 hex lab id}-...``.
+Log groups ``/aws/lambda/{name}`` go with a function found above. A group whose function no longer exists carries
+no mark of who made it: it is listed only when asked (``orphans=True``, ``--orphan-log-groups``), and never with
+``lab_id``.
 
 One line per resource, ``function ARN``, ``layer ARN``, ``role ARN``, ``log-group NAME``, in that order;
 deleted unless ``dry_run``. Nothing is deleted that was not listed.
@@ -16,9 +19,10 @@ from typing import Any
 
 from lambdalab.aws import roles
 from lambdalab.aws.clients import call, paginate, region_of, session_or_default, translate
-from lambdalab.errors import UnknownFunctionError
+from lambdalab.errors import ConfigError, UnknownFunctionError
 
 TAG = "lambdalab:lab"
+PREFIX_TAG = "lambdalab:prefix"
 _LAB_ID = re.compile(r"[0-9a-f]{8}")
 
 
@@ -29,9 +33,13 @@ def cleanup(
     lab_id: str | None = None,
     region: str | None = None,
     dry_run: bool = False,
+    orphans: bool = False,
 ) -> list[str]:
     """List (and unless ``dry_run`` delete) what lambdalab's AWS Labs created under ``prefix`` (``lab_id``'s only,
-    when given); returns one line per resource."""
+    when given); returns one line per resource. ``orphans=True`` adds the log groups ``/aws/lambda/{prefix}...``
+    whose function no longer exists, whoever made them (not with ``lab_id``: nothing says whose they are)."""
+    if orphans and lab_id is not None:
+        raise ConfigError("invalid options: orphan log groups carry no Lab's id; list them without lab_id")
     session = session_or_default(session)
     where = region_of(session, region)
     lam = session.client("lambda", region_name=where)
@@ -40,14 +48,16 @@ def cleanup(
 
     all_functions = paginate(lam, "list_functions", "Functions")
     names = {str(f["FunctionName"]) for f in all_functions}
-    functions = [f for f in all_functions if str(f["FunctionName"]).startswith(prefix) and _ours(lam, f, lab_id)]
+    functions = [
+        f for f in all_functions if str(f["FunctionName"]).startswith(prefix) and _ours(lam, f, prefix, lab_id)
+    ]
     layers = _layers(lam, prefix, lab_id)
     found_roles = _roles(iam, prefix, lab_id)
     ours = {str(f["FunctionName"]) for f in functions}
     groups = [
         str(g["logGroupName"])
         for g in paginate(logs, "describe_log_groups", "logGroups", logGroupNamePrefix=f"/aws/lambda/{prefix}")
-        if (fn := str(g["logGroupName"]).removeprefix("/aws/lambda/")) in ours or fn not in names
+        if (fn := str(g["logGroupName"]).removeprefix("/aws/lambda/")) in ours or (orphans and fn not in names)
     ]
     lines = (
         [f"function {f['FunctionArn']}" for f in functions]
@@ -62,12 +72,16 @@ def cleanup(
     return lines
 
 
-def _ours(lam: Any, function: dict[str, Any], lab_id: str | None) -> bool:
+def _ours(lam: Any, function: dict[str, Any], prefix: str, lab_id: str | None) -> bool:
     try:
         tags = call(lam.list_tags, Resource=function["FunctionArn"]).get("Tags") or {}
     except UnknownFunctionError:  # deleted meanwhile
         return False
-    return TAG in tags and (lab_id is None or tags[TAG] == lab_id)
+    return _tagged(tags, prefix, lab_id)
+
+
+def _tagged(tags: dict[str, str], prefix: str, lab_id: str | None) -> bool:
+    return TAG in tags and tags.get(PREFIX_TAG) == prefix and (lab_id is None or tags[TAG] == lab_id)
 
 
 def _layers(lam: Any, prefix: str, lab_id: str | None) -> list[str]:
@@ -89,7 +103,7 @@ def _roles(iam: Any, prefix: str, lab_id: str | None) -> list[dict[str, Any]]:
         if not str(role["RoleName"]).startswith(f"{prefix}exec-"):
             continue
         tags = {t["Key"]: t["Value"] for t in paginate(iam, "list_role_tags", "Tags", RoleName=role["RoleName"])}
-        if TAG in tags and (lab_id is None or tags[TAG] == lab_id):
+        if _tagged(tags, prefix, lab_id):
             found.append(role)
     return found
 

@@ -31,8 +31,9 @@ from lambdalab.errors import (
 
 POOL = 64  # threads of a Lab's executor, and connections of each client's pool
 DEFAULT_REGION = "us-east-1"
-# the hosts of AWS itself (anything else is a stand-in or another compatible service)
-_AWS_HOST = re.compile(r"^https?://[^/]*\.amazonaws\.com(\.cn)?(:\d+)?(/|$)")
+# the hosts of AWS itself, IPv4 and dual-stack (``lambda.<region>.api.aws``, ``AWS_USE_DUALSTACK_ENDPOINT``);
+# anything else is a stand-in or another compatible service
+_AWS_HOST = re.compile(r"^https?://[^/]*\.(amazonaws\.com(\.cn)?|api\.aws|amazonwebservices\.com\.cn)(:\d+)?(/|$)")
 
 
 @dataclass(frozen=True)

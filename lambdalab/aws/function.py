@@ -110,6 +110,7 @@ class Function:
     def _send(self, **params: Any) -> Any:
         """Invoke; the function's log group is the Lab's to delete once Lambda took an invocation (not a refusal:
         a throttle, an unknown function; but a lost reply, when the function may have run)."""
+        self._lab.note_log_group(self.remote_name, sent=True)
         try:
             response = call(self._lab.clients.invoke.invoke, **params)
         except LambdaLabError:

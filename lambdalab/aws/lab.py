@@ -35,6 +35,7 @@ from lambdalab.aws.clients import (
     error_code,
     error_message,
     make_clients,
+    paginate,
     region_of,
     session_or_default,
     translate,
@@ -82,7 +83,9 @@ class Lab:
         self.role_arn = role_arn
         self.confirm_above_usd = float(confirm_above_usd)
         self.logs_wait_s = float(logs_wait_s)
-        self.workdir = Path(tempfile.mkdtemp(prefix=f"lambdalab-aws-{self.id}-"))
+        # packages are built in a folder made for each build and removed after it (none lives with the Lab: a
+        # process killed or ended without running finalizers left one behind); this path is never made
+        self.workdir = Path(tempfile.gettempdir()) / f"lambdalab-aws-{self.id}"
         self.executor = ThreadPoolExecutor(POOL, thread_name_prefix=f"lambdalab-aws-{self.id}")
         self.started = time.time()
         self.log = reading.InvocationLog()
@@ -92,6 +95,9 @@ class Lab:
         self._created: list[tuple[str, str]] = []  # (kind, ARN or name), in creation order
         self._lock = threading.Lock()
         self._closed = False
+        self._closing = False  # close() began: nothing new starts; close() may be called again until it succeeds
+        self._deleted_events: dict[str, list[dict[str, Any]]] = {}  # remote name -> events read before deletion
+        self._sent_to: set[str] = set()  # functions an invocation was sent to: their log group may exist
         # a Lab never closed says at exit what it left (a network call while the interpreter ends could hang)
         self._at_exit = weakref.finalize(
             self, _left_behind, self.id, self.prefix, self.region, self._created, self.workdir
@@ -117,33 +123,46 @@ class Lab:
         return self._closed
 
     def check_open(self) -> None:
-        if self._closed:
+        if self._closed or self._closing:
             raise LabClosedError(f"this AWS Lab ({self.id}) is closed; create a new one")
 
     def close(self, delete: bool = True) -> None:
         """Stop; with ``delete`` (the default) remove every function, layer version, log group and role this Lab
-        created. ``delete=False`` leaves them (``lambdalab aws cleanup --lab ID`` removes them later)."""
+        created. ``delete=False`` leaves them (``lambdalab aws cleanup --lab ID`` removes them later).
+
+        Invocations under way are not waited for (their functions are deleted under them). If a delete fails or
+        close is interrupted, the Lab stays not ``closed`` (nothing new starts) and ``close()`` tries again; what
+        is left is still named at exit."""
         if self._closed:
             return
+        self._closing = True
+        self.executor.shutdown(wait=False, cancel_futures=True)
+        shutil.rmtree(self.workdir, ignore_errors=True)
+        if delete:
+            failures = []
+            maybe = [("log-group", f"/aws/lambda/{remote}") for remote in sorted(self._sent_to)]
+            for kind, ident in [*reversed(self._created_list()), *maybe]:  # a group that may exist: gone or not
+                try:
+                    delete_one(self.clients.lambda_, self.clients.logs, self.clients.iam, kind, ident)
+                except Exception as exc:
+                    failures.append(f"{kind} {ident}: {translate(exc)}")
+                    continue
+                self._forget(kind, ident)
+            if failures:
+                raise LambdaLabError(
+                    "could not delete: "
+                    + "; ".join(failures)
+                    + ". Try again with close(), or: "
+                    + cleanup_command(self.id, self.prefix, self.region)
+                )
         self._closed = True
         self._at_exit.detach()
-        self.executor.shutdown(wait=True, cancel_futures=True)
-        shutil.rmtree(self.workdir, ignore_errors=True)
         if not delete:
             _left_behind(self.id, self.prefix, self.region, self._created)
-            return
-        failures = []
-        for kind, ident in reversed(list(self._created)):
-            try:
-                delete_one(self.clients.lambda_, self.clients.logs, self.clients.iam, kind, ident)
-            except Exception as exc:
-                failures.append(f"{kind} {ident}: {translate(exc)}")
-                continue
-            self._forget(kind, ident)
-        if failures:
-            raise LambdaLabError(
-                "could not delete: " + "; ".join(failures) + f". Try again: lambdalab aws cleanup --lab {self.id}"
-            )
+
+    def _created_list(self) -> list[tuple[str, str]]:
+        with self._lock:
+            return list(self._created)
 
     def created(self) -> list[str]:
         """ARNs (a log group: its name) of everything this Lab created and has not deleted, oldest first."""
@@ -160,9 +179,14 @@ class Lab:
             if (kind, ident) in self._created:
                 self._created.remove((kind, ident))
 
-    def note_log_group(self, remote_name: str) -> None:
-        """The function's log group exists from its first invocation on: the Lab deletes it at close."""
-        self._note("log-group", f"/aws/lambda/{remote_name}")
+    def note_log_group(self, remote_name: str, *, sent: bool = False) -> None:
+        """The function's log group exists once an invocation ran (Lambda made it): the Lab deletes it at close.
+        ``sent``: an invocation is on its way (it may exist): close deletes it too, ``created()`` does not list it."""
+        if sent:
+            with self._lock:
+                self._sent_to.add(remote_name)
+        elif not self._closed:
+            self._note("log-group", f"/aws/lambda/{remote_name}")
 
     def remember(
         self, request_id: str, name: str, *, submitted: float, sync: bool, record: InvocationRecord | None = None
@@ -218,19 +242,33 @@ class Lab:
         configuration, zipped = self._prepare(name, settings, code, progress)
         role = self._role()
         params = {"FunctionName": remote, "Role": role, "Code": {"ZipFile": zipped}, "Tags": self.tags}
+        noted = {ident for kind, ident in self._created_list() if kind == "function"}
         try:
             made = roles.retry_new_role(
                 lambda: self.clients.lambda_.create_function(**params, **configuration, Publish=False),
                 wait_s=roles.ROLE_WAIT_S if self._own_role else 0.0,
             )
+            arn = str(made["FunctionArn"])
         except Exception as exc:
-            if error_code(exc) == "ResourceConflictException":  # left by an earlier Lab, or made by someone else
+            # the reply may have been lost after Lambda made it (a read timeout; botocore's retry then meets
+            # ResourceConflictException): a function of this name tagged with this Lab's id is this call's
+            found = self._own_function(remote)
+            if found is not None and found not in noted:
+                arn = found
+            elif found is not None:
+                self._note("function", found)
+                raise ConfigError(
+                    f"invalid name: {remote} already exists: this Lab made it in an earlier create_function that "
+                    f"failed; close() deletes it ({error_message(exc)})"
+                ) from None
+            elif error_code(exc) == "ResourceConflictException":  # left by an earlier Lab, or made by someone else
                 raise ConfigError(
                     f"invalid name: {remote} already exists in {self.region} ({error_message(exc)}); a Lab left "
                     f"open? `lambdalab aws cleanup --dry-run` lists what Labs left, or use another prefix"
                 ) from None
-            raise translate(exc) from None
-        self._note("function", str(made["FunctionArn"]))
+            else:
+                raise translate(exc) from None
+        self._note("function", arn)
         self._remote_names.append(remote)
         fn = Function(self, name, settings, code, self.wait_ready(remote))
         fn.layer_arns = configuration.get("Layers", [])
@@ -238,6 +276,15 @@ class Lab:
         if settings.get("reserved_concurrency") is not None:
             fn.set_reserved_concurrency(settings["reserved_concurrency"])
         return fn
+
+    def _own_function(self, remote: str) -> str | None:
+        """The ARN of function ``remote`` if it exists and carries this Lab's tag (GetFunction, ListTags)."""
+        try:
+            arn = str(self.clients.lambda_.get_function(FunctionName=remote)["Configuration"]["FunctionArn"])
+            tags = self.clients.lambda_.list_tags(Resource=arn).get("Tags") or {}
+        except Exception:  # not there, or not readable: not known to be this Lab's
+            return None
+        return arn if tags.get("lambdalab:lab") == self.id and tags.get("lambdalab:prefix") == self.prefix else None
 
     def redeploy(self, fn: Function, code: Code | None, changes: dict[str, Any]) -> None:
         """``Function.update``: new code (UpdateFunctionCode) and/or settings (UpdateFunctionConfiguration)."""
@@ -278,16 +325,20 @@ class Lab:
         configuration = package.configuration(name, settings, code)
         configuration.setdefault("Description", f"lambdalab {self.id}: {name}")
         identifier = configuration["Runtime"]
-        zipped = package.build_zip(
-            self.workdir,
-            handler_module=configuration["Handler"].rpartition(".")[0] or "lambda_function",
-            code=code,
-            runtime=identifier,
-            requirements=settings.get("requirements") or (),
-            pip_args=settings.get("pip_args") or (),
-            for_aws=self.clients.on_aws,
-            progress=progress,
-        )
+        workdir = Path(tempfile.mkdtemp(prefix=f"lambdalab-aws-{self.id}-"))  # this build's only
+        try:
+            zipped = package.build_zip(
+                workdir,
+                handler_module=configuration["Handler"].rpartition(".")[0] or "lambda_function",
+                code=code,
+                runtime=identifier,
+                requirements=settings.get("requirements") or (),
+                pip_args=settings.get("pip_args") or (),
+                for_aws=self.clients.on_aws,
+                progress=progress,
+            )
+        finally:
+            shutil.rmtree(workdir, ignore_errors=True)
         if layers:
             configuration["Layers"] = self._layer_arns(settings["layers"], identifier)
         return configuration, zipped
@@ -299,23 +350,38 @@ class Lab:
                 arns.append(ref)
                 continue
             layer_name, data = package.layer_zip(ref)
-            published = call(
-                self.clients.lambda_.publish_layer_version,
-                LayerName=f"{self.prefix}{self.id}-{layer_name}",
-                Description=f"lambdalab {self.id}: {Path(ref).name}",
-                Content={"ZipFile": data},
-                CompatibleRuntimes=[runtime],
-            )
+            full_name = f"{self.prefix}{self.id}-{layer_name}"  # this Lab's id is in the name: every version is ours
+            try:
+                published = call(
+                    self.clients.lambda_.publish_layer_version,
+                    LayerName=full_name,
+                    Description=f"lambdalab {self.id}: {Path(ref).name}",
+                    Content={"ZipFile": data},
+                    CompatibleRuntimes=[runtime],
+                )
+            except Exception:
+                self._note_layer_versions(full_name)  # a version published before the reply was lost
+                raise
             self._note("layer", str(published["LayerVersionArn"]))
             arns.append(str(published["LayerVersionArn"]))
         return arns
+
+    def _note_layer_versions(self, layer_name: str) -> None:
+        try:
+            found = paginate(self.clients.lambda_, "list_layer_versions", "LayerVersions", LayerName=layer_name)
+        except Exception:
+            return
+        for version in sorted(found, key=lambda v: int(v["Version"])):
+            self._note("layer", str(version["LayerVersionArn"]))
 
     def _role(self) -> str:
         with self._lock:
             if self.role_arn is None:
                 name = roles.role_name(self.prefix, self.id)
                 try:
-                    self.role_arn = roles.create_role(self.clients.iam, name, self.tags)
+                    self.role_arn = roles.create_role(
+                        self.clients.iam, name, self.tags
+                    )  # adopts one whose reply was lost
                 except Exception as exc:
                     raise translate(exc) from None
                 self._own_role = True
@@ -354,10 +420,14 @@ class Lab:
         return list(self._functions)
 
     def delete_function(self, name: str) -> None:
-        """DeleteFunction: its versions and aliases go; its log group stays until ``close``."""
+        """DeleteFunction: its versions and aliases go; its log group stays until ``close``.
+
+        Its events as they are now are kept too, for a log group that goes with its function (the stand-in's)."""
         fn = self.function(name)
         arn = fn.arn()
+        kept = reading.events(self.clients.logs, fn.remote_name, self.started)
         call(self.clients.lambda_.delete_function, FunctionName=fn.remote_name)
+        self._deleted_events[fn.remote_name] = kept
         self._forget("function", arn)
         self._functions.pop(name, None)
 
@@ -373,19 +443,24 @@ class Lab:
         """One row per finished invocation, read from CloudWatch Logs (the local frame's columns); waits up to
         ``logs_wait_s`` for the REPORT of every synchronous invoke this Lab saw."""
         wait = self.logs_wait_s if wait_s is None else wait_s
-        return reading.invocations(self.clients.logs, self._targets(names), self.log, self.started, wait)
+        return reading.invocations(
+            self.clients.logs, self._targets(names), self.log, self.started, wait, self._deleted_events
+        )
 
     def spans(self, *, names: Sequence[str] | None = None, wait_s: float | None = None) -> pd.DataFrame:
         """Init and invoke spans from CloudWatch Logs; ``attrs["unknown_phases"]`` names what AWS does not show."""
         wait = self.logs_wait_s if wait_s is None else wait_s
-        return reading.spans(self.clients.logs, self._targets(names), self.log, self.started, wait)
+        return reading.spans(
+            self.clients.logs, self._targets(names), self.log, self.started, wait, self._deleted_events
+        )
 
     def logs(self, name: str, environment_id: str | None = None) -> str:
         """Function ``name``'s log lines (or one log stream's: an environment's), stream by stream."""
-        return reading.log_text(self.clients.logs, self.remote_name(name), self.started, environment_id)
+        remote = self.remote_name(name)
+        return reading.log_text(self.clients.logs, remote, self.started, environment_id, self._deleted_events)
 
     def log_streams(self, name: str) -> list[str]:
-        return reading.log_streams(self.clients.logs, self.remote_name(name))
+        return reading.log_streams(self.clients.logs, self.remote_name(name), self._deleted_events)
 
 
 def _left_behind(
@@ -397,9 +472,14 @@ def _left_behind(
     if created:
         print(
             f"lambdalab: AWS Lab {lab_id} left {len(created)} resources in {region}; remove them with: "
-            f"lambdalab aws cleanup --lab {lab_id} --prefix {prefix} --region {region}",
+            + cleanup_command(lab_id, prefix, region),
             file=sys.stderr,
         )
+
+
+def cleanup_command(lab_id: str, prefix: str, region: str) -> str:
+    """The shell command that removes what Lab ``lab_id`` left."""
+    return f"lambdalab aws cleanup --lab {lab_id} --prefix {prefix} --region {region}"
 
 
 def _requirements(requirements: Sequence[str] | str | None) -> list[str]:

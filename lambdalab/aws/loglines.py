@@ -14,7 +14,7 @@ import re
 from collections.abc import Mapping
 from typing import Any, Final
 
-__all__ = ["parse_report", "platform_line", "runtime_error_type"]
+__all__ = ["old_style_failure", "parse_report", "platform_line", "runtime_error_type"]
 
 _KEYS: Final = (
     "Billed Restore Duration|Billed Duration|Restore Duration|Init Duration|Max Memory Used|Memory Size|Duration"
@@ -222,4 +222,23 @@ def runtime_error_type(message: str, request_id: str) -> str | None:
         if isinstance(data, dict) and isinstance(data.get("errorType"), str) and "stackTrace" in data:
             if data.get("requestId") in (None, "", request_id):
                 return str(data["errorType"])
+    return None
+
+
+_TIMED_OUT: Final = re.compile(r"Task timed out after \d+(?:\.\d+)? seconds")
+_EXITED: Final = re.compile(r"Runtime exited with(?:out providing a reason| error)")
+
+
+def old_style_failure(message: str, request_id: str) -> tuple[str, str | None] | None:
+    """(status, error type) that an older log line of Lambda's says of ``request_id``, or None.
+
+    Regions that still write the old style end a timed-out invocation with ``<time> <request id> Task timed out
+    after 3.00 seconds`` and a crash with ``RequestId: <id> Error: Runtime exited with error: ...``, and their
+    REPORT has no ``Status``: ``("timeout", None)`` and ``("error", "Runtime.ExitError")``."""
+    if request_id not in message:
+        return None
+    if _TIMED_OUT.search(message):
+        return "timeout", None
+    if _EXITED.search(message):
+        return "error", "Runtime.ExitError"
     return None

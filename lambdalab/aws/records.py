@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Final
 
-from lambdalab.aws.loglines import parse_report, platform_line, runtime_error_type
+from lambdalab.aws.loglines import old_style_failure, parse_report, platform_line, runtime_error_type
 from lambdalab.core.outcomes import Status
 from lambdalab.core.records import InvocationRecord, Phase, PhaseSpan
 
@@ -32,6 +32,8 @@ __all__ = [
     "parse_report",
     "platform_line",
     "record_from_tail",
+    "record_without_report",
+    "has_report",
     "records_from_events",
     "spans_frame",
     "spans_from_events",
@@ -41,6 +43,21 @@ UNKNOWN_PHASES: Final = ["frozen", "idle", "shutdown"]  # phases CloudWatch Logs
 
 
 # -- one invocation's record from a synchronous invoke's log tail ----------------------------------------------
+def _old_style(report: dict[str, Any], failure: tuple[str, str | None] | None) -> dict[str, Any]:
+    """``report`` with the status an old-style line of its invocation gave (its REPORT has no ``Status``)."""
+    if failure is None or report["status"] is not None:
+        return report
+    return {**report, "status": failure[0], "error_type": report["error_type"] or failure[1]}
+
+
+def _error_type(report: Mapping[str, Any], error_type: str | None) -> str | None:
+    """A failed REPORT's ``Error Type`` (``Runtime.Unknown`` of an init error) is the record's, as locally;
+    otherwise what the caller or the runtime's error line said."""
+    if report["status"] in ("error", "failure") and report["error_type"]:
+        return str(report["error_type"])
+    return error_type or report["error_type"]
+
+
 def _status(report: Mapping[str, Any], error_type: str | None) -> tuple[Status, bool]:
     """(status, reset) of an invocation: a platform failure resets its environment, a handler's error does not."""
     word = report["status"]
@@ -69,10 +86,11 @@ def record_from_tail(
     inside the invoke (after an init error) is read from its ``INIT_REPORT ... Phase: invoke`` line when the tail
     holds it. Raises ``ValueError`` when the tail has no REPORT line (or a malformed one).
     """
-    report, init_ms = None, None
+    report, init_ms, failure = None, None, None
     for line in log_tail.splitlines():
         parsed = platform_line(line)
         if parsed is None:
+            failure = failure or old_style_failure(line, request_id)
             continue
         kind, facts = parsed
         if kind == "init_report" and facts["phase"] == "invoke":
@@ -81,6 +99,7 @@ def record_from_tail(
             report = parse_report(line)
     if report is None:
         raise ValueError(f"no REPORT line in the log tail of request {request_id}: {log_tail[-200:]!r}")
+    report = _old_style(report, failure)
     status, reset = _status(report, error_type)
     suppressed = report["init_duration_ms"] is None and init_ms is not None
     return _record(
@@ -89,13 +108,53 @@ def record_from_tail(
         version=version,
         environment_id="",
         status=status,
-        error_type=error_type or report["error_type"],
+        error_type=_error_type(report, error_type),
         reset=reset,
         init_ms=init_ms if suppressed else report["init_duration_ms"],
         suppressed=suppressed,
         submitted=submitted,
         end=end,
     )
+
+
+def record_without_report(
+    *,
+    function: str,
+    version: str,
+    request_id: str,
+    submitted: float,
+    end: float,
+    error_type: str | None,
+    memory_size_mb: int,
+) -> InvocationRecord:
+    """The record of a synchronous invocation whose log tail has no REPORT (the JSON log format with a system log
+    level above INFO leaves it out): what Lambda measured is unknown, never invented: ``duration_ms`` NaN,
+    ``billed_duration_ms`` and ``max_memory_used_mb`` 0, ``cold`` False with no ``init_duration_ms``; ``start``
+    is ``submitted`` (the invocation ran between the two); the status is the caller's (an error or a success)."""
+    return InvocationRecord(
+        request_id=request_id,
+        function=function,
+        version=version,
+        environment_id="",
+        cold=False,
+        init_duration_ms=None,
+        init_suppressed=False,
+        duration_ms=float("nan"),
+        billed_duration_ms=0,
+        memory_size_mb=int(memory_size_mb),
+        max_memory_used_mb=0,
+        status=Status.ERROR if error_type else Status.SUCCESS,
+        error_type=error_type,
+        start=submitted,
+        end=end,
+        submitted=submitted,
+        reset=False,
+    )
+
+
+def has_report(record: InvocationRecord) -> bool:
+    """False for a ``record_without_report``: its numbers are not Lambda's."""
+    return record.duration_ms == record.duration_ms  # NaN is not equal to itself
 
 
 def _record(
@@ -144,10 +203,12 @@ def _stream_version(stream: str) -> str:
 
 
 def _known(value: Any) -> dict[str, Any]:
-    """What a caller knows of a request: a mapping, or a record (its ``submitted``, ``status``, ``error_type``)."""
+    """What a caller knows of a request: a mapping, or a record (its ``submitted``, ``end``, ``status``,
+    ``error_type``)."""
+    keys = ("submitted", "end", "status", "error_type")
     if isinstance(value, Mapping):
-        return {k: value[k] for k in ("submitted", "status", "error_type") if k in value}
-    return {k: getattr(value, k) for k in ("submitted", "status", "error_type") if hasattr(value, k)}
+        return {k: value[k] for k in keys if k in value}
+    return {k: getattr(value, k) for k in keys if hasattr(value, k)}
 
 
 class _Stream:
@@ -161,6 +222,7 @@ class _Stream:
         self.cold_since: float | None = None  # the first INIT_START since the last invocation
         self.suppressed_ms: float | None = None  # INIT_REPORT Phase: invoke: an init inside the next invoke
         self.after_reset = False
+        self.init_failed = False  # the init inside the next invoke failed: its handler never ran (no invoke span)
         self.current: dict[str, Any] | None = None  # the START being run
 
     def span(self, phase: Phase, start: float, end: float, version: str, request_id: str | None = None) -> None:
@@ -179,8 +241,11 @@ class _Stream:
     def line(self, at: float, message: str) -> None:
         parsed = platform_line(message)
         if parsed is None:
-            if self.current is not None and self.current["error"] is None:
-                self.current["error"] = runtime_error_type(message, self.current["request_id"])
+            if self.current is not None:
+                if self.current["error"] is None:
+                    self.current["error"] = runtime_error_type(message, self.current["request_id"])
+                if self.current["failure"] is None:
+                    self.current["failure"] = old_style_failure(message, self.current["request_id"])
             return
         kind, facts = parsed
         version = facts["version"] or _stream_version(self.name)
@@ -189,12 +254,18 @@ class _Stream:
             self.cold_since = at if self.cold_since is None else self.cold_since
         elif kind == "init_report" and facts["phase"] == "invoke":
             self.suppressed_ms = facts["duration_ms"]
+            if self.suppressed_ms is not None:  # an init inside the invoke: it ended at this line
+                self.span("init", at - self.suppressed_ms / 1000.0, at, version)
+            self.init_failed = facts["status"] not in (None, "success")
+            self.init_at = None
         elif kind == "init_report" and self.init_at is not None:
             ms = facts["duration_ms"]
             self.span("init", self.init_at, at if ms is None else self.init_at + ms / 1000.0, version)
             self.init_at = None
         elif kind == "start":
-            self.current = {"request_id": facts["request_id"], "version": version, "at": at, "error": None}
+            self.current = {
+                "request_id": facts["request_id"], "version": version, "at": at, "error": None, "failure": None,
+            }  # fmt: skip
         elif kind == "report":
             self.report(at, message)
 
@@ -206,15 +277,17 @@ class _Stream:
         current = self.current if self.current and self.current["request_id"] == report["request_id"] else None
         version = current["version"] if current else _stream_version(self.name)
         seen_error = current["error"] if current else None
+        report = _old_style(report, current["failure"] if current else None)
         status, reset = _status(report, seen_error)
-        error_type = report["error_type"] or seen_error
         known = _known(self.known.get(report["request_id"], {}))
         if "status" in known:
             status = Status(getattr(known["status"], "value", known["status"]))
-        error_type = known.get("error_type", error_type)
+        error_type = _error_type(report, known.get("error_type", seen_error))
         start = at - float(report["duration_ms"]) / 1000.0
         suppressed, init_ms, since = self.cold(report, start, version)
-        self.span("invoke", start, at, version, report["request_id"])
+        if not self.init_failed:  # an invoke whose init failed never ran the handler (as the local spans)
+            self.span("invoke", start, at, version, report["request_id"])
+        end = float(known.get("end", at))  # the client's clock for what it timed itself, as its submitted
         self.records.append(
             _record(
                 report,
@@ -227,11 +300,11 @@ class _Stream:
                 init_ms=init_ms,
                 suppressed=suppressed,
                 submitted=known.get("submitted", since),
-                end=at,
+                end=end,
             )
         )
         self.init_at = self.cold_since = self.suppressed_ms = self.current = None
-        self.after_reset = reset
+        self.after_reset, self.init_failed = reset, False
 
     def cold(self, report: Mapping[str, Any], start: float, version: str) -> tuple[bool, float | None, float]:
         """(init_suppressed, init_duration_ms, when the caller began waiting) of the invocation ``report`` ends; its

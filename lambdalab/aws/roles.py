@@ -36,20 +36,43 @@ def tag_list(tags: dict[str, str]) -> list[dict[str, str]]:
 
 
 def create_role(iam: Any, name: str, tags: dict[str, str]) -> str:
-    """Create the execution role ``name`` and attach the basic policy; returns its ARN."""
-    created = iam.create_role(
-        RoleName=name,
-        Path=PATH,
-        AssumeRolePolicyDocument=json.dumps(TRUST),
-        Description="lambdalab: execution role of one Lab's functions (CloudWatch Logs only)",
-        Tags=tag_list(tags),
-    )
+    """Create the execution role ``name`` and attach the basic policy; returns its ARN.
+
+    When CreateRole fails but the role exists carrying exactly ``tags`` (its reply was lost after IAM made it;
+    botocore's retry then meets ``EntityAlreadyExists``), that role is this call's and is used."""
+    try:
+        arn = str(
+            iam.create_role(
+                RoleName=name,
+                Path=PATH,
+                AssumeRolePolicyDocument=json.dumps(TRUST),
+                Description="lambdalab: execution role of one Lab's functions (CloudWatch Logs only)",
+                Tags=tag_list(tags),
+            )["Role"]["Arn"]
+        )
+    except Exception:
+        found = tagged_role(iam, name, tags)
+        if found is None:
+            raise
+        arn = found
     try:
         iam.attach_role_policy(RoleName=name, PolicyArn=BASIC_POLICY)
     except Exception:
         delete_role(iam, name)  # leave nothing half made
         raise
-    return str(created["Role"]["Arn"])
+    return arn
+
+
+def tagged_role(iam: Any, name: str, tags: dict[str, str]) -> str | None:
+    """The ARN of role ``name`` if it exists under ``/lambdalab/`` with every one of ``tags`` (GetRole)."""
+    try:
+        role = iam.get_role(RoleName=name)["Role"]
+    except Exception:
+        return None
+    found = {t["Key"]: t["Value"] for t in role.get("Tags") or []}
+    if role.get("Path") != PATH or any(found.get(k) != v for k, v in tags.items()):
+        return None
+    return str(role["Arn"])
 
 
 def delete_role(iam: Any, name: str) -> bool:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import re
 from typing import Any
 
@@ -122,6 +123,13 @@ def lab_runtime(runtime: Any, current: str | None = None) -> str:
     """
     if runtime is None:
         raise wire.invalid(MANDATORY)
+    known = lambda_runtimes()
+    # a name Lambda does not have at all (lambdalab's own short names get the message below, which names them)
+    if isinstance(runtime, str) and known and runtime not in known and runtime not in runtime_ids.KINDS:
+        raise wire.invalid(
+            f"Value {runtime} at 'runtime' failed to satisfy constraint: Member must satisfy enum value set: "
+            f"[{', '.join(known)}] or be a valid ARN"
+        )
     kind = runtime_ids.lambda_kind(runtime)
     if kind is None:
         raise wire.invalid(
@@ -141,6 +149,19 @@ def lab_runtime(runtime: Any, current: str | None = None) -> str:
         except ConfigError:
             pass
     return str(runtime)
+
+
+@functools.cache
+def lambda_runtimes() -> tuple[str, ...]:
+    """Lambda's runtime identifiers: the ``Runtime`` enum of botocore's model of the Lambda API (loaded once,
+    ~50 ms; empty if botocore cannot read it, and then nothing is refused for it)."""
+    try:
+        from botocore.loaders import Loader
+
+        model = Loader().load_service_model("lambda", "service-2")
+        return tuple(str(name) for name in model["shapes"]["Runtime"]["enum"])
+    except Exception:
+        return ()
 
 
 def settings(body: dict[str, Any]) -> dict[str, Any]:

@@ -26,6 +26,7 @@ from urllib.parse import unquote, unquote_plus
 from aiohttp import web
 
 from lambdalab.core import runtime_api
+from lambdalab.core.records import End, InitReport, InitStart, Report, Start
 from lambdalab.endpoint import guard, wire
 from lambdalab.errors import LambdaLabError
 from lambdalab.payload import request_too_large
@@ -217,10 +218,32 @@ def _reply(error: wire.ApiError) -> Reply:
 
 
 def log_tail(result: EngineResult) -> bytes:
-    """The last 4 KB of this invocation's log (START … REPORT), as ``X-Amz-Log-Result`` carries it."""
-    if result.stream is None:
+    """The last 4 KB of this invocation's log (START … REPORT), as ``X-Amz-Log-Result`` carries it.
+
+    Lambda's tail is the end of the log, so it also holds the init lines written right before START when they
+    belong to this invocation (``INIT_START``, ``INIT_REPORT ... Phase: invoke`` of an init retried inside it):
+    everything since the previous invocation's REPORT, when an init line is among it."""
+    stream = result.stream
+    if stream is None:
         return b""
-    return result.stream.text(result.log_start, result.log_end).encode()[-LOG_TAIL_BYTES:]
+    return stream.text(_init_before(stream, result.log_start), result.log_end).encode()[-LOG_TAIL_BYTES:]
+
+
+_LOOK_BACK = 64  # entries before START searched for this invocation's init lines
+
+
+def _init_before(stream: Any, start: int) -> int:
+    """Where this invocation's log begins: its first init line after the previous REPORT, else ``start``."""
+    first = start
+    index = start - 1
+    while index >= max(stream.base, start - _LOOK_BACK):
+        entry = stream.entries[index - stream.base]
+        if isinstance(entry, (Report, End, Start)):
+            break
+        if isinstance(entry, (InitStart, InitReport)):
+            first = index
+        index -= 1
+    return first
 
 
 def _resolve(endpoint: Endpoint, name: str, qualifier: str | None) -> str:

@@ -111,6 +111,9 @@ def _params(raw: bytes) -> Params:
 
 
 # -- groups, streams, events --------------------------------------------------------------------------------
+_WHOLE = "~"  # a cut above every eventId (decimal digits): the whole stream is deleted
+
+
 def _visible(lab: Lab, function: str) -> Events:
     cuts = _deleted.get(lab, {}).get(function, {})
     return [e for e in lab.log_events(function) if e["eventId"] > cuts.get(e["logStreamName"], "")]
@@ -132,9 +135,12 @@ def _group(lab: Lab, params: Params) -> tuple[str, Events]:
     """(function, its visible events) of the request's log group; ResourceNotFoundException when it has none."""
     name = _group_name(params)
     function = name[len(GROUP_PREFIX) :] if name.startswith(GROUP_PREFIX) else ""
-    if function not in lab.functions():
+    if not function:
         raise no_group()
-    events = _visible(lab, function)
+    try:  # a deleted function's events, once the Lab can read them (Lab.log_events of a deleted function)
+        events = _visible(lab, function)
+    except UnknownFunctionError:
+        raise no_group() from None
     if not events:
         raise no_group()
     return function, events
@@ -331,8 +337,21 @@ def describe_log_streams(lab: Lab, params: Params) -> Params:
 
 
 def delete_log_group(lab: Lab, params: Params) -> None:
+    """Hide the group's events from later reads. A deleted function's group stays on Lambda until this call; its
+    events cannot be read here (the local Lab no longer reads them), but deleting it works, so a function made
+    again under the name starts with an empty group, as on Lambda."""
     if params.get("logGroupName") is None:
         raise invalid("logGroupName must be given.")
+    name = _group_name({"logGroupName": params["logGroupName"]})
+    gone = name[len(GROUP_PREFIX) :] if name.startswith(GROUP_PREFIX) else ""
+    if gone and gone not in lab.functions():
+        cuts = _deleted.setdefault(lab, {}).setdefault(gone, {})
+        streams = [s for s in lab.log_streams(gone) if cuts.get(s) != _WHOLE]
+        if not streams:
+            raise no_group()
+        for stream in streams:
+            cuts[stream] = _WHOLE
+        return
     function, events = _group(lab, {"logGroupName": params["logGroupName"]})
     cuts = _deleted.setdefault(lab, {}).setdefault(function, {})
     for event in events:  # oldest first: the last of each stream stays
