@@ -260,6 +260,45 @@ def board(magics: MagicsContext, rest: str) -> Any:
     return make_board(targets.function(magics.lab, args.name))
 
 
+_WATCH = new_parser("lambda watch")
+_WATCH.add_argument("name")
+_WATCH.add_argument("path", nargs="?", help="a file or folder (default: what NAME was created from with --path)")
+_WATCH.add_argument("--stop", action="store_true", help="stop watching NAME")
+_WATCHERS: dict[tuple[int, str], Any] = {}  # (id of the Lab, NAME) -> its Watcher: one per function
+
+
+def watch(magics: MagicsContext, rest: str) -> None:
+    """``%lambda watch NAME [PATH] [--stop]``: redeploy NAME whenever PATH changes (hot reload).
+
+    An edit of the file (or of any file in the folder) redeploys within about half a second: the
+    environments retire, the next invoke is cold and its card shows the new code hash. A change that
+    cannot deploy keeps the running code (``--stop`` prints why). The handler setting stays, as with
+    UpdateFunctionCode: a cell's module is ``lambda_function``, so watch a ``lambda_function.py`` (or a folder
+    holding it). Watching NAME again replaces the watcher;
+    ``--stop`` ends it (closing the Lab does too).
+
+    Python equivalent: ``watcher = lab.watch(NAME, PATH)`` and ``watcher.stop()``
+    """
+    args = parse(_WATCH, rest)
+    lab = magics.lab
+    key = (id(lab), args.name)
+    previous = _WATCHERS.pop(key, None)
+    if previous is not None:
+        previous.stop()
+    if args.stop:
+        if previous is None:
+            print(f"{args.name}: was not watched")
+        else:
+            failed = "".join(f"\n  not redeployed: {exc}" for exc in previous.errors)
+            print(f"{args.name}: no longer watched ({previous.reloads} reload(s)){failed}")
+        return
+    fn = targets.function(lab, args.name)
+    targets.local_only(fn, "watching files redeploys on this machine", "%%lambda NAME --on aws deploys a new version")
+    watcher = lab.watch(fn, args.path)
+    _WATCHERS[key] = watcher
+    print(f"{args.name}: watching {', '.join(map(str, watcher.paths))} (code {fn.code_sha[:8]})")
+
+
 def target(magics: MagicsContext, rest: str) -> None:
     """``%lambda target [local | aws [--region R] [--prefix P] [--role-arn ARN]]``: where cells deploy.
 
@@ -284,13 +323,14 @@ SUBCOMMANDS: dict[str, Callable[[MagicsContext, str], Any]] = {
     "panel": panel,
     "board": board,
     "target": target,
+    "watch": watch,
 }
 
 
 def line_help() -> str:
     """``%lambda?``: every subcommand with its help and its Python equivalent, as plain text."""
     parts = ["%lambda SUBCOMMAND [ARGS]: one call into the headless API per subcommand.\n"]
-    usage = {"load": LOAD, "panel": PANEL, "config": _CONFIG, "logs": _LOGS, "target": targets.TARGET}
+    usage = {"load": LOAD, "panel": PANEL, "config": _CONFIG, "logs": _LOGS, "target": targets.TARGET, "watch": _WATCH}
     for name, command in SUBCOMMANDS.items():
         doc = plain(inspect.cleandoc(command.__doc__ or ""))
         title, _, body = doc.partition("\n")
