@@ -15,6 +15,9 @@ deleted unless ``dry_run``. Nothing is deleted that was not listed.
 from __future__ import annotations
 
 import re
+import shutil
+import sys
+from pathlib import Path
 from typing import Any
 
 from lambdalab.aws import roles
@@ -126,3 +129,42 @@ def delete_one(lam: Any, logs: Any, iam: Any, kind: str, ident: str) -> None:
     except Exception as exc:
         if not isinstance(translate(exc), UnknownFunctionError):
             raise
+
+
+def tagged_function(lam: Any, remote: str, tags: dict[str, str]) -> str | None:
+    """The ARN of function ``remote`` if it exists carrying every one of ``tags`` (GetFunction, ListTags): a Lab's
+    own function whose CreateFunction reply was lost."""
+    try:
+        arn = str(lam.get_function(FunctionName=remote)["Configuration"]["FunctionArn"])
+        found = lam.list_tags(Resource=arn).get("Tags") or {}
+    except Exception:  # not there, or not readable: not known to be the Lab's
+        return None
+    return arn if all(found.get(k) == v for k, v in tags.items()) else None
+
+
+def left_behind(
+    lab_id: str, prefix: str, region: str, created: list[tuple[str, str]], workdir: Path | None = None
+) -> None:
+    """Say what a Lab left on AWS, and remove its working folder (a Lab dropped without ``close``)."""
+    if workdir is not None:
+        shutil.rmtree(workdir, ignore_errors=True)
+    if created:
+        print(
+            f"lambdalab: AWS Lab {lab_id} left {len(created)} resources in {region}; remove them with: "
+            + cleanup_command(lab_id, prefix, region),
+            file=sys.stderr,
+        )
+
+
+def cleanup_command(lab_id: str, prefix: str, region: str) -> str:
+    """The shell command that removes what Lab ``lab_id`` left."""
+    return f"lambdalab aws cleanup --lab {lab_id} --prefix {prefix} --region {region}"
+
+
+def layer_versions(lam: Any, layer_name: str) -> list[str]:
+    """The ARNs of layer ``layer_name``'s versions, oldest first ([] if there is none or it cannot be read)."""
+    try:
+        found = paginate(lam, "list_layer_versions", "LayerVersions", LayerName=layer_name)
+    except Exception:
+        return []
+    return [str(v["LayerVersionArn"]) for v in sorted(found, key=lambda v: int(v["Version"]))]

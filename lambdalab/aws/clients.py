@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import re
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -179,3 +180,24 @@ def paginate(client: Any, operation: str, key: str, **params: Any) -> list[Any]:
             raise
         raise mapped from None
     return items
+
+
+def wait_active(lam: Any, remote: str, qualifier: str | None = None, timeout_s: float = 300.0) -> dict[str, Any]:
+    """GetFunctionConfiguration until the function is Active and no update is in progress; returns it."""
+    params: dict[str, Any] = {"FunctionName": remote}
+    if qualifier is not None:
+        params["Qualifier"] = qualifier
+    deadline, pause = time.monotonic() + timeout_s, 0.05
+    while True:
+        found: dict[str, Any] = call(lam.get_function_configuration, **params)
+        found.pop("ResponseMetadata", None)
+        state, update = found.get("State", "Active"), found.get("LastUpdateStatus", "Successful")
+        if state == "Failed" or update == "Failed":
+            reason = found.get("LastUpdateStatusReason") or found.get("StateReason") or "no reason given"
+            raise ConfigError(f"{remote}: Lambda could not make the function ready: {reason}")
+        if state == "Active" and update != "InProgress":
+            return found
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{remote}: not Active after {timeout_s:.0f} s (State {state}, update {update})")
+        time.sleep(pause)
+        pause = min(pause * 2, 1.0)

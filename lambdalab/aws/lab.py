@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import secrets
 import shutil
-import sys
 import tempfile
 import threading
 import time
@@ -28,17 +27,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lambdalab.aws import package, reading, roles
-from lambdalab.aws.cleanup import delete_one
+from lambdalab.aws.cleanup import cleanup_command, delete_one, layer_versions, left_behind, tagged_function
 from lambdalab.aws.clients import (
     POOL,
     call,
     error_code,
     error_message,
     make_clients,
-    paginate,
     region_of,
     session_or_default,
     translate,
+    wait_active,
 )
 from lambdalab.aws.function import Function, layer_refs
 from lambdalab.aws.package import Code
@@ -100,7 +99,7 @@ class Lab:
         self._sent_to: set[str] = set()  # functions an invocation was sent to: their log group may exist
         # a Lab never closed says at exit what it left (a network call while the interpreter ends could hang)
         self._at_exit = weakref.finalize(
-            self, _left_behind, self.id, self.prefix, self.region, self._created, self.workdir
+            self, left_behind, self.id, self.prefix, self.region, self._created, self.workdir
         )
 
     @property
@@ -158,7 +157,7 @@ class Lab:
         self._closed = True
         self._at_exit.detach()
         if not delete:
-            _left_behind(self.id, self.prefix, self.region, self._created)
+            left_behind(self.id, self.prefix, self.region, self._created)
 
     def _created_list(self) -> list[tuple[str, str]]:
         with self._lock:
@@ -252,7 +251,7 @@ class Lab:
         except Exception as exc:
             # the reply may have been lost after Lambda made it (a read timeout; botocore's retry then meets
             # ResourceConflictException): a function of this name tagged with this Lab's id is this call's
-            found = self._own_function(remote)
+            found = tagged_function(self.clients.lambda_, remote, self.tags)
             if found is not None and found not in noted:
                 arn = found
             elif found is not None:
@@ -276,15 +275,6 @@ class Lab:
         if settings.get("reserved_concurrency") is not None:
             fn.set_reserved_concurrency(settings["reserved_concurrency"])
         return fn
-
-    def _own_function(self, remote: str) -> str | None:
-        """The ARN of function ``remote`` if it exists and carries this Lab's tag (GetFunction, ListTags)."""
-        try:
-            arn = str(self.clients.lambda_.get_function(FunctionName=remote)["Configuration"]["FunctionArn"])
-            tags = self.clients.lambda_.list_tags(Resource=arn).get("Tags") or {}
-        except Exception:  # not there, or not readable: not known to be this Lab's
-            return None
-        return arn if tags.get("lambdalab:lab") == self.id and tags.get("lambdalab:prefix") == self.prefix else None
 
     def redeploy(self, fn: Function, code: Code | None, changes: dict[str, Any]) -> None:
         """``Function.update``: new code (UpdateFunctionCode) and/or settings (UpdateFunctionConfiguration)."""
@@ -360,28 +350,20 @@ class Lab:
                     CompatibleRuntimes=[runtime],
                 )
             except Exception:
-                self._note_layer_versions(full_name)  # a version published before the reply was lost
+                for arn in layer_versions(self.clients.lambda_, full_name):  # published before the reply was lost?
+                    self._note("layer", arn)
                 raise
             self._note("layer", str(published["LayerVersionArn"]))
             arns.append(str(published["LayerVersionArn"]))
         return arns
-
-    def _note_layer_versions(self, layer_name: str) -> None:
-        try:
-            found = paginate(self.clients.lambda_, "list_layer_versions", "LayerVersions", LayerName=layer_name)
-        except Exception:
-            return
-        for version in sorted(found, key=lambda v: int(v["Version"])):
-            self._note("layer", str(version["LayerVersionArn"]))
 
     def _role(self) -> str:
         with self._lock:
             if self.role_arn is None:
                 name = roles.role_name(self.prefix, self.id)
                 try:
-                    self.role_arn = roles.create_role(
-                        self.clients.iam, name, self.tags
-                    )  # adopts one whose reply was lost
+                    # a role IAM made whose reply was lost is adopted (roles.create_role)
+                    self.role_arn = roles.create_role(self.clients.iam, name, self.tags)
                 except Exception as exc:
                     raise translate(exc) from None
                 self._own_role = True
@@ -392,23 +374,7 @@ class Lab:
         self, remote: str, qualifier: str | None = None, timeout_s: float = READY_TIMEOUT_S
     ) -> dict[str, Any]:
         """GetFunctionConfiguration until the function is Active and no update is in progress; returns it."""
-        params: dict[str, Any] = {"FunctionName": remote}
-        if qualifier is not None:
-            params["Qualifier"] = qualifier
-        deadline, pause = time.monotonic() + timeout_s, 0.05
-        while True:
-            found: dict[str, Any] = call(self.clients.lambda_.get_function_configuration, **params)
-            found.pop("ResponseMetadata", None)
-            state, update = found.get("State", "Active"), found.get("LastUpdateStatus", "Successful")
-            if state == "Failed" or update == "Failed":
-                reason = found.get("LastUpdateStatusReason") or found.get("StateReason") or "no reason given"
-                raise ConfigError(f"{remote}: Lambda could not make the function ready: {reason}")
-            if state == "Active" and update != "InProgress":
-                return found
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"{remote}: not Active after {timeout_s:.0f} s (State {state}, update {update})")
-            time.sleep(pause)
-            pause = min(pause * 2, 1.0)
+        return wait_active(self.clients.lambda_, remote, qualifier, timeout_s)
 
     def function(self, name: str) -> Function:
         found = self._functions.get(name)
@@ -461,25 +427,6 @@ class Lab:
 
     def log_streams(self, name: str) -> list[str]:
         return reading.log_streams(self.clients.logs, self.remote_name(name), self._deleted_events)
-
-
-def _left_behind(
-    lab_id: str, prefix: str, region: str, created: list[tuple[str, str]], workdir: Path | None = None
-) -> None:
-    """Say what a Lab left on AWS, and remove its working folder (a Lab dropped without ``close``)."""
-    if workdir is not None:
-        shutil.rmtree(workdir, ignore_errors=True)
-    if created:
-        print(
-            f"lambdalab: AWS Lab {lab_id} left {len(created)} resources in {region}; remove them with: "
-            + cleanup_command(lab_id, prefix, region),
-            file=sys.stderr,
-        )
-
-
-def cleanup_command(lab_id: str, prefix: str, region: str) -> str:
-    """The shell command that removes what Lab ``lab_id`` left."""
-    return f"lambdalab aws cleanup --lab {lab_id} --prefix {prefix} --region {region}"
 
 
 def _requirements(requirements: Sequence[str] | str | None) -> list[str]:
