@@ -83,25 +83,32 @@ def record_from_tail(
 
     ``error_type`` is what the caller learned from ``X-Amz-Function-Error`` and the payload (None: no error).
     ``environment_id`` is ``""`` (not yet known: the log stream names it); ``start = end - duration``. An init run
-    inside the invoke (after an init error) is read from its ``INIT_REPORT ... Phase: invoke`` line when the tail
-    holds it. Raises ``ValueError`` when the tail has no REPORT line (or a malformed one).
+    inside the invoke (after an init error or a reset) is read from its ``INIT_REPORT ... Phase: invoke`` line, or
+    an ``INIT_START`` of this invocation whose REPORT has no Init Duration, when the tail holds them (cold,
+    ``init_suppressed``). Raises ``ValueError`` when the tail has no REPORT line (or a malformed one).
     """
-    report, init_ms, failure = None, None, None
+    report, other, init_ms, init_seen, failure = None, None, None, False, None
     for line in log_tail.splitlines():
         parsed = platform_line(line)
         if parsed is None:
             failure = failure or old_style_failure(line, request_id)
             continue
         kind, facts = parsed
-        if kind == "init_report" and facts["phase"] == "invoke":
-            init_ms = facts["duration_ms"]
-        elif kind == "report" and (report is None or facts["request_id"] == request_id):
+        if kind == "init_start":
+            init_seen = True
+        elif kind == "init_report" and facts["phase"] == "invoke":
+            init_ms, init_seen = facts["duration_ms"], True
+        elif kind == "report" and facts["request_id"] == request_id:
             report = parse_report(line)
+        elif kind == "report" and report is None:  # an earlier invocation's end: what came before is not this one's
+            other, init_ms, init_seen, failure = parse_report(line), None, False, None
+    report = report or other
     if report is None:
         raise ValueError(f"no REPORT line in the log tail of request {request_id}: {log_tail[-200:]!r}")
     report = _old_style(report, failure)
     status, reset = _status(report, error_type)
-    suppressed = report["init_duration_ms"] is None and init_ms is not None
+    # an init in this invocation's lines that its REPORT does not count: it ran inside the invoke (after a reset)
+    suppressed = init_seen and report["init_duration_ms"] is None and report["restore_duration_ms"] is None
     return _record(
         report,
         function=function,

@@ -137,3 +137,32 @@ def test_a_tail_without_report_gives_a_record_of_unknown_numbers() -> None:
     assert (failed.status, failed.error_type) == (Status.ERROR, "ValueError")
     frame = records.invocations_frame([got, failed])
     assert frame["duration_ms"].isna().all() and str(frame["billed_duration_ms"].dtype) == "int64"
+
+
+def test_an_init_start_in_the_invocations_own_tail_without_init_duration_is_a_suppressed_init() -> None:
+    """After a reset the next invoke re-inits inside itself: no Init Duration in its REPORT, an INIT_START before."""
+    earlier = (
+        "INIT_START Runtime Version: python:3.12.v38\n"
+        "START RequestId: a Version: $LATEST\nEND RequestId: a\n"
+        "REPORT RequestId: a\tDuration: 3000.00 ms\tBilled Duration: 3000 ms\tMemory Size: 128 MB\t"
+        "Max Memory Used: 40 MB\tInit Duration: 90.00 ms\tStatus: timeout\n"
+    )
+    this = (
+        "INIT_START Runtime Version: python:3.12.v38\n"
+        "START RequestId: b Version: $LATEST\nEND RequestId: b\n"
+        "REPORT RequestId: b\tDuration: 95.00 ms\tBilled Duration: 95 ms\tMemory Size: 128 MB\tMax Memory Used: 40 MB\n"
+    )
+    warm = "START RequestId: c Version: $LATEST\nEND RequestId: c\nREPORT RequestId: c\tDuration: 2.00 ms\t" + (
+        "Billed Duration: 2 ms\tMemory Size: 128 MB\tMax Memory Used: 40 MB\n"
+    )
+
+    def read(tail: str, request_id: str) -> tuple[bool, bool, float | None]:
+        got = records.record_from_tail(
+            tail, function="f", version="$LATEST", request_id=request_id, submitted=0.0, end=1.0, error_type=None
+        )
+        return got.cold, got.init_suppressed, got.init_duration_ms
+
+    assert read(earlier, "a") == (True, False, 90.0)
+    assert read(this, "b") == (True, True, None)  # the init's own duration is unknown (in the Duration)
+    assert read(earlier + this, "b") == (True, True, None)
+    assert read(this + warm, "c") == (False, False, None)  # the INIT_START before an earlier REPORT is not c's
