@@ -2,12 +2,13 @@
 
     lambdalab serve [FOLDER | --template template.yaml] [--layer-map FILE] [--port N] [--host H --allow-remote]
                     [--allow-origin O ...] [--aws-endpoint-url [SERVICE=]URL ...] [--env-vars env.json]
-                    [--retry-delay-scale X] [--watch]
+                    [--retry-delay-scale X] [--watch] [--api [--api-port 3000]]
     lambdalab event KIND [--option value ...]      # KIND: s3_put, sqs, apigw_http... (see --help)
     lambdalab event [--help]                       # every kind, with what it is
 
 ``serve`` registers the functions, serves them until Ctrl-C (or SIGTERM) and prints the endpoint
-and each function's URL; ``--env-vars`` and ``--watch`` are ``serve_watch.py``'s. ``event`` prints
+and each function's URL; ``--env-vars`` and ``--watch`` are ``serve_watch.py``'s; ``--api`` serves the template's
+``Api`` and ``HttpApi`` routes on one more port, as ``sam local start-api`` does (``api_server.py``). ``event`` prints
 the builder's event as JSON; its options come from the builder's parameters (``--bucket``,
 ``--key``...), JSON for mappings, repeatable for lists; an unknown kind is a usage error (exit 2)
 that lists the kinds.
@@ -93,12 +94,22 @@ def add_serve_parser(commands: Any) -> None:
         action="store_true",
         help="redeploy a function when its code, its requirements or the template change (its next invoke is cold)",
     )
+    serve.add_argument(
+        "--api",
+        action="store_true",
+        help="also serve the template's Api (REST, payload 1.0) and HttpApi (payload 2.0) events on one port, "
+        "as sam local start-api does; each request's log and an access line are printed",
+    )
+    serve.add_argument(
+        "--api-port", type=int, default=3000, help="the --api routes' port (default: 3000, as sam local; 0: any free)"
+    )
 
 
 def run_serve(args: argparse.Namespace) -> int:
     from lambdalab.api import Lab
     from lambdalab.downstream import read_env_vars_file
     from lambdalab.endpoint import serve
+    from lambdalab.endpoint.api_server import print_routes, start_api
     from lambdalab.endpoint.serve_watch import apply_env_vars, serve_watcher, template_of
     from lambdalab.endpoint.server import is_loopback
     from lambdalab.endpoint.templates import load_folder, load_template
@@ -145,6 +156,21 @@ def run_serve(args: argparse.Namespace) -> int:
                 if not args.no_urls:
                     line += f"  function URL {lab.function(name).url()}  (by path: {path_url(lab, name)})"
                 print(line)
+            if args.api:
+                if template is None:
+                    print("lambdalab: --api needs a SAM template (--template, or one in the folder)", file=sys.stderr)
+                    return 2
+                server, api_notes = start_api(
+                    lab,
+                    template,
+                    args.api_port,
+                    args.host,
+                    args.allow_remote,
+                    out=lambda line: print(line, flush=True),
+                )
+                for note in api_notes:
+                    print(f"lambdalab: {note}", file=sys.stderr)
+                print_routes(server, print)
             if args.watch:
                 watcher = serve_watcher(lab, names, template, env_file, lambda line: print(line, flush=True))
                 print(f"Watching {', '.join(map(str, watcher.paths))}", flush=True)
