@@ -315,6 +315,14 @@ class Lab:
         serve = front_ends.get("serve")
         return cast(str, serve(self, port=port, host=host, allow_remote=allow_remote, **options))
 
+    def serve_api(self, template: str | Path, port: int = 0, **options: Any) -> str:
+        """Load a SAM template and serve its ``Api`` (payload 1.0) and ``HttpApi`` (2.0) routes on one port, as
+        ``sam local start-api`` does; returns that port's URL (``port=0``: any free port). Other keyword
+        ``options`` (``host``, ``allow_remote``, ``parameters``, ``out``) go to
+        ``lambdalab.endpoint.api_server.serve_api``. See docs/ENDPOINT.md, "serve --api"."""
+        serve_api = front_ends.get("serve_api")
+        return cast(str, serve_api(self, template, port=port, **options))
+
     def sqs_queue(self, name: str, function: str | Function, **options: Any) -> Any:
         """A local SQS queue delivering to ``function`` in batches (``lambdalab.sqs.SqsQueue`` takes the options)."""
         self.check_open()
