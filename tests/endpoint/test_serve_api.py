@@ -231,3 +231,44 @@ def test_sam_hello_world_over_the_cli(hello_cli: tuple[str, queue.Queue[str]]) -
     status, _, body = call(url, "GET", "/nothing-here")
     assert status == 403 and json.loads(body) == {"message": "Missing Authentication Token"}
     read_until(lines, r'"GET /nothing-here HTTP/1\.1" 403 -')
+
+
+def test_rest_api_resource_stage_and_alias() -> None:
+    with lambdalab.Lab() as lab:
+        url = serve_api(lab, FIXTURES / "rest" / "template.yaml", out=Output())
+        status, headers, body = call(url, "PUT", "/orders/o-17", b"{}", [("Content-Type", "application/json")])
+        assert status == 201 and headers["Location"] == "/orders/o-17"
+        answer = json.loads(body)
+        assert answer["stage"] == "dev" and answer["path"] == "/dev/orders/o-17"  # the API's StageName (a !Ref)
+        assert answer["variables"] == {"table": "orders-dev"} and answer["order"] == "o-17"
+        assert answer["arn"].endswith(":function:OrdersFunction:live")  # AutoPublishAlias: the alias is invoked
+
+
+def test_route_choice_as_api_gateway_picks() -> None:
+    from lambdalab.endpoint.api_routes import REST, Api, Route, Table
+
+    api = Api(REST, "ServerlessRestApi", "Prod", {}, [])
+    table = Table([Route(REST, method, path, name, None, version="1.0", api=api) for method, path, name in (
+        ("ANY", "/{proxy+}", "greedy"), ("GET", "/a/{x}", "param"), ("GET", "/a/b", "literal"),
+        ("ANY", "/a/b", "any-literal"), ("POST", "/a/{x}/c", "deep"), ("GET", "/", "root"))])
+
+    def picked(method: str, path: str) -> tuple[str, dict[str, str]] | None:
+        found = table.match(method, path)
+        return None if found is None else (found[0].function, found[1])
+
+    assert picked("GET", "/a/b") == ("literal", {})
+    assert picked("PUT", "/a/b") == ("any-literal", {})
+    assert picked("GET", "/a/z") == ("param", {"x": "z"})
+    assert picked("GET", "/a/z%20y") == ("param", {"x": "z y"})
+    assert picked("POST", "/a/z/c") == ("deep", {"x": "z"})
+    assert picked("GET", "/a/z/c") == ("greedy", {"proxy": "a/z/c"})
+    assert picked("GET", "/") == ("root", {})
+    assert picked("DELETE", "/") is None  # the greedy route needs a segment; the root has GET only
+    assert table.kind == REST
+
+
+def test_api_needs_a_template(tmp_path: Path) -> None:
+    (tmp_path / "hello.py").write_text("def handler(event, context):\n    return 1\n")
+    done = subprocess.run([sys.executable, "-m", "lambdalab", "serve", str(tmp_path), "--port", "0", "--api",
+                           "--no-urls"], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and "--api needs a SAM template" in done.stderr
