@@ -73,7 +73,7 @@ def event(route: Route, params: Mapping[str, str], request: Request, region: str
                 headers[key] = [value]
         forwarded = request.headers.getall("X-Forwarded-For", [])
         headers["X-Forwarded-For"] = [", ".join([*forwarded, request.source_ip])]
-        return events.apigw_rest(
+        rest = events.apigw_rest(
             request.method,
             unquote(request.raw_path),
             body=body,
@@ -90,6 +90,7 @@ def event(route: Route, params: Mapping[str, str], request: Request, region: str
             region=region,
             request_id=request.request_id,
         )
+        return {"version": "1.0", **rest} if route.kind == HTTP else rest  # an HTTP API's 1.0 event says its version
     lower: dict[str, list[str]] = {}
     for key, values in headers.items():
         lower.setdefault(key.lower(), []).extend(values)

@@ -116,6 +116,7 @@ def test_http_api_route_gets_a_2_0_event_and_payload_1_0_when_asked(routes: tupl
     assert "httpMethod" not in event and headers["apigw-requestid"] == event["requestContext"]["requestId"]
     old, _ = echoed(url, "GET", "/v1/items")  # PayloadFormatVersion "1.0" on an HttpApi event
     assert old["httpMethod"] == "GET" and old["resource"] == "/v1/items" and "routeKey" not in old
+    assert old["version"] == "1.0" and old["multiValueHeaders"]
     status, _, _ = call(url, "POST", "/items/7")  # no such method on the route
     assert status == 403
 
