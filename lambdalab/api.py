@@ -360,6 +360,10 @@ class Lab:
     def log_streams(self, name: str) -> list[str]:
         return [e.stream.name for e in list(self._engine.plane.environments.values()) if e.pool.spec.function == name]
 
+    def logged_functions(self) -> list[str]:
+        """Every function with a log stream here, deleted ones included (their logs stay, as log groups do)."""
+        return sorted({e.pool.spec.function for e in list(self._engine.plane.environments.values())})
+
     # -- for front-ends (the endpoint, triggers) and other backends -----------------------------
     # A front-end that lives on the engine's loop (an HTTP server, a queue's poller) uses these and the
     # public methods above, never this module's private names. On the loop thread, every ``Lab`` and

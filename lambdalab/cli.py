@@ -117,6 +117,13 @@ def _add_aws_parser(commands: Any) -> None:
     cleanup.add_argument("--lab", dest="lab_id", metavar="ID", help="only what the Lab with this id created")
     cleanup.add_argument("--region", help="the region (default: boto3's, else us-east-1)")
     cleanup.add_argument("--dry-run", action="store_true", help="list what would be deleted; delete nothing")
+    cleanup.add_argument(
+        "--orphan-log-groups",
+        dest="orphans",
+        action="store_true",
+        help="also the log groups /aws/lambda/PREFIX... whose function no longer exists, whoever made them "
+        "(log groups carry no tag); not with --lab",
+    )
     aws.set_defaults(aws_parser=aws)
 
 
@@ -130,7 +137,9 @@ def run_aws(args: argparse.Namespace) -> int:
     from lambdalab.aws.cleanup import cleanup
 
     try:
-        lines = cleanup(prefix=args.prefix, lab_id=args.lab_id, region=args.region, dry_run=args.dry_run)
+        lines = cleanup(
+            prefix=args.prefix, lab_id=args.lab_id, region=args.region, dry_run=args.dry_run, orphans=args.orphans
+        )
     except (LambdaLabError, BotoCoreError, ClientError) as exc:  # no credentials, access denied, no endpoint
         print(f"lambdalab aws cleanup: {exc}", file=sys.stderr)  # noqa: T201
         return EXIT_FUNCTION_ERROR

@@ -27,7 +27,7 @@ from lambdalab.engine import launcher, mounts
 from lambdalab.engine.control_plane import ControlPlane, LabSettings
 from lambdalab.engine.loop_thread import LoopThread
 from lambdalab.engine.reaper import remove_tree
-from lambdalab.errors import ConfigError, LabClosedError
+from lambdalab.errors import ConfigError, LabClosedError, UnknownFunctionError
 from lambdalab.packages.layers import LayerStore, load_layer_map
 from lambdalab.results import CallbackThread, InvocationFuture, InvocationResult
 
@@ -246,8 +246,9 @@ class LabEngine:
         return frame.sort_values(["start", "environment_id"], kind="stable").reset_index(drop=True)
 
     def logs(self, name: str, environment_id: str | None = None) -> str:
-        """The log streams of function ``name`` (or one environment's), as Lambda's lines."""
-        self.plane.function(name)
+        """The log streams of function ``name`` (or one environment's), as Lambda's lines; a deleted function's
+        stay readable while its environments are remembered, as its log group stays on Lambda."""
+        _check_logged(self.plane, name)
         streams = [
             e.stream
             for e in list(self.plane.environments.values())
@@ -259,7 +260,7 @@ class LabEngine:
         """Function ``name``'s log streams (or one environment's) as CloudWatch Logs events, oldest first."""
 
         def collect(plane: ControlPlane) -> list[dict[str, Any]]:
-            plane.function(name)
+            _check_logged(plane, name)
             return [
                 event
                 for e in list(plane.environments.values())
@@ -272,6 +273,15 @@ class LabEngine:
     def destination_records(self, name: str, kind: str) -> list[dict[str, Any]]:
         """Function ``name``'s ``on_success`` or ``on_failure`` destination records, oldest first."""
         return list(self.plane.destinations.get(name, {}).get(kind, []))
+
+
+def _check_logged(plane: ControlPlane, name: str) -> None:
+    """``UnknownFunctionError`` unless function ``name`` exists or an environment of it has run (its logs stay)."""
+    try:
+        plane.function(name)
+    except UnknownFunctionError:
+        if not any(e.pool.spec.function == name for e in list(plane.environments.values())):
+            raise
 
 
 def transfer(source: Any, target: concurrent.futures.Future[Any]) -> None:

@@ -53,7 +53,7 @@ def test_help() -> None:
     assert cli("aws").stdout == aws.stdout  # a bare `lambdalab aws`: its help
     cleanup = cli("aws", "cleanup", "--help")
     assert cleanup.returncode == 0
-    for option in ("--prefix", "--lab ID", "--region", "--dry-run"):
+    for option in ("--prefix", "--lab ID", "--region", "--dry-run", "--orphan-log-groups"):
         assert option in cleanup.stdout, option
 
 
@@ -95,6 +95,21 @@ def test_cleanup_lists_then_deletes_exactly_what_a_lab_left(stand_in: Any) -> No
     finally:
         other.close(delete=True)
     assert cli("aws", "cleanup", "--dry-run", "--prefix", "cli18-").stdout == "nothing to clean up\n"
+
+
+def test_orphan_log_groups_only_when_asked_and_never_with_a_lab(stand_in: Any) -> None:
+    import lambdalab.aws
+
+    with lambdalab.aws.Lab(prefix="orph18-") as lab:
+        lab.create_function("gone", "def handler(e, c):\n    return 1\n").invoke({})
+        stand_in.local.delete_function("orph18-gone")  # deleted behind the Lab's back: its log group stays
+        role = f"role {lab.role_arn}"  # the open Lab's own role: listed by every run below
+        assert cli("aws", "cleanup", "--dry-run", "--prefix", "orph18-").stdout.splitlines() == [role]
+        orphans = cli("aws", "cleanup", "--dry-run", "--prefix", "orph18-", "--orphan-log-groups")
+        assert orphans.returncode == 0, orphans.stderr
+        assert sorted(orphans.stdout.splitlines()) == sorted([role, "log-group /aws/lambda/orph18-gone"])
+        refused = cli("aws", "cleanup", "--dry-run", "--prefix", "orph18-", "--orphan-log-groups", "--lab", lab.id)
+        assert refused.returncode == 1 and refused.stdout == "" and len(said(refused.stderr)) == 1
 
 
 def said(stderr: str) -> list[str]:

@@ -286,7 +286,7 @@ def describe_log_groups(lab: Lab, params: Params) -> Params:
     if prefix and pattern:
         raise invalid("logGroupNamePrefix and logGroupNamePattern are mutually exclusive parameters.")
     rows = []
-    for function in sorted(lab.functions()):
+    for function in lab.logged_functions():
         group = GROUP_PREFIX + function
         if (prefix and not group.startswith(prefix)) or (pattern and pattern.lower() not in group.lower()):
             continue
