@@ -163,6 +163,29 @@ def not_found(kind: str, request_id: str) -> Answer:
     return answer
 
 
+def preflight(route: Route, origin: str, methods: list[str], request_id: str) -> Answer | None:
+    """The platform's answer to a CORS preflight for ``route``'s API (None: the API has no CORS)."""
+    cors = route.api.cors
+    if cors is None:
+        return None
+    headers: CIMultiDict[str] = CIMultiDict()
+    if isinstance(cors, dict):  # a REST API: SAM's OPTIONS method answers every preflight alike
+        headers.update(cors)
+        headers.setdefault("Access-Control-Allow-Methods", ",".join(methods))
+    else:
+        headers.update(cors.preflight(origin))
+    headers["apigw-requestid" if route.kind == HTTP else "x-amzn-RequestId"] = request_id
+    return Answer(204 if route.kind == HTTP else 200, headers, b"")
+
+
+def cors_headers(route: Route, origin: str | None, answer: Answer) -> None:
+    """An HTTP API with CORS adds its headers to every answer for an allowed ``Origin`` (a REST API adds none)."""
+    cors = route.api.cors
+    if origin is not None and cors is not None and not isinstance(cors, dict):
+        for key, value in cors.response(origin).items():
+            answer.headers.add(key, value)
+
+
 def _message(status: int, message: str, request_id: str, problem: str | None = None) -> Answer:
     headers: CIMultiDict[str] = CIMultiDict({"Content-Type": "application/json", "x-amzn-RequestId": request_id})
     return Answer(status, headers, json.dumps({"message": message}).encode(), problem)

@@ -6,8 +6,11 @@
 name (``RestApiId`` / ``ApiId``, else the implicit ``ServerlessRestApi`` / ``ServerlessHttpApi``) or
 ``Globals.Api`` / ``Globals.HttpApi`` set: ``StageName`` (default ``Prod`` for a REST API, as ``sam local``
 sends, and ``$default`` for an HTTP API), stage variables (``Variables`` / ``StageVariables``) and a REST API's
-``BinaryMediaTypes``. ``Table.match`` picks the route of a request as API Gateway does: literal path segments
-before ``{parameters}`` before a greedy ``{proxy+}``, and a route's own method before ``ANY``.
+``BinaryMediaTypes``, and CORS: a REST API's ``Cors`` (SAM's quoted strings: ``"'*'"``, or ``AllowOrigin``,
+``AllowMethods``, ``AllowHeaders``, ``MaxAge``, ``AllowCredentials``) and an HTTP API's ``CorsConfiguration``
+(``true``, or ``AllowOrigins``... as a function URL's ``Cors``). ``Table.match`` picks the route of a request as
+API Gateway does: literal path segments before ``{parameters}`` before a greedy ``{proxy+}``, and a route's own
+method before ``ANY``.
 
 Rules: pure; no Lab, no I/O; notes instead of prints.
 """
@@ -21,6 +24,8 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import unquote
 
+from lambdalab.endpoint import wire
+from lambdalab.endpoint.cors import Cors
 from lambdalab.endpoint.template_values import UNRESOLVED, resolve
 
 REST, HTTP = "Api", "HttpApi"
@@ -83,11 +88,20 @@ class Route:
 
 
 class Api:
-    """One API (a REST API or an HTTP API): its id, stage, stage variables and binary media types."""
+    """One API (a REST API or an HTTP API): its id, stage, stage variables, binary media types and CORS."""
 
-    def __init__(self, kind: str, logical_id: str, stage: str, variables: Mapping[str, str], binary: list[str]) -> None:
+    def __init__(
+        self,
+        kind: str,
+        logical_id: str,
+        stage: str,
+        variables: Mapping[str, str],
+        binary: list[str],
+        cors: Cors | dict[str, str] | None = None,
+    ) -> None:
         self.kind, self.logical_id, self.stage = kind, logical_id, stage
         self.variables, self.binary = dict(variables), binary
+        self.cors = cors  # an HTTP API's ``Cors``; a REST API's preflight headers (SAM's Cors, unquoted)
         self.api_id = "".join(secrets.choice(string.ascii_lowercase + string.digits) for _ in range(10))
 
     def is_binary(self, content_type: str) -> bool:
@@ -106,6 +120,13 @@ class Table:
     def kind(self) -> str:
         """``HttpApi`` when every route is an HTTP API's (an unknown route answers 404), else ``Api`` (403)."""
         return HTTP if self.routes and all(r.kind == HTTP for r in self.routes) else REST
+
+    def methods(self, route: Route) -> list[str]:
+        """The methods of ``route``'s path on its API, and ``OPTIONS`` (a REST API's CORS answer names them)."""
+        found = {r.method for r in self.routes if r.api is route.api and r.path == route.path}
+        if "ANY" in found:
+            found = {"DELETE", "GET", "HEAD", "PATCH", "POST", "PUT"}
+        return sorted(found | {"OPTIONS"})
 
     def match(self, method: str, raw_path: str) -> tuple[Route, dict[str, str]] | None:
         parts = [unquote(part) for part in raw_path.strip("/").split("/")] if raw_path.strip("/") else [""]
@@ -153,7 +174,7 @@ def routes(
             if version not in ("1.0", "2.0"):
                 notes.append(f"{where}: PayloadFormatVersion {version!r} is neither 1.0 nor 2.0; not routed")
                 continue
-            api = _api(kind, source, resources, globals_, context, apis)
+            api = _api(kind, source, resources, globals_, context, apis, notes)
             found.append(Route(kind, method.upper(), path, name, qualifier, version=version, api=api))
     return Table(found), notes
 
@@ -165,6 +186,7 @@ def _api(
     globals_: Mapping[str, Any],
     context: dict[str, Any],
     apis: dict[tuple[str, str], Api],
+    notes: list[str],
 ) -> Api:
     """The API an event belongs to (its ``RestApiId`` / ``ApiId`` resource, or the implicit one), made once."""
     ref = source.get("RestApiId" if kind == REST else "ApiId")
@@ -188,8 +210,51 @@ def _api(
     variables = {str(k): str(v) for k, v in raw.items()} if isinstance(raw, dict) else {}
     binary = resolve(settings.get("BinaryMediaTypes"), context)
     types = [str(t) for t in binary] if isinstance(binary, list) else []
-    apis[(kind, logical_id)] = Api(kind, logical_id, stage, variables, types)
+    raw_cors = resolve(settings.get("Cors" if kind == REST else "CorsConfiguration"), context)
+    try:
+        cors = _rest_cors(raw_cors) if kind == REST else _http_cors(raw_cors)
+    except (ValueError, wire.ApiError) as exc:
+        notes.append(f"{logical_id}: {'Cors' if kind == REST else 'CorsConfiguration'} ignored ({exc})")
+        cors = None
+    apis[(kind, logical_id)] = Api(kind, logical_id, stage, variables, types, cors)
     return apis[(kind, logical_id)]
+
+
+def _unquote(value: Any, key: str) -> str:
+    """SAM's ``Cors`` values are quoted strings (``"'*'"``): the header value inside the quotes."""
+    if not isinstance(value, str) or len(value) < 2 or value[0] != "'" or value[-1] != "'":
+        raise ValueError(f"{key} must be a quoted string such as \"'*'\", got {value!r}")
+    return value[1:-1]
+
+
+def _rest_cors(raw: Any) -> dict[str, str] | None:
+    """A REST API's ``Cors`` as the headers of the ``OPTIONS`` answers SAM adds to each path."""
+    if raw is None:
+        return None
+    if isinstance(raw, str):
+        raw = {"AllowOrigin": raw}
+    if not isinstance(raw, dict) or "AllowOrigin" not in raw:
+        raise ValueError("Cors must be a quoted origin or a mapping with AllowOrigin")
+    headers = {"Access-Control-Allow-Origin": _unquote(raw["AllowOrigin"], "AllowOrigin")}
+    for key, header in (
+        ("AllowMethods", "Access-Control-Allow-Methods"),
+        ("AllowHeaders", "Access-Control-Allow-Headers"),
+        ("MaxAge", "Access-Control-Max-Age"),
+    ):
+        if raw.get(key) is not None:
+            headers[header] = _unquote(raw[key], key)
+    if raw.get("AllowCredentials") is True:
+        headers["Access-Control-Allow-Credentials"] = "true"
+    return headers
+
+
+def _http_cors(raw: Any) -> Cors | None:
+    """An HTTP API's ``CorsConfiguration`` (``true``: any origin, method and header)."""
+    if raw is None or raw is False:
+        return None
+    if raw is True:
+        return Cors(("*",), ("*",), ("*",))
+    return Cors.parse(raw)
 
 
 def _type(resource: Any) -> Any:

@@ -108,6 +108,13 @@ class ApiServer:
             forbidden.headers["x-amzn-ErrorType"] = "AccessDeniedException"
             return forbidden
         raw_path = request.raw_path.split("?", 1)[0]
+        origin, wanted = request.headers.get("Origin"), request.headers.get("Access-Control-Request-Method")
+        if request.method == "OPTIONS" and origin is not None and wanted is not None:
+            target = self.table.match(wanted.upper(), raw_path)
+            if target is not None:
+                reply = api_events.preflight(target[0], origin, self.table.methods(target[0]), request_id)
+                if reply is not None:
+                    return reply
         found = self.table.match(request.method, raw_path)
         if found is None:
             return api_events.not_found(self.table.kind, request_id)
@@ -153,6 +160,7 @@ class ApiServer:
         answer = api_events.answer(route, engine_result.body, request_id)
         if answer.problem is not None:
             self.out(f"lambdalab: invalid answer from {route.function}: {answer.problem}")
+        api_events.cors_headers(route, origin, answer)
         return answer
 
 

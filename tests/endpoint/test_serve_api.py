@@ -143,6 +143,17 @@ def test_binary_bodies_round_trip(routes: tuple[str, Output]) -> None:
     assert event["body"] == '{"x": 1}' and event["isBase64Encoded"] is False
 
 
+def test_rest_api_cors_preflight(routes: tuple[str, Output]) -> None:
+    url, out = routes
+    status, headers, body = call(url, "OPTIONS", "/users/5", headers=[
+        ("Origin", "http://localhost:8080"), ("Access-Control-Request-Method", "GET")])
+    assert status == 200 and body == b""
+    assert headers["Access-Control-Allow-Origin"] == "http://localhost:8080"  # SAM's quoted '...' unquoted
+    assert headers["Access-Control-Allow-Headers"] == "Content-Type"
+    assert headers["Access-Control-Allow-Methods"] == "GET,OPTIONS"  # the path's methods, as SAM's OPTIONS lists
+    assert "START RequestId" not in out.wait_for(r'"OPTIONS /users/5 HTTP/1\.1" 200 -')  # no invocation
+
+
 def test_only_loopback_hosts(routes: tuple[str, Output]) -> None:
     url, _ = routes
     status, _, body = call(url, "GET", "/users/1", headers=[("Host", "attacker.example")])
@@ -158,6 +169,16 @@ def test_http_api_template_answers_404_for_unknown_routes() -> None:
         assert json.loads(body) == {"route": "GET /orders/{id}", "version": "2.0", "params": {"id": "9"}}
         status, _, body = call(url, "GET", "/nowhere")
         assert status == 404 and json.loads(body) == {"message": "Not Found"}
+        page = [("Origin", "http://localhost:8080")]
+        preflight = [*page, ("Access-Control-Request-Method", "GET")]
+        status, headers, _ = call(url, "OPTIONS", "/orders/9", headers=preflight)
+        assert status == 204 and headers["Access-Control-Allow-Origin"] == "http://localhost:8080"
+        assert headers["Access-Control-Allow-Methods"] == "GET"
+        status, headers, _ = call(url, "GET", "/orders/9", headers=page)
+        assert status == 200 and headers["Access-Control-Allow-Origin"] == "http://localhost:8080"
+        assert headers["Access-Control-Expose-Headers"] == "X-Total"
+        status, headers, _ = call(url, "GET", "/orders/9", headers=[("Origin", "http://elsewhere.example")])
+        assert status == 200 and "Access-Control-Allow-Origin" not in headers  # an origin not allowed: none
         out.wait_for(r'"GET /nowhere HTTP/1\.1" 404 -')
 
 
