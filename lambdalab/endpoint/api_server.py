@@ -26,9 +26,10 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from lambdalab.core import runtime_api
-from lambdalab.endpoint import api_events, api_routes, endpoint_of, serve, template_globals
+from lambdalab.endpoint import api_events, api_routes, template_globals
 from lambdalab.endpoint.guard import BODY_TIMEOUT_S
 from lambdalab.endpoint.listening import http_url, listen
+from lambdalab.endpoint.server import Endpoint
 from lambdalab.endpoint.template_values import resolve
 from lambdalab.endpoint.templates import read_template
 from lambdalab.errors import ConfigError, LambdaLabError
@@ -36,7 +37,6 @@ from lambdalab.results import InvocationResult
 
 if TYPE_CHECKING:
     from lambdalab.api import Lab
-    from lambdalab.endpoint.server import Endpoint
 
 DEFAULT_PORT = 3000  # sam local start-api's
 _SLACK_S = 30.0
@@ -180,10 +180,10 @@ def start_api(
     lab.check_open()
     if not (isinstance(port, int) and 0 <= port <= 65535):
         raise ConfigError(f"invalid port: {port!r}; expected 0 (any free port) to 65535")
-    endpoint = endpoint_of(lab)
+    endpoint = _endpoint(lab)
     if endpoint is None:
-        serve(lab, host=host, allow_remote=allow_remote)
-        endpoint = endpoint_of(lab)
+        lab.serve(host=host, allow_remote=allow_remote)
+        endpoint = _endpoint(lab)
     assert endpoint is not None
     data = read_template(template)
     notes: list[str] = []
@@ -217,6 +217,11 @@ def serve_api(
     for note in notes + route_notes:
         write(f"lambdalab: {note}")
     return server.url
+
+
+def _endpoint(lab: Lab) -> Endpoint | None:
+    """The Lab's endpoint (this module is below ``lambdalab.endpoint``'s package, which may plug it in)."""
+    return next((item for item in lab.attached if isinstance(item, Endpoint)), None)
 
 
 def _context(lab: Lab, template: dict[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
