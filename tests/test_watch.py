@@ -111,3 +111,76 @@ def test_watch_needs_a_path(tmp_path: Path) -> None:
             _write(other, "edited")
             _until(fn, "edited")
         assert fn.source_path == other.resolve()
+
+
+def test_repeated_writes_to_one_file_are_one_redeploy(tmp_path: Path) -> None:
+    handler = tmp_path / "again.py"
+    _write(handler, "v0")
+    with lambdalab.Lab() as lab:
+        fn = lab.create_function("again", path=handler)
+        watcher = lab.watch(fn, debounce_ms=300)
+        for i in range(30):  # one file written every 50 ms for 1.5 s: never quiet for 300 ms, under the 3 s cap
+            _write(handler, f"w{i}")
+            time.sleep(0.05)
+        _until(fn, "w29")
+        time.sleep(0.8)
+        assert watcher.reloads == 1, watcher
+
+
+def test_a_file_inside_a_folder_redeploys_the_whole_folder(tmp_path: Path) -> None:
+    code = tmp_path / "pkg"
+    code.mkdir()
+    (code / "helper.py").write_text("WORD = 'from helper'\n")
+    app = code / "app.py"
+    app.write_text("import helper\ndef handler(event, context):\n    return helper.WORD + ' v1'\n")
+    with lambdalab.Lab() as lab:
+        fn = lab.create_function("folder", path=code, handler="app.handler")
+        with lab.watch(fn, app) as watcher:
+            app.write_text("import helper\ndef handler(event, context):\n    return helper.WORD + ' v2'\n")
+            _until(fn, "from helper v2")
+            assert watcher.errors == []
+        assert fn.source_path == code.resolve()
+
+
+def test_a_folder_deleted_and_made_again_is_still_watched(tmp_path: Path) -> None:
+    import shutil
+
+    code = tmp_path / "gone"
+    code.mkdir()
+    _write(code / "app.py", "v1")
+    with lambdalab.Lab() as lab:
+        fn = lab.create_function("regone", path=code, handler="app.handler")
+        with lab.watch(fn, debounce_ms=100) as watcher:
+            shutil.rmtree(code)
+            time.sleep(0.5)
+            code.mkdir()
+            _write(code / "app.py", "v2")
+            _until(fn, "v2")
+            time.sleep(0.3)
+            _write(code / "app.py", "v3")  # the new folder's own files are watched too
+            _until(fn, "v3")
+            assert watcher.running
+
+
+def test_stop_does_not_wait_for_a_long_redeploy_and_does_not_count_it(tmp_path: Path) -> None:
+    from lambdalab.watch import Watcher
+
+    target = tmp_path / "f.txt"
+    target.write_text("a")
+    started = []
+
+    def slow(changed: set[Path]) -> None:
+        started.append(time.monotonic())
+        time.sleep(2.0)
+
+    watcher = Watcher([target], slow, debounce_ms=50)
+    target.write_text("b")
+    deadline = time.monotonic() + 5
+    while not started and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert started
+    t0 = time.monotonic()
+    watcher.stop()
+    assert time.monotonic() - t0 < 1.0
+    time.sleep(2.2)  # the redeploy ends after stop(): not counted
+    assert watcher.reloads == 0 and watcher.errors == [] and not watcher.running
