@@ -89,6 +89,16 @@ class ApiServer:
         except Exception:  # noqa: BLE001 - closing must not raise (a stopped loop: nothing left to stop)
             pass
 
+    def reload(self, template: str | Path, parameters: Mapping[str, Any] | None = None) -> list[str]:
+        """Read the routes again from ``template`` (after an edit; ``serve --watch`` may call it); returns notes.
+
+        The new table replaces the old one at once; requests under way finish on their route."""
+        lab = self.endpoint.lab
+        data = read_template(template)
+        context = _context(lab, data, parameters or {})
+        self.table, notes = api_routes.routes(data, _served(lab, data, context), context)
+        return notes
+
     async def handle(self, request: web.Request) -> web.Response:
         began, request_id = time.time(), str(uuid.uuid4())
         reply = await self._answer(request, request_id)
@@ -185,12 +195,8 @@ def start_api(
         lab.serve(host=host, allow_remote=allow_remote)
         endpoint = _endpoint(lab)
     assert endpoint is not None
-    data = read_template(template)
-    notes: list[str] = []
-    context = _context(lab, data, parameters or {})
-    table, route_notes = api_routes.routes(data, _served(lab, data, context), context)
-    notes += route_notes
-    server = ApiServer(endpoint, table, out or _stderr)
+    server = ApiServer(endpoint, api_routes.Table([]), out or _stderr)
+    notes = server.reload(template, parameters)
     lab.run_on_loop(server.start(host, port), timeout=30)
     lab.attach(server)
     return server, notes

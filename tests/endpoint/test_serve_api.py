@@ -21,8 +21,9 @@ from urllib.parse import urlsplit
 import pytest
 
 import lambdalab
+import lambdalab.endpoint.templates
 from lambdalab import frontends
-from lambdalab.endpoint.api_server import serve_api
+from lambdalab.endpoint.api_server import serve_api, start_api
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "sam_api"
 BLOB = bytes(range(256)) + b"\xff\xfe not utf-8"
@@ -294,3 +295,18 @@ def test_api_needs_a_template(tmp_path: Path) -> None:
     done = subprocess.run([sys.executable, "-m", "lambdalab", "serve", str(tmp_path), "--port", "0", "--api",
                            "--no-urls"], capture_output=True, text=True, timeout=60)
     assert done.returncode == 2 and "--api needs a SAM template" in done.stderr
+
+
+def test_reload_reads_the_routes_again(tmp_path: Path) -> None:
+    template = tmp_path / "template.yaml"
+    (tmp_path / "hello_world").mkdir()
+    (tmp_path / "hello_world" / "app.py").write_text((FIXTURES / "hello" / "hello_world" / "app.py").read_text())
+    text = (FIXTURES / "hello" / "template.yaml").read_text()
+    template.write_text(text)
+    with lambdalab.Lab() as lab:
+        lambdalab.endpoint.templates.load_template(lab, template)
+        server, notes = start_api(lab, template, 0, out=Output())
+        assert notes == [] and call(server.url, "GET", "/hello")[0] == 200
+        template.write_text(text.replace("Path: /hello", "Path: /hi"))
+        assert server.reload(template) == []
+        assert call(server.url, "GET", "/hi")[0] == 200 and call(server.url, "GET", "/hello")[0] == 403
