@@ -494,7 +494,8 @@ _LAB_CHECKS: dict[str, tuple[Any, str]] = {
             v is None
             or (
                 isinstance(v, Mapping)
-                and bool(v)
+                and "AccessKeyId" in v
+                and "SecretAccessKey" in v
                 and all(
                     k in ("AccessKeyId", "SecretAccessKey", "SessionToken")
                     and isinstance(x, str)
@@ -504,8 +505,8 @@ _LAB_CHECKS: dict[str, tuple[Any, str]] = {
                 )
             )
         ),
-        "None or a mapping of aws_access_key_id, aws_secret_access_key, aws_session_token (or STS's AccessKeyId, "
-        "SecretAccessKey, SessionToken) to strings",
+        "None or a mapping of aws_access_key_id and aws_secret_access_key, with aws_session_token optional (or STS's "
+        "AccessKeyId, SecretAccessKey, SessionToken), to strings",
     ),
     "use_cgroups": (lambda v: isinstance(v, bool), "True or False"),
     "max_records": (lambda v: _is_int(v) and v >= 1, "a whole number >= 1"),

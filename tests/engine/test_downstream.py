@@ -235,3 +235,23 @@ def test_template_functions_declare_their_own_and_global_variables() -> None:
         ("D", "d-fn", frozenset({"STAGE"})),
         ("C", "C", frozenset()),
     ]
+
+
+@pytest.mark.parametrize(
+    "partial",
+    [
+        {"aws_access_key_id": "AKIDONLY"},
+        {"aws_session_token": "token-only"},
+        {"aws_access_key_id": "AKID", "aws_session_token": "no-secret"},
+        {"SecretAccessKey": "secret-only"},
+        {"aws_access_key_id": "AKID", "aws_secret_access_key": ""},
+    ],
+)
+def test_partial_role_credentials_are_refused(partial: dict[str, str]) -> None:
+    with pytest.raises(ConfigError, match="role_credentials"):
+        lambdalab.Lab(role_credentials=partial)
+
+
+def test_role_credentials_without_a_session_token_are_taken() -> None:
+    with lambdalab.Lab(role_credentials={"aws_access_key_id": "AKID", "aws_secret_access_key": "s"}) as lab:
+        assert dict(lab.settings.role_credentials) == {"AccessKeyId": "AKID", "SecretAccessKey": "s"}
