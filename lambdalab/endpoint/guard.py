@@ -3,7 +3,9 @@
 A ``Guard`` decides per request, from headers alone: the ``Host`` must name a loopback host
 (``localhost``, ``*.localhost``, a loopback address; with ``allow_remote`` also the bound address,
 or any IP literal when bound to a wildcard), so a DNS-rebound name is refused; an ``Origin``, when
-present, must be in the allow-list (empty by default), so a web page cannot drive the API; and a
+present, must be in the allow-list (empty by default), so a web page cannot drive the API (nor can a page
+served by path on the endpoint's own origin, whose same-origin GETs carry no ``Origin``: a browser's
+``Sec-Fetch-Site`` other than ``none`` without an allowed ``Origin`` is refused); and a
 call that takes JSON must not carry a browser "simple" content type (``text/plain``, form types),
 the one kind of cross-site POST a browser sends without asking first. Function URLs skip the
 ``Origin`` rule: their CORS configuration decides (``cors.py``).
@@ -117,6 +119,14 @@ class Guard:
                 return (
                     f"Origin {origin!r} is not allowed: lambdalab's endpoint refuses requests from web pages "
                     "unless their origin is listed (serve(allow_origins=[...]), lambdalab serve --allow-origin)"
+                )
+            # a page's own requests: a same-origin GET carries no Origin, but every current browser says where
+            # it comes from (a page served by path, /_aws/lambda-url/..., shares the endpoint's origin)
+            site = get("Sec-Fetch-Site")
+            if site is not None and site.strip().lower() != "none" and origin is None and not self.any_origin:
+                return (
+                    f"a request made by a web page (Sec-Fetch-Site: {site}) without an allowed Origin: "
+                    "lambdalab's API answers SDKs, the CLI and pages whose origin is listed, not other pages"
                 )
         if json_api:
             kind = get("Content-Type")

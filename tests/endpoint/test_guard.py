@@ -46,6 +46,22 @@ def test_refusal_reasons():
     assert Guard("127.0.0.1", allow_origins=["*"]).refusal(CIMultiDict({"Origin": "null"}), json_api=False) is None
 
 
+def test_a_pages_own_requests_are_refused_unless_its_origin_is_listed():
+    """A page served by path (/_aws/lambda-url/...) shares the endpoint's origin: its same-origin GET has no Origin,
+    but its Sec-Fetch-Site says a page made it. SDKs send no Sec-Fetch-*; a typed address says "none"."""
+    guard = Guard("127.0.0.1", allow_origins=["http://localhost:8888"])
+    for site in ("same-origin", "same-site", "cross-site"):
+        why = guard.refusal(CIMultiDict({"Sec-Fetch-Site": site}), json_api=False)
+        assert why is not None and "web page" in why, site
+        assert guard.refusal(CIMultiDict({"Sec-Fetch-Site": site}), json_api=False, check_origin=False) is None
+    listed = CIMultiDict({"Sec-Fetch-Site": "cross-site", "Origin": "http://localhost:8888"})
+    assert guard.refusal(listed, json_api=False) is None
+    assert guard.refusal(CIMultiDict({"Sec-Fetch-Site": "none"}), json_api=False) is None
+    assert guard.refusal(CIMultiDict({"Host": "127.0.0.1:1"}), json_api=False) is None
+    assert Guard("127.0.0.1", allow_origins=["*"]).refusal(CIMultiDict({"Sec-Fetch-Site": "same-origin"}),
+                                                           json_api=False) is None
+
+
 def test_cors_parse_and_shape():
     cors = Cors.parse({"allow_origins": ["https://a.example"], "AllowMethods": ["GET"], "MaxAge": 0,
                        "AllowCredentials": False})

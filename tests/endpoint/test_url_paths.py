@@ -184,3 +184,19 @@ def test_a_urls_cors_applies_by_path_too(served: Any) -> None:
     status, headers, _ = _http(endpoint, "POST", _prefix(by_path) + "/x", body=b"{}", headers=origin)
     assert status == 201 and headers["Access-Control-Allow-Origin"] == "http://localhost:8888"
     assert len(lab.invocations()) == 1  # the preflight invoked nothing
+
+
+def test_a_page_served_by_path_cannot_read_the_api_on_its_own_origin(served: Any) -> None:
+    """The page shares the endpoint's origin, so its GETs carry no Origin; its Sec-Fetch-Site gives it away."""
+    _lab, base, by_path, _own = served
+    page = {"Sec-Fetch-Site": "same-origin", "Sec-Fetch-Mode": "cors"}
+    status, _, body = _http(base, "GET", "/2015-03-31/functions/echo", headers=page)
+    assert status == 403 and b"web page" in body and b"Environment" not in body
+    status, _, _ = _http(base, "GET", "/2015-03-31/functions/", headers=page)
+    assert status == 403
+    status, _, _ = _http(base, "POST", "/2015-03-31/functions/echo/invocations", b"{}", headers=page)
+    assert status == 403
+    status, _, _ = _http(base, "GET", urlsplit(by_path).path + "page", headers=page)
+    assert status == 201  # the function URL itself answers its page, as on its own port
+    status, _, _ = _http(base, "GET", "/2015-03-31/functions/echo")  # an SDK sends no Sec-Fetch-*
+    assert status == 200
