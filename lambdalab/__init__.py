@@ -34,7 +34,9 @@ devcheck.warn_if_stale()
 
 # The front-ends import the API, never the reverse: the package plugs them in behind lab.serve(), fn.url() and
 # lab.sqs_queue() (lambdalab.endpoint imports aiohttp only when it first serves).
-frontends.plug_in(serve=endpoint.serve, function_url=endpoint.function_url, sqs_queue=sqs.SqsQueue)
+frontends.plug_in(
+    serve=endpoint.serve, function_url=endpoint.function_url, sqs_queue=sqs.SqsQueue, serve_api=endpoint.serve_api
+)
 
 __all__ = [
     "AsyncInvocation",

@@ -1,4 +1,4 @@
-"""Where the front-ends plug into the facade: ``Lab.serve``, ``Function.url`` and ``Lab.sqs_queue``.
+"""Where the front-ends plug into the facade: ``Lab.serve``, ``Function.url``, ``Lab.sqs_queue``, ``Lab.serve_api``.
 
 The API imports no front-end; the front-ends import the API. ``lambdalab/__init__.py``, which runs before
 any module of the package, hands the front-ends' entry points to ``plug_in``, and the facade's methods call
@@ -29,6 +29,7 @@ class FrontEnds:
     serve: Callable[..., str] | None = None
     function_url: Callable[..., str] | None = None
     sqs_queue: Callable[..., Closeable] | None = None
+    serve_api: Callable[..., str] | None = None
 
     def get(self, name: str) -> Callable[..., Any]:
         hook = getattr(self, name)
@@ -45,8 +46,11 @@ def plug_in(
     serve: Callable[..., str] | None = None,
     function_url: Callable[..., str] | None = None,
     sqs_queue: Callable[..., Closeable] | None = None,
+    serve_api: Callable[..., str] | None = None,
 ) -> None:
-    """For the package: provide the front-ends behind ``Lab.serve``, ``Function.url`` and ``Lab.sqs_queue``."""
-    for name, hook in (("serve", serve), ("function_url", function_url), ("sqs_queue", sqs_queue)):
+    """For the package: provide the front-ends behind ``Lab.serve``, ``Function.url``, ``Lab.sqs_queue`` and
+    ``Lab.serve_api``."""
+    hooks = (("serve", serve), ("function_url", function_url), ("sqs_queue", sqs_queue), ("serve_api", serve_api))
+    for name, hook in hooks:
         if hook is not None:
             setattr(front_ends, name, hook)

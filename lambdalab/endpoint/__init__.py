@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from lambdalab.api import Lab
     from lambdalab.endpoint.server import Endpoint
 
-__all__ = ["endpoint_of", "function_url", "serve"]
+__all__ = ["endpoint_of", "function_url", "serve", "serve_api"]
 
 _ORIGIN = re.compile(r"[a-zA-Z][a-zA-Z0-9+.-]*://[^/\s?#]+/?\Z|null\Z")
 
@@ -132,3 +132,10 @@ def function_url(lab: Lab, name: str, qualifier: str | None = None, cors: Mappin
         return listener.url
 
     return lab.run_on_loop(ensure(), timeout=30)
+
+
+def serve_api(lab: Lab, template: Any, port: int = 0, **options: Any) -> str:
+    """Load a SAM template into ``lab`` and serve its Api/HttpApi routes (``api_server.serve_api``); the URL."""
+    from lambdalab.endpoint.api_server import serve_api as start
+
+    return start(lab, template, port, **options)
