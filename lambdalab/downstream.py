@@ -20,7 +20,7 @@ from __future__ import annotations
 import functools
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -148,10 +148,13 @@ def overrides_for(
 FUNCTION_TYPES = ("AWS::Serverless::Function", "AWS::Lambda::Function")
 
 
-def template_functions(template: Mapping[str, Any]) -> list[tuple[str, str, frozenset[str]]]:
+def template_functions(
+    template: Mapping[str, Any], name_of: Callable[[Any], object] | None = None
+) -> list[tuple[str, str, frozenset[str]]]:
     """Each function resource of a template read as data: (logical id, its name here, the variables it declares),
-    the name being its ``FunctionName`` when that is a plain string (else the logical id), the variables its own
-    ``Environment.Variables`` and, for a SAM function, ``Globals.Function``'s."""
+    the name being its ``FunctionName`` (an intrinsic one as ``name_of`` resolves it, as the template loader does;
+    the logical id when it gives no string), the variables its own ``Environment.Variables`` and, for a SAM
+    function, ``Globals.Function``'s."""
     globals_ = template.get("Globals")
     defaults = globals_.get("Function") if isinstance(globals_, Mapping) else None
     shared = _declared(defaults) if isinstance(defaults, Mapping) else frozenset()
@@ -163,12 +166,14 @@ def template_functions(template: Mapping[str, Any]) -> list[tuple[str, str, froz
         props = resource.get("Properties")
         props = props if isinstance(props, Mapping) else {}
         name = props.get("FunctionName")
+        if name is not None and not isinstance(name, str) and name_of is not None:
+            name = name_of(name)
         ignored = resource.get("IgnoreGlobals")  # a resource attribute (SAM): "*" or the globals it does not take
         takes_globals = resource.get("Type") == FUNCTION_TYPES[0] and not (
             ignored == "*" or (isinstance(ignored, list) and "Environment" in ignored)
         )
         declared = _declared(props) | (shared if takes_globals else frozenset())
-        found.append((str(logical_id), name if isinstance(name, str) else str(logical_id), declared))
+        found.append((str(logical_id), name if isinstance(name, str) and name else str(logical_id), declared))
     return found
 
 

@@ -2,13 +2,17 @@
 
 ``apply_env_vars``: SAM's env-vars file (``lambdalab.downstream``) over the loaded functions: ``Parameters`` for every
 function, a function's own entry (by logical id, then name) over them, and, as ``sam local`` does, only the
-variables the template declares for that function; in folder mode, where nothing declares any, all of them.
+variables the template declares for that function; in folder mode, where nothing declares any, all of them. A
+``FunctionName`` that is an intrinsic (``!Sub "${AWS::StackName}-hello"``) is resolved as the template loader
+resolves it, so the function's entries match.
 
 ``serve_watcher``: one ``Watcher`` on the template and every function's code (file or folder, its requirements
 file with it). A code change redeploys the functions it belongs to; a template change reads the template again in a
 throwaway Lab and applies what changed in each function's settings and code (``Function.update``), so the
 endpoint, the function URLs and the queues stay as they are; a function added to or removed from the template
-waits for a restart (said in a line). Each redeploy retires the function's environments: the next invoke is cold.
+waits for a restart (said in a line), and what is watched follows the template (a new ``CodeUri`` folder). Each
+redeploy retires the function's environments: the next invoke is cold. A function with ``AutoPublishAlias`` gets a
+new version and its alias moves to it on each reload, as each ``sam deploy`` does.
 """
 
 from __future__ import annotations
@@ -20,10 +24,13 @@ from typing import TYPE_CHECKING, Any
 
 from lambdalab.config import RESERVED_ENV_VARS
 from lambdalab.downstream import overrides_for, template_functions
+from lambdalab.endpoint import template_globals, template_sources
+from lambdalab.endpoint.template_values import MAPPINGS, UNRESOLVED, Skip, resolve
 from lambdalab.watch import Watcher
 
 if TYPE_CHECKING:
     from lambdalab.api import Lab
+    from lambdalab.function import Function
 
 TEMPLATE_NAMES = ("template.yaml", "template.yml", "template.json")
 Say = Callable[[str], Any]
@@ -37,21 +44,86 @@ def template_of(folder: str | Path, template: str | Path | None) -> Path | None:
     return next((root / n for n in TEMPLATE_NAMES if root.is_dir() and (root / n).is_file()), None)
 
 
+def _context(lab: Lab, data: Mapping[str, Any]) -> dict[str, Any]:
+    """What ``FunctionName`` and ``AutoPublishAlias`` resolve from, as ``load_template`` resolves them: the
+    parameters' defaults, the pseudo parameters (the stack named ``lambdalab``) and ``Mappings``."""
+    parameters = data.get("Parameters")
+    context: dict[str, Any] = {
+        k: v.get("Default")
+        for k, v in (parameters.items() if isinstance(parameters, Mapping) else ())
+        if isinstance(v, dict)
+    }
+    mappings = data.get("Mappings")
+    context.update(
+        {
+            "AWS::Region": lab.settings.region,
+            "AWS::AccountId": lab.settings.account_id,
+            "AWS::Partition": "aws",
+            "AWS::URLSuffix": "amazonaws.com",
+            "AWS::StackName": "lambdalab",
+            MAPPINGS: mappings if isinstance(mappings, dict) else {},
+        }
+    )
+    return context
+
+
+@dataclasses.dataclass
+class TemplateView:
+    """A template's functions by the name each is served under: its ids for the env-vars file (logical id, name),
+    the variables it declares, and its ``AutoPublishAlias``."""
+
+    ids: dict[str, list[str]]
+    declared: dict[str, frozenset[str]]
+    aliases: dict[str, str]
+
+
+def template_view(lab: Lab, template: Path) -> TemplateView:
+    """``template`` read as ``load_template`` names its functions (``FunctionName`` resolved, else the logical id)."""
+    from lambdalab.endpoint.templates import read_template
+
+    data = read_template(template)
+    context = _context(lab, data)
+
+    def name_of(value: Any) -> object:
+        resolved = resolve(value, context)
+        return None if resolved is UNRESOLVED else resolved
+
+    view = TemplateView({}, {}, {})
+    by_id: dict[str, str] = {}
+    for logical_id, name, variables in template_functions(data, name_of):
+        view.ids[name], view.declared[name], by_id[logical_id] = [logical_id, name], variables, name
+    defaults = template_globals.function_globals(data, [])
+    resources = data.get("Resources")
+    for logical_id, resource in resources.items() if isinstance(resources, dict) else ():
+        if (
+            logical_id not in by_id
+            or not isinstance(resource, dict)
+            or resource.get("Type") != "AWS::Serverless::Function"
+        ):
+            continue
+        props = resource.get("Properties")
+        try:
+            merged = template_globals.merge(
+                logical_id, defaults, props if isinstance(props, dict) else {}, resource.get("IgnoreGlobals")
+            )
+            alias = template_sources.check_alias(logical_id, merged, context)
+        except Skip:
+            continue
+        if alias is not None:
+            view.aliases[by_id[logical_id]] = alias
+    return view
+
+
 def apply_env_vars(
     lab: Lab, names: list[str], file: Mapping[str, Mapping[str, str]], template: Path | None
 ) -> list[str]:
     """Set each function's variables from the env-vars ``file``; returns notes (names Lambda reserves, left out)."""
-    from lambdalab.endpoint.templates import read_template
-
-    ids: dict[str, list[str]] = {}
-    declared: dict[str, frozenset[str]] = {}
-    if template is not None:
-        for logical_id, name, variables in template_functions(read_template(template)):
-            ids[name], declared[name] = [logical_id, name], variables
+    view = template_view(lab, template) if template is not None else TemplateView({}, {}, {})
     notes = []
     for name in names:
         fn = lab.function(name)
-        wanted = overrides_for(file, ids.get(name, [name]), declared.get(name, frozenset()) if template else None)
+        declared = view.declared.get(name, frozenset()) if template is not None else None
+        wanted = overrides_for(file, view.ids.get(name, [name]), declared)
         reserved = sorted(set(wanted) & RESERVED_ENV_VARS)
         if reserved:
             notes.append(f"{name}: env-vars {', '.join(reserved)} reserved by Lambda; left out")
@@ -59,6 +131,19 @@ def apply_env_vars(
         if any(fn.config.env_vars.get(k) != v for k, v in wanted.items()):
             fn.update(env_vars={**fn.config.env_vars, **wanted})
     return notes
+
+
+def publish_alias(fn: Function, alias: str | None) -> str:
+    """After a reload, ``AutoPublishAlias`` as ``sam deploy`` does it: a new version, the alias moved to it; what
+    to add to the reload's line ("" without an alias)."""
+    if alias is None:
+        return ""
+    version = fn.publish()
+    if alias in fn.aliases():
+        fn.update_alias(alias, version)
+    else:
+        fn.create_alias(alias, version)
+    return f"; alias {alias} -> version {version}"
 
 
 def serve_watcher(
@@ -71,29 +156,40 @@ def serve_watcher(
 ) -> Watcher:
     """Watch ``template`` and the code of ``names``; redeploy on change, telling ``say`` what happened."""
     functions = [lab.function(n) for n in names]
-    paths = [p for p in [template, *(fn.source_path for fn in functions)] if p is not None]
     resolved_template = template.resolve() if template is not None else None
+    aliases = template_view(lab, template).aliases if template is not None else {}
+    watchers: list[Watcher] = []
+
+    def paths() -> list[Path]:
+        return [p for p in [template, *(fn.source_path for fn in functions)] if p is not None and p.exists()]
 
     def action(changed: set[Path]) -> None:
         if resolved_template is not None and resolved_template in changed:
-            _reload_template(lab, names, resolved_template, env_file, say)
+            try:
+                aliases.clear()
+                aliases.update(_reload_template(lab, names, resolved_template, env_file, say))
+            finally:
+                watchers[0].watch_paths(paths())  # a CodeUri the template now names is watched from now on
             return
         for fn in functions:
             root = fn.source_path
             if root is not None and any(p == root or p.is_relative_to(root) for p in changed):
                 fn.update(path=root)
-                say(f"lambdalab: reloaded {fn.name} (code {fn.code_sha[:12]}); its next invoke is cold")
+                published = publish_alias(fn, aliases.get(fn.name))
+                say(f"lambdalab: reloaded {fn.name} (code {fn.code_sha[:12]}{published}); its next invoke is cold")
 
     def failed(exc: Exception) -> None:
         say(f"lambdalab: reload failed, still serving the previous code: {exc}")
 
-    return Watcher(paths, action, debounce_ms=debounce_ms, on_error=failed)
+    watchers.append(Watcher(paths(), action, debounce_ms=debounce_ms, on_error=failed))
+    return watchers[0]
 
 
 def _reload_template(
     lab: Lab, names: list[str], template: Path, env_file: Mapping[str, Mapping[str, str]] | None, say: Say
-) -> None:
-    """The template read again in a throwaway Lab; each served function updated where its settings or code differ."""
+) -> dict[str, str]:
+    """The template read again in a throwaway Lab; each served function updated where its settings or code differ
+    (and its ``AutoPublishAlias`` moved to a new version); returns the template's aliases now."""
     from lambdalab.api import Lab
     from lambdalab.endpoint.templates import load_template
 
@@ -111,6 +207,7 @@ def _reload_template(
             apply_env_vars(scratch, new_names, env_file, template)
         for note in notes:
             say(f"lambdalab: {note}")
+        aliases = template_view(lab, template).aliases
         for name in sorted(set(new_names) - set(names)):
             say(f"lambdalab: {name} is new in {template.name}: restart lambdalab serve to serve it")
         for name in sorted(set(names) - set(new_names)):
@@ -127,6 +224,7 @@ def _reload_template(
             source = new.source_path or new.version_info().code_folder
             try:
                 old.update(path=source, **changes)
+                published = publish_alias(old, aliases.get(name))
             except Exception as exc:  # noqa: BLE001 - one function's failure leaves the others to reload
                 say(f"lambdalab: {name} not reloaded, still serving its previous code: {exc}")
                 failed.append(exc)
@@ -134,6 +232,7 @@ def _reload_template(
             if new.source_path is not None:
                 old.source_path = new.source_path
             what = ", ".join(sorted(changes)) or "code"
-            say(f"lambdalab: reloaded {name} from {template.name} ({what}; code {old.code_sha[:12]})")
+            say(f"lambdalab: reloaded {name} from {template.name} ({what}; code {old.code_sha[:12]}{published})")
         if failed:
             raise failed[0]  # the watcher keeps it in its errors
+        return aliases

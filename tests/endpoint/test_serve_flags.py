@@ -163,3 +163,95 @@ def test_a_bad_flag_is_a_usage_error(app: Path) -> None:
             timeout=60,
         )
         assert result.returncode == 2 and result.stderr.startswith("lambdalab: invalid"), result.stderr
+
+
+INTRINSIC_NAMES = """\
+Transform: AWS::Serverless-2016-10-31
+Parameters:
+  Suffix:
+    Type: String
+    Default: by-ref
+Globals:
+  Function:
+    Runtime: python3.11
+    Environment:
+      Variables:
+        STAGE: prod
+Resources:
+  HelloFunction:
+    Type: AWS::Serverless::Function
+    Properties:
+      FunctionName: !Sub "${AWS::StackName}-hello"
+      CodeUri: hello/
+      Handler: app.handler
+  Other:
+    Type: AWS::Serverless::Function
+    Properties:
+      FunctionName: !Ref Suffix
+      CodeUri: hello/
+      Handler: app.handler
+"""
+
+
+def test_env_vars_match_a_function_whose_name_is_an_intrinsic(app: Path) -> None:
+    (app / "names.yaml").write_text(INTRINSIC_NAMES)
+    file = {"HelloFunction": {"STAGE": "by-id"}, "by-ref": {"STAGE": "by-name"}}
+    with lambdalab.Lab() as lab:
+        names, _ = load_template(lab, app / "names.yaml")
+        assert sorted(names) == ["by-ref", "lambdalab-hello"]
+        apply_env_vars(lab, names, file, app / "names.yaml")
+        assert lab.function("lambdalab-hello").config.env_vars["STAGE"] == "by-id"  # the logical id's entry
+        assert lab.function("by-ref").config.env_vars["STAGE"] == "by-name"
+
+
+ALIASED = """\
+Transform: AWS::Serverless-2016-10-31
+Resources:
+  Fn:
+    Type: AWS::Serverless::Function
+    Properties:
+      Runtime: python3.11
+      CodeUri: {code}/
+      Handler: app.handler
+      AutoPublishAlias: live
+"""
+
+
+def _wait(check, timeout_s: float = 5.0):
+    deadline = time.monotonic() + timeout_s
+    while True:
+        value = check()
+        if value:
+            return value
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+def test_watch_moves_an_auto_publish_alias_and_follows_a_new_code_uri(tmp_path: Path) -> None:
+    from lambdalab.endpoint.serve_watch import serve_watcher
+
+    for folder in ("one", "two"):
+        (tmp_path / folder).mkdir()
+    (tmp_path / "one" / "app.py").write_text(APP.format(version="v1"))
+    (tmp_path / "two" / "app.py").write_text(APP.format(version="two-v1"))
+    template = tmp_path / "template.yaml"
+    template.write_text(ALIASED.format(code="one"))
+    lines: list[str] = []
+    with lambdalab.Lab() as lab:
+        names, _ = load_template(lab, template)
+        fn = lab.function("Fn")
+        assert fn.invoke(qualifier="live").payload["version"] == "v1"
+        watcher = serve_watcher(lab, names, template, None, lines.append, debounce_ms=100)
+        # a code edit: the alias moves to a new version, as sam deploy does
+        (tmp_path / "one" / "app.py").write_text(APP.format(version="v2"))
+        _wait(lambda: fn.invoke(qualifier="live").payload["version"] == "v2")
+        assert fn.aliases()["live"].version != "1", fn.aliases()
+        # a template edit that points CodeUri elsewhere: served from there, alias moved, the new folder watched
+        template.write_text(ALIASED.format(code="two"))
+        _wait(lambda: fn.invoke(qualifier="live").payload["version"] == "two-v1")
+        _wait(lambda: (tmp_path / "two").resolve() in watcher.paths)
+        time.sleep(0.3)
+        (tmp_path / "two" / "app.py").write_text(APP.format(version="two-v2"))
+        _wait(lambda: fn.invoke(qualifier="live").payload["version"] == "two-v2")
+        assert fn.invoke().payload["version"] == "two-v2"
+        assert watcher.errors == [], (watcher.errors, lines)
