@@ -2,8 +2,8 @@
 
 The rules of aws-sam-translator's Globals plugin (``samtranslator/plugins/globals/globals.py``, which
 ``sam local`` runs too), written out here rather than imported (docs/ENDPOINT.md says why):
-- a primitive, or an intrinsic function (a one-key ``Ref`` / ``Fn::*`` mapping), or two values of different
-  kinds: the resource's value wins;
+- a primitive, or an intrinsic function (a one-key ``Ref`` / ``Condition`` / ``Fn::*`` mapping), or two values of
+  different kinds: the resource's value wins;
 - two mappings merge key by key, recursively; two lists are concatenated, global first (no de-duplication),
   except ``Architectures``, which the resource's list replaces;
 - ``IgnoreGlobals: "*"`` (a resource attribute) takes no globals, ``IgnoreGlobals: [Timeout, ...]`` leaves those
@@ -66,7 +66,8 @@ def merge(logical_id: str, defaults: dict[str, Any], props: dict[str, Any], igno
 
 def _kind(value: Any) -> str:
     if isinstance(value, dict):
-        is_intrinsic = len(value) == 1 and any(key == "Ref" or key.startswith("Fn::") for key in value)
+        # SAM's is_intrinsics: one key, Ref, Condition or Fn::*
+        is_intrinsic = len(value) == 1 and any(key in ("Ref", "Condition") or key.startswith("Fn::") for key in value)
         return "primitive" if is_intrinsic else "dict"
     return "list" if isinstance(value, list) else "primitive"
 

@@ -295,7 +295,7 @@ def _register(
         if resolved is UNRESOLVED or resolved is None:
             notes.append(f"{logical_id}: environment variable {key} cannot be resolved; left out")
         else:
-            env[key] = str(resolved).lower() if isinstance(resolved, bool) else str(resolved)
+            env[key] = _env_value(resolved)
     options = {
         "runtime": runtime,
         "env_vars": env,
@@ -333,6 +333,13 @@ def _register(
             return name
     lab.create_function(name, path=folder, **options)
     return name
+
+
+def _env_value(value: Any) -> str:
+    """A variable's value as SAM makes it a string: ``true``/``false`` for booleans, "" for a list or a mapping."""
+    if isinstance(value, (dict, list, tuple)):
+        return ""
+    return str(value).lower() if isinstance(value, bool) else str(value)
 
 
 def _runtime(logical_id: str, runtime: Any, notes: list[str]) -> str:

@@ -221,7 +221,11 @@ def test_sqs_events_and_mappings_are_wired_to_local_queues(project: Path) -> Non
         assert set(found) == {"orders-dev", "Jobs", "outside"}, notes
         orders, jobs = found["orders-dev"], found["Jobs"]
         assert (orders.function, orders.qualifier, orders.batch_size, orders.report_batch_item_failures) == (
-            "Worker", "live", 2, True)
+            "Worker",
+            "live",
+            2,
+            True,
+        )
         assert (orders.visibility_timeout_s, orders.max_receive_count, orders.max_concurrency) == (20.0, 3, 2)
         assert orders.arn == "arn:aws:sqs:us-east-1:123456789012:orders-dev"
         assert (jobs.function, jobs.qualifier, jobs.batch_size, jobs.visibility_timeout_s) == ("Raw", None, 1, 30.0)
@@ -240,7 +244,8 @@ def test_sqs_events_and_mappings_are_wired_to_local_queues(project: Path) -> Non
         orders.wait_until_empty(timeout_s=60)
         jobs.wait_until_empty(timeout_s=60)
         assert sorted(d.message_id for d in orders.deliveries if d.outcome == "deleted") == sorted(
-            {d.message_id for d in orders.deliveries})
+            {d.message_id for d in orders.deliveries}
+        )
         assert len(orders.deliveries) == 3 and len(jobs.deliveries) == 2
         calls = lab.invocations()
         worker_calls = calls[calls["function"] == "Worker"]
@@ -251,17 +256,24 @@ def test_sqs_events_and_mappings_are_wired_to_local_queues(project: Path) -> Non
 
 
 def test_intrinsics_resolve_from_parameters_mappings_and_resources() -> None:
-    context = {"Stage": "dev", "AWS::Region": "eu-west-1", "Q.Arn": "arn:q",
-               MAPPINGS: {"Sizes": {"dev": {"Mem": 256}}}}
+    context = {"Stage": "dev", "AWS::Region": "eu-west-1", "Q.Arn": "arn:q", MAPPINGS: {"Sizes": {"dev": {"Mem": 256}}}}
     assert resolve({"Fn::FindInMap": ["Sizes", {"Ref": "Stage"}, "Mem"]}, context) == 256
     assert resolve({"Fn::FindInMap": ["Sizes", "prod", "Mem"]}, context) is UNRESOLVED
-    assert resolve({"Fn::Sub": ["${A}-${Stage}-${AWS::Region}", {"A": {"Ref": "Stage"}}]}, context) == "dev-dev-eu-west-1"
+    assert (
+        resolve({"Fn::Sub": ["${A}-${Stage}-${AWS::Region}", {"A": {"Ref": "Stage"}}]}, context) == "dev-dev-eu-west-1"
+    )
     assert resolve({"Fn::Sub": "${Q.Arn}/${!Literal}"}, context) == "arn:q/${Literal}"
     assert resolve({"Fn::GetAtt": ["Q", "Arn"]}, context) == resolve({"Fn::GetAtt": "Q.Arn"}, context) == "arn:q"
     assert resolve({"Fn::Join": ["-", [{"Ref": "Stage"}, "x", 1]]}, context) == "dev-x-1"
     assert resolve({"Fn::Select": [1, ["a", {"Ref": "Stage"}]]}, context) == "dev"
-    for unresolved in ({"Fn::If": ["C", 1, 2]}, {"Ref": "Nope"}, {"Fn::Sub": "${Nope}"}, {"Fn::GetAtt": ["T", "Arn"]},
-                       {"Fn::ImportValue": "x"}, {"Ref": "Stage", "Other": 1}):
+    for unresolved in (
+        {"Fn::If": ["C", 1, 2]},
+        {"Ref": "Nope"},
+        {"Fn::Sub": "${Nope}"},
+        {"Fn::GetAtt": ["T", "Arn"]},
+        {"Fn::ImportValue": "x"},
+        {"Ref": "Stage", "Other": 1},
+    ):
         assert resolve(unresolved, context) is UNRESOLVED, unresolved
     assert resolve({"Variables": {"A": 1}}, context) == {"Variables": {"A": 1}}
 
@@ -323,7 +335,8 @@ def test_globals_merge_as_sam_merges_them() -> None:
     alone = merge("Alone", defaults, {}, ["Timeout", "Environment"])
     assert "Timeout" not in alone and "Environment" not in alone and alone["Runtime"] == "python3.11"
     assert merge("Intrinsic", defaults, resources["Intrinsic"]["Properties"])["Environment"] == {
-        "Fn::If": ["Cond", {"Variables": {"T_X": "1"}}, {"Ref": "AWS::NoValue"}]}
+        "Fn::If": ["Cond", {"Variables": {"T_X": "1"}}, {"Ref": "AWS::NoValue"}]
+    }
     assert merge("NoGlobals", defaults, {"Timeout": 1}, "*") == {"Timeout": 1}
     with pytest.raises(Skip, match="IgnoreGlobals' on item 'MemorySize'"):
         merge("BadIgnore", defaults, {}, ["MemorySize"])
@@ -351,9 +364,14 @@ def test_globals_agree_with_aws_sam_translator(source: str) -> None:
 
     from . import test_serve, test_templates_layers
 
-    texts = {"globals": GLOBALS.replace("    FunctionName: not-allowed-here\n", ""), "sqs": SQS,
-             "runtimes": (FIXTURES / "template.yaml").read_text(), "go": (FIXTURES / "go" / "template.yaml").read_text(),
-             "serve": test_serve.TEMPLATE, "layers": test_templates_layers.TEMPLATE}
+    texts = {
+        "globals": GLOBALS.replace("    FunctionName: not-allowed-here\n", ""),
+        "sqs": SQS,
+        "runtimes": (FIXTURES / "template.yaml").read_text(),
+        "go": (FIXTURES / "go" / "template.yaml").read_text(),
+        "serve": test_serve.TEMPLATE,
+        "layers": test_templates_layers.TEMPLATE,
+    }
     template = _read(texts[source], read_template)
     theirs = Globals(template)
     defaults = function_globals(template, [])
@@ -376,9 +394,15 @@ def test_a_template_loads_with_globals_ignored_where_asked(project: Path) -> Non
         assert any(n.startswith("Globals: 'FunctionName'") for n in notes)
         assert any(n.startswith("BadIgnore: Resource BadIgnore has invalid") for n in notes)
         configs = {name: lab.function(name).config for name in names}
-        assert (configs["Merged"].timeout_s, configs["Alone"].timeout_s, configs["NoGlobals"].timeout_s) == (9.0, 3.0, 3.0)
+        assert (configs["Merged"].timeout_s, configs["Alone"].timeout_s, configs["NoGlobals"].timeout_s) == (
+            9.0,
+            3.0,
+            3.0,
+        )
         assert configs["Merged"].env_vars == {"T_A": "global", "T_B": "own", "T_C": "own"}
-        assert configs["Intrinsic"].env_vars == {} and "Intrinsic: Environment uses an intrinsic function" in "".join(notes)
+        assert configs["Intrinsic"].env_vars == {} and "Intrinsic: Environment uses an intrinsic function" in "".join(
+            notes
+        )
         assert configs["Alone"].env_vars == {} and configs["Alone"].log_format == "JSON"
         assert configs["Merged"].application_log_level == "WARN" and configs["NoGlobals"].log_format == "Text"
 
@@ -417,10 +441,42 @@ def test_serve_a_template_with_an_alias_and_queues_over_the_cli(project: Path, t
     from .conftest import cli_env, serve_cli
 
     (project / "template.yaml").write_text(SQS)
-    with serve_cli(["--template", str(project / "template.yaml"), "--port", "0", "--no-urls"], cli_env(tmp_path)) as run:
+    with serve_cli(
+        ["--template", str(project / "template.yaml"), "--port", "0", "--no-urls"], cli_env(tmp_path)
+    ) as run:
         c = client(run.url)
         out = c.invoke(FunctionName="Worker", Qualifier="live", Payload=json.dumps({"Records": [{"body": "x"}]}))
         assert out["ExecutedVersion"] == "1" and json.loads(out["Payload"].read()) == {"batchItemFailures": []}
         assert [a["Name"] for a in c.list_aliases(FunctionName="Worker")["Aliases"]] == ["live"]
     assert "WorkerFromOrders: local SQS queue orders-dev delivers to Worker:live" in run.stderr
     assert "StreamMapping: kinesis stream sources" in run.stderr
+
+
+def test_a_condition_is_an_intrinsic_in_the_globals_merge() -> None:
+    """SAM's is_intrinsics counts ``{"Condition": X}``: the resource's value wins, no key-by-key merge."""
+    from lambdalab.endpoint.template_globals import merge
+
+    defaults = {"Environment": {"Variables": {"T_A": "global"}}, "Tags": {"Condition": "IsProd"}}
+    merged = merge("F", defaults, {"Environment": {"Condition": "IsDev"}, "Tags": {"team": "a"}})
+    assert merged["Environment"] == {"Condition": "IsDev"}
+    assert merged["Tags"] == {"team": "a"}
+    samtranslator = pytest.importorskip("samtranslator")
+    from samtranslator.plugins.globals.globals import Globals
+
+    template = {"Globals": {"Function": defaults}, "Resources": {}}
+    props = {"Environment": {"Condition": "IsDev"}, "Tags": {"team": "a"}}
+    assert merged == Globals(template).merge("AWS::Serverless::Function", props, "F", None), samtranslator.__version__
+
+
+@pytest.mark.slow
+def test_a_list_or_mapping_environment_value_is_empty_as_sam_makes_it(tmp_path: Path) -> None:
+    (tmp_path / "app.py").write_text(APP)
+    (tmp_path / "template.yaml").write_text(
+        "Resources:\n  Fn:\n    Type: AWS::Serverless::Function\n    Properties:\n      Runtime: python3.11\n"
+        "      Handler: app.handler\n      Environment:\n        Variables:\n          T_LIST: [a, b]\n"
+        "          T_MAP: {k: v}\n          T_ON: true\n          T_N: 5\n"
+    )
+    with lambdalab.Lab() as lab:
+        names, notes = load_template(lab, tmp_path / "template.yaml")
+        assert names == ["Fn"], notes
+        assert lab.function("Fn").config.env_vars == {"T_LIST": "", "T_MAP": "", "T_ON": "true", "T_N": "5"}
