@@ -141,6 +141,8 @@ class Watcher:
                         self._run(changed)
                     if self._rearm.is_set() or self._roots() != armed:
                         break  # a watched folder was deleted or made again, or the paths changed: watch anew
+            except OSError:  # a root gone between looking and watching: look again soon
+                self._stop.wait(self.debounce_ms / 1000)
             finally:
                 changes.close()
 
