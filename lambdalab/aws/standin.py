@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import os
+import urllib.request
 from typing import Any
 
 from lambdalab.api import Lab
@@ -82,6 +83,12 @@ class StandIn:
         self._moto.start()
         host, port = self._moto.get_host_and_port()
         self.iam_url = f"http://{host}:{port}"
+        # moto's backends are the process's: another moto user here (a test's own server) may have made IAM's
+        # without AWS's managed policies, which a role needs. Start from none; the next request makes them anew,
+        # with MOTO_IAM_LOAD_MANAGED_POLICIES as environment() sets it.
+        reset = urllib.request.Request(self.iam_url + "/moto-api/reset", method="POST")
+        with urllib.request.urlopen(reset, timeout=10) as answer:
+            answer.read()
 
     def _set(self, name: str, value: str | None) -> None:
         if name not in self._saved:
