@@ -21,9 +21,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from lambdalab.core.records import InvocationRecord, format_report
+from lambdalab.core.records import InvocationRecord
 from lambdalab.engine.control_plane import EngineResult as EngineResult  # what Lab.start_invoke resolves with
-from lambdalab.errors import FunctionError
+from lambdalab.result_view import RecordView
 
 if TYPE_CHECKING:
     from lambdalab.config import FunctionConfig
@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 
 
 @dataclasses.dataclass(frozen=True)
-class InvocationResult:
+class InvocationResult(RecordView):
     """The outcome of one invocation, with what the REPORT line says about it."""
 
     payload: Any
@@ -40,17 +40,6 @@ class InvocationResult:
     record: InvocationRecord
     _stream: LogStream | None = dataclasses.field(repr=False)
     _log_span: tuple[int, int] = dataclasses.field(repr=False)
-
-    request_id = property(lambda self: self.record.request_id)
-    environment_id = property(lambda self: self.record.environment_id)
-    cold = property(lambda self: self.record.cold)
-    duration_ms = property(lambda self: self.record.duration_ms)
-    billed_duration_ms = property(lambda self: self.record.billed_duration_ms)
-    init_duration_ms = property(lambda self: self.record.init_duration_ms)
-    max_memory_used_mb = property(lambda self: self.record.max_memory_used_mb)
-    memory_size_mb = property(lambda self: self.record.memory_size_mb)
-    version = property(lambda self: self.record.version)
-    status = property(lambda self: self.record.status.value)
 
     @property
     def function_error(self) -> str | None:
@@ -61,20 +50,6 @@ class InvocationResult:
     def log(self) -> str:
         """This invocation's log, START to REPORT, as Lambda writes it."""
         return "" if self._stream is None else self._stream.text(*self._log_span)
-
-    @property
-    def report(self) -> str:
-        return format_report(self.record)
-
-    def raise_for_error(self) -> InvocationResult:
-        """Raise ``FunctionError`` if the invocation ended in error; return self otherwise."""
-        if self.error is not None:
-            raise FunctionError(
-                str(self.error.get("errorType", "Unknown")),
-                str(self.error.get("errorMessage", "")),
-                self.error.get("stackTrace"),
-            )
-        return self
 
     def __repr__(self) -> str:
         kind = "cold" if self.cold else "warm"

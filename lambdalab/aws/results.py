@@ -15,12 +15,12 @@ import dataclasses
 import json
 from typing import Any
 
-from lambdalab.core.records import InvocationRecord, format_report
-from lambdalab.errors import FunctionError
+from lambdalab.core.records import InvocationRecord
+from lambdalab.result_view import RecordView
 
 
 @dataclasses.dataclass(frozen=True)
-class RemoteResult:
+class RemoteResult(RecordView):
     """The outcome of one synchronous invocation on AWS Lambda, with what its REPORT line says."""
 
     payload: Any
@@ -31,39 +31,10 @@ class RemoteResult:
     function_error: str | None = None  # X-Amz-Function-Error ("Unhandled")
     region: str = ""  # the Lab's region: where the function ran ("" when not known)
 
-    request_id = property(lambda self: self.record.request_id)
-    environment_id = property(lambda self: self.record.environment_id)
-    cold = property(lambda self: self.record.cold)
-    duration_ms = property(lambda self: self.record.duration_ms)
-    billed_duration_ms = property(lambda self: self.record.billed_duration_ms)
-    init_duration_ms = property(lambda self: self.record.init_duration_ms)
-    max_memory_used_mb = property(lambda self: self.record.max_memory_used_mb)
-    memory_size_mb = property(lambda self: self.record.memory_size_mb)
-    version = property(lambda self: self.record.version)
-
-    @property
-    def status(self) -> str:
-        status = self.record.status
-        return str(getattr(status, "value", status))
-
     @property
     def target(self) -> str:
         """Where it ran: ``"AWS Lambda (us-east-1)"`` (a result card says so)."""
         return f"AWS Lambda ({self.region})" if self.region else "AWS Lambda"
-
-    @property
-    def report(self) -> str:
-        return format_report(self.record)
-
-    def raise_for_error(self) -> RemoteResult:
-        """Raise ``FunctionError`` if the invocation ended in error; return self otherwise."""
-        if self.error is not None:
-            raise FunctionError(
-                str(self.error.get("errorType", "Unknown")),
-                str(self.error.get("errorMessage", "")),
-                self.error.get("stackTrace"),
-            )
-        return self
 
     def __repr__(self) -> str:
         kind = "cold" if self.cold else "warm"
