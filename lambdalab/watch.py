@@ -169,10 +169,14 @@ class Watcher:
 
     def stop(self) -> None:
         """Stop watching; a redeploy under way is waited for at most ``STOP_WAIT_S`` (and not counted if it ends
-        later). Idempotent."""
+        later), and a dependency build it started is ended. Idempotent."""
+        from lambdalab.packages import deps
+
         self._stop.set()
         if self._thread is not threading.current_thread():
             self._thread.join(STOP_WAIT_S)
+            if self._thread.ident is not None and self._thread.is_alive():
+                deps.stop_builds(self._thread.ident)  # pip in its own session: it would outlive the Lab
 
     close = stop  # what ``Lab.attach`` calls when the Lab closes
 

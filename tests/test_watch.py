@@ -184,3 +184,42 @@ def test_stop_does_not_wait_for_a_long_redeploy_and_does_not_count_it(tmp_path: 
     assert time.monotonic() - t0 < 1.0
     time.sleep(2.2)  # the redeploy ends after stop(): not counted
     assert watcher.reloads == 0 and watcher.errors == [] and not watcher.running
+
+
+def test_closing_the_lab_ends_a_dependency_build_a_redeploy_started(tmp_path: Path) -> None:
+    """pip runs in its own session: without the watcher ending it, it outlived the Lab and the process."""
+    import socket
+
+    import psutil
+
+    from lambdalab.packages import deps
+
+    silent = socket.socket()  # an index that accepts and never answers: pip waits on it
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)
+    folder = tmp_path / "app"
+    folder.mkdir()
+    _write(folder / "lambda_function.py", "one")
+    try:
+        lab = lambdalab.Lab()
+        with lab:
+            fn = lab.create_function("slow", path=folder)
+            lab.watch(fn)
+            (folder / "requirements.txt").write_text(
+                f"--index-url http://127.0.0.1:{silent.getsockname()[1]}/simple\nsix\n"
+            )
+            deadline = time.monotonic() + 10
+            while not deps.running_builds() and time.monotonic() < deadline:
+                time.sleep(0.05)
+            pids = deps.running_builds()
+            assert pids, "the redeploy started no build"
+            started = time.monotonic()
+        assert time.monotonic() - started < 3.0  # close did not wait for pip
+        assert all(not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+                   for pid in pids)
+        deadline = time.monotonic() + 5
+        while deps.running_builds() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert deps.running_builds() == []
+    finally:
+        silent.close()

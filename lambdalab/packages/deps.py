@@ -316,6 +316,27 @@ def _run_pip(
         raise DependencyBuildError(_failure_message(returncode, tail), returncode=returncode, output=tail)
 
 
+# pip processes running now, by the thread that waits for each: whoever started a build in a thread it owns (a
+# watcher) can end it (``stop_builds``) when it stops, so no pip outlives what asked for it
+_BUILDS: dict[int, tuple[int, subprocess.Popen[str]]] = {}
+_BUILDS_LOCK = threading.Lock()
+
+
+def running_builds(thread_id: int | None = None) -> list[int]:
+    """The pids of the pip builds running now (those waited for by thread ``thread_id``, when given)."""
+    with _BUILDS_LOCK:
+        return [proc.pid for owner, proc in _BUILDS.values() if thread_id is None or owner == thread_id]
+
+
+def stop_builds(thread_id: int) -> int:
+    """SIGKILL the process groups of the pip builds thread ``thread_id`` waits for (their build fails); how many."""
+    with _BUILDS_LOCK:
+        procs = [proc for owner, proc in _BUILDS.values() if owner == thread_id]
+    for proc in procs:
+        _kill_group(proc)
+    return len(procs)
+
+
 def _stream(
     argv: list[str], *, env: dict[str, str], cwd: Path, progress: Callable[[str], None] | None, timeout: float
 ) -> tuple[int, list[str], bool]:
@@ -332,6 +353,8 @@ def _stream(
         errors="replace",
         start_new_session=True,
     )
+    with _BUILDS_LOCK:
+        _BUILDS[proc.pid] = (threading.get_ident(), proc)
     expired = threading.Event()
 
     def stop() -> None:
@@ -356,6 +379,8 @@ def _stream(
             proc.wait()
         if proc.stdout is not None:
             proc.stdout.close()
+        with _BUILDS_LOCK:
+            _BUILDS.pop(proc.pid, None)
     return returncode, list(tail), expired.is_set()
 
 
