@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import functools
 import inspect
 import json
 import signal
@@ -172,7 +173,9 @@ def run_serve(args: argparse.Namespace) -> int:
                     print(f"lambdalab: {note}", file=sys.stderr)
                 print_routes(server, print)
             if args.watch:
-                watcher = serve_watcher(lab, names, template, env_file, lambda line: print(line, flush=True))
+                say = functools.partial(print, flush=True)
+                routes = None if not args.api else lambda path: [say(f"lambdalab: {n}") for n in server.reload(path)]
+                watcher = serve_watcher(lab, names, template, env_file, say, on_template=routes)
                 print(f"Watching {', '.join(map(str, watcher.paths))}", flush=True)
             print("Ctrl-C to stop.", flush=True)
             try:

@@ -153,8 +153,10 @@ def serve_watcher(
     env_file: Mapping[str, Mapping[str, str]] | None,
     say: Say,
     debounce_ms: int = 200,
+    on_template: Callable[[Path], Any] | None = None,
 ) -> Watcher:
-    """Watch ``template`` and the code of ``names``; redeploy on change, telling ``say`` what happened."""
+    """Watch ``template`` and the code of ``names``; redeploy on change, telling ``say`` what happened.
+    ``on_template(path)`` runs after the functions took a template edit (``serve --api`` reads its routes again)."""
     functions = [lab.function(n) for n in names]
     resolved_template = template.resolve() if template is not None else None
     aliases = template_view(lab, template).aliases if template is not None else {}
@@ -168,6 +170,8 @@ def serve_watcher(
             try:
                 aliases.clear()
                 aliases.update(_reload_template(lab, names, resolved_template, env_file, say))
+                if on_template is not None:
+                    on_template(resolved_template)
             finally:
                 watchers[0].watch_paths(paths())  # a CodeUri the template now names is watched from now on
             return

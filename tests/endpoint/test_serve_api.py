@@ -3,11 +3,13 @@ one port, as ``sam local start-api`` serves them, reached with plain HTTP."""
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import os
 import queue
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -191,11 +193,11 @@ def test_lab_serve_api() -> None:
         assert status == 200 and json.loads(body) == {"message": "hello world"}
 
 
-@pytest.fixture
-def hello_cli(tmp_path: Path) -> Iterator[tuple[str, queue.Queue[str]]]:
-    """``lambdalab serve --template hello/template.yaml --api`` until its banner; then SIGTERM (exit 0)."""
+@contextlib.contextmanager
+def api_cli(template: Path, *extra: str) -> Iterator[tuple[str, queue.Queue[str]]]:
+    """``lambdalab serve --template TEMPLATE --api [EXTRA]`` until its banner; then SIGTERM (exit 0)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    args = ["--template", str(FIXTURES / "hello" / "template.yaml"), "--port", "0", "--api", "--api-port", "0"]
+    args = ["--template", str(template), "--port", "0", "--api", "--api-port", "0", *extra]
     proc = subprocess.Popen([sys.executable, "-m", "lambdalab", "serve", *args], stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True, env=env, start_new_session=True)
     lines: queue.Queue[str] = queue.Queue()
@@ -224,6 +226,31 @@ def hello_cli(tmp_path: Path) -> Iterator[tuple[str, queue.Queue[str]]]:
                 proc.wait(10)
             reader.join(10)
             proc.stdout.close()  # type: ignore[union-attr]
+
+
+
+
+@pytest.fixture
+def hello_cli() -> Iterator[tuple[str, queue.Queue[str]]]:
+    """``lambdalab serve --template hello/template.yaml --api`` until its banner; then SIGTERM (exit 0)."""
+    with api_cli(FIXTURES / "hello" / "template.yaml") as served:
+        yield served
+
+
+@pytest.mark.slow
+def test_serve_api_watch_reads_the_routes_of_an_edited_template(tmp_path: Path) -> None:
+    shutil.copytree(FIXTURES / "hello", tmp_path / "hello")
+    template = tmp_path / "hello" / "template.yaml"
+    with api_cli(template, "--watch") as (url, lines):
+        assert call(url, "GET", "/hola")[0] == 403
+        template.write_text(template.read_text().replace("Path: /hello", "Path: /hola"))
+        read_until(lines, r"GET +http://127\.0\.0\.1:\d+/hola|/hola", timeout_s=10)
+        deadline = time.monotonic() + 5
+        while call(url, "GET", "/hola")[0] != 200 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        status, _, body = call(url, "GET", "/hola")
+        assert status == 200 and json.loads(body) == {"message": "hello world"}
+        assert call(url, "GET", "/hello")[0] == 403  # the old route is gone
 
 
 def read_until(lines: queue.Queue[str], pattern: str, timeout_s: float = 20.0) -> str:
