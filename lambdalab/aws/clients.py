@@ -75,10 +75,25 @@ def make_clients(session: Any, region: str) -> Clients:
     return Clients(
         lambda_=session.client("lambda", region_name=region, config=managed),
         invoke=session.client("lambda", region_name=region, config=single),
-        logs=session.client("logs", region_name=region, config=managed),
+        logs=session.client("logs", region_name=region, config=managed, **_logs_endpoint()),
         iam=session.client("iam", region_name=region, config=managed),
         region=region,
     )
+
+
+def _logs_endpoint() -> dict[str, str]:
+    """``AWS_ENDPOINT_URL_LOGS`` as the logs client's endpoint when boto3's own name for it is not set.
+
+    boto3 reads ``AWS_ENDPOINT_URL_CLOUDWATCH_LOGS`` (the service id "CloudWatch Logs"); ``..._LOGS`` is the name
+    users reach for, which boto3 ignores: honoured here so that a stand-in named that way is not silently bypassed."""
+    legacy = os.environ.get("AWS_ENDPOINT_URL_LOGS")
+    if (
+        legacy
+        and not os.environ.get("AWS_ENDPOINT_URL_CLOUDWATCH_LOGS")
+        and os.environ.get("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", "").lower() != "true"
+    ):
+        return {"endpoint_url": legacy}
+    return {}
 
 
 def has_credentials(session: Any = None) -> bool:
