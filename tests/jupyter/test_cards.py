@@ -128,7 +128,9 @@ def test_sub_millisecond_phases_have_a_minimum_width_and_their_true_duration(lab
     fn = lab.create_function("quick", OK)
     fn.invoke({})
     warm = fn.invoke({})
-    assert warm.duration_ms < 5
+    # what makes it a minimum-width phase: under MIN_PHASE_PX at this scale (53 ms at 10 s; a loaded machine's
+    # warm invoke can take more than the few ms it usually does)
+    assert warm.duration_ms / 10_000 * display.BAR_PX < display.MIN_PHASE_PX
     phase, width, title = bars(card(display.result_html(warm, scale_ms=10_000)))[0]
     assert phase == "invoke" and width == display.MIN_PHASE_PX
     assert re.search(r"invoke (\d+\.\d\d) ms", title).group(1) == f"{warm.duration_ms:.2f}"
@@ -156,7 +158,7 @@ def test_session_scale_keeps_the_longest_recent_card(lab):
     first = bars(card(display.result_html(cold)))
     second = bars(card(display.result_html(warm)))
     assert sum(w for p, w, _ in second if p != "frozen") < sum(w for p, w, _ in first if p != "frozen") / 5
-    display.card_scale(500.0)  # 500 ms fill the bar
+    display.card_scale(60_000.0)  # a minute fills the bar: a warm invoke (under 321 ms) is drawn at the minimum
     (invoke, _frozen) = bars(card(display.result_html(warm)))
     assert invoke[1] == display.MIN_PHASE_PX
     with pytest.raises(ValueError, match="invalid scale"):
