@@ -194,6 +194,11 @@ def test_closing_the_lab_ends_a_dependency_build_a_redeploy_started(tmp_path: Pa
 
     from lambdalab.packages import deps
 
+    import glob
+    import tempfile
+
+    pip_temps = f"{tempfile.gettempdir()}/pip-*"
+    before = set(glob.glob(pip_temps))
     silent = socket.socket()  # an index that accepts and never answers: pip waits on it
     silent.bind(("127.0.0.1", 0))
     silent.listen(8)
@@ -221,5 +226,6 @@ def test_closing_the_lab_ends_a_dependency_build_a_redeploy_started(tmp_path: Pa
         while deps.running_builds() and time.monotonic() < deadline:
             time.sleep(0.05)
         assert deps.running_builds() == []
+        assert set(glob.glob(pip_temps)) - before == set()  # pip's temporary folders went with it
     finally:
         silent.close()

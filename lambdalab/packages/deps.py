@@ -342,12 +342,13 @@ def _stream(
 ) -> tuple[int, list[str], bool]:
     """Run pip in its own session, hand each output line to ``progress``; (exit status, last lines, timed out)."""
     tail: collections.deque[str] = collections.deque(maxlen=200)
+    scratch = tempfile.mkdtemp(prefix="lambdalab-pip-")  # pip's temporary folders, removed even when pip is killed
     proc = subprocess.Popen(
         argv,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         stdin=subprocess.DEVNULL,
-        env=env,
+        env={**env, "TMPDIR": scratch},
         cwd=cwd,
         text=True,
         errors="replace",
@@ -381,6 +382,7 @@ def _stream(
             proc.stdout.close()
         with _BUILDS_LOCK:
             _BUILDS.pop(proc.pid, None)
+        shutil.rmtree(scratch, ignore_errors=True)
     return returncode, list(tail), expired.is_set()
 
 
