@@ -10,8 +10,6 @@ the record from its tail (``environment_id`` ``""``: not known).
 
 from __future__ import annotations
 
-import contextlib
-import json
 import threading
 import time
 from collections.abc import Mapping, Sequence
@@ -115,9 +113,10 @@ def _missing(found: list[dict[str, Any]], known: dict[str, dict[str, Any]]) -> s
         message = str(event.get("message", ""))
         if message.startswith("REPORT RequestId: "):
             reported.add(message[18:].split(None, 1)[0])
-        elif "platform.report" in message:
-            with contextlib.suppress(ValueError, TypeError, KeyError, AttributeError):
-                reported.add(json.loads(message)["record"]["requestId"])
+        elif "platform.report" in message:  # the JSON log format's REPORT, read as records reads it
+            parsed = records.platform_line(message)
+            if parsed is not None and parsed[0] == "report" and parsed[1]["request_id"]:
+                reported.add(parsed[1]["request_id"])
     return {rid for rid, entry in known.items() if entry["sync"] and rid not in reported}
 
 
