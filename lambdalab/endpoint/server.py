@@ -26,6 +26,7 @@ from aiohttp import web
 from lambdalab.endpoint import (
     aliases,
     deletion,
+    event_sources,
     front,
     invoke,
     invoke_config,
@@ -282,5 +283,6 @@ ROUTES: list[tuple[str, str, Handler]] = [
     *policies.ROUTES,
     *tags.ROUTES,
     *invoke_config.ROUTES,
+    *event_sources.ROUTES,
     *logs_api.ROUTES,  # POST / with X-Amz-Target: Logs_20140328.*: the CloudWatch Logs subset
 ]
