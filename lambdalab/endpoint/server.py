@@ -30,6 +30,7 @@ from lambdalab.endpoint import (
     front,
     invoke,
     invoke_config,
+    invoke_stream,
     layers,
     logs_api,
     management,
@@ -284,5 +285,6 @@ ROUTES: list[tuple[str, str, Handler]] = [
     *tags.ROUTES,
     *invoke_config.ROUTES,
     *event_sources.ROUTES,
+    *invoke_stream.ROUTES,  # InvokeWithResponseStream
     *logs_api.ROUTES,  # POST / with X-Amz-Target: Logs_20140328.*: the CloudWatch Logs subset
 ]

@@ -1,0 +1,109 @@
+"""InvokeWithResponseStream: ``POST /2021-11-15/functions/{FunctionName}/response-streaming-invocations``.
+
+The request is Invoke's (``Qualifier``, ``X-Amz-Log-Type``, ``X-Amz-Client-Context``; ``X-Amz-Invocation-Type``
+``RequestResponse`` or ``DryRun``), checked and started by ``invoke.begin`` / ``invoke.start``, so a missing
+function, a throttle, a payload over 6 MB or bad JSON answer exactly as Invoke answers them (status,
+``x-amzn-ErrorType``). The answer is 200 ``application/vnd.amazon.eventstream`` with ``X-Amz-Executed-Version``:
+``PayloadChunk`` events (``application/octet-stream``, the function's response bytes) and one ``InvokeComplete``
+event (JSON: ``ErrorCode`` and ``ErrorDetails`` when the function failed, ``LogResult`` with ``LogType: Tail``),
+encoded by ``eventstream.py``. DryRun: 204.
+
+lambdalab's Runtime API takes a streamed response whole (a Node.js ``awslambda.streamifyResponse`` handler's
+chunks arrive as one body), so the events go out once the function has finished, the response cut into
+``CHUNK_BYTES`` pieces; the time to first byte is the whole duration (docs/FIDELITY.md).
+
+Rules: runs on the Lab's loop, invokes through ``Lab.start_invoke`` there, never blocks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+
+from lambdalab.core import runtime_api
+from lambdalab.endpoint import eventstream, invoke, wire
+from lambdalab.errors import LambdaLabError
+from lambdalab.payload import request_too_large
+
+if TYPE_CHECKING:
+    from lambdalab.endpoint.server import Endpoint
+    from lambdalab.results import EngineResult
+
+PATH = "/2021-11-15/functions/{name}/response-streaming-invocations"
+CONTENT_TYPE = "application/vnd.amazon.eventstream"
+CHUNK_BYTES = 64 * 1024
+INVOCATION_TYPES = ("RequestResponse", "DryRun")
+
+
+async def invoke_with_response_stream(endpoint: Endpoint, request: web.Request) -> web.StreamResponse:
+    """The aiohttp route."""
+    kind = request.headers.get("X-Amz-Invocation-Type", "RequestResponse")
+    if kind not in INVOCATION_TYPES:
+        raise wire.validation(kind, "invocationType", "Member must satisfy enum value set: [RequestResponse, DryRun]")
+    call = invoke.begin(endpoint, request.match_info["name"], request.query.get("Qualifier"), request.headers)
+    step = invoke.start(endpoint, call, await endpoint.read_body(request, _too_large))
+    if isinstance(step, invoke.Reply):  # DryRun
+        return web.Response(status=step.status, headers=step.headers)
+    try:
+        result = await asyncio.wait_for(asyncio.shield(step.future), step.limit)
+    except LambdaLabError as exc:
+        raise wire.from_lab(exc) from None
+    except TimeoutError:
+        raise invoke.no_answer() from None
+    response = web.StreamResponse(
+        status=200,
+        headers={
+            "Content-Type": CONTENT_TYPE,
+            "X-Amz-Executed-Version": result.record.version,
+            "x-amzn-RequestId": result.record.request_id,
+        },
+    )
+    response.enable_chunked_encoding()
+    await response.prepare(request)
+    for piece in chunks(b"" if result.is_error else result.body):
+        await response.write(eventstream.event("PayloadChunk", piece, "application/octet-stream"))
+    complete = json.dumps(completion(result, call.headers.get("X-Amz-Log-Type") == "Tail")).encode()
+    await response.write(eventstream.event("InvokeComplete", complete, "application/json"))
+    await response.write_eof()
+    return response
+
+
+def chunks(body: bytes, size: int = CHUNK_BYTES) -> list[bytes]:
+    """``body`` in pieces of at most ``size`` bytes (none for an empty body)."""
+    return [body[start : start + size] for start in range(0, len(body), size)]
+
+
+def completion(result: EngineResult, tail: bool) -> dict[str, Any]:
+    """``InvokeComplete``'s fields: the error's type and message when the function failed, the log's tail if asked."""
+    fields: dict[str, Any] = {}
+    if result.is_error:
+        fields["ErrorCode"], fields["ErrorDetails"] = error_of(result)
+    if tail:
+        fields["LogResult"] = base64.b64encode(invoke.log_tail(result)).decode()
+    return fields
+
+
+def error_of(result: EngineResult) -> tuple[str, str]:
+    """(errorType, errorMessage) of a failed invocation's error document (Lambda's, or the runtime's)."""
+    try:
+        document = json.loads(result.body) if result.body else None
+    except ValueError:
+        document = None
+    fallback = result.record.error_type or "Runtime.Unknown"
+    if not isinstance(document, dict):
+        return fallback, result.body.decode(errors="replace")
+    kind, message = document.get("errorType") or fallback, document.get("errorMessage")
+    if message is None:
+        message = ""
+    return str(kind), message if isinstance(message, str) else json.dumps(message)
+
+
+def _too_large() -> LambdaLabError:
+    return request_too_large(runtime_api.MAX_REQUEST_BYTES)
+
+
+ROUTES = [("POST", PATH, invoke_with_response_stream)]
