@@ -1,12 +1,12 @@
 """Event source mappings over the endpoint: Create/Get/List/Update/DeleteEventSourceMapping (AWS Lambda API reference).
 
-A mapping is a local source of the Lab that delivers to a function: an SQS queue ARN makes ``lab.sqs_queue``, a
-Kinesis stream ARN ``lab.kinesis_stream`` and a DynamoDB stream ARN ``lab.dynamodb_stream``, with the request's
-settings (``mapping_shapes.py``); the mapping's UUID is the source's ``uuid``. Every open source of the Lab is a
-mapping here, whoever made it (a template, Python, this API): ``lambdalab.streams.sources(lab)``. A local source
-is the queue or stream and its one mapping in one, so a source that already delivers refuses a second mapping
-(409 ``ResourceConflictException``). Update changes the source's settings (``source.update``; ``Enabled: false``
-pauses it: State ``Disabled``); Delete closes it and answers State ``Deleting``, as Lambda does.
+A mapping is a local source of the Lab that delivers to a function (``mappings.py``): an SQS queue ARN makes
+``lab.sqs_queue``, a Kinesis stream ARN ``lab.kinesis_stream`` and a DynamoDB stream ARN ``lab.dynamodb_stream``,
+with the request's settings (``mapping_shapes.py``); the mapping's UUID is the source's ``uuid``. Every open
+source of the Lab is a mapping here, whoever made it (a template, Python, this API). A local source is the queue
+or stream and its one mapping in one, so a source that already delivers refuses a second mapping (409
+``ResourceConflictException``). Update changes the source's settings (``source.update``; ``Enabled: false`` pauses
+it: State ``Disabled``); Delete closes it and answers State ``Deleting``, as Lambda does.
 
 Rules: handlers run on the loop and hand the Lab's blocking calls to the endpoint's worker thread; every refusal
 is a ``wire.ApiError``.
@@ -14,208 +14,31 @@ is a ``wire.ApiError``.
 
 from __future__ import annotations
 
-import dataclasses
-import importlib
-import time
-import uuid
-import weakref
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from lambdalab.endpoint import mapping_shapes, wire
-from lambdalab.endpoint.declared import declared
+from lambdalab.endpoint import mappings, wire
 from lambdalab.endpoint.management import call, parse_json, reply
-from lambdalab.endpoint.mapping_shapes import DYNAMODB, KINESIS, SQS
-from lambdalab.sqs import SqsQueue
 
 if TYPE_CHECKING:
-    from lambdalab.api import Lab
     from lambdalab.endpoint.server import Endpoint
 
 PATH = "/2015-03-31/event-source-mappings"
 DEFAULT_PAGE = 100
 
 
-@dataclasses.dataclass
-class _Kept:
-    """What a source does not keep of its mapping: when it last changed, and its filters (kept, not applied)."""
-
-    uuid: str
-    last_modified: float
-    filters: Any = None
-
-
-_KEPT: weakref.WeakKeyDictionary[Any, _Kept] = weakref.WeakKeyDictionary()
-
-
-def _kept(source: Any) -> _Kept:
-    if source not in _KEPT:
-        own = getattr(source, "uuid", None)
-        _KEPT[source] = _Kept(str(own) if own else str(uuid.uuid4()), time.time())
-    return _KEPT[source]
-
-
-def sources(lab: Lab) -> list[Any]:
-    """Every open source of the Lab (queues and streams), oldest first."""
-    try:
-        listed = importlib.import_module("lambdalab.streams").sources
-    except (ImportError, AttributeError):  # before lambdalab.streams: the queues are all there is
-        found: list[Any] = [item for item in lab.attached if isinstance(item, SqsQueue)]
-    else:
-        found = list(listed(lab))
-    return [item for item in found if not getattr(item, "closed", False)]
-
-
-def mapping_uuid(source: Any) -> str:
-    return _kept(source).uuid
-
-
-def _kind(source: Any) -> str:
-    return str(source.arn).split(":")[2]
-
-
-def _settings(source: Any) -> dict[str, Any]:
-    read = getattr(source, "settings", None)
-    if callable(read):
-        return dict(read())
-    return {  # an SqsQueue without settings(): its public attributes
-        "batch_size": source.batch_size,
-        "batching_window_s": source.batching_window_s,
-        "max_concurrency": source.max_concurrency,
-        "report_batch_item_failures": source.report_batch_item_failures,
-        "enabled": True,
-    }
-
-
-def _processed(source: Any) -> bool:
-    read = getattr(source, "statistics", None)
-    stats = read() if callable(read) else {}
-    return any(stats.get(key) for key in ("batches", "processed", "records_processed"))
-
-
-def _configuration(lab: Lab, source: Any, state: str | None = None) -> dict[str, Any]:
-    kind, kept = _kind(source), _kept(source)
-    settings = _settings(source)
-    if state is None:
-        state = "Enabled" if settings.get("enabled", True) else "Disabled"
-    region, account = lab.settings.region, lab.settings.account_id
-    return mapping_shapes.configuration(
-        kind,
-        uuid=kept.uuid,
-        arn=source.arn,
-        function_arn=lab.arn(source.function, source.qualifier),
-        settings=settings,
-        last_modified=kept.last_modified,
-        state=state,
-        mapping_arn=f"arn:aws:lambda:{region}:{account}:event-source-mapping:{kept.uuid}",
-        processed=kind != SQS and _processed(source),
-        filters=kept.filters,
-    )
-
-
-def _find(lab: Lab, mapping: str) -> Any:
-    for source in sources(lab):
-        if _kept(source).uuid == mapping:
-            return source
-    raise wire.ApiError(404, "ResourceNotFoundException", "The resource you requested does not exist.", key="Message")
-
-
-def _function(lab: Lab, raw: Any) -> tuple[str, str | None]:
-    """(name, qualifier) of a mapping's ``FunctionName``, which must exist (404 otherwise)."""
-    if not isinstance(raw, str) or not raw:
-        raise wire.invalid("FunctionName is required.")
-    name, qualifier = wire.parse_name(raw, None, region=lab.settings.region, account_id=lab.settings.account_id)
-    if name not in lab.functions():
-        raise wire.not_found(lab.arn(name))
-    fn = lab.function(name)
-    if qualifier not in (None, "$LATEST") and qualifier not in fn.aliases() and qualifier not in fn.versions():
-        raise wire.not_found(lab.arn(name, qualifier))
-    return name, qualifier
-
-
-def _same_source(source: Any, arn: str) -> bool:
-    """``source`` reads ``arn`` (a DynamoDB stream: the same table, whatever the stream's label)."""
-    if source.arn == arn:
-        return True
-    if _kind(source) == DYNAMODB and arn.split(":")[2:3] == ["dynamodb"]:
-        return str(source.arn).split("/stream/")[0] == arn.split("/stream/")[0]
-    return False
-
-
-def _conflict(lab: Lab, kind: str, arn: str, function: str) -> None:
-    for source in sources(lab):
-        if not _same_source(source, arn):
-            continue
-        mapping = _kept(source).uuid
-        if source.function == function and kind == SQS:
-            raise wire.conflict(
-                f'An event source mapping with SQS arn (" {source.arn} ") and function (" {function} ") already '
-                f"exists. Please update or delete the existing mapping with UUID {mapping}"
-            )
-        if source.function == function:
-            raise wire.conflict(
-                f'The event source arn (" {source.arn} ") and function (" {function} ") provided mapping already '
-                f"exists. Please update or delete the existing mapping with UUID {mapping}"
-            )
-        raise wire.conflict(
-            f"lambdalab: the local source {source.arn} already delivers to {source.function} (mapping {mapping}); "
-            "a local queue or stream has one mapping. Delete that mapping first."
-        )
-
-
-def _make(lab: Lab, body: dict[str, Any]) -> Any:
-    """CreateEventSourceMapping on the worker thread: the new source."""
-    name, qualifier = _function(lab, body.get("FunctionName"))
-    arn = body.get("EventSourceArn")
-    kind, source_name = mapping_shapes.parse_arn(arn, lab.settings.region, lab.settings.account_id)
-    options = mapping_shapes.options(kind, body, create=True)
-    _conflict(lab, kind, str(arn), name)
-    own = declared(lab, str(arn)) or {}
-    enabled = options.pop("enabled", True)
-    if kind == SQS:
-        mapping_shapes.check_sqs_batch(options)
-        timeout = lab.function(name).config.timeout_s
-        own.setdefault("visibility_timeout_s", max(30.0, float(timeout)))
-        make: Any = lab.sqs_queue
-    else:
-        make = getattr(lab, "kinesis_stream" if kind == KINESIS else "dynamodb_stream", None)
-        if make is None:
-            raise wire.not_implemented(f"lambdalab has no local {kind} stream sources in this version")
-    source = make(source_name, name, qualifier=qualifier, **own, **options)
-    if not enabled:
-        source.update(enabled=False)
-    _KEPT[source] = _Kept(str(getattr(source, "uuid", None) or uuid.uuid4()), time.time(), body.get("FilterCriteria"))
-    return source
-
-
 async def create_mapping(endpoint: Endpoint, request: web.Request) -> web.Response:
     body = parse_json(await request.read())
     lab = endpoint.lab
-    source = await call(endpoint, _make, lab, body)
-    return reply(await call(endpoint, _configuration, lab, source, "Creating"), 202)
+    source = await call(endpoint, mappings.create, lab, body)
+    return reply(await call(endpoint, mappings.configuration, lab, source, "Creating"), 202)
 
 
 async def get_mapping(endpoint: Endpoint, request: web.Request) -> web.Response:
     lab = endpoint.lab
-    source = await call(endpoint, _find, lab, request.match_info["uuid"])
-    return reply(await call(endpoint, _configuration, lab, source))
-
-
-def _listed(lab: Lab, arn: str | None, function: str | None) -> list[dict[str, Any]]:
-    wanted = None
-    if function:
-        wanted = wire.parse_name(function, None, region=lab.settings.region, account_id=lab.settings.account_id)
-    rows = []
-    for source in sources(lab):
-        if arn and not _same_source(source, arn):
-            continue
-        if wanted is not None and (
-            source.function != wanted[0] or (wanted[1] is not None and source.qualifier != wanted[1])
-        ):
-            continue
-        rows.append(_configuration(lab, source))
-    return rows
+    source = await call(endpoint, mappings.find, lab, request.match_info["uuid"])
+    return reply(await call(endpoint, mappings.configuration, lab, source))
 
 
 async def list_mappings(endpoint: Endpoint, request: web.Request) -> web.Response:
@@ -227,53 +50,22 @@ async def list_mappings(endpoint: Endpoint, request: web.Request) -> web.Respons
         raise wire.invalid("Marker and MaxItems must be whole numbers") from None
     if start < 0 or not 1 <= size <= 10_000:
         raise wire.invalid("Marker must be a marker this endpoint gave and MaxItems 1 to 10000")
-    rows = await call(endpoint, _listed, endpoint.lab, query.get("EventSourceArn"), query.get("FunctionName"))
+    rows = await call(endpoint, mappings.listed, endpoint.lab, query.get("EventSourceArn"), query.get("FunctionName"))
     out: dict[str, Any] = {"EventSourceMappings": rows[start : start + size]}
     if start + size < len(rows):
         out["NextMarker"] = str(start + size)
     return reply(out)
 
 
-def _change(lab: Lab, mapping: str, body: dict[str, Any]) -> Any:
-    source = _find(lab, mapping)
-    if body.get("FunctionName") is not None:
-        name, qualifier = _function(lab, body["FunctionName"])
-        if (name, qualifier) != (source.function, source.qualifier):
-            raise wire.not_implemented(
-                "lambdalab cannot move a mapping to another function or qualifier; delete it and create another"
-            )
-    kind = _kind(source)
-    options = mapping_shapes.options(kind, body, create=False)
-    if kind == SQS:
-        mapping_shapes.check_sqs_batch({**_settings(source), **options})
-    update = getattr(source, "update", None)
-    if options:
-        if not callable(update):
-            raise wire.not_implemented("this lambdalab version cannot change a local queue's settings")
-        update(**options)
-    kept = _kept(source)
-    if "FilterCriteria" in body:
-        kept.filters = body.get("FilterCriteria") or None
-    kept.last_modified = time.time()
-    return source
-
-
 async def update_mapping(endpoint: Endpoint, request: web.Request) -> web.Response:
     body = parse_json(await request.read())
     lab = endpoint.lab
-    source = await call(endpoint, _change, lab, request.match_info["uuid"], body)
-    return reply(await call(endpoint, _configuration, lab, source, "Updating"), 202)
-
-
-def _delete(lab: Lab, mapping: str) -> dict[str, Any]:
-    source = _find(lab, mapping)
-    answer = _configuration(lab, source, "Deleting")
-    source.close()
-    return answer
+    source = await call(endpoint, mappings.change, lab, request.match_info["uuid"], body)
+    return reply(await call(endpoint, mappings.configuration, lab, source, "Updating"), 202)
 
 
 async def delete_mapping(endpoint: Endpoint, request: web.Request) -> web.Response:
-    return reply(await call(endpoint, _delete, endpoint.lab, request.match_info["uuid"]), 202)
+    return reply(await call(endpoint, mappings.delete, endpoint.lab, request.match_info["uuid"]), 202)
 
 
 ROUTES: list[tuple[str, str, Any]] = [

@@ -15,8 +15,8 @@ and their event source mappings, read as SAM and CloudFormation read them.
   ``Type: SQS`` or ``AWS::Lambda::EventSourceMapping`` (``BatchSize``, ``MaximumBatchingWindowInSeconds``,
   ``FunctionResponseTypes: [ReportBatchItemFailures]``, ``ScalingConfig.MaximumConcurrency``, ``Enabled``).
   An SQS ARN of a queue not in the template gets a local queue of that name, with a note. A second mapping
-  on the same queue, a Kinesis or DynamoDB stream, ``FilterCriteria`` and a disabled mapping are noted and
-  left out. ``queues(lab)`` finds the queues (send with ``queue.send``).
+  on the same queue, ``FilterCriteria`` and a disabled mapping are noted and left out. ``queues(lab)`` finds
+  the queues (send with ``queue.send``). Kinesis and DynamoDB stream mappings: ``template_streams.py``.
 
 Rules: notes instead of prints; one bad resource is skipped with a note naming its logical id.
 """
@@ -26,6 +26,8 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
+from lambdalab.endpoint import template_streams
+from lambdalab.endpoint.declared import declare
 from lambdalab.endpoint.template_values import UNRESOLVED, Skip, number, resolve
 from lambdalab.errors import ConfigError, LambdaLabError
 from lambdalab.sqs import SqsQueue
@@ -93,7 +95,7 @@ def auto_publish(
 
 
 # -- SQS queues and mappings -----------------------------------------------------------------------
-def add_queues(resources: dict[str, Any], context: dict[str, Any], notes: list[str]) -> None:
+def add_queues(lab: Lab, resources: dict[str, Any], context: dict[str, Any], notes: list[str]) -> None:
     """Each ``AWS::SQS::Queue``'s name, URL and ARN into ``context``; its settings kept for the mappings."""
     region, account = context["AWS::Region"], context["AWS::AccountId"]
     queues: dict[str, dict[str, Any]] = context.setdefault(_QUEUE_KEYS, {})
@@ -121,6 +123,7 @@ def add_queues(resources: dict[str, Any], context: dict[str, Any], notes: list[s
         arn = f"arn:aws:sqs:{region}:{account}:{name}"
         url = f"https://sqs.{region}.amazonaws.com/{account}/{name}"
         queues[arn] = settings
+        declare(lab, arn, settings)  # CreateEventSourceMapping on this queue later takes its settings
         context[logical_id] = context[f"{logical_id}.QueueUrl"] = url
         context[f"{logical_id}.Arn"], context[f"{logical_id}.QueueName"] = arn, name
 
@@ -166,7 +169,7 @@ def wire(
         raise Skip("its queue or stream cannot be resolved (EventSourceArn / Queue)")
     service = arn.split(":")[2] if arn.count(":") >= 5 else ""
     if service in ("kinesis", "dynamodb"):
-        raise Skip(f"{service} stream sources are not served by lambdalab's template reader yet")
+        return template_streams.wire_stream(lab, logical_id, arn, props, target, context)
     if service != "sqs":
         raise Skip(f"event source {arn} is not an SQS queue")
     if target is None or target[0] not in lab.functions():

@@ -11,7 +11,8 @@ the logical id), ``CodeUri`` (a folder or a .zip, relative to the template) or `
 ``Handler``, ``Runtime``, ``MemorySize``, ``Timeout``, ``Environment.Variables``,
 ``ReservedConcurrentExecutions`` and ``LoggingConfig`` (``LogFormat``, ``ApplicationLogLevel``,
 ``SystemLogLevel``; a ``LogGroup`` is noted and left out); ``AutoPublishAlias``; SQS queues and their
-mappings (``template_sources.py``). CloudFormation short tags (``!Ref``, ``!GetAtt``, ``!Sub``...) load as
+mappings (``template_sources.py``); Kinesis streams, DynamoDB table streams and their mappings
+(``template_streams.py``). CloudFormation short tags (``!Ref``, ``!GetAtt``, ``!Sub``...) load as
 their long forms and resolve from parameters' defaults, pseudo parameters, ``Mappings`` and the resources
 lambdalab made (``template_values.py``); anything else is left out with a note.
 
@@ -51,7 +52,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lambdalab import custom_runtimes, runtime_catalog, runtime_ids
-from lambdalab.endpoint import template_globals, template_parts, template_sources
+from lambdalab.endpoint import template_globals, template_parts, template_sources, template_streams
 from lambdalab.endpoint.template_values import MAPPINGS, UNRESOLVED, Skip, number, resolve
 from lambdalab.errors import ConfigError, LambdaLabError
 from lambdalab.packages.layers import UnknownLayerError
@@ -165,7 +166,8 @@ def load_template(
     resources = template.get("Resources") or {}
     if not isinstance(resources, dict):
         raise ConfigError(f"invalid template: {path} has no Resources mapping")
-    template_sources.add_queues(resources, context, notes)
+    template_sources.add_queues(lab, resources, context, notes)
+    template_streams.add_streams(lab, resources, context, notes)
     for logical_id, resource in resources.items():
         if isinstance(resource, dict) and resource.get("Type") in template_parts.LAYER_TYPES:
             try:  # a !Ref to the layer resolves to its version ARN, as in CloudFormation
@@ -199,6 +201,8 @@ def load_template(
             notes.append(template_sources.wire(lab, logical_id, props, target, context))
         except Skip as skip:
             notes.append(f"{logical_id}: {skip}; not wired")
+        except (TypeError, ValueError, AttributeError, KeyError) as exc:  # a malformed property
+            notes.append(f"{logical_id}: malformed ({type(exc).__name__}: {exc}); not wired")
     return names, notes
 
 

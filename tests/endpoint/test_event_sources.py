@@ -1,0 +1,247 @@
+"""The event source mapping APIs, driven by boto3 against ``lab.serve()`` with botocore's own validation:
+Create/Get/List/Update/DeleteEventSourceMapping on SQS queue ARNs (local queues) and Kinesis / DynamoDB stream
+ARNs (local streams), Lambda's shapes and errors, and mappings made in Python listed beside them."""
+
+from __future__ import annotations
+
+import datetime
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import botocore.exceptions
+import pytest
+
+import lambdalab
+from lambdalab.endpoint import mappings
+
+from .conftest import client
+
+pytestmark = pytest.mark.slow
+
+ACCOUNT, REGION = "123456789012", "us-east-1"
+QUEUE = f"arn:aws:sqs:{REGION}:{ACCOUNT}:jobs"
+STREAM = f"arn:aws:kinesis:{REGION}:{ACCOUNT}:stream/clicks"
+TABLE_STREAM = f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/orders/stream/2026-12-07T00:00:00.000"
+# appends each batch's bodies (SQS) or decoded data (Kinesis) to RECORDS_FILE, one JSON line per batch
+KEEPER = """
+import base64, json, os
+
+def handler(event, context):
+    out = []
+    for record in event["Records"]:
+        if "body" in record:
+            out.append(record["body"])
+        elif "kinesis" in record:
+            out.append(base64.b64decode(record["kinesis"]["data"]).decode())
+        else:
+            out.append(record["eventName"])
+    with open(os.environ["RECORDS_FILE"], "a") as f:
+        f.write(json.dumps(out) + "\\n")
+    return {"batchItemFailures": []}
+"""
+
+
+def error_of(caught: pytest.ExceptionInfo[Any]) -> tuple[str, int, str]:
+    response = caught.value.response
+    return response["Error"]["Code"], response["ResponseMetadata"]["HTTPStatusCode"], response["Error"]["Message"]
+
+
+def batches(path: Path, count: int, timeout_s: float = 30.0) -> list[list[str]]:
+    """The batches written to ``path`` once ``count`` records are there (fails after ``timeout_s``)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        found = [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+        if sum(len(b) for b in found) >= count:
+            return found
+        assert time.monotonic() < deadline, f"only {found} after {timeout_s} s"
+        time.sleep(0.05)
+
+
+@pytest.fixture
+def keeper(tmp_path: Path) -> Any:
+    out = tmp_path / "records.jsonl"
+    with lambdalab.Lab() as lab:
+        lab.create_function("keeper", KEEPER, env_vars={"RECORDS_FILE": str(out)})
+        yield lab, client(lab.serve()), out
+
+
+def test_an_sqs_mapping_through_its_whole_life(keeper: Any) -> None:
+    lab, c, out = keeper
+    created = c.create_event_source_mapping(
+        EventSourceArn=QUEUE,
+        FunctionName="keeper",
+        BatchSize=4,
+        FunctionResponseTypes=["ReportBatchItemFailures"],
+        ScalingConfig={"MaximumConcurrency": 3},
+    )
+    uuid = created["UUID"]
+    assert created["ResponseMetadata"]["HTTPStatusCode"] == 202
+    assert {k: v for k, v in created.items() if k not in ("ResponseMetadata", "LastModified")} == {
+        "UUID": uuid,
+        "BatchSize": 4,
+        "MaximumBatchingWindowInSeconds": 0,
+        "EventSourceArn": QUEUE,
+        "FunctionArn": lab.arn("keeper"),
+        "State": "Creating",
+        "StateTransitionReason": "USER_INITIATED",
+        "ScalingConfig": {"MaximumConcurrency": 3},
+        "FunctionResponseTypes": ["ReportBatchItemFailures"],
+        "EventSourceMappingArn": f"arn:aws:lambda:{REGION}:{ACCOUNT}:event-source-mapping:{uuid}",
+    }
+    assert isinstance(created["LastModified"], datetime.datetime)
+    assert abs(created["LastModified"].timestamp() - time.time()) < 60
+
+    # the mapping is a local queue of the Lab: what is sent to it reaches the function in batches of 4
+    (queue,) = mappings.sources(lab)
+    assert (queue.name, queue.function, mappings.mapping_uuid(queue)) == ("jobs", "keeper", uuid)
+    queue.send_batch([f"m{i}" for i in range(10)])
+    queue.wait_until_empty(timeout_s=30)
+    got = batches(out, 10)
+    assert sorted(x for b in got for x in b) == sorted(f"m{i}" for i in range(10)) and max(map(len, got)) <= 4
+
+    read = c.get_event_source_mapping(UUID=uuid)
+    assert read["State"] == "Enabled" and read["BatchSize"] == 4 and read["LastModified"] == created["LastModified"]
+
+    updated = c.update_event_source_mapping(UUID=uuid, BatchSize=20, MaximumBatchingWindowInSeconds=1)
+    assert updated["ResponseMetadata"]["HTTPStatusCode"] == 202 and updated["State"] == "Updating"
+    assert (updated["BatchSize"], updated["MaximumBatchingWindowInSeconds"]) == (20, 1)
+    assert updated["LastModified"] >= created["LastModified"]
+    assert (queue.batch_size, queue.batching_window_s) == (20, 1)
+
+    paused = c.update_event_source_mapping(UUID=uuid, Enabled=False)
+    assert paused["State"] == "Updating" and c.get_event_source_mapping(UUID=uuid)["State"] == "Disabled"
+    assert c.update_event_source_mapping(UUID=uuid, Enabled=True)["BatchSize"] == 20
+    assert c.get_event_source_mapping(UUID=uuid)["State"] == "Enabled"
+
+    deleted = c.delete_event_source_mapping(UUID=uuid)
+    assert deleted["ResponseMetadata"]["HTTPStatusCode"] == 202 and deleted["State"] == "Deleting"
+    assert queue.closed and mappings.sources(lab) == []
+    for call in (c.get_event_source_mapping, c.delete_event_source_mapping):
+        with pytest.raises(c.exceptions.ResourceNotFoundException) as caught:
+            call(UUID=uuid)
+        assert error_of(caught) == ("ResourceNotFoundException", 404, "The resource you requested does not exist.")
+    assert c.list_event_source_mappings()["EventSourceMappings"] == []
+
+
+def test_list_filters_and_pages_and_shows_mappings_made_in_python(keeper: Any) -> None:
+    lab, c, _ = keeper
+    lab.create_function("other", "def handler(event, context):\n    return None\n")
+    fn = lab.function("keeper")
+    fn.publish()
+    fn.create_alias("live", "1")
+    made = [
+        c.create_event_source_mapping(EventSourceArn=f"arn:aws:sqs:{REGION}:{ACCOUNT}:q{i}", FunctionName=name)
+        for i, name in enumerate(["keeper", "other", lab.arn("keeper", "live")])
+    ]
+    assert made[2]["FunctionArn"] == lab.arn("keeper", "live")  # qualified, as given
+    python = lab.sqs_queue("from-python", "other", batch_size=2)
+
+    listed = c.list_event_source_mappings()["EventSourceMappings"]
+    assert [m["UUID"] for m in listed] == [m["UUID"] for m in made] + [mappings.mapping_uuid(python)]
+    assert listed[3]["EventSourceArn"] == python.arn and listed[3]["BatchSize"] == 2
+    assert c.get_event_source_mapping(UUID=listed[3]["UUID"])["FunctionArn"] == lab.arn("other")
+
+    by_function = c.list_event_source_mappings(FunctionName="keeper")["EventSourceMappings"]
+    assert [m["UUID"] for m in by_function] == [made[0]["UUID"], made[2]["UUID"]]
+    by_alias = c.list_event_source_mappings(FunctionName="keeper:live")["EventSourceMappings"]
+    assert [m["UUID"] for m in by_alias] == [made[2]["UUID"]]
+    by_arn = c.list_event_source_mappings(EventSourceArn=python.arn, FunctionName=lab.arn("other"))
+    assert [m["UUID"] for m in by_arn["EventSourceMappings"]] == [mappings.mapping_uuid(python)]
+
+    first = c.list_event_source_mappings(MaxItems=3)
+    assert len(first["EventSourceMappings"]) == 3 and "NextMarker" in first
+    rest = c.list_event_source_mappings(MaxItems=3, Marker=first["NextMarker"])
+    assert [m["UUID"] for m in rest["EventSourceMappings"]] == [listed[3]["UUID"]] and "NextMarker" not in rest
+    pages = c.get_paginator("list_event_source_mappings").paginate(PaginationConfig={"PageSize": 1})
+    assert [m["UUID"] for page in pages for m in page["EventSourceMappings"]] == [m["UUID"] for m in listed]
+
+
+def test_lambdas_errors(keeper: Any) -> None:
+    lab, c, _ = keeper
+    create = c.create_event_source_mapping
+
+    def refused(exception: Any, **request: Any) -> tuple[str, int, str]:
+        with pytest.raises(exception) as caught:
+            create(**request)
+        return error_of(caught)
+
+    invalid = c.exceptions.InvalidParameterValueException
+    assert refused(c.exceptions.ResourceNotFoundException, EventSourceArn=QUEUE, FunctionName="nope") == (
+        "ResourceNotFoundException",
+        404,
+        f"Function not found: {lab.arn('nope')}",
+    )
+    assert refused(c.exceptions.ResourceNotFoundException, EventSourceArn=QUEUE, FunctionName="keeper:9")[2] == (
+        f"Function not found: {lab.arn('keeper', '9')}"
+    )
+    assert refused(invalid, EventSourceArn=QUEUE, FunctionName="keeper", BatchSize=11) == (
+        "InvalidParameterValueException",
+        400,
+        "Maximum batch window in seconds must be greater than 0 if maximum batch size is greater than 10",
+    )
+    assert refused(invalid, EventSourceArn=QUEUE, FunctionName="keeper", StartingPosition="LATEST")[2] == (
+        "StartingPosition is not valid for SQS event sources."
+    )
+    assert refused(invalid, EventSourceArn=QUEUE, FunctionName="keeper", MaximumRetryAttempts=2)[2] == (
+        "Unsupported MaximumRetryAttempts parameter for given event source mapping type."
+    )
+    topic = f"arn:aws:sns:{REGION}:{ACCOUNT}:topic"
+    assert refused(invalid, EventSourceArn=topic, FunctionName="keeper")[2] == (
+        "Unrecognized event source, must be kinesis, dynamodb stream or sqs."
+    )
+    assert "own account and region" in refused(
+        invalid, EventSourceArn="arn:aws:sqs:eu-west-1:123456789012:jobs", FunctionName="keeper"
+    )[2]
+    kafka = f"arn:aws:kafka:{REGION}:{ACCOUNT}:cluster/c/abc"
+    assert refused(c.exceptions.ClientError, EventSourceArn=kafka, FunctionName="keeper")[:2] == ("NotImplemented", 501)
+    # streams: StartingPosition is required; a DynamoDB stream cannot start AT_TIMESTAMP
+    assert refused(invalid, EventSourceArn=STREAM, FunctionName="keeper")[2] == (
+        "1 validation error detected: Value null at 'startingPosition' failed to satisfy constraint: "
+        "Member must not be null."
+    )
+    at = {"StartingPosition": "AT_TIMESTAMP", "StartingPositionTimestamp": datetime.datetime(2026, 1, 1)}
+    assert refused(invalid, EventSourceArn=TABLE_STREAM, FunctionName="keeper", **at)[2] == (
+        f"Unsupported starting position for arn type: {TABLE_STREAM}"
+    )
+    assert refused(invalid, EventSourceArn=STREAM, FunctionName="keeper", StartingPosition="LATEST",
+                   ScalingConfig={"MaximumConcurrency": 2})[2] == (
+        "Unsupported ScalingConfig parameter for given event source mapping type."
+    )
+    # botocore's own validation runs first: out of the model's range never leaves the client
+    with pytest.raises(botocore.exceptions.ParamValidationError):
+        create(EventSourceArn=QUEUE, FunctionName="keeper", BatchSize=0)
+
+    # one mapping per local queue
+    first = create(EventSourceArn=QUEUE, FunctionName="keeper")["UUID"]
+    assert refused(c.exceptions.ResourceConflictException, EventSourceArn=QUEUE, FunctionName="keeper") == (
+        "ResourceConflictException",
+        409,
+        f'An event source mapping with SQS arn (" {QUEUE} ") and function (" keeper ") already exists. Please '
+        f"update or delete the existing mapping with UUID {first}",
+    )
+    lab.create_function("other", "def handler(event, context):\n    return None\n")
+    other = refused(c.exceptions.ResourceConflictException, EventSourceArn=QUEUE, FunctionName="other")[2]
+    assert "already delivers to keeper" in other and first in other
+    # update: Lambda's rules on the settings it would have; unknown mappings
+    with pytest.raises(invalid) as caught:
+        c.update_event_source_mapping(UUID=first, BatchSize=50)
+    assert "Maximum batch window in seconds" in error_of(caught)[2]
+    with pytest.raises(invalid):
+        c.update_event_source_mapping(UUID=first, BisectBatchOnFunctionError=True)
+    with pytest.raises(c.exceptions.ResourceNotFoundException):
+        c.update_event_source_mapping(UUID="00000000-0000-0000-0000-000000000000", BatchSize=1)
+    assert c.get_event_source_mapping(UUID=first)["BatchSize"] == 10  # nothing changed by a refusal
+
+
+def test_a_disabled_mapping_delivers_nothing_until_enabled(keeper: Any) -> None:
+    lab, c, out = keeper
+    created = c.create_event_source_mapping(EventSourceArn=QUEUE, FunctionName="keeper", Enabled=False)
+    assert created["State"] == "Creating" and c.get_event_source_mapping(UUID=created["UUID"])["State"] == "Disabled"
+    (queue,) = mappings.sources(lab)
+    queue.send("held")
+    time.sleep(0.5)
+    assert not out.exists()
+    c.update_event_source_mapping(UUID=created["UUID"], Enabled=True)
+    assert batches(out, 1) == [["held"]]
