@@ -34,11 +34,12 @@ from lambdalab.frontends import Closeable, front_ends
 from lambdalab.function import Function
 from lambdalab.lab_engine import LabEngine, lab_settings, runtime_rows
 from lambdalab.packages.layers import LayerStore, LayerVersion
-from lambdalab.results import AsyncInvocation, EnvironmentInfo, InvocationResult, VersionInfo
+from lambdalab.results import AsyncInvocation, BatchInfo, EnvironmentInfo, InvocationResult, VersionInfo
 
 if TYPE_CHECKING:
     import pandas as pd
 
+    from lambdalab.streams import DynamoDBStream, KinesisStream
     from lambdalab.watch import Watcher
 
 __all__ = ["AsyncInvocation", "EnvironmentInfo", "Function", "InvocationResult", "Lab", "VersionInfo"]
@@ -203,6 +204,7 @@ class Lab:
         application_log_level: str | None = None,
         system_log_level: str | None = None,
         aws_endpoint_url: str | Mapping[str, str] | None = None,
+        debug: bool | int = False,
     ) -> Function:
         """Register a function from handler source code or a file/folder; nothing starts yet.
 
@@ -224,7 +226,10 @@ class Lab:
         Python runtime's ``logging`` records as JSON objects), filtered by ``application_log_level``
         (TRACE, DEBUG, INFO, WARN, ERROR, FATAL) and ``system_log_level`` (DEBUG, INFO, WARN), INFO by default;
         as on Lambda, a level with the Text format is refused. ``aws_endpoint_url`` (None: the Lab's) is where the
-        handler's AWS SDK calls go (``Lab``).
+        handler's AWS SDK calls go (``Lab``). ``debug=True`` runs each environment's runtime under debugpy on a
+        free loopback port (``debug=5678``: the first environment on 5678, the next ones on the next free ports;
+        ``Function.debug_ports()`` lists them): while a debugger is attached, no timeout fires and keep-alive does
+        not reap the environment; debug environments are never frozen (``lambdalab/engine/debug.py``).
 
         Raises ``ConfigError`` for any invalid argument before anything is written or started.
         """
@@ -263,6 +268,7 @@ class Lab:
             application_log_level=application_log_level,
             system_log_level=system_log_level,
             aws_endpoint_url=self.settings.aws_endpoint_url if aws_endpoint_url is None else aws_endpoint_url,
+            debug=debug,
         )
         if name in self._functions:
             raise ConfigError(f"invalid name: {name!r} is already registered; use update() to change it")
@@ -330,6 +336,30 @@ class Lab:
         queue = make(self, name, function.name if isinstance(function, Function) else function, **options)
         self.attach(queue)
         return queue
+
+    def kinesis_stream(self, name: str, function: str | Function, **options: Any) -> KinesisStream:
+        """A local Kinesis data stream read by an event source mapping that invokes ``function`` with batches of
+        each shard's records, in order (``lambdalab.streams.KinesisStream`` takes the options: ``shards``,
+        ``batch_size``, ``batching_window_s``, ``starting_position``, ``bisect_batch_on_function_error``,
+        ``maximum_retry_attempts``, ``maximum_record_age_s``, ``report_batch_item_failures``, ``enabled``, ...).
+        Closed with this Lab."""
+        from lambdalab.streams.kinesis import KinesisStream
+
+        self.check_open()
+        stream = KinesisStream(self, name, function.name if isinstance(function, Function) else function, **options)
+        self.attach(stream)
+        return stream
+
+    def dynamodb_stream(self, table: str, function: str | Function, **options: Any) -> DynamoDBStream:
+        """A local DynamoDB table's stream read by an event source mapping that invokes ``function``
+        (``lambdalab.streams.DynamoDBStream``: ``put_item``, ``remove_item``, ``record``; the mapping's options as
+        ``kinesis_stream``'s, with ``stream_view_type`` and ``key_attributes``). Closed with this Lab."""
+        from lambdalab.streams.dynamodb import DynamoDBStream
+
+        self.check_open()
+        stream = DynamoDBStream(self, table, function.name if isinstance(function, Function) else function, **options)
+        self.attach(stream)
+        return stream
 
     def statistics(self) -> dict[str, Any]:
         """The whole Lab: environments by state, concurrency, throttles, queued events."""
@@ -411,15 +441,17 @@ class Lab:
         qualifier: str | None = None,
         client_context: str | None = None,
         request_id: str | None = None,
+        batch: BatchInfo | None = None,
     ) -> asyncio.Future[EngineResult]:
         """On the engine's loop only: submit one synchronous invocation of ``payload`` (JSON bytes, already
         checked) and return the loop's future of its outcome at once. ``client_context`` is the decoded JSON
-        text of ``X-Amz-Client-Context``; ``request_id`` defaults to a new UUID.
+        text of ``X-Amz-Client-Context``; ``request_id`` defaults to a new UUID. An event source passes ``batch``
+        (``BatchInfo``: its ARN, the shard, the batch's size), which ``invocations()`` shows with the request.
 
         Raises what ``Function.invoke`` raises before anything runs (``TooManyRequestsException``,
         ``RequestTooLargeException``, ``UnknownFunctionError``, ``LabClosedError``)."""
         options = None if client_context is None else {"client_context": client_context}
-        return self._engine.plane.start_invoke(name, payload, options, qualifier, request_id)
+        return self._engine.start_invoke(name, payload, options, qualifier, request_id, batch)
 
     def enqueue(self, name: str, payload: bytes, qualifier: str | None = None) -> str:
         """Accept an asynchronous (``Event``) invocation of ``payload`` (JSON bytes); returns its request id."""

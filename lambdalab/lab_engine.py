@@ -3,7 +3,8 @@
 ``Lab`` (``api.py``) and ``Function`` (``function.py``) are the facade over one ``LabEngine``; nothing else
 holds one, so a front-end reaches the engine only through their public methods. ``call`` runs a function of
 the control plane on the engine's loop (in place when already there), ``submit`` starts an invocation from
-any thread, ``deploy`` makes a function's package ready and registers it.
+any thread, ``start_invoke`` one on the loop (remembering the event source batch it carries, for the
+invocations table), ``deploy`` makes a function's package ready and registers it.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import concurrent.futures
 import os
 import tempfile
 import threading
+import uuid
 import weakref
 from collections.abc import Callable, Coroutine, Mapping, Sequence
 from pathlib import Path
@@ -24,12 +26,12 @@ from lambdalab import deploy, downstream, log_events
 from lambdalab.config import FunctionConfig, check_lab_options
 from lambdalab.core.limits import AccountLimits
 from lambdalab.engine import launcher, mounts
-from lambdalab.engine.control_plane import ControlPlane, LabSettings
+from lambdalab.engine.control_plane import ControlPlane, EngineResult, LabSettings
 from lambdalab.engine.loop_thread import LoopThread
 from lambdalab.engine.reaper import remove_tree
 from lambdalab.errors import ConfigError, LabClosedError, UnknownFunctionError
 from lambdalab.packages.layers import LayerStore, load_layer_map
-from lambdalab.results import CallbackThread, InvocationFuture, InvocationResult
+from lambdalab.results import BatchInfo, CallbackThread, InvocationFuture, InvocationResult
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -80,6 +82,8 @@ class LabEngine:
         self.layer_map: dict[str, Path] = {}
         self.runtime_dirs: dict[str, Path] = {}
         self.callbacks: CallbackThread | None = None
+        # request id -> the batch an event source sent with it (loop thread only); the oldest go past max_records
+        self.batches: dict[str, BatchInfo] = {}
         launcher.path()  # built here on first use (a compile), never on the engine's loop
 
         async def make() -> ControlPlane:
@@ -135,6 +139,23 @@ class LabEngine:
             coro.close()
             raise LabClosedError("this Lab is closed; create a new one")
         return self.thread.run(coro, timeout=timeout)
+
+    def start_invoke(
+        self,
+        name: str,
+        payload: bytes,
+        options: dict[str, str] | None,
+        qualifier: str | None,
+        request_id: str | None,
+        batch: BatchInfo | None,
+    ) -> asyncio.Future[EngineResult]:
+        """``Lab.start_invoke`` (on the loop): the plane's, remembering ``batch`` under the request id."""
+        if batch is not None:
+            request_id = request_id or str(uuid.uuid4())
+            self.batches[request_id] = batch
+            while len(self.batches) > self.settings.max_records:  # pruned as the records they describe are
+                del self.batches[next(iter(self.batches))]
+        return self.plane.start_invoke(name, payload, options, qualifier, request_id)
 
     def submit(
         self, name: str, payload: bytes, options: dict[str, str] | None, qualifier: str | None = None
@@ -228,6 +249,11 @@ class LabEngine:
         frame = pd.DataFrame([astuple(r) for r in list(self.plane.records)], columns=columns)
         frame["status"] = frame["status"].map(lambda s: s.value)
         frame["latency_ms"] = (frame["end"] - frame["submitted"]) * 1000.0
+        batches = dict(self.batches)  # one copy (a C-level copy: the loop thread may add one meanwhile)
+        found = [batches.get(request_id) for request_id in frame["request_id"]]
+        frame["event_source_arn"] = pd.Series([b and b.event_source_arn for b in found], dtype=object)
+        frame["shard_id"] = pd.Series([b and b.shard_id for b in found], dtype=object)
+        frame["batch_size"] = pd.Series([b.batch_size if b else 0 for b in found], dtype="int64")
         return frame
 
     def spans(self, *, include_open: bool) -> pd.DataFrame:

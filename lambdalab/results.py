@@ -1,6 +1,6 @@
 """What an invocation gives back: ``InvocationResult`` (sync), ``AsyncInvocation`` (Event), the
-``InvocationFuture`` that ``Function.submit`` returns, and the read-only views ``EnvironmentInfo``,
-``VersionInfo`` and ``Destinations``.
+``InvocationFuture`` that ``Function.submit`` returns, the read-only views ``EnvironmentInfo``,
+``VersionInfo`` and ``Destinations``, and ``BatchInfo`` (what an event source's invocation carried).
 
 Results are plain values. ``log`` is rendered from the environment's log stream only when read.
 A future's done-callbacks never run on the engine's loop thread: one that would (the future
@@ -70,6 +70,16 @@ class InvocationResult(RecordView):
         if result.is_error and error is None:
             error = {"errorType": result.record.error_type or "Runtime.Unknown", "errorMessage": str(payload)}
         return cls(payload, error, body, result.record, result.stream, (result.log_start, result.log_end))
+
+
+@dataclasses.dataclass(frozen=True)
+class BatchInfo:
+    """What an event source mapping's invocation carried (``Lab.start_invoke(..., batch=)``), for
+    ``Lab.invocations()``: the source's ARN, the shard (None for a queue) and how many records."""
+
+    event_source_arn: str
+    shard_id: str | None
+    batch_size: int
 
 
 @dataclasses.dataclass(frozen=True)

@@ -23,7 +23,10 @@ Differences from SQS: visibility is per batch delivery, in float seconds; a mess
 visibility expired while its first delivery still runs can be delivered again (as SQS does), and
 then only the newest delivery's outcome deletes it. Messages are delivered in arrival order.
 
-Rules: all state lives on the Lab's loop thread; the public methods hop onto it and wait.
+The mapping has a ``uuid``, ``settings()`` and ``update(...)`` (``enabled=False`` pauses delivery), and each
+delivery carries a ``BatchInfo`` so ``lab.invocations()`` shows the queue's ARN and the batch's size.
+
+Rules: all state lives on the Lab's loop thread; the public methods hop onto it and wait (in place on it).
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from lambdalab import events
 from lambdalab.core import runtime_api
 from lambdalab.errors import ConfigError, LambdaLabError
+from lambdalab.results import BatchInfo
 
 if TYPE_CHECKING:
     from lambdalab.api import Lab
@@ -88,6 +92,7 @@ class SqsQueue:
         max_receive_count: int | None = None,
         report_batch_item_failures: bool = False,
         max_concurrency: int = 5,
+        enabled: bool = True,
     ) -> None:
         timeout = lab.function(function).config.timeout_s
         _validate(
@@ -98,7 +103,9 @@ class SqsQueue:
         self.batch_size, self.batching_window_s = batch_size, float(batching_window_s)
         self.visibility_timeout_s, self.max_receive_count = float(visibility_timeout_s), max_receive_count
         self.report_batch_item_failures, self.max_concurrency = report_batch_item_failures, max_concurrency
+        self.enabled = _check_flag("enabled", enabled)
         self.arn = f"arn:aws:sqs:{lab.settings.region}:{lab.settings.account_id}:{name}"
+        self.uuid = str(uuid.uuid4())  # the event source mapping's
         self._visible: collections.deque[_Message] = collections.deque()
         self._in_flight: dict[str, _Message] = {}
         self._running = 0
@@ -141,6 +148,33 @@ class SqsQueue:
         """Visible and in-flight messages, batches running, and counters since the queue was made."""
         return self._on_loop(self._statistics)
 
+    def settings(self) -> dict[str, Any]:
+        """The queue's and its mapping's settings, under the keyword arguments' names."""
+        names = ("qualifier", "batch_size", "batching_window_s", "visibility_timeout_s", "max_receive_count",
+                 "report_batch_item_failures", "max_concurrency", "enabled")  # fmt: skip
+        return {name: getattr(self, name) for name in names}
+
+    def update(self, **options: Any) -> None:
+        """Change the mapping's ``batch_size``, ``batching_window_s``, ``max_concurrency``,
+        ``report_batch_item_failures`` or ``enabled`` (False pauses delivery; batches in flight end as they do)."""
+        allowed = ("batch_size", "batching_window_s", "max_concurrency", "report_batch_item_failures", "enabled")
+        unknown = sorted(set(options) - set(allowed))
+        if unknown:
+            raise ConfigError(f"invalid option: {unknown[0]!r} cannot be updated; expected one of {list(allowed)}")
+        merged = {**self.settings(), **options}
+        _validate(
+            self.name,
+            merged["batch_size"],
+            merged["batching_window_s"],
+            self.visibility_timeout_s,
+            self.max_receive_count,
+            merged["max_concurrency"],
+            0.0,
+        )
+        for flag in ("report_batch_item_failures", "enabled"):
+            _check_flag(flag, merged[flag])
+        self._on_loop(self._apply, {k: merged[k] for k in allowed})
+
     def wait_until_empty(self, timeout_s: float = 60.0) -> None:
         """Block until no message is visible or in flight (deleted or dead-lettered); TimeoutError after
         ``timeout_s``."""
@@ -163,6 +197,12 @@ class SqsQueue:
         self.closed = True
 
     def _on_loop(self, fn: Callable[..., T], *args: Any) -> T:
+        try:
+            if asyncio.get_running_loop() is self._loop:  # already there (the endpoint): in place
+                return fn(*args)
+        except RuntimeError:  # no loop running on this thread
+            pass
+
         async def run() -> T:
             return fn(*args)
 
@@ -177,6 +217,11 @@ class SqsQueue:
             "dead_lettered": len(self._dead),
             **{k: self._counts[k] for k in ("sent", "deleted", "batches", "receives", "throttled")},
         }
+
+    def _apply(self, options: dict[str, Any]) -> None:
+        for name, value in options.items():
+            setattr(self, name, float(value) if name == "batching_window_s" else value)
+        self._pump()
 
     def _stop(self) -> None:
         self.closed = True
@@ -194,7 +239,7 @@ class SqsQueue:
 
     def _pump(self) -> None:
         """Start batches while messages are visible, the window allows and concurrency is left."""
-        while self._visible and self._running < self.max_concurrency and not self.closed:
+        while self._visible and self._running < self.max_concurrency and self.enabled and not self.closed:
             if len(self._visible) < self.batch_size and self.batching_window_s > 0 and not self._window_due:
                 if self._window is None:
                     self._window = self._loop.call_later(self.batching_window_s, self._window_closed)
@@ -254,8 +299,11 @@ class SqsQueue:
         self._counts["receives"] += len(batch)
         request_id = str(uuid.uuid4())
         payload = json.dumps({"Records": records}).encode()
+        info = BatchInfo(self.arn, None, len(batch))
         try:
-            future = self._lab.start_invoke(self.function, payload, qualifier=self.qualifier, request_id=request_id)
+            future = self._lab.start_invoke(
+                self.function, payload, qualifier=self.qualifier, request_id=request_id, batch=info
+            )
         except LambdaLabError:  # throttled (or the Lab closed): the batch waits out its visibility timeout
             self._counts["throttled"] += 1
             self._deliveries += [Delivery(m.id, m.receives, request_id, "throttled") for m in batch]
@@ -311,6 +359,12 @@ class SqsQueue:
                 self._visible.append(message)
         self._timers = {t for t in self._timers if not t.cancelled() and t.when() > self._loop.time()}
         self._pump()
+
+
+def _check_flag(name: str, value: object) -> bool:
+    if not isinstance(value, bool):
+        raise ConfigError(f"invalid {name}: {value!r}; expected True or False")
+    return value
 
 
 def _failed_ids(result: EngineResult, batch: list[str], partial: bool) -> set[str] | None:

@@ -378,7 +378,8 @@ _RECORD_TYPES: Final = {
     "request_id": _STR, "function": _STR, "version": _STR, "environment_id": _STR, "cold": _BOOL,
     "init_duration_ms": _FLOAT, "init_suppressed": _BOOL, "duration_ms": _FLOAT, "billed_duration_ms": _INT,
     "memory_size_mb": _INT, "max_memory_used_mb": _INT, "status": _STR, "error_type": "object", "start": _FLOAT,
-    "end": _FLOAT, "submitted": _FLOAT, "reset": _BOOL, "latency_ms": _FLOAT,
+    "end": _FLOAT, "submitted": _FLOAT, "reset": _BOOL, "latency_ms": _FLOAT, "event_source_arn": "object",
+    "shard_id": "object", "batch_size": _INT,
 }  # fmt: skip
 _SPAN_TYPES: Final = {
     "environment_id": _STR, "function": _STR, "version": _STR, "phase": _STR, "start": _FLOAT, "end": _FLOAT,
@@ -391,7 +392,8 @@ def _rows(items: Iterable[Any], fields: tuple[str, ...]) -> list[list[Any]]:
 
 
 def invocations_frame(records: Iterable[InvocationRecord]) -> pd.DataFrame:
-    """The records as the local ``Lab.invocations()`` table: the same columns, dtypes and ``latency_ms``."""
+    """The records as the local ``Lab.invocations()`` table: the same columns, dtypes and ``latency_ms``; the event
+    source columns (``event_source_arn``, ``shard_id``, ``batch_size``) are None, None and 0."""
     import pandas as pd
 
     columns = list(InvocationRecord._fields)
@@ -402,6 +404,10 @@ def invocations_frame(records: Iterable[InvocationRecord]) -> pd.DataFrame:
         frame = pd.DataFrame(rows, columns=columns)
         frame["status"] = frame["status"].map(lambda s: s.value)
         frame["latency_ms"] = (frame["end"] - frame["submitted"]) * 1000.0
+        # the local table's event source columns: AWS's logs do not say which batch an invocation carried
+        frame["event_source_arn"] = pd.Series([None] * len(frame), dtype=object)
+        frame["shard_id"] = pd.Series([None] * len(frame), dtype=object)
+        frame["batch_size"] = pd.Series([0] * len(frame), dtype="int64")
     frame.attrs["source"] = "aws"
     return frame
 

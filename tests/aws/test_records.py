@@ -27,6 +27,7 @@ def handler(event, context):
         os._exit(3)
     return event
 """
+BATCH_COLUMNS = ["event_source_arn", "shard_id", "batch_size"]  # the event source columns (None, None, 0 on AWS)
 EVENTS = [{"x": 1}, {"err": 1}, {"sleep": 3}, {"x": 2}, {"exit": 1}, {}]
 AWS_DOCS_REPORT = (
     "REPORT RequestId: c793869b-ee49-115b-a5b6-4fd21e8dedac\tDuration: 170.19 ms\tBilled Duration: 171 ms\t"
@@ -326,7 +327,9 @@ def test_spans_from_a_local_run_are_init_and_invoke_only(text_run: dict) -> None
 def test_frames_have_the_local_tables_columns_and_dtypes(text_run: dict) -> None:
     frame = records.invocations_frame(records.records_from_events(text_run["events"], function="f"))
     local = text_run["frame"]
-    assert list(frame.columns) == list(local.columns) == [*InvocationRecord._fields, "latency_ms"]
+    assert list(frame.columns) == list(local.columns) == [*InvocationRecord._fields, "latency_ms", *BATCH_COLUMNS]
+    assert frame["event_source_arn"].isna().all() and frame["shard_id"].isna().all()
+    assert (frame["batch_size"] == 0).all()  # AWS's logs do not say which batch an invocation carried
     assert frame.dtypes.to_dict() == local.dtypes.to_dict()
     assert list(frame["status"]) == list(local[local["function"] == "f"]["status"])
     spans = records.spans_frame(records.spans_from_events(text_run["events"], function="f"))
@@ -338,7 +341,8 @@ def test_frames_have_the_local_tables_columns_and_dtypes(text_run: dict) -> None
 
 def test_frames_with_no_rows_have_the_columns_and_types() -> None:
     frame = records.invocations_frame([])
-    assert list(frame.columns) == [*InvocationRecord._fields, "latency_ms"] and len(frame) == 0
+    assert list(frame.columns) == [*InvocationRecord._fields, "latency_ms", *BATCH_COLUMNS] and len(frame) == 0
+    assert frame["batch_size"].dtype == "int64" and frame["shard_id"].dtype == object
     assert frame["duration_ms"].dtype == "float64" and frame["cold"].dtype == bool
     spans = records.spans_frame([])
     assert list(spans.columns) == [*PhaseSpan._fields, "duration_ms"] and len(spans) == 0
