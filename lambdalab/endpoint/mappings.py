@@ -106,6 +106,7 @@ def configuration(lab: Lab, source: Any, state: str | None = None) -> dict[str, 
 
 
 def find(lab: Lab, mapping: str) -> Any:
+    """The open source whose mapping is ``mapping`` (a UUID); 404 as Lambda answers otherwise."""
     for source in sources(lab):
         if _kept(source).uuid == mapping:
             return source
@@ -163,7 +164,7 @@ def create(lab: Lab, body: dict[str, Any]) -> Any:
     options = mapping_shapes.options(kind, body, create=True)
     _conflict(lab, kind, str(arn), name)
     own = declared(lab, str(arn)) or {}
-    enabled = options.pop("enabled", True)
+    enabled = options.pop("enabled", True) if kind == SQS else True  # a stream takes enabled=False as made
     if kind == SQS:
         mapping_shapes.check_sqs_batch(options)
         timeout = lab.function(name).config.timeout_s
@@ -197,15 +198,17 @@ def listed(lab: Lab, arn: str | None, function: str | None) -> list[dict[str, An
 
 
 def change(lab: Lab, mapping: str, body: dict[str, Any]) -> Any:
+    """UpdateEventSourceMapping: the source, its settings changed as ``body`` asks."""
     source = find(lab, mapping)
-    if body.get("FunctionName") is not None:
-        name, qualifier = _function(lab, body["FunctionName"])
-        if (name, qualifier) != (source.function, source.qualifier):
-            raise wire.not_implemented(
-                "lambdalab cannot move a mapping to another function or qualifier; delete it and create another"
-            )
     kind = _kind(source)
     options = mapping_shapes.options(kind, body, create=False)
+    if body.get("FunctionName") is not None:
+        name, qualifier = _function(lab, body["FunctionName"])
+        if name != source.function or (qualifier != source.qualifier and kind == SQS):
+            moved = "another function" if kind != SQS else "another function or qualifier"
+            raise wire.not_implemented(f"lambdalab cannot move this mapping to {moved}; delete it and create another")
+        if qualifier != source.qualifier:
+            options["qualifier"] = qualifier  # a stream's mapping moves to another version or alias
     if kind == SQS:
         mapping_shapes.check_sqs_batch({**_settings(source), **options})
     update = getattr(source, "update", None)

@@ -3,8 +3,9 @@
 - ``AWS::Kinesis::Stream``: named by ``Name`` (else the logical id), ``ShardCount`` shards (1 when not given, as
   with ``StreamModeDetails: ON_DEMAND``); ``Ref`` gives its name, ``GetAtt`` its ``Arn``.
 - ``AWS::DynamoDB::Table`` with ``StreamSpecification.StreamViewType``: named by ``TableName`` (else the logical
-  id); ``Ref`` gives its name, ``GetAtt`` its ``Arn`` and ``StreamArn``. A table without a stream is nothing
-  local: its ``Ref`` and ``GetAtt`` stay unresolved (noted where used), as before.
+  id), its ``KeySchema`` the stream's key attributes; ``Ref`` gives its name, ``GetAtt`` its ``Arn`` and
+  ``StreamArn``. A table without a stream is nothing local: its ``Ref`` and ``GetAtt`` stay unresolved (noted
+  where used), as before.
 - SAM ``Events`` of ``Type: Kinesis`` and ``Type: DynamoDB`` (``Stream``) and ``AWS::Lambda::EventSourceMapping``
   resources on those ARNs become ``lab.kinesis_stream`` / ``lab.dynamodb_stream`` through the same code as
   CreateEventSourceMapping (``mappings.create``): ``StartingPosition``, ``StartingPositionTimestamp``,
@@ -72,12 +73,25 @@ def add_streams(lab: Lab, resources: dict[str, Any], context: dict[str, Any], no
                 raise Skip(f"StreamViewType {view!r} is not one of {', '.join(VIEW_TYPES)}")
             name = _name(props, "TableName", logical_id, context)
             arn = f"arn:aws:dynamodb:{region}:{account}:table/{name}/stream/{label}"
-            declare(lab, arn, {"stream_view_type": view})
+            declare(lab, arn, {"stream_view_type": view, "key_attributes": _keys(props, context)})
             context[logical_id] = name
             context[f"{logical_id}.Arn"] = f"arn:aws:dynamodb:{region}:{account}:table/{name}"
             context[f"{logical_id}.StreamArn"] = arn
         except Skip as skip:
             notes.append(f"{logical_id}: {skip}; no local stream")
+
+
+def _keys(props: dict[str, Any], context: dict[str, Any]) -> tuple[str, ...]:
+    """The table's key attributes from its ``KeySchema`` (the HASH key, then the RANGE key), else ``("id",)``."""
+    schema = resolve(props.get("KeySchema"), context)
+    found = {}
+    for entry in schema if isinstance(schema, list) else ():
+        entry = resolve(entry, context)
+        if isinstance(entry, dict) and isinstance(resolve(entry.get("AttributeName"), context), str):
+            found[resolve(entry.get("KeyType"), context)] = resolve(entry["AttributeName"], context)
+    if "HASH" not in found:
+        raise Skip("KeySchema names no HASH key")
+    return (found["HASH"], found["RANGE"]) if "RANGE" in found else (found["HASH"],)
 
 
 def _name(props: dict[str, Any], key: str, logical_id: str, context: dict[str, Any]) -> str:

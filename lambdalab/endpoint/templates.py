@@ -52,7 +52,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lambdalab import custom_runtimes, runtime_catalog, runtime_ids
-from lambdalab.endpoint import template_globals, template_parts, template_sources, template_streams
+from lambdalab.endpoint import template_globals, template_parts, template_sources, template_streams, template_urls
 from lambdalab.endpoint.template_values import MAPPINGS, UNRESOLVED, Skip, number, resolve
 from lambdalab.errors import ConfigError, LambdaLabError
 from lambdalab.packages.layers import UnknownLayerError
@@ -203,6 +203,7 @@ def load_template(
             notes.append(f"{logical_id}: {skip}; not wired")
         except (TypeError, ValueError, AttributeError, KeyError) as exc:  # a malformed property
             notes.append(f"{logical_id}: malformed ({type(exc).__name__}: {exc}); not wired")
+    template_urls.add(lab, resources, served, defaults, context, notes)  # FunctionUrlConfig, AWS::Lambda::Url
     return names, notes
 
 

@@ -245,3 +245,93 @@ def test_a_disabled_mapping_delivers_nothing_until_enabled(keeper: Any) -> None:
     assert not out.exists()
     c.update_event_source_mapping(UUID=created["UUID"], Enabled=True)
     assert batches(out, 1) == [["held"]]
+
+
+def test_a_kinesis_mapping_delivers_in_order_and_changes_with_update(keeper: Any) -> None:
+    import lambdalab.streams
+
+    lab, c, out = keeper
+    failure = f"arn:aws:sqs:{REGION}:{ACCOUNT}:failed"
+    created = c.create_event_source_mapping(
+        EventSourceArn=STREAM,
+        FunctionName="keeper",
+        StartingPosition="TRIM_HORIZON",
+        BatchSize=3,
+        BisectBatchOnFunctionError=True,
+        MaximumRetryAttempts=1,
+        MaximumRecordAgeInSeconds=120,
+        ParallelizationFactor=1,
+        FunctionResponseTypes=["ReportBatchItemFailures"],
+        DestinationConfig={"OnFailure": {"Destination": failure}},
+    )
+    uuid = created["UUID"]
+    assert {k: v for k, v in created.items() if k not in ("ResponseMetadata", "LastModified")} == {
+        "UUID": uuid,
+        "StartingPosition": "TRIM_HORIZON",
+        "BatchSize": 3,
+        "MaximumBatchingWindowInSeconds": 0,
+        "ParallelizationFactor": 1,
+        "EventSourceArn": STREAM,
+        "FunctionArn": lab.arn("keeper"),
+        "LastProcessingResult": "No records processed",
+        "State": "Creating",
+        "StateTransitionReason": "User action",
+        "DestinationConfig": {"OnFailure": {"Destination": failure}},
+        "MaximumRecordAgeInSeconds": 120,
+        "BisectBatchOnFunctionError": True,
+        "MaximumRetryAttempts": 1,
+        "TumblingWindowInSeconds": 0,
+        "FunctionResponseTypes": ["ReportBatchItemFailures"],
+        "EventSourceMappingArn": f"arn:aws:lambda:{REGION}:{ACCOUNT}:event-source-mapping:{uuid}",
+    }
+    (stream,) = lambdalab.streams.sources(lab)  # the Python handle of the mapping made over the API
+    assert (stream.uuid, stream.arn, stream.settings()["on_failure"]) == (uuid, STREAM, failure)
+    for i in range(7):
+        stream.put_record(f"r{i}", "one-key")  # one partition key: one shard, in order
+    stream.wait_until_processed(timeout_s=30)
+    got = batches(out, 7)
+    assert [x for b in got for x in b] == [f"r{i}" for i in range(7)] and max(map(len, got)) <= 3
+    read = c.get_event_source_mapping(UUID=uuid)
+    assert (read["State"], read["LastProcessingResult"]) == ("Enabled", "OK")
+
+    fn = lab.function("keeper")
+    fn.publish()
+    fn.create_alias("live", "1")
+    moved = c.update_event_source_mapping(
+        UUID=uuid, FunctionName="keeper:live", BatchSize=10, MaximumRetryAttempts=-1, DestinationConfig={}
+    )
+    assert moved["State"] == "Updating" and moved["FunctionArn"] == lab.arn("keeper", "live")
+    assert (moved["BatchSize"], moved["MaximumRetryAttempts"], moved["MaximumRecordAgeInSeconds"]) == (10, -1, 120)
+    assert stream.qualifier == "live" and stream.settings()["batch_size"] == 10
+    with pytest.raises(c.exceptions.ClientError) as caught:
+        c.update_event_source_mapping(UUID=uuid, FunctionName="other-function")
+    assert error_of(caught)[0] == "ResourceNotFoundException"
+    with pytest.raises(c.exceptions.InvalidParameterValueException) as caught:
+        c.update_event_source_mapping(UUID=uuid, MaximumRecordAgeInSeconds=30)  # Lambda: -1 or 60 and more
+    assert "maximum_record_age_s" in error_of(caught)[2]
+    assert c.delete_event_source_mapping(UUID=uuid)["State"] == "Deleting" and stream.closed
+
+
+def test_a_dynamodb_stream_mapping(keeper: Any) -> None:
+    import lambdalab.streams
+
+    lab, c, out = keeper
+    created = c.create_event_source_mapping(
+        EventSourceArn=TABLE_STREAM, FunctionName="keeper", StartingPosition="TRIM_HORIZON", Enabled=False
+    )
+    assert created["State"] == "Creating" and c.get_event_source_mapping(UUID=created["UUID"])["State"] == "Disabled"
+    (table,) = lambdalab.streams.sources(lab)
+    assert table.table == "orders" and table.arn.startswith(f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/orders/stream/")
+    # the table's stream, whatever its label: listed by the ARN given, and a second mapping on it refused
+    listed = c.list_event_source_mappings(EventSourceArn=TABLE_STREAM)["EventSourceMappings"]
+    assert [m["UUID"] for m in listed] == [created["UUID"]] and listed[0]["EventSourceArn"] == table.arn
+    with pytest.raises(c.exceptions.ResourceConflictException):
+        c.create_event_source_mapping(EventSourceArn=table.arn, FunctionName="keeper", StartingPosition="LATEST")
+    table.put_item({"id": "a", "n": 1})
+    table.put_item({"id": "a", "n": 2})
+    table.remove_item({"id": "a"})
+    time.sleep(0.3)
+    assert not out.exists()  # disabled: nothing delivered
+    c.update_event_source_mapping(UUID=created["UUID"], Enabled=True)
+    table.wait_until_processed(timeout_s=30)
+    assert [x for b in batches(out, 3) for x in b] == ["INSERT", "MODIFY", "REMOVE"]

@@ -233,7 +233,7 @@ def test_sqs_events_and_mappings_are_wired_to_local_queues(project: Path) -> Non
         assert by_id["WorkerFromOrders"].endswith("local SQS queue orders-dev delivers to Worker:live")
         assert by_id["WorkerFromElsewhere"].endswith("Enabled is false; not wired")
         assert "already delivers to Raw" in by_id["SecondOnJobs"] and by_id["SecondOnJobs"].endswith("not wired")
-        assert "kinesis" in by_id["StreamMapping"] and by_id["StreamMapping"].endswith("not wired")
+        assert "local Kinesis stream clicks delivers to Raw" in by_id["StreamMapping"]  # test_templates_streams.py
         assert "stands in" in by_id["Outside"]
         worker_env = lab.function("Worker").config.env_vars
         assert worker_env["T_URL"] == "https://sqs.us-east-1.amazonaws.com/123456789012/orders-dev"
@@ -449,7 +449,7 @@ def test_serve_a_template_with_an_alias_and_queues_over_the_cli(project: Path, t
         assert out["ExecutedVersion"] == "1" and json.loads(out["Payload"].read()) == {"batchItemFailures": []}
         assert [a["Name"] for a in c.list_aliases(FunctionName="Worker")["Aliases"]] == ["live"]
     assert "WorkerFromOrders: local SQS queue orders-dev delivers to Worker:live" in run.stderr
-    assert "StreamMapping: " in run.stderr  # wired once lambdalab.streams serves Kinesis (test_templates_streams.py)
+    assert "StreamMapping: local Kinesis stream clicks delivers to Raw" in run.stderr
 
 
 def test_a_condition_is_an_intrinsic_in_the_globals_merge() -> None:
