@@ -13,16 +13,14 @@ Rules: no aiohttp; refusals are ``wire.ApiError`` (a template turns them into no
 from __future__ import annotations
 
 import dataclasses
-import importlib
 import time
-import uuid
 import weakref
 from typing import TYPE_CHECKING, Any
 
+from lambdalab import streams
 from lambdalab.endpoint import mapping_shapes, wire
 from lambdalab.endpoint.declared import declared
 from lambdalab.endpoint.mapping_shapes import DYNAMODB, KINESIS, SQS
-from lambdalab.sqs import SqsQueue
 
 if TYPE_CHECKING:
     from lambdalab.api import Lab
@@ -32,7 +30,6 @@ if TYPE_CHECKING:
 class _Kept:
     """What a source does not keep of its mapping: when it last changed, and its filters (kept, not applied)."""
 
-    uuid: str
     last_modified: float
     filters: Any = None
 
@@ -41,25 +38,14 @@ _KEPT: weakref.WeakKeyDictionary[Any, _Kept] = weakref.WeakKeyDictionary()
 
 
 def _kept(source: Any) -> _Kept:
-    if source not in _KEPT:
-        own = getattr(source, "uuid", None)
-        _KEPT[source] = _Kept(str(own) if own else str(uuid.uuid4()), time.time())
+    if source not in _KEPT:  # a source made in Python or by a template: first seen now
+        _KEPT[source] = _Kept(time.time())
     return _KEPT[source]
 
 
 def sources(lab: Lab) -> list[Any]:
-    """Every open source of the Lab (queues and streams), oldest first."""
-    try:
-        every = importlib.import_module("lambdalab.streams").sources
-    except (ImportError, AttributeError):  # before lambdalab.streams: the queues are all there is
-        found: list[Any] = [item for item in lab.attached if isinstance(item, SqsQueue)]
-    else:
-        found = list(every(lab))
-    return [item for item in found if not getattr(item, "closed", False)]
-
-
-def mapping_uuid(source: Any) -> str:
-    return _kept(source).uuid
+    """Every open source of the Lab (``SqsQueue``, ``KinesisStream``, ``DynamoDBStream``), oldest first."""
+    return streams.sources(lab)
 
 
 def _kind(source: Any) -> str:
@@ -67,22 +53,12 @@ def _kind(source: Any) -> str:
 
 
 def _settings(source: Any) -> dict[str, Any]:
-    read = getattr(source, "settings", None)
-    if callable(read):
-        return dict(read())
-    return {  # an SqsQueue without settings(): its public attributes
-        "batch_size": source.batch_size,
-        "batching_window_s": source.batching_window_s,
-        "max_concurrency": source.max_concurrency,
-        "report_batch_item_failures": source.report_batch_item_failures,
-        "enabled": True,
-    }
+    return dict(source.settings())
 
 
 def _processed(source: Any) -> bool:
-    read = getattr(source, "statistics", None)
-    stats = read() if callable(read) else {}
-    return any(stats.get(key) for key in ("batches", "processed", "records_processed"))
+    """A stream mapping has delivered a batch (Lambda's ``LastProcessingResult`` then reads ``OK``)."""
+    return bool(source.statistics().get("batches"))
 
 
 def configuration(lab: Lab, source: Any, state: str | None = None) -> dict[str, Any]:
@@ -93,13 +69,13 @@ def configuration(lab: Lab, source: Any, state: str | None = None) -> dict[str, 
     region, account = lab.settings.region, lab.settings.account_id
     return mapping_shapes.configuration(
         kind,
-        uuid=kept.uuid,
+        uuid=source.uuid,
         arn=source.arn,
         function_arn=lab.arn(source.function, source.qualifier),
         settings=settings,
         last_modified=kept.last_modified,
         state=state,
-        mapping_arn=f"arn:aws:lambda:{region}:{account}:event-source-mapping:{kept.uuid}",
+        mapping_arn=f"arn:aws:lambda:{region}:{account}:event-source-mapping:{source.uuid}",
         processed=kind != SQS and _processed(source),
         filters=kept.filters,
     )
@@ -108,7 +84,7 @@ def configuration(lab: Lab, source: Any, state: str | None = None) -> dict[str, 
 def find(lab: Lab, mapping: str) -> Any:
     """The open source whose mapping is ``mapping`` (a UUID); 404 as Lambda answers otherwise."""
     for source in sources(lab):
-        if _kept(source).uuid == mapping:
+        if source.uuid == mapping:
             return source
     raise wire.ApiError(404, "ResourceNotFoundException", "The resource you requested does not exist.", key="Message")
 
@@ -139,7 +115,7 @@ def _conflict(lab: Lab, kind: str, arn: str, function: str) -> None:
     for source in sources(lab):
         if not _same_source(source, arn):
             continue
-        mapping = _kept(source).uuid
+        mapping = source.uuid
         if source.function == function and kind == SQS:
             raise wire.conflict(
                 f'An event source mapping with SQS arn (" {source.arn} ") and function (" {function} ") already '
@@ -164,7 +140,6 @@ def create(lab: Lab, body: dict[str, Any]) -> Any:
     options = mapping_shapes.options(kind, body, create=True)
     _conflict(lab, kind, str(arn), name)
     own = declared(lab, str(arn)) or {}
-    enabled = options.pop("enabled", True) if kind == SQS else True  # a stream takes enabled=False as made
     if kind == SQS:
         mapping_shapes.check_sqs_batch(options)
         timeout = lab.function(name).config.timeout_s
@@ -175,9 +150,7 @@ def create(lab: Lab, body: dict[str, Any]) -> Any:
         if make is None:
             raise wire.not_implemented(f"lambdalab has no local {kind} stream sources in this version")
     source = make(source_name, name, qualifier=qualifier, **own, **options)
-    if not enabled:
-        source.update(enabled=False)
-    _KEPT[source] = _Kept(str(getattr(source, "uuid", None) or uuid.uuid4()), time.time(), body.get("FilterCriteria"))
+    _KEPT[source] = _Kept(time.time(), body.get("FilterCriteria"))
     return source
 
 
@@ -211,11 +184,8 @@ def change(lab: Lab, mapping: str, body: dict[str, Any]) -> Any:
             options["qualifier"] = qualifier  # a stream's mapping moves to another version or alias
     if kind == SQS:
         mapping_shapes.check_sqs_batch({**_settings(source), **options})
-    update = getattr(source, "update", None)
     if options:
-        if not callable(update):
-            raise wire.not_implemented("this lambdalab version cannot change a local queue's settings")
-        update(**options)
+        source.update(**options)
     kept = _kept(source)
     if "FilterCriteria" in body:
         kept.filters = body.get("FilterCriteria") or None

@@ -164,5 +164,5 @@ def wire_stream(
     extra = f" ({', '.join(ignored)} noted, not applied)" if ignored else ""
     return (
         f"{logical_id}: local {what} {name} delivers to {body['FunctionName']} "
-        f"(mapping {mappings.mapping_uuid(source)}){stand_in}{paused}{extra}"
+        f"(mapping {source.uuid}){stand_in}{paused}{extra}"
     )

@@ -14,7 +14,7 @@ import botocore.exceptions
 import pytest
 
 import lambdalab
-from lambdalab.endpoint import mappings
+import lambdalab.streams
 
 from .conftest import client
 
@@ -94,8 +94,8 @@ def test_an_sqs_mapping_through_its_whole_life(keeper: Any) -> None:
     assert abs(created["LastModified"].timestamp() - time.time()) < 60
 
     # the mapping is a local queue of the Lab: what is sent to it reaches the function in batches of 4
-    (queue,) = mappings.sources(lab)
-    assert (queue.name, queue.function, mappings.mapping_uuid(queue)) == ("jobs", "keeper", uuid)
+    (queue,) = lambdalab.streams.sources(lab)
+    assert (queue.name, queue.function, queue.uuid) == ("jobs", "keeper", uuid)
     queue.send_batch([f"m{i}" for i in range(10)])
     queue.wait_until_empty(timeout_s=30)
     got = batches(out, 10)
@@ -117,7 +117,7 @@ def test_an_sqs_mapping_through_its_whole_life(keeper: Any) -> None:
 
     deleted = c.delete_event_source_mapping(UUID=uuid)
     assert deleted["ResponseMetadata"]["HTTPStatusCode"] == 202 and deleted["State"] == "Deleting"
-    assert queue.closed and mappings.sources(lab) == []
+    assert queue.closed and lambdalab.streams.sources(lab) == []
     for call in (c.get_event_source_mapping, c.delete_event_source_mapping):
         with pytest.raises(c.exceptions.ResourceNotFoundException) as caught:
             call(UUID=uuid)
@@ -139,7 +139,7 @@ def test_list_filters_and_pages_and_shows_mappings_made_in_python(keeper: Any) -
     python = lab.sqs_queue("from-python", "other", batch_size=2)
 
     listed = c.list_event_source_mappings()["EventSourceMappings"]
-    assert [m["UUID"] for m in listed] == [m["UUID"] for m in made] + [mappings.mapping_uuid(python)]
+    assert [m["UUID"] for m in listed] == [m["UUID"] for m in made] + [python.uuid]
     assert listed[3]["EventSourceArn"] == python.arn and listed[3]["BatchSize"] == 2
     assert c.get_event_source_mapping(UUID=listed[3]["UUID"])["FunctionArn"] == lab.arn("other")
 
@@ -148,7 +148,7 @@ def test_list_filters_and_pages_and_shows_mappings_made_in_python(keeper: Any) -
     by_alias = c.list_event_source_mappings(FunctionName="keeper:live")["EventSourceMappings"]
     assert [m["UUID"] for m in by_alias] == [made[2]["UUID"]]
     by_arn = c.list_event_source_mappings(EventSourceArn=python.arn, FunctionName=lab.arn("other"))
-    assert [m["UUID"] for m in by_arn["EventSourceMappings"]] == [mappings.mapping_uuid(python)]
+    assert [m["UUID"] for m in by_arn["EventSourceMappings"]] == [python.uuid]
 
     first = c.list_event_source_mappings(MaxItems=3)
     assert len(first["EventSourceMappings"]) == 3 and "NextMarker" in first
@@ -239,7 +239,7 @@ def test_a_disabled_mapping_delivers_nothing_until_enabled(keeper: Any) -> None:
     lab, c, out = keeper
     created = c.create_event_source_mapping(EventSourceArn=QUEUE, FunctionName="keeper", Enabled=False)
     assert created["State"] == "Creating" and c.get_event_source_mapping(UUID=created["UUID"])["State"] == "Disabled"
-    (queue,) = mappings.sources(lab)
+    (queue,) = lambdalab.streams.sources(lab)
     queue.send("held")
     time.sleep(0.5)
     assert not out.exists()
