@@ -26,6 +26,7 @@ TIMEOUT_S_RANGE = (1.0, 900.0)
 ENV_VARS_MAX_BYTES = 4 * 1024
 HANDLER_MAX_CHARS = 128
 KEEP_ALIVE_MAX_S = 86_400.0  # a day: Lambda recycles environments within hours anyway
+DEBUG_PORT_RANGE = (1024, 65_535)  # debug=N: the first port a debug environment listens on
 # Lambda's patterns (botocore's service-2.json), anchored with \Z so that a trailing newline fails
 _NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}\Z")
 _ENV_KEY = re.compile(r"^[a-zA-Z]([a-zA-Z0-9_])+\Z")
@@ -102,6 +103,9 @@ class FunctionConfig:
     system_log_level: str | None = None  # JSON only: DEBUG, INFO or WARN (None: INFO)
     # where the handler's AWS SDK calls go: a URL or {service: URL} (lambdalab/downstream.py); None: AWS itself
     aws_endpoint_url: str | Mapping[str, str] | None = None
+    # debug mode (lambdalab/engine/debug.py): each environment's runtime runs debugpy on a loopback port; True: a free
+    # port each, a port number N: the first environment on N, the next ones on the next free ports; False: off
+    debug: bool | int = False
 
     def __post_init__(self) -> None:
         check_function_name(self.name)
@@ -137,6 +141,7 @@ class FunctionConfig:
         self._check_scaling()
         self._check_packages()
         self._check_logging()
+        self._check_debug()
         object.__setattr__(self, "env_vars", _frozen_map(self.env_vars))
         endpoint = check_endpoint_url(self.aws_endpoint_url)
         object.__setattr__(self, "aws_endpoint_url", _frozen_map(endpoint) if isinstance(endpoint, dict) else endpoint)
@@ -159,6 +164,19 @@ class FunctionConfig:
             object.__setattr__(self, field, level)
         if fmt == "Text" and (self.application_log_level is not None or self.system_log_level is not None):
             raise ConfigError(LOG_LEVEL_NEEDS_JSON)
+
+    def _check_debug(self) -> None:
+        debug: object = self.debug
+        _check(
+            isinstance(debug, bool) or (_is_int(debug) and DEBUG_PORT_RANGE[0] <= debug <= DEBUG_PORT_RANGE[1]),
+            "debug",
+            debug,
+            "True, False or the first loopback port to listen on (1024 to 65535)",
+        )
+        if debug is not False and runtime_ids.kind(self.runtime) != "python":
+            raise ConfigError(
+                f"invalid debug: {debug!r}; debug mode needs the python runtime (debugpy), not {self.runtime!r}"
+            )
 
     @property
     def log_levels(self) -> tuple[str, str] | None:

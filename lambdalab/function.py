@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Literal, cast, overload
 from lambdalab import deploy
 from lambdalab.config import INTERPRETER, FunctionConfig, check_alias_name, check_alias_weights
 from lambdalab.core.scheduler import Alias
-from lambdalab.engine import observe, removal
+from lambdalab.engine import debug, observe, removal
 from lambdalab.engine.control_plane import ControlPlane, LabSettings
 from lambdalab.errors import ConfigError, UnknownFunctionError
 from lambdalab.frontends import front_ends
@@ -331,6 +331,11 @@ class Function:
         """
         rows = self._engine.call(lambda plane: observe.live_environments(plane, self.name))
         return [EnvironmentInfo(*row) for row in rows]
+
+    def debug_ports(self, attached: bool | None = None) -> dict[str, int]:
+        """Debug mode (``debug=``): ``{environment id: loopback port}`` of the environments whose runtime runs now
+        under debugpy (``attached=True``: only those a debugger client is attached to; ``False``: those waiting)."""
+        return self._engine.call(lambda plane: debug.ports(plane, self.name, attached))
 
     def statistics(self) -> dict[str, Any]:
         """Environments by state, concurrency in use, throttles and queued events; cheap to poll."""

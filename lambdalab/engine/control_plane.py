@@ -42,11 +42,11 @@ from lambdalab.core.effects import (
 from lambdalab.core.events import DeadlineExceeded, Event, Invocation, WakeupDue
 from lambdalab.core.ids import IdFactory
 from lambdalab.core.keepalive import FixedKeepAlive, HybridHistogramKeepAlive, KeepAlivePolicy
-from lambdalab.core.lifecycle import EnvironmentSpec
+from lambdalab.core.lifecycle import EnvironmentSpec, State
 from lambdalab.core.limits import CAPACITY_REASON, THROTTLE_MESSAGE
 from lambdalab.core.records import End, InitReport, InitStart, InvocationRecord, PhaseSpan, Start, throttled_record
 from lambdalab.core.scheduler import LATEST, Alias, Scheduler, Throttled
-from lambdalab.engine import runtimes
+from lambdalab.engine import debug, runtimes
 from lambdalab.engine.async_events import AsyncEvents
 from lambdalab.engine.environment import EngineEnvironment
 from lambdalab.engine.result import EngineResult
@@ -176,7 +176,7 @@ class ControlPlane:
             runtime,
             config.memory_mb,
             config.timeout_s,
-            config.freeze,
+            config.freeze and config.debug is False,  # a stopped debugpy could not answer an attach (engine/debug.py)
             self.settings.init_timeout_s,
             code=code_sha,
         )
@@ -340,10 +340,32 @@ class ControlPlane:
         if when > self.loop.time():  # armed again, for later, since this timer was set
             environment.deadline = self.loop.call_at(when, self._on_deadline, environment)
             return
+        if environment.debug_port is not None and self._debugger_holds(environment, when):
+            return
         environment.deadline_at = None
         incarnation = environment.deadline_incarnation
         memory = environment.max_memory_mb(incarnation)
         self.dispatch(DeadlineExceeded(environment.id, incarnation, self.now(), memory))
+
+    def _debugger_holds(self, environment: EngineEnvironment, when: float) -> bool:
+        """Debug mode: while a client is attached the deadline waits (looked at again every ``debug.POLL_S``);
+        once the client has gone, the phase gets a whole timeout again from then, and fires as usual after it."""
+        assert environment.debug_port is not None
+        now = self.loop.time()
+        if debug.attached(environment.debug_port):
+            environment.debug_held = when
+            environment.deadline = self.loop.call_at(now + debug.POLL_S, self._on_deadline, environment)
+            return True
+        if environment.debug_held != when:  # no client held this deadline: it fires
+            return False
+        environment.debug_held = None
+        core = environment.pool.environments.get(environment.id)
+        limit = environment.config.timeout_s
+        if core is not None and core.state in (State.STARTING, State.INITIALIZING):
+            limit = max(limit, self.settings.init_timeout_s)
+        environment.deadline_at = now + limit
+        environment.deadline = self.loop.call_at(now + limit, self._on_deadline, environment)
+        return True
 
     def _disarm(self, effect: DisarmDeadline) -> None:
         self.environments[effect.environment_id].deadline_at = None  # its timer, if it fires, does nothing
@@ -397,8 +419,22 @@ class ControlPlane:
             self._wakeups[key] = self.loop.call_at(when, self._on_wakeup, key)
             return
         self._wake_at.pop(key, None)
+        if self.spawner.debugging and self._debugger_keeps(key):
+            return
         if not self.closed:
             self.perform(self.scheduler.handle(WakeupDue(key, 0, self.now())))
+
+    def _debugger_keeps(self, key: str) -> bool:
+        """Debug mode: keep-alive does not reap an environment while a client is attached; it looks again later."""
+        environment = self.environments.get(key)
+        if environment is None or environment.debug_port is None or self.closed:
+            return False
+        if not debug.attached(environment.debug_port):
+            return False
+        when = self.loop.time() + debug.POLL_S
+        self._wake_at[key] = when
+        self._wakeups[key] = self.loop.call_at(when, self._on_wakeup, key)
+        return True
 
     # -- closing --------------------------------------------------------------------------------
     def _check_open(self) -> None:

@@ -82,6 +82,10 @@ class EngineEnvironment:
         self.limits_ready: dict[int, asyncio.Future[None]] = {}  # per incarnation: placed under its limits
         self.slots: set[int] = set()  # incarnations holding a slot of the descriptor budget (engine.fd_budget)
         self.retired = False
+        # debug mode (engine/debug.py): the loopback port its runtimes' debugpy listens on (None: not debugged),
+        # and the deadline a client attached at (it fires once the client has gone, a whole timeout later)
+        self.debug_port: int | None = None
+        self.debug_held: float | None = None
         self._current: Sandbox | None = None
 
     # -- processes ------------------------------------------------------------------------------

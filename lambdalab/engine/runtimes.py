@@ -37,7 +37,7 @@ from lambdalab import downstream, runtime_catalog, runtime_ids
 from lambdalab.config import FunctionConfig
 from lambdalab.core import runtime_api as api
 from lambdalab.core.events import Invocation
-from lambdalab.engine import mounts
+from lambdalab.engine import debug, mounts
 
 if TYPE_CHECKING:
     from lambdalab.engine.environment import EngineEnvironment
@@ -185,6 +185,8 @@ def command(config: FunctionConfig, task_root: Path | None = None, opt: str | No
         from lambdalab.init_profile import IMPORTTIME_FLAG
 
         return [sys.executable, "-B", "-I", "-S", "-u", *IMPORTTIME_FLAG, str(BOOTSTRAP)]
+    if config.debug is not False:  # debugpy's flag (engine/debug.py); the port comes in _LAMBDALAB_DEBUG
+        return [sys.executable, *debug.FLAGS, "-B", "-I", "-S", "-u", str(BOOTSTRAP)]
     return [sys.executable, "-B", "-I", "-S", "-u", str(BOOTSTRAP)]
 
 

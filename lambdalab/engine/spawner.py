@@ -26,7 +26,7 @@ from lambdalab.core.events import Event, ProcessExited, ProcessStarted
 from lambdalab.core.logstream import LogStream
 from lambdalab.core.pool import Pool
 from lambdalab.core.records import log_stream_name
-from lambdalab.engine import fd_budget, mounts, runtimes
+from lambdalab.engine import debug, fd_budget, mounts, runtimes
 from lambdalab.engine.environment import EngineEnvironment, PlaneHooks
 from lambdalab.engine.jsonlogs import JsonLogs
 from lambdalab.engine.limits import Limits
@@ -80,6 +80,8 @@ class Spawner:
         # what every environment uses (task roots, layers, runtime folders, the cache): read-only for runtimes
         self.shared_folders = (str(workdir), str(cache_root()))
         self.environments_dir = workdir / ENVIRONMENTS  # of which each runtime sees only its own folder
+        self.debug_ports = debug.Ports()  # the debug environments' loopback ports (engine/debug.py)
+        self.debugging = False  # once a debug environment has spawned: what the control plane checks first
         self.spares = Spares(
             workdir=workdir,
             limits=self.limits,
@@ -124,6 +126,10 @@ class Spawner:
                 credentials=dict(self.settings.role_credentials) or None,
                 paths=self.paths.get((environment.pool.spec.function, environment.pool.spec.code)),
             )
+            if config.debug is not False and not isinstance(config, runtimes.ProfiledConfig):
+                environment.debug_port = self.debug_ports.take(environment.id, config.debug)
+                env_vars.update(debug.variables(environment.debug_port, environment.id))
+                self.debugging = True
             env_vars = marked_environment(env_vars, marker)
             paths = self.paths.get((environment.pool.spec.function, environment.pool.spec.code))
             opt = (paths.opt if paths is not None else None) or str(self.empty_opt)
@@ -208,6 +214,7 @@ class Spawner:
         if environment is None:
             return
         environment.retired = True
+        self.debug_ports.release(environment.id)
         self.limits.remove(environment.cgroups)
         remove_tree(environment.tmp.parent)  # its /tmp's tmpfs unmounted first
         self.retired.append(environment.id)  # its log stream stays readable, up to a bound

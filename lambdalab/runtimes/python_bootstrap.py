@@ -664,6 +664,10 @@ def main() -> None:
     except OSError:
         _platform_gone()
     encoder = _make_encoder()
+    try:
+        _start_debugger()  # debug mode only: before the task root can shadow what debugpy imports
+    except _Fault as fault:
+        _fail_init(api, encoder, fault)
     # started with -S (no site module: faster), the engine names the folders handlers may import from, in
     # Lambda's order (dependencies, layers, the runtime's own directory): after the task root, before the stdlib
     extra = os.environ.pop("_LAMBDALAB_PATH", "")
@@ -677,6 +681,46 @@ def main() -> None:
         _fail_init(api, encoder, fault)
     _list_modules(init_modules)
     _serve(api, handler, encoder)
+
+
+def _start_debugger() -> None:
+    """Debug mode (``_LAMBDALAB_DEBUG``, lambdalab/engine/debug.py): debugpy listens on the engine's loopback port.
+
+    debugpy is loaded from its own folder by file location, so the handler's ``sys.path`` gains nothing; its
+    debug adapter runs in this process (``in_process_debug_adapter``), so no process leaves the environment's
+    process group. The port may still be held for a moment by the environment's previous incarnation: waited
+    for up to 2 s. Any failure fails the init (``Runtime.DebuggerError``) rather than hanging it.
+    """
+    setting = os.environ.pop("_LAMBDALAB_DEBUG", "")
+    if not setting:
+        return
+    address, environment_id, folder = setting.split(" ", 2)
+    host, _, port = address.rpartition(":")
+    try:
+        _own_import("importlib.util")
+        util = sys.modules["importlib.util"]
+        spec = util.spec_from_file_location(
+            "debugpy", os.path.join(folder, "__init__.py"), submodule_search_locations=[folder]
+        )
+        debugpy = util.module_from_spec(spec)
+        sys.modules["debugpy"] = debugpy
+        spec.loader.exec_module(debugpy)
+        waited_until = time.monotonic() + 2.0
+        while True:
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+                probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as debugpy binds
+                try:
+                    probe.bind((host, int(port)))
+                    break
+                except OSError:
+                    if time.monotonic() > waited_until:
+                        raise
+            time.sleep(0.05)
+        debugpy.listen((host, int(port)), in_process_debug_adapter=True)
+    except Exception as exc:
+        sys.modules.pop("debugpy", None)
+        raise _Fault("Runtime.DebuggerError", f"debugpy could not listen on {address}: {exc}") from None
+    sys.stdout.write(f"lambdalab: debugger listening on {address} (environment {environment_id})\n")
 
 
 def _list_modules(source: "str | None") -> None:
