@@ -113,6 +113,7 @@ def run_serve(args: argparse.Namespace) -> int:
     from lambdalab.endpoint.api_server import print_routes, start_api
     from lambdalab.endpoint.serve_watch import apply_env_vars, serve_watcher, template_of
     from lambdalab.endpoint.server import is_loopback
+    from lambdalab.endpoint.template_urls import make as make_template_urls
     from lambdalab.endpoint.templates import load_folder, load_template
     from lambdalab.endpoint.url_paths import path_url
 
@@ -151,12 +152,15 @@ def run_serve(args: argparse.Namespace) -> int:
             url = serve(
                 lab, port=args.port, host=args.host, allow_remote=args.allow_remote, allow_origins=args.allow_origin
             )
+            template_made = make_template_urls(lab)  # the template's FunctionUrlConfig and AWS::Lambda::Url
             print(f"Lambda API at {url}  (boto3: endpoint_url='{url}'; aws CLI: --endpoint-url {url})")
             for name in names:
                 line = f"  {name}"
                 if not args.no_urls:
                     line += f"  function URL {lab.function(name).url()}  (by path: {path_url(lab, name)})"
                 print(line)
+            for spec, made in template_made:
+                print(f"  {spec.target}  function URL {made}  (the template's {spec.logical_id})")
             if args.api:
                 if template is None:
                     print("lambdalab: --api needs a SAM template (--template, or one in the folder)", file=sys.stderr)
