@@ -15,8 +15,9 @@ and their event source mappings, read as SAM and CloudFormation read them.
   ``Type: SQS`` or ``AWS::Lambda::EventSourceMapping`` (``BatchSize``, ``MaximumBatchingWindowInSeconds``,
   ``FunctionResponseTypes: [ReportBatchItemFailures]``, ``ScalingConfig.MaximumConcurrency``, ``Enabled``).
   An SQS ARN of a queue not in the template gets a local queue of that name, with a note. A second mapping
-  on the same queue, ``FilterCriteria`` and a disabled mapping are noted and left out. ``queues(lab)`` finds
-  the queues (send with ``queue.send``). Kinesis and DynamoDB stream mappings: ``template_streams.py``.
+  on the same queue is noted and left out, ``FilterCriteria`` noted and not applied; ``Enabled: false`` makes the
+  queue with its mapping paused. ``queues(lab)`` finds the queues (send with ``queue.send``). Kinesis and
+  DynamoDB stream mappings: ``template_streams.py``.
 
 Rules: notes instead of prints; one bad resource is skipped with a note naming its logical id.
 """
@@ -174,8 +175,7 @@ def wire(
         raise Skip(f"event source {arn} is not an SQS queue")
     if target is None or target[0] not in lab.functions():
         raise Skip("its function is not served")
-    if resolve(props.get("Enabled", True), context) in (False, "false", "False"):
-        raise Skip("Enabled is false")
+    disabled = resolve(props.get("Enabled", True), context) in (False, "false", "False")
     queues: dict[str, dict[str, Any]] = context.setdefault(_QUEUE_KEYS, {})
     settings = queues.get(arn)
     note = ""
@@ -198,6 +198,7 @@ def wire(
         "visibility_timeout_s": settings["visibility_timeout_s"],
         "max_receive_count": settings["max_receive_count"],
         "report_batch_item_failures": isinstance(types, list) and "ReportBatchItemFailures" in types,
+        "enabled": not disabled,
     }
     if isinstance(scaling, dict) and scaling.get("MaximumConcurrency") is not None:
         options["max_concurrency"] = number(int, "MaximumConcurrency", scaling["MaximumConcurrency"])
@@ -208,7 +209,8 @@ def wire(
     shown = target[0] if target[1] is None else f"{target[0]}:{target[1]}"
     settings["taken"] = shown
     filters = " (FilterCriteria ignored: every message is delivered)" if props.get("FilterCriteria") else ""
-    return f"{logical_id}: local SQS queue {settings['name']} delivers to {shown}{note}{filters}"
+    paused = " (Enabled is false: paused)" if disabled else ""
+    return f"{logical_id}: local SQS queue {settings['name']} delivers to {shown}{note}{paused}{filters}"
 
 
 def queues(lab: Lab) -> dict[str, SqsQueue]:

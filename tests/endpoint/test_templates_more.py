@@ -218,7 +218,8 @@ def test_sqs_events_and_mappings_are_wired_to_local_queues(project: Path) -> Non
         names, notes = _load(lab, project, SQS)
         assert names == ["Worker", "Raw"], notes
         found = queues(lab)
-        assert set(found) == {"orders-dev", "Jobs", "outside"}, notes
+        assert set(found) == {"orders-dev", "Jobs", "outside", "elsewhere"}, notes
+        assert found["elsewhere"].settings()["enabled"] is False  # made, paused, as CloudFormation makes it
         orders, jobs = found["orders-dev"], found["Jobs"]
         assert (orders.function, orders.qualifier, orders.batch_size, orders.report_batch_item_failures) == (
             "Worker",
@@ -231,7 +232,7 @@ def test_sqs_events_and_mappings_are_wired_to_local_queues(project: Path) -> Non
         assert (jobs.function, jobs.qualifier, jobs.batch_size, jobs.visibility_timeout_s) == ("Raw", None, 1, 30.0)
         by_id = {n.split(":", 1)[0]: n for n in notes}
         assert by_id["WorkerFromOrders"].endswith("local SQS queue orders-dev delivers to Worker:live")
-        assert by_id["WorkerFromElsewhere"].endswith("Enabled is false; not wired")
+        assert by_id["WorkerFromElsewhere"].endswith("stands in) (Enabled is false: paused)")
         assert "already delivers to Raw" in by_id["SecondOnJobs"] and by_id["SecondOnJobs"].endswith("not wired")
         assert "local Kinesis stream clicks delivers to Raw" in by_id["StreamMapping"]  # test_templates_streams.py
         assert "stands in" in by_id["Outside"]
