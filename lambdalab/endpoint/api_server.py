@@ -215,11 +215,13 @@ def serve_api(
     """Load ``template`` into ``lab`` and serve its ``Api`` and ``HttpApi`` routes; returns the API's URL.
 
     ``port=0``: any free port. Notes on what was not loaded or routed go to ``out`` (default: stderr)."""
+    from lambdalab.endpoint.template_urls import make as make_template_urls
     from lambdalab.endpoint.templates import load_template
 
     write = out or _stderr
     _, notes = load_template(lab, template, parameters)
     server, route_notes = start_api(lab, template, port, host, allow_remote, parameters=parameters, out=write)
+    route_notes += [f"{spec.logical_id}: function URL {url} for {spec.target}" for spec, url in make_template_urls(lab)]
     for note in notes + route_notes:
         write(f"lambdalab: {note}")
     return server.url

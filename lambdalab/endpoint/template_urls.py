@@ -93,7 +93,7 @@ def add(
     if endpoint_of(lab) is None:
         for spec in found:
             notes.append(
-                f"{spec.logical_id}: function URL for {spec.target} ({describe(spec)}) when the endpoint starts"
+                f"{spec.logical_id}: function URL for {spec.target} ({describe(spec)}), made once the Lab serves"
             )
         return
     for spec, url in make(lab):

@@ -249,3 +249,21 @@ def test_a_streamify_response_handler_streams_what_it_wrote(served: tuple[lambda
     complete = events[-1]["InvokeComplete"]
     assert "ErrorCode" not in complete
     assert "REPORT RequestId:" in base64.b64decode(complete["LogResult"]).decode()
+
+
+def test_a_streamify_handler_that_throws_mid_stream_sends_what_it_wrote(served: tuple[lambdalab.Lab, str]) -> None:
+    """What the handler wrote before it threw arrives; the error reaches only the log (docs/FIDELITY.md: lambdalab's
+    Runtime API does not act on the error trailers of a streamed response, so the invocation does not end in error)."""
+    lab, url = served
+    source = (
+        "exports.handler = awslambda.streamifyResponse(async (event, responseStream, context) => {\n"
+        "  responseStream.write('partial');\n"
+        "  throw new TypeError('mid-stream');\n"
+        "});\n"
+    )
+    lab.create_function("midstream", source, runtime=_node(), handler="index.handler")
+    events = events_of(client(url).invoke_with_response_stream(FunctionName="midstream", LogType="Tail"))
+    assert payload_of(events) == b"partial"
+    complete = events[-1]["InvokeComplete"]
+    assert "ErrorCode" not in complete
+    assert '"errorType":"TypeError","errorMessage":"mid-stream"' in base64.b64decode(complete["LogResult"]).decode()

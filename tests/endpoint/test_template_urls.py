@@ -226,7 +226,7 @@ def test_a_bad_url_is_left_out_with_a_note_and_the_rest_loads(tmp_path: Path) ->
 def test_loaded_before_the_endpoint_the_urls_wait_for_make(tmp_path: Path) -> None:
     with lambdalab.Lab() as lab:
         _, notes = load_template(lab, template(tmp_path, FUNCTION_URL))
-        assert "HelloUrl: function URL for Hello (AuthType NONE, Cors) when the endpoint starts" in notes
+        assert "HelloUrl: function URL for Hello (AuthType NONE, Cors), made once the Lab serves" in notes
         assert template_urls.endpoint_of(lab) is None  # loading starts nothing
         made = template_urls.make(lab)  # starts the endpoint, as fn.url() does
         assert {(spec.logical_id, spec.target) for spec, _ in made} == {
@@ -253,4 +253,16 @@ def test_serve_prints_the_templates_urls(tmp_path: Path) -> None:
         assert (status, body, headers["Access-Control-Allow-Origin"]) == (200, b"$LATEST", "https://app.example")
         config = client(run.url).get_function_url_config(FunctionName="Live", Qualifier="live")
         assert (config["FunctionUrl"], config["AuthType"]) == (lines["LiveUrl"], "AWS_IAM")
-    assert "HelloUrl: function URL for Hello (AuthType NONE, Cors) when the endpoint starts" in run.stderr
+    assert "HelloUrl: function URL for Hello (AuthType NONE, Cors), made once the Lab serves" in run.stderr
+
+
+def test_serve_api_makes_the_templates_urls(tmp_path: Path) -> None:
+    """``lab.serve_api(template)`` loads, starts the endpoint and the routes, and makes the URLs (said in a note)."""
+    said: list[str] = []
+    with lambdalab.Lab() as lab:
+        lab.serve_api(template(tmp_path, FUNCTION_URL), out=said.append)
+        made = [line for line in said if line.startswith("lambdalab: HelloUrl: function URL http")]
+        assert len(made) == 1, said
+        hello = made[0].split()[4]
+        assert lab.function("Hello").url() == hello
+        assert get(hello, Origin="https://app.example")[1]["Access-Control-Allow-Origin"] == "https://app.example"
