@@ -32,9 +32,9 @@ from lambdalab.endpoint import (
     invoke_config,
     invoke_stream,
     layers,
-    logs_api,
     management,
     policies,
+    source_apis,
     tags,
     url_config,
     url_paths,
@@ -286,5 +286,5 @@ ROUTES: list[tuple[str, str, Handler]] = [
     *invoke_config.ROUTES,
     *event_sources.ROUTES,
     *invoke_stream.ROUTES,  # InvokeWithResponseStream
-    *logs_api.ROUTES,  # POST / with X-Amz-Target: Logs_20140328.*: the CloudWatch Logs subset
+    *source_apis.ROUTES,  # POST / by X-Amz-Target: Kinesis/SQS/DynamoDB puts, then the CloudWatch Logs subset
 ]

@@ -5,6 +5,7 @@ ARNs (local streams), Lambda's shapes and errors, and mappings made in Python li
 from __future__ import annotations
 
 import datetime
+import hashlib
 import json
 import time
 from pathlib import Path
@@ -335,3 +336,64 @@ def test_a_dynamodb_stream_mapping(keeper: Any) -> None:
     c.update_event_source_mapping(UUID=created["UUID"], Enabled=True)
     table.wait_until_processed(timeout_s=30)
     assert [x for b in batches(out, 3) for x in b] == ["INSERT", "MODIFY", "REMOVE"]
+
+
+def test_boto3_kinesis_sqs_and_dynamodb_clients_feed_the_local_sources(keeper: Any) -> None:
+    """Without a Python handle (``lambdalab serve``): PutRecord(s), SendMessage(Batch), PutItem/DeleteItem."""
+    import boto3
+    from botocore.config import Config
+
+    lab, c, out = keeper
+    url = lab.serve()
+
+    def aws(service: str) -> Any:
+        return boto3.session.Session(
+            aws_access_key_id="AKIDLAMBDALAB", aws_secret_access_key="lambdalab-secret", region_name=REGION
+        ).client(service, endpoint_url=url, config=Config(connect_timeout=5, read_timeout=30,
+                                                          retries={"total_max_attempts": 1}))  # fmt: skip
+
+    lab.kinesis_stream("clicks", "keeper", shards=2)
+    kinesis = aws("kinesis")
+    one = kinesis.put_record(StreamName="clicks", Data=b"k0", PartitionKey="a")
+    assert one["ShardId"] in ("shardId-000000000000", "shardId-000000000001") and one["SequenceNumber"].isdigit()
+    many = kinesis.put_records(StreamARN=STREAM, Records=[{"Data": f"k{i}".encode(), "PartitionKey": "a"}
+                                                          for i in (1, 2)])  # fmt: skip
+    assert many["FailedRecordCount"] == 0 and {r["ShardId"] for r in many["Records"]} == {one["ShardId"]}
+    with pytest.raises(kinesis.exceptions.ResourceNotFoundException) as caught:
+        kinesis.put_record(StreamName="nope", Data=b"x", PartitionKey="a")
+    assert error_of(caught)[2] == f"Stream nope under account {ACCOUNT} not found."
+    assert [x for b in batches(out, 3) for x in b] == ["k0", "k1", "k2"]
+
+    lab.sqs_queue("jobs", "keeper")
+    sqs = aws("sqs")
+    queue_url = sqs.get_queue_url(QueueName="jobs")["QueueUrl"]
+    assert queue_url == f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/jobs"
+    sent = sqs.send_message(QueueUrl=queue_url, MessageBody="s0",
+                            MessageAttributes={"kind": {"DataType": "String", "StringValue": "test"}})  # fmt: skip
+    assert sent["MD5OfMessageBody"] == hashlib.md5(b"s0").hexdigest()
+    # SQS's digest of the attributes, as the record Lambda delivers carries it
+    record = lambdalab.events.sqs_record("s0", message_attributes={"kind": "test"})
+    assert sent["MD5OfMessageAttributes"] == record["md5OfMessageAttributes"]
+    batch = sqs.send_message_batch(QueueUrl=queue_url, Entries=[{"Id": "a", "MessageBody": "s1"},
+                                                                {"Id": "b", "MessageBody": "s2"}])  # fmt: skip
+    assert [e["Id"] for e in batch["Successful"]] == ["a", "b"] and batch["Failed"] == []
+    with pytest.raises(sqs.exceptions.QueueDoesNotExist):
+        sqs.send_message(QueueUrl=f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/nope", MessageBody="x")
+    with pytest.raises(sqs.exceptions.BatchEntryIdsNotDistinct):
+        sqs.send_message_batch(QueueUrl=queue_url, Entries=[{"Id": "a", "MessageBody": "x"}] * 2)
+    assert sorted(x for b in batches(out, 6) for x in b)[3:] == ["s0", "s1", "s2"]
+
+    lab.dynamodb_stream("orders", "keeper", key_attributes=("pk",))
+    dynamodb = aws("dynamodb")
+    dynamodb.put_item(TableName="orders", Item={"pk": {"S": "p1"}, "n": {"N": "1"}})
+    dynamodb.put_item(TableName="orders", Item={"pk": {"S": "p1"}, "n": {"N": "2"}})
+    dynamodb.delete_item(TableName="orders", Key={"pk": {"S": "p1"}})
+    with pytest.raises(dynamodb.exceptions.ResourceNotFoundException):
+        dynamodb.put_item(TableName="nope", Item={"pk": {"S": "x"}})
+    assert [x for b in batches(out, 9) for x in b][6:] == ["INSERT", "MODIFY", "REMOVE"]
+    # other operations of those services are not served; the Logs subset still answers behind them
+    with pytest.raises(botocore.exceptions.ClientError) as caught:
+        kinesis.list_streams()
+    assert error_of(caught)[0] == "UnknownOperationException"
+    logs = aws("logs")
+    assert logs.describe_log_groups()["logGroups"][0]["logGroupName"] == "/aws/lambda/keeper"
