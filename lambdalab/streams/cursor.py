@@ -89,10 +89,11 @@ class Cursor:
 
     @property
     def checkpoint(self) -> int:
-        """The index of the first record not yet done (succeeded or discarded)."""
+        """The index of the first record not yet done (succeeded or discarded); 0 before the mapping first starts
+        (where it will start is not known until then)."""
         if self.spans:
             return self.spans[0].start
-        return len(self.shard.records) if self.position is None else self.position
+        return 0 if self.position is None else self.position
 
     @property
     def done(self) -> bool:

@@ -174,6 +174,25 @@ def test_a_timeout_is_a_function_error_retried_in_order(lab: lambdalab.Lab, tmp_
     assert (rows.loc[first, "status"], rows.loc[second, "status"]) == ("timeout", "success")
 
 
+def test_a_throttled_batch_is_retried_without_counting_against_the_retries(lab: lambdalab.Lab, tmp_path: Path) -> None:
+    log = tmp_path / "attempts.jsonl"
+    fn = lab.create_function("consumer", RECORDER, env_vars={"LOG": str(log)}, reserved_concurrency=0)
+    stream = lab.kinesis_stream("throttled", fn, maximum_retry_attempts=0, enabled=False)
+    stream.put_records([{"Data": f"r{i}", "PartitionKey": "p"} for i in range(3)])
+    with pytest.raises(StreamTimeoutError):
+        stream.wait_until_processed(timeout_s=0.2)  # never started: its records are pending
+    stream.update(enabled=True)
+    with pytest.raises(StreamTimeoutError):
+        stream.wait_until_processed(timeout_s=0.5)  # throttled at 0, 0.1 and 0.3 s (backing off)
+    assert set(stream.batches()["outcome"]) == {"throttled"} and stream.statistics()["throttled"] >= 3
+    assert stream.failures() == [] and attempts(log) == []
+    fn.update(reserved_concurrency=1)
+    stream.wait_until_processed(timeout_s=10)
+    assert [a["data"] for a in attempts(log)] == [["r0", "r1", "r2"]] and stream.failures() == []
+    throttles = lab.invocations()
+    assert (throttles["shard_id"] == "shardId-000000000000").all() and (throttles["batch_size"] == 3).all()
+
+
 def test_closing_stops_the_mapping_and_the_lab_closes_its_streams(tmp_path: Path) -> None:
     with lambdalab.Lab() as lab:
         fn, log = recorder(lab, tmp_path)
