@@ -2,7 +2,7 @@
 
     lambdalab serve [FOLDER | --template template.yaml] [--layer-map FILE] [--port N] [--host H --allow-remote]
                     [--allow-origin O ...] [--aws-endpoint-url [SERVICE=]URL ...] [--env-vars env.json]
-                    [--retry-delay-scale X] [--watch] [--api [--api-port 3000]]
+                    [--retry-delay-scale X] [--watch] [--api [--api-port 3000]] [--debug-port N]
     lambdalab event KIND [--option value ...]      # KIND: s3_put, sqs, apigw_http... (see --help)
     lambdalab event [--help]                       # every kind, with what it is
 
@@ -104,6 +104,45 @@ def add_serve_parser(commands: Any) -> None:
     serve.add_argument(
         "--api-port", type=int, default=3000, help="the --api routes' port (default: 3000, as sam local; 0: any free)"
     )
+    serve.add_argument(
+        "--debug-port",
+        type=_debug_port,
+        metavar="N",
+        help="run every Python function under debugpy (VS Code's attach): the first environment listens on "
+        "127.0.0.1:N, the next ones on the next free ports (each printed); while a debugger is attached no timeout "
+        "fires and the environment is not reaped",
+    )
+
+
+def _debug_port(text: str) -> int:
+    port = int(text)
+    if not 1024 <= port <= 65_535:
+        raise argparse.ArgumentTypeError(f"{port} is not a port from 1024 to 65535")
+    return port
+
+
+def debug_functions(lab: Any, names: list[str], port: int) -> list[str]:
+    """``--debug-port``: ``names`` in debug mode from ``port`` up (``debug=port``); a note for each that cannot be."""
+    notes = []
+    for name in names:
+        try:
+            lab.function(name).update(debug=port)
+        except ConfigError as exc:
+            notes.append(f"{name} is not debugged: {exc}")
+    return notes
+
+
+def print_debug_ports(lab: Any, names: list[str], shown: set[tuple[str, int]]) -> None:
+    """Each debug environment's port, once, as it appears."""
+    for name in names:
+        try:
+            ports = lab.function(name).debug_ports()
+        except CallerError:  # deleted meanwhile
+            continue
+        for environment_id, port in ports.items():
+            if (environment_id, port) not in shown:
+                shown.add((environment_id, port))
+                print(f"lambdalab: {name}: debugger on 127.0.0.1:{port} (environment {environment_id})", flush=True)
 
 
 def run_serve(args: argparse.Namespace) -> int:
@@ -144,6 +183,8 @@ def run_serve(args: argparse.Namespace) -> int:
             template = template_of(args.folder, args.template)
             if env_file is not None and names:
                 notes += apply_env_vars(lab, names, env_file, template)
+            if args.debug_port is not None:
+                notes += debug_functions(lab, names, args.debug_port)
             for note in notes:
                 print(f"lambdalab: {note}", file=sys.stderr)
             if not names:
@@ -181,10 +222,14 @@ def run_serve(args: argparse.Namespace) -> int:
                 routes = None if not args.api else lambda path: [say(f"lambdalab: {n}") for n in server.reload(path)]
                 watcher = serve_watcher(lab, names, template, env_file, say, on_template=routes)
                 print(f"Watching {', '.join(map(str, watcher.paths))}", flush=True)
+            if args.debug_port is not None:
+                print(f"Debugging: environments listen from 127.0.0.1:{args.debug_port} (printed as they start)")
             print("Ctrl-C to stop.", flush=True)
+            shown: set[tuple[str, int]] = set()
             try:
                 while not stop.wait(0.5):
-                    pass
+                    if args.debug_port is not None:
+                        print_debug_ports(lab, names, shown)
             except KeyboardInterrupt:
                 pass
     except (CallerError, InvokeError) as exc:
