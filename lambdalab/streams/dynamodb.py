@@ -9,9 +9,9 @@ The table remembers its items (so ``put_item`` knows INSERT from MODIFY and has 
 values of ``key_attributes`` (the table's key schema: partition key, and sort key if any). A record's shard
 follows the MD5 of its key, so one item's records stay in order; sequence numbers are 21 digits. The images
 sent follow ``stream_view_type``. The event is Lambda's DynamoDB Streams record
-(``lambdalab.events.dynamodb_stream``), with this stream's ARN (``.../stream/<label>``, the label the time the
-stream was made). Batches, retries, bisect and failures are ``mapping.py``'s; DynamoDB's starting positions
-are TRIM_HORIZON and LATEST.
+(``lambdalab.events.dynamodb_stream``), with this stream's ARN (``.../stream/<label>``: the time the stream
+was made, or ``stream_label``, so an ARN given elsewhere, such as a template's, is kept). Batches, retries,
+bisect and failures are ``mapping.py``'s; DynamoDB's starting positions are TRIM_HORIZON and LATEST.
 """
 
 from __future__ import annotations
@@ -53,6 +53,7 @@ class DynamoDBStream(StreamMapping):
         shards: int = 1,
         stream_view_type: str = "NEW_AND_OLD_IMAGES",
         key_attributes: Sequence[str] = ("id",),
+        stream_label: str | None = None,
         **options: Any,
     ) -> None:
         if not (isinstance(table, str) and 3 <= len(table) <= 255 and all(c.isalnum() or c in "_.-" for c in table)):
@@ -69,7 +70,9 @@ class DynamoDBStream(StreamMapping):
         settings = checks.make(self.kind, options)
         made = time.time()
         stamp = datetime.datetime.fromtimestamp(made, datetime.UTC)
-        label = stamp.strftime("%Y-%m-%dT%H:%M:%S.") + f"{stamp.microsecond // 1000:03d}"
+        label = stream_label or stamp.strftime("%Y-%m-%dT%H:%M:%S.") + f"{stamp.microsecond // 1000:03d}"
+        if not isinstance(label, str) or not 1 <= len(label) <= 64 or "/" in label:
+            raise ConfigError(f"invalid stream_label: {stream_label!r}; expected up to 64 characters, no '/'")
         region, account = lab.settings.region, lab.settings.account_id
         arn = f"arn:aws:dynamodb:{region}:{account}:table/{table}/stream/{label}"
         self.table, self.stream_view_type, self.key_attributes = table, stream_view_type, keys
@@ -79,7 +82,8 @@ class DynamoDBStream(StreamMapping):
         super().__init__(lab, table, function, arn, make_shards(ids), settings)
 
     def settings(self) -> dict[str, Any]:
-        return {**super().settings(), "stream_view_type": self.stream_view_type, "key_attributes": self.key_attributes}
+        return {**super().settings(), "stream_view_type": self.stream_view_type, "key_attributes": self.key_attributes,
+                "stream_label": self.arn.rsplit("/", 1)[1]}  # fmt: skip
 
     def put_item(self, item: Mapping[str, Any]) -> dict[str, str] | None:
         """Write ``item``: an INSERT record, or MODIFY (with the old image) when it replaces one; None when it

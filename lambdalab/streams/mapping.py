@@ -22,7 +22,7 @@ import uuid
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
-from lambdalab.errors import ConfigError, LambdaLabError, TooManyRequestsException
+from lambdalab.errors import ConfigError, LambdaLabError
 from lambdalab.results import BatchInfo
 from lambdalab.streams import cursor as rules
 from lambdalab.streams.destination import failure_record
@@ -70,7 +70,8 @@ class StreamMapping:
             self._on_loop(self._start)
 
     def __repr__(self) -> str:
-        return f"<{type(self).__name__} {self.name} → {self.function} shards={len(self._shards)}>"
+        name, function = getattr(self, "name", "?"), getattr(self, "function", "?")  # also while __init__ fails
+        return f"<{type(self).__name__} {name} → {function} shards={len(getattr(self, '_shards', ()))}>"
 
     # -- the caller's side ---------------------------------------------------------------------
     @property
@@ -232,7 +233,7 @@ class StreamMapping:
             future = self._lab.start_invoke(
                 self.function, payload, qualifier=self.qualifier, request_id=request_id, batch=batch
             )
-        except (TooManyRequestsException, LambdaLabError):  # throttled (or the function is gone): back off
+        except LambdaLabError:  # throttled (TooManyRequestsException), or the function is gone: back off, retry
             row["outcome"] = "throttled"
             self._counts["throttled"] += 1
             found.finished(rules.THROTTLED, self._settings, time.time())

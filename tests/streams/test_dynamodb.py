@@ -138,6 +138,9 @@ def test_keys_only_streams_send_no_images_and_bad_items_are_refused(lab: lambdal
     with pytest.raises(ConfigError, match="starting_position"):
         lab.dynamodb_stream("slim2", "sink", starting_position="AT_TIMESTAMP", starting_position_timestamp=1.0)
     assert table.statistics()["records"] == 1 and table.settings()["stream_view_type"] == "KEYS_ONLY"
+    labelled = lab.dynamodb_stream("slim3", "sink", stream_label="2026-01-02T03:04:05.678", enabled=False)
+    assert labelled.arn == "arn:aws:dynamodb:us-east-1:123456789012:table/slim3/stream/2026-01-02T03:04:05.678"
+    assert labelled.settings()["stream_label"] == "2026-01-02T03:04:05.678"
 
 
 def test_an_sqs_queue_mapping_has_a_uuid_settings_update_and_fills_the_batch_columns(
