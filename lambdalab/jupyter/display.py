@@ -140,10 +140,13 @@ def result_html(result: InvocationResult, *, scale_ms: float | None = None, code
     characters are shown); by default ``code_of(result)``, "" to leave it out.
     """
     record = result.record
-    code = code_of(result) if code_sha is None else code_sha
+    fn = function_of(result) if code_sha is None else None
+    code = _code_sha(fn, record.version) if code_sha is None else code_sha
     cells = [("request", record.request_id[:8]), ("environment", record.environment_id[:8])]
     if code:
         cells.append(("code", code[:8]))
+    if fn is not None and fn.config.debug is not False:
+        cells.append(("debug", debug_text(fn, record.environment_id)))
     return card(
         "result",
         f"{head(result)}{fields(cells)}{body(result)}{_report_fields(result)}"
@@ -160,6 +163,11 @@ def code_of(result: InvocationResult, places: Iterable[Any] | None = None) -> st
     wins. The hash is that of the result's version's code as deployed when asked: for ``$LATEST``, right after the
     invoke, the code that ran.
     """
+    return _code_sha(function_of(result, places), result.record.version)
+
+
+def function_of(result: InvocationResult, places: Iterable[Any] | None = None) -> Function | None:
+    """The ``Function`` that ran ``result``, from ``places`` as ``code_of`` finds it; None when not found."""
     record = result.record
     candidates: list[Function] = []
     for item in _namespace() if places is None else places:
@@ -168,12 +176,30 @@ def code_of(result: InvocationResult, places: Iterable[Any] | None = None) -> st
             candidates.append(fn)
     ran = [fn for fn in candidates if _ran_in(fn, record.environment_id)]
     chosen = ran or candidates
-    if len(chosen) != 1:
+    return chosen[0] if len(chosen) == 1 else None
+
+
+def _code_sha(fn: Function | None, version: str) -> str:
+    if fn is None:
         return ""
     try:
-        return str(chosen[0].version_info(record.version).code_sha)
+        return str(fn.version_info(version).code_sha)
     except Exception:  # noqa: BLE001 - a closed Lab, a deleted version: the card goes without
         return ""
+
+
+def debug_text(fn: Function, environment_id: str | None = None) -> str:
+    """Debug mode: ``127.0.0.1:PORT (attached|waiting)`` of each environment under debugpy (or only of
+    ``environment_id``); "on" while none runs."""
+    try:
+        ports = fn.debug_ports()
+        attached = fn.debug_ports(attached=True) if ports else {}
+    except Exception:  # noqa: BLE001 - a closed Lab
+        return "on"
+    shown = [(e, p) for e, p in ports.items() if environment_id is None or e == environment_id]
+    if not shown:
+        return "on"
+    return ", ".join(f"127.0.0.1:{p} ({'attached' if e in attached else 'waiting'})" for e, p in sorted(shown))
 
 
 def _namespace() -> list[Any]:
@@ -268,6 +294,8 @@ def function_html(fn: Function) -> str:
         cells.append(("env vars", ", ".join(sorted(config.env_vars))))
     if not config.freeze:
         cells.append(("freeze", "off"))
+    if config.debug is not False:
+        cells.append(("debug", debug_text(fn)))
     package_cells = _package_cells(config)
     packages = fields(package_cells, "lambdalab-packages") if package_cells else ""
     title = f"<div>λ <b>{escape(fn.name)}</b> <span style='color:{UI['muted']}'>function</span></div>"
