@@ -35,7 +35,7 @@ from multidict import CIMultiDict
 
 from lambdalab import events
 from lambdalab.core import runtime_api
-from lambdalab.endpoint import shapes
+from lambdalab.endpoint import invoke_stream, shapes
 from lambdalab.endpoint.cors import Cors
 from lambdalab.endpoint.guard import BODY_TIMEOUT_S
 from lambdalab.endpoint.invoke import Pending, Reply
@@ -96,6 +96,7 @@ class UrlListener:
     ) -> None:
         self.endpoint, self.name, self.qualifier, self.auth_type, self.cors = endpoint, name, qualifier, auth_type, cors
         self.url_id = "".join(secrets.choice(string.ascii_lowercase + string.digits) for _ in range(32))
+        self.invoke_mode = "BUFFERED"  # or RESPONSE_STREAM: the function's bytes as they are (invoke_stream.py)
         self.created = self.modified = shapes.timestamp()
         self.port = 0
         self.route = UrlRoute(self)
@@ -135,7 +136,7 @@ class UrlListener:
             "AuthType": self.auth_type,
             "CreationTime": self.created,
             "LastModifiedTime": self.modified,
-            "InvokeMode": "BUFFERED",
+            "InvokeMode": self.invoke_mode,
         }
         if self.cors is not None:
             config["Cors"] = self.cors.shape()
@@ -222,6 +223,8 @@ class UrlRoute:
         return Pending(future, limit)
 
     def finish(self, call: UrlCall, result: EngineResult) -> Reply:
+        if self.listener.invoke_mode == "RESPONSE_STREAM":
+            result = invoke_stream.url_answer(result)
         return self.cors(call, http_response(result, call.request_id))
 
     def failed(self, call: UrlCall | None, exc: BaseException | None) -> Reply:

@@ -12,6 +12,10 @@ lambdalab's Runtime API takes a streamed response whole (a Node.js ``awslambda.s
 chunks arrive as one body), so the events go out once the function has finished, the response cut into
 ``CHUNK_BYTES`` pieces; the time to first byte is the whole duration (docs/FIDELITY.md).
 
+A function URL with ``InvokeMode: RESPONSE_STREAM`` answers with the function's bytes as they are (``url_answer``):
+an ``awslambda.HttpResponseStream`` prelude (JSON ``statusCode``, ``headers``, ``cookies``, then 8 NUL bytes) gives
+the status and headers, and the rest is the body; without one, 200 and ``application/octet-stream``.
+
 Rules: runs on the Lab's loop, invokes through ``Lab.start_invoke`` there, never blocks.
 """
 
@@ -19,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import dataclasses
 import json
 from typing import TYPE_CHECKING, Any
 
@@ -100,6 +105,36 @@ def error_of(result: EngineResult) -> tuple[str, str]:
     if message is None:
         message = ""
     return str(kind), message if isinstance(message, str) else json.dumps(message)
+
+
+# -- function URLs with InvokeMode RESPONSE_STREAM ---------------------------------------------------
+PRELUDE_DELIMITER = b"\0" * 8  # what awslambda.HttpResponseStream writes after its JSON prelude
+STREAM_CONTENT_TYPE = "application/octet-stream"  # a streamed response's type when the function sets none
+
+
+def url_answer(result: EngineResult) -> EngineResult:
+    """A RESPONSE_STREAM function URL's answer in the shape ``function_urls.http_response`` maps: the streamed bytes
+    are the body (base64 in the document, so any bytes pass), the prelude's ``statusCode`` (default 200),
+    ``headers`` (default ``Content-Type: application/octet-stream``) and ``cookies`` when the stream starts with one.
+    A function error is left as it is (the URL answers 502)."""
+    if result.is_error:
+        return result
+    body, meta = result.body, None
+    prelude, found, rest = body.partition(PRELUDE_DELIMITER)
+    if found and prelude.startswith(b"{"):
+        try:
+            meta = json.loads(prelude)
+        except ValueError:
+            meta = None
+    answer: dict[str, Any] = {"statusCode": 200, "headers": {"Content-Type": STREAM_CONTENT_TYPE}}
+    if isinstance(meta, dict):
+        body = rest
+        answer["statusCode"] = meta.get("statusCode", 200)
+        headers = meta.get("headers")
+        answer["headers"] = {**answer["headers"], **headers} if isinstance(headers, dict) else headers
+        answer["cookies"] = meta.get("cookies")
+    answer.update(body=base64.b64encode(body).decode(), isBase64Encoded=True)
+    return dataclasses.replace(result, body=json.dumps(answer).encode())
 
 
 def _too_large() -> LambdaLabError:

@@ -6,7 +6,9 @@
 - ``AWS::Lambda::Url``: ``TargetFunctionArn`` (a name, ``name:qualifier``, an ARN, ``!Ref`` / ``!GetAtt .Arn``
   of a template function), ``Qualifier``, ``AuthType``, ``Cors``, ``InvokeMode``.
 ``Cors`` is checked and applied as CreateFunctionUrlConfig's (``cors.py``); ``AuthType`` is recorded, not enforced
-(as every URL's); ``InvokeMode: RESPONSE_STREAM`` is accepted and the URL answers buffered, with a note. A URL
+(as every URL's); ``InvokeMode: RESPONSE_STREAM`` answers the function's bytes as they are, with an
+``awslambda.HttpResponseStream`` prelude's status and headers (``invoke_stream.url_answer``), once the function has
+ended (lambdalab's Runtime API takes a streamed response whole). A URL
 whose settings are wrong, whose function the template did not serve, or a second URL for one function and
 qualifier is left out with a note naming its logical id.
 
@@ -105,7 +107,7 @@ def describe(spec: UrlSpec) -> str:
     if spec.cors is not None:
         words.append("Cors")
     if spec.invoke_mode == "RESPONSE_STREAM":
-        words.append("InvokeMode RESPONSE_STREAM answered buffered")
+        words.append("InvokeMode RESPONSE_STREAM, sent once the function ends")
     return ", ".join(words)
 
 
@@ -126,6 +128,7 @@ def make(lab: Lab) -> list[tuple[UrlSpec, str]]:
         for spec in waiting:
             listener = await endpoint.ensure_url(spec.name, spec.qualifier, spec.auth_type, spec.cors)
             listener.auth_type, listener.cors = spec.auth_type, spec.cors  # one fn.url() made first: the template's
+            listener.invoke_mode = spec.invoke_mode
             urls.append(listener.url)
         return urls
 

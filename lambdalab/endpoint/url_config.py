@@ -1,5 +1,5 @@
-"""FunctionUrlConfig's ``Cors`` part: CreateFunctionUrlConfig (management.py's, plus ``Cors``) and
-UpdateFunctionUrlConfig (``AuthType``, ``Cors``; ``InvokeMode`` only ``BUFFERED``). management.py creates,
+"""FunctionUrlConfig's ``Cors`` and ``InvokeMode`` part: CreateFunctionUrlConfig (management.py's, plus ``Cors`` and
+``InvokeMode``) and UpdateFunctionUrlConfig (``AuthType``, ``Cors``, ``InvokeMode``). management.py creates,
 reads and deletes the URL itself; ``function_urls.UrlListener`` serves it.
 
 Rules: runs on the Lab's loop (aiohttp handlers of the endpoint).
@@ -23,17 +23,18 @@ async def create_config(endpoint: Endpoint, request: web.Request) -> web.Respons
     """CreateFunctionUrlConfig: management.py's, plus the ``Cors`` of the body (checked before anything is made)."""
     from lambdalab.endpoint import management
 
-    cors = Cors.parse(_object(await request.read()).get("Cors"))
+    body = _object(await request.read())
+    cors, mode = Cors.parse(body.get("Cors")), _mode(body.get("InvokeMode", "BUFFERED"))
     response = await management.create_function_url(endpoint, request)
-    if cors is None:
+    if cors is None and mode == "BUFFERED":
         return response
     listener = endpoint.urls[endpoint.function_name(request)]
-    listener.cors = cors
+    listener.cors, listener.invoke_mode = cors, mode
     return _reply(listener.configuration(), 201)
 
 
 async def update_config(endpoint: Endpoint, request: web.Request) -> web.Response:
-    """UpdateFunctionUrlConfig: ``AuthType`` and ``Cors`` (``InvokeMode`` only as ``BUFFERED``)."""
+    """UpdateFunctionUrlConfig: ``AuthType``, ``Cors`` and ``InvokeMode``, each kept when not given."""
     name, qualifier = endpoint.function_name(request)
     raw = await request.read()
     try:
@@ -52,11 +53,20 @@ async def update_config(endpoint: Endpoint, request: web.Request) -> web.Respons
     auth = body.get("AuthType", listener.auth_type)
     if auth not in ("NONE", "AWS_IAM"):
         raise wire.validation(str(auth), "authType", "Member must satisfy enum value set: [AWS_IAM, NONE]")
-    if body.get("InvokeMode", "BUFFERED") != "BUFFERED":
-        raise wire.not_implemented("lambdalab's function URLs support InvokeMode BUFFERED only")
+    mode = _mode(body.get("InvokeMode", listener.invoke_mode))
     cors = Cors.parse(body["Cors"]) if "Cors" in body else listener.cors
-    listener.auth_type, listener.cors, listener.modified = auth, cors, shapes.timestamp()
+    listener.auth_type, listener.cors, listener.invoke_mode = auth, cors, mode
+    listener.modified = shapes.timestamp()
     return _reply(listener.configuration(), 200)
+
+
+def _mode(value: Any) -> str:
+    """``InvokeMode``: ``BUFFERED``, or ``RESPONSE_STREAM`` (the function's bytes as they are, ``invoke_stream.py``)."""
+    if value not in ("BUFFERED", "RESPONSE_STREAM"):
+        raise wire.validation(
+            str(value), "invokeMode", "Member must satisfy enum value set: [BUFFERED, RESPONSE_STREAM]"
+        )
+    return str(value)
 
 
 def _object(raw: bytes) -> dict[str, Any]:

@@ -267,3 +267,60 @@ def test_a_streamify_handler_that_throws_mid_stream_sends_what_it_wrote(served: 
     complete = events[-1]["InvokeComplete"]
     assert "ErrorCode" not in complete
     assert '"errorType":"TypeError","errorMessage":"mid-stream"' in base64.b64decode(complete["LogResult"]).decode()
+
+
+# -- function URLs with InvokeMode RESPONSE_STREAM -----------------------------------------------------
+def _fetch(url: str) -> tuple[int, Any, bytes]:
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(url, timeout=30) as answer:
+            return answer.status, answer.headers, answer.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.headers, exc.read()
+
+
+def test_a_response_stream_url_sends_the_streamed_bytes_with_the_preludes_status(
+    served: tuple[lambdalab.Lab, str],
+) -> None:
+    lab, url = served
+    node = _node()
+    prelude = (
+        "exports.handler = awslambda.streamifyResponse(async (event, responseStream, context) => {\n"
+        "  const s = awslambda.HttpResponseStream.from(responseStream, {statusCode: 201,\n"
+        "    headers: {'Content-Type': 'text/csv', 'x-made-by': 'stream'}, cookies: ['a=1', 'b=2']});\n"
+        "  s.write('id,name\\n'); s.write('1,tom\\n'); s.end();\n"
+        "});\n"
+    )
+    plain = (
+        "exports.handler = awslambda.streamifyResponse(async (event, responseStream, context) => {\n"
+        "  responseStream.write('hello '); responseStream.write('world'); responseStream.end();\n"
+        "});\n"
+    )
+    lab.create_function("csv", prelude, runtime=node, handler="index.handler")
+    lab.create_function("words", plain, runtime=node, handler="index.handler")
+    lab.create_function("fails", FAILS)
+    lambda_client = client(url)
+    urls = {}
+    for name in ("csv", "words", "fails"):
+        config = lambda_client.create_function_url_config(
+            FunctionName=name, AuthType="NONE", InvokeMode="RESPONSE_STREAM"
+        )
+        assert config["InvokeMode"] == "RESPONSE_STREAM"
+        urls[name] = config["FunctionUrl"]
+    assert lambda_client.get_function_url_config(FunctionName="csv")["InvokeMode"] == "RESPONSE_STREAM"
+    status, headers, body = _fetch(urls["csv"])
+    assert (status, body) == (201, b"id,name\n1,tom\n")
+    assert (headers["Content-Type"], headers["x-made-by"]) == ("text/csv", "stream")
+    assert headers.get_all("Set-Cookie") == ["a=1", "b=2"]
+    status, headers, body = _fetch(urls["words"])
+    assert (status, headers["Content-Type"], body) == (200, "application/octet-stream", b"hello world")
+    assert _fetch(urls["fails"])[0] == 502
+    # BUFFERED maps the answer as a JSON document: a stream of words is not one
+    lambda_client.update_function_url_config(FunctionName="words", InvokeMode="BUFFERED")
+    assert lambda_client.get_function_url_config(FunctionName="words")["InvokeMode"] == "BUFFERED"
+    assert _fetch(urls["words"])[0] == 502
+    with pytest.raises(lambda_client.exceptions.ClientError, match="invokeMode"):
+        lambda_client.update_function_url_config(FunctionName="words", InvokeMode="STREAMING")
+    assert lambda_client.get_function_url_config(FunctionName="words")["InvokeMode"] == "BUFFERED"

@@ -3,6 +3,7 @@ CreateFunctionUrlConfig makes them, read back with boto3's GetFunctionUrlConfig 
 
 from __future__ import annotations
 
+import json
 import re
 import textwrap
 import urllib.request
@@ -134,15 +135,22 @@ def test_aws_lambda_url_resources_by_name_arn_and_qualifier(tmp_path: Path) -> N
         url = lab.serve()
         _, notes = load_template(lab, template(tmp_path, LAMBDA_URL))
         latest, prod, one = url_note(notes, "WorkerUrl"), url_note(notes, "WorkerProdUrl"), url_note(notes, "ByArn")
-        assert "InvokeMode RESPONSE_STREAM answered buffered" in next(n for n in notes if n.startswith("WorkerUrl"))
+        assert "InvokeMode RESPONSE_STREAM, sent once the function ends" in next(
+            n for n in notes if n.startswith("WorkerUrl")
+        )
         assert "AWS_IAM recorded, not enforced" in next(n for n in notes if n.startswith("ByArn"))
         lambda_client = client(url)
-        assert lambda_client.get_function_url_config(FunctionName="worker")["FunctionUrl"] == latest
+        config = lambda_client.get_function_url_config(FunctionName="worker")
+        assert (config["FunctionUrl"], config["InvokeMode"]) == (latest, "RESPONSE_STREAM")
         assert lambda_client.get_function_url_config(FunctionName="worker", Qualifier="prod")["Cors"] == {
             "AllowOrigins": ["*"]
         }
         assert lambda_client.get_function_url_config(FunctionName="worker", Qualifier="1")["AuthType"] == "AWS_IAM"
-        assert [get(u)[2] for u in (latest, prod, one)] == [b"$LATEST", b"1", b"1"]
+        # RESPONSE_STREAM: the function's bytes as they are (a buffered handler's JSON document, not mapped)
+        status, headers, body = get(latest)
+        assert (status, headers["Content-Type"]) == (200, "application/octet-stream")
+        assert json.loads(body) == {"statusCode": 200, "body": "$LATEST"}
+        assert [get(u)[2] for u in (prod, one)] == [b"1", b"1"]
         assert get(prod, Origin="https://any.example")[1]["Access-Control-Allow-Origin"] == "*"
 
 
