@@ -68,12 +68,15 @@ async def invoke_with_response_stream(endpoint: Endpoint, request: web.Request) 
         },
     )
     response.enable_chunked_encoding()
-    await response.prepare(request)
-    for piece in chunks(b"" if result.is_error else result.body):
-        await response.write(eventstream.event("PayloadChunk", piece, "application/octet-stream"))
     complete = json.dumps(completion(result, call.headers.get("X-Amz-Log-Type") == "Tail")).encode()
-    await response.write(eventstream.event("InvokeComplete", complete, "application/json"))
-    await response.write_eof()
+    try:
+        await response.prepare(request)
+        for piece in chunks(b"" if result.is_error else result.body):
+            await response.write(eventstream.event("PayloadChunk", piece, "application/octet-stream"))
+        await response.write(eventstream.event("InvokeComplete", complete, "application/json"))
+        await response.write_eof()
+    except ConnectionResetError:  # the caller went away mid-stream: nothing left to answer
+        pass
     return response
 
 

@@ -324,3 +324,23 @@ def test_a_response_stream_url_sends_the_streamed_bytes_with_the_preludes_status
     with pytest.raises(lambda_client.exceptions.ClientError, match="invokeMode"):
         lambda_client.update_function_url_config(FunctionName="words", InvokeMode="STREAMING")
     assert lambda_client.get_function_url_config(FunctionName="words")["InvokeMode"] == "BUFFERED"
+
+
+def test_a_caller_that_leaves_mid_stream_leaves_the_endpoint_serving(served: tuple[lambdalab.Lab, str]) -> None:
+    import socket
+    from urllib.parse import urlsplit
+
+    lab, url = served
+    lab.create_function("big", BIG, memory_mb=512)
+    address = urlsplit(url)
+    body = json.dumps({"size": 5_000_000}).encode()
+    with socket.create_connection((address.hostname, address.port), timeout=30) as sock:
+        sock.sendall(
+            b"POST /2021-11-15/functions/big/response-streaming-invocations HTTP/1.1\r\n"
+            b"Host: %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s"
+            % (address.netloc.encode(), len(body), body)
+        )
+        assert sock.recv(100).startswith(b"HTTP/1.1 200 OK")
+    answer = client(url).invoke_with_response_stream(FunctionName="echo", Payload=b'{"after": 1}')
+    assert json.loads(payload_of(events_of(answer)))["event"] == {"after": 1}
+    assert lab.function("big").statistics()["invocations"] == 1
