@@ -33,8 +33,9 @@ _STREAM_ONLY = {
 }
 
 
-def parse_arn(arn: Any, region: str, account: str) -> tuple[str, str]:
-    """(kind, queue / stream / table name) of an event source ARN of this Lab's account and region."""
+def parse_arn(arn: Any, region: str, account: str) -> tuple[str, str, str | None]:
+    """(kind, queue / stream / table name, a table stream's label) of an event source ARN of this Lab's account and
+    region."""
     if not isinstance(arn, str) or not arn:
         raise wire.invalid("Unrecognized event source, must be kinesis, dynamodb stream or sqs.")
     for kind, pattern in ((SQS, _SQS), (KINESIS, _KINESIS), (DYNAMODB, _DYNAMODB)):
@@ -45,7 +46,7 @@ def parse_arn(arn: Any, region: str, account: str) -> tuple[str, str]:
             raise wire.invalid(
                 f"lambdalab serves event sources of its own account and region ({account}, {region}) only: {arn}"
             )
-        return kind, match.group("name")
+        return kind, match.group("name"), match.groupdict().get("label")
     service = arn.split(":")[2] if arn.count(":") >= 5 else ""
     if service in _OTHER_SERVICES:
         raise wire.not_implemented(f"lambdalab serves SQS, Kinesis and DynamoDB stream sources, not {service}: {arn}")

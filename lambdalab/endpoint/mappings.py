@@ -136,7 +136,7 @@ def create(lab: Lab, body: dict[str, Any]) -> Any:
     """A new source for a CreateEventSourceMapping body (``FunctionName``, ``EventSourceArn``, settings)."""
     name, qualifier = _function(lab, body.get("FunctionName"))
     arn = body.get("EventSourceArn")
-    kind, source_name = mapping_shapes.parse_arn(arn, lab.settings.region, lab.settings.account_id)
+    kind, source_name, label = mapping_shapes.parse_arn(arn, lab.settings.region, lab.settings.account_id)
     options = mapping_shapes.options(kind, body, create=True)
     _conflict(lab, kind, str(arn), name)
     own = declared(lab, str(arn)) or {}
@@ -145,10 +145,11 @@ def create(lab: Lab, body: dict[str, Any]) -> Any:
         timeout = lab.function(name).config.timeout_s
         own.setdefault("visibility_timeout_s", max(30.0, float(timeout)))
         make: Any = lab.sqs_queue
+    elif kind == KINESIS:
+        make = lab.kinesis_stream
     else:
-        make = getattr(lab, "kinesis_stream" if kind == KINESIS else "dynamodb_stream", None)
-        if make is None:
-            raise wire.not_implemented(f"lambdalab has no local {kind} stream sources in this version")
+        make = lab.dynamodb_stream
+        own.setdefault("stream_label", label)  # the ARN asked for is the stream's
     source = make(source_name, name, qualifier=qualifier, **own, **options)
     _KEPT[source] = _Kept(time.time(), body.get("FilterCriteria"))
     return source

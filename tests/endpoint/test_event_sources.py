@@ -192,9 +192,10 @@ def test_lambdas_errors(keeper: Any) -> None:
     assert refused(invalid, EventSourceArn=topic, FunctionName="keeper")[2] == (
         "Unrecognized event source, must be kinesis, dynamodb stream or sqs."
     )
-    assert "own account and region" in refused(
-        invalid, EventSourceArn="arn:aws:sqs:eu-west-1:123456789012:jobs", FunctionName="keeper"
-    )[2]
+    assert (
+        "own account and region"
+        in refused(invalid, EventSourceArn="arn:aws:sqs:eu-west-1:123456789012:jobs", FunctionName="keeper")[2]
+    )
     kafka = f"arn:aws:kafka:{REGION}:{ACCOUNT}:cluster/c/abc"
     assert refused(c.exceptions.ClientError, EventSourceArn=kafka, FunctionName="keeper")[:2] == ("NotImplemented", 501)
     # streams: StartingPosition is required; a DynamoDB stream cannot start AT_TIMESTAMP
@@ -206,10 +207,13 @@ def test_lambdas_errors(keeper: Any) -> None:
     assert refused(invalid, EventSourceArn=TABLE_STREAM, FunctionName="keeper", **at)[2] == (
         f"Unsupported starting position for arn type: {TABLE_STREAM}"
     )
-    assert refused(invalid, EventSourceArn=STREAM, FunctionName="keeper", StartingPosition="LATEST",
-                   ScalingConfig={"MaximumConcurrency": 2})[2] == (
-        "Unsupported ScalingConfig parameter for given event source mapping type."
-    )
+    assert refused(
+        invalid,
+        EventSourceArn=STREAM,
+        FunctionName="keeper",
+        StartingPosition="LATEST",
+        ScalingConfig={"MaximumConcurrency": 2},
+    )[2] == ("Unsupported ScalingConfig parameter for given event source mapping type.")
     # botocore's own validation runs first: out of the model's range never leaves the client
     with pytest.raises(botocore.exceptions.ParamValidationError):
         create(EventSourceArn=QUEUE, FunctionName="keeper", BatchSize=0)
@@ -322,12 +326,13 @@ def test_a_dynamodb_stream_mapping(keeper: Any) -> None:
     )
     assert created["State"] == "Creating" and c.get_event_source_mapping(UUID=created["UUID"])["State"] == "Disabled"
     (table,) = lambdalab.streams.sources(lab)
-    assert table.table == "orders" and table.arn.startswith(f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/orders/stream/")
+    assert table.table == "orders" and table.arn == TABLE_STREAM  # the stream ARN given, label and all
     # the table's stream, whatever its label: listed by the ARN given, and a second mapping on it refused
-    listed = c.list_event_source_mappings(EventSourceArn=TABLE_STREAM)["EventSourceMappings"]
+    other_label = TABLE_STREAM.rsplit("/", 1)[0] + "/2027-01-01T00:00:00.000"
+    listed = c.list_event_source_mappings(EventSourceArn=other_label)["EventSourceMappings"]
     assert [m["UUID"] for m in listed] == [created["UUID"]] and listed[0]["EventSourceArn"] == table.arn
     with pytest.raises(c.exceptions.ResourceConflictException):
-        c.create_event_source_mapping(EventSourceArn=table.arn, FunctionName="keeper", StartingPosition="LATEST")
+        c.create_event_source_mapping(EventSourceArn=other_label, FunctionName="keeper", StartingPosition="LATEST")
     table.put_item({"id": "a", "n": 1})
     table.put_item({"id": "a", "n": 2})
     table.remove_item({"id": "a"})
@@ -397,3 +402,56 @@ def test_boto3_kinesis_sqs_and_dynamodb_clients_feed_the_local_sources(keeper: A
     assert error_of(caught)[0] == "UnknownOperationException"
     logs = aws("logs")
     assert logs.describe_log_groups()["logGroups"][0]["logGroupName"] == "/aws/lambda/keeper"
+
+
+POISON = """
+import base64, json, os
+
+def handler(event, context):
+    data = [base64.b64decode(r["kinesis"]["data"]).decode() for r in event["Records"]]
+    if "poison" in data:
+        raise ValueError("poison in the batch")
+    with open(os.environ["RECORDS_FILE"], "a") as f:
+        f.write(json.dumps(data) + "\\n")
+"""
+
+
+def test_a_poison_record_is_isolated_and_sent_to_the_on_failure_destination(tmp_path: Path) -> None:
+    """The issue's acceptance over the API: bisect on a poison record, per-shard order kept, the record isolated
+    fails MaximumRetryAttempts + 1 times and goes to the on-failure destination, the rest processed."""
+    import boto3
+
+    out = tmp_path / "records.jsonl"
+    with lambdalab.Lab() as lab:
+        lab.create_function("poisoned", POISON, env_vars={"RECORDS_FILE": str(out)})
+        url = lab.serve()
+        c = client(url)
+        failed = f"arn:aws:sqs:{REGION}:{ACCOUNT}:failed"
+        created = c.create_event_source_mapping(
+            EventSourceArn=STREAM, FunctionName="poisoned", StartingPosition="TRIM_HORIZON", BatchSize=10,
+            BisectBatchOnFunctionError=True, MaximumRetryAttempts=1,
+            DestinationConfig={"OnFailure": {"Destination": failed}},
+        )  # fmt: skip
+        kinesis = boto3.session.Session(
+            aws_access_key_id="AKIDLAMBDALAB", aws_secret_access_key="lambdalab-secret", region_name=REGION
+        ).client("kinesis", endpoint_url=url)
+        data = [f"r{i}" if i != 4 else "poison" for i in range(10)]
+        put = kinesis.put_records(
+            StreamName="clicks", Records=[{"Data": d.encode(), "PartitionKey": "k"} for d in data]
+        )
+        (stream,) = lambdalab.streams.sources(lab)
+        assert stream.uuid == created["UUID"]
+        stream.wait_until_processed(timeout_s=60)
+        written = [x for b in batches(out, 9) for x in b]
+        assert written == [d for d in data if d != "poison"]  # the rest, in the shard's order
+        (failure,) = stream.failures()
+        info = failure["KinesisBatchInfo"]
+        poison_sequence = put["Records"][4]["SequenceNumber"]
+        assert (info["batchSize"], info["startSequenceNumber"], info["endSequenceNumber"]) == (
+            1,
+            poison_sequence,
+            poison_sequence,
+        )
+        assert info["streamArn"] == STREAM and failure["requestContext"]["condition"] == "RetryAttemptsExhausted"
+        assert failure["requestContext"]["approximateInvokeCount"] >= 2  # at least MaximumRetryAttempts + 1 alone
+        assert c.get_event_source_mapping(UUID=created["UUID"])["LastProcessingResult"] == "OK"

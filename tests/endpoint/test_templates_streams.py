@@ -143,9 +143,7 @@ def test_kinesis_and_dynamodb_events_are_wired_to_local_streams(tmp_path: Path) 
         )
         assert by_id["ReaderAtTimestamp"].startswith("ReaderAtTimestamp: Unsupported starting position for arn type")
         assert "stands in" in by_id["OutsideMapping"] and "paused" in by_id["OutsideMapping"]
-        assert "already delivers to Reader" in by_id["SecondOnClicks"] and by_id["SecondOnClicks"].endswith(
-            "not wired"
-        )
+        assert "already delivers to Reader" in by_id["SecondOnClicks"] and by_id["SecondOnClicks"].endswith("not wired")
         assert by_id["OnPlain"] == (
             "OnPlain: its queue or stream cannot be resolved (EventSourceArn / Queue); not wired"
         )  # a table without a stream has no StreamArn
@@ -164,7 +162,8 @@ def test_kinesis_and_dynamodb_events_are_wired_to_local_streams(tmp_path: Path) 
 
         env = lab.function("Reader").config.env_vars
         assert env["STREAM"] == "clicks" and env["STREAM_ARN"] == clicks.arn
-        assert env["TABLE_STREAM"].startswith("arn:aws:dynamodb:us-east-1:123456789012:table/orders/stream/")
+        assert env["TABLE_STREAM"] == orders.arn  # GetAtt StreamArn is the local stream's ARN
+        assert orders.arn.startswith("arn:aws:dynamodb:us-east-1:123456789012:table/orders/stream/")
 
         for i in range(6):
             clicks.put_record(f"c{i}", "same-key")
@@ -172,7 +171,11 @@ def test_kinesis_and_dynamodb_events_are_wired_to_local_streams(tmp_path: Path) 
         assert [x for x in records(out, 6)] == [f"c{i}" for i in range(6)]  # one key: one shard, in order
         orders.put_item({"pk": "p", "sk": "1", "n": 5})
         orders.wait_until_processed(timeout_s=30)
-        assert records(out, 7)[6] == ["INSERT", {"pk": {"S": "p"}, "sk": {"S": "1"}}, {"pk": {"S": "p"}, "sk": {"S": "1"}, "n": {"N": "5"}}]
+        assert records(out, 7)[6] == [
+            "INSERT",
+            {"pk": {"S": "p"}, "sk": {"S": "1"}},
+            {"pk": {"S": "p"}, "sk": {"S": "1"}, "n": {"N": "5"}},
+        ]
 
         # the endpoint lists the template's mappings, with their settings
         c = client(lab.serve())
@@ -182,3 +185,55 @@ def test_kinesis_and_dynamodb_events_are_wired_to_local_streams(tmp_path: Path) 
         assert listed[clicks.arn]["DestinationConfig"] == {"OnFailure": {"Destination": settings["on_failure"]}}
         assert listed[orders.arn]["LastProcessingResult"] == "OK" and listed[outside.arn]["State"] == "Disabled"
         assert listed[outside.arn]["FunctionArn"] == lab.arn("Raw")
+
+
+SERVED = """\
+Transform: AWS::Serverless-2016-10-31
+Resources:
+  Events:
+    Type: AWS::Kinesis::Stream
+    Properties: {{Name: events, ShardCount: 1}}
+  Table:
+    Type: AWS::DynamoDB::Table
+    Properties:
+      KeySchema: [{{AttributeName: id, KeyType: HASH}}]
+      StreamSpecification: {{StreamViewType: KEYS_ONLY}}
+  Reader:
+    Type: AWS::Serverless::Function
+    Properties:
+      Runtime: python3.11
+      Handler: app.handler
+      CodeUri: app/
+      Environment: {{Variables: {{RECORDS_FILE: "{out}"}}}}
+      Events:
+        Stream: {{Type: Kinesis, Properties: {{Stream: !GetAtt Events.Arn, StartingPosition: LATEST}}}}
+        Changes: {{Type: DynamoDB, Properties: {{Stream: !GetAtt Table.StreamArn, StartingPosition: TRIM_HORIZON}}}}
+"""
+
+
+def test_serve_a_template_and_feed_its_streams_with_boto3(tmp_path: Path) -> None:
+    """``lambdalab serve --template``: no Python handle; boto3's kinesis and dynamodb clients feed the streams and the
+    lambda client lists the mappings."""
+    import boto3
+
+    from .conftest import cli_env, serve_cli
+
+    (tmp_path / "app").mkdir()
+    (tmp_path / "app" / "app.py").write_text(APP)
+    out = tmp_path / "records.jsonl"
+    (tmp_path / "template.yaml").write_text(SERVED.format(out=out))
+    with serve_cli(
+        ["--template", str(tmp_path / "template.yaml"), "--port", "0", "--no-urls"], cli_env(tmp_path)
+    ) as run:
+        session = boto3.session.Session(
+            aws_access_key_id="AKIDLAMBDALAB", aws_secret_access_key="lambdalab-secret", region_name="us-east-1"
+        )
+        listed = client(run.url).list_event_source_mappings(FunctionName="Reader")["EventSourceMappings"]
+        assert sorted(m["EventSourceArn"].split(":")[2] for m in listed) == ["dynamodb", "kinesis"]
+        assert {m["State"] for m in listed} == {"Enabled"}
+        session.client("kinesis", endpoint_url=run.url).put_record(StreamName="events", Data=b"hello", PartitionKey="p")
+        session.client("dynamodb", endpoint_url=run.url).put_item(TableName="Table", Item={"id": {"S": "i1"}})
+        got = records(out, 2)
+        assert sorted(map(json.dumps, got)) == sorted(map(json.dumps, ["hello", ["INSERT", {"id": {"S": "i1"}}, None]]))
+    assert "ReaderStream: local Kinesis stream events delivers to Reader" in run.stderr
+    assert "ReaderChanges: local DynamoDB stream of table Table delivers to Reader" in run.stderr
