@@ -5,8 +5,9 @@ how records are put and shaped). Each shard has a ``Cursor`` (``cursor.py``: the
 its decisions: it sends a batch with ``lab.start_invoke`` (tagged with a ``BatchInfo``, so ``lab.invocations()``
 shows the stream and shard), reads the outcome (a function error, a timeout, a throttle, or a partial batch
 response), keeps a row per batch for ``batches()``, writes discarded spans to ``failures()`` and arms the
-timers (a batching window, a throttle's back-off). A function error is retried at once, as Lambda retries
-stream batches; a throttle after 0.1 s, doubling to 1 s.
+timers (a batching window, a back-off). A function error's retry of the same span waits 50 ms, doubling to
+1 s (Lambda retries stream batches soon; its back-off is not documented), a split's halves go at once, and a
+throttled batch waits 0.1 s, doubling to 1 s. The ``batches()`` rows keep the Lab's ``max_records`` newest.
 
 Rules: all state lives on the Lab's loop thread; the public methods hop onto it and wait (or run in place when
 called there, as the endpoint does). ``close`` cancels every timer; a batch in flight then ends unheeded.
@@ -36,7 +37,7 @@ if TYPE_CHECKING:
     from lambdalab.results import EngineResult
 
 T = TypeVar("T")
-_BACKOFF_S, _BACKOFF_MAX_S = 0.1, 1.0
+_THROTTLE_S, _RETRY_S, _BACKOFF_MAX_S = 0.1, 0.05, 1.0  # first back-off after a throttle / a function error
 
 
 class StreamTimeoutError(LambdaLabError, TimeoutError):
@@ -63,7 +64,7 @@ class StreamMapping:
         self._backoff: dict[str, asyncio.TimerHandle] = {}
         self._throttles: collections.Counter[str] = collections.Counter()
         self._failures: list[dict[str, Any]] = []
-        self._batches: list[dict[str, Any]] = []
+        self._batches: collections.deque[dict[str, Any]] = collections.deque(maxlen=lab.settings.max_records)
         self._counts = collections.Counter[str]()
         self.closed = False
         if settings.enabled:
@@ -237,7 +238,8 @@ class StreamMapping:
             row["outcome"] = "throttled"
             self._counts["throttled"] += 1
             found.finished(rules.THROTTLED, self._settings, time.time())
-            self._back_off(shard.id)
+            self._throttles[shard.id] += 1
+            self._back_off(shard.id, _THROTTLE_S * 2 ** (self._throttles[shard.id] - 1))
             return
         self._throttles.pop(shard.id, None)
         span.invokes += 1
@@ -261,7 +263,11 @@ class StreamMapping:
         self._counts["splits"] += len(found.spans) > splits_before
         if discard is not None:
             self._discard(found.shard, discard, time.time())
-        self._pump(found.shard.id)
+        retry = found.spans[0] if found.spans and found.spans[0] is span and outcome != rules.SUCCESS else None
+        if retry is not None and len(found.spans) == splits_before:  # the same span again (not split): soon
+            self._back_off(found.shard.id, _RETRY_S * 2 ** (retry.retries - 1))
+        else:
+            self._pump(found.shard.id)
 
     def _outcome(self, result: EngineResult, shard: Shard, span: rules.Span) -> tuple[str, int | None]:
         """SUCCESS, ERROR or PARTIAL (with the index of the lowest failed record) for a finished batch."""
@@ -294,9 +300,9 @@ class StreamMapping:
         )
         self._counts["discarded"] += len(records)
 
-    def _back_off(self, shard_id: str) -> None:
-        self._throttles[shard_id] += 1
-        delay = min(_BACKOFF_MAX_S, _BACKOFF_S * 2 ** (self._throttles[shard_id] - 1))
+    def _back_off(self, shard_id: str, delay: float) -> None:
+        """Pump ``shard_id`` again after ``delay`` seconds (at most a second); nothing starts there before."""
+        delay = min(_BACKOFF_MAX_S, delay)
 
         def again() -> None:
             self._backoff.pop(shard_id, None)

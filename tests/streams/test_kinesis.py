@@ -193,6 +193,26 @@ def test_a_throttled_batch_is_retried_without_counting_against_the_retries(lab: 
     assert (throttles["shard_id"] == "shardId-000000000000").all() and (throttles["batch_size"] == 3).all()
 
 
+def test_a_batch_failing_forever_is_retried_with_a_back_off_and_holds_its_shard(
+    lab: lambdalab.Lab, tmp_path: Path
+) -> None:
+    fn, log = recorder(lab, tmp_path)
+    stream = lab.kinesis_stream("stuck", fn)  # maximum_retry_attempts=-1: retried until the record expires
+    stream.put_records([{"Data": d, "PartitionKey": "p"} for d in ("poison", "next")])
+    time.sleep(1.2)
+    retries = stream.batches()["retries"].tolist()
+    assert 4 <= len(retries) <= 8 and retries == list(range(len(retries)))  # 50, 100, 200, 400 ms ... apart
+    assert all(a["data"] == ["poison", "next"] for a in attempts(log))  # "next" waits behind it, in order
+    assert stream.statistics()["pending"] == 2 and stream.failures() == []
+    deadline = time.monotonic() + 5
+    while stream.statistics()["in_flight"] and time.monotonic() < deadline:  # between attempts: backing off
+        time.sleep(0.005)
+    stream.close()
+    count = len(attempts(log))
+    time.sleep(0.3)
+    assert len(attempts(log)) == count  # closed: the back-off timer was cancelled
+
+
 def test_closing_stops_the_mapping_and_the_lab_closes_its_streams(tmp_path: Path) -> None:
     with lambdalab.Lab() as lab:
         fn, log = recorder(lab, tmp_path)
