@@ -42,12 +42,14 @@ _WHOLE = (
 _FLAGS = ("BisectBatchOnFunctionError", "Enabled")
 _AS_GIVEN = ("StartingPosition", "FunctionResponseTypes")
 _NOT_APPLIED = ("FilterCriteria", "TumblingWindowInSeconds")
+# a table stream's label (when it was first made in this process), so that reading the template again (serve --watch)
+# gives the same StreamArn
+_LABELS: dict[tuple[str, str, str], str] = {}
 
 
 def add_streams(lab: Lab, resources: dict[str, Any], context: dict[str, Any], notes: list[str]) -> None:
     """Each Kinesis stream's and stream-enabled table's name and ARNs into ``context``; their settings declared."""
     region, account = context["AWS::Region"], context["AWS::AccountId"]
-    label = time.strftime("%Y-%m-%dT%H:%M:%S.000", time.gmtime())  # a table stream's label: when it was made
     for logical_id, resource in resources.items():
         kind = resource.get("Type") if isinstance(resource, dict) else None
         if kind not in ("AWS::Kinesis::Stream", "AWS::DynamoDB::Table"):
@@ -72,6 +74,7 @@ def add_streams(lab: Lab, resources: dict[str, Any], context: dict[str, Any], no
             if view not in VIEW_TYPES:
                 raise Skip(f"StreamViewType {view!r} is not one of {', '.join(VIEW_TYPES)}")
             name = _name(props, "TableName", logical_id, context)
+            label = _LABELS.setdefault((account, region, name), time.strftime("%Y-%m-%dT%H:%M:%S.000", time.gmtime()))
             arn = f"arn:aws:dynamodb:{region}:{account}:table/{name}/stream/{label}"
             declare(lab, arn, {"stream_view_type": view, "key_attributes": _keys(props, context)})
             context[logical_id] = name

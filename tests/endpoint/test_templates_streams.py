@@ -237,3 +237,19 @@ def test_serve_a_template_and_feed_its_streams_with_boto3(tmp_path: Path) -> Non
         assert sorted(map(json.dumps, got)) == sorted(map(json.dumps, ["hello", ["INSERT", {"id": {"S": "i1"}}, None]]))
     assert "ReaderStream: local Kinesis stream events delivers to Reader" in run.stderr
     assert "ReaderChanges: local DynamoDB stream of table Table delivers to Reader" in run.stderr
+
+
+def test_a_table_streams_arn_is_the_same_when_the_template_is_read_again(tmp_path: Path) -> None:
+    """``serve --watch`` reads the template again in another Lab: ``GetAtt StreamArn`` must not change under the
+    function (its environment would point at a stream that is not served)."""
+    (tmp_path / "app").mkdir()
+    (tmp_path / "app" / "app.py").write_text(APP)
+    (tmp_path / "template.yaml").write_text(SERVED.format(out=tmp_path / "records.jsonl"))
+    arns = []
+    for _ in range(2):
+        with lambdalab.Lab() as lab:
+            load_template(lab, tmp_path / "template.yaml")
+            (table,) = [s for s in lambdalab.streams.sources(lab) if s.arn.split(":")[2] == "dynamodb"]
+            arns.append(table.arn)
+        time.sleep(1.1)  # a label made now would differ
+    assert arns[0] == arns[1]
