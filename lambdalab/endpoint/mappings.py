@@ -62,6 +62,7 @@ def _processed(source: Any) -> bool:
 
 
 def configuration(lab: Lab, source: Any, state: str | None = None) -> dict[str, Any]:
+    """``source``'s ``EventSourceMappingConfiguration``; ``state`` as given, else ``Enabled`` or ``Disabled``."""
     kind, kept = _kind(source), _kept(source)
     settings = _settings(source)
     if state is None:
@@ -156,6 +157,8 @@ def create(lab: Lab, body: dict[str, Any]) -> Any:
 
 
 def listed(lab: Lab, arn: str | None, function: str | None) -> list[dict[str, Any]]:
+    """ListEventSourceMappings: the configurations of the sources reading ``arn`` and delivering to ``function``
+    (a name, ``name:qualifier`` or an ARN; unqualified: every qualifier), each filter when given."""
     wanted = None
     if function:
         wanted = wire.parse_name(function, None, region=lab.settings.region, account_id=lab.settings.account_id)
@@ -195,6 +198,7 @@ def change(lab: Lab, mapping: str, body: dict[str, Any]) -> Any:
 
 
 def delete(lab: Lab, mapping: str) -> dict[str, Any]:
+    """DeleteEventSourceMapping: close the source; its configuration in state ``Deleting``, as Lambda answers."""
     source = find(lab, mapping)
     answer = configuration(lab, source, "Deleting")
     source.close()

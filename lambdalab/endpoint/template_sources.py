@@ -124,7 +124,8 @@ def add_queues(lab: Lab, resources: dict[str, Any], context: dict[str, Any], not
         arn = f"arn:aws:sqs:{region}:{account}:{name}"
         url = f"https://sqs.{region}.amazonaws.com/{account}/{name}"
         queues[arn] = settings
-        declare(lab, arn, settings)  # CreateEventSourceMapping on this queue later takes its settings
+        own = {key: settings[key] for key in ("visibility_timeout_s", "max_receive_count")}
+        declare(lab, arn, own)  # CreateEventSourceMapping on this queue later takes its settings
         context[logical_id] = context[f"{logical_id}.QueueUrl"] = url
         context[f"{logical_id}.Arn"], context[f"{logical_id}.QueueName"] = arn, name
 

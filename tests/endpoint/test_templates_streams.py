@@ -253,3 +253,37 @@ def test_a_table_streams_arn_is_the_same_when_the_template_is_read_again(tmp_pat
             arns.append(table.arn)
         time.sleep(1.1)  # a label made now would differ
     assert arns[0] == arns[1]
+
+
+DECLARED = """\
+Resources:
+  Idle:
+    Type: AWS::Kinesis::Stream
+    Properties: {ShardCount: 3}
+  Slow:
+    Type: AWS::SQS::Queue
+    Properties: {VisibilityTimeout: 45, RedrivePolicy: {maxReceiveCount: 2}}
+  Worker:
+    Type: AWS::Lambda::Function
+    Properties: {Runtime: python3.11, Handler: index.handler, Code: {ZipFile: "def handler(e, c):\\n    return 1\\n"}}
+"""
+
+
+def test_a_mapping_made_later_on_a_source_the_template_declared_takes_its_settings(tmp_path: Path) -> None:
+    (tmp_path / "template.yaml").write_text(DECLARED)
+    with lambdalab.Lab() as lab:
+        names, notes = load_template(lab, tmp_path / "template.yaml")
+        assert names == ["Worker"] and notes == [] and lambdalab.streams.sources(lab) == []  # nothing reads them yet
+        c = client(lab.serve())
+        stream = c.create_event_source_mapping(
+            EventSourceArn="arn:aws:kinesis:us-east-1:123456789012:stream/Idle",
+            FunctionName="Worker",
+            StartingPosition="LATEST",
+        )
+        queue = c.create_event_source_mapping(
+            EventSourceArn="arn:aws:sqs:us-east-1:123456789012:Slow", FunctionName="Worker"
+        )
+        found = {s.uuid: s for s in lambdalab.streams.sources(lab)}
+        assert found[stream["UUID"]].settings()["shards"] == 3
+        slow = found[queue["UUID"]]
+        assert (slow.visibility_timeout_s, slow.max_receive_count) == (45.0, 2)
