@@ -54,6 +54,8 @@ class StreamMapping:
         self, lab: Lab, name: str, function: str, arn: str, shards: list[Shard], settings: StreamSettings
     ) -> None:
         lab.function(function)  # UnknownFunctionError before anything starts
+        if settings.qualifier is not None:
+            lab.resolve(function, settings.qualifier)  # and for a version or alias that does not exist
         self._lab, self._loop = lab, lab.loop
         self.name, self.function, self.arn = name, function, arn
         self.uuid = str(uuid.uuid4())

@@ -5,8 +5,9 @@ field of ``CreateEventSourceMapping``: ``batch_size`` (BatchSize, 1-10,000, defa
 ``batching_window_s`` (MaximumBatchingWindowInSeconds, 0-300), ``starting_position`` (TRIM_HORIZON, LATEST,
 AT_TIMESTAMP for Kinesis) with ``starting_position_timestamp``, ``bisect_batch_on_function_error``,
 ``maximum_retry_attempts`` (-1 infinite, 0-10,000), ``maximum_record_age_s`` (-1 infinite, 60-604,800),
-``report_batch_item_failures`` (FunctionResponseTypes), ``parallelization_factor`` (1-10), ``qualifier``,
-``enabled`` and ``on_failure`` (DestinationConfig.OnFailure.Destination).
+``report_batch_item_failures`` (FunctionResponseTypes), ``parallelization_factor`` (1-10; accepted and kept, but
+one batch per shard is in flight whatever it says), ``qualifier``, ``enabled`` and ``on_failure``
+(DestinationConfig.OnFailure.Destination: kept in the settings; ``failures()`` holds what would go there).
 
 Rules: pure; every refusal is a ``ConfigError`` naming the field, the value and what is allowed.
 """

@@ -213,6 +213,19 @@ def test_a_batch_failing_forever_is_retried_with_a_back_off_and_holds_its_shard(
     assert len(attempts(log)) == count  # closed: the back-off timer was cancelled
 
 
+def test_a_mapping_on_a_version_invokes_it_and_names_it_in_the_failure(lab: lambdalab.Lab, tmp_path: Path) -> None:
+    fn, log = recorder(lab, tmp_path)
+    version = fn.publish()
+    stream = lab.kinesis_stream("versioned", fn, qualifier=version, maximum_retry_attempts=0)
+    stream.put_record("poison", "p")
+    stream.wait_until_processed(timeout_s=15)
+    (failure,) = stream.failures()
+    assert failure["requestContext"]["functionArn"] == lab.arn("consumer", version)
+    assert failure["requestContext"]["approximateInvokeCount"] == 1
+    assert failure["responseContext"]["executedVersion"] == version == "1"
+    assert lab.invocations()["version"].tolist() == ["1"]
+
+
 def test_closing_stops_the_mapping_and_the_lab_closes_its_streams(tmp_path: Path) -> None:
     with lambdalab.Lab() as lab:
         fn, log = recorder(lab, tmp_path)
@@ -239,6 +252,8 @@ def test_kinesis_stream_arguments_are_checked(lab: lambdalab.Lab) -> None:
         lab.kinesis_stream("bad name", fn)
     with pytest.raises(lambdalab.UnknownFunctionError):
         lab.kinesis_stream("s", "missing")
+    with pytest.raises(lambdalab.UnknownFunctionError):
+        lab.kinesis_stream("s", fn, qualifier="nope")
     stream = lab.kinesis_stream("s", fn, enabled=False)
     assert stream.arn == "arn:aws:kinesis:us-east-1:123456789012:stream/s"
     with pytest.raises(ConfigError, match="partition_key"):
