@@ -20,6 +20,16 @@ from lambdalab.config import check_function_name
 from lambdalab.errors import ConfigError
 from lambdalab.packages import zips as package
 
+# task root -> the folder its files were copied from (``path=`` a folder or a .py file): what a debugger's
+# breakpoints name (engine/debug.py maps one to the other); the last deploys only, across this process's Labs
+_ORIGINS: dict[str, str] = {}
+_ORIGINS_KEPT = 4096
+
+
+def origin(task_root: Path) -> str | None:
+    """The folder ``task_root``'s files were last copied from; None for a cell's source or a .zip."""
+    return _ORIGINS.get(str(task_root))
+
 
 def _digest_tree(path: Path) -> str:
     digest = hashlib.sha256()
@@ -87,6 +97,12 @@ def write_task_root(
     else:
         final.parent.mkdir(parents=True, exist_ok=True)
         staging.rename(final)
+    if path is not None and not str(path).endswith(".zip"):
+        copied = Path(path).resolve()
+        _ORIGINS.pop(str(final), None)
+        _ORIGINS[str(final)] = str(copied if copied.is_dir() else copied.parent)
+        while len(_ORIGINS) > _ORIGINS_KEPT:
+            del _ORIGINS[next(iter(_ORIGINS))]
     return final, sha
 
 

@@ -20,11 +20,14 @@ from __future__ import annotations
 import contextlib
 import functools
 import importlib.util
+import json
 import os
 import socket
 import struct
+from pathlib import Path
 from typing import TYPE_CHECKING
 
+from lambdalab.engine import code
 from lambdalab.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -45,9 +48,18 @@ def debugpy_folder() -> str:
     return str(list(spec.submodule_search_locations)[0])
 
 
-def variables(port: int, environment_id: str) -> dict[str, str]:
-    """The runtime's ``_LAMBDALAB_DEBUG``: ``HOST:PORT ENVIRONMENT_ID DEBUGPY_FOLDER``."""
-    return {VARIABLE: f"{HOST}:{port} {environment_id} {debugpy_folder()}"}
+def variables(port: int, environment_id: str, task_root: Path) -> dict[str, str]:
+    """The runtime's ``_LAMBDALAB_DEBUG`` (JSON): where to listen, the environment, debugpy's folder, and the path
+    mapping from the folder the code was deployed from to its task root, so a client's breakpoints in the user's
+    own files match the files the runtime runs (a client's ``pathMappings`` replace it)."""
+    source = code.origin(task_root)
+    setting = {
+        "address": f"{HOST}:{port}",
+        "environment": environment_id,
+        "debugpy": debugpy_folder(),
+        "paths": [[source, str(task_root)]] if source is not None and source != str(task_root) else [],
+    }
+    return {VARIABLE: json.dumps(setting)}
 
 
 def _bindable(port: int) -> bool:

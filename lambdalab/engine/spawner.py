@@ -128,7 +128,7 @@ class Spawner:
             )
             if config.debug is not False and not isinstance(config, runtimes.ProfiledConfig):
                 environment.debug_port = self.debug_ports.take(environment.id, config.debug)
-                env_vars.update(debug.variables(environment.debug_port, environment.id))
+                env_vars.update(debug.variables(environment.debug_port, environment.id, environment.code_dir))
                 self.debugging = True
             env_vars = marked_environment(env_vars, marker)
             paths = self.paths.get((environment.pool.spec.function, environment.pool.spec.code))

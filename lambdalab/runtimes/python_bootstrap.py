@@ -694,8 +694,17 @@ def _start_debugger() -> None:
     setting = os.environ.pop("_LAMBDALAB_DEBUG", "")
     if not setting:
         return
-    address, environment_id, folder = setting.split(" ", 2)
+    options = json.loads(setting)
+    address, folder = options["address"], options["debugpy"]
     host, _, port = address.rpartition(":")
+    # pydevd reads these as debugpy loads and listens; the handler never sees them. "My code" (justMyCode) is the
+    # function's package: this runtime, layers and dependencies are libraries. The deployed-from folder maps to the
+    # task root, so breakpoints set in the user's own files match what runs here.
+    hints = {
+        "IDE_PROJECT_ROOTS": os.environ.get("LAMBDA_TASK_ROOT") or os.getcwd(),
+        "PATHS_FROM_ECLIPSE_TO_PYTHON": json.dumps(options["paths"]),
+    }
+    os.environ.update(hints)
     try:
         _own_import("importlib.util")
         util = sys.modules["importlib.util"]
@@ -720,7 +729,10 @@ def _start_debugger() -> None:
     except Exception as exc:
         sys.modules.pop("debugpy", None)
         raise _Fault("Runtime.DebuggerError", f"debugpy could not listen on {address}: {exc}") from None
-    sys.stdout.write(f"lambdalab: debugger listening on {address} (environment {environment_id})\n")
+    finally:
+        for name in hints:
+            os.environ.pop(name, None)
+    sys.stdout.write(f"lambdalab: debugger listening on {address} (environment {options['environment']})\n")
 
 
 def _list_modules(source: "str | None") -> None:

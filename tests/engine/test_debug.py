@@ -123,7 +123,8 @@ def _wait_for(check: Any, timeout: float = 10.0) -> Any:
 
 
 def test_a_breakpoint_pauses_longer_than_the_timeout_and_the_invoke_finishes_after_continue(lab, tmp_path):
-    fn, code = _debug_function(lab, tmp_path, timeout_s=1, debug=True)
+    fn, _ = _debug_function(lab, tmp_path, timeout_s=1, debug=True)
+    source = tmp_path / "app.py"  # the user's own file, as an editor names it: mapped to the task root's copy
     first = fn.invoke({"x": 1})
     assert first.payload["answer"] == 2 and first.payload["debugpy"] is True
     assert first.payload["variable"] is None  # the runtime took it out of the handler's environment
@@ -134,11 +135,14 @@ def test_a_breakpoint_pauses_longer_than_the_timeout_and_the_invoke_finishes_aft
     assert fn.debug_ports(attached=True) == {}
     client = Client(port)
     try:
-        client.attach(code)
+        client.attach(source)
         assert _wait_for(lambda: fn.debug_ports(attached=True)) == ports
         future = fn.submit({"x": 21})
         stopped = client.wait("event", "stopped", timeout=15)
         assert stopped["body"]["reason"] == "breakpoint"
+        client.send("stackTrace", threadId=stopped["body"]["threadId"])
+        frames = client.wait("response", "stackTrace")["body"]["stackFrames"]
+        assert (frames[0]["source"]["path"], frames[0]["line"]) == (str(source), BREAK_LINE)
         time.sleep(2.5)  # paused well past the 1 s timeout
         assert not future.done()
         assert fn.environments()[0].frozen is False
