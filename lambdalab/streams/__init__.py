@@ -13,9 +13,8 @@ The Lab makes them (``Lab.kinesis_stream``, ``Lab.dynamodb_stream``) and closes 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-from lambdalab.sqs import SqsQueue
 from lambdalab.streams.dynamodb import DynamoDBStream
 from lambdalab.streams.kinesis import KinesisStream
 from lambdalab.streams.mapping import StreamMapping, StreamTimeoutError
@@ -23,10 +22,29 @@ from lambdalab.streams.mapping import StreamMapping, StreamTimeoutError
 if TYPE_CHECKING:
     from lambdalab.api import Lab
 
-__all__ = ["DynamoDBStream", "KinesisStream", "StreamMapping", "StreamTimeoutError", "sources"]
+__all__ = ["DynamoDBStream", "EventSource", "KinesisStream", "StreamMapping", "StreamTimeoutError", "sources"]
 
 
-def sources(lab: Lab) -> list[Any]:
+@runtime_checkable
+class EventSource(Protocol):
+    """What an event source mapping of a Lab offers: ``lambdalab.sqs.SqsQueue`` and the stream mappings here."""
+
+    arn: str
+    uuid: str
+    function: str
+    closed: bool
+
+    @property
+    def qualifier(self) -> str | None: ...
+
+    def settings(self) -> dict[str, Any]: ...
+
+    def update(self, **options: Any) -> None: ...
+
+    def close(self) -> None: ...
+
+
+def sources(lab: Lab) -> list[EventSource]:
     """Every open event source of ``lab`` (``SqsQueue``, ``KinesisStream``, ``DynamoDBStream``), oldest first;
-    each has ``arn``, ``uuid``, ``function``, ``qualifier`` and ``settings()``."""
-    return [item for item in lab.attached if isinstance(item, (SqsQueue, StreamMapping)) and not item.closed]
+    each has ``arn``, ``uuid``, ``function``, ``qualifier``, ``settings()`` and ``update()``."""
+    return [item for item in lab.attached if isinstance(item, EventSource) and not item.closed]
