@@ -192,6 +192,48 @@ def test_an_attached_client_holds_the_timeout_and_keep_alive_and_releases_them_w
         _wait_for(lambda: not fn.environments(), timeout=10)  # gone once the client has left
 
 
+def test_once_the_client_leaves_the_held_invoke_gets_a_whole_timeout_again_and_then_times_out(lab, tmp_path):
+    fn, _ = _debug_function(lab, tmp_path, timeout_s=1, debug=True)
+    fn.invoke({})
+    client = Client(next(iter(fn.debug_ports().values())))
+    client.attach()
+    running = fn.submit({"sleep": 6})
+    time.sleep(2.0)  # held past its 1 s deadline while attached
+    assert not running.done()
+    client.close()
+    left = time.monotonic()
+    result = running.result(timeout=15)
+    assert result.error is not None and result.error["errorType"] == "Sandbox.Timedout"
+    assert 0.7 < time.monotonic() - left < 2.5  # one whole timeout (1 s, checked every 0.25 s) after it left
+    assert 2500 < result.duration_ms < 5000
+
+
+def test_the_debugger_adds_no_process_and_nothing_outlives_the_lab(tmp_path):
+    from tests.conftest import gone, marked_processes
+
+    with lambdalab.Lab() as lab:
+        fn, _ = _debug_function(lab, tmp_path, debug=True)
+        first = fn.invoke({})
+        pid = first.payload["pid"]
+        port = fn.debug_ports()[first.environment_id]
+        client = Client(port)
+        try:
+            client.attach()
+            # debugpy's adapter runs in the runtime: the environment has no process of its own besides it
+            assert [p for p in marked_processes() if _marker(p).split("/")[2] == first.environment_id] == [pid]
+        finally:
+            client.close()
+    assert gone([pid], 5.0) == []
+    with pytest.raises(ConnectionRefusedError), socket.create_connection(("127.0.0.1", port), timeout=5):
+        pass
+
+
+def _marker(pid: int) -> str:
+    with open(f"/proc/{pid}/environ", "rb") as f:
+        variables = dict(v.partition(b"=")[::2] for v in f.read().split(b"\0"))
+    return variables.get(b"LAMBDALAB_MARKER", b"").decode()
+
+
 def test_debug_port_n_gives_the_first_environment_n_and_the_next_ones_the_next_free_ports(lab, tmp_path):
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
