@@ -57,6 +57,30 @@ def exited(pidfd: int) -> bool:
     return bool(poller.poll(0))
 
 
+# <linux/pidfd.h> (Linux 6.15+): _IOWR(0xFF, 11, struct pidfd_info), its first 64 bytes (PIDFD_INFO_SIZE_VER0)
+_PIDFD_GET_INFO = (3 << 30) | (64 << 16) | (0xFF << 8) | 11
+_PIDFD_INFO_EXIT = 1 << 3
+
+
+def exit_status(pidfd: int) -> int | None:
+    """The exit code of an ended process that is not our child (as ``Popen.returncode``: -N for a signal).
+
+    Read with ``ioctl(PIDFD_GET_INFO)``, mask ``PIDFD_INFO_EXIT``: the kernel keeps it for a pidfd opened before
+    the exit, whoever reaped the process. None while it runs, or where the kernel is older than 6.15.
+    """
+    import fcntl
+    import struct
+
+    info = bytearray(struct.pack("=Q", _PIDFD_INFO_EXIT) + bytes(56))
+    try:
+        fcntl.ioctl(pidfd, _PIDFD_GET_INFO, info)
+    except OSError:
+        return None
+    if not struct.unpack_from("=Q", info, 0)[0] & _PIDFD_INFO_EXIT:
+        return None
+    return os.waitstatus_to_exitcode(struct.unpack_from("=i", info, 60)[0])
+
+
 def send(pidfd: int, signum: int) -> bool:
     try:
         signal.pidfd_send_signal(pidfd, signum)

@@ -680,7 +680,81 @@ def main() -> None:
         _list_modules(init_modules)
         _fail_init(api, encoder, fault)
     _list_modules(init_modules)
+    if os.environ.get("AWS_LAMBDA_INITIALIZATION_TYPE") == "snap-start":
+        _snap_start(api, encoder)
     _serve(api, handler, encoder)
+
+
+# ----------------------------------------------------------------------------------------------- SnapStart
+def _snap_start(api: "RuntimeAPI", encoder: "json.JSONEncoder") -> None:
+    """SnapStart, as awslambdaric's ``on_init_complete``: before-snapshot hooks, the snapshot, after-restore hooks.
+
+    Hooks are the ones ``snapshot_restore_py`` holds, if user code imported it during init: before-snapshot ones
+    in the reverse order of their registration (popped), then ``GET /restore/next``; a failure of either is
+    posted to ``/init/error`` as ``Runtime.BeforeSnapshotError`` and ends the process with 64. Once the platform
+    answers, this process is the snapshot: the fork server (``snapshot_server.py``, on ``LAMBDALAB_SNAPSHOT_FD``)
+    returns only in a restored environment, which runs the after-restore hooks in registration order (a failure:
+    ``/restore/error`` with ``Runtime.AfterRestoreError``, exit 65) and goes on to ``/next``.
+    """
+    hooks = sys.modules.get("snapshot_restore_py")
+    control = os.environ.pop("LAMBDALAB_SNAPSHOT_FD", None)
+    try:
+        if hooks is not None:
+            before = hooks.get_before_snapshot()
+            while before:
+                func, args, kwargs = before.pop()
+                func(*args, **kwargs)
+        status, _, body = api.request("GET", "/restore/next")
+        if status != 200:
+            raise _Fault("Runtime.BeforeSnapshotError", f"restore/next answered {status}: {bytes(body)[:200]!r}")
+    except Exception as exc:
+        error = _fault_error(exc) if isinstance(exc, _Fault) else _exception_error(exc, "")
+        _snap_start_failed(api, encoder, error, "/init/error", "Runtime.BeforeSnapshotError", 64)
+    if control is not None:  # no fork server (a runtime started by hand): this process itself is "restored"
+        if api.sock is not None:  # the snapshot holds no connection of its own: each restored one makes its own
+            api.sock.close()
+            api.sock = None
+            api.buf.clear()
+        _load_snapshot_server().serve(int(control))
+    try:
+        if hooks is not None:
+            for func, args, kwargs in hooks.get_after_restore():
+                func(*args, **kwargs)
+    except Exception as exc:
+        _snap_start_failed(api, encoder, _exception_error(exc, ""), "/restore/error", "Runtime.AfterRestoreError", 65)
+
+
+def _fault_error(fault: "_Fault") -> "ErrorBody":
+    return _error(fault.error_type, fault.message, fault.stack_trace, "")
+
+
+def _snap_start_failed(
+    api: "RuntimeAPI", encoder: "json.JSONEncoder", error: "ErrorBody", path: str, error_type: str, code: int
+) -> "NoReturn":
+    _log_error(error)
+    api.request(
+        "POST",
+        path,
+        encoder.encode(error).encode(errors="replace"),
+        f"Content-Type: application/json\r\nLambda-Runtime-Function-Error-Type: {error_type}\r\n",
+    )
+    _flush_std()
+    sys.exit(code)
+
+
+def _load_snapshot_server() -> "Any":
+    """``snapshot_server.py`` from this file's folder, by location (started with -I: the folder is not on sys.path)."""
+    _own_import("importlib.util")
+    util = sys.modules["importlib.util"]
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "snapshot_server.py")
+    spec = util.spec_from_file_location("_lambdalab_snapshot_server", path)
+    module = util.module_from_spec(spec)
+    _RuntimeModules.depth += 1  # what it imports is the runtime's own: from the standard library
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        _RuntimeModules.depth -= 1
+    return module
 
 
 def _start_debugger() -> None:
