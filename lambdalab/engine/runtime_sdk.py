@@ -3,10 +3,10 @@
 On Lambda a handler sees its package (``/var/task``), its layers (``/opt``), the runtime directory
 (``/var/runtime``: the runtime client and the AWS SDK for Python) and the standard library, nothing
 else. lambdalab gives each Lab one such directory: a folder of symbolic links to the top-level
-modules of a fixed set of installed distributions (boto3 and its dependencies, and for the
-``python-ric`` runtime awslambdaric and its own), so a handler can ``import boto3`` with no package
-while every other package of the user's environment stays out of reach. Links cost nothing to make
-(about twenty) and the versions are the installed ones, reported by ``versions()``.
+modules of a fixed set of installed distributions (boto3 and its dependencies, the runtime hooks'
+``snapshot-restore-py``, and for the ``python-ric`` runtime awslambdaric and its own), so a handler can
+``import boto3`` with no package while every other package of the user's environment stays out of
+reach. Links cost nothing to make (about twenty) and the versions are the installed ones, reported by ``versions()``.
 """
 
 from __future__ import annotations
@@ -18,6 +18,9 @@ from pathlib import Path
 
 SDK = ("boto3", "botocore", "s3transfer", "jmespath", "python-dateutil", "urllib3", "six")
 RUNTIME_CLIENT = ("awslambdaric", "simplejson", "snapshot-restore-py")
+# the runtime hooks every managed Python runtime bundles (``snapshot_restore_py``: SnapStart's before-snapshot and
+# after-restore hooks, one Apache-2.0 file from PyPI), in both runtimes' directories: handlers import it unchanged
+HOOKS = ("snapshot-restore-py",)
 
 
 def _top_level(dist: metadata.Distribution) -> list[Path]:
@@ -51,7 +54,7 @@ def build(target: Path, *, runtime_client: bool = False) -> Path:
         return target
     staging = target.with_name(target.name + f".staging-{os.getpid()}")
     staging.mkdir(parents=True, exist_ok=True)
-    for name in SDK + (RUNTIME_CLIENT if runtime_client else ()):
+    for name in SDK + HOOKS + (RUNTIME_CLIENT if runtime_client else ()):
         try:
             dist = metadata.distribution(name)
         except metadata.PackageNotFoundError:

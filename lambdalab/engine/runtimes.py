@@ -26,6 +26,7 @@ Layers' ``bin/`` go first on ``PATH`` and their ``lib/`` last on ``LD_LIBRARY_PA
 from __future__ import annotations
 
 import os
+import secrets
 import site
 import sys
 from collections.abc import Iterable, Mapping, Sequence
@@ -56,6 +57,10 @@ _CREDENTIALS = {
 # isolation defaults that a name in pass_env replaces (the user asked for it)
 _ISOLATION = ("HOME", "AWS_SHARED_CREDENTIALS_FILE", "AWS_CONFIG_FILE", "AWS_EC2_METADATA_DISABLED")
 _PY = f"python{sys.version_info.major}.{sys.version_info.minor}"
+SNAP_START = "snap-start"  # AWS_LAMBDA_INITIALIZATION_TYPE of a SnapStart version's template (awslambdaric's word)
+CREDENTIALS_PATH = "/2021-04-23/credentials"  # the Runtime API's credentials route under SnapStart (Lambda's RAPID)
+CONTAINER_CREDENTIALS_URI = "AWS_CONTAINER_CREDENTIALS_FULL_URI"
+CONTAINER_CREDENTIALS_TOKEN = "AWS_CONTAINER_AUTHORIZATION_TOKEN"
 
 
 def library_path() -> list[str]:
@@ -155,7 +160,23 @@ def node_memory_flags(memory_mb: int) -> list[str]:
 
 
 def command(config: FunctionConfig, task_root: Path | None = None, opt: str | None = None) -> list[str]:
-    """The argv that starts ``config``'s runtime in ``task_root`` (``opt``: the merged layers, for ``bootstrap``)."""
+    """The argv that starts ``config``'s runtime in ``task_root`` (``opt``: the merged layers, for ``bootstrap``).
+
+    ``AWS_LAMBDA_EXEC_WRAPPER`` among the function's variables: a managed runtime's start goes through that
+    program, given the runtime's command as its arguments, as Lambda's runtimes ``exec`` it (a layer's wrapper
+    named ``/opt/...`` is found in the merged layers where runtimes get no mount namespace). OS-only runtimes
+    ignore it, as there.
+    """
+    argv = _runtime_command(config, task_root, opt)
+    wrapper = config.env_vars.get("AWS_LAMBDA_EXEC_WRAPPER")
+    if not wrapper or runtime_ids.kind(config.runtime) == "provided":
+        return argv
+    if opt and not mounts.used() and (wrapper == "/opt" or wrapper.startswith("/opt/")):
+        wrapper = opt + wrapper[len("/opt") :]
+    return [wrapper, *argv]
+
+
+def _runtime_command(config: FunctionConfig, task_root: Path | None, opt: str | None) -> list[str]:
     kind = runtime_ids.kind(config.runtime)
     if kind in ("nodejs", "nodejs-ric"):
         installed = runtime_catalog.resolve(config.runtime)
@@ -285,11 +306,45 @@ def environment_variables(
         for key, value in downstream.FAKE_CREDENTIALS.items():
             for name in _CREDENTIALS[key]:
                 values[name] = value
+    if init_type == SNAP_START:
+        _snap_start_variables(values, port)
     levels = config.log_levels
     if levels is not None:  # advanced logging controls: the runtime formats and filters its own records
         values["AWS_LAMBDA_LOG_FORMAT"] = "JSON"
         values["AWS_LAMBDA_LOG_LEVEL"] = levels[0]
     return values
+
+
+def _snap_start_variables(values: dict[str, str], port: int) -> None:
+    """A SnapStart template's variables: what Lambda's snapshot may hold and what it may not.
+
+    No log group or stream (a snapshot serves many environments, each with its own stream); no credentials in
+    variables, which would be frozen into the snapshot: the SDK's container provider instead
+    (``AWS_CONTAINER_CREDENTIALS_FULL_URI`` on the Runtime API's address, ``AWS_CONTAINER_AUTHORIZATION_TOKEN``),
+    whose answer the platform refreshes at each restore. The token is new for each template.
+    """
+    del values["AWS_LAMBDA_LOG_GROUP_NAME"], values["AWS_LAMBDA_LOG_STREAM_NAME"]
+    credentials = {key: values.pop(name, None) for key, names in _CREDENTIALS.items() for name in names}
+    if credentials.get("AccessKeyId") is not None:
+        values[CONTAINER_CREDENTIALS_URI] = f"http://127.0.0.1:{port}{CREDENTIALS_PATH}"
+        values[CONTAINER_CREDENTIALS_TOKEN] = secrets.token_urlsafe(24)
+
+
+def snap_start_credentials(variables: Mapping[str, str]) -> dict[str, str] | None:
+    """What ``GET /2021-04-23/credentials`` answers a template's environment (the SDK's container provider's JSON).
+
+    ``variables``: the ones ``environment_variables`` made *before* ``_snap_start_variables`` removed the keys,
+    i.e. called with another ``init_type``; None when the function has no credentials.
+    """
+    key = variables.get("AWS_ACCESS_KEY_ID")
+    if key is None:
+        return None
+    return {
+        "AccessKeyId": key,
+        "SecretAccessKey": variables.get("AWS_SECRET_ACCESS_KEY", ""),
+        "Token": variables.get("AWS_SESSION_TOKEN", ""),
+        "Expiration": "2099-01-01T00:00:00Z",
+    }
 
 
 def _node_path(identifier: str, opt: str | None, task_root: str) -> list[str]:
