@@ -72,6 +72,12 @@ class State(enum.Enum):
     RESET = "reset"  # no process after a timeout, crash or init failure
     SHUTTING_DOWN = "shutting_down"  # killed; waiting for the process to be gone
     TERMINATED = "terminated"
+    EXTENSIONS_INIT = "extensions_init"  # external extensions started; waiting for all of them to register
+    SNAPSHOTTING = "snapshotting"  # a SnapStart template's runtime waits in /restore/next: snapshot being taken
+    SNAPSHOTTED = "snapshotted"  # the template holds its version's snapshot; never placed
+    RESTORING = "restoring"  # restored from the snapshot: after-restore hooks, until the first /next
+    POST_RUNTIME = "post_runtime"  # the runtime waits on /next; an extension has not called event/next yet
+    DRAINING = "draining"  # graceful shutdown: SIGTERM to the runtime, SHUTDOWN to extensions, then SIGKILL
 
     __hash__ = object.__hash__  # members are singletons: hash by identity, in C (Enum's __hash__ is Python)
 
