@@ -4,15 +4,13 @@ fork server (runtimes/snapshot_server.py) and restored environments, driven by a
 from __future__ import annotations
 
 import json
-import sys
 import textwrap
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-from snapstart_harness import FakeRuntimeAPI, Template  # noqa: E402
+from tests.engine.snapstart_harness import FakeRuntimeAPI, Template
 
 HANDLER = textwrap.dedent(
     """
