@@ -378,6 +378,14 @@ class Lab:
         """One row per phase span: init, invoke, frozen, idle, shutdown (open ones end now)."""
         return self._engine.spans(include_open=include_open)
 
+    def telemetry(self) -> pd.DataFrame:
+        """Every Telemetry API record, oldest first: ``time`` (epoch seconds), ``type`` (``platform.start``, ...,
+        ``function``, ``extension``), ``record`` (Lambda's fields), ``environment_id``, ``function``, ``version``."""
+        import pandas as pd
+
+        rows = self._engine.call(lambda plane: plane.telemetry())
+        return pd.DataFrame(rows, columns=["time", "type", "record", "environment_id", "function", "version"])
+
     def logs(self, name: str, environment_id: str | None = None) -> str:
         """The log streams of function ``name`` (or one environment's), as Lambda's lines."""
         return self._engine.logs(name, environment_id)

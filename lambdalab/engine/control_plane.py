@@ -47,6 +47,7 @@ from lambdalab.core.limits import CAPACITY_REASON, THROTTLE_MESSAGE
 from lambdalab.core.records import End, InitReport, InitStart, InvocationRecord, PhaseSpan, Start, throttled_record
 from lambdalab.core.scheduler import LATEST, Alias, Scheduler, Throttled
 from lambdalab.engine import debug, runtimes
+from lambdalab.engine.agent_plane import AgentPlane
 from lambdalab.engine.async_events import AsyncEvents
 from lambdalab.engine.environment import EngineEnvironment
 from lambdalab.engine.result import EngineResult
@@ -68,6 +69,12 @@ def _uuid4() -> str:
 
 
 _VARIANT = "89ab"
+
+
+def _trace(invocation: Invocation) -> str:
+    """The X-Ray trace header the runtime gets for ``invocation`` (as ``runtimes.next_headers`` derives it)."""
+    rid = invocation.request_id.replace("-", "")
+    return f"Root=1-{int(invocation.submitted):08x}-{rid[:24]};Parent={rid[-16:]};Sampled=0;Lineage=1:{rid[:8]}:0"
 
 
 class ControlPlane:
@@ -106,6 +113,7 @@ class ControlPlane:
         self._wakeups: dict[str, asyncio.TimerHandle] = {}
         self._wake_at: dict[str, float] = {}
         self._arns: dict[tuple[str, str | None], str] = {}
+        self.agents = AgentPlane(self.loop, self.now, self.dispatch)  # extensions and telemetry
         self.spawner = Spawner(
             self.loop,
             settings,
@@ -117,6 +125,7 @@ class ControlPlane:
             paths=self.paths,
             registry=self.scheduler.registry,
             environments=self.environments,
+            agents=self.agents,
         )
         # the shared resources, as the facade and the read-only views know them
         self.limits, self.fd_budget, self.reaper = self.spawner.limits, self.spawner.fd_budget, self.spawner.reaper
@@ -311,6 +320,10 @@ class ControlPlane:
         environment = self.environments[effect.environment_id]
         invocation = effect.invocation
         connection, environment.parked = environment.parked, None
+        if environment.extensions is not None:  # INVOKE to the extensions as the invoke starts
+            options = invocation.options if isinstance(invocation.options, dict) else {}
+            trace = options.get("trace_id") or _trace(invocation)
+            self.agents.deliver(environment, invocation.request_id, effect.deadline_at, invocation.invoked_arn, trace)
         if connection is not None:  # else the runtime vanished; its exit event fails the invocation
             connection.send_invocation(runtimes.next_headers(invocation, effect.deadline_at), invocation.payload)
 
@@ -372,8 +385,22 @@ class ControlPlane:
 
     def _kill(self, effect: Kill) -> None:
         environment = self.environments[effect.environment_id]
-        environment.kill(effect.incarnation)
-        self.limits.kill_all(environment.cgroups)
+        incarnation = effect.incarnation
+
+        def kill() -> None:
+            environment.kill(incarnation)
+            self.limits.kill_all(environment.cgroups)
+
+        if environment.extensions is not None:
+            core = environment.pool.environments.get(environment.id)
+            # a shutdown with extensions registered: SIGTERM, SHUTDOWN, deadlines, then SIGKILL (a reset kills now)
+            if (
+                core is not None
+                and core.state is State.SHUTTING_DOWN
+                and self.agents.drain(environment, incarnation, kill)
+            ):
+                return
+        kill()
 
     def _complete(self, effect: CompleteInvocation) -> None:
         record = effect.record
@@ -397,6 +424,7 @@ class ControlPlane:
         entry = effect.entry
         if type(entry) in _DRAIN_BEFORE:  # what the runtime wrote so far belongs before this line
             environment.drain_output()
+        self.agents.log(environment, entry)
         index = environment.stream.add(entry)
         if isinstance(entry, Start):
             self._log_starts[entry.request_id] = index
@@ -435,6 +463,10 @@ class ControlPlane:
         self._wake_at[key] = when
         self._wakeups[key] = self.loop.call_at(when, self._on_wakeup, key)
         return True
+
+    def telemetry(self) -> list[tuple[float, str, Any, str, str, str]]:
+        """Every Telemetry API record (time, type, record, environment id, function, version), oldest first."""
+        return self.agents.table(list(self.environments.values()))
 
     # -- closing --------------------------------------------------------------------------------
     def _check_open(self) -> None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import itertools
 import json
 import socket
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -32,7 +33,10 @@ from lambdalab.engine.limits import descendants
 from lambdalab.engine.sandbox import Sandbox
 
 if TYPE_CHECKING:
+    from lambdalab.core.records import InitStart
+    from lambdalab.engine.extensions import Extensions
     from lambdalab.engine.spare import Spare
+    from lambdalab.engine.telemetry import Telemetry
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -45,6 +49,15 @@ class PlaneHooks:
     members: Callable[[list[Path]], Iterable[int]]  # the processes in an environment's cgroups
     shared: tuple[str, ...]  # folders every runtime may read (task roots, layers, the cache)
     hide: str  # the environments' folder, of which each runtime sees only its own
+    # an Extensions API or Telemetry API call (engine/extensions.py, engine/telemetry.py): the control plane's
+    agent: Callable[[EngineEnvironment, int, http_server.Connection, bytes, str, dict[bytes, str], bytes], None] = (
+        lambda environment, incarnation, connection, method, url, headers, body: connection.send(
+            404, http_server.NOT_FOUND
+        )
+    )
+    # the runtime asked for more, before the extensions are ready (telemetry's runtimeDone)
+    runtime_next: Callable[[EngineEnvironment, State], None] = lambda environment, state: None
+    account_id: str = "123456789012"
 
 
 class EngineEnvironment:
@@ -87,6 +100,34 @@ class EngineEnvironment:
         self.debug_port: int | None = None
         self.debug_held: float | None = None
         self._current: Sandbox | None = None
+        # extensions and telemetry (engine/extensions.py, engine/telemetry.py): None for most functions
+        self.address = "127.0.0.1"  # what sandbox.localdomain means inside it (its /etc/hosts, runtimes/launch.c)
+        self.extensions: Extensions | None = None
+        self.telemetry: Telemetry | None = None
+        self.draining: asyncio.Task[None] | None = None  # a graceful shutdown in progress
+        self.init_start: InitStart | None = None  # its INIT_START entry (a subscriber's platform.initStart)
+        self.invoke_at = 0.0  # when the current invoke was delivered, and what its runtime answered
+        self.response_at = 0.0
+        self.response_bytes = 0
+        self.response_status = "success"
+        self.runtime_done_at = 0.0
+        self.output_tap: Callable[[bytes], None] | None = None  # function log lines to telemetry
+
+    @property
+    def account_id(self) -> str:
+        return self.hooks.account_id
+
+    def output_writer(self, tap: Callable[[bytes], None] | None = None) -> Callable[[bytes], None]:
+        """Where a process's output goes: the log stream, and ``tap`` (telemetry) too when given."""
+        write = self.stream.write
+        if tap is None:
+            return write
+
+        def both(data: bytes) -> None:
+            write(data)
+            tap(data)
+
+        return both
 
     # -- processes ------------------------------------------------------------------------------
     def open_server(self, incarnation: int) -> int:
@@ -129,7 +170,7 @@ class EngineEnvironment:
             argv,
             cwd=cwd,
             env_vars=env_vars,
-            on_output=self.stream.write,
+            on_output=self.output_writer(self.output_tap),
             on_exit=lambda code: hooks.on_exit(self, incarnation, code),
             mounts=mounts,
             cgroups=self.cgroups,
@@ -156,7 +197,7 @@ class EngineEnvironment:
             cwd=self.code_dir,
             env_vars=env_vars,
             opt=opt,
-            on_output=self.stream.write,
+            on_output=self.output_writer(self.output_tap),
             on_exit=lambda code: on_exit(self, incarnation, code),
             marker=marker,
         )
@@ -167,16 +208,29 @@ class EngineEnvironment:
     def freeze(self) -> None:
         if self._current is not None:
             self._current.freeze()
+        if self.extensions is not None:
+            self.extensions.freeze()
+            if self.telemetry is not None:
+                self.telemetry.freeze()
 
     def thaw(self) -> None:
         if self._current is not None:
             self._current.thaw()
+        if self.extensions is not None:
+            self.extensions.thaw()
+            if self.telemetry is not None:
+                self.telemetry.thaw()
 
     def kill(self, incarnation: int) -> None:
         self.limits_ready.pop(incarnation, None)
         sandbox = self.sandboxes.get(incarnation)
         if sandbox is not None:
             sandbox.kill()
+        extensions = self.extensions
+        if extensions is not None and extensions.incarnation == incarnation:
+            extensions.kill()
+            if self.telemetry is not None:
+                self.telemetry.close()
         self.close_server(incarnation)
 
     def cancel_deadline(self) -> None:
@@ -199,6 +253,10 @@ class EngineEnvironment:
             self.close_server(incarnation)
         for sandbox in self.sandboxes.values():
             sandbox.kill()
+        if self.extensions is not None:
+            self.extensions.kill()
+        if self.telemetry is not None:
+            self.telemetry.close()
 
     parked_incarnation = 0
 
@@ -234,6 +292,18 @@ class RuntimeEndpoint:
             return
         environment.parked = connection
         environment.parked_incarnation = self._incarnation
+        extensions = environment.extensions
+        if extensions is not None and extensions.incarnation == self._incarnation:
+            # with extensions, a phase ends when the runtime *and* every extension wait on next
+            environment.hooks.runtime_next(environment, state)
+            extensions.when_ready(lambda: self._ready(state))
+            return
+        self._ready(state)
+
+    def _ready(self, state: State) -> None:
+        environment = self._environment
+        if self._state() is not state or environment.parked is None:
+            return  # the runtime or the phase went meanwhile
         if state is State.INITIALIZING:
             environment.max_memory_mb(self._incarnation)  # the peak so far, in case the process dies later
             ready = environment.limits_ready.pop(self._incarnation, None)
@@ -267,6 +337,10 @@ class RuntimeEndpoint:
                 )
             )
             return 413, api.PAYLOAD_TOO_LARGE_BODY
+        environment = self._environment
+        if environment.extensions is not None:
+            environment.response_at, environment.response_bytes = self._now(), len(body)
+            environment.response_status = "success"
         self._dispatch(ResponsePosted(self._id, self._incarnation, self._now(), request_id, body, memory))
         return 202, api.ACCEPTED_BODY
 
@@ -276,6 +350,10 @@ class RuntimeEndpoint:
             return rejected
         memory = self._environment.max_memory_mb(self._incarnation)
         kind = _error_type(body, error_type)
+        environment = self._environment
+        if environment.extensions is not None:
+            environment.response_at, environment.response_bytes = self._now(), len(body)
+            environment.response_status = "error"
         self._dispatch(ErrorPosted(*self._event_args(), request_id, body, kind, memory))
         return 202, api.ACCEPTED_BODY
 
@@ -292,10 +370,29 @@ class RuntimeEndpoint:
 
         A connection whose owner cannot be established (``peer.owned_by`` answers None) is refused.
         """
-        sandbox = self._environment.sandboxes.get(self._incarnation)
+        environment = self._environment
+        sandbox = environment.sandboxes.get(self._incarnation)
+        extensions = environment.extensions
+        if extensions is not None and extensions.incarnation == self._incarnation:  # its extensions' too
+            pids = extensions.pids()
+            if sandbox is not None:
+                return peer.owned_by(client, server, itertools.chain(self._pids(sandbox.pid), pids)) is True
+            return (
+                peer.owned_by(client, server, itertools.chain(pids, environment.hooks.members(environment.cgroups)))
+                is True
+            )
         if sandbox is None:
             return False
         return peer.owned_by(client, server, self._pids(sandbox.pid)) is True
+
+    def on_agent(
+        self, connection: http_server.Connection, method: bytes, url: str, headers: dict[bytes, str], body: bytes
+    ) -> None:
+        """An Extensions, Telemetry or Logs API call: the control plane's (``engine/extensions.py``)."""
+        state = self._state()
+        self._environment.hooks.agent(
+            self._environment, self._incarnation, connection, method, url if state is not None else "", headers, body
+        )
 
     def _pids(self, runtime: int) -> Iterator[int]:
         """The runtime first: its group's members are read only if it does not hold the connection; then its
@@ -308,6 +405,9 @@ class RuntimeEndpoint:
     def on_disconnect(self, connection: http_server.Connection) -> None:
         if self._environment.parked is connection:
             self._environment.parked = None
+        extensions = self._environment.extensions
+        if extensions is not None:
+            extensions.disconnected(connection)
 
 
 def _error_type(body: bytes, header: str | None) -> str:

@@ -27,7 +27,11 @@ _REASONS = {
     413: b"Request Entity Too Large",
     500: b"Internal Server Error",
 }
-_NOT_FOUND = b'{"errorType":"NotFound","errorMessage":"no such Runtime API route"}'
+NOT_FOUND = b'{"errorType":"NotFound","errorMessage":"no such Runtime API route"}'
+_NOT_FOUND = NOT_FOUND
+_EXTENSION_HEADER = b"lambda-extension-"
+# the Extensions, Telemetry and Logs APIs share the runtime's address (engine/extensions.py, engine/telemetry.py)
+_AGENT_PREFIXES = ("/2020-01-01/", "/2022-07-01/", "/2020-08-15/")
 _ERROR_TYPE_HEADER = api.H_ERROR_TYPE.lower().encode("latin-1")  # httptools hands names as sent: compared lowered
 
 
@@ -40,6 +44,9 @@ class Endpoint(Protocol):
     def on_init_error(self, body: bytes, error_type: str | None) -> tuple[int, bytes]: ...
     def on_disconnect(self, connection: Connection) -> None: ...
     def on_connect(self, client: tuple[str, int], server: tuple[str, int]) -> bool: ...
+    def on_agent(
+        self, connection: Connection, method: bytes, url: str, headers: dict[bytes, str], body: bytes
+    ) -> None: ...
 
 
 def listen() -> socket.socket:
@@ -67,6 +74,7 @@ class Connection(asyncio.Protocol):
         self._error_type: str | None = None
         self._body: list[bytes] = []
         self._body_size = 0
+        self._agent_headers: dict[bytes, str] | None = None  # Lambda-Extension-* (lowered), when sent
 
     # -- asyncio.Protocol ---------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -94,6 +102,7 @@ class Connection(asyncio.Protocol):
     def on_message_begin(self) -> None:
         self._url = b""
         self._error_type = None
+        self._agent_headers = None
         self._body = []
         self._body_size = 0
 
@@ -107,6 +116,10 @@ class Connection(asyncio.Protocol):
         elif name == b"expect" and value.lower() == b"100-continue" and self.transport is not None:
             # as Lambda's Runtime API (Go's net/http) answers: curl waits a second for this on bodies over 1 MB
             self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+        elif name.startswith(_EXTENSION_HEADER):
+            if self._agent_headers is None:
+                self._agent_headers = {}
+            self._agent_headers[name] = value.decode("latin-1").strip()
 
     def on_body(self, body: bytes) -> None:
         self._body_size += len(body)
@@ -121,6 +134,9 @@ class Connection(asyncio.Protocol):
         endpoint = self._endpoint
         if url == api.NEXT_PATH and method == b"GET":
             endpoint.on_next(self)
+            return
+        if url.startswith(_AGENT_PREFIXES):
+            endpoint.on_agent(self, method, url, self._agent_headers or {}, body)
             return
         if method != b"POST":
             self.send(405 if url.startswith(api.PREFIX) else 404, _NOT_FOUND)

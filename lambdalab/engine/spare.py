@@ -18,6 +18,7 @@ start; ``close`` ends it with the Lab. ``LAMBDALAB_SPARES=0`` turns spares off.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -44,6 +45,7 @@ class Spare:
     cgroups: list[Path]
     sandbox: Sandbox
     marker: str
+    address: str = "127.0.0.1"  # what sandbox.localdomain means inside it (``write_hosts``)
 
 
 class Spares:
@@ -97,6 +99,7 @@ class Spares:
         cgroups: list[Path] = []
         try:
             tmp.mkdir(parents=True, mode=0o700)
+            address = write_hosts(folder)
             mounts.mount_tmpfs(tmp, STORAGE_MB)
             cgroups = self._limits.create(name, PLACEHOLDER_MB)
             for path in cgroups:
@@ -120,7 +123,7 @@ class Spares:
             remove_tree(folder)
             return
         sandbox.guard(self._reaper, cgroups, marker)
-        self._spare = Spare(name, tmp, cgroups, sandbox, marker)
+        self._spare = Spare(name, tmp, cgroups, sandbox, marker, address)
 
     def _died(self, name: str) -> Callable[[int], None]:
         """A spare's exit before it was taken: its folder, groups and budget slot go (once taken, not called)."""
@@ -146,6 +149,32 @@ class Spares:
         self._closed = True
         if self._spare is not None:
             self._spare.sandbox.kill()
+
+
+HOSTS = "hosts"  # an environment folder's /etc/hosts, bound there by the launcher (runtimes/launch.c)
+SANDBOX_NAMES = "sandbox.localdomain sandbox"
+
+
+def loopback_address(folder: Path) -> str:
+    """An environment's own loopback address (all of 127.0.0.0/8 is loopback on Linux), from its folder's path:
+    two environments' extensions can then both listen on ``sandbox.localdomain:4243``."""
+    digest = hashlib.sha256(os.fsencode(folder)).digest()
+    return f"127.{64 + digest[0] % 128}.{digest[1]}.{1 + digest[2] % 254}"
+
+
+def write_hosts(folder: Path) -> str:
+    """The environment's ``/etc/hosts`` (the machine's, and ``sandbox.localdomain`` on its own loopback address)
+    in its folder, where the launcher binds it; the address."""
+    address = loopback_address(folder)
+    try:
+        with open("/etc/hosts", encoding="utf-8", errors="replace") as f:
+            machine = f.read()
+    except OSError:
+        machine = "127.0.0.1\tlocalhost\n"
+    if not machine.endswith("\n"):
+        machine += "\n"
+    (folder / HOSTS).write_text(f"{machine}{address}\t{SANDBOX_NAMES}\n", encoding="utf-8")
+    return address
 
 
 def _discard(_data: bytes) -> None:

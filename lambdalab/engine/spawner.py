@@ -18,6 +18,7 @@ import concurrent.futures
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from lambdalab.cache import cache_root
 from lambdalab.config import FunctionConfig
@@ -26,14 +27,17 @@ from lambdalab.core.events import Event, ProcessExited, ProcessStarted
 from lambdalab.core.logstream import LogStream
 from lambdalab.core.pool import Pool
 from lambdalab.core.records import log_stream_name
-from lambdalab.engine import debug, fd_budget, mounts, runtimes
+from lambdalab.engine import debug, extensions, fd_budget, mounts, runtimes
 from lambdalab.engine.environment import EngineEnvironment, PlaneHooks
 from lambdalab.engine.jsonlogs import JsonLogs
 from lambdalab.engine.limits import Limits
 from lambdalab.engine.reaper import Reaper, remove_tree
 from lambdalab.engine.sandbox import Sandbox, lab_marker, marked_environment
 from lambdalab.engine.settings import LabSettings
-from lambdalab.engine.spare import ENVIRONMENTS, Spares
+from lambdalab.engine.spare import ENVIRONMENTS, Spare, Spares, write_hosts
+
+if TYPE_CHECKING:
+    from lambdalab.engine.agent_plane import AgentPlane
 
 MAX_RETIRED_ENVIRONMENTS = 1000  # gone environments whose log streams stay readable
 
@@ -54,6 +58,7 @@ class Spawner:
         paths: dict[tuple[str, str], runtimes.RuntimePaths],
         registry: dict[str, Pool],
         environments: dict[str, EngineEnvironment],
+        agents: AgentPlane | None = None,
     ) -> None:
         """``code``, ``paths``, ``registry`` (the scheduler's environment id -> pool) are read; new environments
         are added to ``environments``."""
@@ -65,6 +70,7 @@ class Spawner:
         self.paths = paths
         self.registry = registry
         self.environments = environments
+        self.agents = agents  # extensions and telemetry (engine/agent_plane.py)
         self.retired: collections.deque[str] = collections.deque()
         self.limits = Limits(lab_id, enabled=settings.use_cgroups)
         self.fd_budget = fd_budget.process_budget()
@@ -98,6 +104,11 @@ class Spawner:
             members=self.limits.members,
             shared=self.shared_folders,
             hide=str(self.environments_dir),
+            **(
+                {"agent": agents.on_agent, "runtime_next": agents.runtime_next, "account_id": settings.account_id}
+                if agents is not None
+                else {}
+            ),
         )
 
     def spawn(self, effect: SpawnRuntime) -> None:
@@ -134,6 +145,43 @@ class Spawner:
             paths = self.paths.get((environment.pool.spec.function, environment.pool.spec.code))
             opt = (paths.opt if paths is not None else None) or str(self.empty_opt)
             argv = runtimes.command(config, environment.code_dir, opt)
+            files = extensions.extension_files(paths.opt if paths is not None else None)
+            if files and self.agents is not None:  # its extensions start first; the runtime once they registered
+                layer_bin = paths.bin if paths is not None else ()
+                extension_vars = extensions.variables(env_vars, layer_bin)
+                self.agents.launch(
+                    environment,
+                    incarnation,
+                    files,
+                    extension_vars,
+                    opt=opt,
+                    marker=marker,
+                    reaper=self.reaper,
+                    start_runtime=lambda: self._start(environment, incarnation, spare, argv, env_vars, opt, marker),
+                )
+                self.loop.call_soon(self.dispatch, ProcessStarted(environment.id, incarnation, self.now()))
+                return
+        except Exception as exc:  # noqa: BLE001 - the process never ran: the core sees it exit at once
+            if isinstance(exc, OSError):
+                self.fd_budget.warn_full()
+            environment.close_server(incarnation)
+            self.loop.call_soon(self.on_exit, environment, incarnation, 127)
+            return
+        if self._start(environment, incarnation, spare, argv, env_vars, opt, marker):
+            self.loop.call_soon(self.dispatch, ProcessStarted(environment.id, incarnation, self.now()))
+
+    def _start(
+        self,
+        environment: EngineEnvironment,
+        incarnation: int,
+        spare: Spare | None,
+        argv: list[str],
+        env_vars: dict[str, str],
+        opt: str,
+        marker: str,
+    ) -> bool:
+        """The incarnation's runtime process: in the spare's launcher, or a new one. False if it could not start."""
+        try:
             if spare is not None and Sandbox.command_fits(argv, env_vars):
                 sandbox = environment.adopt(spare.sandbox, argv, env_vars, incarnation, opt, marker)
             else:
@@ -147,13 +195,13 @@ class Spawner:
                 self.fd_budget.warn_full()
             environment.close_server(incarnation)
             self.loop.call_soon(self.on_exit, environment, incarnation, 127)
-            return
+            return False
         sandbox.guard(self.reaper, environment.cgroups, marker)
         if not sandbox.joined or self.limits.memory_base is None:  # else it was born inside its groups
             environment.limits_ready[incarnation] = self.loop.run_in_executor(
                 self.executor, self.limits.enter, environment.cgroups, sandbox.pid, environment.pool.spec.memory_mb
             )
-        self.loop.call_soon(self.dispatch, ProcessStarted(environment.id, incarnation, self.now()))
+        return True
 
     def new_environment(self, environment_id: str) -> EngineEnvironment:
         """An environment's folder, /tmp and groups: the spare's where one serves (``engine/spare.py``), else made now.
@@ -181,12 +229,14 @@ class Spawner:
         else:
             stream = LogStream(name, max_entries=self.settings.max_log_entries)
         if spare is not None:
-            tmp = spare.tmp
+            tmp, address = spare.tmp, spare.address
         else:
             tmp = self.environments_dir / environment_id / "tmp"
             tmp.mkdir(parents=True, mode=0o700)
+            address = write_hosts(tmp.parent)  # sandbox.localdomain: its own loopback address
             mounts.mount_tmpfs(tmp, config.ephemeral_storage_mb)  # where allowed: its size is ephemeral_storage_mb
         environment = EngineEnvironment(environment_id, pool, config, code_dir, stream, tmp, self.hooks)
+        environment.address = address
         if spare is not None:
             environment.cgroups = spare.cgroups  # already watched by the reaper
             environment.spare = spare
@@ -198,6 +248,10 @@ class Spawner:
         return environment
 
     def on_exit(self, environment: EngineEnvironment, incarnation: int, returncode: int) -> None:
+        draining = environment.draining
+        if draining is not None and not draining.done():  # a graceful shutdown: reported once all have gone
+            draining.add_done_callback(lambda _: self.on_exit(environment, incarnation, returncode))
+            return
         sandbox = environment.sandboxes.pop(incarnation, None)
         memory = sandbox.peak_memory_mb if sandbox is not None else 0  # its group is forgotten (Sandbox._reap)
         if incarnation in environment.slots:

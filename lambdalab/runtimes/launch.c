@@ -13,7 +13,8 @@
       the folders of READONLY (":"-separated: the Lab's task roots, layers, runtime folders and lambdalab's
       cache, shared by every environment) bound read-only on themselves, and HIDE (the Lab's folder of
       environments) covered by an empty read-only tmpfs in which only TMP's parent, this environment's own
-      folder, is bound again: no environment reads or changes another's /tmp or a file others run;
+      folder, is bound again: no environment reads or changes another's /tmp or a file others run; and
+      TMP's sibling "hosts", where it exists, read-only on /etc/hosts (sandbox.localdomain);
    4. execs PROGRAM with the environment it was given.
    With "@stdin" it is a spare environment (lambdalab/engine/spare.py): after steps 1-3 it waits for its
    runtime on stdin, NUL-separated: OPT, the working directory, the argument count, the arguments, then
@@ -78,6 +79,17 @@ static void hide_others(const char *hide, const char *tmp, int own_fd) {
     if (mount(source, path, NULL, MS_BIND | MS_REC, NULL) != 0) fail("bind the environment's folder");
     if (mount("none", hide, NULL, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV, NULL) != 0) fail("cover read-only");
     close(own_fd);
+}
+
+/* The environment's /etc/hosts (TMP's sibling "hosts", written by lambdalab/engine/spare.py: the machine's
+   lines and sandbox.localdomain on the environment's own loopback address), bound read-only where it exists. */
+static void bind_hosts(const char *tmp) {
+    char own[4096], hosts[4200];
+    snprintf(own, sizeof own, "%s", tmp);
+    snprintf(hosts, sizeof hosts, "%s/hosts", dirname(own));
+    if (access(hosts, R_OK) != 0) return;
+    if (mount(hosts, "/etc/hosts", NULL, MS_BIND, NULL) != 0) fail("mount --bind /etc/hosts");
+    mount("none", "/etc/hosts", NULL, MS_BIND | MS_REMOUNT | MS_RDONLY, NULL);
 }
 
 /* The spare's wait: the command arrives on stdin; an owner that goes away (EOF before a command) ends it. */
@@ -151,6 +163,7 @@ int main(int argc, char **argv) {
         if (strcmp(hide, "-") != 0 && own_fd < 0) fail("the environment's folder");
         bind_opt(opt); /* before /tmp: both folders may live under the machine's /tmp */
         if (mount(tmp, "/tmp", NULL, MS_BIND, NULL) != 0) fail("mount --bind /tmp");
+        bind_hosts(tmp);
         read_only(readonly);
         hide_others(hide, tmp, own_fd);
     }

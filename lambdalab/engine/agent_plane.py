@@ -1,0 +1,332 @@
+"""Extensions and telemetry for the control plane: what it does with them, on the engine's loop.
+
+``AgentPlane`` joins ``engine/extensions.py`` (the Extensions API and the extension processes) and
+``engine/telemetry.py`` (subscriptions and deliveries) to the environments: it launches a function's external
+extensions before its runtime (``launch``, called by the spawner), routes every Extensions/Telemetry/Logs API
+call (``on_agent``), emits the Telemetry API's records in Lambda's order (``platform.initStart`` →
+``platform.extension`` → ``platform.telemetrySubscription`` → ``platform.initRuntimeDone`` →
+``platform.initReport`` → ``platform.start`` → ``platform.runtimeDone`` → ``platform.report``, with the
+``function`` and ``extension`` log lines), sends ``INVOKE`` when an invoke starts (``deliver``), and performs
+Lambda's graceful shutdown (``drain``) where extensions are registered. It keeps the Lab's table of every
+telemetry record (``rows``, ``lab.telemetry()``). Functions without extensions pay one ``is None`` test per
+phase; their platform records are derived from their log streams when the table is read.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from lambdalab.core.events import Event, InitErrorPosted
+from lambdalab.core.lifecycle import State
+from lambdalab.core.records import End, InitReport, InitStart, LogEntry, Report, Start
+from lambdalab.engine import http_server, mounts
+from lambdalab.engine.environment import EngineEnvironment
+from lambdalab.engine.extensions import PREFIX, Extensions
+from lambdalab.engine.jsonlogs import JsonLogs
+from lambdalab.engine.telemetry import LOGS_PATH, TELEMETRY_PATH, Telemetry, span
+
+MAX_ROWS = 100_000
+
+
+class AgentPlane:
+    """One Lab's extensions and telemetry."""
+
+    def __init__(
+        self, loop: asyncio.AbstractEventLoop, now: Callable[[], float], dispatch: Callable[[Event], None]
+    ) -> None:
+        self.loop = loop
+        self.now = now
+        self.dispatch = dispatch
+        # (time, type, record, environment id, function, version): every record, for lab.telemetry()
+        self.rows: collections.deque[tuple[float, str, Any, str, str, str]] = collections.deque(maxlen=MAX_ROWS)
+        self.environments: set[str] = set()  # the ones whose records are live here (the rest: from their streams)
+
+    # -- starting -------------------------------------------------------------------------------
+    def _setup(self, environment: EngineEnvironment, incarnation: int) -> Extensions:
+        """The incarnation's registry and telemetry (made at its launch, or at an internal extension's register)."""
+        extensions = environment.extensions
+        if extensions is not None and extensions.incarnation == incarnation:
+            return extensions
+        telemetry = environment.telemetry
+        if telemetry is not None:
+            telemetry.close()
+        spec = environment.pool.spec
+        key = (environment.id, spec.function, spec.version)
+        rows = self.rows
+
+        def sink(at: float, kind: str, record: Any) -> None:
+            rows.append((at, kind, record, *key))
+
+        telemetry = Telemetry(environment.address, sink)
+        environment.telemetry = telemetry
+        self.environments.add(environment.id)
+        extensions = Extensions(
+            environment,
+            incarnation,
+            on_failure=lambda error_type: self._failed(environment, incarnation, error_type),
+            on_event=lambda kind, record: telemetry.emit(self.now(), kind, record),
+        )
+        environment.extensions = extensions
+        environment.output_tap = self._tap(telemetry, "function")
+        entry = environment.init_start
+        if entry is not None:
+            self._platform(environment, entry)
+        return extensions
+
+    def launch(
+        self,
+        environment: EngineEnvironment,
+        incarnation: int,
+        files: list[Path],
+        env_vars: dict[str, str],
+        *,
+        opt: str,
+        marker: str,
+        reaper: Any,
+        start_runtime: Callable[[], bool],
+    ) -> None:
+        """Start the external extensions; the runtime once all registered (a failure fails the init)."""
+        extensions = self._setup(environment, incarnation)
+        telemetry = environment.telemetry
+        assert telemetry is not None
+        writer = environment.output_writer(self._tap(telemetry, "extension"))
+        registered = extensions.launch(
+            files, env_vars, namespaced=mounts.used(), opt=opt, marker=marker, reaper=reaper, on_output=writer
+        )
+
+        def go(done: asyncio.Future[None]) -> None:
+            if done.cancelled() or done.exception() is not None or extensions.shutting_down:
+                return
+            core = environment.pool.environments.get(environment.id)
+            if core is None or core.incarnation != incarnation or core.state is not State.INITIALIZING:
+                return
+            if not start_runtime():
+                extensions.kill()
+
+        registered.add_done_callback(go)
+
+    def _tap(self, telemetry: Telemetry, kind: str) -> Callable[[bytes], None]:
+        pending = bytearray()
+
+        def tap(data: bytes) -> None:
+            pending.extend(data)
+            *lines, rest = pending.split(b"\n")
+            pending[:] = rest
+            at = self.now()
+            for line in lines:
+                telemetry.emit(at, kind, line.decode("utf-8", "replace"))
+
+        return tap
+
+    def _failed(self, environment: EngineEnvironment, incarnation: int, error_type: str) -> None:
+        """An extension made the incarnation fail: its init fails with the extension's error type."""
+        core = environment.pool.environments.get(environment.id)
+        if core is None or core.incarnation != incarnation:
+            return
+        if core.state is State.INITIALIZING:
+            body = json.dumps({"errorMessage": f"extension failed: {error_type}", "errorType": error_type}).encode()
+            self.dispatch(InitErrorPosted(environment.id, incarnation, self.now(), body, error_type))
+        extensions = environment.extensions
+        if extensions is not None:
+            extensions.kill()
+        sandbox = environment.sandboxes.get(incarnation)
+        if sandbox is not None:
+            sandbox.kill()  # its exit ends the incarnation
+        else:
+            self.loop.call_soon(environment.hooks.on_exit, environment, incarnation, 1)
+
+    # -- the APIs -------------------------------------------------------------------------------
+    def on_agent(
+        self,
+        environment: EngineEnvironment,
+        incarnation: int,
+        connection: http_server.Connection,
+        method: bytes,
+        url: str,
+        headers: dict[bytes, str],
+        body: bytes,
+    ) -> None:
+        core = environment.pool.environments.get(environment.id)
+        if not url or core is None or core.incarnation != incarnation:
+            connection.send(403, b'{"errorType":"Extension.InvalidExtensionState","errorMessage":"environment gone"}')
+            return
+        extensions = environment.extensions
+        if extensions is None or extensions.incarnation != incarnation:
+            if not (url.startswith(PREFIX) and core.state in (State.STARTING, State.INITIALIZING)):
+                connection.send(
+                    403,
+                    b'{"errorType":"Extension.RegistrationClosed","errorMessage":"Extension registration closed already"}',
+                )
+                return
+            extensions = self._setup(environment, incarnation)
+        if url in (TELEMETRY_PATH, LOGS_PATH):
+            if method != b"PUT":
+                connection.send(405, http_server.NOT_FOUND)
+                return
+            agent = extensions.by_id.get(headers.get(b"lambda-extension-identifier", ""))
+            if agent is None:
+                message = b'{"errorType":"Extension.UnknownExtensionIdentifier","errorMessage":"Unknown extension"}'
+                connection.send(403, message)
+                return
+            telemetry = environment.telemetry
+            assert telemetry is not None
+            connection.send(*telemetry.subscribe(agent.name, body, logs_api=url == LOGS_PATH))
+            return
+        extensions.handle(connection, method, url, headers, body)
+
+    def runtime_next(self, environment: EngineEnvironment, state: State) -> None:
+        """The runtime asked for more: registration closes; ``initRuntimeDone`` or ``runtimeDone``."""
+        extensions, telemetry = environment.extensions, environment.telemetry
+        if extensions is None or telemetry is None:
+            return
+        now = self.now()
+        if state is State.INITIALIZING:
+            extensions.registration_open = False
+            telemetry.emit(
+                now,
+                "platform.initRuntimeDone",
+                {"initializationType": self._init_type(environment), "phase": "init", "status": "success"},
+            )
+            extensions.when_ready(lambda: self._init_ready(environment))
+            return
+        if state is State.FINISHING:
+            environment.runtime_done_at = now
+            start, answered = environment.invoke_at, environment.response_at or now
+            record: dict[str, Any] = {
+                "requestId": environment.pool.environments[environment.id].last_request,
+                "status": environment.response_status,
+                "metrics": {
+                    "durationMs": round((now - start) * 1000.0, 3),
+                    "producedBytes": environment.response_bytes,
+                },
+                "spans": [
+                    span("responseLatency", start, answered),
+                    span("responseDuration", answered, answered),
+                    span("runtimeOverhead", answered, now),
+                ],
+            }
+            telemetry.emit(now, "platform.runtimeDone", record)
+
+    def _init_ready(self, environment: EngineEnvironment) -> None:
+        """Init is over (the runtime and every extension wait on next): ``platform.initReport``; subscriptions close."""
+        telemetry, entry = environment.telemetry, environment.init_start
+        if telemetry is None:
+            return
+        telemetry.init_done()
+        now = self.now()
+        started = entry.at if entry is not None else now
+        record = {
+            "initializationType": self._init_type(environment),
+            "phase": "init",
+            "status": "success",
+            "metrics": {"durationMs": round((now - started) * 1000.0, 3)},
+        }
+        telemetry.emit(now, "platform.initReport", record)
+
+    @staticmethod
+    def _init_type(environment: EngineEnvironment) -> str:
+        render = environment.stream.render
+        return (
+            render.initialization_type
+            if isinstance(render, JsonLogs)
+            else environment.pool.environments[environment.id].init_type
+        )
+
+    # -- phases ---------------------------------------------------------------------------------
+    def deliver(
+        self, environment: EngineEnvironment, request_id: str, deadline_at: float, arn: str, trace: str
+    ) -> None:
+        """An invoke starts: INVOKE to the subscribed extensions."""
+        extensions = environment.extensions
+        if extensions is None:
+            return
+        environment.invoke_at = self.now()
+        environment.response_at, environment.response_bytes, environment.response_status = 0.0, 0, "success"
+        extensions.invoke(request_id, int(deadline_at * 1000), arn, trace)
+
+    def log(self, environment: EngineEnvironment, entry: LogEntry) -> None:
+        """A platform log entry: its telemetry record, where extensions or subscribers are."""
+        if type(entry) is InitStart:
+            environment.init_start = entry
+        if environment.telemetry is not None and environment.extensions is not None:
+            self._platform(environment, entry)
+
+    def _platform(self, environment: EngineEnvironment, entry: LogEntry) -> None:
+        telemetry = environment.telemetry
+        assert telemetry is not None
+        if type(entry) is InitReport:
+            if entry.status.value == "success":
+                return  # sent at init's end (``_init_ready``), as Lambda always does
+            done = {
+                "initializationType": self._init_type(environment),
+                "phase": entry.phase,
+                "status": entry.status.value,
+            }
+            if entry.error_type:
+                done["errorType"] = entry.error_type
+            telemetry.emit(entry.at, "platform.initRuntimeDone", done)
+        kind, record = _builder(environment).record(entry)
+        if not kind:
+            return
+        if type(entry) is Report and environment.runtime_done_at:
+            record["spans"] = [span("extensionOverhead", environment.runtime_done_at, entry.at)]
+            environment.runtime_done_at = 0.0
+        telemetry.emit(entry.at, kind, record)
+
+    # -- shutdown -------------------------------------------------------------------------------
+    def drain(self, environment: EngineEnvironment, incarnation: int, kill: Callable[[], None]) -> bool:
+        """Graceful shutdown where extensions are registered (True: begun; ``kill`` at its end), else False."""
+        extensions = environment.extensions
+        if extensions is None or extensions.incarnation != incarnation or extensions.shutting_down:
+            return False
+        if not any(a.registered for a in extensions.agents.values()):
+            return False
+        environment.draining = self.loop.create_task(self._drain(environment, extensions, incarnation, kill))
+        return True
+
+    async def _drain(
+        self, environment: EngineEnvironment, extensions: Extensions, incarnation: int, kill: Callable[[], None]
+    ) -> None:
+        telemetry = environment.telemetry
+        try:
+            if telemetry is not None:
+                telemetry.flush()
+            await extensions.shutdown(
+                environment.sandboxes.get(incarnation), "spindown", lambda: int(self.now() * 1000)
+            )
+            if telemetry is not None:
+                await telemetry.drain(self.loop.time() + 0.2)
+        finally:
+            if telemetry is not None:
+                telemetry.close()
+            kill()
+
+    # -- the table ------------------------------------------------------------------------------
+    def table(self, environments: list[EngineEnvironment]) -> list[tuple[float, str, Any, str, str, str]]:
+        """Every telemetry record, oldest first: live ones, and those of other environments from their streams."""
+        rows = list(self.rows)
+        for environment in environments:
+            if environment.id in self.environments:
+                continue
+            builder = _builder(environment)
+            spec = environment.pool.spec
+            for entry in list(environment.stream.entries):
+                if isinstance(entry, (Start, Report, InitStart, InitReport)):
+                    kind, record = builder.record(entry)
+                    rows.append((entry.at, kind, record, environment.id, spec.function, spec.version))
+                elif isinstance(entry, End):
+                    continue
+        rows.sort(key=lambda row: row[0])
+        return rows
+
+
+def _builder(environment: EngineEnvironment) -> JsonLogs:
+    render = environment.stream.render
+    if isinstance(render, JsonLogs):
+        return render
+    return JsonLogs(environment.config, environment.pool.spec.version, environment.stream.name)

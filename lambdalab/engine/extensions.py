@@ -1,0 +1,473 @@
+"""The Extensions API (``/2020-01-01/extension/*``) of one environment incarnation, and its extension processes.
+
+As Lambda's RAPID does it: every executable in the function's merged ``/opt/extensions`` (its layers') is an
+*external* extension, started as its own process before the runtime (inside the environment's cgroups and
+mount namespace, through the launcher, with the function's variables, ``AWS_LAMBDA_RUNTIME_API`` and a
+``PATH`` on the base interpreter's folder, never the owner's venv), named by its file name. The runtime
+starts once every external one has registered; one that exits first, posts ``init/error`` or cannot start
+fails the init (``Extension.Crash``, ``Extension.InitError``, ``Extension.LaunchError``). Any other name that
+registers while registration is open is an *internal* extension (a thread of the runtime, or one started by
+``AWS_LAMBDA_EXEC_WRAPPER``), which may not take ``SHUTDOWN``. At most ten extensions. Registration closes at
+the runtime's first ``/next``; init ends, and later every invoke ends, only when the runtime *and* every
+registered extension wait on ``event/next`` (``when_ready``): until then the environment is neither frozen nor
+done, and its time is billed. ``INVOKE`` goes to the subscribers when an invoke starts; ``shutdown`` is
+Lambda's graceful shutdown: SIGTERM to the runtime (300 ms, 500 ms with an internal extension), then
+``SHUTDOWN`` (``deadlineMs``, ``shutdownReason``) to the subscribed external extensions, SIGKILL at the
+2,000 ms deadline.
+
+Routes, status codes, headers and 403 bodies are RAPID's (``rapi/handler/agent*.go``). This module performs;
+the control plane (``engine/control_plane.py``) decides when.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import sys
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final
+
+from lambdalab.engine import http_server
+from lambdalab.engine.sandbox import Sandbox, marked_environment
+
+if TYPE_CHECKING:
+    from lambdalab.engine.environment import EngineEnvironment
+
+PREFIX: Final = "/2020-01-01/extension"
+REGISTER_PATH: Final = PREFIX + "/register"
+NEXT_PATH: Final = PREFIX + "/event/next"
+INIT_ERROR_PATH: Final = PREFIX + "/init/error"
+EXIT_ERROR_PATH: Final = PREFIX + "/exit/error"
+H_NAME: Final = b"lambda-extension-name"
+H_IDENTIFIER: Final = b"lambda-extension-identifier"
+H_ACCEPT_FEATURE: Final = b"lambda-extension-accept-feature"
+H_ERROR_TYPE: Final = b"lambda-extension-function-error-type"
+MAX_EXTENSIONS: Final = 10  # RAPID's core.MaxAgentsAllowed
+EVENTS: Final = ("INVOKE", "SHUTDOWN")
+# Lambda's documented shutdown budget (AWS docs, "Lambda execution environment lifecycle": Shutdown phase)
+RUNTIME_GRACE_S: Final = 0.3
+RUNTIME_GRACE_INTERNAL_S: Final = 0.5
+SHUTDOWN_DEADLINE_S: Final = 2.0
+ACCEPTED: Final = b'{"status":"OK"}'
+
+
+def error_body(error_type: str, message: str) -> bytes:
+    return json.dumps({"errorType": error_type, "errorMessage": message}).encode()
+
+
+def extension_files(opt: str | None) -> list[Path]:
+    """The external extensions of a merged ``/opt``: its ``extensions/`` files, by name (RAPID's order)."""
+    if not opt:
+        return []
+    folder = Path(opt) / "extensions"
+    try:
+        names = sorted(os.listdir(folder))
+    except OSError:
+        return []
+    return [folder / n for n in names if (folder / n).is_file()]
+
+
+def base_bin() -> str:
+    """The base interpreter's folder (``python3`` for ``#!/usr/bin/env python3``), never a venv's: an extension
+    sees the packages it brings, not the owner's."""
+    return str(Path(sys.base_prefix) / "bin")
+
+
+def variables(runtime_vars: Mapping[str, str], layer_bin: tuple[str, ...]) -> dict[str, str]:
+    """An extension's environment: the runtime's (Lambda's and the function's variables) without what only the
+    runtime reads, ``PATH`` on the layers' ``bin``, the base interpreter's folder and the system's."""
+    out = {k: v for k, v in runtime_vars.items() if k != "_HANDLER" and not k.startswith("_LAMBDALAB")}
+    out.pop("PYTHONPATH", None)
+    out.pop("NODE_PATH", None)
+    out["PATH"] = os.pathsep.join([*layer_bin, base_bin(), "/usr/local/bin", "/usr/bin", "/bin"])
+    return out
+
+
+@dataclass
+class Agent:
+    """One extension: launched (external) and/or registered."""
+
+    name: str
+    external: bool
+    identifier: str = ""
+    events: frozenset[str] = frozenset()
+    registered: bool = False
+    sandbox: Sandbox | None = None
+    parked: http_server.Connection | None = None
+    pending: list[bytes] = field(default_factory=list)
+    busy: bool = False  # took an event and has not asked for the next yet
+    error_type: str | None = None  # posted through init/error or exit/error
+    exited: int | None = None
+
+
+class Extensions:
+    """The extensions of one incarnation: processes, registry, events, readiness, graceful shutdown."""
+
+    def __init__(
+        self,
+        environment: EngineEnvironment,
+        incarnation: int,
+        *,
+        on_failure: Callable[[str], None],
+        on_event: Callable[[str, dict[str, Any]], None] | None = None,
+    ) -> None:
+        """``on_failure(error_type)``: an extension made the init fail, or crashed later (once).
+        ``on_event(type, record)``: a telemetry record to emit (``platform.extension``)."""
+        self.environment = environment
+        self.incarnation = incarnation
+        self.agents: dict[str, Agent] = {}  # by name
+        self.by_id: dict[str, Agent] = {}
+        self.registration_open = True
+        self._on_failure = on_failure
+        self._on_event = on_event
+        self._failed = False
+        self._all_registered: asyncio.Future[None] | None = None
+        self._waiters: list[Callable[[], None]] = []
+        self.shutting_down = False
+        self.invoke_started = 0.0
+
+    # -- external extensions ------------------------------------------------------------------
+    def launch(
+        self,
+        files: list[Path],
+        env_vars: Mapping[str, str],
+        *,
+        namespaced: bool,
+        opt: str,
+        marker: str,
+        reaper: Any,
+        on_output: Callable[[bytes], None],
+    ) -> asyncio.Future[None]:
+        """Start every file as an external extension; the future ends when all registered (or one failed)."""
+        loop = asyncio.get_running_loop()
+        self._all_registered = loop.create_future()
+        environment = self.environment
+        if len(files) > MAX_EXTENSIONS:
+            self._fail("Extension.TooManyExtensions")
+            return self._all_registered
+        for path in files:
+            agent = Agent(path.name, external=True)
+            self.agents[agent.name] = agent
+            program = f"/opt/extensions/{path.name}" if namespaced else str(path)
+            own_marker = f"{marker}ext/{path.name}/"
+            try:
+                agent.sandbox = Sandbox(
+                    [program],
+                    cwd=environment.code_dir,
+                    env_vars=marked_environment(env_vars, own_marker),
+                    on_output=on_output,
+                    on_exit=lambda code, a=agent: self._exited(a, code),
+                    mounts=(str(environment.tmp), opt),
+                    cgroups=environment.cgroups,
+                    shared=environment.hooks.shared,
+                    hide=environment.hooks.hide,
+                )
+            except Exception:  # noqa: BLE001 - it never ran: Lambda's launch error
+                self._fail("Extension.LaunchError")
+                break
+            agent.sandbox.guard(reaper, [], own_marker)  # its own descendants: the runtime's scan skips it
+        self._check_registered()
+        return self._all_registered
+
+    def pids(self) -> list[int]:
+        return [a.sandbox.pid for a in self.agents.values() if a.sandbox is not None and a.exited is None]
+
+    @property
+    def external(self) -> list[Agent]:
+        return [a for a in self.agents.values() if a.external]
+
+    @property
+    def has_internal(self) -> bool:
+        return any(not a.external and a.registered for a in self.agents.values())
+
+    def _exited(self, agent: Agent, code: int) -> None:
+        agent.exited = code
+        if agent.parked is not None:
+            agent.parked = None
+        if self.shutting_down:
+            self._notify()
+            return
+        if not agent.registered:
+            self._fail("Extension.InitError" if agent.error_type else "Extension.Crash")
+        elif not self._failed:
+            self._fail("Extension.ExitError" if agent.error_type else "Extension.Crash")
+        self._notify()
+
+    def _fail(self, error_type: str) -> None:
+        if self._failed:
+            return
+        self._failed = True
+        future = self._all_registered
+        if future is not None and not future.done():
+            future.set_exception(ExtensionFailed(error_type))
+        self._on_failure(error_type)
+
+    @property
+    def failed(self) -> bool:
+        return self._failed
+
+    def _check_registered(self) -> None:
+        future = self._all_registered
+        if future is not None and not future.done() and all(a.registered for a in self.external):
+            future.set_result(None)
+
+    # -- the routes -----------------------------------------------------------------------------
+    def handle(
+        self, connection: http_server.Connection, method: bytes, url: str, headers: dict[bytes, str], body: bytes
+    ) -> None:
+        """One Extensions API request: answered now, or (``event/next``) parked."""
+        if url == NEXT_PATH and method == b"GET":
+            self._next(connection, headers)
+            return
+        if method != b"POST":
+            connection.send(405 if url.startswith(PREFIX) else 404, http_server.NOT_FOUND)
+            return
+        if url == REGISTER_PATH:
+            status, answer, extra = self._register(headers, body)
+            connection.send(status, answer, extra)
+            return
+        if url in (INIT_ERROR_PATH, EXIT_ERROR_PATH):
+            status, answer = self._error(headers, "init" if url == INIT_ERROR_PATH else "exit")
+            connection.send(status, answer)
+            return
+        connection.send(404, http_server.NOT_FOUND)
+
+    def _register(self, headers: dict[bytes, str], body: bytes) -> tuple[int, bytes, bytes]:
+        name = headers.get(H_NAME, "")
+        if not name:
+            return 403, error_body("Extension.InvalidExtensionName", "Empty extension name"), b""
+        try:
+            request = json.loads(body or b"{}")
+            if not isinstance(request, dict):
+                raise ValueError
+        except ValueError:
+            return 403, error_body("InvalidRequestFormat", "Invalid request body"), b""
+        if "configurationKeys" in request:
+            message = "configurationKeys are deprecated; use environment variables instead"
+            return 403, error_body("InvalidRequestFormat", message), b""
+        events = request.get("events") or []
+        if not isinstance(events, list) or any(e not in EVENTS for e in events):
+            return 403, error_body("Extension.InvalidEventType", f"Invalid event types: {events}"), b""
+        if not self.registration_open:
+            return 403, error_body("Extension.RegistrationClosed", "Extension registration closed already"), b""
+        agent = self.agents.get(name)
+        if agent is not None and agent.registered:
+            return (
+                403,
+                error_body("Extension.InvalidExtensionState", "Extension with this name already registered"),
+                b"",
+            )
+        if agent is None:
+            if len(self.agents) >= MAX_EXTENSIONS:
+                return (
+                    403,
+                    error_body("Extension.TooManyExtensions", f"Extension limit ({MAX_EXTENSIONS}) reached"),
+                    b"",
+                )
+            if "SHUTDOWN" in events:  # RAPID's errEventNotSupportedForInternalAgent
+                message = f"SHUTDOWN event is not supported for internal extension {name}"
+                return 403, error_body("Extension.InvalidEventType", message), b""
+            agent = Agent(name, external=False)
+            self.agents[name] = agent
+        agent.identifier = str(uuid.uuid4())
+        agent.events = frozenset(events)
+        agent.registered = True
+        agent.busy = True  # until its first event/next
+        self.by_id[agent.identifier] = agent
+        if self._on_event is not None:
+            self._on_event("platform.extension", {"name": name, "state": "Ready", "events": sorted(agent.events)})
+        environment = self.environment
+        spec = environment.pool.spec
+        answer: dict[str, str] = {
+            "functionName": environment.config.name,
+            "functionVersion": spec.version,
+            "handler": environment.config.full_handler,
+        }
+        if headers.get(H_ACCEPT_FEATURE, "") == "accountId":
+            answer["accountId"] = environment.account_id
+        self._check_registered()
+        return 200, json.dumps(answer).encode(), b"Lambda-Extension-Identifier: %s\r\n" % agent.identifier.encode()
+
+    def _agent(self, headers: dict[bytes, str]) -> tuple[Agent | None, tuple[int, bytes] | None]:
+        identifier = headers.get(H_IDENTIFIER, "")
+        if not identifier:
+            return None, (
+                403,
+                error_body("Extension.MissingExtensionIdentifier", "Missing Lambda-Extension-Identifier header"),
+            )
+        try:
+            uuid.UUID(identifier)
+        except ValueError:
+            return None, (
+                403,
+                error_body("Extension.InvalidExtensionIdentifier", f"Invalid extension identifier {identifier}"),
+            )
+        agent = self.by_id.get(identifier)
+        if agent is None:
+            return None, (403, error_body("Extension.UnknownExtensionIdentifier", f"Unknown extension {identifier}"))
+        return agent, None
+
+    def _next(self, connection: http_server.Connection, headers: dict[bytes, str]) -> None:
+        agent, rejected = self._agent(headers)
+        if agent is None:
+            assert rejected is not None
+            connection.send(*rejected)
+            return
+        if agent.pending:
+            self._answer(agent, connection, agent.pending.pop(0))
+            return
+        agent.parked = connection
+        agent.busy = False
+        self._notify()
+
+    def _answer(self, agent: Agent, connection: http_server.Connection, event: bytes) -> None:
+        agent.busy = True
+        head = b"Lambda-Extension-Event-Identifier: %s\r\n" % str(uuid.uuid4()).encode()
+        connection.send(200, event, head)
+
+    def _error(self, headers: dict[bytes, str], kind: str) -> tuple[int, bytes]:
+        agent, rejected = self._agent(headers)
+        if agent is None:
+            assert rejected is not None
+            return rejected
+        error_type = headers.get(H_ERROR_TYPE, "")
+        if not error_type:
+            return 403, error_body("Extension.MissingHeader", "Lambda-Extension-Function-Error-Type not found")
+        agent.error_type = error_type
+        return 202, ACCEPTED
+
+    def disconnected(self, connection: http_server.Connection) -> None:
+        for agent in self.agents.values():
+            if agent.parked is connection:
+                agent.parked = None
+
+    # -- events and readiness -------------------------------------------------------------------
+    def ready(self) -> bool:
+        """Every registered extension waits on ``event/next`` (a crashed one never will)."""
+        for agent in self.agents.values():
+            if agent.registered and (agent.busy or agent.parked is None or agent.pending) and agent.exited is None:
+                return False
+        return True
+
+    def when_ready(self, callback: Callable[[], None]) -> None:
+        """``callback()`` once every registered extension waits on next: now, or when the last one asks."""
+        if self.ready():
+            callback()
+        else:
+            self._waiters.append(callback)
+
+    def _notify(self) -> None:
+        if self._waiters and self.ready():
+            waiters, self._waiters = self._waiters, []
+            for callback in waiters:
+                callback()
+
+    def send(self, event_type: str, event: dict[str, Any]) -> None:
+        """An event to every registered extension subscribed to it (parked now, or at its next ``next``)."""
+        data = json.dumps(event).encode()
+        for agent in self.agents.values():
+            if event_type not in agent.events or agent.exited is not None:
+                continue
+            connection, agent.parked = agent.parked, None
+            if connection is not None:
+                self._answer(agent, connection, data)
+            else:
+                agent.pending.append(data)
+
+    def invoke(self, request_id: str, deadline_ms: int, arn: str, trace: str) -> None:
+        self.send(
+            "INVOKE",
+            {
+                "eventType": "INVOKE",
+                "deadlineMs": deadline_ms,
+                "requestId": request_id,
+                "invokedFunctionArn": arn,
+                "tracing": {"type": "X-Amzn-Trace-Id", "value": trace},
+            },
+        )
+
+    # -- shutdown -------------------------------------------------------------------------------
+    async def shutdown(self, runtime: Sandbox | None, reason: str, now_ms: Callable[[], int]) -> None:
+        """Lambda's graceful shutdown; returns once every process of the incarnation is gone."""
+        self.shutting_down = True
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        deadline = start + SHUTDOWN_DEADLINE_S
+        grace = RUNTIME_GRACE_INTERNAL_S if self.has_internal else RUNTIME_GRACE_S
+        if runtime is not None and runtime.returncode is None:
+            runtime.thaw()
+            for agent in self.agents.values():
+                if agent.sandbox is not None:
+                    agent.sandbox.thaw()
+            with _suppress():
+                os.killpg(runtime.pid, signal.SIGTERM)
+            await _wait(lambda: runtime.returncode is not None, start + grace)
+            if runtime.returncode is None:
+                runtime.kill()
+        else:
+            for agent in self.agents.values():
+                if agent.sandbox is not None:
+                    agent.sandbox.thaw()
+        subscribed = []
+        for agent in self.agents.values():
+            if agent.sandbox is None or agent.exited is not None:
+                continue
+            if agent.registered and "SHUTDOWN" in agent.events:
+                subscribed.append(agent)
+            else:
+                agent.sandbox.kill()
+        deadline_ms = now_ms() + int((deadline - loop.time()) * 1000)
+        self.send("SHUTDOWN", {"eventType": "SHUTDOWN", "deadlineMs": deadline_ms, "shutdownReason": reason})
+        await _wait(lambda: all(a.exited is not None for a in subscribed), deadline)
+        for agent in subscribed:
+            if agent.exited is None and agent.sandbox is not None:
+                agent.sandbox.kill()
+        await _wait(
+            lambda: all(a.exited is not None for a in self.agents.values() if a.sandbox is not None), loop.time() + 1.0
+        )
+
+    def freeze(self) -> None:
+        for agent in self.agents.values():
+            if agent.sandbox is not None and agent.exited is None:
+                agent.sandbox.freeze()
+
+    def thaw(self) -> None:
+        for agent in self.agents.values():
+            if agent.sandbox is not None and agent.exited is None:
+                agent.sandbox.thaw()
+
+    def kill(self) -> None:
+        self.shutting_down = True
+        for agent in self.agents.values():
+            if agent.sandbox is not None and agent.exited is None:
+                agent.sandbox.kill()
+            if agent.parked is not None:
+                agent.parked.close()
+                agent.parked = None
+
+
+class ExtensionFailed(Exception):
+    """An external extension made the init fail (its Lambda error type)."""
+
+    def __init__(self, error_type: str) -> None:
+        super().__init__(error_type)
+        self.error_type = error_type
+
+
+class _suppress:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: object, value: object, tb: object) -> bool:
+        return isinstance(value, (ProcessLookupError, PermissionError))
+
+
+async def _wait(done: Callable[[], bool], until: float) -> None:
+    loop = asyncio.get_running_loop()
+    while not done() and loop.time() < until:
+        await asyncio.sleep(0.005)
