@@ -128,6 +128,9 @@ class AgentPlane:
         core = environment.pool.environments.get(environment.id)
         if core is None or core.incarnation != incarnation:
             return
+        if core.state is State.STARTING:  # its ProcessStarted is on its way: the init fails after it
+            self.loop.call_soon(self._failed, environment, incarnation, error_type)
+            return
         if core.state is State.INITIALIZING:
             body = json.dumps({"errorMessage": f"extension failed: {error_type}", "errorType": error_type}).encode()
             self.dispatch(InitErrorPosted(environment.id, incarnation, self.now(), body, error_type))

@@ -102,6 +102,7 @@ class Agent:
     pending: list[bytes] = field(default_factory=list)
     busy: bool = False  # took an event and has not asked for the next yet
     error_type: str | None = None  # posted through init/error or exit/error
+    error_kind: str = ""  # "init" | "exit"
     exited: int | None = None
 
 
@@ -192,10 +193,12 @@ class Extensions:
         if self.shutting_down:
             self._notify()
             return
-        if not agent.registered:
-            self._fail("Extension.InitError" if agent.error_type else "Extension.Crash")
-        elif not self._failed:
-            self._fail("Extension.ExitError" if agent.error_type else "Extension.Crash")
+        if agent.error_kind == "init":
+            self._fail("Extension.InitError")
+        elif agent.error_kind == "exit":
+            self._fail("Extension.ExitError")
+        else:
+            self._fail("Extension.Crash")
         self._notify()
 
     def _fail(self, error_type: str) -> None:
@@ -338,7 +341,7 @@ class Extensions:
         error_type = headers.get(H_ERROR_TYPE, "")
         if not error_type:
             return 403, error_body("Extension.MissingHeader", "Lambda-Extension-Function-Error-Type not found")
-        agent.error_type = error_type
+        agent.error_type, agent.error_kind = error_type, kind
         return 202, ACCEPTED
 
     def disconnected(self, connection: http_server.Connection) -> None:

@@ -1,0 +1,100 @@
+"""Layers with extensions for the engine's extension, shutdown and telemetry tests."""
+
+from __future__ import annotations
+
+import importlib.util
+import shutil
+import textwrap
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "aws_samples"
+# requests and what it imports, copied from this test run's environment into a layer (no network)
+REQUESTS = ("requests", "urllib3", "idna", "certifi", "charset_normalizer")
+
+# a small stdlib extension: registers, prints every event it takes as one "EVENT <json>" line
+PROBE = '''#!/usr/bin/env python3
+import json, os, sys, time, urllib.request
+api = os.environ["AWS_LAMBDA_RUNTIME_API"]
+NAME = os.path.basename(__file__)
+EVENTS = {events!r}
+def call(path, data=None, headers=None, method=None):
+    request = urllib.request.Request(f"http://{{api}}{{path}}", data=data, headers=headers or {{}}, method=method)
+    with urllib.request.urlopen(request, timeout=None) as r:
+        return r.status, dict(r.headers), r.read()
+status, headers, body = call(
+    "/2020-01-01/extension/register", json.dumps({{"events": EVENTS}}).encode(), {{"Lambda-Extension-Name": NAME}}
+)
+ident = headers["Lambda-Extension-Identifier"]
+print("REGISTERED", NAME, os.getpid(), body.decode(), flush=True)
+{before_loop}
+while True:
+    status, headers, body = call("/2020-01-01/extension/event/next", headers={{"Lambda-Extension-Identifier": ident}})
+    event = json.loads(body)
+    print("EVENT", NAME, repr(time.time()), json.dumps(event), flush=True)
+{on_event}
+    if event["eventType"] == "SHUTDOWN":
+        sys.exit(0)
+'''
+
+
+def probe(events: tuple[str, ...] = ("INVOKE", "SHUTDOWN"), *, before_loop: str = "", on_event: str = "") -> str:
+    return PROBE.format(
+        events=list(events),
+        before_loop=textwrap.indent(textwrap.dedent(before_loop), ""),
+        on_event=textwrap.indent(textwrap.dedent(on_event), "    "),
+    )
+
+
+def layer(root: Path, extensions: dict[str, str], files: dict[str, str] | None = None) -> Path:
+    """A layer folder: ``extensions/<name>`` executables and other files by relative path."""
+    for name, text in extensions.items():
+        path = root / "extensions" / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+        path.chmod(0o755)
+    for rel, text in (files or {}).items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    return root
+
+
+def vendor_requests(into: Path) -> None:
+    """``pip install -r requirements.txt -t .`` as the examples' READMEs say, from this environment's copies."""
+    for name in REQUESTS:
+        spec = importlib.util.find_spec(name)
+        assert spec is not None and spec.origin is not None, f"{name} is needed to build the example layer"
+        shutil.copytree(Path(spec.origin).parent, into / name, ignore=shutil.ignore_patterns("__pycache__"))
+
+
+def aws_sample(root: Path, example: str, package: str) -> Path:
+    """One aws-samples example as the layer its README builds: ``extensions/`` and its package folder at the root,
+    ``requests`` vendored next to ``extension.py``."""
+    source = FIXTURES / example
+    shutil.copytree(source / "extensions", root / "extensions")
+    shutil.copytree(source / package, root / package)
+    vendor_requests(root / package)
+    return root
+
+
+def wait_for(check: Callable[[], bool], timeout: float = 10.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(0.02)
+    return check()
+
+
+def events(log: str, name: str | None = None) -> list[tuple[float, dict]]:
+    """The probes' ``EVENT`` lines: (time, event)."""
+    import json
+
+    found = []
+    for line in log.splitlines():
+        parts = line.split(" ", 3)
+        if len(parts) == 4 and parts[0] == "EVENT" and (name is None or parts[1] == name):
+            found.append((float(parts[2]), json.loads(parts[3])))
+    return found
