@@ -6,12 +6,12 @@ A SnapStart template runs its init (``AWS_LAMBDA_INITIALIZATION_TYPE=snap-start`
 
 * the template never returns from ``serve``: it ``gc.freeze()``s its heap (so no child's collector touches every
   object: copy-on-write stays cheap), auto-reaps its children (``SIGCHLD`` ignored) and waits for commands;
-* ``{"op": "spare", ...}`` with one end of a new socketpair (and, where the environment gets its own ``/tmp``, an
-  ``O_PATH`` descriptor of its folder): the template takes ``random``'s state and forks a *spare*. The spare joins
-  the environment's cgroups (the slow part, an RCU grace period, done ahead of need), becomes its own session,
-  dies with the template (``PR_SET_PDEATHSIG``), puts back the template's ``random`` state (``os.fork`` reseeds it:
-  on Lambda every restored environment shares the snapshot's generator), makes its own mount namespace with its own
-  ``/tmp``, says ``{"pid": ...}`` on its socket and waits;
+* ``{"op": "spare", ...}`` with one end of a new socketpair (and, where the environment gets its own ``/tmp``, its
+  folder and the environments' folder to cover): the template takes ``random``'s state and forks a *spare*. The
+  spare joins the environment's cgroups (the slow part, an RCU grace period, done ahead of need), becomes its own
+  session, dies with the template (``PR_SET_PDEATHSIG``), puts back the template's ``random`` state (``os.fork``
+  reseeds it: on Lambda every restored environment shares the snapshot's generator), makes its own mount namespace
+  with its own ``/tmp``, says ``{"pid": ...}`` on its socket and waits;
 * ``{"op": "restore", "env": {...}}`` on the spare's socket, with the environment's log pipe: the spare puts the
   pipe on stdout and stderr, applies the variables (``None`` removes one) and returns from ``serve``: the
   runtime's ``restore_next`` returns, its after-restore hooks run, and it asks for ``/next`` as a new environment.
@@ -38,6 +38,7 @@ _MAX_FDS = 4
 CLONE_NEWNS = 0x00020000
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_REMOUNT, MS_BIND, MS_REC, MS_SLAVE = 1, 2, 4, 32, 4096, 16384, 1 << 19
 PR_SET_PDEATHSIG = 1
+MNT_DETACH = 2
 THREADS_WARNING = (
     "lambdalab: %d thread(s) started during init are not in restored environments (fork keeps only the calling "
     "thread; on Lambda they are part of the snapshot)\n"
@@ -70,22 +71,30 @@ def _mount(source: "str | None", target: str, kind: "str | None", flags: int, da
     _Libc.call("mount", _fs(source), _fs(target), _fs(kind), flags, _fs(data))
 
 
-def _own_namespace(folder_fd: int, hide: "str | None") -> None:
-    """A mount namespace of the spare's own: its folder's ``tmp`` on /tmp, and under ``hide`` only its folder.
+def _own_namespace(folder: str, hide: "str | None") -> None:
+    """A mount namespace of the spare's own: ``folder``'s ``tmp`` on /tmp, and under ``hide`` only ``folder``.
 
     The template's namespace already has the read-only binds and ``/opt`` (the same for every environment of the
-    snapshot); its cover of ``hide`` shows the template's folder, which is replaced by one showing the spare's.
+    snapshot). Its cover of ``hide`` (the environments' folder) shows the template's folder only: it goes, the
+    spare's folder is held, its ``tmp`` bound on /tmp (writable whatever the binds above it say), and a new cover
+    shows the spare's folder only, as ``runtimes/launch.c`` does for a runtime it starts.
     """
-    folder = f"/proc/self/fd/{folder_fd}"
     _Libc.call("unshare", CLONE_NEWNS)
     _mount(None, "/", None, MS_REC | MS_SLAVE)
-    _mount(folder + "/tmp", "/tmp", None, MS_BIND)
     if hide:
-        name = os.readlink(folder).rstrip("/").rpartition("/")[2]
-        _mount("lambdalab-hidden", hide, "tmpfs", MS_NOSUID | MS_NODEV, "size=64k,mode=0755")
-        os.mkdir(f"{hide}/{name}", 0o700)
-        _mount(folder, f"{hide}/{name}", None, MS_BIND | MS_REC)
-        _mount(None, hide, None, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV)
+        _Libc.call("umount2", _fs(hide), MNT_DETACH)
+    own = os.open(folder, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        _mount(folder + "/tmp", "/tmp", None, MS_BIND)
+        _mount(None, "/tmp", None, MS_REMOUNT | MS_BIND | MS_NOSUID | MS_NODEV)
+        if hide:
+            name = folder.rstrip("/").rpartition("/")[2]
+            _mount("lambdalab-hidden", hide, "tmpfs", MS_NOSUID | MS_NODEV, "size=64k,mode=0755")
+            os.mkdir(f"{hide}/{name}", 0o700)
+            _mount(f"/proc/self/fd/{own}", f"{hide}/{name}", None, MS_BIND | MS_REC)
+            _mount(None, hide, None, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV)
+    finally:
+        os.close(own)
 
 
 def _recv(sock: socket.socket) -> "tuple[dict[str, Any], list[int]]":
@@ -150,9 +159,8 @@ def _spare(template: int, command: "dict[str, Any]", fds: "list[int]", rng: obje
         os.setsid()
         if rng is not None:
             rng.setstate(state)  # type: ignore[attr-defined]
-        if len(fds) > 1:
-            _own_namespace(fds[1], command.get("hide"))
-            os.close(fds[1])
+        if command.get("folder"):
+            _own_namespace(command["folder"], command.get("hide"))
         channel.sendall(json.dumps({"pid": os.getpid()}).encode())
     except Exception as exc:  # noqa: BLE001 - tell the engine, then go: it sees the exit
         try:
