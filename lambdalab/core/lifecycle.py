@@ -23,34 +23,55 @@ from lambdalab.core import outcomes
 from lambdalab.core.effects import (
     ArmDeadline,
     CompleteInvocation,
+    DeliverExtensionEvent,
     DeliverInvocation,
     DisarmDeadline,
     Effect,
     Freeze,
     Kill,
+    LaunchExtensions,
     Log,
     RecordSpan,
+    RestoreRuntime,
     Retire,
+    SignalRuntime,
     SpawnRuntime,
+    StartRuntime,
+    TakeSnapshot,
     Thaw,
 )
 from lambdalab.core.events import (
     DeadlineExceeded,
     ErrorPosted,
     Event,
+    ExtensionErrorPosted,
+    ExtensionExited,
+    ExtensionNextRequested,
+    ExtensionRegistered,
+    ExtensionsLaunched,
+    ExtensionsRegistered,
     InitErrorPosted,
     Invocation,
     InvocationAssigned,
+    LastExtensionNextRequested,
+    LastProcessExited,
     NextRequested,
+    NextRequestedExtensionsBusy,
     ProcessExited,
     ProcessStarted,
     ResponsePosted,
+    RestoreErrorPosted,
+    RestoreNextRequested,
+    RestoreRequested,
     ShutdownRequested,
+    ShutdownWithExtensions,
+    SnapshotTaken,
     StartRequested,
 )
 from lambdalab.core.outcomes import ErrorType, Status
 from lambdalab.core.records import (
     End,
+    ExtensionState,
     InitPhase,
     InitReport,
     InitStart,
@@ -58,6 +79,8 @@ from lambdalab.core.records import (
     Phase,
     PhaseSpan,
     Report,
+    RestoreReport,
+    RestoreStart,
     Start,
 )
 from lambdalab.errors import LifecycleError
@@ -87,7 +110,26 @@ S = State
 _OUT_OF_MEMORY: Final = ErrorType.OUT_OF_MEMORY.value
 _EXIT: Final = ErrorType.EXIT.value
 _SANDBOX_FAILURE: Final = ErrorType.SANDBOX_FAILURE.value
+RESTORE_TIMEOUT_S: Final = 10.0  # after-restore hooks must reach /next within it (SnapStart)
+RUNTIME_GRACE_S: Final = 0.3  # a graceful shutdown: SIGTERM, then SIGKILL after (LAMBDA-SPEC §3.5)
+RUNTIME_GRACE_INTERNAL_S: Final = 0.5  # the same with an internal extension
+SHUTDOWN_EXTERNAL_S: Final = 2.0  # the whole shutdown with an external extension
+SHUTDOWN_REASON: Final = "spindown"
 _LIVE: Final = (S.STARTING, S.INITIALIZING, S.IDLE, S.INVOKING, S.FINISHING)
+# states added by extensions and SnapStart (never entered by an environment without them)
+_NEW_LIVE: Final = (S.EXTENSIONS_INIT, S.RESTORING, S.POST_RUNTIME, S.SNAPSHOTTING, S.SNAPSHOTTED)
+# where an extension runs or waits: it may call event/next or post an error, or exit
+_WITH_EXTENSIONS: Final = (
+    S.EXTENSIONS_INIT,
+    S.INITIALIZING,
+    S.RESTORING,
+    S.IDLE,
+    S.INVOKING,
+    S.FINISHING,
+    S.POST_RUNTIME,
+)
+# where a runtime runs beside registered extensions: a shutdown there is graceful
+_DRAINABLE: Final = (S.INITIALIZING, S.RESTORING, S.IDLE, S.INVOKING, S.FINISHING, S.POST_RUNTIME)
 
 TRANSITIONS: Final[dict[tuple[State, type[Event]], State]] = {
     (S.RESET, StartRequested): S.STARTING,
@@ -103,6 +145,40 @@ TRANSITIONS: Final[dict[tuple[State, type[Event]], State]] = {
     **{(state, ShutdownRequested): S.SHUTTING_DOWN for state in _LIVE},
     (S.RESET, ShutdownRequested): S.TERMINATED,
     (S.SHUTTING_DOWN, ProcessExited): S.TERMINATED,
+    # -- extensions: init, the freeze that waits for every extension, graceful shutdown ----------------------
+    (S.STARTING, ExtensionsLaunched): S.EXTENSIONS_INIT,
+    (S.EXTENSIONS_INIT, ExtensionRegistered): S.EXTENSIONS_INIT,
+    (S.EXTENSIONS_INIT, ExtensionsRegistered): S.INITIALIZING,
+    (S.INITIALIZING, ExtensionRegistered): S.INITIALIZING,  # an internal extension, during the runtime's init
+    **{(state, ExtensionNextRequested): state for state in (*_WITH_EXTENSIONS, S.DRAINING) if state is not S.IDLE},
+    **{(state, ExtensionErrorPosted): state for state in (*_WITH_EXTENSIONS, S.DRAINING)},
+    **{(state, ExtensionExited): S.RESET for state in _WITH_EXTENSIONS},
+    **{(state, NextRequestedExtensionsBusy): S.POST_RUNTIME for state in (S.INITIALIZING, S.RESTORING, S.FINISHING)},
+    (S.POST_RUNTIME, LastExtensionNextRequested): S.IDLE,
+    **{(state, ShutdownWithExtensions): S.DRAINING for state in _DRAINABLE},
+    (S.DRAINING, ProcessExited): S.DRAINING,  # the runtime is gone: SHUTDOWN to the external extensions
+    (S.DRAINING, ExtensionExited): S.DRAINING,
+    (S.DRAINING, LastProcessExited): S.TERMINATED,
+    (S.DRAINING, DeadlineExceeded): S.TERMINATED,  # the grace period is over: SIGKILL what is left
+    (S.SHUTTING_DOWN, ExtensionExited): S.SHUTTING_DOWN,
+    # -- SnapStart: the template takes the snapshot; new environments are restored from it ----------------------
+    (S.INITIALIZING, RestoreNextRequested): S.SNAPSHOTTING,
+    (S.SNAPSHOTTING, SnapshotTaken): S.SNAPSHOTTED,
+    (S.RESET, RestoreRequested): S.RESTORING,
+    (S.RESTORING, ExtensionsLaunched): S.RESTORING,  # extensions are started afresh, not restored
+    (S.RESTORING, ExtensionRegistered): S.RESTORING,
+    (S.RESTORING, ExtensionsRegistered): S.RESTORING,
+    (S.RESTORING, RestoreErrorPosted): S.RESTORING,
+    (S.POST_RUNTIME, ExtensionsLaunched): S.POST_RUNTIME,  # restored: the runtime was quicker than the extensions
+    (S.POST_RUNTIME, ExtensionRegistered): S.POST_RUNTIME,
+    (S.POST_RUNTIME, ExtensionsRegistered): S.POST_RUNTIME,
+    (S.RESTORING, NextRequested): S.IDLE,
+    **{
+        (state, DeadlineExceeded): S.RESET for state in (S.EXTENSIONS_INIT, S.RESTORING, S.POST_RUNTIME, S.SNAPSHOTTING)
+    },
+    **{(state, ProcessExited): S.RESET for state in _NEW_LIVE},
+    **{(state, ShutdownRequested): S.SHUTTING_DOWN for state in _NEW_LIVE if state is not S.EXTENSIONS_INIT},
+    (S.EXTENSIONS_INIT, ShutdownRequested): S.TERMINATED,  # no runtime yet: kill the extensions, retire
 }
 
 # TRANSITIONS by state, so a lookup builds no (state, event) key: the same table, indexed twice.
@@ -131,6 +207,7 @@ class EnvironmentSpec:
     code: str = ""  # which code (a content hash); the driver maps it to files
     logs: bool = True  # emit START/END/REPORT Log effects; a driver that keeps no log streams says False
     warm_choice: str = "mru"  # which idle environment a warm invocation takes: see core/placement.py
+    extensions: int = 0  # external extensions (/opt/extensions/*) the driver launches before the runtime
 
 
 class Environment:
@@ -169,6 +246,25 @@ class Environment:
         self._rest_since: float | None = None  # start of the current frozen/idle span
         self._shutdown_started = 0.0
         self._answer: tuple[Invocation, object, Status, str | None] | None = None  # posted, not yet reported
+        self.template = False  # a SnapStart version's template: takes the snapshot, is never placed
+        # extensions of the current incarnation (all empty without them: the plain path never looks further)
+        self._guarded = False  # extensions launched or registered: events are refined (``_refine``)
+        self._parked: dict[str, bool] = {}  # extension identifier -> waits on event/next
+        self._invoke_subscribers: list[str] = []
+        self._shutdown_subscribers: list[str] = []
+        self._internal: set[str] = set()
+        self._externals_alive = 0
+        self._runtime_alive = True
+        self._extension_error: str | None = None  # the fatal type after an extension's init/error or exit/error
+        self._runtime_started = 0.0  # the runtime's part of init (after the extensions registered)
+        self._post_from: State | None = None  # the phase the post-runtime wait belongs to
+        self._runtime_done_at = 0.0
+        self._overhead_ms = 0.0
+        self._restore_started: float | None = None  # set while a restore is in progress
+        self._restore_ms: float | None = None  # the restore of the next invoke
+        self._restore_error: tuple[str, object] | None = None
+        self._snapshot_started = 0.0
+        self._awaiting_registration = False  # restoring: external extensions launched, not all registered yet
 
     def __repr__(self) -> str:
         return f"<Environment {self.id[:8]} {self.state.value}{' frozen' if self.is_frozen else ''}>"
@@ -177,10 +273,13 @@ class Environment:
     def handle(self, event: Event) -> list[Effect]:
         """Apply ``event`` and return what the driver must do, in order."""
         kind = type(event)
+        if self._guarded:  # extensions: the guard picks the row (a derived event, see core/events.py)
+            kind = self._refine(kind, event)
         new_state = _ROWS[self.state].get(kind)
         if new_state is None:
-            legal = tuple(s.value for (s, e) in TRANSITIONS if e is kind)
-            raise LifecycleError(self.id, self.state.value, kind.__name__, legal)
+            sent = type(event)
+            legal = tuple(s.value for (s, e) in TRANSITIONS if e is sent)
+            raise LifecycleError(self.id, self.state.value, sent.__name__, legal)
         if kind is ResponsePosted or kind is ErrorPosted:
             request_id = cast(ResponsePosted | ErrorPosted, event).request_id
             if not self.accepts(request_id):
@@ -210,6 +309,9 @@ class Environment:
         if kind is DeadlineExceeded:
             deadline = cast(DeadlineExceeded, event)
             self._note_memory(deadline.max_memory_mb)
+            if before is State.DRAINING:  # the grace period is over: SIGKILL whatever is left
+                span = RecordSpan(self.id, self._span("shutdown", self._shutdown_started, deadline.at))
+                return [span, Kill(self.id, self.incarnation), Retire(self.id)]
             return self._on_stop(deadline.at, before, Status.TIMEOUT, None, None)
         if kind is ProcessExited:
             return self._on_exited(cast(ProcessExited, event), before)
@@ -219,7 +321,97 @@ class Environment:
             init_error = cast(InitErrorPosted, event)
             self._init_error = (init_error.body, init_error.error_type)
             return []
+        return self._on_lifecycle_extra(kind, event, before)
+
+    def _on_lifecycle_extra(self, kind: type[Event], event: Event, before: State) -> list[Effect]:
+        """The events of extensions, SnapStart and graceful shutdown (never seen by an environment without them)."""
+        at = event.at
+        if kind is ExtensionNextRequested or kind is LastExtensionNextRequested:
+            identifier = cast(ExtensionNextRequested, event).identifier
+            if identifier in self._parked:
+                self._parked[identifier] = True
+            return self._runtime_ready(at, before) if kind is LastExtensionNextRequested else []
+        if kind is NextRequestedExtensionsBusy:
+            self._post_from = before
+            self._runtime_done_at = at
+            if before is State.FINISHING:
+                return [self._invoke_span(at)]  # the function timeout stays armed: a busy extension uses it up
+            return []
+        if kind is RestoreRequested:
+            return self._on_restore(at)
+        if kind is ExtensionsLaunched:
+            self._guarded = True
+            self._externals_alive = cast(ExtensionsLaunched, event).count
+            return []
+        if kind is ExtensionRegistered:
+            return self._on_registered(cast(ExtensionRegistered, event))
+        if kind is ExtensionsRegistered:
+            if before is not State.EXTENSIONS_INIT:
+                self._awaiting_registration = False
+                return []  # restoring: the runtime is restored meanwhile
+            self._runtime_started = at
+            return [
+                RecordSpan(self.id, self._span("extension_init", self._init_started, at)),
+                StartRuntime(self.id, self.incarnation, self.init_type, self._init_phase),
+            ]
+        if kind is ExtensionErrorPosted:
+            posted = cast(ExtensionErrorPosted, event)
+            self._extension_error = "Extension.InitError" if posted.kind == "init" else "Extension.ExitError"
+            return []
+        if kind is ExtensionExited:
+            exited = cast(ExtensionExited, event)
+            if exited.identifier not in self._internal:
+                self._externals_alive -= 1
+            if before is State.DRAINING or before is State.SHUTTING_DOWN:
+                return []
+            error_type = self._extension_error or "Extension.Crash"
+            return self._on_stop(at, before, Status.ERROR, error_type, exited.exit_code)
+        if kind is ShutdownWithExtensions:
+            return self._on_drain(at, before)
+        if kind is LastProcessExited:
+            return [
+                DisarmDeadline(self.id),
+                RecordSpan(self.id, self._span("shutdown", self._shutdown_started, at)),
+                Retire(self.id),
+            ]
+        if kind is RestoreNextRequested:
+            return self._on_restore_next(at)
+        if kind is SnapshotTaken:
+            return [DisarmDeadline(self.id), RecordSpan(self.id, self._span("snapshot", self._snapshot_started, at))]
+        if kind is RestoreErrorPosted:
+            posted_restore = cast(RestoreErrorPosted, event)
+            self._restore_error = (posted_restore.error_type, posted_restore.body)
+            return []
         raise TypeError(f"no handler for {kind.__name__}")  # TRANSITIONS has a row the handlers lack
+
+    def row(self, event: Event) -> type[Event]:
+        """The event type whose row ``event`` takes now: its own, or a derived one when a guard holds."""
+        return self._refine(type(event), event) if self._guarded else type(event)
+
+    def _refine(self, kind: type[Event], event: Event) -> type[Event]:
+        """The row an event of an environment with extensions takes: its own, or a derived event's (a guard)."""
+        state = self.state
+        if kind is NextRequested:
+            if (state is State.FINISHING or state is State.INITIALIZING or state is State.RESTORING) and (
+                self._awaiting_registration or not all(self._parked.values())
+            ):
+                return NextRequestedExtensionsBusy
+        elif kind is ExtensionNextRequested:
+            if state is State.POST_RUNTIME and not self._awaiting_registration:
+                identifier = cast(ExtensionNextRequested, event).identifier
+                if all(parked for other, parked in self._parked.items() if other != identifier):
+                    return LastExtensionNextRequested
+        elif kind is ShutdownRequested:
+            if self._parked and state in _DRAINABLE:
+                return ShutdownWithExtensions
+        elif state is State.DRAINING and (kind is ProcessExited or kind is ExtensionExited):
+            runtime = self._runtime_alive and kind is not ProcessExited
+            externals = self._externals_alive
+            if kind is ExtensionExited and cast(ExtensionExited, event).identifier not in self._internal:
+                externals -= 1
+            if not runtime and externals <= 0:
+                return LastProcessExited
+        return kind
 
     # -- decisions made by the pool between events ------------------------------------------
     def park(self, at: float) -> list[Effect]:
@@ -252,8 +444,16 @@ class Environment:
             return self._span("init", self._init_started, now)
         if state is State.INVOKING or state is State.FINISHING:
             return self._span("invoke", self._invoke_started, now, self.last_request)  # as _invoke_span will
-        if state is State.SHUTTING_DOWN:
+        if state is State.SHUTTING_DOWN or state is State.DRAINING:
             return self._span("shutdown", self._shutdown_started, now)
+        if state is State.EXTENSIONS_INIT:
+            return self._span("extension_init", self._init_started, now)
+        if state is State.RESTORING and self._restore_started is not None:
+            return self._span("restore", self._restore_started, now)
+        if state is State.POST_RUNTIME:
+            return self._span("post_runtime", self._runtime_done_at, now, self.last_request)
+        if state is State.SNAPSHOTTING:
+            return self._span("snapshot", self._snapshot_started, now)
         if state is State.IDLE and self._rest_since is not None:
             return self._span("frozen" if self.is_frozen else "idle", self._rest_since, now)
         return None
@@ -265,11 +465,17 @@ class Environment:
         self._init_phase = event.phase
         self._init_started = at
         self._init_error = None
+        self._runtime_started = at
         out: list[Effect] = []
         if not self._ran_init:
             self._ran_init = True
             out.append(Log(self.id, InitStart(spec.runtime, at)))
-        out.append(SpawnRuntime(self.id, self.incarnation, self.init_type, event.phase))
+        if spec.extensions or self._guarded:
+            self._new_extensions()
+        if spec.extensions:
+            out.append(LaunchExtensions(self.id, self.incarnation))
+        else:
+            out.append(SpawnRuntime(self.id, self.incarnation, self.init_type, event.phase))
         # a suppressed init (inside an invoke, after a reset) is bounded by the function timeout
         self._deadline_at = at + (spec.timeout_s if event.phase == "invoke" else spec.init_timeout_s)
         out.append(ArmDeadline(self.id, self.incarnation, self._deadline_at))
@@ -279,10 +485,138 @@ class Environment:
         at = event.at
         if before is State.INITIALIZING:  # init is done
             self._cold = ((at - self._init_started) * 1000.0, self._init_phase == "invoke")
-            return [DisarmDeadline(self.id), RecordSpan(self.id, self._span("init", self._init_started, at))]
+            return [DisarmDeadline(self.id), RecordSpan(self.id, self._span("init", self._runtime_started, at))]
+        if before is State.RESTORING:
+            return self._restored(at, at)
         # the invoke phase ends when the runtime asks for more: report it and answer the caller now
         out: list[Effect] = [DisarmDeadline(self.id), self._invoke_span(at)]
         out += self._finish_answer(at, reset=False)
+        return out
+
+    def _runtime_ready(self, at: float, before: State) -> list[Effect]:
+        """The last extension waits on next after the runtime did: the phase it waited in ends now."""
+        done, post = self._runtime_done_at, self._post_from
+        self._post_from = None
+        span = RecordSpan(self.id, self._span("post_runtime", done, at, self.last_request))
+        if post is State.INITIALIZING:
+            self._cold = ((at - self._init_started) * 1000.0, self._init_phase == "invoke")
+            return [DisarmDeadline(self.id), RecordSpan(self.id, self._span("init", self._runtime_started, done)), span]
+        if post is State.RESTORING:
+            return [*self._restored(at, done), span]
+        self._overhead_ms = (at - done) * 1000.0
+        out: list[Effect] = [DisarmDeadline(self.id), span]
+        out += self._finish_answer(at, reset=False)
+        return out
+
+    # -- extensions ---------------------------------------------------------------------------
+    def _new_extensions(self) -> None:
+        """A new incarnation starts with no extension registered."""
+        self._parked = {}
+        self._invoke_subscribers = []
+        self._shutdown_subscribers = []
+        self._internal = set()
+        self._externals_alive = 0
+        self._runtime_alive = True
+        self._extension_error = None
+        self._post_from = None
+        self._guarded = bool(self.spec.extensions)
+        self._awaiting_registration = False
+
+    def _on_registered(self, event: ExtensionRegistered) -> list[Effect]:
+        identifier = event.identifier
+        self._guarded = True
+        self._parked[identifier] = False
+        if "INVOKE" in event.events:
+            self._invoke_subscribers.append(identifier)
+        if event.internal:
+            self._internal.add(identifier)
+        elif "SHUTDOWN" in event.events:
+            self._shutdown_subscribers.append(identifier)
+        if not self.spec.logs:
+            return []
+        return [Log(self.id, ExtensionState(event.name, "Ready", tuple(event.events), event.at))]
+
+    def _on_drain(self, at: float, before: State) -> list[Effect]:
+        """A graceful shutdown: SIGTERM to the runtime (SIGKILL after its grace), the extensions' deadline armed."""
+        out = self._end_rest(at, thaw=True)  # SIGTERM must reach a running process
+        out += self._fail_in_progress(at, before)
+        grace = RUNTIME_GRACE_INTERNAL_S if self._internal else RUNTIME_GRACE_S
+        total = SHUTDOWN_EXTERNAL_S if self._externals_alive > 0 else grace
+        self._shutdown_started = at
+        self._deadline_at = at + total
+        out += [
+            DisarmDeadline(self.id),
+            SignalRuntime(self.id, self.incarnation, "SIGTERM", at + grace),
+            ArmDeadline(self.id, self.incarnation, self._deadline_at),
+        ]
+        return out
+
+    # -- SnapStart ------------------------------------------------------------------------------
+    def _on_restore_next(self, at: float) -> list[Effect]:
+        """The template's init and before-snapshot hooks are done: INIT_REPORT now (always, for SnapStart)."""
+        init_ms = (at - self._init_started) * 1000.0
+        self._snapshot_started = at
+        self._deadline_at = at + self.spec.init_timeout_s
+        report = InitReport(duration_ms=init_ms, phase="init", status=Status.SUCCESS, error_type=None, at=at)
+        return [
+            DisarmDeadline(self.id),
+            RecordSpan(self.id, self._span("init", self._runtime_started, at)),
+            Log(self.id, report),
+            TakeSnapshot(self.id, self.incarnation),
+            ArmDeadline(self.id, self.incarnation, self._deadline_at),
+        ]
+
+    def _on_restore(self, at: float) -> list[Effect]:
+        spec = self.spec
+        self.incarnation += 1
+        self.init_type = "snap-start"
+        self._restore_started = at
+        self._restore_error = None
+        self._init_error = None
+        self._new_extensions()
+        out: list[Effect] = []
+        if spec.logs:
+            out.append(Log(self.id, RestoreStart(spec.runtime, at)))
+        if spec.extensions:
+            self._awaiting_registration = True
+            out.append(LaunchExtensions(self.id, self.incarnation))
+        out.append(RestoreRuntime(self.id, self.incarnation))
+        self._deadline_at = at + RESTORE_TIMEOUT_S
+        out.append(ArmDeadline(self.id, self.incarnation, self._deadline_at))
+        return out
+
+    def _restored(self, at: float, runtime_at: float) -> list[Effect]:
+        """The restored runtime (and every extension) waits on next: Restore Duration ends here."""
+        started = self._restore_started
+        assert started is not None
+        self._restore_started = None
+        self._restore_ms = (at - started) * 1000.0
+        return [DisarmDeadline(self.id), RecordSpan(self.id, self._span("restore", started, runtime_at))]
+
+    def _restore_failed(self, at: float, status: Status, exit_type: str | None) -> list[Effect]:
+        """No ``/next`` after a restore: ``RESTORE_REPORT``, and the waiting caller gets a SnapStart error."""
+        started = self._restore_started
+        assert started is not None
+        self._restore_started = None
+        posted = self._restore_error
+        error_type = posted[0] if posted is not None and exit_type != _OUT_OF_MEMORY else exit_type
+        restore_ms = (at - started) * 1000.0
+        report = RestoreReport(
+            duration_ms=restore_ms,
+            status=status,
+            error_type=error_type if status is Status.ERROR else None,
+            at=at,
+        )
+        out: list[Effect] = [RecordSpan(self.id, self._span("restore", started, at)), Log(self.id, report)]
+        inv = self.reserved
+        if inv is None:
+            return out
+        self.reserved = None
+        self._duration_from = at
+        self._restore_ms = restore_ms
+        caller = outcomes.SNAPSTART_TIMEOUT if status is Status.TIMEOUT else outcomes.SNAPSTART_ERROR
+        record = self._record(inv, at, status, caller, reset=True)
+        out.append(CompleteInvocation(self.id, inv, record, outcomes.snapstart_error(caller), True))
         return out
 
     def _init_failed(self, at: float, status: Status, exit_type: str | None, returncode: int | None) -> list[Effect]:
@@ -326,6 +660,10 @@ class Environment:
             self._deadline_at = at + spec.timeout_s
         if spec.logs:
             out.append(Log(self.id, Start(inv.request_id, spec.version, at)))
+        if self._invoke_subscribers:
+            for identifier in self._invoke_subscribers:
+                self._parked[identifier] = False
+            out.append(DeliverExtensionEvent(self.id, "INVOKE", self._deadline_at, inv.request_id, None, inv))
         out.append(DeliverInvocation(self.id, inv, self._deadline_at))
         out.append(ArmDeadline(self.id, self.incarnation, self._deadline_at))
         return out
@@ -361,21 +699,58 @@ class Environment:
     def _complete(
         self, inv: Invocation, at: float, body: object, status: Status, error_type: str | None, reset: bool
     ) -> list[Effect]:
+        record = self._record(inv, at, status, error_type, reset)
+        complete = CompleteInvocation(self.id, inv, record, body, status is not Status.SUCCESS)
+        if not self.spec.logs:
+            return [complete]
+        return [Log(self.id, End(inv.request_id, at)), Log(self.id, Report(record, at)), complete]
+
+    def _record(
+        self, inv: Invocation, at: float, status: Status, error_type: str | None, reset: bool
+    ) -> InvocationRecord:
         spec = self.spec
         cold, self._cold = self._cold, None
         init_ms, suppressed = cold if cold is not None else (None, False)
         duration_ms = (at - self._duration_from) * 1000.0
         memory = spec.memory_mb if error_type == _OUT_OF_MEMORY else self.max_memory_mb
-        record = InvocationRecord(
+        self.invocations += 1
+        self.last_used = at
+        overhead = self._overhead_ms
+        if overhead:
+            self._overhead_ms = 0.0
+        restore_ms = self._restore_ms
+        if restore_ms is None:
+            return InvocationRecord(
+                request_id=inv.request_id,
+                function=spec.function,
+                version=spec.version,
+                environment_id=self.id,
+                cold=cold is not None,
+                init_duration_ms=init_ms,
+                init_suppressed=suppressed,
+                duration_ms=duration_ms,
+                billed_duration_ms=outcomes.billed_duration_ms(duration_ms, None if suppressed else init_ms),
+                memory_size_mb=spec.memory_mb,
+                max_memory_used_mb=min(memory, spec.memory_mb),
+                status=status,
+                error_type=error_type,
+                start=self._duration_from,
+                end=at,
+                submitted=inv.submitted,
+                reset=reset,
+                extension_overhead_ms=overhead,
+            )
+        self._restore_ms = None
+        return InvocationRecord(
             request_id=inv.request_id,
             function=spec.function,
             version=spec.version,
             environment_id=self.id,
-            cold=cold is not None,
-            init_duration_ms=init_ms,
-            init_suppressed=suppressed,
+            cold=True,
+            init_duration_ms=None,
+            init_suppressed=False,
             duration_ms=duration_ms,
-            billed_duration_ms=outcomes.billed_duration_ms(duration_ms, None if suppressed else init_ms),
+            billed_duration_ms=outcomes.billed_duration_ms(duration_ms),
             memory_size_mb=spec.memory_mb,
             max_memory_used_mb=min(memory, spec.memory_mb),
             status=status,
@@ -384,18 +759,20 @@ class Environment:
             end=at,
             submitted=inv.submitted,
             reset=reset,
+            restore_duration_ms=restore_ms,
+            billed_restore_duration_ms=outcomes.billed_restore_duration_ms(restore_ms),
+            extension_overhead_ms=overhead,
         )
-        self.invocations += 1
-        self.last_used = at
-        complete = CompleteInvocation(self.id, inv, record, body, status is not Status.SUCCESS)
-        if not spec.logs:
-            return [complete]
-        return [Log(self.id, End(inv.request_id, at)), Log(self.id, Report(record, at)), complete]
 
     # -- the process ends: a timeout, an exit, a shutdown ------------------------------------
     def _on_exited(self, event: ProcessExited, before: State) -> list[Effect]:
         if before is State.SHUTTING_DOWN:
             return [RecordSpan(self.id, self._span("shutdown", self._shutdown_started, event.at)), Retire(self.id)]
+        if before is State.DRAINING:  # the runtime is gone; the external extensions get SHUTDOWN now
+            self._runtime_alive = False
+            if not self._shutdown_subscribers:
+                return []
+            return [DeliverExtensionEvent(self.id, "SHUTDOWN", self._deadline_at, None, SHUTDOWN_REASON, None)]
         self._note_memory(event.max_memory_mb)
         error_type = _OUT_OF_MEMORY if event.out_of_memory else _EXIT
         return self._on_stop(event.at, before, Status.ERROR, error_type, event.returncode)
@@ -405,10 +782,22 @@ class Environment:
     ) -> list[Effect]:
         """A deadline passed or the process exited: end the phase in progress; the environment is reset."""
         out = self._end_rest(at, thaw=False)  # SIGKILL ends a stopped process too
-        if before is State.STARTING or before is State.INITIALIZING:
+        if before is State.POST_RUNTIME:  # the runtime was done; an extension held the environment
+            done = self._runtime_done_at
+            out.append(RecordSpan(self.id, self._span("post_runtime", done, at, self.last_request)))
+            before, self._post_from = self._post_from or State.FINISHING, None
+            if before is State.FINISHING:
+                self._overhead_ms = (at - done) * 1000.0
+                out += self._finish_answer(at, reset=True)  # the caller gets what the runtime posted
+                before = State.RESET
+        if before is State.STARTING or before is State.INITIALIZING or before is State.EXTENSIONS_INIT:
             out += self._init_failed(at, status, error_type, returncode)
         elif before is State.INVOKING or before is State.FINISHING:
             out += self._end_invoke(at, status, error_type, returncode)
+        elif before is State.RESTORING:
+            out += self._restore_failed(at, status, error_type)
+        elif before is State.SNAPSHOTTING:
+            out.append(RecordSpan(self.id, self._span("snapshot", self._snapshot_started, at)))
         self.current = None
         out += [DisarmDeadline(self.id), Kill(self.id, self.incarnation)]
         return out
@@ -417,21 +806,44 @@ class Environment:
         """Retire: whatever runs or waits fails with a sandbox failure, and the process is killed."""
         if before is State.RESET:
             return [Retire(self.id)]
-        error_type = _SANDBOX_FAILURE
         out = self._end_rest(at, thaw=False)  # SIGKILL ends a stopped process too
+        out += self._fail_in_progress(at, before)
+        self._shutdown_started = at
+        out += [DisarmDeadline(self.id), Kill(self.id, self.incarnation)]
+        if before is State.EXTENSIONS_INIT:  # no runtime to wait for
+            out.append(Retire(self.id))
+        return out
+
+    def _fail_in_progress(self, at: float, before: State) -> list[Effect]:
+        """A shutdown ends the phase in progress: its span; whatever runs or waits fails with a sandbox failure."""
+        error_type = _SANDBOX_FAILURE
+        out: list[Effect] = []
+        if before is State.POST_RUNTIME:
+            done = self._runtime_done_at
+            out.append(RecordSpan(self.id, self._span("post_runtime", done, at, self.last_request)))
+            before, self._post_from = self._post_from or State.FINISHING, None
+            if before is State.FINISHING:
+                self._overhead_ms = (at - done) * 1000.0
+                out += self._finish_answer(at, reset=True)
+                before = State.RESET
         if before is State.INVOKING or before is State.FINISHING:
             out += self._end_invoke(at, Status.ERROR, error_type, None)
         elif before is State.STARTING or before is State.INITIALIZING:
             out.append(RecordSpan(self.id, self._span("init", self._init_started, at)))
+        elif before is State.EXTENSIONS_INIT:
+            out.append(RecordSpan(self.id, self._span("extension_init", self._init_started, at)))
+        elif before is State.RESTORING and self._restore_started is not None:
+            out.append(RecordSpan(self.id, self._span("restore", self._restore_started, at)))
+            self._restore_started = None
+        elif before is State.SNAPSHOTTING:
+            out.append(RecordSpan(self.id, self._span("snapshot", self._snapshot_started, at)))
         inv = self.reserved
         if inv is not None:
-            self._duration_from = self._init_started
+            self._duration_from = self._init_started if self._restore_ms is None else at
             out += self._complete(
                 inv, at, self._failure_body(inv, Status.ERROR, error_type, None), Status.ERROR, error_type, reset=True
             )
         self.current = self.reserved = None
-        self._shutdown_started = at
-        out += [DisarmDeadline(self.id), Kill(self.id, self.incarnation)]
         return out
 
     def _failure_body(self, inv: Invocation, status: Status, error_type: str | None, returncode: int | None) -> object:
@@ -440,6 +852,8 @@ class Environment:
             return outcomes.timeout_error(inv.request_id, self.spec.timeout_s)
         if error_type == _SANDBOX_FAILURE:
             return outcomes.sandbox_failure(inv.request_id, "the environment was shut down")
+        if error_type is not None and error_type.startswith("Extension."):
+            return outcomes.extension_error(inv.request_id, error_type, returncode)
         return outcomes.exit_error(inv.request_id, returncode if returncode is not None else -9)
 
     # -- helpers --------------------------------------------------------------------------------

@@ -120,3 +120,50 @@ def billed_duration_ms(duration_ms: float, init_duration_ms: float | None = None
     """
     micros = int((duration_ms + (init_duration_ms or 0.0)) * 1000.0 + 0.5)  # durations are >= 0
     return max(1, -(-micros // 1000))
+
+
+# -- SnapStart (the Invoke API's errors, botocore's lambda model; messages are its documentation strings) ----
+SNAPSTART_ERROR: Final = "SnapStartException"  # an after-restore hook failed (HTTP 400)
+SNAPSTART_TIMEOUT: Final = "SnapStartTimeoutException"  # no /next within the restore timeout (HTTP 408)
+SNAPSTART_NOT_READY: Final = "SnapStartNotReadyException"  # the version's snapshot is not taken yet (HTTP 409)
+SNAPSTART_MESSAGES: Final = {
+    SNAPSTART_ERROR: "The afterRestore() runtime hook encountered an error. For more information, check the "
+    "Amazon CloudWatch logs.",
+    SNAPSTART_TIMEOUT: "Lambda couldn't restore the snapshot within the timeout limit.",
+    SNAPSTART_NOT_READY: "Lambda is initializing your function. You can invoke the function when the function "
+    "state becomes Active.",
+}
+
+
+def snapstart_error(error_type: str) -> bytes:
+    """Caller payload of a failed restore: ``{"Type": "User", "Message": ...}`` (the service error's shape)."""
+    body = {"Type": "User", "Message": SNAPSTART_MESSAGES[error_type]}
+    return json.dumps(body, separators=(",", ":")).encode()
+
+
+def extension_error(request_id: str, error_type: str, returncode: int | None) -> bytes:
+    """Caller payload when an extension fails: ``Extension.Crash``, ``Extension.InitError`` or ``.ExitError``."""
+    why = exit_reason(returncode) if returncode is not None else "extension failed"
+    return _platform_error(error_type, request_id, f"Extension exited with error: {why}")
+
+
+def billed_restore_duration_ms(restore_duration_ms: float | None) -> int:
+    """``Billed Restore Duration``: the restore's milliseconds rounded up (0 when not restored)."""
+    if restore_duration_ms is None:
+        return 0
+    micros = int(restore_duration_ms * 1000.0 + 0.5)
+    return -(-micros // 1000)
+
+
+# SnapStart pricing (us-east-1, x86; secondary sources, to verify against https://aws.amazon.com/lambda/pricing/)
+SNAPSTART_CACHE_PER_GB_S: Final = 0.0000015046  # per GB-second a published version's snapshot is kept
+SNAPSTART_RESTORE_PER_GB: Final = 0.0001397998  # per GB restored
+
+
+def snapstart_cost(memory_mb: int, cached_s: float, restores: int) -> float:
+    """Dollars of SnapStart's own charges: the snapshot cache while the version is active, and each restore.
+
+    (Billed Restore Duration is billed as duration on top, like Billed Duration.)
+    """
+    gb = memory_mb / 1024.0
+    return gb * cached_s * SNAPSTART_CACHE_PER_GB_S + gb * restores * SNAPSTART_RESTORE_PER_GB

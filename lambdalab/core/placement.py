@@ -8,6 +8,8 @@ The rule, kept here and only here:
    environments hot and lets the rest age out, as warm pools usually do;
 5. an on-demand environment that was reset (Lambda reuses it, with a "suppressed" init);
 6. a new environment (a cold start), if the function's scaling bucket has a token; else throttled.
+   A SnapStart version whose snapshot is ready restores the new (or reset) environment from it instead
+   of running init (``Pool.place``: ``RestoreRequested``); the decision is still COLD (or RESTART).
 Pure: takes counts and verdicts, returns a decision.
 
 Which idle environment a warm start takes is rule 4's "most recently used" (``WARM_CHOICES[0]``). A

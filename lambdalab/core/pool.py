@@ -15,10 +15,12 @@ from collections.abc import Callable
 from lambdalab.core.effects import CompleteInvocation, Effect, ScheduleWakeup
 from lambdalab.core.events import (
     Event,
+    ExtensionExited,
     Invocation,
     InvocationAssigned,
     ProcessExited,
     ProcessStarted,
+    RestoreRequested,
     ShutdownRequested,
     StartRequested,
     WakeupDue,
@@ -73,6 +75,9 @@ class Pool:
         self._births = 0
         self._last_end: float | None = None
         self.prewarm_key = f"prewarm:{spec.function}:{spec.version}:{id(self):x}"
+        # SnapStart: "none" | "taking" | "ready" | "failed"; with "ready", new environments are restored
+        self.snapshot = "none"
+        self.template: Environment | None = None
 
     # -- invocations ----------------------------------------------------------------------------
     def decide(self, over_limit: str | None, can_scale: bool) -> tuple[Placement, str | None]:
@@ -108,6 +113,8 @@ class Pool:
         else:
             raise ValueError(f"cannot place an invocation on decision {decision}")
         environment.reserved = invocation
+        if self.snapshot == "ready":  # a SnapStart version: restore from the snapshot instead of an init
+            return environment.handle(RestoreRequested(environment.id, environment.incarnation, at))
         phase: InitPhase = "init" if decision is Placement.COLD else "invoke"
         return environment.handle(StartRequested(environment.id, environment.incarnation, at, phase))
 
@@ -131,6 +138,18 @@ class Pool:
                 out += self.handle(ShutdownRequested(environment.id, environment.incarnation, at))
         return out
 
+    # -- SnapStart ----------------------------------------------------------------------------------
+    def take_snapshot(self, at: float) -> list[Effect]:
+        """Publish a SnapStart version: init runs once in a template, whose snapshot new environments restore."""
+        if self.snapshot == "taking" or self.snapshot == "ready":
+            return []
+        template = self._create(provisioned=False)
+        template.template = True
+        template.init_type = "snap-start"
+        self.template = template
+        self.snapshot = "taking"
+        return template.handle(StartRequested(template.id, template.incarnation, at, "init"))
+
     def _create(self, *, provisioned: bool) -> Environment:
         environment = Environment(self._new_id(), self.spec)
         if provisioned:
@@ -151,7 +170,7 @@ class Pool:
         environment = self.environments.get(event.environment_id)
         if environment is None or event.incarnation != environment.incarnation:
             return []
-        if environment.state is State.RESET and isinstance(event, ProcessExited):
+        if environment.state is State.RESET and isinstance(event, (ProcessExited, ExtensionExited)):
             return []  # the process we killed has now gone
         if type(event) is ProcessStarted and environment.state is not State.STARTING:
             return []  # it was shut down while starting; its exit follows
@@ -190,7 +209,7 @@ class Pool:
         out: list[Effect] = []
         for environment in list(self.environments.values()):
             environment.retiring = True
-            if environment.state in (State.IDLE, State.RESET):
+            if environment.state in (State.IDLE, State.RESET, State.SNAPSHOTTED):
                 out += self.handle(ShutdownRequested(environment.id, environment.incarnation, at))
         return out
 
@@ -202,7 +221,7 @@ class Pool:
                 continue
             if not idle_only:
                 environment.retiring = True
-            if environment.state not in (State.SHUTTING_DOWN, State.TERMINATED):
+            if environment.state not in (State.SHUTTING_DOWN, State.TERMINATED, State.DRAINING):
                 out += self.handle(ShutdownRequested(environment.id, environment.incarnation, at))
         return out
 
@@ -210,16 +229,21 @@ class Pool:
         counts = dict.fromkeys(State, 0)
         frozen = invocations = provisioned = 0
         for environment in self.environments.values():
+            if environment.template:
+                continue  # a SnapStart template serves no invocation
             counts[environment.state] += 1
             frozen += environment.is_frozen
             invocations += environment.invocations
             provisioned += environment.provisioned
         return PoolStatistics(
-            environments=len(self.environments) - counts[State.TERMINATED],
-            busy=counts[State.INVOKING] + counts[State.FINISHING],
+            environments=sum(counts.values()) - counts[State.TERMINATED],
+            busy=counts[State.INVOKING] + counts[State.FINISHING] + counts[State.POST_RUNTIME],
             idle=counts[State.IDLE],
             frozen=frozen,
-            initializing=counts[State.STARTING] + counts[State.INITIALIZING],
+            initializing=counts[State.STARTING]
+            + counts[State.INITIALIZING]
+            + counts[State.EXTENSIONS_INIT]
+            + counts[State.RESTORING],
             reset=counts[State.RESET],
             provisioned=provisioned,
             invocations=invocations,
@@ -233,7 +257,9 @@ class Pool:
                 self.in_flight -= 1
                 self._last_end = at
         state = environment.state
-        if state is State.IDLE:
+        if environment.template:
+            self._settle_template(environment, at, out)
+        elif state is State.IDLE:
             self._after_idle(environment, at, out)
         elif state is State.RESET:
             if environment.reserved is not None:  # init failed: retry it inside the invoke
@@ -246,6 +272,25 @@ class Pool:
             del self.environments[environment.id]
             self.registry.pop(environment.id, None)
             self._born.pop(environment.id, None)
+
+    def _settle_template(self, template: Environment, at: float, out: list[Effect]) -> None:
+        """The template of a SnapStart version: its snapshot is ready, or lost."""
+        state = template.state
+        if state is State.SNAPSHOTTED:
+            self.snapshot = "ready"
+            if template.retiring:
+                out += self.handle(ShutdownRequested(template.id, template.incarnation, at))
+        elif state is State.RESET or state is State.IDLE:  # failed, or a runtime that never asked for restore/next
+            self.snapshot = "failed"
+            template.retiring = True
+            out += self.handle(ShutdownRequested(template.id, template.incarnation, at))
+        elif state is State.TERMINATED:
+            if self.snapshot != "failed":
+                self.snapshot = "none"
+            self.template = None
+            del self.environments[template.id]
+            self.registry.pop(template.id, None)
+            self._born.pop(template.id, None)
 
     def _after_idle(self, environment: Environment, at: float, out: list[Effect]) -> None:
         invocation = environment.reserved

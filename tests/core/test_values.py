@@ -176,6 +176,7 @@ def sample(annotation: str, index: int) -> Any:
         "Phase": "frozen",
         "dict[str, Any]": {"k": index},
         "LogEntry": End(f"r{index}", 0.0),
+        "tuple[str, ...]": (f"e{index}",),
     }
     if annotation in simple:
         return simple[annotation]
