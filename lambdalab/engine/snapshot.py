@@ -84,6 +84,7 @@ class Snapshot:
     pending: int = 0
     waiters: list[asyncio.Future[None]] = field(default_factory=list)
     restored: int = 0
+    making: dict[int, tuple[socket.socket, list[Path], Path]] = field(default_factory=dict)  # by channel fd
 
 
 class Snapshots:
@@ -185,9 +186,11 @@ class Snapshots:
         made_at = time.perf_counter()
         loop = asyncio.get_running_loop()
         spare_channel.setblocking(False)
+        snap.making[spare_channel.fileno()] = (spare_channel, cgroups, folder)
 
         def joined() -> None:
             loop.remove_reader(spare_channel.fileno())
+            snap.making.pop(spare_channel.fileno(), None)
             snap.pending -= 1
             try:
                 said = json.loads(spare_channel.recv(65536) or b"{}")
@@ -307,6 +310,14 @@ class Snapshots:
             return
         while snap.ready:
             self._discard(snap.ready.popleft())
+        loop = asyncio.get_running_loop()
+        for fd, (channel, cgroups, folder) in snap.making.items():  # being made: an end of file ends them
+            loop.remove_reader(fd)
+            channel.close()
+            self._limits.remove(cgroups)
+            remove_tree(folder)
+        snap.making.clear()
+        snap.pending = 0
         snap.control.close()  # the template's fork server reads an end of file and exits
         if snap.theirs is not None:
             snap.theirs.close()

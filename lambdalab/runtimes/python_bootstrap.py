@@ -681,12 +681,12 @@ def main() -> None:
         _fail_init(api, encoder, fault)
     _list_modules(init_modules)
     if os.environ.get("AWS_LAMBDA_INITIALIZATION_TYPE") == "snap-start":
-        _snap_start(api, encoder)
+        api = _snap_start(api, encoder)
     _serve(api, handler, encoder)
 
 
 # ----------------------------------------------------------------------------------------------- SnapStart
-def _snap_start(api: "RuntimeAPI", encoder: "json.JSONEncoder") -> None:
+def _snap_start(api: "RuntimeAPI", encoder: "json.JSONEncoder") -> "RuntimeAPI":
     """SnapStart, as awslambdaric's ``on_init_complete``: before-snapshot hooks, the snapshot, after-restore hooks.
 
     Hooks are the ones ``snapshot_restore_py`` holds, if user code imported it during init: before-snapshot ones
@@ -694,7 +694,9 @@ def _snap_start(api: "RuntimeAPI", encoder: "json.JSONEncoder") -> None:
     posted to ``/init/error`` as ``Runtime.BeforeSnapshotError`` and ends the process with 64. Once the platform
     answers, this process is the snapshot: the fork server (``snapshot_server.py``, on ``LAMBDALAB_SNAPSHOT_FD``)
     returns only in a restored environment, which runs the after-restore hooks in registration order (a failure:
-    ``/restore/error`` with ``Runtime.AfterRestoreError``, exit 65) and goes on to ``/next``.
+    ``/restore/error`` with ``Runtime.AfterRestoreError``, exit 65) and goes on to ``/next``. Returns the client
+    for that: a restored environment's own connection, to the address its variables name now (the engine may give
+    each restored environment its own Runtime API endpoint).
     """
     hooks = sys.modules.get("snapshot_restore_py")
     control = os.environ.pop("LAMBDALAB_SNAPSHOT_FD", None)
@@ -716,12 +718,14 @@ def _snap_start(api: "RuntimeAPI", encoder: "json.JSONEncoder") -> None:
             api.sock = None
             api.buf.clear()
         _load_snapshot_server().serve(int(control))
+        api = RuntimeAPI(os.environ["AWS_LAMBDA_RUNTIME_API"])
     try:
         if hooks is not None:
             for func, args, kwargs in hooks.get_after_restore():
                 func(*args, **kwargs)
     except Exception as exc:
         _snap_start_failed(api, encoder, _exception_error(exc, ""), "/restore/error", "Runtime.AfterRestoreError", 65)
+    return api
 
 
 def _fault_error(fault: "_Fault") -> "ErrorBody":

@@ -138,9 +138,14 @@ async def _scenario(tmp_path: Path, api: FakeRuntimeAPI) -> dict:  # type: ignor
             await _until(lambda sandbox=sandbox: sandbox.returncode is not None)
             limits.remove(spare.cgroups)
             remove_tree(spare.tmp.parent)
-        limits.remove(groups)
         remove_tree(template_tmp.parent)
-        limits.remove_lab()
+        for _ in range(200):  # spares being made die with the template a moment later, then their groups go
+            for path in sorted(limits.lab_dirs()[0].glob("*/"), reverse=True) + [groups[0]]:
+                limits.remove([path, *(p / path.name for p in limits.lab_dirs()[1:])])
+            limits.remove_lab()
+            if not any(p.exists() for p in limits.lab_dirs()):
+                break
+            await asyncio.sleep(0.01)
         reaper.close()
         remove_tree(workdir)
     results["template_output"] = template_out.decode()
