@@ -43,6 +43,7 @@ from lambdalab.errors import SandboxError
 
 FD_VARIABLE = "LAMBDALAB_SNAPSHOT_FD"  # the template's control socket, read (and removed) by the bootstraps
 PLACEHOLDER_MB = 10_240  # a spare's memory limit until it is taken
+REFILL_DELAY_S = 0.02  # after a restore took a spare, the next is made this much later (as engine/spare.py's)
 Key = tuple[str, str]  # (function, version)
 
 
@@ -142,8 +143,10 @@ class Snapshots:
 
     # -- spares ---------------------------------------------------------------------------------
     def _refill(self, snap: Snapshot) -> None:
-        while not self._closed and snap.taken and len(snap.ready) + snap.pending < max(1, self._count):
-            self._make(snap)
+        if self._closed or self._snapshots.get(snap.key) is not snap or not snap.taken:
+            return
+        for _ in range(max(1, self._count) - len(snap.ready) - snap.pending):
+            self._make(snap)  # one that fails is not retried until the next restore
 
     def _make(self, snap: Snapshot) -> None:
         template = snap.template
@@ -238,7 +241,8 @@ class Snapshots:
                 self._discard(spare)
                 continue
             self._limits.create(spare.name, memory_mb)  # the groups exist: this sets the function's limit
-            self._refill(snap)
+            # the next one a little later: the restore it serves comes first, on the loop and the CPU
+            asyncio.get_running_loop().call_later(REFILL_DELAY_S, self._refill, snap)
             return spare
         self._refill(snap)
         return None
