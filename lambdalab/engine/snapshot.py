@@ -109,6 +109,7 @@ class Snapshots:
         self._snapshots: dict[Key, Snapshot] = {}
         self._closed = False
         self.last_error: str | None = None  # why the last spare could not be made (tests, diagnostics)
+        self._owners: dict[int, tuple[str, int]] = {}  # restored runtime pid -> (environment id, incarnation)
 
     def available(self) -> bool:
         """Whether restores can be made here: the launcher, v1 memory cgroups, and pidfd exit status."""
@@ -271,9 +272,15 @@ class Snapshots:
         env: Mapping[str, str | None],
         on_output: Callable[[bytes], None],
         on_exit: Callable[[int], None],
+        owner: tuple[str, int] | None = None,
     ) -> RestoredSandbox:
         """The spare becomes a restored runtime: its log pipe and variables (``None`` removes one) are sent, it
-        returns from ``restore_next`` and goes on (after-restore hooks, then ``GET /next``)."""
+        returns from ``restore_next`` and goes on (after-restore hooks, then ``GET /next``).
+
+        ``owner`` (environment id, incarnation) is what ``owner_of`` answers for its pid while it runs: a runtime
+        that keeps the template's Runtime API address (awslambdaric's native client fixes it at import) connects
+        to the template's listener, which finds the connection's environment by its peer's pid.
+        """
         read, write = os.pipe2(os.O_CLOEXEC)
         try:
             message = json.dumps({"op": "restore", "env": dict(env)}).encode()
@@ -287,15 +294,27 @@ class Snapshots:
         snap = self._snapshots.get(spare.key)
         if snap is not None:
             snap.restored += 1
+        if owner is not None:
+            self._owners[spare.pid] = owner
+        owners, pid = self._owners, spare.pid
+
+        def exited(code: int) -> None:
+            owners.pop(pid, None)
+            on_exit(code)
+
         return RestoredSandbox(
             spare.pid,
             spare.pidfd,
             read,
             on_output=on_output,
-            on_exit=on_exit,
+            on_exit=exited,
             cgroups=spare.cgroups,
             marker=spare.marker,
         )
+
+    def owner_of(self, pid: int) -> tuple[str, int] | None:
+        """The (environment id, incarnation) a running restored runtime was restored as, or None."""
+        return self._owners.get(pid)
 
     # -- ending ---------------------------------------------------------------------------------
     def _discard(self, spare: PreparedSpare) -> None:

@@ -112,7 +112,9 @@ async def _scenario(tmp_path: Path, api: FakeRuntimeAPI) -> dict:  # type: ignor
                 env={"AWS_LAMBDA_RUNTIME_API": api.address, "AWS_LAMBDA_LOG_STREAM_NAME": None},
                 on_output=output.extend,
                 on_exit=lambda code, pid=spare.pid: results["exits"].__setitem__(pid, code),
+                owner=(f"env-{spare.pid}", 1),
             )
+            assert snapshots.owner_of(spare.pid) == (f"env-{spare.pid}", 1)
             sandbox.guard(reaper, spare.cgroups, spare.marker)
             restored.append((sandbox, spare, output))
         await loop.run_in_executor(None, api.wait_for, "/invocation/next", 2)
@@ -129,6 +131,7 @@ async def _scenario(tmp_path: Path, api: FakeRuntimeAPI) -> dict:  # type: ignor
         await _until(lambda: _state(first.pid) != "T")
         first.kill()
         await _until(lambda: first.pid in results["exits"])
+        results["owner_after_exit"] = snapshots.owner_of(first.pid)
         results["memory"] = restored[1][0].max_memory_mb()
         results["stats"] = snapshots.stats(KEY)
     finally:
@@ -175,5 +178,6 @@ def test_restored_runtimes_get_their_own_groups_and_tmp_and_share_the_snapshot(t
     assert results["frozen"] == "T"
     killed = results["spares"][0][1]
     assert results["exits"][killed] == -9  # read from the pidfd: not our child
+    assert results["owner_after_exit"] is None
     assert results["memory"] > 5
     assert results["stats"]["restored"] == 2
