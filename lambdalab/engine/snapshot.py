@@ -11,13 +11,15 @@ template's ``random`` state, and waits on its own socket. ``restore`` hands it t
 variables: it returns from ``restore_next``, runs the after-restore hooks and asks for ``/next``: well under a
 millisecond from command to request (the issue's benchmark: ``benchmarks/bench_snapstart.py``).
 
-Spares are named ``snap-<n>`` (their folder under the environments' folder, their groups), like ``engine/spare.py``'s,
-and become the restored environment's when taken (``take_spare``: the function's memory limit is set then). Up to
-``LAMBDALAB_SNAPSHOT_SPARES`` (default 1) wait per version; a restore that finds none waits for the next
-(``wait_spare``, about 10 ms). Restored runtimes are the template's children: ``sandbox.RestoredSandbox`` watches
-and signals them through pidfds only. Owner death: the template dies with the owner (the launcher's
-``PR_SET_PDEATHSIG``), spares and restored runtimes with the template (their own). SnapStart needs the launcher,
-cgroups and pidfd exit status (Linux 6.15+): ``available()``; elsewhere a version's environments cold start.
+Spares are named ``snap-<n>`` (their folder under the environments' folder, their groups), like
+``engine/spare.py``'s, and become the restored environment's when taken (``take_spare``: the function's memory limit
+is set then). Up to ``LAMBDALAB_SNAPSHOT_SPARES`` (default 1) wait per version; a restore that finds none waits for
+the next (``wait_spare``, about 30 ms here). Between spares the template is stopped (SIGSTOP: nothing of the
+snapshot runs on, its children are still reaped by the kernel). Restored runtimes are the template's children:
+``sandbox.RestoredSandbox`` watches and signals them through pidfds only. Owner death: the template dies with the
+owner (the launcher's ``PR_SET_PDEATHSIG``), spares and restored runtimes with the template (their own). SnapStart
+needs the launcher, cgroups and pidfd exit status (Linux 6.15+): ``available()``; elsewhere a version's environments
+cold start.
 """
 
 from __future__ import annotations
@@ -174,6 +176,7 @@ class Snapshots:
                 "folder": str(folder) if template.namespace else None,
                 "hide": self._hide if template.namespace else None,
             }
+            template.thaw()  # stopped between spares (below): the fork server must run to fork
             socket.send_fds(snap.control, [json.dumps(command).encode()], [theirs.fileno()])
         except Exception as exc:  # noqa: BLE001 - no spare this time: a restore waits for the next or cold starts
             self.last_error = f"{type(exc).__name__}: {exc}"
@@ -196,6 +199,9 @@ class Snapshots:
             loop.remove_reader(spare_channel.fileno())
             snap.making.pop(spare_channel.fileno(), None)
             snap.pending -= 1
+            if snap.pending == 0 and template.returncode is None:
+                # nothing of the snapshot runs on between spares (threads started at init would), as on Lambda
+                template.freeze()
             try:
                 said = json.loads(spare_channel.recv(65536) or b"{}")
                 pid = int(said["pid"])

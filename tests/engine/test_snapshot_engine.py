@@ -106,6 +106,7 @@ async def _scenario(tmp_path: Path, api: FakeRuntimeAPI) -> dict:  # type: ignor
         for _ in range(2):
             spare = await snapshots.wait_spare(KEY, 128)
             assert spare.pid != template.pid
+            await _until(lambda: _state(template.pid) == "T")  # stopped between spares
             output = bytearray()
             sandbox = snapshots.restore(
                 spare,
