@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import functools
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -26,7 +27,7 @@ from lambdalab.core.lifecycle import State
 from lambdalab.core.records import End, InitReport, InitStart, LogEntry, Report, Start
 from lambdalab.engine import http_server, mounts
 from lambdalab.engine.environment import EngineEnvironment
-from lambdalab.engine.extensions import PREFIX, Extensions
+from lambdalab.engine.extensions import PREFIX, Extensions, error_body
 from lambdalab.engine.jsonlogs import JsonLogs
 from lambdalab.engine.telemetry import LOGS_PATH, TELEMETRY_PATH, Telemetry, span
 
@@ -62,7 +63,7 @@ class AgentPlane:
         def sink(at: float, kind: str, record: Any) -> None:
             rows.append((at, kind, record, *key))
 
-        telemetry = Telemetry(environment.address, sink)
+        telemetry = Telemetry(environment.address, sink, self.now)
         environment.telemetry = telemetry
         self.environments.add(environment.id)
         extensions = Extensions(
@@ -162,8 +163,7 @@ class AgentPlane:
         if extensions is None or extensions.incarnation != incarnation:
             if not (url.startswith(PREFIX) and core.state in (State.STARTING, State.INITIALIZING)):
                 connection.send(
-                    403,
-                    b'{"errorType":"Extension.RegistrationClosed","errorMessage":"Extension registration closed already"}',
+                    403, error_body("Extension.RegistrationClosed", "Extension registration closed already")
                 )
                 return
             extensions = self._setup(environment, incarnation)
@@ -199,21 +199,18 @@ class AgentPlane:
             return
         if state is State.FINISHING:
             environment.runtime_done_at = now
-            start, answered = environment.invoke_at, environment.response_at or now
-            record: dict[str, Any] = {
-                "requestId": environment.pool.environments[environment.id].last_request,
-                "status": environment.response_status,
-                "metrics": {
-                    "durationMs": round((now - start) * 1000.0, 3),
-                    "producedBytes": environment.response_bytes,
-                },
-                "spans": [
-                    span("responseLatency", start, answered),
-                    span("responseDuration", answered, answered),
-                    span("runtimeOverhead", answered, now),
-                ],
-            }
-            telemetry.emit(now, "platform.runtimeDone", record)
+            args = (
+                environment.pool.environments[environment.id].last_request,
+                environment.response_status,
+                environment.invoke_at,
+                environment.response_at or now,
+                now,
+                environment.response_bytes,
+            )
+            if telemetry.listening:
+                telemetry.emit(now, "platform.runtimeDone", _runtime_done(*args))
+            else:  # built when the table is read: nobody listens
+                telemetry.defer(now, "platform.runtimeDone", functools.partial(_runtime_done, *args))
 
     def _init_ready(self, environment: EngineEnvironment) -> None:
         """Init is over (the runtime and every extension wait on next): ``platform.initReport``; subscriptions close."""
@@ -273,13 +270,14 @@ class AgentPlane:
             if entry.error_type:
                 done["errorType"] = entry.error_type
             telemetry.emit(entry.at, "platform.initRuntimeDone", done)
-        kind, record = _builder(environment).record(entry)
-        if not kind:
+        kind = _KINDS.get(type(entry))
+        if kind is None:
             return
-        if type(entry) is Report and environment.runtime_done_at:
-            record["spans"] = [span("extensionOverhead", environment.runtime_done_at, entry.at)]
-            environment.runtime_done_at = 0.0
-        telemetry.emit(entry.at, kind, record)
+        done_at, environment.runtime_done_at = environment.runtime_done_at, 0.0
+        if telemetry.listening:
+            telemetry.emit(entry.at, kind, _entry_record(_builder(environment), entry, done_at))
+        else:  # built when the table is read: nobody listens
+            telemetry.defer(entry.at, kind, functools.partial(_entry_record, _builder(environment), entry, done_at))
 
     # -- shutdown -------------------------------------------------------------------------------
     def drain(self, environment: EngineEnvironment, incarnation: int, kill: Callable[[], None]) -> bool:
@@ -324,8 +322,41 @@ class AgentPlane:
                     rows.append((entry.at, kind, record, environment.id, spec.function, spec.version))
                 elif isinstance(entry, End):
                     continue
+        rows = [(r[0], r[1], r[2]() if callable(r[2]) else r[2], *r[3:]) for r in rows]
         rows.sort(key=lambda row: row[0])
         return rows
+
+
+_KINDS: dict[type, str] = {
+    Start: "platform.start",
+    Report: "platform.report",
+    InitStart: "platform.initStart",
+    InitReport: "platform.initReport",
+}
+
+
+def _runtime_done(
+    request_id: str | None, status: str, start: float, answered: float, now: float, produced: int
+) -> dict[str, Any]:
+    """``platform.runtimeDone``: the invoke from its start to the runtime's next ``/next``."""
+    return {
+        "requestId": request_id,
+        "status": status,
+        "metrics": {"durationMs": round((now - start) * 1000.0, 3), "producedBytes": produced},
+        "spans": [
+            span("responseLatency", start, answered),
+            span("responseDuration", answered, answered),
+            span("runtimeOverhead", answered, now),
+        ],
+    }
+
+
+def _entry_record(builder: JsonLogs, entry: LogEntry, runtime_done_at: float) -> dict[str, Any]:
+    """A platform entry's record; ``platform.report`` with the ``extensionOverhead`` span after ``runtimeDone``."""
+    _, record = builder.record(entry)
+    if type(entry) is Report and runtime_done_at:
+        record["spans"] = [span("extensionOverhead", runtime_done_at, entry.at)]
+    return record
 
 
 def _builder(environment: EngineEnvironment) -> JsonLogs:

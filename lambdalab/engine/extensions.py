@@ -22,17 +22,19 @@ the control plane (``engine/control_plane.py``) decides when.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
 import sys
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 from lambdalab.engine import http_server
+from lambdalab.engine.limits import descendants
 from lambdalab.engine.sandbox import Sandbox, marked_environment
 
 if TYPE_CHECKING:
@@ -130,7 +132,7 @@ class Extensions:
         self._all_registered: asyncio.Future[None] | None = None
         self._waiters: list[Callable[[], None]] = []
         self.shutting_down = False
-        self.invoke_started = 0.0
+        self.cgroups: list[Path] = []  # the extensions' child groups of the environment's (``_subgroups``)
 
     # -- external extensions ------------------------------------------------------------------
     def launch(
@@ -151,32 +153,66 @@ class Extensions:
         if len(files) > MAX_EXTENSIONS:
             self._fail("Extension.TooManyExtensions")
             return self._all_registered
-        for path in files:
+        for k, path in enumerate(files):
             agent = Agent(path.name, external=True)
             self.agents[agent.name] = agent
             program = f"/opt/extensions/{path.name}" if namespaced else str(path)
             own_marker = f"{marker}ext/{path.name}/"
             try:
+                # its own child groups of the environment's: charged to and limited by them (hierarchical), but
+                # not a member the runtime's freeze scans, and frozen by one read of its own members
+                groups = self._subgroups(f"ext-{self.incarnation}-{k}", reaper)
                 agent.sandbox = Sandbox(
                     [program],
                     cwd=environment.code_dir,
                     env_vars=marked_environment(env_vars, own_marker),
                     on_output=on_output,
-                    on_exit=lambda code, a=agent: self._exited(a, code),
+                    on_exit=self._exit_of(agent),
                     mounts=(str(environment.tmp), opt),
-                    cgroups=environment.cgroups,
+                    cgroups=groups,
                     shared=environment.hooks.shared,
                     hide=environment.hooks.hide,
                 )
             except Exception:  # noqa: BLE001 - it never ran: Lambda's launch error
                 self._fail("Extension.LaunchError")
                 break
-            agent.sandbox.guard(reaper, [], own_marker)  # its own descendants: the runtime's scan skips it
+            agent.sandbox.guard(reaper, groups, own_marker)
         self._check_registered()
         return self._all_registered
 
-    def pids(self) -> list[int]:
-        return [a.sandbox.pid for a in self.agents.values() if a.sandbox is not None and a.exited is None]
+    def _subgroups(self, name: str, reaper: Any) -> list[Path]:
+        made = []
+        for parent in self.environment.cgroups:
+            path = parent / name
+            path.mkdir(exist_ok=True)
+            made.append(path)
+            self.cgroups.append(path)
+            if reaper is not None:
+                reaper.watch_cgroup(path)  # removed before its parent if the owner dies
+        return made
+
+    def remove_groups(self) -> None:
+        """Remove the extensions' child groups (after their processes are gone): before the environment's own."""
+        kept = []
+        for path in self.cgroups:
+            try:
+                path.rmdir()
+            except FileNotFoundError:
+                continue
+            except OSError:
+                kept.append(path)
+        self.cgroups = kept
+
+    def pids(self) -> Iterator[int]:
+        """The extensions' processes: each launched one, then its groups' members, then its descendants (a
+        connection is accepted from any of them: ``RuntimeEndpoint.on_connect``)."""
+        roots = [a.sandbox.pid for a in self.agents.values() if a.sandbox is not None and a.exited is None]
+        yield from roots
+        for path in self.cgroups[:: max(1, len(self.environment.cgroups))]:  # one controller's groups suffice
+            with contextlib.suppress(OSError, ValueError):
+                yield from (int(p) for p in (path / "cgroup.procs").read_text().split())
+        for root in roots:
+            yield from descendants(root)
 
     @property
     def external(self) -> list[Agent]:
@@ -186,10 +222,15 @@ class Extensions:
     def has_internal(self) -> bool:
         return any(not a.external and a.registered for a in self.agents.values())
 
+    def _exit_of(self, agent: Agent) -> Callable[[int], None]:
+        return lambda code: self._exited(agent, code)
+
     def _exited(self, agent: Agent, code: int) -> None:
         agent.exited = code
         if agent.parked is not None:
             agent.parked = None
+        if all(a.exited is not None for a in self.agents.values() if a.sandbox is not None):
+            self.remove_groups()
         if self.shutting_down:
             self._notify()
             return

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import concurrent.futures
+import dataclasses
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -104,12 +105,10 @@ class Spawner:
             members=self.limits.members,
             shared=self.shared_folders,
             hide=str(self.environments_dir),
-            **(
-                {"agent": agents.on_agent, "runtime_next": agents.runtime_next, "account_id": settings.account_id}
-                if agents is not None
-                else {}
-            ),
+            account_id=settings.account_id,
         )
+        if agents is not None:  # the Extensions, Telemetry and Logs APIs (engine/agent_plane.py)
+            self.hooks = dataclasses.replace(self.hooks, agent=agents.on_agent, runtime_next=agents.runtime_next)
 
     def spawn(self, effect: SpawnRuntime) -> None:
         environment = self.environments.get(effect.environment_id) or self.new_environment(effect.environment_id)
@@ -269,6 +268,11 @@ class Spawner:
             return
         environment.retired = True
         self.debug_ports.release(environment.id)
+        extensions = environment.extensions
+        if extensions is not None and extensions.cgroups:  # its extensions' child groups go first
+            for path in extensions.cgroups:
+                self.limits.kill_all([path])
+            extensions.remove_groups()
         self.limits.remove(environment.cgroups)
         remove_tree(environment.tmp.parent)  # its /tmp's tmpfs unmounted first
         self.retired.append(environment.id)  # its log stream stays readable, up to a bound

@@ -78,11 +78,14 @@ class Subscription:
 class Telemetry:
     """The telemetry of one environment incarnation: its records, subscriptions and deliveries."""
 
-    def __init__(self, address: str, sink: Callable[[float, str, dict[str, Any] | str], None]) -> None:
+    def __init__(
+        self, address: str, sink: Callable[[float, str, dict[str, Any] | str], None], now: Callable[[], float]
+    ) -> None:
         """``address``: the environment's loopback address (what ``sandbox.localdomain`` means inside it);
         ``sink(time, type, record)``: the Lab's table of every record (``lab.telemetry()``)."""
         self.address = address
         self._sink = sink
+        self._now = now
         self.subscriptions: list[Subscription] = []
         self.backlog: list[tuple[str, str, bytes]] = []  # (type's category, type, encoded event)
         self.open = True  # subscriptions are accepted during init only
@@ -127,9 +130,10 @@ class Telemetry:
                 return _validation(f"destination host {parsed.hostname!r} is not the sandbox")
             port, path = parsed.port, parsed.path or "/"
         elif protocol == "TCP":
-            port = destination.get("port")
-            if not isinstance(port, int) or not 1 <= port <= 65535:
+            tcp_port = destination.get("port")
+            if not isinstance(tcp_port, int) or not 1 <= tcp_port <= 65535:
                 return _validation("destination.port must be in [1, 65535]")
+            port = tcp_port
             host, path = self.address, ""
         else:
             return _validation("destination.protocol must be HTTP or TCP")
@@ -157,7 +161,7 @@ class Telemetry:
             ):
                 self._add(subscription, data)
         self.emit(
-            0.0,
+            self._now(),
             "platform.telemetrySubscription" if not logs_api else "platform.logsSubscription",
             {"name": name, "state": "Subscribed", "types": sorted(types)},
         )
@@ -175,20 +179,28 @@ class Telemetry:
         """One record: to the Lab's table and every subscriber of its category."""
         if self.closed:
             return
-        if at == 0.0:
-            import time
-
-            at = time.time()
         self._sink(at, kind, record)
+        if not self.subscriptions and not self.open:
+            return  # nobody listens, and nobody can subscribe any more: nothing to encode
         category = "platform" if kind.startswith("platform.") else kind
         data = json.dumps({"time": rfc3339(at), "type": kind, "record": record}, separators=(",", ":")).encode()
-        if len(self.backlog) < BACKLOG:
+        if self.open and len(self.backlog) < BACKLOG:
             self.backlog.append((category, kind, data))
         for subscription in self.subscriptions:
             if category in subscription.types:
                 if subscription.logs_api and kind.startswith("platform.") and kind not in _LOGS_API_PLATFORM:
                     continue
                 self._add(subscription, data)
+
+    @property
+    def listening(self) -> bool:
+        """Whether a record must be encoded now: someone subscribed, or may still (during init)."""
+        return bool(self.subscriptions) or self.open
+
+    def defer(self, at: float, kind: str, build: Callable[[], dict[str, Any]]) -> None:
+        """A record nobody listens to: to the Lab's table only, built when the table is read."""
+        if not self.closed:
+            self._sink(at, kind, build)  # type: ignore[arg-type]
 
     def _add(self, subscription: Subscription, data: bytes) -> None:
         subscription.batch.append(data)
@@ -220,7 +232,7 @@ class Telemetry:
                 try:
                     await asyncio.wait_for(self._send(subscription, batch), SEND_TIMEOUT_S)
                     subscription.delivered += len(batch)
-                except (OSError, asyncio.TimeoutError, ValueError):
+                except (TimeoutError, OSError, ValueError):
                     subscription.failures += 1  # dropped, as Lambda drops what a listener refuses
                     if subscription.writer is not None:
                         subscription.writer.close()
@@ -259,6 +271,7 @@ class Telemetry:
     def init_done(self) -> None:
         """Init is over: no more subscriptions (RAPID turns the subscription APIs off)."""
         self.open = False
+        self.backlog = []
 
     def freeze(self) -> None:
         self.frozen = True

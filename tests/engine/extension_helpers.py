@@ -14,7 +14,7 @@ FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "aws_samples"
 REQUESTS = ("requests", "urllib3", "idna", "certifi", "charset_normalizer")
 
 # a small stdlib extension: registers, prints every event it takes as one "EVENT <json>" line
-PROBE = '''#!/usr/bin/env python3
+PROBE = """#!/usr/bin/env python3
 import json, os, sys, time, urllib.request
 api = os.environ["AWS_LAMBDA_RUNTIME_API"]
 NAME = os.path.basename(__file__)
@@ -36,7 +36,7 @@ while True:
 {on_event}
     if event["eventType"] == "SHUTDOWN":
         sys.exit(0)
-'''
+"""
 
 
 def probe(events: tuple[str, ...] = ("INVOKE", "SHUTDOWN"), *, before_loop: str = "", on_event: str = "") -> str:

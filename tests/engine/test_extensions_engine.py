@@ -49,10 +49,13 @@ def test_external_extension_registers_sees_every_invoke_and_shutdown(tmp_path: P
 
 
 def test_an_extension_that_never_asks_for_more_holds_the_environment_until_the_timeout(tmp_path: Path) -> None:
-    hold = probe(("INVOKE",), on_event="""
+    hold = probe(
+        ("INVOKE",),
+        on_event="""
     if event["eventType"] == "INVOKE":
         time.sleep(600)
-""")
+""",
+    )
     with lambdalab.Lab() as lab:
         version = lab.publish_layer_version("hold", layer(tmp_path / "layer", {"hold": hold}))
         fn = lab.create_function("held", ECHO, layers=[version.arn], timeout_s=1)
@@ -82,10 +85,13 @@ def test_an_extension_that_never_asks_for_more_holds_the_environment_until_the_t
 
 def test_an_idle_extension_ends_the_invoke_when_it_asks_for_more(tmp_path: Path) -> None:
     """Post-runtime work of an extension is part of Duration (billed), and the environment freezes after it."""
-    slow = probe(("INVOKE",), on_event="""
+    slow = probe(
+        ("INVOKE",),
+        on_event="""
     if event["eventType"] == "INVOKE":
         time.sleep(0.3)
-""")
+""",
+    )
     with lambdalab.Lab() as lab:
         version = lab.publish_layer_version("slow", layer(tmp_path / "layer", {"slow": slow}))
         fn = lab.create_function("post", ECHO, layers=[version.arn])
@@ -108,12 +114,14 @@ def test_init_fails_when_an_external_extension_exits_before_registering(tmp_path
 
 
 def test_init_fails_with_extension_init_error_after_init_error_is_posted(tmp_path: Path) -> None:
-    script = probe(before_loop="""
-status, _, body = call("/2020-01-01/extension/init/error", b'{"errorMessage":"no config"}',
-                       {"Lambda-Extension-Identifier": ident, "Lambda-Extension-Function-Error-Type": "Extension.NoConfig"})
+    script = probe(
+        before_loop="""
+headers = {"Lambda-Extension-Identifier": ident, "Lambda-Extension-Function-Error-Type": "Extension.NoConfig"}
+status, _, body = call("/2020-01-01/extension/init/error", b'{"errorMessage":"no config"}', headers)
 print("INIT_ERROR", status, body.decode(), flush=True)
 sys.exit(1)
-""")
+"""
+    )
     with lambdalab.Lab() as lab:
         version = lab.publish_layer_version("bad", layer(tmp_path / "layer", {"bad": script}))
         fn = lab.create_function("bad", ECHO, layers=[version.arn])
@@ -122,7 +130,7 @@ sys.exit(1)
         assert 'INIT_ERROR 202 {"status":"OK"}' in fn.logs()
 
 
-API_ERRORS = '''#!/usr/bin/env python3
+API_ERRORS = """#!/usr/bin/env python3
 import json, os, urllib.error, urllib.request, uuid
 api = os.environ["AWS_LAMBDA_RUNTIME_API"]
 def call(path, data=None, headers=None, method=None):
@@ -155,9 +163,9 @@ while True:
     event = json.loads(call(nxt, headers={"Lambda-Extension-Identifier": ident})[2])
     if event["eventType"] == "SHUTDOWN":
         break
-'''
+"""
 
-LATE_REGISTER = '''
+LATE_REGISTER = """
 import json, os, urllib.error, urllib.request
 def handler(event, context):
     request = urllib.request.Request(
@@ -167,7 +175,7 @@ def handler(event, context):
         urllib.request.urlopen(request)
     except urllib.error.HTTPError as e:
         return [e.code, json.loads(e.read())]
-'''
+"""
 
 
 def test_the_extensions_api_answers_as_lambda_does(tmp_path: Path) -> None:
@@ -175,7 +183,10 @@ def test_the_extensions_api_answers_as_lambda_does(tmp_path: Path) -> None:
         version = lab.publish_layer_version("api", layer(tmp_path / "layer", {"apierrors": API_ERRORS}))
         fn = lab.create_function("api", LATE_REGISTER, layers=[version.arn])
         late = fn.invoke(1).payload
-        assert late == [403, {"errorType": "Extension.RegistrationClosed", "errorMessage": "Extension registration closed already"}]
+        assert late == [
+            403,
+            {"errorType": "Extension.RegistrationClosed", "errorMessage": "Extension registration closed already"},
+        ]
         (line,) = [line for line in fn.logs().splitlines() if line.startswith("API ")]
         out = json.loads(line[4:])
 
@@ -296,8 +307,15 @@ def test_aws_telemetry_api_example_runs_unchanged_from_a_layer(tmp_path: Path) -
     assert "Started http listener" in log
     received = [event for batch in _Collector.batches for event in batch]
     kinds = [e["type"] for e in received]
-    for kind in ("platform.initStart", "platform.initRuntimeDone", "platform.initReport", "platform.start",
-                 "platform.runtimeDone", "platform.report", "function"):
+    for kind in (
+        "platform.initStart",
+        "platform.initRuntimeDone",
+        "platform.initReport",
+        "platform.start",
+        "platform.runtimeDone",
+        "platform.report",
+        "function",
+    ):
         assert kind in kinds, (kind, kinds)
     starts = [e["record"]["requestId"] for e in received if e["type"] == "platform.start"]
     assert starts == [r.request_id for r in results]

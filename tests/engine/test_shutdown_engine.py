@@ -80,10 +80,12 @@ def test_a_runtime_that_ignores_sigterm_is_killed_after_300_ms(tmp_path: Path) -
 
 
 def test_an_extension_that_ignores_shutdown_is_killed_at_the_deadline(tmp_path: Path) -> None:
-    stubborn = probe(on_event="""
+    stubborn = probe(
+        on_event="""
     if event["eventType"] == "SHUTDOWN":
         time.sleep(60)
-""")
+"""
+    )
     with lambdalab.Lab() as lab:
         version = lab.publish_layer_version("stubborn", layer(tmp_path / "layer", {"stubborn": stubborn}))
         fn = lab.create_function("deadline", TERM_HANDLER, layers=[version.arn])
@@ -94,7 +96,9 @@ def test_an_extension_that_ignores_shutdown_is_killed_at_the_deadline(tmp_path: 
 
 
 def test_an_internal_extension_gives_the_runtime_500_ms(tmp_path: Path) -> None:
-    source = IGNORE_TERM + """
+    source = (
+        IGNORE_TERM
+        + """
 import json, os, threading, urllib.request
 API = os.environ["AWS_LAMBDA_RUNTIME_API"]
 request = urllib.request.Request(f"http://{API}/2020-01-01/extension/register", data=b'{"events":["INVOKE"]}',
@@ -109,6 +113,7 @@ def loop():
             print("INTERNAL", json.loads(r.read())["eventType"], flush=True)
 threading.Thread(target=loop, daemon=True).start()
 """
+    )
     with lambdalab.Lab() as lab:
         fn = lab.create_function("internal", source)
         fn.invoke(1)

@@ -5,7 +5,6 @@ same records; ``sandbox.localdomain`` is each environment's own loopback address
 from __future__ import annotations
 
 import json
-import threading
 from pathlib import Path
 
 import pytest
@@ -75,11 +74,15 @@ needs_namespace = pytest.mark.skipif(not mounts.used(), reason="sandbox.localdom
 @pytest.mark.parametrize("schema", ["2022-07-01", "2022-12-13", "2025-01-29"])
 def test_a_subscriber_receives_every_platform_event_in_order(tmp_path: Path, schema: str) -> None:
     with lambdalab.Lab() as lab:
-        version = lab.publish_layer_version("sub", layer(tmp_path / "layer", {"sub": subscriber(HTTP_LISTENER, schema, ["platform"])}))
+        version = lab.publish_layer_version(
+            "sub", layer(tmp_path / "layer", {"sub": subscriber(HTTP_LISTENER, schema, ["platform"])})
+        )
         fn = lab.create_function("telemetry", ECHO, layers=[version.arn])
         results = [fn.invoke({"n": n}) for n in range(2)]
         fn.kill()
-        assert wait_for(lambda: received(fn.logs()) and received(fn.logs())[-1]["type"] == "platform.report", 5.0), fn.logs()
+        assert wait_for(lambda: received(fn.logs()) and received(fn.logs())[-1]["type"] == "platform.report", 5.0), (
+            fn.logs()
+        )
         log = fn.logs()
         frame = lab.telemetry()
     assert 'SUBSCRIBED 200 "OK"' in log
@@ -97,15 +100,24 @@ def test_a_subscriber_receives_every_platform_event_in_order(tmp_path: Path, sch
         by_type.setdefault(event["type"], []).append(event["record"])
         assert event["time"].endswith("Z") and "T" in event["time"]
     init = by_type["platform.initStart"][0]
-    assert set(init) == {"initializationType", "phase", "runtimeVersion", "runtimeVersionArn", "functionName",
-                         "functionVersion", "instanceId", "instanceMaxMemory"}
+    assert set(init) == {
+        "initializationType",
+        "phase",
+        "runtimeVersion",
+        "runtimeVersionArn",
+        "functionName",
+        "functionVersion",
+        "instanceId",
+        "instanceMaxMemory",
+    }
     assert init["initializationType"] == "on-demand" and init["functionName"] == "telemetry"
     assert by_type["platform.extension"][0] == {"name": "sub", "state": "Ready", "events": ["INVOKE", "SHUTDOWN"]}
     assert by_type["platform.telemetrySubscription"][0] == {"name": "sub", "state": "Subscribed", "types": ["platform"]}
     assert by_type["platform.initRuntimeDone"][0]["status"] == "success"
     assert by_type["platform.initReport"][0]["metrics"]["durationMs"] > 0
-    for result, start, done, report in zip(results, by_type["platform.start"], by_type["platform.runtimeDone"],
-                                           by_type["platform.report"], strict=True):
+    for result, start, done, report in zip(
+        results, by_type["platform.start"], by_type["platform.runtimeDone"], by_type["platform.report"], strict=True
+    ):
         assert start == {"requestId": result.request_id, "version": "$LATEST"}
         assert done["requestId"] == result.request_id and done["status"] == "success"
         assert set(done["metrics"]) == {"durationMs", "producedBytes"}
@@ -171,11 +183,13 @@ def test_lab_telemetry_has_platform_records_of_functions_without_extensions() ->
 
 
 def test_subscriptions_are_validated(tmp_path: Path) -> None:
-    bad = probe(before_loop="""
+    bad = probe(
+        before_loop="""
 import urllib.error
 def put(body):
     try:
-        return call("/2022-07-01/telemetry", json.dumps(body).encode(), {"Lambda-Extension-Identifier": ident}, "PUT")[0]
+        headers = {"Lambda-Extension-Identifier": ident}
+        return call("/2022-07-01/telemetry", json.dumps(body).encode(), headers, "PUT")[0]
     except urllib.error.HTTPError as e:
         return e.code, json.loads(e.read())["errorType"]
 dest = {"protocol": "HTTP", "URI": "http://sandbox.localdomain:4243"}
@@ -186,7 +200,8 @@ print("BAD", json.dumps([
     put({"schemaVersion": "2022-12-13", "types": ["platform"], "destination": {"protocol": "HTTP", "URI": "http://example.com:80"}}),
     put({"schemaVersion": "2022-12-13", "types": ["platform"], "destination": {"protocol": "TCP", "port": 0}}),
 ]), flush=True)
-""")
+"""
+    )
     with lambdalab.Lab() as lab:
         version = lab.publish_layer_version("bad", layer(tmp_path / "layer", {"bad": bad}))
         fn = lab.create_function("bad", ECHO, layers=[version.arn])
