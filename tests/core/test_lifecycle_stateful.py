@@ -29,6 +29,15 @@ Invariants, checked on every effect and after every step:
 5. A deadline is armed exactly while the environment is STARTING, INITIALIZING, INVOKING or
    FINISHING, for its current incarnation: so the timer can never fire in a state with no row.
 6. Every process of a replaced incarnation has been killed or has exited.
+7. An environment with extensions freezes only when the runtime and every extension wait on next: an IDLE
+   (and so every frozen) environment has its runtime parked on ``/next`` and each registered extension parked
+   on ``event/next``; and no invocation is delivered to an environment while one of them is not waiting.
+
+Extensions (``EnvironmentSpec.extensions`` > 0) are played as the engine runs them: ``LaunchExtensions`` starts
+the environment's main process, which reports ``ExtensionsLaunched`` (not ``ProcessStarted``); each extension
+registers, and ``ExtensionsRegistered`` follows the last one; ``StartRuntime`` starts the runtime in that process.
+Extensions take INVOKE and SHUTDOWN events, ask for the next one, and may die at any time; a graceful shutdown
+SIGTERMs the runtime, which exits or is SIGKILLed at ``kill_at``.
 """
 
 from __future__ import annotations
@@ -44,22 +53,31 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, pr
 from lambdalab.core.effects import (
     ArmDeadline,
     CompleteInvocation,
+    DeliverExtensionEvent,
     DeliverInvocation,
     DisarmDeadline,
     Effect,
     Freeze,
     Kill,
+    LaunchExtensions,
     Log,
     RecordSpan,
     Retire,
     ScheduleWakeup,
+    SignalRuntime,
     SpawnRuntime,
+    StartRuntime,
     Thaw,
 )
 from lambdalab.core.events import (
     DeadlineExceeded,
     ErrorPosted,
     Event,
+    ExtensionExited,
+    ExtensionNextRequested,
+    ExtensionRegistered,
+    ExtensionsLaunched,
+    ExtensionsRegistered,
     InitErrorPosted,
     Invocation,
     NextRequested,
@@ -71,12 +89,23 @@ from lambdalab.core.events import (
 )
 from lambdalab.core.ids import IdFactory
 from lambdalab.core.keepalive import FixedKeepAlive
-from lambdalab.core.lifecycle import Environment, EnvironmentSpec, State
+from lambdalab.core.lifecycle import Environment, EnvironmentSpec, State, allows
 from lambdalab.core.pool import Pool
 from lambdalab.errors import LifecycleError
 
-ARMED_STATES = frozenset({State.STARTING, State.INITIALIZING, State.INVOKING, State.FINISHING})
-PROCESS_STATES = ARMED_STATES | {State.IDLE}
+ARMED_STATES = frozenset(
+    {
+        State.STARTING,
+        State.INITIALIZING,
+        State.INVOKING,
+        State.FINISHING,
+        State.EXTENSIONS_INIT,
+        State.POST_RUNTIME,
+        State.DRAINING,
+    }
+)
+PROCESS_STATES = (ARMED_STATES | {State.IDLE}) - {State.DRAINING}
+RUNTIME_STATES = frozenset({State.INITIALIZING, State.INVOKING, State.FINISHING, State.POST_RUNTIME, State.IDLE})
 MAX_OUTSTANDING = 5
 LAB_CLOSES_AFTER = 15  # driver events before retire/shutdown may happen, so sequences get somewhere
 PICK = st.integers(min_value=0, max_value=1_000)
@@ -99,11 +128,28 @@ class Process:
     parked: bool = False  # holds GET /next open
     frozen: bool = False
     killed: bool = False  # got SIGKILL; its exit is still to come
+    launcher: bool = False  # started by LaunchExtensions: reports ExtensionsLaunched, not ProcessStarted
+    runtime: bool = True  # the runtime runs in it (False until StartRuntime after LaunchExtensions)
+    kill_at: float | None = None  # SIGTERMed: SIGKILLed then if still running
 
     @property
     def can_call(self) -> bool:
         """Able to make a Runtime API call right now."""
-        return self.alive and self.started and not self.killed and not self.frozen and not self.parked
+        return self.alive and self.started and self.runtime and not self.killed and not self.frozen and not self.parked
+
+
+@dataclasses.dataclass
+class ExtensionProcess:
+    """One external (or internal) extension of one incarnation."""
+
+    environment_id: str
+    incarnation: int
+    identifier: str
+    events: tuple[str, ...] = ("INVOKE", "SHUTDOWN")
+    internal: bool = False
+    registered: bool = False
+    alive: bool = True
+    parked: bool = False  # holds GET event/next open
 
 
 class EngineLikeDriver:
@@ -122,6 +168,7 @@ class EngineLikeDriver:
         self.completed: collections.Counter[str] = collections.Counter()
         self.retired: set[str] = set()
         self.fed = 0
+        self.extensions: dict[tuple[str, int, str], ExtensionProcess] = {}
 
     # -- feeding the pool -------------------------------------------------------------------------
     def submit(self, request_id: str) -> None:
@@ -136,6 +183,9 @@ class EngineLikeDriver:
 
     def exit(self, process: Process, returncode: int, *, oom: bool = False) -> None:
         process.alive = process.parked = False
+        for extension in self.extensions_of(process.environment_id, process.incarnation):
+            if extension.internal:
+                extension.alive = extension.parked = False  # a thread of the runtime's process
         memory = self.pool.spec.memory_mb if oom else 20
         self.feed(ProcessExited(process.environment_id, process.incarnation, self.now, returncode, oom, memory))
 
@@ -169,6 +219,38 @@ class EngineLikeDriver:
         if isinstance(effect, RecordSpan):
             assert effect.span.phase == "frozen", effect
 
+    def _LaunchExtensions(self, effect: LaunchExtensions) -> None:
+        key = (effect.environment_id, effect.incarnation)
+        assert key not in self.processes, f"incarnation launched twice: {key}"
+        self.processes[key] = Process(*key, launcher=True, runtime=False)
+
+    def _StartRuntime(self, effect: StartRuntime) -> None:
+        process = self.processes[(effect.environment_id, effect.incarnation)]
+        assert process.launcher and not process.runtime and process.alive and not process.killed
+        assert all(x.registered for x in self.extensions_of(effect.environment_id, effect.incarnation))
+        process.runtime = True
+
+    def _DeliverExtensionEvent(self, effect: DeliverExtensionEvent) -> None:
+        environment = self.pool.environments[effect.environment_id]
+        process = self.current_process(environment)
+        for extension in self.extensions_of(environment.id, environment.incarnation):
+            if effect.event_type == "INVOKE":  # invariant 7: an invocation only when everyone waits on next
+                assert process is not None and process.parked and not process.frozen, process
+                assert not extension.alive or extension.parked, f"INVOKE while {extension} works"
+            if effect.event_type in extension.events and extension.alive and extension.registered:
+                extension.parked = False  # answered now, or at its next event/next (SHUTDOWN)
+
+    def _SignalRuntime(self, effect: SignalRuntime) -> None:
+        assert effect.signal == "SIGTERM"
+        process = self.processes[(effect.environment_id, effect.incarnation)]
+        assert not process.frozen, "SIGTERM to a stopped process"
+        if process.alive:
+            process.kill_at = effect.kill_at
+            process.parked = False
+
+    def extensions_of(self, environment_id: str, incarnation: int) -> list[ExtensionProcess]:
+        return [x for (e, i, _), x in self.extensions.items() if e == environment_id and i == incarnation]
+
     def _SpawnRuntime(self, effect: SpawnRuntime) -> None:
         key = (effect.environment_id, effect.incarnation)
         assert key not in self.processes, f"incarnation spawned twice: {key}"
@@ -184,6 +266,8 @@ class EngineLikeDriver:
         process = self.current_process(environment)
         assert process is not None and process.alive and process.parked and not process.frozen, process
         assert environment.reserved is None
+        for extension in self.extensions_of(eid, environment.incarnation):  # invariant 7
+            assert not extension.alive or extension.parked or "INVOKE" in extension.events and not extension.parked
         process.parked = False
         self.delivered[eid] = effect.invocation.request_id
 
@@ -215,6 +299,8 @@ class EngineLikeDriver:
         if process is not None and process.alive:
             process.killed = True
             process.parked = False
+        for extension in self.extensions_of(effect.environment_id, effect.incarnation):
+            extension.alive = extension.parked = False  # SIGKILL; their exits are dropped
 
     def _CompleteInvocation(self, effect: CompleteInvocation) -> None:
         request_id = effect.invocation.request_id
@@ -259,10 +345,15 @@ class PoolMachine(RuleBasedStateMachine):
         return self.driver
 
     @initialize(
-        freeze=st.booleans(), timeout=st.sampled_from([1.0, 3.0]), keep_alive=st.sampled_from([600.0, 600.0, 5.0, 0.0])
+        freeze=st.booleans(),
+        timeout=st.sampled_from([1.0, 3.0]),
+        keep_alive=st.sampled_from([600.0, 600.0, 5.0, 0.0]),
+        extensions=st.sampled_from([0, 0, 1, 2]),
     )
-    def make_pool(self, freeze: bool, timeout: float, keep_alive: float) -> None:
-        spec = EnvironmentSpec("fn", "$LATEST", "python", 128, timeout, freeze=freeze, init_timeout_s=2.0)
+    def make_pool(self, freeze: bool, timeout: float, keep_alive: float, extensions: int) -> None:
+        spec = EnvironmentSpec(
+            "fn", "$LATEST", "python", 128, timeout, freeze=freeze, init_timeout_s=2.0, extensions=extensions
+        )
         pool = Pool(spec, IdFactory("stateful").next_environment_id, keep_alive=FixedKeepAlive(keep_alive))
         self.driver = EngineLikeDriver(pool)
 
@@ -339,11 +430,103 @@ class PoolMachine(RuleBasedStateMachine):
     # -- the engine's own events ---------------------------------------------------------------------
     @rule(pick=PICK)
     def process_started(self, pick: int) -> None:
-        process = self._pick(self._processes(lambda p: p.alive and not p.started), pick)
+        process = self._pick(self._processes(lambda p: p.alive and not p.started and not p.launcher), pick)
         if process is None:
             return
         process.started = True
         self.d.feed(ProcessStarted(process.environment_id, process.incarnation, self.d.now))
+
+    # -- extensions, as the engine runs them ------------------------------------------------------------
+    @rule(pick=PICK)
+    def extensions_launched(self, pick: int) -> None:
+        process = self._pick(self._processes(lambda p: p.alive and p.launcher and not p.started and not p.killed), pick)
+        if process is None:
+            return
+        process.started = True
+        count = self.d.pool.spec.extensions
+        for n in range(count):
+            key = (process.environment_id, process.incarnation, f"x{n}")
+            self.d.extensions[key] = ExtensionProcess(*key)
+        self.d.feed(ExtensionsLaunched(process.environment_id, process.incarnation, self.d.now, count))
+
+    def _extensions(self, predicate: Callable[[ExtensionProcess], bool]) -> list[ExtensionProcess]:
+        return [x for x in self.d.extensions.values() if x.alive and predicate(x)]
+
+    def _frozen(self, extension: ExtensionProcess) -> bool:
+        process = self.d.processes.get((extension.environment_id, extension.incarnation))
+        return process is not None and process.frozen
+
+    @rule(pick=PICK, events=st.sampled_from([("INVOKE", "SHUTDOWN"), ("SHUTDOWN",), ("INVOKE",)]))
+    def extension_registers(self, pick: int, events: tuple[str, ...]) -> None:
+        extension = self._pick(self._extensions(lambda x: not x.registered), pick)  # type: ignore[arg-type]
+        if extension is None:
+            return
+        base = (extension.environment_id, extension.incarnation, self.d.now)
+        core = self.d.pool.environments.get(extension.environment_id)
+        if core is None or core.incarnation != extension.incarnation or core.state is not State.EXTENSIONS_INIT:
+            return  # the engine answers 403 RegistrationClosed (or the environment is gone)
+        extension.registered = True
+        extension.events = events
+        self.d.feed(ExtensionRegistered(*base, extension.identifier, extension.identifier, events))
+        if all(x.registered for x in self.d.extensions_of(extension.environment_id, extension.incarnation)):
+            self.d.feed(ExtensionsRegistered(*base))
+
+    @rule(pick=PICK)
+    def internal_extension_registers(self, pick: int) -> None:
+        """A thread of the runtime registers during the runtime's init (INVOKE only, as Lambda allows)."""
+        process = self._pick(self._processes(lambda p: p.can_call), pick)
+        if process is None or self.d.state_for(process) is not State.INITIALIZING:
+            return
+        key = (process.environment_id, process.incarnation, "internal")
+        if key in self.d.extensions:
+            return
+        self.d.extensions[key] = ExtensionProcess(*key, events=("INVOKE",), internal=True, registered=True)
+        self.d.feed(ExtensionRegistered(*key[:2], self.d.now, "internal", "internal", ("INVOKE",), True))
+
+    @rule(pick=PICK)
+    def extension_asks_for_next(self, pick: int) -> None:
+        extension = self._pick(self._extensions(lambda x: x.registered and not x.parked and not self._frozen(x)), pick)  # type: ignore[arg-type]
+        if extension is None:
+            return
+        event = ExtensionNextRequested(
+            extension.environment_id, extension.incarnation, self.d.now, extension.identifier
+        )
+        core = self.d.pool.environments.get(extension.environment_id)
+        if core is None or core.incarnation != extension.incarnation:
+            assert self.d.pool.handle(event) == []  # a replaced incarnation's call is dropped
+            return
+        if not allows(core.state, ExtensionNextRequested):
+            self._assert_rejected(event)  # 403: the engine refuses it
+            return
+        extension.parked = True
+        self.d.feed(event)
+
+    @rule(picks=st.lists(PICK, min_size=1, max_size=4))
+    def extensions_follow_the_protocol(self, picks: list[int]) -> None:
+        """Well-behaved extensions: register, then ask for the next event whenever they have one."""
+        for pick in picks:
+            waiting = self._extensions(lambda x: not x.registered)
+            if waiting:
+                self.extension_registers(pick, ("INVOKE", "SHUTDOWN"))
+            else:
+                self.extension_asks_for_next(pick)
+
+    @rule(pick=PICK, code=st.sampled_from([0, 1, -9]))
+    def extension_dies(self, pick: int, code: int) -> None:
+        if pick % 4:
+            return  # rarer than the rest: an extension that dies resets its environment
+        extension = self._pick(self._extensions(lambda x: not x.internal and not self._frozen(x)), pick)  # type: ignore[arg-type]
+        if extension is None:
+            return
+        extension.alive = extension.parked = False
+        base = (extension.environment_id, extension.incarnation, self.d.now)
+        self.d.feed(ExtensionExited(*base, extension.identifier, code))
+
+    @rule()
+    def sigterm_grace_ends(self) -> None:
+        """The engine SIGKILLs a SIGTERMed runtime at ``kill_at``."""
+        for process in self._processes(lambda p: p.alive and p.kill_at is not None and p.kill_at <= self.d.now):
+            process.killed = True
 
     @precondition(lambda self: not (self.retired or self.shut))
     @rule(count=st.integers(min_value=0, max_value=1))
@@ -395,8 +578,10 @@ class PoolMachine(RuleBasedStateMachine):
     # -- the runtime's Runtime API calls, validated as RuntimeEndpoint does -----------------------
     @rule(picks=st.lists(PICK, min_size=1, max_size=4), error=st.booleans())
     def runtimes_follow_the_protocol(self, picks: list[int], error: bool) -> None:
-        """A well-behaved runtime's next move: start, ask for work, answer it, ask again."""
+        """A well-behaved runtime's next move: start, ask for work, answer it, ask again (its extensions' too)."""
         for pick in picks:
+            if self.d.extensions and pick % 2:
+                self.extensions_follow_the_protocol([pick])
             process = self._pick(
                 self._processes(
                     lambda p: (
@@ -412,7 +597,11 @@ class PoolMachine(RuleBasedStateMachine):
             if process is None:
                 return
             state = self.d.state_for(process)
-            if state is State.STARTING:
+            if state is State.DRAINING:
+                self.d.exit(process, 0)  # SIGTERM: the runtime's handler exits
+            elif state is State.STARTING and process.launcher:
+                self.extensions_launched(pick)
+            elif state is State.STARTING:
                 self.process_started(pick)
             elif state in (State.INITIALIZING, State.FINISHING):
                 self.runtime_asks_for_next(pick, candidates=[process])
@@ -542,7 +731,7 @@ class PoolMachine(RuleBasedStateMachine):
         for e in self.d.pool.environments.values():
             mine = [inv.request_id for inv in (e.current, e.reserved) if inv is not None]
             if e.id in self.d.posted:
-                assert e.state is State.FINISHING and e.current is None
+                assert e.state in (State.FINISHING, State.POST_RUNTIME) and e.current is None
                 mine.append(self.d.posted[e.id])
             assert len(mine) <= 1, (e, mine)
             held += mine
@@ -587,6 +776,20 @@ class PoolMachine(RuleBasedStateMachine):
                 core = self.d.pool.environments.get(p.environment_id)
                 assert core is not None and core.incarnation == p.incarnation, p
 
+    @invariant()
+    def an_environment_freezes_only_when_the_runtime_and_every_extension_wait_on_next(self) -> None:
+        """Invariant 7."""
+        if self.driver is None:
+            return
+        for e in self.d.pool.environments.values():
+            if e.state is not State.IDLE:
+                assert not e.is_frozen
+                continue
+            process = self.d.current_process(e)
+            assert process is not None and process.parked, (e, process)
+            for extension in self.d.extensions_of(e.id, e.incarnation):
+                assert not extension.alive or not extension.registered or extension.parked, (e, extension)
+
     def teardown(self) -> None:
         """Close the Lab, let every process go: everything submitted has completed exactly once."""
         if self.driver is None:
@@ -594,13 +797,23 @@ class PoolMachine(RuleBasedStateMachine):
         d = self.d
         if not self.shut:
             d.perform(d.pool.shutdown(d.now))
-        while alive := [p for p in d.processes.values() if p.alive]:
-            assert all(p.killed for p in alive), alive  # shutdown killed every live process
-            process = alive[0]
-            if not process.started:  # its call_soon'd ProcessStarted still comes first
-                process.started = True
-                d.feed(ProcessStarted(process.environment_id, process.incarnation, d.now))
-            d.exit(process, -9)
+        while True:
+            alive = [p for p in d.processes.values() if p.alive]
+            extensions = [x for x in d.extensions.values() if x.alive]
+            if not alive and not extensions:
+                break
+            if alive:
+                # shutdown killed every live process, or SIGTERMed it (a graceful shutdown)
+                assert all(p.killed or p.kill_at is not None for p in alive), alive
+                process = alive[0]
+                if not process.started and not process.launcher:  # its call_soon'd ProcessStarted comes first
+                    process.started = True
+                    d.feed(ProcessStarted(process.environment_id, process.incarnation, d.now))
+                d.exit(process, -9 if process.killed else -15)
+                continue
+            extension = extensions[0]
+            extension.alive = extension.parked = False
+            d.feed(ExtensionExited(extension.environment_id, extension.incarnation, d.now, extension.identifier, 0))
         assert not d.pool.environments, d.pool.environments
         assert sorted(d.completed.elements()) == sorted(d.submitted)
         assert not d.delivered and not d.posted and not d.deadlines
