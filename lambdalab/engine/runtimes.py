@@ -307,7 +307,7 @@ def environment_variables(
             for name in _CREDENTIALS[key]:
                 values[name] = value
     if init_type == SNAP_START:
-        _snap_start_variables(values, port)
+        snap_start_variables(values, port)
     levels = config.log_levels
     if levels is not None:  # advanced logging controls: the runtime formats and filters its own records
         values["AWS_LAMBDA_LOG_FORMAT"] = "JSON"
@@ -315,7 +315,7 @@ def environment_variables(
     return values
 
 
-def _snap_start_variables(values: dict[str, str], port: int) -> None:
+def snap_start_variables(values: dict[str, str], port: int) -> None:
     """A SnapStart template's variables: what Lambda's snapshot may hold and what it may not.
 
     No log group or stream (a snapshot serves many environments, each with its own stream); no credentials in
@@ -333,7 +333,7 @@ def _snap_start_variables(values: dict[str, str], port: int) -> None:
 def snap_start_credentials(variables: Mapping[str, str]) -> dict[str, str] | None:
     """What ``GET /2021-04-23/credentials`` answers a template's environment (the SDK's container provider's JSON).
 
-    ``variables``: the ones ``environment_variables`` made *before* ``_snap_start_variables`` removed the keys,
+    ``variables``: the ones ``environment_variables`` made *before* ``snap_start_variables`` removed the keys,
     i.e. called with another ``init_type``; None when the function has no credentials.
     """
     key = variables.get("AWS_ACCESS_KEY_ID")

@@ -54,7 +54,7 @@ def test_a_templates_variables_hold_no_log_stream_and_no_keys() -> None:
         "AWS_REGION": "us-east-1",
     }
     answer = runtimes.snap_start_credentials(values)
-    runtimes._snap_start_variables(values, 9001)
+    runtimes.snap_start_variables(values, 9001)
     assert values == {
         "AWS_REGION": "us-east-1",
         "AWS_CONTAINER_CREDENTIALS_FULL_URI": "http://127.0.0.1:9001/2021-04-23/credentials",
@@ -68,5 +68,5 @@ def test_a_templates_variables_hold_no_log_stream_and_no_keys() -> None:
         "Expiration": "2099-01-01T00:00:00Z",
     }
     bare = {"AWS_LAMBDA_LOG_GROUP_NAME": "g", "AWS_LAMBDA_LOG_STREAM_NAME": "s"}
-    runtimes._snap_start_variables(bare, 9001)
+    runtimes.snap_start_variables(bare, 9001)
     assert bare == {}  # no credentials: no provider either
