@@ -179,6 +179,7 @@ def _record(
     end: float,
 ) -> InvocationRecord:
     duration = float(report["duration_ms"])
+    restore = report["restore_duration_ms"]
     return InvocationRecord(
         request_id=report["request_id"],
         function=function,
@@ -197,6 +198,9 @@ def _record(
         end=end,
         submitted=submitted,
         reset=reset,
+        restore_duration_ms=None if restore is None else float(restore),
+        billed_restore_duration_ms=int(report["billed_restore_duration_ms"] or 0),
+        # REPORT does not say how long extensions ran after the runtime (it is inside Duration): 0.0, unknown
     )
 
 
@@ -378,8 +382,9 @@ _RECORD_TYPES: Final = {
     "request_id": _STR, "function": _STR, "version": _STR, "environment_id": _STR, "cold": _BOOL,
     "init_duration_ms": _FLOAT, "init_suppressed": _BOOL, "duration_ms": _FLOAT, "billed_duration_ms": _INT,
     "memory_size_mb": _INT, "max_memory_used_mb": _INT, "status": _STR, "error_type": "object", "start": _FLOAT,
-    "end": _FLOAT, "submitted": _FLOAT, "reset": _BOOL, "latency_ms": _FLOAT, "event_source_arn": "object",
-    "shard_id": "object", "batch_size": _INT,
+    "end": _FLOAT, "submitted": _FLOAT, "reset": _BOOL, "restore_duration_ms": _FLOAT,
+    "billed_restore_duration_ms": _INT, "extension_overhead_ms": _FLOAT, "latency_ms": _FLOAT,
+    "event_source_arn": "object", "shard_id": "object", "batch_size": _INT,
 }  # fmt: skip
 _SPAN_TYPES: Final = {
     "environment_id": _STR, "function": _STR, "version": _STR, "phase": _STR, "start": _FLOAT, "end": _FLOAT,

@@ -344,6 +344,8 @@ def test_frames_with_no_rows_have_the_columns_and_types() -> None:
     assert list(frame.columns) == [*InvocationRecord._fields, "latency_ms", *BATCH_COLUMNS] and len(frame) == 0
     assert frame["batch_size"].dtype == "int64" and frame["shard_id"].dtype == object
     assert frame["duration_ms"].dtype == "float64" and frame["cold"].dtype == bool
+    assert frame["restore_duration_ms"].dtype == "float64" and frame["billed_restore_duration_ms"].dtype == "int64"
+    assert frame["extension_overhead_ms"].dtype == "float64"
     spans = records.spans_frame([])
     assert list(spans.columns) == [*PhaseSpan._fields, "duration_ms"] and len(spans) == 0
     assert spans.attrs["unknown_phases"] == ["frozen", "idle", "shutdown"]
@@ -360,3 +362,4 @@ def test_a_known_error_type_alone_and_a_snapstart_restore() -> None:
     events = [{"logStreamName": stream, "timestamp": 2000 + i, "message": m} for i, m in enumerate(lines)]
     (got,) = records.records_from_events(events, function="f", known={"s": {"error_type": "Custom"}})
     assert (got.cold, got.init_duration_ms, got.status, got.error_type) == (True, None, Status.SUCCESS, "Custom")
+    assert (got.restore_duration_ms, got.billed_restore_duration_ms, got.extension_overhead_ms) == (250.0, 295, 0.0)
