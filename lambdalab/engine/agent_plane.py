@@ -6,28 +6,43 @@ extensions before its runtime (``launch``, called by the spawner), routes every 
 call (``on_agent``), emits the Telemetry API's records in Lambda's order (``platform.initStart`` →
 ``platform.extension`` → ``platform.telemetrySubscription`` → ``platform.initRuntimeDone`` →
 ``platform.initReport`` → ``platform.start`` → ``platform.runtimeDone`` → ``platform.report``, with the
-``function`` and ``extension`` log lines), sends ``INVOKE`` when an invoke starts (``deliver``), and performs
-Lambda's graceful shutdown (``drain``) where extensions are registered. It keeps the Lab's table of every
-telemetry record (``rows``, ``lab.telemetry()``). Functions without extensions pay one ``is None`` test per
-phase; their platform records are derived from their log streams when the table is read.
+``function`` and ``extension`` log lines), turns what extensions do into the core's events
+(``ExtensionsLaunched``, ``ExtensionRegistered``, ``ExtensionsRegistered``, ``ExtensionNextRequested``,
+``ExtensionErrorPosted``, ``ExtensionExited``) and performs the core's effects for them (``StartRuntime``,
+``DeliverExtensionEvent``, ``SignalRuntime``): every rule (when init ends, when an environment may freeze, the
+graceful shutdown's order and deadlines) is the core's. It keeps the Lab's table of every telemetry record
+(``rows``, ``lab.telemetry()``). Functions without extensions pay one ``is None`` test per phase; their platform
+records are derived from their log streams when the table is read.
 """
 
 from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import functools
-import json
+import os
+import signal
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from lambdalab.core.events import Event, InitErrorPosted
-from lambdalab.core.lifecycle import State
+from lambdalab.core.effects import DeliverExtensionEvent, SignalRuntime, StartRuntime
+from lambdalab.core.events import (
+    Event,
+    ExtensionErrorPosted,
+    ExtensionExited,
+    ExtensionNextRequested,
+    ExtensionRegistered,
+    ExtensionsLaunched,
+    ExtensionsRegistered,
+    Invocation,
+)
+from lambdalab.core.lifecycle import State, allows
 from lambdalab.core.records import End, InitReport, InitStart, LogEntry, Report, Start
 from lambdalab.engine import http_server, mounts
 from lambdalab.engine.environment import EngineEnvironment
-from lambdalab.engine.extensions import PREFIX, Extensions, error_body
+from lambdalab.engine.extensions import PREFIX, Agent, Extensions, error_body
 from lambdalab.engine.jsonlogs import JsonLogs
 from lambdalab.engine.telemetry import LOGS_PATH, TELEMETRY_PATH, Telemetry, span
 
@@ -38,7 +53,11 @@ class AgentPlane:
     """One Lab's extensions and telemetry."""
 
     def __init__(
-        self, loop: asyncio.AbstractEventLoop, now: Callable[[], float], dispatch: Callable[[Event], None]
+        self,
+        loop: asyncio.AbstractEventLoop,
+        now: Callable[[], float],
+        dispatch: Callable[[Event], None],
+        environments: dict[str, EngineEnvironment],
     ) -> None:
         self.loop = loop
         self.now = now
@@ -46,6 +65,8 @@ class AgentPlane:
         # (time, type, record, environment id, function, version): every record, for lab.telemetry()
         self.rows: collections.deque[tuple[float, str, Any, str, str, str]] = collections.deque(maxlen=MAX_ROWS)
         self.environments: set[str] = set()  # the ones whose records are live here (the rest: from their streams)
+        self.environments_by_id = environments  # the control plane's table
+        self._starts: dict[str, tuple[int, Callable[[], bool]]] = {}  # environment -> its runtime's start
 
     # -- starting -------------------------------------------------------------------------------
     def _setup(self, environment: EngineEnvironment, incarnation: int) -> Extensions:
@@ -66,12 +87,7 @@ class AgentPlane:
         telemetry = Telemetry(environment.address, sink, self.now)
         environment.telemetry = telemetry
         self.environments.add(environment.id)
-        extensions = Extensions(
-            environment,
-            incarnation,
-            on_failure=lambda error_type: self._failed(environment, incarnation, error_type),
-            on_event=lambda kind, record: telemetry.emit(self.now(), kind, record),
-        )
+        extensions = Extensions(environment, incarnation, self)
         environment.extensions = extensions
         environment.output_tap = self._tap(telemetry, "function")
         entry = environment.init_start
@@ -91,25 +107,107 @@ class AgentPlane:
         reaper: Any,
         start_runtime: Callable[[], bool],
     ) -> None:
-        """Start the external extensions; the runtime once all registered (a failure fails the init)."""
+        """``LaunchExtensions``: start the external extensions; the runtime at ``StartRuntime`` (``start_runtime``)."""
         extensions = self._setup(environment, incarnation)
         telemetry = environment.telemetry
         assert telemetry is not None
+        self._starts[environment.id] = (incarnation, start_runtime)
         writer = environment.output_writer(self._tap(telemetry, "extension"))
-        registered = extensions.launch(
+        failed = extensions.launch(
             files, env_vars, namespaced=mounts.used(), opt=opt, marker=marker, reaper=reaper, on_output=writer
         )
+        self.loop.call_soon(self._launched, environment, incarnation, len(files), failed)
 
-        def go(done: asyncio.Future[None]) -> None:
-            if done.cancelled() or done.exception() is not None or extensions.shutting_down:
-                return
-            core = environment.pool.environments.get(environment.id)
-            if core is None or core.incarnation != incarnation or core.state is not State.INITIALIZING:
-                return
-            if not start_runtime():
-                extensions.kill()
+    def _launched(self, environment: EngineEnvironment, incarnation: int, count: int, failed: str | None) -> None:
+        self._send(environment, incarnation, ExtensionsLaunched(environment.id, incarnation, self.now(), count))
+        if failed is not None:  # none runs: the init fails (the core names it Extension.Crash)
+            self._send(environment, incarnation, ExtensionExited(environment.id, incarnation, self.now(), "", 127))
 
-        registered.add_done_callback(go)
+    def start_runtime(self, effect: StartRuntime) -> None:
+        """``StartRuntime``: every external extension registered; the runtime starts."""
+        pending = self._starts.pop(effect.environment_id, None)
+        if pending is not None and pending[0] == effect.incarnation:
+            pending[1]()
+
+    def _send(self, environment: EngineEnvironment, incarnation: int, event: Event) -> bool:
+        """``event`` to the core if it is about the current incarnation and legal in its state (else dropped)."""
+        core = environment.pool.environments.get(environment.id)
+        if core is None or core.incarnation != incarnation or not allows(core.state, type(event)):
+            return False
+        self.dispatch(event)
+        return True
+
+    # -- what the extensions report (engine/extensions.py's Reporter) ---------------------------
+    def registered(self, extensions: Extensions, agent: Agent) -> None:
+        environment, incarnation = extensions.environment, extensions.incarnation
+        if environment.telemetry is not None:
+            record = {"name": agent.name, "state": "Ready", "events": sorted(agent.events)}
+            environment.telemetry.emit(self.now(), "platform.extension", record)
+        event = ExtensionRegistered(
+            environment.id,
+            incarnation,
+            self.now(),
+            agent.identifier,
+            agent.name,
+            tuple(sorted(agent.events)),
+            not agent.external,
+        )
+        self._send(environment, incarnation, event)
+        if agent.external and extensions.all_registered:
+            self._send(environment, incarnation, ExtensionsRegistered(environment.id, incarnation, self.now()))
+
+    def parked(self, extensions: Extensions, agent: Agent) -> None:
+        environment, incarnation = extensions.environment, extensions.incarnation
+        event = ExtensionNextRequested(environment.id, incarnation, self.now(), agent.identifier)
+        self._send(environment, incarnation, event)
+
+    def error(self, extensions: Extensions, agent: Agent, error_type: str, kind: str) -> None:
+        environment, incarnation = extensions.environment, extensions.incarnation
+        event = ExtensionErrorPosted(environment.id, incarnation, self.now(), agent.identifier, error_type, kind)
+        self._send(environment, incarnation, event)
+
+    def exited(self, extensions: Extensions, agent: Agent, code: int) -> None:
+        environment, incarnation = extensions.environment, extensions.incarnation
+        event = ExtensionExited(environment.id, incarnation, self.now(), agent.identifier, code)
+        self._send(environment, incarnation, event)
+
+    # -- the core's effects -------------------------------------------------------------------------
+    def deliver_event(self, effect: DeliverExtensionEvent) -> None:
+        """``DeliverExtensionEvent``: INVOKE (as the invoke starts) or SHUTDOWN (once the runtime has gone)."""
+        environment = self.environments_by_id.get(effect.environment_id)
+        extensions = environment.extensions if environment is not None else None
+        if environment is None or extensions is None:
+            return
+        deadline_ms = int(effect.deadline_at * 1000)
+        invocation = effect.invocation
+        if effect.event_type == "INVOKE" and invocation is not None:
+            options = invocation.options if isinstance(invocation.options, dict) else {}
+            trace = options.get("trace_id") or trace_header(invocation)
+            extensions.invoke(invocation.request_id, deadline_ms, invocation.invoked_arn, trace)
+        elif effect.event_type == "SHUTDOWN":
+            extensions.kill_unsubscribed()
+            reason = effect.shutdown_reason or "spindown"
+            extensions.send("SHUTDOWN", {"eventType": "SHUTDOWN", "deadlineMs": deadline_ms, "shutdownReason": reason})
+
+    def signal_runtime(self, effect: SignalRuntime, loop_time: Callable[[float], float]) -> None:
+        """``SignalRuntime``: SIGTERM to the runtime's process group; SIGKILL at ``kill_at`` if it still runs.
+
+        A graceful shutdown begins: what telemetry holds is sent now, before any extension gets SHUTDOWN."""
+        environment = self.environments_by_id.get(effect.environment_id)
+        if environment is None:
+            return
+        if environment.telemetry is not None:
+            environment.telemetry.flush()
+        extensions = environment.extensions
+        if extensions is not None:
+            extensions.shutting_down = True
+        sandbox = environment.sandboxes.get(effect.incarnation)
+        if sandbox is None or sandbox.returncode is not None:
+            return
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(sandbox.pid, getattr(signal, effect.signal))
+        if effect.kill_at:
+            self.loop.call_at(loop_time(effect.kill_at), _kill_if_running, sandbox)
 
     def _tap(self, telemetry: Telemetry, kind: str) -> Callable[[bytes], None]:
         pending = bytearray()
@@ -123,26 +221,6 @@ class AgentPlane:
                 telemetry.emit(at, kind, line.decode("utf-8", "replace"))
 
         return tap
-
-    def _failed(self, environment: EngineEnvironment, incarnation: int, error_type: str) -> None:
-        """An extension made the incarnation fail: its init fails with the extension's error type."""
-        core = environment.pool.environments.get(environment.id)
-        if core is None or core.incarnation != incarnation:
-            return
-        if core.state is State.STARTING:  # its ProcessStarted is on its way: the init fails after it
-            self.loop.call_soon(self._failed, environment, incarnation, error_type)
-            return
-        if core.state is State.INITIALIZING:
-            body = json.dumps({"errorMessage": f"extension failed: {error_type}", "errorType": error_type}).encode()
-            self.dispatch(InitErrorPosted(environment.id, incarnation, self.now(), body, error_type))
-        extensions = environment.extensions
-        if extensions is not None:
-            extensions.kill()
-        sandbox = environment.sandboxes.get(incarnation)
-        if sandbox is not None:
-            sandbox.kill()  # its exit ends the incarnation
-        else:
-            self.loop.call_soon(environment.hooks.on_exit, environment, incarnation, 1)
 
     # -- the APIs -------------------------------------------------------------------------------
     def on_agent(
@@ -238,16 +316,10 @@ class AgentPlane:
         )
 
     # -- phases ---------------------------------------------------------------------------------
-    def deliver(
-        self, environment: EngineEnvironment, request_id: str, deadline_at: float, arn: str, trace: str
-    ) -> None:
-        """An invoke starts: INVOKE to the subscribed extensions."""
-        extensions = environment.extensions
-        if extensions is None:
-            return
+    def invoke_started(self, environment: EngineEnvironment) -> None:
+        """An invoke is delivered (its ``platform.runtimeDone`` is timed from here)."""
         environment.invoke_at = self.now()
         environment.response_at, environment.response_bytes, environment.response_status = 0.0, 0, "success"
-        extensions.invoke(request_id, int(deadline_at * 1000), arn, trace)
 
     def log(self, environment: EngineEnvironment, entry: LogEntry) -> None:
         """A platform log entry: its telemetry record, where extensions or subscribers are."""
@@ -279,34 +351,6 @@ class AgentPlane:
         else:  # built when the table is read: nobody listens
             telemetry.defer(entry.at, kind, functools.partial(_entry_record, _builder(environment), entry, done_at))
 
-    # -- shutdown -------------------------------------------------------------------------------
-    def drain(self, environment: EngineEnvironment, incarnation: int, kill: Callable[[], None]) -> bool:
-        """Graceful shutdown where extensions are registered (True: begun; ``kill`` at its end), else False."""
-        extensions = environment.extensions
-        if extensions is None or extensions.incarnation != incarnation or extensions.shutting_down:
-            return False
-        if not any(a.registered for a in extensions.agents.values()):
-            return False
-        environment.draining = self.loop.create_task(self._drain(environment, extensions, incarnation, kill))
-        return True
-
-    async def _drain(
-        self, environment: EngineEnvironment, extensions: Extensions, incarnation: int, kill: Callable[[], None]
-    ) -> None:
-        telemetry = environment.telemetry
-        try:
-            if telemetry is not None:
-                telemetry.flush()
-            await extensions.shutdown(
-                environment.sandboxes.get(incarnation), "spindown", lambda: int(self.now() * 1000)
-            )
-            if telemetry is not None:
-                await telemetry.drain(self.loop.time() + 0.2)
-        finally:
-            if telemetry is not None:
-                telemetry.close()
-            kill()
-
     # -- the table ------------------------------------------------------------------------------
     def table(self, environments: list[EngineEnvironment]) -> list[tuple[float, str, Any, str, str, str]]:
         """Every telemetry record, oldest first: live ones, and those of other environments from their streams."""
@@ -325,6 +369,17 @@ class AgentPlane:
         rows = [(r[0], r[1], r[2]() if callable(r[2]) else r[2], *r[3:]) for r in rows]
         rows.sort(key=lambda row: row[0])
         return rows
+
+
+def trace_header(invocation: Invocation) -> str:
+    """The X-Ray trace header the runtime gets for ``invocation`` (as ``runtimes.next_headers`` derives it)."""
+    rid = invocation.request_id.replace("-", "")
+    return f"Root=1-{int(invocation.submitted):08x}-{rid[:24]};Parent={rid[-16:]};Sampled=0;Lineage=1:{rid[:8]}:0"
+
+
+def _kill_if_running(sandbox: Any) -> None:
+    if sandbox.returncode is None:
+        sandbox.kill()
 
 
 _KINDS: dict[type, str] = {

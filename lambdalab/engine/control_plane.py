@@ -27,16 +27,20 @@ from lambdalab.core.async_queue import DeliverRecord, DispatchEvent, ScheduleRet
 from lambdalab.core.effects import (
     ArmDeadline,
     CompleteInvocation,
+    DeliverExtensionEvent,
     DeliverInvocation,
     DisarmDeadline,
     Effect,
     Freeze,
     Kill,
+    LaunchExtensions,
     Log,
     RecordSpan,
     Retire,
     ScheduleWakeup,
+    SignalRuntime,
     SpawnRuntime,
+    StartRuntime,
     Thaw,
 )
 from lambdalab.core.events import DeadlineExceeded, Event, Invocation, WakeupDue
@@ -50,6 +54,7 @@ from lambdalab.engine import debug, runtimes
 from lambdalab.engine.agent_plane import AgentPlane
 from lambdalab.engine.async_events import AsyncEvents
 from lambdalab.engine.environment import EngineEnvironment
+from lambdalab.engine.extensions import extension_files
 from lambdalab.engine.result import EngineResult
 from lambdalab.engine.settings import LabSettings
 from lambdalab.engine.spawner import Spawner
@@ -69,12 +74,6 @@ def _uuid4() -> str:
 
 
 _VARIANT = "89ab"
-
-
-def _trace(invocation: Invocation) -> str:
-    """The X-Ray trace header the runtime gets for ``invocation`` (as ``runtimes.next_headers`` derives it)."""
-    rid = invocation.request_id.replace("-", "")
-    return f"Root=1-{int(invocation.submitted):08x}-{rid[:24]};Parent={rid[-16:]};Sampled=0;Lineage=1:{rid[:8]}:0"
 
 
 class ControlPlane:
@@ -113,7 +112,7 @@ class ControlPlane:
         self._wakeups: dict[str, asyncio.TimerHandle] = {}
         self._wake_at: dict[str, float] = {}
         self._arns: dict[tuple[str, str | None], str] = {}
-        self.agents = AgentPlane(self.loop, self.now, self.dispatch)  # extensions and telemetry
+        self.agents = AgentPlane(self.loop, self.now, self.dispatch, self.environments)  # extensions, telemetry
         self.spawner = Spawner(
             self.loop,
             settings,
@@ -146,6 +145,10 @@ class ControlPlane:
             ScheduleRetry: self.async_events.schedule_retry,
             DispatchEvent: self.async_events.dispatch_event,
             DeliverRecord: self.async_events.deliver_record,
+            LaunchExtensions: self.spawner.launch_extensions,
+            StartRuntime: self.agents.start_runtime,
+            DeliverExtensionEvent: self.agents.deliver_event,
+            SignalRuntime: self._signal_runtime,
         }
 
     def now(self) -> float:
@@ -188,6 +191,7 @@ class ControlPlane:
             config.freeze and config.debug is False,  # a stopped debugpy could not answer an attach (engine/debug.py)
             self.settings.init_timeout_s,
             code=code_sha,
+            extensions=len(extension_files(self.paths.get((config.name, code_sha)))),
         )
 
     def _keep_alive(self, config: FunctionConfig) -> KeepAlivePolicy:
@@ -320,10 +324,8 @@ class ControlPlane:
         environment = self.environments[effect.environment_id]
         invocation = effect.invocation
         connection, environment.parked = environment.parked, None
-        if environment.extensions is not None:  # INVOKE to the extensions as the invoke starts
-            options = invocation.options if isinstance(invocation.options, dict) else {}
-            trace = options.get("trace_id") or _trace(invocation)
-            self.agents.deliver(environment, invocation.request_id, effect.deadline_at, invocation.invoked_arn, trace)
+        if environment.extensions is not None:  # telemetry's runtimeDone is timed from here
+            self.agents.invoke_started(environment)
         if connection is not None:  # else the runtime vanished; its exit event fails the invocation
             connection.send_invocation(runtimes.next_headers(invocation, effect.deadline_at), invocation.payload)
 
@@ -385,22 +387,14 @@ class ControlPlane:
 
     def _kill(self, effect: Kill) -> None:
         environment = self.environments[effect.environment_id]
-        incarnation = effect.incarnation
+        environment.kill(effect.incarnation)
+        self.limits.kill_all(environment.cgroups)
 
-        def kill() -> None:
-            environment.kill(incarnation)
-            self.limits.kill_all(environment.cgroups)
+    def _signal_runtime(self, effect: SignalRuntime) -> None:
+        self.agents.signal_runtime(effect, self._loop_time)
 
-        if environment.extensions is not None:
-            core = environment.pool.environments.get(environment.id)
-            # a shutdown with extensions registered: SIGTERM, SHUTDOWN, deadlines, then SIGKILL (a reset kills now)
-            if (
-                core is not None
-                and core.state is State.SHUTTING_DOWN
-                and self.agents.drain(environment, incarnation, kill)
-            ):
-                return
-        kill()
+    def _loop_time(self, at: float) -> float:
+        return at - self._offset
 
     def _complete(self, effect: CompleteInvocation) -> None:
         record = effect.record

@@ -104,7 +104,6 @@ class EngineEnvironment:
         self.address = "127.0.0.1"  # what sandbox.localdomain means inside it (its /etc/hosts, runtimes/launch.c)
         self.extensions: Extensions | None = None
         self.telemetry: Telemetry | None = None
-        self.draining: asyncio.Task[None] | None = None  # a graceful shutdown in progress
         self.init_start: InitStart | None = None  # its INIT_START entry (a subscriber's platform.initStart)
         self.invoke_at = 0.0  # when the current invoke was delivered, and what its runtime answered
         self.response_at = 0.0
@@ -294,10 +293,8 @@ class RuntimeEndpoint:
         environment.parked_incarnation = self._incarnation
         extensions = environment.extensions
         if extensions is not None and extensions.incarnation == self._incarnation:
-            # with extensions, a phase ends when the runtime *and* every extension wait on next
+            # registration closes; telemetry's runtimeDone (whether the phase ends now is the core's to say)
             environment.hooks.runtime_next(environment, state)
-            extensions.when_ready(lambda: self._ready(state))
-            return
         self._ready(state)
 
     def _ready(self, state: State) -> None:

@@ -9,29 +9,26 @@ fails the init (``Extension.Crash``, ``Extension.InitError``, ``Extension.Launch
 registers while registration is open is an *internal* extension (a thread of the runtime, or one started by
 ``AWS_LAMBDA_EXEC_WRAPPER``), which may not take ``SHUTDOWN``. At most ten extensions. Registration closes at
 the runtime's first ``/next``; init ends, and later every invoke ends, only when the runtime *and* every
-registered extension wait on ``event/next`` (``when_ready``): until then the environment is neither frozen nor
-done, and its time is billed. ``INVOKE`` goes to the subscribers when an invoke starts; ``shutdown`` is
-Lambda's graceful shutdown: SIGTERM to the runtime (300 ms, 500 ms with an internal extension), then
-``SHUTDOWN`` (``deadlineMs``, ``shutdownReason``) to the subscribed external extensions, SIGKILL at the
-2,000 ms deadline.
+registered extension wait on ``event/next``: until then the environment is neither frozen nor done, and its
+time is billed. Those rules, and the graceful shutdown (SIGTERM to the runtime, 300 ms or 500 ms, ``SHUTDOWN``
+with ``deadlineMs`` and ``shutdownReason`` to the subscribed external extensions, SIGKILL at 2,000 ms), are the
+core's (``core/lifecycle.py``): this module serves the routes, runs the processes and reports what they do
+(``Reporter``); ``engine/agent_plane.py`` turns the reports into the core's events and performs its effects.
 
-Routes, status codes, headers and 403 bodies are RAPID's (``rapi/handler/agent*.go``). This module performs;
-the control plane (``engine/control_plane.py``) decides when.
+Routes, status codes, headers and 403 bodies are RAPID's (``rapi/handler/agent*.go``).
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import os
-import signal
 import sys
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from lambdalab.engine import http_server
 from lambdalab.engine.limits import descendants
@@ -51,10 +48,6 @@ H_ACCEPT_FEATURE: Final = b"lambda-extension-accept-feature"
 H_ERROR_TYPE: Final = b"lambda-extension-function-error-type"
 MAX_EXTENSIONS: Final = 10  # RAPID's core.MaxAgentsAllowed
 EVENTS: Final = ("INVOKE", "SHUTDOWN")
-# Lambda's documented shutdown budget (AWS docs, "Lambda execution environment lifecycle": Shutdown phase)
-RUNTIME_GRACE_S: Final = 0.3
-RUNTIME_GRACE_INTERNAL_S: Final = 0.5
-SHUTDOWN_DEADLINE_S: Final = 2.0
 ACCEPTED: Final = b'{"status":"OK"}'
 
 
@@ -62,8 +55,10 @@ def error_body(error_type: str, message: str) -> bytes:
     return json.dumps({"errorType": error_type, "errorMessage": message}).encode()
 
 
-def extension_files(opt: str | None) -> list[Path]:
-    """The external extensions of a merged ``/opt``: its ``extensions/`` files, by name (RAPID's order)."""
+def extension_files(paths: Any) -> list[Path]:
+    """The external extensions of a merged ``/opt`` (a folder, or ``RuntimePaths`` with one): its ``extensions/``
+    files, by name (RAPID's order)."""
+    opt = getattr(paths, "opt", paths)
     if not opt:
         return []
     folder = Path(opt) / "extensions"
@@ -111,25 +106,14 @@ class Agent:
 class Extensions:
     """The extensions of one incarnation: processes, registry, events, readiness, graceful shutdown."""
 
-    def __init__(
-        self,
-        environment: EngineEnvironment,
-        incarnation: int,
-        *,
-        on_failure: Callable[[str], None],
-        on_event: Callable[[str, dict[str, Any]], None] | None = None,
-    ) -> None:
-        """``on_failure(error_type)``: an extension made the init fail, or crashed later (once).
-        ``on_event(type, record)``: a telemetry record to emit (``platform.extension``)."""
+    def __init__(self, environment: EngineEnvironment, incarnation: int, report: Reporter) -> None:
+        """``report``: where the facts go (the control plane turns them into the core's events)."""
         self.environment = environment
         self.incarnation = incarnation
         self.agents: dict[str, Agent] = {}  # by name
         self.by_id: dict[str, Agent] = {}
         self.registration_open = True
-        self._on_failure = on_failure
-        self._on_event = on_event
-        self._failed = False
-        self._all_registered: asyncio.Future[None] | None = None
+        self._report = report
         self._waiters: list[Callable[[], None]] = []
         self.shutting_down = False
         self.cgroups: list[Path] = []  # the extensions' child groups of the environment's (``_subgroups``)
@@ -145,14 +129,11 @@ class Extensions:
         marker: str,
         reaper: Any,
         on_output: Callable[[bytes], None],
-    ) -> asyncio.Future[None]:
-        """Start every file as an external extension; the future ends when all registered (or one failed)."""
-        loop = asyncio.get_running_loop()
-        self._all_registered = loop.create_future()
+    ) -> str | None:
+        """Start every file as an external extension; the error type if that failed (then none runs)."""
         environment = self.environment
         if len(files) > MAX_EXTENSIONS:
-            self._fail("Extension.TooManyExtensions")
-            return self._all_registered
+            return "Extension.TooManyExtensions"
         for k, path in enumerate(files):
             agent = Agent(path.name, external=True)
             self.agents[agent.name] = agent
@@ -174,11 +155,10 @@ class Extensions:
                     hide=environment.hooks.hide,
                 )
             except Exception:  # noqa: BLE001 - it never ran: Lambda's launch error
-                self._fail("Extension.LaunchError")
-                break
+                self.kill()
+                return "Extension.LaunchError"
             agent.sandbox.guard(reaper, groups, own_marker)
-        self._check_registered()
-        return self._all_registered
+        return None
 
     def _subgroups(self, name: str, reaper: Any) -> list[Path]:
         made = []
@@ -231,34 +211,12 @@ class Extensions:
             agent.parked = None
         if all(a.exited is not None for a in self.agents.values() if a.sandbox is not None):
             self.remove_groups()
-        if self.shutting_down:
-            self._notify()
-            return
-        if agent.error_kind == "init":
-            self._fail("Extension.InitError")
-        elif agent.error_kind == "exit":
-            self._fail("Extension.ExitError")
-        else:
-            self._fail("Extension.Crash")
+        self._report.exited(self, agent, code)
         self._notify()
 
-    def _fail(self, error_type: str) -> None:
-        if self._failed:
-            return
-        self._failed = True
-        future = self._all_registered
-        if future is not None and not future.done():
-            future.set_exception(ExtensionFailed(error_type))
-        self._on_failure(error_type)
-
     @property
-    def failed(self) -> bool:
-        return self._failed
-
-    def _check_registered(self) -> None:
-        future = self._all_registered
-        if future is not None and not future.done() and all(a.registered for a in self.external):
-            future.set_result(None)
+    def all_registered(self) -> bool:
+        return all(a.registered for a in self.external)
 
     # -- the routes -----------------------------------------------------------------------------
     def handle(
@@ -323,8 +281,7 @@ class Extensions:
         agent.registered = True
         agent.busy = True  # until its first event/next
         self.by_id[agent.identifier] = agent
-        if self._on_event is not None:
-            self._on_event("platform.extension", {"name": name, "state": "Ready", "events": sorted(agent.events)})
+        self._report.registered(self, agent)
         environment = self.environment
         spec = environment.pool.spec
         answer: dict[str, str] = {
@@ -334,7 +291,6 @@ class Extensions:
         }
         if headers.get(H_ACCEPT_FEATURE, "") == "accountId":
             answer["accountId"] = environment.account_id
-        self._check_registered()
         return 200, json.dumps(answer).encode(), b"Lambda-Extension-Identifier: %s\r\n" % agent.identifier.encode()
 
     def _agent(self, headers: dict[bytes, str]) -> tuple[Agent | None, tuple[int, bytes] | None]:
@@ -367,6 +323,7 @@ class Extensions:
             return
         agent.parked = connection
         agent.busy = False
+        self._report.parked(self, agent)
         self._notify()
 
     def _answer(self, agent: Agent, connection: http_server.Connection, event: bytes) -> None:
@@ -383,6 +340,7 @@ class Extensions:
         if not error_type:
             return 403, error_body("Extension.MissingHeader", "Lambda-Extension-Function-Error-Type not found")
         agent.error_type, agent.error_kind = error_type, kind
+        self._report.error(self, agent, error_type, kind)
         return 202, ACCEPTED
 
     def disconnected(self, connection: http_server.Connection) -> None:
@@ -435,45 +393,12 @@ class Extensions:
             },
         )
 
-    # -- shutdown -------------------------------------------------------------------------------
-    async def shutdown(self, runtime: Sandbox | None, reason: str, now_ms: Callable[[], int]) -> None:
-        """Lambda's graceful shutdown; returns once every process of the incarnation is gone."""
-        self.shutting_down = True
-        loop = asyncio.get_running_loop()
-        start = loop.time()
-        deadline = start + SHUTDOWN_DEADLINE_S
-        grace = RUNTIME_GRACE_INTERNAL_S if self.has_internal else RUNTIME_GRACE_S
-        if runtime is not None and runtime.returncode is None:
-            runtime.thaw()
-            for agent in self.agents.values():
-                if agent.sandbox is not None:
-                    agent.sandbox.thaw()
-            with _suppress():
-                os.killpg(runtime.pid, signal.SIGTERM)
-            await _wait(lambda: runtime.returncode is not None, start + grace)
-            if runtime.returncode is None:
-                runtime.kill()
-        else:
-            for agent in self.agents.values():
-                if agent.sandbox is not None:
-                    agent.sandbox.thaw()
-        subscribed = []
+    # -- the processes -------------------------------------------------------------------------
+    def kill_unsubscribed(self) -> None:
+        """The runtime is gone in a graceful shutdown: extensions that did not ask for SHUTDOWN end now (RAPID)."""
         for agent in self.agents.values():
-            if agent.sandbox is None or agent.exited is not None:
-                continue
-            if agent.registered and "SHUTDOWN" in agent.events:
-                subscribed.append(agent)
-            else:
+            if agent.sandbox is not None and agent.exited is None and "SHUTDOWN" not in agent.events:
                 agent.sandbox.kill()
-        deadline_ms = now_ms() + int((deadline - loop.time()) * 1000)
-        self.send("SHUTDOWN", {"eventType": "SHUTDOWN", "deadlineMs": deadline_ms, "shutdownReason": reason})
-        await _wait(lambda: all(a.exited is not None for a in subscribed), deadline)
-        for agent in subscribed:
-            if agent.exited is None and agent.sandbox is not None:
-                agent.sandbox.kill()
-        await _wait(
-            lambda: all(a.exited is not None for a in self.agents.values() if a.sandbox is not None), loop.time() + 1.0
-        )
 
     def freeze(self) -> None:
         for agent in self.agents.values():
@@ -495,23 +420,10 @@ class Extensions:
                 agent.parked = None
 
 
-class ExtensionFailed(Exception):
-    """An external extension made the init fail (its Lambda error type)."""
+class Reporter(Protocol):
+    """What an ``Extensions`` tells of its extensions (``engine/agent_plane.py`` makes core events of it)."""
 
-    def __init__(self, error_type: str) -> None:
-        super().__init__(error_type)
-        self.error_type = error_type
-
-
-class _suppress:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, kind: object, value: object, tb: object) -> bool:
-        return isinstance(value, (ProcessLookupError, PermissionError))
-
-
-async def _wait(done: Callable[[], bool], until: float) -> None:
-    loop = asyncio.get_running_loop()
-    while not done() and loop.time() < until:
-        await asyncio.sleep(0.005)
+    def registered(self, extensions: Extensions, agent: Agent) -> None: ...
+    def parked(self, extensions: Extensions, agent: Agent) -> None: ...
+    def error(self, extensions: Extensions, agent: Agent, error_type: str, kind: str) -> None: ...
+    def exited(self, extensions: Extensions, agent: Agent, code: int) -> None: ...

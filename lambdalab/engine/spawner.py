@@ -23,8 +23,9 @@ from typing import TYPE_CHECKING
 
 from lambdalab.cache import cache_root
 from lambdalab.config import FunctionConfig
-from lambdalab.core.effects import Retire, SpawnRuntime
+from lambdalab.core.effects import LaunchExtensions, Retire, SpawnRuntime
 from lambdalab.core.events import Event, ProcessExited, ProcessStarted
+from lambdalab.core.lifecycle import State
 from lambdalab.core.logstream import LogStream
 from lambdalab.core.pool import Pool
 from lambdalab.core.records import log_stream_name
@@ -111,17 +112,50 @@ class Spawner:
             self.hooks = dataclasses.replace(self.hooks, agent=agents.on_agent, runtime_next=agents.runtime_next)
 
     def spawn(self, effect: SpawnRuntime) -> None:
+        """``SpawnRuntime``: the incarnation's runtime process (its Runtime API socket, Lambda's variables)."""
+        prepared = self._prepare(effect.environment_id, effect.incarnation, effect.init_type)
+        if prepared is not None and self._start(*prepared):
+            self.loop.call_soon(self.dispatch, ProcessStarted(effect.environment_id, effect.incarnation, self.now()))
+
+    def launch_extensions(self, effect: LaunchExtensions) -> None:
+        """``LaunchExtensions``: the incarnation's external extensions start; its runtime at ``StartRuntime``, once
+        they have registered (``engine/agent_plane.py``)."""
         environment = self.environments.get(effect.environment_id) or self.new_environment(effect.environment_id)
+        init_type = environment.pool.environments[environment.id].init_type
+        prepared = self._prepare(effect.environment_id, effect.incarnation, init_type)
+        if prepared is None or self.agents is None:
+            return
+        environment, incarnation, spare, argv, env_vars, opt, marker = prepared
+        paths = self.paths.get((environment.pool.spec.function, environment.pool.spec.code))
+        try:
+            self.agents.launch(
+                environment,
+                incarnation,
+                extensions.extension_files(paths),
+                extensions.variables(env_vars, paths.bin if paths is not None else ()),
+                opt=opt,
+                marker=marker,
+                reaper=self.reaper,
+                start_runtime=lambda: self._start(*prepared),
+            )
+        except Exception:  # noqa: BLE001 - nothing ran: the core sees the incarnation end at once
+            environment.close_server(incarnation)
+            self.loop.call_soon(self.on_exit, environment, incarnation, 127)
+
+    def _prepare(
+        self, environment_id: str, incarnation: int, init_type: str
+    ) -> tuple[EngineEnvironment, int, Spare | None, list[str], dict[str, str], str, str] | None:
+        """An incarnation's socket, variables and command (None: it failed, and its exit is on its way)."""
+        environment = self.environments.get(environment_id) or self.new_environment(environment_id)
         spare, environment.spare = environment.spare, None  # its first incarnation runs in the spare's launcher
-        incarnation = effect.incarnation
         if spare is None and not self.fd_budget.acquire():  # another Lab took the last slot: it exits at once
             self.fd_budget.warn_full()
             self.loop.call_soon(self.on_exit, environment, incarnation, 127)
-            return
+            return None
         environment.slots.add(incarnation)  # a spare's slot passes to the environment
         config = environment.config
         if isinstance(environment.stream.render, JsonLogs):
-            environment.stream.render.initialization_type = effect.init_type
+            environment.stream.render.initialization_type = init_type
         marker = f"{self.marker}{environment.id}/{incarnation}/"
         try:
             port = environment.open_server(incarnation)
@@ -129,7 +163,7 @@ class Spawner:
                 config,
                 environment=environment,
                 port=port,
-                init_type=effect.init_type,
+                init_type=init_type,
                 region=self.settings.region,
                 pass_env=self.settings.pass_env,
                 log_group=f"/aws/lambda/{config.name}",
@@ -144,30 +178,15 @@ class Spawner:
             paths = self.paths.get((environment.pool.spec.function, environment.pool.spec.code))
             opt = (paths.opt if paths is not None else None) or str(self.empty_opt)
             argv = runtimes.command(config, environment.code_dir, opt)
-            files = extensions.extension_files(paths.opt if paths is not None else None)
-            if files and self.agents is not None:  # its extensions start first; the runtime once they registered
-                layer_bin = paths.bin if paths is not None else ()
-                extension_vars = extensions.variables(env_vars, layer_bin)
-                self.agents.launch(
-                    environment,
-                    incarnation,
-                    files,
-                    extension_vars,
-                    opt=opt,
-                    marker=marker,
-                    reaper=self.reaper,
-                    start_runtime=lambda: self._start(environment, incarnation, spare, argv, env_vars, opt, marker),
-                )
-                self.loop.call_soon(self.dispatch, ProcessStarted(environment.id, incarnation, self.now()))
-                return
         except Exception as exc:  # noqa: BLE001 - the process never ran: the core sees it exit at once
             if isinstance(exc, OSError):
                 self.fd_budget.warn_full()
+            if spare is not None:
+                spare.sandbox.kill()
             environment.close_server(incarnation)
             self.loop.call_soon(self.on_exit, environment, incarnation, 127)
-            return
-        if self._start(environment, incarnation, spare, argv, env_vars, opt, marker):
-            self.loop.call_soon(self.dispatch, ProcessStarted(environment.id, incarnation, self.now()))
+            return None
+        return environment, incarnation, spare, argv, env_vars, opt, marker
 
     def _start(
         self,
@@ -247,10 +266,6 @@ class Spawner:
         return environment
 
     def on_exit(self, environment: EngineEnvironment, incarnation: int, returncode: int) -> None:
-        draining = environment.draining
-        if draining is not None and not draining.done():  # a graceful shutdown: reported once all have gone
-            draining.add_done_callback(lambda _: self.on_exit(environment, incarnation, returncode))
-            return
         sandbox = environment.sandboxes.pop(incarnation, None)
         memory = sandbox.peak_memory_mb if sandbox is not None else 0  # its group is forgotten (Sandbox._reap)
         if incarnation in environment.slots:
@@ -261,6 +276,11 @@ class Spawner:
         kills = self.limits.oom_kills(environment.cgroups)
         oom, environment.oom_kills = kills > environment.oom_kills, kills
         self.dispatch(ProcessExited(environment.id, incarnation, self.now(), returncode, oom, memory))
+        extensions = environment.extensions
+        if extensions is not None and extensions.incarnation == incarnation:
+            core = environment.pool.environments.get(environment.id)
+            if core is not None and core.state is State.DRAINING:  # the runtime has gone in a graceful shutdown
+                extensions.kill_unsubscribed()
 
     def retire(self, effect: Retire) -> None:
         environment = self.environments.get(effect.environment_id)
