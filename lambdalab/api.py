@@ -205,6 +205,7 @@ class Lab:
         system_log_level: str | None = None,
         aws_endpoint_url: str | Mapping[str, str] | None = None,
         debug: bool | int = False,
+        snap_start: bool = False,
     ) -> Function:
         """Register a function from handler source code or a file/folder; nothing starts yet.
 
@@ -230,6 +231,9 @@ class Lab:
         free loopback port (``debug=5678``: the first environment on 5678, the next ones on the next free ports;
         ``Function.debug_ports()`` lists them): while a debugger is attached, no timeout fires and keep-alive does
         not reap the environment; debug environments are never frozen (``lambdalab/engine/debug.py``).
+        ``snap_start=True`` is Lambda's SnapStart on published versions: ``Function.publish()`` runs the init once and
+        snapshots it, and new environments of that version are restored from the snapshot (Python runtimes only; not
+        with provisioned concurrency or ``/tmp`` over 512 MB). ``$LATEST`` starts cold as always.
 
         Raises ``ConfigError`` for any invalid argument before anything is written or started.
         """
@@ -269,6 +273,7 @@ class Lab:
             system_log_level=system_log_level,
             aws_endpoint_url=self.settings.aws_endpoint_url if aws_endpoint_url is None else aws_endpoint_url,
             debug=debug,
+            snap_start=snap_start,
         )
         if name in self._functions:
             raise ConfigError(f"invalid name: {name!r} is already registered; use update() to change it")

@@ -70,6 +70,17 @@ LOG_LEVEL_NEEDS_JSON = (
     'LogLevel is not supported when LogFormat is set to "Text". Remove LogLevel from your request or change '
     'the LogFormat to "Json" and try again.'
 )
+# SnapStart's limits (https://docs.aws.amazon.com/lambda/latest/dg/snapstart.html#snapstart-runtimes): Lambda's
+# words for a runtime it refuses; the other two sentences are lambdalab's (docs/FIDELITY.md)
+SNAP_START_MAX_EPHEMERAL_MB = 512
+SNAP_START_PROVISIONED = (
+    "invalid snap_start: SnapStart does not support provisioned concurrency; set provisioned_concurrency=0 "
+    "or snap_start=False"
+)
+SNAP_START_EPHEMERAL = (
+    "invalid snap_start: SnapStart does not support ephemeral storage greater than 512 MB; set "
+    "ephemeral_storage_mb=512 or snap_start=False"
+)
 _JS_NAME = re.compile(r"^[A-Za-z_$][\w$]*\Z")
 
 
@@ -106,6 +117,9 @@ class FunctionConfig:
     # debug mode (lambdalab/engine/debug.py): each environment's runtime runs debugpy on a loopback port; True: a free
     # port each, a port number N: the first environment on N, the next ones on the next free ports; False: off
     debug: bool | int = False
+    # SnapStart (``SnapStart: {ApplyOn: PublishedVersions}``): publishing a version runs its init once and snapshots
+    # it; new environments of that version are restored from the snapshot. $LATEST always starts cold, as on Lambda
+    snap_start: bool = False
 
     def __post_init__(self) -> None:
         check_function_name(self.name)
@@ -142,6 +156,7 @@ class FunctionConfig:
         self._check_packages()
         self._check_logging()
         self._check_debug()
+        self._check_snap_start()
         object.__setattr__(self, "env_vars", _frozen_map(self.env_vars))
         endpoint = check_endpoint_url(self.aws_endpoint_url)
         object.__setattr__(self, "aws_endpoint_url", _frozen_map(endpoint) if isinstance(endpoint, dict) else endpoint)
@@ -177,6 +192,22 @@ class FunctionConfig:
             raise ConfigError(
                 f"invalid debug: {debug!r}; debug mode needs the python runtime (debugpy), not {self.runtime!r}"
             )
+
+    def _check_snap_start(self) -> None:
+        """Lambda's SnapStart limits: Python runtimes only, no provisioned concurrency, ``/tmp`` of 512 MB.
+
+        Lambda takes SnapStart on python3.12 and later; here the host interpreter's runtime is accepted whatever
+        its version (docs/FIDELITY.md).
+        """
+        _check(isinstance(self.snap_start, bool), "snap_start", self.snap_start, "True or False")
+        if not self.snap_start:
+            return
+        if runtime_ids.language(self.runtime) != "python":
+            raise ConfigError(snap_start_runtime_message(self.runtime))
+        if self.provisioned_concurrency:
+            raise ConfigError(SNAP_START_PROVISIONED)
+        if self.ephemeral_storage_mb > SNAP_START_MAX_EPHEMERAL_MB:
+            raise ConfigError(SNAP_START_EPHEMERAL)
 
     @property
     def log_levels(self) -> tuple[str, str] | None:
@@ -304,6 +335,11 @@ def check_runtime(runtime: object) -> None:
     _check(
         isinstance(runtime, str) and runtime_ids.kind(runtime) is not None, "runtime", runtime, runtime_ids.describe()
     )
+
+
+def snap_start_runtime_message(runtime: str) -> str:
+    """Lambda's refusal of SnapStart on a runtime it does not take (CreateFunction, InvalidParameterValueException)."""
+    return f"{runtime_ids.identifier(runtime)} is not supported for SnapStart enabled functions."
 
 
 def check_handler(handler: object, runtime: str = "python", *, as_given: bool = False) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import dataclasses
+import re
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -18,7 +19,7 @@ from lambdalab.config import INTERPRETER, FunctionConfig, check_alias_name, chec
 from lambdalab.core.scheduler import Alias
 from lambdalab.engine import debug, observe, removal
 from lambdalab.engine.control_plane import ControlPlane, LabSettings
-from lambdalab.errors import ConfigError, UnknownFunctionError
+from lambdalab.errors import ConfigError, FunctionError, UnknownFunctionError
 from lambdalab.frontends import front_ends
 from lambdalab.lab_engine import LabEngine
 from lambdalab.packages.layers import LayerVersion
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
 
     from lambdalab.api import Lab
 
+_INIT_ERROR = re.compile(r"^INIT_REPORT .*\tError Type: (\S+)", re.MULTILINE)  # a template's failed init
 SLACK_S = 30.0  # a hang guard on top of init + timeout; the engine answers long before
 LATEST = "$LATEST"
 
@@ -119,13 +121,48 @@ class Function:
                 pool.spec.memory_mb,
                 pool.spec.timeout_s,
                 pool.provisioned_target,
+                pool.snapshot,
             )
 
         return self._engine.call(read)
 
-    def publish(self) -> str:
-        """Publish ``$LATEST`` as an immutable numbered version ("1", "2", ...); returns its number."""
-        return self._engine.call(lambda plane: plane.publish(self.name))
+    def publish(self, timeout_s: float = 60.0) -> str:
+        """Publish ``$LATEST`` as an immutable numbered version ("1", "2", ...); returns its number.
+
+        With ``snap_start``, the version's init runs now, once, in a template environment (before-snapshot hooks
+        included) and is snapshotted; this returns when the snapshot is ready (new environments of the version are
+        then restored from it). A failed init or before-snapshot hook raises ``FunctionError`` with the init's
+        error type (``Runtime.BeforeSnapshotError``, ...); ``TimeoutError`` after ``timeout_s``.
+        """
+        version: str = self._engine.call(lambda plane: plane.publish(self.name))
+        if self.config.snap_start:
+            self._engine.refuse_on_loop("publish")
+            self._take_snapshot(version, timeout_s)
+        return version
+
+    def _take_snapshot(self, version: str, timeout_s: float) -> None:
+        name = self.name
+
+        def start(plane: ControlPlane) -> str | None:
+            pool = plane.scheduler.entry(name).pools[version]
+            plane.perform(pool.take_snapshot(plane.now()))
+            return pool.template.id if pool.template is not None else None
+
+        template = self._engine.call(start)
+        deadline = time.monotonic() + timeout_s
+        while (state := self._engine.call(lambda plane: plane.scheduler.entry(name).pools[version].snapshot)) in (
+            "taking",
+            "none",
+        ):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{name}:{version}: the SnapStart snapshot was not ready after {timeout_s} s")
+            time.sleep(0.01)
+        if state == "failed":
+            found = _INIT_ERROR.findall(self.logs(template)) if template is not None else []
+            error_type = found[-1] if found else "Runtime.BeforeSnapshotError"
+            raise FunctionError(
+                error_type, f"{name}:{version}: the SnapStart snapshot failed: init ended with {error_type}"
+            )
 
     def create_alias(self, name: str, version: str, weights: Mapping[str, float] | None = None) -> None:
         """Point alias ``name`` at ``version``; ``weights`` sends shares of traffic to other versions.

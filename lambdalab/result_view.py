@@ -24,6 +24,8 @@ class RecordView:
     duration_ms = property(lambda self: self.record.duration_ms)
     billed_duration_ms = property(lambda self: self.record.billed_duration_ms)
     init_duration_ms = property(lambda self: self.record.init_duration_ms)
+    restore_duration_ms = property(lambda self: self.record.restore_duration_ms)  # SnapStart restores only
+    billed_restore_duration_ms = property(lambda self: self.record.billed_restore_duration_ms)
     max_memory_used_mb = property(lambda self: self.record.max_memory_used_mb)
     memory_size_mb = property(lambda self: self.record.memory_size_mb)
     version = property(lambda self: self.record.version)

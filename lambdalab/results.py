@@ -128,6 +128,18 @@ class VersionInfo:
     memory_mb: int
     timeout_s: float
     provisioned_concurrency: int  # environments kept initialised for this version (0: none)
+    # SnapStart: the version's snapshot, "none" | "taking" | "ready" | "failed" (published SnapStart versions only)
+    snapshot: str = "none"
+
+    @property
+    def snap_start(self) -> dict[str, str]:
+        """Lambda's ``SnapStartResponse``: ``ApplyOn`` as configured; ``OptimizationStatus`` ``On`` only for a
+        published version of a SnapStart function (``$LATEST`` always starts cold)."""
+        on = self.config.snap_start
+        return {
+            "ApplyOn": "PublishedVersions" if on else "None",
+            "OptimizationStatus": "On" if on and self.version != "$LATEST" else "Off",
+        }
 
 
 class Destinations:

@@ -53,7 +53,7 @@ if TYPE_CHECKING:
 SETTINGS = (
     "handler", "memory_mb", "timeout_s", "env_vars", "runtime", "layers", "requirements", "pip_args",
     "log_format", "application_log_level", "system_log_level", "ephemeral_storage_mb", "reserved_concurrency",
-    "handler_as_given", "description",
+    "handler_as_given", "description", "snap_start",
 )  # fmt: skip
 _CODE_KEYS = ("requirements", "pip_args")
 READY_TIMEOUT_S = 300.0
@@ -220,7 +220,8 @@ class Lab:
 
         Takes the local Lab's keywords that mean something on Lambda (``reserved_concurrency``, ``log_format``,
         ``application_log_level``, ``system_log_level``, ``ephemeral_storage_mb``, ``pip_args``,
-        ``handler_as_given``, ``description``); local-only ones (``freeze``, ``keep_alive_s``...) are refused.
+        ``handler_as_given``, ``description``, ``snap_start``: ``SnapStart={"ApplyOn": "PublishedVersions"}``);
+        local-only ones (``freeze``, ``keep_alive_s``...) are refused.
         ``runtime="python"`` is this interpreter's identifier; Lambda's identifiers are taken as they are.
         Local layers (folders, .zip files) are published as ``{prefix}{lab id}-{name}``; ARNs pass through.
         """

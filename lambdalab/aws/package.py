@@ -90,6 +90,7 @@ def configuration(name: str, settings: Mapping[str, Any], code: Code) -> dict[st
         log_format=settings.get("log_format", "Text"),
         application_log_level=settings.get("application_log_level"),
         system_log_level=settings.get("system_log_level"),
+        snap_start=settings.get("snap_start", False),
     )
     as_given = bool(settings.get("handler_as_given"))
     check_handler(settings["handler"], checked.runtime, as_given=as_given)
@@ -109,6 +110,8 @@ def configuration(name: str, settings: Mapping[str, Any], code: Code) -> dict[st
         found["LoggingConfig"]["ApplicationLogLevel"] = checked.application_log_level.upper()
     if checked.system_log_level:
         found["LoggingConfig"]["SystemLogLevel"] = checked.system_log_level.upper()
+    if "snap_start" in settings:  # SnapStart on published versions (PublishVersion then waits for the snapshot)
+        found["SnapStart"] = {"ApplyOn": "PublishedVersions" if settings["snap_start"] else "None"}
     return found
 
 

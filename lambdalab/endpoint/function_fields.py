@@ -181,7 +181,27 @@ def settings(body: dict[str, Any]) -> dict[str, Any]:
         out["ephemeral_storage_mb"] = ephemeral_size(body["EphemeralStorage"])
     if "LoggingConfig" in body:
         out.update(logging_settings(body["LoggingConfig"], str(body.get("FunctionName", ""))))
+    if "SnapStart" in body:
+        out["snap_start"] = snap_start_setting(body["SnapStart"])
     return out
+
+
+SNAP_START_APPLY_ON = ("PublishedVersions", "None")  # botocore's SnapStartApplyOn
+
+
+def snap_start_setting(snap_start: Any) -> bool:
+    """``SnapStart: {ApplyOn: PublishedVersions|None}`` → ``snap_start``; another value is botocore's enum refusal.
+    Then the configuration applies Lambda's limits (not Python: ``InvalidParameterValueException``)."""
+    if not isinstance(snap_start, dict):
+        raise wire.invalid('SnapStart must be {"ApplyOn": "PublishedVersions" | "None"}')
+    apply_on = snap_start.get("ApplyOn", "None")
+    if apply_on not in SNAP_START_APPLY_ON:
+        raise wire.validation(
+            str(apply_on),
+            "snapStart.applyOn",
+            f"Member must satisfy enum value set: [{', '.join(SNAP_START_APPLY_ON)}]",
+        )
+    return apply_on == "PublishedVersions"
 
 
 # LoggingConfig's members: botocore's enum for each, and the Lab keyword it sets

@@ -122,7 +122,10 @@ def start(endpoint: Endpoint, call: Call, payload: bytes) -> Reply | Pending:
 
 
 def finish(call: Call, result: EngineResult) -> Reply:
-    """The 200 for an invocation that ended (its answer, or its function error)."""
+    """The 200 for an invocation that ended (its answer, or its function error); a failed SnapStart restore is the
+    Invoke API's error instead (``SnapStartException`` 400, ``SnapStartTimeoutException`` 408)."""
+    if result.record.error_type in wire.SNAPSTART_STATUS:
+        return _reply(wire.snapstart(result.record.error_type))
     headers = {
         "Content-Type": "application/json",
         "X-Amz-Executed-Version": result.record.version,

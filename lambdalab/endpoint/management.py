@@ -262,7 +262,9 @@ async def publish_version(endpoint: Endpoint, request: web.Request) -> web.Respo
             f"CodeSHA256 ({body['CodeSha256']}) is different from current CodeSHA256 in $LATEST "
             f"({sha}). Please try again with the CodeSHA256 in $LATEST."
         )
-    return reply(_configuration(endpoint, name, publish(endpoint, fn)), 201)
+    # a SnapStart version's publish takes the snapshot and waits for it: on the worker thread
+    version = await call(endpoint, publish, endpoint, fn) if fn.config.snap_start else publish(endpoint, fn)
+    return reply(_configuration(endpoint, name, version), 201)
 
 
 def publish(endpoint: Endpoint, fn: Function) -> str:

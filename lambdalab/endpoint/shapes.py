@@ -101,7 +101,7 @@ def function_configuration(lab: Lab, name: str, version: str, meta: Meta) -> dic
         "PackageType": "Zip",
         "Architectures": [ARCHITECTURE],
         "EphemeralStorage": {"Size": config.ephemeral_storage_mb},
-        "SnapStart": {"ApplyOn": "None", "OptimizationStatus": "Off"},
+        "SnapStart": info.snap_start,
         "LoggingConfig": logging_config(config, name),
     }
     if not meta.handler and runtime_ids.language(config.runtime) == "provided":

@@ -16,6 +16,7 @@ import re
 import uuid
 from typing import Any
 
+from lambdalab.core import outcomes
 from lambdalab.errors import InvokeError, LabClosedError, TooManyRequestsException, UnknownFunctionError
 
 # botocore's FunctionName pattern for Invoke (service-2.json); every pattern here is used with fullmatch, so a
@@ -87,10 +88,26 @@ def not_implemented(what: str) -> ApiError:
     return ApiError(501, "NotImplemented", what, key="Message", user=False)
 
 
+# the Invoke API's SnapStart errors (botocore's lambda model): HTTP status by code; the model gives no message, so
+# ``Message`` is the shape's documentation sentence (outcomes.SNAPSTART_MESSAGES; docs/FIDELITY.md)
+SNAPSTART_STATUS = {
+    outcomes.SNAPSTART_ERROR: 400,
+    outcomes.SNAPSTART_TIMEOUT: 408,
+    outcomes.SNAPSTART_NOT_READY: 409,
+}
+
+
+def snapstart(code: str) -> ApiError:
+    """``SnapStartException`` (400), ``SnapStartTimeoutException`` (408) or ``SnapStartNotReadyException`` (409)."""
+    return ApiError(SNAPSTART_STATUS[code], code, outcomes.SNAPSTART_MESSAGES[code], key="Message")
+
+
 def from_lab(exc: Exception) -> ApiError:
     """A lambdalab exception as the error Lambda would send."""
     if isinstance(exc, TooManyRequestsException):
         return ApiError(429, exc.code, "Rate Exceeded.", Reason=exc.reason)
+    if isinstance(exc, InvokeError) and exc.code in SNAPSTART_STATUS:
+        return snapstart(exc.code)
     if isinstance(exc, InvokeError):
         key = "Message" if exc.status == 413 else "message"
         return ApiError(exc.status, exc.code, exc.message, key=key, user=exc.status != 413)

@@ -101,7 +101,9 @@ def body(result: Any) -> str:
 
 def billed_item(record: Any) -> tuple[str, str, str]:
     """The key's item for Billed: why it is at least Duration (the init on a cold start, since Aug 2025)."""
-    if record.cold and record.init_duration_ms is not None and not record.init_suppressed:
+    if getattr(record, "restore_duration_ms", None) is not None:  # SnapStart (an AWS record may lack the field)
+        billed = "= Duration, rounded up; Billed Restore Duration (after-restore hooks) is billed on top"
+    elif record.cold and record.init_duration_ms is not None and not record.init_suppressed:
         billed = "= Duration + Init, rounded up (init is billed since Aug 2025)"
     elif record.cold:
         billed = "= Duration (the init ran inside it), rounded up"

@@ -246,6 +246,10 @@ def _report_fields(result: InvocationResult) -> str:
     ]
     if result.init_duration_ms is not None:
         cells.append(("Init", f"{result.init_duration_ms:.2f} ms"))
+    restore_ms = result.record.restore_duration_ms
+    if restore_ms is not None:  # SnapStart: restored from the snapshot instead of an init
+        cells.append(("Restore", f"{restore_ms:.2f} ms"))
+        cells.append(("Billed restore", f"{result.record.billed_restore_duration_ms} ms"))
     cells.append(("Latency", f"{result.record.latency_ms:.2f} ms"))
     return fields(cells, "lambdalab-numbers")
 

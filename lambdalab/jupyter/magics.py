@@ -110,6 +110,12 @@ class LambdaMagics(Magics):
         help="seconds an idle environment is kept before it shuts down (only passed when given)",
     )
     @argument("--no-freeze", action="store_true", help="do not freeze (SIGSTOP) idle environments")
+    @argument(
+        "--snap-start",
+        dest="snap_start",
+        action="store_true",
+        help="SnapStart on published versions: NAME.publish() snapshots the init; its new environments restore it",
+    )
     @argument(*LOGGING_ARGUMENTS[0][0], **LOGGING_ARGUMENTS[0][1])
     @argument(*LOGGING_ARGUMENTS[1][0], **LOGGING_ARGUMENTS[1][1])
     @argument(*LOGGING_ARGUMENTS[2][0], **LOGGING_ARGUMENTS[2][1])
@@ -199,6 +205,7 @@ class LambdaMagics(Magics):
             "memory_mb": args.memory if args.memory is not None else self.default_memory_mb,
             "timeout_s": args.timeout if args.timeout is not None else self.default_timeout_s,
             "freeze": not args.no_freeze,
+            "snap_start": args.snap_start,
             **package_options(args),
             **logging_options(args),
         }
@@ -206,7 +213,10 @@ class LambdaMagics(Magics):
         if where == session.AWS:
             targets.check_remote(args)
             with caller_errors(), targets.remote_errors():
-                remote = targets.remote_options({**options, **scaling_changes(args)})
+                given = {**options, **scaling_changes(args)}
+                if not given["snap_start"]:  # SnapStart is sent to Lambda only when asked for
+                    del given["snap_start"]
+                remote = targets.remote_options(given)
                 fn = self._register(session.aws_lab(), args.name, code, remote)
         else:
             with caller_errors():

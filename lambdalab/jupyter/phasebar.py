@@ -53,6 +53,8 @@ MEANINGS = {
     "init": "starting the runtime and importing the handler: the cold start",
     "init failed": "the init phase failed (an error, a crash or its timeout); Lambda ran init again inside the invoke",
     "init in invoke": "init run inside the invoke phase (after a reset), counted in Duration",
+    "restore": "resuming the environment from the version's SnapStart snapshot and running after-restore hooks: "
+    "a SnapStart cold start, instead of an init",
     "invoke": "the handler running this request",
     "frozen": "paused (SIGSTOP) until the next request, using no CPU",
     "reset": "the process was stopped after the error; the next request starts a new one and runs init again",
@@ -122,8 +124,8 @@ def result_phases(result: ResultLike) -> list[tuple[str, float, float]]:
 
 
 def segments(result: ResultLike) -> list[Segment]:
-    """The stretches of the request's bar, in order: a wait or failed init, init, invoke (init and invoke only
-    for a result from AWS Lambda)."""
+    """The stretches of the request's bar, in order: a wait or failed init, init (or a SnapStart restore), invoke
+    (init, restore and invoke only for a result from AWS Lambda)."""
     record = result.record
     invoke_start = record.end - record.duration_ms / 1000.0
     out: list[Segment] = []
@@ -134,6 +136,9 @@ def segments(result: ResultLike) -> list[Segment]:
             out.append(Segment("init", init_start, invoke_start, "init in invoke", MEANINGS["init in invoke"]))
         else:
             out.append(Segment("init", invoke_start - init_s, invoke_start, "init", MEANINGS["init"]))
+    if record.restore_duration_ms is not None:  # SnapStart: restored from the snapshot, no init
+        restore_s = record.restore_duration_ms / 1000.0
+        out.append(Segment("restore", invoke_start - restore_s, invoke_start, "restore", MEANINGS["restore"]))
     first = out[0].start if out else invoke_start
     if first - record.submitted > 0.0002 and not remote(result):
         if record.cold and record.init_suppressed:  # only a failed init phase is retried inside the invoke

@@ -41,6 +41,7 @@ AWS_KEYWORDS = frozenset(
         "application_log_level",
         "system_log_level",
         "reserved_concurrency",
+        "snap_start",
     }
 )
 # options of this machine only: the argparse destination -> the option as written
