@@ -5,7 +5,12 @@ It mirrors ``engine/control_plane.py`` effect for effect, with a virtual clock i
 ``DeliverInvocation`` → ``ResponsePosted`` (or ``ErrorPosted``) after a drawn service time, then
 ``NextRequested`` at once; ``ArmDeadline`` → a cancellable ``DeadlineExceeded``; ``Kill`` →
 ``ProcessExited`` shortly after; ``ScheduleWakeup`` → ``WakeupDue``; ``ScheduleRetry`` → the async
-queue's ``wake``; the rest is bookkeeping.
+queue's ``wake``; the rest is bookkeeping. Extensions and SnapStart (rare effects, performed after the
+common ones): ``LaunchExtensions`` → ``ExtensionsLaunched`` now, then after a drawn extension init each
+extension registers and waits on next, and ``ExtensionsRegistered``; ``StartRuntime`` → init as above;
+INVOKE → every extension asks for its next event a drawn post-runtime time after the runtime's answer;
+``SignalRuntime`` → the runtime exits (SIGTERM handled at once); SHUTDOWN → the extensions exit;
+``TakeSnapshot`` → ``SnapshotTaken`` now; ``RestoreRuntime`` → ``NextRequested`` after a drawn restore.
 
 Rules:
 1. Every decision (placement, limits, lifecycle, keep-alive, retries) is the core's; this module
@@ -19,6 +24,7 @@ Rules:
 from __future__ import annotations
 
 import dataclasses
+import math
 import random
 from collections.abc import Callable
 from typing import Final, Protocol, cast
@@ -27,27 +33,39 @@ from lambdalab.core.async_queue import DeliverRecord, DispatchEvent, EventQueue,
 from lambdalab.core.effects import (
     ArmDeadline,
     CompleteInvocation,
+    DeliverExtensionEvent,
     DeliverInvocation,
     DisarmDeadline,
     Effect,
     Freeze,
     Kill,
+    LaunchExtensions,
     Log,
     RecordSpan,
+    RestoreRuntime,
     Retire,
     ScheduleWakeup,
+    SignalRuntime,
     SpawnRuntime,
+    StartRuntime,
+    TakeSnapshot,
     Thaw,
 )
 from lambdalab.core.events import (
     DeadlineExceeded,
     ErrorPosted,
     Event,
+    ExtensionExited,
+    ExtensionNextRequested,
+    ExtensionRegistered,
+    ExtensionsLaunched,
+    ExtensionsRegistered,
     Invocation,
     NextRequested,
     ProcessExited,
     ProcessStarted,
     ResponsePosted,
+    SnapshotTaken,
     WakeupDue,
 )
 from lambdalab.core.keepalive import KeepAlivePolicy
@@ -108,6 +126,10 @@ class Timing:
     error_probability: float  # share of invokes whose handler raises
     max_memory_mb: int  # what each invoke reports as its peak memory
     rng: random.Random
+    restore: Sampler | None = None  # a SnapStart restore, to the runtime's first /next
+    extension_init: Sampler | None = None  # the external extensions' start and registration
+    extension_post: Sampler | None = None  # what the extensions do after the runtime's answer, per invoke
+    extensions: int = 0  # external extensions per environment
 
 
 class Driver:
@@ -132,6 +154,8 @@ class Driver:
         self._wake_due: dict[str, float] = {}  # key -> when it should fire
         self._wake_queued: dict[str, float] = {}  # key -> when its one heap entry fires
         self._async: set[str] = set()
+        self._extensions: dict[str, tuple[int, int]] = {}  # environment -> (incarnation, external extensions)
+        self._extension_steps: dict[str, _Step] = {}  # environment -> its extensions' next event/next
 
     # -- the one way effects are performed ----------------------------------------------------
     def perform(self, effects: list[Effect]) -> None:
@@ -170,7 +194,36 @@ class Driver:
             elif kind is DeliverRecord:
                 self._destination(cast(DeliverRecord, effect))
             else:
-                raise TypeError(f"the simulator cannot perform {effect!r}")
+                self._perform_lifecycle_extra(effect)
+
+    def _perform_lifecycle_extra(self, effect: Effect) -> None:
+        """The effects of extensions, SnapStart and graceful shutdown."""
+        kind = type(effect)
+        if kind is DeliverExtensionEvent:
+            self._extension_event(cast(DeliverExtensionEvent, effect))
+        elif kind is LaunchExtensions:
+            self._launch_extensions(cast(LaunchExtensions, effect))
+        elif kind is StartRuntime:
+            start = cast(StartRuntime, effect)
+            self._run_init(start.environment_id, start.incarnation)
+        elif kind is RestoreRuntime:
+            self._restore(cast(RestoreRuntime, effect))
+        elif kind is TakeSnapshot:
+            snap = cast(TakeSnapshot, effect)
+            self.kernel.schedule(
+                self.kernel.now,
+                PROCESS,
+                self._feed,
+                SnapshotTaken(snap.environment_id, snap.incarnation, self.kernel.now),
+            )
+        elif kind is SignalRuntime:
+            signal = cast(SignalRuntime, effect)
+            self._pending.pop(signal.environment_id, None)  # a handler of SIGTERM exits at once
+            self.kernel.schedule(
+                self.kernel.now + KILL_S, PROCESS, self._exited, (signal.environment_id, signal.incarnation)
+            )
+        else:
+            raise TypeError(f"the simulator cannot perform {effect!r}")
 
     def handle(self, event: Event) -> list[Effect]:
         """The scheduler's ``handle``."""
@@ -197,11 +250,16 @@ class Driver:
     # -- environments ---------------------------------------------------------------------------
     def _spawn(self, effect: SpawnRuntime) -> None:
         kernel, env, incarnation = self.kernel, effect.environment_id, effect.incarnation
-        now = kernel.now
         self._incarnation[env] = incarnation
         if incarnation == 1:
             self.tally.created(env, effect.init_type != "on-demand")
-        kernel.schedule(now, PROCESS, self._started, (env, incarnation))
+        kernel.schedule(kernel.now, PROCESS, self._started, (env, incarnation))
+        self._run_init(env, incarnation)
+
+    def _run_init(self, env: str, incarnation: int) -> None:
+        """The runtime's init: ``NextRequested`` after a drawn init time."""
+        kernel = self.kernel
+        now = kernel.now
         timing = self.timing
         init_s = timing.init()
         if timing.cold is not None:  # the cold request's whole length is drawn; init takes its share
@@ -235,6 +293,11 @@ class Driver:
         step = _Step(end, env, self._incarnation[env], effect.invocation.request_id, failed)
         self._pending[env] = step
         self.kernel.schedule(end, PROCESS, self._respond, step)
+        if self._extensions and env in self._extension_steps:  # INVOKE went to the extensions first
+            post = timing.extension_post() if timing.extension_post is not None else 0.0
+            ext = self._extension_steps[env]
+            ext.at = end + post
+            self.kernel.schedule(ext.at, PROCESS, self._extensions_next, ext)
 
     def _respond(self, step: _Step) -> None:
         env, incarnation, request_id = step.env, step.incarnation, step.request_id
@@ -254,7 +317,7 @@ class Driver:
     def _arm(self, effect: ArmDeadline) -> None:
         env = effect.environment_id
         pending = self._pending.get(env)
-        if pending is not None and pending.at < effect.at:
+        if pending is not None and pending.at < effect.at and not (self._extensions and env in self._extensions):
             if self._armed:
                 self._armed.pop(env, None)
             return  # the runtime acts first, and its /next disarms this deadline
@@ -274,6 +337,8 @@ class Driver:
         env = effect.environment_id
         self._pending.pop(env, None)  # a killed runtime posts nothing more
         self._first.pop(env, None)
+        if self._extensions:
+            self._extension_steps.pop(env, None)
         self.kernel.schedule(self.kernel.now + KILL_S, PROCESS, self._exited, (env, effect.incarnation))
 
     def _exited(self, action: tuple[str, int]) -> None:
@@ -284,9 +349,72 @@ class Driver:
     def _retire(self, effect: Retire) -> None:
         env = effect.environment_id
         self._incarnation.pop(env, None)
+        if self._extensions:
+            self._extensions.pop(env, None)
+            self._extension_steps.pop(env, None)
         self._wake_due.pop(env, None)
         self._wake_queued.pop(env, None)  # its heap entry, if any, is now stale
         self.tally.retired(env)
+
+    # -- extensions and SnapStart ------------------------------------------------------------------------
+    def _feed(self, event: Event) -> None:
+        self.perform(self.handle(event))
+
+    def _launch_extensions(self, effect: LaunchExtensions) -> None:
+        kernel, env, incarnation = self.kernel, effect.environment_id, effect.incarnation
+        count = self.timing.extensions
+        self._incarnation[env] = incarnation
+        if incarnation == 1 and env not in self._extensions:
+            self.tally.created(env, False)
+        self._extensions[env] = (incarnation, count)
+        kernel.schedule(kernel.now, PROCESS, self._feed, ExtensionsLaunched(env, incarnation, kernel.now, count))
+        sampler = self.timing.extension_init
+        step = _Step(kernel.now + (sampler() if sampler is not None else 0.0), env, incarnation)
+        self._extension_steps[env] = step
+        kernel.schedule(step.at, PROCESS, self._extensions_registered, step)
+
+    def _extensions_registered(self, step: _Step) -> None:
+        env, incarnation = step.env, step.incarnation
+        if self._extension_steps.get(env) is not step:
+            return
+        del self._extension_steps[env]
+        now, count = self.kernel.now, self._extensions[env][1]
+        for n in range(count):
+            self._feed(ExtensionRegistered(env, incarnation, now, f"x{n}", f"extension-{n}", ("INVOKE", "SHUTDOWN")))
+        for n in range(count):
+            self._feed(ExtensionNextRequested(env, incarnation, now, f"x{n}"))
+        self._feed(ExtensionsRegistered(env, incarnation, now))
+
+    def _extension_event(self, effect: DeliverExtensionEvent) -> None:
+        env = effect.environment_id
+        incarnation, count = self._extensions.get(env, (0, 0))
+        if effect.event_type == "INVOKE":
+            self._extension_steps[env] = _Step(math.inf, env, incarnation)  # timed by _deliver
+        else:  # SHUTDOWN: the extensions flush and exit
+            self.kernel.schedule(self.kernel.now + KILL_S, PROCESS, self._extensions_exit, (env, incarnation, count))
+
+    def _extensions_next(self, step: _Step) -> None:
+        env = step.env
+        if self._extension_steps.get(env) is not step:
+            return
+        del self._extension_steps[env]
+        for n in range(self._extensions[env][1]):
+            self._feed(ExtensionNextRequested(env, step.incarnation, self.kernel.now, f"x{n}"))
+
+    def _extensions_exit(self, action: tuple[str, int, int]) -> None:
+        env, incarnation, count = action
+        for n in range(count):
+            self._feed(ExtensionExited(env, incarnation, self.kernel.now, f"x{n}", 0))
+
+    def _restore(self, effect: RestoreRuntime) -> None:
+        kernel, env, incarnation = self.kernel, effect.environment_id, effect.incarnation
+        self._incarnation[env] = incarnation
+        if incarnation == 1 and env not in self._extensions:  # (LaunchExtensions came first and counted it)
+            self.tally.created(env, False)
+        sampler = self.timing.restore
+        step = _Step(kernel.now + (sampler() if sampler is not None else 0.0), env, incarnation)
+        self._pending[env] = step
+        kernel.schedule(step.at, PROCESS, self._init_done, step)
 
     # -- wakeups (keep-alive expiry, pre-warm) ------------------------------------------------------
     def _schedule_wakeup(self, effect: ScheduleWakeup) -> None:

@@ -14,6 +14,7 @@ import operator
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Final
 
+from lambdalab.core.outcomes import snapstart_cost
 from lambdalab.core.records import InvocationRecord, PhaseSpan
 from lambdalab.sim.tally import Tally
 
@@ -57,21 +58,29 @@ class SimulationSummary:
     cost_usd: float
     cost_breakdown_usd: Mapping[str, float]
     destinations: Mapping[str, int]
+    restores: int = 0  # cold starts that were SnapStart restores (counted in cold_starts too)
 
     def as_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
 
-def summarize(tally: Tally, horizon: float, provisioned: int) -> SimulationSummary:
-    """The summary of a closed tally (see ``Tally.close``)."""
+def summarize(tally: Tally, horizon: float, provisioned: int, snap_start: bool = False) -> SimulationSummary:
+    """The summary of a closed tally (see ``Tally.close``).
+
+    With SnapStart, Billed Restore Duration is billed as duration, and two lines are added: the snapshot's
+    cache for the whole horizon and a charge per restore (``core.outcomes.snapstart_cost``).
+    """
     attempts = tally.invoked + tally.throttles
     gb = tally.memory_mb / 1024.0
     costs = {
         "requests": tally.invoked * PRICES["per_request"],
-        "on_demand_duration": tally.billed_ms / 1000.0 * gb * PRICES["gb_s"],
+        "on_demand_duration": (tally.billed_ms + tally.billed_restore_ms) / 1000.0 * gb * PRICES["gb_s"],
         "provisioned_allocated": provisioned * horizon * gb * PRICES["provisioned_gb_s"],
         "provisioned_duration": tally.billed_provisioned_ms / 1000.0 * gb * PRICES["provisioned_duration_gb_s"],
     }
+    if snap_start:
+        costs["snapstart_cache"] = snapstart_cost(tally.memory_mb, horizon, 0)
+        costs["snapstart_restore"] = snapstart_cost(tally.memory_mb, 0.0, tally.restores)
     per_s = 1.0 / horizon if horizon > 0 else math.nan
     return SimulationSummary(
         horizon_s=horizon,
@@ -94,6 +103,7 @@ def summarize(tally: Tally, horizon: float, provisioned: int) -> SimulationSumma
         cost_usd=math.fsum(costs.values()),
         cost_breakdown_usd=costs,
         destinations=dict(tally.destinations),
+        restores=tally.restores,
     )
 
 

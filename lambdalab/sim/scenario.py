@@ -46,6 +46,11 @@ class Scenario:
     max_memory_used_mb: int = 0
     max_records: int = 100_000
     function: str = "function"
+    snap_start: bool = False  # new environments are restored from a snapshot taken before the run
+    restore: LatencyModel | None = None  # a restore, to the runtime's first /next (SnapStart)
+    extensions: int = 0  # external extensions per environment
+    extension_init: LatencyModel | None = None  # their start and registration, part of Init
+    extension_post: LatencyModel | None = None  # their work after each invoke's answer, inside Duration
 
     def __post_init__(self) -> None:
         _check(_seconds(self.keep_alive_s), "keep_alive_s", self.keep_alive_s, "seconds >= 0")
@@ -107,6 +112,13 @@ class Scenario:
             "a whole number of MB >= 0",
         )
         _check(_whole(self.max_records, 0), "max_records", self.max_records, "a whole number >= 0")
+        _check(_whole(self.extensions, 0) and self.extensions <= 10, "extensions", self.extensions, "0 to 10")
+        _check(
+            not (self.snap_start and self.provisioned),
+            "snap_start",
+            self.snap_start,
+            "False with provisioned concurrency (Lambda allows only one of them)",
+        )
         if self.reserved is not None:
             _check(
                 self.provisioned <= self.reserved,

@@ -18,10 +18,12 @@ from typing import Any, Final
 
 from lambdalab.config import check_run
 from lambdalab.core.async_queue import EventQueue, QueuedEvent
+from lambdalab.core.events import ProcessStarted, RestoreNextRequested, SnapshotTaken
 from lambdalab.core.ids import IdFactory
 from lambdalab.core.keepalive import FixedKeepAlive, HybridHistogramKeepAlive, KeepAlivePolicy
-from lambdalab.core.lifecycle import EnvironmentSpec
+from lambdalab.core.lifecycle import EnvironmentSpec, State
 from lambdalab.core.limits import AccountLimits
+from lambdalab.core.pool import Pool
 from lambdalab.core.scheduler import LATEST, Scheduler
 from lambdalab.errors import ConfigError
 from lambdalab.sim.driver import Driver, SchedulerLike, Timing
@@ -54,6 +56,12 @@ class Simulation:
     warm_choice
         Which idle environment a warm request takes: ``"mru"`` (the most recently used, the core's
         rule everywhere) or ``"newest"`` (the most recently created: SimFaaS's rule, to compare with it).
+    snap_start, restore
+        SnapStart: the snapshot is taken before the run (at publish), and every new environment is
+        restored from it in ``restore`` seconds (a latency model; 0 unless given) instead of ``init``.
+    extensions, extension_init, extension_post
+        External extensions per environment (0-10): their start and registration (``extension_init``,
+        part of Init) and their work after each invoke's answer (``extension_post``, billed inside Duration).
     seed
         Fixes every draw; ``None`` draws one now (see ``.seed``).
 
@@ -91,6 +99,11 @@ class Simulation:
         max_memory_used_mb: int = 0,
         max_records: int = 100_000,
         function: str = "function",
+        snap_start: bool = False,
+        restore: LatencyModel | float | None = None,
+        extensions: int = 0,
+        extension_init: LatencyModel | float | None = None,
+        extension_post: LatencyModel | float | None = None,
         seed: int | None = None,
         scheduler_factory: SchedulerFactory | None = None,
     ) -> None:
@@ -117,6 +130,11 @@ class Simulation:
             max_memory_used_mb=max_memory_used_mb,
             max_records=max_records,
             function=function,
+            snap_start=snap_start,
+            restore=None if restore is None else as_model("restore", restore),
+            extensions=extensions,
+            extension_init=None if extension_init is None else as_model("extension_init", extension_init),
+            extension_post=None if extension_post is None else as_model("extension_post", extension_post),
         )
         self.seed = random.SystemRandom().randrange(2**63) if seed is None else int(seed)
         self.scheduler_factory: SchedulerFactory = scheduler_factory or Scheduler
@@ -176,7 +194,7 @@ class Simulation:
         tally, scenario = run.tally, self.scenario
         pools = run.scheduler.entry(scenario.function).all_pools()
         tally.close(horizon, [env for pool in pools for env in pool.environments.values()])
-        summary = summarize(tally, horizon, scenario.provisioned)
+        summary = summarize(tally, horizon, scenario.provisioned, scenario.snap_start)
         return SimulationResult(
             summary, tally, seed=self.seed, wall_s=time.perf_counter() - started, steps=run.kernel.steps
         )
@@ -207,6 +225,10 @@ class _Run:
             error_probability=scenario.error_probability,
             max_memory_mb=scenario.max_memory_used_mb,
             rng=rng,
+            restore=None if scenario.restore is None else scenario.restore.sampler(rng),
+            extension_init=None if scenario.extension_init is None else scenario.extension_init.sampler(rng),
+            extension_post=None if scenario.extension_post is None else scenario.extension_post.sampler(rng),
+            extensions=scenario.extensions,
         )
         self.asynchronous = scenario.invocation_type == "Event"
         queue = EventQueue(1.0) if self.asynchronous else None
@@ -235,8 +257,11 @@ class _Run:
             scenario.init_timeout_s,
             logs=False,
             warm_choice=scenario.warm_choice,
+            extensions=scenario.extensions,
         )
         perform(scheduler.deploy(spec, self._keep_alive(scenario), 0.0))
+        if scenario.snap_start:
+            _publish_snapshot(scheduler.entry(name).pools[LATEST])
         try:
             scheduler.reserve(name, scenario.reserved)
         except ValueError as exc:
@@ -322,6 +347,18 @@ class _Run:
             done = sum(tally.destinations.values()) if self.asynchronous else tally.completed + tally.throttles
             if done >= self.sent:
                 self.kernel.stop()
+
+
+def _publish_snapshot(pool: Pool) -> None:
+    """SnapStart: the version's snapshot is taken at publish, before the run (its init is not simulated)."""
+    template_effects = pool.take_snapshot(0.0)
+    template = pool.template
+    assert template is not None and template_effects
+    for event in (RestoreNextRequested(template.id, 1, 0.0), SnapshotTaken(template.id, 1, 0.0)):
+        if template.state is State.STARTING:
+            pool.handle(ProcessStarted(template.id, 1, 0.0))
+        pool.handle(event)
+    assert pool.snapshot == "ready", pool.snapshot
 
 
 def _bounded(offsets: Iterable[float], duration_s: float | None) -> Iterator[float]:

@@ -36,6 +36,7 @@ class Tally:
         self.busy_s = self.idle_s = self.env_s = 0.0
         self.in_flight = self.live = self.peak = self.created_total = 0
         self.billed_ms = self.billed_provisioned_ms = 0
+        self.restores = self.billed_restore_ms = 0  # SnapStart restores, and their Billed Restore Duration
         self.provisioned: set[str] = set()
         self.records: list[InvocationRecord] = []
         self.spans: list[PhaseSpan] = []
@@ -76,6 +77,9 @@ class Tally:
         self.busy_s += self.kernel.now
         if record.cold:
             self.cold += 1
+            if record.restore_duration_ms is not None:
+                self.restores += 1
+                self.billed_restore_ms += record.billed_restore_duration_ms
         status = record.status
         if status is not Status.SUCCESS:
             if status is Status.TIMEOUT:
