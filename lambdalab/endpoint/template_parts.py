@@ -2,7 +2,8 @@
 
 ``publish_layer``: an ``AWS::Serverless::LayerVersion`` (``ContentUri``) or ``AWS::Lambda::LayerVersion``
 (``Content``) from a local folder or .zip, published in the Lab; a ``!Ref`` to it gives its version ARN.
-``function_layers``: ``Layers`` as layer version ARNs. ``logging_options``: ``LoggingConfig`` as keywords.
+``function_layers``: ``Layers`` as layer version ARNs. ``logging_options``: ``LoggingConfig`` as keywords;
+``snap_start_options``: ``SnapStart`` as ``snap_start``.
 
 Rules: raise ``Skip`` for what the resource cannot be served with; notes instead of prints.
 """
@@ -92,3 +93,15 @@ def logging_options(logical_id: str, logging: Any, context: dict[str, Any], note
     if "LogGroup" in logging:
         notes.append(f"{logical_id}: LoggingConfig.LogGroup ignored (logs stay in the function's own group)")
     return out
+
+
+def snap_start_options(logical_id: str, snap_start: Any, context: dict[str, Any]) -> dict[str, Any]:
+    """``SnapStart: {ApplyOn: PublishedVersions | None}`` as the ``snap_start`` keyword (with ``AutoPublishAlias``,
+    the published version is snapshotted and its new environments restore); another value skips the function."""
+    if snap_start is None:
+        return {}
+    resolved = resolve(snap_start, context)
+    apply_on = resolve(resolved.get("ApplyOn"), context) if isinstance(resolved, dict) else UNRESOLVED
+    if apply_on not in ("PublishedVersions", "None"):
+        raise Skip(f"SnapStart of {logical_id} must be {{ApplyOn: PublishedVersions}} or {{ApplyOn: None}}")
+    return {"snap_start": True} if apply_on == "PublishedVersions" else {}

@@ -311,6 +311,7 @@ def _register(
     if handler:
         options["handler"] = str(handler)
     options.update(template_parts.logging_options(logical_id, props.get("LoggingConfig"), context, notes))
+    options.update(template_parts.snap_start_options(logical_id, props.get("SnapStart"), context))
     layers = template_parts.function_layers(props.get("Layers"), context)
     if layers:
         options["layers"] = layers
