@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import dataclasses
 import os
 import random
 import time
@@ -36,11 +37,13 @@ from lambdalab.core.effects import (
     LaunchExtensions,
     Log,
     RecordSpan,
+    RestoreRuntime,
     Retire,
     ScheduleWakeup,
     SignalRuntime,
     SpawnRuntime,
     StartRuntime,
+    TakeSnapshot,
     Thaw,
 )
 from lambdalab.core.events import DeadlineExceeded, Event, Invocation, WakeupDue
@@ -57,6 +60,8 @@ from lambdalab.engine.environment import EngineEnvironment
 from lambdalab.engine.extensions import extension_files
 from lambdalab.engine.result import EngineResult
 from lambdalab.engine.settings import LabSettings
+from lambdalab.engine.snap_plane import SnapPlane
+from lambdalab.engine.snapshot import Snapshots
 from lambdalab.engine.spawner import Spawner
 from lambdalab.errors import ConfigError, LabClosedError, TooManyRequestsException, UnknownFunctionError
 from lambdalab.payload import request_too_large
@@ -126,6 +131,20 @@ class ControlPlane:
             environments=self.environments,
             agents=self.agents,
         )
+        self.snap = SnapPlane(
+            self.loop,
+            self.now,
+            self.dispatch,
+            self.environments,
+            Snapshots(
+                workdir=workdir,
+                limits=self.spawner.limits,
+                reaper=self.spawner.reaper,
+                hide=str(self.spawner.environments_dir),
+            ),
+        )
+        self.spawner.snap = self.snap
+        self.spawner.hooks = dataclasses.replace(self.spawner.hooks, rebind=self._rebind)
         # the shared resources, as the facade and the read-only views know them
         self.limits, self.fd_budget, self.reaper = self.spawner.limits, self.spawner.fd_budget, self.spawner.reaper
         self.marker, self.spares, self.hooks = self.spawner.marker, self.spawner.spares, self.spawner.hooks
@@ -149,6 +168,8 @@ class ControlPlane:
             StartRuntime: self.agents.start_runtime,
             DeliverExtensionEvent: self.agents.deliver_event,
             SignalRuntime: self._signal_runtime,
+            TakeSnapshot: self.snap.take_snapshot,
+            RestoreRuntime: self._restore,
         }
 
     def now(self) -> float:
@@ -201,10 +222,14 @@ class ControlPlane:
         return FixedKeepAlive(seconds)
 
     def publish(self, name: str) -> str:
+        """Publish $LATEST as a version; a SnapStart function's version takes its snapshot now (``snapshot_state``)."""
         self.function(name)
         config = self.configs[name]
         sha = self.scheduler.pool(name, LATEST).spec.code
-        return self.scheduler.publish(name, lambda v: self._spec(config, v, sha), self._keep_alive(config))
+        version = self.scheduler.publish(name, lambda v: self._spec(config, v, sha), self._keep_alive(config))
+        if getattr(config, "snap_start", False) and self.snap.snapshots.available():
+            self.perform(self.scheduler.pool(name, version).take_snapshot(self.now()))
+        return version
 
     def create_alias(self, name: str, alias: str, version: str, weights: dict[str, float] | None) -> None:
         self.function(name)
@@ -390,6 +415,22 @@ class ControlPlane:
         environment.kill(effect.incarnation)
         self.limits.kill_all(environment.cgroups)
 
+    def _restore(self, effect: RestoreRuntime) -> None:
+        environment = self.environments.get(effect.environment_id) or self.spawner.new_environment(
+            effect.environment_id
+        )
+        self.snap.restore(effect, environment, self.spawner.on_exit)
+
+    def _rebind(self, environment: EngineEnvironment, client: tuple[Any, ...], server: tuple[Any, ...]) -> Any:
+        """A connection to a SnapStart template's listener: the restored environment's endpoint, if it is one's."""
+        if not self.snap.restored:
+            return None
+        return self.snap.endpoint_for(environment, client, server)
+
+    def snapshot_state(self, name: str, version: str) -> str:
+        """A SnapStart version's snapshot: ``none``, ``taking``, ``ready`` or ``failed``."""
+        return self.scheduler.pool(name, version).snapshot
+
     def _signal_runtime(self, effect: SignalRuntime) -> None:
         self.agents.signal_runtime(effect, self._loop_time)
 
@@ -474,6 +515,7 @@ class ControlPlane:
         self.perform(self.scheduler.shutdown(self.now()))
         self.closed = True
         self.spares.close()
+        self.snap.close()
         for handle in self._wakeups.values():
             handle.cancel()
         self._wakeups.clear()

@@ -19,11 +19,19 @@ import json
 import socket
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from lambdalab.config import FunctionConfig
 from lambdalab.core import runtime_api as api
-from lambdalab.core.events import ErrorPosted, Event, InitErrorPosted, NextRequested, ResponsePosted
+from lambdalab.core.events import (
+    ErrorPosted,
+    Event,
+    InitErrorPosted,
+    NextRequested,
+    ResponsePosted,
+    RestoreErrorPosted,
+    RestoreNextRequested,
+)
 from lambdalab.core.lifecycle import Environment, State, allows
 from lambdalab.core.logstream import LogStream
 from lambdalab.core.outcomes import RESPONSE_TOO_LARGE, ErrorType
@@ -54,6 +62,10 @@ class PlaneHooks:
         lambda environment, incarnation, connection, method, url, headers, body: connection.send(
             404, http_server.NOT_FOUND
         )
+    )
+    # a connection to a SnapStart template's listener from a restored runtime: that environment's endpoint
+    rebind: Callable[[EngineEnvironment, tuple[Any, ...], tuple[Any, ...]], Any] = lambda environment, client, server: (
+        None
     )
     # the runtime asked for more, before the extensions are ready (telemetry's runtimeDone)
     runtime_next: Callable[[EngineEnvironment, State], None] = lambda environment, state: None
@@ -87,6 +99,7 @@ class EngineEnvironment:
         self.sandboxes: dict[int, Sandbox] = {}
         self.servers: dict[int, tuple[socket.socket, asyncio.Task[asyncio.Server]]] = {}
         self.parked: http_server.Connection | None = None
+        self.restore_parked: http_server.Connection | None = None  # a SnapStart template's GET /restore/next
         # the deadline timer: it may fire before ``deadline_at`` (the loop time of the armed deadline, None
         # when disarmed), and then re-arms itself; so arming a later deadline allocates no timer
         self.deadline: asyncio.TimerHandle | None = None
@@ -163,6 +176,7 @@ class EngineEnvironment:
         env_vars: Mapping[str, str],
         incarnation: int,
         mounts: tuple[str, str] | None = None,
+        pass_fds: Sequence[int] = (),
     ) -> Sandbox:
         hooks = self.hooks
         sandbox = Sandbox(
@@ -175,10 +189,16 @@ class EngineEnvironment:
             cgroups=self.cgroups,
             shared=hooks.shared,
             hide=hooks.hide,
+            pass_fds=pass_fds,
         )
         self.sandboxes[incarnation] = sandbox
         self._current = sandbox
         return sandbox
+
+    def adopt_restored(self, sandbox: Sandbox, incarnation: int) -> None:
+        """A runtime restored from a SnapStart snapshot (``engine/snap_plane.py``) is this incarnation's."""
+        self.sandboxes[incarnation] = sandbox
+        self._current = sandbox
 
     def adopt(
         self,
@@ -362,12 +382,35 @@ class RuntimeEndpoint:
         self._dispatch(InitErrorPosted(*self._event_args(), body, _error_type(body, error_type)))
         return 202, api.ACCEPTED_BODY
 
-    def on_connect(self, client: tuple[str, int], server: tuple[str, int]) -> bool:
+    def on_restore_next(self, connection: http_server.Connection) -> None:
+        """``GET /runtime/restore/next``: a SnapStart template's init is done; parked until the snapshot is taken."""
+        state = self._state()
+        environment = self._environment
+        if state is None or not allows(state, RestoreNextRequested) or environment.restore_parked is not None:
+            connection.send(
+                403, api.invalid_state_body(state.value if state else "gone", "restore next", "not allowed")
+            )
+            return
+        environment.restore_parked = connection
+        self._dispatch(RestoreNextRequested(*self._event_args()))
+
+    def on_restore_error(self, body: bytes, error_type: str | None) -> tuple[int, bytes]:
+        """``POST /runtime/restore/error``: an after-restore hook failed."""
+        state = self._state()
+        if state is None or not allows(state, RestoreErrorPosted):
+            return 403, api.invalid_state_body(state.value if state else "gone", "restore error", "not restoring")
+        self._dispatch(RestoreErrorPosted(*self._event_args(), _error_type(body, error_type), body))
+        return 202, api.ACCEPTED_BODY
+
+    def on_connect(self, client: tuple[str, int], server: tuple[str, int]) -> Any:
         """Accept only this incarnation's own processes (the runtime and its children), over either family.
 
         A connection whose owner cannot be established (``peer.owned_by`` answers None) is refused.
         """
         environment = self._environment
+        restored = environment.hooks.rebind(environment, client, server)
+        if restored is not None:  # a restored runtime on its template's listener: its own environment's endpoint
+            return restored
         sandbox = environment.sandboxes.get(self._incarnation)
         extensions = environment.extensions
         if extensions is not None and extensions.incarnation == self._incarnation:  # its extensions' too

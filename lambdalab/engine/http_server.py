@@ -30,6 +30,8 @@ _REASONS = {
 NOT_FOUND = b'{"errorType":"NotFound","errorMessage":"no such Runtime API route"}'
 _NOT_FOUND = NOT_FOUND
 _EXTENSION_HEADER = b"lambda-extension-"
+RESTORE_NEXT_PATH = api.PREFIX + "/runtime/restore/next"  # SnapStart (engine/snap_plane.py)
+RESTORE_ERROR_PATH = api.PREFIX + "/runtime/restore/error"
 # the Extensions, Telemetry and Logs APIs share the runtime's address (engine/extensions.py, engine/telemetry.py)
 _AGENT_PREFIXES = ("/2020-01-01/", "/2022-07-01/", "/2020-08-15/")
 _ERROR_TYPE_HEADER = api.H_ERROR_TYPE.lower().encode("latin-1")  # httptools hands names as sent: compared lowered
@@ -43,7 +45,9 @@ class Endpoint(Protocol):
     def on_error(self, request_id: str, body: bytes, error_type: str | None) -> tuple[int, bytes]: ...
     def on_init_error(self, body: bytes, error_type: str | None) -> tuple[int, bytes]: ...
     def on_disconnect(self, connection: Connection) -> None: ...
-    def on_connect(self, client: tuple[str, int], server: tuple[str, int]) -> bool: ...
+    def on_connect(self, client: tuple[str, int], server: tuple[str, int]) -> object: ...
+    def on_restore_next(self, connection: Connection) -> None: ...
+    def on_restore_error(self, body: bytes, error_type: str | None) -> tuple[int, bytes]: ...
     def on_agent(
         self, connection: Connection, method: bytes, url: str, headers: dict[bytes, str], body: bytes
     ) -> None: ...
@@ -84,8 +88,11 @@ class Connection(asyncio.Protocol):
         if sock is not None:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         client, server = transport.get_extra_info("peername"), transport.get_extra_info("sockname")
-        if not self._endpoint.on_connect(client, server):
+        accepted = self._endpoint.on_connect(client, server)
+        if accepted is False or accepted is None:
             transport.abort()
+        elif accepted is not True:  # another environment's endpoint (a restored runtime on its template's listener)
+            self._endpoint = accepted  # type: ignore[assignment]
 
     def data_received(self, data: bytes) -> None:
         try:
@@ -135,6 +142,9 @@ class Connection(asyncio.Protocol):
         if url == api.NEXT_PATH and method == b"GET":
             endpoint.on_next(self)
             return
+        if url == RESTORE_NEXT_PATH and method == b"GET":
+            endpoint.on_restore_next(self)
+            return
         if url.startswith(_AGENT_PREFIXES):
             endpoint.on_agent(self, method, url, self._agent_headers or {}, body)
             return
@@ -151,6 +161,8 @@ class Connection(asyncio.Protocol):
                 status, answer = 404, _NOT_FOUND
         elif url == api.INIT_ERROR_PATH:
             status, answer = endpoint.on_init_error(body, self._error_type)
+        elif url == RESTORE_ERROR_PATH:
+            status, answer = endpoint.on_restore_error(body, self._error_type)
         else:
             status, answer = 404, _NOT_FOUND
         self.send(status, answer)

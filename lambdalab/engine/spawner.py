@@ -40,6 +40,7 @@ from lambdalab.engine.spare import ENVIRONMENTS, Spare, Spares, write_hosts
 
 if TYPE_CHECKING:
     from lambdalab.engine.agent_plane import AgentPlane
+    from lambdalab.engine.snap_plane import SnapPlane
 
 MAX_RETIRED_ENVIRONMENTS = 1000  # gone environments whose log streams stay readable
 
@@ -73,6 +74,7 @@ class Spawner:
         self.registry = registry
         self.environments = environments
         self.agents = agents  # extensions and telemetry (engine/agent_plane.py)
+        self.snap: SnapPlane | None = None  # SnapStart templates and restores (engine/snap_plane.py), set after
         self.retired: collections.deque[str] = collections.deque()
         self.limits = Limits(lab_id, enabled=settings.use_cgroups)
         self.fd_budget = fd_budget.process_budget()
@@ -199,8 +201,24 @@ class Spawner:
         marker: str,
     ) -> bool:
         """The incarnation's runtime process: in the spare's launcher, or a new one. False if it could not start."""
+        snap = self.snap
+        template = snap is not None and snap.is_template(environment)
         try:
-            if spare is not None and Sandbox.command_fits(argv, env_vars):
+            if template:  # a SnapStart template: its own process, with the control socket it serves forks on
+                assert snap is not None
+                if spare is not None:
+                    spare.sandbox.kill()
+                fd, extra = snap.template_channel(environment)
+                sandbox = environment.spawn(
+                    argv,
+                    environment.code_dir,
+                    {**env_vars, **extra},
+                    incarnation,
+                    mounts=(str(environment.tmp), opt),
+                    pass_fds=(fd,),
+                )
+                snap.template_started(environment, sandbox, marker)
+            elif spare is not None and Sandbox.command_fits(argv, env_vars):
                 sandbox = environment.adopt(spare.sandbox, argv, env_vars, incarnation, opt, marker)
             else:
                 if spare is not None:
@@ -228,12 +246,15 @@ class Spawner:
         """
         pool = self.registry[environment_id]
         config, code_dir = self.code[(pool.spec.function, pool.spec.code)]
+        core = pool.environments.get(environment_id)
+        restored = core is not None and core.state is State.RESTORING  # its folder and groups: a restore spare's
         spare = (
             None
-            if isinstance(config, runtimes.ProfiledConfig)
+            if isinstance(config, runtimes.ProfiledConfig) or restored
             else self.spares.take(pool.spec.memory_mb, config.ephemeral_storage_mb)
         )
-        self.spares.refill()
+        if not restored:
+            self.spares.refill()
         date = time.strftime("%Y/%m/%d", time.gmtime())
         name = log_stream_name(date, pool.spec.version, environment_id)
         if config.log_format == "JSON":  # Lambda's JSON format, rendered when the stream is read
@@ -246,7 +267,9 @@ class Spawner:
             )
         else:
             stream = LogStream(name, max_entries=self.settings.max_log_entries)
-        if spare is not None:
+        if restored:  # engine/snap_plane.py sets its /tmp and groups from the restore spare it takes
+            tmp, address = self.environments_dir / environment_id / "tmp", "127.0.0.1"
+        elif spare is not None:
             tmp, address = spare.tmp, spare.address
         else:
             tmp = self.environments_dir / environment_id / "tmp"
@@ -255,7 +278,9 @@ class Spawner:
             mounts.mount_tmpfs(tmp, config.ephemeral_storage_mb)  # where allowed: its size is ephemeral_storage_mb
         environment = EngineEnvironment(environment_id, pool, config, code_dir, stream, tmp, self.hooks)
         environment.address = address
-        if spare is not None:
+        if restored:
+            pass
+        elif spare is not None:
             environment.cgroups = spare.cgroups  # already watched by the reaper
             environment.spare = spare
         else:
@@ -275,7 +300,10 @@ class Spawner:
         environment.limits_ready.pop(incarnation, None)
         kills = self.limits.oom_kills(environment.cgroups)
         oom, environment.oom_kills = kills > environment.oom_kills, kills
-        self.dispatch(ProcessExited(environment.id, incarnation, self.now(), returncode, oom, memory))
+        exited = ProcessExited(environment.id, incarnation, self.now(), returncode, oom, memory)
+        if self.snap is not None:
+            self.snap.exited(environment, exited)
+        self.dispatch(exited)
         extensions = environment.extensions
         if extensions is not None and extensions.incarnation == incarnation:
             core = environment.pool.environments.get(environment.id)
