@@ -21,6 +21,10 @@ Definitions (rows are requests):
 - GB-s: Σ ``memory_size_mb``/1024 × ``billed_duration_ms``/1000 over invoked rows; cost at the
   list prices of https://aws.amazon.com/lambda/pricing/ (us-east-1, x86, first tier, no free tier),
   throttles are free.
+- SnapStart (rows with a ``restore_duration_ms``): ``restores`` counts them; their Billed Restore Duration is
+  billed as duration (in GB-s), and each restore costs ``core.outcomes.snapstart_cost`` per GB
+  (``snapstart_cost_usd``, in ``cost_usd``); the snapshot cache, billed while a version is active, is not a
+  run's cost and is left out. Without restores neither number appears (as before).
 """
 
 from __future__ import annotations
@@ -77,9 +81,14 @@ class LoadSummary:
     price_label: str = PRICE_LABEL
     # error_type -> count, most first; compared, not hashed, so a summary stays hashable as before
     error_types: dict[str, int] = dataclasses.field(default_factory=dict, hash=False)
+    restores: int = 0  # SnapStart: invocations whose environment was restored from a snapshot
+    snapstart_cost_usd: float = 0.0  # SnapStart's restore charges (in cost_usd)
 
     def as_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        out = dataclasses.asdict(self)
+        if not self.restores:  # no SnapStart in this run: the numbers as they always were
+            del out["restores"], out["snapstart_cost_usd"]
+        return out
 
     def to_frame(self) -> pd.DataFrame:
         """One row per number: ``metric``, ``value``, ``unit`` (the label goes in ``df.attrs``).
@@ -116,9 +125,10 @@ class LoadSummary:
         for label, prefix in (("all", "latency"), ("cold", "cold_latency"), ("warm", "warm_latency")):
             values = [getattr(self, f"{prefix}_p{q}_ms") for q in (50, 90, 99)]
             lines.append(f"  {label:<6}" + "".join(f"{ms(v):>10}" for v in values))
+        snap = f" + SnapStart restores ${self.snapstart_cost_usd:.8f}" if self.restores else ""
         lines.append(
             f"{self.gb_s:,.4f} GB-s; cost ${self.cost_usd:.8f} (duration ${self.duration_cost_usd:.8f} "
-            f"+ requests ${self.request_cost_usd:.8f}), {self.price_label}"
+            f"+ requests ${self.request_cost_usd:.8f}{snap}), {self.price_label}"
         )
         return "\n".join(lines)
 
@@ -183,6 +193,8 @@ def summarize(invocations: pd.DataFrame, duration_s: float, *, architecture: str
             / 1000.0
         ).sum()
     )
+    restores, restore_gb_s, snapstart_cost = _snapstart(df, invoked)
+    gb_s += restore_gb_s
     prices = PRICES[architecture]
     duration_cost = gb_s * prices["gb_s"]
     request_cost = n_invoked * prices["per_request"]
@@ -207,10 +219,29 @@ def summarize(invocations: pd.DataFrame, duration_s: float, *, architecture: str
         gb_s=gb_s,
         duration_cost_usd=duration_cost,
         request_cost_usd=request_cost,
-        cost_usd=duration_cost + request_cost,
+        cost_usd=duration_cost + request_cost + snapstart_cost,
         price_label=label,
         error_types=_error_types(df["error_type"][df["error_type"].notna() & ~throttled]),
+        restores=restores,
+        snapstart_cost_usd=snapstart_cost,
     )
+
+
+def _snapstart(df: pd.DataFrame, invoked: pd.Series) -> tuple[int, float, float]:
+    """(restores, their Billed Restore Duration in GB-s, their restore charges in USD); zeros without the columns
+    (rows of an older table) or without restores."""
+    if "restore_duration_ms" not in df.columns:
+        return 0, 0.0, 0.0
+    restored = invoked & df["restore_duration_ms"].notna()
+    if not bool(restored.any()):
+        return 0, 0.0, 0.0
+    from lambdalab.core.outcomes import snapstart_cost
+
+    memory = df["memory_size_mb"][restored].astype(float)
+    billed = df.get("billed_restore_duration_ms")
+    gb_s = float((memory / 1024.0 * billed[restored].astype(float) / 1000.0).sum()) if billed is not None else 0.0
+    usd = sum(snapstart_cost(int(mb), 0.0, int(n)) for mb, n in memory.value_counts().items())
+    return int(restored.sum()), gb_s, float(usd)
 
 
 def _environment_counts(ids: pd.Series, cold: pd.Series, invoked: pd.Series) -> tuple[int | None, int | None]:
