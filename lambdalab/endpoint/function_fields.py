@@ -201,7 +201,7 @@ def snap_start_setting(snap_start: Any) -> bool:
             "snapStart.applyOn",
             f"Member must satisfy enum value set: [{', '.join(SNAP_START_APPLY_ON)}]",
         )
-    return apply_on == "PublishedVersions"
+    return bool(apply_on == "PublishedVersions")
 
 
 # LoggingConfig's members: botocore's enum for each, and the Lab keyword it sets
