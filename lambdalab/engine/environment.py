@@ -100,6 +100,7 @@ class EngineEnvironment:
         self.servers: dict[int, tuple[socket.socket, asyncio.Task[asyncio.Server]]] = {}
         self.parked: http_server.Connection | None = None
         self.restore_parked: http_server.Connection | None = None  # a SnapStart template's GET /restore/next
+        self.after_restore: list[Callable[[], None]] = []  # what waits for a restore's /tmp and groups
         # the deadline timer: it may fire before ``deadline_at`` (the loop time of the armed deadline, None
         # when disarmed), and then re-arms itself; so arming a later deadline allocates no timer
         self.deadline: asyncio.TimerHandle | None = None
@@ -196,9 +197,13 @@ class EngineEnvironment:
         return sandbox
 
     def adopt_restored(self, sandbox: Sandbox, incarnation: int) -> None:
-        """A runtime restored from a SnapStart snapshot (``engine/snap_plane.py``) is this incarnation's."""
+        """A runtime restored from a SnapStart snapshot (``engine/snap_plane.py``) is this incarnation's; what
+        waited for its /tmp and groups (its extensions' launch) goes on."""
         self.sandboxes[incarnation] = sandbox
         self._current = sandbox
+        waiting, self.after_restore = self.after_restore, []
+        for callback in waiting:
+            callback()
 
     def adopt(
         self,

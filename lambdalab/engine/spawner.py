@@ -123,7 +123,12 @@ class Spawner:
         """``LaunchExtensions``: the incarnation's external extensions start; its runtime at ``StartRuntime``, once
         they have registered (``engine/agent_plane.py``)."""
         environment = self.environments.get(effect.environment_id) or self.new_environment(effect.environment_id)
-        init_type = environment.pool.environments[environment.id].init_type
+        core = environment.pool.environments[environment.id]
+        if core.state is State.RESTORING and effect.incarnation not in environment.sandboxes:
+            # restored: its /tmp and groups are the restore spare's, known once the restore has begun
+            environment.after_restore.append(lambda: self.launch_extensions(effect))
+            return
+        init_type = core.init_type
         prepared = self._prepare(effect.environment_id, effect.incarnation, init_type)
         if prepared is None or self.agents is None:
             return

@@ -53,3 +53,21 @@ def test_a_published_snapstart_version_restores_instead_of_init() -> None:
     assert (restored["restore_duration_ms"] < 100).all()  # a 1 s init replaced by a restore well under 100 ms
     assert restored["init_duration_ms"].isna().all()
     assert {r.payload for r in [first, *others]} == {first.payload}  # the init-time random value is shared
+
+
+def test_extensions_start_afresh_in_a_restored_environment(tmp_path) -> None:
+    from tests.engine.extension_helpers import events, layer, probe
+
+    with lambdalab.Lab() as lab:
+        version = lab.publish_layer_version("probe", layer(tmp_path / "layer", {"probe": probe()}))
+        fn = lab.create_function("snapext", SLOW_INIT, snap_start=True, layers=[version.arn])
+        published = fn.publish()
+        if _ready(lab, "snapext", published) != "ready":
+            pytest.skip("SnapStart needs the launcher, cgroups and pidfd exit status here")
+        time.sleep(0.3)
+        result = fn.invoke(qualifier=published)
+        log = fn.logs(result.record.environment_id)
+    assert result.record.restore_duration_ms is not None
+    assert "REGISTERED probe" in log  # launched and registered within the restore
+    invokes = [e for _, e in events(log) if e["eventType"] == "INVOKE"]
+    assert [e["requestId"] for e in invokes] == [result.request_id]
