@@ -45,6 +45,20 @@ def bool_column(frame: pd.DataFrame, name: str) -> np.ndarray:
     return values
 
 
+def restored_mask(frame: pd.DataFrame) -> np.ndarray:
+    """The requests whose environment was restored from a SnapStart snapshot (``restore_duration_ms`` set).
+
+    The records call such a start cold (it is no warm start) but give it no init; the charts show it as an
+    outcome of its own, ``restored``, in the restore's colour (docs/VISUALS.md).
+    """
+    import numpy as np
+
+    if "restore_duration_ms" not in frame.columns:
+        return np.zeros(len(frame), dtype=bool)
+    values: np.ndarray = frame["restore_duration_ms"].notna().to_numpy(dtype=bool)
+    return values
+
+
 def invocation_times(frame: pd.DataFrame) -> np.ndarray:
     """When each request was made: ``submitted``, or ``scheduled_at`` for rows without a record."""
     import numpy as np

@@ -8,6 +8,12 @@ orange and bluish green, differ in hue and lightness for protan, deutan and trit
 CIELAB distance between any two colours that share a chart, under simulated deficiency: 16). Greys are
 phases where no code runs; near-black is an ending process; red is an error.
 
+The phases of the whole lifecycle (SnapStart, extensions, graceful shutdown) are kin of the phase they belong
+to, darker so they stay apart: a snapshot is the restore's yellow, darkened; extension init (part of Lambda's
+Init phase) is a dark orange, a brown; the time extensions take after the response (inside Duration) is a deep
+blue, between invoke's green and frozen's sky blue; a graceful shutdown (SIGTERM, SHUTDOWN to extensions, up to
+2 s) a dark purple beside shutdown's near-black. A restored start is its own outcome, in the restore's colour.
+
 ``UI_COLOURS`` are the cards' chrome (text, borders, backgrounds): they mean nothing. docs/VISUALS.md
 shows the palette to users. Spell a colour here, and only here.
 """
@@ -25,19 +31,39 @@ PHASE_COLOURS: Final[dict[str, str]] = {
     "shutdown": "#3b3b3b",  # near-black: the process is ending (shut down, or reset after a crash/timeout)
     "restore": "#f0e442",  # yellow: resuming from a snapshot instead of an init (SnapStart)
     "wait": "#dadada",  # light grey: a request waiting before its environment starts its phases
+    "snapshot": "#997700",  # dark yellow: a SnapStart version's init is done; its memory is being kept (publish)
+    "extension_init": "#7a3b00",  # brown: external extensions start and register, before the runtime (Init)
+    "post_runtime": "#0044cc",  # deep blue: the response is sent; an extension still works (billed, not frozen)
+    "shutdown_grace": "#662288",  # dark purple: a graceful shutdown: SIGTERM, SHUTDOWN to extensions, then SIGKILL
 }
 # The phases of the records (PhaseSpan.phase), in the order charts list them.
 PHASE_ORDER: Final = ("init", "invoke", "frozen", "idle", "shutdown")
+# Every phase the timeline draws, in the order its legend lists them: the records' phases, those of SnapStart and
+# extensions, and "shutdown_grace" (a shutdown span of an environment with extensions, ``timeline.py``).
+TIMELINE_ORDER: Final = (
+    "extension_init",
+    "init",
+    "snapshot",
+    "restore",
+    "invoke",
+    "post_runtime",
+    "frozen",
+    "idle",
+    "shutdown_grace",
+    "shutdown",
+)
 
 # What a request ended as (latency charts, cards' badges, reuse, load summaries).
 OUTCOME_COLOURS: Final[dict[str, str]] = {
     "cold": PHASE_COLOURS["init"],  # cold *means* "had an init": the init colour
     "warm": PHASE_COLOURS["invoke"],  # warm *means* "straight to invoke": the invoke colour
+    "restored": PHASE_COLOURS["restore"],  # restored *means* "restored from a snapshot instead of an init"
     "throttled": "#aa3377",  # purple: refused (TooManyRequestsException), never ran
     "error": "#c0392b",  # red: ran and failed (function error, timeout, crash)
 }
 COLD_WARM_COLOURS: Final[dict[str, str]] = {key: OUTCOME_COLOURS[key] for key in ("cold", "warm")}
 COLD_COLOUR: Final = OUTCOME_COLOURS["cold"]
+RESTORED_COLOUR: Final = OUTCOME_COLOURS["restored"]
 WARM_COLOUR: Final = OUTCOME_COLOURS["warm"]
 THROTTLE_COLOUR: Final = OUTCOME_COLOURS["throttled"]
 ERROR_COLOUR: Final = OUTCOME_COLOURS["error"]
@@ -55,6 +81,11 @@ STATE_PHASE: Final[dict[str, str]] = {
     "restoring": "restore",
     "shutting_down": "shutdown",
     "terminated": "shutdown",
+    "extensions_init": "extension_init",
+    "snapshotting": "snapshot",
+    "snapshotted": "snapshot",  # a SnapStart version's template: it holds the snapshot, it serves no request
+    "post_runtime": "post_runtime",
+    "draining": "shutdown_grace",
 }
 
 # Where an imported module came from (lambdalab.init_profile.ORIGINS), in the import-profile chart. Every

@@ -20,7 +20,15 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from lambdalab.errors import ConfigError
-from lambdalab.viz._frames import Parts, bool_column, float_column, has_rows, invocation_times, invoked_mask
+from lambdalab.viz._frames import (
+    Parts,
+    bool_column,
+    float_column,
+    has_rows,
+    invocation_times,
+    invoked_mask,
+    restored_mask,
+)
 from lambdalab.viz.axes import log_axis_ms, ms_text, nice_step
 from lambdalab.viz.latency import parts_latency_over_time
 from lambdalab.viz.rates import parts_cold_starts
@@ -93,12 +101,14 @@ def compare(local: Any, remote: Any, kind: str = "cold_starts", **options: Any) 
         options["bin_s"] = max(0.1, nice_step(max(longest, 1e-9) / TARGET_BINS))
     sides = [prepare(make, None, frame, dict(options)) for frame in frames]
     fig = make_subplots(rows=1, cols=2, shared_yaxes=True, subplot_titles=titles, horizontal_spacing=0.06)
+    listed = {trace.get("name") for traces, _ in sides for trace in traces if trace.get("showlegend", True)}
     for column, (traces, _) in enumerate(sides, start=1):
         for trace in traces:
             if trace.get("yaxis") not in (None, "y"):
                 continue  # the latency chart's strip of throttled requests (counted in the subtitle)
             axis = "" if column == 1 else "2"
-            fig.add_trace(_trace(trace, axis, show_legend=column == 1))
+            # the left column's legend, with what either side draws ("restored" only where SnapStart ran)
+            fig.add_trace(_trace(trace, axis, show_legend=column == 1 and trace.get("name") in listed))
     layout = sides[0][1]
     fig.update_layout(
         title={"text": title, "subtitle": {"text": _summary(frames)}, "y": 0.98, "yanchor": "top"},
@@ -217,12 +227,15 @@ def _side_summary(frame: pd.DataFrame) -> str:
     if not has_rows(frame):
         return "no requests"
     invoked = invoked_mask(frame)
-    cold = bool_column(frame, "cold") & invoked
+    restored = restored_mask(frame) & invoked
+    cold = bool_column(frame, "cold") & invoked & ~restored
     throttled = bool_column(frame, "throttled")
     latency = float_column(frame, "latency_ms")
-    warm = latency[invoked & ~cold & ~throttled]
+    warm = latency[invoked & ~cold & ~restored & ~throttled]
     warm = warm[np.isfinite(warm)]
     text = f"{int(invoked.sum()):,} requests, {int(cold.sum()):,} cold"
+    if restored.any():
+        text += f", {int(restored.sum()):,} restored"
     if throttled.any():
         text += f", {int(throttled.sum()):,} throttled"
     if warm.size:

@@ -1,10 +1,10 @@
 """Latency charts: each request's latency over time, the latency distribution, init durations.
 
 All three read the invocations DataFrame only, and split it cold vs warm (``COLD_COLOUR``,
-``WARM_COLOUR``). Log axes have 1-2-5 ticks with units (``axes.log_ticks``). Throttled requests
-never ran, so they get no latency: the latency chart marks them on a strip of their own. The
-histogram is binned here (log-spaced by default), so only the bins travel; the point charts are
-WebGL (``scattergl``).
+``WARM_COLOUR``) and restored (``RESTORED_COLOUR``: a SnapStart restore is its own outcome). Log axes
+have 1-2-5 ticks with units (``axes.log_ticks``). Throttled requests never ran, so they get no
+latency: the latency chart marks them on a strip of their own. The histogram is binned here
+(log-spaced by default), so only the bins travel; the point charts are WebGL (``scattergl``).
 """
 
 from __future__ import annotations
@@ -20,10 +20,19 @@ from lambdalab.viz._frames import (
     has_rows,
     invocation_times,
     invoked_mask,
+    restored_mask,
     time_axis,
 )
 from lambdalab.viz.axes import log_axis_ms, log_ticks, ms_text, round_ticks
-from lambdalab.viz.colours import COLD_COLOUR, ERROR_COLOUR, PHASE_COLOURS, THROTTLE_COLOUR, WARM_COLOUR
+from lambdalab.viz.colours import (
+    COLD_COLOUR,
+    ERROR_COLOUR,
+    PHASE_COLOURS,
+    RESTORED_COLOUR,
+    THROTTLE_COLOUR,
+    UI_COLOURS,
+    WARM_COLOUR,
+)
 from lambdalab.viz.render import render
 
 if TYPE_CHECKING:
@@ -49,15 +58,23 @@ def parts_latency_over_time(
     traces: list[dict[str, Any]] = []
     if not has_rows(invocations):
         x = latency = np.empty(0)
-        cold = throttled = invoked = np.zeros(0, dtype=bool)
+        cold = restored = throttled = invoked = np.zeros(0, dtype=bool)
     else:
         base = origin if origin is not None else 0.0
         x = invocation_times(invocations) - base
         latency = float_column(invocations, "latency_ms")
         invoked = invoked_mask(invocations)
-        cold = bool_column(invocations, "cold") & invoked
+        restored = restored_mask(invocations) & invoked
+        cold = bool_column(invocations, "cold") & invoked & ~restored
         throttled = bool_column(invocations, "throttled")
-    for name, mask, colour in (("cold", cold, COLD_COLOUR), ("warm", invoked & ~cold, WARM_COLOUR)):
+    for name, mask, colour in (
+        ("cold", cold, COLD_COLOUR),
+        ("warm", invoked & ~cold & ~restored, WARM_COLOUR),
+        ("restored", restored, RESTORED_COLOUR),
+    ):
+        marker: dict[str, Any] = {"color": colour, "size": 5, "symbol": "circle", "opacity": 0.8}
+        if name == "restored":  # a light fill: an outline keeps it visible on the white plot
+            marker["line"] = {"color": UI_COLOURS["muted"], "width": 0.5}
         traces.append(
             {
                 "type": "scattergl",
@@ -65,7 +82,8 @@ def parts_latency_over_time(
                 "name": name,
                 "x": x[mask],
                 "y": latency[mask],
-                "marker": {"color": colour, "size": 5, "symbol": "circle", "opacity": 0.8},
+                "marker": marker,
+                "showlegend": name != "restored" or bool(mask.any()),  # restored: only where SnapStart ran
                 "hovertemplate": f"{name} %{{y:.2f}} ms<br>t=%{{x:.3f}} s<extra></extra>",
             }
         )
@@ -137,13 +155,14 @@ def parts_latency_histogram(
 
     if not has_rows(invocations):
         latency = np.empty(0)
-        cold = warm = np.zeros(0, dtype=bool)
+        cold = warm = restored = np.zeros(0, dtype=bool)
     else:
         latency = float_column(invocations, "latency_ms")
         invoked = invoked_mask(invocations) & np.isfinite(latency)
-        cold = bool_column(invocations, "cold") & invoked
-        warm = invoked & ~cold
-    values = latency[cold | warm]
+        restored = restored_mask(invocations) & invoked
+        cold = bool_column(invocations, "cold") & invoked & ~restored
+        warm = invoked & ~cold & ~restored
+    values = latency[cold | warm | restored]
     if log_x:
         values = values[values > 0]
     traces: list[dict[str, Any]] = []
@@ -174,7 +193,8 @@ def parts_latency_histogram(
         edges = centres = widths = np.empty(0)
         custom = np.empty((0, 2))
         xaxis.update(tickmode="auto", tickvals=None, ticktext=None)
-    for name, mask, colour in (("cold", cold, COLD_COLOUR), ("warm", warm, WARM_COLOUR)):
+    outcomes = (("cold", cold, COLD_COLOUR), ("warm", warm, WARM_COLOUR), ("restored", restored, RESTORED_COLOUR))
+    for name, mask, colour in outcomes:
         data = latency[mask]
         counts = np.histogram(data[data > 0] if log_x else data, bins=edges)[0] if len(edges) else np.empty(0)
         traces.append(
@@ -186,6 +206,7 @@ def parts_latency_histogram(
                 "width": widths,
                 "customdata": custom,
                 "marker": {"color": colour, "line": {"width": 0}},
+                "showlegend": name != "restored" or bool(mask.any()),
                 "opacity": 0.75,
                 "hovertemplate": f"{name}: %{{y}} requests<br>"
                 "%{customdata[0]:.2f}–%{customdata[1]:.2f} ms<extra></extra>",

@@ -1,7 +1,7 @@
-"""Cold starts over time: requests per second by outcome (cold, warm, throttled), and cold-start cascades.
+"""Cold starts over time: requests per second by outcome (cold, warm, restored, throttled), and cold-start cascades.
 
 ``cold_starts`` bins the requests by the time they were made (1-2-5 widths, about 40 bins over the
-data) and stacks cold, warm and throttled requests per second, so the share of cold starts over a
+data) and stacks cold, warm, restored (SnapStart) and throttled requests per second, so the share of cold starts over a
 run is one picture: all cold at the start, then warm, and cold again where the load scaled out or
 the function was redeployed. ``find_cascades`` finds the bursts (at least ``at_least`` cold starts
 within ``within_s`` seconds) and ``explain_cascade`` says in one sentence why one happened; the
@@ -23,10 +23,11 @@ from lambdalab.viz._frames import (
     has_rows,
     invocation_times,
     invoked_mask,
+    restored_mask,
     time_axis,
 )
 from lambdalab.viz.axes import bin_text, bins, ms_text, nice_step, subtitle
-from lambdalab.viz.colours import COLD_COLOUR, THROTTLE_COLOUR, WARM_COLOUR
+from lambdalab.viz.colours import COLD_COLOUR, RESTORED_COLOUR, THROTTLE_COLOUR, WARM_COLOUR
 from lambdalab.viz.render import render
 
 if TYPE_CHECKING:
@@ -39,20 +40,22 @@ CASCADE_AT_LEAST = 5  # cold starts ...
 CASCADE_WITHIN_S = 1.0  # ... within this many seconds make a cascade
 
 
-def _outcomes(invocations: pd.DataFrame | None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """When each request was made, and whether it was cold, warm or throttled (NaN times dropped)."""
+def _outcomes(invocations: pd.DataFrame | None) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """When each request was made, and whether it was cold, warm, restored or throttled (NaN times dropped)."""
     import numpy as np
 
     if not has_rows(invocations):
         empty = np.zeros(0, dtype=bool)
-        return np.empty(0), empty, empty, empty
+        return np.empty(0), {"cold": empty, "warm": empty, "restored": empty, "throttled": empty}
     times = invocation_times(invocations)
     invoked = invoked_mask(invocations)
-    cold = bool_column(invocations, "cold") & invoked
-    throttled = bool_column(invocations, "throttled") & ~cold
-    warm = invoked & ~cold & ~throttled
+    restored = restored_mask(invocations) & invoked
+    cold = bool_column(invocations, "cold") & invoked & ~restored
+    throttled = bool_column(invocations, "throttled") & ~cold & ~restored
+    warm = invoked & ~cold & ~restored & ~throttled
     known = np.isfinite(times)
-    return times[known], cold[known], warm[known], throttled[known]
+    masks = {"cold": cold, "warm": warm, "restored": restored, "throttled": throttled}
+    return times[known], {name: mask[known] for name, mask in masks.items()}
 
 
 def parts_cold_starts(
@@ -67,7 +70,7 @@ def parts_cold_starts(
     import numpy as np
 
     base = origin if origin is not None else 0.0
-    times, cold, warm, throttled = _outcomes(invocations)
+    times, masks = _outcomes(invocations)
     times = times - base
     t_min = min(0.0, float(times.min())) if len(times) else 0.0
     t_max = float(times.max()) if len(times) else 0.0
@@ -76,15 +79,22 @@ def parts_cold_starts(
     width = float(edges[1] - edges[0])
     per = bin_text(width)
     n = len(edges) - 1 if len(times) else 0  # no data: no bins
-    counts = {
-        name: np.histogram(times[mask], bins=edges)[0].astype(float)[:n]
-        for name, mask in (("cold", cold), ("warm", warm), ("throttled", throttled))
-    }
-    total = counts["cold"] + counts["warm"] + counts["throttled"]
+    counts = {name: np.histogram(times[mask], bins=edges)[0].astype(float)[:n] for name, mask in masks.items()}
+    total = counts["cold"] + counts["warm"] + counts["restored"] + counts["throttled"]
     share = np.divide(counts["cold"], total, out=np.zeros(len(total)), where=total > 0) * 100.0
-    words = {"cold": "cold starts", "warm": "warm requests", "throttled": "throttled requests"}
+    words = {
+        "cold": "cold starts",
+        "warm": "warm requests",
+        "restored": "restored starts (SnapStart)",
+        "throttled": "throttled requests",
+    }
     traces: list[dict[str, Any]] = []
-    for name, colour in (("cold", COLD_COLOUR), ("warm", WARM_COLOUR), ("throttled", THROTTLE_COLOUR)):
+    for name, colour in (
+        ("cold", COLD_COLOUR),
+        ("warm", WARM_COLOUR),
+        ("restored", RESTORED_COLOUR),
+        ("throttled", THROTTLE_COLOUR),
+    ):
         traces.append(
             {
                 "type": "bar",
@@ -95,14 +105,17 @@ def parts_cold_starts(
                 "width": width,
                 "customdata": np.column_stack([counts[name], share]),
                 "marker": {"color": colour, "line": {"width": 0}},
+                "showlegend": name != "restored" or bool(masks["restored"].any()),  # only where SnapStart ran
                 "hovertemplate": f"%{{customdata[0]:.0f}} {words[name]} in {per}: %{{y:.1f}}/s"
                 + ("<br>%{customdata[1]:.0f}% of the requests were cold" if name == "cold" else "")
                 + "<extra></extra>",
             }
         )
-    n_cold, n_all = int(cold.sum()), int(cold.sum() + warm.sum() + throttled.sum())
+    n_cold, n_restored = int(masks["cold"].sum()), int(masks["restored"].sum())
+    n_all = sum(int(mask.sum()) for mask in masks.values())
+    restores = f" and {n_restored:,} restored starts" if n_restored else ""
     summary = (
-        f"requests per second, in {per} bins: {n_cold:,} cold starts of {n_all:,} requests "
+        f"requests per second, in {per} bins: {n_cold:,} cold starts{restores} of {n_all:,} requests "
         f"({100.0 * n_cold / n_all:.0f}%)"
         if n_all
         else "no requests yet"

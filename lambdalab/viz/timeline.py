@@ -10,8 +10,14 @@ initial size (a sub-millisecond invoke is otherwise invisible); the hover keeps 
 The figure's width is the caller's ``width`` or, unknown until the browser lays it out, assumed to
 be at least ``MIN_PLOT_PX`` of plot area (narrower outputs draw such segments a little thinner). The
 rests (frozen, idle) are drawn first, so a widened invoke lies on top of the frozen span after it;
-``legendrank`` keeps the legend in ``PHASE_ORDER``, and it lists only the phases drawn. Rows are
+``legendrank`` keeps the legend in ``TIMELINE_ORDER``, and it lists only the phases drawn. Rows are
 ``ROW_PX`` apart, bars ``BAR_PX`` thick, up to ``MAX_HEIGHT``.
+
+The whole lifecycle: SnapStart's ``snapshot`` (publish) and ``restore`` spans, extensions' ``extension_init``
+and ``post_runtime`` spans are drawn in their own colours. A ``shutdown`` span of an environment that ran with
+extensions (it has an ``extension_init`` or ``post_runtime`` span) is drawn as ``shutdown_grace``: its
+shutdown was graceful (SIGTERM to the runtime, SHUTDOWN to the extensions, SIGKILL at the deadline), so the span
+is the grace period. A frame that already says ``shutdown_grace`` is drawn as it says.
 """
 
 from __future__ import annotations
@@ -29,7 +35,7 @@ from lambdalab.viz._frames import (
     time_axis,
     widen_short,
 )
-from lambdalab.viz.colours import PHASE_COLOURS, PHASE_ORDER
+from lambdalab.viz.colours import PHASE_COLOURS, TIMELINE_ORDER
 from lambdalab.viz.render import render
 
 if TYPE_CHECKING:
@@ -44,7 +50,27 @@ ROW_PX = 26  # one environment's row
 BAR_PX = 18  # a bar's thickness in a full-height row: 8 px between rows
 MAX_HEIGHT = 900
 # Drawing order: rests first, so a short active phase widened over the rest after it lies on top.
-DRAW_ORDER = ("frozen", "idle", "init", "invoke", "shutdown")
+DRAW_ORDER = (
+    "frozen",
+    "idle",
+    "snapshot",
+    "extension_init",
+    "init",
+    "restore",
+    "invoke",
+    "post_runtime",
+    "shutdown_grace",
+    "shutdown",
+)
+# What a segment's hover says it is (the trace's name is the phase, as ``lab.spans()`` has it).
+HOVER = {
+    "extension_init": "extension init (part of Init)",
+    "snapshot": "snapshot (publish)",
+    "restore": "restore (SnapStart)",
+    "post_runtime": "post-runtime: extensions after the response (billed)",
+    "shutdown_grace": "shutdown grace (SIGTERM, SHUTDOWN to extensions)",
+}
+EXTENSION_PHASES = ("extension_init", "post_runtime")  # an environment with one of these ran extensions
 
 
 def _merge_close(
@@ -90,7 +116,8 @@ def parts_timeline(
     traces = []
     for phase in DRAW_ORDER:
         x, y, custom = per_phase[phase]
-        what = f"{phase} %{{customdata:.3~r}} ms" if detail else phase
+        label = HOVER.get(phase, phase)
+        what = f"{label} %{{customdata:.3~r}} ms" if detail else label
         traces.append(
             {
                 "type": "scattergl",
@@ -102,7 +129,7 @@ def parts_timeline(
                 "line": {"color": PHASE_COLOURS[phase], "width": thickness},
                 "connectgaps": False,
                 "showlegend": len(x) > 0,  # the legend lists the phases drawn, and only those
-                "legendrank": 1000 + PHASE_ORDER.index(phase),  # in PHASE_ORDER, whatever the drawing order
+                "legendrank": 1000 + TIMELINE_ORDER.index(phase),  # in TIMELINE_ORDER, whatever the drawing order
                 "hovertemplate": f"{what}<br>t=%{{x:.3f}} s<extra>environment #%{{y}}</extra>",
             }
         )
@@ -183,7 +210,7 @@ def _segments(
     import numpy as np
 
     if not has_rows(spans):
-        return {phase: (np.empty(0), np.empty(0), np.empty(0)) for phase in PHASE_ORDER}
+        return {phase: (np.empty(0), np.empty(0), np.empty(0)) for phase in TIMELINE_ORDER}
     start, end = float_column(spans, "start"), float_column(spans, "end")
     first, last = float(np.nanmin(start)), float(np.nanmax(end))
     if x_range is not None:  # a fixed axis (seconds since the origin): it does not grow with the widened ends
@@ -191,17 +218,33 @@ def _segments(
     min_s = min_segment_s(first, last, plot_px, MIN_SEGMENT_PX)
     span_s = last - first if np.isfinite(last - first) and last > first else 1.0  # the axis: merging joins under 1 px
     base = origin if origin is not None else 0.0
-    phases = spans["phase"].to_numpy()
+    phases = _graceful(spans)
     duration = (end - start) * 1000.0
     merge_gap = span_s / resolution if len(spans) > merge_above else None
     per_phase = {}
-    for phase in PHASE_ORDER:
+    for phase in TIMELINE_ORDER:
         mask = phases == phase
         s0, s1, r, d = start[mask] - base, end[mask] - base, row[mask], duration[mask]
         if merge_gap is not None:
             s0, s1, r, d = _merge_close(s0, s1, r, d, merge_gap)
         per_phase[phase] = segment_lines(s0, widen_short(s0, s1, min_s), r, d)
     return per_phase
+
+
+def _graceful(spans: pd.DataFrame) -> np.ndarray:
+    """The spans' phases, ``shutdown`` as ``shutdown_grace`` for an environment that ran with extensions."""
+    import numpy as np
+
+    phases: np.ndarray = spans["phase"].to_numpy()
+    shutdown = phases == "shutdown"
+    if not shutdown.any():
+        return phases
+    extended = np.isin(phases, EXTENSION_PHASES)
+    if not extended.any():
+        return phases
+    environments = spans["environment_id"].to_numpy()
+    graceful = shutdown & np.isin(environments, np.unique(environments[extended]))
+    return np.where(graceful, "shutdown_grace", phases)
 
 
 def _row_geometry(rows: int, height: int | None = None) -> tuple[int, float]:
@@ -233,7 +276,7 @@ def timeline(
     height: int | None = None,
     title: str = "Execution environments over time",
 ) -> Any:
-    """One row per environment, a coloured segment per phase span (``PHASE_COLOURS``).
+    """One row per environment, a coloured segment per phase span (``PHASE_COLOURS``, legend in ``TIMELINE_ORDER``).
 
     Reuse shows as one row with many green invoke segments between frozen ones; scale-out as
     many rows starting with an init segment at the same time. Rows are ordered by first start;

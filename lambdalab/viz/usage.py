@@ -20,12 +20,20 @@ from lambdalab.viz._frames import (
     has_rows,
     invocation_times,
     invoked_mask,
+    restored_mask,
     segment_lines,
     short_id,
     time_axis,
 )
 from lambdalab.viz.axes import bin_text, bins, subtitle
-from lambdalab.viz.colours import COLD_COLOUR, PHASE_COLOURS, THROTTLE_COLOUR, UI_COLOURS, WARM_COLOUR
+from lambdalab.viz.colours import (
+    COLD_COLOUR,
+    PHASE_COLOURS,
+    RESTORED_COLOUR,
+    THROTTLE_COLOUR,
+    UI_COLOURS,
+    WARM_COLOUR,
+)
 from lambdalab.viz.render import render
 
 if TYPE_CHECKING:
@@ -37,8 +45,10 @@ __all__ = ["concurrency", "reuse"]
 
 # -------------------------------------------------------------------------------------- concurrency
 STACK = (  # (trace name, phases, colour key): bottom to top
-    ("busy: init", ("init",), "init"),
-    ("busy: invoke", ("invoke",), "invoke"),
+    # extension init is part of Lambda's Init phase, a restore stands in for it; the time extensions take after
+    # the response is part of the Invoke phase (billed; the environment takes no other request meanwhile)
+    ("busy: init", ("init", "extension_init", "restore"), "init"),
+    ("busy: invoke", ("invoke", "post_runtime"), "invoke"),
     ("frozen", ("frozen",), "frozen"),
     ("idle", ("idle",), "idle"),
 )
@@ -226,7 +236,7 @@ def parts_reuse(
     traces: list[dict[str, Any]] = []
     if not has_rows(invocations):
         x: np.ndarray = np.empty(0)
-        counts: dict[str, np.ndarray] = {"cold": np.empty(0), "warm": np.empty(0)}
+        counts: dict[str, np.ndarray] = {"cold": np.empty(0), "restored": np.empty(0), "warm": np.empty(0)}
         ids: np.ndarray = np.empty(0, dtype=object)
     else:
         import pandas as pd
@@ -234,15 +244,21 @@ def parts_reuse(
         frame = invocations[invoked_mask(invocations)]
         order = np.argsort(invocation_times(frame), kind="stable")
         codes, uniques = pd.factorize(frame["environment_id"].to_numpy()[order])
-        cold = bool_column(frame, "cold")[order]
+        restored = restored_mask(frame)[order]
+        cold = bool_column(frame, "cold")[order] & ~restored
         n = len(uniques)
-        counts = {"cold": np.bincount(codes[cold], minlength=n), "warm": np.bincount(codes[~cold], minlength=n)}
+        counts = {
+            "cold": np.bincount(codes[cold], minlength=n),
+            "restored": np.bincount(codes[restored], minlength=n),
+            "warm": np.bincount(codes[~cold & ~restored], minlength=n),
+        }
         x = np.arange(1, n + 1)
         ids = np.array([short_id(u) for u in uniques], dtype=object)
-    colours = {"cold": COLD_COLOUR, "warm": WARM_COLOUR}
-    words = {"cold": "cold start", "warm": "warm requests"}
+    colours = {"cold": COLD_COLOUR, "restored": RESTORED_COLOUR, "warm": WARM_COLOUR}
+    words = {"cold": "cold start", "restored": "restored start (SnapStart)", "warm": "warm requests"}
+    shown = {name: name != "restored" or bool(counts["restored"].sum()) for name in colours}
     if len(x) <= bar_limit:
-        for name in ("cold", "warm"):
+        for name in ("cold", "restored", "warm"):
             traces.append(
                 {
                     "type": "bar",
@@ -251,13 +267,18 @@ def parts_reuse(
                     "y": counts[name],
                     "customdata": ids,
                     "marker": {"color": colours[name], "line": {"width": 0}},
+                    "showlegend": shown[name],
                     "hovertemplate": f"environment #%{{x}} (%{{customdata}}): %{{y}} {words[name]}<extra></extra>",
                 }
             )
     else:  # thousands of SVG bars redraw slowly: the same bars as WebGL vertical segments
         width = float(max(1.0, min(8.0, 900.0 / len(x))))
-        bottom = {"cold": np.zeros(len(x)), "warm": counts["cold"].astype(float)}
-        for name in ("cold", "warm"):
+        bottom = {
+            "cold": np.zeros(len(x)),
+            "restored": counts["cold"].astype(float),
+            "warm": (counts["cold"] + counts["restored"]).astype(float),
+        }
+        for name in ("cold", "restored", "warm"):
             top = bottom[name] + counts[name]
             sx, sy, sc = segment_lines(bottom[name], top, x.astype(float), counts[name].astype(float))
             traces.append(
@@ -269,6 +290,7 @@ def parts_reuse(
                     "y": sx,
                     "customdata": sc,
                     "line": {"color": colours[name], "width": width},
+                    "showlegend": shown[name],
                     "connectgaps": False,
                     "hovertemplate": f"environment #%{{x}}: %{{customdata}} {words[name]}<extra></extra>",
                 }
@@ -297,11 +319,14 @@ def _reuse_summary(counts: dict[str, np.ndarray]) -> str:
     if not environments:
         return "no requests yet"
     cold, warm = int(counts["cold"].sum()), int(counts["warm"].sum())
-    total = cold + warm
+    restored = int(counts["restored"].sum()) if "restored" in counts else 0
+    total = cold + restored + warm
     plural = "s" if environments != 1 else ""
+    restores = f"{restored:,} restored, " if restored else ""
+    paid = "each cold start paid for one init" + ("; each restore for a restore, not an init" if restored else "")
     return (
-        f"{environments} environment{plural} served {total:,} requests: {cold:,} cold, {warm:,} warm "
-        f"({total / environments:.1f} per environment; each cold start paid for one init)"
+        f"{environments} environment{plural} served {total:,} requests: {cold:,} cold, {restores}{warm:,} warm "
+        f"({total / environments:.1f} per environment; {paid})"
     )
 
 

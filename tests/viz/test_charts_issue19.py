@@ -81,7 +81,7 @@ def test_cold_starts_over_time_counts_per_second():
     inv = with_throttles(invocations_table())
     fig = viz.cold_starts(inv, bin_s=0.5)
     traces = by_name(fig)
-    assert list(traces) == ["cold", "warm", "throttled"]
+    assert list(traces) == ["cold", "warm", "restored", "throttled"]
     assert arr(traces["cold"]["x"]).tolist() == [0.0, 0.5]
     assert arr(traces["cold"]["y"]).tolist() == [4.0, 2.0]  # r1, r2 in the first 0.5 s, r4 in the second: per s
     assert arr(traces["warm"]["y"]).tolist() == [0.0, 4.0]  # r3, r5

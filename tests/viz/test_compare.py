@@ -10,7 +10,7 @@ import pytest
 
 from lambdalab import viz
 from lambdalab.errors import ConfigError
-from lambdalab.viz.colours import COLD_COLOUR, THROTTLE_COLOUR, WARM_COLOUR
+from lambdalab.viz.colours import COLD_COLOUR, RESTORED_COLOUR, THROTTLE_COLOUR, WARM_COLOUR
 from tests.viz.test_viz_figures import T0, arr, invocations_table, with_throttles
 
 
@@ -52,18 +52,20 @@ def titles(fig: Any) -> list[str]:
 def test_cold_starts_side_by_side_on_one_y_axis_and_one_bin_width() -> None:
     fig = viz.compare(LOCAL, REMOTE)
     left, right = columns(fig)
-    assert [t.name for t in left] == [t.name for t in right] == ["cold", "warm", "throttled"]
+    assert [t.name for t in left] == [t.name for t in right] == ["cold", "warm", "restored", "throttled"]
     assert (
         [t.marker.color for t in left]
         == [t.marker.color for t in right]
         == [
             COLD_COLOUR,
             WARM_COLOUR,
+            RESTORED_COLOUR,
             THROTTLE_COLOUR,
         ]
     )
-    assert [t.showlegend for t in fig.data] == [True] * 3 + [False] * 3
-    assert {t.legendgroup for t in left} == {"cold", "warm", "throttled"}  # one legend toggles both columns
+    # the legend: the left column's, and "restored" only where a side has restored starts (neither here)
+    assert [t.showlegend for t in fig.data] == [True, True, False, True] + [False] * 4
+    assert {t.legendgroup for t in left} == {"cold", "warm", "restored", "throttled"}  # one legend toggles both
     assert titles(fig) == ["this machine", "AWS Lambda"]
     assert fig.layout.title.text == "Cold starts over time"
     assert fig.layout.title.subtitle.text == (
@@ -95,8 +97,10 @@ def test_latency_shares_one_log_axis_over_both_runs_and_counts_throttles() -> No
     local = with_throttles(invocations_table())
     fig = viz.compare(local, REMOTE, kind="latency")
     left, right = columns(fig)
-    assert [t.name for t in left] == [t.name for t in right] == ["cold", "warm"]  # throttles never ran: no points
-    assert [t.marker.color for t in left] == [COLD_COLOUR, WARM_COLOUR]
+    # throttles never ran: no points; "restored" is there, empty and out of the legend (no SnapStart here)
+    assert [t.name for t in left] == [t.name for t in right] == ["cold", "warm", "restored"]
+    assert [t.marker.color for t in left] == [COLD_COLOUR, WARM_COLOUR, RESTORED_COLOUR]
+    assert [t.showlegend for t in left] == [True, True, False]
     assert len(arr(left[0].x)) + len(arr(left[1].x)) == 5 and len(arr(right[0].x)) == 10
     assert fig.layout.yaxis.type == fig.layout.yaxis2.type == "log"
     low, high = fig.layout.yaxis.range
@@ -117,11 +121,11 @@ def test_latency_on_a_linear_axis() -> None:
 def test_reuse_numbers_environments_on_one_x_range() -> None:
     fig = viz.compare(LOCAL, REMOTE, kind="reuse")
     left, right = columns(fig)
-    assert [t.name for t in left] == [t.name for t in right] == ["cold", "warm"]
+    assert [t.name for t in left] == [t.name for t in right] == ["cold", "restored", "warm"]
     assert list(arr(left[0].x)) == [1, 2, 3] and list(arr(right[0].x)) == list(range(1, 11))
     assert tuple(fig.layout.xaxis.range) == tuple(fig.layout.xaxis2.range) == (0.5, 10.5)
     # LOCAL: 3 environments share 30 requests (10 each); REMOTE: 10 environments, 5 each
-    per_env_left = arr(left[0].y) + arr(left[1].y)
+    per_env_left = arr(left[0].y) + arr(left[1].y) + arr(left[2].y)
     assert list(per_env_left) == [10, 10, 10]
     assert tuple(fig.layout.yaxis.range) == pytest.approx((0.0, 10 * 1.05))
 
@@ -183,5 +187,17 @@ def test_a_real_local_lab_against_a_frame(lab: Any) -> None:
     fig = viz.compare(fn, REMOTE, kind="cold_starts")
     left, _ = columns(fig)
     counts = {t.name: float(arr(t.y).sum()) * t.width for t in left}
-    assert counts == pytest.approx({"cold": 1, "warm": 1, "throttled": 0})
+    assert counts == pytest.approx({"cold": 1, "warm": 1, "restored": 0, "throttled": 0})
     assert viz.compare(lab, REMOTE).layout.title.subtitle.text.startswith("this machine: 3 requests, 2 cold")
+
+
+def test_restored_starts_are_their_own_outcome_on_either_side() -> None:
+    """A SnapStart restore (restore_duration_ms set) is neither cold nor warm: its own bars, listed once."""
+    remote = REMOTE.copy()
+    remote["restore_duration_ms"] = np.where(remote["cold"].astype(bool), 4.0, np.nan)
+    fig = viz.compare(LOCAL, remote)
+    left, right = columns(fig)
+    counts = {t.name: float(arr(t.y).sum()) * t.width for t in right}
+    assert counts == pytest.approx({"cold": 0, "warm": 40, "restored": 10, "throttled": 0})
+    assert [t.showlegend for t in left] == [True, True, True, True]  # restored on the right: listed on the left
+    assert "AWS Lambda: 50 requests, 0 cold, 10 restored" in fig.layout.title.subtitle.text

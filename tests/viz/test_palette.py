@@ -5,11 +5,13 @@ from __future__ import annotations
 import itertools
 import re
 from pathlib import Path
+from typing import get_args
 
 import numpy as np
 import pytest
 
 from lambdalab.core.lifecycle import State
+from lambdalab.core.records import Phase
 from lambdalab.viz import colours
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -30,9 +32,9 @@ SIMULATIONS = {
 }
 # Colours a reader must tell apart because they share a view (a chart, a card or the board).
 TOGETHER = [
-    ("init", "invoke", "frozen", "idle", "shutdown", "restore"),  # the timeline and the board
-    ("wait", "init", "invoke", "frozen", "shutdown"),  # a result card's bar
-    ("cold", "warm", "throttled", "error"),  # the latency charts
+    colours.TIMELINE_ORDER,  # the timeline and the board: every phase of the whole lifecycle
+    ("wait", "init", "invoke", "frozen", "shutdown", "restore", "post_runtime"),  # a result card's bar
+    ("cold", "warm", "restored", "throttled", "error"),  # the latency charts
     ("invoke", "frozen", "idle", "throttled"),  # the concurrency chart
 ]
 
@@ -57,9 +59,16 @@ def everything() -> dict[str, str]:
 
 
 def test_the_keys_are_the_contracts():
-    assert list(colours.PHASE_COLOURS) == ["init", "invoke", "frozen", "idle", "shutdown", "restore", "wait"]
+    assert list(colours.PHASE_COLOURS) == [
+        *("init", "invoke", "frozen", "idle", "shutdown", "restore", "wait"),
+        *("snapshot", "extension_init", "post_runtime", "shutdown_grace"),  # issue 15: the whole lifecycle
+    ]
     assert colours.PHASE_ORDER == ("init", "invoke", "frozen", "idle", "shutdown")  # the records' phases
-    assert list(colours.OUTCOME_COLOURS) == ["cold", "warm", "throttled", "error"]
+    # the timeline lists every phase a span can have (core Phase), and a graceful shutdown
+    assert set(colours.TIMELINE_ORDER) == set(get_args(Phase)) | {"shutdown_grace"}
+    assert set(colours.TIMELINE_ORDER) <= set(colours.PHASE_COLOURS)
+    assert list(colours.OUTCOME_COLOURS) == ["cold", "warm", "restored", "throttled", "error"]
+    assert colours.RESTORED_COLOUR == colours.OUTCOME_COLOURS["restored"] == colours.PHASE_COLOURS["restore"]
     assert colours.COLD_COLOUR == colours.OUTCOME_COLOURS["cold"] == colours.COLD_WARM_COLOURS["cold"]
     assert colours.WARM_COLOUR == colours.OUTCOME_COLOURS["warm"] == colours.COLD_WARM_COLOURS["warm"]
     assert colours.THROTTLE_COLOUR == colours.OUTCOME_COLOURS["throttled"]
@@ -72,8 +81,9 @@ def test_no_colour_means_two_things():
     for name, colour in everything().items():
         by_colour.setdefault(colour, set()).add(name)
     shared = sorted(sorted(names) for names in by_colour.values() if len(names) > 1)
-    # the only shared colours are definitions: cold = "had an init", warm = "went straight to invoke"
-    assert shared == [["cold", "init"], ["invoke", "warm"]]
+    # the only shared colours are definitions: cold = "had an init", warm = "went straight to invoke",
+    # restored = "restored from a snapshot instead of an init"
+    assert shared == [["cold", "init"], ["invoke", "warm"], ["restore", "restored"]]
     assert not set(colours.UI_COLOURS.values()) & set(everything().values())  # the chrome means nothing
 
 
@@ -99,6 +109,12 @@ def test_every_lifecycle_state_has_a_phase():
     assert colours.environment_phase("idle", frozen=False) == "idle"
     assert colours.environment_phase("shutting_down") == "shutdown"
     assert colours.environment_phase("no such state") == "idle"
+    # the whole lifecycle's states: each in the colour of the phase its spans are drawn in
+    assert colours.environment_phase("extensions_init") == "extension_init"
+    assert colours.environment_phase("restoring") == "restore"
+    assert colours.environment_phase("snapshotting") == colours.environment_phase("snapshotted") == "snapshot"
+    assert colours.environment_phase("post_runtime") == "post_runtime"
+    assert colours.environment_phase("draining") == "shutdown_grace"
 
 
 def contrast(a: str, b: str) -> float:

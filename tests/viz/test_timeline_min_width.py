@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 from lambdalab import viz
-from lambdalab.viz.colours import PHASE_COLOURS, PHASE_ORDER
+from lambdalab.viz.colours import PHASE_COLOURS, TIMELINE_ORDER
 
 timeline_module = importlib.import_module("lambdalab.viz.timeline")  # the package exports the function
 T0 = 1_800_000_000.0
@@ -105,7 +105,7 @@ def test_short_phases_are_drawn_over_the_rests():
     names = [t["name"] for t in viz.timeline(sub_ms()).to_dict()["data"]]
     assert names.index("invoke") > names.index("frozen") and names.index("init") > names.index("idle")
     ranks = {t["name"]: t["legendrank"] for t in viz.timeline(sub_ms()).to_dict()["data"]}
-    assert sorted(ranks, key=ranks.get) == list(PHASE_ORDER)  # the legend keeps the phases' order
+    assert sorted(ranks, key=ranks.get) == list(TIMELINE_ORDER)  # the legend keeps the phases' order
 
 
 def test_the_legend_lists_exactly_the_phases_drawn_in_the_palette():

@@ -10,7 +10,7 @@ import pytest
 
 import lambdalab
 from lambdalab import viz
-from lambdalab.viz import COLD_WARM_COLOURS, PHASE_COLOURS, PHASE_ORDER, THROTTLE_COLOUR
+from lambdalab.viz import COLD_WARM_COLOURS, PHASE_COLOURS, RESTORED_COLOUR, THROTTLE_COLOUR, TIMELINE_ORDER
 
 T0 = 1_800_000_000.0
 
@@ -111,7 +111,7 @@ def test_timeline_has_one_row_per_environment_and_a_coloured_segment_per_span():
     fig = viz.timeline(spans)
     d = fig.to_dict()
     traces = by_name(fig)
-    assert sorted(traces, key=lambda p: traces[p]["legendrank"]) == list(PHASE_ORDER)  # one per phase, in order
+    assert sorted(traces, key=lambda p: traces[p]["legendrank"]) == list(TIMELINE_ORDER)  # one per phase, in order
     rows = set()
     for phase, trace in traces.items():
         assert trace["line"]["color"] == PHASE_COLOURS[phase]
@@ -134,7 +134,8 @@ def test_timeline_has_one_row_per_environment_and_a_coloured_segment_per_span():
 def test_latency_over_time_separates_cold_and_warm():
     inv = with_throttles(invocations_table())
     traces = by_name(viz.latency_over_time(inv))
-    assert list(traces) == ["cold", "warm", "throttled"]
+    assert list(traces) == ["cold", "warm", "restored", "throttled"]
+    assert traces["restored"]["marker"]["color"] == RESTORED_COLOUR and not traces["restored"]["showlegend"]
     assert traces["cold"]["marker"]["color"] == COLD_WARM_COLOURS["cold"]
     assert traces["warm"]["marker"]["color"] == COLD_WARM_COLOURS["warm"]
     assert traces["throttled"]["marker"]["color"] == THROTTLE_COLOUR
@@ -147,10 +148,14 @@ def test_latency_over_time_separates_cold_and_warm():
 def test_latency_histogram_counts_every_request_once():
     inv = invocations_table()
     traces = viz.latency_histogram(inv, bins=10).to_dict()["data"]
-    assert [t["marker"]["color"] for t in traces] == [COLD_WARM_COLOURS["cold"], COLD_WARM_COLOURS["warm"]]
-    assert [int(arr(t["y"]).sum()) for t in traces] == [3, 2]
+    assert [t["marker"]["color"] for t in traces] == [
+        COLD_WARM_COLOURS["cold"],
+        COLD_WARM_COLOURS["warm"],
+        RESTORED_COLOUR,
+    ]
+    assert [int(arr(t["y"]).sum()) for t in traces] == [3, 2, 0]
     linear = viz.latency_histogram(inv, log_x=False).to_dict()["data"]
-    assert [int(arr(t["y"]).sum()) for t in linear] == [3, 2]
+    assert [int(arr(t["y"]).sum()) for t in linear] == [3, 2, 0]
 
 
 def test_concurrency_steps_and_throttles():
@@ -175,8 +180,9 @@ def test_concurrency_steps_and_throttles():
 
 def test_reuse_counts_invocations_per_environment():
     traces = by_name(viz.reuse(invocations_table()))
-    assert list(traces) == ["cold", "warm"]
+    assert list(traces) == ["cold", "restored", "warm"]
     assert arr(traces["cold"]["y"]).tolist() == [1, 1, 1] and arr(traces["warm"]["y"]).tolist() == [1, 0, 1]
+    assert arr(traces["restored"]["y"]).tolist() == [0, 0, 0] and not traces["restored"]["showlegend"]
     assert traces["warm"]["marker"]["color"] == COLD_WARM_COLOURS["warm"]
 
 
