@@ -208,3 +208,18 @@ print("BAD", json.dumps([
         fn.invoke(1)
         (line,) = [line for line in fn.logs().splitlines() if line.startswith("BAD ")]
     assert json.loads(line[4:]) == [[400, "ValidationError"]] * 5
+
+
+@needs_namespace
+def test_the_logs_api_delivers_function_logs(tmp_path: Path) -> None:
+    listener = HTTP_LISTENER.replace("/2022-07-01/telemetry", "/2020-08-15/logs")
+    with lambdalab.Lab() as lab:
+        sub = subscriber(listener, "2021-03-18", ["function"])
+        version = lab.publish_layer_version("logs", layer(tmp_path / "layer", {"logs": sub}))
+        fn = lab.create_function("logs", ECHO, layers=[version.arn])
+        fn.invoke(1)
+        fn.kill()
+        assert wait_for(lambda: any(e["type"] == "function" for e in received(fn.logs())), 5.0), fn.logs()
+        log = fn.logs()
+    assert 'SUBSCRIBED 200 "OK"' in log
+    assert [e["record"] for e in received(log) if e["type"] == "function"] == ["in the handler"]
