@@ -111,7 +111,9 @@ _OUT_OF_MEMORY: Final = ErrorType.OUT_OF_MEMORY.value
 _EXIT: Final = ErrorType.EXIT.value
 _SANDBOX_FAILURE: Final = ErrorType.SANDBOX_FAILURE.value
 RESTORE_TIMEOUT_S: Final = 10.0  # after-restore hooks must reach /next within it (SnapStart)
-RUNTIME_GRACE_S: Final = 0.3  # a graceful shutdown: SIGTERM, then SIGKILL after (AWS docs, "Extensions API": Shutdown phase)
+RUNTIME_GRACE_S: Final = (
+    0.3  # a graceful shutdown: SIGTERM, then SIGKILL after (AWS docs, "Extensions API": Shutdown phase)
+)
 RUNTIME_GRACE_INTERNAL_S: Final = 0.5  # the same with an internal extension
 SHUTDOWN_EXTERNAL_S: Final = 2.0  # the whole shutdown with an external extension
 SHUTDOWN_REASON: Final = "spindown"
@@ -615,7 +617,7 @@ class Environment:
         self._duration_from = at
         self._restore_ms = restore_ms
         caller = outcomes.SNAPSTART_TIMEOUT if status is Status.TIMEOUT else outcomes.SNAPSTART_ERROR
-        record = self._record(inv, at, status, caller, reset=True)
+        record = self._restored_record(inv, at, status, caller, reset=True)
         out.append(CompleteInvocation(self.id, inv, record, outcomes.snapstart_error(caller), True))
         return out
 
@@ -699,28 +701,18 @@ class Environment:
     def _complete(
         self, inv: Invocation, at: float, body: object, status: Status, error_type: str | None, reset: bool
     ) -> list[Effect]:
-        record = self._record(inv, at, status, error_type, reset)
-        complete = CompleteInvocation(self.id, inv, record, body, status is not Status.SUCCESS)
-        if not self.spec.logs:
-            return [complete]
-        return [Log(self.id, End(inv.request_id, at)), Log(self.id, Report(record, at)), complete]
-
-    def _record(
-        self, inv: Invocation, at: float, status: Status, error_type: str | None, reset: bool
-    ) -> InvocationRecord:
         spec = self.spec
-        cold, self._cold = self._cold, None
-        init_ms, suppressed = cold if cold is not None else (None, False)
-        duration_ms = (at - self._duration_from) * 1000.0
-        memory = spec.memory_mb if error_type == _OUT_OF_MEMORY else self.max_memory_mb
-        self.invocations += 1
-        self.last_used = at
-        overhead = self._overhead_ms
-        if overhead:
-            self._overhead_ms = 0.0
-        restore_ms = self._restore_ms
-        if restore_ms is None:
-            return InvocationRecord(
+        if self._restore_ms is not None:
+            record = self._restored_record(inv, at, status, error_type, reset)
+        else:
+            cold, self._cold = self._cold, None
+            init_ms, suppressed = cold if cold is not None else (None, False)
+            duration_ms = (at - self._duration_from) * 1000.0
+            memory = spec.memory_mb if error_type == _OUT_OF_MEMORY else self.max_memory_mb
+            overhead = self._overhead_ms
+            if overhead:
+                self._overhead_ms = 0.0
+            record = InvocationRecord(
                 request_id=inv.request_id,
                 function=spec.function,
                 version=spec.version,
@@ -740,7 +732,25 @@ class Environment:
                 reset=reset,
                 extension_overhead_ms=overhead,
             )
-        self._restore_ms = None
+            self.invocations += 1
+            self.last_used = at
+        complete = CompleteInvocation(self.id, inv, record, body, status is not Status.SUCCESS)
+        if not spec.logs:
+            return [complete]
+        return [Log(self.id, End(inv.request_id, at)), Log(self.id, Report(record, at)), complete]
+
+    def _restored_record(
+        self, inv: Invocation, at: float, status: Status, error_type: str | None, reset: bool
+    ) -> InvocationRecord:
+        """The record of the first invocation after a restore: Restore Duration in place of Init Duration."""
+        spec = self.spec
+        restore_ms, self._restore_ms = self._restore_ms, None
+        self._cold = None
+        duration_ms = (at - self._duration_from) * 1000.0
+        memory = spec.memory_mb if error_type == _OUT_OF_MEMORY else self.max_memory_mb
+        overhead, self._overhead_ms = self._overhead_ms, 0.0
+        self.invocations += 1
+        self.last_used = at
         return InvocationRecord(
             request_id=inv.request_id,
             function=spec.function,
