@@ -132,33 +132,33 @@ class Function:
         With ``snap_start``, the version's init runs now, once, in a template environment (before-snapshot hooks
         included) and is snapshotted; this returns when the snapshot is ready (new environments of the version are
         then restored from it). A failed init or before-snapshot hook raises ``FunctionError`` with the init's
-        error type (``Runtime.BeforeSnapshotError``, ...); ``TimeoutError`` after ``timeout_s``.
+        error type (``Runtime.BeforeSnapshotError``, ...); ``TimeoutError`` after ``timeout_s``. Where SnapStart
+        cannot run (no launcher, cgroup v1 or Linux 6.15: ``engine/snapshot.py``), the version starts cold as others.
         """
-        version: str = self._engine.call(lambda plane: plane.publish(self.name))
+        name = self.name
         if self.config.snap_start:
             self._engine.refuse_on_loop("publish")
-            self._take_snapshot(version, timeout_s)
+
+        def publish(plane: ControlPlane) -> tuple[str, str | None]:
+            version = plane.publish(name)  # a SnapStart version's template starts now (where SnapStart can run)
+            template = plane.scheduler.pool(name, version).template
+            return version, template.id if template is not None else None
+
+        version, template = self._engine.call(publish)
+        if template is not None:
+            self._wait_snapshot(version, template, timeout_s)
         return version
 
-    def _take_snapshot(self, version: str, timeout_s: float) -> None:
+    def _wait_snapshot(self, version: str, template: str, timeout_s: float) -> None:
+        """Until the version's snapshot is ready; ``FunctionError`` with the template's init error type if not."""
         name = self.name
-
-        def start(plane: ControlPlane) -> str | None:
-            pool = plane.scheduler.entry(name).pools[version]
-            plane.perform(pool.take_snapshot(plane.now()))
-            return pool.template.id if pool.template is not None else None
-
-        template = self._engine.call(start)
         deadline = time.monotonic() + timeout_s
-        while (state := self._engine.call(lambda plane: plane.scheduler.entry(name).pools[version].snapshot)) in (
-            "taking",
-            "none",
-        ):
+        while (state := self._engine.call(lambda plane: plane.snapshot_state(name, version))) == "taking":
             if time.monotonic() > deadline:
                 raise TimeoutError(f"{name}:{version}: the SnapStart snapshot was not ready after {timeout_s} s")
             time.sleep(0.01)
         if state == "failed":
-            found = _INIT_ERROR.findall(self.logs(template)) if template is not None else []
+            found = _INIT_ERROR.findall(self.logs(template))
             error_type = found[-1] if found else "Runtime.BeforeSnapshotError"
             raise FunctionError(
                 error_type, f"{name}:{version}: the SnapStart snapshot failed: init ended with {error_type}"

@@ -117,3 +117,46 @@ def test_snapstart_errors_parse_as_boto3s_modelled_exceptions(code: str, status:
     refused.code = code
     mapped = wire.from_lab(refused)
     assert (mapped.status, mapped.code, mapped.body()) == (status, code, error.body())
+
+
+BROKEN_AFTER = """
+from snapshot_restore_py import register_after_restore
+
+@register_after_restore
+def refuse():
+    raise ValueError("after restore broke")
+
+def main(event, context):
+    return "ok"
+"""
+
+
+def test_publish_restore_and_the_after_restore_error_over_boto3(served: tuple[lambdalab.Lab, str]) -> None:
+    import base64
+
+    lab, url = served
+    c = client(url)
+    _create(c, "restored", SnapStart={"ApplyOn": "PublishedVersions"})
+    published = c.publish_version(FunctionName="restored")
+    version = published["Version"]
+    if lab.function("restored").version_info(version).snapshot == "none":
+        pytest.skip("SnapStart restores need the launcher, v1 cgroups and Linux 6.15+ (versions start cold here)")
+    assert published["SnapStart"] == {"ApplyOn": "PublishedVersions", "OptimizationStatus": "On"}
+    assert lab.function("restored").version_info(version).snapshot == "ready"
+    got = c.get_function_configuration(FunctionName="restored", Qualifier=version)
+    assert got["SnapStart"] == {"ApplyOn": "PublishedVersions", "OptimizationStatus": "On"}
+    assert c.get_function_configuration(FunctionName="restored")["SnapStart"]["OptimizationStatus"] == "Off"
+    out = c.invoke(FunctionName="restored", Qualifier=version, LogType="Tail")
+    assert out["StatusCode"] == 200 and json.loads(out["Payload"].read()) == "ok"
+    report = base64.b64decode(out["LogResult"]).decode().splitlines()[-1]
+    assert report.startswith("REPORT ") and "\tRestore Duration: " in report and "Billed Restore Duration: " in report
+    assert "Init Duration" not in report
+
+    _create(c, "broken", {"app.py": BROKEN_AFTER}, SnapStart={"ApplyOn": "PublishedVersions"})
+    broken = c.publish_version(FunctionName="broken")["Version"]
+    with pytest.raises(c.exceptions.SnapStartException) as caught:
+        c.invoke(FunctionName="broken", Qualifier=broken)
+    response = caught.value.response
+    assert response["ResponseMetadata"]["HTTPStatusCode"] == 400
+    assert response["Error"]["Message"] == outcomes.SNAPSTART_MESSAGES[outcomes.SNAPSTART_ERROR]
+    assert "Runtime.AfterRestoreError" in lab.function("broken").logs()

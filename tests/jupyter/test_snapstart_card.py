@@ -58,3 +58,16 @@ def test_snap_start_flag_of_the_cell_magic(ip: Any) -> None:
         ip.run_cell_magic("lambda", "other --snap-start --provisioned 1", OK)
     with pytest.raises(UsageError, match="is not supported for SnapStart enabled functions"):
         ip.run_cell_magic("lambda", "node --snap-start --runtime nodejs", "exports.handler = async () => 1;\n")
+
+
+@pytest.mark.slow
+def test_the_card_of_a_real_restore(ip: Any, html: Any) -> None:
+    fn = ip.run_cell_magic("lambda", "restored --snap-start", "import time\ntime.sleep(0.2)\n" + OK)
+    version = fn.publish(timeout_s=30)
+    if fn.version_info(version).snapshot == "none":
+        pytest.skip("SnapStart restores need the launcher, v1 cgroups and Linux 6.15+ (versions start cold here)")
+    result = fn.invoke({}, qualifier=version)
+    assert result.restore_duration_ms is not None and result.init_duration_ms is None
+    card = html(result)
+    assert "phase-restore" in card and "phase-init" not in card and "Billed restore" in card
+    assert f"{result.restore_duration_ms:.2f} ms" in card
