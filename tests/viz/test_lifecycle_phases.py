@@ -283,3 +283,66 @@ def test_after_response_draws_the_runtime_and_the_extensions_time_stacked():
     assert "extensions 20 ms more after the response" in fig.layout.title.subtitle.text
     empty = viz.after_response(telemetry(), function="other")
     assert "no invokes with extensions yet" in empty.layout.title.subtitle.text
+
+
+# ------------------------------------------------------------------------------------------ real processes
+SLOW_EXTENSION = """#!/usr/bin/env python3
+import json, os, sys, time, urllib.request
+api = os.environ["AWS_LAMBDA_RUNTIME_API"]
+def call(path, data=None, headers=None):
+    request = urllib.request.Request(f"http://{api}{path}", data=data, headers=headers or {})
+    with urllib.request.urlopen(request) as answer:
+        return answer.headers, answer.read()
+headers, _ = call("/2020-01-01/extension/register", json.dumps({"events": ["INVOKE", "SHUTDOWN"]}).encode(),
+                  {"Lambda-Extension-Name": "slow"})
+me = {"Lambda-Extension-Identifier": headers["Lambda-Extension-Identifier"]}
+while True:
+    _, body = call("/2020-01-01/extension/event/next", headers=me)
+    time.sleep(0.05)  # after the response: post-runtime time, billed
+    if json.loads(body)["eventType"] == "SHUTDOWN":
+        sys.exit(0)
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(60)
+def test_a_real_extension_is_drawn_with_its_init_post_runtime_and_grace(lab, tmp_path):
+    import time
+
+    extension = tmp_path / "layer" / "extensions" / "slow"
+    extension.parent.mkdir(parents=True)
+    extension.write_text(SLOW_EXTENSION)
+    extension.chmod(0o755)
+    layer = lab.publish_layer_version("slow", tmp_path / "layer")
+    fn = lab.create_function("held", "def handler(event, context):\n    return 1\n", layers=[layer.arn])
+    results = [fn.invoke({}) for _ in range(2)]
+    fn.kill()
+    deadline = time.monotonic() + 10
+    while not (lab.spans(include_open=False)["phase"] == "shutdown").any() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    spans = lab.spans(include_open=False)
+    traces = by_name(viz.timeline(spans))
+    shown = {name for name, t in traces.items() if t["showlegend"]}
+    assert {"extension_init", "init", "invoke", "post_runtime", "shutdown_grace"} <= shown
+    assert "shutdown" not in shown  # its one shutdown was graceful
+    post = arr(traces["post_runtime"]["customdata"])[0::3]
+    assert len(post) == 2 and (post >= 45).all()
+    assert [r.record.extension_overhead_ms >= 45 for r in results] == [True, True]
+    table = viz.after_response_table(lab.telemetry())
+    assert table["request_id"].tolist() == [r.request_id for r in results]
+    assert (table["after_response_ms"] >= 45).all()
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(60)
+def test_a_real_restore_is_drawn_as_restored(lab):
+    fn = lab.create_function("snappy", "def handler(event, context):\n    return 1\n", snap_start=True)
+    version = fn.publish()
+    if fn.version_info(version).snapshot != "ready":
+        pytest.skip("SnapStart needs the launcher, cgroup v1 and Linux 6.15 here")
+    result = fn.invoke({}, qualifier=version)
+    assert result.record.restore_duration_ms is not None
+    traces = by_name(viz.latency_over_time(lab.invocations()))
+    assert len(arr(traces["restored"]["y"])) == 1 and len(arr(traces["cold"]["y"])) == 0
+    timeline = by_name(viz.timeline(lab.spans()))
+    assert {"snapshot", "restore"} <= {name for name, t in timeline.items() if t["showlegend"]}
