@@ -70,6 +70,14 @@ def add_config_options(parser: argparse.ArgumentParser, *, for_update: bool) -> 
             "--freeze", dest="freeze", action="store_true", default=None, help="freeze idle environments"
         )
         parser.add_argument("--no-freeze", dest="freeze", action="store_false", help="do not freeze idle environments")
+        parser.add_argument(
+            "--snap-start",
+            dest="snap_start",
+            action="store_true",
+            default=None,
+            help="SnapStart on published versions (NAME.publish() snapshots the init)",
+        )
+        parser.add_argument("--no-snap-start", dest="snap_start", action="store_false", help="SnapStart off")
 
 
 def invoke(magics: MagicsContext, rest: str) -> Any:
@@ -210,6 +218,7 @@ _CONFIG_FIELDS = {
     "handler": "handler",
     "runtime": "runtime",
     "freeze": "freeze",
+    "snap_start": "snap_start",
 }
 
 

@@ -298,6 +298,8 @@ def function_html(fn: Function) -> str:
         cells.append(("env vars", ", ".join(sorted(config.env_vars))))
     if not config.freeze:
         cells.append(("freeze", "off"))
+    if config.snap_start:
+        cells.append(("SnapStart", "published versions"))
     if config.debug is not False:
         cells.append(("debug", debug_text(fn)))
     package_cells = _package_cells(config)

@@ -54,6 +54,12 @@ def test_snap_start_flag_of_the_cell_magic(ip: Any) -> None:
     assert fn.version_info().snap_start == {"ApplyOn": "PublishedVersions", "OptimizationStatus": "Off"}
     fn = ip.run_cell_magic("lambda", "snappy", OK)  # the cell run again without it: back to the default
     assert fn.config.snap_start is False
+    ip.run_line_magic("lambda", "config snappy --snap-start")
+    assert fn.config.snap_start is True
+    ip.run_line_magic("lambda", "config snappy --memory 256")  # left out: unchanged
+    assert fn.config.snap_start is True and fn.config.memory_mb == 256
+    ip.run_line_magic("lambda", "config snappy --no-snap-start")
+    assert fn.config.snap_start is False
     with pytest.raises(UsageError, match="SnapStart does not support provisioned concurrency"):
         ip.run_cell_magic("lambda", "other --snap-start --provisioned 1", OK)
     with pytest.raises(UsageError, match="is not supported for SnapStart enabled functions"):
@@ -63,6 +69,7 @@ def test_snap_start_flag_of_the_cell_magic(ip: Any) -> None:
 @pytest.mark.slow
 def test_the_card_of_a_real_restore(ip: Any, html: Any) -> None:
     fn = ip.run_cell_magic("lambda", "restored --snap-start", "import time\ntime.sleep(0.2)\n" + OK)
+    assert "SnapStart" in html(fn) and "published versions" in html(fn)
     version = fn.publish(timeout_s=30)
     if fn.version_info(version).snapshot == "none":
         pytest.skip("SnapStart restores need the launcher, v1 cgroups and Linux 6.15+ (versions start cold here)")
