@@ -59,6 +59,8 @@ async def invoke_with_response_stream(endpoint: Endpoint, request: web.Request) 
         raise wire.from_lab(exc) from None
     except TimeoutError:
         raise invoke.no_answer() from None
+    if result.record.error_type in wire.SNAPSTART_STATUS:  # a failed SnapStart restore: the API's error, as Invoke
+        raise wire.snapstart(result.record.error_type)
     response = web.StreamResponse(
         status=200,
         headers={

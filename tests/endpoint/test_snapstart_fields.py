@@ -160,3 +160,5 @@ def test_publish_restore_and_the_after_restore_error_over_boto3(served: tuple[la
     assert response["ResponseMetadata"]["HTTPStatusCode"] == 400
     assert response["Error"]["Message"] == outcomes.SNAPSTART_MESSAGES[outcomes.SNAPSTART_ERROR]
     assert "Runtime.AfterRestoreError" in lab.function("broken").logs()
+    with pytest.raises(c.exceptions.SnapStartException):  # the streaming Invoke answers the same
+        c.invoke_with_response_stream(FunctionName="broken", Qualifier=broken)
