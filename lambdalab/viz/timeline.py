@@ -218,12 +218,13 @@ def _segments(
     min_s = min_segment_s(first, last, plot_px, MIN_SEGMENT_PX)
     span_s = last - first if np.isfinite(last - first) and last > first else 1.0  # the axis: merging joins under 1 px
     base = origin if origin is not None else 0.0
-    phases = _graceful(spans)
+    codes, index = _phase_codes(spans)
     duration = (end - start) * 1000.0
     merge_gap = span_s / resolution if len(spans) > merge_above else None
     per_phase = {}
     for phase in TIMELINE_ORDER:
-        mask = phases == phase
+        code = index.get(phase)
+        mask = codes == code if code is not None else np.zeros(len(codes), dtype=bool)
         s0, s1, r, d = start[mask] - base, end[mask] - base, row[mask], duration[mask]
         if merge_gap is not None:
             s0, s1, r, d = _merge_close(s0, s1, r, d, merge_gap)
@@ -231,20 +232,28 @@ def _segments(
     return per_phase
 
 
-def _graceful(spans: pd.DataFrame) -> np.ndarray:
-    """The spans' phases, ``shutdown`` as ``shutdown_grace`` for an environment that ran with extensions."""
-    import numpy as np
+def _phase_codes(spans: pd.DataFrame) -> tuple[np.ndarray, dict[str, int]]:
+    """Each span's phase as a small integer, and the codes by phase (one pass over the strings, not one a phase).
 
-    phases: np.ndarray = spans["phase"].to_numpy()
-    shutdown = phases == "shutdown"
-    if not shutdown.any():
-        return phases
-    extended = np.isin(phases, EXTENSION_PHASES)
-    if not extended.any():
-        return phases
+    A ``shutdown`` span of an environment that ran with extensions gets ``shutdown_grace``'s code.
+    """
+    import numpy as np
+    import pandas as pd
+
+    codes, uniques = pd.factorize(spans["phase"].to_numpy())
+    index = {str(phase): i for i, phase in enumerate(uniques)}
+    shutdown = index.get("shutdown")
+    extension_codes = [index[phase] for phase in EXTENSION_PHASES if phase in index]
+    if shutdown is None or not extension_codes:
+        return codes, index
     environments = spans["environment_id"].to_numpy()
-    graceful = shutdown & np.isin(environments, np.unique(environments[extended]))
-    return np.where(graceful, "shutdown_grace", phases)
+    extended = np.unique(environments[np.isin(codes, extension_codes)])
+    ends = np.flatnonzero(codes == shutdown)  # a few rows: one an environment
+    graceful = ends[np.isin(environments[ends], extended)]
+    if len(graceful):
+        codes = codes.copy()
+        codes[graceful] = index.setdefault("shutdown_grace", len(uniques))
+    return codes, index
 
 
 def _row_geometry(rows: int, height: int | None = None) -> tuple[int, float]:
