@@ -148,7 +148,7 @@ def after_response(
         title,
         "after_response",
         None,
-        xaxis={"title": {"text": "invoke, in order"}, "tickformat": "d", "rangemode": "tozero"},
+        xaxis={"title": {"text": "invoke, in order"}, "tickformat": "d"},
         yaxis={"title": {"text": "ms"}, "rangemode": "tozero"},
         barmode="stack",
         bargap=0.2,

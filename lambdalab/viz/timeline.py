@@ -49,6 +49,8 @@ MIN_PLOT_PX = 480  # the plot area assumed when the figure has no width (a 570 p
 ROW_PX = 26  # one environment's row
 BAR_PX = 18  # a bar's thickness in a full-height row: 8 px between rows
 MAX_HEIGHT = 900
+LEGEND_ROW = 5  # legend entries one row holds at the narrowest assumed width; more take a second row ...
+LEGEND_ROW_PX = 25  # ... this much higher, so it clears the title
 # Drawing order: rests first, so a short active phase widened over the rest after it lies on top.
 DRAW_ORDER = (
     "frozen",
@@ -111,6 +113,7 @@ def parts_timeline(
     spans = _inside(spans, since)
     rows, row, labels = _rows(spans, max_labels)
     per_phase = _segments(spans, row, origin, merge_above, resolution, _plot_px(width), x_range)
+    fixed_height = height is not None
     height, thickness = _row_geometry(rows, height)
     detail = not has_rows(spans) or len(spans) <= hover_limit  # above it, hover shows no duration: a third less to send
     traces = []
@@ -148,6 +151,11 @@ def parts_timeline(
     layout = base_layout(
         title, "timeline", origin, xaxis=time_axis(origin), yaxis=yaxis, height=height, hovermode="closest", **extra
     )
+    if sum(bool(trace["showlegend"]) for trace in traces) > LEGEND_ROW:  # the legend takes a second row
+        layout["margin"] = {**layout["margin"], "t": layout["margin"]["t"] + LEGEND_ROW_PX}
+        layout["title"] = {**layout["title"], "yref": "container", "y": 1, "yanchor": "top", "pad": {"t": 12}}
+        if not fixed_height:
+            layout["height"] = min(height + LEGEND_ROW_PX, max(height, MAX_HEIGHT))  # the rows keep their room
     return traces, layout
 
 

@@ -7,6 +7,8 @@ The tables are built from the core's own record values (PhaseSpan, InvocationRec
 
 from __future__ import annotations
 
+import importlib
+
 import pandas as pd
 import pytest
 
@@ -97,6 +99,18 @@ def test_every_new_phase_is_its_own_segment_in_its_own_colour_with_a_legend_entr
         assert x[0::3] == pytest.approx([s for s, _e in segments], abs=1e-4), phase
         assert (x[1::3] >= [e - 1e-4 for _s, e in segments]).all(), phase  # a short segment is drawn wider
         assert arr(traces[phase]["customdata"])[0::3] == pytest.approx([(e - s) * 1000 for s, e in segments], rel=1e-3)
+
+
+def test_a_legend_of_more_phases_than_a_row_holds_gets_room_above_the_plot():
+    module = importlib.import_module("lambdalab.viz.timeline")
+    spans = lifecycle()
+    many = viz.timeline(spans, origin=T0)  # nine phases: two legend rows
+    few = viz.timeline(spans[spans["phase"].isin(["init", "invoke", "frozen"])], origin=T0)
+    assert few.layout.margin.t == 70
+    assert many.layout.margin.t == 70 + module.LEGEND_ROW_PX
+    assert many.layout.height == few.layout.height + module.LEGEND_ROW_PX  # same rows, same room each
+    fixed = viz.timeline(spans, origin=T0, height=300)
+    assert fixed.layout.height == 300 and fixed.layout.margin.t == 70 + module.LEGEND_ROW_PX
 
 
 def test_each_row_keeps_its_environment_and_the_legend_its_order():
