@@ -340,7 +340,7 @@ class ControlPlane:
         if when > self.loop.time():  # armed again, for later, since this timer was set
             environment.deadline = self.loop.call_at(when, self._on_deadline, environment)
             return
-        if environment.debug_port is not None and self._debugger_holds(environment, when):
+        if environment.debugger is not None and self._debugger_holds(environment, when):
             return
         environment.deadline_at = None
         incarnation = environment.deadline_incarnation
@@ -350,9 +350,9 @@ class ControlPlane:
     def _debugger_holds(self, environment: EngineEnvironment, when: float) -> bool:
         """Debug mode: while a client is attached the deadline waits (looked at again every ``debug.POLL_S``);
         once the client has gone, the phase gets a whole timeout again from then, and fires as usual after it."""
-        assert environment.debug_port is not None
+        assert environment.debugger is not None
         now = self.loop.time()
-        if debug.attached(environment.debug_port):
+        if environment.debugger.attached:
             environment.debug_held = when
             environment.deadline = self.loop.call_at(now + debug.POLL_S, self._on_deadline, environment)
             return True
@@ -427,9 +427,9 @@ class ControlPlane:
     def _debugger_keeps(self, key: str) -> bool:
         """Debug mode: keep-alive does not reap an environment while a client is attached; it looks again later."""
         environment = self.environments.get(key)
-        if environment is None or environment.debug_port is None or self.closed:
+        if environment is None or environment.debugger is None or self.closed:
             return False
-        if not debug.attached(environment.debug_port):
+        if not environment.debugger.attached:
             return False
         when = self.loop.time() + debug.POLL_S
         self._wake_at[key] = when
@@ -448,6 +448,7 @@ class ControlPlane:
         self.perform(self.scheduler.shutdown(self.now()))
         self.closed = True
         self.spares.close()
+        self.spawner.debugger.close_all()
         for handle in self._wakeups.values():
             handle.cancel()
         self._wakeups.clear()

@@ -23,6 +23,7 @@ from lambdalab.cache import cache_root
 from lambdalab.config import FunctionConfig
 from lambdalab.core.effects import Retire, SpawnRuntime
 from lambdalab.core.events import Event, ProcessExited, ProcessStarted
+from lambdalab.core.lifecycle import State
 from lambdalab.core.logstream import LogStream
 from lambdalab.core.pool import Pool
 from lambdalab.core.records import log_stream_name
@@ -80,7 +81,7 @@ class Spawner:
         # what every environment uses (task roots, layers, runtime folders, the cache): read-only for runtimes
         self.shared_folders = (str(workdir), str(cache_root()))
         self.environments_dir = workdir / ENVIRONMENTS  # of which each runtime sees only its own folder
-        self.debug_ports = debug.Ports()  # the debug environments' loopback ports (engine/debug.py)
+        self.debugger = debug.Debugger(loop, self._live)  # the debug environments' public ports (engine/debug.py)
         self.debugging = False  # once a debug environment has spawned: what the control plane checks first
         self.spares = Spares(
             workdir=workdir,
@@ -127,8 +128,8 @@ class Spawner:
                 paths=self.paths.get((environment.pool.spec.function, environment.pool.spec.code)),
             )
             if config.debug is not False and not isinstance(config, runtimes.ProfiledConfig):
-                environment.debug_port = self.debug_ports.take(environment.id, config.debug)
-                env_vars.update(debug.variables(environment.debug_port, environment.id, environment.code_dir))
+                environment.debugger = self.debugger.open(environment.id, config.debug)
+                env_vars.update(debug.variables(environment.debugger, environment.id, environment.code_dir))
                 self.debugging = True
             env_vars = marked_environment(env_vars, marker)
             paths = self.paths.get((environment.pool.spec.function, environment.pool.spec.code))
@@ -209,12 +210,21 @@ class Spawner:
         oom, environment.oom_kills = kills > environment.oom_kills, kills
         self.dispatch(ProcessExited(environment.id, incarnation, self.now(), returncode, oom, memory))
 
+    def _live(self, environment_id: str) -> bool:
+        """Whether an environment still runs or may run again (debug mode: a port it holds is not taken over)."""
+        environment = self.environments.get(environment_id)
+        if environment is None or environment.retired:
+            return False
+        core = environment.pool.environments.get(environment_id)
+        return core is not None and core.state is not State.SHUTTING_DOWN and core.state is not State.TERMINATED
+
     def retire(self, effect: Retire) -> None:
         environment = self.environments.get(effect.environment_id)
         if environment is None:
             return
         environment.retired = True
-        self.debug_ports.release(environment.id)
+        if environment.debugger is not None:
+            self.debugger.close(environment.id)  # its port is free for the next environment at once
         self.limits.remove(environment.cgroups)
         remove_tree(environment.tmp.parent)  # its /tmp's tmpfs unmounted first
         self.retired.append(environment.id)  # its log stream stays readable, up to a bound
