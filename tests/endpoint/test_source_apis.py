@@ -37,8 +37,8 @@ TARGETS = {
 def post(url: str, service: str, operation: str, body: Any, timeout: float = 10.0) -> tuple[int, dict[str, Any]]:
     prefix, content_type = TARGETS[service]
     data = body if isinstance(body, bytes) else json.dumps(body).encode()
-    request = urllib.request.Request(url + "/", data=data, method="POST",
-                                     headers={"X-Amz-Target": prefix + operation, "Content-Type": content_type})  # fmt: skip
+    headers = {"X-Amz-Target": prefix + operation, "Content-Type": content_type}
+    request = urllib.request.Request(url + "/", data=data, method="POST", headers=headers)
     try:
         with urllib.request.urlopen(request, timeout=timeout) as answer:
             return answer.status, json.loads(answer.read() or b"{}")
@@ -71,11 +71,11 @@ def test_a_huge_dynamodb_exponent_is_refused_at_once(fed: Any) -> None:
     lab, url, _ = fed
     for text, word in (("1e1000000", "overflow"), ("1e-1000000", "underflow"), ("9" * 4000, "38 significant")):
         started = time.monotonic()
-        status, body = post(url, "dynamodb", "PutItem", {"TableName": "orders", "Item": {"id": {"S": "a"}, "x": {"N": text}}})  # fmt: skip
+        status, body = post(url, "dynamodb", "PutItem", _item(x={"N": text}))
         assert time.monotonic() - started < 1.0
         assert (status, body["__type"]) == (400, "ValidationException") and word in body["message"], body
     for text in ("1e126", "1e-131", "123456789012345678901234567890123456789"):  # just outside DynamoDB's numbers
-        status, body = post(url, "dynamodb", "PutItem", {"TableName": "orders", "Item": {"id": {"S": "a"}, "x": {"N": text}}})  # fmt: skip
+        status, body = post(url, "dynamodb", "PutItem", _item(x={"N": text}))
         assert (status, body["__type"]) == (400, "ValidationException"), text
 
 
@@ -97,33 +97,42 @@ def test_dynamodb_items_reach_the_images_exactly_as_sent(fed: Any) -> None:
     assert lines(out, 1)[0] == item
 
 
-@pytest.mark.parametrize(
-    ("service", "operation", "body", "code"),
-    [
-        ("kinesis", "PutRecords", {"StreamName": "clicks", "Records": "abc"}, "SerializationException"),
-        ("kinesis", "PutRecords", {"StreamName": "clicks", "Records": [1, 2]}, "SerializationException"),
-        ("kinesis", "PutRecord", {"StreamName": "clicks", "Data": 5, "PartitionKey": "a"}, "SerializationException"),
-        ("kinesis", "PutRecord", {"StreamName": ["clicks"], "Data": "AQI=", "PartitionKey": "a"}, "SerializationException"),
-        ("kinesis", "PutRecord", {"StreamName": "clicks", "Data": "AQI=", "PartitionKey": 7}, "SerializationException"),
-        ("dynamodb", "PutItem", {"TableName": "orders", "Item": {"id": {"S": "a"}, "m": {"M": "x"}}}, "SerializationException"),
-        ("dynamodb", "PutItem", {"TableName": "orders", "Item": {"id": {"S": "a"}, "n": {"N": "abc"}}}, "ValidationException"),
-        ("dynamodb", "PutItem", {"TableName": "orders", "Item": {"id": {"S": "a"}, "n": {"N": "Infinity"}}}, "ValidationException"),
-        ("dynamodb", "PutItem", {"TableName": "orders", "Item": {"id": {"S": "a"}, "n": {"N": "NaN"}}}, "ValidationException"),
-        ("dynamodb", "PutItem", {"TableName": "orders", "Item": {"id": {"S": "a"}, "b": {"BOOL": "false"}}}, "SerializationException"),
-        ("dynamodb", "PutItem", {"TableName": "orders", "Item": {"id": {"S": "a"}, "s": {"NS": []}}}, "ValidationException"),
-        ("dynamodb", "PutItem", {"TableName": "orders", "Item": {"id": {"S": "a"}, "s": {"SS": ["x", "x"]}}}, "ValidationException"),
-        ("dynamodb", "PutItem", {"TableName": "orders", "Item": {"id": {"S": "a"}, "t": {"S": "x", "N": "1"}}}, "ValidationException"),
-        ("dynamodb", "PutItem", {"TableName": "orders", "Item": "abc"}, "SerializationException"),
-        ("dynamodb", "PutItem", {"TableName": "orders", "Item": {"id": {"S": "a"}, "big": {"S": "x" * 410_000}}}, "ValidationException"),
-        ("dynamodb", "DeleteItem", {"TableName": "orders", "Key": [1]}, "SerializationException"),
-        ("sqs", "SendMessage", {"QueueUrl": "jobs", "MessageBody": "x", "MessageAttributes": {"a": "b"}}, "InvalidParameterValue"),
-        ("sqs", "SendMessage", {"QueueUrl": "jobs", "MessageBody": "x", "MessageAttributes": {"a": {"StringValue": "b"}}}, "InvalidParameterValue"),
-        ("sqs", "SendMessage", {"QueueUrl": "jobs", "MessageBody": "x", "MessageAttributes": "abc"}, "InvalidParameterValue"),
-        ("sqs", "SendMessage", {"QueueUrl": ["jobs"], "MessageBody": "x"}, "InvalidParameterValue"),
-        ("sqs", "SendMessageBatch", {"QueueUrl": "jobs", "Entries": "abc"}, "InvalidParameterValue"),
-        ("sqs", "SendMessageBatch", {"QueueUrl": "jobs", "Entries": [{"Id": {}, "MessageBody": "x"}]}, "InvalidParameterValue"),
-    ],
-)  # fmt: skip
+def _item(**attributes: Any) -> dict[str, Any]:
+    return {"TableName": "orders", "Item": {"id": {"S": "a"}, **attributes}}
+
+
+def _message(**fields: Any) -> dict[str, Any]:
+    return {"QueueUrl": "jobs", "MessageBody": "x", **fields}
+
+
+SERIAL, INVALID, SQS_INVALID = "SerializationException", "ValidationException", "InvalidParameterValue"
+MALFORMED = [
+    ("kinesis", "PutRecords", {"StreamName": "clicks", "Records": "abc"}, SERIAL),
+    ("kinesis", "PutRecords", {"StreamName": "clicks", "Records": [1, 2]}, SERIAL),
+    ("kinesis", "PutRecord", {"StreamName": "clicks", "Data": 5, "PartitionKey": "a"}, SERIAL),
+    ("kinesis", "PutRecord", {"StreamName": ["clicks"], "Data": "AQI=", "PartitionKey": "a"}, SERIAL),
+    ("kinesis", "PutRecord", {"StreamName": "clicks", "Data": "AQI=", "PartitionKey": 7}, SERIAL),
+    ("dynamodb", "PutItem", _item(m={"M": "x"}), SERIAL),
+    ("dynamodb", "PutItem", _item(n={"N": "abc"}), INVALID),
+    ("dynamodb", "PutItem", _item(n={"N": "Infinity"}), INVALID),
+    ("dynamodb", "PutItem", _item(n={"N": "NaN"}), INVALID),
+    ("dynamodb", "PutItem", _item(b={"BOOL": "false"}), SERIAL),
+    ("dynamodb", "PutItem", _item(s={"NS": []}), INVALID),
+    ("dynamodb", "PutItem", _item(s={"SS": ["x", "x"]}), INVALID),
+    ("dynamodb", "PutItem", _item(t={"S": "x", "N": "1"}), INVALID),
+    ("dynamodb", "PutItem", _item(big={"S": "x" * 410_000}), INVALID),
+    ("dynamodb", "PutItem", {"TableName": "orders", "Item": "abc"}, SERIAL),
+    ("dynamodb", "DeleteItem", {"TableName": "orders", "Key": [1]}, SERIAL),
+    ("sqs", "SendMessage", _message(MessageAttributes={"a": "b"}), SQS_INVALID),
+    ("sqs", "SendMessage", _message(MessageAttributes={"a": {"StringValue": "b"}}), SQS_INVALID),
+    ("sqs", "SendMessage", _message(MessageAttributes="abc"), SQS_INVALID),
+    ("sqs", "SendMessage", _message(QueueUrl=["jobs"]), SQS_INVALID),
+    ("sqs", "SendMessageBatch", {"QueueUrl": "jobs", "Entries": "abc"}, SQS_INVALID),
+    ("sqs", "SendMessageBatch", {"QueueUrl": "jobs", "Entries": [{"Id": {}, "MessageBody": "x"}]}, SQS_INVALID),
+]
+
+
+@pytest.mark.parametrize(("service", "operation", "body", "code"), MALFORMED)
 def test_malformed_requests_are_each_services_400(fed: Any, service: str, operation: str, body: Any, code: str) -> None:
     lab, url, _ = fed
     status, answer = post(url, service, operation, body)
@@ -148,9 +157,9 @@ def test_sqs_messages_are_at_most_one_mib(fed: Any) -> None:
     limit = 1_048_576
     status, answer = post(url, "sqs", "SendMessage", {"QueueUrl": "jobs", "MessageBody": "x" * limit})
     assert status == 200, answer
-    status, answer = post(url, "sqs", "SendMessage", {"QueueUrl": "jobs", "MessageBody": "x" * (limit - 10),
-                                                      "MessageAttributes": {"name": {"DataType": "String",
-                                                                                     "StringValue": "value"}}})  # fmt: skip
+    attributes = {"name": {"DataType": "String", "StringValue": "value"}}
+    too_big = _message(MessageBody="x" * (limit - 10), MessageAttributes=attributes)
+    status, answer = post(url, "sqs", "SendMessage", too_big)
     assert (status, answer["__type"]) == (400, "com.amazonaws.sqs#InvalidParameterValue")
     assert (
         answer["message"] == "One or more parameters are invalid. Reason: Message must be shorter than 1048576 bytes."
