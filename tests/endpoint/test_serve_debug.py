@@ -51,3 +51,43 @@ def test_serve_refuses_a_debug_port_out_of_range(tmp_path: Path) -> None:
         env=cli_env(tmp_path),
     )
     assert done.returncode == 2 and "not a port from 1024 to 65535" in done.stderr
+
+
+SLEEPS = """
+import json, time
+def handler(event, context):
+    if "body" in event:  # a function URL's request
+        event = json.loads(event["body"])
+    time.sleep(event.get("sleep", 0))
+    return {"slept": True}
+"""
+
+
+def test_the_endpoint_waits_while_a_debugger_holds_the_invoke(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Invoke, InvokeWithResponseStream and a function URL: no answer limit of the endpoint's own for a debug
+    function (its slack shortened here so the old limit, timeout + init timeout + slack, passes within the test)."""
+    import urllib.request
+
+    import lambdalab
+    from lambdalab.endpoint import invoke
+
+    monkeypatch.setattr(invoke, "_SLACK_S", 0.3)
+    with lambdalab.Lab(init_timeout_s=1) as lab:
+        fn = lab.create_function("held", SLEEPS, timeout_s=1, debug=True)
+        fn.invoke({})
+        url = lab.serve()
+        debugger = Client(next(iter(fn.debug_ports().values())))
+        try:
+            debugger.attach()
+            lam = client(url, retries={"max_attempts": 0})
+            answer = lam.invoke(FunctionName="held", Payload=json.dumps({"sleep": 3}))
+            assert answer["StatusCode"] == 200 and "FunctionError" not in answer, answer
+            assert json.loads(answer["Payload"].read()) == {"slept": True}
+            streamed = lam.invoke_with_response_stream(FunctionName="held", Payload=json.dumps({"sleep": 3}))
+            chunks = b"".join(e["PayloadChunk"]["Payload"] for e in streamed["EventStream"] if "PayloadChunk" in e)
+            assert json.loads(chunks) == {"slept": True}
+            request = urllib.request.Request(fn.url(), data=json.dumps({"sleep": 3}).encode(), method="POST")
+            with urllib.request.urlopen(request, timeout=30) as reply:
+                assert reply.status == 200 and json.loads(reply.read()) == {"slept": True}
+        finally:
+            debugger.close()
