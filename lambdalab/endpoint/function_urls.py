@@ -332,7 +332,7 @@ def http_response(result: EngineResult, request_id: str) -> Reply:
                 raise _BadAnswer(f"header name {key!r}")
             if key.lower() not in _FRAMING:
                 headers[key] = _text(value)
-        for cookie in answer.get("cookies") or []:
+        for cookie in _cookies(answer.get("cookies")):
             headers.add("Set-Cookie", _text(cookie))
         raw = answer.get("body")
         if raw is None:
@@ -346,6 +346,17 @@ def http_response(result: EngineResult, request_id: str) -> Reply:
     headers.setdefault("Content-Type", "application/json")
     headers["x-amzn-RequestId"] = request_id
     return Reply(status, body, headers)  # type: ignore[arg-type]
+
+
+def _cookies(value: Any) -> list[Any]:
+    """``cookies``: a list of ``Set-Cookie`` values, as Lambda documents it; a lone string is one cookie."""
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [value]
+    if not isinstance(value, list):
+        raise _BadAnswer(f"cookies {value!r}")
+    return value
 
 
 def _status(value: Any) -> int:
