@@ -91,3 +91,59 @@ def test_the_endpoint_waits_while_a_debugger_holds_the_invoke(monkeypatch: pytes
                 assert reply.status == 200 and json.loads(reply.read()) == {"slept": True}
         finally:
             debugger.close()
+
+
+URL_TEMPLATE = """\
+Transform: AWS::Serverless-2016-10-31
+Resources:
+  Fn:
+    Type: AWS::Serverless::Function
+    Properties:
+      Runtime: python3.11
+      CodeUri: code/
+      Handler: app.handler
+      MemorySize: {memory}
+      FunctionUrlConfig:
+        AuthType: NONE
+        InvokeMode: {mode}
+"""
+
+
+def test_a_watched_template_edit_keeps_debug_mode_and_applies_url_settings(tmp_path: Path) -> None:
+    import lambdalab
+    from lambdalab.endpoint.command import debug_functions
+    from lambdalab.endpoint.serve_watch import serve_watcher
+    from lambdalab.endpoint.template_urls import make
+    from lambdalab.endpoint.templates import load_template
+
+    (tmp_path / "code").mkdir()
+    (tmp_path / "code" / "app.py").write_text(APP)
+    template = tmp_path / "template.yaml"
+    template.write_text(URL_TEMPLATE.format(memory=128, mode="BUFFERED"))
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    lines: list[str] = []
+    with lambdalab.Lab() as lab:
+        names, _ = load_template(lab, template)
+        url = lab.serve()
+        ((made_spec, made_url),) = make(lab)
+        assert debug_functions(lab, names, port) == []
+        fn = lab.function("Fn")
+        lam = client(url)
+        assert lam.get_function_url_config(FunctionName="Fn")["InvokeMode"] == "BUFFERED"
+        watcher = serve_watcher(lab, names, template, None, lines.append, debounce_ms=100)
+        try:
+            template.write_text(URL_TEMPLATE.format(memory=256, mode="RESPONSE_STREAM"))
+            deadline = time.monotonic() + 10
+            while fn.config.memory_mb != 256 or not any("function URL" in line for line in lines):
+                assert time.monotonic() < deadline, lines
+                time.sleep(0.05)
+            assert fn.config.debug == port  # serve's --debug-port stays in force
+            assert fn.invoke({}).payload == {"debugpy": True}
+            config = lam.get_function_url_config(FunctionName="Fn")
+            assert (config["InvokeMode"], config["FunctionUrl"]) == ("RESPONSE_STREAM", made_url)
+            assert not any("made once the Lab serves" in line for line in lines), lines
+            assert watcher.errors == [], (watcher.errors, lines)
+        finally:
+            watcher.close()
