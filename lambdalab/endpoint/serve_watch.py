@@ -257,7 +257,7 @@ def _waiting_note(spec: template_urls.UrlSpec) -> str:
 
 def _url_settings(spec: template_urls.UrlSpec) -> tuple[Any, ...]:
     cors = spec.cors
-    allowed = None
+    allowed: tuple[Any, ...] | None = None
     if cors is not None:
         allowed = (cors.allow_origins, cors.allow_methods, cors.allow_headers, cors.expose_headers)
         allowed += (cors.max_age, cors.allow_credentials)

@@ -99,7 +99,7 @@ class _Requests:
 
     def feed(self, data: bytes) -> list[str]:
         self.buffer += data
-        commands = []
+        commands: list[str] = []
         while True:
             head, found, rest = self.buffer.partition(b"\r\n\r\n")
             if not found:
