@@ -23,6 +23,7 @@ async def create_config(endpoint: Endpoint, request: web.Request) -> web.Respons
     """CreateFunctionUrlConfig: management.py's, plus the ``Cors`` of the body (checked before anything is made)."""
     from lambdalab.endpoint import management
 
+    management.url_function(endpoint, request)  # an alias name or none, before the body is read
     body = _object(await request.read())
     cors, mode = Cors.parse(body.get("Cors")), _mode(body.get("InvokeMode", "BUFFERED"))
     response = await management.create_function_url(endpoint, request)
@@ -35,7 +36,9 @@ async def create_config(endpoint: Endpoint, request: web.Request) -> web.Respons
 
 async def update_config(endpoint: Endpoint, request: web.Request) -> web.Response:
     """UpdateFunctionUrlConfig: ``AuthType``, ``Cors`` and ``InvokeMode``, each kept when not given."""
-    name, qualifier = endpoint.function_name(request)
+    from lambdalab.endpoint import management
+
+    name, qualifier = management.url_function(endpoint, request)
     raw = await request.read()
     try:
         body = json.loads(raw or b"{}")
