@@ -4,9 +4,13 @@
     table.put_item({"id": 1, "state": "new"})        # INSERT (a MODIFY when it replaces an item, nothing if equal)
     table.remove_item({"id": 1})                     # REMOVE (nothing if there is no such item)
     table.record("MODIFY", {"id": 2}, new_image={...}, old_image={...})   # any stream record, as given
+    table.put_typed_item({"id": {"S": "a"}, "n": {"N": "1.50"}})   # DynamoDB's wire JSON, into the images as is
+    table.delete_typed_item({"id": {"S": "a"}})                      # PutItem's / DeleteItem's answers
 
 The table remembers its items (so ``put_item`` knows INSERT from MODIFY and has the old image) by the
-values of ``key_attributes`` (the table's key schema: partition key, and sort key if any). A record's shard
+values of ``key_attributes`` (the table's key schema: partition key, and sort key if any; numbers by value, so
+``1`` and ``1.0`` are one item). Items are checked as DynamoDB checks them (``lambdalab.events.storage``: types,
+38-digit numbers kept as their text, sets, 400 KB) and a write is stored only together with its record. A record's shard
 follows the MD5 of its key, so one item's records stay in order; sequence numbers are 21 digits. The images
 sent follow ``stream_view_type``. The event is Lambda's DynamoDB Streams record
 (``lambdalab.events.dynamodb_stream``), with this stream's ARN (``.../stream/<label>``: the time the stream
@@ -143,6 +147,9 @@ class DynamoDBStream(StreamMapping):
         if event_name not in EVENT_NAMES:
             raise ConfigError(f"invalid event_name: {event_name!r}; expected INSERT, MODIFY or REMOVE")
         typed_keys = self._image(keys)
+        for image in (new_image, old_image):
+            if image is not None:
+                self._typed(image, plain=True, keyed=False)  # DynamoDB's checks and its 400 KB item limit
         new = None if event_name == "REMOVE" else self._image(new_image) if new_image is not None else typed_keys
         old = None if event_name == "INSERT" else self._image(old_image) if old_image is not None else typed_keys
         return self._on_loop(self._append, event_name, typed_keys, new, old)
@@ -164,9 +171,10 @@ class DynamoDBStream(StreamMapping):
         except RecursionError:
             raise ConfigError("Nesting Levels have exceeded supported limits") from None
 
-    def _typed(self, item: Mapping[str, Any], *, plain: bool) -> dict[str, Any]:
+    def _typed(self, item: Mapping[str, Any], *, plain: bool, keyed: bool = True) -> dict[str, Any]:
         typed = self._image(item, plain)
-        self._key(typed, exact=False)
+        if keyed:
+            self._key(typed, exact=False)
         size = storage.item_size(typed)
         if size > MAX_ITEM_BYTES:
             raise ConfigError(f"Item size has exceeded the maximum allowed size ({size} bytes; at most 400 KB)")

@@ -154,3 +154,13 @@ def test_number_check_keeps_text_and_costs_nothing_for_huge_exponents() -> None:
     assert storage.check_number("9.9999999999999999999999999999999999999E+125").endswith("E+125")
     assert storage.check_number("0." + "0" * 129 + "1").endswith("1")
     assert storage.check_number("-0.00") == "-0.00"
+
+
+def test_record_images_are_checked_too(lab: lambdalab.Lab) -> None:
+    fn = lab.create_function("c", "def handler(e, c):\n    return None\n")
+    table = lab.dynamodb_stream("orders", fn, enabled=False)
+    with pytest.raises(ConfigError, match="Item size has exceeded"):
+        table.record("INSERT", {"id": 1}, new_image={"id": 1, "blob": "x" * 410_000})
+    with pytest.raises(ConfigError, match="cannot be converted"):
+        table.record("REMOVE", {"id": 1}, old_image={"id": 1, "x": float("nan")})
+    assert table.statistics()["records"] == 0
