@@ -39,13 +39,7 @@ async def update_config(endpoint: Endpoint, request: web.Request) -> web.Respons
     from lambdalab.endpoint import management
 
     name, qualifier = management.url_function(endpoint, request)
-    raw = await request.read()
-    try:
-        body = json.loads(raw or b"{}")
-    except ValueError:
-        raise wire.ApiError(400, "InvalidRequestContentException", "Could not parse request body into json") from None
-    if not isinstance(body, dict):
-        raise wire.ApiError(400, "InvalidRequestContentException", "The request body must be a JSON object")
+    body = management.parse_json(await request.read())  # nested too deep: a 400 too
     listener = endpoint.urls.get((name, qualifier))
     if listener is None:
         if name not in endpoint.lab.functions():
@@ -76,7 +70,7 @@ def _object(raw: bytes) -> dict[str, Any]:
     """The request body as a JSON object, or {} (the management handler then answers what is wrong)."""
     try:
         data = json.loads(raw or b"{}")
-    except ValueError:
+    except (ValueError, RecursionError):
         return {}
     return data if isinstance(data, dict) else {}
 
