@@ -95,6 +95,9 @@ class ControlPlane:
         self.destinations = self.async_events.destinations  # function -> its on-success / on-failure records
         self.configs: dict[str, FunctionConfig] = {}  # function -> $LATEST config
         self.code: dict[tuple[str, str], tuple[FunctionConfig, Path]] = {}  # (function, code hash)
+        # (function, published version) -> its settings and code as published: a later $LATEST change with the same
+        # code must not reach them (Lambda's versions are immutable)
+        self.versions: dict[tuple[str, str], tuple[FunctionConfig, Path]] = {}
         self.paths: dict[tuple[str, str], runtimes.RuntimePaths] = {}  # what that code imports besides itself
         self.environments: dict[str, EngineEnvironment] = {}
         self.records: collections.deque[InvocationRecord] = collections.deque(maxlen=settings.max_records)
@@ -114,6 +117,7 @@ class ControlPlane:
             now=self.now,
             dispatch=self.dispatch,
             code=self.code,
+            versions=self.versions,
             paths=self.paths,
             registry=self.scheduler.registry,
             environments=self.environments,
@@ -191,7 +195,14 @@ class ControlPlane:
         self.function(name)
         config = self.configs[name]
         sha = self.scheduler.pool(name, LATEST).spec.code
-        return self.scheduler.publish(name, lambda v: self._spec(config, v, sha), self._keep_alive(config))
+        version = self.scheduler.publish(name, lambda v: self._spec(config, v, sha), self._keep_alive(config))
+        self.versions[(name, version)] = (config, self.code[(name, sha)][1])
+        return version
+
+    def version_code(self, spec: EnvironmentSpec) -> tuple[FunctionConfig, Path]:
+        """What an environment of ``spec`` runs: a published version's settings and code as published, else
+        those of the last deploy of that code ($LATEST's)."""
+        return self.versions.get((spec.function, spec.version)) or self.code[(spec.function, spec.code)]
 
     def create_alias(self, name: str, alias: str, version: str, weights: dict[str, float] | None) -> None:
         self.function(name)

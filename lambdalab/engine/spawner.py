@@ -52,17 +52,19 @@ class Spawner:
         now: Callable[[], float],
         dispatch: Callable[[Event], None],
         code: dict[tuple[str, str], tuple[FunctionConfig, Path]],
+        versions: dict[tuple[str, str], tuple[FunctionConfig, Path]],
         paths: dict[tuple[str, str], runtimes.RuntimePaths],
         registry: dict[str, Pool],
         environments: dict[str, EngineEnvironment],
     ) -> None:
-        """``code``, ``paths``, ``registry`` (the scheduler's environment id -> pool) are read; new environments
-        are added to ``environments``."""
+        """``code``, ``versions`` (published versions' settings), ``paths``, ``registry`` (the scheduler's environment
+        id -> pool) are read; new environments are added to ``environments``."""
         self.loop = loop
         self.settings = settings
         self.now = now
         self.dispatch = dispatch
         self.code = code
+        self.versions = versions
         self.paths = paths
         self.registry = registry
         self.environments = environments
@@ -162,7 +164,8 @@ class Spawner:
         A spare for the next new environment is made right after, while this one boots.
         """
         pool = self.registry[environment_id]
-        config, code_dir = self.code[(pool.spec.function, pool.spec.code)]
+        spec = pool.spec
+        config, code_dir = self.versions.get((spec.function, spec.version)) or self.code[(spec.function, spec.code)]
         spare = (
             None
             if isinstance(config, runtimes.ProfiledConfig)
