@@ -110,7 +110,7 @@ class Function:
             if version not in pools:
                 raise UnknownFunctionError(f"Function not found: {plane.arn(name, version)}")
             pool = pools[version]
-            config, code_dir = plane.code[(name, pool.spec.code)]
+            config, code_dir = plane.version_code(pool.spec)
             if version == LATEST:
                 config = plane.configs[name]
             return VersionInfo(
@@ -404,8 +404,9 @@ class Function:
             )
 
         def where(plane: ControlPlane) -> tuple[FunctionConfig, Path, str, Any]:
-            sha = plane.scheduler.pool(self.name, plane.resolve(self.name, qualifier)).spec.code
-            config, code_dir = plane.code[(self.name, sha)]
+            spec = plane.scheduler.pool(self.name, plane.resolve(self.name, qualifier)).spec
+            sha = spec.code
+            config, code_dir = plane.version_code(spec)
             return config, code_dir, sha, plane.paths.get((self.name, sha))
 
         config, code_dir, sha, paths = self._engine.call(where)

@@ -29,7 +29,7 @@ from lambdalab.engine import launcher, mounts
 from lambdalab.engine.control_plane import ControlPlane, EngineResult, LabSettings
 from lambdalab.engine.loop_thread import LoopThread
 from lambdalab.engine.reaper import remove_tree
-from lambdalab.errors import ConfigError, LabClosedError, UnknownFunctionError
+from lambdalab.errors import ConfigError, LabClosedError, TooManyRequestsException, UnknownFunctionError
 from lambdalab.packages.layers import LayerStore, load_layer_map
 from lambdalab.results import BatchInfo, CallbackThread, InvocationFuture, InvocationResult
 
@@ -149,13 +149,24 @@ class LabEngine:
         request_id: str | None,
         batch: BatchInfo | None,
     ) -> asyncio.Future[EngineResult]:
-        """``Lab.start_invoke`` (on the loop): the plane's, remembering ``batch`` under the request id."""
-        if batch is not None:
-            request_id = request_id or str(uuid.uuid4())
-            self.batches[request_id] = batch
-            while len(self.batches) > self.settings.max_records:  # pruned as the records they describe are
-                del self.batches[next(iter(self.batches))]
-        return self.plane.start_invoke(name, payload, options, qualifier, request_id)
+        """``Lab.start_invoke`` (on the loop): the plane's, remembering ``batch`` under the request id when the
+        invocation leaves a record (accepted, or throttled); a refusal that leaves none (too large, an unknown
+        function) takes no place among the kept batches."""
+        if batch is None:
+            return self.plane.start_invoke(name, payload, options, qualifier, request_id)
+        request_id = request_id or str(uuid.uuid4())
+        try:
+            future = self.plane.start_invoke(name, payload, options, qualifier, request_id)
+        except TooManyRequestsException:  # recorded as a throttle: its row shows the batch
+            self._remember(request_id, batch)
+            raise
+        self._remember(request_id, batch)
+        return future
+
+    def _remember(self, request_id: str, batch: BatchInfo) -> None:
+        self.batches[request_id] = batch
+        while len(self.batches) > self.settings.max_records:  # pruned as the records they describe are
+            del self.batches[next(iter(self.batches))]
 
     def submit(
         self, name: str, payload: bytes, options: dict[str, str] | None, qualifier: str | None = None

@@ -46,13 +46,14 @@ from lambdalab import events
 from lambdalab.core import runtime_api
 from lambdalab.errors import ConfigError, LambdaLabError
 from lambdalab.results import BatchInfo
+from lambdalab.sqs_settings import UPDATABLE, check_flag, check_message, validate
+from lambdalab.streams.shards import BATCH_ENVELOPE, BATCH_SEPARATOR, encode_batch, event_size
 
 if TYPE_CHECKING:
     from lambdalab.api import Lab
     from lambdalab.results import EngineResult
 
 T = TypeVar("T")
-_RECORD_OVERHEAD = 1024  # bytes of metadata per record, counted against the 6 MB payload limit
 
 
 @dataclasses.dataclass
@@ -95,15 +96,14 @@ class SqsQueue:
         enabled: bool = True,
     ) -> None:
         timeout = lab.function(function).config.timeout_s
-        _validate(
-            name, batch_size, batching_window_s, visibility_timeout_s, max_receive_count, max_concurrency, timeout
-        )
+        validate(name, batch_size, batching_window_s, visibility_timeout_s, max_receive_count, max_concurrency, timeout)
         self._lab, self._loop = lab, lab.loop
         self.name, self.function, self.qualifier = name, function, qualifier
         self.batch_size, self.batching_window_s = batch_size, float(batching_window_s)
         self.visibility_timeout_s, self.max_receive_count = float(visibility_timeout_s), max_receive_count
         self.report_batch_item_failures, self.max_concurrency = report_batch_item_failures, max_concurrency
-        self.enabled = _check_flag("enabled", enabled)
+        self.enabled = check_flag("enabled", enabled)
+        check_flag("report_batch_item_failures", report_batch_item_failures)
         self.arn = f"arn:aws:sqs:{lab.settings.region}:{lab.settings.account_id}:{name}"
         self.uuid = str(uuid.uuid4())  # the event source mapping's
         self._visible: collections.deque[_Message] = collections.deque()
@@ -126,11 +126,16 @@ class SqsQueue:
         return self.send_batch([body], message_attributes=message_attributes)[0]
 
     def send_batch(self, bodies: Iterable[Any], *, message_attributes: Mapping[str, Any] | None = None) -> list[str]:
+        """Send messages (each str, or JSON for other values) with the same attributes; returns their ids. Each
+        is checked as SQS checks it (``ConfigError``: a character SQS does not allow, over 1 MiB); none is sent
+        unless all pass."""
         now = time.time()
+        attributes = dict(message_attributes or {})
         messages = [
-            _Message(str(uuid.uuid4()), b if isinstance(b, str) else json.dumps(b), dict(message_attributes or {}), now)
-            for b in bodies
+            _Message(str(uuid.uuid4()), b if isinstance(b, str) else json.dumps(b), attributes, now) for b in bodies
         ]
+        for m in messages:
+            check_message(m.body, attributes)
         self._on_loop(self._accept, messages)
         return [m.id for m in messages]
 
@@ -157,23 +162,11 @@ class SqsQueue:
     def update(self, **options: Any) -> None:
         """Change the mapping's ``batch_size``, ``batching_window_s``, ``max_concurrency``,
         ``report_batch_item_failures`` or ``enabled`` (False pauses delivery; batches in flight end as they do)."""
-        allowed = ("batch_size", "batching_window_s", "max_concurrency", "report_batch_item_failures", "enabled")
-        unknown = sorted(set(options) - set(allowed))
+        unknown = sorted(set(options) - set(UPDATABLE))
         if unknown:
-            raise ConfigError(f"invalid option: {unknown[0]!r} cannot be updated; expected one of {list(allowed)}")
-        merged = {**self.settings(), **options}
-        _validate(
-            self.name,
-            merged["batch_size"],
-            merged["batching_window_s"],
-            self.visibility_timeout_s,
-            self.max_receive_count,
-            merged["max_concurrency"],
-            0.0,
-        )
-        for flag in ("report_batch_item_failures", "enabled"):
-            _check_flag(flag, merged[flag])
-        self._on_loop(self._apply, {k: merged[k] for k in allowed})
+            raise ConfigError(f"invalid option: {unknown[0]!r} cannot be updated; expected one of {list(UPDATABLE)}")
+        self._merged(options)  # refused here, on the caller's thread, if bad
+        self._on_loop(self._update, dict(options))
 
     def wait_until_empty(self, timeout_s: float = 60.0) -> None:
         """Block until no message is visible or in flight (deleted or dead-lettered); TimeoutError after
@@ -218,6 +211,19 @@ class SqsQueue:
             **{k: self._counts[k] for k in ("sent", "deleted", "batches", "receives", "throttled")},
         }
 
+    def _merged(self, options: dict[str, Any]) -> dict[str, Any]:
+        """The updatable settings with ``options`` merged in, checked."""
+        merged = {**{k: getattr(self, k) for k in UPDATABLE}, **options}
+        validate(self.name, merged["batch_size"], merged["batching_window_s"], self.visibility_timeout_s,
+                 self.max_receive_count, merged["max_concurrency"], 0.0)  # fmt: skip
+        for flag in ("report_batch_item_failures", "enabled"):
+            check_flag(flag, merged[flag])
+        return merged
+
+    def _update(self, options: dict[str, Any]) -> None:
+        """Merge the changed settings into the current ones here on the loop, so concurrent updates all hold."""
+        self._apply(self._merged(options))
+
     def _apply(self, options: dict[str, Any]) -> None:
         for name, value in options.items():
             setattr(self, name, float(value) if name == "batching_window_s" else value)
@@ -256,49 +262,52 @@ class SqsQueue:
         self._window, self._window_due = None, True
         self._pump()
 
-    def _take(self) -> list[_Message]:
-        batch: list[_Message] = []
-        size = 0
+    def _take(self) -> list[tuple[_Message, dict[str, Any]]]:
+        """The next batch and each message's record: up to ``batch_size`` messages whose payload
+        (``encode_batch``, counted exactly as it is sent) is at most the 6 MB invoke limit; at least one."""
+        batch: list[tuple[_Message, dict[str, Any]]] = []
+        size, now = BATCH_ENVELOPE, time.time()
         while self._visible and len(batch) < self.batch_size:
-            cost = len(self._visible[0].body.encode()) + _RECORD_OVERHEAD
+            m = self._visible[0]
+            receipt = base64.b64encode(os.urandom(48)).decode()
+            record = self._record(m, m.receives + 1, m.first_received_at or now, receipt)
+            cost = event_size(record) + (BATCH_SEPARATOR if batch else 0)
             if batch and size + cost > runtime_api.MAX_REQUEST_BYTES:
                 break
             size += cost
-            batch.append(self._visible.popleft())
+            self._visible.popleft()
+            m.receives, m.first_received_at, m.receipt = m.receives + 1, m.first_received_at or now, receipt
+            batch.append((m, record))
         return batch
 
-    def _deliver(self, batch: list[_Message]) -> bool:
-        """Invoke the function with ``batch``; False if the invoke was refused (throttled)."""
-        now = time.time()
-        region, account = self._lab.settings.region, self._lab.settings.account_id
-        records = []
+    def _record(self, m: _Message, receives: int, first_received_at: float, receipt: str) -> dict[str, Any]:
+        account = self._lab.settings.account_id
+        return events.sqs_record(
+            m.body,
+            message_id=m.id,
+            receipt_handle=receipt,
+            receive_count=receives,
+            sent_at=m.sent_at,
+            first_received_at=first_received_at,
+            message_attributes=m.attributes,
+            queue=self.name,
+            sender_id=account,
+            account_id=account,
+            region=self._lab.settings.region,
+        )
+
+    def _deliver(self, taken: list[tuple[_Message, dict[str, Any]]]) -> bool:
+        """Invoke the function with the ``taken`` batch; False if the invoke was refused (throttled)."""
+        batch = [m for m, _ in taken]
         for m in batch:
-            m.receives += 1
-            m.first_received_at = m.first_received_at or now
-            m.receipt = base64.b64encode(os.urandom(48)).decode()
             self._in_flight[m.id] = m
-            records.append(
-                events.sqs_record(
-                    m.body,
-                    message_id=m.id,
-                    receipt_handle=m.receipt,
-                    receive_count=m.receives,
-                    sent_at=m.sent_at,
-                    first_received_at=m.first_received_at,
-                    message_attributes=m.attributes,
-                    queue=self.name,
-                    sender_id=account,
-                    account_id=account,
-                    region=region,
-                )
-            )
         receipts = [(m, m.receipt) for m in batch]
         handle = self._loop.call_later(self.visibility_timeout_s, self._visibility_expired, receipts)
         self._timers.add(handle)
         self._counts["batches"] += 1
         self._counts["receives"] += len(batch)
         request_id = str(uuid.uuid4())
-        payload = json.dumps({"Records": records}).encode()
+        payload = encode_batch([record for _, record in taken])
         info = BatchInfo(self.arn, None, len(batch))
         try:
             future = self._lab.start_invoke(
@@ -361,12 +370,6 @@ class SqsQueue:
         self._pump()
 
 
-def _check_flag(name: str, value: object) -> bool:
-    if not isinstance(value, bool):
-        raise ConfigError(f"invalid {name}: {value!r}; expected True or False")
-    return value
-
-
 def _failed_ids(result: EngineResult, batch: list[str], partial: bool) -> set[str] | None:
     """The ids to retry; None means the whole batch failed."""
     if result.is_error:
@@ -391,46 +394,3 @@ def _failed_ids(result: EngineResult, batch: list[str], partial: bool) -> set[st
             return None  # malformed or unknown: the whole batch fails
         ids.add(identifier)
     return ids
-
-
-def _validate(
-    name: str,
-    batch_size: int,
-    window: float,
-    visibility: float,
-    max_receive: int | None,
-    concurrency: int,
-    function_timeout: float,
-) -> None:
-    def check(ok: bool, field: str, value: object, allowed: str) -> None:
-        if not ok:
-            raise ConfigError(f"invalid {field}: {value!r}; expected {allowed}")
-
-    check(
-        isinstance(name, str) and 0 < len(name) <= 80 and all(c.isalnum() or c in "-_" for c in name),
-        "name",
-        name,
-        "1-80 letters, digits, '-' or '_'",
-    )
-    check(isinstance(batch_size, int) and 1 <= batch_size <= 10_000, "batch_size", batch_size, "1 to 10000")
-    check(0 <= window <= 300, "batching_window_s", window, "0 to 300 seconds")
-    check(
-        batch_size <= 10 or window >= 1,
-        "batching_window_s",
-        window,
-        "at least 1 second when batch_size is over 10 (as Lambda requires)",
-    )
-    check(visibility > 0, "visibility_timeout_s", visibility, "seconds > 0")
-    check(
-        visibility >= function_timeout,
-        "visibility_timeout_s",
-        visibility,
-        f"at least the function's timeout ({function_timeout} s), as Lambda requires",
-    )
-    check(
-        max_receive is None or (isinstance(max_receive, int) and max_receive >= 1),
-        "max_receive_count",
-        max_receive,
-        "None (no dead-letter queue) or a whole number >= 1",
-    )
-    check(isinstance(concurrency, int) and 2 <= concurrency <= 1000, "max_concurrency", concurrency, "2 to 1000")

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from lambdalab.core import runtime_api
-from lambdalab.endpoint import api_events, api_routes, template_globals
+from lambdalab.endpoint import api_events, api_routes, invoke, template_globals
 from lambdalab.endpoint.guard import BODY_TIMEOUT_S
 from lambdalab.endpoint.listening import http_url, listen
 from lambdalab.endpoint.server import Endpoint
@@ -39,7 +39,6 @@ if TYPE_CHECKING:
     from lambdalab.api import Lab
 
 DEFAULT_PORT = 3000  # sam local start-api's
-_SLACK_S = 30.0
 _FUNCTION_TYPES = ("AWS::Serverless::Function",)
 
 
@@ -154,7 +153,7 @@ class ApiServer:
             future = lab.start_invoke(
                 route.function, json.dumps(event).encode(), qualifier=route.qualifier, request_id=request_id
             )
-            limit = lab.function(route.function).config.timeout_s + settings.init_timeout_s + _SLACK_S
+            limit = invoke.answer_limit(lab, route.function)  # None: a debug function (a debugger may hold it)
             engine_result = await asyncio.wait_for(asyncio.shield(future), limit)
         except (LambdaLabError, TimeoutError) as exc:
             problem = f"{route.function}: {type(exc).__name__}: {exc}"

@@ -38,7 +38,7 @@ from lambdalab.core import runtime_api
 from lambdalab.endpoint import invoke_stream, shapes
 from lambdalab.endpoint.cors import Cors
 from lambdalab.endpoint.guard import BODY_TIMEOUT_S
-from lambdalab.endpoint.invoke import Pending, Reply
+from lambdalab.endpoint.invoke import Pending, Reply, answer_limit
 from lambdalab.endpoint.listening import close_listener, http_url, listen, open_server
 from lambdalab.errors import LambdaLabError, TooManyRequestsException
 
@@ -48,7 +48,6 @@ if TYPE_CHECKING:
     from lambdalab.results import EngineResult
 
 _TEXT_TYPES = ("text/", "json", "xml", "javascript", "x-www-form-urlencoded", "graphql", "yaml")
-_SLACK_S = 30.0
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+\Z")  # an HTTP header name (RFC 9110 token)
 _FRAMING = frozenset({"content-length", "transfer-encoding", "connection"})  # aiohttp frames the answer itself
 
@@ -215,7 +214,7 @@ class UrlRoute:
             future = lab.start_invoke(
                 listener.name, json.dumps(event).encode(), qualifier=listener.qualifier, request_id=call.request_id
             )
-            limit = lab.function(listener.name).config.timeout_s + lab.settings.init_timeout_s + _SLACK_S
+            limit = answer_limit(lab, listener.name)
         except TooManyRequestsException:
             return self.cors(call, _plain(429, "Rate Exceeded.", call.request_id, "TooManyRequestsException"))
         except LambdaLabError:
@@ -333,7 +332,7 @@ def http_response(result: EngineResult, request_id: str) -> Reply:
                 raise _BadAnswer(f"header name {key!r}")
             if key.lower() not in _FRAMING:
                 headers[key] = _text(value)
-        for cookie in answer.get("cookies") or []:
+        for cookie in _cookies(answer.get("cookies")):
             headers.add("Set-Cookie", _text(cookie))
         raw = answer.get("body")
         if raw is None:
@@ -347,6 +346,17 @@ def http_response(result: EngineResult, request_id: str) -> Reply:
     headers.setdefault("Content-Type", "application/json")
     headers["x-amzn-RequestId"] = request_id
     return Reply(status, body, headers)  # type: ignore[arg-type]
+
+
+def _cookies(value: Any) -> list[Any]:
+    """``cookies``: a list of ``Set-Cookie`` values, as Lambda documents it; a lone string is one cookie."""
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [value]
+    if not isinstance(value, list):
+        raise _BadAnswer(f"cookies {value!r}")
+    return value
 
 
 def _status(value: Any) -> int:

@@ -63,12 +63,23 @@ class Reply:
 
 
 class Pending:
-    """A synchronous invocation under way: the engine's future and how long to wait for it at most."""
+    """A synchronous invocation under way: the engine's future and how long to wait for it at most (None: no
+    limit of the endpoint's own, as for a debug function, ``answer_limit``)."""
 
     __slots__ = ("future", "limit")
 
-    def __init__(self, future: asyncio.Future[EngineResult], limit: float) -> None:
+    def __init__(self, future: asyncio.Future[EngineResult], limit: float | None) -> None:
         self.future, self.limit = future, limit
+
+
+def answer_limit(lab: Any, name: str) -> float | None:
+    """How long the endpoint waits for an invocation of ``name``: its timeout, the init timeout and slack; None
+    for a debug function, whose invoke a debugger may hold for as long as it is attached (the engine ends it
+    itself, a whole timeout after the debugger leaves: lambdalab/engine/debug.py)."""
+    config = lab.function(name).config
+    if config.debug is not False:
+        return None
+    return float(config.timeout_s + lab.settings.init_timeout_s + _SLACK_S)
 
 
 async def invoke(endpoint: Endpoint, request: web.Request) -> web.Response:
@@ -114,7 +125,7 @@ def start(endpoint: Endpoint, call: Call, payload: bytes) -> Reply | Pending:
         return Reply(202, b"", {"x-amzn-RequestId": request_id})
     client_context = _client_context(call.headers.get("X-Amz-Client-Context"))
     try:
-        limit = lab.function(name).config.timeout_s + lab.settings.init_timeout_s + _SLACK_S  # nothing started yet
+        limit = answer_limit(lab, name)  # nothing started yet
         future = lab.start_invoke(name, payload, qualifier=qualifier, client_context=client_context)
     except LambdaLabError as exc:
         raise wire.from_lab(exc) from None

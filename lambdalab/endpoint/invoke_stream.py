@@ -136,7 +136,10 @@ def url_answer(result: EngineResult) -> EngineResult:
         body = rest
         answer["statusCode"] = meta.get("statusCode", 200)
         headers = meta.get("headers")
-        answer["headers"] = {**answer["headers"], **headers} if isinstance(headers, dict) else headers
+        if isinstance(headers, dict):
+            answer["headers"] = {**answer["headers"], **headers}
+        elif headers is not None:  # not an object: the URL answers 502 (function_urls.http_response)
+            answer["headers"] = headers
         answer["cookies"] = meta.get("cookies")
     answer.update(body=base64.b64encode(body).decode(), isBase64Encoded=True)
     return dataclasses.replace(result, body=json.dumps(answer).encode())

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
@@ -341,8 +342,25 @@ async def get_provisioned_concurrency(endpoint: Endpoint, request: web.Request) 
 
 
 # -- function URLs -------------------------------------------------------------------------------
-async def create_function_url(endpoint: Endpoint, request: web.Request) -> web.Response:
+# botocore's FunctionUrlQualifier (min 1, max 128): an alias name, never a version number or $LATEST
+URL_QUALIFIER = re.compile(r"((?!^\d+$)^[0-9a-zA-Z-_]+$)")
+
+
+def url_function(endpoint: Endpoint, request: web.Request) -> tuple[str, str | None]:
+    """(name, qualifier) of a FunctionUrlConfig call: the qualifier, if any, is an alias name (Lambda's 400 else)."""
     name, qualifier = endpoint.function_name(request)
+    if qualifier is not None:
+        if len(qualifier) > 128:
+            raise wire.validation(qualifier, "qualifier", "Member must have length less than or equal to 128")
+        if URL_QUALIFIER.fullmatch(qualifier) is None:
+            raise wire.validation(
+                qualifier, "qualifier", f"Member must satisfy regular expression pattern: {URL_QUALIFIER.pattern}"
+            )
+    return name, qualifier
+
+
+async def create_function_url(endpoint: Endpoint, request: web.Request) -> web.Response:
+    name, qualifier = url_function(endpoint, request)
     _version(endpoint, name, qualifier)
     body = await _json(request)
     if (name, qualifier) in endpoint.urls:
@@ -359,7 +377,7 @@ async def create_function_url(endpoint: Endpoint, request: web.Request) -> web.R
 
 
 async def get_function_url(endpoint: Endpoint, request: web.Request) -> web.Response:
-    name, qualifier = endpoint.function_name(request)
+    name, qualifier = url_function(endpoint, request)
     existing(endpoint, name)
     listener = endpoint.urls.get((name, qualifier))
     if listener is None:
@@ -370,7 +388,7 @@ async def get_function_url(endpoint: Endpoint, request: web.Request) -> web.Resp
 
 
 async def delete_function_url(endpoint: Endpoint, request: web.Request) -> web.Response:
-    name, qualifier = endpoint.function_name(request)
+    name, qualifier = url_function(endpoint, request)
     existing(endpoint, name)
     listener = endpoint.urls.pop((name, qualifier), None)
     if listener is None:

@@ -5,11 +5,21 @@ Sources by ARN: ``arn:aws:sqs:REGION:ACCOUNT:NAME`` (``kind`` "sqs"), ``arn:aws:
 ("kinesis") and ``arn:aws:dynamodb:REGION:ACCOUNT:table/TABLE/stream/LABEL`` ("dynamodb"). The keyword options
 are those of ``lab.sqs_queue`` and ``lab.kinesis_stream`` / ``lab.dynamodb_stream`` (``lambdalab.streams``).
 
+Every field is checked against botocore's shapes before anything is made, so a mapping holds only what Lambda's
+model allows (and ListEventSourceMappings never echoes a value botocore's parser cannot read): a field of the
+wrong JSON type is Lambda's ``InvalidRequestContentException``; a number outside the model's range, a
+``FilterCriteria`` pattern over 4,096 characters or a ``DestinationArn`` off its pattern (or over 350) a
+``ValidationException``; more than 5 filters, a pattern that is not a JSON object, an ARN of another partition,
+region or account an ``InvalidParameterValueException``. A refusal names the API's field (``BatchSize``), never a
+keyword of lambdalab's Python API (``api_words``).
+
 Rules: pure; no aiohttp, no Lab calls beyond reading settings; every refusal is a ``wire.ApiError``.
 """
 
 from __future__ import annotations
 
+import json
+import math
 import re
 from typing import Any
 
@@ -23,6 +33,59 @@ _DYNAMODB = re.compile(
     r"arn:aws[a-zA-Z-]*:dynamodb:(?P<region>[^:]+):(?P<account>\d{12}):table/(?P<name>[^:/]+)/stream/(?P<label>.+)"
 )
 _OTHER_SERVICES = ("kafka", "mq", "rds", "docdb")  # event sources Lambda has and lambdalab does not serve
+PARTITION = "aws"  # the Lab's ARNs are all arn:aws:...
+# botocore's DestinationArn (min 0, max 350), matched whole as Lambda matches it
+_DESTINATION = re.compile(
+    r"$|kafka://([^.]([a-zA-Z0-9\-_.]{0,248}))|arn:(aws[a-zA-Z0-9-]*):([a-zA-Z0-9\-])+:((eusc-)?[a-z]{2}((-gov)|"
+    r"(-iso([a-z]?)))?-[a-z]+-\d{1})?:(\d{12})?:(.*)"
+)
+DESTINATION_MAX = 350
+PATTERN_MAX = 4096  # botocore's Pattern
+MAX_FILTERS = 5  # Lambda's quota of filters per event source mapping
+# botocore's integer ranges of CreateEventSourceMapping (field: (min, max))
+_RANGES = {
+    "BatchSize": (1, 10_000),
+    "MaximumBatchingWindowInSeconds": (0, 300),
+    "ParallelizationFactor": (1, 10),
+    "MaximumRecordAgeInSeconds": (-1, 604_800),
+    "MaximumRetryAttempts": (-1, 10_000),
+    "TumblingWindowInSeconds": (0, 900),
+    "MaximumConcurrency": (2, 1000),
+}
+# lambdalab's keyword -> the API's field, for a source's own refusals (``api_words``)
+_FIELDS = {
+    "batch_size": "BatchSize",
+    "batching_window_s": "MaximumBatchingWindowInSeconds",
+    "starting_position_timestamp": "StartingPositionTimestamp",
+    "starting_position": "StartingPosition",
+    "bisect_batch_on_function_error": "BisectBatchOnFunctionError",
+    "maximum_retry_attempts": "MaximumRetryAttempts",
+    "maximum_record_age_s": "MaximumRecordAgeInSeconds",
+    "report_batch_item_failures": "FunctionResponseTypes",
+    "parallelization_factor": "ParallelizationFactor",
+    "max_concurrency": "ScalingConfig.MaximumConcurrency",
+    "on_failure": "DestinationConfig.OnFailure.Destination",
+}
+_KEYWORD = re.compile(r"\b(" + "|".join(sorted(_FIELDS, key=len, reverse=True)) + r")\b")
+
+
+def api_words(message: str) -> str:
+    """A source's refusal (``invalid batch_size: 0; ...``) in the API's words (``invalid BatchSize: 0; ...``)."""
+    return _KEYWORD.sub(lambda m: _FIELDS[m.group(1)], message)
+
+
+def _malformed(field: str, expected: str) -> wire.ApiError:
+    """A field of the wrong JSON type, as Lambda answers a body its model cannot read."""
+    return wire.ApiError(
+        400,
+        "InvalidRequestContentException",
+        f"Could not parse request body into json: Could not parse payload into json: {field} must be {expected}",
+    )
+
+
+def _camel(field: str) -> str:
+    return field[0].lower() + field[1:]
+
 
 # request field -> (keyword, the kinds that take it)
 _STREAM_ONLY = {
@@ -42,9 +105,10 @@ def parse_arn(arn: Any, region: str, account: str) -> tuple[str, str, str | None
         match = pattern.fullmatch(arn)
         if match is None:
             continue
-        if match.group("region") != region or match.group("account") != account:
+        if arn.split(":")[1] != PARTITION or match.group("region") != region or match.group("account") != account:
             raise wire.invalid(
-                f"lambdalab serves event sources of its own account and region ({account}, {region}) only: {arn}"
+                f"lambdalab serves event sources of its own account and region ({account}, {region}, partition "
+                f"{PARTITION}) only: {arn}"
             )
         return kind, match.group("name"), match.groupdict().get("label")
     service = arn.split(":")[2] if arn.count(":") >= 5 else ""
@@ -58,7 +122,12 @@ def _whole(body: dict[str, Any], field: str) -> int | None:
     if value is None:
         return None
     if not isinstance(value, int) or isinstance(value, bool):
-        raise wire.invalid(f"{field} must be a whole number")
+        raise _malformed(field, "a whole number")
+    low, high = _RANGES.get(field, (None, None))
+    if low is not None and value < low:
+        raise wire.validation(str(value), _camel(field), f"Member must have value greater than or equal to {low}")
+    if high is not None and value > high:
+        raise wire.validation(str(value), _camel(field), f"Member must have value less than or equal to {high}")
     return value
 
 
@@ -67,13 +136,74 @@ def _flag(body: dict[str, Any], field: str) -> bool | None:
     if value is None:
         return None
     if not isinstance(value, bool):
-        raise wire.invalid(f"{field} must be true or false")
+        raise _malformed(field, "true or false")
     return value
+
+
+def filter_criteria(raw: Any) -> dict[str, Any] | None:
+    """``FilterCriteria`` as botocore's shape allows it ({"Filters": [{"Pattern": str <= 4096}, ...]}, 5 at most,
+    each pattern a JSON object as Lambda requires), or None for none; kept, not applied."""
+    if raw is None:
+        return None
+    if not isinstance(raw, dict) or set(raw) - {"Filters"}:
+        raise _malformed("FilterCriteria", "an object with Filters")
+    filters = raw.get("Filters")
+    if filters is None:
+        return {}
+    if not isinstance(filters, list) or not all(isinstance(f, dict) and not set(f) - {"Pattern"} for f in filters):
+        raise _malformed("FilterCriteria.Filters", "a list of objects with a Pattern")
+    if len(filters) > MAX_FILTERS:
+        raise wire.invalid(f"The number of filters ({len(filters)}) exceeds the maximum of {MAX_FILTERS} per event "
+                           "source mapping.")  # fmt: skip
+    for index, entry in enumerate(filters, 1):
+        pattern = entry.get("Pattern")
+        if pattern is None:
+            continue
+        if not isinstance(pattern, str):
+            raise _malformed("FilterCriteria.Filters.Pattern", "a string")
+        if len(pattern) > PATTERN_MAX:
+            raise wire.validation(pattern[:64] + "...", f"filterCriteria.filters.{index}.member.pattern",
+                                  f"Member must have length less than or equal to {PATTERN_MAX}")  # fmt: skip
+        try:
+            parsed = json.loads(pattern)
+        except (ValueError, RecursionError):
+            parsed = None
+        if not isinstance(parsed, dict):
+            raise wire.invalid("Invalid filter pattern definition.")
+    return {"Filters": [dict(f) for f in filters]}
+
+
+def destination_config(raw: Any) -> dict[str, str | None]:
+    """``DestinationConfig`` as botocore's shape allows it: {"OnSuccess"|"OnFailure": {"Destination": ARN}};
+    (kind -> destination ARN or None)."""
+    if not isinstance(raw, dict) or set(raw) - {"OnSuccess", "OnFailure"}:
+        raise _malformed("DestinationConfig", "an object with OnSuccess and OnFailure")
+    out: dict[str, str | None] = {}
+    for kind in ("OnSuccess", "OnFailure"):
+        entry = raw.get(kind)
+        if entry is None:
+            continue
+        if not isinstance(entry, dict) or set(entry) - {"Destination"}:
+            raise _malformed(f"DestinationConfig.{kind}", "an object with a Destination")
+        target = entry.get("Destination")
+        if target is not None and not isinstance(target, str):
+            raise _malformed(f"DestinationConfig.{kind}.Destination", "a string")
+        field = f"destinationConfig.{_camel(kind)}.destination"
+        if target is not None and len(target) > DESTINATION_MAX:
+            raise wire.validation(target[:64] + "...", field,
+                                  f"Member must have length less than or equal to {DESTINATION_MAX}")  # fmt: skip
+        if target is not None and _DESTINATION.fullmatch(target) is None:
+            raise wire.validation(target, field, f"Member must satisfy regular expression pattern: "
+                                  f"{_DESTINATION.pattern}")  # fmt: skip
+        out[kind] = target or None
+    return out
 
 
 def options(kind: str, body: dict[str, Any], *, create: bool) -> dict[str, Any]:
     """The source's keyword options a Create or Update body asks for (only what it gives)."""
     out: dict[str, Any] = {}
+    filter_criteria(body.get("FilterCriteria"))
+    _whole(body, "TumblingWindowInSeconds")
     batch = _whole(body, "BatchSize")
     if batch is not None:
         out["batch_size"] = batch
@@ -106,7 +236,7 @@ def _sqs_options(body: dict[str, Any], out: dict[str, Any], *, create: bool) -> 
     scaling = body.get("ScalingConfig")
     if scaling is not None:
         if not isinstance(scaling, dict):
-            raise wire.invalid("ScalingConfig must be an object")
+            raise _malformed("ScalingConfig", "an object")
         concurrency = _whole(scaling, "MaximumConcurrency")
         if concurrency is not None:
             out["max_concurrency"] = concurrency
@@ -135,7 +265,13 @@ def _stream_options(kind: str, body: dict[str, Any], out: dict[str, Any], *, cre
             stamp = body.get("StartingPositionTimestamp")
             if not isinstance(stamp, (int, float)) or isinstance(stamp, bool):
                 raise wire.invalid("StartingPositionTimestamp is required with StartingPosition AT_TIMESTAMP.")
-            out["starting_position_timestamp"] = float(stamp)
+            try:
+                seconds = float(stamp)  # a JSON integer of 4,000 digits does not fit a float
+            except OverflowError:
+                seconds = math.inf
+            if not math.isfinite(seconds) or seconds < 0:
+                raise wire.invalid(f"StartingPositionTimestamp {str(stamp)[:32]} is not a time.")
+            out["starting_position_timestamp"] = seconds
     if body.get("ScalingConfig") is not None:
         raise wire.invalid("Unsupported ScalingConfig parameter for given event source mapping type.")
     for field, keyword in _STREAM_ONLY.items():
@@ -144,12 +280,10 @@ def _stream_options(kind: str, body: dict[str, Any], out: dict[str, Any], *, cre
             out[keyword] = value
     destinations = body.get("DestinationConfig")
     if destinations is not None:
-        if not isinstance(destinations, dict):
-            raise wire.invalid("DestinationConfig must be an object")
-        if (destinations.get("OnSuccess") or {}).get("Destination"):
+        targets = destination_config(destinations)
+        if targets.get("OnSuccess"):
             raise wire.invalid("Unsupported DestinationConfig parameter for given event source mapping type.")
-        target = (destinations.get("OnFailure") or {}).get("Destination")
-        out["on_failure"] = target or None
+        out["on_failure"] = targets.get("OnFailure")
 
 
 def check_sqs_batch(settings: dict[str, Any]) -> None:
@@ -170,7 +304,7 @@ def configuration(
     last_modified: float,
     state: str,
     mapping_arn: str,
-    processed: bool,
+    last_result: str | None,
     filters: Any = None,
 ) -> dict[str, Any]:
     """An ``EventSourceMappingConfiguration`` as Lambda answers it for that kind of source."""
@@ -189,7 +323,7 @@ def configuration(
     out["FunctionArn"] = function_arn
     out["LastModified"] = last_modified
     if kind != SQS:
-        out["LastProcessingResult"] = "OK" if processed else "No records processed"
+        out["LastProcessingResult"] = last_result or "No records processed"
     out["State"] = state
     out["StateTransitionReason"] = "USER_INITIATED" if kind == SQS else "User action"
     if kind == SQS:

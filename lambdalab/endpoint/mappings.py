@@ -21,6 +21,7 @@ from lambdalab import streams
 from lambdalab.endpoint import mapping_shapes, wire
 from lambdalab.endpoint.declared import declared
 from lambdalab.endpoint.mapping_shapes import DYNAMODB, KINESIS, SQS
+from lambdalab.errors import ConfigError
 
 if TYPE_CHECKING:
     from lambdalab.api import Lab
@@ -56,9 +57,17 @@ def _settings(source: Any) -> dict[str, Any]:
     return dict(source.settings())
 
 
-def _processed(source: Any) -> bool:
-    """A stream mapping has delivered a batch (Lambda's ``LastProcessingResult`` then reads ``OK``)."""
-    return bool(source.statistics().get("batches"))
+FAILED = "PROBLEM: Function call failed"
+
+
+def _last_result(source: Any) -> str | None:
+    """A stream mapping's ``LastProcessingResult``: ``OK`` when the last batch that finished succeeded (wholly or
+    in part: ``ReportBatchItemFailures``), ``PROBLEM: Function call failed`` when it failed; None before any."""
+    frame = source.batches()
+    done = frame[frame["outcome"].isin(("success", "partial", "error"))]
+    if done.empty:
+        return None
+    return FAILED if done["outcome"].iloc[-1] == "error" else "OK"
 
 
 def configuration(lab: Lab, source: Any, state: str | None = None) -> dict[str, Any]:
@@ -77,7 +86,7 @@ def configuration(lab: Lab, source: Any, state: str | None = None) -> dict[str, 
         last_modified=kept.last_modified,
         state=state,
         mapping_arn=f"arn:aws:lambda:{region}:{account}:event-source-mapping:{source.uuid}",
-        processed=kind != SQS and _processed(source),
+        last_result=None if kind == SQS else _last_result(source),
         filters=kept.filters,
     )
 
@@ -151,8 +160,11 @@ def create(lab: Lab, body: dict[str, Any]) -> Any:
     else:
         make = lab.dynamodb_stream
         own.setdefault("stream_label", label)  # the ARN asked for is the stream's
-    source = make(source_name, name, qualifier=qualifier, **own, **options)
-    _KEPT[source] = _Kept(time.time(), body.get("FilterCriteria"))
+    try:
+        source = make(source_name, name, qualifier=qualifier, **own, **options)
+    except ConfigError as exc:  # a setting the source refuses: in the API's words
+        raise wire.invalid(mapping_shapes.api_words(str(exc))) from None
+    _KEPT[source] = _Kept(time.time(), mapping_shapes.filter_criteria(body.get("FilterCriteria")))
     return source
 
 
@@ -189,10 +201,13 @@ def change(lab: Lab, mapping: str, body: dict[str, Any]) -> Any:
     if kind == SQS:
         mapping_shapes.check_sqs_batch({**_settings(source), **options})
     if options:
-        source.update(**options)
+        try:
+            source.update(**options)
+        except ConfigError as exc:
+            raise wire.invalid(mapping_shapes.api_words(str(exc))) from None
     kept = _kept(source)
     if "FilterCriteria" in body:
-        kept.filters = body.get("FilterCriteria") or None
+        kept.filters = mapping_shapes.filter_criteria(body.get("FilterCriteria")) or None
     kept.last_modified = time.time()
     return source
 

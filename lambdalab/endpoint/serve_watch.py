@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from lambdalab.config import RESERVED_ENV_VARS
 from lambdalab.downstream import overrides_for, template_functions
-from lambdalab.endpoint import template_globals, template_sources
+from lambdalab.endpoint import template_globals, template_sources, template_urls
 from lambdalab.endpoint.template_values import MAPPINGS, UNRESOLVED, Skip, resolve
 from lambdalab.watch import Watcher
 
@@ -33,6 +33,8 @@ if TYPE_CHECKING:
     from lambdalab.function import Function
 
 TEMPLATE_NAMES = ("template.yaml", "template.yml", "template.json")
+# settings a template does not give: serve's own (--debug-port) stay as they are across template reloads
+_NOT_FROM_TEMPLATE = frozenset({"name", "debug"})
 Say = Callable[[str], Any]
 
 
@@ -209,8 +211,11 @@ def _reload_template(
         new_names, notes = load_template(scratch, template)
         if env_file is not None:
             apply_env_vars(scratch, new_names, env_file, template)
+        declared_urls = template_urls.registry_of(scratch).specs
+        untrue = {_waiting_note(spec) for spec in declared_urls.values()}  # the scratch Lab never serves
         for note in notes:
-            say(f"lambdalab: {note}")
+            if note not in untrue:
+                say(f"lambdalab: {note}")
         aliases = template_view(lab, template).aliases
         for name in sorted(set(new_names) - set(names)):
             say(f"lambdalab: {name} is new in {template.name}: restart lambdalab serve to serve it")
@@ -222,7 +227,7 @@ def _reload_template(
             changes = {
                 f.name: getattr(new.config, f.name)
                 for f in dataclasses.fields(new.config)
-                if f.name != "name" and getattr(new.config, f.name) != getattr(old.config, f.name)
+                if f.name not in _NOT_FROM_TEMPLATE and getattr(new.config, f.name) != getattr(old.config, f.name)
             }
             # the code as the template now names it: its folder or file, or (inline code) what the scratch Lab wrote
             source = new.source_path or new.version_info().code_folder
@@ -237,6 +242,59 @@ def _reload_template(
                 old.source_path = new.source_path
             what = ", ".join(sorted(changes)) or "code"
             say(f"lambdalab: reloaded {name} from {template.name} ({what}; code {old.code_sha[:12]}{published})")
+        _reload_urls(lab, names, declared_urls, template, say)
         if failed:
             raise failed[0]  # the watcher keeps it in its errors
         return aliases
+
+
+def _waiting_note(spec: template_urls.UrlSpec) -> str:
+    """The note ``template_urls.add`` writes for a URL kept until the Lab serves."""
+    return (
+        f"{spec.logical_id}: function URL for {spec.target} ({template_urls.describe(spec)}), made once the Lab serves"
+    )
+
+
+def _url_settings(spec: template_urls.UrlSpec) -> tuple[Any, ...]:
+    cors = spec.cors
+    allowed: tuple[Any, ...] | None = None
+    if cors is not None:
+        allowed = (cors.allow_origins, cors.allow_methods, cors.allow_headers, cors.expose_headers)
+        allowed += (cors.max_age, cors.allow_credentials)
+    return (spec.auth_type, spec.invoke_mode, allowed)
+
+
+def _reload_urls(
+    lab: Lab,
+    names: list[str],
+    declared: dict[tuple[str, str | None], template_urls.UrlSpec],
+    template: Path,
+    say: Say,
+) -> None:
+    """The template's function URLs as they are now, for the served functions: a URL whose settings changed
+    takes them (the same URL), a new one is made (once the Lab serves), one no longer declared stays until a
+    restart."""
+    registry = template_urls.registry_of(lab)
+    for key, spec in registry.specs.items():
+        if key not in declared:
+            say(
+                f"lambdalab: {spec.logical_id}: function URL for {spec.target} is no longer in {template.name}: "
+                "still served until a restart"
+            )
+    changed = [
+        spec
+        for key, spec in declared.items()
+        if spec.name in names
+        and (key not in registry.specs or _url_settings(registry.specs[key]) != _url_settings(spec))
+    ]
+    if not changed:
+        return
+    for spec in changed:
+        registry.specs[(spec.name, spec.qualifier)] = spec
+    registry.waiting.extend(changed)
+    if template_urls.endpoint_of(lab) is None:
+        for spec in changed:
+            say(f"lambdalab: {_waiting_note(spec)}")
+        return
+    for spec, url in template_urls.make(lab):
+        say(f"lambdalab: {spec.logical_id}: function URL {url} for {spec.target} ({template_urls.describe(spec)})")

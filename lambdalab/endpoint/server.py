@@ -214,7 +214,8 @@ class Endpoint:
         return await asyncio.get_running_loop().run_in_executor(self._worker, lambda: fn(*args, **kwargs))
 
     def _bind(self, handler: Handler) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
-        refusal, json_api = self.guard.refusal, handler is not invoke.invoke  # Invoke's body is the caller's bytes
+        refusal = self.guard.refusal
+        json_api = handler not in (invoke.invoke, invoke_stream.invoke_with_response_stream)  # the caller's bytes
 
         async def bound(request: web.Request) -> web.StreamResponse:
             why = refusal(request.headers, json_api=json_api)

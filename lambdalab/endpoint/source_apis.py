@@ -10,7 +10,12 @@ operation answers 400 ``UnknownOperationException``. Any other target goes on to
 (``logs_api.handle``), which answers 501 for one it does not know either.
 
 Errors are each service's: 400 and ``{"__type": ..., "message": ...}`` (SQS adds ``x-amzn-query-error``, from
-which botocore takes the code its modelled exceptions use).
+which botocore takes the code its modelled exceptions use). A request of the wrong shape (a string where a list
+belongs, what botocore's serializer never sends) is each service's ``SerializationException`` (SQS:
+``InvalidParameterValue``), a body over the endpoint's limit a 413 in the same shape: never a 500. SQS messages
+are at most 1 MiB (1,048,576 bytes: body, attribute names, types and values), a batch too. DynamoDB items are
+checked and kept as DynamoDB keeps them (``attribute_values.py``) and handed to the table's stream as typed JSON
+(``put_typed_item`` / ``delete_typed_item``), so the images carry exactly what DynamoDB would store.
 
 Rules: the sources' blocking calls run on the endpoint's worker thread.
 """
@@ -22,13 +27,12 @@ import binascii
 import hashlib
 import json
 from collections.abc import Callable
-from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
 from lambdalab import events, streams
-from lambdalab.endpoint import logs_api, wire
+from lambdalab.endpoint import attribute_values, logs_api, wire
 from lambdalab.errors import LambdaLabError
 
 if TYPE_CHECKING:
@@ -36,33 +40,49 @@ if TYPE_CHECKING:
     from lambdalab.endpoint.server import Endpoint
 
 Params = dict[str, Any]
+SQS_MAX_MESSAGE_BYTES = 1_048_576  # SendMessage's MessageBody and attributes; SendMessageBatch's entries together
+SQS_MAX_ATTRIBUTES = 10
 
 
 class ServiceError(Exception):
-    def __init__(self, code: str, message: str, *, query_code: str | None = None) -> None:
+    def __init__(self, code: str, message: str, *, query_code: str | None = None, status: int = 400) -> None:
         super().__init__(message)
-        self.code, self.message, self.query_code = code, message, query_code
+        self.code, self.message, self.query_code, self.status = code, message, query_code, status
 
 
 def _source(lab: Lab, kind: str, name: str | None, arn: str | None) -> Any:
     for source in streams.sources(lab):
         if str(source.arn).split(":")[2] != kind:
             continue
-        if (arn and (source.arn == arn or str(source.arn).split("/stream/")[0] == arn)) or source.name == name:
+        if (arn and (source.arn == arn or str(source.arn).split("/stream/")[0] == arn)) or getattr(
+            source, "name", None
+        ) == name:
             return source
     return None
 
 
 def _blob(raw: Any, field: str) -> bytes:
+    if not isinstance(raw, str):
+        raise ServiceError("SerializationException", f"{field} must be a base64 string")
     try:
-        return base64.b64decode(str(raw), validate=True)
+        return base64.b64decode(raw, validate=True)
     except (binascii.Error, ValueError):
         raise ServiceError("SerializationException", f"{field} is not valid base64") from None
 
 
+def _text(params: Params, field: str, *, default: str | None = None) -> str | None:
+    """A string field (absent: ``default``); ``SerializationException`` for another JSON type."""
+    raw = params.get(field)
+    if raw is None:
+        return default
+    if not isinstance(raw, str):
+        raise ServiceError("SerializationException", f"{field} must be a string")
+    return raw
+
+
 # -- Kinesis -----------------------------------------------------------------------------------------
 def _stream(lab: Lab, params: Params) -> Any:
-    name, arn = params.get("StreamName"), params.get("StreamARN")
+    name, arn = _text(params, "StreamName"), _text(params, "StreamARN")
     found = _source(lab, "kinesis", name, arn)
     if found is None:
         shown = name or str(arn).rsplit("/", 1)[-1]
@@ -74,19 +94,33 @@ def _stream(lab: Lab, params: Params) -> Any:
 
 def _put_record(lab: Lab, params: Params) -> Params:
     stream = _stream(lab, params)
-    data = _blob(params.get("Data", ""), "Data")
-    out = stream.put_record(data, str(params.get("PartitionKey", "")), explicit_hash_key=params.get("ExplicitHashKey"))
+    record = _record(params)
+    out = stream.put_record(record["Data"], record["PartitionKey"], explicit_hash_key=record.get("ExplicitHashKey"))
     return {"ShardId": out["ShardId"], "SequenceNumber": out["SequenceNumber"]}
+
+
+def _record(entry: Any) -> Params:
+    """One PutRecord(s) entry as the stream takes it (``SerializationException`` for JSON of another shape)."""
+    if not isinstance(entry, dict):
+        raise ServiceError("SerializationException", "Each entry of Records must be a JSON object")
+    out: Params = {
+        "Data": _blob(entry.get("Data", ""), "Data"),
+        "PartitionKey": _text(entry, "PartitionKey", default=""),
+    }
+    hash_key = _text(entry, "ExplicitHashKey")
+    if hash_key:
+        out["ExplicitHashKey"] = hash_key
+    return out
 
 
 def _put_records(lab: Lab, params: Params) -> Params:
     stream = _stream(lab, params)
-    entries = params.get("Records") or []
-    records = [
-        {"Data": _blob(e.get("Data", ""), "Data"), "PartitionKey": str(e.get("PartitionKey", ""))}
-        | ({"ExplicitHashKey": e["ExplicitHashKey"]} if e.get("ExplicitHashKey") else {})
-        for e in entries
-    ]
+    entries = params.get("Records")
+    if entries is None:
+        entries = []
+    if not isinstance(entries, list):
+        raise ServiceError("SerializationException", "Records must be a JSON array")
+    records = [_record(e) for e in entries]
     put = stream.put_records(records)
     return {
         "FailedRecordCount": 0,
@@ -98,8 +132,15 @@ def _put_records(lab: Lab, params: Params) -> Params:
 _NO_QUEUE = ("QueueDoesNotExist", "The specified queue does not exist.", "AWS.SimpleQueueService.NonExistentQueue")
 
 
+def _invalid(message: str) -> ServiceError:
+    return ServiceError("InvalidParameterValue", message, query_code="InvalidParameterValue")
+
+
 def _queue(lab: Lab, params: Params) -> Any:
-    name = str(params.get("QueueUrl") or params.get("QueueName") or "").rstrip("/").rsplit("/", 1)[-1]
+    raw = params.get("QueueUrl") or params.get("QueueName") or ""
+    if not isinstance(raw, str):
+        raise _invalid("QueueUrl must be a string")
+    name = raw.rstrip("/").rsplit("/", 1)[-1]
     found = _source(lab, "sqs", name, None)
     if found is None:
         code, message, query = _NO_QUEUE
@@ -107,22 +148,53 @@ def _queue(lab: Lab, params: Params) -> Any:
     return found
 
 
-def _attributes(raw: Any) -> dict[str, Any]:
-    """SendMessage's ``MessageAttributes`` in the shape the local queue (and Lambda's record) carries them."""
+def _attributes(raw: Any) -> tuple[dict[str, Any], int]:
+    """SendMessage's ``MessageAttributes`` in the shape the local queue (and Lambda's record) carries them, and
+    their size as SQS counts it (names, types and values)."""
+    if raw is None:
+        return {}, 0
+    if not isinstance(raw, dict):
+        raise _invalid("MessageAttributes must be a map of attribute names to MessageAttributeValue objects")
+    if len(raw) > SQS_MAX_ATTRIBUTES:
+        raise _invalid(f"Number of message attributes [{len(raw)}] exceeds the allowed maximum [{SQS_MAX_ATTRIBUTES}].")
     out: dict[str, Any] = {}
-    for name, attr in (raw or {}).items():
-        kind = str(attr.get("DataType", "String"))
-        if "BinaryValue" in attr:
+    size = 0
+    for name, attr in raw.items():
+        if not isinstance(attr, dict):
+            raise _invalid(f"The message attribute '{name}' must be a MessageAttributeValue object.")
+        kind = attr.get("DataType")
+        if not isinstance(kind, str) or not kind:
+            raise _invalid(f"The message attribute '{name}' must contain non-empty message attribute type.")
+        if attr.get("BinaryValue") is not None:
+            size += len(_blob(attr["BinaryValue"], f"MessageAttributes.{name}.BinaryValue"))
             out[name] = {"binaryValue": attr["BinaryValue"], "dataType": kind}
         else:
-            out[name] = {"stringValue": str(attr.get("StringValue", "")), "dataType": kind}
-    return out
+            text = attr.get("StringValue")
+            if not isinstance(text, str) or not text:
+                raise _invalid(
+                    f"The message attribute '{name}' must contain non-empty message attribute value for message "
+                    f"attribute type '{kind}'."
+                )
+            size += len(text.encode("utf-8", "surrogatepass"))
+            out[name] = {"stringValue": text, "dataType": kind}
+        size += len(name.encode("utf-8", "surrogatepass")) + len(kind.encode("utf-8", "surrogatepass"))
+    return out, size
 
 
-def _sent(queue: Any, body: Any, attributes: Any) -> Params:
+def _message(body: Any, attributes: Any) -> tuple[str, dict[str, Any], int]:
+    """(body, attributes, size) of one message, checked as SQS checks it (1 MiB at most)."""
     if not isinstance(body, str) or not body:
         raise ServiceError("InvalidParameterValue", "The request must contain the parameter MessageBody.")
-    shaped = _attributes(attributes)
+    shaped, size = _attributes(attributes)
+    size += len(body.encode("utf-8", "surrogatepass"))
+    if size > SQS_MAX_MESSAGE_BYTES:
+        raise _invalid(
+            f"One or more parameters are invalid. Reason: Message must be shorter than {SQS_MAX_MESSAGE_BYTES} bytes."
+        )
+    return body, shaped, size
+
+
+def _sent(queue: Any, body: str, shaped: dict[str, Any]) -> Params:
     message_id = queue.send(body, message_attributes=shaped)
     out = {"MD5OfMessageBody": hashlib.md5(body.encode()).hexdigest(), "MessageId": message_id}
     if shaped:
@@ -136,12 +208,16 @@ def _get_queue_url(lab: Lab, params: Params) -> Params:
 
 
 def _send_message(lab: Lab, params: Params) -> Params:
-    return _sent(_queue(lab, params), params.get("MessageBody"), params.get("MessageAttributes"))
+    queue = _queue(lab, params)
+    body, shaped, _ = _message(params.get("MessageBody"), params.get("MessageAttributes"))
+    return _sent(queue, body, shaped)
 
 
 def _send_message_batch(lab: Lab, params: Params) -> Params:
     queue = _queue(lab, params)
     entries = params.get("Entries") or []
+    if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+        raise _invalid("Entries must be a list of SendMessageBatchRequestEntry objects")
     if not entries:
         raise ServiceError(
             "EmptyBatchRequest",
@@ -155,46 +231,49 @@ def _send_message_batch(lab: Lab, params: Params) -> Params:
             query_code="AWS.SimpleQueueService.TooManyEntriesInBatchRequest",
         )
     ids = [e.get("Id") for e in entries]
+    if not all(isinstance(i, str) and i for i in ids):
+        raise _invalid("Each SendMessageBatchRequestEntry must have an Id (a string).")
     if len(set(ids)) != len(ids):
         raise ServiceError(
             "BatchEntryIdsNotDistinct",
             "Two or more batch entries in the request have the same Id.",
             query_code="AWS.SimpleQueueService.BatchEntryIdsNotDistinct",
         )
-    done = [{"Id": e["Id"], **_sent(queue, e.get("MessageBody"), e.get("MessageAttributes"))} for e in entries]
+    messages = [_message(e.get("MessageBody"), e.get("MessageAttributes")) for e in entries]
+    total = sum(size for _, _, size in messages)
+    if total > SQS_MAX_MESSAGE_BYTES:
+        raise ServiceError(
+            "BatchRequestTooLong",
+            f"Batch requests cannot be longer than {SQS_MAX_MESSAGE_BYTES} bytes. You have sent {total} bytes.",
+            query_code="AWS.SimpleQueueService.BatchRequestTooLong",
+        )
+    done = [
+        {"Id": e["Id"], **_sent(queue, body, shaped)} for e, (body, shaped, _) in zip(entries, messages, strict=True)
+    ]
     return {"Successful": done, "Failed": []}
 
 
 # -- DynamoDB ----------------------------------------------------------------------------------------
-def _number(text: str) -> int | float:
-    value = Decimal(text)
-    return int(value) if value == value.to_integral_value() else float(value)
+def _typed(raw: Any) -> Params:
+    """An ``Item`` or ``Key`` as DynamoDB keeps it (``attribute_values``); its refusals as DynamoDB's."""
+    try:
+        return attribute_values.item(raw)
+    except attribute_values.ItemError as exc:
+        raise ServiceError(exc.code, exc.message) from None
 
 
-def _plain(value: Any) -> Any:
-    """A DynamoDB AttributeValue as the Python value ``lab.dynamodb_stream`` takes."""
-    if not isinstance(value, dict) or len(value) != 1:
-        raise ServiceError("ValidationException", f"Supplied AttributeValue is not valid: {value!r}")
-    ((kind, raw),) = value.items()
-    readers: dict[str, Callable[[Any], Any]] = {
-        "S": str,
-        "N": _number,
-        "B": lambda r: _blob(r, "B"),
-        "BOOL": bool,
-        "NULL": lambda r: None,
-        "M": lambda r: {k: _plain(v) for k, v in r.items()},
-        "L": lambda r: [_plain(v) for v in r],
-        "SS": set,
-        "NS": lambda r: {_number(v) for v in r},
-        "BS": lambda r: {_blob(v, "BS") for v in r},
-    }
-    if kind not in readers:
-        raise ServiceError("ValidationException", f"Supplied AttributeValue has an unknown type: {kind}")
-    return readers[kind](raw)
+def _return_values(params: Params) -> str:
+    chosen = _text(params, "ReturnValues", default="NONE") or "NONE"
+    if chosen not in ("NONE", "ALL_OLD"):
+        raise ServiceError(
+            "ValidationException",
+            f"Return values set to invalid value: {chosen[:32]} (PutItem and DeleteItem: NONE or ALL_OLD)",
+        )
+    return chosen
 
 
 def _table(lab: Lab, params: Params) -> Any:
-    name = str(params.get("TableName") or "")
+    name = _text(params, "TableName", default="") or ""
     found = _source(lab, "dynamodb", name, name if name.startswith("arn:") else None)
     if found is None:
         raise ServiceError("ResourceNotFoundException", "Requested resource not found")
@@ -203,14 +282,12 @@ def _table(lab: Lab, params: Params) -> Any:
 
 def _put_item(lab: Lab, params: Params) -> Params:
     table = _table(lab, params)
-    table.put_item({k: _plain(v) for k, v in (params.get("Item") or {}).items()})
-    return {}
+    return dict(table.put_typed_item(_typed(params.get("Item")), return_values=_return_values(params)))
 
 
 def _delete_item(lab: Lab, params: Params) -> Params:
     table = _table(lab, params)
-    table.remove_item({k: _plain(v) for k, v in (params.get("Key") or {}).items()})
-    return {}
+    return dict(table.delete_typed_item(_typed(params.get("Key")), return_values=_return_values(params)))
 
 
 # -- dispatch ----------------------------------------------------------------------------------------
@@ -256,7 +333,12 @@ async def handle(endpoint: Endpoint, request: web.Request) -> web.Response:
                 "UnknownOperationException",
                 f"lambdalab's endpoint serves {', '.join(operations)} of {service} to feed local sources, not {name}",
             )
-        raw = await endpoint.read_body(request, lambda: ValueError("the request body is over the endpoint's limit"))
+        try:
+            raw = await endpoint.read_body(request, lambda: ValueError("the request body is over the endpoint's limit"))
+        except wire.ApiError as exc:  # too large, or too slow: in the service's shape, not Lambda's
+            raise ServiceError(
+                _CODES[service], f"lambdalab: {exc.message}", status=413 if exc.status == 400 else exc.status
+            ) from None
         try:
             params = json.loads(raw or b"{}")
         except (ValueError, RecursionError):
@@ -266,12 +348,13 @@ async def handle(endpoint: Endpoint, request: web.Request) -> web.Response:
         return _reply(await endpoint.blocking(operation, endpoint.lab, params), content_type)
     except ServiceError as exc:
         shown = f"com.amazonaws.sqs#{exc.code}" if service == "sqs" else exc.code
-        return _reply({"__type": shown, "message": exc.message}, content_type, 400, exc.query_code)
+        return _reply({"__type": shown, "message": exc.message}, content_type, exc.status, exc.query_code)
     except LambdaLabError as exc:  # a closed source, a record the source refuses (ConfigError)
-        code = "InvalidParameterValue" if service == "sqs" else "ValidationException"
-        if service == "kinesis":
-            code = "InvalidArgumentException"
-        return _reply({"__type": code, "message": str(exc)}, content_type, 400)
+        return _reply({"__type": _CODES[service], "message": str(exc)}, content_type, 400)
+
+
+# a value the service refuses
+_CODES = {"kinesis": "InvalidArgumentException", "sqs": "InvalidParameterValue", "dynamodb": "ValidationException"}
 
 
 ROUTES = [("POST", "/", handle)]

@@ -27,7 +27,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
-from lambdalab.endpoint import template_streams
+from lambdalab.endpoint import mapping_shapes, template_streams
 from lambdalab.endpoint.declared import declare
 from lambdalab.endpoint.template_values import UNRESOLVED, Skip, number, resolve
 from lambdalab.errors import ConfigError, LambdaLabError
@@ -38,6 +38,7 @@ if TYPE_CHECKING:
 
 _ALIAS = re.compile(r"(?!^[0-9]+$)([a-zA-Z0-9_-]+)\Z")  # SAM's AutoPublishAlias pattern
 _QUEUE_KEYS = "::Queues"  # context key: logical id of each template queue -> its settings
+MAPPING_TYPE = "AWS::Lambda::EventSourceMapping"
 
 
 # -- AWS::Lambda::Function --------------------------------------------------------------------------
@@ -103,8 +104,8 @@ def add_queues(lab: Lab, resources: dict[str, Any], context: dict[str, Any], not
     for logical_id, resource in resources.items():
         if not isinstance(resource, dict) or resource.get("Type") != "AWS::SQS::Queue":
             continue
-        props = resource.get("Properties") or {}
         try:
+            props = resource.get("Properties") or {}
             if not isinstance(props, dict):
                 raise Skip("Properties must be a mapping")
             name = resolve(props.get("QueueName", logical_id), context)
@@ -121,6 +122,9 @@ def add_queues(lab: Lab, resources: dict[str, Any], context: dict[str, Any], not
         except Skip as skip:
             notes.append(f"{logical_id}: {skip}; no local queue")
             continue
+        except (TypeError, ValueError, AttributeError, KeyError) as exc:  # a malformed property
+            notes.append(f"{logical_id}: malformed ({type(exc).__name__}: {exc}); no local queue")
+            continue
         arn = f"arn:aws:sqs:{region}:{account}:{name}"
         url = f"https://sqs.{region}.amazonaws.com/{account}/{name}"
         queues[arn] = settings
@@ -132,22 +136,20 @@ def add_queues(lab: Lab, resources: dict[str, Any], context: dict[str, Any], not
 
 def mappings(
     resources: dict[str, Any], functions: dict[str, tuple[str, str | None]], context: dict[str, Any]
-) -> list[tuple[str, dict[str, Any], tuple[str, str | None] | None]]:
-    """(logical id, properties, (function, qualifier)) of every SQS event and event source mapping."""
-    found: list[tuple[str, dict[str, Any], tuple[str, str | None] | None]] = []
+) -> list[tuple[str, Any, tuple[str, str | None] | None]]:
+    """(logical id, the event or resource, (function, qualifier)) of every SQS, Kinesis and DynamoDB event and every
+    event source mapping; an ``AWS::Lambda::EventSourceMapping``'s function is read by ``wire`` (None here), so
+    that a malformed one is noted there, in the caller's try, and never stops the template."""
+    found: list[tuple[str, Any, tuple[str, str | None] | None]] = []
     for logical_id, (name, qualifier) in functions.items():
         props = (resources[logical_id].get("Properties") or {}) if isinstance(resources[logical_id], dict) else {}
         events = props.get("Events") if isinstance(props, dict) else None
-        for event_id, event in (events or {}).items() if isinstance(events, dict) else ():
-            if not isinstance(event, dict) or event.get("Type") not in ("SQS", "Kinesis", "DynamoDB"):
-                continue
-            source = dict(event.get("Properties") or {})
-            source["EventSourceArn"] = source.pop("Queue", source.pop("Stream", None))
-            found.append((f"{logical_id}{event_id}", source, (name, qualifier)))
+        for event_id, event in events.items() if isinstance(events, dict) else ():
+            if isinstance(event, dict) and event.get("Type") in ("SQS", "Kinesis", "DynamoDB"):
+                found.append((f"{logical_id}{event_id}", event, (name, qualifier)))
     for logical_id, resource in resources.items():
-        if isinstance(resource, dict) and resource.get("Type") == "AWS::Lambda::EventSourceMapping":
-            props = resource.get("Properties") or {}
-            found.append((logical_id, props if isinstance(props, dict) else {}, _target(props, context)))
+        if isinstance(resource, dict) and resource.get("Type") == MAPPING_TYPE:
+            found.append((logical_id, resource, None))
     return found
 
 
@@ -162,10 +164,24 @@ def _target(props: Any, context: dict[str, Any]) -> tuple[str, str | None] | Non
     return parts[0], parts[1] if len(parts) > 1 else None
 
 
-def wire(
-    lab: Lab, logical_id: str, props: dict[str, Any], target: tuple[str, str | None] | None, context: dict[str, Any]
-) -> str:
-    """Make the local queue of one mapping, delivering to ``target``; returns a note saying so. Raises ``Skip``."""
+def _properties(entry: Any, target: tuple[str, str | None] | None, context: dict[str, Any]) -> tuple[Any, Any]:
+    """(a mapping's properties in ``AWS::Lambda::EventSourceMapping``'s words, its (function, qualifier)) from a SAM
+    event (``Queue`` / ``Stream``) or a mapping resource. Raises ``Skip`` for properties that are not a mapping."""
+    raw = entry.get("Properties")
+    raw = {} if raw is None else raw
+    if not isinstance(raw, dict):
+        raise Skip("Properties must be a mapping")
+    if entry.get("Type") == MAPPING_TYPE:
+        return raw, _target(raw, context)
+    props = dict(raw)
+    props["EventSourceArn"] = props.pop("Queue", props.pop("Stream", None))
+    return props, target
+
+
+def wire(lab: Lab, logical_id: str, entry: Any, target: tuple[str, str | None] | None, context: dict[str, Any]) -> str:
+    """Make the local queue or stream of one event or mapping resource (``entry``, from ``mappings``), delivering to
+    its function; returns a note saying so. Raises ``Skip``."""
+    props, target = _properties(entry, target, context)
     arn = resolve(props.get("EventSourceArn"), context)
     if not isinstance(arn, str):
         raise Skip("its queue or stream cannot be resolved (EventSourceArn / Queue)")
@@ -206,7 +222,7 @@ def wire(
     try:
         lab.sqs_queue(settings["name"], target[0], **options)
     except ConfigError as exc:
-        raise Skip(str(exc)) from None
+        raise Skip(mapping_shapes.api_words(str(exc))) from None
     shown = target[0] if target[1] is None else f"{target[0]}:{target[1]}"
     settings["taken"] = shown
     filters = " (FilterCriteria ignored: every message is delivered)" if props.get("FilterCriteria") else ""

@@ -1,7 +1,9 @@
 """A template's Kinesis streams and DynamoDB table streams, and the mappings that read them, as local stream sources.
 
 - ``AWS::Kinesis::Stream``: named by ``Name`` (else the logical id), ``ShardCount`` shards (1 when not given, as
-  with ``StreamModeDetails: ON_DEMAND``); ``Ref`` gives its name, ``GetAtt`` its ``Arn``.
+  with ``StreamModeDetails: ON_DEMAND``; at most ``KinesisStream``'s 100, where Kinesis allows up to the account's
+  shard quota, 500 by default in the largest regions: a larger count is skipped with a note); ``Ref`` gives its
+  name, ``GetAtt`` its ``Arn``.
 - ``AWS::DynamoDB::Table`` with ``StreamSpecification.StreamViewType``: named by ``TableName`` (else the logical
   id), its ``KeySchema`` the stream's key attributes; ``Ref`` gives its name, ``GetAtt`` its ``Arn`` and
   ``StreamArn``. A table without a stream is nothing local: its ``Ref`` and ``GetAtt`` stay unresolved (noted
@@ -27,6 +29,7 @@ from lambdalab.endpoint import mappings, wire
 from lambdalab.endpoint.declared import declare, declared
 from lambdalab.endpoint.template_values import UNRESOLVED, Skip, number, resolve
 from lambdalab.errors import LambdaLabError
+from lambdalab.streams.kinesis import MAX_SHARDS
 
 if TYPE_CHECKING:
     from lambdalab.api import Lab
@@ -54,15 +57,15 @@ def add_streams(lab: Lab, resources: dict[str, Any], context: dict[str, Any], no
         kind = resource.get("Type") if isinstance(resource, dict) else None
         if kind not in ("AWS::Kinesis::Stream", "AWS::DynamoDB::Table"):
             continue
-        props = resource.get("Properties") or {}
         try:
+            props = resource.get("Properties") or {}
             if not isinstance(props, dict):
                 raise Skip("Properties must be a mapping")
             if kind == "AWS::Kinesis::Stream":
                 name = _name(props, "Name", logical_id, context)
                 shards = number(int, "ShardCount", resolve(props.get("ShardCount", 1), context))
-                if not 1 <= shards <= 500:
-                    raise Skip(f"ShardCount {shards} is outside 1-500")
+                if not 1 <= shards <= MAX_SHARDS:
+                    raise Skip(f"ShardCount {shards} is outside 1-{MAX_SHARDS} (lambdalab's bound for a local stream)")
                 arn = f"arn:aws:kinesis:{region}:{account}:stream/{name}"
                 declare(lab, arn, {"shards": shards})
                 context[logical_id], context[f"{logical_id}.Arn"] = name, arn
@@ -82,6 +85,8 @@ def add_streams(lab: Lab, resources: dict[str, Any], context: dict[str, Any], no
             context[f"{logical_id}.StreamArn"] = arn
         except Skip as skip:
             notes.append(f"{logical_id}: {skip}; no local stream")
+        except (TypeError, ValueError, AttributeError, KeyError) as exc:  # a malformed property
+            notes.append(f"{logical_id}: malformed ({type(exc).__name__}: {exc}); no local stream")
 
 
 def _keys(props: dict[str, Any], context: dict[str, Any]) -> tuple[str, ...]:
@@ -91,7 +96,10 @@ def _keys(props: dict[str, Any], context: dict[str, Any]) -> tuple[str, ...]:
     for entry in schema if isinstance(schema, list) else ():
         entry = resolve(entry, context)
         if isinstance(entry, dict) and isinstance(resolve(entry.get("AttributeName"), context), str):
-            found[resolve(entry.get("KeyType"), context)] = resolve(entry["AttributeName"], context)
+            kind = resolve(entry.get("KeyType"), context)
+            if kind not in ("HASH", "RANGE"):
+                raise Skip(f"KeySchema KeyType {kind!r} must be HASH or RANGE")
+            found[kind] = resolve(entry["AttributeName"], context)
     if "HASH" not in found:
         raise Skip("KeySchema names no HASH key")
     return (found["HASH"], found["RANGE"]) if "RANGE" in found else (found["HASH"],)

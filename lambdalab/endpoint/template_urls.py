@@ -4,7 +4,8 @@
   ``AuthType`` (required: ``AWS_IAM`` or ``NONE``), ``Cors``, ``InvokeMode``. As SAM's generated
   ``AWS::Lambda::Url`` (logical id ``{Function}Url``), the URL is the function's, or its ``AutoPublishAlias``'s.
 - ``AWS::Lambda::Url``: ``TargetFunctionArn`` (a name, ``name:qualifier``, an ARN, ``!Ref`` / ``!GetAtt .Arn``
-  of a template function), ``Qualifier``, ``AuthType``, ``Cors``, ``InvokeMode``.
+  of a template function), ``Qualifier`` (an alias name: a version number or ``$LATEST`` is skipped with a note,
+  as botocore's ``FunctionUrlQualifier`` allows neither), ``AuthType``, ``Cors``, ``InvokeMode``.
 ``Cors`` is checked and applied as CreateFunctionUrlConfig's (``cors.py``); ``AuthType`` is recorded, not enforced
 (as every URL's); ``InvokeMode: RESPONSE_STREAM`` answers the function's bytes as they are, with an
 ``awslambda.HttpResponseStream`` prelude's status and headers (``invoke_stream.url_answer``), once the function has
@@ -24,6 +25,7 @@ Rules: notes instead of prints; no aiohttp here (the endpoint makes the listener
 from __future__ import annotations
 
 import dataclasses
+import re
 from typing import TYPE_CHECKING, Any
 
 from lambdalab.endpoint import template_globals, wire
@@ -36,6 +38,7 @@ if TYPE_CHECKING:
     from lambdalab.endpoint.server import Endpoint
 
 AUTH_TYPES = ("AWS_IAM", "NONE")
+_URL_QUALIFIER = re.compile(r"((?!^\d+$)^[0-9a-zA-Z-_]+$)")  # botocore's FunctionUrlQualifier: an alias name
 INVOKE_MODES = ("BUFFERED", "RESPONSE_STREAM")
 _CORS_TYPES = {
     "AllowOrigins": list,
@@ -248,7 +251,13 @@ def _target(raw: Any, qualifier: Any) -> tuple[str, str | None]:
         raise Skip(f"Qualifier must be an alias name; got {qualifier!r}")
     if derived and qualifier and derived != qualifier:
         raise Skip(f"TargetFunctionArn's qualifier {derived} and Qualifier {qualifier} differ")
-    return name, derived or qualifier or None
+    chosen = derived or qualifier or None
+    if chosen is not None and (len(chosen) > 128 or _URL_QUALIFIER.fullmatch(chosen) is None):
+        raise Skip(
+            f"Qualifier {chosen!r} must be an alias name (letters, digits, '-' and '_', not only digits): a function "
+            "URL is the function's or an alias's, never a version's or $LATEST's"
+        )
+    return name, chosen
 
 
 def _cors(value: Any) -> Cors | None:

@@ -112,7 +112,10 @@ def read_template(path: str | Path) -> dict[str, Any]:
     except OSError as exc:
         raise ConfigError(f"invalid template: cannot read {str(path)!r} ({exc.strerror})") from None
     if path.suffix == ".json":
-        data = json.loads(text)
+        try:
+            data = json.loads(text)
+        except (ValueError, RecursionError) as exc:
+            raise ConfigError(f"invalid template: {path} is not valid JSON ({type(exc).__name__}: {exc})") from None
     else:
         try:
             import yaml
@@ -122,6 +125,8 @@ def read_template(path: str | Path) -> dict[str, Any]:
             data = yaml.load(text, Loader=_loader(yaml))  # noqa: S506 - a SafeLoader subclass
         except yaml.YAMLError as exc:
             raise ConfigError(f"invalid template: {path} is not valid YAML ({exc})") from None
+        except RecursionError:
+            raise ConfigError(f"invalid template: {path} is nested too deeply") from None
     if not isinstance(data, dict):
         raise ConfigError(f"invalid template: {path} does not hold a mapping")
     return data

@@ -23,6 +23,7 @@ async def create_config(endpoint: Endpoint, request: web.Request) -> web.Respons
     """CreateFunctionUrlConfig: management.py's, plus the ``Cors`` of the body (checked before anything is made)."""
     from lambdalab.endpoint import management
 
+    management.url_function(endpoint, request)  # an alias name or none, before the body is read
     body = _object(await request.read())
     cors, mode = Cors.parse(body.get("Cors")), _mode(body.get("InvokeMode", "BUFFERED"))
     response = await management.create_function_url(endpoint, request)
@@ -35,14 +36,10 @@ async def create_config(endpoint: Endpoint, request: web.Request) -> web.Respons
 
 async def update_config(endpoint: Endpoint, request: web.Request) -> web.Response:
     """UpdateFunctionUrlConfig: ``AuthType``, ``Cors`` and ``InvokeMode``, each kept when not given."""
-    name, qualifier = endpoint.function_name(request)
-    raw = await request.read()
-    try:
-        body = json.loads(raw or b"{}")
-    except ValueError:
-        raise wire.ApiError(400, "InvalidRequestContentException", "Could not parse request body into json") from None
-    if not isinstance(body, dict):
-        raise wire.ApiError(400, "InvalidRequestContentException", "The request body must be a JSON object")
+    from lambdalab.endpoint import management
+
+    name, qualifier = management.url_function(endpoint, request)
+    body = management.parse_json(await request.read())  # nested too deep: a 400 too
     listener = endpoint.urls.get((name, qualifier))
     if listener is None:
         if name not in endpoint.lab.functions():
@@ -73,7 +70,7 @@ def _object(raw: bytes) -> dict[str, Any]:
     """The request body as a JSON object, or {} (the management handler then answers what is wrong)."""
     try:
         data = json.loads(raw or b"{}")
-    except ValueError:
+    except (ValueError, RecursionError):
         return {}
     return data if isinstance(data, dict) else {}
 

@@ -106,6 +106,9 @@ class ControlPlane:
         self.destinations = self.async_events.destinations  # function -> its on-success / on-failure records
         self.configs: dict[str, FunctionConfig] = {}  # function -> $LATEST config
         self.code: dict[tuple[str, str], tuple[FunctionConfig, Path]] = {}  # (function, code hash)
+        # (function, published version) -> its settings and code as published: a later $LATEST change with the same
+        # code must not reach them (Lambda's versions are immutable)
+        self.versions: dict[tuple[str, str], tuple[FunctionConfig, Path]] = {}
         self.paths: dict[tuple[str, str], runtimes.RuntimePaths] = {}  # what that code imports besides itself
         self.environments: dict[str, EngineEnvironment] = {}
         self.records: collections.deque[InvocationRecord] = collections.deque(maxlen=settings.max_records)
@@ -126,6 +129,7 @@ class ControlPlane:
             now=self.now,
             dispatch=self.dispatch,
             code=self.code,
+            versions=self.versions,
             paths=self.paths,
             registry=self.scheduler.registry,
             environments=self.environments,
@@ -227,9 +231,15 @@ class ControlPlane:
         config = self.configs[name]
         sha = self.scheduler.pool(name, LATEST).spec.code
         version = self.scheduler.publish(name, lambda v: self._spec(config, v, sha), self._keep_alive(config))
+        self.versions[(name, version)] = (config, self.code[(name, sha)][1])
         if getattr(config, "snap_start", False) and self.snap.snapshots.available():
             self.perform(self.scheduler.pool(name, version).take_snapshot(self.now()))
         return version
+
+    def version_code(self, spec: EnvironmentSpec) -> tuple[FunctionConfig, Path]:
+        """What an environment of ``spec`` runs: a published version's settings and code as published, else
+        those of the last deploy of that code ($LATEST's)."""
+        return self.versions.get((spec.function, spec.version)) or self.code[(spec.function, spec.code)]
 
     def create_alias(self, name: str, alias: str, version: str, weights: dict[str, float] | None) -> None:
         self.function(name)
@@ -380,7 +390,7 @@ class ControlPlane:
         if when > self.loop.time():  # armed again, for later, since this timer was set
             environment.deadline = self.loop.call_at(when, self._on_deadline, environment)
             return
-        if environment.debug_port is not None and self._debugger_holds(environment, when):
+        if environment.debugger is not None and self._debugger_holds(environment, when):
             return
         environment.deadline_at = None
         incarnation = environment.deadline_incarnation
@@ -390,9 +400,9 @@ class ControlPlane:
     def _debugger_holds(self, environment: EngineEnvironment, when: float) -> bool:
         """Debug mode: while a client is attached the deadline waits (looked at again every ``debug.POLL_S``);
         once the client has gone, the phase gets a whole timeout again from then, and fires as usual after it."""
-        assert environment.debug_port is not None
+        assert environment.debugger is not None
         now = self.loop.time()
-        if debug.attached(environment.debug_port):
+        if environment.debugger.attached:
             environment.debug_held = when
             environment.deadline = self.loop.call_at(now + debug.POLL_S, self._on_deadline, environment)
             return True
@@ -490,9 +500,9 @@ class ControlPlane:
     def _debugger_keeps(self, key: str) -> bool:
         """Debug mode: keep-alive does not reap an environment while a client is attached; it looks again later."""
         environment = self.environments.get(key)
-        if environment is None or environment.debug_port is None or self.closed:
+        if environment is None or environment.debugger is None or self.closed:
             return False
-        if not debug.attached(environment.debug_port):
+        if not environment.debugger.attached:
             return False
         when = self.loop.time() + debug.POLL_S
         self._wake_at[key] = when
@@ -516,6 +526,7 @@ class ControlPlane:
         self.closed = True
         self.spares.close()
         self.snap.close()
+        self.spawner.debugger.close_all()
         for handle in self._wakeups.values():
             handle.cancel()
         self._wakeups.clear()

@@ -1,29 +1,33 @@
-"""Debug mode: a function's Python environments run debugpy on a loopback port, one port per environment.
+"""Debug mode: a function's Python environments run debugpy, reached through a loopback port per environment.
 
 ``FunctionConfig.debug`` turns it on (``True``: a free port each; a port number ``N``: the first environment on
-``N``, the next ones on the next free ports). The engine chooses each environment's port when its first
-incarnation spawns (``Ports``), keeps it for the environment's later incarnations, and hands it to the runtime
-in ``_LAMBDALAB_DEBUG`` (``variables``); ``runtimes/python_bootstrap.py`` loads debugpy from its own folder by
-file location (nothing is added to the handler's ``sys.path``), runs pydevd's adapter inside the runtime
-process (``in_process_debug_adapter``: no adapter process, so nothing leaves the environment's process group)
-and writes ``lambdalab: debugger listening on 127.0.0.1:PORT (environment ID)`` in the environment's log.
+``N``, the next ones on the next free ports). The engine owns each environment's public port: a ``Listener``
+(an asyncio server on the Lab's loop) opened when the environment's first incarnation spawns, kept for its later
+incarnations and closed when it retires or stops being live (so ``N`` is free for the next environment at once).
+debugpy listens on an internal loopback port the engine chose, handed to the runtime in ``_LAMBDALAB_DEBUG``
+(``variables``); ``runtimes/python_bootstrap.py`` loads debugpy from its own folder by file location (nothing is
+added to the handler's ``sys.path``), runs pydevd's adapter inside the runtime process
+(``in_process_debug_adapter``: no adapter process, so nothing leaves the environment's process group) and writes
+``lambdalab: debugger listening on 127.0.0.1:PORT (environment ID)`` (the public port) in the environment's log.
 
-While a client is attached (``attached``: an established TCP connection on the port, asked of the kernel's
-socket diagnostics, no polling of the runtime), the control plane lets no deadline fire and keep-alive
-reaping passes the environment by; debug environments are never frozen (a stopped debugpy could not answer
-an attach). Only debug environments pay for any of it: a function without ``debug`` never reaches this module
-on its invokes.
+A connection to the public port reaches debugpy only if its first bytes are the Debug Adapter Protocol's framing
+(``Content-Length:``, within ``FIRST_BYTES_S``); anything else, such as the request line a web page's ``fetch``
+always sends first, is closed at once, so no page can drive the debugger. One client at a time: a second one
+while the first is connected is closed. A client is *attached* from the ``attach`` request it sends until its
+``disconnect`` or the end of its connection; while one is, the control plane lets no deadline fire and keep-alive
+reaping passes the environment by; debug environments are never frozen (a stopped debugpy could not answer an
+attach). Only debug environments pay for any of it: a function without ``debug`` never reaches this module.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import functools
 import importlib.util
 import json
-import os
 import socket
-import struct
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -37,6 +41,9 @@ HOST = "127.0.0.1"  # loopback only: never another address
 POLL_S = 0.25  # how often a held deadline or keep-alive looks again whether the client is still attached
 VARIABLE = "_LAMBDALAB_DEBUG"  # read (and removed) by runtimes/python_bootstrap.py
 FLAGS = ("-X", "frozen_modules=off")  # as debugpy asks: breakpoints in frozen standard modules are not missed
+FRAMING = b"Content-Length:"  # the first bytes of every DAP message
+FIRST_BYTES_S = 2.0  # a client that has not sent them by then is closed
+_CHUNK = 65536
 
 
 @functools.cache
@@ -48,13 +55,15 @@ def debugpy_folder() -> str:
     return str(list(spec.submodule_search_locations)[0])
 
 
-def variables(port: int, environment_id: str, task_root: Path) -> dict[str, str]:
-    """The runtime's ``_LAMBDALAB_DEBUG`` (JSON): where to listen, the environment, debugpy's folder, and the path
-    mapping from the folder the code was deployed from to its task root, so a client's breakpoints in the user's
-    own files match the files the runtime runs (a client's ``pathMappings`` replace it)."""
+def variables(listener: Listener, environment_id: str, task_root: Path) -> dict[str, str]:
+    """The runtime's ``_LAMBDALAB_DEBUG`` (JSON): where debugpy listens (the internal port), the public port it
+    names in its log line, the environment, debugpy's folder, and the path mapping from the folder the code was
+    deployed from to its task root, so a client's breakpoints in the user's own files match the files the
+    runtime runs (a client's ``pathMappings`` replace it)."""
     source = code.origin(task_root)
     setting = {
-        "address": f"{HOST}:{port}",
+        "address": f"{HOST}:{listener.internal}",
+        "public": f"{HOST}:{listener.port}",
         "environment": environment_id,
         "debugpy": debugpy_folder(),
         "paths": [[source, str(task_root)]] if source is not None and source != str(task_root) else [],
@@ -62,15 +71,18 @@ def variables(port: int, environment_id: str, task_root: Path) -> dict[str, str]
     return {VARIABLE: json.dumps(setting)}
 
 
-def _bindable(port: int) -> bool:
-    """Whether debugpy could listen on ``port`` now (it binds with SO_REUSEADDR, so a TIME_WAIT does not count)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind((HOST, port))
-        except OSError:
-            return False
-    return True
+def _bind(port: int) -> socket.socket:
+    """A listening loopback socket on ``port`` (0: a free one); ``OSError`` when it is taken."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # a TIME_WAIT of a closed session does not count
+        sock.bind((HOST, port))
+        sock.listen(8)
+        sock.setblocking(False)
+    except OSError:
+        sock.close()
+        raise
+    return sock
 
 
 def _free_port() -> int:
@@ -79,92 +91,169 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-class Ports:
-    """The loopback ports of one Lab's debug environments: one per environment, kept across its incarnations."""
+class _Requests:
+    """The commands of the DAP requests a client sends, read from its bytes as they pass (``ValueError``: not DAP)."""
 
     def __init__(self) -> None:
-        self.held: dict[str, int] = {}  # environment id -> port
+        self.buffer = b""
 
-    def take(self, environment_id: str, wanted: bool | int) -> int:
-        """The environment's port: the one it has, else a free one (``True``) or the first free from ``wanted``."""
-        port = self.held.get(environment_id)
-        if port is not None:
-            return port
-        taken = set(self.held.values())
-        if wanted is True:
-            port = _free_port()
-            while port in taken:  # the port of an environment between incarnations: not listening, still its
-                port = _free_port()
-        else:
-            port = next((p for p in range(int(wanted), 65_536) if p not in taken and _bindable(p)), 0)
-            if not port:
-                raise OSError(f"no free loopback port from {wanted}")
-        self.held[environment_id] = port
-        return port
-
-    def release(self, environment_id: str) -> None:
-        self.held.pop(environment_id, None)
-
-
-# -- is a client attached? -----------------------------------------------------------------------------
-_SOCK_DIAG_BY_FAMILY = 20
-_NETLINK_SOCK_DIAG = 4
-_NLM_F_REQUEST_DUMP = 0x1 | 0x300
-_NLMSG_DONE, _NLMSG_ERROR = 3, 2
-_ESTABLISHED = 1
-_INET_DIAG_REQ_BYTECODE = 1
-_BC_S_GE, _BC_S_LE = 2, 3
-
-
-def _diag_attached(port: int) -> bool:
-    """An established IPv4 TCP socket whose local port is ``port`` (the listener's accepted client), by a dump
-    of the kernel's socket diagnostics filtered in the kernel (``ss state established '( sport = :PORT )'``)."""
-    # bytecode: sport >= port, then sport <= port; a failed test jumps past the end (rejected)
-    ops = struct.pack("=BBH", _BC_S_GE, 8, 20) + struct.pack("=BBH", 0, 0, port)
-    ops += struct.pack("=BBH", _BC_S_LE, 8, 12) + struct.pack("=BBH", 0, 0, port)
-    request = struct.pack("=BBBBI", socket.AF_INET, socket.IPPROTO_TCP, 0, 0, 1 << _ESTABLISHED) + bytes(48)
-    request += struct.pack("=HH", 4 + len(ops), _INET_DIAG_REQ_BYTECODE) + ops
-    message = struct.pack("=IHHII", 16 + len(request), _SOCK_DIAG_BY_FAMILY, _NLM_F_REQUEST_DUMP, 1, 0) + request
-    found = False
-    with socket.socket(socket.AF_NETLINK, socket.SOCK_DGRAM, _NETLINK_SOCK_DIAG) as diag:
-        diag.settimeout(1.0)
-        diag.send(message)
+    def feed(self, data: bytes) -> list[str]:
+        self.buffer += data
+        commands: list[str] = []
         while True:
-            data = diag.recv(65536)
-            offset = 0
-            while offset + 16 <= len(data):
-                length, kind = struct.unpack_from("=IH", data, offset)
-                if kind == _NLMSG_DONE:
-                    return found
-                if kind == _NLMSG_ERROR:
-                    code = -struct.unpack_from("=i", data, offset + 16)[0]
-                    raise OSError(code, os.strerror(code))
-                if kind == _SOCK_DIAG_BY_FAMILY and length >= 16 + 24:
-                    state = data[offset + 17]
-                    (sport,) = struct.unpack_from(">H", data, offset + 20)
-                    found = found or (state == _ESTABLISHED and sport == port)
-                if length < 16:
-                    return found
-                offset += (length + 3) & ~3
+            head, found, rest = self.buffer.partition(b"\r\n\r\n")
+            if not found:
+                if len(self.buffer) > 1024:
+                    raise ValueError("no DAP header")
+                return commands
+            length = None
+            for line in head.split(b"\r\n"):
+                name, _, value = line.partition(b":")
+                if name.strip().lower() == b"content-length":
+                    length = int(value)
+            if length is None or length < 0:
+                raise ValueError("no Content-Length")
+            if len(rest) < length:
+                return commands
+            body, self.buffer = rest[:length], rest[length:]
+            message = json.loads(body)
+            if isinstance(message, dict) and message.get("type") == "request":
+                commands.append(str(message.get("command")))
 
 
-def _proc_attached(port: int) -> bool:
-    """The same from ``/proc/net/tcp`` (where netlink is unavailable): local port ``port``, state 01."""
-    needle = f":{port:04X} "
-    with contextlib.suppress(OSError), open("/proc/net/tcp") as table:
-        for line in table:
-            fields = line.split()
-            if len(fields) > 3 and (fields[1] + " ").endswith(needle) and fields[3] == "01":
-                return True
-    return False
+class Listener:
+    """One debug environment's public port: DAP clients proxied to its runtime's debugpy, one at a time."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, sock: socket.socket) -> None:
+        self.sock = sock
+        self.port = int(sock.getsockname()[1])
+        self.internal = _free_port()  # where the runtime's debugpy listens
+        self.attached = False  # a client has sent ``attach`` and has neither disconnected nor gone
+        self.session: asyncio.Task[None] | None = None
+        self.closed = False
+        self._accepted: set[asyncio.StreamWriter] = set()
+        self._server = loop.create_task(asyncio.start_server(self._accept, sock=sock))
+
+    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._accepted.add(writer)
+        try:
+            try:
+                first = await asyncio.wait_for(reader.readexactly(len(FRAMING)), FIRST_BYTES_S)
+            except (TimeoutError, asyncio.IncompleteReadError, OSError):
+                return
+            if first != FRAMING or self.session is not None or self.closed:
+                return  # not DAP (a web page's request line), or a client is already connected
+            self.session = asyncio.current_task()
+            try:
+                await self._proxy(first, reader, writer)
+            finally:
+                self.session = None
+                self.attached = False
+        finally:
+            self._accepted.discard(writer)
+            writer.close()
+
+    async def _proxy(self, first: bytes, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            up_reader, up_writer = await asyncio.wait_for(asyncio.open_connection(HOST, self.internal), 2.0)
+        except (TimeoutError, OSError):
+            return  # debugpy does not listen (between incarnations): the client may try again
+        requests = _Requests()
+
+        async def client_to_debugpy() -> None:
+            data = first
+            while data:
+                for command in requests.feed(data):
+                    if command == "attach":
+                        self.attached = True
+                    elif command in ("disconnect", "terminate"):
+                        self.attached = False
+                up_writer.write(data)
+                await up_writer.drain()
+                data = await reader.read(_CHUNK)
+
+        async def debugpy_to_client() -> None:
+            while data := await up_reader.read(_CHUNK):
+                writer.write(data)
+                await writer.drain()
+
+        pumps = [asyncio.ensure_future(client_to_debugpy()), asyncio.ensure_future(debugpy_to_client())]
+        try:
+            await asyncio.wait(pumps, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for pump in pumps:
+                pump.cancel()
+            for pump in pumps:
+                with contextlib.suppress(BaseException):
+                    await pump
+            up_writer.close()
+
+    def close(self) -> None:
+        """Free the port now (synchronously) and end any client's connection."""
+        if self.closed:
+            return
+        self.closed = True
+        self.attached = False
+
+        def _close(done: asyncio.Task[asyncio.Server]) -> None:
+            if not done.cancelled() and done.exception() is None:
+                done.result().close()
+
+        if self._server.done():
+            _close(self._server)
+        else:
+            self._server.add_done_callback(_close)
+        with contextlib.suppress(OSError):
+            self.sock.close()
+        for writer in list(self._accepted):
+            writer.close()
+        if self.session is not None:
+            self.session.cancel()
 
 
-def attached(port: int) -> bool:
-    """Whether a debugger client is connected to debug port ``port`` now (about 1 ms: the kernel walks its table)."""
-    try:
-        return _diag_attached(port)
-    except OSError:
-        return _proc_attached(port)
+class Debugger:
+    """The public debug ports of one Lab's environments: one per environment, kept across its incarnations."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, live: Callable[[str], bool]) -> None:
+        """``live(environment_id)``: whether that environment still runs or may run again (not shutting down)."""
+        self.loop = loop
+        self.live = live
+        self.listeners: dict[str, Listener] = {}  # environment id -> its listener
+
+    def open(self, environment_id: str, wanted: bool | int) -> Listener:
+        """The environment's listener: the one it has, else one on a free port (``True``) or on the first port
+        from ``wanted`` that no live environment holds (one held by an environment shutting down is taken over)."""
+        listener = self.listeners.get(environment_id)
+        if listener is not None:
+            return listener
+        if wanted is True:
+            sock = _bind(0)
+        else:
+            holders = {held.port: owner for owner, held in self.listeners.items()}
+            for port in range(int(wanted), 65_536):
+                owner = holders.get(port)
+                if owner is not None:
+                    if self.live(owner):
+                        continue
+                    self.close(owner)
+                try:
+                    sock = _bind(port)
+                    break
+                except OSError:
+                    continue
+            else:
+                raise OSError(f"no free loopback port from {wanted}")
+        listener = self.listeners[environment_id] = Listener(self.loop, sock)
+        return listener
+
+    def close(self, environment_id: str) -> None:
+        listener = self.listeners.pop(environment_id, None)
+        if listener is not None:
+            listener.close()
+
+    def close_all(self) -> None:
+        for environment_id in list(self.listeners):
+            self.close(environment_id)
 
 
 # -- read by the API (Function.debug_ports) -------------------------------------------------------------
@@ -173,11 +262,11 @@ def ports(plane: ControlPlane, function: str, attached_only: bool | None = None)
     True: only those with a client attached, False: only those waiting for one."""
     found = {}
     for environment in list(plane.environments.values()):
-        port = environment.debug_port
-        if port is None or environment.retired or not environment.sandboxes:
+        listener = environment.debugger
+        if listener is None or listener.closed or environment.retired or not environment.sandboxes:
             continue
         if environment.pool.spec.function != function:
             continue
-        if attached_only is None or attached(port) is attached_only:
-            found[environment.id] = port
+        if attached_only is None or listener.attached is attached_only:
+            found[environment.id] = listener.port
     return found

@@ -36,7 +36,7 @@ from lambdalab.core.lifecycle import Environment, State, allows
 from lambdalab.core.logstream import LogStream
 from lambdalab.core.outcomes import RESPONSE_TOO_LARGE, ErrorType
 from lambdalab.core.pool import Pool
-from lambdalab.engine import http_server, peer
+from lambdalab.engine import debug, http_server, peer
 from lambdalab.engine.limits import descendants
 from lambdalab.engine.sandbox import Sandbox
 
@@ -109,9 +109,9 @@ class EngineEnvironment:
         self.limits_ready: dict[int, asyncio.Future[None]] = {}  # per incarnation: placed under its limits
         self.slots: set[int] = set()  # incarnations holding a slot of the descriptor budget (engine.fd_budget)
         self.retired = False
-        # debug mode (engine/debug.py): the loopback port its runtimes' debugpy listens on (None: not debugged),
-        # and the deadline a client attached at (it fires once the client has gone, a whole timeout later)
-        self.debug_port: int | None = None
+        # debug mode (engine/debug.py): its public debug port's listener (None: not debugged), and the deadline
+        # a client was attached at (it fires once the client has gone, a whole timeout later)
+        self.debugger: debug.Listener | None = None
         self.debug_held: float | None = None
         self._current: Sandbox | None = None
         # extensions and telemetry (engine/extensions.py, engine/telemetry.py): None for most functions

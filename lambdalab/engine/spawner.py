@@ -58,18 +58,20 @@ class Spawner:
         now: Callable[[], float],
         dispatch: Callable[[Event], None],
         code: dict[tuple[str, str], tuple[FunctionConfig, Path]],
+        versions: dict[tuple[str, str], tuple[FunctionConfig, Path]],
         paths: dict[tuple[str, str], runtimes.RuntimePaths],
         registry: dict[str, Pool],
         environments: dict[str, EngineEnvironment],
         agents: AgentPlane | None = None,
     ) -> None:
-        """``code``, ``paths``, ``registry`` (the scheduler's environment id -> pool) are read; new environments
-        are added to ``environments``."""
+        """``code``, ``versions`` (published versions' settings), ``paths``, ``registry`` (the scheduler's environment
+        id -> pool) are read; new environments are added to ``environments``."""
         self.loop = loop
         self.settings = settings
         self.now = now
         self.dispatch = dispatch
         self.code = code
+        self.versions = versions
         self.paths = paths
         self.registry = registry
         self.environments = environments
@@ -90,7 +92,7 @@ class Spawner:
         # what every environment uses (task roots, layers, runtime folders, the cache): read-only for runtimes
         self.shared_folders = (str(workdir), str(cache_root()))
         self.environments_dir = workdir / ENVIRONMENTS  # of which each runtime sees only its own folder
-        self.debug_ports = debug.Ports()  # the debug environments' loopback ports (engine/debug.py)
+        self.debugger = debug.Debugger(loop, self._live)  # the debug environments' public ports (engine/debug.py)
         self.debugging = False  # once a debug environment has spawned: what the control plane checks first
         self.spares = Spares(
             workdir=workdir,
@@ -178,8 +180,8 @@ class Spawner:
                 paths=self.paths.get((environment.pool.spec.function, environment.pool.spec.code)),
             )
             if config.debug is not False and not isinstance(config, runtimes.ProfiledConfig):
-                environment.debug_port = self.debug_ports.take(environment.id, config.debug)
-                env_vars.update(debug.variables(environment.debug_port, environment.id, environment.code_dir))
+                environment.debugger = self.debugger.open(environment.id, config.debug)
+                env_vars.update(debug.variables(environment.debugger, environment.id, environment.code_dir))
                 self.debugging = True
             env_vars = marked_environment(env_vars, marker)
             paths = self.paths.get((environment.pool.spec.function, environment.pool.spec.code))
@@ -250,7 +252,8 @@ class Spawner:
         A spare for the next new environment is made right after, while this one boots.
         """
         pool = self.registry[environment_id]
-        config, code_dir = self.code[(pool.spec.function, pool.spec.code)]
+        spec = pool.spec
+        config, code_dir = self.versions.get((spec.function, spec.version)) or self.code[(spec.function, spec.code)]
         core = pool.environments.get(environment_id)
         restored = core is not None and core.state is State.RESTORING  # its folder and groups: a restore spare's
         spare = (
@@ -315,12 +318,21 @@ class Spawner:
             if core is not None and core.state is State.DRAINING:  # the runtime has gone in a graceful shutdown
                 extensions.kill_unsubscribed()
 
+    def _live(self, environment_id: str) -> bool:
+        """Whether an environment still runs or may run again (debug mode: a port it holds is not taken over)."""
+        environment = self.environments.get(environment_id)
+        if environment is None or environment.retired:
+            return False
+        core = environment.pool.environments.get(environment_id)
+        return core is not None and core.state not in (State.SHUTTING_DOWN, State.DRAINING, State.TERMINATED)
+
     def retire(self, effect: Retire) -> None:
         environment = self.environments.get(effect.environment_id)
         if environment is None:
             return
         environment.retired = True
-        self.debug_ports.release(environment.id)
+        if environment.debugger is not None:
+            self.debugger.close(environment.id)  # its port is free for the next environment at once
         extensions = environment.extensions
         if extensions is not None and extensions.cgroups:  # its extensions' child groups go first
             for path in extensions.cgroups:

@@ -145,8 +145,9 @@ def result_html(result: InvocationResult, *, scale_ms: float | None = None, code
     cells = [("request", record.request_id[:8]), ("environment", record.environment_id[:8])]
     if code:
         cells.append(("code", code[:8]))
-    if fn is not None and fn.config.debug is not False:
-        cells.append(("debug", debug_text(fn, record.environment_id)))
+    debugged = _debug_cell(fn, record) if fn is not None else None
+    if debugged is not None:
+        cells.append(("debug", debugged))
     return card(
         "result",
         f"{head(result)}{fields(cells)}{body(result)}{_report_fields(result)}"
@@ -200,6 +201,17 @@ def debug_text(fn: Function, environment_id: str | None = None) -> str:
     if not shown:
         return "on"
     return ", ".join(f"127.0.0.1:{p} ({'attached' if e in attached else 'waiting'})" for e, p in sorted(shown))
+
+
+def _debug_cell(fn: Function, record: Any) -> str | None:
+    """A result's debug field, of the version that ran it (not the function's current settings): its
+    environment's port while it runs under debugpy, else "on" if that version is debugged, else None."""
+    try:
+        if record.environment_id in fn.debug_ports():
+            return debug_text(fn, record.environment_id)
+        return "on" if fn.version_info(record.version).config.debug is not False else None
+    except Exception:  # noqa: BLE001 - a closed Lab, a deleted version: the card goes without
+        return None
 
 
 def _namespace() -> list[Any]:

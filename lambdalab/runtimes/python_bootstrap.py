@@ -762,7 +762,8 @@ def _load_snapshot_server() -> "Any":
 
 
 def _start_debugger() -> None:
-    """Debug mode (``_LAMBDALAB_DEBUG``, lambdalab/engine/debug.py): debugpy listens on the engine's loopback port.
+    """Debug mode (``_LAMBDALAB_DEBUG``, lambdalab/engine/debug.py): debugpy listens on the engine's internal
+    loopback port; clients reach it through the engine's public port, which passes on only DAP connections.
 
     debugpy is loaded from its own folder by file location, so the handler's ``sys.path`` gains nothing; its
     debug adapter runs in this process (``in_process_debug_adapter``), so no process leaves the environment's
@@ -810,7 +811,8 @@ def _start_debugger() -> None:
     finally:
         for name in hints:
             os.environ.pop(name, None)
-    sys.stdout.write(f"lambdalab: debugger listening on {address} (environment {options['environment']})\n")
+    public = options.get("public", address)  # the engine's port, proxied to this one (lambdalab/engine/debug.py)
+    sys.stdout.write(f"lambdalab: debugger listening on {public} (environment {options['environment']})\n")
 
 
 def _list_modules(source: "str | None") -> None:

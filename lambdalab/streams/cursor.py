@@ -6,7 +6,9 @@ on-failure destination, wait until a time (the batching window), or nothing to d
 (``mapping.py``) performs it and reports back with ``finished``. Lambda's rules kept here:
 - One batch in flight per shard, records in sequence order; the checkpoint moves only past records that
   succeeded or were discarded, so a failed batch holds back the rest of its shard.
-- A batch is up to ``batch_size`` records and under the 6 MB payload limit; with a batching window a smaller
+- A batch is up to ``batch_size`` records and its payload (``shards.encode_batch``, counted exactly) at most
+  the 6 MB invoke limit; a record that alone cannot fit is discarded (``PayloadSizeExceeded``: Lambda could
+  never invoke with it, and a request too large is no throttle to wait out); with a batching window a smaller
   batch waits until the window (from its first record's arrival, or from the end of the previous batch) closes.
 - A function error retries the batch (``retries`` + 1); with ``bisect_batch_on_function_error`` a batch of
   two or more records is split in two halves instead, each keeping the batch's retry count (splitting does not
@@ -27,9 +29,11 @@ from typing import NamedTuple
 
 from lambdalab.core.runtime_api import MAX_REQUEST_BYTES
 from lambdalab.streams.settings import StreamSettings
-from lambdalab.streams.shards import Shard
+from lambdalab.streams.shards import BATCH_ENVELOPE, BATCH_SEPARATOR, Shard
 
-_ENVELOPE = 64  # bytes of {"Records": [...]} around the records
+# the on-failure condition of a record that alone exceeds the invoke payload limit (Lambda documents only
+# RetryAttemptsExhausted and RecordAgeExceeded; this name follows their pattern)
+PAYLOAD_SIZE_EXCEEDED = "PayloadSizeExceeded"
 
 
 @dataclasses.dataclass
@@ -53,7 +57,7 @@ class Deliver(NamedTuple):
 
 class Discard(NamedTuple):
     span: Span
-    condition: str  # "RetryAttemptsExhausted" or "RecordAgeExceeded"
+    condition: str  # "RetryAttemptsExhausted", "RecordAgeExceeded" or "PayloadSizeExceeded"
 
 
 class Wait(NamedTuple):
@@ -124,6 +128,9 @@ class Cursor:
                 if not len(span):
                     self.spans.popleft()
                 return Discard(gone, "RecordAgeExceeded")
+        if len(span) == 1 and BATCH_ENVELOPE + self.shard.records[span.start].size > MAX_REQUEST_BYTES:
+            self.spans.popleft()
+            return Discard(span, PAYLOAD_SIZE_EXCEEDED)
         self.in_flight = True
         return Deliver(span)
 
@@ -155,10 +162,24 @@ class Cursor:
         span.retries += 1
         return succeeded, None
 
+    def too_large(self, now: float) -> Discard | None:
+        """The in-flight span was refused as too large to invoke (``RequestTooLargeException``): split it in two
+        halves (no retry counted), or discard it when it is a single record."""
+        self.in_flight, self.ready_at = False, now
+        span = self.spans[0]
+        if len(span) == 1:
+            self.spans.popleft()
+            return Discard(span, PAYLOAD_SIZE_EXCEEDED)
+        middle = span.start + len(span) // 2
+        self.spans.insert(1, dataclasses.replace(span, start=middle))
+        span.end = middle
+        return None
+
     def _batch_end(self, start: int, batch_size: int) -> int:
-        records, size, end = self.shard.records, _ENVELOPE, start
+        """The end of the batch from ``start``: at most ``batch_size`` records whose payload fits (at least one)."""
+        records, size, end = self.shard.records, BATCH_ENVELOPE, start
         while end < len(records) and end - start < batch_size:
-            size += records[end].size + 1
+            size += records[end].size + (BATCH_SEPARATOR if end > start else 0)
             if end > start and size > MAX_REQUEST_BYTES:
                 break
             end += 1

@@ -22,7 +22,16 @@ from lambdalab import events
 from lambdalab.errors import ConfigError
 from lambdalab.streams import settings as checks
 from lambdalab.streams.mapping import StreamMapping
-from lambdalab.streams.shards import KINESIS_SEQUENCE_BASE, Sequencer, StreamRecord, hash_key, make_shards, route
+from lambdalab.streams.shards import (
+    KINESIS_SEQUENCE_BASE,
+    NAME,
+    Sequencer,
+    StreamRecord,
+    event_size,
+    hash_key,
+    make_shards,
+    route,
+)
 
 if TYPE_CHECKING:
     from lambdalab.api import Lab
@@ -45,8 +54,8 @@ class KinesisStream(StreamMapping):
     info_key = "KinesisBatchInfo"
 
     def __init__(self, lab: Lab, name: str, function: str, *, shards: int = 1, **options: Any) -> None:
-        if not (isinstance(name, str) and 0 < len(name) <= 128 and all(c.isalnum() or c in "_.-" for c in name)):
-            raise ConfigError(f"invalid name: {name!r}; expected 1-128 letters, digits, '_', '.' or '-'")
+        if not (isinstance(name, str) and 0 < len(name) <= 128 and NAME.fullmatch(name)):
+            raise ConfigError(f"invalid name: {name!r}; expected 1-128 ASCII letters, digits, '_', '.' or '-'")
         if not (isinstance(shards, int) and not isinstance(shards, bool) and 1 <= shards <= MAX_SHARDS):
             raise ConfigError(f"invalid shards: {shards!r}; expected 1 to {MAX_SHARDS}")
         settings = checks.make(self.kind, options)
@@ -93,7 +102,7 @@ class KinesisStream(StreamMapping):
             )["Records"]  # fmt: skip
             event["kinesis"]["sequenceNumber"] = sequence
             event["eventID"] = f"{shard.id}:{sequence}"
-            accepted.append((shard, StreamRecord(sequence, arrival, event, len(json.dumps(event)))))
+            accepted.append((shard, StreamRecord(sequence, arrival, event, event_size(event))))
             answers.append({"ShardId": shard.id, "SequenceNumber": sequence})
         self._accept(accepted)
         return answers

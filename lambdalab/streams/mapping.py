@@ -23,12 +23,12 @@ import uuid
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
-from lambdalab.errors import ConfigError, LambdaLabError
+from lambdalab.errors import ConfigError, LambdaLabError, RequestTooLargeException
 from lambdalab.results import BatchInfo
 from lambdalab.streams import cursor as rules
 from lambdalab.streams.destination import failure_record
 from lambdalab.streams.settings import StreamSettings
-from lambdalab.streams.shards import Shard, StreamRecord
+from lambdalab.streams.shards import Shard, StreamRecord, encode_batch
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -54,6 +54,9 @@ class StreamMapping:
         self, lab: Lab, name: str, function: str, arn: str, shards: list[Shard], settings: StreamSettings
     ) -> None:
         lab.function(function)  # UnknownFunctionError before anything starts
+        stamp = settings.starting_position_timestamp
+        if stamp is not None and stamp > time.time():
+            raise ConfigError(f"invalid starting_position_timestamp: {stamp!r}; expected a time not in the future")
         if settings.qualifier is not None:
             lab.resolve(function, settings.qualifier)  # and for a version or alias that does not exist
         self._lab, self._loop = lab, lab.loop
@@ -91,10 +94,10 @@ class StreamMapping:
 
     def update(self, **options: Any) -> None:
         """Change the mapping's settings (``enabled=False`` pauses it: the batch in flight ends, no new one starts)."""
-        settings = self._settings.replace(options, self.kind)
+        settings = self._settings.replace(options, self.kind)  # refused here, on the caller's thread, if bad
         if settings.qualifier is not None and settings.qualifier != self._settings.qualifier:
             self._lab.resolve(self.function, settings.qualifier)  # UnknownFunctionError for a missing one
-        self._on_loop(self._apply, settings)
+        self._on_loop(self._update, dict(options))
 
     def failures(self) -> list[dict[str, Any]]:
         """What the on-failure destination received, oldest first: Lambda's records of discarded batches."""
@@ -107,7 +110,8 @@ class StreamMapping:
     def batches(self) -> pd.DataFrame:
         """One row per batch sent: ``request_id``, ``shard_id``, ``first_sequence``, ``last_sequence``, ``size``,
         ``sent_at`` (epoch s), ``iterator_age_ms`` (sent minus the last record's arrival), ``retries`` (the span's
-        failed attempts before) and ``outcome`` (``in_flight``, ``success``, ``error``, ``partial``, ``throttled``)."""
+        failed attempts before) and ``outcome`` (``in_flight``, ``success``, ``error``, ``partial``, ``throttled``,
+        ``too_large``)."""
         import pandas as pd
 
         columns = ["request_id", "shard_id", "first_sequence", "last_sequence", "size", "sent_at"]
@@ -117,9 +121,14 @@ class StreamMapping:
 
     def wait_until_processed(self, timeout_s: float = 60.0) -> None:
         """Block until every record put so far was processed or sent to ``failures()``; ``StreamTimeoutError``
-        (a ``TimeoutError``) after ``timeout_s``."""
+        (a ``TimeoutError``) after ``timeout_s``; ``ConfigError`` at once once the stream is closed (nothing more
+        would be processed), ``RuntimeError`` on the Lab's loop thread (waiting there would stop the loop)."""
+        if self._on_the_loop():
+            raise RuntimeError("wait_until_processed waits for the engine, so it cannot be called on the engine's "
+                               "loop thread")  # fmt: skip
         deadline = time.monotonic() + timeout_s
         while not self._on_loop(self._all_done):
+            self._check_open()
             if time.monotonic() > deadline:
                 raise StreamTimeoutError(f"{self.kind} stream {self.name}: not processed after {timeout_s} s: "
                                          f"{self.statistics()}")  # fmt: skip
@@ -134,12 +143,14 @@ class StreamMapping:
             pass
         self.closed = True
 
-    def _on_loop(self, fn: Callable[..., T], *args: Any) -> T:
+    def _on_the_loop(self) -> bool:
         try:
-            on_loop = asyncio.get_running_loop() is self._loop
+            return asyncio.get_running_loop() is self._loop
         except RuntimeError:
-            on_loop = False
-        if on_loop:
+            return False
+
+    def _on_loop(self, fn: Callable[..., T], *args: Any) -> T:
+        if self._on_the_loop():
             return fn(*args)
 
         async def run() -> T:
@@ -165,6 +176,10 @@ class StreamMapping:
         for shard_id, found in self._cursors.items():
             found.start(self._settings, now)
             self._pump(shard_id)
+
+    def _update(self, options: dict[str, Any]) -> None:
+        """Merge the changed settings into the current ones here on the loop, so concurrent updates all hold."""
+        self._apply(self._settings.replace(options, self.kind))
 
     def _apply(self, settings: StreamSettings) -> None:
         was, self._settings = self._settings.enabled, settings
@@ -230,12 +245,19 @@ class StreamMapping:
         self._batches.append(row)
         self._counts["batches"] += 1
         self._counts["retries"] += span.retries > 0
-        payload = json.dumps({"Records": [r.event for r in records]}).encode()
+        payload = encode_batch([r.event for r in records])
         batch = BatchInfo(self.arn, shard.id, len(records))
         try:
             future = self._lab.start_invoke(
                 self.function, payload, qualifier=self.qualifier, request_id=request_id, batch=batch
             )
+        except RequestTooLargeException:  # no throttle: never invocable as it is; split, or discard one record
+            row["outcome"] = "too_large"
+            discard = found.too_large(time.time())
+            if discard is not None:
+                self._discard(shard, discard, time.time())
+            self._pump(shard.id)
+            return
         except LambdaLabError:  # throttled (TooManyRequestsException), or the function is gone: back off, retry
             row["outcome"] = "throttled"
             self._counts["throttled"] += 1

@@ -14,11 +14,15 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import itertools
+import json
+import re
 from typing import Any
 
 from lambdalab.errors import ConfigError
 
 HASH_SPACE = 2**128
+_HASH_KEY = re.compile(r"0|[1-9][0-9]{0,38}")  # Kinesis's HashKey pattern, ASCII digits
+NAME = re.compile(r"[a-zA-Z0-9_.-]+")  # Kinesis stream and DynamoDB table names (ASCII)
 KINESIS_SEQUENCE_BASE = 49_600_000_000_000_000_000_000_000_000_000_000_000_000_000_000_000_000_000  # 56 digits
 DYNAMODB_SEQUENCE_BASE = 100_000_000_000_000_000_000  # 21 digits
 
@@ -50,6 +54,25 @@ class Shard:
         return next((i for i, r in enumerate(self.records) if r.arrival >= epoch_s), len(self.records))
 
 
+def encode_batch(events: list[dict[str, Any]]) -> bytes:
+    """An invocation's payload for a batch: ``{"Records": [...]}``, as the mapping sends it (ASCII JSON)."""
+    return json.dumps({"Records": events}).encode()
+
+
+def event_size(event: dict[str, Any]) -> int:
+    """The bytes one record adds to ``encode_batch``'s payload (without the separator before it)."""
+    return len(json.dumps(event).encode())
+
+
+BATCH_ENVELOPE = len(encode_batch([]))  # {"Records": []}
+BATCH_SEPARATOR = len(encode_batch([{}, {}])) - BATCH_ENVELOPE - 2 * event_size({})  # ", " between records
+
+
+def batch_size_bytes(sizes: list[int]) -> int:
+    """``len(encode_batch(events))`` from the events' ``event_size``s, exactly."""
+    return BATCH_ENVELOPE + sum(sizes) + BATCH_SEPARATOR * max(0, len(sizes) - 1)
+
+
 def make_shards(ids: list[str]) -> list[Shard]:
     """Shards with the given ids splitting the 128-bit hash key range evenly, in order."""
     width = HASH_SPACE // len(ids)
@@ -63,8 +86,9 @@ def make_shards(ids: list[str]) -> list[Shard]:
 def hash_key(partition_key: str, explicit_hash_key: str | None = None) -> int:
     """The 128-bit hash key Kinesis routes by: the explicit one (a decimal string) or the MD5 of the partition key."""
     if explicit_hash_key is not None:
-        if not (isinstance(explicit_hash_key, str) and explicit_hash_key.isdigit()):
-            raise ConfigError(f"invalid explicit_hash_key: {explicit_hash_key!r}; expected a decimal string")
+        if not (isinstance(explicit_hash_key, str) and _HASH_KEY.fullmatch(explicit_hash_key)):
+            raise ConfigError(f"invalid explicit_hash_key: {explicit_hash_key!r}; expected a decimal number 0 to "
+                              "2**128 - 1 (ASCII digits, no leading zeros)")  # fmt: skip
         value = int(explicit_hash_key)
         if value >= HASH_SPACE:
             raise ConfigError(f"invalid explicit_hash_key: {explicit_hash_key!r}; expected 0 to 2**128 - 1")

@@ -313,7 +313,7 @@ def test_a_kinesis_mapping_delivers_in_order_and_changes_with_update(keeper: Any
     assert error_of(caught)[0] == "ResourceNotFoundException"
     with pytest.raises(c.exceptions.InvalidParameterValueException) as caught:
         c.update_event_source_mapping(UUID=uuid, MaximumRecordAgeInSeconds=30)  # Lambda: -1 or 60 and more
-    assert "maximum_record_age_s" in error_of(caught)[2]
+    assert "invalid MaximumRecordAgeInSeconds: 30" in error_of(caught)[2]  # the API's field, not a Python keyword
     assert c.delete_event_source_mapping(UUID=uuid)["State"] == "Deleting" and stream.closed
 
 
@@ -480,3 +480,90 @@ def test_the_aws_cli_makes_and_lists_a_mapping(keeper: Any, tmp_path: Path) -> N
     run("kinesis", "put-record", "--stream-name", "clicks", "--partition-key", "p", "--data", "hello")  # CLI v1: raw
     assert batches(out, 1) == [["hello"]]
     assert run("lambda", "delete-event-source-mapping", "--uuid", made["UUID"])["State"] == "Deleting"
+
+
+def _raw(url: str, method: str, path: str, body: Any = None) -> tuple[int, dict[str, Any]]:
+    """A request botocore's own validation would never send (a field of the wrong type), straight to the endpoint."""
+    import urllib.error
+    import urllib.request
+
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(url + path, data=data, method=method, headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            return answer.status, json.loads(answer.read() or b"{}")
+    except urllib.error.HTTPError as exc:
+        return exc.code, {"code": exc.headers.get("x-amzn-ErrorType"), **json.loads(exc.read() or b"{}")}
+
+
+def test_fields_off_botocores_shapes_are_refused_and_list_keeps_working(keeper: Any) -> None:
+    lab, c, _ = keeper
+    url = lab.serve()
+    path = "/2015-03-31/event-source-mappings/"
+    stream = {"EventSourceArn": STREAM, "FunctionName": "keeper", "StartingPosition": "LATEST"}
+    invalid = "InvalidParameterValueException"
+    refused = [
+        ({"FilterCriteria": "not-a-structure"}, "InvalidRequestContentException"),
+        ({"FilterCriteria": {"Filters": "x"}}, "InvalidRequestContentException"),
+        ({"FilterCriteria": {"Filters": [{"Pattern": 5}]}}, "InvalidRequestContentException"),
+        ({"FilterCriteria": {"Filters": [{"Pattern": '{"a": [1]}'}] * 6}}, "InvalidParameterValueException"),
+        ({"FilterCriteria": {"Filters": [{"Pattern": "x" * 4097}]}}, "ValidationException"),
+        ({"FilterCriteria": {"Filters": [{"Pattern": "not json"}]}}, "InvalidParameterValueException"),
+        ({"DestinationConfig": {"OnFailure": "x"}}, "InvalidRequestContentException"),
+        ({"DestinationConfig": "x"}, "InvalidRequestContentException"),
+        ({"DestinationConfig": {"OnFailure": {"Destination": "javascript:alert(1)"}}}, "ValidationException"),
+        ({"DestinationConfig": {"OnFailure": {"Destination": QUEUE + "x" * 350}}}, "ValidationException"),
+        ({"BatchSize": "10"}, "InvalidRequestContentException"),
+        ({"BatchSize": 20_000}, "ValidationException"),
+        ({"StartingPosition": "AT_TIMESTAMP", "StartingPositionTimestamp": int("9" * 400)}, invalid),
+    ]  # fmt: skip
+    for fields, code in refused:
+        status, answer = _raw(url, "POST", path, {**stream, **fields})
+        assert (status, answer["code"]) == (400, code), (fields, answer)
+    assert lambdalab.streams.sources(lab) == []  # nothing was made
+    # one that botocore's model allows is kept and echoed; boto3 and its parser read every mapping
+    pattern = {"Filters": [{"Pattern": '{"data": {"kind": ["a"]}}'}]}
+    made = c.create_event_source_mapping(**stream, FilterCriteria=pattern,
+                                         DestinationConfig={"OnFailure": {"Destination": QUEUE}})  # fmt: skip
+    status, _ = _raw(url, "PUT", path + made["UUID"], {"FilterCriteria": "not-a-structure"})
+    assert status == 400
+    listed = c.list_event_source_mappings()["EventSourceMappings"]
+    assert [(m["UUID"], m["FilterCriteria"]) for m in listed] == [(made["UUID"], pattern)]
+    assert listed[0]["DestinationConfig"] == {"OnFailure": {"Destination": QUEUE}}
+
+
+def test_refusals_name_the_apis_fields_and_other_partitions_are_refused(keeper: Any) -> None:
+    lab, c, _ = keeper
+    invalid = c.exceptions.InvalidParameterValueException
+    with pytest.raises(invalid) as caught:
+        c.create_event_source_mapping(EventSourceArn=STREAM, FunctionName="keeper", StartingPosition="LATEST",
+                                      MaximumRecordAgeInSeconds=30)  # fmt: skip
+    message = error_of(caught)[2]
+    assert "MaximumRecordAgeInSeconds" in message and "maximum_record_age_s" not in message
+    for partition in ("aws-cn", "aws-us-gov"):
+        with pytest.raises(invalid) as caught:
+            c.create_event_source_mapping(EventSourceArn=f"arn:{partition}:sqs:{REGION}:{ACCOUNT}:jobs",
+                                          FunctionName="keeper")  # fmt: skip
+        assert "partition aws" in error_of(caught)[2]
+    assert lambdalab.streams.sources(lab) == []
+
+
+def test_last_processing_result_reads_the_last_batch(tmp_path: Path) -> None:
+    flag = tmp_path / "fail"
+    flag.write_text("1")
+    code = (f"import os\ndef handler(event, context):\n    if os.path.exists({str(flag)!r}):\n"
+            "        raise ValueError('no')\n")  # fmt: skip
+    with lambdalab.Lab() as lab:
+        lab.create_function("flaky", code)
+        c = client(lab.serve())
+        made = c.create_event_source_mapping(EventSourceArn=STREAM, FunctionName="flaky", StartingPosition="LATEST",
+                                             MaximumRetryAttempts=0)  # fmt: skip
+        assert c.get_event_source_mapping(UUID=made["UUID"])["LastProcessingResult"] == "No records processed"
+        (stream,) = lambdalab.streams.sources(lab)
+        stream.put_record(b"a", "k")
+        stream.wait_until_processed(timeout_s=30)
+        assert c.get_event_source_mapping(UUID=made["UUID"])["LastProcessingResult"] == "PROBLEM: Function call failed"
+        flag.unlink()
+        stream.put_record(b"b", "k")
+        stream.wait_until_processed(timeout_s=30)
+        assert c.get_event_source_mapping(UUID=made["UUID"])["LastProcessingResult"] == "OK"

@@ -344,3 +344,30 @@ def test_a_caller_that_leaves_mid_stream_leaves_the_endpoint_serving(served: tup
     answer = client(url).invoke_with_response_stream(FunctionName="echo", Payload=b'{"after": 1}')
     assert json.loads(payload_of(events_of(answer)))["event"] == {"after": 1}
     assert lab.function("big").statistics()["invocations"] == 1
+
+
+def test_a_prelude_without_headers_keeps_the_stream_type_and_a_string_cookies_is_one_cookie(
+    served: tuple[lambdalab.Lab, str],
+) -> None:
+    lab, url = served
+    node = _node()
+    bare = (
+        "exports.handler = awslambda.streamifyResponse(async (event, responseStream, context) => {\n"
+        "  const s = awslambda.HttpResponseStream.from(responseStream, {statusCode: 200, cookies: 'a=1'});\n"
+        "  s.write('raw'); s.end();\n"
+        "});\n"
+    )
+    lab.create_function("bare", bare, runtime=node, handler="index.handler")
+    lab.create_function(
+        "buffered", "def handler(event, context):\n    return {'statusCode': 200, 'cookies': 'b=2', 'body': 'ok'}\n"
+    )
+    lambda_client = client(url)
+    streamed = lambda_client.create_function_url_config(
+        FunctionName="bare", AuthType="NONE", InvokeMode="RESPONSE_STREAM"
+    )["FunctionUrl"]
+    buffered = lambda_client.create_function_url_config(FunctionName="buffered", AuthType="NONE")["FunctionUrl"]
+    status, headers, body = _fetch(streamed)
+    assert (status, headers["Content-Type"], body) == (200, "application/octet-stream", b"raw")
+    assert headers.get_all("Set-Cookie") == ["a=1"]
+    status, headers, body = _fetch(buffered)
+    assert (status, body, headers.get_all("Set-Cookie")) == (200, b"ok", ["b=2"])

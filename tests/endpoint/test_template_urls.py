@@ -117,16 +117,21 @@ Resources:
   WorkerProdUrl:
     Type: AWS::Lambda::Url
     Properties:
-      TargetFunctionArn: !Ref Worker
-      Qualifier: prod
-      AuthType: NONE
+      TargetFunctionArn: !Sub "arn:aws:lambda:${AWS::Region}:${AWS::AccountId}:function:worker:prod"
+      AuthType: AWS_IAM
       Cors:
         AllowOrigins: ["*"]
-  ByArn:
+  ByVersion:
     Type: AWS::Lambda::Url
     Properties:
       TargetFunctionArn: !Sub "arn:aws:lambda:${AWS::Region}:${AWS::AccountId}:function:worker:1"
-      AuthType: AWS_IAM
+      AuthType: NONE
+  OnLatest:
+    Type: AWS::Lambda::Url
+    Properties:
+      TargetFunctionArn: !Ref Worker
+      Qualifier: $LATEST
+      AuthType: NONE
 """
 
 
@@ -134,23 +139,40 @@ def test_aws_lambda_url_resources_by_name_arn_and_qualifier(tmp_path: Path) -> N
     with lambdalab.Lab() as lab:
         url = lab.serve()
         _, notes = load_template(lab, template(tmp_path, LAMBDA_URL))
-        latest, prod, one = url_note(notes, "WorkerUrl"), url_note(notes, "WorkerProdUrl"), url_note(notes, "ByArn")
+        latest, prod = url_note(notes, "WorkerUrl"), url_note(notes, "WorkerProdUrl")
         assert "InvokeMode RESPONSE_STREAM, sent once the function ends" in next(
             n for n in notes if n.startswith("WorkerUrl")
         )
-        assert "AWS_IAM recorded, not enforced" in next(n for n in notes if n.startswith("ByArn"))
+        assert "AWS_IAM recorded, not enforced" in next(n for n in notes if n.startswith("WorkerProdUrl"))
+        # a URL is the function's or an alias's (botocore's FunctionUrlQualifier): never a version's or $LATEST's
+        for logical_id, qualifier in (("ByVersion", "'1'"), ("OnLatest", "'$LATEST'")):
+            (note,) = [n for n in notes if n.startswith(f"{logical_id}: ")]
+            assert f"Qualifier {qualifier} must be an alias name" in note and note.endswith("; no function URL")
         lambda_client = client(url)
         config = lambda_client.get_function_url_config(FunctionName="worker")
         assert (config["FunctionUrl"], config["InvokeMode"]) == (latest, "RESPONSE_STREAM")
         assert lambda_client.get_function_url_config(FunctionName="worker", Qualifier="prod")["Cors"] == {
             "AllowOrigins": ["*"]
         }
-        assert lambda_client.get_function_url_config(FunctionName="worker", Qualifier="1")["AuthType"] == "AWS_IAM"
+        assert lambda_client.get_function_url_config(FunctionName="worker", Qualifier="prod")["AuthType"] == "AWS_IAM"
+        # the API refuses the same qualifiers, as Lambda does (ValidationException at 'qualifier')
+        for qualifier in ("1", "$LATEST"):
+            with pytest.raises(lambda_client.exceptions.ClientError) as caught:
+                lambda_client.create_function_url_config(FunctionName="worker", Qualifier=qualifier, AuthType="NONE")
+            error = caught.value.response["Error"]
+            assert error["Code"] == "ValidationException" and f"Value '{qualifier}' at 'qualifier'" in error["Message"]
+            for call in (lambda_client.get_function_url_config, lambda_client.delete_function_url_config):
+                with pytest.raises(lambda_client.exceptions.ClientError) as caught:
+                    call(FunctionName=f"worker:{qualifier}")
+                assert caught.value.response["Error"]["Code"] == "ValidationException"
+            with pytest.raises(lambda_client.exceptions.ClientError) as caught:
+                lambda_client.update_function_url_config(FunctionName="worker", Qualifier=qualifier, AuthType="NONE")
+            assert caught.value.response["Error"]["Code"] == "ValidationException"
         # RESPONSE_STREAM: the function's bytes as they are (a buffered handler's JSON document, not mapped)
         status, headers, body = get(latest)
         assert (status, headers["Content-Type"]) == (200, "application/octet-stream")
         assert json.loads(body) == {"statusCode": 200, "body": "$LATEST"}
-        assert [get(u)[2] for u in (prod, one)] == [b"1", b"1"]
+        assert get(prod)[2] == b"1"
         assert get(prod, Origin="https://any.example")[1]["Access-Control-Allow-Origin"] == "*"
 
 

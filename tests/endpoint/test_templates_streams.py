@@ -287,3 +287,69 @@ def test_a_mapping_made_later_on_a_source_the_template_declared_takes_its_settin
         assert found[stream["UUID"]].settings()["shards"] == 3
         slow = found[queue["UUID"]]
         assert (slow.visibility_timeout_s, slow.max_receive_count) == (45.0, 2)
+
+
+MALFORMED = """\
+Transform: AWS::Serverless-2016-10-31
+Resources:
+  ListKeyType:
+    Type: AWS::DynamoDB::Table
+    Properties:
+      TableName: listed
+      KeySchema: [{AttributeName: id, KeyType: [HASH]}]
+      StreamSpecification: {StreamViewType: NEW_IMAGE}
+  BadSpec:
+    Type: AWS::DynamoDB::Table
+    Properties: {TableName: spec, StreamSpecification: [NEW_IMAGE]}
+  TooManyShards:
+    Type: AWS::Kinesis::Stream
+    Properties: {Name: wide, ShardCount: 101}
+  Fine:
+    Type: AWS::Kinesis::Stream
+    Properties: {Name: fine, ShardCount: 100}
+  OddQueue:
+    Type: AWS::SQS::Queue
+    Properties: {QueueName: odd, RedrivePolicy: {maxReceiveCount: [3]}}
+  Reader:
+    Type: AWS::Serverless::Function
+    Properties:
+      Runtime: python3.11
+      InlineCode: "def handler(event, context):\\n    return None\\n"
+      Handler: index.handler
+      Events:
+        NotAMapping: {Type: Kinesis, Properties: not-a-mapping}
+        ListProps: {Type: SQS, Properties: [1, 2]}
+        Good: {Type: Kinesis, Properties: {Stream: !GetAtt Fine.Arn, StartingPosition: LATEST}}
+  ListMapping:
+    Type: AWS::Lambda::EventSourceMapping
+    Properties: [FunctionName, Reader]
+  OddMapping:
+    Type: AWS::Lambda::EventSourceMapping
+    Properties:
+      FunctionName: !Ref Reader
+      EventSourceArn: arn:aws:kinesis:us-east-1:123456789012:stream/other
+      StartingPosition: LATEST
+      DestinationConfig: {OnFailure: {Destination: "javascript:alert(1)"}}
+"""
+
+
+def test_a_malformed_stream_queue_or_event_is_noted_by_its_logical_id(tmp_path: Path) -> None:
+    """One malformed resource or event never aborts the template: each is skipped with a note naming it."""
+    (tmp_path / "template.yaml").write_text(MALFORMED)
+    with lambdalab.Lab() as lab:
+        names, notes = load_template(lab, tmp_path / "template.yaml")
+        assert names == ["Reader"], notes
+        by_id = {n.split(":", 1)[0]: n for n in notes}
+        assert by_id["ListKeyType"] == "ListKeyType: KeySchema KeyType ['HASH'] must be HASH or RANGE; no local stream"
+        assert by_id["TooManyShards"].startswith("TooManyShards: ShardCount 101 is outside 1-100")
+        assert by_id["OddQueue"].startswith("OddQueue: ") and by_id["OddQueue"].endswith("no local queue")
+        assert by_id["ReaderNotAMapping"] == "ReaderNotAMapping: Properties must be a mapping; not wired"
+        assert by_id["ReaderListProps"] == "ReaderListProps: Properties must be a mapping; not wired"
+        assert by_id["ListMapping"] == "ListMapping: Properties must be a mapping; not wired"
+        assert "destinationConfig.onFailure.destination" in by_id["OddMapping"] and by_id["OddMapping"].endswith(
+            "not wired"
+        )
+        assert by_id["ReaderGood"].startswith("ReaderGood: local Kinesis stream fine delivers to Reader")
+        assert "BadSpec" not in by_id  # a table whose StreamSpecification is not a mapping has no stream: nothing local
+        assert [s.name for s in lambdalab.streams.sources(lab)] == ["fine"]
+        assert lambdalab.streams.sources(lab)[0].settings()["shards"] == 100

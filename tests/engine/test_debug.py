@@ -267,3 +267,96 @@ def test_functions_without_debug_are_unchanged(lab, tmp_path):
 def test_debug_settings_are_checked(lab, options, words):
     with pytest.raises(ConfigError, match=words):
         lab.create_function("bad", "def handler(e, c):\n    return 1\n", **options)
+
+
+def test_a_web_pages_request_never_reaches_the_debugger(lab, tmp_path):
+    """What a browser's no-cors ``fetch`` POST sends: a request line first. The engine closes it unread by debugpy."""
+    fn, _ = _debug_function(lab, tmp_path, debug=True)
+    fn.invoke({})
+    port = next(iter(fn.debug_ports().values()))
+    target = tmp_path / "pwned"
+    body = json.dumps(
+        {
+            "seq": 1,
+            "type": "request",
+            "command": "evaluate",
+            "arguments": {"expression": f"open({str(target)!r}, 'w').write('x')"},
+        }
+    ).encode()
+    head = (
+        f"POST / HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nOrigin: https://evil.example\r\nSec-Fetch-Site: cross-site\r\n"
+        f"Content-Type: text/plain\r\nContent-Length: {len(body)}\r\n\r\n"
+    ).encode()
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(head + body)
+        assert sock.recv(65536) == b""  # closed at once, nothing answered
+    time.sleep(0.5)
+    assert not target.exists()
+    assert fn.debug_ports(attached=True) == {}
+    client = Client(port)  # a DAP client still gets through afterwards
+    try:
+        client.attach()
+        assert _wait_for(lambda: fn.debug_ports(attached=True))
+    finally:
+        client.close()
+
+
+SELF_HOLD = textwrap.dedent(
+    """\
+    import socket, time
+
+    def handler(event, context):
+        held = socket.create_connection(("127.0.0.1", event["port"]))
+        if event.get("dap"):
+            held.sendall(b"Content-Length: 2\\r\\n\\r\\n{}")
+        time.sleep(5)
+        return "done"
+    """
+)
+
+
+@pytest.mark.parametrize("dap", [False, True])
+def test_a_connection_that_never_attaches_does_not_hold_the_timeout(lab, dap):
+    fn = lab.create_function("selfhold", SELF_HOLD, timeout_s=1, debug=True)
+    fn.invoke({"port": 9})  # a cold start: the port exists once an environment does (port 9: refused, an error)
+    port = next(iter(fn.debug_ports().values()))
+    started = time.monotonic()
+    result = fn.invoke({"port": port, "dap": dap})
+    assert result.error is not None and result.error["errorType"] == "Sandbox.Timedout", result.payload
+    assert time.monotonic() - started < 3.0
+
+
+def test_one_client_at_a_time_and_attached_ends_with_its_disconnect(lab, tmp_path):
+    fn, _ = _debug_function(lab, tmp_path, timeout_s=1, debug=True)
+    fn.invoke({})
+    port = next(iter(fn.debug_ports().values()))
+    first = Client(port)
+    first.attach()
+    second = Client(port)  # refused while the first is connected: closed without an answer
+    second.send("initialize", clientID="second", adapterID="debugpy")
+    with pytest.raises((EOFError, ConnectionResetError)):
+        second.wait("response", "initialize", timeout=5)
+    second.sock.close()
+    assert _wait_for(lambda: fn.debug_ports(attached=True))
+    first.send("disconnect")
+    first.wait("response", "disconnect", timeout=5)  # its socket stays open, but it is no longer attached
+    try:
+        assert _wait_for(lambda: not fn.debug_ports(attached=True))
+        result = fn.invoke({"sleep": 4})
+        assert result.error is not None and result.error["errorType"] == "Sandbox.Timedout"
+    finally:
+        first.sock.close()
+
+
+def test_debug_port_n_is_the_first_environment_after_every_redeploy(tmp_path):
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        base = probe.getsockname()[1]
+    with lambdalab.Lab(keep_alive_s=1) as lab:
+        fn, _ = _debug_function(lab, tmp_path, debug=base)
+        seen = []
+        for memory in (256, 320, 384, 448):
+            result = fn.invoke({})
+            seen.append(fn.debug_ports()[result.environment_id])
+            fn.update(memory_mb=memory)
+        assert seen == [base] * 4

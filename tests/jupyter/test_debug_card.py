@@ -37,3 +37,14 @@ def test_a_function_without_debug_has_no_debug_field(lab):
     result = fn.invoke({})
     assert "debug" not in fields(card(display.function_html(fn)))
     assert "debug" not in fields(card(display.result_html(result, code_sha="")))
+
+
+def test_a_results_debug_field_is_of_the_version_that_ran_it(lab, monkeypatch):
+    fn = lab.create_function("ver", SOURCE)
+    plain = fn.invoke({}, qualifier=fn.publish())  # version 1: no debug
+    fn.update(source=SOURCE.replace("1", "2"), debug=True)
+    debugged = fn.invoke({})
+    monkeypatch.setattr(display, "_namespace", lambda: [fn])
+    assert "debug" not in fields(card(display.result_html(plain)))
+    port = fn.debug_ports()[debugged.environment_id]
+    assert fields(card(display.result_html(debugged)))["debug"] == f"127.0.0.1:{port} (waiting)"
