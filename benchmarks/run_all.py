@@ -22,7 +22,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 BENCHMARKS = ["bench_warm_invoke", "bench_throughput", "bench_cold_start", "bench_freeze", "bench_idle_memory",
               "bench_scaling", "bench_endpoint", "bench_sim", "bench_fd_budget", "bench_package_cold_start",
-              "bench_deps", "bench_runtimes", "bench_memory_growth", "bench_aws"]
+              "bench_deps", "bench_runtimes", "bench_memory_growth", "bench_aws", "bench_snapstart",
+              "bench_extensions"]
 # Benchmarks that keep their own section of RESULTS.md (run them on their own, with --write):
 # bench_charts ("## Charts"), bench_soak ("## Soak", ten minutes), bench_peers ("## Peers", needs the peers
 # that benchmarks/install_peers.sh installs), compare_revisions ("## Before and after"), bench_board ("## Board",
