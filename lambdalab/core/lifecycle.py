@@ -366,7 +366,9 @@ class Environment:
                 self._externals_alive -= 1
             if before is State.DRAINING or before is State.SHUTTING_DOWN:
                 return []
-            error_type = self._extension_error or "Extension.Crash"
+            # the engine's type when it knows why (Extension.LaunchError, Extension.TooManyExtensions), else
+            # the one a posted init/exit error named, else a crash
+            error_type = exited.error_type or self._extension_error or "Extension.Crash"
             return self._on_stop(at, before, Status.ERROR, error_type, exited.exit_code)
         if kind is ShutdownWithExtensions:
             return self._on_drain(at, before)

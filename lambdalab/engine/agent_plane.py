@@ -120,8 +120,9 @@ class AgentPlane:
 
     def _launched(self, environment: EngineEnvironment, incarnation: int, count: int, failed: str | None) -> None:
         self._send(environment, incarnation, ExtensionsLaunched(environment.id, incarnation, self.now(), count))
-        if failed is not None:  # none runs: the init fails (the core names it Extension.Crash)
-            self._send(environment, incarnation, ExtensionExited(environment.id, incarnation, self.now(), "", 127))
+        if failed is not None:  # none runs: the init fails with RAPID's type (LaunchError, TooManyExtensions)
+            exited = ExtensionExited(environment.id, incarnation, self.now(), "", 127, failed)
+            self._send(environment, incarnation, exited)
 
     def start_runtime(self, effect: StartRuntime) -> None:
         """``StartRuntime``: every external extension registered; the runtime starts."""

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from lambdalab.engine import http_server
 from lambdalab.engine.limits import descendants
+from lambdalab.engine.runtimes import entrypoint_problem
 from lambdalab.engine.sandbox import Sandbox, marked_environment
 
 if TYPE_CHECKING:
@@ -134,6 +135,8 @@ class Extensions:
         environment = self.environment
         if len(files) > MAX_EXTENSIONS:
             return "Extension.TooManyExtensions"
+        if any(entrypoint_problem(path) is not None for path in files):  # not executable, no interpreter
+            return "Extension.LaunchError"
         for k, path in enumerate(files):
             agent = Agent(path.name, external=True)
             self.agents[agent.name] = agent

@@ -203,6 +203,16 @@ def test_an_extension_init_error_fails_init() -> None:
     )
 
 
+@pytest.mark.parametrize("error_type", ["Extension.LaunchError", "Extension.TooManyExtensions"])
+def test_an_extension_the_engine_could_not_launch_fails_init_with_the_engines_error_type(error_type: str) -> None:
+    d = ExtensionDriver(EXT)
+    eid = only(d.submit("r1", 0.0), LaunchExtensions).environment_id
+    d.launched(eid, 0.01)
+    out = d.send(ExtensionExited(eid, 1, 0.02, "", 127, error_type))
+    assert f"Status: error\tError Type: {error_type}" in log_lines(out)[-1]
+    assert d.env(eid).state is State.STARTING  # the pool retries init inside the invoke, as for the runtime
+
+
 def test_shutdown_while_extensions_start_kills_and_retires() -> None:
     d = ExtensionDriver(EXT)
     eid = only(d.submit("r1", 0.0), LaunchExtensions).environment_id
