@@ -3,7 +3,9 @@
 Platform entries become Telemetry-API-shaped objects, one a line (AWS's "Configuring JSON and plain text log
 formats" and the Telemetry API's schema reference):
 ``{"time": RFC 3339 ms, "type": "platform.start", "record": {"requestId": ..., "version": ...}}``,
-``platform.initStart``, ``platform.initReport`` and ``platform.report``, filtered by the system log level.
+``platform.initStart``, ``platform.initReport``, ``platform.report`` (with ``restoreDurationMs`` and
+``billedRestoreDurationMs`` after a SnapStart restore), ``platform.restoreStart``, ``platform.restoreReport`` (a
+failed restore's) and ``platform.extension``, filtered by the system log level.
 The runtime's output is filtered by the application log level as Lambda filters it: a line that is a JSON
 object has the level of its ``level`` key (``log_level`` for the runtime's unhandled-error record), any other
 line is INFO. The Python runtime writes its ``logging`` records as JSON itself (``AWS_LAMBDA_LOG_FORMAT``).
@@ -20,7 +22,18 @@ from typing import Any, Final
 
 from lambdalab.config import FunctionConfig
 from lambdalab.core.outcomes import Status
-from lambdalab.core.records import End, InitReport, InitStart, LogEntry, Report, Start, runtime_version
+from lambdalab.core.records import (
+    End,
+    ExtensionState,
+    InitReport,
+    InitStart,
+    LogEntry,
+    Report,
+    RestoreReport,
+    RestoreStart,
+    Start,
+    runtime_version,
+)
 
 # application levels, least severe first; the names Python and other loggers use map onto Lambda's
 APPLICATION_RANK: Final = {"TRACE": 0, "DEBUG": 1, "INFO": 2, "WARN": 3, "ERROR": 4, "FATAL": 5}
@@ -32,6 +45,9 @@ RECORD_LEVEL: Final = {
     "platform.initReport": "INFO",
     "platform.start": "INFO",
     "platform.report": "INFO",
+    "platform.restoreStart": "INFO",
+    "platform.restoreReport": "INFO",
+    "platform.extension": "INFO",
 }
 
 
@@ -52,6 +68,9 @@ def report_record(entry: Report) -> dict[str, Any]:
     }
     if record.init_duration_ms is not None and not record.init_suppressed:
         metrics["initDurationMs"] = round(record.init_duration_ms, 3)
+    if record.restore_duration_ms is not None:
+        metrics["restoreDurationMs"] = round(record.restore_duration_ms, 3)
+        metrics["billedRestoreDurationMs"] = record.billed_restore_duration_ms
     out: dict[str, Any] = {"requestId": record.request_id, "metrics": metrics, "status": "success"}
     if record.status is not Status.SUCCESS and record.reset:
         out["status"] = record.status.value
@@ -84,18 +103,13 @@ class JsonLogs:
         if isinstance(entry, Report):
             return "platform.report", report_record(entry)
         if isinstance(entry, InitStart):
-            version = runtime_version(entry.runtime)
-            digest = hashlib.sha256(f"lambdalab:{version}:{entry.runtime}".encode()).hexdigest()  # as INIT_START's
             return "platform.initStart", {
                 "initializationType": self.initialization_type,
                 "phase": "init",
-                "runtimeVersion": version,
-                "runtimeVersionArn": f"arn:aws:lambda:us-east-1::runtime:{digest}",
-                "functionName": self.function,
-                "functionVersion": self.version,
-                "instanceId": self.instance_id,
-                "instanceMaxMemory": self.memory_bytes,
+                **self._runtime_fields(entry.runtime),
             }
+        if isinstance(entry, RestoreStart):  # initStart's fields but the initialization type and phase
+            return "platform.restoreStart", self._runtime_fields(entry.runtime)
         if isinstance(entry, InitReport):
             out: dict[str, Any] = {
                 "initializationType": self.initialization_type,
@@ -106,8 +120,29 @@ class JsonLogs:
             if entry.error_type:
                 out["errorType"] = entry.error_type
             return "platform.initReport", out
+        if isinstance(entry, RestoreReport):
+            report: dict[str, Any] = {"status": entry.status.value}
+            if entry.error_type:
+                report["errorType"] = entry.error_type
+            report["metrics"] = {"durationMs": round(entry.duration_ms, 3)}
+            return "platform.restoreReport", report
+        if isinstance(entry, ExtensionState):
+            return "platform.extension", {"name": entry.name, "state": entry.state, "events": list(entry.events)}
         assert isinstance(entry, End)
         return "", {}
+
+    def _runtime_fields(self, runtime: str) -> dict[str, Any]:
+        """What ``platform.initStart`` and ``platform.restoreStart`` say of the runtime and the environment."""
+        version = runtime_version(runtime)
+        digest = hashlib.sha256(f"lambdalab:{version}:{runtime}".encode()).hexdigest()  # as INIT_START's
+        return {
+            "runtimeVersion": version,
+            "runtimeVersionArn": f"arn:aws:lambda:us-east-1::runtime:{digest}",
+            "functionName": self.function,
+            "functionVersion": self.version,
+            "instanceId": self.instance_id,
+            "instanceMaxMemory": self.memory_bytes,
+        }
 
     def filter_output(self, chunk: str) -> str:
         """The lines of a run of runtime output at the application level or above (TRACE keeps everything)."""
