@@ -99,9 +99,11 @@ class SnapPlane:
             on_exit(environment, incarnation, 127)  # no snapshot to restore from: the restore fails
             return
         core = environment.pool.environments.get(environment.id)
-        gone = core is None or core.incarnation != incarnation or environment.retired
-        if not gone:
-            environment.tmp, environment.cgroups = spare.tmp, list(spare.cgroups)
+        if core is None or core.incarnation != incarnation or environment.retired:
+            self.snapshots.discard(spare)  # the environment went meanwhile: nothing is restored
+            return
+        environment.tmp, environment.cgroups = spare.tmp, list(spare.cgroups)
+        environment.address = spare.address  # sandbox.localdomain inside it (its extensions' telemetry listeners)
         sandbox = self.snapshots.restore(
             spare,
             env={},
@@ -109,9 +111,6 @@ class SnapPlane:
             on_exit=lambda code: on_exit(environment, incarnation, code),
             owner=(environment.id, incarnation),
         )
-        if gone:  # the environment went meanwhile: the restored runtime ends at once
-            sandbox.kill()
-            return
         environment.adopt_restored(sandbox, incarnation)
         self.restored.setdefault(key, {})[sandbox.pid] = (environment.id, incarnation)
 

@@ -41,6 +41,7 @@ from lambdalab.engine import reaper as _reaper
 from lambdalab.engine.limits import Limits
 from lambdalab.engine.reaper import Reaper, remove_tree
 from lambdalab.engine.sandbox import RestoredSandbox, Sandbox
+from lambdalab.engine.spare import write_hosts
 from lambdalab.errors import SandboxError
 
 FD_VARIABLE = "LAMBDALAB_SNAPSHOT_FD"  # the template's control socket, read (and removed) by the bootstraps
@@ -70,6 +71,7 @@ class PreparedSpare:
     marker: str | None
     made_at: float  # perf_counter when asked for, and when it said it was ready
     ready_at: float = 0.0
+    address: str = "127.0.0.1"  # what sandbox.localdomain means inside it (its folder's ``hosts``)
 
 
 @dataclass
@@ -112,6 +114,7 @@ class Snapshots:
         self._closed = False
         self.last_error: str | None = None  # why the last spare could not be made (tests, diagnostics)
         self._owners: dict[int, tuple[str, int]] = {}  # restored runtime pid -> (environment id, incarnation)
+        self._gone: dict[int, list[Path]] = {}  # discarded spares' pidfds -> their groups, until they are empty
 
     def available(self) -> bool:
         """Whether restores can be made here: the launcher, v1 memory cgroups, and pidfd exit status."""
@@ -161,8 +164,11 @@ class Snapshots:
         tmp = folder / "tmp"
         cgroups: list[Path] = []
         ours = theirs = None
+        address = "127.0.0.1"
         try:
             tmp.mkdir(parents=True, mode=0o700)
+            if template.namespace:  # its /etc/hosts (sandbox.localdomain on its own address), as a fresh one's
+                address = write_hosts(folder)
             mounts.mount_tmpfs(tmp, 512)
             if snap.tmp is not None and snap.tmp.is_dir():  # the snapshot's /tmp as it was
                 shutil.copytree(snap.tmp, tmp, symlinks=True, dirs_exist_ok=True)
@@ -217,7 +223,9 @@ class Snapshots:
                 self._limits.remove(cgroups)
                 remove_tree(folder)
                 return
-            spare = PreparedSpare(snap.key, name, tmp, cgroups, pid, pidfd, spare_channel, snap.marker, made_at)
+            spare = PreparedSpare(
+                snap.key, name, tmp, cgroups, pid, pidfd, spare_channel, snap.marker, made_at, address=address
+            )
             spare.ready_at = time.perf_counter()
             snap.ready.append(spare)
             waiters, snap.waiters = snap.waiters, []
@@ -245,7 +253,7 @@ class Snapshots:
         while snap.ready:
             spare = snap.ready.popleft()
             if _reaper.exited(spare.pidfd):  # died waiting (its template went)
-                self._discard(spare)
+                self.discard(spare)
                 continue
             self._limits.create(spare.name, memory_mb)  # the groups exist: this sets the function's limit
             # the next one a little later: the restore it serves comes first, on the loop and the CPU
@@ -323,13 +331,34 @@ class Snapshots:
         return self._owners.get(pid)
 
     # -- ending ---------------------------------------------------------------------------------
-    def _discard(self, spare: PreparedSpare) -> None:
+    def discard(self, spare: PreparedSpare) -> None:
+        """A spare that is not restored after all (taken for an environment that went meanwhile): it ends, its
+        groups and folder go. Never runs anything of the function (no after-restore hook, no ``/next``)."""
         with contextlib.suppress(OSError):
             spare.channel.close()  # an end of file: the spare exits by itself
         _reaper.send(spare.pidfd, 9)
-        os.close(spare.pidfd)
-        self._limits.remove(spare.cgroups)  # removed once empty (the reaper retries)
         remove_tree(spare.tmp.parent)
+        self._remove_when_gone(spare.pidfd, spare.cgroups)
+
+    def _remove_when_gone(self, pidfd: int, cgroups: list[Path], tries: int = 100) -> None:
+        """Remove a killed spare's groups once it has left them (its pidfd readable, then empty groups); closes
+        ``pidfd``. At the Lab's close (or off the loop) at once: the reaper's sweep removes what is left."""
+        if tries == 100:
+            with contextlib.suppress(OSError):
+                self._limits.remove(cgroups)
+        loop = _running_loop()
+        if self._closed or loop is None or not cgroups or not any(c.exists() for c in cgroups) or tries <= 0:
+            os.close(pidfd)
+            return
+        self._gone[pidfd] = cgroups
+
+        def check() -> None:
+            if self._gone.pop(pidfd, None) is None:  # closed meanwhile
+                return
+            self._limits.remove(cgroups)
+            self._remove_when_gone(pidfd, cgroups, tries - 1)
+
+        loop.call_later(0.01 if _reaper.exited(pidfd) else 0.02, check)
 
     def drop(self, key: Key) -> None:
         """The version's snapshot goes: its spares and template end (the template's environment is retired by the
@@ -338,7 +367,7 @@ class Snapshots:
         if snap is None:
             return
         while snap.ready:
-            self._discard(snap.ready.popleft())
+            self.discard(snap.ready.popleft())
         loop = asyncio.get_running_loop()
         for fd, (channel, cgroups, folder) in snap.making.items():  # being made: an end of file ends them
             loop.remove_reader(fd)
@@ -360,12 +389,22 @@ class Snapshots:
         self._closed = True
         for key in list(self._snapshots):
             self.drop(key)
+        for pidfd in list(self._gone):  # killed spares still leaving their groups: the reaper's sweep ends them
+            del self._gone[pidfd]
+            os.close(pidfd)
 
     def stats(self, key: Key) -> dict[str, int]:
         snap = self._snapshots.get(key)
         if snap is None:
             return {"ready": 0, "pending": 0, "restored": 0}
         return {"ready": len(snap.ready), "pending": snap.pending, "restored": snap.restored}
+
+
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
 
 
 def _exit_status_works() -> bool:

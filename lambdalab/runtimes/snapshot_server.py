@@ -72,7 +72,8 @@ def _mount(source: "str | None", target: str, kind: "str | None", flags: int, da
 
 
 def _own_namespace(folder: str, hide: "str | None") -> None:
-    """A mount namespace of the spare's own: ``folder``'s ``tmp`` on /tmp, and under ``hide`` only ``folder``.
+    """A mount namespace of the spare's own: ``folder``'s ``tmp`` on /tmp, its ``hosts`` (if written) on
+    /etc/hosts, and under ``hide`` only ``folder``.
 
     The template's namespace already has the read-only binds and ``/opt`` (the same for every environment of the
     snapshot). Its cover of ``hide`` (the environments' folder) shows the template's folder only: it goes, the
@@ -87,6 +88,10 @@ def _own_namespace(folder: str, hide: "str | None") -> None:
     try:
         _mount(folder + "/tmp", "/tmp", None, MS_BIND)
         _mount(None, "/tmp", None, MS_REMOUNT | MS_BIND | MS_NOSUID | MS_NODEV)
+        hosts = folder + "/hosts"
+        if os.access(hosts, os.R_OK):  # its own /etc/hosts (sandbox.localdomain on its own loopback address)
+            _mount(hosts, "/etc/hosts", None, MS_BIND)
+            _mount(None, "/etc/hosts", None, MS_REMOUNT | MS_BIND | MS_RDONLY)
         if hide:
             name = folder.rstrip("/").rpartition("/")[2]
             _mount("lambdalab-hidden", hide, "tmpfs", MS_NOSUID | MS_NODEV, "size=64k,mode=0755")
