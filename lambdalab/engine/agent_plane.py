@@ -6,13 +6,14 @@ extensions before its runtime (``launch``, called by the spawner), routes every 
 call (``on_agent``), emits the Telemetry API's records in Lambda's order (``platform.initStart`` →
 ``platform.extension`` → ``platform.telemetrySubscription`` → ``platform.initRuntimeDone`` →
 ``platform.initReport`` → ``platform.start`` → ``platform.runtimeDone`` → ``platform.report``, with the
-``function`` and ``extension`` log lines), turns what extensions do into the core's events
-(``ExtensionsLaunched``, ``ExtensionRegistered``, ``ExtensionsRegistered``, ``ExtensionNextRequested``,
-``ExtensionErrorPosted``, ``ExtensionExited``) and performs the core's effects for them (``StartRuntime``,
-``DeliverExtensionEvent``, ``SignalRuntime``): every rule (when init ends, when an environment may freeze, the
-graceful shutdown's order and deadlines) is the core's. It keeps the Lab's table of every telemetry record
-(``rows``, ``lab.telemetry()``). Functions without extensions pay one ``is None`` test per phase; their platform
-records are derived from their log streams when the table is read.
+``function`` and ``extension`` log lines; a SnapStart restore's ``platform.restoreStart`` →
+``platform.restoreRuntimeDone`` → ``platform.restoreReport`` in place of the init's three), turns what
+extensions do into the core's events (``ExtensionsLaunched``, ``ExtensionRegistered``, ``ExtensionsRegistered``,
+``ExtensionNextRequested``, ``ExtensionErrorPosted``, ``ExtensionExited``) and performs the core's effects for
+them (``StartRuntime``, ``DeliverExtensionEvent``, ``SignalRuntime``): every rule (when init ends, when an
+environment may freeze, the graceful shutdown's order and deadlines) is the core's. It keeps the Lab's table of
+every telemetry record (``rows``, ``lab.telemetry()``). Functions without extensions pay one ``is None`` test per
+phase; their platform records are derived from their log streams when the table is read.
 """
 
 from __future__ import annotations
@@ -39,7 +40,15 @@ from lambdalab.core.events import (
     Invocation,
 )
 from lambdalab.core.lifecycle import State, allows
-from lambdalab.core.records import End, InitReport, InitStart, LogEntry, Report, Start
+from lambdalab.core.records import (
+    InitReport,
+    InitStart,
+    LogEntry,
+    Report,
+    RestoreReport,
+    RestoreStart,
+    Start,
+)
 from lambdalab.engine import http_server, mounts
 from lambdalab.engine.environment import EngineEnvironment
 from lambdalab.engine.extensions import PREFIX, Agent, Extensions, error_body
@@ -67,6 +76,7 @@ class AgentPlane:
         self.environments: set[str] = set()  # the ones whose records are live here (the rest: from their streams)
         self.environments_by_id = environments  # the control plane's table
         self._starts: dict[str, tuple[int, Callable[[], bool]]] = {}  # environment -> its runtime's start
+        self._restoring: dict[str, int] = {}  # environment -> the restored incarnation whose restoreReport is due
 
     # -- starting -------------------------------------------------------------------------------
     def _setup(self, environment: EngineEnvironment, incarnation: int) -> Extensions:
@@ -90,7 +100,9 @@ class AgentPlane:
         extensions = Extensions(environment, incarnation, self)
         environment.extensions = extensions
         environment.output_tap = self._tap(telemetry, "function")
-        entry = environment.init_start
+        core = environment.pool.environments.get(environment.id)
+        restoring = core is not None and core.state is State.RESTORING
+        entry: LogEntry | None = environment.restore_start if restoring else environment.init_start
         if entry is not None:
             self._platform(environment, entry)
         return extensions
@@ -156,6 +168,8 @@ class AgentPlane:
         self._send(environment, incarnation, event)
         if agent.external and extensions.all_registered:
             self._send(environment, incarnation, ExtensionsRegistered(environment.id, incarnation, self.now()))
+            if environment.id in self._restoring:  # the restored runtime asked for next before they all registered
+                self._restore_ready(environment)
 
     def parked(self, extensions: Extensions, agent: Agent) -> None:
         environment, incarnation = extensions.environment, extensions.incarnation
@@ -267,6 +281,11 @@ class AgentPlane:
         if extensions is None or telemetry is None:
             return
         now = self.now()
+        if state is State.RESTORING:
+            telemetry.emit(now, "platform.restoreRuntimeDone", {"status": "success"})
+            self._restoring[environment.id] = extensions.incarnation
+            self._restore_ready(environment)
+            return
         if state is State.INITIALIZING:
             extensions.registration_open = False
             telemetry.emit(
@@ -307,6 +326,28 @@ class AgentPlane:
         }
         telemetry.emit(now, "platform.initReport", record)
 
+    def _restore_ready(self, environment: EngineEnvironment) -> None:
+        """The restored runtime asked for next: ``platform.restoreReport`` once every extension (launched afresh)
+        registered and waits on next, when the core's Restore Duration ends too; subscriptions close."""
+        extensions = environment.extensions
+        if extensions is None or self._restoring.get(environment.id) != extensions.incarnation:
+            return
+        if not extensions.all_registered:
+            return  # ``registered`` calls again after the last external one
+        if not extensions.ready():
+            extensions.when_ready(lambda: self._restore_ready(environment))
+            return
+        del self._restoring[environment.id]
+        extensions.registration_open = False
+        telemetry, entry = environment.telemetry, environment.restore_start
+        if telemetry is None:
+            return
+        telemetry.init_done()
+        now = self.now()
+        started = entry.at if entry is not None else now
+        record = {"status": "success", "metrics": {"durationMs": round((now - started) * 1000.0, 3)}}
+        telemetry.emit(now, "platform.restoreReport", record)
+
     @staticmethod
     def _init_type(environment: EngineEnvironment) -> str:
         render = environment.stream.render
@@ -326,6 +367,9 @@ class AgentPlane:
         """A platform log entry: its telemetry record, where extensions or subscribers are."""
         if type(entry) is InitStart:
             environment.init_start = entry
+        elif type(entry) is RestoreStart:  # before the restore's extensions launch: sent at their setup
+            environment.restore_start = entry
+            return
         if environment.telemetry is not None and environment.extensions is not None:
             self._platform(environment, entry)
 
@@ -343,6 +387,9 @@ class AgentPlane:
             if entry.error_type:
                 done["errorType"] = entry.error_type
             telemetry.emit(entry.at, "platform.initRuntimeDone", done)
+        elif type(entry) is RestoreReport:  # a failed restore: the runtime never asked for next
+            self._restoring.pop(environment.id, None)
+            telemetry.emit(entry.at, "platform.restoreRuntimeDone", _restore_done(entry))
         kind = _KINDS.get(type(entry))
         if kind is None:
             return
@@ -360,13 +407,16 @@ class AgentPlane:
             if environment.id in self.environments:
                 continue
             builder = _builder(environment)
-            spec = environment.pool.spec
-            for entry in list(environment.stream.entries):
-                if isinstance(entry, (Start, Report, InitStart, InitReport)):
+            key = (environment.id, environment.pool.spec.function, environment.pool.spec.version)
+            entries = list(environment.stream.entries)
+            for index, entry in enumerate(entries):
+                if isinstance(entry, (Start, Report, InitStart, InitReport, RestoreStart, RestoreReport)):
+                    if isinstance(entry, RestoreReport):
+                        rows.append((entry.at, "platform.restoreRuntimeDone", _restore_done(entry), *key))
                     kind, record = builder.record(entry)
-                    rows.append((entry.at, kind, record, environment.id, spec.function, spec.version))
-                elif isinstance(entry, End):
-                    continue
+                    rows.append((entry.at, kind, record, *key))
+                    if isinstance(entry, RestoreStart):
+                        rows.extend((*row, *key) for row in _restored_rows(entry, entries[index + 1 :]))
         rows = [(r[0], r[1], r[2]() if callable(r[2]) else r[2], *r[3:]) for r in rows]
         rows.sort(key=lambda row: row[0])
         return rows
@@ -388,7 +438,32 @@ _KINDS: dict[type, str] = {
     Report: "platform.report",
     InitStart: "platform.initStart",
     InitReport: "platform.initReport",
+    RestoreStart: "platform.restoreStart",
+    RestoreReport: "platform.restoreReport",
 }
+
+
+def _restore_done(entry: RestoreReport) -> dict[str, Any]:
+    """``platform.restoreRuntimeDone`` of a failed restore."""
+    done: dict[str, Any] = {"status": entry.status.value}
+    if entry.error_type:
+        done["errorType"] = entry.error_type
+    return done
+
+
+def _restored_rows(start: RestoreStart, after: list[Any]) -> list[tuple[float, str, dict[str, Any]]]:
+    """A successful restore's ``platform.restoreRuntimeDone`` and ``platform.restoreReport``, from the log stream of
+    an environment without extensions: its Restore Duration is on the first REPORT after ``RESTORE_START``."""
+    for entry in after:
+        if isinstance(entry, (RestoreStart, RestoreReport)):
+            return []  # failed (its RESTORE_REPORT says so), or another restore began
+        if isinstance(entry, Report) and entry.record.restore_duration_ms is not None:
+            duration_ms = entry.record.restore_duration_ms
+            first = next((e.at for e in after if isinstance(e, Start)), entry.at)
+            at = min(start.at + duration_ms / 1000.0, first)  # the restore ends before the invoke starts
+            report = {"status": "success", "metrics": {"durationMs": round(duration_ms, 3)}}
+            return [(at, "platform.restoreRuntimeDone", {"status": "success"}), (at, "platform.restoreReport", report)]
+    return []
 
 
 def _runtime_done(

@@ -41,7 +41,7 @@ from lambdalab.engine.limits import descendants
 from lambdalab.engine.sandbox import Sandbox
 
 if TYPE_CHECKING:
-    from lambdalab.core.records import InitStart
+    from lambdalab.core.records import InitStart, RestoreStart
     from lambdalab.engine.extensions import Extensions
     from lambdalab.engine.spare import Spare
     from lambdalab.engine.telemetry import Telemetry
@@ -119,6 +119,7 @@ class EngineEnvironment:
         self.extensions: Extensions | None = None
         self.telemetry: Telemetry | None = None
         self.init_start: InitStart | None = None  # its INIT_START entry (a subscriber's platform.initStart)
+        self.restore_start: RestoreStart | None = None  # its last RESTORE_START entry (platform.restoreStart)
         self.invoke_at = 0.0  # when the current invoke was delivered, and what its runtime answered
         self.response_at = 0.0
         self.response_bytes = 0

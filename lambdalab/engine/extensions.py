@@ -326,8 +326,8 @@ class Extensions:
             return
         agent.parked = connection
         agent.busy = False
+        self._notify()  # the phase's telemetry report (initReport, restoreReport) before the core moves on
         self._report.parked(self, agent)
-        self._notify()
 
     def _answer(self, agent: Agent, connection: http_server.Connection, event: bytes) -> None:
         agent.busy = True
