@@ -76,9 +76,12 @@ def ok_badge() -> str:
 
 
 def head(result: Any, extra: str = "") -> str:
-    """The first line: the function, a cold or warm badge, ok or the error type (then ``extra``, HTML)."""
+    """The first line: the function, a restored, cold or warm badge, ok or the error type (then ``extra``, HTML)."""
     record = result.record
-    kind = badge("cold", OUTCOME_COLOURS["cold"]) if result.cold else badge("warm", OUTCOME_COLOURS["warm"])
+    if getattr(record, "restore_duration_ms", None) is not None:  # SnapStart: a snapshot's restore, not an init
+        kind = badge("restored", OUTCOME_COLOURS["restored"])
+    else:
+        kind = badge("cold", OUTCOME_COLOURS["cold"]) if result.cold else badge("warm", OUTCOME_COLOURS["warm"])
     status = badge(result.error.get("errorType", "error"), OUTCOME_COLOURS["error"]) if result.error else ok_badge()
     return f"<div><b>{escape(record.function)}</b> {kind} {status}{extra}</div>"
 

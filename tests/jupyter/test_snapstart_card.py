@@ -9,9 +9,9 @@ import pytest
 from IPython.core.error import UsageError
 
 from lambdalab.core.records import InvocationRecord, Status
-from lambdalab.jupyter import display, phasebar
+from lambdalab.jupyter import card_parts, display, phasebar
 from lambdalab.results import InvocationResult
-from lambdalab.viz.colours import PHASE_COLOURS
+from lambdalab.viz.colours import OUTCOME_COLOURS, PHASE_COLOURS
 
 OK = "def handler(event, context):\n    return 1\n"
 
@@ -40,6 +40,16 @@ def test_a_restored_result_card_shows_a_restore_phase_and_no_init() -> None:
     assert "Billed restore" in card and "4 ms" in card
     assert ">Init<" not in card and "phase-init" not in card and "profile_init" not in card
     assert "Billed Restore Duration" in card  # the key says what is billed on top
+
+
+def test_a_restored_result_is_badged_restored_not_cold() -> None:
+    head = card_parts.head(_result(restore_ms=3.25, init_ms=None))
+    assert f"background:{OUTCOME_COLOURS['restored']}" in head and ">restored</span>" in head
+    assert ">cold</span>" not in head and f"background:{OUTCOME_COLOURS['cold']}" not in head
+    assert OUTCOME_COLOURS["restored"] != OUTCOME_COLOURS["cold"]
+    cold = card_parts.head(_result(restore_ms=None, init_ms=80.0))
+    assert ">cold</span>" in cold and f"background:{OUTCOME_COLOURS['cold']}" in cold and "restored" not in cold
+    assert ">restored</span>" in display.result_html(_result(restore_ms=3.25, init_ms=None), scale_ms=100)
 
 
 def test_a_cold_card_is_unchanged() -> None:
@@ -77,4 +87,5 @@ def test_the_card_of_a_real_restore(ip: Any, html: Any) -> None:
     assert result.restore_duration_ms is not None and result.init_duration_ms is None
     card = html(result)
     assert "phase-restore" in card and "phase-init" not in card and "Billed restore" in card
+    assert ">restored</span>" in card and ">cold</span>" not in card
     assert f"{result.restore_duration_ms:.2f} ms" in card
