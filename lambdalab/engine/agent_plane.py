@@ -44,16 +44,15 @@ from lambdalab.core.records import (
     InitReport,
     InitStart,
     LogEntry,
-    Report,
     RestoreReport,
     RestoreStart,
-    Start,
 )
 from lambdalab.engine import http_server, mounts
 from lambdalab.engine.environment import EngineEnvironment
 from lambdalab.engine.extensions import PREFIX, Agent, Extensions, error_body
 from lambdalab.engine.jsonlogs import JsonLogs
-from lambdalab.engine.telemetry import LOGS_PATH, TELEMETRY_PATH, Telemetry, span
+from lambdalab.engine.platform_records import KINDS, builder, entry_record, restore_done, runtime_done, stream_rows
+from lambdalab.engine.telemetry import LOGS_PATH, TELEMETRY_PATH, Telemetry
 
 MAX_ROWS = 100_000
 
@@ -306,9 +305,9 @@ class AgentPlane:
                 environment.response_bytes,
             )
             if telemetry.listening:
-                telemetry.emit(now, "platform.runtimeDone", _runtime_done(*args))
+                telemetry.emit(now, "platform.runtimeDone", runtime_done(*args))
             else:  # built when the table is read: nobody listens
-                telemetry.defer(now, "platform.runtimeDone", functools.partial(_runtime_done, *args))
+                telemetry.defer(now, "platform.runtimeDone", functools.partial(runtime_done, *args))
 
     def _init_ready(self, environment: EngineEnvironment) -> None:
         """Init is over (the runtime and every extension wait on next): ``platform.initReport``; subscriptions close."""
@@ -389,15 +388,15 @@ class AgentPlane:
             telemetry.emit(entry.at, "platform.initRuntimeDone", done)
         elif type(entry) is RestoreReport:  # a failed restore: the runtime never asked for next
             self._restoring.pop(environment.id, None)
-            telemetry.emit(entry.at, "platform.restoreRuntimeDone", _restore_done(entry))
-        kind = _KINDS.get(type(entry))
+            telemetry.emit(entry.at, "platform.restoreRuntimeDone", restore_done(entry))
+        kind = KINDS.get(type(entry))
         if kind is None:
             return
         done_at, environment.runtime_done_at = environment.runtime_done_at, 0.0
         if telemetry.listening:
-            telemetry.emit(entry.at, kind, _entry_record(_builder(environment), entry, done_at))
+            telemetry.emit(entry.at, kind, entry_record(builder(environment), entry, done_at))
         else:  # built when the table is read: nobody listens
-            telemetry.defer(entry.at, kind, functools.partial(_entry_record, _builder(environment), entry, done_at))
+            telemetry.defer(entry.at, kind, functools.partial(entry_record, builder(environment), entry, done_at))
 
     # -- the table ------------------------------------------------------------------------------
     def table(self, environments: list[EngineEnvironment]) -> list[tuple[float, str, Any, str, str, str]]:
@@ -406,17 +405,7 @@ class AgentPlane:
         for environment in environments:
             if environment.id in self.environments:
                 continue
-            builder = _builder(environment)
-            key = (environment.id, environment.pool.spec.function, environment.pool.spec.version)
-            entries = list(environment.stream.entries)
-            for index, entry in enumerate(entries):
-                if isinstance(entry, (Start, Report, InitStart, InitReport, RestoreStart, RestoreReport)):
-                    if isinstance(entry, RestoreReport):
-                        rows.append((entry.at, "platform.restoreRuntimeDone", _restore_done(entry), *key))
-                    kind, record = builder.record(entry)
-                    rows.append((entry.at, kind, record, *key))
-                    if isinstance(entry, RestoreStart):
-                        rows.extend((*row, *key) for row in _restored_rows(entry, entries[index + 1 :]))
+            rows += stream_rows(environment)
         rows = [(r[0], r[1], r[2]() if callable(r[2]) else r[2], *r[3:]) for r in rows]
         rows.sort(key=lambda row: row[0])
         return rows
@@ -431,67 +420,3 @@ def trace_header(invocation: Invocation) -> str:
 def _kill_if_running(sandbox: Any) -> None:
     if sandbox.returncode is None:
         sandbox.kill()
-
-
-_KINDS: dict[type, str] = {
-    Start: "platform.start",
-    Report: "platform.report",
-    InitStart: "platform.initStart",
-    InitReport: "platform.initReport",
-    RestoreStart: "platform.restoreStart",
-    RestoreReport: "platform.restoreReport",
-}
-
-
-def _restore_done(entry: RestoreReport) -> dict[str, Any]:
-    """``platform.restoreRuntimeDone`` of a failed restore."""
-    done: dict[str, Any] = {"status": entry.status.value}
-    if entry.error_type:
-        done["errorType"] = entry.error_type
-    return done
-
-
-def _restored_rows(start: RestoreStart, after: list[Any]) -> list[tuple[float, str, dict[str, Any]]]:
-    """A successful restore's ``platform.restoreRuntimeDone`` and ``platform.restoreReport``, from the log stream of
-    an environment without extensions: its Restore Duration is on the first REPORT after ``RESTORE_START``."""
-    for entry in after:
-        if isinstance(entry, (RestoreStart, RestoreReport)):
-            return []  # failed (its RESTORE_REPORT says so), or another restore began
-        if isinstance(entry, Report) and entry.record.restore_duration_ms is not None:
-            duration_ms = entry.record.restore_duration_ms
-            first = next((e.at for e in after if isinstance(e, Start)), entry.at)
-            at = min(start.at + duration_ms / 1000.0, first)  # the restore ends before the invoke starts
-            report = {"status": "success", "metrics": {"durationMs": round(duration_ms, 3)}}
-            return [(at, "platform.restoreRuntimeDone", {"status": "success"}), (at, "platform.restoreReport", report)]
-    return []
-
-
-def _runtime_done(
-    request_id: str | None, status: str, start: float, answered: float, now: float, produced: int
-) -> dict[str, Any]:
-    """``platform.runtimeDone``: the invoke from its start to the runtime's next ``/next``."""
-    return {
-        "requestId": request_id,
-        "status": status,
-        "metrics": {"durationMs": round((now - start) * 1000.0, 3), "producedBytes": produced},
-        "spans": [
-            span("responseLatency", start, answered),
-            span("responseDuration", answered, answered),
-            span("runtimeOverhead", answered, now),
-        ],
-    }
-
-
-def _entry_record(builder: JsonLogs, entry: LogEntry, runtime_done_at: float) -> dict[str, Any]:
-    """A platform entry's record; ``platform.report`` with the ``extensionOverhead`` span after ``runtimeDone``."""
-    _, record = builder.record(entry)
-    if type(entry) is Report and runtime_done_at:
-        record["spans"] = [span("extensionOverhead", runtime_done_at, entry.at)]
-    return record
-
-
-def _builder(environment: EngineEnvironment) -> JsonLogs:
-    render = environment.stream.render
-    if isinstance(render, JsonLogs):
-        return render
-    return JsonLogs(environment.config, environment.pool.spec.version, environment.stream.name)
