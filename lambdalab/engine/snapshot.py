@@ -16,7 +16,7 @@ Spares are named ``snap-<n>`` (their folder under the environments' folder, thei
 is set then). Up to ``LAMBDALAB_SNAPSHOT_SPARES`` (default 1) wait per version; a restore that finds none waits for
 the next (``wait_spare``, about 30 ms here). Between spares the template is stopped (SIGSTOP: nothing of the
 snapshot runs on, its children are still reaped by the kernel). Restored runtimes are the template's children:
-``sandbox.RestoredSandbox`` watches and signals them through pidfds only. Owner death: the template dies with the
+``RestoredSandbox`` watches and signals them through pidfds only. Owner death: the template dies with the
 owner (the launcher's ``PR_SET_PDEATHSIG``), spares and restored runtimes with the template (their own). SnapStart
 needs the launcher, cgroups and pidfd exit status (Linux 6.15+): ``available()``; elsewhere a version's environments
 cold start.
@@ -40,7 +40,8 @@ from lambdalab.engine import launcher, mounts
 from lambdalab.engine import reaper as _reaper
 from lambdalab.engine.limits import Limits
 from lambdalab.engine.reaper import Reaper, remove_tree
-from lambdalab.engine.sandbox import RestoredSandbox, Sandbox
+from lambdalab.engine.restored_sandbox import RestoredSandbox
+from lambdalab.engine.sandbox import Sandbox
 from lambdalab.engine.spare import write_hosts
 from lambdalab.errors import SandboxError
 
