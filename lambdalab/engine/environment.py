@@ -43,6 +43,7 @@ from lambdalab.engine.sandbox import Sandbox
 if TYPE_CHECKING:
     from lambdalab.core.records import InitStart, RestoreStart
     from lambdalab.engine.extensions import Extensions
+    from lambdalab.engine.runtimes import ContainerCredentials
     from lambdalab.engine.spare import Spare
     from lambdalab.engine.telemetry import Telemetry
 
@@ -100,6 +101,7 @@ class EngineEnvironment:
         self.servers: dict[int, tuple[socket.socket, asyncio.Task[asyncio.Server]]] = {}
         self.parked: http_server.Connection | None = None
         self.restore_parked: http_server.Connection | None = None  # a SnapStart template's GET /restore/next
+        self.container_credentials: ContainerCredentials | None = None  # SnapStart: GET /2021-04-23/credentials
         self.after_restore: list[Callable[[], None]] = []  # what waits for a restore's /tmp and groups
         # the deadline timer: it may fire before ``deadline_at`` (the loop time of the armed deadline, None
         # when disarmed), and then re-arms itself; so arming a later deadline allocates no timer
@@ -407,6 +409,13 @@ class RuntimeEndpoint:
             return 403, api.invalid_state_body(state.value if state else "gone", "restore error", "not restoring")
         self._dispatch(RestoreErrorPosted(*self._event_args(), _error_type(body, error_type), body))
         return 202, api.ACCEPTED_BODY
+
+    def on_credentials(self, authorization: str | None) -> tuple[int, bytes]:
+        """``GET /2021-04-23/credentials``: the role's credentials for a SnapStart version's token (else 404)."""
+        held = self._environment.container_credentials
+        if held is None:
+            return 404, b"cannot get credentials for the provided token\n"
+        return held.answer(authorization)
 
     def on_connect(self, client: tuple[str, int], server: tuple[str, int]) -> Any:
         """Accept only this incarnation's own processes (the runtime and its children), over either family.

@@ -32,6 +32,7 @@ _NOT_FOUND = NOT_FOUND
 _EXTENSION_HEADER = b"lambda-extension-"
 RESTORE_NEXT_PATH = api.PREFIX + "/runtime/restore/next"  # SnapStart (engine/snap_plane.py)
 RESTORE_ERROR_PATH = api.PREFIX + "/runtime/restore/error"
+CREDENTIALS_PATH = "/2021-04-23/credentials"  # SnapStart's container credentials (engine/runtimes.py)
 # the Extensions, Telemetry and Logs APIs share the runtime's address (engine/extensions.py, engine/telemetry.py)
 _AGENT_PREFIXES = ("/2020-01-01/", "/2022-07-01/", "/2020-08-15/")
 _ERROR_TYPE_HEADER = api.H_ERROR_TYPE.lower().encode("latin-1")  # httptools hands names as sent: compared lowered
@@ -48,6 +49,7 @@ class Endpoint(Protocol):
     def on_connect(self, client: tuple[str, int], server: tuple[str, int]) -> object: ...
     def on_restore_next(self, connection: Connection) -> None: ...
     def on_restore_error(self, body: bytes, error_type: str | None) -> tuple[int, bytes]: ...
+    def on_credentials(self, authorization: str | None) -> tuple[int, bytes]: ...
     def on_agent(
         self, connection: Connection, method: bytes, url: str, headers: dict[bytes, str], body: bytes
     ) -> None: ...
@@ -79,6 +81,7 @@ class Connection(asyncio.Protocol):
         self._body: list[bytes] = []
         self._body_size = 0
         self._agent_headers: dict[bytes, str] | None = None  # Lambda-Extension-* (lowered), when sent
+        self._authorization: str | None = None  # the credentials route's token
 
     # -- asyncio.Protocol ---------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -110,6 +113,7 @@ class Connection(asyncio.Protocol):
         self._url = b""
         self._error_type = None
         self._agent_headers = None
+        self._authorization = None
         self._body = []
         self._body_size = 0
 
@@ -123,6 +127,8 @@ class Connection(asyncio.Protocol):
         elif name == b"expect" and value.lower() == b"100-continue" and self.transport is not None:
             # as Lambda's Runtime API (Go's net/http) answers: curl waits a second for this on bodies over 1 MB
             self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+        elif name == b"authorization":
+            self._authorization = value.decode("latin-1")
         elif name.startswith(_EXTENSION_HEADER):
             if self._agent_headers is None:
                 self._agent_headers = {}
@@ -147,6 +153,9 @@ class Connection(asyncio.Protocol):
             return
         if url.startswith(_AGENT_PREFIXES):
             endpoint.on_agent(self, method, url, self._agent_headers or {}, body)
+            return
+        if url == CREDENTIALS_PATH and method == b"GET":
+            self.send(*endpoint.on_credentials(self._authorization))
             return
         if method != b"POST":
             self.send(405 if url.startswith(api.PREFIX) else 404, _NOT_FOUND)

@@ -25,10 +25,13 @@ Layers' ``bin/`` go first on ``PATH`` and their ``lib/`` last on ``LD_LIBRARY_PA
 
 from __future__ import annotations
 
+import hmac
+import json
 import os
 import secrets
 import site
 import sys
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,7 +41,7 @@ from lambdalab import downstream, runtime_catalog, runtime_ids
 from lambdalab.config import FunctionConfig
 from lambdalab.core import runtime_api as api
 from lambdalab.core.events import Invocation
-from lambdalab.engine import debug, mounts
+from lambdalab.engine import debug, http_server, mounts
 
 if TYPE_CHECKING:
     from lambdalab.engine.environment import EngineEnvironment
@@ -58,7 +61,8 @@ _CREDENTIALS = {
 _ISOLATION = ("HOME", "AWS_SHARED_CREDENTIALS_FILE", "AWS_CONFIG_FILE", "AWS_EC2_METADATA_DISABLED")
 _PY = f"python{sys.version_info.major}.{sys.version_info.minor}"
 SNAP_START = "snap-start"  # AWS_LAMBDA_INITIALIZATION_TYPE of a SnapStart version's template (awslambdaric's word)
-CREDENTIALS_PATH = "/2021-04-23/credentials"  # the Runtime API's credentials route under SnapStart (Lambda's RAPID)
+CREDENTIALS_PATH = http_server.CREDENTIALS_PATH  # the Runtime API's credentials route under SnapStart (RAPID's)
+CREDENTIALS_LIFETIME_S = 16 * 60  # RAPID's credentials service: each answer expires 16 minutes after it is given
 CONTAINER_CREDENTIALS_URI = "AWS_CONTAINER_CREDENTIALS_FULL_URI"
 CONTAINER_CREDENTIALS_TOKEN = "AWS_CONTAINER_AUTHORIZATION_TOKEN"
 
@@ -306,8 +310,8 @@ def environment_variables(
         for key, value in downstream.FAKE_CREDENTIALS.items():
             for name in _CREDENTIALS[key]:
                 values[name] = value
-    if init_type == SNAP_START:
-        snap_start_variables(values, port)
+    if init_type == SNAP_START:  # the keys leave the variables for the Runtime API's credentials route
+        environment.container_credentials = snap_start_variables(values, port)
     levels = config.log_levels
     if levels is not None:  # advanced logging controls: the runtime formats and filters its own records
         values["AWS_LAMBDA_LOG_FORMAT"] = "JSON"
@@ -315,19 +319,45 @@ def environment_variables(
     return values
 
 
-def snap_start_variables(values: dict[str, str], port: int) -> None:
+@dataclass(frozen=True)
+class ContainerCredentials:
+    """What ``GET /2021-04-23/credentials`` answers an environment of a SnapStart version, for its token only."""
+
+    token: str
+    credentials: Mapping[str, str]  # as ``snap_start_credentials`` makes them
+
+    def answer(self, authorization: str | None, now: float | None = None) -> tuple[int, bytes]:
+        """RAPID's answer: 200 with the container provider's JSON (``AccessKeyId``, ``SecretAccessKey``,
+        ``Token``, ``Expiration`` 16 minutes on) for the environment's token, else 404 as its credentials
+        service says (no credentials for that token)."""
+        if not authorization or not hmac.compare_digest(authorization.encode(), self.token.encode()):
+            return 404, b"cannot get credentials for the provided token\n"
+        expires = (time.time() if now is None else now) + CREDENTIALS_LIFETIME_S
+        body = {**self.credentials, "Expiration": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(expires))}
+        return 200, json.dumps(body).encode()
+
+
+def snap_start_variables(values: dict[str, str], port: int) -> ContainerCredentials | None:
     """A SnapStart template's variables: what Lambda's snapshot may hold and what it may not.
 
     No log group or stream (a snapshot serves many environments, each with its own stream); no credentials in
     variables, which would be frozen into the snapshot: the SDK's container provider instead
     (``AWS_CONTAINER_CREDENTIALS_FULL_URI`` on the Runtime API's address, ``AWS_CONTAINER_AUTHORIZATION_TOKEN``),
-    whose answer the platform refreshes at each restore. The token is new for each template.
+    whose answer the platform refreshes at each restore. The token is new for each template. Returns what that
+    route answers (None without credentials).
     """
     del values["AWS_LAMBDA_LOG_GROUP_NAME"], values["AWS_LAMBDA_LOG_STREAM_NAME"]
-    credentials = {key: values.pop(name, None) for key, names in _CREDENTIALS.items() for name in names}
-    if credentials.get("AccessKeyId") is not None:
-        values[CONTAINER_CREDENTIALS_URI] = f"http://127.0.0.1:{port}{CREDENTIALS_PATH}"
-        values[CONTAINER_CREDENTIALS_TOKEN] = secrets.token_urlsafe(24)
+    answer = snap_start_credentials(values)
+    for names in _CREDENTIALS.values():
+        for name in names:
+            values.pop(name, None)
+    if answer is None:
+        return None
+    token = secrets.token_urlsafe(24)
+    values[CONTAINER_CREDENTIALS_URI] = f"http://127.0.0.1:{port}{CREDENTIALS_PATH}"
+    values[CONTAINER_CREDENTIALS_TOKEN] = token
+    del answer["Expiration"]  # given at each answer
+    return ContainerCredentials(token, answer)
 
 
 def snap_start_credentials(variables: Mapping[str, str]) -> dict[str, str] | None:

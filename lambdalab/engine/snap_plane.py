@@ -104,6 +104,9 @@ class SnapPlane:
             return
         environment.tmp, environment.cgroups = spare.tmp, list(spare.cgroups)
         environment.address = spare.address  # sandbox.localdomain inside it (its extensions' telemetry listeners)
+        template = self.environments.get(self.templates.get(key, ""))
+        if template is not None:  # its variables are the template's: so is the credentials route's token
+            environment.container_credentials = template.container_credentials
         sandbox = self.snapshots.restore(
             spare,
             env={},
