@@ -366,8 +366,8 @@ class Environment:
                 self._externals_alive -= 1
             if before is State.DRAINING or before is State.SHUTTING_DOWN:
                 return []
-            # the engine's type when it knows why (Extension.LaunchError, Extension.TooManyExtensions), else
-            # the one a posted init/exit error named, else a crash
+            # the engine's type when it knows why (Extension.LaunchError: it could not start), else the one a
+            # posted init/exit error named, else a crash
             error_type = exited.error_type or self._extension_error or "Extension.Crash"
             return self._on_stop(at, before, Status.ERROR, error_type, exited.exit_code)
         if kind is ShutdownWithExtensions:

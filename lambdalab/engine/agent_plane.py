@@ -131,7 +131,7 @@ class AgentPlane:
 
     def _launched(self, environment: EngineEnvironment, incarnation: int, count: int, failed: str | None) -> None:
         self._send(environment, incarnation, ExtensionsLaunched(environment.id, incarnation, self.now(), count))
-        if failed is not None:  # none runs: the init fails with RAPID's type (LaunchError, TooManyExtensions)
+        if failed is not None:  # none runs: the init fails with RAPID's type (Extension.LaunchError)
             exited = ExtensionExited(environment.id, incarnation, self.now(), "", 127, failed)
             self._send(environment, incarnation, exited)
 

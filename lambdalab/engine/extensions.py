@@ -133,9 +133,10 @@ class Extensions:
     ) -> str | None:
         """Start every file as an external extension; the error type if that failed (then none runs)."""
         environment = self.environment
-        if len(files) > MAX_EXTENSIONS:
-            return "Extension.TooManyExtensions"
-        if any(entrypoint_problem(path) is not None for path in files):  # not executable, no interpreter
+        # RAPID (rapid/handlers.go doInitExtensions): an 11th external extension and one the kernel will not exec
+        # (not executable, no interpreter) both fail the init with Extension.LaunchError; Extension.TooManyExtensions
+        # is only the register route's 403 (an internal one past the limit)
+        if len(files) > MAX_EXTENSIONS or any(entrypoint_problem(path) is not None for path in files):
             return "Extension.LaunchError"
         for k, path in enumerate(files):
             agent = Agent(path.name, external=True)

@@ -203,7 +203,7 @@ def test_an_extension_init_error_fails_init() -> None:
     )
 
 
-@pytest.mark.parametrize("error_type", ["Extension.LaunchError", "Extension.TooManyExtensions"])
+@pytest.mark.parametrize("error_type", ["Extension.LaunchError", "Extension.InitError"])
 def test_an_extension_the_engine_could_not_launch_fails_init_with_the_engines_error_type(error_type: str) -> None:
     d = ExtensionDriver(EXT)
     eid = only(d.submit("r1", 0.0), LaunchExtensions).environment_id

@@ -1,6 +1,7 @@
 """An extension that cannot start fails the init with RAPID's error type, not ``Extension.Crash``: an 11th
-external extension (``Extension.TooManyExtensions``), a file the kernel would refuse to exec
-(``Extension.LaunchError``: not executable, a missing interpreter)."""
+external extension and a file the kernel would refuse to exec (not executable, a missing interpreter) both give
+``Extension.LaunchError`` (classic RAPID, ``rapid/handlers.go`` ``doInitExtensions`` → ``agentLaunchError``;
+``Extension.TooManyExtensions`` is only the register route's 403)."""
 
 from __future__ import annotations
 
@@ -22,14 +23,14 @@ def _init_error(fn: lambdalab.Function) -> tuple[str, str]:
     return result.error["errorType"], fn.logs()
 
 
-def test_an_eleventh_external_extension_fails_the_init_with_too_many_extensions(tmp_path: Path) -> None:
+def test_an_eleventh_external_extension_fails_the_init_with_launch_error(tmp_path: Path) -> None:
     scripts = {f"e{k:02d}": probe() for k in range(11)}
     with lambdalab.Lab() as lab:
         version = lab.publish_layer_version("many", layer(tmp_path / "layer", scripts))
         fn = lab.create_function("many", ECHO, layers=[version.arn])
         error_type, log = _init_error(fn)
-    assert error_type == "Extension.TooManyExtensions"
-    assert "Error Type: Extension.TooManyExtensions" in log
+    assert error_type == "Extension.LaunchError"
+    assert "Error Type: Extension.LaunchError" in log
     assert "REGISTERED" not in log  # none of them ran
 
 
