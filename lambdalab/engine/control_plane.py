@@ -46,14 +46,14 @@ from lambdalab.core.effects import (
     TakeSnapshot,
     Thaw,
 )
-from lambdalab.core.events import DeadlineExceeded, Event, Invocation, WakeupDue
+from lambdalab.core.events import Event, Invocation, WakeupDue
 from lambdalab.core.ids import IdFactory
 from lambdalab.core.keepalive import FixedKeepAlive, HybridHistogramKeepAlive, KeepAlivePolicy
-from lambdalab.core.lifecycle import EnvironmentSpec, State
+from lambdalab.core.lifecycle import EnvironmentSpec
 from lambdalab.core.limits import CAPACITY_REASON, THROTTLE_MESSAGE
 from lambdalab.core.records import End, InitReport, InitStart, InvocationRecord, PhaseSpan, Start, throttled_record
 from lambdalab.core.scheduler import LATEST, Alias, Scheduler, Throttled
-from lambdalab.engine import debug, runtimes
+from lambdalab.engine import runtimes
 from lambdalab.engine.agent_plane import AgentPlane
 from lambdalab.engine.async_events import AsyncEvents
 from lambdalab.engine.environment import EngineEnvironment
@@ -63,6 +63,7 @@ from lambdalab.engine.settings import LabSettings
 from lambdalab.engine.snap_plane import SnapPlane
 from lambdalab.engine.snapshot import Snapshots
 from lambdalab.engine.spawner import Spawner
+from lambdalab.engine.timers import Timers
 from lambdalab.errors import ConfigError, LabClosedError, TooManyRequestsException, UnknownFunctionError
 from lambdalab.payload import request_too_large
 
@@ -115,10 +116,6 @@ class ControlPlane:
         self.spans: collections.deque[PhaseSpan] = collections.deque(maxlen=3 * settings.max_records)
         self._waiters: dict[str, asyncio.Future[EngineResult]] = {}
         self._log_starts: dict[str, int] = {}
-        # a pool's wake-up key -> its timer, and the loop time it is due (a later one moves it lazily: the
-        # timer, firing early, re-arms itself for the due time, so a warm invoke allocates no timer)
-        self._wakeups: dict[str, asyncio.TimerHandle] = {}
-        self._wake_at: dict[str, float] = {}
         self._arns: dict[tuple[str, str | None], str] = {}
         self.agents = AgentPlane(self.loop, self.now, self.dispatch, self.environments)  # extensions, telemetry
         self.spawner = Spawner(
@@ -153,18 +150,28 @@ class ControlPlane:
         self.limits, self.fd_budget, self.reaper = self.spawner.limits, self.spawner.fd_budget, self.spawner.reaper
         self.marker, self.spares, self.hooks = self.spawner.marker, self.spawner.spares, self.spawner.hooks
         self.closed = False
+        self.timers = Timers(
+            self.loop,
+            self._offset,
+            self.environments,
+            init_timeout_s=settings.init_timeout_s,
+            dispatch=self.dispatch,
+            wake=self._wake,
+            debugging=lambda: self.spawner.debugging,
+            closed=lambda: self.closed,
+        )
         self._perform_table: dict[type[Effect], Callable[[Any], None]] = {
             SpawnRuntime: self.spawner.spawn,
             DeliverInvocation: self._deliver,
             Freeze: self._freeze,
             Thaw: self._thaw,
-            ArmDeadline: self._arm,
-            DisarmDeadline: self._disarm,
+            ArmDeadline: self.timers.arm,
+            DisarmDeadline: self.timers.disarm,
             Kill: self._kill,
             RecordSpan: self._record_span,
             Log: self._log,
             Retire: self.spawner.retire,
-            ScheduleWakeup: self._schedule_wakeup,
+            ScheduleWakeup: self.timers.schedule_wakeup,
             ScheduleRetry: self.async_events.schedule_retry,
             DispatchEvent: self.async_events.dispatch_event,
             DeliverRecord: self.async_events.deliver_record,
@@ -370,56 +377,6 @@ class ControlPlane:
     def _thaw(self, effect: Thaw) -> None:
         self.environments[effect.environment_id].thaw()
 
-    def _arm(self, effect: ArmDeadline) -> None:
-        environment = self.environments[effect.environment_id]
-        when = effect.at - self._offset
-        environment.deadline_at = when
-        environment.deadline_incarnation = effect.incarnation
-        timer = environment.deadline
-        if timer is not None and timer.when() <= when:
-            return  # it fires first and re-arms itself for ``when`` (a warm invoke allocates no timer)
-        if timer is not None:
-            timer.cancel()
-        environment.deadline = self.loop.call_at(when, self._on_deadline, environment)
-
-    def _on_deadline(self, environment: EngineEnvironment) -> None:
-        environment.deadline = None
-        when = environment.deadline_at
-        if when is None:
-            return  # disarmed since
-        if when > self.loop.time():  # armed again, for later, since this timer was set
-            environment.deadline = self.loop.call_at(when, self._on_deadline, environment)
-            return
-        if environment.debugger is not None and self._debugger_holds(environment, when):
-            return
-        environment.deadline_at = None
-        incarnation = environment.deadline_incarnation
-        memory = environment.max_memory_mb(incarnation)
-        self.dispatch(DeadlineExceeded(environment.id, incarnation, self.now(), memory))
-
-    def _debugger_holds(self, environment: EngineEnvironment, when: float) -> bool:
-        """Debug mode: while a client is attached the deadline waits (looked at again every ``debug.POLL_S``);
-        once the client has gone, the phase gets a whole timeout again from then, and fires as usual after it."""
-        assert environment.debugger is not None
-        now = self.loop.time()
-        if environment.debugger.attached:
-            environment.debug_held = when
-            environment.deadline = self.loop.call_at(now + debug.POLL_S, self._on_deadline, environment)
-            return True
-        if environment.debug_held != when:  # no client held this deadline: it fires
-            return False
-        environment.debug_held = None
-        core = environment.pool.environments.get(environment.id)
-        limit = environment.config.timeout_s
-        if core is not None and core.state in (State.STARTING, State.INITIALIZING):
-            limit = max(limit, self.settings.init_timeout_s)
-        environment.deadline_at = now + limit
-        environment.deadline = self.loop.call_at(now + limit, self._on_deadline, environment)
-        return True
-
-    def _disarm(self, effect: DisarmDeadline) -> None:
-        self.environments[effect.environment_id].deadline_at = None  # its timer, if it fires, does nothing
-
     def _kill(self, effect: Kill) -> None:
         environment = self.environments[effect.environment_id]
         environment.kill(effect.incarnation)
@@ -474,40 +431,9 @@ class ControlPlane:
         if isinstance(entry, Start):
             self._log_starts[entry.request_id] = index
 
-    def _schedule_wakeup(self, effect: ScheduleWakeup) -> None:
-        key = effect.environment_id
-        when = effect.at - self._offset
-        self._wake_at[key] = when  # the last one asked for replaces any earlier
-        old = self._wakeups.get(key)
-        if old is not None:
-            if old.when() <= when:
-                return  # it fires first and re-arms itself for ``when``
-            old.cancel()
-        self._wakeups[key] = self.loop.call_at(when, self._on_wakeup, key)
-
-    def _on_wakeup(self, key: str) -> None:
-        self._wakeups.pop(key, None)
-        when = self._wake_at.get(key)
-        if when is not None and when > self.loop.time() and not self.closed:  # moved later since it was set
-            self._wakeups[key] = self.loop.call_at(when, self._on_wakeup, key)
-            return
-        self._wake_at.pop(key, None)
-        if self.spawner.debugging and self._debugger_keeps(key):
-            return
-        if not self.closed:
-            self.perform(self.scheduler.handle(WakeupDue(key, 0, self.now())))
-
-    def _debugger_keeps(self, key: str) -> bool:
-        """Debug mode: keep-alive does not reap an environment while a client is attached; it looks again later."""
-        environment = self.environments.get(key)
-        if environment is None or environment.debugger is None or self.closed:
-            return False
-        if not environment.debugger.attached:
-            return False
-        when = self.loop.time() + debug.POLL_S
-        self._wake_at[key] = when
-        self._wakeups[key] = self.loop.call_at(when, self._on_wakeup, key)
-        return True
+    def _wake(self, key: str) -> None:
+        """A pool's keep-alive wake-up is due (``Timers``)."""
+        self.perform(self.scheduler.handle(WakeupDue(key, 0, self.now())))
 
     def telemetry(self) -> list[tuple[float, str, Any, str, str, str]]:
         """Every Telemetry API record (time, type, record, environment id, function, version), oldest first."""
@@ -527,10 +453,7 @@ class ControlPlane:
         self.spares.close()
         self.snap.close()
         self.spawner.debugger.close_all()
-        for handle in self._wakeups.values():
-            handle.cancel()
-        self._wakeups.clear()
-        self._wake_at.clear()
+        self.timers.close()
         self.async_events.close()
         deadline = self.loop.time() + timeout_s
         while (
