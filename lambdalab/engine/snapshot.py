@@ -342,24 +342,20 @@ class Snapshots:
         self._remove_when_gone(spare.pidfd, spare.cgroups)
 
     def _remove_when_gone(self, pidfd: int, cgroups: list[Path], tries: int = 100) -> None:
-        """Remove a killed spare's groups once it has left them (its pidfd readable, then empty groups); closes
-        ``pidfd``. At the Lab's close (or off the loop) at once: the reaper's sweep removes what is left."""
-        if tries == 100:
-            with contextlib.suppress(OSError):
-                self._limits.remove(cgroups)
+        """Remove a killed spare's groups once it has left them (tried now, then every 10-20 ms, ``tries`` times);
+        closes ``pidfd``. At the Lab's close (or off the loop) the reaper's sweep removes what is left."""
+        self._limits.remove(cgroups)
         loop = _running_loop()
-        if self._closed or loop is None or not cgroups or not any(c.exists() for c in cgroups) or tries <= 0:
+        if self._closed or loop is None or tries <= 0 or not any(c.exists() for c in cgroups):
             os.close(pidfd)
             return
         self._gone[pidfd] = cgroups
 
-        def check() -> None:
-            if self._gone.pop(pidfd, None) is None:  # closed meanwhile
-                return
-            self._limits.remove(cgroups)
-            self._remove_when_gone(pidfd, cgroups, tries - 1)
+        def again() -> None:
+            if self._gone.pop(pidfd, None) is not None:  # else closed meanwhile
+                self._remove_when_gone(pidfd, cgroups, tries - 1)
 
-        loop.call_later(0.01 if _reaper.exited(pidfd) else 0.02, check)
+        loop.call_later(0.01 if _reaper.exited(pidfd) else 0.02, again)
 
     def drop(self, key: Key) -> None:
         """The version's snapshot goes: its spares and template end (the template's environment is retired by the
