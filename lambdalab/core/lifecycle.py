@@ -291,6 +291,10 @@ class Environment:
                     f"{kind.__name__} for another request ({request_id})",
                     (State.INVOKING.value,),
                 )
+        if kind is RestoreNextRequested and not self.template:  # only a template is told it is snap-start
+            raise LifecycleError(
+                self.id, self.state.value, "RestoreNextRequested from no template", (S.INITIALIZING.value,)
+            )
         before = self.state
         self.state = new_state
         # the handler of the event's type: exact type tests, most frequent first (direct calls when compiled)
@@ -466,6 +470,8 @@ class Environment:
     def _on_start(self, event: StartRequested) -> list[Effect]:
         spec, at = self.spec, event.at
         self.incarnation += 1
+        if self.init_type == "snap-start" and not self.template:  # restored before, its snapshot is gone: cold
+            self.init_type = spec.init_type
         self._init_phase = event.phase
         self._init_started = at
         self._init_error = None

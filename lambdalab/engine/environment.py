@@ -392,9 +392,12 @@ class RuntimeEndpoint:
 
     def on_restore_next(self, connection: http_server.Connection) -> None:
         """``GET /runtime/restore/next``: a SnapStart template's init is done; parked until the snapshot is taken."""
-        state = self._state()
+        core = self._core()
+        state = core.state if core is not None else None
         environment = self._environment
-        if state is None or not allows(state, RestoreNextRequested) or environment.restore_parked is not None:
+        parked = environment.restore_parked is not None
+        template = core is not None and core.template  # only a template is told snap-start
+        if state is None or not template or not allows(state, RestoreNextRequested) or parked:
             connection.send(
                 403, api.invalid_state_body(state.value if state else "gone", "restore next", "not allowed")
             )

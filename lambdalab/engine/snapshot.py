@@ -223,18 +223,24 @@ class Snapshots:
                 spare_channel.close()
                 self._limits.remove(cgroups)
                 remove_tree(folder)
+                self._wake(snap)  # a restore waiting for it looks again (its template may be gone)
                 return
             spare = PreparedSpare(
                 snap.key, name, tmp, cgroups, pid, pidfd, spare_channel, snap.marker, made_at, address=address
             )
             spare.ready_at = time.perf_counter()
             snap.ready.append(spare)
-            waiters, snap.waiters = snap.waiters, []
-            for waiter in waiters:
-                if not waiter.done():
-                    waiter.set_result(None)
+            self._wake(snap)
 
         loop.add_reader(spare_channel.fileno(), joined)
+
+    @staticmethod
+    def _wake(snap: Snapshot) -> None:
+        """Restores waiting for a spare look again: they take one, wait on, or fail at once without a snapshot."""
+        waiters, snap.waiters = snap.waiters, []
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.set_result(None)
 
     @staticmethod
     def _member(pid: int, cgroups: list[Path]) -> bool:
@@ -378,9 +384,7 @@ class Snapshots:
             snap.theirs.close()
         if snap.template is not None:
             snap.template.kill()
-        for waiter in snap.waiters:
-            if not waiter.done():
-                waiter.cancel()
+        self._wake(snap)  # restores waiting for a spare find no snapshot and fail at once (not after 10 s)
 
     def close(self) -> None:
         self._closed = True

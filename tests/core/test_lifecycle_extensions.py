@@ -46,6 +46,7 @@ from lambdalab.core.events import (
 from lambdalab.core.lifecycle import State
 from lambdalab.core.outcomes import Status
 from lambdalab.core.records import Phase
+from lambdalab.errors import LifecycleError
 from tests.core.test_lifecycle import SPEC, Driver, completion, kinds, log_lines, only, report_line
 
 EXT = dataclasses.replace(SPEC, extensions=1)
@@ -369,6 +370,33 @@ def test_a_before_snapshot_failure_fails_the_snapshot() -> None:
     assert d.pool.snapshot == "failed" and tid not in d.pool.environments
     assert "Status: error" in log_lines(out)[0]
     assert only(d.submit("r1", 1.0), SpawnRuntime)  # no snapshot: an ordinary cold start
+
+
+def test_a_dead_template_makes_its_version_start_cold_as_on_demand() -> None:
+    """The template dies after restores: restored (now reset) and new environments start cold, never snap-start."""
+    d = Driver()
+    tid = snapshot_ready(d)
+    eid = only(d.submit("r1", 2.0), RestoreRuntime).environment_id
+    d.next(eid, 2.05)
+    d.respond(eid, "r1", 2.1)
+    d.next(eid, 2.1)
+    d.exited(tid, 3.0, -9)  # the template is killed ...
+    assert d.pool.snapshot == "failed" and d.pool.template is None
+    d.exited(eid, 3.01, -9)  # ... and its restored environment with it (PR_SET_PDEATHSIG)
+    assert d.env(eid).state is State.RESET
+    out = d.submit("r2", 4.0)  # the reset, once restored environment
+    spawn = only(out, SpawnRuntime)
+    assert spawn.environment_id == eid and spawn.init_type == "on-demand" and d.env(eid).init_type == "on-demand"
+    d.started(eid, 4.0)
+    with pytest.raises(LifecycleError):  # a runtime that asks for /restore/next anyway is refused
+        d.send(RestoreNextRequested(eid, d.env(eid).incarnation, 4.1))
+    assert d.env(eid).state is State.INITIALIZING
+    d.next(eid, 4.2)
+    fresh = only(d.submit("r3", 4.25), SpawnRuntime)  # a new environment (eid is busy) starts cold too
+    assert fresh.environment_id != eid and fresh.init_type == "on-demand"
+    d.respond(eid, "r2", 4.3)
+    record = completion(d.next(eid, 4.3)).record
+    assert record.cold and record.restore_duration_ms is None and record.init_duration_ms == pytest.approx(200.0)
 
 
 def test_retire_shuts_the_template_down() -> None:
