@@ -698,16 +698,26 @@ class Environment:
             )
         return out
 
-    def _finish_answer(self, at: float, *, reset: bool) -> list[Effect]:
-        """Report the answer the runtime posted (END, REPORT) and hand it to the caller."""
+    def _finish_answer(self, at: float, *, reset: bool, failed: tuple[Status, str] | None = None) -> list[Effect]:
+        """Report the answer the runtime posted (END, REPORT) and hand it to the caller; ``failed``: the
+        (status, error type) the record and REPORT carry instead (the caller still gets the posted answer)."""
         answer, self._answer = self._answer, None
         if answer is None:
             return []
         inv, body, status, error_type = answer
-        return self._complete(inv, at, body, status, error_type, reset=reset)
+        if failed is None:
+            return self._complete(inv, at, body, status, error_type, reset=reset)
+        return self._complete(inv, at, body, failed[0], failed[1], reset=reset, answered=status)
 
     def _complete(
-        self, inv: Invocation, at: float, body: object, status: Status, error_type: str | None, reset: bool
+        self,
+        inv: Invocation,
+        at: float,
+        body: object,
+        status: Status,
+        error_type: str | None,
+        reset: bool,
+        answered: Status | None = None,
     ) -> list[Effect]:
         spec = self.spec
         if self._restore_ms is not None:
@@ -742,7 +752,8 @@ class Environment:
             )
             self.invocations += 1
             self.last_used = at
-        complete = CompleteInvocation(self.id, inv, record, body, status is not Status.SUCCESS)
+        caller = status if answered is None else answered  # what the caller's body is: a result or an error
+        complete = CompleteInvocation(self.id, inv, record, body, caller is not Status.SUCCESS)
         if not spec.logs:
             return [complete]
         return [Log(self.id, End(inv.request_id, at)), Log(self.id, Report(record, at)), complete]
@@ -806,7 +817,12 @@ class Environment:
             before, self._post_from = self._post_from or State.FINISHING, None
             if before is State.FINISHING:
                 self._overhead_ms = (at - done) * 1000.0
-                out += self._finish_answer(at, reset=True)  # the caller gets what the runtime posted
+                if error_type is not None and error_type.startswith("Extension."):
+                    # an extension crashed after the response: the caller has what the runtime posted (on Lambda
+                    # it was sent already); the record and REPORT say the invocation ended in the crash
+                    out += self._finish_answer(at, reset=True, failed=(status, error_type))
+                else:
+                    out += self._finish_answer(at, reset=True)  # the caller gets what the runtime posted
                 before = State.RESET
         if before is State.STARTING or before is State.INITIALIZING or before is State.EXTENSIONS_INIT:
             out += self._init_failed(at, status, error_type, returncode)

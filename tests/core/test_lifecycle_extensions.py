@@ -191,6 +191,23 @@ def test_an_extension_crash_resets_the_environment_with_extension_crash() -> Non
     assert "Status: error\tError Type: Extension.Crash" in report_line(out)
 
 
+def test_an_extension_crash_after_the_response_is_reported_and_resets() -> None:
+    """Post-runtime crash: the caller keeps the posted response; record and REPORT say Extension.Crash."""
+    d = ExtensionDriver(EXT)
+    eid = extension_cold_start(d)
+    d.respond(eid, "r1", 0.5)
+    d.next(eid, 0.6)
+    assert d.env(eid).state is State.POST_RUNTIME
+    out = d.ext_exited(eid, 0.7, code=1)
+    assert d.env(eid).state is State.RESET
+    done = completion(out)
+    assert done.body == b'"ok"' and not done.is_error  # the response was the caller's already
+    assert done.record.status is Status.ERROR and done.record.error_type == "Extension.Crash" and done.record.reset
+    assert done.record.extension_overhead_ms == pytest.approx(100.0)
+    assert "Status: error\tError Type: Extension.Crash" in report_line(out)
+    assert any(isinstance(e, Kill) for e in out)
+
+
 def test_an_extension_init_error_fails_init() -> None:
     d = ExtensionDriver(EXT)
     eid = only(d.submit("r1", 0.0), LaunchExtensions).environment_id
