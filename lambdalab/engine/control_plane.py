@@ -49,7 +49,7 @@ from lambdalab.core.effects import (
 from lambdalab.core.events import Event, Invocation, WakeupDue
 from lambdalab.core.ids import IdFactory
 from lambdalab.core.keepalive import FixedKeepAlive, HybridHistogramKeepAlive, KeepAlivePolicy
-from lambdalab.core.lifecycle import EnvironmentSpec
+from lambdalab.core.lifecycle import EnvironmentSpec, State
 from lambdalab.core.limits import CAPACITY_REASON, THROTTLE_MESSAGE
 from lambdalab.core.records import End, InitReport, InitStart, InvocationRecord, PhaseSpan, Start, throttled_record
 from lambdalab.core.scheduler import LATEST, Alias, Scheduler, Throttled
@@ -456,8 +456,9 @@ class ControlPlane:
         self.timers.close()
         self.async_events.close()
         deadline = self.loop.time() + timeout_s
+        # a draining environment (extensions registered) keeps its SHUTDOWN grace, up to its own deadline (2 s)
         while (
-            any(e.sandboxes for e in self.environments.values()) or self.spares.alive
+            any(e.sandboxes or _draining(e) for e in self.environments.values()) or self.spares.alive
         ) and self.loop.time() < deadline:
             await asyncio.sleep(0.01)
         for environment in self.environments.values():
@@ -469,3 +470,9 @@ class ControlPlane:
         self.limits.remove_lab()
         self.spawner.executor.shutdown(wait=False)
         await asyncio.sleep(0)
+
+
+def _draining(environment: EngineEnvironment) -> bool:
+    """Its runtime got SIGTERM and its extensions SHUTDOWN: it ends when they exit or at its deadline."""
+    core = environment.pool.environments.get(environment.id)
+    return core is not None and core.state is State.DRAINING
