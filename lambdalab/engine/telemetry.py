@@ -125,9 +125,9 @@ class Telemetry:
             parsed = urllib.parse.urlsplit(str(destination.get("URI", "")))
             if parsed.scheme != "http" or not parsed.hostname or parsed.port is None:
                 return _validation("destination.URI must be http://sandbox.localdomain:PORT/...")
-            host = self._host(parsed.hostname)
-            if host is None:
-                return _validation(f"destination host {parsed.hostname!r} is not the sandbox")
+            if parsed.hostname not in SANDBOX_HOSTS:  # Lambda's only destination; never the Lab's loopback
+                return _validation("destination.URI must be http://sandbox.localdomain:PORT/...")
+            host = self.address  # what sandbox.localdomain means inside this environment
             port, path = parsed.port, parsed.path or "/"
         elif protocol == "TCP":
             tcp_port = destination.get("port")
@@ -166,13 +166,6 @@ class Telemetry:
             {"name": name, "state": "Subscribed", "types": sorted(types)},
         )
         return 200, b'"OK"'
-
-    def _host(self, hostname: str) -> str | None:
-        if hostname in SANDBOX_HOSTS:
-            return self.address
-        if hostname in ("127.0.0.1", "localhost", self.address):
-            return "127.0.0.1" if hostname == "localhost" else hostname
-        return None
 
     # -- emitting -----------------------------------------------------------------------------
     def emit(self, at: float, kind: str, record: dict[str, Any] | str) -> None:
