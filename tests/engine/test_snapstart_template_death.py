@@ -80,3 +80,24 @@ def test_restores_waiting_for_spares_fail_at_once_when_the_template_dies() -> No
     assert "SnapStartTimeoutException" not in types, types
     assert took < 5, (took, types)  # not the 10 s restore limit
     assert set(types) <= {None, "SnapStartException", "Runtime.ExitError", "Sandbox.Failure"}, types
+
+
+ASKS_AT_INIT = """
+import json, os, urllib.error, urllib.request
+try:
+    url = f"http://{os.environ['AWS_LAMBDA_RUNTIME_API']}/2018-06-01/runtime/restore/next"
+    STATUS = urllib.request.urlopen(url, timeout=5).status
+except urllib.error.HTTPError as e:
+    STATUS = [e.code, json.loads(e.read())["errorType"]]
+def handler(event, context):
+    return STATUS
+"""
+
+
+def test_only_a_template_may_ask_for_restore_next() -> None:
+    with lambdalab.Lab() as lab:
+        fn = lab.create_function("asks", ASKS_AT_INIT)
+        result = fn.invoke()
+        logs = fn.logs()
+    assert result.error is None and result.payload[0] == 403, result.payload
+    assert "INIT_REPORT" not in logs  # no snapshot was taken of an on-demand environment
