@@ -21,7 +21,8 @@ from lambdalab.core.effects import RestoreRuntime, TakeSnapshot
 from lambdalab.core.events import Event, ProcessExited, SnapshotTaken
 from lambdalab.core.lifecycle import allows
 from lambdalab.engine import peer
-from lambdalab.engine.environment import EngineEnvironment, RuntimeEndpoint
+from lambdalab.engine.environment import EngineEnvironment
+from lambdalab.engine.runtime_endpoint import RuntimeEndpoint
 from lambdalab.engine.sandbox import Sandbox
 from lambdalab.engine.snapshot import Key, Snapshots
 from lambdalab.errors import SandboxError

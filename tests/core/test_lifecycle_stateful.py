@@ -2,7 +2,7 @@
 
 ``EngineLikeDriver`` plays the engine's part with plain data: processes, each runtime's parked
 ``GET /next``, one deadline timer per environment, keep-alive wakeups. It produces only events the real engine could
-produce, validating every Runtime API call the way ``engine.environment.RuntimeEndpoint`` does
+produce, validating every Runtime API call the way ``engine.runtime_endpoint.RuntimeEndpoint`` does
 before it becomes an event (state and incarnation, ``accepts(request_id)``, one parked ``/next``).
 Calls the endpoint would reject are fed to a *copy* of the pool instead, which must raise
 ``LifecycleError`` or drop them (a copy, so that the run goes on as the engine's would; that a

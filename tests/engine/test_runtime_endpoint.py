@@ -30,7 +30,8 @@ from lambdalab.core.events import (
 from lambdalab.core.lifecycle import TRANSITIONS, EnvironmentSpec, State, allows
 from lambdalab.core.logstream import LogStream
 from lambdalab.core.pool import Pool
-from lambdalab.engine.environment import EngineEnvironment, PlaneHooks, RuntimeEndpoint
+from lambdalab.engine.environment import EngineEnvironment, PlaneHooks
+from lambdalab.engine.runtime_endpoint import RuntimeEndpoint
 
 T0 = 1_000.0
 
