@@ -177,8 +177,16 @@ def test_lab_telemetry_has_platform_records_of_functions_without_extensions() ->
         fn = lab.create_function("plain", ECHO)
         result = fn.invoke(1)
         frame = lab.telemetry()
-    assert list(frame["type"]) == ["platform.initStart", "platform.start", "platform.report"]
-    assert frame["record"].iloc[1] == {"requestId": result.request_id, "version": "$LATEST"}
+    platform = frame[frame["type"] != "function"]
+    assert list(platform["type"]) == [
+        "platform.initStart",
+        "platform.initRuntimeDone",
+        "platform.initReport",
+        "platform.start",
+        "platform.runtimeDone",
+        "platform.report",
+    ]
+    assert platform["record"].iloc[3] == {"requestId": result.request_id, "version": "$LATEST"}
     assert set(frame["environment_id"]) == {result.record.environment_id}
 
 
