@@ -45,6 +45,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from lambdalab import events
 from lambdalab.core import runtime_api
 from lambdalab.errors import ConfigError, LambdaLabError
+from lambdalab.loop_calls import call_on_loop, stop_quietly
 from lambdalab.results import BatchInfo
 from lambdalab.sqs_settings import UPDATABLE, check_flag, check_message, validate
 from lambdalab.streams.shards import BATCH_ENVELOPE, BATCH_SEPARATOR, encode_batch, event_size
@@ -182,24 +183,12 @@ class SqsQueue:
 
     def close(self) -> None:
         """Stop delivering (messages stay where they are). Idempotent; never raises."""
-        try:
-            if not self.closed:
-                self._on_loop(self._stop)
-        except Exception:  # noqa: BLE001 - closing must not raise (a stopped loop: nothing left to stop)
-            pass
+        if not self.closed:
+            stop_quietly(self._lab, self._loop, self._stop)
         self.closed = True
 
     def _on_loop(self, fn: Callable[..., T], *args: Any) -> T:
-        try:
-            if asyncio.get_running_loop() is self._loop:  # already there (the endpoint): in place
-                return fn(*args)
-        except RuntimeError:  # no loop running on this thread
-            pass
-
-        async def run() -> T:
-            return fn(*args)
-
-        return self._lab.run_on_loop(run(), timeout=30)
+        return call_on_loop(self._lab, self._loop, fn, *args)
 
     # -- the loop's side -------------------------------------------------------------------------
     def _statistics(self) -> dict[str, int]:

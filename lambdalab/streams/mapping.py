@@ -24,6 +24,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from lambdalab.errors import ConfigError, LambdaLabError, RequestTooLargeException
+from lambdalab.loop_calls import call_on_loop, on_the_loop, stop_quietly
 from lambdalab.results import BatchInfo
 from lambdalab.streams import cursor as rules
 from lambdalab.streams.destination import failure_record
@@ -123,7 +124,7 @@ class StreamMapping:
         """Block until every record put so far was processed or sent to ``failures()``; ``StreamTimeoutError``
         (a ``TimeoutError``) after ``timeout_s``; ``ConfigError`` at once once the stream is closed (nothing more
         would be processed), ``RuntimeError`` on the Lab's loop thread (waiting there would stop the loop)."""
-        if self._on_the_loop():
+        if on_the_loop(self._loop):
             raise RuntimeError("wait_until_processed waits for the engine, so it cannot be called on the engine's "
                                "loop thread")  # fmt: skip
         deadline = time.monotonic() + timeout_s
@@ -136,27 +137,12 @@ class StreamMapping:
 
     def close(self) -> None:
         """Stop the mapping (its records stay). Idempotent; never raises."""
-        try:
-            if not self.closed:
-                self._on_loop(self._stop)
-        except Exception:  # noqa: BLE001 - closing must not raise (a stopped loop: nothing left to stop)
-            pass
+        if not self.closed:
+            stop_quietly(self._lab, self._loop, self._stop)
         self.closed = True
 
-    def _on_the_loop(self) -> bool:
-        try:
-            return asyncio.get_running_loop() is self._loop
-        except RuntimeError:
-            return False
-
     def _on_loop(self, fn: Callable[..., T], *args: Any) -> T:
-        if self._on_the_loop():
-            return fn(*args)
-
-        async def run() -> T:
-            return fn(*args)
-
-        return self._lab.run_on_loop(run(), timeout=30)
+        return call_on_loop(self._lab, self._loop, fn, *args)
 
     # -- the loop's side -------------------------------------------------------------------------
     def _check_open(self) -> None:
