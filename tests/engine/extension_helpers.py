@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
+import json
 import shutil
 import textwrap
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
+from typing import ClassVar
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "aws_samples"
 # requests and what it imports, copied from this test run's environment into a layer (no network)
 REQUESTS = ("requests", "urllib3", "idna", "certifi", "charset_normalizer")
+TELEMETRY_EXAMPLE = "python-example-telemetry-api-extension"
 
 # a small stdlib extension: registers, prints every event it takes as one "EVENT <json>" line
 PROBE = """#!/usr/bin/env python3
@@ -90,11 +96,42 @@ def wait_for(check: Callable[[], bool], timeout: float = 10.0) -> bool:
 
 def events(log: str, name: str | None = None) -> list[tuple[float, dict]]:
     """The probes' ``EVENT`` lines: (time, event)."""
-    import json
-
     found = []
     for line in log.splitlines():
         parts = line.split(" ", 3)
         if len(parts) == 4 and parts[0] == "EVENT" and (name is None or parts[1] == name):
             found.append((float(parts[2]), json.loads(parts[3])))
     return found
+
+
+class _Collector(BaseHTTPRequestHandler):
+    batches: ClassVar[list] = []
+
+    def do_POST(self) -> None:  # noqa: N802 - http.server's name
+        size = int(self.headers.get("Content-Length", 0))
+        self.batches.append(json.loads(self.rfile.read(size)))
+        self.send_response(200)
+        self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@contextlib.contextmanager
+def collector() -> Iterator[tuple[str, list]]:
+    """An HTTP server on loopback keeping the JSON body of every POST: (its URL, the bodies), shut down at the end."""
+    batches: list = []
+    server = HTTPServer(("127.0.0.1", 0), type("Collector", (_Collector,), {"batches": batches}))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/", batches
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def telemetry_example(root: Path) -> tuple[Path, str]:
+    """The aws-samples Telemetry API example: its layer (built in ``root``) and its function's code."""
+    layer_root = aws_sample(root, TELEMETRY_EXAMPLE, "python_example_telemetry_api_extension")
+    return layer_root, (FIXTURES / TELEMETRY_EXAMPLE / "function" / "lambda_function.py").read_text()

@@ -5,15 +5,22 @@ Extensions API's 403 answers; AWS's published example extensions, unchanged, fro
 from __future__ import annotations
 
 import json
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 
 import pytest
 
 import lambdalab
-from tests.engine.extension_helpers import FIXTURES, aws_sample, events, layer, probe, wait_for
+from tests.engine.extension_helpers import (
+    FIXTURES,
+    aws_sample,
+    collector,
+    events,
+    layer,
+    probe,
+    telemetry_example,
+    wait_for,
+)
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -267,51 +274,28 @@ def test_aws_python_example_extension_runs_unchanged_from_a_layer(tmp_path: Path
     assert [json.loads(line.split(": ", 1)[1])["requestId"] for line in received] == ids
 
 
-class _Collector(BaseHTTPRequestHandler):
-    batches: list = []
-
-    def do_POST(self) -> None:  # noqa: N802 - http.server's name
-        size = int(self.headers.get("Content-Length", 0))
-        type(self).batches.append(json.loads(self.rfile.read(size)))
-        self.send_response(200)
-        self.end_headers()
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-
 def test_aws_telemetry_api_example_runs_unchanged_from_a_layer(tmp_path: Path) -> None:
-    root = aws_sample(
-        tmp_path / "layer", "python-example-telemetry-api-extension", "python_example_telemetry_api_extension"
-    )
-    function = (FIXTURES / "python-example-telemetry-api-extension" / "function" / "lambda_function.py").read_text()
-    _Collector.batches = []
-    server = HTTPServer(("127.0.0.1", 0), _Collector)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        with lambdalab.Lab() as lab:
-            version = lab.publish_layer_version("telemetry-example", root)
-            fn = lab.create_function(
-                "telemetry",
-                function,
-                handler="lambda_handler",
-                layers=[version.arn],
-                env_vars={
-                    "DISPATCH_MIN_BATCH_SIZE": "1",
-                    "DISPATCH_POST_URI": f"http://127.0.0.1:{server.server_address[1]}/",
-                },
-            )
-            results = [fn.invoke({}) for _ in range(2)]
-            assert json.loads(results[0].payload["body"]) == {"message": "hello lambda extensions"}
-            fn.kill()
-            assert wait_for(lambda: "Handle Shutdown Event" in fn.logs(), 10.0), fn.logs()
-            log = fn.logs()
-    finally:
-        server.shutdown()
+    root, function = telemetry_example(tmp_path / "layer")
+    with collector() as (url, batches), lambdalab.Lab() as lab:
+        version = lab.publish_layer_version("telemetry-example", root)
+        fn = lab.create_function(
+            "telemetry",
+            function,
+            handler="lambda_handler",
+            layers=[version.arn],
+            env_vars={
+                "DISPATCH_MIN_BATCH_SIZE": "1",
+                "DISPATCH_POST_URI": url,
+            },
+        )
+        results = [fn.invoke({}) for _ in range(2)]
+        assert json.loads(results[0].payload["body"]) == {"message": "hello lambda extensions"}
+        fn.kill()
+        assert wait_for(lambda: "Handle Shutdown Event" in fn.logs(), 10.0), fn.logs()
+        log = fn.logs()
     assert "Extension successfully subscribed to telemetry api" in log
     assert "Started http listener" in log
-    received = [event for batch in _Collector.batches for event in batch]
+    received = [event for batch in batches for event in batch]
     kinds = [e["type"] for e in received]
     for kind in (
         "platform.initStart",

@@ -5,7 +5,6 @@ JSON object."""
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 import pytest
@@ -16,6 +15,7 @@ from lambdalab.core.outcomes import Status
 from lambdalab.core.records import End, ExtensionState, InvocationRecord, Report, RestoreReport, RestoreStart
 from lambdalab.engine.jsonlogs import JsonLogs
 from tests.engine.extension_helpers import layer, probe
+from tests.engine.snapstart_helpers import publish_snapstart
 
 SNAP = """
 import random
@@ -43,15 +43,6 @@ def records(text: str) -> list[dict]:
         assert isinstance(value, dict), line
         out.append(value)
     return out
-
-
-def _ready(lab: lambdalab.Lab, name: str, version: str) -> str:
-    state = "taking"
-    deadline = time.monotonic() + 20
-    while state == "taking" and time.monotonic() < deadline:
-        state = lab._engine.call(lambda plane: plane.snapshot_state(name, version))  # noqa: SLF001 - test only
-        time.sleep(0.02)
-    return state
 
 
 def _renderer(**overrides: object) -> JsonLogs:
@@ -124,9 +115,7 @@ def test_report_of_a_restored_invocation_has_the_restore_metrics() -> None:
 def test_a_restored_snapstart_function_logs_json() -> None:
     with lambdalab.Lab() as lab:
         fn = lab.create_function("jsnap", SNAP, snap_start=True, log_format="JSON")
-        version = fn.publish()
-        if _ready(lab, "jsnap", version) != "ready":
-            pytest.skip("SnapStart needs the launcher, cgroups and pidfd exit status here")
+        version = publish_snapstart(lab, fn, settle_s=0)
         result = fn.invoke(qualifier=version)
         log = fn.logs(result.record.environment_id)
     assert result.record.restore_duration_ms is not None
@@ -149,9 +138,7 @@ def test_a_restored_snapstart_function_logs_json() -> None:
 def test_a_failed_restore_logs_a_json_restore_report() -> None:
     with lambdalab.Lab() as lab:
         fn = lab.create_function("jsnapfail", FAILING_HOOK, snap_start=True, log_format="JSON")
-        version = fn.publish()
-        if _ready(lab, "jsnapfail", version) != "ready":
-            pytest.skip("SnapStart needs the launcher, cgroups and pidfd exit status here")
+        version = publish_snapstart(lab, fn, settle_s=0)
         result = fn.invoke(qualifier=version)
         log = fn.logs(result.record.environment_id)
     assert result.record.error_type == "SnapStartException"

@@ -5,22 +5,14 @@ provider finds them in the template's init and in every restored environment. No
 
 from __future__ import annotations
 
-import inspect
 import json
 import time
 
-import pytest
-
 import lambdalab
 from lambdalab.engine import runtimes
+from tests.engine.snapstart_helpers import SNAPSTART_MARKS, publish_snapstart
 
-pytestmark = [
-    pytest.mark.timeout(120),
-    pytest.mark.skipif(
-        "snap_start" not in inspect.signature(lambdalab.Lab.create_function).parameters,
-        reason="snap_start is not a function setting yet",
-    ),
-]
+pytestmark = SNAPSTART_MARKS
 
 ROLE = {
     "aws_access_key_id": "AKIALAMBDALABROLE001",
@@ -65,22 +57,10 @@ def handler(event, context):
 """
 
 
-def _ready(lab: lambdalab.Lab, name: str, version: str) -> str:
-    state = "taking"
-    deadline = time.monotonic() + 20
-    while state == "taking" and time.monotonic() < deadline:
-        state = lab._engine.call(lambda plane: plane.snapshot_state(name, version))  # noqa: SLF001 - test only
-        time.sleep(0.02)
-    return state
-
-
 def test_boto3_in_restored_environments_gets_the_roles_credentials_from_the_runtime_api() -> None:
     with lambdalab.Lab(role_credentials=ROLE) as lab:
         fn = lab.create_function("creds", HANDLER, snap_start=True, timeout_s=30)
-        version = fn.publish()
-        if _ready(lab, "creds", version) != "ready":
-            pytest.skip("SnapStart needs the launcher, cgroups and pidfd exit status here")
-        time.sleep(0.3)
+        version = publish_snapstart(lab, fn)
         futures = [fn.submit({}, qualifier=version) for _ in range(2)]
         results = [f.result(timeout=60) for f in futures]
     assert all(r.error is None for r in results), [r.error for r in results]

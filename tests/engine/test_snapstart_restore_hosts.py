@@ -6,25 +6,13 @@ environment that went meanwhile is discarded, never restored (``Snapshots.discar
 from __future__ import annotations
 
 import asyncio
-import inspect
-import json
-import threading
-import time
-from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 
-import pytest
-
 import lambdalab
-from tests.engine.extension_helpers import FIXTURES, aws_sample, wait_for
+from tests.engine.extension_helpers import collector, telemetry_example, wait_for
+from tests.engine.snapstart_helpers import SNAPSTART_MARKS, publish_snapstart
 
-pytestmark = [
-    pytest.mark.timeout(120),
-    pytest.mark.skipif(
-        "snap_start" not in inspect.signature(lambdalab.Lab.create_function).parameters,
-        reason="snap_start is not a function setting yet",
-    ),
-]
+pytestmark = SNAPSTART_MARKS
 
 HOSTS = """
 import socket, time
@@ -36,23 +24,6 @@ def handler(event, context):
 """
 
 
-def _ready(lab: lambdalab.Lab, name: str, version: str) -> str:
-    state = "taking"
-    deadline = time.monotonic() + 20
-    while state == "taking" and time.monotonic() < deadline:
-        state = lab._engine.call(lambda plane: plane.snapshot_state(name, version))  # noqa: SLF001 - test only
-        time.sleep(0.02)
-    return state
-
-
-def _publish(lab: lambdalab.Lab, fn: lambdalab.Function) -> str:
-    version = fn.publish()
-    if _ready(lab, fn.name, version) != "ready":
-        pytest.skip("SnapStart needs the launcher, cgroups and pidfd exit status here")
-    time.sleep(0.3)  # its first restore spare is made
-    return version
-
-
 def _environment_address(lab: lambdalab.Lab, environment_id: str) -> str:
     return lab._engine.call(lambda plane: plane.environments[environment_id].address)  # noqa: SLF001 - test only
 
@@ -60,7 +31,7 @@ def _environment_address(lab: lambdalab.Lab, environment_id: str) -> str:
 def test_each_restored_environment_resolves_sandbox_localdomain_to_its_own_address() -> None:
     with lambdalab.Lab() as lab:
         fn = lab.create_function("hosts", HOSTS, snap_start=True)
-        version = _publish(lab, fn)
+        version = publish_snapstart(lab, fn)
         futures = [fn.submit({"sleep": 1.0}, qualifier=version) for _ in range(2)]
         results = [f.result(timeout=30) for f in futures]
         addresses = {r.record.environment_id: _environment_address(lab, r.record.environment_id) for r in results}
@@ -74,60 +45,37 @@ def test_each_restored_environment_resolves_sandbox_localdomain_to_its_own_addre
     assert len(set(addresses.values())) == 2
 
 
-class _Collector(BaseHTTPRequestHandler):
-    batches: list = []
-
-    def do_POST(self) -> None:  # noqa: N802 - http.server's name
-        size = int(self.headers.get("Content-Length", 0))
-        type(self).batches.append(json.loads(self.rfile.read(size)))
-        self.send_response(200)
-        self.end_headers()
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-
 def test_the_aws_telemetry_example_runs_in_two_restored_environments(tmp_path: Path) -> None:
-    root = aws_sample(
-        tmp_path / "layer", "python-example-telemetry-api-extension", "python_example_telemetry_api_extension"
-    )
-    function = (FIXTURES / "python-example-telemetry-api-extension" / "function" / "lambda_function.py").read_text()
+    root, function = telemetry_example(tmp_path / "layer")
     function += "\nimport time\n_handler = lambda_handler\ndef lambda_handler(event, context):\n"
     function += "    time.sleep(event.get('sleep', 0))\n    return _handler(event, context)\n"
-    _Collector.batches = []
-    server = HTTPServer(("127.0.0.1", 0), _Collector)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        with lambdalab.Lab() as lab:
-            version = lab.publish_layer_version("telemetry-example", root)
-            fn = lab.create_function(
-                "telemetry",
-                function,
-                handler="lambda_handler",
-                layers=[version.arn],
-                snap_start=True,
-                env_vars={
-                    "DISPATCH_MIN_BATCH_SIZE": "1",
-                    "DISPATCH_POST_URI": f"http://127.0.0.1:{server.server_address[1]}/",
-                },
-            )
-            published = _publish(lab, fn)
-            futures = [fn.submit({"sleep": 1.0}, qualifier=published) for _ in range(2)]
-            results = [f.result(timeout=30) for f in futures]
-            environments = {r.record.environment_id for r in results}
-            assert all(r.error is None for r in results), [r.error for r in results]
-            fn.kill()
-            assert wait_for(lambda: all("Handle Shutdown Event" in fn.logs(e) for e in environments), 10.0), fn.logs()
-            logs = {e: fn.logs(e) for e in environments}
-    finally:
-        server.shutdown()
+    with collector() as (url, batches), lambdalab.Lab() as lab:
+        version = lab.publish_layer_version("telemetry-example", root)
+        fn = lab.create_function(
+            "telemetry",
+            function,
+            handler="lambda_handler",
+            layers=[version.arn],
+            snap_start=True,
+            env_vars={
+                "DISPATCH_MIN_BATCH_SIZE": "1",
+                "DISPATCH_POST_URI": url,
+            },
+        )
+        published = publish_snapstart(lab, fn)
+        futures = [fn.submit({"sleep": 1.0}, qualifier=published) for _ in range(2)]
+        results = [f.result(timeout=30) for f in futures]
+        environments = {r.record.environment_id for r in results}
+        assert all(r.error is None for r in results), [r.error for r in results]
+        fn.kill()
+        assert wait_for(lambda: all("Handle Shutdown Event" in fn.logs(e) for e in environments), 10.0), fn.logs()
+        logs = {e: fn.logs(e) for e in environments}
     assert all(r.record.restore_duration_ms is not None for r in results)
     assert len(environments) == 2
     for log in logs.values():
         assert "Extension successfully subscribed to telemetry api" in log
         assert "Address already in use" not in log
-    received = [event for batch in _Collector.batches for event in batch]
+    received = [event for batch in batches for event in batch]
     starts = {e["record"]["requestId"] for e in received if e["type"] == "platform.start"}
     assert {r.request_id for r in results} <= starts  # each environment's listener got its own telemetry
 
@@ -135,7 +83,7 @@ def test_the_aws_telemetry_example_runs_in_two_restored_environments(tmp_path: P
 def test_a_spare_discarded_is_never_restored() -> None:
     with lambdalab.Lab() as lab:
         fn = lab.create_function("discard", HOSTS, snap_start=True)
-        version = _publish(lab, fn)
+        version = publish_snapstart(lab, fn)
 
         def take_and_discard(plane):  # type: ignore[no-untyped-def]
             snapshots = plane.snap.snapshots

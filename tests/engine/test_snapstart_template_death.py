@@ -3,20 +3,12 @@ version starts cold (``on-demand``) from then on; restores that were waiting for
 
 from __future__ import annotations
 
-import inspect
 import time
 
-import pytest
-
 import lambdalab
+from tests.engine.snapstart_helpers import SNAPSTART_MARKS, publish_snapstart, snapshot_state
 
-pytestmark = [
-    pytest.mark.timeout(120),
-    pytest.mark.skipif(
-        "snap_start" not in inspect.signature(lambdalab.Lab.create_function).parameters,
-        reason="snap_start is not a function setting yet",
-    ),
-]
+pytestmark = SNAPSTART_MARKS
 
 # a restored runtime's parent is its template's fork server: {"k": 1} kills the template
 KILLER = """
@@ -30,27 +22,15 @@ def handler(event, context):
 """
 
 
-def _ready(lab: lambdalab.Lab, name: str, version: str) -> str:
-    state = "taking"
-    deadline = time.monotonic() + 20
-    while state == "taking" and time.monotonic() < deadline:
-        state = lab._engine.call(lambda plane: plane.snapshot_state(name, version))  # noqa: SLF001 - test only
-        time.sleep(0.02)
-    return state
-
-
 def test_a_dead_templates_version_starts_cold_and_answers_every_call() -> None:
     with lambdalab.Lab() as lab:
         fn = lab.create_function("snap", KILLER, snap_start=True)
-        version = fn.publish()
-        if _ready(lab, "snap", version) != "ready":
-            pytest.skip("SnapStart needs the launcher, cgroups and pidfd exit status here")
-        time.sleep(0.3)
+        version = publish_snapstart(lab, fn)
         restored = fn.invoke(qualifier=version)
         assert restored.record.restore_duration_ms is not None
         fn.invoke({"k": 1}, qualifier=version)  # kills the template (and with it this restored environment)
         time.sleep(1)
-        assert _ready(lab, "snap", version) in ("failed", "none")
+        assert snapshot_state(lab, "snap", version) in ("failed", "none")
         started = time.monotonic()
         results = [f.result(timeout=20) for f in [fn.submit(qualifier=version) for _ in range(3)]]
         took = time.monotonic() - started
@@ -67,10 +47,7 @@ def test_a_dead_templates_version_starts_cold_and_answers_every_call() -> None:
 def test_restores_waiting_for_spares_fail_at_once_when_the_template_dies() -> None:
     with lambdalab.Lab() as lab:
         fn = lab.create_function("snap", KILLER, snap_start=True)
-        version = fn.publish()
-        if _ready(lab, "snap", version) != "ready":
-            pytest.skip("SnapStart needs the launcher, cgroups and pidfd exit status here")
-        time.sleep(0.3)
+        version = publish_snapstart(lab, fn)
         started = time.monotonic()
         killer = fn.submit({"k": 1}, qualifier=version)
         futures = [fn.submit({"slow": 1}, qualifier=version) for _ in range(15)]

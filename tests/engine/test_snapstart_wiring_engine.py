@@ -3,20 +3,10 @@ environments of the version are restored from it, faster than the init they repl
 
 from __future__ import annotations
 
-import inspect
-import time
-
-import pytest
-
 import lambdalab
+from tests.engine.snapstart_helpers import SNAPSTART_MARKS, publish_snapstart
 
-pytestmark = [
-    pytest.mark.timeout(120),
-    pytest.mark.skipif(
-        "snap_start" not in inspect.signature(lambdalab.Lab.create_function).parameters,
-        reason="snap_start is not a function setting yet",
-    ),
-]
+pytestmark = SNAPSTART_MARKS
 
 SLOW_INIT = """
 import random, time
@@ -27,23 +17,11 @@ def handler(event, context):
 """
 
 
-def _ready(lab: lambdalab.Lab, name: str, version: str) -> str:
-    state = "taking"
-    deadline = time.monotonic() + 20
-    while state == "taking" and time.monotonic() < deadline:
-        state = lab._engine.call(lambda plane: plane.snapshot_state(name, version))  # noqa: SLF001 - test only
-        time.sleep(0.02)
-    return state
-
-
 def test_a_published_snapstart_version_restores_instead_of_init() -> None:
     with lambdalab.Lab() as lab:
         fn = lab.create_function("snap", SLOW_INIT, snap_start=True)
-        version = fn.publish()
-        if _ready(lab, "snap", version) != "ready":
-            pytest.skip("SnapStart needs the launcher, cgroups and pidfd exit status here")
+        version = publish_snapstart(lab, fn)
         assert "INIT_REPORT Init Duration: " in fn.logs()  # the template's init, at publish
-        time.sleep(0.3)  # its first restore spare is made
         first = fn.invoke(qualifier=version)
         futures = [fn.submit(qualifier=version) for _ in range(2)]
         others = [f.result(timeout=30) for f in futures]
@@ -61,10 +39,7 @@ def test_extensions_start_afresh_in_a_restored_environment(tmp_path) -> None:
     with lambdalab.Lab() as lab:
         version = lab.publish_layer_version("probe", layer(tmp_path / "layer", {"probe": probe()}))
         fn = lab.create_function("snapext", SLOW_INIT, snap_start=True, layers=[version.arn])
-        published = fn.publish()
-        if _ready(lab, "snapext", published) != "ready":
-            pytest.skip("SnapStart needs the launcher, cgroups and pidfd exit status here")
-        time.sleep(0.3)
+        published = publish_snapstart(lab, fn)
         result = fn.invoke(qualifier=published)
         log = fn.logs(result.record.environment_id)
     assert result.record.restore_duration_ms is not None
