@@ -1,8 +1,9 @@
 """Debug mode (engine/debug.py): debugpy on a loopback port per environment, the timeout and keep-alive held
 while a client is attached, never frozen; functions without ``debug`` unchanged.
 
-The client is this file's own: the Debug Adapter Protocol spoken over the socket (Content-Length framed JSON), the
-requests VS Code's "attach" sends (initialize, attach, setBreakpoints, configurationDone, continue, disconnect).
+The client speaks the Debug Adapter Protocol over the socket (Content-Length framed JSON) with the requests VS Code's
+"attach" sends (initialize, attach, setBreakpoints, configurationDone, continue, disconnect), framed by this file's
+own code and, in the breakpoint test, also by debugpy's own message stream (``debugpy.common.messaging``).
 """
 
 from __future__ import annotations
@@ -106,6 +107,25 @@ class Client:
             self.sock.close()
 
 
+class DebugpyClient(Client):
+    """The same requests framed by debugpy's own message stream (``debugpy.common.messaging.JsonIOStream``, what its
+    adapter and tests use), so the acceptance's "debugpy's own client" holds to the letter."""
+
+    def __init__(self, port: int) -> None:
+        from debugpy.common.messaging import JsonIOStream
+
+        super().__init__(port)
+        self.stream = JsonIOStream.from_socket(self.sock, name="lambdalab-test")
+
+    def send(self, command: str, **arguments: Any) -> None:
+        self.seq += 1
+        self.stream.write_json({"seq": self.seq, "type": "request", "command": command, "arguments": arguments})
+
+    def _read(self) -> dict[str, Any]:
+        message: dict[str, Any] = self.stream.read_json()
+        return message
+
+
 def _debug_function(lab: lambdalab.Lab, tmp_path: Path, **options: Any) -> tuple[lambdalab.Function, Path]:
     (tmp_path / "app.py").write_text(HANDLER)
     fn = lab.create_function("dbg", path=tmp_path / "app.py", handler="handler", **options)
@@ -122,7 +142,8 @@ def _wait_for(check: Any, timeout: float = 10.0) -> Any:
     raise TimeoutError(f"not within {timeout} s")
 
 
-def test_a_breakpoint_pauses_longer_than_the_timeout_and_the_invoke_finishes_after_continue(lab, tmp_path):
+@pytest.mark.parametrize("make_client", [Client, DebugpyClient], ids=["dap-by-hand", "debugpy-messaging"])
+def test_a_breakpoint_pauses_longer_than_the_timeout_and_the_invoke_finishes_after_continue(lab, tmp_path, make_client):
     fn, _ = _debug_function(lab, tmp_path, timeout_s=1, debug=True)
     source = tmp_path / "app.py"  # the user's own file, as an editor names it: mapped to the task root's copy
     first = fn.invoke({"x": 1})
@@ -133,7 +154,7 @@ def test_a_breakpoint_pauses_longer_than_the_timeout_and_the_invoke_finishes_aft
     port = ports[first.environment_id]
     assert f"lambdalab: debugger listening on 127.0.0.1:{port} (environment {first.environment_id})" in fn.logs()
     assert fn.debug_ports(attached=True) == {}
-    client = Client(port)
+    client = make_client(port)
     try:
         client.attach(source)
         assert _wait_for(lambda: fn.debug_ports(attached=True)) == ports
