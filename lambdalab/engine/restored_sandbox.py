@@ -96,10 +96,7 @@ class RestoredSandbox(Sandbox):
         self._release_outside(signal.SIGKILL)
         if self._reaper is not None:
             self._reaper.forget_group(self.pid)
-        os.close(self.pidfd)
-        self.drain()
-        self._close_fds()
-        self._on_exit(self.returncode)
+        self._reaped(self.returncode)
 
     def _close_fds(self) -> None:
         with contextlib.suppress(ValueError, OSError):

@@ -351,10 +351,15 @@ class Sandbox:
             self._reaper.forget_group(self.pid)
             if not self.cgroups and self.marker:  # double-forked escapees, found off the loop
                 self._reaper.sweep_marked(self.marker)
+        self._reaped(self.returncode)
+
+    def _reaped(self, returncode: int) -> None:
+        """The end of a reap (``returncode`` set, the groups dealt with): the pidfd closed, the output drained, the
+        pipes closed, then ``on_exit``."""
         os.close(self.pidfd)
         self.drain()
         self._close_fds()
-        self._on_exit(self.returncode)
+        self._on_exit(returncode)
 
     def _close_fds(self) -> None:
         with contextlib.suppress(ValueError, OSError):
