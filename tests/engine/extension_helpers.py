@@ -12,7 +12,10 @@ import time
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
-from typing import ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
+
+if TYPE_CHECKING:
+    from lambdalab import Function, Lab
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "aws_samples"
 # requests and what it imports, copied from this test run's environment into a layer (no network)
@@ -129,6 +132,20 @@ def collector() -> Iterator[tuple[str, list]]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+def telemetry_example_function(lab: Lab, root: Path, function: str, url: str, **settings: Any) -> Function:
+    """The Telemetry API example as a function ``telemetry`` with its layer (``telemetry_example``), posting each
+    record at once to ``url``; ``settings`` for ``create_function``."""
+    version = lab.publish_layer_version("telemetry-example", root)
+    return lab.create_function(
+        "telemetry",
+        function,
+        handler="lambda_handler",
+        layers=[version.arn],
+        env_vars={"DISPATCH_MIN_BATCH_SIZE": "1", "DISPATCH_POST_URI": url},
+        **settings,
+    )
 
 
 def telemetry_example(root: Path) -> tuple[Path, str]:

@@ -19,6 +19,7 @@ from tests.engine.extension_helpers import (
     layer,
     probe,
     telemetry_example,
+    telemetry_example_function,
     wait_for,
 )
 
@@ -277,17 +278,7 @@ def test_aws_python_example_extension_runs_unchanged_from_a_layer(tmp_path: Path
 def test_aws_telemetry_api_example_runs_unchanged_from_a_layer(tmp_path: Path) -> None:
     root, function = telemetry_example(tmp_path / "layer")
     with collector() as (url, batches), lambdalab.Lab() as lab:
-        version = lab.publish_layer_version("telemetry-example", root)
-        fn = lab.create_function(
-            "telemetry",
-            function,
-            handler="lambda_handler",
-            layers=[version.arn],
-            env_vars={
-                "DISPATCH_MIN_BATCH_SIZE": "1",
-                "DISPATCH_POST_URI": url,
-            },
-        )
+        fn = telemetry_example_function(lab, root, function, url)
         results = [fn.invoke({}) for _ in range(2)]
         assert json.loads(results[0].payload["body"]) == {"message": "hello lambda extensions"}
         fn.kill()

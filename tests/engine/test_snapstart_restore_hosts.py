@@ -9,7 +9,7 @@ import asyncio
 from pathlib import Path
 
 import lambdalab
-from tests.engine.extension_helpers import collector, telemetry_example, wait_for
+from tests.engine.extension_helpers import collector, telemetry_example, telemetry_example_function, wait_for
 from tests.engine.snapstart_helpers import SNAPSTART_MARKS, publish_snapstart
 
 pytestmark = SNAPSTART_MARKS
@@ -50,18 +50,7 @@ def test_the_aws_telemetry_example_runs_in_two_restored_environments(tmp_path: P
     function += "\nimport time\n_handler = lambda_handler\ndef lambda_handler(event, context):\n"
     function += "    time.sleep(event.get('sleep', 0))\n    return _handler(event, context)\n"
     with collector() as (url, batches), lambdalab.Lab() as lab:
-        version = lab.publish_layer_version("telemetry-example", root)
-        fn = lab.create_function(
-            "telemetry",
-            function,
-            handler="lambda_handler",
-            layers=[version.arn],
-            snap_start=True,
-            env_vars={
-                "DISPATCH_MIN_BATCH_SIZE": "1",
-                "DISPATCH_POST_URI": url,
-            },
-        )
+        fn = telemetry_example_function(lab, root, function, url, snap_start=True)
         published = publish_snapstart(lab, fn)
         futures = [fn.submit({"sleep": 1.0}, qualifier=published) for _ in range(2)]
         results = [f.result(timeout=30) for f in futures]
