@@ -350,11 +350,10 @@ class AgentPlane:
     @staticmethod
     def _init_type(environment: EngineEnvironment) -> str:
         render = environment.stream.render
-        return (
-            render.initialization_type
-            if isinstance(render, JsonLogs)
-            else environment.pool.environments[environment.id].init_type
-        )
+        if isinstance(render, JsonLogs):
+            return render.initialization_type
+        core = environment.pool.environments.get(environment.id)  # gone: the environment has just ended
+        return "on-demand" if core is None else core.init_type
 
     # -- phases ---------------------------------------------------------------------------------
     def invoke_started(self, environment: EngineEnvironment) -> None:

@@ -118,8 +118,14 @@ class Snapshots:
         self._gone: dict[int, list[Path]] = {}  # discarded spares' pidfds -> their groups, until they are empty
 
     def available(self) -> bool:
-        """Whether restores can be made here: the launcher, v1 memory cgroups, and pidfd exit status."""
-        return launcher.path() is not None and self._limits.memory_base is not None and _exit_status_works()
+        """Whether restores can be made here: the launcher, v1 memory cgroups, pidfd exit status, and private mount
+        namespaces (a restored runtime's own /tmp and /etc/hosts; without them it would see the machine's)."""
+        return (
+            launcher.path() is not None
+            and self._limits.memory_base is not None
+            and mounts.used()
+            and _exit_status_works()
+        )
 
     # -- the template ---------------------------------------------------------------------------
     def template_channel(self, key: Key) -> tuple[int, dict[str, str]]:

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 import lambdalab
+from lambdalab.engine import mounts
 from tests.engine.extension_helpers import (
     FIXTURES,
     aws_sample,
@@ -256,6 +257,7 @@ def test_extension_processes_are_frozen_with_the_environment(tmp_path: Path) -> 
 # -- AWS's examples, unchanged ------------------------------------------------------------------
 
 
+@pytest.mark.skipif(not mounts.used(), reason="AWS's examples run /opt/... and bind sandbox.localdomain: private mount namespaces")
 def test_aws_python_example_extension_runs_unchanged_from_a_layer(tmp_path: Path) -> None:
     root = aws_sample(tmp_path / "layer", "python-example-extension", "python-example-extension")
     assert (root / "python-example-extension" / "extension.py").read_bytes() == (
@@ -275,6 +277,7 @@ def test_aws_python_example_extension_runs_unchanged_from_a_layer(tmp_path: Path
     assert [json.loads(line.split(": ", 1)[1])["requestId"] for line in received] == ids
 
 
+@pytest.mark.skipif(not mounts.used(), reason="AWS's examples run /opt/... and bind sandbox.localdomain: private mount namespaces")
 def test_aws_telemetry_api_example_runs_unchanged_from_a_layer(tmp_path: Path) -> None:
     root, function = telemetry_example(tmp_path / "layer")
     with collector() as (url, batches), lambdalab.Lab() as lab:
