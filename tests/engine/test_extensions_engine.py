@@ -24,6 +24,8 @@ from tests.engine.extension_helpers import (
     wait_for,
 )
 
+# AWS's examples run /opt/... and bind sandbox.localdomain: both need the environments' private mount namespaces
+NEEDS_NAMESPACES = pytest.mark.skipif(not mounts.used(), reason="no private mount namespaces for environments here")
 pytestmark = pytest.mark.timeout(120)
 
 ECHO = "def handler(event, context):\n    return event\n"
@@ -257,7 +259,7 @@ def test_extension_processes_are_frozen_with_the_environment(tmp_path: Path) -> 
 # -- AWS's examples, unchanged ------------------------------------------------------------------
 
 
-@pytest.mark.skipif(not mounts.used(), reason="AWS's examples run /opt/... and bind sandbox.localdomain: private mount namespaces")
+@NEEDS_NAMESPACES
 def test_aws_python_example_extension_runs_unchanged_from_a_layer(tmp_path: Path) -> None:
     root = aws_sample(tmp_path / "layer", "python-example-extension", "python-example-extension")
     assert (root / "python-example-extension" / "extension.py").read_bytes() == (
@@ -277,7 +279,7 @@ def test_aws_python_example_extension_runs_unchanged_from_a_layer(tmp_path: Path
     assert [json.loads(line.split(": ", 1)[1])["requestId"] for line in received] == ids
 
 
-@pytest.mark.skipif(not mounts.used(), reason="AWS's examples run /opt/... and bind sandbox.localdomain: private mount namespaces")
+@NEEDS_NAMESPACES
 def test_aws_telemetry_api_example_runs_unchanged_from_a_layer(tmp_path: Path) -> None:
     root, function = telemetry_example(tmp_path / "layer")
     with collector() as (url, batches), lambdalab.Lab() as lab:
