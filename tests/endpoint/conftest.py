@@ -3,6 +3,8 @@ and ``lambdalab serve`` run as a subprocess."""
 
 from __future__ import annotations
 
+import functools
+
 import contextlib
 import dataclasses
 import os
@@ -108,3 +110,12 @@ def serve_cli(args: list[str], env: dict[str, str]) -> Iterator[ServeRun]:
                 run.stderr = stderr
             proc.stdout.close()  # type: ignore[union-attr]
             proc.stderr.close()  # type: ignore[union-attr]
+
+
+@functools.cache
+def snapshots_here() -> bool:
+    """Whether this machine takes SnapStart snapshots (the launcher, cgroups, mount namespaces, pidfd exit status);
+    elsewhere a SnapStart version is published without one and starts cold."""
+    with lambdalab.Lab() as lab:
+        fn = lab.create_function("probe", "def handler(event, context):\n    return 1\n", snap_start=True)
+        return fn.version_info(fn.publish()).snapshot == "ready"
