@@ -239,7 +239,7 @@ class ControlPlane:
         sha = self.scheduler.pool(name, LATEST).spec.code
         version = self.scheduler.publish(name, lambda v: self._spec(config, v, sha), self._keep_alive(config))
         self.versions[(name, version)] = (config, self.code[(name, sha)][1])
-        if getattr(config, "snap_start", False) and self.snap.snapshots.available():
+        if config.snap_start and self.snap.snapshots.available():
             self.perform(self.scheduler.pool(name, version).take_snapshot(self.now()))
         return version
 
