@@ -18,6 +18,11 @@ and ``post_runtime`` spans are drawn in their own colours. A ``shutdown`` span o
 extensions (it has an ``extension_init`` or ``post_runtime`` span) is drawn as ``shutdown_grace``: its
 shutdown was graceful (SIGTERM to the runtime, SHUTDOWN to the extensions, SIGKILL at the deadline), so the span
 is the grace period. A frame that already says ``shutdown_grace`` is drawn as it says.
+
+Managed Instances: one environment runs several runtime workers at once (``worker`` 0..N-1 in the spans), so its
+invocations overlap. Such a row is split into lanes, one a worker, each ``1/N`` of the bar's band high (the
+lines thin to fit the row with the most lanes); the hover names the worker. A row whose spans all say worker 0
+(every classic environment) is drawn as before.
 """
 
 from __future__ import annotations
@@ -51,6 +56,7 @@ BAR_PX = 18  # a bar's thickness in a full-height row: 8 px between rows
 MAX_HEIGHT = 900
 LEGEND_ROW = 5  # legend entries one row holds at the narrowest assumed width; more take a second row ...
 LEGEND_ROW_PX = 25  # ... this much higher, so it clears the title
+LANE_BAND = 0.8  # the part of a row a Managed Instances environment's worker lanes share (rows are 1 apart)
 # Drawing order: rests first, so a short active phase widened over the rest after it lies on top.
 DRAW_ORDER = (
     "frozen",
@@ -112,15 +118,21 @@ def parts_timeline(
 ) -> Parts:
     spans = _inside(spans, since)
     rows, row, labels = _rows(spans, max_labels)
-    per_phase = _segments(spans, row, origin, merge_above, resolution, _plot_px(width), x_range)
+    row, lanes = _lanes(spans, row)
+    per_phase = _segments(spans, row, origin, merge_above, resolution, _plot_px(width), x_range, lanes > 1)
     fixed_height = height is not None
     height, thickness = _row_geometry(rows, height)
+    thickness = max(1.0, thickness / lanes) if lanes > 1 else thickness  # each worker's lane in its row
     detail = not has_rows(spans) or len(spans) <= hover_limit  # above it, hover shows no duration: a third less to send
+    where = "environment #%{y}"
     traces = []
     for phase in DRAW_ORDER:
         x, y, custom = per_phase[phase]
         label = HOVER.get(phase, phase)
         what = f"{label} %{{customdata:.3~r}} ms" if detail else label
+        if lanes > 1:  # customdata: (duration ms, worker)
+            what = f"{label} %{{customdata[0]:.3~r}} ms" if detail else label
+            where = "worker %{customdata[1]:.0f}"
         traces.append(
             {
                 "type": "scattergl",
@@ -128,12 +140,12 @@ def parts_timeline(
                 "name": phase,
                 "x": x,
                 "y": y,
-                "customdata": custom if detail else None,
+                "customdata": custom if detail or lanes > 1 else None,
                 "line": {"color": PHASE_COLOURS[phase], "width": thickness},
                 "connectgaps": False,
                 "showlegend": len(x) > 0,  # the legend lists the phases drawn, and only those
                 "legendrank": 1000 + TIMELINE_ORDER.index(phase),  # in TIMELINE_ORDER, whatever the drawing order
-                "hovertemplate": f"{what}<br>t=%{{x:.3f}} s<extra>environment #%{{y}}</extra>",
+                "hovertemplate": f"{what}<br>t=%{{x:.3f}} s<extra>{where}</extra>",
             }
         )
     yaxis: dict[str, Any] = {
@@ -192,6 +204,26 @@ def _rows(spans: pd.DataFrame | None, max_labels: int) -> tuple[int, np.ndarray,
     return rows, row, labels
 
 
+def _lanes(spans: pd.DataFrame | None, row: np.ndarray) -> tuple[np.ndarray, int]:
+    """Each span's y with its worker's lane, and the most lanes any row has (1: no row has more than one worker).
+
+    A row's lanes are its workers 0..N-1 (N: its highest worker + 1), top to bottom inside ``LANE_BAND``.
+    """
+    import numpy as np
+
+    if not has_rows(spans) or "worker" not in spans.columns:
+        return row, 1
+    worker = float_column(spans, "worker", 0.0)
+    worker = np.where(np.isfinite(worker), worker, 0.0)
+    if not worker.any():
+        return row, 1
+    import pandas as pd
+
+    per_row = pd.Series(worker).groupby(row).transform("max").to_numpy() + 1.0  # lanes of each span's row
+    y: np.ndarray = row + ((worker + 0.5) / per_row - 0.5) * LANE_BAND
+    return y, int(per_row.max())
+
+
 def _plot_px(width: int | None) -> float:
     """The plot area's width in pixels: of ``width`` if the figure has one, else the narrowest assumed."""
     if width is None:
@@ -208,12 +240,14 @@ def _segments(
     resolution: int,
     plot_px: float,
     x_range: tuple[float, float] | None = None,
+    lanes: bool = False,
 ) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """Per phase: x, y, customdata of its segments, each drawn at least ``MIN_SEGMENT_PX`` wide.
 
     The time range (the data's, or ``x_range`` when the axis is fixed) and ``plot_px`` give the
     seconds per pixel (``min_segment_s``); a shorter segment's drawn end moves right (its
-    customdata keeps the true duration in ms).
+    customdata keeps the true duration in ms). With ``lanes`` (``row`` holds worker lanes) customdata is
+    (duration ms, worker) a point.
     """
     import numpy as np
 
@@ -229,6 +263,7 @@ def _segments(
     codes, index = _phase_codes(spans)
     duration = (end - start) * 1000.0
     merge_gap = span_s / resolution if len(spans) > merge_above else None
+    worker = float_column(spans, "worker", 0.0) if lanes else None
     per_phase = {}
     for phase in TIMELINE_ORDER:
         code = index.get(phase)
@@ -236,8 +271,23 @@ def _segments(
         s0, s1, r, d = start[mask] - base, end[mask] - base, row[mask], duration[mask]
         if merge_gap is not None:
             s0, s1, r, d = _merge_close(s0, s1, r, d, merge_gap)
-        per_phase[phase] = segment_lines(s0, widen_short(s0, s1, min_s), r, d)
+        x, y, custom = segment_lines(s0, widen_short(s0, s1, min_s), r, d)
+        if worker is not None:  # a lane's worker, recovered from its y: (duration, worker) a point
+            _, _, w = segment_lines(s0, s1, r, _lane_workers(r, worker[mask], row[mask]))
+            custom = np.column_stack([custom, w])
+        per_phase[phase] = (x, y, custom)
     return per_phase
+
+
+def _lane_workers(lane_y: np.ndarray, worker: np.ndarray, span_y: np.ndarray) -> np.ndarray:
+    """The worker of each (possibly merged) segment on ``lane_y``: the worker of the spans on that lane."""
+    import numpy as np
+
+    if len(span_y) == 0:
+        return np.empty(0)
+    keys, first = np.unique(span_y, return_index=True)
+    found = np.searchsorted(keys, lane_y)
+    return worker[first[np.clip(found, 0, len(keys) - 1)]]
 
 
 def _phase_codes(spans: pd.DataFrame) -> tuple[np.ndarray, dict[str, int]]:
