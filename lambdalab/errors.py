@@ -8,7 +8,9 @@
     ├── InvokeError                   Lambda's API-level errors (what boto3 raises as ClientError)
     │   ├── RequestTooLargeException  the event (or a code upload) is over Lambda's size limit
     │   ├── InvalidRequestContentException  the event is not JSON (NaN, Infinity, bad syntax); also a ConfigError
-    │   └── TooManyRequestsException  throttled; carries ``.reason``
+    │   ├── TooManyRequestsException  throttled; carries ``.reason``
+    │   ├── InvalidParameterValueException  a parameter the function refuses (a tenant id); also a ConfigError
+    │   └── RecursiveInvocationException  a chain of the same request went past 16 hops (recursive loop detection)
     ├── LifecycleError                lambdalab asked the core for an illegal transition (our bug)
     ├── SandboxError                  the OS refused us: spawn failed, signal failed
     └── FunctionError                 only from ``InvocationResult.raise_for_error()``
@@ -86,6 +88,28 @@ class TooManyRequestsException(InvokeError):
     def __init__(self, message: str, reason: str) -> None:
         super().__init__(message, Reason=reason, Type="User")
         self.reason = reason
+
+
+class InvalidParameterValueException(InvokeError, ConfigError):
+    """A parameter of the invoke that the function refuses (400): a tenant id missing on a tenant-isolated function,
+    or given to one without tenant isolation. Also a ``ConfigError``."""
+
+    code = "InvalidParameterValueException"
+    status = 400
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, Type="User")
+
+
+class RecursiveInvocationException(InvokeError):
+    """Lambda stopped the invocation: it would be past the 16th hop of one request chain (a recursive loop) and the
+    function's recursive loop setting is ``Terminate`` (400)."""
+
+    code = "RecursiveInvocationException"
+    status = 400
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, Type="User")
 
 
 class LifecycleError(LambdaLabError):
