@@ -200,12 +200,19 @@ class Lab:
         pip_args: Sequence[str] = (),
         ephemeral_storage_mb: int = 512,
         handler_as_given: bool = False,
-        log_format: str = "Text",
+        log_format: str | None = None,
         application_log_level: str | None = None,
         system_log_level: str | None = None,
         aws_endpoint_url: str | Mapping[str, str] | None = None,
         debug: bool | int = False,
         snap_start: bool = False,
+        max_concurrency_per_environment: int | None = None,
+        max_environments: int | None = None,
+        tenancy: str | None = None,
+        durable: bool = False,
+        durable_execution_timeout_s: int = 86_400,
+        durable_retention_days: int = 14,
+        recursion: str = "Terminate",
     ) -> Function:
         """Register a function from handler source code or a file/folder; nothing starts yet.
 
@@ -234,6 +241,18 @@ class Lab:
         ``snap_start=True`` is Lambda's SnapStart on published versions: ``Function.publish()`` runs the init once and
         snapshots it, and new environments of that version are restored from the snapshot (Python runtimes only; not
         with provisioned concurrency or ``/tmp`` over 512 MB). ``$LATEST`` starts cold as always.
+
+        ``max_concurrency_per_environment=N`` (1 to 1600) runs the function as Lambda Managed Instances does: each
+        environment runs N worker processes sharing one ``/tmp``, each serving one request at a time; nothing is
+        frozen, logs are JSON (``log_format`` defaults to ``"JSON"``; ``"Text"`` is refused), invokes fill an
+        environment's free workers before another environment starts, and a timeout fails the invocation while its
+        code keeps running. ``max_environments`` caps the environments (FunctionScalingConfig's
+        MaxExecutionEnvironments): with every worker busy and no environment to add, the invoke is throttled.
+        ``tenancy="PER_TENANT"`` is tenant isolation: every invoke names a ``tenant_id`` and environments are never
+        shared across tenants (not with SnapStart, provisioned concurrency or function URLs). ``durable=True`` makes
+        a durable function (DurableConfig: ``durable_execution_timeout_s`` up to 366 days,
+        ``durable_retention_days`` 1 to 90). ``recursion`` is recursive loop detection: ``"Terminate"`` stops a chain
+        of the same request after 16 hops, ``"Allow"`` lets it run. Only ``recursion`` can change later (``update``).
 
         Raises ``ConfigError`` for any invalid argument before anything is written or started.
         """
@@ -268,12 +287,23 @@ class Lab:
             inherit_packages=inherit_packages,
             ephemeral_storage_mb=ephemeral_storage_mb,
             handler_as_given=handler_as_given,
-            log_format=log_format,
+            log_format=log_format
+            if log_format is not None
+            else "JSON"
+            if max_concurrency_per_environment is not None
+            else "Text",
             application_log_level=application_log_level,
             system_log_level=system_log_level,
             aws_endpoint_url=self.settings.aws_endpoint_url if aws_endpoint_url is None else aws_endpoint_url,
             debug=debug,
             snap_start=snap_start,
+            max_concurrency_per_environment=max_concurrency_per_environment,
+            max_environments=max_environments,
+            tenancy=tenancy,
+            durable=durable,
+            durable_execution_timeout_s=durable_execution_timeout_s,
+            durable_retention_days=durable_retention_days,
+            recursion=recursion,
         )
         if name in self._functions:
             raise ConfigError(f"invalid name: {name!r} is already registered; use update() to change it")

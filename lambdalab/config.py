@@ -82,6 +82,46 @@ SNAP_START_EPHEMERAL = (
     "ephemeral_storage_mb=512 or snap_start=False"
 )
 _JS_NAME = re.compile(r"^[A-Za-z_$][\w$]*\Z")
+# Lambda Managed Instances (CapacityProviderConfig.LambdaManagedInstancesCapacityProviderConfig,
+# FunctionScalingConfig): botocore's ranges
+PER_ENVIRONMENT_RANGE = (1, 1600)  # PerExecutionEnvironmentMaxConcurrency
+MAX_ENVIRONMENTS_RANGE = (0, 15_000)  # FunctionScalingConfig.MaxExecutionEnvironments
+TENANCY_MODES = ("PER_TENANT",)  # TenancyConfig.TenantIsolationMode
+# DurableConfig: ExecutionTimeout (seconds, up to a 366-day year) and RetentionPeriodInDays (default 14)
+DURABLE_EXECUTION_TIMEOUT_S_RANGE = (1, 31_622_400)
+DURABLE_RETENTION_DAYS_RANGE = (1, 90)
+RECURSION_MODES = ("Terminate", "Allow")  # PutFunctionRecursionConfig's RecursiveLoop
+# Managed Instances writes JSON logs only; lambdalab's words (docs/FIDELITY.md)
+MANAGED_INSTANCES_TEXT_LOGS = (
+    "invalid log_format: 'Text'; a Lambda Managed Instances function (max_concurrency_per_environment) writes "
+    "JSON logs only: set log_format='JSON' or leave it out"
+)
+MANAGED_INSTANCES_SNAP_START = (
+    "invalid snap_start: Lambda Managed Instances (max_concurrency_per_environment) does not support SnapStart"
+)
+MANAGED_INSTANCES_PROVISIONED = (
+    "invalid provisioned_concurrency: Lambda Managed Instances (max_concurrency_per_environment) does not support "
+    "provisioned concurrency; its environments are kept by the capacity provider (max_environments)"
+)
+MAX_ENVIRONMENTS_NEEDS_MANAGED_INSTANCES = (
+    "invalid max_environments: it is FunctionScalingConfig.MaxExecutionEnvironments of a Lambda Managed Instances "
+    "function; set max_concurrency_per_environment too"
+)
+# tenant isolation's documented incompatibilities (lambdalab's words: docs/FIDELITY.md)
+TENANCY_SNAP_START = "invalid tenancy: tenant isolation mode (PER_TENANT) does not support SnapStart"
+TENANCY_PROVISIONED = (
+    "invalid tenancy: tenant isolation mode (PER_TENANT) does not support provisioned concurrency; set "
+    "provisioned_concurrency=0"
+)
+TENANCY_FUNCTION_URL = "Function URLs are not supported for functions with tenant isolation mode (PER_TENANT)."
+# what is fixed when a function is created (Function.update refuses to change it, as Lambda's API does)
+FIXED_AT_CREATION = (
+    "max_concurrency_per_environment",
+    "tenancy",
+    "durable",
+    "durable_execution_timeout_s",
+    "durable_retention_days",
+)
 
 
 def _frozen_map(values: Mapping[str, str]) -> Mapping[str, str]:
@@ -120,6 +160,15 @@ class FunctionConfig:
     # SnapStart (``SnapStart: {ApplyOn: PublishedVersions}``): publishing a version runs its init once and snapshots
     # it; new environments of that version are restored from the snapshot. $LATEST always starts cold, as on Lambda
     snap_start: bool = False
+    # Lambda Managed Instances: N worker processes per environment, each serving one request at a time; no freeze,
+    # JSON logs (None: the classic one-request-per-environment model)
+    max_concurrency_per_environment: int | None = None
+    max_environments: int | None = None  # Managed Instances only: FunctionScalingConfig.MaxExecutionEnvironments
+    tenancy: str | None = None  # "PER_TENANT": environments never shared across tenants; every invoke names one
+    durable: bool = False  # durable functions (DurableConfig): checkpointed, replayed executions
+    durable_execution_timeout_s: int = 86_400  # DurableConfig.ExecutionTimeout
+    durable_retention_days: int = 14  # DurableConfig.RetentionPeriodInDays
+    recursion: str = "Terminate"  # recursive loop detection: "Terminate" (stop at 16 hops) or "Allow"
 
     def __post_init__(self) -> None:
         check_function_name(self.name)
@@ -157,6 +206,7 @@ class FunctionConfig:
         self._check_logging()
         self._check_debug()
         self._check_snap_start()
+        self._check_modes()
         object.__setattr__(self, "env_vars", _frozen_map(self.env_vars))
         endpoint = check_endpoint_url(self.aws_endpoint_url)
         object.__setattr__(self, "aws_endpoint_url", _frozen_map(endpoint) if isinstance(endpoint, dict) else endpoint)
@@ -208,6 +258,68 @@ class FunctionConfig:
             raise ConfigError(SNAP_START_PROVISIONED)
         if self.ephemeral_storage_mb > SNAP_START_MAX_EPHEMERAL_MB:
             raise ConfigError(SNAP_START_EPHEMERAL)
+
+    def _check_modes(self) -> None:
+        """Managed Instances, tenant isolation, durable execution and recursion detection: ranges and the
+        documented incompatibilities. Managed Instances turns freezing off (its environments are never frozen)."""
+        per = self.max_concurrency_per_environment
+        low, high = PER_ENVIRONMENT_RANGE
+        _check(
+            per is None or (_is_int(per) and low <= per <= high),
+            "max_concurrency_per_environment",
+            per,
+            f"None or a whole number of concurrent requests per environment from {low} to {high}",
+        )
+        most = self.max_environments
+        low, high = MAX_ENVIRONMENTS_RANGE
+        _check(
+            most is None or (_is_int(most) and low <= most <= high),
+            "max_environments",
+            most,
+            f"None or a whole number of environments from {low} to {high}",
+        )
+        if per is not None:
+            if self.log_format != "JSON":
+                raise ConfigError(MANAGED_INSTANCES_TEXT_LOGS)
+            if self.snap_start:
+                raise ConfigError(MANAGED_INSTANCES_SNAP_START)
+            if self.provisioned_concurrency:
+                raise ConfigError(MANAGED_INSTANCES_PROVISIONED)
+            object.__setattr__(self, "freeze", False)
+        elif most is not None:
+            raise ConfigError(MAX_ENVIRONMENTS_NEEDS_MANAGED_INSTANCES)
+        _check(
+            self.tenancy is None or self.tenancy in TENANCY_MODES,
+            "tenancy",
+            self.tenancy,
+            "None or 'PER_TENANT'",
+        )
+        if self.tenancy is not None:
+            if self.snap_start:
+                raise ConfigError(TENANCY_SNAP_START)
+            if self.provisioned_concurrency:
+                raise ConfigError(TENANCY_PROVISIONED)
+        _check(isinstance(self.durable, bool), "durable", self.durable, "True or False")
+        low, high = DURABLE_EXECUTION_TIMEOUT_S_RANGE
+        _check(
+            _is_int(self.durable_execution_timeout_s) and low <= self.durable_execution_timeout_s <= high,
+            "durable_execution_timeout_s",
+            self.durable_execution_timeout_s,
+            f"a whole number of seconds from {low} to {high} (366 days)",
+        )
+        low, high = DURABLE_RETENTION_DAYS_RANGE
+        _check(
+            _is_int(self.durable_retention_days) and low <= self.durable_retention_days <= high,
+            "durable_retention_days",
+            self.durable_retention_days,
+            f"a whole number of days from {low} to {high}",
+        )
+        _check(self.recursion in RECURSION_MODES, "recursion", self.recursion, "'Terminate' or 'Allow'")
+
+    @property
+    def managed_instances(self) -> bool:
+        """True when the function runs in Lambda Managed Instances mode (``max_concurrency_per_environment``)."""
+        return self.max_concurrency_per_environment is not None
 
     @property
     def log_levels(self) -> tuple[str, str] | None:

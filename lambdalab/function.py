@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, cast, overload
 
 from lambdalab import deploy
-from lambdalab.config import INTERPRETER, FunctionConfig, check_alias_name, check_alias_weights
+from lambdalab.config import FIXED_AT_CREATION, INTERPRETER, FunctionConfig, check_alias_name, check_alias_weights
 from lambdalab.core.scheduler import Alias
 from lambdalab.engine import debug, observe, removal
 from lambdalab.engine.control_plane import ControlPlane, LabSettings
@@ -338,6 +338,9 @@ class Function:
         ``create_function``; ``pip_args`` (kept from the last deploy when not given) and ``progress`` too.
         ``log_format="Text"`` drops levels that are not given again; ``aws_endpoint_url=None`` goes back to the Lab's.
         """
+        fixed = sorted(k for k in FIXED_AT_CREATION if k in changes and changes[k] != getattr(self.config, k))
+        if fixed:  # Managed Instances, tenancy and durable execution are chosen when a function is created
+            raise ConfigError(f"invalid setting: {', '.join(fixed)} cannot be changed after the function is created")
         if "aws_endpoint_url" in changes and changes["aws_endpoint_url"] is None:  # back to the Lab's
             changes["aws_endpoint_url"] = self._lab.settings.aws_endpoint_url
         if changes.get("log_format") is not None and str(changes["log_format"]).upper() == "TEXT":

@@ -71,6 +71,13 @@ class LabLike(Protocol):
         runtime: str = "python",
         layers: Sequence[str | Path] = (),
         requirements: Sequence[str] | str | None = None,
+        max_concurrency_per_environment: int | None = None,
+        max_environments: int | None = None,
+        tenancy: str | None = None,
+        durable: bool = False,
+        durable_execution_timeout_s: int = 86_400,
+        durable_retention_days: int = 14,
+        recursion: str = "Terminate",
     ) -> FunctionLike: ...
 
     def function(self, name: str) -> FunctionLike: ...

@@ -183,6 +183,102 @@ def settings(body: dict[str, Any]) -> dict[str, Any]:
         out.update(logging_settings(body["LoggingConfig"], str(body.get("FunctionName", ""))))
     if "SnapStart" in body:
         out["snap_start"] = snap_start_setting(body["SnapStart"])
+    if "CapacityProviderConfig" in body:
+        out["max_concurrency_per_environment"] = per_environment_setting(
+            body["CapacityProviderConfig"], body.get("MemorySize")
+        )
+    if "TenancyConfig" in body:
+        out["tenancy"] = tenancy_setting(body["TenancyConfig"])
+    if "DurableConfig" in body:
+        out.update(durable_settings(body["DurableConfig"]))
+    return out
+
+
+# Lambda's default per-environment concurrency for Python on Managed Instances: 16 per vCPU, at the default
+# 2 GiB of memory per vCPU (ExecutionEnvironmentMemoryGiBPerVCpu)
+PER_VCPU_DEFAULT = 16
+MIB_PER_VCPU = 2048
+
+
+def _whole(value: Any, field: str, low: int, high: int) -> int:
+    """An integer member within botocore's range, else botocore's ``ValidationException``."""
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise wire.invalid(f"{field} must be a whole number from {low} to {high}")
+    if value < low:
+        raise wire.validation(str(value), field, f"Member must have value greater than or equal to {low}")
+    if value > high:
+        raise wire.validation(str(value), field, f"Member must have value less than or equal to {high}")
+    return value
+
+
+def per_environment_setting(capacity: Any, memory_mb: Any = None) -> int:
+    """``CapacityProviderConfig.LambdaManagedInstancesCapacityProviderConfig.PerExecutionEnvironmentMaxConcurrency``
+    → ``max_concurrency_per_environment``. Left out: Python's default, 16 per vCPU (a vCPU per 2 GiB of
+    ``MemorySize``, at least one). The capacity provider's ARN is taken as given: every environment runs here."""
+    inner = capacity.get("LambdaManagedInstancesCapacityProviderConfig") if isinstance(capacity, dict) else None
+    if not isinstance(inner, dict):
+        raise wire.invalid(
+            'CapacityProviderConfig must be {"LambdaManagedInstancesCapacityProviderConfig": '
+            '{"CapacityProviderArn": ..., "PerExecutionEnvironmentMaxConcurrency": N}}'
+        )
+    low, high = config.PER_ENVIRONMENT_RANGE
+    field = "capacityProviderConfig.lambdaManagedInstancesCapacityProviderConfig.perExecutionEnvironmentMaxConcurrency"
+    if "PerExecutionEnvironmentMaxConcurrency" in inner:
+        return _whole(inner["PerExecutionEnvironmentMaxConcurrency"], field, low, high)
+    memory = memory_mb if isinstance(memory_mb, int) and not isinstance(memory_mb, bool) else 0
+    return min(high, PER_VCPU_DEFAULT * max(1, memory // MIB_PER_VCPU))
+
+
+def tenancy_setting(tenancy: Any) -> str:
+    """``TenancyConfig.TenantIsolationMode`` → ``tenancy``; another value is botocore's enum refusal."""
+    mode = tenancy.get("TenantIsolationMode") if isinstance(tenancy, dict) else None
+    if mode not in config.TENANCY_MODES:
+        raise wire.validation(
+            str(mode),
+            "tenancyConfig.tenantIsolationMode",
+            f"Member must satisfy enum value set: [{', '.join(config.TENANCY_MODES)}]",
+        )
+    return str(mode)
+
+
+def durable_settings(durable: Any) -> dict[str, Any]:
+    """``DurableConfig`` (present: a durable function) → ``durable``, ``durable_execution_timeout_s``,
+    ``durable_retention_days`` (members left out keep lambdalab's defaults); ``KMSKeyArn`` is taken and unused."""
+    if not isinstance(durable, dict):
+        raise wire.invalid('DurableConfig must be {"ExecutionTimeout": seconds, "RetentionPeriodInDays": days}')
+    out: dict[str, Any] = {"durable": True}
+    if "ExecutionTimeout" in durable:
+        low, high = config.DURABLE_EXECUTION_TIMEOUT_S_RANGE
+        out["durable_execution_timeout_s"] = _whole(
+            durable["ExecutionTimeout"], "durableConfig.executionTimeout", low, high
+        )
+    if "RetentionPeriodInDays" in durable:
+        low, high = config.DURABLE_RETENTION_DAYS_RANGE
+        out["durable_retention_days"] = _whole(
+            durable["RetentionPeriodInDays"], "durableConfig.retentionPeriodInDays", low, high
+        )
+    return out
+
+
+def mode_configuration(fn_config: config.FunctionConfig, region: str, account_id: str) -> dict[str, Any]:
+    """The ``FunctionConfiguration`` members of the execution modes a function was created with:
+    ``CapacityProviderConfig`` (Managed Instances; the capacity provider's ARN is lambdalab's one, this machine),
+    ``TenancyConfig``, ``DurableConfig``. Empty for a classic function."""
+    out: dict[str, Any] = {}
+    if fn_config.max_concurrency_per_environment is not None:
+        out["CapacityProviderConfig"] = {
+            "LambdaManagedInstancesCapacityProviderConfig": {
+                "CapacityProviderArn": f"arn:aws:lambda:{region}:{account_id}:capacity-provider:lambdalab",
+                "PerExecutionEnvironmentMaxConcurrency": fn_config.max_concurrency_per_environment,
+            }
+        }
+    if fn_config.tenancy is not None:
+        out["TenancyConfig"] = {"TenantIsolationMode": fn_config.tenancy}
+    if fn_config.durable:
+        out["DurableConfig"] = {
+            "ExecutionTimeout": fn_config.durable_execution_timeout_s,
+            "RetentionPeriodInDays": fn_config.durable_retention_days,
+        }
     return out
 
 

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from lambdalab import runtime_catalog, runtime_ids
 from lambdalab.config import INTERPRETER
+from lambdalab.endpoint import function_fields
 from lambdalab.errors import ConfigError
 from lambdalab.packages import zips as package
 
@@ -104,6 +105,7 @@ def function_configuration(lab: Lab, name: str, version: str, meta: Meta) -> dic
         "SnapStart": info.snap_start,
         "LoggingConfig": logging_config(config, name),
     }
+    out.update(function_fields.mode_configuration(config, lab.settings.region, lab.settings.account_id))
     if not meta.handler and runtime_ids.language(config.runtime) == "provided":
         del out["Handler"]
     if config.env_vars:
