@@ -172,6 +172,27 @@ def scaling_changes(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+def managed_options(args: argparse.Namespace) -> dict[str, Any]:
+    """``--per-environment N`` (Lambda Managed Instances) and ``--max-environments N`` as API keywords.
+
+    Managed Instances writes JSON logs and never freezes: without ``--log-format`` the cell asks for JSON (an
+    explicit ``--log-format text`` is refused by the configuration), and freezing is off. Without
+    ``--per-environment`` the function is a classic one (re-running the cell of a Managed Instances function without
+    it is refused: the mode is fixed at creation).
+    """
+    per, most = getattr(args, "per_environment", None), getattr(args, "max_environments", None)
+    if per is None:
+        if most is not None:
+            raise UsageError("--max-environments is a Managed Instances setting: give --per-environment N too")
+        return {"max_concurrency_per_environment": None}
+    out: dict[str, Any] = {"max_concurrency_per_environment": per, "freeze": False}
+    if getattr(args, "log_format", None) is None:
+        out["log_format"] = "JSON"
+    if most is not None:
+        out["max_environments"] = most
+    return out
+
+
 def event_value(text: str | None, user_ns: dict[str, Any]) -> Any:
     """An event from JSON text or ``$variable`` (the variable's value, not its str); ``None`` if empty."""
     text = (text or "").strip()

@@ -29,6 +29,7 @@ from lambdalab.jupyter._args import (
     env_pairs,
     event_value,
     logging_options,
+    managed_options,
     package_options,
     parse,
     scaling_changes,
@@ -110,6 +111,23 @@ class LambdaMagics(Magics):
         help="seconds an idle environment is kept before it shuts down (only passed when given)",
     )
     @argument("--no-freeze", action="store_true", help="do not freeze (SIGSTOP) idle environments")
+    @argument(
+        "--per-environment",
+        dest="per_environment",
+        type=int,
+        default=None,
+        metavar="N",
+        help="Lambda Managed Instances: N runtime workers per environment serve N requests at once (1-1600; "
+        "JSON logs, no freeze; fixed at creation)",
+    )
+    @argument(
+        "--max-environments",
+        dest="max_environments",
+        type=int,
+        default=None,
+        metavar="N",
+        help="Managed Instances only: at most N environments; with every worker busy a new request is throttled",
+    )
     @argument(
         "--snap-start",
         dest="snap_start",
@@ -209,6 +227,7 @@ class LambdaMagics(Magics):
             **package_options(args),
             **logging_options(args),
         }
+        options.update(managed_options(args))
         where = targets.where_for(args.on)
         if where == session.AWS:
             targets.check_remote(args)

@@ -51,6 +51,8 @@ LOCAL_ONLY = {
     "no_freeze": "--no-freeze",
     "freeze": "--freeze/--no-freeze",
     "inherit_packages": "--inherit-packages",
+    "per_environment": "--per-environment",  # Managed Instances on AWS needs a capacity provider (its EC2 instances)
+    "max_environments": "--max-environments",
 }
 
 # AWS's answers that mean "not you, or not allowed": the user's credentials or policy, shown as one line

@@ -1,0 +1,43 @@
+"""``%%lambda --per-environment N`` (Lambda Managed Instances) and ``--max-environments N``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from IPython.core.error import UsageError
+
+HANDLER = """import os
+def handler(event, context):
+    return os.getpid()
+"""
+
+
+@pytest.mark.timeout(60)
+def test_per_environment_makes_a_managed_instances_function(ip: Any) -> None:
+    fn = ip.run_cell_magic("lambda", "managed --per-environment 2 --max-environments 3", HANDLER)
+    config = fn.config
+    assert (config.max_concurrency_per_environment, config.max_environments) == (2, 3)
+    assert (config.log_format, config.freeze) == ("JSON", False)  # Managed Instances: JSON logs, no freeze
+    assert isinstance(fn.invoke({}).payload, int)
+    # the cell again with a new cap: a scaling setting, changed in place
+    fn = ip.run_cell_magic("lambda", "managed --per-environment 2 --max-environments 1", HANDLER)
+    assert fn.config.max_environments == 1
+    # the mode is fixed at creation: neither dropped nor changed by a re-run
+    for line in ("managed", "managed --per-environment 3"):
+        with pytest.raises(UsageError, match="max_concurrency_per_environment cannot be changed"):
+            ip.run_cell_magic("lambda", line, HANDLER)
+    assert ip.user_ns["managed"].config.max_concurrency_per_environment == 2
+
+
+@pytest.mark.timeout(30)
+def test_managed_options_refused_where_they_do_not_apply(ip: Any) -> None:
+    with pytest.raises(UsageError, match="--per-environment N too"):
+        ip.run_cell_magic("lambda", "capped --max-environments 2", HANDLER)
+    with pytest.raises(UsageError, match="JSON logs only"):
+        ip.run_cell_magic("lambda", "texty --per-environment 2 --log-format text", HANDLER)
+    with pytest.raises(UsageError, match="--per-environment"):
+        ip.run_cell_magic("lambda", "remote --per-environment 2 --on aws", HANDLER)
+    with pytest.raises(UsageError, match="max_concurrency_per_environment"):
+        ip.run_cell_magic("lambda", "zero --per-environment 0", HANDLER)
+    assert not {"capped", "texty", "remote", "zero"} & set(ip.user_ns)
