@@ -34,6 +34,7 @@ from lambdalab.endpoint import (
     layers,
     management,
     policies,
+    scaling,
     source_apis,
     tags,
     url_config,
@@ -287,5 +288,6 @@ ROUTES: list[tuple[str, str, Handler]] = [
     *invoke_config.ROUTES,
     *event_sources.ROUTES,
     *invoke_stream.ROUTES,  # InvokeWithResponseStream
+    *scaling.ROUTES,  # Put/GetFunctionScalingConfig (Managed Instances)
     *source_apis.ROUTES,  # POST / by X-Amz-Target: Kinesis/SQS/DynamoDB puts, then the CloudWatch Logs subset
 ]
