@@ -13,12 +13,14 @@ from tests.endpoint.conftest import client
 
 HANDLER = "def handler(event, context):\n    return 'ok'\n"
 LATEST_PUBLISHED = "$LATEST.PUBLISHED"
+LATEST_QUERY = "?Qualifier=%24LATEST.PUBLISHED"
 
 
 def _error(call: Any, **kwargs: Any) -> dict[str, Any]:
     with pytest.raises(botocore.exceptions.ClientError) as caught:
         call(**kwargs)
-    return dict(caught.value.response["Error"]) | {"status": caught.value.response["ResponseMetadata"]["HTTPStatusCode"]}
+    response = caught.value.response
+    return dict(response["Error"]) | {"status": response["ResponseMetadata"]["HTTPStatusCode"]}
 
 
 @pytest.mark.timeout(60)
@@ -95,8 +97,8 @@ def test_scaling_config_checks_what_botocore_does_not() -> None:
         assert status == 400 and "qualifier" in body["message"]
         status, body = put("?Qualifier=%24LATEST", {"FunctionScalingConfig": {"MaxExecutionEnvironments": 1}})
         assert status == 400 and "regular expression" in body["message"]
-        status, body = put("?Qualifier=%24LATEST.PUBLISHED", {"FunctionScalingConfig": {"MaxExecutionEnvironments": 15001}})
+        status, body = put(LATEST_QUERY, {"FunctionScalingConfig": {"MaxExecutionEnvironments": 15001}})
         assert status == 400 and "less than or equal to 15000" in body["message"]
-        status, body = put("?Qualifier=%24LATEST.PUBLISHED", {"FunctionScalingConfig": {"MaxExecutionEnvironments": 1}})
+        status, body = put(LATEST_QUERY, {"FunctionScalingConfig": {"MaxExecutionEnvironments": 1}})
         assert (status, body) == (202, {"FunctionState": "Active"})
         assert lab.function("managed").config.max_environments == 1
