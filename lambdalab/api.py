@@ -21,6 +21,7 @@ Examples
 from __future__ import annotations
 
 import asyncio
+import math
 from collections.abc import Coroutine, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar, cast
@@ -57,6 +58,8 @@ class Lab:
     ``AccessKeyId``...) reach every environment as Lambda passes the execution role's. ``aws_endpoint_url`` (a URL,
     or ``{"s3": url, "dynamodb": url}``) points the handlers' AWS SDK at a local stand-in, with obviously fake
     credentials when no role's are given (``lambdalab/downstream.py``); a function's own overrides it.
+    ``time_scale`` runs durable functions' clock that many times faster than real time (their waits, step retry
+    delays and execution timeouts; ``lambdalab/durable/clock.py``): their tables and charts say so.
     """
 
     def __init__(
@@ -78,7 +81,10 @@ class Lab:
         max_log_entries: int = 10_000,
         role_credentials: Mapping[str, str] | None = None,
         aws_endpoint_url: str | Mapping[str, str] | None = None,
+        time_scale: float = 1.0,
     ) -> None:
+        if isinstance(time_scale, bool) or not isinstance(time_scale, (int, float)) or not 0 < time_scale < math.inf:
+            raise ConfigError(f"invalid time_scale: {time_scale!r}; expected a number above 0 (1: real time)")
         # every argument is checked before a thread, a process or a folder exists
         settings = lab_settings(
             {
@@ -101,6 +107,8 @@ class Lab:
             }
         )
         self._engine = engine = LabEngine(settings)
+        # durable functions' clock: N times faster than real time (waits, retries, execution timeouts; durable/clock.py)
+        self.time_scale = float(time_scale)
         self._functions: dict[str, Function] = {}
         self._attached: list[Closeable] = []  # endpoint and SQS triggers (lambdalab.endpoint, .sqs); closed first
         # the engine's parts under the names tests and tools read
@@ -269,6 +277,10 @@ class Lab:
             handler = f"{Path(path).stem}.{handler}"
         if env_vars is not None and not isinstance(env_vars, Mapping):
             raise ConfigError(f"invalid env_vars: {env_vars!r}; expected a mapping of names to strings")
+        if durable is True and name not in self._functions:  # its SDK checkpoints through this Lab's endpoint
+            aws_endpoint_url, env_vars = front_ends.get("durable")(self).function_endpoint(
+                self.settings.aws_endpoint_url if aws_endpoint_url is None else aws_endpoint_url, env_vars or {}
+            )
         config = FunctionConfig(
             name=name,
             handler=handler,
@@ -409,6 +421,12 @@ class Lab:
         """One row per finished invocation (the REPORT numbers, times in epoch seconds)."""
         return self._engine.invocations()
 
+    def durable_executions(self) -> pd.DataFrame:
+        """One row per durable execution started here, oldest first: ``execution_arn``, ``name``, ``function``,
+        ``status``, ``start``/``end``/``duration_s`` (the durable clock: virtual under ``time_scale``, said in
+        ``.attrs["caption"]``), ``replays`` (invocations), ``cold_starts``, ``billed_ms``, ``result``, ``error_type``."""
+        return cast("pd.DataFrame", front_ends.get("durable")(self).executions_table())
+
     def spans(self, *, include_open: bool = True) -> pd.DataFrame:
         """One row per phase span: init, invoke, frozen, idle, shutdown (open ones end now)."""
         return self._engine.spans(include_open=include_open)
@@ -485,20 +503,56 @@ class Lab:
         client_context: str | None = None,
         request_id: str | None = None,
         batch: BatchInfo | None = None,
+        tenant_id: str | None = None,
+        trace_header: str | None = None,
+        durable_execution_name: str | None = None,
+        durable_replay: bool = False,
     ) -> asyncio.Future[EngineResult]:
         """On the engine's loop only: submit one synchronous invocation of ``payload`` (JSON bytes, already
         checked) and return the loop's future of its outcome at once. ``client_context`` is the decoded JSON
         text of ``X-Amz-Client-Context``; ``request_id`` defaults to a new UUID. An event source passes ``batch``
         (``BatchInfo``: its ARN, the shard, the batch's size), which ``invocations()`` shows with the request.
+        ``tenant_id`` is the invoke's tenant (``X-Amz-Tenant-Id``); ``trace_header`` the X-Ray trace header the caller
+        sent (``X-Amzn-Trace-Id``, an SQS message's ``AWSTraceHeader``): the invocation continues its ``Lineage``.
+        On a durable function the invoke starts an execution (``durable_execution_name``: ``X-Amz-Durable-Execution-Name``,
+        the same name joins the same execution) and the future resolves with the workflow's outcome; the durable
+        service itself passes ``durable_replay=True`` for each replay (the payload is then the SDK's input, sent as is).
 
         Raises what ``Function.invoke`` raises before anything runs (``TooManyRequestsException``,
-        ``RequestTooLargeException``, ``UnknownFunctionError``, ``LabClosedError``)."""
+        ``RequestTooLargeException``, ``UnknownFunctionError``, ``LabClosedError``,
+        ``InvalidParameterValueException``, ``RecursiveInvocationException``)."""
+        if not durable_replay and name in self._functions and self._functions[name].config.durable:
+            return front_ends.get("durable")(self).start_invoke(name, payload, qualifier, durable_execution_name)
         options = None if client_context is None else {"client_context": client_context}
-        return self._engine.start_invoke(name, payload, options, qualifier, request_id, batch)
+        return self._engine.start_invoke(name, payload, options, qualifier, request_id, batch, tenant_id, trace_header)
 
-    def enqueue(self, name: str, payload: bytes, qualifier: str | None = None) -> str:
-        """Accept an asynchronous (``Event``) invocation of ``payload`` (JSON bytes); returns its request id."""
-        return self._engine.call(lambda plane: plane.enqueue(name, payload, qualifier))
+    def enqueue(
+        self,
+        name: str,
+        payload: bytes,
+        qualifier: str | None = None,
+        *,
+        tenant_id: str | None = None,
+        trace_header: str | None = None,
+    ) -> str:
+        """Accept an asynchronous (``Event``) invocation of ``payload`` (JSON bytes); returns its request id.
+        ``tenant_id`` and ``trace_header`` as for ``start_invoke`` (a recursive loop's event goes to on-failure)."""
+        return self._engine.call(
+            lambda plane: plane.enqueue(name, payload, qualifier, tenant_id=tenant_id, trace_header=trace_header)
+        )
+
+    def recursion_notices(self) -> list[dict[str, Any]]:
+        """Every request recursive loop detection stopped, oldest first (Lambda notifies through the AWS Health
+        Dashboard and email): ``time`` (epoch seconds), ``function``, ``qualifier``, ``request_id``, ``hop`` (the
+        hop of its chain it would have been: 17 and up), ``source`` (``invoke``, ``event``, or the SQS queue's ARN) and
+        ``action`` (``RecursiveInvocationException``, ``on_failure``, ``dead_letter``, ``dropped``)."""
+        return self._engine.call(lambda plane: list(plane.recursion_notices))
+
+    def note_recursion(self, name: str, request_id: str, hop: int, source: str, action: str) -> None:
+        """For an event source on the engine's loop (the SQS trigger): record that it stopped a request of a recursive
+        loop itself (a message past the 16th hop, ``action`` ``dead_letter`` or ``dropped``), as ``recursion_notices``
+        shows it."""
+        self._engine.call(lambda plane: plane.note_recursion(name, None, request_id, hop, source, action))
 
 
 def _layer_refs(layers: Sequence[str | Path]) -> tuple[str, ...]:

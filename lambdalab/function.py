@@ -25,6 +25,7 @@ from lambdalab.lab_engine import LabEngine
 from lambdalab.packages.layers import LayerVersion
 from lambdalab.payload import encode_client_context, encode_event
 from lambdalab.results import AsyncInvocation, Destinations, EnvironmentInfo, InvocationResult, VersionInfo
+from lambdalab.tenancy import check_tenant_id
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -33,6 +34,7 @@ if TYPE_CHECKING:
 
 _INIT_ERROR = re.compile(r"^INIT_REPORT .*\tError Type: (\S+)", re.MULTILINE)  # a template's failed init
 SLACK_S = 30.0  # a hang guard on top of init + timeout; the engine answers long before
+DURABLE_WAIT_S = 960.0  # a synchronous invoke of a durable function: 15 minutes, and a hang guard
 LATEST = "$LATEST"
 
 
@@ -209,6 +211,18 @@ class Function:
         self._engine.call(lambda plane: removal.set_async_options(plane, self.name, changes))
         self.config = config
 
+    def set_recursion(self, recursion: str) -> None:
+        """Recursive loop detection (PutFunctionRecursionConfig): ``"Terminate"`` stops a request chain after 16
+        hops, ``"Allow"`` lets it run. The function's setting, changed in place: no redeploy, environments stay warm."""
+        config = dataclasses.replace(self.config, recursion=recursion)  # checks the value (ConfigError)
+        name = self.name
+
+        def apply(plane: ControlPlane) -> None:
+            plane.configs[name] = dataclasses.replace(plane.function(name), recursion=recursion)
+
+        self._engine.call(apply)
+        self.config = config
+
     def provision(self, count: int, qualifier: str | None = None) -> None:
         """Keep ``count`` environments of the version ``qualifier`` names initialised (0: none), as Lambda's
         provisioned concurrency; they start now, and ``wait_provisioned`` waits for them."""
@@ -223,6 +237,7 @@ class Function:
         invocation_type: Literal["RequestResponse"] = "RequestResponse",
         qualifier: str | None = None,
         client_context: Mapping[str, Any] | None = None,
+        tenant_id: str | None = None,
     ) -> InvocationResult: ...
 
     @overload
@@ -233,6 +248,7 @@ class Function:
         invocation_type: Literal["Event"],
         qualifier: str | None = None,
         client_context: Mapping[str, Any] | None = None,
+        tenant_id: str | None = None,
     ) -> AsyncInvocation: ...
 
     @overload
@@ -243,6 +259,7 @@ class Function:
         invocation_type: Literal["DryRun"],
         qualifier: str | None = None,
         client_context: Mapping[str, Any] | None = None,
+        tenant_id: str | None = None,
     ) -> None: ...
 
     @overload
@@ -253,6 +270,7 @@ class Function:
         invocation_type: str,
         qualifier: str | None = None,
         client_context: Mapping[str, Any] | None = None,
+        tenant_id: str | None = None,
     ) -> InvocationResult | AsyncInvocation | None: ...
 
     def invoke(
@@ -262,6 +280,7 @@ class Function:
         invocation_type: str = "RequestResponse",
         qualifier: str | None = None,
         client_context: Mapping[str, Any] | None = None,
+        tenant_id: str | None = None,
     ) -> InvocationResult | AsyncInvocation | None:
         """Invoke the function, as Lambda's Invoke API does.
 
@@ -269,16 +288,27 @@ class Function:
         queues the event and returns an ``AsyncInvocation`` at once (retries and destinations
         follow Lambda's rules); ``DryRun`` only validates and returns None. ``event`` is any
         JSON-serialisable value (``None`` sends ``{}``), or ``bytes``/``str`` holding JSON.
-        ``qualifier`` is ``$LATEST``, a published version or an alias.
+        ``qualifier`` is ``$LATEST``, a published version or an alias. ``tenant_id`` is the tenant of a function
+        created with ``tenancy="PER_TENANT"`` (its environments serve that tenant only; the handler reads it as
+        ``context.tenant_id``): such a function needs one, any other function refuses one.
 
         Handler errors, timeouts and crashes come back as a result with ``error`` set; API-level
         errors raise: ``TooManyRequestsException`` (throttled, with ``.reason``),
         ``RequestTooLargeException``, ``InvalidRequestContentException`` (not JSON, or ``NaN``/``Infinity``,
-        before anything starts; it is also a ``ConfigError``), ``UnknownFunctionError``.
+        before anything starts; it is also a ``ConfigError``), ``UnknownFunctionError``,
+        ``InvalidParameterValueException`` (a tenant id missing or not wanted; also a ``ConfigError``).
+
+        A durable function (``durable=True``) starts an execution: the answer is the workflow's result (or its error),
+        carrying the record of the last of the invocations it took (``durable_history``); at most 15 minutes, as a
+        synchronous invoke of a durable function (``TimeoutError`` then; the execution goes on). ``Event`` starts
+        one and answers at once, the ``AsyncInvocation``'s ``request_id`` being the execution's ARN.
         """
         payload = encode_event(event)
+        tenant_id = check_tenant_id(tenant_id)
+        if invocation_type == "Event" and self.config.durable:  # the execution starts; its ARN is the answer's id
+            return AsyncInvocation(front_ends.get("durable")(self._lab).start(self.name, payload, qualifier))
         if invocation_type == "Event":
-            return AsyncInvocation(self._lab.enqueue(self.name, payload, qualifier))
+            return AsyncInvocation(self._lab.enqueue(self.name, payload, qualifier, tenant_id=tenant_id))
         if invocation_type == "DryRun":
             self.resolve(qualifier)
             return None
@@ -287,13 +317,24 @@ class Function:
                 f"invalid invocation_type: {invocation_type!r}; expected RequestResponse, Event or DryRun"
             )
         self._engine.refuse_on_loop("invoke")
+        if self.config.durable:  # an execution: replayed invocations until the workflow ends; its outcome answers
+            return self.submit(event, qualifier=qualifier).result(DURABLE_WAIT_S)
         options = encode_client_context(client_context)
         limit = self.config.timeout_s + self._lab.settings.init_timeout_s + SLACK_S
-        return self._engine.submit(self.name, payload, options, qualifier).result(limit)
+        return self._engine.submit(self.name, payload, options, qualifier, tenant_id).result(limit)
 
-    def invoke_async(self, event: Any = None, *, qualifier: str | None = None) -> AsyncInvocation:
+    def invoke_async(
+        self, event: Any = None, *, qualifier: str | None = None, tenant_id: str | None = None
+    ) -> AsyncInvocation:
         """Same as ``invoke(event, invocation_type="Event")``."""
-        return self.invoke(event, invocation_type="Event", qualifier=qualifier)
+        return self.invoke(event, invocation_type="Event", qualifier=qualifier, tenant_id=tenant_id)
+
+    def durable_history(self, execution: str | None = None) -> pd.DataFrame:
+        """The checkpoint log of one durable execution of this function (its ARN or name; None: the latest), one row
+        per event (``GetDurableExecutionHistory``), each marked with the ``replay`` it happened in; ``.attrs["replays"]``
+        has one row per invocation with the operations it ``skipped`` (replayed from the log) and ``ran``
+        (``lambdalab.viz.durable.replays`` draws them); ``.attrs["caption"]`` says when the clock is virtual."""
+        return cast("pd.DataFrame", front_ends.get("durable")(self._lab).history_table(self.name, execution))
 
     def wait_provisioned(self, timeout_s: float = 60.0) -> None:
         """Wait until every provisioned environment has finished its init (they start at configuration)."""
@@ -310,7 +351,12 @@ class Function:
         self._engine.call(lambda plane: plane.kill(self.name))
 
     def submit(
-        self, event: Any = None, *, qualifier: str | None = None, client_context: Mapping[str, Any] | None = None
+        self,
+        event: Any = None,
+        *,
+        qualifier: str | None = None,
+        client_context: Mapping[str, Any] | None = None,
+        tenant_id: str | None = None,
     ) -> concurrent.futures.Future[InvocationResult]:
         """Start a synchronous-type invocation without waiting; the future resolves with its result.
 
@@ -320,7 +366,13 @@ class Function:
         the engine's), so a callback may call ``invoke``; they run one at a time, in order.
         """
         payload = encode_event(event)
-        return self._engine.submit(self.name, payload, encode_client_context(client_context), qualifier)
+        tenant_id = check_tenant_id(tenant_id)
+        if self.config.durable:  # a durable execution, answered with the workflow's outcome (see ``invoke``)
+            return cast(
+                "concurrent.futures.Future[InvocationResult]",
+                front_ends.get("durable")(self._lab).submit(self.name, payload, qualifier),
+            )
+        return self._engine.submit(self.name, payload, encode_client_context(client_context), qualifier, tenant_id)
 
     def update(
         self,

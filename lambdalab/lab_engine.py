@@ -148,15 +148,28 @@ class LabEngine:
         qualifier: str | None,
         request_id: str | None,
         batch: BatchInfo | None,
+        tenant_id: str | None = None,
+        trace_header: str | None = None,
     ) -> asyncio.Future[EngineResult]:
         """``Lab.start_invoke`` (on the loop): the plane's, remembering ``batch`` under the request id when the
         invocation leaves a record (accepted, or throttled); a refusal that leaves none (too large, an unknown
         function) takes no place among the kept batches."""
         if batch is None:
-            return self.plane.start_invoke(name, payload, options, qualifier, request_id)
+            return self.plane.start_invoke(
+                name, payload, options, qualifier, request_id, tenant_id=tenant_id, trace_header=trace_header
+            )
         request_id = request_id or str(uuid.uuid4())
         try:
-            future = self.plane.start_invoke(name, payload, options, qualifier, request_id)
+            future = self.plane.start_invoke(
+                name,
+                payload,
+                options,
+                qualifier,
+                request_id,
+                tenant_id=tenant_id,
+                trace_header=trace_header,
+                source=batch.event_source_arn,
+            )
         except TooManyRequestsException:  # recorded as a throttle: its row shows the batch
             self._remember(request_id, batch)
             raise
@@ -169,7 +182,12 @@ class LabEngine:
             del self.batches[next(iter(self.batches))]
 
     def submit(
-        self, name: str, payload: bytes, options: dict[str, str] | None, qualifier: str | None = None
+        self,
+        name: str,
+        payload: bytes,
+        options: dict[str, str] | None,
+        qualifier: str | None = None,
+        tenant_id: str | None = None,
     ) -> concurrent.futures.Future[InvocationResult]:
         """Start a synchronous invocation from any thread; the future resolves with its result (or its error)."""
         self.check_open()
@@ -185,7 +203,7 @@ class LabEngine:
 
         def start() -> None:
             try:
-                future = plane.start_invoke(name, payload, options, qualifier)
+                future = plane.start_invoke(name, payload, options, qualifier, tenant_id=tenant_id)
             except Exception as exc:  # noqa: BLE001 - handed to the caller's thread
                 answer.set_exception(exc)
                 return

@@ -42,7 +42,7 @@ import uuid
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from lambdalab import events
+from lambdalab import events, lineage
 from lambdalab.core import runtime_api
 from lambdalab.errors import ConfigError, LambdaLabError
 from lambdalab.loop_calls import call_on_loop, stop_quietly
@@ -66,6 +66,7 @@ class _Message:
     receives: int = 0
     first_received_at: float | None = None
     receipt: str = ""
+    trace_header: str | None = None  # the AWSTraceHeader system attribute (its Lineage counts recursive hops)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -75,7 +76,9 @@ class Delivery:
     message_id: str
     receive_count: int
     request_id: str
-    outcome: str  # "deleted", "failed" (reappears), "throttled", "superseded" (redelivered meanwhile)
+    # "deleted", "failed" (reappears), "throttled", "superseded" (redelivered meanwhile), "recursive_loop" (stopped
+    # by recursive loop detection: dead-lettered, or deleted when the queue has no dead-letter queue)
+    outcome: str
 
 
 class SqsQueue:
@@ -122,18 +125,31 @@ class SqsQueue:
         return f"<SqsQueue {self.name} → {self.function} batch={self.batch_size}>"
 
     # -- the caller's side ---------------------------------------------------------------------
-    def send(self, body: Any, *, message_attributes: Mapping[str, Any] | None = None) -> str:
-        """Send one message (str, or JSON for other values); returns its message id."""
-        return self.send_batch([body], message_attributes=message_attributes)[0]
+    def send(
+        self, body: Any, *, message_attributes: Mapping[str, Any] | None = None, trace_header: str | None = None
+    ) -> str:
+        """Send one message (str, or JSON for other values); returns its message id. ``trace_header`` is the
+        message's ``AWSTraceHeader`` system attribute (an X-Ray trace header; a handler's SDK sends its own)."""
+        return self.send_batch([body], message_attributes=message_attributes, trace_header=trace_header)[0]
 
-    def send_batch(self, bodies: Iterable[Any], *, message_attributes: Mapping[str, Any] | None = None) -> list[str]:
+    def send_batch(
+        self,
+        bodies: Iterable[Any],
+        *,
+        message_attributes: Mapping[str, Any] | None = None,
+        trace_header: str | None = None,
+    ) -> list[str]:
         """Send messages (each str, or JSON for other values) with the same attributes; returns their ids. Each
         is checked as SQS checks it (``ConfigError``: a character SQS does not allow, over 1 MiB); none is sent
-        unless all pass."""
+        unless all pass. ``trace_header``: each message's ``AWSTraceHeader``, as for ``send``."""
         now = time.time()
         attributes = dict(message_attributes or {})
+        if trace_header is not None and not isinstance(trace_header, str):
+            raise ConfigError(f"invalid trace_header: {trace_header!r}; expected an X-Ray trace header (a string)")
+        trace = trace_header or None
         messages = [
-            _Message(str(uuid.uuid4()), b if isinstance(b, str) else json.dumps(b), attributes, now) for b in bodies
+            _Message(str(uuid.uuid4()), b if isinstance(b, str) else json.dumps(b), attributes, now, trace_header=trace)
+            for b in bodies
         ]
         for m in messages:
             check_message(m.body, attributes)
@@ -197,7 +213,7 @@ class SqsQueue:
             "in_flight": len(self._in_flight),
             "batches_running": self._running,
             "dead_lettered": len(self._dead),
-            **{k: self._counts[k] for k in ("sent", "deleted", "batches", "receives", "throttled")},
+            **{k: self._counts[k] for k in ("sent", "deleted", "batches", "receives", "throttled", "recursive_loop")},
         }
 
     def _merged(self, options: dict[str, Any]) -> dict[str, Any]:
@@ -239,7 +255,8 @@ class SqsQueue:
                 if self._window is None:
                     self._window = self._loop.call_later(self.batching_window_s, self._window_closed)
                 return
-            if not self._deliver(self._take()):
+            taken = self._take()
+            if taken and not self._deliver(taken):
                 break  # throttled: retry when a batch ends or a visibility timeout expires
         if not self._visible:
             self._window_due = False
@@ -266,12 +283,42 @@ class SqsQueue:
             size += cost
             self._visible.popleft()
             m.receives, m.first_received_at, m.receipt = m.receives + 1, m.first_received_at or now, receipt
+            if m.trace_header is not None and self._stopped(m):
+                size -= cost
+                continue
             batch.append((m, record))
         return batch
 
+    def _stopped(self, m: _Message) -> bool:
+        """Recursive loop detection: a message whose invocation would be past the 16th hop of its chain is not
+        delivered (the function's ``recursion`` is ``Terminate``). It goes to the dead-letter queue if the queue has
+        one, else it is deleted; the Lab records a notice (``Lab.recursion_notices``)."""
+        hop = lineage.hops(m.trace_header) + 1
+        if not lineage.stopped(hop, self._lab.function(self.function).config.recursion):
+            return False
+        dead = self.max_receive_count is not None
+        if dead:
+            self._dead.append(self._dead_letter(m))
+        self._counts["recursive_loop"] += 1
+        self._deliveries.append(Delivery(m.id, m.receives, "", "recursive_loop"))
+        self._lab.note_recursion(self.function, "", hop, self.arn, "dead_letter" if dead else "dropped")
+        return True
+
+    def _dead_letter(self, m: _Message) -> dict[str, Any]:
+        """A message as the dead-letter queue holds it."""
+        attributes = {"ApproximateReceiveCount": str(m.receives)}
+        if m.trace_header is not None:
+            attributes[lineage.SQS_TRACE_ATTRIBUTE] = m.trace_header
+        return {
+            "messageId": m.id,
+            "body": m.body,
+            "messageAttributes": dict(m.attributes),
+            "attributes": attributes,
+        }
+
     def _record(self, m: _Message, receives: int, first_received_at: float, receipt: str) -> dict[str, Any]:
         account = self._lab.settings.account_id
-        return events.sqs_record(
+        record = events.sqs_record(
             m.body,
             message_id=m.id,
             receipt_handle=receipt,
@@ -284,6 +331,9 @@ class SqsQueue:
             account_id=account,
             region=self._lab.settings.region,
         )
+        if m.trace_header is not None:  # Lambda's SQS record carries the system attribute
+            record["attributes"][lineage.SQS_TRACE_ATTRIBUTE] = m.trace_header
+        return record
 
     def _deliver(self, taken: list[tuple[_Message, dict[str, Any]]]) -> bool:
         """Invoke the function with the ``taken`` batch; False if the invoke was refused (throttled)."""
@@ -298,9 +348,11 @@ class SqsQueue:
         request_id = str(uuid.uuid4())
         payload = encode_batch([record for _, record in taken])
         info = BatchInfo(self.arn, None, len(batch))
+        traces = [m.trace_header for m in batch if m.trace_header is not None]
+        trace = max(traces, key=lineage.hops) if traces else None  # the furthest chain in the batch goes on
         try:
             future = self._lab.start_invoke(
-                self.function, payload, qualifier=self.qualifier, request_id=request_id, batch=info
+                self.function, payload, qualifier=self.qualifier, request_id=request_id, batch=info, trace_header=trace
             )
         except LambdaLabError:  # throttled (or the Lab closed): the batch waits out its visibility timeout
             self._counts["throttled"] += 1
@@ -345,14 +397,7 @@ class SqsQueue:
                 continue
             del self._in_flight[message.id]
             if self.max_receive_count is not None and message.receives >= self.max_receive_count:
-                self._dead.append(
-                    {
-                        "messageId": message.id,
-                        "body": message.body,
-                        "messageAttributes": dict(message.attributes),
-                        "attributes": {"ApproximateReceiveCount": str(message.receives)},
-                    }
-                )
+                self._dead.append(self._dead_letter(message))
             else:
                 self._visible.append(message)
         self._timers = {t for t in self._timers if not t.cancelled() and t.when() > self._loop.time()}

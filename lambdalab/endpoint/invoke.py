@@ -4,6 +4,11 @@ RequestResponse → 200 with the function's answer (``X-Amz-Function-Error: Unha
 failed, ``X-Amz-Executed-Version``, ``X-Amz-Log-Result`` for ``LogType=Tail``); Event → 202 (the
 Lab's async queue takes it); DryRun → 204. API errors go out as ``wire.ApiError``s.
 
+``X-Amz-Tenant-Id`` is the invoke's tenant (tenant isolation, ``lambdalab/tenancy.py``: checked against botocore's
+pattern, then against the function's tenancy, ``InvalidParameterValueException``); ``X-Amzn-Trace-Id`` (what an
+AWS SDK sends from inside a function) carries the caller's ``Lineage``: the invocation is one hop further down its
+chain, and past the 16th hop it is refused with ``RecursiveInvocationException`` (``lambdalab/lineage.py``).
+
 Transport-neutral steps, shared by the aiohttp route (``invoke`` below) and the endpoint's front door
 (``front.py``, through ``InvokeRoute``): ``begin`` checks what the request head names and asks for
 (before the body is read), ``start`` takes the body and answers at once (a ``Reply``) or hands back a
@@ -25,6 +30,7 @@ from urllib.parse import unquote, unquote_plus
 
 from aiohttp import web
 
+from lambdalab import lineage, tenancy
 from lambdalab.core import runtime_api
 from lambdalab.core.records import End, InitReport, InitStart, Report, Start
 from lambdalab.endpoint import guard, wire
@@ -106,7 +112,22 @@ def begin(endpoint: Endpoint, raw_name: str, qualifier: str | None, headers: Map
         raise wire.validation(
             kind, "invocationType", "Member must satisfy enum value set: [Event, RequestResponse, DryRun]"
         )
+    tenant = headers.get(tenancy.HEADER)
+    if tenant is not None:
+        if not 1 <= len(tenant) <= tenancy.TENANT_ID_MAX:
+            raise wire.validation(tenant[:64], "tenantId", "Member must have length less than or equal to 256")
+        if tenancy.TENANT_ID_PATTERN.fullmatch(tenant) is None:
+            pattern = tenancy.TENANT_ID_PATTERN.pattern
+            raise wire.validation(tenant[:64], "tenantId", f"Member must satisfy regular expression pattern: {pattern}")
     return Call(name, qualifier, kind, headers)
+
+
+def trace_header(headers: Mapping[str, str]) -> str | None:
+    """The caller's X-Ray trace header (botocore percent-quotes what is not ``-=;:+&[]{}"',``), or None."""
+    value = headers.get(lineage.TRACE_HEADER)
+    if not value:
+        return None
+    return unquote(value) if "%" in value else value
 
 
 def start(endpoint: Endpoint, call: Call, payload: bytes) -> Reply | Pending:
@@ -117,16 +138,19 @@ def start(endpoint: Endpoint, call: Call, payload: bytes) -> Reply | Pending:
     if kind == "DryRun":
         return Reply(204, b"", {"x-amzn-RequestId": wire.new_request_id()})
     payload = _check_json(payload)
+    tenant, trace = call.headers.get(tenancy.HEADER), trace_header(call.headers)
     if kind == "Event":
         try:
-            request_id = lab.enqueue(name, payload, qualifier)
+            request_id = lab.enqueue(name, payload, qualifier, tenant_id=tenant, trace_header=trace)
         except LambdaLabError as exc:
             raise wire.from_lab(exc) from None
         return Reply(202, b"", {"x-amzn-RequestId": request_id})
     client_context = _client_context(call.headers.get("X-Amz-Client-Context"))
     try:
         limit = answer_limit(lab, name)  # nothing started yet
-        future = lab.start_invoke(name, payload, qualifier=qualifier, client_context=client_context)
+        future = lab.start_invoke(
+            name, payload, qualifier=qualifier, client_context=client_context, tenant_id=tenant, trace_header=trace
+        )
     except LambdaLabError as exc:
         raise wire.from_lab(exc) from None
     return Pending(future, limit)

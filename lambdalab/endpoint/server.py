@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
+from lambdalab.config import TENANCY_FUNCTION_URL
 from lambdalab.endpoint import (
     aliases,
     deletion,
@@ -34,6 +35,7 @@ from lambdalab.endpoint import (
     layers,
     management,
     policies,
+    recursion,
     scaling,
     source_apis,
     tags,
@@ -163,6 +165,8 @@ class Endpoint:
     ) -> UrlListener:
         key = (name, qualifier)
         if key not in self.urls:
+            if self.lab.function(name).config.tenancy is not None:  # every URL is made here
+                raise ConfigError(TENANCY_FUNCTION_URL)
             listener = UrlListener(self, name, qualifier, auth_type, cors)
             await listener.start(self.host)
             self.urls[key] = listener
@@ -289,5 +293,6 @@ ROUTES: list[tuple[str, str, Handler]] = [
     *event_sources.ROUTES,
     *invoke_stream.ROUTES,  # InvokeWithResponseStream
     *scaling.ROUTES,  # Put/GetFunctionScalingConfig (Managed Instances)
+    *recursion.ROUTES,  # Put/GetFunctionRecursionConfig (recursive loop detection)
     *source_apis.ROUTES,  # POST / by X-Amz-Target: Kinesis/SQS/DynamoDB puts, then the CloudWatch Logs subset
 ]

@@ -21,10 +21,18 @@ from lambdalab.core.async_queue import DeliverRecord, DispatchEvent, EventQueue,
 from lambdalab.core.effects import Effect
 from lambdalab.core.scheduler import Scheduler
 from lambdalab.engine.result import EngineResult
-from lambdalab.errors import LabClosedError, TooManyRequestsException, UnknownFunctionError
+from lambdalab.errors import (
+    LabClosedError,
+    RecursiveInvocationException,
+    TooManyRequestsException,
+    UnknownFunctionError,
+)
 
 Destinations = dict[str, collections.deque[dict[str, Any]]]  # "on_success" / "on_failure" -> records
-StartInvoke = Callable[[str, bytes, dict[str, str] | None, str | None, str | None], asyncio.Future[EngineResult]]
+StartInvoke = Callable[..., asyncio.Future[EngineResult]]  # ControlPlane.start_invoke
+# the on-failure record's condition when recursive loop detection stopped the event (lambdalab's word: no condition
+# is documented for it; docs/FIDELITY.md)
+RECURSIVE_CONDITION = "RecursiveInvocationException"
 
 
 class AsyncEvents:
@@ -54,6 +62,8 @@ class AsyncEvents:
         self.destinations: dict[str, Destinations] = {}  # function -> its destinations' records
         self.destination_bound = destination_bound
         self.retries: dict[str, asyncio.TimerHandle] = {}  # an async event's request id -> its retry's timer
+        # an async event's request id -> (tenant id, caller's trace header), while it is queued
+        self.carried: dict[str, tuple[str | None, str | None]] = {}
         self.closed = False
 
     def add_function(self, name: str) -> None:
@@ -64,11 +74,23 @@ class AsyncEvents:
         bound = self.destination_bound
         return {"on_success": collections.deque(maxlen=bound), "on_failure": collections.deque(maxlen=bound)}
 
-    def accept(self, config: FunctionConfig, name: str, qualifier: str | None, payload: bytes) -> str:
-        """Queue an event (its size and function already checked); its request id."""
+    def accept(
+        self,
+        config: FunctionConfig,
+        name: str,
+        qualifier: str | None,
+        payload: bytes,
+        *,
+        tenant_id: str | None = None,
+        trace_header: str | None = None,
+    ) -> str:
+        """Queue an event (its size, function and tenant id already checked); its request id. Its tenant and the
+        trace header its caller sent go with each run of it (``carried``)."""
         event = QueuedEvent(
             str(uuid.uuid4()), name, qualifier, payload, self.now(), config.max_event_age_s, config.max_retry_attempts
         )
+        if tenant_id is not None or trace_header is not None:
+            self.carried[event.request_id] = (tenant_id, trace_header)
         self.perform(self.queue.accept(event, self.now()))
         return event.request_id
 
@@ -87,13 +109,28 @@ class AsyncEvents:
 
     def dispatch_event(self, effect: DispatchEvent) -> None:
         event = effect.event
+        tenant_id, trace_header = self.carried.get(event.request_id, (None, None))
         try:
-            future = self.start_invoke(event.function, event.payload, None, event.qualifier, event.request_id)
+            future = self.start_invoke(
+                event.function,
+                event.payload,
+                None,
+                event.qualifier,
+                event.request_id,
+                tenant_id=tenant_id,
+                trace_header=trace_header,
+                source="event",
+            )
         except TooManyRequestsException:
             zero = self.scheduler.entry(event.function).reserved == 0
             self.perform(self.queue.throttled(event.request_id, self.now(), zero))
             return
+        except RecursiveInvocationException:  # a recursive loop: to the on-failure destination, never retried
+            self.carried.pop(event.request_id, None)
+            self.perform(_relabelled(self.queue.throttled(event.request_id, self.now(), True), RECURSIVE_CONDITION))
+            return
         except (UnknownFunctionError, LabClosedError):
+            self.carried.pop(event.request_id, None)
             return
 
         def finished(done: asyncio.Future[EngineResult]) -> None:
@@ -103,6 +140,8 @@ class AsyncEvents:
             self.perform(
                 self.queue.finished(event.request_id, self.now(), result.record.version, result.body, result.is_error)
             )
+            if event.request_id not in self.queue.pending:  # it reached a destination: nothing more to carry
+                self.carried.pop(event.request_id, None)
 
         future.add_done_callback(finished)
 
@@ -117,3 +156,11 @@ class AsyncEvents:
         for handle in self.retries.values():
             handle.cancel()
         self.retries.clear()
+
+
+def _relabelled(effects: list[Effect], condition: str) -> list[Effect]:
+    """The queue's give-up effects with their on-failure record's ``condition`` set to ``condition``."""
+    for effect in effects:
+        if isinstance(effect, DeliverRecord):
+            effect.record["requestContext"]["condition"] = condition
+    return effects

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import dataclasses
+import logging
 import os
 import random
 import time
@@ -21,7 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from lambdalab import runtime_catalog, runtime_ids
+from lambdalab import lineage, runtime_catalog, runtime_ids, tenancy
 from lambdalab.config import FunctionConfig
 from lambdalab.core import runtime_api as api
 from lambdalab.core.async_queue import DeliverRecord, DispatchEvent, ScheduleRetry
@@ -64,12 +65,19 @@ from lambdalab.engine.snap_plane import SnapPlane
 from lambdalab.engine.snapshot import Snapshots
 from lambdalab.engine.spawner import Spawner
 from lambdalab.engine.timers import Timers
-from lambdalab.errors import ConfigError, LabClosedError, TooManyRequestsException, UnknownFunctionError
+from lambdalab.errors import (
+    ConfigError,
+    LabClosedError,
+    RecursiveInvocationException,
+    TooManyRequestsException,
+    UnknownFunctionError,
+)
 from lambdalab.payload import request_too_large
 
 __all__ = ["MAX_ASYNC_REQUEST_BYTES", "ControlPlane", "EngineResult", "LabSettings"]
 
 _DRAIN_BEFORE = (End, InitReport, InitStart)
+_log = logging.getLogger("lambdalab")
 MAX_ASYNC_REQUEST_BYTES = 1024 * 1024
 
 
@@ -117,6 +125,9 @@ class ControlPlane:
         self._waiters: dict[str, asyncio.Future[EngineResult]] = {}
         self._log_starts: dict[str, int] = {}
         self._arns: dict[tuple[str, str | None], str] = {}
+        # recursive loops stopped (lineage.py): one row each, newest last; the (function, source) pairs logged once
+        self.recursion_notices: collections.deque[dict[str, Any]] = collections.deque(maxlen=10_000)
+        self._noticed: set[tuple[str, str]] = set()
         self.agents = AgentPlane(self.loop, self.now, self.dispatch, self.environments)  # extensions, telemetry
         self.spawner = Spawner(
             self.loop,
@@ -293,18 +304,39 @@ class ControlPlane:
         options: dict[str, str] | None = None,
         qualifier: str | None = None,
         request_id: str | None = None,
+        *,
+        tenant_id: str | None = None,
+        trace_header: str | None = None,
+        source: str = "invoke",
     ) -> asyncio.Future[EngineResult]:
         """Submit one synchronous invocation; the future resolves with its one outcome.
 
-        Raises ``TooManyRequestsException`` (recorded as a throttle) when a limit says no.
+        ``tenant_id`` is the invoke's tenant (tenant isolation: ``lambdalab/tenancy.py``); ``trace_header`` the
+        X-Ray trace header its caller sent (a handler's SDK call, an SQS message's ``AWSTraceHeader``), whose
+        ``Lineage`` this invocation continues one hop (``lambdalab/lineage.py``); ``source`` names the caller in a
+        recursion notice. Raises ``TooManyRequestsException`` (recorded as a throttle) when a limit says no,
+        ``InvalidParameterValueException`` for a tenant id the function refuses, ``RecursiveInvocationException``
+        past the 16th hop of a chain (recorded as a notice, ``recursion_notices``).
         """
         self._check_open()
         version = self.resolve(name, qualifier)
         if len(payload) > api.MAX_REQUEST_BYTES:
             raise request_too_large(api.MAX_REQUEST_BYTES)
+        config = self.configs[name]
+        if tenant_id is not None or config.tenancy is not None:
+            tenancy.check_invoke(config.tenancy, tenant_id)
+        if tenant_id is not None:  # the Runtime API's Lambda-Runtime-Aws-Tenant-Id (engine/runtimes.py)
+            options = {**options, "tenant_id": tenant_id} if options else {"tenant_id": tenant_id}
         request_id = request_id or _uuid4()
         now = self.now()
-        invocation = Invocation(request_id, now, payload, self.arn(name, qualifier), options)
+        if trace_header is not None:
+            trace, hop = lineage.continued(trace_header, request_id, now)
+            if lineage.stopped(hop, config.recursion):
+                action = "on_failure" if source == "event" else "RecursiveInvocationException"
+                self.note_recursion(name, qualifier, request_id, hop, source, action)
+                raise RecursiveInvocationException(lineage.RECURSIVE_MESSAGE)
+            options = {**options, "trace_id": trace} if options else {"trace_id": trace}
+        invocation = Invocation(request_id, now, payload, self.arn(name, qualifier), options, tenant_id)
         self.scheduler.spawn_slots = self.fd_budget.free()
         effects, throttled = self.scheduler.submit(name, version, invocation, now)
         if throttled is not None:
@@ -322,13 +354,55 @@ class ControlPlane:
     ) -> EngineResult:
         return await self.start_invoke(name, payload, options, qualifier)
 
-    def enqueue(self, name: str, payload: bytes, qualifier: str | None = None) -> str:
-        """Accept an asynchronous (``Event``) invocation: queued at once, run and retried by the queue."""
+    def enqueue(
+        self,
+        name: str,
+        payload: bytes,
+        qualifier: str | None = None,
+        *,
+        tenant_id: str | None = None,
+        trace_header: str | None = None,
+    ) -> str:
+        """Accept an asynchronous (``Event``) invocation: queued at once, run and retried by the queue. A tenant id
+        the function refuses is refused here (before the 202); a recursive loop is stopped when the event runs (it
+        goes to the on-failure destination)."""
         self._check_open()
         self.resolve(name, qualifier)
         if len(payload) > MAX_ASYNC_REQUEST_BYTES:
             raise request_too_large(MAX_ASYNC_REQUEST_BYTES)
-        return self.async_events.accept(self.configs[name], name, qualifier, payload)
+        config = self.configs[name]
+        if tenant_id is not None or config.tenancy is not None:
+            tenancy.check_invoke(config.tenancy, tenant_id)
+        return self.async_events.accept(
+            config, name, qualifier, payload, tenant_id=tenant_id, trace_header=trace_header
+        )
+
+    def note_recursion(
+        self, name: str, qualifier: str | None, request_id: str, hop: int, source: str, action: str
+    ) -> None:
+        """Record (and log once per chain) that a recursive loop was stopped: Lambda's notice, here a row of
+        ``recursion_notices`` and a ``lambdalab`` log warning. ``action``: what became of the request
+        (``RecursiveInvocationException``, ``on_failure``, ``dead_letter``, ``dropped``)."""
+        notice = {
+            "time": self.now(),
+            "function": name,
+            "qualifier": qualifier,
+            "request_id": request_id,
+            "hop": hop,
+            "source": source,
+            "action": action,
+        }
+        self.recursion_notices.append(notice)
+        if (name, source) not in self._noticed:
+            self._noticed.add((name, source))
+            _log.warning(
+                "lambdalab: %s was stopped by recursive loop detection: a request chain reached it a %dth time "
+                "(from %s; %s). Set recursion='Allow' if the loop is intended.",
+                name,
+                hop,
+                source,
+                action,
+            )
 
     def _record_throttle(self, invocation: Invocation, throttled: Throttled, at: float) -> None:
         config = self.configs[throttled.function]
@@ -378,9 +452,7 @@ class ControlPlane:
         self.environments[effect.environment_id].thaw()
 
     def _kill(self, effect: Kill) -> None:
-        environment = self.environments[effect.environment_id]
-        environment.kill(effect.incarnation)
-        self.limits.kill_all(environment.cgroups)
+        self.spawner.kill(self.environments[effect.environment_id], effect.incarnation)
 
     def _restore(self, effect: RestoreRuntime) -> None:
         environment = self.environments.get(effect.environment_id) or self.spawner.new_environment(
