@@ -31,6 +31,7 @@ from lambdalab.core.pool import Pool
 from lambdalab.core.records import log_stream_name
 from lambdalab.engine import debug, extensions, fd_budget, mounts, runtimes
 from lambdalab.engine.environment import EngineEnvironment, PlaneHooks
+from lambdalab.engine.groups import Group, Groups
 from lambdalab.engine.jsonlogs import JsonLogs
 from lambdalab.engine.limits import Limits
 from lambdalab.engine.reaper import Reaper, remove_tree
@@ -78,6 +79,7 @@ class Spawner:
         self.agents = agents  # extensions and telemetry (engine/agent_plane.py)
         self.snap: SnapPlane | None = None  # SnapStart templates and restores (engine/snap_plane.py), set after
         self.retired: collections.deque[str] = collections.deque()
+        self.groups = Groups()  # Managed Instances environments: what their workers share (engine/groups.py)
         self.limits = Limits(lab_id, enabled=settings.use_cgroups)
         self.fd_budget = fd_budget.process_budget()
         self.executor = concurrent.futures.ThreadPoolExecutor(2, thread_name_prefix="lambdalab-limits")
@@ -255,6 +257,11 @@ class Spawner:
         spec = pool.spec
         config, code_dir = self.versions.get((spec.function, spec.version)) or self.code[(spec.function, spec.code)]
         core = pool.environments.get(environment_id)
+        group_id = getattr(core, "group", environment_id)  # until the core's worker groups land
+        per_environment = getattr(spec, "per_environment", 0)
+        group = self.groups.get(group_id) if per_environment else None
+        if group is not None:  # another worker of a Managed Instances environment: it shares what the first made
+            return self._join(group, environment_id, pool, config, code_dir)
         restored = core is not None and core.state is State.RESTORING  # its folder and groups: a restore spare's
         spare = (
             None
@@ -296,7 +303,30 @@ class Spawner:
             for path in environment.cgroups:
                 self.reaper.watch_cgroup(path)
         self.environments[environment_id] = environment
+        if per_environment:  # the first worker of a Managed Instances environment: the others join it
+            self.groups.join(Group(group_id, tmp, address, environment.cgroups, stream), environment_id)
         return environment
+
+    def _join(
+        self, group: Group, environment_id: str, pool: Pool, config: FunctionConfig, code_dir: Path
+    ) -> EngineEnvironment:
+        """A Managed Instances worker after the first: its own sockets and processes, the group's /tmp, cgroups
+        (one memory limit for all the workers), address and log stream."""
+        environment = EngineEnvironment(environment_id, pool, config, code_dir, group.stream, group.tmp, self.hooks)
+        environment.address, environment.cgroups = group.address, group.cgroups
+        environment.oom_kills = group.oom_kills
+        self.groups.join(group, environment_id)
+        self.environments[environment_id] = environment
+        return environment
+
+    def kill(self, environment: EngineEnvironment, incarnation: int) -> None:
+        """``Kill``: the incarnation's processes; and every process left in the environment's groups, unless other
+        workers of its Managed Instances environment still run in them (each worker's kill reaches its own
+        processes: its process group and what carries its marker)."""
+        environment.kill(incarnation)
+        others = self.groups.others(environment.id)
+        if not any(self.environments[other].sandboxes for other in others if other in self.environments):
+            self.limits.kill_all(environment.cgroups)
 
     def on_exit(self, environment: EngineEnvironment, incarnation: int, returncode: int) -> None:
         sandbox = environment.sandboxes.pop(incarnation, None)
@@ -307,7 +337,10 @@ class Spawner:
         environment.close_server(incarnation)
         environment.limits_ready.pop(incarnation, None)
         kills = self.limits.oom_kills(environment.cgroups)
-        oom, environment.oom_kills = kills > environment.oom_kills, kills
+        group = self.groups.of.get(environment.id)  # a Managed Instances worker: its group counts for all of them
+        oom, environment.oom_kills = kills > (group.oom_kills if group is not None else environment.oom_kills), kills
+        if group is not None:
+            group.oom_kills = kills
         exited = ProcessExited(environment.id, incarnation, self.now(), returncode, oom, memory)
         if self.snap is not None:
             self.snap.exited(environment, exited)
@@ -338,8 +371,10 @@ class Spawner:
             for path in extensions.cgroups:
                 self.limits.kill_all([path])
             extensions.remove_groups()
-        self.limits.remove(environment.cgroups)
-        remove_tree(environment.tmp.parent)  # its /tmp's tmpfs unmounted first
+        shared = environment.id in self.groups.of  # a Managed Instances worker: the last one removes what they share
+        if not shared or self.groups.leave(environment.id) is not None:
+            self.limits.remove(environment.cgroups)
+            remove_tree(environment.tmp.parent)  # its /tmp's tmpfs unmounted first
         self.retired.append(environment.id)  # its log stream stays readable, up to a bound
         if len(self.retired) > MAX_RETIRED_ENVIRONMENTS:
             self.environments.pop(self.retired.popleft(), None)
