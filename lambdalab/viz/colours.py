@@ -12,7 +12,8 @@ The phases of the whole lifecycle (SnapStart, extensions, graceful shutdown) are
 to, darker so they stay apart: a snapshot is the restore's yellow, darkened; extension init (part of Lambda's
 Init phase) is a dark orange, a brown; the time extensions take after the response (inside Duration) is a deep
 blue, between invoke's green and frozen's sky blue; a graceful shutdown (SIGTERM, SHUTDOWN to extensions, up to
-2 s) a dark purple beside shutdown's near-black. A restored start is its own outcome, in the restore's colour.
+2 s) a dark purple beside shutdown's near-black. A restored start is its own outcome, in the restore's colour. A
+Managed Instances worker whose request timed out runs its code on (``overrun``): invoke's green, pale.
 
 ``UI_COLOURS`` are the cards' chrome (text, borders, backgrounds): they mean nothing. docs/VISUALS.md
 shows the palette to users. Spell a colour here, and only here.
@@ -35,6 +36,7 @@ PHASE_COLOURS: Final[dict[str, str]] = {
     "extension_init": "#7a3b00",  # brown: external extensions start and register, before the runtime (Init)
     "post_runtime": "#0044cc",  # deep blue: the response is sent; an extension still works (billed, not frozen)
     "shutdown_grace": "#662288",  # dark purple: a graceful shutdown: SIGTERM, SHUTDOWN to extensions, then SIGKILL
+    "overrun": "#a6dba0",  # pale green: Managed Instances: the request timed out and failed, its code still runs
 }
 # The phases of the records (PhaseSpan.phase), in the order charts list them.
 PHASE_ORDER: Final = ("init", "invoke", "frozen", "idle", "shutdown")
@@ -46,6 +48,7 @@ TIMELINE_ORDER: Final = (
     "snapshot",
     "restore",
     "invoke",
+    "overrun",
     "post_runtime",
     "frozen",
     "idle",
@@ -86,6 +89,7 @@ STATE_PHASE: Final[dict[str, str]] = {
     "snapshotted": "snapshot",  # a SnapStart version's template: it holds the snapshot, it serves no request
     "post_runtime": "post_runtime",
     "draining": "shutdown_grace",
+    "overrun": "overrun",  # Managed Instances: a timed-out request's code still runs on this worker
 }
 
 # Where an imported module came from (lambdalab.init_profile.ORIGINS), in the import-profile chart. Every

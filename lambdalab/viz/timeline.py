@@ -66,6 +66,7 @@ DRAW_ORDER = (
     "init",
     "restore",
     "invoke",
+    "overrun",
     "post_runtime",
     "shutdown_grace",
     "shutdown",
@@ -77,6 +78,7 @@ HOVER = {
     "restore": "restore (SnapStart)",
     "post_runtime": "post-runtime: extensions after the response (billed)",
     "shutdown_grace": "shutdown grace (SIGTERM, SHUTDOWN to extensions)",
+    "overrun": "overrun: timed out, the code runs on (Managed Instances)",
 }
 EXTENSION_PHASES = ("extension_init", "post_runtime")  # an environment with one of these ran extensions
 

@@ -62,6 +62,7 @@ def test_the_keys_are_the_contracts():
     assert list(colours.PHASE_COLOURS) == [
         *("init", "invoke", "frozen", "idle", "shutdown", "restore", "wait"),
         *("snapshot", "extension_init", "post_runtime", "shutdown_grace"),  # issue 15: the whole lifecycle
+        "overrun",  # issue 16: a Managed Instances worker running on after its request timed out
     ]
     assert colours.PHASE_ORDER == ("init", "invoke", "frozen", "idle", "shutdown")  # the records' phases
     # the timeline lists every phase a span can have (core Phase), and a graceful shutdown
