@@ -6,15 +6,20 @@ the function's (no qualifier) and changes the Lab's setting in place (``Function
 environments stay). Both answer ``{"RecursiveLoop": ...}``; an unknown function is 404, a value outside the enum
 Lambda's ``ValidationException``. The stopping itself is the control plane's (``lambdalab/lineage.py``).
 
+``with_trace_header`` / ``message_trace``: the lineage an SQS SendMessage(Batch) to a local queue carries
+(``source_apis.py``), so a handler that sends to its own queue continues its chain.
+
 Rules: handlers run on the loop; they raise ``wire.ApiError`` for every refusal.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote
 
 from aiohttp import web
 
+from lambdalab import lineage
 from lambdalab.config import RECURSION_MODES
 from lambdalab.endpoint import wire
 from lambdalab.endpoint.management import call, existing, parse_json, reply
@@ -23,6 +28,34 @@ if TYPE_CHECKING:
     from lambdalab.endpoint.server import Endpoint
 
 PATH = "/2024-08-31/functions/{name}/recursion-config"
+
+
+def with_trace_header(params: dict[str, Any], header: str | None) -> dict[str, Any]:
+    """An SQS SendMessage(Batch) request with the caller's ``X-Amzn-Trace-Id`` (what an AWS SDK sends from inside a
+    function) as each message's ``AWSTraceHeader`` system attribute, unless the message sets its own (SQS: the
+    system attribute overrides the HTTP header). ``params`` is changed in place and returned."""
+    if not header:
+        return params
+    value = {"DataType": "String", "StringValue": unquote(header) if "%" in header else header}
+    entries = params.get("Entries") if isinstance(params.get("Entries"), list) else [params]
+    for entry in entries:
+        if not isinstance(entry, dict):
+            continue
+        system = entry.get("MessageSystemAttributes")
+        if system is None:
+            entry["MessageSystemAttributes"] = {lineage.SQS_TRACE_ATTRIBUTE: value}
+        elif isinstance(system, dict):
+            system.setdefault(lineage.SQS_TRACE_ATTRIBUTE, value)
+    return params
+
+
+def message_trace(entry: dict[str, Any]) -> str | None:
+    """The ``AWSTraceHeader`` system attribute of one SendMessage request or batch entry (None when absent or not
+    a string attribute)."""
+    system = entry.get("MessageSystemAttributes")
+    attribute = system.get(lineage.SQS_TRACE_ATTRIBUTE) if isinstance(system, dict) else None
+    value = attribute.get("StringValue") if isinstance(attribute, dict) else None
+    return value if isinstance(value, str) and value else None
 
 
 def _function(endpoint: Endpoint, request: web.Request) -> str:

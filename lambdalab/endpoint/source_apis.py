@@ -31,8 +31,8 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from lambdalab import events, streams
-from lambdalab.endpoint import attribute_values, logs_api, wire
+from lambdalab import events, lineage, streams
+from lambdalab.endpoint import attribute_values, logs_api, recursion, wire
 from lambdalab.errors import LambdaLabError
 
 if TYPE_CHECKING:
@@ -194,8 +194,8 @@ def _message(body: Any, attributes: Any) -> tuple[str, dict[str, Any], int]:
     return body, shaped, size
 
 
-def _sent(queue: Any, body: str, shaped: dict[str, Any]) -> Params:
-    message_id = queue.send(body, message_attributes=shaped)
+def _sent(queue: Any, body: str, shaped: dict[str, Any], trace: str | None = None) -> Params:
+    message_id = queue.send(body, message_attributes=shaped, trace_header=trace)
     out = {"MD5OfMessageBody": hashlib.md5(body.encode()).hexdigest(), "MessageId": message_id}
     if shaped:
         out["MD5OfMessageAttributes"] = events.sqs_record(body, message_attributes=shaped)["md5OfMessageAttributes"]
@@ -210,7 +210,7 @@ def _get_queue_url(lab: Lab, params: Params) -> Params:
 def _send_message(lab: Lab, params: Params) -> Params:
     queue = _queue(lab, params)
     body, shaped, _ = _message(params.get("MessageBody"), params.get("MessageAttributes"))
-    return _sent(queue, body, shaped)
+    return _sent(queue, body, shaped, recursion.message_trace(params))
 
 
 def _send_message_batch(lab: Lab, params: Params) -> Params:
@@ -248,7 +248,8 @@ def _send_message_batch(lab: Lab, params: Params) -> Params:
             query_code="AWS.SimpleQueueService.BatchRequestTooLong",
         )
     done = [
-        {"Id": e["Id"], **_sent(queue, body, shaped)} for e, (body, shaped, _) in zip(entries, messages, strict=True)
+        {"Id": e["Id"], **_sent(queue, body, shaped, recursion.message_trace(e))}
+        for e, (body, shaped, _) in zip(entries, messages, strict=True)
     ]
     return {"Successful": done, "Failed": []}
 
@@ -345,6 +346,8 @@ async def handle(endpoint: Endpoint, request: web.Request) -> web.Response:
             raise ServiceError("SerializationException", "The request body is not valid JSON") from None
         if not isinstance(params, dict):
             raise ServiceError("SerializationException", "The request body must be a JSON object")
+        if service == "sqs":  # the sender's lineage goes with its messages (recursive loop detection)
+            recursion.with_trace_header(params, request.headers.get(lineage.TRACE_HEADER))
         return _reply(await endpoint.blocking(operation, endpoint.lab, params), content_type)
     except ServiceError as exc:
         shown = f"com.amazonaws.sqs#{exc.code}" if service == "sqs" else exc.code
