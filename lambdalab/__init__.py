@@ -10,7 +10,7 @@ attributes of the package, imported on first use (PEP 562), so ``import lambdala
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from lambdalab import devcheck, endpoint, frontends, sqs
+from lambdalab import devcheck, durable, endpoint, frontends, sqs
 from lambdalab.api import Lab
 from lambdalab.config import FunctionConfig
 from lambdalab.errors import (
@@ -35,7 +35,11 @@ devcheck.warn_if_stale()
 # The front-ends import the API, never the reverse: the package plugs them in behind lab.serve(), fn.url() and
 # lab.sqs_queue() (lambdalab.endpoint imports aiohttp only when it first serves).
 frontends.plug_in(
-    serve=endpoint.serve, function_url=endpoint.function_url, sqs_queue=sqs.SqsQueue, serve_api=endpoint.serve_api
+    serve=endpoint.serve,
+    function_url=endpoint.function_url,
+    sqs_queue=sqs.SqsQueue,
+    serve_api=endpoint.serve_api,
+    durable=durable.service_for,
 )
 
 __all__ = [

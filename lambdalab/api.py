@@ -424,7 +424,8 @@ class Lab:
     def durable_executions(self) -> pd.DataFrame:
         """One row per durable execution started here, oldest first: ``execution_arn``, ``name``, ``function``,
         ``status``, ``start``/``end``/``duration_s`` (the durable clock: virtual under ``time_scale``, said in
-        ``.attrs["caption"]``), ``replays`` (invocations), ``cold_starts``, ``billed_ms``, ``result``, ``error_type``."""
+        ``.attrs["caption"]``), ``replays`` (invocations), ``cold_starts``, ``billed_ms``, ``result``,
+        ``error_type``."""
         return cast("pd.DataFrame", front_ends.get("durable")(self).executions_table())
 
     def spans(self, *, include_open: bool = True) -> pd.DataFrame:
@@ -514,15 +515,19 @@ class Lab:
         (``BatchInfo``: its ARN, the shard, the batch's size), which ``invocations()`` shows with the request.
         ``tenant_id`` is the invoke's tenant (``X-Amz-Tenant-Id``); ``trace_header`` the X-Ray trace header the caller
         sent (``X-Amzn-Trace-Id``, an SQS message's ``AWSTraceHeader``): the invocation continues its ``Lineage``.
-        On a durable function the invoke starts an execution (``durable_execution_name``: ``X-Amz-Durable-Execution-Name``,
-        the same name joins the same execution) and the future resolves with the workflow's outcome; the durable
-        service itself passes ``durable_replay=True`` for each replay (the payload is then the SDK's input, sent as is).
+        On a durable function the invoke starts an execution (``durable_execution_name``:
+        ``X-Amz-Durable-Execution-Name``; the same name joins the same execution) and the future resolves with the
+        workflow's outcome; the durable service itself passes ``durable_replay=True`` for each replay (the payload is
+        then the SDK's input, sent as is).
 
         Raises what ``Function.invoke`` raises before anything runs (``TooManyRequestsException``,
         ``RequestTooLargeException``, ``UnknownFunctionError``, ``LabClosedError``,
         ``InvalidParameterValueException``, ``RecursiveInvocationException``)."""
         if not durable_replay and name in self._functions and self._functions[name].config.durable:
-            return front_ends.get("durable")(self).start_invoke(name, payload, qualifier, durable_execution_name)
+            service = front_ends.get("durable")(self)
+            return cast(
+                "asyncio.Future[EngineResult]", service.start_invoke(name, payload, qualifier, durable_execution_name)
+            )
         options = None if client_context is None else {"client_context": client_context}
         return self._engine.start_invoke(name, payload, options, qualifier, request_id, batch, tenant_id, trace_header)
 

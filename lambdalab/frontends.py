@@ -30,6 +30,7 @@ class FrontEnds:
     function_url: Callable[..., str] | None = None
     sqs_queue: Callable[..., Closeable] | None = None
     serve_api: Callable[..., str] | None = None
+    durable: Callable[..., Any] | None = None  # durable functions' service of a Lab (lambdalab.durable.service_for)
 
     def get(self, name: str) -> Callable[..., Any]:
         hook = getattr(self, name)
@@ -47,10 +48,17 @@ def plug_in(
     function_url: Callable[..., str] | None = None,
     sqs_queue: Callable[..., Closeable] | None = None,
     serve_api: Callable[..., str] | None = None,
+    durable: Callable[..., Any] | None = None,
 ) -> None:
     """For the package: provide the front-ends behind ``Lab.serve``, ``Function.url``, ``Lab.sqs_queue`` and
-    ``Lab.serve_api``."""
-    hooks = (("serve", serve), ("function_url", function_url), ("sqs_queue", sqs_queue), ("serve_api", serve_api))
+    ``Lab.serve_api``, and durable functions' service (``lambdalab.durable``)."""
+    hooks = (
+        ("serve", serve),
+        ("function_url", function_url),
+        ("sqs_queue", sqs_queue),
+        ("serve_api", serve_api),
+        ("durable", durable),
+    )
     for name, hook in hooks:
         if hook is not None:
             setattr(front_ends, name, hook)

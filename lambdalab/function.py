@@ -331,9 +331,10 @@ class Function:
 
     def durable_history(self, execution: str | None = None) -> pd.DataFrame:
         """The checkpoint log of one durable execution of this function (its ARN or name; None: the latest), one row
-        per event (``GetDurableExecutionHistory``), each marked with the ``replay`` it happened in; ``.attrs["replays"]``
-        has one row per invocation with the operations it ``skipped`` (replayed from the log) and ``ran``
-        (``lambdalab.viz.durable.replays`` draws them); ``.attrs["caption"]`` says when the clock is virtual."""
+        per event (``GetDurableExecutionHistory``), each marked with the ``replay`` it happened in;
+        ``.attrs["replays"]`` has one row per invocation with the operations it ``skipped`` (replayed from the log)
+        and ``ran`` (``lambdalab.viz.durable.replays`` draws them); ``.attrs["caption"]`` says when the clock is
+        virtual."""
         return cast("pd.DataFrame", front_ends.get("durable")(self._lab).history_table(self.name, execution))
 
     def wait_provisioned(self, timeout_s: float = 60.0) -> None:

@@ -1,8 +1,8 @@
 """The repository as Binder and conda users get it: dependency files that agree, a Binder set-up
 that installs lambdalab and opens the tutorials, and notebooks committed clean.
 
-pyproject.toml is the source of truth: its runtime dependencies plus the ``notebook``, ``ric`` and ``aws``
-extras must appear, with the same lower bounds, in environment.yml (conda users) and in
+pyproject.toml is the source of truth: its runtime dependencies plus the ``notebook``, ``ric``, ``aws`` and
+``durable`` extras must appear, with the same lower bounds, in environment.yml (conda users) and in
 binder/environment.yml (Binder reads only ``binder/`` when it exists, so binder/postBuild
 installs the package itself). ``repo2docker --no-build`` checks that Binder picks those files up;
 it is skipped when jupyter-repo2docker is not installed.
@@ -29,7 +29,7 @@ from packaging.utils import canonicalize_name
 
 ROOT = Path(__file__).resolve().parents[1]
 ENV_FILES = [ROOT / "environment.yml", ROOT / "binder" / "environment.yml"]
-EXTRAS = ("notebook", "ric", "aws")  # what a learner needs besides the runtime dependencies (aws: the stand-in)
+EXTRAS = ("notebook", "ric", "aws", "durable")  # what a learner needs besides the runtime deps (aws: the stand-in)
 # conda packages that are not Python's: the programs the Node.js and custom runtimes need (Makefile `runtimes`)
 RUNTIME_TOOLS = {"nodejs": "20", "go": "1.19"}
 NOTEBOOKS = ROOT / "notebooks"

@@ -27,6 +27,7 @@ from lambdalab.config import TENANCY_FUNCTION_URL
 from lambdalab.endpoint import (
     aliases,
     deletion,
+    durable_apis,
     event_sources,
     front,
     invoke,
@@ -292,6 +293,7 @@ ROUTES: list[tuple[str, str, Handler]] = [
     *invoke_config.ROUTES,
     *event_sources.ROUTES,
     *invoke_stream.ROUTES,  # InvokeWithResponseStream
+    *durable_apis.ROUTES,  # the durable execution APIs (/2025-12-01/...)
     *scaling.ROUTES,  # Put/GetFunctionScalingConfig (Managed Instances)
     *recursion.ROUTES,  # Put/GetFunctionRecursionConfig (recursive loop detection)
     *source_apis.ROUTES,  # POST / by X-Amz-Target: Kinesis/SQS/DynamoDB puts, then the CloudWatch Logs subset

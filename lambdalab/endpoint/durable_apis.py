@@ -1,0 +1,220 @@
+"""The durable execution APIs (``/2025-12-01/...``) a durable function's SDK and its callers use.
+
+CheckpointDurableExecution and GetDurableExecutionState are what the AWS Durable Execution SDK calls from inside the
+function (its boto3 client finds this endpoint through ``AWS_ENDPOINT_URL_LAMBDA``); GetDurableExecution,
+GetDurableExecutionHistory, ListDurableExecutionsByFunction, StopDurableExecution and
+SendDurableExecutionCallback{Success,Failure,Heartbeat} are for callers (boto3, the AWS CLI). Each request is read
+with botocore's shapes (the SDK's local runner's request models) and answered by the Lab's durable service
+(``lambdalab.durable``) on its own threads, never blocking the loop; its errors come back in Lambda's format.
+
+Not served: DeleteDurableExecution, PauseDurableExecution and ResumeDurableExecution (501).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+
+from lambdalab import durable
+from lambdalab.endpoint import wire
+from lambdalab.endpoint.management import parse_json, reply
+
+if TYPE_CHECKING:
+    from lambdalab.durable.service import DurableService
+    from lambdalab.endpoint.server import Endpoint
+
+D = "/2025-12-01/durable-executions/{arn}"
+C = "/2025-12-01/durable-execution-callbacks/{callback_id}"
+
+
+def _error(exc: Exception) -> wire.ApiError:
+    """The runner's and lambdalab's errors as Lambda's (status, code, message)."""
+    from aws_durable_execution_sdk_python_testing.exceptions import AwsApiException, IllegalStateException
+
+    if isinstance(exc, IllegalStateException):  # a callback that is no longer waiting (as the runner answers it)
+        return wire.ApiError(409, "ExecutionConflictException", str(exc))
+    if isinstance(exc, AwsApiException):
+        data = exc.to_dict()
+        key = "Message" if "Message" in data else "message"
+        status = exc.http_status_code
+        return wire.ApiError(status, str(data.get("Type", type(exc).__name__)), str(exc), key=key, user=status < 500)
+    if isinstance(exc, (ValueError, KeyError, TypeError)):
+        return wire.ApiError(400, "InvalidParameterValueException", str(exc))
+    return wire.from_lab(exc)
+
+
+async def _answer(service: DurableService, call: Callable[..., Any], *args: Any) -> web.Response:
+    try:
+        result = await service.on_pool(call, *args)
+    except wire.ApiError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - every refusal answers in Lambda's format
+        raise _error(exc) from None
+    data = result.to_dict() if hasattr(result, "to_dict") else (result or {})
+    return web.Response(
+        body=json.dumps(data, default=_timestamp).encode(),
+        headers={"Content-Type": "application/json", "x-amzn-RequestId": wire.new_request_id()},
+    )
+
+
+def _timestamp(value: Any) -> float:
+    """A response's datetimes as botocore reads a rest-json timestamp: epoch seconds."""
+    if hasattr(value, "timestamp"):
+        return float(value.timestamp())
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+def _query(request: web.Request, name: str) -> str | None:
+    return request.query.get(name) or None
+
+
+def _int(request: web.Request, name: str) -> int | None:
+    value = _query(request, name)
+    if value is None:
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        raise wire.invalid(f"{name} must be an integer: {value!r}") from None
+
+
+def _flag(request: web.Request, name: str) -> bool:
+    return (_query(request, name) or "").lower() == "true"
+
+
+def _service(endpoint: Endpoint) -> DurableService:
+    try:
+        return durable.service_for(endpoint.lab)
+    except Exception as exc:  # noqa: BLE001 - the runner not installed: a Lambda-shaped answer
+        raise wire.from_lab(exc) from None
+
+
+async def checkpoint(endpoint: Endpoint, request: web.Request) -> web.Response:
+    from aws_durable_execution_sdk_python_testing.model import CheckpointDurableExecutionRequest
+
+    arn = request.match_info["arn"]
+    body = parse_json(await request.read())
+    try:
+        parsed = CheckpointDurableExecutionRequest.from_dict(body, arn)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise wire.invalid(f"invalid CheckpointDurableExecution request: {exc}") from None
+    service = _service(endpoint)
+    return await _answer(
+        service,
+        service.executor.checkpoint_execution,
+        arn,
+        parsed.checkpoint_token,
+        parsed.updates,
+        parsed.client_token,
+    )
+
+
+async def get_state(endpoint: Endpoint, request: web.Request) -> web.Response:
+    service = _service(endpoint)
+
+    def read() -> Any:
+        return service.executor.get_execution_state(
+            request.match_info["arn"],
+            checkpoint_token=_query(request, "CheckpointToken"),
+            marker=_query(request, "Marker"),
+            max_items=_int(request, "MaxItems"),
+        )
+
+    return await _answer(service, read)
+
+
+async def get_execution(endpoint: Endpoint, request: web.Request) -> web.Response:
+    service = _service(endpoint)
+    return await _answer(service, service.executor.get_execution_details, request.match_info["arn"])
+
+
+async def get_history(endpoint: Endpoint, request: web.Request) -> web.Response:
+    service = _service(endpoint)
+    arn, max_items = request.match_info["arn"], _int(request, "MaxItems")
+
+    def read() -> Any:
+        return service.executor.get_execution_history(
+            arn,
+            include_execution_data=_flag(request, "IncludeExecutionData"),
+            reverse_order=_flag(request, "ReverseOrder"),
+            marker=_query(request, "Marker"),
+            max_items=max_items,
+        )
+
+    return await _answer(service, read)
+
+
+async def list_by_function(endpoint: Endpoint, request: web.Request) -> web.Response:
+    from aws_durable_execution_sdk_python_testing.model import ListDurableExecutionsByFunctionRequest
+
+    name, _ = endpoint.function_name(request, allow_qualifier=False)
+    query: dict[str, list[str]] = {key: request.query.getall(key) for key in request.query}
+    query["FunctionName"] = [name]
+    if "Statuses" in query:
+        query["StatusFilter"] = query.pop("Statuses")
+    parsed = ListDurableExecutionsByFunctionRequest.from_dict(query)
+    service = _service(endpoint)
+
+    def read() -> Any:
+        return service.executor.list_executions_by_function(
+            function_name=name,
+            qualifier=parsed.qualifier,
+            execution_name=parsed.durable_execution_name,
+            status_filter=parsed.status_filter[0] if parsed.status_filter else None,
+            started_after=parsed.started_after,
+            started_before=parsed.started_before,
+            marker=parsed.marker,
+            max_items=parsed.max_items if parsed.max_items > 0 else None,
+            reverse_order=parsed.reverse_order or False,
+        )
+
+    return await _answer(service, read)
+
+
+def _error_object(body: dict[str, Any]) -> Any:
+    from aws_durable_execution_sdk_python.lambda_service import ErrorObject
+
+    return ErrorObject.from_dict(body) if body else None
+
+
+async def stop(endpoint: Endpoint, request: web.Request) -> web.Response:
+    error = _error_object(parse_json(await request.read()))
+    service = _service(endpoint)
+    return await _answer(service, service.executor.stop_execution, request.match_info["arn"], error)
+
+
+async def callback_success(endpoint: Endpoint, request: web.Request) -> web.Response:
+    result = await request.read()
+    service = _service(endpoint)
+    await _answer(service, service.executor.send_callback_success, request.match_info["callback_id"], result)
+    return reply({})
+
+
+async def callback_failure(endpoint: Endpoint, request: web.Request) -> web.Response:
+    error = _error_object(parse_json(await request.read()))
+    service = _service(endpoint)
+    await _answer(service, service.executor.send_callback_failure, request.match_info["callback_id"], error)
+    return reply({})
+
+
+async def callback_heartbeat(endpoint: Endpoint, request: web.Request) -> web.Response:
+    service = _service(endpoint)
+    await _answer(service, service.executor.send_callback_heartbeat, request.match_info["callback_id"])
+    return reply({})
+
+
+Handler = Callable[["Endpoint", web.Request], Awaitable[web.StreamResponse]]
+ROUTES: list[tuple[str, str, Handler]] = [
+    ("POST", D + "/checkpoint", checkpoint),
+    ("GET", D + "/state", get_state),
+    ("GET", D + "/history", get_history),
+    ("POST", D + "/stop", stop),
+    ("GET", D, get_execution),
+    ("GET", "/2025-12-01/functions/{name}/durable-executions", list_by_function),
+    ("POST", C + "/succeed", callback_success),
+    ("POST", C + "/fail", callback_failure),
+    ("POST", C + "/heartbeat", callback_heartbeat),
+]
