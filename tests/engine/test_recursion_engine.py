@@ -1,0 +1,119 @@
+"""Recursive loop detection in the engine and lambdalab's SQS trigger: the lineage a caller sends is continued one hop
+(the handler's ``_X_AMZN_TRACE_ID``), the 17th hop is stopped (``RecursiveInvocationException`` with nothing run,
+a dead-lettered message), ``recursion="Allow"`` lets it through; and the pure lineage rules."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+from lambdalab import lineage
+from lambdalab.errors import RecursiveInvocationException
+
+TRACE_ECHO = """
+import os
+def handler(event, context):
+    return {"trace": os.environ.get("_X_AMZN_TRACE_ID"), "records": len(event.get("Records", []))}
+"""
+
+ROOT = "1-5f84c7a5-5d0a1b2c3d4e5f6a7b8c9d0e"
+
+
+def _trace(hop: int, chain: str = "abcdef12") -> str:
+    return f"Root={ROOT};Parent=0123456789abcdef;Sampled=0;Lineage={hop}:{chain}:0"
+
+
+def _start(lab, name: str, trace: str | None) -> dict:
+    """``Lab.start_invoke`` on the loop with ``trace`` as the caller's trace header; the handler's answer."""
+
+    async def run() -> bytes:
+        return (await lab.start_invoke(name, b"{}", trace_header=trace)).body
+
+    return json.loads(lab.run_on_loop(run(), timeout=30))
+
+
+def test_a_callers_lineage_is_continued_one_hop_in_the_handlers_trace(lab):
+    lab.create_function("echo", TRACE_ECHO)
+    seen = _start(lab, "echo", _trace(3))["trace"]
+    parts = lineage.fields(seen)
+    assert parts["Root"] == ROOT  # the caller's trace goes on
+    assert parts["Lineage"] == "4:abcdef12:0"
+    assert lineage.hops(seen) == 4
+
+
+def test_an_invoke_from_outside_any_chain_is_hop_1(lab):
+    fn = lab.create_function("echo", TRACE_ECHO)
+    seen = fn.invoke({}).payload["trace"]
+    assert lineage.hops(seen) == 1
+    without = _start(lab, "echo", "Root=" + ROOT)["trace"]  # a trace header without a lineage starts a chain
+    assert lineage.hops(without) == 1 and lineage.fields(without)["Root"] == ROOT
+
+
+def test_the_16th_hop_runs_and_the_17th_is_stopped_with_nothing_run(lab):
+    lab.create_function("echo", TRACE_ECHO)
+    assert lineage.hops(_start(lab, "echo", _trace(15))["trace"]) == 16
+    before = len(lab.invocations())
+    with pytest.raises(RecursiveInvocationException) as caught:
+        _start(lab, "echo", _trace(16))
+    assert caught.value.code == "RecursiveInvocationException" and caught.value.status == 400
+    assert len(lab.invocations()) == before  # not recorded as an invocation
+    (notice,) = lab.recursion_notices()
+    assert notice["function"] == "echo" and notice["hop"] == 17
+    assert notice["source"] == "invoke" and notice["action"] == "RecursiveInvocationException"
+
+
+def test_allow_lets_any_hop_run(lab):
+    fn = lab.create_function("echo", TRACE_ECHO, recursion="Allow")
+    assert lineage.hops(_start(lab, "echo", _trace(40))["trace"]) == 41
+    fn.set_recursion("Terminate")
+    with pytest.raises(RecursiveInvocationException):
+        _start(lab, "echo", _trace(40))
+    assert lab.recursion_notices()[0]["hop"] == 41
+
+
+def test_the_sqs_trigger_carries_the_messages_trace_header_and_dead_letters_the_17th(lab):
+    lab.create_function("echo", TRACE_ECHO)
+    queue = lab.sqs_queue("q", "echo", max_receive_count=2, batch_size=10)
+    queue.send("ok", trace_header=_trace(15))
+    queue.wait_until_empty(30)
+    (row,) = lab.invocations().itertuples()
+    assert row.event_source_arn == queue.arn
+    queue.send("loop", trace_header=_trace(16))
+    queue.wait_until_empty(30)
+    time.sleep(0.3)
+    assert len(lab.invocations()) == 1  # the 17th hop was never invoked
+    (dead,) = queue.dead_letters
+    assert dead["body"] == "loop" and dead["attributes"]["AWSTraceHeader"] == _trace(16)
+    (notice,) = lab.recursion_notices()
+    assert notice["source"] == queue.arn and notice["action"] == "dead_letter" and notice["hop"] == 17
+
+
+def test_a_batch_goes_on_without_its_stopped_message(lab):
+    lab.create_function("echo", TRACE_ECHO)
+    queue = lab.sqs_queue("q", "echo", batch_size=10, batching_window_s=0.5, enabled=False)
+    queue.send("fresh")
+    queue.send("looping", trace_header=_trace(16))
+    queue.send("deeper", trace_header=_trace(7))
+    queue.update(enabled=True)
+    queue.wait_until_empty(30)
+    time.sleep(0.3)
+    table = lab.invocations()
+    assert len(table) == 1 and table["batch_size"].iloc[0] == 2
+    assert queue.dead_letters == []  # no dead-letter queue: dropped
+    assert lab.recursion_notices()[0]["action"] == "dropped"
+    outcomes = {d.message_id: d.outcome for d in queue.deliveries}
+    assert sorted(outcomes.values()) == ["deleted", "deleted", "recursive_loop"]
+
+
+def test_lineage_rules_are_pure():
+    assert lineage.hops(None) == 0 and lineage.hops("Root=x") == 0 and lineage.hops("Lineage=bad") == 0
+    trace, hop = lineage.continued(None, "8f2c0e4a-1111-4222-8333-944445555666", 1_700_000_000.0)
+    assert hop == 1 and lineage.fields(trace)["Lineage"] == "1:8f2c0e4a:0"
+    assert lineage.fields(trace)["Root"] == "1-6553f100-8f2c0e4a1111422283339444"
+    trace, hop = lineage.continued(_trace(16), "not-a-uuid", 0.0)
+    assert hop == 17 and lineage.fields(trace)["Lineage"] == "17:abcdef12:0"
+    assert lineage.stopped(17, "Terminate") and not lineage.stopped(16, "Terminate")
+    assert not lineage.stopped(1000, "Allow")
+    assert lineage.continued(_trace(32_767), "r", 0.0)[1] == 32_767  # bounded as the X-Ray propagator bounds it
