@@ -450,7 +450,8 @@ class Lab:
         return self._engine.log_events(name, environment_id)
 
     def log_streams(self, name: str) -> list[str]:
-        return [e.stream.name for e in list(self._engine.plane.environments.values()) if e.pool.spec.function == name]
+        environments = list(self._engine.plane.environments.values())  # a Managed Instances environment's workers
+        return list(dict.fromkeys(e.stream.name for e in environments if e.pool.spec.function == name))  # share one
 
     def logged_functions(self) -> list[str]:
         """Every function with a log stream here, deleted ones included (their logs stay, as log groups do)."""

@@ -304,24 +304,24 @@ class LabEngine:
         """The log streams of function ``name`` (or one environment's), as Lambda's lines; a deleted function's
         stay readable while its environments are remembered, as its log group stays on Lambda."""
         _check_logged(self.plane, name)
-        streams = [
-            e.stream
+        streams = {  # a Managed Instances environment's workers share one stream (engine/groups.py): once each
+            id(e.stream): e.stream
             for e in list(self.plane.environments.values())
-            if e.pool.spec.function == name and (environment_id is None or e.id == environment_id)
-        ]
-        return "".join(s.text() for s in streams)
+            if e.pool.spec.function == name and (environment_id is None or environment_id in (e.id, e.group))
+        }
+        return "".join(s.text() for s in streams.values())
 
     def log_events(self, name: str, environment_id: str | None = None) -> list[dict[str, Any]]:
         """Function ``name``'s log streams (or one environment's) as CloudWatch Logs events, oldest first."""
 
         def collect(plane: ControlPlane) -> list[dict[str, Any]]:
             _check_logged(plane, name)
-            return [
-                event
+            streams = {  # a Managed Instances environment's workers share one stream: once each
+                id(e.stream): e.stream
                 for e in list(plane.environments.values())
-                if e.pool.spec.function == name and (environment_id is None or e.id == environment_id)
-                for event in log_events.stream_events(e.stream)
-            ]
+                if e.pool.spec.function == name and (environment_id is None or environment_id in (e.id, e.group))
+            }
+            return [event for stream in streams.values() for event in log_events.stream_events(stream)]
 
         return sorted(self.call(collect), key=lambda event: event["eventId"])
 

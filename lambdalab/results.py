@@ -91,6 +91,8 @@ class EnvironmentInfo:
     ``invoke``, ``frozen``, ``idle``, ``shutdown``; a reset environment, which has no process until its next
     invoke re-inits it, shows as ``idle``). ``request_id`` is the request it runs (or, while it initialises,
     the one waiting for it); ``since_s`` the seconds spent in the current phase, ``age_s`` since it was made.
+    A Managed Instances environment (``max_concurrency_per_environment``) is listed once per worker process, each
+    row with the environment's id and its ``worker`` number.
     """
 
     environment_id: str
@@ -103,6 +105,7 @@ class EnvironmentInfo:
     request_id: str | None = None
     since_s: float = 0.0
     age_s: float = 0.0
+    worker: int = 0  # Lambda Managed Instances: the worker of the environment this row is (one row a worker)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -401,9 +401,11 @@ class AgentPlane:
     def table(self, environments: list[EngineEnvironment]) -> list[tuple[float, str, Any, str, str, str]]:
         """Every telemetry record, oldest first: live ones, and those of other environments from their streams."""
         rows = list(self.rows)
+        read: set[int] = set()  # the workers of a Managed Instances environment share one stream: read once
         for environment in environments:
-            if environment.id in self.environments:
+            if environment.id in self.environments or id(environment.stream) in read:
                 continue
+            read.add(id(environment.stream))
             rows += stream_rows(environment)
         rows = [(r[0], r[1], r[2]() if callable(r[2]) else r[2], *r[3:]) for r in rows]
         rows.sort(key=lambda row: row[0])

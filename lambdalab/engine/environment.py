@@ -75,6 +75,7 @@ class EngineEnvironment:
         hooks: PlaneHooks,
     ) -> None:
         self.id = environment_id
+        self.group = environment_id  # the user-visible environment: a Managed Instances worker's group (groups.py)
         self.pool = pool
         self.config = config
         self.code_dir = code_dir

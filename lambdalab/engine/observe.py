@@ -28,11 +28,14 @@ def open_spans(plane: ControlPlane) -> list[PhaseSpan]:
     return spans
 
 
-EnvironmentRow = tuple[str, str, str, bool, bool, int, str, str | None, float, float]
+EnvironmentRow = tuple[str, str, str, bool, bool, int, str, str | None, float, float, int]
 
 
 def live_environments(plane: ControlPlane, name: str) -> list[EnvironmentRow]:
     """One row per environment of ``name`` not yet terminated, in ``EnvironmentInfo``'s field order.
+
+    A Managed Instances environment has a row per worker: its environment id (the group's, as the records say) and
+    the worker's number last; each worker has its own state and request.
 
     ``phase`` is the core's phase in progress (``Environment.open_span``: what the timeline will draw); a
     reset environment (no process, re-inits on its next invoke) has none and shows as ``idle``.
@@ -65,7 +68,7 @@ def live_environments(plane: ControlPlane, name: str) -> list[EnvironmentRow]:
             born = min(born, since) if since else born  # made on its first start, in the same tick
             out.append(
                 (
-                    core.id,
+                    core.group,
                     version,
                     state.value,
                     core.is_frozen,
@@ -75,6 +78,7 @@ def live_environments(plane: ControlPlane, name: str) -> list[EnvironmentRow]:
                     request_id,
                     max(0.0, now - since) if since else 0.0,
                     max(0.0, now - born) if born else 0.0,
+                    core.worker,
                 )
             )
     return out

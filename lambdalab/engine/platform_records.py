@@ -120,7 +120,7 @@ def stream_rows(environment: EngineEnvironment) -> list[tuple[float, str, Any, s
     environment id, function, version). Output lines become ``function`` records at the time of the platform entry
     before them (a stream keeps no time per line)."""
     build = builder(environment)
-    key = (environment.id, environment.pool.spec.function, environment.pool.spec.version)
+    key = (environment.group, environment.pool.spec.function, environment.pool.spec.version)
     rows: list[tuple[float, str, Any, str, str, str]] = []
     entries = list(environment.stream.entries)
     at = 0.0

@@ -304,6 +304,7 @@ class Spawner:
                 self.reaper.watch_cgroup(path)
         self.environments[environment_id] = environment
         if per_environment:  # the first worker of a Managed Instances environment: the others join it
+            environment.group = group_id
             self.groups.join(Group(group_id, tmp, address, environment.cgroups, stream), environment_id)
         return environment
 
@@ -314,7 +315,7 @@ class Spawner:
         (one memory limit for all the workers), address and log stream."""
         environment = EngineEnvironment(environment_id, pool, config, code_dir, group.stream, group.tmp, self.hooks)
         environment.address, environment.cgroups = group.address, group.cgroups
-        environment.oom_kills = group.oom_kills
+        environment.oom_kills, environment.group = group.oom_kills, group.id
         self.groups.join(group, environment_id)
         self.environments[environment_id] = environment
         return environment

@@ -107,7 +107,9 @@ class BoardState:
         seen = set()
         tiles = self._tiles
         for info in infos:
-            env = info.environment_id
+            env = info.environment_id  # a Managed Instances environment: a tile per worker
+            if getattr(info, "worker", 0):
+                env = f"{env}/{info.worker}"
             seen.add(env)
             row = self._row(info)
             tile = tiles.get(env)
