@@ -12,6 +12,7 @@ import math
 from typing import TYPE_CHECKING, Any
 
 from lambdalab.errors import ConfigError
+from lambdalab.viz import tenants
 from lambdalab.viz._frames import (
     Parts,
     base_layout,
@@ -234,6 +235,7 @@ def parts_reuse(
     import numpy as np
 
     traces: list[dict[str, Any]] = []
+    split = None  # tenant isolation: (drawing order, each bar's tenant, environments shared by tenants)
     if not has_rows(invocations):
         x: np.ndarray = np.empty(0)
         counts: dict[str, np.ndarray] = {"cold": np.empty(0), "restored": np.empty(0), "warm": np.empty(0)}
@@ -254,6 +256,10 @@ def parts_reuse(
         }
         x = np.arange(1, n + 1)
         ids = np.array([short_id(u) for u in uniques], dtype=object)
+        split = tenants.order(frame.iloc[order], codes, n)
+        if split is not None:  # each tenant's environments side by side
+            counts = {name: values[split[0]] for name, values in counts.items()}
+            ids = np.array([f"{i}, tenant {t}" for i, t in zip(ids[split[0]], split[1], strict=True)], dtype=object)
     colours = {"cold": COLD_COLOUR, "restored": RESTORED_COLOUR, "warm": WARM_COLOUR}
     words = {"cold": "cold start", "restored": "restored start (SnapStart)", "warm": "warm requests"}
     shown = {name: name != "restored" or bool(counts["restored"].sum()) for name in colours}
@@ -309,7 +315,11 @@ def parts_reuse(
         bargap=0.15,
         height=340,
     )
-    subtitle(layout, _reuse_summary(counts))
+    summary = _reuse_summary(counts)
+    if split is not None:
+        layout["shapes"], layout["annotations"] = tenants.marks(split[1])
+        summary += "; " + tenants.sentence(split[1], split[2])
+    subtitle(layout, summary)
     return traces, layout
 
 
@@ -338,6 +348,9 @@ def reuse(
     max_labels: int | None = None,
 ) -> Any:
     """A bar per environment (numbered by first use): the cold start that made it and the warm requests it served.
+
+    A tenant-isolated function's environments (``tenant_id`` set in the table) are grouped by tenant, each group
+    named above its bars, and the subtitle says whether any environment served more than one tenant.
 
     Above ``bar_limit`` environments the bars are drawn as WebGL line segments (same picture). ``max_labels``
     is still taken but does nothing: the environments are numbered, and each one's id is in its hover.
