@@ -37,7 +37,8 @@ def with_trace_header(params: dict[str, Any], header: str | None) -> dict[str, A
     if not header:
         return params
     value = {"DataType": "String", "StringValue": unquote(header) if "%" in header else header}
-    entries = params.get("Entries") if isinstance(params.get("Entries"), list) else [params]
+    batch = params.get("Entries")
+    entries: list[Any] = batch if isinstance(batch, list) else [params]
     for entry in entries:
         if not isinstance(entry, dict):
             continue
