@@ -56,6 +56,7 @@ INIT_ERROR_WARNING = (
 )
 
 _request_id = ""  # the current invoke's id, stamped on every log record as aws_request_id
+_tenant_id: "str | None" = None  # the current invoke's tenant (tenant isolation), stamped as tenant_id (JSON tenantId)
 # LoggingConfig.LogFormat=JSON: logging records and error records as Lambda's JSON objects, one a line
 _JSON_LOGS = os.environ.get("AWS_LAMBDA_LOG_FORMAT", "").upper() == "JSON"
 JSON_DATEFMT = "%Y-%m-%dT%H:%M:%SZ"  # second precision, as awslambdaric's JsonFormatter
@@ -276,6 +277,7 @@ def _install_logging() -> None:
     class RequestIdFilter(logging.Filter):
         def filter(self, record: "logging.LogRecord") -> bool:
             record.aws_request_id = _request_id
+            record.tenant_id = _tenant_id
             return True
 
     class StdoutHandler(logging.Handler):
@@ -583,7 +585,7 @@ def _invoke(
 
 
 def _serve(api: "RuntimeAPI", handler: "Any", encoder: "json.JSONEncoder") -> "NoReturn":
-    global _request_id
+    global _request_id, _tenant_id
     while True:
         held = _hold_sigcont()
         status, headers, body = api.request("GET", "/invocation/next")
@@ -592,6 +594,7 @@ def _serve(api: "RuntimeAPI", handler: "Any", encoder: "json.JSONEncoder") -> "N
         if status != 200:  # 403/500: "Non-recoverable state. Runtime should exit promptly."
             _platform_gone()
         request_id = _request_id = headers.get("lambda-runtime-aws-request-id", "")
+        _tenant_id = headers.get("lambda-runtime-aws-tenant-id")
         _set_trace_id(headers.get("lambda-runtime-trace-id"))
         outcome = _invoke(handler, encoder, request_id, headers, body)
         _flush_std()  # the handler's prints reach the pipe before the platform sees the result

@@ -3,6 +3,7 @@ phase only, the invoke's tenant id checked as Lambda checks it."""
 
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
@@ -114,3 +115,24 @@ def test_node_context_has_the_tenant_id(lab):
     except ConfigError as exc:  # no node on this machine
         pytest.skip(str(exc))
     assert fn.invoke({}, tenant_id="blue").payload["tenant"] == "blue"
+
+
+LOGGING_TENANT = """
+import logging
+logging.getLogger().setLevel(logging.INFO)
+logging.info("at init")
+def handler(event, context):
+    logging.info("serving")
+    return context.tenant_id
+"""
+
+
+def test_json_log_records_carry_the_tenant_id_in_the_invoke_phase_only(lab, runtime):
+    fn = lab.create_function(
+        "logged", LOGGING_TENANT, runtime=runtime, tenancy="PER_TENANT", log_format="JSON", application_log_level="INFO"
+    )
+    assert fn.invoke({}, tenant_id="blue").payload == "blue"
+    records = [json.loads(line) for line in fn.logs().splitlines() if line.startswith("{") and '"message"' in line]
+    by_message = {r["message"]: r for r in records if r.get("message") in ("at init", "serving")}
+    assert by_message["serving"]["tenantId"] == "blue"
+    assert "tenantId" not in by_message["at init"]  # no tenant during init
