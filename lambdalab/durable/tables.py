@@ -78,7 +78,8 @@ def executions(service: DurableService) -> pd.DataFrame:
 
 
 def _names(views: tuple[OpView, ...]) -> list[str]:
-    return [view[1] or view[3] or view[0][:8] for view in views]
+    """Operations as the chart labels them: their name, or their kind and the start of their id (unnamed branches)."""
+    return [view[1] or f"{view[3] or view[2].lower()} {view[0][:6]}" for view in views]
 
 
 def replay_rows(replays: list[Replay]) -> pd.DataFrame:
@@ -112,7 +113,8 @@ def _replay_of(event_type: str, when: datetime.datetime, replays: list[Replay]) 
 
 
 def history(service: DurableService, arn: str) -> pd.DataFrame:
-    """The checkpoint log of execution ``arn`` (see the module), with ``attrs``: ``execution_arn``, ``status``,
+    """The checkpoint log of execution ``arn`` (see the module), with ``attrs``: ``execution_arn``,
+    ``execution_name``, ``function``, ``status``,
     ``replays`` (a frame, one row per invocation), ``caption`` (the clock, when virtual)."""
     import pandas as pd
 
@@ -138,8 +140,11 @@ def history(service: DurableService, arn: str) -> pd.DataFrame:
         )
     frame = pd.DataFrame(rows, columns=HISTORY_COLUMNS)
     frame["replay"] = frame["replay"].astype("Int64")
+    run = next(s for s in service.started() if s.arn == arn)
     frame.attrs.update(
         execution_arn=arn,
+        execution_name=run.name,
+        function=run.function,
         status=service.details(arn).status,
         replays=replay_rows(replays),
         caption=caption(service.clock.scale),

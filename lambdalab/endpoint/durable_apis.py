@@ -53,7 +53,7 @@ async def _answer(service: DurableService, call: Callable[..., Any], *args: Any)
         raise
     except Exception as exc:  # noqa: BLE001 - every refusal answers in Lambda's format
         raise _error(exc) from None
-    data = result.to_dict() if hasattr(result, "to_dict") else (result or {})
+    data = result.to_dict() if hasattr(result, "to_dict") else {}  # the callbacks' answers are empty
     return web.Response(
         body=json.dumps(data, default=_timestamp).encode(),
         headers={"Content-Type": "application/json", "x-amzn-RequestId": wire.new_request_id()},

@@ -8,6 +8,7 @@ from aws_durable_execution_sdk_python import DurableContext, StepContext, durabl
 from aws_durable_execution_sdk_python.config import Duration, JitterStrategy, StepConfig
 from aws_durable_execution_sdk_python.retries import RetryStrategyConfig, create_retry_strategy
 
+
 @durable_step
 def validate(step_context: StepContext, order: dict) -> dict:
     return {"id": order["id"], "items": order["items"], "valid": bool(order["items"])}

@@ -1,0 +1,115 @@
+"""One durable execution drawn as its replays: each invocation, and which operations it skipped or ran.
+
+``replays(history)`` takes ``fn.durable_history(execution)`` (its ``attrs["replays"]``: one row per invocation with
+the operations it found completed in the checkpoint log, ``skipped``, and the ones it started or finished, ``ran``).
+Left, one bar per invocation on a real-time axis (cold and warm as everywhere, red when the invocation failed): the
+gaps between them are the waits, retry delays and callbacks during which nothing runs and nothing is billed. Right,
+the same rows against the operations in log order: a grey square where the replay skipped an operation (the SDK
+returned its checkpointed result without running it), a green one where it ran it. A virtual clock
+(``Lab(time_scale=...)``) is said under the title. plotly is imported inside the function; the input is a frame.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from lambdalab.errors import ConfigError
+from lambdalab.viz._frames import base_layout
+from lambdalab.viz.axes import subtitle
+from lambdalab.viz.colours import OUTCOME_COLOURS, PHASE_COLOURS
+
+if TYPE_CHECKING:
+    import pandas as pd
+    import plotly.graph_objects as go
+
+__all__ = ["replays"]
+
+SKIPPED_COLOUR = PHASE_COLOURS["idle"]  # grey: passed over, its result read back from the log
+RAN_COLOUR = PHASE_COLOURS["invoke"]  # green: this replay ran it
+
+
+def _operations(table: pd.DataFrame) -> list[str]:
+    """Every operation any replay skipped or ran, in the order they first appear."""
+    seen: dict[str, None] = {}
+    for column in ("ran", "skipped"):
+        for names in table[column]:
+            for name in names:
+                seen.setdefault(name, None)
+    return list(seen)
+
+
+def replays(history: pd.DataFrame) -> go.Figure:
+    """The replays of one durable execution (``fn.durable_history(...)``), as the module says."""
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+
+    table = history.attrs.get("replays")
+    if table is None:
+        raise ConfigError("replays() draws fn.durable_history(execution): a frame whose attrs hold its replays")
+    rows = [f"replay {n}" for n in table["replay"]]
+    origin = float(table["start"].min()) if len(table) else 0.0
+    fig = make_subplots(
+        rows=1,
+        cols=2,
+        shared_yaxes=True,
+        column_widths=[0.45, 0.55],
+        horizontal_spacing=0.05,
+        subplot_titles=("invocations (real time)", "operations: skipped (replayed) or ran"),
+    )
+    for kind, colour in (("cold", OUTCOME_COLOURS["cold"]), ("warm", OUTCOME_COLOURS["warm"]), ("failed", None)):
+        picked = table[_kind(table) == kind]
+        if not len(picked):
+            continue
+        fig.add_trace(
+            go.Bar(
+                name=f"{kind} invocation",
+                orientation="h",
+                y=[f"replay {n}" for n in picked["replay"]],
+                x=(picked["end"] - picked["start"]).tolist(),
+                base=(picked["start"] - origin).tolist(),
+                marker_color=colour or OUTCOME_COLOURS["error"],
+                customdata=picked[["request_id", "environment_id", "duration_ms", "billed_ms", "outcome"]].values,
+                hovertemplate=(
+                    "%{y}: %{customdata[4]}<br>request %{customdata[0]}<br>environment %{customdata[1]}<br>"
+                    "duration %{customdata[2]:.1f} ms, billed %{customdata[3]} ms<extra></extra>"
+                ),
+            ),
+            row=1,
+            col=1,
+        )
+    operations = _operations(table)
+    for label, column, colour in (("skipped", "skipped", SKIPPED_COLOUR), ("ran", "ran", RAN_COLOUR)):
+        xs, ys = [], []
+        for row, names in zip(rows, table[column], strict=True):
+            xs += list(names)
+            ys += [row] * len(names)
+        fig.add_trace(
+            go.Scatter(
+                name=label,
+                mode="markers",
+                x=xs,
+                y=ys,
+                marker={"symbol": "square", "size": 16, "color": colour},
+                hovertemplate=f"%{{y}} {label} %{{x}}<extra></extra>",
+            ),
+            row=1,
+            col=2,
+        )
+    title = (
+        f"{history.attrs.get('function', '')}: durable execution {history.attrs.get('execution_name', '')} "
+        f"({history.attrs.get('status', '')}), {len(table)} invocations"
+    )
+    layout: dict[str, Any] = base_layout(title, "durable_replays", origin, barmode="overlay")
+    caption = history.attrs.get("caption") or ""
+    if caption:
+        layout = subtitle(layout, caption)
+    fig.update_layout(**layout, height=max(260, 90 + 45 * len(rows)))
+    fig.update_yaxes(categoryorder="array", categoryarray=rows[::-1])
+    fig.update_xaxes(title_text="seconds since the first invocation", zeroline=False, row=1, col=1)
+    fig.update_xaxes(categoryorder="array", categoryarray=operations, type="category", row=1, col=2)
+    return fig
+
+
+def _kind(table: pd.DataFrame) -> pd.Series:
+    failed = table["outcome"].astype(str).str.startswith("error")
+    return failed.map({True: "failed", False: ""}).where(failed, table["cold"].map({True: "cold", False: "warm"}))
