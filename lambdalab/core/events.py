@@ -373,6 +373,12 @@ class ShutdownWithExtensions(ShutdownRequested):
     __slots__ = ()
 
 
+class DeadlineOverrun(DeadlineExceeded):
+    """``DeadlineExceeded`` of a Managed Instances worker's invocation: it fails, the worker's code keeps running."""
+
+    __slots__ = ()
+
+
 class LastProcessExited(Event):
     """While draining, the exit (of the runtime or an extension) after which no process of the environment is left."""
 

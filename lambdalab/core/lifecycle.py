@@ -31,6 +31,7 @@ from lambdalab.core.effects import (
     Kill,
     LaunchExtensions,
     Log,
+    Overrun,
     RecordSpan,
     RestoreRuntime,
     Retire,
@@ -42,6 +43,7 @@ from lambdalab.core.effects import (
 )
 from lambdalab.core.events import (
     DeadlineExceeded,
+    DeadlineOverrun,
     ErrorPosted,
     Event,
     ExtensionErrorPosted,
@@ -101,6 +103,7 @@ class State(enum.Enum):
     RESTORING = "restoring"  # restored from the snapshot: after-restore hooks, until the first /next
     POST_RUNTIME = "post_runtime"  # the runtime waits on /next; an extension has not called event/next yet
     DRAINING = "draining"  # graceful shutdown: SIGTERM to the runtime, SHUTDOWN to extensions, then SIGKILL
+    OVERRUN = "overrun"  # Managed Instances: the invocation timed out and failed; its code still runs on this worker
 
     __hash__ = object.__hash__  # members are singletons: hash by identity, in C (Enum's __hash__ is Python)
 
@@ -181,6 +184,14 @@ TRANSITIONS: Final[dict[tuple[State, type[Event]], State]] = {
     **{(state, ProcessExited): S.RESET for state in _NEW_LIVE},
     **{(state, ShutdownRequested): S.SHUTTING_DOWN for state in _NEW_LIVE if state is not S.EXTENSIONS_INIT},
     (S.EXTENSIONS_INIT, ShutdownRequested): S.TERMINATED,  # no runtime yet: kill the extensions, retire
+    # -- Managed Instances: a timeout fails the invocation and leaves the worker's code running ------------------
+    (S.INVOKING, DeadlineOverrun): S.OVERRUN,
+    (S.FINISHING, DeadlineOverrun): S.OVERRUN,
+    (S.OVERRUN, ResponsePosted): S.OVERRUN,  # the late answer is dropped: the caller had its timeout
+    (S.OVERRUN, ErrorPosted): S.OVERRUN,
+    (S.OVERRUN, NextRequested): S.IDLE,  # the worker is free again
+    (S.OVERRUN, ProcessExited): S.RESET,
+    (S.OVERRUN, ShutdownRequested): S.SHUTTING_DOWN,
 }
 
 # TRANSITIONS by state, so a lookup builds no (state, event) key: the same table, indexed twice.
@@ -210,6 +221,11 @@ class EnvironmentSpec:
     logs: bool = True  # emit START/END/REPORT Log effects; a driver that keeps no log streams says False
     warm_choice: str = "mru"  # which idle environment a warm invocation takes: see core/placement.py
     extensions: int = 0  # external extensions (/opt/extensions/*) the driver launches before the runtime
+    # Lambda Managed Instances: each environment is a group of this many workers (runtime processes), each serving
+    # one invocation at a time (core/groups.py); 0: the classic model, one invocation per environment
+    per_environment: int = 0
+    max_environments: int | None = None  # Managed Instances: at most this many environments (groups)
+    tenancy: bool = False  # tenant isolation: an environment serves only the tenant whose invocation created it
 
 
 class Environment:
@@ -224,6 +240,9 @@ class Environment:
     def __init__(self, environment_id: str, spec: EnvironmentSpec) -> None:
         self.id = environment_id
         self.spec = spec
+        self.group = environment_id  # the user-visible environment: a Managed Instances group's id, else this one's
+        self.worker = 0  # the worker's number in its group (classic: 0)
+        self.tenant: str | None = None  # tenant isolation: the tenant whose invocation created this environment
         self.state = State.RESET  # a new environment is a reset one that never ran init
         self.incarnation = 0
         self.is_frozen = False
@@ -250,7 +269,9 @@ class Environment:
         self._answer: tuple[Invocation, object, Status, str | None] | None = None  # posted, not yet reported
         self.template = False  # a SnapStart version's template: takes the snapshot, is never placed
         # extensions of the current incarnation (all empty without them: the plain path never looks further)
-        self._guarded = False  # extensions launched or registered: events are refined (``_refine``)
+        # extensions launched or registered, or a Managed Instances worker: events are refined (``_refine``)
+        self._guarded = spec.per_environment > 0
+        self._overrun_since = 0.0  # OVERRUN: when the invocation timed out
         self._parked: dict[str, bool] = {}  # extension identifier -> waits on event/next
         self._invoke_subscribers: list[str] = []
         self._shutdown_subscribers: list[str] = []
@@ -304,9 +325,15 @@ class Environment:
             return self._on_assigned(cast(InvocationAssigned, event))
         if kind is ResponsePosted:
             posted = cast(ResponsePosted, event)
+            if before is State.OVERRUN:  # the caller had its timeout: the late answer is dropped
+                self._note_memory(posted.max_memory_mb)
+                return []
             return self._on_answer(posted.body, Status.SUCCESS, None, posted.max_memory_mb)
         if kind is ErrorPosted:
             error = cast(ErrorPosted, event)
+            if before is State.OVERRUN:
+                self._note_memory(error.max_memory_mb)
+                return []
             return self._on_answer(error.body, Status.ERROR, error.error_type, error.max_memory_mb)
         if kind is StartRequested:
             return self._on_start(cast(StartRequested, event))
@@ -390,6 +417,10 @@ class Environment:
             posted_restore = cast(RestoreErrorPosted, event)
             self._restore_error = (posted_restore.error_type, posted_restore.body)
             return []
+        if kind is DeadlineOverrun:
+            overrun = cast(DeadlineOverrun, event)
+            self._note_memory(overrun.max_memory_mb)
+            return self._on_overrun(at, before)
         raise TypeError(f"no handler for {kind.__name__}")  # TRANSITIONS has a row the handlers lack
 
     def row(self, event: Event) -> type[Event]:
@@ -412,6 +443,9 @@ class Environment:
         elif kind is ShutdownRequested:
             if self._parked and state in _DRAINABLE:
                 return ShutdownWithExtensions
+        elif kind is DeadlineExceeded:
+            if self.spec.per_environment and (state is State.INVOKING or state is State.FINISHING):
+                return DeadlineOverrun  # Managed Instances: the invocation fails, the code keeps running
         elif state is State.DRAINING and (kind is ProcessExited or kind is ExtensionExited):
             runtime = self._runtime_alive and kind is not ProcessExited
             externals = self._externals_alive
@@ -443,7 +477,10 @@ class Environment:
 
     def accepts(self, request_id: str) -> bool:
         """May the runtime post a result for ``request_id`` now? (checked before any event)."""
-        return self.state is State.INVOKING and self.current is not None and self.current.request_id == request_id
+        state = self.state
+        if state is State.OVERRUN:  # the timed-out invocation's late answer (dropped)
+            return self.last_request == request_id
+        return state is State.INVOKING and self.current is not None and self.current.request_id == request_id
 
     def open_span(self, now: float) -> PhaseSpan | None:
         """The phase in progress, ending ``now`` (for live charts)."""
@@ -462,6 +499,8 @@ class Environment:
             return self._span("post_runtime", self._runtime_done_at, now, self.last_request)
         if state is State.SNAPSHOTTING:
             return self._span("snapshot", self._snapshot_started, now)
+        if state is State.OVERRUN:
+            return self._span("overrun", self._overrun_since, now, self.last_request)
         if state is State.IDLE and self._rest_since is not None:
             return self._span("frozen" if self.is_frozen else "idle", self._rest_since, now)
         return None
@@ -485,7 +524,8 @@ class Environment:
         if spec.extensions:
             out.append(LaunchExtensions(self.id, self.incarnation))
         else:
-            out.append(SpawnRuntime(self.id, self.incarnation, self.init_type, event.phase))
+            group = self.group if spec.per_environment else ""  # "": the environment is its own group (classic)
+            out.append(SpawnRuntime(self.id, self.incarnation, self.init_type, event.phase, group, self.worker))
         # a suppressed init (inside an invoke, after a reset) is bounded by the function timeout
         self._deadline_at = at + (spec.timeout_s if event.phase == "invoke" else spec.init_timeout_s)
         out.append(ArmDeadline(self.id, self.incarnation, self._deadline_at))
@@ -498,6 +538,8 @@ class Environment:
             return [DisarmDeadline(self.id), RecordSpan(self.id, self._span("init", self._runtime_started, at))]
         if before is State.RESTORING:
             return self._restored(at, at)
+        if before is State.OVERRUN:  # the timed-out code is done: the worker is free again
+            return [self._overrun_span(at)]
         # the invoke phase ends when the runtime asks for more: report it and answer the caller now
         out: list[Effect] = [DisarmDeadline(self.id), self._invoke_span(at)]
         out += self._finish_answer(at, reset=False)
@@ -529,7 +571,7 @@ class Environment:
         self._runtime_alive = True
         self._extension_error = None
         self._post_from = None
-        self._guarded = bool(self.spec.extensions)
+        self._guarded = bool(self.spec.extensions) or self.spec.per_environment > 0
         self._awaiting_registration = False
 
     def _on_registered(self, event: ExtensionRegistered) -> list[Effect]:
@@ -734,7 +776,7 @@ class Environment:
                 request_id=inv.request_id,
                 function=spec.function,
                 version=spec.version,
-                environment_id=self.id,
+                environment_id=self.group,
                 cold=cold is not None,
                 init_duration_ms=init_ms,
                 init_suppressed=suppressed,
@@ -749,6 +791,8 @@ class Environment:
                 submitted=inv.submitted,
                 reset=reset,
                 extension_overhead_ms=overhead,
+                tenant_id=inv.tenant_id,
+                worker=self.worker,
             )
             self.invocations += 1
             self.last_used = at
@@ -774,7 +818,7 @@ class Environment:
             request_id=inv.request_id,
             function=spec.function,
             version=spec.version,
-            environment_id=self.id,
+            environment_id=self.group,
             cold=True,
             init_duration_ms=None,
             init_suppressed=False,
@@ -791,6 +835,8 @@ class Environment:
             restore_duration_ms=restore_ms,
             billed_restore_duration_ms=outcomes.billed_restore_duration_ms(restore_ms),
             extension_overhead_ms=overhead,
+            tenant_id=inv.tenant_id,
+            worker=self.worker,
         )
 
     # -- the process ends: a timeout, an exit, a shutdown ------------------------------------
@@ -832,6 +878,8 @@ class Environment:
             out += self._restore_failed(at, status, error_type)
         elif before is State.SNAPSHOTTING:
             out.append(RecordSpan(self.id, self._span("snapshot", self._snapshot_started, at)))
+        elif before is State.OVERRUN:
+            out.append(self._overrun_span(at))
         self.current = None
         out += [DisarmDeadline(self.id), Kill(self.id, self.incarnation)]
         return out
@@ -871,6 +919,8 @@ class Environment:
             self._restore_started = None
         elif before is State.SNAPSHOTTING:
             out.append(RecordSpan(self.id, self._span("snapshot", self._snapshot_started, at)))
+        elif before is State.OVERRUN:
+            out.append(self._overrun_span(at))
         inv = self.reserved
         if inv is not None:
             self._duration_from = self._init_started if self._restore_ms is None else at
@@ -897,14 +947,34 @@ class Environment:
     def _span(self, phase: Phase, start: float, end: float, request_id: str | None = None) -> PhaseSpan:
         spec = self.spec
         return PhaseSpan(
-            environment_id=self.id,
+            environment_id=self.group,
             function=spec.function,
             version=spec.version,
             phase=phase,
             start=start,
             end=end,
             request_id=request_id,
+            worker=self.worker,
         )
+
+    def _overrun_span(self, at: float) -> RecordSpan:
+        return RecordSpan(self.id, self._span("overrun", self._overrun_since, at, self.last_request))
+
+    def _on_overrun(self, at: float, before: State) -> list[Effect]:
+        """A Managed Instances timeout: the invocation fails now (``Sandbox.Timedout``, recorded once); no signal is
+        sent, the worker's code keeps running until it asks for more (OVERRUN)."""
+        out: list[Effect] = [DisarmDeadline(self.id), self._invoke_span(at)]
+        self._overrun_since = at
+        if before is State.FINISHING:  # answered, but still running when the time was up: the caller has the answer
+            out += self._finish_answer(at, reset=False)
+        else:
+            inv = self.current
+            assert inv is not None
+            self.current = None
+            body = self._failure_body(inv, Status.TIMEOUT, None, None)
+            out += self._complete(inv, at, body, Status.TIMEOUT, None, reset=False)
+        out.append(Overrun(self.id, self.last_request or ""))
+        return out
 
     def _invoke_span(self, at: float) -> RecordSpan:
         return RecordSpan(self.id, self._span("invoke", self._invoke_started, at, self.last_request))

@@ -34,6 +34,7 @@ class Placement(enum.Enum):
     RESTART = "restart"
     COLD = "cold"
     THROTTLE = "throttle"
+    JOIN = "join"  # Managed Instances: wait for a worker of an environment that is starting (core/groups.py)
 
 
 def choose(

@@ -43,6 +43,8 @@ class PoolStatistics:
     reset: int
     provisioned: int
     invocations: int
+    workers: int = 0  # Managed Instances: the groups' worker processes (classic: 0)
+    busy_workers: int = 0  # ...and those serving an invocation (or still running one that timed out)
 
 
 class Pool:
@@ -78,10 +80,18 @@ class Pool:
         # SnapStart: "none" | "taking" | "ready" | "failed"; with "ready", new environments are restored
         self.snapshot = "none"
         self.template: Environment | None = None
+        # tenant isolation: the four lists above are per tenant (``_select`` makes one tenant's the current ones)
+        self._tenancy = spec.tenancy
+        self._tenants: dict[str | None, tuple[dict[str, Environment], ...]] = {}
 
     # -- invocations ----------------------------------------------------------------------------
-    def decide(self, over_limit: str | None, can_scale: bool) -> tuple[Placement, str | None]:
-        """Where the next invocation would go (see ``placement``), without placing it."""
+    def decide(
+        self, over_limit: str | None, can_scale: bool, tenant: str | None = None, at: float = 0.0
+    ) -> tuple[Placement, str | None]:
+        """Where the next invocation would go (see ``placement``), without placing it. With tenant isolation only
+        ``tenant``'s environments count; ``at`` is for pools whose scaling depends on the time (``core/groups.py``)."""
+        if self._tenancy:
+            self._select(tenant)
         return choose(
             idle_provisioned=len(self._idle_provisioned),
             reset_provisioned=len(self._reset_provisioned),
@@ -93,6 +103,8 @@ class Pool:
 
     def place(self, decision: Placement, invocation: Invocation, at: float) -> list[Effect]:
         """Start ``invocation`` where ``decide`` said (not THROTTLE)."""
+        if self._tenancy:
+            self._select(invocation.tenant_id)
         if self.in_flight == 0 and self._last_end is not None:
             self.keep_alive.observe_idle(at - self._last_end)
         self.in_flight += 1
@@ -110,6 +122,7 @@ class Pool:
             _, environment = self._reset.popitem()
         elif decision is Placement.COLD:
             environment = self._create(provisioned=False)
+            environment.tenant = invocation.tenant_id
         else:
             raise ValueError(f"cannot place an invocation on decision {decision}")
         environment.reserved = invocation
@@ -120,7 +133,7 @@ class Pool:
 
     def submit(self, invocation: Invocation, at: float) -> list[Effect]:
         """Place with no limits (tests and simple drivers)."""
-        decision, _ = self.decide(None, True)
+        decision, _ = self.decide(None, True, invocation.tenant_id, at)
         return self.place(decision, invocation, at)
 
     # -- provisioned concurrency ----------------------------------------------------------------
@@ -174,6 +187,8 @@ class Pool:
             return []  # the process we killed has now gone
         if type(event) is ProcessStarted and environment.state is not State.STARTING:
             return []  # it was shut down while starting; its exit follows
+        if self._tenancy:
+            self._select(environment.tenant)
         listed = environment.state is State.IDLE or environment.state is State.RESET  # only those are listed
         out = environment.handle(event)  # raises on an illegal event, before any routing changes
         if listed:
@@ -186,9 +201,18 @@ class Pool:
         for bucket in (self._idle, self._idle_provisioned, self._reset, self._reset_provisioned):
             bucket.pop(key, None)
 
+    def _select(self, tenant: str | None) -> None:
+        """Tenant isolation: make ``tenant``'s idle and reset lists the current ones."""
+        lists = self._tenants.get(tenant)
+        if lists is None:
+            lists = self._tenants[tenant] = ({}, {}, {}, {})
+        self._idle, self._idle_provisioned, self._reset, self._reset_provisioned = lists
+
     def _wake(self, event: WakeupDue) -> list[Effect]:
         at = event.at
         if event.environment_id == self.prewarm_key:  # the pre-warm window of the hybrid policy ended
+            if self._tenancy:
+                return []  # a pre-warmed environment would have no tenant: none could take it
             if self.retiring or self._idle or self.in_flight:
                 return []
             new = self._create(provisioned=False)

@@ -15,7 +15,7 @@ from lambdalab.core._value import Value
 from lambdalab.core.outcomes import Status
 
 Phase = Literal[  # a PhaseSpan's phase
-    "init", "invoke", "frozen", "idle", "shutdown", "restore", "snapshot", "extension_init", "post_runtime"
+    "init", "invoke", "frozen", "idle", "shutdown", "restore", "snapshot", "extension_init", "post_runtime", "overrun"
 ]
 InitPhase = Literal["init", "invoke"]  # where init runs: its own phase, or inside an invoke (after a reset)
 

@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 
 from lambdalab.core.effects import CompleteInvocation, Effect
 from lambdalab.core.events import Event, Invocation
+from lambdalab.core.groups import pool_for
 from lambdalab.core.keepalive import KeepAlivePolicy
 from lambdalab.core.lifecycle import EnvironmentSpec
 from lambdalab.core.limits import CAPACITY_REASON, AccountLimits, ScalingBucket, concurrency_throttle
@@ -102,7 +103,7 @@ class Scheduler:
         if old is not None:
             out += old.retire(at)
             entry.retired.append(old)
-        entry.pools[LATEST] = Pool(spec, self._new_id, keep_alive, self.registry)
+        entry.pools[LATEST] = pool_for(spec, self._new_id, keep_alive, self.registry)
         if provisioned:
             out += entry.pools[LATEST].provision(provisioned, at)
         entry.refresh()
@@ -135,7 +136,7 @@ class Scheduler:
         entry = self.entry(function)
         entry.published += 1
         version = str(entry.published)
-        entry.pools[version] = Pool(spec_for(version), self._new_id, keep_alive, self.registry)
+        entry.pools[version] = pool_for(spec_for(version), self._new_id, keep_alive, self.registry)
         return version
 
     def create_alias(self, function: str, alias: Alias) -> None:
@@ -174,11 +175,15 @@ class Scheduler:
         over = concurrency_throttle(
             self.limits, entry.reserved, entry.usage, self._unreserved_usage(), self._total_reserved()
         )
-        decision, reason = pool.decide(over, entry.bucket.tokens(at) >= 1.0)
-        if self.spawn_slots == 0 and (
+        decision, reason = pool.decide(over, entry.bucket.tokens(at) >= 1.0, invocation.tenant_id, at)
+        slots = self.spawn_slots
+        if slots >= 0 and (
             decision is Placement.COLD or decision is Placement.RESTART or decision is Placement.RESTART_PROVISIONED
         ):
-            decision, reason = Placement.THROTTLE, CAPACITY_REASON
+            # a new Managed Instances environment starts all its workers' processes at once
+            needed = pool.spec.per_environment if decision is Placement.COLD and pool.spec.per_environment else 1
+            if slots < needed:
+                decision, reason = Placement.THROTTLE, CAPACITY_REASON
         if decision is Placement.THROTTLE:
             entry.throttles += 1
             return [], Throttled(reason or "", function, version)

@@ -41,6 +41,7 @@ from lambdalab.core.effects import (
     Kill,
     LaunchExtensions,
     Log,
+    Overrun,
     RecordSpan,
     RestoreRuntime,
     Retire,
@@ -130,6 +131,8 @@ class Timing:
     extension_init: Sampler | None = None  # the external extensions' start and registration
     extension_post: Sampler | None = None  # what the extensions do after the runtime's answer, per invoke
     extensions: int = 0  # external extensions per environment
+    overrun: bool = False  # Managed Instances: a timed-out invoke keeps running to its drawn end
+    tenants: int = 0  # tenant isolation: each request's tenant drawn from this many
 
 
 class Driver:
@@ -216,6 +219,8 @@ class Driver:
                 self._feed,
                 SnapshotTaken(snap.environment_id, snap.incarnation, self.kernel.now),
             )
+        elif kind is Overrun:
+            pass  # the timed-out invoke runs on to its drawn end (``_deliver`` scheduled it): nothing to stop
         elif kind is SignalRuntime:
             signal = cast(SignalRuntime, effect)
             self._pending.pop(signal.environment_id, None)  # a handler of SIGTERM exits at once
@@ -233,7 +238,9 @@ class Driver:
     def submit(self, request_id: str) -> bool:
         """A synchronous request arrives now: placed (True) or throttled (False)."""
         now = self.kernel.now
-        invocation = Invocation(request_id, now)
+        tenants = self.timing.tenants
+        tenant = f"tenant-{self.timing.rng.randrange(tenants)}" if tenants else None
+        invocation = Invocation(request_id, now, tenant_id=tenant)
         core = self._core
         effects, throttled = (
             core.submit(self.function, LATEST, invocation, now)
@@ -252,7 +259,7 @@ class Driver:
         kernel, env, incarnation = self.kernel, effect.environment_id, effect.incarnation
         self._incarnation[env] = incarnation
         if incarnation == 1:
-            self.tally.created(env, effect.init_type != "on-demand")
+            self.tally.created(env, effect.init_type != "on-demand", effect.group)
         kernel.schedule(kernel.now, PROCESS, self._started, (env, incarnation))
         self._run_init(env, incarnation)
 
@@ -262,7 +269,7 @@ class Driver:
         now = kernel.now
         timing = self.timing
         init_s = timing.init()
-        if timing.cold is not None:  # the cold request's whole length is drawn; init takes its share
+        if timing.cold is not None and not timing.overrun:  # a cold request's length is drawn; init takes its share
             whole = timing.cold()
             init_s = min(init_s, whole)
             self._first[env] = whole - init_s
@@ -287,7 +294,7 @@ class Driver:
         if service is None:
             service = timing.warm()
         end = self.kernel.now + service
-        if end > effect.deadline_at:
+        if end > effect.deadline_at and not timing.overrun:
             return  # the deadline fires first (ArmDeadline, next, puts it on the heap)
         failed = timing.error_probability > 0.0 and timing.rng.random() < timing.error_probability
         step = _Step(end, env, self._incarnation[env], effect.invocation.request_id, failed)

@@ -28,6 +28,14 @@ PRICES: Final = {
     "provisioned_duration_gb_s": 0.0000097222,  # duration of invokes served by provisioned environments
 }
 PRICE_LABEL: Final = "estimated at us-east-1 x86_64 list prices, no free tier (see aws.amazon.com/lambda/pricing)"
+# Lambda Managed Instances bills the instances, not durations: EC2's on-demand price, Lambda's 15% management fee on
+# it, and $0.20 per million requests. An estimate: a vCPU-hour of a c7i instance (us-east-1, 2 GiB per vCPU, Lambda's
+# default ratio), one vCPU per 2 GiB of the function's memory (at least one), for the time each environment lives.
+MANAGED_INSTANCES_PRICES: Final = {
+    "vcpu_hour": 0.08925 / 2,
+    "management_fee": 0.15,
+    "mib_per_vcpu": 2048.0,
+}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -59,13 +67,19 @@ class SimulationSummary:
     cost_breakdown_usd: Mapping[str, float]
     destinations: Mapping[str, int]
     restores: int = 0  # cold starts that were SnapStart restores (counted in cold_starts too)
+    workers_created: int = 0  # Managed Instances: worker processes started (environments count the groups)
 
     def as_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
 
-def summarize(tally: Tally, horizon: float, provisioned: int, snap_start: bool = False) -> SimulationSummary:
+def summarize(
+    tally: Tally, horizon: float, provisioned: int, snap_start: bool = False, per_environment: int | None = None
+) -> SimulationSummary:
     """The summary of a closed tally (see ``Tally.close``).
+
+    Managed Instances (``per_environment``): the bill is the environments' instance time (``MANAGED_INSTANCES_PRICES``)
+    with the management fee, and the requests; there is no duration charge.
 
     With SnapStart, Billed Restore Duration is billed as duration, and two lines are added: the snapshot's
     cache for the whole horizon and a charge per restore (``core.outcomes.snapstart_cost``).
@@ -78,6 +92,15 @@ def summarize(tally: Tally, horizon: float, provisioned: int, snap_start: bool =
         "provisioned_allocated": provisioned * horizon * gb * PRICES["provisioned_gb_s"],
         "provisioned_duration": tally.billed_provisioned_ms / 1000.0 * gb * PRICES["provisioned_duration_gb_s"],
     }
+    if per_environment is not None:
+        lmi = MANAGED_INSTANCES_PRICES
+        vcpus = max(1.0, math.floor(tally.memory_mb / lmi["mib_per_vcpu"]))
+        instances = tally.env_s * vcpus * lmi["vcpu_hour"] / 3600.0
+        costs = {
+            "requests": tally.invoked * PRICES["per_request"],
+            "instances": instances,
+            "management_fee": instances * lmi["management_fee"],
+        }
     if snap_start:
         costs["snapstart_cache"] = snapstart_cost(tally.memory_mb, horizon, 0)
         costs["snapstart_restore"] = snapstart_cost(tally.memory_mb, 0.0, tally.restores)
@@ -104,6 +127,7 @@ def summarize(tally: Tally, horizon: float, provisioned: int, snap_start: bool =
         cost_breakdown_usd=costs,
         destinations=dict(tally.destinations),
         restores=tally.restores,
+        workers_created=tally.workers_created,
     )
 
 

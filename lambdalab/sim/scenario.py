@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import math
 
-from lambdalab.config import MEMORY_MB_RANGE
+from lambdalab.config import MEMORY_MB_RANGE, PER_ENVIRONMENT_RANGE
 from lambdalab.core.placement import WARM_CHOICES
 from lambdalab.errors import ConfigError
 from lambdalab.sim.latency import LatencyModel
@@ -51,6 +51,11 @@ class Scenario:
     extensions: int = 0  # external extensions per environment
     extension_init: LatencyModel | None = None  # their start and registration, part of Init
     extension_post: LatencyModel | None = None  # their work after each invoke's answer, inside Duration
+    # Lambda Managed Instances: this many workers per environment (None: the classic model), at most
+    # max_environments environments
+    max_concurrency_per_environment: int | None = None
+    max_environments: int | None = None
+    tenants: int = 0  # tenant isolation with this many tenants, each request's drawn at random (0: none)
 
     def __post_init__(self) -> None:
         _check(_seconds(self.keep_alive_s), "keep_alive_s", self.keep_alive_s, "seconds >= 0")
@@ -113,6 +118,28 @@ class Scenario:
         )
         _check(_whole(self.max_records, 0), "max_records", self.max_records, "a whole number >= 0")
         _check(_whole(self.extensions, 0) and self.extensions <= 10, "extensions", self.extensions, "0 to 10")
+        per = self.max_concurrency_per_environment
+        _check(
+            per is None or (_whole(per, 1) and per <= PER_ENVIRONMENT_RANGE[1]),
+            "max_concurrency_per_environment",
+            per,
+            f"None or a whole number from 1 to {PER_ENVIRONMENT_RANGE[1]}",
+        )
+        most = self.max_environments
+        _check(
+            most is None or (_whole(most, 0) and per is not None),
+            "max_environments",
+            most,
+            "None, or a whole number >= 0 with max_concurrency_per_environment (Managed Instances)",
+        )
+        _check(_whole(self.tenants, 0), "tenants", self.tenants, "a whole number of tenants >= 0")
+        if per is not None:
+            _check(
+                not self.snap_start and not self.provisioned,
+                "max_concurrency_per_environment",
+                per,
+                "None with snap_start or provisioned (Managed Instances has neither)",
+            )
         _check(
             not (self.snap_start and self.provisioned),
             "snap_start",

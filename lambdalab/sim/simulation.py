@@ -62,6 +62,13 @@ class Simulation:
     extensions, extension_init, extension_post
         External extensions per environment (0-10): their start and registration (``extension_init``,
         part of Init) and their work after each invoke's answer (``extension_post``, billed inside Duration).
+    max_concurrency_per_environment, max_environments
+        Lambda Managed Instances (``core/groups.py``): each environment runs this many workers, one request each at
+        a time; requests fill the busiest environment first, new environments start within the scaling rule and
+        ``max_environments``, nothing is frozen, a timeout leaves its worker running. The bill is the instances'
+        (``summary.cost_breakdown_usd``: vCPU time at an on-demand price, the 15% management fee, requests).
+    tenants
+        Tenant isolation with this many tenants (each request's drawn at random): environments never serve two.
     seed
         Fixes every draw; ``None`` draws one now (see ``.seed``).
 
@@ -104,6 +111,9 @@ class Simulation:
         extensions: int = 0,
         extension_init: LatencyModel | float | None = None,
         extension_post: LatencyModel | float | None = None,
+        max_concurrency_per_environment: int | None = None,
+        max_environments: int | None = None,
+        tenants: int = 0,
         seed: int | None = None,
         scheduler_factory: SchedulerFactory | None = None,
     ) -> None:
@@ -135,6 +145,9 @@ class Simulation:
             extensions=extensions,
             extension_init=None if extension_init is None else as_model("extension_init", extension_init),
             extension_post=None if extension_post is None else as_model("extension_post", extension_post),
+            max_concurrency_per_environment=max_concurrency_per_environment,
+            max_environments=max_environments,
+            tenants=tenants,
         )
         self.seed = random.SystemRandom().randrange(2**63) if seed is None else int(seed)
         self.scheduler_factory: SchedulerFactory = scheduler_factory or Scheduler
@@ -194,7 +207,9 @@ class Simulation:
         tally, scenario = run.tally, self.scenario
         pools = run.scheduler.entry(scenario.function).all_pools()
         tally.close(horizon, [env for pool in pools for env in pool.environments.values()])
-        summary = summarize(tally, horizon, scenario.provisioned, scenario.snap_start)
+        summary = summarize(
+            tally, horizon, scenario.provisioned, scenario.snap_start, scenario.max_concurrency_per_environment
+        )
         return SimulationResult(
             summary, tally, seed=self.seed, wall_s=time.perf_counter() - started, steps=run.kernel.steps
         )
@@ -229,6 +244,8 @@ class _Run:
             extension_init=None if scenario.extension_init is None else scenario.extension_init.sampler(rng),
             extension_post=None if scenario.extension_post is None else scenario.extension_post.sampler(rng),
             extensions=scenario.extensions,
+            overrun=scenario.max_concurrency_per_environment is not None,
+            tenants=scenario.tenants,
         )
         self.asynchronous = scenario.invocation_type == "Event"
         queue = EventQueue(1.0) if self.asynchronous else None
@@ -253,11 +270,14 @@ class _Run:
             "python",
             scenario.memory_mb,
             scenario.timeout_s,
-            True,
+            scenario.max_concurrency_per_environment is None,  # Managed Instances never freezes
             scenario.init_timeout_s,
             logs=False,
             warm_choice=scenario.warm_choice,
             extensions=scenario.extensions,
+            per_environment=scenario.max_concurrency_per_environment or 0,
+            max_environments=scenario.max_environments,
+            tenancy=scenario.tenants > 0,
         )
         perform(scheduler.deploy(spec, self._keep_alive(scenario), 0.0))
         if scenario.snap_start:

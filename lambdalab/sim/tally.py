@@ -43,6 +43,10 @@ class Tally:
         self.destinations: collections.Counter[str] = collections.Counter()
         self.destination_records: list[dict[str, Any]] = []
         self.records_dropped = self.spans_dropped = 0
+        # Managed Instances: environments are groups of workers; a group lives while one of its workers does
+        self.workers_created = 0
+        self._group_of: dict[str, str] = {}  # worker -> its group
+        self._group_live: dict[str, int] = {}  # group -> its live workers
 
     # -- requests ---------------------------------------------------------------------------------
     def arrived(self) -> None:
@@ -96,7 +100,14 @@ class Tally:
             self.records_dropped += 1
 
     # -- environments -----------------------------------------------------------------------------
-    def created(self, environment_id: str, provisioned: bool) -> None:
+    def created(self, environment_id: str, provisioned: bool, group: str = "") -> None:
+        if group:  # a Managed Instances worker: its group is the environment
+            self.workers_created += 1
+            self._group_of[environment_id] = group
+            live = self._group_live.get(group, 0)
+            self._group_live[group] = live + 1
+            if live:
+                return
         self.created_total += 1
         self.live += 1
         self.peak = max(self.peak, self.live)
@@ -105,6 +116,14 @@ class Tally:
             self.provisioned.add(environment_id)
 
     def retired(self, environment_id: str) -> None:
+        if self._group_of:
+            group = self._group_of.pop(environment_id, None)
+            if group is not None:
+                live = self._group_live[group] - 1
+                if live:
+                    self._group_live[group] = live
+                    return
+                del self._group_live[group]
         self.live -= 1
         self.env_s += self.kernel.now
         self.provisioned.discard(environment_id)

@@ -228,8 +228,29 @@ def _extension_environment_in(state: State) -> Environment:
     return e
 
 
+LMI_SPEC = dataclasses.replace(SPEC, per_environment=2, freeze=False)
+
+
+def _overrun_environment() -> Environment:
+    """A Managed Instances worker whose invocation timed out: OVERRUN, its code still running."""
+    e = Environment("e" * 32, LMI_SPEC)
+    for event in (
+        StartRequested(e.id, 0, 0.0, "init"),
+        ProcessStarted(e.id, 1, 0.1),
+        NextRequested(e.id, 1, 0.2),
+        InvocationAssigned(e.id, 1, 0.3, Invocation("r1", 0.3)),
+        DeadlineExceeded(e.id, 1, 3.3),
+    ):
+        e.handle(event)
+    return e
+
+
 def environment_in(state: State) -> Environment:
     """An environment brought to ``state`` through legal events only."""
+    if state is State.OVERRUN:
+        e = _overrun_environment()
+        assert e.state is state
+        return e
     if state in NEW_STATES:
         e = _extension_environment_in(state)
         assert e.state is state
@@ -317,7 +338,8 @@ def test_lifecycle_error_message_names_state_event_and_legal_states() -> None:
         e.handle(NextRequested(e.id, 1, 1.0))
 
     assert str(caught.value) == (
-        f"environment {e.id}: NextRequested is not legal in state idle (legal in: initializing, finishing, restoring)"
+        f"environment {e.id}: NextRequested is not legal in state idle (legal in: initializing, finishing, restoring, "
+        "overrun)"
     )
 
 
@@ -381,8 +403,9 @@ def test_every_span_the_lifecycle_records_is_a_phase() -> None:
         d.exited(eid, 6.1, -9)
         phases |= {e.span.phase for e in d.effects if isinstance(e, RecordSpan)}
 
-    # the phases of extensions and SnapStart: tests/core/test_lifecycle_extensions.py
-    assert phases == set(typing.get_args(Phase)) - {"restore", "snapshot", "extension_init", "post_runtime"}
+    # the phases of extensions and SnapStart: tests/core/test_lifecycle_extensions.py; Managed Instances' overrun:
+    # tests/core/test_groups.py
+    assert phases == set(typing.get_args(Phase)) - {"restore", "snapshot", "extension_init", "post_runtime", "overrun"}
 
 
 def test_without_logs_a_completion_is_the_only_effect_of_the_answer() -> None:
