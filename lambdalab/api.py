@@ -542,7 +542,10 @@ class Lab:
         trace_header: str | None = None,
     ) -> str:
         """Accept an asynchronous (``Event``) invocation of ``payload`` (JSON bytes); returns its request id.
-        ``tenant_id`` and ``trace_header`` as for ``start_invoke`` (a recursive loop's event goes to on-failure)."""
+        ``tenant_id`` and ``trace_header`` as for ``start_invoke`` (a recursive loop's event goes to on-failure).
+        A durable function's execution starts instead: its ARN is the answer."""
+        if name in self._functions and self._functions[name].config.durable:
+            return cast(str, front_ends.get("durable")(self).start(name, payload, qualifier))
         return self._engine.call(
             lambda plane: plane.enqueue(name, payload, qualifier, tenant_id=tenant_id, trace_header=trace_header)
         )

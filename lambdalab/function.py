@@ -305,8 +305,6 @@ class Function:
         """
         payload = encode_event(event)
         tenant_id = check_tenant_id(tenant_id)
-        if invocation_type == "Event" and self.config.durable:  # the execution starts; its ARN is the answer's id
-            return AsyncInvocation(front_ends.get("durable")(self._lab).start(self.name, payload, qualifier))
         if invocation_type == "Event":
             return AsyncInvocation(self._lab.enqueue(self.name, payload, qualifier, tenant_id=tenant_id))
         if invocation_type == "DryRun":

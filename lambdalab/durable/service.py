@@ -19,6 +19,7 @@ import asyncio
 import concurrent.futures
 import dataclasses
 import json
+import logging
 import re
 import threading
 import time
@@ -45,13 +46,51 @@ from lambdalab.results import EngineResult, InvocationResult
 
 if TYPE_CHECKING:
     import pandas as pd
+    from aws_durable_execution_sdk_python_testing.execution import Execution
 
     from lambdalab.api import Lab
 
 T = TypeVar("T")
+# the runner reports what it does (a replay that failed, an execution that timed out) through logging: lambdalab's
+# tables and records say it, so nothing is printed unless the caller configures these loggers
+logging.getLogger("aws_durable_execution_sdk_python_testing").addHandler(logging.NullHandler())
 SYNC_LIMIT_S = 900.0  # a synchronous invoke of a durable function waits at most 15 minutes (real time here)
 SLACK_S = 30.0
 _NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}\Z")  # DurableExecutionName
+
+
+class WatchedStore(InMemoryExecutionStore):
+    """The runner's in-memory store, telling waiters when an execution it saves has ended (every end is saved)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._ends: dict[str, threading.Event] = {}
+        self._ends_lock = threading.Lock()
+
+    def ended(self, arn: str) -> threading.Event:
+        """Set once execution ``arn`` has ended (any number of waiters, at any time)."""
+        with self._ends_lock:
+            event = self._ends.setdefault(arn, threading.Event())
+        try:
+            if self.load(arn).is_complete:
+                event.set()
+        except Exception:  # noqa: BLE001 - not saved yet: it has not ended
+            pass
+        return event
+
+    def save(self, execution: Execution) -> None:
+        super().save(execution)
+        self._note(execution)
+
+    def update(self, execution: Execution) -> None:
+        super().update(execution)
+        self._note(execution)
+
+    def _note(self, execution: Execution) -> None:
+        if execution.is_complete:
+            with self._ends_lock:
+                event = self._ends.setdefault(execution.durable_execution_arn, threading.Event())
+            event.set()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -71,7 +110,7 @@ class DurableService:
     def __init__(self, lab: Lab) -> None:
         self.lab = lab
         self.clock = ScaledClock(lab.time_scale)
-        self.store = InMemoryExecutionStore()
+        self.store = WatchedStore()
         self.scheduler = Scheduler()
         self.registry = ExecutionRegistry(self.store, self.scheduler)
         processor = CheckpointProcessor(self.store, self.scheduler, clock=self.clock)
@@ -88,6 +127,8 @@ class DurableService:
             child_dispatcher=UnconfiguredChildDispatcher(),
             region=lab.settings.region,
         )
+        # a failed replay (an error, a timeout, a crash) is invoked again after the runner's back-off: on our clock
+        self.executor.RETRY_BACKOFF_SECONDS = round(Executor.RETRY_BACKOFF_SECONDS / self.clock.scale)
         processor.add_execution_observer(self.executor)
         processor.set_chained_invoke_preflight(self.executor.preflight_chained_invoke)
         self.scheduler.start()  # type: ignore[no-untyped-call]
@@ -160,7 +201,7 @@ class DurableService:
         """Wait for execution ``arn`` to end (at most ``timeout_s`` real seconds) and answer as a synchronous invoke
         does: the workflow's result as the payload, or its error as a function error; the record is the last
         replay's. ``TimeoutError`` if it has not ended by then."""
-        if not self.executor.wait_until_complete(arn, timeout_s):
+        if not self.store.ended(arn).wait(timeout_s):
             raise TimeoutError(f"the durable execution {arn} did not end within {timeout_s:g} s (it goes on running)")
         details = self.executor.get_execution_details(arn)
         last = self.invoker.last_result(arn)

@@ -48,6 +48,7 @@ _VERSION = b" HTTP/1.1"
 LOG_TAIL_BYTES = 4096
 CLIENT_CONTEXT_BYTES = 3583
 _SLACK_S = 30.0
+DURABLE_ARN = "X-Amz-Durable-Execution-Arn"  # an Event invoke of a durable function answers with it
 
 
 class Call:
@@ -83,7 +84,7 @@ def answer_limit(lab: Any, name: str) -> float | None:
     for a debug function, whose invoke a debugger may hold for as long as it is attached (the engine ends it
     itself, a whole timeout after the debugger leaves: lambdalab/engine/debug.py)."""
     config = lab.function(name).config
-    if config.debug is not False:
+    if config.debug is not False or config.durable:  # a durable execution: its service answers within 15 minutes
         return None
     return float(config.timeout_s + lab.settings.init_timeout_s + _SLACK_S)
 
@@ -144,12 +145,20 @@ def start(endpoint: Endpoint, call: Call, payload: bytes) -> Reply | Pending:
             request_id = lab.enqueue(name, payload, qualifier, tenant_id=tenant, trace_header=trace)
         except LambdaLabError as exc:
             raise wire.from_lab(exc) from None
+        if lab.function(name).config.durable:  # the execution started: its ARN is the answer (as Lambda's header)
+            return Reply(202, b"", {"x-amzn-RequestId": wire.new_request_id(), DURABLE_ARN: request_id})
         return Reply(202, b"", {"x-amzn-RequestId": request_id})
     client_context = _client_context(call.headers.get("X-Amz-Client-Context"))
     try:
         limit = answer_limit(lab, name)  # nothing started yet
         future = lab.start_invoke(
-            name, payload, qualifier=qualifier, client_context=client_context, tenant_id=tenant, trace_header=trace
+            name,
+            payload,
+            qualifier=qualifier,
+            client_context=client_context,
+            tenant_id=tenant,
+            trace_header=trace,
+            durable_execution_name=call.headers.get("X-Amz-Durable-Execution-Name"),
         )
     except LambdaLabError as exc:
         raise wire.from_lab(exc) from None

@@ -159,15 +159,22 @@ def test_invoke_through_the_endpoint_returns_the_workflow_and_the_apis_read_it(d
         aws_access_key_id="x",
         aws_secret_access_key="x",
     )
-    answer = lam.invoke(FunctionName=fn.name, Payload=json.dumps(ORDER).encode())
+    answer = lam.invoke(FunctionName=fn.name, Payload=json.dumps(ORDER).encode(), DurableExecutionName="order-o-1")
     assert "FunctionError" not in answer
     assert json.loads(answer["Payload"].read()) == expected
+    again = lam.invoke(FunctionName=fn.name, Payload=json.dumps(ORDER).encode(), DurableExecutionName="order-o-1")
+    assert json.loads(again["Payload"].read()) == expected  # the same name is the same execution: not run again
+    queued = lam.invoke(FunctionName=fn.name, Payload=json.dumps(ORDER).encode(), InvocationType="Event")
+    assert queued["StatusCode"] == 202 and queued["DurableExecutionArn"]
+    assert fn.durable_history(queued["DurableExecutionArn"]).attrs["execution_arn"] == queued["DurableExecutionArn"]
     listed = lam.list_durable_executions_by_function(FunctionName=fn.name)["DurableExecutions"]
     table = durable_lab.durable_executions()
     mine = table[table["function"] == fn.name]
     assert {e["DurableExecutionArn"] for e in listed} == set(mine["execution_arn"])
-    assert set(mine["status"]) == {"SUCCEEDED"} and (mine["replays"] >= 1).all()
-    arn = mine["execution_arn"].iloc[-1]
+    assert list(mine["name"]).count("order-o-1") == 1
+    named = mine[mine["name"] == "order-o-1"]
+    assert named["replays"].tolist() == [1]  # invoked once: the second Invoke joined it
+    arn = named["execution_arn"].iloc[0]
     got = lam.get_durable_execution(DurableExecutionArn=arn)
     assert got["Status"] == "SUCCEEDED" and json.loads(got["Result"]) == expected
     events = lam.get_durable_execution_history(DurableExecutionArn=arn)["Events"]
@@ -186,3 +193,42 @@ def test_replays_chart_shows_each_replay_and_what_it_skipped(durable_lab: lambda
     assert list(zip(skipped.y, skipped.x, strict=True)) == [("replay 2", "validate"), ("replay 2", "cool-off")]
     bars = [t for t in fig.data if t.type == "bar"]
     assert sum(len(t.y) for t in bars) == 2
+
+
+def test_a_failing_workflow_answers_with_the_local_runners_error(durable_lab: lambdalab.Lab) -> None:
+    with DurableFunctionTestRunner(handler=workflows.out_of_stock, poll_interval=0.05) as runner:
+        arn = runner.run_async(input=json.dumps(ORDER), execution_timeout=60)
+        outcome = runner.wait_for_result(arn, timeout=60)
+    assert outcome.status.value == "FAILED" and outcome.error is not None
+    fn = deploy(durable_lab, "out_of_stock")
+    result = fn.invoke(ORDER)
+    assert result.function_error == "Unhandled"
+    assert result.error["errorType"] == outcome.error.type
+    assert result.error["errorMessage"] == outcome.error.message == "out of stock for o-1"
+    replays = replays_recorded(durable_lab, fn)
+    assert list(replays["outcome"]) == ["PENDING", "FAILED"]  # the wait, then the step that fails the workflow
+    table = durable_lab.durable_executions()
+    assert table[table["function"] == fn.name]["status"].tolist() == ["FAILED"]
+
+
+def test_the_execution_timeout_runs_on_the_durable_clock(durable_lab: lambdalab.Lab) -> None:
+    """DurableConfig.ExecutionTimeout of 30 s against a 100 s wait: TIMED_OUT after 3 s at time_scale=10."""
+    fn = durable_lab.create_function(
+        "wait-too-long",
+        path=WORKFLOWS,
+        handler="order_workflows.wait",
+        requirements=SDK,
+        durable=True,
+        durable_execution_timeout_s=30,
+    )
+    began = time.monotonic()
+    started = fn.invoke({**ORDER, "wait_s": 100}, invocation_type="Event")
+    assert started.status_code == 202
+    result = fn.invoke({**ORDER, "wait_s": 100})  # a second execution, waited for
+    took = time.monotonic() - began
+    assert result.error is not None and "timed out" in result.error["errorMessage"]
+    assert 2.5 <= took < 15
+    table = durable_lab.durable_executions()
+    mine = table[table["function"] == fn.name]
+    assert started.request_id in set(mine["execution_arn"])  # an Event invoke answers with the execution's ARN
+    assert len(fn.durable_history(started.request_id).attrs["replays"]) == 1  # only the first: then it waited

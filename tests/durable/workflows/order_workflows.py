@@ -88,3 +88,20 @@ RETRY = StepConfig(
 def retry(event: dict, context: DurableContext) -> dict:
     """A step that fails twice, retried by the SDK's strategy: each retry is a new invocation after the delay."""
     return {"result": context.step(flaky(event.get("fail_times", 2)), config=RETRY)}
+
+
+NO_RETRY = StepConfig(retry_strategy=create_retry_strategy(RetryStrategyConfig(max_attempts=1)))
+
+
+@durable_step
+def reserve(step_context: StepContext, order_id: str) -> str:
+    raise ValueError(f"out of stock for {order_id}")
+
+
+@durable_execution
+def out_of_stock(event: dict, context: DurableContext) -> dict:
+    """A workflow that fails: its step raises and is not retried, so the execution FAILS with the step's error."""
+    order = context.step(validate(event))
+    context.wait(Duration.from_seconds(10), name="hold")
+    context.step(reserve(order["id"]), config=NO_RETRY)
+    return {"order": order["id"]}
