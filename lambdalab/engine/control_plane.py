@@ -37,6 +37,7 @@ from lambdalab.core.effects import (
     Kill,
     LaunchExtensions,
     Log,
+    Overrun,
     RecordSpan,
     RestoreRuntime,
     Retire,
@@ -192,6 +193,7 @@ class ControlPlane:
             SignalRuntime: self._signal_runtime,
             TakeSnapshot: self.snap.take_snapshot,
             RestoreRuntime: self._restore,
+            Overrun: _overrun,
         }
 
     def now(self) -> float:
@@ -235,6 +237,9 @@ class ControlPlane:
             self.settings.init_timeout_s,
             code=code_sha,
             extensions=len(extension_files(self.paths.get((config.name, code_sha)))),
+            per_environment=config.max_concurrency_per_environment or 0,  # Managed Instances: workers per environment
+            max_environments=config.max_environments,
+            tenancy=config.tenancy is not None,  # tenant isolation: environments are never shared across tenants
         )
 
     def _keep_alive(self, config: FunctionConfig) -> KeepAlivePolicy:
@@ -543,6 +548,11 @@ class ControlPlane:
         self.limits.remove_lab()
         self.spawner.executor.shutdown(wait=False)
         await asyncio.sleep(0)
+
+
+def _overrun(effect: Overrun) -> None:
+    """``Overrun``: a Managed Instances worker's request timed out and failed; its code runs on. Nothing to do: no
+    signal, and the Runtime API takes its late answer (dropped by the core) and its next ``/next``."""
 
 
 def _draining(environment: EngineEnvironment) -> bool:

@@ -257,9 +257,8 @@ class Spawner:
         spec = pool.spec
         config, code_dir = self.versions.get((spec.function, spec.version)) or self.code[(spec.function, spec.code)]
         core = pool.environments.get(environment_id)
-        group_id = getattr(core, "group", environment_id)  # until the core's worker groups land
-        per_environment = getattr(spec, "per_environment", 0)
-        group = self.groups.get(group_id) if per_environment else None
+        group_id = core.group if core is not None else environment_id
+        group = self.groups.get(group_id) if spec.per_environment else None
         if group is not None:  # another worker of a Managed Instances environment: it shares what the first made
             return self._join(group, environment_id, pool, config, code_dir)
         restored = core is not None and core.state is State.RESTORING  # its folder and groups: a restore spare's
@@ -303,7 +302,7 @@ class Spawner:
             for path in environment.cgroups:
                 self.reaper.watch_cgroup(path)
         self.environments[environment_id] = environment
-        if per_environment:  # the first worker of a Managed Instances environment: the others join it
+        if spec.per_environment:  # the first worker of a Managed Instances environment: the others join it
             environment.group = group_id
             self.groups.join(Group(group_id, tmp, address, environment.cgroups, stream), environment_id)
         return environment
