@@ -1,0 +1,116 @@
+"""What the engine shares between the workers of a Managed Instances environment, and what it keeps apart.
+
+One memory cgroup for all the workers (limit ``memory_mb``), one log stream, one /tmp removed with the last worker;
+a worker that crashes takes nobody else's process with it; a whole environment ends at its keep-alive.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import lambdalab
+from lambdalab.engine.limits import CGROUP_ROOT, Limits
+from lambdalab.engine.spare import ENVIRONMENTS
+
+WORKER = """import os, time
+def handler(event, context):
+    if event.get("exit"):
+        os._exit(3)
+    time.sleep(event.get("sleep", 0))
+    return os.getpid()
+"""
+
+
+def _all(futures: list[concurrent.futures.Future[Any]], timeout: float = 60) -> list[Any]:
+    return [f.result(timeout=timeout) for f in futures]
+
+
+def _memory_group(pid: int) -> str | None:
+    for line in Path(f"/proc/{pid}/cgroup").read_text().splitlines():
+        _, controllers, path = line.split(":", 2)
+        if "memory" in controllers.split(","):
+            return path
+    return None
+
+
+cgroups = pytest.mark.skipif(Limits("probe").memory_base is None, reason="needs a writable cgroup v1 memory hierarchy")
+
+
+@cgroups
+@pytest.mark.timeout(60)
+def test_the_workers_share_one_memory_group_limited_to_memory_mb(lab: lambdalab.Lab) -> None:
+    fn = lab.create_function("managed", WORKER, max_concurrency_per_environment=3, memory_mb=256, timeout_s=10)
+    results = _all([fn.submit({"sleep": 0.4}) for _ in range(3)])
+    pids = [r.payload for r in results]
+    assert len(set(pids)) == 3 and len({r.record.environment_id for r in results}) == 1
+    groups = {_memory_group(pid) for pid in pids}
+    assert len(groups) == 1, groups
+    group = CGROUP_ROOT / "memory" / str(groups.pop()).lstrip("/")
+    assert int((group / "memory.limit_in_bytes").read_text()) == 256 * 1024 * 1024
+    members = {int(p) for p in (group / "cgroup.procs").read_text().split()}
+    assert set(pids) <= members
+
+
+@pytest.mark.timeout(60)
+def test_a_crashing_worker_takes_only_itself(lab: lambdalab.Lab) -> None:
+    fn = lab.create_function("managed", WORKER, max_concurrency_per_environment=2, timeout_s=10)
+    first = fn.invoke({})  # the environment is up: two workers
+    slow = fn.submit({"sleep": 1.0})
+    time.sleep(0.2)
+    crashed = fn.invoke({"exit": True})
+    assert crashed.error is not None and crashed.error["errorType"] == "Runtime.ExitError"
+    served = slow.result(timeout=30)
+    assert served.error is None  # its worker was not killed with the other one
+    assert served.record.environment_id == crashed.record.environment_id == first.record.environment_id
+    assert served.record.worker != crashed.record.worker
+    # the crashed worker's process is gone; the environment serves on (the other worker, or a respawned one)
+    again = _all([fn.submit({"sleep": 0.2}) for _ in range(2)])
+    assert all(r.error is None for r in again)
+    assert {r.record.environment_id for r in again} == {first.record.environment_id}
+    assert crashed.record.reset is True
+
+
+@pytest.mark.timeout(60)
+def test_one_log_stream_per_environment(lab: lambdalab.Lab) -> None:
+    fn = lab.create_function("managed", WORKER, max_concurrency_per_environment=2, timeout_s=10)
+    results = _all([fn.submit({"sleep": 0.3}) for _ in range(2)])
+    assert len({r.record.environment_id for r in results}) == 1
+    assert len(lab.log_streams("managed")) == 1
+    lines = [json.loads(line) for line in lab.logs("managed").splitlines() if line.startswith("{")]
+    starts = [line["record"]["requestId"] for line in lines if line.get("type") == "platform.start"]
+    assert sorted(starts) == sorted(r.record.request_id for r in results)  # each invocation once, not per worker
+    inits = [line for line in lines if line.get("type") == "platform.initStart"]
+    assert len(inits) == 2  # each worker ran its own init
+    rows = fn.environments()
+    assert {row.environment_id for row in rows} == {results[0].record.environment_id}
+    assert sorted(row.worker for row in rows) == [0, 1]
+
+
+@pytest.mark.timeout(60)
+def test_the_environment_ends_as_a_whole_and_its_tmp_goes_with_the_last_worker(lab: lambdalab.Lab) -> None:
+    fn = lab.create_function(
+        "managed",
+        "import tempfile\ndef handler(event, context):\n    open(tempfile.gettempdir() + '/x', 'w').write('x')\n",
+        max_concurrency_per_environment=2,
+        keep_alive_s=0.5,
+        timeout_s=10,
+    )
+    fn.invoke({})
+    folders = Path(lab._workdir) / ENVIRONMENTS
+    shared = [tmp for tmp in folders.glob("*/tmp") if (tmp / "x").exists()]
+    assert len(shared) == 1  # the workers' one /tmp
+    deadline = time.monotonic() + 10
+    while fn.environments() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert fn.environments() == []
+    spans = lab.spans()
+    shutdowns = spans[spans["phase"] == "shutdown"]
+    assert sorted(shutdowns["worker"]) == [0, 1]  # both workers, together
+    assert shutdowns["start"].max() - shutdowns["start"].min() < 0.5
+    assert not shared[0].exists()  # removed with the last worker
