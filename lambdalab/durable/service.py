@@ -41,7 +41,7 @@ from lambdalab.downstream import variable_name
 from lambdalab.durable.clock import ScaledClock
 from lambdalab.durable.invoker import LabInvoker
 from lambdalab.durable.replays import Replay, ReplayLog
-from lambdalab.errors import ConfigError, FunctionError, UnknownFunctionError
+from lambdalab.errors import ConfigError, FunctionError, LabClosedError, UnknownFunctionError
 from lambdalab.results import EngineResult, InvocationResult
 
 if TYPE_CHECKING:
@@ -66,17 +66,28 @@ class WatchedStore(InMemoryExecutionStore):
         super().__init__()
         self._ends: dict[str, threading.Event] = {}
         self._ends_lock = threading.Lock()
+        self._released = False
 
     def ended(self, arn: str) -> threading.Event:
         """Set once execution ``arn`` has ended (any number of waiters, at any time)."""
         with self._ends_lock:
             event = self._ends.setdefault(arn, threading.Event())
+            if self._released:
+                event.set()
         try:
             if self.load(arn).is_complete:
                 event.set()
         except Exception:  # noqa: BLE001 - not saved yet: it has not ended
             pass
         return event
+
+    def release(self) -> None:
+        """Wake every waiter (the Lab is closing: what they wait for will not happen here)."""
+        with self._ends_lock:
+            self._released = True
+            events = list(self._ends.values())
+        for event in events:
+            event.set()
 
     def save(self, execution: Execution) -> None:
         super().save(execution)
@@ -144,6 +155,7 @@ class DurableService:
         if self.closed:
             return
         self.closed = True
+        self.store.release()
         for timer in list(self._timers.values()):
             timer.cancel()
         for stop in (self.executor.shutdown, self.registry.shutdown, self.scheduler.stop):
@@ -203,6 +215,8 @@ class DurableService:
         replay's. ``TimeoutError`` if it has not ended by then."""
         if not self.store.ended(arn).wait(timeout_s):
             raise TimeoutError(f"the durable execution {arn} did not end within {timeout_s:g} s (it goes on running)")
+        if self.closed and not self.executor.get_execution(arn).is_complete:
+            raise LabClosedError(f"the Lab closed before the durable execution {arn} ended")
         details = self.executor.get_execution_details(arn)
         last = self.invoker.last_result(arn)
         if last is None:

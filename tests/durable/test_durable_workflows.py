@@ -232,3 +232,18 @@ def test_the_execution_timeout_runs_on_the_durable_clock(durable_lab: lambdalab.
     mine = table[table["function"] == fn.name]
     assert started.request_id in set(mine["execution_arn"])  # an Event invoke answers with the execution's ARN
     assert len(fn.durable_history(started.request_id).attrs["replays"]) == 1  # only the first: then it waited
+
+
+def test_closing_the_lab_ends_a_wait_for_an_execution() -> None:
+    """A caller waiting on an execution (a wait, then more) is answered when the Lab closes, not left hanging."""
+    lab = lambdalab.Lab()
+    try:
+        fn = deploy(lab, "wait")
+        pending = fn.submit({**ORDER, "wait_s": 3600})
+        deadline = time.monotonic() + 30
+        while not len(fn.durable_history().attrs["replays"]) and time.monotonic() < deadline:
+            time.sleep(0.05)  # the first replay has run: the execution waits an hour
+    finally:
+        lab.close()
+    with pytest.raises(lambdalab.LabClosedError):
+        pending.result(timeout=10)
