@@ -247,3 +247,32 @@ def test_closing_the_lab_ends_a_wait_for_an_execution() -> None:
         lab.close()
     with pytest.raises(lambdalab.LabClosedError):
         pending.result(timeout=10)
+
+
+def test_stop_and_unknown_executions_through_the_endpoint(durable_lab: lambdalab.Lab) -> None:
+    import boto3
+
+    fn = deploy(durable_lab, "wait")
+    lam = boto3.client(
+        "lambda",
+        endpoint_url=durable_lab.serve(),
+        region_name="us-east-1",
+        aws_access_key_id="x",
+        aws_secret_access_key="x",
+    )
+    arn = lam.invoke(FunctionName=fn.name, Payload=json.dumps({**ORDER, "wait_s": 3600}), InvocationType="Event")[
+        "DurableExecutionArn"
+    ]
+    deadline = time.monotonic() + 30
+    while lam.get_durable_execution(DurableExecutionArn=arn)["Status"] == "RUNNING" and not len(
+        fn.durable_history(arn).attrs["replays"]
+    ):
+        assert time.monotonic() < deadline, "the first replay never ran"
+        time.sleep(0.05)
+    stopped = lam.stop_durable_execution(DurableExecutionArn=arn, Error={"ErrorMessage": "cancelled by the shop"})
+    assert stopped["StopTimestamp"]
+    got = lam.get_durable_execution(DurableExecutionArn=arn)
+    assert got["Status"] == "STOPPED"
+    assert len(fn.durable_history(arn).attrs["replays"]) == 1  # nothing ran after the stop
+    with pytest.raises(lam.exceptions.ResourceNotFoundException):
+        lam.get_durable_execution(DurableExecutionArn="no-such-execution/at-all")
