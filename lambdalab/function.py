@@ -223,6 +223,20 @@ class Function:
         self._engine.call(apply)
         self.config = config
 
+    def set_max_environments(self, most: int | None) -> None:
+        """Managed Instances' scaling cap (PutFunctionScalingConfig's ``MaxExecutionEnvironments``; None: no cap),
+        changed in place: no redeploy, live environments stay; from now on no more than ``most`` run at once, and an
+        invoke that finds every worker busy with no environment to add is throttled."""
+        config = dataclasses.replace(self.config, max_environments=most)  # checks the value (ConfigError)
+        name = self.name
+
+        def apply(plane: ControlPlane) -> None:
+            plane.configs[name] = dataclasses.replace(plane.function(name), max_environments=most)
+            plane.scheduler.set_max_environments(name, most)
+
+        self._engine.call(apply)
+        self.config = config
+
     def provision(self, count: int, qualifier: str | None = None) -> None:
         """Keep ``count`` environments of the version ``qualifier`` names initialised (0: none), as Lambda's
         provisioned concurrency; they start now, and ``wait_provisioned`` waits for them."""

@@ -157,3 +157,19 @@ def test_the_protocol_names_the_keywords_with_the_local_labs_defaults() -> None:
         assert wanted[name].default == have[name].default
         assert have[name].default == getattr(FunctionConfig(name="f"), name)
     assert {f.name for f in dataclasses.fields(FunctionConfig)} >= set(config.FIXED_AT_CREATION)
+
+
+def test_max_environments_is_set_in_place_on_managed_instances_only() -> None:
+    with lambdalab.Lab() as lab:
+        lmi = lab.create_function("lmi", HANDLER, max_concurrency_per_environment=2, max_environments=1)
+        lmi.set_max_environments(5)
+        assert lmi.config.max_environments == 5 and lab.function("lmi").config.max_environments == 5
+        lmi.set_max_environments(None)
+        assert lmi.config.max_environments is None
+        with pytest.raises(ConfigError, match="invalid max_environments"):
+            lmi.set_max_environments(-1)
+        plain = lab.create_function("plain", HANDLER)
+        with pytest.raises(ConfigError, match="set max_concurrency_per_environment too"):
+            plain.set_max_environments(2)
+        lmi.update(max_environments=3)  # a scaling setting: update takes it too (a redeploy)
+        assert lmi.config.max_environments == 3

@@ -126,6 +126,12 @@ class Scheduler:
         self.check_reservation(function, reserved)
         self.entry(function).reserved = reserved
 
+    def set_max_environments(self, function: str, most: int | None) -> None:
+        """Managed Instances' ``FunctionScalingConfig.MaxExecutionEnvironments`` changed: the placements of every
+        version from now on take it (no redeploy: live environments stay, even above a lower cap)."""
+        for pool in self.entry(function).all_pools():
+            pool.spec = dataclasses.replace(pool.spec, max_environments=most)
+
     def provision(self, function: str, version: str, count: int, at: float) -> list[Effect]:
         out = self.pool(function, version).provision(count, at)
         self.functions[function].refresh()

@@ -309,3 +309,15 @@ def test_classic_records_keep_their_environment_and_worker_zero(spec: Environmen
     (done,) = run.completions()
     assert done.record.environment_id == run.worker(run.delivered()["r1"]).group
     assert done.record.tenant_id is None
+
+
+def test_max_environments_changes_in_place() -> None:
+    run = Run(dataclasses.replace(LMI, max_environments=1))
+    for n in range(5):
+        run.submit(f"r{n}", 0.0)
+    assert [t.reason for t in run.throttles] == [MANAGED_INSTANCES_CAPACITY_REASON]
+    run.scheduler.set_max_environments("f", 2)
+    run.submit("r5", 0.1)
+    assert len(run.throttles) == 1 and len({s.group for s in run.spawned()}) == 2
+    run.scheduler.set_max_environments("f", None)
+    assert run.pool.spec.max_environments is None
