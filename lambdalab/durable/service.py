@@ -41,7 +41,7 @@ from lambdalab.downstream import variable_name
 from lambdalab.durable.clock import ScaledClock
 from lambdalab.durable.invoker import LabInvoker
 from lambdalab.durable.replays import Replay, ReplayLog
-from lambdalab.errors import ConfigError, FunctionError, LabClosedError, UnknownFunctionError
+from lambdalab.errors import ConfigError, FunctionError, InvokeError, LabClosedError, UnknownFunctionError
 from lambdalab.results import EngineResult, InvocationResult
 
 if TYPE_CHECKING:
@@ -57,6 +57,13 @@ logging.getLogger("aws_durable_execution_sdk_python_testing").addHandler(logging
 SYNC_LIMIT_S = 900.0  # a synchronous invoke of a durable function waits at most 15 minutes (real time here)
 SLACK_S = 30.0
 _NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}\Z")  # DurableExecutionName
+
+
+class DurableExecutionAlreadyStartedException(InvokeError, ConfigError):
+    """An execution name already taken by an execution of the function with another payload (409)."""
+
+    code = "DurableExecutionAlreadyStartedException"
+    status = 409
 
 
 class WatchedStore(InMemoryExecutionStore):
@@ -113,6 +120,7 @@ class Started:
     qualifier: str
     name: str
     submitted: float  # epoch seconds, real time
+    payload: bytes
 
 
 class DurableService:
@@ -168,7 +176,8 @@ class DurableService:
     # -- starting and waiting ------------------------------------------------------------------------
     def start(self, function: str, payload: bytes, qualifier: str | None = None, name: str | None = None) -> str:
         """Start an execution of durable ``function`` with ``payload`` (JSON bytes); its ARN. The same ``name`` again
-        (``DurableExecutionName``) joins the execution that has it: the start is idempotent, as Lambda's."""
+        (``DurableExecutionName``) with the same payload joins the execution that has it (the start is idempotent, as
+        Lambda's); with another payload it is ``DurableExecutionAlreadyStartedException`` (409)."""
         config = self.lab.function(function).config
         if not config.durable:
             raise ConfigError(f"{function} is not a durable function (create it with durable=True)")
@@ -178,6 +187,10 @@ class DurableService:
         with self._lock:
             existing = self._names.get((function, name))
             if existing is not None:
+                if self._started[existing].payload != payload:
+                    raise DurableExecutionAlreadyStartedException(
+                        f"Execution {name} of {function} was already started with another payload: {existing}"
+                    )
                 return existing
             started = StartDurableExecutionInput(
                 account_id=self.lab.settings.account_id,
@@ -192,7 +205,7 @@ class DurableService:
             arn = self.executor.start_execution(started).execution_arn
             assert arn is not None
             self._names[(function, name)] = arn
-            self._started[arn] = Started(arn, function, qualifier or "$LATEST", name, time.time())
+            self._started[arn] = Started(arn, function, qualifier or "$LATEST", name, time.time(), payload)
         if self.clock.scale != 1:  # the runner's own execution timer runs in real time: ours in virtual time
             self._arm_timeout(arn, config.durable_execution_timeout_s)
         return arn

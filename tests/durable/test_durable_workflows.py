@@ -164,6 +164,8 @@ def test_invoke_through_the_endpoint_returns_the_workflow_and_the_apis_read_it(d
     assert json.loads(answer["Payload"].read()) == expected
     again = lam.invoke(FunctionName=fn.name, Payload=json.dumps(ORDER).encode(), DurableExecutionName="order-o-1")
     assert json.loads(again["Payload"].read()) == expected  # the same name is the same execution: not run again
+    with pytest.raises(lam.exceptions.DurableExecutionAlreadyStartedException):  # ... with another payload: refused
+        lam.invoke(FunctionName=fn.name, Payload=b'{"id": "o-2", "items": []}', DurableExecutionName="order-o-1")
     queued = lam.invoke(FunctionName=fn.name, Payload=json.dumps(ORDER).encode(), InvocationType="Event")
     assert queued["StatusCode"] == 202 and queued["DurableExecutionArn"]
     assert fn.durable_history(queued["DurableExecutionArn"]).attrs["execution_arn"] == queued["DurableExecutionArn"]
