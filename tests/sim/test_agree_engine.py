@@ -189,3 +189,23 @@ def test_a_failing_async_event_is_retried_twice() -> None:
     engine = _engine(scenario, retry_delay_scale=0.01)  # retries after 0.6 s and 1.2 s
     _agree(engine, _simulate([0.0], service=Constant(0.01), error_probability=1.0, invocation_type="Event"))
     assert [s[1] for s in engine[0] if s[0] == "submit"] == ["cold", "warm", "warm"]
+
+
+def test_managed_instances_timeout_overruns_and_the_worker_serves_again() -> None:
+    """One worker per environment keeps the decisions free of races between workers' inits (which worker is ready
+    first is timing): the timeout fails the invocation without a kill, the code runs on, and its worker is warm."""
+
+    def scenario(lab: lambdalab.Lab) -> None:
+        fn = lab.create_function("f", HANDLER, timeout_s=1, max_concurrency_per_environment=1)
+        fn.invoke({"sleep": 2})
+        time.sleep(1.8)  # the code ends about 1 s after its timeout
+        fn.invoke({})
+
+    engine = _engine(scenario)
+    _agree(
+        engine,
+        _simulate([0.0, 3.0], service=Script(2.0, 0.01), timeout_s=1.0, max_concurrency_per_environment=1),
+    )
+    assert [s[1] for s in engine[0] if s[0] == "submit"] == ["cold", "warm"]
+    assert engine[1]["invocations"][0][2] == "timeout"
+    assert "overrun" in engine[1]["phases"]["e1"]
