@@ -1,8 +1,8 @@
 """A Managed Instances function's scaling: Put/GetFunctionScalingConfig (AWS Lambda API reference).
 
 ``FunctionScalingConfig`` names how many execution environments a version of a Lambda Managed Instances function
-may have: ``MaxExecutionEnvironments`` is the Lab's ``max_environments`` (``Function.update``; with every worker of
-every allowed environment busy, the next invoke is throttled), ``MinExecutionEnvironments`` is kept and answered
+may have: ``MaxExecutionEnvironments`` is the Lab's ``max_environments`` (``Function.set_max_environments``: in
+place, live environments stay warm; with every worker of every allowed environment busy, the next invoke is throttled), ``MinExecutionEnvironments`` is kept and answered
 as requested but lambdalab starts environments on demand only, so the applied minimum is 0 (docs/ENDPOINT.md).
 The ``Qualifier`` is required, as botocore's model says: ``$LATEST.PUBLISHED`` or a published version's number;
 lambdalab keeps one setting per function, so either sets the function's (docs/FIDELITY.md). A function of the
@@ -99,8 +99,8 @@ async def put_function_scaling_config(endpoint: Endpoint, request: web.Request) 
     fn, qualifier = _target(endpoint, request)
     requested = _checked(parse_json(await request.read()))
     most = requested.get("MaxExecutionEnvironments")
-    if most != fn.config.max_environments:  # None: no cap (as Lambda's "no maximum specified")
-        await call(endpoint, fn.update, max_environments=most)
+    if most != fn.config.max_environments:  # None: no cap (as Lambda's "no maximum specified"); in place, no redeploy
+        await call(endpoint, fn.set_max_environments, most)
     _requested(endpoint, fn)[qualifier] = requested
     return reply({"FunctionState": "Active"}, status=202)
 

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import botocore.exceptions
@@ -11,7 +12,7 @@ import pytest
 import lambdalab
 from tests.endpoint.conftest import client
 
-HANDLER = "def handler(event, context):\n    return 'ok'\n"
+HANDLER = "import time\ndef handler(event, context):\n    time.sleep(event.get('sleep', 0))\n    return 'ok'\n"
 LATEST_PUBLISHED = "$LATEST.PUBLISHED"
 LATEST_QUERY = "?Qualifier=%24LATEST.PUBLISHED"
 
@@ -28,7 +29,7 @@ def test_scaling_config_sets_max_environments() -> None:
     with lambdalab.Lab() as lab:
         fn = lab.create_function("managed", HANDLER, max_concurrency_per_environment=4)
         lab.create_function("classic", HANDLER)
-        c = client(lab.serve())
+        c = client(lab.serve(), retries={"total_max_attempts": 1})
 
         got = c.get_function_scaling_config(FunctionName="managed", Qualifier=LATEST_PUBLISHED)
         assert got["FunctionArn"].endswith(":function:managed:$LATEST.PUBLISHED")
@@ -45,6 +46,18 @@ def test_scaling_config_sets_max_environments() -> None:
         got = c.get_function_scaling_config(FunctionName="managed", Qualifier=LATEST_PUBLISHED)
         assert got["AppliedFunctionScalingConfig"] == {"MinExecutionEnvironments": 0, "MaxExecutionEnvironments": 2}
         assert got["RequestedFunctionScalingConfig"] == {"MinExecutionEnvironments": 1, "MaxExecutionEnvironments": 2}
+
+        # in place: the live environment stays warm; the cap holds (one environment of 4 workers: the 5th is throttled)
+        assert fn.invoke({}).record.cold is True
+        c.put_function_scaling_config(
+            FunctionName="managed", Qualifier=LATEST_PUBLISHED, FunctionScalingConfig={"MaxExecutionEnvironments": 1}
+        )
+        assert fn.invoke({}).record.cold is False
+        busy = [fn.submit({"sleep": 1.0}) for _ in range(4)]
+        time.sleep(0.2)
+        e = _error(c.invoke, FunctionName="managed", Payload=b"{}")
+        assert (e["status"], e["Code"]) == (429, "TooManyRequestsException")
+        assert all(f.result(timeout=30).error is None for f in busy)
 
         # a published version's number names it too (one setting per function); a Put without Max lifts the cap
         version = fn.publish()
