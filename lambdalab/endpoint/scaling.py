@@ -1,12 +1,13 @@
 """A Managed Instances function's scaling: Put/GetFunctionScalingConfig (AWS Lambda API reference).
 
 ``FunctionScalingConfig`` names how many execution environments a version of a Lambda Managed Instances function
-may have: ``MaxExecutionEnvironments`` is the Lab's ``max_environments`` (``Function.set_max_environments``: in
-place, live environments stay warm; with every worker of every allowed environment busy, the next invoke is throttled), ``MinExecutionEnvironments`` is kept and answered
-as requested but lambdalab starts environments on demand only, so the applied minimum is 0 (docs/ENDPOINT.md).
-The ``Qualifier`` is required, as botocore's model says: ``$LATEST.PUBLISHED`` or a published version's number;
-lambdalab keeps one setting per function, so either sets the function's (docs/FIDELITY.md). A function of the
-classic model has no scaling config: ``InvalidParameterValueException``.
+may have. ``MaxExecutionEnvironments`` is the Lab's ``max_environments``, changed in place
+(``Function.set_max_environments``: live environments stay warm); with every worker of every allowed environment
+busy, the next invoke is throttled. ``MinExecutionEnvironments`` is kept and answered as requested, but lambdalab
+starts environments on demand only, so the applied minimum is 0 (docs/ENDPOINT.md). The ``Qualifier`` is required,
+as botocore's model says: ``$LATEST.PUBLISHED`` or a published version's number; lambdalab keeps one setting per
+function, so either sets the function's (docs/FIDELITY.md). A function of the classic model has no scaling config:
+``InvalidParameterValueException``.
 
 Rules: handlers run on the loop; they raise ``wire.ApiError`` for every refusal.
 """
