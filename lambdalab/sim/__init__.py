@@ -12,11 +12,12 @@ Layer L1, beside ``lambdalab.engine`` and independent of it: imports only ``lamb
 
 from lambdalab.sim.kernel import Kernel
 from lambdalab.sim.latency import Constant, Empirical, Exponential, LatencyModel, LogNormal
-from lambdalab.sim.result import PRICES, SimulationResult, SimulationSummary
+from lambdalab.sim.result import MANAGED_INSTANCES_PRICES, PRICES, SimulationResult, SimulationSummary
 from lambdalab.sim.scenario import Scenario
 from lambdalab.sim.simulation import Simulation
 
 __all__ = [
+    "MANAGED_INSTANCES_PRICES",
     "PRICES",
     "Constant",
     "Empirical",

@@ -67,6 +67,7 @@ class Simulation:
         a time; requests fill the busiest environment first, new environments start within the scaling rule and
         ``max_environments``, nothing is frozen, a timeout leaves its worker running. The bill is the instances'
         (``summary.cost_breakdown_usd``: vCPU time at an on-demand price, the 15% management fee, requests).
+        ``cold_service`` does not apply (a cold request is its worker's init, then ``service``).
     tenants
         Tenant isolation with this many tenants (each request's drawn at random): environments never serve two.
     seed
