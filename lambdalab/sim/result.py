@@ -79,7 +79,8 @@ def summarize(
     """The summary of a closed tally (see ``Tally.close``).
 
     Managed Instances (``per_environment``): the bill is the environments' instance time (``MANAGED_INSTANCES_PRICES``)
-    with the management fee, and the requests; there is no duration charge.
+    with the management fee, and the requests; there is no duration charge. Environments are the groups;
+    ``utilization`` is the share of their workers busy, ``mean_idle`` counts idle workers.
 
     With SnapStart, Billed Restore Duration is billed as duration, and two lines are added: the snapshot's
     cache for the whole horizon and a charge per restore (``core.outcomes.snapstart_cost``).
@@ -119,7 +120,7 @@ def summarize(
         mean_environments=tally.env_s * per_s,
         mean_busy=tally.busy_s * per_s,
         mean_idle=tally.idle_s * per_s,
-        utilization=tally.busy_s / tally.env_s if tally.env_s > 0 else math.nan,
+        utilization=tally.busy_s / (tally.env_s * (per_environment or 1)) if tally.env_s > 0 else math.nan,
         peak_environments=tally.peak,
         environments_created=tally.created_total,
         idle_gb_s=tally.idle_s * gb,

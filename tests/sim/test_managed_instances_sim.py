@@ -89,3 +89,10 @@ def test_tenants_never_share_an_environment() -> None:
 def test_invalid_managed_settings_are_refused(settings: dict[str, object]) -> None:
     with pytest.raises(ConfigError):
         Simulation([0.0], service=0.1, **settings)  # type: ignore[arg-type]
+
+
+def test_utilization_is_the_share_of_workers_busy() -> None:
+    # four requests of 1 s on one environment of four workers for 2 s: half of the worker-time busy
+    result = Simulation([0.0] * 4, service=1.0, max_concurrency_per_environment=4, seed=1).run(duration_s=2.0)
+    assert result.summary.mean_environments == pytest.approx(1.0)
+    assert result.summary.utilization == pytest.approx(0.5)
