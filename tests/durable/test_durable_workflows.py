@@ -278,3 +278,21 @@ def test_stop_and_unknown_executions_through_the_endpoint(durable_lab: lambdalab
     assert len(fn.durable_history(arn).attrs["replays"]) == 1  # nothing ran after the stop
     with pytest.raises(lam.exceptions.ResourceNotFoundException):
         lam.get_durable_execution(DurableExecutionArn="no-such-execution/at-all")
+
+
+def test_the_functions_sdk_is_pointed_at_the_labs_endpoint(durable_lab: lambdalab.Lab) -> None:
+    """AWS_ENDPOINT_URL_LAMBDA (aws_endpoint_url's lambda service) is the Lab's endpoint; other services stay."""
+    url = durable_lab.serve()
+    assert deploy(durable_lab, "steps").config.aws_endpoint_url == {"lambda": url}
+    kwargs: dict[str, Any] = {
+        "path": WORKFLOWS,
+        "handler": "order_workflows.steps",
+        "requirements": SDK,
+        "durable": True,
+    }
+    mapped = durable_lab.create_function("mapped", aws_endpoint_url={"s3": "http://127.0.0.1:9"}, **kwargs)
+    assert mapped.config.aws_endpoint_url == {"s3": "http://127.0.0.1:9", "lambda": url}
+    single = durable_lab.create_function("single", aws_endpoint_url="http://127.0.0.1:9", **kwargs)
+    assert single.config.aws_endpoint_url == "http://127.0.0.1:9"
+    assert single.config.env_vars["AWS_ENDPOINT_URL_LAMBDA"] == url  # botocore's per-service variable wins
+    assert single.invoke(ORDER).payload["total"] == 1299  # its checkpoints reached the Lab, not the stand-in
