@@ -481,6 +481,8 @@ class Function:
         fields = {f.name: getattr(config, f.name) for f in dataclasses.fields(config)}
         # the Text format: a JSON format's level filter would drop the import timing lines it reads
         text = {"log_format": "Text", "application_log_level": None, "system_log_level": None}
+        # one classic cold start: no Managed Instances workers (they would need JSON logs), no tenant to name
+        text |= {"max_concurrency_per_environment": None, "max_environments": None, "tenancy": None}
         profiled = ProfiledConfig(**(fields | text | {"provisioned_concurrency": 0, "reserved_concurrency": None}))
         s = self._engine.settings
         scratch = LabEngine(  # a Lab of its own: this one's region, account, init timeout, variables, cgroups

@@ -173,3 +173,10 @@ def test_max_environments_is_set_in_place_on_managed_instances_only() -> None:
             plain.set_max_environments(2)
         lmi.update(max_environments=3)  # a scaling setting: update takes it too (a redeploy)
         assert lmi.config.max_environments == 3
+
+
+def test_profile_init_of_a_managed_instances_function_profiles_one_classic_cold_start() -> None:
+    with lambdalab.Lab() as lab:
+        fn = lab.create_function("p", "import json\n" + HANDLER, max_concurrency_per_environment=2)
+        table = fn.profile_init()
+        assert table.attrs["error"] is None and "json" in set(table["module"])
