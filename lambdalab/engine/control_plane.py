@@ -412,17 +412,17 @@ class ControlPlane:
 
     def _record_throttle(self, invocation: Invocation, throttled: Throttled, at: float) -> None:
         config = self.configs[throttled.function]
-        self.records.append(
-            throttled_record(
-                request_id=invocation.request_id,
-                function=throttled.function,
-                version=throttled.version,
-                memory_size_mb=config.memory_mb,
-                reason=throttled.reason,
-                at=at,
-                submitted=invocation.submitted,
-            )
+        record = throttled_record(
+            request_id=invocation.request_id,
+            function=throttled.function,
+            version=throttled.version,
+            memory_size_mb=config.memory_mb,
+            reason=throttled.reason,
+            at=at,
+            submitted=invocation.submitted,
         )
+        record.tenant_id = invocation.tenant_id  # a tenant's throttle is that tenant's row
+        self.records.append(record)
 
     # -- events from the world ------------------------------------------------------------------
     def dispatch(self, event: Event) -> None:

@@ -136,3 +136,19 @@ def test_json_log_records_carry_the_tenant_id_in_the_invoke_phase_only(lab, runt
     by_message = {r["message"]: r for r in records if r.get("message") in ("at init", "serving")}
     assert by_message["serving"]["tenantId"] == "blue"
     assert "tenantId" not in by_message["at init"]  # no tenant during init
+
+
+def test_a_tenants_throttle_is_that_tenants_row(lab):
+    fn = lab.create_function(
+        "busy",
+        "import time\ndef handler(event, context):\n    time.sleep(0.5)\n",
+        tenancy="PER_TENANT",
+        reserved_concurrency=1,
+    )
+    first = fn.submit({}, tenant_id="a")
+    with pytest.raises(lambdalab.TooManyRequestsException):
+        fn.invoke({}, tenant_id="b")
+    assert first.result(30).error is None
+    table = lab.invocations()
+    throttled = table[table["status"] == "throttled"]
+    assert list(throttled["tenant_id"]) == ["b"]
