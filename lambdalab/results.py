@@ -48,8 +48,19 @@ class InvocationResult(RecordView):
 
     @property
     def log(self) -> str:
-        """This invocation's log, START to REPORT, as Lambda writes it."""
-        return "" if self._stream is None else self._stream.text(*self._log_span)
+        """This invocation's log, START to REPORT, as Lambda writes it.
+
+        A Managed Instances environment's workers write one stream at once (JSON): the lines in between that name
+        another request (``requestId``) are left out; lines printed without ``logging`` name none and stay.
+        """
+        if self._stream is None:
+            return ""
+        text = self._stream.text(*self._log_span)
+        rid = self.record.request_id
+        named = text.count('"requestId"')
+        if named and named != text.count(f'"requestId":"{rid}"') + text.count(f'"requestId": "{rid}"'):
+            return _own_lines(text, rid)  # another request's records are in between
+        return text
 
     def __repr__(self) -> str:
         kind = "cold" if self.cold else "warm"
@@ -70,6 +81,25 @@ class InvocationResult(RecordView):
         if result.is_error and error is None:
             error = {"errorType": result.record.error_type or "Runtime.Unknown", "errorMessage": str(payload)}
         return cls(payload, error, body, result.record, result.stream, (result.log_start, result.log_end))
+
+
+def _own_lines(text: str, request_id: str) -> str:
+    """The lines of ``text`` that do not name another request: JSON records with another ``requestId`` (the
+    application's, or a platform record's ``record.requestId``) go."""
+    kept = []
+    for line in text.splitlines(keepends=True):
+        if line.startswith("{"):
+            try:
+                record = json.loads(line)
+            except ValueError:
+                record = None
+            if isinstance(record, dict):
+                inner = record.get("record")
+                named = record.get("requestId") or (inner.get("requestId") if isinstance(inner, dict) else None)
+                if named is not None and named != request_id:
+                    continue
+        kept.append(line)
+    return "".join(kept)
 
 
 @dataclasses.dataclass(frozen=True)

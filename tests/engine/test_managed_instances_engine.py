@@ -7,7 +7,9 @@ a worker that crashes takes nobody else's process with it; a whole environment e
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import json
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -16,7 +18,6 @@ import pytest
 
 import lambdalab
 from lambdalab.engine.limits import CGROUP_ROOT, Limits
-from lambdalab.engine.spare import ENVIRONMENTS
 
 WORKER = """import os, time
 def handler(event, context):
@@ -92,19 +93,35 @@ def test_one_log_stream_per_environment(lab: lambdalab.Lab) -> None:
     assert sorted(row.worker for row in rows) == [0, 1]
 
 
+def _host_folder(pid: int) -> Path | None:
+    """Where a runtime's private /tmp (a tmpfs bound in its mount namespace) is mounted on the machine's side."""
+    try:
+        device = os.stat(f"/proc/{pid}/root/tmp").st_dev
+    except OSError:
+        return None
+    for line in Path("/proc/self/mountinfo").read_text().splitlines():
+        point = line.split()[4].replace("\\040", " ")
+        with contextlib.suppress(OSError):
+            found = Path(point)
+            if os.stat(found).st_dev == device and found.name == "tmp" and found.parent.parent.name == "environments":
+                return found
+    return None
+
+
 @pytest.mark.timeout(60)
 def test_the_environment_ends_as_a_whole_and_its_tmp_goes_with_the_last_worker(lab: lambdalab.Lab) -> None:
     fn = lab.create_function(
         "managed",
-        "import tempfile\ndef handler(event, context):\n    open(tempfile.gettempdir() + '/x', 'w').write('x')\n",
+        "import os, tempfile\ndef handler(event, context):\n"
+        "    open(tempfile.gettempdir() + '/x', 'w').write('x')\n    return os.getpid()\n",
         max_concurrency_per_environment=2,
         keep_alive_s=0.5,
         timeout_s=10,
     )
-    fn.invoke({})
-    folders = Path(lab._workdir) / ENVIRONMENTS
-    shared = [tmp for tmp in folders.glob("*/tmp") if (tmp / "x").exists()]
-    assert len(shared) == 1  # the workers' one /tmp
+    pid = fn.invoke({}).payload
+    folder = _host_folder(pid) if lab.isolation == "namespace" else None
+    if lab.isolation == "namespace":
+        assert folder is not None and (folder / "x").read_text() == "x"  # the workers' one /tmp, from the machine
     deadline = time.monotonic() + 10
     while fn.environments() and time.monotonic() < deadline:
         time.sleep(0.1)
@@ -113,4 +130,31 @@ def test_the_environment_ends_as_a_whole_and_its_tmp_goes_with_the_last_worker(l
     shutdowns = spans[spans["phase"] == "shutdown"]
     assert sorted(shutdowns["worker"]) == [0, 1]  # both workers, together
     assert shutdowns["start"].max() - shutdowns["start"].min() < 0.5
-    assert not shared[0].exists()  # removed with the last worker
+    if folder is not None:
+        assert not folder.exists()  # removed with the last worker
+
+
+LOGGING = """import logging, time
+log = logging.getLogger()
+def handler(event, context):
+    log.info("start %s", event)
+    time.sleep(0.3)
+    log.info("end %s", event)
+    return event
+"""
+
+
+@pytest.mark.timeout(60)
+def test_an_invocations_log_keeps_its_own_records(lab: lambdalab.Lab) -> None:
+    """Two workers write one stream at once; each result's log holds its own request's JSON records only."""
+    fn = lab.create_function("managed", LOGGING, max_concurrency_per_environment=2, timeout_s=10)
+    results = _all([fn.submit(1), fn.submit(2)])
+    assert len({r.record.environment_id for r in results}) == 1
+    for result in results:
+        records = [json.loads(line) for line in result.log.splitlines()]
+        named = {r.get("requestId") or r.get("record", {}).get("requestId") for r in records}
+        assert named == {result.record.request_id}
+        assert [r["message"] for r in records if "message" in r] == [f"start {result.payload}", f"end {result.payload}"]
+        assert [r["type"] for r in records if "type" in r] == ["platform.start", "platform.report"]
+    both = lab.logs("managed")
+    assert both.count('"platform.start"') == 2  # the stream itself keeps everything
