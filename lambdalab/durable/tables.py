@@ -11,6 +11,7 @@ draws.
 from __future__ import annotations
 
 import datetime
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from lambdalab.durable.clock import caption
@@ -38,7 +39,7 @@ HISTORY_COLUMNS = [
 ]
 REPLAY_COLUMNS = [
     "replay", "request_id", "environment_id", "cold", "start", "end", "duration_ms", "billed_ms", "outcome",
-    "skipped", "ran",
+    "skipped", "ran", "ran_status",
 ]  # fmt: skip
 
 
@@ -82,8 +83,23 @@ def _names(views: tuple[OpView, ...]) -> list[str]:
     return [view[1] or f"{view[3] or view[2].lower()} {view[0][:6]}" for view in views]
 
 
-def replay_rows(replays: list[Replay]) -> pd.DataFrame:
+# an operation event's type -> the status it gave the operation (StepFailed -> FAILED, WaitStarted -> STARTED, ...)
+_EVENT_STATUS = (("Succeeded", "SUCCEEDED"), ("Failed", "FAILED"), ("TimedOut", "TIMED_OUT"), ("Started", "STARTED"))
+
+
+def _status_of(event_type: str | None, fallback: str) -> str:
+    for suffix, status in _EVENT_STATUS:
+        if event_type is not None and event_type.endswith(suffix):
+            return status
+    return fallback
+
+
+def replay_rows(replays: list[Replay], last_events: Mapping[tuple[int, str], str] | None = None) -> pd.DataFrame:
+    """One row per replay; ``ran_status`` is what each operation it ran ended as in it, read from its last event
+    there (``last_events``: (replay, operation id) -> event type), else from the store after it."""
     import pandas as pd
+
+    last = last_events or {}
 
     rows = [
         {
@@ -98,6 +114,7 @@ def replay_rows(replays: list[Replay]) -> pd.DataFrame:
             "outcome": r.outcome,
             "skipped": _names(r.skipped),
             "ran": _names(r.ran),
+            "ran_status": [_status_of(last.get((r.replay, view[0])), view[4]) for view in r.ran],
         }
         for r in replays
     ]
@@ -139,6 +156,11 @@ def history(service: DurableService, arn: str) -> pd.DataFrame:
             }
         )
     frame = pd.DataFrame(rows, columns=HISTORY_COLUMNS)
+    last_events = {
+        (row["replay"], row["operation_id"]): row["event_type"]
+        for row in rows
+        if row["replay"] is not None and row["operation_id"] is not None
+    }
     frame["replay"] = frame["replay"].astype("Int64")
     run = next(s for s in service.started() if s.arn == arn)
     frame.attrs.update(
@@ -146,7 +168,7 @@ def history(service: DurableService, arn: str) -> pd.DataFrame:
         execution_name=run.name,
         function=run.function,
         status=service.details(arn).status,
-        replays=replay_rows(replays),
+        replays=replay_rows(replays, last_events),
         caption=caption(service.clock.scale),
     )
     return frame

@@ -5,7 +5,9 @@ the operations it found completed in the checkpoint log, ``skipped``, and the on
 Left, one bar per invocation on a real-time axis (cold and warm as everywhere, red when the invocation failed): the
 gaps between them are the waits, retry delays and callbacks during which nothing runs and nothing is billed. Right,
 the same rows against the operations in log order: a grey square where the replay skipped an operation (the SDK
-returned its checkpointed result without running it), a green one where it ran it. A virtual clock
+returned its checkpointed result without running it), a green one where it ran it to its end, red where it failed
+there (a step whose retry comes in a later replay), sky blue where it started one and left it waiting (a wait, a
+callback). A virtual clock
 (``Lab(time_scale=...)``) is said under the title. plotly is imported inside the function; the input is a frame.
 """
 
@@ -24,8 +26,32 @@ if TYPE_CHECKING:
 
 __all__ = ["replays"]
 
-SKIPPED_COLOUR = PHASE_COLOURS["idle"]  # grey: passed over, its result read back from the log
-RAN_COLOUR = PHASE_COLOURS["invoke"]  # green: this replay ran it
+# what a replay did with each operation, and its colour
+CELLS = {
+    "skipped": PHASE_COLOURS["idle"],  # grey: passed over, its result read back from the log
+    "ran: succeeded": PHASE_COLOURS["invoke"],  # green: this replay ran it to its end
+    "ran: failed": OUTCOME_COLOURS["error"],  # red: it failed here (PENDING: the SDK retries it in a later replay)
+    "ran: started": PHASE_COLOURS["frozen"],  # sky blue: started and left waiting (a wait, a callback, a child)
+}
+FAILED = frozenset({"FAILED", "PENDING", "TIMED_OUT", "CANCELLED", "STOPPED"})
+
+
+def _ran_label(status: str) -> str:
+    if status == "SUCCEEDED":
+        return "ran: succeeded"
+    return "ran: failed" if status in FAILED else "ran: started"
+
+
+def _add(cell: tuple[list[str], list[str], list[str]], name: str, row: str, status: str) -> None:
+    cell[0].append(name)
+    cell[1].append(row)
+    cell[2].append(status)
+
+
+def _statuses(table: pd.DataFrame) -> list[list[str]]:
+    if "ran_status" in table:
+        return [list(s) for s in table["ran_status"]]
+    return [["SUCCEEDED"] * len(ran) for ran in table["ran"]]
 
 
 def _operations(table: pd.DataFrame) -> list[str]:
@@ -78,19 +104,24 @@ def replays(history: pd.DataFrame) -> go.Figure:
             col=1,
         )
     operations = _operations(table)
-    for label, column, colour in (("skipped", "skipped", SKIPPED_COLOUR), ("ran", "ran", RAN_COLOUR)):
-        xs, ys = [], []
-        for row, names in zip(rows, table[column], strict=True):
-            xs += list(names)
-            ys += [row] * len(names)
+    cells: dict[str, tuple[list[str], list[str], list[str]]] = {label: ([], [], []) for label in CELLS}
+    for row, skipped, ran, statuses in zip(rows, table["skipped"], table["ran"], _statuses(table), strict=True):
+        for name in skipped:
+            _add(cells["skipped"], name, row, "SUCCEEDED before")
+        for name, status in zip(ran, statuses, strict=True):
+            _add(cells[_ran_label(status)], name, row, status)
+    for label, (xs, ys, statuses) in cells.items():
+        if not xs:
+            continue
         fig.add_trace(
             go.Scatter(
                 name=label,
                 mode="markers",
                 x=xs,
                 y=ys,
-                marker={"symbol": "square", "size": 16, "color": colour},
-                hovertemplate=f"%{{y}} {label} %{{x}}<extra></extra>",
+                customdata=statuses,
+                marker={"symbol": "square", "size": 16, "color": CELLS[label]},
+                hovertemplate="%{y}: %{x} (%{customdata})<extra></extra>",
             ),
             row=1,
             col=2,

@@ -193,8 +193,17 @@ def test_replays_chart_shows_each_replay_and_what_it_skipped(durable_lab: lambda
     assert "2 invocations" in fig.layout.title.text and "10× faster" in fig.layout.title.subtitle.text
     skipped = next(t for t in fig.data if t.name == "skipped")
     assert list(zip(skipped.y, skipped.x, strict=True)) == [("replay 2", "validate"), ("replay 2", "cool-off")]
+    waiting = next(t for t in fig.data if t.name == "ran: started")
+    assert list(zip(waiting.y, waiting.x, strict=True)) == [("replay 1", "cool-off")]
     bars = [t for t in fig.data if t.type == "bar"]
     assert sum(len(t.y) for t in bars) == 2
+    retried = deploy(durable_lab, "retry")
+    retried.invoke(ORDER)
+    fig = replays(retried.durable_history())
+    failed = next(t for t in fig.data if t.name == "ran: failed")
+    assert list(zip(failed.y, failed.x, strict=True)) == [("replay 1", "flaky"), ("replay 2", "flaky")]
+    done = next(t for t in fig.data if t.name == "ran: succeeded")
+    assert list(zip(done.y, done.x, strict=True)) == [("replay 3", "flaky")]
 
 
 def test_a_failing_workflow_answers_with_the_local_runners_error(durable_lab: lambdalab.Lab) -> None:
