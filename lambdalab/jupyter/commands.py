@@ -78,6 +78,18 @@ def add_config_options(parser: argparse.ArgumentParser, *, for_update: bool) -> 
             help="SnapStart on published versions (NAME.publish() snapshots the init)",
         )
         parser.add_argument("--no-snap-start", dest="snap_start", action="store_false", help="SnapStart off")
+        parser.add_argument(
+            "--max-environments",
+            dest="max_environments",
+            type=_cap,
+            metavar="N|none",
+            help="Managed Instances: at most N environments (none: no cap); in place, environments stay warm",
+        )
+
+
+def _cap(text: str) -> int | None:
+    """``--max-environments``' value: a whole number, or ``none`` (no cap)."""
+    return None if text.strip().lower() == "none" else int(text)
 
 
 def invoke(magics: MagicsContext, rest: str) -> Any:
@@ -229,6 +241,8 @@ def config(magics: MagicsContext, rest: str) -> Any:
     retire). ``--env`` replaces all environment variables, ``--layer`` all layers, ``--requirements``
     the requirements.
 
+    ``--max-environments N`` (Managed Instances) changes the cap in place (``.set_max_environments(N)``: no redeploy).
+
     Python equivalent: ``lab.function(NAME).config`` / ``lab.function(NAME).update(memory_mb=...)``
     """
     args = parse(_CONFIG, rest)
@@ -247,6 +261,8 @@ def config(magics: MagicsContext, rest: str) -> Any:
         changes, scaling = targets.remote_options(changes), targets.remote_options(scaling)
     if set(changes) - {"progress", "pip_args"} or scaling:
         fn.update(**changes, **scaling)
+    if any(word.startswith("--max-environments") for word in rest.split()):  # Managed Instances' cap, in place
+        fn.set_max_environments(args.max_environments)
     return fn
 
 

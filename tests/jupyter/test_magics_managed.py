@@ -41,3 +41,19 @@ def test_managed_options_refused_where_they_do_not_apply(ip: Any) -> None:
     with pytest.raises(UsageError, match="max_concurrency_per_environment"):
         ip.run_cell_magic("lambda", "zero --per-environment 0", HANDLER)
     assert not {"capped", "texty", "remote", "zero"} & set(ip.user_ns)
+
+
+@pytest.mark.timeout(60)
+def test_config_changes_the_cap_in_place(ip: Any) -> None:
+    fn = ip.run_cell_magic("lambda", "capped --per-environment 2", HANDLER)
+    first = fn.invoke({})
+    assert first.record.cold
+    ip.run_line_magic("lambda", "config capped --max-environments 1")
+    assert fn.config.max_environments == 1
+    assert not fn.invoke({}).record.cold  # no redeploy: the environment stayed warm
+    ip.run_line_magic("lambda", "config capped --max-environments none")
+    assert fn.config.max_environments is None
+    plain = ip.run_cell_magic("lambda", "plain", HANDLER)
+    with pytest.raises(UsageError, match="max_environments"):
+        ip.run_line_magic("lambda", "config plain --max-environments 2")
+    assert plain.config.max_environments is None
