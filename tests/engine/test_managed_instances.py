@@ -86,6 +86,15 @@ def test_eight_concurrent_requests_fill_two_environments_of_four_workers(lab: la
     again = _all([fn.submit({"sleep": 0.2}) for _ in range(8)])
     assert {r.record.environment_id for r in again} == set(by_environment)
     assert not any(r.record.cold for r in again)
+    # the timeline draws two rows, each with four worker lanes, the invocations overlapping inside a row
+    import numpy as np
+
+    figure = lambdalab.viz.timeline(lab.spans())
+    invoke = next(trace for trace in figure.data if trace.name == "invoke")
+    y = np.asarray(invoke.y, dtype=float)
+    lanes = sorted(set(np.round(y[~np.isnan(y)], 3).tolist()))
+    assert len(lanes) == 8 and {round(lane) for lane in lanes} == {0, 1}
+    assert list(figure.layout.yaxis.range) == [1.5, -0.5]  # two rows
 
 
 @pytest.mark.timeout(60)
