@@ -30,7 +30,6 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from aws_durable_execution_sdk_python.lambda_service import ErrorObject
 from aws_durable_execution_sdk_python_testing.checkpoint.processor import CheckpointProcessor
-from aws_durable_execution_sdk_python_testing.child_dispatcher import UnconfiguredChildDispatcher
 from aws_durable_execution_sdk_python_testing.executor import Executor
 from aws_durable_execution_sdk_python_testing.model import GetDurableExecutionResponse, StartDurableExecutionInput
 from aws_durable_execution_sdk_python_testing.scheduler import Scheduler
@@ -38,6 +37,7 @@ from aws_durable_execution_sdk_python_testing.stores.memory import InMemoryExecu
 from aws_durable_execution_sdk_python_testing.worker.registry import ExecutionRegistry
 
 from lambdalab.downstream import variable_name
+from lambdalab.durable.chained import LabChildDispatcher
 from lambdalab.durable.clock import ScaledClock
 from lambdalab.durable.invoker import LabInvoker
 from lambdalab.durable.replays import Replay, ReplayLog
@@ -113,7 +113,8 @@ class WatchedStore(InMemoryExecutionStore):
 
 @dataclasses.dataclass(frozen=True)
 class Started:
-    """An execution this service started: what ``lab.durable_executions()`` lists, oldest first."""
+    """An execution: what ``lab.durable_executions()`` lists, oldest first (``submitted`` and ``payload`` are known
+    for those started through the Lab; a chained invoke's child has 0 and b"")."""
 
     arn: str
     function: str
@@ -143,7 +144,7 @@ class DurableService:
             invocation_timeout_seconds=int(SYNC_LIMIT_S + 2 * SLACK_S),  # a hang guard: the Lab times replays out
             registry=self.registry,
             clock=self.clock,
-            child_dispatcher=UnconfiguredChildDispatcher(),
+            child_dispatcher=LabChildDispatcher(lab, self._run_replay),
             region=lab.settings.region,
         )
         # a failed replay (an error, a timeout, a crash) is invoked again after the runner's back-off: on our clock
@@ -259,7 +260,7 @@ class DurableService:
 
     # -- replays through the Lab ---------------------------------------------------------------------
     def _run_replay(self, function: str, qualifier: str | None, payload: bytes) -> EngineResult:
-        """One replay as a Lab invocation, from the runner's invocation thread."""
+        """One replay as a Lab invocation, from the runner's threads (also a chained invoke of a plain function)."""
         lab = self.lab
         config = lab.function(function).config
         limit = config.timeout_s + lab.settings.init_timeout_s + SLACK_S
@@ -274,8 +275,17 @@ class DurableService:
 
     # -- reading -------------------------------------------------------------------------------------
     def started(self) -> list[Started]:
+        """Every execution in the store, oldest first: those started here and the children of chained invokes."""
         with self._lock:
-            return list(self._started.values())
+            mine = dict(self._started)
+        runs = []
+        for execution in self.store.list_all():
+            arn, start = execution.durable_execution_arn, execution.start_input
+            run = mine.get(arn) or Started(
+                arn, start.function_name, start.function_qualifier, start.execution_name, 0.0, b""
+            )
+            runs.append(run)
+        return runs
 
     def find(self, function: str | None, execution: str | None) -> str:
         """The ARN of ``execution`` (an ARN or an execution name) of ``function``; None: its latest execution."""

@@ -305,3 +305,26 @@ def test_the_functions_sdk_is_pointed_at_the_labs_endpoint(durable_lab: lambdala
     assert single.config.aws_endpoint_url == "http://127.0.0.1:9"
     assert single.config.env_vars["AWS_ENDPOINT_URL_LAMBDA"] == url  # botocore's per-service variable wins
     assert single.invoke(ORDER).payload["total"] == 1299  # its checkpoints reached the Lab, not the stand-in
+
+
+def test_chained_invokes_of_the_labs_functions_match_the_local_runner(durable_lab: lambdalab.Lab) -> None:
+    with DurableFunctionTestRunner(handler=workflows.chained, poll_interval=0.05) as runner:
+        runner.register_function("tax", workflows.tax)
+        runner.register_durable_function("steps", workflows.steps)
+        arn = runner.run_async(input=json.dumps(ORDER), execution_timeout=60)
+        outcome = runner.wait_for_result(arn, timeout=60)
+    assert outcome.status.value == "SUCCEEDED", outcome.error
+    expected = json.loads(outcome.result)
+    steps = deploy(durable_lab, "steps")
+    levy = durable_lab.create_function("tax", path=WORKFLOWS, handler="order_workflows.tax", requirements=SDK)
+    fn = deploy(durable_lab, "chained")
+    before = len(durable_lab.durable_executions())
+    result = fn.invoke(ORDER)
+    assert result.error is None, result.error
+    assert result.payload == expected
+    invocations = durable_lab.invocations()
+    assert (invocations["function"] == levy.name).sum() == 1  # the plain function: one ordinary invocation
+    table = durable_lab.durable_executions()
+    assert len(table) == before + 2  # the workflow and its durable child
+    child = table.iloc[-1]
+    assert child["function"] == steps.name and child["status"] == "SUCCEEDED" and child["replays"] == 1

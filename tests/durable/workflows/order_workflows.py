@@ -105,3 +105,16 @@ def out_of_stock(event: dict, context: DurableContext) -> dict:
     context.wait(Duration.from_seconds(10), name="hold")
     context.step(reserve(order["id"]), config=NO_RETRY)
     return {"order": order["id"]}
+
+
+def tax(event: dict, context: object) -> dict:
+    """A plain (not durable) function a workflow invokes."""
+    return {"tax": event["cents"] // 10}
+
+
+@durable_execution
+def chained(event: dict, context: DurableContext) -> dict:
+    """Chained invokes: a plain function, then a durable one (a child execution of its own)."""
+    levy = context.invoke("tax", {"cents": 1299}, name="tax")
+    child = context.invoke("steps", event, name="child-order")
+    return {"tax": levy, "child": child}
