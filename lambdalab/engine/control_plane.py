@@ -78,6 +78,11 @@ from lambdalab.payload import request_too_large
 __all__ = ["MAX_ASYNC_REQUEST_BYTES", "ControlPlane", "EngineResult", "LabSettings"]
 
 _DRAIN_BEFORE = (End, InitReport, InitStart)
+# lambdalab's limit (docs/FIDELITY.md): its workers are separate runtimes, each would start its own extensions
+MANAGED_INSTANCES_EXTENSIONS = (
+    "invalid layers: lambdalab runs Lambda Managed Instances functions (max_concurrency_per_environment) without "
+    "external extensions (/opt/extensions); drop the extension layer or max_concurrency_per_environment"
+)
 _log = logging.getLogger("lambdalab")
 MAX_ASYNC_REQUEST_BYTES = 1024 * 1024
 
@@ -210,6 +215,9 @@ class ControlPlane:
             self.scheduler.check_reservation(config.name, config.reserved_concurrency)
         except ValueError as exc:
             raise ConfigError(f"invalid reserved_concurrency: {exc}") from None
+        known = paths if paths is not None else self.paths.get((config.name, code_sha))
+        if config.max_concurrency_per_environment is not None and extension_files(known):
+            raise ConfigError(MANAGED_INSTANCES_EXTENSIONS)
         self.code[(config.name, code_sha)] = (config, code_dir)
         if paths is not None:
             self.paths[(config.name, code_sha)] = paths

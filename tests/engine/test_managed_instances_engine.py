@@ -158,3 +158,18 @@ def test_an_invocations_log_keeps_its_own_records(lab: lambdalab.Lab) -> None:
         assert [r["type"] for r in records if "type" in r] == ["platform.start", "platform.report"]
     both = lab.logs("managed")
     assert both.count('"platform.start"') == 2  # the stream itself keeps everything
+
+
+@pytest.mark.timeout(60)
+def test_external_extensions_are_refused_in_managed_instances(lab: lambdalab.Lab, tmp_path: Path) -> None:
+    """lambdalab's limit, said plainly: its workers are separate runtimes, each would start its own extensions."""
+    layer = tmp_path / "layer"
+    (layer / "extensions").mkdir(parents=True)
+    script = layer / "extensions" / "noop"
+    script.write_text("#!/bin/sh\nexit 0\n")
+    script.chmod(0o755)
+    with pytest.raises(lambdalab.ConfigError, match="without external extensions"):
+        lab.create_function("managed", WORKER, max_concurrency_per_environment=2, layers=[str(layer)])
+    assert "managed" not in lab.functions()
+    plain = lab.create_function("plain", WORKER, layers=[str(layer)])  # the same layer: fine in the classic model
+    assert plain.config.max_concurrency_per_environment is None
