@@ -408,6 +408,11 @@ class Function:
             raise ConfigError(f"invalid setting: {', '.join(fixed)} cannot be changed after the function is created")
         if "aws_endpoint_url" in changes and changes["aws_endpoint_url"] is None:  # back to the Lab's
             changes["aws_endpoint_url"] = self._lab.settings.aws_endpoint_url
+        if self.config.durable and ("aws_endpoint_url" in changes or "env_vars" in changes):  # its SDK: still the Lab
+            changes["aws_endpoint_url"], changes["env_vars"] = front_ends.get("durable")(self._lab).function_endpoint(
+                changes.get("aws_endpoint_url", self.config.aws_endpoint_url),
+                changes.get("env_vars", self.config.env_vars),
+            )
         if changes.get("log_format") is not None and str(changes["log_format"]).upper() == "TEXT":
             # back to Text: levels not given again are dropped (they only ever apply to JSON)
             changes.setdefault("application_log_level", None)

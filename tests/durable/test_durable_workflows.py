@@ -305,6 +305,10 @@ def test_the_functions_sdk_is_pointed_at_the_labs_endpoint(durable_lab: lambdala
     assert single.config.aws_endpoint_url == "http://127.0.0.1:9"
     assert single.config.env_vars["AWS_ENDPOINT_URL_LAMBDA"] == url  # botocore's per-service variable wins
     assert single.invoke(ORDER).payload["total"] == 1299  # its checkpoints reached the Lab, not the stand-in
+    mapped.update(aws_endpoint_url=None, env_vars={"STAGE": "test"})  # back to the Lab's (none): still the Lab's
+    assert mapped.config.aws_endpoint_url == {"lambda": url} and mapped.config.env_vars == {"STAGE": "test"}
+    single.update(env_vars={"STAGE": "test"})
+    assert single.config.env_vars == {"STAGE": "test", "AWS_ENDPOINT_URL_LAMBDA": url}
 
 
 def test_chained_invokes_of_the_labs_functions_match_the_local_runner(durable_lab: lambdalab.Lab) -> None:
