@@ -97,7 +97,8 @@ def test_every_phase_listed_is_a_colour_key_and_the_fields_keep_their_order(lab:
         "provisioned",
         "invocations",
     ]
-    assert [f for f in EnvironmentInfo.__dataclass_fields__][6:] == ["phase", "request_id", "since_s", "age_s", "worker"]
+    fields = [f for f in EnvironmentInfo.__dataclass_fields__]
+    assert fields[6:] == ["phase", "request_id", "since_s", "age_s", "worker"]
 
 
 def test_listing_many_environments_is_cheap(lab: Any) -> None:
