@@ -143,6 +143,8 @@ def result_html(result: InvocationResult, *, scale_ms: float | None = None, code
     fn = function_of(result) if code_sha is None else None
     code = _code_sha(fn, record.version) if code_sha is None else code_sha
     cells = [("request", record.request_id[:8]), ("environment", record.environment_id[:8])]
+    if fn is not None and fn.config.max_concurrency_per_environment is not None:  # Managed Instances
+        cells.append(("worker", str(record.worker)))
     if code:
         cells.append(("code", code[:8]))
     debugged = _debug_cell(fn, record) if fn is not None else None
@@ -289,6 +291,8 @@ def function_html(fn: Function) -> str:
         environments = fn.environments()
         frozen = sum(1 for environment in environments if environment.frozen)
         envs = f"{len(environments)} ({frozen} frozen)"
+        if config.max_concurrency_per_environment is not None:  # Managed Instances: a row per worker, never frozen
+            envs = f"{len({e.environment_id for e in environments})} ({len(environments)} workers)"
     except Exception:  # noqa: BLE001 - a closed Lab still renders its function's card
         envs = "n/a (Lab closed)"
     cells = [
@@ -308,7 +312,16 @@ def function_html(fn: Function) -> str:
     ]
     if config.env_vars:
         cells.append(("env vars", ", ".join(sorted(config.env_vars))))
-    if not config.freeze:
+    if config.max_concurrency_per_environment is not None:
+        most = config.max_environments
+        cells.append(
+            (
+                "Managed Instances",
+                f"{config.max_concurrency_per_environment} workers per environment"
+                + (f", at most {most} environments" if most is not None else ""),
+            )
+        )
+    elif not config.freeze:
         cells.append(("freeze", "off"))
     if config.snap_start:
         cells.append(("SnapStart", "published versions"))

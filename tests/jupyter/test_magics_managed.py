@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
@@ -57,3 +58,17 @@ def test_config_changes_the_cap_in_place(ip: Any) -> None:
     with pytest.raises(UsageError, match="max_environments"):
         ip.run_line_magic("lambda", "config plain --max-environments 2")
     assert plain.config.max_environments is None
+
+
+@pytest.mark.timeout(60)
+def test_cards_say_managed_instances(ip: Any, html: Any) -> None:
+    fn = ip.run_cell_magic("lambda", "cards --per-environment 3 --max-environments 2", HANDLER)
+    result = fn.invoke({})
+    card = html(result)
+    assert ">worker<" in card
+    deadline = time.monotonic() + 10
+    while len(fn.environments()) < 3 and time.monotonic() < deadline:  # every worker up
+        time.sleep(0.05)
+    card = html(fn)
+    assert "3 workers per environment, at most 2 environments" in card
+    assert "1 (3 workers)" in card and "freeze" not in card
