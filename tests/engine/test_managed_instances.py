@@ -181,6 +181,12 @@ def test_a_timeout_fails_the_invocation_and_the_code_runs_on(lab: lambdalab.Lab)
     table = lab.invocations()
     rows = table[table["request_id"] == timed_out.record.request_id]
     assert rows["status"].tolist() == ["timeout"]
+    # the timeline's story: the invoke span ends at the timeout, an overrun span runs until the code asked for more
+    spans = lab.spans()
+    mine = spans[spans["request_id"] == timed_out.record.request_id].set_index("phase")
+    assert {"invoke", "overrun"} <= set(mine.index)
+    assert mine.loc["invoke", "end"] == pytest.approx(mine.loc["overrun", "start"])
+    assert 0.5 < mine.loc["overrun", "end"] - mine.loc["overrun", "start"] < 1.5  # slept 1.8 s with a 1 s timeout
 
 
 @pytest.mark.timeout(60)
