@@ -418,7 +418,7 @@ class Environment:
             self._restore_error = (posted_restore.error_type, posted_restore.body)
             return []
         if kind is DeadlineOverrun:
-            overrun = cast(DeadlineOverrun, event)
+            overrun = cast(DeadlineExceeded, event)  # the event itself; its row is the derived one
             self._note_memory(overrun.max_memory_mb)
             return self._on_overrun(at, before)
         raise TypeError(f"no handler for {kind.__name__}")  # TRANSITIONS has a row the handlers lack
