@@ -78,6 +78,7 @@ from lambdalab.payload import request_too_large
 __all__ = ["MAX_ASYNC_REQUEST_BYTES", "ControlPlane", "EngineResult", "LabSettings"]
 
 _DRAIN_BEFORE = (End, InitReport, InitStart)
+MANAGED_INSTANCES_INIT_TIMEOUT_S = 130.0  # a Managed Instances worker's init: max(130 s, the function's timeout)
 # lambdalab's limit (docs/FIDELITY.md): its workers are separate runtimes, each would start its own extensions
 MANAGED_INSTANCES_EXTENSIONS = (
     "invalid layers: lambdalab runs Lambda Managed Instances functions (max_concurrency_per_environment) without "
@@ -242,13 +243,20 @@ class ControlPlane:
             config.memory_mb,
             config.timeout_s,
             config.freeze and config.debug is False,  # a stopped debugpy could not answer an attach (engine/debug.py)
-            self.settings.init_timeout_s,
+            self._init_timeout_s(config),
             code=code_sha,
             extensions=len(extension_files(self.paths.get((config.name, code_sha)))),
             per_environment=config.max_concurrency_per_environment or 0,  # Managed Instances: workers per environment
             max_environments=config.max_environments,
             tenancy=config.tenancy is not None,  # tenant isolation: environments are never shared across tenants
         )
+
+    def _init_timeout_s(self, config: FunctionConfig) -> float:
+        """The init phase's limit: the Lab's (Lambda's 10 s); a Managed Instances worker's is the larger of 130 s and
+        the function's timeout (AWS docs, "Understanding the Lambda Managed Instances execution environment")."""
+        if config.max_concurrency_per_environment is None:
+            return self.settings.init_timeout_s
+        return max(self.settings.init_timeout_s, MANAGED_INSTANCES_INIT_TIMEOUT_S, config.timeout_s)
 
     def _keep_alive(self, config: FunctionConfig) -> KeepAlivePolicy:
         seconds = self.settings.keep_alive_s if config.keep_alive_s is None else config.keep_alive_s

@@ -173,3 +173,14 @@ def test_external_extensions_are_refused_in_managed_instances(lab: lambdalab.Lab
     assert "managed" not in lab.functions()
     plain = lab.create_function("plain", WORKER, layers=[str(layer)])  # the same layer: fine in the classic model
     assert plain.config.max_concurrency_per_environment is None
+
+
+@pytest.mark.timeout(60)
+def test_a_workers_init_may_take_130_seconds_or_the_functions_timeout(lab: lambdalab.Lab) -> None:
+    """Lambda's rule for Managed Instances: init is limited to the larger of 130 s and the function's timeout (a
+    classic function's init has 10 s): an init of 11 s completes."""
+    slow_init = "import time\ntime.sleep(11)\ndef handler(event, context):\n    return 'ready'\n"
+    fn = lab.create_function("managed", slow_init, max_concurrency_per_environment=1, timeout_s=3)
+    result = fn.invoke({})
+    assert result.error is None and result.payload == "ready"
+    assert result.record.init_duration_ms > 11_000
