@@ -47,7 +47,7 @@ LATE = """import os, tempfile, time
 def handler(event, context):
     time.sleep(event.get("sleep", 0))
     with open(os.path.join(tempfile.gettempdir(), "done-" + context.aws_request_id), "w") as f:
-        f.write(str(os.getpid()))
+        f.write(str(context.get_remaining_time_in_millis()))
     return {"pid": os.getpid(), "left_ms": context.get_remaining_time_in_millis()}
 """
 
@@ -191,20 +191,22 @@ def test_a_timeout_fails_the_invocation_and_the_code_runs_on(lab: lambdalab.Lab)
 
 @pytest.mark.timeout(60)
 def test_the_late_handler_finished_its_work(lab: lambdalab.Lab) -> None:
-    """What the timed-out handler did after its timeout happened: its file is in the shared /tmp."""
+    """What the timed-out handler did after its timeout: its file is in the shared /tmp, and it saw no time left."""
     fn = lab.create_function("late", LATE + READER, max_concurrency_per_environment=2, max_environments=1, timeout_s=1)
     timed_out = fn.invoke({"sleep": 1.5})
     assert timed_out.record.status == "timeout"
     time.sleep(1.0)
     seen = fn.invoke({"read": "done-" + timed_out.record.request_id})
     assert seen.error is None and seen.payload["found"] is True
+    assert seen.payload["left_ms"] == 0  # what the code sees after its timeout: no time left (Lambda: zero or less)
 
 
 READER = """
 _late = handler
 def handler(event, context):
     if "read" in event:
-        return {"found": os.path.exists(os.path.join(tempfile.gettempdir(), event["read"]))}
+        path = os.path.join(tempfile.gettempdir(), event["read"])
+        return {"found": os.path.exists(path), "left_ms": int(open(path).read()) if os.path.exists(path) else None}
     return _late(event, context)
 """
 
