@@ -383,12 +383,13 @@ _RECORD_TYPES: Final = {
     "init_duration_ms": _FLOAT, "init_suppressed": _BOOL, "duration_ms": _FLOAT, "billed_duration_ms": _INT,
     "memory_size_mb": _INT, "max_memory_used_mb": _INT, "status": _STR, "error_type": "object", "start": _FLOAT,
     "end": _FLOAT, "submitted": _FLOAT, "reset": _BOOL, "restore_duration_ms": _FLOAT,
-    "billed_restore_duration_ms": _INT, "extension_overhead_ms": _FLOAT, "latency_ms": _FLOAT,
+    "billed_restore_duration_ms": _INT, "extension_overhead_ms": _FLOAT, "tenant_id": "object", "worker": _INT,
+    "latency_ms": _FLOAT,
     "event_source_arn": "object", "shard_id": "object", "batch_size": _INT,
 }  # fmt: skip
 _SPAN_TYPES: Final = {
     "environment_id": _STR, "function": _STR, "version": _STR, "phase": _STR, "start": _FLOAT, "end": _FLOAT,
-    "request_id": "object", "duration_ms": _FLOAT,
+    "request_id": "object", "worker": _INT, "duration_ms": _FLOAT,
 }  # fmt: skip
 
 
