@@ -11,6 +11,7 @@
     init_profile(table, kind="icicle"|"bar")    import profile of one cold start, coloured by each module's origin
     compare(local, remote, kind="cold_starts")  this machine and AWS Lambda side by side, on the same axes
     after_response(lab.telemetry())             per invoke: the runtime's time and the extensions' after the response
+    replays(fn.durable_history())               one durable execution as its replays: what each skipped and ran
     update(fig, kind, spans=..., invocations=...)  redraw a Figure/FigureWidget in place (one batch_update)
 
 The inputs are ``lab.spans()``, ``lab.invocations()`` or ``lambdalab.load.run(...).invocations``.
@@ -41,6 +42,7 @@ from lambdalab.viz.colours import (
     WARM_COLOUR,
 )
 from lambdalab.viz.compare import compare
+from lambdalab.viz.durable import replays
 from lambdalab.viz.figures import KINDS, figure, update, write_html
 from lambdalab.viz.init_profile import ORIGIN_COLOURS, init_profile
 from lambdalab.viz.latency import init_durations, latency_histogram, latency_over_time
@@ -72,6 +74,7 @@ __all__ = [
     "init_profile",
     "latency_histogram",
     "latency_over_time",
+    "replays",
     "reuse",
     "timeline",
     "update",
