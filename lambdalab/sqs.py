@@ -42,7 +42,7 @@ import uuid
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from lambdalab import events, lineage
+from lambdalab import events, lineage, tenancy
 from lambdalab.core import runtime_api
 from lambdalab.errors import ConfigError, LambdaLabError
 from lambdalab.loop_calls import call_on_loop, stop_quietly
@@ -99,7 +99,9 @@ class SqsQueue:
         max_concurrency: int = 5,
         enabled: bool = True,
     ) -> None:
-        timeout = lab.function(function).config.timeout_s
+        config = lab.function(function).config
+        tenancy.check_event_source(config.tenancy)  # a tenant-isolated function takes no event source mapping
+        timeout = config.timeout_s
         validate(name, batch_size, batching_window_s, visibility_timeout_s, max_receive_count, max_concurrency, timeout)
         self._lab, self._loop = lab, lab.loop
         self.name, self.function, self.qualifier = name, function, qualifier

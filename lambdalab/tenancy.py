@@ -5,7 +5,12 @@ A function created with ``tenancy="PER_TENANT"`` (``TenancyConfig.TenantIsolatio
 (the core's pools), and the handler reads the id as ``context.tenant_id`` (the Runtime API's
 ``Lambda-Runtime-Aws-Tenant-Id``). An invoke without a tenant id, or one with a tenant id on a function without
 tenant isolation, fails with ``InvalidParameterValueException`` before anything runs (AWS docs, "Troubleshooting
-tenant isolation"). A tenant id is 1 to 256 characters of ``[a-zA-Z0-9._:/=+-@ ]`` (botocore's model). Pure.
+tenant isolation"). A tenant id is 1 to 256 characters of ``[a-zA-Z0-9._:/=+-@ ]`` (botocore's model).
+
+Event sources that poll (SQS, Kinesis, DynamoDB Streams) have no tenant to give, and tenant isolation is documented as
+incompatible with "most event sources (only API Gateway is supported)" (AWS CDK, ``TenancyConfig``): such a trigger
+on a tenant-isolated function is refused when it is made (``check_event_source``), in the words lambdalab already
+uses for function URLs (Lambda's own text for this refusal is not published). Pure.
 """
 
 from __future__ import annotations
@@ -20,6 +25,11 @@ TENANT_ID_PATTERN: Final = re.compile(r"[a-zA-Z0-9\._:\/=+\-@ ]+")
 HEADER: Final = "X-Amz-Tenant-Id"
 # the error the troubleshooting page names for both cases (its words)
 REFUSED: Final = "Tenant ID configuration not specified or passed to a function when tenant isolation is not enabled."
+# an event source mapping (SQS, Kinesis, DynamoDB Streams) on a tenant-isolated function: lambdalab's words, as the
+# function URL refusal's (config.TENANCY_FUNCTION_URL); the endpoint answers it as InvalidParameterValueException
+EVENT_SOURCE_REFUSED: Final = (
+    "Event source mappings are not supported for functions with tenant isolation mode (PER_TENANT)."
+)
 
 
 def check_tenant_id(tenant_id: object) -> str | None:
@@ -47,3 +57,10 @@ def check_invoke(tenancy: str | None, tenant_id: str | None) -> None:
     tenant-isolated function gets none, or a function without tenant isolation gets one."""
     if (tenancy is not None) != (tenant_id is not None):
         raise InvalidParameterValueException(REFUSED)
+
+
+def check_event_source(tenancy: str | None) -> None:
+    """An event source mapping (an SQS queue, a Kinesis or DynamoDB stream) delivering to a function with ``tenancy``:
+    ``ConfigError`` when the function is tenant-isolated (the source has no tenant id to give each invoke)."""
+    if tenancy is not None:
+        raise ConfigError(EVENT_SOURCE_REFUSED)

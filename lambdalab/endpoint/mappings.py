@@ -5,7 +5,8 @@ sources' methods hop onto the Lab's loop).
 
 Sources: an SQS queue ARN makes ``lab.sqs_queue``, a Kinesis stream ARN ``lab.kinesis_stream`` and a DynamoDB
 stream ARN ``lab.dynamodb_stream``, with a template's own settings for that source when it declared one
-(``declared.py``: a queue's visibility timeout, a stream's shards). A mapping's UUID is its source's ``uuid``.
+(``declared.py``: a queue's visibility timeout, a stream's shards). A mapping's UUID is its source's ``uuid``. A
+tenant-isolated function takes none (``tenancy.check_event_source``: 400 ``InvalidParameterValueException``).
 
 Rules: no aiohttp; refusals are ``wire.ApiError`` (a template turns them into notes).
 """
@@ -17,7 +18,7 @@ import time
 import weakref
 from typing import TYPE_CHECKING, Any
 
-from lambdalab import streams
+from lambdalab import streams, tenancy
 from lambdalab.endpoint import mapping_shapes, wire
 from lambdalab.endpoint.declared import declared
 from lambdalab.endpoint.mapping_shapes import DYNAMODB, KINESIS, SQS
@@ -145,6 +146,10 @@ def _conflict(lab: Lab, kind: str, arn: str, function: str) -> None:
 def create(lab: Lab, body: dict[str, Any]) -> Any:
     """A new source for a CreateEventSourceMapping body (``FunctionName``, ``EventSourceArn``, settings)."""
     name, qualifier = _function(lab, body.get("FunctionName"))
+    try:  # a tenant-isolated function: refused before the source or its settings are read
+        tenancy.check_event_source(lab.function(name).config.tenancy)
+    except ConfigError as exc:
+        raise wire.invalid(str(exc)) from None
     arn = body.get("EventSourceArn")
     kind, source_name, label = mapping_shapes.parse_arn(arn, lab.settings.region, lab.settings.account_id)
     options = mapping_shapes.options(kind, body, create=True)

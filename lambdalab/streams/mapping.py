@@ -23,6 +23,7 @@ import uuid
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
+from lambdalab import tenancy
 from lambdalab.errors import ConfigError, LambdaLabError, RequestTooLargeException
 from lambdalab.loop_calls import call_on_loop, on_the_loop, stop_quietly
 from lambdalab.results import BatchInfo
@@ -54,7 +55,8 @@ class StreamMapping:
     def __init__(
         self, lab: Lab, name: str, function: str, arn: str, shards: list[Shard], settings: StreamSettings
     ) -> None:
-        lab.function(function)  # UnknownFunctionError before anything starts
+        # UnknownFunctionError before anything starts; a tenant-isolated function takes no event source mapping
+        tenancy.check_event_source(lab.function(function).config.tenancy)
         stamp = settings.starting_position_timestamp
         if stamp is not None and stamp > time.time():
             raise ConfigError(f"invalid starting_position_timestamp: {stamp!r}; expected a time not in the future")
