@@ -22,7 +22,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from lambdalab import deploy, downstream, log_events
+from lambdalab import cache, deploy, downstream, log_events
 from lambdalab.config import FunctionConfig, check_lab_options
 from lambdalab.core.limits import AccountLimits
 from lambdalab.engine import launcher, mounts
@@ -72,6 +72,7 @@ class LabEngine:
 
     def __init__(self, settings: LabSettings) -> None:
         self.settings = settings
+        cache.check_visible(mounts.hidden_by_tmp)  # a LAMBDALAB_CACHE_DIR under a /tmp runtimes cannot see: refused
         # outside the machine's /tmp where runtimes get their own /tmp (engine/mounts.py), else tempfile's default
         self.workdir = Path(tempfile.mkdtemp(prefix=f"lambdalab-{os.getpid()}-", dir=mounts.work_base()))
         mounts.share(self.workdir)  # so an environment's /tmp unmounted here is gone from every runtime's view
