@@ -526,9 +526,10 @@ class Lab:
         ``InvalidParameterValueException``, ``RecursiveInvocationException``)."""
         if not durable_replay and name in self._functions and self._functions[name].config.durable:
             service = front_ends.get("durable")(self)
-            return cast(
-                "asyncio.Future[EngineResult]", service.start_invoke(name, payload, qualifier, durable_execution_name)
+            future = service.start_invoke(
+                name, payload, qualifier, durable_execution_name, tenant_id=tenant_id, trace_header=trace_header
             )
+            return cast("asyncio.Future[EngineResult]", future)
         options = None if client_context is None else {"client_context": client_context}
         return self._engine.start_invoke(name, payload, options, qualifier, request_id, batch, tenant_id, trace_header)
 
@@ -540,12 +541,26 @@ class Lab:
         *,
         tenant_id: str | None = None,
         trace_header: str | None = None,
+        durable_execution_name: str | None = None,
     ) -> str:
         """Accept an asynchronous (``Event``) invocation of ``payload`` (JSON bytes); returns its request id.
         ``tenant_id`` and ``trace_header`` as for ``start_invoke`` (a recursive loop's event goes to on-failure).
-        A durable function's execution starts instead: its ARN is the answer."""
+        A durable function's execution starts instead: its ARN is the answer (``durable_execution_name`` as for
+        ``start_invoke``: the same name and payload joins the execution; a loop past 16 hops is refused at once)."""
         if name in self._functions and self._functions[name].config.durable:
-            return cast(str, front_ends.get("durable")(self).start(name, payload, qualifier))
+            service = front_ends.get("durable")(self)
+            return cast(
+                str,
+                service.start(
+                    name,
+                    payload,
+                    qualifier,
+                    durable_execution_name,
+                    tenant_id=tenant_id,
+                    trace_header=trace_header,
+                    source="event",
+                ),
+            )
         return self._engine.call(
             lambda plane: plane.enqueue(name, payload, qualifier, tenant_id=tenant_id, trace_header=trace_header)
         )

@@ -314,8 +314,9 @@ class Function:
 
         A durable function (``durable=True``) starts an execution: the answer is the workflow's result (or its error),
         carrying the record of the last of the invocations it took (``durable_history``); at most 15 minutes, as a
-        synchronous invoke of a durable function (``TimeoutError`` then; the execution goes on). ``Event`` starts
-        one and answers at once, the ``AsyncInvocation``'s ``request_id`` being the execution's ARN.
+        synchronous invoke of a durable function (``TimeoutError`` then; the execution goes on); the result's
+        ``durable_execution_arn`` is the execution's ARN. ``Event`` starts one and answers at once, the
+        ``AsyncInvocation``'s ``request_id`` being the execution's ARN.
         """
         payload = encode_event(event)
         tenant_id = check_tenant_id(tenant_id)
@@ -330,7 +331,7 @@ class Function:
             )
         self._engine.refuse_on_loop("invoke")
         if self.config.durable:  # an execution: replayed invocations until the workflow ends; its outcome answers
-            return self.submit(event, qualifier=qualifier).result(DURABLE_WAIT_S)
+            return self.submit(event, qualifier=qualifier, tenant_id=tenant_id).result(DURABLE_WAIT_S)
         options = encode_client_context(client_context)
         limit = self.config.timeout_s + self._lab.settings.init_timeout_s + SLACK_S
         return self._engine.submit(self.name, payload, options, qualifier, tenant_id).result(limit)
@@ -383,7 +384,7 @@ class Function:
         if self.config.durable:  # a durable execution, answered with the workflow's outcome (see ``invoke``)
             return cast(
                 "concurrent.futures.Future[InvocationResult]",
-                front_ends.get("durable")(self._lab).submit(self.name, payload, qualifier),
+                front_ends.get("durable")(self._lab).submit(self.name, payload, qualifier, None, tenant_id),
             )
         return self._engine.submit(self.name, payload, encode_client_context(client_context), qualifier, tenant_id)
 

@@ -36,12 +36,20 @@ from aws_durable_execution_sdk_python_testing.scheduler import Scheduler
 from aws_durable_execution_sdk_python_testing.stores.memory import InMemoryExecutionStore
 from aws_durable_execution_sdk_python_testing.worker.registry import ExecutionRegistry
 
+from lambdalab import lineage, tenancy
 from lambdalab.downstream import variable_name
 from lambdalab.durable.chained import LabChildDispatcher
 from lambdalab.durable.clock import ScaledClock
 from lambdalab.durable.invoker import LabInvoker
 from lambdalab.durable.replays import Replay, ReplayLog
-from lambdalab.errors import ConfigError, FunctionError, InvokeError, LabClosedError, UnknownFunctionError
+from lambdalab.errors import (
+    ConfigError,
+    FunctionError,
+    InvokeError,
+    LabClosedError,
+    RecursiveInvocationException,
+    UnknownFunctionError,
+)
 from lambdalab.results import EngineResult, InvocationResult
 
 if TYPE_CHECKING:
@@ -67,10 +75,15 @@ class DurableExecutionAlreadyStartedException(InvokeError, ConfigError):
 
 
 class WatchedStore(InMemoryExecutionStore):
-    """The runner's in-memory store, telling waiters when an execution it saves has ended (every end is saved)."""
+    """The runner's in-memory store, telling waiters when an execution it saves has ended (every end is saved).
 
-    def __init__(self) -> None:
+    It also names executions as Lambda does: the runner makes a new execution with its own id (``<uuid>/<uuid>``)
+    and saves it before anything reads that id; ``name`` gives it its Lambda ARN then (``execution_arn``), so the
+    runner, the function's SDK (its ``DurableExecutionArn``), the APIs and the tables all know it by that ARN."""
+
+    def __init__(self, name: Callable[[Execution], str] | None = None) -> None:
         super().__init__()
+        self._name = name
         self._ends: dict[str, threading.Event] = {}
         self._ends_lock = threading.Lock()
         self._released = False
@@ -97,6 +110,8 @@ class WatchedStore(InMemoryExecutionStore):
             event.set()
 
     def save(self, execution: Execution) -> None:
+        if self._name is not None and not execution.durable_execution_arn.startswith("arn:"):  # a new execution
+            execution.durable_execution_arn = self._name(execution)
         super().save(execution)
         self._note(execution)
 
@@ -122,6 +137,30 @@ class Started:
     name: str
     submitted: float  # epoch seconds, real time
     payload: bytes
+    tenant_id: str | None = None  # the invoke's tenant: every replay carries it (context.tenant_id)
+    trace_header: str | None = None  # the caller's X-Ray trace header: every replay continues its Lineage
+
+
+def execution_arn(function_arn: str, name: str, runner_id: str) -> str:
+    """Lambda's ARN of an execution (botocore's ``DurableExecutionArn``): the qualified function's ARN (``$LATEST`` or
+    a version), ``/durable-execution/``, the execution's name and its id. The id is the execution operation's id (the
+    runner's id ends in it): the SDK inside the function finds that operation, and the input, by the ARN's last part."""
+    return f"{function_arn}/durable-execution/{name}/{runner_id.rpartition('/')[2]}"
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class DurableEngineResult(EngineResult):
+    """A synchronous invoke's answer for a durable function: the workflow's outcome, and the execution's ARN (the
+    Invoke API's ``X-Amz-Durable-Execution-Arn``)."""
+
+    durable_execution_arn: str | None = None
+
+
+@dataclasses.dataclass(frozen=True, repr=False)
+class DurableInvocationResult(InvocationResult):
+    """``fn.invoke``'s result for a durable function: an ``InvocationResult`` with the execution's ARN."""
+
+    durable_execution_arn: str | None = None
 
 
 class DurableService:
@@ -130,7 +169,7 @@ class DurableService:
     def __init__(self, lab: Lab) -> None:
         self.lab = lab
         self.clock = ScaledClock(lab.time_scale)
-        self.store = WatchedStore()
+        self.store = WatchedStore(self._execution_arn)
         self.scheduler = Scheduler()
         self.registry = ExecutionRegistry(self.store, self.scheduler)
         processor = CheckpointProcessor(self.store, self.scheduler, clock=self.clock)
@@ -175,16 +214,40 @@ class DurableService:
         self._pool.shutdown(wait=False, cancel_futures=True)
 
     # -- starting and waiting ------------------------------------------------------------------------
-    def start(self, function: str, payload: bytes, qualifier: str | None = None, name: str | None = None) -> str:
+    def start(
+        self,
+        function: str,
+        payload: bytes,
+        qualifier: str | None = None,
+        name: str | None = None,
+        *,
+        tenant_id: str | None = None,
+        trace_header: str | None = None,
+        source: str = "invoke",
+    ) -> str:
         """Start an execution of durable ``function`` with ``payload`` (JSON bytes); its ARN. The same ``name`` again
         (``DurableExecutionName``) with the same payload joins the execution that has it (the start is idempotent, as
-        Lambda's); with another payload it is ``DurableExecutionAlreadyStartedException`` (409)."""
+        Lambda's); with another payload it is ``DurableExecutionAlreadyStartedException`` (409).
+
+        The execution runs the version ``qualifier`` names now (an alias is resolved once: every replay runs that
+        version). ``tenant_id`` is checked as any invoke's (``InvalidParameterValueException``) and, with
+        ``trace_header`` (the caller's X-Ray header), carried by every replay; a start past the 16th hop of its chain
+        is refused with ``RecursiveInvocationException`` (``source``: ``invoke`` or ``event``, for the notice)."""
         config = self.lab.function(function).config
         if not config.durable:
             raise ConfigError(f"{function} is not a durable function (create it with durable=True)")
         if name is not None and not (isinstance(name, str) and _NAME.match(name)):
             raise ConfigError(f"invalid DurableExecutionName: {name!r}; expected 1 to 64 letters, digits, '-' or '_'")
+        if tenant_id is not None or config.tenancy is not None:
+            tenancy.check_invoke(config.tenancy, tenant_id)
+        version = self.lab.resolve(function, qualifier)
         name = name or str(uuid.uuid4())
+        invocation_id = str(uuid.uuid4())
+        if trace_header is not None:  # every replay is one hop past the caller: a loop is stopped before it starts
+            hop = lineage.continued(trace_header, invocation_id, time.time())[1]
+            if lineage.stopped(hop, config.recursion):
+                self.lab.note_recursion(function, invocation_id, hop, source, "RecursiveInvocationException")
+                raise RecursiveInvocationException(lineage.RECURSIVE_MESSAGE)
         with self._lock:
             existing = self._names.get((function, name))
             if existing is not None:
@@ -196,20 +259,34 @@ class DurableService:
             started = StartDurableExecutionInput(
                 account_id=self.lab.settings.account_id,
                 function_name=function,
-                function_qualifier=qualifier or "$LATEST",
+                function_qualifier=version,
                 execution_name=name,
                 execution_timeout_seconds=config.durable_execution_timeout_s,
                 execution_retention_period_days=config.durable_retention_days,
-                invocation_id=str(uuid.uuid4()),
+                invocation_id=invocation_id,
+                tenant_id=tenant_id,
                 input=payload.decode() if payload else None,
             )
             arn = self.executor.start_execution(started).execution_arn
             assert arn is not None
             self._names[(function, name)] = arn
-            self._started[arn] = Started(arn, function, qualifier or "$LATEST", name, time.time(), payload)
+            self._started[arn] = Started(arn, function, version, name, time.time(), payload, tenant_id, trace_header)
         if self.clock.scale != 1:  # the runner's own execution timer runs in real time: ours in virtual time
             self._arm_timeout(arn, config.durable_execution_timeout_s)
         return arn
+
+    def _execution_arn(self, execution: Execution) -> str:
+        """The Lambda ARN of an execution the runner has just made (``WatchedStore``)."""
+        start = execution.start_input
+        version = start.function_qualifier or "$LATEST"
+        if version != "$LATEST" and not version.isdigit():  # a chained invoke's alias: the version it runs
+            try:
+                version = self.lab.resolve(start.function_name, version)
+            except Exception:  # noqa: BLE001 - an unknown target fails in the runner, in its words
+                version = "$LATEST"
+        return execution_arn(
+            self.lab.arn(start.function_name, version), start.execution_name, execution.durable_execution_arn
+        )
 
     def _arm_timeout(self, arn: str, timeout_s: int) -> None:
         def fire() -> None:
@@ -223,7 +300,7 @@ class DurableService:
         self._timers[arn] = timer
         timer.start()
 
-    def outcome(self, arn: str, timeout_s: float = SYNC_LIMIT_S) -> EngineResult:
+    def outcome(self, arn: str, timeout_s: float = SYNC_LIMIT_S) -> DurableEngineResult:
         """Wait for execution ``arn`` to end (at most ``timeout_s`` real seconds) and answer as a synchronous invoke
         does: the workflow's result as the payload, or its error as a function error; the record is the last
         replay's. ``TimeoutError`` if it has not ended by then."""
@@ -237,21 +314,44 @@ class DurableService:
             error = _error_body(details)
             raise FunctionError(error["errorType"], error["errorMessage"])
         if details.status == "SUCCEEDED":
-            return dataclasses.replace(last, body=(details.result or "null").encode(), is_error=False)
-        return dataclasses.replace(last, body=json.dumps(_error_body(details)).encode(), is_error=True)
+            body, is_error = (details.result or "null").encode(), False
+        else:
+            body, is_error = json.dumps(_error_body(details)).encode(), True
+        fields = {field.name: getattr(last, field.name) for field in dataclasses.fields(EngineResult)}
+        return DurableEngineResult(**{**fields, "body": body, "is_error": is_error}, durable_execution_arn=arn)
 
     def submit(
-        self, function: str, payload: bytes, qualifier: str | None = None, name: str | None = None
+        self,
+        function: str,
+        payload: bytes,
+        qualifier: str | None = None,
+        name: str | None = None,
+        tenant_id: str | None = None,
     ) -> concurrent.futures.Future[InvocationResult]:
-        """Start an execution (see ``start``) and return a future of its synchronous answer (``outcome``)."""
-        arn = self.start(function, payload, qualifier, name)
-        return self._pool.submit(lambda: InvocationResult.from_engine(self.outcome(arn)))
+        """Start an execution (see ``start``) and return a future of its synchronous answer (``outcome``): a
+        ``DurableInvocationResult``, whose ``durable_execution_arn`` names the execution."""
+        arn = self.start(function, payload, qualifier, name, tenant_id=tenant_id)
+
+        def answer() -> InvocationResult:
+            result = InvocationResult.from_engine(self.outcome(arn))
+            fields = {field.name: getattr(result, field.name) for field in dataclasses.fields(InvocationResult)}
+            return DurableInvocationResult(**fields, durable_execution_arn=arn)
+
+        return self._pool.submit(answer)
 
     def start_invoke(
-        self, function: str, payload: bytes, qualifier: str | None = None, name: str | None = None
+        self,
+        function: str,
+        payload: bytes,
+        qualifier: str | None = None,
+        name: str | None = None,
+        *,
+        tenant_id: str | None = None,
+        trace_header: str | None = None,
     ) -> asyncio.Future[EngineResult]:
-        """On the Lab's loop (the endpoint's Invoke): start an execution, the loop's future of its answer."""
-        arn = self.start(function, payload, qualifier, name)
+        """On the Lab's loop (the endpoint's Invoke): start an execution, the loop's future of its answer (a
+        ``DurableEngineResult``, carrying the execution's ARN)."""
+        arn = self.start(function, payload, qualifier, name, tenant_id=tenant_id, trace_header=trace_header)
         return asyncio.get_running_loop().run_in_executor(self._pool, self.outcome, arn)
 
     async def on_pool(self, call: Callable[..., T], *args: Any) -> T:
@@ -259,16 +359,35 @@ class DurableService:
         return await asyncio.get_running_loop().run_in_executor(self._pool, lambda: call(*args))
 
     # -- replays through the Lab ---------------------------------------------------------------------
-    def _run_replay(self, function: str, qualifier: str | None, payload: bytes) -> EngineResult:
-        """One replay as a Lab invocation, from the runner's threads (also a chained invoke of a plain function)."""
+    def _run_replay(
+        self, function: str, qualifier: str | None, payload: bytes, arn: str | None = None, tenant_id: str | None = None
+    ) -> EngineResult:
+        """One replay of execution ``arn`` as a Lab invocation, from the runner's threads (also a chained invoke of a
+        plain function, ``arn`` None): with the execution's tenant and its caller's trace header."""
         lab = self.lab
         config = lab.function(function).config
         limit = config.timeout_s + lab.settings.init_timeout_s + SLACK_S
+        trace = self._trace_of(arn) if arn is not None else None
 
         async def invoke() -> EngineResult:
-            return await lab.start_invoke(function, payload, qualifier=qualifier, durable_replay=True)
+            return await lab.start_invoke(
+                function, payload, qualifier=qualifier, tenant_id=tenant_id, trace_header=trace, durable_replay=True
+            )
 
         return lab.run_on_loop(invoke(), timeout=limit)
+
+    def _trace_of(self, arn: str) -> str | None:
+        """The trace header execution ``arn``'s replays carry: its caller's, or (a chained invoke's child) its
+        parent execution's."""
+        with self._lock:
+            started = self._started.get(arn)
+        if started is not None:
+            return started.trace_header
+        try:
+            parent = self.store.load(arn).parent_execution_arn
+        except Exception:  # noqa: BLE001 - not in the store: no trace
+            return None
+        return self._trace_of(parent) if parent and parent != arn else None
 
     def _operations(self, arn: str) -> list[Any]:
         return list(self.store.load(arn).operations)

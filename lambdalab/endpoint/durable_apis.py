@@ -26,7 +26,9 @@ if TYPE_CHECKING:
     from lambdalab.durable.service import DurableService
     from lambdalab.endpoint.server import Endpoint
 
-D = "/2025-12-01/durable-executions/{arn}"
+# an execution's ARN (arn:aws:lambda:...:function:NAME:VERSION/durable-execution/NAME/ID) as botocore sends it
+# (percent-encoded: one path segment) or as written (its '/' as they are); the routes with a suffix come first
+D = "/2025-12-01/durable-executions/{arn:.+}"
 C = "/2025-12-01/durable-execution-callbacks/{callback_id}"
 
 

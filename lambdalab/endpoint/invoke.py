@@ -48,7 +48,8 @@ _VERSION = b" HTTP/1.1"
 LOG_TAIL_BYTES = 4096
 CLIENT_CONTEXT_BYTES = 3583
 _SLACK_S = 30.0
-DURABLE_ARN = "X-Amz-Durable-Execution-Arn"  # an Event invoke of a durable function answers with it
+DURABLE_ARN = "X-Amz-Durable-Execution-Arn"  # an invoke of a durable function answers with its execution's ARN
+DURABLE_NAME = "X-Amz-Durable-Execution-Name"  # the execution's name: the same name and payload join it
 
 
 class Call:
@@ -142,7 +143,14 @@ def start(endpoint: Endpoint, call: Call, payload: bytes) -> Reply | Pending:
     tenant, trace = call.headers.get(tenancy.HEADER), trace_header(call.headers)
     if kind == "Event":
         try:
-            request_id = lab.enqueue(name, payload, qualifier, tenant_id=tenant, trace_header=trace)
+            request_id = lab.enqueue(
+                name,
+                payload,
+                qualifier,
+                tenant_id=tenant,
+                trace_header=trace,
+                durable_execution_name=call.headers.get(DURABLE_NAME),
+            )
         except LambdaLabError as exc:
             raise wire.from_lab(exc) from None
         if lab.function(name).config.durable:  # the execution started: its ARN is the answer (as Lambda's header)
@@ -158,7 +166,7 @@ def start(endpoint: Endpoint, call: Call, payload: bytes) -> Reply | Pending:
             client_context=client_context,
             tenant_id=tenant,
             trace_header=trace,
-            durable_execution_name=call.headers.get("X-Amz-Durable-Execution-Name"),
+            durable_execution_name=call.headers.get(DURABLE_NAME),
         )
     except LambdaLabError as exc:
         raise wire.from_lab(exc) from None
@@ -177,6 +185,9 @@ def finish(call: Call, result: EngineResult) -> Reply:
     }
     if result.is_error:
         headers["X-Amz-Function-Error"] = "Unhandled"
+    durable_arn = getattr(result, "durable_execution_arn", None)  # a durable function's execution (any invoke type)
+    if durable_arn is not None:
+        headers[DURABLE_ARN] = durable_arn
     if call.headers.get("X-Amz-Log-Type") == "Tail":
         headers["X-Amz-Log-Result"] = base64.b64encode(log_tail(result)).decode()
     return Reply(200, result.body, headers)

@@ -118,3 +118,18 @@ def chained(event: dict, context: DurableContext) -> dict:
     levy = context.invoke("tax", {"cents": 1299}, name="tax")
     child = context.invoke("steps", event, name="child-order")
     return {"tax": levy, "child": child}
+
+
+@durable_execution
+def whoami(event: dict, context: DurableContext) -> dict:
+    """What each replay sees of its invoke: the tenant (context.tenant_id) and the trace header's lineage, before and
+    after a wait (two replays)."""
+    import os
+
+    def seen() -> list:
+        lineage = os.environ.get("_X_AMZN_TRACE_ID", "").rpartition("Lineage=")[2]
+        return [getattr(context.lambda_context, "tenant_id", None), lineage.split(":")[0] or None]
+
+    first = seen()
+    context.wait(Duration.from_seconds(event.get("wait_s", 2)), name="pause")
+    return {"first": first, "last": seen()}
