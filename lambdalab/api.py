@@ -546,7 +546,7 @@ class Lab:
         """Accept an asynchronous (``Event``) invocation of ``payload`` (JSON bytes); returns its request id.
         ``tenant_id`` and ``trace_header`` as for ``start_invoke`` (a recursive loop's event goes to on-failure).
         A durable function's execution starts instead: its ARN is the answer (``durable_execution_name`` as for
-        ``start_invoke``: the same name and payload joins the execution; a loop past 16 hops is refused at once)."""
+        ``start_invoke``: the same name and payload joins the execution)."""
         if name in self._functions and self._functions[name].config.durable:
             service = front_ends.get("durable")(self)
             return cast(
@@ -558,7 +558,6 @@ class Lab:
                     durable_execution_name,
                     tenant_id=tenant_id,
                     trace_header=trace_header,
-                    source="event",
                 ),
             )
         return self._engine.call(

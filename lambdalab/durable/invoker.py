@@ -26,7 +26,7 @@ from aws_durable_execution_sdk_python_testing.execution import OperationPaginato
 from aws_durable_execution_sdk_python_testing.invoker import InvokeResponse
 
 from lambdalab.durable.replays import ReplayLog
-from lambdalab.errors import UnknownFunctionError
+from lambdalab.errors import RecursiveInvocationException, UnknownFunctionError
 
 if TYPE_CHECKING:
     from aws_durable_execution_sdk_python_testing.execution import Execution
@@ -44,8 +44,11 @@ Now = Callable[[], datetime.datetime]  # the durable clock
 class LabInvoker:
     """The runner's ``Invoker``: replays as Lab invocations, each one written to the ``ReplayLog``."""
 
-    def __init__(self, run: RunReplay, operations: Operations, replays: ReplayLog, now: Now) -> None:
+    def __init__(
+        self, run: RunReplay, operations: Operations, replays: ReplayLog, now: Now, give_up: Callable[[str], None]
+    ) -> None:
         self._run, self._operations, self.replays, self._now = run, operations, replays, now
+        self._give_up = give_up  # the execution fails with this replay's error: no retry (a recursive loop)
         self._lock = threading.Lock()
         self._last: dict[str, EngineResult] = {}
 
@@ -83,6 +86,9 @@ class LabInvoker:
             result = self._run(name, qualifier or None, payload, arn, tenant_id)
         except UnknownFunctionError as exc:
             raise ResourceNotFoundException(str(exc)) from None
+        except RecursiveInvocationException as exc:  # a loop: every replay would be refused as this one
+            self._give_up(arn)
+            raise failed(exc.code, str(exc)) from None
         except Exception as exc:  # throttled, too large, the Lab closing: the runner retries after its back-off
             raise failed(getattr(exc, "code", None) or type(exc).__name__, str(exc)) from None
         with self._lock:

@@ -36,7 +36,7 @@ from aws_durable_execution_sdk_python_testing.scheduler import Scheduler
 from aws_durable_execution_sdk_python_testing.stores.memory import InMemoryExecutionStore
 from aws_durable_execution_sdk_python_testing.worker.registry import ExecutionRegistry
 
-from lambdalab import lineage, tenancy
+from lambdalab import tenancy
 from lambdalab.downstream import variable_name
 from lambdalab.durable.chained import LabChildDispatcher
 from lambdalab.durable.clock import ScaledClock
@@ -174,7 +174,7 @@ class DurableService:
         self.registry = ExecutionRegistry(self.store, self.scheduler)
         processor = CheckpointProcessor(self.store, self.scheduler, clock=self.clock)
         self.replays = ReplayLog()
-        self.invoker = LabInvoker(self._run_replay, self._operations, self.replays, self.clock.now)
+        self.invoker = LabInvoker(self._run_replay, self._operations, self.replays, self.clock.now, self._give_up)
         self.executor = Executor(
             store=self.store,
             scheduler=self.scheduler,
@@ -223,7 +223,6 @@ class DurableService:
         *,
         tenant_id: str | None = None,
         trace_header: str | None = None,
-        source: str = "invoke",
     ) -> str:
         """Start an execution of durable ``function`` with ``payload`` (JSON bytes); its ARN. The same ``name`` again
         (``DurableExecutionName``) with the same payload joins the execution that has it (the start is idempotent, as
@@ -231,8 +230,9 @@ class DurableService:
 
         The execution runs the version ``qualifier`` names now (an alias is resolved once: every replay runs that
         version). ``tenant_id`` is checked as any invoke's (``InvalidParameterValueException``) and, with
-        ``trace_header`` (the caller's X-Ray header), carried by every replay; a start past the 16th hop of its chain
-        is refused with ``RecursiveInvocationException`` (``source``: ``invoke`` or ``event``, for the notice)."""
+        ``trace_header`` (the caller's X-Ray header), carried by every replay: each is one hop past the caller, so
+        recursive loop detection refuses the first replay of a loop's execution, which then fails at once with
+        ``RecursiveInvocationException`` (``outcome`` raises it)."""
         config = self.lab.function(function).config
         if not config.durable:
             raise ConfigError(f"{function} is not a durable function (create it with durable=True)")
@@ -243,11 +243,6 @@ class DurableService:
         version = self.lab.resolve(function, qualifier)
         name = name or str(uuid.uuid4())
         invocation_id = str(uuid.uuid4())
-        if trace_header is not None:  # every replay is one hop past the caller: a loop is stopped before it starts
-            hop = lineage.continued(trace_header, invocation_id, time.time())[1]
-            if lineage.stopped(hop, config.recursion):
-                self.lab.note_recursion(function, invocation_id, hop, source, "RecursiveInvocationException")
-                raise RecursiveInvocationException(lineage.RECURSIVE_MESSAGE)
         with self._lock:
             existing = self._names.get((function, name))
             if existing is not None:
@@ -310,8 +305,10 @@ class DurableService:
             raise LabClosedError(f"the Lab closed before the durable execution {arn} ended")
         details = self.executor.get_execution_details(arn)
         last = self.invoker.last_result(arn)
-        if last is None:
+        if last is None:  # no replay ran: refused as an invoke (a recursive loop), or never answered
             error = _error_body(details)
+            if error["errorType"] == RecursiveInvocationException.code:
+                raise RecursiveInvocationException(error["errorMessage"])
             raise FunctionError(error["errorType"], error["errorMessage"])
         if details.status == "SUCCEEDED":
             body, is_error = (details.result or "null").encode(), False
@@ -388,6 +385,14 @@ class DurableService:
         except Exception:  # noqa: BLE001 - not in the store: no trace
             return None
         return self._trace_of(parent) if parent and parent != arn else None
+
+    def _give_up(self, arn: str) -> None:
+        """Make the runner fail execution ``arn`` with the error of the replay it is being told of, not invoke it
+        again (the runner retries a failed invocation a few times: a refusal to invoke would be refused again)."""
+        execution = self.store.load(arn)
+        execution.consecutive_failed_invocation_attempts = max(
+            execution.consecutive_failed_invocation_attempts, self.executor.MAX_CONSECUTIVE_FAILED_ATTEMPTS - 1
+        )
 
     def _operations(self, arn: str) -> list[Any]:
         return list(self.store.load(arn).operations)

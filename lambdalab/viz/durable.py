@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING, Any
 
 from lambdalab.errors import ConfigError
 from lambdalab.viz._frames import base_layout
-from lambdalab.viz.axes import subtitle
 from lambdalab.viz.colours import OUTCOME_COLOURS, PHASE_COLOURS
 
 if TYPE_CHECKING:
@@ -127,18 +126,97 @@ def replays(history: pd.DataFrame) -> go.Figure:
             col=2,
         )
     title = (
-        f"{history.attrs.get('function', '')}: durable execution {history.attrs.get('execution_name', '')} "
-        f"({history.attrs.get('status', '')}), {len(table)} invocations"
+        f"{history.attrs.get('function', '')}: {len(table)} invocations of one durable execution "
+        f"({history.attrs.get('status', '')})"
     )
-    layout: dict[str, Any] = base_layout(title, "durable_replays", origin, barmode="overlay")
-    caption = history.attrs.get("caption") or ""
-    if caption:
-        layout = subtitle(layout, caption)
-    fig.update_layout(**layout, height=max(260, 90 + 45 * len(rows)))
+    lines = [f"execution {history.attrs.get('execution_name', '')}", history.attrs.get("caption") or ""]
+    layout = base_layout(title, "durable_replays", origin, barmode="overlay")
+    fig.update_layout(**room(layout, [line for line in lines if line], [t.name for t in fig.data], operations, rows))
     fig.update_yaxes(categoryorder="array", categoryarray=rows[::-1])
     fig.update_xaxes(title_text="seconds since the first invocation", zeroline=False, row=1, col=1)
-    fig.update_xaxes(categoryorder="array", categoryarray=operations, type="category", row=1, col=2)
+    angle = tick_angle(operations)
+    fig.update_xaxes(categoryorder="array", categoryarray=operations, type="category", tickangle=angle, row=1, col=2)
     return fig
+
+
+# The layout in pixels, from plotly's default fonts (nothing is measured): the title starts under plotly's toolbar
+# (the modebar, top right), so a long title never runs under it; its subtitle lines follow, then the subplot titles
+# just above the plot area; the legend is at the figure's foot, under the axes' tick labels and titles.
+TOOLBAR_PX = 34
+TITLE_FONT, SUBTITLE_FONT, LEGEND_FONT, TICK_FONT = 15, 12, 12, 12
+SUBPLOT_TITLE_PX = 24  # make_subplots' titles (16 px) sit on the plot area's top edge
+LINE = 1.35  # a text line's height per font pixel
+CHAR = 0.6  # a character's width per font pixel (about, for plotly's default sans-serif)
+LEGEND_ROW_PX = 24
+FIGURE_WIDTH = 700  # plotly's default width: the narrowest a notebook shows it, where the legend wraps most
+OPERATIONS_PX = 0.55 * (FIGURE_WIDTH - 70 - 20)  # the right subplot's share of the plot area
+AXIS_PX = 50  # the time axis' tick labels and title
+ROW_PX, MIN_PLOT_PX = 45, 120
+
+
+def title_bottom_px(subtitle_lines: int) -> float:
+    """Where the title and its subtitle lines end, from the figure's top."""
+    return TOOLBAR_PX + TITLE_FONT * LINE + subtitle_lines * SUBTITLE_FONT * LINE
+
+
+def legend_rows(names: list[str]) -> int:
+    """How many rows the horizontal legend takes at ``FIGURE_WIDTH`` (an entry: its symbol, a gap, its name)."""
+    rows, used = 1, 0.0
+    for name in names:
+        width = 40 + len(name) * LEGEND_FONT * CHAR
+        if used and used + width > FIGURE_WIDTH - 20:
+            rows, used = rows + 1, 0.0
+        used += width
+    return rows
+
+
+def tick_angle(operations: list[str]) -> int:
+    """The operations' names side by side when they fit the right subplot's width, else slanted (a known height)."""
+    width = sum(len(name) * TICK_FONT * CHAR + 12 for name in operations)
+    return 0 if width <= OPERATIONS_PX else -45
+
+
+def axes_px(operations: list[str]) -> int:
+    """How far the x axes' labels reach under the plot area: the time axis', or the slanted operation names'."""
+    if not tick_angle(operations):
+        return AXIS_PX
+    longest = max(len(name) for name in operations)
+    return int(max(AXIS_PX, 10 + longest * TICK_FONT * CHAR * 0.71 + TICK_FONT))
+
+
+def room(
+    layout: dict[str, Any], lines: list[str], legend: list[str], operations: list[str], rows: list[str]
+) -> dict[str, Any]:
+    """``layout`` with its title, subtitle ``lines``, subplot titles, ``legend`` entries and axes each in their own
+    band (see above), and the height that leaves ``ROW_PX`` for each replay."""
+    layout["title"] = {
+        **layout["title"],
+        "font": {"size": TITLE_FONT},
+        "x": 0,
+        "xref": "paper",
+        "xanchor": "left",
+        "y": 1,
+        "yref": "container",
+        "yanchor": "top",
+        "pad": {"t": TOOLBAR_PX},
+    }
+    if lines:
+        layout["title"]["subtitle"] = {"text": "<br>".join(lines), "font": {"size": SUBTITLE_FONT}}
+    layout["legend"] = {
+        "orientation": "h",
+        "x": 0,
+        "xanchor": "left",
+        "y": 0,
+        "yref": "container",
+        "yanchor": "bottom",
+        "font": {"size": LEGEND_FONT},
+        "traceorder": "normal",
+    }
+    top = int(title_bottom_px(len(lines)) + 8 + SUBPLOT_TITLE_PX)
+    bottom = axes_px(operations) + 8 + LEGEND_ROW_PX * legend_rows(legend)
+    layout["margin"] = {**layout["margin"], "t": top, "b": bottom}
+    layout["height"] = top + bottom + max(MIN_PLOT_PX, ROW_PX * len(rows))
+    return layout
 
 
 def _kind(table: pd.DataFrame) -> pd.Series:

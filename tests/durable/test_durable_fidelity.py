@@ -141,17 +141,33 @@ def test_replays_keep_the_tenant_and_the_trace_header(shared_lab: lambdalab.Lab)
     assert status == 200, body
     assert body == {"first": ["tenant-b", "4"], "last": ["tenant-b", "4"]}  # both replays one hop past the caller
     assert arn_pattern().fullmatch(headers["X-Amz-Durable-Execution-Arn"])
-    looped = trace.replace("Lineage=3:", "Lineage=16:")
+    looped = trace.replace("Lineage=3:", "Lineage=16:")  # the 17th: recursive loop detection stops it
     status, body, _ = http(
+        shared_lab,
+        "POST",
+        "/2015-03-31/functions/whoami/invocations",
+        b'{"wait_s": 2}',
+        **{"X-Amz-Tenant-Id": "tenant-b", "X-Amzn-Trace-Id": looped},
+    )
+    assert status == 400 and "recursive loop" in json.dumps(body), body
+    notices = shared_lab.recursion_notices()
+    assert notices[-1]["function"] == "whoami" and notices[-1]["hop"] == 17
+    status, _, headers = http(
         shared_lab,
         "POST",
         "/2015-03-31/functions/whoami/invocations",
         b'{"wait_s": 2}',
         **{"X-Amz-Tenant-Id": "tenant-b", "X-Amzn-Trace-Id": looped, "X-Amz-Invocation-Type": "Event"},
     )
-    assert status == 400 and "recursive loop" in json.dumps(body), body
-    notices = shared_lab.recursion_notices()
-    assert notices[-1]["function"] == "whoami" and notices[-1]["hop"] == 17
+    assert status == 202
+    lam = client(shared_lab)
+    arn = headers["X-Amz-Durable-Execution-Arn"]
+    deadline = time.monotonic() + 30
+    while (got := lam.get_durable_execution(DurableExecutionArn=arn))["Status"] == "RUNNING":
+        assert time.monotonic() < deadline, "the looping execution never ended"
+        time.sleep(0.05)
+    assert got["Status"] == "FAILED" and got["Error"]["ErrorType"] == "RecursiveInvocationException"
+    assert fn.durable_history(arn).attrs["replays"].empty  # refused at once: nothing ran, nothing retried
 
 
 def test_a_durable_function_that_cannot_start_fails_with_its_own_error(shared_lab: lambdalab.Lab) -> None:

@@ -64,3 +64,61 @@ def test_a_replay_skips_what_had_completed_and_runs_what_changed() -> None:
     assert [v[1] for v in replay.skipped] == ["validate", "hold"]  # the EXECUTION operation is the execution itself
     assert [v[1] for v in replay.ran] == ["price"]
     assert replay.replay == 1 and log.count("arn") == 1 and log.of("arn") == [replay]
+
+
+def _history(operations: list[str], n_replays: int, caption: str) -> object:
+    import pandas as pd
+
+    from lambdalab.durable.tables import replay_rows
+
+    record = SimpleNamespace(request_id="r", environment_id="e", cold=True, start=1.0, end=1.2, duration_ms=200.0,
+                             billed_duration_ms=200)  # fmt: skip
+    now = datetime.datetime.now(datetime.UTC)
+    replays = []
+    log = ReplayLog()
+    for n in range(n_replays):
+        done = [_op(str(i), name, "SUCCEEDED") for i, name in enumerate(operations[: n + 1])]
+        log.starting("arn", done[:-1])
+        replays.append(log.finished("arn", record, "PENDING", done, (now, now)))
+    frame = pd.DataFrame()
+    frame.attrs.update(
+        function="order-workflow",
+        execution_name="0f8fad5b-d9cb-469f-a165-70867728950e",
+        status="SUCCEEDED",
+        replays=replay_rows(replays),
+        caption=caption,
+    )
+    return frame
+
+
+@pytest.mark.parametrize(
+    ("operations", "n_replays"),
+    [(["validate", "cool-off", "price"], 2), (["a-very-long-step-name"] + [f"square-{i}" for i in range(12)], 13)],
+)
+def test_replays_chart_gives_title_subplot_titles_and_legend_their_own_bands(operations: list, n_replays: int) -> None:
+    """Layout arithmetic (kaleido is not installed to render it): from the figure's top, plotly's toolbar (30 px),
+    the title and its subtitle lines, the subplot titles on the plot area's top edge; the legend at the foot, under
+    the x axes' labels; nothing overlaps."""
+    pytest.importorskip("plotly")
+    from lambdalab.viz.durable import replays
+
+    fig = replays(_history(operations, n_replays, caption(10)))
+    layout = fig.layout
+    height, top, bottom = layout.height, layout.margin.t, layout.margin.b
+    title = layout.title
+    assert title.yref == "container" and title.y == 1 and title.yanchor == "top"
+    assert title.pad.t >= 30  # the title starts under the toolbar, however long it is
+    subtitle_lines = title.subtitle.text.count("<br>") + 1
+    assert "10× faster" in title.subtitle.text and "0f8fad5b" in title.subtitle.text
+    title_bottom = title.pad.t + 1.3 * title.font.size + subtitle_lines * 1.3 * title.subtitle.font.size
+    subplot_titles = [a for a in layout.annotations if a.yref == "paper" and a.y == 1]
+    assert len(subplot_titles) == 2 and all(a.yanchor == "bottom" for a in subplot_titles)
+    assert top - 1.3 * subplot_titles[0].font.size >= title_bottom  # the subplot titles under the title's lines
+    legend = layout.legend
+    assert legend.yref == "container" and legend.y == 0 and legend.yanchor == "bottom"  # at the foot, not on top
+    entries = [t.name for t in fig.data]
+    legend_px = 24 * (1 + sum(40 + 7.2 * len(name) for name in entries) // 680)
+    shown = fig.layout.xaxis2.categoryarray
+    tick_px = 50 if not fig.layout.xaxis2.tickangle else 22 + 7.2 * 0.71 * max(map(len, shown))
+    assert bottom >= tick_px + legend_px  # the axes' labels, then the legend, inside the foot
+    assert height - top - bottom >= 45 * min(n_replays, 2)  # the replays keep their rows
