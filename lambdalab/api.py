@@ -216,6 +216,8 @@ class Lab:
         snap_start: bool = False,
         max_concurrency_per_environment: int | None = None,
         max_environments: int | None = None,
+        min_environments: int | None = None,
+        capacity_provider_arn: str | None = None,
         tenancy: str | None = None,
         durable: bool = False,
         durable_execution_timeout_s: int = 86_400,
@@ -254,8 +256,11 @@ class Lab:
         environment runs N worker processes sharing one ``/tmp``, each serving one request at a time; nothing is
         frozen, logs are JSON (``log_format`` defaults to ``"JSON"``; ``"Text"`` is refused), invokes fill an
         environment's free workers before another environment starts, and a timeout fails the invocation while its
-        code keeps running. ``max_environments`` caps the environments (FunctionScalingConfig's
-        MaxExecutionEnvironments): with every worker busy and no environment to add, the invoke is throttled.
+        code keeps running. As on Lambda, environments never start inside an invocation: ``min_environments``
+        (FunctionScalingConfig's MinExecutionEnvironments; None: Lambda's 3) start now, and this returns once their
+        init has run (``Function.wait_ready``), so no invoke is cold; an invoke that finds every worker busy is
+        throttled while one more environment starts in the background. ``max_environments`` caps the environments
+        (MaxExecutionEnvironments). ``capacity_provider_arn`` is only echoed (every environment runs here).
         ``tenancy="PER_TENANT"`` is tenant isolation: every invoke names a ``tenant_id`` and environments are never
         shared across tenants (not with SnapStart, provisioned concurrency or function URLs). ``durable=True`` makes
         a durable function (DurableConfig: ``durable_execution_timeout_s`` up to 366 days,
@@ -311,6 +316,8 @@ class Lab:
             snap_start=snap_start,
             max_concurrency_per_environment=max_concurrency_per_environment,
             max_environments=max_environments,
+            min_environments=min_environments,
+            capacity_provider_arn=capacity_provider_arn,
             tenancy=tenancy,
             durable=durable,
             durable_execution_timeout_s=durable_execution_timeout_s,
@@ -322,6 +329,8 @@ class Lab:
         self._engine.deploy(config, source=source, path=path, archive=zip_file, progress=progress, pip_args=pip_args)
         fn = self._functions[name] = Function(self, self._engine, config)
         fn.source_path = Path(path).resolve() if isinstance(path, (str, Path)) else None
+        if config.managed_instances and not self._engine.on_loop():  # its environments start now, outside invokes
+            fn.wait_ready()
         return fn
 
     def watch(self, fn: str | Function, path: str | Path | None = None, *, debounce_ms: int = 200) -> Watcher:

@@ -85,7 +85,10 @@ _JS_NAME = re.compile(r"^[A-Za-z_$][\w$]*\Z")
 # Lambda Managed Instances (CapacityProviderConfig.LambdaManagedInstancesCapacityProviderConfig,
 # FunctionScalingConfig): botocore's ranges
 PER_ENVIRONMENT_RANGE = (1, 1600)  # PerExecutionEnvironmentMaxConcurrency
-MAX_ENVIRONMENTS_RANGE = (0, 15_000)  # FunctionScalingConfig.MaxExecutionEnvironments
+MAX_ENVIRONMENTS_RANGE = (0, 15_000)  # FunctionScalingConfig.MaxExecutionEnvironments (and Min...)
+# the execution environments Lambda starts when a Managed Instances version is published, before it is ACTIVE
+# (AWS docs, "Scaling Lambda Managed Instances"): MinExecutionEnvironments' value when none is given
+MANAGED_INSTANCES_MIN_ENVIRONMENTS = 3
 TENANCY_MODES = ("PER_TENANT",)  # TenancyConfig.TenantIsolationMode
 # DurableConfig: ExecutionTimeout (seconds, up to a 366-day year) and RetentionPeriodInDays (default 14)
 DURABLE_EXECUTION_TIMEOUT_S_RANGE = (1, 31_622_400)
@@ -107,6 +110,15 @@ MAX_ENVIRONMENTS_NEEDS_MANAGED_INSTANCES = (
     "invalid max_environments: it is FunctionScalingConfig.MaxExecutionEnvironments of a Lambda Managed Instances "
     "function; set max_concurrency_per_environment too"
 )
+MIN_ENVIRONMENTS_NEEDS_MANAGED_INSTANCES = (
+    "invalid min_environments: it is FunctionScalingConfig.MinExecutionEnvironments of a Lambda Managed Instances "
+    "function; set max_concurrency_per_environment too"
+)
+CAPACITY_PROVIDER_NEEDS_MANAGED_INSTANCES = (
+    "invalid capacity_provider_arn: only a Lambda Managed Instances function (max_concurrency_per_environment) "
+    "runs on a capacity provider"
+)
+MIN_ABOVE_MAX_ENVIRONMENTS = "invalid min_environments: {least} is more than max_environments ({most})"
 # tenant isolation's documented incompatibilities (lambdalab's words: docs/FIDELITY.md)
 TENANCY_SNAP_START = "invalid tenancy: tenant isolation mode (PER_TENANT) does not support SnapStart"
 TENANCY_PROVISIONED = (
@@ -164,6 +176,10 @@ class FunctionConfig:
     # JSON logs (None: the classic one-request-per-environment model)
     max_concurrency_per_environment: int | None = None
     max_environments: int | None = None  # Managed Instances only: FunctionScalingConfig.MaxExecutionEnvironments
+    # Managed Instances only: FunctionScalingConfig.MinExecutionEnvironments, the environments started at deploy
+    # (outside any invocation) and kept; None: Lambda's 3, at most max_environments (``prestarted_environments``)
+    min_environments: int | None = None
+    capacity_provider_arn: str | None = None  # Managed Instances: the CapacityProviderArn a client named (echoed)
     tenancy: str | None = None  # "PER_TENANT": environments never shared across tenants; every invoke names one
     durable: bool = False  # durable functions (DurableConfig): checkpointed, replayed executions
     durable_execution_timeout_s: int = 86_400  # DurableConfig.ExecutionTimeout
@@ -278,6 +294,17 @@ class FunctionConfig:
             most,
             f"None or a whole number of environments from {low} to {high}",
         )
+        least = self.min_environments
+        _check(
+            least is None or (_is_int(least) and low <= least <= high),
+            "min_environments",
+            least,
+            f"None or a whole number of environments from {low} to {high}",
+        )
+        if least is not None and most is not None and least > most:
+            raise ConfigError(MIN_ABOVE_MAX_ENVIRONMENTS.format(least=least, most=most))
+        arn = self.capacity_provider_arn
+        _check(arn is None or (isinstance(arn, str) and arn != ""), "capacity_provider_arn", arn, "None or an ARN")
         if per is not None:
             if self.log_format != "JSON":
                 raise ConfigError(MANAGED_INSTANCES_TEXT_LOGS)
@@ -288,6 +315,10 @@ class FunctionConfig:
             object.__setattr__(self, "freeze", False)
         elif most is not None:
             raise ConfigError(MAX_ENVIRONMENTS_NEEDS_MANAGED_INSTANCES)
+        elif least is not None:
+            raise ConfigError(MIN_ENVIRONMENTS_NEEDS_MANAGED_INSTANCES)
+        elif arn is not None:
+            raise ConfigError(CAPACITY_PROVIDER_NEEDS_MANAGED_INSTANCES)
         _check(
             self.tenancy is None or self.tenancy in TENANCY_MODES,
             "tenancy",
@@ -320,6 +351,15 @@ class FunctionConfig:
     def managed_instances(self) -> bool:
         """True when the function runs in Lambda Managed Instances mode (``max_concurrency_per_environment``)."""
         return self.max_concurrency_per_environment is not None
+
+    @property
+    def prestarted_environments(self) -> int:
+        """Managed Instances: the environments started at deploy and kept (``min_environments``, Lambda's 3 when
+        None, never more than ``max_environments``); 0 for a classic function."""
+        if self.max_concurrency_per_environment is None:
+            return 0
+        least = MANAGED_INSTANCES_MIN_ENVIRONMENTS if self.min_environments is None else self.min_environments
+        return least if self.max_environments is None else min(least, self.max_environments)
 
     @property
     def log_levels(self) -> tuple[str, str] | None:

@@ -149,6 +149,8 @@ class Function:
         version, template = self._engine.call(publish)
         if template is not None:
             self._wait_snapshot(version, template, timeout_s)
+        if self.config.managed_instances and not self._engine.on_loop():  # the version's environments start now
+            self.wait_ready(version)
         return version
 
     def _wait_snapshot(self, version: str, template: str, timeout_s: float) -> None:
@@ -227,12 +229,21 @@ class Function:
         """Managed Instances' scaling cap (PutFunctionScalingConfig's ``MaxExecutionEnvironments``; None: no cap),
         changed in place: no redeploy, live environments stay; from now on no more than ``most`` run at once, and an
         invoke that finds every worker busy with no environment to add is throttled."""
-        config = dataclasses.replace(self.config, max_environments=most)  # checks the value (ConfigError)
+        self.set_scaling(self.config.min_environments, most)
+
+    def set_scaling(self, min_environments: int | None, max_environments: int | None) -> None:
+        """Managed Instances' FunctionScalingConfig, in place (no redeploy): ``min_environments`` (None: Lambda's 3)
+        environments are kept, the ones lacking start now outside any invocation and extra ones go after their
+        keep-alive; ``max_environments`` caps them (None: no cap; live environments stay, even above it)."""
+        config = dataclasses.replace(self.config, min_environments=min_environments, max_environments=max_environments)
         name = self.name
 
         def apply(plane: ControlPlane) -> None:
-            plane.configs[name] = dataclasses.replace(plane.function(name), max_environments=most)
-            plane.scheduler.set_max_environments(name, most)
+            plane.configs[name] = dataclasses.replace(
+                plane.function(name), min_environments=min_environments, max_environments=max_environments
+            )
+            plane.scheduler.set_max_environments(name, max_environments)
+            plane.perform(plane.scheduler.set_min_environments(name, config.prestarted_environments, plane.now()))
 
         self._engine.call(apply)
         self.config = config
@@ -360,6 +371,26 @@ class Function:
                 raise TimeoutError(f"{self.name}: {want} provisioned environments not ready after {timeout_s} s")
             time.sleep(0.01)
 
+    def wait_ready(self, qualifier: str | None = None, timeout_s: float | None = None) -> None:
+        """Managed Instances: wait until the environments started ahead of traffic (``min_environments``, Lambda's 3)
+        have finished their init, or failed it. ``create_function``, ``update`` and ``publish`` of such a function
+        call it (as Lambda marks a Managed Instances version Active once they run), so the first invoke finds them
+        ready; it is not cold. ``TimeoutError`` after ``timeout_s`` (default: the workers' init limit and 10 s)."""
+        self._engine.refuse_on_loop("wait_ready")
+        if not self.config.managed_instances:
+            return
+        name = self.name
+        limit = max(self._lab.settings.init_timeout_s, 130.0, self.config.timeout_s) + 10.0
+        deadline = time.monotonic() + (limit if timeout_s is None else timeout_s)
+
+        def starting(plane: ControlPlane) -> int:
+            return plane.scheduler.pool(name, plane.resolve(name, qualifier)).statistics().initializing
+
+        while self._engine.call(starting):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{name}: its Managed Instances environments are still starting after {limit} s")
+            time.sleep(0.01)
+
     def kill(self) -> None:
         """Shut down every environment of this function now (in-flight invocations end with an error)."""
         self._engine.call(lambda plane: plane.kill(self.name))
@@ -433,6 +464,8 @@ class Function:
         self.config = config
         if path is not None or source is not None or zip_file is not None:
             self.source_path = Path(path).resolve() if path is not None else None
+        if config.managed_instances and not self._engine.on_loop():  # the new code's environments start now
+            self.wait_ready()
         return self
 
     def environments(self) -> list[EnvironmentInfo]:

@@ -73,6 +73,7 @@ class LabLike(Protocol):
         requirements: Sequence[str] | str | None = None,
         max_concurrency_per_environment: int | None = None,
         max_environments: int | None = None,
+        min_environments: int | None = None,
         tenancy: str | None = None,
         durable: bool = False,
         durable_execution_timeout_s: int = 86_400,

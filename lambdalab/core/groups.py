@@ -4,30 +4,38 @@ In this mode (``EnvironmentSpec.per_environment`` = N > 0) one user-visible envi
 workers. Each worker is a core ``Environment`` of its own (its own runtime process, Runtime API exchange and
 lifecycle) whose ``group`` is the group's id and ``worker`` its number, so every record and span of a worker
 carries ``environment_id=group`` and ``worker=k``; as Lambda's Python runtime does it, each worker process
-serves one invocation at a time. Rules, kept here and only here:
+serves one invocation at a time. Lambda "does not scale when invocations arrive and does not support cold starts":
+environments are started ahead, outside any invocation. Rules, kept here and only here:
 
-1. Routing fills the busiest group's free workers first (busy = N - free): an idle worker (``WARM``), else a
-   worker still starting with no invocation waiting on it (``JOIN``: the invocation waits for that init), else a
-   worker whose process ended (``RESTART``: it re-initialises inside the invoke, as a reset classic environment
-   does). With tenant isolation only the groups of the invocation's tenant count.
-2. With no free worker a new group starts (``COLD``): all N workers initialise at once, and the invocation goes to
-   the first worker ready ("init completes once at least one worker has called /next"). Not when
-   ``max_environments`` groups are live (``MANAGED_INSTANCES_CAPACITY_REASON``), nor past the scaling rule
-   (``MANAGED_INSTANCES_SCALING_REASON``): both are throttles (``TooManyRequestsException``, 429).
-3. The scaling rule. Lambda scales Managed Instances on CPU utilisation and says that traffic that more than
-   doubles within 5 minutes may be throttled. lambdalab takes busy workers (in-flight invocations) as the CPU proxy:
-   a new group may start while the groups would number at most max(3, ceil(2 x the fewest busy workers seen in
-   the last 5 minutes / N)); 3 is the environments Lambda starts for a new Managed Instances version. Unlike
-   Lambda, which scales asynchronously and throttles meanwhile, the invocation that starts a group waits for it.
+1. Pre-start: when the version is deployed (or published), ``min_environments`` groups start at once
+   (``prestart``; Lambda starts three before the version is ACTIVE), every worker with
+   ``AWS_LAMBDA_INITIALIZATION_TYPE=lambda-managed-instances``. No invocation waits on them: they are ready or not.
+2. Routing fills the busiest group's idle workers first (``WARM``; busy = workers serving an invocation), else
+   re-initialises a worker whose process ended (``RESTART``: inside the invoke, as a reset classic environment;
+   the path of a crash or a failed init). An invocation never waits for a new environment: with no idle worker it
+   is throttled (``TooManyRequestsException``, 429): ``MANAGED_INSTANCES_CAPACITY_REASON`` when ``max_environments``
+   groups are live, else ``MANAGED_INSTANCES_SCALING_REASON``.
+3. Scaling is asynchronous: a throttle for want of an idle worker, or a placement that takes the last idle one
+   (saturation), starts one new group in the background (the busy worker is lambdalab's stand-in for CPU), if none
+   is starting already, ``max_environments`` allows it, and the groups would number at most
+   ``max(min_environments, 2 x max(1, the groups alive 5 minutes earlier))`` (Lambda: "if your traffic more than
+   doubles within 5 minutes, you may see throttles"); before the first group, the groups "alive" are the
+   pre-started ones. Its workers serve later invocations.
 4. Nothing is frozen. A timeout fails the invocation and leaves its worker OVERRUN, code still running, until
    the worker asks for more (``core/lifecycle.py``): an overrunning worker is busy.
-5. Keep-alive: a group whose workers are all idle (or without a process) for the keep-alive shuts down whole.
+5. Scale-in: a group whose workers are all idle (or without a process) for the keep-alive shuts down whole, as long
+   as ``min_environments`` groups stay; else its keep-alive starts again.
+6. Tenant isolation: groups belong to a tenant; none is pre-started, and a tenant's first group starts inside its
+   first invocation (``COLD``: the invocation goes to the first worker ready), as tenant isolation creates an
+   environment for a new tenant; later ones scale as in rule 3.
 
-Pure: events in, effects out; ``at`` is passed in.
+The reason names are lambdalab's: Lambda documents the 429 of a Managed Instances function, but botocore's
+``ThrottleReason`` enum has no value for it. Pure: events in, effects out; ``at`` is passed in.
 """
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable
 from typing import Final
 
@@ -50,56 +58,42 @@ from lambdalab.core.placement import Placement
 from lambdalab.core.pool import Pool, PoolStatistics
 
 # lambdalab's throttle reasons for Managed Instances (Lambda documents the 429, not a Reason for it): every worker
-# busy and no environment may be added (max_environments), or the traffic grew faster than the scaling rule allows
+# busy and no environment may be added (max_environments), or none may be added yet (rule 3)
 MANAGED_INSTANCES_CAPACITY_REASON: Final = "ExecutionEnvironmentConcurrencyLimitExceeded"
 MANAGED_INSTANCES_SCALING_REASON: Final = "ExecutionEnvironmentScalingRateExceeded"
-FLOOR_ENVIRONMENTS: Final = 3  # the environments Lambda starts for a new Managed Instances version
+MANAGED_INSTANCES_INIT_TYPE: Final = "lambda-managed-instances"  # AWS_LAMBDA_INITIALIZATION_TYPE of every worker
 SCALE_WINDOW_S: Final = 300.0  # "traffic that more than doubles within 5 minutes"
-SCALE_BUCKET_S: Final = 10.0
 _STARTING: Final = (State.STARTING, State.INITIALIZING, State.EXTENSIONS_INIT)
 _GONE: Final = (State.SHUTTING_DOWN, State.TERMINATED, State.DRAINING)
 
 
-class ScalingWindow:
-    """The fewest busy workers over the last ``window_s`` seconds, kept in ``bucket_s`` buckets (O(1) memory)."""
+class GroupHistory:
+    """How many groups were alive at each moment of the last ``window_s`` seconds (rule 3), as change points."""
 
-    def __init__(self, window_s: float = SCALE_WINDOW_S, bucket_s: float = SCALE_BUCKET_S) -> None:
-        self.bucket_s = bucket_s
-        self.size = max(1, int(round(window_s / bucket_s)))
-        self.lows = [0] * self.size  # bucket k's fewest, at k % size
-        self.buckets = [-1] * self.size  # which bucket each slot holds
-        self.current = 0
-        self.bucket = -1  # the last bucket touched
+    def __init__(self, before: int, window_s: float = SCALE_WINDOW_S) -> None:
+        self.window_s = window_s
+        self.before = before  # the groups "alive" before the first change point kept
+        self.changes: deque[tuple[float, int]] = deque()  # (at, groups alive from then on), in time order
 
-    def _roll(self, at: float) -> int:
-        bucket = int(at // self.bucket_s)
-        if bucket > self.bucket:  # the buckets since the last change start with the value then in force
-            for k in range(max(self.bucket + 1, bucket - self.size + 1), bucket + 1):
-                slot = k % self.size
-                self.buckets[slot] = k
-                self.lows[slot] = self.current
-            self.bucket = bucket
-        return self.bucket
+    def note(self, at: float, groups: int) -> None:
+        changes = self.changes
+        changes.append((at, groups))
+        edge = at - self.window_s
+        while len(changes) >= 2 and changes[1][0] <= edge:  # the oldest no longer decides any query to come
+            self.before = changes.popleft()[1]
 
-    def observe(self, at: float, busy: int) -> None:
-        slot = self._roll(at) % self.size
-        if busy < self.lows[slot]:
-            self.lows[slot] = busy
-        self.current = busy
+    def alive(self, at: float) -> int:
+        """The groups alive at ``at`` (not before the last change noted minus the window)."""
+        value = self.before
+        for when, groups in self.changes:
+            if when > at:
+                break
+            value = groups
+        return value
 
-    def baseline(self, at: float) -> int:
-        """The fewest busy workers since ``at - window_s`` (0 before anything ran)."""
-        oldest = self._roll(at) - self.size + 1
-        low = self.current
-        for slot in range(self.size):
-            if self.buckets[slot] >= oldest and self.lows[slot] < low:
-                low = self.lows[slot]
-        return low
-
-    def allows(self, groups: int, per_group: int, at: float) -> bool:
-        """May there be ``groups`` groups of ``per_group`` workers now? (rule 3)"""
-        doubled = (2 * self.baseline(at) + per_group - 1) // per_group
-        return groups <= max(FLOOR_ENVIRONMENTS, doubled)
+    def allowed(self, at: float, least: int) -> int:
+        """How many groups may be alive at ``at``: max(min_environments, 2 x max(1, those alive 5 minutes ago))."""
+        return max(least, 2 * max(1, self.alive(at - self.window_s)))
 
 
 class Group:
@@ -114,6 +108,7 @@ class Group:
         self.starting: dict[str, Environment] = {}  # initialising with no invocation waiting on them
         self.reset: dict[str, Environment] = {}  # no process (a crash, a failed init): re-initialised when used
         self.expires_at: float | None = None  # every worker quiet: the group shuts down then
+        self.closing = False  # shut down (keep-alive, scale-in): its workers are going
 
     @property
     def free(self) -> int:
@@ -139,65 +134,137 @@ class GroupPool(Pool):
         super().__init__(spec, new_id, keep_alive, registry)
         self.per_group = spec.per_environment
         self.groups: dict[str, Group] = {}
-        self.scaling = ScalingWindow()
+        self.history = GroupHistory(self.least)
+        self.warming: set[str] = set()  # groups started ahead (rules 1, 3) whose first worker is not ready yet
         self._chosen: Group | None = None  # the group ``decide`` picked, for ``place``
+        self._wanted = False  # ``decide`` found no idle worker: a throttle asks for a new group (rule 3)
+        self._tenant: str | None = None  # the tenant ``decide`` routed for
+
+    @property
+    def least(self) -> int:
+        """The groups kept (rule 1, rule 5): ``min_environments``, at most ``max_environments``; none per tenant."""
+        if self.spec.tenancy:
+            return 0
+        most = self.spec.max_environments
+        least = self.spec.min_environments
+        return least if most is None else min(least, most)
+
+    def live_groups(self) -> int:
+        """Groups not shutting down."""
+        count = 0
+        for group in self.groups.values():
+            if not group.closing:
+                count += 1
+        return count
+
+    # -- starting groups ahead (rules 1 and 3) ----------------------------------------------------
+    def prestart(self, at: float) -> list[Effect]:
+        """Start groups until ``least`` are live (deploy, publish, a higher minimum), outside any invocation."""
+        out: list[Effect] = []
+        for _ in range(self.least - self.live_groups()):
+            out += self._start_group(None, at)
+        return out
+
+    def _start_group(self, tenant: str | None, at: float) -> list[Effect]:
+        group = self._new_group(tenant, at)
+        self.warming.add(group.id)
+        out: list[Effect] = []
+        for worker in group.workers:
+            out += worker.handle(StartRequested(worker.id, worker.incarnation, at, "init"))
+            group.starting[worker.id] = worker
+        return out
+
+    def _scale_out(self, tenant: str | None, at: float) -> list[Effect]:
+        """One more group in the background, if rule 3 allows it now."""
+        if self.warming or self.retiring:
+            return []
+        alive = len(self.groups)  # those shutting down still run: they count against the cap and the rule
+        most = self.spec.max_environments
+        if (most is not None and alive >= most) or alive + 1 > self.history.allowed(at, self.least):
+            return []
+        return self._start_group(tenant, at)
+
+    def on_throttle(self, at: float, can_spawn: bool) -> list[Effect]:
+        """The invocation ``decide`` routed was throttled: a new group if it found no idle worker (rule 3)."""
+        if not self._wanted or not can_spawn:
+            return []
+        self._wanted = False
+        return self._scale_out(self._tenant, at)
+
+    def after_place(self, at: float, can_spawn: bool) -> list[Effect]:
+        """The invocation just placed took the last idle worker (saturation): a new group (rule 3)."""
+        if not can_spawn:
+            return []
+        tenancy, tenant = self.spec.tenancy, self._tenant
+        for group in self.groups.values():
+            if group.idle and not (tenancy and group.tenant != tenant):
+                return []
+        return self._scale_out(tenant, at)
 
     # -- invocations ----------------------------------------------------------------------------
     def decide(
         self, over_limit: str | None, can_scale: bool, tenant: str | None = None, at: float = 0.0
     ) -> tuple[Placement, str | None]:
-        """Where the next invocation would go (rules 1-3), without placing it."""
+        """Where the next invocation would go (rule 2), without placing it."""
         self._chosen = None
+        self._wanted = False
+        self._tenant = tenant
         if over_limit is not None:
             return Placement.THROTTLE, over_limit
         best: Group | None = None
+        restart: Group | None = None
         best_busy = -1
-        tenancy, per_group = self.spec.tenancy, self.per_group
+        owned = False
+        tenancy = self.spec.tenancy
         for group in self.groups.values():
-            free = group.free
-            if free == 0 or (tenancy and group.tenant != tenant):
+            if group.closing or (tenancy and group.tenant != tenant):
                 continue
-            if per_group - free > best_busy:
-                best, best_busy = group, per_group - free
+            owned = True
+            if group.idle:
+                busy = group.live - group.free
+                if busy > best_busy:
+                    best, best_busy = group, busy
+            elif group.reset and restart is None:
+                restart = group
         if best is not None:
             self._chosen = best
-            if best.idle:
-                return Placement.WARM, None
-            if best.starting:
-                return Placement.JOIN, None
+            return Placement.WARM, None
+        if restart is not None:
+            self._chosen = restart
             return Placement.RESTART, None
-        if not can_scale:
-            return Placement.THROTTLE, SCALING_REASON
         most = self.spec.max_environments
-        if most is not None and len(self.groups) >= most:
+        capped = most is not None and len(self.groups) >= most
+        if tenancy and not owned:  # a tenant's first environment starts inside its invocation (rule 6)
+            if not can_scale:
+                return Placement.THROTTLE, SCALING_REASON
+            if capped:
+                return Placement.THROTTLE, MANAGED_INSTANCES_CAPACITY_REASON
+            return Placement.COLD, None
+        self._wanted = True
+        if capped:
             return Placement.THROTTLE, MANAGED_INSTANCES_CAPACITY_REASON
-        if not self.scaling.allows(len(self.groups) + 1, per_group, at):
-            return Placement.THROTTLE, MANAGED_INSTANCES_SCALING_REASON
-        return Placement.COLD, None
+        return Placement.THROTTLE, MANAGED_INSTANCES_SCALING_REASON
 
     def place(self, decision: Placement, invocation: Invocation, at: float) -> list[Effect]:
         """Start ``invocation`` where ``decide`` just said (not THROTTLE)."""
         group = self._chosen
         self._chosen = None
+        self._wanted = False
         if decision is Placement.COLD:
-            group = self._new_group(invocation.tenant_id)
-        elif group is None or decision is Placement.THROTTLE or decision is Placement.WARM_PROVISIONED:
+            group = self._new_group(invocation.tenant_id, at)
+            self.warming.add(group.id)
+        elif group is None or (decision is not Placement.WARM and decision is not Placement.RESTART):
             raise ValueError(f"cannot place an invocation on decision {decision} without deciding first")
         self.in_flight += 1
-        self.scaling.observe(at, self.in_flight)
         group.expires_at = None
         if decision is Placement.WARM:
             _, worker = group.idle.popitem()
             return worker.handle(InvocationAssigned(worker.id, worker.incarnation, at, invocation))
-        if decision is Placement.JOIN:
-            _, worker = group.starting.popitem()
-            worker.reserved = invocation
-            return []
         if decision is Placement.RESTART:
             _, worker = group.reset.popitem()
             worker.reserved = invocation
             return worker.handle(StartRequested(worker.id, worker.incarnation, at, "invoke"))
-        out: list[Effect] = []  # COLD: every worker starts; the invocation waits on the first (rule 2)
+        out: list[Effect] = []  # COLD (a tenant's first): every worker starts; the invocation waits on the first
         group.workers[0].reserved = invocation
         for worker in group.workers:
             out += worker.handle(StartRequested(worker.id, worker.incarnation, at, "init"))
@@ -205,17 +272,19 @@ class GroupPool(Pool):
                 group.starting[worker.id] = worker
         return out
 
-    def _new_group(self, tenant: str | None) -> Group:
+    def _new_group(self, tenant: str | None, at: float) -> Group:
         group = Group(self._new_id(), tenant)
         for k in range(self.per_group):
             worker = Environment(self._new_id(), self.spec)
             worker.group, worker.worker, worker.tenant = group.id, k, tenant
+            worker.init_type = MANAGED_INSTANCES_INIT_TYPE
             group.workers.append(worker)
             self.environments[worker.id] = worker
             self.registry[worker.id] = self
         group.live = self.per_group
         self.groups[group.id] = group
         self.registry[group.id] = self  # its keep-alive wakeup is keyed by the group's id
+        self.history.note(at, len(self.groups))
         return group
 
     # -- events -----------------------------------------------------------------------------------
@@ -241,7 +310,6 @@ class GroupPool(Pool):
         for effect in out:
             if type(effect) is CompleteInvocation:
                 self.in_flight -= 1
-                self.scaling.observe(at, self.in_flight)
         state = worker.state
         if state is State.IDLE:
             self._worker_idle(worker, group, at, out)
@@ -263,6 +331,8 @@ class GroupPool(Pool):
             if group.live == 0:
                 del self.groups[group.id]
                 self.registry.pop(group.id, None)
+                self.warming.discard(group.id)
+                self.history.note(at, len(self.groups))
 
     def _worker_idle(self, worker: Environment, group: Group, at: float, out: list[Effect]) -> None:
         invocation = worker.reserved
@@ -279,6 +349,7 @@ class GroupPool(Pool):
             out += worker.handle(InvocationAssigned(worker.id, worker.incarnation, at, invocation))
             return
         out += worker.initialised_ahead(at)
+        self.warming.discard(group.id)  # a scaled-out group serves from its first ready worker on
         if worker.retiring:
             out += self.handle(ShutdownRequested(worker.id, worker.incarnation, at))
             return
@@ -292,20 +363,24 @@ class GroupPool(Pool):
         if len(group.idle) + len(group.reset) < group.live:
             return
         keep_alive_s = self.keep_alive.windows().keep_alive_s
-        if keep_alive_s <= 0:
+        if keep_alive_s <= 0 and self.live_groups() > self.least:
             out += self._shut_group(group, at)
             return
-        group.expires_at = at + keep_alive_s
+        group.expires_at = at + max(keep_alive_s, 1.0)
         out.append(ScheduleWakeup(group.id, group.expires_at))
 
     def _wake(self, event: WakeupDue) -> list[Effect]:
         group = self.groups.get(event.environment_id)
-        if group is None or group.expires_at is None or group.expires_at > event.at + 1e-9:
+        if group is None or group.closing or group.expires_at is None or group.expires_at > event.at + 1e-9:
             return []
+        if self.live_groups() <= self.least:  # the minimum stays (rule 5): look again after another keep-alive
+            group.expires_at = event.at + max(self.keep_alive.windows().keep_alive_s, 1.0)
+            return [ScheduleWakeup(group.id, group.expires_at)]
         return self._shut_group(group, event.at)
 
     def _shut_group(self, group: Group, at: float) -> list[Effect]:
         group.expires_at = None
+        group.closing = True
         out: list[Effect] = []
         for worker in list(group.workers):
             if worker.id in self.environments and worker.state not in _GONE:

@@ -225,6 +225,7 @@ class EnvironmentSpec:
     # one invocation at a time (core/groups.py); 0: the classic model, one invocation per environment
     per_environment: int = 0
     max_environments: int | None = None  # Managed Instances: at most this many environments (groups)
+    min_environments: int = 0  # Managed Instances: environments started at deploy and kept (core/groups.py)
     tenancy: bool = False  # tenant isolation: an environment serves only the tenant whose invocation created it
 
 
@@ -781,7 +782,10 @@ class Environment:
                 init_duration_ms=init_ms,
                 init_suppressed=suppressed,
                 duration_ms=duration_ms,
-                billed_duration_ms=outcomes.billed_duration_ms(duration_ms, None if suppressed else init_ms),
+                # Managed Instances bills instances, not inits (core/groups.py): no init is added to Duration there
+                billed_duration_ms=outcomes.billed_duration_ms(
+                    duration_ms, None if suppressed or spec.per_environment else init_ms
+                ),
                 memory_size_mb=spec.memory_mb,
                 max_memory_used_mb=min(memory, spec.memory_mb),
                 status=status,

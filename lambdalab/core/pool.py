@@ -136,6 +136,19 @@ class Pool:
         decision, _ = self.decide(None, True, invocation.tenant_id, at)
         return self.place(decision, invocation, at)
 
+    # -- scaling ahead of invocations (Managed Instances only: core/groups.py) --------------------
+    def prestart(self, at: float) -> list[Effect]:
+        """Environments started at deploy or publish, outside any invocation: none in the classic model."""
+        return []
+
+    def on_throttle(self, at: float, can_spawn: bool) -> list[Effect]:
+        """The invocation just decided was throttled: nothing to start in the classic model."""
+        return []
+
+    def after_place(self, at: float, can_spawn: bool) -> list[Effect]:
+        """The invocation just placed: nothing more to start in the classic model."""
+        return []
+
     # -- provisioned concurrency ----------------------------------------------------------------
     def provision(self, count: int, at: float) -> list[Effect]:
         """Keep ``count`` environments initialised ahead of traffic (started now, at configuration)."""

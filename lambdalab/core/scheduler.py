@@ -104,6 +104,7 @@ class Scheduler:
             out += old.retire(at)
             entry.retired.append(old)
         entry.pools[LATEST] = pool_for(spec, self._new_id, keep_alive, self.registry)
+        out += entry.pools[LATEST].prestart(at)  # Managed Instances: its environments start now (core/groups.py)
         if provisioned:
             out += entry.pools[LATEST].provision(provisioned, at)
         entry.refresh()
@@ -131,6 +132,21 @@ class Scheduler:
         version from now on take it (no redeploy: live environments stay, even above a lower cap)."""
         for pool in self.entry(function).all_pools():
             pool.spec = dataclasses.replace(pool.spec, max_environments=most)
+
+    def set_min_environments(self, function: str, least: int, at: float) -> list[Effect]:
+        """Managed Instances' ``FunctionScalingConfig.MinExecutionEnvironments`` changed: the current versions start
+        what they lack now; groups above a lower minimum go after their keep-alive (``core/groups.py``)."""
+        entry = self.entry(function)
+        for pool in entry.all_pools():
+            pool.spec = dataclasses.replace(pool.spec, min_environments=least)
+        out: list[Effect] = []
+        for pool in entry.pools.values():
+            out += pool.prestart(at)
+        return out
+
+    def prestart(self, function: str, version: str, at: float) -> list[Effect]:
+        """Start a version's environments ahead of its invocations (a Managed Instances version just published)."""
+        return self.pool(function, version).prestart(at)
 
     def provision(self, function: str, version: str, count: int, at: float) -> list[Effect]:
         out = self.pool(function, version).provision(count, at)
@@ -183,22 +199,26 @@ class Scheduler:
         )
         decision, reason = pool.decide(over, entry.bucket.tokens(at) >= 1.0, invocation.tenant_id, at)
         slots = self.spawn_slots
-        if slots >= 0 and (
-            decision is Placement.COLD or decision is Placement.RESTART or decision is Placement.RESTART_PROVISIONED
-        ):
-            # a new Managed Instances environment starts all its workers' processes at once
-            needed = pool.spec.per_environment if decision is Placement.COLD and pool.spec.per_environment else 1
-            if slots < needed:
+        group = pool.spec.per_environment  # a Managed Instances environment starts all its workers' processes at once
+        needed = 0
+        if decision is Placement.COLD or decision is Placement.RESTART or decision is Placement.RESTART_PROVISIONED:
+            needed = group if decision is Placement.COLD and group else 1
+            if 0 <= slots < needed:
                 decision, reason = Placement.THROTTLE, CAPACITY_REASON
         if decision is Placement.THROTTLE:
             entry.throttles += 1
-            return [], Throttled(reason or "", function, version)
+            # Managed Instances scales after a throttle, in the background (core/groups.py)
+            out = pool.on_throttle(at, slots < 0 or slots >= group) if group else []
+            return self._count(out), Throttled(reason or "", function, version)
         if decision is Placement.COLD:
             entry.bucket.take(at)
         if decision is not Placement.WARM_PROVISIONED and decision is not Placement.RESTART_PROVISIONED:
             entry.in_flight += 1
             self._on_demand[invocation.request_id] = entry
-        return self._count(pool.place(decision, invocation, at)), None
+        out = pool.place(decision, invocation, at)
+        if group:  # ...and when an invocation takes its last idle worker
+            out += pool.after_place(at, slots < 0 or slots - needed >= group)
+        return self._count(out), None
 
     def handle(self, event: Event) -> list[Effect]:
         pool = self.registry.get(event.environment_id)

@@ -248,6 +248,7 @@ class ControlPlane:
             extensions=len(extension_files(self.paths.get((config.name, code_sha)))),
             per_environment=config.max_concurrency_per_environment or 0,  # Managed Instances: workers per environment
             max_environments=config.max_environments,
+            min_environments=config.prestarted_environments,  # Managed Instances: started now, kept (core/groups.py)
             tenancy=config.tenancy is not None,  # tenant isolation: environments are never shared across tenants
         )
 
@@ -273,6 +274,7 @@ class ControlPlane:
         self.versions[(name, version)] = (config, self.code[(name, sha)][1])
         if config.snap_start and self.snap.snapshots.available():
             self.perform(self.scheduler.pool(name, version).take_snapshot(self.now()))
+        self.perform(self.scheduler.prestart(name, version, self.now()))  # Managed Instances: its environments
         return version
 
     def version_code(self, spec: EnvironmentSpec) -> tuple[FunctionConfig, Path]:
@@ -361,6 +363,7 @@ class ControlPlane:
         self.scheduler.spawn_slots = self.fd_budget.free()
         effects, throttled = self.scheduler.submit(name, version, invocation, now)
         if throttled is not None:
+            self.perform(effects)  # Managed Instances: a new environment may start in the background
             if throttled.reason == CAPACITY_REASON:
                 self.fd_budget.warn_full()
             self._record_throttle(invocation, throttled, now)

@@ -282,6 +282,11 @@ def environment_variables(
         "AWS_CONFIG_FILE": os.devnull,
         "AWS_EC2_METADATA_DISABLED": "true",
     }
+    per_environment = config.max_concurrency_per_environment
+    if per_environment is not None and config.runtime != "python-ric":
+        # set by Lambda in a Managed Instances environment; lambdalab's runtimes serve one request per worker process
+        # whatever it says. Not for awslambdaric (python-ric), which would fork that many workers of its own
+        values["AWS_LAMBDA_MAX_CONCURRENCY"] = str(per_environment)
     if language == "provided":  # Lambda sets no execution environment for an OS-only runtime
         del values["AWS_EXECUTION_ENV"]
     elif language == "nodejs":

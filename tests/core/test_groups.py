@@ -1,11 +1,13 @@
-"""Managed Instances in the core (``core/groups.py``): groups of workers, fill-busiest routing, the scaling rule,
-``max_environments``, no freeze, OVERRUN after a timeout, whole-group keep-alive; and tenant isolation's keying of
-the classic pool. Driven through ``Scheduler`` with a hand-held clock: events in, effects out."""
+"""Managed Instances in the core (``core/groups.py``): groups of workers started ahead of traffic (no cold starts),
+fill-busiest routing, throttles with asynchronous scale-out and the doubling rule, ``max_environments``, no freeze,
+OVERRUN after a timeout, whole-group scale-in above the minimum; and tenant isolation's keying of the classic pool.
+Driven through ``Scheduler`` with a hand-held clock: events in, effects out."""
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import math
 
 import pytest
 
@@ -15,6 +17,7 @@ from lambdalab.core.effects import (
     Effect,
     Freeze,
     Kill,
+    Log,
     Overrun,
     RecordSpan,
     ScheduleWakeup,
@@ -31,11 +34,11 @@ from lambdalab.core.events import (
     WakeupDue,
 )
 from lambdalab.core.groups import (
-    FLOOR_ENVIRONMENTS,
     MANAGED_INSTANCES_CAPACITY_REASON,
+    MANAGED_INSTANCES_INIT_TYPE,
     MANAGED_INSTANCES_SCALING_REASON,
+    GroupHistory,
     GroupPool,
-    ScalingWindow,
 )
 from lambdalab.core.ids import IdFactory
 from lambdalab.core.keepalive import FixedKeepAlive
@@ -43,10 +46,11 @@ from lambdalab.core.lifecycle import Environment, EnvironmentSpec, State, allows
 from lambdalab.core.limits import AccountLimits
 from lambdalab.core.outcomes import Status
 from lambdalab.core.pool import Pool
+from lambdalab.core.records import InitReport
 from lambdalab.core.scheduler import LATEST, Scheduler, Throttled
 
 CLASSIC = EnvironmentSpec("f", LATEST, "python", 2048, 3.0)
-LMI = dataclasses.replace(CLASSIC, freeze=False, per_environment=4)
+LMI = dataclasses.replace(CLASSIC, freeze=False, per_environment=4, min_environments=3)
 
 
 class Run:
@@ -54,9 +58,9 @@ class Run:
 
     def __init__(self, spec: EnvironmentSpec = LMI, keep_alive_s: float = 600.0) -> None:
         self.scheduler = Scheduler(AccountLimits(), IdFactory("test-groups").next_environment_id)
-        self.scheduler.deploy(spec, FixedKeepAlive(keep_alive_s), 0.0)
-        self.effects: list[Effect] = []
+        self.effects: list[Effect] = list(self.scheduler.deploy(spec, FixedKeepAlive(keep_alive_s), 0.0))
         self.throttles: list[Throttled] = []
+        self.booted: set[str] = set()
 
     @property
     def pool(self) -> Pool:
@@ -79,9 +83,18 @@ class Run:
 
     def boot(self, eid: str, at: float) -> list[Effect]:
         """The worker's process starts and its runtime asks for work."""
+        self.booted.add(eid)
         incarnation = self.worker(eid).incarnation
         self.send(ProcessStarted(eid, incarnation, at))
         return self.send(NextRequested(eid, incarnation, at + 0.01))
+
+    def ready(self, at: float) -> list[Effect]:
+        """Every worker started so far finishes its init."""
+        out: list[Effect] = []
+        for spawn in self.spawned():
+            if spawn.environment_id not in self.booted:
+                out += self.boot(spawn.environment_id, at)
+        return out
 
     def answer(self, eid: str, request_id: str, at: float) -> list[Effect]:
         incarnation = self.worker(eid).incarnation
@@ -91,6 +104,9 @@ class Run:
     def spawned(self) -> list[SpawnRuntime]:
         return [e for e in self.effects if isinstance(e, SpawnRuntime)]
 
+    def groups(self) -> set[str]:
+        return {s.group for s in self.spawned()}
+
     def delivered(self) -> dict[str, str]:
         """request id -> the worker it was delivered to."""
         return {e.invocation.request_id: e.environment_id for e in self.effects if isinstance(e, DeliverInvocation)}
@@ -99,109 +115,130 @@ class Run:
         return [e for e in self.effects if isinstance(e, CompleteInvocation)]
 
 
-def test_eight_concurrent_requests_at_four_per_environment_start_two_environments() -> None:
+def test_deploy_starts_three_environments_outside_any_invocation() -> None:
     run = Run()
-    for n in range(8):
-        run.submit(f"r{n}", 0.0)
     spawns = run.spawned()
-    assert len(spawns) == 8  # two groups of four workers, each its own runtime process
-    groups = {s.group for s in spawns}
-    assert len(groups) == 2 and all(s.group not in {x.environment_id for x in spawns} for s in spawns)
-    assert sorted(s.worker for s in spawns) == [0, 0, 1, 1, 2, 2, 3, 3]
-    assert run.throttles == []
-    for spawn in spawns:
-        run.boot(spawn.environment_id, 0.2)
+    assert len(spawns) == 12 and len(run.groups()) == 3  # Lambda's three, four worker processes each
+    assert {(s.init_type, s.phase) for s in spawns} == {(MANAGED_INSTANCES_INIT_TYPE, "init")}
+    assert sorted(s.worker for s in spawns) == [0, 0, 0, 1, 1, 1, 2, 2, 2, 3, 3, 3]
+    stats = run.scheduler.statistics("f")
+    assert (stats.environments, stats.initializing, stats.workers) == (3, 3, 12)
+    out = run.ready(0.1)
+    reports = [e.entry for e in out if isinstance(e, Log) and isinstance(e.entry, InitReport)]
+    assert len(reports) == 12  # each worker's init is reported as it ends, with nobody waiting on it
+    assert run.completions() == [] and not any(isinstance(e, Freeze) for e in run.effects)
+    stats = run.scheduler.statistics("f")
+    assert (stats.environments, stats.idle, stats.initializing, stats.busy_workers) == (3, 3, 0, 0)
+
+
+def test_eight_concurrent_requests_at_four_per_environment_use_two_environments_none_cold() -> None:
+    run = Run()
+    run.ready(0.1)
+    for n in range(8):
+        out = run.submit(f"r{n}", 1.0)
+        assert any(isinstance(e, DeliverInvocation) for e in out)  # at once: an idle worker was there
+    assert run.throttles == [] and len(run.spawned()) == 12  # nothing more started: four workers stay idle
     delivered = run.delivered()
-    assert sorted(delivered) == [f"r{n}" for n in range(8)]
     assert len(set(delivered.values())) == 8  # one request per worker at a time
+    groups = {run.worker(e).group for e in delivered.values()}
+    assert len(groups) == 2
     for n, (request_id, eid) in enumerate(sorted(delivered.items())):
-        run.answer(eid, request_id, 0.7 + n / 100)
+        run.answer(eid, request_id, 1.5 + n / 100)
     records = [c.record for c in run.completions()]
     assert {r.environment_id for r in records} == groups  # records carry the group, not the worker
     assert sorted(r.worker for r in records) == [0, 0, 1, 1, 2, 2, 3, 3]
-    assert all(r.cold and r.status is Status.SUCCESS for r in records)  # each waited for an init
+    assert not any(r.cold for r in records) and all(r.init_duration_ms is None for r in records)
+    assert all(r.status is Status.SUCCESS and abs(r.billed_duration_ms - r.duration_ms) < 1 for r in records)
     stats = run.scheduler.statistics("f")
-    assert (stats.environments, stats.idle, stats.workers, stats.busy_workers, stats.frozen) == (2, 2, 8, 0, 0)
+    assert (stats.environments, stats.idle, stats.workers, stats.busy_workers, stats.frozen) == (3, 3, 12, 0, 0)
 
 
 def test_routing_fills_the_busiest_environment_first_and_never_freezes() -> None:
     run = Run()
+    run.ready(0.1)
     for n in range(5):  # group A gets r0..r3, group B r4
-        run.submit(f"r{n}", 0.0)
-    for spawn in run.spawned():
-        run.boot(spawn.environment_id, 0.1)
+        run.submit(f"r{n}", 1.0)
     delivered = run.delivered()
     group_of = {r: run.worker(e).group for r, e in delivered.items()}
     a, b = group_of["r0"], group_of["r4"]
     assert {group_of[f"r{n}"] for n in range(4)} == {a} and a != b
-    run.answer(delivered["r0"], "r0", 0.5)  # A: 3 busy, 1 idle; B: 1 busy, 3 idle
-    run.submit("r5", 0.6)
+    run.answer(delivered["r0"], "r0", 1.5)  # A: 3 busy, 1 idle; B: 1 busy, 3 idle
+    run.submit("r5", 1.6)
     assert run.worker(run.delivered()["r5"]).group == a  # the busiest group's free worker
-    run.submit("r6", 0.7)  # A is full now: B's
+    run.submit("r6", 1.7)  # A is full now: B's
     assert run.worker(run.delivered()["r6"]).group == b
     assert not any(isinstance(e, Freeze) for e in run.effects)
-    assert [c.record.cold for c in run.completions()] == [True]  # r0 waited for its group's init
-    warm = run.answer(run.delivered()["r5"], "r5", 0.9)
-    record = next(e.record for e in warm if isinstance(e, CompleteInvocation))
-    assert record.cold is False and record.environment_id == a
-
-
-def test_the_first_worker_ready_takes_the_waiting_invocation() -> None:
-    run = Run()
-    run.submit("r1", 0.0)
-    spawns = run.spawned()
-    assert len(spawns) == 4 and spawns[0].worker == 0
-    late, early = spawns[0].environment_id, spawns[3].environment_id
-    run.boot(early, 0.05)  # worker 3 finishes init first: it serves r1
-    assert run.delivered() == {"r1": early}
-    run.boot(late, 0.3)  # worker 0 is ready with nothing to do
-    assert run.worker(late).state is State.IDLE and run.worker(late).reserved is None
 
 
 def test_max_environments_rejects_the_fifth_concurrent_request() -> None:
     run = Run(dataclasses.replace(LMI, max_environments=1))
+    assert len(run.groups()) == 1  # the minimum is never above the maximum
+    run.ready(0.1)
     for n in range(5):
-        run.submit(f"r{n}", 0.0)
-    assert len(run.spawned()) == 4 and len({s.group for s in run.spawned()}) == 1
+        run.submit(f"r{n}", 1.0)
+    assert len(run.spawned()) == 4 and len(run.delivered()) == 4
     assert [t.reason for t in run.throttles] == [MANAGED_INSTANCES_CAPACITY_REASON]
     assert run.scheduler.entry("f").throttles == 1
 
 
+def test_an_invoke_never_waits_for_an_init_it_is_throttled_and_one_environment_starts() -> None:
+    run = Run()
+    run.submit("early", 0.0)  # the three are still starting: throttled, nothing more starts meanwhile
+    assert [t.reason for t in run.throttles] == [MANAGED_INSTANCES_SCALING_REASON] and len(run.groups()) == 3
+    run.ready(0.1)
+    for n in range(12):
+        run.submit(f"r{n}", 1.0)
+    # the twelfth took the last idle worker (saturation): one more environment starts, in the background
+    assert len(run.groups()) == 4 and len(run.throttles) == 1
+    new = [s for s in run.spawned()[12:]]
+    assert len(new) == 4 and {(s.init_type, s.phase) for s in new} == {(MANAGED_INSTANCES_INIT_TYPE, "init")}
+    run.submit("r12", 1.1)  # no idle worker until it is ready: throttled, and no second one starts meanwhile
+    run.submit("r13", 1.2)
+    assert [t.reason for t in run.throttles[1:]] == [MANAGED_INSTANCES_SCALING_REASON] * 2
+    assert len(run.groups()) == 4
+    run.ready(1.3)
+    run.submit("r14", 1.4)  # the new environment serves later invokes, warm
+    assert run.worker(run.delivered()["r14"]).group == run.spawned()[12].group
+    run.answer(run.delivered()["r14"], "r14", 1.5)
+    assert run.completions()[-1].record.cold is False
+
+
 def test_traffic_that_more_than_doubles_within_five_minutes_is_throttled() -> None:
-    spec = dataclasses.replace(LMI, per_environment=2)
-    run = Run(spec)
-    # from nothing: the floor of three environments (six workers)
-    for n in range(7):
-        run.submit(f"a{n}", 0.0)
-    assert len({s.group for s in run.spawned()}) == FLOOR_ENVIRONMENTS
-    assert [t.reason for t in run.throttles] == [MANAGED_INSTANCES_SCALING_REASON]
-    for spawn in run.spawned():
-        run.boot(spawn.environment_id, 0.1)
-    # six busy workers for five minutes: twelve workers (six environments) are allowed from then on
-    for n in range(3):
-        run.submit(f"b{n}", 200.0)
-    assert len(run.throttles) == 4  # still within five minutes of the start: 2 x 0 busy, the floor holds
-    for n in range(3):
-        run.submit(f"c{n}", 320.0)
-    assert len(run.throttles) == 4 and len({s.group for s in run.spawned()}) == 5
+    run = Run(dataclasses.replace(LMI, per_environment=1, min_environments=1))
+    run.ready(0.0)
+    run.submit("a0", 1.0)  # the only worker: saturated, a second environment starts
+    run.ready(1.1)
+    run.submit("a1", 2.0)
+    run.ready(2.1)  # would be a third: more than twice the one alive five minutes ago (before: the one started)
+    run.submit("a2", 3.0)
+    assert len(run.groups()) == 2 and [t.reason for t in run.throttles] == [MANAGED_INSTANCES_SCALING_REASON]
+    run.submit("b0", 302.0)  # five minutes on, two were alive: up to four
+    run.ready(302.1)
+    assert len(run.groups()) == 3
+    run.submit("b1", 303.0)
+    run.ready(303.1)
+    run.submit("b2", 304.0)
+    run.ready(304.1)
+    assert len(run.groups()) == 4
 
 
-def test_scaling_window_keeps_the_fewest_busy_workers_of_the_last_five_minutes() -> None:
-    window = ScalingWindow()
-    assert window.baseline(0.0) == 0 and window.allows(3, 4, 0.0) and not window.allows(4, 4, 0.0)
-    window.observe(0.0, 40)
-    assert window.baseline(100.0) == 0  # the bucket at 0 saw 0 before the 40
-    assert window.baseline(310.0) == 40 and window.allows(20, 4, 310.0) and not window.allows(21, 4, 310.0)
-    window.observe(400.0, 10)
-    window.observe(401.0, 50)
-    assert window.baseline(500.0) == 10 and window.baseline(720.0) == 50
+def test_group_history_is_what_was_alive_five_minutes_earlier() -> None:
+    history = GroupHistory(3)
+    assert history.alive(-300.0) == 3 and history.allowed(0.0, 3) == 6  # the pre-started count as alive before
+    history.note(10.0, 4)
+    history.note(20.0, 6)
+    assert history.allowed(200.0, 3) == 6 and history.allowed(310.0, 3) == 8 and history.allowed(330.0, 3) == 12
+    history.note(400.0, 5)
+    history.note(800.0, 2)
+    assert history.alive(500.0) == 5 and history.allowed(1200.0, 3) == 4 and history.allowed(1200.0, 5) == 5
+    assert len(history.changes) <= 2  # what no query can need any more is dropped
+    assert GroupHistory(0).allowed(0.0, 0) == 2  # from nothing, one may start (and a second)
 
 
 def test_a_timeout_fails_the_invocation_and_leaves_the_worker_running() -> None:
     run = Run()
-    run.submit("slow", 0.0)
-    for spawn in run.spawned():
-        run.boot(spawn.environment_id, 0.1)
+    run.ready(0.0)
+    run.submit("slow", 0.1)
     eid = run.delivered()["slow"]
     worker = run.worker(eid)
     out = run.send(DeadlineExceeded(eid, worker.incarnation, 3.11, 50))
@@ -229,9 +266,8 @@ def test_a_timeout_fails_the_invocation_and_leaves_the_worker_running() -> None:
 
 def test_a_late_error_and_an_exit_while_overrunning() -> None:
     run = Run()
-    run.submit("slow", 0.0)
-    for spawn in run.spawned():
-        run.boot(spawn.environment_id, 0.1)
+    run.ready(0.0)
+    run.submit("slow", 0.1)
     eid = run.delivered()["slow"]
     worker = run.worker(eid)
     run.send(DeadlineExceeded(eid, worker.incarnation, 3.11))
@@ -244,24 +280,53 @@ def test_a_late_error_and_an_exit_while_overrunning() -> None:
     assert run.delivered()["again"] != eid
 
 
-def test_a_group_shuts_down_whole_after_its_keep_alive() -> None:
-    run = Run(keep_alive_s=60.0)
-    run.submit("r1", 0.0)
-    for spawn in run.spawned():
-        run.boot(spawn.environment_id, 0.1)
-    group = run.worker(run.delivered()["r1"]).group
-    out = run.answer(run.delivered()["r1"], "r1", 0.5)
-    wake = [e for e in out if isinstance(e, ScheduleWakeup)]
-    assert [(w.environment_id, w.at) for w in wake] == [(group, 60.5)]
-    run.submit("r2", 30.0)  # used again: the expiry is void
-    assert run.send(WakeupDue(group, 0, 60.5)) == []
-    run.answer(run.delivered()["r2"], "r2", 31.0)
-    out = run.send(WakeupDue(group, 0, 91.0))
+def test_groups_above_the_minimum_shut_down_whole_after_their_keep_alive() -> None:
+    run = Run(dataclasses.replace(LMI, min_environments=1), keep_alive_s=60.0)
+    out = run.ready(0.1)
+    (kept,) = run.groups()
+    assert [(w.environment_id, w.at) for w in out if isinstance(w, ScheduleWakeup)] == [(kept, 60.11)]
+    for n in range(4):  # saturated: a second environment starts
+        run.submit(f"r{n}", 1.0)
+    run.ready(1.1)
+    (extra,) = run.groups() - {kept}
+    for request_id, eid in run.delivered().items():
+        run.answer(eid, request_id, 2.0)
+    again = run.send(WakeupDue(kept, 0, 60.11))  # used since: void
+    assert again == []
+    run.submit("r4", 30.0)  # the busiest (both idle): the first; the other's keep-alive runs on
+    run.answer(run.delivered()["r4"], "r4", 31.0)
+    out = run.send(WakeupDue(extra, 0, 61.11))  # quiet since 1.11: above the minimum, it goes, all four workers
     assert sum(isinstance(e, Kill) for e in out) == 4
     for worker in list(run.pool.environments.values()):
-        run.send(ProcessExited(worker.id, worker.incarnation, 91.1, -9))
-    assert run.pool.environments == {} and isinstance(run.pool, GroupPool) and run.pool.groups == {}
-    assert group not in run.scheduler.registry
+        if worker.group == extra:
+            run.send(ProcessExited(worker.id, worker.incarnation, 61.2, -9))
+    assert isinstance(run.pool, GroupPool) and set(run.pool.groups) == {kept} and extra not in run.scheduler.registry
+    out = run.send(WakeupDue(kept, 0, 91.0))  # the minimum stays: its keep-alive starts again
+    assert [(w.environment_id, w.at) for w in out if isinstance(w, ScheduleWakeup)] == [(kept, 151.0)]
+    assert not any(isinstance(e, Kill) for e in out)
+    run.scheduler.set_min_environments("f", 0, 100.0)  # a lower minimum: it goes at its next look
+    assert sum(isinstance(e, Kill) for e in run.send(WakeupDue(kept, 0, 151.0))) == 4
+
+
+def test_a_higher_minimum_starts_environments_at_once() -> None:
+    run = Run(dataclasses.replace(LMI, min_environments=1))
+    out = run.scheduler.set_min_environments("f", 3, 5.0)
+    run.effects += out
+    assert len(run.groups()) == 3 and len([e for e in out if isinstance(e, SpawnRuntime)]) == 8
+
+
+def test_a_crashed_worker_restarts_inside_the_invoke_that_finds_no_idle_one() -> None:
+    run = Run(dataclasses.replace(LMI, per_environment=1, min_environments=1, max_environments=1))
+    run.ready(0.0)
+    (eid,) = [s.environment_id for s in run.spawned()]
+    worker = run.worker(eid)
+    run.send(ProcessExited(eid, worker.incarnation, 1.0, 1))
+    out = run.submit("r1", 2.0)
+    assert [s.phase for s in out if isinstance(s, SpawnRuntime)] == ["invoke"]
+    run.boot(eid, 2.1)
+    run.answer(eid, "r1", 2.5)
+    (done,) = run.completions()
+    assert done.record.init_suppressed and done.record.billed_duration_ms == math.ceil(done.record.duration_ms)
 
 
 def test_tenants_never_share_an_environment() -> None:
@@ -289,22 +354,25 @@ def test_tenants_never_share_an_environment() -> None:
 
 def test_tenants_in_managed_instances_get_their_own_groups() -> None:
     run = Run(dataclasses.replace(LMI, tenancy=True))
-    run.submit("a1", 0.0, tenant="a")
+    assert run.spawned() == []  # no environment belongs to a tenant yet: none is started ahead
+    run.submit("a1", 0.0, tenant="a")  # a tenant's first environment starts inside its invocation
     run.submit("b1", 0.0, tenant="b")  # a's group has three free workers, but not for b
-    assert len({s.group for s in run.spawned()}) == 2
-    run.submit("a2", 0.0, tenant="a")
-    assert len({s.group for s in run.spawned()}) == 2
+    assert len(run.groups()) == 2 and run.throttles == []
+    run.ready(0.1)
+    run.submit("a2", 0.2, tenant="a")
+    assert len(run.groups()) == 2
+    assert {run.worker(e).tenant for e in run.delivered().values()} == {"a", "b"}
 
 
 @pytest.mark.parametrize("spec", [CLASSIC, LMI], ids=["classic", "managed"])
 def test_classic_records_keep_their_environment_and_worker_zero(spec: EnvironmentSpec) -> None:
     run = Run(spec)
+    run.ready(0.0)
     run.submit("r1", 0.0)
     eid = run.spawned()[0].environment_id
     if spec is CLASSIC:
         assert run.spawned()[0].group == "" and run.worker(eid).group == eid
-    for spawn in run.spawned():
-        run.boot(spawn.environment_id, 0.1)
+    run.ready(0.1)
     run.answer(run.delivered()["r1"], "r1", 0.5)
     (done,) = run.completions()
     assert done.record.environment_id == run.worker(run.delivered()["r1"]).group
@@ -313,11 +381,13 @@ def test_classic_records_keep_their_environment_and_worker_zero(spec: Environmen
 
 def test_max_environments_changes_in_place() -> None:
     run = Run(dataclasses.replace(LMI, max_environments=1))
+    run.ready(0.0)
     for n in range(5):
-        run.submit(f"r{n}", 0.0)
+        run.submit(f"r{n}", 0.1)
     assert [t.reason for t in run.throttles] == [MANAGED_INSTANCES_CAPACITY_REASON]
     run.scheduler.set_max_environments("f", 2)
-    run.submit("r5", 0.1)
-    assert len(run.throttles) == 1 and len({s.group for s in run.spawned()}) == 2
+    run.submit("r5", 0.2)  # throttled still (no idle worker), but now a second environment starts
+    assert [t.reason for t in run.throttles] == [MANAGED_INSTANCES_CAPACITY_REASON, MANAGED_INSTANCES_SCALING_REASON]
+    assert len(run.groups()) == 2
     run.scheduler.set_max_environments("f", None)
     assert run.pool.spec.max_environments is None

@@ -9,7 +9,8 @@ per worker, the keep-alive wakeups; only calls the engine's Runtime API would ac
 3. The group's free lists hold exactly its free workers: ``idle`` the IDLE ones, ``starting`` the initialising ones
    with no invocation waiting, ``reset`` the RESET ones; no group has more than N workers live.
 4. A timed-out invocation's worker is OVERRUN and gets no ``Kill`` for it; an OVERRUN worker has no deadline armed.
-5. No more groups than ``max_environments``.
+5. No more groups than ``max_environments``; no invocation waits on a worker's init unless a tenant's first (none
+   here): a placed invocation is delivered at once, or re-initialises a reset worker.
 """
 
 from __future__ import annotations
@@ -93,14 +94,23 @@ class GroupsMachine(RuleBasedStateMachine):
         per_group=st.sampled_from([1, 2, 3]),
         most=st.sampled_from([None, 1, 2]),
         keep_alive=st.sampled_from([600.0, 5.0, 0.0]),
+        least=st.sampled_from([0, 1, 3]),
     )
-    def make(self, per_group: int, most: int | None, keep_alive: float) -> None:
+    def make(self, per_group: int, most: int | None, keep_alive: float, least: int) -> None:
         spec = EnvironmentSpec(
-            "fn", LATEST, "python", 2048, 3.0, freeze=False, per_environment=per_group, max_environments=most
+            "fn",
+            LATEST,
+            "python",
+            2048,
+            3.0,
+            freeze=False,
+            per_environment=per_group,
+            max_environments=most,
+            min_environments=least,
         )
         self.scheduler = Scheduler(AccountLimits(), IdFactory("groups-stateful").next_environment_id)
-        self.scheduler.deploy(spec, FixedKeepAlive(keep_alive), 0.0)
         self.per_group, self.most = per_group, most
+        self.perform(self.scheduler.deploy(spec, FixedKeepAlive(keep_alive), 0.0))  # the minimum starts now
 
     # -- performing ---------------------------------------------------------------------------------
     def feed(self, event: Event) -> None:

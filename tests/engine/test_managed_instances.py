@@ -1,8 +1,9 @@
 """Lambda Managed Instances in the engine: N runtime workers per environment, real processes, one shared /tmp.
 
 The acceptance of issue 16: 8 concurrent 0.5 s requests at ``max_concurrency_per_environment=4`` use exactly 2
-environments and overlap inside each; two workers see each other's /tmp files; with ``max_environments=1`` the 5th
-concurrent request is throttled as Lambda throttles; a timeout fails the invocation while the code keeps running
+environments (of the 3 started with the function, as Lambda starts them: none is cold) and overlap inside each;
+two workers see each other's /tmp files; with ``max_environments=1`` the 5th concurrent request is throttled as
+Lambda throttles; a timeout fails the invocation while the code keeps running
 (its late answer is dropped, the worker serves again); the logs are JSON; nothing is frozen.
 """
 
@@ -64,8 +65,14 @@ def _state(pid: int) -> str:
 @pytest.mark.timeout(90)
 def test_eight_concurrent_requests_fill_two_environments_of_four_workers(lab: lambdalab.Lab) -> None:
     fn = lab.create_function("managed", SLEEPER, max_concurrency_per_environment=4, timeout_s=30)
+    # Lambda's three environments started with the function, outside any invocation, and are ready when it returns
+    started = fn.environments()
+    assert len({e.environment_id for e in started}) == 3 and len(started) == 12
+    assert {e.state for e in started} == {"idle"} and len(lab.invocations()) == 0
     results = _all([fn.submit({"sleep": 0.5}) for _ in range(8)])
     assert all(r.error is None for r in results), [r.error for r in results]
+    assert not any(r.record.cold for r in results)  # Managed Instances has no cold starts
+    assert all(r.record.init_duration_ms is None for r in results)
     by_environment: dict[str, list[Any]] = {}
     for r in results:
         by_environment.setdefault(r.record.environment_id, []).append(r)
@@ -86,15 +93,15 @@ def test_eight_concurrent_requests_fill_two_environments_of_four_workers(lab: la
     again = _all([fn.submit({"sleep": 0.2}) for _ in range(8)])
     assert {r.record.environment_id for r in again} == set(by_environment)
     assert not any(r.record.cold for r in again)
-    # the timeline draws two rows, each with four worker lanes, the invocations overlapping inside a row
+    # the timeline draws three rows of four worker lanes, the invocations overlapping inside two of them
     import numpy as np
 
     figure = lambdalab.viz.timeline(lab.spans())
     invoke = next(trace for trace in figure.data if trace.name == "invoke")
     y = np.asarray(invoke.y, dtype=float)
     lanes = sorted(set(np.round(y[~np.isnan(y)], 3).tolist()))
-    assert len(lanes) == 8 and {round(lane) for lane in lanes} == {0, 1}
-    assert list(figure.layout.yaxis.range) == [1.5, -0.5]  # two rows
+    assert len(lanes) == 8 and len({round(lane) for lane in lanes}) == 2
+    assert list(figure.layout.yaxis.range) == [2.5, -0.5]  # three rows
 
 
 @pytest.mark.timeout(60)
