@@ -11,7 +11,8 @@ function again from the top: each replay is one ordinary invocation (placed, bil
 log with its replays, ``lambdalab.viz.durable.replays(fn)`` draws them. ``Lab(time_scale=N)`` runs the durable
 clock N times faster (``clock.py``); the tables and the chart say so.
 
-Modules: ``service.py`` (the service: the local runner's executor as a library, starting and waiting), ``invoker.py``
+Modules: ``service.py`` (the service: the local runner's executor as a library, starting and waiting),
+``executions.py`` (the store naming executions with Lambda's ARNs, the answers carrying them), ``invoker.py``
 (a replay as a Lab invocation), ``replays.py`` (what each replay skipped and ran), ``clock.py`` (virtual time),
 ``tables.py`` (the frames). This module imports none of them until a Lab needs durable functions, so
 ``import lambdalab`` does not import the SDK or its local runner.

@@ -6,8 +6,9 @@ The checkpoint processing, the store and the scheduling of replays are the local
 actions, checkpoint tokens, pagination, step retries, waits, callbacks and their timeouts), kept in step with the
 SDK, and its seams fit lambdalab's: an ``Invoker`` (here every replay is a Lab invocation, ``invoker.py``) and a
 ``Clock`` (``Lab(time_scale=...)``, ``clock.py``). What lambdalab adds: starting executions from ``Function.invoke``
-and the endpoint's Invoke, waiting for their outcome as a synchronous invoke does, the replay log
-(``replays.py``) and the tables.
+and the endpoint's Invoke (with the invoke's tenant and trace header, carried into every replay), waiting for their
+outcome as a synchronous invoke does, Lambda's execution ARNs (``executions.py``), the replay log (``replays.py``)
+and the tables.
 
 Threads: the runner's scheduler has its own loop thread and invokes on its own pool; blocking calls from the Lab's
 loop (the endpoint's durable APIs, the endpoint's Invoke) go through ``on_pool`` (a small pool of this service's).
@@ -33,13 +34,20 @@ from aws_durable_execution_sdk_python_testing.checkpoint.processor import Checkp
 from aws_durable_execution_sdk_python_testing.executor import Executor
 from aws_durable_execution_sdk_python_testing.model import GetDurableExecutionResponse, StartDurableExecutionInput
 from aws_durable_execution_sdk_python_testing.scheduler import Scheduler
-from aws_durable_execution_sdk_python_testing.stores.memory import InMemoryExecutionStore
 from aws_durable_execution_sdk_python_testing.worker.registry import ExecutionRegistry
 
 from lambdalab import tenancy
 from lambdalab.downstream import variable_name
 from lambdalab.durable.chained import LabChildDispatcher
 from lambdalab.durable.clock import ScaledClock
+from lambdalab.durable.executions import (
+    DurableEngineResult,
+    DurableInvocationResult,
+    Started,
+    WatchedStore,
+    error_body,
+    execution_arn,
+)
 from lambdalab.durable.invoker import LabInvoker
 from lambdalab.durable.replays import Replay, ReplayLog
 from lambdalab.errors import (
@@ -72,95 +80,6 @@ class DurableExecutionAlreadyStartedException(InvokeError, ConfigError):
 
     code = "DurableExecutionAlreadyStartedException"
     status = 409
-
-
-class WatchedStore(InMemoryExecutionStore):
-    """The runner's in-memory store, telling waiters when an execution it saves has ended (every end is saved).
-
-    It also names executions as Lambda does: the runner makes a new execution with its own id (``<uuid>/<uuid>``)
-    and saves it before anything reads that id; ``name`` gives it its Lambda ARN then (``execution_arn``), so the
-    runner, the function's SDK (its ``DurableExecutionArn``), the APIs and the tables all know it by that ARN."""
-
-    def __init__(self, name: Callable[[Execution], str] | None = None) -> None:
-        super().__init__()
-        self._name = name
-        self._ends: dict[str, threading.Event] = {}
-        self._ends_lock = threading.Lock()
-        self._released = False
-
-    def ended(self, arn: str) -> threading.Event:
-        """Set once execution ``arn`` has ended (any number of waiters, at any time)."""
-        with self._ends_lock:
-            event = self._ends.setdefault(arn, threading.Event())
-            if self._released:
-                event.set()
-        try:
-            if self.load(arn).is_complete:
-                event.set()
-        except Exception:  # noqa: BLE001 - not saved yet: it has not ended
-            pass
-        return event
-
-    def release(self) -> None:
-        """Wake every waiter (the Lab is closing: what they wait for will not happen here)."""
-        with self._ends_lock:
-            self._released = True
-            events = list(self._ends.values())
-        for event in events:
-            event.set()
-
-    def save(self, execution: Execution) -> None:
-        if self._name is not None and not execution.durable_execution_arn.startswith("arn:"):  # a new execution
-            execution.durable_execution_arn = self._name(execution)
-        super().save(execution)
-        self._note(execution)
-
-    def update(self, execution: Execution) -> None:
-        super().update(execution)
-        self._note(execution)
-
-    def _note(self, execution: Execution) -> None:
-        if execution.is_complete:
-            with self._ends_lock:
-                event = self._ends.setdefault(execution.durable_execution_arn, threading.Event())
-            event.set()
-
-
-@dataclasses.dataclass(frozen=True)
-class Started:
-    """An execution: what ``lab.durable_executions()`` lists, oldest first (``submitted`` and ``payload`` are known
-    for those started through the Lab; a chained invoke's child has 0 and b"")."""
-
-    arn: str
-    function: str
-    qualifier: str
-    name: str
-    submitted: float  # epoch seconds, real time
-    payload: bytes
-    tenant_id: str | None = None  # the invoke's tenant: every replay carries it (context.tenant_id)
-    trace_header: str | None = None  # the caller's X-Ray trace header: every replay continues its Lineage
-
-
-def execution_arn(function_arn: str, name: str, runner_id: str) -> str:
-    """Lambda's ARN of an execution (botocore's ``DurableExecutionArn``): the qualified function's ARN (``$LATEST`` or
-    a version), ``/durable-execution/``, the execution's name and its id. The id is the execution operation's id (the
-    runner's id ends in it): the SDK inside the function finds that operation, and the input, by the ARN's last part."""
-    return f"{function_arn}/durable-execution/{name}/{runner_id.rpartition('/')[2]}"
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class DurableEngineResult(EngineResult):
-    """A synchronous invoke's answer for a durable function: the workflow's outcome, and the execution's ARN (the
-    Invoke API's ``X-Amz-Durable-Execution-Arn``)."""
-
-    durable_execution_arn: str | None = None
-
-
-@dataclasses.dataclass(frozen=True, repr=False)
-class DurableInvocationResult(InvocationResult):
-    """``fn.invoke``'s result for a durable function: an ``InvocationResult`` with the execution's ARN."""
-
-    durable_execution_arn: str | None = None
 
 
 class DurableService:
@@ -306,14 +225,14 @@ class DurableService:
         details = self.executor.get_execution_details(arn)
         last = self.invoker.last_result(arn)
         if last is None:  # no replay ran: refused as an invoke (a recursive loop), or never answered
-            error = _error_body(details)
+            error = error_body(details)
             if error["errorType"] == RecursiveInvocationException.code:
                 raise RecursiveInvocationException(error["errorMessage"])
             raise FunctionError(error["errorType"], error["errorMessage"])
         if details.status == "SUCCEEDED":
             body, is_error = (details.result or "null").encode(), False
         else:
-            body, is_error = json.dumps(_error_body(details)).encode(), True
+            body, is_error = json.dumps(error_body(details)).encode(), True
         fields = {field.name: getattr(last, field.name) for field in dataclasses.fields(EngineResult)}
         return DurableEngineResult(**{**fields, "body": body, "is_error": is_error}, durable_execution_arn=arn)
 
@@ -464,20 +383,6 @@ class DurableService:
         from lambdalab.durable import tables
 
         return tables.history(self, self.find(function, execution))
-
-
-def _error_body(details: GetDurableExecutionResponse) -> dict[str, Any]:
-    """A failed, timed-out or stopped execution's error as a synchronous invoke's function error payload."""
-    error = details.error
-    body: dict[str, Any] = {
-        "errorType": (error.type if error and error.type else None) or f"DurableExecution.{details.status}",
-        "errorMessage": (error.message if error and error.message else None) or f"The execution {details.status}",
-    }
-    if error is not None and error.data:
-        body["errorData"] = error.data
-    if error is not None and error.stack_trace:
-        body["stackTrace"] = list(error.stack_trace)
-    return body
 
 
 _services: weakref.WeakKeyDictionary[Lab, DurableService] = weakref.WeakKeyDictionary()
