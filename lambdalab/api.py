@@ -575,9 +575,10 @@ class Lab:
 
     def recursion_notices(self) -> list[dict[str, Any]]:
         """Every request recursive loop detection stopped, oldest first (Lambda notifies through the AWS Health
-        Dashboard and email): ``time`` (epoch seconds), ``function``, ``qualifier``, ``request_id``, ``hop`` (the
-        hop of its chain it would have been: 17 and up), ``source`` (``invoke``, ``event``, or the SQS queue's ARN) and
-        ``action`` (``RecursiveInvocationException``, ``on_failure``, ``dead_letter``, ``dropped``)."""
+        Dashboard and email): ``time`` (epoch seconds), ``function``, ``qualifier``, ``request_id``, ``hop`` (which
+        invocation of the function in its chain it would have been: 17 and up), ``source`` (``invoke``, ``event``, or
+        the SQS queue's ARN) and ``action`` (``RecursiveInvocationException``, ``on_failure``, ``dead_letter``,
+        ``dropped``)."""
         return self._engine.call(lambda plane: list(plane.recursion_notices))
 
     def note_recursion(self, name: str, request_id: str, hop: int, source: str, action: str) -> None:
@@ -585,6 +586,12 @@ class Lab:
         loop itself (a message past the 16th hop, ``action`` ``dead_letter`` or ``dropped``), as ``recursion_notices``
         shows it."""
         self._engine.call(lambda plane: plane.note_recursion(name, None, request_id, hop, source, action))
+
+    def recursion_hop(self, name: str, trace_header: str | None) -> int:
+        """For an event source on the engine's loop (the SQS trigger): how many times function ``name`` would have run
+        in the chain of requests of ``trace_header`` (an SQS message's ``AWSTraceHeader``) were it invoked with it
+        now, this invocation included (1: a new chain). Past 16 recursive loop detection stops it (``lineage.py``)."""
+        return self._engine.call(lambda plane: plane.lineages.hop(trace_header, name))
 
 
 def _layer_refs(layers: Sequence[str | Path]) -> tuple[str, ...]:

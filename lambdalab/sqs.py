@@ -292,10 +292,10 @@ class SqsQueue:
         return batch
 
     def _stopped(self, m: _Message) -> bool:
-        """Recursive loop detection: a message whose invocation would be past the 16th hop of its chain is not
-        delivered (the function's ``recursion`` is ``Terminate``). It goes to the dead-letter queue if the queue has
-        one, else it is deleted; the Lab records a notice (``Lab.recursion_notices``)."""
-        hop = lineage.hops(m.trace_header) + 1
+        """Recursive loop detection: a message that would be the function's 17th invocation in its chain of requests
+        is not delivered (the function's ``recursion`` is ``Terminate``). It goes to the dead-letter queue if the
+        queue has one, else it is deleted; the Lab records a notice (``Lab.recursion_notices``)."""
+        hop = self._lab.recursion_hop(self.function, m.trace_header)
         if not lineage.stopped(hop, self._lab.function(self.function).config.recursion):
             return False
         dead = self.max_receive_count is not None
@@ -351,7 +351,8 @@ class SqsQueue:
         payload = encode_batch([record for _, record in taken])
         info = BatchInfo(self.arn, None, len(batch))
         traces = [m.trace_header for m in batch if m.trace_header is not None]
-        trace = max(traces, key=lineage.hops) if traces else None  # the furthest chain in the batch goes on
+        # the chain in which the function has run most goes on
+        trace = max(traces, key=lambda t: self._lab.recursion_hop(self.function, t)) if traces else None
         try:
             future = self._lab.start_invoke(
                 self.function, payload, qualifier=self.qualifier, request_id=request_id, batch=info, trace_header=trace

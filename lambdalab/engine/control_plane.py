@@ -135,6 +135,7 @@ class ControlPlane:
         # recursive loops stopped (lineage.py): one row each, newest last; the (function, source) pairs logged once
         self.recursion_notices: collections.deque[dict[str, Any]] = collections.deque(maxlen=10_000)
         self._noticed: set[tuple[str, str]] = set()
+        self.lineages = lineage.Lineages()  # each invocation's place in its chain: every function's count on the path
         self.agents = AgentPlane(self.loop, self.now, self.dispatch, self.environments)  # extensions, telemetry
         self.spawner = Spawner(
             self.loop,
@@ -336,10 +337,10 @@ class ControlPlane:
 
         ``tenant_id`` is the invoke's tenant (tenant isolation: ``lambdalab/tenancy.py``); ``trace_header`` the
         X-Ray trace header its caller sent (a handler's SDK call, an SQS message's ``AWSTraceHeader``), whose
-        ``Lineage`` this invocation continues one hop (``lambdalab/lineage.py``); ``source`` names the caller in a
-        recursion notice. Raises ``TooManyRequestsException`` (recorded as a throttle) when a limit says no,
+        ``Lineage`` this invocation continues (``lambdalab/lineage.py``); ``source`` names the caller in a recursion
+        notice. Raises ``TooManyRequestsException`` (recorded as a throttle) when a limit says no,
         ``InvalidParameterValueException`` for a tenant id the function refuses, ``RecursiveInvocationException``
-        past the 16th hop of a chain (recorded as a notice, ``recursion_notices``).
+        for the function's 17th invocation in one chain (recorded as a notice, ``recursion_notices``).
         """
         self._check_open()
         version = self.resolve(name, qualifier)
@@ -352,13 +353,13 @@ class ControlPlane:
             options = {**options, "tenant_id": tenant_id} if options else {"tenant_id": tenant_id}
         request_id = request_id or _uuid4()
         now = self.now()
-        if trace_header is not None:
-            trace, hop = lineage.continued(trace_header, request_id, now)
-            if lineage.stopped(hop, config.recursion):
-                action = "on_failure" if source == "event" else "RecursiveInvocationException"
-                self.note_recursion(name, qualifier, request_id, hop, source, action)
-                raise RecursiveInvocationException(lineage.RECURSIVE_MESSAGE)
-            options = {**options, "trace_id": trace} if options else {"trace_id": trace}
+        step = self.lineages.step(trace_header, name, request_id, now)  # counted per function (lineage.py)
+        if lineage.stopped(step.hop, config.recursion):
+            action = "on_failure" if source == "event" else "RecursiveInvocationException"
+            self.note_recursion(name, qualifier, request_id, step.hop, source, action)
+            raise RecursiveInvocationException(lineage.RECURSIVE_MESSAGE)
+        self.lineages.keep(step)
+        options = {**options, "trace_id": step.trace} if options else {"trace_id": step.trace}
         invocation = Invocation(request_id, now, payload, self.arn(name, qualifier), options, tenant_id)
         self.scheduler.spawn_slots = self.fd_budget.free()
         effects, throttled = self.scheduler.submit(name, version, invocation, now)
@@ -420,7 +421,8 @@ class ControlPlane:
         if (name, source) not in self._noticed:
             self._noticed.add((name, source))
             _log.warning(
-                "lambdalab: recursive loop detection stopped %s: hop %d of one request chain (Lambda stops past %d), "
+                "lambdalab: recursive loop detection stopped %s: its invocation %d in one request chain (Lambda stops "
+                "past %d), "
                 "from %s; %s. Set recursion='Allow' if the loop is intended.",
                 name,
                 hop,

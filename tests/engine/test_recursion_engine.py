@@ -39,7 +39,9 @@ def test_a_callers_lineage_is_continued_one_hop_in_the_handlers_trace(lab):
     seen = _start(lab, "echo", _trace(3))["trace"]
     parts = lineage.fields(seen)
     assert parts["Root"] == ROOT  # the caller's trace goes on
-    assert parts["Lineage"] == "4:abcdef12:0"
+    count, place, counter = parts["Lineage"].split(":")
+    assert (count, counter) == ("4", "0")  # a lineage lambdalab did not make: a loop of the function it reaches
+    assert len(place) == 8 and place != "abcdef12"  # this invocation's own place in the chain
     assert lineage.hops(seen) == 4
 
 
@@ -109,11 +111,74 @@ def test_a_batch_goes_on_without_its_stopped_message(lab):
 
 def test_lineage_rules_are_pure():
     assert lineage.hops(None) == 0 and lineage.hops("Root=x") == 0 and lineage.hops("Lineage=bad") == 0
-    trace, hop = lineage.continued(None, "8f2c0e4a-1111-4222-8333-944445555666", 1_700_000_000.0)
-    assert hop == 1 and lineage.fields(trace)["Lineage"] == "1:8f2c0e4a:0"
-    assert lineage.fields(trace)["Root"] == "1-6553f100-8f2c0e4a1111422283339444"
-    trace, hop = lineage.continued(_trace(16), "not-a-uuid", 0.0)
-    assert hop == 17 and lineage.fields(trace)["Lineage"] == "17:abcdef12:0"
+    kept = lineage.Lineages()
+    first = kept.step(None, "a", "8f2c0e4a-1111-4222-8333-944445555666", 1_700_000_000.0)
+    assert first.hop == 1 and lineage.fields(first.trace)["Lineage"] == "1:8f2c0e4a:0"
+    assert lineage.fields(first.trace)["Root"] == "1-6553f100-8f2c0e4a1111422283339444"
+    kept.keep(first)
+    second = kept.step(first.trace, "b", "1b2c3d4e-0000-4000-8000-000000000000", 0.0)  # a -> b: b's first
+    assert second.hop == 1 and dict(second.counts) == {"a": 1, "b": 1}
+    assert lineage.fields(second.trace)["Root"] == "1-6553f100-8f2c0e4a1111422283339444"
+    kept.keep(second)
+    assert kept.hop(second.trace, "a") == 2 and kept.hop(second.trace, "b") == 2 and kept.hop(second.trace, "c") == 1
+    foreign = kept.step(_trace(16), "a", "not-a-uuid", 0.0)  # not lambdalab's: a loop of the function it reaches
+    assert foreign.hop == 17 and lineage.fields(foreign.trace)["Lineage"].startswith("17:")
     assert lineage.stopped(17, "Terminate") and not lineage.stopped(16, "Terminate")
     assert not lineage.stopped(1000, "Allow")
-    assert lineage.continued(_trace(32_767), "r", 0.0)[1] == 32_767  # bounded as the X-Ray propagator bounds it
+    assert kept.step(_trace(32_767), "a", "r", 0.0).hop == 32_767  # bounded as the X-Ray propagator bounds it
+    retry = kept.step(None, "a", "8f2c0e4a-1111-4222-8333-944445555666", 0.0)  # an event's retry: same request id
+    assert retry.place != first.place and len(retry.place) == 8
+
+
+def test_lineages_forget_the_oldest_places_past_their_bound():
+    kept = lineage.Lineages(kept=2)
+    steps = [kept.step(None, "a", f"{i:08x}-0000-4000-8000-000000000000", 0.0) for i in range(3)]
+    for step in steps:
+        kept.keep(step)
+    assert len(kept) == 2
+    assert dict(kept.counts(steps[0].trace, "b")) == {"b": 1}  # forgotten: its count taken as b's own
+    assert dict(kept.counts(steps[2].trace, "b")) == {"a": 1}
+
+
+def _chain(lab, names: list[str], trace: str | None = None) -> tuple[list[str], str | None]:
+    """Invoke ``names`` in turn, each with the trace header the one before ran with (as an SDK call from its handler
+    sends it); the names that ran until one was stopped, and the last trace."""
+    ran = []
+    for name in names:
+        try:
+            trace = _start(lab, name, trace)["trace"]
+        except RecursiveInvocationException:
+            break
+        ran.append(name)
+    return ran, trace
+
+
+def test_a_pipeline_of_17_distinct_functions_is_no_loop(lab):
+    names = [f"step{i}" for i in range(1, 18)]
+    for name in names:
+        lab.create_function(name, TRACE_ECHO)
+    ran, trace = _chain(lab, names)
+    assert ran == names and lab.recursion_notices() == []
+    assert lineage.hops(trace) == 1  # step17's first invocation in the chain
+    assert len(lab.invocations()) == 17
+
+
+def test_the_same_function_is_stopped_at_its_17th_invocation_in_one_chain(lab):
+    lab.create_function("echo", TRACE_ECHO)
+    ran, trace = _chain(lab, ["echo"] * 20)
+    assert len(ran) == 16 and lineage.hops(trace) == 16
+    assert len(lab.invocations()) == 16
+    (notice,) = lab.recursion_notices()
+    assert notice["function"] == "echo" and notice["hop"] == 17
+
+
+def test_a_ping_pong_loop_is_stopped_when_one_function_reaches_its_limit(lab):
+    lab.create_function("ping", TRACE_ECHO)
+    lab.create_function("pong", TRACE_ECHO)
+    ran, _ = _chain(lab, ["ping", "pong"] * 20)
+    assert ran == ["ping", "pong"] * 16  # each ran 16 times; ping's 17th is stopped
+    (notice,) = lab.recursion_notices()
+    assert notice["function"] == "ping" and notice["hop"] == 17
+    assert lab.invocations()["function"].value_counts().to_dict() == {"ping": 16, "pong": 16}
+    again, _ = _chain(lab, ["pong", "ping"])  # a new chain from outside: both run again
+    assert again == ["pong", "ping"]
