@@ -1,10 +1,11 @@
 """Recursive loop detection settings: PutFunctionRecursionConfig / GetFunctionRecursionConfig (AWS Lambda API
 reference), ``/2024-08-31/functions/{FunctionName}/recursion-config``.
 
-``RecursiveLoop`` is ``Terminate`` (Lambda's default: a request chain is stopped after 16 hops) or ``Allow``; it is
-the function's (no qualifier) and changes the Lab's setting in place (``Function.set_recursion``: no redeploy, warm
-environments stay). Both answer ``{"RecursiveLoop": ...}``; an unknown function is 404, a value outside the enum
-Lambda's ``ValidationException``. The stopping itself is the control plane's (``lambdalab/lineage.py``).
+``RecursiveLoop`` is ``Terminate`` (Lambda's default: a function is stopped at its 17th invocation in one request
+chain) or ``Allow``; it is the function's (no qualifier) and changes the Lab's setting in place
+(``Function.set_recursion``: no redeploy, warm environments stay). Both answer ``{"RecursiveLoop": ...}``; an
+unknown function is 404, a value outside the enum Lambda's ``ValidationException``. The stopping itself is the
+control plane's (``lambdalab/lineage.py``).
 
 ``with_trace_header`` / ``message_trace``: the lineage an SQS SendMessage(Batch) to a local queue carries
 (``source_apis.py``), so a handler that sends to its own queue continues its chain.

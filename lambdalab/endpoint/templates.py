@@ -9,9 +9,9 @@ SAM template: each ``AWS::Serverless::Function`` resource, with ``Globals.Functi
 (``template_globals.py``), and each ``AWS::Lambda::Function`` (``template_sources.py``): ``FunctionName`` (else
 the logical id), ``CodeUri`` (a folder or a .zip, relative to the template) or ``InlineCode``,
 ``Handler``, ``Runtime``, ``MemorySize``, ``Timeout``, ``Environment.Variables``,
-``ReservedConcurrentExecutions`` and ``LoggingConfig`` (``LogFormat``, ``ApplicationLogLevel``,
-``SystemLogLevel``; a ``LogGroup`` is noted and left out); ``AutoPublishAlias``; SQS queues and their
-mappings (``template_sources.py``); Kinesis streams, DynamoDB table streams and their mappings
+``ReservedConcurrentExecutions``, ``LoggingConfig`` (``LogFormat``, ``ApplicationLogLevel``,
+``SystemLogLevel``; a ``LogGroup`` is noted and left out) and ``TenancyConfig``; ``AutoPublishAlias``; SQS queues and
+their mappings (``template_sources.py``); Kinesis streams, DynamoDB table streams and their mappings
 (``template_streams.py``). CloudFormation short tags (``!Ref``, ``!GetAtt``, ``!Sub``...) load as
 their long forms and resolve from parameters' defaults, pseudo parameters, ``Mappings`` and the resources
 lambdalab made (``template_values.py``); anything else is left out with a note.
@@ -317,6 +317,11 @@ def _register(
         options["handler"] = str(handler)
     options.update(template_parts.logging_options(logical_id, props.get("LoggingConfig"), context, notes))
     options.update(template_parts.snap_start_options(logical_id, props.get("SnapStart"), context))
+    tenancy_config = resolve(props.get("TenancyConfig"), context)
+    if tenancy_config is not None:  # tenant isolation: its SQS and stream events are then skipped with a note
+        if not isinstance(tenancy_config, dict) or tenancy_config.get("TenantIsolationMode") != "PER_TENANT":
+            raise Skip("TenancyConfig must be {TenantIsolationMode: PER_TENANT}")
+        options["tenancy"] = "PER_TENANT"
     layers = template_parts.function_layers(props.get("Layers"), context)
     if layers:
         options["layers"] = layers

@@ -81,3 +81,54 @@ def test_a_templates_mapping_to_a_tenant_isolated_function_is_skipped_with_a_not
         assert any(n.startswith("JobsToPlain: local SQS queue Jobs delivers to plain") for n in notes), notes
         delivering = [(type(s).__name__, s.function) for s in lab.attached if hasattr(s, "function")]
         assert delivering == [("SqsQueue", "plain")]
+
+
+SAM = """
+AWSTemplateFormatVersion: "2010-09-09"
+Transform: AWS::Serverless-2016-10-31
+Resources:
+  Jobs:
+    Type: AWS::SQS::Queue
+  Clicks:
+    Type: AWS::Kinesis::Stream
+    Properties: {ShardCount: 1}
+  Worker:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: src/
+      Handler: app.handler
+      Runtime: python3.11
+      TenancyConfig:
+        TenantIsolationMode: PER_TENANT
+      Events:
+        FromJobs:
+          Type: SQS
+          Properties: {Queue: !GetAtt Jobs.Arn}
+        FromClicks:
+          Type: Kinesis
+          Properties: {Stream: !GetAtt Clicks.Arn, StartingPosition: LATEST}
+  Odd:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: src/
+      Handler: app.handler
+      Runtime: python3.11
+      TenancyConfig: {TenantIsolationMode: SHARED}
+"""
+
+
+def test_a_sam_function_with_tenancy_config_is_tenant_isolated_and_its_events_are_skipped(tmp_path: Path):
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "app.py").write_text(HANDLER)
+    (tmp_path / "template.yaml").write_text(SAM)
+    with lambdalab.Lab() as lab:
+        names, notes = load_template(lab, tmp_path / "template.yaml")
+        assert names == ["Worker"]
+        assert lab.function("Worker").config.tenancy == "PER_TENANT"
+        assert lab.function("Worker").invoke({}, tenant_id="blue").payload == "blue"
+        for logical_id in ("WorkerFromJobs", "WorkerFromClicks"):
+            (note,) = [n for n in notes if n.startswith(f"{logical_id}:")]
+            assert tenancy.EVENT_SOURCE_REFUSED in note, notes
+        (odd,) = [n for n in notes if n.startswith("Odd:")]
+        assert "TenancyConfig must be {TenantIsolationMode: PER_TENANT}" in odd
+        assert not [s for s in lab.attached if getattr(s, "function", None) == "Worker"]
