@@ -159,6 +159,7 @@ class Driver:
         self._async: set[str] = set()
         self._extensions: dict[str, tuple[int, int]] = {}  # environment -> (incarnation, external extensions)
         self._extension_steps: dict[str, _Step] = {}  # environment -> its extensions' next event/next
+        self.instant_init = False  # inits of environments set up before the run take no time (Managed Instances)
 
     # -- the one way effects are performed ----------------------------------------------------
     def perform(self, effects: list[Effect]) -> None:
@@ -249,6 +250,8 @@ class Driver:
         )
         if throttled is not None:
             self.tally.throttled(invocation, throttled.reason, now)
+            if effects:  # Managed Instances: an environment starts in the background
+                self.perform(effects)
             return False
         self.tally.started(now)
         self.perform(effects)
@@ -259,7 +262,7 @@ class Driver:
         kernel, env, incarnation = self.kernel, effect.environment_id, effect.incarnation
         self._incarnation[env] = incarnation
         if incarnation == 1:
-            self.tally.created(env, effect.init_type != "on-demand", effect.group)
+            self.tally.created(env, effect.init_type == "provisioned-concurrency", effect.group)
         kernel.schedule(kernel.now, PROCESS, self._started, (env, incarnation))
         self._run_init(env, incarnation)
 
@@ -268,7 +271,10 @@ class Driver:
         kernel = self.kernel
         now = kernel.now
         timing = self.timing
-        init_s = timing.init()
+        if self.instant_init:  # ready before the run: its init is not simulated
+            init_s = 0.0
+        else:
+            init_s = timing.init()
         if timing.cold is not None and not timing.overrun:  # a cold request's length is drawn; init takes its share
             whole = timing.cold()
             init_s = min(init_s, whole)

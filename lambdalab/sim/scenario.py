@@ -52,9 +52,10 @@ class Scenario:
     extension_init: LatencyModel | None = None  # their start and registration, part of Init
     extension_post: LatencyModel | None = None  # their work after each invoke's answer, inside Duration
     # Lambda Managed Instances: this many workers per environment (None: the classic model), at most
-    # max_environments environments
+    # max_environments environments; min_environments (None: Lambda's 3) ready before the run and kept
     max_concurrency_per_environment: int | None = None
     max_environments: int | None = None
+    min_environments: int | None = None
     tenants: int = 0  # tenant isolation with this many tenants, each request's drawn at random (0: none)
 
     def __post_init__(self) -> None:
@@ -131,6 +132,13 @@ class Scenario:
             "max_environments",
             most,
             "None, or a whole number >= 0 with max_concurrency_per_environment (Managed Instances)",
+        )
+        least = self.min_environments
+        _check(
+            least is None or (_whole(least, 0) and per is not None and (most is None or least <= most)),
+            "min_environments",
+            least,
+            "None, or a whole number >= 0 (at most max_environments) with max_concurrency_per_environment",
         )
         _check(_whole(self.tenants, 0), "tenants", self.tenants, "a whole number of tenants >= 0")
         if per is not None:

@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, Final
 
-from lambdalab.config import check_run
+from lambdalab.config import MANAGED_INSTANCES_MIN_ENVIRONMENTS, check_run
 from lambdalab.core.async_queue import EventQueue, QueuedEvent
 from lambdalab.core.events import ProcessStarted, RestoreNextRequested, SnapshotTaken
 from lambdalab.core.ids import IdFactory
@@ -62,12 +62,14 @@ class Simulation:
     extensions, extension_init, extension_post
         External extensions per environment (0-10): their start and registration (``extension_init``,
         part of Init) and their work after each invoke's answer (``extension_post``, billed inside Duration).
-    max_concurrency_per_environment, max_environments
+    max_concurrency_per_environment, max_environments, min_environments
         Lambda Managed Instances (``core/groups.py``): each environment runs this many workers, one request each at
-        a time; requests fill the busiest environment first, new environments start within the scaling rule and
-        ``max_environments``, nothing is frozen, a timeout leaves its worker running. The bill is the instances'
-        (``summary.cost_breakdown_usd``: vCPU time at an on-demand price, the 15% management fee, requests).
-        ``cold_service`` does not apply (a cold request is its worker's init, then ``service``).
+        a time. ``min_environments`` (None: Lambda's 3, at most ``max_environments``) are ready when the run starts
+        (started at publish, before the traffic) and kept; requests fill the busiest environment first; a request
+        that finds no idle worker is throttled, and one more environment starts in the background (a drawn
+        ``init``) within the scaling rule and ``max_environments``: no request is a cold start. Nothing is frozen,
+        a timeout leaves its worker running. The bill is the instances' (``summary.cost_breakdown_usd``: vCPU time
+        at an on-demand price, the 15% management fee, requests). ``cold_service`` does not apply.
     tenants
         Tenant isolation with this many tenants (each request's drawn at random): environments never serve two.
     seed
@@ -114,6 +116,7 @@ class Simulation:
         extension_post: LatencyModel | float | None = None,
         max_concurrency_per_environment: int | None = None,
         max_environments: int | None = None,
+        min_environments: int | None = None,
         tenants: int = 0,
         seed: int | None = None,
         scheduler_factory: SchedulerFactory | None = None,
@@ -148,6 +151,7 @@ class Simulation:
             extension_post=None if extension_post is None else as_model("extension_post", extension_post),
             max_concurrency_per_environment=max_concurrency_per_environment,
             max_environments=max_environments,
+            min_environments=min_environments,
             tenants=tenants,
         )
         self.seed = random.SystemRandom().randrange(2**63) if seed is None else int(seed)
@@ -278,9 +282,12 @@ class _Run:
             extensions=scenario.extensions,
             per_environment=scenario.max_concurrency_per_environment or 0,
             max_environments=scenario.max_environments,
+            min_environments=_prestarted(scenario),
             tenancy=scenario.tenants > 0,
         )
+        self.driver.instant_init = True  # Managed Instances: its environments were ready before the run (at publish)
         perform(scheduler.deploy(spec, self._keep_alive(scenario), 0.0))
+        self.driver.instant_init = False
         if scenario.snap_start:
             _publish_snapshot(scheduler.entry(name).pools[LATEST])
         try:
@@ -380,6 +387,14 @@ def _publish_snapshot(pool: Pool) -> None:
             pool.handle(ProcessStarted(template.id, 1, 0.0))
         pool.handle(event)
     assert pool.snapshot == "ready", pool.snapshot
+
+
+def _prestarted(scenario: Scenario) -> int:
+    """Managed Instances: the environments started at publish and kept (``FunctionConfig.prestarted_environments``)."""
+    if scenario.max_concurrency_per_environment is None:
+        return 0
+    least = MANAGED_INSTANCES_MIN_ENVIRONMENTS if scenario.min_environments is None else scenario.min_environments
+    return least if scenario.max_environments is None else min(least, scenario.max_environments)
 
 
 def _bounded(offsets: Iterable[float], duration_s: float | None) -> Iterator[float]:

@@ -83,10 +83,14 @@ def _tables(invocations: Any, spans: Any) -> dict[str, Any]:
     for env in rows["environment_id"]:
         if env:
             labels.setdefault(env, f"e{len(labels) + 1}")
-    calls = [(labels.get(r.environment_id, "-"), bool(r.cold), r.status, bool(r.init_suppressed), r.error_type)
-             for r in rows.itertuples()]
+    calls = [
+        (labels.get(r.environment_id, "-"), bool(r.cold), r.status, bool(r.init_suppressed), r.error_type)
+        for r in rows.itertuples()
+    ]
     phases = {labels.get(env, env): tuple(group["phase"]) for env, group in spans.groupby("environment_id", sort=False)}
-    return {"invocations": calls, "phases": dict(sorted(phases.items()))}
+    # environments that served nothing (Managed Instances' pre-started ones): their phases, not their random ids
+    unused = sorted(phases.pop(env) for env in list(phases) if env not in labels.values())
+    return {"invocations": calls, "phases": dict(sorted(phases.items())), "unused": unused}
 
 
 def _projected(steps: list[Any]) -> dict[str, Any]:
@@ -193,7 +197,8 @@ def test_a_failing_async_event_is_retried_twice() -> None:
 
 def test_managed_instances_timeout_overruns_and_the_worker_serves_again() -> None:
     """One worker per environment keeps the decisions free of races between workers' inits (which worker is ready
-    first is timing): the timeout fails the invocation without a kill, the code runs on, and its worker is warm."""
+    first is timing): the three environments are ready before the first invoke (none is cold), the timeout fails the
+    invocation without a kill, the code runs on, and its worker serves again."""
 
     def scenario(lab: lambdalab.Lab) -> None:
         fn = lab.create_function("f", HANDLER, timeout_s=1, max_concurrency_per_environment=1)
@@ -206,6 +211,6 @@ def test_managed_instances_timeout_overruns_and_the_worker_serves_again() -> Non
         engine,
         _simulate([0.0, 3.0], service=Script(2.0, 0.01), timeout_s=1.0, max_concurrency_per_environment=1),
     )
-    assert [s[1] for s in engine[0] if s[0] == "submit"] == ["cold", "warm"]
+    assert [s[1] for s in engine[0] if s[0] == "submit"] == ["warm", "warm"]
     assert engine[1]["invocations"][0][2] == "timeout"
-    assert "overrun" in engine[1]["phases"]["e1"]
+    assert "overrun" in engine[1]["phases"]["e1"] and engine[1]["unused"] == [("init", "idle")] * 2
