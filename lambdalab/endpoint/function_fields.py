@@ -187,6 +187,9 @@ def settings(body: dict[str, Any]) -> dict[str, Any]:
         out["max_concurrency_per_environment"] = per_environment_setting(
             body["CapacityProviderConfig"], body.get("MemorySize")
         )
+        arn = body["CapacityProviderConfig"]["LambdaManagedInstancesCapacityProviderConfig"].get("CapacityProviderArn")
+        if isinstance(arn, str) and arn:  # kept to be echoed (every environment runs here whatever it names)
+            out["capacity_provider_arn"] = arn
     if "TenancyConfig" in body:
         out["tenancy"] = tenancy_setting(body["TenancyConfig"])
     if "DurableConfig" in body:
@@ -262,13 +265,15 @@ def durable_settings(durable: Any) -> dict[str, Any]:
 
 def mode_configuration(fn_config: config.FunctionConfig, region: str, account_id: str) -> dict[str, Any]:
     """The ``FunctionConfiguration`` members of the execution modes a function was created with:
-    ``CapacityProviderConfig`` (Managed Instances; the capacity provider's ARN is lambdalab's one, this machine),
+    ``CapacityProviderConfig`` (Managed Instances; the capacity provider's ARN as the client gave it, else
+    lambdalab's one, this machine),
     ``TenancyConfig``, ``DurableConfig``. Empty for a classic function."""
     out: dict[str, Any] = {}
     if fn_config.max_concurrency_per_environment is not None:
         out["CapacityProviderConfig"] = {
             "LambdaManagedInstancesCapacityProviderConfig": {
-                "CapacityProviderArn": f"arn:aws:lambda:{region}:{account_id}:capacity-provider:lambdalab",
+                "CapacityProviderArn": fn_config.capacity_provider_arn
+                or f"arn:aws:lambda:{region}:{account_id}:capacity-provider:lambdalab",
                 "PerExecutionEnvironmentMaxConcurrency": fn_config.max_concurrency_per_environment,
             }
         }

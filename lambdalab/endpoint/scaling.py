@@ -2,9 +2,10 @@
 
 ``FunctionScalingConfig`` names how many execution environments a version of a Lambda Managed Instances function
 may have. ``MaxExecutionEnvironments`` is the Lab's ``max_environments``, changed in place
-(``Function.set_max_environments``: live environments stay warm); with every worker of every allowed environment
-busy, the next invoke is throttled. ``MinExecutionEnvironments`` is kept and answered as requested, but lambdalab
-starts environments on demand only, so the applied minimum is 0 (docs/ENDPOINT.md). The ``Qualifier`` is required,
+and ``MinExecutionEnvironments`` its ``min_environments`` (Lambda's 3 when left out), both changed in place
+(``Function.set_scaling``: live environments stay warm, missing ones start at once, extra ones go after their
+keep-alive); with every worker of every allowed environment busy, the next invoke is throttled while one more starts
+in the background. The applied minimum is what runs: ``FunctionConfig.prestarted_environments``. The ``Qualifier`` is required,
 as botocore's model says: ``$LATEST.PUBLISHED`` or a published version's number; lambdalab keeps one setting per
 function, so either sets the function's (docs/FIDELITY.md). A function of the classic model has no scaling config:
 ``InvalidParameterValueException``.
@@ -99,16 +100,17 @@ def _checked(body: dict[str, Any]) -> dict[str, int]:
 async def put_function_scaling_config(endpoint: Endpoint, request: web.Request) -> web.Response:
     fn, qualifier = _target(endpoint, request)
     requested = _checked(parse_json(await request.read()))
-    most = requested.get("MaxExecutionEnvironments")
-    if most != fn.config.max_environments:  # None: no cap (as Lambda's "no maximum specified"); in place, no redeploy
-        await call(endpoint, fn.set_max_environments, most)
+    most = requested.get("MaxExecutionEnvironments")  # None: no cap (as Lambda's "no maximum specified")
+    least = requested.get("MinExecutionEnvironments")  # None: Lambda's default (3)
+    if (least, most) != (fn.config.min_environments, fn.config.max_environments):  # in place, no redeploy
+        await call(endpoint, fn.set_scaling, least, most)
     _requested(endpoint, fn)[qualifier] = requested
     return reply({"FunctionState": "Active"}, status=202)
 
 
 async def get_function_scaling_config(endpoint: Endpoint, request: web.Request) -> web.Response:
     fn, qualifier = _target(endpoint, request)
-    applied: dict[str, int] = {"MinExecutionEnvironments": 0}  # environments start on demand only
+    applied: dict[str, int] = {"MinExecutionEnvironments": fn.config.prestarted_environments}  # started, kept
     if fn.config.max_environments is not None:
         applied["MaxExecutionEnvironments"] = fn.config.max_environments
     out: dict[str, Any] = {"FunctionArn": fn.arn(qualifier), "AppliedFunctionScalingConfig": applied}

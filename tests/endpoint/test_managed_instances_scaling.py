@@ -1,5 +1,6 @@
 """Put/GetFunctionScalingConfig over boto3 (botocore's own model checks the requests and parses the answers):
-``MaxExecutionEnvironments`` is a Managed Instances function's ``max_environments``."""
+``MaxExecutionEnvironments`` is a Managed Instances function's ``max_environments``, ``MinExecutionEnvironments`` its
+``min_environments`` (the environments started ahead and kept: Lambda's 3 by default)."""
 
 from __future__ import annotations
 
@@ -27,13 +28,17 @@ def _error(call: Any, **kwargs: Any) -> dict[str, Any]:
 @pytest.mark.timeout(60)
 def test_scaling_config_sets_max_environments() -> None:
     with lambdalab.Lab() as lab:
-        fn = lab.create_function("managed", HANDLER, max_concurrency_per_environment=4)
+        fn = lab.create_function("managed", HANDLER, max_concurrency_per_environment=4, min_environments=1)
+        lab.create_function("defaults", HANDLER, max_concurrency_per_environment=1)
         lab.create_function("classic", HANDLER)
         c = client(lab.serve(), retries={"total_max_attempts": 1})
 
+        got = c.get_function_scaling_config(FunctionName="defaults", Qualifier=LATEST_PUBLISHED)
+        assert got["AppliedFunctionScalingConfig"] == {"MinExecutionEnvironments": 3}  # Lambda's three, running
+        assert len({e.environment_id for e in lab.function("defaults").environments()}) == 3
         got = c.get_function_scaling_config(FunctionName="managed", Qualifier=LATEST_PUBLISHED)
         assert got["FunctionArn"].endswith(":function:managed:$LATEST.PUBLISHED")
-        assert got["AppliedFunctionScalingConfig"] == {"MinExecutionEnvironments": 0}  # no cap yet
+        assert got["AppliedFunctionScalingConfig"] == {"MinExecutionEnvironments": 1}  # no cap yet
         assert "RequestedFunctionScalingConfig" not in got
 
         put = c.put_function_scaling_config(
@@ -44,11 +49,11 @@ def test_scaling_config_sets_max_environments() -> None:
         assert put["ResponseMetadata"]["HTTPStatusCode"] == 202 and put["FunctionState"] == "Active"
         assert lab.function("managed").config.max_environments == 2
         got = c.get_function_scaling_config(FunctionName="managed", Qualifier=LATEST_PUBLISHED)
-        assert got["AppliedFunctionScalingConfig"] == {"MinExecutionEnvironments": 0, "MaxExecutionEnvironments": 2}
+        assert got["AppliedFunctionScalingConfig"] == {"MinExecutionEnvironments": 1, "MaxExecutionEnvironments": 2}
         assert got["RequestedFunctionScalingConfig"] == {"MinExecutionEnvironments": 1, "MaxExecutionEnvironments": 2}
 
         # in place: the live environment stays warm; the cap holds (one environment of 4 workers: the 5th is throttled)
-        assert fn.invoke({}).record.cold is True
+        assert fn.invoke({}).record.cold is False  # started with the function, not by the invoke
         c.put_function_scaling_config(
             FunctionName="managed", Qualifier=LATEST_PUBLISHED, FunctionScalingConfig={"MaxExecutionEnvironments": 1}
         )

@@ -35,6 +35,7 @@ def test_mode_fields_round_trip(served: tuple[lambdalab.Lab, str]) -> None:
     created = _create(c, "lmi", CapacityProviderConfig=lmi)
     inner = created["CapacityProviderConfig"]["LambdaManagedInstancesCapacityProviderConfig"]
     assert inner["PerExecutionEnvironmentMaxConcurrency"] == 8
+    assert inner["CapacityProviderArn"] == PROVIDER  # echoed as given
     assert created["LoggingConfig"]["LogFormat"] == "JSON"  # Managed Instances logs JSON only
     fn = lab.function("lmi")
     assert fn.config.max_concurrency_per_environment == 8 and fn.config.freeze is False
@@ -77,7 +78,7 @@ def test_the_mapping_checks_botocores_ranges() -> None:
     # left out: Python's 16 per vCPU, a vCPU per 2 GiB of memory
     assert function_fields.settings(
         {"CapacityProviderConfig": {"LambdaManagedInstancesCapacityProviderConfig": inner}}
-    ) == {"max_concurrency_per_environment": 16}
+    ) == {"max_concurrency_per_environment": 16, "capacity_provider_arn": PROVIDER}
     assert function_fields.per_environment_setting(
         {"LambdaManagedInstancesCapacityProviderConfig": inner}, 8192
     ) == 64
