@@ -1,13 +1,13 @@
 """A Managed Instances function's scaling: Put/GetFunctionScalingConfig (AWS Lambda API reference).
 
 ``FunctionScalingConfig`` names how many execution environments a version of a Lambda Managed Instances function
-may have. ``MaxExecutionEnvironments`` is the Lab's ``max_environments``, changed in place
-and ``MinExecutionEnvironments`` its ``min_environments`` (Lambda's 3 when left out), both changed in place
-(``Function.set_scaling``: live environments stay warm, missing ones start at once, extra ones go after their
-keep-alive); with every worker of every allowed environment busy, the next invoke is throttled while one more starts
-in the background. The applied minimum is what runs: ``FunctionConfig.prestarted_environments``. The ``Qualifier`` is required,
-as botocore's model says: ``$LATEST.PUBLISHED`` or a published version's number; lambdalab keeps one setting per
-function, so either sets the function's (docs/FIDELITY.md). A function of the classic model has no scaling config:
+may have. ``MaxExecutionEnvironments`` is the Lab's ``max_environments`` and ``MinExecutionEnvironments`` its
+``min_environments`` (Lambda's 3 when left out), both changed in place (``Function.set_scaling``: live environments
+stay warm, missing ones start at once, extra ones go after their keep-alive); with every worker of every allowed
+environment busy, the next invoke is throttled while one more starts in the background. The applied minimum is what
+runs: ``FunctionConfig.prestarted_environments``. The ``Qualifier`` is required, as botocore's model says:
+``$LATEST.PUBLISHED`` or a published version's number; lambdalab keeps one setting per function, so either sets the
+function's (docs/FIDELITY.md). A function of the classic model has no scaling config:
 ``InvalidParameterValueException``.
 
 Rules: handlers run on the loop; they raise ``wire.ApiError`` for every refusal.

@@ -21,8 +21,12 @@ PROVIDER = "arn:aws:lambda:us-east-1:123456789012:capacity-provider:mine"
 def _create(c: Any, name: str, **fields: Any) -> dict[str, Any]:
     return dict(
         c.create_function(
-            FunctionName=name, Runtime="python3.12", Role=ROLE, Handler="app.main",
-            Code={"ZipFile": zip_bytes({"app.py": APP})}, **fields,
+            FunctionName=name,
+            Runtime="python3.12",
+            Role=ROLE,
+            Handler="app.main",
+            Code={"ZipFile": zip_bytes({"app.py": APP})},
+            **fields,
         )
     )
 
@@ -30,8 +34,12 @@ def _create(c: Any, name: str, **fields: Any) -> dict[str, Any]:
 def test_mode_fields_round_trip(served: tuple[lambdalab.Lab, str]) -> None:
     lab, url = served
     c = client(url)
-    lmi = {"LambdaManagedInstancesCapacityProviderConfig": {
-        "CapacityProviderArn": PROVIDER, "PerExecutionEnvironmentMaxConcurrency": 8}}
+    lmi = {
+        "LambdaManagedInstancesCapacityProviderConfig": {
+            "CapacityProviderArn": PROVIDER,
+            "PerExecutionEnvironmentMaxConcurrency": 8,
+        }
+    }
     created = _create(c, "lmi", CapacityProviderConfig=lmi)
     inner = created["CapacityProviderConfig"]["LambdaManagedInstancesCapacityProviderConfig"]
     assert inner["PerExecutionEnvironmentMaxConcurrency"] == 8
@@ -67,8 +75,9 @@ def test_text_logs_and_tenancy_with_snap_start_are_refused(served: tuple[lambdal
         _create(c, "text", CapacityProviderConfig=lmi, LoggingConfig={"LogFormat": "Text"})
     assert caught.value.response["Error"]["Code"] == "InvalidParameterValueException"
     with pytest.raises(botocore.exceptions.ClientError) as caught:
-        _create(c, "snap", TenancyConfig={"TenantIsolationMode": "PER_TENANT"},
-                SnapStart={"ApplyOn": "PublishedVersions"})
+        _create(
+            c, "snap", TenancyConfig={"TenantIsolationMode": "PER_TENANT"}, SnapStart={"ApplyOn": "PublishedVersions"}
+        )
     assert caught.value.response["Error"]["Code"] == "InvalidParameterValueException"
     assert "SnapStart" in caught.value.response["Error"]["Message"]
 
@@ -79,9 +88,7 @@ def test_the_mapping_checks_botocores_ranges() -> None:
     assert function_fields.settings(
         {"CapacityProviderConfig": {"LambdaManagedInstancesCapacityProviderConfig": inner}}
     ) == {"max_concurrency_per_environment": 16, "capacity_provider_arn": PROVIDER}
-    assert function_fields.per_environment_setting(
-        {"LambdaManagedInstancesCapacityProviderConfig": inner}, 8192
-    ) == 64
+    assert function_fields.per_environment_setting({"LambdaManagedInstancesCapacityProviderConfig": inner}, 8192) == 64
     bad_values = ((0, "ValidationException"), (1601, "ValidationException"), ("4", "InvalidParameterValueException"))
     for bad, code in bad_values:
         given = {**inner, "PerExecutionEnvironmentMaxConcurrency": bad}
