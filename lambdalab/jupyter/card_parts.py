@@ -43,6 +43,10 @@ BILLED = (
     "Lambda bills Duration plus, on a cold start, the Init (for on-demand functions since 1 Aug 2025), "
     "rounded up to the next millisecond (at least 1 ms)"
 )
+MANAGED_BILLED = (
+    "Lambda Managed Instances bills no duration: the EC2 instances the environments run on, for as long as they run, "
+    "Lambda's 15 % management fee on them, and $0.20 per million requests (Billed Duration is shown for comparison)"
+)
 
 
 def card(kind: str, inner: str) -> str:
@@ -102,8 +106,11 @@ def body(result: Any) -> str:
     return pre(text, UI["code"], "lambdalab-payload")
 
 
-def billed_item(record: Any) -> tuple[str, str, str]:
-    """The key's item for Billed: why it is at least Duration (the init on a cold start, since Aug 2025)."""
+def billed_item(record: Any, managed: bool = False) -> tuple[str, str, str]:
+    """The key's item for Billed: why it is at least Duration (the init on a cold start, since Aug 2025); for a
+    Managed Instances function (``managed``) that Lambda bills its instances, not durations."""
+    if managed:
+        return ("Billed", "no duration charge: instances + 15 % fee + requests", MANAGED_BILLED)
     if getattr(record, "restore_duration_ms", None) is not None:  # SnapStart (an AWS record may lack the field)
         billed = "= Duration, rounded up; Billed Restore Duration (after-restore hooks) is billed on top"
     elif record.cold and record.init_duration_ms is not None and not record.init_suppressed:

@@ -279,7 +279,8 @@ def _key(result: InvocationResult) -> str:
         if record.reset
         else ("frozen", "= paused till the next request", MEANINGS["frozen"])
     )
-    items.append(billed_item(record))
+    fn = function_of(result)
+    items.append(billed_item(record, fn is not None and fn.config.max_concurrency_per_environment is not None))
     return key_line(items)
 
 

@@ -238,6 +238,13 @@ class Run:
             self.bar.draw((self._t_end or now) - self._t0, done, in_flight, errors, throttles)
 
     # -- the report ---------------------------------------------------------------------------
+    def _managed_environments(self) -> int | None:
+        """A Managed Instances target's environments now (its bill is theirs: ``report.summarize``); else None."""
+        config = getattr(self.target, "config", None)
+        if getattr(config, "max_concurrency_per_environment", None) is None or not hasattr(self.target, "environments"):
+            return None
+        return len({row.environment_id for row in self.target.environments()})
+
     def report(self) -> LoadReport:
         """The report so far (thread-safe): finished requests only, in the order they were sent."""
         with self._rows_lock:  # each outcome becomes a row once; snapshots only convert what is new
@@ -256,7 +263,7 @@ class Run:
         duration = end - self._t0
         return LoadReport(
             frame,
-            summarize(frame, duration),
+            summarize(frame, duration, managed_environments=self._managed_environments()),
             self.pattern,
             duration,
             len(sent),

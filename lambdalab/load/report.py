@@ -25,6 +25,10 @@ Definitions (rows are requests):
   billed as duration (in GB-s), and each restore costs ``core.outcomes.snapstart_cost`` per GB
   (``snapstart_cost_usd``, in ``cost_usd``); the snapshot cache, billed while a version is active, is not a
   run's cost and is left out. Without restores neither number appears (as before).
+- Lambda Managed Instances (``managed_environments``: the environments the function ran during the run): no
+  duration charge; the instances, Lambda's 15 % management fee on them and the requests
+  (``instance_cost_usd``, at the simulator's ``MANAGED_INSTANCES_PRICES``: a c7i vCPU-hour per 2 GiB of memory,
+  for the run's length); ``duration_cost_usd`` is 0 and ``gb_s`` only says what classic Lambda would bill.
 """
 
 from __future__ import annotations
@@ -48,6 +52,11 @@ PRICE_LABEL: Final = (
     "requests; no free tier; see aws.amazon.com/lambda/pricing)"
 )
 QUANTILES: Final = (0.5, 0.9, 0.99)
+MANAGED_INSTANCES_LABEL: Final = (
+    "Lambda Managed Instances, estimated: no duration charge: instances + 15 % fee + requests (a c7i vCPU-hour "
+    "in us-east-1 per 2 GiB of memory, for the run's length, as the simulator's MANAGED_INSTANCES_PRICES; $0.20 "
+    "per 1M requests; see aws.amazon.com/lambda/pricing)"
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -83,11 +92,14 @@ class LoadSummary:
     error_types: dict[str, int] = dataclasses.field(default_factory=dict, hash=False)
     restores: int = 0  # SnapStart: invocations whose environment was restored from a snapshot
     snapstart_cost_usd: float = 0.0  # SnapStart's restore charges (in cost_usd)
+    instance_cost_usd: float = 0.0  # Managed Instances: the instances and the 15 % fee (in cost_usd; no duration)
 
     def as_dict(self) -> dict[str, Any]:
         out = dataclasses.asdict(self)
         if not self.restores:  # no SnapStart in this run: the numbers as they always were
             del out["restores"], out["snapstart_cost_usd"]
+        if not self.instance_cost_usd:
+            del out["instance_cost_usd"]
         return out
 
     def to_frame(self) -> pd.DataFrame:
@@ -126,10 +138,16 @@ class LoadSummary:
             values = [getattr(self, f"{prefix}_p{q}_ms") for q in (50, 90, 99)]
             lines.append(f"  {label:<6}" + "".join(f"{ms(v):>10}" for v in values))
         snap = f" + SnapStart restores ${self.snapstart_cost_usd:.8f}" if self.restores else ""
-        lines.append(
-            f"{self.gb_s:,.4f} GB-s; cost ${self.cost_usd:.8f} (duration ${self.duration_cost_usd:.8f} "
-            f"+ requests ${self.request_cost_usd:.8f}{snap}), {self.price_label}"
-        )
+        if self.instance_cost_usd:
+            lines.append(
+                f"no duration charge: instances + 15 % fee + requests; cost ${self.cost_usd:.8f} (instances and fee "
+                f"${self.instance_cost_usd:.8f} + requests ${self.request_cost_usd:.8f}), {self.price_label}"
+            )
+        else:
+            lines.append(
+                f"{self.gb_s:,.4f} GB-s; cost ${self.cost_usd:.8f} (duration ${self.duration_cost_usd:.8f} "
+                f"+ requests ${self.request_cost_usd:.8f}{snap}), {self.price_label}"
+            )
         return "\n".join(lines)
 
     def _environments_text(self) -> str:
@@ -171,8 +189,15 @@ def _quantile(series: pd.Series, q: float) -> float:
     return float(values.quantile(q)) if len(values) else math.nan
 
 
-def summarize(invocations: pd.DataFrame, duration_s: float, *, architecture: str = "x86_64") -> LoadSummary:
-    """The summary of a load run's rows (``report.invocations``); ``duration_s`` is the run's wall time."""
+def summarize(
+    invocations: pd.DataFrame,
+    duration_s: float,
+    *,
+    architecture: str = "x86_64",
+    managed_environments: int | None = None,
+) -> LoadSummary:
+    """The summary of a load run's rows (``report.invocations``); ``duration_s`` is the run's wall time;
+    ``managed_environments``: a Managed Instances function's environments during the run (its bill is theirs)."""
     df = invocations
     throttled = df["throttled"].fillna(False).astype(bool)
     invoked = df["request_id"].notna()
@@ -203,6 +228,11 @@ def summarize(invocations: pd.DataFrame, duration_s: float, *, architecture: str
         if architecture == "x86_64"
         else PRICE_LABEL.replace("x86_64: $0.0000166667", f"{architecture}: ${prices['gb_s']}")
     )
+    instance_cost = 0.0
+    if managed_environments is not None:  # Managed Instances: no duration charge (see the module docstring)
+        memory = float(df["memory_size_mb"][invoked].max()) if n_invoked else 2048.0
+        instance_cost = _managed_instances_cost(managed_environments, duration_s, memory)
+        duration_cost, label = 0.0, MANAGED_INSTANCES_LABEL
     return LoadSummary(
         requests=len(df),
         invoked=n_invoked,
@@ -219,11 +249,12 @@ def summarize(invocations: pd.DataFrame, duration_s: float, *, architecture: str
         gb_s=gb_s,
         duration_cost_usd=duration_cost,
         request_cost_usd=request_cost,
-        cost_usd=duration_cost + request_cost + snapstart_cost,
+        cost_usd=duration_cost + request_cost + snapstart_cost + instance_cost,
         price_label=label,
         error_types=_error_types(df["error_type"][df["error_type"].notna() & ~throttled]),
         restores=restores,
         snapstart_cost_usd=snapstart_cost,
+        instance_cost_usd=instance_cost,
     )
 
 
@@ -312,3 +343,12 @@ class LoadReport:
             f"<LoadReport {s.requests} requests, {s.errors} errors, {s.throttles} throttles, "
             f"{s.cold_starts} cold, p50 {s.latency_p50_ms:.1f} ms{'' if self.finished else ', in progress'}>"
         )
+
+
+def _managed_instances_cost(environments: int, duration_s: float, memory_mb: float) -> float:
+    """The instances of ``environments`` Managed Instances environments for ``duration_s``, with the 15 % fee."""
+    from lambdalab.sim.result import MANAGED_INSTANCES_PRICES as lmi
+
+    vcpus = max(1.0, math.floor(memory_mb / lmi["mib_per_vcpu"]))
+    instances = environments * duration_s * vcpus * lmi["vcpu_hour"] / 3600.0
+    return instances * (1.0 + lmi["management_fee"])

@@ -189,3 +189,23 @@ def test_a_workers_init_may_take_130_seconds_or_the_functions_timeout(lab: lambd
     assert result.error is None and result.payload == "ready" and not result.record.cold
     spans = lab.spans()
     assert spans[spans["phase"] == "init"]["duration_ms"].iloc[0] > 11_000  # the first, before any invoke
+
+
+ENVIRONMENT = """import os
+def handler(event, context):
+    return [os.environ.get("AWS_LAMBDA_MAX_CONCURRENCY"), os.environ.get("AWS_LAMBDA_INITIALIZATION_TYPE")]
+"""
+
+
+@pytest.mark.timeout(60)
+def test_each_worker_sees_lambdas_managed_instances_variables(lab: lambdalab.Lab) -> None:
+    """``AWS_LAMBDA_MAX_CONCURRENCY`` as Lambda sets it in a Managed Instances environment (lambdalab's runtimes serve
+    one request per worker process whatever it says), and the initialization type of an environment started ahead;
+    not for awslambdaric (``python-ric``), which would fork that many workers of its own."""
+    fn = lab.create_function("managed", ENVIRONMENT, max_concurrency_per_environment=2, min_environments=1)
+    assert fn.invoke({}).payload == ["2", "lambda-managed-instances"]
+    assert lab.create_function("plain", ENVIRONMENT).invoke({}).payload == [None, "on-demand"]
+    ric = lab.create_function(
+        "ric", ENVIRONMENT, runtime="python-ric", max_concurrency_per_environment=2, min_environments=1
+    )
+    assert ric.invoke({}).payload == [None, "lambda-managed-instances"]

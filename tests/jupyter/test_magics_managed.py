@@ -48,7 +48,7 @@ def test_managed_options_refused_where_they_do_not_apply(ip: Any) -> None:
 def test_config_changes_the_cap_in_place(ip: Any) -> None:
     fn = ip.run_cell_magic("lambda", "capped --per-environment 2", HANDLER)
     first = fn.invoke({})
-    assert first.record.cold
+    assert not first.record.cold  # Managed Instances: its environments started with the function
     ip.run_line_magic("lambda", "config capped --max-environments 1")
     assert fn.config.max_environments == 1
     assert not fn.invoke({}).record.cold  # no redeploy: the environment stayed warm
@@ -66,9 +66,11 @@ def test_cards_say_managed_instances(ip: Any, html: Any) -> None:
     result = fn.invoke({})
     card = html(result)
     assert ">worker<" in card
+    assert "no duration charge: instances + 15 % fee + requests" in card  # Lambda bills the instances
+    assert not result.record.cold  # its environments started with the function (two: the minimum, capped)
     deadline = time.monotonic() + 10
-    while len(fn.environments()) < 3 and time.monotonic() < deadline:  # every worker up
+    while len(fn.environments()) < 6 and time.monotonic() < deadline:  # every worker up
         time.sleep(0.05)
     card = html(fn)
     assert "3 workers per environment, at most 2 environments" in card
-    assert "1 (3 workers)" in card and "freeze" not in card
+    assert "2 (6 workers)" in card and "freeze" not in card
