@@ -21,6 +21,7 @@ Examples
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import math
 from collections.abc import Coroutine, Mapping, Sequence
 from pathlib import Path
@@ -282,10 +283,6 @@ class Lab:
             handler = f"{Path(path).stem}.{handler}"
         if env_vars is not None and not isinstance(env_vars, Mapping):
             raise ConfigError(f"invalid env_vars: {env_vars!r}; expected a mapping of names to strings")
-        if durable is True and name not in self._functions:  # its SDK checkpoints through this Lab's endpoint
-            aws_endpoint_url, env_vars = front_ends.get("durable")(self).function_endpoint(
-                self.settings.aws_endpoint_url if aws_endpoint_url is None else aws_endpoint_url, env_vars or {}
-            )
         config = FunctionConfig(
             name=name,
             handler=handler,
@@ -326,6 +323,11 @@ class Lab:
         )
         if name in self._functions:
             raise ConfigError(f"invalid name: {name!r} is already registered; use update() to change it")
+        if config.durable:  # every argument is valid: its SDK checkpoints through this Lab's endpoint, started now
+            wired_url, wired_env = front_ends.get("durable")(self).function_endpoint(
+                config.aws_endpoint_url, config.env_vars
+            )
+            config = dataclasses.replace(config, aws_endpoint_url=wired_url, env_vars=wired_env)
         self._engine.deploy(config, source=source, path=path, archive=zip_file, progress=progress, pip_args=pip_args)
         fn = self._functions[name] = Function(self, self._engine, config)
         fn.source_path = Path(path).resolve() if isinstance(path, (str, Path)) else None

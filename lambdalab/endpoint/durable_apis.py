@@ -5,7 +5,10 @@ function (its boto3 client finds this endpoint through ``AWS_ENDPOINT_URL_LAMBDA
 GetDurableExecutionHistory, ListDurableExecutionsByFunction, StopDurableExecution and
 SendDurableExecutionCallback{Success,Failure,Heartbeat} are for callers (boto3, the AWS CLI). Each request is read
 with botocore's shapes (the SDK's local runner's request models) and answered by the Lab's durable service
-(``lambdalab.durable``) on its own threads, never blocking the loop; its errors come back in Lambda's format.
+(``lambdalab.durable``) on its own threads, never blocking the loop; its errors come back in Lambda's format. Every
+body and query string is first checked against botocore's model (``durable_shapes``): a malformed request is a
+400 (``InvalidParameterValueException`` or ``ValidationException``), never a 500. ListDurableExecutionsByFunction
+of a function the Lab does not have is 404 ``ResourceNotFoundException``, as every function route.
 
 Not served: DeleteDurableExecution, PauseDurableExecution and ResumeDurableExecution (501).
 """
@@ -19,8 +22,8 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from lambdalab import durable
-from lambdalab.endpoint import wire
-from lambdalab.endpoint.management import parse_json, reply
+from lambdalab.endpoint import durable_shapes, wire
+from lambdalab.endpoint.management import existing, parse_json, reply
 
 if TYPE_CHECKING:
     from lambdalab.durable.service import DurableService
@@ -69,24 +72,6 @@ def _timestamp(value: Any) -> float:
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
-def _query(request: web.Request, name: str) -> str | None:
-    return request.query.get(name) or None
-
-
-def _int(request: web.Request, name: str) -> int | None:
-    value = _query(request, name)
-    if value is None:
-        return None
-    try:
-        return int(value)
-    except ValueError:
-        raise wire.invalid(f"{name} must be an integer: {value!r}") from None
-
-
-def _flag(request: web.Request, name: str) -> bool:
-    return (_query(request, name) or "").lower() == "true"
-
-
 def _service(endpoint: Endpoint) -> DurableService:
     try:
         return durable.service_for(endpoint.lab)
@@ -99,9 +84,10 @@ async def checkpoint(endpoint: Endpoint, request: web.Request) -> web.Response:
 
     arn = request.match_info["arn"]
     body = parse_json(await request.read())
+    durable_shapes.body("CheckpointDurableExecution", body)
     try:
         parsed = CheckpointDurableExecutionRequest.from_dict(body, arn)
-    except (KeyError, TypeError, ValueError) as exc:
+    except (AttributeError, KeyError, TypeError, ValueError) as exc:
         raise wire.invalid(f"invalid CheckpointDurableExecution request: {exc}") from None
     service = _service(endpoint)
     return await _answer(
@@ -115,65 +101,90 @@ async def checkpoint(endpoint: Endpoint, request: web.Request) -> web.Response:
 
 
 async def get_state(endpoint: Endpoint, request: web.Request) -> web.Response:
+    query = durable_shapes.query("GetDurableExecutionState", request.query)
     service = _service(endpoint)
 
     def read() -> Any:
         return service.executor.get_execution_state(
             request.match_info["arn"],
-            checkpoint_token=_query(request, "CheckpointToken"),
-            marker=_query(request, "Marker"),
-            max_items=_int(request, "MaxItems"),
+            checkpoint_token=query.get("CheckpointToken"),
+            marker=query.get("Marker"),
+            max_items=query.get("MaxItems"),
         )
 
     return await _answer(service, read)
 
 
 async def get_execution(endpoint: Endpoint, request: web.Request) -> web.Response:
+    durable_shapes.query("GetDurableExecution", request.query)  # IncludeExecutionData: the runner always includes it
     service = _service(endpoint)
     return await _answer(service, service.executor.get_execution_details, request.match_info["arn"])
 
 
 async def get_history(endpoint: Endpoint, request: web.Request) -> web.Response:
+    query = durable_shapes.query("GetDurableExecutionHistory", request.query)
     service = _service(endpoint)
-    arn, max_items = request.match_info["arn"], _int(request, "MaxItems")
+    arn = request.match_info["arn"]
 
     def read() -> Any:
         return service.executor.get_execution_history(
             arn,
-            include_execution_data=_flag(request, "IncludeExecutionData"),
-            reverse_order=_flag(request, "ReverseOrder"),
-            marker=_query(request, "Marker"),
-            max_items=max_items,
+            include_execution_data=query.get("IncludeExecutionData", False),
+            reverse_order=query.get("ReverseOrder", False),
+            marker=query.get("Marker"),
+            max_items=query.get("MaxItems"),
         )
 
     return await _answer(service, read)
 
 
 async def list_by_function(endpoint: Endpoint, request: web.Request) -> web.Response:
-    from aws_durable_execution_sdk_python_testing.model import ListDurableExecutionsByFunctionRequest
-
     name, _ = endpoint.function_name(request, allow_qualifier=False)
-    query: dict[str, list[str]] = {key: request.query.getall(key) for key in request.query}
-    query["FunctionName"] = [name]
-    if "Statuses" in query:
-        query["StatusFilter"] = query.pop("Statuses")
-    parsed = ListDurableExecutionsByFunctionRequest.from_dict(query)
+    query = durable_shapes.query("ListDurableExecutionsByFunction", request.query)
+    existing(endpoint, name)
     service = _service(endpoint)
+    statuses: list[str] = query.get("Statuses", [])
+    max_items = query.get("MaxItems") or None  # 0: the runner's default page (50)
 
-    def read() -> Any:
+    def listed(status: str | None, marker: str | None, limit: int | None) -> Any:
         return service.executor.list_executions_by_function(
             function_name=name,
-            qualifier=parsed.qualifier,
-            execution_name=parsed.durable_execution_name,
-            status_filter=parsed.status_filter[0] if parsed.status_filter else None,
-            started_after=parsed.started_after,
-            started_before=parsed.started_before,
-            marker=parsed.marker,
-            max_items=parsed.max_items if parsed.max_items > 0 else None,
-            reverse_order=parsed.reverse_order or False,
+            qualifier=query.get("Qualifier"),
+            execution_name=query.get("DurableExecutionName"),
+            status_filter=status,
+            started_after=_seconds(query.get("StartedAfter")),  # the runner compares epoch seconds
+            started_before=_seconds(query.get("StartedBefore")),
+            marker=marker,
+            max_items=limit,
+            reverse_order=query.get("ReverseOrder", False),
         )
 
+    def read() -> Any:
+        if len(statuses) <= 1:
+            return listed(statuses[0] if statuses else None, query.get("Marker"), max_items)
+        return _several(listed(None, None, _EVERY), statuses, query.get("Marker"), max_items or _PAGE)
+
     return await _answer(service, read)
+
+
+_PAGE, _EVERY = 50, 1 << 30  # the runner's page when MaxItems is 0 or absent; "every execution"
+
+
+def _seconds(stamp: float | None) -> str | None:
+    return None if stamp is None else repr(stamp)
+
+
+def _several(every: Any, statuses: list[str], marker: str | None, limit: int) -> Any:
+    """The executions of any of ``statuses`` (the runner filters by one), paged as the runner pages (the marker an
+    offset)."""
+    from aws_durable_execution_sdk_python_testing.model import ListDurableExecutionsByFunctionResponse
+
+    kept = [execution for execution in every.durable_executions if execution.status in statuses]
+    offset = int(marker) if marker is not None and marker.isdigit() else 0
+    end = offset + limit
+    return ListDurableExecutionsByFunctionResponse(
+        durable_executions=kept[offset:end], next_marker=str(end) if end < len(kept) else None
+    )
 
 
 def _error_object(body: dict[str, Any]) -> Any:
@@ -183,7 +194,9 @@ def _error_object(body: dict[str, Any]) -> Any:
 
 
 async def stop(endpoint: Endpoint, request: web.Request) -> web.Response:
-    error = _error_object(parse_json(await request.read()))
+    body = parse_json(await request.read())
+    durable_shapes.body("StopDurableExecution", body)
+    error = _error_object(body)
     service = _service(endpoint)
     return await _answer(service, service.executor.stop_execution, request.match_info["arn"], error)
 
@@ -196,7 +209,9 @@ async def callback_success(endpoint: Endpoint, request: web.Request) -> web.Resp
 
 
 async def callback_failure(endpoint: Endpoint, request: web.Request) -> web.Response:
-    error = _error_object(parse_json(await request.read()))
+    body = parse_json(await request.read())
+    durable_shapes.body("SendDurableExecutionCallbackFailure", body)
+    error = _error_object(body)
     service = _service(endpoint)
     await _answer(service, service.executor.send_callback_failure, request.match_info["callback_id"], error)
     return reply({})
