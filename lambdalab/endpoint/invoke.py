@@ -116,8 +116,11 @@ def begin(endpoint: Endpoint, raw_name: str, qualifier: str | None, headers: Map
         )
     tenant = headers.get(tenancy.HEADER)
     if tenant is not None:
-        if not 1 <= len(tenant) <= tenancy.TENANT_ID_MAX:
-            raise wire.validation(tenant[:64], "tenantId", "Member must have length less than or equal to 256")
+        if not tenant:  # botocore's TenantId: min 1, max 256 (each bound its own words, as tenancy.check_tenant_id)
+            raise wire.validation(tenant, "tenantId", "Member must have length greater than or equal to 1")
+        if len(tenant) > tenancy.TENANT_ID_MAX:
+            limit = tenancy.TENANT_ID_MAX
+            raise wire.validation(tenant[:64], "tenantId", f"Member must have length less than or equal to {limit}")
         if tenancy.TENANT_ID_PATTERN.fullmatch(tenant) is None:
             pattern = tenancy.TENANT_ID_PATTERN.pattern
             raise wire.validation(tenant[:64], "tenantId", f"Member must satisfy regular expression pattern: {pattern}")
