@@ -67,6 +67,26 @@ def test_max_environments_is_managed_instances_only_and_in_range() -> None:
             FunctionConfig(name="f", max_concurrency_per_environment=4, log_format="JSON", max_environments=bad)  # type: ignore[arg-type]
 
 
+def test_min_environments_is_lambdas_three_at_most_max_environments() -> None:
+    lmi = {"name": "f", "max_concurrency_per_environment": 4, "log_format": "JSON"}
+    assert FunctionConfig(**lmi).prestarted_environments == 3  # Lambda's default
+    assert FunctionConfig(**lmi, max_environments=1).prestarted_environments == 1
+    assert FunctionConfig(**lmi, min_environments=0).prestarted_environments == 0
+    assert FunctionConfig(**lmi, min_environments=5, max_environments=8).prestarted_environments == 5
+    assert FunctionConfig(name="f").prestarted_environments == 0
+    with pytest.raises(ConfigError, match="invalid min_environments: 5 is more than max_environments"):
+        FunctionConfig(**lmi, min_environments=5, max_environments=2)
+    with pytest.raises(ConfigError, match="invalid min_environments"):
+        FunctionConfig(name="f", min_environments=1)
+    for bad in (-1, 15_001, 1.5, True):
+        with pytest.raises(ConfigError, match="invalid min_environments"):
+            FunctionConfig(**lmi, min_environments=bad)  # type: ignore[arg-type]
+    arn = "arn:aws:lambda:us-east-1:123456789012:capacity-provider:mine"
+    assert FunctionConfig(**lmi, capacity_provider_arn=arn).capacity_provider_arn == arn
+    with pytest.raises(ConfigError, match="invalid capacity_provider_arn"):
+        FunctionConfig(name="f", capacity_provider_arn=arn)
+
+
 def test_tenancy_is_per_tenant_and_refuses_snap_start_and_provisioned_concurrency() -> None:
     assert FunctionConfig(name="f", tenancy="PER_TENANT").tenancy == "PER_TENANT"
     for bad in ("per_tenant", "SHARED", "", 1):
@@ -153,7 +173,7 @@ def test_update_changes_recursion_only_of_the_modes() -> None:
 def test_the_protocol_names_the_keywords_with_the_local_labs_defaults() -> None:
     wanted = inspect.signature(LabLike.create_function).parameters
     have = inspect.signature(lambdalab.Lab.create_function).parameters
-    for name in config.FIXED_AT_CREATION + ("max_environments", "recursion"):
+    for name in config.FIXED_AT_CREATION + ("max_environments", "min_environments", "recursion"):
         assert wanted[name].default == have[name].default
         assert have[name].default == getattr(FunctionConfig(name="f"), name)
     assert {f.name for f in dataclasses.fields(FunctionConfig)} >= set(config.FIXED_AT_CREATION)
