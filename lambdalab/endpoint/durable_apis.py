@@ -203,6 +203,7 @@ async def stop(endpoint: Endpoint, request: web.Request) -> web.Response:
 
 async def callback_success(endpoint: Endpoint, request: web.Request) -> web.Response:
     result = await request.read()
+    durable_shapes.raw_payload("SendDurableExecutionCallbackSuccess", result)
     service = _service(endpoint)
     await _answer(service, service.executor.send_callback_success, request.match_info["callback_id"], result)
     return reply({})

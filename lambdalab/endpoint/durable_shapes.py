@@ -7,7 +7,8 @@ read as its type (``MaxItems=abc``, ``ReverseOrder=maybe``, ``StartedAfter=notad
 given by a bare name is ``InvalidParameterValueException`` (400, which every durable operation declares); a
 missing required member, a length, a range, a pattern or an enum outside the model is Lambda's
 ``ValidationException`` in its words (``1 validation error detected: Value 'BOGUS' at 'statuses' failed to
-satisfy constraint: ...``; a list's item is ``updates.1.member.type``). Members the model does not know are
+satisfy constraint: ...``; a list's item is ``updates.1.member.type``); a callback's ``Result`` over 1 MiB
+(``raw_payload``) is a ``ValidationException`` too. Members the model does not know are
 ignored, as Lambda ignores them. So nothing malformed reaches the runner's ``from_dict`` (which answers a wrongly
 typed member with ``AttributeError``) and no malformed request is ever a 500.
 
@@ -169,6 +170,22 @@ def body(operation: str, data: Any) -> None:
         _check(shape["members"][payload]["shape"], data, _camel(payload))
     else:
         _check(_model()["operations"][operation]["input"]["shape"], data, "")
+
+
+def raw_payload(operation: str, data: bytes) -> None:
+    """``data`` as ``operation``'s raw body (its ``payload`` blob: SendDurableExecutionCallbackSuccess's ``Result``,
+    at most 1 MiB): over the model's length, ``ValidationException``; the value is not echoed (it is sensitive)."""
+    shape = _input(operation)
+    member = shape["payload"]
+    limit = _shape(shape["members"][member]["shape"]).get("max")
+    if limit is not None and len(data) > limit:
+        raise wire.ApiError(
+            400,
+            "ValidationException",
+            f"1 validation error detected: Value at '{_camel(member)}' failed to satisfy constraint: "
+            f"Member must have length less than or equal to {limit}",
+            user=False,
+        )
 
 
 def _epoch(text: str) -> float:

@@ -228,6 +228,14 @@ def test_the_list_filters_read_botocores_dates_and_several_statuses(waiting: Wai
     assert bogus.value.response["Error"]["Code"] == "ValidationException"
 
 
+def test_a_callback_result_over_a_mebibyte_is_refused(waiting: Waiting) -> None:
+    body = b'"' + b"x" * (1 << 20) + b'"'  # botocore's Result: at most 1,048,576 bytes
+    answer = http(waiting.lab, "POST", waiting.callback + "/succeed", body, **{"Content-Type": "application/json"})
+    code, message = refused(answer, "1 MiB + 2 bytes")
+    assert code == "ValidationException" and "at 'result'" in message
+    assert "Member must have length less than or equal to 1048576" in message
+
+
 def test_the_refused_requests_left_the_execution_as_it_was(waiting: Waiting) -> None:
     """Last in the module: nothing above stopped, failed or advanced the execution; it still completes."""
     status, execution, _ = http(waiting.lab, "GET", waiting.path)
