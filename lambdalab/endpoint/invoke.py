@@ -7,7 +7,8 @@ Lab's async queue takes it); DryRun → 204. API errors go out as ``wire.ApiErro
 ``X-Amz-Tenant-Id`` is the invoke's tenant (tenant isolation, ``lambdalab/tenancy.py``: checked against botocore's
 pattern, then against the function's tenancy, ``InvalidParameterValueException``); ``X-Amzn-Trace-Id`` (what an
 AWS SDK sends from inside a function) carries the caller's ``Lineage``: the invocation is one hop further down its
-chain, and past the 16th hop it is refused with ``RecursiveInvocationException`` (``lambdalab/lineage.py``).
+chain, and the function's 17th invocation in it is refused with ``RecursiveInvocationException``
+(``lambdalab/lineage.py``).
 
 Transport-neutral steps, shared by the aiohttp route (``invoke`` below) and the endpoint's front door
 (``front.py``, through ``InvokeRoute``): ``begin`` checks what the request head names and asks for
