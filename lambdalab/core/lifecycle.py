@@ -470,7 +470,7 @@ class Environment:
     def initialised_ahead(self, at: float) -> list[Effect]:
         """Init finished with nobody waiting (provisioned, pre-warmed): its first invoke will be warm."""
         cold, self._cold = self._cold, None
-        if cold is None:
+        if cold is None or self.worker:  # (a Managed Instances environment's init is reported by worker 0)
             return []
         return [
             Log(self.id, InitReport(duration_ms=cold[0], phase="init", status=Status.SUCCESS, error_type=None, at=at))
@@ -519,7 +519,8 @@ class Environment:
         out: list[Effect] = []
         if not self._ran_init:
             self._ran_init = True
-            out.append(Log(self.id, InitStart(spec.runtime, at)))
+            if self.worker == 0:  # a Managed Instances environment's init is reported once, by its first worker
+                out.append(Log(self.id, InitStart(spec.runtime, at)))
         if spec.extensions or self._guarded:
             self._new_extensions()
         if spec.extensions:
