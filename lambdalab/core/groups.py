@@ -10,6 +10,7 @@ environments are started ahead, outside any invocation. Rules, kept here and onl
 1. Pre-start: when the version is deployed (or published), ``min_environments`` groups start at once
    (``prestart``; Lambda starts three before the version is ACTIVE), every worker with
    ``AWS_LAMBDA_INITIALIZATION_TYPE=lambda-managed-instances``. No invocation waits on them: they are ready or not.
+   Every worker runs its own init; the environment's INIT is logged once, by worker 0 (``core/lifecycle.py``).
 2. Routing fills the busiest group's idle workers first (``WARM``; busy = workers serving an invocation), else
    re-initialises a worker whose process ended (``RESTART``: inside the invoke, as a reset classic environment;
    the path of a crash or a failed init). An invocation never waits for a new environment: with no idle worker it
