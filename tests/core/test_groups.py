@@ -33,11 +33,11 @@ from lambdalab.core.events import (
     ResponsePosted,
     WakeupDue,
 )
+from lambdalab.core.group_history import GroupHistory
 from lambdalab.core.groups import (
     MANAGED_INSTANCES_CAPACITY_REASON,
     MANAGED_INSTANCES_INIT_TYPE,
     MANAGED_INSTANCES_SCALING_REASON,
-    GroupHistory,
     GroupPool,
 )
 from lambdalab.core.ids import IdFactory
