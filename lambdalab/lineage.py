@@ -92,7 +92,8 @@ class Lineages:
 
     def __init__(self, kept: int = KEPT) -> None:
         self._kept = kept
-        self._places: collections.OrderedDict[str, Mapping[str, int]] = collections.OrderedDict()
+        # a place's counts; a new chain's first place keeps only its function's name (its count is 1): less memory
+        self._places: collections.OrderedDict[str, Mapping[str, int] | str] = collections.OrderedDict()
 
     def __len__(self) -> int:
         return len(self._places)
@@ -104,7 +105,9 @@ class Lineages:
         if at is None:
             return {}
         known = self._places.get(at)
-        return known if known is not None else {function: hops(incoming)}
+        if known is None:
+            return {function: hops(incoming)}
+        return {known: 1} if isinstance(known, str) else known
 
     def hop(self, incoming: str | None, function: str) -> int:
         """How many times ``function`` would have run in the chain, were it invoked now with ``incoming``."""
@@ -126,6 +129,20 @@ class Lineages:
         sampled = "1" if parts.get("Sampled") == "1" else "0"
         trace = f"Root={root};Parent={_hex(rid[-16:], 16)};Sampled={sampled};Lineage={hop}:{at}:0"
         return Step(trace, hop, at, MappingProxyType(counts))
+
+    def begin(self, function: str, request_id: str) -> bool:
+        """The cheap step of an invocation that starts a new chain (its caller sent no lineage): its place is its
+        request id's first 8 hex digits, which the Runtime API's own trace header for it names
+        (``engine/runtimes.py``), kept with ``function``'s count of 1 and no header built. False, keeping nothing,
+        when those digits are not hex or are another place's: then ``step`` and ``keep`` it."""
+        at = request_id[:8].lower()
+        if _HEX.fullmatch(at) is None or at in self._places:
+            return False
+        places = self._places
+        places[at] = function
+        if len(places) > self._kept:
+            places.popitem(last=False)
+        return True
 
     def keep(self, step: Step) -> None:
         """Remember ``step``'s place (its invocation runs), forgetting the oldest past the bound."""

@@ -353,13 +353,15 @@ class ControlPlane:
             options = {**options, "tenant_id": tenant_id} if options else {"tenant_id": tenant_id}
         request_id = request_id or _uuid4()
         now = self.now()
-        step = self.lineages.step(trace_header, name, request_id, now)  # counted per function (lineage.py)
-        if lineage.stopped(step.hop, config.recursion):
-            action = "on_failure" if source == "event" else "RecursiveInvocationException"
-            self.note_recursion(name, qualifier, request_id, step.hop, source, action)
-            raise RecursiveInvocationException(lineage.RECURSIVE_MESSAGE)
-        self.lineages.keep(step)
-        options = {**options, "trace_id": step.trace} if options else {"trace_id": step.trace}
+        # counted per function (lineage.py); a new chain's header is the Runtime API's own (engine/runtimes.py)
+        if trace_header is not None or not self.lineages.begin(name, request_id):
+            step = self.lineages.step(trace_header, name, request_id, now)
+            if lineage.stopped(step.hop, config.recursion):
+                action = "on_failure" if source == "event" else "RecursiveInvocationException"
+                self.note_recursion(name, qualifier, request_id, step.hop, source, action)
+                raise RecursiveInvocationException(lineage.RECURSIVE_MESSAGE)
+            self.lineages.keep(step)
+            options = {**options, "trace_id": step.trace} if options else {"trace_id": step.trace}
         invocation = Invocation(request_id, now, payload, self.arn(name, qualifier), options, tenant_id)
         self.scheduler.spawn_slots = self.fd_budget.free()
         effects, throttled = self.scheduler.submit(name, version, invocation, now)

@@ -140,6 +140,20 @@ def test_lineages_forget_the_oldest_places_past_their_bound():
     assert dict(kept.counts(steps[2].trace, "b")) == {"a": 1}
 
 
+def test_a_new_chains_first_place_is_kept_cheaply_and_read_as_its_functions_first_invocation():
+    kept = lineage.Lineages(kept=2)
+    rid = "8f2c0e4a-1111-4222-8333-944445555666"
+    assert kept.begin("a", rid)  # the Runtime API's own header names Lineage=1:8f2c0e4a:0 (engine/runtimes.py)
+    header = f"Root=1-6553f100-8f2c0e4a1111422283339444;Parent=9444455556660000;Sampled=0;Lineage=1:{rid[:8]}:0"
+    assert dict(kept.counts(header, "b")) == {"a": 1}  # a -> b: b's first, a's count known
+    assert kept.hop(header, "a") == 2 and kept.hop(header, "b") == 1
+    assert not kept.begin("c", rid)  # its place is taken: the caller steps instead
+    assert not kept.begin("c", "not-hex-request-id")
+    for i in range(2):
+        assert kept.begin("x", f"{i:08x}-0000-4000-8000-000000000000")
+    assert len(kept) == 2 and dict(kept.counts(header, "b")) == {"b": 1}  # forgotten past the bound
+
+
 def _chain(lab, names: list[str], trace: str | None = None) -> tuple[list[str], str | None]:
     """Invoke ``names`` in turn, each with the trace header the one before ran with (as an SDK call from its handler
     sends it); the names that ran until one was stopped, and the last trace."""
