@@ -23,7 +23,7 @@ HERE = Path(__file__).resolve().parent
 BENCHMARKS = ["bench_warm_invoke", "bench_throughput", "bench_cold_start", "bench_freeze", "bench_idle_memory",
               "bench_scaling", "bench_endpoint", "bench_sim", "bench_fd_budget", "bench_package_cold_start",
               "bench_deps", "bench_runtimes", "bench_memory_growth", "bench_aws", "bench_snapstart",
-              "bench_extensions"]
+              "bench_extensions", "bench_modes"]
 # Benchmarks that keep their own section of RESULTS.md (run them on their own, with --write):
 # bench_charts ("## Charts"), bench_soak ("## Soak", ten minutes), bench_peers ("## Peers", needs the peers
 # that benchmarks/install_peers.sh installs), compare_revisions ("## Before and after"), bench_board ("## Board",
@@ -77,7 +77,7 @@ def met_text(met: bool | None) -> str:
 
 def main() -> None:
     names = sys.argv[1:] or BENCHMARKS
-    started = datetime.datetime.now(datetime.timezone.utc)
+    started = datetime.datetime.now(datetime.UTC)
     load = os.getloadavg()[0]
     outcomes = [(name, *run(name)) for name in names]
 
