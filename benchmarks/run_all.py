@@ -77,7 +77,7 @@ def met_text(met: bool | None) -> str:
 
 def main() -> None:
     names = sys.argv[1:] or BENCHMARKS
-    started = datetime.datetime.now(datetime.UTC)
+    started = datetime.datetime.now(datetime.timezone.utc)
     load = os.getloadavg()[0]
     outcomes = [(name, *run(name)) for name in names]
 
