@@ -33,8 +33,9 @@ def handler(event, context):
 MEET = """import os, tempfile, time
 def handler(event, context):
     tmp = tempfile.gettempdir()
-    with open(os.path.join(tmp, event["me"]), "w") as f:
+    with open(os.path.join(tmp, event["me"] + ".part"), "w") as f:  # written whole, then named: never read half
         f.write(str(os.getpid()))
+    os.replace(os.path.join(tmp, event["me"] + ".part"), os.path.join(tmp, event["me"]))
     other = os.path.join(tmp, event["other"])
     deadline = time.time() + 5
     while not os.path.exists(other) and time.time() < deadline:
