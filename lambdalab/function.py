@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from lambdalab.api import Lab
+    from lambdalab.core.pool import Pool
 
 _INIT_ERROR = re.compile(r"^INIT_REPORT .*\tError Type: (\S+)", re.MULTILINE)  # a template's failed init
 SLACK_S = 30.0  # a hang guard on top of init + timeout; the engine answers long before
@@ -380,15 +381,15 @@ class Function:
         if not self.config.managed_instances:
             return
         name = self.name
-        limit = max(self._lab.settings.init_timeout_s, 130.0, self.config.timeout_s) + 10.0
-        deadline = time.monotonic() + (limit if timeout_s is None else timeout_s)
 
-        def starting(plane: ControlPlane) -> int:
-            return plane.scheduler.pool(name, plane.resolve(name, qualifier)).statistics().initializing
+        def pool(plane: ControlPlane) -> Pool:
+            return plane.scheduler.pool(name, plane.resolve(name, qualifier))
 
-        while self._engine.call(starting):
+        wait = self._engine.call(pool).spec.init_timeout_s + 10.0 if timeout_s is None else timeout_s
+        deadline = time.monotonic() + wait
+        while self._engine.call(lambda plane: pool(plane).statistics().initializing):
             if time.monotonic() > deadline:
-                raise TimeoutError(f"{name}: its Managed Instances environments are still starting after {limit} s")
+                raise TimeoutError(f"{name}: its Managed Instances environments are still starting after {wait} s")
             time.sleep(0.01)
 
     def kill(self) -> None:

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from lambdalab import cache, deploy, downstream, log_events
 from lambdalab.config import FunctionConfig, check_lab_options
 from lambdalab.core.limits import AccountLimits
+from lambdalab.core.logstream import LogStream
 from lambdalab.engine import launcher, mounts
 from lambdalab.engine.control_plane import ControlPlane, EngineResult, LabSettings
 from lambdalab.engine.loop_thread import LoopThread
@@ -305,30 +306,33 @@ class LabEngine:
         """The log streams of function ``name`` (or one environment's), as Lambda's lines; a deleted function's
         stay readable while its environments are remembered, as its log group stays on Lambda."""
         _check_logged(self.plane, name)
-        streams = {  # a Managed Instances environment's workers share one stream (engine/groups.py): once each
-            id(e.stream): e.stream
-            for e in list(self.plane.environments.values())
-            if e.pool.spec.function == name and (environment_id is None or environment_id in (e.id, e.group))
-        }
-        return "".join(s.text() for s in streams.values())
+        return "".join(s.text() for s in _streams(self.plane, name, environment_id))
 
     def log_events(self, name: str, environment_id: str | None = None) -> list[dict[str, Any]]:
         """Function ``name``'s log streams (or one environment's) as CloudWatch Logs events, oldest first."""
 
         def collect(plane: ControlPlane) -> list[dict[str, Any]]:
             _check_logged(plane, name)
-            streams = {  # a Managed Instances environment's workers share one stream: once each
-                id(e.stream): e.stream
-                for e in list(plane.environments.values())
-                if e.pool.spec.function == name and (environment_id is None or environment_id in (e.id, e.group))
-            }
-            return [event for stream in streams.values() for event in log_events.stream_events(stream)]
+            return [
+                event for stream in _streams(plane, name, environment_id) for event in log_events.stream_events(stream)
+            ]
 
         return sorted(self.call(collect), key=lambda event: event["eventId"])
 
     def destination_records(self, name: str, kind: str) -> list[dict[str, Any]]:
         """Function ``name``'s ``on_success`` or ``on_failure`` destination records, oldest first."""
         return list(self.plane.destinations.get(name, {}).get(kind, []))
+
+
+def _streams(plane: ControlPlane, name: str, environment_id: str | None) -> list[LogStream]:
+    """Function ``name``'s log streams (or one environment's: a worker's id or its group's), each once: a Managed
+    Instances environment's workers share one stream (``engine/groups.py``)."""
+    streams = {
+        id(e.stream): e.stream
+        for e in list(plane.environments.values())
+        if e.pool.spec.function == name and (environment_id is None or environment_id in (e.id, e.group))
+    }
+    return list(streams.values())
 
 
 def _check_logged(plane: ControlPlane, name: str) -> None:

@@ -42,11 +42,8 @@ from typing import Final
 from lambdalab.core.effects import CompleteInvocation, Effect, ScheduleWakeup
 from lambdalab.core.events import (
     Event,
-    ExtensionExited,
     Invocation,
     InvocationAssigned,
-    ProcessExited,
-    ProcessStarted,
     ShutdownRequested,
     StartRequested,
     WakeupDue,
@@ -263,13 +260,9 @@ class GroupPool(Pool):
         """Apply a driver event to a worker (stale events from replaced processes are dropped), or a wakeup."""
         if type(event) is WakeupDue:
             return self._wake(event)
-        worker = self.environments.get(event.environment_id)
-        if worker is None or event.incarnation != worker.incarnation:
+        worker = self.current(event)
+        if worker is None:
             return []
-        if worker.state is State.RESET and isinstance(event, (ProcessExited, ExtensionExited)):
-            return []  # the process we killed has now gone
-        if type(event) is ProcessStarted and worker.state is not State.STARTING:
-            return []  # it was shut down while starting; its exit follows
         out = worker.handle(event)  # raises on an illegal event, before any routing changes
         group = self.groups[worker.group]
         group.unlist(worker)

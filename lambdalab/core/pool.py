@@ -193,13 +193,9 @@ class Pool:
         """Apply a driver event; stale events from replaced processes are dropped."""
         if type(event) is WakeupDue:
             return self._wake(event)
-        environment = self.environments.get(event.environment_id)
-        if environment is None or event.incarnation != environment.incarnation:
+        environment = self.current(event)
+        if environment is None:
             return []
-        if environment.state is State.RESET and isinstance(event, (ProcessExited, ExtensionExited)):
-            return []  # the process we killed has now gone
-        if type(event) is ProcessStarted and environment.state is not State.STARTING:
-            return []  # it was shut down while starting; its exit follows
         if self._tenancy:
             self._select(environment.tenant)
         listed = environment.state is State.IDLE or environment.state is State.RESET  # only those are listed
@@ -208,6 +204,18 @@ class Pool:
             self._unlist(environment)
         self._settle(environment, event.at, out)
         return out
+
+    def current(self, event: Event) -> Environment | None:
+        """The environment a driver event is for, or None when the event is stale: from a process that is no longer
+        the environment's (another incarnation, or the one killed into a reset), or a start it was shut down during."""
+        environment = self.environments.get(event.environment_id)
+        if environment is None or event.incarnation != environment.incarnation:
+            return None
+        if environment.state is State.RESET and isinstance(event, (ProcessExited, ExtensionExited)):
+            return None  # the process we killed has now gone
+        if type(event) is ProcessStarted and environment.state is not State.STARTING:
+            return None  # it was shut down while starting; its exit follows
+        return environment
 
     def _unlist(self, environment: Environment) -> None:
         key = environment.id
