@@ -1,8 +1,8 @@
 """The owner's file-descriptor budget: how many environment processes this process can hold open.
 
 While its process lives, each environment costs the owner ``FDS_PER_ENVIRONMENT`` descriptors: the
-runtime's output pipe, its pidfd, its ``/proc/<pid>/status`` handle, the Runtime API's listening
-socket and the runtime's one connection to it (``tests/reliability/test_fd_budget.py`` counts them).
+runtime's output pipe, its pidfd, its ``/proc/<pid>/status`` handle, its ``pids.current`` handle (where
+cgroups are used), the Runtime API's listening socket and the runtime's one connection to it (``tests/reliability/test_fd_budget.py`` counts them).
 At the common soft limit of 1,024 about 200 environments would exhaust the table, and then every
 ``socket()``, ``pipe()`` and ``accept()`` of the owner fails at once, the endpoint and Jupyter's own
 sockets included. So:
@@ -22,7 +22,7 @@ import os
 import resource
 import threading
 
-FDS_PER_ENVIRONMENT = 5
+FDS_PER_ENVIRONMENT = 6
 RESERVE_MIN, RESERVE_MAX = 64, 512  # descriptors kept for the rest of the owner: a quarter of the limit, within these
 
 _log = logging.getLogger("lambdalab")

@@ -101,6 +101,8 @@ def _children(pid: int) -> list[int]:
 class Sandbox:
     """Handle on one runtime process (one incarnation of an environment)."""
 
+    _pids_fd: int | None = None  # the environment's ``pids.current``, read at every freeze (``guard``)
+
     def __init__(
         self,
         argv: Sequence[str],
@@ -227,6 +229,13 @@ class Sandbox:
         self.cgroups, self.marker, self._reaper = list(cgroups), marker, reaper
         if reaper is not None and not known:
             reaper.watch_group(self.pid, self.pidfd)
+        if self._pids_fd is not None:
+            os.close(self._pids_fd)
+            self._pids_fd = None
+        for group in self.cgroups:  # the pids group counts every task in the environment: see _stop_outside
+            with contextlib.suppress(OSError):
+                self._pids_fd = os.open(group / "pids.current", os.O_RDONLY)
+                break
 
     # -- finding the environment's processes outside its process group ---------------------------
     def _outside(self) -> list[tuple[int, int]]:
@@ -261,6 +270,14 @@ class Sandbox:
         return found
 
     def _stop_outside(self) -> None:
+        fd = self._pids_fd
+        if fd is not None and not self._stopped:
+            try:  # one task in the environment's groups is the runtime itself: nothing can be outside its group
+                alone = int(os.pread(fd, 32, 0)) <= 1
+            except (OSError, ValueError):
+                alone = False
+            if alone:
+                return
         _reaper.stop_all(self._outside, self._stopped)
 
     def _release_outside(self, signum: int) -> None:
@@ -372,6 +389,9 @@ class Sandbox:
         if self._status_fd is not None:
             os.close(self._status_fd)
             self._status_fd = None
+        if self._pids_fd is not None:
+            os.close(self._pids_fd)
+            self._pids_fd = None
         self._proc.returncode = self.returncode  # so Popen.__del__ does not warn
 
 
