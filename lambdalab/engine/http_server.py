@@ -82,6 +82,11 @@ class Connection(asyncio.Protocol):
         self._body_size = 0
         self._agent_headers: dict[bytes, str] | None = None  # Lambda-Extension-* (lowered), when sent
         self._authorization: str | None = None  # the credentials route's token
+        # a 202 for a result whose runtime sent GET /next right behind it (pipelining): written with what answers
+        # that /next, so the runtime is not woken between invokes just to read it (see ``data_received``)
+        self._held = b""
+        self._next_waiting = False  # a GET /next of this connection is parked, unanswered
+        self._feeding = False
 
     # -- asyncio.Protocol ---------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -98,10 +103,20 @@ class Connection(asyncio.Protocol):
             self._endpoint = accepted  # type: ignore[assignment]
 
     def data_received(self, data: bytes) -> None:
+        self._feeding = True
         try:
             self._parser.feed_data(data)
         except httptools.HttpParserError:
             self.send(400, b'{"errorType":"BadRequest","errorMessage":"malformed HTTP request"}', close=True)
+        finally:
+            self._feeding = False
+        if self._held and not self._next_waiting:  # no /next came with it: the runtime waits for this answer
+            self._flush_held()
+
+    def _flush_held(self) -> None:
+        held, self._held = self._held, b""
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.write(held)
 
     def connection_lost(self, exc: Exception | None) -> None:
         if self.transport is not None:
@@ -146,6 +161,7 @@ class Connection(asyncio.Protocol):
         too_large = self._body_size > api.MAX_RESPONSE_BYTES
         endpoint = self._endpoint
         if url == api.NEXT_PATH and method == b"GET":
+            self._next_waiting = True
             endpoint.on_next(self)
             return
         if url == RESTORE_NEXT_PATH and method == b"GET":
@@ -168,6 +184,9 @@ class Connection(asyncio.Protocol):
                 status, answer = endpoint.on_error(request_id, body, self._error_type)
             else:
                 status, answer = 404, _NOT_FOUND
+            if status == 202 and self._feeding and self._parser.should_keep_alive():
+                self._held += self._head(status, answer, b"") + answer  # see data_received
+                return
         elif url == api.INIT_ERROR_PATH:
             status, answer = endpoint.on_init_error(body, self._error_type)
         elif url == RESTORE_ERROR_PATH:
@@ -179,27 +198,37 @@ class Connection(asyncio.Protocol):
     # -- writing ------------------------------------------------------------------------------
     def send(self, status: int, body: bytes, headers: bytes = b"", *, close: bool = False) -> None:
         """Write one response; ``headers`` are preformatted ``Name: value\\r\\n`` lines."""
+        self._next_waiting = False
         transport = self.transport
         if transport is None or transport.is_closing():
             return
-        head = b"HTTP/1.1 %d %s\r\nContent-Type: application/json\r\n%sContent-Length: %d\r\n\r\n" % (
-            status,
-            _REASONS.get(status, b"Unknown"),
-            headers,
-            len(body),
-        )
+        head = self._head(status, body, headers)
+        if self._held:
+            head, self._held = self._held + head, b""
         transport.write(head + body if len(body) < 65536 else head)
         if len(body) >= 65536:
             transport.write(body)
         if close:
             transport.close()
 
+    @staticmethod
+    def _head(status: int, body: bytes, headers: bytes) -> bytes:
+        return b"HTTP/1.1 %d %s\r\nContent-Type: application/json\r\n%sContent-Length: %d\r\n\r\n" % (
+            status,
+            _REASONS.get(status, b"Unknown"),
+            headers,
+            len(body),
+        )
+
     def send_invocation(self, headers: bytes, body: bytes) -> bool:
         """Answer a parked ``GET /next``; False if the connection is gone."""
+        self._next_waiting = False
         transport = self.transport
         if transport is None or transport.is_closing():
             return False
         head = b"HTTP/1.1 200 OK\r\n%sContent-Length: %d\r\n\r\n" % (headers, len(body))
+        if self._held:
+            head, self._held = self._held + head, b""
         transport.write(head + body)
         return True
 

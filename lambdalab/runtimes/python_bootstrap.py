@@ -101,26 +101,42 @@ class RuntimeAPI:
         return sock
 
     def request(
-        self, method: str, path: str, body: bytes = b"", headers: str = ""
+        self, method: str, path: str, body: bytes = b"", headers: str = "", then: str = ""
     ) -> "tuple[int, dict[str, str], bytes | bytearray]":
-        """Send one request; return (status, headers with lower-case names, body). Exits if the platform is gone."""
+        """Send one request; return (status, headers with lower-case names, body). Exits if the platform is gone.
+
+        ``then``: the path of a ``GET`` sent right behind it on the same connection (HTTP/1.1 pipelining), whose
+        answer is returned instead; the first answer is read and dropped. The invoke loop posts each result with
+        the next ``/next`` behind it: the runtime carries on whatever ``/response`` answers (202, or 413), so one
+        write and one wake-up less per invoke, and the platform sees the runtime ask for more at once."""
         head = f"{method} {RUNTIME_PATH}{path} HTTP/1.1\r\nHost: {self.address}\r\nContent-Length: {len(body)}\r\n"
         encoded = (head + headers + "\r\n").encode()
+        follow = f"GET {RUNTIME_PATH}{then} HTTP/1.1\r\nHost: {self.address}\r\n\r\n".encode() if then else b""
         try:
             sock = self.sock if self.sock is not None else self.connect()
             if len(body) < 65536:
-                sock.sendall(encoded + body)
+                sock.sendall(encoded + body + follow)
             else:  # avoid copying a multi-megabyte body
                 sock.sendall(encoded)
                 sock.sendall(body)
-            status, response_headers = self._read_head(sock)
-            response_body = self._read_body(sock, int(response_headers.get("content-length", "0")))
-            if response_headers.get("connection", "").lower() == "close":
-                sock.close()
-                self.sock = None
-            return status, response_headers, response_body
+                if follow:
+                    sock.sendall(follow)
+            answer = self._answer(sock)
+            if not follow:
+                return answer
+            if self.sock is None:  # the platform closed after the first answer: ask again on a new connection
+                return self.request("GET", then)
+            return self._answer(sock)
         except OSError:
             _platform_gone()
+
+    def _answer(self, sock: "socket.socket") -> "tuple[int, dict[str, str], bytes | bytearray]":
+        status, response_headers = self._read_head(sock)
+        response_body = self._read_body(sock, int(response_headers.get("content-length", "0")))
+        if response_headers.get("connection", "").lower() == "close":
+            sock.close()
+            self.sock = None
+        return status, response_headers, response_body
 
     def _recv(self, sock: "socket.socket") -> None:
         data = sock.recv(65536)
@@ -586,9 +602,16 @@ def _invoke(
 
 def _serve(api: "RuntimeAPI", handler: "Any", encoder: "json.JSONEncoder") -> "NoReturn":
     global _request_id, _tenant_id
+    answer: tuple[str, bytes, str] | None = None  # the last invoke's (path, payload, content type), not yet posted
     while True:
         held = _hold_sigcont()
-        status, headers, body = api.request("GET", "/invocation/next")
+        if answer is None:
+            status, headers, body = api.request("GET", "/invocation/next")
+        else:  # posted with the next /next behind it (see RuntimeAPI.request)
+            path, payload, content_type = answer
+            status, headers, body = api.request(
+                "POST", path, payload, f"Content-Type: {content_type}\r\n", then="/invocation/next"
+            )
         if held is not None:
             _release_sigcont(held)
         if status != 200:  # 403/500: "Non-recoverable state. Runtime should exit promptly."
@@ -604,7 +627,7 @@ def _serve(api: "RuntimeAPI", handler: "Any", encoder: "json.JSONEncoder") -> "N
         else:
             (content_type, payload), path = outcome, "response"
         # 202, or 413 when the response is too large (the platform reports that to the caller): carry on.
-        api.request("POST", f"/invocation/{request_id}/{path}", payload, f"Content-Type: {content_type}\r\n")
+        answer = f"/invocation/{request_id}/{path}", payload, content_type
 
 
 def _hold_sigcont() -> "types.ModuleType | None":
