@@ -2,8 +2,9 @@
 
 While its process lives, each environment costs the owner ``FDS_PER_ENVIRONMENT`` descriptors: the
 runtime's output pipe, its pidfd, its ``/proc/<pid>/status`` handle, its ``pids.current`` handle (where
-cgroups are used), the Runtime API's listening socket and the runtime's one connection to it (``tests/reliability/test_fd_budget.py`` counts them).
-At the common soft limit of 1,024 about 200 environments would exhaust the table, and then every
+cgroups are used), the Runtime API's listening socket and the runtime's one connection to it
+(``tests/reliability/test_fd_budget.py`` counts them). At the common soft limit of 1,024 about 170
+environments would exhaust the table, and then every
 ``socket()``, ``pipe()`` and ``accept()`` of the owner fails at once, the endpoint and Jupyter's own
 sockets included. So:
 
