@@ -67,22 +67,26 @@ def runtime(tmp_path: Path):
         server.close()
 
 
-def test_the_runtime_asks_for_the_next_event_without_waiting_for_the_response_answer(runtime):
-    server, proc = runtime
+def _first_invoke(server: socket.socket) -> tuple[socket.socket, bytes]:
+    """Accept the runtime, answer its first /next with event r1; the connection and what came back (unanswered)."""
     conn, _ = server.accept()
     conn.settimeout(10)
     buf = bytearray()
     _read_until(conn, buf, NEXT)
-    assert bytes(buf).startswith(NEXT)  # the first /next after init: alone
+    assert bytes(buf) == NEXT + b"Host: " + bytes(buf)[len(NEXT) + 6 :]  # the first /next after init: alone
     buf.clear()
     conn.sendall(_event("r1", b'{"n": 1}'))
-    # nothing answered yet: the result and the next /next arrive together
     _read_until(conn, buf, NEXT)
-    text = bytes(buf)
+    return conn, bytes(buf)
+
+
+def test_the_runtime_asks_for_the_next_event_without_waiting_for_the_response_answer(runtime):
+    server, proc = runtime
+    conn, text = _first_invoke(server)  # nothing answered yet: the result and the next /next arrive together
+    buf = bytearray()
     assert text.startswith(b"POST /2018-06-01/runtime/invocation/r1/response HTTP/1.1\r\n"), text
     assert text.index(b'{"n": 1, "id": "r1"}') < text.index(NEXT), text
     assert text.endswith(b"\r\n\r\n") and text.count(b"HTTP/1.1\r\n") == 2, text
-    buf.clear()
     # the /response answer is read (and dropped) before the event that answers /next
     conn.sendall(_accepted() + _event("r2", b'{"n": 2}'))
     _read_until(conn, buf, NEXT)
@@ -94,13 +98,7 @@ def test_the_runtime_asks_for_the_next_event_without_waiting_for_the_response_an
 
 def test_a_platform_that_closes_after_the_response_answer_is_asked_again_on_a_new_connection(runtime):
     server, proc = runtime
-    conn, _ = server.accept()
-    conn.settimeout(10)
-    buf = bytearray()
-    _read_until(conn, buf, NEXT)
-    buf.clear()
-    conn.sendall(_event("r1", b'{"n": 1}'))
-    _read_until(conn, buf, NEXT)
+    conn, _ = _first_invoke(server)
     conn.sendall(_accepted(close=True))
     conn.close()
     again, _ = server.accept()  # the runtime reconnects and asks for the next event once
