@@ -475,20 +475,17 @@ class LambdaContext(_Record):
     _deadline_ms: int
 
     def __init__(self, request_id: str, headers: "dict[str, str]") -> None:
+        # each slot set here, not through _Record's loop: this runs on every invoke
         env = os.environ
-        super().__init__(
-            {
-                "aws_request_id": request_id,
-                "log_group_name": env.get("AWS_LAMBDA_LOG_GROUP_NAME"),
-                "log_stream_name": env.get("AWS_LAMBDA_LOG_STREAM_NAME"),
-                "function_name": env.get("AWS_LAMBDA_FUNCTION_NAME"),
-                "memory_limit_in_mb": env.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE"),  # a string, as on Lambda
-                "function_version": env.get("AWS_LAMBDA_FUNCTION_VERSION"),
-                "invoked_function_arn": headers.get("lambda-runtime-invoked-function-arn"),
-                "tenant_id": headers.get("lambda-runtime-aws-tenant-id"),
-                "_deadline_ms": int(headers.get("lambda-runtime-deadline-ms") or 0),
-            }
-        )
+        self.aws_request_id = request_id
+        self.log_group_name = env.get("AWS_LAMBDA_LOG_GROUP_NAME")
+        self.log_stream_name = env.get("AWS_LAMBDA_LOG_STREAM_NAME")
+        self.function_name = env.get("AWS_LAMBDA_FUNCTION_NAME")
+        self.memory_limit_in_mb = env.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE")  # a string, as on Lambda
+        self.function_version = env.get("AWS_LAMBDA_FUNCTION_VERSION")
+        self.invoked_function_arn = headers.get("lambda-runtime-invoked-function-arn")
+        self.tenant_id = headers.get("lambda-runtime-aws-tenant-id")
+        self._deadline_ms = int(headers.get("lambda-runtime-deadline-ms") or 0)
         identity = _json_header(headers, "lambda-runtime-cognito-identity", "Cognito Identity") or {}
         self.identity = CognitoIdentity(
             {
