@@ -141,6 +141,8 @@ class Connection(asyncio.Protocol):
             self._error_type = value.decode("latin-1")
         elif name == b"expect" and value.lower() == b"100-continue" and self.transport is not None:
             # as Lambda's Runtime API (Go's net/http) answers: curl waits a second for this on bodies over 1 MB
+            if self._held:  # an earlier request's held answer goes first
+                self._flush_held()
             self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
         elif name == b"authorization":
             self._authorization = value.decode("latin-1")

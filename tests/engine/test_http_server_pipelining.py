@@ -117,3 +117,26 @@ def test_a_refused_pipelined_next_comes_after_the_results_202():
         endpoint.server.close()  # type: ignore[attr-defined]
 
     asyncio.run(run())
+
+
+def test_a_100_continue_comes_after_the_held_202_of_the_request_before():
+    expecting = (
+        b"POST /2018-06-01/runtime/invocation/r1/error HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n"
+        b"Content-Length: 2\r\n\r\n"
+    )
+
+    async def run() -> None:
+        endpoint = StubEndpoint()
+        reader, writer = await _exchange(endpoint, RESPONSE + expecting)
+        data = b""
+        while data.count(b"HTTP/1.1 ") < 2:
+            chunk = await asyncio.wait_for(reader.read(65536), 5)
+            assert chunk, data
+            data += chunk
+        first, second = data.split(b"HTTP/1.1 ")[1:3]
+        assert first.startswith(b"202 Accepted\r\n"), data
+        assert second.startswith(b"100 Continue\r\n"), data
+        writer.close()
+        endpoint.server.close()  # type: ignore[attr-defined]
+
+    asyncio.run(run())
