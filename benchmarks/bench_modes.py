@@ -192,6 +192,11 @@ def durable(executions: int) -> dict[str, Any]:
     return {"walls": walls, "steps": steps, "cold": cold, "replays": replays}
 
 
+def _row(name: str, figure: str, floor: str, ratio: str) -> dict[str, Any]:
+    """A table row with no target (these figures are context: the modes against classic Lambda or AWS's runner)."""
+    return {"name": name, "figure": figure, "floor": floor, "ratio": ratio, "target": "—", "met": None}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=20)
@@ -250,54 +255,18 @@ def main() -> None:
     )
 
     rows = [
-        {
-            "name": f"Managed Instances warm invoke p50 (N={PER_ENVIRONMENT}, sequential)",
-            "figure": us(p50["managed"]),
-            "floor": us(base),
-            "ratio": f"{p50['managed'] / base:.2f}",
-            "target": "—",
-            "met": None,
-        },
-        {
-            "name": f"Managed Instances warm invoke p99 (N={PER_ENVIRONMENT}, sequential)",
-            "figure": us(p99["managed"]),
-            "floor": us(p99["classic"]),
-            "ratio": f"{p99['managed'] / p99['classic']:.2f}",
-            "target": "—",
-            "met": None,
-        },
-        {
-            "name": f"Managed Instances throughput, {CLIENTS} clients (N={PER_ENVIRONMENT})",
-            "figure": f"{rate['managed']:,.0f}/s",
-            "floor": f"{rate['classic']:,.0f}/s",
-            "ratio": f"{rate['managed'] / rate['classic']:.2f}",
-            "target": "—",
-            "met": None,
-        },
-        {
-            "name": "tenant-isolated warm invoke p50 (one tenant)",
-            "figure": us(p50["tenant"]),
-            "floor": us(base),
-            "ratio": f"{p50['tenant'] / base:.2f}",
-            "target": "—",
-            "met": None,
-        },
-        {
-            "name": "durable workflow, 3 steps, per execution (sync invoke)",
-            "figure": ms(wall["lab"]),
-            "floor": ms(wall["runner"]),
-            "ratio": f"{wall['lab'] / wall['runner']:.2f}",
-            "target": "—",
-            "met": None,
-        },
-        {
-            "name": "durable step through the endpoint (START + SUCCEED checkpoints)",
-            "figure": us(step["lab"]),
-            "floor": us(step["runner"]),
-            "ratio": f"{step['lab'] / step['runner']:.1f}",
-            "target": "—",
-            "met": None,
-        },
+        _row(f"Managed Instances warm invoke p50 (N={PER_ENVIRONMENT}, sequential)", us(p50["managed"]), us(base),
+             f"{p50['managed'] / base:.2f}"),
+        _row(f"Managed Instances warm invoke p99 (N={PER_ENVIRONMENT}, sequential)", us(p99["managed"]),
+             us(p99["classic"]), f"{p99['managed'] / p99['classic']:.2f}"),
+        _row(f"Managed Instances throughput, {CLIENTS} clients (N={PER_ENVIRONMENT})", f"{rate['managed']:,.0f}/s",
+             f"{rate['classic']:,.0f}/s", f"{rate['managed'] / rate['classic']:.2f}"),
+        _row("tenant-isolated warm invoke p50 (one tenant)", us(p50["tenant"]), us(base),
+             f"{p50['tenant'] / base:.2f}"),
+        _row("durable workflow, 3 steps, per execution (sync invoke)", ms(wall["lab"]), ms(wall["runner"]),
+             f"{wall['lab'] / wall['runner']:.2f}"),
+        _row("durable step through the endpoint (START + SUCCEED checkpoints)", us(step["lab"]),
+             us(step["runner"]), f"{step['lab'] / step['runner']:.1f}"),
     ]
     context = [
         "floors: the classic function (same no-op handler, same Lab) for the warm and throughput rows (the p99 row "

@@ -111,12 +111,14 @@ class Connection(asyncio.Protocol):
         finally:
             self._feeding = False
         if self._held and not self._next_waiting:  # no /next came with it: the runtime waits for this answer
-            self._flush_held()
+            self._write(b"")
 
-    def _flush_held(self) -> None:
-        held, self._held = self._held, b""
+    def _write(self, data: bytes) -> None:
+        """Write ``data`` behind any held answer (every write goes through here, so answers keep their order)."""
+        if self._held:
+            data, self._held = self._held + data, b""
         if self.transport is not None and not self.transport.is_closing():
-            self.transport.write(held)
+            self.transport.write(data)
 
     def connection_lost(self, exc: Exception | None) -> None:
         if self.transport is not None:
@@ -141,9 +143,7 @@ class Connection(asyncio.Protocol):
             self._error_type = value.decode("latin-1")
         elif name == b"expect" and value.lower() == b"100-continue" and self.transport is not None:
             # as Lambda's Runtime API (Go's net/http) answers: curl waits a second for this on bodies over 1 MB
-            if self._held:  # an earlier request's held answer goes first
-                self._flush_held()
-            self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+            self._write(b"HTTP/1.1 100 Continue\r\n\r\n")
         elif name == b"authorization":
             self._authorization = value.decode("latin-1")
         elif name.startswith(_EXTENSION_HEADER):
@@ -205,9 +205,7 @@ class Connection(asyncio.Protocol):
         if transport is None or transport.is_closing():
             return
         head = self._head(status, body, headers)
-        if self._held:
-            head, self._held = self._held + head, b""
-        transport.write(head + body if len(body) < 65536 else head)
+        self._write(head + body if len(body) < 65536 else head)
         if len(body) >= 65536:
             transport.write(body)
         if close:
@@ -228,10 +226,7 @@ class Connection(asyncio.Protocol):
         transport = self.transport
         if transport is None or transport.is_closing():
             return False
-        head = b"HTTP/1.1 200 OK\r\n%sContent-Length: %d\r\n\r\n" % (headers, len(body))
-        if self._held:
-            head, self._held = self._held + head, b""
-        transport.write(head + body)
+        self._write(b"HTTP/1.1 200 OK\r\n%sContent-Length: %d\r\n\r\n%s" % (headers, len(body), body))
         return True
 
     def close(self) -> None:

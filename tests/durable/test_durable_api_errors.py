@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import socket
 import threading
-import time
 import urllib.parse
 from collections.abc import Iterator
 from typing import Any, NamedTuple
@@ -21,7 +20,7 @@ import lambdalab
 
 pytest.importorskip("aws_durable_execution_sdk_python_testing")
 from tests.durable.test_durable_fidelity import client, http  # noqa: E402
-from tests.durable.test_durable_workflows import ORDER, deploy  # noqa: E402
+from tests.durable.test_durable_workflows import ORDER, asked_callback, deploy  # noqa: E402
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
 
@@ -92,13 +91,7 @@ def waiting(shared_lab: lambdalab.Lab) -> Waiting:
     """One execution of the approval workflow, waiting for its callback (nothing runs meanwhile)."""
     fn = deploy(shared_lab, "approval")
     pending = fn.submit(ORDER)
-    deadline, callback_id = time.monotonic() + 60, None
-    while callback_id is None and time.monotonic() < deadline:
-        history = fn.durable_history()
-        started = history[history["event_type"] == "CallbackStarted"]
-        callback_id = started["details"].iloc[0]["CallbackId"] if len(started) else None
-        time.sleep(0.05)
-    assert callback_id is not None, "the workflow never asked for its callback"
+    callback_id = asked_callback(fn, 60)
     status, listed, _ = http(shared_lab, "GET", "/2025-12-01/functions/approval/durable-executions")
     assert status == 200 and len(listed["DurableExecutions"]) == 1
     return Waiting(shared_lab, fn, pending, listed["DurableExecutions"][0]["DurableExecutionArn"], callback_id)

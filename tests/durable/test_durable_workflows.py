@@ -57,6 +57,18 @@ def deploy(lab: lambdalab.Lab, handler: str) -> lambdalab.Function:
     )
 
 
+def asked_callback(fn: lambdalab.Function, timeout_s: float) -> str:
+    """The callback id the latest execution of ``fn`` asked for, once its history shows it (within ``timeout_s``)."""
+    deadline, callback_id = time.monotonic() + timeout_s, None
+    while callback_id is None and time.monotonic() < deadline:
+        history = fn.durable_history()
+        started = history[history["event_type"] == "CallbackStarted"]
+        callback_id = started["details"].iloc[0]["CallbackId"] if len(started) else None
+        time.sleep(0.05)
+    assert callback_id is not None, "the workflow never asked for its callback"
+    return str(callback_id)
+
+
 def local_runner(handler: str, event: dict) -> tuple[Any, int]:
     """The SDK's local runner on the same input: (the workflow's result, how many times it invoked the handler)."""
     with DurableFunctionTestRunner(handler=getattr(workflows, handler), poll_interval=0.05) as runner:
@@ -120,14 +132,7 @@ def test_callback_completed_through_the_endpoint_matches_the_local_runner(durabl
 
     fn = deploy(durable_lab, "approval")
     pending = fn.submit(ORDER)
-    deadline = time.monotonic() + 30
-    callback_id = None
-    while callback_id is None and time.monotonic() < deadline:
-        history = fn.durable_history()
-        started = history[history["event_type"] == "CallbackStarted"]
-        callback_id = started["details"].iloc[0]["CallbackId"] if len(started) else None
-        time.sleep(0.05)
-    assert callback_id is not None, "the workflow never asked for its callback"
+    callback_id = asked_callback(fn, 30)
     assert not pending.done()  # it waits for the callback; nothing runs meanwhile
     lam = boto3.client(
         "lambda",

@@ -3,10 +3,9 @@ and ``lambdalab serve`` run as a subprocess."""
 
 from __future__ import annotations
 
-import functools
-
 import contextlib
 import dataclasses
+import functools
 import os
 import queue
 import re
@@ -51,6 +50,21 @@ def served() -> Iterator[tuple[lambdalab.Lab, str]]:
     with lambdalab.Lab() as lab:
         lab.create_function("echo", ECHO)
         yield lab, lab.serve()
+
+
+@pytest.fixture
+def lab_url() -> Iterator[tuple[lambdalab.Lab, str]]:
+    """A Lab with no function yet, and its endpoint's URL."""
+    with lambdalab.Lab() as lab:
+        yield lab, lab.serve()
+
+
+def wait_for(condition: Any, timeout_s: float, what: str) -> None:
+    """Poll ``condition`` every 50 ms until it is true; fail with ``what`` after ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, f"not {what} after {timeout_s} s"
+        time.sleep(0.05)
 
 
 def cli_env(tmp_path: Any) -> dict[str, str]:

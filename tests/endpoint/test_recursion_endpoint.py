@@ -6,13 +6,11 @@ lets the loop run; Get/PutFunctionRecursionConfig answer in Lambda's shapes."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from typing import Any
 
 import pytest
 
 import lambdalab
-from tests.endpoint.conftest import client
+from tests.endpoint.conftest import client, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -53,22 +51,9 @@ def handler(event, context):
 """
 
 
-@pytest.fixture
-def lab_url() -> Iterator[tuple[lambdalab.Lab, str]]:
-    with lambdalab.Lab() as lab:
-        yield lab, lab.serve()
-
-
-def _wait(condition: Any, timeout_s: float, what: str) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        assert time.monotonic() < deadline, f"not {what} after {timeout_s} s"
-        time.sleep(0.05)
-
-
 def _settled(lab: lambdalab.Lab, count: int, timeout_s: float = 60) -> None:
     """Until ``count`` invocations are recorded, then a moment more in which no other may start."""
-    _wait(lambda: len(lab.invocations()) >= count, timeout_s, f"{count} invocations")
+    wait_for(lambda: len(lab.invocations()) >= count, timeout_s, f"{count} invocations")
     time.sleep(1.0)
 
 
@@ -77,7 +62,7 @@ def test_a_function_sending_to_its_own_queue_is_stopped_at_the_16th_hop(lab_url)
     lab.create_function("looper", SQS_LOOPER, aws_endpoint_url=url)
     queue = lab.sqs_queue("loop", "looper", max_receive_count=3)
     queue.send('{"n": 0}')  # from outside any chain: hop 1
-    _wait(lambda: lab.recursion_notices(), 90, "stopped")
+    wait_for(lambda: lab.recursion_notices(), 90, "stopped")
     queue.wait_until_empty(30)
     _settled(lab, 16)
     table = lab.invocations()
@@ -101,7 +86,7 @@ def test_without_a_dead_letter_queue_the_stopped_message_is_dropped(lab_url):
     lab.create_function("looper", SQS_LOOPER, aws_endpoint_url=url)
     queue = lab.sqs_queue("loop", "looper")
     queue.send('{"n": 0}')
-    _wait(lambda: lab.recursion_notices(), 90, "stopped")
+    wait_for(lambda: lab.recursion_notices(), 90, "stopped")
     queue.wait_until_empty(30)
     _settled(lab, 16)
     assert len(lab.invocations()) == 16
@@ -119,7 +104,7 @@ def test_allow_lets_the_loop_run_past_16(lab_url):
     assert lab.function("looper").config.recursion == "Allow"
     queue = lab.sqs_queue("loop", "looper")
     queue.send('{"n": 0, "stop": 20}')  # the handler ends the loop itself at n == 20: 21 invocations
-    _wait(lambda: len(lab.invocations()) >= 21, 120, "21 invocations")
+    wait_for(lambda: len(lab.invocations()) >= 21, 120, "21 invocations")
     queue.wait_until_empty(30)
     time.sleep(1.0)
     assert len(lab.invocations()) == 21 and lab.recursion_notices() == []
@@ -143,7 +128,7 @@ def test_asynchronous_self_invokes_end_in_the_on_failure_destination(lab_url):
     lab, url = lab_url
     fn = lab.create_function("echoer", ASYNC_LOOPER, aws_endpoint_url=url)
     fn.invoke_async({"n": 1})
-    _wait(lambda: fn.destinations.on_failure, 90, "on failure")
+    wait_for(lambda: fn.destinations.on_failure, 90, "on failure")
     _settled(lab, 16)
     assert len(lab.invocations()) == 16
     assert len(fn.destinations.on_success) == 16

@@ -6,12 +6,10 @@ queues is stopped at the first function's 17th invocation, each having run 16 ti
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from typing import Any
 
 import pytest
 
-import lambdalab
+from tests.endpoint.conftest import wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -29,19 +27,6 @@ def handler(event, context):
 """
 
 
-@pytest.fixture
-def lab_url() -> Iterator[tuple[lambdalab.Lab, str]]:
-    with lambdalab.Lab() as lab:
-        yield lab, lab.serve()
-
-
-def _wait(condition: Any, timeout_s: float, what: str) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        assert time.monotonic() < deadline, f"not {what} after {timeout_s} s"
-        time.sleep(0.05)
-
-
 def test_a_pipeline_of_17_distinct_functions_through_sqs_is_not_stopped(lab_url):
     lab, url = lab_url
     names = [f"stage{i:02d}" for i in range(1, 18)]
@@ -51,7 +36,7 @@ def test_a_pipeline_of_17_distinct_functions_through_sqs_is_not_stopped(lab_url)
         lab.create_function(name, FORWARDER, aws_endpoint_url=url, env_vars={"NEXT": following}, timeout_s=30)
         queues.append(lab.sqs_queue(f"to-{name}", name))
     queues[0].send('{"n": 1, "stop": 17}')  # from outside any chain
-    _wait(lambda: len(lab.invocations()) >= 17, 120, "17 invocations")
+    wait_for(lambda: len(lab.invocations()) >= 17, 120, "17 invocations")
     for queue in queues:
         queue.wait_until_empty(30)
     time.sleep(0.5)
@@ -69,7 +54,7 @@ def test_a_ping_pong_loop_through_two_queues_is_stopped_at_one_functions_17th_in
     to_ping = lab.sqs_queue("to-ping", "ping", max_receive_count=3)
     to_pong = lab.sqs_queue("to-pong", "pong", max_receive_count=3)
     to_ping.send('{"n": 1, "stop": 100}')  # the loop's own end is far past 16
-    _wait(lambda: lab.recursion_notices(), 120, "stopped")
+    wait_for(lambda: lab.recursion_notices(), 120, "stopped")
     to_ping.wait_until_empty(30)
     to_pong.wait_until_empty(30)
     time.sleep(1.0)

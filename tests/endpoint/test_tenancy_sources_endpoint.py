@@ -41,7 +41,7 @@ def test_create_event_source_mapping_on_a_tenant_isolated_function_is_refused(ar
         assert made["FunctionArn"].endswith(":function:plain")
 
 
-TEMPLATE = """
+SOURCES = """
 AWSTemplateFormatVersion: "2010-09-09"
 Transform: AWS::Serverless-2016-10-31
 Resources:
@@ -50,7 +50,9 @@ Resources:
   Clicks:
     Type: AWS::Kinesis::Stream
     Properties: {ShardCount: 1}
-  JobsToIsolated:
+"""  # the queue and the stream both templates map
+
+TEMPLATE = SOURCES + """  JobsToIsolated:
     Type: AWS::Lambda::EventSourceMapping
     Properties:
       EventSourceArn: !GetAtt Jobs.Arn
@@ -83,16 +85,7 @@ def test_a_templates_mapping_to_a_tenant_isolated_function_is_skipped_with_a_not
         assert delivering == [("SqsQueue", "plain")]
 
 
-SAM = """
-AWSTemplateFormatVersion: "2010-09-09"
-Transform: AWS::Serverless-2016-10-31
-Resources:
-  Jobs:
-    Type: AWS::SQS::Queue
-  Clicks:
-    Type: AWS::Kinesis::Stream
-    Properties: {ShardCount: 1}
-  Worker:
+SAM = SOURCES + """  Worker:
     Type: AWS::Serverless::Function
     Properties:
       CodeUri: src/
